@@ -1,0 +1,35 @@
+/* m87: the command line of the control plane. */
+#include <stdio.h>
+#include <string.h>
+
+#include "m87/common.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: m87 [--help] [--version] <command> [<args>]\n"
+                 "\n"
+                 "Ship Docker Compose stacks to edge devices that are often offline.\n"
+                 "\n"
+                 "options:\n"
+                 "  -h, --help     show this help\n"
+                 "  -V, --version  print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("m87 %s\n", M87_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "m87: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
