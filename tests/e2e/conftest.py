@@ -1,0 +1,60 @@
+"""pytest fixtures for the end-to-end tests.
+
+`env` (session scope): a started harness.TestEnv shared by all tests: private dockerd,
+private registry, pushed test images. If M87_TEST_DOCKER_HOST / M87_TEST_REGISTRY /
+M87_TEST_IMAGE_* are set (e.g. from `python3 -m harness`), those are reused instead.
+`containers` (function scope): a list to append container ids to; they are force-removed
+after the test.
+"""
+
+import os
+import shutil
+import warnings
+
+import pytest
+
+from harness import TestEnv
+from harness.dockerd import DOCKERD
+from harness.images import BUSYBOX
+from harness.registry import REGISTRY_BIN
+
+
+def _missing_prerequisites(env):
+    missing = []
+    if not env._external_docker:
+        if os.geteuid() != 0:
+            missing.append("root (to run dockerd)")
+        if not os.access(DOCKERD, os.X_OK):
+            missing.append(DOCKERD)
+        if not shutil.which("ip"):
+            missing.append("ip (iproute2)")
+    if not env._external_registry and not os.access(REGISTRY_BIN, os.X_OK):
+        missing.append(REGISTRY_BIN)
+    if not os.access(BUSYBOX, os.X_OK):
+        missing.append(BUSYBOX + " (busybox-static)")
+    return missing
+
+
+@pytest.fixture(scope="session")
+def env():
+    """The shared TestEnv (see harness/env.py for its attributes)."""
+    test_env = TestEnv.from_environ()
+    missing = _missing_prerequisites(test_env)
+    if missing:
+        pytest.skip("end-to-end prerequisites missing: " + ", ".join(missing))
+    test_env.start()
+    try:
+        yield test_env
+    finally:
+        problems = test_env.stop()
+        for problem in problems:
+            warnings.warn("e2e teardown: %s" % problem)
+
+
+@pytest.fixture
+def containers(env):
+    """Append container ids; each is force-removed when the test ends."""
+    ids = []
+    yield ids
+    for cid in ids:
+        env.remove_container(cid)

@@ -1,0 +1,242 @@
+"""Process, mount and file helpers shared by the harness modules.
+
+Everything here is Linux-specific and stdlib-only: process tables come from /proc,
+mounts from /proc/self/mounts, unmounting goes through umount2(2) via ctypes (with
+`umount -l` as a fallback).
+"""
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import socket
+import subprocess
+import time
+
+_PR_SET_PDEATHSIG = 1
+_MNT_DETACH = 2
+
+_libc = None
+
+
+def _get_libc():
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return _libc
+
+
+def pdeathsig_preexec(sig=signal.SIGTERM):
+    """Return a preexec_fn that asks the kernel to send `sig` to the child when the
+    thread that spawned it dies (a safety net for a SIGKILLed test runner)."""
+    libc = _get_libc()
+
+    def _preexec():
+        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+
+    return _preexec
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port that was free a moment ago on `host`."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, interval=0.05, what="condition"):
+    """Call predicate() until it returns a true value (returned) or timeout (TimeoutError)."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
+            last_exc = exc
+        if time.monotonic() >= deadline:
+            msg = "timed out after %.1fs waiting for %s" % (timeout, what)
+            if last_exc is not None:
+                msg += " (last error: %r)" % (last_exc,)
+            raise TimeoutError(msg)
+        time.sleep(interval)
+
+
+def log_tail(path, lines=40):
+    """The last `lines` lines of a log file, or a note that it is missing."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 64 * 1024))
+            data = f.read().decode("utf-8", "replace")
+    except OSError as exc:
+        return "(no log at %s: %s)" % (path, exc)
+    return "\n".join(data.splitlines()[-lines:])
+
+
+# ---------------------------------------------------------------- processes
+
+
+def _proc_stat(pid):
+    """(state, ppid, starttime) of a pid, or None if it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            data = f.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    # comm may contain spaces and parentheses: split after the last ')'.
+    rest = data[data.rfind(")") + 2:].split()
+    return rest[0], int(rest[1]), int(rest[19])
+
+
+def _proc_cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+def process_table():
+    """{pid: (ppid, starttime, cmdline)} of all live (non-zombie) processes."""
+    table = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        pid = int(name)
+        st = _proc_stat(pid)
+        if st is None or st[0] in ("Z", "X"):
+            continue
+        table[pid] = (st[1], st[2], _proc_cmdline(pid))
+    return table
+
+
+def pid_alive(pid, starttime=None):
+    """True if `pid` exists, is not a zombie and (if given) has the same start time."""
+    st = _proc_stat(pid)
+    if st is None or st[0] in ("Z", "X"):
+        return False
+    return starttime is None or st[2] == starttime
+
+
+def descendants(roots, table=None):
+    """Set of pids below `roots` (roots excluded) in the process tree."""
+    table = process_table() if table is None else table
+    children = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    out, todo = set(), list(roots)
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in out:
+                out.add(child)
+                todo.append(child)
+    return out
+
+
+def processes_referencing(needles, table=None):
+    """Pids whose command line mentions any of `needles` (a string or a list of
+    strings; this process excluded)."""
+    if isinstance(needles, str):
+        needles = [needles]
+    table = process_table() if table is None else table
+    me = os.getpid()
+    return {pid for pid, (_, _, cmd) in table.items()
+            if pid != me and any(n in cmd for n in needles)}
+
+
+def snapshot(pids, table=None):
+    """{pid: starttime} for the live pids among `pids` (guards against pid reuse)."""
+    table = process_table() if table is None else table
+    return {pid: table[pid][1] for pid in pids if pid in table}
+
+
+def kill_snapshot(snap, sig=signal.SIGKILL):
+    """Send `sig` to every still-live process of a snapshot; returns those signalled."""
+    hit = []
+    for pid, start in snap.items():
+        if pid_alive(pid, start):
+            try:
+                os.kill(pid, sig)
+                hit.append(pid)
+            except ProcessLookupError:
+                pass
+    return hit
+
+
+def alive_in_snapshot(snap):
+    return [pid for pid, start in snap.items() if pid_alive(pid, start)]
+
+
+def stop_popen(proc, term_timeout, sig=signal.SIGTERM):
+    """Stop a subprocess.Popen: `sig`, wait up to term_timeout, then SIGKILL; reaps it."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        try:
+            proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(term_timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+    return proc.returncode
+
+
+# ---------------------------------------------------------------- mounts
+
+
+def _unescape_mount_field(s):
+    # /proc/self/mounts escapes space, tab, newline and backslash as \ooo.
+    out, i = [], 0
+    while i < len(s):
+        if s[i] == "\\" and i + 4 <= len(s) and s[i + 1:i + 4].isdigit():
+            out.append(chr(int(s[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(s[i])
+            i += 1
+    return "".join(out)
+
+
+def mounts_under(path):
+    """Mount points at or below `path`, deepest (and latest) first."""
+    path = os.path.realpath(path).rstrip("/")
+    found = []
+    try:
+        with open("/proc/self/mounts", "r", encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) < 2:
+            continue
+        mnt = _unescape_mount_field(fields[1])
+        if mnt == path or mnt.startswith(path + "/"):
+            found.append(mnt)
+    # Later mounts may stack on earlier ones: reverse order, then deepest first.
+    found.reverse()
+    found.sort(key=lambda m: m.count("/"), reverse=True)
+    return found
+
+
+def unmount_all_under(path, rounds=5):
+    """Lazily unmount everything at or below `path`; returns what is still mounted."""
+    libc = _get_libc()
+    for _ in range(rounds):
+        mounts = mounts_under(path)
+        if not mounts:
+            return []
+        for mnt in mounts:
+            if libc.umount2(mnt.encode(), _MNT_DETACH) != 0:
+                subprocess.run(["umount", "-l", mnt], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, check=False)
+    return mounts_under(path)
