@@ -32,7 +32,7 @@ BINS := $(BUILD)/bin/m87 $(BUILD)/bin/m87-agent $(BUILD)/bin/m87-server
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
-E2E_C_SRCS := $(wildcard tests/e2e/c/*.c)
+E2E_C_SRCS := $(filter-out tests/e2e/c/e2e-util.c,$(wildcard tests/e2e/c/*.c))
 E2E_C_BINS := $(E2E_C_SRCS:tests/e2e/c/%.c=$(BUILD)/tests/e2e/%)
 TOOLS := $(BUILD)/tests/tools/m87-faultproxy
 
