@@ -1,0 +1,235 @@
+/* Networks: create, inspect, list, connect, disconnect, remove. */
+#include <string.h>
+
+#include "engine-internal.h"
+
+static void write_pools(struct m87_jw *w, const struct engine_ipam_pool *pools, size_t n)
+{
+    m87_jw_key(w, "Config");
+    m87_jw_arr_open(w);
+    for (size_t i = 0; i < n; i++) {
+        m87_jw_obj_open(w);
+        if (pools[i].subnet)
+            m87_jw_kstr(w, "Subnet", pools[i].subnet);
+        if (pools[i].ip_range)
+            m87_jw_kstr(w, "IPRange", pools[i].ip_range);
+        if (pools[i].gateway)
+            m87_jw_kstr(w, "Gateway", pools[i].gateway);
+        m87_jw_obj_close(w);
+    }
+    m87_jw_arr_close(w);
+}
+
+static void write_kvlist_member(struct m87_jw *w, const char *key, const struct m87_kvlist *l)
+{
+    if (l == NULL)
+        return;
+    m87_jw_key(w, key);
+    m87_jw_kvlist(w, l);
+}
+
+static char *network_create_body(const struct engine_network_config *cfg)
+{
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "Name", cfg->name);
+    /* without it dockerd 20.10 happily makes a second network of the same name */
+    m87_jw_kbool(w, "CheckDuplicate", true);
+    m87_jw_kstr(w, "Driver", cfg->driver ? cfg->driver : "bridge");
+    m87_jw_kbool(w, "Internal", cfg->internal);
+    m87_jw_kbool(w, "Attachable", cfg->attachable);
+    m87_jw_kbool(w, "EnableIPv6", cfg->enable_ipv6);
+    m87_jw_key(w, "IPAM");
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "Driver", cfg->ipam_driver ? cfg->ipam_driver : "default");
+    write_pools(w, cfg->pools, cfg->n_pools);
+    write_kvlist_member(w, "Options", cfg->ipam_options);
+    m87_jw_obj_close(w);
+    write_kvlist_member(w, "Options", cfg->options);
+    write_kvlist_member(w, "Labels", cfg->labels);
+    m87_jw_obj_close(w);
+    return m87_jw_finish(w);
+}
+
+int engine_network_create(struct engine_client *c, const struct engine_network_config *cfg,
+                          char **id, struct m87_error **err)
+{
+    if (cfg == NULL || cfg->name == NULL || cfg->name[0] == '\0')
+        return m87_error_set(err, M87_E_INVAL, 0, "create network: a name is required");
+    _cleanup_free_ char *body = network_create_body(cfg);
+    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
+    if (engine_send_json(c, "POST", "/networks/create", body, &doc, err) < 0)
+        return m87_error_wrap(err, "create network '%s'", cfg->name);
+    const char *new_id = m87_json_str(m87_json_get(doc, "Id"), NULL);
+    if (new_id == NULL || new_id[0] == '\0')
+        return m87_error_set(err, M87_E_PARSE, 0, "create network '%s': answer has no Id",
+                             cfg->name);
+    const char *warning = m87_json_str(m87_json_get(doc, "Warning"), "");
+    if (warning[0] != '\0')
+        m87_log(M87_LOG_WARN, "create network '%s': %s", cfg->name, warning);
+    if (id)
+        *id = m87_xstrdup(new_id);
+    return 0;
+}
+
+static void network_info_release(struct engine_network_info *v)
+{
+    free(v->id);
+    free(v->name);
+    free(v->driver);
+    free(v->scope);
+    m87_kvlist_release(&v->labels);
+    m87_strv_release(&v->containers);
+}
+
+static void network_info_fill(const struct m87_json *n, struct engine_network_info *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->id = engine_json_strdup(m87_json_get(n, "Id"));
+    v->name = engine_json_strdup(m87_json_get(n, "Name"));
+    v->driver = engine_json_strdup(m87_json_get(n, "Driver"));
+    v->scope = engine_json_strdup(m87_json_get(n, "Scope"));
+    v->internal = m87_json_bool(m87_json_get(n, "Internal"), false);
+    m87_kvlist_init(&v->labels);
+    m87_json_to_kvlist(m87_json_get(n, "Labels"), &v->labels);
+    m87_strv_init(&v->containers);
+    /* Containers maps container ID to its endpoint */
+    const struct m87_json *cs = m87_json_get(n, "Containers");
+    if (m87_json_type(cs) == M87_JSON_OBJECT) {
+        for (size_t i = 0; i < m87_json_len(cs); i++) {
+            const char *cid = NULL;
+            m87_json_member(cs, i, &cid);
+            m87_strv_add(&v->containers, cid);
+        }
+    }
+}
+
+int engine_network_inspect(struct engine_client *c, const char *id_or_name,
+                           struct engine_network_info **out, struct m87_error **err)
+{
+    _cleanup_free_ char *path = engine_path_seg("/networks/", id_or_name, NULL);
+    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
+    if (engine_get_json(c, path, &doc, err) < 0)
+        return m87_error_wrap(err, "inspect network '%s'", id_or_name);
+    if (m87_json_type(doc) != M87_JSON_OBJECT)
+        return m87_error_set(err, M87_E_PARSE, 0, "inspect network '%s': answer is not an object",
+                             id_or_name);
+    /* dockerd falls back to ID-prefix matching: "web" may find a network whose ID starts with
+     * "web" when none is named so, which is never what a caller naming a network means */
+    const char *name = m87_json_str(m87_json_get(doc, "Name"), "");
+    const char *nid = m87_json_str(m87_json_get(doc, "Id"), "");
+    if (strcmp(name, id_or_name) != 0 && strcmp(nid, id_or_name) != 0)
+        return m87_error_set(err, M87_E_NOTFOUND, 0,
+                             "inspect network '%s': no such network (only the ID of '%s' "
+                             "starts with it)",
+                             id_or_name, name);
+    struct engine_network_info *v = m87_xmalloc(sizeof(*v));
+    network_info_fill(doc, v);
+    *out = v;
+    return 0;
+}
+
+void engine_network_info_free(struct engine_network_info *v)
+{
+    if (v == NULL)
+        return;
+    network_info_release(v);
+    free(v);
+}
+
+int engine_network_list(struct engine_client *c, const struct m87_kvlist *filters,
+                        struct engine_network_info **out, size_t *n, struct m87_error **err)
+{
+    struct m87_buf path;
+    m87_buf_init(&path, 0);
+    m87_buf_appendf(&path, NULL, "/networks");
+    engine_qs_filters(&path, filters);
+    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
+    int r = engine_get_json(c, path.data, &doc, err);
+    m87_buf_release(&path);
+    if (r < 0)
+        return m87_error_wrap(err, "list networks");
+    if (m87_json_type(doc) != M87_JSON_ARRAY)
+        return m87_error_set(err, M87_E_PARSE, 0, "list networks: answer is not an array");
+    size_t len = m87_json_len(doc);
+    struct engine_network_info *v = m87_xcalloc(len ? len : 1, sizeof(*v));
+    for (size_t i = 0; i < len; i++)
+        network_info_fill(m87_json_at(doc, i), &v[i]);
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+void engine_network_infos_free(struct engine_network_info *v, size_t n)
+{
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        network_info_release(&v[i]);
+    free(v);
+}
+
+static void write_endpoint(struct m87_jw *w, const struct engine_endpoint_config *ep)
+{
+    m87_jw_key(w, "EndpointConfig");
+    m87_jw_obj_open(w);
+    if (ep->aliases) {
+        m87_jw_key(w, "Aliases");
+        m87_jw_strv(w, ep->aliases);
+    }
+    if (ep->ipv4_address || ep->ipv6_address) {
+        m87_jw_key(w, "IPAMConfig");
+        m87_jw_obj_open(w);
+        if (ep->ipv4_address)
+            m87_jw_kstr(w, "IPv4Address", ep->ipv4_address);
+        if (ep->ipv6_address)
+            m87_jw_kstr(w, "IPv6Address", ep->ipv6_address);
+        m87_jw_obj_close(w);
+    }
+    if (ep->links) {
+        m87_jw_key(w, "Links");
+        m87_jw_strv(w, ep->links);
+    }
+    write_kvlist_member(w, "DriverOpts", ep->driver_opts);
+    m87_jw_obj_close(w);
+}
+
+int engine_network_connect(struct engine_client *c, const char *network, const char *container,
+                           const struct engine_endpoint_config *ep, struct m87_error **err)
+{
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "Container", container);
+    if (ep)
+        write_endpoint(w, ep);
+    m87_jw_obj_close(w);
+    _cleanup_free_ char *body = m87_jw_finish(w);
+    _cleanup_free_ char *path = engine_path_seg("/networks/", network, "/connect");
+    if (engine_send_json(c, "POST", path, body, NULL, err) < 0)
+        return m87_error_wrap(err, "connect container '%s' to network '%s'", container, network);
+    return 0;
+}
+
+int engine_network_disconnect(struct engine_client *c, const char *network, const char *container,
+                              bool force, struct m87_error **err)
+{
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "Container", container);
+    m87_jw_kbool(w, "Force", force);
+    m87_jw_obj_close(w);
+    _cleanup_free_ char *body = m87_jw_finish(w);
+    _cleanup_free_ char *path = engine_path_seg("/networks/", network, "/disconnect");
+    if (engine_send_json(c, "POST", path, body, NULL, err) < 0)
+        return m87_error_wrap(err, "disconnect container '%s' from network '%s'", container,
+                              network);
+    return 0;
+}
+
+int engine_network_remove(struct engine_client *c, const char *id, struct m87_error **err)
+{
+    _cleanup_free_ char *path = engine_path_seg("/networks/", id, NULL);
+    if (engine_send_json(c, "DELETE", path, NULL, NULL, err) < 0)
+        return m87_error_wrap(err, "remove network '%s'", id);
+    return 0;
+}

@@ -1,0 +1,133 @@
+/* Volumes: create, inspect, list, remove. */
+#include <string.h>
+
+#include "engine-internal.h"
+
+static void volume_info_release(struct engine_volume_info *v)
+{
+    free(v->name);
+    free(v->driver);
+    free(v->mountpoint);
+    free(v->scope);
+    m87_kvlist_release(&v->labels);
+    m87_kvlist_release(&v->options);
+}
+
+static void volume_info_fill(const struct m87_json *n, struct engine_volume_info *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->name = engine_json_strdup(m87_json_get(n, "Name"));
+    v->driver = engine_json_strdup(m87_json_get(n, "Driver"));
+    v->mountpoint = engine_json_strdup(m87_json_get(n, "Mountpoint"));
+    v->scope = engine_json_strdup(m87_json_get(n, "Scope"));
+    m87_kvlist_init(&v->labels);
+    m87_json_to_kvlist(m87_json_get(n, "Labels"), &v->labels);
+    m87_kvlist_init(&v->options);
+    m87_json_to_kvlist(m87_json_get(n, "Options"), &v->options);
+}
+
+/* Hand out a parsed volume object; a volume without a name is a broken answer. */
+static int volume_out(const struct m87_json *doc, struct engine_volume_info **out,
+                      struct m87_error **err)
+{
+    if (m87_json_str(m87_json_get(doc, "Name"), NULL) == NULL)
+        return m87_error_set(err, M87_E_PARSE, 0, "answer is not a volume");
+    if (out == NULL)
+        return 0;
+    struct engine_volume_info *v = m87_xmalloc(sizeof(*v));
+    volume_info_fill(doc, v);
+    *out = v;
+    return 0;
+}
+
+static char *volume_create_body(const struct engine_volume_config *cfg)
+{
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "Name", cfg->name);
+    m87_jw_kstr(w, "Driver", cfg->driver ? cfg->driver : "local");
+    if (cfg->driver_opts) {
+        m87_jw_key(w, "DriverOpts");
+        m87_jw_kvlist(w, cfg->driver_opts);
+    }
+    if (cfg->labels) {
+        m87_jw_key(w, "Labels");
+        m87_jw_kvlist(w, cfg->labels);
+    }
+    m87_jw_obj_close(w);
+    return m87_jw_finish(w);
+}
+
+int engine_volume_create(struct engine_client *c, const struct engine_volume_config *cfg,
+                         struct engine_volume_info **out, struct m87_error **err)
+{
+    if (cfg == NULL || cfg->name == NULL || cfg->name[0] == '\0')
+        return m87_error_set(err, M87_E_INVAL, 0, "create volume: a name is required");
+    _cleanup_free_ char *body = volume_create_body(cfg);
+    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
+    if (engine_send_json(c, "POST", "/volumes/create", body, &doc, err) < 0 ||
+        volume_out(doc, out, err) < 0)
+        return m87_error_wrap(err, "create volume '%s'", cfg->name);
+    return 0;
+}
+
+int engine_volume_inspect(struct engine_client *c, const char *name,
+                          struct engine_volume_info **out, struct m87_error **err)
+{
+    _cleanup_free_ char *path = engine_path_seg("/volumes/", name, NULL);
+    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
+    if (engine_get_json(c, path, &doc, err) < 0 || volume_out(doc, out, err) < 0)
+        return m87_error_wrap(err, "inspect volume '%s'", name);
+    return 0;
+}
+
+void engine_volume_info_free(struct engine_volume_info *v)
+{
+    if (v == NULL)
+        return;
+    volume_info_release(v);
+    free(v);
+}
+
+int engine_volume_list(struct engine_client *c, const struct m87_kvlist *filters,
+                       struct engine_volume_info **out, size_t *n, struct m87_error **err)
+{
+    struct m87_buf path;
+    m87_buf_init(&path, 0);
+    m87_buf_appendf(&path, NULL, "/volumes");
+    engine_qs_filters(&path, filters);
+    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
+    int r = engine_get_json(c, path.data, &doc, err);
+    m87_buf_release(&path);
+    if (r < 0)
+        return m87_error_wrap(err, "list volumes");
+    if (m87_json_type(doc) != M87_JSON_OBJECT)
+        return m87_error_set(err, M87_E_PARSE, 0, "list volumes: answer is not an object");
+    /* older daemons send "Volumes": null when there are none */
+    const struct m87_json *vols = m87_json_get(doc, "Volumes");
+    size_t len = m87_json_type(vols) == M87_JSON_ARRAY ? m87_json_len(vols) : 0;
+    struct engine_volume_info *v = m87_xcalloc(len ? len : 1, sizeof(*v));
+    for (size_t i = 0; i < len; i++)
+        volume_info_fill(m87_json_at(vols, i), &v[i]);
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+void engine_volume_infos_free(struct engine_volume_info *v, size_t n)
+{
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        volume_info_release(&v[i]);
+    free(v);
+}
+
+int engine_volume_remove(struct engine_client *c, const char *name, bool force,
+                         struct m87_error **err)
+{
+    _cleanup_free_ char *path = engine_path_seg("/volumes/", name, force ? "?force=1" : NULL);
+    if (engine_send_json(c, "DELETE", path, NULL, NULL, err) < 0)
+        return m87_error_wrap(err, "remove volume '%s'", name);
+    return 0;
+}
