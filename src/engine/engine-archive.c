@@ -1,0 +1,111 @@
+/* Files into containers: PUT /containers/{id}/archive and the one-file tar it takes. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine-internal.h"
+
+int engine_container_archive_put(struct engine_client *c, const char *id, const char *dir,
+                                 const void *tar, size_t len, struct m87_error **err)
+{
+    /* engine_do reads a zero length as "measure the string", which a tar is not */
+    if (len == 0)
+        return m87_error_set(err, M87_E_INVAL, 0, "copy into container '%s': empty archive", id);
+    _cleanup_free_ char *base = engine_path_seg("/containers/", id, "/archive");
+    struct m87_buf path;
+    m87_buf_init(&path, 0);
+    m87_buf_append(&path, base, strlen(base), NULL);
+    engine_qs_add(&path, "path", dir);
+    _cleanup_free_ char *p = m87_buf_steal(&path);
+
+    struct engine_call call = {
+        .method = "PUT",
+        .body = tar,
+        .body_len = len,
+        .content_type = "application/x-tar",
+    };
+    if (engine_do(c, &call, p, NULL, err) < 0)
+        return m87_error_wrap(err, "copy into '%s' of container '%s'", dir, id);
+    return 0;
+}
+
+struct tar_sink {
+    struct m87_buf *out;
+    struct m87_error *err;
+};
+
+static la_ssize_t tar_write(struct archive *a, void *ctx, const void *data, size_t len)
+{
+    struct tar_sink *s = ctx;
+    if (m87_buf_append(s->out, data, len, &s->err) < 0) {
+        archive_set_error(a, EFBIG, "%s", s->err->msg);
+        return -1;
+    }
+    return (la_ssize_t)len;
+}
+
+static void archive_freep(struct archive **a)
+{
+    if (*a)
+        archive_write_free(*a);
+}
+
+static void entry_freep(struct archive_entry **e)
+{
+    if (*e)
+        archive_entry_free(*e);
+}
+
+static int tar_fail(struct archive *a, struct tar_sink *sink, const char *name,
+                    struct m87_error **err)
+{
+    if (sink->err) {
+        m87_error_wrap(&sink->err, "tar of '%s'", name);
+        if (err && *err == NULL)
+            *err = M87_STEAL(sink->err);
+        m87_error_free(sink->err);
+        return -1;
+    }
+    return m87_error_set(err, M87_E_IO, 0, "tar of '%s': %s", name, archive_error_string(a));
+}
+
+int engine_tar_single_file(const char *name, const void *content, size_t len, unsigned mode,
+                           int uid, int gid, struct m87_buf *out, struct m87_error **err)
+{
+    /* dockerd extracts relative to the PUT's path; an absolute name would be refused by tar
+     * readers as unsafe, so the leading slashes go */
+    const char *rel = name;
+    while (*rel == '/')
+        rel++;
+    if (rel[0] == '\0')
+        return m87_error_set(err, M87_E_INVAL, 0, "tar of '%s': no file name", name);
+
+    m87_buf_reset(out);
+    struct tar_sink sink = {.out = out};
+    _cleanup_(archive_freep) struct archive *a = archive_write_new();
+    _cleanup_(entry_freep) struct archive_entry *e = archive_entry_new();
+    if (a == NULL || e == NULL)
+        m87_oom();
+    /* pax_restricted writes plain ustar unless a name or size needs extensions */
+    if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+        archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+        archive_write_open(a, &sink, NULL, tar_write, NULL) != ARCHIVE_OK)
+        return tar_fail(a, &sink, name, err);
+
+    archive_entry_set_pathname(e, rel);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, mode & 07777);
+    archive_entry_set_size(e, (la_int64_t)len);
+    archive_entry_set_uid(e, uid);
+    archive_entry_set_gid(e, gid);
+    archive_entry_set_mtime(e, time(NULL), 0);
+    if (archive_write_header(a, e) != ARCHIVE_OK)
+        return tar_fail(a, &sink, name, err);
+    if (len > 0 && archive_write_data(a, content, len) != (la_ssize_t)len)
+        return tar_fail(a, &sink, name, err);
+    if (archive_write_close(a) != ARCHIVE_OK)
+        return tar_fail(a, &sink, name, err);
+    return 0;
+}
