@@ -283,4 +283,186 @@ enum m87_log_level {
 void m87_log_setup(enum m87_log_level max, bool syslog_prefix);
 void m87_log(enum m87_log_level level, const char *fmt, ...) M87_PRINTF(2, 3);
 
+/* ---- YAML documents -------------------------------------------------------------------------- */
+
+/* A YAML file parsed with libyaml into an immutable tree, for the compose and run-spec parsers.
+ *
+ * Decisions, so that callers need not guess:
+ * - One document per stream. An empty stream (or only comments) gives a null scalar root at 1:1;
+ *   a second document ("---" after the first) is an error at its start, never silently dropped.
+ * - Anchors and aliases are resolved: an alias yields the anchored node itself (shared, so its
+ *   line and column are those of the anchor's node). An undefined alias, and an alias to a node
+ *   that contains it, are errors.
+ * - Merge keys: a plain `<<` key whose value is a mapping or a sequence of mappings (inline or
+ *   aliased) is replaced, at its position, by the entries of those mappings that the mapping does
+ *   not define itself; earlier sources win over later ones. A quoted "<<" is an ordinary key.
+ * - Mapping keys must be scalars and unique (compared as text, so `1` and "1" clash); a duplicate
+ *   is an error at the second occurrence.
+ * - Plain scalars resolve as in the YAML 1.2 core schema (what compose-go's yaml.v3 does): null is
+ *   `~`, `null`, `Null`, `NULL` or empty; `yes`/`on` are strings. The typed bool read then accepts
+ *   true/false/yes/no/on/off/y/n in any case, plain or quoted, as compose-go's type casts do.
+ * - Limits: M87_YAML_MAX_FILE bytes of input; M87_YAML_MAX_NODES nodes counted after alias and
+ *   merge expansion (what a full walk of the tree would visit: the billion-laughs guard);
+ *   M87_YAML_MAX_DEPTH levels of nesting. Crossing one is M87_E_TOOBIG.
+ *
+ * Every error message starts with "FILE:LINE:COLUMN: " (1-based, LINE and COLUMN of the node's
+ * start, or of libyaml's problem mark for syntax errors). Syntax errors are M87_E_PARSE. */
+#define M87_YAML_MAX_FILE (4u * 1024 * 1024)
+#define M87_YAML_MAX_NODES 1000000u
+#define M87_YAML_MAX_DEPTH 128u
+
+struct m87_yaml_doc;
+struct m87_yaml_node;
+
+enum m87_yaml_kind {
+    M87_YAML_SCALAR,
+    M87_YAML_SEQUENCE,
+    M87_YAML_MAPPING,
+};
+
+/* What a scalar is under the YAML 1.2 core schema. Quoted, block (| >) and explicitly tagged
+ * `!!str` or `!` scalars are strings; other explicit tags resolve as if the scalar were plain. */
+enum m87_yaml_type {
+    M87_YAML_NULL,
+    M87_YAML_BOOL,  /* true, True, TRUE, false, False, FALSE */
+    M87_YAML_INT,   /* as yaml.v3: [-+]?[0-9]+, 0x, 0o, 0b, leading-0 octal; '_' ignored */
+    M87_YAML_FLOAT, /* 1.5, .5, 1e3, .inf, .nan and their variants */
+    M87_YAML_STR,
+};
+
+/* Parse len bytes of YAML. file names the input in messages (borrowed only during the call;
+ * the document keeps a copy). NULL with *err on failure: M87_E_PARSE for syntax, aliases, merge
+ * keys, duplicate keys and non-scalar keys; M87_E_TOOBIG for a cap. */
+struct m87_yaml_doc *m87_yaml_parse(const char *text, size_t len, const char *file,
+                                    struct m87_error **err);
+
+/* Read path (at most M87_YAML_MAX_FILE bytes) and parse it, with path as the name in messages.
+ * M87_E_IO when it cannot be read ("open 'PATH': ..."), else as m87_yaml_parse. */
+struct m87_yaml_doc *m87_yaml_load(const char *path, struct m87_error **err);
+
+/* Free the document and every node in it. NULL is a no-op. */
+void m87_yaml_free(struct m87_yaml_doc *doc);
+static inline void m87_yaml_freep(struct m87_yaml_doc **doc)
+{
+    m87_yaml_free(*doc);
+}
+
+/* The root node; never NULL for a parsed document. Nodes are borrowed from their document. */
+const struct m87_yaml_node *m87_yaml_root(const struct m87_yaml_doc *doc);
+
+/* Accessors. They accept NULL where noted and never fail. */
+enum m87_yaml_kind m87_yaml_kind(const struct m87_yaml_node *n);
+const char *m87_yaml_file(const struct m87_yaml_node *n); /* the document's file name */
+size_t m87_yaml_line(const struct m87_yaml_node *n);      /* 1-based */
+size_t m87_yaml_column(const struct m87_yaml_node *n);    /* 1-based, in characters */
+/* True for a scalar that resolves to null (see enum m87_yaml_type). NULL n is not null. */
+bool m87_yaml_is_null(const struct m87_yaml_node *n);
+/* True for a plain (unquoted, untagged) scalar: the one kind whose text YAML types resolve. */
+bool m87_yaml_is_plain(const struct m87_yaml_node *n);
+/* The resolved type of a scalar; M87_YAML_STR for anything else. */
+enum m87_yaml_type m87_yaml_type(const struct m87_yaml_node *n);
+/* The explicit tag as libyaml resolved it ("tag:yaml.org,2002:str" for !!str, "!reset" for a
+ * local tag), or NULL when the node has none. Compose's !reset and !override are seen here. */
+const char *m87_yaml_tag(const struct m87_yaml_node *n);
+/* The text of a scalar (never NULL for one: a null scalar has its text, e.g. "" or "~"); NULL for
+ * NULL n or a collection. Scalars never contain a NUL byte (that is a parse error). */
+const char *m87_yaml_text(const struct m87_yaml_node *n);
+/* Number of items of a sequence or entries of a mapping (merged entries included); 0 else. */
+size_t m87_yaml_len(const struct m87_yaml_node *n);
+/* The i-th item of a sequence; NULL when n is not a sequence or i is out of range. */
+const struct m87_yaml_node *m87_yaml_at(const struct m87_yaml_node *n, size_t i);
+/* The i-th entry of a mapping in document order (merged entries at the `<<` key's place): the
+ * value, with the key node in *key when key is not NULL. NULL when out of range or no mapping. */
+const struct m87_yaml_node *m87_yaml_entry(const struct m87_yaml_node *n, size_t i,
+                                           const struct m87_yaml_node **key);
+/* The value for key in a mapping (O(log n)); NULL when n is NULL, not a mapping, or lacks it. */
+const struct m87_yaml_node *m87_yaml_get(const struct m87_yaml_node *n, const char *key);
+
+/* Fill *err with code and "FILE:LINE:COLUMN: " followed by the formatted message, at node n.
+ * Returns -1. The compose layer reports its own findings (unknown field, bad port) this way. */
+int m87_yaml_error(const struct m87_yaml_node *n, struct m87_error **err, enum m87_errcode code,
+                   const char *fmt, ...) M87_PRINTF(4, 5);
+/* Prefix an existing error with "FILE:LINE:COLUMN: " and, when what is not NULL, "WHAT: ", at
+ * node n (for errors from m87_parse_bytes and friends). Returns -1; a no-op on a NULL *err. */
+int m87_yaml_wrap(const struct m87_yaml_node *n, const char *what, struct m87_error **err);
+
+/* Typed reads of a scalar. On success 0 and *out set; on failure -1, *out untouched and
+ * M87_E_INVAL with "FILE:LINE:COLUMN: [WHAT: ]expected a boolean, got 'maybe'" (or "got a
+ * mapping", "got a sequence", "got null"). what may be NULL. n must not be NULL.
+ * - bool: true/false/yes/no/on/off/y/n in any letter case, plain or quoted.
+ * - int64: a plain scalar that resolves to M87_YAML_INT (so `mode: 0440` is 288); a quoted one
+ *   as decimal only, "[-+]?[0-9]+" (compose casts strings with Atoi). Out of range is an error.
+ * - str: the text of any scalar but null; *out is borrowed from the document. */
+int m87_yaml_read_bool(const struct m87_yaml_node *n, const char *what, bool *out,
+                       struct m87_error **err);
+int m87_yaml_read_int(const struct m87_yaml_node *n, const char *what, int64_t *out,
+                      struct m87_error **err);
+int m87_yaml_read_str(const struct m87_yaml_node *n, const char *what, const char **out,
+                      struct m87_error **err);
+
+/* Read a whole file of at most max bytes into a NUL-terminated buffer the caller frees, length
+ * in *len (may be NULL). M87_E_IO ("open 'PATH': ...", "read 'PATH': ..."), M87_E_TOOBIG
+ * ("read 'PATH': file exceeds the limit of N bytes"). */
+char *m87_read_file(const char *path, size_t max, size_t *len, struct m87_error **err);
+
+/* ---- YAML writing ---------------------------------------------------------------------------- */
+
+/* Block-style YAML over libyaml's emitter, for `compose config`. Strings are written so that they
+ * read back as the same strings: plain when that is unambiguous, quoted when the text would
+ * resolve to null, a bool (YAML 1.1's yes/no/on/off included), a number, or a merge key, or
+ * cannot be plain; text with a newline as a literal block where libyaml allows one. Empty
+ * mappings and sequences come out as {} and []. Misuse (a value where a key is due, unbalanced
+ * open/close, finishing an incomplete document) is a bug and aborts. */
+struct m87_yw;
+
+struct m87_yw *m87_yw_new(void);
+void m87_yw_free(struct m87_yw *w);
+static inline void m87_yw_freep(struct m87_yw **w)
+{
+    m87_yw_free(*w);
+}
+void m87_yw_map_open(struct m87_yw *w);
+void m87_yw_map_close(struct m87_yw *w);
+void m87_yw_seq_open(struct m87_yw *w);
+void m87_yw_seq_close(struct m87_yw *w);
+void m87_yw_key(struct m87_yw *w, const char *key);
+void m87_yw_str(struct m87_yw *w, const char *s); /* NULL writes null */
+void m87_yw_int(struct m87_yw *w, int64_t v);
+void m87_yw_bool(struct m87_yw *w, bool v);
+void m87_yw_null(struct m87_yw *w);
+/* Shorthands for a key followed by a value. */
+void m87_yw_kstr(struct m87_yw *w, const char *key, const char *s);
+void m87_yw_kint(struct m87_yw *w, const char *key, int64_t v);
+void m87_yw_kbool(struct m87_yw *w, const char *key, bool v);
+/* The document text (ending in a newline), owned by the caller; the writer is freed. Exactly one
+ * root value must have been written. */
+char *m87_yw_finish(struct m87_yw *w);
+
+/* ---- units ----------------------------------------------------------------------------------- */
+
+/* Exact conversions of compose's size, duration and cpus notations. No floating point: decimals
+ * are carried as digits and truncated towards zero at the last step. Errors are M87_E_INVAL with
+ * the text quoted ("invalid size '12x'"), to be placed with m87_yaml_wrap. */
+
+/* Bytes as docker/go-units RAMInBytes: digits with an optional ".digits", an optional single
+ * space, an optional unit b k m g t p (any case) and an optional "i" and/or "b"; multipliers are
+ * binary even for "MB" (512m = 536870912, 1.5g = 1610612736, a bare 1024 = 1024 bytes). Fractions
+ * of a byte are truncated. Negative, out of int64 range, or anything else is an error. */
+int m87_parse_bytes(const char *text, int64_t *out, struct m87_error **err);
+
+/* A Go duration (time.ParseDuration) into nanoseconds: an optional sign, then one or more
+ * number+unit pairs ("1h2m3s", "1.5h", "500ms", "1m30s"); units ns, us, µs, μs, ms, s, m, h, and,
+ * as compose-go's str2duration, d (24h) and w (7d). "0" alone is 0. Fractions are exact to the
+ * nanosecond (truncated). Out of int64 range, a missing unit, or garbage is an error. Negative
+ * values are allowed, as in Go; the caller refuses them where they make no sense. */
+int m87_parse_duration(const char *text, int64_t *ns, struct m87_error **err);
+
+/* CPUs as decimal text (a YAML number's text too: "2", "0.5", ".5", "1.5e0", "+1") into NanoCpus:
+ * "0.1" = 100000000, "1.5" = 1500000000. At most 9 significant decimals (more, unless zeros, is
+ * an error, never rounded). Negative, out of range, or anything else is an error. */
+int m87_parse_cpus(const char *text, int64_t *nano, struct m87_error **err);
+
+/* Go's time.Duration.String(): "1h2m3s", "1.5s", "500ms", "1µs", "0s", "-2m0s". Caller frees. */
+char *m87_format_duration(int64_t ns);
+
 #endif
