@@ -88,4 +88,298 @@ int spec_dotenv_parse(const char *text, size_t len, const char *file, spec_looku
 int spec_dotenv_load(const char *path, spec_lookup_fn lookup, void *ctx, struct m87_kvlist *out,
                      struct m87_error **err);
 
+/* ---- compose model ------------------------------------------------------------------------------ */
+
+/* A Compose project after loading: files merged, variables interpolated, env files read, paths
+ * made absolute, names resolved, every field checked. The executor (src/engine) applies it; the
+ * converter (compose to run spec) bundles the local files it references. Everything is owned by
+ * the project and freed with spec_project_free. Unset optional values are NULL strings, empty
+ * lists, or the SPEC_UNSET sentinel for numbers. */
+#define SPEC_UNSET INT64_MIN
+#define SPEC_MAX_SERVICES 1000u
+#define SPEC_MAX_REPLICAS 1000
+
+/* Where a service or field came from, for messages after loading ("FILE:LINE:COLUMN"). */
+struct spec_pos {
+    char *file;
+    size_t line;
+    size_t column;
+};
+
+enum spec_pull_policy {
+    SPEC_PULL_MISSING = 0, /* missing, if_not_present: the default */
+    SPEC_PULL_ALWAYS,
+    SPEC_PULL_NEVER,       /* never, build */
+    SPEC_PULL_EVERY,       /* daily, weekly, every_<duration>: pull_every_ns */
+};
+
+/* One published or exposed container port. Short-form ranges are expanded: "8080-8081:80-81"
+ * gives two ports. */
+struct spec_port {
+    unsigned target;     /* container port, 1..65535 */
+    char *published;     /* host port or range as text; NULL: none published, or ephemeral
+                            when publish is true */
+    bool publish;        /* a host binding is wanted (HostPort may be "") */
+    char *host_ip;       /* NULL: all addresses */
+    char *protocol;      /* "tcp" (default), "udp", "sctp" */
+    char *mode;          /* "host" / "ingress" (recorded, no engine effect) */
+    char *name;
+    char *app_protocol;
+};
+
+enum spec_mount_type {
+    SPEC_MOUNT_BIND,
+    SPEC_MOUNT_VOLUME,   /* named: source is the volume key of the project (or an external) */
+    SPEC_MOUNT_ANON,     /* anonymous volume: no source */
+    SPEC_MOUNT_TMPFS,
+};
+
+struct spec_mount {
+    enum spec_mount_type type;
+    char *source;        /* bind: absolute host path; volume: the project's volume key */
+    char *target;        /* absolute container path */
+    bool read_only;
+    char *selinux;       /* NULL, "z" or "Z" */
+    char *propagation;   /* bind: NULL or rprivate, private, rshared, shared, rslave, slave */
+    bool create_host_path; /* bind: default true (legacy Binds create a missing dir) */
+    bool nocopy;         /* volume */
+    int64_t tmpfs_size;  /* bytes, SPEC_UNSET when not given */
+    int64_t tmpfs_mode;  /* SPEC_UNSET when not given */
+    bool long_syntax;    /* written in the long form (decides Binds vs Mounts with the above) */
+};
+
+struct spec_service_network {
+    char *key;           /* the project's network key */
+    struct m87_strv aliases;
+    char *ipv4_address;
+    char *ipv6_address;
+    int64_t priority;    /* 0 when not given */
+};
+
+enum spec_depends_condition {
+    SPEC_DEPENDS_STARTED = 0,
+    SPEC_DEPENDS_HEALTHY,
+    SPEC_DEPENDS_COMPLETED,
+};
+
+struct spec_depends {
+    char *service;
+    enum spec_depends_condition condition;
+    bool restart;
+    bool required;       /* default true */
+};
+
+struct spec_healthcheck {
+    bool disable;        /* disable: true, or test: ["NONE"] */
+    struct m87_strv test; /* ["CMD", ...] or ["CMD-SHELL", "..."]; empty: inherit the image's */
+    int64_t interval_ns; /* SPEC_UNSET: inherit */
+    int64_t timeout_ns;
+    int64_t start_period_ns;
+    int64_t retries;
+};
+
+struct spec_ulimit {
+    char *name;
+    int64_t soft;
+    int64_t hard;
+};
+
+struct spec_device {
+    char *host_path;
+    char *container_path;
+    char *permissions;   /* default "rwm" */
+};
+
+/* A service's use of a top-level config or secret. */
+struct spec_file_ref {
+    char *source;        /* the top-level key */
+    char *target;        /* absolute path in the container, defaults applied */
+    char *uid;           /* NULL when not given */
+    char *gid;
+    int64_t mode;        /* SPEC_UNSET: 0444 */
+};
+
+struct spec_service {
+    char *name;
+    struct spec_pos pos;
+    char *image;
+    char *platform;
+    enum spec_pull_policy pull_policy;
+    int64_t pull_every_ns;
+    bool has_command;          /* command given (possibly empty: clears the image's CMD) */
+    struct m87_strv command;
+    bool has_entrypoint;
+    struct m87_strv entrypoint;
+    struct m87_kvlist environment; /* env_file entries then environment; a NULL value is a
+                                      bare name left unresolved (sent as "NAME") */
+    struct m87_strv env_files;     /* absolute paths, in order, for bundling */
+    struct spec_port *ports;
+    size_t n_ports;
+    struct m87_strv expose;        /* "3000/tcp" */
+    struct spec_mount *mounts;
+    size_t n_mounts;
+    struct m87_kvlist tmpfs;       /* path -> mount options ("" when none) */
+    struct spec_service_network *networks; /* sorted: highest priority first, then by key */
+    size_t n_networks;
+    char *network_mode;            /* NULL, host, none, bridge, container:ID, service:NAME */
+    struct spec_depends *depends;
+    size_t n_depends;
+    char *restart;                 /* NULL, "no", "always", "unless-stopped", "on-failure" */
+    int64_t restart_max;           /* on-failure:N, deploy max_attempts; 0 when none */
+    int64_t replicas;              /* scale / deploy.replicas, default 1 */
+    int64_t mem_limit;             /* bytes or SPEC_UNSET (limits override the short keys) */
+    int64_t memswap_limit;
+    int64_t mem_reservation;
+    int64_t nano_cpus;
+    int64_t cpu_shares;
+    char *cpuset;
+    int64_t pids_limit;
+    int64_t shm_size;
+    struct spec_healthcheck healthcheck;
+    bool has_healthcheck;
+    struct m87_kvlist labels;
+    char *user;
+    char *working_dir;
+    char *hostname;
+    char *domainname;
+    bool read_only;
+    struct m87_strv cap_add;
+    struct m87_strv cap_drop;
+    struct m87_strv security_opt;
+    bool privileged;
+    struct spec_device *devices;
+    size_t n_devices;
+    struct m87_kvlist sysctls;
+    struct spec_ulimit *ulimits;
+    size_t n_ulimits;
+    char *log_driver;
+    struct m87_kvlist log_options;
+    struct m87_strv extra_hosts;   /* "name:ip" */
+    struct m87_strv dns;
+    struct m87_strv dns_search;
+    struct m87_strv dns_opt;
+    int init;                      /* -1 unset, 0, 1 */
+    char *stop_signal;
+    int64_t stop_grace_ns;         /* SPEC_UNSET: the daemon's default */
+    struct spec_file_ref *configs;
+    size_t n_configs;
+    struct spec_file_ref *secrets;
+    size_t n_secrets;
+    char *container_name;
+    struct m87_strv profiles;
+    bool tty;
+    bool stdin_open;
+};
+
+struct spec_ipam_pool {
+    char *subnet;
+    char *ip_range;
+    char *gateway;
+    struct m87_kvlist aux_addresses;
+};
+
+struct spec_network {
+    char *key;
+    char *name;                    /* the real name: name:, or PROJECT_KEY, or key if external */
+    bool external;
+    char *driver;
+    struct m87_kvlist driver_opts;
+    char *ipam_driver;
+    struct spec_ipam_pool *ipam_pools;
+    size_t n_ipam_pools;
+    struct m87_kvlist ipam_options;
+    bool internal;
+    bool attachable;
+    bool enable_ipv6;
+    struct m87_kvlist labels;
+};
+
+struct spec_volume {
+    char *key;
+    char *name;
+    bool external;
+    char *driver;
+    struct m87_kvlist driver_opts;
+    struct m87_kvlist labels;
+};
+
+enum spec_source {
+    SPEC_SOURCE_FILE,
+    SPEC_SOURCE_CONTENT,
+    SPEC_SOURCE_ENVIRONMENT,
+};
+
+/* A top-level config or secret. */
+struct spec_config {
+    char *key;
+    char *name;
+    enum spec_source source;
+    char *file;                    /* absolute path (SPEC_SOURCE_FILE) */
+    char *content;                 /* the text (CONTENT, and ENVIRONMENT once resolved) */
+    char *environment;             /* the variable's name (ENVIRONMENT) */
+};
+
+struct spec_project {
+    char *name;                    /* normalised: lower case [a-z0-9_-], starting alnum */
+    char *working_dir;             /* absolute project directory */
+    struct m87_strv config_files;  /* absolute paths of the compose files, in order */
+    char *env_file;                /* the .env read, NULL when none */
+    struct spec_service *services; /* only the services of active profiles, in file order */
+    size_t n_services;
+    struct m87_strv disabled_services; /* names of services left out by profiles */
+    struct spec_network *networks; /* those used by active services, plus "default" if used */
+    size_t n_networks;
+    struct spec_volume *volumes;
+    size_t n_volumes;
+    struct spec_config *configs;
+    size_t n_configs;
+    struct spec_config *secrets;
+    size_t n_secrets;
+    struct m87_strv warnings;      /* things accepted with no engine effect, each once */
+};
+
+struct spec_load_options {
+    const char *const *files;      /* compose files; NULL/0: found in project_dir as docker
+                                      compose does (compose.yaml, compose.yml,
+                                      docker-compose.yml, docker-compose.yaml) */
+    size_t n_files;
+    const char *project_name;      /* NULL: "name:" of the file, else $COMPOSE_PROJECT_NAME,
+                                      else the project directory's base name */
+    const char *project_dir;       /* NULL: the directory of the first file */
+    const char *env_file;          /* NULL: PROJECT_DIR/.env when it exists */
+    const char *const *profiles;   /* active profiles; NULL: $COMPOSE_PROFILES */
+    size_t n_profiles;
+    spec_lookup_fn lookup;         /* the environment; NULL: the process environment */
+    void *lookup_ctx;
+};
+
+/* Load a project. NULL with *err on any problem, every message placed "FILE:LINE:COLUMN: " and
+ * naming the field: M87_E_PARSE for YAML syntax, M87_E_INVAL for a wrong type, an unknown or
+ * unsupported field, a bad value (port, size, duration), a cycle in depends_on, a reference to a
+ * missing service, network, volume, config or secret, an unset required variable; M87_E_IO for
+ * a file that cannot be read. */
+struct spec_project *spec_compose_load(const struct spec_load_options *opts,
+                                       struct m87_error **err);
+void spec_project_free(struct spec_project *p);
+static inline void spec_project_freep(struct spec_project **p)
+{
+    spec_project_free(*p);
+}
+
+/* The service named name, or NULL. */
+const struct spec_service *spec_project_service(const struct spec_project *p, const char *name);
+const struct spec_network *spec_project_network(const struct spec_project *p, const char *key);
+const struct spec_volume *spec_project_volume(const struct spec_project *p, const char *key);
+
+/* Services in dependency order (dependencies first; ties in file order). order gets n_services
+ * indexes into p->services. */
+void spec_project_order(const struct spec_project *p, size_t *order);
+
+/* Normalise a project name as compose does: lower case, only [a-z0-9_-], leading '_'/'-'
+ * dropped. Caller frees; "" when nothing is left. */
+char *spec_normalize_project_name(const char *name);
+
+/* The normalised model as YAML (json false) or JSON, for `compose config`. Caller frees. */
+char *spec_project_dump(const struct spec_project *p, bool json);
+
 #endif
