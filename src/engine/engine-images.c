@@ -1,0 +1,228 @@
+/* Images: inspect, list, remove, and splitting a reference for a pull. */
+#include <curl/curl.h>
+#include <regex.h>
+#include <string.h>
+
+#include "engine-internal.h"
+
+/* The grammar of github.com/distribution/reference, as POSIX extended expressions. */
+#define REF_PATH_COMP "[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*"
+#define REF_DOMAIN_COMP "([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+#define REF_DOMAIN "(" REF_DOMAIN_COMP "(\\." REF_DOMAIN_COMP ")*|\\[[a-fA-F0-9:]+\\])(:[0-9]+)?"
+#define REF_NAME "^(" REF_DOMAIN "/)?" REF_PATH_COMP "(/" REF_PATH_COMP ")*$"
+#define REF_TAG "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+#define REF_DIGEST "^[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$"
+#define REF_SHA256 "^sha256:[0-9a-f]{64}$"
+#define REF_NAME_MAX 255
+
+/* The placeholders a list shows for an untagged image; inspect shows an empty list instead. */
+#define IMAGE_NONE_TAG "<none>:<none>"
+#define IMAGE_NONE_DIGEST "<none>@<none>"
+
+/* dockerd routes /images/{name:.*}/json on the decoded path, so a reference may keep its '/',
+ * ':' and '@' readable; everything between them is escaped. */
+static char *ref_path(const char *ref, const char *after)
+{
+    struct m87_buf b;
+    m87_buf_init(&b, 0);
+    m87_buf_append(&b, "/images/", strlen("/images/"), NULL);
+    while (*ref != '\0') {
+        size_t span = strcspn(ref, "/:@");
+        if (span > 0) {
+            char *esc = curl_easy_escape(NULL, ref, (int)span);
+            if (esc == NULL)
+                m87_oom();
+            m87_buf_append(&b, esc, strlen(esc), NULL);
+            curl_free(esc);
+        }
+        ref += span;
+        if (*ref != '\0')
+            m87_buf_append(&b, ref++, 1, NULL);
+    }
+    m87_buf_append(&b, after, strlen(after), NULL);
+    return m87_buf_steal(&b);
+}
+
+/* No name or ID has a "." or ".." segment, and libcurl would resolve one, sending the call to
+ * another endpoint ("../containers/x" would inspect a container). */
+static bool ref_path_safe(const char *ref)
+{
+    if (ref == NULL || ref[0] == '\0')
+        return false;
+    const char *seg = ref;
+    for (;;) {
+        size_t len = strcspn(seg, "/");
+        if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
+            return false;
+        if (seg[len] == '\0')
+            break;
+        seg += len + 1;
+    }
+    return true;
+}
+
+static void strv_from_json(const struct m87_json *arr, const char *placeholder,
+                           struct m87_strv *out)
+{
+    for (size_t i = 0; i < m87_json_len(arr); i++) {
+        const char *s = m87_json_str(m87_json_at(arr, i), NULL);
+        if (s != NULL && strcmp(s, placeholder) != 0)
+            m87_strv_add(out, s);
+    }
+}
+
+static void image_fill(struct engine_image_info *v, const struct m87_json *n,
+                       const struct m87_json *labels)
+{
+    v->id = engine_json_strdup(m87_json_get(n, "Id"));
+    strv_from_json(m87_json_get(n, "RepoTags"), IMAGE_NONE_TAG, &v->repo_tags);
+    strv_from_json(m87_json_get(n, "RepoDigests"), IMAGE_NONE_DIGEST, &v->repo_digests);
+    v->size = m87_json_int(m87_json_get(n, "Size"), 0);
+    m87_json_to_kvlist(labels, &v->labels);
+}
+
+static void image_release(struct engine_image_info *v)
+{
+    free(v->id);
+    m87_strv_release(&v->repo_tags);
+    m87_strv_release(&v->repo_digests);
+    free(v->created);
+    free(v->os);
+    free(v->architecture);
+    m87_kvlist_release(&v->labels);
+}
+
+int engine_image_inspect(struct engine_client *c, const char *ref, struct engine_image_info **out,
+                         struct m87_error **err)
+{
+    if (!ref_path_safe(ref))
+        return m87_error_set(err, M87_E_INVAL, 0, "inspect image '%s': not a usable reference",
+                             ref ? ref : "");
+    _cleanup_free_ char *path = ref_path(ref, "/json");
+    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
+    if (engine_get_json(c, path, &doc, err) < 0)
+        return m87_error_wrap(err, "inspect image '%s'", ref);
+    if (m87_json_type(doc) != M87_JSON_OBJECT || m87_json_get(doc, "Id") == NULL)
+        return m87_error_set(err, M87_E_PARSE, 0, "inspect image '%s': answer has no Id", ref);
+    struct engine_image_info *v = m87_xcalloc(1, sizeof(*v));
+    image_fill(v, doc, m87_json_path(doc, "Config", "Labels", NULL));
+    v->created = engine_json_strdup(m87_json_get(doc, "Created"));
+    v->os = engine_json_strdup(m87_json_get(doc, "Os"));
+    v->architecture = engine_json_strdup(m87_json_get(doc, "Architecture"));
+    *out = v;
+    return 0;
+}
+
+void engine_image_info_free(struct engine_image_info *v)
+{
+    if (v == NULL)
+        return;
+    image_release(v);
+    free(v);
+}
+
+int engine_image_list(struct engine_client *c, const struct m87_kvlist *filters,
+                      struct engine_image_info **out, size_t *n, struct m87_error **err)
+{
+    struct m87_buf path;
+    m87_buf_init(&path, 0);
+    m87_buf_append(&path, "/images/json", strlen("/images/json"), NULL);
+    engine_qs_filters(&path, filters);
+    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
+    int r = engine_get_json(c, path.data, &doc, err);
+    m87_buf_release(&path);
+    if (r < 0)
+        return m87_error_wrap(err, "list images");
+    if (m87_json_type(doc) != M87_JSON_ARRAY)
+        return m87_error_set(err, M87_E_PARSE, 0, "list images: answer is not an array");
+    size_t len = m87_json_len(doc);
+    struct engine_image_info *v = m87_xcalloc(len ? len : 1, sizeof(*v));
+    for (size_t i = 0; i < len; i++) {
+        const struct m87_json *item = m87_json_at(doc, i);
+        image_fill(&v[i], item, m87_json_get(item, "Labels"));
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+void engine_image_infos_free(struct engine_image_info *v, size_t n)
+{
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        image_release(&v[i]);
+    free(v);
+}
+
+int engine_image_remove(struct engine_client *c, const char *ref, bool force, bool noprune,
+                        struct m87_error **err)
+{
+    if (!ref_path_safe(ref))
+        return m87_error_set(err, M87_E_INVAL, 0, "remove image '%s': not a usable reference",
+                             ref ? ref : "");
+    struct m87_buf path;
+    m87_buf_init(&path, 0);
+    _cleanup_free_ char *base = ref_path(ref, "");
+    m87_buf_append(&path, base, strlen(base), NULL);
+    if (force)
+        engine_qs_add(&path, "force", "1");
+    if (noprune)
+        engine_qs_add(&path, "noprune", "1");
+    struct engine_call call = {.method = "DELETE"};
+    int r = engine_do(c, &call, path.data, NULL, err);
+    m87_buf_release(&path);
+    return r < 0 ? m87_error_wrap(err, "remove image '%s'", ref) : 0;
+}
+
+static bool ref_matches(const char *pattern, const char *s)
+{
+    regex_t re;
+    if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+        m87_oom(); /* the patterns are constants: only memory can make this fail */
+    bool ok = regexec(&re, s, 0, NULL, 0) == 0;
+    regfree(&re);
+    return ok;
+}
+
+static int ref_check(const char *ref, const char *name, const char *tag, const char *digest,
+                     struct m87_error **err)
+{
+    const char *bad = NULL;
+    if (name[0] == '\0')
+        bad = "no repository name";
+    else if (strlen(name) > REF_NAME_MAX)
+        bad = "repository name longer than 255 characters";
+    else if (!ref_matches(REF_NAME, name))
+        bad = "invalid repository name";
+    else if (tag && !ref_matches(REF_TAG, tag))
+        bad = "invalid tag";
+    else if (digest && (!ref_matches(REF_DIGEST, digest) ||
+                        (strncmp(digest, "sha256:", 7) == 0 && !ref_matches(REF_SHA256, digest))))
+        bad = "invalid digest";
+    if (bad)
+        return m87_error_set(err, M87_E_INVAL, 0, "image reference '%s': %s", ref, bad);
+    return 0;
+}
+
+int engine_ref_split(const char *ref, char **repo, char **tag, struct m87_error **err)
+{
+    if (ref == NULL || ref[0] == '\0')
+        return m87_error_set(err, M87_E_INVAL, 0, "image reference '': empty");
+    const char *at = strchr(ref, '@');
+    _cleanup_free_ char *name = at ? m87_xstrndup(ref, (size_t)(at - ref)) : m87_xstrdup(ref);
+    const char *digest = at ? at + 1 : NULL;
+    /* a ':' after the last '/' starts the tag; one before it belongs to a registry port */
+    char *colon = strrchr(name, ':');
+    char *slash = strrchr(name, '/');
+    const char *name_tag = NULL;
+    if (colon && (slash == NULL || colon > slash)) {
+        *colon = '\0';
+        name_tag = colon + 1;
+    }
+    if (ref_check(ref, name, name_tag, digest, err) < 0)
+        return -1;
+    *repo = m87_xstrdup(name);
+    *tag = m87_xstrdup(digest ? digest : name_tag ? name_tag : "latest");
+    return 0;
+}
