@@ -99,7 +99,7 @@ fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 checksrc:
-	@! git grep -nwE 'strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|gets|system|popen' -- 'src/*.c' 'include/*.h' \
+	@! git grep -nE '(^|[^a-z_0-9])(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|gets|system|popen) *\(' -- 'src/*.c' 'include/*.h' \
 		|| { echo "checksrc: banned function used"; exit 1; }
 
 clean:

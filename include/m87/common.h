@@ -28,26 +28,26 @@
 /* Append-only: the numbers are stable and may be stored or reported. */
 enum m87_errcode {
     M87_E_OK = 0,
-    M87_E_INTERNAL = 1,  /* a bug or an impossible state */
-    M87_E_IO = 2,        /* a system call failed; errno is set in the error */
-    M87_E_INVAL = 3,     /* bad argument or bad input */
-    M87_E_PARSE = 4,     /* malformed JSON, YAML or protocol data */
-    M87_E_CONNECT = 5,   /* could not reach a peer (dockerd, server, registry) */
-    M87_E_TIMEOUT = 6,   /* a call took longer than its bound */
-    M87_E_STALLED = 7,   /* a stream delivered no bytes for longer than its watchdog */
-    M87_E_HTTP = 8,      /* a peer answered with an HTTP error status */
-    M87_E_NOTFOUND = 9,  /* HTTP 404 or a missing object */
-    M87_E_CONFLICT = 10, /* HTTP 409 or an object in the way */
-    M87_E_TOOBIG = 11,   /* input crossed a named size cap */
-    M87_E_VERSION = 12,  /* the peer speaks an API version we cannot use */
-    M87_E_CANCELLED = 13, /* a callback asked to stop */
-    M87_E_PULL = 14,     /* an image pull failed inside its progress stream */
+    M87_E_INTERNAL = 1,     /* a bug or an impossible state */
+    M87_E_IO = 2,           /* a system call failed; errno is set in the error */
+    M87_E_INVAL = 3,        /* bad argument or bad input */
+    M87_E_PARSE = 4,        /* malformed JSON, YAML or protocol data */
+    M87_E_CONNECT = 5,      /* could not reach a peer (dockerd, server, registry) */
+    M87_E_TIMEOUT = 6,      /* a call took longer than its bound */
+    M87_E_STALLED = 7,      /* a stream delivered no bytes for longer than its watchdog */
+    M87_E_HTTP = 8,         /* a peer answered with an HTTP error status */
+    M87_E_NOTFOUND = 9,     /* HTTP 404 or a missing object */
+    M87_E_CONFLICT = 10,    /* HTTP 409 or an object in the way */
+    M87_E_TOOBIG = 11,      /* input crossed a named size cap */
+    M87_E_VERSION = 12,     /* the peer speaks an API version we cannot use */
+    M87_E_CANCELLED = 13,   /* a callback asked to stop */
+    M87_E_PULL = 14,        /* an image pull failed inside its progress stream */
     M87_E_NOTMODIFIED = 15, /* HTTP 304: start of a started container, stop of a stopped one */
 };
 
 struct m87_error {
     enum m87_errcode code;
-    int sys_errno;   /* errno at the failure, 0 when none */
+    int sys_errno;    /* errno at the failure, 0 when none */
     long http_status; /* HTTP status when the failure came from a peer's answer, else 0 */
     char *msg;
 };
@@ -100,16 +100,17 @@ static inline void m87_closep(int *fd)
 #define _cleanup_error_ _cleanup_(m87_error_clear)
 
 /* Hand ownership out of a cleanup-attributed local: `*out = M87_STEAL(p);`. */
-#define M87_STEAL(p)                                                                           \
-    ({                                                                                         \
-        __typeof__(p) m87_steal_tmp_ = (p);                                                    \
-        (p) = NULL;                                                                            \
-        m87_steal_tmp_;                                                                        \
+#define M87_STEAL(p)                                                                               \
+    ({                                                                                             \
+        __typeof__(p) m87_steal_tmp_ = (p);                                                        \
+        (p) = NULL;                                                                                \
+        m87_steal_tmp_;                                                                            \
     })
 
 #define M87_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* ---- growable byte buffer with a cap ---------------------------------------------------------- */
+/* ---- growable byte buffer with a cap ----------------------------------------------------------
+ */
 
 struct m87_buf {
     char *data; /* always NUL-terminated when not NULL */
@@ -166,7 +167,8 @@ void m87_strv_init(struct m87_strv *v);
 void m87_strv_add(struct m87_strv *v, const char *s);
 void m87_strv_release(struct m87_strv *v);
 
-/* ---- JSON (reading) ---------------------------------------------------------------------------- */
+/* ---- JSON (reading) ----------------------------------------------------------------------------
+ */
 
 /* A parsed JSON document or a node inside it. Nodes are borrowed from their document; only the
  * root returned by m87_json_parse is freed, with m87_json_free. The library behind it is an
@@ -209,7 +211,8 @@ void m87_json_to_kvlist(const struct m87_json *n, struct m87_kvlist *out);
 /* Copy an array of strings into a strv (non-strings are skipped). */
 void m87_json_to_strv(const struct m87_json *n, struct m87_strv *out);
 
-/* ---- JSON (writing) ---------------------------------------------------------------------------- */
+/* ---- JSON (writing) ----------------------------------------------------------------------------
+ */
 
 struct m87_jw;
 
@@ -264,7 +267,8 @@ int m87_lines_feed(struct m87_lines *l, const char *data, size_t len, struct m87
 int m87_lines_finish(struct m87_lines *l, struct m87_error **err);
 void m87_lines_release(struct m87_lines *l);
 
-/* ---- base64 (URL-safe, padded, as dockerd's X-Registry-Auth wants) ---------------------------- */
+/* ---- base64 (URL-safe, padded, as dockerd's X-Registry-Auth wants) ----------------------------
+ */
 
 /* Encode with OpenSSL and map to the URL-safe alphabet. Caller frees. */
 char *m87_base64url_encode(const void *data, size_t len);

@@ -4,7 +4,8 @@
 
 #include "m87/common.h"
 
-int m87_error_set(struct m87_error **err, enum m87_errcode code, int sys_errno, const char *fmt, ...)
+int m87_error_set(struct m87_error **err, enum m87_errcode code, int sys_errno, const char *fmt,
+                  ...)
 {
     if (err == NULL || *err != NULL)
         return -1;

@@ -18,8 +18,10 @@ void m87_log(enum m87_log_level level, const char *fmt, ...)
     if (level > log_max)
         return;
     static const char *const names[] = {
-        [M87_LOG_ERR] = "error", [M87_LOG_WARN] = "warning",
-        [M87_LOG_INFO] = "info", [M87_LOG_DEBUG] = "debug",
+        [M87_LOG_ERR] = "error",
+        [M87_LOG_WARN] = "warning",
+        [M87_LOG_INFO] = "info",
+        [M87_LOG_DEBUG] = "debug",
     };
     va_list ap;
     va_start(ap, fmt);

@@ -19,8 +19,7 @@ struct engine_client *engine_client_new(const struct engine_client_options *opts
         return NULL;
     }
     struct engine_client *c = engine_client_new_with_transport(
-        &engine_curl_transport, engine_curl_transport_new(host + 7),
-        opts ? opts->timeout_ms : 0);
+        &engine_curl_transport, engine_curl_transport_new(host + 7), opts ? opts->timeout_ms : 0);
     c->socket_path = m87_xstrdup(host + 7);
     return c;
 }
@@ -166,9 +165,8 @@ int engine_client_connect(struct engine_client *c, struct m87_error **err)
                              "dockerd sent no API-Version; m87 needs API %s or newer",
                              ENGINE_API_MIN);
     if (engine_version_cmp(theirs, ENGINE_API_MIN) < 0)
-        return m87_error_set(err, M87_E_VERSION, 0,
-                             "dockerd speaks API %s; m87 needs %s or newer", theirs,
-                             ENGINE_API_MIN);
+        return m87_error_set(err, M87_E_VERSION, 0, "dockerd speaks API %s; m87 needs %s or newer",
+                             theirs, ENGINE_API_MIN);
     free(c->api_version);
     c->api_version =
         m87_xstrdup(engine_version_cmp(theirs, ENGINE_API_MAX) < 0 ? theirs : ENGINE_API_MAX);

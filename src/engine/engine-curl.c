@@ -14,7 +14,7 @@ struct curl_xfer {
     const struct engine_request *req;
     struct engine_response *resp;
     CURL *h;
-    struct m87_error *err;   /* a failure inside a callback */
+    struct m87_error *err; /* a failure inside a callback */
     bool cancelled;
     bool stalled;
     struct timespec last_byte;
@@ -119,10 +119,9 @@ static struct curl_slist *build_headers(const struct engine_request *req)
         hs = curl_slist_append(hs, ct);
     }
     for (size_t i = 0; req->headers && i < req->headers->len; i++) {
-        _cleanup_free_ char *h = m87_xasprintf("%s: %s", req->headers->items[i].key,
-                                               req->headers->items[i].value
-                                                   ? req->headers->items[i].value
-                                                   : "");
+        _cleanup_free_ char *h =
+            m87_xasprintf("%s: %s", req->headers->items[i].key,
+                          req->headers->items[i].value ? req->headers->items[i].value : "");
         hs = curl_slist_append(hs, h);
     }
     return hs;
@@ -166,8 +165,8 @@ static int map_curl_error(struct curl_xfer *x, CURLcode rc, const char *sock,
     if (x->cancelled)
         return m87_error_set(err, M87_E_CANCELLED, 0, "cancelled");
     if (x->stalled)
-        return m87_error_set(err, M87_E_STALLED, 0,
-                             "no data from dockerd for %ld ms, giving up", x->req->stall_ms);
+        return m87_error_set(err, M87_E_STALLED, 0, "no data from dockerd for %ld ms, giving up",
+                             x->req->stall_ms);
     switch (rc) {
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:

@@ -20,7 +20,7 @@ struct engine_call {
     size_t body_len;
     const char *content_type;
     const struct m87_kvlist *headers;
-    long timeout_ms;       /* 0: the client's bound; ENGINE_NO_TIMEOUT: none */
+    long timeout_ms; /* 0: the client's bound; ENGINE_NO_TIMEOUT: none */
     long stall_ms;
     int (*on_data)(void *ctx, const char *data, size_t len);
     void *ctx;

@@ -33,10 +33,10 @@ struct engine_client *unit_replay_client(const char *name, size_t chunk);
 /* How many exchanges of the file were not used: a test asserts 0 at its end. */
 size_t unit_replay_left(const struct engine_client *c);
 
-#define assert_ok(expr, errp)                                                                  \
-    do {                                                                                       \
-        if ((expr) < 0)                                                                        \
-            fail_msg("%s failed: %s", #expr, *(errp) ? (*(errp))->msg : "(no error)");         \
+#define assert_ok(expr, errp)                                                                      \
+    do {                                                                                           \
+        if ((expr) < 0)                                                                            \
+            fail_msg("%s failed: %s", #expr, *(errp) ? (*(errp))->msg : "(no error)");             \
     } while (0)
 
 #endif

@@ -32,10 +32,10 @@ char *e2e_create(struct engine_client *c, const char *name, const char *ref,
 /* Remove a container by ID or name, ignoring a missing one. */
 void e2e_remove(struct engine_client *c, const char *id);
 
-#define assert_ok(expr, errp)                                                                  \
-    do {                                                                                       \
-        if ((expr) < 0)                                                                        \
-            fail_msg("%s failed: %s", #expr, *(errp) ? (*(errp))->msg : "(no error)");         \
+#define assert_ok(expr, errp)                                                                      \
+    do {                                                                                           \
+        if ((expr) < 0)                                                                            \
+            fail_msg("%s failed: %s", #expr, *(errp) ? (*(errp))->msg : "(no error)");             \
     } while (0)
 
 #endif
