@@ -45,6 +45,8 @@ E2E_C_BINS := $(E2E_C_SRCS:tests/e2e/c/%.c=$(BUILD)/tests/e2e/%)
 TOOLS := $(BUILD)/tests/tools/m87-faultproxy
 
 .PHONY: all check unit e2e asan install clean deps fmt checksrc tests
+# keep test objects: they are not intermediates to throw away
+.SECONDARY:
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
