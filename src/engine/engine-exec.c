@@ -51,17 +51,6 @@ int engine_exec_create(struct engine_client *c, const char *container_id,
 }
 
 /* Demuxer failures are kept here: the transport only knows that the reader stopped. */
-struct exec_sink {
-    struct engine_demux *demux;
-    struct m87_error *err;
-};
-
-static int exec_on_data(void *ctx, const char *data, size_t len)
-{
-    struct exec_sink *s = ctx;
-    return engine_demux_feed(s->demux, data, len, &s->err) < 0 ? 1 : 0;
-}
-
 static int discard_output(void *ctx, enum engine_stream stream, const char *data, size_t len)
 {
     (void)ctx;
@@ -84,25 +73,12 @@ int engine_exec_start(struct engine_client *c, const char *exec_id, bool tty, en
 
     /* dockerd hijacks the connection and answers 200 with neither a length nor chunking,
      * then writes frames until the process's output closes: read to EOF, unbounded */
-    struct exec_sink sink = {.demux = engine_demux_new(tty, false, fn ? fn : discard_output, ctx)};
     struct engine_call call = {
         .method = "POST",
         .body = body,
         .timeout_ms = ENGINE_NO_TIMEOUT,
-        .on_data = exec_on_data,
-        .ctx = &sink,
     };
-    int r = engine_do(c, &call, path, NULL, err);
-    if (sink.err != NULL) {
-        m87_error_clear(err);
-        if (err)
-            *err = M87_STEAL(sink.err);
-        m87_error_free(sink.err);
-        r = -1;
-    }
-    if (r >= 0)
-        r = engine_demux_finish(sink.demux, err);
-    engine_demux_free(sink.demux);
+    int r = engine_do_demuxed(c, &call, path, tty, false, fn ? fn : discard_output, ctx, err);
     return r < 0 ? m87_error_wrap(err, "start exec '%.12s'", exec_id) : 0;
 }
 

@@ -34,6 +34,12 @@ struct engine_call {
 int engine_do(struct engine_client *c, const struct engine_call *call, const char *path,
               struct engine_response *resp, struct m87_error **err);
 
+/* Make a call whose 2xx body is a log-framed stream (raw when tty), handed to fn through a
+ * demultiplexer (whole lines when lines is set). Sets call->on_data and call->ctx. A bad frame
+ * or a line past the cap is reported as itself, not as a cancelled transfer. */
+int engine_do_demuxed(struct engine_client *c, struct engine_call *call, const char *path,
+                      bool tty, bool lines, engine_output_fn fn, void *ctx, struct m87_error **err);
+
 /* GET path and parse the JSON answer. */
 int engine_get_json(struct engine_client *c, const char *path, struct m87_json **out,
                     struct m87_error **err);

@@ -170,15 +170,37 @@ int engine_demux_finish(struct engine_demux *d, struct m87_error **err)
 
 /* The transport knows nothing of frames: failures of the demuxer are kept here so that the
  * caller sees them rather than the transport's generic "cancelled". */
-struct logs_sink {
+/* Feeds a streamed body to a demultiplexer; the demultiplexer's own error (a bad frame, a
+ * line past the cap) is kept so that it is reported instead of the transport's "cancelled". */
+struct demux_sink {
     struct engine_demux *demux;
     struct m87_error *err;
 };
 
-static int logs_on_data(void *ctx, const char *data, size_t len)
+static int demux_on_data(void *ctx, const char *data, size_t len)
 {
-    struct logs_sink *s = ctx;
+    struct demux_sink *s = ctx;
     return engine_demux_feed(s->demux, data, len, &s->err) < 0 ? 1 : 0;
+}
+
+int engine_do_demuxed(struct engine_client *c, struct engine_call *call, const char *path,
+                      bool tty, bool lines, engine_output_fn fn, void *ctx, struct m87_error **err)
+{
+    struct demux_sink sink = {.demux = engine_demux_new(tty, lines, fn, ctx)};
+    call->on_data = demux_on_data;
+    call->ctx = &sink;
+    int r = engine_do(c, call, path, NULL, err);
+    if (sink.err != NULL) {
+        m87_error_clear(err);
+        if (err)
+            *err = M87_STEAL(sink.err);
+        m87_error_free(sink.err);
+        r = -1;
+    }
+    if (r >= 0)
+        r = engine_demux_finish(sink.demux, err);
+    engine_demux_free(sink.demux);
+    return r;
 }
 
 static char *logs_path(const char *id, const struct engine_logs_options *o)
@@ -216,24 +238,11 @@ int engine_container_logs(struct engine_client *c, const char *id,
     if (engine_container_inspect(c, id, &info, err) < 0)
         return m87_error_wrap(err, "logs of container '%s'", id);
 
-    struct logs_sink sink = {.demux = engine_demux_new(info->tty, o->lines, fn, ctx)};
     _cleanup_free_ char *path = logs_path(id, o);
     struct engine_call call = {
         .method = "GET",
         .timeout_ms = o->follow ? ENGINE_NO_TIMEOUT : 0,
-        .on_data = logs_on_data,
-        .ctx = &sink,
     };
-    int r = engine_do(c, &call, path, NULL, err);
-    if (sink.err != NULL) {
-        m87_error_clear(err);
-        if (err)
-            *err = M87_STEAL(sink.err);
-        m87_error_free(sink.err);
-        r = -1;
-    }
-    if (r >= 0)
-        r = engine_demux_finish(sink.demux, err);
-    engine_demux_free(sink.demux);
+    int r = engine_do_demuxed(c, &call, path, info->tty, o->lines, fn, ctx, err);
     return r < 0 ? m87_error_wrap(err, "logs of container '%s'", id) : 0;
 }
