@@ -1,0 +1,378 @@
+/* The run spec written out: the canonical JSON a job's hash is taken over, and the normalised
+ * YAML or JSON dump. The canonical text is a stored format: the same job must give the same
+ * bytes in every release, so its layout is spelled out in spec.h and pinned by fixtures. */
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "m87/spec.h"
+
+static const char *const job_types[] = {"service", "job"};
+static const char *const workdir_modes[] = {"ephemeral", "persistent"};
+static const char *const undo_policies[] = {"executed_steps", "none"};
+
+/* ---- canonical JSON -------------------------------------------------------------------------- */
+
+static int cmp_file(const void *a, const void *b)
+{
+    const struct spec_job_file *x = *(const struct spec_job_file *const *)a;
+    const struct spec_job_file *y = *(const struct spec_job_file *const *)b;
+    return strcmp(x->name, y->name);
+}
+
+static int cmp_kv(const void *a, const void *b)
+{
+    const struct m87_kv *x = *(const struct m87_kv *const *)a;
+    const struct m87_kv *y = *(const struct m87_kv *const *)b;
+    return strcmp(x->key, y->key);
+}
+
+static void canon_files(struct m87_jw *w, const struct spec_job *job)
+{
+    _cleanup_free_ const struct spec_job_file **sorted =
+        m87_xcalloc(job->n_files ? job->n_files : 1, sizeof(*sorted));
+    for (size_t i = 0; i < job->n_files; i++)
+        sorted[i] = &job->files[i];
+    qsort(sorted, job->n_files, sizeof(*sorted), cmp_file);
+    m87_jw_obj_open(w);
+    for (size_t i = 0; i < job->n_files; i++)
+        m87_jw_kstr(w, sorted[i]->name, sorted[i]->content);
+    m87_jw_obj_close(w);
+}
+
+static void canon_env(struct m87_jw *w, const struct m87_kvlist *env)
+{
+    _cleanup_free_ const struct m87_kv **sorted =
+        m87_xcalloc(env->len ? env->len : 1, sizeof(*sorted));
+    for (size_t i = 0; i < env->len; i++)
+        sorted[i] = &env->items[i];
+    qsort(sorted, env->len, sizeof(*sorted), cmp_kv);
+    m87_jw_obj_open(w);
+    for (size_t i = 0; i < env->len; i++)
+        m87_jw_kstr(w, sorted[i]->key, sorted[i]->value ? sorted[i]->value : "");
+    m87_jw_obj_close(w);
+}
+
+static void canon_run(struct m87_jw *w, const struct spec_run *run)
+{
+    if (run->shell)
+        m87_jw_str(w, run->text);
+    else
+        m87_jw_strv(w, &run->argv);
+}
+
+static void canon_step(struct m87_jw *w, const struct spec_step *step)
+{
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "name", step->name);
+    m87_jw_key(w, "run");
+    canon_run(w, &step->run);
+    m87_jw_kint(w, "timeout_ns", step->timeout_ns);
+    m87_jw_key(w, "retry");
+    m87_jw_obj_open(w);
+    m87_jw_kint(w, "attempts", step->retry.attempts);
+    m87_jw_kint(w, "backoff_ns", step->retry.backoff_ns);
+    m87_jw_key(w, "on_exit_codes");
+    m87_jw_arr_open(w);
+    for (size_t i = 0; i < step->retry.n_on_exit_codes; i++)
+        m87_jw_int(w, step->retry.on_exit_codes[i]);
+    m87_jw_arr_close(w);
+    m87_jw_obj_close(w);
+    m87_jw_key(w, "undo");
+    if (step->has_undo) {
+        m87_jw_obj_open(w);
+        m87_jw_key(w, "run");
+        canon_run(w, &step->undo);
+        m87_jw_kint(w, "timeout_ns", step->undo_timeout_ns);
+        m87_jw_obj_close(w);
+    } else {
+        m87_jw_null(w);
+    }
+    m87_jw_obj_close(w);
+}
+
+static void canon_steps(struct m87_jw *w, const struct spec_step *steps, size_t n)
+{
+    m87_jw_arr_open(w);
+    for (size_t i = 0; i < n; i++)
+        canon_step(w, &steps[i]);
+    m87_jw_arr_close(w);
+}
+
+char *spec_job_canonical_json(const struct spec_job *job)
+{
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "id", job->id);
+    m87_jw_kstr(w, "type", job_types[job->type]);
+    m87_jw_key(w, "workdir");
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "mode", workdir_modes[job->workdir_mode]);
+    m87_jw_kstr(w, "path", job->workdir_path);
+    m87_jw_obj_close(w);
+    m87_jw_key(w, "files");
+    canon_files(w, job);
+    m87_jw_key(w, "env");
+    canon_env(w, &job->env);
+    m87_jw_key(w, "steps");
+    canon_steps(w, job->steps, job->n_steps);
+    m87_jw_key(w, "on_failure");
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "undo", undo_policies[job->on_failure_undo]);
+    m87_jw_obj_close(w);
+    m87_jw_key(w, "stop");
+    m87_jw_obj_open(w);
+    m87_jw_key(w, "steps");
+    canon_steps(w, job->stop_steps, job->n_stop_steps);
+    m87_jw_obj_close(w);
+    m87_jw_obj_close(w);
+    return m87_jw_finish(w);
+}
+
+static void evp_check(int ok)
+{
+    /* SHA-256 over memory fails only when libcrypto cannot allocate */
+    if (!ok)
+        m87_oom();
+}
+
+void spec_job_hash(const struct spec_job *job, char out[SPEC_JOB_HASH_LEN + 1])
+{
+    _cleanup_free_ char *canon = spec_job_canonical_json(job);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    evp_check(ctx != NULL);
+    evp_check(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL));
+    evp_check(EVP_DigestUpdate(ctx, SPEC_JOB_HASH_PREFIX, strlen(SPEC_JOB_HASH_PREFIX)));
+    evp_check(EVP_DigestUpdate(ctx, canon, strlen(canon)));
+    evp_check(EVP_DigestFinal_ex(ctx, md, &md_len));
+    EVP_MD_CTX_free(ctx);
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < md_len && i * 2 < SPEC_JOB_HASH_LEN; i++) {
+        out[i * 2] = hex[md[i] >> 4];
+        out[i * 2 + 1] = hex[md[i] & 0xf];
+    }
+    out[SPEC_JOB_HASH_LEN] = '\0';
+}
+
+/* ---- dump ------------------------------------------------------------------------------------ */
+
+/* One writer for both outputs: exactly one of jw and yw is set. */
+struct out {
+    struct m87_jw *jw;
+    struct m87_yw *yw;
+};
+
+static void o_map_open(struct out *o)
+{
+    o->jw ? m87_jw_obj_open(o->jw) : m87_yw_map_open(o->yw);
+}
+
+static void o_map_close(struct out *o)
+{
+    o->jw ? m87_jw_obj_close(o->jw) : m87_yw_map_close(o->yw);
+}
+
+static void o_seq_open(struct out *o)
+{
+    o->jw ? m87_jw_arr_open(o->jw) : m87_yw_seq_open(o->yw);
+}
+
+static void o_seq_close(struct out *o)
+{
+    o->jw ? m87_jw_arr_close(o->jw) : m87_yw_seq_close(o->yw);
+}
+
+static void o_key(struct out *o, const char *key)
+{
+    o->jw ? m87_jw_key(o->jw, key) : m87_yw_key(o->yw, key);
+}
+
+static void o_str(struct out *o, const char *s)
+{
+    o->jw ? m87_jw_str(o->jw, s) : m87_yw_str(o->yw, s);
+}
+
+static void o_int(struct out *o, int64_t v)
+{
+    o->jw ? m87_jw_int(o->jw, v) : m87_yw_int(o->yw, v);
+}
+
+static void o_kstr(struct out *o, const char *key, const char *s)
+{
+    o_key(o, key);
+    o_str(o, s);
+}
+
+/* Go's duration text without the zero tails: "1h", "1h30m", "15m", "5s", "500ms". */
+static void o_kduration(struct out *o, const char *key, int64_t ns)
+{
+    _cleanup_free_ char *s = m87_format_duration(ns);
+    size_t len = strlen(s);
+    if (len > 3 && strcmp(s + len - 3, "m0s") == 0)
+        s[len -= 2] = '\0';
+    if (len > 3 && strcmp(s + len - 3, "h0m") == 0)
+        s[len - 2] = '\0';
+    o_kstr(o, key, s);
+}
+
+static void o_run(struct out *o, const char *key, const struct spec_run *run)
+{
+    o_key(o, key);
+    if (run->shell) {
+        o_str(o, run->text);
+        return;
+    }
+    o_seq_open(o);
+    for (size_t i = 0; i < run->argv.len; i++)
+        o_str(o, run->argv.items[i]);
+    o_seq_close(o);
+}
+
+static void o_retry(struct out *o, const struct spec_retry *retry)
+{
+    o_key(o, "retry");
+    o_map_open(o);
+    o_key(o, "attempts");
+    o_int(o, retry->attempts);
+    o_kduration(o, "backoff", retry->backoff_ns);
+    o_key(o, "on_exit_codes");
+    o_seq_open(o);
+    for (size_t i = 0; i < retry->n_on_exit_codes; i++)
+        o_int(o, retry->on_exit_codes[i]);
+    o_seq_close(o);
+    o_map_close(o);
+}
+
+static void o_steps(struct out *o, const struct spec_step *steps, size_t n)
+{
+    o_key(o, "steps");
+    o_seq_open(o);
+    for (size_t i = 0; i < n; i++) {
+        const struct spec_step *step = &steps[i];
+        o_map_open(o);
+        o_kstr(o, "name", step->name);
+        o_run(o, "run", &step->run);
+        o_kduration(o, "timeout", step->timeout_ns);
+        o_retry(o, &step->retry);
+        if (step->has_undo) {
+            o_key(o, "undo");
+            o_map_open(o);
+            o_run(o, "run", &step->undo);
+            o_kduration(o, "timeout", step->undo_timeout_ns);
+            o_map_close(o);
+        }
+        o_map_close(o);
+    }
+    o_seq_close(o);
+}
+
+static void o_job_head(struct out *o, const struct spec_job *job)
+{
+    o_kstr(o, "id", job->id);
+    o_kstr(o, "type", job_types[job->type]);
+    o_key(o, "enabled");
+    o->jw ? m87_jw_bool(o->jw, job->enabled) : m87_yw_bool(o->yw, job->enabled);
+    o_key(o, "workdir");
+    o_map_open(o);
+    o_kstr(o, "mode", workdir_modes[job->workdir_mode]);
+    if (job->workdir_path)
+        o_kstr(o, "path", job->workdir_path);
+    o_map_close(o);
+    o_key(o, "files");
+    o_map_open(o);
+    for (size_t i = 0; i < job->n_files; i++)
+        o_kstr(o, job->files[i].name, job->files[i].content);
+    o_map_close(o);
+    o_key(o, "env");
+    o_map_open(o);
+    for (size_t i = 0; i < job->env.len; i++)
+        o_kstr(o, job->env.items[i].key, job->env.items[i].value ? job->env.items[i].value : "");
+    o_map_close(o);
+}
+
+static void o_job(struct out *o, const struct spec_job *job)
+{
+    o_map_open(o);
+    o_job_head(o, job);
+    o_steps(o, job->steps, job->n_steps);
+    o_key(o, "on_failure");
+    o_map_open(o);
+    o_kstr(o, "undo", undo_policies[job->on_failure_undo]);
+    o_map_close(o);
+    o_key(o, "stop");
+    o_map_open(o);
+    o_steps(o, job->stop_steps, job->n_stop_steps);
+    o_map_close(o);
+    o_map_close(o);
+}
+
+static size_t utf8_seq_len(unsigned char c)
+{
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xe0) == 0xc0)
+        return 2;
+    if ((c & 0xf0) == 0xe0)
+        return 3;
+    if ((c & 0xf8) == 0xf0)
+        return 4;
+    return 0;
+}
+
+/* The code point of the UTF-8 sequence at p and its length in *len; a byte that starts no valid
+ * sequence is taken alone (as U+FFFD, so that it is copied as it is). */
+static uint32_t utf8_decode(const unsigned char *p, size_t *len)
+{
+    size_t n = utf8_seq_len(p[0]);
+    *len = 1;
+    if (n == 0)
+        return 0xfffd;
+    uint32_t cp = n == 1 ? p[0] : p[0] & (0x7fu >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0xfffd;
+        cp = cp << 6 | (p[i] & 0x3fu);
+    }
+    *len = n;
+    return cp;
+}
+
+/* yajl writes DEL, C1 controls, U+2028/9, U+FEFF, U+FFFE/F raw; YAML (and so the parser) refuses
+ * or folds them. They can only stand inside strings, where a \u escape means the same, so the
+ * JSON dump escapes them and stays readable by spec_runspec_parse. */
+static char *json_yaml_safe(char *json)
+{
+    struct m87_buf b;
+    m87_buf_init(&b, 0);
+    for (const unsigned char *p = (const unsigned char *)json; *p;) {
+        size_t len = 1;
+        uint32_t cp = utf8_decode(p, &len);
+        if ((cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff ||
+            cp == 0xfffe || cp == 0xffff)
+            m87_buf_appendf(&b, NULL, "\\u%04x", (unsigned)cp);
+        else
+            m87_buf_append(&b, p, len, NULL);
+        p += len;
+    }
+    free(json);
+    return m87_buf_steal(&b);
+}
+
+char *spec_runspec_dump(const struct spec_runspec *rs, bool json)
+{
+    struct out o = {NULL, NULL};
+    if (json)
+        o.jw = m87_jw_new();
+    else
+        o.yw = m87_yw_new();
+    o_map_open(&o);
+    o_key(&o, "jobs");
+    o_seq_open(&o);
+    for (size_t i = 0; i < rs->n_jobs; i++)
+        o_job(&o, &rs->jobs[i]);
+    o_seq_close(&o);
+    o_map_close(&o);
+    return json ? json_yaml_safe(m87_jw_finish(o.jw)) : m87_yw_finish(o.yw);
+}
