@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #define M87_VERSION "0.1.0"
@@ -468,5 +469,40 @@ int m87_parse_cpus(const char *text, int64_t *nano, struct m87_error **err);
 
 /* Go's time.Duration.String(): "1h2m3s", "1.5s", "500ms", "1µs", "0s", "-2m0s". Caller frees. */
 char *m87_format_duration(int64_t ns);
+
+/* ---- hashing, randomness and files ------------------------------------------------------------ */
+
+#define M87_SHA256_HEX_LEN 64
+
+/* Streaming SHA-256 over libcrypto. Only memory can make libcrypto fail here: m87_oom(). */
+struct m87_sha256;
+struct m87_sha256 *m87_sha256_new(void);
+void m87_sha256_update(struct m87_sha256 *h, const void *data, size_t len);
+/* Lower-case hex of the digest into out; h is freed. */
+void m87_sha256_final(struct m87_sha256 *h, char out[M87_SHA256_HEX_LEN + 1]);
+/* Free without a digest (an error path). NULL is fine. */
+void m87_sha256_abort(struct m87_sha256 *h);
+/* One-shot: hex(SHA-256(data)). */
+void m87_sha256_hex(const void *data, size_t len, char out[M87_SHA256_HEX_LEN + 1]);
+/* hex(SHA-256) of a whole file, in chunks; M87_E_IO when it cannot be read. */
+int m87_sha256_file(const char *path, char out[M87_SHA256_HEX_LEN + 1], struct m87_error **err);
+
+/* len bytes from the kernel's CSPRNG (getrandom); M87_E_IO on failure. */
+int m87_random_bytes(void *buf, size_t len, struct m87_error **err);
+
+/* Constant-time comparison of two equally long buffers: 0 when equal. */
+int m87_memeq_ct(const void *a, const void *b, size_t len);
+
+/* Replace path with len bytes atomically: write PATH.tmp.PID next to it with mode, fsync it,
+ * rename over path, fsync the directory. A reader sees the old or the new file, never a torn one,
+ * also across a power cut. M87_E_IO naming the step and path. */
+int m87_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                          struct m87_error **err);
+
+/* mkdir -p with mode for the directories it creates; M87_E_IO naming the directory. */
+int m87_mkdir_p(const char *path, mode_t mode, struct m87_error **err);
+
+/* rm -rf that never follows symlinks and stays on path's file system; missing path is 0. */
+int m87_remove_tree(const char *path, struct m87_error **err);
 
 #endif

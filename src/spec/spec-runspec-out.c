@@ -1,7 +1,6 @@
 /* The run spec written out: the canonical JSON a job's hash is taken over, and the normalised
  * YAML or JSON dump. The canonical text is a stored format: the same job must give the same
  * bytes in every release, so its layout is spelled out in spec.h and pinned by fixtures. */
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -129,31 +128,13 @@ char *spec_job_canonical_json(const struct spec_job *job)
     return m87_jw_finish(w);
 }
 
-static void evp_check(int ok)
-{
-    /* SHA-256 over memory fails only when libcrypto cannot allocate */
-    if (!ok)
-        m87_oom();
-}
-
 void spec_job_hash(const struct spec_job *job, char out[SPEC_JOB_HASH_LEN + 1])
 {
     _cleanup_free_ char *canon = spec_job_canonical_json(job);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    evp_check(ctx != NULL);
-    evp_check(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL));
-    evp_check(EVP_DigestUpdate(ctx, SPEC_JOB_HASH_PREFIX, strlen(SPEC_JOB_HASH_PREFIX)));
-    evp_check(EVP_DigestUpdate(ctx, canon, strlen(canon)));
-    evp_check(EVP_DigestFinal_ex(ctx, md, &md_len));
-    EVP_MD_CTX_free(ctx);
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned int i = 0; i < md_len && i * 2 < SPEC_JOB_HASH_LEN; i++) {
-        out[i * 2] = hex[md[i] >> 4];
-        out[i * 2 + 1] = hex[md[i] & 0xf];
-    }
-    out[SPEC_JOB_HASH_LEN] = '\0';
+    struct m87_sha256 *h = m87_sha256_new();
+    m87_sha256_update(h, SPEC_JOB_HASH_PREFIX, strlen(SPEC_JOB_HASH_PREFIX));
+    m87_sha256_update(h, canon, strlen(canon));
+    m87_sha256_final(h, out);
 }
 
 /* ---- dump ------------------------------------------------------------------------------------ */

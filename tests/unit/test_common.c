@@ -251,6 +251,33 @@ static void test_base64url(void **state)
     free(s);
 }
 
+static void test_sha256(void **state)
+{
+    (void)state;
+    char hex[M87_SHA256_HEX_LEN + 1];
+    /* FIPS 180-2 test vectors */
+    m87_sha256_hex("abc", 3, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    m87_sha256_hex("", 0, hex);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    /* streaming in pieces gives the one-shot digest */
+    struct m87_sha256 *h = m87_sha256_new();
+    m87_sha256_update(h, "abcdbcdecdefdefgefghfghighij", 28);
+    m87_sha256_update(h, "hijkijkljklmklmnlmnomnopnopq", 28);
+    m87_sha256_final(h, hex);
+    assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    m87_sha256_abort(NULL);
+}
+
+static void test_memeq_ct(void **state)
+{
+    (void)state;
+    assert_int_equal(m87_memeq_ct("abcd", "abcd", 4), 0);
+    assert_int_not_equal(m87_memeq_ct("abcd", "abce", 4), 0);
+    assert_int_not_equal(m87_memeq_ct("xbcd", "abcd", 4), 0);
+    assert_int_equal(m87_memeq_ct("", "", 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,7 +285,8 @@ int main(void)
         cmocka_unit_test(test_kvlist_strv),        cmocka_unit_test(test_json_read),
         cmocka_unit_test(test_json_bad),           cmocka_unit_test(test_json_write_roundtrip),
         cmocka_unit_test(test_lines_any_chunking), cmocka_unit_test(test_lines_cap_and_stop),
-        cmocka_unit_test(test_base64url),
+        cmocka_unit_test(test_base64url),          cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_memeq_ct),
     };
     return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }
