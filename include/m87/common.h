@@ -410,6 +410,10 @@ int m87_yaml_read_str(const struct m87_yaml_node *n, const char *what, const cha
  * ("read 'PATH': file exceeds the limit of N bytes"). */
 char *m87_read_file(const char *path, size_t max, size_t *len, struct m87_error **err);
 
+/* text in single quotes for a message, cut to at most max bytes on a UTF-8 boundary with "..."
+ * after it when longer. Caller frees. */
+char *m87_quote_excerpt(const char *text, size_t max);
+
 /* ---- YAML writing ---------------------------------------------------------------------------- */
 
 /* Block-style YAML over libyaml's emitter, for `compose config`. Strings are written so that they

@@ -907,13 +907,7 @@ static char *got(const struct m87_yaml_node *n)
         return m87_xstrdup("a sequence");
     if (n->type == M87_YAML_NULL && n->plain)
         return m87_xstrdup("null");
-    size_t len = strlen(n->text);
-    if (len <= 60)
-        return m87_xasprintf("'%s'", n->text);
-    size_t cut = 60;
-    while (cut > 0 && ((unsigned char)n->text[cut] & 0xc0) == 0x80)
-        cut--;
-    return m87_xasprintf("'%.*s...'", (int)cut, n->text);
+    return m87_quote_excerpt(n->text, 60);
 }
 
 static int type_error(const struct m87_yaml_node *n, const char *what, const char *expected,
@@ -985,4 +979,14 @@ int m87_yaml_read_str(const struct m87_yaml_node *n, const char *what, const cha
         return type_error(n, what, "a string", err);
     *out = n->text;
     return 0;
+}
+
+char *m87_quote_excerpt(const char *text, size_t max)
+{
+    if (strlen(text) <= max)
+        return m87_xasprintf("'%s'", text);
+    size_t cut = max;
+    while (cut > 0 && ((unsigned char)text[cut] & 0xc0) == 0x80)
+        cut--;
+    return m87_xasprintf("'%.*s...'", (int)cut, text);
 }

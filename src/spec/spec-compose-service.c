@@ -1,0 +1,558 @@
+/* One compose service read into struct spec_service: the field table, the simple fields, the
+ * process (command, entrypoint, environment, env_file) and the checks across fields. */
+#include <string.h>
+#include <unistd.h>
+
+#include "spec/spec-compose-internal.h"
+
+static const char *const service_fields[] = {
+    "cap_add",
+    "cap_drop",
+    "command",
+    "configs",
+    "container_name",
+    "cpu_shares",
+    "cpus",
+    "cpuset",
+    "depends_on",
+    "deploy",
+    "devices",
+    "dns",
+    "dns_opt",
+    "dns_search",
+    "domainname",
+    "entrypoint",
+    "env_file",
+    "environment",
+    "expose",
+    "extra_hosts",
+    "healthcheck",
+    "hostname",
+    "image",
+    "init",
+    "labels",
+    "logging",
+    "mem_limit",
+    "mem_reservation",
+    "memswap_limit",
+    "network_mode",
+    "networks",
+    "pids_limit",
+    "platform",
+    "ports",
+    "privileged",
+    "profiles",
+    "pull_policy",
+    "read_only",
+    "restart",
+    "scale",
+    "secrets",
+    "security_opt",
+    "shm_size",
+    "stdin_open",
+    "stop_grace_period",
+    "stop_signal",
+    "sysctls",
+    "tmpfs",
+    "tty",
+    "ulimits",
+    "user",
+    "volumes",
+    "working_dir",
+    NULL,
+};
+
+/* Fields of the compose specification that m87 refuses rather than ignores. */
+static const char *const service_unsupported[] = {
+    "annotations",
+    "attach",
+    "blkio_config",
+    "build",
+    "cgroup",
+    "cgroup_parent",
+    "cpu_count",
+    "cpu_percent",
+    "cpu_period",
+    "cpu_quota",
+    "cpu_rt_period",
+    "cpu_rt_runtime",
+    "credential_spec",
+    "develop",
+    "device_cgroup_rules",
+    "extends",
+    "external_links",
+    "gpus",
+    "group_add",
+    "ipc",
+    "isolation",
+    "label_file",
+    "links",
+    "mac_address",
+    "mem_swappiness",
+    "models",
+    "net",
+    "oom_kill_disable",
+    "oom_score_adj",
+    "pid",
+    "post_start",
+    "pre_stop",
+    "provider",
+    "pull_refresh_after",
+    "runtime",
+    "storage_opt",
+    "use_api_socket",
+    "userns_mode",
+    "uts",
+    "volume_driver",
+    "volumes_from",
+    NULL,
+};
+
+/* ---- field access ------------------------------------------------------------------------------
+ */
+
+const struct cnode *svc_get(struct svc *c, const char *name)
+{
+    free(c->fpath);
+    c->fpath = cn_path(c->path, name);
+    return cn_val(c->def, name);
+}
+
+int svc_str(struct svc *c, const char *name, char **out)
+{
+    const struct cnode *v = svc_get(c, name);
+    const char *s = NULL;
+    if (v == NULL)
+        return 0;
+    if (cn_str(v, c->fpath, &s, c->err) < 0)
+        return -1;
+    free(*out);
+    *out = m87_xstrdup(s);
+    return 0;
+}
+
+int svc_bool(struct svc *c, const char *name, bool *out)
+{
+    const struct cnode *v = svc_get(c, name);
+    return v ? cn_bool(v, c->fpath, out, c->err) : 0;
+}
+
+int svc_bytes(struct svc *c, const char *name, int64_t *out)
+{
+    const struct cnode *v = svc_get(c, name);
+    return v ? cn_bytes(v, c->fpath, out, c->err) : 0;
+}
+
+static int svc_strings(struct svc *c, const char *name, struct m87_strv *out)
+{
+    const struct cnode *v = svc_get(c, name);
+    return v ? cn_strings(v, c->fpath, out, c->err) : 0;
+}
+
+/* "FILE:LINE:COLUMN: services.NAME.FIELD: message" at the field's value. */
+static int svc_error(struct svc *c, const char *name, const char *fmt, ...) M87_PRINTF(3, 4);
+
+static int svc_error(struct svc *c, const char *name, const char *fmt, ...)
+{
+    const struct cnode *at = svc_get(c, name);
+    va_list ap;
+    va_start(ap, fmt);
+    _cleanup_free_ char *msg = m87_xvasprintf(fmt, ap);
+    va_end(ap);
+    return cn_error(at ? at : c->def, c->err, "%s: %s", c->fpath, msg);
+}
+
+/* ---- simple fields -----------------------------------------------------------------------------
+ */
+
+static bool name_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '_' || ch == '.' || ch == '-';
+}
+
+/* ^[a-zA-Z0-9][a-zA-Z0-9_.-]+$ as dockerd wants container names; service and profile names use
+ * the same rule so that derived container names stay valid. */
+static bool valid_name(const char *s, size_t min_len)
+{
+    if (strlen(s) < min_len || !name_char(*s) || *s == '_' || *s == '.' || *s == '-')
+        return false;
+    for (; *s; s++)
+        if (!name_char(*s))
+            return false;
+    return true;
+}
+
+static int parse_pull_policy(struct svc *c)
+{
+    const struct cnode *v = svc_get(c, "pull_policy");
+    const char *s = NULL;
+    if (v == NULL)
+        return 0;
+    if (cn_str(v, c->fpath, &s, c->err) < 0)
+        return -1;
+    struct spec_service *svc = c->s;
+    if (strcmp(s, "missing") == 0 || strcmp(s, "if_not_present") == 0)
+        svc->pull_policy = SPEC_PULL_MISSING;
+    else if (strcmp(s, "always") == 0)
+        svc->pull_policy = SPEC_PULL_ALWAYS;
+    else if (strcmp(s, "never") == 0 || strcmp(s, "build") == 0)
+        svc->pull_policy = SPEC_PULL_NEVER;
+    else if (strcmp(s, "daily") == 0)
+        svc->pull_policy = SPEC_PULL_EVERY, svc->pull_every_ns = INT64_C(86400000000000);
+    else if (strcmp(s, "weekly") == 0)
+        svc->pull_policy = SPEC_PULL_EVERY, svc->pull_every_ns = INT64_C(604800000000000);
+    else if (strncmp(s, "every_", 6) == 0 &&
+             m87_parse_duration(s + 6, &svc->pull_every_ns, NULL) == 0 && svc->pull_every_ns > 0)
+        svc->pull_policy = SPEC_PULL_EVERY;
+    else
+        return cn_error(v, c->err, "%s: invalid pull policy '%s'", c->fpath, s);
+    return 0;
+}
+
+static int parse_names(struct svc *c)
+{
+    struct spec_service *s = c->s;
+    if (svc_str(c, "container_name", &s->container_name) < 0)
+        return -1;
+    if (s->container_name) {
+        const char *name = s->container_name + (s->container_name[0] == '/');
+        if (!valid_name(name, 2))
+            return svc_error(c, "container_name", "invalid container name '%s'", s->container_name);
+        memmove(s->container_name, name, strlen(name) + 1);
+    }
+    if (svc_strings(c, "profiles", &s->profiles) < 0)
+        return -1;
+    for (size_t i = 0; i < s->profiles.len; i++)
+        if (!valid_name(s->profiles.items[i], 1))
+            return svc_error(c, "profiles", "invalid profile name '%s'", s->profiles.items[i]);
+    if (svc_str(c, "working_dir", &s->working_dir) < 0)
+        return -1;
+    if (s->working_dir && s->working_dir[0] != '/')
+        return svc_error(c, "working_dir", "path '%s' must be absolute", s->working_dir);
+    if (svc_str(c, "platform", &s->platform) < 0)
+        return -1;
+    if (s->platform && (*s->platform == '\0' || strpbrk(s->platform, " \t:") != NULL))
+        return svc_error(c, "platform", "invalid platform '%s'", s->platform);
+    return 0;
+}
+
+static int parse_simple(struct svc *c)
+{
+    struct spec_service *s = c->s;
+    if (svc_str(c, "image", &s->image) < 0 || svc_str(c, "user", &s->user) < 0 ||
+        svc_str(c, "hostname", &s->hostname) < 0 || svc_str(c, "domainname", &s->domainname) < 0 ||
+        svc_str(c, "stop_signal", &s->stop_signal) < 0 || svc_str(c, "cpuset", &s->cpuset) < 0 ||
+        svc_bool(c, "read_only", &s->read_only) < 0 ||
+        svc_bool(c, "privileged", &s->privileged) < 0 || svc_bool(c, "tty", &s->tty) < 0 ||
+        svc_bool(c, "stdin_open", &s->stdin_open) < 0 ||
+        svc_strings(c, "cap_add", &s->cap_add) < 0 ||
+        svc_strings(c, "cap_drop", &s->cap_drop) < 0 ||
+        svc_strings(c, "security_opt", &s->security_opt) < 0 ||
+        svc_strings(c, "dns", &s->dns) < 0 || svc_strings(c, "dns_search", &s->dns_search) < 0 ||
+        svc_strings(c, "dns_opt", &s->dns_opt) < 0 || parse_pull_policy(c) < 0 ||
+        parse_names(c) < 0)
+        return -1;
+    if (s->image && *s->image == '\0')
+        return svc_error(c, "image", "must not be empty");
+    bool init;
+    const struct cnode *v = svc_get(c, "init");
+    if (v) {
+        if (cn_bool(v, c->fpath, &init, c->err) < 0)
+            return -1;
+        s->init = init;
+    }
+    if ((v = svc_get(c, "stop_grace_period")) &&
+        cn_duration(v, c->fpath, &s->stop_grace_ns, c->err) < 0)
+        return -1;
+    return 0;
+}
+
+static int parse_resources(struct svc *c)
+{
+    struct spec_service *s = c->s;
+    const struct cnode *v;
+    if (svc_bytes(c, "mem_limit", &s->mem_limit) < 0 ||
+        svc_bytes(c, "mem_reservation", &s->mem_reservation) < 0 ||
+        svc_bytes(c, "shm_size", &s->shm_size) < 0)
+        return -1;
+    if ((v = svc_get(c, "memswap_limit"))) {
+        if (v->type == M87_YAML_INT && strcmp(v->text, "-1") == 0)
+            s->memswap_limit = -1;
+        else if (cn_bytes(v, c->fpath, &s->memswap_limit, c->err) < 0)
+            return -1;
+    }
+    if ((v = svc_get(c, "cpus")) && cn_cpus(v, c->fpath, &s->nano_cpus, c->err) < 0)
+        return -1;
+    if ((v = svc_get(c, "cpu_shares")) &&
+        cn_int_range(v, c->fpath, 0, 262144, &s->cpu_shares, c->err) < 0)
+        return -1;
+    if ((v = svc_get(c, "pids_limit")) &&
+        cn_int_range(v, c->fpath, -1, INT64_MAX, &s->pids_limit, c->err) < 0)
+        return -1;
+    if ((v = svc_get(c, "scale")) &&
+        cn_int_range(v, c->fpath, 0, SPEC_MAX_REPLICAS, &s->replicas, c->err) < 0)
+        return -1;
+    return 0;
+}
+
+/* ---- command, entrypoint, environment
+ * ------------------------------------------------------------ */
+
+static int parse_command(struct svc *c, const char *name, bool *has, struct m87_strv *out)
+{
+    const struct cnode *v = svc_get(c, name);
+    if (v == NULL)
+        return 0;
+    *has = true;
+    if (v->kind == M87_YAML_SCALAR) {
+        const char *why = NULL;
+        if (compose_split_words(v->text, out, &why) < 0)
+            return cn_error(v, c->err, "%s: %s in '%s'", c->fpath, why, v->text);
+        return 0;
+    }
+    if (v->kind != M87_YAML_SEQUENCE)
+        return cn_expect(v, c->fpath, M87_YAML_SEQUENCE, c->err);
+    return cn_strings(v, c->fpath, out, c->err);
+}
+
+static int parse_env_file_entry(struct svc *c, const struct cnode *e, const char *path)
+{
+    const struct cnode *pn = e;
+    bool required = true;
+    if (cn_is_map(e)) {
+        static const char *const known[] = {"path", "required", NULL};
+        static const char *const unsupported[] = {"format", NULL};
+        if (cn_keys(e, path, known, unsupported, c->err) < 0)
+            return -1;
+        const struct cnode *r = cn_val(e, "required");
+        _cleanup_free_ char *rp = cn_path(path, "required");
+        if (r && cn_bool(r, rp, &required, c->err) < 0)
+            return -1;
+        pn = cn_get(e, "path");
+        if (pn == NULL)
+            return cn_error(e, c->err, "%s: missing required field 'path'", path);
+    }
+    const char *file = NULL;
+    _cleanup_free_ char *pp = cn_is_map(e) ? cn_path(path, "path") : m87_xstrdup(path);
+    if (cn_str(pn, pp, &file, c->err) < 0)
+        return -1;
+    _cleanup_free_ char *abs = loader_abspath(c->l, pn, file, pp, c->err);
+    if (abs == NULL)
+        return -1;
+    if (!required && access(abs, F_OK) != 0)
+        return 0;
+    if (spec_dotenv_load(abs, loader_lookup, c->l, &c->s->environment, c->err) < 0)
+        return cn_wrap(pn, pp, c->err);
+    m87_strv_add(&c->s->env_files, abs);
+    return 0;
+}
+
+static int parse_environment(struct svc *c)
+{
+    const struct cnode *v = svc_get(c, "env_file");
+    if (v && cn_is_scalar(v) && parse_env_file_entry(c, v, c->fpath) < 0)
+        return -1;
+    if (v && !cn_is_scalar(v)) {
+        if (cn_expect(v, c->fpath, M87_YAML_SEQUENCE, c->err) < 0)
+            return -1;
+        for (size_t i = 0; i < v->len; i++) {
+            _cleanup_free_ char *ip = cn_path_i(c->fpath, i);
+            if (parse_env_file_entry(c, v->items[i], ip) < 0)
+                return -1;
+        }
+    }
+    if ((v = svc_get(c, "environment")) == NULL)
+        return 0;
+    struct m87_kvlist env;
+    m87_kvlist_init(&env);
+    int rc = cn_kv(v, c->fpath, CN_KV_NULL, &env, c->err);
+    for (size_t i = 0; rc == 0 && i < env.len; i++) {
+        const char *value = env.items[i].value;
+        if (value == NULL)
+            value = loader_lookup(c->l, env.items[i].key);
+        m87_kvlist_set(&c->s->environment, env.items[i].key, value);
+    }
+    m87_kvlist_release(&env);
+    return rc;
+}
+
+/* ---- checks across fields ----------------------------------------------------------------------
+ */
+
+static int check_memory(struct svc *c)
+{
+    const struct spec_service *s = c->s;
+    if (s->memswap_limit == SPEC_UNSET || s->memswap_limit == -1)
+        return 0;
+    const struct cnode *v = svc_get(c, "memswap_limit");
+    if (v == NULL)
+        v = c->def;
+    if (s->mem_limit == SPEC_UNSET)
+        return cn_error(v, c->err, "%s.memswap_limit: needs a memory limit (mem_limit)", c->path);
+    if (s->memswap_limit < s->mem_limit)
+        return cn_error(v, c->err,
+                        "%s.memswap_limit: must be at least the memory limit (%lld bytes), or -1",
+                        c->path, (long long)s->mem_limit);
+    return 0;
+}
+
+static int check_service(struct svc *c)
+{
+    const struct spec_service *s = c->s;
+    if (s->image == NULL)
+        return cn_key_error(c->def, c->err, "%s: missing required field 'image'", c->path);
+    if (s->container_name && s->replicas > 1)
+        return svc_error(c, "container_name", "a fixed container name allows one replica, not %lld",
+                         (long long)s->replicas);
+    return check_memory(c);
+}
+
+/* ---- the service -------------------------------------------------------------------------------
+ */
+
+void compose_service_init(struct spec_service *s)
+{
+    memset(s, 0, sizeof(*s));
+    m87_strv_init(&s->command);
+    m87_strv_init(&s->entrypoint);
+    m87_kvlist_init(&s->environment);
+    m87_strv_init(&s->env_files);
+    m87_strv_init(&s->expose);
+    m87_kvlist_init(&s->tmpfs);
+    m87_kvlist_init(&s->labels);
+    m87_strv_init(&s->cap_add);
+    m87_strv_init(&s->cap_drop);
+    m87_strv_init(&s->security_opt);
+    m87_kvlist_init(&s->sysctls);
+    m87_kvlist_init(&s->log_options);
+    m87_strv_init(&s->extra_hosts);
+    m87_strv_init(&s->dns);
+    m87_strv_init(&s->dns_search);
+    m87_strv_init(&s->dns_opt);
+    m87_strv_init(&s->profiles);
+    m87_strv_init(&s->healthcheck.test);
+    s->replicas = 1;
+    s->mem_limit = s->memswap_limit = s->mem_reservation = SPEC_UNSET;
+    s->nano_cpus = s->cpu_shares = s->pids_limit = s->shm_size = SPEC_UNSET;
+    s->healthcheck.interval_ns = s->healthcheck.timeout_ns = SPEC_UNSET;
+    s->healthcheck.start_period_ns = s->healthcheck.retries = SPEC_UNSET;
+    s->init = -1;
+    s->stop_grace_ns = SPEC_UNSET;
+}
+
+int compose_service_parse(struct loader *l, const struct cnode *def, struct spec_service *s,
+                          struct m87_error **err)
+{
+    _cleanup_free_ char *path = cn_path("services", def->key);
+    s->name = m87_xstrdup(def->key);
+    s->pos.file = m87_xstrdup(def->file);
+    s->pos.line = def->key_line;
+    s->pos.column = def->key_column;
+    if (!valid_name(def->key, 1))
+        return cn_key_error(def, err, "services: invalid service name '%s'", def->key);
+    if (cn_expect(def, path, M87_YAML_MAPPING, err) < 0 ||
+        cn_keys(def, path, service_fields, service_unsupported, err) < 0)
+        return -1;
+    struct svc c = {.l = l, .def = def, .path = path, .s = s, .err = err};
+    int rc = -1;
+    if (parse_simple(&c) == 0 && parse_resources(&c) == 0 &&
+        parse_command(&c, "command", &s->has_command, &s->command) == 0 &&
+        parse_command(&c, "entrypoint", &s->has_entrypoint, &s->entrypoint) == 0 &&
+        parse_environment(&c) == 0 && svc_runtime(&c) == 0 && svc_links(&c) == 0)
+        rc = 0;
+    const struct cnode *v;
+    if (rc == 0 && (v = svc_get(&c, "ports")))
+        rc = compose_ports_parse(v, c.fpath, s, err);
+    if (rc == 0 && (v = svc_get(&c, "expose")))
+        rc = compose_expose_parse(v, c.fpath, s, err);
+    if (rc == 0 && (v = svc_get(&c, "volumes")))
+        rc = compose_volumes_parse(l, v, c.fpath, s, err);
+    if (rc == 0 && (v = svc_get(&c, "tmpfs")))
+        rc = compose_tmpfs_parse(v, c.fpath, s, err);
+    if (rc == 0 && (v = svc_get(&c, "devices")))
+        rc = compose_devices_parse(v, c.fpath, s, err);
+    if (rc == 0)
+        rc = check_service(&c);
+    free(c.fpath);
+    return rc;
+}
+
+static void ports_free(struct spec_port *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].published);
+        free(v[i].host_ip);
+        free(v[i].protocol);
+        free(v[i].mode);
+        free(v[i].name);
+        free(v[i].app_protocol);
+    }
+    free(v);
+}
+
+static void refs_free(struct spec_file_ref *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].source);
+        free(v[i].target);
+        free(v[i].uid);
+        free(v[i].gid);
+    }
+    free(v);
+}
+
+static void release_lists(struct spec_service *s)
+{
+    for (size_t i = 0; i < s->n_mounts; i++) {
+        free(s->mounts[i].source);
+        free(s->mounts[i].target);
+        free(s->mounts[i].selinux);
+        free(s->mounts[i].propagation);
+    }
+    free(s->mounts);
+    for (size_t i = 0; i < s->n_networks; i++) {
+        free(s->networks[i].key);
+        m87_strv_release(&s->networks[i].aliases);
+        free(s->networks[i].ipv4_address);
+        free(s->networks[i].ipv6_address);
+    }
+    free(s->networks);
+    for (size_t i = 0; i < s->n_depends; i++)
+        free(s->depends[i].service);
+    free(s->depends);
+    for (size_t i = 0; i < s->n_ulimits; i++)
+        free(s->ulimits[i].name);
+    free(s->ulimits);
+    for (size_t i = 0; i < s->n_devices; i++) {
+        free(s->devices[i].host_path);
+        free(s->devices[i].container_path);
+        free(s->devices[i].permissions);
+    }
+    free(s->devices);
+    ports_free(s->ports, s->n_ports);
+    refs_free(s->configs, s->n_configs);
+    refs_free(s->secrets, s->n_secrets);
+}
+
+void compose_service_release(struct spec_service *s)
+{
+    release_lists(s);
+    char **strs[] = {&s->name,         &s->pos.file,      &s->image,      &s->platform,
+                     &s->network_mode, &s->restart,       &s->cpuset,     &s->user,
+                     &s->working_dir,  &s->hostname,      &s->domainname, &s->log_driver,
+                     &s->stop_signal,  &s->container_name};
+    for (size_t i = 0; i < M87_ARRAY_LEN(strs); i++)
+        free(*strs[i]);
+    struct m87_strv *strvs[] = {
+        &s->command,  &s->entrypoint,   &s->env_files,       &s->expose, &s->cap_add,
+        &s->cap_drop, &s->security_opt, &s->extra_hosts,     &s->dns,    &s->dns_search,
+        &s->dns_opt,  &s->profiles,     &s->healthcheck.test};
+    for (size_t i = 0; i < M87_ARRAY_LEN(strvs); i++)
+        m87_strv_release(strvs[i]);
+    struct m87_kvlist *kvs[] = {&s->environment, &s->tmpfs, &s->labels, &s->sysctls,
+                                &s->log_options};
+    for (size_t i = 0; i < M87_ARRAY_LEN(kvs); i++)
+        m87_kvlist_release(kvs[i]);
+    compose_service_init(s);
+}
