@@ -1,0 +1,218 @@
+/* Private to the compose executor (src/engine/compose-*.c): labels, the create body and the
+ * config hash, the observed state of a project, and the run context shared by up, down and
+ * the smaller verbs. */
+#ifndef M87_COMPOSE_INTERNAL_H
+#define M87_COMPOSE_INTERNAL_H
+
+#include <pthread.h>
+
+#include "engine-internal.h"
+#include "m87/spec.h"
+
+/* ---- labels ---------------------------------------------------------------------------------- */
+
+#define COMPOSE_LABEL_PREFIX "com.docker.compose."
+#define COMPOSE_L_PROJECT "com.docker.compose.project"
+#define COMPOSE_L_SERVICE "com.docker.compose.service"
+#define COMPOSE_L_NUMBER "com.docker.compose.container-number"
+#define COMPOSE_L_ONEOFF "com.docker.compose.oneoff"
+#define COMPOSE_L_HASH "com.docker.compose.config-hash"
+#define COMPOSE_L_VERSION "com.docker.compose.version"
+#define COMPOSE_L_WORKING_DIR "com.docker.compose.project.working_dir"
+#define COMPOSE_L_CONFIG_FILES "com.docker.compose.project.config_files"
+#define COMPOSE_L_ENV_FILE "com.docker.compose.project.environment_file"
+#define COMPOSE_L_DEPENDS_ON "com.docker.compose.depends_on"
+#define COMPOSE_L_IMAGE "com.docker.compose.image"
+#define COMPOSE_L_REPLACE "com.docker.compose.replace"
+#define COMPOSE_L_NETWORK "com.docker.compose.network"
+#define COMPOSE_L_VOLUME "com.docker.compose.volume"
+
+/* The value of the version label. docker-compose 1.29 treats containers whose version label
+ * is below 1.21.0 as made under a legacy project name, so a compose-like version is written
+ * rather than m87's own. */
+#define COMPOSE_VERSION_VALUE "2.40.3"
+
+/* First line of the config hash's input: bumped whenever the serialisation changes, so that a
+ * new m87 recreates everything once rather than comparing hashes of different things. */
+#define COMPOSE_HASH_FORMAT "m87-compose-config-hash/1"
+
+#define COMPOSE_HASH_HEX 64
+#define COMPOSE_SHORT_ID 12
+
+/* ---- names ----------------------------------------------------------------------------------- */
+
+/* container_name, or PROJECT-SERVICE-N. Caller frees. */
+char *compose_container_name(const struct spec_project *p, const struct spec_service *s,
+                             int number);
+/* The real name of a project network / volume key: its name:, else PROJECT_KEY. */
+char *compose_network_name(const struct spec_project *p, const char *key);
+char *compose_volume_name(const struct spec_project *p, const char *key);
+
+/* The network keys a service joins: its networks (primary first), or "default" when it has
+ * neither networks nor network_mode. n is 0 for a network_mode service. Borrowed strings. */
+size_t compose_service_networks(const struct spec_service *s, const char **keys, size_t max);
+
+/* "db:service_healthy:false,cache:service_started:true". Caller frees. */
+char *compose_depends_label(const struct spec_service *s);
+
+/* ---- create body and hash ------------------------------------------------------------------ */
+
+/* The per-container parts of a create body. */
+struct compose_instance {
+    int number;
+    const char *name;     /* the container's final name (not a temporary one) */
+    const char *image_id; /* com.docker.compose.image */
+    const char *config_hash;
+    const char *replace;                   /* on a recreate: the name of the container replaced */
+    const struct m87_kvlist *anon_volumes; /* target -> volume name kept from the old one */
+};
+
+struct compose_body_opts {
+    const char *network_mode; /* NetworkMode with service:X resolved; NULL: the service's */
+    bool all_endpoints;       /* API >= 1.44: every network in EndpointsConfig at create */
+};
+
+/* The JSON body of POST /containers/create for one container of s. Caller frees. */
+char *compose_create_body(const struct spec_project *p, const struct spec_service *s,
+                          const struct compose_body_opts *o, const struct compose_instance *in);
+
+/* The canonical serialisation the hash is taken of: the create body without its per-container
+ * parts (name, number, hash, image and replace labels, the name alias, kept anonymous
+ * volumes), every map sorted by key, every network listed, followed by the platform and the
+ * injected configs and secrets with a digest of their content. Caller frees. */
+char *compose_hash_input(const struct spec_project *p, const struct spec_service *s,
+                         const struct compose_body_opts *o);
+
+/* sha256 hex of COMPOSE_HASH_FORMAT "\n" compose_hash_input(). out holds 65 bytes. */
+void compose_config_hash(const struct spec_project *p, const struct spec_service *s,
+                         const struct compose_body_opts *o, char out[COMPOSE_HASH_HEX + 1]);
+
+/* sha256 of bytes as hex into out (65 bytes). */
+
+/* Labels of a project network / volume: the user's, then project, key and version. */
+void compose_network_labels(const struct spec_project *p, const struct spec_network *n,
+                            const char *key, struct m87_kvlist *out);
+void compose_volume_labels(const struct spec_project *p, const struct spec_volume *v,
+                           const char *key, struct m87_kvlist *out);
+
+/* The top-level config or secret a service refers to, or NULL. */
+const struct spec_config *compose_find_config(const struct spec_config *v, size_t n,
+                                              const char *key);
+
+/* ---- observed state ---------------------------------------------------------------------- */
+
+/* One container of the project as GET /containers/json shows it: everything the plan needs,
+ * so that a converged project costs no per-container inspect. */
+struct compose_ctr {
+    char *id;
+    char *name;
+    char *service; /* NULL when the label is missing */
+    int number;    /* 0 when the label is missing or bad */
+    char *hash;
+    char *image_label; /* com.docker.compose.image */
+    char *image;
+    char *state; /* created, running, exited, ... */
+    char *status;
+    bool oneoff;
+    int64_t created;
+    struct m87_kvlist labels;
+    struct m87_kvlist networks; /* name -> NetworkID ("" before the first start) */
+    struct m87_kvlist volumes;  /* target -> volume name, for volume mounts */
+    char *ports;                /* "0.0.0.0:8080->80/tcp, 9000/tcp" */
+    bool gone;                  /* removed during this run */
+};
+
+struct compose_observed {
+    struct compose_ctr *v;
+    size_t n;
+    size_t cap;
+};
+
+/* The containers labelled with the project (one-offs included: see ->oneoff). */
+int compose_observe(struct engine_client *c, const char *project, struct compose_observed *out,
+                    struct m87_error **err);
+void compose_observed_release(struct compose_observed *o);
+
+/* Make room for extra more entries up front: entries are referred to by pointer while new ones
+ * are added, so the array must not move afterwards. */
+void compose_observed_reserve(struct compose_observed *o, size_t extra);
+/* A zeroed entry at the end (within the reserve), its lists initialised. */
+struct compose_ctr *compose_observed_add(struct compose_observed *o);
+
+bool compose_ctr_running(const struct compose_ctr *k);
+
+/* ---- services -------------------------------------------------------------------------------- */
+
+/* Index of the service named name, or -1. */
+ssize_t compose_service_index(const struct spec_project *p, const char *name);
+
+/* s depends on name through depends_on or network_mode service:NAME. */
+bool compose_depends(const struct spec_service *s, const char *name);
+
+/* Services in dependency order (dependencies first, ties in file order). */
+void compose_order(const struct spec_project *p, size_t *order);
+
+/* selected[i] for every service named in opts (all when none), plus, when with_deps, what
+ * they depend on. M87_E_INVAL for a name that is no service. */
+int compose_select(const struct spec_project *p, const struct engine_compose_options *o,
+                   bool with_deps, bool *selected, struct m87_error **err);
+
+/* ---- the run --------------------------------------------------------------------------------- */
+
+struct compose_run {
+    struct engine_client *c;
+    const struct spec_project *p;
+    const struct engine_compose_options *o;
+    pthread_mutex_t lock; /* events may come from pull and log threads */
+    struct compose_observed obs;
+    struct m87_kvlist image_ids;   /* image ref -> ID */
+    struct m87_kvlist network_ids; /* network key -> ID */
+    bool *selected;
+    size_t *order;
+};
+
+void compose_run_init(struct compose_run *r, struct engine_client *c, const struct spec_project *p,
+                      const struct engine_compose_options *o);
+void compose_run_release(struct compose_run *r);
+
+void compose_emit(struct compose_run *r, enum engine_compose_event_kind kind, const char *service,
+                  const char *object, const char *action, const char *detail);
+void compose_warn(struct compose_run *r, const char *fmt, ...) M87_PRINTF(2, 3);
+
+/* Stop (the run's timeout) and remove a container, reporting both; a container already gone is
+ * no error. */
+int compose_stop_remove(struct compose_run *r, struct compose_ctr *k, bool volumes,
+                        struct m87_error **err);
+
+/* Put the service's content and environment configs and secrets into a created container. */
+int compose_inject_files(struct compose_run *r, const struct spec_service *s, const char *id,
+                         struct m87_error **err);
+
+/* Append the last lines of a container's log ("\n  line" each) to *err's message. */
+void compose_quote_logs(struct engine_client *c, const char *id, struct m87_error **err);
+
+/* A client of its own on the same socket, for another thread; NULL for a client that is not
+ * on a Unix socket (the replay of the unit tests), which then runs things one at a time. */
+struct engine_client *compose_thread_client(struct engine_client *c);
+
+/* Images: inspect the selected services' images, pull what policy asks for (in parallel),
+ * fill r->image_ids. mode is the effective override (POLICY: each service's own). */
+int compose_images(struct compose_run *r, enum engine_compose_pull mode, bool for_pull_verb,
+                   struct m87_error **err);
+
+/* Networks and volumes the selected services use: found, or created with labels. */
+int compose_networks(struct compose_run *r, struct m87_error **err);
+int compose_volumes(struct compose_run *r, struct m87_error **err);
+
+/* Start phase: wait for the dependency conditions of each selected service, inject files,
+ * start what is not running. */
+int compose_start_services(struct compose_run *r, struct m87_error **err);
+
+/* Block until the dependency condition holds for every container of service dep. */
+int compose_wait_condition(struct compose_run *r, const struct spec_service *dep,
+                           enum spec_depends_condition cond, struct m87_error **err);
+
+/* --wait: every container of the selected services running, healthy or completed. */
+int compose_wait_all(struct compose_run *r, struct m87_error **err);
+
+#endif

@@ -1,0 +1,501 @@
+/* up: repair what an interrupted run left, then create, recreate or keep each replica, service
+ * by service in dependency order; starting is compose-start.c's.
+ *
+ * Recreate follows compose v2: create the new container under a temporary name
+ * (<old id[:12]>_<name>, labelled with the name it replaces), connect its extra networks, stop
+ * and remove the old one, rename the new one. Killed at any point, the next up finds at most two
+ * containers labelled with one service and number and keeps the right one. */
+#include <stdio.h>
+#include <string.h>
+
+#include "compose-internal.h"
+
+#define COMPOSE_MAX_NETWORKS 64
+
+struct up {
+    struct compose_run r;
+    bool *changed; /* a container of the service was created or recreated */
+    bool *restart; /* a restart: true dependency changed: stop the kept containers */
+};
+
+static const struct engine_compose_options default_opts = {.timeout_s = -1};
+
+/* ---- lookups --------------------------------------------------------------------------------- */
+
+static bool ctr_of(const struct compose_ctr *k, const struct spec_service *s)
+{
+    return !k->gone && !k->oneoff && k->service && strcmp(k->service, s->name) == 0;
+}
+
+/* The live container of service s with number n (the lowest-numbered one for n == 0). */
+static struct compose_ctr *find_ctr(struct compose_run *r, const struct spec_service *s, int n)
+{
+    struct compose_ctr *best = NULL;
+    for (size_t i = 0; i < r->obs.n; i++) {
+        struct compose_ctr *k = &r->obs.v[i];
+        if (!ctr_of(k, s) || k->number <= 0 || (n > 0 && k->number != n))
+            continue;
+        if (best == NULL || k->number < best->number)
+            best = k;
+    }
+    return best;
+}
+
+static bool is_temp_name(const char *name, const char *canonical)
+{
+    size_t ln = strlen(name), lc = strlen(canonical);
+    return ln > lc && strcmp(name + ln - lc, canonical) == 0 && name[ln - lc - 1] == '_';
+}
+
+/* ---- body options ---------------------------------------------------------------------------- */
+
+/* service:NAME shares the namespace of NAME's first container, which converged before us. */
+static int body_opts(struct compose_run *r, const struct spec_service *s,
+                     struct compose_body_opts *bo, char **mode, struct m87_error **err)
+{
+    const char *api = engine_client_api_version(r->c);
+    bo->all_endpoints = api && engine_version_cmp(api, "1.44") >= 0;
+    bo->network_mode = NULL;
+    *mode = NULL;
+    if (s->network_mode == NULL || strncmp(s->network_mode, "service:", 8) != 0)
+        return 0;
+    ssize_t t = compose_service_index(r->p, s->network_mode + 8);
+    const struct compose_ctr *k = t >= 0 ? find_ctr(r, &r->p->services[t], 0) : NULL;
+    if (k == NULL)
+        return m87_error_set(err, M87_E_NOTFOUND, 0,
+                             "service '%s': network_mode %s: no container of that service", s->name,
+                             s->network_mode);
+    *mode = m87_xasprintf("container:%s", k->id);
+    bo->network_mode = *mode;
+    return 0;
+}
+
+/* ---- repair ---------------------------------------------------------------------------------- */
+
+static int keeper_score(const struct compose_ctr *k, const char *hash, const char *canonical)
+{
+    return (k->hash && strcmp(k->hash, hash) == 0) * 4 + (strcmp(k->name, canonical) == 0) * 2 +
+           compose_ctr_running(k);
+}
+
+static int rename_ctr(struct compose_run *r, struct compose_ctr *k, const char *to,
+                      struct m87_error **err)
+{
+    if (engine_container_rename(r->c, k->id, to, err) < 0)
+        return -1;
+    compose_emit(r, ENGINE_COMPOSE_CONTAINER, k->service, to, "renamed", k->name);
+    free(k->name);
+    k->name = m87_xstrdup(to);
+    return 0;
+}
+
+/* Several containers of one service and number (a recreate cut short, a lost create answer):
+ * keep the one with the right hash, preferring the canonical name, and remove the others; a
+ * lone one under a temporary name gets the canonical name back. */
+static int repair_number(struct compose_run *r, const struct spec_service *s, int n,
+                         const char *hash, struct m87_error **err)
+{
+    _cleanup_free_ char *canonical = compose_container_name(r->p, s, n);
+    struct compose_ctr *keep = NULL;
+    for (size_t i = 0; i < r->obs.n; i++) {
+        struct compose_ctr *k = &r->obs.v[i];
+        if (!ctr_of(k, s) || k->number != n)
+            continue;
+        if (keep == NULL) {
+            keep = k;
+            continue;
+        }
+        int a = keeper_score(k, hash, canonical), b = keeper_score(keep, hash, canonical);
+        if (a > b || (a == b && k->created > keep->created))
+            keep = k;
+    }
+    if (keep == NULL)
+        return 0;
+    for (size_t i = 0; i < r->obs.n; i++) {
+        struct compose_ctr *k = &r->obs.v[i];
+        if (k == keep || !ctr_of(k, s) || k->number != n)
+            continue;
+        compose_warn(r, "container '%s' duplicates '%s' (service '%s', number %d): removing it",
+                     k->name, keep->name, s->name, n);
+        if (compose_stop_remove(r, k, false, err) < 0)
+            return -1;
+    }
+    if (strcmp(keep->name, canonical) != 0 &&
+        (is_temp_name(keep->name, canonical) || s->container_name == NULL))
+        return rename_ctr(r, keep, canonical, err);
+    return 0;
+}
+
+static int repair(struct compose_run *r, const struct spec_service *s, const char *hash,
+                  struct m87_error **err)
+{
+    for (size_t i = 0; i < r->obs.n; i++) {
+        const struct compose_ctr *k = &r->obs.v[i];
+        if (ctr_of(k, s) && k->number > 0 && repair_number(r, s, k->number, hash, err) < 0)
+            return m87_error_wrap(err, "service '%s'", s->name);
+    }
+    return 0;
+}
+
+/* Containers beyond the replica count, and ones whose number label is unusable, highest
+ * numbers first. */
+static int scale_down(struct compose_run *r, const struct spec_service *s, int replicas,
+                      struct m87_error **err)
+{
+    for (;;) {
+        struct compose_ctr *top = NULL;
+        for (size_t i = 0; i < r->obs.n; i++) {
+            struct compose_ctr *k = &r->obs.v[i];
+            if (ctr_of(k, s) && (k->number > replicas || k->number <= 0) &&
+                (top == NULL || k->number > top->number))
+                top = k;
+        }
+        if (top == NULL)
+            return 0;
+        if (compose_stop_remove(r, top, false, err) < 0)
+            return m87_error_wrap(err, "scale service '%s' down", s->name);
+    }
+}
+
+/* ---- create ---------------------------------------------------------------------------------- */
+
+static int connect_extra(struct compose_run *r, const struct spec_service *s,
+                         const struct compose_body_opts *bo, const char *id, const char *name,
+                         struct m87_error **err)
+{
+    const char *keys[COMPOSE_MAX_NETWORKS];
+    size_t n = compose_service_networks(s, keys, COMPOSE_MAX_NETWORKS);
+    for (size_t i = 1; !bo->all_endpoints && i < n && i < COMPOSE_MAX_NETWORKS; i++) {
+        const struct spec_service_network *sn = NULL;
+        for (size_t j = 0; j < s->n_networks && sn == NULL; j++)
+            if (strcmp(s->networks[j].key, keys[i]) == 0)
+                sn = &s->networks[j];
+        struct m87_strv aliases;
+        m87_strv_init(&aliases);
+        m87_strv_add(&aliases, name);
+        m87_strv_add(&aliases, s->name);
+        for (size_t j = 0; sn && j < sn->aliases.len; j++)
+            m87_strv_add(&aliases, sn->aliases.items[j]);
+        struct engine_endpoint_config ep = {
+            .aliases = &aliases,
+            .ipv4_address = sn ? sn->ipv4_address : NULL,
+            .ipv6_address = sn ? sn->ipv6_address : NULL,
+        };
+        _cleanup_free_ char *net = compose_network_name(r->p, keys[i]);
+        const char *nid = m87_kvlist_get(&r->network_ids, keys[i]);
+        int rc = engine_network_connect(r->c, nid ? nid : net, id, &ep, err);
+        m87_strv_release(&aliases);
+        if (rc < 0)
+            return m87_error_wrap(err, "connect container '%s' to network '%s'", name, net);
+    }
+    return 0;
+}
+
+/* A name already taken: ours with the right config is adopted, ours otherwise is removed (so
+ * the create can be retried), anyone else's is an error. 1: adopted, 0: removed. */
+static int name_conflict(struct compose_run *r, const struct spec_service *s, int n,
+                         const char *name, const char *hash, char **id, struct m87_error **err)
+{
+    _cleanup_(engine_container_info_freep) struct engine_container_info *info = NULL;
+    if (engine_container_inspect(r->c, name, &info, err) < 0)
+        return -1;
+    const char *proj = m87_kvlist_get(&info->labels, COMPOSE_L_PROJECT);
+    const char *svc = m87_kvlist_get(&info->labels, COMPOSE_L_SERVICE);
+    const char *num = m87_kvlist_get(&info->labels, COMPOSE_L_NUMBER);
+    const char *h = m87_kvlist_get(&info->labels, COMPOSE_L_HASH);
+    if (proj == NULL || strcmp(proj, r->p->name) != 0)
+        return m87_error_set(err, M87_E_CONFLICT, 0,
+                             "container name '%s' is in use by a container of another project",
+                             name);
+    char want[16];
+    snprintf(want, sizeof(want), "%d", n);
+    bool same = svc && strcmp(svc, s->name) == 0 && num && strcmp(num, want) == 0 && h &&
+                strcmp(h, hash) == 0 && !info->running;
+    const char *keys[COMPOSE_MAX_NETWORKS];
+    size_t nk = compose_service_networks(s, keys, COMPOSE_MAX_NETWORKS);
+    for (size_t i = 0; same && i < nk && i < COMPOSE_MAX_NETWORKS; i++) {
+        _cleanup_free_ char *net = compose_network_name(r->p, keys[i]);
+        bool found = false;
+        for (size_t j = 0; j < info->networks.len && !found; j++)
+            found = strcmp(info->networks.items[j], net) == 0;
+        same = found;
+    }
+    if (same) {
+        *id = m87_xstrdup(info->id);
+        compose_emit(r, ENGINE_COMPOSE_CONTAINER, s->name, name, "adopted", NULL);
+        return 1;
+    }
+    if (engine_container_remove(r->c, info->id, true, false, err) < 0)
+        return -1;
+    compose_emit(r, ENGINE_COMPOSE_CONTAINER, s->name, name, "removed", "in the way");
+    return 0;
+}
+
+/* Create replica n under create_name; the new container is added to the observed list. */
+static struct compose_ctr *create_ctr(struct compose_run *r, const struct spec_service *s, int n,
+                                      const char *hash, const char *create_name,
+                                      const struct compose_ctr *old, struct m87_error **err)
+{
+    struct compose_body_opts bo;
+    _cleanup_free_ char *mode = NULL;
+    if (body_opts(r, s, &bo, &mode, err) < 0)
+        return NULL;
+    _cleanup_free_ char *name = compose_container_name(r->p, s, n);
+    const char *image_id = m87_kvlist_get(&r->image_ids, s->image);
+    struct compose_instance in = {
+        .number = n,
+        .name = name,
+        .image_id = image_id,
+        .config_hash = hash,
+        .replace = old ? old->name : NULL,
+        .anon_volumes = old ? &old->volumes : NULL,
+    };
+    _cleanup_free_ char *body = compose_create_body(r->p, s, &bo, &in);
+    _cleanup_free_ char *id = NULL;
+    int adopted = 0;
+    for (int attempt = 0; id == NULL; attempt++) {
+        if (engine_container_create(r->c, create_name, s->platform, body, &id, err) == 0)
+            break;
+        if (m87_error_code(*err) != M87_E_CONFLICT || attempt > 0)
+            return NULL;
+        m87_error_clear(err);
+        adopted = name_conflict(r, s, n, create_name, hash, &id, err);
+        if (adopted < 0)
+            return NULL;
+    }
+    if (!adopted && connect_extra(r, s, &bo, id, name, err) < 0) {
+        /* a container missing a network must not be taken for a finished one later */
+        engine_container_remove(r->c, id, true, false, NULL);
+        return NULL;
+    }
+    struct compose_ctr *k = compose_observed_add(&r->obs);
+    k->id = M87_STEAL(id);
+    k->name = m87_xstrdup(create_name);
+    k->service = m87_xstrdup(s->name);
+    k->number = n;
+    k->hash = m87_xstrdup(hash);
+    k->image_label = image_id ? m87_xstrdup(image_id) : NULL;
+    k->image = m87_xstrdup(s->image);
+    k->state = m87_xstrdup("created");
+    k->status = m87_xstrdup("Created");
+    k->ports = m87_xstrdup("");
+    return k;
+}
+
+/* ---- recreate -------------------------------------------------------------------------------- */
+
+/* Why k must be replaced, or NULL when it is fine. */
+static const char *diverged(struct compose_run *r, const struct spec_service *s,
+                            const struct compose_ctr *k, const char *hash)
+{
+    if (r->o->force_recreate)
+        return "forced";
+    if (k->hash == NULL || strcmp(k->hash, hash) != 0)
+        return "configuration changed";
+    const char *image_id = m87_kvlist_get(&r->image_ids, s->image);
+    if (image_id && (k->image_label == NULL || strcmp(k->image_label, image_id) != 0))
+        return "image changed";
+    const char *keys[COMPOSE_MAX_NETWORKS];
+    size_t n = compose_service_networks(s, keys, COMPOSE_MAX_NETWORKS);
+    for (size_t i = 0; i < n && i < COMPOSE_MAX_NETWORKS; i++) {
+        _cleanup_free_ char *net = compose_network_name(r->p, keys[i]);
+        if (!m87_kvlist_has(&k->networks, net))
+            return "network missing";
+        const char *have = m87_kvlist_get(&k->networks, net);
+        const char *want = m87_kvlist_get(&r->network_ids, keys[i]);
+        /* the ID shows only once the container has run; a created one is judged by name */
+        if (have && have[0] && want && strcmp(have, want) != 0)
+            return "network recreated";
+    }
+    return NULL;
+}
+
+static int recreate(struct compose_run *r, const struct spec_service *s, struct compose_ctr *old,
+                    const char *hash, const char *why, struct m87_error **err)
+{
+    _cleanup_free_ char *canonical = compose_container_name(r->p, s, old->number);
+    _cleanup_free_ char *temp = m87_xasprintf("%.*s_%s", COMPOSE_SHORT_ID, old->id, canonical);
+    struct compose_ctr *k = create_ctr(r, s, old->number, hash, temp, old, err);
+    if (k == NULL)
+        return -1;
+    if (compose_stop_remove(r, old, false, err) < 0)
+        return -1;
+    if (engine_container_rename(r->c, k->id, canonical, err) < 0)
+        return -1;
+    free(k->name);
+    k->name = m87_xstrdup(canonical);
+    compose_emit(r, ENGINE_COMPOSE_CONTAINER, s->name, canonical, "recreated", why);
+    return 0;
+}
+
+/* ---- one service ----------------------------------------------------------------------------- */
+
+static int converge_replica(struct up *u, size_t idx, int n, const char *hash,
+                            struct m87_error **err)
+{
+    struct compose_run *r = &u->r;
+    const struct spec_service *s = &r->p->services[idx];
+    struct compose_ctr *k = find_ctr(r, s, n);
+    if (k == NULL) {
+        _cleanup_free_ char *name = compose_container_name(r->p, s, n);
+        k = create_ctr(r, s, n, hash, name, NULL, err);
+        if (k == NULL)
+            return -1;
+        u->changed[idx] = true;
+        compose_emit(r, ENGINE_COMPOSE_CONTAINER, s->name, name, "created", NULL);
+        return 0;
+    }
+    const char *why = diverged(r, s, k, hash);
+    if (why) {
+        u->changed[idx] = true;
+        return recreate(r, s, k, hash, why, err);
+    }
+    if (u->restart[idx] && compose_ctr_running(k)) {
+        if (engine_container_stop(r->c, k->id, r->o->timeout_s, err) < 0)
+            return -1;
+        free(k->state);
+        k->state = m87_xstrdup("exited");
+        compose_emit(r, ENGINE_COMPOSE_CONTAINER, s->name, k->name, "stopped",
+                     "a dependency changed");
+    }
+    return 0;
+}
+
+static int converge_service(struct up *u, size_t idx, struct m87_error **err)
+{
+    struct compose_run *r = &u->r;
+    const struct spec_service *s = &r->p->services[idx];
+    struct compose_body_opts bo;
+    _cleanup_free_ char *mode = NULL;
+    if (body_opts(r, s, &bo, &mode, err) < 0)
+        return -1;
+    char hash[COMPOSE_HASH_HEX + 1];
+    compose_config_hash(r->p, s, &bo, hash);
+    int replicas = (int)(s->replicas > 0 ? s->replicas : 0);
+    if (repair(r, s, hash, err) < 0 || scale_down(r, s, replicas, err) < 0)
+        return -1;
+    for (int n = 1; n <= replicas; n++)
+        if (converge_replica(u, idx, n, hash, err) < 0)
+            return m87_error_wrap(err, "service '%s'", s->name);
+    if (!u->changed[idx])
+        return 0;
+    for (size_t i = 0; i < r->p->n_services; i++) {
+        const struct spec_service *d = &r->p->services[i];
+        for (size_t j = 0; j < d->n_depends; j++)
+            if (d->depends[j].restart && strcmp(d->depends[j].service, s->name) == 0)
+                u->restart[i] = true;
+    }
+    return 0;
+}
+
+/* ---- orphans and checks ------------------------------------------------------------------ */
+
+static bool is_orphan(const struct spec_project *p, const struct compose_ctr *k)
+{
+    if (k->oneoff || k->service == NULL || k->gone || compose_service_index(p, k->service) >= 0)
+        return false;
+    for (size_t i = 0; i < p->disabled_services.len; i++)
+        if (strcmp(p->disabled_services.items[i], k->service) == 0)
+            return false;
+    return true;
+}
+
+static int orphans(struct compose_run *r, struct m87_error **err)
+{
+    struct m87_buf names;
+    m87_buf_init(&names, 0);
+    int rc = 0;
+    for (size_t i = 0; i < r->obs.n && rc == 0; i++) {
+        struct compose_ctr *k = &r->obs.v[i];
+        if (!is_orphan(r->p, k))
+            continue;
+        if (r->o->remove_orphans)
+            rc = compose_stop_remove(r, k, false, err);
+        else
+            m87_buf_appendf(&names, NULL, "%s%s", names.len ? ", " : "", k->name);
+    }
+    if (names.len > 0)
+        compose_warn(r,
+                     "found orphan containers (%s) for project '%s'; remove them with "
+                     "--remove-orphans",
+                     names.data, r->p->name);
+    m87_buf_release(&names);
+    return rc < 0 ? m87_error_wrap(err, "remove orphan containers") : 0;
+}
+
+/* What would fail half way is refused before anything is applied. */
+static int check(const struct spec_project *p, const bool *selected, struct m87_error **err)
+{
+    for (size_t i = 0; i < p->n_services; i++) {
+        const struct spec_service *s = &p->services[i];
+        if (!selected[i])
+            continue;
+        if (s->image == NULL || s->image[0] == '\0')
+            return m87_error_set(err, M87_E_INVAL, 0, "service '%s' has no image", s->name);
+        if (s->container_name && s->replicas > 1)
+            return m87_error_set(err, M87_E_INVAL, 0,
+                                 "service '%s': container_name '%s' cannot be used with %lld "
+                                 "replicas",
+                                 s->name, s->container_name, (long long)s->replicas);
+        bool injected = false;
+        for (size_t j = 0; j < s->n_configs; j++) {
+            const struct spec_config *d =
+                compose_find_config(p->configs, p->n_configs, s->configs[j].source);
+            injected = injected || (d && d->source != SPEC_SOURCE_FILE);
+        }
+        for (size_t j = 0; j < s->n_secrets; j++) {
+            const struct spec_config *d =
+                compose_find_config(p->secrets, p->n_secrets, s->secrets[j].source);
+            injected = injected || (d && d->source != SPEC_SOURCE_FILE);
+        }
+        if (injected && s->read_only)
+            return m87_error_set(err, M87_E_INVAL, 0,
+                                 "service '%s': content and environment configs and secrets "
+                                 "cannot be put into a read_only container",
+                                 s->name);
+    }
+    return 0;
+}
+
+/* ---- up -------------------------------------------------------------------------------------- */
+
+static int up_run(struct up *u, struct m87_error **err)
+{
+    struct compose_run *r = &u->r;
+    const struct spec_project *p = r->p;
+    if (compose_select(p, r->o, true, r->selected, err) < 0 || check(p, r->selected, err) < 0)
+        return -1;
+    if (compose_observe(r->c, p->name, &r->obs, err) < 0)
+        return -1;
+    size_t extra = 0;
+    for (size_t i = 0; i < p->n_services; i++)
+        extra +=
+            r->selected[i] && p->services[i].replicas > 0 ? (size_t)p->services[i].replicas : 0;
+    compose_observed_reserve(&r->obs, extra);
+    if (compose_images(r, r->o->pull, false, err) < 0 || compose_networks(r, err) < 0 ||
+        compose_volumes(r, err) < 0 || orphans(r, err) < 0)
+        return -1;
+    for (size_t k = 0; k < p->n_services; k++)
+        if (r->selected[r->order[k]] && converge_service(u, r->order[k], err) < 0)
+            return -1;
+    if (compose_start_services(r, err) < 0)
+        return -1;
+    return r->o->wait ? compose_wait_all(r, err) : 0;
+}
+
+int engine_compose_up(struct engine_client *c, const struct spec_project *p,
+                      const struct engine_compose_options *opts, struct m87_error **err)
+{
+    if (engine_client_api_version(c) == NULL && engine_client_connect(c, err) < 0)
+        return -1;
+    struct up u;
+    compose_run_init(&u.r, c, p, opts ? opts : &default_opts);
+    size_t n = p->n_services ? p->n_services : 1;
+    u.changed = m87_xcalloc(n, sizeof(*u.changed));
+    u.restart = m87_xcalloc(n, sizeof(*u.restart));
+    int rc = up_run(&u, err);
+    free(u.changed);
+    free(u.restart);
+    compose_run_release(&u.r);
+    return rc < 0 ? m87_error_wrap(err, "up project '%s'", p->name) : 0;
+}
