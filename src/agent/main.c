@@ -2,7 +2,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/agent-internal.h"
 #include "m87/common.h"
+
+struct agent_command {
+    const char *name;
+    int (*handler)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct agent_command commands[] = {
+    {"compose", agent_cmd_compose, "apply a Docker Compose project through the Engine API"},
+};
 
 static void usage(FILE *out)
 {
@@ -10,26 +21,35 @@ static void usage(FILE *out)
                  "\n"
                  "Apply deployments on this device through the Docker Engine API.\n"
                  "\n"
+                 "commands:\n");
+    for (size_t i = 0; i < M87_ARRAY_LEN(commands); i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n"
                  "options:\n"
                  "  -h, --help     show this help\n"
-                 "  -V, --version  print the version\n");
+                 "  -V, --version  print the version\n"
+                 "\n"
+                 "Run 'm87-agent <command> --help' for the options of a command.\n");
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return AGENT_EXIT_USAGE;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(stdout);
-        return 0;
+        return AGENT_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
         printf("m87-agent %s\n", M87_VERSION);
-        return 0;
+        return AGENT_EXIT_OK;
     }
+    for (size_t i = 0; i < M87_ARRAY_LEN(commands); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].handler(argc - 1, argv + 1);
     fprintf(stderr, "m87-agent: unknown command '%s'\n", argv[1]);
     usage(stderr);
-    return 2;
+    return AGENT_EXIT_USAGE;
 }
