@@ -28,7 +28,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 M87_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	-Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP
-LDLIBS := $(PKG_LIBS) -lpthread
+LDLIBS := -Wl,--as-needed $(PKG_LIBS) -lpthread
 
 MODULES := common spec engine agent server cli
 MAINS := src/cli/main.c src/agent/main.c src/server/main.c

@@ -9,7 +9,7 @@ libcurl4-openssl-dev libyajl-dev libyaml-dev libarchive-dev libmicrohttpd-dev
 libsqlite3-dev sqlite3 libssl-dev
 libcmocka-dev python3 python3-pytest
 docker.io docker-registry busybox-static docker-compose
-iproute2 iptables procps valgrind clang-format
+iproute2 iptables procps time valgrind clang-format
 "
 
 missing=""
