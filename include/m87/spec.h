@@ -245,7 +245,9 @@ struct spec_service {
     bool read_only;
     struct m87_strv cap_add;
     struct m87_strv cap_drop;
-    struct m87_strv security_opt;
+    struct m87_strv security_opt; /* a seccomp=FILE entry holds the file's JSON, as compose
+                                     sends it; the file is in seccomp_files */
+    struct m87_strv seccomp_files; /* absolute paths of the seccomp profiles read */
     bool privileged;
     struct spec_device *devices;
     size_t n_devices;

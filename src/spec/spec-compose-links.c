@@ -281,6 +281,11 @@ static int parse_ref(struct svc *c, const struct cnode *e, const char *path, boo
     if (decl == NULL)
         return cn_error(e, c->err, "%s: undefined %s '%s'", path, secret ? "secret" : "config",
                         r->source);
+    if (decl->source != SPEC_SOURCE_FILE && c->s->read_only)
+        return cn_error(e, c->err,
+                        "%s: a %s from content or environment cannot be put into a read_only "
+                        "container (use a file source)",
+                        path, secret ? "secret" : "config");
     const char *base = secret ? "/run/secrets/" : "/";
     if (target == NULL || *target == '\0')
         r->target = m87_xasprintf("%s%s", base, r->source);

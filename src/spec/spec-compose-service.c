@@ -237,6 +237,44 @@ static int parse_names(struct svc *c)
     return 0;
 }
 
+/* security_opt seccomp=FILE: dockerd wants the profile itself, so it is read here, relative to
+ * the project directory, and must be JSON; "unconfined" and inline JSON pass as they are. */
+static int read_seccomp(struct svc *c)
+{
+    const struct cnode *n = svc_get(c, "security_opt");
+    struct m87_strv *v = &c->s->security_opt;
+    for (size_t i = 0; n && i < v->len && i < n->len; i++) {
+        const char *opt = v->items[i];
+        if (strncmp(opt, "seccomp", 7) != 0 || (opt[7] != '=' && opt[7] != ':'))
+            continue;
+        const char *file = opt + 8;
+        if (strcmp(file, "unconfined") == 0 || file[0] == '{')
+            continue;
+        _cleanup_free_ char *ip = cn_path_i(c->fpath, i);
+        _cleanup_free_ char *abs = loader_abspath(c->l, n->items[i], file, ip, c->err);
+        if (abs == NULL)
+            return -1;
+        struct m87_error *e = NULL;
+        size_t len = 0;
+        _cleanup_free_ char *json = m87_read_file(abs, 1 << 20, &len, &e);
+        _cleanup_(m87_json_freep) struct m87_json *doc =
+            json ? m87_json_parse(json, len, &e) : NULL;
+        if (doc == NULL) {
+            int rc = e->sys_errno
+                         ? cn_error(n->items[i], c->err, "%s: cannot read seccomp profile '%s': %s",
+                                    ip, file, strerror(e->sys_errno))
+                         : cn_error(n->items[i], c->err, "%s: seccomp profile '%s': %s", ip, file,
+                                    e->msg);
+            m87_error_clear(&e);
+            return rc;
+        }
+        free(v->items[i]);
+        v->items[i] = m87_xasprintf("seccomp=%s", json);
+        m87_strv_add(&c->s->seccomp_files, abs);
+    }
+    return 0;
+}
+
 static int parse_simple(struct svc *c)
 {
     struct spec_service *s = c->s;
@@ -424,6 +462,7 @@ void compose_service_init(struct spec_service *s)
     m87_strv_init(&s->cap_add);
     m87_strv_init(&s->cap_drop);
     m87_strv_init(&s->security_opt);
+    m87_strv_init(&s->seccomp_files);
     m87_kvlist_init(&s->sysctls);
     m87_kvlist_init(&s->log_options);
     m87_strv_init(&s->extra_hosts);
@@ -459,7 +498,8 @@ int compose_service_parse(struct loader *l, const struct cnode *def, struct spec
     if (parse_simple(&c) == 0 && parse_resources(&c) == 0 &&
         parse_command(&c, "command", &s->has_command, &s->command) == 0 &&
         parse_command(&c, "entrypoint", &s->has_entrypoint, &s->entrypoint) == 0 &&
-        parse_environment(&c) == 0 && svc_runtime(&c) == 0 && svc_links(&c) == 0)
+        parse_environment(&c) == 0 && svc_runtime(&c) == 0 && svc_links(&c) == 0 &&
+        read_seccomp(&c) == 0)
         rc = 0;
     const struct cnode *v;
     if (rc == 0 && (v = svc_get(&c, "ports")))
@@ -545,9 +585,9 @@ void compose_service_release(struct spec_service *s)
     for (size_t i = 0; i < M87_ARRAY_LEN(strs); i++)
         free(*strs[i]);
     struct m87_strv *strvs[] = {
-        &s->command,  &s->entrypoint,   &s->env_files,       &s->expose, &s->cap_add,
-        &s->cap_drop, &s->security_opt, &s->extra_hosts,     &s->dns,    &s->dns_search,
-        &s->dns_opt,  &s->profiles,     &s->healthcheck.test};
+        &s->command,    &s->entrypoint,   &s->env_files,     &s->expose,          &s->cap_add,
+        &s->cap_drop,   &s->security_opt, &s->seccomp_files, &s->extra_hosts,     &s->dns,
+        &s->dns_search, &s->dns_opt,      &s->profiles,      &s->healthcheck.test};
     for (size_t i = 0; i < M87_ARRAY_LEN(strvs); i++)
         m87_strv_release(strvs[i]);
     struct m87_kvlist *kvs[] = {&s->environment, &s->tmpfs, &s->labels, &s->sysctls,

@@ -274,7 +274,7 @@ static int parse_config(struct loader *l, const struct cnode *def, bool secret,
                         struct spec_config *c, struct m87_error **err)
 {
     static const char *const config_known[] = {"file", "content", "environment", "name", NULL};
-    static const char *const secret_known[] = {"file", "environment", "name", NULL};
+    static const char *const secret_known[] = {"file", "content", "environment", "name", NULL};
     static const char *const unsupported[] = {"external",    "labels",          "driver",
                                               "driver_opts", "template_driver", NULL};
     _cleanup_free_ char *path = cn_path(secret ? "secrets" : "configs", def->key);

@@ -312,6 +312,8 @@ def test_storage_fields(env, project):
     (p.dir / "bind2").mkdir()
     p.write("conf.txt", "config from file\n")
     p.write("secret.txt", "secret from file\n")
+    # a seccomp profile that allows everything: dockerd gets its JSON, not the path
+    p.write("profile.json", '{"defaultAction": "SCMP_ACT_ALLOW"}')
     ext_vol = p.name + "-extvol"
     p.api("POST", "/volumes/create", {"Name": ext_vol})
     p.extra_cleanup.append(lambda: p.env.docker_api("DELETE", "/v1.41/volumes/" + ext_vol))
@@ -319,7 +321,7 @@ def test_storage_fields(env, project):
         services:
           web:
             image: %(img)s
-            command: ["sh", "-c", "cat /bind/hello.txt /etc/c_file /etc/c_content /c_env /run/secrets/s_file /run/secrets/custom; stat -c 'mode=%%a uid=%%u gid=%%g' /etc/c_content; echo READY; exec sleep 3600"]
+            command: ["sh", "-c", "cat /bind/hello.txt /etc/c_file /etc/c_content /c_env /run/secrets/s_file /run/secrets/custom /run/secrets/s_content; stat -c 'mode=%%a uid=%%u gid=%%g' /etc/c_content; echo READY; exec sleep 3600"]
             stop_grace_period: 0s
             volumes:
               - data:/data
@@ -350,6 +352,9 @@ def test_storage_fields(env, project):
               - s_file
               - source: s_env
                 target: custom
+              - s_content
+            security_opt:
+              - seccomp=./profile.json
         volumes:
           data:
             driver: local
@@ -377,6 +382,8 @@ def test_storage_fields(env, project):
             file: ./secret.txt
           s_env:
             environment: SECRET_ENV
+          s_content:
+            content: secret from content
     """ % {"img": env.small_image, "name": p.name, "ext": ext_vol})
     p.extra_env.update(CONTENT_VAR="interpolated", CONFIG_ENV="config from env",
                        SECRET_ENV="secret from env")
@@ -411,6 +418,9 @@ def test_storage_fields(env, project):
     assert "config from env" in logs                                             # environment
     assert "secret from file\n" in logs
     assert "secret from env" in logs                                             # secret env
+    assert "secret from content" in logs                                         # secret content
+    sec = web["HostConfig"]["SecurityOpt"]                                       # seccomp=FILE
+    assert len(sec) == 1 and json.loads(sec[0][len("seccomp="):]) == {"defaultAction": "SCMP_ACT_ALLOW"}
     assert "mode=440 uid=65534 gid=65534" in logs                                # uid/gid/mode
 
     vols = {v["Name"]: v for v in p.volumes()}

@@ -364,7 +364,7 @@ static void full_process(const struct spec_project *p, const char *dir)
     assert_string_equal(w->working_dir, "/srv");
     assert_string_equal(w->hostname, "web");
     assert_string_equal(w->domainname, "example.com");
-    assert_true(w->read_only);
+    assert_false(w->read_only); /* a read_only service cannot take the environment secret */
     assert_false(w->privileged);
     assert_true(w->tty);
     assert_true(w->stdin_open);
