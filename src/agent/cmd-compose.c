@@ -132,8 +132,12 @@ int agent_project_load(const struct agent_compose *g, bool by_name_ok, struct ag
         !default_file_exists(g->project_dir)) {
         out->p = project_by_name(g->project_name);
         out->by_name = true;
-        if (!out->p->name[0]) {
-            fprintf(stderr, "m87-agent: invalid project name '%s'\n", g->project_name);
+        /* the same rule as with files: a name that would need normalising is refused */
+        if (!out->p->name[0] || strcmp(out->p->name, g->project_name) != 0) {
+            fprintf(stderr,
+                    "m87-agent: invalid project name '%s' (-p): it must consist only of lower "
+                    "case letters, digits, '-' and '_', and start with a letter or digit\n",
+                    g->project_name);
             agent_project_release(out);
             return AGENT_EXIT_USAGE;
         }
@@ -242,8 +246,8 @@ static void up_usage(FILE *out)
             "      --wait               wait until every container runs and is healthy\n"
             "                           (implies -d)\n"
             "      --wait-timeout SECONDS  bound of --wait\n"
-            "      --pull POLICY        always, missing or never (default: each service's\n"
-            "                           pull_policy)\n"
+            "      --pull POLICY        always, missing, never, or policy: each service's\n"
+            "                           pull_policy (the default)\n"
             "      --force-recreate     recreate containers even when nothing changed\n"
             "  -h, --help               show this help\n");
 }
@@ -266,7 +270,8 @@ static int parse_pull(const char *text, enum engine_compose_pull *out)
             return 0;
         }
     }
-    fprintf(stderr, "m87-agent: compose up: invalid --pull '%s' (always, missing or never)\n",
+    fprintf(stderr,
+            "m87-agent: compose up: invalid --pull '%s' (always, missing, never or policy)\n",
             text);
     return -1;
 }
@@ -582,7 +587,7 @@ static void compose_usage(FILE *out)
             "  -f, --file FILE             compose file (repeat to merge; default: compose.yaml,\n"
             "                              compose.yml, docker-compose.yml or docker-compose.yaml\n"
             "                              in the project directory)\n"
-            "  -p, --project-name NAME     project name (default: name:, $COMPOSE_PROJECT_NAME,\n"
+            "  -p, --project-name NAME     project name (default: $COMPOSE_PROJECT_NAME, name:,\n"
             "                              or the project directory's name)\n"
             "      --project-directory DIR project directory (default: the first file's)\n"
             "      --env-file FILE         variables file (default: PROJECT_DIR/.env)\n"

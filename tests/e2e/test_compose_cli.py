@@ -64,6 +64,7 @@ def test_version_and_help():
     (["compose", "ps", "--format", "xml"], "invalid --format 'xml'"),
     (["compose", "config", "--format", "toml"], "invalid --format 'toml'"),
     (["compose", "--progress", "loud", "up"], "invalid --progress 'loud'"),
+    (["compose", "-p", "My_App", "down"], "invalid project name 'My_App'"),
 ])
 def test_usage_errors(argv, needle):
     rc, out, err = _run(*argv)
