@@ -2,6 +2,7 @@
 #   make            build bin/m87, bin/m87-agent, bin/m87-server under $(BUILD)
 #   make check      unit tests, then end-to-end tests against a real dockerd and registry
 #   make asan       the whole suite built with AddressSanitizer and UndefinedBehaviorSanitizer
+#   make valgrind   the agent under memcheck through its end-to-end tests (VALGRIND_TESTS)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deps       install the Debian packages the build and the tests need (as root)
 
@@ -44,7 +45,7 @@ E2E_C_SRCS := $(filter-out tests/e2e/c/e2e-util.c,$(wildcard tests/e2e/c/*.c))
 E2E_C_BINS := $(E2E_C_SRCS:tests/e2e/c/%.c=$(BUILD)/tests/e2e/%)
 TOOLS := $(BUILD)/tests/tools/m87-faultproxy
 
-.PHONY: all check unit e2e asan install clean deps fmt checksrc tests
+.PHONY: all check unit e2e asan valgrind install clean deps fmt checksrc tests
 # keep test objects: they are not intermediates to throw away
 .SECONDARY:
 all: $(BINS)
@@ -97,6 +98,13 @@ check: tests
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan:
 	$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" check
+
+# The agent under valgrind's memcheck through the end-to-end tests that drive it (a finding
+# exits 99 and fails the test). Slow: VALGRIND_TESTS picks the files.
+VALGRIND_TESTS ?= tests/e2e/test_compose_fields.py
+valgrind: tests
+	./scripts/valgrind-build.sh $(BUILD) $(BUILD)/valgrind
+	M87_BUILD=$(abspath $(BUILD))/valgrind $(PYTHON) -m pytest -q $(VALGRIND_TESTS) $(PYTEST_ARGS)
 
 install: $(BINS)
 	install -d $(DESTDIR)$(BINDIR)
