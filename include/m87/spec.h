@@ -487,6 +487,8 @@ struct spec_job {
     char *workdir_path;    /* NULL: the runner's state dir decides */
     struct spec_job_file *files; /* in document order */
     size_t n_files;
+    char *bundle;          /* "sha256:HEX" of a tar.gz (spec_bundle_pack) extracted into the
+                              workdir before `files` are written over it; NULL: none */
     struct m87_kvlist env; /* in document order, no NULL values */
     struct spec_step *steps; /* at least one */
     size_t n_steps;
@@ -523,8 +525,8 @@ const struct spec_job *spec_runspec_job(const struct spec_runspec *rs, const cha
 
 /* The canonical JSON of a job, what its hash is computed over, for storing and comparing. One
  * line, no spaces, keys in this fixed order with every default present:
- *   {"id","type","workdir":{"mode","path"},"files":{NAME:CONTENT},"env":{KEY:VALUE},
- *    "steps":[STEP],"on_failure":{"undo"},"stop":{"steps":[STEP]}}
+ *   {"id","type","workdir":{"mode","path"},"files":{NAME:CONTENT},"bundle":null|"sha256:HEX",
+ *    "env":{KEY:VALUE},"steps":[STEP],"on_failure":{"undo"},"stop":{"steps":[STEP]}}
  *   STEP = {"name","run","timeout_ns","retry":{"attempts","backoff_ns","on_exit_codes"},
  *           "undo":null|{"run","timeout_ns"}}
  * "run" is a string (shell) or an array (argv); "path" is null when not set; files and env
@@ -543,5 +545,116 @@ void spec_job_hash(const struct spec_job *job, char out[SPEC_JOB_HASH_LEN + 1]);
  * spec_runspec_parse to the same jobs and hashes. The JSON escapes the characters YAML refuses or
  * folds when raw (DEL, C1 controls, U+2028/9, U+FEFF, U+FFFE/F) as \uXXXX. Caller frees. */
 char *spec_runspec_dump(const struct spec_runspec *rs, bool json);
+
+/* ---- bundles --------------------------------------------------------------------------------- */
+
+/* A bundle is a gzip-compressed tar of workdir files that do not belong inline in a run spec
+ * (binary, large, whole directories). It is content-addressed: its name is "sha256:HEX", HEX the
+ * lower-case SHA-256 of the .tar.gz bytes, and it is stored as "sha256-HEX.tar.gz".
+ *
+ * Packing is reproducible: the same files give the same bytes (entries sorted bytewise by path,
+ * directories before their contents, mtime 0, uid/gid 0, no user or group names, mode 0755 for
+ * directories and executable files and 0644 for the rest, pax-restricted tar, gzip header
+ * without name or timestamp). Extraction trusts nothing: see spec_bundle_extract. */
+#define SPEC_BUNDLE_DIGEST_LEN 71                    /* "sha256:" + 64 hex */
+#define SPEC_BUNDLE_FILE_LEN 78                      /* "sha256-" + 64 hex + ".tar.gz" */
+#define SPEC_BUNDLE_MAX_ENTRY (64u * 1024 * 1024)    /* bytes of one unpacked file */
+#define SPEC_BUNDLE_MAX_ENTRIES 10000u               /* entries (files and directories) */
+#define SPEC_BUNDLE_MAX_TOTAL (256u * 1024 * 1024)   /* bytes unpacked in all */
+#define SPEC_BUNDLE_MAX_ARCHIVE (256u * 1024 * 1024) /* bytes of the .tar.gz itself */
+
+/* True when s is "sha256:" followed by 64 lower-case hex digits. */
+bool spec_bundle_digest_valid(const char *s);
+
+/* The file name of a bundle, "sha256-HEX.tar.gz", from its digest "sha256:HEX" (which must be
+ * valid) into out. */
+void spec_bundle_file_name(const char *digest, char out[SPEC_BUNDLE_FILE_LEN + 1]);
+
+/* Check that the file at path has the digest "sha256:HEX": M87_E_INVAL "bundle 'PATH': digest is
+ * sha256:GOT, expected DIGEST" when not (a corrupt or wrong download), M87_E_IO when it cannot be
+ * read. Extraction does not check the digest itself: call this first. */
+int spec_bundle_verify(const char *path, const char *digest, struct m87_error **err);
+
+/* Pack paths (relative to base_dir, files or directories, directories recursively; no absolute
+ * path, no ".." component) into out_dir/sha256-HEX.tar.gz, written atomically (temporary file,
+ * fsync, rename), and put "sha256:HEX" into digest. Only regular files and directories are
+ * packed: a symlink, device, fifo or socket in the input is M87_E_INVAL naming it; the caps
+ * above apply (M87_E_TOOBIG); M87_E_IO for a file that cannot be read or written. A path given
+ * twice, or inside a directory also given, is packed once. */
+int spec_bundle_pack(const char *base_dir, const struct m87_strv *paths, const char *out_dir,
+                     char digest[SPEC_BUNDLE_DIGEST_LEN + 1], struct m87_error **err);
+
+/* Extract the bundle at archive_path into dest_dir, which must exist. The whole archive is
+ * checked in a first pass and nothing is written unless every entry passes: refused (M87_E_INVAL,
+ * "bundle 'PATH': entry 'NAME': REASON") are absolute names, ".." components, symlinks and hard
+ * links, devices, fifos and sockets, any other type but regular files and directories, a file
+ * named twice or used as a directory, and an entry whose way in dest_dir goes through an existing
+ * symlink or needs an existing directory replaced by a file; M87_E_TOOBIG for an entry over
+ * SPEC_BUNDLE_MAX_ENTRY bytes, more than SPEC_BUNDLE_MAX_ENTRIES entries, more than
+ * SPEC_BUNDLE_MAX_TOTAL bytes unpacked, or an archive file over SPEC_BUNDLE_MAX_ARCHIVE;
+ * M87_E_PARSE for anything that is not a complete tar.gz ("not a tar.gz archive (no gzip)",
+ * "not a complete tar.gz archive: REASON" for another format, a truncated or corrupt stream).
+ * Existing files are replaced (an existing symlink at a file's own name is replaced, never
+ * followed); other files in dest_dir are left alone. Files get mode 0755 when packed executable,
+ * else 0644, minus the umask; owners and times are not restored. "./" prefixes are accepted. The
+ * second pass runs with dest_dir as the process's working directory (restored before returning),
+ * so that libarchive's own secure-extraction checks judge the entry names alone: do not call it
+ * while another thread relies on the working directory. M87_E_IO for a system call that fails. */
+int spec_bundle_extract(const char *archive_path, const char *dest_dir, struct m87_error **err);
+
+/* ---- conversion: compose to run spec ------------------------------------------------------ */
+
+/* A Compose project made into one run-spec job that reproduces it on a device (docs/runspec.md,
+ * "Converting a compose project"): id (the project name unless given), type service, an
+ * ephemeral workdir, steps `pull` (docker compose pull, 15m, 3 attempts 15s apart) and `up`
+ * (docker compose up -d --remove-orphans, 10m, undo down --remove-orphans 5m), stop step `down`
+ * (5m). With several compose files, or one whose name docker compose would not find by itself,
+ * every command passes them with -f in order; when the first file lies below the project
+ * directory, --project-directory . is passed; when the project name is not what the device would
+ * derive from the workdir (normalised id), -p NAME is passed too. Commands are shell strings, or
+ * argvs when a word (a file name with a blank) would need quoting.
+ *
+ * Every local file the project needs travels with the job, named relative to the project
+ * directory: the compose files (always inline in `files`), the project's .env, env_file files,
+ * config and secret `file:` sources, and bind-mount sources inside the project directory (files
+ * or whole directories; a missing one is left for docker to create, as it would). A file of UTF-8
+ * text without NUL or control characters (tab and newline aside) and at most
+ * SPEC_CONVERT_MAX_INLINE bytes goes inline in `files` while the run spec's caps allow; anything
+ * else (binary, bigger, directories) goes into one bundle (spec_bundle_pack) and the job gets
+ * `bundle:`. Bind sources outside the project directory (/var/run/docker.sock, /dev/..., ../x)
+ * stay as they are: they name things on the device. An env_file, config or secret file outside
+ * the project directory cannot exist on the device: M87_E_INVAL "FILE:LINE:COLUMN: FIELD: 'PATH'
+ * is outside the project directory 'DIR'", at the reference in the compose file. Symlinks among
+ * the travelling files are refused (M87_E_INVAL naming them). The same project converts to the
+ * same job, hash and bundle bytes every time. */
+#define SPEC_CONVERT_MAX_INLINE (64u * 1024)
+
+struct spec_convert_options {
+    struct spec_load_options load; /* the compose files and environment, as spec_compose_load */
+    const char *id;                /* NULL: the project name */
+    const char *bundle_dir;        /* where sha256-HEX.tar.gz is written; must exist */
+};
+
+struct spec_conversion {
+    struct spec_runspec *rs;  /* one job, parsed back from its dump: valid, hash filled */
+    char *bundle_path;        /* the bundle written, NULL when the job needs none */
+    struct m87_strv bundled;  /* the paths packed into the bundle, relative, sorted */
+    struct m87_strv warnings; /* the project's warnings (fields without engine effect) */
+};
+
+/* Convert a compose project. NULL with *err: the loader's errors as spec_compose_load, the
+ * reference errors above, M87_E_INVAL "invalid job id 'ID': ..." for an id that is not a safe
+ * name, M87_E_IO for a file that cannot be read or a bundle that cannot be written, M87_E_TOOBIG
+ * for a bundle over its caps. Caller frees with spec_conversion_free. */
+struct spec_conversion *spec_convert_compose(const struct spec_convert_options *o,
+                                             struct m87_error **err);
+void spec_conversion_free(struct spec_conversion *c);
+static inline void spec_conversion_freep(struct spec_conversion **c)
+{
+    spec_conversion_free(*c);
+}
+
+/* True for a safe name (job ids, step names): [A-Za-z0-9][A-Za-z0-9_.-]{0,62}. */
+bool spec_runspec_safe_name(const char *s);
 
 #endif

@@ -111,6 +111,7 @@ char *spec_job_canonical_json(const struct spec_job *job)
     m87_jw_obj_close(w);
     m87_jw_key(w, "files");
     canon_files(w, job);
+    m87_jw_kstr(w, "bundle", job->bundle);
     m87_jw_key(w, "env");
     canon_env(w, &job->env);
     m87_jw_key(w, "steps");
@@ -266,6 +267,8 @@ static void o_job_head(struct out *o, const struct spec_job *job)
     for (size_t i = 0; i < job->n_files; i++)
         o_kstr(o, job->files[i].name, job->files[i].content);
     o_map_close(o);
+    if (job->bundle)
+        o_kstr(o, "bundle", job->bundle);
     o_key(o, "env");
     o_map_open(o);
     for (size_t i = 0; i < job->env.len; i++)

@@ -148,6 +148,11 @@ static bool safe_name(const char *s)
     return true;
 }
 
+bool spec_runspec_safe_name(const char *s)
+{
+    return safe_name(s);
+}
+
 static int read_safe_name(const struct m87_yaml_node *n, const char *path, const char *what,
                           char **out, struct m87_error **err)
 {
@@ -527,6 +532,23 @@ static int parse_files(const struct m87_yaml_node *n, const char *path, struct s
     return 0;
 }
 
+static int parse_bundle(const struct m87_yaml_node *n, const char *path, struct spec_job *job,
+                        struct m87_error **err)
+{
+    const char *s = NULL;
+    if (m87_yaml_read_str(n, path, &s, err) < 0)
+        return -1;
+    if (!spec_bundle_digest_valid(s)) {
+        _cleanup_free_ char *q = shorten(s);
+        return rs_error(n, err, M87_E_INVAL, path,
+                        "invalid bundle digest '%s': expected 'sha256:' and 64 lower-case hex "
+                        "digits",
+                        q);
+    }
+    job->bundle = m87_xstrdup(s);
+    return 0;
+}
+
 static int parse_env(const struct m87_yaml_node *n, const char *path, struct spec_job *job,
                      struct m87_error **err)
 {
@@ -620,7 +642,7 @@ static int parse_job_head(const struct m87_yaml_node *n, const char *path, struc
 static int parse_job(const struct m87_yaml_node *n, const char *path, struct spec_job *job,
                      struct m87_error **err)
 {
-    static const char *const fields[] = {"id",  "type",  "enabled",    "workdir", "files",
+    static const char *const fields[] = {"id",  "type",  "enabled",    "workdir", "files", "bundle",
                                          "env", "steps", "on_failure", "stop",    NULL};
     job->enabled = true;
     if (check_fields(n, path, fields, err) < 0)
@@ -629,6 +651,7 @@ static int parse_job(const struct m87_yaml_node *n, const char *path, struct spe
     if (parse_job_head(n, path, job, err) < 0 ||
         parse_section(n, path, "workdir", parse_workdir, job, err) < 0 ||
         parse_section(n, path, "files", parse_files, job, err) < 0 ||
+        parse_section(n, path, "bundle", parse_bundle, job, err) < 0 ||
         parse_section(n, path, "env", parse_env, job, err) < 0)
         return -1;
     const struct m87_yaml_node *v = required(n, path, "steps", err);
@@ -731,6 +754,7 @@ void spec_job_release(struct spec_job *job)
         free(job->files[i].content);
     }
     free(job->files);
+    free(job->bundle);
     m87_kvlist_release(&job->env);
     steps_free(job->steps, job->n_steps);
     steps_free(job->stop_steps, job->n_stop_steps);

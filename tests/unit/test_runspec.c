@@ -261,7 +261,7 @@ static void test_seed_model(void **state)
     assert_default_retry(down);
     assert_false(down->has_undo);
     assert_string_equal(j->hash,
-                        "fcaf54a7adb4a248d0dfb7cd67da37fd6451cb34f5f1f294e88e4893d61f545d");
+                        "8de054ed931c34910ec7b7896e9a4699a417bd9e91c3b84387e077800721e145");
 }
 
 static void test_full_model(void **state)
@@ -346,6 +346,9 @@ static const char base_job[] = "jobs:\n"
                                "    stop:\n"
                                "      steps: [{name: down, run: docker compose down}]\n";
 
+#define BUNDLE_A "0000000000000000000000000000000000000000000000000000000000000000"
+#define BUNDLE_B "0000000000000000000000000000000000000000000000000000000000000001"
+
 /* Text substitutions that change what the runner would do: each must change the hash. */
 static const char *const changes[][2] = {
     {"'services: {}'", "'services: {a: {}}'"}, /* file content */
@@ -377,6 +380,8 @@ static const char *const changes[][2] = {
     {"steps: [{name: down, run: docker compose down}]",
      "steps: [{name: down, run: docker compose down}, {name: rm, run: x}]"},
     {"id: app", "id: app2"},
+    {"  - id: app\n", "  - id: app\n    bundle: sha256:" BUNDLE_A "\n"}, /* bundle added */
+    {"  - id: app\n", "  - id: app\n    bundle: sha256:" BUNDLE_B "\n"}, /* another bundle */
 };
 
 /* Text substitutions that change nothing the runner does: the hash must stay. */
@@ -462,7 +467,7 @@ static void test_job_by_hand(void **state)
     job.stop_steps[0].retry.backoff_ns = SPEC_RUNSPEC_DEFAULT_BACKOFF;
     spec_job_hash(&job, job.hash);
     assert_string_equal(job.hash,
-                        "fcaf54a7adb4a248d0dfb7cd67da37fd6451cb34f5f1f294e88e4893d61f545d");
+                        "8de054ed931c34910ec7b7896e9a4699a417bd9e91c3b84387e077800721e145");
     struct spec_runspec rs = {&job, 1};
     _cleanup_free_ char *dump = spec_runspec_dump(&rs, false);
     _cleanup_free_ char *want = unit_read_fixture("runspec/good/seed.out", NULL);
