@@ -16,6 +16,8 @@ enum {
 
 /* `m87-agent compose ...`: argv[0] is "compose". Returns an exit status. */
 int agent_cmd_compose(int argc, char **argv);
+/* `m87-agent convert`: a compose project as a run spec (cmd-convert.c). */
+int agent_cmd_convert(int argc, char **argv);
 
 /* Renders compose executor events for people: on a terminal, one line per pulled layer and per
  * object redrawn in place (at most ten redraws a second for pull progress); otherwise plain

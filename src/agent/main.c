@@ -13,6 +13,7 @@ struct agent_command {
 
 static const struct agent_command commands[] = {
     {"compose", agent_cmd_compose, "apply a Docker Compose project through the Engine API"},
+    {"convert", agent_cmd_convert, "print a Docker Compose project as a run spec"},
 };
 
 static void usage(FILE *out)
