@@ -149,6 +149,8 @@ static int str_cmp(const void *a, const void *b)
 /* Sort and drop repeats in place. */
 static void strv_sort_unique(struct m87_strv *v)
 {
+    if (v->len < 2)
+        return; /* items is NULL when empty, which qsort must not get */
     qsort(v->items, v->len, sizeof(*v->items), str_cmp);
     size_t out = 0;
     for (size_t i = 0; i < v->len; i++) {
