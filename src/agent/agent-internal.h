@@ -16,6 +16,9 @@ enum {
 
 /* `m87-agent compose ...`: argv[0] is "compose". Returns an exit status. */
 int agent_cmd_compose(int argc, char **argv);
+/* `m87-agent apply SPEC` and `m87-agent status` (cmd-apply.c, cmd-status.c). */
+int agent_cmd_apply(int argc, char **argv);
+int agent_cmd_status(int argc, char **argv);
 /* `m87-agent convert`: a compose project as a run spec (cmd-convert.c). */
 int agent_cmd_convert(int argc, char **argv);
 

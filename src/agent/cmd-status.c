@@ -1,0 +1,241 @@
+/* `m87-agent status`: what the state directory says about each job and its steps. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/agent-internal.h"
+#include "agent/runner.h"
+
+enum {
+    OPT_STATE_DIR = 256,
+    OPT_JSON,
+    OPT_LOGS,
+};
+
+#define SHORT_LINES 5 /* output lines shown for a failed step without --logs */
+
+static void status_usage(FILE *out)
+{
+    fprintf(out, "usage: m87-agent status [options]\n"
+                 "\n"
+                 "Show the jobs of the state directory: state, hash, workdir, last run, and for\n"
+                 "each step its phase, state, attempts, exit code, duration and output.\n"
+                 "\n"
+                 "options:\n"
+                 "      --state-dir DIR  state directory (default: " RUNNER_DEFAULT_STATE_DIR ")\n"
+                 "      --json           one JSON document\n"
+                 "      --logs           the whole output tail of every step (default: the last\n"
+                 "                       lines of failed steps)\n"
+                 "  -h, --help           show this help\n"
+                 "\n"
+                 "Exit status: 0, or 1 when a job failed.\n");
+}
+
+struct job_view {
+    struct runner_record rec;
+    struct runner_progress prog;
+};
+
+static bool view_failed(const struct job_view *v)
+{
+    return strcmp(v->rec.state, RUNNER_FAILED) == 0 ||
+           (strcmp(v->rec.state, RUNNER_STOPPING) == 0 && v->rec.message);
+}
+
+static void json_step(struct m87_jw *w, const struct runner_step_result *s)
+{
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "phase", s->phase);
+    m87_jw_kstr(w, "name", s->name);
+    m87_jw_kstr(w, "state", s->state);
+    m87_jw_kint(w, "attempts", s->attempts);
+    m87_jw_key(w, "exit_code");
+    if (s->exit_code < 0)
+        m87_jw_null(w);
+    else
+        m87_jw_int(w, s->exit_code);
+    m87_jw_kint(w, "duration_ms", s->duration_ms);
+    m87_jw_kstr(w, "output", s->output ? s->output : "");
+    m87_jw_kstr(w, "started", s->started);
+    m87_jw_obj_close(w);
+}
+
+static void json_job(struct m87_jw *w, const struct job_view *v)
+{
+    const struct runner_record *r = &v->rec;
+
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "id", r->id);
+    m87_jw_kstr(w, "state", r->state);
+    m87_jw_kstr(w, "hash", r->hash);
+    m87_jw_kbool(w, "enabled", r->enabled);
+    m87_jw_kstr(w, "workdir", r->workdir);
+    m87_jw_kstr(w, "started", r->started);
+    m87_jw_kstr(w, "finished", r->finished);
+    m87_jw_kstr(w, "message", r->message);
+    m87_jw_kstr(w, "step", r->failed_step);
+    m87_jw_kstr(w, "output", r->output);
+    m87_jw_key(w, "exit_code");
+    if (r->exit_code < 0)
+        m87_jw_null(w);
+    else
+        m87_jw_int(w, r->exit_code);
+    m87_jw_kint(w, "attempts", r->attempts);
+    m87_jw_key(w, "steps");
+    m87_jw_arr_open(w);
+    for (size_t i = 0; i < v->prog.n_results; i++)
+        json_step(w, &v->prog.results[i]);
+    m87_jw_arr_close(w);
+    m87_jw_obj_close(w);
+}
+
+/* The last n lines of text, each indented. */
+static void print_lines(const char *text, size_t n)
+{
+    size_t len = strlen(text);
+    while (len > 0 && text[len - 1] == '\n')
+        len--;
+    size_t start = len, seen = 0;
+    while (start > 0 && (n == 0 || seen < n)) {
+        start--;
+        if (text[start] == '\n' && ++seen == n && n) {
+            start++;
+            break;
+        }
+    }
+    for (const char *p = text + start; p < text + len;) {
+        const char *nl = memchr(p, '\n', (size_t)(text + len - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(text + len - p);
+        printf("      | %.*s\n", (int)l, p);
+        p += l + 1;
+    }
+}
+
+static void text_job(const struct job_view *v, bool logs)
+{
+    const struct runner_record *r = &v->rec;
+
+    printf("%s  %s  hash %.12s  workdir %s  last run %s%s\n", r->id, r->state, r->hash, r->workdir,
+           r->started ? r->started : "-", r->enabled ? "" : "  (disabled)");
+    if (r->message)
+        printf("  message: %s\n", r->message);
+    for (size_t i = 0; i < v->prog.n_results; i++) {
+        const struct runner_step_result *s = &v->prog.results[i];
+        printf("  %-5s %-20s %-9s attempts %lld  exit ", s->phase, s->name, s->state,
+               (long long)s->attempts);
+        if (s->exit_code < 0)
+            printf("-");
+        else
+            printf("%d", s->exit_code);
+        printf("  %lld.%03llds\n", (long long)(s->duration_ms / 1000),
+               (long long)(s->duration_ms % 1000));
+        bool bad = strcmp(s->state, RUNNER_SUCCEEDED) != 0 && strcmp(s->state, "pending") != 0;
+        if (s->output && *s->output && (logs || bad))
+            print_lines(s->output, logs ? 0 : SHORT_LINES);
+    }
+}
+
+static int load_views(const char *dir, struct job_view **out, size_t *n, struct m87_error **err)
+{
+    struct m87_strv ids;
+
+    m87_strv_init(&ids);
+    if (runner_state_list(dir, &ids, err) < 0)
+        return -1;
+    *out = m87_xcalloc(ids.len ? ids.len : 1, sizeof(**out));
+    *n = 0;
+    for (size_t i = 0; i < ids.len; i++) {
+        struct job_view *v = &(*out)[*n];
+        int rc = runner_record_load(dir, ids.items[i], &v->rec, err);
+        if (rc > 0)
+            rc = runner_progress_load(dir, ids.items[i], &v->prog, err);
+        if (rc < 0) {
+            m87_strv_release(&ids);
+            return -1;
+        }
+        *n += rc > 0;
+    }
+    m87_strv_release(&ids);
+    return 0;
+}
+
+static int parse_status(int argc, char **argv, const char **dir, bool *json, bool *logs)
+{
+    static const struct option opts[] = {
+        {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"logs", no_argument, NULL, OPT_LOGS},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    int ch;
+
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (ch) {
+        case OPT_STATE_DIR:
+            *dir = optarg;
+            break;
+        case OPT_JSON:
+            *json = true;
+            break;
+        case OPT_LOGS:
+            *logs = true;
+            break;
+        case 'h':
+            status_usage(stdout);
+            return -1;
+        default:
+            return agent_bad_option("status", argv, ch);
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "m87-agent: status: unexpected argument '%s'\n", argv[optind]);
+        return AGENT_EXIT_USAGE;
+    }
+    return AGENT_EXIT_OK;
+}
+
+int agent_cmd_status(int argc, char **argv)
+{
+    const char *dir = RUNNER_DEFAULT_STATE_DIR;
+    bool json = false, logs = false, failed = false;
+    _cleanup_error_ struct m87_error *err = NULL;
+    struct job_view *views = NULL;
+    size_t n = 0;
+
+    int rc = parse_status(argc, argv, &dir, &json, &logs);
+    if (rc != AGENT_EXIT_OK)
+        return rc < 0 ? AGENT_EXIT_OK : rc;
+    if (load_views(dir, &views, &n, &err) < 0) {
+        agent_print_error(err);
+        rc = AGENT_EXIT_FAILED;
+    }
+    struct m87_jw *w = json && rc == AGENT_EXIT_OK ? m87_jw_new() : NULL;
+    if (w) {
+        m87_jw_obj_open(w);
+        m87_jw_key(w, "jobs");
+        m87_jw_arr_open(w);
+    }
+    for (size_t i = 0; i < n && rc == AGENT_EXIT_OK; i++) {
+        failed = failed || view_failed(&views[i]);
+        if (w)
+            json_job(w, &views[i]);
+        else
+            text_job(&views[i], logs);
+    }
+    if (w) {
+        m87_jw_arr_close(w);
+        m87_jw_obj_close(w);
+        _cleanup_free_ char *text = m87_jw_finish(w);
+        printf("%s\n", text);
+    } else if (n == 0 && rc == AGENT_EXIT_OK) {
+        printf("no jobs\n");
+    }
+    for (size_t i = 0; views && i < n; i++) {
+        runner_record_release(&views[i].rec);
+        runner_progress_release(&views[i].prog);
+    }
+    free(views);
+    return rc != AGENT_EXIT_OK ? rc : failed ? AGENT_EXIT_FAILED : AGENT_EXIT_OK;
+}

@@ -1,0 +1,282 @@
+/* The report journal: REPORT records (docs/api.md) queued on disk until the server has them.
+ *
+ * Segments DIR/NNNNNNNNNNNNNNNNNNNN.jsonl (the first record's seq, zero-padded so names sort)
+ * hold one record a line and only grow; DIR/acked holds the highest seq the server
+ * acknowledged. A segment goes once all its records are acknowledged, so the next seq is always
+ * max(last record, acked) + 1 and never goes back, even when every segment is gone. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent/runner.h"
+
+#define SEGMENT_SUFFIX ".jsonl"
+#define MAX_SEGMENT_READ (RUNNER_JOURNAL_SEGMENT + 2 * RUNNER_MAX_RECORD)
+
+struct runner_journal {
+    char *dir;
+    int64_t next_seq;
+    int64_t acked;
+    int64_t *firsts; /* first seq of each segment, ascending */
+    size_t n_segments;
+    size_t active_size; /* of the last segment */
+};
+
+static char *segment_path(const struct runner_journal *j, int64_t first)
+{
+    return m87_xasprintf("%s/%020" PRId64 SEGMENT_SUFFIX, j->dir, first);
+}
+
+int64_t runner_record_seq(const char *line, size_t len)
+{
+    _cleanup_(m87_json_freep) struct m87_json *doc = m87_json_parse(line, len, NULL);
+    const struct m87_json *seq = m87_json_get(doc, "seq");
+
+    if (m87_json_type(seq) != M87_JSON_NUMBER)
+        return -1;
+    return m87_json_int(seq, -1);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int list_segments(struct runner_journal *j, struct m87_error **err)
+{
+    DIR *d = opendir(j->dir);
+    size_t cap = 0;
+
+    if (!d)
+        return m87_error_set(err, M87_E_IO, errno, "open directory '%s'", j->dir);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char *end = NULL;
+        long long v = strtoll(e->d_name, &end, 10);
+        if (end == e->d_name || strcmp(end, SEGMENT_SUFFIX) != 0 || v < 1)
+            continue;
+        if (j->n_segments == cap) {
+            cap = cap ? 2 * cap : 8;
+            j->firsts = m87_xrealloc(j->firsts, cap * sizeof(*j->firsts));
+        }
+        j->firsts[j->n_segments++] = v;
+    }
+    closedir(d);
+    if (j->n_segments)
+        qsort(j->firsts, j->n_segments, sizeof(*j->firsts), cmp_i64);
+    return 0;
+}
+
+static int read_acked(struct runner_journal *j, struct m87_error **err)
+{
+    _cleanup_free_ char *path = m87_xasprintf("%s/acked", j->dir);
+    _cleanup_error_ struct m87_error *e = NULL;
+    _cleanup_free_ char *text = m87_read_file(path, 64, NULL, &e);
+
+    if (!text) {
+        if (e->sys_errno == ENOENT)
+            return 0;
+        return m87_error_set(err, M87_E_IO, e->sys_errno, "read '%s'", path);
+    }
+    j->acked = strtoll(text, NULL, 10);
+    return 0;
+}
+
+/* Cut a torn last line off the last segment and learn the last seq written. */
+static int recover_last(struct runner_journal *j, struct m87_error **err)
+{
+    if (!j->n_segments)
+        return 0;
+    _cleanup_free_ char *path = segment_path(j, j->firsts[j->n_segments - 1]);
+    size_t len = 0;
+    _cleanup_free_ char *text = m87_read_file(path, MAX_SEGMENT_READ, &len, err);
+    if (!text)
+        return m87_error_wrap(err, "recover the report journal");
+    size_t keep = len;
+    while (keep > 0 && text[keep - 1] != '\n')
+        keep--;
+    if (keep != len && truncate(path, (off_t)keep) < 0)
+        return m87_error_set(err, M87_E_IO, errno, "truncate '%s'", path);
+    j->active_size = keep;
+    if (keep == 0)
+        return 0;
+    size_t start = keep - 1;
+    while (start > 0 && text[start - 1] != '\n')
+        start--;
+    int64_t seq = runner_record_seq(text + start, keep - 1 - start);
+    if (seq >= j->next_seq)
+        j->next_seq = seq + 1;
+    return 0;
+}
+
+struct runner_journal *runner_journal_open(const char *dir, struct m87_error **err)
+{
+    struct runner_journal *j = m87_xcalloc(1, sizeof(*j));
+
+    j->dir = m87_xstrdup(dir);
+    j->next_seq = 1;
+    if (m87_mkdir_p(dir, 0700, err) < 0 || read_acked(j, err) < 0 || list_segments(j, err) < 0 ||
+        recover_last(j, err) < 0) {
+        runner_journal_free(j);
+        return NULL;
+    }
+    if (j->n_segments && j->firsts[j->n_segments - 1] > j->next_seq - 1)
+        j->next_seq = j->firsts[j->n_segments - 1];
+    if (j->acked >= j->next_seq)
+        j->next_seq = j->acked + 1;
+    return j;
+}
+
+void runner_journal_free(struct runner_journal *j)
+{
+    if (!j)
+        return;
+    free(j->dir);
+    free(j->firsts);
+    free(j);
+}
+
+int64_t runner_journal_next_seq(const struct runner_journal *j)
+{
+    return j->next_seq;
+}
+
+static int write_line(const char *path, const char *text, size_t len, bool created,
+                      struct m87_error **err)
+{
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    struct stat st;
+
+    if (fd < 0)
+        return m87_error_set(err, M87_E_IO, errno, "open '%s'", path);
+    if (fstat(fd, &st) < 0)
+        return m87_error_set(err, M87_E_IO, errno, "stat '%s'", path);
+    ssize_t n = write(fd, text, len);
+    if (n != (ssize_t)len || fsync(fd) < 0) {
+        int e = n < 0 ? errno : EIO;
+        /* leave no torn line behind for the next append to glue onto */
+        if (ftruncate(fd, st.st_size) < 0)
+            e = errno;
+        return m87_error_set(err, M87_E_IO, e, "append to '%s'", path);
+    }
+    if (created) {
+        _cleanup_free_ char *dir = m87_xstrdup(path);
+        *strrchr(dir, '/') = '\0';
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fsync(dfd) < 0)
+            return m87_error_set(err, M87_E_IO, errno, "sync directory '%s'", dir);
+    }
+    return 0;
+}
+
+int runner_journal_append(struct runner_journal *j, runner_record_fn fill, const void *ctx,
+                          int64_t *seq, struct m87_error **err)
+{
+    struct m87_jw *w = m87_jw_new();
+    _cleanup_free_ char *now = runner_now_rfc3339();
+
+    m87_jw_obj_open(w);
+    m87_jw_kint(w, "seq", j->next_seq);
+    m87_jw_kstr(w, "time", now);
+    fill(w, ctx);
+    m87_jw_obj_close(w);
+    _cleanup_free_ char *text = m87_jw_finish(w);
+    size_t len = strlen(text);
+    if (len > RUNNER_MAX_RECORD)
+        return m87_error_set(err, M87_E_TOOBIG, 0, "report record of %zu bytes exceeds %u", len,
+                             RUNNER_MAX_RECORD);
+    text[len] = '\n'; /* the NUL goes: write len + 1 bytes, no terminator needed */
+    bool fresh = !j->n_segments || j->active_size >= RUNNER_JOURNAL_SEGMENT;
+    int64_t first = fresh ? j->next_seq : j->firsts[j->n_segments - 1];
+    _cleanup_free_ char *path = segment_path(j, first);
+    if (write_line(path, text, len + 1, fresh, err) < 0)
+        return m87_error_wrap(err, "journal a report");
+    if (fresh) {
+        j->firsts = m87_xrealloc(j->firsts, (j->n_segments + 1) * sizeof(*j->firsts));
+        j->firsts[j->n_segments++] = first;
+        j->active_size = 0;
+    }
+    j->active_size += len + 1;
+    if (seq)
+        *seq = j->next_seq;
+    j->next_seq++;
+    return 0;
+}
+
+/* The records of one segment with seq > after, appended to out within the caps. */
+static int read_segment(struct runner_journal *j, size_t i, int64_t after, size_t max_count,
+                        size_t max_bytes, size_t *bytes, struct m87_strv *out, int64_t *last,
+                        struct m87_error **err)
+{
+    _cleanup_free_ char *path = segment_path(j, j->firsts[i]);
+    size_t len = 0;
+    _cleanup_free_ char *text = m87_read_file(path, MAX_SEGMENT_READ, &len, err);
+
+    if (!text)
+        return m87_error_wrap(err, "read the report journal");
+    for (char *line = text; line < text + len && out->len < max_count;) {
+        char *nl = memchr(line, '\n', (size_t)(text + len - line));
+        if (!nl)
+            break; /* a torn line being written: not a record yet */
+        *nl = '\0';
+        size_t n = (size_t)(nl - line);
+        int64_t seq = runner_record_seq(line, n);
+        if (seq > after && seq > j->acked) {
+            if (out->len > 0 && *bytes + n > max_bytes)
+                return 1;
+            m87_strv_add(out, line);
+            *bytes += n;
+            *last = seq;
+        }
+        line = nl + 1;
+    }
+    return out->len >= max_count;
+}
+
+int runner_journal_read(struct runner_journal *j, int64_t after, size_t max_count, size_t max_bytes,
+                        struct m87_strv *out, int64_t *last, struct m87_error **err)
+{
+    size_t bytes = 0;
+
+    *last = after;
+    for (size_t i = 0; i < j->n_segments && max_count > 0; i++) {
+        if (i + 1 < j->n_segments && j->firsts[i + 1] <= after + 1)
+            continue; /* every record here is <= after */
+        int rc = read_segment(j, i, after, max_count, max_bytes, &bytes, out, last, err);
+        if (rc != 0)
+            return rc < 0 ? -1 : 0;
+    }
+    return 0;
+}
+
+int runner_journal_drop(struct runner_journal *j, int64_t upto, struct m87_error **err)
+{
+    if (upto > j->next_seq - 1)
+        upto = j->next_seq - 1;
+    if (upto <= j->acked)
+        return 0;
+    _cleanup_free_ char *path = m87_xasprintf("%s/acked", j->dir);
+    _cleanup_free_ char *text = m87_xasprintf("%" PRId64 "\n", upto);
+    if (m87_write_file_atomic(path, text, strlen(text), 0600, err) < 0)
+        return m87_error_wrap(err, "acknowledge reports");
+    j->acked = upto;
+    size_t gone = 0;
+    while (gone < j->n_segments) {
+        int64_t last_seq = gone + 1 < j->n_segments ? j->firsts[gone + 1] - 1 : j->next_seq - 1;
+        if (last_seq > upto)
+            break;
+        _cleanup_free_ char *seg = segment_path(j, j->firsts[gone]);
+        if (unlink(seg) < 0 && errno != ENOENT)
+            return m87_error_set(err, M87_E_IO, errno, "remove '%s'", seg);
+        gone++;
+    }
+    memmove(j->firsts, j->firsts + gone, (j->n_segments - gone) * sizeof(*j->firsts));
+    j->n_segments -= gone;
+    if (!j->n_segments)
+        j->active_size = 0;
+    return 0;
+}
