@@ -1,8 +1,12 @@
-/* m87-server: the control plane. */
+/* m87-server: the control plane. `init` makes the data directory, `serve` serves it. */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "m87/common.h"
+#include "server/server-internal.h"
+
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
 
 static void usage(FILE *out)
 {
@@ -10,16 +14,153 @@ static void usage(FILE *out)
                  "\n"
                  "Store devices, deployments and reports; serve the agents and the CLI.\n"
                  "\n"
+                 "commands:\n"
+                 "  init   create the data directory, the database and the admin token\n"
+                 "  serve  serve the API\n"
+                 "\n"
                  "options:\n"
                  "  -h, --help     show this help\n"
-                 "  -V, --version  print the version\n");
+                 "  -V, --version  print the version\n"
+                 "\n"
+                 "Run 'm87-server COMMAND --help' for a command's options.\n");
+}
+
+static void init_usage(FILE *out)
+{
+    fprintf(out, "usage: m87-server init --data DIR\n"
+                 "\n"
+                 "Create DIR (mode 0700) with an empty database and print the admin token,\n"
+                 "alone on stdout. It is stored hashed and cannot be shown again.\n"
+                 "\n"
+                 "options:\n"
+                 "  --data DIR  the data directory (must not hold a database yet)\n"
+                 "  -h, --help  show this help\n");
+}
+
+static void serve_usage(FILE *out)
+{
+    fprintf(out, "usage: m87-server serve --data DIR --listen HOST:PORT [--tls-cert FILE\n"
+                 "                        --tls-key FILE] [--longpoll-max SECONDS]\n"
+                 "\n"
+                 "Serve the API of docs/api.md until SIGTERM or SIGINT.\n"
+                 "\n"
+                 "options:\n"
+                 "  --data DIR              the data directory made by 'm87-server init'\n"
+                 "  --listen HOST:PORT      address to listen on ([::1]:8443 for IPv6)\n"
+                 "  --tls-cert FILE         PEM certificate (chain): serve HTTPS\n"
+                 "  --tls-key FILE          PEM private key of the certificate\n"
+                 "  --longpoll-max SECONDS  longest time an agent sync is held (0-300, "
+                 "default 300)\n"
+                 "  -h, --help              show this help\n");
+}
+
+static int bad_option(const char *cmd, char **argv, int c)
+{
+    const char *arg = argv[optind - 1];
+    if (c == ':')
+        fprintf(stderr, "m87-server: %s: option '%s' needs a value\n", cmd, arg);
+    else
+        fprintf(stderr, "m87-server: %s: unknown option '%s'\n", cmd, arg);
+    fprintf(stderr, "Run 'm87-server %s --help' for usage.\n", cmd);
+    return EXIT_USAGE;
+}
+
+static int usage_error(const char *cmd, const char *msg)
+{
+    fprintf(stderr, "m87-server: %s: %s\nRun 'm87-server %s --help' for usage.\n", cmd, msg, cmd);
+    return EXIT_USAGE;
+}
+
+static int cmd_init(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"data", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *data = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'd')
+            data = optarg;
+        else if (c == 'h')
+            return init_usage(stdout), 0;
+        else
+            return bad_option("init", argv, c);
+    }
+    if (optind < argc)
+        return usage_error("init", "unexpected argument");
+    if (data == NULL || *data == '\0')
+        return usage_error("init", "--data DIR is required");
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_free_ char *token = NULL;
+    if (srv_init(data, &token, &err) < 0) {
+        fprintf(stderr, "m87-server: init: %s\n", err->msg);
+        return EXIT_FAILED;
+    }
+    printf("%s\n", token);
+    return fflush(stdout) == 0 ? 0 : EXIT_FAILED;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"data", required_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},
+        {"tls-cert", required_argument, NULL, 'c'},
+        {"tls-key", required_argument, NULL, 'k'},
+        {"longpoll-max", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct srv_serve_opts o = {.longpoll_max = SRV_MAX_WAIT};
+    int64_t lp = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            o.data_dir = optarg;
+            break;
+        case 'l':
+            o.listen = optarg;
+            break;
+        case 'c':
+            o.tls_cert = optarg;
+            break;
+        case 'k':
+            o.tls_key = optarg;
+            break;
+        case 'p':
+            if (srv_parse_int(optarg, 0, SRV_MAX_WAIT, &lp) < 0)
+                return usage_error("serve", "--longpoll-max: expected 0 to 300 seconds");
+            o.longpoll_max = (int)lp;
+            break;
+        case 'h':
+            serve_usage(stdout);
+            return 0;
+        default:
+            return bad_option("serve", argv, c);
+        }
+    }
+    if (optind < argc)
+        return usage_error("serve", "unexpected argument");
+    if (o.data_dir == NULL || o.listen == NULL)
+        return usage_error("serve", "--data DIR and --listen HOST:PORT are required");
+    if ((o.tls_cert == NULL) != (o.tls_key == NULL))
+        return usage_error("serve", "--tls-cert and --tls-key go together");
+    _cleanup_error_ struct m87_error *err = NULL;
+    if (srv_serve(&o, &err) < 0) {
+        fprintf(stderr, "m87-server: serve: %s\n", err->msg);
+        return m87_error_code(err) == M87_E_INVAL ? EXIT_USAGE : EXIT_FAILED;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return EXIT_USAGE;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(stdout);
@@ -29,7 +170,11 @@ int main(int argc, char **argv)
         printf("m87-server %s\n", M87_VERSION);
         return 0;
     }
+    if (strcmp(argv[1], "init") == 0)
+        return cmd_init(argc - 1, argv + 1);
+    if (strcmp(argv[1], "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
     fprintf(stderr, "m87-server: unknown command '%s'\n", argv[1]);
     usage(stderr);
-    return 2;
+    return EXIT_USAGE;
 }

@@ -1,0 +1,322 @@
+/* POST /v1/agent/sync: store the device's reports, answer with the acknowledged seq and, when it
+ * differs from what the device applied, its target; with nothing to say, hold the request
+ * (longpoll.c) until the target changes or the wait ends. */
+#include <microhttpd.h>
+#include <string.h>
+
+#include "server/server-internal.h"
+
+struct sync {
+    char *applied;
+    char *agent_version;
+    int64_t wait;
+    struct srv_report *reports;
+    size_t n_reports;
+    bool owned; /* the reports' string fields are copies */
+};
+
+static void sync_free(void *p)
+{
+    struct sync *s = p;
+    for (size_t i = 0; i < s->n_reports; i++) {
+        struct srv_report *rep = &s->reports[i];
+        free(rep->raw);
+        if (s->owned) {
+            free((char *)rep->revision);
+            free((char *)rep->job);
+            free((char *)rep->phase);
+            free((char *)rep->step);
+            free((char *)rep->state);
+        }
+    }
+    free(s->reports);
+    free(s->applied);
+    free(s->agent_version);
+    free(s);
+}
+
+static bool is_int(const struct m87_json *v)
+{
+    int64_t ignored;
+    return srv_json_is_int(v, &ignored);
+}
+
+/* Numbers beyond int64 range are refused: copying them (m87_jw_node) would convert them to
+ * int64_t, which is undefined for them. The depth is bounded by the body check. */
+static bool numbers_in_range(const struct m87_json *n)
+{
+    switch (m87_json_type(n)) {
+    case M87_JSON_NUMBER: {
+        double d = m87_json_double(n, 0);
+        return d >= -9.0e18 && d <= 9.0e18;
+    }
+    case M87_JSON_ARRAY:
+    case M87_JSON_OBJECT:
+        for (size_t i = 0; i < m87_json_len(n); i++) {
+            const struct m87_json *c = m87_json_type(n) == M87_JSON_ARRAY
+                                           ? m87_json_at(n, i)
+                                           : m87_json_member(n, i, NULL);
+            if (!numbers_in_range(c))
+                return false;
+        }
+        return true;
+    default:
+        return true;
+    }
+}
+
+/* A string or null member; -1 naming it otherwise. */
+static int opt_str(const struct m87_json *rec, size_t i, const char *key, const char **out,
+                   struct m87_error **err)
+{
+    const struct m87_json *v = m87_json_get(rec, key);
+    *out = NULL;
+    if (v == NULL || m87_json_type(v) == M87_JSON_NULL)
+        return 0;
+    if (m87_json_type(v) != M87_JSON_STRING)
+        return m87_error_set(err, M87_E_INVAL, 0, "reports[%zu].%s: expected a string or null", i,
+                             key);
+    *out = m87_json_str(v, NULL);
+    return 0;
+}
+
+static int check_record(const struct m87_json *rec, size_t i, struct srv_report *out,
+                        struct m87_error **err)
+{
+    static const char *const strings[] = {"time", "job_hash", "output", "message", NULL};
+    static const char *const ints[] = {"attempt", "attempts", "exit_code", "duration_ms", NULL};
+    static const char *const kinds[] = {"step", "job", "log", "health", NULL};
+    if (m87_json_type(rec) != M87_JSON_OBJECT)
+        return m87_error_set(err, M87_E_INVAL, 0, "reports[%zu]: expected an object", i);
+    if (!numbers_in_range(rec))
+        return m87_error_set(err, M87_E_INVAL, 0, "reports[%zu]: a number is out of range", i);
+    if (!srv_json_is_int(m87_json_get(rec, "seq"), &out->seq) || out->seq < 1)
+        return m87_error_set(err, M87_E_INVAL, 0, "reports[%zu].seq: must be a positive integer",
+                             i);
+    const char *kind = m87_json_str(m87_json_get(rec, "kind"), NULL);
+    for (size_t k = 0; kind && kinds[k]; k++)
+        if (strcmp(kinds[k], kind) == 0)
+            out->kind = kinds[k];
+    if (out->kind == NULL)
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "reports[%zu].kind: must be step, job, log or health", i);
+    const char *ignored = NULL;
+    for (size_t k = 0; strings[k]; k++)
+        if (opt_str(rec, i, strings[k], &ignored, err) < 0)
+            return -1;
+    for (size_t k = 0; ints[k]; k++) {
+        const struct m87_json *v = m87_json_get(rec, ints[k]);
+        if (v && m87_json_type(v) != M87_JSON_NULL && !is_int(v))
+            return m87_error_set(err, M87_E_INVAL, 0, "reports[%zu].%s: expected an integer", i,
+                                 ints[k]);
+    }
+    if (opt_str(rec, i, "revision", &out->revision, err) < 0 ||
+        opt_str(rec, i, "job", &out->job, err) < 0 ||
+        opt_str(rec, i, "phase", &out->phase, err) < 0 ||
+        opt_str(rec, i, "step", &out->step, err) < 0 ||
+        opt_str(rec, i, "state", &out->state, err) < 0)
+        return -1;
+    if (out->phase && strcmp(out->phase, "steps") != 0 && strcmp(out->phase, "undo") != 0 &&
+        strcmp(out->phase, "stop") != 0)
+        return m87_error_set(err, M87_E_INVAL, 0, "reports[%zu].phase: must be steps, undo or stop",
+                             i);
+    return 0;
+}
+
+/* Validate the records; the kept fields point into doc, raw is a copy. */
+static int read_reports(const struct m87_json *arr, struct sync *s, struct m87_error **err)
+{
+    if (arr == NULL || m87_json_type(arr) == M87_JSON_NULL)
+        return 0;
+    if (m87_json_type(arr) != M87_JSON_ARRAY)
+        return m87_error_set(err, M87_E_INVAL, 0, "reports: expected an array");
+    size_t n = m87_json_len(arr);
+    if (n > SRV_MAX_REPORTS)
+        return m87_error_set(err, M87_E_TOOBIG, 0, "reports: %zu records exceed the limit of %u", n,
+                             SRV_MAX_REPORTS);
+    s->reports = m87_xcalloc(n ? n : 1, sizeof(*s->reports));
+    for (size_t i = 0; i < n; i++) {
+        struct srv_report *rep = &s->reports[i];
+        const struct m87_json *rec = m87_json_at(arr, i);
+        if (check_record(rec, i, rep, err) < 0)
+            return -1;
+        struct m87_jw *w = m87_jw_new();
+        m87_jw_node(w, rec);
+        rep->raw = m87_jw_finish(w);
+        s->n_reports = i + 1;
+        if (strlen(rep->raw) > SRV_MAX_REPORT)
+            return m87_error_set(err, M87_E_TOOBIG, 0,
+                                 "reports[%zu]: record of %zu bytes exceeds the limit of %u", i,
+                                 strlen(rep->raw), SRV_MAX_REPORT);
+    }
+    return 0;
+}
+
+static int read_top(const struct m87_json *body, struct sync *s, int longpoll_max,
+                    struct m87_error **err)
+{
+    static const char *const fields[] = {"applied", "agent_version", "reports", "wait", NULL};
+    if (srv_json_only(body, NULL, fields, err) < 0)
+        return -1;
+    const struct m87_json *applied = m87_json_get(body, "applied");
+    if (applied && m87_json_type(applied) != M87_JSON_NULL) {
+        if (m87_json_type(applied) != M87_JSON_STRING ||
+            !srv_valid_hex64(m87_json_str(applied, "")))
+            return m87_error_set(err, M87_E_INVAL, 0,
+                                 "applied: expected a revision hash (64 hex digits) or null");
+        s->applied = m87_xstrdup(m87_json_str(applied, ""));
+    }
+    const struct m87_json *ver = m87_json_get(body, "agent_version");
+    if (ver && m87_json_type(ver) != M87_JSON_NULL) {
+        const char *v = m87_json_str(ver, NULL);
+        if (v == NULL || strlen(v) > SRV_MAX_AGENT_VERSION)
+            return m87_error_set(err, M87_E_INVAL, 0,
+                                 "agent_version: expected a string of at most %d bytes",
+                                 SRV_MAX_AGENT_VERSION);
+        s->agent_version = m87_xstrdup(v);
+    }
+    const struct m87_json *wait = m87_json_get(body, "wait");
+    s->wait = SRV_DEFAULT_WAIT;
+    if (wait && m87_json_type(wait) != M87_JSON_NULL) {
+        if (!srv_json_is_int(wait, &s->wait) || s->wait < 0 || s->wait > SRV_MAX_WAIT)
+            return m87_error_set(err, M87_E_INVAL, 0, "wait: expected an integer from 0 to %d",
+                                 SRV_MAX_WAIT);
+    }
+    if (s->wait > longpoll_max)
+        s->wait = longpoll_max;
+    return read_reports(m87_json_get(body, "reports"), s, err);
+}
+
+/* The answer: {"ack":N} plus "target" when it differs from what the device applied. */
+static int answer(struct srv_req *r, const struct sync *s, struct m87_jw *w, bool *has_target,
+                  struct m87_error **err)
+{
+    struct srv_store *st = r->srv->store;
+    struct srv_deployment dep = {0};
+    struct srv_revision rev = {0};
+    int64_t ack = 0;
+    *has_target = false;
+    if (srv_device_seen(st, r->device_id, s->agent_version, s->applied, err) < 0 ||
+        srv_report_max_seq(st, r->device_id, &ack, err) < 0)
+        return -1;
+    int rc = srv_deployment_active(st, r->device_id, &dep, err);
+    if (rc == 1 && (s->applied == NULL || strcmp(s->applied, dep.hash) != 0))
+        rc = srv_revision_get(st, &dep, dep.revision, &rev, err) < 0 ? -1 : 2;
+    if (rc >= 0) {
+        m87_jw_obj_open(w);
+        m87_jw_kint(w, "ack", ack);
+        if (rc == 2) {
+            m87_jw_key(w, "target");
+            m87_jw_obj_open(w);
+            m87_jw_kstr(w, "deployment", dep.public_id);
+            m87_jw_kint(w, "revision", rev.number);
+            m87_jw_kstr(w, "hash", rev.hash);
+            m87_jw_key(w, "spec");
+            srv_jw_raw(w, rev.spec);
+            m87_jw_obj_close(w);
+        } else if (rc == 0 && s->applied) {
+            m87_jw_key(w, "target");
+            m87_jw_null(w);
+        }
+        m87_jw_obj_close(w);
+        *has_target = rc == 2 || (rc == 0 && s->applied);
+    }
+    srv_revision_release(&rev);
+    srv_deployment_release(&dep);
+    return rc < 0 ? -1 : 0;
+}
+
+/* One transaction: store the reports (first round only), then the answer. */
+static int run(struct srv_req *r, struct sync *s, bool store_reports, struct m87_jw *w,
+               bool *has_target, struct m87_error **err)
+{
+    struct srv_store *st = r->srv->store;
+    uint64_t stored = 0;
+    if (srv_store_begin(st, err) < 0)
+        return -1;
+    for (size_t i = 0; store_reports && i < s->n_reports; i++) {
+        int rc = srv_report_add(st, r->device_id, &s->reports[i], err);
+        if (rc < 0) {
+            srv_store_rollback(st);
+            return m87_error_wrap(err, "reports[%zu]", i);
+        }
+        stored += (uint64_t)rc;
+    }
+    if (answer(r, s, w, has_target, err) < 0) {
+        srv_store_rollback(st);
+        return -1;
+    }
+    if (srv_store_commit(st, err) < 0)
+        return -1;
+    atomic_fetch_add(&r->srv->metrics.reports_stored, stored);
+    return 0;
+}
+
+static struct sync *parse(struct srv_req *r, struct m87_error **err)
+{
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
+    if (body == NULL)
+        return NULL;
+    struct sync *s = m87_xcalloc(1, sizeof(*s));
+    /* the kept string fields point into body: copy what outlives it */
+    if (read_top(body, s, r->srv->longpoll_max, err) < 0) {
+        sync_free(s);
+        return NULL;
+    }
+    for (size_t i = 0; i < s->n_reports; i++) {
+        struct srv_report *rep = &s->reports[i];
+        rep->revision = rep->revision ? m87_xstrdup(rep->revision) : NULL;
+        rep->job = rep->job ? m87_xstrdup(rep->job) : NULL;
+        rep->phase = rep->phase ? m87_xstrdup(rep->phase) : NULL;
+        rep->step = rep->step ? m87_xstrdup(rep->step) : NULL;
+        rep->state = rep->state ? m87_xstrdup(rep->state) : NULL;
+    }
+    s->owned = true;
+    return s;
+}
+
+static void hold_or_answer(struct srv_req *r, struct sync *s, uint64_t gen)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    r->waiter.device_id = r->device_id;
+    r->waiter.conn = r->conn;
+    r->waiter.deadline = now;
+    r->waiter.deadline.tv_sec += s->wait;
+    r->held = true;
+    if (srv_longpoll_hold(r->srv->lp, &r->waiter, gen))
+        return;
+    /* something changed meanwhile, or the server is stopping: answer now */
+    r->held = false;
+    srv_api_sync(r);
+}
+
+void srv_api_sync(struct srv_req *r)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    struct sync *s = r->state;
+    bool first = s == NULL;
+    if (first) {
+        if ((s = parse(r, &err)) == NULL) {
+            srv_reply_fail(r, err);
+            return;
+        }
+        r->state = s;
+        r->state_free = sync_free;
+    }
+    r->held = false;
+    uint64_t gen = srv_longpoll_gen(r->srv->lp);
+    struct m87_jw *w = m87_jw_new();
+    bool has_target = false;
+    if (run(r, s, first, w, &has_target, &err) < 0) {
+        m87_jw_free(w);
+        srv_reply_fail(r, err);
+        return;
+    }
+    if (first && !has_target && s->n_reports == 0 && s->wait > 0) {
+        m87_jw_free(w);
+        hold_or_answer(r, s, gen);
+        return;
+    }
+    srv_reply_json(r, 200, w);
+}

@@ -1,0 +1,237 @@
+/* /v1/bundles/sha256:HEX: upload (hashed while it streams into a temporary file, kept only when
+ * the digest matches) and download with Range. */
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "server/server-internal.h"
+
+#define DIGEST_PREFIX "sha256:"
+
+struct upload {
+    int fd;
+    char *tmp;
+    struct m87_sha256 *h;
+    uint64_t size;
+    struct m87_error *err;
+};
+
+static void upload_free(void *p)
+{
+    struct upload *u = p;
+    if (u->fd >= 0)
+        close(u->fd);
+    if (u->tmp)
+        unlink(u->tmp);
+    free(u->tmp);
+    m87_sha256_abort(u->h);
+    m87_error_free(u->err);
+    free(u);
+}
+
+/* The HEX of a valid "sha256:HEX" path parameter, or NULL. */
+static const char *digest_hex(const char *param)
+{
+    size_t n = strlen(DIGEST_PREFIX);
+    if (strncmp(param, DIGEST_PREFIX, n) != 0 || !srv_valid_hex64(param + n))
+        return NULL;
+    return param + n;
+}
+
+static char *bundle_path(struct srv *s, const char *hex)
+{
+    return m87_xasprintf("%s/sha256-%s.tar.gz", s->bundle_dir, hex);
+}
+
+static struct upload *upload_start(struct srv_req *r)
+{
+    if (r->state)
+        return r->state;
+    struct upload *u = m87_xcalloc(1, sizeof(*u));
+    u->fd = -1;
+    r->state = u;
+    r->state_free = upload_free;
+    u->h = m87_sha256_new();
+    u->tmp = m87_xasprintf("%s/.upload-XXXXXX", r->srv->bundle_dir);
+    u->fd = mkostemp(u->tmp, O_CLOEXEC);
+    if (u->fd < 0) {
+        m87_error_set(&u->err, M87_E_IO, errno, "create '%s'", u->tmp);
+        free(u->tmp);
+        u->tmp = NULL;
+    }
+    return u;
+}
+
+int srv_api_bundles_chunk(struct srv_req *r, const char *data, size_t len)
+{
+    struct upload *u = upload_start(r);
+    if (u->err)
+        return -1;
+    m87_sha256_update(u->h, data, len);
+    u->size += len;
+    while (len > 0) {
+        ssize_t n = write(u->fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return m87_error_set(&u->err, M87_E_IO, errno, "write '%s'", u->tmp);
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* fsync, rename into place, fsync the directory. */
+static int keep(struct srv_req *r, struct upload *u, const char *hex, struct m87_error **err)
+{
+    _cleanup_free_ char *path = bundle_path(r->srv, hex);
+    if (fsync(u->fd) < 0)
+        return m87_error_set(err, M87_E_IO, errno, "fsync '%s'", u->tmp);
+    if (rename(u->tmp, path) < 0)
+        return m87_error_set(err, M87_E_IO, errno, "rename '%s'", path);
+    free(u->tmp);
+    u->tmp = NULL;
+    _cleanup_close_ int dfd = open(r->srv->bundle_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) < 0)
+        return m87_error_set(err, M87_E_IO, errno, "fsync '%s'", r->srv->bundle_dir);
+    return 0;
+}
+
+static void reply_bundle(struct srv_req *r, unsigned status, const char *param, uint64_t size)
+{
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "digest", param);
+    m87_jw_kint(w, "size", (int64_t)size);
+    m87_jw_obj_close(w);
+    srv_reply_json(r, status, w);
+}
+
+void srv_api_bundles_put(struct srv_req *r)
+{
+    const char *hex = digest_hex(r->params.v[0]);
+    if (hex == NULL) {
+        srv_reply_error(r, 400, "bad_request", "digest: expected sha256: and 64 lower-case hex");
+        return;
+    }
+    struct upload *u = upload_start(r);
+    if (u->err) {
+        srv_reply_fail(r, u->err);
+        return;
+    }
+    char got[M87_SHA256_HEX_LEN + 1];
+    m87_sha256_final(u->h, got);
+    u->h = NULL;
+    if (strcmp(got, hex) != 0) {
+        srv_reply_error(r, 400, "bad_request", "digest mismatch: the body is sha256:%s", got);
+        return;
+    }
+    struct srv_store *st = r->srv->store;
+    _cleanup_error_ struct m87_error *err = NULL;
+    uint64_t size = 0;
+    if (srv_store_begin(st, &err) < 0)
+        goto fail;
+    int rc = srv_bundle_find(st, r->params.v[0], &size, &err);
+    if (rc == 0 &&
+        (keep(r, u, hex, &err) < 0 || srv_bundle_add(st, r->params.v[0], u->size, &err) < 0))
+        rc = -1;
+    if (rc < 0) {
+        srv_store_rollback(st);
+        goto fail;
+    }
+    if (srv_store_commit(st, &err) < 0)
+        goto fail;
+    reply_bundle(r, rc == 1 ? 200 : 201, r->params.v[0], rc == 1 ? size : u->size);
+    return;
+fail:
+    srv_reply_fail(r, err);
+}
+
+/* 0 when the requester may read the bundle and it is stored; else a reply is queued. */
+static int may_read(struct srv_req *r)
+{
+    struct srv_store *st = r->srv->store;
+    _cleanup_error_ struct m87_error *err = NULL;
+    uint64_t size = 0;
+    if (srv_store_begin(st, &err) < 0) {
+        srv_reply_fail(r, err);
+        return -1;
+    }
+    int ref = r->role == SRV_ROLE_ADMIN
+                  ? 1
+                  : srv_bundle_referenced(st, r->device_id, r->params.v[0], &err);
+    int found = ref == 1 ? srv_bundle_find(st, r->params.v[0], &size, &err) : 0;
+    srv_store_rollback(st);
+    if (ref < 0 || found < 0)
+        srv_reply_fail(r, err);
+    else if (ref == 0)
+        srv_reply_error(r, 403, "forbidden", "no deployment of this device references %s",
+                        r->params.v[0]);
+    else if (found == 0)
+        srv_reply_error(r, 404, "not_found", "bundle '%s' not found", r->params.v[0]);
+    return ref == 1 && found == 1 ? 0 : -1;
+}
+
+static void add_common_headers(struct MHD_Response *resp, const char *param)
+{
+    _cleanup_free_ char *etag = m87_xasprintf("\"%s\"", param);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+}
+
+void srv_api_bundles_get(struct srv_req *r)
+{
+    const char *hex = digest_hex(r->params.v[0]);
+    if (hex == NULL && r->role == SRV_ROLE_DEVICE) {
+        srv_reply_error(r, 403, "forbidden", "no deployment of this device references %s",
+                        r->params.v[0]);
+        return;
+    }
+    if (hex == NULL) {
+        srv_reply_error(r, 400, "bad_request", "digest: expected sha256: and 64 lower-case hex");
+        return;
+    }
+    if (may_read(r) < 0)
+        return;
+    _cleanup_free_ char *path = bundle_path(r->srv, hex);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) < 0) {
+        if (fd >= 0)
+            close(fd);
+        srv_reply_error(r, 500, "internal", "open '%s': %s", path, strerror(errno));
+        return;
+    }
+    uint64_t size = (uint64_t)sb.st_size, first = 0, last = 0;
+    int range = srv_parse_range(srv_req_header(r, MHD_HTTP_HEADER_RANGE), size, &first, &last);
+    if (range < 0) {
+        close(fd);
+        _cleanup_free_ char *msg = m87_xasprintf("range starts at or after the end (%llu bytes)",
+                                                 (unsigned long long)size);
+        struct MHD_Response *resp = srv_error_response("range_not_satisfiable", msg);
+        _cleanup_free_ char *cr = m87_xasprintf("bytes */%llu", (unsigned long long)size);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+        add_common_headers(resp, r->params.v[0]);
+        srv_reply_response(r, 416, resp);
+        return;
+    }
+    struct MHD_Response *resp =
+        range == 1 ? MHD_create_response_from_fd_at_offset64(last - first + 1, fd, first)
+                   : MHD_create_response_from_fd64(size, fd);
+    if (resp == NULL) {
+        close(fd);
+        srv_reply_error(r, 500, "internal", "cannot serve '%s'", path);
+        return;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/gzip");
+    add_common_headers(resp, r->params.v[0]);
+    if (range == 1) {
+        _cleanup_free_ char *cr = m87_xasprintf("bytes %llu-%llu/%llu", (unsigned long long)first,
+                                                (unsigned long long)last, (unsigned long long)size);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+    }
+    srv_reply_response(r, range == 1 ? 206 : 200, resp);
+}

@@ -1,0 +1,246 @@
+/* /v1/devices/NAME/deployments: new (empty or a clone), list, show, activate, revisions,
+ * remove. */
+#include <string.h>
+
+#include "server/server-internal.h"
+
+int srv_find_deployment(struct srv_req *r, struct srv_device *dev, struct srv_deployment *dep,
+                        struct m87_error **err)
+{
+    if (srv_device_find(r->srv->store, r->params.v[0], dev, err) < 0)
+        return -1;
+    return srv_deployment_find(r->srv->store, dev->id, r->params.v[1], dep, err);
+}
+
+static int write_deployment(struct m87_jw *w, const struct srv_deployment *d)
+{
+    m87_jw_obj_open(w);
+    srv_jw_deployment(w, d);
+    m87_jw_obj_close(w);
+    return 0;
+}
+
+/* The content of revision 1 of a new deployment: empty, or the clone's source. */
+static int initial_content(struct srv_req *r, const struct srv_device *dev,
+                           const struct m87_json *clone, struct srv_rev_content *c,
+                           struct m87_error **err)
+{
+    static const char *const fields[] = {"id", "revision", NULL};
+    _cleanup_(spec_runspec_freep) struct spec_runspec *rs = NULL;
+    if (clone == NULL) {
+        rs = m87_xcalloc(1, sizeof(*rs));
+        srv_rev_content_from(rs, c);
+        return 0;
+    }
+    if (m87_json_type(clone) != M87_JSON_OBJECT)
+        return m87_error_set(err, M87_E_INVAL, 0, "clone: expected an object");
+    if (srv_json_only(clone, "clone", fields, err) < 0)
+        return -1;
+    const struct m87_json *id = m87_json_get(clone, "id");
+    const struct m87_json *rev = m87_json_get(clone, "revision");
+    if (m87_json_type(id) != M87_JSON_STRING || id == NULL)
+        return m87_error_set(err, M87_E_INVAL, 0, "clone.id: expected a deployment id string");
+    int64_t number = 0;
+    if (rev && m87_json_type(rev) != M87_JSON_NULL) {
+        if (!srv_json_is_int(rev, &number) || number < 1)
+            return m87_error_set(err, M87_E_INVAL, 0, "clone.revision: expected an integer >= 1");
+    }
+    struct srv_deployment src = {0};
+    struct srv_revision srev = {0};
+    int rc = srv_deployment_find(r->srv->store, dev->id, m87_json_str(id, ""), &src, err);
+    if (rc == 0)
+        rc = srv_revision_get(r->srv->store, &src, number ? number : src.revision, &srev, err);
+    if (rc == 0 && (rs = srv_rev_parse_stored(srev.spec, err)) == NULL)
+        rc = -1;
+    if (rc == 0)
+        srv_rev_content_from(rs, c);
+    srv_revision_release(&srev);
+    srv_deployment_release(&src);
+    return rc;
+}
+
+static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    static const char *const fields[] = {"active", "clone", NULL};
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
+    if (body == NULL || srv_json_only(body, NULL, fields, err) < 0)
+        return -1;
+    const struct m87_json *active = m87_json_get(body, "active");
+    if (active && m87_json_type(active) != M87_JSON_BOOL)
+        return m87_error_set(err, M87_E_INVAL, 0, "active: expected true or false");
+    struct srv_device dev = {0};
+    struct srv_deployment dep = {0};
+    struct srv_rev_content c = {0};
+    int rc = srv_device_find(r->srv->store, r->params.v[0], &dev, err);
+    if (rc == 0)
+        rc = initial_content(r, &dev, m87_json_get(body, "clone"), &c, err);
+    if (rc == 0)
+        rc = srv_deployment_create(r->srv->store, dev.id, m87_json_bool(active, false), &c, &dep,
+                                   err);
+    if (rc == 0) {
+        write_deployment(w, &dep);
+        if (dep.active)
+            r->notify_device = dev.id;
+    }
+    srv_rev_content_release(&c);
+    srv_deployment_release(&dep);
+    srv_device_release(&dev);
+    return rc;
+}
+
+void srv_api_deployments_create(struct srv_req *r)
+{
+    srv_run_tx(r, 201, create);
+}
+
+static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    struct srv_device dev = {0};
+    struct srv_deployment *v = NULL;
+    size_t n = 0;
+    if (srv_device_find(r->srv->store, r->params.v[0], &dev, err) < 0)
+        return -1;
+    int rc = srv_deployment_list(r->srv->store, dev.id, &v, &n, err);
+    srv_device_release(&dev);
+    if (rc < 0)
+        return -1;
+    m87_jw_obj_open(w);
+    m87_jw_key(w, "deployments");
+    m87_jw_arr_open(w);
+    for (size_t i = 0; i < n; i++) {
+        write_deployment(w, &v[i]);
+        srv_deployment_release(&v[i]);
+    }
+    free(v);
+    m87_jw_arr_close(w);
+    m87_jw_obj_close(w);
+    return 0;
+}
+
+void srv_api_deployments_list(struct srv_req *r)
+{
+    static const char *const none[] = {NULL};
+    if (srv_req_check_query(r, none) == 0)
+        srv_run_tx(r, 200, list);
+}
+
+static int get(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    const char *q = srv_req_query(r, "revision");
+    int64_t number = 0;
+    if (q && srv_parse_int(q, 1, INT64_MAX, &number) < 0)
+        return m87_error_set(err, M87_E_INVAL, 0, "revision: expected an integer >= 1");
+    struct srv_device dev = {0};
+    struct srv_deployment dep = {0};
+    struct srv_revision rev = {0};
+    int rc = srv_find_deployment(r, &dev, &dep, err);
+    if (rc == 0)
+        rc = srv_revision_get(r->srv->store, &dep, number ? number : dep.revision, &rev, err);
+    if (rc == 0) {
+        m87_jw_obj_open(w);
+        m87_jw_kstr(w, "id", dep.public_id);
+        m87_jw_kbool(w, "active", dep.active);
+        m87_jw_kint(w, "revision", rev.number);
+        m87_jw_kstr(w, "hash", rev.hash);
+        srv_jw_time(w, "created", dep.created);
+        srv_jw_time(w, "updated", dep.updated);
+        srv_jw_time(w, "revision_created", rev.created);
+        m87_jw_key(w, "jobs");
+        srv_jw_raw(w, rev.jobs);
+        m87_jw_key(w, "spec");
+        srv_jw_raw(w, rev.spec);
+        m87_jw_obj_close(w);
+    }
+    srv_revision_release(&rev);
+    srv_deployment_release(&dep);
+    srv_device_release(&dev);
+    return rc;
+}
+
+void srv_api_deployments_get(struct srv_req *r)
+{
+    static const char *const allowed[] = {"revision", NULL};
+    if (srv_req_check_query(r, allowed) == 0)
+        srv_run_tx(r, 200, get);
+}
+
+static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    (void)w;
+    struct srv_device dev = {0};
+    struct srv_deployment dep = {0};
+    int rc = srv_find_deployment(r, &dev, &dep, err);
+    if (rc == 0)
+        rc = srv_deployment_delete(r->srv->store, &dep, err);
+    srv_deployment_release(&dep);
+    srv_device_release(&dev);
+    return rc;
+}
+
+void srv_api_deployments_delete(struct srv_req *r)
+{
+    srv_run_tx(r, 204, delete);
+}
+
+static int activate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    static const char *const none[] = {NULL};
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
+    if (body == NULL || srv_json_only(body, NULL, none, err) < 0)
+        return -1;
+    struct srv_device dev = {0};
+    struct srv_deployment dep = {0};
+    int rc = srv_find_deployment(r, &dev, &dep, err);
+    if (rc == 0 && !dep.active) {
+        rc = srv_deployment_activate(r->srv->store, &dep, err);
+        dep.active = true;
+        r->notify_device = dev.id;
+    }
+    if (rc == 0)
+        write_deployment(w, &dep);
+    srv_deployment_release(&dep);
+    srv_device_release(&dev);
+    return rc;
+}
+
+void srv_api_deployments_activate(struct srv_req *r)
+{
+    srv_run_tx(r, 200, activate);
+}
+
+static int revisions(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    struct srv_device dev = {0};
+    struct srv_deployment dep = {0};
+    struct srv_revision *v = NULL;
+    size_t n = 0;
+    int rc = srv_find_deployment(r, &dev, &dep, err);
+    if (rc == 0)
+        rc = srv_revision_list(r->srv->store, &dep, &v, &n, err);
+    if (rc == 0) {
+        m87_jw_obj_open(w);
+        m87_jw_key(w, "revisions");
+        m87_jw_arr_open(w);
+        for (size_t i = 0; i < n; i++) {
+            m87_jw_obj_open(w);
+            m87_jw_kint(w, "revision", v[i].number);
+            m87_jw_kstr(w, "hash", v[i].hash);
+            srv_jw_time(w, "created", v[i].created);
+            m87_jw_key(w, "jobs");
+            srv_jw_raw(w, v[i].jobs);
+            m87_jw_obj_close(w);
+            srv_revision_release(&v[i]);
+        }
+        m87_jw_arr_close(w);
+        m87_jw_obj_close(w);
+    }
+    free(v);
+    srv_deployment_release(&dep);
+    srv_device_release(&dev);
+    return rc;
+}
+
+void srv_api_deployments_revisions(struct srv_req *r)
+{
+    srv_run_tx(r, 200, revisions);
+}

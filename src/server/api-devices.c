@@ -1,0 +1,113 @@
+/* /v1/devices: create (with the device token, shown once), list, show, delete. */
+#include <string.h>
+
+#include "server/server-internal.h"
+
+static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    static const char *const fields[] = {"name", NULL};
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
+    if (body == NULL || srv_json_only(body, NULL, fields, err) < 0)
+        return -1;
+    const struct m87_json *name = m87_json_get(body, "name");
+    if (name == NULL)
+        return m87_error_set(err, M87_E_INVAL, 0, "name: missing");
+    if (m87_json_type(name) != M87_JSON_STRING || !srv_valid_device_name(m87_json_str(name, "")))
+        return m87_error_set(err, M87_E_INVAL, 0, "name: must match [a-z0-9][a-z0-9_.-]{0,62}");
+
+    _cleanup_free_ char *token = NULL;
+    char hash[M87_SHA256_HEX_LEN + 1];
+    if (srv_token_new(SRV_ROLE_DEVICE, &token, hash, err) < 0)
+        return -1;
+    struct srv_device d = {0};
+    if (srv_device_create(r->srv->store, m87_json_str(name, ""), hash, &d, err) < 0)
+        return -1;
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "name", d.name);
+    m87_jw_kstr(w, "token", token);
+    srv_jw_time(w, "created", d.created);
+    m87_jw_obj_close(w);
+    srv_device_release(&d);
+    return 0;
+}
+
+void srv_api_devices_create(struct srv_req *r)
+{
+    srv_run_tx(r, 201, create);
+}
+
+static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    struct srv_device *v = NULL;
+    size_t n = 0;
+    if (srv_device_list(r->srv->store, &v, &n, err) < 0)
+        return -1;
+    m87_jw_obj_open(w);
+    m87_jw_key(w, "devices");
+    m87_jw_arr_open(w);
+    for (size_t i = 0; i < n; i++) {
+        m87_jw_obj_open(w);
+        srv_jw_device(r->srv, w, &v[i]);
+        m87_jw_obj_close(w);
+        srv_device_release(&v[i]);
+    }
+    free(v);
+    m87_jw_arr_close(w);
+    m87_jw_obj_close(w);
+    return 0;
+}
+
+void srv_api_devices_list(struct srv_req *r)
+{
+    srv_run_tx(r, 200, list);
+}
+
+static int get(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    struct srv_store *st = r->srv->store;
+    struct srv_device d = {0};
+    struct srv_deployment dep = {0};
+    if (srv_device_find(st, r->params.v[0], &d, err) < 0)
+        return -1;
+    int rc = srv_deployment_active(st, d.id, &dep, err);
+    if (rc >= 0) {
+        m87_jw_obj_open(w);
+        srv_jw_device(r->srv, w, &d);
+        m87_jw_key(w, "active_deployment");
+        if (rc == 1) {
+            m87_jw_obj_open(w);
+            srv_jw_deployment(w, &dep);
+            m87_jw_obj_close(w);
+        } else {
+            m87_jw_null(w);
+        }
+        m87_jw_key(w, "health");
+        rc = srv_jw_health(st, w, &d, err);
+        m87_jw_obj_close(w);
+    }
+    srv_deployment_release(&dep);
+    srv_device_release(&d);
+    return rc < 0 ? -1 : 0;
+}
+
+void srv_api_devices_get(struct srv_req *r)
+{
+    srv_run_tx(r, 200, get);
+}
+
+static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    (void)w;
+    struct srv_device d = {0};
+    if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
+        return -1;
+    int rc = srv_device_delete(r->srv->store, d.id, err);
+    r->notify_device = d.id;
+    srv_device_release(&d);
+    return rc;
+}
+
+void srv_api_devices_delete(struct srv_req *r)
+{
+    srv_run_tx(r, 204, delete);
+}

@@ -1,0 +1,94 @@
+/* /v1/devices/NAME/deployments/ID/jobs: put a run spec's jobs, remove one. Each makes one new
+ * revision from the newest. */
+#include <string.h>
+
+#include "server/server-internal.h"
+
+/* Store rs as the next revision of dep and answer with the deployment. */
+static int next_revision(struct srv_req *r, const struct srv_device *dev,
+                         struct srv_deployment *dep, const struct spec_runspec *rs,
+                         struct m87_jw *w, struct m87_error **err)
+{
+    struct srv_rev_content c;
+    srv_rev_content_from(rs, &c);
+    int rc = srv_revision_add(r->srv->store, dep, &c, err);
+    srv_rev_content_release(&c);
+    struct srv_deployment now = {0};
+    if (rc == 0)
+        rc = srv_deployment_find(r->srv->store, dev->id, dep->public_id, &now, err);
+    if (rc == 0) {
+        m87_jw_obj_open(w);
+        srv_jw_deployment(w, &now);
+        m87_jw_obj_close(w);
+        if (now.active)
+            r->notify_device = dev->id;
+    }
+    srv_deployment_release(&now);
+    return rc;
+}
+
+/* Load the newest revision's run spec of the deployment in the path. */
+static struct spec_runspec *load_head(struct srv_req *r, struct srv_device *dev,
+                                      struct srv_deployment *dep, struct m87_error **err)
+{
+    struct srv_revision rev = {0};
+    struct spec_runspec *rs = NULL;
+    if (srv_find_deployment(r, dev, dep, err) == 0 &&
+        srv_revision_get(r->srv->store, dep, dep->revision, &rev, err) == 0)
+        rs = srv_rev_parse_stored(rev.spec, err);
+    srv_revision_release(&rev);
+    return rs;
+}
+
+static int put(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    const char *text = r->body.data ? r->body.data : "";
+    if (srv_json_depth(text, r->body.len, SRV_JSON_MAX_DEPTH) > SRV_JSON_MAX_DEPTH)
+        return m87_error_set(err, M87_E_INVAL, 0, "invalid json: nested deeper than %d levels",
+                             SRV_JSON_MAX_DEPTH);
+    /* a run spec in JSON is checked as JSON first: YAML would accept more than JSON */
+    _cleanup_(m87_json_freep) struct m87_json *doc = m87_json_parse(text, r->body.len, err);
+    if (doc == NULL)
+        return -1;
+    _cleanup_(spec_runspec_freep) struct spec_runspec *add =
+        spec_runspec_parse(text, r->body.len, "body", err);
+    if (add == NULL)
+        return -1;
+    struct srv_device dev = {0};
+    struct srv_deployment dep = {0};
+    _cleanup_(spec_runspec_freep) struct spec_runspec *base = load_head(r, &dev, &dep, err);
+    int rc = -1;
+    if (base) {
+        srv_rev_merge(base, add);
+        rc = next_revision(r, &dev, &dep, base, w, err);
+    }
+    srv_deployment_release(&dep);
+    srv_device_release(&dev);
+    return rc;
+}
+
+void srv_api_jobs_put(struct srv_req *r)
+{
+    srv_run_tx(r, 200, put);
+}
+
+static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    struct srv_device dev = {0};
+    struct srv_deployment dep = {0};
+    _cleanup_(spec_runspec_freep) struct spec_runspec *base = load_head(r, &dev, &dep, err);
+    int rc = -1;
+    if (base && !srv_rev_remove(base, r->params.v[2]))
+        m87_error_set(err, M87_E_NOTFOUND, 0, "deployment '%s' has no job '%s'", dep.public_id,
+                      r->params.v[2]);
+    else if (base)
+        rc = next_revision(r, &dev, &dep, base, w, err);
+    srv_deployment_release(&dep);
+    srv_device_release(&dev);
+    return rc;
+}
+
+void srv_api_jobs_delete(struct srv_req *r)
+{
+    srv_run_tx(r, 200, delete);
+}

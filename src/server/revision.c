@@ -1,0 +1,106 @@
+/* What a revision is made of: the stored run spec, its hash, its job list and the bundles it
+ * references; and the edits that make the next revision (merge, remove). */
+#include <string.h>
+
+#include "server/server-internal.h"
+
+#define REV_HASH_PREFIX "m87-rev-v1\n"
+
+void srv_rev_content_release(struct srv_rev_content *c)
+{
+    free(c->spec);
+    free(c->jobs);
+    m87_strv_release(&c->bundles);
+    memset(c, 0, sizeof(*c));
+}
+
+static int cmp_job_ptr(const void *a, const void *b)
+{
+    const struct spec_job *x = *(const struct spec_job *const *)a;
+    const struct spec_job *y = *(const struct spec_job *const *)b;
+    return strcmp(x->id, y->id);
+}
+
+void srv_rev_hash(const struct spec_runspec *rs, char out[M87_SHA256_HEX_LEN + 1])
+{
+    _cleanup_free_ const struct spec_job **order =
+        m87_xcalloc(rs->n_jobs ? rs->n_jobs : 1, sizeof(*order));
+    for (size_t i = 0; i < rs->n_jobs; i++)
+        order[i] = &rs->jobs[i];
+    qsort(order, rs->n_jobs, sizeof(*order), cmp_job_ptr);
+
+    struct m87_sha256 *h = m87_sha256_new();
+    m87_sha256_update(h, REV_HASH_PREFIX, strlen(REV_HASH_PREFIX));
+    for (size_t i = 0; i < rs->n_jobs; i++) {
+        const struct spec_job *j = order[i];
+        _cleanup_free_ char *line =
+            m87_xasprintf("%s %s %s\n", j->id, j->hash, j->enabled ? "1" : "0");
+        m87_sha256_update(h, line, strlen(line));
+    }
+    m87_sha256_final(h, out);
+}
+
+void srv_rev_content_from(const struct spec_runspec *rs, struct srv_rev_content *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->spec = spec_runspec_dump(rs, true);
+    srv_rev_hash(rs, c->hash);
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_arr_open(w);
+    for (size_t i = 0; i < rs->n_jobs; i++) {
+        m87_jw_str(w, rs->jobs[i].id);
+        if (rs->jobs[i].bundle)
+            m87_strv_add(&c->bundles, rs->jobs[i].bundle);
+    }
+    m87_jw_arr_close(w);
+    c->jobs = m87_jw_finish(w);
+}
+
+struct spec_runspec *srv_rev_parse_stored(const char *spec, struct m87_error **err)
+{
+    struct m87_error *e = NULL;
+    struct spec_runspec *rs = spec_runspec_parse(spec, strlen(spec), "stored spec", &e);
+    if (rs == NULL) {
+        m87_error_set(err, M87_E_INTERNAL, 0, "%s", e ? e->msg : "stored spec does not parse");
+        m87_error_free(e);
+    }
+    return rs;
+}
+
+static ssize_t job_index(const struct spec_runspec *rs, const char *id)
+{
+    for (size_t i = 0; i < rs->n_jobs; i++)
+        if (strcmp(rs->jobs[i].id, id) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+void srv_rev_merge(struct spec_runspec *base, struct spec_runspec *add)
+{
+    base->jobs = m87_xrealloc(base->jobs, (base->n_jobs + add->n_jobs + 1) * sizeof(*base->jobs));
+    for (size_t i = 0; i < add->n_jobs; i++) {
+        ssize_t at = job_index(base, add->jobs[i].id);
+        if (at >= 0) {
+            spec_job_release(&base->jobs[at]);
+        } else {
+            at = (ssize_t)base->n_jobs++;
+        }
+        base->jobs[at] = add->jobs[i];
+        base->jobs[at].index = (size_t)at;
+        memset(&add->jobs[i], 0, sizeof(add->jobs[i]));
+    }
+    add->n_jobs = 0;
+}
+
+bool srv_rev_remove(struct spec_runspec *rs, const char *id)
+{
+    ssize_t at = job_index(rs, id);
+    if (at < 0)
+        return false;
+    spec_job_release(&rs->jobs[at]);
+    memmove(&rs->jobs[at], &rs->jobs[at + 1], (rs->n_jobs - (size_t)at - 1) * sizeof(*rs->jobs));
+    rs->n_jobs--;
+    for (size_t i = 0; i < rs->n_jobs; i++)
+        rs->jobs[i].index = i;
+    return true;
+}

@@ -1,0 +1,77 @@
+/* `m87-server serve`: open the store, serve until SIGTERM or SIGINT, stop cleanly. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "server/server-internal.h"
+
+/* Every held sync is a descriptor: take all the kernel allows. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int open_server(struct srv *s, const struct srv_serve_opts *o, struct m87_error **err)
+{
+    s->data_dir = m87_xstrdup(o->data_dir);
+    s->bundle_dir = m87_xasprintf("%s/%s", o->data_dir, SRV_BUNDLE_DIR);
+    s->longpoll_max = o->longpoll_max;
+    if (srv_store_open(o->data_dir, false, &s->store, err) < 0 ||
+        m87_mkdir_p(s->bundle_dir, 0700, err) < 0)
+        return -1;
+    int64_t reports = 0;
+    if (srv_store_begin(s->store, err) < 0)
+        return -1;
+    int rc = srv_report_count(s->store, &reports, err);
+    srv_store_rollback(s->store);
+    atomic_store(&s->metrics.reports_stored, (uint64_t)reports);
+    return rc;
+}
+
+static void close_server(struct srv *s)
+{
+    srv_http_stop(s);
+    srv_longpoll_free(s->lp);
+    srv_store_free(s->store);
+    free(s->tls_cert_pem);
+    free(s->tls_key_pem);
+    free(s->data_dir);
+    free(s->bundle_dir);
+}
+
+int srv_serve(const struct srv_serve_opts *o, struct m87_error **err)
+{
+    /* block the stop signals in every thread; this one waits for them */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+
+    struct srv *s = m87_xcalloc(1, sizeof(*s));
+    atomic_init(&s->stopping, false);
+    atomic_init(&s->in_flight, 0);
+    int rc = open_server(s, o, err);
+    if (rc == 0) {
+        s->lp = srv_longpoll_new();
+        rc = srv_http_start(s, o->listen, o->tls_cert, o->tls_key, err);
+    }
+    if (rc == 0) {
+        int sig = 0;
+        while (sigwait(&set, &sig) != 0)
+            ;
+        m87_log(M87_LOG_INFO, "%s: stopping", strsignal(sig));
+    }
+    close_server(s);
+    free(s);
+    if (rc == 0)
+        m87_log(M87_LOG_INFO, "stopped");
+    return rc;
+}

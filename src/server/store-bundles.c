@@ -1,0 +1,54 @@
+/* Bundles in the store: the rows that say which digests are stored, and which device may read
+ * which digest. The bytes live in DATA/bundles/ (api-bundles.c). */
+#include "server/store-internal.h"
+
+static const char SQL_BUNDLE_FIND[] = "SELECT size FROM bundles WHERE digest = ?1";
+static const char SQL_BUNDLE_ADD[] =
+    "INSERT OR IGNORE INTO bundles (digest, size, created) VALUES (?1, ?2, ?3)";
+static const char SQL_BUNDLE_REF[] =
+    "SELECT 1 FROM revision_bundles rb JOIN revisions r ON r.id = rb.revision_id"
+    " JOIN deployments d ON d.id = r.deployment_id WHERE rb.digest = ?2 AND d.device_id = ?1"
+    " LIMIT 1";
+
+int srv_bundle_find(struct srv_store *st, const char *digest, uint64_t *size,
+                    struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_BUNDLE_FIND, err);
+    if (s == NULL)
+        return -1;
+    srv_bind_text(s, 1, digest);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return srv_store_error(st, "read bundle", err);
+    *size = (uint64_t)sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return 1;
+}
+
+int srv_bundle_add(struct srv_store *st, const char *digest, uint64_t size, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_BUNDLE_ADD, err);
+    if (s == NULL)
+        return -1;
+    srv_bind_text(s, 1, digest);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
+    sqlite3_bind_int64(s, 3, srv_now());
+    return srv_step_done(st, s, "store bundle", err);
+}
+
+int srv_bundle_referenced(struct srv_store *st, int64_t device_id, const char *digest,
+                          struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_BUNDLE_REF, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    srv_bind_text(s, 2, digest);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return srv_store_error(st, "look up bundle reference", err);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 1 : 0;
+}

@@ -1,0 +1,286 @@
+/* Deployments and their revisions in the store. */
+#include <string.h>
+
+#include "server/store-internal.h"
+
+#define DEP_COLS                                                                                   \
+    "SELECT d.id, d.device_id, d.public_id, d.active, d.created, r.created, d.head, r.hash,"       \
+    " r.jobs FROM deployments d JOIN revisions r ON r.deployment_id = d.id AND r.number = d.head"
+
+static const char SQL_DEP_FIND[] = DEP_COLS " WHERE d.device_id = ?1 AND d.public_id = ?2";
+static const char SQL_DEP_ACTIVE[] = DEP_COLS " WHERE d.device_id = ?1 AND d.active = 1";
+static const char SQL_DEP_LIST[] = DEP_COLS " WHERE d.device_id = ?1 ORDER BY d.id";
+static const char SQL_DEP_ADD[] = "INSERT INTO deployments (device_id, public_id, active, head,"
+                                  " created) VALUES (?1, ?2, 0, 0, ?3)";
+static const char SQL_DEP_DEACTIVATE[] =
+    "UPDATE deployments SET active = 0 WHERE device_id = ?1 AND active = 1";
+static const char SQL_DEP_ACTIVATE[] = "UPDATE deployments SET active = 1 WHERE id = ?1";
+static const char SQL_DEP_DELETE[] = "DELETE FROM deployments WHERE id = ?1";
+static const char SQL_DEP_HEAD[] = "UPDATE deployments SET head = ?2 WHERE id = ?1";
+static const char SQL_REV_ADD[] = "INSERT INTO revisions (deployment_id, number, hash, created,"
+                                  " jobs, spec) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+static const char SQL_REV_BUNDLE[] =
+    "INSERT OR IGNORE INTO revision_bundles (revision_id, digest) VALUES (?1, ?2)";
+static const char SQL_REV_GET[] = "SELECT number, hash, created, jobs, spec FROM revisions"
+                                  " WHERE deployment_id = ?1 AND number = ?2";
+static const char SQL_REV_LIST[] = "SELECT number, hash, created, jobs FROM revisions"
+                                   " WHERE deployment_id = ?1 ORDER BY number";
+
+void srv_deployment_release(struct srv_deployment *d)
+{
+    free(d->public_id);
+    free(d->hash);
+    free(d->jobs);
+    memset(d, 0, sizeof(*d));
+}
+
+void srv_revision_release(struct srv_revision *r)
+{
+    free(r->hash);
+    free(r->jobs);
+    free(r->spec);
+    memset(r, 0, sizeof(*r));
+}
+
+static void read_dep(sqlite3_stmt *s, struct srv_deployment *d)
+{
+    d->id = sqlite3_column_int64(s, 0);
+    d->device_id = sqlite3_column_int64(s, 1);
+    d->public_id = srv_col_text(s, 2);
+    d->active = sqlite3_column_int(s, 3) != 0;
+    d->created = sqlite3_column_int64(s, 4);
+    d->updated = sqlite3_column_int64(s, 5);
+    d->revision = sqlite3_column_int64(s, 6);
+    d->hash = srv_col_text(s, 7);
+    d->jobs = srv_col_text(s, 8);
+}
+
+/* 1 and *out for a row, 0 for none. */
+static int dep_one(struct srv_store *st, sqlite3_stmt *s, struct srv_deployment *out,
+                   struct m87_error **err)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return srv_store_error(st, "read deployment", err);
+    read_dep(s, out);
+    sqlite3_reset(s);
+    return 1;
+}
+
+int srv_deployment_find(struct srv_store *st, int64_t device_id, const char *public_id,
+                        struct srv_deployment *out, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_DEP_FIND, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    srv_bind_text(s, 2, public_id);
+    int rc = dep_one(st, s, out, err);
+    if (rc == 0)
+        return m87_error_set(err, M87_E_NOTFOUND, 0, "deployment '%s' not found", public_id);
+    return rc < 0 ? -1 : 0;
+}
+
+int srv_deployment_active(struct srv_store *st, int64_t device_id, struct srv_deployment *out,
+                          struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_DEP_ACTIVE, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    return dep_one(st, s, out, err);
+}
+
+int srv_deployment_list(struct srv_store *st, int64_t device_id, struct srv_deployment **out,
+                        size_t *n, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_DEP_LIST, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    struct srv_deployment *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 8;
+            v = m87_xrealloc(v, cap * sizeof(*v));
+        }
+        memset(&v[len], 0, sizeof(v[len]));
+        read_dep(s, &v[len++]);
+    }
+    if (rc != SQLITE_DONE) {
+        for (size_t i = 0; i < len; i++)
+            srv_deployment_release(&v[i]);
+        free(v);
+        return srv_store_error(st, "list deployments", err);
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+static int insert_revision(struct srv_store *st, int64_t dep_id, int64_t number,
+                           const struct srv_rev_content *c, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_REV_ADD, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, dep_id);
+    sqlite3_bind_int64(s, 2, number);
+    srv_bind_text(s, 3, c->hash);
+    sqlite3_bind_int64(s, 4, srv_now());
+    srv_bind_text(s, 5, c->jobs);
+    srv_bind_text(s, 6, c->spec);
+    if (srv_step_done(st, s, "store revision", err) < 0)
+        return -1;
+    int64_t rev_id = sqlite3_last_insert_rowid(srv_store_db(st));
+    for (size_t i = 0; i < c->bundles.len; i++) {
+        if ((s = srv_stmt(st, SQL_REV_BUNDLE, err)) == NULL)
+            return -1;
+        sqlite3_bind_int64(s, 1, rev_id);
+        srv_bind_text(s, 2, c->bundles.items[i]);
+        if (srv_step_done(st, s, "store bundle reference", err) < 0)
+            return -1;
+    }
+    if ((s = srv_stmt(st, SQL_DEP_HEAD, err)) == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, dep_id);
+    sqlite3_bind_int64(s, 2, number);
+    return srv_step_done(st, s, "update deployment", err);
+}
+
+/* A fresh "d-XXXXXXXX" unused on the device: 32 random bits, retried on the rare clash. */
+static int insert_deployment(struct srv_store *st, int64_t device_id, int64_t *id, char **public_id,
+                             struct m87_error **err)
+{
+    for (int attempt = 0; attempt < 8; attempt++) {
+        unsigned char rnd[4];
+        if (m87_random_bytes(rnd, sizeof(rnd), err) < 0)
+            return -1;
+        _cleanup_free_ char *pid =
+            m87_xasprintf("d-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+        sqlite3_stmt *s = srv_stmt(st, SQL_DEP_ADD, err);
+        if (s == NULL)
+            return -1;
+        sqlite3_bind_int64(s, 1, device_id);
+        srv_bind_text(s, 2, pid);
+        sqlite3_bind_int64(s, 3, srv_now());
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE) {
+            *id = sqlite3_last_insert_rowid(srv_store_db(st));
+            *public_id = M87_STEAL(pid);
+            return 0;
+        }
+        if ((sqlite3_extended_errcode(srv_store_db(st)) & 0xff) != SQLITE_CONSTRAINT)
+            return srv_store_error(st, "store deployment", err);
+    }
+    return m87_error_set(err, M87_E_INTERNAL, 0, "store deployment: no free id");
+}
+
+int srv_deployment_create(struct srv_store *st, int64_t device_id, bool active,
+                          const struct srv_rev_content *c, struct srv_deployment *out,
+                          struct m87_error **err)
+{
+    int64_t id = 0;
+    _cleanup_free_ char *public_id = NULL;
+    if (insert_deployment(st, device_id, &id, &public_id, err) < 0 ||
+        insert_revision(st, id, 1, c, err) < 0)
+        return -1;
+    struct srv_deployment d = {.id = id, .device_id = device_id};
+    if (active && srv_deployment_activate(st, &d, err) < 0)
+        return -1;
+    return srv_deployment_find(st, device_id, public_id, out, err);
+}
+
+int srv_deployment_activate(struct srv_store *st, const struct srv_deployment *d,
+                            struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_DEP_DEACTIVATE, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, d->device_id);
+    if (srv_step_done(st, s, "deactivate deployment", err) < 0)
+        return -1;
+    if ((s = srv_stmt(st, SQL_DEP_ACTIVATE, err)) == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, d->id);
+    return srv_step_done(st, s, "activate deployment", err);
+}
+
+int srv_deployment_delete(struct srv_store *st, const struct srv_deployment *d,
+                          struct m87_error **err)
+{
+    if (d->active)
+        return m87_error_set(err, M87_E_CONFLICT, 0,
+                             "deployment '%s' is active: activate another one first", d->public_id);
+    sqlite3_stmt *s = srv_stmt(st, SQL_DEP_DELETE, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, d->id);
+    return srv_step_done(st, s, "delete deployment", err);
+}
+
+int srv_revision_add(struct srv_store *st, const struct srv_deployment *d,
+                     const struct srv_rev_content *c, struct m87_error **err)
+{
+    return insert_revision(st, d->id, d->revision + 1, c, err);
+}
+
+int srv_revision_get(struct srv_store *st, const struct srv_deployment *d, int64_t number,
+                     struct srv_revision *out, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_REV_GET, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, d->id);
+    sqlite3_bind_int64(s, 2, number);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE)
+        return m87_error_set(err, M87_E_NOTFOUND, 0, "deployment '%s' has no revision %lld",
+                             d->public_id, (long long)number);
+    if (rc != SQLITE_ROW)
+        return srv_store_error(st, "read revision", err);
+    out->number = sqlite3_column_int64(s, 0);
+    out->hash = srv_col_text(s, 1);
+    out->created = sqlite3_column_int64(s, 2);
+    out->jobs = srv_col_text(s, 3);
+    out->spec = srv_col_text(s, 4);
+    sqlite3_reset(s);
+    return 0;
+}
+
+int srv_revision_list(struct srv_store *st, const struct srv_deployment *d,
+                      struct srv_revision **out, size_t *n, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_REV_LIST, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, d->id);
+    struct srv_revision *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 8;
+            v = m87_xrealloc(v, cap * sizeof(*v));
+        }
+        struct srv_revision *r = &v[len++];
+        memset(r, 0, sizeof(*r));
+        r->number = sqlite3_column_int64(s, 0);
+        r->hash = srv_col_text(s, 1);
+        r->created = sqlite3_column_int64(s, 2);
+        r->jobs = srv_col_text(s, 3);
+    }
+    if (rc != SQLITE_DONE) {
+        for (size_t i = 0; i < len; i++)
+            srv_revision_release(&v[i]);
+        free(v);
+        return srv_store_error(st, "list revisions", err);
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}

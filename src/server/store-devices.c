@@ -1,0 +1,214 @@
+/* Devices and tokens in the store. */
+#include <string.h>
+
+#include "server/store-internal.h"
+
+static const char SQL_TOKEN_ADD[] =
+    "INSERT INTO tokens (hash, role, device_id, created) VALUES (?1, ?2, ?3, ?4)";
+static const char SQL_TOKEN_LOOKUP[] =
+    "SELECT t.hash, t.role, t.device_id, d.name FROM tokens t"
+    " LEFT JOIN devices d ON d.id = t.device_id WHERE t.hash = ?1";
+static const char SQL_DEVICE_ADD[] = "INSERT INTO devices (name, created) VALUES (?1, ?2)";
+static const char SQL_DEVICE_BY_NAME[] =
+    "SELECT id, name, created, last_seen, agent_version, applied_revision FROM devices"
+    " WHERE name = ?1";
+static const char SQL_DEVICE_BY_ID[] =
+    "SELECT id, name, created, last_seen, agent_version, applied_revision FROM devices"
+    " WHERE id = ?1";
+static const char SQL_DEVICE_LIST[] =
+    "SELECT id, name, created, last_seen, agent_version, applied_revision FROM devices"
+    " ORDER BY name";
+static const char SQL_DEVICE_DELETE[] = "DELETE FROM devices WHERE id = ?1";
+/* Writes only when something changed or last_seen is older than SEEN_RESOLUTION: a sync
+ * every few seconds from thousands of devices would otherwise be a write each. */
+#define SEEN_RESOLUTION "10"
+static const char SQL_DEVICE_SEEN[] =
+    "UPDATE devices SET last_seen = ?2, agent_version = COALESCE(?3, agent_version),"
+    " applied_revision = ?4 WHERE id = ?1 AND (last_seen IS NULL OR last_seen <= ?2 "
+    "- " SEEN_RESOLUTION " OR (?3 IS NOT NULL AND agent_version IS NOT ?3)"
+    " OR applied_revision IS NOT ?4)";
+static const char SQL_DEVICE_ONLINE[] = "SELECT COUNT(*) FROM devices WHERE last_seen >= ?1";
+
+void srv_device_release(struct srv_device *d)
+{
+    free(d->name);
+    free(d->agent_version);
+    free(d->applied);
+    memset(d, 0, sizeof(*d));
+}
+
+int srv_token_add(struct srv_store *st, const char *hash, enum srv_role role, int64_t device_id,
+                  struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_TOKEN_ADD, err);
+    if (s == NULL)
+        return -1;
+    srv_bind_text(s, 1, hash);
+    srv_bind_text(s, 2, role == SRV_ROLE_ADMIN ? "admin" : "device");
+    if (role == SRV_ROLE_DEVICE)
+        sqlite3_bind_int64(s, 3, device_id);
+    sqlite3_bind_int64(s, 4, srv_now());
+    return srv_step_done(st, s, "store token", err);
+}
+
+int srv_token_lookup(struct srv_store *st, const char *hash, enum srv_role *role,
+                     int64_t *device_id, char **device_name, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_TOKEN_LOOKUP, err);
+    if (s == NULL)
+        return -1;
+    srv_bind_text(s, 1, hash);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return srv_store_error(st, "look up token", err);
+    /* the index found the row; the comparison that decides is constant-time */
+    const unsigned char *stored = sqlite3_column_text(s, 0);
+    if (stored == NULL || strlen((const char *)stored) != M87_SHA256_HEX_LEN ||
+        m87_memeq_ct(stored, hash, M87_SHA256_HEX_LEN) != 0) {
+        sqlite3_reset(s);
+        return 0;
+    }
+    const char *r = (const char *)sqlite3_column_text(s, 1);
+    *role = r && strcmp(r, "admin") == 0 ? SRV_ROLE_ADMIN : SRV_ROLE_DEVICE;
+    *device_id = sqlite3_column_int64(s, 2);
+    *device_name = srv_col_text(s, 3);
+    sqlite3_reset(s);
+    return 1;
+}
+
+static void read_device(sqlite3_stmt *s, struct srv_device *d)
+{
+    d->id = sqlite3_column_int64(s, 0);
+    d->name = srv_col_text(s, 1);
+    d->created = sqlite3_column_int64(s, 2);
+    d->last_seen = sqlite3_column_int64(s, 3);
+    d->agent_version = srv_col_text(s, 4);
+    d->applied = srv_col_text(s, 5);
+}
+
+int srv_device_create(struct srv_store *st, const char *name, const char *token_hash,
+                      struct srv_device *out, struct m87_error **err)
+{
+    struct srv_device existing = {0};
+    struct m87_error *e = NULL;
+    if (srv_device_find(st, name, &existing, &e) == 0) {
+        srv_device_release(&existing);
+        return m87_error_set(err, M87_E_CONFLICT, 0, "device '%s' already exists", name);
+    }
+    if (m87_error_code(e) != M87_E_NOTFOUND) {
+        *err = e;
+        return -1;
+    }
+    m87_error_free(e);
+    sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_ADD, err);
+    if (s == NULL)
+        return -1;
+    srv_bind_text(s, 1, name);
+    sqlite3_bind_int64(s, 2, srv_now());
+    if (srv_step_done(st, s, "store device", err) < 0)
+        return -1;
+    int64_t id = sqlite3_last_insert_rowid(srv_store_db(st));
+    if (srv_token_add(st, token_hash, SRV_ROLE_DEVICE, id, err) < 0)
+        return -1;
+    return srv_device_by_id(st, id, out, err);
+}
+
+static int device_one(struct srv_store *st, sqlite3_stmt *s, const char *what,
+                      struct srv_device *out, struct m87_error **err)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE)
+        return m87_error_set(err, M87_E_NOTFOUND, 0, "device %s not found", what);
+    if (rc != SQLITE_ROW)
+        return srv_store_error(st, "read device", err);
+    read_device(s, out);
+    sqlite3_reset(s);
+    return 0;
+}
+
+int srv_device_find(struct srv_store *st, const char *name, struct srv_device *out,
+                    struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_BY_NAME, err);
+    if (s == NULL)
+        return -1;
+    srv_bind_text(s, 1, name);
+    _cleanup_free_ char *what = m87_xasprintf("'%s'", name);
+    return device_one(st, s, what, out, err);
+}
+
+int srv_device_by_id(struct srv_store *st, int64_t id, struct srv_device *out,
+                     struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_BY_ID, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    _cleanup_free_ char *what = m87_xasprintf("#%lld", (long long)id);
+    return device_one(st, s, what, out, err);
+}
+
+int srv_device_list(struct srv_store *st, struct srv_device **out, size_t *n,
+                    struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_LIST, err);
+    if (s == NULL)
+        return -1;
+    struct srv_device *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 16;
+            v = m87_xrealloc(v, cap * sizeof(*v));
+        }
+        memset(&v[len], 0, sizeof(v[len]));
+        read_device(s, &v[len++]);
+    }
+    if (rc != SQLITE_DONE) {
+        for (size_t i = 0; i < len; i++)
+            srv_device_release(&v[i]);
+        free(v);
+        return srv_store_error(st, "list devices", err);
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+int srv_device_delete(struct srv_store *st, int64_t id, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_DELETE, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    return srv_step_done(st, s, "delete device", err);
+}
+
+int srv_device_seen(struct srv_store *st, int64_t id, const char *agent_version,
+                    const char *applied, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_SEEN, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, srv_now());
+    srv_bind_text(s, 3, agent_version);
+    srv_bind_text(s, 4, applied);
+    return srv_step_done(st, s, "update device", err);
+}
+
+int srv_device_count_online(struct srv_store *st, int64_t since, int64_t *n, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_ONLINE, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, since);
+    if (sqlite3_step(s) != SQLITE_ROW)
+        return srv_store_error(st, "count devices", err);
+    *n = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return 0;
+}

@@ -1,0 +1,22 @@
+/* Shared by the store*.c files only. */
+#ifndef M87_SERVER_STORE_INTERNAL_H
+#define M87_SERVER_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "server/server-internal.h"
+
+/* A prepared statement for sql (a string constant: cached by its address), reset and with
+ * its bindings cleared. NULL with *err when it does not prepare. */
+sqlite3_stmt *srv_stmt(struct srv_store *st, const char *sql, struct m87_error **err);
+/* Fill *err from the connection's last error, prefixed with what. */
+int srv_store_error(struct srv_store *st, const char *what, struct m87_error **err);
+/* Step a statement that returns no rows. */
+int srv_step_done(struct srv_store *st, sqlite3_stmt *s, const char *what, struct m87_error **err);
+/* A text column copied (NULL stays NULL). */
+char *srv_col_text(sqlite3_stmt *s, int col);
+/* Bind text or NULL. */
+void srv_bind_text(sqlite3_stmt *s, int idx, const char *text);
+sqlite3 *srv_store_db(struct srv_store *st);
+
+#endif

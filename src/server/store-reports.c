@@ -1,0 +1,203 @@
+/* Reports in the store. */
+#include <string.h>
+
+#include "server/store-internal.h"
+
+static const char SQL_REPORT_DEP[] =
+    "SELECT d.id FROM deployments d JOIN revisions r ON r.deployment_id = d.id"
+    " WHERE d.device_id = ?1 AND r.hash = ?2 ORDER BY d.active DESC, d.id DESC LIMIT 1";
+static const char SQL_REPORT_ADD[] =
+    "INSERT OR IGNORE INTO reports (device_id, seq, kind, revision, deployment_id, job, phase,"
+    " step, state, raw, received) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+static const char SQL_REPORT_MAX[] =
+    "SELECT COALESCE(MAX(seq), 0) FROM reports WHERE device_id = ?1";
+static const char SQL_REPORT_COUNT[] = "SELECT COUNT(*) FROM reports";
+static const char SQL_REPORT_ANY[] =
+    "SELECT 1 FROM reports WHERE device_id = ?1 AND revision = ?2 LIMIT 1";
+static const char SQL_REPORT_QUERY[] =
+    "SELECT r.seq, r.received, d.public_id, r.raw FROM reports r"
+    " LEFT JOIN deployments d ON d.id = r.deployment_id"
+    " WHERE r.device_id = ?1 AND (?2 = 0 OR r.deployment_id = ?2)"
+    " AND (?3 IS NULL OR r.revision = ?3) AND (?4 IS NULL OR r.job = ?4)"
+    " AND (?5 IS NULL OR r.step = ?5) AND (?6 IS NULL OR r.kind = ?6) AND r.seq > ?7"
+    " ORDER BY r.seq LIMIT ?8";
+
+/* The deployment a report belongs to, 0 for none (see docs/api.md). */
+static int report_deployment(struct srv_store *st, int64_t device_id, const char *revision,
+                             int64_t *dep, struct m87_error **err)
+{
+    *dep = 0;
+    if (revision == NULL)
+        return 0;
+    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_DEP, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    srv_bind_text(s, 2, revision);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *dep = sqlite3_column_int64(s, 0);
+    else if (rc != SQLITE_DONE)
+        return srv_store_error(st, "look up report deployment", err);
+    sqlite3_reset(s);
+    return 0;
+}
+
+int srv_report_add(struct srv_store *st, int64_t device_id, const struct srv_report *rep,
+                   struct m87_error **err)
+{
+    int64_t dep = 0;
+    if (report_deployment(st, device_id, rep->revision, &dep, err) < 0)
+        return -1;
+    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_ADD, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    sqlite3_bind_int64(s, 2, rep->seq);
+    srv_bind_text(s, 3, rep->kind);
+    srv_bind_text(s, 4, rep->revision);
+    if (dep)
+        sqlite3_bind_int64(s, 5, dep);
+    srv_bind_text(s, 6, rep->job);
+    srv_bind_text(s, 7, rep->phase);
+    srv_bind_text(s, 8, rep->step);
+    srv_bind_text(s, 9, rep->state);
+    srv_bind_text(s, 10, rep->raw);
+    sqlite3_bind_int64(s, 11, srv_now());
+    if (srv_step_done(st, s, "store report", err) < 0)
+        return -1;
+    return sqlite3_changes(srv_store_db(st)) > 0 ? 1 : 0;
+}
+
+static int one_int(struct srv_store *st, sqlite3_stmt *s, const char *what, int64_t *out,
+                   struct m87_error **err)
+{
+    if (sqlite3_step(s) != SQLITE_ROW)
+        return srv_store_error(st, what, err);
+    *out = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return 0;
+}
+
+int srv_report_max_seq(struct srv_store *st, int64_t device_id, int64_t *seq,
+                       struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_MAX, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    return one_int(st, s, "read report sequence", seq, err);
+}
+
+int srv_report_count(struct srv_store *st, int64_t *n, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_COUNT, err);
+    if (s == NULL)
+        return -1;
+    return one_int(st, s, "count reports", n, err);
+}
+
+int srv_report_any_for(struct srv_store *st, int64_t device_id, const char *revision, bool *yes,
+                       struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_ANY, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    srv_bind_text(s, 2, revision);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return srv_store_error(st, "read reports", err);
+    *yes = rc == SQLITE_ROW;
+    sqlite3_reset(s);
+    return 0;
+}
+
+void srv_report_rows_free(struct srv_report_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].deployment);
+        free(rows[i].raw);
+    }
+    free(rows);
+}
+
+int srv_report_query(struct srv_store *st, int64_t device_id, const struct srv_report_filter *f,
+                     struct srv_report_row **out, size_t *n, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_QUERY, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    sqlite3_bind_int64(s, 2, f->deployment_id);
+    srv_bind_text(s, 3, f->revision);
+    srv_bind_text(s, 4, f->job);
+    srv_bind_text(s, 5, f->step);
+    srv_bind_text(s, 6, f->kind);
+    sqlite3_bind_int64(s, 7, f->after);
+    sqlite3_bind_int64(s, 8, f->limit + 1);
+    struct srv_report_row *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 32;
+            v = m87_xrealloc(v, cap * sizeof(*v));
+        }
+        v[len].seq = sqlite3_column_int64(s, 0);
+        v[len].received = sqlite3_column_int64(s, 1);
+        v[len].deployment = srv_col_text(s, 2);
+        v[len].raw = srv_col_text(s, 3);
+        len++;
+    }
+    if (rc != SQLITE_DONE) {
+        srv_report_rows_free(v, len);
+        return srv_store_error(st, "query reports", err);
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+static const char SQL_REPORT_LATEST_JOB[] =
+    "SELECT raw FROM reports WHERE device_id = ?1 AND revision = ?2 AND kind = 'job'"
+    " AND job = ?3 ORDER BY seq DESC LIMIT 1";
+static const char SQL_REPORT_STEPS[] =
+    "SELECT raw FROM reports WHERE device_id = ?1 AND revision = ?2 AND kind = 'step'"
+    " AND job = ?3 ORDER BY seq";
+
+int srv_report_latest_job(struct srv_store *st, int64_t device_id, const char *revision,
+                          const char *job, char **raw, struct m87_error **err)
+{
+    *raw = NULL;
+    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_LATEST_JOB, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    srv_bind_text(s, 2, revision);
+    srv_bind_text(s, 3, job);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *raw = srv_col_text(s, 0);
+    else if (rc != SQLITE_DONE)
+        return srv_store_error(st, "read job report", err);
+    sqlite3_reset(s);
+    return 0;
+}
+
+int srv_report_steps(struct srv_store *st, int64_t device_id, const char *revision, const char *job,
+                     struct m87_strv *raws, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_STEPS, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    srv_bind_text(s, 2, revision);
+    srv_bind_text(s, 3, job);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        m87_strv_add(raws, (const char *)sqlite3_column_text(s, 0));
+    if (rc != SQLITE_DONE)
+        return srv_store_error(st, "read step reports", err);
+    return 0;
+}

@@ -1,0 +1,363 @@
+/* The SQLite store: open, migrations, statement cache, transactions.
+ *
+ * One connection guarded by one mutex serves every thread. SQLite serialises writers anyway;
+ * with WAL and transactions of well under a millisecond a single connection costs little
+ * concurrency, never sees SQLITE_BUSY from its own process, and keeps every prepared
+ * statement in one cache. busy_timeout still covers a second process (a backup tool). */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "server/store-internal.h"
+
+#define STMT_CACHE 64
+
+struct stmt_slot {
+    const char *sql;
+    sqlite3_stmt *stmt;
+};
+
+/* Seconds between WAL checkpoints. */
+#define CHECKPOINT_PERIOD 5
+
+struct srv_store {
+    sqlite3 *db;
+    pthread_mutex_t mu;
+    struct stmt_slot cache[STMT_CACHE];
+    size_t n_cache;
+    /* checkpoints run on their own connection and thread: the automatic checkpoint would
+     * fsync inside a commit, under the store's lock, and stall every request behind it */
+    sqlite3 *ckpt_db;
+    pthread_t ckpt_thread;
+    bool ckpt_running;
+    bool ckpt_quit;
+    pthread_mutex_t ckpt_mu;
+    pthread_cond_t ckpt_cond;
+};
+
+/* Applied in order; the schema_version table records how many ran. Append only. */
+static const char *const migrations[] = {
+    "CREATE TABLE devices ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  created INTEGER NOT NULL,"
+    "  last_seen INTEGER,"
+    "  agent_version TEXT,"
+    "  applied_revision TEXT);"
+    "CREATE TABLE tokens ("
+    "  id INTEGER PRIMARY KEY,"
+    "  hash TEXT NOT NULL UNIQUE,"
+    "  role TEXT NOT NULL CHECK (role IN ('admin', 'device')),"
+    "  device_id INTEGER REFERENCES devices(id) ON DELETE CASCADE,"
+    "  created INTEGER NOT NULL,"
+    "  CHECK ((role = 'admin') = (device_id IS NULL)));"
+    "CREATE TABLE deployments ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  public_id TEXT NOT NULL,"
+    "  active INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1)),"
+    "  head INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  UNIQUE (device_id, public_id));"
+    "CREATE UNIQUE INDEX deployments_one_active ON deployments(device_id) WHERE active = 1;"
+    "CREATE TABLE revisions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  deployment_id INTEGER NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,"
+    "  number INTEGER NOT NULL,"
+    "  hash TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  jobs TEXT NOT NULL,"
+    "  spec TEXT NOT NULL,"
+    "  UNIQUE (deployment_id, number));"
+    "CREATE TABLE revision_bundles ("
+    "  revision_id INTEGER NOT NULL REFERENCES revisions(id) ON DELETE CASCADE,"
+    "  digest TEXT NOT NULL,"
+    "  PRIMARY KEY (revision_id, digest));"
+    "CREATE INDEX revision_bundles_digest ON revision_bundles(digest);"
+    "CREATE TABLE bundles ("
+    "  digest TEXT PRIMARY KEY,"
+    "  size INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL);"
+    "CREATE TABLE reports ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  revision TEXT,"
+    "  deployment_id INTEGER REFERENCES deployments(id) ON DELETE SET NULL,"
+    "  job TEXT,"
+    "  phase TEXT,"
+    "  step TEXT,"
+    "  state TEXT,"
+    "  raw TEXT NOT NULL,"
+    "  received INTEGER NOT NULL,"
+    "  UNIQUE (device_id, seq));"
+    "CREATE INDEX reports_revision ON reports(device_id, revision, kind, job);"
+    "CREATE INDEX reports_deployment ON reports(deployment_id);",
+};
+
+sqlite3 *srv_store_db(struct srv_store *st)
+{
+    return st->db;
+}
+
+int srv_store_error(struct srv_store *st, const char *what, struct m87_error **err)
+{
+    int code = sqlite3_extended_errcode(st->db);
+    enum m87_errcode c = (code & 0xff) == SQLITE_CONSTRAINT ? M87_E_CONFLICT : M87_E_IO;
+    return m87_error_set(err, c, 0, "%s: %s", what, sqlite3_errmsg(st->db));
+}
+
+sqlite3_stmt *srv_stmt(struct srv_store *st, const char *sql, struct m87_error **err)
+{
+    for (size_t i = 0; i < st->n_cache; i++) {
+        if (st->cache[i].sql == sql) {
+            sqlite3_reset(st->cache[i].stmt);
+            sqlite3_clear_bindings(st->cache[i].stmt);
+            return st->cache[i].stmt;
+        }
+    }
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+        srv_store_error(st, "prepare statement", err);
+        return NULL;
+    }
+    if (st->n_cache == STMT_CACHE) {
+        m87_error_set(err, M87_E_INTERNAL, 0, "prepare statement: cache full");
+        sqlite3_finalize(s);
+        return NULL;
+    }
+    st->cache[st->n_cache].sql = sql;
+    st->cache[st->n_cache++].stmt = s;
+    return s;
+}
+
+int srv_step_done(struct srv_store *st, sqlite3_stmt *s, const char *what, struct m87_error **err)
+{
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return srv_store_error(st, what, err);
+    return 0;
+}
+
+char *srv_col_text(sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    return t ? m87_xstrdup((const char *)t) : NULL;
+}
+
+void srv_bind_text(sqlite3_stmt *s, int idx, const char *text)
+{
+    if (text)
+        sqlite3_bind_text(s, idx, text, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, idx);
+}
+
+static int exec(struct srv_store *st, const char *sql, const char *what, struct m87_error **err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        m87_error_set(err, M87_E_IO, 0, "%s: %s", what, msg ? msg : sqlite3_errmsg(st->db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int64_t schema_version(struct srv_store *st, struct m87_error **err)
+{
+    if (exec(st, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+             "create schema_version", err) < 0)
+        return -1;
+    sqlite3_stmt *s = NULL;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2(st->db, "SELECT MAX(version) FROM schema_version", -1, &s, NULL) !=
+        SQLITE_OK)
+        return srv_store_error(st, "read schema version", err);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static int migrate(struct srv_store *st, struct m87_error **err)
+{
+    if (exec(st, "BEGIN IMMEDIATE", "begin migration", err) < 0)
+        return -1;
+    int64_t v = schema_version(st, err);
+    if (v < 0)
+        goto fail;
+    if (v > (int64_t)M87_ARRAY_LEN(migrations)) {
+        m87_error_set(err, M87_E_VERSION, 0,
+                      "database schema version %lld is newer than this server's (%zu)",
+                      (long long)v, M87_ARRAY_LEN(migrations));
+        goto fail;
+    }
+    for (size_t i = (size_t)v; i < M87_ARRAY_LEN(migrations); i++) {
+        _cleanup_free_ char *what = m87_xasprintf("apply migration %zu", i + 1);
+        _cleanup_free_ char *bump = m87_xasprintf(
+            "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%zu)", i + 1);
+        if (exec(st, migrations[i], what, err) < 0 || exec(st, bump, what, err) < 0)
+            goto fail;
+    }
+    return exec(st, "COMMIT", "commit migration", err);
+fail:
+    exec(st, "ROLLBACK", "rollback", NULL);
+    return -1;
+}
+
+static void *checkpointer(void *arg)
+{
+    struct srv_store *st = arg;
+    pthread_mutex_lock(&st->ckpt_mu);
+    while (!st->ckpt_quit) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += CHECKPOINT_PERIOD;
+        pthread_cond_timedwait(&st->ckpt_cond, &st->ckpt_mu, &until);
+        if (st->ckpt_quit)
+            break;
+        pthread_mutex_unlock(&st->ckpt_mu);
+        int rc =
+            sqlite3_wal_checkpoint_v2(st->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            m87_log(M87_LOG_WARN, "database checkpoint: %s", sqlite3_errmsg(st->ckpt_db));
+        pthread_mutex_lock(&st->ckpt_mu);
+    }
+    pthread_mutex_unlock(&st->ckpt_mu);
+    return NULL;
+}
+
+static int start_checkpointer(struct srv_store *st, const char *path, struct m87_error **err)
+{
+    if (sqlite3_open_v2(path, &st->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+        SQLITE_OK)
+        return m87_error_set(err, M87_E_IO, 0, "open database '%s': %s", path,
+                             st->ckpt_db ? sqlite3_errmsg(st->ckpt_db) : "out of memory");
+    sqlite3_busy_timeout(st->ckpt_db, 5000);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&st->ckpt_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&st->ckpt_thread, NULL, checkpointer, st) != 0)
+        return m87_error_set(err, M87_E_IO, 0, "start the checkpoint thread");
+    st->ckpt_running = true;
+    return 0;
+}
+
+static void stop_checkpointer(struct srv_store *st)
+{
+    if (st->ckpt_running) {
+        pthread_mutex_lock(&st->ckpt_mu);
+        st->ckpt_quit = true;
+        pthread_cond_signal(&st->ckpt_cond);
+        pthread_mutex_unlock(&st->ckpt_mu);
+        pthread_join(st->ckpt_thread, NULL);
+        pthread_cond_destroy(&st->ckpt_cond);
+        st->ckpt_running = false;
+    }
+    sqlite3_close(st->ckpt_db);
+    st->ckpt_db = NULL;
+}
+
+static int configure(struct srv_store *st, struct m87_error **err)
+{
+    sqlite3_busy_timeout(st->db, 5000);
+    if (exec(st, "PRAGMA journal_mode=WAL", "set journal mode", err) < 0 ||
+        exec(st, "PRAGMA wal_autocheckpoint=0", "disable automatic checkpoints", err) < 0 ||
+        exec(st, "PRAGMA foreign_keys=ON", "enable foreign keys", err) < 0 ||
+        exec(st, "PRAGMA synchronous=NORMAL", "set synchronous", err) < 0)
+        return -1;
+    return 0;
+}
+
+int srv_store_open(const char *dir, bool create, struct srv_store **out, struct m87_error **err)
+{
+    _cleanup_free_ char *path = m87_xasprintf("%s/%s", dir, SRV_DB_FILE);
+    struct stat sb;
+    bool exists = stat(path, &sb) == 0;
+    if (create && exists)
+        return m87_error_set(err, M87_E_CONFLICT, 0, "database '%s' already exists", path);
+    if (!create && !exists)
+        return m87_error_set(err, M87_E_NOTFOUND, 0,
+                             "no database '%s': run 'm87-server init --data %s' first", path, dir);
+
+    struct srv_store *st = m87_xcalloc(1, sizeof(*st));
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_mutex_init(&st->ckpt_mu, NULL);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+        m87_error_set(err, M87_E_IO, 0, "open database '%s': %s", path,
+                      st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        srv_store_free(st);
+        return -1;
+    }
+    if (configure(st, err) < 0 || migrate(st, err) < 0 || start_checkpointer(st, path, err) < 0) {
+        m87_error_wrap(err, "database '%s'", path);
+        srv_store_free(st);
+        return -1;
+    }
+    *out = st;
+    return 0;
+}
+
+void srv_store_free(struct srv_store *st)
+{
+    if (st == NULL)
+        return;
+    stop_checkpointer(st);
+    for (size_t i = 0; i < st->n_cache; i++)
+        sqlite3_finalize(st->cache[i].stmt);
+    sqlite3_close(st->db);
+    pthread_mutex_destroy(&st->ckpt_mu);
+    pthread_mutex_destroy(&st->mu);
+    free(st);
+}
+
+int srv_store_begin(struct srv_store *st, struct m87_error **err)
+{
+    pthread_mutex_lock(&st->mu);
+    if (exec(st, "BEGIN IMMEDIATE", "begin transaction", err) < 0) {
+        pthread_mutex_unlock(&st->mu);
+        return -1;
+    }
+    return 0;
+}
+
+/* A statement left on a row would keep its read open past the transaction. */
+static void reset_all(struct srv_store *st)
+{
+    for (size_t i = 0; i < st->n_cache; i++)
+        sqlite3_reset(st->cache[i].stmt);
+}
+
+void srv_store_lock(struct srv_store *st)
+{
+    pthread_mutex_lock(&st->mu);
+}
+
+void srv_store_unlock(struct srv_store *st)
+{
+    reset_all(st);
+    pthread_mutex_unlock(&st->mu);
+}
+
+int srv_store_commit(struct srv_store *st, struct m87_error **err)
+{
+    reset_all(st);
+    int rc = exec(st, "COMMIT", "commit transaction", err);
+    if (rc < 0)
+        exec(st, "ROLLBACK", "rollback transaction", NULL);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+void srv_store_rollback(struct srv_store *st)
+{
+    reset_all(st);
+    exec(st, "ROLLBACK", "rollback transaction", NULL);
+    pthread_mutex_unlock(&st->mu);
+}

@@ -1,0 +1,232 @@
+/* Unit tests of the server's pure logic: route matching, Range headers, names, JSON nesting,
+ * times, numbers, the revision hash and the job merge/remove that make revisions. */
+#include <string.h>
+
+#include "server/server-internal.h"
+#include "unit-util.h"
+
+static void test_route_match(void **state)
+{
+    (void)state;
+    struct srv_params p = {.n = 0};
+    assert_true(srv_route_match("/v1/devices", "/v1/devices", &p));
+    assert_int_equal(p.n, 0);
+    assert_true(srv_route_match("/v1/devices/{}/deployments/{}/jobs/{}",
+                                "/v1/devices/gw-1/deployments/d-0123abcd/jobs/app", &p));
+    assert_int_equal(p.n, 3);
+    assert_string_equal(p.v[0], "gw-1");
+    assert_string_equal(p.v[1], "d-0123abcd");
+    assert_string_equal(p.v[2], "app");
+    srv_params_release(&p);
+    assert_true(srv_route_match("/v1/bundles/{}", "/v1/bundles/sha256:ab", &p));
+    assert_string_equal(p.v[0], "sha256:ab");
+    srv_params_release(&p);
+
+    static const char *const misses[][2] = {
+        {"/v1/devices", "/v1/devices/"},
+        {"/v1/devices", "/v1/device"},
+        {"/v1/devices/{}", "/v1/devices/"},
+        {"/v1/devices/{}", "/v1/devices//"},
+        {"/v1/devices/{}", "/v1/devices/a/b"},
+        {"/v1/devices/{}/status", "/v1/devices/a/statusx"},
+        {"/v1/devices/{}/status", "/v1/devices//status"},
+        {"/healthz", "/healthz/"},
+    };
+    for (size_t i = 0; i < M87_ARRAY_LEN(misses); i++) {
+        if (srv_route_match(misses[i][0], misses[i][1], &p))
+            fail_msg("'%s' matched '%s'", misses[i][1], misses[i][0]);
+        assert_int_equal(p.n, 0);
+    }
+    /* a segment longer than the cap does not match */
+    char long_path[600] = "/v1/devices/";
+    memset(long_path + strlen(long_path), 'a', 300);
+    assert_false(srv_route_match("/v1/devices/{}", long_path, &p));
+}
+
+static void test_route_table(void **state)
+{
+    (void)state;
+    /* every path of the table resolves to exactly one route per method */
+    for (size_t i = 0; i < srv_n_routes; i++)
+        for (size_t k = i + 1; k < srv_n_routes; k++)
+            if (strcmp(srv_routes[i].method, srv_routes[k].method) == 0 &&
+                strcmp(srv_routes[i].pattern, srv_routes[k].pattern) == 0)
+                fail_msg("duplicate route %s %s", srv_routes[i].method, srv_routes[i].pattern);
+}
+
+static void test_range(void **state)
+{
+    (void)state;
+    uint64_t a = 0, b = 0;
+    assert_int_equal(srv_parse_range(NULL, 100, &a, &b), 0);
+    assert_int_equal(srv_parse_range("bytes=10-", 100, &a, &b), 1);
+    assert_int_equal(a, 10);
+    assert_int_equal(b, 99);
+    assert_int_equal(srv_parse_range("bytes=10-19", 100, &a, &b), 1);
+    assert_int_equal(b, 19);
+    assert_int_equal(srv_parse_range("bytes=10-500", 100, &a, &b), 1);
+    assert_int_equal(b, 99);
+    assert_int_equal(srv_parse_range("bytes=-30", 100, &a, &b), 1);
+    assert_int_equal(a, 70);
+    assert_int_equal(b, 99);
+    assert_int_equal(srv_parse_range("bytes=-300", 100, &a, &b), 1);
+    assert_int_equal(a, 0);
+    assert_int_equal(srv_parse_range("bytes=100-", 100, &a, &b), -1);
+    assert_int_equal(srv_parse_range("bytes=0-", 0, &a, &b), -1);
+    assert_int_equal(srv_parse_range("bytes=-0", 100, &a, &b), -1);
+    static const char *const ignored[] = {
+        "bytes=",        "bytes=-",   "bytes=a-",  "bytes=1-a", "bytes=5-1",
+        "bytes=0-1,3-4", "items=0-1", "bytes 0-1", "bytes=+1-", "bytes=99999999999999999999999-"};
+    for (size_t i = 0; i < M87_ARRAY_LEN(ignored); i++)
+        if (srv_parse_range(ignored[i], 100, &a, &b) != 0)
+            fail_msg("'%s' was not ignored", ignored[i]);
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    assert_true(srv_valid_device_name("gw-1"));
+    assert_true(srv_valid_device_name("0.a_b-c"));
+    char max[64];
+    memset(max, 'a', 63);
+    max[63] = '\0';
+    assert_true(srv_valid_device_name(max));
+    static const char *const bad[] = {"", "Gw", "-a", ".a", "_a", "a/b", "a b", "a\n", "ä"};
+    for (size_t i = 0; i < M87_ARRAY_LEN(bad); i++)
+        assert_false(srv_valid_device_name(bad[i]));
+    char over[65];
+    memset(over, 'a', 64);
+    over[64] = '\0';
+    assert_false(srv_valid_device_name(over));
+
+    assert_true(srv_valid_deployment_id("d-0123abcd"));
+    assert_false(srv_valid_deployment_id("d-0123ABCD"));
+    assert_false(srv_valid_deployment_id("d-0123abc"));
+    assert_false(srv_valid_deployment_id("x-0123abcd"));
+    assert_true(
+        srv_valid_hex64("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"));
+    assert_false(
+        srv_valid_hex64("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeF"));
+    assert_false(srv_valid_hex64("abc"));
+}
+
+static void test_json_depth(void **state)
+{
+    (void)state;
+    assert_int_equal(srv_json_depth("{}", 2, 32), 1);
+    assert_int_equal(srv_json_depth("{\"a\":[[1]]}", 11, 32), 3);
+    /* brackets inside strings, escaped quotes included, do not count */
+    const char *s = "{\"a\":\"[[[\\\"[[[\"}";
+    assert_int_equal(srv_json_depth(s, strlen(s), 32), 1);
+    char deep[200];
+    memset(deep, '[', sizeof(deep));
+    assert_int_equal(srv_json_depth(deep, sizeof(deep), 32), 33);
+}
+
+static void test_time_and_int(void **state)
+{
+    (void)state;
+    char buf[32];
+    srv_time_format(0, buf);
+    assert_string_equal(buf, "");
+    srv_time_format(1795437000, buf);
+    assert_string_equal(buf, "2026-11-23T12:30:00Z");
+    int64_t v = 0;
+    assert_int_equal(srv_parse_int("42", 0, 100, &v), 0);
+    assert_int_equal(v, 42);
+    static const char *const bad[] = {"",   " 1",  "1 ", "+1",
+                                      "1x", "101", "-1", "99999999999999999999"};
+    for (size_t i = 0; i < M87_ARRAY_LEN(bad); i++)
+        if (srv_parse_int(bad[i], 0, 100, &v) == 0)
+            fail_msg("'%s' parsed", bad[i]);
+}
+
+static struct spec_runspec *parse(const char *text)
+{
+    struct m87_error *err = NULL;
+    struct spec_runspec *rs = spec_runspec_parse(text, strlen(text), "t", &err);
+    if (rs == NULL)
+        fail_msg("parse: %s", err->msg);
+    return rs;
+}
+
+static void test_revision_hash(void **state)
+{
+    (void)state;
+    char got[M87_SHA256_HEX_LEN + 1], want[M87_SHA256_HEX_LEN + 1];
+    struct spec_runspec empty = {NULL, 0};
+    srv_rev_hash(&empty, got);
+    m87_sha256_hex("m87-rev-v1\n", 11, want);
+    assert_string_equal(got, want);
+
+    struct spec_runspec *rs =
+        parse("{\"jobs\":[{\"id\":\"b\",\"enabled\":false,\"steps\":[{\"name\":"
+              "\"s\",\"run\":\"x\"}]},{\"id\":\"a\",\"steps\":[{\"name\":"
+              "\"s\",\"run\":\"y\"}]}]}");
+    _cleanup_free_ char *text =
+        m87_xasprintf("m87-rev-v1\na %s 1\nb %s 0\n", rs->jobs[1].hash, rs->jobs[0].hash);
+    m87_sha256_hex(text, strlen(text), want);
+    srv_rev_hash(rs, got);
+    assert_string_equal(got, want);
+
+    /* the order of jobs in the document does not matter, enabled does */
+    struct spec_runspec *swapped = parse("{\"jobs\":[{\"id\":\"a\",\"steps\":[{\"name\":\"s\","
+                                         "\"run\":\"y\"}]},{\"id\":\"b\",\"enabled\":false,"
+                                         "\"steps\":[{\"name\":\"s\",\"run\":\"x\"}]}]}");
+    srv_rev_hash(swapped, want);
+    assert_string_equal(got, want);
+    swapped->jobs[1].enabled = true;
+    srv_rev_hash(swapped, want);
+    assert_string_not_equal(got, want);
+    spec_runspec_free(swapped);
+    spec_runspec_free(rs);
+}
+
+static void test_merge_and_remove(void **state)
+{
+    (void)state;
+    struct spec_runspec *base = parse("jobs:\n- {id: a, steps: [{name: s, run: x}]}\n"
+                                      "- {id: b, steps: [{name: s, run: x}]}\n");
+    struct spec_runspec *add = parse("jobs:\n- {id: c, steps: [{name: s, run: z}]}\n"
+                                     "- {id: a, steps: [{name: s, run: new}]}\n");
+    srv_rev_merge(base, add);
+    assert_int_equal(add->n_jobs, 0);
+    assert_int_equal(base->n_jobs, 3);
+    assert_string_equal(base->jobs[0].id, "a"); /* replaced in place */
+    assert_string_equal(base->jobs[0].steps[0].run.text, "new");
+    assert_string_equal(base->jobs[1].id, "b");
+    assert_string_equal(base->jobs[2].id, "c"); /* appended */
+    assert_int_equal(base->jobs[2].index, 2);
+
+    struct srv_rev_content c;
+    srv_rev_content_from(base, &c);
+    assert_string_equal(c.jobs, "[\"a\",\"b\",\"c\"]");
+    /* the stored spec reads back to the same jobs and hash */
+    struct m87_error *err = NULL;
+    struct spec_runspec *back = srv_rev_parse_stored(c.spec, &err);
+    assert_non_null(back);
+    char h[M87_SHA256_HEX_LEN + 1];
+    srv_rev_hash(back, h);
+    assert_string_equal(h, c.hash);
+    spec_runspec_free(back);
+    srv_rev_content_release(&c);
+
+    assert_true(srv_rev_remove(base, "b"));
+    assert_false(srv_rev_remove(base, "b"));
+    assert_int_equal(base->n_jobs, 2);
+    assert_string_equal(base->jobs[1].id, "c");
+    assert_int_equal(base->jobs[1].index, 1);
+    spec_runspec_free(add);
+    spec_runspec_free(base);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_route_match),   cmocka_unit_test(test_route_table),
+        cmocka_unit_test(test_range),         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_json_depth),    cmocka_unit_test(test_time_and_int),
+        cmocka_unit_test(test_revision_hash), cmocka_unit_test(test_merge_and_remove),
+    };
+    return cmocka_run_group_tests_name("server", tests, NULL, NULL);
+}
