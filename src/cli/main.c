@@ -1,35 +1,92 @@
 /* m87: the command line of the control plane. */
+#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "m87/common.h"
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: m87 [--help] [--version] <command> [<args>]\n"
-                 "\n"
-                 "Ship Docker Compose stacks to edge devices that are often offline.\n"
-                 "\n"
-                 "options:\n"
-                 "  -h, --help     show this help\n"
-                 "  -V, --version  print the version\n");
+    fprintf(out,
+            "usage: m87 [--help] [--version] <command> [<args>]\n"
+            "       m87 DEVICE <command> [<args>]\n"
+            "\n"
+            "Ship Docker Compose stacks to edge devices that are often offline.\n"
+            "\n"
+            "commands:\n"
+            "  login --server URL --token TOKEN    save the server and the admin token\n"
+            "  devices add|list|rm                 manage devices\n"
+            "\n"
+            "device commands:\n"
+            "  DEVICE deployment new|list|show|activate|clone|status|rm\n"
+            "                                      manage the device's deployments\n"
+            "  DEVICE deploy FILE                  add or replace jobs from a run spec or a\n"
+            "                                      docker-compose.yml in the active deployment\n"
+            "  DEVICE undeploy ID                  remove a job from the active deployment\n"
+            "\n"
+            "options:\n"
+            "  -h, --help     show this help\n"
+            "  -V, --version  print the version\n"
+            "\n"
+            "Run 'm87 <command> --help' for the options of a command.\n"
+            "Exit status: 0 ok, 1 the thing asked about failed, 2 usage, auth or network.\n");
+}
+
+static int device_command(int argc, char **argv)
+{
+    const char *device = argv[1];
+
+    if (argc < 3) {
+        fprintf(stderr, "m87: %s: missing command (deployment, deploy or undeploy)\n", device);
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[2], "deployment") == 0)
+        return cli_cmd_deployment(device, argc - 2, argv + 2);
+    if (strcmp(argv[2], "deploy") == 0)
+        return cli_cmd_deploy(device, argc - 2, argv + 2);
+    if (strcmp(argv[2], "undeploy") == 0)
+        return cli_cmd_undeploy(device, argc - 2, argv + 2);
+    fprintf(stderr, "m87: %s: unknown command '%s'\n", device, argv[2]);
+    usage(stderr);
+    return CLI_EXIT_USAGE;
+}
+
+static int run(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("m87 %s\n", M87_VERSION);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "login") == 0)
+        return cli_cmd_login(argc - 1, argv + 1);
+    if (strcmp(argv[1], "devices") == 0)
+        return cli_cmd_devices(argc - 1, argv + 1);
+    if (argv[1][0] == '-') {
+        fprintf(stderr, "m87: unknown option '%s'\n", argv[1]);
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    return device_command(argc, argv);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "m87: cannot initialise libcurl\n");
+        return CLI_EXIT_FAILED;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(stdout);
-        return 0;
-    }
-    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-        printf("m87 %s\n", M87_VERSION);
-        return 0;
-    }
-    fprintf(stderr, "m87: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return 2;
+    int rc = run(argc, argv);
+    curl_global_cleanup();
+    return rc;
 }

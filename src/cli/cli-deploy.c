@@ -1,0 +1,224 @@
+/* `m87 DEVICE deploy FILE` and `m87 DEVICE undeploy ID`: change the jobs of a deployment. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "m87/spec.h"
+
+static const char deploy_help[] =
+    "usage: m87 DEVICE deploy FILE [--name ID] [--deployment-id ID] [--json]\n"
+    "\n"
+    "Add the jobs of FILE to the device's active deployment (or to ID), replacing jobs of\n"
+    "the same id; the change is one new revision. FILE is either\n"
+    "  - a run spec (a mapping with 'jobs:'), or\n"
+    "  - a Docker Compose file (a mapping with 'services:' and no 'jobs:'): it is converted\n"
+    "    into one job that pulls and starts the stack on the device; the files it references\n"
+    "    (env files, configs, secrets, bind-mounted files) travel with it, in a bundle\n"
+    "    uploaded first when they cannot be inline.\n"
+    "The file is checked completely before anything is sent.\n"
+    "\n"
+    "options:\n"
+    "  --name ID           the job's id (compose: default the project name; run spec: only\n"
+    "                      with a single job, which is renamed)\n"
+    "  --deployment-id ID  a deployment other than the active one\n"
+    "  --json              print the deployment as JSON\n"
+    "  -h, --help          show this help\n";
+
+static const char undeploy_help[] =
+    "usage: m87 DEVICE undeploy ID [--deployment-id ID] [--json]\n"
+    "\n"
+    "Remove job ID from the device's active deployment (or from --deployment-id): a new\n"
+    "revision without it. The device runs the job's stop steps and removes its workdir.\n"
+    "\n"
+    "options:\n"
+    "  --deployment-id ID  a deployment other than the active one\n"
+    "  --json              print the deployment as JSON\n"
+    "  -h, --help          show this help\n";
+
+struct deploy_opts {
+    const char *name;
+    const char *deployment;
+    bool json;
+};
+
+int cli_file_kind(const char *text, size_t len, const char *file, enum cli_file_kind *kind,
+                  struct m87_error **err)
+{
+    _cleanup_(m87_yaml_freep) struct m87_yaml_doc *doc = m87_yaml_parse(text, len, file, err);
+
+    if (!doc)
+        return -1;
+    const struct m87_yaml_node *root = m87_yaml_root(doc);
+    *kind = CLI_FILE_RUNSPEC;
+    if (m87_yaml_kind(root) == M87_YAML_MAPPING && m87_yaml_get(root, "services") &&
+        !m87_yaml_get(root, "jobs"))
+        *kind = CLI_FILE_COMPOSE;
+    return 0;
+}
+
+static int parse(const char *cmd, int argc, char **argv, struct deploy_opts *o, bool with_name)
+{
+    static const struct option opts[] = {
+        {"name", required_argument, NULL, 'n'},
+        {"deployment-id", required_argument, NULL, 'd'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'n' && with_name)
+            o->name = optarg;
+        else if (c == 'd')
+            o->deployment = optarg;
+        else if (c == 'j')
+            o->json = true;
+        else if (c == 'h')
+            return cli_help(with_name ? deploy_help : undeploy_help);
+        else if (c == 'n')
+            return cli_usage_error(cmd, "unknown option '--name'");
+        else
+            return cli_bad_option(cmd, argv, c);
+    }
+    return cli_operands(cmd, argc, argv, 1, 1);
+}
+
+/* A run spec file, checked here so that its errors name the user's file:line:column. */
+static struct spec_runspec *load_runspec(const char *path, const char *text, size_t len,
+                                         const char *name, struct m87_error **err)
+{
+    _cleanup_(spec_runspec_freep) struct spec_runspec *rs =
+        spec_runspec_parse(text, len, path, err);
+
+    if (!rs || !name)
+        return M87_STEAL(rs);
+    if (rs->n_jobs != 1) {
+        m87_error_set(err, M87_E_INVAL, 0, "%s: --name needs a run spec with one job, not %zu",
+                      path, rs->n_jobs);
+        return NULL;
+    }
+    free(rs->jobs[0].id);
+    rs->jobs[0].id = m87_xstrdup(name);
+    /* read back, so that the new id is checked like any other */
+    _cleanup_free_ char *json = spec_runspec_dump(rs, true);
+    return spec_runspec_parse(json, strlen(json), "--name", err);
+}
+
+static void print_result(const char *device, const struct m87_json *dep,
+                         const struct spec_runspec *rs, bool json)
+{
+    if (json) {
+        cli_print_json(stdout, dep);
+        return;
+    }
+    for (size_t i = 0; i < rs->n_jobs; i++)
+        printf("deployed job '%s' to %s\n", rs->jobs[i].id, device);
+    printf("deployment %s is at revision %lld (hash %.12s)\n",
+           m87_json_str(m87_json_get(dep, "id"), "?"),
+           (long long)m87_json_int(m87_json_get(dep, "revision"), 0),
+           m87_json_str(m87_json_get(dep, "hash"), "-"));
+    if (m87_json_bool(m87_json_get(dep, "active"), false))
+        printf("follow it with: m87 %s deployment status --follow\n", device);
+}
+
+static int post_jobs(const struct cli_ctx *ctx, const char *device, const char *deployment,
+                     const struct spec_runspec *rs, bool json)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_(m87_json_freep) struct m87_json *dep = NULL;
+    _cleanup_free_ char *d = cli_escape(device);
+    _cleanup_free_ char *id = cli_escape(deployment);
+    _cleanup_free_ char *path = m87_xasprintf("/v1/devices/%s/deployments/%s/jobs", d, id);
+    _cleanup_free_ char *body = spec_runspec_dump(rs, true);
+
+    if (cli_http_json(ctx, "POST", path, body, &dep, &err) < 0)
+        return cli_report(err);
+    print_result(device, dep, rs, json);
+    return CLI_EXIT_OK;
+}
+
+static int deploy(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_free_ char *active = NULL;
+    _cleanup_(spec_runspec_freep) struct spec_runspec *rs = NULL;
+    struct cli_bundle bundle = {0};
+    struct deploy_opts o = {0};
+    enum cli_file_kind kind;
+    size_t len = 0;
+    int rc = parse("deploy", argc, argv, &o, true);
+
+    if (rc)
+        return rc == 1 ? CLI_EXIT_OK : rc;
+    const char *file = argv[optind];
+    _cleanup_free_ char *text = m87_read_file(file, SPEC_RUNSPEC_MAX_FILE, &len, &err);
+    if (!text || cli_file_kind(text, len, file, &kind, &err) < 0) {
+        fprintf(stderr, "m87: %s\n", err->msg);
+        return CLI_EXIT_USAGE;
+    }
+    if (kind == CLI_FILE_COMPOSE)
+        rs = cli_compose_job(file, o.name, &bundle, &err);
+    else
+        rs = load_runspec(file, text, len, o.name, &err);
+    if (!rs) {
+        fprintf(stderr, "m87: %s\n", err->msg);
+        cli_bundle_release(&bundle);
+        return CLI_EXIT_USAGE;
+    }
+    if (!o.deployment && (rc = cli_active_deployment(ctx, device, &active)) != CLI_EXIT_OK) {
+        cli_bundle_release(&bundle);
+        return rc;
+    }
+    rc = cli_bundle_upload(ctx, &bundle);
+    if (rc == CLI_EXIT_OK)
+        rc = post_jobs(ctx, device, o.deployment ? o.deployment : active, rs, o.json);
+    cli_bundle_release(&bundle);
+    return rc;
+}
+
+static int undeploy(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_(m87_json_freep) struct m87_json *dep = NULL;
+    _cleanup_free_ char *active = NULL;
+    struct deploy_opts o = {0};
+    int rc = parse("undeploy", argc, argv, &o, false);
+
+    if (rc)
+        return rc == 1 ? CLI_EXIT_OK : rc;
+    if (!o.deployment && (rc = cli_active_deployment(ctx, device, &active)) != CLI_EXIT_OK)
+        return rc;
+    const char *job = argv[optind];
+    _cleanup_free_ char *d = cli_escape(device);
+    _cleanup_free_ char *id = cli_escape(o.deployment ? o.deployment : active);
+    _cleanup_free_ char *j = cli_escape(job);
+    _cleanup_free_ char *path = m87_xasprintf("/v1/devices/%s/deployments/%s/jobs/%s", d, id, j);
+    if (cli_http_json(ctx, "DELETE", path, NULL, &dep, &err) < 0)
+        return cli_report(err);
+    if (o.json) {
+        cli_print_json(stdout, dep);
+        return CLI_EXIT_OK;
+    }
+    printf("removed job '%s' from %s\n", job, device);
+    printf("deployment %s is at revision %lld; the device runs the job's stop steps\n",
+           m87_json_str(m87_json_get(dep, "id"), "?"),
+           (long long)m87_json_int(m87_json_get(dep, "revision"), 0));
+    return CLI_EXIT_OK;
+}
+
+int cli_cmd_deploy(const char *device, int argc, char **argv)
+{
+    static const struct cli_sub sub = {"deploy", deploy, deploy_help};
+
+    return cli_run(&sub, device, argc, argv);
+}
+
+int cli_cmd_undeploy(const char *device, int argc, char **argv)
+{
+    static const struct cli_sub sub = {"undeploy", undeploy, undeploy_help};
+
+    return cli_run(&sub, device, argc, argv);
+}

@@ -1,0 +1,296 @@
+/* `m87 DEVICE deployment new|list|show|activate|clone|rm` (status is in cli-status.c). */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "m87/spec.h"
+
+static const char deployment_help[] =
+    "usage: m87 DEVICE deployment <command> [<args>]\n"
+    "\n"
+    "commands:\n"
+    "  new [--active] [--json]              create an empty deployment\n"
+    "  list [--json]                        list the device's deployments\n"
+    "  show [ID] [--revision N] [--yaml] [--json]\n"
+    "                                       show a deployment (default: the active one)\n"
+    "  activate ID                          make ID the device's desired state\n"
+    "  clone ID[@REVISION] [--active] [--json]\n"
+    "                                       copy a deployment at a revision (rollback)\n"
+    "  status [--deployment-id ID] [--logs] [--follow] [--json]\n"
+    "                                       what the device did with the deployment\n"
+    "  rm ID                                remove a deployment that is not active\n"
+    "\n"
+    "Run 'm87 DEVICE deployment <command> --help' for the options of a command.\n";
+
+static const char new_help[] = "usage: m87 DEVICE deployment new [--active] [--json]\n"
+                               "\n"
+                               "Create an empty deployment (revision 1, no jobs).\n"
+                               "\n"
+                               "options:\n"
+                               "  --active    make it the device's active deployment at once\n"
+                               "  --json      print the deployment as JSON\n"
+                               "  -h, --help  show this help\n";
+
+static const char list_help[] = "usage: m87 DEVICE deployment list [--json]\n"
+                                "\n"
+                                "List the device's deployments, oldest first; '*' marks the "
+                                "active one.\n"
+                                "\n"
+                                "options:\n"
+                                "  --json      print the server's {\"deployments\":[...]}\n"
+                                "  -h, --help  show this help\n";
+
+static const char activate_help[] = "usage: m87 DEVICE deployment activate ID\n"
+                                    "\n"
+                                    "Make deployment ID the device's active deployment; the "
+                                    "device applies its newest\n"
+                                    "revision when it next syncs.\n"
+                                    "\n"
+                                    "options:\n"
+                                    "  -h, --help  show this help\n";
+
+static const char clone_help[] =
+    "usage: m87 DEVICE deployment clone ID[@REVISION] [--active] [--json]\n"
+    "\n"
+    "Create a deployment whose first revision has the jobs of ID at REVISION (default: its\n"
+    "newest). With --active this is a rollback to a known-good state.\n"
+    "\n"
+    "options:\n"
+    "  --active    make the clone the active deployment\n"
+    "  --json      print the new deployment as JSON\n"
+    "  -h, --help  show this help\n";
+
+static const char rm_help[] = "usage: m87 DEVICE deployment rm ID\n"
+                              "\n"
+                              "Remove a deployment and its revisions. The active deployment "
+                              "cannot be removed.\n"
+                              "\n"
+                              "options:\n"
+                              "  -h, --help  show this help\n";
+
+static char *deployments_path(const char *device)
+{
+    _cleanup_free_ char *d = cli_escape(device);
+    return m87_xasprintf("/v1/devices/%s/deployments", d);
+}
+
+static char *deployment_path(const char *device, const char *id, const char *tail)
+{
+    _cleanup_free_ char *d = cli_escape(device);
+    _cleanup_free_ char *i = cli_escape(id);
+    return m87_xasprintf("/v1/devices/%s/deployments/%s%s", d, i, tail ? tail : "");
+}
+
+int cli_active_deployment(const struct cli_ctx *ctx, const char *device, char **id)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
+    _cleanup_free_ char *d = cli_escape(device);
+    _cleanup_free_ char *path = m87_xasprintf("/v1/devices/%s", d);
+
+    if (cli_http_json(ctx, "GET", path, NULL, &doc, &err) < 0)
+        return cli_report(err);
+    const char *active = m87_json_str(m87_json_path(doc, "active_deployment", "id", NULL), NULL);
+    if (!active) {
+        fprintf(stderr,
+                "m87: device '%s' has no active deployment; run: m87 %s deployment new "
+                "--active\n",
+                device, device);
+        return CLI_EXIT_USAGE;
+    }
+    *id = m87_xstrdup(active);
+    return CLI_EXIT_OK;
+}
+
+/* new and clone: POST a deployment and say what was made. */
+static int create(const struct cli_ctx *ctx, const char *device, bool active, const char *src,
+                  int64_t rev, bool json)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
+    _cleanup_free_ char *path = deployments_path(device);
+    struct m87_jw *w = m87_jw_new();
+
+    m87_jw_obj_open(w);
+    m87_jw_kbool(w, "active", active);
+    if (src) {
+        m87_jw_key(w, "clone");
+        m87_jw_obj_open(w);
+        m87_jw_kstr(w, "id", src);
+        if (rev > 0)
+            m87_jw_kint(w, "revision", rev);
+        m87_jw_obj_close(w);
+    }
+    m87_jw_obj_close(w);
+    _cleanup_free_ char *body = m87_jw_finish(w);
+    if (cli_http_json(ctx, "POST", path, body, &doc, &err) < 0)
+        return cli_report(err);
+    if (json) {
+        cli_print_json(stdout, doc);
+        return CLI_EXIT_OK;
+    }
+    const char *id = m87_json_str(m87_json_get(doc, "id"), "?");
+    if (src && rev > 0)
+        printf("created deployment %s on %s from %s at revision %lld\n", id, device, src,
+               (long long)rev);
+    else if (src)
+        printf("created deployment %s on %s from %s at its newest revision\n", id, device, src);
+    else
+        printf("created deployment %s on %s\n", id, device);
+    if (active)
+        printf("%s is now the active deployment of %s\n", id, device);
+    else
+        printf("activate it with: m87 %s deployment activate %s\n", device, id);
+    return CLI_EXIT_OK;
+}
+
+static int parse_active(const char *cmd, const char *help, int argc, char **argv, bool *active,
+                        bool *json, int operands)
+{
+    static const struct option opts[] = {{"active", no_argument, NULL, 'a'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'a')
+            *active = true;
+        else if (c == 'j')
+            *json = true;
+        else if (c == 'h')
+            return cli_help(help);
+        else
+            return cli_bad_option(cmd, argv, c);
+    }
+    return cli_operands(cmd, argc, argv, operands, operands);
+}
+
+static int dep_new(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
+{
+    bool active = false, json = false;
+    int rc = parse_active("deployment new", new_help, argc, argv, &active, &json, 0);
+
+    if (rc)
+        return rc == 1 ? CLI_EXIT_OK : rc;
+    return create(ctx, device, active, NULL, 0, json);
+}
+
+static int dep_clone(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_free_ char *src = NULL;
+    bool active = false, json = false;
+    int64_t rev = 0;
+    int rc = parse_active("deployment clone", clone_help, argc, argv, &active, &json, 1);
+
+    if (rc)
+        return rc == 1 ? CLI_EXIT_OK : rc;
+    if (cli_parse_clone_ref(argv[optind], &src, &rev, &err) < 0)
+        return cli_usage_error("deployment clone", "%s", err->msg);
+    return create(ctx, device, active, src, rev, json);
+}
+
+static void print_list(const struct m87_json *list)
+{
+    static const char *const header[] = {"ID", "ACTIVE", "REVISION", "JOBS", "UPDATED"};
+    struct cli_table t;
+
+    cli_table_init(&t, M87_ARRAY_LEN(header), header);
+    for (size_t i = 0; i < m87_json_len(list); i++) {
+        const struct m87_json *d = m87_json_at(list, i);
+        const struct m87_json *jobs = m87_json_get(d, "jobs");
+        _cleanup_free_ char *rev =
+            m87_xasprintf("%lld", (long long)m87_json_int(m87_json_get(d, "revision"), 0));
+        struct m87_buf names;
+        m87_buf_init(&names, 0);
+        for (size_t k = 0; k < m87_json_len(jobs); k++)
+            m87_buf_appendf(&names, NULL, "%s%s", k ? "," : "",
+                            m87_json_str(m87_json_at(jobs, k), "?"));
+        const char *row[] = {m87_json_str(m87_json_get(d, "id"), "?"),
+                             m87_json_bool(m87_json_get(d, "active"), false) ? "*" : "", rev,
+                             names.len ? names.data : "-",
+                             m87_json_str(m87_json_get(d, "updated"), NULL)};
+        cli_table_add(&t, row);
+        m87_buf_release(&names);
+    }
+    _cleanup_free_ char *text = cli_table_render(&t);
+    fputs(text, stdout);
+    cli_table_release(&t);
+}
+
+static int dep_list(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
+    _cleanup_free_ char *path = deployments_path(device);
+    bool json = false;
+    int rc = cli_parse_simple("deployment list", list_help, argc, argv, &json, 0, 0);
+
+    if (rc)
+        return rc == 1 ? CLI_EXIT_OK : rc;
+    if (cli_http_json(ctx, "GET", path, NULL, &doc, &err) < 0)
+        return cli_report(err);
+    if (json)
+        cli_print_json(stdout, doc);
+    else
+        print_list(m87_json_get(doc, "deployments"));
+    return CLI_EXIT_OK;
+}
+
+/* activate and rm: one call on one deployment. */
+static int on_one(const struct cli_ctx *ctx, const char *device, int argc, char **argv,
+                  bool activate)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    const char *cmd = activate ? "deployment activate" : "deployment rm";
+    int rc = cli_parse_simple(cmd, activate ? activate_help : rm_help, argc, argv, NULL, 1, 1);
+
+    if (rc)
+        return rc == 1 ? CLI_EXIT_OK : rc;
+    const char *id = argv[optind];
+    _cleanup_free_ char *path = deployment_path(device, id, activate ? "/activate" : NULL);
+    if (cli_http_json(ctx, activate ? "POST" : "DELETE", path, activate ? "{}" : NULL, NULL, &err) <
+        0) {
+        rc = cli_report(err);
+        if (!activate && m87_error_code(err) == M87_E_CONFLICT)
+            fprintf(stderr, "To remove it, first run: m87 %s deployment activate OTHER-ID\n",
+                    device);
+        return rc;
+    }
+    if (activate)
+        printf("deployment %s is now the active deployment of %s\n", id, device);
+    else
+        printf("deployment %s removed from %s\n", id, device);
+    return CLI_EXIT_OK;
+}
+
+static int dep_activate(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
+{
+    return on_one(ctx, device, argc, argv, true);
+}
+
+static int dep_rm(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
+{
+    return on_one(ctx, device, argc, argv, false);
+}
+
+static const struct cli_sub subcommands[] = {
+    {"new", dep_new, new_help},
+    {"list", dep_list, list_help},
+    {"show", cli_deployment_show, cli_show_help},
+    {"activate", dep_activate, activate_help},
+    {"clone", dep_clone, clone_help},
+    {"status", cli_deployment_status, cli_status_help},
+    {"rm", dep_rm, rm_help},
+};
+
+int cli_cmd_deployment(const char *device, int argc, char **argv)
+{
+    _cleanup_free_ char *group = m87_xasprintf("%s deployment", device);
+
+    return cli_dispatch(group, deployment_help, subcommands, M87_ARRAY_LEN(subcommands), device,
+                        argc, argv);
+}

@@ -1,0 +1,159 @@
+/* `m87 devices add|list|rm`. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char devices_help[] =
+    "usage: m87 devices <command> [<args>]\n"
+    "\n"
+    "commands:\n"
+    "  add NAME [--json]   register a device and print its token (shown once)\n"
+    "  list [--json]       list the devices: online, last seen, agent, applied revision\n"
+    "  rm NAME             remove a device with its deployments and reports\n"
+    "\n"
+    "Run 'm87 devices <command> --help' for the options of a command.\n";
+
+static const char add_help[] =
+    "usage: m87 devices add NAME [--json]\n"
+    "\n"
+    "Register a device. Its token is printed this once, with the command line that starts\n"
+    "the agent on the device. NAME: [a-z0-9][a-z0-9_.-]{0,62}.\n"
+    "\n"
+    "options:\n"
+    "  --json      print {\"name\",\"token\",\"created\",\"server\",\"agent_command\"}\n"
+    "  -h, --help  show this help\n";
+
+static const char list_help[] = "usage: m87 devices list [--json]\n"
+                                "\n"
+                                "List the devices, sorted by name.\n"
+                                "\n"
+                                "options:\n"
+                                "  --json      print the server's {\"devices\":[...]}\n"
+                                "  -h, --help  show this help\n";
+
+static const char rm_help[] = "usage: m87 devices rm NAME\n"
+                              "\n"
+                              "Remove a device, its token, deployments and reports.\n"
+                              "\n"
+                              "options:\n"
+                              "  -h, --help  show this help\n";
+
+static void print_added(const struct cli_ctx *ctx, const struct m87_json *dev, bool json)
+{
+    const char *name = m87_json_str(m87_json_get(dev, "name"), "?");
+    const char *token = m87_json_str(m87_json_get(dev, "token"), "?");
+    _cleanup_free_ char *agent =
+        m87_xasprintf("m87-agent run --server %s --token %s", ctx->server, token);
+
+    if (json) {
+        struct m87_jw *w = m87_jw_new();
+        m87_jw_obj_open(w);
+        m87_jw_kstr(w, "name", name);
+        m87_jw_kstr(w, "token", token);
+        m87_jw_kstr(w, "created", m87_json_str(m87_json_get(dev, "created"), NULL));
+        m87_jw_kstr(w, "server", ctx->server);
+        m87_jw_kstr(w, "agent_command", agent);
+        m87_jw_obj_close(w);
+        _cleanup_free_ char *text = m87_jw_finish(w);
+        printf("%s\n", text);
+        return;
+    }
+    printf("device '%s' added\n"
+           "token: %s\n"
+           "The token is shown this once. Start the agent on the device with:\n"
+           "  %s\n",
+           name, token, agent);
+}
+
+static int devices_add(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
+{
+    (void)device;
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_(m87_json_freep) struct m87_json *dev = NULL;
+    bool json = false;
+    int rc = cli_parse_simple("devices add", add_help, argc, argv, &json, 1, 1);
+
+    if (rc)
+        return rc == 1 ? CLI_EXIT_OK : rc;
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "name", argv[optind]);
+    m87_jw_obj_close(w);
+    _cleanup_free_ char *body = m87_jw_finish(w);
+    if (cli_http_json(ctx, "POST", "/v1/devices", body, &dev, &err) < 0)
+        return cli_report(err);
+    print_added(ctx, dev, json);
+    return CLI_EXIT_OK;
+}
+
+static void print_devices(const struct m87_json *list)
+{
+    static const char *const header[] = {"NAME", "ONLINE", "LAST SEEN", "AGENT", "APPLIED"};
+    struct cli_table t;
+    time_t now = time(NULL);
+
+    cli_table_init(&t, M87_ARRAY_LEN(header), header);
+    for (size_t i = 0; i < m87_json_len(list); i++) {
+        const struct m87_json *d = m87_json_at(list, i);
+        const char *applied = m87_json_str(m87_json_get(d, "applied_revision"), NULL);
+        _cleanup_free_ char *seen =
+            cli_format_ago(m87_json_str(m87_json_get(d, "last_seen"), NULL), now);
+        _cleanup_free_ char *short_hash = applied ? m87_xstrndup(applied, 12) : NULL;
+        const char *row[] = {m87_json_str(m87_json_get(d, "name"), "?"),
+                             m87_json_bool(m87_json_get(d, "online"), false) ? "yes" : "no", seen,
+                             m87_json_str(m87_json_get(d, "agent_version"), NULL), short_hash};
+        cli_table_add(&t, row);
+    }
+    _cleanup_free_ char *text = cli_table_render(&t);
+    fputs(text, stdout);
+    cli_table_release(&t);
+}
+
+static int devices_list(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
+{
+    (void)device;
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
+    bool json = false;
+    int rc = cli_parse_simple("devices list", list_help, argc, argv, &json, 0, 0);
+
+    if (rc)
+        return rc == 1 ? CLI_EXIT_OK : rc;
+    if (cli_http_json(ctx, "GET", "/v1/devices", NULL, &doc, &err) < 0)
+        return cli_report(err);
+    if (json)
+        cli_print_json(stdout, doc);
+    else
+        print_devices(m87_json_get(doc, "devices"));
+    return CLI_EXIT_OK;
+}
+
+static int devices_rm(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
+{
+    (void)device;
+    _cleanup_error_ struct m87_error *err = NULL;
+    int rc = cli_parse_simple("devices rm", rm_help, argc, argv, NULL, 1, 1);
+
+    if (rc)
+        return rc == 1 ? CLI_EXIT_OK : rc;
+    _cleanup_free_ char *name = cli_escape(argv[optind]);
+    _cleanup_free_ char *path = m87_xasprintf("/v1/devices/%s", name);
+    if (cli_http_json(ctx, "DELETE", path, NULL, NULL, &err) < 0)
+        return cli_report(err);
+    printf("device '%s' removed\n", argv[optind]);
+    return CLI_EXIT_OK;
+}
+
+static const struct cli_sub subcommands[] = {
+    {"add", devices_add, add_help},
+    {"list", devices_list, list_help},
+    {"rm", devices_rm, rm_help},
+};
+
+int cli_cmd_devices(int argc, char **argv)
+{
+    return cli_dispatch("devices", devices_help, subcommands, M87_ARRAY_LEN(subcommands), NULL,
+                        argc, argv);
+}

@@ -1,0 +1,181 @@
+/* Private declarations of the m87 command: command handlers, the server connection, output
+ * helpers. Nothing outside src/cli includes this. */
+#ifndef M87_CLI_H
+#define M87_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "m87/common.h"
+
+struct spec_runspec;
+
+/* Exit statuses of every m87 command. */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_FAILED = 1, /* the thing asked about failed: a failed job, a server error */
+    CLI_EXIT_USAGE = 2,  /* usage, bad input, auth, network */
+};
+
+#define CLI_MAX_RESPONSE (64u * 1024 * 1024) /* bytes of one answer of the server */
+#define CLI_MAX_CONFIG (64u * 1024)          /* bytes of the config file */
+#define CLI_CONNECT_TIMEOUT_MS 10000L
+#define CLI_REQUEST_TIMEOUT_MS 120000L /* JSON calls; uploads use a low-speed limit instead */
+#define CLI_FOLLOW_PERIOD_S 2
+
+/* ---- commands (argv[0] is the command's own name) ----------------------------------------- */
+
+int cli_cmd_login(int argc, char **argv);
+int cli_cmd_devices(int argc, char **argv);
+int cli_cmd_deployment(const char *device, int argc, char **argv);
+int cli_cmd_deploy(const char *device, int argc, char **argv);
+int cli_cmd_undeploy(const char *device, int argc, char **argv);
+
+struct cli_ctx;
+/* `deployment status` (cli-status.c) and `deployment show` (cli-show.c). */
+int cli_deployment_status(const struct cli_ctx *ctx, const char *device, int argc, char **argv);
+int cli_deployment_show(const struct cli_ctx *ctx, const char *device, int argc, char **argv);
+extern const char cli_status_help[];
+extern const char cli_show_help[];
+
+/* ---- option parsing (cli-args.c) ----------------------------------------------------------- */
+
+/* Print what getopt_long found wrong (c is '?' or ':') and how to get help; returns
+ * CLI_EXIT_USAGE. cmd is the command as typed, e.g. "devices add". */
+int cli_bad_option(const char *cmd, char **argv, int c);
+/* Print a command's help on stdout and return 1, which option parsers use for "help shown". */
+int cli_help(const char *help);
+/* Print "m87: CMD: MESSAGE" and the help hint; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) M87_PRINTF(2, 3);
+/* Check that exactly n operands remain after the options; prints and returns CLI_EXIT_USAGE
+ * otherwise, 0 when they match. min..max operands allowed. */
+int cli_operands(const char *cmd, int argc, char **argv, int min, int max);
+
+/* "d-1234abcd" or "d-1234abcd@3": the id into *id (caller frees) and the revision into *rev
+ * (0 when none). -1 with M87_E_INVAL naming the problem for an empty id or a revision that is not
+ * a positive integer. */
+int cli_parse_clone_ref(const char *text, char **id, int64_t *rev, struct m87_error **err);
+/* Options of a subcommand that takes only --json (when json is not NULL) and --help, and
+ * min..max operands. 1: the help was printed, 0: go on, else an exit status. */
+int cli_parse_simple(const char *cmd, const char *help, int argc, char **argv, bool *json, int min,
+                     int max);
+/* True when --help or -h is among argv[1..]: help works before any login. */
+bool cli_wants_help(int argc, char **argv);
+struct cli_ctx;
+
+/* A subcommand: fn gets the loaded context, the device (NULL for `devices`) and its own argv. */
+struct cli_sub {
+    const char *name;
+    int (*fn)(const struct cli_ctx *ctx, const char *device, int argc, char **argv);
+    const char *help;
+};
+
+/* Run the subcommand argv[1] of group (e.g. "devices", "gw-1 deployment"): its help without
+ * logging in, else with the context loaded. Unknown or missing subcommands print group_help to
+ * stderr and return CLI_EXIT_USAGE. */
+int cli_dispatch(const char *group, const char *group_help, const struct cli_sub *subs, size_t n,
+                 const char *device, int argc, char **argv);
+/* Run one command: its help without logging in, else fn with the context loaded. */
+int cli_run(const struct cli_sub *sub, const char *device, int argc, char **argv);
+
+/* A positive decimal integer that takes the whole text; -1 otherwise. */
+int cli_parse_positive(const char *text, int64_t *out);
+
+/* ---- configuration and login (cli-config.c) -------------------------------------------------- */
+
+struct cli_ctx {
+    char *server; /* base URL without a trailing '/' */
+    char *token;
+    char *ca_file; /* NULL: the system's CAs */
+};
+
+/* $XDG_CONFIG_HOME/m87/config or $HOME/.config/m87/config; NULL when neither is set. */
+char *cli_config_path(void);
+/* Fill ctx from the config file and M87_SERVER, M87_TOKEN, M87_CA_FILE (which win). Prints what
+ * is missing (how to log in) and returns CLI_EXIT_USAGE, else CLI_EXIT_OK. */
+int cli_ctx_load(struct cli_ctx *ctx);
+void cli_ctx_release(struct cli_ctx *ctx);
+
+/* ---- HTTP to the server (cli-http.c) ------------------------------------------------------- */
+
+/* Send method path (the part after the base URL, segments already escaped) with an optional JSON
+ * body. On a 2xx answer 0 and *out the parsed JSON (NULL for an empty body); out may be NULL.
+ * Otherwise -1 and *err: M87_E_CONNECT / M87_E_TIMEOUT ("cannot reach the server at URL: ...;
+ * check `m87 login`"), or M87_E_HTTP / M87_E_NOTFOUND / M87_E_CONFLICT with http_status set and
+ * the server's error message, or M87_E_PARSE for an answer that is not JSON. */
+int cli_http_json(const struct cli_ctx *ctx, const char *method, const char *path, const char *body,
+                  struct m87_json **out, struct m87_error **err);
+/* PUT the file at file_path to path as application/gzip; as cli_http_json otherwise. */
+int cli_http_put_file(const struct cli_ctx *ctx, const char *path, const char *file_path,
+                      struct m87_json **out, struct m87_error **err);
+/* A path segment escaped for a URL; caller frees. */
+char *cli_escape(const char *segment);
+/* Print "m87: MESSAGE" (with a hint for auth failures) and return the exit status for err. */
+int cli_report(const struct m87_error *err);
+
+/* ---- output (cli-format.c) ------------------------------------------------------------------ */
+
+/* Columns of text aligned for people: every column as wide as its widest cell, two spaces
+ * between columns, the last column not padded, no trailing blanks. */
+struct cli_table {
+    size_t n_cols;
+    struct m87_strv cells; /* row-major, the header first */
+};
+
+void cli_table_init(struct cli_table *t, size_t n_cols, const char *const *header);
+/* Append a row of n_cols cells; a NULL cell is written as "-". */
+void cli_table_add(struct cli_table *t, const char *const *row);
+/* The table as text, each line ending in '\n'. Caller frees. */
+char *cli_table_render(const struct cli_table *t);
+void cli_table_release(struct cli_table *t);
+
+/* A duration in milliseconds for people: "850ms", "5.1s", "2m3s", "1h2m". Caller frees. */
+char *cli_format_ms(int64_t ms);
+/* Parse an RFC 3339 UTC time ("2026-11-23T12:30:00Z"); -1 when it is not one. */
+int cli_parse_time(const char *text, time_t *out);
+/* How long before now text was: "12s ago", "4m ago", "3h ago", "2d ago"; "never" for NULL and
+ * the text itself when it does not parse. Caller frees. */
+char *cli_format_ago(const char *text, time_t now);
+
+/* Print a parsed JSON value on one line followed by a newline. */
+void cli_print_json(FILE *out, const struct m87_json *n);
+
+/* ---- deploy helpers (cli-deploy.c) --------------------------------------------------------- */
+
+enum cli_file_kind {
+    CLI_FILE_RUNSPEC,
+    CLI_FILE_COMPOSE,
+};
+
+/* Which kind of file text is: a compose file is a mapping with `services:` and no `jobs:`;
+ * everything else goes to the run-spec parser (which names what is wrong). -1 with *err for
+ * YAML that does not parse ("FILE:LINE:COLUMN: ..."). */
+int cli_file_kind(const char *text, size_t len, const char *file, enum cli_file_kind *kind,
+                  struct m87_error **err);
+
+/* A bundle packed for upload: a temporary directory holding it. */
+struct cli_bundle {
+    char *dir;    /* NULL: no bundle */
+    char *path;   /* dir/sha256-HEX.tar.gz */
+    char *digest; /* "sha256:HEX" */
+};
+
+/* Convert the compose file at path into a run spec of one job (id: name, or the converter's
+ * default); when the job needs a bundle it is packed into a new temporary directory described
+ * by *bundle. NULL with *err (the compose loader's FILE:LINE:COLUMN messages). */
+struct spec_runspec *cli_compose_job(const char *path, const char *name, struct cli_bundle *bundle,
+                                     struct m87_error **err);
+/* PUT the bundle to the server (nothing when there is none); prints what failed and returns
+ * the exit status. */
+int cli_bundle_upload(const struct cli_ctx *ctx, const struct cli_bundle *bundle);
+/* Remove the temporary directory and free the fields. */
+void cli_bundle_release(struct cli_bundle *bundle);
+
+/* The id of the device's active deployment (cli-deployments.c) into *id (caller frees); when it has
+ * none, prints the next step to take and returns CLI_EXIT_USAGE. Any other failure is reported and
+ * its exit status returned. */
+int cli_active_deployment(const struct cli_ctx *ctx, const char *device, char **id);
+
+#endif
