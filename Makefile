@@ -45,7 +45,7 @@ E2E_C_SRCS := $(filter-out tests/e2e/c/e2e-util.c,$(wildcard tests/e2e/c/*.c))
 E2E_C_BINS := $(E2E_C_SRCS:tests/e2e/c/%.c=$(BUILD)/tests/e2e/%)
 TOOLS := $(BUILD)/tests/tools/m87-faultproxy
 
-.PHONY: all check unit e2e asan valgrind install clean deps fmt checksrc tests
+.PHONY: all check unit e2e asan valgrind install clean deps fmt checksrc tests bench
 # keep test objects: they are not intermediates to throw away
 .SECONDARY:
 all: $(BINS)
@@ -83,7 +83,15 @@ $(BUILD)/tests/tools/m87-faultproxy: tests/tools/faultproxy.c
 	@mkdir -p $(dir $@)
 	$(call SAY,CC,$<)$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(CFLAGS) -o $@ $<
 
-tests: $(BINS) $(UNIT_BINS) $(E2E_C_BINS) $(TOOLS)
+BENCH_BINS := $(BUILD)/bench/server_load
+
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(call SAY,LINK,$@)$(CC) $(M87_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+bench: $(BENCH_BINS)
+
+tests: $(BINS) $(UNIT_BINS) $(E2E_C_BINS) $(TOOLS) $(BENCH_BINS)
 
 unit: tests
 	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done
