@@ -21,6 +21,8 @@ int agent_cmd_apply(int argc, char **argv);
 int agent_cmd_status(int argc, char **argv);
 /* `m87-agent convert`: a compose project as a run spec (cmd-convert.c). */
 int agent_cmd_convert(int argc, char **argv);
+/* `m87-agent run`: the device daemon (cmd-run.c, daemon*.c). */
+int agent_cmd_run(int argc, char **argv);
 
 /* Renders compose executor events for people: on a terminal, one line per pulled layer and per
  * object redrawn in place (at most ten redraws a second for pull progress); otherwise plain

@@ -1,7 +1,10 @@
 /* `m87-agent status`: what the state directory says about each job and its steps. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 
 #include "agent/agent-internal.h"
 #include "agent/runner.h"
@@ -18,8 +21,10 @@ static void status_usage(FILE *out)
 {
     fprintf(out, "usage: m87-agent status [options]\n"
                  "\n"
-                 "Show the jobs of the state directory: state, hash, workdir, last run, and for\n"
-                 "each step its phase, state, attempts, exit code, duration and output.\n"
+                 "Show what the daemon (`m87-agent run`) is doing when it ran on this state\n"
+                 "directory: connected or not, last sync, applied and target revisions, queued\n"
+                 "reports; then the jobs: state, hash, workdir, last run, and for each step its\n"
+                 "phase, state, attempts, exit code, duration and output.\n"
                  "\n"
                  "options:\n"
                  "      --state-dir DIR  state directory (default: " RUNNER_DEFAULT_STATE_DIR ")\n"
@@ -135,6 +140,89 @@ static void text_job(const struct job_view *v, bool logs)
     }
 }
 
+/* ---- the daemon (STATE/daemon.json, written by `m87-agent run`) ---- */
+
+/* Whether a daemon holds STATE/daemon.lock now. */
+static bool daemon_running(const char *dir)
+{
+    _cleanup_free_ char *path = m87_xasprintf("%s/daemon.lock", dir);
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+    if (fd < 0)
+        return false;
+    if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+        return errno == EWOULDBLOCK;
+    flock(fd, LOCK_UN);
+    return false;
+}
+
+static struct m87_json *daemon_state(const char *dir)
+{
+    _cleanup_free_ char *path = m87_xasprintf("%s/daemon.json", dir);
+    size_t len = 0;
+    _cleanup_free_ char *text = m87_read_file(path, RUNNER_MAX_STATE_FILE, &len, NULL);
+
+    return text ? m87_json_parse(text, len, NULL) : NULL;
+}
+
+static void text_revision(const char *label, const struct m87_json *rev)
+{
+    if (m87_json_type(rev) != M87_JSON_OBJECT) {
+        printf("%-10s -\n", label);
+        return;
+    }
+    const char *hash = m87_json_str(m87_json_get(rev, "hash"), NULL);
+    if (!hash)
+        printf("%-10s none (stop everything)\n", label);
+    else
+        printf("%-10s revision %lld (%.12s) of %s\n", label,
+               (long long)m87_json_int(m87_json_get(rev, "revision"), 0), hash,
+               m87_json_str(m87_json_get(rev, "deployment"), "-"));
+}
+
+static void text_daemon(const struct m87_json *st, bool running)
+{
+    bool connected = running && m87_json_bool(m87_json_get(st, "connected"), false);
+    const char *err = m87_json_str(m87_json_get(st, "last_error"), NULL);
+
+    printf("%-10s %s (pid %lld), %s %s, last sync %s\n", "daemon",
+           running ? "running" : "not running", (long long)m87_json_int(m87_json_get(st, "pid"), 0),
+           connected ? "connected to" : "not connected to",
+           m87_json_str(m87_json_get(st, "server"), "-"),
+           m87_json_str(m87_json_get(st, "last_sync"), "never"));
+    if (running && !connected && err)
+        printf("%-10s %s\n", "error", err);
+    text_revision("applied", m87_json_get(st, "applied"));
+    text_revision("target", m87_json_get(st, "target"));
+    if (running)
+        text_revision("applying", m87_json_get(st, "applying"));
+    printf("%-10s %lld reports\n\n", "queue",
+           (long long)m87_json_int(m87_json_get(st, "queue"), 0));
+}
+
+static void json_daemon(struct m87_jw *w, const struct m87_json *st, bool running)
+{
+    m87_jw_key(w, "daemon");
+    if (!st) {
+        m87_jw_null(w);
+        return;
+    }
+    m87_jw_obj_open(w);
+    m87_jw_kbool(w, "running", running);
+    for (size_t i = 0; i < m87_json_len(st); i++) {
+        const char *key = NULL;
+        const struct m87_json *v = m87_json_member(st, i, &key);
+        if (strcmp(key, "running") == 0)
+            continue;
+        m87_jw_key(w, key);
+        if (strcmp(key, "connected") == 0)
+            m87_jw_bool(w, running && m87_json_bool(v, false));
+        else
+            m87_jw_node(w, v);
+    }
+    m87_jw_obj_close(w);
+}
+
 static int load_views(const char *dir, struct job_view **out, size_t *n, struct m87_error **err)
 {
     struct m87_strv ids;
@@ -211,9 +299,14 @@ int agent_cmd_status(int argc, char **argv)
         agent_print_error(err);
         rc = AGENT_EXIT_FAILED;
     }
+    _cleanup_(m87_json_freep) struct m87_json *daemon = daemon_state(dir);
+    bool running = daemon_running(dir);
     struct m87_jw *w = json && rc == AGENT_EXIT_OK ? m87_jw_new() : NULL;
+    if (daemon && !w && rc == AGENT_EXIT_OK)
+        text_daemon(daemon, running);
     if (w) {
         m87_jw_obj_open(w);
+        json_daemon(w, daemon, running);
         m87_jw_key(w, "jobs");
         m87_jw_arr_open(w);
     }

@@ -13,6 +13,7 @@ struct agent_command {
 
 static const struct agent_command commands[] = {
     {"compose", agent_cmd_compose, "apply a Docker Compose project through the Engine API"},
+    {"run", agent_cmd_run, "the device daemon: sync with the server and apply its deployments"},
     {"apply", agent_cmd_apply, "bring this device to a run spec and exit"},
     {"status", agent_cmd_status, "show the jobs and steps of the state directory"},
     {"convert", agent_cmd_convert, "print a Docker Compose project as a run spec"},

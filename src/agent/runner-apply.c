@@ -20,6 +20,7 @@ struct runner *runner_new(const struct runner_options *opts, struct m87_error **
     r->revision = opts->revision ? m87_xstrdup(opts->revision) : NULL;
     r->log = opts->log ? opts->log : stderr;
     r->kill_grace_ms = RUNNER_KILL_GRACE_MS;
+    r->recheck_services = opts->recheck_services;
     /* an inherited SIG_IGN would reap the steps before we read their status; a closed log must
      * not kill the runner in the middle of a step */
     signal(SIGCHLD, SIG_DFL);
@@ -146,6 +147,29 @@ static int stop_gone(struct runner *r, const struct spec_runspec *rs, struct m87
     return rc < 0 ? -1 : 0;
 }
 
+/* An unchanged service job whose containers stopped (killed, or dockerd came back without
+ * them): run its steps again to bring them back. */
+static bool needs_revival(struct runner *r, const struct spec_job *job,
+                          const struct runner_record *old)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_free_ char *message = NULL;
+    struct m87_strv envp;
+
+    if (!r->recheck_services || job->type != SPEC_JOB_SERVICE)
+        return false;
+    m87_strv_init(&envp);
+    runner_job_env(r, job, &envp);
+    int rc = runner_check_service(r, job, old->workdir, envp.items, &message, &err);
+    m87_strv_release(&envp);
+    if (rc < 0)
+        fprintf(r->log, "m87-agent: job '%s': cannot check its containers: %s\n", job->id,
+                err->msg);
+    else if (rc > 0)
+        fprintf(r->log, "m87-agent: job '%s': %s; running its steps again\n", job->id, message);
+    return rc > 0;
+}
+
 static int run_job(struct runner *r, const struct spec_job *job, struct m87_error **err)
 {
     struct runner_record old = {0};
@@ -154,7 +178,7 @@ static int run_job(struct runner *r, const struct spec_job *job, struct m87_erro
     if (rc < 0)
         return -1;
     bool same = rc > 0 && strcmp(old.hash, job->hash) == 0;
-    if (same && strcmp(old.state, RUNNER_SUCCEEDED) == 0) {
+    if (same && strcmp(old.state, RUNNER_SUCCEEDED) == 0 && !needs_revival(r, job, &old)) {
         fprintf(r->log, "m87-agent: job '%s': unchanged\n", job->id);
         runner_record_release(&old);
         return 0;

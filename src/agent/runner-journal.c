@@ -3,22 +3,33 @@
  * Segments DIR/NNNNNNNNNNNNNNNNNNNN.jsonl (the first record's seq, zero-padded so names sort)
  * hold one record a line and only grow; DIR/acked holds the highest seq the server
  * acknowledged. A segment goes once all its records are acknowledged, so the next seq is always
- * max(last record, acked) + 1 and never goes back, even when every segment is gone. */
+ * max(last record, acked) + 1 and never goes back, even when every segment is gone.
+ *
+ * Several processes share one journal (the daemon reads and drops while its apply child appends),
+ * so every operation holds DIR/lock (flock) and first brings the in-memory view up to date with
+ * the directory; a mutex does the same between threads of one process, which share the lock's
+ * open file description and so are not kept apart by flock. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "agent/runner.h"
 
 #define SEGMENT_SUFFIX ".jsonl"
 #define MAX_SEGMENT_READ (RUNNER_JOURNAL_SEGMENT + 2 * RUNNER_MAX_RECORD)
+/* the end of a segment read to find its last record: a torn line and a whole record */
+#define TAIL_READ (2 * RUNNER_MAX_RECORD + 2)
 
 struct runner_journal {
     char *dir;
+    int lock_fd;
+    pthread_mutex_t mu;
     int64_t next_seq;
     int64_t acked;
     int64_t *firsts; /* first seq of each segment, ascending */
@@ -52,6 +63,9 @@ static int list_segments(struct runner_journal *j, struct m87_error **err)
     DIR *d = opendir(j->dir);
     size_t cap = 0;
 
+    free(j->firsts);
+    j->firsts = NULL;
+    j->n_segments = 0;
     if (!d)
         return m87_error_set(err, M87_E_IO, errno, "open directory '%s'", j->dir);
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
@@ -86,55 +100,137 @@ static int read_acked(struct runner_journal *j, struct m87_error **err)
     return 0;
 }
 
+/* Read the end of a segment (at most TAIL_READ bytes) into buf; *len gets how much. */
+static int read_tail(int fd, off_t size, char *buf, size_t *len)
+{
+    size_t want = size < (off_t)TAIL_READ ? (size_t)size : TAIL_READ;
+    size_t got = 0;
+
+    while (got < want) {
+        ssize_t n = pread(fd, buf + got, want - got, size - (off_t)want + (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+    *len = want;
+    return 0;
+}
+
 /* Cut a torn last line off the last segment and learn the last seq written. */
 static int recover_last(struct runner_journal *j, struct m87_error **err)
 {
-    if (!j->n_segments)
-        return 0;
     _cleanup_free_ char *path = segment_path(j, j->firsts[j->n_segments - 1]);
+    _cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    _cleanup_free_ char *buf = m87_xmalloc(TAIL_READ);
+    struct stat st;
     size_t len = 0;
-    _cleanup_free_ char *text = m87_read_file(path, MAX_SEGMENT_READ, &len, err);
-    if (!text)
-        return m87_error_wrap(err, "recover the report journal");
+
+    if (fd < 0 || fstat(fd, &st) < 0 || read_tail(fd, st.st_size, buf, &len) < 0)
+        return m87_error_set(err, M87_E_IO, errno ? errno : EIO, "read '%s'", path);
     size_t keep = len;
-    while (keep > 0 && text[keep - 1] != '\n')
+    while (keep > 0 && buf[keep - 1] != '\n')
         keep--;
-    if (keep != len && truncate(path, (off_t)keep) < 0)
+    if (keep == 0 && len < (size_t)st.st_size)
+        return m87_error_set(err, M87_E_PARSE, 0, "'%s' has a line over %u bytes", path,
+                             RUNNER_MAX_RECORD);
+    off_t end = st.st_size - (off_t)(len - keep);
+    if (end != st.st_size && ftruncate(fd, end) < 0)
         return m87_error_set(err, M87_E_IO, errno, "truncate '%s'", path);
-    j->active_size = keep;
+    j->active_size = (size_t)end;
     if (keep == 0)
         return 0;
     size_t start = keep - 1;
-    while (start > 0 && text[start - 1] != '\n')
+    while (start > 0 && buf[start - 1] != '\n')
         start--;
-    int64_t seq = runner_record_seq(text + start, keep - 1 - start);
+    int64_t seq = runner_record_seq(buf + start, keep - 1 - start);
     if (seq >= j->next_seq)
         j->next_seq = seq + 1;
     return 0;
 }
 
+/* Bring the view up to date with the directory, which another process may have changed. */
+static int refresh(struct runner_journal *j, struct m87_error **err)
+{
+    int64_t last = j->n_segments ? j->firsts[j->n_segments - 1] : 0;
+    size_t size = j->active_size;
+
+    if (read_acked(j, err) < 0 || list_segments(j, err) < 0)
+        return -1;
+    if (!j->n_segments) {
+        j->active_size = 0;
+    } else {
+        _cleanup_free_ char *path = segment_path(j, j->firsts[j->n_segments - 1]);
+        struct stat st;
+        if (stat(path, &st) < 0)
+            return m87_error_set(err, M87_E_IO, errno, "stat '%s'", path);
+        bool same = j->firsts[j->n_segments - 1] == last && (size_t)st.st_size == size;
+        if (!same && recover_last(j, err) < 0)
+            return m87_error_wrap(err, "recover the report journal");
+        if (j->firsts[j->n_segments - 1] > j->next_seq - 1)
+            j->next_seq = j->firsts[j->n_segments - 1];
+    }
+    if (j->acked >= j->next_seq)
+        j->next_seq = j->acked + 1;
+    return 0;
+}
+
+static int journal_lock(struct runner_journal *j, struct m87_error **err)
+{
+    pthread_mutex_lock(&j->mu);
+    while (flock(j->lock_fd, LOCK_EX) < 0) {
+        if (errno != EINTR) {
+            pthread_mutex_unlock(&j->mu);
+            return m87_error_set(err, M87_E_IO, errno, "lock '%s/lock'", j->dir);
+        }
+    }
+    if (refresh(j, err) < 0) {
+        flock(j->lock_fd, LOCK_UN);
+        pthread_mutex_unlock(&j->mu);
+        return -1;
+    }
+    return 0;
+}
+
+static void journal_unlock(struct runner_journal *j)
+{
+    flock(j->lock_fd, LOCK_UN);
+    pthread_mutex_unlock(&j->mu);
+}
+
 struct runner_journal *runner_journal_open(const char *dir, struct m87_error **err)
 {
     struct runner_journal *j = m87_xcalloc(1, sizeof(*j));
+    _cleanup_free_ char *lock = m87_xasprintf("%s/lock", dir);
 
     j->dir = m87_xstrdup(dir);
     j->next_seq = 1;
-    if (m87_mkdir_p(dir, 0700, err) < 0 || read_acked(j, err) < 0 || list_segments(j, err) < 0 ||
-        recover_last(j, err) < 0) {
-        runner_journal_free(j);
-        return NULL;
+    j->lock_fd = -1;
+    pthread_mutex_init(&j->mu, NULL);
+    if (m87_mkdir_p(dir, 0700, err) < 0)
+        goto fail;
+    j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (j->lock_fd < 0) {
+        m87_error_set(err, M87_E_IO, errno, "open '%s'", lock);
+        goto fail;
     }
-    if (j->n_segments && j->firsts[j->n_segments - 1] > j->next_seq - 1)
-        j->next_seq = j->firsts[j->n_segments - 1];
-    if (j->acked >= j->next_seq)
-        j->next_seq = j->acked + 1;
+    if (journal_lock(j, err) < 0)
+        goto fail;
+    journal_unlock(j);
     return j;
+fail:
+    runner_journal_free(j);
+    return NULL;
 }
 
 void runner_journal_free(struct runner_journal *j)
 {
     if (!j)
         return;
+    if (j->lock_fd >= 0)
+        close(j->lock_fd);
+    pthread_mutex_destroy(&j->mu);
     free(j->dir);
     free(j->firsts);
     free(j);
@@ -173,8 +269,8 @@ static int write_line(const char *path, const char *text, size_t len, bool creat
     return 0;
 }
 
-int runner_journal_append(struct runner_journal *j, runner_record_fn fill, const void *ctx,
-                          int64_t *seq, struct m87_error **err)
+static int append_locked(struct runner_journal *j, runner_record_fn fill, const void *ctx,
+                         int64_t *seq, struct m87_error **err)
 {
     struct m87_jw *w = m87_jw_new();
     _cleanup_free_ char *now = runner_now_rfc3339();
@@ -237,8 +333,8 @@ static int read_segment(struct runner_journal *j, size_t i, int64_t after, size_
     return out->len >= max_count;
 }
 
-int runner_journal_read(struct runner_journal *j, int64_t after, size_t max_count, size_t max_bytes,
-                        struct m87_strv *out, int64_t *last, struct m87_error **err)
+static int read_locked(struct runner_journal *j, int64_t after, size_t max_count, size_t max_bytes,
+                       struct m87_strv *out, int64_t *last, struct m87_error **err)
 {
     size_t bytes = 0;
 
@@ -253,10 +349,11 @@ int runner_journal_read(struct runner_journal *j, int64_t after, size_t max_coun
     return 0;
 }
 
-int runner_journal_drop(struct runner_journal *j, int64_t upto, struct m87_error **err)
+static int drop_locked(struct runner_journal *j, int64_t upto, struct m87_error **err)
 {
-    if (upto > j->next_seq - 1)
-        upto = j->next_seq - 1;
+    if (upto > INT64_MAX / 2)
+        return m87_error_set(err, M87_E_INVAL, 0, "acknowledged seq %" PRId64 " out of range",
+                             upto);
     if (upto <= j->acked)
         return 0;
     _cleanup_free_ char *path = m87_xasprintf("%s/acked", j->dir);
@@ -264,6 +361,8 @@ int runner_journal_drop(struct runner_journal *j, int64_t upto, struct m87_error
     if (m87_write_file_atomic(path, text, strlen(text), 0600, err) < 0)
         return m87_error_wrap(err, "acknowledge reports");
     j->acked = upto;
+    if (j->next_seq <= upto)
+        j->next_seq = upto + 1; /* the server has seqs this journal never had: go on after them */
     size_t gone = 0;
     while (gone < j->n_segments) {
         int64_t last_seq = gone + 1 < j->n_segments ? j->firsts[gone + 1] - 1 : j->next_seq - 1;
@@ -274,9 +373,49 @@ int runner_journal_drop(struct runner_journal *j, int64_t upto, struct m87_error
             return m87_error_set(err, M87_E_IO, errno, "remove '%s'", seg);
         gone++;
     }
-    memmove(j->firsts, j->firsts + gone, (j->n_segments - gone) * sizeof(*j->firsts));
+    if (gone)
+        memmove(j->firsts, j->firsts + gone, (j->n_segments - gone) * sizeof(*j->firsts));
     j->n_segments -= gone;
     if (!j->n_segments)
         j->active_size = 0;
+    return 0;
+}
+
+int runner_journal_append(struct runner_journal *j, runner_record_fn fill, const void *ctx,
+                          int64_t *seq, struct m87_error **err)
+{
+    if (journal_lock(j, err) < 0)
+        return m87_error_wrap(err, "journal a report");
+    int rc = append_locked(j, fill, ctx, seq, err);
+    journal_unlock(j);
+    return rc;
+}
+
+int runner_journal_read(struct runner_journal *j, int64_t after, size_t max_count, size_t max_bytes,
+                        struct m87_strv *out, int64_t *last, struct m87_error **err)
+{
+    *last = after;
+    if (journal_lock(j, err) < 0)
+        return -1;
+    int rc = read_locked(j, after, max_count, max_bytes, out, last, err);
+    journal_unlock(j);
+    return rc;
+}
+
+int runner_journal_drop(struct runner_journal *j, int64_t upto, struct m87_error **err)
+{
+    if (journal_lock(j, err) < 0)
+        return -1;
+    int rc = drop_locked(j, upto, err);
+    journal_unlock(j);
+    return rc;
+}
+
+int runner_journal_pending(struct runner_journal *j, int64_t *count, struct m87_error **err)
+{
+    if (journal_lock(j, err) < 0)
+        return -1;
+    *count = j->next_seq - 1 - j->acked;
+    journal_unlock(j);
     return 0;
 }

@@ -35,7 +35,9 @@
 
 /* An append-only queue of report records (one JSON object a line) in segment files
  * DIR/SEQ.jsonl named by their first record's seq, and DIR/acked holding the highest seq
- * dropped. Sequence numbers increase across restarts; each append is fsync'ed. */
+ * dropped. Sequence numbers increase across restarts; each append is fsync'ed. Several
+ * processes and threads may open the same DIR: each call below holds DIR/lock (flock) and a
+ * mutex, and first re-reads what another writer changed. */
 struct runner_journal;
 
 /* Open (creating DIR) and recover: a torn last line of a crash is cut off. */
@@ -58,11 +60,16 @@ int runner_journal_append(struct runner_journal *j, runner_record_fn fill, const
 int runner_journal_read(struct runner_journal *j, int64_t after, size_t max_count, size_t max_bytes,
                         struct m87_strv *out, int64_t *last, struct m87_error **err);
 
-/* Forget every record with seq <= upto (the server acknowledged them). */
+/* Forget every record with seq <= upto (the server acknowledged them). An upto past the last
+ * record moves the numbering past it (the server kept the seqs of an earlier state directory:
+ * new records must not look like duplicates). */
 int runner_journal_drop(struct runner_journal *j, int64_t upto, struct m87_error **err);
 
-/* The seq the next append gets. */
+/* The seq the next append gets, as this handle last saw it (another writer may have appended). */
 int64_t runner_journal_next_seq(const struct runner_journal *j);
+
+/* How many records are not acknowledged yet (the queue's length). */
+int runner_journal_pending(struct runner_journal *j, int64_t *count, struct m87_error **err);
 
 /* The seq of a record line ("{"seq":N,...}"); -1 when the line is not a record. Pure. */
 int64_t runner_record_seq(const char *line, size_t len);
@@ -108,6 +115,8 @@ struct runner_options {
     const char *docker_host; /* set as DOCKER_HOST for steps and the client; NULL: inherit */
     const char *revision;    /* the revision hash reports carry; NULL: none (local apply) */
     FILE *log;               /* step output and progress lines; NULL: stderr */
+    bool recheck_services;   /* an unchanged succeeded service job whose containers do not run
+                                has its steps run again (the daemon's first apply after a start) */
 };
 
 struct runner {
@@ -121,6 +130,7 @@ struct runner {
     struct runner_journal *journal;
     struct engine_client *engine; /* opened on first need */
     int failures;                 /* jobs failed in this pass */
+    bool recheck_services;
 };
 
 /* Create the state dir, take its lock (M87_E_CONFLICT "another runner holds 'DIR/lock'" when

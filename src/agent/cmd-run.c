@@ -1,0 +1,129 @@
+/* `m87-agent run`: the device daemon (daemon.c). */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/agent-internal.h"
+#include "agent/daemon.h"
+
+enum {
+    OPT_SERVER = 256,
+    OPT_TOKEN,
+    OPT_STATE_DIR,
+    OPT_DOCKER_HOST,
+    OPT_CA_FILE,
+    OPT_INSECURE_HTTP,
+    OPT_CONFIG,
+    OPT_LOG_PRIORITY,
+    OPT_DEBUG,
+};
+
+static void run_usage(FILE *out)
+{
+    fprintf(
+        out,
+        "usage: m87-agent run [options]\n"
+        "\n"
+        "The device daemon: long-poll the server over an outbound connection, keep the\n"
+        "target revision on local disk and apply it (also at start, before the server is\n"
+        "reached), send the reports back. Runs until SIGTERM.\n"
+        "\n"
+        "options (also as `key = value` lines of the config file; flags win):\n"
+        "      --server URL        the m87 server (https://; http:// only with --insecure-http)\n"
+        "      --token TOKEN       the device token `m87 devices add` printed\n"
+        "      --state-dir DIR     state directory (default: " RUNNER_DEFAULT_STATE_DIR ")\n"
+        "      --docker-host HOST  dockerd (default: $DOCKER_HOST, else the local socket)\n"
+        "      --ca-file FILE      PEM file of the CA of the server's certificate\n"
+        "      --insecure-http     allow a plain http:// server (the token travels in clear)\n"
+        "      --config FILE       config file (default: " AGENT_DEFAULT_CONFIG ", if present)\n"
+        "      --log-priority      prefix log lines with <N> for journald (default: when\n"
+        "                          stderr is the journal, $JOURNAL_STREAM)\n"
+        "      --debug             log debug lines too\n"
+        "  -h, --help              show this help\n"
+        "\n"
+        "Exit status: 0 after SIGTERM or SIGINT, 1 when it cannot start, 2 on bad options or\n"
+        "a bad config file.\n");
+}
+
+struct run_flags {
+    const char *config;
+    bool log_priority;
+    bool debug;
+};
+
+static int parse_run(int argc, char **argv, struct agent_config *c, struct run_flags *f)
+{
+    static const struct option opts[] = {
+        {"server", required_argument, NULL, OPT_SERVER},
+        {"token", required_argument, NULL, OPT_TOKEN},
+        {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+        {"docker-host", required_argument, NULL, OPT_DOCKER_HOST},
+        {"ca-file", required_argument, NULL, OPT_CA_FILE},
+        {"insecure-http", no_argument, NULL, OPT_INSECURE_HTTP},
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"log-priority", no_argument, NULL, OPT_LOG_PRIORITY},
+        {"debug", no_argument, NULL, OPT_DEBUG},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    char **fields[] = {[OPT_SERVER - OPT_SERVER] = &c->server,
+                       [OPT_TOKEN - OPT_SERVER] = &c->token,
+                       [OPT_STATE_DIR - OPT_SERVER] = &c->state_dir,
+                       [OPT_DOCKER_HOST - OPT_SERVER] = &c->docker_host,
+                       [OPT_CA_FILE - OPT_SERVER] = &c->ca_file};
+    int ch;
+
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (ch >= OPT_SERVER && ch <= OPT_CA_FILE) {
+            free(*fields[ch - OPT_SERVER]);
+            *fields[ch - OPT_SERVER] = m87_xstrdup(optarg);
+        } else if (ch == OPT_INSECURE_HTTP) {
+            c->insecure_http = c->insecure_http_set = true;
+        } else if (ch == OPT_CONFIG) {
+            f->config = optarg;
+        } else if (ch == OPT_LOG_PRIORITY) {
+            f->log_priority = true;
+        } else if (ch == OPT_DEBUG) {
+            f->debug = true;
+        } else if (ch == 'h') {
+            run_usage(stdout);
+            return -1;
+        } else {
+            return agent_bad_option("run", argv, ch);
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "m87-agent: run: unexpected argument '%s'\n", argv[optind]);
+        return AGENT_EXIT_USAGE;
+    }
+    return AGENT_EXIT_OK;
+}
+
+int agent_cmd_run(int argc, char **argv)
+{
+    struct agent_config cfg = {0};
+    struct run_flags f = {0};
+    _cleanup_error_ struct m87_error *err = NULL;
+
+    int rc = parse_run(argc, argv, &cfg, &f);
+    if (rc == AGENT_EXIT_OK) {
+        bool given = f.config != NULL;
+        if (agent_config_load(given ? f.config : AGENT_DEFAULT_CONFIG, given, &cfg, &err) < 0 ||
+            agent_config_finish(&cfg, &err) < 0) {
+            fprintf(stderr, "m87-agent: run: %s\n", err->msg);
+            rc = AGENT_EXIT_USAGE;
+        }
+    }
+    if (rc == AGENT_EXIT_OK) {
+        m87_log_setup(f.debug ? M87_LOG_DEBUG : M87_LOG_INFO,
+                      f.log_priority || getenv("JOURNAL_STREAM") != NULL);
+        if (agent_daemon_run(&cfg, &err) < 0) {
+            m87_log(M87_LOG_ERR, "%s", err->msg);
+            rc = AGENT_EXIT_FAILED;
+        }
+    }
+    agent_config_release(&cfg);
+    return rc < 0 ? AGENT_EXIT_OK : rc;
+}

@@ -1,0 +1,232 @@
+/* The apply of a target, in a forked child: it fetches the target's bundles and runs the job
+ * runner, appending its reports to the shared journal while the daemon keeps syncing. The
+ * daemon is single-threaded, so the fork copies a consistent process; the child dies with it. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "agent/daemon.h"
+
+static void report_fetch_failure(struct runner *r, const struct spec_runspec *rs,
+                                 const char *digest, const char *why)
+{
+    _cleanup_free_ char *msg = m87_xasprintf("bundle %s not available: %s", digest, why);
+
+    for (size_t i = 0; i < rs->n_jobs; i++) {
+        const struct spec_job *job = &rs->jobs[i];
+        if (!job->enabled || !job->bundle || strcmp(job->bundle, digest) != 0)
+            continue;
+        struct runner_report rep = {.kind = "job",
+                                    .job = job->id,
+                                    .job_hash = job->hash,
+                                    .state = RUNNER_FAILED,
+                                    .exit_code = -1,
+                                    .duration_ms = -1,
+                                    .message = msg};
+        runner_report(r, &rep);
+    }
+}
+
+/* Download one bundle, again and again while attempts make progress. */
+static int fetch_bundle(const struct agent_daemon *d, struct agent_http *h, const char *digest,
+                        struct m87_error **err)
+{
+    char name[SPEC_BUNDLE_FILE_LEN + 1];
+    unsigned fails = 0;
+
+    spec_bundle_file_name(digest, name);
+    _cleanup_free_ char *kept = m87_xasprintf("%s/%s", d->bundles_dir, name);
+    if (spec_bundle_verify(kept, digest, NULL) == 0)
+        return 0;
+    m87_log(M87_LOG_INFO, "downloading bundle %s", digest);
+    for (;;) {
+        int64_t gained = 0;
+        m87_error_clear(err);
+        if (agent_http_bundle(h, digest, d->bundles_dir, &gained, err) == 0)
+            return 0;
+        fails = gained > 0 ? 1 : fails + 1;
+        bool refused = (*err)->http_status >= 400 && (*err)->http_status < 500;
+        if (refused || fails >= AGENT_FETCH_TRIES || m87_error_code(*err) == M87_E_CANCELLED)
+            return -1;
+        int64_t wait = agent_backoff_ms(fails, AGENT_BACKOFF_BASE_MS, agent_backoff_cap_ms());
+        m87_log(M87_LOG_WARN, "%s (%lld bytes this time); trying again in %lld ms", (*err)->msg,
+                (long long)gained, (long long)wait);
+        poll(NULL, 0, (int)wait);
+    }
+}
+
+static int apply_run(struct agent_daemon *d)
+{
+    const struct agent_target *t = &d->child_target;
+    _cleanup_error_ struct m87_error *err = NULL;
+    struct runner_options ro = {.state_dir = d->cfg->state_dir,
+                                .bundles_dir = d->bundles_dir,
+                                .docker_host = d->cfg->docker_host,
+                                .revision = t->hash,
+                                .recheck_services = d->startup};
+    _cleanup_(runner_freep) struct runner *r = runner_new(&ro, &err);
+
+    if (!r) {
+        m87_log(M87_LOG_ERR, "apply: %s", err->msg);
+        return AGENT_APPLY_NOT;
+    }
+    _cleanup_(agent_http_freep) struct agent_http *h = agent_http_new(d->cfg, NULL);
+    for (size_t i = 0; i < t->rs->n_jobs; i++) {
+        const struct spec_job *job = &t->rs->jobs[i];
+        if (!job->enabled || !job->bundle || fetch_bundle(d, h, job->bundle, &err) == 0)
+            continue;
+        m87_log(M87_LOG_ERR, "apply: %s", err->msg);
+        report_fetch_failure(r, t->rs, job->bundle, err->msg);
+        return AGENT_APPLY_NOT;
+    }
+    int rc = runner_apply(r, t->rs, &err);
+    if (rc < 0) {
+        m87_log(M87_LOG_ERR, "apply: %s", err->msg);
+        return AGENT_APPLY_NOT;
+    }
+    return rc == 0 ? AGENT_APPLY_OK : AGENT_APPLY_FAILED;
+}
+
+M87_NORETURN static void apply_child(struct agent_daemon *d, pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(AGENT_APPLY_NOT);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    close(d->sig_pipe[0]);
+    close(d->sig_pipe[1]);
+    close(d->lock_fd);
+    agent_http_abandon(d->http); /* the connection stays the daemon's alone */
+    /* the runner opens the journal anew, so that the lock it takes is this process's own */
+    runner_journal_free(d->journal);
+    d->journal = NULL;
+    int rc = apply_run(d);
+    fflush(NULL);
+    _exit(rc);
+}
+
+static bool same_revision(const struct agent_target *a, const struct agent_target *b)
+{
+    if (a->stop || b->stop)
+        return a->stop == b->stop;
+    return strcmp(a->hash, b->hash) == 0;
+}
+
+static bool apply_due(const struct agent_daemon *d, int64_t now)
+{
+    if (!d->has_target)
+        return false;
+    if (d->apply_retry_at)
+        return now >= d->apply_retry_at;
+    return d->startup || !d->has_applied || !same_revision(&d->target, &d->applied);
+}
+
+void agent_daemon_apply_tick(struct agent_daemon *d)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+
+    if (d->child || !apply_due(d, runner_mono_ms()))
+        return;
+    _cleanup_(m87_json_freep) struct m87_json *doc =
+        m87_json_parse(d->target.text, strlen(d->target.text), &err);
+    agent_target_release(&d->child_target);
+    if (!doc || agent_target_from_json(doc, &d->child_target, &err) < 0) {
+        m87_log(M87_LOG_ERR, "apply: %s", err->msg);
+        return;
+    }
+    _cleanup_free_ char *what = agent_target_describe(&d->child_target);
+    m87_log(M87_LOG_INFO, "applying revision %s", what);
+    fflush(NULL);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0)
+        apply_child(d, parent);
+    if (pid < 0) {
+        m87_log(M87_LOG_ERR, "apply: fork: %s", strerror(errno));
+        d->apply_retry_at = runner_mono_ms() + agent_backoff_cap_ms();
+        return;
+    }
+    d->child = pid;
+    d->child_fd = pidfd_open(pid, 0);
+    d->next_sync_at = runner_mono_ms();
+    agent_daemon_save_state(d);
+}
+
+static int64_t retry_cap_ms(void)
+{
+    int64_t cap = agent_backoff_cap_ms();
+    return cap < AGENT_BACKOFF_CAP_MS ? cap : AGENT_APPLY_RETRY_CAP_MS;
+}
+
+static void finished(struct agent_daemon *d, int status)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_free_ char *what = agent_target_describe(&d->child_target);
+    bool applied = WIFEXITED(status) && WEXITSTATUS(status) != AGENT_APPLY_NOT;
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == AGENT_APPLY_OK;
+
+    d->startup = false;
+    if (applied) {
+        if (agent_target_save(d->applied_path, &d->child_target, &err) < 0)
+            m87_log(M87_LOG_ERR, "%s", err->msg);
+        agent_target_release(&d->applied);
+        d->applied = d->child_target;
+        d->child_target = (struct agent_target){0};
+        d->has_applied = true;
+    }
+    if (ok) {
+        d->apply_failures = 0;
+        d->apply_retry_at = 0;
+        m87_log(M87_LOG_INFO, "applied revision %s", what);
+        return;
+    }
+    d->apply_failures++;
+    int64_t wait = agent_backoff_ms(d->apply_failures, AGENT_APPLY_RETRY_BASE_MS, retry_cap_ms());
+    d->apply_retry_at = runner_mono_ms() + wait;
+    if (applied)
+        m87_log(M87_LOG_WARN, "applied revision %s with failed jobs; trying them again in %lld s",
+                what, (long long)(wait / 1000));
+    else if (WIFEXITED(status))
+        m87_log(M87_LOG_ERR, "revision %s not applied; trying again in %lld s", what,
+                (long long)(wait / 1000));
+    else
+        m87_log(M87_LOG_ERR, "the apply of revision %s was killed by signal %d; again in %lld s",
+                what, WIFSIGNALED(status) ? WTERMSIG(status) : 0, (long long)(wait / 1000));
+}
+
+void agent_daemon_apply_reap(struct agent_daemon *d)
+{
+    int status = 0;
+
+    if (!d->child || waitpid(d->child, &status, WNOHANG) != d->child)
+        return;
+    if (d->child_fd >= 0)
+        close(d->child_fd);
+    d->child = 0;
+    d->child_fd = -1;
+    finished(d, status);
+    d->next_sync_at = runner_mono_ms();
+    agent_daemon_hooks_after_apply(d, status);
+    agent_daemon_save_state(d);
+}
+
+void agent_daemon_apply_kill(struct agent_daemon *d)
+{
+    int status = 0;
+
+    if (!d->child)
+        return;
+    m87_log(M87_LOG_INFO, "stopping the apply in progress (it resumes at the next start)");
+    kill(d->child, SIGTERM);
+    waitpid(d->child, &status, 0);
+    if (d->child_fd >= 0)
+        close(d->child_fd);
+    d->child = 0;
+    d->child_fd = -1;
+}

@@ -1,0 +1,136 @@
+/* The daemon's settings: flags first, then `key = value` lines of the config file, then
+ * defaults. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/daemon.h"
+
+void agent_config_release(struct agent_config *c)
+{
+    free(c->server);
+    free(c->token);
+    free(c->state_dir);
+    free(c->docker_host);
+    free(c->ca_file);
+    *c = (struct agent_config){0};
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    return s;
+}
+
+static void set_once(char **field, const char *value)
+{
+    if (!*field)
+        *field = m87_xstrdup(value);
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+    if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "1") == 0)
+        *out = true;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "0") == 0)
+        *out = false;
+    else
+        return -1;
+    return 0;
+}
+
+static int config_line(struct agent_config *c, const char *path, size_t no, char *line,
+                       struct m87_error **err)
+{
+    char *eq = strchr(line, '=');
+    if (!eq)
+        return m87_error_set(err, M87_E_INVAL, 0, "%s:%zu: expected 'key = value'", path, no);
+    *eq = '\0';
+    const char *key = trim(line), *value = trim(eq + 1);
+    if (strcmp(key, "server") == 0) {
+        set_once(&c->server, value);
+    } else if (strcmp(key, "token") == 0) {
+        set_once(&c->token, value);
+    } else if (strcmp(key, "state-dir") == 0) {
+        set_once(&c->state_dir, value);
+    } else if (strcmp(key, "docker-host") == 0) {
+        set_once(&c->docker_host, value);
+    } else if (strcmp(key, "ca-file") == 0) {
+        set_once(&c->ca_file, value);
+    } else if (strcmp(key, "insecure-http") == 0) {
+        bool v = false;
+        if (parse_bool(value, &v) < 0)
+            return m87_error_set(err, M87_E_INVAL, 0,
+                                 "%s:%zu: insecure-http: expected true or false", path, no);
+        if (!c->insecure_http_set)
+            c->insecure_http = v;
+        c->insecure_http_set = true;
+    } else {
+        return m87_error_set(err, M87_E_INVAL, 0, "%s:%zu: unknown key '%s'", path, no, key);
+    }
+    return 0;
+}
+
+int agent_config_load(const char *path, bool must_exist, struct agent_config *c,
+                      struct m87_error **err)
+{
+    _cleanup_error_ struct m87_error *e = NULL;
+    size_t len = 0;
+    _cleanup_free_ char *text = m87_read_file(path, AGENT_MAX_CONFIG, &len, &e);
+
+    if (!text) {
+        if (!must_exist && e->sys_errno == ENOENT)
+            return 0;
+        *err = M87_STEAL(e);
+        return -1;
+    }
+    size_t no = 0;
+    for (char *line = text; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        no++;
+        char *t = trim(line);
+        if (*t && *t != '#' && config_line(c, path, no, t, err) < 0)
+            return -1;
+        line = nl ? nl + 1 : NULL;
+    }
+    return 0;
+}
+
+int agent_config_finish(struct agent_config *c, struct m87_error **err)
+{
+    if (!c->server || !*c->server)
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "no server: give --server URL or 'server = URL' in the config file");
+    if (!c->token || !*c->token)
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "no token: give --token TOKEN or 'token = TOKEN' in the config file");
+    size_t n = strlen(c->server);
+    while (n > 0 && c->server[n - 1] == '/')
+        c->server[--n] = '\0';
+    bool https = strncmp(c->server, "https://", 8) == 0;
+    bool http = strncmp(c->server, "http://", 7) == 0;
+    if (!https && !http)
+        return m87_error_set(err, M87_E_INVAL, 0, "server '%s' must start with https://",
+                             c->server);
+    if (http && !c->insecure_http)
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "server '%s' is plain http: the token would travel in clear text; "
+                             "use https:// or pass --insecure-http",
+                             c->server);
+    set_once(&c->state_dir, RUNNER_DEFAULT_STATE_DIR);
+    if (c->state_dir[0] != '/') {
+        char cwd[4096];
+        if (!getcwd(cwd, sizeof(cwd)))
+            return m87_error_set(err, M87_E_IO, errno, "get the working directory");
+        char *abs = m87_xasprintf("%s/%s", cwd, c->state_dir);
+        free(c->state_dir);
+        c->state_dir = abs;
+    }
+    return 0;
+}

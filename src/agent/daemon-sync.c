@@ -1,0 +1,219 @@
+/* One sync with the server: the applied revision and the queued reports go up, the acknowledged
+ * seq and a new target come down. Failures back off with full jitter, forever. */
+#include <string.h>
+
+#include "agent/daemon.h"
+
+/* The body: {"applied","agent_version","reports":[...],"wait"}; *last gets the last seq sent. */
+static char *sync_body(struct agent_daemon *d, long wait, int64_t *last, size_t *n_sent,
+                       struct m87_error **err)
+{
+    struct m87_strv recs;
+
+    m87_strv_init(&recs);
+    if (runner_journal_read(d->journal, 0, AGENT_MAX_SYNC_REPORTS, AGENT_MAX_SYNC_BYTES, &recs,
+                            last, err) < 0)
+        return NULL;
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "applied", agent_daemon_applied_hash(d));
+    m87_jw_kstr(w, "agent_version", M87_VERSION);
+    m87_jw_key(w, "reports");
+    m87_jw_arr_open(w);
+    for (size_t i = 0; i < recs.len; i++) {
+        _cleanup_(m87_json_freep) struct m87_json *rec =
+            m87_json_parse(recs.items[i], strlen(recs.items[i]), NULL);
+        if (rec)
+            m87_jw_node(w, rec);
+    }
+    m87_jw_arr_close(w);
+    m87_jw_kint(w, "wait", recs.len ? 0 : wait);
+    m87_jw_obj_close(w);
+    *n_sent = recs.len;
+    m87_strv_release(&recs);
+    return m87_jw_finish(w);
+}
+
+static void set_str(char **field, const char *value)
+{
+    free(*field);
+    *field = value ? m87_xstrdup(value) : NULL;
+}
+
+/* The stored target already: being applied, or queued. */
+static bool known_target(const struct agent_daemon *d, const struct m87_json *node,
+                         const char *hash)
+{
+    if (!d->has_target)
+        return false;
+    if (m87_json_type(node) == M87_JSON_NULL)
+        return d->target.stop;
+    return !d->target.stop && hash && strcmp(hash, d->target.hash) == 0;
+}
+
+/* A target differing from the stored one: kept (target.json) for the next apply. */
+static void take_target(struct agent_daemon *d, const struct m87_json *node)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    struct agent_target t;
+    const char *hash = m87_json_str(m87_json_get(node, "hash"), NULL);
+
+    if (known_target(d, node, hash))
+        return;
+    if (hash && d->rejected && strcmp(hash, d->rejected) == 0) {
+        d->pace = true; /* the server sends it on every sync: do not ask in a loop */
+        return;
+    }
+    if (agent_target_from_json(node, &t, &err) < 0) {
+        m87_log(M87_LOG_ERR, "target revision %.12s refused: %s", hash ? hash : "?", err->msg);
+        set_str(&d->rejected, hash);
+        d->pace = true;
+        return;
+    }
+    if (agent_target_save(d->target_path, &t, &err) < 0) {
+        m87_log(M87_LOG_ERR, "keep the target: %s", err->msg);
+        agent_target_release(&t);
+        return;
+    }
+    _cleanup_free_ char *what = agent_target_describe(&t);
+    m87_log(M87_LOG_INFO, "new target revision %s%s", what,
+            d->child ? ": applied once the current apply ends" : "");
+    agent_target_release(&d->target);
+    d->target = t;
+    d->has_target = true;
+    d->apply_failures = 0;
+    d->apply_retry_at = 0;
+}
+
+/* No target in the answer: the server wants what the device applied. A queued target that was
+ * not started is dropped (a deployment switched back before the device got to it). */
+static void target_is_applied(struct agent_daemon *d)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+
+    if (!d->has_target || !d->has_applied || d->child || !d->applied.text ||
+        strcmp(d->target.text, d->applied.text) == 0)
+        return;
+    if (agent_target_save(d->target_path, &d->applied, &err) < 0) {
+        m87_log(M87_LOG_ERR, "keep the target: %s", err->msg);
+        return;
+    }
+    m87_log(M87_LOG_INFO, "the server's target is the applied revision again");
+    agent_target_release(&d->target);
+    struct m87_json *doc = m87_json_parse(d->applied.text, strlen(d->applied.text), NULL);
+    if (doc && agent_target_from_json(doc, &d->target, NULL) == 0)
+        d->has_target = true;
+    else
+        d->has_target = false;
+    m87_json_free(doc);
+}
+
+static int handle_answer(struct agent_daemon *d, const char *text, int64_t last_sent,
+                         struct m87_error **err)
+{
+    _cleanup_(m87_json_freep) struct m87_json *doc = m87_json_parse(text, strlen(text), err);
+    if (!doc)
+        return m87_error_wrap(err, "the server's answer");
+    int64_t ack = m87_json_int(m87_json_get(doc, "ack"), -1);
+    if (ack < 0)
+        return m87_error_set(err, M87_E_PARSE, 0, "the server's answer has no 'ack'");
+    if (ack > last_sent && ack >= runner_journal_next_seq(d->journal))
+        m87_log(M87_LOG_WARN,
+                "the server has reports up to seq %lld (a reset state directory?): "
+                "numbering goes on after it",
+                (long long)ack);
+    if (ack > 0 && runner_journal_drop(d->journal, ack, err) < 0)
+        return -1;
+    const struct m87_json *target = m87_json_get(doc, "target");
+    if (target)
+        take_target(d, target);
+    else
+        target_is_applied(d);
+    return 0;
+}
+
+static void sync_failed(struct agent_daemon *d, const struct m87_error *e)
+{
+    bool auth = e->http_status == 401 || e->http_status == 403;
+    int64_t cap = agent_backoff_cap_ms();
+
+    d->sync_failures++;
+    int64_t wait = auth ? cap : agent_backoff_ms(d->sync_failures, AGENT_BACKOFF_BASE_MS, cap);
+    if (auth)
+        m87_log(M87_LOG_ERR,
+                "sync: the server refused the device token (HTTP %ld): %s; check "
+                "the token; trying again in %lld s",
+                e->http_status, e->msg, (long long)(wait / 1000));
+    else
+        m87_log(d->connected ? M87_LOG_ERR : M87_LOG_WARN, "sync: %s; trying again in %lld ms",
+                e->msg, (long long)wait);
+    d->connected = false;
+    set_str(&d->last_error, e->msg);
+    d->next_sync_at = runner_mono_ms() + wait;
+}
+
+/* When the next sync is due after a good one. */
+static int64_t next_after_success(struct agent_daemon *d, size_t sent, long wait)
+{
+    int64_t now = runner_mono_ms();
+
+    if (d->pace)
+        return now + agent_backoff_cap_ms();
+    if (sent >= AGENT_MAX_SYNC_REPORTS || (sent > 0 && !d->child))
+        return now;
+    if (!d->child)
+        return wait > 0 ? now : now + AGENT_BUSY_SYNC_MS;
+    return now + (d->queue > 0 ? AGENT_BUSY_SYNC_MS : AGENT_BUSY_IDLE_SYNC_MS);
+}
+
+/* How long the server may hold the request: not while an apply runs (its reports must flow),
+ * nor past a scheduled retry of an apply, nor before a sync got through. */
+static long sync_wait(const struct agent_daemon *d)
+{
+    if (d->child || !d->connected)
+        return 0; /* the first sync after a start or a failure says at once that it got through */
+    if (!d->apply_retry_at)
+        return AGENT_SYNC_WAIT_S;
+    int64_t left = (d->apply_retry_at - runner_mono_ms()) / 1000;
+    return left <= 0 ? 0 : left < AGENT_SYNC_WAIT_S ? (long)left : AGENT_SYNC_WAIT_S;
+}
+
+static void update_queue(struct agent_daemon *d)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+
+    if (runner_journal_pending(d->journal, &d->queue, &err) < 0)
+        m87_log(M87_LOG_ERR, "%s", err->msg);
+}
+
+void agent_daemon_sync(struct agent_daemon *d)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_free_ char *answer = NULL;
+    int64_t last = 0;
+    size_t sent = 0;
+    d->pace = false;
+    long wait = sync_wait(d);
+    _cleanup_free_ char *body = sync_body(d, wait, &last, &sent, &err);
+
+    if (!body || agent_http_sync(d->http, body, sent ? 0 : wait, &answer, &err) < 0 ||
+        handle_answer(d, answer, last, &err) < 0) {
+        if (m87_error_code(err) != M87_E_CANCELLED)
+            sync_failed(d, err);
+        update_queue(d);
+        agent_daemon_save_state(d);
+        return;
+    }
+    if (!d->connected)
+        m87_log(M87_LOG_INFO, "connected to %s", d->cfg->server);
+    if (sent)
+        m87_log(M87_LOG_DEBUG, "sent %zu reports", sent);
+    d->connected = true;
+    d->sync_failures = 0;
+    set_str(&d->last_error, NULL);
+    free(d->last_sync);
+    d->last_sync = runner_now_rfc3339();
+    update_queue(d);
+    d->next_sync_at = next_after_success(d, sent, wait);
+    agent_daemon_save_state(d);
+}

@@ -1,0 +1,98 @@
+/* Target revisions: what the server's sync answer names, kept on disk as it came. */
+#include <errno.h>
+#include <string.h>
+
+#include "agent/daemon.h"
+
+#define MAX_TARGET_FILE (2u * SPEC_RUNSPEC_MAX_FILE + 64u * 1024)
+
+void agent_target_release(struct agent_target *t)
+{
+    free(t->hash);
+    free(t->deployment);
+    spec_runspec_free(t->rs);
+    free(t->text);
+    *t = (struct agent_target){0};
+}
+
+static bool hex64(const char *s)
+{
+    if (!s || strlen(s) != M87_SHA256_HEX_LEN)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+            return false;
+    return true;
+}
+
+static int parse_object(const struct m87_json *node, struct agent_target *t, struct m87_error **err)
+{
+    const char *hash = m87_json_str(m87_json_get(node, "hash"), NULL);
+    const struct m87_json *spec = m87_json_get(node, "spec");
+
+    if (!hex64(hash))
+        return m87_error_set(err, M87_E_PARSE, 0, "target.hash: expected 64 hex digits");
+    if (m87_json_type(spec) != M87_JSON_OBJECT)
+        return m87_error_set(err, M87_E_PARSE, 0, "target.spec: expected an object");
+    t->hash = m87_xstrdup(hash);
+    t->deployment = m87_xstrdup(m87_json_str(m87_json_get(node, "deployment"), "-"));
+    t->revision = m87_json_int(m87_json_get(node, "revision"), 0);
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_node(w, spec);
+    _cleanup_free_ char *text = m87_jw_finish(w);
+    _cleanup_free_ char *file = m87_xasprintf("revision %.12s", hash);
+    t->rs = spec_runspec_parse(text, strlen(text), file, err);
+    return t->rs ? 0 : -1;
+}
+
+int agent_target_from_json(const struct m87_json *node, struct agent_target *t,
+                           struct m87_error **err)
+{
+    *t = (struct agent_target){0};
+    if (m87_json_type(node) == M87_JSON_NULL) {
+        t->stop = true;
+        t->rs = spec_runspec_parse("jobs: []", 8, "stop", err);
+    } else if (m87_json_type(node) != M87_JSON_OBJECT) {
+        m87_error_set(err, M87_E_PARSE, 0, "target: expected an object or null");
+    } else {
+        parse_object(node, t, err);
+    }
+    if (!t->rs) {
+        agent_target_release(t);
+        return -1;
+    }
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_node(w, node);
+    t->text = m87_jw_finish(w);
+    return 0;
+}
+
+int agent_target_load(const char *path, struct agent_target *t, struct m87_error **err)
+{
+    _cleanup_error_ struct m87_error *e = NULL;
+    size_t len = 0;
+    _cleanup_free_ char *text = m87_read_file(path, MAX_TARGET_FILE, &len, &e);
+
+    if (!text) {
+        if (e->sys_errno == ENOENT)
+            return 0;
+        *err = M87_STEAL(e);
+        return -1;
+    }
+    _cleanup_(m87_json_freep) struct m87_json *doc = m87_json_parse(text, len, err);
+    if (!doc || agent_target_from_json(doc, t, err) < 0)
+        return m87_error_wrap(err, "read '%s'", path);
+    return 1;
+}
+
+int agent_target_save(const char *path, const struct agent_target *t, struct m87_error **err)
+{
+    return m87_write_file_atomic(path, t->text, strlen(t->text), 0600, err);
+}
+
+char *agent_target_describe(const struct agent_target *t)
+{
+    if (t->stop)
+        return m87_xstrdup("none (stop everything)");
+    return m87_xasprintf("%lld (%.12s) of %s", (long long)t->revision, t->hash, t->deployment);
+}

@@ -1,0 +1,196 @@
+/* The device daemon `m87-agent run` (docs/agent.md, "The daemon"): one single-threaded loop
+ * that long-polls the server with the applied revision and the queued reports, keeps the target
+ * revision on disk, and applies it in a forked child so that reports keep flowing while it runs.
+ *
+ * Files under the state directory, besides the runner's (runner.h):
+ *   daemon.lock    flock'ed by the one daemon allowed at a time
+ *   target.json    the target revision as the server sent it ({"deployment","revision","hash",
+ *                  "spec"}, or null for "stop everything")
+ *   applied.json   the target the last finished apply was for, in the same form
+ *   daemon.json    what `m87-agent status` shows: connected, last sync, revisions, queue
+ *   bundles/       bundles downloaded (sha256-HEX.tar.gz, .part while incomplete)
+ * Each is replaced atomically.
+ */
+#ifndef M87_AGENT_DAEMON_H
+#define M87_AGENT_DAEMON_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/runner.h"
+#include "m87/common.h"
+#include "m87/spec.h"
+
+#define AGENT_DEFAULT_CONFIG "/etc/m87/agent.conf"
+#define AGENT_MAX_CONFIG (64u * 1024)
+#define AGENT_SYNC_WAIT_S 60L  /* long-poll wait asked of the server */
+#define AGENT_SYNC_SLACK_S 30L /* request timeout = wait + this */
+#define AGENT_CONNECT_TIMEOUT_S 10L
+#define AGENT_LOW_SPEED_TIME_S 30L  /* a bundle download moving < 1 byte/s this long fails */
+#define AGENT_MAX_SYNC_REPORTS 500u /* the server's limit per sync */
+#define AGENT_MAX_SYNC_BYTES                                                                       \
+    (3u * 1024 * 1024)                       /* of records per sync (the body limit is 4 MiB)      \
+                                              */
+#define AGENT_MAX_ANSWER (16u * 1024 * 1024) /* a sync answer: a 4 MiB spec, JSON-escaped */
+#define AGENT_BACKOFF_BASE_MS 1000L
+#define AGENT_BACKOFF_CAP_MS 60000L       /* M87_AGENT_BACKOFF_MAX_MS lowers it (tests only) */
+#define AGENT_APPLY_RETRY_BASE_MS 30000L  /* a failed apply is tried again after this, doubled */
+#define AGENT_APPLY_RETRY_CAP_MS 1800000L /* up to 30 min */
+#define AGENT_BUSY_SYNC_MS 1000L       /* sync period while an apply runs and reports are queued */
+#define AGENT_BUSY_IDLE_SYNC_MS 15000L /* ... and while it runs with nothing queued */
+#define AGENT_FETCH_TRIES 5            /* bundle download attempts without progress, per apply */
+
+/* Exit statuses of the apply child. */
+enum {
+    AGENT_APPLY_OK = 0,     /* every job succeeded */
+    AGENT_APPLY_FAILED = 1, /* applied, a job failed (details in the reports) */
+    AGENT_APPLY_NOT = 3,    /* not applied: a bundle could not be fetched, the state failed */
+};
+
+/* ---- configuration (daemon-config.c) --------------------------------------------------------- */
+
+struct agent_config {
+    char *server; /* URL without a trailing '/' */
+    char *token;
+    char *state_dir; /* absolute */
+    char *docker_host;
+    char *ca_file;
+    bool insecure_http;
+    bool insecure_http_set;
+};
+
+void agent_config_release(struct agent_config *c);
+
+/* Read `key = value` lines ('#' comments, blank lines) from path into the fields of c that are
+ * still unset (flags win). Keys: server, token, state-dir, docker-host, ca-file, insecure-http
+ * (true/false). must_exist false: a missing file is no error. M87_E_INVAL "PATH:LINE: ..." for
+ * an unknown key or a line without '='; M87_E_IO when it cannot be read. */
+int agent_config_load(const char *path, bool must_exist, struct agent_config *c,
+                      struct m87_error **err);
+
+/* Defaults, and the checks: server and token present, http:// only with insecure_http, the
+ * state dir made absolute. M87_E_INVAL with a message for people. */
+int agent_config_finish(struct agent_config *c, struct m87_error **err);
+
+/* ---- HTTP to the server (sync-http.c) -------------------------------------------------------- */
+
+struct agent_http;
+
+/* A client for the configured server; stop, when set by a signal, aborts a transfer. */
+struct agent_http *agent_http_new(const struct agent_config *c, volatile sig_atomic_t *stop);
+void agent_http_free(struct agent_http *h);
+static inline void agent_http_freep(struct agent_http **h)
+{
+    agent_http_free(*h);
+}
+
+/* In a forked child: close the parent's connection socket, so that the child and what it
+ * starts do not keep the daemon's connection open. The handle must not be used afterwards. */
+void agent_http_abandon(struct agent_http *h);
+
+/* POST /v1/agent/sync with body; the answer's text into *answer (caller frees). M87_E_CONNECT
+ * or M87_E_TIMEOUT when the server cannot be reached, M87_E_HTTP with http_status and the
+ * server's message for an error answer, M87_E_CANCELLED when stopped. */
+int agent_http_sync(struct agent_http *h, const char *body, long wait_s, char **answer,
+                    struct m87_error **err);
+
+/* Download bundle digest into dir/sha256-HEX.tar.gz: through dir/sha256-HEX.tar.gz.part,
+ * resumed with Range where an earlier attempt stopped, checked with spec_bundle_verify before it
+ * is renamed into place (a wrong digest removes the part: the next attempt starts over).
+ * *gained: bytes received by this call (progress, even when it fails). Errors as above;
+ * M87_E_INVAL for a bundle with the wrong digest. */
+int agent_http_bundle(struct agent_http *h, const char *digest, const char *dir, int64_t *gained,
+                      struct m87_error **err);
+
+/* ---- backoff (sync-backoff.c) ---------------------------------------------------------------- */
+
+/* The cap of reconnect backoff: AGENT_BACKOFF_CAP_MS, or M87_AGENT_BACKOFF_MAX_MS when set. */
+int64_t agent_backoff_cap_ms(void);
+/* Full jitter: a random wait in [0, min(cap, base * 2^(failures - 1))] ms; failures >= 1. */
+int64_t agent_backoff_ms(unsigned failures, int64_t base_ms, int64_t cap_ms);
+
+/* ---- targets (daemon-target.c) --------------------------------------------------------------- */
+
+/* A target revision as the server sends it, parsed. stop: the JSON null (no active deployment:
+ * stop every job); then hash and deployment are NULL and rs has no jobs. */
+struct agent_target {
+    bool stop;
+    char *hash;
+    char *deployment;
+    int64_t revision;
+    struct spec_runspec *rs;
+    char *text; /* the JSON as stored */
+};
+
+void agent_target_release(struct agent_target *t);
+/* Parse the target node of a sync answer (an object or null); its spec is checked with
+ * spec_runspec_parse. */
+int agent_target_from_json(const struct m87_json *node, struct agent_target *t,
+                           struct m87_error **err);
+/* Read a stored target: 1 and *t, 0 when the file does not exist, -1 on an unreadable file. */
+int agent_target_load(const char *path, struct agent_target *t, struct m87_error **err);
+int agent_target_save(const char *path, const struct agent_target *t, struct m87_error **err);
+/* "3 (3242ec69ac96) of d-03758bee", or "none (stop everything)". Caller frees. */
+char *agent_target_describe(const struct agent_target *t);
+
+/* ---- the daemon (daemon.c, daemon-apply.c, daemon-sync.c, daemon-state.c) -------------------- */
+
+struct agent_daemon {
+    struct agent_config *cfg;
+    struct agent_http *http;
+    struct runner_journal *journal;
+    int lock_fd;
+    int sig_pipe[2];
+    volatile sig_atomic_t *stop;
+    char *target_path;
+    char *applied_path;
+    char *state_path;
+    char *bundles_dir;
+
+    bool has_target;            /* target.json holds one */
+    struct agent_target target; /* the desired revision */
+    bool has_applied;
+    struct agent_target applied; /* what the last finished apply was for */
+    char *rejected;              /* hash of a target whose spec could not be read */
+    bool pace;                   /* the last answer repeated a refused target */
+
+    pid_t child; /* the apply in progress, 0 when none */
+    int child_fd;
+    struct agent_target child_target;
+    bool startup; /* the first apply after start has not run yet */
+    unsigned apply_failures;
+    int64_t apply_retry_at; /* monotonic ms; 0: none */
+
+    bool connected;
+    unsigned sync_failures;
+    int64_t next_sync_at; /* monotonic ms */
+    char *last_sync;
+    char *last_error;
+    int64_t queue;
+    char *state_text; /* daemon.json as last written */
+};
+
+/* Run until SIGTERM or SIGINT; 0, or -1 with *err when it cannot start. */
+int agent_daemon_run(struct agent_config *cfg, struct m87_error **err);
+
+/* Start the apply of d->target in a child when one is due; reap a finished one. */
+void agent_daemon_apply_tick(struct agent_daemon *d);
+void agent_daemon_apply_reap(struct agent_daemon *d);
+/* Stop a running apply (SIGTERM, then wait). */
+void agent_daemon_apply_kill(struct agent_daemon *d);
+
+/* One sync with the server; schedules the next one (d->next_sync_at). */
+void agent_daemon_sync(struct agent_daemon *d);
+
+/* Write daemon.json when what it shows changed. */
+void agent_daemon_save_state(struct agent_daemon *d);
+/* The hash the device reports as applied (NULL: none). */
+const char *agent_daemon_applied_hash(const struct agent_daemon *d);
+
+/* Hooks for the periodic work of other parts (log shipping, health reports, disk checks, image
+ * pruning): called once per loop turn, when no apply runs (idle) or always (tick). */
+void agent_daemon_hooks_tick(struct agent_daemon *d);
+void agent_daemon_hooks_after_apply(struct agent_daemon *d, int status);
+
+#endif

@@ -1,0 +1,279 @@
+/* The daemon's requests to m87-server over libcurl: the sync long-poll and bundle downloads that
+ * resume with Range after a cut. One easy handle, so that the connection is reused. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent/daemon.h"
+
+#define MAX_ERROR_BODY (64u * 1024)
+
+struct agent_http {
+    CURL *h;
+    char *server;
+    char *auth;
+    char *ca_file;
+    volatile sig_atomic_t *stop;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct agent_http *agent_http_new(const struct agent_config *c, volatile sig_atomic_t *stop)
+{
+    struct agent_http *h = m87_xcalloc(1, sizeof(*h));
+
+    h->h = curl_easy_init();
+    if (!h->h)
+        m87_oom();
+    h->server = m87_xstrdup(c->server);
+    h->auth = m87_xasprintf("Authorization: Bearer %s", c->token);
+    h->ca_file = c->ca_file ? m87_xstrdup(c->ca_file) : NULL;
+    h->stop = stop;
+    return h;
+}
+
+void agent_http_free(struct agent_http *h)
+{
+    if (!h)
+        return;
+    curl_easy_cleanup(h->h);
+    free(h->server);
+    free(h->auth);
+    free(h->ca_file);
+    free(h);
+}
+
+void agent_http_abandon(struct agent_http *h)
+{
+    curl_socket_t s = CURL_SOCKET_BAD;
+
+    if (h && curl_easy_getinfo(h->h, CURLINFO_ACTIVESOCKET, &s) == CURLE_OK && s != CURL_SOCKET_BAD)
+        close(s);
+}
+
+static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    const struct agent_http *h = ctx;
+    (void)dt, (void)dn, (void)ut, (void)un;
+    return h->stop && *h->stop ? 1 : 0;
+}
+
+/* A fresh set of options on the reused handle. */
+static void prepare(struct agent_http *h, const char *path, struct curl_slist *headers)
+{
+    _cleanup_free_ char *url = m87_xasprintf("%s%s", h->server, path);
+
+    curl_easy_reset(h->h);
+    h->errbuf[0] = '\0';
+    curl_easy_setopt(h->h, CURLOPT_URL, url);
+    curl_easy_setopt(h->h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h->h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h->h, CURLOPT_ERRORBUFFER, h->errbuf);
+    curl_easy_setopt(h->h, CURLOPT_CONNECTTIMEOUT, AGENT_CONNECT_TIMEOUT_S);
+    curl_easy_setopt(h->h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h->h, CURLOPT_USERAGENT, "m87-agent/" M87_VERSION);
+    curl_easy_setopt(h->h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h->h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h->h, CURLOPT_XFERINFODATA, h);
+    curl_easy_setopt(h->h, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (h->ca_file)
+        curl_easy_setopt(h->h, CURLOPT_CAINFO, h->ca_file);
+}
+
+static struct curl_slist *base_headers(const struct agent_http *h)
+{
+    struct curl_slist *l = curl_slist_append(NULL, h->auth);
+    l = curl_slist_append(l, "Expect:");
+    return l;
+}
+
+static int transfer_error(struct agent_http *h, CURLcode rc, struct m87_error **err)
+{
+    if (rc == CURLE_ABORTED_BY_CALLBACK)
+        return m87_error_set(err, M87_E_CANCELLED, 0, "stopped");
+    const char *why = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
+    enum m87_errcode code = rc == CURLE_OPERATION_TIMEDOUT ? M87_E_TIMEOUT : M87_E_CONNECT;
+    return m87_error_set(err, code, 0, "server %s: %s", h->server, why);
+}
+
+/* An error answer: the server's {"error":{"message"}} when there is one. */
+static int status_error(struct agent_http *h, long status, const struct m87_buf *body,
+                        struct m87_error **err)
+{
+    _cleanup_(m87_json_freep) struct m87_json *doc =
+        body->len ? m87_json_parse(body->data, body->len, NULL) : NULL;
+    const char *msg = m87_json_str(m87_json_path(doc, "error", "message", NULL), NULL);
+
+    if (msg)
+        m87_error_set(err, M87_E_HTTP, 0, "server %s: HTTP %ld: %s", h->server, status, msg);
+    else
+        m87_error_set(err, M87_E_HTTP, 0, "server %s: HTTP %ld", h->server, status);
+    (*err)->http_status = status;
+    return -1;
+}
+
+static size_t to_buf(char *data, size_t size, size_t n, void *ctx)
+{
+    return m87_buf_append(ctx, data, size * n, NULL) < 0 ? 0 : size * n;
+}
+
+int agent_http_sync(struct agent_http *h, const char *body, long wait_s, char **answer,
+                    struct m87_error **err)
+{
+    struct curl_slist *headers = base_headers(h);
+    struct m87_buf out;
+    long status = 0;
+
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    m87_buf_init(&out, AGENT_MAX_ANSWER);
+    prepare(h, "/v1/agent/sync", headers);
+    curl_easy_setopt(h->h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h->h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    curl_easy_setopt(h->h, CURLOPT_TIMEOUT, wait_s + AGENT_SYNC_SLACK_S);
+    curl_easy_setopt(h->h, CURLOPT_WRITEFUNCTION, to_buf);
+    curl_easy_setopt(h->h, CURLOPT_WRITEDATA, &out);
+    CURLcode rc = curl_easy_perform(h->h);
+    int ret = 0;
+    if (rc == CURLE_WRITE_ERROR)
+        ret = m87_error_set(err, M87_E_TOOBIG, 0, "server %s: the answer exceeds %u bytes",
+                            h->server, AGENT_MAX_ANSWER);
+    else if (rc != CURLE_OK)
+        ret = transfer_error(h, rc, err);
+    else if (curl_easy_getinfo(h->h, CURLINFO_RESPONSE_CODE, &status), status != 200)
+        ret = status_error(h, status, &out, err);
+    else
+        *answer = m87_buf_steal(&out);
+    m87_buf_release(&out);
+    curl_slist_free_all(headers);
+    return ret;
+}
+
+/* ---- bundles ---------------------------------------------------------------------------------
+ */
+
+struct download {
+    CURL *h;
+    int fd;
+    off_t offset;   /* of the part file when the request started */
+    long status;    /* learned at the first body byte */
+    int64_t gained; /* bytes written */
+    int write_errno;
+    struct m87_buf error_body;
+};
+
+static size_t on_bundle(char *data, size_t size, size_t n, void *ctx)
+{
+    struct download *dl = ctx;
+    size_t len = size * n;
+
+    if (dl->status == 0) {
+        curl_easy_getinfo(dl->h, CURLINFO_RESPONSE_CODE, &dl->status);
+        /* the server ignored the range: start over */
+        if (dl->status == 200 && (ftruncate(dl->fd, 0) < 0 || lseek(dl->fd, 0, SEEK_SET) < 0)) {
+            dl->write_errno = errno;
+            return 0;
+        }
+    }
+    if (dl->status != 200 && dl->status != 206)
+        return m87_buf_append(&dl->error_body, data, len, NULL) < 0 ? 0 : len;
+    if (dl->offset + dl->gained + (off_t)len > (off_t)SPEC_BUNDLE_MAX_ARCHIVE) {
+        dl->write_errno = EFBIG;
+        return 0;
+    }
+    for (size_t done = 0; done < len;) {
+        ssize_t w = write(dl->fd, data + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            dl->write_errno = errno;
+            return 0;
+        }
+        done += (size_t)w;
+    }
+    dl->gained += (int64_t)len;
+    return len;
+}
+
+static int get_range(struct agent_http *h, const char *digest, struct download *dl,
+                     struct m87_error **err)
+{
+    struct curl_slist *headers = base_headers(h);
+    _cleanup_free_ char *path = m87_xasprintf("/v1/bundles/%s", digest);
+
+    prepare(h, path, headers);
+    curl_easy_setopt(h->h, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)dl->offset);
+    curl_easy_setopt(h->h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h->h, CURLOPT_LOW_SPEED_TIME, AGENT_LOW_SPEED_TIME_S);
+    curl_easy_setopt(h->h, CURLOPT_WRITEFUNCTION, on_bundle);
+    curl_easy_setopt(h->h, CURLOPT_WRITEDATA, dl);
+    CURLcode rc = curl_easy_perform(h->h);
+    curl_slist_free_all(headers);
+    if (dl->status == 0)
+        curl_easy_getinfo(h->h, CURLINFO_RESPONSE_CODE, &dl->status);
+    if (dl->write_errno)
+        return m87_error_set(err, M87_E_IO, dl->write_errno, "write bundle '%s'", digest);
+    if (dl->status == 416)
+        return 0; /* the part is whole already: the digest decides */
+    if (dl->status >= 300)
+        return status_error(h, dl->status, &dl->error_body, err);
+    if (rc == CURLE_RANGE_ERROR)
+        return 0; /* a whole body to a range: the digest decides, the next try starts over */
+    if (rc != CURLE_OK)
+        return transfer_error(h, rc, err);
+    return 0;
+}
+
+static int finish_part(const char *part, const char *final, const char *digest,
+                       struct m87_error **err)
+{
+    if (spec_bundle_verify(part, digest, err) < 0) {
+        unlink(part);
+        return -1;
+    }
+    if (rename(part, final) < 0)
+        return m87_error_set(err, M87_E_IO, errno, "rename '%s'", part);
+    _cleanup_free_ char *dir = m87_xstrdup(final);
+    *strrchr(dir, '/') = '\0';
+    _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) < 0)
+        return m87_error_set(err, M87_E_IO, errno, "sync directory '%s'", dir);
+    return 0;
+}
+
+int agent_http_bundle(struct agent_http *h, const char *digest, const char *dir, int64_t *gained,
+                      struct m87_error **err)
+{
+    char name[SPEC_BUNDLE_FILE_LEN + 1];
+
+    *gained = 0;
+    spec_bundle_file_name(digest, name);
+    _cleanup_free_ char *final = m87_xasprintf("%s/%s", dir, name);
+    _cleanup_free_ char *part = m87_xasprintf("%s.part", final);
+    if (m87_mkdir_p(dir, 0700, err) < 0)
+        return -1;
+    struct download dl = {.h = h->h};
+    dl.fd = open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (dl.fd < 0)
+        return m87_error_set(err, M87_E_IO, errno, "open '%s'", part);
+    struct stat st;
+    if (fstat(dl.fd, &st) < 0) {
+        close(dl.fd);
+        return m87_error_set(err, M87_E_IO, errno, "stat '%s'", part);
+    }
+    dl.offset = st.st_size;
+    m87_buf_init(&dl.error_body, MAX_ERROR_BODY);
+    int rc = get_range(h, digest, &dl, err);
+    *gained = dl.gained;
+    if (fsync(dl.fd) < 0 && rc == 0)
+        rc = m87_error_set(err, M87_E_IO, errno, "sync '%s'", part);
+    close(dl.fd);
+    m87_buf_release(&dl.error_body);
+    if (rc < 0)
+        return m87_error_wrap(err, "download bundle '%s'", digest);
+    if (finish_part(part, final, digest, err) < 0)
+        return m87_error_wrap(err, "download bundle '%s'", digest);
+    return 0;
+}

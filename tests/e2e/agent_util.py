@@ -1,0 +1,249 @@
+"""Helpers of the device daemon's end-to-end tests (tests/e2e/test_agent_*.py).
+
+`Agent` runs the real build/bin/m87-agent `run` against a real m87-server (cli_util.Server),
+with its own state directory, PATH without any docker binary (compose steps run natively),
+DOCKER_HOST at the harness's dockerd, and M87_AGENT_BACKOFF_MAX_MS (the test-only cap of the
+reconnect backoff) low so that reconnects do not slow the tests down. Its stderr goes to a
+file; `log()` reads it. `Device` ties a registered device, its CLI and its agent together.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import time
+
+import yaml
+
+from cli_util import Cli, add_device, check_sanitizers
+from compose_util import AGENT, API, PROJECT_LABEL, filters, unique_name
+
+TOOLS = ("cat", "sleep", "touch", "sh", "echo", "true", "false", "head", "dd")
+
+
+def wait_for(predicate, timeout=120, what="condition", interval=0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+class Agent:
+    """One `m87-agent run` on a state directory; start/stop/kill it as often as needed."""
+
+    def __init__(self, env, tmp_path, server_url, token, backoff_max_ms=500):
+        self.env = env
+        self.dir = pathlib.Path(tmp_path)
+        self.state = self.dir / "agent-state"
+        self.server_url = server_url
+        self.token = token
+        self.backoff_max_ms = backoff_max_ms
+        self.bin = self.dir / "agent-path"
+        self.bin.mkdir(exist_ok=True)
+        for tool in TOOLS:
+            found = shutil.which(tool)
+            if found and not (self.bin / tool).exists():
+                os.symlink(found, self.bin / tool)
+        self.log_path = self.dir / "agent.log"
+        self.proc = None
+        self.logs_seen = 0  # bytes of the log before the current run
+
+    def environ(self):
+        e = {k: v for k, v in os.environ.items() if not k.startswith("M87_")}
+        e["PATH"] = str(self.bin)
+        e["DOCKER_HOST"] = self.env.docker_host
+        e["M87_AGENT_BACKOFF_MAX_MS"] = str(self.backoff_max_ms)
+        for key in ("COMPOSE_PROJECT_NAME", "COMPOSE_PROFILES", "COMPOSE_FILE",
+                    "JOURNAL_STREAM"):
+            e.pop(key, None)
+        return e
+
+    def argv(self, *extra):
+        return [str(AGENT), "run", "--server", self.server_url, "--token", self.token,
+                "--state-dir", str(self.state), "--insecure-http",
+                "--config", str(self.dir / "no-config.conf")] + list(extra)
+
+    def start(self, *extra):
+        assert self.proc is None or self.proc.poll() is not None
+        (self.dir / "no-config.conf").write_text("# every setting comes from the flags\n")
+        self.logs_seen = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv(*extra), env=self.environ(), cwd=str(self.dir),
+                                     stdin=subprocess.DEVNULL, stdout=log,
+                                     stderr=subprocess.STDOUT)
+        log.close()
+        return self
+
+    def log(self, whole=False):
+        if not self.log_path.exists():
+            return ""
+        data = self.log_path.read_bytes()
+        return data.decode(errors="replace") if whole else \
+            data[self.logs_seen:].decode(errors="replace")
+
+    def wait_log(self, text, timeout=120):
+        return wait_for(lambda: text in self.log(), timeout, "agent log line %r\n%s" % (
+            text, self.log()[-3000:]))
+
+    def stop(self, timeout=30):
+        """SIGTERM, wait; returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=timeout)
+        self.proc = None
+        check_sanitizers(self.log())
+        return rc
+
+    def kill(self):
+        """SIGKILL the daemon (its apply child and steps die with it)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+        self.proc = None
+        # the apply child gets SIGKILL through PR_SET_PDEATHSIG: wait until it is gone
+        wait_for(lambda: not self.runner_locked(), 30, "the apply child to die")
+
+    def runner_locked(self):
+        """True while some process holds the runner's lock (an apply in progress)."""
+        import fcntl
+        path = self.state / "lock"
+        if not path.exists():
+            return False
+        with open(path, "rb") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+        return False
+
+    # ---------------------------------------------------------------- local state
+
+    def daemon_state(self):
+        path = self.state / "daemon.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def applied(self):
+        st = self.daemon_state()
+        return st and st.get("applied") and st["applied"].get("hash")
+
+    def status(self, *args):
+        proc = subprocess.run([str(AGENT), "status", "--state-dir", str(self.state)] +
+                              list(args), capture_output=True, text=True, timeout=60)
+        check_sanitizers(proc.stderr)
+        return proc
+
+    def status_json(self):
+        return json.loads(self.status("--json").stdout)
+
+    def acked(self):
+        path = self.state / "reports" / "acked"
+        return int(path.read_text()) if path.exists() else 0
+
+    def journal(self):
+        """The records still queued on the device."""
+        records = []
+        for seg in sorted((self.state / "reports").glob("*.jsonl")):
+            records += [json.loads(line) for line in seg.read_text().splitlines()]
+        return [r for r in records if r["seq"] > self.acked()]
+
+    # ---------------------------------------------------------------- dockerd
+
+    def containers(self, project):
+        status, data = self.env.docker_api("GET", API + "/containers/json?all=1&filters=%s" % (
+            filters(label=["%s=%s" % (PROJECT_LABEL, project)])))
+        assert status == 200, data
+        return data
+
+    def remove_project(self, project):
+        for c in self.containers(project):
+            self.env.docker_api("DELETE", API + "/containers/%s?force=1&v=1" % c["Id"])
+        status, nets = self.env.docker_api("GET", API + "/networks?filters=%s" % filters(
+            label=["%s=%s" % (PROJECT_LABEL, project)]))
+        for n in (nets if status == 200 else []):
+            self.env.docker_api("DELETE", API + "/networks/%s" % n["Id"])
+
+
+class Device:
+    """A registered device: the CLI logged in as admin, its name and token, its agent."""
+
+    def __init__(self, env, server, tmp_path, backoff_max_ms=500, server_url=None):
+        self.env = env
+        self.server = server
+        self.cli = Cli(tmp_path, server)
+        self.name, self.token = add_device(self.cli)
+        self.agent = Agent(env, tmp_path, server_url or server.url, self.token, backoff_max_ms)
+        self.projects = set()
+        self.tmp = pathlib.Path(tmp_path)
+
+    def m87(self, *args, **kw):
+        return self.cli.ok(self.name, *args, **kw)
+
+    def compose_dir(self, project, services):
+        """A directory named project holding docker-compose.yml with these services."""
+        d = self.tmp / "src" / project
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "docker-compose.yml").write_text(yaml.safe_dump({"services": services}))
+        self.projects.add(project)
+        return d
+
+    def reports(self, **query):
+        """Every report the server has for the device, in seq order."""
+        out, after = [], 0
+        while True:
+            q = "&".join("%s=%s" % kv for kv in dict(query, after=after, limit=1000).items())
+            page = self.server.api("GET", "/v1/devices/%s/reports?%s" % (self.name, q))
+            out += page["reports"]
+            if page["next"] is None:
+                return out
+            after = page["next"]
+
+    def server_status(self):
+        return self.server.api("GET", "/v1/devices/%s/status" % self.name)
+
+    def active_hash(self):
+        dev = self.server.api("GET", "/v1/devices/%s" % self.name)
+        return dev["active_deployment"]["hash"] if dev["active_deployment"] else None
+
+    def wait_applied(self, timeout=180):
+        """Until the agent says it applied the active revision and the server knows it."""
+        want = self.active_hash()
+
+        def done():
+            dev = self.server.api("GET", "/v1/devices/%s" % self.name)
+            return dev["applied_revision"] == want and self.agent.applied() == want
+        wait_for(done, timeout, "the device to apply %s\n%s" % (want, self.agent.log()[-4000:]))
+        return want
+
+    def cleanup(self):
+        self.agent.stop()
+        for p in self.projects:
+            self.agent.remove_project(p)
+
+
+def assert_reports_complete(device):
+    """The server holds every record the agent journaled, each once: seqs 1..N without a gap,
+    N the agent's acknowledged high-water mark, nothing left queued on the device."""
+    seqs = [r["seq"] for r in device.reports()]
+    acked = device.agent.acked()
+    assert device.agent.journal() == []
+    assert seqs == list(range(1, acked + 1)), (acked, seqs)
+    return seqs
+
+
+def running_ids(agent, project):
+    return sorted(c["Id"] for c in agent.containers(project) if c["State"] == "running")
+
+
+__all__ = ["Agent", "Device", "wait_for", "assert_reports_complete", "running_ids",
+           "unique_name"]

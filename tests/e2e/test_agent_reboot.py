@@ -1,0 +1,80 @@
+"""A device that restarts: after a normal restart of the agent nothing is touched (same
+containers, not restarted); after the agent and the workload's containers were killed (a
+reboot without dockerd's restart) and the agent starts while the server is unreachable, the
+workload comes back from local state alone, with the same containers (started, not
+recreated)."""
+
+import pytest
+
+from agent_util import Device, assert_reports_complete, running_ids, wait_for
+from cli_util import Server
+from compose_util import API, unique_name
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    s = Server(tmp_path / "server").start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def device(env, own_server, tmp_path):
+    dev = Device(env, own_server, tmp_path)
+    yield dev
+    dev.cleanup()
+
+
+def started_at(env, cids):
+    out = {}
+    for cid in cids:
+        status, data = env.docker_api("GET", API + "/containers/%s/json" % cid)
+        assert status == 200, data
+        out[cid] = data["State"]["StartedAt"]
+    return out
+
+
+def test_restart_and_reboot_offline(env, device):
+    dev = device
+    dev.agent.start()
+    dev.m87("deployment", "new", "--active")
+    project = unique_name("rb")
+    src = dev.compose_dir(project, {
+        "web": {"image": env.small_image, "restart": "always"},
+        "db": {"image": env.small_image_2, "restart": "always"}})
+    dev.m87("deploy", "docker-compose.yml", cwd=src)
+    want = dev.wait_applied()
+    ids = running_ids(dev.agent, project)
+    assert len(ids) == 2
+    started = started_at(env, ids)
+
+    # a normal restart: the stored target is applied again, nothing is touched
+    assert dev.agent.stop() == 0
+    dev.agent.start()
+    dev.agent.wait_log("applied revision")
+    assert "unchanged" in dev.agent.log()
+    assert running_ids(dev.agent, project) == ids
+    assert started_at(env, ids) == started
+
+    # a reboot: agent and containers die, the server is gone when the agent comes back
+    dev.agent.kill()
+    for cid in ids:
+        status, data = env.docker_api("POST", API + "/containers/%s/kill" % cid)
+        assert status == 204, data
+    wait_for(lambda: running_ids(dev.agent, project) == [], 30, "the containers to die")
+    dev.server.stop()
+    dev.agent.start()
+    dev.agent.wait_log("applied revision", timeout=180)
+    log = dev.agent.log()
+    assert "stored target revision" in log
+    assert "running its steps again" in log, log
+    assert "sync:" in log and "connected to" not in log, log  # the server was never reached
+    assert running_ids(dev.agent, project) == ids  # started again, not recreated
+    assert all(started_at(env, ids)[c] != started[c] for c in ids)
+    assert dev.agent.daemon_state()["applied"]["hash"] == want
+
+    # the server comes back: the reports of the offline apply reach it
+    dev.server.start()
+    wait_for(lambda: dev.agent.journal() == [], 60, "the queue to drain\n" + dev.agent.log())
+    assert_reports_complete(dev)
+    assert running_ids(dev.agent, project) == ids
