@@ -7,7 +7,7 @@
 #include "m87/spec.h"
 
 static const char deploy_help[] =
-    "usage: m87 DEVICE deploy FILE [--name ID] [--deployment-id ID] [--json]\n"
+    "usage: m87 DEVICE deploy FILE [--name ID] [--deployment-id ID] [--now] [--json]\n"
     "\n"
     "Add the jobs of FILE to the device's active deployment (or to ID), replacing jobs of\n"
     "the same id; the change is one new revision. FILE is either\n"
@@ -22,17 +22,21 @@ static const char deploy_help[] =
     "  --name ID           the job's id (compose: default the project name; run spec: only\n"
     "                      with a single job, which is renamed)\n"
     "  --deployment-id ID  a deployment other than the active one\n"
+    "  --now               apply the new revision at once, outside the device's maintenance\n"
+    "                      windows (the deployment must be the active one)\n"
     "  --json              print the deployment as JSON\n"
     "  -h, --help          show this help\n";
 
 static const char undeploy_help[] =
-    "usage: m87 DEVICE undeploy ID [--deployment-id ID] [--json]\n"
+    "usage: m87 DEVICE undeploy ID [--deployment-id ID] [--now] [--json]\n"
     "\n"
     "Remove job ID from the device's active deployment (or from --deployment-id): a new\n"
     "revision without it. The device runs the job's stop steps and removes its workdir.\n"
     "\n"
     "options:\n"
     "  --deployment-id ID  a deployment other than the active one\n"
+    "  --now               apply the new revision at once, outside the device's maintenance\n"
+    "                      windows\n"
     "  --json              print the deployment as JSON\n"
     "  -h, --help          show this help\n";
 
@@ -40,6 +44,7 @@ struct deploy_opts {
     const char *name;
     const char *deployment;
     bool json;
+    bool now;
 };
 
 int cli_file_kind(const char *text, size_t len, const char *file, enum cli_file_kind *kind,
@@ -60,17 +65,17 @@ int cli_file_kind(const char *text, size_t len, const char *file, enum cli_file_
 static int parse(const char *cmd, int argc, char **argv, struct deploy_opts *o, bool with_name)
 {
     static const struct option opts[] = {
-        {"name", required_argument, NULL, 'n'},
-        {"deployment-id", required_argument, NULL, 'd'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"name", required_argument, NULL, 'n'}, {"deployment-id", required_argument, NULL, 'd'},
+        {"json", no_argument, NULL, 'j'},       {"now", no_argument, NULL, 'N'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
     int c;
 
     optind = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'n' && with_name)
+        if (c == 'N')
+            o->now = true;
+        else if (c == 'n' && with_name)
             o->name = optarg;
         else if (c == 'd')
             o->deployment = optarg;
@@ -108,7 +113,7 @@ static struct spec_runspec *load_runspec(const char *path, const char *text, siz
 }
 
 static void print_result(const char *device, const struct m87_json *dep,
-                         const struct spec_runspec *rs, bool json)
+                         const struct spec_runspec *rs, bool json, bool now)
 {
     if (json) {
         cli_print_json(stdout, dep);
@@ -120,23 +125,26 @@ static void print_result(const char *device, const struct m87_json *dep,
            m87_json_str(m87_json_get(dep, "id"), "?"),
            (long long)m87_json_int(m87_json_get(dep, "revision"), 0),
            m87_json_str(m87_json_get(dep, "hash"), "-"));
+    if (now)
+        printf("the device applies it at once, without waiting for a maintenance window\n");
     if (m87_json_bool(m87_json_get(dep, "active"), false))
         printf("follow it with: m87 %s deployment status --follow\n", device);
 }
 
 static int post_jobs(const struct cli_ctx *ctx, const char *device, const char *deployment,
-                     const struct spec_runspec *rs, bool json)
+                     const struct spec_runspec *rs, const struct deploy_opts *o)
 {
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_(m87_json_freep) struct m87_json *dep = NULL;
     _cleanup_free_ char *d = cli_escape(device);
     _cleanup_free_ char *id = cli_escape(deployment);
-    _cleanup_free_ char *path = m87_xasprintf("/v1/devices/%s/deployments/%s/jobs", d, id);
+    _cleanup_free_ char *path =
+        m87_xasprintf("/v1/devices/%s/deployments/%s/jobs%s", d, id, o->now ? "?now=1" : "");
     _cleanup_free_ char *body = spec_runspec_dump(rs, true);
 
     if (cli_http_json(ctx, "POST", path, body, &dep, &err) < 0)
         return cli_report(err);
-    print_result(device, dep, rs, json);
+    print_result(device, dep, rs, o->json, o->now);
     return CLI_EXIT_OK;
 }
 
@@ -174,7 +182,7 @@ static int deploy(const struct cli_ctx *ctx, const char *device, int argc, char 
     }
     rc = cli_bundle_upload(ctx, &bundle);
     if (rc == CLI_EXIT_OK)
-        rc = post_jobs(ctx, device, o.deployment ? o.deployment : active, rs, o.json);
+        rc = post_jobs(ctx, device, o.deployment ? o.deployment : active, rs, &o);
     cli_bundle_release(&bundle);
     return rc;
 }
@@ -195,7 +203,8 @@ static int undeploy(const struct cli_ctx *ctx, const char *device, int argc, cha
     _cleanup_free_ char *d = cli_escape(device);
     _cleanup_free_ char *id = cli_escape(o.deployment ? o.deployment : active);
     _cleanup_free_ char *j = cli_escape(job);
-    _cleanup_free_ char *path = m87_xasprintf("/v1/devices/%s/deployments/%s/jobs/%s", d, id, j);
+    _cleanup_free_ char *path =
+        m87_xasprintf("/v1/devices/%s/deployments/%s/jobs/%s%s", d, id, j, o.now ? "?now=1" : "");
     if (cli_http_json(ctx, "DELETE", path, NULL, &dep, &err) < 0)
         return cli_report(err);
     if (o.json) {

@@ -10,12 +10,12 @@ static const char deployment_help[] =
     "usage: m87 DEVICE deployment <command> [<args>]\n"
     "\n"
     "commands:\n"
-    "  new [--active] [--json]              create an empty deployment\n"
+    "  new [--active [--now]] [--json]      create an empty deployment\n"
     "  list [--json]                        list the device's deployments\n"
     "  show [ID] [--revision N] [--yaml] [--json]\n"
     "                                       show a deployment (default: the active one)\n"
-    "  activate ID                          make ID the device's desired state\n"
-    "  clone ID[@REVISION] [--active] [--json]\n"
+    "  activate ID [--now]                  make ID the device's desired state\n"
+    "  clone ID[@REVISION] [--active [--now]] [--json]\n"
     "                                       copy a deployment at a revision (rollback)\n"
     "  status [--deployment-id ID] [--logs] [--follow] [--json]\n"
     "                                       what the device did with the deployment\n"
@@ -23,14 +23,17 @@ static const char deployment_help[] =
     "\n"
     "Run 'm87 DEVICE deployment <command> --help' for the options of a command.\n";
 
-static const char new_help[] = "usage: m87 DEVICE deployment new [--active] [--json]\n"
-                               "\n"
-                               "Create an empty deployment (revision 1, no jobs).\n"
-                               "\n"
-                               "options:\n"
-                               "  --active    make it the device's active deployment at once\n"
-                               "  --json      print the deployment as JSON\n"
-                               "  -h, --help  show this help\n";
+static const char new_help[] =
+    "usage: m87 DEVICE deployment new [--active [--now]] [--json]\n"
+    "\n"
+    "Create an empty deployment (revision 1, no jobs).\n"
+    "\n"
+    "options:\n"
+    "  --active    make it the device's active deployment at once\n"
+    "  --now       with --active: the device applies it at once, outside its maintenance\n"
+    "              windows\n"
+    "  --json      print the deployment as JSON\n"
+    "  -h, --help  show this help\n";
 
 static const char list_help[] = "usage: m87 DEVICE deployment list [--json]\n"
                                 "\n"
@@ -41,23 +44,27 @@ static const char list_help[] = "usage: m87 DEVICE deployment list [--json]\n"
                                 "  --json      print the server's {\"deployments\":[...]}\n"
                                 "  -h, --help  show this help\n";
 
-static const char activate_help[] = "usage: m87 DEVICE deployment activate ID\n"
-                                    "\n"
-                                    "Make deployment ID the device's active deployment; the "
-                                    "device applies its newest\n"
-                                    "revision when it next syncs.\n"
-                                    "\n"
-                                    "options:\n"
-                                    "  -h, --help  show this help\n";
+static const char activate_help[] =
+    "usage: m87 DEVICE deployment activate ID [--now]\n"
+    "\n"
+    "Make deployment ID the device's active deployment; the device applies its newest\n"
+    "revision when it next syncs, inside a maintenance window when it has windows.\n"
+    "\n"
+    "options:\n"
+    "  --now       apply it at once, outside the maintenance windows (also for the deployment\n"
+    "              that is active already: its newest revision stops waiting for a window)\n"
+    "  -h, --help  show this help\n";
 
 static const char clone_help[] =
-    "usage: m87 DEVICE deployment clone ID[@REVISION] [--active] [--json]\n"
+    "usage: m87 DEVICE deployment clone ID[@REVISION] [--active [--now]] [--json]\n"
     "\n"
     "Create a deployment whose first revision has the jobs of ID at REVISION (default: its\n"
     "newest). With --active this is a rollback to a known-good state.\n"
     "\n"
     "options:\n"
     "  --active    make the clone the active deployment\n"
+    "  --now       with --active: the device applies it at once, outside its maintenance\n"
+    "              windows\n"
     "  --json      print the new deployment as JSON\n"
     "  -h, --help  show this help\n";
 
@@ -104,12 +111,20 @@ int cli_active_deployment(const struct cli_ctx *ctx, const char *device, char **
 }
 
 /* new and clone: POST a deployment and say what was made. */
-static int create(const struct cli_ctx *ctx, const char *device, bool active, const char *src,
-                  int64_t rev, bool json)
+struct create_opts {
+    bool active;
+    bool now;
+    bool json;
+};
+
+static int create(const struct cli_ctx *ctx, const char *device, const struct create_opts *o,
+                  const char *src, int64_t rev)
 {
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-    _cleanup_free_ char *path = deployments_path(device);
+    _cleanup_free_ char *base = deployments_path(device);
+    _cleanup_free_ char *path = m87_xasprintf("%s%s", base, o->now ? "?now=1" : "");
+    bool active = o->active, json = o->json;
     struct m87_jw *w = m87_jw_new();
 
     m87_jw_obj_open(w);
@@ -139,16 +154,18 @@ static int create(const struct cli_ctx *ctx, const char *device, bool active, co
     else
         printf("created deployment %s on %s\n", id, device);
     if (active)
-        printf("%s is now the active deployment of %s\n", id, device);
+        printf("%s is now the active deployment of %s%s\n", id, device,
+               o->now ? "; the device applies it at once" : "");
     else
         printf("activate it with: m87 %s deployment activate %s\n", device, id);
     return CLI_EXIT_OK;
 }
 
-static int parse_active(const char *cmd, const char *help, int argc, char **argv, bool *active,
-                        bool *json, int operands)
+static int parse_active(const char *cmd, const char *help, int argc, char **argv,
+                        struct create_opts *o, int operands)
 {
     static const struct option opts[] = {{"active", no_argument, NULL, 'a'},
+                                         {"now", no_argument, NULL, 'N'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -157,40 +174,44 @@ static int parse_active(const char *cmd, const char *help, int argc, char **argv
     optind = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (c == 'a')
-            *active = true;
+            o->active = true;
+        else if (c == 'N')
+            o->now = true;
         else if (c == 'j')
-            *json = true;
+            o->json = true;
         else if (c == 'h')
             return cli_help(help);
         else
             return cli_bad_option(cmd, argv, c);
     }
+    if (o->now && !o->active)
+        return cli_usage_error(cmd, "--now needs --active");
     return cli_operands(cmd, argc, argv, operands, operands);
 }
 
 static int dep_new(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
-    bool active = false, json = false;
-    int rc = parse_active("deployment new", new_help, argc, argv, &active, &json, 0);
+    struct create_opts o = {0};
+    int rc = parse_active("deployment new", new_help, argc, argv, &o, 0);
 
     if (rc)
         return rc == 1 ? CLI_EXIT_OK : rc;
-    return create(ctx, device, active, NULL, 0, json);
+    return create(ctx, device, &o, NULL, 0);
 }
 
 static int dep_clone(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_free_ char *src = NULL;
-    bool active = false, json = false;
+    struct create_opts o = {0};
     int64_t rev = 0;
-    int rc = parse_active("deployment clone", clone_help, argc, argv, &active, &json, 1);
+    int rc = parse_active("deployment clone", clone_help, argc, argv, &o, 1);
 
     if (rc)
         return rc == 1 ? CLI_EXIT_OK : rc;
     if (cli_parse_clone_ref(argv[optind], &src, &rev, &err) < 0)
         return cli_usage_error("deployment clone", "%s", err->msg);
-    return create(ctx, device, active, src, rev, json);
+    return create(ctx, device, &o, src, rev);
 }
 
 static void print_list(const struct m87_json *list)
@@ -240,41 +261,54 @@ static int dep_list(const struct cli_ctx *ctx, const char *device, int argc, cha
     return CLI_EXIT_OK;
 }
 
-/* activate and rm: one call on one deployment. */
-static int on_one(const struct cli_ctx *ctx, const char *device, int argc, char **argv,
-                  bool activate)
-{
-    _cleanup_error_ struct m87_error *err = NULL;
-    const char *cmd = activate ? "deployment activate" : "deployment rm";
-    int rc = cli_parse_simple(cmd, activate ? activate_help : rm_help, argc, argv, NULL, 1, 1);
-
-    if (rc)
-        return rc == 1 ? CLI_EXIT_OK : rc;
-    const char *id = argv[optind];
-    _cleanup_free_ char *path = deployment_path(device, id, activate ? "/activate" : NULL);
-    if (cli_http_json(ctx, activate ? "POST" : "DELETE", path, activate ? "{}" : NULL, NULL, &err) <
-        0) {
-        rc = cli_report(err);
-        if (!activate && m87_error_code(err) == M87_E_CONFLICT)
-            fprintf(stderr, "To remove it, first run: m87 %s deployment activate OTHER-ID\n",
-                    device);
-        return rc;
-    }
-    if (activate)
-        printf("deployment %s is now the active deployment of %s\n", id, device);
-    else
-        printf("deployment %s removed from %s\n", id, device);
-    return CLI_EXIT_OK;
-}
-
 static int dep_activate(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
-    return on_one(ctx, device, argc, argv, true);
+    static const struct option opts[] = {
+        {"now", no_argument, NULL, 'N'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    _cleanup_error_ struct m87_error *err = NULL;
+    bool now = false;
+    int c, rc;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'N')
+            now = true;
+        else if (c == 'h') {
+            cli_help(activate_help);
+            return CLI_EXIT_OK;
+        } else
+            return cli_bad_option("deployment activate", argv, c);
+    }
+    if ((rc = cli_operands("deployment activate", argc, argv, 1, 1)) != 0)
+        return rc;
+    const char *id = argv[optind];
+    _cleanup_free_ char *path = deployment_path(device, id, now ? "/activate?now=1" : "/activate");
+    if (cli_http_json(ctx, "POST", path, "{}", NULL, &err) < 0)
+        return cli_report(err);
+    printf("deployment %s is now the active deployment of %s\n", id, device);
+    if (now)
+        printf("the device applies it at once, without waiting for a maintenance window\n");
+    return CLI_EXIT_OK;
 }
 
 static int dep_rm(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
-    return on_one(ctx, device, argc, argv, false);
+    _cleanup_error_ struct m87_error *err = NULL;
+    int rc = cli_parse_simple("deployment rm", rm_help, argc, argv, NULL, 1, 1);
+
+    if (rc)
+        return rc == 1 ? CLI_EXIT_OK : rc;
+    const char *id = argv[optind];
+    _cleanup_free_ char *path = deployment_path(device, id, NULL);
+    if (cli_http_json(ctx, "DELETE", path, NULL, NULL, &err) < 0) {
+        rc = cli_report(err);
+        if (m87_error_code(err) == M87_E_CONFLICT)
+            fprintf(stderr, "To remove it, first run: m87 %s deployment activate OTHER-ID\n",
+                    device);
+        return rc;
+    }
+    printf("deployment %s removed from %s\n", id, device);
+    return CLI_EXIT_OK;
 }
 
 static const struct cli_sub subcommands[] = {

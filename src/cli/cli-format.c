@@ -114,3 +114,24 @@ void cli_print_json(FILE *out, const struct m87_json *n)
     fwrite(text, 1, len, out);
     fputc('\n', out);
 }
+
+char *cli_format_local_time(time_t t)
+{
+    char buf[64];
+    struct tm tm;
+
+    if (!localtime_r(&t, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M %Z", &tm) == 0)
+        return m87_xstrdup("-");
+    return m87_xstrdup(buf);
+}
+
+char *cli_format_local(const char *text)
+{
+    time_t t;
+
+    if (!text)
+        return m87_xstrdup("-");
+    if (cli_parse_time(text, &t) < 0)
+        return m87_xstrdup(text);
+    return cli_format_local_time(t);
+}

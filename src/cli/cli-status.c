@@ -12,7 +12,8 @@ const char cli_status_help[] =
     "\n"
     "Show, per job and step, the state, attempts, exit code and duration the device reported\n"
     "for the newest revision of the active deployment (or of ID). Until the device picks the\n"
-    "revision up, says so and when the device was last seen.\n"
+    "revision up, says so and when the device was last seen. With maintenance windows, lists\n"
+    "them and, while the revision waits for one, says when the next starts (local time).\n"
     "\n"
     "options:\n"
     "  --deployment-id ID  a deployment other than the active one\n"
@@ -130,6 +131,41 @@ static bool settled(const struct m87_json *st)
     return true;
 }
 
+/* "waiting for window (next: LOCAL TIME)[; prefetched N of M images]", or NULL when the device
+ * does not say that it waits for a window (or it is told to apply now). Caller frees. */
+static char *window_wait(const struct m87_json *st)
+{
+    const struct m87_json *win = m87_json_get(st, "window");
+    const struct m87_json *pf = m87_json_get(win, "prefetch");
+    const char *state = jstr(win, "state");
+
+    if (!state || strcmp(state, "waiting") != 0 || m87_json_bool(m87_json_get(st, "now"), false))
+        return NULL;
+    _cleanup_free_ char *next = cli_format_local(jstr(win, "next"));
+    if (m87_json_type(m87_json_get(pf, "total")) != M87_JSON_NUMBER)
+        return m87_xasprintf("waiting for window (next: %s)", next);
+    return m87_xasprintf("waiting for window (next: %s); prefetched %lld of %lld images", next,
+                         (long long)m87_json_int(m87_json_get(pf, "done"), 0),
+                         (long long)m87_json_int(m87_json_get(pf, "total"), 0));
+}
+
+static void print_windows(const struct m87_json *st)
+{
+    const struct m87_json *wins = m87_json_get(st, "windows");
+    _cleanup_free_ char *wait = window_wait(st);
+
+    if (m87_json_len(wins) > 0) {
+        printf("windows     ");
+        for (size_t i = 0; i < m87_json_len(wins); i++)
+            printf("%s%s", i ? "; " : "", m87_json_str(m87_json_at(wins, i), "?"));
+        printf(" (prefetch: %s)\n", jstr(st, "prefetch") ? jstr(st, "prefetch") : "always");
+    }
+    if (m87_json_bool(m87_json_get(st, "now"), false))
+        printf("apply now   the device applies this revision without waiting for a window\n");
+    if (wait)
+        printf("%s\n", wait);
+}
+
 static void print_header(const char *device, const struct m87_json *st)
 {
     const struct m87_json *dev = m87_json_get(st, "device");
@@ -145,6 +181,7 @@ static void print_header(const char *device, const struct m87_json *st)
         printf(", agent %s", jstr(dev, "agent_version"));
     printf("\ndeployment  %s revision %lld (hash %s)\n", jstr(dep, "id") ? jstr(dep, "id") : "?",
            rev, hash);
+    print_windows(st);
     if (m87_json_bool(m87_json_get(st, "picked_up"), false))
         return;
     if (!seen)
@@ -283,6 +320,20 @@ static void step_changes(const char *job, const struct m87_json *prev, const str
     }
 }
 
+static void window_changes(const struct m87_json *prev, const struct m87_json *cur)
+{
+    _cleanup_free_ char *was = window_wait(prev);
+    _cleanup_free_ char *now = window_wait(cur);
+
+    if (now && !same(was, now)) {
+        stamp();
+        printf("%s\n", now);
+    } else if (was && !now) {
+        stamp();
+        printf("the wait for a window is over\n");
+    }
+}
+
 static void print_changes(const struct m87_json *prev, const struct m87_json *cur)
 {
     const struct m87_json *jobs = m87_json_get(cur, "jobs");
@@ -297,6 +348,7 @@ static void print_changes(const struct m87_json *prev, const struct m87_json *cu
         stamp();
         printf("the device picked up revision %lld\n", (long long)rev);
     }
+    window_changes(prev, cur);
     for (size_t i = 0; i < m87_json_len(jobs); i++) {
         const struct m87_json *j = m87_json_at(jobs, i);
         const struct m87_json *p = find_by(m87_json_get(prev, "jobs"), "id", jstr(j, "id"), NULL);

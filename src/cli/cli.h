@@ -32,6 +32,8 @@ int cli_cmd_devices(int argc, char **argv);
 int cli_cmd_deployment(const char *device, int argc, char **argv);
 int cli_cmd_deploy(const char *device, int argc, char **argv);
 int cli_cmd_undeploy(const char *device, int argc, char **argv);
+int cli_cmd_window(const char *device, int argc, char **argv);
+int cli_cmd_prefetch_policy(const char *device, int argc, char **argv);
 
 struct cli_ctx;
 /* `deployment status` (cli-status.c) and `deployment show` (cli-show.c). */
@@ -138,6 +140,12 @@ int cli_parse_time(const char *text, time_t *out);
 /* How long before now text was: "12s ago", "4m ago", "3h ago", "2d ago"; "never" for NULL and
  * the text itself when it does not parse. Caller frees. */
 char *cli_format_ago(const char *text, time_t now);
+
+/* An instant in the local time zone for people: "2026-11-28 01:00 CET". Caller frees. */
+char *cli_format_local_time(time_t t);
+/* An RFC 3339 UTC time (NULL: "-") as cli_format_local_time; text that does not parse is given
+ * back as it is. Caller frees. */
+char *cli_format_local(const char *text);
 
 /* Print a parsed JSON value on one line followed by a newline. */
 void cli_print_json(FILE *out, const struct m87_json *n);

@@ -24,6 +24,11 @@ static void usage(FILE *out)
             "  DEVICE deploy FILE                  add or replace jobs from a run spec or a\n"
             "                                      docker-compose.yml in the active deployment\n"
             "  DEVICE undeploy ID                  remove a job from the active deployment\n"
+            "  DEVICE window add|list|rm           maintenance windows: when the device may\n"
+            "                                      switch to a new revision\n"
+            "  DEVICE prefetch-policy [always|window]\n"
+            "                                      when the device pulls a waiting revision's\n"
+            "                                      images\n"
             "\n"
             "options:\n"
             "  -h, --help     show this help\n"
@@ -38,7 +43,10 @@ static int device_command(int argc, char **argv)
     const char *device = argv[1];
 
     if (argc < 3) {
-        fprintf(stderr, "m87: %s: missing command (deployment, deploy or undeploy)\n", device);
+        fprintf(stderr,
+                "m87: %s: missing command (deployment, deploy, undeploy, window or "
+                "prefetch-policy)\n",
+                device);
         usage(stderr);
         return CLI_EXIT_USAGE;
     }
@@ -48,6 +56,10 @@ static int device_command(int argc, char **argv)
         return cli_cmd_deploy(device, argc - 2, argv + 2);
     if (strcmp(argv[2], "undeploy") == 0)
         return cli_cmd_undeploy(device, argc - 2, argv + 2);
+    if (strcmp(argv[2], "window") == 0)
+        return cli_cmd_window(device, argc - 2, argv + 2);
+    if (strcmp(argv[2], "prefetch-policy") == 0)
+        return cli_cmd_prefetch_policy(device, argc - 2, argv + 2);
     fprintf(stderr, "m87: %s: unknown command '%s'\n", device, argv[2]);
     usage(stderr);
     return CLI_EXIT_USAGE;

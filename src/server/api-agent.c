@@ -10,6 +10,7 @@ struct sync {
     char *applied;
     char *agent_version;
     int64_t wait;
+    int64_t policy; /* -1: the agent did not say */
     struct srv_report *reports;
     size_t n_reports;
     bool owned; /* the reports' string fields are copies */
@@ -83,9 +84,9 @@ static int opt_str(const struct m87_json *rec, size_t i, const char *key, const 
 static int check_record(const struct m87_json *rec, size_t i, struct srv_report *out,
                         struct m87_error **err)
 {
-    static const char *const strings[] = {"time", "job_hash", "output", "message", NULL};
+    static const char *const strings[] = {"time", "job_hash", "output", "message", "next", NULL};
     static const char *const ints[] = {"attempt", "attempts", "exit_code", "duration_ms", NULL};
-    static const char *const kinds[] = {"step", "job", "log", "health", NULL};
+    static const char *const kinds[] = {"step", "job", "log", "health", "window", NULL};
     if (m87_json_type(rec) != M87_JSON_OBJECT)
         return m87_error_set(err, M87_E_INVAL, 0, "reports[%zu]: expected an object", i);
     if (!numbers_in_range(rec))
@@ -99,7 +100,7 @@ static int check_record(const struct m87_json *rec, size_t i, struct srv_report 
             out->kind = kinds[k];
     if (out->kind == NULL)
         return m87_error_set(err, M87_E_INVAL, 0,
-                             "reports[%zu].kind: must be step, job, log or health", i);
+                             "reports[%zu].kind: must be step, job, log, health or window", i);
     const char *ignored = NULL;
     for (size_t k = 0; strings[k]; k++)
         if (opt_str(rec, i, strings[k], &ignored, err) < 0)
@@ -120,6 +121,10 @@ static int check_record(const struct m87_json *rec, size_t i, struct srv_report 
         strcmp(out->phase, "stop") != 0)
         return m87_error_set(err, M87_E_INVAL, 0, "reports[%zu].phase: must be steps, undo or stop",
                              i);
+    if (strcmp(out->kind, "window") == 0 &&
+        (out->state == NULL ||
+         (strcmp(out->state, "waiting") != 0 && strcmp(out->state, "open") != 0)))
+        return m87_error_set(err, M87_E_INVAL, 0, "reports[%zu].state: must be waiting or open", i);
     return 0;
 }
 
@@ -155,7 +160,8 @@ static int read_reports(const struct m87_json *arr, struct sync *s, struct m87_e
 static int read_top(const struct m87_json *body, struct sync *s, int longpoll_max,
                     struct m87_error **err)
 {
-    static const char *const fields[] = {"applied", "agent_version", "reports", "wait", NULL};
+    static const char *const fields[] = {"applied", "agent_version", "reports",
+                                         "wait",    "policy",        NULL};
     if (srv_json_only(body, NULL, fields, err) < 0)
         return -1;
     const struct m87_json *applied = m87_json_get(body, "applied");
@@ -184,14 +190,32 @@ static int read_top(const struct m87_json *body, struct sync *s, int longpoll_ma
     }
     if (s->wait > longpoll_max)
         s->wait = longpoll_max;
+    const struct m87_json *policy = m87_json_get(body, "policy");
+    s->policy = -1;
+    if (policy && m87_json_type(policy) != M87_JSON_NULL) {
+        if (!srv_json_is_int(policy, &s->policy) || s->policy < 0)
+            return m87_error_set(err, M87_E_INVAL, 0, "policy: expected an integer >= 0 or null");
+    }
     return read_reports(m87_json_get(body, "reports"), s, err);
 }
 
-/* The answer: {"ack":N} plus "target" when it differs from what the device applied. */
+static void write_target(struct m87_jw *w, const struct srv_deployment *dep,
+                         const struct srv_revision *rev)
+{
+    m87_jw_kstr(w, "deployment", dep->public_id);
+    m87_jw_kint(w, "revision", rev->number);
+    m87_jw_kstr(w, "hash", rev->hash);
+    m87_jw_key(w, "spec");
+    srv_jw_raw(w, rev->spec);
+}
+
+/* The answer: {"ack":N} plus "target" when it differs from what the device applied, or when
+ * the device's policy (windows, prefetch, now) is not the one the agent has. */
 static int answer(struct srv_req *r, const struct sync *s, struct m87_jw *w, bool *has_target,
                   struct m87_error **err)
 {
     struct srv_store *st = r->srv->store;
+    struct srv_device dev = {0};
     struct srv_deployment dep = {0};
     struct srv_revision rev = {0};
     int64_t ack = 0;
@@ -199,8 +223,16 @@ static int answer(struct srv_req *r, const struct sync *s, struct m87_jw *w, boo
     if (srv_device_seen(st, r->device_id, s->agent_version, s->applied, err) < 0 ||
         srv_report_max_seq(st, r->device_id, &ack, err) < 0)
         return -1;
+    /* a device removed while its sync was held has no target: answered as such */
+    struct m87_error *e = NULL;
+    if (srv_device_by_id(st, r->device_id, &dev, &e) < 0 && m87_error_code(e) != M87_E_NOTFOUND) {
+        *err = e;
+        return -1;
+    }
+    m87_error_free(e);
     int rc = srv_deployment_active(st, r->device_id, &dep, err);
-    if (rc == 1 && (s->applied == NULL || strcmp(s->applied, dep.hash) != 0))
+    if (rc == 1 && (s->applied == NULL || strcmp(s->applied, dep.hash) != 0 ||
+                    (s->policy >= 0 && s->policy != dev.policy)))
         rc = srv_revision_get(st, &dep, dep.revision, &rev, err) < 0 ? -1 : 2;
     if (rc >= 0) {
         m87_jw_obj_open(w);
@@ -208,11 +240,9 @@ static int answer(struct srv_req *r, const struct sync *s, struct m87_jw *w, boo
         if (rc == 2) {
             m87_jw_key(w, "target");
             m87_jw_obj_open(w);
-            m87_jw_kstr(w, "deployment", dep.public_id);
-            m87_jw_kint(w, "revision", rev.number);
-            m87_jw_kstr(w, "hash", rev.hash);
-            m87_jw_key(w, "spec");
-            srv_jw_raw(w, rev.spec);
+            write_target(w, &dep, &rev);
+            if (srv_jw_policy(st, w, &dev, rev.hash, err) < 0)
+                rc = -1;
             m87_jw_obj_close(w);
         } else if (rc == 0 && s->applied) {
             m87_jw_key(w, "target");
@@ -223,6 +253,7 @@ static int answer(struct srv_req *r, const struct sync *s, struct m87_jw *w, boo
     }
     srv_revision_release(&rev);
     srv_deployment_release(&dep);
+    srv_device_release(&dev);
     return rc < 0 ? -1 : 0;
 }
 

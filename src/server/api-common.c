@@ -119,6 +119,7 @@ void srv_jw_device(struct srv *s, struct m87_jw *w, const struct srv_device *d)
     m87_jw_kstr(w, "agent_version", d->agent_version);
     m87_jw_kstr(w, "applied_revision", d->applied);
     m87_jw_kbool(w, "online", srv_device_online(s, d));
+    m87_jw_kstr(w, "prefetch", d->prefetch ? d->prefetch : "always");
 }
 
 void srv_jw_deployment(struct m87_jw *w, const struct srv_deployment *d)

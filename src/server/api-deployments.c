@@ -68,6 +68,11 @@ static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     const struct m87_json *active = m87_json_get(body, "active");
     if (active && m87_json_type(active) != M87_JSON_BOOL)
         return m87_error_set(err, M87_E_INVAL, 0, "active: expected true or false");
+    bool now = false;
+    if (srv_req_now(r, &now, err) < 0)
+        return -1;
+    if (now && !m87_json_bool(active, false))
+        return m87_error_set(err, M87_E_INVAL, 0, "now: needs \"active\": true");
     struct srv_device dev = {0};
     struct srv_deployment dep = {0};
     struct srv_rev_content c = {0};
@@ -77,11 +82,10 @@ static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     if (rc == 0)
         rc = srv_deployment_create(r->srv->store, dev.id, m87_json_bool(active, false), &c, &dep,
                                    err);
-    if (rc == 0) {
+    if (rc == 0 && dep.active)
+        rc = srv_target_changed(r, &dev, dep.hash, now, err);
+    if (rc == 0)
         write_deployment(w, &dep);
-        if (dep.active)
-            r->notify_device = dev.id;
-    }
     srv_rev_content_release(&c);
     srv_deployment_release(&dep);
     srv_device_release(&dev);
@@ -90,7 +94,9 @@ static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 
 void srv_api_deployments_create(struct srv_req *r)
 {
-    srv_run_tx(r, 201, create);
+    static const char *const allowed[] = {"now", NULL};
+    if (srv_req_check_query(r, allowed) == 0)
+        srv_run_tx(r, 201, create);
 }
 
 static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
@@ -188,14 +194,18 @@ static int activate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
     if (body == NULL || srv_json_only(body, NULL, none, err) < 0)
         return -1;
+    bool now = false;
+    if (srv_req_now(r, &now, err) < 0)
+        return -1;
     struct srv_device dev = {0};
     struct srv_deployment dep = {0};
     int rc = srv_find_deployment(r, &dev, &dep, err);
-    if (rc == 0 && !dep.active) {
+    /* activating the active deployment changes nothing, unless it is to be applied now */
+    if (rc == 0 && !dep.active)
         rc = srv_deployment_activate(r->srv->store, &dep, err);
-        dep.active = true;
-        r->notify_device = dev.id;
-    }
+    if (rc == 0 && (!dep.active || now))
+        rc = srv_target_changed(r, &dev, dep.hash, now, err);
+    dep.active = true;
     if (rc == 0)
         write_deployment(w, &dep);
     srv_deployment_release(&dep);
@@ -205,7 +215,9 @@ static int activate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 
 void srv_api_deployments_activate(struct srv_req *r)
 {
-    srv_run_tx(r, 200, activate);
+    static const char *const allowed[] = {"now", NULL};
+    if (srv_req_check_query(r, allowed) == 0)
+        srv_run_tx(r, 200, activate);
 }
 
 static int revisions(struct srv_req *r, struct m87_jw *w, struct m87_error **err)

@@ -62,7 +62,7 @@ void srv_api_devices_list(struct srv_req *r)
     srv_run_tx(r, 200, list);
 }
 
-static int get(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_write_device(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_store *st = r->srv->store;
     struct srv_device d = {0};
@@ -83,6 +83,8 @@ static int get(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
         }
         m87_jw_key(w, "health");
         rc = srv_jw_health(st, w, &d, err);
+        if (rc >= 0)
+            rc = srv_jw_windows(st, w, &d, true, err);
         m87_jw_obj_close(w);
     }
     srv_deployment_release(&dep);
@@ -92,7 +94,7 @@ static int get(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 
 void srv_api_devices_get(struct srv_req *r)
 {
-    srv_run_tx(r, 200, get);
+    srv_run_tx(r, 200, srv_write_device);
 }
 
 static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)

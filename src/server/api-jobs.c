@@ -9,6 +9,13 @@ static int next_revision(struct srv_req *r, const struct srv_device *dev,
                          struct srv_deployment *dep, const struct spec_runspec *rs,
                          struct m87_jw *w, struct m87_error **err)
 {
+    bool now_flag = false;
+    if (srv_req_now(r, &now_flag, err) < 0)
+        return -1;
+    if (now_flag && !dep->active)
+        return m87_error_set(err, M87_E_CONFLICT, 0,
+                             "now: deployment '%s' is not active: activate it with now=1",
+                             dep->public_id);
     struct srv_rev_content c;
     srv_rev_content_from(rs, &c);
     int rc = srv_revision_add(r->srv->store, dep, &c, err);
@@ -16,12 +23,12 @@ static int next_revision(struct srv_req *r, const struct srv_device *dev,
     struct srv_deployment now = {0};
     if (rc == 0)
         rc = srv_deployment_find(r->srv->store, dev->id, dep->public_id, &now, err);
+    if (rc == 0 && now.active)
+        rc = srv_target_changed(r, dev, now.hash, now_flag, err);
     if (rc == 0) {
         m87_jw_obj_open(w);
         srv_jw_deployment(w, &now);
         m87_jw_obj_close(w);
-        if (now.active)
-            r->notify_device = dev->id;
     }
     srv_deployment_release(&now);
     return rc;
@@ -67,9 +74,12 @@ static int put(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return rc;
 }
 
+static const char *const jobs_query[] = {"now", NULL};
+
 void srv_api_jobs_put(struct srv_req *r)
 {
-    srv_run_tx(r, 200, put);
+    if (srv_req_check_query(r, jobs_query) == 0)
+        srv_run_tx(r, 200, put);
 }
 
 static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
@@ -90,5 +100,6 @@ static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 
 void srv_api_jobs_delete(struct srv_req *r)
 {
-    srv_run_tx(r, 200, delete);
+    if (srv_req_check_query(r, jobs_query) == 0)
+        srv_run_tx(r, 200, delete);
 }

@@ -119,6 +119,12 @@ static int write_status(struct srv_req *r, struct m87_jw *w, const struct srv_de
     m87_jw_kstr(w, "applied_revision", dev->applied);
     m87_jw_kbool(w, "picked_up", picked);
     srv_jw_time(w, "last_seen", dev->last_seen);
+    _cleanup_free_ char *window = NULL;
+    if (srv_jw_policy(r->srv->store, w, dev, dep->hash, err) < 0 ||
+        srv_report_latest_kind(r->srv->store, dev->id, dep->hash, "window", &window, err) < 0)
+        return -1;
+    m87_jw_key(w, "window");
+    srv_jw_raw(w, window);
     m87_jw_key(w, "jobs");
     m87_jw_arr_open(w);
     for (size_t i = 0; i < rs->n_jobs; i++)

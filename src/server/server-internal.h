@@ -37,6 +37,7 @@ struct MHD_Response;
 #define SRV_REPORTS_DEFAULT_LIMIT 100
 #define SRV_REPORTS_MAX_LIMIT 1000
 #define SRV_MAX_AGENT_VERSION 64
+#define SRV_MAX_WINDOWS 32 /* maintenance windows per device */
 #define SRV_DB_FILE "m87.db"
 #define SRV_BUNDLE_DIR "bundles"
 
@@ -110,6 +111,9 @@ struct srv_device {
     int64_t last_seen; /* 0: never */
     char *agent_version;
     char *applied;
+    char *prefetch;     /* "always" or "window" */
+    int64_t policy;     /* bumped by every change of windows, prefetch or now_revision */
+    char *now_revision; /* the revision hash to apply at once (--now), or NULL */
 };
 void srv_device_release(struct srv_device *d);
 
@@ -164,6 +168,29 @@ int srv_device_delete(struct srv_store *st, int64_t id, struct m87_error **err);
 /* last_seen = now; agent_version when not NULL; applied (NULL stores null). */
 int srv_device_seen(struct srv_store *st, int64_t id, const char *agent_version,
                     const char *applied, struct m87_error **err);
+/* The settings of docs/api.md; each bumps the device's policy when the value changes. */
+int srv_device_set_prefetch(struct srv_store *st, int64_t id, const char *prefetch,
+                            struct m87_error **err);
+/* hash NULL: no revision is to be applied at once. */
+int srv_device_set_now(struct srv_store *st, int64_t id, const char *hash, struct m87_error **err);
+int srv_device_bump_policy(struct srv_store *st, int64_t id, struct m87_error **err);
+
+struct srv_window {
+    int64_t id;
+    char *rule; /* canonical (spec_window_format) */
+    int64_t created;
+};
+void srv_windows_free(struct srv_window *v, size_t n);
+/* The device's windows, oldest first. */
+int srv_window_list(struct srv_store *st, int64_t device_id, struct srv_window **out, size_t *n,
+                    struct m87_error **err);
+/* M87_E_CONFLICT when the device has that rule already, M87_E_TOOBIG past SRV_MAX_WINDOWS. */
+int srv_window_add(struct srv_store *st, int64_t device_id, const char *rule,
+                   struct srv_window *out, struct m87_error **err);
+/* M87_E_NOTFOUND "device 'NAME' has no window ID". */
+int srv_window_delete(struct srv_store *st, const struct srv_device *d, int64_t id,
+                      struct m87_error **err);
+
 int srv_device_count_online(struct srv_store *st, int64_t since, int64_t *n,
                             struct m87_error **err);
 
@@ -248,6 +275,9 @@ int srv_report_any_for(struct srv_store *st, int64_t device_id, const char *revi
 /* The newest "job" report of job for revision (*raw NULL when none). */
 int srv_report_latest_job(struct srv_store *st, int64_t device_id, const char *revision,
                           const char *job, char **raw, struct m87_error **err);
+/* The newest report of kind (without a job) for revision (*raw NULL when none). */
+int srv_report_latest_kind(struct srv_store *st, int64_t device_id, const char *revision,
+                           const char *kind, char **raw, struct m87_error **err);
 /* Every "step" report of job for revision, oldest first. */
 int srv_report_steps(struct srv_store *st, int64_t device_id, const char *revision, const char *job,
                      struct m87_strv *raws, struct m87_error **err);
@@ -450,6 +480,28 @@ void srv_api_bundles_put(struct srv_req *r);
 int srv_api_bundles_chunk(struct srv_req *r, const char *data, size_t len);
 void srv_api_bundles_get(struct srv_req *r);
 void srv_api_sync(struct srv_req *r);
+void srv_api_devices_patch(struct srv_req *r);
+void srv_api_windows_list(struct srv_req *r);
+void srv_api_windows_add(struct srv_req *r);
+void srv_api_windows_delete(struct srv_req *r);
+
+/* The answer of GET /v1/devices/NAME (the device in the first path parameter). */
+int srv_write_device(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+
+/* ---- windows and policy (api-windows.c) ------------------------------------------------------ */
+
+/* "windows": the device's rules as strings, or (full) as {"id","rule","created"} objects. */
+int srv_jw_windows(struct srv_store *st, struct m87_jw *w, const struct srv_device *d, bool full,
+                   struct m87_error **err);
+/* "windows", "prefetch", "now" (whether hash is the revision to apply at once) and "policy". */
+int srv_jw_policy(struct srv_store *st, struct m87_jw *w, const struct srv_device *d,
+                  const char *hash, struct m87_error **err);
+/* The request's "now" query parameter: absent, 0 or false / 1 or true; M87_E_INVAL otherwise. */
+int srv_req_now(struct srv_req *r, bool *now, struct m87_error **err);
+/* The device's target became hash: remember whether it is to be applied at once, and wake the
+ * device's held sync after the commit. */
+int srv_target_changed(struct srv_req *r, const struct srv_device *dev, const char *hash, bool now,
+                       struct m87_error **err);
 
 /* The device and deployment named by the first two path parameters. */
 int srv_find_deployment(struct srv_req *r, struct srv_device *dev, struct srv_deployment *dep,

@@ -8,16 +8,14 @@ static const char SQL_TOKEN_ADD[] =
 static const char SQL_TOKEN_LOOKUP[] =
     "SELECT t.hash, t.role, t.device_id, d.name FROM tokens t"
     " LEFT JOIN devices d ON d.id = t.device_id WHERE t.hash = ?1";
+#define DEVICE_COLS                                                                                \
+    "SELECT id, name, created, last_seen, agent_version, applied_revision, prefetch, policy,"      \
+    " now_revision FROM devices"
+
 static const char SQL_DEVICE_ADD[] = "INSERT INTO devices (name, created) VALUES (?1, ?2)";
-static const char SQL_DEVICE_BY_NAME[] =
-    "SELECT id, name, created, last_seen, agent_version, applied_revision FROM devices"
-    " WHERE name = ?1";
-static const char SQL_DEVICE_BY_ID[] =
-    "SELECT id, name, created, last_seen, agent_version, applied_revision FROM devices"
-    " WHERE id = ?1";
-static const char SQL_DEVICE_LIST[] =
-    "SELECT id, name, created, last_seen, agent_version, applied_revision FROM devices"
-    " ORDER BY name";
+static const char SQL_DEVICE_BY_NAME[] = DEVICE_COLS " WHERE name = ?1";
+static const char SQL_DEVICE_BY_ID[] = DEVICE_COLS " WHERE id = ?1";
+static const char SQL_DEVICE_LIST[] = DEVICE_COLS " ORDER BY name";
 static const char SQL_DEVICE_DELETE[] = "DELETE FROM devices WHERE id = ?1";
 /* Writes only when something changed or last_seen is older than SEEN_RESOLUTION: a sync
  * every few seconds from thousands of devices would otherwise be a write each. */
@@ -28,12 +26,19 @@ static const char SQL_DEVICE_SEEN[] =
     "- " SEEN_RESOLUTION " OR (?3 IS NOT NULL AND agent_version IS NOT ?3)"
     " OR applied_revision IS NOT ?4)";
 static const char SQL_DEVICE_ONLINE[] = "SELECT COUNT(*) FROM devices WHERE last_seen >= ?1";
+static const char SQL_DEVICE_PREFETCH[] =
+    "UPDATE devices SET prefetch = ?2, policy = policy + 1 WHERE id = ?1 AND prefetch IS NOT ?2";
+static const char SQL_DEVICE_NOW[] = "UPDATE devices SET now_revision = ?2, policy = policy + 1"
+                                     " WHERE id = ?1 AND now_revision IS NOT ?2";
+static const char SQL_DEVICE_POLICY[] = "UPDATE devices SET policy = policy + 1 WHERE id = ?1";
 
 void srv_device_release(struct srv_device *d)
 {
     free(d->name);
     free(d->agent_version);
     free(d->applied);
+    free(d->prefetch);
+    free(d->now_revision);
     memset(d, 0, sizeof(*d));
 }
 
@@ -86,6 +91,9 @@ static void read_device(sqlite3_stmt *s, struct srv_device *d)
     d->last_seen = sqlite3_column_int64(s, 3);
     d->agent_version = srv_col_text(s, 4);
     d->applied = srv_col_text(s, 5);
+    d->prefetch = srv_col_text(s, 6);
+    d->policy = sqlite3_column_int64(s, 7);
+    d->now_revision = srv_col_text(s, 8);
 }
 
 int srv_device_create(struct srv_store *st, const char *name, const char *token_hash,
@@ -211,4 +219,33 @@ int srv_device_count_online(struct srv_store *st, int64_t since, int64_t *n, str
     *n = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     return 0;
+}
+
+/* UPDATE statements of one device that bind (id, text or NULL). */
+static int update_device(struct srv_store *st, const char *sql, int64_t id, const char *text,
+                         const char *what, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, sql, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    if (sql != SQL_DEVICE_POLICY)
+        srv_bind_text(s, 2, text);
+    return srv_step_done(st, s, what, err);
+}
+
+int srv_device_set_prefetch(struct srv_store *st, int64_t id, const char *prefetch,
+                            struct m87_error **err)
+{
+    return update_device(st, SQL_DEVICE_PREFETCH, id, prefetch, "update device prefetch", err);
+}
+
+int srv_device_set_now(struct srv_store *st, int64_t id, const char *hash, struct m87_error **err)
+{
+    return update_device(st, SQL_DEVICE_NOW, id, hash, "update device now", err);
+}
+
+int srv_device_bump_policy(struct srv_store *st, int64_t id, struct m87_error **err)
+{
+    return update_device(st, SQL_DEVICE_POLICY, id, NULL, "update device policy", err);
 }

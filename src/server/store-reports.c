@@ -201,3 +201,26 @@ int srv_report_steps(struct srv_store *st, int64_t device_id, const char *revisi
         return srv_store_error(st, "read step reports", err);
     return 0;
 }
+
+static const char SQL_REPORT_LATEST_KIND[] =
+    "SELECT raw FROM reports WHERE device_id = ?1 AND revision = ?2 AND kind = ?3"
+    " ORDER BY seq DESC LIMIT 1";
+
+int srv_report_latest_kind(struct srv_store *st, int64_t device_id, const char *revision,
+                           const char *kind, char **raw, struct m87_error **err)
+{
+    *raw = NULL;
+    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_LATEST_KIND, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    srv_bind_text(s, 2, revision);
+    srv_bind_text(s, 3, kind);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *raw = srv_col_text(s, 0);
+    else if (rc != SQLITE_DONE)
+        return srv_store_error(st, "read report", err);
+    sqlite3_reset(s);
+    return 0;
+}

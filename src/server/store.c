@@ -95,6 +95,17 @@ static const char *const migrations[] = {
     "  UNIQUE (device_id, seq));"
     "CREATE INDEX reports_revision ON reports(device_id, revision, kind, job);"
     "CREATE INDEX reports_deployment ON reports(deployment_id);",
+    /* 2: maintenance windows, the prefetch setting and the policy version the agent echoes */
+    "CREATE TABLE device_windows ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  rule TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  UNIQUE (device_id, rule));"
+    "ALTER TABLE devices ADD COLUMN prefetch TEXT NOT NULL DEFAULT 'always'"
+    "  CHECK (prefetch IN ('always', 'window'));"
+    "ALTER TABLE devices ADD COLUMN policy INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE devices ADD COLUMN now_revision TEXT;",
 };
 
 sqlite3 *srv_store_db(struct srv_store *st)

@@ -11,6 +11,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import pytest
@@ -173,6 +174,46 @@ class Server:
 
     def sync(self, token, body, timeout=30):
         return self.request("POST", "/v1/agent/sync", token=token, body=body, timeout=timeout)
+
+
+def metric(server, name):
+    """The value of a gauge or counter without labels in /metrics."""
+    for line in server.request("GET", "/metrics").body.decode().splitlines():
+        if line.startswith(name + " "):
+            return int(line.split()[1])
+    raise AssertionError(f"no metric {name}")
+
+
+class HeldSync:
+    """A sync running in a thread; wait_held() returns once the server holds it."""
+
+    def __init__(self, server, token, body):
+        self.server = server
+        self.result = None
+        self.error = None
+        self.thread = threading.Thread(target=self._run, args=(token, body), daemon=True)
+        self.thread.start()
+
+    def _run(self, token, body):
+        try:
+            self.result = self.server.sync(token, body, timeout=body.get("wait", 60) + 30)
+        except Exception as e:  # reported by join()
+            self.error = e
+
+    def wait_held(self, count=1):
+        for _ in range(500):
+            if metric(self.server, "m87_longpolls_held") >= count:
+                return
+            assert self.thread.is_alive(), self.result
+            time.sleep(0.01)
+        raise AssertionError("the sync was not held")
+
+    def join(self):
+        self.thread.join(120)
+        assert not self.thread.is_alive()
+        if self.error:
+            raise self.error
+        return self.result
 
 
 @pytest.fixture

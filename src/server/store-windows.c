@@ -1,0 +1,117 @@
+/* Maintenance windows of devices in the store. */
+#include <string.h>
+
+#include "server/store-internal.h"
+
+static const char SQL_WINDOW_LIST[] =
+    "SELECT id, rule, created FROM device_windows WHERE device_id = ?1 ORDER BY id";
+static const char SQL_WINDOW_COUNT[] = "SELECT COUNT(*) FROM device_windows WHERE device_id = ?1";
+static const char SQL_WINDOW_FIND[] =
+    "SELECT id FROM device_windows WHERE device_id = ?1 AND rule = ?2";
+static const char SQL_WINDOW_ADD[] =
+    "INSERT INTO device_windows (device_id, rule, created) VALUES (?1, ?2, ?3)";
+static const char SQL_WINDOW_DELETE[] =
+    "DELETE FROM device_windows WHERE device_id = ?1 AND id = ?2";
+
+void srv_windows_free(struct srv_window *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i].rule);
+    free(v);
+}
+
+int srv_window_list(struct srv_store *st, int64_t device_id, struct srv_window **out, size_t *n,
+                    struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_WINDOW_LIST, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    struct srv_window *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 4;
+            v = m87_xrealloc(v, cap * sizeof(*v));
+        }
+        v[len].id = sqlite3_column_int64(s, 0);
+        v[len].rule = srv_col_text(s, 1);
+        v[len].created = sqlite3_column_int64(s, 2);
+        len++;
+    }
+    if (rc != SQLITE_DONE) {
+        srv_windows_free(v, len);
+        return srv_store_error(st, "list windows", err);
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+/* The id of the device's window with rule, 0 when none. */
+static int find_rule(struct srv_store *st, int64_t device_id, const char *rule, int64_t *id,
+                     struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_WINDOW_FIND, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    srv_bind_text(s, 2, rule);
+    int rc = sqlite3_step(s);
+    *id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return srv_store_error(st, "read windows", err);
+    sqlite3_reset(s);
+    return 0;
+}
+
+int srv_window_add(struct srv_store *st, int64_t device_id, const char *rule,
+                   struct srv_window *out, struct m87_error **err)
+{
+    int64_t existing = 0, count = 0;
+    if (find_rule(st, device_id, rule, &existing, err) < 0)
+        return -1;
+    if (existing)
+        return m87_error_set(err, M87_E_CONFLICT, 0, "window %lld has the rule '%s' already",
+                             (long long)existing, rule);
+    sqlite3_stmt *s = srv_stmt(st, SQL_WINDOW_COUNT, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    if (sqlite3_step(s) != SQLITE_ROW)
+        return srv_store_error(st, "count windows", err);
+    count = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (count >= SRV_MAX_WINDOWS)
+        return m87_error_set(err, M87_E_TOOBIG, 0, "a device has at most %d windows",
+                             SRV_MAX_WINDOWS);
+    if ((s = srv_stmt(st, SQL_WINDOW_ADD, err)) == NULL)
+        return -1;
+    int64_t now = srv_now();
+    sqlite3_bind_int64(s, 1, device_id);
+    srv_bind_text(s, 2, rule);
+    sqlite3_bind_int64(s, 3, now);
+    if (srv_step_done(st, s, "store window", err) < 0)
+        return -1;
+    out->id = sqlite3_last_insert_rowid(srv_store_db(st));
+    out->rule = m87_xstrdup(rule);
+    out->created = now;
+    return srv_device_bump_policy(st, device_id, err);
+}
+
+int srv_window_delete(struct srv_store *st, const struct srv_device *d, int64_t id,
+                      struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_WINDOW_DELETE, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, d->id);
+    sqlite3_bind_int64(s, 2, id);
+    if (srv_step_done(st, s, "delete window", err) < 0)
+        return -1;
+    if (sqlite3_changes(srv_store_db(st)) == 0)
+        return m87_error_set(err, M87_E_NOTFOUND, 0, "device '%s' has no window %lld", d->name,
+                             (long long)id);
+    return srv_device_bump_policy(st, d->id, err);
+}
