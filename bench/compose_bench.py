@@ -11,8 +11,11 @@ For each generated stack (N services of the small busybox image, each with an en
 a label, a port-less sleep command and one network) and each tool, a repetition runs:
 cold `up -d` (images present, nothing created), no-op `up -d` on the converged stack,
 `up -d` after a change of one service's environment, and `down`. Every command is timed
-(wall clock), and its CPU time (user + system) and peak RSS are read by GNU time. The table shows the medians and the ratios docker-compose / m87-agent. This
-is a measurement, not a test: nothing is asserted, failures are shown in the table.
+(wall clock), and its CPU time (user + system) and peak RSS are read by GNU time. The table
+shows the medians and the ratios docker-compose / m87-agent. This is a measurement, not a
+test: nothing is asserted, failures are shown in the table. The machine's load average is
+printed on stderr at the start and the end: on a busy machine the wall time of a short
+command (a no-op up) measures the machine more than the tool.
 """
 
 import argparse
@@ -169,6 +172,7 @@ def main():
         if not os.access(path, os.X_OK):
             sys.exit("compose_bench: %s is missing (make; ./scripts/install-deps.sh)" % path)
 
+    sys.stderr.write("compose_bench: load average %.2f %.2f %.2f\n" % os.getloadavg())
     env = TestEnv.from_environ()
     env.start()
     raw = {}
@@ -194,6 +198,7 @@ def main():
                     results[n][tool.name] = {sc: summarise(samples[tool.name][sc])
                                              for sc in SCENARIOS}
         sys.stderr.write("compose_bench: command output in %s\n" % (workdir / "commands.log"))
+        sys.stderr.write("compose_bench: load average %.2f %.2f %.2f\n" % os.getloadavg())
     finally:
         env.stop()
     print_table(results)

@@ -51,41 +51,6 @@ static void label_project_free(struct spec_project *q)
     free(q->services);
 }
 
-/* Only names and dependencies are filled: enough for compose_order. */
-static void label_project(const struct spec_project *p, const struct compose_observed *obs,
-                          struct spec_project *q)
-{
-    memset(q, 0, sizeof(*q));
-    q->name = p->name;
-    q->services = m87_xcalloc(obs->n ? obs->n : 1, sizeof(*q->services));
-    for (size_t i = 0; i < obs->n; i++) {
-        const struct compose_ctr *k = &obs->v[i];
-        if (k->service == NULL || names_has(q, k->service))
-            continue;
-        struct spec_service *s = &q->services[q->n_services++];
-        s->name = m87_xstrdup(k->service);
-        depends_from_label(s, m87_kvlist_get(&k->labels, COMPOSE_L_DEPENDS_ON));
-    }
-}
-
-/* ---- down ---------------------------------------------------------------------------------- */
-
-static int remove_service(struct compose_run *r, const char *service, struct m87_strv *anon,
-                          struct m87_error **err)
-{
-    for (size_t i = 0; i < r->obs.n; i++) {
-        struct compose_ctr *k = &r->obs.v[i];
-        if (k->gone || k->service == NULL || strcmp(k->service, service) != 0)
-            continue;
-        for (size_t j = 0; anon && j < k->volumes.len; j++)
-            if (strlen(k->volumes.items[j].value) == COMPOSE_HASH_HEX)
-                m87_strv_add(anon, k->volumes.items[j].value);
-        if (compose_stop_remove(r, k, r->o->volumes, err) < 0)
-            return -1;
-    }
-    return 0;
-}
-
 static bool is_orphan(const struct compose_run *r, const struct compose_ctr *k)
 {
     if (k->gone || k->service == NULL || names_has(r->p, k->service))
@@ -96,26 +61,131 @@ static bool is_orphan(const struct compose_run *r, const struct compose_ctr *k)
     return true;
 }
 
+/* The services of the containers (of the orphans only, with orphans), named and with their
+ * dependencies: enough for an order and a graph. */
+static void label_project(const struct compose_run *r, bool orphans, struct spec_project *q)
+{
+    const struct compose_observed *obs = r->obs;
+    memset(q, 0, sizeof(*q));
+    q->name = r->p->name;
+    q->services = m87_xcalloc(obs->n ? obs->n : 1, sizeof(*q->services));
+    for (size_t i = 0; i < obs->n; i++) {
+        const struct compose_ctr *k = &obs->v[i];
+        if (k->service == NULL || names_has(q, k->service) || (orphans && !is_orphan(r, k)))
+            continue;
+        struct spec_service *s = &q->services[q->n_services++];
+        s->name = m87_xstrdup(k->service);
+        depends_from_label(s, m87_kvlist_get(&k->labels, COMPOSE_L_DEPENDS_ON));
+    }
+}
+
+/* ---- stop and remove, dependents first ------------------------------------------------------- */
+
+struct teardown {
+    const struct spec_project *graph; /* the project, or one rebuilt from labels */
+    bool remove;                      /* down; else stop */
+    struct compose_ctr ***items;      /* per service: its containers to handle */
+    struct m87_strv *anon;            /* anonymous volumes to remove, under the run's lock */
+};
+
+/* Nothing that the services of a graph depend on goes before them. */
+static bool teardown_waits(void *ctx, size_t node, size_t other)
+{
+    const struct spec_project *g = ((const struct teardown *)ctx)->graph;
+    return compose_depends(&g->services[other], g->services[node].name);
+}
+
+static int teardown_prepare(struct compose_run *r, void *ctx, size_t idx, size_t *n_items,
+                            struct m87_error **err)
+{
+    (void)err;
+    struct teardown *td = ctx;
+    const char *service = td->graph->services[idx].name;
+    td->items[idx] = m87_xcalloc(r->obs->n ? r->obs->n : 1, sizeof(**td->items));
+    size_t n = 0;
+    for (size_t i = 0; i < r->obs->n; i++) {
+        struct compose_ctr *k = &r->obs->v[i];
+        if (k->service == NULL || strcmp(k->service, service) != 0 || k->gone)
+            continue;
+        if (td->remove || (!k->oneoff && compose_ctr_running(k)))
+            td->items[idx][n++] = k;
+    }
+    *n_items = n;
+    return 0;
+}
+
+static int teardown_item(struct compose_run *r, void *ctx, size_t idx, size_t item,
+                         struct m87_error **err)
+{
+    struct teardown *td = ctx;
+    struct compose_ctr *k = td->items[idx][item];
+    if (td->remove) {
+        pthread_mutex_lock(r->lock);
+        for (size_t j = 0; td->anon && j < k->volumes.len; j++)
+            if (strlen(k->volumes.items[j].value) == COMPOSE_HASH_HEX)
+                m87_strv_add(td->anon, k->volumes.items[j].value);
+        pthread_mutex_unlock(r->lock);
+        return compose_stop_remove(r, k, r->o->volumes, err);
+    }
+    if (engine_container_stop(r->c, k->id, r->o->timeout_s, err) < 0)
+        return -1;
+    compose_ctr_set_state(k, "exited");
+    compose_emit(r, ENGINE_COMPOSE_CONTAINER, k->service, k->name, "stopped", NULL);
+    return 0;
+}
+
+static const struct compose_pool_ops teardown_ops = {
+    .waits = teardown_waits,
+    .prepare = teardown_prepare,
+    .item = teardown_item,
+};
+
+/* Stop (and with remove, remove) the containers of the active services of graph, those that
+ * depend on others first, independent ones in parallel. */
+static int teardown(struct compose_run *r, const struct spec_project *graph, const bool *active,
+                    bool remove, struct m87_strv *anon, struct m87_error **err)
+{
+    size_t n = graph->n_services;
+    _cleanup_free_ size_t *order = m87_xcalloc(n ? n : 1, sizeof(*order));
+    _cleanup_free_ size_t *reverse = m87_xcalloc(n ? n : 1, sizeof(*reverse));
+    compose_order(graph, order);
+    for (size_t k = 0; k < n; k++)
+        reverse[k] = order[n - 1 - k];
+    struct teardown td = {
+        .graph = graph,
+        .remove = remove,
+        .items = m87_xcalloc(n ? n : 1, sizeof(*td.items)),
+        .anon = anon,
+    };
+    int rc = compose_pool_run(r, n, reverse, active, &teardown_ops, &td, err);
+    for (size_t i = 0; i < n; i++)
+        free(td.items[i]);
+    free(td.items);
+    return rc;
+}
+
 static int remove_orphans(struct compose_run *r, struct m87_strv *anon, struct m87_error **err)
 {
     size_t left = 0;
-    for (size_t i = 0; i < r->obs.n; i++) {
-        struct compose_ctr *k = &r->obs.v[i];
-        if (!is_orphan(r, k))
-            continue;
-        if (!r->o->remove_orphans) {
-            left++;
-            continue;
-        }
-        if (remove_service(r, k->service, anon, err) < 0)
-            return -1;
-    }
-    if (left > 0)
+    for (size_t i = 0; i < r->obs->n; i++)
+        left += is_orphan(r, &r->obs->v[i]);
+    if (left > 0 && !r->o->remove_orphans) {
         compose_warn(r,
                      "found %zu orphan containers for project '%s'; remove them with "
                      "--remove-orphans",
                      left, r->p->name);
-    return 0;
+        return 0;
+    }
+    if (left == 0)
+        return 0;
+    struct spec_project q;
+    label_project(r, true, &q);
+    _cleanup_free_ bool *all = m87_xcalloc(q.n_services + 1, sizeof(*all));
+    for (size_t i = 0; i < q.n_services; i++)
+        all[i] = true;
+    int rc = teardown(r, &q, all, true, anon, err);
+    label_project_free(&q);
+    return rc;
 }
 
 static int remove_networks(struct compose_run *r, struct m87_error **err)
@@ -181,26 +251,20 @@ static int down_containers(struct compose_run *r, struct m87_strv *anon, struct 
     const struct spec_project *p = r->p;
     if (p->n_services == 0) {
         struct spec_project q;
-        label_project(p, &r->obs, &q);
-        _cleanup_free_ size_t *order = m87_xcalloc(q.n_services + 1, sizeof(*order));
-        compose_order(&q, order);
-        int rc = 0;
-        for (size_t k = q.n_services; rc == 0 && k-- > 0;) {
-            bool pick = r->o->n_services == 0;
-            for (size_t j = 0; j < r->o->n_services && !pick; j++)
-                pick = strcmp(r->o->services[j], q.services[order[k]].name) == 0;
-            if (pick)
-                rc = remove_service(r, q.services[order[k]].name, anon, err);
+        label_project(r, false, &q);
+        _cleanup_free_ bool *pick = m87_xcalloc(q.n_services + 1, sizeof(*pick));
+        for (size_t i = 0; i < q.n_services; i++) {
+            pick[i] = r->o->n_services == 0;
+            for (size_t j = 0; j < r->o->n_services && !pick[i]; j++)
+                pick[i] = strcmp(r->o->services[j], q.services[i].name) == 0;
         }
+        int rc = teardown(r, &q, pick, true, anon, err);
         label_project_free(&q);
         return rc;
     }
-    if (compose_select(p, r->o, false, r->selected, err) < 0)
+    if (compose_select(p, r->o, false, r->selected, err) < 0 ||
+        teardown(r, p, r->selected, true, anon, err) < 0)
         return -1;
-    for (size_t k = p->n_services; k-- > 0;)
-        if (r->selected[r->order[k]] &&
-            remove_service(r, p->services[r->order[k]].name, anon, err) < 0)
-            return -1;
     return r->o->n_services == 0 ? remove_orphans(r, anon, err) : 0;
 }
 
@@ -213,7 +277,7 @@ int engine_compose_down(struct engine_client *c, const struct spec_project *p,
     compose_run_init(&r, c, p, opts ? opts : &default_opts);
     struct m87_strv anon;
     m87_strv_init(&anon);
-    int rc = compose_observe(c, p->name, &r.obs, err);
+    int rc = compose_observe(c, p->name, r.obs, err);
     if (rc == 0)
         rc = down_containers(&r, r.o->volumes ? &anon : NULL, err);
     /* with services named, only their containers go: networks and volumes stay */
@@ -228,27 +292,6 @@ int engine_compose_down(struct engine_client *c, const struct spec_project *p,
 
 /* ---- stop, start, restart ------------------------------------------------------------------- */
 
-static int stop_selected(struct compose_run *r, struct m87_error **err)
-{
-    for (size_t o = r->p->n_services; o-- > 0;) {
-        size_t i = r->order[o];
-        if (!r->selected[i])
-            continue;
-        for (size_t j = 0; j < r->obs.n; j++) {
-            struct compose_ctr *k = &r->obs.v[j];
-            if (k->oneoff || k->service == NULL || strcmp(k->service, r->p->services[i].name) ||
-                !compose_ctr_running(k))
-                continue;
-            if (engine_container_stop(r->c, k->id, r->o->timeout_s, err) < 0)
-                return -1;
-            free(k->state);
-            k->state = m87_xstrdup("exited");
-            compose_emit(r, ENGINE_COMPOSE_CONTAINER, k->service, k->name, "stopped", NULL);
-        }
-    }
-    return 0;
-}
-
 /* stop (what), start, or both in that order. */
 static int lifecycle(struct engine_client *c, const struct spec_project *p,
                      const struct engine_compose_options *opts, bool stop, bool start,
@@ -260,9 +303,9 @@ static int lifecycle(struct engine_client *c, const struct spec_project *p,
     compose_run_init(&r, c, p, opts ? opts : &default_opts);
     int rc = compose_select(p, r.o, false, r.selected, err);
     if (rc == 0)
-        rc = compose_observe(c, p->name, &r.obs, err);
+        rc = compose_observe(c, p->name, r.obs, err);
     if (rc == 0 && stop)
-        rc = stop_selected(&r, err);
+        rc = teardown(&r, p, r.selected, false, NULL, err);
     if (rc == 0 && start)
         rc = compose_start_services(&r, err);
     compose_run_release(&r);

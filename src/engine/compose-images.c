@@ -80,9 +80,9 @@ static int on_pull(void *ctx, const struct engine_pull_msg *msg)
         .detail = msg->id,
         .pull = msg,
     };
-    pthread_mutex_lock(&r->lock);
+    pthread_mutex_lock(r->lock);
     r->o->on_event(r->o->ctx, &ev);
-    pthread_mutex_unlock(&r->lock);
+    pthread_mutex_unlock(r->lock);
     return 0;
 }
 
@@ -109,11 +109,11 @@ static void *pull_worker(void *arg)
     struct compose_run *r = pool->r;
     _cleanup_(engine_client_freep) struct engine_client *c = compose_thread_client(r->c);
     for (;;) {
-        pthread_mutex_lock(&r->lock);
+        pthread_mutex_lock(r->lock);
         while (pool->next < pool->n && !pool->jobs[pool->next].pull)
             pool->next++;
         struct image_job *j = pool->next < pool->n ? &pool->jobs[pool->next++] : NULL;
-        pthread_mutex_unlock(&r->lock);
+        pthread_mutex_unlock(r->lock);
         if (j == NULL)
             return NULL;
         pull_one(r, c, j);
@@ -133,9 +133,13 @@ static void pull_all(struct compose_run *r, struct image_job *jobs, size_t n, si
     pthread_t tids[COMPOSE_PULL_PARALLEL];
     size_t nt = n_pull < COMPOSE_PULL_PARALLEL ? n_pull : COMPOSE_PULL_PARALLEL;
     size_t started = 0;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, COMPOSE_STACK_SIZE);
     for (; started < nt; started++)
-        if (pthread_create(&tids[started], NULL, pull_worker, &pool) != 0)
+        if (pthread_create(&tids[started], &attr, pull_worker, &pool) != 0)
             break;
+    pthread_attr_destroy(&attr);
     if (started == 0)
         pull_worker(&pool);
     for (size_t i = 0; i < started; i++)
@@ -238,7 +242,7 @@ int compose_images(struct compose_run *r, enum engine_compose_pull mode, bool fo
             rc = -1;
         }
         if (rc == 0 && jobs[k].id)
-            m87_kvlist_set(&r->image_ids, jobs[k].ref, jobs[k].id);
+            m87_kvlist_set(r->image_ids, jobs[k].ref, jobs[k].id);
         m87_error_free(jobs[k].err);
         free(jobs[k].id);
     }

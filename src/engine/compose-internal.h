@@ -99,6 +99,8 @@ void compose_volume_labels(const struct spec_project *p, const struct spec_volum
 const struct spec_config *compose_find_config(const struct spec_config *v, size_t n,
                                               const char *key);
 
+struct compose_run;
+
 /* ---- observed state ---------------------------------------------------------------------- */
 
 /* One container of the project as GET /containers/json shows it: everything the plan needs,
@@ -136,8 +138,16 @@ void compose_observed_release(struct compose_observed *o);
 /* Make room for extra more entries up front: entries are referred to by pointer while new ones
  * are added, so the array must not move afterwards. */
 void compose_observed_reserve(struct compose_observed *o, size_t extra);
-/* A zeroed entry at the end (within the reserve), its lists initialised. */
-struct compose_ctr *compose_observed_add(struct compose_observed *o);
+/* Entries of a run are shared by its threads: an entry is added whole, under the run's lock,
+ * and from then on only the job of its service and number changes it (state, name, gone).
+ * Others may scan it, testing service, oneoff and number (which never change) first. */
+
+/* Move filled (its labels, networks and volumes ignored) into a new entry at the end, within
+ * the reserve, and clear filled. */
+struct compose_ctr *compose_observed_add(struct compose_run *r, struct compose_ctr *filled);
+/* The number of entries, read under the lock (another thread may be adding one). */
+size_t compose_observed_len(struct compose_run *r);
+void compose_ctr_set_state(struct compose_ctr *k, const char *state);
 
 bool compose_ctr_running(const struct compose_ctr *k);
 
@@ -159,28 +169,66 @@ int compose_select(const struct spec_project *p, const struct engine_compose_opt
 
 /* ---- the run --------------------------------------------------------------------------------- */
 
+/* The state every thread of a run shares; the storage behind compose_run's pointers. */
+struct compose_shared;
+
+/* One run of a verb. The pool's workers (compose-pool.c) each get a view of it: the same
+ * shared state through the same pointers, and a client of their own in c. */
 struct compose_run {
-    struct engine_client *c;
+    struct engine_client *c; /* the client of the thread using this view */
     const struct spec_project *p;
     const struct engine_compose_options *o;
-    pthread_mutex_t lock; /* events may come from pull and log threads */
-    struct compose_observed obs;
-    struct m87_kvlist image_ids;   /* image ref -> ID */
-    struct m87_kvlist network_ids; /* network key -> ID */
+    pthread_mutex_t *lock; /* events, and additions to obs, come from several threads */
+    struct compose_observed *obs;
+    struct m87_kvlist *image_ids;   /* image ref -> ID */
+    struct m87_kvlist *network_ids; /* network key -> ID */
     bool *selected;
     size_t *order;
+    struct compose_shared *own; /* NULL in a view */
 };
 
 void compose_run_init(struct compose_run *r, struct engine_client *c, const struct spec_project *p,
                       const struct engine_compose_options *o);
 void compose_run_release(struct compose_run *r);
 
+/* A view of r for a thread with client c (borrowed). Nothing to release. */
+void compose_run_view(const struct compose_run *r, struct engine_client *c,
+                      struct compose_run *out);
+
 void compose_emit(struct compose_run *r, enum engine_compose_event_kind kind, const char *service,
                   const char *object, const char *action, const char *detail);
 void compose_warn(struct compose_run *r, const char *fmt, ...) M87_PRINTF(2, 3);
 
+/* ---- the pool ------------------------------------------------------------------------------ */
+
+/* At most this many containers (or services being prepared) are worked on at a time: dockerd
+ * serialises much of a create or a start, so more threads buy little and cost memory. */
+#define COMPOSE_PARALLEL 4
+/* A worker's stack: what workers run (curl, yajl, the executor) needs far less than glibc's
+ * default of 8 MiB. Only address space is saved (the resident set is the same), which still
+ * matters next to other processes on a small device. */
+#define COMPOSE_STACK_SIZE (256 * 1024)
+
+/* Work over the services as a graph: a node's turn comes when every node it waits for is
+ * done; its prepare runs once and gives the number of its items (its containers), which then
+ * run in parallel with whatever else is ready. Each callback gets a view of the run whose
+ * client belongs to the thread calling it. */
+struct compose_pool_ops {
+    bool (*waits)(void *ctx, size_t node, size_t other); /* node starts after other is done */
+    int (*prepare)(struct compose_run *r, void *ctx, size_t node, size_t *n_items,
+                   struct m87_error **err);
+    int (*item)(struct compose_run *r, void *ctx, size_t node, size_t item, struct m87_error **err);
+};
+
+/* Run the active ones of n nodes; order is the order ready nodes are taken in. The first
+ * failure ends the run: nothing is taken after it, what is in flight finishes (each item is a
+ * whole, crash-safe step), and that failure is returned. Without a Unix socket client (the
+ * replay of the unit tests) everything runs in the calling thread. */
+int compose_pool_run(struct compose_run *r, size_t n, const size_t *order, const bool *active,
+                     const struct compose_pool_ops *ops, void *ctx, struct m87_error **err);
+
 /* Stop (the run's timeout) and remove a container, reporting both; a container already gone is
- * no error. */
+ * no error, and one whose removal is already under way is waited for until it is gone. */
 int compose_stop_remove(struct compose_run *r, struct compose_ctr *k, bool volumes,
                         struct m87_error **err);
 

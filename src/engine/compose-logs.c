@@ -48,6 +48,15 @@ static int deliver(struct logs_shared *sh, const char *name, enum engine_stream 
     return rc;
 }
 
+/* stop is set by whichever stream's callback asked to end, and read by all of them */
+static bool stopped(struct logs_shared *sh)
+{
+    pthread_mutex_lock(&sh->lock);
+    bool stop = sh->stop;
+    pthread_mutex_unlock(&sh->lock);
+    return stop;
+}
+
 static int on_line(void *ctx, enum engine_stream stream, const char *data, size_t len)
 {
     struct log_stream *ls = ctx;
@@ -66,7 +75,7 @@ static int on_line(void *ctx, enum engine_stream stream, const char *data, size_
 static int on_data(void *ctx, const char *data, size_t len)
 {
     struct log_stream *ls = ctx;
-    if (ls->sh->stop)
+    if (stopped(ls->sh))
         return 1;
     return engine_demux_feed(ls->demux, data, len, &ls->err) == 0 ? 0 : 1;
 }
@@ -139,13 +148,13 @@ static void follow_stream(struct engine_client *c, struct log_stream *ls, const 
             engine_demux_finish(ls->demux, &ls->err);
         engine_demux_free(ls->demux);
         ls->demux = NULL;
-        bool again = rc < 0 && m87_error_code(e) == M87_E_STALLED && !ls->sh->stop;
+        bool again = rc < 0 && m87_error_code(e) == M87_E_STALLED && !stopped(ls->sh);
         if (rc < 0 && !again && m87_error_code(e) != M87_E_STALLED &&
             m87_error_code(e) != M87_E_CANCELLED && ls->err == NULL)
             ls->err = M87_STEAL(e);
         m87_error_free(e);
         /* the caller's own stop is no failure */
-        if (ls->sh->stop && m87_error_code(ls->err) == M87_E_CANCELLED)
+        if (stopped(ls->sh) && m87_error_code(ls->err) == M87_E_CANCELLED)
             m87_error_clear(&ls->err);
         if (!again)
             return;
@@ -245,11 +254,11 @@ static int by_rank(const void *a, const void *b)
  * of services the project does not know come last. */
 static struct compose_ctr **pick(struct compose_run *r, size_t *n)
 {
-    size_t cap = r->obs.n ? r->obs.n : 1;
+    size_t cap = r->obs->n ? r->obs->n : 1;
     _cleanup_free_ struct ranked *v = m87_xcalloc(cap, sizeof(*v));
     size_t len = 0;
-    for (size_t i = 0; i < r->obs.n; i++) {
-        struct compose_ctr *k = &r->obs.v[i];
+    for (size_t i = 0; i < r->obs->n; i++) {
+        struct compose_ctr *k = &r->obs->v[i];
         if (k->oneoff || k->service == NULL)
             continue;
         ssize_t idx = compose_service_index(r->p, k->service);
@@ -280,7 +289,7 @@ int engine_compose_logs(struct engine_client *c, const struct spec_project *p,
     compose_run_init(&r, c, p, opts ? opts : &default_opts);
     int rc = p->n_services > 0 ? compose_select(p, r.o, false, r.selected, err) : 0;
     if (rc == 0)
-        rc = compose_observe(c, p->name, &r.obs, err);
+        rc = compose_observe(c, p->name, r.obs, err);
     if (rc == 0) {
         struct logs_shared sh = {.fn = fn, .ctx = ctx, .timestamps = lo->timestamps};
         pthread_mutex_init(&sh.lock, NULL);

@@ -140,16 +140,35 @@ void compose_observed_reserve(struct compose_observed *o, size_t extra)
     o->cap = cap;
 }
 
-struct compose_ctr *compose_observed_add(struct compose_observed *o)
+struct compose_ctr *compose_observed_add(struct compose_run *r, struct compose_ctr *filled)
 {
+    pthread_mutex_lock(r->lock);
+    struct compose_observed *o = r->obs;
     if (o->n >= o->cap)
         abort(); /* a missing reserve is a bug: pointers into the array would dangle */
-    struct compose_ctr *k = &o->v[o->n++];
-    memset(k, 0, sizeof(*k));
+    struct compose_ctr *k = &o->v[o->n];
+    *k = *filled;
     m87_kvlist_init(&k->labels);
     m87_kvlist_init(&k->networks);
     m87_kvlist_init(&k->volumes);
+    o->n++;
+    pthread_mutex_unlock(r->lock);
+    memset(filled, 0, sizeof(*filled));
     return k;
+}
+
+size_t compose_observed_len(struct compose_run *r)
+{
+    pthread_mutex_lock(r->lock);
+    size_t n = r->obs->n;
+    pthread_mutex_unlock(r->lock);
+    return n;
+}
+
+void compose_ctr_set_state(struct compose_ctr *k, const char *state)
+{
+    free(k->state);
+    k->state = m87_xstrdup(state);
 }
 
 bool compose_ctr_running(const struct compose_ctr *k)
@@ -232,6 +251,13 @@ int compose_select(const struct spec_project *p, const struct engine_compose_opt
 
 /* ---- the run ------------------------------------------------------------------------------- */
 
+struct compose_shared {
+    pthread_mutex_t lock;
+    struct compose_observed obs;
+    struct m87_kvlist image_ids;
+    struct m87_kvlist network_ids;
+};
+
 void compose_run_init(struct compose_run *r, struct engine_client *c, const struct spec_project *p,
                       const struct engine_compose_options *o)
 {
@@ -239,9 +265,14 @@ void compose_run_init(struct compose_run *r, struct engine_client *c, const stru
     r->c = c;
     r->p = p;
     r->o = o;
-    pthread_mutex_init(&r->lock, NULL);
-    m87_kvlist_init(&r->image_ids);
-    m87_kvlist_init(&r->network_ids);
+    r->own = m87_xcalloc(1, sizeof(*r->own));
+    pthread_mutex_init(&r->own->lock, NULL);
+    m87_kvlist_init(&r->own->image_ids);
+    m87_kvlist_init(&r->own->network_ids);
+    r->lock = &r->own->lock;
+    r->obs = &r->own->obs;
+    r->image_ids = &r->own->image_ids;
+    r->network_ids = &r->own->network_ids;
     size_t n = p->n_services ? p->n_services : 1;
     r->selected = m87_xcalloc(n, sizeof(*r->selected));
     r->order = m87_xcalloc(n, sizeof(*r->order));
@@ -250,12 +281,23 @@ void compose_run_init(struct compose_run *r, struct engine_client *c, const stru
 
 void compose_run_release(struct compose_run *r)
 {
-    compose_observed_release(&r->obs);
-    m87_kvlist_release(&r->image_ids);
-    m87_kvlist_release(&r->network_ids);
+    if (r->own == NULL)
+        return;
+    compose_observed_release(&r->own->obs);
+    m87_kvlist_release(&r->own->image_ids);
+    m87_kvlist_release(&r->own->network_ids);
+    pthread_mutex_destroy(&r->own->lock);
+    free(r->own);
     free(r->selected);
     free(r->order);
-    pthread_mutex_destroy(&r->lock);
+    memset(r, 0, sizeof(*r));
+}
+
+void compose_run_view(const struct compose_run *r, struct engine_client *c, struct compose_run *out)
+{
+    *out = *r;
+    out->c = c;
+    out->own = NULL;
 }
 
 void compose_emit(struct compose_run *r, enum engine_compose_event_kind kind, const char *service,
@@ -270,9 +312,9 @@ void compose_emit(struct compose_run *r, enum engine_compose_event_kind kind, co
         .action = action,
         .detail = detail,
     };
-    pthread_mutex_lock(&r->lock);
+    pthread_mutex_lock(r->lock);
     r->o->on_event(r->o->ctx, &ev);
-    pthread_mutex_unlock(&r->lock);
+    pthread_mutex_unlock(r->lock);
 }
 
 void compose_warn(struct compose_run *r, const char *fmt, ...)
@@ -298,7 +340,15 @@ int compose_stop_remove(struct compose_run *r, struct compose_ctr *k, bool volum
         compose_emit(r, ENGINE_COMPOSE_CONTAINER, k->service, k->name, "stopped", NULL);
     }
     if (engine_container_remove(r->c, k->id, true, volumes, &local) < 0 &&
-        m87_error_code(local) != M87_E_NOTFOUND) {
+        m87_error_code(local) == M87_E_CONFLICT) {
+        /* a forced remove conflicts only with a removal under way, such as that of a run
+         * killed after asking for it; its name is free only once it is gone */
+        m87_error_clear(&local);
+        int code = 0;
+        if (engine_container_wait(r->c, k->id, "removed", r->c->timeout_ms, &code, &local) == 0)
+            m87_error_clear(&local);
+    }
+    if (local && m87_error_code(local) != M87_E_NOTFOUND) {
         *err = M87_STEAL(local);
         return -1;
     }

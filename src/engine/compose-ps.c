@@ -71,13 +71,13 @@ int engine_compose_ps(struct engine_client *c, const struct spec_project *p,
     if (p->n_services > 0)
         rc = compose_select(p, r.o, false, r.selected, err);
     if (rc == 0)
-        rc = compose_observe(c, p->name, &r.obs, err);
+        rc = compose_observe(c, p->name, r.obs, err);
     if (rc == 0) {
-        struct engine_compose_container *v = m87_xcalloc(r.obs.n ? r.obs.n : 1, sizeof(*v));
+        struct engine_compose_container *v = m87_xcalloc(r.obs->n ? r.obs->n : 1, sizeof(*v));
         size_t len = 0;
-        for (size_t i = 0; i < r.obs.n; i++)
-            if (wanted(&r, &r.obs.v[i]))
-                fill(&v[len++], &r.obs.v[i]);
+        for (size_t i = 0; i < r.obs->n; i++)
+            if (wanted(&r, &r.obs->v[i]))
+                fill(&v[len++], &r.obs->v[i]);
         qsort(v, len, sizeof(*v), by_service_number);
         *out = v;
         *n = len;

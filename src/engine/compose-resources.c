@@ -140,8 +140,48 @@ static int ensure_network(struct compose_run *r, const char *key,
     }
     if (id == NULL && network_foreign(r, n, key, name, &id, err) < 0)
         return m87_error_wrap(err, "network '%s'", name);
-    m87_kvlist_set(&r->network_ids, key, id);
+    m87_kvlist_set(r->network_ids, key, id);
     return 0;
+}
+
+/* A container with a live endpoint or mount pins what it uses: dockerd refuses to remove a
+ * network with active endpoints or a volume in use. What running containers of the project
+ * show therefore exists, and a converged project needs no list call to know it. */
+static bool pins(const struct compose_ctr *k)
+{
+    return !k->gone && (strcmp(k->state, "running") == 0 || strcmp(k->state, "paused") == 0);
+}
+
+/* The ID of the network named name as running containers show it; NULL when none is on it,
+ * or when they disagree. */
+static const char *network_pinned(const struct compose_run *r, const char *name)
+{
+    const char *id = NULL;
+    for (size_t i = 0; i < r->obs->n; i++) {
+        const struct compose_ctr *k = &r->obs->v[i];
+        const char *v = pins(k) ? m87_kvlist_get(&k->networks, name) : NULL;
+        if (v == NULL || v[0] == '\0')
+            continue;
+        if (id && strcmp(id, v) != 0)
+            return NULL;
+        id = v;
+    }
+    return id;
+}
+
+static bool networks_pinned(struct compose_run *r, const struct m87_strv *keys)
+{
+    for (size_t i = 0; i < keys->len; i++) {
+        _cleanup_free_ char *name = compose_network_name(r->p, keys->items[i]);
+        if (network_pinned(r, name) == NULL)
+            return false;
+    }
+    for (size_t i = 0; i < keys->len; i++) {
+        _cleanup_free_ char *name = compose_network_name(r->p, keys->items[i]);
+        m87_kvlist_set(r->network_ids, keys->items[i], network_pinned(r, name));
+        compose_emit(r, ENGINE_COMPOSE_NETWORK, NULL, name, "exists", NULL);
+    }
+    return true;
 }
 
 int compose_networks(struct compose_run *r, struct m87_error **err)
@@ -156,7 +196,7 @@ int compose_networks(struct compose_run *r, struct m87_error **err)
                 m87_strv_add(&keys, k[j]);
     }
     int rc = 0;
-    if (keys.len > 0) {
+    if (keys.len > 0 && !networks_pinned(r, &keys)) {
         struct m87_kvlist f;
         project_filter(r->p, &f);
         struct engine_network_info *ours = NULL;
@@ -234,6 +274,31 @@ static int ensure_volume(struct compose_run *r, const char *key,
     return 0;
 }
 
+static bool volume_pinned(const struct compose_run *r, const char *name)
+{
+    for (size_t i = 0; i < r->obs->n; i++) {
+        const struct compose_ctr *k = &r->obs->v[i];
+        for (size_t j = 0; pins(k) && j < k->volumes.len; j++)
+            if (strcmp(k->volumes.items[j].value, name) == 0)
+                return true;
+    }
+    return false;
+}
+
+static bool volumes_pinned(struct compose_run *r, const struct m87_strv *keys)
+{
+    for (size_t i = 0; i < keys->len; i++) {
+        _cleanup_free_ char *name = compose_volume_name(r->p, keys->items[i]);
+        if (!volume_pinned(r, name))
+            return false;
+    }
+    for (size_t i = 0; i < keys->len; i++) {
+        _cleanup_free_ char *name = compose_volume_name(r->p, keys->items[i]);
+        compose_emit(r, ENGINE_COMPOSE_VOLUME, NULL, name, "exists", NULL);
+    }
+    return true;
+}
+
 int compose_volumes(struct compose_run *r, struct m87_error **err)
 {
     struct m87_strv keys;
@@ -245,7 +310,7 @@ int compose_volumes(struct compose_run *r, struct m87_error **err)
                 m87_strv_add(&keys, s->mounts[j].source);
     }
     int rc = 0;
-    if (keys.len > 0) {
+    if (keys.len > 0 && !volumes_pinned(r, &keys)) {
         struct m87_kvlist f;
         project_filter(r->p, &f);
         struct engine_volume_info *ours = NULL;

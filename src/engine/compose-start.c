@@ -63,22 +63,18 @@ static int by_number(const void *a, const void *b)
 static struct compose_ctr **replicas_of(struct compose_run *r, const struct spec_service *s,
                                         size_t *n)
 {
-    struct compose_ctr **v = m87_xcalloc(r->obs.n ? r->obs.n : 1, sizeof(*v));
+    size_t len = compose_observed_len(r);
+    struct compose_ctr **v = m87_xcalloc(len ? len : 1, sizeof(*v));
     *n = 0;
-    for (size_t i = 0; i < r->obs.n; i++) {
-        struct compose_ctr *k = &r->obs.v[i];
-        if (!k->gone && !k->oneoff && k->service && strcmp(k->service, s->name) == 0 &&
-            k->number > 0 && k->number <= s->replicas)
+    for (size_t i = 0; i < len; i++) {
+        struct compose_ctr *k = &r->obs->v[i];
+        /* the fields that never change first: see compose_observed_add */
+        if (!k->oneoff && k->service && strcmp(k->service, s->name) == 0 && k->number > 0 &&
+            k->number <= s->replicas && !k->gone)
             v[(*n)++] = k;
     }
     qsort(v, *n, sizeof(*v), by_number);
     return v;
-}
-
-static void set_state(struct compose_ctr *k, const char *state)
-{
-    free(k->state);
-    k->state = m87_xstrdup(state);
 }
 
 static int fail(struct compose_run *r, const struct compose_ctr *k, struct m87_error **err,
@@ -250,7 +246,7 @@ static int start_ctr(struct compose_run *r, const struct spec_service *s, struct
         compose_quote_logs(r->c, k->id, err);
         return -1;
     }
-    set_state(k, "running");
+    compose_ctr_set_state(k, "running");
     compose_emit(r, ENGINE_COMPOSE_CONTAINER, s->name, k->name, "started", NULL);
     return 0;
 }
@@ -271,31 +267,104 @@ static int check_started(struct compose_run *r, struct compose_ctr **started, si
     return 0;
 }
 
-int compose_start_services(struct compose_run *r, struct m87_error **err)
+struct starts {
+    const struct spec_project *p;
+    struct compose_ctr ***todo; /* per service: its replicas to start */
+    size_t *n_todo;
+    struct compose_ctr **started; /* under the run's lock */
+    size_t n_started;
+};
+
+/* The replicas of a service that are not running; those that run are reported. The
+ * dependency conditions gate starts: a service with nothing to start waits for nothing. */
+static int start_prepare(struct compose_run *r, void *ctx, size_t idx, size_t *n_items,
+                         struct m87_error **err)
 {
-    _cleanup_free_ struct compose_ctr **started =
-        m87_xcalloc(r->obs.n ? r->obs.n : 1, sizeof(*started));
-    size_t n_started = 0;
-    for (size_t o = 0; o < r->p->n_services; o++) {
-        size_t i = r->order[o];
-        const struct spec_service *s = &r->p->services[i];
+    struct starts *st = ctx;
+    const struct spec_service *s = &r->p->services[idx];
+    size_t n = 0, m = 0;
+    _cleanup_free_ struct compose_ctr **v = replicas_of(r, s, &n);
+    st->todo[idx] = m87_xcalloc(n ? n : 1, sizeof(**st->todo));
+    for (size_t j = 0; j < n; j++)
+        if (!compose_ctr_running(v[j]))
+            st->todo[idx][m++] = v[j];
+    if (m > 0 && wait_dependencies(r, s, err) < 0)
+        return -1;
+    for (size_t j = 0; j < n; j++)
+        if (compose_ctr_running(v[j]))
+            compose_emit(r, ENGINE_COMPOSE_CONTAINER, s->name, v[j]->name, "running", NULL);
+    st->n_todo[idx] = m;
+    *n_items = m;
+    return 0;
+}
+
+static int start_item(struct compose_run *r, void *ctx, size_t idx, size_t item,
+                      struct m87_error **err)
+{
+    struct starts *st = ctx;
+    struct compose_ctr *k = st->todo[idx][item];
+    if (start_ctr(r, &r->p->services[idx], k, err) < 0)
+        return -1;
+    pthread_mutex_lock(r->lock);
+    st->started[st->n_started++] = k;
+    pthread_mutex_unlock(r->lock);
+    return 0;
+}
+
+static bool start_waits(void *ctx, size_t node, size_t other)
+{
+    const struct starts *st = ctx;
+    return compose_depends(&st->p->services[node], st->p->services[other].name);
+}
+
+static const struct compose_pool_ops start_ops = {
+    .waits = start_waits,
+    .prepare = start_prepare,
+    .item = start_item,
+};
+
+static bool anything_to_start(struct compose_run *r)
+{
+    for (size_t i = 0; i < r->p->n_services; i++) {
+        size_t n = 0;
         if (!r->selected[i])
             continue;
-        if (wait_dependencies(r, s, err) < 0)
-            return -1;
-        size_t n = 0;
-        _cleanup_free_ struct compose_ctr **v = replicas_of(r, s, &n);
-        for (size_t j = 0; j < n; j++) {
-            if (compose_ctr_running(v[j])) {
-                compose_emit(r, ENGINE_COMPOSE_CONTAINER, s->name, v[j]->name, "running", NULL);
-                continue;
-            }
-            if (start_ctr(r, s, v[j], err) < 0)
-                return -1;
-            started[n_started++] = v[j];
+        _cleanup_free_ struct compose_ctr **v = replicas_of(r, &r->p->services[i], &n);
+        for (size_t j = 0; j < n; j++)
+            if (!compose_ctr_running(v[j]))
+                return true;
+    }
+    return false;
+}
+
+int compose_start_services(struct compose_run *r, struct m87_error **err)
+{
+    size_t n = r->p->n_services;
+    struct starts st = {
+        .p = r->p,
+        .todo = m87_xcalloc(n ? n : 1, sizeof(*st.todo)),
+        .n_todo = m87_xcalloc(n ? n : 1, sizeof(*st.n_todo)),
+        .started = m87_xcalloc(r->obs->n ? r->obs->n : 1, sizeof(*st.started)),
+    };
+    int rc = 0;
+    if (anything_to_start(r)) {
+        rc = compose_pool_run(r, n, r->order, r->selected, &start_ops, &st, err);
+    } else {
+        /* all running: report them, in order, without a thread */
+        for (size_t o = 0; o < n && rc == 0; o++) {
+            size_t none = 0;
+            if (r->selected[r->order[o]])
+                rc = start_prepare(r, &st, r->order[o], &none, err);
         }
     }
-    return check_started(r, started, n_started, err);
+    if (rc == 0)
+        rc = check_started(r, st.started, st.n_started, err);
+    for (size_t i = 0; i < n; i++)
+        free(st.todo[i]);
+    free(st.todo);
+    free(st.n_todo);
+    free(st.started);
+    return rc;
 }
 
 /* ---- --wait -----------------------------------------------------------------------------------
@@ -315,7 +384,7 @@ static bool awaited_completion(const struct compose_run *r, const char *name)
 
 int compose_wait_all(struct compose_run *r, struct m87_error **err)
 {
-    _cleanup_free_ struct waiter *w = m87_xcalloc(r->obs.n ? r->obs.n : 1, sizeof(*w));
+    _cleanup_free_ struct waiter *w = m87_xcalloc(r->obs->n ? r->obs->n : 1, sizeof(*w));
     size_t n = 0;
     for (size_t o = 0; o < r->p->n_services; o++) {
         const struct spec_service *s = &r->p->services[r->order[o]];

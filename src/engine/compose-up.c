@@ -16,24 +16,28 @@ struct up {
     struct compose_run r;
     bool *changed; /* a container of the service was created or recreated */
     bool *restart; /* a restart: true dependency changed: stop the kept containers */
+    char (*hash)[COMPOSE_HASH_HEX + 1]; /* per service, set by its prepare */
 };
 
 static const struct engine_compose_options default_opts = {.timeout_s = -1};
 
 /* ---- lookups --------------------------------------------------------------------------------- */
 
+/* Entries are looked at by the jobs of other services and replicas while their owners change
+ * them: the fields that never change (service, oneoff, number) are tested before any other. */
 static bool ctr_of(const struct compose_ctr *k, const struct spec_service *s)
 {
-    return !k->gone && !k->oneoff && k->service && strcmp(k->service, s->name) == 0;
+    return !k->oneoff && k->service && strcmp(k->service, s->name) == 0 && !k->gone;
 }
 
 /* The live container of service s with number n (the lowest-numbered one for n == 0). */
 static struct compose_ctr *find_ctr(struct compose_run *r, const struct spec_service *s, int n)
 {
     struct compose_ctr *best = NULL;
-    for (size_t i = 0; i < r->obs.n; i++) {
-        struct compose_ctr *k = &r->obs.v[i];
-        if (!ctr_of(k, s) || k->number <= 0 || (n > 0 && k->number != n))
+    size_t len = compose_observed_len(r);
+    for (size_t i = 0; i < len; i++) {
+        struct compose_ctr *k = &r->obs->v[i];
+        if (k->number <= 0 || (n > 0 && k->number != n) || !ctr_of(k, s))
             continue;
         if (best == NULL || k->number < best->number)
             best = k;
@@ -97,8 +101,9 @@ static int repair_number(struct compose_run *r, const struct spec_service *s, in
 {
     _cleanup_free_ char *canonical = compose_container_name(r->p, s, n);
     struct compose_ctr *keep = NULL;
-    for (size_t i = 0; i < r->obs.n; i++) {
-        struct compose_ctr *k = &r->obs.v[i];
+    size_t len = compose_observed_len(r);
+    for (size_t i = 0; i < len; i++) {
+        struct compose_ctr *k = &r->obs->v[i];
         if (!ctr_of(k, s) || k->number != n)
             continue;
         if (keep == NULL) {
@@ -111,8 +116,8 @@ static int repair_number(struct compose_run *r, const struct spec_service *s, in
     }
     if (keep == NULL)
         return 0;
-    for (size_t i = 0; i < r->obs.n; i++) {
-        struct compose_ctr *k = &r->obs.v[i];
+    for (size_t i = 0; i < len; i++) {
+        struct compose_ctr *k = &r->obs->v[i];
         if (k == keep || !ctr_of(k, s) || k->number != n)
             continue;
         compose_warn(r, "container '%s' duplicates '%s' (service '%s', number %d): removing it",
@@ -129,8 +134,9 @@ static int repair_number(struct compose_run *r, const struct spec_service *s, in
 static int repair(struct compose_run *r, const struct spec_service *s, const char *hash,
                   struct m87_error **err)
 {
-    for (size_t i = 0; i < r->obs.n; i++) {
-        const struct compose_ctr *k = &r->obs.v[i];
+    size_t len = compose_observed_len(r);
+    for (size_t i = 0; i < len; i++) {
+        const struct compose_ctr *k = &r->obs->v[i];
         if (ctr_of(k, s) && k->number > 0 && repair_number(r, s, k->number, hash, err) < 0)
             return m87_error_wrap(err, "service '%s'", s->name);
     }
@@ -144,8 +150,9 @@ static int scale_down(struct compose_run *r, const struct spec_service *s, int r
 {
     for (;;) {
         struct compose_ctr *top = NULL;
-        for (size_t i = 0; i < r->obs.n; i++) {
-            struct compose_ctr *k = &r->obs.v[i];
+        size_t len = compose_observed_len(r);
+        for (size_t i = 0; i < len; i++) {
+            struct compose_ctr *k = &r->obs->v[i];
             if (ctr_of(k, s) && (k->number > replicas || k->number <= 0) &&
                 (top == NULL || k->number > top->number))
                 top = k;
@@ -182,7 +189,7 @@ static int connect_extra(struct compose_run *r, const struct spec_service *s,
             .ipv6_address = sn ? sn->ipv6_address : NULL,
         };
         _cleanup_free_ char *net = compose_network_name(r->p, keys[i]);
-        const char *nid = m87_kvlist_get(&r->network_ids, keys[i]);
+        const char *nid = m87_kvlist_get(r->network_ids, keys[i]);
         int rc = engine_network_connect(r->c, nid ? nid : net, id, &ep, err);
         m87_strv_release(&aliases);
         if (rc < 0)
@@ -241,7 +248,7 @@ static struct compose_ctr *create_ctr(struct compose_run *r, const struct spec_s
     if (body_opts(r, s, &bo, &mode, err) < 0)
         return NULL;
     _cleanup_free_ char *name = compose_container_name(r->p, s, n);
-    const char *image_id = m87_kvlist_get(&r->image_ids, s->image);
+    const char *image_id = m87_kvlist_get(r->image_ids, s->image);
     struct compose_instance in = {
         .number = n,
         .name = name,
@@ -268,18 +275,19 @@ static struct compose_ctr *create_ctr(struct compose_run *r, const struct spec_s
         engine_container_remove(r->c, id, true, false, NULL);
         return NULL;
     }
-    struct compose_ctr *k = compose_observed_add(&r->obs);
-    k->id = M87_STEAL(id);
-    k->name = m87_xstrdup(create_name);
-    k->service = m87_xstrdup(s->name);
-    k->number = n;
-    k->hash = m87_xstrdup(hash);
-    k->image_label = image_id ? m87_xstrdup(image_id) : NULL;
-    k->image = m87_xstrdup(s->image);
-    k->state = m87_xstrdup("created");
-    k->status = m87_xstrdup("Created");
-    k->ports = m87_xstrdup("");
-    return k;
+    struct compose_ctr k = {
+        .id = M87_STEAL(id),
+        .name = m87_xstrdup(create_name),
+        .service = m87_xstrdup(s->name),
+        .number = n,
+        .hash = m87_xstrdup(hash),
+        .image_label = image_id ? m87_xstrdup(image_id) : NULL,
+        .image = m87_xstrdup(s->image),
+        .state = m87_xstrdup("created"),
+        .status = m87_xstrdup("Created"),
+        .ports = m87_xstrdup(""),
+    };
+    return compose_observed_add(r, &k);
 }
 
 /* ---- recreate -------------------------------------------------------------------------------- */
@@ -292,7 +300,7 @@ static const char *diverged(struct compose_run *r, const struct spec_service *s,
         return "forced";
     if (k->hash == NULL || strcmp(k->hash, hash) != 0)
         return "configuration changed";
-    const char *image_id = m87_kvlist_get(&r->image_ids, s->image);
+    const char *image_id = m87_kvlist_get(r->image_ids, s->image);
     if (image_id && (k->image_label == NULL || strcmp(k->image_label, image_id) != 0))
         return "image changed";
     const char *keys[COMPOSE_MAX_NETWORKS];
@@ -302,7 +310,7 @@ static const char *diverged(struct compose_run *r, const struct spec_service *s,
         if (!m87_kvlist_has(&k->networks, net))
             return "network missing";
         const char *have = m87_kvlist_get(&k->networks, net);
-        const char *want = m87_kvlist_get(&r->network_ids, keys[i]);
+        const char *want = m87_kvlist_get(r->network_ids, keys[i]);
         /* the ID shows only once the container has run; a created one is judged by name */
         if (have && have[0] && want && strcmp(have, want) != 0)
             return "network recreated";
@@ -330,62 +338,138 @@ static int recreate(struct compose_run *r, const struct spec_service *s, struct 
 
 /* ---- one service ----------------------------------------------------------------------------- */
 
-static int converge_replica(struct up *u, size_t idx, int n, const char *hash,
+static void mark_changed(struct compose_run *r, struct up *u, size_t idx)
+{
+    pthread_mutex_lock(r->lock);
+    u->changed[idx] = true;
+    pthread_mutex_unlock(r->lock);
+}
+
+static int converge_replica(struct compose_run *r, struct up *u, size_t idx, int n,
                             struct m87_error **err)
 {
-    struct compose_run *r = &u->r;
     const struct spec_service *s = &r->p->services[idx];
+    const char *hash = u->hash[idx];
     struct compose_ctr *k = find_ctr(r, s, n);
     if (k == NULL) {
         _cleanup_free_ char *name = compose_container_name(r->p, s, n);
         k = create_ctr(r, s, n, hash, name, NULL, err);
         if (k == NULL)
             return -1;
-        u->changed[idx] = true;
+        mark_changed(r, u, idx);
         compose_emit(r, ENGINE_COMPOSE_CONTAINER, s->name, name, "created", NULL);
         return 0;
     }
     const char *why = diverged(r, s, k, hash);
     if (why) {
-        u->changed[idx] = true;
+        mark_changed(r, u, idx);
         return recreate(r, s, k, hash, why, err);
     }
     if (u->restart[idx] && compose_ctr_running(k)) {
         if (engine_container_stop(r->c, k->id, r->o->timeout_s, err) < 0)
             return -1;
-        free(k->state);
-        k->state = m87_xstrdup("exited");
+        compose_ctr_set_state(k, "exited");
         compose_emit(r, ENGINE_COMPOSE_CONTAINER, s->name, k->name, "stopped",
                      "a dependency changed");
     }
     return 0;
 }
 
-static int converge_service(struct up *u, size_t idx, struct m87_error **err)
+static int service_hash(struct compose_run *r, const struct spec_service *s,
+                        char hash[COMPOSE_HASH_HEX + 1], struct m87_error **err)
 {
-    struct compose_run *r = &u->r;
-    const struct spec_service *s = &r->p->services[idx];
     struct compose_body_opts bo;
     _cleanup_free_ char *mode = NULL;
     if (body_opts(r, s, &bo, &mode, err) < 0)
         return -1;
-    char hash[COMPOSE_HASH_HEX + 1];
     compose_config_hash(r->p, s, &bo, hash);
-    int replicas = (int)(s->replicas > 0 ? s->replicas : 0);
-    if (repair(r, s, hash, err) < 0 || scale_down(r, s, replicas, err) < 0)
-        return -1;
-    for (int n = 1; n <= replicas; n++)
-        if (converge_replica(u, idx, n, hash, err) < 0)
-            return m87_error_wrap(err, "service '%s'", s->name);
-    if (!u->changed[idx])
-        return 0;
-    for (size_t i = 0; i < r->p->n_services; i++) {
-        const struct spec_service *d = &r->p->services[i];
-        for (size_t j = 0; j < d->n_depends; j++)
-            if (d->depends[j].restart && strcmp(d->depends[j].service, s->name) == 0)
-                u->restart[i] = true;
-    }
     return 0;
+}
+
+/* A dependency declared with restart: true that was created or recreated in this run stops
+ * the kept containers, so that they start again after it. Dependencies are done by now. */
+static bool must_restart(struct compose_run *r, const struct up *u, const struct spec_service *s)
+{
+    for (size_t j = 0; j < s->n_depends; j++) {
+        ssize_t d = compose_service_index(r->p, s->depends[j].service);
+        if (s->depends[j].restart && d >= 0 && u->changed[d])
+            return true;
+    }
+    return false;
+}
+
+static int converge_prepare(struct compose_run *r, void *ctx, size_t idx, size_t *n_items,
+                            struct m87_error **err)
+{
+    struct up *u = ctx;
+    const struct spec_service *s = &r->p->services[idx];
+    int replicas = (int)(s->replicas > 0 ? s->replicas : 0);
+    if (service_hash(r, s, u->hash[idx], err) < 0 || repair(r, s, u->hash[idx], err) < 0 ||
+        scale_down(r, s, replicas, err) < 0)
+        return -1;
+    u->restart[idx] = must_restart(r, u, s);
+    *n_items = (size_t)replicas;
+    return 0;
+}
+
+static int converge_item(struct compose_run *r, void *ctx, size_t idx, size_t item,
+                         struct m87_error **err)
+{
+    if (converge_replica(r, ctx, idx, (int)item + 1, err) < 0)
+        return m87_error_wrap(err, "service '%s'", r->p->services[idx].name);
+    return 0;
+}
+
+static bool converge_waits(void *ctx, size_t node, size_t other)
+{
+    const struct spec_project *p = ((const struct up *)ctx)->r.p;
+    return compose_depends(&p->services[node], p->services[other].name);
+}
+
+static const struct compose_pool_ops converge_ops = {
+    .waits = converge_waits,
+    .prepare = converge_prepare,
+    .item = converge_item,
+};
+
+/* ---- the plan -------------------------------------------------------------------------------- */
+
+/* Whether converging s would make any call: a container to create, recreate, rename or remove.
+ * A converged project then starts no thread. */
+static bool service_has_work(struct compose_run *r, const struct spec_service *s)
+{
+    char hash[COMPOSE_HASH_HEX + 1];
+    struct m87_error *e = NULL;
+    if (r->o->force_recreate || service_hash(r, s, hash, &e) < 0) {
+        m87_error_free(e); /* the converge will say it again */
+        return true;
+    }
+    int replicas = (int)(s->replicas > 0 ? s->replicas : 0);
+    for (int n = 1; n <= replicas; n++) {
+        const struct compose_ctr *k = find_ctr(r, s, n);
+        if (k == NULL || diverged(r, s, k, hash))
+            return true;
+    }
+    for (size_t i = 0; i < r->obs->n; i++) {
+        const struct compose_ctr *k = &r->obs->v[i];
+        if (!ctr_of(k, s))
+            continue;
+        if (k->number <= 0 || k->number > replicas || k != find_ctr(r, s, k->number))
+            return true; /* to scale down, or a duplicate */
+        _cleanup_free_ char *canonical = compose_container_name(r->p, s, k->number);
+        if (strcmp(k->name, canonical) != 0 &&
+            (is_temp_name(k->name, canonical) || s->container_name == NULL))
+            return true;
+    }
+    return false;
+}
+
+static bool plan_has_work(struct compose_run *r)
+{
+    for (size_t i = 0; i < r->p->n_services; i++)
+        if (r->selected[i] && service_has_work(r, &r->p->services[i]))
+            return true;
+    return false;
 }
 
 /* ---- orphans and checks ------------------------------------------------------------------ */
@@ -405,8 +489,8 @@ static int orphans(struct compose_run *r, struct m87_error **err)
     struct m87_buf names;
     m87_buf_init(&names, 0);
     int rc = 0;
-    for (size_t i = 0; i < r->obs.n && rc == 0; i++) {
-        struct compose_ctr *k = &r->obs.v[i];
+    for (size_t i = 0; i < r->obs->n && rc == 0; i++) {
+        struct compose_ctr *k = &r->obs->v[i];
         if (!is_orphan(r->p, k))
             continue;
         if (r->o->remove_orphans)
@@ -465,19 +549,19 @@ static int up_run(struct up *u, struct m87_error **err)
     const struct spec_project *p = r->p;
     if (compose_select(p, r->o, true, r->selected, err) < 0 || check(p, r->selected, err) < 0)
         return -1;
-    if (compose_observe(r->c, p->name, &r->obs, err) < 0)
+    if (compose_observe(r->c, p->name, r->obs, err) < 0)
         return -1;
     size_t extra = 0;
     for (size_t i = 0; i < p->n_services; i++)
         extra +=
             r->selected[i] && p->services[i].replicas > 0 ? (size_t)p->services[i].replicas : 0;
-    compose_observed_reserve(&r->obs, extra);
+    compose_observed_reserve(r->obs, extra);
     if (compose_images(r, r->o->pull, false, err) < 0 || compose_networks(r, err) < 0 ||
         compose_volumes(r, err) < 0 || orphans(r, err) < 0)
         return -1;
-    for (size_t k = 0; k < p->n_services; k++)
-        if (r->selected[r->order[k]] && converge_service(u, r->order[k], err) < 0)
-            return -1;
+    if (plan_has_work(r) &&
+        compose_pool_run(r, p->n_services, r->order, r->selected, &converge_ops, u, err) < 0)
+        return -1;
     if (compose_start_services(r, err) < 0)
         return -1;
     return r->o->wait ? compose_wait_all(r, err) : 0;
@@ -493,9 +577,11 @@ int engine_compose_up(struct engine_client *c, const struct spec_project *p,
     size_t n = p->n_services ? p->n_services : 1;
     u.changed = m87_xcalloc(n, sizeof(*u.changed));
     u.restart = m87_xcalloc(n, sizeof(*u.restart));
+    u.hash = m87_xcalloc(n, sizeof(*u.hash));
     int rc = up_run(&u, err);
     free(u.changed);
     free(u.restart);
+    free(u.hash);
     compose_run_release(&u.r);
     return rc < 0 ? m87_error_wrap(err, "up project '%s'", p->name) : 0;
 }

@@ -1,8 +1,10 @@
 /* Unit tests of the compose executor's pure parts: the create body built from a service (every
  * field of the mapping), Binds versus Mounts, ports, units, labels, the endpoints at create,
- * the canonical config hash, dependency order and the names. Projects are built by hand here
- * so that these tests do not depend on the loader. */
+ * the canonical config hash, dependency order and the names, and the pool's scheduling (with
+ * units that make no call). Projects are built by hand here so that these tests do not depend
+ * on the loader. */
 #include <string.h>
+#include <time.h>
 
 #include "unit-util.h"
 #include "../../src/engine/compose-internal.h"
@@ -804,6 +806,238 @@ static void test_order_and_select(void **state)
     project_release(&p);
 }
 
+/* ---- the pool ---------------------------------------------------------------------------------
+ */
+
+/* No unit of these tests makes a call. */
+static int no_request(void *tctx, const struct engine_request *req, struct engine_response *resp,
+                      struct m87_error **err)
+{
+    (void)tctx, (void)resp;
+    return m87_error_set(err, M87_E_INVAL, 0, "unexpected request %s %s", req->method, req->path);
+}
+
+static const struct engine_transport no_io = {.request = no_request};
+
+#define POOL_NODES 8
+#define POOL_ITEMS 4
+
+struct pool_log {
+    pthread_mutex_t mu;
+    bool waits[POOL_NODES][POOL_NODES];
+    size_t items[POOL_NODES];
+    int fail_node; /* its prepare fails; -1: none */
+    struct engine_client *caller_client;
+    pthread_t caller;
+    size_t seq;
+    size_t prepared[POOL_NODES];   /* times prepare ran */
+    size_t prep_start[POOL_NODES]; /* sequence numbers, 0: never */
+    size_t done_at[POOL_NODES];    /* end of the node's last unit */
+    size_t item_runs[POOL_NODES][POOL_ITEMS];
+    size_t running, max_running;
+    size_t foreign;      /* units that ran on a worker thread */
+    size_t wrong_client; /* units whose client was not their thread's own */
+};
+
+static size_t unit_begin(struct pool_log *l, struct compose_run *r)
+{
+    pthread_mutex_lock(&l->mu);
+    size_t at = ++l->seq;
+    if (++l->running > l->max_running)
+        l->max_running = l->running;
+    /* checked by the caller: cmocka's asserts must not jump out of a worker thread */
+    if (!pthread_equal(pthread_self(), l->caller)) {
+        l->foreign++;
+        l->wrong_client +=
+            r->c == l->caller_client ||
+            strcmp(engine_client_socket(r->c), engine_client_socket(l->caller_client)) != 0;
+    } else {
+        l->wrong_client += r->c != l->caller_client;
+    }
+    pthread_mutex_unlock(&l->mu);
+    /* long enough for the others to be taken meanwhile */
+    struct timespec ts = {.tv_nsec = 2000000};
+    nanosleep(&ts, NULL);
+    return at;
+}
+
+static void unit_end(struct pool_log *l, size_t node)
+{
+    pthread_mutex_lock(&l->mu);
+    l->running--;
+    l->done_at[node] = ++l->seq;
+    pthread_mutex_unlock(&l->mu);
+}
+
+static bool log_waits(void *ctx, size_t node, size_t other)
+{
+    return ((struct pool_log *)ctx)->waits[node][other];
+}
+
+static int log_prepare(struct compose_run *r, void *ctx, size_t node, size_t *n_items,
+                       struct m87_error **err)
+{
+    struct pool_log *l = ctx;
+    size_t at = unit_begin(l, r);
+    pthread_mutex_lock(&l->mu);
+    l->prepared[node]++;
+    l->prep_start[node] = at;
+    pthread_mutex_unlock(&l->mu);
+    unit_end(l, node);
+    if ((int)node == l->fail_node)
+        return m87_error_set(err, M87_E_INVAL, 0, "node %zu failed", node);
+    *n_items = l->items[node];
+    return 0;
+}
+
+static int log_item(struct compose_run *r, void *ctx, size_t node, size_t item,
+                    struct m87_error **err)
+{
+    (void)err;
+    struct pool_log *l = ctx;
+    unit_begin(l, r);
+    pthread_mutex_lock(&l->mu);
+    l->item_runs[node][item]++;
+    pthread_mutex_unlock(&l->mu);
+    unit_end(l, node);
+    return 0;
+}
+
+static const struct compose_pool_ops log_ops = {
+    .waits = log_waits,
+    .prepare = log_prepare,
+    .item = log_item,
+};
+
+/* A project of POOL_NODES services without dependencies (the order is the file order) and a
+ * client that makes no call; on_socket gives it a socket path, so that the pool starts
+ * workers (whose clients connect only at a first call, which never comes). */
+static int pool_run(struct pool_log *l, bool on_socket, const bool *active, struct m87_error **err)
+{
+    static const char *const names[POOL_NODES] = {"n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7"};
+    struct spec_service sv[POOL_NODES];
+    for (size_t i = 0; i < POOL_NODES; i++)
+        service_init(&sv[i], names[i], "img");
+    struct spec_project p = {.name = "pool", .services = sv, .n_services = POOL_NODES};
+    struct engine_client *c = engine_client_new_with_transport(&no_io, NULL, 0);
+    if (on_socket)
+        c->socket_path = m87_xstrdup("/nonexistent/m87-unit.sock");
+    struct engine_compose_options o = {.timeout_s = -1};
+    struct compose_run r;
+    compose_run_init(&r, c, &p, &o);
+    pthread_mutex_init(&l->mu, NULL);
+    l->caller = pthread_self();
+    l->caller_client = c;
+    int rc = compose_pool_run(&r, POOL_NODES, r.order, active, &log_ops, l, err);
+    assert_int_equal(l->running, 0); /* nothing outlives the run */
+    assert_int_equal(l->wrong_client, 0);
+    pthread_mutex_destroy(&l->mu);
+    compose_run_release(&r);
+    engine_client_free(c);
+    return rc;
+}
+
+/* 0 1 2 free; 3 after 0; 4 after 0 and 1; 5 after 3 and 4; 6 after 5; 7 after 2 */
+static void pool_graph(struct pool_log *l)
+{
+    memset(l, 0, sizeof(*l));
+    l->fail_node = -1;
+    l->waits[3][0] = l->waits[4][0] = l->waits[4][1] = true;
+    l->waits[5][3] = l->waits[5][4] = l->waits[6][5] = l->waits[7][2] = true;
+    for (size_t i = 0; i < POOL_NODES; i++)
+        l->items[i] = i % POOL_ITEMS;
+}
+
+static void assert_pool_order(const struct pool_log *l, const bool *active)
+{
+    for (size_t i = 0; i < POOL_NODES; i++) {
+        if (!active[i]) {
+            assert_int_equal(l->prepared[i], 0);
+            continue;
+        }
+        assert_int_equal(l->prepared[i], 1);
+        for (size_t k = 0; k < POOL_ITEMS; k++)
+            assert_int_equal(l->item_runs[i][k], k < l->items[i] ? 1 : 0);
+        for (size_t j = 0; j < POOL_NODES; j++)
+            if (l->waits[i][j] && active[j])
+                assert_true(l->prep_start[i] > l->done_at[j]);
+    }
+    assert_true(l->max_running <= COMPOSE_PARALLEL);
+}
+
+static void test_pool_dependencies_and_bound(void **state)
+{
+    (void)state;
+    struct pool_log l;
+    bool active[POOL_NODES];
+    for (size_t i = 0; i < POOL_NODES; i++)
+        active[i] = true;
+    struct m87_error *err = NULL;
+    pool_graph(&l);
+    assert_ok(pool_run(&l, true, active, &err), &err);
+    assert_pool_order(&l, active);
+    print_message("  %zu of the units ran on workers, at most %zu at a time\n", l.foreign,
+                  l.max_running);
+
+    /* inactive nodes are skipped, and do not hold up what waits for them */
+    pool_graph(&l);
+    active[4] = active[6] = false;
+    assert_ok(pool_run(&l, true, active, &err), &err);
+    assert_pool_order(&l, active);
+}
+
+static void test_pool_without_socket_runs_inline(void **state)
+{
+    (void)state;
+    struct pool_log l;
+    bool active[POOL_NODES];
+    for (size_t i = 0; i < POOL_NODES; i++)
+        active[i] = true;
+    struct m87_error *err = NULL;
+    pool_graph(&l);
+    assert_ok(pool_run(&l, false, active, &err), &err);
+    assert_pool_order(&l, active);
+    assert_int_equal(l.foreign, 0);
+    assert_int_equal(l.max_running, 1);
+}
+
+static void test_pool_failure_starts_no_dependent(void **state)
+{
+    (void)state;
+    struct pool_log l;
+    bool active[POOL_NODES];
+    for (size_t i = 0; i < POOL_NODES; i++)
+        active[i] = true;
+    for (int on_socket = 0; on_socket < 2; on_socket++) {
+        struct m87_error *err = NULL;
+        pool_graph(&l);
+        l.fail_node = 0;
+        assert_int_equal(pool_run(&l, on_socket, active, &err), -1);
+        assert_string_equal(err->msg, "node 0 failed");
+        m87_error_clear(&err);
+        /* 3 and 4 wait for 0, 5 and 6 for them */
+        for (size_t i = 3; i <= 6; i++)
+            assert_int_equal(l.prepared[i], 0);
+    }
+}
+
+static void test_pool_cycle_ends(void **state)
+{
+    (void)state;
+    struct pool_log l;
+    bool active[POOL_NODES] = {true, true};
+    struct m87_error *err = NULL;
+    memset(&l, 0, sizeof(l));
+    l.fail_node = -1;
+    l.waits[0][1] = l.waits[1][0] = true;
+    l.items[0] = l.items[1] = 2;
+    assert_ok(pool_run(&l, true, active, &err), &err);
+    assert_int_equal(l.prepared[0], 1);
+    assert_int_equal(l.prepared[1], 1);
+    /* the first in order goes first; the other waits for it */
+    assert_true(l.prep_start[1] > l.done_at[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -823,6 +1057,10 @@ int main(void)
         cmocka_unit_test(test_hash_format_is_versioned),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_order_and_select),
+        cmocka_unit_test(test_pool_dependencies_and_bound),
+        cmocka_unit_test(test_pool_without_socket_runs_inline),
+        cmocka_unit_test(test_pool_failure_starts_no_dependent),
+        cmocka_unit_test(test_pool_cycle_ends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
