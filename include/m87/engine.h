@@ -514,6 +514,10 @@ struct engine_compose_event {
     const struct engine_pull_msg *pull; /* ENGINE_COMPOSE_PULL only */
 };
 
+/* Called from the executor's worker threads as well as the calling one (pulls and containers
+ * are worked on in parallel), but never concurrently: one call at a time, under the run's
+ * lock, so ctx needs no lock of its own. ev and its strings are valid during the call only.
+ * The lock is held for the call: a slow callback holds up every worker. */
 typedef void (*engine_compose_event_fn)(void *ctx, const struct engine_compose_event *ev);
 
 enum engine_compose_pull {

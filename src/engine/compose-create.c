@@ -701,6 +701,9 @@ char *compose_hash_input(const struct spec_project *p, const struct spec_service
     m87_jw_key(w, "m87");
     m87_jw_obj_open(w);
     write_str_member(w, "Platform", s->platform);
+    /* the name is the create's ?name=, not in the body; a changed container_name must still
+     * replace the container, since a rename alone would leave its network aliases behind */
+    write_str_member(w, "ContainerName", s->container_name);
     m87_jw_key(w, "Files");
     m87_jw_arr_open(w);
     write_injected(w, "config", s->configs, s->n_configs, p->configs, p->n_configs);

@@ -1,4 +1,4 @@
-/* down, stop, start, restart. down works from labels alone when the project has no services:
+/* down, stop, start, restart. They work from labels alone when the project has no services:
  * the services come from the containers' service labels and their order from the depends_on
  * label, as compose v2 rebuilds a project it has no file for. */
 #include <stdio.h>
@@ -22,7 +22,18 @@ static bool names_has(const struct spec_project *p, const char *name)
     return compose_service_index(p, name) >= 0;
 }
 
-/* "db:service_healthy:false,cache:service_started:true" into depends entries. */
+static enum spec_depends_condition condition_from_label(const char *text, size_t len)
+{
+    if (len == strlen("service_healthy") && strncmp(text, "service_healthy", len) == 0)
+        return SPEC_DEPENDS_HEALTHY;
+    if (len == strlen("service_completed_successfully") &&
+        strncmp(text, "service_completed_successfully", len) == 0)
+        return SPEC_DEPENDS_COMPLETED;
+    return SPEC_DEPENDS_STARTED;
+}
+
+/* "db:service_healthy:false,cache:service_started:true" into depends entries. The label has no
+ * required: a dependency is taken as required, as in the files by default. */
 static void depends_from_label(struct spec_service *s, const char *label)
 {
     if (label == NULL || label[0] == '\0')
@@ -34,8 +45,14 @@ static void depends_from_label(struct spec_service *s, const char *label)
     for (const char *item = label; *item;) {
         size_t len = strcspn(item, ",");
         size_t name_len = strcspn(item, ":,");
-        if (name_len > 0)
-            s->depends[s->n_depends++].service = m87_xstrndup(item, name_len);
+        if (name_len > 0) {
+            struct spec_depends *d = &s->depends[s->n_depends++];
+            d->service = m87_xstrndup(item, name_len);
+            d->required = true;
+            if (item[name_len] == ':')
+                d->condition =
+                    condition_from_label(item + name_len + 1, strcspn(item + name_len + 1, ":,"));
+        }
         item += len + (item[len] == ',');
     }
 }
@@ -61,8 +78,9 @@ static bool is_orphan(const struct compose_run *r, const struct compose_ctr *k)
     return true;
 }
 
-/* The services of the containers (of the orphans only, with orphans), named and with their
- * dependencies: enough for an order and a graph. */
+/* The services of the containers (of the orphans only, with orphans), named, with their
+ * dependencies and as many replicas as the highest number: enough for an order, a graph and
+ * the start phase. */
 static void label_project(const struct compose_run *r, bool orphans, struct spec_project *q)
 {
     const struct compose_observed *obs = r->obs;
@@ -71,11 +89,16 @@ static void label_project(const struct compose_run *r, bool orphans, struct spec
     q->services = m87_xcalloc(obs->n ? obs->n : 1, sizeof(*q->services));
     for (size_t i = 0; i < obs->n; i++) {
         const struct compose_ctr *k = &obs->v[i];
-        if (k->service == NULL || names_has(q, k->service) || (orphans && !is_orphan(r, k)))
+        if (k->service == NULL || (orphans && !is_orphan(r, k)))
             continue;
-        struct spec_service *s = &q->services[q->n_services++];
-        s->name = m87_xstrdup(k->service);
-        depends_from_label(s, m87_kvlist_get(&k->labels, COMPOSE_L_DEPENDS_ON));
+        ssize_t at = compose_service_index(q, k->service);
+        struct spec_service *s = at >= 0 ? &q->services[at] : &q->services[q->n_services++];
+        if (at < 0) {
+            s->name = m87_xstrdup(k->service);
+            depends_from_label(s, m87_kvlist_get(&k->labels, COMPOSE_L_DEPENDS_ON));
+        }
+        if (!k->oneoff && k->number > s->replicas)
+            s->replicas = k->number;
     }
 }
 
@@ -292,6 +315,32 @@ int engine_compose_down(struct engine_client *c, const struct spec_project *p,
 
 /* ---- stop, start, restart ------------------------------------------------------------------- */
 
+static int lifecycle_run(struct compose_run *r, bool stop, bool start, struct m87_error **err)
+{
+    if (stop && teardown(r, r->p, r->selected, false, NULL, err) < 0)
+        return -1;
+    return start ? compose_start_services(r, err) : 0;
+}
+
+/* Without files (-p NAME only) the services come from the containers' labels, as for down; a
+ * service named on the command line must have a container. */
+static int lifecycle_by_label(struct compose_run *r, bool stop, bool start, struct m87_error **err)
+{
+    struct spec_project q;
+    label_project(r, false, &q);
+    struct compose_run lr;
+    compose_run_init(&lr, r->c, &q, r->o);
+    struct compose_observed obs = *lr.obs;
+    *lr.obs = *r->obs;
+    *r->obs = obs;
+    int rc = compose_select(&q, lr.o, false, lr.selected, err);
+    if (rc == 0)
+        rc = lifecycle_run(&lr, stop, start, err);
+    compose_run_release(&lr);
+    label_project_free(&q);
+    return rc;
+}
+
 /* stop (what), start, or both in that order. */
 static int lifecycle(struct engine_client *c, const struct spec_project *p,
                      const struct engine_compose_options *opts, bool stop, bool start,
@@ -301,13 +350,12 @@ static int lifecycle(struct engine_client *c, const struct spec_project *p,
         return -1;
     struct compose_run r;
     compose_run_init(&r, c, p, opts ? opts : &default_opts);
-    int rc = compose_select(p, r.o, false, r.selected, err);
+    int rc = p->n_services > 0 ? compose_select(p, r.o, false, r.selected, err) : 0;
     if (rc == 0)
         rc = compose_observe(c, p->name, r.obs, err);
-    if (rc == 0 && stop)
-        rc = teardown(&r, p, r.selected, false, NULL, err);
-    if (rc == 0 && start)
-        rc = compose_start_services(&r, err);
+    if (rc == 0)
+        rc = p->n_services > 0 ? lifecycle_run(&r, stop, start, err)
+                               : lifecycle_by_label(&r, stop, start, err);
     compose_run_release(&r);
     return rc < 0 ? m87_error_wrap(err, "%s project '%s'", verb, p->name) : 0;
 }

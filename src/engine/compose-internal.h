@@ -34,7 +34,7 @@
 
 /* First line of the config hash's input: bumped whenever the serialisation changes, so that a
  * new m87 recreates everything once rather than comparing hashes of different things. */
-#define COMPOSE_HASH_FORMAT "m87-compose-config-hash/1"
+#define COMPOSE_HASH_FORMAT "m87-compose-config-hash/2"
 
 #define COMPOSE_HASH_HEX 64
 #define COMPOSE_SHORT_ID 12
@@ -78,8 +78,9 @@ char *compose_create_body(const struct spec_project *p, const struct spec_servic
 
 /* The canonical serialisation the hash is taken of: the create body without its per-container
  * parts (name, number, hash, image and replace labels, the name alias, kept anonymous
- * volumes), every map sorted by key, every network listed, followed by the platform and the
- * injected configs and secrets with a digest of their content. Caller frees. */
+ * volumes), every map sorted by key, every network listed, followed by the platform, the
+ * container_name and the injected configs and secrets with a digest of their content. Caller
+ * frees. */
 char *compose_hash_input(const struct spec_project *p, const struct spec_service *s,
                          const struct compose_body_opts *o);
 

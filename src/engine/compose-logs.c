@@ -250,8 +250,17 @@ static int by_rank(const void *a, const void *b)
     return (x->k->number > y->k->number) - (x->k->number < y->k->number);
 }
 
-/* The containers to show, in service order then by number; with no service named, containers
- * of services the project does not know come last. */
+/* A service the project does not know (every one, with -p NAME only) is chosen by its label. */
+static bool named(const struct engine_compose_options *o, const char *service)
+{
+    for (size_t i = 0; i < o->n_services; i++)
+        if (strcmp(o->services[i], service) == 0)
+            return true;
+    return o->n_services == 0;
+}
+
+/* The containers to show, in service order then by number; containers of services the project
+ * does not know come last. */
 static struct compose_ctr **pick(struct compose_run *r, size_t *n)
 {
     size_t cap = r->obs->n ? r->obs->n : 1;
@@ -266,7 +275,7 @@ static struct compose_ctr **pick(struct compose_run *r, size_t *n)
         for (size_t o = 0; idx >= 0 && o < r->p->n_services; o++)
             if (r->order[o] == (size_t)idx)
                 rank = o;
-        if (idx >= 0 ? !r->selected[idx] : r->o->n_services > 0)
+        if (idx >= 0 ? !r->selected[idx] : !named(r->o, k->service))
             continue;
         v[len++] = (struct ranked){.k = k, .rank = rank};
     }

@@ -706,6 +706,18 @@ static void test_hash_changes_with_config(void **state)
     assert_string_not_equal(base, h);
     s->platform = NULL;
 
+    /* container_name is not in the body (it is the create's ?name=) but must recreate */
+    s->container_name = S("the-web");
+    hash_of(&p, s, h);
+    assert_string_not_equal(base, h);
+    char named[COMPOSE_HASH_HEX + 1];
+    memcpy(named, h, sizeof(named));
+    s->container_name = S("other-web");
+    hash_of(&p, s, h);
+    assert_string_not_equal(base, h);
+    assert_string_not_equal(named, h);
+    s->container_name = NULL;
+
     /* a service sharing another's namespace follows that container */
     struct compose_body_opts o1 = {.network_mode = "container:aaa"};
     struct compose_body_opts o2 = {.network_mode = "container:bbb"};
