@@ -45,7 +45,7 @@ E2E_C_SRCS := $(filter-out tests/e2e/c/e2e-util.c,$(wildcard tests/e2e/c/*.c))
 E2E_C_BINS := $(E2E_C_SRCS:tests/e2e/c/%.c=$(BUILD)/tests/e2e/%)
 TOOLS := $(BUILD)/tests/tools/m87-faultproxy
 
-.PHONY: all check unit e2e asan valgrind install clean deps fmt checksrc tests bench
+.PHONY: all check unit e2e asan asan-tests valgrind install clean deps fmt checksrc tests bench
 # keep test objects: they are not intermediates to throw away
 .SECONDARY:
 all: $(BINS)
@@ -106,6 +106,8 @@ check: tests
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan:
 	$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" check
+asan-tests:
+	$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" tests
 
 # The agent under valgrind's memcheck through the end-to-end tests that drive it (a finding
 # exits 99 and fails the test). Slow: VALGRIND_TESTS picks the files.
@@ -129,7 +131,62 @@ checksrc:
 		|| { echo "checksrc: banned function used"; exit 1; }
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-logs
+
+# ---- fuzzing (libFuzzer, clang) ------------------------------------------------------------
+#   make fuzz FUZZ_SECONDS=60   each harness for FUZZ_SECONDS on a copy of its corpus; new inputs
+#                               stay in build-fuzz/corpus/TARGET, a crash fails with its input
+#                               in build-fuzz/artifacts/TARGET/
+#   make fuzz-regress           each harness once over fixtures/fuzz/TARGET and
+#                               fixtures/fuzz/crashes/TARGET (fast; for CI)
+# The library is rebuilt with clang under build-fuzz/ with coverage and sanitizers; only the
+# modules the harnesses reach are compiled, so that the fuzz build never waits on the others.
+FUZZ_CC ?= clang
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_ARGS ?=
+FUZZ_TARGETS := compose runspec interp dotenv yaml json bundle pull demux
+FUZZ_SAN := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_LIB_SRCS := $(filter src/common/% src/spec/% src/engine/%,$(LIB_SRCS))
+FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_LIB := $(FUZZ_BUILD)/libm87-fuzz.a
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+.PHONY: fuzz fuzz-build fuzz-regress
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call SAY,CC,$<)$(FUZZ_CC) $(M87_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJS)
+	@rm -f $@
+	$(call SAY,AR,$@)ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(call SAY,LINK,$@)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+# -timeout: an input that takes this many seconds is a finding (a hang), not a slow machine
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts/$$t; \
+		echo "# fuzz_$$t for $(FUZZ_SECONDS)s"; \
+		$(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ $(FUZZ_ARGS) \
+			$(FUZZ_BUILD)/corpus/$$t fixtures/fuzz/$$t </dev/null; \
+	done
+
+fuzz-regress: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		files=$$(find fixtures/fuzz/$$t fixtures/fuzz/crashes/$$t -type f 2>/dev/null || true); \
+		echo "# fuzz_$$t: $$(echo "$$files" | wc -w) inputs"; \
+		[ -z "$$files" ] || $(FUZZ_BUILD)/fuzz_$$t -timeout=10 $$files </dev/null >$(FUZZ_BUILD)/regress-$$t.log 2>&1 \
+			|| { tail -n 40 $(FUZZ_BUILD)/regress-$$t.log; exit 1; }; \
+	done
+
+-include $(wildcard $(FUZZ_BUILD)/obj/*/*/*.d $(FUZZ_BUILD)/obj/tests/fuzz/*.d)
+# ---- end of fuzzing ------------------------------------------------------------------------
 
 -include $(LIB_OBJS:.o=.d) $(BUILD)/src/cli/main.d $(BUILD)/src/agent/main.d $(BUILD)/src/server/main.d
--include $(wildcard $(BUILD)/tests/*/*.d $(BUILD)/tests/e2e/c/*.d)
+-include $(wildcard $(BUILD)/tests/*/*.d $(BUILD)/tests/e2e/c/*.d $(BUILD)/bench/*.d)

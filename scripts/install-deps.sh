@@ -10,6 +10,7 @@ libsqlite3-dev sqlite3 libssl-dev
 libcmocka-dev python3 python3-pytest
 docker.io docker-registry busybox-static docker-compose
 iproute2 iptables procps time valgrind clang-format
+clang libclang-rt-14-dev
 "
 
 missing=""

@@ -198,7 +198,8 @@ enum m87_json_type m87_json_type(const struct m87_json *n);
 const struct m87_json *m87_json_get(const struct m87_json *n, const char *key);
 /* Follow a path of keys: m87_json_path(n, "State", "Health", "Status", NULL). */
 const struct m87_json *m87_json_path(const struct m87_json *n, ...);
-/* Typed reads return the fallback when n is NULL or of another type. */
+/* Typed reads return the fallback when n is NULL or of another type; m87_json_int also for a
+ * number outside int64's range (a fraction is truncated). */
 const char *m87_json_str(const struct m87_json *n, const char *fallback);
 int64_t m87_json_int(const struct m87_json *n, int64_t fallback);
 double m87_json_double(const struct m87_json *n, double fallback);
@@ -366,6 +367,9 @@ bool m87_yaml_is_null(const struct m87_yaml_node *n);
 bool m87_yaml_is_plain(const struct m87_yaml_node *n);
 /* The resolved type of a scalar; M87_YAML_STR for anything else. */
 enum m87_yaml_type m87_yaml_type(const struct m87_yaml_node *n);
+/* The type text would resolve to as a plain scalar: what the parser decides, for a writer that
+ * must quote whatever would not read back as a string. */
+enum m87_yaml_type m87_yaml_plain_type(const char *text);
 /* The explicit tag as libyaml resolved it ("tag:yaml.org,2002:str" for !!str, "!reset" for a
  * local tag), or NULL when the node has none. Compose's !reset and !override are seen here. */
 const char *m87_yaml_tag(const struct m87_yaml_node *n);

@@ -362,6 +362,13 @@ struct spec_load_options {
  * a file that cannot be read. */
 struct spec_project *spec_compose_load(const struct spec_load_options *opts,
                                        struct m87_error **err);
+/* As spec_compose_load with one compose file whose len bytes of text are given: file names it in
+ * messages and stands for its path (the project directory defaults to its directory; it is not
+ * read and need not exist). opts->files and opts->n_files are ignored; env files and other files
+ * the text references are read from disk as usual. */
+struct spec_project *spec_compose_parse(const char *text, size_t len, const char *file,
+                                        const struct spec_load_options *opts,
+                                        struct m87_error **err);
 void spec_project_free(struct spec_project *p);
 static inline void spec_project_freep(struct spec_project **p)
 {

@@ -87,7 +87,9 @@ int64_t m87_json_int(const struct m87_json *n, int64_t fallback)
         return fallback;
     if (YAJL_IS_INTEGER(NODE(n)))
         return NODE(n)->u.number.i;
-    if (YAJL_IS_DOUBLE(NODE(n)))
+    /* converting a double outside int64's range is undefined behaviour, not a saturation */
+    if (YAJL_IS_DOUBLE(NODE(n)) && NODE(n)->u.number.d >= -9223372036854775808.0 &&
+        NODE(n)->u.number.d < 9223372036854775808.0)
         return (int64_t)NODE(n)->u.number.d;
     return fallback;
 }

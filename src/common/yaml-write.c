@@ -160,7 +160,10 @@ static bool needs_quotes(const char *s)
             return true;
     if (*s >= '0' && *s <= '9')
         return true;
-    return strchr("+-.", *s) && ((s[1] >= '0' && s[1] <= '9') || s[1] == '.');
+    if (strchr("+-.", *s) && ((s[1] >= '0' && s[1] <= '9') || s[1] == '.'))
+        return true;
+    /* the reader's own rules catch the rest ("+_9" is an int: underscores are ignored) */
+    return m87_yaml_plain_type(s) != M87_YAML_STR;
 }
 
 /* Length of the valid UTF-8 sequence at s (1 to 4), or 0 when it is not one: a stray or missing

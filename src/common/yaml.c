@@ -293,7 +293,7 @@ static char *strip_underscores(const char *s)
     return out;
 }
 
-static enum m87_yaml_type resolve_plain(const char *s)
+enum m87_yaml_type m87_yaml_plain_type(const char *s)
 {
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
     static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE", NULL};
@@ -319,7 +319,7 @@ static enum m87_yaml_type resolve_scalar(const yaml_event_t *ev)
         return M87_YAML_STR;
     if (tag && (strcmp(tag, "!") == 0 || strcmp(tag, YAML_STR_TAG) == 0))
         return M87_YAML_STR;
-    return resolve_plain((const char *)ev->data.scalar.value);
+    return m87_yaml_plain_type((const char *)ev->data.scalar.value);
 }
 
 /* ---- building the tree ----------------------------------------------------------------------- */
@@ -555,7 +555,9 @@ static void candidate_add(struct candidates *c, struct yaml_entry e, size_t rank
 static void keep_winners(struct m87_yaml_node *map, struct candidates *c)
 {
     _cleanup_free_ size_t *pos = m87_xcalloc(c->len ? c->len : 1, sizeof(*pos));
-    qsort(c->refs, c->len, sizeof(*c->refs), keyref_cmp);
+    /* a merge of empty mappings leaves no candidate, and qsort's base must not be NULL */
+    if (c->len > 1)
+        qsort(c->refs, c->len, sizeof(*c->refs), keyref_cmp);
     for (size_t i = 0; i < c->len; i++)
         if (i == 0 || strcmp(c->refs[i - 1].key, c->refs[i].key) != 0)
             pos[c->refs[i].ordinal] = 1;

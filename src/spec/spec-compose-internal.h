@@ -127,6 +127,8 @@ struct loader {
     struct m87_strv unset;    /* variables referenced while unset, for warnings */
     struct spec_interp ip;
     const struct cnode *root; /* the merged tree */
+    const char *text;         /* spec_compose_parse: the one file's text, not read from disk */
+    size_t text_len;
 };
 
 /* The project's environment: the process (or the caller's lookup), then .env. */

@@ -106,7 +106,9 @@ static int parse_networks(struct svc *c)
 static int parse_network_mode(struct svc *c)
 {
     struct spec_service *s = c->s;
-    if (svc_str(c, "network_mode", &s->network_mode) < 0 || s->network_mode == NULL)
+    if (svc_str(c, "network_mode", &s->network_mode) < 0)
+        return -1;
+    if (s->network_mode == NULL)
         return 0;
     const struct cnode *v = svc_get(c, "network_mode");
     const char *m = s->network_mode;

@@ -235,7 +235,9 @@ static struct cnode *read_tree(struct loader *l, const struct m87_strv *given, s
     _cleanup_(cnode_freep) struct cnode *root = NULL;
     docs->v = m87_xcalloc(given->len, sizeof(*docs->v));
     for (size_t i = 0; i < given->len; i++) {
-        struct m87_yaml_doc *doc = m87_yaml_load(given->items[i], err);
+        struct m87_yaml_doc *doc = l->text
+                                       ? m87_yaml_parse(l->text, l->text_len, given->items[i], err)
+                                       : m87_yaml_load(given->items[i], err);
         if (doc == NULL)
             return NULL;
         docs->v[docs->n++] = doc;
@@ -453,9 +455,10 @@ static int load(struct loader *l, struct m87_error **err)
     return rc;
 }
 
-struct spec_project *spec_compose_load(const struct spec_load_options *opts, struct m87_error **err)
+static struct spec_project *load_project(const struct spec_load_options *opts, const char *text,
+                                         size_t len, struct m87_error **err)
 {
-    struct loader l = {.opts = opts};
+    struct loader l = {.opts = opts, .text = text, .text_len = len};
     l.p = m87_xcalloc(1, sizeof(*l.p));
     m87_kvlist_init(&l.dotenv);
     m87_strv_init(&l.unset);
@@ -468,6 +471,22 @@ struct spec_project *spec_compose_load(const struct spec_load_options *opts, str
         return NULL;
     }
     return l.p;
+}
+
+struct spec_project *spec_compose_load(const struct spec_load_options *opts, struct m87_error **err)
+{
+    return load_project(opts, NULL, 0, err);
+}
+
+struct spec_project *spec_compose_parse(const char *text, size_t len, const char *file,
+                                        const struct spec_load_options *opts,
+                                        struct m87_error **err)
+{
+    struct spec_load_options o = *opts;
+    const char *files[] = {file};
+    o.files = files;
+    o.n_files = 1;
+    return load_project(&o, text, len, err);
 }
 
 void spec_project_free(struct spec_project *p)

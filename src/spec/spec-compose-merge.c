@@ -119,7 +119,8 @@ static int to_sequence(struct cnode **slot, const char *path, struct m87_error *
                 cn_is_null(v) ? m87_xstrdup(v->key) : m87_xasprintf("%s=%s", v->key, v->text);
             cnode_append(seq, cnode_new_str(s, v));
         }
-        qsort(seq->items, seq->len, sizeof(*seq->items), cmp_text);
+        if (seq->len > 1) /* an empty mapping leaves items NULL, which qsort must not get */
+            qsort(seq->items, seq->len, sizeof(*seq->items), cmp_text);
     }
     replace(slot, seq);
     return 0;

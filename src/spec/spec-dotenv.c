@@ -34,8 +34,9 @@ static bool is_blank(char c)
 
 static bool is_key_char(char c)
 {
+    /* not strchr alone: it finds the terminating NUL, and the key would run off the end */
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           strchr("_.-[]", c) != NULL;
+           (c != '\0' && strchr("_.-[]", c) != NULL);
 }
 
 /* Skip blank lines and comment lines; false at the end of the input. */

@@ -408,6 +408,27 @@ static void test_dotenv_layering(void **state)
     m87_kvlist_release(&out);
 }
 
+static const char *key_lookup(void *ctx, const char *name)
+{
+    (void)ctx;
+    return strcmp(name, "K.-[]") == 0 ? "found" : NULL;
+}
+
+/* A bare key made of punctuation key characters at the very end of the input, without a newline:
+ * the key ends at the end of the text (found by the fuzzer: '\0' was taken for a key character). */
+static void test_dotenv_key_at_end(void **state)
+{
+    (void)state;
+    struct m87_kvlist out;
+    m87_kvlist_init(&out);
+    struct m87_error *err = NULL;
+    const char *text = "A=1\nK.-[]";
+    assert_ok(spec_dotenv_parse(text, strlen(text), "k.env", key_lookup, NULL, &out, &err), &err);
+    static const char *const want[] = {"A", "1", "K.-[]", "found"};
+    expect_env(&out, want, M87_ARRAY_LEN(want));
+    m87_kvlist_release(&out);
+}
+
 static void test_dotenv_errors(void **state)
 {
     (void)state;
@@ -529,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_caps),
         cmocka_unit_test(test_dotenv_forms),
         cmocka_unit_test(test_dotenv_layering),
+        cmocka_unit_test(test_dotenv_key_at_end),
         cmocka_unit_test(test_dotenv_errors),
         cmocka_unit_test(test_dotenv_caps_and_load),
     };

@@ -596,6 +596,9 @@ static const char *const tricky[] = {
     "0o17",
     "0440",
     "1_000",
+    "+___9_", /* found by the fuzzer: an int once its underscores are dropped */
+    "-_1",
+    "._5",
     "22:22",
     ".inf",
     "-.inf",

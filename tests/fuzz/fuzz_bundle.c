@@ -1,0 +1,125 @@
+/* libFuzzer harness: the bundle extractor (spec_bundle_extract), on the real file system of a
+ * tmpfs scratch directory. Each input is written once as the archive, then extracted into a
+ * fresh directory that is removed afterwards. An input that is not gzip data is first wrapped
+ * in gzip (libarchive's raw writer), so that the fuzzer reaches the tar layer without having to
+ * forge CRCs; gzip inputs are taken as they are.
+ *
+ * What is checked beyond memory safety: nothing appears outside the destination (the scratch
+ * directory holds only the archive and the destination afterwards), the working directory is
+ * restored, the destination holds only regular files and directories, and a refused archive
+ * left the destination empty (M87_E_IO aside, which the first pass cannot foresee). */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "fuzz-util.h"
+#include "m87/spec.h"
+
+static const char *scratch;
+static char *archive_path;
+static char *dest;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    umask(022);
+    scratch = fuzz_scratch_dir("bundle");
+    archive_path = m87_xasprintf("%s/bundle.tar.gz", scratch);
+    dest = m87_xasprintf("%s/dest", scratch);
+    return 0;
+}
+
+static void write_all(const void *data, size_t size)
+{
+    int fd = open(archive_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, data, size) != (ssize_t)size || close(fd) < 0) {
+        perror(archive_path);
+        abort();
+    }
+}
+
+static void write_gzipped(const uint8_t *data, size_t size)
+{
+    struct archive *a = archive_write_new();
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, "raw");
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_size(e, (la_int64_t)size);
+    if (archive_write_set_format_raw(a) != ARCHIVE_OK ||
+        archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
+        archive_write_open_filename(a, archive_path) != ARCHIVE_OK ||
+        archive_write_header(a, e) != ARCHIVE_OK ||
+        (size && archive_write_data(a, data, size) != (la_ssize_t)size) ||
+        archive_write_close(a) != ARCHIVE_OK) {
+        fprintf(stderr, "gzip the input: %s\n", archive_error_string(a));
+        abort();
+    }
+    archive_entry_free(e);
+    archive_write_free(a);
+}
+
+/* Entries of dir other than those named; aborts on a symlink or a special file below dir. */
+static size_t count_entries(const char *dir, const char *skip1, const char *skip2)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        abort();
+    size_t n = 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL;) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+            (skip1 && !strcmp(de->d_name, skip1)) || (skip2 && !strcmp(de->d_name, skip2)))
+            continue;
+        n++;
+        char *path = m87_xasprintf("%s/%s", dir, de->d_name);
+        struct stat st;
+        if (lstat(path, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
+            fprintf(stderr, "extraction left '%s', neither a file nor a directory\n", path);
+            abort();
+        }
+        if (S_ISDIR(st.st_mode))
+            count_entries(path, NULL, NULL);
+        free(path);
+    }
+    closedir(d);
+    return n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size >= 2 && data[0] == 0x1f && data[1] == 0x8b)
+        write_all(data, size);
+    else
+        write_gzipped(data, size);
+    if (mkdir(dest, 0755) < 0)
+        abort();
+    char before[PATH_MAX], after[PATH_MAX];
+    if (getcwd(before, sizeof(before)) == NULL)
+        abort();
+    struct m87_error *err = NULL;
+    int r = spec_bundle_extract(archive_path, dest, &err);
+    if (getcwd(after, sizeof(after)) == NULL || strcmp(before, after) != 0)
+        abort();
+    if (count_entries(scratch, "bundle.tar.gz", "dest") != 0) {
+        fprintf(stderr, "extraction wrote outside its destination\n");
+        abort();
+    }
+    size_t n = count_entries(dest, NULL, NULL);
+    if (r < 0) {
+        if (err == NULL || (err->code != M87_E_IO && strncmp(err->msg, "bundle '", 8) != 0))
+            abort();
+        if (err->code != M87_E_IO && n != 0) {
+            fprintf(stderr, "refused archive (%s) left %zu entries\n", err->msg, n);
+            abort();
+        }
+        m87_error_clear(&err);
+    }
+    if (m87_remove_tree(dest, NULL) < 0)
+        abort();
+    return 0;
+}

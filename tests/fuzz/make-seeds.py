@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""Write the seed corpora of the fuzz harnesses into fixtures/fuzz/TARGET/ from the project's own
+fixtures and a few crafted inputs (hostile bundles made with tarfile). Run from the top of the
+tree; existing seeds of the same name are replaced, others are left alone."""
+import glob
+import gzip
+import io
+import os
+import re
+import tarfile
+
+OUT = "fixtures/fuzz"
+
+
+def put(target, name, data):
+    os.makedirs(os.path.join(OUT, target), exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(OUT, target, name), "wb") as f:
+        f.write(data)
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def copy(target, pattern, max_size=16384):
+    for path in sorted(glob.glob(pattern)):
+        data = read(path)
+        if len(data) <= max_size:
+            kind = path.split("/")[1]
+            put(target, kind + "-" + os.path.basename(path), data)
+
+
+def recorded_bodies(path):
+    """The answer bodies of a recorded exchange file (fixtures/engine/*.txt)."""
+    bodies, cur = [], None
+    for line in read(path).decode().split("\n"):
+        if line.startswith("<<< "):
+            cur = []
+        elif line == "===" and cur is not None:
+            bodies.append("\n".join(cur) + "\n")
+            cur = None
+        elif cur is not None:
+            cur.append(line)
+    return bodies
+
+
+def tar_bytes(entries, gz=True, fmt=tarfile.PAX_FORMAT):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as t:
+        for name, kind, extra in entries:
+            info = tarfile.TarInfo(name)
+            data = b""
+            if kind == "file":
+                data = extra or b""
+                info.size = len(data)
+                info.mode = 0o644
+            elif kind == "exec":
+                data = extra or b""
+                info.size = len(data)
+                info.mode = 0o755
+            elif kind == "dir":
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+            elif kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, extra
+            elif kind == "hardlink":
+                info.type, info.linkname = tarfile.LNKTYPE, extra
+            elif kind == "fifo":
+                info.type = tarfile.FIFOTYPE
+            elif kind == "chr":
+                info.type, info.devmajor, info.devminor = tarfile.CHRTYPE, 1, 3
+            t.addfile(info, io.BytesIO(data) if data else None)
+    raw = buf.getvalue()
+    return gzip.compress(raw, mtime=0) if gz else raw
+
+
+def bundles():
+    cases = {
+        "plain": [("app", "dir", None), ("app/run.sh", "exec", b"#!/bin/sh\necho hi\n"),
+                  ("app/data.bin", "file", bytes(range(256)))],
+        "dot-prefix": [("./a", "dir", None), ("./a/b.txt", "file", b"b\n")],
+        "nested": [("a", "dir", None), ("a/b", "dir", None), ("a/b/c", "dir", None),
+                   ("a/b/c/d", "file", b"d")],
+        "empty-file": [("empty", "file", b"")],
+        "dotdot": [("../escape", "file", b"x")],
+        "dotdot-inner": [("a/../../escape", "file", b"x")],
+        "absolute": [("/tmp/m87-fuzz-absolute", "file", b"x")],
+        "symlink": [("link", "symlink", "/etc"), ("link/passwd", "file", b"x")],
+        "hardlink": [("f", "file", b"x"), ("h", "hardlink", "f")],
+        "fifo": [("p", "fifo", None)],
+        "device": [("null", "chr", None)],
+        "twice": [("f", "file", b"1"), ("f", "file", b"2")],
+        "file-then-dir": [("f", "file", b"1"), ("f/g", "file", b"2")],
+        "dir-then-file": [("d", "dir", None), ("d", "file", b"2")],
+    }
+    for name, entries in cases.items():
+        put("bundle", name + ".tar.gz", tar_bytes(entries))
+        put("bundle", name + ".tar", tar_bytes(entries, gz=False))
+    long = [("d" * 120, "dir", None), ("d" * 120 + "/" + "f" * 150, "file", b"long")]
+    put("bundle", "long-gnu.tar.gz", tar_bytes(long, fmt=tarfile.GNU_FORMAT))
+    put("bundle", "long-pax.tar", tar_bytes(long, gz=False))
+    odd = [(".", "dir", None), ("./", "dir", None), ("a//b", "file", b"x"), ("a/./c", "file", b"y")]
+    put("bundle", "odd-names.tar", tar_bytes(odd, gz=False, fmt=tarfile.USTAR_FORMAT))
+    put("bundle", "truncated.tar.gz", tar_bytes(cases["plain"])[:-20])
+    put("bundle", "not-gzip", b"hello\n")
+    put("bundle", "empty", b"")
+
+
+def main():
+    for pattern in ("fixtures/compose/good/*.yml", "fixtures/compose/bad/*.yml"):
+        copy("compose", pattern)
+    for pattern in ("fixtures/runspec/good/*.yml", "fixtures/runspec/good/*.json",
+                    "fixtures/runspec/bad/*.yml", "fixtures/runspec/bad/*.json"):
+        copy("runspec", pattern, 4096)
+    for pattern in ("fixtures/yaml/good/*.yml", "fixtures/yaml/bad/*.yml"):
+        copy("yaml", pattern)
+    copy("yaml", "fixtures/compose/good/anchors.yml")
+    copy("yaml", "fixtures/compose/good/merge.yml")
+    copy("json", "fixtures/compose/good/*.config.json")
+    copy("json", "fixtures/runspec/good/*.json")
+    copy("json", "fixtures/runspec/good/*.canon")
+    for name in ("containers-inspect", "images-inspect", "system-info", "networks-inspect",
+                 "events-mixed", "volumes-list"):
+        for i, body in enumerate(recorded_bodies("fixtures/engine/%s.txt" % name)):
+            if body.strip():
+                put("json", "%s-%d.json" % (name, i), body)
+    put("json", "numbers.json", '[0,-1,1.5,1e300,-1e300,1e400,9223372036854775807,'
+        '9223372036854775808,-9223372036854775809,1E-400]')
+    put("json", "escapes.json", '{"a":"\\u0000\\ud83d\\ude00\\n","":null,"b":[true,false,{}]}')
+
+    copy("dotenv", "fixtures/compose/good/*.env")
+    copy("dotenv", "fixtures/compose/good/conf/*.env")
+    copy("dotenv", "fixtures/convert/outside.env")
+    put("dotenv", "forms.env", '# comment\nexport A=1\nB: two\nC=\'lit $X\'\nD="a\\nb ${A}"\n'
+        'E=x #c\nF=a#b\nFOO\nG="multi\nline"\nH=${B:-d}\n')
+    put("dotenv", "bom.env", b"\xef\xbb\xbfK=v\r\n")
+    put("dotenv", "bad.env", 'A="unterminated\nB=1\n')
+
+    interp = ["plain", "$FOO", "${FOO}", "${BAR:-def}", "${BAR-def}", "${FOO:+set}", "${FOO+set}",
+              "${NOPE:?need it}", "${NOPE?}", "$$FOO", "${A:-${B:-${NOPE:-x}}}", "${", "${A",
+              "$5", "$ ", "${}", "${A B}", "a$", "${FOO:-${NOPE:?bad}}", "$FOO$BAR${TAG}x"]
+    for i, text in enumerate(interp):
+        put("interp", "case-%02d" % i, text)
+    lines = read("fixtures/compose/good/interpolation.yml").decode().splitlines()
+    for i, line in enumerate(lines):
+        if "$" in line:
+            put("interp", "line-%02d" % i, line)
+
+    for name in sorted(glob.glob("fixtures/engine/pull-*.txt")):
+        for i, body in enumerate(recorded_bodies(name)):
+            base = os.path.basename(name)[:-4]
+            put("pull", "%s-%d-chunk7" % (base, i), b"\x06" + body.encode())
+            put("pull", "%s-%d-whole" % (base, i), b"\xc0" + body.encode())
+    for name in ("containers-logs-mux.bin", "exec-start-mux.bin"):
+        data = read("fixtures/engine/" + name)[:4096]
+        put("demux", name + "-chunks", b"\x0c" + data)
+        put("demux", name + "-lines", b"\x0e" + data)
+        put("demux", name + "-stop", b"\x82" + data)
+    put("demux", "tty-lines", b"\x03line one\r\nline two\npartial")
+    put("demux", "bad-header", b"\x00\x05\x00\x00\x00\x00\x00\x00\x01x")
+    put("demux", "cut-frame", b"\x02\x01\x00\x00\x00\x00\x00\x00\x10abc")
+    bundles()
+
+
+if __name__ == "__main__":
+    main()
