@@ -23,7 +23,12 @@ enum {
     OPT_SERVICES,
     OPT_TAIL,
     OPT_NO_PREFIX,
+    OPT_IGNORE_PULL_FAILURES,
 };
+
+/* Set by the daemon for its first apply after a start: an unchanged service job whose
+ * containers are gone is brought back from the images already on the device, registry or not. */
+#define IGNORE_PULL_FAILURES_ENV "M87_COMPOSE_IGNORE_PULL_FAILURES"
 
 static const char *const default_files[] = {"compose.yaml", "compose.yml", "docker-compose.yml",
                                             "docker-compose.yaml"};
@@ -536,9 +541,92 @@ static int cmd_config(struct agent_compose *g, int argc, char **argv)
 /* ---- compose itself
  * ------------------------------------------------------------------------------ */
 
+static void pull_usage(FILE *out)
+{
+    fprintf(out, "usage: m87-agent compose pull [options] [SERVICE...]\n"
+                 "\n"
+                 "Pull the images of the services.\n"
+                 "\n"
+                 "options:\n"
+                 "      --ignore-pull-failures  a failed pull is a warning when every image of\n"
+                 "                              the selected services is present on the device\n"
+                 "  -h, --help                  show this help\n");
+}
+
+/* Whether every image the selected services name is in dockerd's store already. */
+static bool images_present(struct engine_client *c, const struct spec_project *p, char **services,
+                           int n)
+{
+    for (size_t i = 0; i < p->n_services; i++) {
+        const struct spec_service *s = &p->services[i];
+        bool selected = n == 0;
+        for (int k = 0; k < n && !selected; k++)
+            selected = strcmp(services[k], s->name) == 0;
+        if (!selected || !s->image)
+            continue;
+        struct engine_image_info *info = NULL;
+        _cleanup_error_ struct m87_error *err = NULL;
+        if (engine_image_inspect(c, s->image, &info, &err) < 0)
+            return false;
+        engine_image_info_free(info);
+    }
+    return true;
+}
+
+static int pull_run(struct agent_compose *g, bool ignore, char **services, int n)
+{
+    _cleanup_(agent_project_release) struct agent_project ap = {0};
+    _cleanup_(engine_client_freep) struct engine_client *c = NULL;
+    _cleanup_error_ struct m87_error *err = NULL;
+    struct engine_compose_options o;
+    int rc = agent_project_load(g, false, &ap);
+
+    if (rc == AGENT_EXIT_OK)
+        rc = agent_check_services(&ap, services, n);
+    if (rc == AGENT_EXIT_OK)
+        rc = agent_open_client(&c);
+    if (rc != AGENT_EXIT_OK)
+        return rc;
+    agent_options_init(g, &o, NULL, 0);
+    o.services = n > 0 ? (const char *const *)services : NULL;
+    o.n_services = n > 0 ? (size_t)n : 0;
+    rc = engine_compose_pull(c, ap.p, &o, &err);
+    agent_progress_flush(g->progress);
+    if (rc == 0)
+        return AGENT_EXIT_OK;
+    if (ignore && images_present(c, ap.p, services, n)) {
+        fprintf(stderr, "m87-agent: compose pull: warning: %s; using the images present\n",
+                err->msg);
+        return AGENT_EXIT_OK;
+    }
+    agent_print_error(err);
+    return agent_exit_for(err);
+}
+
 static int cmd_pull(struct agent_compose *g, int argc, char **argv)
 {
-    return cmd_simple(g, &simple_cmds[0], argc, argv);
+    static const struct option opts[] = {
+        {"ignore-pull-failures", no_argument, NULL, OPT_IGNORE_PULL_FAILURES},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const char *env = getenv(IGNORE_PULL_FAILURES_ENV);
+    bool ignore = env && strcmp(env, "1") == 0;
+    int ch;
+
+    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (ch) {
+        case OPT_IGNORE_PULL_FAILURES:
+            ignore = true;
+            break;
+        case 'h':
+            pull_usage(stdout);
+            return AGENT_EXIT_OK;
+        default:
+            return agent_bad_option("compose pull", argv, ch);
+        }
+    }
+    return pull_run(g, ignore, argv + optind, argc - optind);
 }
 
 static int cmd_stop(struct agent_compose *g, int argc, char **argv)

@@ -60,6 +60,35 @@ static int fetch_bundle(const struct agent_daemon *d, struct agent_http *h, cons
     }
 }
 
+/* Refuse an apply whose pulls would fill the disk: a failed job report for each job that would
+ * run, nothing pulled or stopped. A check that cannot be made does not stop the apply. */
+static int check_disk(struct agent_daemon *d, struct runner *r, const struct spec_runspec *rs)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_free_ char *msg = NULL;
+    int rc = agent_disk_check(d, rs, &msg, &err);
+
+    if (rc < 0)
+        m87_log(M87_LOG_WARN, "free disk space not checked: %s", err->msg);
+    if (rc <= 0)
+        return 0;
+    m87_log(M87_LOG_ERR, "apply refused: %s", msg);
+    for (size_t i = 0; i < rs->n_jobs; i++) {
+        const struct spec_job *job = &rs->jobs[i];
+        if (!job->enabled || !agent_disk_job_pending(d->cfg->state_dir, job))
+            continue;
+        struct runner_report rep = {.kind = "job",
+                                    .job = job->id,
+                                    .job_hash = job->hash,
+                                    .state = RUNNER_FAILED,
+                                    .exit_code = -1,
+                                    .duration_ms = -1,
+                                    .message = msg};
+        runner_report(r, &rep);
+    }
+    return -1;
+}
+
 static int apply_run(struct agent_daemon *d)
 {
     const struct agent_target *t = &d->child_target;
@@ -75,6 +104,10 @@ static int apply_run(struct agent_daemon *d)
         m87_log(M87_LOG_ERR, "apply: %s", err->msg);
         return AGENT_APPLY_NOT;
     }
+    /* a job whose images are all on the device (revived after a reboot, rolled back to a
+     * revision whose images pruning kept) must not fail at its `compose pull` while the
+     * registry is out of reach; a missing image still fails it */
+    setenv("M87_COMPOSE_IGNORE_PULL_FAILURES", "1", 1);
     _cleanup_(agent_http_freep) struct agent_http *h = agent_http_new(d->cfg, NULL);
     for (size_t i = 0; i < t->rs->n_jobs; i++) {
         const struct spec_job *job = &t->rs->jobs[i];
@@ -84,6 +117,8 @@ static int apply_run(struct agent_daemon *d)
         report_fetch_failure(r, t->rs, job->bundle, err->msg);
         return AGENT_APPLY_NOT;
     }
+    if (check_disk(d, r, t->rs) < 0)
+        return AGENT_APPLY_NOT;
     int rc = runner_apply(r, t->rs, &err);
     if (rc < 0) {
         m87_log(M87_LOG_ERR, "apply: %s", err->msg);

@@ -43,6 +43,43 @@ static int parse_bool(const char *v, bool *out)
     return 0;
 }
 
+/* The field of a numeric key, and whether it was set already (flags win, then the first line). */
+static int64_t *number_key(struct agent_config *c, const char *key)
+{
+    if (strcmp(key, "journal-max-bytes") == 0)
+        return &c->journal_max_bytes;
+    if (strcmp(key, "min-free-bytes") == 0)
+        return &c->min_free_bytes;
+    if (strcmp(key, "keep-previous") == 0)
+        return &c->keep_previous;
+    return NULL;
+}
+
+static int set_number(struct agent_config *c, const char *key, const char *value, const char *path,
+                      size_t no, struct m87_error **err)
+{
+    int64_t v = 0;
+    bool *set = strcmp(key, "journal-max-bytes") == 0 ? &c->journal_max_bytes_set
+                : strcmp(key, "min-free-bytes") == 0  ? &c->min_free_bytes_set
+                                                      : &c->keep_previous_set;
+    bool count = strcmp(key, "keep-previous") == 0;
+    char *end = NULL;
+
+    if (count) {
+        v = strtoll(value, &end, 10);
+        if (end == value || *end || v < 0 || v > 100)
+            return m87_error_set(err, M87_E_INVAL, 0,
+                                 "%s:%zu: keep-previous: expected a count from 0 to 100", path, no);
+    } else if (m87_parse_bytes(value, &v, NULL) < 0) {
+        return m87_error_set(err, M87_E_INVAL, 0, "%s:%zu: %s: expected a size such as 512MiB",
+                             path, no, key);
+    }
+    if (!*set)
+        *number_key(c, key) = v;
+    *set = true;
+    return 0;
+}
+
 static int config_line(struct agent_config *c, const char *path, size_t no, char *line,
                        struct m87_error **err)
 {
@@ -50,7 +87,11 @@ static int config_line(struct agent_config *c, const char *path, size_t no, char
     if (!eq)
         return m87_error_set(err, M87_E_INVAL, 0, "%s:%zu: expected 'key = value'", path, no);
     *eq = '\0';
-    const char *key = trim(line), *value = trim(eq + 1);
+    const char *given = trim(line), *value = trim(eq + 1);
+    _cleanup_free_ char *key = m87_xstrdup(given);
+    for (char *u = key; *u; u++)
+        if (*u == '_')
+            *u = '-';
     if (strcmp(key, "server") == 0) {
         set_once(&c->server, value);
     } else if (strcmp(key, "token") == 0) {
@@ -69,8 +110,10 @@ static int config_line(struct agent_config *c, const char *path, size_t no, char
         if (!c->insecure_http_set)
             c->insecure_http = v;
         c->insecure_http_set = true;
+    } else if (number_key(c, key) != NULL) {
+        return set_number(c, key, value, path, no, err);
     } else {
-        return m87_error_set(err, M87_E_INVAL, 0, "%s:%zu: unknown key '%s'", path, no, key);
+        return m87_error_set(err, M87_E_INVAL, 0, "%s:%zu: unknown key '%s'", path, no, given);
     }
     return 0;
 }
@@ -123,6 +166,15 @@ int agent_config_finish(struct agent_config *c, struct m87_error **err)
                              "server '%s' is plain http: the token would travel in clear text; "
                              "use https:// or pass --insecure-http",
                              c->server);
+    if (!c->journal_max_bytes_set)
+        c->journal_max_bytes = AGENT_JOURNAL_MAX_BYTES;
+    if (c->journal_max_bytes < 4 * (int64_t)RUNNER_MAX_RECORD)
+        return m87_error_set(err, M87_E_INVAL, 0, "journal-max-bytes must be at least %u",
+                             4 * RUNNER_MAX_RECORD);
+    if (!c->min_free_bytes_set)
+        c->min_free_bytes = AGENT_MIN_FREE_BYTES;
+    if (!c->keep_previous_set)
+        c->keep_previous = AGENT_KEEP_PREVIOUS;
     set_once(&c->state_dir, RUNNER_DEFAULT_STATE_DIR);
     if (c->state_dir[0] != '/') {
         char cwd[4096];

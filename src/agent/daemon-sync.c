@@ -172,10 +172,11 @@ static long sync_wait(const struct agent_daemon *d)
 {
     if (d->child || !d->connected)
         return 0; /* the first sync after a start or a failure says at once that it got through */
+    long cap = runner_mono_ms() < d->logs_active_until ? AGENT_LOGS_SYNC_WAIT_S : AGENT_SYNC_WAIT_S;
     if (!d->apply_retry_at)
-        return AGENT_SYNC_WAIT_S;
+        return cap;
     int64_t left = (d->apply_retry_at - runner_mono_ms()) / 1000;
-    return left <= 0 ? 0 : left < AGENT_SYNC_WAIT_S ? (long)left : AGENT_SYNC_WAIT_S;
+    return left <= 0 ? 0 : left < cap ? (long)left : cap;
 }
 
 static void update_queue(struct agent_daemon *d)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 
 #include "agent/daemon.h"
 
@@ -91,6 +92,8 @@ static int daemon_init(struct agent_daemon *d, struct agent_config *cfg, struct 
     if (!d->journal)
         return -1;
     d->http = agent_http_new(cfg, d->stop);
+    runner_journal_set_segment_size(d->journal, (size_t)(cfg->journal_max_bytes / 8));
+    d->logs_active_until = runner_mono_ms() + AGENT_LOGS_ACTIVE_MS;
     load_targets(d);
     if (runner_journal_pending(d->journal, &d->queue, err) < 0)
         return -1;
@@ -101,6 +104,7 @@ static void daemon_release(struct agent_daemon *d)
 {
     agent_daemon_apply_kill(d);
     agent_http_free(d->http);
+    engine_client_free(d->engine);
     runner_journal_free(d->journal);
     agent_target_release(&d->target);
     agent_target_release(&d->applied);
@@ -129,6 +133,8 @@ static void wait_events(struct agent_daemon *d)
 
     if (!d->child && d->apply_retry_at && d->apply_retry_at < until)
         until = d->apply_retry_at;
+    if (d->hooks_at < until)
+        until = d->hooks_at;
     int timeout = until <= now ? 0 : until - now > 60000 ? 60000 : (int)(until - now);
     struct pollfd fds[2] = {{.fd = d->sig_pipe[0], .events = POLLIN},
                             {.fd = d->child ? d->child_fd : -1, .events = POLLIN}};
@@ -171,18 +177,37 @@ int agent_daemon_run(struct agent_config *cfg, struct m87_error **err)
 /* ---- hooks ------------------------------------------------------------------------------------
  */
 
-/* Periodic work of other parts goes here, one call each: container log shipping, health-change
- * reports (both append to d->journal, which the next sync sends). Keep each call cheap: it runs
- * on every turn of the loop. */
+/* Log shipping and health-change reports, at most once per AGENT_HOOKS_PERIOD_MS: a few calls
+ * to dockerd, and journal appends only when something is new. Health is judged when no apply
+ * runs: containers an apply recreates pass through states that are no news. */
 void agent_daemon_hooks_tick(struct agent_daemon *d)
 {
-    (void)d;
+    _cleanup_error_ struct m87_error *err = NULL;
+    struct agent_container *v = NULL;
+    size_t n = 0;
+    int64_t now = runner_mono_ms();
+
+    if (now < d->hooks_at)
+        return;
+    d->hooks_at = now + AGENT_HOOKS_PERIOD_MS;
+    if (agent_containers_list(d, &v, &n, &err) < 0) {
+        m87_log(M87_LOG_DEBUG, "list the jobs' containers: %s", err->msg);
+        return;
+    }
+    agent_logs_tick(d, v, n);
+    if (!d->child)
+        agent_health_tick(d, v, n);
+    agent_containers_free(v, n);
 }
 
-/* After an apply ended (status as waitpid gives it): the disk-space check and image pruning
- * belong here. */
+/* After an apply ended (status as waitpid gives it): forget the log cursors of containers that
+ * are gone, prune the images no job needs any more once an apply succeeded, and look at the
+ * containers at once (new ones start writing). */
 void agent_daemon_hooks_after_apply(struct agent_daemon *d, int status)
 {
-    (void)d;
-    (void)status;
+    d->hooks_at = 0;
+    d->logs_active_until = runner_mono_ms() + AGENT_LOGS_ACTIVE_MS;
+    agent_logs_forget_gone(d);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == AGENT_APPLY_OK)
+        agent_prune_images(d);
 }

@@ -40,6 +40,15 @@
 #define AGENT_BUSY_SYNC_MS 1000L       /* sync period while an apply runs and reports are queued */
 #define AGENT_BUSY_IDLE_SYNC_MS 15000L /* ... and while it runs with nothing queued */
 #define AGENT_FETCH_TRIES 5            /* bundle download attempts without progress, per apply */
+#define AGENT_HOOKS_PERIOD_MS 1000L    /* log shipping and health checks, at most this often */
+#define AGENT_LOGS_SYNC_WAIT_S 2L      /* long-poll wait while containers write log lines */
+#define AGENT_LOGS_ACTIVE_MS 30000L    /* ... for this long after the last line shipped */
+#define AGENT_LOGS_MAX_LINES 1000u     /* log lines read per container and turn */
+#define AGENT_LOG_BATCH_BYTES (32u * 1024)           /* of line text per log record */
+#define AGENT_LOG_MAX_LINE (8u * 1024)               /* a longer line is cut */
+#define AGENT_JOURNAL_MAX_BYTES (16 * 1024 * 1024LL) /* journal cap: oldest log records go */
+#define AGENT_MIN_FREE_BYTES (512 * 1024 * 1024LL)   /* free space kept beside the images */
+#define AGENT_KEEP_PREVIOUS 1                        /* revisions whose images pruning keeps */
 
 /* Exit statuses of the apply child. */
 enum {
@@ -58,14 +67,21 @@ struct agent_config {
     char *ca_file;
     bool insecure_http;
     bool insecure_http_set;
+    int64_t journal_max_bytes; /* the journal's cap; log records go first */
+    bool journal_max_bytes_set;
+    int64_t min_free_bytes; /* free space an apply leaves where dockerd keeps images */
+    bool min_free_bytes_set;
+    int64_t keep_previous; /* earlier revisions whose images pruning keeps */
+    bool keep_previous_set;
 };
 
 void agent_config_release(struct agent_config *c);
 
 /* Read `key = value` lines ('#' comments, blank lines) from path into the fields of c that are
  * still unset (flags win). Keys: server, token, state-dir, docker-host, ca-file, insecure-http
- * (true/false). must_exist false: a missing file is no error. M87_E_INVAL "PATH:LINE: ..." for
- * an unknown key or a line without '='; M87_E_IO when it cannot be read. */
+ * (true/false), journal-max-bytes, min-free-bytes (sizes: 16MiB), keep-previous (a count); '_'
+ * may stand for '-' in a key. must_exist false: a missing file is no error. M87_E_INVAL "PATH:LINE:
+ * ..." for an unknown key or a line without '='; M87_E_IO when it cannot be read. */
 int agent_config_load(const char *path, bool must_exist, struct agent_config *c,
                       struct m87_error **err);
 
@@ -169,6 +185,11 @@ struct agent_daemon {
     char *last_error;
     int64_t queue;
     char *state_text; /* daemon.json as last written */
+
+    struct engine_client *engine; /* for the hooks, opened on first need */
+    int64_t hooks_at;             /* monotonic ms: when the hooks are due again */
+    int64_t logs_active_until;    /* monotonic ms: lines were shipped lately */
+    bool journal_full;            /* the cap is reached and no log record is left to drop */
 };
 
 /* Run until SIGTERM or SIGINT; 0, or -1 with *err when it cannot start. */
@@ -192,5 +213,61 @@ const char *agent_daemon_applied_hash(const struct agent_daemon *d);
  * pruning): called once per loop turn, when no apply runs (idle) or always (tick). */
 void agent_daemon_hooks_tick(struct agent_daemon *d);
 void agent_daemon_hooks_after_apply(struct agent_daemon *d, int status);
+
+/* ---- containers of the applied jobs (agent-health.c) ----------------------------------------- */
+
+/* A container of a job the runner applied: found by the compose label of its project's working
+ * directory, which is the job's workdir or a directory inside it. */
+struct agent_container {
+    char *id;
+    char *name;
+    char *job;
+    char *job_hash;
+    char *service;
+    char *state;    /* created, running, paused, restarting, exited, dead */
+    char *status;   /* "Up 3 seconds (healthy)" */
+    char *image;    /* the reference it was created from (or the image ID when the tag moved) */
+    char *image_id; /* "sha256:..." */
+};
+
+/* The containers of every job in the runner's state. */
+int agent_containers_list(struct agent_daemon *d, struct agent_container **out, size_t *n,
+                          struct m87_error **err);
+void agent_containers_free(struct agent_container *v, size_t n);
+/* The daemon's engine client, opened on first use. */
+struct engine_client *agent_daemon_engine(struct agent_daemon *d, struct m87_error **err);
+
+/* Health-change reports: a "health" record for a container whose state (running, unhealthy,
+ * exited, ...) differs from the one last reported, kept in STATE/health.json. */
+void agent_health_tick(struct agent_daemon *d, const struct agent_container *v, size_t n);
+
+/* ---- log shipping (agent-logs.c) ------------------------------------------------------------- */
+
+/* Append the containers' new log lines as "log" records, from the cursor kept per container in
+ * STATE/logs/ID (moved only after the append). Drops the oldest log records first when the
+ * journal reached its cap, and says so in a record. */
+void agent_logs_tick(struct agent_daemon *d, const struct agent_container *v, size_t n);
+/* Remove the cursors of containers dockerd no longer has (after an apply). */
+void agent_logs_forget_gone(struct agent_daemon *d);
+
+/* Parse an RFC 3339 UTC timestamp with up to 9 fraction digits ("2026-11-23T12:00:00.5Z") into
+ * seconds and nanoseconds; -1 when it is not one. Pure. */
+int agent_parse_timestamp(const char *text, size_t len, int64_t *sec, int32_t *nsec);
+
+/* ---- disk space and pruning (agent-disk.c, agent-prune.c) ------------------------------------ */
+
+/* In the apply child, before the runner: refuse (1, with *message "not enough free space on DIR:
+ * X free, Y needed") when the images dockerd keeps leave less than min_free_bytes free; 0 when
+ * there is room or nothing to pull, -1 with *err when dockerd cannot be asked. */
+int agent_disk_check(struct agent_daemon *d, const struct spec_runspec *rs, char **message,
+                     struct m87_error **err);
+/* Whether the runner will run job's steps: it is new, changed, or did not succeed. */
+bool agent_disk_job_pending(const char *state_dir, const struct spec_job *job);
+
+/* After an apply that succeeded: remember the images of the applied jobs' containers for the
+ * revision (STATE/images.json), and remove the images of older revisions than the applied one
+ * and keep-previous before it, unless a kept revision or any container uses them. Images the
+ * agent did not see its jobs use are never touched. */
+void agent_prune_images(struct agent_daemon *d);
 
 #endif

@@ -35,6 +35,7 @@ struct runner_journal {
     int64_t *firsts; /* first seq of each segment, ascending */
     size_t n_segments;
     size_t active_size; /* of the last segment */
+    size_t segment_max;
 };
 
 static char *segment_path(const struct runner_journal *j, int64_t first)
@@ -207,6 +208,7 @@ struct runner_journal *runner_journal_open(const char *dir, struct m87_error **e
     j->dir = m87_xstrdup(dir);
     j->next_seq = 1;
     j->lock_fd = -1;
+    j->segment_max = RUNNER_JOURNAL_SEGMENT;
     pthread_mutex_init(&j->mu, NULL);
     if (m87_mkdir_p(dir, 0700, err) < 0)
         goto fail;
@@ -286,7 +288,7 @@ static int append_locked(struct runner_journal *j, runner_record_fn fill, const 
         return m87_error_set(err, M87_E_TOOBIG, 0, "report record of %zu bytes exceeds %u", len,
                              RUNNER_MAX_RECORD);
     text[len] = '\n'; /* the NUL goes: write len + 1 bytes, no terminator needed */
-    bool fresh = !j->n_segments || j->active_size >= RUNNER_JOURNAL_SEGMENT;
+    bool fresh = !j->n_segments || j->active_size >= j->segment_max;
     int64_t first = fresh ? j->next_seq : j->firsts[j->n_segments - 1];
     _cleanup_free_ char *path = segment_path(j, first);
     if (write_line(path, text, len + 1, fresh, err) < 0)
@@ -418,4 +420,87 @@ int runner_journal_pending(struct runner_journal *j, int64_t *count, struct m87_
     *count = j->next_seq - 1 - j->acked;
     journal_unlock(j);
     return 0;
+}
+
+void runner_journal_set_segment_size(struct runner_journal *j, size_t bytes)
+{
+    j->segment_max = bytes < RUNNER_MAX_RECORD ? RUNNER_MAX_RECORD : bytes;
+}
+
+static bool is_log_lines(const char *line, size_t len)
+{
+    _cleanup_(m87_json_freep) struct m87_json *doc = m87_json_parse(line, len, NULL);
+    const char *kind = m87_json_str(m87_json_get(doc, "kind"), "");
+
+    return strcmp(kind, "log") == 0 && m87_json_get(doc, "lines") != NULL;
+}
+
+/* Rewrite segment i without its log records; *size gets its new size. */
+static int trim_segment(struct runner_journal *j, size_t i, int64_t *dropped, off_t *size,
+                        struct m87_error **err)
+{
+    _cleanup_free_ char *path = segment_path(j, j->firsts[i]);
+    size_t len = 0;
+    _cleanup_free_ char *text = m87_read_file(path, MAX_SEGMENT_READ, &len, err);
+    struct m87_buf keep;
+    int64_t gone = 0;
+
+    if (!text)
+        return m87_error_wrap(err, "read the report journal");
+    m87_buf_init(&keep, 0);
+    for (char *line = text; line < text + len;) {
+        char *nl = memchr(line, '\n', (size_t)(text + len - line));
+        size_t n = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
+        if (is_log_lines(line, n))
+            gone++;
+        else
+            m87_buf_append(&keep, line, n + (nl != NULL), NULL);
+        line += n + 1;
+    }
+    int rc = 0;
+    if (gone && keep.len == 0 && unlink(path) < 0)
+        rc = m87_error_set(err, M87_E_IO, errno, "remove '%s'", path);
+    else if (gone && keep.len)
+        rc = m87_write_file_atomic(path, keep.data, keep.len, 0600, err);
+    *size = (off_t)keep.len;
+    m87_buf_release(&keep);
+    *dropped += rc == 0 ? gone : 0;
+    return rc;
+}
+
+static int trim_locked(struct runner_journal *j, int64_t max_bytes, int64_t *dropped, bool *over,
+                       struct m87_error **err)
+{
+    off_t *sizes = m87_xcalloc(j->n_segments + 1, sizeof(*sizes));
+    int64_t total = 0;
+    int rc = 0;
+
+    for (size_t i = 0; i < j->n_segments; i++) {
+        _cleanup_free_ char *path = segment_path(j, j->firsts[i]);
+        struct stat st;
+        sizes[i] = stat(path, &st) == 0 ? st.st_size : 0;
+        total += sizes[i];
+    }
+    for (size_t i = 0; i + 1 < j->n_segments && total > max_bytes && rc == 0; i++) {
+        off_t after = 0;
+        rc = trim_segment(j, i, dropped, &after, err);
+        total -= sizes[i] - after;
+    }
+    free(sizes);
+    *over = total > max_bytes;
+    if (rc == 0)
+        rc = list_segments(j, err);
+    return rc;
+}
+
+int runner_journal_trim_logs(struct runner_journal *j, int64_t max_bytes, int64_t *dropped,
+                             bool *over, struct m87_error **err)
+{
+    *dropped = 0;
+    *over = false;
+    if (journal_lock(j, err) < 0)
+        return -1;
+    int rc = trim_locked(j, max_bytes, dropped, over, err);
+    journal_unlock(j);
+    return rc;
 }

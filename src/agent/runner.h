@@ -68,6 +68,17 @@ int runner_journal_drop(struct runner_journal *j, int64_t upto, struct m87_error
 /* The seq the next append gets, as this handle last saw it (another writer may have appended). */
 int64_t runner_journal_next_seq(const struct runner_journal *j);
 
+/* Start a new segment once the last one reached bytes (default RUNNER_JOURNAL_SEGMENT): a
+ * journal with a small cap needs several segments for trimming to work on. */
+void runner_journal_set_segment_size(struct runner_journal *j, size_t bytes);
+
+/* While the segments hold more than max_bytes, remove the log records (kind "log" with
+ * "lines") of the oldest segments, the last segment excepted (its last record gives the next
+ * seq to other writers). Other records and seqs stay. *dropped gets how many went, *over
+ * whether the journal is still above max_bytes. */
+int runner_journal_trim_logs(struct runner_journal *j, int64_t max_bytes, int64_t *dropped,
+                             bool *over, struct m87_error **err);
+
 /* How many records are not acknowledged yet (the queue's length). */
 int runner_journal_pending(struct runner_journal *j, int64_t *count, struct m87_error **err);
 

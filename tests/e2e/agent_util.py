@@ -53,6 +53,7 @@ class Agent:
         self.log_path = self.dir / "agent.log"
         self.proc = None
         self.logs_seen = 0  # bytes of the log before the current run
+        self.config = {}  # extra `key = value` lines of the config file, e.g. journal_max_bytes
 
     def environ(self):
         e = {k: v for k, v in os.environ.items() if not k.startswith("M87_")}
@@ -71,7 +72,9 @@ class Agent:
 
     def start(self, *extra):
         assert self.proc is None or self.proc.poll() is not None
-        (self.dir / "no-config.conf").write_text("# every setting comes from the flags\n")
+        (self.dir / "no-config.conf").write_text(
+            "# the connection comes from the flags\n" +
+            "".join("%s = %s\n" % kv for kv in self.config.items()))
         self.logs_seen = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.argv(*extra), env=self.environ(), cwd=str(self.dir),
@@ -241,9 +244,19 @@ def assert_reports_complete(device):
     return seqs
 
 
+def log_records(device, job):
+    """The "log" records the server has for job, in seq order."""
+    return [r for r in device.reports(kind="log", job=job) if "lines" in r]
+
+
+def log_texts(device, job):
+    """Every shipped line of job's containers, oldest first."""
+    return [line["text"] for r in log_records(device, job) for line in r["lines"]]
+
+
 def running_ids(agent, project):
     return sorted(c["Id"] for c in agent.containers(project) if c["State"] == "running")
 
 
 __all__ = ["Agent", "Device", "wait_for", "assert_reports_complete", "running_ids",
-           "unique_name"]
+           "unique_name", "log_records", "log_texts"]

@@ -1,0 +1,116 @@
+"""Container logs shipped by the device daemon through its report journal: the lines a running
+job's container writes reach the server as "log" records while it writes them; an agent killed
+and started again goes on where it stopped (no line missing, none twice); and a journal that
+reaches its cap while the server is away drops its oldest log records (never step or job
+records) and says how many went."""
+
+import re
+
+import pytest
+
+from agent_util import Device, log_records, log_texts, wait_for
+from cli_util import Server
+from compose_util import unique_name
+
+COUNTER = "i=0; while :; do echo line $$i; i=$$((i+1)); sleep 0.1; done"
+# 20 lines of ~400 bytes every 0.1 s: the journal's 256 KiB cap is reached within seconds
+FLOOD = ("i=0; while :; do j=0; while [ $$j -lt 20 ]; do "
+         "echo flood $$i $$(printf '%0400d' 0); i=$$((i+1)); j=$$((j+1)); done; sleep 0.1; done")
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    s = Server(tmp_path / "server").start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def device(env, own_server, tmp_path):
+    dev = Device(env, own_server, tmp_path)
+    yield dev
+    dev.cleanup()
+
+
+def numbers(texts, word):
+    return [int(m.group(1)) for m in (re.match(word + r" (\d+)", t) for t in texts) if m]
+
+
+def deploy(dev, env, project, script):
+    src = dev.compose_dir(project, {"app": {"image": env.small_image, "restart": "always",
+                                            "command": ["sh", "-c", script]}})
+    dev.m87("deployment", "new", "--active")
+    dev.m87("deploy", "docker-compose.yml", cwd=src)
+    dev.wait_applied()
+
+
+def test_lines_reach_the_server_without_gap_or_repeat(env, device):
+    dev = device
+    project = unique_name("logs")
+    dev.agent.start()
+    deploy(dev, env, project, COUNTER)
+
+    wait_for(lambda: len(numbers(log_texts(dev, project), "line")) >= 20, 60,
+             "the first lines on the server\n" + dev.agent.log()[-3000:])
+    recs = log_records(dev, project)
+    assert {r["service"] for r in recs} == {"app"}
+    assert all(r["stream"] == "stdout" and r["container"].startswith(project) for r in recs)
+    assert all(re.match(r"\d{4}-\d\d-\d\dT", line["time"]) for r in recs for line in r["lines"])
+
+    for _ in range(2):
+        dev.agent.kill()
+        before = max(numbers(log_texts(dev, project), "line"))
+        # the container goes on writing while the agent is away
+        wait_for(lambda: "line %d\n" % (before + 20) in container_log(dev, project), 30,
+                 "the container to write on")
+        dev.agent.start()
+        wait_for(lambda: max(numbers(log_texts(dev, project), "line")) >= before + 40, 60,
+                 "lines after the restart\n" + dev.agent.log()[-3000:])
+    got = numbers(log_texts(dev, project), "line")
+    assert got == list(range(len(got))), got  # from the first line, none missing, none twice
+
+
+def container_log(dev, project):
+    cid = dev.agent.containers(project)[0]["Id"]
+    out, _ = dev.env.docker.logs(cid)
+    return out.decode(errors="replace")
+
+
+def test_journal_cap_drops_oldest_log_records(env, device):
+    dev = device
+    dev.agent.config["journal_max_bytes"] = "256KiB"
+    project = unique_name("cap")
+    dev.agent.start()
+    deploy(dev, env, project, FLOOD)
+    steps_before = [(r["step"], r["state"]) for r in dev.reports(kind="step", job=project)]
+    assert ("up", "succeeded") in steps_before
+
+    dev.server.stop()
+    dev.agent.wait_log("log records dropped", timeout=60)
+    wait_for(lambda: dev.agent.log().count("log records dropped") >= 2, 60, "a second drop")
+    queued = dev.agent.journal()
+    size = sum(p.stat().st_size for p in (dev.agent.state / "reports").glob("*.jsonl"))
+    assert size < 256 * 1024 + 64 * 1024 * 2, size  # the cap, plus what one turn may add
+    assert any(r.get("state") == "dropped" for r in queued)
+    last_written = max(numbers(container_log(dev, project).splitlines(), "flood"))
+
+    dev.server.start()
+    wait_for(lambda: dev.agent.journal() == [], 120, "the queue to drain\n" +
+             dev.agent.log()[-3000:])
+    reports = dev.reports()
+    seqs = [r["seq"] for r in reports]
+    assert seqs == sorted(set(seqs))
+    dropped = [r for r in reports if r["kind"] == "log" and r.get("state") == "dropped"]
+    assert dropped and all(r["dropped"] > 0 for r in dropped), dropped
+    assert "log records dropped" in dropped[0]["message"]
+    # every step and job record of the apply is there
+    steps = [(r["step"], r["state"]) for r in dev.reports(kind="step", job=project)]
+    assert steps == steps_before
+    jobs = [r["state"] for r in dev.reports(kind="job", job=project)]
+    assert jobs[-1] == "succeeded"
+    # the oldest lines went; the newest come (those still waiting in dockerd's log included)
+    wait_for(lambda: max(numbers(log_texts(dev, project), "flood")) >= last_written, 60,
+             "the newest lines")
+    got = numbers(log_texts(dev, project), "flood")
+    assert got == sorted(set(got))
+    assert len(got) < max(got) + 1  # some lines are missing
