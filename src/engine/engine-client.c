@@ -112,7 +112,8 @@ static int status_error(long status, const struct m87_buf *body, struct m87_erro
         msg = raw[0] ? raw : "no message";
     }
     m87_error_set(err, status_code(status), 0, "dockerd answered %ld: %s", status, msg);
-    (*err)->http_status = status;
+    if (err && *err) /* a caller may not want the error */
+        (*err)->http_status = status;
     return -1;
 }
 
