@@ -15,10 +15,12 @@ import signal
 import subprocess
 import time
 
+import pytest
 import yaml
 
-from cli_util import Cli, add_device, check_sanitizers
+from cli_util import BUILD, Cli, Server, add_device, check_sanitizers
 from compose_util import AGENT, API, PROJECT_LABEL, filters, unique_name
+from faultproxy import FaultProxy
 
 TOOLS = ("cat", "sleep", "touch", "sh", "echo", "true", "false", "head", "dd")
 
@@ -260,3 +262,32 @@ def running_ids(agent, project):
 
 __all__ = ["Agent", "Device", "wait_for", "assert_reports_complete", "running_ids",
            "unique_name", "log_records", "log_texts"]
+
+
+# ---- fixtures shared by the test_agent_*.py files (imported by name there) ----------------
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    """A server of the test's own, which the test may stop and start."""
+    s = Server(tmp_path / "server").start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def device(request, env, own_server, tmp_path):
+    """A registered device with its agent (not started); a module's DEVICE_BACKOFF_MAX_MS sets
+    the agent's reconnect backoff cap."""
+    backoff = getattr(request.module, "DEVICE_BACKOFF_MAX_MS", 500)
+    dev = Device(env, own_server, tmp_path, backoff_max_ms=backoff)
+    yield dev
+    dev.cleanup()
+
+
+@pytest.fixture
+def registry_proxy(env):
+    """The fault proxy in front of the harness's registry."""
+    host, port = env.registry.rsplit(":", 1)
+    with FaultProxy(BUILD / "tests" / "tools" / "m87-faultproxy", host, int(port)) as p:
+        yield p

@@ -2,25 +2,9 @@
 keeps its images, a new revision is refused with a job report saying so, nothing is pulled and
 the running workload is left alone; with room again, the same revision applies."""
 
-import pytest
 
-from agent_util import Device, running_ids, wait_for
-from cli_util import Server
+from agent_util import device, own_server, running_ids, wait_for  # noqa: F401 (fixtures)
 from compose_util import API, unique_name
-
-
-@pytest.fixture
-def own_server(tmp_path):
-    s = Server(tmp_path / "server").start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def device(env, own_server, tmp_path):
-    dev = Device(env, own_server, tmp_path)
-    yield dev
-    dev.cleanup()
 
 
 def image_present(env, ref):

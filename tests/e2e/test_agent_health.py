@@ -4,25 +4,9 @@ look; a restarted daemon does not report again what it reported before."""
 
 import time
 
-import pytest
 
-from agent_util import Device, running_ids, wait_for
-from cli_util import Server
+from agent_util import device, own_server, running_ids, wait_for  # noqa: F401 (fixtures)
 from compose_util import API, unique_name
-
-
-@pytest.fixture
-def own_server(tmp_path):
-    s = Server(tmp_path / "server").start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def device(env, own_server, tmp_path):
-    dev = Device(env, own_server, tmp_path)
-    yield dev
-    dev.cleanup()
 
 
 def exec_in(env, cid, argv):

@@ -6,30 +6,14 @@ records) and says how many went."""
 
 import re
 
-import pytest
 
-from agent_util import Device, log_records, log_texts, wait_for
-from cli_util import Server
+from agent_util import device, log_records, log_texts, own_server, wait_for  # noqa: F401 (fixtures)
 from compose_util import unique_name
 
 COUNTER = "i=0; while :; do echo line $$i; i=$$((i+1)); sleep 0.1; done"
 # 20 lines of ~400 bytes every 0.1 s: the journal's 256 KiB cap is reached within seconds
 FLOOD = ("i=0; while :; do j=0; while [ $$j -lt 20 ]; do "
          "echo flood $$i $$(printf '%0400d' 0); i=$$((i+1)); j=$$((j+1)); done; sleep 0.1; done")
-
-
-@pytest.fixture
-def own_server(tmp_path):
-    s = Server(tmp_path / "server").start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def device(env, own_server, tmp_path):
-    dev = Device(env, own_server, tmp_path)
-    yield dev
-    dev.cleanup()
 
 
 def numbers(texts, word):

@@ -2,25 +2,9 @@
 made while the agent is stopped is applied when it starts; a server that goes away while the
 agent applies gets every report once it is back (seqs 1..N, none missing, none twice)."""
 
-import pytest
 
-from agent_util import Device, assert_reports_complete, wait_for
-from cli_util import Server
+from agent_util import assert_reports_complete, device, own_server, wait_for  # noqa: F401 (fixtures)
 from compose_util import unique_name
-
-
-@pytest.fixture
-def own_server(tmp_path):
-    s = Server(tmp_path / "server").start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def device(env, own_server, tmp_path):
-    dev = Device(env, own_server, tmp_path)
-    yield dev
-    dev.cleanup()
 
 
 def test_deployment_made_while_the_agent_is_stopped(env, device):

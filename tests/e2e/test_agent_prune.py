@@ -3,33 +3,11 @@ revision with another image the second revision's image is kept and the first on
 images the agent's jobs never used are left alone; a rollback to the second revision while the
 registry refuses connections succeeds from the kept image."""
 
-import pytest
 
-from agent_util import Device, running_ids, wait_for
-from cli_util import BUILD, Server
+from agent_util import device, own_server, registry_proxy, running_ids, wait_for  # noqa: F401 (fixtures)
 from compose_util import API, unique_name
-from faultproxy import FaultProxy
 
-
-@pytest.fixture
-def own_server(tmp_path):
-    s = Server(tmp_path / "server").start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def proxy(env):
-    host, port = env.registry.rsplit(":", 1)
-    with FaultProxy(BUILD / "tests" / "tools" / "m87-faultproxy", host, int(port)) as p:
-        yield p
-
-
-@pytest.fixture
-def device(env, own_server, tmp_path):
-    dev = Device(env, own_server, tmp_path, backoff_max_ms=300)
-    yield dev
-    dev.cleanup()
+DEVICE_BACKOFF_MAX_MS = 300
 
 
 def image_present(env, ref):
@@ -52,10 +30,10 @@ def deploy(dev, project, image):
     return want
 
 
-def test_prune_keeps_previous_and_rollback_needs_no_pull(env, device, proxy):
+def test_prune_keeps_previous_and_rollback_needs_no_pull(env, device, registry_proxy):
     dev = device
     project = unique_name("pr")
-    via = "127.0.0.1:%d" % proxy.port
+    via = "127.0.0.1:%d" % registry_proxy.port
     a, b, c, other = (env.build_small_image(v, tag=unique_name("p")).ref.replace(
         env.registry, via, 1) for v in (1, 2, 3, 4))
     env.pull(other)  # on the device, but no job of the agent's uses it
@@ -70,7 +48,7 @@ def test_prune_keeps_previous_and_rollback_needs_no_pull(env, device, proxy):
     assert image_present(env, b) and image_present(env, c)
     assert image_present(env, other)
 
-    proxy.refuse()
+    registry_proxy.refuse()
     deploy(dev, project, b)  # the rollback: no pull needed
     assert "using the images present" in dev.agent.log()
     assert image_present(env, c)  # now the previous revision's

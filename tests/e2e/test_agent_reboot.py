@@ -4,25 +4,9 @@ reboot without dockerd's restart) and the agent starts while the server is unrea
 workload comes back from local state alone, with the same containers (started, not
 recreated)."""
 
-import pytest
 
-from agent_util import Device, assert_reports_complete, running_ids, wait_for
-from cli_util import Server
+from agent_util import assert_reports_complete, device, own_server, running_ids, wait_for  # noqa: F401 (fixtures)
 from compose_util import API, unique_name
-
-
-@pytest.fixture
-def own_server(tmp_path):
-    s = Server(tmp_path / "server").start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def device(env, own_server, tmp_path):
-    dev = Device(env, own_server, tmp_path)
-    yield dev
-    dev.cleanup()
 
 
 def started_at(env, cids):

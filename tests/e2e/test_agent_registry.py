@@ -7,33 +7,11 @@ insecure registry like every loopback address):
 - a new revision applied while the registry refuses connections is retried by the daemon on
   its own and succeeds once the registry answers again."""
 
-import pytest
 
-from agent_util import Device, running_ids, wait_for
-from cli_util import BUILD, Server
+from agent_util import device, own_server, registry_proxy, running_ids, wait_for  # noqa: F401 (fixtures)
 from compose_util import API, unique_name
-from faultproxy import FaultProxy
 
-
-@pytest.fixture
-def own_server(tmp_path):
-    s = Server(tmp_path / "server").start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def proxy(env):
-    host, port = env.registry.rsplit(":", 1)
-    with FaultProxy(BUILD / "tests" / "tools" / "m87-faultproxy", host, int(port)) as p:
-        yield p
-
-
-@pytest.fixture
-def device(env, own_server, tmp_path):
-    dev = Device(env, own_server, tmp_path, backoff_max_ms=300)
-    yield dev
-    dev.cleanup()
+DEVICE_BACKOFF_MAX_MS = 300
 
 
 def fresh_image(env, proxy, version):
@@ -53,10 +31,10 @@ def image_of(env, cid):
     return data["Config"]["Image"]
 
 
-def test_restart_offline_with_registry_refused(env, device, proxy):
+def test_restart_offline_with_registry_refused(env, device, registry_proxy):
     dev = device
     project = unique_name("reg")
-    image = fresh_image(env, proxy, 1)
+    image = fresh_image(env, registry_proxy, 1)
     src = dev.compose_dir(project, {"web": {"image": image, "restart": "always"}})
     dev.agent.start()
     dev.m87("deployment", "new", "--active")
@@ -70,7 +48,7 @@ def test_restart_offline_with_registry_refused(env, device, proxy):
         status, data = env.docker_api("POST", API + "/containers/%s/kill" % cid)
         assert status == 204, data
     wait_for(lambda: running_ids(dev.agent, project) == [], 30, "the container to die")
-    proxy.refuse()
+    registry_proxy.refuse()
     dev.agent.start()
     dev.agent.wait_log("applied revision", timeout=180)
     log = dev.agent.log()
@@ -80,10 +58,10 @@ def test_restart_offline_with_registry_refused(env, device, proxy):
     assert job_state(dev, project)["state"] == "succeeded"
 
 
-def test_pull_completes_after_the_registry_returns(env, device, proxy):
+def test_pull_completes_after_the_registry_returns(env, device, registry_proxy):
     dev = device
     project = unique_name("reg")
-    old = fresh_image(env, proxy, 1)
+    old = fresh_image(env, registry_proxy, 1)
     src = dev.compose_dir(project, {"web": {"image": old, "restart": "always"}})
     dev.agent.start()
     dev.m87("deployment", "new", "--active")
@@ -91,8 +69,8 @@ def test_pull_completes_after_the_registry_returns(env, device, proxy):
     dev.wait_applied()
     first = running_ids(dev.agent, project)
 
-    proxy.refuse()
-    new = fresh_image(env, proxy, 2)
+    registry_proxy.refuse()
+    new = fresh_image(env, registry_proxy, 2)
     src = dev.compose_dir(project, {"web": {"image": new, "restart": "always"}})
     dev.m87("deploy", "docker-compose.yml", cwd=src)
     want = dev.active_hash()
@@ -105,7 +83,7 @@ def test_pull_completes_after_the_registry_returns(env, device, proxy):
     assert running_ids(dev.agent, project) == first
     assert image_of(env, first[0]) == old
 
-    proxy.pass_through()
+    registry_proxy.pass_through()
 
     def converged():
         job = job_state(dev, project)
