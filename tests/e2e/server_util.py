@@ -191,6 +191,8 @@ class HeldSync:
         self.server = server
         self.result = None
         self.error = None
+        self.started = time.monotonic()
+        self.finished = None
         self.thread = threading.Thread(target=self._run, args=(token, body), daemon=True)
         self.thread.start()
 
@@ -199,6 +201,7 @@ class HeldSync:
             self.result = self.server.sync(token, body, timeout=body.get("wait", 60) + 30)
         except Exception as e:  # reported by join()
             self.error = e
+        self.finished = time.monotonic()
 
     def wait_held(self, count=1):
         for _ in range(500):

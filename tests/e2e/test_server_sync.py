@@ -1,51 +1,7 @@
 """POST /v1/agent/sync end to end: targets only when they differ, reports acknowledged, the
 long-poll held until the device's target changes or the wait ends, validation."""
 
-import threading
-import time
-
-from server_util import SPEC_APP, SPEC_DB, server  # noqa: F401 (fixture)
-
-
-def metric(server, name):
-    for line in server.request("GET", "/metrics").body.decode().splitlines():
-        if line.startswith(name + " "):
-            return int(line.split()[1])
-    raise AssertionError(f"no metric {name}")
-
-
-class HeldSync:
-    """A sync running in a thread; wait_held() returns once the server holds it."""
-
-    def __init__(self, server, token, body):
-        self.server = server
-        self.result = None
-        self.error = None
-        self.started = time.monotonic()
-        self.thread = threading.Thread(target=self._run, args=(token, body), daemon=True)
-        self.thread.start()
-
-    def _run(self, token, body):
-        try:
-            self.result = self.server.sync(token, body, timeout=body.get("wait", 60) + 30)
-        except Exception as e:  # reported by join()
-            self.error = e
-        self.finished = time.monotonic()
-
-    def wait_held(self, count=1):
-        for _ in range(500):
-            if metric(self.server, "m87_longpolls_held") >= count:
-                return
-            assert self.thread.is_alive(), self.result
-            time.sleep(0.01)
-        raise AssertionError("the sync was not held")
-
-    def join(self):
-        self.thread.join(120)
-        assert not self.thread.is_alive()
-        if self.error:
-            raise self.error
-        return self.result
+from server_util import SPEC_APP, SPEC_DB, HeldSync, metric, server  # noqa: F401 (fixture)
 
 
 def test_target_only_when_it_differs(server):
