@@ -11,6 +11,7 @@ import json
 import os
 import pathlib
 import re
+import signal
 import socket
 import subprocess
 import textwrap
@@ -107,6 +108,17 @@ class Project:
         if project:
             argv += ["-p", self.name]
         return argv + [str(a) for a in args]
+
+    def kill_after(self, delay, *args, wait=30):
+        """Start the agent with args, SIGKILL it after delay seconds unless it ended; its
+        return code (-SIGKILL when killed)."""
+        proc = subprocess.Popen(self.argv(*args), cwd=str(self.dir), env=self.environ(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=wait)
+        return proc.returncode
 
     def run(self, *args, files=None, project=True, check=None, timeout=180, cwd=None,
             env=None, input=None):

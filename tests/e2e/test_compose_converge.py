@@ -4,8 +4,6 @@ crash safety (m87-agent killed with SIGKILL at random points of up and down)."""
 import os
 import random
 import signal
-import subprocess
-import time
 
 import pytest
 
@@ -206,16 +204,6 @@ def _assert_converged(p, gen):
     assert len([n for n in p.networks() if n["Name"] == "%s_back" % p.name]) == 1
 
 
-def _kill_after(p, delay, *args):
-    proc = subprocess.Popen(p.argv(*args), cwd=str(p.dir), env=p.environ(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(delay)
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    return proc.returncode
-
-
 def test_sigkill_during_up_and_down(env, project):
     p = project
     seed = int(os.environ.get("M87_TEST_SEED") or random.randrange(1 << 30))
@@ -229,10 +217,10 @@ def test_sigkill_during_up_and_down(env, project):
     for delay in delays:
         gen += 1
         p.compose(CRASH_STACK % dict(img=env.small_image, gen=gen))
-        rc = _kill_after(p, delay, "up", "-d")
+        rc = p.kill_after(delay, "up", "-d")
         killed += rc == -signal.SIGKILL
         if rnd.random() < 0.3:                                 # sometimes two kills in a row
-            _kill_after(p, rnd.uniform(0.05, 1.5), "up", "-d")
+            p.kill_after(rnd.uniform(0.05, 1.5), "up", "-d")
     assert killed >= 3, "the agent finished before most kills: delays too long"
     p.up(timeout=300)
     _assert_converged(p, gen)
@@ -241,7 +229,7 @@ def test_sigkill_during_up_and_down(env, project):
     assert _ids(p) == ids                                      # converged stays converged
 
     for delay in (0.05, 0.3, 0.8):
-        _kill_after(p, delay, "down", "-t", "0")
+        p.kill_after(delay, "down", "-t", "0")
     p.run("down", "-t", "0", check=0)
     assert p.containers() == []
     assert [n for n in p.all_names() if p.name in n] == []

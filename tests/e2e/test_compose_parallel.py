@@ -9,8 +9,6 @@ import os
 import random
 import re
 import signal
-import subprocess
-import time
 
 import pytest
 
@@ -259,16 +257,6 @@ def test_failure_starts_nothing_that_depends_on_it(env, project):
         assert p.service(svc)["State"]["Running"], svc
 
 
-def _kill_after(p, delay, *args):
-    proc = subprocess.Popen(p.argv(*args), cwd=str(p.dir), env=p.environ(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(delay)
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=60)
-    return proc.returncode
-
-
 def test_sigkill_during_parallel_up_and_down(env, project):
     p = project
     seed = int(os.environ.get("M87_TEST_SEED") or random.randrange(1 << 30))
@@ -279,7 +267,7 @@ def test_sigkill_during_parallel_up_and_down(env, project):
     for delay in [0.15, 0.4] + [rnd.uniform(0.1, 2.5) for _ in range(4)]:
         gen += 1
         p.compose(_stack(env, gen=gen, replicas=rnd.choice([1, 3])))
-        killed += _kill_after(p, delay, "up", "-d") == -signal.SIGKILL
+        killed += p.kill_after(delay, "up", "-d", wait=60) == -signal.SIGKILL
     assert killed >= 3, "the agent finished before most kills: delays too long"
     p.compose(_stack(env, gen=gen, replicas=2))
     p.up(timeout=300)
@@ -297,7 +285,7 @@ def test_sigkill_during_parallel_up_and_down(env, project):
     assert [n for n in p.all_names() if p.name in n and n.count("_")] == []
 
     for delay in (0.1, 0.3):
-        _kill_after(p, delay, "down", "-t", "0")
+        p.kill_after(delay, "down", "-t", "0", wait=60)
     p.run("down", "-t", "0", check=0, timeout=300)
     assert p.containers() == []
     assert [n for n in p.all_names() if p.name in n] == []
