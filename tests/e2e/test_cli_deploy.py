@@ -2,9 +2,7 @@
 
 import hashlib
 import io
-import pathlib
 import tarfile
-import tempfile
 
 from cli_util import (RUNSPEC_TWO, add_device, new_deployment, write, cli,  # noqa: F401
                       server)
@@ -123,6 +121,10 @@ def test_deploy_compose_uploads_bundle(cli, server, tmp_path):
     dev, token = add_device(cli)
     new_deployment(cli, dev)
     stack = make_stack(tmp_path)
+    # a private TMPDIR: other suites running side by side make their own m87-deploy.* in /tmp
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    cli.extra_env["TMPDIR"] = str(private_tmp)
     r = cli.ok(dev, "deploy", stack / "docker-compose.yml")
     assert "deployed job 'stack' to %s" % dev in r.out  # the project name by default
     assert "data/blob.bin" in r.err
@@ -143,7 +145,7 @@ def test_deploy_compose_uploads_bundle(cli, server, tmp_path):
     status, _, _ = server.request("GET", "/v1/bundles/" + digest, token=token)
     assert status == 200
     # no temporary directory is left behind
-    assert not list(pathlib.Path(tempfile.gettempdir()).glob("m87-deploy.*"))
+    assert not list(private_tmp.iterdir())
 
 
 def test_deploy_compose_name_and_update(cli, tmp_path):
