@@ -1,5 +1,6 @@
 /* Images: inspect, list, remove, and splitting a reference for a pull. */
 #include <curl/curl.h>
+#include <pthread.h>
 #include <regex.h>
 #include <string.h>
 
@@ -175,14 +176,26 @@ int engine_image_remove(struct engine_client *c, const char *ref, bool force, bo
     return r < 0 ? m87_error_wrap(err, "remove image '%s'", ref) : 0;
 }
 
-static bool ref_matches(const char *pattern, const char *s)
+enum { RE_NAME, RE_TAG, RE_DIGEST, RE_SHA256, RE_COUNT };
+
+static regex_t ref_res[RE_COUNT];
+static pthread_once_t ref_res_once = PTHREAD_ONCE_INIT;
+
+/* Compiled once for the process (the compose pool's threads share them: regexec is thread-safe)
+ * and kept until exit: compiling the name pattern costs more than the rest of a pull's setup. */
+static void ref_res_compile(void)
 {
-    regex_t re;
-    if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
-        m87_oom(); /* the patterns are constants: only memory can make this fail */
-    bool ok = regexec(&re, s, 0, NULL, 0) == 0;
-    regfree(&re);
-    return ok;
+    static const char *const patterns[RE_COUNT] = {REF_NAME, REF_TAG, REF_DIGEST, REF_SHA256};
+
+    for (size_t i = 0; i < RE_COUNT; i++)
+        if (regcomp(&ref_res[i], patterns[i], REG_EXTENDED | REG_NOSUB) != 0)
+            m87_oom(); /* the patterns are constants: only memory can make this fail */
+}
+
+static bool ref_matches(int which, const char *s)
+{
+    pthread_once(&ref_res_once, ref_res_compile);
+    return regexec(&ref_res[which], s, 0, NULL, 0) == 0;
 }
 
 static int ref_check(const char *ref, const char *name, const char *tag, const char *digest,
@@ -193,12 +206,12 @@ static int ref_check(const char *ref, const char *name, const char *tag, const c
         bad = "no repository name";
     else if (strlen(name) > REF_NAME_MAX)
         bad = "repository name longer than 255 characters";
-    else if (!ref_matches(REF_NAME, name))
+    else if (!ref_matches(RE_NAME, name))
         bad = "invalid repository name";
-    else if (tag && !ref_matches(REF_TAG, tag))
+    else if (tag && !ref_matches(RE_TAG, tag))
         bad = "invalid tag";
-    else if (digest && (!ref_matches(REF_DIGEST, digest) ||
-                        (strncmp(digest, "sha256:", 7) == 0 && !ref_matches(REF_SHA256, digest))))
+    else if (digest && (!ref_matches(RE_DIGEST, digest) ||
+                        (strncmp(digest, "sha256:", 7) == 0 && !ref_matches(RE_SHA256, digest))))
         bad = "invalid digest";
     if (bad)
         return m87_error_set(err, M87_E_INVAL, 0, "image reference '%s': %s", ref, bad);
