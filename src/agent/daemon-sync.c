@@ -134,12 +134,16 @@ static int handle_answer(struct agent_daemon *d, const char *text, int64_t last_
 
 static void sync_failed(struct agent_daemon *d, const struct m87_error *e)
 {
-    bool auth = e->http_status == 401 || e->http_status == 403;
+    /* 429: the server limits failed authentications from this address (a NAT shared with
+     * devices whose tokens are wrong): no use asking again soon */
+    bool auth = e->http_status == 401 || e->http_status == 403 || e->http_status == 429;
     int64_t cap = agent_backoff_cap_ms();
 
     d->sync_failures++;
     int64_t wait = auth ? cap : agent_backoff_ms(d->sync_failures, AGENT_BACKOFF_BASE_MS, cap);
-    if (auth)
+    if (e->http_status == 429)
+        m87_log(M87_LOG_ERR, "sync: %s; trying again in %lld s", e->msg, (long long)(wait / 1000));
+    else if (auth)
         m87_log(M87_LOG_ERR,
                 "sync: the server refused the device token (HTTP %ld): %s; check "
                 "the token; trying again in %lld s",
@@ -201,6 +205,8 @@ void agent_daemon_sync(struct agent_daemon *d)
         handle_answer(d, answer, last, &err) < 0) {
         if (m87_error_code(err) != M87_E_CANCELLED)
             sync_failed(d, err);
+        else if (!*d->stop)
+            m87_log(M87_LOG_DEBUG, "long-poll ended early: records to send");
         update_queue(d);
         agent_daemon_save_state(d);
         return;

@@ -77,6 +77,18 @@ static void load_targets(struct agent_daemon *d)
     }
 }
 
+/* While the server holds the long-poll: the periodic work goes on, and a record it appended
+ * (a health change, the first log lines after a quiet spell) ends the wait so that it goes up
+ * now instead of at the end of the wait. */
+static bool hooks_during_poll(void *ctx)
+{
+    struct agent_daemon *d = ctx;
+    int64_t before = runner_journal_next_seq(d->journal);
+
+    agent_daemon_hooks_tick(d);
+    return runner_journal_next_seq(d->journal) != before;
+}
+
 static int daemon_init(struct agent_daemon *d, struct agent_config *cfg, struct m87_error **err)
 {
     *d = (struct agent_daemon){.cfg = cfg, .lock_fd = -1, .child_fd = -1, .sig_pipe = {-1, -1}};
@@ -92,6 +104,7 @@ static int daemon_init(struct agent_daemon *d, struct agent_config *cfg, struct 
     if (!d->journal)
         return -1;
     d->http = agent_http_new(cfg, d->stop);
+    agent_http_set_tick(d->http, hooks_during_poll, d);
     runner_journal_set_segment_size(d->journal, (size_t)(cfg->journal_max_bytes / 8));
     d->logs_active_until = runner_mono_ms() + AGENT_LOGS_ACTIVE_MS;
     load_targets(d);

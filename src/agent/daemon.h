@@ -24,7 +24,7 @@
 
 #define AGENT_DEFAULT_CONFIG "/etc/m87/agent.conf"
 #define AGENT_MAX_CONFIG (64u * 1024)
-#define AGENT_SYNC_WAIT_S 60L  /* long-poll wait asked of the server */
+#define AGENT_SYNC_WAIT_S 120L /* long-poll wait asked of the server */
 #define AGENT_SYNC_SLACK_S 30L /* request timeout = wait + this */
 #define AGENT_CONNECT_TIMEOUT_S 10L
 #define AGENT_LOW_SPEED_TIME_S 30L  /* a bundle download moving < 1 byte/s this long fails */
@@ -100,6 +100,13 @@ static inline void agent_http_freep(struct agent_http **h)
 {
     agent_http_free(*h);
 }
+
+/* Called about once per AGENT_HOOKS_PERIOD_MS while the server holds a long-poll whose wait is
+ * longer than AGENT_LOGS_SYNC_WAIT_S;
+ * returning true ends the request (agent_http_sync fails with M87_E_CANCELLED), as when the
+ * daemon has new records to send. It may use other libcurl handles, never this client. */
+typedef bool (*agent_http_tick_fn)(void *ctx);
+void agent_http_set_tick(struct agent_http *h, agent_http_tick_fn fn, void *ctx);
 
 /* In a forked child: close the parent's connection socket, so that the child and what it
  * starts do not keep the daemon's connection open. The handle must not be used afterwards. */

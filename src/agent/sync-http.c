@@ -17,6 +17,11 @@ struct agent_http {
     char *auth;
     char *ca_file;
     volatile sig_atomic_t *stop;
+    agent_http_tick_fn tick; /* called about once a second while a long-poll is held */
+    void *tick_ctx;
+    bool ticking;     /* the transfer in progress is a long-poll */
+    int64_t tick_at;  /* monotonic ms: the next call of tick */
+    bool interrupted; /* tick asked to end the long-poll */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -45,6 +50,12 @@ void agent_http_free(struct agent_http *h)
     free(h);
 }
 
+void agent_http_set_tick(struct agent_http *h, agent_http_tick_fn fn, void *ctx)
+{
+    h->tick = fn;
+    h->tick_ctx = ctx;
+}
+
 void agent_http_abandon(struct agent_http *h)
 {
     curl_socket_t s = CURL_SOCKET_BAD;
@@ -55,9 +66,18 @@ void agent_http_abandon(struct agent_http *h)
 
 static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
-    const struct agent_http *h = ctx;
-    (void)dt, (void)dn, (void)ut, (void)un;
-    return h->stop && *h->stop ? 1 : 0;
+    struct agent_http *h = ctx;
+    (void)dt, (void)ut, (void)un;
+
+    if (h->stop && *h->stop)
+        return 1;
+    if (!h->ticking || !h->tick || dn > 0 || runner_mono_ms() < h->tick_at)
+        return 0;
+    h->tick_at = runner_mono_ms() + AGENT_HOOKS_PERIOD_MS;
+    if (!h->tick(h->tick_ctx))
+        return 0;
+    h->interrupted = true;
+    return 1;
 }
 
 /* A fresh set of options on the reused handle. */
@@ -91,6 +111,8 @@ static struct curl_slist *base_headers(const struct agent_http *h)
 
 static int transfer_error(struct agent_http *h, CURLcode rc, struct m87_error **err)
 {
+    if (rc == CURLE_ABORTED_BY_CALLBACK && h->interrupted)
+        return m87_error_set(err, M87_E_CANCELLED, 0, "long-poll ended: records to send");
     if (rc == CURLE_ABORTED_BY_CALLBACK)
         return m87_error_set(err, M87_E_CANCELLED, 0, "stopped");
     const char *why = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
@@ -135,7 +157,12 @@ int agent_http_sync(struct agent_http *h, const char *body, long wait_s, char **
     curl_easy_setopt(h->h, CURLOPT_TIMEOUT, wait_s + AGENT_SYNC_SLACK_S);
     curl_easy_setopt(h->h, CURLOPT_WRITEFUNCTION, to_buf);
     curl_easy_setopt(h->h, CURLOPT_WRITEDATA, &out);
+    /* not the short waits while logs flow: ending those would cost a connection per line */
+    h->ticking = wait_s > AGENT_LOGS_SYNC_WAIT_S;
+    h->interrupted = false;
+    h->tick_at = runner_mono_ms() + AGENT_HOOKS_PERIOD_MS;
     CURLcode rc = curl_easy_perform(h->h);
+    h->ticking = false;
     int ret = 0;
     if (rc == CURLE_WRITE_ERROR)
         ret = m87_error_set(err, M87_E_TOOBIG, 0, "server %s: the answer exceeds %u bytes",

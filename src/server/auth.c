@@ -1,6 +1,9 @@
 /* Tokens: creation, and deciding who a request comes from and whether it may go on. */
+#include <microhttpd.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "server/server-internal.h"
 
@@ -55,17 +58,51 @@ static int identify(struct srv_req *r, struct m87_error **err)
     return 0;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static const struct sockaddr *client_address(const struct srv_req *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    return ci ? ci->client_addr : NULL;
+}
+
+/* A source past its failed-authentication limit gets 429 before its token is looked at. */
+static bool throttled(struct srv_req *r)
+{
+    int64_t wait = srv_ratelimit_wait(r->srv->auth_limit, client_address(r), mono_ms());
+    if (wait <= 0)
+        return false;
+    char secs[24];
+    snprintf(secs, sizeof(secs), "%lld", (long long)((wait + 999) / 1000));
+    struct MHD_Response *resp = srv_error_response(
+        "too_many_requests", "too many failed authentications from this address; try again later");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    srv_reply_response(r, 429, resp);
+    atomic_fetch_add(&r->srv->metrics.auth_throttled, 1);
+    return true;
+}
+
 int srv_auth_check(struct srv_req *r)
 {
     enum srv_auth_rule rule = r->route->auth;
     if (rule == SRV_AUTH_NONE)
         return 0;
+    if (throttled(r))
+        return -1;
     _cleanup_error_ struct m87_error *err = NULL;
     if (identify(r, &err) < 0) {
         srv_reply_fail(r, err);
         return -1;
     }
     if (r->role == SRV_ROLE_NONE) {
+        srv_ratelimit_failed(r->srv->auth_limit, client_address(r), mono_ms());
+        atomic_fetch_add(&r->srv->metrics.auth_failed, 1);
         srv_reply_error(r, 401, "unauthorized", "%s",
                         srv_req_header(r, "Authorization") ? "unknown token"
                                                            : "missing bearer token");

@@ -41,6 +41,7 @@ static void serve_usage(FILE *out)
 {
     fprintf(out, "usage: m87-server serve --data DIR --listen HOST:PORT [--tls-cert FILE\n"
                  "                        --tls-key FILE] [--longpoll-max SECONDS]\n"
+                 "                        [--auth-fail-limit N]\n"
                  "\n"
                  "Serve the API of docs/api.md until SIGTERM or SIGINT.\n"
                  "\n"
@@ -51,6 +52,11 @@ static void serve_usage(FILE *out)
                  "  --tls-key FILE          PEM private key of the certificate\n"
                  "  --longpoll-max SECONDS  longest time an agent sync is held (0-300, "
                  "default 300)\n"
+                 "  --auth-fail-limit N     failed authentications a source (an IPv4 address, "
+                 "an IPv6 /64)\n"
+                 "                          may make in a row and per minute before it gets 429 "
+                 "(default 30,\n"
+                 "                          0: no limit)\n"
                  "  -h, --help              show this help\n");
 }
 
@@ -110,10 +116,11 @@ static int cmd_serve(int argc, char **argv)
         {"tls-cert", required_argument, NULL, 'c'},
         {"tls-key", required_argument, NULL, 'k'},
         {"longpoll-max", required_argument, NULL, 'p'},
+        {"auth-fail-limit", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct srv_serve_opts o = {.longpoll_max = SRV_MAX_WAIT};
+    struct srv_serve_opts o = {.longpoll_max = SRV_MAX_WAIT, .auth_fail_limit = SRV_AUTH_FAIL_LIMIT};
     int64_t lp = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -134,6 +141,11 @@ static int cmd_serve(int argc, char **argv)
             if (srv_parse_int(optarg, 0, SRV_MAX_WAIT, &lp) < 0)
                 return usage_error("serve", "--longpoll-max: expected 0 to 300 seconds");
             o.longpoll_max = (int)lp;
+            break;
+        case 'a':
+            if (srv_parse_int(optarg, 0, 1000000, &lp) < 0)
+                return usage_error("serve", "--auth-fail-limit: expected 0 to 1000000");
+            o.auth_fail_limit = (int)lp;
             break;
         case 'h':
             serve_usage(stdout);

@@ -49,9 +49,18 @@ void srv_api_metrics(struct srv_req *r)
                     "m87_longpolls_held %zu\n"
                     "# HELP m87_reports_stored_total Reports stored.\n"
                     "# TYPE m87_reports_stored_total counter\n"
-                    "m87_reports_stored_total %llu\n",
+                    "m87_reports_stored_total %llu\n"
+                    "# HELP m87_auth_failures_total Requests with a missing or unknown token.\n"
+                    "# TYPE m87_auth_failures_total counter\n"
+                    "m87_auth_failures_total %llu\n"
+                    "# HELP m87_auth_throttled_total Requests refused: too many failed "
+                    "authentications from their source.\n"
+                    "# TYPE m87_auth_throttled_total counter\n"
+                    "m87_auth_throttled_total %llu\n",
                     (long long)online, srv_longpoll_held(s->lp),
-                    (unsigned long long)atomic_load(&s->metrics.reports_stored));
+                    (unsigned long long)atomic_load(&s->metrics.reports_stored),
+                    (unsigned long long)atomic_load(&s->metrics.auth_failed),
+                    (unsigned long long)atomic_load(&s->metrics.auth_throttled));
     char *text = m87_buf_steal(&b);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);

@@ -21,6 +21,7 @@ static int open_server(struct srv *s, const struct srv_serve_opts *o, struct m87
     s->data_dir = m87_xstrdup(o->data_dir);
     s->bundle_dir = m87_xasprintf("%s/%s", o->data_dir, SRV_BUNDLE_DIR);
     s->longpoll_max = o->longpoll_max;
+    s->auth_limit = srv_ratelimit_new((unsigned)o->auth_fail_limit);
     if (srv_store_open(o->data_dir, false, &s->store, err) < 0 ||
         m87_mkdir_p(s->bundle_dir, 0700, err) < 0)
         return -1;
@@ -38,6 +39,7 @@ static void close_server(struct srv *s)
     srv_http_stop(s);
     srv_longpoll_free(s->lp);
     srv_store_free(s->store);
+    srv_ratelimit_free(s->auth_limit);
     free(s->tls_cert_pem);
     free(s->tls_key_pem);
     free(s->data_dir);

@@ -328,7 +328,25 @@ size_t srv_longpoll_held(struct srv_longpoll *lp);
 struct srv_metrics {
     atomic_uint_fast64_t by_status[600];
     atomic_uint_fast64_t reports_stored;
+    atomic_uint_fast64_t auth_failed;    /* requests with a missing or unknown token */
+    atomic_uint_fast64_t auth_throttled; /* requests refused by the failed-auth limit */
 };
+
+/* ---- failed authentications per source (ratelimit.c) ----------------------------------------- */
+
+#define SRV_AUTH_FAIL_LIMIT 30 /* failures a source may have in a row, and per minute after */
+
+struct sockaddr;
+struct srv_ratelimit;
+
+/* A limit of per_minute failures per source (an IPv4 address, an IPv6 /64), with as many in a
+ * row; NULL (no limit) for 0. Thread-safe; memory is fixed whatever the number of sources. */
+struct srv_ratelimit *srv_ratelimit_new(unsigned per_minute);
+void srv_ratelimit_free(struct srv_ratelimit *rl);
+/* 0 when the source may go on, else the ms until it may fail once more. */
+int64_t srv_ratelimit_wait(struct srv_ratelimit *rl, const struct sockaddr *sa, int64_t now_ms);
+/* Count a failed authentication of the source. */
+void srv_ratelimit_failed(struct srv_ratelimit *rl, const struct sockaddr *sa, int64_t now_ms);
 
 /* ---- the server and its requests (http.c, serve.c) ------------------------------------------- */
 
@@ -339,6 +357,7 @@ struct srv {
     char *data_dir;
     char *bundle_dir;
     int longpoll_max;
+    struct srv_ratelimit *auth_limit;
     struct MHD_Daemon *daemon;
     char *tls_cert_pem;
     char *tls_key_pem;
@@ -522,6 +541,7 @@ struct srv_serve_opts {
     const char *tls_cert;
     const char *tls_key;
     int longpoll_max;
+    int auth_fail_limit; /* failed authentications per source and minute; 0: none */
 };
 
 /* Serve until SIGTERM or SIGINT. */

@@ -256,6 +256,16 @@ def log_texts(device, job):
     return [line["text"] for r in log_records(device, job) for line in r["lines"]]
 
 
+def exec_in(env, cid, argv):
+    """Run argv in container cid, detached."""
+    status, data = env.docker_api("POST", API + "/containers/%s/exec" % cid,
+                                  {"Cmd": argv, "AttachStdout": False, "AttachStderr": False})
+    assert status == 201, data
+    status, data = env.docker_api("POST", API + "/exec/%s/start" % data["Id"],
+                                  {"Detach": True})
+    assert status == 200, data
+
+
 def running_ids(agent, project):
     return sorted(c["Id"] for c in agent.containers(project) if c["State"] == "running")
 

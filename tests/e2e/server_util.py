@@ -55,10 +55,11 @@ class Response:
 class Server:
     """One m87-server data directory and, while started, its serving process."""
 
-    def __init__(self, tmp_path, tls=None, longpoll_max=None):
+    def __init__(self, tmp_path, tls=None, longpoll_max=None, extra_args=()):
         self.data = str(tmp_path / "data")
         self.tls = tls  # (cert, key, ca) paths or None
         self.longpoll_max = longpoll_max
+        self.extra_args = list(extra_args)  # more `serve` options
         self.proc = None
         self.port = None
         self.log_path = str(tmp_path / "server.log")
@@ -79,6 +80,7 @@ class Server:
             args += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
         if self.longpoll_max is not None:
             args += ["--longpoll-max", str(self.longpoll_max)]
+        args += self.extra_args
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + 10
@@ -220,11 +222,12 @@ class HeldSync:
 
 
 @pytest.fixture
-def server(tmp_path):
-    """An initialised and started server; stopped (and checked to exit 0) afterwards."""
+def server(request, tmp_path):
+    """An initialised and started server; stopped (and checked to exit 0) afterwards. A module's
+    SERVER_ARGS adds `serve` options."""
     if not os.access(SERVER_BIN, os.X_OK):
         pytest.fail(f"{SERVER_BIN} is not built")
-    s = Server(tmp_path)
+    s = Server(tmp_path, extra_args=getattr(request.module, "SERVER_ARGS", ()))
     s.init()
     s.start()
     yield s

@@ -5,17 +5,8 @@ look; a restarted daemon does not report again what it reported before."""
 import time
 
 
-from agent_util import device, own_server, running_ids, wait_for  # noqa: F401 (fixtures)
+from agent_util import device, exec_in, own_server, running_ids, wait_for  # noqa: F401 (fixtures)
 from compose_util import API, unique_name
-
-
-def exec_in(env, cid, argv):
-    status, data = env.docker_api("POST", API + "/containers/%s/exec" % cid,
-                                  {"Cmd": argv, "AttachStdout": False, "AttachStderr": False})
-    assert status == 201, data
-    status, data = env.docker_api("POST", API + "/exec/%s/start" % data["Id"],
-                                  {"Detach": True})
-    assert status == 200, data
 
 
 def health_status(env, cid):

@@ -2,10 +2,15 @@
 device's token, no token and an unknown token; 401 versus 403 as docs/api.md says."""
 
 import hashlib
+import time
 
-from server_util import SPEC_DB, server  # noqa: F401 (fixture)
+from server_util import SPEC_DB, Server, server  # noqa: F401 (fixture)
 
 PRINCIPALS = ["none", "bad", "other", "own", "admin"]
+
+# the matrix fails authentication on purpose far more often than the default limit of failed
+# authentications per source allows; the limit has its own server below
+SERVER_ARGS = ["--auth-fail-limit", "0"]
 
 BUNDLE = b"\x1f\x8b not really a tar.gz, the server only hashes it"
 DIGEST = "sha256:" + hashlib.sha256(BUNDLE).hexdigest()
@@ -112,3 +117,34 @@ def test_malformed_authorization_headers(server):
         assert r.json["error"]["code"] == "unauthorized"
     r = server.request("GET", "/v1/devices", headers={"Authorization": "bearer " + server.admin})
     assert r.status == 200
+
+
+def test_failed_authentications_are_limited_per_source(tmp_path):
+    s = Server(tmp_path / "limited", extra_args=["--auth-fail-limit", "60"])  # one a second
+    s.init()
+    s.start()
+    try:
+        bad = "m87a_" + "B" * 43
+        for i in range(60):
+            r = s.request("GET", "/v1/devices", token=bad if i % 2 else None)
+            assert r.status == 401, (i, r)
+        # the 61st failure in a row: refused before the token is looked at, even a good one
+        for token in (bad, s.admin):
+            r = s.request("GET", "/v1/devices", token=token)
+            assert r.status == 429 and r.error_code() == "too_many_requests", r
+            assert 1 <= int(r.header("Retry-After")) <= 2, r
+        # what needs no token still answers
+        assert s.request("GET", "/healthz").status == 200
+        lines = dict(line.split(" ", 1) for line in
+                     s.request("GET", "/metrics").body.decode().splitlines()
+                     if not line.startswith("#"))
+        assert lines["m87_auth_failures_total"] == "60"
+        assert lines["m87_auth_throttled_total"] == "2"
+        # the bucket refills at the limit's rate: a second later the admin gets in again
+        deadline = time.monotonic() + 30
+        while s.request("GET", "/v1/devices", token=s.admin).status == 429:
+            assert time.monotonic() < deadline, "still refused after 30 s"
+            time.sleep(0.2)
+        assert s.request("GET", "/v1/devices", token=s.admin).status == 200
+    finally:
+        assert s.stop() in (0, None), s.read_log()
