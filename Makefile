@@ -145,9 +145,9 @@ FUZZ_CC ?= clang
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS ?=
-FUZZ_TARGETS := compose runspec interp dotenv yaml json bundle pull demux
+FUZZ_TARGETS := compose runspec interp dotenv yaml json bundle pull demux server
 FUZZ_SAN := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_LIB_SRCS := $(filter src/common/% src/spec/% src/engine/%,$(LIB_SRCS))
+FUZZ_LIB_SRCS := $(filter src/common/% src/spec/% src/engine/% src/server/%,$(LIB_SRCS))
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_LIB := $(FUZZ_BUILD)/libm87-fuzz.a
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)

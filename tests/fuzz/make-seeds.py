@@ -108,7 +108,80 @@ def bundles():
     put("bundle", "empty", b"")
 
 
+def http(method, path, token="@A", body=None, ctype="application/json", extra=""):
+    """A request as fuzz_server sends it (@A, @D, @P, @B are its placeholders)."""
+    head = "%s %s HTTP/1.1\r\nHost: fuzz\r\n" % (method, path)
+    if token:
+        head += "Authorization: Bearer %s\r\n" % token
+    head += extra
+    if body is None:
+        return (head + "\r\n").encode()
+    body = body.encode() if isinstance(body, str) else body
+    return (head + "Content-Type: %s\r\nContent-Length: %d\r\n\r\n" % (ctype, len(body))
+            ).encode() + body
+
+
+def server_seeds():
+    dev, dep = "/v1/devices/gw", "/v1/devices/gw/deployments/@P"
+    job = ('{"jobs":[{"id":"app","type":"service","bundle":"@B","env":{"A":"1"},'
+           '"workdir":{"mode":"persistent"},"steps":[{"name":"up","run":["true"],'
+           '"timeout":"15s","retry":{"attempts":2,"backoff":"1s"},'
+           '"undo":{"run":"true"}}],"stop":{"steps":[{"name":"down","run":"true"}]}}]}')
+    report = ('{"seq":%d,"time":"2026-11-23T12:00:00Z","kind":"step","revision":null,'
+              '"job":"app","phase":"steps","step":"up","attempt":1,"state":"succeeded",'
+              '"exit_code":0,"duration_ms":5,"output":"ok"}')
+    seeds = {
+        "healthz": http("GET", "/healthz", token=None),
+        "metrics": http("GET", "/metrics", token=None),
+        "devices-add": http("POST", "/v1/devices", body='{"name":"gw-2"}'),
+        "devices-list": http("GET", "/v1/devices"),
+        "device-get": http("GET", dev),
+        "device-patch": http("PATCH", dev, body='{"prefetch":"window"}'),
+        "device-delete-other": http("DELETE", "/v1/devices/other"),
+        "token-rotate": http("POST", dev + "/token", body="{}"),
+        "windows-add": http("POST", dev + "/windows", body='{"rule":"sat,sun 00:00-06:00 '
+                            'Europe/Berlin"}'),
+        "windows-list": http("GET", dev + "/windows"),
+        "windows-rm": http("DELETE", dev + "/windows/1"),
+        "prefetch-add": http("POST", dev + "/prefetch", body='{"images":["busybox:1.36"]}'),
+        "prefetch-get": http("GET", dev + "/prefetch"),
+        "status": http("GET", dev + "/status"),
+        "reports": http("GET", dev + "/reports?deployment=@P&job=app&after=0&limit=5"),
+        "deployments-new": http("POST", dev + "/deployments?now=1",
+                                body='{"active":true,"clone":{"id":"@P","revision":1}}'),
+        "deployments-list": http("GET", dev + "/deployments"),
+        "deployment-get": http("GET", dep + "?revision=1"),
+        "deployment-activate": http("POST", dep + "/activate", body="{}"),
+        "deployment-revisions": http("GET", dep + "/revisions"),
+        "jobs-put": http("POST", dep + "/jobs", body=job),
+        "jobs-delete": http("DELETE", dep + "/jobs/app?now=true"),
+        "bundle-get-range": http("GET", "/v1/bundles/@B", extra="Range: bytes=5-\r\n"),
+        "bundle-head-device": http("HEAD", "/v1/bundles/@B", token="@D"),
+        "bundle-put": http("PUT", "/v1/bundles/sha256:" + "0" * 64, body=b"\x1f\x8bdata",
+                           ctype="application/gzip"),
+        "sync": http("POST", "/v1/agent/sync", token="@D", body=(
+            '{"applied":null,"agent_version":"0.1.0","policy":1,"wait":0,"reports":[%s,%s]}'
+            % (report % 1, report % 2))),
+        "sessions-new": http("POST", dev + "/sessions", body='{"argv":["docker","ps"]}'),
+        "sessions-list": http("GET", dev + "/sessions"),
+        "session-output": http("GET", dev + "/sessions/s-00000001/output?after=0&wait=0"),
+        "session-cancel": http("POST", dev + "/sessions/s-00000001/cancel", body="{}"),
+        "agent-session": http("POST", "/v1/agent/sessions/s-00000001", token="@D",
+                              body='{"output":[{"stream":"stdout","data":"x"}],"exit_code":0}'),
+        "pipelined": http("GET", "/healthz", token=None) + http("GET", "/v1/devices"),
+        "chunked": (b"POST /v1/devices HTTP/1.1\r\nHost: fuzz\r\nAuthorization: Bearer @A\r\n"
+                    b"Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n"
+                    b"5\r\n{\"nam\r\n9\r\ne\":\"gw-3\"}\r\n0\r\n\r\n"),
+        "no-token": http("GET", "/v1/devices", token=None),
+        "bad-json": http("POST", "/v1/devices", body='{"name":'),
+        "deep-json": http("POST", "/v1/devices", body="[" * 40 + "]" * 40),
+    }
+    for name, data in seeds.items():
+        put("server", name, data)
+
+
 def main():
+    server_seeds()
     for pattern in ("fixtures/compose/good/*.yml", "fixtures/compose/bad/*.yml"):
         copy("compose", pattern)
     for pattern in ("fixtures/runspec/good/*.yml", "fixtures/runspec/good/*.json",
