@@ -148,7 +148,8 @@ static int stop_gone(struct runner *r, const struct spec_runspec *rs, struct m87
 }
 
 /* An unchanged service job whose containers stopped (killed, or dockerd came back without
- * them): run its steps again to bring them back. */
+ * them), or are gone while it had some when it succeeded (removed by hand, a dockerd with a new
+ * data root): run its steps again to bring them back. */
 static bool needs_revival(struct runner *r, const struct spec_job *job,
                           const struct runner_record *old)
 {
@@ -160,8 +161,14 @@ static bool needs_revival(struct runner *r, const struct spec_job *job,
         return false;
     m87_strv_init(&envp);
     runner_job_env(r, job, &envp);
-    int rc = runner_check_service(r, job, old->workdir, envp.items, &message, &err);
+    int count = 0;
+    int rc = runner_check_service(r, job, old->workdir, envp.items, &count, &message, &err);
     m87_strv_release(&envp);
+    if (rc == 0 && count == 0 && old->containers > 0) {
+        message =
+            m87_xasprintf("its containers are gone (it had %lld)", (long long)old->containers);
+        rc = 1;
+    }
     if (rc < 0)
         fprintf(r->log, "m87-agent: job '%s': cannot check its containers: %s\n", job->id,
                 err->msg);

@@ -183,7 +183,7 @@ static int look(struct runner *r, const struct m87_kvlist *filters, enum verdict
 }
 
 int runner_check_service(struct runner *r, const struct spec_job *job, const char *workdir,
-                         char *const *envp, char **message, struct m87_error **err)
+                         char *const *envp, int *count, char **message, struct m87_error **err)
 {
     _cleanup_free_ char *project = project_name(job, workdir, envp);
     _cleanup_free_ char *label = m87_xasprintf("com.docker.compose.project=%s", project);
@@ -202,6 +202,7 @@ int runner_check_service(struct runner *r, const struct spec_job *job, const cha
         int64_t now = runner_mono_ms();
         if (n < 0)
             goto out;
+        *count = n;
         if (n == 0 || v == BROKEN) {
             rc = n == 0 ? 0 : 1;
             goto out;

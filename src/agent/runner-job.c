@@ -256,6 +256,7 @@ static void new_record(struct job_ctx *c, const struct runner_record *old,
         .spec = job_spec_json(c->job),
         .started = runner_now_rfc3339(),
         .exit_code = -1,
+        .containers = -1,
     };
     m87_strv_init(&rec->files);
     for (size_t i = 0; old && i < old->files.len; i++)
@@ -327,7 +328,9 @@ static int check_service(struct job_ctx *c, struct runner_record *rec, struct m8
 
     if (c->job->type != SPEC_JOB_SERVICE)
         return 0;
-    int rc = runner_check_service(c->r, c->job, c->workdir, c->env.items, &message, &e);
+    int count = 0;
+    int rc = runner_check_service(c->r, c->job, c->workdir, c->env.items, &count, &message, &e);
+    rec->containers = rc == 0 ? count : -1;
     if (rc == 0)
         return 0;
     free(rec->message);

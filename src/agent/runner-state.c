@@ -116,6 +116,7 @@ int runner_record_load(const char *state_dir, const char *id, struct runner_reco
         .output = dup_str(doc, "output"),
         .exit_code = (int)m87_json_int(m87_json_get(doc, "exit_code"), -1),
         .attempts = m87_json_int(m87_json_get(doc, "attempts"), 0),
+        .containers = m87_json_int(m87_json_get(doc, "containers"), -1),
     };
     m87_strv_init(&rec->files);
     m87_json_to_strv(m87_json_get(doc, "files"), &rec->files);
@@ -217,6 +218,7 @@ int runner_record_save(const char *state_dir, const struct runner_record *rec,
     m87_jw_kstr(w, "output", rec->output);
     kint_or_null(w, "exit_code", rec->exit_code, rec->exit_code < 0);
     m87_jw_kint(w, "attempts", rec->attempts);
+    kint_or_null(w, "containers", rec->containers, rec->containers < 0);
     m87_jw_kstr(w, "spec", rec->spec);
     m87_jw_obj_close(w);
     return save(state_dir, rec->id, "job.json", m87_jw_finish(w), err);

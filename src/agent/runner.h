@@ -184,6 +184,7 @@ struct runner_record {
     char *output; /* the failed step's output tail */
     int exit_code;
     int64_t attempts;
+    int64_t containers; /* a service job's containers when it last succeeded (-1: unknown) */
 };
 
 /* The result of one step (or undo, or stop step) in jobs/ID/progress.json. */
@@ -271,9 +272,10 @@ int runner_workdir_prepare(struct runner *r, const struct spec_job *job, const c
 
 /* After a service job's steps: wait until its compose project's containers run (and are healthy
  * where they have a health check). 0 when they do (or there are none), 1 with *message saying
- * which container failed and its last log lines, -1 with *err when dockerd cannot be asked. */
+ * which container failed and its last log lines, -1 with *err when dockerd cannot be asked. *count:
+ * the containers found at the last look. */
 int runner_check_service(struct runner *r, const struct spec_job *job, const char *workdir,
-                         char *const *envp, char **message, struct m87_error **err);
+                         char *const *envp, int *count, char **message, struct m87_error **err);
 
 /* ---- jobs (runner-job.c) ----------------------------------------------------------------------
  */

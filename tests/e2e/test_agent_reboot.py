@@ -62,3 +62,26 @@ def test_restart_and_reboot_offline(env, device):
     wait_for(lambda: dev.agent.journal() == [], 60, "the queue to drain\n" + dev.agent.log())
     assert_reports_complete(dev)
     assert running_ids(dev.agent, project) == ids
+
+
+def test_removed_containers_come_back_at_start(env, device):
+    """Containers removed while the agent was down (by hand, or a dockerd that lost them) are
+    made again at its next start: the job had them when it succeeded."""
+    dev = device
+    dev.agent.start()
+    dev.m87("deployment", "new", "--active")
+    project = unique_name("rm")
+    src = dev.compose_dir(project, {"web": {"image": env.small_image, "restart": "always"}})
+    dev.m87("deploy", "docker-compose.yml", cwd=src)
+    dev.wait_applied()
+    [old] = running_ids(dev.agent, project)
+
+    assert dev.agent.stop() == 0
+    status, data = env.docker_api("DELETE", API + "/containers/%s?force=1" % old)
+    assert status == 204, data
+    dev.agent.start()
+    dev.agent.wait_log("applied revision")
+    log = dev.agent.log()
+    assert "its containers are gone (it had 1); running its steps again" in log, log
+    [new] = running_ids(dev.agent, project)
+    assert new != old
