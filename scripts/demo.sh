@@ -218,7 +218,8 @@ start_server() {
         RESTART_AGENT=1
     fi
     SERVER_URL="http://127.0.0.1:$(cat "$DEMO_DIR/server.port")"
-    m87 login --server "$SERVER_URL" --token "$(cat "$DEMO_DIR/admin-token")" >/dev/null
+    m87 login --server "$SERVER_URL" --token "$(cat "$DEMO_DIR/admin-token")" --insecure-http \
+        >/dev/null
 }
 
 register_device() {

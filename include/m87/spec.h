@@ -553,6 +553,20 @@ void spec_job_hash(const struct spec_job *job, char out[SPEC_JOB_HASH_LEN + 1]);
  * folds when raw (DEL, C1 controls, U+2028/9, U+FEFF, U+FFFE/F) as \uXXXX. Caller frees. */
 char *spec_runspec_dump(const struct spec_runspec *rs, bool json);
 
+/* ---- revisions (spec-revision.c) -------------------------------------------------------------- */
+
+#define SPEC_REVISION_HASH_PREFIX "m87-rev-v1\n"
+
+/* The revision hash of docs/api.md: hex(SHA-256(SPEC_REVISION_HASH_PREFIX + for each job sorted
+ * by id: "ID JOB_HASH ENABLED(1|0)\n")). The server makes it, the CLI signs it, the agent checks
+ * it against the spec it received. */
+void spec_revision_hash(const struct spec_runspec *rs, char out[M87_SHA256_HEX_LEN + 1]);
+/* base with add's jobs replacing those of the same id in place and the others appended; add's
+ * jobs are moved out (add is left with none). */
+void spec_runspec_merge(struct spec_runspec *base, struct spec_runspec *add);
+/* Remove job id from rs; false when it has none. */
+bool spec_runspec_remove(struct spec_runspec *rs, const char *id);
+
 /* ---- bundles --------------------------------------------------------------------------------- */
 
 /* A bundle is a gzip-compressed tar of workdir files that do not belong inline in a run spec

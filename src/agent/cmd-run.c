@@ -14,6 +14,7 @@ enum {
     OPT_DOCKER_HOST,
     OPT_CA_FILE,
     OPT_INSECURE_HTTP,
+    OPT_TRUST,
     OPT_CONFIG,
     OPT_LOG_PRIORITY,
     OPT_DEBUG,
@@ -36,6 +37,8 @@ static void run_usage(FILE *out)
         "      --docker-host HOST  dockerd (default: $DOCKER_HOST, else the local socket)\n"
         "      --ca-file FILE      PEM file of the CA of the server's certificate\n"
         "      --insecure-http     allow a plain http:// server (the token travels in clear)\n"
+        "      --trust FILE        apply only revisions signed by this Ed25519 public key\n"
+        "                          (PEM, `m87 keys generate`); repeatable, for key rotation\n"
         "      --config FILE       config file (default: " AGENT_DEFAULT_CONFIG ", if present)\n"
         "      --log-priority      prefix log lines with <N> for journald (default: when\n"
         "                          stderr is the journal, $JOURNAL_STREAM)\n"
@@ -61,6 +64,7 @@ static int parse_run(int argc, char **argv, struct agent_config *c, struct run_f
         {"docker-host", required_argument, NULL, OPT_DOCKER_HOST},
         {"ca-file", required_argument, NULL, OPT_CA_FILE},
         {"insecure-http", no_argument, NULL, OPT_INSECURE_HTTP},
+        {"trust", required_argument, NULL, OPT_TRUST},
         {"config", required_argument, NULL, OPT_CONFIG},
         {"log-priority", no_argument, NULL, OPT_LOG_PRIORITY},
         {"debug", no_argument, NULL, OPT_DEBUG},
@@ -81,6 +85,9 @@ static int parse_run(int argc, char **argv, struct agent_config *c, struct run_f
             *fields[ch - OPT_SERVER] = m87_xstrdup(optarg);
         } else if (ch == OPT_INSECURE_HTTP) {
             c->insecure_http = c->insecure_http_set = true;
+        } else if (ch == OPT_TRUST) {
+            m87_strv_add(&c->trust, optarg);
+            c->trust_set = true;
         } else if (ch == OPT_CONFIG) {
             f->config = optarg;
         } else if (ch == OPT_LOG_PRIORITY) {

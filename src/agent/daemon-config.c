@@ -13,6 +13,10 @@ void agent_config_release(struct agent_config *c)
     free(c->state_dir);
     free(c->docker_host);
     free(c->ca_file);
+    m87_strv_release(&c->trust);
+    for (size_t i = 0; i < c->n_trust_keys; i++)
+        m87_sign_key_free(c->trust_keys[i]);
+    free(c->trust_keys);
     *c = (struct agent_config){0};
 }
 
@@ -110,6 +114,9 @@ static int config_line(struct agent_config *c, const char *path, size_t no, char
         if (!c->insecure_http_set)
             c->insecure_http = v;
         c->insecure_http_set = true;
+    } else if (strcmp(key, "trust") == 0) {
+        if (!c->trust_set) /* repeatable; --trust flags replace the file's lines */
+            m87_strv_add(&c->trust, value);
     } else if (number_key(c, key) != NULL) {
         return set_number(c, key, value, path, no, err);
     } else {
@@ -145,6 +152,19 @@ int agent_config_load(const char *path, bool must_exist, struct agent_config *c,
     return 0;
 }
 
+/* Every trusted key must load: a typo must not turn the check off. */
+static int load_trust(struct agent_config *c, struct m87_error **err)
+{
+    c->trust_keys = m87_xcalloc(c->trust.len + 1, sizeof(*c->trust_keys));
+    for (size_t i = 0; i < c->trust.len; i++) {
+        c->trust_keys[i] = m87_sign_key_load(c->trust.items[i], false, err);
+        if (!c->trust_keys[i])
+            return m87_error_wrap(err, "trust");
+        c->n_trust_keys++;
+    }
+    return 0;
+}
+
 int agent_config_finish(struct agent_config *c, struct m87_error **err)
 {
     if (!c->server || !*c->server)
@@ -175,6 +195,8 @@ int agent_config_finish(struct agent_config *c, struct m87_error **err)
         c->min_free_bytes = AGENT_MIN_FREE_BYTES;
     if (!c->keep_previous_set)
         c->keep_previous = AGENT_KEEP_PREVIOUS;
+    if (load_trust(c, err) < 0)
+        return -1;
     set_once(&c->state_dir, RUNNER_DEFAULT_STATE_DIR);
     if (c->state_dir[0] != '/') {
         char cwd[4096];

@@ -70,6 +70,10 @@ static void take_target(struct agent_daemon *d, const struct m87_json *node)
         d->pace = true;
         return;
     }
+    if (agent_trust_check(d, &t) < 0) {
+        agent_target_release(&t);
+        return;
+    }
     if (agent_target_save(d->target_path, &t, &err) < 0) {
         m87_log(M87_LOG_ERR, "keep the target: %s", err->msg);
         agent_target_release(&t);

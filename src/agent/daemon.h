@@ -20,6 +20,7 @@
 
 #include "agent/runner.h"
 #include "m87/common.h"
+#include "m87/sign.h"
 #include "m87/spec.h"
 
 #define AGENT_DEFAULT_CONFIG "/etc/m87/agent.conf"
@@ -73,20 +74,26 @@ struct agent_config {
     bool min_free_bytes_set;
     int64_t keep_previous; /* earlier revisions whose images pruning keeps */
     bool keep_previous_set;
+    struct m87_strv trust;            /* public key files (--trust, `trust = FILE`) */
+    bool trust_set;                   /* given as flags: the file's lines are ignored */
+    struct m87_sign_key **trust_keys; /* loaded by agent_config_finish */
+    size_t n_trust_keys;
 };
 
 void agent_config_release(struct agent_config *c);
 
 /* Read `key = value` lines ('#' comments, blank lines) from path into the fields of c that are
  * still unset (flags win). Keys: server, token, state-dir, docker-host, ca-file, insecure-http
- * (true/false), journal-max-bytes, min-free-bytes (sizes: 16MiB), keep-previous (a count); '_'
- * may stand for '-' in a key. must_exist false: a missing file is no error. M87_E_INVAL "PATH:LINE:
+ * (true/false), journal-max-bytes, min-free-bytes (sizes: 16MiB), keep-previous (a count),
+ * trust (a public key file; repeatable, ignored when --trust was given); '_' may stand for '-' in
+ * a key. must_exist false: a missing file is no error. M87_E_INVAL "PATH:LINE:
  * ..." for an unknown key or a line without '='; M87_E_IO when it cannot be read. */
 int agent_config_load(const char *path, bool must_exist, struct agent_config *c,
                       struct m87_error **err);
 
 /* Defaults, and the checks: server and token present, http:// only with insecure_http, the
- * state dir made absolute. M87_E_INVAL with a message for people. */
+ * state dir made absolute, every trust file loaded into trust_keys. M87_E_INVAL with a message
+ * for people. */
 int agent_config_finish(struct agent_config *c, struct m87_error **err);
 
 /* ---- HTTP to the server (sync-http.c) -------------------------------------------------------- */
@@ -157,6 +164,14 @@ int agent_target_save(const char *path, const struct agent_target *t, struct m87
 /* "3 (3242ec69ac96) of d-03758bee", or "none (stop everything)". Caller frees. */
 char *agent_target_describe(const struct agent_target *t);
 
+/* ---- signed targets (daemon-trust.c, docs/security.md) --------------------------------------- */
+
+struct agent_daemon;
+/* With trusted keys configured: 0 when t's signature verifies with one of them and t's spec
+ * hashes to the signed hash; -1 otherwise, after logging and journaling a "target" report
+ * "refused" naming why (once per target: a repeat is only paced). 0 without trusted keys. */
+int agent_trust_check(struct agent_daemon *d, const struct agent_target *t);
+
 /* ---- the daemon (daemon.c, daemon-apply.c, daemon-sync.c, daemon-state.c) -------------------- */
 
 struct agent_daemon {
@@ -177,6 +192,8 @@ struct agent_daemon {
     struct agent_target applied; /* what the last finished apply was for */
     char *rejected;              /* hash of a target whose spec could not be read */
     bool pace;                   /* the last answer repeated a refused target */
+    /* digest of the last target the trust check refused */
+    char refused[M87_SHA256_HEX_LEN + 1];
 
     pid_t child; /* the apply in progress, 0 when none */
     int child_fd;
@@ -276,5 +293,63 @@ bool agent_disk_job_pending(const char *state_dir, const struct spec_job *job);
  * and keep-previous before it, unless a kept revision or any container uses them. Images the
  * agent did not see its jobs use are never touched. */
 void agent_prune_images(struct agent_daemon *d);
+
+/* ---- maintenance windows and prefetch (agent-clock.c, agent-window*.c, agent-prefetch.c) ---- */
+
+/* The wall clock of window decisions: time(NULL) plus the offset in seconds held by the file
+ * $M87_AGENT_CLOCK_FILE when that is set (tests only: docs/testing.md), read at each call. */
+time_t agent_clock_now(void);
+/* Whether $M87_AGENT_CLOCK_FILE is set. */
+bool agent_clock_is_moved(void);
+/* Parse an offset "[-+]SECONDS" (blanks and a newline around it allowed), at most
+ * AGENT_CLOCK_MAX_OFFSET either way. Pure. */
+bool agent_clock_parse_offset(const char *text, int64_t *offset);
+
+/* Whether the apply of d->target may start now: always for the applied revision (a retry, the
+ * check after a start) and for a target without windows or with "now"; a switch to another
+ * revision only inside a window by the agent clock. */
+bool agent_window_apply_allowed(const struct agent_daemon *d);
+/* Once per loop turn, before the apply is considered: reap the prefetch child, report a wait for
+ * a window (a "window" record when it changes), start the pulls of the waiting revision (and of
+ * the images the server asks for) when the prefetch policy allows. */
+void agent_window_tick(struct agent_daemon *d);
+/* The apply of d->child_target starts: stop the prefetch child and report the window open. */
+void agent_window_apply_starts(struct agent_daemon *d);
+/* The long-poll wait bounded by the next window start (wait seconds asked otherwise), and by
+ * AGENT_WINDOW_TEST_WAIT_S while the test clock is in use. */
+long agent_window_sync_wait(const struct agent_daemon *d, long wait);
+/* Pure: wait bounded by the seconds from now to the next window start of a waiting target. */
+long agent_window_wait_bound(const struct agent_daemon *d, time_t now, long wait);
+/* Pure: whether the target is a switch to another revision that waits for a window at now. */
+bool agent_window_waits(const struct agent_daemon *d, time_t now);
+/* The hash of the stored target that waits (for a window, or for an apply retry), which the sync
+ * tells the server so that it does not send it again; NULL when none. */
+const char *agent_window_waiting_hash(const struct agent_daemon *d);
+/* The sync request's fields of the windows: "policy" (of the stored target, null when none) and
+ * "waiting" (agent_window_waiting_hash, null when none). */
+void agent_window_sync_fields(const struct agent_daemon *d, struct m87_jw *w);
+/* Take the "prefetch_images" member of a sync answer (NULL: none): the images the server asks
+ * the device to pull ahead of any deployment, with the windows and policy that apply to them. */
+void agent_prefetch_take(struct agent_daemon *d, const struct m87_json *node);
+/* Stop the prefetch child and free what the windows keep. */
+void agent_window_release(struct agent_daemon *d);
+
+/* Pure: "RFC 3339" UTC text of t, "2026-11-23T02:00:00Z". Caller frees. */
+char *agent_window_time_text(time_t t);
+
+/* The images the enabled jobs of rs use: for each job with native compose steps, its compose
+ * project loaded from the job's files and bundle written into work_dir/ID (removed again), with
+ * the -f, --env-file and --profile options of its first native pull or up step and the job's
+ * env. Images in service order, each once; services with pull_policy never have none. */
+int agent_revision_images(const struct spec_runspec *rs, const char *state_dir,
+                          const char *bundles_dir, const char *work_dir, struct m87_strv *images,
+                          struct m87_error **err);
+/* Download a bundle of the target into d->bundles_dir (resumed while attempts make progress):
+ * the apply's own download, shared with the prefetch. */
+int agent_apply_fetch_bundle(const struct agent_daemon *d, struct agent_http *h, const char *digest,
+                             struct m87_error **err);
+/* In a child just forked from the daemon: die with it, default signals, and let go of what is
+ * the daemon's alone (its lock, signal pipe, server connection and journal handle). */
+void agent_child_detach(struct agent_daemon *d, pid_t parent);
 
 #endif

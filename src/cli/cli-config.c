@@ -9,29 +9,53 @@
 #include "cli/cli.h"
 
 static const char login_help[] =
-    "usage: m87 login --server URL --token TOKEN [--ca-file FILE] [--no-check]\n"
+    "usage: m87 login --server URL --token TOKEN [--ca-file FILE] [--insecure-http]\n"
+    "                 [--no-check]\n"
     "\n"
     "Check that the server answers with this token, then save both to\n"
     "$XDG_CONFIG_HOME/m87/config (or ~/.config/m87/config), readable by you only.\n"
-    "M87_SERVER, M87_TOKEN and M87_CA_FILE in the environment override the file.\n"
+    "M87_SERVER, M87_TOKEN, M87_CA_FILE and M87_INSECURE_HTTP in the environment override\n"
+    "the file.\n"
     "\n"
     "options:\n"
     "  --server URL     the server, e.g. https://m87.example.com:8087\n"
     "  --token TOKEN    the admin token printed by 'm87-server init'\n"
     "  --ca-file FILE   PEM file of the CA that signed the server's certificate\n"
+    "  --insecure-http  allow a plain http:// server: the token travels in clear text\n"
     "  --no-check       save without asking the server\n"
     "  -h, --help       show this help\n";
 
-char *cli_config_path(void)
+char *cli_config_file(const char *name)
 {
     const char *xdg = getenv("XDG_CONFIG_HOME");
     const char *home = getenv("HOME");
 
     if (xdg && xdg[0] == '/')
-        return m87_xasprintf("%s/m87/config", xdg);
+        return m87_xasprintf("%s/m87/%s", xdg, name);
     if (home && home[0])
-        return m87_xasprintf("%s/.config/m87/config", home);
+        return m87_xasprintf("%s/.config/m87/%s", home, name);
     return NULL;
+}
+
+char *cli_config_path(void)
+{
+    return cli_config_file("config");
+}
+
+/* M87_INSECURE_HTTP: "1"/"true" allow, "0"/"false" forbid, unset or empty: the file decides. */
+static void env_insecure(bool *insecure)
+{
+    const char *v = getenv("M87_INSECURE_HTTP");
+
+    if (v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0))
+        *insecure = true;
+    else if (v && (strcmp(v, "0") == 0 || strcmp(v, "false") == 0))
+        *insecure = false;
+}
+
+static bool plain_http(const char *url)
+{
+    return strncmp(url, "http://", 7) == 0;
 }
 
 void cli_ctx_release(struct cli_ctx *ctx)
@@ -75,6 +99,7 @@ static int read_config(const char *path, struct cli_ctx *ctx, struct m87_error *
     set_str(&ctx->server, m87_json_str(m87_json_get(doc, "server"), NULL));
     set_str(&ctx->token, m87_json_str(m87_json_get(doc, "token"), NULL));
     set_str(&ctx->ca_file, m87_json_str(m87_json_get(doc, "ca_file"), NULL));
+    ctx->insecure_http = m87_json_bool(m87_json_get(doc, "insecure_http"), false);
     return 0;
 }
 
@@ -92,6 +117,7 @@ int cli_ctx_load(struct cli_ctx *ctx)
     set_str(&ctx->server, getenv("M87_SERVER"));
     set_str(&ctx->token, getenv("M87_TOKEN"));
     set_str(&ctx->ca_file, getenv("M87_CA_FILE"));
+    env_insecure(&ctx->insecure_http);
     if (!ctx->server || !ctx->token) {
         fprintf(stderr,
                 "m87: no %s configured; run: m87 login --server URL --token TOKEN\n"
@@ -101,6 +127,14 @@ int cli_ctx_load(struct cli_ctx *ctx)
         return CLI_EXIT_USAGE;
     }
     trim_slashes(ctx->server);
+    if (plain_http(ctx->server) && !ctx->insecure_http) {
+        fprintf(stderr,
+                "m87: server '%s' is plain http: the token would travel in clear text; use "
+                "https://, or log in with --insecure-http (or set M87_INSECURE_HTTP=1)\n",
+                ctx->server);
+        cli_ctx_release(ctx);
+        return CLI_EXIT_USAGE;
+    }
     return CLI_EXIT_OK;
 }
 
@@ -118,6 +152,8 @@ static int save_config(const struct cli_ctx *ctx, const char *path, struct m87_e
     m87_jw_kstr(w, "token", ctx->token);
     if (ctx->ca_file)
         m87_jw_kstr(w, "ca_file", ctx->ca_file);
+    if (ctx->insecure_http)
+        m87_jw_kbool(w, "insecure_http", true);
     m87_jw_obj_close(w);
     _cleanup_free_ char *text = m87_jw_finish(w);
     _cleanup_free_ char *line = m87_xasprintf("%s\n", text);
@@ -138,10 +174,15 @@ static int login_check(const struct cli_ctx *ctx)
 static int login_parse(int argc, char **argv, struct cli_ctx *ctx, bool *check)
 {
     static const struct option opts[] = {
-        {"server", required_argument, NULL, 's'},  {"token", required_argument, NULL, 't'},
-        {"ca-file", required_argument, NULL, 'c'}, {"no-check", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"server", required_argument, NULL, 's'},
+        {"token", required_argument, NULL, 't'},
+        {"ca-file", required_argument, NULL, 'c'},
+        {"no-check", no_argument, NULL, 'n'},
+        {"insecure-http", no_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
+    bool env_allows = false;
     int c;
 
     optind = 0;
@@ -159,6 +200,9 @@ static int login_parse(int argc, char **argv, struct cli_ctx *ctx, bool *check)
         case 'n':
             *check = false;
             break;
+        case 'i':
+            ctx->insecure_http = true;
+            break;
         case 'h':
             return cli_help(login_help);
         default:
@@ -171,6 +215,12 @@ static int login_parse(int argc, char **argv, struct cli_ctx *ctx, bool *check)
         return cli_usage_error("login", "--server and --token are required");
     if (strncmp(ctx->server, "http://", 7) != 0 && strncmp(ctx->server, "https://", 8) != 0)
         return cli_usage_error("login", "server '%s' must start with http:// or https://",
+                               ctx->server);
+    env_insecure(&env_allows);
+    if (plain_http(ctx->server) && !ctx->insecure_http && !env_allows)
+        return cli_usage_error("login",
+                               "server '%s' is plain http: the token would travel in clear "
+                               "text; use https://, or pass --insecure-http",
                                ctx->server);
     if (ctx->ca_file && access(ctx->ca_file, R_OK) < 0)
         return cli_usage_error("login", "--ca-file '%s': %s", ctx->ca_file, strerror(errno));

@@ -141,8 +141,12 @@ static int post_jobs(const struct cli_ctx *ctx, const char *device, const char *
     _cleanup_free_ char *path =
         m87_xasprintf("/v1/devices/%s/deployments/%s/jobs%s", d, id, o->now ? "?now=1" : "");
     _cleanup_free_ char *body = spec_runspec_dump(rs, true);
+    _cleanup_free_ char *sig = NULL;
+    int rc = cli_sign_jobs(ctx, device, deployment, rs, &sig);
 
-    if (cli_http_json(ctx, "POST", path, body, &dep, &err) < 0)
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (cli_http_json_header(ctx, "POST", path, body, sig, &dep, &err) < 0)
         return cli_report(err);
     print_result(device, dep, rs, o->json, o->now);
     return CLI_EXIT_OK;
@@ -205,7 +209,11 @@ static int undeploy(const struct cli_ctx *ctx, const char *device, int argc, cha
     _cleanup_free_ char *j = cli_escape(job);
     _cleanup_free_ char *path =
         m87_xasprintf("/v1/devices/%s/deployments/%s/jobs/%s%s", d, id, j, o.now ? "?now=1" : "");
-    if (cli_http_json(ctx, "DELETE", path, NULL, &dep, &err) < 0)
+    _cleanup_free_ char *sig = NULL;
+    if ((rc = cli_sign_undeploy(ctx, device, o.deployment ? o.deployment : active, job, &sig)) !=
+        CLI_EXIT_OK)
+        return rc;
+    if (cli_http_json_header(ctx, "DELETE", path, NULL, sig, &dep, &err) < 0)
         return cli_report(err);
     if (o.json) {
         cli_print_json(stdout, dep);

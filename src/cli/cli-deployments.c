@@ -139,7 +139,11 @@ static int create(const struct cli_ctx *ctx, const char *device, const struct cr
     }
     m87_jw_obj_close(w);
     _cleanup_free_ char *body = m87_jw_finish(w);
-    if (cli_http_json(ctx, "POST", path, body, &doc, &err) < 0)
+    _cleanup_free_ char *sig = NULL;
+    int rc = cli_sign_copy(ctx, device, src, rev, &sig);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (cli_http_json_header(ctx, "POST", path, body, sig, &doc, &err) < 0)
         return cli_report(err);
     if (json) {
         cli_print_json(stdout, doc);
@@ -283,7 +287,10 @@ static int dep_activate(const struct cli_ctx *ctx, const char *device, int argc,
         return rc;
     const char *id = argv[optind];
     _cleanup_free_ char *path = deployment_path(device, id, now ? "/activate?now=1" : "/activate");
-    if (cli_http_json(ctx, "POST", path, "{}", NULL, &err) < 0)
+    _cleanup_free_ char *sig = NULL;
+    if ((rc = cli_sign_copy(ctx, device, id, 0, &sig)) != CLI_EXIT_OK)
+        return rc;
+    if (cli_http_json_header(ctx, "POST", path, "{}", sig, NULL, &err) < 0)
         return cli_report(err);
     printf("deployment %s is now the active deployment of %s\n", id, device);
     if (now)

@@ -1,4 +1,4 @@
-/* `m87 devices add|list|rm`. */
+/* `m87 devices add|list|rm|rotate-token|revoke-token`. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +12,9 @@ static const char devices_help[] =
     "  add NAME [--json]   register a device and print its token (shown once)\n"
     "  list [--json]       list the devices: online, last seen, agent, applied revision\n"
     "  rm NAME             remove a device with its deployments and reports\n"
+    "  rotate-token NAME [--json]\n"
+    "                      give the device a new token (shown once); the old one stops working\n"
+    "  revoke-token NAME   take the device's token away until rotate-token gives it a new one\n"
     "\n"
     "Run 'm87 devices <command> --help' for the options of a command.\n";
 
@@ -146,10 +149,76 @@ static int devices_rm(const struct cli_ctx *ctx, const char *device, int argc, c
     return CLI_EXIT_OK;
 }
 
+static const char rotate_help[] =
+    "usage: m87 devices rotate-token NAME [--json]\n"
+    "\n"
+    "Give the device a new token, printed this once; its old token stops working at once (a\n"
+    "running agent is refused until it is restarted with the new token).\n"
+    "\n"
+    "options:\n"
+    "  --json      print {\"name\",\"token\"}\n"
+    "  -h, --help  show this help\n";
+
+static const char revoke_help[] = "usage: m87 devices revoke-token NAME\n"
+                                  "\n"
+                                  "Take the device's token away: its agent is refused until "
+                                  "rotate-token\ngives it a new one. Its deployments stay.\n"
+                                  "\n"
+                                  "options:\n"
+                                  "  -h, --help  show this help\n";
+
+static char *token_path(const char *device)
+{
+    _cleanup_free_ char *name = cli_escape(device);
+    return m87_xasprintf("/v1/devices/%s/token", name);
+}
+
+static int devices_rotate(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
+{
+    (void)device;
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
+    bool json = false;
+    int rc = cli_parse_simple("devices rotate-token", rotate_help, argc, argv, &json, 1, 1);
+
+    if (rc)
+        return rc == 1 ? CLI_EXIT_OK : rc;
+    _cleanup_free_ char *path = token_path(argv[optind]);
+    if (cli_http_json(ctx, "POST", path, "{}", &doc, &err) < 0)
+        return cli_report(err);
+    if (json) {
+        cli_print_json(stdout, doc);
+        return CLI_EXIT_OK;
+    }
+    printf("new token of '%s': %s\n"
+           "The token is shown this once; the old one no longer works. Restart the agent with\n"
+           "--token NEW-TOKEN (or put it in its config file).\n",
+           argv[optind], m87_json_str(m87_json_get(doc, "token"), "?"));
+    return CLI_EXIT_OK;
+}
+
+static int devices_revoke(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
+{
+    (void)device;
+    _cleanup_error_ struct m87_error *err = NULL;
+    int rc = cli_parse_simple("devices revoke-token", revoke_help, argc, argv, NULL, 1, 1);
+
+    if (rc)
+        return rc == 1 ? CLI_EXIT_OK : rc;
+    _cleanup_free_ char *path = token_path(argv[optind]);
+    if (cli_http_json(ctx, "DELETE", path, NULL, NULL, &err) < 0)
+        return cli_report(err);
+    printf("token of '%s' revoked; give it a new one with: m87 devices rotate-token %s\n",
+           argv[optind], argv[optind]);
+    return CLI_EXIT_OK;
+}
+
 static const struct cli_sub subcommands[] = {
     {"add", devices_add, add_help},
     {"list", devices_list, list_help},
     {"rm", devices_rm, rm_help},
+    {"rotate-token", devices_rotate, rotate_help},
+    {"revoke-token", devices_revoke, revoke_help},
 };
 
 int cli_cmd_devices(int argc, char **argv)

@@ -118,9 +118,18 @@ static int perform(const struct cli_ctx *ctx, struct exchange *x, struct m87_jso
 int cli_http_json(const struct cli_ctx *ctx, const char *method, const char *path, const char *body,
                   struct m87_json **out, struct m87_error **err)
 {
+    return cli_http_json_header(ctx, method, path, body, NULL, out, err);
+}
+
+int cli_http_json_header(const struct cli_ctx *ctx, const char *method, const char *path,
+                         const char *body, const char *header, struct m87_json **out,
+                         struct m87_error **err)
+{
     struct exchange x;
 
     exchange_init(&x, ctx, method, path);
+    if (header)
+        x.headers = curl_slist_append(x.headers, header);
     curl_easy_setopt(x.h, CURLOPT_TIMEOUT_MS, CLI_REQUEST_TIMEOUT_MS);
     if (body) {
         x.headers = curl_slist_append(x.headers, "Content-Type: application/json");

@@ -34,6 +34,23 @@ int cli_cmd_deploy(const char *device, int argc, char **argv);
 int cli_cmd_undeploy(const char *device, int argc, char **argv);
 int cli_cmd_window(const char *device, int argc, char **argv);
 int cli_cmd_prefetch_policy(const char *device, int argc, char **argv);
+/* `m87 DEVICE prefetch IMAGE...|status|clear` (cli-prefetch.c). */
+int cli_cmd_prefetch(const char *device, int argc, char **argv);
+/* One image's progress from an entry of "prefetch_images": "pending", "pulling: 3 of 5 layers,
+ * 1.2 MiB of 4.0 MiB", "done: pulled", "failed: MESSAGE". Caller frees. */
+char *cli_prefetch_progress(const struct m87_json *entry);
+/* Sync execution (cli-remote*.c): `DEVICE docker ...` and `DEVICE sessions [show ID]`. */
+int cli_cmd_docker(const char *device, int argc, char **argv);
+int cli_cmd_sessions(const char *device, int argc, char **argv);
+struct cli_ctx;
+/* Create the session of the JSON request body on the device, print its output as it comes and
+ * return the exit status (docs/cli.md, "Sync execution"). wait_ms < 0: the default wait for an
+ * offline device. */
+int cli_remote_run(const struct cli_ctx *ctx, const char *device, const char *body,
+                   int64_t wait_ms);
+/* The "interactive" stacks of a status answer under their own heading (nothing when none). */
+void cli_print_interactive(const char *device, const struct m87_json *st);
+int cli_cmd_keys(int argc, char **argv);
 
 struct cli_ctx;
 /* `deployment status` (cli-status.c) and `deployment show` (cli-show.c). */
@@ -91,10 +108,14 @@ struct cli_ctx {
     char *server; /* base URL without a trailing '/' */
     char *token;
     char *ca_file; /* NULL: the system's CAs */
+    /* a plain http:// server is allowed */
+    bool insecure_http;
 };
 
 /* $XDG_CONFIG_HOME/m87/config or $HOME/.config/m87/config; NULL when neither is set. */
 char *cli_config_path(void);
+/* The file name in the same directory (signing.key); NULL when neither is set. */
+char *cli_config_file(const char *name);
 /* Fill ctx from the config file and M87_SERVER, M87_TOKEN, M87_CA_FILE (which win). Prints what
  * is missing (how to log in) and returns CLI_EXIT_USAGE, else CLI_EXIT_OK. */
 int cli_ctx_load(struct cli_ctx *ctx);
@@ -180,6 +201,24 @@ struct spec_runspec *cli_compose_job(const char *path, const char *name, struct 
 int cli_bundle_upload(const struct cli_ctx *ctx, const struct cli_bundle *bundle);
 /* Remove the temporary directory and free the fields. */
 void cli_bundle_release(struct cli_bundle *bundle);
+
+/* ---- signing revisions (cli-sign.c, docs/security.md) ------------------------------------------
+ * With a signing key configured (cli_config_file("signing.key")), each command that makes or
+ * activates a revision computes the revision hash the server will make, signs it and sends
+ * `M87-Signature: HASH KEYID SIG` with the request. Each function gives the header in *header
+ * (NULL when no key is configured: nothing is fetched then), or prints what failed and returns
+ * its exit status. */
+
+/* deploy: the newest revision of deployment dep with add's jobs merged in. */
+int cli_sign_jobs(const struct cli_ctx *ctx, const char *device, const char *dep,
+                  const struct spec_runspec *add, char **header);
+/* undeploy: the newest revision of dep without job (no header when it has no such job). */
+int cli_sign_undeploy(const struct cli_ctx *ctx, const char *device, const char *dep,
+                      const char *job, char **header);
+/* new (src NULL: no jobs), clone and activate: the jobs of deployment src at revision rev (0:
+ * its newest). */
+int cli_sign_copy(const struct cli_ctx *ctx, const char *device, const char *src, int64_t rev,
+                  char **header);
 
 /* The id of the device's active deployment (cli-deployments.c) into *id (caller frees); when it has
  * none, prints the next step to take and returns CLI_EXIT_USAGE. Any other failure is reported and

@@ -16,7 +16,9 @@ static void usage(FILE *out)
             "\n"
             "commands:\n"
             "  login --server URL --token TOKEN    save the server and the admin token\n"
-            "  devices add|list|rm                 manage devices\n"
+            "  devices add|list|rm|rotate-token|revoke-token\n"
+            "                                      manage devices and their tokens\n"
+            "  keys generate|show                  the key that signs revisions\n"
             "\n"
             "device commands:\n"
             "  DEVICE deployment new|list|show|activate|clone|status|rm\n"
@@ -84,6 +86,8 @@ static int run(int argc, char **argv)
         return cli_cmd_login(argc - 1, argv + 1);
     if (strcmp(argv[1], "devices") == 0)
         return cli_cmd_devices(argc - 1, argv + 1);
+    if (strcmp(argv[1], "keys") == 0)
+        return cli_cmd_keys(argc - 1, argv + 1);
     if (argv[1][0] == '-') {
         fprintf(stderr, "m87: unknown option '%s'\n", argv[1]);
         usage(stderr);

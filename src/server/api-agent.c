@@ -86,7 +86,8 @@ static int check_record(const struct m87_json *rec, size_t i, struct srv_report 
 {
     static const char *const strings[] = {"time", "job_hash", "output", "message", "next", NULL};
     static const char *const ints[] = {"attempt", "attempts", "exit_code", "duration_ms", NULL};
-    static const char *const kinds[] = {"step", "job", "log", "health", "window", NULL};
+    static const char *const kinds[] = {"step",   "job",    "log",      "health",
+                                        "window", "target", "prefetch", NULL};
     if (m87_json_type(rec) != M87_JSON_OBJECT)
         return m87_error_set(err, M87_E_INVAL, 0, "reports[%zu]: expected an object", i);
     if (!numbers_in_range(rec))
@@ -207,6 +208,13 @@ static void write_target(struct m87_jw *w, const struct srv_deployment *dep,
     m87_jw_kstr(w, "hash", rev->hash);
     m87_jw_key(w, "spec");
     srv_jw_raw(w, rev->spec);
+    if (rev->sig_key) { /* signed revisions: docs/security.md */
+        m87_jw_key(w, "signature");
+        m87_jw_obj_open(w);
+        m87_jw_kstr(w, "key", rev->sig_key);
+        m87_jw_kstr(w, "sig", rev->sig);
+        m87_jw_obj_close(w);
+    }
 }
 
 /* The answer: {"ack":N} plus "target" when it differs from what the device applied, or when

@@ -52,8 +52,12 @@ static int initial_content(struct srv_req *r, const struct srv_device *dev,
         rc = srv_revision_get(r->srv->store, &src, number ? number : src.revision, &srev, err);
     if (rc == 0 && (rs = srv_rev_parse_stored(srev.spec, err)) == NULL)
         rc = -1;
-    if (rc == 0)
+    if (rc == 0) {
         srv_rev_content_from(rs, c);
+        /* the same jobs make the same hash: its signature holds for the clone */
+        if (strcmp(c->hash, srev.hash) == 0)
+            srv_rev_content_sign(c, srev.sig_key, srev.sig);
+    }
     srv_revision_release(&srev);
     srv_deployment_release(&src);
     return rc;
@@ -76,9 +80,14 @@ static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     struct srv_device dev = {0};
     struct srv_deployment dep = {0};
     struct srv_rev_content c = {0};
-    int rc = srv_device_find(r->srv->store, r->params.v[0], &dev, err);
+    struct srv_signature sig;
+    int rc = srv_req_signature(r, &sig, err);
+    if (rc == 0)
+        rc = srv_device_find(r->srv->store, r->params.v[0], &dev, err);
     if (rc == 0)
         rc = initial_content(r, &dev, m87_json_get(body, "clone"), &c, err);
+    if (rc == 0)
+        rc = srv_signature_apply(&sig, &c, err);
     if (rc == 0)
         rc = srv_deployment_create(r->srv->store, dev.id, m87_json_bool(active, false), &c, &dep,
                                    err);
@@ -130,6 +139,19 @@ void srv_api_deployments_list(struct srv_req *r)
         srv_run_tx(r, 200, list);
 }
 
+static void write_signature(struct m87_jw *w, const struct srv_revision *rev)
+{
+    m87_jw_key(w, "signature");
+    if (rev->sig_key == NULL) {
+        m87_jw_null(w);
+        return;
+    }
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "key", rev->sig_key);
+    m87_jw_kstr(w, "sig", rev->sig);
+    m87_jw_obj_close(w);
+}
+
 static int get(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     const char *q = srv_req_query(r, "revision");
@@ -155,6 +177,7 @@ static int get(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
         srv_jw_raw(w, rev.jobs);
         m87_jw_key(w, "spec");
         srv_jw_raw(w, rev.spec);
+        write_signature(w, &rev);
         m87_jw_obj_close(w);
     }
     srv_revision_release(&rev);
@@ -188,6 +211,21 @@ void srv_api_deployments_delete(struct srv_req *r)
     srv_run_tx(r, 204, delete);
 }
 
+/* A signature sent with activate is for the deployment's newest revision (signing a revision
+ * made unsigned, or with a new key); 409 when that revision has another hash. */
+static int sign_head(struct srv_req *r, const struct srv_deployment *dep,
+                     const struct srv_signature *sig, struct m87_error **err)
+{
+    if (!sig->present)
+        return 0;
+    if (strcmp(sig->hash, dep->hash) != 0)
+        return m87_error_set(err, M87_E_CONFLICT, 0,
+                             "signature: made for revision hash %.12s, the newest revision of "
+                             "'%s' is %.12s (it changed meanwhile): run the command again",
+                             sig->hash, dep->public_id, dep->hash);
+    return srv_revision_sign(r->srv->store, dep, dep->revision, sig->key, sig->sig, err);
+}
+
 static int activate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     static const char *const none[] = {NULL};
@@ -195,11 +233,14 @@ static int activate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     if (body == NULL || srv_json_only(body, NULL, none, err) < 0)
         return -1;
     bool now = false;
-    if (srv_req_now(r, &now, err) < 0)
+    struct srv_signature sig;
+    if (srv_req_now(r, &now, err) < 0 || srv_req_signature(r, &sig, err) < 0)
         return -1;
     struct srv_device dev = {0};
     struct srv_deployment dep = {0};
     int rc = srv_find_deployment(r, &dev, &dep, err);
+    if (rc == 0)
+        rc = sign_head(r, &dep, &sig, err);
     /* activating the active deployment changes nothing, unless it is to be applied now */
     if (rc == 0 && !dep.active)
         rc = srv_deployment_activate(r->srv->store, &dep, err);

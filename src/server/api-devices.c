@@ -1,4 +1,5 @@
-/* /v1/devices: create (with the device token, shown once), list, show, delete. */
+/* /v1/devices: create (with the device token, shown once), list, show, delete, and the
+ * device token: rotate, revoke. */
 #include <string.h>
 
 #include "server/server-internal.h"
@@ -112,4 +113,55 @@ static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 void srv_api_devices_delete(struct srv_req *r)
 {
     srv_run_tx(r, 204, delete);
+}
+
+/* A new token replaces every token the device had: the old one stops working with this commit,
+ * and a sync held with it is answered (its next request gets 401). */
+static int token_rotate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    static const char *const none[] = {NULL};
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
+    if (body == NULL || srv_json_only(body, NULL, none, err) < 0)
+        return -1;
+    _cleanup_free_ char *token = NULL;
+    char hash[M87_SHA256_HEX_LEN + 1];
+    struct srv_device d = {0};
+    if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
+        return -1;
+    int rc = srv_token_new(SRV_ROLE_DEVICE, &token, hash, err);
+    if (rc == 0)
+        rc = srv_token_revoke_device(r->srv->store, d.id, err);
+    if (rc == 0)
+        rc = srv_token_add(r->srv->store, hash, SRV_ROLE_DEVICE, d.id, err);
+    if (rc == 0) {
+        m87_jw_obj_open(w);
+        m87_jw_kstr(w, "name", d.name);
+        m87_jw_kstr(w, "token", token);
+        m87_jw_obj_close(w);
+        r->notify_device = d.id;
+    }
+    srv_device_release(&d);
+    return rc;
+}
+
+void srv_api_devices_token_rotate(struct srv_req *r)
+{
+    srv_run_tx(r, 200, token_rotate);
+}
+
+static int token_revoke(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    (void)w;
+    struct srv_device d = {0};
+    if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
+        return -1;
+    int rc = srv_token_revoke_device(r->srv->store, d.id, err);
+    r->notify_device = d.id;
+    srv_device_release(&d);
+    return rc;
+}
+
+void srv_api_devices_token_revoke(struct srv_req *r)
+{
+    srv_run_tx(r, 204, token_revoke);
 }

@@ -4,10 +4,23 @@
 
 #include "server/server-internal.h"
 
-/* Store rs as the next revision of dep and answer with the deployment. */
+/* The signature of the new revision: the one sent with the request, which must be for the hash
+ * made; without one, that of the previous revision when the hash is the same. */
+static int sign_content(struct srv_req *r, const struct srv_revision *prev,
+                        struct srv_rev_content *c, struct m87_error **err)
+{
+    struct srv_signature sig;
+    if (srv_req_signature(r, &sig, err) < 0)
+        return -1;
+    if (!sig.present && strcmp(prev->hash, c->hash) == 0)
+        srv_rev_content_sign(c, prev->sig_key, prev->sig);
+    return srv_signature_apply(&sig, c, err);
+}
+
+/* Store rs as the next revision of dep (whose newest is prev) and answer with the deployment. */
 static int next_revision(struct srv_req *r, const struct srv_device *dev,
-                         struct srv_deployment *dep, const struct spec_runspec *rs,
-                         struct m87_jw *w, struct m87_error **err)
+                         struct srv_deployment *dep, const struct srv_revision *prev,
+                         const struct spec_runspec *rs, struct m87_jw *w, struct m87_error **err)
 {
     bool now_flag = false;
     if (srv_req_now(r, &now_flag, err) < 0)
@@ -18,7 +31,9 @@ static int next_revision(struct srv_req *r, const struct srv_device *dev,
                              dep->public_id);
     struct srv_rev_content c;
     srv_rev_content_from(rs, &c);
-    int rc = srv_revision_add(r->srv->store, dep, &c, err);
+    int rc = sign_content(r, prev, &c, err);
+    if (rc == 0)
+        rc = srv_revision_add(r->srv->store, dep, &c, err);
     srv_rev_content_release(&c);
     struct srv_deployment now = {0};
     if (rc == 0)
@@ -34,16 +49,15 @@ static int next_revision(struct srv_req *r, const struct srv_device *dev,
     return rc;
 }
 
-/* Load the newest revision's run spec of the deployment in the path. */
+/* Load the newest revision (into *rev) and its run spec of the deployment in the path. */
 static struct spec_runspec *load_head(struct srv_req *r, struct srv_device *dev,
-                                      struct srv_deployment *dep, struct m87_error **err)
+                                      struct srv_deployment *dep, struct srv_revision *rev,
+                                      struct m87_error **err)
 {
-    struct srv_revision rev = {0};
     struct spec_runspec *rs = NULL;
     if (srv_find_deployment(r, dev, dep, err) == 0 &&
-        srv_revision_get(r->srv->store, dep, dep->revision, &rev, err) == 0)
-        rs = srv_rev_parse_stored(rev.spec, err);
-    srv_revision_release(&rev);
+        srv_revision_get(r->srv->store, dep, dep->revision, rev, err) == 0)
+        rs = srv_rev_parse_stored(rev->spec, err);
     return rs;
 }
 
@@ -63,12 +77,14 @@ static int put(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
         return -1;
     struct srv_device dev = {0};
     struct srv_deployment dep = {0};
-    _cleanup_(spec_runspec_freep) struct spec_runspec *base = load_head(r, &dev, &dep, err);
+    struct srv_revision rev = {0};
+    _cleanup_(spec_runspec_freep) struct spec_runspec *base = load_head(r, &dev, &dep, &rev, err);
     int rc = -1;
     if (base) {
         srv_rev_merge(base, add);
-        rc = next_revision(r, &dev, &dep, base, w, err);
+        rc = next_revision(r, &dev, &dep, &rev, base, w, err);
     }
+    srv_revision_release(&rev);
     srv_deployment_release(&dep);
     srv_device_release(&dev);
     return rc;
@@ -86,13 +102,15 @@ static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_device dev = {0};
     struct srv_deployment dep = {0};
-    _cleanup_(spec_runspec_freep) struct spec_runspec *base = load_head(r, &dev, &dep, err);
+    struct srv_revision rev = {0};
+    _cleanup_(spec_runspec_freep) struct spec_runspec *base = load_head(r, &dev, &dep, &rev, err);
     int rc = -1;
     if (base && !srv_rev_remove(base, r->params.v[2]))
         m87_error_set(err, M87_E_NOTFOUND, 0, "deployment '%s' has no job '%s'", dep.public_id,
                       r->params.v[2]);
     else if (base)
-        rc = next_revision(r, &dev, &dep, base, w, err);
+        rc = next_revision(r, &dev, &dep, &rev, base, w, err);
+    srv_revision_release(&rev);
     srv_deployment_release(&dep);
     srv_device_release(&dev);
     return rc;

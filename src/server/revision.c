@@ -1,43 +1,26 @@
 /* What a revision is made of: the stored run spec, its hash, its job list and the bundles it
  * references; and the edits that make the next revision (merge, remove). */
+#include <stdio.h>
 #include <string.h>
 
+#include "m87/sign.h"
 #include "server/server-internal.h"
 
-#define REV_HASH_PREFIX "m87-rev-v1\n"
+#define SIGNATURE_HEADER "M87-Signature"
 
 void srv_rev_content_release(struct srv_rev_content *c)
 {
     free(c->spec);
     free(c->jobs);
     m87_strv_release(&c->bundles);
+    free(c->sig_key);
+    free(c->sig);
     memset(c, 0, sizeof(*c));
-}
-
-static int cmp_job_ptr(const void *a, const void *b)
-{
-    const struct spec_job *x = *(const struct spec_job *const *)a;
-    const struct spec_job *y = *(const struct spec_job *const *)b;
-    return strcmp(x->id, y->id);
 }
 
 void srv_rev_hash(const struct spec_runspec *rs, char out[M87_SHA256_HEX_LEN + 1])
 {
-    _cleanup_free_ const struct spec_job **order =
-        m87_xcalloc(rs->n_jobs ? rs->n_jobs : 1, sizeof(*order));
-    for (size_t i = 0; i < rs->n_jobs; i++)
-        order[i] = &rs->jobs[i];
-    qsort(order, rs->n_jobs, sizeof(*order), cmp_job_ptr);
-
-    struct m87_sha256 *h = m87_sha256_new();
-    m87_sha256_update(h, REV_HASH_PREFIX, strlen(REV_HASH_PREFIX));
-    for (size_t i = 0; i < rs->n_jobs; i++) {
-        const struct spec_job *j = order[i];
-        _cleanup_free_ char *line =
-            m87_xasprintf("%s %s %s\n", j->id, j->hash, j->enabled ? "1" : "0");
-        m87_sha256_update(h, line, strlen(line));
-    }
-    m87_sha256_final(h, out);
+    spec_revision_hash(rs, out);
 }
 
 void srv_rev_content_from(const struct spec_runspec *rs, struct srv_rev_content *c)
@@ -67,40 +50,64 @@ struct spec_runspec *srv_rev_parse_stored(const char *spec, struct m87_error **e
     return rs;
 }
 
-static ssize_t job_index(const struct spec_runspec *rs, const char *id)
-{
-    for (size_t i = 0; i < rs->n_jobs; i++)
-        if (strcmp(rs->jobs[i].id, id) == 0)
-            return (ssize_t)i;
-    return -1;
-}
-
 void srv_rev_merge(struct spec_runspec *base, struct spec_runspec *add)
 {
-    base->jobs = m87_xrealloc(base->jobs, (base->n_jobs + add->n_jobs + 1) * sizeof(*base->jobs));
-    for (size_t i = 0; i < add->n_jobs; i++) {
-        ssize_t at = job_index(base, add->jobs[i].id);
-        if (at >= 0) {
-            spec_job_release(&base->jobs[at]);
-        } else {
-            at = (ssize_t)base->n_jobs++;
-        }
-        base->jobs[at] = add->jobs[i];
-        base->jobs[at].index = (size_t)at;
-        memset(&add->jobs[i], 0, sizeof(add->jobs[i]));
-    }
-    add->n_jobs = 0;
+    spec_runspec_merge(base, add);
 }
 
 bool srv_rev_remove(struct spec_runspec *rs, const char *id)
 {
-    ssize_t at = job_index(rs, id);
-    if (at < 0)
-        return false;
-    spec_job_release(&rs->jobs[at]);
-    memmove(&rs->jobs[at], &rs->jobs[at + 1], (rs->n_jobs - (size_t)at - 1) * sizeof(*rs->jobs));
-    rs->n_jobs--;
-    for (size_t i = 0; i < rs->n_jobs; i++)
-        rs->jobs[i].index = i;
-    return true;
+    return spec_runspec_remove(rs, id);
+}
+
+static bool all_of(const char *s, size_t len, const char *set)
+{
+    return strlen(s) == len && strspn(s, set) == len;
+}
+
+int srv_req_signature(struct srv_req *r, struct srv_signature *s, struct m87_error **err)
+{
+    static const char hex[] = "0123456789abcdef";
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+    const char *text = srv_req_header(r, SIGNATURE_HEADER);
+    char hash[80], key[40], sig[120], extra[2];
+
+    memset(s, 0, sizeof(*s));
+    if (text == NULL)
+        return 0;
+    /* the widths bound every field; a valid one is shorter, checked below */
+    if (strlen(text) > 200 || sscanf(text, "%79s %39s %119s %1s", hash, key, sig, extra) != 3 ||
+        !all_of(hash, M87_SHA256_HEX_LEN, hex) || !all_of(key, M87_SIGN_KEY_ID_LEN, hex) ||
+        !all_of(sig, M87_SIGN_SIG_TEXT_LEN, b64))
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             SIGNATURE_HEADER ": expected 'HASH KEYID SIGNATURE' (64 hex digits, "
+                                              "%d hex digits, base64 of 64 bytes)",
+                             M87_SIGN_KEY_ID_LEN);
+    memcpy(s->hash, hash, sizeof(s->hash));
+    memcpy(s->key, key, M87_SIGN_KEY_ID_LEN + 1);
+    memcpy(s->sig, sig, M87_SIGN_SIG_TEXT_LEN + 1);
+    s->present = true;
+    return 0;
+}
+
+void srv_rev_content_sign(struct srv_rev_content *c, const char *sig_key, const char *sig)
+{
+    free(c->sig_key);
+    free(c->sig);
+    c->sig_key = sig_key && sig ? m87_xstrdup(sig_key) : NULL;
+    c->sig = sig_key && sig ? m87_xstrdup(sig) : NULL;
+}
+
+int srv_signature_apply(const struct srv_signature *s, struct srv_rev_content *c,
+                        struct m87_error **err)
+{
+    if (!s->present)
+        return 0;
+    if (strcmp(s->hash, c->hash) != 0)
+        return m87_error_set(err, M87_E_CONFLICT, 0,
+                             "signature: made for revision hash %.12s, the change makes %.12s "
+                             "(the deployment changed meanwhile): run the command again",
+                             s->hash, c->hash);
+    srv_rev_content_sign(c, s->key, s->sig);
+    return 0;
 }

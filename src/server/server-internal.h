@@ -136,6 +136,9 @@ struct srv_revision {
     int64_t created;
     char *jobs; /* JSON array of job ids */
     char *spec; /* spec_runspec_dump JSON */
+    /* the signature of the hash (docs/security.md): key id (NULL: unsigned) and base64 */
+    char *sig_key;
+    char *sig;
 };
 void srv_revision_release(struct srv_revision *r);
 
@@ -145,11 +148,15 @@ struct srv_rev_content {
     char hash[M87_SHA256_HEX_LEN + 1];
     char *jobs;
     struct m87_strv bundles;
+    char *sig_key; /* the signature stored with it, or NULL */
+    char *sig;
 };
 void srv_rev_content_release(struct srv_rev_content *c);
 
 int srv_token_add(struct srv_store *st, const char *hash, enum srv_role role, int64_t device_id,
                   struct m87_error **err);
+/* Forget every token of the device: it has none until a new one is added. */
+int srv_token_revoke_device(struct srv_store *st, int64_t device_id, struct m87_error **err);
 /* 1 with role and device (id, name) when the hash is known, 0 when not. */
 int srv_token_lookup(struct srv_store *st, const char *hash, enum srv_role *role,
                      int64_t *device_id, char **device_name, struct m87_error **err);
@@ -219,6 +226,9 @@ int srv_revision_get(struct srv_store *st, const struct srv_deployment *d, int64
                      struct srv_revision *out, struct m87_error **err);
 int srv_revision_list(struct srv_store *st, const struct srv_deployment *d,
                       struct srv_revision **out, size_t *n, struct m87_error **err);
+/* Store a signature with revision number of d (replacing one it had). */
+int srv_revision_sign(struct srv_store *st, const struct srv_deployment *d, int64_t number,
+                      const char *sig_key, const char *sig, struct m87_error **err);
 
 /* 1 with *size when the bundle is stored, 0 when not. */
 int srv_bundle_find(struct srv_store *st, const char *digest, uint64_t *size,
@@ -295,6 +305,24 @@ struct spec_runspec *srv_rev_parse_stored(const char *spec, struct m87_error **e
 void srv_rev_merge(struct spec_runspec *base, struct spec_runspec *add);
 /* Remove the job id from rs; false when it has none. */
 bool srv_rev_remove(struct spec_runspec *rs, const char *id);
+
+struct srv_req;
+/* A signature sent with a request that makes or activates a revision: the header
+ * `M87-Signature: HASH KEYID SIG` (docs/security.md). */
+struct srv_signature {
+    bool present;
+    char hash[M87_SHA256_HEX_LEN + 1];
+    char key[32];
+    char sig[96];
+};
+/* Read the header into *s (s->present false without one); M87_E_INVAL naming what is wrong. */
+int srv_req_signature(struct srv_req *r, struct srv_signature *s, struct m87_error **err);
+/* Give c the signature s when it was made for c's hash; M87_E_CONFLICT when it was made for
+ * another revision (a concurrent change). Nothing when s is not present. */
+int srv_signature_apply(const struct srv_signature *s, struct srv_rev_content *c,
+                        struct m87_error **err);
+/* Copy a stored signature (NULL key: none) into c. */
+void srv_rev_content_sign(struct srv_rev_content *c, const char *sig_key, const char *sig);
 
 /* ---- long-polls (longpoll.c) ----------------------------------------------------------------- */
 
@@ -500,6 +528,8 @@ int srv_api_bundles_chunk(struct srv_req *r, const char *data, size_t len);
 void srv_api_bundles_get(struct srv_req *r);
 void srv_api_sync(struct srv_req *r);
 void srv_api_devices_patch(struct srv_req *r);
+void srv_api_devices_token_rotate(struct srv_req *r);
+void srv_api_devices_token_revoke(struct srv_req *r);
 void srv_api_windows_list(struct srv_req *r);
 void srv_api_windows_add(struct srv_req *r);
 void srv_api_windows_delete(struct srv_req *r);

@@ -18,11 +18,14 @@ static const char SQL_DEP_ACTIVATE[] = "UPDATE deployments SET active = 1 WHERE 
 static const char SQL_DEP_DELETE[] = "DELETE FROM deployments WHERE id = ?1";
 static const char SQL_DEP_HEAD[] = "UPDATE deployments SET head = ?2 WHERE id = ?1";
 static const char SQL_REV_ADD[] = "INSERT INTO revisions (deployment_id, number, hash, created,"
-                                  " jobs, spec) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+                                  " jobs, spec, sig_key, sig) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+                                  " ?7, ?8)";
 static const char SQL_REV_BUNDLE[] =
     "INSERT OR IGNORE INTO revision_bundles (revision_id, digest) VALUES (?1, ?2)";
-static const char SQL_REV_GET[] = "SELECT number, hash, created, jobs, spec FROM revisions"
-                                  " WHERE deployment_id = ?1 AND number = ?2";
+static const char SQL_REV_GET[] = "SELECT number, hash, created, jobs, spec, sig_key, sig"
+                                  " FROM revisions WHERE deployment_id = ?1 AND number = ?2";
+static const char SQL_REV_SIGN[] = "UPDATE revisions SET sig_key = ?3, sig = ?4"
+                                   " WHERE deployment_id = ?1 AND number = ?2";
 static const char SQL_REV_LIST[] = "SELECT number, hash, created, jobs FROM revisions"
                                    " WHERE deployment_id = ?1 ORDER BY number";
 
@@ -39,6 +42,8 @@ void srv_revision_release(struct srv_revision *r)
     free(r->hash);
     free(r->jobs);
     free(r->spec);
+    free(r->sig_key);
+    free(r->sig);
     memset(r, 0, sizeof(*r));
 }
 
@@ -134,6 +139,8 @@ static int insert_revision(struct srv_store *st, int64_t dep_id, int64_t number,
     sqlite3_bind_int64(s, 4, srv_now());
     srv_bind_text(s, 5, c->jobs);
     srv_bind_text(s, 6, c->spec);
+    srv_bind_text(s, 7, c->sig_key);
+    srv_bind_text(s, 8, c->sig_key ? c->sig : NULL);
     if (srv_step_done(st, s, "store revision", err) < 0)
         return -1;
     int64_t rev_id = sqlite3_last_insert_rowid(srv_store_db(st));
@@ -248,8 +255,37 @@ int srv_revision_get(struct srv_store *st, const struct srv_deployment *d, int64
     out->created = sqlite3_column_int64(s, 2);
     out->jobs = srv_col_text(s, 3);
     out->spec = srv_col_text(s, 4);
+    out->sig_key = srv_col_text(s, 5);
+    out->sig = srv_col_text(s, 6);
     sqlite3_reset(s);
     return 0;
+}
+
+int srv_revision_sign(struct srv_store *st, const struct srv_deployment *d, int64_t number,
+                      const char *sig_key, const char *sig, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_REV_SIGN, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, d->id);
+    sqlite3_bind_int64(s, 2, number);
+    srv_bind_text(s, 3, sig_key);
+    srv_bind_text(s, 4, sig_key ? sig : NULL);
+    return srv_step_done(st, s, "store signature", err);
+}
+
+static void rev_fill(sqlite3_stmt *s, void *elem)
+{
+    struct srv_revision *r = elem;
+    r->number = sqlite3_column_int64(s, 0);
+    r->hash = srv_col_text(s, 1);
+    r->created = sqlite3_column_int64(s, 2);
+    r->jobs = srv_col_text(s, 3);
+}
+
+static void rev_release(void *elem)
+{
+    srv_revision_release(elem);
 }
 
 int srv_revision_list(struct srv_store *st, const struct srv_deployment *d,

@@ -5,6 +5,8 @@
 
 static const char SQL_TOKEN_ADD[] =
     "INSERT INTO tokens (hash, role, device_id, created) VALUES (?1, ?2, ?3, ?4)";
+static const char SQL_TOKEN_REVOKE[] =
+    "DELETE FROM tokens WHERE role = 'device' AND device_id = ?1";
 static const char SQL_TOKEN_LOOKUP[] =
     "SELECT t.hash, t.role, t.device_id, d.name FROM tokens t"
     " LEFT JOIN devices d ON d.id = t.device_id WHERE t.hash = ?1";
@@ -54,6 +56,15 @@ int srv_token_add(struct srv_store *st, const char *hash, enum srv_role role, in
         sqlite3_bind_int64(s, 3, device_id);
     sqlite3_bind_int64(s, 4, srv_now());
     return srv_step_done(st, s, "store token", err);
+}
+
+int srv_token_revoke_device(struct srv_store *st, int64_t device_id, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_TOKEN_REVOKE, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    return srv_step_done(st, s, "revoke token", err);
 }
 
 int srv_token_lookup(struct srv_store *st, const char *hash, enum srv_role *role,

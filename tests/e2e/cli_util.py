@@ -166,6 +166,7 @@ class Cli:
         e = {k: v for k, v in os.environ.items() if not k.startswith("M87_")}
         e["HOME"] = str(self.home)
         e["XDG_CONFIG_HOME"] = str(self.xdg)
+        e["M87_INSECURE_HTTP"] = "1"  # the tests' servers are plain http unless tls= is given
         if self.use_env and self.server:
             e["M87_SERVER"] = self.server.url
             e["M87_TOKEN"] = self.server.token

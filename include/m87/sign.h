@@ -1,0 +1,61 @@
+/* Ed25519 signatures over libcrypto, part of the common module (src/common/sign.c): the keys
+ * that sign revisions (the m87 CLI) and check them (the agent's --trust), and the bytes a
+ * revision signature covers.
+ *
+ * Keys are PEM: the private key PKCS#8 ("-----BEGIN PRIVATE KEY-----"), the public key
+ * SubjectPublicKeyInfo ("-----BEGIN PUBLIC KEY-----"), as `openssl genpkey -algorithm ed25519`
+ * writes them. A key's id is the first M87_SIGN_KEY_ID_LEN hex digits of the SHA-256 of its raw
+ * 32-byte public key. Signatures travel as standard padded base64 of the 64 signature bytes. */
+#ifndef M87_SIGN_H
+#define M87_SIGN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "m87/common.h"
+
+#define M87_SIGN_KEY_ID_LEN 16
+#define M87_SIGN_MAX_PEM (16u * 1024) /* bytes of a key file */
+#define M87_SIGN_SIG_TEXT_LEN 88      /* base64 of 64 bytes */
+#define M87_SIGN_REVISION_PREFIX "m87-revision-signature-v1\n"
+
+/* A key pair (private: can sign) or a public key (can only verify). */
+struct m87_sign_key;
+
+void m87_sign_key_free(struct m87_sign_key *k);
+static inline void m87_sign_key_freep(struct m87_sign_key **k)
+{
+    m87_sign_key_free(*k);
+}
+
+/* A new random key pair. Caller frees. NULL with M87_E_INTERNAL when libcrypto fails. */
+struct m87_sign_key *m87_sign_key_generate(struct m87_error **err);
+
+/* A key from PEM text: a private key when private is true (the public half is derived), else a
+ * public key. what names the input in messages. NULL with M87_E_PARSE ("WHAT: not an Ed25519
+ * private key") for anything else. */
+struct m87_sign_key *m87_sign_key_from_pem(const char *pem, size_t len, bool private,
+                                           const char *what, struct m87_error **err);
+/* The same from a file (M87_E_IO when it cannot be read, M87_E_TOOBIG past M87_SIGN_MAX_PEM). */
+struct m87_sign_key *m87_sign_key_load(const char *path, bool private, struct m87_error **err);
+
+/* The PEM of the private key (NULL for a public key) or of the public key. Caller frees. */
+char *m87_sign_key_private_pem(const struct m87_sign_key *k);
+char *m87_sign_key_public_pem(const struct m87_sign_key *k);
+
+/* The key's id (lower-case hex). */
+void m87_sign_key_id(const struct m87_sign_key *k, char out[M87_SIGN_KEY_ID_LEN + 1]);
+bool m87_sign_key_is_private(const struct m87_sign_key *k);
+
+/* Sign len bytes: the signature as base64 text. Caller frees. NULL with M87_E_INVAL for a public
+ * key. */
+char *m87_sign(const struct m87_sign_key *k, const void *msg, size_t len, struct m87_error **err);
+/* True when sig (base64 text) is k's signature of msg. Any malformed sig is false. */
+bool m87_sign_verify(const struct m87_sign_key *k, const void *msg, size_t len, const char *sig);
+
+/* What signs a revision: M87_SIGN_REVISION_PREFIX followed by its hash (64 hex digits). The
+ * revision hash covers each job's canonical hash, which covers its bundle digest. */
+char *m87_sign_revision(const struct m87_sign_key *k, const char *hash, struct m87_error **err);
+bool m87_sign_revision_verify(const struct m87_sign_key *k, const char *hash, const char *sig);
+
+#endif
