@@ -196,6 +196,9 @@ static void text_daemon(const struct m87_json *st, bool running)
     text_revision("target", m87_json_get(st, "target"));
     if (running)
         text_revision("applying", m87_json_get(st, "applying"));
+    const char *next = m87_json_str(m87_json_path(st, "waiting", "next_window", NULL), NULL);
+    if (running && next)
+        printf("%-10s the target waits for a maintenance window (next: %s)\n", "waiting", next);
     printf("%-10s %lld reports\n\n", "queue",
            (long long)m87_json_int(m87_json_get(st, "queue"), 0));
 }

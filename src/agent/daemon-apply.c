@@ -33,8 +33,8 @@ static void report_fetch_failure(struct runner *r, const struct spec_runspec *rs
 }
 
 /* Download one bundle, again and again while attempts make progress. */
-static int fetch_bundle(const struct agent_daemon *d, struct agent_http *h, const char *digest,
-                        struct m87_error **err)
+int agent_apply_fetch_bundle(const struct agent_daemon *d, struct agent_http *h, const char *digest,
+                             struct m87_error **err)
 {
     char name[SPEC_BUNDLE_FILE_LEN + 1];
     unsigned fails = 0;
@@ -50,7 +50,10 @@ static int fetch_bundle(const struct agent_daemon *d, struct agent_http *h, cons
         if (agent_http_bundle(h, digest, d->bundles_dir, &gained, err) == 0)
             return 0;
         fails = gained > 0 ? 1 : fails + 1;
-        bool refused = (*err)->http_status >= 400 && (*err)->http_status < 500;
+        /* a 4xx, or bytes that do not hash to the digest (a bundle changed on the server): the
+         * same download would give the same answer, so this apply ends (and is retried later) */
+        bool refused = ((*err)->http_status >= 400 && (*err)->http_status < 500) ||
+                       m87_error_code(*err) == M87_E_INVAL;
         if (refused || fails >= AGENT_FETCH_TRIES || m87_error_code(*err) == M87_E_CANCELLED)
             return -1;
         int64_t wait = agent_backoff_ms(fails, AGENT_BACKOFF_BASE_MS, agent_backoff_cap_ms());
@@ -111,7 +114,7 @@ static int apply_run(struct agent_daemon *d)
     _cleanup_(agent_http_freep) struct agent_http *h = agent_http_new(d->cfg, NULL);
     for (size_t i = 0; i < t->rs->n_jobs; i++) {
         const struct spec_job *job = &t->rs->jobs[i];
-        if (!job->enabled || !job->bundle || fetch_bundle(d, h, job->bundle, &err) == 0)
+        if (!job->enabled || !job->bundle || agent_apply_fetch_bundle(d, h, job->bundle, &err) == 0)
             continue;
         m87_log(M87_LOG_ERR, "apply: %s", err->msg);
         report_fetch_failure(r, t->rs, job->bundle, err->msg);
@@ -127,7 +130,7 @@ static int apply_run(struct agent_daemon *d)
     return rc == 0 ? AGENT_APPLY_OK : AGENT_APPLY_FAILED;
 }
 
-M87_NORETURN static void apply_child(struct agent_daemon *d, pid_t parent)
+void agent_child_detach(struct agent_daemon *d, pid_t parent)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
@@ -141,6 +144,11 @@ M87_NORETURN static void apply_child(struct agent_daemon *d, pid_t parent)
     /* the runner opens the journal anew, so that the lock it takes is this process's own */
     runner_journal_free(d->journal);
     d->journal = NULL;
+}
+
+M87_NORETURN static void apply_child(struct agent_daemon *d, pid_t parent)
+{
+    agent_child_detach(d, parent);
     int rc = apply_run(d);
     fflush(NULL);
     _exit(rc);
@@ -153,23 +161,31 @@ static bool same_revision(const struct agent_target *a, const struct agent_targe
     return strcmp(a->hash, b->hash) == 0;
 }
 
-static bool apply_due(const struct agent_daemon *d, int64_t now)
+/* The revision to apply now, NULL when none is due. While the target waits for a maintenance
+ * window, the first apply after a start is that of the applied revision: its services are
+ * checked (a rebooted device runs its workloads) without switching. */
+static const struct agent_target *apply_due(const struct agent_daemon *d, int64_t now)
 {
     if (!d->has_target)
-        return false;
+        return NULL;
+    if (!agent_window_apply_allowed(d))
+        return d->startup && d->has_applied && !d->applied.stop ? &d->applied : NULL;
     if (d->apply_retry_at)
-        return now >= d->apply_retry_at;
-    return d->startup || !d->has_applied || !same_revision(&d->target, &d->applied);
+        return now >= d->apply_retry_at ? &d->target : NULL;
+    bool due = d->startup || !d->has_applied || !same_revision(&d->target, &d->applied);
+    return due ? &d->target : NULL;
 }
 
 void agent_daemon_apply_tick(struct agent_daemon *d)
 {
     _cleanup_error_ struct m87_error *err = NULL;
 
-    if (d->child || !apply_due(d, runner_mono_ms()))
+    agent_window_tick(d);
+    const struct agent_target *due = d->child ? NULL : apply_due(d, runner_mono_ms());
+    if (!due)
         return;
     _cleanup_(m87_json_freep) struct m87_json *doc =
-        m87_json_parse(d->target.text, strlen(d->target.text), &err);
+        m87_json_parse(due->text, strlen(due->text), &err);
     agent_target_release(&d->child_target);
     if (!doc || agent_target_from_json(doc, &d->child_target, &err) < 0) {
         m87_log(M87_LOG_ERR, "apply: %s", err->msg);
@@ -177,6 +193,7 @@ void agent_daemon_apply_tick(struct agent_daemon *d)
     }
     _cleanup_free_ char *what = agent_target_describe(&d->child_target);
     m87_log(M87_LOG_INFO, "applying revision %s", what);
+    agent_window_apply_starts(d);
     fflush(NULL);
     pid_t parent = getpid();
     pid_t pid = fork();

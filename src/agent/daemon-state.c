@@ -24,6 +24,24 @@ static void revision(struct m87_jw *w, const char *key, bool has, const struct a
     m87_jw_obj_close(w);
 }
 
+/* The stored target when it waits for a maintenance window, with the next window start. */
+static void waiting(struct m87_jw *w, const struct agent_daemon *d)
+{
+    time_t now = agent_clock_now();
+
+    m87_jw_key(w, "waiting");
+    if (!d->has_target || d->target.stop || !agent_window_waits(d, now)) {
+        m87_jw_null(w);
+        return;
+    }
+    time_t next = spec_windows_next_start(d->target.windows, d->target.n_windows, now);
+    _cleanup_free_ char *text = agent_window_time_text(next);
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "hash", d->target.hash);
+    m87_jw_kstr(w, "next_window", text);
+    m87_jw_obj_close(w);
+}
+
 void agent_daemon_save_state(struct agent_daemon *d)
 {
     _cleanup_error_ struct m87_error *err = NULL;
@@ -38,6 +56,7 @@ void agent_daemon_save_state(struct agent_daemon *d)
     revision(w, "applied", d->has_applied, &d->applied);
     revision(w, "target", d->has_target, &d->target);
     revision(w, "applying", d->child != 0, &d->child_target);
+    waiting(w, d);
     m87_jw_kint(w, "queue", d->queue);
     m87_jw_obj_close(w);
     char *text = m87_jw_finish(w);

@@ -28,6 +28,7 @@ static char *sync_body(struct agent_daemon *d, long wait, int64_t *last, size_t 
     }
     m87_jw_arr_close(w);
     m87_jw_kint(w, "wait", recs.len ? 0 : wait);
+    agent_window_sync_fields(d, w);
     m87_jw_obj_close(w);
     *n_sent = recs.len;
     m87_strv_release(&recs);
@@ -48,7 +49,9 @@ static bool known_target(const struct agent_daemon *d, const struct m87_json *no
         return false;
     if (m87_json_type(node) == M87_JSON_NULL)
         return d->target.stop;
-    return !d->target.stop && hash && strcmp(hash, d->target.hash) == 0;
+    return !d->target.stop && hash && strcmp(hash, d->target.hash) == 0 &&
+           m87_json_int(m87_json_get(node, "policy"), -1) ==
+               (d->target.has_policy ? d->target.policy : -1);
 }
 
 /* A target differing from the stored one: kept (target.json) for the next apply. */
@@ -96,8 +99,9 @@ static void target_is_applied(struct agent_daemon *d)
     _cleanup_error_ struct m87_error *err = NULL;
 
     if (!d->has_target || !d->has_applied || d->child || !d->applied.text ||
-        strcmp(d->target.text, d->applied.text) == 0)
-        return;
+        strcmp(d->target.text, d->applied.text) == 0 || agent_window_waiting_hash(d) ||
+        (!d->target.stop && !d->applied.stop && strcmp(d->target.hash, d->applied.hash) == 0))
+        return; /* a waiting target was named in the request: no target means it stays */
     if (agent_target_save(d->target_path, &d->applied, &err) < 0) {
         m87_log(M87_LOG_ERR, "keep the target: %s", err->msg);
         return;
@@ -128,6 +132,10 @@ static int handle_answer(struct agent_daemon *d, const char *text, int64_t last_
                 (long long)ack);
     if (ack > 0 && runner_journal_drop(d->journal, ack, err) < 0)
         return -1;
+    const struct m87_json *sessions = m87_json_get(doc, "sessions");
+    if (sessions && m87_json_type(sessions) == M87_JSON_ARRAY)
+        agent_sessions_take(d, sessions); /* sync execution: each runs in its own child */
+    agent_prefetch_take(d, m87_json_get(doc, "prefetch_images"));
     const struct m87_json *target = m87_json_get(doc, "target");
     if (target)
         take_target(d, target);
@@ -202,7 +210,7 @@ void agent_daemon_sync(struct agent_daemon *d)
     int64_t last = 0;
     size_t sent = 0;
     d->pace = false;
-    long wait = sync_wait(d);
+    long wait = agent_window_sync_wait(d, sync_wait(d));
     _cleanup_free_ char *body = sync_body(d, wait, &last, &sent, &err);
 
     if (!body || agent_http_sync(d->http, body, sent ? 0 : wait, &answer, &err) < 0 ||

@@ -25,6 +25,44 @@ static bool hex64(const char *s)
     return true;
 }
 
+/* The policy fields (docs/api.md, "Policy"), each optional: a server without windows sends
+ * none. A window rule this device cannot evaluate (a zone its tz database lacks) refuses the
+ * target: applying it outside the window would break the promise the windows make. */
+static int parse_policy(const struct m87_json *node, struct agent_target *t, struct m87_error **err)
+{
+    const struct m87_json *wins = m87_json_get(node, "windows");
+    const struct m87_json *pf = m87_json_get(node, "prefetch");
+    const struct m87_json *now = m87_json_get(node, "now");
+    const struct m87_json *policy = m87_json_get(node, "policy");
+
+    if (wins && m87_json_type(wins) != M87_JSON_ARRAY && m87_json_type(wins) != M87_JSON_NULL)
+        return m87_error_set(err, M87_E_PARSE, 0, "target.windows: expected an array");
+    if (m87_json_len(wins) > AGENT_MAX_WINDOWS)
+        return m87_error_set(err, M87_E_PARSE, 0, "target.windows: more than %d windows",
+                             AGENT_MAX_WINDOWS);
+    for (size_t i = 0; m87_json_type(wins) == M87_JSON_ARRAY && i < m87_json_len(wins); i++) {
+        const char *rule = m87_json_str(m87_json_at(wins, i), NULL);
+        if (!rule)
+            return m87_error_set(err, M87_E_PARSE, 0, "target.windows[%zu]: expected a string", i);
+        if (spec_window_parse(rule, &t->windows[i], err) < 0)
+            return m87_error_wrap(err, "target.windows[%zu]", i);
+        t->n_windows = i + 1;
+    }
+    const char *pv = m87_json_str(pf, "always");
+    if ((pf && m87_json_type(pf) != M87_JSON_STRING && m87_json_type(pf) != M87_JSON_NULL) ||
+        (strcmp(pv, "always") != 0 && strcmp(pv, "window") != 0))
+        return m87_error_set(err, M87_E_PARSE, 0, "target.prefetch: expected always or window");
+    t->prefetch_window = strcmp(pv, "window") == 0;
+    if (now && m87_json_type(now) != M87_JSON_BOOL && m87_json_type(now) != M87_JSON_NULL)
+        return m87_error_set(err, M87_E_PARSE, 0, "target.now: expected true or false");
+    t->now = m87_json_bool(now, false);
+    t->has_policy = policy && m87_json_type(policy) == M87_JSON_NUMBER;
+    t->policy = t->has_policy ? m87_json_int(policy, 0) : 0;
+    if (t->has_policy && t->policy < 0)
+        return m87_error_set(err, M87_E_PARSE, 0, "target.policy: expected an integer >= 0");
+    return 0;
+}
+
 static int parse_object(const struct m87_json *node, struct agent_target *t, struct m87_error **err)
 {
     const char *hash = m87_json_str(m87_json_get(node, "hash"), NULL);
@@ -34,6 +72,8 @@ static int parse_object(const struct m87_json *node, struct agent_target *t, str
         return m87_error_set(err, M87_E_PARSE, 0, "target.hash: expected 64 hex digits");
     if (m87_json_type(spec) != M87_JSON_OBJECT)
         return m87_error_set(err, M87_E_PARSE, 0, "target.spec: expected an object");
+    if (parse_policy(node, t, err) < 0)
+        return -1;
     t->hash = m87_xstrdup(hash);
     t->deployment = m87_xstrdup(m87_json_str(m87_json_get(node, "deployment"), "-"));
     t->revision = m87_json_int(m87_json_get(node, "revision"), 0);

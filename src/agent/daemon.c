@@ -116,6 +116,7 @@ static int daemon_init(struct agent_daemon *d, struct agent_config *cfg, struct 
 static void daemon_release(struct agent_daemon *d)
 {
     agent_daemon_apply_kill(d);
+    agent_window_release(d);
     agent_http_free(d->http);
     engine_client_free(d->engine);
     runner_journal_free(d->journal);

@@ -50,6 +50,9 @@
 #define AGENT_JOURNAL_MAX_BYTES (16 * 1024 * 1024LL) /* journal cap: oldest log records go */
 #define AGENT_MIN_FREE_BYTES (512 * 1024 * 1024LL)   /* free space kept beside the images */
 #define AGENT_KEEP_PREVIOUS 1                        /* revisions whose images pruning keeps */
+#define AGENT_MAX_WINDOWS 32 /* maintenance windows of a target (the server's limit) */
+#define AGENT_CLOCK_MAX_OFFSET 3153600000LL /* of the test clock: 100 years, in seconds */
+#define AGENT_WINDOW_TEST_WAIT_S 2L         /* long-poll wait while the test clock is in use */
 
 /* Exit statuses of the apply child. */
 enum {
@@ -151,6 +154,13 @@ struct agent_target {
     int64_t revision;
     struct spec_runspec *rs;
     char *text; /* the JSON as stored */
+    /* the device's policy sent with it (docs/api.md, "Policy"); none for a stop target */
+    struct spec_window windows[AGENT_MAX_WINDOWS]; /* the switch waits for one of them */
+    size_t n_windows;
+    bool prefetch_window; /* "prefetch": "window": pulls only inside a window */
+    bool now;             /* apply at once, windows or not */
+    bool has_policy;
+    int64_t policy;
 };
 
 void agent_target_release(struct agent_target *t);
@@ -214,6 +224,9 @@ struct agent_daemon {
     int64_t hooks_at;             /* monotonic ms: when the hooks are due again */
     int64_t logs_active_until;    /* monotonic ms: lines were shipped lately */
     bool journal_full;            /* the cap is reached and no log record is left to drop */
+
+    /* maintenance windows and prefetch (agent-window.c) */
+    struct agent_window_state *win;
 };
 
 /* Run until SIGTERM or SIGINT; 0, or -1 with *err when it cannot start. */

@@ -164,6 +164,11 @@ static void print_windows(const struct m87_json *st)
         printf("apply now   the device applies this revision without waiting for a window\n");
     if (wait)
         printf("%s\n", wait);
+    const struct m87_json *pf = m87_json_get(st, "prefetch_images"); /* m87 DEVICE prefetch */
+    for (size_t i = 0; i < m87_json_len(pf); i++) {
+        _cleanup_free_ char *progress = cli_prefetch_progress(m87_json_at(pf, i));
+        printf("prefetch    %s: %s\n", jstr(m87_json_at(pf, i), "image"), progress);
+    }
 }
 
 static void print_header(const char *device, const struct m87_json *st)

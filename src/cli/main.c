@@ -31,6 +31,11 @@ static void usage(FILE *out)
             "  DEVICE prefetch-policy [always|window]\n"
             "                                      when the device pulls a waiting revision's\n"
             "                                      images\n"
+            "  DEVICE prefetch IMAGE...|status|clear\n"
+            "                                      pull images ahead of any deployment\n"
+            "  DEVICE docker compose|ps|logs ...   run a command on the device now and print\n"
+            "                                      its output as it comes (sync execution)\n"
+            "  DEVICE sessions [show ID]           the commands run that way, and their output\n"
             "\n"
             "options:\n"
             "  -h, --help     show this help\n"
@@ -60,8 +65,15 @@ static int device_command(int argc, char **argv)
         return cli_cmd_undeploy(device, argc - 2, argv + 2);
     if (strcmp(argv[2], "window") == 0)
         return cli_cmd_window(device, argc - 2, argv + 2);
-    if (strcmp(argv[2], "prefetch-policy") == 0)
+    /* "m87 DEVICE --prefetch window", the spelling, is prefetch-policy */
+    if (strcmp(argv[2], "prefetch-policy") == 0 || strcmp(argv[2], "--prefetch") == 0)
         return cli_cmd_prefetch_policy(device, argc - 2, argv + 2);
+    if (strcmp(argv[2], "prefetch") == 0)
+        return cli_cmd_prefetch(device, argc - 2, argv + 2);
+    if (strcmp(argv[2], "docker") == 0)
+        return cli_cmd_docker(device, argc - 2, argv + 2);
+    if (strcmp(argv[2], "sessions") == 0)
+        return cli_cmd_sessions(device, argc - 2, argv + 2);
     fprintf(stderr, "m87: %s: unknown command '%s'\n", device, argv[2]);
     usage(stderr);
     return CLI_EXIT_USAGE;

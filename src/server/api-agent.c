@@ -8,6 +8,7 @@
 
 struct sync {
     char *applied;
+    char *waiting; /* the target the device keeps and waits to apply (a maintenance window) */
     char *agent_version;
     int64_t wait;
     int64_t policy; /* -1: the agent did not say */
@@ -32,6 +33,7 @@ static void sync_free(void *p)
     }
     free(s->reports);
     free(s->applied);
+    free(s->waiting);
     free(s->agent_version);
     free(s);
 }
@@ -101,7 +103,9 @@ static int check_record(const struct m87_json *rec, size_t i, struct srv_report 
             out->kind = kinds[k];
     if (out->kind == NULL)
         return m87_error_set(err, M87_E_INVAL, 0,
-                             "reports[%zu].kind: must be step, job, log, health or window", i);
+                             "reports[%zu].kind: must be step, job, log, health, window, target or "
+                             "prefetch",
+                             i);
     const char *ignored = NULL;
     for (size_t k = 0; strings[k]; k++)
         if (opt_str(rec, i, strings[k], &ignored, err) < 0)
@@ -158,12 +162,26 @@ static int read_reports(const struct m87_json *arr, struct sync *s, struct m87_e
     return 0;
 }
 
+/* "waiting": the revision hash the device stores and waits to apply; what it has in place of
+ * "applied" when the target is decided. */
+static int read_waiting(const struct m87_json *body, struct sync *s, struct m87_error **err)
+{
+    const struct m87_json *v = m87_json_get(body, "waiting");
+    if (v == NULL || m87_json_type(v) == M87_JSON_NULL)
+        return 0;
+    if (m87_json_type(v) != M87_JSON_STRING || !srv_valid_hex64(m87_json_str(v, "")))
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "waiting: expected a revision hash (64 hex digits) or null");
+    s->waiting = m87_xstrdup(m87_json_str(v, ""));
+    return 0;
+}
+
 static int read_top(const struct m87_json *body, struct sync *s, int longpoll_max,
                     struct m87_error **err)
 {
-    static const char *const fields[] = {"applied", "agent_version", "reports",
-                                         "wait",    "policy",        NULL};
-    if (srv_json_only(body, NULL, fields, err) < 0)
+    static const char *const fields[] = {"applied", "agent_version", "reports", "wait",
+                                         "policy",  "waiting",       NULL};
+    if (srv_json_only(body, NULL, fields, err) < 0 || read_waiting(body, s, err) < 0)
         return -1;
     const struct m87_json *applied = m87_json_get(body, "applied");
     if (applied && m87_json_type(applied) != M87_JSON_NULL) {
@@ -239,8 +257,9 @@ static int answer(struct srv_req *r, const struct sync *s, struct m87_jw *w, boo
     }
     m87_error_free(e);
     int rc = srv_deployment_active(st, r->device_id, &dep, err);
-    if (rc == 1 && (s->applied == NULL || strcmp(s->applied, dep.hash) != 0 ||
-                    (s->policy >= 0 && s->policy != dev.policy)))
+    const char *has = s->waiting ? s->waiting : s->applied;
+    if (rc == 1 &&
+        (has == NULL || strcmp(has, dep.hash) != 0 || (s->policy >= 0 && s->policy != dev.policy)))
         rc = srv_revision_get(st, &dep, dep.revision, &rev, err) < 0 ? -1 : 2;
     if (rc >= 0) {
         m87_jw_obj_open(w);
@@ -256,6 +275,11 @@ static int answer(struct srv_req *r, const struct sync *s, struct m87_jw *w, boo
             m87_jw_key(w, "target");
             m87_jw_null(w);
         }
+        if (rc >= 0 && srv_jw_prefetch_sync(st, w, &dev, err) < 0)
+            rc = -1;
+        size_t n_sessions = 0; /* sync execution: sessions to start now (api-sessions.c) */
+        if (rc >= 0 && srv_jw_agent_sessions(st, w, r->device_id, &n_sessions, err) < 0)
+            rc = -1;
         m87_jw_obj_close(w);
         *has_target = rc == 2 || (rc == 0 && s->applied);
     }
@@ -280,6 +304,10 @@ static int run(struct srv_req *r, struct sync *s, bool store_reports, struct m87
             return m87_error_wrap(err, "reports[%zu]", i);
         }
         stored += (uint64_t)rc;
+        if (rc > 0 && srv_prefetch_report(st, r->device_id, &s->reports[i], err) < 0) {
+            srv_store_rollback(st);
+            return -1;
+        }
     }
     if (answer(r, s, w, has_target, err) < 0) {
         srv_store_rollback(st);

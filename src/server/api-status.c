@@ -125,6 +125,9 @@ static int write_status(struct srv_req *r, struct m87_jw *w, const struct srv_de
         return -1;
     m87_jw_key(w, "window");
     srv_jw_raw(w, window);
+    if (srv_jw_prefetch_status(r->srv->store, w, dev, err) < 0 ||
+        srv_jw_interactive(r->srv->store, w, dev->id, err) < 0) /* sync execution's stacks */
+        return -1;
     m87_jw_key(w, "jobs");
     m87_jw_arr_open(w);
     for (size_t i = 0; i < rs->n_jobs; i++)

@@ -24,6 +24,13 @@ const struct srv_route srv_routes[] = {
      NULL},
     {"DELETE", DEV "/windows/{}", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
      srv_api_windows_delete, NULL},
+    /* image prefetch (api-prefetch.c) */
+    {"GET", DEV "/prefetch", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     srv_api_prefetch_list, NULL},
+    {"POST", DEV "/prefetch", SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_JSON_BODY,
+     srv_api_prefetch_add, NULL},
+    {"DELETE", DEV "/prefetch", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     srv_api_prefetch_clear, NULL},
     {"GET", DEV "/status", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY, srv_api_status, NULL},
     {"GET", DEV "/reports", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY, srv_api_reports_query,
      NULL},

@@ -37,7 +37,9 @@ struct MHD_Response;
 #define SRV_REPORTS_DEFAULT_LIMIT 100
 #define SRV_REPORTS_MAX_LIMIT 1000
 #define SRV_MAX_AGENT_VERSION 64
-#define SRV_MAX_WINDOWS 32 /* maintenance windows per device */
+#define SRV_MAX_WINDOWS 32    /* maintenance windows per device */
+#define SRV_MAX_PREFETCH 64   /* images a device is asked to prefetch */
+#define SRV_MAX_IMAGE_REF 512 /* bytes of an image reference to prefetch */
 #define SRV_DB_FILE "m87.db"
 #define SRV_BUNDLE_DIR "bundles"
 
@@ -181,6 +183,38 @@ int srv_device_set_prefetch(struct srv_store *st, int64_t id, const char *prefet
 /* hash NULL: no revision is to be applied at once. */
 int srv_device_set_now(struct srv_store *st, int64_t id, const char *hash, struct m87_error **err);
 int srv_device_bump_policy(struct srv_store *st, int64_t id, struct m87_error **err);
+
+/* An image a device is asked to prefetch (store-prefetch.c). */
+struct srv_prefetch {
+    char *image;
+    int64_t requested;
+    char *report; /* the newest "prefetch" record the device sent for it, or NULL */
+};
+void srv_prefetch_free(struct srv_prefetch *v, size_t n);
+/* The device's images, oldest first. */
+int srv_prefetch_list(struct srv_store *st, int64_t device_id, struct srv_prefetch **out, size_t *n,
+                      struct m87_error **err);
+/* Add the images not there yet (bumps the policy when one is new); M87_E_TOOBIG past
+ * SRV_MAX_PREFETCH. */
+int srv_prefetch_add(struct srv_store *st, int64_t device_id, const struct m87_strv *images,
+                     struct m87_error **err);
+/* Forget every image (bumps the policy when there was one). */
+int srv_prefetch_clear(struct srv_store *st, int64_t device_id, struct m87_error **err);
+/* Keep report as the newest record of image, when the device is asked for it. */
+int srv_prefetch_note(struct srv_store *st, int64_t device_id, const char *image,
+                      const char *report, struct m87_error **err);
+/* "prefetch_images": {"images": [...], "windows", "prefetch"} of a sync answer, written only when
+ * the device is asked for images (api-prefetch.c). */
+int srv_jw_prefetch_sync(struct srv_store *st, struct m87_jw *w, const struct srv_device *d,
+                         struct m87_error **err);
+struct srv_report;
+/* A stored "prefetch" report (other kinds are no-ops): kept as its image's newest. M87_E_INVAL
+ * "reports[...].image" when it names none. */
+int srv_prefetch_report(struct srv_store *st, int64_t device_id, const struct srv_report *rep,
+                        struct m87_error **err);
+/* "prefetch_images": [{"image","requested","state",...}] of the status answer. */
+int srv_jw_prefetch_status(struct srv_store *st, struct m87_jw *w, const struct srv_device *d,
+                           struct m87_error **err);
 
 struct srv_window {
     int64_t id;
@@ -533,6 +567,9 @@ void srv_api_devices_token_revoke(struct srv_req *r);
 void srv_api_windows_list(struct srv_req *r);
 void srv_api_windows_add(struct srv_req *r);
 void srv_api_windows_delete(struct srv_req *r);
+void srv_api_prefetch_add(struct srv_req *r);
+void srv_api_prefetch_list(struct srv_req *r);
+void srv_api_prefetch_clear(struct srv_req *r);
 
 /* The answer of GET /v1/devices/NAME (the device in the first path parameter). */
 int srv_write_device(struct srv_req *r, struct m87_jw *w, struct m87_error **err);

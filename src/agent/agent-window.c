@@ -1,0 +1,188 @@
+/* Maintenance windows on the device: a target revision with windows is stored at once, but the
+ * switch to it waits until the agent clock is inside a window (unless the target says "now").
+ * Meanwhile a prefetch child (agent-prefetch.c) pulls its images with the prefetch policy
+ * "always"; with "window" the switch itself pulls, inside the window. The wait is reported as
+ * "window" records (docs/api.md, "Report record"), once per revision and next window start. */
+#include <string.h>
+
+#include "agent/agent-window.h"
+
+static bool is_switch(const struct agent_daemon *d)
+{
+    const struct agent_target *t = &d->target;
+
+    if (!d->has_target || t->stop)
+        return false;
+    return !d->has_applied || d->applied.stop || strcmp(t->hash, d->applied.hash) != 0;
+}
+
+bool agent_window_inside(const struct agent_target *t, time_t now)
+{
+    return t->n_windows == 0 || spec_windows_contain(t->windows, t->n_windows, now);
+}
+
+bool agent_window_waits(const struct agent_daemon *d, time_t now)
+{
+    const struct agent_target *t = &d->target;
+
+    return is_switch(d) && t->n_windows > 0 && !t->now && !agent_window_inside(t, now);
+}
+
+bool agent_window_apply_allowed(const struct agent_daemon *d)
+{
+    return !agent_window_waits(d, agent_clock_now());
+}
+
+const char *agent_window_waiting_hash(const struct agent_daemon *d)
+{
+    return is_switch(d) ? d->target.hash : NULL;
+}
+
+void agent_window_sync_fields(const struct agent_daemon *d, struct m87_jw *w)
+{
+    bool policy = d->has_target && !d->target.stop && d->target.has_policy;
+
+    m87_jw_key(w, "policy");
+    if (policy)
+        m87_jw_int(w, d->target.policy);
+    else
+        m87_jw_null(w);
+    m87_jw_kstr(w, "waiting", agent_window_waiting_hash(d));
+}
+
+long agent_window_sync_wait(const struct agent_daemon *d, long wait)
+{
+    /* a test moves the clock at any time: look at it again within seconds */
+    if (agent_clock_is_moved() && wait > AGENT_WINDOW_TEST_WAIT_S)
+        wait = AGENT_WINDOW_TEST_WAIT_S;
+    return agent_window_wait_bound(d, agent_clock_now(), wait);
+}
+
+static long bound(const struct agent_target *t, time_t now, long wait)
+{
+    time_t next = spec_windows_next_start(t->windows, t->n_windows, now);
+    long left = next > now ? (long)(next - now) : 0;
+    return left < wait ? left : wait;
+}
+
+long agent_window_wait_bound(const struct agent_daemon *d, time_t now, long wait)
+{
+    if (agent_window_waits(d, now))
+        wait = bound(&d->target, now, wait);
+    if (d->win && agent_prefetch_images_wait(d, now))
+        wait = bound(&d->win->policy, now, wait);
+    return wait;
+}
+
+char *agent_window_time_text(time_t t)
+{
+    struct tm tm;
+    char buf[32];
+
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return m87_xstrdup(buf);
+}
+
+struct agent_window_state *agent_window_get(struct agent_daemon *d)
+{
+    if (!d->win)
+        d->win = m87_xcalloc(1, sizeof(*d->win));
+    return d->win;
+}
+
+static void window_fill(struct m87_jw *w, const void *ctx)
+{
+    const struct agent_window_report *r = ctx;
+
+    m87_jw_kstr(w, "kind", "window");
+    m87_jw_kstr(w, "revision", r->hash);
+    m87_jw_kstr(w, "state", r->state);
+    m87_jw_kstr(w, "next", r->next);
+    if (r->total >= 0) {
+        m87_jw_key(w, "prefetch");
+        m87_jw_obj_open(w);
+        m87_jw_kint(w, "done", r->done);
+        m87_jw_kint(w, "total", r->total);
+        m87_jw_obj_close(w);
+    }
+    m87_jw_kstr(w, "message", r->message);
+}
+
+void agent_window_report(struct runner_journal *j, const struct agent_window_report *r)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+
+    if (runner_journal_append(j, window_fill, r, NULL, &err) < 0)
+        m87_log(M87_LOG_ERR, "%s", err->msg);
+}
+
+/* A "waiting" record when the revision or its next window start is new. */
+static void report_wait(struct agent_daemon *d, time_t now)
+{
+    struct agent_window_state *ws = agent_window_get(d);
+    time_t next = spec_windows_next_start(d->target.windows, d->target.n_windows, now);
+    _cleanup_free_ char *next_text = agent_window_time_text(next);
+    _cleanup_free_ char *key = m87_xasprintf("%s %s", d->target.hash, next_text);
+
+    if (ws->reported && strcmp(ws->reported, key) == 0)
+        return;
+    _cleanup_free_ char *what = agent_target_describe(&d->target);
+    m87_log(M87_LOG_INFO, "revision %s waits for a maintenance window (next: %s)", what, next_text);
+    struct agent_window_report r = {.hash = d->target.hash,
+                                    .state = "waiting",
+                                    .next = next_text,
+                                    .total = -1,
+                                    .message = "waiting for a maintenance window"};
+    agent_window_report(d->journal, &r);
+    free(ws->reported);
+    ws->reported = M87_STEAL(key);
+    free(ws->prefetched); /* pulled again (a quick check when present) to report the counts */
+    ws->prefetched = NULL;
+    ws->next = next;
+    d->next_sync_at = runner_mono_ms();
+}
+
+void agent_window_tick(struct agent_daemon *d)
+{
+    time_t now = agent_clock_now();
+
+    agent_prefetch_reap(d);
+    if (agent_window_waits(d, now))
+        report_wait(d, now);
+    agent_prefetch_tick(d, now);
+}
+
+void agent_window_apply_starts(struct agent_daemon *d)
+{
+    const struct agent_target *t = &d->child_target;
+    struct agent_window_state *ws = d->win;
+
+    agent_prefetch_kill(d);
+    if (!ws || !ws->reported || t->stop || strncmp(ws->reported, t->hash, strlen(t->hash)) != 0)
+        return;
+    m87_log(M87_LOG_INFO, "%s: switching to revision %.12s",
+            t->now ? "applying now" : "a maintenance window is open", t->hash);
+    struct agent_window_report r = {.hash = t->hash,
+                                    .state = "open",
+                                    .total = -1,
+                                    .message = t->now ? "applied now, without waiting for a window"
+                                                      : "a maintenance window is open"};
+    agent_window_report(d->journal, &r);
+    free(ws->reported);
+    ws->reported = NULL;
+}
+
+void agent_window_release(struct agent_daemon *d)
+{
+    if (!d->win)
+        return;
+    agent_prefetch_kill(d);
+    free(d->win->reported);
+    free(d->win->prefetched);
+    free(d->win->child_for);
+    m87_strv_release(&d->win->requested);
+    m87_strv_release(&d->win->present);
+    free(d->win);
+    d->win = NULL;
+}

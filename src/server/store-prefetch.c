@@ -1,0 +1,114 @@
+/* Images a device is asked to pull ahead of any deployment (m87 DEVICE prefetch IMAGE), with the
+ * newest "prefetch" report the device sent for each. */
+#include <string.h>
+
+#include "server/store-internal.h"
+
+static const char SQL_PREFETCH_LIST[] =
+    "SELECT image, requested, report FROM device_prefetch WHERE device_id = ?1 ORDER BY id";
+static const char SQL_PREFETCH_COUNT[] =
+    "SELECT COUNT(*) FROM device_prefetch WHERE device_id = ?1";
+static const char SQL_PREFETCH_ADD[] = "INSERT OR IGNORE INTO device_prefetch (device_id, image, "
+                                       "requested) VALUES (?1, ?2, ?3)";
+static const char SQL_PREFETCH_CLEAR[] = "DELETE FROM device_prefetch WHERE device_id = ?1";
+static const char SQL_PREFETCH_NOTE[] =
+    "UPDATE device_prefetch SET report = ?3 WHERE device_id = ?1 AND image = ?2";
+
+static void prefetch_fill(sqlite3_stmt *s, void *elem)
+{
+    struct srv_prefetch *p = elem;
+    p->image = srv_col_text(s, 0);
+    p->requested = sqlite3_column_int64(s, 1);
+    p->report = srv_col_text(s, 2);
+}
+
+static void prefetch_release(void *elem)
+{
+    struct srv_prefetch *p = elem;
+    free(p->image);
+    free(p->report);
+}
+
+void srv_prefetch_free(struct srv_prefetch *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        prefetch_release(&v[i]);
+    free(v);
+}
+
+int srv_prefetch_list(struct srv_store *st, int64_t device_id, struct srv_prefetch **out, size_t *n,
+                      struct m87_error **err)
+{
+    static const struct srv_row_type type = {sizeof(struct srv_prefetch), prefetch_fill,
+                                             prefetch_release, "list prefetch images"};
+    sqlite3_stmt *s = srv_stmt(st, SQL_PREFETCH_LIST, err);
+    void *v = NULL;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int count(struct srv_store *st, int64_t device_id, int64_t *n, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_PREFETCH_COUNT, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    if (sqlite3_step(s) != SQLITE_ROW)
+        return srv_store_error(st, "count prefetch images", err);
+    *n = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return 0;
+}
+
+int srv_prefetch_add(struct srv_store *st, int64_t device_id, const struct m87_strv *images,
+                     struct m87_error **err)
+{
+    int64_t added = 0, have = 0;
+
+    for (size_t i = 0; i < images->len; i++) {
+        sqlite3_stmt *s = srv_stmt(st, SQL_PREFETCH_ADD, err);
+        if (s == NULL)
+            return -1;
+        sqlite3_bind_int64(s, 1, device_id);
+        srv_bind_text(s, 2, images->items[i]);
+        sqlite3_bind_int64(s, 3, srv_now());
+        if (srv_step_done(st, s, "store prefetch image", err) < 0)
+            return -1;
+        added += sqlite3_changes(srv_store_db(st));
+    }
+    if (count(st, device_id, &have, err) < 0)
+        return -1;
+    if (have > SRV_MAX_PREFETCH)
+        return m87_error_set(err, M87_E_TOOBIG, 0, "a device has at most %d prefetch images",
+                             SRV_MAX_PREFETCH);
+    return added ? srv_device_bump_policy(st, device_id, err) : 0;
+}
+
+int srv_prefetch_clear(struct srv_store *st, int64_t device_id, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_PREFETCH_CLEAR, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    if (srv_step_done(st, s, "clear prefetch images", err) < 0)
+        return -1;
+    return sqlite3_changes(srv_store_db(st)) ? srv_device_bump_policy(st, device_id, err) : 0;
+}
+
+int srv_prefetch_note(struct srv_store *st, int64_t device_id, const char *image,
+                      const char *report, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_PREFETCH_NOTE, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    srv_bind_text(s, 2, image);
+    srv_bind_text(s, 3, report);
+    return srv_step_done(st, s, "store prefetch report", err);
+}
