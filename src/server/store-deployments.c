@@ -98,32 +98,30 @@ int srv_deployment_active(struct srv_store *st, int64_t device_id, struct srv_de
     return dep_one(st, s, out, err);
 }
 
+static void dep_fill(sqlite3_stmt *s, void *elem)
+{
+    read_dep(s, elem);
+}
+
+static void dep_release(void *elem)
+{
+    srv_deployment_release(elem);
+}
+
 int srv_deployment_list(struct srv_store *st, int64_t device_id, struct srv_deployment **out,
                         size_t *n, struct m87_error **err)
 {
+    static const struct srv_row_type type = {sizeof(struct srv_deployment), dep_fill, dep_release,
+                                             "list deployments"};
     sqlite3_stmt *s = srv_stmt(st, SQL_DEP_LIST, err);
+    void *v = NULL;
+
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, device_id);
-    struct srv_deployment *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 8;
-            v = m87_xrealloc(v, cap * sizeof(*v));
-        }
-        memset(&v[len], 0, sizeof(v[len]));
-        read_dep(s, &v[len++]);
-    }
-    if (rc != SQLITE_DONE) {
-        for (size_t i = 0; i < len; i++)
-            srv_deployment_release(&v[i]);
-        free(v);
-        return srv_store_error(st, "list deployments", err);
-    }
+    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+        return -1;
     *out = v;
-    *n = len;
     return 0;
 }
 
@@ -291,32 +289,16 @@ static void rev_release(void *elem)
 int srv_revision_list(struct srv_store *st, const struct srv_deployment *d,
                       struct srv_revision **out, size_t *n, struct m87_error **err)
 {
+    static const struct srv_row_type type = {sizeof(struct srv_revision), rev_fill, rev_release,
+                                             "list revisions"};
     sqlite3_stmt *s = srv_stmt(st, SQL_REV_LIST, err);
+    void *v = NULL;
+
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, d->id);
-    struct srv_revision *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 8;
-            v = m87_xrealloc(v, cap * sizeof(*v));
-        }
-        struct srv_revision *r = &v[len++];
-        memset(r, 0, sizeof(*r));
-        r->number = sqlite3_column_int64(s, 0);
-        r->hash = srv_col_text(s, 1);
-        r->created = sqlite3_column_int64(s, 2);
-        r->jobs = srv_col_text(s, 3);
-    }
-    if (rc != SQLITE_DONE) {
-        for (size_t i = 0; i < len; i++)
-            srv_revision_release(&v[i]);
-        free(v);
-        return srv_store_error(st, "list revisions", err);
-    }
+    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+        return -1;
     *out = v;
-    *n = len;
     return 0;
 }

@@ -169,31 +169,27 @@ int srv_device_by_id(struct srv_store *st, int64_t id, struct srv_device *out,
     return device_one(st, s, what, out, err);
 }
 
+static void device_fill(sqlite3_stmt *s, void *elem)
+{
+    read_device(s, elem);
+}
+
+static void device_release(void *elem)
+{
+    srv_device_release(elem);
+}
+
 int srv_device_list(struct srv_store *st, struct srv_device **out, size_t *n,
                     struct m87_error **err)
 {
+    static const struct srv_row_type type = {sizeof(struct srv_device), device_fill, device_release,
+                                             "list devices"};
     sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_LIST, err);
-    if (s == NULL)
+    void *v = NULL;
+
+    if (s == NULL || srv_rows_collect(st, s, &type, &v, n, err) < 0)
         return -1;
-    struct srv_device *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 16;
-            v = m87_xrealloc(v, cap * sizeof(*v));
-        }
-        memset(&v[len], 0, sizeof(v[len]));
-        read_device(s, &v[len++]);
-    }
-    if (rc != SQLITE_DONE) {
-        for (size_t i = 0; i < len; i++)
-            srv_device_release(&v[i]);
-        free(v);
-        return srv_store_error(st, "list devices", err);
-    }
     *out = v;
-    *n = len;
     return 0;
 }
 

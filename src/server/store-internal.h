@@ -19,4 +19,19 @@ char *srv_col_text(sqlite3_stmt *s, int col);
 void srv_bind_text(sqlite3_stmt *s, int idx, const char *text);
 sqlite3 *srv_store_db(struct srv_store *st);
 
+/* The struct a row becomes: its size, how a row fills a zeroed one, how one is released (NULL:
+ * nothing to release) and what the query is, for errors ("list windows"). */
+struct srv_row_type {
+    size_t size;
+    void (*fill)(sqlite3_stmt *s, void *elem);
+    void (*release)(void *elem);
+    const char *what;
+};
+
+/* Step s to its end, one element of type per row, into a new array *out of *n elements (NULL
+ * and 0 for none). On a step error nothing is kept (each element released) and *err names
+ * type->what. */
+int srv_rows_collect(struct srv_store *st, sqlite3_stmt *s, const struct srv_row_type *type,
+                     void **out, size_t *n, struct m87_error **err);
+
 #endif

@@ -113,12 +113,26 @@ int srv_report_any_for(struct srv_store *st, int64_t device_id, const char *revi
     return 0;
 }
 
+static void row_fill(sqlite3_stmt *s, void *elem)
+{
+    struct srv_report_row *r = elem;
+    r->seq = sqlite3_column_int64(s, 0);
+    r->received = sqlite3_column_int64(s, 1);
+    r->deployment = srv_col_text(s, 2);
+    r->raw = srv_col_text(s, 3);
+}
+
+static void row_release(void *elem)
+{
+    struct srv_report_row *r = elem;
+    free(r->deployment);
+    free(r->raw);
+}
+
 void srv_report_rows_free(struct srv_report_row *rows, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        free(rows[i].deployment);
-        free(rows[i].raw);
-    }
+    for (size_t i = 0; i < n; i++)
+        row_release(&rows[i]);
     free(rows);
 }
 
@@ -136,26 +150,12 @@ int srv_report_query(struct srv_store *st, int64_t device_id, const struct srv_r
     srv_bind_text(s, 6, f->kind);
     sqlite3_bind_int64(s, 7, f->after);
     sqlite3_bind_int64(s, 8, f->limit + 1);
-    struct srv_report_row *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 32;
-            v = m87_xrealloc(v, cap * sizeof(*v));
-        }
-        v[len].seq = sqlite3_column_int64(s, 0);
-        v[len].received = sqlite3_column_int64(s, 1);
-        v[len].deployment = srv_col_text(s, 2);
-        v[len].raw = srv_col_text(s, 3);
-        len++;
-    }
-    if (rc != SQLITE_DONE) {
-        srv_report_rows_free(v, len);
-        return srv_store_error(st, "query reports", err);
-    }
+    static const struct srv_row_type type = {sizeof(struct srv_report_row), row_fill, row_release,
+                                             "query reports"};
+    void *v = NULL;
+    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+        return -1;
     *out = v;
-    *n = len;
     return 0;
 }
 

@@ -13,39 +13,40 @@ static const char SQL_WINDOW_ADD[] =
 static const char SQL_WINDOW_DELETE[] =
     "DELETE FROM device_windows WHERE device_id = ?1 AND id = ?2";
 
+static void window_fill(sqlite3_stmt *s, void *elem)
+{
+    struct srv_window *w = elem;
+    w->id = sqlite3_column_int64(s, 0);
+    w->rule = srv_col_text(s, 1);
+    w->created = sqlite3_column_int64(s, 2);
+}
+
+static void window_release(void *elem)
+{
+    free(((struct srv_window *)elem)->rule);
+}
+
 void srv_windows_free(struct srv_window *v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        free(v[i].rule);
+        window_release(&v[i]);
     free(v);
 }
 
 int srv_window_list(struct srv_store *st, int64_t device_id, struct srv_window **out, size_t *n,
                     struct m87_error **err)
 {
+    static const struct srv_row_type type = {sizeof(struct srv_window), window_fill, window_release,
+                                             "list windows"};
     sqlite3_stmt *s = srv_stmt(st, SQL_WINDOW_LIST, err);
+    void *v = NULL;
+
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 1, device_id);
-    struct srv_window *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 4;
-            v = m87_xrealloc(v, cap * sizeof(*v));
-        }
-        v[len].id = sqlite3_column_int64(s, 0);
-        v[len].rule = srv_col_text(s, 1);
-        v[len].created = sqlite3_column_int64(s, 2);
-        len++;
-    }
-    if (rc != SQLITE_DONE) {
-        srv_windows_free(v, len);
-        return srv_store_error(st, "list windows", err);
-    }
+    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+        return -1;
     *out = v;
-    *n = len;
     return 0;
 }
 
