@@ -173,6 +173,7 @@ int agent_daemon_run(struct agent_config *cfg, struct m87_error **err)
     agent_daemon_save_state(&d);
     while (!stop_requested) {
         agent_daemon_apply_reap(&d);
+        agent_sessions_reap(&d);
         agent_daemon_apply_tick(&d);
         agent_daemon_hooks_tick(&d);
         if (!stop_requested && runner_mono_ms() >= d.next_sync_at)
@@ -182,6 +183,7 @@ int agent_daemon_run(struct agent_config *cfg, struct m87_error **err)
     }
     m87_log(M87_LOG_INFO, "stopping (signal %d)", (int)stop_requested);
     agent_daemon_apply_kill(&d);
+    agent_sessions_stop(&d);
     d.connected = false;
     agent_daemon_save_state(&d);
     daemon_release(&d);

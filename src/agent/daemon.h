@@ -128,6 +128,11 @@ void agent_http_abandon(struct agent_http *h);
 int agent_http_sync(struct agent_http *h, const char *body, long wait_s, char **answer,
                     struct m87_error **err);
 
+/* POST body (JSON) to path with a whole-request bound; the answer's text into *answer. Errors as
+ * agent_http_sync. */
+int agent_http_post(struct agent_http *h, const char *path, const char *body, long timeout_s,
+                    char **answer, struct m87_error **err);
+
 /* Download bundle digest into dir/sha256-HEX.tar.gz: through dir/sha256-HEX.tar.gz.part,
  * resumed with Range where an earlier attempt stopped, checked with spec_bundle_verify before it
  * is renamed into place (a wrong digest removes the part: the next attempt starts over).
@@ -221,6 +226,7 @@ struct agent_daemon {
     char *state_text; /* daemon.json as last written */
 
     struct engine_client *engine; /* for the hooks, opened on first need */
+    struct agent_sessions *sessions; /* sync execution: the session children (agent-session.c) */
     int64_t hooks_at;             /* monotonic ms: when the hooks are due again */
     int64_t logs_active_until;    /* monotonic ms: lines were shipped lately */
     bool journal_full;            /* the cap is reached and no log record is left to drop */
@@ -250,6 +256,17 @@ const char *agent_daemon_applied_hash(const struct agent_daemon *d);
  * pruning): called once per loop turn, when no apply runs (idle) or always (tick). */
 void agent_daemon_hooks_tick(struct agent_daemon *d);
 void agent_daemon_hooks_after_apply(struct agent_daemon *d, int status);
+
+/* ---- sync execution (agent-session*.c) ------------------------------------------------------- */
+
+struct agent_sessions;
+/* The "sessions" of a sync answer: each one not seen before runs in a child of its own, which
+ * reports to the server itself (docs/agent.md, "Sessions"). */
+void agent_sessions_take(struct agent_daemon *d, const struct m87_json *list);
+/* Reap the session children that ended. */
+void agent_sessions_reap(struct agent_daemon *d);
+/* At exit: stop the session children (their commands get SIGTERM) and free the set. */
+void agent_sessions_stop(struct agent_daemon *d);
 
 /* ---- containers of the applied jobs (agent-health.c) ----------------------------------------- */
 

@@ -64,6 +64,8 @@ void agent_http_abandon(struct agent_http *h)
         close(s);
 }
 
+/* libcurl calls this about once a second while the server holds the request, which is when the
+ * daemon's periodic work runs: a record it appends ends the wait so that it goes up at once. */
 static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
     struct agent_http *h = ctx;
@@ -168,6 +170,36 @@ int agent_http_sync(struct agent_http *h, const char *body, long wait_s, char **
         ret = m87_error_set(err, M87_E_TOOBIG, 0, "server %s: the answer exceeds %u bytes",
                             h->server, AGENT_MAX_ANSWER);
     else if (rc != CURLE_OK)
+        ret = transfer_error(h, rc, err);
+    else if (curl_easy_getinfo(h->h, CURLINFO_RESPONSE_CODE, &status), status != 200)
+        ret = status_error(h, status, &out, err);
+    else
+        *answer = m87_buf_steal(&out);
+    m87_buf_release(&out);
+    curl_slist_free_all(headers);
+    return ret;
+}
+
+/* Sessions (agent-session-run.c): a short JSON request on its own. */
+int agent_http_post(struct agent_http *h, const char *path, const char *body, long timeout_s,
+                    char **answer, struct m87_error **err)
+{
+    struct curl_slist *headers = base_headers(h);
+    struct m87_buf out;
+    long status = 0;
+
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    m87_buf_init(&out, AGENT_MAX_ANSWER);
+    prepare(h, path, headers);
+    curl_easy_setopt(h->h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h->h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    curl_easy_setopt(h->h, CURLOPT_TIMEOUT, timeout_s);
+    curl_easy_setopt(h->h, CURLOPT_WRITEFUNCTION, to_buf);
+    curl_easy_setopt(h->h, CURLOPT_WRITEDATA, &out);
+    CURLcode rc = curl_easy_perform(h->h);
+    int ret = 0;
+    if (rc != CURLE_OK)
         ret = transfer_error(h, rc, err);
     else if (curl_easy_getinfo(h->h, CURLINFO_RESPONSE_CODE, &status), status != 200)
         ret = status_error(h, status, &out, err);

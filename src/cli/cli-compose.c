@@ -23,8 +23,16 @@ struct spec_runspec *cli_compose_job(const char *path, const char *name, struct 
                                      struct m87_error **err)
 {
     const char *files[] = {path};
+    struct spec_load_options load = {.files = files, .n_files = 1};
+
+    return cli_compose_job_load(&load, name, bundle, err);
+}
+
+struct spec_runspec *cli_compose_job_load(const struct spec_load_options *load, const char *name,
+                                          struct cli_bundle *bundle, struct m87_error **err)
+{
     struct spec_convert_options o = {
-        .load = {.files = files, .n_files = 1},
+        .load = *load,
         .id = name,
     };
     _cleanup_(spec_conversion_freep) struct spec_conversion *conv = NULL;

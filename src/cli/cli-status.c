@@ -259,6 +259,7 @@ static void print_status(const char *device, const struct m87_json *st, bool log
     printf("\n");
     if (m87_json_len(jobs) == 0) {
         printf("no jobs: add one with: m87 %s deploy docker-compose.yml\n", device);
+        cli_print_interactive(device, st);
         return;
     }
     cli_table_init(&t, M87_ARRAY_LEN(header), header);
@@ -269,6 +270,7 @@ static void print_status(const char *device, const struct m87_json *st, bool log
     cli_table_release(&t);
     if (logs)
         print_logs(jobs);
+    cli_print_interactive(device, st);
 }
 
 /* ---- --follow --------------------------------------------------------------------------------

@@ -130,6 +130,10 @@ void cli_ctx_release(struct cli_ctx *ctx);
  * the server's error message, or M87_E_PARSE for an answer that is not JSON. */
 int cli_http_json(const struct cli_ctx *ctx, const char *method, const char *path, const char *body,
                   struct m87_json **out, struct m87_error **err);
+/* The same with one more request header ("Name: value"; NULL: none). */
+int cli_http_json_header(const struct cli_ctx *ctx, const char *method, const char *path,
+                         const char *body, const char *header, struct m87_json **out,
+                         struct m87_error **err);
 /* PUT the file at file_path to path as application/gzip; as cli_http_json otherwise. */
 int cli_http_put_file(const struct cli_ctx *ctx, const char *path, const char *file_path,
                       struct m87_json **out, struct m87_error **err);
@@ -196,6 +200,10 @@ struct cli_bundle {
  * by *bundle. NULL with *err (the compose loader's FILE:LINE:COLUMN messages). */
 struct spec_runspec *cli_compose_job(const char *path, const char *name, struct cli_bundle *bundle,
                                      struct m87_error **err);
+/* The same for a project loaded as load says (several -f files, -p NAME). */
+struct spec_load_options;
+struct spec_runspec *cli_compose_job_load(const struct spec_load_options *load, const char *name,
+                                          struct cli_bundle *bundle, struct m87_error **err);
 /* PUT the bundle to the server (nothing when there is none); prints what failed and returns
  * the exit status. */
 int cli_bundle_upload(const struct cli_ctx *ctx, const struct cli_bundle *bundle);

@@ -271,7 +271,7 @@ static int answer(struct srv_req *r, const struct sync *s, struct m87_jw *w, boo
             if (srv_jw_policy(st, w, &dev, rev.hash, err) < 0)
                 rc = -1;
             m87_jw_obj_close(w);
-        } else if (rc == 0 && s->applied) {
+        } else if (rc == 0 && has) {
             m87_jw_key(w, "target");
             m87_jw_null(w);
         }
@@ -281,7 +281,7 @@ static int answer(struct srv_req *r, const struct sync *s, struct m87_jw *w, boo
         if (rc >= 0 && srv_jw_agent_sessions(st, w, r->device_id, &n_sessions, err) < 0)
             rc = -1;
         m87_jw_obj_close(w);
-        *has_target = rc == 2 || (rc == 0 && s->applied);
+        *has_target = rc == 2 || (rc == 0 && has) || n_sessions > 0;
     }
     srv_revision_release(&rev);
     srv_deployment_release(&dep);

@@ -163,6 +163,8 @@ static int may_read(struct srv_req *r)
     int ref = r->role == SRV_ROLE_ADMIN
                   ? 1
                   : srv_bundle_referenced(st, r->device_id, r->params.v[0], &err);
+    if (ref == 0) /* a session of the device may bring its compose project as a bundle */
+        ref = srv_session_bundle_referenced(st, r->device_id, r->params.v[0], &err);
     int found = ref == 1 ? srv_bundle_find(st, r->params.v[0], &size, &err) : 0;
     srv_store_rollback(st);
     if (ref < 0 || found < 0)

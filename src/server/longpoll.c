@@ -184,3 +184,13 @@ size_t srv_longpoll_held(struct srv_longpoll *lp)
     pthread_mutex_unlock(&lp->mu);
     return n;
 }
+
+bool srv_longpoll_device_held(struct srv_longpoll *lp, int64_t device_id)
+{
+    bool held = false;
+    pthread_mutex_lock(&lp->mu);
+    for (struct srv_waiter *w = lp->head; w && !held; w = w->next)
+        held = w->device_id == device_id;
+    pthread_mutex_unlock(&lp->mu);
+    return held;
+}

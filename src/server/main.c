@@ -41,7 +41,7 @@ static void serve_usage(FILE *out)
 {
     fprintf(out, "usage: m87-server serve --data DIR --listen HOST:PORT [--tls-cert FILE\n"
                  "                        --tls-key FILE] [--longpoll-max SECONDS]\n"
-                 "                        [--auth-fail-limit N]\n"
+                 "                        [--session-retention DURATION] [--auth-fail-limit N]\n"
                  "\n"
                  "Serve the API of docs/api.md until SIGTERM or SIGINT.\n"
                  "\n"
@@ -52,6 +52,8 @@ static void serve_usage(FILE *out)
                  "  --tls-key FILE          PEM private key of the certificate\n"
                  "  --longpoll-max SECONDS  longest time an agent sync is held (0-300, "
                  "default 300)\n"
+                 "  --session-retention DURATION  how long the output of a sync command is "
+                 "kept (default 7d)\n"
                  "  --auth-fail-limit N     failed authentications a source (an IPv4 address, "
                  "an IPv6 /64)\n"
                  "                          may make in a row and per minute before it gets 429 "
@@ -116,6 +118,7 @@ static int cmd_serve(int argc, char **argv)
         {"tls-cert", required_argument, NULL, 'c'},
         {"tls-key", required_argument, NULL, 'k'},
         {"longpoll-max", required_argument, NULL, 'p'},
+        {"session-retention", required_argument, NULL, 'r'},
         {"auth-fail-limit", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -147,6 +150,13 @@ static int cmd_serve(int argc, char **argv)
                 return usage_error("serve", "--auth-fail-limit: expected 0 to 1000000");
             o.auth_fail_limit = (int)lp;
             break;
+        case 'r': {
+            int64_t ns = 0;
+            if (m87_parse_duration(optarg, &ns, NULL) < 0 || ns < 1000000000LL)
+                return usage_error("serve", "--session-retention: expected a duration like 7d");
+            o.session_retention = ns / 1000000000LL;
+            break;
+        }
         case 'h':
             serve_usage(stdout);
             return 0;

@@ -56,6 +56,19 @@ const struct srv_route srv_routes[] = {
      srv_api_bundles_get, NULL},
     {"POST", "/v1/agent/sync", SRV_AUTH_DEVICE, SRV_BODY_JSON, SRV_MAX_SYNC_BODY, srv_api_sync,
      NULL},
+    /* sync execution (api-sessions.c) */
+    {"POST", DEV "/sessions", SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_SESSION_BODY,
+     srv_api_sessions_create, NULL},
+    {"GET", DEV "/sessions", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     srv_api_sessions_list, NULL},
+    {"GET", DEV "/sessions/{}", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     srv_api_sessions_get, NULL},
+    {"GET", DEV "/sessions/{}/output", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     srv_api_sessions_output, NULL},
+    {"POST", DEV "/sessions/{}/cancel", SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_JSON_BODY,
+     srv_api_sessions_cancel, NULL},
+    {"POST", "/v1/agent/sessions/{}", SRV_AUTH_DEVICE, SRV_BODY_JSON, SRV_MAX_SESSION_POST,
+     srv_api_agent_session, NULL},
 };
 
 const size_t srv_n_routes = M87_ARRAY_LEN(srv_routes);

@@ -22,6 +22,7 @@ static int open_server(struct srv *s, const struct srv_serve_opts *o, struct m87
     s->bundle_dir = m87_xasprintf("%s/%s", o->data_dir, SRV_BUNDLE_DIR);
     s->longpoll_max = o->longpoll_max;
     s->auth_limit = srv_ratelimit_new((unsigned)o->auth_fail_limit);
+    s->session_retention = o->session_retention ? o->session_retention : SRV_SESSION_RETENTION;
     if (srv_store_open(o->data_dir, false, &s->store, err) < 0 ||
         m87_mkdir_p(s->bundle_dir, 0700, err) < 0)
         return -1;

@@ -384,6 +384,8 @@ void srv_longpoll_notify(struct srv_longpoll *lp, int64_t device_id);
 /* Stop holding: resume everything held now and refuse new holds. */
 void srv_longpoll_stop(struct srv_longpoll *lp);
 size_t srv_longpoll_held(struct srv_longpoll *lp);
+/* Whether a sync of the device is held now (sessions: the device is connected). */
+bool srv_longpoll_device_held(struct srv_longpoll *lp, int64_t device_id);
 
 /* ---- metrics (metrics.c) --------------------------------------------------------------------- */
 
@@ -419,6 +421,7 @@ struct srv {
     char *data_dir;
     char *bundle_dir;
     int longpoll_max;
+    int64_t session_retention; /* seconds a session's output is kept */
     struct srv_ratelimit *auth_limit;
     struct MHD_Daemon *daemon;
     char *tls_cert_pem;
@@ -597,6 +600,84 @@ int srv_find_deployment(struct srv_req *r, struct srv_device *dev, struct srv_de
 int srv_jw_health(struct srv_store *st, struct m87_jw *w, const struct srv_device *d,
                   struct m87_error **err);
 
+/* ---- sessions: sync execution (store-sessions.c, api-sessions.c) ---------------------------- */
+
+#define SRV_MAX_SESSION_BODY SPEC_RUNSPEC_MAX_FILE /* the request: a compose job and arguments */
+#define SRV_MAX_SESSION_POST (1024u * 1024)         /* one report of the agent on a session */
+#define SRV_MAX_SESSION_OUTPUT (16u * 1024 * 1024)  /* output kept per session */
+#define SRV_SESSION_REDELIVER 10 /* seconds: a delivered session not started is sent again */
+#define SRV_SESSION_LOST 15      /* seconds without a report: a running session is lost */
+#define SRV_SESSION_CONNECTED 20 /* seconds since the last sync that count as connected */
+#define SRV_SESSION_MAX_WAIT 60  /* wait of an output read */
+#define SRV_SESSION_UNREAD 60    /* seconds: a running session nobody reads is cancelled */
+#define SRV_SESSION_RETENTION (7 * 24 * 3600) /* default of serve --session-retention */
+
+struct srv_session {
+    int64_t id;
+    char *public_id; /* "s-" + 8 hex */
+    int64_t device_id;
+    char *request; /* the request JSON as validated */
+    char *bundle;
+    char *state; /* pending, running, exited, cancelled, lost */
+    int64_t exit_code; /* -1: none */
+    char *message;
+    bool cancel;
+    int64_t created, delivered, started, ended, seen; /* 0: not yet */
+    int64_t read_at; /* the last read of its output (the CLI follows it), or its creation */
+    int64_t next_seq;
+    int64_t output_bytes;
+};
+void srv_session_release(struct srv_session *s);
+void srv_sessions_free(struct srv_session *v, size_t n);
+/* A new pending session of the device; s->public_id and s->id are filled in. */
+int srv_session_create(struct srv_store *st, struct srv_session *s, struct m87_error **err);
+/* M87_E_NOTFOUND "session 'ID' not found" (of any device: the caller checks the owner). */
+int srv_session_find(struct srv_store *st, const char *public_id, struct srv_session *out,
+                     struct m87_error **err);
+/* The device's sessions, oldest first. */
+int srv_session_list(struct srv_store *st, int64_t device_id, struct srv_session **out, size_t *n,
+                     struct m87_error **err);
+/* The sessions to hand to the device now (pending, not cancelled, not delivered lately); each
+ * is marked delivered. */
+int srv_session_deliver(struct srv_store *st, int64_t device_id, struct srv_session **out,
+                        size_t *n, struct m87_error **err);
+/* Write back state, exit_code, message, cancel, started, ended, seen, next_seq. */
+int srv_session_update(struct srv_store *st, const struct srv_session *s, struct m87_error **err);
+int srv_session_output_add(struct srv_store *st, struct srv_session *s, const char *stream,
+                           const char *text, struct m87_error **err);
+struct srv_session_chunk {
+    int64_t seq;
+    char *stream;
+    char *text;
+    int64_t time;
+};
+void srv_session_chunks_free(struct srv_session_chunk *v, size_t n);
+/* Output after seq, at most limit chunks. */
+int srv_session_output_read(struct srv_store *st, int64_t session_id, int64_t after, int64_t limit,
+                            struct srv_session_chunk **out, size_t *n, struct m87_error **err);
+/* Delete the sessions that ended (or were created, when never ended) before `before`. */
+int srv_session_prune(struct srv_store *st, int64_t before, struct m87_error **err);
+/* The containers (a JSON array) of an interactive project of the device as its agent saw them
+ * after a session; an empty array forgets the project. */
+int srv_interactive_set(struct srv_store *st, int64_t device_id, const char *project,
+                        const char *containers, struct m87_error **err);
+/* "interactive": [{"project","containers","updated"}] of the device, by project name. */
+int srv_jw_interactive(struct srv_store *st, struct m87_jw *w, int64_t device_id,
+                       struct m87_error **err);
+/* 1 when a session of the device uses bundle digest. */
+int srv_session_bundle_referenced(struct srv_store *st, int64_t device_id, const char *digest,
+                                  struct m87_error **err);
+
+void srv_api_sessions_create(struct srv_req *r);
+void srv_api_sessions_list(struct srv_req *r);
+void srv_api_sessions_get(struct srv_req *r);
+void srv_api_sessions_output(struct srv_req *r);
+void srv_api_sessions_cancel(struct srv_req *r);
+void srv_api_agent_session(struct srv_req *r);
+/* "sessions": the sessions to start, when the device has any (*n of them). */
+int srv_jw_agent_sessions(struct srv_store *st, struct m87_jw *w, int64_t device_id, size_t *n,
+                          struct m87_error **err);
+
 /* ---- commands (init.c, serve.c) -------------------------------------------------------------- */
 
 /* Create the data directory and database; the admin token into *token. */
@@ -608,7 +689,8 @@ struct srv_serve_opts {
     const char *tls_cert;
     const char *tls_key;
     int longpoll_max;
-    int auth_fail_limit; /* failed authentications per source and minute; 0: none */
+    int64_t session_retention; /* 0: SRV_SESSION_RETENTION */
+    int auth_fail_limit;       /* failed authentications per source and minute; 0: none */
 };
 
 /* Serve until SIGTERM or SIGINT. */

@@ -11,7 +11,7 @@
 
 #include "server/store-internal.h"
 
-#define STMT_CACHE 64
+#define STMT_CACHE 128
 
 struct stmt_slot {
     const char *sql;
@@ -106,6 +106,49 @@ static const char *const migrations[] = {
     "  CHECK (prefetch IN ('always', 'window'));"
     "ALTER TABLE devices ADD COLUMN policy INTEGER NOT NULL DEFAULT 1;"
     "ALTER TABLE devices ADD COLUMN now_revision TEXT;",
+    /* signed revisions (docs/security.md): the signature the CLI made of the revision hash */
+    "ALTER TABLE revisions ADD COLUMN sig_key TEXT;"
+    "ALTER TABLE revisions ADD COLUMN sig TEXT;",
+    /* sync execution: sessions (a command run on an online device) and their output */
+    "CREATE TABLE sessions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  public_id TEXT NOT NULL UNIQUE,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  request TEXT NOT NULL,"
+    "  bundle TEXT,"
+    "  state TEXT NOT NULL,"
+    "  exit_code INTEGER,"
+    "  message TEXT,"
+    "  cancel INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL,"
+    "  delivered INTEGER,"
+    "  started INTEGER,"
+    "  ended INTEGER,"
+    "  seen INTEGER,"
+    "  read_at INTEGER,"
+    "  next_seq INTEGER NOT NULL DEFAULT 1);"
+    "CREATE INDEX sessions_device ON sessions(device_id, state);"
+    "CREATE TABLE session_output ("
+    "  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL,"
+    "  stream TEXT NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  time INTEGER NOT NULL,"
+    "  PRIMARY KEY (session_id, seq));"
+    "CREATE TABLE interactive_projects ("
+    "  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  project TEXT NOT NULL,"
+    "  containers TEXT NOT NULL,"
+    "  updated INTEGER NOT NULL,"
+    "  PRIMARY KEY (device_id, project));",
+    /* image prefetch (m87 DEVICE prefetch IMAGE): the images asked for and the newest report */
+    "CREATE TABLE device_prefetch ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  image TEXT NOT NULL,"
+    "  requested INTEGER NOT NULL,"
+    "  report TEXT,"
+    "  UNIQUE (device_id, image));",
 };
 
 sqlite3 *srv_store_db(struct srv_store *st)

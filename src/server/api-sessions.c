@@ -1,0 +1,646 @@
+/* Sessions: a command run on an online device now (docs/api.md, "Sessions"). The admin creates
+ * one, which wakes the device's held sync; the agent gets it in the sync answer, runs it and
+ * posts its output and exit status; the admin reads the output with a long-poll after a seq.
+ * Output readers are held in the same long-poll registry as syncs, under the key -SESSION_ROWID
+ * (device ids are positive), so that an agent post wakes them at once. */
+#include <string.h>
+
+#include "server/server-internal.h"
+
+#define MAX_ARGS 256
+#define MAX_ARG 4096
+#define MAX_FILES 16
+#define MAX_CHUNKS 1000
+#define READ_LIMIT 1000
+
+static bool is_final(const char *state)
+{
+    return strcmp(state, "exited") == 0 || strcmp(state, "cancelled") == 0 ||
+           strcmp(state, "lost") == 0;
+}
+
+/* ---- the request ----------------------------------------------------------------------------- */
+
+static int check_strings(const struct m87_json *v, const char *what, size_t max_n,
+                         struct m87_error **err)
+{
+    if (m87_json_type(v) != M87_JSON_ARRAY || m87_json_len(v) > max_n)
+        return m87_error_set(err, M87_E_INVAL, 0, "%s: expected an array of at most %zu strings",
+                             what, max_n);
+    for (size_t i = 0; i < m87_json_len(v); i++) {
+        const char *s = m87_json_str(m87_json_at(v, i), NULL);
+        if (s == NULL || strlen(s) > MAX_ARG)
+            return m87_error_set(err, M87_E_INVAL, 0,
+                                 "%s[%zu]: expected a string of at most %d "
+                                 "bytes",
+                                 what, i, MAX_ARG);
+    }
+    return 0;
+}
+
+/* A compose project name as docker compose takes it: [a-z0-9][a-z0-9_-]*. */
+static bool valid_project(const char *s)
+{
+    if (s == NULL || !((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')) || strlen(s) > 63)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+            return false;
+    return true;
+}
+
+/* A relative path without "..": where the agent looks in the session's directory. */
+static bool valid_relative(const char *s)
+{
+    if (s[0] == '\0' || s[0] == '/')
+        return false;
+    for (const char *p = s; p; p = strchr(p, '/')) {
+        p += *p == '/';
+        if (strncmp(p, "..", 2) == 0 && (p[2] == '/' || p[2] == '\0'))
+            return false;
+    }
+    return true;
+}
+
+static int check_compose(const struct m87_json *c, struct m87_error **err)
+{
+    static const char *const fields[] = {"files", "project", NULL};
+    if (m87_json_type(c) != M87_JSON_OBJECT)
+        return m87_error_set(err, M87_E_INVAL, 0, "compose: expected an object");
+    if (srv_json_only(c, "compose", fields, err) < 0)
+        return -1;
+    if (!valid_project(m87_json_str(m87_json_get(c, "project"), NULL)))
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "compose.project: must match [a-z0-9][a-z0-9_-]{0,62}");
+    const struct m87_json *files = m87_json_get(c, "files");
+    if (files == NULL)
+        return 0;
+    if (check_strings(files, "compose.files", MAX_FILES, err) < 0)
+        return -1;
+    for (size_t i = 0; i < m87_json_len(files); i++)
+        if (!valid_relative(m87_json_str(m87_json_at(files, i), "")))
+            return m87_error_set(err, M87_E_INVAL, 0,
+                                 "compose.files[%zu]: expected a relative path without '..'", i);
+    return 0;
+}
+
+/* The job carrying the compose project's files: checked as a run spec job; its bundle out. */
+static int check_job(const struct m87_json *job, char **bundle, struct m87_error **err)
+{
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_obj_open(w);
+    m87_jw_key(w, "jobs");
+    m87_jw_arr_open(w);
+    m87_jw_node(w, job);
+    m87_jw_arr_close(w);
+    m87_jw_obj_close(w);
+    _cleanup_free_ char *text = m87_jw_finish(w);
+    _cleanup_(spec_runspec_freep) struct spec_runspec *rs =
+        spec_runspec_parse(text, strlen(text), "job", err);
+    if (rs == NULL)
+        return -1;
+    *bundle = rs->jobs[0].bundle ? m87_xstrdup(rs->jobs[0].bundle) : NULL;
+    return 0;
+}
+
+static int check_request(const struct m87_json *body, char **bundle, struct m87_error **err)
+{
+    static const char *const fields[] = {"command", "args", "compose", "job", NULL};
+    const char *cmd = m87_json_str(m87_json_get(body, "command"), "");
+    bool compose = strcmp(cmd, "compose") == 0;
+    const struct m87_json *args = m87_json_get(body, "args");
+
+    *bundle = NULL;
+    if (srv_json_only(body, NULL, fields, err) < 0)
+        return -1;
+    if (!compose && strcmp(cmd, "ps") != 0 && strcmp(cmd, "logs") != 0)
+        return m87_error_set(err, M87_E_INVAL, 0, "command: must be compose, ps or logs");
+    if (args == NULL)
+        return m87_error_set(err, M87_E_INVAL, 0, "args: missing");
+    if (check_strings(args, "args", MAX_ARGS, err) < 0)
+        return -1;
+    const struct m87_json *c = m87_json_get(body, "compose");
+    const struct m87_json *job = m87_json_get(body, "job");
+    if (compose && c == NULL)
+        return m87_error_set(err, M87_E_INVAL, 0, "compose: missing (the command is compose)");
+    if (!compose && (c || job))
+        return m87_error_set(err, M87_E_INVAL, 0, "%s: only for the command compose",
+                             c ? "compose" : "job");
+    if (compose && check_compose(c, err) < 0)
+        return -1;
+    return job ? check_job(job, bundle, err) : 0;
+}
+
+/* ---- writing sessions ------------------------------------------------------------------------ */
+
+static void write_session(struct m87_jw *w, const struct srv_session *s)
+{
+    _cleanup_(m87_json_freep) struct m87_json *req =
+        m87_json_parse(s->request, strlen(s->request), NULL);
+    m87_jw_kstr(w, "id", s->public_id);
+    m87_jw_kstr(w, "command", m87_json_str(m87_json_get(req, "command"), NULL));
+    m87_jw_key(w, "args");
+    if (m87_json_get(req, "args"))
+        m87_jw_node(w, m87_json_get(req, "args"));
+    else
+        m87_jw_null(w);
+    m87_jw_kstr(w, "project", m87_json_str(m87_json_path(req, "compose", "project", NULL), NULL));
+    m87_jw_kstr(w, "state", s->state);
+    m87_jw_key(w, "exit_code");
+    if (s->exit_code >= 0)
+        m87_jw_int(w, s->exit_code);
+    else
+        m87_jw_null(w);
+    m87_jw_kstr(w, "message", s->message);
+    m87_jw_kbool(w, "cancel_requested", s->cancel);
+    srv_jw_time(w, "created", s->created);
+    srv_jw_time(w, "delivered", s->delivered);
+    srv_jw_time(w, "started", s->started);
+    srv_jw_time(w, "ended", s->ended);
+    m87_jw_kint(w, "output_bytes", s->output_bytes);
+}
+
+/* "device": whether it is connected now (a sync held, or one lately) and when it was seen. */
+static void write_device(struct srv *srv, struct m87_jw *w, const struct srv_device *d)
+{
+    bool connected = srv_longpoll_device_held(srv->lp, d->id) ||
+                     (d->last_seen && d->last_seen >= srv_now() - SRV_SESSION_CONNECTED);
+    m87_jw_key(w, "device");
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "name", d->name);
+    m87_jw_kbool(w, "connected", connected);
+    srv_jw_time(w, "last_seen", d->last_seen);
+    m87_jw_obj_close(w);
+}
+
+/* A running session the device stopped reporting on is lost (checked when it is read). */
+static int check_lost(struct srv_store *st, struct srv_session *s, struct m87_error **err)
+{
+    int64_t last = s->seen ? s->seen : s->started;
+    if (strcmp(s->state, "running") != 0 || last >= srv_now() - SRV_SESSION_LOST)
+        return 0;
+    char when[32];
+    srv_time_format(last, when);
+    free(s->state);
+    s->state = m87_xstrdup("lost");
+    free(s->message);
+    s->message = m87_xasprintf("the device stopped reporting on the command (last report %s): "
+                               "it went offline or its agent stopped",
+                               when);
+    s->ended = srv_now();
+    return srv_session_update(st, s, err);
+}
+
+/* The device of the path and its session ID (of that device: 404 otherwise). */
+static int find_session(struct srv_req *r, struct srv_device *dev, struct srv_session *s,
+                        struct m87_error **err)
+{
+    struct srv_store *st = r->srv->store;
+    if (srv_device_find(st, r->params.v[0], dev, err) < 0 ||
+        srv_session_find(st, r->params.v[1], s, err) < 0)
+        return -1;
+    if (s->device_id != dev->id)
+        return m87_error_set(err, M87_E_NOTFOUND, 0, "session '%s' not found", r->params.v[1]);
+    return check_lost(st, s, err);
+}
+
+/* ---- admin: create, list, show, cancel ------------------------------------------------------- */
+
+static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    struct srv_store *st = r->srv->store;
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
+    _cleanup_(srv_device_release) struct srv_device dev = {0};
+    _cleanup_(srv_session_release) struct srv_session s = {0};
+
+    if (body == NULL || check_request(body, &s.bundle, err) < 0 ||
+        srv_device_find(st, r->params.v[0], &dev, err) < 0 ||
+        srv_session_prune(st, srv_now() - r->srv->session_retention, err) < 0)
+        return -1;
+    struct m87_jw *req = m87_jw_new();
+    m87_jw_node(req, body);
+    s.request = m87_jw_finish(req);
+    s.device_id = dev.id;
+    if (srv_session_create(st, &s, err) < 0)
+        return -1;
+    r->notify_device = dev.id;
+    m87_jw_obj_open(w);
+    write_session(w, &s);
+    write_device(r->srv, w, &dev);
+    m87_jw_obj_close(w);
+    return 0;
+}
+
+void srv_api_sessions_create(struct srv_req *r)
+{
+    srv_run_tx(r, 201, create);
+}
+
+static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    struct srv_store *st = r->srv->store;
+    _cleanup_(srv_device_release) struct srv_device dev = {0};
+    struct srv_session *v = NULL;
+    size_t n = 0;
+
+    if (srv_device_find(st, r->params.v[0], &dev, err) < 0 ||
+        srv_session_prune(st, srv_now() - r->srv->session_retention, err) < 0 ||
+        srv_session_list(st, dev.id, &v, &n, err) < 0)
+        return -1;
+    int rc = 0;
+    m87_jw_obj_open(w);
+    m87_jw_key(w, "sessions");
+    m87_jw_arr_open(w);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = check_lost(st, &v[i], err);
+        m87_jw_obj_open(w);
+        write_session(w, &v[i]);
+        write_device(r->srv, w, &dev);
+        m87_jw_obj_close(w);
+    }
+    m87_jw_arr_close(w);
+    m87_jw_obj_close(w);
+    srv_sessions_free(v, n);
+    return rc;
+}
+
+void srv_api_sessions_list(struct srv_req *r)
+{
+    static const char *const none[] = {NULL};
+    if (srv_req_check_query(r, none) == 0)
+        srv_run_tx(r, 200, list);
+}
+
+static int show(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    _cleanup_(srv_device_release) struct srv_device dev = {0};
+    _cleanup_(srv_session_release) struct srv_session s = {0};
+
+    if (find_session(r, &dev, &s, err) < 0)
+        return -1;
+    m87_jw_obj_open(w);
+    write_session(w, &s);
+    write_device(r->srv, w, &dev);
+    m87_jw_key(w, "request");
+    srv_jw_raw(w, s.request);
+    m87_jw_obj_close(w);
+    return 0;
+}
+
+void srv_api_sessions_get(struct srv_req *r)
+{
+    static const char *const none[] = {NULL};
+    if (srv_req_check_query(r, none) == 0)
+        srv_run_tx(r, 200, show);
+}
+
+/* Pending: cancelled at once. Running: marked; the agent learns it from the answer to its next
+ * post (at least every 2 seconds) and stops the command. */
+static int cancel(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    _cleanup_(srv_device_release) struct srv_device dev = {0};
+    _cleanup_(srv_session_release) struct srv_session s = {0};
+
+    if (find_session(r, &dev, &s, err) < 0)
+        return -1;
+    if (strcmp(s.state, "pending") == 0) {
+        free(s.state);
+        s.state = m87_xstrdup("cancelled");
+        s.message = m87_xstrdup("cancelled before the device started it");
+        s.ended = srv_now();
+    }
+    if (!is_final(s.state))
+        s.cancel = true;
+    if (srv_session_update(r->srv->store, &s, err) < 0)
+        return -1;
+    r->notify_device = -s.id;
+    m87_jw_obj_open(w);
+    write_session(w, &s);
+    write_device(r->srv, w, &dev);
+    m87_jw_obj_close(w);
+    return 0;
+}
+
+void srv_api_sessions_cancel(struct srv_req *r)
+{
+    srv_run_tx(r, 200, cancel);
+}
+
+/* ---- admin: output, long-polled -------------------------------------------------------------- */
+
+struct out_query {
+    int64_t after;
+    int64_t wait;
+};
+
+static void write_chunks(struct m87_jw *w, const struct srv_session_chunk *v, size_t n)
+{
+    m87_jw_key(w, "output");
+    m87_jw_arr_open(w);
+    for (size_t i = 0; i < n; i++) {
+        m87_jw_obj_open(w);
+        m87_jw_kint(w, "seq", v[i].seq);
+        m87_jw_kstr(w, "stream", v[i].stream);
+        m87_jw_kstr(w, "text", v[i].text);
+        srv_jw_time(w, "time", v[i].time);
+        m87_jw_obj_close(w);
+    }
+    m87_jw_arr_close(w);
+}
+
+/* *hold: the session's key when there is nothing to say yet. */
+static int read_output(struct srv_req *r, const struct out_query *q, struct m87_jw *w,
+                       int64_t *hold, struct m87_error **err)
+{
+    _cleanup_(srv_device_release) struct srv_device dev = {0};
+    _cleanup_(srv_session_release) struct srv_session s = {0};
+    struct srv_session_chunk *v = NULL;
+    size_t n = 0;
+
+    if (find_session(r, &dev, &s, err) < 0 ||
+        srv_session_output_read(r->srv->store, s.id, q->after, READ_LIMIT, &v, &n, err) < 0)
+        return -1;
+    if (!is_final(s.state) && s.read_at != srv_now()) {
+        s.read_at = srv_now(); /* someone follows it */
+        if (srv_session_update(r->srv->store, &s, err) < 0) {
+            srv_session_chunks_free(v, n);
+            return -1;
+        }
+    }
+    *hold = n == 0 && !is_final(s.state) ? -s.id : 0;
+    m87_jw_obj_open(w);
+    write_session(w, &s);
+    write_device(r->srv, w, &dev);
+    write_chunks(w, v, n);
+    m87_jw_kint(w, "next", n ? v[n - 1].seq : q->after);
+    m87_jw_obj_close(w);
+    srv_session_chunks_free(v, n);
+    return 0;
+}
+
+static int parse_output_query(struct srv_req *r, struct out_query *q)
+{
+    static const char *const allowed[] = {"after", "wait", NULL};
+    const char *after = srv_req_query(r, "after");
+    const char *wait = srv_req_query(r, "wait");
+
+    if (srv_req_check_query(r, allowed) < 0)
+        return -1;
+    if (after && srv_parse_int(after, 0, INT64_MAX, &q->after) < 0) {
+        srv_reply_error(r, 400, "bad_request", "after: expected a sequence number >= 0");
+        return -1;
+    }
+    if (wait && srv_parse_int(wait, 0, SRV_SESSION_MAX_WAIT, &q->wait) < 0) {
+        srv_reply_error(r, 400, "bad_request", "wait: expected 0 to %d seconds",
+                        SRV_SESSION_MAX_WAIT);
+        return -1;
+    }
+    return 0;
+}
+
+void srv_api_sessions_output(struct srv_req *r)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    struct out_query *q = r->state;
+    bool first = q == NULL;
+    int64_t hold = 0;
+
+    if (first) {
+        q = m87_xcalloc(1, sizeof(*q));
+        r->state = q;
+        r->state_free = free;
+        if (parse_output_query(r, q) < 0)
+            return;
+    }
+    r->held = false;
+    uint64_t gen = srv_longpoll_gen(r->srv->lp);
+    struct m87_jw *w = m87_jw_new();
+    struct srv_store *st = r->srv->store;
+    int rc = srv_store_begin(st, &err);
+    if (rc == 0 && (rc = read_output(r, q, w, &hold, &err)) < 0)
+        srv_store_rollback(st);
+    if (rc == 0)
+        rc = srv_store_commit(st, &err);
+    if (rc < 0) {
+        m87_jw_free(w);
+        srv_reply_fail(r, err);
+        return;
+    }
+    if (!first || hold == 0 || q->wait == 0) {
+        srv_reply_json(r, 200, w);
+        return;
+    }
+    m87_jw_free(w);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    r->waiter.device_id = hold;
+    r->waiter.conn = r->conn;
+    r->waiter.deadline = now;
+    r->waiter.deadline.tv_sec += q->wait;
+    r->held = true;
+    if (!srv_longpoll_hold(r->srv->lp, &r->waiter, gen)) {
+        r->held = false;
+        srv_api_sessions_output(r);
+    }
+}
+
+/* ---- the agent: output and the end ----------------------------------------------------------- */
+
+struct agent_post {
+    struct m87_json *body;
+};
+
+/* "interactive": {"project", "containers": [{...}]}, the project's interactive containers as the
+ * agent saw them after the command. */
+static int check_interactive(const struct m87_json *v, struct m87_error **err)
+{
+    static const char *const fields[] = {"project", "containers", NULL};
+    const struct m87_json *c = m87_json_get(v, "containers");
+    if (m87_json_type(v) != M87_JSON_OBJECT || srv_json_only(v, "interactive", fields, err) < 0)
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "interactive: expected {\"project\", "
+                             "\"containers\"}");
+    if (!valid_project(m87_json_str(m87_json_get(v, "project"), NULL)))
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "interactive.project: must match [a-z0-9][a-z0-9_-]{0,62}");
+    if (m87_json_type(c) != M87_JSON_ARRAY)
+        return m87_error_set(err, M87_E_INVAL, 0, "interactive.containers: expected an array");
+    for (size_t i = 0; i < m87_json_len(c); i++)
+        if (m87_json_type(m87_json_at(c, i)) != M87_JSON_OBJECT)
+            return m87_error_set(err, M87_E_INVAL, 0,
+                                 "interactive.containers[%zu]: expected an object", i);
+    return 0;
+}
+
+static int check_post(const struct m87_json *body, struct m87_error **err)
+{
+    static const char *const fields[] = {"output", "exit_code", "message", "interactive", NULL};
+    static const char *const chunk_fields[] = {"stream", "text", NULL};
+    int64_t code = 0;
+    if (srv_json_only(body, NULL, fields, err) < 0)
+        return -1;
+    const struct m87_json *ec = m87_json_get(body, "exit_code");
+    if (ec && m87_json_type(ec) != M87_JSON_NULL &&
+        (!srv_json_is_int(ec, &code) || code < 0 || code > 255))
+        return m87_error_set(err, M87_E_INVAL, 0, "exit_code: expected an integer from 0 to 255");
+    const struct m87_json *msg = m87_json_get(body, "message");
+    if (msg && m87_json_type(msg) != M87_JSON_NULL && m87_json_type(msg) != M87_JSON_STRING)
+        return m87_error_set(err, M87_E_INVAL, 0, "message: expected a string");
+    const struct m87_json *inter = m87_json_get(body, "interactive");
+    if (inter && check_interactive(inter, err) < 0)
+        return -1;
+    const struct m87_json *out = m87_json_get(body, "output");
+    if (out == NULL)
+        return 0;
+    if (m87_json_type(out) != M87_JSON_ARRAY || m87_json_len(out) > MAX_CHUNKS)
+        return m87_error_set(err, M87_E_INVAL, 0, "output: expected an array of at most %d chunks",
+                             MAX_CHUNKS);
+    for (size_t i = 0; i < m87_json_len(out); i++) {
+        const struct m87_json *c = m87_json_at(out, i);
+        _cleanup_free_ char *what = m87_xasprintf("output[%zu]", i);
+        if (m87_json_type(c) != M87_JSON_OBJECT)
+            return m87_error_set(err, M87_E_INVAL, 0, "%s: expected an object", what);
+        const char *stream = m87_json_str(m87_json_get(c, "stream"), "");
+        if (srv_json_only(c, what, chunk_fields, err) < 0)
+            return -1;
+        if (strcmp(stream, "stdout") != 0 && strcmp(stream, "stderr") != 0)
+            return m87_error_set(err, M87_E_INVAL, 0, "%s.stream: must be stdout or stderr", what);
+        if (m87_json_str(m87_json_get(c, "text"), NULL) == NULL)
+            return m87_error_set(err, M87_E_INVAL, 0, "%s.text: expected a string", what);
+    }
+    return 0;
+}
+
+static int store_output(struct srv_store *st, struct srv_session *s, const struct m87_json *out,
+                        struct m87_error **err)
+{
+    for (size_t i = 0; i < m87_json_len(out); i++) {
+        const struct m87_json *c = m87_json_at(out, i);
+        const char *text = m87_json_str(m87_json_get(c, "text"), "");
+        if (s->output_bytes + (int64_t)strlen(text) > (int64_t)SRV_MAX_SESSION_OUTPUT)
+            return 0; /* kept is what fits; the end still counts */
+        if (srv_session_output_add(st, s, m87_json_str(m87_json_get(c, "stream"), "stdout"), text,
+                                   err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int agent_post(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    struct agent_post *p = r->state;
+    _cleanup_(srv_session_release) struct srv_session s = {0};
+    struct srv_store *st = r->srv->store;
+
+    if (srv_session_find(st, r->params.v[0], &s, err) < 0)
+        return -1;
+    const struct m87_json *inter = m87_json_get(p->body, "interactive");
+    if (inter) {
+        struct m87_jw *cw = m87_jw_new();
+        m87_jw_node(cw, m87_json_get(inter, "containers"));
+        _cleanup_free_ char *containers = m87_jw_finish(cw);
+        if (srv_interactive_set(st, s.device_id, m87_json_str(m87_json_get(inter, "project"), ""),
+                                containers, err) < 0)
+            return -1;
+    }
+    bool final = is_final(s.state);
+    if (!final && !s.cancel && s.read_at < srv_now() - SRV_SESSION_UNREAD) {
+        /* its m87 command went away (killed, a laptop closed): do not run on for nobody */
+        s.cancel = true;
+        free(s.message);
+        s.message =
+            m87_xasprintf("cancelled: nobody read its output for %d seconds", SRV_SESSION_UNREAD);
+    }
+    if (!final) {
+        if (strcmp(s.state, "pending") == 0) {
+            free(s.state);
+            s.state = m87_xstrdup("running");
+            s.started = srv_now();
+        }
+        s.seen = srv_now();
+        const struct m87_json *ec = m87_json_get(p->body, "exit_code");
+        if (store_output(st, &s, m87_json_get(p->body, "output"), err) < 0)
+            return -1;
+        if (ec && m87_json_type(ec) == M87_JSON_NUMBER) {
+            free(s.state);
+            s.state = m87_xstrdup(s.cancel ? "cancelled" : "exited");
+            s.exit_code = m87_json_int(ec, 1);
+            s.ended = srv_now();
+            const char *msg = m87_json_str(m87_json_get(p->body, "message"), NULL);
+            if (s.message == NULL && msg) /* the server's own reason of a cancel stays */
+                s.message = m87_xstrdup(msg);
+        }
+        if (srv_session_update(st, &s, err) < 0)
+            return -1;
+        /* readers wait for output or the end; a heartbeat is no news to them */
+        if (m87_json_len(m87_json_get(p->body, "output")) > 0 || s.ended)
+            r->notify_device = -s.id;
+    }
+    m87_jw_obj_open(w);
+    m87_jw_kbool(w, "cancel", s.cancel || final);
+    m87_jw_kstr(w, "state", s.state);
+    m87_jw_obj_close(w);
+    return 0;
+}
+
+static void agent_post_free(void *v)
+{
+    struct agent_post *p = v;
+    m87_json_free(p->body);
+    free(p);
+}
+
+void srv_api_agent_session(struct srv_req *r)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    struct agent_post *p = m87_xcalloc(1, sizeof(*p));
+    struct srv_session s = {0};
+
+    r->state = p;
+    r->state_free = agent_post_free;
+    srv_store_lock(r->srv->store);
+    int rc = srv_session_find(r->srv->store, r->params.v[0], &s, &err);
+    srv_store_unlock(r->srv->store);
+    int64_t owner = s.device_id;
+    srv_session_release(&s);
+    if (rc < 0) {
+        srv_reply_fail(r, err);
+        return;
+    }
+    if (owner != r->device_id) {
+        srv_reply_error(r, 403, "forbidden", "session '%s' belongs to another device",
+                        r->params.v[0]);
+        return;
+    }
+    if ((p->body = srv_body_object(r, &err)) == NULL || check_post(p->body, &err) < 0) {
+        srv_reply_fail(r, err);
+        return;
+    }
+    srv_run_tx(r, 200, agent_post);
+}
+
+/* ---- the sync answer ------------------------------------------------------------------------- */
+
+int srv_jw_agent_sessions(struct srv_store *st, struct m87_jw *w, int64_t device_id, size_t *n,
+                          struct m87_error **err)
+{
+    struct srv_session *v = NULL;
+
+    *n = 0;
+    if (srv_session_deliver(st, device_id, &v, n, err) < 0)
+        return -1;
+    if (*n) {
+        m87_jw_key(w, "sessions");
+        m87_jw_arr_open(w);
+        for (size_t i = 0; i < *n; i++) {
+            m87_jw_obj_open(w);
+            m87_jw_kstr(w, "id", v[i].public_id);
+            m87_jw_key(w, "request");
+            srv_jw_raw(w, v[i].request);
+            m87_jw_obj_close(w);
+        }
+        m87_jw_arr_close(w);
+    }
+    srv_sessions_free(v, *n);
+    return 0;
+}

@@ -1,0 +1,350 @@
+/* Sessions (sync execution) and their output in the store. */
+#include <string.h>
+
+#include "server/store-internal.h"
+
+#define SESSION_COLS                                                                               \
+    "id, public_id, device_id, request, bundle, state, exit_code, message, cancel, created, "      \
+    "delivered, started, ended, seen, next_seq, read_at, "                                         \
+    "(SELECT COALESCE(SUM(LENGTH(text)), 0) FROM session_output WHERE session_id = sessions.id)"
+
+static const char SQL_SESSION_ADD[] =
+    "INSERT INTO sessions (public_id, device_id, request, bundle, state, created, read_at) "
+    "VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)";
+static const char SQL_SESSION_FIND[] = "SELECT " SESSION_COLS " FROM sessions WHERE public_id = ?1";
+static const char SQL_SESSION_LIST[] =
+    "SELECT " SESSION_COLS " FROM sessions WHERE device_id = ?1 ORDER BY id";
+static const char SQL_SESSION_DUE[] =
+    "SELECT " SESSION_COLS " FROM sessions WHERE device_id = ?1 AND state = 'pending' "
+    "AND cancel = 0 AND (delivered IS NULL OR delivered <= ?2) ORDER BY id";
+static const char SQL_SESSION_DELIVERED[] = "UPDATE sessions SET delivered = ?2 WHERE id = ?1";
+static const char SQL_SESSION_UPDATE[] =
+    "UPDATE sessions SET state = ?2, exit_code = ?3, message = ?4, cancel = ?5, started = ?6, "
+    "ended = ?7, seen = ?8, next_seq = ?9, read_at = ?10 WHERE id = ?1";
+static const char SQL_OUTPUT_ADD[] =
+    "INSERT INTO session_output (session_id, seq, stream, text, time) VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char SQL_OUTPUT_READ[] =
+    "SELECT seq, stream, text, time FROM session_output WHERE session_id = ?1 AND seq > ?2 "
+    "ORDER BY seq LIMIT ?3";
+static const char SQL_SESSION_PRUNE[] = "DELETE FROM sessions WHERE COALESCE(ended, created) < ?1";
+static const char SQL_SESSION_BUNDLE[] =
+    "SELECT 1 FROM sessions WHERE device_id = ?1 AND bundle = ?2 LIMIT 1";
+
+void srv_session_release(struct srv_session *s)
+{
+    free(s->public_id);
+    free(s->request);
+    free(s->bundle);
+    free(s->state);
+    free(s->message);
+    *s = (struct srv_session){0};
+}
+
+void srv_sessions_free(struct srv_session *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        srv_session_release(&v[i]);
+    free(v);
+}
+
+static int64_t col_int(sqlite3_stmt *s, int col, int64_t null_value)
+{
+    return sqlite3_column_type(s, col) == SQLITE_NULL ? null_value : sqlite3_column_int64(s, col);
+}
+
+static void read_row(sqlite3_stmt *s, struct srv_session *out)
+{
+    out->id = sqlite3_column_int64(s, 0);
+    out->public_id = srv_col_text(s, 1);
+    out->device_id = sqlite3_column_int64(s, 2);
+    out->request = srv_col_text(s, 3);
+    out->bundle = srv_col_text(s, 4);
+    out->state = srv_col_text(s, 5);
+    out->exit_code = col_int(s, 6, -1);
+    out->message = srv_col_text(s, 7);
+    out->cancel = sqlite3_column_int64(s, 8) != 0;
+    out->created = col_int(s, 9, 0);
+    out->delivered = col_int(s, 10, 0);
+    out->started = col_int(s, 11, 0);
+    out->ended = col_int(s, 12, 0);
+    out->seen = col_int(s, 13, 0);
+    out->next_seq = col_int(s, 14, 1);
+    out->read_at = col_int(s, 15, 0);
+    out->output_bytes = col_int(s, 16, 0);
+}
+
+static void session_fill(sqlite3_stmt *s, void *elem)
+{
+    read_row(s, elem);
+}
+
+static void session_release(void *elem)
+{
+    srv_session_release(elem);
+}
+
+/* Every row of a prepared query. */
+static int read_rows(struct srv_store *st, sqlite3_stmt *s, struct srv_session **out, size_t *n,
+                     struct m87_error **err)
+{
+    static const struct srv_row_type type = {sizeof(struct srv_session), session_fill,
+                                             session_release, "read sessions"};
+    void *v = NULL;
+
+    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* A fresh "s-XXXXXXXX": 32 random bits, retried on the rare clash. */
+int srv_session_create(struct srv_store *st, struct srv_session *s, struct m87_error **err)
+{
+    for (int attempt = 0; attempt < 8; attempt++) {
+        unsigned char rnd[4];
+        if (m87_random_bytes(rnd, sizeof(rnd), err) < 0)
+            return -1;
+        _cleanup_free_ char *pid =
+            m87_xasprintf("s-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+        sqlite3_stmt *q = srv_stmt(st, SQL_SESSION_ADD, err);
+        if (q == NULL)
+            return -1;
+        s->created = srv_now();
+        srv_bind_text(q, 1, pid);
+        sqlite3_bind_int64(q, 2, s->device_id);
+        srv_bind_text(q, 3, s->request);
+        srv_bind_text(q, 4, s->bundle);
+        sqlite3_bind_int64(q, 5, s->created);
+        int rc = sqlite3_step(q);
+        if (rc == SQLITE_DONE) {
+            s->id = sqlite3_last_insert_rowid(srv_store_db(st));
+            s->public_id = M87_STEAL(pid);
+            s->state = m87_xstrdup("pending");
+            s->exit_code = -1;
+            s->next_seq = 1;
+            s->read_at = s->created;
+            return 0;
+        }
+        if ((sqlite3_extended_errcode(srv_store_db(st)) & 0xff) != SQLITE_CONSTRAINT)
+            return srv_store_error(st, "store session", err);
+    }
+    return m87_error_set(err, M87_E_INTERNAL, 0, "store session: no free id");
+}
+
+int srv_session_find(struct srv_store *st, const char *public_id, struct srv_session *out,
+                     struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_SESSION_FIND, err);
+    if (s == NULL)
+        return -1;
+    srv_bind_text(s, 1, public_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        read_row(s, out);
+        sqlite3_reset(s);
+        return 0;
+    }
+    if (rc != SQLITE_DONE)
+        return srv_store_error(st, "read session", err);
+    return m87_error_set(err, M87_E_NOTFOUND, 0, "session '%s' not found", public_id);
+}
+
+int srv_session_list(struct srv_store *st, int64_t device_id, struct srv_session **out, size_t *n,
+                     struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_SESSION_LIST, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    return read_rows(st, s, out, n, err);
+}
+
+int srv_session_deliver(struct srv_store *st, int64_t device_id, struct srv_session **out,
+                        size_t *n, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_SESSION_DUE, err);
+    int64_t now = srv_now();
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    sqlite3_bind_int64(s, 2, now - SRV_SESSION_REDELIVER);
+    if (read_rows(st, s, out, n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < *n; i++) {
+        sqlite3_stmt *u = srv_stmt(st, SQL_SESSION_DELIVERED, err);
+        if (u == NULL)
+            return -1;
+        sqlite3_bind_int64(u, 1, (*out)[i].id);
+        sqlite3_bind_int64(u, 2, now);
+        if (srv_step_done(st, u, "mark session delivered", err) < 0)
+            return -1;
+        (*out)[i].delivered = now;
+    }
+    return 0;
+}
+
+static void bind_time(sqlite3_stmt *s, int idx, int64_t t)
+{
+    if (t)
+        sqlite3_bind_int64(s, idx, t);
+    else
+        sqlite3_bind_null(s, idx);
+}
+
+int srv_session_update(struct srv_store *st, const struct srv_session *x, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_SESSION_UPDATE, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, x->id);
+    srv_bind_text(s, 2, x->state);
+    if (x->exit_code >= 0)
+        sqlite3_bind_int64(s, 3, x->exit_code);
+    else
+        sqlite3_bind_null(s, 3);
+    srv_bind_text(s, 4, x->message);
+    sqlite3_bind_int64(s, 5, x->cancel ? 1 : 0);
+    bind_time(s, 6, x->started);
+    bind_time(s, 7, x->ended);
+    bind_time(s, 8, x->seen);
+    sqlite3_bind_int64(s, 9, x->next_seq);
+    bind_time(s, 10, x->read_at);
+    return srv_step_done(st, s, "update session", err);
+}
+
+int srv_session_output_add(struct srv_store *st, struct srv_session *x, const char *stream,
+                           const char *text, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_OUTPUT_ADD, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, x->id);
+    sqlite3_bind_int64(s, 2, x->next_seq);
+    srv_bind_text(s, 3, stream);
+    srv_bind_text(s, 4, text);
+    sqlite3_bind_int64(s, 5, srv_now());
+    if (srv_step_done(st, s, "store session output", err) < 0)
+        return -1;
+    x->next_seq++;
+    x->output_bytes += (int64_t)strlen(text);
+    return 0;
+}
+
+static void chunk_fill(sqlite3_stmt *s, void *elem)
+{
+    struct srv_session_chunk *c = elem;
+    c->seq = sqlite3_column_int64(s, 0);
+    c->stream = srv_col_text(s, 1);
+    c->text = srv_col_text(s, 2);
+    c->time = sqlite3_column_int64(s, 3);
+}
+
+static void chunk_release(void *elem)
+{
+    struct srv_session_chunk *c = elem;
+    free(c->stream);
+    free(c->text);
+}
+
+void srv_session_chunks_free(struct srv_session_chunk *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        chunk_release(&v[i]);
+    free(v);
+}
+
+int srv_session_output_read(struct srv_store *st, int64_t session_id, int64_t after, int64_t limit,
+                            struct srv_session_chunk **out, size_t *n, struct m87_error **err)
+{
+    static const struct srv_row_type type = {sizeof(struct srv_session_chunk), chunk_fill,
+                                             chunk_release, "read session output"};
+    sqlite3_stmt *s = srv_stmt(st, SQL_OUTPUT_READ, err);
+    void *v = NULL;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, session_id);
+    sqlite3_bind_int64(s, 2, after);
+    sqlite3_bind_int64(s, 3, limit);
+    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int srv_session_prune(struct srv_store *st, int64_t before, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_SESSION_PRUNE, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, before);
+    return srv_step_done(st, s, "prune sessions", err);
+}
+
+int srv_session_bundle_referenced(struct srv_store *st, int64_t device_id, const char *digest,
+                                  struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_SESSION_BUNDLE, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    srv_bind_text(s, 2, digest);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return srv_store_error(st, "read sessions", err);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 1 : 0;
+}
+
+/* ---- interactive projects -------------------------------------------------------------------- */
+
+static const char SQL_INTERACTIVE_SET[] =
+    "INSERT INTO interactive_projects (device_id, project, containers, updated) "
+    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (device_id, project) DO UPDATE SET "
+    "containers = excluded.containers, updated = excluded.updated";
+static const char SQL_INTERACTIVE_DROP[] =
+    "DELETE FROM interactive_projects WHERE device_id = ?1 AND project = ?2";
+static const char SQL_INTERACTIVE_LIST[] =
+    "SELECT project, containers, updated FROM interactive_projects WHERE device_id = ?1 "
+    "ORDER BY project";
+
+int srv_interactive_set(struct srv_store *st, int64_t device_id, const char *project,
+                        const char *containers, struct m87_error **err)
+{
+    bool none = strcmp(containers, "[]") == 0;
+    sqlite3_stmt *s = srv_stmt(st, none ? SQL_INTERACTIVE_DROP : SQL_INTERACTIVE_SET, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    srv_bind_text(s, 2, project);
+    if (!none) {
+        srv_bind_text(s, 3, containers);
+        sqlite3_bind_int64(s, 4, srv_now());
+    }
+    return srv_step_done(st, s, "store interactive project", err);
+}
+
+int srv_jw_interactive(struct srv_store *st, struct m87_jw *w, int64_t device_id,
+                       struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, SQL_INTERACTIVE_LIST, err);
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, device_id);
+    m87_jw_key(w, "interactive");
+    m87_jw_arr_open(w);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        m87_jw_obj_open(w);
+        m87_jw_kstr(w, "project", (const char *)sqlite3_column_text(s, 0));
+        m87_jw_key(w, "containers");
+        srv_jw_raw(w, (const char *)sqlite3_column_text(s, 1));
+        srv_jw_time(w, "updated", sqlite3_column_int64(s, 2));
+        m87_jw_obj_close(w);
+    }
+    m87_jw_arr_close(w);
+    if (rc != SQLITE_DONE)
+        return srv_store_error(st, "read interactive projects", err);
+    return 0;
+}
