@@ -5,6 +5,8 @@ workload comes back from local state alone, with the same containers (started, n
 recreated)."""
 
 
+import pytest
+
 from agent_util import assert_reports_complete, device, own_server, running_ids, wait_for  # noqa: F401 (fixtures)
 from compose_util import API, unique_name
 
@@ -85,3 +87,30 @@ def test_removed_containers_come_back_at_start(env, device):
     assert "its containers are gone (it had 1); running its steps again" in log, log
     [new] = running_ids(dev.agent, project)
     assert new != old
+
+
+def test_reboot_with_dockerd_restarted(env, device):
+    """A whole reboot: the agent dies, dockerd stops and starts again (its containers stopped,
+    none restarts itself), the server is unreachable; the agent brings the workload back from
+    local state, starting the same containers, not recreating them."""
+    if env.dockerd is None:
+        pytest.skip("the tests use a dockerd they did not start: it cannot be restarted")
+    dev = device
+    dev.agent.start()
+    dev.m87("deployment", "new", "--active")
+    project = unique_name("dr")
+    src = dev.compose_dir(project, {"web": {"image": env.small_image, "restart": "no"}})
+    dev.m87("deploy", "docker-compose.yml", cwd=src)
+    want = dev.wait_applied()
+    ids = running_ids(dev.agent, project)
+
+    dev.agent.kill()
+    dev.server.stop()
+    env.dockerd.restart()
+    assert running_ids(dev.agent, project) == []
+    dev.agent.start()
+    dev.agent.wait_log("applied revision", timeout=180)
+    log = dev.agent.log()
+    assert "running its steps again" in log and "connected to" not in log, log
+    assert running_ids(dev.agent, project) == ids
+    assert dev.agent.daemon_state()["applied"]["hash"] == want
