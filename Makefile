@@ -96,8 +96,12 @@ tests: $(BINS) $(UNIT_BINS) $(E2E_C_BINS) $(TOOLS) $(BENCH_BINS)
 unit: tests
 	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done
 
+# The end-to-end tests in E2E_JOBS processes (pytest-xdist), each with its own dockerd and
+# registry; a file's tests stay in one process. They mostly wait on dockerd, so two per core pay.
+E2E_JOBS ?= 2
 e2e: tests
-	M87_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/e2e $(PYTEST_ARGS)
+	M87_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -n $(E2E_JOBS) --dist loadfile tests/e2e \
+		$(PYTEST_ARGS)
 
 check: tests
 	$(MAKE) --no-print-directory unit

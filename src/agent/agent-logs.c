@@ -287,7 +287,7 @@ void agent_logs_tick(struct agent_daemon *d, const struct agent_container *v, si
     for (size_t i = 0; i < n; i++)
         shipped += ship_container(d, engine, &v[i]);
     if (shipped) {
-        d->logs_active_until = runner_mono_ms() + AGENT_LOGS_ACTIVE_MS;
+        d->logs_active_until = runner_mono_ms() + d->logs_active_ms;
         d->queue += shipped; /* roughly: the next sync goes at once */
     }
 }

@@ -137,6 +137,9 @@ static void report_wait(struct agent_daemon *d, time_t now)
     agent_window_report(d->journal, &r);
     free(ws->reported);
     ws->reported = M87_STEAL(key);
+    /* a prefetch still running reports the old next window start: it starts over with this one */
+    if (ws->child && !ws->child_images)
+        agent_prefetch_kill(d);
     free(ws->prefetched); /* pulled again (a quick check when present) to report the counts */
     ws->prefetched = NULL;
     ws->next = next;

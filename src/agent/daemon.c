@@ -106,7 +106,8 @@ static int daemon_init(struct agent_daemon *d, struct agent_config *cfg, struct 
     d->http = agent_http_new(cfg, d->stop);
     agent_http_set_tick(d->http, hooks_during_poll, d);
     runner_journal_set_segment_size(d->journal, (size_t)(cfg->journal_max_bytes / 8));
-    d->logs_active_until = runner_mono_ms() + AGENT_LOGS_ACTIVE_MS;
+    d->logs_active_ms = agent_env_ms("M87_AGENT_LOGS_ACTIVE_MS", AGENT_LOGS_ACTIVE_MS);
+    d->logs_active_until = runner_mono_ms() + d->logs_active_ms;
     load_targets(d);
     if (runner_journal_pending(d->journal, &d->queue, err) < 0)
         return -1;
@@ -222,7 +223,7 @@ void agent_daemon_hooks_tick(struct agent_daemon *d)
 void agent_daemon_hooks_after_apply(struct agent_daemon *d, int status)
 {
     d->hooks_at = 0;
-    d->logs_active_until = runner_mono_ms() + AGENT_LOGS_ACTIVE_MS;
+    d->logs_active_until = runner_mono_ms() + d->logs_active_ms;
     agent_logs_forget_gone(d);
     if (WIFEXITED(status) && WEXITSTATUS(status) == AGENT_APPLY_OK)
         agent_prune_images(d);

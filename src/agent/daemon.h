@@ -143,6 +143,9 @@ int agent_http_bundle(struct agent_http *h, const char *digest, const char *dir,
 
 /* ---- backoff (sync-backoff.c) ---------------------------------------------------------------- */
 
+/* A duration in ms: dflt, or the environment's value for name when it is a smaller positive
+ * integer. The tests' knobs (docs/testing.md), never needed in production. */
+int64_t agent_env_ms(const char *name, int64_t dflt);
 /* The cap of reconnect backoff: AGENT_BACKOFF_CAP_MS, or M87_AGENT_BACKOFF_MAX_MS when set. */
 int64_t agent_backoff_cap_ms(void);
 /* Full jitter: a random wait in [0, min(cap, base * 2^(failures - 1))] ms; failures >= 1. */
@@ -225,11 +228,12 @@ struct agent_daemon {
     int64_t queue;
     char *state_text; /* daemon.json as last written */
 
-    struct engine_client *engine; /* for the hooks, opened on first need */
+    struct engine_client *engine;    /* for the hooks, opened on first need */
     struct agent_sessions *sessions; /* sync execution: the session children (agent-session.c) */
-    int64_t hooks_at;             /* monotonic ms: when the hooks are due again */
-    int64_t logs_active_until;    /* monotonic ms: lines were shipped lately */
-    bool journal_full;            /* the cap is reached and no log record is left to drop */
+    int64_t hooks_at;                /* monotonic ms: when the hooks are due again */
+    int64_t logs_active_until;       /* monotonic ms: lines were shipped lately */
+    int64_t logs_active_ms; /* AGENT_LOGS_ACTIVE_MS, or M87_AGENT_LOGS_ACTIVE_MS (the tests) */
+    bool journal_full;      /* the cap is reached and no log record is left to drop */
 
     /* maintenance windows and prefetch (agent-window.c) */
     struct agent_window_state *win;

@@ -5,17 +5,22 @@
 
 #include "agent/daemon.h"
 
-int64_t agent_backoff_cap_ms(void)
+int64_t agent_env_ms(const char *name, int64_t dflt)
 {
-    const char *env = getenv("M87_AGENT_BACKOFF_MAX_MS");
+    const char *env = getenv(name);
     char *end = NULL;
 
     if (env && *env) {
         long long v = strtoll(env, &end, 10);
-        if (*end == '\0' && v > 0 && v < AGENT_BACKOFF_CAP_MS)
+        if (*end == '\0' && v > 0 && v < dflt)
             return v;
     }
-    return AGENT_BACKOFF_CAP_MS;
+    return dflt;
+}
+
+int64_t agent_backoff_cap_ms(void)
+{
+    return agent_env_ms("M87_AGENT_BACKOFF_MAX_MS", AGENT_BACKOFF_CAP_MS);
 }
 
 int64_t agent_backoff_ms(unsigned failures, int64_t base_ms, int64_t cap_ms)

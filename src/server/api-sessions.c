@@ -3,6 +3,7 @@
  * posts its output and exit status; the admin reads the output with a long-poll after a seq.
  * Output readers are held in the same long-poll registry as syncs, under the key -SESSION_ROWID
  * (device ids are positive), so that an agent post wakes them at once. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/server-internal.h"
@@ -173,11 +174,22 @@ static void write_device(struct srv *srv, struct m87_jw *w, const struct srv_dev
     m87_jw_obj_close(w);
 }
 
+/* A number of seconds: the default, or the environment's value for name when it is a positive
+ * integer. For the tests only (docs/testing.md): they cannot wait for the real timeouts. */
+static int64_t seconds_or_env(const char *name, int64_t dflt)
+{
+    const char *v = getenv(name);
+    int64_t n = 0;
+
+    return v && srv_parse_int(v, 1, dflt, &n) == 0 ? n : dflt;
+}
+
 /* A running session the device stopped reporting on is lost (checked when it is read). */
 static int check_lost(struct srv_store *st, struct srv_session *s, struct m87_error **err)
 {
     int64_t last = s->seen ? s->seen : s->started;
-    if (strcmp(s->state, "running") != 0 || last >= srv_now() - SRV_SESSION_LOST)
+    int64_t lost = seconds_or_env("M87_SERVER_SESSION_LOST_S", SRV_SESSION_LOST);
+    if (strcmp(s->state, "running") != 0 || last >= srv_now() - lost)
         return 0;
     char when[32];
     srv_time_format(last, when);
@@ -544,12 +556,13 @@ static int agent_post(struct srv_req *r, struct m87_jw *w, struct m87_error **er
             return -1;
     }
     bool final = is_final(s.state);
-    if (!final && !s.cancel && s.read_at < srv_now() - SRV_SESSION_UNREAD) {
+    int64_t unread = seconds_or_env("M87_SERVER_SESSION_UNREAD_S", SRV_SESSION_UNREAD);
+    if (!final && !s.cancel && s.read_at < srv_now() - unread) {
         /* its m87 command went away (killed, a laptop closed): do not run on for nobody */
         s.cancel = true;
         free(s.message);
-        s.message =
-            m87_xasprintf("cancelled: nobody read its output for %d seconds", SRV_SESSION_UNREAD);
+        s.message = m87_xasprintf("cancelled: nobody read its output for %lld seconds",
+                                  (long long)unread);
     }
     if (!final) {
         if (strcmp(s.state, "pending") == 0) {

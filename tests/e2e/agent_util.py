@@ -26,13 +26,16 @@ TOOLS = ("cat", "sleep", "touch", "sh", "echo", "true", "false", "head", "dd")
 
 
 def wait_for(predicate, timeout=120, what="condition", interval=0.1):
+    """predicate() until it is true (returned) or timeout; what (a string, or a function giving
+    one when it fails, e.g. with the agent's log of that moment) names it in the error."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+            raise AssertionError("timed out after %ss waiting for %s" % (
+                timeout, what() if callable(what) else what))
         time.sleep(interval)
 
 
@@ -56,12 +59,14 @@ class Agent:
         self.proc = None
         self.logs_seen = 0  # bytes of the log before the current run
         self.config = {}  # extra `key = value` lines of the config file, e.g. journal_max_bytes
+        self.extra_env = {}  # more environment, e.g. the test-only knobs of docs/testing.md
 
     def environ(self):
         e = {k: v for k, v in os.environ.items() if not k.startswith("M87_")}
         e["PATH"] = str(self.bin)
         e["DOCKER_HOST"] = self.env.docker_host
         e["M87_AGENT_BACKOFF_MAX_MS"] = str(self.backoff_max_ms)
+        e.update(self.extra_env)
         for key in ("COMPOSE_PROJECT_NAME", "COMPOSE_PROFILES", "COMPOSE_FILE",
                     "JOURNAL_STREAM"):
             e.pop(key, None)

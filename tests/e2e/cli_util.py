@@ -51,6 +51,7 @@ class Server:
         self.log_path = pathlib.Path(tmp) / "server.log"
         self.tls = tls  # (cert, key, ca) paths or None
         self.proc = None
+        self.extra_env = {}  # more environment for `serve` (the test-only knobs)
         out = subprocess.run([str(SERVER), "init", "--data", str(self.data)],
                              capture_output=True, text=True, timeout=30)
         if out.returncode != 0:
@@ -66,7 +67,8 @@ class Server:
         if self.tls:
             args += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=dict(os.environ, **self.extra_env))
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

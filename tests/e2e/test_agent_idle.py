@@ -46,6 +46,8 @@ def test_a_health_change_ends_the_held_long_poll(env, device):
         "image": env.small_image, "restart": "always", "command": ["sleep", "100000"],
         "healthcheck": {"test": ["CMD", "sh", "-c", "! test -e /tmp/sick"],
                         "interval": "1s", "timeout": "1s", "retries": 1}}})
+    # the short waits while logs flow last 30 s after an apply; 3 s here, as nothing logs
+    dev.agent.extra_env["M87_AGENT_LOGS_ACTIVE_MS"] = "3000"
     dev.agent.start("--debug")
     dev.m87("deployment", "new", "--active")
     dev.m87("deploy", "docker-compose.yml", cwd=src)

@@ -53,7 +53,7 @@ def test_server_down_while_applying_gets_every_report(env, device, tmp_path):
     spec.write_text(SLOW_JOB % job)
     dev.m87("deploy", str(spec))
     want = dev.active_hash()
-    dev.agent.wait_log("applying revision")
+    dev.agent.wait_log("applying revision %s" % dev.server_status()["deployment"]["revision"])
     server.stop()
 
     # the apply goes on without the server; its reports wait in the journal

@@ -75,7 +75,8 @@ def wait_window(dev, rev, pred, what):
     def found():
         recs = window_records(dev, rev)
         return recs and pred(recs[-1]) and recs[-1]
-    return wait_for(found, 120, "%s\n%s" % (what, dev.agent.log()[-3000:]))
+    return wait_for(found, 120, lambda: "%s\n%s\nwindow records: %s" % (
+        what, dev.agent.log()[-3000:], window_records(dev, rev)[-3:]))
 
 
 def job_succeeded(dev, project, rev):

@@ -17,7 +17,10 @@ PS = {"command": "ps", "args": ["-a"]}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    s = Server(tmp_path_factory.mktemp("m87-sessions")).start()
+    s = Server(tmp_path_factory.mktemp("m87-sessions"))
+    # the lost and unread timeouts (15 s, 60 s) made short, so that the tests need not wait
+    s.extra_env = {"M87_SERVER_SESSION_LOST_S": "3", "M87_SERVER_SESSION_UNREAD_S": "8"}
+    s.start()
     yield s
     s.stop()
 
@@ -187,7 +190,7 @@ def test_running_session_without_reports_is_lost(server):
     s = create(server, name)
     server.sync(token)
     post(server, token, s["id"], {"output": [{"stream": "stdout", "text": "x\n"}]})
-    time.sleep(17)  # SRV_SESSION_LOST (15 s) without a report
+    time.sleep(4)  # M87_SERVER_SESSION_LOST_S (3 s here) without a report
     out = server.api("GET", "/v1/devices/%s/sessions/%s/output?after=1" % (name, s["id"]))
     assert out["state"] == "lost" and "stopped reporting" in out["message"]
     assert post(server, token, s["id"], {})[1]["cancel"] is True
@@ -202,14 +205,17 @@ def test_running_session_nobody_reads_is_cancelled(server):
     server.sync(token)
     post(server, token, followed["id"], {})
     base = "/v1/devices/%s/sessions/%s" % (name, followed["id"])
-    deadline = time.monotonic() + 62  # SRV_SESSION_UNREAD (60 s) without a read of its output
+    deadline = time.monotonic() + 6  # M87_SERVER_SESSION_UNREAD_S is 8 s here
     while time.monotonic() < deadline:
         assert post(server, token, s["id"], {})[1]["cancel"] is False
         server.api("GET", base + "/output")
         assert post(server, token, followed["id"], {})[1]["cancel"] is False
-        time.sleep(5)
-    ans = post(server, token, s["id"], {})[1]
-    assert ans["cancel"] is True
+        time.sleep(1)
+    deadline = time.monotonic() + 10
+    while not post(server, token, s["id"], {})[1]["cancel"]:
+        assert time.monotonic() < deadline, "the unread session was not cancelled"
+        server.api("GET", base + "/output")
+        time.sleep(0.5)
     assert post(server, token, followed["id"], {})[1]["cancel"] is False
     post(server, token, s["id"], {"exit_code": 143, "message": "cancelled"})
     got = server.api("GET", "/v1/devices/%s/sessions/%s" % (name, s["id"]))

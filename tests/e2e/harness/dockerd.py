@@ -431,6 +431,9 @@ class Dockerd:
             "--ip-forward=false",
             "--ip-masq=false",
             "--shutdown-timeout", "5",
+            # a cut layer is tried 5 times by default, 5, 10, 15 and 20 s apart: two
+            # attempts still show a retry and keep the fault tests to seconds
+            "--max-download-attempts", "2",
         ]
         if self.storage_driver:
             argv += ["--storage-driver", self.storage_driver]
