@@ -143,46 +143,9 @@ static size_t to_buf(char *data, size_t size, size_t n, void *ctx)
     return m87_buf_append(ctx, data, size * n, NULL) < 0 ? 0 : size * n;
 }
 
-int agent_http_sync(struct agent_http *h, const char *body, long wait_s, char **answer,
-                    struct m87_error **err)
-{
-    struct curl_slist *headers = base_headers(h);
-    struct m87_buf out;
-    long status = 0;
-
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    m87_buf_init(&out, AGENT_MAX_ANSWER);
-    prepare(h, "/v1/agent/sync", headers);
-    curl_easy_setopt(h->h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h->h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-    curl_easy_setopt(h->h, CURLOPT_TIMEOUT, wait_s + AGENT_SYNC_SLACK_S);
-    curl_easy_setopt(h->h, CURLOPT_WRITEFUNCTION, to_buf);
-    curl_easy_setopt(h->h, CURLOPT_WRITEDATA, &out);
-    /* not the short waits while logs flow: ending those would cost a connection per line */
-    h->ticking = wait_s > AGENT_LOGS_SYNC_WAIT_S;
-    h->interrupted = false;
-    h->tick_at = runner_mono_ms() + AGENT_HOOKS_PERIOD_MS;
-    CURLcode rc = curl_easy_perform(h->h);
-    h->ticking = false;
-    int ret = 0;
-    if (rc == CURLE_WRITE_ERROR)
-        ret = m87_error_set(err, M87_E_TOOBIG, 0, "server %s: the answer exceeds %u bytes",
-                            h->server, AGENT_MAX_ANSWER);
-    else if (rc != CURLE_OK)
-        ret = transfer_error(h, rc, err);
-    else if (curl_easy_getinfo(h->h, CURLINFO_RESPONSE_CODE, &status), status != 200)
-        ret = status_error(h, status, &out, err);
-    else
-        *answer = m87_buf_steal(&out);
-    m87_buf_release(&out);
-    curl_slist_free_all(headers);
-    return ret;
-}
-
-/* Sessions (agent-session-run.c): a short JSON request on its own. */
-int agent_http_post(struct agent_http *h, const char *path, const char *body, long timeout_s,
-                    char **answer, struct m87_error **err)
+/* POST body (JSON) to path, bounded by timeout_s; a 200 answer's text into *answer. */
+static int post_json(struct agent_http *h, const char *path, const char *body, long timeout_s,
+                     char **answer, struct m87_error **err)
 {
     struct curl_slist *headers = base_headers(h);
     struct m87_buf out;
@@ -199,7 +162,10 @@ int agent_http_post(struct agent_http *h, const char *path, const char *body, lo
     curl_easy_setopt(h->h, CURLOPT_WRITEDATA, &out);
     CURLcode rc = curl_easy_perform(h->h);
     int ret = 0;
-    if (rc != CURLE_OK)
+    if (rc == CURLE_WRITE_ERROR)
+        ret = m87_error_set(err, M87_E_TOOBIG, 0, "server %s: the answer exceeds %u bytes",
+                            h->server, AGENT_MAX_ANSWER);
+    else if (rc != CURLE_OK)
         ret = transfer_error(h, rc, err);
     else if (curl_easy_getinfo(h->h, CURLINFO_RESPONSE_CODE, &status), status != 200)
         ret = status_error(h, status, &out, err);
@@ -208,6 +174,25 @@ int agent_http_post(struct agent_http *h, const char *path, const char *body, lo
     m87_buf_release(&out);
     curl_slist_free_all(headers);
     return ret;
+}
+
+int agent_http_sync(struct agent_http *h, const char *body, long wait_s, char **answer,
+                    struct m87_error **err)
+{
+    /* not the short waits while logs flow: ending those would cost a connection per line */
+    h->ticking = wait_s > AGENT_LOGS_SYNC_WAIT_S;
+    h->interrupted = false;
+    h->tick_at = runner_mono_ms() + AGENT_HOOKS_PERIOD_MS;
+    int ret = post_json(h, "/v1/agent/sync", body, wait_s + AGENT_SYNC_SLACK_S, answer, err);
+    h->ticking = false;
+    return ret;
+}
+
+/* Sessions (agent-session-run.c): a short JSON request on its own. */
+int agent_http_post(struct agent_http *h, const char *path, const char *body, long timeout_s,
+                    char **answer, struct m87_error **err)
+{
+    return post_json(h, path, body, timeout_s, answer, err);
 }
 
 /* ---- bundles ---------------------------------------------------------------------------------
