@@ -519,6 +519,11 @@ struct spec_runspec *spec_runspec_parse(const char *text, size_t len, const char
  * FILE of messages. */
 struct spec_runspec *spec_runspec_load(const char *path, struct m87_error **err);
 
+/* One job given as a JSON node, parsed and validated as the run spec {"jobs":[job]} would be;
+ * file names it in messages. */
+struct spec_runspec *spec_runspec_parse_job(const struct m87_json *job, const char *file,
+                                            struct m87_error **err);
+
 /* Free the contents of a job (a job built by hand, e.g. by the converter, too). */
 void spec_job_release(struct spec_job *job);
 void spec_runspec_free(struct spec_runspec *rs);

@@ -33,15 +33,7 @@ void agent_session_req_release(struct agent_session_req *q)
 static int parse_job(const struct m87_json *job, struct agent_session_req *q,
                      struct m87_error **err)
 {
-    struct m87_jw *w = m87_jw_new();
-    m87_jw_obj_open(w);
-    m87_jw_key(w, "jobs");
-    m87_jw_arr_open(w);
-    m87_jw_node(w, job);
-    m87_jw_arr_close(w);
-    m87_jw_obj_close(w);
-    _cleanup_free_ char *text = m87_jw_finish(w);
-    q->rs = spec_runspec_parse(text, strlen(text), "job", err);
+    q->rs = spec_runspec_parse_job(job, "job", err);
     return q->rs ? 0 : -1;
 }
 

@@ -88,16 +88,7 @@ static int check_compose(const struct m87_json *c, struct m87_error **err)
 /* The job carrying the compose project's files: checked as a run spec job; its bundle out. */
 static int check_job(const struct m87_json *job, char **bundle, struct m87_error **err)
 {
-    struct m87_jw *w = m87_jw_new();
-    m87_jw_obj_open(w);
-    m87_jw_key(w, "jobs");
-    m87_jw_arr_open(w);
-    m87_jw_node(w, job);
-    m87_jw_arr_close(w);
-    m87_jw_obj_close(w);
-    _cleanup_free_ char *text = m87_jw_finish(w);
-    _cleanup_(spec_runspec_freep) struct spec_runspec *rs =
-        spec_runspec_parse(text, strlen(text), "job", err);
+    _cleanup_(spec_runspec_freep) struct spec_runspec *rs = spec_runspec_parse_job(job, "job", err);
     if (rs == NULL)
         return -1;
     *bundle = rs->jobs[0].bundle ? m87_xstrdup(rs->jobs[0].bundle) : NULL;
@@ -561,8 +552,8 @@ static int agent_post(struct srv_req *r, struct m87_jw *w, struct m87_error **er
         /* its m87 command went away (killed, a laptop closed): do not run on for nobody */
         s.cancel = true;
         free(s.message);
-        s.message = m87_xasprintf("cancelled: nobody read its output for %lld seconds",
-                                  (long long)unread);
+        s.message =
+            m87_xasprintf("cancelled: nobody read its output for %lld seconds", (long long)unread);
     }
     if (!final) {
         if (strcmp(s.state, "pending") == 0) {

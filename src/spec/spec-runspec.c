@@ -778,3 +778,18 @@ const struct spec_job *spec_runspec_job(const struct spec_runspec *rs, const cha
             return &rs->jobs[i];
     return NULL;
 }
+
+struct spec_runspec *spec_runspec_parse_job(const struct m87_json *job, const char *file,
+                                            struct m87_error **err)
+{
+    struct m87_jw *w = m87_jw_new();
+
+    m87_jw_obj_open(w);
+    m87_jw_key(w, "jobs");
+    m87_jw_arr_open(w);
+    m87_jw_node(w, job);
+    m87_jw_arr_close(w);
+    m87_jw_obj_close(w);
+    _cleanup_free_ char *text = m87_jw_finish(w);
+    return spec_runspec_parse(text, strlen(text), file, err);
+}
