@@ -178,7 +178,11 @@ def test_follow_rides_out_a_server_restart(tmp_path):
         dev = Device(c, srv, tmp_path)
         proc = c.popen(dev.name, "deployment", "status", "--follow", "--timeout", "90s")
         try:
-            time.sleep(1)
+            # the first look must get through (a server unreachable at the start is an error)
+            deadline = time.monotonic() + 60
+            while "/v1/devices/%s/status 200" % dev.name not in srv.log_path.read_text():
+                assert time.monotonic() < deadline, "the CLI never asked for the status"
+                time.sleep(0.1)
             srv.stop()
             time.sleep(3)
             srv.start()

@@ -46,20 +46,27 @@ def last_counter(env, cid):
 
 
 def read_until(proc, pattern, timeout=60):
-    """Lines of proc's stdout until one matches pattern; the match. proc.seen keeps them."""
+    """Lines of proc's stdout until one matches pattern; the match. proc.seen keeps them, and
+    proc.pending what was read after the last whole line. It reads the pipe itself: a buffered
+    readline would hold bytes that finish() (communicate) never sees."""
     deadline = time.monotonic() + timeout
     seen = proc.seen = getattr(proc, "seen", [])
+    proc.pending = getattr(proc, "pending", "")
+    fd = proc.stdout.fileno()
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 1)
+        while "\n" in proc.pending:
+            line, proc.pending = proc.pending.split("\n", 1)
+            seen.append(line + "\n")
+            m = re.search(pattern, line)
+            if m:
+                return m
+        ready, _, _ = select.select([fd], [], [], 1)
         if not ready:
             continue
-        line = proc.stdout.readline()
-        if line == "":
+        data = os.read(fd, 65536)
+        if not data:
             break
-        seen.append(line)
-        m = re.search(pattern, line)
-        if m:
-            return m
+        proc.pending += data.decode()
     raise AssertionError("no line matching %r in %r" % (pattern, seen))
 
 
@@ -69,7 +76,9 @@ def popen(dev, *args, cwd=None):
 
 
 def finish(proc, timeout=60):
+    """Wait for proc; its output includes what read_until read past its last line."""
     out, err = proc.communicate(timeout=timeout)
+    out = getattr(proc, "pending", "") + out
     return Result(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
 
 
