@@ -12,6 +12,19 @@
 
 #include "agent/daemon.h"
 
+/* A job this apply did not run, failed with msg (no step ran: no exit code, no duration). */
+static void report_job_not_run(struct runner *r, const struct spec_job *job, const char *msg)
+{
+    struct runner_report rep = {.kind = "job",
+                                .job = job->id,
+                                .job_hash = job->hash,
+                                .state = RUNNER_FAILED,
+                                .exit_code = -1,
+                                .duration_ms = -1,
+                                .message = msg};
+    runner_report(r, &rep);
+}
+
 static void report_fetch_failure(struct runner *r, const struct spec_runspec *rs,
                                  const char *digest, const char *why)
 {
@@ -21,14 +34,7 @@ static void report_fetch_failure(struct runner *r, const struct spec_runspec *rs
         const struct spec_job *job = &rs->jobs[i];
         if (!job->enabled || !job->bundle || strcmp(job->bundle, digest) != 0)
             continue;
-        struct runner_report rep = {.kind = "job",
-                                    .job = job->id,
-                                    .job_hash = job->hash,
-                                    .state = RUNNER_FAILED,
-                                    .exit_code = -1,
-                                    .duration_ms = -1,
-                                    .message = msg};
-        runner_report(r, &rep);
+        report_job_not_run(r, job, msg);
     }
 }
 
@@ -80,14 +86,7 @@ static int check_disk(struct agent_daemon *d, struct runner *r, const struct spe
         const struct spec_job *job = &rs->jobs[i];
         if (!job->enabled || !agent_disk_job_pending(d->cfg->state_dir, job))
             continue;
-        struct runner_report rep = {.kind = "job",
-                                    .job = job->id,
-                                    .job_hash = job->hash,
-                                    .state = RUNNER_FAILED,
-                                    .exit_code = -1,
-                                    .duration_ms = -1,
-                                    .message = msg};
-        runner_report(r, &rep);
+        report_job_not_run(r, job, msg);
     }
     return -1;
 }
