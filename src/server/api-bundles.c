@@ -19,14 +19,23 @@ struct upload {
     struct m87_error *err;
 };
 
-static void upload_free(void *p)
+/* Close and remove the temporary file unless keep() moved it into place. Called before every
+ * answer, so that a client who sees the answer never sees the file. */
+static void upload_discard(struct upload *u)
 {
-    struct upload *u = p;
     if (u->fd >= 0)
         close(u->fd);
+    u->fd = -1;
     if (u->tmp)
         unlink(u->tmp);
     free(u->tmp);
+    u->tmp = NULL;
+}
+
+static void upload_free(void *p)
+{
+    struct upload *u = p;
+    upload_discard(u);
     m87_sha256_abort(u->h);
     m87_error_free(u->err);
     free(u);
@@ -114,11 +123,14 @@ void srv_api_bundles_put(struct srv_req *r)
 {
     const char *hex = digest_hex(r->params.v[0]);
     if (hex == NULL) {
+        if (r->state) /* the body already streamed into a temporary file */
+            upload_discard(r->state);
         srv_reply_error(r, 400, "bad_request", "digest: expected sha256: and 64 lower-case hex");
         return;
     }
     struct upload *u = upload_start(r);
     if (u->err) {
+        upload_discard(u);
         srv_reply_fail(r, u->err);
         return;
     }
@@ -126,6 +138,7 @@ void srv_api_bundles_put(struct srv_req *r)
     m87_sha256_final(u->h, got);
     u->h = NULL;
     if (strcmp(got, hex) != 0) {
+        upload_discard(u);
         srv_reply_error(r, 400, "bad_request", "digest mismatch: the body is sha256:%s", got);
         return;
     }
@@ -144,9 +157,11 @@ void srv_api_bundles_put(struct srv_req *r)
     }
     if (srv_store_commit(st, &err) < 0)
         goto fail;
+    upload_discard(u);
     reply_bundle(r, rc == 1 ? 200 : 201, r->params.v[0], rc == 1 ? size : u->size);
     return;
 fail:
+    upload_discard(u);
     srv_reply_fail(r, err);
 }
 
@@ -193,6 +208,8 @@ void srv_api_bundles_get(struct srv_req *r)
         return;
     }
     if (hex == NULL) {
+        if (r->state) /* the body already streamed into a temporary file */
+            upload_discard(r->state);
         srv_reply_error(r, 400, "bad_request", "digest: expected sha256: and 64 lower-case hex");
         return;
     }

@@ -40,6 +40,7 @@ def test_upload_checks_the_digest_and_is_idempotent(server):
     for bad in ["sha256:abc", "md5:" + "0" * 32, "sha256:" + "A" * 64]:
         r = upload(server, data, name=bad)
         assert r.status == 400, bad
+        assert sorted(os.listdir(os.path.join(server.data, "bundles"))) == [os.path.basename(path)]
     r = server.admin_req("PUT", f"/v1/bundles/{d}", raw=data,
                          headers={"Content-Type": "text/plain"})
     assert r.status == 415
