@@ -185,8 +185,18 @@ enum m87_json_type {
     M87_JSON_OBJECT,
 };
 
-/* Parse len bytes of text. NULL with M87_E_PARSE and the parser's message on bad input. */
+/* Containers nested deeper than this are refused: yajl frees its trees recursively, and a
+ * hostile peer could send a megabyte of '['. Docker's answers and run specs stay under 16. */
+#define M87_JSON_MAX_DEPTH 64
+
+/* Parse len bytes of text. NULL with M87_E_PARSE and the parser's message on bad input,
+ * or when arrays and objects nest deeper than M87_JSON_MAX_DEPTH. */
 struct m87_json *m87_json_parse(const char *text, size_t len, struct m87_error **err);
+/* The same with another nesting limit (at most M87_JSON_MAX_DEPTH makes sense). */
+struct m87_json *m87_json_parse_max(const char *text, size_t len, int max_depth,
+                                    struct m87_error **err);
+/* The deepest nesting of arrays and objects in text, counting stops once past max. */
+int m87_json_depth(const char *text, size_t len, int max);
 void m87_json_free(struct m87_json *doc);
 static inline void m87_json_freep(struct m87_json **doc)
 {
@@ -478,7 +488,8 @@ int m87_parse_cpus(const char *text, int64_t *nano, struct m87_error **err);
 /* Go's time.Duration.String(): "1h2m3s", "1.5s", "500ms", "1µs", "0s", "-2m0s". Caller frees. */
 char *m87_format_duration(int64_t ns);
 
-/* ---- hashing, randomness and files ------------------------------------------------------------ */
+/* ---- hashing, randomness and files ------------------------------------------------------------
+ */
 
 #define M87_SHA256_HEX_LEN 64
 

@@ -6,11 +6,49 @@
 
 #define NODE(n) ((yajl_val)(n))
 
+int m87_json_depth(const char *text, size_t len, int max)
+{
+    int depth = 0, deepest = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+            continue;
+        }
+        if (c == '"') {
+            in_str = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > deepest)
+                deepest = depth;
+            if (deepest > max)
+                return deepest;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return deepest;
+}
+
 struct m87_json *m87_json_parse(const char *text, size_t len, struct m87_error **err)
+{
+    return m87_json_parse_max(text, len, M87_JSON_MAX_DEPTH, err);
+}
+
+struct m87_json *m87_json_parse_max(const char *text, size_t len, int max_depth,
+                                    struct m87_error **err)
 {
     /* yajl_tree_parse wants a NUL-terminated string, and its input may hold a NUL */
     if (memchr(text, '\0', len) != NULL) {
         m87_error_set(err, M87_E_PARSE, 0, "invalid json: NUL byte in input");
+        return NULL;
+    }
+    /* before yajl: its tree would be built, then freed by recursion as deep as the input */
+    if (m87_json_depth(text, len, max_depth) > max_depth) {
+        m87_error_set(err, M87_E_PARSE, 0, "invalid json: nested deeper than %d levels", max_depth);
         return NULL;
     }
     _cleanup_free_ char *copy = m87_xstrndup(text, len);

@@ -41,12 +41,7 @@ struct m87_json *srv_body_object(struct srv_req *r, struct m87_error **err)
         text = "{}";
         len = 2;
     }
-    if (srv_json_depth(text, len, SRV_JSON_MAX_DEPTH) > SRV_JSON_MAX_DEPTH) {
-        m87_error_set(err, M87_E_INVAL, 0, "invalid json: nested deeper than %d levels",
-                      SRV_JSON_MAX_DEPTH);
-        return NULL;
-    }
-    struct m87_json *doc = m87_json_parse(text, len, err);
+    struct m87_json *doc = m87_json_parse_max(text, len, SRV_JSON_MAX_DEPTH, err);
     if (doc == NULL)
         return NULL;
     if (m87_json_type(doc) != M87_JSON_OBJECT) {

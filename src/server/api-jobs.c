@@ -64,11 +64,9 @@ static struct spec_runspec *load_head(struct srv_req *r, struct srv_device *dev,
 static int put(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     const char *text = r->body.data ? r->body.data : "";
-    if (srv_json_depth(text, r->body.len, SRV_JSON_MAX_DEPTH) > SRV_JSON_MAX_DEPTH)
-        return m87_error_set(err, M87_E_INVAL, 0, "invalid json: nested deeper than %d levels",
-                             SRV_JSON_MAX_DEPTH);
     /* a run spec in JSON is checked as JSON first: YAML would accept more than JSON */
-    _cleanup_(m87_json_freep) struct m87_json *doc = m87_json_parse(text, r->body.len, err);
+    _cleanup_(m87_json_freep) struct m87_json *doc =
+        m87_json_parse_max(text, r->body.len, SRV_JSON_MAX_DEPTH, err);
     if (doc == NULL)
         return -1;
     _cleanup_(spec_runspec_freep) struct spec_runspec *add =

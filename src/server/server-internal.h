@@ -59,9 +59,6 @@ int srv_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 /* Range header against a resource of size bytes: 0 = serve the whole body (no header, or one
  * that is ignored), 1 = bytes [*first, *last], -1 = unsatisfiable (416). */
 int srv_parse_range(const char *header, uint64_t size, uint64_t *first, uint64_t *last);
-/* Deepest nesting of arrays and objects in JSON text (strings skipped); stops counting past
- * max + 1. */
-int srv_json_depth(const char *text, size_t len, int max);
 
 struct srv_params {
     char *v[SRV_MAX_PARAMS];
@@ -603,8 +600,8 @@ int srv_jw_health(struct srv_store *st, struct m87_jw *w, const struct srv_devic
 /* ---- sessions: sync execution (store-sessions.c, api-sessions.c) ---------------------------- */
 
 #define SRV_MAX_SESSION_BODY SPEC_RUNSPEC_MAX_FILE /* the request: a compose job and arguments */
-#define SRV_MAX_SESSION_POST (1024u * 1024)         /* one report of the agent on a session */
-#define SRV_MAX_SESSION_OUTPUT (16u * 1024 * 1024)  /* output kept per session */
+#define SRV_MAX_SESSION_POST (1024u * 1024)        /* one report of the agent on a session */
+#define SRV_MAX_SESSION_OUTPUT (16u * 1024 * 1024) /* output kept per session */
 #define SRV_SESSION_REDELIVER 10 /* seconds: a delivered session not started is sent again */
 #define SRV_SESSION_LOST 15      /* seconds without a report: a running session is lost */
 #define SRV_SESSION_CONNECTED 20 /* seconds since the last sync that count as connected */
@@ -618,7 +615,7 @@ struct srv_session {
     int64_t device_id;
     char *request; /* the request JSON as validated */
     char *bundle;
-    char *state; /* pending, running, exited, cancelled, lost */
+    char *state;       /* pending, running, exited, cancelled, lost */
     int64_t exit_code; /* -1: none */
     char *message;
     bool cancel;

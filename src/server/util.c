@@ -122,30 +122,3 @@ int srv_parse_range(const char *header, uint64_t size, uint64_t *first, uint64_t
     *last = (!has_b || b >= size) ? size - 1 : b;
     return 1;
 }
-
-int srv_json_depth(const char *text, size_t len, int max)
-{
-    int depth = 0, deepest = 0;
-    bool in_str = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = text[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = false;
-            continue;
-        }
-        if (c == '"') {
-            in_str = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > deepest)
-                deepest = depth;
-            if (deepest > max)
-                return deepest;
-        } else if (c == ']' || c == '}') {
-            depth--;
-        }
-    }
-    return deepest;
-}

@@ -131,6 +131,36 @@ static void test_json_bad(void **state)
     m87_json_free(doc);
 }
 
+static void test_json_depth(void **state)
+{
+    (void)state;
+    assert_int_equal(m87_json_depth("{}", 2, 32), 1);
+    assert_int_equal(m87_json_depth("{\"a\":[[1]]}", 11, 32), 3);
+    /* brackets inside strings, escaped quotes included, do not count */
+    const char *s = "{\"a\":\"[[[\\\"[[[\"}";
+    assert_int_equal(m87_json_depth(s, strlen(s), 32), 1);
+    /* a megabyte of '[' is refused before yajl builds (and recursively frees) a tree */
+    size_t n = 1024 * 1024;
+    char *deep = m87_xmalloc(2 * n);
+    memset(deep, '[', n);
+    memset(deep + n, ']', n);
+    assert_int_equal(m87_json_depth(deep, 2 * n, 32), 33);
+    struct m87_error *err = NULL;
+    assert_null(m87_json_parse(deep, 2 * n, &err));
+    assert_int_equal(err->code, M87_E_PARSE);
+    assert_string_equal(err->msg, "invalid json: nested deeper than 64 levels");
+    m87_error_clear(&err);
+    /* exactly at the limit is fine */
+    const size_t lim = M87_JSON_MAX_DEPTH;
+    struct m87_json *doc = m87_json_parse(deep + n - lim, 2 * lim, &err);
+    assert_non_null(doc);
+    m87_json_free(doc);
+    assert_null(m87_json_parse_max(deep + n - lim, 2 * lim, 10, &err));
+    assert_string_equal(err->msg, "invalid json: nested deeper than 10 levels");
+    m87_error_clear(&err);
+    free(deep);
+}
+
 static void test_json_write_roundtrip(void **state)
 {
     (void)state;
@@ -281,11 +311,17 @@ static void test_memeq_ct(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_error_set_and_wrap), cmocka_unit_test(test_buf_cap),
-        cmocka_unit_test(test_kvlist_strv),        cmocka_unit_test(test_json_read),
-        cmocka_unit_test(test_json_bad),           cmocka_unit_test(test_json_write_roundtrip),
-        cmocka_unit_test(test_lines_any_chunking), cmocka_unit_test(test_lines_cap_and_stop),
-        cmocka_unit_test(test_base64url),          cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_error_set_and_wrap),
+        cmocka_unit_test(test_buf_cap),
+        cmocka_unit_test(test_kvlist_strv),
+        cmocka_unit_test(test_json_read),
+        cmocka_unit_test(test_json_bad),
+        cmocka_unit_test(test_json_depth),
+        cmocka_unit_test(test_json_write_roundtrip),
+        cmocka_unit_test(test_lines_any_chunking),
+        cmocka_unit_test(test_lines_cap_and_stop),
+        cmocka_unit_test(test_base64url),
+        cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_memeq_ct),
     };
     return cmocka_run_group_tests_name("common", tests, NULL, NULL);

@@ -110,19 +110,6 @@ static void test_names(void **state)
     assert_false(srv_valid_hex64("abc"));
 }
 
-static void test_json_depth(void **state)
-{
-    (void)state;
-    assert_int_equal(srv_json_depth("{}", 2, 32), 1);
-    assert_int_equal(srv_json_depth("{\"a\":[[1]]}", 11, 32), 3);
-    /* brackets inside strings, escaped quotes included, do not count */
-    const char *s = "{\"a\":\"[[[\\\"[[[\"}";
-    assert_int_equal(srv_json_depth(s, strlen(s), 32), 1);
-    char deep[200];
-    memset(deep, '[', sizeof(deep));
-    assert_int_equal(srv_json_depth(deep, sizeof(deep), 32), 33);
-}
-
 static void test_time_and_int(void **state)
 {
     (void)state;
@@ -223,10 +210,13 @@ static void test_merge_and_remove(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_route_match),   cmocka_unit_test(test_route_table),
-        cmocka_unit_test(test_range),         cmocka_unit_test(test_names),
-        cmocka_unit_test(test_json_depth),    cmocka_unit_test(test_time_and_int),
-        cmocka_unit_test(test_revision_hash), cmocka_unit_test(test_merge_and_remove),
+        cmocka_unit_test(test_route_match),
+        cmocka_unit_test(test_route_table),
+        cmocka_unit_test(test_range),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_time_and_int),
+        cmocka_unit_test(test_revision_hash),
+        cmocka_unit_test(test_merge_and_remove),
     };
     return cmocka_run_group_tests_name("server", tests, NULL, NULL);
 }
