@@ -10,8 +10,6 @@
 
 #include "agent/daemon.h"
 
-/* The label on every container a session's `compose up` makes: deployments leave them alone. */
-#define AGENT_INTERACTIVE_LABEL "m87.interactive"
 #define AGENT_SESSION_POST_MS 100L         /* output goes up in batches this often */
 #define AGENT_SESSION_HEARTBEAT_MS 2000L   /* a post at least this often: alive, cancelled? */
 #define AGENT_SESSION_KILL_GRACE_MS 30000L /* after a cancel's SIGTERM, before SIGKILL */

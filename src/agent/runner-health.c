@@ -182,6 +182,37 @@ static int look(struct runner *r, const struct m87_kvlist *filters, enum verdict
     return (int)n;
 }
 
+int runner_check_interactive(struct runner *r, const struct spec_job *job, const char *workdir,
+                             char *const *envp, char **message, struct m87_error **err)
+{
+    struct engine_container_summary *list = NULL;
+    size_t n = 0;
+
+    if (job->type != SPEC_JOB_SERVICE)
+        return 0;
+    _cleanup_free_ char *project = project_name(job, workdir, envp);
+    _cleanup_free_ char *label = m87_xasprintf("com.docker.compose.project=%s", project);
+    struct m87_kvlist filters;
+    m87_kvlist_init(&filters);
+    m87_kvlist_add(&filters, "label", label);
+    m87_kvlist_add(&filters, "label", AGENT_INTERACTIVE_LABEL "=true");
+    int rc = open_engine(r, err);
+    if (rc == 0)
+        rc = engine_container_list(r->engine, true, &filters, &list, &n, err);
+    m87_kvlist_release(&filters);
+    if (rc < 0)
+        return -1;
+    engine_container_summaries_free(list, n);
+    if (n == 0)
+        return 0;
+    *message = m87_xasprintf(
+        "project '%s' runs as an interactive stack on this device (%zu container%s started by "
+        "`m87 DEVICE docker compose`); take it down with `m87 DEVICE docker compose -p %s down` "
+        "or give the deployment another project name",
+        project, n, n == 1 ? "" : "s", project);
+    return 1;
+}
+
 int runner_check_service(struct runner *r, const struct spec_job *job, const char *workdir,
                          char *const *envp, int *count, char **message, struct m87_error **err)
 {

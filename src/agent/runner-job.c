@@ -321,6 +321,24 @@ static int run_steps(struct job_ctx *c, struct runner_record *rec, bool resume,
     return 0;
 }
 
+/* Refuse to run over an interactive stack of the same project: 0 when there is none, or when
+ * dockerd cannot be asked (the steps meet that with their own retries). */
+static int check_interactive(struct job_ctx *c, struct runner_record *rec, struct m87_error **err)
+{
+    _cleanup_error_ struct m87_error *e = NULL;
+    _cleanup_free_ char *message = NULL;
+
+    int rc = runner_check_interactive(c->r, c->job, c->workdir, c->env.items, &message, &e);
+    if (rc < 0)
+        fprintf(c->r->log, "m87-agent: job '%s': look for interactive stacks: %s\n", c->job->id,
+                e->msg);
+    if (rc <= 0)
+        return 0;
+    free(rec->message);
+    rec->message = M87_STEAL(message);
+    return finish(c, rec, RUNNER_FAILED, err);
+}
+
 static int check_service(struct job_ctx *c, struct runner_record *rec, struct m87_error **err)
 {
     _cleanup_error_ struct m87_error *e = NULL;
@@ -374,6 +392,8 @@ int runner_job_run(struct runner *r, const struct spec_job *job, const struct ru
     rec.files = names;
     rc = runner_record_save(r->state_dir, &rec, err);
     if (rc == 0)
+        rc = check_interactive(&c, &rec, err);
+    if (rc == 0)
         rc = run_steps(&c, &rec, resume, err);
     if (rc == 0)
         rc = check_service(&c, &rec, err);
@@ -424,6 +444,19 @@ static void restore_workdir(struct job_ctx *c)
     m87_strv_release(&names);
 }
 
+/* The job's project runs as an interactive stack (its run was refused for that): stopping it
+ * would take down what a session started. */
+static bool interactive_project(struct job_ctx *c)
+{
+    _cleanup_error_ struct m87_error *e = NULL;
+    _cleanup_free_ char *message = NULL;
+
+    if (runner_check_interactive(c->r, c->job, c->workdir, c->env.items, &message, &e) <= 0)
+        return false;
+    fprintf(c->r->log, "m87-agent: job '%s': no stop steps: %s\n", c->job->id, message);
+    return true;
+}
+
 int runner_job_stop(struct runner *r, struct runner_record *rec, bool removed, bool resume,
                     struct m87_error **err)
 {
@@ -442,7 +475,7 @@ int runner_job_stop(struct runner *r, struct runner_record *rec, bool removed, b
         goto fail;
     fprintf(r->log, "m87-agent: job '%s': stopping\n", rec->id);
     restore_workdir(&c);
-    rc = stop_steps(&c, rec, resume, err);
+    rc = interactive_project(&c) ? 0 : stop_steps(&c, rec, resume, err);
     if (rc != 0) {
         rc = rc < 0 ? -1 : finish(&c, rec, RUNNER_STOPPING, err);
         goto out;

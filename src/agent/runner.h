@@ -270,6 +270,16 @@ int runner_workdir_prepare(struct runner *r, const struct spec_job *job, const c
 /* ---- services (runner-health.c) ----------------------------------------------------------------
  */
 
+/* The label on every container a session's `compose up` makes (agent-session-cmd.c):
+ * deployments leave them alone. */
+#define AGENT_INTERACTIVE_LABEL "m87.interactive"
+
+/* Before a service job's steps: 1 with *message when its compose project already runs as an
+ * interactive stack (sessions, docs/agent.md), which the job's `up` would take over; 0 when
+ * not, -1 with *err when dockerd cannot be asked. */
+int runner_check_interactive(struct runner *r, const struct spec_job *job, const char *workdir,
+                             char *const *envp, char **message, struct m87_error **err);
+
 /* After a service job's steps: wait until its compose project's containers run (and are healthy
  * where they have a health check). 0 when they do (or there are none), 1 with *message saying
  * which container failed and its last log lines, -1 with *err when dockerd cannot be asked. *count:

@@ -270,6 +270,21 @@ def test_deployment_and_interactive_stack_side_by_side(env, online):
     r = dev.cli.run(dev.name, "docker", "compose", "-p", deployed, "up", "-d", cwd=isrc)
     assert r.rc == 1 and "belongs to a deployment" in r.err, r
     assert running_ids(dev.agent, deployed) == dep_ids
+    # nor a deployment the interactive stack's: its job fails before any step
+    dev.m87("deploy", "docker-compose.yml", cwd=isrc)
+    want = dev.active_hash()
+
+    def refused():
+        return [r for r in dev.reports(kind="job", job=inter)
+                if r["state"] == "failed" and r["revision"] == want]
+    msg = wait_for(refused, 120, lambda: "the refusal\n" + dev.agent.log()[-3000:])[0]["message"]
+    assert msg.startswith("project '%s' runs as an interactive stack on this device "
+                          "(1 container started by `m87 DEVICE docker compose`)" % inter), msg
+    assert running_ids(dev.agent, inter) == int_ids
+    dev.m87("undeploy", inter)
+    dev.wait_applied()
+    assert running_ids(dev.agent, inter) == int_ids
+    assert running_ids(dev.agent, deployed) == dep_ids
 
     # a new revision of the deployment: its container is recreated, the interactive one kept
     dev.compose_dir(deployed, sleeper_stack(env, "two"))
