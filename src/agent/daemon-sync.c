@@ -4,9 +4,10 @@
 
 #include "agent/daemon.h"
 
-/* The body: {"applied","agent_version","reports":[...],"wait"}; *last gets the last seq sent. */
-static char *sync_body(struct agent_daemon *d, long wait, int64_t *last, size_t *n_sent,
-                       struct m87_error **err)
+/* The body: {"applied","agent_version","reports":[...],"wait"} (and "offline" at a clean stop);
+ * *last gets the last seq sent. */
+static char *sync_body(struct agent_daemon *d, long wait, bool offline, int64_t *last,
+                       size_t *n_sent, struct m87_error **err)
 {
     struct m87_strv recs;
 
@@ -28,6 +29,8 @@ static char *sync_body(struct agent_daemon *d, long wait, int64_t *last, size_t 
     }
     m87_jw_arr_close(w);
     m87_jw_kint(w, "wait", recs.len ? 0 : wait);
+    if (offline)
+        m87_jw_kbool(w, "offline", true);
     agent_window_sync_fields(d, w);
     m87_jw_obj_close(w);
     *n_sent = recs.len;
@@ -211,7 +214,7 @@ void agent_daemon_sync(struct agent_daemon *d)
     size_t sent = 0;
     d->pace = false;
     long wait = agent_window_sync_wait(d, sync_wait(d));
-    _cleanup_free_ char *body = sync_body(d, wait, &last, &sent, &err);
+    _cleanup_free_ char *body = sync_body(d, wait, false, &last, &sent, &err);
 
     if (!body || agent_http_sync(d->http, body, sent ? 0 : wait, &answer, &err) < 0 ||
         handle_answer(d, answer, last, &err) < 0) {
@@ -235,4 +238,29 @@ void agent_daemon_sync(struct agent_daemon *d)
     update_queue(d);
     d->next_sync_at = next_after_success(d, sent, wait);
     agent_daemon_save_state(d);
+}
+
+void agent_daemon_goodbye(struct agent_daemon *d)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_free_ char *answer = NULL;
+    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
+    int64_t last = 0;
+    size_t sent = 0;
+
+    if (!d->connected)
+        return;                         /* no server to tell: the stop must not wait for one */
+    agent_http_set_stop(d->http, NULL); /* the stop signal has come: this request is part of it */
+    _cleanup_free_ char *body = sync_body(d, 0, true, &last, &sent, &err);
+    if (!body || agent_http_post(d->http, "/v1/agent/sync", body, AGENT_GOODBYE_TIMEOUT_S, &answer,
+                                 &err) < 0) {
+        m87_log(M87_LOG_WARN, "could not tell the server that the device goes offline: %s",
+                err->msg);
+        return;
+    }
+    doc = m87_json_parse(answer, strlen(answer), NULL);
+    int64_t ack = m87_json_int(m87_json_get(doc, "ack"), -1);
+    if (ack > 0 && runner_journal_drop(d->journal, ack, &err) < 0)
+        m87_log(M87_LOG_ERR, "%s", err->msg);
+    m87_log(M87_LOG_INFO, "told the server that the device goes offline (%zu reports sent)", sent);
 }

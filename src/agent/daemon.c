@@ -185,6 +185,7 @@ int agent_daemon_run(struct agent_config *cfg, struct m87_error **err)
     m87_log(M87_LOG_INFO, "stopping (signal %d)", (int)stop_requested);
     agent_daemon_apply_kill(&d);
     agent_sessions_stop(&d);
+    agent_daemon_goodbye(&d);
     d.connected = false;
     agent_daemon_save_state(&d);
     daemon_release(&d);

@@ -28,6 +28,7 @@
 #define AGENT_SYNC_WAIT_S 120L /* long-poll wait asked of the server */
 #define AGENT_SYNC_SLACK_S 30L /* request timeout = wait + this */
 #define AGENT_CONNECT_TIMEOUT_S 10L
+#define AGENT_GOODBYE_TIMEOUT_S 3L  /* the last sync of a clean stop: no longer than this */
 #define AGENT_LOW_SPEED_TIME_S 30L  /* a bundle download moving < 1 byte/s this long fails */
 #define AGENT_MAX_SYNC_REPORTS 500u /* the server's limit per sync */
 #define AGENT_MAX_SYNC_BYTES                                                                       \
@@ -117,6 +118,8 @@ static inline void agent_http_freep(struct agent_http **h)
  * daemon has new records to send. It may use other libcurl handles, never this client. */
 typedef bool (*agent_http_tick_fn)(void *ctx);
 void agent_http_set_tick(struct agent_http *h, agent_http_tick_fn fn, void *ctx);
+/* The flag that ends a request when set (NULL: none), as given to agent_http_new. */
+void agent_http_set_stop(struct agent_http *h, volatile sig_atomic_t *stop);
 
 /* In a forked child: close the parent's connection socket, so that the child and what it
  * starts do not keep the daemon's connection open. The handle must not be used afterwards. */
@@ -250,6 +253,9 @@ void agent_daemon_apply_kill(struct agent_daemon *d);
 
 /* One sync with the server; schedules the next one (d->next_sync_at). */
 void agent_daemon_sync(struct agent_daemon *d);
+/* At a clean stop, when the server was reachable: a last sync with "offline": true and the
+ * queued reports, bounded by AGENT_GOODBYE_TIMEOUT_S, so the device shows offline at once. */
+void agent_daemon_goodbye(struct agent_daemon *d);
 
 /* Write daemon.json when what it shows changed. */
 void agent_daemon_save_state(struct agent_daemon *d);

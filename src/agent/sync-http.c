@@ -56,6 +56,11 @@ void agent_http_set_tick(struct agent_http *h, agent_http_tick_fn fn, void *ctx)
     h->tick_ctx = ctx;
 }
 
+void agent_http_set_stop(struct agent_http *h, volatile sig_atomic_t *stop)
+{
+    h->stop = stop;
+}
+
 void agent_http_abandon(struct agent_http *h)
 {
     curl_socket_t s = CURL_SOCKET_BAD;

@@ -12,6 +12,7 @@ struct sync {
     char *agent_version;
     int64_t wait;
     int64_t policy; /* -1: the agent did not say */
+    bool offline;   /* the agent's last sync before it stops: answered at once */
     struct srv_report *reports;
     size_t n_reports;
     bool owned; /* the reports' string fields are copies */
@@ -180,9 +181,14 @@ static int read_top(const struct m87_json *body, struct sync *s, int longpoll_ma
                     struct m87_error **err)
 {
     static const char *const fields[] = {"applied", "agent_version", "reports", "wait",
-                                         "policy",  "waiting",       NULL};
+                                         "policy",  "waiting",       "offline", NULL};
     if (srv_json_only(body, NULL, fields, err) < 0 || read_waiting(body, s, err) < 0)
         return -1;
+    const struct m87_json *offline = m87_json_get(body, "offline");
+    if (offline && m87_json_type(offline) != M87_JSON_NULL &&
+        m87_json_type(offline) != M87_JSON_BOOL)
+        return m87_error_set(err, M87_E_INVAL, 0, "offline: expected true or false");
+    s->offline = m87_json_bool(offline, false);
     const struct m87_json *applied = m87_json_get(body, "applied");
     if (applied && m87_json_type(applied) != M87_JSON_NULL) {
         if (m87_json_type(applied) != M87_JSON_STRING ||
@@ -207,8 +213,8 @@ static int read_top(const struct m87_json *body, struct sync *s, int longpoll_ma
             return m87_error_set(err, M87_E_INVAL, 0, "wait: expected an integer from 0 to %d",
                                  SRV_MAX_WAIT);
     }
-    if (s->wait > longpoll_max)
-        s->wait = longpoll_max;
+    if (s->wait > longpoll_max || s->offline)
+        s->wait = s->offline ? 0 : longpoll_max;
     const struct m87_json *policy = m87_json_get(body, "policy");
     s->policy = -1;
     if (policy && m87_json_type(policy) != M87_JSON_NULL) {
@@ -237,8 +243,8 @@ static void write_target(struct m87_jw *w, const struct srv_deployment *dep,
 
 /* The answer: {"ack":N} plus "target" when it differs from what the device applied, or when
  * the device's policy (windows, prefetch, now) is not the one the agent has. */
-static int answer(struct srv_req *r, const struct sync *s, struct m87_jw *w, bool *has_target,
-                  struct m87_error **err)
+static int answer(struct srv_req *r, const struct sync *s, bool first, struct m87_jw *w,
+                  bool *has_target, struct m87_error **err)
 {
     struct srv_store *st = r->srv->store;
     struct srv_device dev = {0};
@@ -246,7 +252,10 @@ static int answer(struct srv_req *r, const struct sync *s, struct m87_jw *w, boo
     struct srv_revision rev = {0};
     int64_t ack = 0;
     *has_target = false;
-    if (srv_device_seen(st, r->device_id, s->agent_version, s->applied, err) < 0 ||
+    /* seen when the request comes, not when a held one ends: that could follow the goodbye of
+     * the agent's next life (its requests do not outlive it, their holds do) */
+    if ((first &&
+         srv_device_seen(st, r->device_id, s->agent_version, s->applied, s->offline, err) < 0) ||
         srv_report_max_seq(st, r->device_id, &ack, err) < 0)
         return -1;
     /* a device removed while its sync was held has no target: answered as such */
@@ -309,13 +318,15 @@ static int run(struct srv_req *r, struct sync *s, bool store_reports, struct m87
             return -1;
         }
     }
-    if (answer(r, s, w, has_target, err) < 0) {
+    if (answer(r, s, store_reports, w, has_target, err) < 0) {
         srv_store_rollback(st);
         return -1;
     }
     if (srv_store_commit(st, err) < 0)
         return -1;
     atomic_fetch_add(&r->srv->metrics.reports_stored, stored);
+    if (store_reports && s->offline) /* its held request, if any, is gone with it */
+        srv_longpoll_notify(r->srv->lp, r->device_id);
     return 0;
 }
 

@@ -103,7 +103,8 @@ void srv_jw_raw(struct m87_jw *w, const char *json)
 
 bool srv_device_online(struct srv *s, const struct srv_device *d)
 {
-    return d->last_seen > 0 && d->last_seen >= srv_now() - s->longpoll_max - SRV_ONLINE_GRACE;
+    return !d->offline && d->last_seen > 0 &&
+           d->last_seen >= srv_now() - s->longpoll_max - SRV_ONLINE_GRACE;
 }
 
 void srv_jw_device(struct srv *s, struct m87_jw *w, const struct srv_device *d)

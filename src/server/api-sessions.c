@@ -155,8 +155,9 @@ static void write_session(struct m87_jw *w, const struct srv_session *s)
 /* "device": whether it is connected now (a sync held, or one lately) and when it was seen. */
 static void write_device(struct srv *srv, struct m87_jw *w, const struct srv_device *d)
 {
-    bool connected = srv_longpoll_device_held(srv->lp, d->id) ||
-                     (d->last_seen && d->last_seen >= srv_now() - SRV_SESSION_CONNECTED);
+    bool connected =
+        !d->offline && (srv_longpoll_device_held(srv->lp, d->id) ||
+                        (d->last_seen && d->last_seen >= srv_now() - SRV_SESSION_CONNECTED));
     m87_jw_key(w, "device");
     m87_jw_obj_open(w);
     m87_jw_kstr(w, "name", d->name);

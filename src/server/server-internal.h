@@ -113,6 +113,7 @@ struct srv_device {
     char *prefetch;     /* "always" or "window" */
     int64_t policy;     /* bumped by every change of windows, prefetch or now_revision */
     char *now_revision; /* the revision hash to apply at once (--now), or NULL */
+    bool offline;       /* its agent said in its last sync that it stops */
 };
 void srv_device_release(struct srv_device *d);
 
@@ -171,9 +172,10 @@ int srv_device_by_id(struct srv_store *st, int64_t id, struct srv_device *out,
 int srv_device_list(struct srv_store *st, struct srv_device **out, size_t *n,
                     struct m87_error **err);
 int srv_device_delete(struct srv_store *st, int64_t id, struct m87_error **err);
-/* last_seen = now; agent_version when not NULL; applied (NULL stores null). */
+/* last_seen = now; agent_version when not NULL; applied (NULL stores null); offline: the agent
+ * said it stops (any other sync clears it). */
 int srv_device_seen(struct srv_store *st, int64_t id, const char *agent_version,
-                    const char *applied, struct m87_error **err);
+                    const char *applied, bool offline, struct m87_error **err);
 /* The settings of docs/api.md; each bumps the device's policy when the value changes. */
 int srv_device_set_prefetch(struct srv_store *st, int64_t id, const char *prefetch,
                             struct m87_error **err);

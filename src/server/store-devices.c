@@ -12,7 +12,7 @@ static const char SQL_TOKEN_LOOKUP[] =
     " LEFT JOIN devices d ON d.id = t.device_id WHERE t.hash = ?1";
 #define DEVICE_COLS                                                                                \
     "SELECT id, name, created, last_seen, agent_version, applied_revision, prefetch, policy,"      \
-    " now_revision FROM devices"
+    " now_revision, offline FROM devices"
 
 static const char SQL_DEVICE_ADD[] = "INSERT INTO devices (name, created) VALUES (?1, ?2)";
 static const char SQL_DEVICE_BY_NAME[] = DEVICE_COLS " WHERE name = ?1";
@@ -24,10 +24,11 @@ static const char SQL_DEVICE_DELETE[] = "DELETE FROM devices WHERE id = ?1";
 #define SEEN_RESOLUTION "10"
 static const char SQL_DEVICE_SEEN[] =
     "UPDATE devices SET last_seen = ?2, agent_version = COALESCE(?3, agent_version),"
-    " applied_revision = ?4 WHERE id = ?1 AND (last_seen IS NULL OR last_seen <= ?2 "
+    " applied_revision = ?4, offline = ?5 WHERE id = ?1 AND (last_seen IS NULL OR last_seen <= ?2 "
     "- " SEEN_RESOLUTION " OR (?3 IS NOT NULL AND agent_version IS NOT ?3)"
-    " OR applied_revision IS NOT ?4)";
-static const char SQL_DEVICE_ONLINE[] = "SELECT COUNT(*) FROM devices WHERE last_seen >= ?1";
+    " OR applied_revision IS NOT ?4 OR offline IS NOT ?5)";
+static const char SQL_DEVICE_ONLINE[] =
+    "SELECT COUNT(*) FROM devices WHERE last_seen >= ?1 AND offline = 0";
 static const char SQL_DEVICE_PREFETCH[] =
     "UPDATE devices SET prefetch = ?2, policy = policy + 1 WHERE id = ?1 AND prefetch IS NOT ?2";
 static const char SQL_DEVICE_NOW[] = "UPDATE devices SET now_revision = ?2, policy = policy + 1"
@@ -105,6 +106,7 @@ static void read_device(sqlite3_stmt *s, struct srv_device *d)
     d->prefetch = srv_col_text(s, 6);
     d->policy = sqlite3_column_int64(s, 7);
     d->now_revision = srv_col_text(s, 8);
+    d->offline = sqlite3_column_int64(s, 9) != 0;
 }
 
 int srv_device_create(struct srv_store *st, const char *name, const char *token_hash,
@@ -203,7 +205,7 @@ int srv_device_delete(struct srv_store *st, int64_t id, struct m87_error **err)
 }
 
 int srv_device_seen(struct srv_store *st, int64_t id, const char *agent_version,
-                    const char *applied, struct m87_error **err)
+                    const char *applied, bool offline, struct m87_error **err)
 {
     sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_SEEN, err);
     if (s == NULL)
@@ -212,6 +214,7 @@ int srv_device_seen(struct srv_store *st, int64_t id, const char *agent_version,
     sqlite3_bind_int64(s, 2, srv_now());
     srv_bind_text(s, 3, agent_version);
     srv_bind_text(s, 4, applied);
+    sqlite3_bind_int(s, 5, offline);
     return srv_step_done(st, s, "update device", err);
 }
 

@@ -149,6 +149,8 @@ static const char *const migrations[] = {
     "  requested INTEGER NOT NULL,"
     "  report TEXT,"
     "  UNIQUE (device_id, image));",
+    /* an agent that stops cleanly says so in a last sync: offline at once, not after the wait */
+    "ALTER TABLE devices ADD COLUMN offline INTEGER NOT NULL DEFAULT 0;",
 };
 
 sqlite3 *srv_store_db(struct srv_store *st)

@@ -1,6 +1,7 @@
-"""Offline operation of the device daemon, with a real server stopped and started: a deployment
-made while the agent is stopped is applied when it starts; a server that goes away while the
-agent applies gets every report once it is back (seqs 1..N, none missing, none twice)."""
+"""Offline operation of the device daemon, with a real server stopped and started: a clean stop
+shows the device offline at once; a deployment made while the agent is stopped is applied when
+it starts; a server that goes away while the agent applies gets every report once it is back
+(seqs 1..N, none missing, none twice)."""
 
 
 from agent_util import assert_reports_complete, device, own_server, wait_for  # noqa: F401 (fixtures)
@@ -12,7 +13,11 @@ def test_deployment_made_while_the_agent_is_stopped(env, device):
     # the agent ran once (it knows the server) and is stopped before the deployment is made
     dev.agent.start()
     wait_for(lambda: (dev.agent.daemon_state() or {}).get("connected"), 30, "the first sync")
+    assert dev.server.api("GET", "/v1/devices/%s" % dev.name)["online"] is True
     assert dev.agent.stop() == 0
+    # a clean stop tells the server: offline at once, not after the long-poll's wait
+    assert "told the server that the device goes offline" in dev.agent.log()
+    assert dev.server.api("GET", "/v1/devices/%s" % dev.name)["online"] is False
     dev.m87("deployment", "new", "--active")
     project = unique_name("off")
     src = dev.compose_dir(project, {"web": {"image": env.small_image, "restart": "always"}})

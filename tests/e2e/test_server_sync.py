@@ -108,6 +108,30 @@ def test_device_removed_while_held(server):
     assert server.sync(token, {"applied": None, "wait": 0}).status == 401
 
 
+def test_offline_sync_of_a_stopping_agent(server):
+    token = server.add_device("gw")
+    held = HeldSync(server, token, {"applied": None, "wait": 120})
+    held.wait_held()
+
+    def device():
+        return server.admin_req("GET", "/v1/devices/gw").json
+    assert device()["online"] is True
+    # the agent stops: its last sync says so, with its last reports, and is answered at once
+    reports = [{"seq": 1, "kind": "log", "output": "bye"}]
+    r = server.sync(token, {"applied": None, "wait": 60, "reports": reports, "offline": True})
+    assert r.status == 200 and r.json == {"ack": 1}
+    assert device()["online"] is False and device()["last_seen"] is not None
+    # the hold of its request is released (the agent closed it), and does not undo the goodbye
+    assert held.join().status == 200
+    assert metric(server, "m87_longpolls_held") == 0
+    assert metric(server, "m87_devices_online") == 0
+    assert device()["online"] is False
+    # the next start's first sync brings it back
+    r = server.sync(token, {"applied": None, "wait": 0, "offline": False})
+    assert r.status == 200 and device()["online"] is True
+    assert metric(server, "m87_devices_online") == 1
+
+
 def test_shutdown_answers_held_syncs(tmp_path):
     from server_util import Server
     s = Server(tmp_path)
@@ -149,6 +173,7 @@ def test_sync_validation(server):
         ({"applied": None, "wait": 1.5}, 400, "wait:"),
         ({"applied": "abc"}, 400, "applied: expected a revision hash"),
         ({"applied": None, "colour": 1}, 400, "unknown field 'colour'"),
+        ({"applied": None, "offline": "yes"}, 400, "offline: expected true or false"),
         ({"applied": None, "agent_version": "x" * 65}, 400, "agent_version:"),
         ({"reports": {}}, 400, "reports: expected an array"),
         ({"reports": [1]}, 400, "reports[0]: expected an object"),
