@@ -162,6 +162,8 @@ def server_seeds():
         "sync": http("POST", "/v1/agent/sync", token="@D", body=(
             '{"applied":null,"agent_version":"0.1.0","policy":1,"wait":0,"reports":[%s,%s]}'
             % (report % 1, report % 2))),
+        "sync-offline": http("POST", "/v1/agent/sync", token="@D", body=(
+            '{"applied":null,"wait":30,"offline":true,"reports":[%s]}' % (report % 3))),
         "sessions-new": http("POST", dev + "/sessions", body='{"argv":["docker","ps"]}'),
         "sessions-list": http("GET", dev + "/sessions"),
         "session-output": http("GET", dev + "/sessions/s-00000001/output?after=0&wait=0"),
