@@ -13,8 +13,10 @@ static char *sync_body(struct agent_daemon *d, long wait, bool offline, int64_t 
 
     m87_strv_init(&recs);
     if (runner_journal_read(d->journal, 0, AGENT_MAX_SYNC_REPORTS, AGENT_MAX_SYNC_BYTES, &recs,
-                            last, err) < 0)
+                            last, err) < 0) {
+        m87_strv_release(&recs);
         return NULL;
+    }
     struct m87_jw *w = m87_jw_new();
     m87_jw_obj_open(w);
     m87_jw_kstr(w, "applied", agent_daemon_applied_hash(d));

@@ -424,7 +424,11 @@ int runner_journal_pending(struct runner_journal *j, int64_t *count, struct m87_
 
 void runner_journal_set_segment_size(struct runner_journal *j, size_t bytes)
 {
-    j->segment_max = bytes < RUNNER_MAX_RECORD ? RUNNER_MAX_RECORD : bytes;
+    /* not above the default: a segment is read whole, within MAX_SEGMENT_READ, also by the
+     * apply child, which keeps the default */
+    j->segment_max = bytes < RUNNER_MAX_RECORD        ? RUNNER_MAX_RECORD
+                     : bytes > RUNNER_JOURNAL_SEGMENT ? RUNNER_JOURNAL_SEGMENT
+                                                      : bytes;
 }
 
 static bool is_log_lines(const char *line, size_t len)

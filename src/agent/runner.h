@@ -68,8 +68,9 @@ int runner_journal_drop(struct runner_journal *j, int64_t upto, struct m87_error
 /* The seq the next append gets, as this handle last saw it (another writer may have appended). */
 int64_t runner_journal_next_seq(const struct runner_journal *j);
 
-/* Start a new segment once the last one reached bytes (default RUNNER_JOURNAL_SEGMENT): a
- * journal with a small cap needs several segments for trimming to work on. */
+/* Start a new segment once the last one reached bytes (default and most RUNNER_JOURNAL_SEGMENT,
+ * least RUNNER_MAX_RECORD): a journal with a small cap needs several segments for trimming to
+ * work on. */
 void runner_journal_set_segment_size(struct runner_journal *j, size_t bytes);
 
 /* While the segments hold more than max_bytes, remove the log records (kind "log" with

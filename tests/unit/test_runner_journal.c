@@ -139,6 +139,30 @@ static void test_drop_segments_and_seq_survives(void **state)
     assert_ok(m87_remove_tree(dir, &err), &err);
 }
 
+/* The daemon asks for segments of its journal cap / 8 (2 MiB by default): a segment is never
+ * bigger than a read of one may take, or the journal would become unreadable. */
+static void test_large_segment_size_stays_readable(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *dir = tmpdir();
+    struct m87_error *err = NULL;
+    struct runner_journal *j = runner_journal_open(dir, &err);
+    const size_t pad = 60000;
+
+    runner_journal_set_segment_size(j, 2u * 1024 * 1024);
+    for (int i = 0; i < 40; i++) /* 2.4 MB */
+        append(j, "x", pad);
+    assert_true(count_segments(dir) >= 2);
+    struct m87_strv out;
+    int64_t last = 0;
+    read_all(j, 0, 100, SIZE_MAX, &out, &last);
+    assert_int_equal(out.len, 40);
+    assert_int_equal(last, 40);
+    m87_strv_release(&out);
+    runner_journal_free(j);
+    assert_ok(m87_remove_tree(dir, &err), &err);
+}
+
 static void test_torn_line_recovered(void **state)
 {
     (void)state;
@@ -175,6 +199,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seq_read_and_reopen),
         cmocka_unit_test(test_drop_segments_and_seq_survives),
+        cmocka_unit_test(test_large_segment_size_stays_readable),
         cmocka_unit_test(test_torn_line_recovered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
