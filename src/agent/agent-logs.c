@@ -35,6 +35,7 @@ struct shipper {
     enum engine_stream stream;
     struct log_line *lines;
     size_t n_lines;
+    size_t from, count; /* the lines log_fill writes */
     size_t bytes;
     unsigned read;
     int64_t shipped;
@@ -138,7 +139,7 @@ static void log_fill(struct m87_jw *w, const void *ctx)
     m87_jw_kstr(w, "stream", s->stream == ENGINE_STREAM_STDERR ? "stderr" : "stdout");
     m87_jw_key(w, "lines");
     m87_jw_arr_open(w);
-    for (size_t i = 0; i < s->n_lines; i++) {
+    for (size_t i = s->from; i < s->from + s->count; i++) {
         m87_jw_obj_open(w);
         m87_jw_kstr(w, "time", s->lines[i].time);
         m87_jw_kstr(w, "text", s->lines[i].text);
@@ -159,6 +160,23 @@ static void batch_clear(struct shipper *s)
     s->bytes = 0;
 }
 
+/* Lines [from, from + n) as one record. The batch is bounded by its raw bytes, and JSON
+ * escapes of control characters make a line up to six times longer: a record the journal
+ * finds too big goes as two halves (a single line always fits). */
+static int append_lines(struct shipper *s, size_t from, size_t n, struct m87_error **err)
+{
+    s->from = from;
+    s->count = n;
+    if (runner_journal_append(s->d->journal, log_fill, s, NULL, err) == 0)
+        return 0;
+    if (m87_error_code(*err) != M87_E_TOOBIG || n < 2)
+        return -1;
+    m87_error_clear(err);
+    if (append_lines(s, from, n / 2, err) < 0)
+        return -1;
+    return append_lines(s, from + n / 2, n - n / 2, err);
+}
+
 /* Append the batch, then move the cursor past it. */
 static int flush(struct shipper *s)
 {
@@ -166,7 +184,7 @@ static int flush(struct shipper *s)
 
     if (!s->n_lines)
         return 0;
-    if (runner_journal_append(s->d->journal, log_fill, s, NULL, &err) < 0 ||
+    if (append_lines(s, 0, s->n_lines, &err) < 0 ||
         cursor_save(s->d, s->c->id, &s->next, &err) < 0) {
         m87_log(M87_LOG_ERR, "ship the logs of '%s': %s", s->c->name, err->msg);
         s->failed = true;

@@ -2,7 +2,8 @@
 job's container writes reach the server as "log" records while it writes them; an agent killed
 and started again goes on where it stopped (no line missing, none twice); and a journal that
 reaches its cap while the server is away drops its oldest log records (never step or job
-records) and says how many went."""
+records) and says how many went; lines of control characters, whose JSON is six times their
+size, are shipped too."""
 
 import re
 
@@ -52,6 +53,24 @@ def test_lines_reach_the_server_without_gap_or_repeat(env, device):
                  "lines after the restart\n" + dev.agent.log()[-3000:])
     got = numbers(log_texts(dev, project), "line")
     assert got == list(range(len(got))), got  # from the first line, none missing, none twice
+
+
+# 300 numbered lines of 200 control characters each: their JSON escapes are six times longer
+# than the line, so a batch of them, bounded by its raw size, makes a record the journal refuses
+CONTROL = ("i=0; while [ $$i -lt 300 ]; do echo ctl $$i $$(printf '\\001%.0s' $$(seq 200)); "
+           "i=$$((i+1)); done; sleep 3600")
+
+
+def test_lines_of_control_characters_are_shipped(env, device):
+    dev = device
+    project = unique_name("ctl")
+    dev.agent.start()
+    deploy(dev, env, project, CONTROL)
+    wait_for(lambda: len(numbers(log_texts(dev, project), "ctl")) == 300, 60,
+             lambda: "the 300 lines on the server\n" + dev.agent.log()[-3000:])
+    assert numbers(log_texts(dev, project), "ctl") == list(range(300))
+    assert all(t.endswith("\x01" * 200) for t in log_texts(dev, project)), log_texts(dev, project)[0]
+    assert "ship the logs" not in dev.agent.log()
 
 
 def container_log(dev, project):
