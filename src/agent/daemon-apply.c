@@ -153,13 +153,6 @@ M87_NORETURN static void apply_child(struct agent_daemon *d, pid_t parent)
     _exit(rc);
 }
 
-static bool same_revision(const struct agent_target *a, const struct agent_target *b)
-{
-    if (a->stop || b->stop)
-        return a->stop == b->stop;
-    return strcmp(a->hash, b->hash) == 0;
-}
-
 /* The revision to apply now, NULL when none is due. While the target waits for a maintenance
  * window, the first apply after a start is that of the applied revision: its services are
  * checked (a rebooted device runs its workloads) without switching. */
@@ -171,7 +164,8 @@ static const struct agent_target *apply_due(const struct agent_daemon *d, int64_
         return d->startup && d->has_applied && !d->applied.stop ? &d->applied : NULL;
     if (d->apply_retry_at)
         return now >= d->apply_retry_at ? &d->target : NULL;
-    bool due = d->startup || !d->has_applied || !same_revision(&d->target, &d->applied);
+    bool due =
+        d->startup || !d->has_applied || !agent_target_same_revision(&d->target, &d->applied);
     return due ? &d->target : NULL;
 }
 

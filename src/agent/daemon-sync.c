@@ -85,16 +85,23 @@ static void take_target(struct agent_daemon *d, const struct m87_json *node)
     if (agent_target_save(d->target_path, &t, &err) < 0) {
         m87_log(M87_LOG_ERR, "keep the target: %s", err->msg);
         agent_target_release(&t);
+        d->pace = true; /* a full or read-only disk: the server sends it again on every sync */
         return;
     }
     _cleanup_free_ char *what = agent_target_describe(&t);
     m87_log(M87_LOG_INFO, "new target revision %s%s", what,
             d->child ? ": applied once the current apply ends" : "");
+    /* the same revision with another policy (windows, prefetch, now) keeps its retry state: a
+     * failed apply would otherwise never be tried again */
+    bool same = d->has_target && agent_target_same_revision(&d->target, &t);
     agent_target_release(&d->target);
     d->target = t;
     d->has_target = true;
-    d->apply_failures = 0;
-    d->apply_retry_at = 0;
+    d->news = true;
+    if (!same) {
+        d->apply_failures = 0;
+        d->apply_retry_at = 0;
+    }
 }
 
 /* No target in the answer: the server wants what the device applied. A queued target that was
@@ -138,8 +145,10 @@ static int handle_answer(struct agent_daemon *d, const char *text, int64_t last_
     if (ack > 0 && runner_journal_drop(d->journal, ack, err) < 0)
         return -1;
     const struct m87_json *sessions = m87_json_get(doc, "sessions");
-    if (sessions && m87_json_type(sessions) == M87_JSON_ARRAY)
+    if (sessions && m87_json_type(sessions) == M87_JSON_ARRAY && m87_json_len(sessions) > 0) {
         agent_sessions_take(d, sessions); /* sync execution: each runs in its own child */
+        d->news = true;
+    }
     agent_prefetch_take(d, m87_json_get(doc, "prefetch_images"));
     const struct m87_json *target = m87_json_get(doc, "target");
     if (target)
@@ -174,12 +183,19 @@ static void sync_failed(struct agent_daemon *d, const struct m87_error *e)
 }
 
 /* When the next sync is due after a good one. */
-static int64_t next_after_success(struct agent_daemon *d, size_t sent, long wait)
+static int64_t next_after_success(struct agent_daemon *d, size_t sent, long wait, int64_t took)
 {
     int64_t now = runner_mono_ms();
 
     if (d->pace)
         return now + agent_backoff_cap_ms();
+    /* an answer well before the wait with nothing new: the server insists on something the
+     * agent has (say, a stop it keeps trying); asking again at once would loop at network
+     * speed. One such answer can be a race with another change: the pause starts at 1 s. */
+    bool early = wait > 0 && sent == 0 && !d->news && took < wait * 1000 / 2;
+    d->early_answers = early ? d->early_answers + 1 : 0;
+    if (early)
+        return now + agent_backoff_ms(d->early_answers, AGENT_BUSY_SYNC_MS, agent_backoff_cap_ms());
     if (sent >= AGENT_MAX_SYNC_REPORTS || (sent > 0 && !d->child))
         return now;
     if (!d->child)
@@ -194,8 +210,8 @@ static long sync_wait(const struct agent_daemon *d)
     if (d->child || !d->connected)
         return 0; /* the first sync after a start or a failure says at once that it got through */
     long cap = runner_mono_ms() < d->logs_active_until ? AGENT_LOGS_SYNC_WAIT_S : AGENT_SYNC_WAIT_S;
-    if (!d->apply_retry_at)
-        return cap;
+    if (!d->apply_retry_at || !agent_window_apply_allowed(d))
+        return cap; /* a retry outside the window waits for it: agent_window_sync_wait */
     int64_t left = (d->apply_retry_at - runner_mono_ms()) / 1000;
     return left <= 0 ? 0 : left < cap ? (long)left : cap;
 }
@@ -215,6 +231,8 @@ void agent_daemon_sync(struct agent_daemon *d)
     int64_t last = 0;
     size_t sent = 0;
     d->pace = false;
+    d->news = false;
+    int64_t started = runner_mono_ms();
     long wait = agent_window_sync_wait(d, sync_wait(d));
     _cleanup_free_ char *body = sync_body(d, wait, false, &last, &sent, &err);
 
@@ -238,7 +256,7 @@ void agent_daemon_sync(struct agent_daemon *d)
     free(d->last_sync);
     d->last_sync = runner_now_rfc3339();
     update_queue(d);
-    d->next_sync_at = next_after_success(d, sent, wait);
+    d->next_sync_at = next_after_success(d, sent, wait, runner_mono_ms() - started);
     agent_daemon_save_state(d);
 }
 

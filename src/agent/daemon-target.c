@@ -130,6 +130,13 @@ int agent_target_save(const char *path, const struct agent_target *t, struct m87
     return m87_write_file_atomic(path, t->text, strlen(t->text), 0600, err);
 }
 
+bool agent_target_same_revision(const struct agent_target *a, const struct agent_target *b)
+{
+    if (a->stop || b->stop)
+        return a->stop == b->stop;
+    return strcmp(a->hash, b->hash) == 0;
+}
+
 char *agent_target_describe(const struct agent_target *t)
 {
     if (t->stop)

@@ -146,7 +146,9 @@ static void wait_events(struct agent_daemon *d)
     int64_t now = runner_mono_ms();
     int64_t until = d->next_sync_at;
 
-    if (!d->child && d->apply_retry_at && d->apply_retry_at < until)
+    /* a retry due while the window is closed waits for the window (the sync's wait ends then) */
+    if (!d->child && d->apply_retry_at && d->apply_retry_at < until &&
+        agent_window_apply_allowed(d))
         until = d->apply_retry_at;
     if (d->hooks_at < until)
         until = d->hooks_at;

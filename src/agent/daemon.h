@@ -184,6 +184,8 @@ int agent_target_load(const char *path, struct agent_target *t, struct m87_error
 int agent_target_save(const char *path, const struct agent_target *t, struct m87_error **err);
 /* "3 (3242ec69ac96) of d-03758bee", or "none (stop everything)". Caller frees. */
 char *agent_target_describe(const struct agent_target *t);
+/* Both stop, or both the same revision hash. */
+bool agent_target_same_revision(const struct agent_target *a, const struct agent_target *b);
 
 /* ---- signed targets (daemon-trust.c, docs/security.md) --------------------------------------- */
 
@@ -213,6 +215,8 @@ struct agent_daemon {
     struct agent_target applied; /* what the last finished apply was for */
     char *rejected;              /* hash of a target whose spec could not be read */
     bool pace;                   /* the last answer repeated a refused target */
+    bool news;                   /* the last answer brought a new target or sessions */
+    unsigned early_answers;      /* answers in a row that came before the wait without news */
     /* digest of the last target the trust check refused */
     char refused[M87_SHA256_HEX_LEN + 1];
 
