@@ -263,7 +263,9 @@ static void new_record(struct job_ctx *c, const struct runner_record *old,
         m87_strv_add(&rec->files, old->files.items[i]);
 }
 
-/* A job that moved to another workdir leaves the old one as if it were stopped. */
+/* A job that moved to another workdir leaves the old one as if it were stopped: 0 done, 1 when
+ * a stop step failed (the old record stays "stopping", so the next apply tries again; running
+ * the job now would lose the only trace of the old stack), -1 on a state failure. */
 static int leave_old_workdir(struct runner *r, const struct runner_record *old, const char *workdir,
                              struct m87_error **err)
 {
@@ -275,7 +277,7 @@ static int leave_old_workdir(struct runner *r, const struct runner_record *old, 
         return rc;
     rc = runner_job_stop(r, &copy, false, false, err);
     runner_record_release(&copy);
-    return rc < 0 ? -1 : 0;
+    return rc;
 }
 
 /* The step whose failure started the undo: the one whose result is not a success. */
@@ -367,8 +369,8 @@ int runner_job_run(struct runner *r, const struct spec_job *job, const struct ru
 
     m87_strv_init(&c.env);
     runner_job_env(r, job, &c.env);
-    if (!resume && leave_old_workdir(r, old, workdir, err) < 0)
-        return -1;
+    if (!resume && (rc = leave_old_workdir(r, old, workdir, err)) != 0)
+        goto out;
     new_record(&c, old, &rec);
     rc = resume ? runner_progress_load(r->state_dir, job->id, &c.prog, err) : 0;
     if (rc >= 0 && !resume)

@@ -234,6 +234,28 @@ def test_persistent_workdir_path_stays(runner, tmp_path):
     assert '"state": "removed"' in recs[-1]
 
 
+def test_moved_workdir_whose_stop_fails_is_stopped_later(runner, tmp_path):
+    jid = unique_id()
+    block = tmp_path / "block"
+    stop = {"steps": [{"name": "bye", "run": "[ ! -e %s ] && echo bye > bye" % block}]}
+    job = shell_job(jid, ("mk", "echo data > made"), stop=stop,
+                    workdir={"mode": "persistent", "path": str(tmp_path / "one")})
+    runner.apply([job], check=0)
+    # the job moves, and the old workdir's stop fails: the job does not run in the new one, and
+    # its record keeps the old workdir, so that the stop is tried again
+    block.touch()
+    job["workdir"]["path"] = str(tmp_path / "two")
+    runner.apply([job], check=1)
+    assert not (tmp_path / "two" / "made").exists()
+    rec = runner.job_record(jid)
+    assert rec["workdir"] == str(tmp_path / "one") and rec["state"] == "stopping", rec
+    block.unlink()
+    runner.apply([job], check=0)
+    assert (tmp_path / "one" / "bye").read_text() == "bye\n"
+    assert (tmp_path / "two" / "made").exists()
+    assert runner.job_record(jid)["workdir"] == str(tmp_path / "two")
+
+
 def test_sigkill_during_undo_finishes_the_undo(runner, tmp_path):
     log = tmp_path / "log"
     go = tmp_path / "go"
