@@ -153,6 +153,8 @@ static void wait_events(struct agent_daemon *d)
     if (d->hooks_at < until)
         until = d->hooks_at;
     int timeout = until <= now ? 0 : until - now > 60000 ? 60000 : (int)(until - now);
+    if (d->child && d->child_fd < 0 && timeout > 1000)
+        timeout = 1000; /* no pidfd (kernels before 5.3): look for the apply's end each second */
     struct pollfd fds[2] = {{.fd = d->sig_pipe[0], .events = POLLIN},
                             {.fd = d->child ? d->child_fd : -1, .events = POLLIN}};
     if (poll(fds, 2, timeout) > 0 && fds[0].revents) {

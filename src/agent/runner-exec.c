@@ -104,10 +104,13 @@ static bool read_some(int fd, struct reader *rd)
     return true;
 }
 
+/* Without a pidfd (kernels before 5.3), the child's end is looked for this often. */
+#define NO_PIDFD_POLL_MS 50
+
 struct watch {
     pid_t pid;
-    int pidfd;
-    int rfd; /* -1 once at end of file */
+    int pidfd; /* -1: none, waitpid is asked every NO_PIDFD_POLL_MS */
+    int rfd;   /* -1 once at end of file */
     int64_t deadline;
     int64_t kill_at; /* -1: no SIGKILL pending */
     long grace_ms;
@@ -130,16 +133,18 @@ static int watch_child(struct watch *w, struct reader *rd, struct m87_error **er
         }
         int64_t until = w->kill_at >= 0 ? w->kill_at : w->timed_out ? -1 : w->deadline;
         int timeout = until < 0 ? -1 : (int)(until - now > 60000 ? 60000 : until - now);
+        if (w->pidfd < 0 && (timeout < 0 || timeout > NO_PIDFD_POLL_MS))
+            timeout = NO_PIDFD_POLL_MS;
         struct pollfd fds[2] = {{.fd = w->pidfd, .events = POLLIN},
                                 {.fd = w->rfd, .events = POLLIN}};
-        int rc = poll(fds, w->rfd >= 0 ? 2 : 1, timeout);
+        int rc = poll(fds, 2, timeout); /* a negative fd is not watched */
         if (rc < 0 && errno != EINTR)
             return m87_error_set(err, M87_E_IO, errno, "wait for the step");
         if (rc > 0 && w->rfd >= 0 && fds[1].revents && !read_some(w->rfd, rd)) {
             close(w->rfd);
             w->rfd = -1;
         }
-        if (rc > 0 && fds[0].revents) {
+        if ((rc > 0 && fds[0].revents) || w->pidfd < 0) {
             pid_t done = waitpid(w->pid, &w->status, WNOHANG);
             if (done == w->pid)
                 return 0;
@@ -211,19 +216,13 @@ int runner_exec(struct runner *r, const struct runner_exec *x, const struct spec
     w.deadline = t0 + (timeout_ms > 0 ? timeout_ms : 1);
     struct reader rd = {.log = r->log, .at_line_start = true};
     rd.prefix = m87_xasprintf("[%s/%s] ", x->job, x->step);
-    w.pidfd = pidfd_open(pid, 0);
-    int rc = 0;
-    if (w.pidfd < 0) {
-        rc = m87_error_set(err, M87_E_IO, errno, "watch process %ld", (long)pid);
+    w.pidfd = pidfd_open(pid, 0); /* -1 (ENOSYS) on kernels before 5.3: watch_child polls */
+    int rc = watch_child(&w, &rd, err);
+    if (w.pidfd >= 0)
+        close(w.pidfd);
+    if (rc < 0) {
         kill(-pid, SIGKILL);
         waitpid(pid, &w.status, 0);
-    } else {
-        rc = watch_child(&w, &rd, err);
-        close(w.pidfd);
-        if (rc < 0) {
-            kill(-pid, SIGKILL);
-            waitpid(pid, &w.status, 0);
-        }
     }
     finish_group(&w, &rd);
     if (!rd.at_line_start)

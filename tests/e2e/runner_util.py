@@ -82,6 +82,7 @@ class Runner:
             if found and not (self.bin / tool).exists():
                 os.symlink(found, self.bin / tool)
         self.projects = set()
+        self.extra_env = {}  # for every command this runner starts
 
     # ------------------------------------------------------------ running the agent
 
@@ -93,7 +94,7 @@ class Runner:
             environ["DOCKER_HOST"] = self.env.docker_host
         for key in ("COMPOSE_PROJECT_NAME", "COMPOSE_PROFILES", "COMPOSE_FILE"):
             environ.pop(key, None)
-        environ.update({k: str(v) for k, v in extra.items()})
+        environ.update({k: str(v) for k, v in dict(self.extra_env, **extra).items()})
         return environ
 
     def write(self, jobs):

@@ -5,6 +5,7 @@ a rerun that converges, the state lock, bad input, and `status`."""
 import json
 import os
 import signal
+import subprocess
 
 import pytest
 
@@ -83,6 +84,51 @@ def test_timeout_kills_the_whole_group(runner, tmp_path):
     js = runner.status_json(check=1)[jid]
     step = js["steps"][0]
     assert step["state"] == "timeout" and step["exit_code"] == 128 + signal.SIGTERM
+    assert step["output"] == "waiting\n"
+
+
+NO_PIDFD = r"""
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <unistd.h>
+/* a kernel before 5.3: no pidfd_open; a file says it was asked */
+int pidfd_open(pid_t pid, unsigned int flags)
+{
+    (void)pid, (void)flags;
+    const char *mark = getenv("NO_PIDFD_MARK");
+    if (mark)
+        close(open(mark, O_WRONLY | O_CREAT, 0600));
+    errno = ENOSYS;
+    return -1;
+}
+"""
+
+
+def test_steps_without_pidfd_open(runner, tmp_path):
+    """Kernels before 5.3 (old vendor kernels of gateways) have no pidfd_open: the runner
+    watches its steps by asking waitpid, exit statuses and timeouts as usual."""
+    src, shim, mark = tmp_path / "nopidfd.c", tmp_path / "nopidfd.so", tmp_path / "asked"
+    src.write_text(NO_PIDFD)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(shim), str(src)], check=True)
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    runner.extra_env = {"LD_PRELOAD": shim, "NO_PIDFD_MARK": mark,
+                        "ASAN_OPTIONS": asan + (":" if asan else "") + "verify_asan_link_order=0"}
+    jid = unique_id()
+    job = shell_job(jid, ("one", "echo one"), ("two", "exit 0"),
+                    {"name": "three", "run": "exit 4", "retry": {"attempts": 2, "backoff": "10ms",
+                                                                 "on_exit_codes": [4]}})
+    runner.apply([job], check=1)
+    assert mark.exists()
+    js = runner.status_json(check=1)[jid]
+    assert [(s["name"], s["state"], s["exit_code"], s["attempts"]) for s in js["steps"]] == [
+        ("one", "succeeded", 0, 1), ("two", "succeeded", 0, 1), ("three", "failed", 4, 2)]
+    assert js["steps"][0]["output"] == "one\n"
+    job = shell_job(jid, {"name": "hang", "run": "echo waiting; sleep 1000", "timeout": "1s"})
+    runner.apply([job], check=1)
+    step = runner.status_json(check=1)[jid]["steps"][0]
+    assert step["state"] == "timeout" and step["exit_code"] == 128 + signal.SIGTERM, step
     assert step["output"] == "waiting\n"
 
 
