@@ -451,6 +451,13 @@ static int trim_segment(struct runner_journal *j, size_t i, int64_t *dropped, of
 
     if (!text)
         return m87_error_wrap(err, "read the report journal");
+    /* a journal over its cap is trimmed again at every tick: a segment without log records
+     * (one trimmed before, or only steps and health) is not parsed line by line again */
+    static const char log_kind[] = "\"kind\":\"log\"";
+    if (!memmem(text, len, log_kind, sizeof(log_kind) - 1)) {
+        *size = (off_t)len;
+        return 0;
+    }
     m87_buf_init(&keep, 0);
     for (char *line = text; line < text + len;) {
         char *nl = memchr(line, '\n', (size_t)(text + len - line));
