@@ -3,7 +3,10 @@
  * Meanwhile a prefetch child (agent-prefetch.c) pulls its images with the prefetch policy
  * "always"; with "window" the switch itself pulls, inside the window. The wait is reported as
  * "window" records (docs/api.md, "Report record"), once per revision and next window start. */
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/agent-window.h"
 
@@ -25,7 +28,8 @@ bool agent_window_waits(const struct agent_daemon *d, time_t now)
 {
     const struct agent_target *t = &d->target;
 
-    return is_switch(d) && t->n_windows > 0 && !t->now && !agent_window_inside(t, now);
+    return is_switch(d) && t->n_windows > 0 && !t->now && strcmp(d->switching, t->hash) != 0 &&
+           !agent_window_inside(t, now);
 }
 
 bool agent_window_apply_allowed(const struct agent_daemon *d)
@@ -156,12 +160,55 @@ void agent_window_tick(struct agent_daemon *d)
     agent_prefetch_tick(d, now);
 }
 
+static char *switch_path(const struct agent_daemon *d)
+{
+    return m87_xasprintf("%s/switching", d->cfg->state_dir);
+}
+
+void agent_window_load_switch(struct agent_daemon *d)
+{
+    _cleanup_free_ char *path = switch_path(d);
+    size_t len = 0;
+    _cleanup_free_ char *text = m87_read_file(path, 2 * M87_SHA256_HEX_LEN, &len, NULL);
+
+    d->switching[0] = '\0';
+    if (text && len >= M87_SHA256_HEX_LEN)
+        snprintf(d->switching, sizeof(d->switching), "%.*s", M87_SHA256_HEX_LEN, text);
+}
+
+void agent_window_switch_over(struct agent_daemon *d)
+{
+    _cleanup_free_ char *path = switch_path(d);
+
+    if (!d->switching[0])
+        return;
+    d->switching[0] = '\0';
+    if (unlink(path) < 0 && errno != ENOENT)
+        m87_log(M87_LOG_WARN, "remove '%s': %s", path, strerror(errno));
+}
+
+/* A switch begins: noted on disk first, so that a restart outside the window goes on with it
+ * instead of going back to the applied revision. */
+static void switch_begins(struct agent_daemon *d, const struct agent_target *t)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_free_ char *path = switch_path(d);
+
+    if (!is_switch(d) || strcmp(t->hash, d->target.hash) != 0 || strcmp(d->switching, t->hash) == 0)
+        return;
+    if (m87_write_file_atomic(path, t->hash, strlen(t->hash), 0600, &err) < 0)
+        m87_log(M87_LOG_WARN, "%s", err->msg);
+    snprintf(d->switching, sizeof(d->switching), "%s", t->hash);
+}
+
 void agent_window_apply_starts(struct agent_daemon *d)
 {
     const struct agent_target *t = &d->child_target;
     struct agent_window_state *ws = d->win;
 
     agent_prefetch_kill(d);
+    if (!t->stop)
+        switch_begins(d, t);
     if (!ws || !ws->reported || t->stop || strncmp(ws->reported, t->hash, strlen(t->hash)) != 0)
         return;
     m87_log(M87_LOG_INFO, "%s: switching to revision %.12s",

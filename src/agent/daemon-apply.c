@@ -224,6 +224,7 @@ static void finished(struct agent_daemon *d, int status)
         d->applied = d->child_target;
         d->child_target = (struct agent_target){0};
         d->has_applied = true;
+        agent_window_switch_over(d);
     }
     if (ok) {
         d->apply_failures = 0;

@@ -101,6 +101,7 @@ static void take_target(struct agent_daemon *d, const struct m87_json *node)
     if (!same) {
         d->apply_failures = 0;
         d->apply_retry_at = 0;
+        agent_window_switch_over(d);
     }
 }
 
@@ -119,6 +120,7 @@ static void target_is_applied(struct agent_daemon *d)
         return;
     }
     m87_log(M87_LOG_INFO, "the server's target is the applied revision again");
+    agent_window_switch_over(d);
     agent_target_release(&d->target);
     struct m87_json *doc = m87_json_parse(d->applied.text, strlen(d->applied.text), NULL);
     if (doc && agent_target_from_json(doc, &d->target, NULL) == 0)

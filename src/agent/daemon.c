@@ -70,6 +70,7 @@ static void load_targets(struct agent_daemon *d)
         m87_log(M87_LOG_WARN, "%s: the server will send the target again", err->msg);
     d->has_target = rc > 0;
     d->startup = d->has_target;
+    agent_window_load_switch(d);
     if (d->has_target) {
         _cleanup_free_ char *what = agent_target_describe(&d->target);
         m87_log(M87_LOG_INFO, "stored target revision %s: applying it before reaching the server",

@@ -206,6 +206,9 @@ struct agent_daemon {
     volatile sig_atomic_t *stop;
     char *target_path;
     char *applied_path;
+    /* the revision whose switch began inside a window (STATE/switching): it goes on to its end
+     * whatever the window, across restarts and retries, until it is applied */
+    char switching[M87_SHA256_HEX_LEN + 1];
     char *state_path;
     char *bundles_dir;
 
@@ -357,8 +360,13 @@ bool agent_window_apply_allowed(const struct agent_daemon *d);
  * a window (a "window" record when it changes), start the pulls of the waiting revision (and of
  * the images the server asks for) when the prefetch policy allows. */
 void agent_window_tick(struct agent_daemon *d);
-/* The apply of d->child_target starts: stop the prefetch child and report the window open. */
+/* The apply of d->child_target starts: stop the prefetch child, report the window open, and
+ * note a switch as begun (d->switching, kept in STATE/switching). */
 void agent_window_apply_starts(struct agent_daemon *d);
+/* A begun switch from STATE/switching, at start. */
+void agent_window_load_switch(struct agent_daemon *d);
+/* The begun switch is over (applied) or moot (another target): forget it. */
+void agent_window_switch_over(struct agent_daemon *d);
 /* The long-poll wait bounded by the next window start (wait seconds asked otherwise), and by
  * AGENT_WINDOW_TEST_WAIT_S while the test clock is in use. */
 long agent_window_sync_wait(const struct agent_daemon *d, long wait);

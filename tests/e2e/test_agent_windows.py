@@ -335,6 +335,50 @@ def test_restart_while_waiting_revives_the_applied_revision(env, device):
     wait_succeeded(dev, project, rev_b)
 
 
+SWITCH_JOB = """\
+jobs:
+  - id: %s
+    type: job
+    steps:
+      - name: first
+        run: echo first >> %s
+      - name: second
+        run: [sh, -c, "echo second >> %s; while [ ! -e %s ]; do sleep 0.1; done"]
+"""
+
+
+def test_switch_begun_in_the_window_goes_on_after_a_restart_outside_it(env, device):
+    dev = device
+    use_clock(dev, "2026-11-23 10:00:00")
+    start_applied(dev)
+    dev.m87("window", "add", "daily 02:00-04:00")
+    project = unique_name("sw")
+    rev_a = deploy(dev, project, env.small_image, "--now")
+    wait_succeeded(dev, project, rev_a)
+
+    # inside the window the switch to b begins; the device dies in b's second step
+    move_clock(dev, "2026-11-24 03:59:00")
+    job = unique_name("swj")
+    log, go = dev.tmp / "steps.log", dev.tmp / "go"
+    spec = dev.tmp / "switch.yml"
+    spec.write_text(SWITCH_JOB % (job, log, log, go))
+    dev.m87("deploy", str(spec))
+    rev_b = dev.active_hash()
+    wait_for(lambda: log.exists() and "second" in log.read_text(), 120,
+             lambda: "b's second step\n" + dev.agent.log()[-3000:])
+    dev.agent.kill()
+    # it comes back after the window: b goes on (a's containers are not brought back first)
+    move_clock(dev, "2026-11-24 10:00:00")
+    go.touch()
+    dev.agent.start()
+    wait_succeeded(dev, job, rev_b)
+    after = dev.agent.log().rsplit("m87-agent ", 1)[-1]  # since the start line
+    assert "applying revision" in after and "waits for a maintenance window" not in after, after
+    assert not [line for line in after.splitlines()
+                if "applying revision" in line and rev_a[:12] in line], after
+    assert log.read_text().splitlines() == ["first", "second", "second"]
+
+
 def test_prefetch_window_end_lets_the_running_pull_finish(env, device, registry_proxy):
     dev = device
     via = "127.0.0.1:%d" % registry_proxy.port
