@@ -25,7 +25,10 @@ endif
 
 PKGS := libcurl yajl yaml-0.1 libarchive libmicrohttpd sqlite3 libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libarchive is dlopen()ed on first use (src/common/archive-lib.c), not linked: it costs every
+# process ~3 MB at start. Only tests that build archives themselves link it.
+PKG_LIBS := $(shell pkg-config --libs $(filter-out libarchive,$(PKGS)) 2>/dev/null)
+ARCHIVE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null)
 
 M87_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	-Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP
@@ -73,7 +76,7 @@ $(BUILD)/bin/m87-server: $(BUILD)/src/server/main.o $(LIB)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/unit-util.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(ARCHIVE_LIBS) -lcmocka
 
 $(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/c/%.o $(BUILD)/tests/e2e/c/e2e-util.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -167,7 +170,7 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 	$(call SAY,AR,$@)ar rcs $@ $^
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
-	$(call SAY,LINK,$@)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(call SAY,LINK,$@)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) $(ARCHIVE_LIBS)
 
 fuzz-build: $(FUZZ_BINS)
 

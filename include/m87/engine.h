@@ -223,7 +223,8 @@ int engine_container_archive_put(struct engine_client *c, const char *id, const 
                                  const void *tar, size_t len, struct m87_error **err);
 
 /* Build an uncompressed tar holding one regular file (name may contain '/', parents are not
- * listed and dockerd creates them). Uses libarchive. out is reset then filled. */
+ * listed and dockerd creates them). Uses libarchive (m87_archive_lib: M87_E_IO when it cannot be
+ * loaded). out is reset then filled. */
 int engine_tar_single_file(const char *name, const void *content, size_t len, unsigned mode,
                            int uid, int gid, struct m87_buf *out, struct m87_error **err);
 

@@ -605,7 +605,8 @@ int spec_bundle_verify(const char *path, const char *digest, struct m87_error **
  * path, no ".." component) into out_dir/sha256-HEX.tar.gz, written atomically (temporary file,
  * fsync, rename), and put "sha256:HEX" into digest. Only regular files and directories are
  * packed: a symlink, device, fifo or socket in the input is M87_E_INVAL naming it; the caps
- * above apply (M87_E_TOOBIG); M87_E_IO for a file that cannot be read or written. A path given
+ * above apply (M87_E_TOOBIG); M87_E_IO for a file that cannot be read or written, or when
+ * libarchive cannot be loaded ("bundle: load 'libarchive.so.13': ..."). A path given
  * twice, or inside a directory also given, is packed once. */
 int spec_bundle_pack(const char *base_dir, const struct m87_strv *paths, const char *out_dir,
                      char digest[SPEC_BUNDLE_DIGEST_LEN + 1], struct m87_error **err);
@@ -619,7 +620,8 @@ int spec_bundle_pack(const char *base_dir, const struct m87_strv *paths, const c
  * SPEC_BUNDLE_MAX_ENTRY bytes, more than SPEC_BUNDLE_MAX_ENTRIES entries, more than
  * SPEC_BUNDLE_MAX_TOTAL bytes unpacked, or an archive file over SPEC_BUNDLE_MAX_ARCHIVE;
  * M87_E_PARSE for anything that is not a complete tar.gz ("not a tar.gz archive (no gzip)",
- * "not a complete tar.gz archive: REASON" for another format, a truncated or corrupt stream).
+ * "not a complete tar.gz archive: REASON" for another format, a truncated or corrupt stream);
+ * M87_E_IO when libarchive cannot be loaded ("bundle 'PATH': load 'libarchive.so.13': ...").
  * Existing files are replaced (an existing symlink at a file's own name is replaced, never
  * followed); other files in dest_dir are left alone. Files get mode 0755 when packed executable,
  * else 0644, minus the umask; owners and times are not restored. "./" prefixes are accepted. The

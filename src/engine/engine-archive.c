@@ -1,11 +1,10 @@
 /* Files into containers: PUT /containers/{id}/archive and the one-file tar it takes. */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <string.h>
 #include <time.h>
 
 #include "engine-internal.h"
+#include "m87/archive-lib.h"
 
 int engine_container_archive_put(struct engine_client *c, const char *id, const char *dir,
                                  const void *tar, size_t len, struct m87_error **err)
@@ -32,6 +31,7 @@ int engine_container_archive_put(struct engine_client *c, const char *id, const 
 }
 
 struct tar_sink {
+    const struct m87_archive_lib *la;
     struct m87_buf *out;
     struct m87_error *err;
 };
@@ -40,22 +40,10 @@ static la_ssize_t tar_write(struct archive *a, void *ctx, const void *data, size
 {
     struct tar_sink *s = ctx;
     if (m87_buf_append(s->out, data, len, &s->err) < 0) {
-        archive_set_error(a, EFBIG, "%s", s->err->msg);
+        s->la->set_error(a, EFBIG, "%s", s->err->msg);
         return -1;
     }
     return (la_ssize_t)len;
-}
-
-static void archive_freep(struct archive **a)
-{
-    if (*a)
-        archive_write_free(*a);
-}
-
-static void entry_freep(struct archive_entry **e)
-{
-    if (*e)
-        archive_entry_free(*e);
 }
 
 static int tar_fail(struct archive *a, struct tar_sink *sink, const char *name,
@@ -68,7 +56,7 @@ static int tar_fail(struct archive *a, struct tar_sink *sink, const char *name,
         m87_error_free(sink->err);
         return -1;
     }
-    return m87_error_set(err, M87_E_IO, 0, "tar of '%s': %s", name, archive_error_string(a));
+    return m87_error_set(err, M87_E_IO, 0, "tar of '%s': %s", name, sink->la->error_string(a));
 }
 
 int engine_tar_single_file(const char *name, const void *content, size_t len, unsigned mode,
@@ -82,30 +70,33 @@ int engine_tar_single_file(const char *name, const void *content, size_t len, un
     if (rel[0] == '\0')
         return m87_error_set(err, M87_E_INVAL, 0, "tar of '%s': no file name", name);
 
+    const struct m87_archive_lib *la = m87_archive_lib(err);
+    if (la == NULL)
+        return m87_error_wrap(err, "tar of '%s'", name);
     m87_buf_reset(out);
-    struct tar_sink sink = {.out = out};
-    _cleanup_(archive_freep) struct archive *a = archive_write_new();
-    _cleanup_(entry_freep) struct archive_entry *e = archive_entry_new();
+    struct tar_sink sink = {.la = la, .out = out};
+    _cleanup_(m87_archive_write_freep) struct archive *a = la->write_new();
+    _cleanup_(m87_archive_entry_freep) struct archive_entry *e = la->entry_new();
     if (a == NULL || e == NULL)
         m87_oom();
     /* pax_restricted writes plain ustar unless a name or size needs extensions */
-    if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-        archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
-        archive_write_open(a, &sink, NULL, tar_write, NULL) != ARCHIVE_OK)
+    if (la->write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+        la->write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+        la->write_open(a, &sink, NULL, tar_write, NULL) != ARCHIVE_OK)
         return tar_fail(a, &sink, name, err);
 
-    archive_entry_set_pathname(e, rel);
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, mode & 07777);
-    archive_entry_set_size(e, (la_int64_t)len);
-    archive_entry_set_uid(e, uid);
-    archive_entry_set_gid(e, gid);
-    archive_entry_set_mtime(e, time(NULL), 0);
-    if (archive_write_header(a, e) != ARCHIVE_OK)
+    la->entry_set_pathname(e, rel);
+    la->entry_set_filetype(e, AE_IFREG);
+    la->entry_set_perm(e, mode & 07777);
+    la->entry_set_size(e, (la_int64_t)len);
+    la->entry_set_uid(e, uid);
+    la->entry_set_gid(e, gid);
+    la->entry_set_mtime(e, time(NULL), 0);
+    if (la->write_header(a, e) != ARCHIVE_OK)
         return tar_fail(a, &sink, name, err);
-    if (len > 0 && archive_write_data(a, content, len) != (la_ssize_t)len)
+    if (len > 0 && la->write_data(a, content, len) != (la_ssize_t)len)
         return tar_fail(a, &sink, name, err);
-    if (archive_write_close(a) != ARCHIVE_OK)
+    if (la->write_close(a) != ARCHIVE_OK)
         return tar_fail(a, &sink, name, err);
     return 0;
 }

@@ -2,18 +2,18 @@
  * over the whole archive (names, types, sizes, what is already in the destination) and the
  * second pass only writes when all passed: a refused bundle leaves the workdir untouched. The
  * second pass checks again, and libarchive's secure flags stay on as a second line. */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "m87/archive-lib.h"
 #include "m87/spec.h"
 
 #define NAME_QUOTE_MAX 200
 
 struct scan {
+    const struct m87_archive_lib *la;
     const char *archive_path;
     int dest_fd;
     size_t n_entries;
@@ -21,18 +21,6 @@ struct scan {
     struct m87_strv files; /* regular file names, to find a file used as a directory */
     struct m87_strv dirs;
 };
-
-static void archive_freep(struct archive **a)
-{
-    if (*a)
-        archive_read_free(*a);
-}
-
-static void disk_freep(struct archive **a)
-{
-    if (*a)
-        archive_write_free(*a);
-}
 
 static int entry_error(const struct scan *s, const char *name, struct m87_error **err,
                        enum m87_errcode code, const char *fmt, ...) M87_PRINTF(5, 6);
@@ -50,7 +38,7 @@ static int entry_error(const struct scan *s, const char *name, struct m87_error 
 
 static int read_error(const struct scan *s, struct archive *a, struct m87_error **err)
 {
-    const char *why = archive_error_string(a);
+    const char *why = s->la->error_string(a);
     return m87_error_set(err, M87_E_PARSE, 0, "bundle '%s': not a complete tar.gz archive: %s",
                          s->archive_path, why ? why : "truncated or corrupt data");
 }
@@ -88,11 +76,11 @@ static char *clean_name(const char *name, const char **why)
     return m87_buf_steal(&b);
 }
 
-static const char *type_problem(struct archive_entry *e)
+static const char *type_problem(const struct scan *s, struct archive_entry *e)
 {
-    if (archive_entry_hardlink(e))
+    if (s->la->entry_hardlink(e))
         return "hard links are not allowed";
-    switch (archive_entry_filetype(e)) {
+    switch (s->la->entry_filetype(e)) {
     case AE_IFREG:
     case AE_IFDIR:
         return NULL;
@@ -176,7 +164,7 @@ static int scan_data(struct scan *s, struct archive *a, const char *orig, struct
         const void *buf = NULL;
         size_t len = 0;
         la_int64_t off = 0;
-        int r = archive_read_data_block(a, &buf, &len, &off);
+        int r = s->la->read_data_block(a, &buf, &len, &off);
         if (r == ARCHIVE_EOF)
             return 0;
         if (r < ARCHIVE_WARN)
@@ -196,19 +184,20 @@ static int scan_data(struct scan *s, struct archive *a, const char *orig, struct
 static int scan_entry(struct scan *s, struct archive *a, struct archive_entry *e,
                       struct m87_error **err)
 {
-    const char *orig = archive_entry_pathname(e), *why = NULL;
+    const struct m87_archive_lib *la = s->la;
+    const char *orig = la->entry_pathname(e), *why = NULL;
     if (++s->n_entries > SPEC_BUNDLE_MAX_ENTRIES)
         return m87_error_set(err, M87_E_TOOBIG, 0, "bundle '%s': more than %u entries",
                              s->archive_path, SPEC_BUNDLE_MAX_ENTRIES);
     _cleanup_free_ char *name = clean_name(orig, &why);
     if (name == NULL)
         return entry_error(s, orig ? orig : "", err, M87_E_INVAL, "%s", why);
-    if ((why = type_problem(e)))
+    if ((why = type_problem(s, e)))
         return entry_error(s, orig, err, M87_E_INVAL, "%s", why);
-    bool is_dir = archive_entry_filetype(e) == AE_IFDIR;
+    bool is_dir = la->entry_filetype(e) == AE_IFDIR;
     if (!is_dir && *name == '\0')
         return entry_error(s, orig, err, M87_E_INVAL, "a file cannot be the root directory");
-    if (archive_entry_size_is_set(e) && archive_entry_size(e) > SPEC_BUNDLE_MAX_ENTRY)
+    if (la->entry_size_is_set(e) && la->entry_size(e) > SPEC_BUNDLE_MAX_ENTRY)
         return entry_error(s, orig, err, M87_E_TOOBIG, "exceeds the limit of %u bytes",
                            SPEC_BUNDLE_MAX_ENTRY);
     if (*name &&
@@ -219,14 +208,14 @@ static int scan_entry(struct scan *s, struct archive *a, struct archive_entry *e
 
 static struct archive *open_reader(struct scan *s, int fd, struct m87_error **err)
 {
-    struct archive *a = archive_read_new();
+    struct archive *a = s->la->read_new();
     if (a == NULL)
         m87_oom();
-    archive_read_support_filter_gzip(a);
-    archive_read_support_format_tar(a);
-    if (lseek(fd, 0, SEEK_SET) < 0 || archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK) {
+    s->la->read_support_filter_gzip(a);
+    s->la->read_support_format_tar(a);
+    if (lseek(fd, 0, SEEK_SET) < 0 || s->la->read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK) {
         read_error(s, a, err);
-        archive_read_free(a);
+        s->la->read_free(a);
         return NULL;
     }
     return a;
@@ -235,7 +224,7 @@ static struct archive *open_reader(struct scan *s, int fd, struct m87_error **er
 /* The first header read tells the filter; a plain tar passes the tar reader alone. */
 static int want_gzip(const struct scan *s, struct archive *a, struct m87_error **err)
 {
-    if (archive_filter_code(a, 0) == ARCHIVE_FILTER_GZIP)
+    if (s->la->filter_code(a, 0) == ARCHIVE_FILTER_GZIP)
         return 0;
     return m87_error_set(err, M87_E_PARSE, 0, "bundle '%s': not a tar.gz archive (no gzip)",
                          s->archive_path);
@@ -243,12 +232,12 @@ static int want_gzip(const struct scan *s, struct archive *a, struct m87_error *
 
 static int scan_all(struct scan *s, int fd, struct m87_error **err)
 {
-    _cleanup_(archive_freep) struct archive *a = open_reader(s, fd, err);
+    _cleanup_(m87_archive_read_freep) struct archive *a = open_reader(s, fd, err);
     if (a == NULL)
         return -1;
     for (bool first = true;; first = false) {
         struct archive_entry *e = NULL;
-        int r = archive_read_next_header(a, &e);
+        int r = s->la->read_next_header(a, &e);
         if (first && r >= ARCHIVE_WARN && want_gzip(s, a, err) < 0)
             return -1;
         if (r == ARCHIVE_EOF)
@@ -264,44 +253,43 @@ static int scan_all(struct scan *s, int fd, struct m87_error **err)
  * secure flags judge the entry names alone. */
 static int write_all(struct scan *s, int fd, struct m87_error **err)
 {
-    _cleanup_(archive_freep) struct archive *a = open_reader(s, fd, err);
-    _cleanup_(disk_freep) struct archive *disk = archive_write_disk_new();
+    const struct m87_archive_lib *la = s->la;
+    _cleanup_(m87_archive_read_freep) struct archive *a = open_reader(s, fd, err);
+    _cleanup_(m87_archive_write_freep) struct archive *disk = la->write_disk_new();
     if (a == NULL)
         return -1;
     if (disk == NULL)
         m87_oom();
-    archive_write_disk_set_options(disk, ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                             ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                             ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+    la->write_disk_set_options(disk, ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                                         ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                         ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
     for (;;) {
         struct archive_entry *e = NULL;
-        int r = archive_read_next_header(a, &e);
+        int r = la->read_next_header(a, &e);
         if (r == ARCHIVE_EOF)
             break;
         if (r < ARCHIVE_WARN)
             return read_error(s, a, err);
-        const char *why = NULL, *orig = archive_entry_pathname(e);
+        const char *why = NULL, *orig = la->entry_pathname(e);
         _cleanup_free_ char *name = clean_name(orig, &why);
         /* the first pass passed every entry: the file changed under us */
-        if (name == NULL || (why = type_problem(e)))
+        if (name == NULL || (why = type_problem(s, e)))
             return entry_error(s, orig ? orig : "", err, M87_E_INVAL, "%s",
                                why ? why : "changed between passes");
         if (*name == '\0')
             continue;
-        archive_entry_set_pathname(e, name);
-        archive_entry_set_perm(e, archive_entry_perm(e) & 0111 ? 0755 : 0644);
-        if (archive_read_extract2(a, e, disk) < ARCHIVE_WARN) {
-            const char *w =
-                archive_error_string(disk) ? archive_error_string(disk) : archive_error_string(a);
-            return m87_error_set(err, M87_E_IO, archive_errno(disk),
-                                 "bundle '%s': extract '%s': %s", s->archive_path, name,
-                                 w ? w : "unknown error");
+        la->entry_set_pathname(e, name);
+        la->entry_set_perm(e, la->entry_perm(e) & 0111 ? 0755 : 0644);
+        if (la->read_extract2(a, e, disk) < ARCHIVE_WARN) {
+            const char *w = la->error_string(disk) ? la->error_string(disk) : la->error_string(a);
+            return m87_error_set(err, M87_E_IO, la->errno_of(disk), "bundle '%s': extract '%s': %s",
+                                 s->archive_path, name, w ? w : "unknown error");
         }
     }
-    return archive_write_close(disk) == ARCHIVE_OK
+    return la->write_close(disk) == ARCHIVE_OK
                ? 0
-               : m87_error_set(err, M87_E_IO, archive_errno(disk), "bundle '%s': finish: %s",
-                               s->archive_path, archive_error_string(disk));
+               : m87_error_set(err, M87_E_IO, la->errno_of(disk), "bundle '%s': finish: %s",
+                               s->archive_path, la->error_string(disk));
 }
 
 static int extract_in(struct scan *s, int fd, struct m87_error **err)
@@ -333,7 +321,9 @@ int spec_bundle_extract(const char *archive_path, const char *dest_dir, struct m
     _cleanup_close_ int dest = open(dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dest < 0)
         return m87_error_set(err, M87_E_IO, errno, "open directory '%s'", dest_dir);
-    struct scan s = {.archive_path = archive_path, .dest_fd = dest};
+    struct scan s = {.la = m87_archive_lib(err), .archive_path = archive_path, .dest_fd = dest};
+    if (s.la == NULL)
+        return m87_error_wrap(err, "bundle '%s'", archive_path);
     int r = scan_all(&s, fd, err);
     m87_strv_release(&s.files);
     m87_strv_release(&s.dirs);

@@ -2,8 +2,6 @@
  * Reproducible means nothing of the packing machine leaks in (times, owners, umask, readdir
  * order, gzip timestamp), so that the same files always give the same digest and a server
  * stores a bundle once. */
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "m87/archive-lib.h"
 #include "m87/spec.h"
 
 #define DIGEST_PREFIX "sha256:"
@@ -179,6 +178,7 @@ static void sort_unique(struct m87_strv *v)
 /* ---- writing --------------------------------------------------------------------------------- */
 
 struct sink {
+    const struct m87_archive_lib *la;
     int fd;
     struct m87_sha256 *hash;
 };
@@ -192,7 +192,7 @@ static la_ssize_t sink_write(struct archive *a, void *ctx, const void *buf, size
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            archive_set_error(a, errno, "write the bundle");
+            s->la->set_error(a, errno, "write the bundle");
             return -1;
         }
         m87_sha256_update(s->hash, p, (size_t)n);
@@ -202,14 +202,15 @@ static la_ssize_t sink_write(struct archive *a, void *ctx, const void *buf, size
     return (la_ssize_t)len;
 }
 
-static int archive_fail(struct archive *a, const char *what, struct m87_error **err)
+static int archive_fail(const struct m87_archive_lib *la, struct archive *a, const char *what,
+                        struct m87_error **err)
 {
-    const char *why = archive_error_string(a);
+    const char *why = la->error_string(a);
     return m87_error_set(err, M87_E_IO, 0, "bundle: %s: %s", what, why ? why : "unknown error");
 }
 
-static int write_data(struct archive *a, int fd, const char *full, int64_t size,
-                      struct m87_error **err)
+static int write_data(const struct m87_archive_lib *la, struct archive *a, int fd, const char *full,
+                      int64_t size, struct m87_error **err)
 {
     _cleanup_free_ char *buf = m87_xmalloc(CHUNK);
     int64_t done = 0;
@@ -223,16 +224,16 @@ static int write_data(struct archive *a, int fd, const char *full, int64_t size,
             break;
         if ((done += n) > size)
             break;
-        if (archive_write_data(a, buf, (size_t)n) != n)
-            return archive_fail(a, full, err);
+        if (la->write_data(a, buf, (size_t)n) != n)
+            return archive_fail(la, a, full, err);
     }
     if (done != size)
         return m87_error_set(err, M87_E_IO, 0, "read '%s': the file changed while packing", full);
     return 0;
 }
 
-static int write_entry(struct archive *a, const char *base_dir, const char *name,
-                       struct m87_error **err)
+static int write_entry(const struct m87_archive_lib *la, struct archive *a, const char *base_dir,
+                       const char *name, struct m87_error **err)
 {
     _cleanup_free_ char *full = m87_xasprintf("%s/%s", base_dir, name);
     _cleanup_close_ int fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -241,37 +242,38 @@ static int write_entry(struct archive *a, const char *base_dir, const char *name
         return m87_error_set(err, M87_E_IO, errno, "open '%s'", full);
     if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
         return bad_input(full, kind_of(st.st_mode), err);
-    struct archive_entry *e = archive_entry_new();
+    struct archive_entry *e = la->entry_new();
     if (e == NULL)
         m87_oom();
-    archive_entry_set_pathname(e, name);
-    archive_entry_set_filetype(e, S_ISDIR(st.st_mode) ? AE_IFDIR : AE_IFREG);
-    archive_entry_set_perm(e, S_ISDIR(st.st_mode) || (st.st_mode & 0100) ? 0755 : 0644);
-    archive_entry_set_size(e, S_ISDIR(st.st_mode) ? 0 : st.st_size);
-    archive_entry_set_mtime(e, 0, 0);
-    archive_entry_set_uid(e, 0);
-    archive_entry_set_gid(e, 0);
-    int r = archive_write_header(a, e) == ARCHIVE_OK ? 0 : archive_fail(a, full, err);
-    archive_entry_free(e);
+    la->entry_set_pathname(e, name);
+    la->entry_set_filetype(e, S_ISDIR(st.st_mode) ? AE_IFDIR : AE_IFREG);
+    la->entry_set_perm(e, S_ISDIR(st.st_mode) || (st.st_mode & 0100) ? 0755 : 0644);
+    la->entry_set_size(e, S_ISDIR(st.st_mode) ? 0 : st.st_size);
+    la->entry_set_mtime(e, 0, 0);
+    la->entry_set_uid(e, 0);
+    la->entry_set_gid(e, 0);
+    int r = la->write_header(a, e) == ARCHIVE_OK ? 0 : archive_fail(la, a, full, err);
+    la->entry_free(e);
     if (r == 0 && S_ISREG(st.st_mode))
-        r = write_data(a, fd, full, st.st_size, err);
+        r = write_data(la, a, fd, full, st.st_size, err);
     return r;
 }
 
 static struct archive *new_writer(struct sink *sink, struct m87_error **err)
 {
-    struct archive *a = archive_write_new();
+    const struct m87_archive_lib *la = sink->la;
+    struct archive *a = la->write_new();
     if (a == NULL)
         m87_oom();
     /* pax only where ustar cannot say it (long names); the header layout is then fixed */
-    if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-        archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
-        archive_write_set_filter_option(a, "gzip", "timestamp", NULL) != ARCHIVE_OK ||
-        archive_write_set_filter_option(a, "gzip", "compression-level", "6") != ARCHIVE_OK ||
-        archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
-        archive_write_open(a, sink, NULL, sink_write, NULL) != ARCHIVE_OK) {
-        archive_fail(a, "set up the writer", err);
-        archive_write_free(a);
+    if (la->write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+        la->write_add_filter_gzip(a) != ARCHIVE_OK ||
+        la->write_set_filter_option(a, "gzip", "timestamp", NULL) != ARCHIVE_OK ||
+        la->write_set_filter_option(a, "gzip", "compression-level", "6") != ARCHIVE_OK ||
+        la->write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+        la->write_open(a, sink, NULL, sink_write, NULL) != ARCHIVE_OK) {
+        archive_fail(la, a, "set up the writer", err);
+        la->write_free(a);
         return NULL;
     }
     return a;
@@ -280,15 +282,18 @@ static struct archive *new_writer(struct sink *sink, struct m87_error **err)
 static int write_archive(const struct pack *p, int fd, char hex[M87_SHA256_HEX_LEN + 1],
                          struct m87_error **err)
 {
-    struct sink sink = {fd, m87_sha256_new()};
+    const struct m87_archive_lib *la = m87_archive_lib(err);
+    if (la == NULL)
+        return m87_error_wrap(err, "bundle");
+    struct sink sink = {la, fd, m87_sha256_new()};
     struct archive *a = new_writer(&sink, err);
     int r = a ? 0 : -1;
     for (size_t i = 0; r == 0 && i < p->names.len; i++)
-        r = write_entry(a, p->base_dir, p->names.items[i], err);
-    if (r == 0 && archive_write_close(a) != ARCHIVE_OK)
-        r = archive_fail(a, "finish", err);
+        r = write_entry(la, a, p->base_dir, p->names.items[i], err);
+    if (r == 0 && la->write_close(a) != ARCHIVE_OK)
+        r = archive_fail(la, a, "finish", err);
     if (a)
-        archive_write_free(a);
+        la->write_free(a);
     if (r < 0) {
         m87_sha256_abort(sink.hash);
         return -1;
