@@ -122,6 +122,11 @@ static void forget(struct agent_sessions *s, size_t i)
     s->slots[i] = s->slots[--s->n];
 }
 
+bool agent_sessions_running(const struct agent_daemon *d)
+{
+    return d->sessions && d->sessions->n > 0;
+}
+
 void agent_sessions_reap(struct agent_daemon *d)
 {
     struct agent_sessions *s = d->sessions;

@@ -231,6 +231,8 @@ void agent_daemon_hooks_after_apply(struct agent_daemon *d, int status)
     d->hooks_at = 0;
     d->logs_active_until = runner_mono_ms() + d->logs_active_ms;
     agent_logs_forget_gone(d);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == AGENT_APPLY_OK)
+    if (WIFEXITED(status) && WEXITSTATUS(status) == AGENT_APPLY_OK) {
         agent_prune_images(d);
+        agent_prune_bundles(d);
+    }
 }

@@ -282,6 +282,8 @@ struct agent_sessions;
 void agent_sessions_take(struct agent_daemon *d, const struct m87_json *list);
 /* Reap the session children that ended. */
 void agent_sessions_reap(struct agent_daemon *d);
+/* Whether a session child runs. */
+bool agent_sessions_running(const struct agent_daemon *d);
 /* At exit: stop the session children (their commands get SIGTERM) and free the set. */
 void agent_sessions_stop(struct agent_daemon *d);
 
@@ -340,6 +342,10 @@ bool agent_disk_job_pending(const char *state_dir, const struct spec_job *job);
  * and keep-previous before it, unless a kept revision or any container uses them. Images the
  * agent did not see its jobs use are never touched. */
 void agent_prune_images(struct agent_daemon *d);
+/* After a successful apply, unless a session runs: remove the bundles (and partial downloads)
+ * in STATE/bundles that neither the applied revision, the stored target nor a job record names
+ * (agent-prune-bundles.c). */
+void agent_prune_bundles(struct agent_daemon *d);
 
 /* ---- maintenance windows and prefetch (agent-clock.c, agent-window*.c, agent-prefetch.c) ---- */
 

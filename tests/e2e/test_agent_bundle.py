@@ -1,6 +1,7 @@
 """A bundle download over a link that the fault proxy cuts every few KB: the agent resumes with
 Range where each connection stopped (the server's log shows 206 answers), checks the digest,
-and the apply succeeds with the bundled file in place."""
+and the apply succeeds with the bundled file in place. Bundles no revision or job uses any
+more are removed after an apply."""
 
 import hashlib
 import os
@@ -8,7 +9,7 @@ import re
 
 import pytest
 
-from agent_util import Device, assert_reports_complete, wait_for
+from agent_util import Device, assert_reports_complete, device, wait_for  # noqa: F401 (fixture)
 from cli_util import BUILD, Server
 from compose_util import unique_name
 from faultproxy import FaultProxy
@@ -73,3 +74,43 @@ def run(env, dev, proxy, server):
     assert_reports_complete(dev)
     jobs = [r for r in dev.reports(kind="job", job=project)]
     assert jobs[-1]["state"] == "succeeded", jobs
+
+
+def bundle_digest(dev):
+    dep = dev.server.api("GET", "/v1/devices/%s" % dev.name)["active_deployment"]["id"]
+    spec = dev.server.api("GET", "/v1/devices/%s/deployments/%s" % (dev.name, dep))
+    return spec["spec"]["jobs"][0]["bundle"]
+
+
+def test_unused_bundles_are_removed_after_an_apply(env, device):  # noqa: F811
+    dev = device
+    bundles = dev.agent.state / "bundles"
+    project = unique_name("bgc")
+    src = dev.compose_dir(project, {"web": {
+        "image": env.small_image, "restart": "always", "volumes": ["./a.bin:/a.bin:ro"]}})
+    (src / "a.bin").write_bytes(b"\x00one")  # binary: it goes in a bundle
+    dev.m87("deployment", "new", "--active")
+    dev.m87("deploy", "docker-compose.yml", cwd=src)
+    dev.agent.start()
+    dev.wait_applied()
+    first = "sha256-%s.tar.gz" % bundle_digest(dev)[7:]
+    assert sorted(os.listdir(bundles)) == [first]
+    # an abandoned partial download of a bundle nobody wants any more
+    stale = "sha256-%s.tar.gz.part" % ("e" * 64)
+    (bundles / stale).write_bytes(b"partial")
+
+    (src / "a.bin").write_bytes(b"\x00two")
+    dev.m87("deploy", "docker-compose.yml", cwd=src)
+    dev.wait_applied()
+    second = "sha256-%s.tar.gz" % bundle_digest(dev)[7:]
+    assert second != first
+    wait_for(lambda: sorted(os.listdir(bundles)) == [second], 30,
+             lambda: "only the applied bundle: %s\n%s" % (os.listdir(bundles),
+                                                           dev.agent.log()[-2000:]))
+    assert "removed bundle %s" % first in dev.agent.log()
+    assert (dev.agent.state / "workdirs" / project / "a.bin").read_bytes() == b"\x00two"
+
+    dev.m87("undeploy", project)
+    dev.wait_applied()
+    wait_for(lambda: os.listdir(bundles) == [], 30, lambda: str(os.listdir(bundles)))
+    assert dev.agent.containers(project) == []
