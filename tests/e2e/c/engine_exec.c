@@ -220,7 +220,11 @@ static void test_callback_stops(void **state)
     m87_buf_init(&l.text, 0);
     assert_fails_with(engine_exec_start(x->c, exec_id, false, on_chunk, &l, &err), &err,
                       M87_E_CANCELLED, "start exec");
-    assert_string_equal(text_of(&l.text), "1:1\n1:2\n");
+    /* a slow machine may hand two lines over in one frame: what matters is
+     * that no chunk came after the one that said stop, long before the end */
+    assert_int_equal(l.calls, 2);
+    assert_true(strncmp(text_of(&l.text), "1:1\n", 4) == 0);
+    assert_null(strstr(text_of(&l.text), "50\n"));
     /* the client is still usable afterwards */
     struct engine_exec_info info;
     assert_ok(engine_exec_inspect(x->c, exec_id, &info, &err), &err);
