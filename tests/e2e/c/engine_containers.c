@@ -129,6 +129,31 @@ static void test_inspect_fields(void **state)
     e2e_remove(x->c, id);
 }
 
+static int collect(void *ctx, enum engine_stream stream, const char *data, size_t len)
+{
+    (void)stream;
+    m87_buf_append(ctx, data, len, NULL);
+    return 0;
+}
+
+/* The test image says "started" once its TERM trap is set; a stop before that waits out the
+ * grace period and kills it. */
+static void wait_started(struct ctx *x, const char *id)
+{
+    for (int i = 0; i < 600; i++) {
+        struct m87_error *err = NULL;
+        struct m87_buf out;
+        m87_buf_init(&out, 0);
+        assert_ok(engine_container_logs(x->c, id, NULL, collect, &out, &err), &err);
+        bool seen = out.len > 0 && memmem(out.data, out.len, " started\n", 9) != NULL;
+        m87_buf_release(&out);
+        if (seen)
+            return;
+        usleep(50000);
+    }
+    fail_msg("the container never said it started");
+}
+
 static void test_lifecycle(void **state)
 {
     struct ctx *x = *state;
@@ -137,6 +162,7 @@ static void test_lifecycle(void **state)
     _cleanup_free_ char *id = e2e_create(x->c, name, x->image, NULL, NULL);
     assert_int_equal(engine_container_start(x->c, id, &err), 0);
     assert_int_equal(engine_container_start(x->c, id, &err), 1);
+    wait_started(x, id);
     assert_int_equal(engine_container_stop(x->c, id, 5, &err), 0);
     _cleanup_(engine_container_info_freep) struct engine_container_info *info = NULL;
     assert_ok(engine_container_inspect(x->c, id, &info, &err), &err);
@@ -371,7 +397,7 @@ static void test_logs_follow(void **state)
     struct m87_error *err = NULL;
     _cleanup_free_ char *name = e2e_name("follow");
     _cleanup_free_ char *id =
-        create_sh(x, name, "i=0; while :; do i=$((i+1)); echo line$i; sleep 0.3; done");
+        create_sh(x, name, "i=0; while :; do i=$((i+1)); echo line$i; sleep 1; done");
     assert_int_equal(engine_container_start(x->c, id, &err), 0);
 
     struct captured cap;

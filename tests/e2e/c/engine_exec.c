@@ -173,7 +173,7 @@ static void test_create_start_inspect(void **state)
     assert_ok(engine_exec_start(x->c, exec_id, false, on_chunk, &l, &err), &err);
     assert_string_equal(text_of(&l.text), "1:one\n2:two\n");
     /* the exit code may trail the end of the output by a moment */
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < 500; i++) {
         assert_ok(engine_exec_inspect(x->c, exec_id, &info, &err), &err);
         if (!info.running)
             break;
