@@ -390,7 +390,7 @@ def test_prefetch_window_end_lets_the_running_pull_finish(env, device, registry_
     dev.agent.start()
     dev.m87("prefetch", first, second)
     dev.agent.wait_log("the server asks for 2 images to be prefetched")
-    registry_proxy.throttle(300_000)  # the first pull takes seconds
+    registry_proxy.throttle(100_000)  # the first pull takes long enough to be seen
 
     move_clock(dev, "2026-11-24 03:59:00")
     wait_for(lambda: prefetch_entry(dev, first)["state"] == "pulling", 60,

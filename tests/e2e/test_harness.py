@@ -106,7 +106,7 @@ def test_pull_and_run_small_image(env, containers):
     t0 = time.monotonic()
     status, _ = env.docker_api("POST", "/containers/%s/stop?t=10" % cid, timeout=30)
     assert status == 204
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < 9  # under the 10 s grace period: no SIGKILL was needed
     status, info = env.docker_api("GET", "/containers/%s/json" % cid)
     assert info["State"]["Status"] == "exited" and info["State"]["ExitCode"] == 0
 
