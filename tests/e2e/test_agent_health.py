@@ -24,8 +24,10 @@ def test_unhealthy_and_back_gives_two_records(env, device):
     project = unique_name("hl")
     src = dev.compose_dir(project, {"web": {
         "image": env.small_image, "restart": "always",
+        # the check is instant; the long timeout keeps a slow docker exec on a busy dockerd
+        # from counting as a failed check (retries 1: one would make it unhealthy)
         "healthcheck": {"test": ["CMD", "sh", "-c", "! test -e /tmp/sick"],
-                        "interval": "1s", "timeout": "1s", "retries": 1}}})
+                        "interval": "1s", "timeout": "10s", "retries": 1}}})
     dev.agent.start()
     dev.m87("deployment", "new", "--active")
     dev.m87("deploy", "docker-compose.yml", cwd=src)

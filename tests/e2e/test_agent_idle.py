@@ -44,8 +44,10 @@ def test_a_health_change_ends_the_held_long_poll(env, device):
     project = unique_name("idle")
     src = dev.compose_dir(project, {"web": {
         "image": env.small_image, "restart": "always", "command": ["sleep", "100000"],
+        # the check is instant; the long timeout keeps a slow docker exec on a busy dockerd
+        # from counting as a failed check (retries 1: one would make it unhealthy)
         "healthcheck": {"test": ["CMD", "sh", "-c", "! test -e /tmp/sick"],
-                        "interval": "1s", "timeout": "1s", "retries": 1}}})
+                        "interval": "1s", "timeout": "10s", "retries": 1}}})
     # the short waits while logs flow last 30 s after an apply; 3 s here, as nothing logs
     dev.agent.extra_env["M87_AGENT_LOGS_ACTIVE_MS"] = "3000"
     dev.agent.start("--debug")
