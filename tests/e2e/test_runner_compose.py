@@ -8,6 +8,7 @@ import subprocess
 import pytest
 import yaml
 
+from agent_util import exec_in
 from compose_util import AGENT
 from runner_util import runner, seed_job, shell_job, unique_id  # noqa: F401
 
@@ -133,10 +134,15 @@ def test_failed_up_is_undone(env, runner):
 
 def test_sigkill_after_the_last_step_resumes_without_rerunning(env, runner):
     app = unique_id("kil")
-    job = seed_job(app, env.small_image)
+    # healthy only once the test says so (no retry count the runner's wait could reach): after
+    # up, the runner waits for the health check, and the job is running until then however
+    # slowly this test goes
+    job = seed_job(app, env.small_image, extra_service={
+        "healthcheck": {"test": ["CMD", "sh", "-c", "test -e /tmp/go"],
+                        "interval": "1s", "timeout": "10s", "retries": 100000}})
     proc = runner.start_apply([job])
     try:
-        # up has finished; the runner is watching the containers settle (a second at least)
+        # up has finished; the runner is waiting for the container to turn healthy
         runner.wait_for(lambda: any(r["kind"] == "step" and r["step"] == "up" and
                                     r["state"] == "succeeded" for r in runner.journal()),
                         120, "up to succeed")
@@ -146,15 +152,19 @@ def test_sigkill_after_the_last_step_resumes_without_rerunning(env, runner):
         if proc.poll() is None:
             proc.kill()
     assert runner.job_record(app)["state"] == "running"
-    cid = runner.containers(app)[0]["Id"]
+    [c] = runner.containers(app)
+    cid = c["Id"]
+    assert runner.inspect(cid)["State"]["Health"]["Status"] == "starting"
+    exec_in(env, cid, ["touch", "/tmp/go"])
     seq = runner.last_seq()
     # the rerun reaches dockerd through --docker-host alone: no step runs again, the job is
-    # checked and succeeds, the container is the same
+    # checked (the container turns healthy) and succeeds, the container is the same
     environ = runner.environ()
     environ.pop("DOCKER_HOST")
     done = subprocess.run(runner.argv("--docker-host", env.docker_host, runner.spec),
                           env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
     assert done.returncode == 0, done.stderr.decode()
+    assert "job '%s': resuming" % app in done.stderr.decode()
     assert runner.steps_run(after=seq) == []
     assert runner.status_json(check=0)[app]["state"] == "succeeded"
     assert [c["Id"] for c in runner.containers(app)] == [cid]
