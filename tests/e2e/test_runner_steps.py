@@ -76,11 +76,13 @@ def test_timeout_kills_the_whole_group(runner, tmp_path):
     jid = unique_id()
     script = "sleep 1000 & echo $! >> %s; (sleep 1000; echo never) & echo $! >> %s; " \
              "echo $$ >> %s; echo waiting; wait" % (pids, pids, pids)
-    job = shell_job(jid, {"name": "hang", "run": script, "timeout": "1s"})
+    # the timeout leaves a slow start of sh (a loaded machine) time to write the pids and the
+    # line before it fires
+    job = shell_job(jid, {"name": "hang", "run": script, "timeout": "5s"})
     runner.apply([job], check=1, timeout=120)
     listed = [int(p) for p in _lines(pids)]
     assert len(listed) == 3
-    runner.wait_for(lambda: all(pid_gone(p) for p in listed), 10, "the step's processes to go")
+    runner.wait_for(lambda: all(pid_gone(p) for p in listed), 30, "the step's processes to go")
     js = runner.status_json(check=1)[jid]
     step = js["steps"][0]
     assert step["state"] == "timeout" and step["exit_code"] == 128 + signal.SIGTERM
@@ -125,7 +127,7 @@ def test_steps_without_pidfd_open(runner, tmp_path):
     assert [(s["name"], s["state"], s["exit_code"], s["attempts"]) for s in js["steps"]] == [
         ("one", "succeeded", 0, 1), ("two", "succeeded", 0, 1), ("three", "failed", 4, 2)]
     assert js["steps"][0]["output"] == "one\n"
-    job = shell_job(jid, {"name": "hang", "run": "echo waiting; sleep 1000", "timeout": "1s"})
+    job = shell_job(jid, {"name": "hang", "run": "echo waiting; sleep 1000", "timeout": "5s"})
     runner.apply([job], check=1)
     step = runner.status_json(check=1)[jid]["steps"][0]
     assert step["state"] == "timeout" and step["exit_code"] == 128 + signal.SIGTERM, step
@@ -135,8 +137,9 @@ def test_steps_without_pidfd_open(runner, tmp_path):
 def test_timeout_escalates_to_sigkill(runner, tmp_path):
     pidfile = tmp_path / "pid"
     jid = unique_id()
-    # TERM ignored by the shell and (inherited) by its sleep: only SIGKILL ends them
-    job = shell_job(jid, {"name": "stubborn", "timeout": "500ms",
+    # TERM ignored by the shell and (inherited) by its sleep: only SIGKILL ends them (the
+    # timeout leaves a slow start of sh time to set the trap first)
+    job = shell_job(jid, {"name": "stubborn", "timeout": "5s",
                           "run": "trap '' TERM; echo $$ > %s; sleep 1000; sleep 1000" % pidfile})
     runner.apply([job], check=1)
     step = runner.status_json(check=1)[jid]["steps"][0]
