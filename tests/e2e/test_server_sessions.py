@@ -175,14 +175,27 @@ def test_held_sync_is_woken_by_a_new_session(server):
     def sync():
         got["answer"] = server.sync(token, wait=30)
 
-    t = threading.Thread(target=sync)
+    held = _longpolls_held(server)  # of other tests: none, normally
+    t = threading.Thread(target=sync, daemon=True)
     t.start()
-    time.sleep(0.5)
+    # the server holds the sync (the device connected) before the session is created
+    deadline = time.monotonic() + 30
+    while _longpolls_held(server) <= held:
+        assert time.monotonic() < deadline, "the sync was not held"
+        assert t.is_alive(), got
+        time.sleep(0.02)
     assert "answer" not in got
     s = create(server, name)
     assert s["device"]["connected"] is True
-    t.join(10)
+    t.join(60)
     assert [x["id"] for x in got["answer"]["sessions"]] == [s["id"]]
+
+
+def _longpolls_held(server):
+    for line in server.request("GET", "/metrics")[2].decode().splitlines():
+        if line.startswith("m87_longpolls_held "):
+            return int(line.split()[1])
+    raise AssertionError("no m87_longpolls_held in /metrics")
 
 
 def test_running_session_without_reports_is_lost(server):
@@ -198,6 +211,9 @@ def test_running_session_without_reports_is_lost(server):
 
 def test_running_session_nobody_reads_is_cancelled(server):
     name, token = add_device(server)
+    # the server cancels s once its read time (its creation, in whole seconds) is more than
+    # M87_SERVER_SESSION_UNREAD_S (8 s here) old: not before created + 8 s
+    created = time.monotonic()
     s = create(server, name)
     server.sync(token)
     followed = create(server, name)
@@ -205,13 +221,14 @@ def test_running_session_nobody_reads_is_cancelled(server):
     server.sync(token)
     post(server, token, followed["id"], {})
     base = "/v1/devices/%s/sessions/%s" % (name, followed["id"])
-    deadline = time.monotonic() + 6  # M87_SERVER_SESSION_UNREAD_S is 8 s here
+    # not cancelled early: the last look leaves 3 s of the 8 for that request to be answered
+    deadline = created + 5
     while time.monotonic() < deadline:
         assert post(server, token, s["id"], {})[1]["cancel"] is False
         server.api("GET", base + "/output")
         assert post(server, token, followed["id"], {})[1]["cancel"] is False
-        time.sleep(1)
-    deadline = time.monotonic() + 10
+        time.sleep(0.5)  # followed reports well within M87_SERVER_SESSION_LOST_S (3 s)
+    deadline = time.monotonic() + 60
     while not post(server, token, s["id"], {})[1]["cancel"]:
         assert time.monotonic() < deadline, "the unread session was not cancelled"
         server.api("GET", base + "/output")
@@ -238,9 +255,10 @@ def serve(srv, *extra):
 
 def test_old_sessions_are_pruned(tmp_path):
     srv = Server(tmp_path)
-    proc = serve(srv, "--session-retention", "1s")
+    # whole seconds: sessions are pruned once more than 5 s older than the request
+    proc = serve(srv, "--session-retention", "5s")
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while not _up(srv):
             assert time.monotonic() < deadline
             time.sleep(0.05)
@@ -249,7 +267,7 @@ def test_old_sessions_are_pruned(tmp_path):
         srv.api("POST", "/v1/devices/%s/sessions/%s/cancel" % (name, old["id"]))
         running = create(srv, name)
         assert [x["id"] for x in srv.sync(token)["sessions"]] == [running["id"]]
-        time.sleep(2.5)
+        time.sleep(6)  # both older than the retention time (whole seconds) for sure
         new = create(srv, name)
         # the ended one is gone with its output, and so is the one that never ended (it was
         # created before the retention time)
