@@ -232,6 +232,8 @@ def test_running_session_nobody_reads_is_cancelled(server):
     while not post(server, token, s["id"], {})[1]["cancel"]:
         assert time.monotonic() < deadline, "the unread session was not cancelled"
         server.api("GET", base + "/output")
+        # followed keeps reporting (or it would be lost) and keeps being read: never cancelled
+        assert post(server, token, followed["id"], {})[1]["cancel"] is False
         time.sleep(0.5)
     assert post(server, token, followed["id"], {})[1]["cancel"] is False
     post(server, token, s["id"], {"exit_code": 143, "message": "cancelled"})
