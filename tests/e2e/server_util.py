@@ -180,7 +180,12 @@ class Server:
 
 def metric(server, name):
     """The value of a gauge or counter without labels in /metrics."""
-    for line in server.request("GET", "/metrics").body.decode().splitlines():
+    return metric_in(server.request("GET", "/metrics").body.decode(), name)
+
+
+def metric_in(text, name):
+    """The value of a gauge or counter without labels in the text of /metrics."""
+    for line in text.splitlines():
         if line.startswith(name + " "):
             return int(line.split()[1])
     raise AssertionError(f"no metric {name}")

@@ -4,7 +4,7 @@ device's token, no token and an unknown token; 401 versus 403 as docs/api.md say
 import hashlib
 import time
 
-from server_util import SPEC_DB, Server, server  # noqa: F401 (fixture)
+from server_util import SPEC_DB, Server, metric, server  # noqa: F401 (fixture)
 
 PRINCIPALS = ["none", "bad", "other", "own", "admin"]
 
@@ -136,11 +136,8 @@ def test_failed_authentications_are_limited_per_source(tmp_path):
             assert 1 <= int(r.header("Retry-After")) <= 10, r
         # what needs no token still answers
         assert s.request("GET", "/healthz").status == 200
-        lines = dict(line.split(" ", 1) for line in
-                     s.request("GET", "/metrics").body.decode().splitlines()
-                     if not line.startswith("#"))
-        assert lines["m87_auth_failures_total"] == "6"
-        assert lines["m87_auth_throttled_total"] == "2"
+        assert metric(s, "m87_auth_failures_total") == 6
+        assert metric(s, "m87_auth_throttled_total") == 2
         # the bucket refills at the limit's rate: 10 s later the admin gets in again
         deadline = time.monotonic() + 30
         while s.request("GET", "/v1/devices", token=s.admin).status == 429:

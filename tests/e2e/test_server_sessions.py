@@ -11,6 +11,7 @@ import time
 import pytest
 
 from cli_util import SERVER, Server, unique
+from server_util import metric_in
 
 PS = {"command": "ps", "args": ["-a"]}
 
@@ -192,10 +193,7 @@ def test_held_sync_is_woken_by_a_new_session(server):
 
 
 def _longpolls_held(server):
-    for line in server.request("GET", "/metrics")[2].decode().splitlines():
-        if line.startswith("m87_longpolls_held "):
-            return int(line.split()[1])
-    raise AssertionError("no m87_longpolls_held in /metrics")
+    return metric_in(server.request("GET", "/metrics")[2].decode(), "m87_longpolls_held")
 
 
 def test_running_session_without_reports_is_lost(server):
