@@ -11,6 +11,8 @@ directly (as an agent would, for the sync endpoint) with urllib.
 import json
 import os
 import pathlib
+import re
+import select
 import socket
 import ssl
 import subprocess
@@ -137,6 +139,45 @@ def check_sanitizers(stderr):
     """A sanitizer build (M87_BUILD=build-asan-*) reports on stderr: any report fails."""
     for mark in SANITIZER_MARKS:
         assert mark not in stderr, stderr
+
+
+def read_until(proc, pattern, timeout=60, stream="stdout"):
+    """Lines of proc's stdout (or stderr) until one matches the regex pattern; the match.
+    proc.seen[stream] keeps the lines read, proc.pending[stream] what came after the last whole
+    one. It reads the pipe itself: a buffered readline would hold bytes that communicate() in
+    read_rest never sees."""
+    deadline = time.monotonic() + timeout
+    if not hasattr(proc, "seen"):
+        proc.seen, proc.pending = {"stdout": [], "stderr": []}, {"stdout": "", "stderr": ""}
+    seen = proc.seen[stream]
+    fd = getattr(proc, stream).fileno()
+    while time.monotonic() < deadline:
+        while "\n" in proc.pending[stream]:
+            line, proc.pending[stream] = proc.pending[stream].split("\n", 1)
+            seen.append(line + "\n")
+            m = re.search(pattern, line)
+            if m:
+                return m
+        ready, _, _ = select.select([fd], [], [], 1)
+        if not ready:
+            continue
+        data = os.read(fd, 65536)
+        if not data:
+            break
+        proc.pending[stream] += data.decode()
+    raise AssertionError("no line matching %r in %r" % (pattern, seen))
+
+
+def read_rest(proc, timeout=60, with_seen=False):
+    """(stdout, stderr) of proc once it ended: what read_until read past its last line and the
+    rest, and with_seen the lines it returned before that too."""
+    out, err = proc.communicate(timeout=timeout)
+    seen = getattr(proc, "seen", {"stdout": [], "stderr": []})
+    pending = getattr(proc, "pending", {"stdout": "", "stderr": ""})
+
+    def before(stream):
+        return ("".join(seen[stream]) if with_seen else "") + pending[stream]
+    return before("stdout") + out, before("stderr") + err
 
 
 class Result:

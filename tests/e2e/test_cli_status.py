@@ -1,12 +1,11 @@
 """m87 DEVICE deployment status against reports posted as a device through POST /v1/agent/sync."""
 
 import json
-import os
-import select
+import re
 import time
 
 from cli_util import (RUNSPEC_TWO, Cli, Server, add_device, check_sanitizers,  # noqa: F401
-                      new_deployment, write, cli, server)
+                      new_deployment, read_rest, read_until, write, cli, server)
 
 
 class Device:
@@ -39,52 +38,6 @@ class Device:
 
     def status(self, *extra):
         return self.cli.run(self.name, "deployment", "status", *extra)
-
-
-class Output:
-    """stdout and stderr of a running `m87 ... --follow`, read as they come, both through this one
-    reader: a buffered readline would hold bytes that communicate() never sees, and reading one
-    pipe alone could leave the process blocked on a full other one."""
-
-    def __init__(self, proc):
-        self.proc = proc
-        self.data = {"out": b"", "err": b""}
-        self.open = {proc.stdout.fileno(): "out", proc.stderr.fileno(): "err"}
-
-    @property
-    def out(self):
-        return self.data["out"].decode(errors="replace")
-
-    @property
-    def err(self):
-        return self.data["err"].decode(errors="replace")
-
-    def _read(self, wait):
-        ready, _, _ = select.select(list(self.open), [], [], wait)
-        for fd in ready:
-            chunk = os.read(fd, 65536)
-            if chunk:
-                self.data[self.open[fd]] += chunk
-            else:
-                del self.open[fd]
-
-    def until(self, text, stream="out", timeout=60):
-        """Read on until `text` was written to stream ("out" or "err")."""
-        deadline = time.monotonic() + timeout
-        while text not in getattr(self, stream):
-            assert self.open and time.monotonic() < deadline, \
-                "no %r on std%s\nstdout: %s\nstderr: %s" % (text, stream, self.out, self.err)
-            self._read(1)
-
-    def finish(self, timeout=60):
-        """Read to the end and wait for the process; (stdout, stderr), all of them."""
-        deadline = time.monotonic() + timeout
-        while self.open:
-            assert time.monotonic() < deadline, \
-                "m87 did not end\nstdout: %s\nstderr: %s" % (self.out, self.err)
-            self._read(1)
-        self.proc.wait(timeout=max(1, deadline - time.monotonic()))
-        return self.out, self.err
 
 
 def rows(out):
@@ -177,17 +130,16 @@ def test_status_of_other_deployment(cli, server, tmp_path):
 def test_follow_until_settled(cli, server, tmp_path):
     dev = Device(cli, server, tmp_path)
     proc = cli.popen(dev.name, "deployment", "status", "--follow", "--timeout", "120s", "--logs")
-    io = Output(proc)
     try:
         # --follow looks every 2 s and prints what changed between two looks: each state is
         # sent only once the CLI showed the one before, or a slow look could miss it
-        io.until("device      ")  # the first look, before the device reported anything
+        read_until(proc, "^device      ")  # the first look, before the device reported anything
         dev.sync(dev.step("app", "pull", "running"))
-        io.until("app/pull: running (attempt 1)\n")
+        read_until(proc, re.escape("app/pull: running (attempt 1)") + "$")
         dev.sync(dev.step("app", "pull", "succeeded", exit_code=0, ms=900, output="ok\n"),
                  dev.report("job", "app", "succeeded"),
                  dev.report("job", "backup", "failed", message="copy failed"))
-        out, err = io.finish(timeout=60)
+        out, err = read_rest(proc, with_seen=True)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -228,7 +180,6 @@ def test_follow_rides_out_a_server_restart(tmp_path):
         c = Cli(tmp_path / "cli", srv)
         dev = Device(c, srv, tmp_path)
         proc = c.popen(dev.name, "deployment", "status", "--follow", "--timeout", "120s")
-        io = Output(proc)
         try:
             # the first look must get through (a server unreachable at the start is an error)
             deadline = time.monotonic() + 60
@@ -237,11 +188,11 @@ def test_follow_rides_out_a_server_restart(tmp_path):
                 time.sleep(0.1)
             srv.stop()
             # back only once a look found it gone (they come every 2 s)
-            io.until("polling again", stream="err")
+            read_until(proc, "polling again", stream="stderr")
             srv.start()
             dev.sync(dev.report("job", "app", "succeeded"),
                      dev.report("job", "backup", "succeeded"))
-            out, err = io.finish(timeout=60)
+            out, err = read_rest(proc, with_seen=True)
         finally:
             if proc.poll() is None:
                 proc.kill()

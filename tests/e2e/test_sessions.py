@@ -6,7 +6,6 @@ an interactive stack side by side on one device without touching each other."""
 
 import os
 import re
-import select
 import signal
 import subprocess
 import time
@@ -15,7 +14,7 @@ import pytest
 
 from agent_util import own_server, device, running_ids, wait_for  # noqa: F401  (fixtures)
 from compose_util import API
-from cli_util import M87, Result
+from cli_util import M87, Result, read_rest, read_until
 
 COUNTER = ("i=0; while true; do i=$$((i+1)); echo line $$i; sleep 0.3; done")
 
@@ -45,31 +44,6 @@ def last_counter(env, cid):
     return int(found[-1]) if found else 0
 
 
-def read_until(proc, pattern, timeout=60):
-    """Lines of proc's stdout until one matches pattern; the match. proc.seen keeps them, and
-    proc.pending what was read after the last whole line. It reads the pipe itself: a buffered
-    readline would hold bytes that finish() (communicate) never sees."""
-    deadline = time.monotonic() + timeout
-    seen = proc.seen = getattr(proc, "seen", [])
-    proc.pending = getattr(proc, "pending", "")
-    fd = proc.stdout.fileno()
-    while time.monotonic() < deadline:
-        while "\n" in proc.pending:
-            line, proc.pending = proc.pending.split("\n", 1)
-            seen.append(line + "\n")
-            m = re.search(pattern, line)
-            if m:
-                return m
-        ready, _, _ = select.select([fd], [], [], 1)
-        if not ready:
-            continue
-        data = os.read(fd, 65536)
-        if not data:
-            break
-        proc.pending += data.decode()
-    raise AssertionError("no line matching %r in %r" % (pattern, seen))
-
-
 def popen(dev, *args, cwd=None):
     return subprocess.Popen([str(M87), dev.name] + list(args), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=dev.cli.env(), cwd=cwd)
@@ -77,8 +51,7 @@ def popen(dev, *args, cwd=None):
 
 def finish(proc, timeout=60):
     """Wait for proc; its output includes what read_until read past its last line."""
-    out, err = proc.communicate(timeout=timeout)
-    out = getattr(proc, "pending", "") + out
+    out, err = read_rest(proc, timeout)
     return Result(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
 
 
@@ -206,7 +179,7 @@ def test_ctrl_c_cancels_the_command_on_the_device(env, online, containers):
     dev.agent.wait_log("session %s ended" % s["id"], 30)
     # the stored output is what the CLI printed
     kept = dev.server.api("GET", "/v1/devices/%s/sessions/%s/output" % (dev.name, s["id"]))
-    printed = "".join(proc.seen) + r.out
+    printed = "".join(proc.seen["stdout"]) + r.out
     assert "".join(c["text"] for c in kept["output"] if c["stream"] == "stdout") == printed
     out = dev.m87("sessions", "show", s["id"]).out
     assert "line 1\n" in out and "state     cancelled" in out and printed in out, out
