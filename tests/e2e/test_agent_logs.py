@@ -92,9 +92,9 @@ def test_journal_cap_drops_oldest_log_records(env, device):
     dev.agent.wait_log("log records dropped", timeout=60)
     wait_for(lambda: dev.agent.log().count("log records dropped") >= 2, 60, "a second drop")
     queued = dev.agent.journal()
-    segments = list((dev.agent.state / "reports").glob("*.jsonl"))
-    size = sum(p.stat().st_size for p in segments)
-    record = max(len(line) for p in segments for line in p.read_bytes().splitlines())
+    segments = [p.read_bytes() for p in (dev.agent.state / "reports").glob("*.jsonl")]
+    size = sum(len(data) for data in segments)
+    record = max(len(line) for data in segments for line in data.splitlines())
     # the cap, plus what one turn may add before the next trim: up to 1000 lines a container
     # (AGENT_LOGS_MAX_LINES; a slow turn on a busy machine reads that many of the flood)
     assert size < 256 * 1024 + 1000 * (record + 1), (size, record)
