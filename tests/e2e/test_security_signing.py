@@ -204,9 +204,12 @@ def test_tampered_bundle_not_applied(env, device):  # noqa: F811
     def failed():
         return [r for r in dev.reports(kind="job", job=project)
                 if r["state"] == "failed" and digest in r.get("message", "")]
-    [rec] = wait_for(failed, 120, "a failed job report naming the bundle\n" +
-                     dev.agent.log()[-3000:])
-    assert "expected %s" % digest in rec["message"] or "digest" in rec["message"], rec
+    # each apply of the target fails the same way and is tried again after a short backoff, so
+    # how many failed reports are in by now is timing: every one of them must name the digest
+    recs = wait_for(failed, 120, lambda: "a failed job report naming the bundle\n" +
+                    dev.agent.log()[-3000:])
+    for rec in recs:
+        assert "expected %s" % digest in rec["message"] or "digest" in rec["message"], rec
     # one download in that apply, not a loop of them (the apply itself is tried again after a
     # backoff, which the test cap makes short, so only the first apply's lines count)
     ended = re.compile(r"with failed jobs; trying them again|not applied; trying again")
