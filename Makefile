@@ -1,8 +1,9 @@
-# m87: three binaries from one internal static library.
+# m87: three binaries from one static archive per module (docs/design.md).
 #   make            build bin/m87, bin/m87-agent, bin/m87-server under $(BUILD)
 #   make check      unit tests, then end-to-end tests against a real dockerd and registry
 #   make asan       the whole suite built with AddressSanitizer and UndefinedBehaviorSanitizer
 #   make valgrind   the agent under memcheck through its end-to-end tests (VALGRIND_TESTS)
+#   make checkarch  every include and call against the layers of docs/design.md
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deps       install the Debian packages the build and the tests need (as root)
 
@@ -34,11 +35,19 @@ M87_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing
 	-Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP
 LDLIBS := -Wl,--as-needed $(PKG_LIBS) -lpthread
 
-MODULES := common spec engine agent server cli
+# One archive per module. Each binary links only the modules its layer may use, in dependency
+# order (docs/design.md); `make checkarch` checks every include and every call against the arrows.
+MODULES := common spec engine compose runner agent server cli
 MAINS := src/cli/main.c src/agent/main.c src/server/main.c
-LIB_SRCS := $(filter-out $(MAINS),$(foreach m,$(MODULES),$(wildcard src/$(m)/*.c)))
+mod_srcs = $(filter-out $(MAINS),$(wildcard src/$(1)/*.c))
+mod_lib = $(BUILD)/lib/libm87-$(1).a
+LIB_SRCS := $(foreach m,$(MODULES),$(call mod_srcs,$(m)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
-LIB := $(BUILD)/libm87.a
+# the archives a program of each layer links, highest first
+CLI_LIBS := $(foreach m,cli spec common,$(call mod_lib,$(m)))
+SERVER_LIBS := $(foreach m,server spec common,$(call mod_lib,$(m)))
+AGENT_LIBS := $(foreach m,agent runner compose engine spec common,$(call mod_lib,$(m)))
+ALL_LIBS := $(foreach m,agent runner compose engine server cli spec common,$(call mod_lib,$(m)))
 
 BINS := $(BUILD)/bin/m87 $(BUILD)/bin/m87-agent $(BUILD)/bin/m87-server
 
@@ -48,7 +57,7 @@ E2E_C_SRCS := $(filter-out tests/e2e/c/e2e-util.c,$(wildcard tests/e2e/c/*.c))
 E2E_C_BINS := $(E2E_C_SRCS:tests/e2e/c/%.c=$(BUILD)/tests/e2e/%)
 TOOLS := $(BUILD)/tests/tools/m87-faultproxy
 
-.PHONY: all check unit e2e asan asan-tests valgrind install clean deps fmt checksrc tests bench
+.PHONY: all check unit e2e asan asan-tests valgrind install clean deps fmt checksrc checkarch tests bench
 # keep test objects: they are not intermediates to throw away
 .SECONDARY:
 all: $(BINS)
@@ -57,28 +66,31 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call SAY,CC,$<)$(CC) $(M87_CFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(LIB): $(LIB_OBJS)
-	@mkdir -p $(dir $@)
-	@rm -f $@
-	$(call SAY,AR,$@)ar rcs $@ $^
+define MODULE_LIB
+$(call mod_lib,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(call mod_srcs,$(1)))
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	$$(call SAY,AR,$$@)ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call MODULE_LIB,$(m))))
 
-$(BUILD)/bin/m87: $(BUILD)/src/cli/main.o $(LIB)
-	@mkdir -p $(dir $@)
-	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-
-$(BUILD)/bin/m87-agent: $(BUILD)/src/agent/main.o $(LIB)
-	@mkdir -p $(dir $@)
-	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-
-$(BUILD)/bin/m87-server: $(BUILD)/src/server/main.o $(LIB)
+$(BUILD)/bin/m87: $(BUILD)/src/cli/main.o $(CLI_LIBS)
 	@mkdir -p $(dir $@)
 	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/unit-util.o $(LIB)
+$(BUILD)/bin/m87-agent: $(BUILD)/src/agent/main.o $(AGENT_LIBS)
+	@mkdir -p $(dir $@)
+	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/m87-server: $(BUILD)/src/server/main.o $(SERVER_LIBS)
+	@mkdir -p $(dir $@)
+	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/unit-util.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(ARCHIVE_LIBS) -lcmocka
 
-$(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/c/%.o $(BUILD)/tests/e2e/c/e2e-util.o $(LIB)
+$(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/c/%.o $(BUILD)/tests/e2e/c/e2e-util.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -88,9 +100,9 @@ $(BUILD)/tests/tools/m87-faultproxy: tests/tools/faultproxy.c
 
 BENCH_BINS := $(BUILD)/bench/server_load
 
-$(BUILD)/bench/%: bench/%.c $(LIB)
+$(BUILD)/bench/%: bench/%.c $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(call SAY,LINK,$@)$(CC) $(M87_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(call SAY,LINK,$@)$(CC) $(M87_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LDLIBS)
 
 bench: $(BENCH_BINS)
 
@@ -132,6 +144,10 @@ deps:
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# The layers of docs/design.md: includes, calls (from the objects) and circles of files.
+checkarch: $(BINS) $(LIB_OBJS)
+	$(PYTHON) scripts/checkarch.py $(BUILD)
 
 checksrc:
 	@! git grep -nE '(^|[^a-z_0-9])(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|gets|system|popen) *\(' -- 'src/*.c' 'include/*.h' \

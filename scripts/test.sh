@@ -14,6 +14,7 @@ jobs=$(nproc)
 make -j"$jobs" tests
 make -j"$jobs" asan-tests
 make checksrc
+make checkarch
 make -j"$jobs" fuzz-regress
 mkdir -p build-logs
 PYTEST_ARGS="${PYTEST_ARGS:---durations=10}"

@@ -5,7 +5,7 @@
 #include <stdio.h>
 
 #include "m87/common.h"
-#include "m87/engine.h"
+#include "m87/compose.h"
 
 /* Exit statuses of every m87-agent command. */
 enum {
@@ -30,8 +30,8 @@ int agent_cmd_run(int argc, char **argv);
 struct agent_progress;
 
 struct agent_progress *agent_progress_new(FILE *out, bool tty);
-/* An engine_compose_event_fn; ctx is the struct agent_progress. */
-void agent_progress_event(void *ctx, const struct engine_compose_event *ev);
+/* An compose_event_fn; ctx is the struct agent_progress. */
+void agent_progress_event(void *ctx, const struct compose_event *ev);
 /* Draw what a throttle held back. Call before printing anything else to the same stream. */
 void agent_progress_flush(struct agent_progress *p);
 void agent_progress_free(struct agent_progress *p);
@@ -70,8 +70,8 @@ int agent_check_services(const struct agent_project *ap, char **names, int n);
 /* A client for $DOCKER_HOST; prints and returns an exit status on failure. */
 int agent_open_client(struct engine_client **out);
 /* Options with the services, no stop timeout (-1) and the progress renderer. */
-void agent_options_init(const struct agent_compose *g, struct engine_compose_options *o,
-                        char **services, int n_services);
+void agent_options_init(const struct agent_compose *g, struct compose_options *o, char **services,
+                        int n_services);
 
 /* Print "m87-agent: MESSAGE" and the status an error maps to. */
 void agent_print_error(const struct m87_error *err);

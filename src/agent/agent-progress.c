@@ -175,21 +175,21 @@ static char *display_action(const char *action)
     return s;
 }
 
-static const char *kind_word(enum engine_compose_event_kind kind)
+static const char *kind_word(enum compose_event_kind kind)
 {
     switch (kind) {
-    case ENGINE_COMPOSE_NETWORK:
+    case COMPOSE_NETWORK:
         return "Network";
-    case ENGINE_COMPOSE_VOLUME:
+    case COMPOSE_VOLUME:
         return "Volume";
-    case ENGINE_COMPOSE_CONTAINER:
+    case COMPOSE_CONTAINER:
         return "Container";
     default:
         return "Image";
     }
 }
 
-static char *object_text(const struct engine_compose_event *ev)
+static char *object_text(const struct compose_event *ev)
 {
     _cleanup_free_ char *act = display_action(ev->action);
 
@@ -277,7 +277,7 @@ static void pulled(struct agent_progress *p, const char *label, const char *ref)
     redraw(p);
 }
 
-static void object_event(struct agent_progress *p, const struct engine_compose_event *ev)
+static void object_event(struct agent_progress *p, const struct compose_event *ev)
 {
     char *text = object_text(ev);
 
@@ -311,7 +311,7 @@ static void warning(struct agent_progress *p, const char *text)
     fflush(p->out);
 }
 
-void agent_progress_event(void *ctx, const struct engine_compose_event *ev)
+void agent_progress_event(void *ctx, const struct compose_event *ev)
 {
     struct agent_progress *p = ctx;
     const char *ref = ev->object ? ev->object : "";
@@ -319,16 +319,16 @@ void agent_progress_event(void *ctx, const struct engine_compose_event *ev)
 
     pthread_mutex_lock(&p->lock);
     switch (ev->kind) {
-    case ENGINE_COMPOSE_PULL:
+    case COMPOSE_PULL:
         if (ev->pull && p->tty)
             pull_tty(p, label, ref, ev->pull);
         else if (ev->pull)
             pull_plain(p, label, ref, ev->pull);
         break;
-    case ENGINE_COMPOSE_PULLED:
+    case COMPOSE_PULLED:
         pulled(p, label, ref);
         break;
-    case ENGINE_COMPOSE_WARNING:
+    case COMPOSE_WARNING:
         warning(p, ev->detail);
         break;
     default:

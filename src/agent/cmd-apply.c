@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "agent/agent-internal.h"
-#include "agent/runner.h"
+#include "m87/runner.h"
 
 enum {
     OPT_STATE_DIR = 256,
@@ -43,7 +43,7 @@ int agent_cmd_apply(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    struct runner_options ro = {0};
+    struct runner_options ro = {.native = agent_cmd_compose};
     _cleanup_error_ struct m87_error *err = NULL;
     int ch;
 

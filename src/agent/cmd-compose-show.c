@@ -46,7 +46,7 @@ static void ps_usage(FILE *out)
                  "  -h, --help           show this help\n");
 }
 
-static void ps_json(const struct engine_compose_container *c, const char *project)
+static void ps_json(const struct compose_container *c, const char *project)
 {
     struct m87_jw *w = m87_jw_new();
 
@@ -67,7 +67,7 @@ static void ps_json(const struct engine_compose_container *c, const char *projec
     printf("%s\n", text);
 }
 
-static void ps_table(const struct engine_compose_container *v, const bool *show, size_t n)
+static void ps_table(const struct compose_container *v, const bool *show, size_t n)
 {
     int wn = 4, wi = 5, ws = 7, wt = 6;
 
@@ -140,8 +140,8 @@ int agent_compose_ps(struct agent_compose *g, int argc, char **argv)
     _cleanup_(agent_project_release) struct agent_project ap = {0};
     _cleanup_(engine_client_freep) struct engine_client *c = NULL;
     _cleanup_error_ struct m87_error *err = NULL;
-    struct engine_compose_options o;
-    struct engine_compose_container *v = NULL;
+    struct compose_options o;
+    struct compose_container *v = NULL;
     size_t n = 0;
 
     if ((rc = agent_project_load(g, true, &ap)) != AGENT_EXIT_OK ||
@@ -149,7 +149,7 @@ int agent_compose_ps(struct agent_compose *g, int argc, char **argv)
         (rc = agent_open_client(&c)) != AGENT_EXIT_OK)
         return rc;
     agent_options_init(g, &o, services, n_services);
-    if (engine_compose_ps(c, ap.p, &o, &v, &n, &err) < 0) {
+    if (compose_ps(c, ap.p, &o, &v, &n, &err) < 0) {
         agent_print_error(err);
         return agent_exit_for(err);
     }
@@ -165,7 +165,7 @@ int agent_compose_ps(struct agent_compose *g, int argc, char **argv)
             ps_json(&v[i], ap.p->name);
     if (!json && !quiet)
         ps_table(v, show, n);
-    engine_compose_containers_free(v, n);
+    compose_containers_free(v, n);
     return AGENT_EXIT_OK;
 }
 
@@ -215,15 +215,15 @@ static int print_line(void *ctx, const char *container, enum engine_stream strea
 /* Pad the prefixes to the longest container name, as compose does; also tells which
  * containers there are, for `up`'s "Attaching to". */
 static int name_width(struct engine_client *c, const struct spec_project *p,
-                      const struct engine_compose_options *o, char **services, int n_services,
+                      const struct compose_options *o, char **services, int n_services,
                       struct m87_strv *names)
 {
     _cleanup_error_ struct m87_error *err = NULL;
-    struct engine_compose_container *v = NULL;
+    struct compose_container *v = NULL;
     size_t n = 0;
     int w = 0;
 
-    if (engine_compose_ps(c, p, o, &v, &n, &err) < 0)
+    if (compose_ps(c, p, o, &v, &n, &err) < 0)
         return 0;
     for (size_t i = 0; i < n; i++) {
         if (!selected(v[i].service, services, n_services) || !v[i].name)
@@ -233,16 +233,16 @@ static int name_width(struct engine_client *c, const struct spec_project *p,
         if (names)
             m87_strv_add(names, v[i].name);
     }
-    engine_compose_containers_free(v, n);
+    compose_containers_free(v, n);
     return w + 1;
 }
 
 static int show_logs(struct engine_client *c, const struct spec_project *p, char **services,
-                     int n_services, const struct engine_compose_logs_options *lo, bool prefix,
+                     int n_services, const struct compose_logs_options *lo, bool prefix,
                      bool attaching)
 {
     _cleanup_error_ struct m87_error *err = NULL;
-    struct engine_compose_options o = {
+    struct compose_options o = {
         .services = n_services > 0 ? (const char *const *)services : NULL,
         .n_services = n_services > 0 ? (size_t)n_services : 0,
         .timeout_s = -1,
@@ -264,7 +264,7 @@ static int show_logs(struct engine_client *c, const struct spec_project *p, char
             fprintf(stderr, "%s%s", i ? ", " : "", names.items[i]);
         fprintf(stderr, "\n");
     }
-    int rc = engine_compose_logs(c, p, &o, lo, print_line, &lp, &err);
+    int rc = compose_logs(c, p, &o, lo, print_line, &lp, &err);
     fflush(stdout);
     if (rc < 0)
         agent_print_error(err);
@@ -289,7 +289,7 @@ static void logs_usage(FILE *out)
                  "  -h, --help           show this help\n");
 }
 
-static int logs_parse(int argc, char **argv, struct engine_compose_logs_options *lo, bool *prefix)
+static int logs_parse(int argc, char **argv, struct compose_logs_options *lo, bool *prefix)
 {
     static const struct option opts[] = {
         {"follow", no_argument, NULL, 'f'},     {"tail", required_argument, NULL, OPT_TAIL},
@@ -328,7 +328,7 @@ static int logs_parse(int argc, char **argv, struct engine_compose_logs_options 
 
 int agent_compose_logs(struct agent_compose *g, int argc, char **argv)
 {
-    struct engine_compose_logs_options lo = {0};
+    struct compose_logs_options lo = {0};
     bool prefix = true;
     int rc = logs_parse(argc, argv, &lo, &prefix);
     if (rc != AGENT_EXIT_OK)
@@ -355,7 +355,7 @@ int agent_compose_logs(struct agent_compose *g, int argc, char **argv)
 static void attach_child(struct agent_compose *g, char **services, int n_services,
                          const sigset_t *old)
 {
-    struct engine_compose_logs_options lo = {.follow = true};
+    struct compose_logs_options lo = {.follow = true};
     _cleanup_(agent_project_release) struct agent_project ap = {0};
     _cleanup_(engine_client_freep) struct engine_client *c = NULL;
 
@@ -373,7 +373,7 @@ static void attach_child(struct agent_compose *g, char **services, int n_service
 
 static int attach_stop(struct agent_compose *g, char **services, int n_services)
 {
-    struct engine_compose_options o;
+    struct compose_options o;
 
     fprintf(stderr, "Gracefully stopping... (press Ctrl+C again to force)\n");
     agent_options_init(g, &o, services, n_services);
@@ -385,7 +385,7 @@ static int attach_stop(struct agent_compose *g, char **services, int n_services)
         rc = agent_open_client(&c);
     if (rc != AGENT_EXIT_OK)
         return rc;
-    if (engine_compose_stop(c, ap.p, &o, &err) < 0) {
+    if (compose_stop(c, ap.p, &o, &err) < 0) {
         agent_progress_flush(g->progress);
         agent_print_error(err);
         return agent_exit_for(err);

@@ -193,10 +193,10 @@ int agent_open_client(struct engine_client **out)
 /* ---- options shared by the subcommands ----------------------------------------------------------
  */
 
-void agent_options_init(const struct agent_compose *g, struct engine_compose_options *o,
-                        char **services, int n_services)
+void agent_options_init(const struct agent_compose *g, struct compose_options *o, char **services,
+                        int n_services)
 {
-    *o = (struct engine_compose_options){
+    *o = (struct compose_options){
         .services = n_services > 0 ? (const char *const *)services : NULL,
         .n_services = n_services > 0 ? (size_t)n_services : 0,
         .timeout_s = -1,
@@ -207,10 +207,10 @@ void agent_options_init(const struct agent_compose *g, struct engine_compose_opt
 
 /* The common tail of the simple subcommands: load, check the services, connect, run. */
 typedef int (*compose_op_fn)(struct engine_client *c, const struct spec_project *p,
-                             const struct engine_compose_options *opts, struct m87_error **err);
+                             const struct compose_options *opts, struct m87_error **err);
 
 static int run_op(struct agent_compose *g, compose_op_fn op, bool by_name_ok,
-                  struct engine_compose_options *o, char **services, int n_services)
+                  struct compose_options *o, char **services, int n_services)
 {
     _cleanup_(agent_project_release) struct agent_project ap = {0};
     _cleanup_(engine_client_freep) struct engine_client *c = NULL;
@@ -257,16 +257,16 @@ static void up_usage(FILE *out)
             "  -h, --help               show this help\n");
 }
 
-static int parse_pull(const char *text, enum engine_compose_pull *out)
+static int parse_pull(const char *text, enum compose_pull *out)
 {
     static const struct {
         const char *name;
-        enum engine_compose_pull pull;
+        enum compose_pull pull;
     } policies[] = {
-        {"always", ENGINE_COMPOSE_PULL_ALWAYS},
-        {"missing", ENGINE_COMPOSE_PULL_MISSING},
-        {"never", ENGINE_COMPOSE_PULL_NEVER},
-        {"policy", ENGINE_COMPOSE_PULL_POLICY},
+        {"always", COMPOSE_PULL_ALWAYS},
+        {"missing", COMPOSE_PULL_MISSING},
+        {"never", COMPOSE_PULL_NEVER},
+        {"policy", COMPOSE_PULL_POLICY},
     };
 
     for (size_t i = 0; i < M87_ARRAY_LEN(policies); i++) {
@@ -281,7 +281,7 @@ static int parse_pull(const char *text, enum engine_compose_pull *out)
     return -1;
 }
 
-static int up_parse(int argc, char **argv, struct engine_compose_options *o, bool *detach)
+static int up_parse(int argc, char **argv, struct compose_options *o, bool *detach)
 {
     static const struct option opts[] = {
         {"detach", no_argument, NULL, 'd'},
@@ -333,7 +333,7 @@ static int up_parse(int argc, char **argv, struct engine_compose_options *o, boo
 
 static int cmd_up(struct agent_compose *g, int argc, char **argv)
 {
-    struct engine_compose_options o;
+    struct compose_options o;
     bool detach = false;
 
     agent_options_init(g, &o, NULL, 0);
@@ -344,7 +344,7 @@ static int cmd_up(struct agent_compose *g, int argc, char **argv)
     int n = argc - optind;
     o.services = n > 0 ? (const char *const *)services : NULL;
     o.n_services = n > 0 ? (size_t)n : 0;
-    rc = run_op(g, engine_compose_up, false, &o, services, n);
+    rc = run_op(g, compose_up, false, &o, services, n);
     if (rc != AGENT_EXIT_OK || detach)
         return rc;
     return agent_compose_attach(g, services, n);
@@ -375,7 +375,7 @@ static int cmd_down(struct agent_compose *g, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    struct engine_compose_options o;
+    struct compose_options o;
     long t;
     int ch;
 
@@ -404,7 +404,7 @@ static int cmd_down(struct agent_compose *g, int argc, char **argv)
         fprintf(stderr, "m87-agent: compose down: unexpected argument '%s'\n", argv[optind]);
         return AGENT_EXIT_USAGE;
     }
-    return run_op(g, engine_compose_down, true, &o, NULL, 0);
+    return run_op(g, compose_down, true, &o, NULL, 0);
 }
 
 struct simple_cmd {
@@ -416,10 +416,10 @@ struct simple_cmd {
 };
 
 static const struct simple_cmd simple_cmds[] = {
-    {"pull", engine_compose_pull, false, false, "Pull the images of the services."},
-    {"stop", engine_compose_stop, true, true, "Stop the services' containers."},
-    {"start", engine_compose_start, false, true, "Start the services' existing containers."},
-    {"restart", engine_compose_restart, true, true, "Restart the services' containers."},
+    {"pull", compose_pull, false, false, "Pull the images of the services."},
+    {"stop", compose_stop, true, true, "Stop the services' containers."},
+    {"start", compose_start, false, true, "Start the services' existing containers."},
+    {"restart", compose_restart, true, true, "Restart the services' containers."},
 };
 
 static void simple_usage(const struct simple_cmd *sc, FILE *out)
@@ -439,7 +439,7 @@ static int cmd_simple(struct agent_compose *g, const struct simple_cmd *sc, int 
         {0},
     };
     _cleanup_free_ char *cmd = m87_xasprintf("compose %s", sc->name);
-    struct engine_compose_options o;
+    struct compose_options o;
     long t;
     int ch;
 
@@ -578,7 +578,7 @@ static int pull_run(struct agent_compose *g, bool ignore, char **services, int n
     _cleanup_(agent_project_release) struct agent_project ap = {0};
     _cleanup_(engine_client_freep) struct engine_client *c = NULL;
     _cleanup_error_ struct m87_error *err = NULL;
-    struct engine_compose_options o;
+    struct compose_options o;
     int rc = agent_project_load(g, false, &ap);
 
     if (rc == AGENT_EXIT_OK)
@@ -590,7 +590,7 @@ static int pull_run(struct agent_compose *g, bool ignore, char **services, int n
     agent_options_init(g, &o, NULL, 0);
     o.services = n > 0 ? (const char *const *)services : NULL;
     o.n_services = n > 0 ? (size_t)n : 0;
-    rc = engine_compose_pull(c, ap.p, &o, &err);
+    rc = compose_pull(c, ap.p, &o, &err);
     agent_progress_flush(g->progress);
     if (rc == 0)
         return AGENT_EXIT_OK;

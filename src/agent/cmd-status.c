@@ -7,7 +7,7 @@
 #include <sys/file.h>
 
 #include "agent/agent-internal.h"
-#include "agent/runner.h"
+#include "m87/runner.h"
 
 enum {
     OPT_STATE_DIR = 256,

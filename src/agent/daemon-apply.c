@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include "agent/agent-internal.h"
 #include "agent/daemon.h"
 
 /* A job this apply did not run, failed with msg (no step ran: no exit code, no duration). */
@@ -99,7 +100,8 @@ static int apply_run(struct agent_daemon *d)
                                 .bundles_dir = d->bundles_dir,
                                 .docker_host = d->cfg->docker_host,
                                 .revision = t->hash,
-                                .recheck_services = d->startup};
+                                .recheck_services = d->startup,
+                                .native = agent_cmd_compose};
     _cleanup_(runner_freep) struct runner *r = runner_new(&ro, &err);
 
     if (!r) {

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/runner.h"
+#include "m87/runner.h"
 #include "m87/common.h"
 #include "m87/sign.h"
 #include "m87/spec.h"

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine-internal.h"
+#include "engine/engine-internal.h"
 #include "m87/archive-lib.h"
 
 int engine_container_archive_put(struct engine_client *c, const char *id, const char *dir,

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine-internal.h"
+#include "engine/engine-internal.h"
 
 #define ENGINE_DEFAULT_TIMEOUT_MS 60000L
 
@@ -53,6 +53,23 @@ const char *engine_client_api_version(const struct engine_client *c)
 const char *engine_client_socket(const struct engine_client *c)
 {
     return c->socket_path ? c->socket_path : "";
+}
+
+long engine_client_timeout_ms(const struct engine_client *c)
+{
+    return c->timeout_ms;
+}
+
+struct engine_client *engine_client_clone(const struct engine_client *c)
+{
+    if (!c->socket_path || !c->socket_path[0])
+        return NULL;
+    _cleanup_free_ char *host = m87_xasprintf("unix://%s", c->socket_path);
+    struct engine_client_options opts = {.host = host, .timeout_ms = c->timeout_ms};
+    struct engine_client *t = engine_client_new(&opts, NULL);
+    if (t && c->api_version)
+        t->api_version = m87_xstrdup(c->api_version);
+    return t;
 }
 
 int engine_version_cmp(const char *a, const char *b)

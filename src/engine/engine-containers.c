@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine-internal.h"
+#include "engine/engine-internal.h"
 
 /* What dockerd adds to a stop's grace period before we give up on its answer: the SIGKILL
  * and the container's teardown after it. */

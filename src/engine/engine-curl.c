@@ -3,7 +3,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine-internal.h"
+#include "engine/engine-internal.h"
 
 struct curl_transport {
     char *socket_path;

@@ -1,7 +1,7 @@
 /* Events: the newline-delimited JSON stream of GET /events. */
 #include <string.h>
 
-#include "engine-internal.h"
+#include "engine/engine-internal.h"
 
 struct events_reader {
     struct m87_lines lines;

@@ -2,7 +2,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine-internal.h"
+#include "engine/engine-internal.h"
 
 /* After the output ends, dockerd may still be recording the exit code for a moment. */
 #define EXEC_POLL_FIRST_MS 5

@@ -4,7 +4,7 @@
 #include <regex.h>
 #include <string.h>
 
-#include "engine-internal.h"
+#include "engine/engine-internal.h"
 
 /* The grammar of github.com/distribution/reference, as POSIX extended expressions. */
 #define REF_PATH_COMP "[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*"

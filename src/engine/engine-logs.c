@@ -1,7 +1,7 @@
 /* Logs and the stream demultiplexer shared by logs, exec and attach. */
 #include <string.h>
 
-#include "engine-internal.h"
+#include "engine/engine-internal.h"
 
 /* One multiplexed frame is held whole before it is handed on; dockerd writes one frame per
  * write of the process (at most 32 KiB in practice), so anything near this is a bad stream. */

@@ -1,7 +1,7 @@
 /* Networks: create, inspect, list, connect, disconnect, remove. */
 #include <string.h>
 
-#include "engine-internal.h"
+#include "engine/engine-internal.h"
 
 static void write_pools(struct m87_jw *w, const struct engine_ipam_pool *pools, size_t n)
 {

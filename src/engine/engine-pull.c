@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "engine-internal.h"
+#include "engine/engine-internal.h"
 
 #define PULL_DEFAULT_STALL_MS (5L * 60 * 1000)
 

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <sys/statvfs.h>
 
-#include "engine-internal.h"
+#include "engine/engine-internal.h"
 
 int engine_system_version(struct engine_client *c, struct engine_version_info **out,
                           struct m87_error **err)

@@ -1,7 +1,7 @@
 /* Volumes: create, inspect, list, remove. */
 #include <string.h>
 
-#include "engine-internal.h"
+#include "engine/engine-internal.h"
 
 static void volume_info_release(struct engine_volume_info *v)
 {

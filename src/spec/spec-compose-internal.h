@@ -109,13 +109,13 @@ char *cn_path_i(const char *parent, size_t i);
  */
 
 /* Merge over into base (both document roots) with compose's rules; over is consumed. */
-int compose_merge(struct cnode *base, struct cnode *over, struct m87_error **err);
+int spec_compose_merge(struct cnode *base, struct cnode *over, struct m87_error **err);
 /* Drop what !reset removed, then de-duplicate the sequences compose keeps unique (ports by
  * binding, volumes by target, environment and labels by key, ...): a later entry replaces an
  * earlier one at the earlier one's place. */
-void compose_normalize_tree(struct cnode *root);
+void spec_compose_normalize_tree(struct cnode *root);
 /* The container path of a short volume entry, or NULL when it cannot be read. Caller frees. */
-char *compose_volume_target(const char *spec);
+char *spec_compose_volume_target(const char *spec);
 
 /* ---- the loader (spec-compose-load.c) ----------------------------------------------------------
  */
@@ -140,7 +140,7 @@ void loader_warn(struct loader *l, const char *fmt, ...) M87_PRINTF(2, 3);
 char *loader_abspath(struct loader *l, const struct cnode *n, const char *path, const char *where,
                      struct m87_error **err);
 /* Lexical cleaning as Go's filepath.Clean of an absolute path. Caller frees. */
-char *compose_clean_path(const char *path);
+char *spec_compose_clean_path(const char *path);
 
 /* ---- services (spec-compose-service.c, -ports.c, -mounts.c)
  * -------------------------------------- */
@@ -169,39 +169,39 @@ int svc_runtime(struct svc *c);
 
 /* Read the service definition def (a mapping entry whose key is the name) into s, checking every
  * field. Top-level networks, volumes, configs and secrets are already in l->p. */
-int compose_service_parse(struct loader *l, const struct cnode *def, struct spec_service *s,
-                          struct m87_error **err);
-void compose_service_init(struct spec_service *s);
-void compose_service_release(struct spec_service *s);
+int spec_compose_service_parse(struct loader *l, const struct cnode *def, struct spec_service *s,
+                               struct m87_error **err);
+void spec_compose_service_init(struct spec_service *s);
+void spec_compose_service_release(struct spec_service *s);
 
-int compose_ports_parse(const struct cnode *n, const char *path, struct spec_service *s,
-                        struct m87_error **err);
-int compose_expose_parse(const struct cnode *n, const char *path, struct spec_service *s,
-                         struct m87_error **err);
-int compose_volumes_parse(struct loader *l, const struct cnode *n, const char *path,
-                          struct spec_service *s, struct m87_error **err);
-int compose_tmpfs_parse(const struct cnode *n, const char *path, struct spec_service *s,
-                        struct m87_error **err);
-int compose_devices_parse(const struct cnode *n, const char *path, struct spec_service *s,
-                          struct m87_error **err);
+int spec_compose_ports_parse(const struct cnode *n, const char *path, struct spec_service *s,
+                             struct m87_error **err);
+int spec_compose_expose_parse(const struct cnode *n, const char *path, struct spec_service *s,
+                              struct m87_error **err);
+int spec_compose_volumes_parse(struct loader *l, const struct cnode *n, const char *path,
+                               struct spec_service *s, struct m87_error **err);
+int spec_compose_tmpfs_parse(const struct cnode *n, const char *path, struct spec_service *s,
+                             struct m87_error **err);
+int spec_compose_devices_parse(const struct cnode *n, const char *path, struct spec_service *s,
+                               struct m87_error **err);
 
 /* Split a command line into words with POSIX shell quoting (no expansions, no sh -c). -1 with a
  * static reason in *why on an unterminated quote or an unquoted shell operator. */
-int compose_split_words(const char *text, struct m87_strv *out, const char **why);
+int spec_compose_split_words(const char *text, struct m87_strv *out, const char **why);
 
 /* ---- top level (spec-compose-top.c) ------------------------------------------------------------
  */
 
 /* networks, volumes, configs and secrets of the merged tree into l->p, all of them. */
-int compose_top_parse(struct loader *l, struct m87_error **err);
+int spec_compose_top_parse(struct loader *l, struct m87_error **err);
 /* Cross-service checks once every service is read: depends_on targets, network_mode service:X,
  * cycles (services only holds enabled ones at this point, disabled names in p). */
-int compose_check_services(struct loader *l, struct m87_error **err);
+int spec_compose_check_services(struct loader *l, struct m87_error **err);
 /* Keep only the networks, volumes, configs and secrets that enabled services use, adding the
  * default network when one joins it. */
-void compose_prune_resources(struct loader *l);
-void compose_network_release(struct spec_network *n);
-void compose_volume_release(struct spec_volume *v);
-void compose_config_release(struct spec_config *c);
+void spec_compose_prune_resources(struct loader *l);
+void spec_compose_network_release(struct spec_network *n);
+void spec_compose_volume_release(struct spec_volume *v);
+void spec_compose_config_release(struct spec_config *c);
 
 #endif

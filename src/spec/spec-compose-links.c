@@ -292,10 +292,10 @@ static int parse_ref(struct svc *c, const struct cnode *e, const char *path, boo
     if (target == NULL || *target == '\0')
         r->target = m87_xasprintf("%s%s", base, r->source);
     else if (target[0] == '/')
-        r->target = compose_clean_path(target);
+        r->target = spec_compose_clean_path(target);
     else {
         _cleanup_free_ char *t = m87_xasprintf("%s%s", base, target);
-        r->target = compose_clean_path(t);
+        r->target = spec_compose_clean_path(t);
     }
     if (decl->source == SPEC_SOURCE_FILE && (r->uid || r->gid || r->mode != SPEC_UNSET))
         loader_warn(c->l, "%s: uid, gid and mode are ignored for a file source (bind mount)", path);

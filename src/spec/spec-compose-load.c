@@ -43,7 +43,7 @@ void loader_warn(struct loader *l, const char *fmt, ...)
     m87_strv_add(&l->p->warnings, msg);
 }
 
-char *compose_clean_path(const char *path)
+char *spec_compose_clean_path(const char *path)
 {
     struct m87_strv parts;
     m87_strv_init(&parts);
@@ -74,9 +74,9 @@ char *compose_clean_path(const char *path)
 static char *join_clean(const char *dir, const char *path)
 {
     if (path[0] == '/')
-        return compose_clean_path(path);
+        return spec_compose_clean_path(path);
     _cleanup_free_ char *joined = m87_xasprintf("%s/%s", dir, path);
-    return compose_clean_path(joined);
+    return spec_compose_clean_path(joined);
 }
 
 char *loader_abspath(struct loader *l, const struct cnode *n, const char *path, const char *where,
@@ -94,13 +94,13 @@ char *loader_abspath(struct loader *l, const struct cnode *n, const char *path, 
         return NULL;
     }
     _cleanup_free_ char *joined = m87_xasprintf("%s%s", home, path + 1);
-    return compose_clean_path(joined);
+    return spec_compose_clean_path(joined);
 }
 
 static char *cwd_abs(const char *path, struct m87_error **err)
 {
     if (path[0] == '/')
-        return compose_clean_path(path);
+        return spec_compose_clean_path(path);
     char cwd[PATH_MAX];
     if (getcwd(cwd, sizeof(cwd)) == NULL) {
         m87_error_set(err, M87_E_IO, errno, "getcwd");
@@ -198,7 +198,7 @@ static int setup_dirs(struct loader *l, struct m87_error **err)
         p->working_dir = cwd_abs(o->project_dir, err);
     } else {
         _cleanup_free_ char *dir = m87_xasprintf("%s/..", p->config_files.items[0]);
-        p->working_dir = compose_clean_path(dir);
+        p->working_dir = spec_compose_clean_path(dir);
     }
     if (p->working_dir == NULL)
         return -1;
@@ -256,10 +256,10 @@ static struct cnode *read_tree(struct loader *l, const struct m87_strv *given, s
             return NULL;
         if (root == NULL)
             root = tree;
-        else if (compose_merge(root, tree, err) < 0)
+        else if (spec_compose_merge(root, tree, err) < 0)
             return NULL;
     }
-    compose_normalize_tree(root);
+    spec_compose_normalize_tree(root);
     return M87_STEAL(root);
 }
 
@@ -394,18 +394,18 @@ static int read_services(struct loader *l, struct m87_error **err)
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < count; i++) {
         struct spec_service *s = &p->services[p->n_services++];
-        compose_service_init(s);
-        rc = compose_service_parse(l, n->items[i], s, err);
+        spec_compose_service_init(s);
+        rc = spec_compose_service_parse(l, n->items[i], s, err);
         if (rc == 0 && !enabled(s, &active)) {
             m87_strv_add(&p->disabled_services, s->name);
-            compose_service_release(s);
+            spec_compose_service_release(s);
             p->n_services--;
         }
     }
     m87_strv_release(&active);
     if (rc < 0)
         return -1;
-    return check_container_names(l, err) < 0 ? -1 : compose_check_services(l, err);
+    return check_container_names(l, err) < 0 ? -1 : spec_compose_check_services(l, err);
 }
 
 /* ---- the whole load ----------------------------------------------------------------------------
@@ -438,12 +438,12 @@ static int load(struct loader *l, struct m87_error **err)
     if (find_files(l, &given, err) == 0 && setup_dirs(l, err) == 0 &&
         (root = read_tree(l, &given, &docs, err)) != NULL) {
         l->root = root;
-        if (check_top(l, err) == 0 && project_name(l, err) == 0 && compose_top_parse(l, err) == 0 &&
-            read_services(l, err) == 0)
+        if (check_top(l, err) == 0 && project_name(l, err) == 0 &&
+            spec_compose_top_parse(l, err) == 0 && read_services(l, err) == 0)
             rc = 0;
     }
     if (rc == 0) {
-        compose_prune_resources(l);
+        spec_compose_prune_resources(l);
         for (size_t i = 0; i < l->unset.len; i++)
             loader_warn(l, "the \"%s\" variable is not set, defaulting to a blank string",
                         l->unset.items[i]);
@@ -494,19 +494,19 @@ void spec_project_free(struct spec_project *p)
     if (p == NULL)
         return;
     for (size_t i = 0; i < p->n_services; i++)
-        compose_service_release(&p->services[i]);
+        spec_compose_service_release(&p->services[i]);
     free(p->services);
     for (size_t i = 0; i < p->n_networks; i++)
-        compose_network_release(&p->networks[i]);
+        spec_compose_network_release(&p->networks[i]);
     free(p->networks);
     for (size_t i = 0; i < p->n_volumes; i++)
-        compose_volume_release(&p->volumes[i]);
+        spec_compose_volume_release(&p->volumes[i]);
     free(p->volumes);
     for (size_t i = 0; i < p->n_configs; i++)
-        compose_config_release(&p->configs[i]);
+        spec_compose_config_release(&p->configs[i]);
     free(p->configs);
     for (size_t i = 0; i < p->n_secrets; i++)
-        compose_config_release(&p->secrets[i]);
+        spec_compose_config_release(&p->secrets[i]);
     free(p->secrets);
     free(p->name);
     free(p->working_dir);

@@ -312,7 +312,7 @@ static int merge_value(struct cnode **slot, struct cnode *over, const char *path
     return merge_default(slot, over, path, pattern, err);
 }
 
-int compose_merge(struct cnode *base, struct cnode *over, struct m87_error **err)
+int spec_compose_merge(struct cnode *base, struct cnode *over, struct m87_error **err)
 {
     return merge_mappings(base, over, "", "", err);
 }
@@ -348,7 +348,7 @@ static const struct {
     {"services.*.ports", INDEX_PORT},     {"services.*.env_file", INDEX_ENVFILE},
 };
 
-char *compose_volume_target(const char *spec)
+char *spec_compose_volume_target(const char *spec)
 {
     const char *c1 = strchr(spec, ':');
     if (c1 == NULL)
@@ -399,7 +399,7 @@ static char *index_scalar(const char *s, enum index_kind kind)
     case INDEX_PATH:
         return m87_xstrndup(s, strcspn(s, ":"));
     case INDEX_VOLUME:
-        return compose_volume_target(s);
+        return spec_compose_volume_target(s);
     case INDEX_DEVICE: {
         const char *c1 = strchr(s, ':');
         return c1 ? m87_xstrndup(c1 + 1, strcspn(c1 + 1, ":")) : m87_xstrdup(s);
@@ -489,7 +489,7 @@ static void normalize(struct cnode *n, const char *pattern)
             dedup(n, unique_rules[i].kind);
 }
 
-void compose_normalize_tree(struct cnode *root)
+void spec_compose_normalize_tree(struct cnode *root)
 {
     normalize(root, "");
 }

@@ -51,7 +51,7 @@ static int set_target(struct spec_mount *m, const struct cnode *at, const char *
 {
     if (target[0] != '/')
         return cn_error(at, err, "%s: container path '%s' must be absolute", path, target);
-    m->target = compose_clean_path(target);
+    m->target = spec_compose_clean_path(target);
     return 0;
 }
 
@@ -297,8 +297,8 @@ static int volume_long(struct loader *l, const struct cnode *e, const char *path
     return add_mount(s, &m, e, path, err);
 }
 
-int compose_volumes_parse(struct loader *l, const struct cnode *n, const char *path,
-                          struct spec_service *s, struct m87_error **err)
+int spec_compose_volumes_parse(struct loader *l, const struct cnode *n, const char *path,
+                               struct spec_service *s, struct m87_error **err)
 {
     if (cn_expect(n, path, M87_YAML_SEQUENCE, err) < 0)
         return -1;
@@ -319,8 +319,8 @@ int compose_volumes_parse(struct loader *l, const struct cnode *n, const char *p
 /* ---- tmpfs and devices -------------------------------------------------------------------------
  */
 
-int compose_tmpfs_parse(const struct cnode *n, const char *path, struct spec_service *s,
-                        struct m87_error **err)
+int spec_compose_tmpfs_parse(const struct cnode *n, const char *path, struct spec_service *s,
+                             struct m87_error **err)
 {
     struct m87_strv v;
     m87_strv_init(&v);
@@ -335,7 +335,7 @@ int compose_tmpfs_parse(const struct cnode *n, const char *path, struct spec_ser
             rc = cn_error(at, err, "%s: container path '%s' must be absolute", ip, target);
             break;
         }
-        _cleanup_free_ char *clean = compose_clean_path(target);
+        _cleanup_free_ char *clean = spec_compose_clean_path(target);
         m87_kvlist_set(&s->tmpfs, clean, e[cut] ? e + cut + 1 : "");
     }
     m87_strv_release(&v);
@@ -388,8 +388,8 @@ static int device_long(struct spec_service *s, const struct cnode *e, const char
     return add_device(s, e, path, vals[0], vals[1] ? vals[1] : vals[0], vals[2], err);
 }
 
-int compose_devices_parse(const struct cnode *n, const char *path, struct spec_service *s,
-                          struct m87_error **err)
+int spec_compose_devices_parse(const struct cnode *n, const char *path, struct spec_service *s,
+                               struct m87_error **err)
 {
     if (cn_expect(n, path, M87_YAML_SEQUENCE, err) < 0)
         return -1;

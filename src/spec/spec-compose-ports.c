@@ -230,8 +230,8 @@ static int port_long(const struct cnode *e, const char *path, struct spec_servic
     return 0;
 }
 
-int compose_ports_parse(const struct cnode *n, const char *path, struct spec_service *s,
-                        struct m87_error **err)
+int spec_compose_ports_parse(const struct cnode *n, const char *path, struct spec_service *s,
+                             struct m87_error **err)
 {
     if (cn_expect(n, path, M87_YAML_SEQUENCE, err) < 0)
         return -1;
@@ -249,8 +249,8 @@ int compose_ports_parse(const struct cnode *n, const char *path, struct spec_ser
     return 0;
 }
 
-int compose_expose_parse(const struct cnode *n, const char *path, struct spec_service *s,
-                         struct m87_error **err)
+int spec_compose_expose_parse(const struct cnode *n, const char *path, struct spec_service *s,
+                              struct m87_error **err)
 {
     if (cn_expect(n, path, M87_YAML_SEQUENCE, err) < 0)
         return -1;

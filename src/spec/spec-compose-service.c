@@ -345,7 +345,7 @@ static int parse_command(struct svc *c, const char *name, bool *has, struct m87_
     *has = true;
     if (v->kind == M87_YAML_SCALAR) {
         const char *why = NULL;
-        if (compose_split_words(v->text, out, &why) < 0)
+        if (spec_compose_split_words(v->text, out, &why) < 0)
             return cn_error(v, c->err, "%s: %s in '%s'", c->fpath, why, v->text);
         return 0;
     }
@@ -449,7 +449,7 @@ static int check_service(struct svc *c)
 /* ---- the service -------------------------------------------------------------------------------
  */
 
-void compose_service_init(struct spec_service *s)
+void spec_compose_service_init(struct spec_service *s)
 {
     memset(s, 0, sizeof(*s));
     m87_strv_init(&s->command);
@@ -480,8 +480,8 @@ void compose_service_init(struct spec_service *s)
     s->stop_grace_ns = SPEC_UNSET;
 }
 
-int compose_service_parse(struct loader *l, const struct cnode *def, struct spec_service *s,
-                          struct m87_error **err)
+int spec_compose_service_parse(struct loader *l, const struct cnode *def, struct spec_service *s,
+                               struct m87_error **err)
 {
     _cleanup_free_ char *path = cn_path("services", def->key);
     s->name = m87_xstrdup(def->key);
@@ -503,15 +503,15 @@ int compose_service_parse(struct loader *l, const struct cnode *def, struct spec
         rc = 0;
     const struct cnode *v;
     if (rc == 0 && (v = svc_get(&c, "ports")))
-        rc = compose_ports_parse(v, c.fpath, s, err);
+        rc = spec_compose_ports_parse(v, c.fpath, s, err);
     if (rc == 0 && (v = svc_get(&c, "expose")))
-        rc = compose_expose_parse(v, c.fpath, s, err);
+        rc = spec_compose_expose_parse(v, c.fpath, s, err);
     if (rc == 0 && (v = svc_get(&c, "volumes")))
-        rc = compose_volumes_parse(l, v, c.fpath, s, err);
+        rc = spec_compose_volumes_parse(l, v, c.fpath, s, err);
     if (rc == 0 && (v = svc_get(&c, "tmpfs")))
-        rc = compose_tmpfs_parse(v, c.fpath, s, err);
+        rc = spec_compose_tmpfs_parse(v, c.fpath, s, err);
     if (rc == 0 && (v = svc_get(&c, "devices")))
-        rc = compose_devices_parse(v, c.fpath, s, err);
+        rc = spec_compose_devices_parse(v, c.fpath, s, err);
     if (rc == 0)
         rc = check_service(&c);
     free(c.fpath);
@@ -575,7 +575,7 @@ static void release_lists(struct spec_service *s)
     refs_free(s->secrets, s->n_secrets);
 }
 
-void compose_service_release(struct spec_service *s)
+void spec_compose_service_release(struct spec_service *s)
 {
     release_lists(s);
     char **strs[] = {&s->name,         &s->pos.file,      &s->image,      &s->platform,
@@ -594,5 +594,5 @@ void compose_service_release(struct spec_service *s)
                                 &s->log_options};
     for (size_t i = 0; i < M87_ARRAY_LEN(kvs); i++)
         m87_kvlist_release(kvs[i]);
-    compose_service_init(s);
+    spec_compose_service_init(s);
 }

@@ -305,7 +305,7 @@ static void *alloc_for(const struct cnode *n, size_t size)
     return m87_xcalloc(n && n->len ? n->len : 1, size);
 }
 
-int compose_top_parse(struct loader *l, struct m87_error **err)
+int spec_compose_top_parse(struct loader *l, struct m87_error **err)
 {
     struct spec_project *p = l->p;
     const struct cnode *n;
@@ -439,7 +439,7 @@ static int report_cycle(const struct loader *l, const size_t *stack, size_t dept
     return rc;
 }
 
-int compose_check_services(struct loader *l, struct m87_error **err)
+int spec_compose_check_services(struct loader *l, struct m87_error **err)
 {
     struct spec_project *p = l->p;
     for (size_t i = 0; i < p->n_services; i++)
@@ -461,7 +461,7 @@ int compose_check_services(struct loader *l, struct m87_error **err)
 /* ---- pruning -----------------------------------------------------------------------------------
  */
 
-void compose_network_release(struct spec_network *n)
+void spec_compose_network_release(struct spec_network *n)
 {
     free(n->key);
     free(n->name);
@@ -479,7 +479,7 @@ void compose_network_release(struct spec_network *n)
     m87_kvlist_release(&n->labels);
 }
 
-void compose_volume_release(struct spec_volume *v)
+void spec_compose_volume_release(struct spec_volume *v)
 {
     free(v->key);
     free(v->name);
@@ -488,7 +488,7 @@ void compose_volume_release(struct spec_volume *v)
     m87_kvlist_release(&v->labels);
 }
 
-void compose_config_release(struct spec_config *c)
+void spec_compose_config_release(struct spec_config *c)
 {
     free(c->key);
     free(c->name);
@@ -540,7 +540,7 @@ static void prune_networks(struct loader *l)
     bool have_default = false;
     for (size_t i = 0; i < p->n_networks; i++) {
         if (!network_used(p, p->networks[i].key)) {
-            compose_network_release(&p->networks[i]);
+            spec_compose_network_release(&p->networks[i]);
             continue;
         }
         have_default = have_default || strcmp(p->networks[i].key, "default") == 0;
@@ -558,7 +558,7 @@ static void prune_networks(struct loader *l)
     p->n_networks++;
 }
 
-void compose_prune_resources(struct loader *l)
+void spec_compose_prune_resources(struct loader *l)
 {
     struct spec_project *p = l->p;
     prune_networks(l);
@@ -567,7 +567,7 @@ void compose_prune_resources(struct loader *l)
         if (volume_used(p, p->volumes[i].key))
             p->volumes[w++] = p->volumes[i];
         else
-            compose_volume_release(&p->volumes[i]);
+            spec_compose_volume_release(&p->volumes[i]);
     }
     p->n_volumes = w;
     for (int secret = 0; secret < 2; secret++) {
@@ -578,7 +578,7 @@ void compose_prune_resources(struct loader *l)
             if (ref_used(p, v[i].key, secret))
                 v[w++] = v[i];
             else
-                compose_config_release(&v[i]);
+                spec_compose_config_release(&v[i]);
         }
         *n = w;
     }

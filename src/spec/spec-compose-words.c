@@ -42,7 +42,7 @@ static bool quoted(const char **p, struct m87_buf *w)
     return true;
 }
 
-int compose_split_words(const char *text, struct m87_strv *out, const char **why)
+int spec_compose_split_words(const char *text, struct m87_strv *out, const char **why)
 {
     struct m87_buf w;
     m87_buf_init(&w, 0);

@@ -31,12 +31,12 @@ static char *resolve(const struct spec_project *p, struct env *e, const struct m
     if (text[0] == '~' && (text[1] == '\0' || text[1] == '/')) {
         const char *home = env_lookup(e, "HOME");
         _cleanup_free_ char *joined = m87_xasprintf("%s%s", home ? home : "", text + 1);
-        return compose_clean_path(joined);
+        return spec_compose_clean_path(joined);
     }
     if (text[0] == '/')
-        return compose_clean_path(text);
+        return spec_compose_clean_path(text);
     _cleanup_free_ char *joined = m87_xasprintf("%s/%s", p->working_dir, text);
-    return compose_clean_path(joined);
+    return spec_compose_clean_path(joined);
 }
 
 static char *at_node(const struct m87_yaml_node *n, const char *field)

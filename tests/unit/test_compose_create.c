@@ -7,7 +7,8 @@
 #include <time.h>
 
 #include "unit-util.h"
-#include "../../src/engine/compose-internal.h"
+#include "compose/compose-internal.h"
+#include "engine/engine-internal.h"
 
 /* ---- building projects by hand --------------------------------------------------------------- */
 
@@ -804,13 +805,13 @@ static void test_order_and_select(void **state)
     bool sel[3];
     struct m87_error *err = NULL;
     const char *const only[] = {"web"};
-    struct engine_compose_options o = {.services = only, .n_services = 1};
+    struct compose_options o = {.services = only, .n_services = 1};
     assert_ok(compose_select(&p, &o, true, sel, &err), &err);
     assert_true(sel[0] && sel[1] && !sel[2]);
     assert_ok(compose_select(&p, &o, false, sel, &err), &err);
     assert_true(sel[0] && !sel[1] && !sel[2]);
     const char *const bad[] = {"nope"};
-    struct engine_compose_options ob = {.services = bad, .n_services = 1};
+    struct compose_options ob = {.services = bad, .n_services = 1};
     assert_int_equal(compose_select(&p, &ob, true, sel, &err), -1);
     assert_int_equal(m87_error_code(err), M87_E_INVAL);
     assert_string_equal(err->msg, "no such service: 'nope'");
@@ -934,7 +935,7 @@ static int pool_run(struct pool_log *l, bool on_socket, const bool *active, stru
     struct engine_client *c = engine_client_new_with_transport(&no_io, NULL, 0);
     if (on_socket)
         c->socket_path = m87_xstrdup("/nonexistent/m87-unit.sock");
-    struct engine_compose_options o = {.timeout_s = -1};
+    struct compose_options o = {.timeout_s = -1};
     struct compose_run r;
     compose_run_init(&r, c, &p, &o);
     pthread_mutex_init(&l->mu, NULL);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "unit-util.h"
-#include "../../src/engine/engine-internal.h"
+#include "engine/engine-internal.h"
 
 /* ---- a spy on the requests, in front of the replay ------------------------------------------- */
 

@@ -6,7 +6,7 @@
 #include <sys/statvfs.h>
 
 #include "unit-util.h"
-#include "../../src/engine/engine-internal.h"
+#include "engine/engine-internal.h"
 
 #define EV_ID "2a03e38310a35c54eb82b3279e6573de4269b392a43924e98d8a3fe2c2c89f05"
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "unit-util.h"
-#include "agent/runner.h"
+#include "m87/runner.h"
 
 /* ---- output tail ------------------------------------------------------------------------------
  */

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "unit-util.h"
-#include "../../src/engine/engine-internal.h"
+#include "engine/engine-internal.h"
 
 struct exchange {
     char *method;

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "m87/common.h"
-#include "m87/engine.h"
+#include "m87/compose.h"
 
 /* Path of a file under fixtures/ (M87_FIXTURES or the source tree); caller frees. */
 char *unit_fixture_path(const char *rel);

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "m87/common.h"
-#include "m87/engine.h"
+#include "m87/compose.h"
 
 /* The value of an M87_TEST_* variable; fails the test when it is not set. */
 const char *e2e_env(const char *name);

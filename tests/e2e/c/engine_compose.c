@@ -8,7 +8,8 @@
 #include <time.h>
 
 #include "e2e-util.h"
-#include "engine/compose-internal.h"
+#include "compose/compose-internal.h"
+#include "engine/engine-internal.h"
 
 /* ---- projects by hand ---------------------------------------------------------------------- */
 
@@ -115,10 +116,10 @@ static void proj_free(struct proj *x)
 
 static const char *const kinds[] = {"pull", "pulled", "network", "volume", "container", "warning"};
 
-static void on_event(void *ctx, const struct engine_compose_event *ev)
+static void on_event(void *ctx, const struct compose_event *ev)
 {
     struct m87_strv *log = ctx;
-    if (ev->kind == ENGINE_COMPOSE_PULL)
+    if (ev->kind == COMPOSE_PULL)
         return;
     _cleanup_free_ char *line =
         m87_xasprintf("%s %s %s %s %s", kinds[ev->kind], ev->service ? ev->service : "-",
@@ -156,18 +157,17 @@ struct ctx {
     struct m87_strv events;
 };
 
-static struct engine_compose_options opts_for(struct ctx *t)
+static struct compose_options opts_for(struct ctx *t)
 {
     m87_strv_release(&t->events);
     m87_strv_init(&t->events);
-    return (struct engine_compose_options){
-        .timeout_s = -1, .on_event = on_event, .ctx = &t->events};
+    return (struct compose_options){.timeout_s = -1, .on_event = on_event, .ctx = &t->events};
 }
 
-static void up_ok(struct ctx *t, struct engine_compose_options *o)
+static void up_ok(struct ctx *t, struct compose_options *o)
 {
     struct m87_error *err = NULL;
-    if (engine_compose_up(t->c, &t->x->p, o, &err) < 0) {
+    if (compose_up(t->c, &t->x->p, o, &err) < 0) {
         dump_events(&t->events);
         fail_msg("up failed: %s", err->msg);
     }
@@ -188,9 +188,9 @@ static int teardown(void **state)
     struct ctx *t = *state;
     if (t->x) {
         struct spec_project bare = {.name = t->x->p.name};
-        struct engine_compose_options o = {.timeout_s = 0, .volumes = true, .remove_orphans = true};
+        struct compose_options o = {.timeout_s = 0, .volumes = true, .remove_orphans = true};
         struct m87_error *err = NULL;
-        if (engine_compose_down(t->c, &bare, &o, &err) < 0) {
+        if (compose_down(t->c, &bare, &o, &err) < 0) {
             print_message("teardown down: %s\n", err->msg);
             m87_error_clear(&err);
         }
@@ -205,12 +205,12 @@ static int teardown(void **state)
 /* ---- looking at the result --------------------------------------------------------------------
  */
 
-static struct engine_compose_container *ps(struct ctx *t, size_t *n)
+static struct compose_container *ps(struct ctx *t, size_t *n)
 {
     struct m87_error *err = NULL;
-    struct engine_compose_container *v = NULL;
-    struct engine_compose_options o = {.timeout_s = -1};
-    assert_ok(engine_compose_ps(t->c, &t->x->p, &o, &v, n, &err), &err);
+    struct compose_container *v = NULL;
+    struct compose_options o = {.timeout_s = -1};
+    assert_ok(compose_ps(t->c, &t->x->p, &o, &v, n, &err), &err);
     return v;
 }
 
@@ -218,7 +218,7 @@ static struct engine_compose_container *ps(struct ctx *t, size_t *n)
 static char *id_of(struct ctx *t, const char *name)
 {
     size_t n = 0;
-    struct engine_compose_container *v = ps(t, &n);
+    struct compose_container *v = ps(t, &n);
     char *id = NULL;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(v[i].name, name) == 0) {
@@ -226,7 +226,7 @@ static char *id_of(struct ctx *t, const char *name)
             id = m87_xstrdup(v[i].id);
         }
     }
-    engine_compose_containers_free(v, n);
+    compose_containers_free(v, n);
     if (id == NULL)
         fail_msg("no container named %s", name);
     return id;
@@ -335,11 +335,11 @@ static void test_up_three_services(void **state)
 {
     struct ctx *t = *state;
     t->x = three_services("a");
-    struct engine_compose_options o = opts_for(t);
+    struct compose_options o = opts_for(t);
     up_ok(t, &o);
 
     size_t n = 0;
-    struct engine_compose_container *v = ps(t, &n);
+    struct compose_container *v = ps(t, &n);
     assert_int_equal(n, 3);
     /* ordered by service name, then number */
     _cleanup_free_ char *db = pname(t, "%s-%s-1", "db");
@@ -355,7 +355,7 @@ static void test_up_three_services(void **state)
     assert_string_equal(v[2].state, "running");
     assert_null(v[2].health);
     assert_int_equal(v[2].number, 1);
-    engine_compose_containers_free(v, n);
+    compose_containers_free(v, n);
 
     /* the dependency order shows in the events: web starts after migrate completed, which
      * started after db was healthy */
@@ -417,7 +417,7 @@ static void test_second_up_and_change(void **state)
 {
     struct ctx *t = *state;
     t->x = three_services("b");
-    struct engine_compose_options o = opts_for(t);
+    struct compose_options o = opts_for(t);
     up_ok(t, &o);
     _cleanup_free_ char *db = pname(t, "%s-%s-1", "db");
     _cleanup_free_ char *mig = pname(t, "%s-%s-1", "migrate");
@@ -455,9 +455,9 @@ static void test_second_up_and_change(void **state)
     _cleanup_free_ char *net_back = pname(t, "%s_%s", "back");
     assert_true(has_network(wi, net_back));
     size_t n = 0;
-    struct engine_compose_container *v = ps(t, &n);
+    struct compose_container *v = ps(t, &n);
     assert_int_equal(n, 3); /* no temporary container left */
-    engine_compose_containers_free(v, n);
+    compose_containers_free(v, n);
 }
 
 /* A converged project costs one list of containers and one inspect per image: no inspect per
@@ -493,7 +493,7 @@ static void test_noop_up_cost(void **state)
         svc_add(t->x, name, NULL);
     }
     t->x->p.services[4].replicas = 2;
-    struct engine_compose_options o = opts_for(t);
+    struct compose_options o = opts_for(t);
     up_ok(t, &o);
     assert_int_equal(events_with(&t->events, " started"), 6);
 
@@ -524,7 +524,7 @@ static void test_orphans_scale_down(void **state)
     svc_add(t->x, "keep", NULL);
     struct spec_service *gone = svc_add(t->x, "gone", NULL);
     gone->replicas = 2;
-    struct engine_compose_options o = opts_for(t);
+    struct compose_options o = opts_for(t);
     up_ok(t, &o);
     _cleanup_free_ char *g2 = pname(t, "%s-%s-2", "gone");
     _cleanup_free_ char *g2id = id_of(t, g2);
@@ -534,9 +534,9 @@ static void test_orphans_scale_down(void **state)
     o = opts_for(t);
     up_ok(t, &o);
     size_t n = 0;
-    struct engine_compose_container *v = ps(t, &n);
+    struct compose_container *v = ps(t, &n);
     assert_int_equal(n, 2);
-    engine_compose_containers_free(v, n);
+    compose_containers_free(v, n);
 
     /* the service leaves the file: its container is an orphan, kept with a warning */
     t->x->p.n_services = 1;
@@ -545,7 +545,7 @@ static void test_orphans_scale_down(void **state)
     assert_true(event_at(&t->events, "warning - - - found orphan containers") >= 0);
     v = ps(t, &n);
     assert_int_equal(n, 2);
-    engine_compose_containers_free(v, n);
+    compose_containers_free(v, n);
     /* a service left out by a profile is no orphan */
     m87_strv_add(&t->x->p.disabled_services, "gone");
     o = opts_for(t);
@@ -553,7 +553,7 @@ static void test_orphans_scale_down(void **state)
     up_ok(t, &o);
     v = ps(t, &n);
     assert_int_equal(n, 2);
-    engine_compose_containers_free(v, n);
+    compose_containers_free(v, n);
     m87_strv_release(&t->x->p.disabled_services);
     m87_strv_init(&t->x->p.disabled_services);
     o = opts_for(t);
@@ -562,7 +562,7 @@ static void test_orphans_scale_down(void **state)
     v = ps(t, &n);
     assert_int_equal(n, 1);
     assert_string_equal(v[0].service, "keep");
-    engine_compose_containers_free(v, n);
+    compose_containers_free(v, n);
 
     /* down: containers and the network go; it works from labels alone too */
     t->x->p.n_services = 2;
@@ -572,10 +572,10 @@ static void test_orphans_scale_down(void **state)
     o = opts_for(t);
     o.timeout_s = 0;
     struct m87_error *err = NULL;
-    assert_ok(engine_compose_down(t->c, &bare, &o, &err), &err);
+    assert_ok(compose_down(t->c, &bare, &o, &err), &err);
     v = ps(t, &n);
     assert_int_equal(n, 0);
-    engine_compose_containers_free(v, n);
+    compose_containers_free(v, n);
     _cleanup_free_ char *net = pname(t, "%s_%s", "default");
     struct engine_network_info *ni = NULL;
     assert_int_equal(engine_network_inspect(t->c, net, &ni, &err), -1);
@@ -589,19 +589,19 @@ static void test_down_volumes(void **state)
 {
     struct ctx *t = *state;
     t->x = three_services("e");
-    struct engine_compose_options o = opts_for(t);
+    struct compose_options o = opts_for(t);
     up_ok(t, &o);
     _cleanup_free_ char *vol = pname(t, "%s_%s", "data");
     struct m87_error *err = NULL;
     o = opts_for(t);
     o.timeout_s = 1;
-    assert_ok(engine_compose_down(t->c, &t->x->p, &o, &err), &err);
+    assert_ok(compose_down(t->c, &t->x->p, &o, &err), &err);
     struct engine_volume_info *vi = NULL;
     assert_ok(engine_volume_inspect(t->c, vol, &vi, &err), &err); /* kept without -v */
     engine_volume_info_free(vi);
     o = opts_for(t);
     o.volumes = true;
-    assert_ok(engine_compose_down(t->c, &t->x->p, &o, &err), &err);
+    assert_ok(compose_down(t->c, &t->x->p, &o, &err), &err);
     assert_int_equal(engine_volume_inspect(t->c, vol, &vi, &err), -1);
     assert_int_equal(m87_error_code(err), M87_E_NOTFOUND);
     m87_error_clear(&err);
@@ -637,7 +637,7 @@ static char *leftover(struct ctx *t, const struct spec_service *s, int n, const 
 static void assert_converged(struct ctx *t, int replicas)
 {
     size_t n = 0;
-    struct engine_compose_container *v = ps(t, &n);
+    struct compose_container *v = ps(t, &n);
     assert_int_equal(n, (size_t)replicas);
     for (size_t i = 0; i < n; i++) {
         _cleanup_free_ char *want = m87_xasprintf("%s-app-%zu", t->x->p.name, i + 1);
@@ -645,7 +645,7 @@ static void assert_converged(struct ctx *t, int replicas)
         assert_string_equal(v[i].state, "running");
         assert_int_equal(v[i].number, (int)i + 1);
     }
-    engine_compose_containers_free(v, n);
+    compose_containers_free(v, n);
 }
 
 static void test_crash_duplicates_and_temp_names(void **state)
@@ -655,7 +655,7 @@ static void test_crash_duplicates_and_temp_names(void **state)
     t->x = proj_new("f");
     struct spec_service *app = svc_add(t->x, "app", NULL);
     app->replicas = 2;
-    struct engine_compose_options o = opts_for(t);
+    struct compose_options o = opts_for(t);
     up_ok(t, &o);
     _cleanup_free_ char *a1 = pname(t, "%s-%s-1", "app");
     _cleanup_free_ char *a2 = pname(t, "%s-%s-2", "app");
@@ -721,11 +721,11 @@ static void test_wait_failure_quotes_logs(void **state)
     t->x = proj_new("g");
     svc_add(t->x, "ok", NULL);
     svc_add(t->x, "bad", "echo boom-line-1; echo boom-line-2 >&2; sleep 1; exit 3");
-    struct engine_compose_options o = opts_for(t);
+    struct compose_options o = opts_for(t);
     o.wait = true;
     o.wait_timeout_ms = 60000;
     struct m87_error *err = NULL;
-    assert_int_equal(engine_compose_up(t->c, &t->x->p, &o, &err), -1);
+    assert_int_equal(compose_up(t->c, &t->x->p, &o, &err), -1);
     _cleanup_free_ char *bad = pname(t, "%s-%s-1", "bad");
     _cleanup_free_ char *want = m87_xasprintf("container '%s' exited with code 3", bad);
     if (strstr(err->msg, want) == NULL || strstr(err->msg, "boom-line-1") == NULL ||
@@ -742,11 +742,11 @@ static void test_unhealthy_dependency_fails_fast(void **state)
     svc_health(t->x, db, "echo probe-failed; exit 1");
     struct spec_service *web = svc_add(t->x, "web", NULL);
     svc_depends(t->x, web, "db", SPEC_DEPENDS_HEALTHY);
-    struct engine_compose_options o = opts_for(t);
+    struct compose_options o = opts_for(t);
     struct m87_error *err = NULL;
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    assert_int_equal(engine_compose_up(t->c, &t->x->p, &o, &err), -1);
+    assert_int_equal(compose_up(t->c, &t->x->p, &o, &err), -1);
     clock_gettime(CLOCK_MONOTONIC, &b);
     assert_true(b.tv_sec - a.tv_sec < 30);
     _cleanup_free_ char *dbn = pname(t, "%s-%s-1", "db");
@@ -764,7 +764,7 @@ static void test_unhealthy_dependency_fails_fast(void **state)
     /* a service_healthy dependency without a healthcheck is an error, not a hang */
     db->has_healthcheck = false;
     o = opts_for(t);
-    assert_int_equal(engine_compose_up(t->c, &t->x->p, &o, &err), -1);
+    assert_int_equal(compose_up(t->c, &t->x->p, &o, &err), -1);
     if (strstr(err->msg, "has no healthcheck configured") == NULL)
         fail_msg("unexpected message: %s", err->msg);
     m87_error_clear(&err);
@@ -777,9 +777,9 @@ static void test_completed_dependency_failure(void **state)
     svc_add(t->x, "init", "echo init-failed; exit 7");
     struct spec_service *app = svc_add(t->x, "app", NULL);
     svc_depends(t->x, app, "init", SPEC_DEPENDS_COMPLETED);
-    struct engine_compose_options o = opts_for(t);
+    struct compose_options o = opts_for(t);
     struct m87_error *err = NULL;
-    assert_int_equal(engine_compose_up(t->c, &t->x->p, &o, &err), -1);
+    assert_int_equal(compose_up(t->c, &t->x->p, &o, &err), -1);
     _cleanup_free_ char *in = pname(t, "%s-%s-1", "init");
     _cleanup_free_ char *want = m87_xasprintf("container '%s' exited with code 7", in);
     if (strstr(err->msg, want) == NULL || strstr(err->msg, "init-failed") == NULL)
@@ -797,7 +797,7 @@ static void test_network_mode_service(void **state)
     svc_add(t->x, "main", NULL);
     struct spec_service *side = svc_add(t->x, "side", NULL);
     side->network_mode = S(t->x, "service:main");
-    struct engine_compose_options o = opts_for(t);
+    struct compose_options o = opts_for(t);
     up_ok(t, &o);
     _cleanup_free_ char *main1 = pname(t, "%s-%s-1", "main");
     _cleanup_free_ char *side1 = pname(t, "%s-%s-1", "side");
@@ -831,18 +831,18 @@ static void test_logs_and_lifecycle(void **state)
     t->x = proj_new("k");
     svc_add(t->x, "a", "trap 'exit 0' TERM; echo from-a; while :; do sleep 1 & wait $!; done");
     svc_add(t->x, "b", "trap 'exit 0' TERM; echo from-b >&2; while :; do sleep 1 & wait $!; done");
-    struct engine_compose_options o = opts_for(t);
+    struct compose_options o = opts_for(t);
     up_ok(t, &o);
     _cleanup_free_ char *a1 = pname(t, "%s-%s-1", "a");
     _cleanup_free_ char *b1 = pname(t, "%s-%s-1", "b");
 
     /* follow two silent containers; the callback stops once it saw both lines */
     struct log_seen seen = {0};
-    struct engine_compose_logs_options lo = {.follow = true};
+    struct compose_logs_options lo = {.follow = true};
     struct m87_error *err = NULL;
     struct timespec ta, tb;
     clock_gettime(CLOCK_MONOTONIC, &ta);
-    assert_ok(engine_compose_logs(t->c, &t->x->p, &o, &lo, on_log, &seen, &err), &err);
+    assert_ok(compose_logs(t->c, &t->x->p, &o, &lo, on_log, &seen, &err), &err);
     clock_gettime(CLOCK_MONOTONIC, &tb);
     assert_true(seen.saw_a && seen.saw_b);
     assert_true(tb.tv_sec - ta.tv_sec < 10);
@@ -858,33 +858,33 @@ static void test_logs_and_lifecycle(void **state)
 
     /* stop: all stopped; logs without follow then end by themselves */
     o = opts_for(t);
-    assert_ok(engine_compose_stop(t->c, &t->x->p, &o, &err), &err);
+    assert_ok(compose_stop(t->c, &t->x->p, &o, &err), &err);
     size_t n = 0;
-    struct engine_compose_container *v = ps(t, &n);
+    struct compose_container *v = ps(t, &n);
     assert_int_equal(n, 2);
     assert_string_equal(v[0].state, "exited");
     assert_string_equal(v[1].state, "exited");
-    engine_compose_containers_free(v, n);
+    compose_containers_free(v, n);
     struct log_seen all = {0};
-    lo = (struct engine_compose_logs_options){.tail = "1", .timestamps = true};
-    assert_ok(engine_compose_logs(t->c, &t->x->p, &o, &lo, on_log, &all, &err), &err);
+    lo = (struct compose_logs_options){.tail = "1", .timestamps = true};
+    assert_ok(compose_logs(t->c, &t->x->p, &o, &lo, on_log, &all, &err), &err);
     assert_true(all.lines.len >= 1);
     m87_strv_release(&all.lines);
 
     /* start, then restart: running again, same containers */
     _cleanup_free_ char *aid = id_of(t, a1);
     o = opts_for(t);
-    assert_ok(engine_compose_start(t->c, &t->x->p, &o, &err), &err);
+    assert_ok(compose_start(t->c, &t->x->p, &o, &err), &err);
     assert_int_equal(events_with(&t->events, " started"), 2);
     o = opts_for(t);
-    assert_ok(engine_compose_restart(t->c, &t->x->p, &o, &err), &err);
+    assert_ok(compose_restart(t->c, &t->x->p, &o, &err), &err);
     assert_int_equal(events_with(&t->events, " stopped"), 2);
     assert_int_equal(events_with(&t->events, " started"), 2);
     v = ps(t, &n);
     assert_string_equal(v[0].state, "running");
     assert_string_equal(v[1].state, "running");
     assert_string_equal(v[0].id, aid);
-    engine_compose_containers_free(v, n);
+    compose_containers_free(v, n);
 }
 
 int main(void)

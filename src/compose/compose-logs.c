@@ -11,16 +11,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "compose-internal.h"
+#include "compose/compose-internal.h"
 
 #define COMPOSE_LOGS_CHECK_MS 1000L
 #define COMPOSE_TS_MAX 64
 
-static const struct engine_compose_options default_opts = {.timeout_s = -1};
+static const struct compose_options default_opts = {.timeout_s = -1};
 
 struct logs_shared {
     pthread_mutex_t lock;
-    engine_compose_log_fn fn;
+    compose_log_fn fn;
     void *ctx;
     bool timestamps; /* the caller wants them */
     bool stop;
@@ -170,7 +170,7 @@ struct follow_arg {
 static void *follow_thread(void *arg)
 {
     struct follow_arg *a = arg;
-    _cleanup_(engine_client_freep) struct engine_client *c = compose_thread_client(a->parent);
+    _cleanup_(engine_client_freep) struct engine_client *c = engine_client_clone(a->parent);
     follow_stream(c ? c : a->parent, a->ls, a->tail);
     return NULL;
 }
@@ -216,7 +216,7 @@ static int once_line(void *ctx, enum engine_stream stream, const char *data, siz
 }
 
 static int logs_once(struct engine_client *c, struct compose_ctr **ks, size_t n,
-                     struct logs_shared *sh, const struct engine_compose_logs_options *lo,
+                     struct logs_shared *sh, const struct compose_logs_options *lo,
                      struct m87_error **err)
 {
     for (size_t i = 0; i < n && !sh->stop; i++) {
@@ -251,7 +251,7 @@ static int by_rank(const void *a, const void *b)
 }
 
 /* A service the project does not know (every one, with -p NAME only) is chosen by its label. */
-static bool named(const struct engine_compose_options *o, const char *service)
+static bool named(const struct compose_options *o, const char *service)
 {
     for (size_t i = 0; i < o->n_services; i++)
         if (strcmp(o->services[i], service) == 0)
@@ -287,13 +287,12 @@ static struct compose_ctr **pick(struct compose_run *r, size_t *n)
     return out;
 }
 
-int engine_compose_logs(struct engine_client *c, const struct spec_project *p,
-                        const struct engine_compose_options *opts,
-                        const struct engine_compose_logs_options *lopts, engine_compose_log_fn fn,
-                        void *ctx, struct m87_error **err)
+int compose_logs(struct engine_client *c, const struct spec_project *p,
+                 const struct compose_options *opts, const struct compose_logs_options *lopts,
+                 compose_log_fn fn, void *ctx, struct m87_error **err)
 {
-    static const struct engine_compose_logs_options no_lopts = {0};
-    const struct engine_compose_logs_options *lo = lopts ? lopts : &no_lopts;
+    static const struct compose_logs_options no_lopts = {0};
+    const struct compose_logs_options *lo = lopts ? lopts : &no_lopts;
     struct compose_run r;
     compose_run_init(&r, c, p, opts ? opts : &default_opts);
     int rc = p->n_services > 0 ? compose_select(p, r.o, false, r.selected, err) : 0;

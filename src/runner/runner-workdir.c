@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "agent/runner.h"
+#include "m87/runner.h"
 
 char *runner_workdir_path(const struct runner *r, const struct spec_job *job)
 {

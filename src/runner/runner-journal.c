@@ -19,7 +19,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#include "agent/runner.h"
+#include "m87/runner.h"
 
 #define SEGMENT_SUFFIX ".jsonl"
 #define MAX_SEGMENT_READ (RUNNER_JOURNAL_SEGMENT + 2 * RUNNER_MAX_RECORD)

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "compose-internal.h"
+#include "compose/compose-internal.h"
 
 #define NS_PER_S 1000000000LL
 

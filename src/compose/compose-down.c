@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "compose-internal.h"
+#include "compose/compose-internal.h"
 
-static const struct engine_compose_options default_opts = {.timeout_s = -1};
+static const struct compose_options default_opts = {.timeout_s = -1};
 
 static int connect_client(struct engine_client *c, struct m87_error **err)
 {
@@ -153,7 +153,7 @@ static int teardown_item(struct compose_run *r, void *ctx, size_t idx, size_t it
     if (engine_container_stop(r->c, k->id, r->o->timeout_s, err) < 0)
         return -1;
     compose_ctr_set_state(k, "exited");
-    compose_emit(r, ENGINE_COMPOSE_CONTAINER, k->service, k->name, "stopped", NULL);
+    compose_emit(r, COMPOSE_CONTAINER, k->service, k->name, "stopped", NULL);
     return 0;
 }
 
@@ -228,7 +228,7 @@ static int remove_networks(struct compose_run *r, struct m87_error **err)
             compose_warn(r, "network '%s' is still in use by %zu containers; not removed",
                          v[i].name, info->containers.len);
         } else if (local == NULL && engine_network_remove(r->c, v[i].id, &local) == 0) {
-            compose_emit(r, ENGINE_COMPOSE_NETWORK, NULL, v[i].name, "removed", NULL);
+            compose_emit(r, COMPOSE_NETWORK, NULL, v[i].name, "removed", NULL);
         } else if (m87_error_code(local) != M87_E_NOTFOUND) {
             compose_warn(r, "network '%s' not removed: %s", v[i].name, local->msg);
         }
@@ -253,7 +253,7 @@ static int remove_volumes(struct compose_run *r, const struct m87_strv *anon,
     for (size_t i = 0; rc == 0 && i < n; i++) {
         struct m87_error *local = NULL;
         if (engine_volume_remove(r->c, v[i].name, true, &local) == 0)
-            compose_emit(r, ENGINE_COMPOSE_VOLUME, NULL, v[i].name, "removed", NULL);
+            compose_emit(r, COMPOSE_VOLUME, NULL, v[i].name, "removed", NULL);
         else if (m87_error_code(local) != M87_E_NOTFOUND)
             compose_warn(r, "volume '%s' not removed: %s", v[i].name, local->msg);
         m87_error_clear(&local);
@@ -263,7 +263,7 @@ static int remove_volumes(struct compose_run *r, const struct m87_strv *anon,
     for (size_t i = 0; rc == 0 && anon && i < anon->len; i++) {
         struct m87_error *local = NULL;
         if (engine_volume_remove(r->c, anon->items[i], false, &local) == 0)
-            compose_emit(r, ENGINE_COMPOSE_VOLUME, NULL, anon->items[i], "removed", NULL);
+            compose_emit(r, COMPOSE_VOLUME, NULL, anon->items[i], "removed", NULL);
         m87_error_clear(&local);
     }
     return rc;
@@ -291,8 +291,8 @@ static int down_containers(struct compose_run *r, struct m87_strv *anon, struct 
     return r->o->n_services == 0 ? remove_orphans(r, anon, err) : 0;
 }
 
-int engine_compose_down(struct engine_client *c, const struct spec_project *p,
-                        const struct engine_compose_options *opts, struct m87_error **err)
+int compose_down(struct engine_client *c, const struct spec_project *p,
+                 const struct compose_options *opts, struct m87_error **err)
 {
     if (connect_client(c, err) < 0)
         return -1;
@@ -343,8 +343,8 @@ static int lifecycle_by_label(struct compose_run *r, bool stop, bool start, stru
 
 /* stop (what), start, or both in that order. */
 static int lifecycle(struct engine_client *c, const struct spec_project *p,
-                     const struct engine_compose_options *opts, bool stop, bool start,
-                     const char *verb, struct m87_error **err)
+                     const struct compose_options *opts, bool stop, bool start, const char *verb,
+                     struct m87_error **err)
 {
     if (connect_client(c, err) < 0)
         return -1;
@@ -360,28 +360,28 @@ static int lifecycle(struct engine_client *c, const struct spec_project *p,
     return rc < 0 ? m87_error_wrap(err, "%s project '%s'", verb, p->name) : 0;
 }
 
-int engine_compose_stop(struct engine_client *c, const struct spec_project *p,
-                        const struct engine_compose_options *opts, struct m87_error **err)
+int compose_stop(struct engine_client *c, const struct spec_project *p,
+                 const struct compose_options *opts, struct m87_error **err)
 {
     return lifecycle(c, p, opts, true, false, "stop", err);
 }
 
-int engine_compose_start(struct engine_client *c, const struct spec_project *p,
-                         const struct engine_compose_options *opts, struct m87_error **err)
+int compose_start(struct engine_client *c, const struct spec_project *p,
+                  const struct compose_options *opts, struct m87_error **err)
 {
     return lifecycle(c, p, opts, false, true, "start", err);
 }
 
-int engine_compose_restart(struct engine_client *c, const struct spec_project *p,
-                           const struct engine_compose_options *opts, struct m87_error **err)
+int compose_restart(struct engine_client *c, const struct spec_project *p,
+                    const struct compose_options *opts, struct m87_error **err)
 {
     return lifecycle(c, p, opts, true, true, "restart", err);
 }
 
 /* ---- pull ------------------------------------------------------------------------------------ */
 
-int engine_compose_pull(struct engine_client *c, const struct spec_project *p,
-                        const struct engine_compose_options *opts, struct m87_error **err)
+int compose_pull(struct engine_client *c, const struct spec_project *p,
+                 const struct compose_options *opts, struct m87_error **err)
 {
     if (connect_client(c, err) < 0)
         return -1;

@@ -2,7 +2,7 @@
  * created with compose's labels when missing, external ones required to exist. */
 #include <string.h>
 
-#include "compose-internal.h"
+#include "compose/compose-internal.h"
 
 #define COMPOSE_MAX_NETWORKS 64
 
@@ -96,7 +96,7 @@ static int network_foreign(struct compose_run *r, const struct spec_network *n, 
     if (rc == 0 && *id != NULL) {
         compose_warn(r, "network '%s' exists but was not created for project '%s'; using it", name,
                      r->p->name);
-        compose_emit(r, ENGINE_COMPOSE_NETWORK, NULL, name, "exists", NULL);
+        compose_emit(r, COMPOSE_NETWORK, NULL, name, "exists", NULL);
     } else if (rc == 0) {
         rc = network_create(r, n, key, name, id, err);
         if (rc < 0 && m87_error_code(*err) == M87_E_CONFLICT) {
@@ -106,7 +106,7 @@ static int network_foreign(struct compose_run *r, const struct spec_network *n, 
             if (rc == 0 && *id == NULL)
                 rc = m87_error_set(err, M87_E_CONFLICT, 0, "network '%s': created and gone", name);
         } else if (rc == 0) {
-            compose_emit(r, ENGINE_COMPOSE_NETWORK, NULL, name, "created", NULL);
+            compose_emit(r, COMPOSE_NETWORK, NULL, name, "created", NULL);
         }
     }
     m87_kvlist_release(&labels);
@@ -127,7 +127,7 @@ static int ensure_network(struct compose_run *r, const char *key,
             return m87_error_set(err, M87_E_NOTFOUND, 0,
                                  "network '%s' is declared as external, but could not be found",
                                  name);
-        compose_emit(r, ENGINE_COMPOSE_NETWORK, NULL, name, "exists", NULL);
+        compose_emit(r, COMPOSE_NETWORK, NULL, name, "exists", NULL);
     }
     for (size_t i = 0; id == NULL && i < n_ours; i++) {
         if (strcmp(ours[i].name, name) != 0)
@@ -136,7 +136,7 @@ static int ensure_network(struct compose_run *r, const char *key,
         const char *lk = m87_kvlist_get(&ours[i].labels, COMPOSE_L_NETWORK);
         if (lk && strcmp(lk, key) != 0)
             compose_warn(r, "network '%s' was created for network '%s', not '%s'", name, lk, key);
-        compose_emit(r, ENGINE_COMPOSE_NETWORK, NULL, name, "exists", NULL);
+        compose_emit(r, COMPOSE_NETWORK, NULL, name, "exists", NULL);
     }
     if (id == NULL && network_foreign(r, n, key, name, &id, err) < 0)
         return m87_error_wrap(err, "network '%s'", name);
@@ -179,7 +179,7 @@ static bool networks_pinned(struct compose_run *r, const struct m87_strv *keys)
     for (size_t i = 0; i < keys->len; i++) {
         _cleanup_free_ char *name = compose_network_name(r->p, keys->items[i]);
         m87_kvlist_set(r->network_ids, keys->items[i], network_pinned(r, name));
-        compose_emit(r, ENGINE_COMPOSE_NETWORK, NULL, name, "exists", NULL);
+        compose_emit(r, COMPOSE_NETWORK, NULL, name, "exists", NULL);
     }
     return true;
 }
@@ -238,12 +238,12 @@ static int ensure_volume(struct compose_run *r, const char *key,
                                  name);
         }
         engine_volume_info_free(info);
-        compose_emit(r, ENGINE_COMPOSE_VOLUME, NULL, name, "exists", NULL);
+        compose_emit(r, COMPOSE_VOLUME, NULL, name, "exists", NULL);
         return 0;
     }
     for (size_t i = 0; i < n_ours; i++) {
         if (strcmp(ours[i].name, name) == 0) {
-            compose_emit(r, ENGINE_COMPOSE_VOLUME, NULL, name, "exists", NULL);
+            compose_emit(r, COMPOSE_VOLUME, NULL, name, "exists", NULL);
             return 0;
         }
     }
@@ -266,9 +266,9 @@ static int ensure_volume(struct compose_run *r, const char *key,
     if (owner == NULL || strcmp(owner, r->p->name) != 0) {
         compose_warn(r, "volume '%s' already exists but was not created for project '%s'; using it",
                      name, r->p->name);
-        compose_emit(r, ENGINE_COMPOSE_VOLUME, NULL, name, "exists", NULL);
+        compose_emit(r, COMPOSE_VOLUME, NULL, name, "exists", NULL);
     } else {
-        compose_emit(r, ENGINE_COMPOSE_VOLUME, NULL, name, "created", NULL);
+        compose_emit(r, COMPOSE_VOLUME, NULL, name, "created", NULL);
     }
     engine_volume_info_free(info);
     return 0;
@@ -294,7 +294,7 @@ static bool volumes_pinned(struct compose_run *r, const struct m87_strv *keys)
     }
     for (size_t i = 0; i < keys->len; i++) {
         _cleanup_free_ char *name = compose_volume_name(r->p, keys->items[i]);
-        compose_emit(r, ENGINE_COMPOSE_VOLUME, NULL, name, "exists", NULL);
+        compose_emit(r, COMPOSE_VOLUME, NULL, name, "exists", NULL);
     }
     return true;
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "agent/runner.h"
+#include "m87/runner.h"
 
 char *runner_job_dir(const char *state_dir, const char *id)
 {

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/file.h>
 
-#include "agent/runner.h"
+#include "m87/runner.h"
 
 struct runner *runner_new(const struct runner_options *opts, struct m87_error **err)
 {
@@ -21,6 +21,7 @@ struct runner *runner_new(const struct runner_options *opts, struct m87_error **
     r->log = opts->log ? opts->log : stderr;
     r->kill_grace_ms = RUNNER_KILL_GRACE_MS;
     r->recheck_services = opts->recheck_services;
+    r->native = opts->native;
     /* an inherited SIG_IGN would reap the steps before we read their status; a closed log must
      * not kill the runner in the middle of a step */
     signal(SIGCHLD, SIG_DFL);

@@ -10,8 +10,8 @@
  * Every file is replaced atomically; a runner killed at any point and started again finishes
  * the work: a step that was running is run again, a finished job is not.
  */
-#ifndef M87_AGENT_RUNNER_H
-#define M87_AGENT_RUNNER_H
+#ifndef M87_RUNNER_H
+#define M87_RUNNER_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -121,6 +121,11 @@ int64_t runner_mono_ms(void);
 
 /* ---- the runner --------------------------------------------------------------------------- */
 
+/* Runs a native compose command line (argv[0] "compose", as runner_native_compose fills it) in
+ * a step's child process, in the step's workdir and environment; returns its exit status. The
+ * front end that owns the compose command line gives it: the runner only forks for it. */
+typedef int (*runner_native_fn)(int argc, char **argv);
+
 struct runner_options {
     const char *state_dir;   /* NULL: RUNNER_DEFAULT_STATE_DIR */
     const char *bundles_dir; /* where sha256-HEX.tar.gz are found; NULL: none */
@@ -129,6 +134,7 @@ struct runner_options {
     FILE *log;               /* step output and progress lines; NULL: stderr */
     bool recheck_services;   /* an unchanged succeeded service job whose containers do not run
                                 has its steps run again (the daemon's first apply after a start) */
+    runner_native_fn native; /* native compose steps; NULL: they fail with exit status 127 */
 };
 
 struct runner {
@@ -143,6 +149,7 @@ struct runner {
     struct engine_client *engine; /* opened on first need */
     int failures;                 /* jobs failed in this pass */
     bool recheck_services;
+    runner_native_fn native;
 };
 
 /* Create the state dir, take its lock (M87_E_CONFLICT "another runner holds 'DIR/lock'" when

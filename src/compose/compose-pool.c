@@ -7,7 +7,7 @@
 #include <malloc.h>
 #include <string.h>
 
-#include "compose-internal.h"
+#include "compose/compose-internal.h"
 
 enum node_state {
     NODE_PENDING,   /* its turn has not come */
@@ -192,7 +192,7 @@ static void work(struct pool *pl, struct compose_run *view, bool main)
 static void *worker_main(void *arg)
 {
     struct pool *pl = arg;
-    _cleanup_(engine_client_freep) struct engine_client *c = compose_thread_client(pl->r->c);
+    _cleanup_(engine_client_freep) struct engine_client *c = engine_client_clone(pl->r->c);
     if (c == NULL)
         return NULL;
     struct compose_run view;

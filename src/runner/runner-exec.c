@@ -1,6 +1,6 @@
 /* One attempt of one command: a child in its own process group, its output through a pipe,
  * a timeout that takes the whole group down. Native compose commands run in the child through
- * the same front end as `m87-agent compose`, so no docker binary is needed. */
+ * the front end the runner was given (`m87-agent compose`'s), so no docker binary is needed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -12,8 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
-#include "agent/agent-internal.h"
-#include "agent/runner.h"
+#include "m87/runner.h"
 
 #define DRAIN_MS 500 /* after the command ended: how long leftovers' output is still read */
 
@@ -53,8 +52,12 @@ M87_NORETURN static void child(const struct runner *r, const struct runner_exec 
         child_fail("change to directory", x->workdir);
     environ = (char **)x->envp;
     if (native->len) {
+        if (!r->native) {
+            dprintf(STDERR_FILENO, "m87-agent: no native compose executor in this runner\n");
+            _exit(127);
+        }
         optind = 0; /* glibc: a fresh getopt for the compose front end */
-        int rc = agent_cmd_compose((int)native->len, native->items);
+        int rc = r->native((int)native->len, native->items);
         fflush(NULL);
         _exit(rc);
     }

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "compose-internal.h"
+#include "compose/compose-internal.h"
 
 #define COMPOSE_PULL_PARALLEL 4
 
@@ -72,8 +72,8 @@ static int on_pull(void *ctx, const struct engine_pull_msg *msg)
     struct compose_run *r = cb->r;
     if (r->o->on_event == NULL)
         return 0;
-    struct engine_compose_event ev = {
-        .kind = ENGINE_COMPOSE_PULL,
+    struct compose_event ev = {
+        .kind = COMPOSE_PULL,
         .service = cb->job->service,
         .object = cb->job->ref,
         .action = msg->status,
@@ -100,14 +100,14 @@ static void pull_one(struct compose_run *r, struct engine_client *c, struct imag
                       j->service, j->ref);
         return;
     }
-    compose_emit(r, ENGINE_COMPOSE_PULLED, j->service, j->ref, "pulled", j->id);
+    compose_emit(r, COMPOSE_PULLED, j->service, j->ref, "pulled", j->id);
 }
 
 static void *pull_worker(void *arg)
 {
     struct image_pool *pool = arg;
     struct compose_run *r = pool->r;
-    _cleanup_(engine_client_freep) struct engine_client *c = compose_thread_client(r->c);
+    _cleanup_(engine_client_freep) struct engine_client *c = engine_client_clone(r->c);
     for (;;) {
         pthread_mutex_lock(r->lock);
         while (pool->next < pool->n && !pool->jobs[pool->next].pull)
@@ -146,35 +146,34 @@ static void pull_all(struct compose_run *r, struct image_job *jobs, size_t n, si
         pthread_join(tids[i], NULL);
 }
 
-static enum engine_compose_pull service_mode(const struct spec_service *s,
-                                             enum engine_compose_pull mode, bool for_pull_verb,
-                                             bool *every)
+static enum compose_pull service_mode(const struct spec_service *s, enum compose_pull mode,
+                                      bool for_pull_verb, bool *every)
 {
     *every = false;
-    if (mode != ENGINE_COMPOSE_PULL_POLICY)
+    if (mode != COMPOSE_PULL_POLICY)
         return mode;
     switch (s->pull_policy) {
     case SPEC_PULL_ALWAYS:
-        return ENGINE_COMPOSE_PULL_ALWAYS;
+        return COMPOSE_PULL_ALWAYS;
     case SPEC_PULL_NEVER:
-        return ENGINE_COMPOSE_PULL_NEVER;
+        return COMPOSE_PULL_NEVER;
     case SPEC_PULL_EVERY:
         *every = !for_pull_verb;
-        return for_pull_verb ? ENGINE_COMPOSE_PULL_ALWAYS : ENGINE_COMPOSE_PULL_MISSING;
+        return for_pull_verb ? COMPOSE_PULL_ALWAYS : COMPOSE_PULL_MISSING;
     default:
         /* `compose pull` pulls what `up` would only pull when missing */
-        return for_pull_verb ? ENGINE_COMPOSE_PULL_ALWAYS : ENGINE_COMPOSE_PULL_MISSING;
+        return for_pull_verb ? COMPOSE_PULL_ALWAYS : COMPOSE_PULL_MISSING;
     }
 }
 
 static bool wants_pull(const struct spec_service *s, const struct image_job *j,
-                       enum engine_compose_pull mode, bool for_pull_verb)
+                       enum compose_pull mode, bool for_pull_verb)
 {
     bool every = false;
     switch (service_mode(s, mode, for_pull_verb, &every)) {
-    case ENGINE_COMPOSE_PULL_ALWAYS:
+    case COMPOSE_PULL_ALWAYS:
         return true;
-    case ENGINE_COMPOSE_PULL_NEVER:
+    case COMPOSE_PULL_NEVER:
         return false;
     default:
         if (!j->present)
@@ -202,9 +201,8 @@ static size_t collect_jobs(struct compose_run *r, struct image_job *jobs)
     return n;
 }
 
-static int decide(struct compose_run *r, struct image_job *jobs, size_t n,
-                  enum engine_compose_pull mode, bool for_pull_verb, size_t *n_pull,
-                  struct m87_error **err)
+static int decide(struct compose_run *r, struct image_job *jobs, size_t n, enum compose_pull mode,
+                  bool for_pull_verb, size_t *n_pull, struct m87_error **err)
 {
     *n_pull = 0;
     for (size_t k = 0; k < n; k++) {
@@ -223,7 +221,7 @@ static int decide(struct compose_run *r, struct image_job *jobs, size_t n,
     return 0;
 }
 
-int compose_images(struct compose_run *r, enum engine_compose_pull mode, bool for_pull_verb,
+int compose_images(struct compose_run *r, enum compose_pull mode, bool for_pull_verb,
                    struct m87_error **err)
 {
     size_t cap = r->p->n_services ? r->p->n_services : 1;

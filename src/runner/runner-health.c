@@ -4,7 +4,7 @@
 #include <poll.h>
 #include <string.h>
 
-#include "agent/runner.h"
+#include "m87/runner.h"
 
 #define POLL_MS 250
 #define LOG_LINES "10"

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "compose-internal.h"
+#include "compose/compose-internal.h"
 
-static const struct engine_compose_options default_opts = {.timeout_s = -1};
+static const struct compose_options default_opts = {.timeout_s = -1};
 
 static char *health_of(const char *status)
 {
@@ -39,14 +39,14 @@ static bool wanted(const struct compose_run *r, const struct compose_ctr *k)
 
 static int by_service_number(const void *a, const void *b)
 {
-    const struct engine_compose_container *x = a, *y = b;
+    const struct compose_container *x = a, *y = b;
     int c = strcmp(x->service, y->service);
     if (c != 0)
         return c;
     return (x->number > y->number) - (x->number < y->number);
 }
 
-static void fill(struct engine_compose_container *d, const struct compose_ctr *k)
+static void fill(struct compose_container *d, const struct compose_ctr *k)
 {
     d->id = m87_xstrdup(k->id);
     d->name = m87_xstrdup(k->name);
@@ -60,9 +60,9 @@ static void fill(struct engine_compose_container *d, const struct compose_ctr *k
     d->ports = m87_xstrdup(k->ports ? k->ports : "");
 }
 
-int engine_compose_ps(struct engine_client *c, const struct spec_project *p,
-                      const struct engine_compose_options *opts,
-                      struct engine_compose_container **out, size_t *n, struct m87_error **err)
+int compose_ps(struct engine_client *c, const struct spec_project *p,
+               const struct compose_options *opts, struct compose_container **out, size_t *n,
+               struct m87_error **err)
 {
     struct compose_run r;
     compose_run_init(&r, c, p, opts ? opts : &default_opts);
@@ -73,7 +73,7 @@ int engine_compose_ps(struct engine_client *c, const struct spec_project *p,
     if (rc == 0)
         rc = compose_observe(c, p->name, r.obs, err);
     if (rc == 0) {
-        struct engine_compose_container *v = m87_xcalloc(r.obs->n ? r.obs->n : 1, sizeof(*v));
+        struct compose_container *v = m87_xcalloc(r.obs->n ? r.obs->n : 1, sizeof(*v));
         size_t len = 0;
         for (size_t i = 0; i < r.obs->n; i++)
             if (wanted(&r, &r.obs->v[i]))
@@ -86,7 +86,7 @@ int engine_compose_ps(struct engine_client *c, const struct spec_project *p,
     return rc < 0 ? m87_error_wrap(err, "ps project '%s'", p->name) : 0;
 }
 
-void engine_compose_containers_free(struct engine_compose_container *v, size_t n)
+void compose_containers_free(struct compose_container *v, size_t n)
 {
     if (v == NULL)
         return;

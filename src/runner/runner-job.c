@@ -4,7 +4,7 @@
 #include <poll.h>
 #include <string.h>
 
-#include "agent/runner.h"
+#include "m87/runner.h"
 
 struct job_ctx {
     struct runner *r;

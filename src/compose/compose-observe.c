@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "compose-internal.h"
+#include "compose/compose-internal.h"
 
 /* The tail quoted when a container fails, and the cap on what is quoted. */
 #define COMPOSE_LOG_QUOTE_LINES "10"
@@ -223,8 +223,8 @@ void compose_order(const struct spec_project *p, size_t *order)
     }
 }
 
-int compose_select(const struct spec_project *p, const struct engine_compose_options *o,
-                   bool with_deps, bool *selected, struct m87_error **err)
+int compose_select(const struct spec_project *p, const struct compose_options *o, bool with_deps,
+                   bool *selected, struct m87_error **err)
 {
     size_t n = p->n_services;
     for (size_t i = 0; i < n; i++)
@@ -259,7 +259,7 @@ struct compose_shared {
 };
 
 void compose_run_init(struct compose_run *r, struct engine_client *c, const struct spec_project *p,
-                      const struct engine_compose_options *o)
+                      const struct compose_options *o)
 {
     memset(r, 0, sizeof(*r));
     r->c = c;
@@ -300,12 +300,12 @@ void compose_run_view(const struct compose_run *r, struct engine_client *c, stru
     out->own = NULL;
 }
 
-void compose_emit(struct compose_run *r, enum engine_compose_event_kind kind, const char *service,
+void compose_emit(struct compose_run *r, enum compose_event_kind kind, const char *service,
                   const char *object, const char *action, const char *detail)
 {
     if (r->o->on_event == NULL)
         return;
-    struct engine_compose_event ev = {
+    struct compose_event ev = {
         .kind = kind,
         .service = service,
         .object = object,
@@ -323,7 +323,7 @@ void compose_warn(struct compose_run *r, const char *fmt, ...)
     va_start(ap, fmt);
     _cleanup_free_ char *text = m87_xvasprintf(fmt, ap);
     va_end(ap);
-    compose_emit(r, ENGINE_COMPOSE_WARNING, NULL, NULL, NULL, text);
+    compose_emit(r, COMPOSE_WARNING, NULL, NULL, NULL, text);
 }
 
 int compose_stop_remove(struct compose_run *r, struct compose_ctr *k, bool volumes,
@@ -337,7 +337,7 @@ int compose_stop_remove(struct compose_run *r, struct compose_ctr *k, bool volum
             return -1;
         }
         m87_error_clear(&local);
-        compose_emit(r, ENGINE_COMPOSE_CONTAINER, k->service, k->name, "stopped", NULL);
+        compose_emit(r, COMPOSE_CONTAINER, k->service, k->name, "stopped", NULL);
     }
     if (engine_container_remove(r->c, k->id, true, volumes, &local) < 0 &&
         m87_error_code(local) == M87_E_CONFLICT) {
@@ -345,7 +345,8 @@ int compose_stop_remove(struct compose_run *r, struct compose_ctr *k, bool volum
          * killed after asking for it; its name is free only once it is gone */
         m87_error_clear(&local);
         int code = 0;
-        if (engine_container_wait(r->c, k->id, "removed", r->c->timeout_ms, &code, &local) == 0)
+        if (engine_container_wait(r->c, k->id, "removed", engine_client_timeout_ms(r->c), &code,
+                                  &local) == 0)
             m87_error_clear(&local);
     }
     if (local && m87_error_code(local) != M87_E_NOTFOUND) {
@@ -354,7 +355,7 @@ int compose_stop_remove(struct compose_run *r, struct compose_ctr *k, bool volum
     }
     m87_error_clear(&local);
     k->gone = true;
-    compose_emit(r, ENGINE_COMPOSE_CONTAINER, k->service, k->name, "removed", NULL);
+    compose_emit(r, COMPOSE_CONTAINER, k->service, k->name, "removed", NULL);
     return 0;
 }
 
@@ -439,17 +440,4 @@ void compose_quote_logs(struct engine_client *c, const char *id, struct m87_erro
     free((*err)->msg);
     (*err)->msg = msg;
     m87_buf_release(&q.buf);
-}
-
-struct engine_client *compose_thread_client(struct engine_client *c)
-{
-    const char *sock = engine_client_socket(c);
-    if (sock[0] == '\0')
-        return NULL;
-    _cleanup_free_ char *host = m87_xasprintf("unix://%s", sock);
-    struct engine_client_options opts = {.host = host, .timeout_ms = c->timeout_ms};
-    struct engine_client *t = engine_client_new(&opts, NULL);
-    if (t && c->api_version)
-        t->api_version = m87_xstrdup(c->api_version);
-    return t;
 }

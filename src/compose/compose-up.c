@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "compose-internal.h"
+#include "compose/compose-internal.h"
 
 #define COMPOSE_MAX_NETWORKS 64
 
@@ -19,7 +19,7 @@ struct up {
     char (*hash)[COMPOSE_HASH_HEX + 1]; /* per service, set by its prepare */
 };
 
-static const struct engine_compose_options default_opts = {.timeout_s = -1};
+static const struct compose_options default_opts = {.timeout_s = -1};
 
 /* ---- lookups --------------------------------------------------------------------------------- */
 
@@ -87,7 +87,7 @@ static int rename_ctr(struct compose_run *r, struct compose_ctr *k, const char *
 {
     if (engine_container_rename(r->c, k->id, to, err) < 0)
         return -1;
-    compose_emit(r, ENGINE_COMPOSE_CONTAINER, k->service, to, "renamed", k->name);
+    compose_emit(r, COMPOSE_CONTAINER, k->service, to, "renamed", k->name);
     free(k->name);
     k->name = m87_xstrdup(to);
     return 0;
@@ -229,12 +229,12 @@ static int name_conflict(struct compose_run *r, const struct spec_service *s, in
     }
     if (same) {
         *id = m87_xstrdup(info->id);
-        compose_emit(r, ENGINE_COMPOSE_CONTAINER, s->name, name, "adopted", NULL);
+        compose_emit(r, COMPOSE_CONTAINER, s->name, name, "adopted", NULL);
         return 1;
     }
     if (engine_container_remove(r->c, info->id, true, false, err) < 0)
         return -1;
-    compose_emit(r, ENGINE_COMPOSE_CONTAINER, s->name, name, "removed", "in the way");
+    compose_emit(r, COMPOSE_CONTAINER, s->name, name, "removed", "in the way");
     return 0;
 }
 
@@ -332,7 +332,7 @@ static int recreate(struct compose_run *r, const struct spec_service *s, struct 
         return -1;
     free(k->name);
     k->name = m87_xstrdup(canonical);
-    compose_emit(r, ENGINE_COMPOSE_CONTAINER, s->name, canonical, "recreated", why);
+    compose_emit(r, COMPOSE_CONTAINER, s->name, canonical, "recreated", why);
     return 0;
 }
 
@@ -357,7 +357,7 @@ static int converge_replica(struct compose_run *r, struct up *u, size_t idx, int
         if (k == NULL)
             return -1;
         mark_changed(r, u, idx);
-        compose_emit(r, ENGINE_COMPOSE_CONTAINER, s->name, name, "created", NULL);
+        compose_emit(r, COMPOSE_CONTAINER, s->name, name, "created", NULL);
         return 0;
     }
     const char *why = diverged(r, s, k, hash);
@@ -369,8 +369,7 @@ static int converge_replica(struct compose_run *r, struct up *u, size_t idx, int
         if (engine_container_stop(r->c, k->id, r->o->timeout_s, err) < 0)
             return -1;
         compose_ctr_set_state(k, "exited");
-        compose_emit(r, ENGINE_COMPOSE_CONTAINER, s->name, k->name, "stopped",
-                     "a dependency changed");
+        compose_emit(r, COMPOSE_CONTAINER, s->name, k->name, "stopped", "a dependency changed");
     }
     return 0;
 }
@@ -567,8 +566,8 @@ static int up_run(struct up *u, struct m87_error **err)
     return r->o->wait ? compose_wait_all(r, err) : 0;
 }
 
-int engine_compose_up(struct engine_client *c, const struct spec_project *p,
-                      const struct engine_compose_options *opts, struct m87_error **err)
+int compose_up(struct engine_client *c, const struct spec_project *p,
+               const struct compose_options *opts, struct m87_error **err)
 {
     if (engine_client_api_version(c) == NULL && engine_client_connect(c, err) < 0)
         return -1;

@@ -1,4 +1,4 @@
-/* Private to the compose executor (src/engine/compose-*.c): labels, the create body and the
+/* Private to the compose executor (src/compose/compose-*.c): labels, the create body and the
  * config hash, the observed state of a project, and the run context shared by up, down and
  * the smaller verbs. */
 #ifndef M87_COMPOSE_INTERNAL_H
@@ -6,7 +6,8 @@
 
 #include <pthread.h>
 
-#include "engine-internal.h"
+#include "m87/compose.h"
+#include "m87/engine-call.h"
 #include "m87/spec.h"
 
 /* ---- labels ---------------------------------------------------------------------------------- */
@@ -165,8 +166,8 @@ void compose_order(const struct spec_project *p, size_t *order);
 
 /* selected[i] for every service named in opts (all when none), plus, when with_deps, what
  * they depend on. M87_E_INVAL for a name that is no service. */
-int compose_select(const struct spec_project *p, const struct engine_compose_options *o,
-                   bool with_deps, bool *selected, struct m87_error **err);
+int compose_select(const struct spec_project *p, const struct compose_options *o, bool with_deps,
+                   bool *selected, struct m87_error **err);
 
 /* ---- the run --------------------------------------------------------------------------------- */
 
@@ -178,7 +179,7 @@ struct compose_shared;
 struct compose_run {
     struct engine_client *c; /* the client of the thread using this view */
     const struct spec_project *p;
-    const struct engine_compose_options *o;
+    const struct compose_options *o;
     pthread_mutex_t *lock; /* events, and additions to obs, come from several threads */
     struct compose_observed *obs;
     struct m87_kvlist *image_ids;   /* image ref -> ID */
@@ -189,14 +190,14 @@ struct compose_run {
 };
 
 void compose_run_init(struct compose_run *r, struct engine_client *c, const struct spec_project *p,
-                      const struct engine_compose_options *o);
+                      const struct compose_options *o);
 void compose_run_release(struct compose_run *r);
 
 /* A view of r for a thread with client c (borrowed). Nothing to release. */
 void compose_run_view(const struct compose_run *r, struct engine_client *c,
                       struct compose_run *out);
 
-void compose_emit(struct compose_run *r, enum engine_compose_event_kind kind, const char *service,
+void compose_emit(struct compose_run *r, enum compose_event_kind kind, const char *service,
                   const char *object, const char *action, const char *detail);
 void compose_warn(struct compose_run *r, const char *fmt, ...) M87_PRINTF(2, 3);
 
@@ -240,13 +241,9 @@ int compose_inject_files(struct compose_run *r, const struct spec_service *s, co
 /* Append the last lines of a container's log ("\n  line" each) to *err's message. */
 void compose_quote_logs(struct engine_client *c, const char *id, struct m87_error **err);
 
-/* A client of its own on the same socket, for another thread; NULL for a client that is not
- * on a Unix socket (the replay of the unit tests), which then runs things one at a time. */
-struct engine_client *compose_thread_client(struct engine_client *c);
-
 /* Images: inspect the selected services' images, pull what policy asks for (in parallel),
  * fill r->image_ids. mode is the effective override (POLICY: each service's own). */
-int compose_images(struct compose_run *r, enum engine_compose_pull mode, bool for_pull_verb,
+int compose_images(struct compose_run *r, enum compose_pull mode, bool for_pull_verb,
                    struct m87_error **err);
 
 /* Networks and volumes the selected services use: found, or created with labels. */

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "compose-internal.h"
+#include "compose/compose-internal.h"
 
 #define COMPOSE_POLL_MS 500
 /* --wait: how long a container without a healthcheck must have been up to count as running,
@@ -177,8 +177,8 @@ static int poll_until(struct compose_run *r, struct waiter *w, size_t n, int con
             }
             w[i].done = true;
             _cleanup_free_ char *code = m87_xasprintf("exit code %d", info->exit_code);
-            compose_emit(r, ENGINE_COMPOSE_CONTAINER, w[i].k->service, w[i].k->name,
-                         ok_action(info), info->running ? NULL : code);
+            compose_emit(r, COMPOSE_CONTAINER, w[i].k->service, w[i].k->name, ok_action(info),
+                         info->running ? NULL : code);
         }
         if (left == 0)
             return 0;
@@ -208,8 +208,7 @@ int compose_wait_condition(struct compose_run *r, const struct spec_service *dep
     _cleanup_free_ struct waiter *w = m87_xcalloc(n, sizeof(*w));
     for (size_t i = 0; i < n; i++) {
         w[i].k = v[i];
-        compose_emit(r, ENGINE_COMPOSE_CONTAINER, dep->name, v[i]->name, "waiting",
-                     condition_text(cond));
+        compose_emit(r, COMPOSE_CONTAINER, dep->name, v[i]->name, "waiting", condition_text(cond));
     }
     return poll_until(r, w, n, (int)cond, err);
 }
@@ -247,7 +246,7 @@ static int start_ctr(struct compose_run *r, const struct spec_service *s, struct
         return -1;
     }
     compose_ctr_set_state(k, "running");
-    compose_emit(r, ENGINE_COMPOSE_CONTAINER, s->name, k->name, "started", NULL);
+    compose_emit(r, COMPOSE_CONTAINER, s->name, k->name, "started", NULL);
     return 0;
 }
 
@@ -292,7 +291,7 @@ static int start_prepare(struct compose_run *r, void *ctx, size_t idx, size_t *n
         return -1;
     for (size_t j = 0; j < n; j++)
         if (compose_ctr_running(v[j]))
-            compose_emit(r, ENGINE_COMPOSE_CONTAINER, s->name, v[j]->name, "running", NULL);
+            compose_emit(r, COMPOSE_CONTAINER, s->name, v[j]->name, "running", NULL);
     st->n_todo[idx] = m;
     *n_items = m;
     return 0;
