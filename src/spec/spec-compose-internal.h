@@ -9,7 +9,9 @@
 #ifndef M87_SPEC_COMPOSE_INTERNAL_H
 #define M87_SPEC_COMPOSE_INTERNAL_H
 
-#include "m87/spec.h"
+#include "m87/spec-interp.h"
+#include "m87/spec-project.h"
+#include "m87/spec-service.h"
 
 /* ---- the mutable tree (spec-compose-tree.c) -------------------------------------------------- */
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "m87/spec-dotenv.h"
 #include "spec/spec-compose-internal.h"
 
 static const char *const default_files[] = {"compose.yaml", "compose.yml", "docker-compose.yml",

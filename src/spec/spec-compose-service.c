@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "m87/spec-dotenv.h"
 #include "spec/spec-compose-internal.h"
 
 static const char *const service_fields[] = {

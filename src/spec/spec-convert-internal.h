@@ -2,7 +2,9 @@
 #ifndef M87_SPEC_CONVERT_INTERNAL_H
 #define M87_SPEC_CONVERT_INTERNAL_H
 
-#include "m87/spec.h"
+#include "m87/spec-pos.h"
+#include "m87/spec-project.h"
+#include "m87/spec-runspec.h"
 
 /* A local file the project references. */
 enum convert_ref_kind {

@@ -4,6 +4,7 @@
  * path in question. */
 #include <string.h>
 
+#include "m87/spec-dotenv.h"
 #include "spec/spec-compose-internal.h"
 #include "spec/spec-convert-internal.h"
 

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "m87/spec-bundle.h"
+#include "m87/spec-convert.h"
 #include "spec/spec-convert-internal.h"
 
 struct conv {
