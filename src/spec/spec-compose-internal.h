@@ -72,7 +72,6 @@ int cn_wrap(const struct cnode *n, const char *path, struct m87_error **err);
 int cn_expect(const struct cnode *n, const char *path, enum m87_yaml_kind kind,
               struct m87_error **err);
 int cn_str(const struct cnode *n, const char *path, const char **out, struct m87_error **err);
-int cn_int(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err);
 int cn_bool(const struct cnode *n, const char *path, bool *out, struct m87_error **err);
 /* An integer within [min, max]: "PATH: N is out of range (MIN to MAX)" otherwise. */
 int cn_int_range(const struct cnode *n, const char *path, int64_t min, int64_t max, int64_t *out,
@@ -161,8 +160,6 @@ struct svc {
 const struct cnode *svc_get(struct svc *c, const char *name);
 /* Typed fields: absent leaves *out as it is. */
 int svc_str(struct svc *c, const char *name, char **out);
-int svc_bool(struct svc *c, const char *name, bool *out);
-int svc_bytes(struct svc *c, const char *name, int64_t *out);
 /* networks, network_mode, depends_on, configs, secrets (spec-compose-links.c). */
 int svc_links(struct svc *c);
 /* restart, deploy, healthcheck, logging, ulimits, sysctls, labels, extra_hosts

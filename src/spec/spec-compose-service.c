@@ -132,13 +132,13 @@ int svc_str(struct svc *c, const char *name, char **out)
     return 0;
 }
 
-int svc_bool(struct svc *c, const char *name, bool *out)
+static int svc_bool(struct svc *c, const char *name, bool *out)
 {
     const struct cnode *v = svc_get(c, name);
     return v ? cn_bool(v, c->fpath, out, c->err) : 0;
 }
 
-int svc_bytes(struct svc *c, const char *name, int64_t *out)
+static int svc_bytes(struct svc *c, const char *name, int64_t *out)
 {
     const struct cnode *v = svc_get(c, name);
     return v ? cn_bytes(v, c->fpath, out, c->err) : 0;

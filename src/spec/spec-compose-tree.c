@@ -262,7 +262,7 @@ int cn_str(const struct cnode *n, const char *path, const char **out, struct m87
     return 0;
 }
 
-int cn_int(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
+static int cn_int(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
 {
     if (n->src)
         return m87_yaml_read_int(n->src, path, out, err);
