@@ -19,7 +19,7 @@
 
 #include "m87/common.h"
 #include "m87/engine.h"
-#include "m87/spec.h"
+#include "m87/spec-runspec.h"
 
 #define RUNNER_DEFAULT_STATE_DIR "/var/lib/m87"
 #define RUNNER_OUTPUT_TAIL 4096u          /* bytes of output kept per step attempt */

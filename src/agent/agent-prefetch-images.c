@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "agent/daemon.h"
+#include "m87/spec-project.h"
+#include "m87/spec-service.h"
 
 struct compose_args {
     struct m87_strv files;

@@ -10,6 +10,7 @@
 
 #include "agent/agent-internal.h"
 #include "agent/agent-session.h"
+#include "m87/spec-project.h"
 
 #define OVERRIDE_FILE ".m87-interactive.yml"
 

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "agent/agent-session.h"
+#include "m87/spec-bundle.h"
 
 static volatile sig_atomic_t child_stop;
 

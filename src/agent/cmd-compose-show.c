@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 
 #include "agent/agent-internal.h"
-#include "m87/spec.h"
+#include "m87/spec-project.h"
 
 enum {
     OPT_FORMAT = 256,

@@ -7,7 +7,8 @@
 #include <sys/stat.h>
 
 #include "agent/agent-internal.h"
-#include "m87/spec.h"
+#include "m87/spec-project.h"
+#include "m87/spec-service.h"
 
 enum {
     OPT_PROJECT_DIR = 256,

@@ -4,7 +4,8 @@
 #include <string.h>
 
 #include "agent/agent-internal.h"
-#include "m87/spec.h"
+#include "m87/spec-convert.h"
+#include "m87/spec-runspec.h"
 
 enum {
     OPT_PROJECT_DIR = 256,

@@ -12,6 +12,7 @@
 
 #include "agent/agent-internal.h"
 #include "agent/daemon.h"
+#include "m87/spec-bundle.h"
 
 /* A job this apply did not run, failed with msg (no step ran: no exit code, no duration). */
 static void report_job_not_run(struct runner *r, const struct spec_job *job, const char *msg)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/daemon.h"
+#include "m87/spec-revision.h"
 
 /* Why t may not be applied; NULL when it may. *why_buf holds a message built here. */
 static const char *verdict(const struct agent_config *c, const struct agent_target *t,

@@ -21,7 +21,8 @@
 #include "m87/runner.h"
 #include "m87/common.h"
 #include "m87/sign.h"
-#include "m87/spec.h"
+#include "m87/spec-runspec.h"
+#include "m87/spec-window.h"
 
 #define AGENT_DEFAULT_CONFIG "/etc/m87/agent.conf"
 #define AGENT_MAX_CONFIG (64u * 1024)

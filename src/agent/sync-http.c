@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "agent/daemon.h"
+#include "m87/spec-bundle.h"
 
 #define MAX_ERROR_BODY (64u * 1024)
 

@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "m87/spec.h"
+#include "m87/spec-convert.h"
+#include "m87/spec-project.h"
+#include "m87/spec-runspec.h"
 
 static char *make_temp_dir(struct m87_error **err)
 {

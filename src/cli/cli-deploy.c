@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "m87/spec.h"
+#include "m87/spec-runspec.h"
 
 static const char deploy_help[] =
     "usage: m87 DEVICE deploy FILE [--name ID] [--deployment-id ID] [--now] [--json]\n"

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "m87/spec.h"
 
 static const char deployment_help[] =
     "usage: m87 DEVICE deployment <command> [<args>]\n"

@@ -10,7 +10,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "m87/spec.h"
+#include "m87/spec-project.h"
+#include "m87/spec-runspec.h"
 
 static const char docker_help[] =
     "usage: m87 DEVICE docker [--wait DURATION] compose [-f FILE]... [-p NAME] COMMAND [ARGS...]\n"

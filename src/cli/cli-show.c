@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "m87/spec.h"
+#include "m87/spec-runspec.h"
 
 const char cli_show_help[] =
     "usage: m87 DEVICE deployment show [ID] [--revision N] [--yaml] [--json]\n"

@@ -7,7 +7,8 @@
 
 #include "cli/cli.h"
 #include "m87/sign.h"
-#include "m87/spec.h"
+#include "m87/spec-revision.h"
+#include "m87/spec-runspec.h"
 
 /* 0 with *key (NULL: no key configured), else the exit status after printing why. */
 static int load_key(struct m87_sign_key **key)

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "m87/spec.h"
+#include "m87/spec-window.h"
 
 static const char window_help[] =
     "usage: m87 DEVICE window <command> [<args>]\n"

@@ -8,7 +8,8 @@
 
 #include "m87/compose.h"
 #include "m87/engine-call.h"
-#include "m87/spec.h"
+#include "m87/spec-project.h"
+#include "m87/spec-service.h"
 
 /* ---- labels ---------------------------------------------------------------------------------- */
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "m87/runner.h"
+#include "m87/spec-project.h"
 
 #define POLL_MS 250
 #define LOG_LINES "10"

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "m87/runner.h"
+#include "m87/spec-bundle.h"
 
 char *runner_workdir_path(const struct runner *r, const struct spec_job *job)
 {

@@ -3,6 +3,7 @@
  * device's policy and wakes its held sync, so that the agent gets them at once. */
 #include <string.h>
 
+#include "m87/spec-window.h"
 #include "server/server-internal.h"
 
 static void write_window(struct m87_jw *w, const struct srv_window *win)

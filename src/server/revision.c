@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "m87/sign.h"
+#include "m87/spec-revision.h"
 #include "server/server-internal.h"
 
 #define SIGNATURE_HEADER "M87-Signature"

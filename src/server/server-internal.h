@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "m87/common.h"
-#include "m87/spec.h"
+#include "m87/spec-runspec.h"
 
 struct MHD_Connection;
 struct MHD_Daemon;

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 
 #include "m87/archive-lib.h"
-#include "m87/spec.h"
+#include "m87/spec-bundle.h"
 
 #define NAME_QUOTE_MAX 200
 

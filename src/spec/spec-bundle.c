@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "m87/archive-lib.h"
-#include "m87/spec.h"
+#include "m87/spec-bundle.h"
 
 #define DIGEST_PREFIX "sha256:"
 #define FILE_PREFIX "sha256-"

@@ -9,7 +9,9 @@
 #ifndef M87_SPEC_COMPOSE_INTERNAL_H
 #define M87_SPEC_COMPOSE_INTERNAL_H
 
-#include "m87/spec.h"
+#include "m87/spec-interp.h"
+#include "m87/spec-project.h"
+#include "m87/spec-service.h"
 
 /* ---- the mutable tree (spec-compose-tree.c) -------------------------------------------------- */
 
@@ -36,54 +38,54 @@ struct cnode {
 
 /* Copy a parsed YAML node, interpolating every string scalar with ip. NULL with *err on an
  * interpolation error. */
-struct cnode *cnode_from_yaml(const struct m87_yaml_node *n, const struct spec_interp *ip,
-                              struct m87_error **err);
+struct cnode *spec_cnode_from_yaml(const struct m87_yaml_node *n, const struct spec_interp *ip,
+                                   struct m87_error **err);
 /* A new empty collection or a string scalar, placed where at is. */
-struct cnode *cnode_new(enum m87_yaml_kind kind, const struct cnode *at);
-struct cnode *cnode_new_str(const char *text, const struct cnode *at);
-void cnode_free(struct cnode *n);
-static inline void cnode_freep(struct cnode **n)
+struct cnode *spec_cnode_new(enum m87_yaml_kind kind, const struct cnode *at);
+struct cnode *spec_cnode_new_str(const char *text, const struct cnode *at);
+void spec_cnode_free(struct cnode *n);
+static inline void spec_cnode_freep(struct cnode **n)
 {
-    cnode_free(*n);
+    spec_cnode_free(*n);
 }
-void cnode_append(struct cnode *coll, struct cnode *child);
+void spec_cnode_append(struct cnode *coll, struct cnode *child);
 /* Give a mapping entry its key (copied) and the key's position. */
-void cnode_set_key(struct cnode *n, const char *key, const struct cnode *pos);
+void spec_cnode_set_key(struct cnode *n, const char *key, const struct cnode *pos);
 
-bool cn_is_null(const struct cnode *n);
-bool cn_is_map(const struct cnode *n);
-bool cn_is_seq(const struct cnode *n);
-bool cn_is_scalar(const struct cnode *n); /* null included */
+bool spec_cn_is_null(const struct cnode *n);
+bool spec_cn_is_map(const struct cnode *n);
+bool spec_cn_is_seq(const struct cnode *n);
+bool spec_cn_is_scalar(const struct cnode *n); /* null included */
 /* The entry of a mapping, or NULL. */
-struct cnode *cn_get(const struct cnode *map, const char *key);
-/* Like cn_get, but NULL also for a null value: "key: ~" reads as absent. */
-struct cnode *cn_val(const struct cnode *map, const char *key);
+struct cnode *spec_cn_get(const struct cnode *map, const char *key);
+/* Like spec_cn_get, but NULL also for a null value: "key: ~" reads as absent. */
+struct cnode *spec_cn_val(const struct cnode *map, const char *key);
 
 /* "FILE:LINE:COLUMN: " at the node (or at its key), then the message. Return -1. */
-int cn_error(const struct cnode *n, struct m87_error **err, const char *fmt, ...) M87_PRINTF(3, 4);
-int cn_key_error(const struct cnode *n, struct m87_error **err, const char *fmt, ...)
+int spec_cn_error(const struct cnode *n, struct m87_error **err, const char *fmt, ...)
+    M87_PRINTF(3, 4);
+int spec_cn_key_error(const struct cnode *n, struct m87_error **err, const char *fmt, ...)
     M87_PRINTF(3, 4);
 /* Prefix an existing error (from the units parsers) with "FILE:LINE:COLUMN: PATH: ". */
-int cn_wrap(const struct cnode *n, const char *path, struct m87_error **err);
+int spec_cn_wrap(const struct cnode *n, const char *path, struct m87_error **err);
 
 /* Typed reads, all M87_E_INVAL "FILE:LINE:COLUMN: PATH: expected ..., got ...". */
-int cn_expect(const struct cnode *n, const char *path, enum m87_yaml_kind kind,
-              struct m87_error **err);
-int cn_str(const struct cnode *n, const char *path, const char **out, struct m87_error **err);
-int cn_int(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err);
-int cn_bool(const struct cnode *n, const char *path, bool *out, struct m87_error **err);
+int spec_cn_expect(const struct cnode *n, const char *path, enum m87_yaml_kind kind,
+                   struct m87_error **err);
+int spec_cn_str(const struct cnode *n, const char *path, const char **out, struct m87_error **err);
+int spec_cn_bool(const struct cnode *n, const char *path, bool *out, struct m87_error **err);
 /* An integer within [min, max]: "PATH: N is out of range (MIN to MAX)" otherwise. */
-int cn_int_range(const struct cnode *n, const char *path, int64_t min, int64_t max, int64_t *out,
-                 struct m87_error **err);
+int spec_cn_int_range(const struct cnode *n, const char *path, int64_t min, int64_t max,
+                      int64_t *out, struct m87_error **err);
 /* A file mode: a YAML integer (0440 is octal there) or a string of octal digits. */
-int cn_mode(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err);
+int spec_cn_mode(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err);
 /* Bytes, durations (not negative) and cpus through the units parsers. */
-int cn_bytes(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err);
-int cn_duration(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err);
-int cn_cpus(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err);
+int spec_cn_bytes(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err);
+int spec_cn_duration(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err);
+int spec_cn_cpus(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err);
 /* A string or a sequence of strings, appended to out; null adds nothing. */
-int cn_strings(const struct cnode *n, const char *path, struct m87_strv *out,
-               struct m87_error **err);
+int spec_cn_strings(const struct cnode *n, const char *path, struct m87_strv *out,
+                    struct m87_error **err);
 
 enum cn_kv_null {
     CN_KV_NULL,  /* a valueless key keeps a NULL value */
@@ -92,18 +94,18 @@ enum cn_kv_null {
 };
 
 /* A mapping of scalars, or a sequence of "KEY=VALUE" strings; set (last wins) into out. */
-int cn_kv(const struct cnode *n, const char *path, enum cn_kv_null nulls, struct m87_kvlist *out,
-          struct m87_error **err);
+int spec_cn_kv(const struct cnode *n, const char *path, enum cn_kv_null nulls,
+               struct m87_kvlist *out, struct m87_error **err);
 
 /* Check the keys of a mapping: every key must be in known, else M87_E_INVAL "PATH: unknown field
  * 'K'" or, when it is in unsupported, "PATH.K: unsupported field 'K'", at the key. Keys starting
  * with "x-" are extensions and pass. */
-int cn_keys(const struct cnode *n, const char *path, const char *const *known,
-            const char *const *unsupported, struct m87_error **err);
+int spec_cn_keys(const struct cnode *n, const char *path, const char *const *known,
+                 const char *const *unsupported, struct m87_error **err);
 
 /* "PARENT.KEY" (KEY alone for an empty parent) and "PARENT[I]". Caller frees. */
-char *cn_path(const char *parent, const char *key);
-char *cn_path_i(const char *parent, size_t i);
+char *spec_cn_path(const char *parent, const char *key);
+char *spec_cn_path_i(const char *parent, size_t i);
 
 /* ---- merging (spec-compose-merge.c) -----------------------------------------------------------
  */
@@ -132,13 +134,13 @@ struct loader {
 };
 
 /* The project's environment: the process (or the caller's lookup), then .env. */
-const char *loader_lookup(void *ctx, const char *name);
+const char *spec_loader_lookup(void *ctx, const char *name);
 /* Add a warning to the project, once per text. */
-void loader_warn(struct loader *l, const char *fmt, ...) M87_PRINTF(2, 3);
+void spec_loader_warn(struct loader *l, const char *fmt, ...) M87_PRINTF(2, 3);
 /* path made absolute against the project directory and cleaned lexically ("~" expanded from
  * HOME); NULL with *err at n when HOME is needed and unset. */
-char *loader_abspath(struct loader *l, const struct cnode *n, const char *path, const char *where,
-                     struct m87_error **err);
+char *spec_loader_abspath(struct loader *l, const struct cnode *n, const char *path,
+                          const char *where, struct m87_error **err);
 /* Lexical cleaning as Go's filepath.Clean of an absolute path. Caller frees. */
 char *spec_compose_clean_path(const char *path);
 
@@ -152,20 +154,18 @@ struct svc {
     const char *path; /* "services.NAME" */
     struct spec_service *s;
     struct m87_error **err;
-    char *fpath; /* "services.NAME.FIELD" of the last svc_get */
+    char *fpath; /* "services.NAME.FIELD" of the last spec_svc_get */
 };
 
 /* The value of a field of the service, NULL when absent or null; sets c->fpath. */
-const struct cnode *svc_get(struct svc *c, const char *name);
+const struct cnode *spec_svc_get(struct svc *c, const char *name);
 /* Typed fields: absent leaves *out as it is. */
-int svc_str(struct svc *c, const char *name, char **out);
-int svc_bool(struct svc *c, const char *name, bool *out);
-int svc_bytes(struct svc *c, const char *name, int64_t *out);
+int spec_svc_str(struct svc *c, const char *name, char **out);
 /* networks, network_mode, depends_on, configs, secrets (spec-compose-links.c). */
-int svc_links(struct svc *c);
+int spec_svc_links(struct svc *c);
 /* restart, deploy, healthcheck, logging, ulimits, sysctls, labels, extra_hosts
  * (spec-compose-runtime.c). */
-int svc_runtime(struct svc *c);
+int spec_svc_runtime(struct svc *c);
 
 /* Read the service definition def (a mapping entry whose key is the name) into s, checking every
  * field. Top-level networks, volumes, configs and secrets are already in l->p. */

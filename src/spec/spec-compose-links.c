@@ -7,7 +7,7 @@
 
 static const struct cnode *services_of(const struct svc *c)
 {
-    return cn_get(c->l->root, "services");
+    return spec_cn_get(c->l->root, "services");
 }
 
 /* ---- networks ----------------------------------------------------------------------------------
@@ -24,7 +24,7 @@ static int network_declared(struct svc *c, const struct cnode *at, const char *p
 {
     if (strcmp(key, "default") == 0 || spec_project_network(c->l->p, key))
         return 0;
-    return cn_error(at, c->err, "%s: undefined network '%s'", path, key);
+    return spec_cn_error(at, c->err, "%s: undefined network '%s'", path, key);
 }
 
 static int parse_endpoint(struct svc *c, const struct cnode *e, const char *path,
@@ -34,31 +34,31 @@ static int parse_endpoint(struct svc *c, const struct cnode *e, const char *path
                                         NULL};
     static const char *const unsupported[] = {"link_local_ips", "mac_address",    "driver_opts",
                                               "gw_priority",    "interface_name", NULL};
-    if (cn_is_null(e))
+    if (spec_cn_is_null(e))
         return 0;
-    if (cn_expect(e, path, M87_YAML_MAPPING, c->err) < 0 ||
-        cn_keys(e, path, known, unsupported, c->err) < 0)
+    if (spec_cn_expect(e, path, M87_YAML_MAPPING, c->err) < 0 ||
+        spec_cn_keys(e, path, known, unsupported, c->err) < 0)
         return -1;
     const struct cnode *v;
     const char *s = NULL;
-    _cleanup_free_ char *ap = cn_path(path, "aliases");
-    if ((v = cn_val(e, "aliases")) && cn_strings(v, ap, &n->aliases, c->err) < 0)
+    _cleanup_free_ char *ap = spec_cn_path(path, "aliases");
+    if ((v = spec_cn_val(e, "aliases")) && spec_cn_strings(v, ap, &n->aliases, c->err) < 0)
         return -1;
     const char *const addr[] = {"ipv4_address", "ipv6_address"};
     char **slots[] = {&n->ipv4_address, &n->ipv6_address};
     for (size_t i = 0; i < 2; i++) {
-        _cleanup_free_ char *fp = cn_path(path, addr[i]);
-        if ((v = cn_val(e, addr[i])) == NULL)
+        _cleanup_free_ char *fp = spec_cn_path(path, addr[i]);
+        if ((v = spec_cn_val(e, addr[i])) == NULL)
             continue;
-        if (cn_str(v, fp, &s, c->err) < 0)
+        if (spec_cn_str(v, fp, &s, c->err) < 0)
             return -1;
         if (!valid_ip(s, i == 0 ? AF_INET : AF_INET6))
-            return cn_error(v, c->err, "%s: invalid address '%s'", fp, s);
+            return spec_cn_error(v, c->err, "%s: invalid address '%s'", fp, s);
         *slots[i] = m87_xstrdup(s);
     }
-    _cleanup_free_ char *pp = cn_path(path, "priority");
-    if ((v = cn_val(e, "priority")) &&
-        cn_int_range(v, pp, INT32_MIN, INT32_MAX, &n->priority, c->err) < 0)
+    _cleanup_free_ char *pp = spec_cn_path(path, "priority");
+    if ((v = spec_cn_val(e, "priority")) &&
+        spec_cn_int_range(v, pp, INT32_MIN, INT32_MAX, &n->priority, c->err) < 0)
         return -1;
     return 0;
 }
@@ -73,12 +73,12 @@ static int cmp_network(const void *a, const void *b)
 
 static int parse_networks(struct svc *c)
 {
-    const struct cnode *n = svc_get(c, "networks");
+    const struct cnode *n = spec_svc_get(c, "networks");
     if (n == NULL)
         return 0;
     _cleanup_free_ char *path = m87_xstrdup(c->fpath);
     if (n->kind == M87_YAML_SCALAR)
-        return cn_expect(n, path, M87_YAML_SEQUENCE, c->err);
+        return spec_cn_expect(n, path, M87_YAML_SEQUENCE, c->err);
     struct spec_service *s = c->s;
     s->networks = m87_xcalloc(n->len ? n->len : 1, sizeof(*s->networks));
     for (size_t i = 0; i < n->len; i++) {
@@ -86,14 +86,14 @@ static int parse_networks(struct svc *c)
         struct spec_service_network *net = &s->networks[s->n_networks++];
         m87_strv_init(&net->aliases);
         const char *key = e->key;
-        _cleanup_free_ char *ep = n->kind == M87_YAML_SEQUENCE ? cn_path_i(path, i) : NULL;
-        if (ep && cn_str(e, ep, &key, c->err) < 0)
+        _cleanup_free_ char *ep = n->kind == M87_YAML_SEQUENCE ? spec_cn_path_i(path, i) : NULL;
+        if (ep && spec_cn_str(e, ep, &key, c->err) < 0)
             return -1;
         if (ep == NULL)
-            ep = cn_path(path, key);
+            ep = spec_cn_path(path, key);
         for (size_t j = 0; j + 1 < s->n_networks; j++)
             if (strcmp(s->networks[j].key, key) == 0)
-                return cn_error(e, c->err, "%s: network '%s' is listed twice", ep, key);
+                return spec_cn_error(e, c->err, "%s: network '%s' is listed twice", ep, key);
         net->key = m87_xstrdup(key);
         if (network_declared(c, e, ep, key) < 0 ||
             (n->kind == M87_YAML_MAPPING && parse_endpoint(c, e, ep, net) < 0))
@@ -106,27 +106,27 @@ static int parse_networks(struct svc *c)
 static int parse_network_mode(struct svc *c)
 {
     struct spec_service *s = c->s;
-    if (svc_str(c, "network_mode", &s->network_mode) < 0)
+    if (spec_svc_str(c, "network_mode", &s->network_mode) < 0)
         return -1;
     if (s->network_mode == NULL)
         return 0;
-    const struct cnode *v = svc_get(c, "network_mode");
+    const struct cnode *v = spec_svc_get(c, "network_mode");
     const char *m = s->network_mode;
-    if (cn_val(c->def, "networks"))
-        return cn_error(v, c->err, "%s: cannot be combined with 'networks'", c->fpath);
+    if (spec_cn_val(c->def, "networks"))
+        return spec_cn_error(v, c->err, "%s: cannot be combined with 'networks'", c->fpath);
     if (strcmp(m, "host") == 0 || strcmp(m, "none") == 0 || strcmp(m, "bridge") == 0)
         return 0;
     if (strncmp(m, "container:", 10) == 0 && m[10])
         return 0;
     if (strncmp(m, "service:", 8) != 0 || m[8] == '\0')
-        return cn_error(v, c->err,
-                        "%s: invalid network mode '%s' (expected host, none, bridge, "
-                        "container:NAME or service:NAME)",
-                        c->fpath, m);
+        return spec_cn_error(v, c->err,
+                             "%s: invalid network mode '%s' (expected host, none, bridge, "
+                             "container:NAME or service:NAME)",
+                             c->fpath, m);
     if (strcmp(m + 8, s->name) == 0)
-        return cn_error(v, c->err, "%s: a service cannot share its own network", c->fpath);
-    if (cn_get(services_of(c), m + 8) == NULL)
-        return cn_error(v, c->err, "%s: undefined service '%s'", c->fpath, m + 8);
+        return spec_cn_error(v, c->err, "%s: a service cannot share its own network", c->fpath);
+    if (spec_cn_get(services_of(c), m + 8) == NULL)
+        return spec_cn_error(v, c->err, "%s: undefined service '%s'", c->fpath, m + 8);
     return 0;
 }
 
@@ -139,63 +139,63 @@ static int parse_condition(struct svc *c, const struct cnode *e, const char *pat
     static const char *const known[] = {"condition", "restart", "required", NULL};
     static const char *const conditions[] = {"service_started", "service_healthy",
                                              "service_completed_successfully"};
-    if (cn_is_null(e))
+    if (spec_cn_is_null(e))
         return 0;
-    if (cn_expect(e, path, M87_YAML_MAPPING, c->err) < 0 ||
-        cn_keys(e, path, known, NULL, c->err) < 0)
+    if (spec_cn_expect(e, path, M87_YAML_MAPPING, c->err) < 0 ||
+        spec_cn_keys(e, path, known, NULL, c->err) < 0)
         return -1;
     const struct cnode *v;
     const char *s = NULL;
-    _cleanup_free_ char *cp = cn_path(path, "condition");
-    if ((v = cn_val(e, "condition"))) {
-        if (cn_str(v, cp, &s, c->err) < 0)
+    _cleanup_free_ char *cp = spec_cn_path(path, "condition");
+    if ((v = spec_cn_val(e, "condition"))) {
+        if (spec_cn_str(v, cp, &s, c->err) < 0)
             return -1;
         size_t i = 0;
         while (i < M87_ARRAY_LEN(conditions) && strcmp(s, conditions[i]) != 0)
             i++;
         if (i == M87_ARRAY_LEN(conditions))
-            return cn_error(v, c->err,
-                            "%s: invalid condition '%s' (expected service_started, "
-                            "service_healthy or service_completed_successfully)",
-                            cp, s);
+            return spec_cn_error(v, c->err,
+                                 "%s: invalid condition '%s' (expected service_started, "
+                                 "service_healthy or service_completed_successfully)",
+                                 cp, s);
         d->condition = (enum spec_depends_condition)i;
     }
-    _cleanup_free_ char *rp = cn_path(path, "restart");
-    _cleanup_free_ char *qp = cn_path(path, "required");
-    if ((v = cn_val(e, "restart")) && cn_bool(v, rp, &d->restart, c->err) < 0)
+    _cleanup_free_ char *rp = spec_cn_path(path, "restart");
+    _cleanup_free_ char *qp = spec_cn_path(path, "required");
+    if ((v = spec_cn_val(e, "restart")) && spec_cn_bool(v, rp, &d->restart, c->err) < 0)
         return -1;
-    if ((v = cn_val(e, "required")) && cn_bool(v, qp, &d->required, c->err) < 0)
+    if ((v = spec_cn_val(e, "required")) && spec_cn_bool(v, qp, &d->required, c->err) < 0)
         return -1;
     return 0;
 }
 
 static int parse_depends(struct svc *c)
 {
-    const struct cnode *n = svc_get(c, "depends_on");
+    const struct cnode *n = spec_svc_get(c, "depends_on");
     struct spec_service *s = c->s;
     if (n == NULL)
         return 0;
     _cleanup_free_ char *path = m87_xstrdup(c->fpath);
     if (n->kind == M87_YAML_SCALAR)
-        return cn_expect(n, path, M87_YAML_SEQUENCE, c->err);
+        return spec_cn_expect(n, path, M87_YAML_SEQUENCE, c->err);
     s->depends = m87_xcalloc(n->len + 1, sizeof(*s->depends));
     for (size_t i = 0; i < n->len; i++) {
         const struct cnode *e = n->items[i];
         struct spec_depends *d = &s->depends[s->n_depends++];
         d->required = true;
         const char *name = e->key;
-        _cleanup_free_ char *ep = n->kind == M87_YAML_SEQUENCE ? cn_path_i(path, i) : NULL;
-        if (ep && cn_str(e, ep, &name, c->err) < 0)
+        _cleanup_free_ char *ep = n->kind == M87_YAML_SEQUENCE ? spec_cn_path_i(path, i) : NULL;
+        if (ep && spec_cn_str(e, ep, &name, c->err) < 0)
             return -1;
         d->service = m87_xstrdup(name);
         if (ep == NULL)
-            ep = cn_path(path, name);
+            ep = spec_cn_path(path, name);
         if (n->kind == M87_YAML_MAPPING && parse_condition(c, e, ep, d) < 0)
             return -1;
         if (strcmp(name, s->name) == 0)
-            return cn_error(e, c->err, "%s: a service cannot depend on itself", ep);
-        if (cn_get(services_of(c), name) == NULL)
-            return cn_error(e, c->err, "%s: undefined service '%s'", ep, name);
+            return spec_cn_error(e, c->err, "%s: a service cannot depend on itself", ep);
+        if (spec_cn_get(services_of(c), name) == NULL)
+            return spec_cn_error(e, c->err, "%s: undefined service '%s'", ep, name);
     }
     return 0;
 }
@@ -233,32 +233,32 @@ static int parse_ref_long(struct svc *c, const struct cnode *e, const char *path
                           struct spec_file_ref *r, const char **target)
 {
     static const char *const known[] = {"source", "target", "uid", "gid", "mode", NULL};
-    if (cn_keys(e, path, known, NULL, c->err) < 0)
+    if (spec_cn_keys(e, path, known, NULL, c->err) < 0)
         return -1;
-    const struct cnode *v = cn_val(e, "source");
+    const struct cnode *v = spec_cn_val(e, "source");
     const char *s = NULL;
-    _cleanup_free_ char *sp = cn_path(path, "source");
+    _cleanup_free_ char *sp = spec_cn_path(path, "source");
     if (v == NULL)
-        return cn_error(e, c->err, "%s: missing required field 'source'", path);
-    if (cn_str(v, sp, &s, c->err) < 0)
+        return spec_cn_error(e, c->err, "%s: missing required field 'source'", path);
+    if (spec_cn_str(v, sp, &s, c->err) < 0)
         return -1;
     r->source = m87_xstrdup(s);
     const char *const ids[] = {"target", "uid", "gid"};
     for (size_t i = 0; i < 3; i++) {
-        _cleanup_free_ char *fp = cn_path(path, ids[i]);
-        if ((v = cn_val(e, ids[i])) == NULL)
+        _cleanup_free_ char *fp = spec_cn_path(path, ids[i]);
+        if ((v = spec_cn_val(e, ids[i])) == NULL)
             continue;
-        if (cn_str(v, fp, &s, c->err) < 0)
+        if (spec_cn_str(v, fp, &s, c->err) < 0)
             return -1;
         if (i == 0)
             *target = s;
         else if (*s == '\0' || strspn(s, "0123456789") != strlen(s))
-            return cn_error(v, c->err, "%s: invalid id '%s'", fp, s);
+            return spec_cn_error(v, c->err, "%s: invalid id '%s'", fp, s);
         else
             *(i == 1 ? &r->uid : &r->gid) = m87_xstrdup(s);
     }
-    _cleanup_free_ char *mp = cn_path(path, "mode");
-    if ((v = cn_val(e, "mode")) && cn_mode(v, mp, &r->mode, c->err) < 0)
+    _cleanup_free_ char *mp = spec_cn_path(path, "mode");
+    if ((v = spec_cn_val(e, "mode")) && spec_cn_mode(v, mp, &r->mode, c->err) < 0)
         return -1;
     return 0;
 }
@@ -268,12 +268,12 @@ static int parse_ref(struct svc *c, const struct cnode *e, const char *path, boo
 {
     const char *target = NULL;
     r->mode = SPEC_UNSET;
-    if (cn_is_map(e)) {
+    if (spec_cn_is_map(e)) {
         if (parse_ref_long(c, e, path, r, &target) < 0)
             return -1;
     } else {
         const char *s = NULL;
-        if (cn_str(e, path, &s, c->err) < 0)
+        if (spec_cn_str(e, path, &s, c->err) < 0)
             return -1;
         r->source = m87_xstrdup(s);
     }
@@ -281,13 +281,13 @@ static int parse_ref(struct svc *c, const struct cnode *e, const char *path, boo
     const struct spec_config *decl = secret ? find_config(p->secrets, p->n_secrets, r->source)
                                             : find_config(p->configs, p->n_configs, r->source);
     if (decl == NULL)
-        return cn_error(e, c->err, "%s: undefined %s '%s'", path, secret ? "secret" : "config",
-                        r->source);
+        return spec_cn_error(e, c->err, "%s: undefined %s '%s'", path, secret ? "secret" : "config",
+                             r->source);
     if (decl->source != SPEC_SOURCE_FILE && c->s->read_only)
-        return cn_error(e, c->err,
-                        "%s: a %s from content or environment cannot be put into a read_only "
-                        "container (use a file source)",
-                        path, secret ? "secret" : "config");
+        return spec_cn_error(e, c->err,
+                             "%s: a %s from content or environment cannot be put into a read_only "
+                             "container (use a file source)",
+                             path, secret ? "secret" : "config");
     const char *base = secret ? "/run/secrets/" : "/";
     if (target == NULL || *target == '\0')
         r->target = m87_xasprintf("%s%s", base, r->source);
@@ -298,23 +298,24 @@ static int parse_ref(struct svc *c, const struct cnode *e, const char *path, boo
         r->target = spec_compose_clean_path(t);
     }
     if (decl->source == SPEC_SOURCE_FILE && (r->uid || r->gid || r->mode != SPEC_UNSET))
-        loader_warn(c->l, "%s: uid, gid and mode are ignored for a file source (bind mount)", path);
+        spec_loader_warn(c->l, "%s: uid, gid and mode are ignored for a file source (bind mount)",
+                         path);
     return 0;
 }
 
 static int parse_refs(struct svc *c, const char *name, bool secret)
 {
-    const struct cnode *n = svc_get(c, name);
+    const struct cnode *n = spec_svc_get(c, name);
     if (n == NULL)
         return 0;
     _cleanup_free_ char *path = m87_xstrdup(c->fpath);
-    if (cn_expect(n, path, M87_YAML_SEQUENCE, c->err) < 0)
+    if (spec_cn_expect(n, path, M87_YAML_SEQUENCE, c->err) < 0)
         return -1;
     struct spec_file_ref **v = secret ? &c->s->secrets : &c->s->configs;
     size_t *len = secret ? &c->s->n_secrets : &c->s->n_configs;
     *v = m87_xcalloc(n->len ? n->len : 1, sizeof(**v));
     for (size_t i = 0; i < n->len; i++) {
-        _cleanup_free_ char *ip = cn_path_i(path, i);
+        _cleanup_free_ char *ip = spec_cn_path_i(path, i);
         (*len)++;
         if (parse_ref(c, n->items[i], ip, secret, &(*v)[i]) < 0)
             return -1;
@@ -322,7 +323,7 @@ static int parse_refs(struct svc *c, const char *name, bool secret)
     return 0;
 }
 
-int svc_links(struct svc *c)
+int spec_svc_links(struct svc *c)
 {
     if (parse_networks(c) < 0 || parse_network_mode(c) < 0 || parse_depends(c) < 0 ||
         parse_refs(c, "configs", false) < 0 || parse_refs(c, "secrets", true) < 0)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "m87/spec-dotenv.h"
 #include "spec/spec-compose-internal.h"
 
 static const char *const default_files[] = {"compose.yaml", "compose.yml", "docker-compose.yml",
@@ -24,14 +25,14 @@ static const char *process_lookup(void *ctx, const char *name)
     return getenv(name);
 }
 
-const char *loader_lookup(void *ctx, const char *name)
+const char *spec_loader_lookup(void *ctx, const char *name)
 {
     const struct loader *l = ctx;
     const char *v = process_lookup(ctx, name);
     return v ? v : m87_kvlist_get(&l->dotenv, name);
 }
 
-void loader_warn(struct loader *l, const char *fmt, ...)
+void spec_loader_warn(struct loader *l, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -79,18 +80,18 @@ static char *join_clean(const char *dir, const char *path)
     return spec_compose_clean_path(joined);
 }
 
-char *loader_abspath(struct loader *l, const struct cnode *n, const char *path, const char *where,
-                     struct m87_error **err)
+char *spec_loader_abspath(struct loader *l, const struct cnode *n, const char *path,
+                          const char *where, struct m87_error **err)
 {
     if (path[0] != '~')
         return join_clean(l->p->working_dir, path);
     if (path[1] != '\0' && path[1] != '/') {
-        cn_error(n, err, "%s: '%s': only '~' and '~/' paths can be expanded", where, path);
+        spec_cn_error(n, err, "%s: '%s': only '~' and '~/' paths can be expanded", where, path);
         return NULL;
     }
-    const char *home = loader_lookup(l, "HOME");
+    const char *home = spec_loader_lookup(l, "HOME");
     if (home == NULL || home[0] != '/') {
-        cn_error(n, err, "%s: cannot expand '~' in '%s': HOME is not set", where, path);
+        spec_cn_error(n, err, "%s: cannot expand '~' in '%s': HOME is not set", where, path);
         return NULL;
     }
     _cleanup_free_ char *joined = m87_xasprintf("%s%s", home, path + 1);
@@ -129,8 +130,8 @@ static void first_existing(struct loader *l, const char *dir, const char *const 
         if (found->len == before)
             m87_strv_add(found, path);
         else
-            loader_warn(l, "found several compose files in '%s', using '%s'", dir,
-                        found->items[before]);
+            spec_loader_warn(l, "found several compose files in '%s', using '%s'", dir,
+                             found->items[before]);
     }
 }
 
@@ -232,7 +233,7 @@ static void docs_release(struct docs *d)
 static struct cnode *read_tree(struct loader *l, const struct m87_strv *given, struct docs *docs,
                                struct m87_error **err)
 {
-    _cleanup_(cnode_freep) struct cnode *root = NULL;
+    _cleanup_(spec_cnode_freep) struct cnode *root = NULL;
     docs->v = m87_xcalloc(given->len, sizeof(*docs->v));
     for (size_t i = 0; i < given->len; i++) {
         struct m87_yaml_doc *doc = l->text
@@ -251,7 +252,7 @@ static struct cnode *read_tree(struct loader *l, const struct m87_strv *given, s
                            m87_yaml_kind(r) == M87_YAML_SEQUENCE ? "sequence" : "scalar");
             return NULL;
         }
-        struct cnode *tree = cnode_from_yaml(r, &l->ip, err);
+        struct cnode *tree = spec_cnode_from_yaml(r, &l->ip, err);
         if (tree == NULL)
             return NULL;
         if (root == NULL)
@@ -295,15 +296,15 @@ static int explicit_name(struct loader *l, const char *name, const char *what,
 /* -p, then COMPOSE_PROJECT_NAME, then name:, then the directory, as docker compose. */
 static int project_name(struct loader *l, struct m87_error **err)
 {
-    const char *env = loader_lookup(l, "COMPOSE_PROJECT_NAME");
+    const char *env = spec_loader_lookup(l, "COMPOSE_PROJECT_NAME");
     if (l->opts->project_name)
         return explicit_name(l, l->opts->project_name, "given", err);
     if (env && *env)
         return explicit_name(l, env, "COMPOSE_PROJECT_NAME", err);
-    const struct cnode *n = cn_val(l->root, "name");
+    const struct cnode *n = spec_cn_val(l->root, "name");
     const char *s = NULL;
     if (n) {
-        if (cn_str(n, "name", &s, err) < 0)
+        if (spec_cn_str(n, "name", &s, err) < 0)
             return -1;
         l->p->name = spec_normalize_project_name(s);
         if (*l->p->name)
@@ -328,7 +329,7 @@ static void active_profiles(struct loader *l, struct m87_strv *out)
             m87_strv_add(out, o->profiles[i]);
         return;
     }
-    const char *env = loader_lookup(l, "COMPOSE_PROFILES");
+    const char *env = spec_loader_lookup(l, "COMPOSE_PROFILES");
     _cleanup_free_ char *copy = m87_xstrdup(env ? env : "");
     for (char *f = copy, *next; f; f = next) {
         next = strchr(f, ',');
@@ -368,10 +369,12 @@ static int check_container_names(const struct loader *l, struct m87_error **err)
         for (size_t j = 0; a && j < i; j++) {
             const char *b = p->services[j].container_name;
             if (b && strcmp(a, b) == 0) {
-                const struct cnode *svc = cn_get(cn_get(l->root, "services"), p->services[i].name);
-                return cn_error(cn_get(svc, "container_name"), err,
-                                "services.%s.container_name: '%s' is also used by service '%s'",
-                                p->services[i].name, a, p->services[j].name);
+                const struct cnode *svc =
+                    spec_cn_get(spec_cn_get(l->root, "services"), p->services[i].name);
+                return spec_cn_error(
+                    spec_cn_get(svc, "container_name"), err,
+                    "services.%s.container_name: '%s' is also used by service '%s'",
+                    p->services[i].name, a, p->services[j].name);
             }
         }
     }
@@ -381,12 +384,12 @@ static int check_container_names(const struct loader *l, struct m87_error **err)
 static int read_services(struct loader *l, struct m87_error **err)
 {
     struct spec_project *p = l->p;
-    const struct cnode *n = cn_val(l->root, "services");
-    if (n && cn_expect(n, "services", M87_YAML_MAPPING, err) < 0)
+    const struct cnode *n = spec_cn_val(l->root, "services");
+    if (n && spec_cn_expect(n, "services", M87_YAML_MAPPING, err) < 0)
         return -1;
     size_t count = n ? n->len : 0;
     if (count > SPEC_MAX_SERVICES)
-        return cn_error(n, err, "services: more than %u services", SPEC_MAX_SERVICES);
+        return spec_cn_error(n, err, "services: more than %u services", SPEC_MAX_SERVICES);
     struct m87_strv active;
     m87_strv_init(&active);
     active_profiles(l, &active);
@@ -416,14 +419,14 @@ static int check_top(struct loader *l, struct m87_error **err)
     static const char *const known[] = {"version", "name",    "services", "networks",
                                         "volumes", "configs", "secrets",  NULL};
     static const char *const unsupported[] = {"include", "models", NULL};
-    if (cn_keys(l->root, "", known, unsupported, err) < 0)
+    if (spec_cn_keys(l->root, "", known, unsupported, err) < 0)
         return -1;
-    const struct cnode *v = cn_val(l->root, "version");
+    const struct cnode *v = spec_cn_val(l->root, "version");
     const char *s = NULL;
     if (v) {
-        if (cn_str(v, "version", &s, err) < 0)
+        if (spec_cn_str(v, "version", &s, err) < 0)
             return -1;
-        loader_warn(l, "the top-level 'version' is obsolete and ignored");
+        spec_loader_warn(l, "the top-level 'version' is obsolete and ignored");
     }
     return 0;
 }
@@ -445,10 +448,10 @@ static int load(struct loader *l, struct m87_error **err)
     if (rc == 0) {
         spec_compose_prune_resources(l);
         for (size_t i = 0; i < l->unset.len; i++)
-            loader_warn(l, "the \"%s\" variable is not set, defaulting to a blank string",
-                        l->unset.items[i]);
+            spec_loader_warn(l, "the \"%s\" variable is not set, defaulting to a blank string",
+                             l->unset.items[i]);
     }
-    cnode_free(root);
+    spec_cnode_free(root);
     l->root = NULL;
     docs_release(&docs);
     m87_strv_release(&given);
@@ -462,7 +465,7 @@ static struct spec_project *load_project(const struct spec_load_options *opts, c
     l.p = m87_xcalloc(1, sizeof(*l.p));
     m87_kvlist_init(&l.dotenv);
     m87_strv_init(&l.unset);
-    l.ip = (struct spec_interp){.lookup = loader_lookup, .ctx = &l, .unset = &l.unset};
+    l.ip = (struct spec_interp){.lookup = spec_loader_lookup, .ctx = &l, .unset = &l.unset};
     int rc = load(&l, err);
     m87_kvlist_release(&l.dotenv);
     m87_strv_release(&l.unset);

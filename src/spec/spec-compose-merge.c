@@ -63,12 +63,12 @@ static char *child_pattern(const char *pattern, const char *key)
     for (size_t i = 0; i < M87_ARRAY_LEN(wild); i++)
         if (strcmp(pattern, wild[i]) == 0)
             return m87_xasprintf("%s.*", pattern);
-    return cn_path(pattern, key);
+    return spec_cn_path(pattern, key);
 }
 
 static void remove_at(struct cnode *coll, size_t i)
 {
-    cnode_free(coll->items[i]);
+    spec_cnode_free(coll->items[i]);
     memmove(&coll->items[i], &coll->items[i + 1], (coll->len - i - 1) * sizeof(*coll->items));
     coll->len--;
 }
@@ -84,7 +84,7 @@ static ssize_t index_of(const struct cnode *map, const char *key)
 /* Put n in *slot in place of the old value, keeping the old key's name. */
 static void replace(struct cnode **slot, struct cnode *n)
 {
-    cnode_free(*slot);
+    spec_cnode_free(*slot);
     *slot = n;
 }
 
@@ -102,22 +102,22 @@ static int to_sequence(struct cnode **slot, const char *path, struct m87_error *
     struct cnode *n = *slot;
     if (n->kind == M87_YAML_SEQUENCE)
         return 0;
-    struct cnode *seq = cnode_new(M87_YAML_SEQUENCE, n);
-    cnode_set_key(seq, n->key ? n->key : "", n);
-    if (n->kind == M87_YAML_SCALAR && !cn_is_null(n)) {
-        cnode_append(seq, cnode_new_str(n->text, n));
+    struct cnode *seq = spec_cnode_new(M87_YAML_SEQUENCE, n);
+    spec_cnode_set_key(seq, n->key ? n->key : "", n);
+    if (n->kind == M87_YAML_SCALAR && !spec_cn_is_null(n)) {
+        spec_cnode_append(seq, spec_cnode_new_str(n->text, n));
     } else if (n->kind == M87_YAML_MAPPING) {
         for (size_t i = 0; i < n->len; i++) {
             const struct cnode *v = n->items[i];
             if (v->kind != M87_YAML_SCALAR) {
-                cnode_free(seq);
-                _cleanup_free_ char *kp = cn_path(path, v->key);
-                return cn_error(v, err, "%s: expected a string, got a %s", kp,
-                                v->kind == M87_YAML_MAPPING ? "mapping" : "sequence");
+                spec_cnode_free(seq);
+                _cleanup_free_ char *kp = spec_cn_path(path, v->key);
+                return spec_cn_error(v, err, "%s: expected a string, got a %s", kp,
+                                     v->kind == M87_YAML_MAPPING ? "mapping" : "sequence");
             }
             _cleanup_free_ char *s =
-                cn_is_null(v) ? m87_xstrdup(v->key) : m87_xasprintf("%s=%s", v->key, v->text);
-            cnode_append(seq, cnode_new_str(s, v));
+                spec_cn_is_null(v) ? m87_xstrdup(v->key) : m87_xasprintf("%s=%s", v->key, v->text);
+            spec_cnode_append(seq, spec_cnode_new_str(s, v));
         }
         if (seq->len > 1) /* an empty mapping leaves items NULL, which qsort must not get */
             qsort(seq->items, seq->len, sizeof(*seq->items), cmp_text);
@@ -132,31 +132,31 @@ static int to_mapping(struct cnode **slot, const char *path, bool depends, struc
     struct cnode *n = *slot;
     if (n->kind == M87_YAML_MAPPING)
         return 0;
-    struct cnode *map = cnode_new(M87_YAML_MAPPING, n);
-    cnode_set_key(map, n->key ? n->key : "", n);
+    struct cnode *map = spec_cnode_new(M87_YAML_MAPPING, n);
+    spec_cnode_set_key(map, n->key ? n->key : "", n);
     for (size_t i = 0; n->kind == M87_YAML_SEQUENCE && i < n->len; i++) {
         const struct cnode *item = n->items[i];
-        if (item->kind != M87_YAML_SCALAR || cn_is_null(item)) {
-            cnode_free(map);
-            _cleanup_free_ char *ip = cn_path_i(path, i);
-            return cn_str(item, ip, &(const char *){NULL}, err);
+        if (item->kind != M87_YAML_SCALAR || spec_cn_is_null(item)) {
+            spec_cnode_free(map);
+            _cleanup_free_ char *ip = spec_cn_path_i(path, i);
+            return spec_cn_str(item, ip, &(const char *){NULL}, err);
         }
         struct cnode *v;
         if (depends) {
-            v = cnode_new(M87_YAML_MAPPING, item);
-            struct cnode *cond = cnode_new_str("service_started", item);
-            cnode_set_key(cond, "condition", item);
-            struct cnode *req = cnode_new_str("true", item);
+            v = spec_cnode_new(M87_YAML_MAPPING, item);
+            struct cnode *cond = spec_cnode_new_str("service_started", item);
+            spec_cnode_set_key(cond, "condition", item);
+            struct cnode *req = spec_cnode_new_str("true", item);
             req->type = M87_YAML_BOOL;
-            cnode_set_key(req, "required", item);
-            cnode_append(v, cond);
-            cnode_append(v, req);
+            spec_cnode_set_key(req, "required", item);
+            spec_cnode_append(v, cond);
+            spec_cnode_append(v, req);
         } else {
-            v = cnode_new_str("", item);
+            v = spec_cnode_new_str("", item);
             v->type = M87_YAML_NULL;
         }
-        cnode_set_key(v, item->text, item);
-        cnode_append(map, v);
+        spec_cnode_set_key(v, item->text, item);
+        spec_cnode_append(map, v);
     }
     replace(slot, map);
     return 0;
@@ -177,41 +177,41 @@ static int merge_mappings(struct cnode *base, struct cnode *over, const char *pa
         struct cnode *o = over->items[i];
         over->items[i] = NULL;
         if (rc < 0) {
-            cnode_free(o);
+            spec_cnode_free(o);
             continue;
         }
         ssize_t at = index_of(base, o->key);
         if (o->reset) {
             if (at >= 0)
                 remove_at(base, (size_t)at);
-            cnode_free(o);
+            spec_cnode_free(o);
         } else if (at < 0) {
-            cnode_append(base, o);
+            spec_cnode_append(base, o);
         } else if (strncmp(o->key, "x-", 2) == 0) {
             replace(&base->items[at], o);
         } else {
-            _cleanup_free_ char *kp = cn_path(path, o->key);
+            _cleanup_free_ char *kp = spec_cn_path(path, o->key);
             _cleanup_free_ char *kpat = child_pattern(pattern, o->key);
             rc = merge_value(&base->items[at], o, kp, kpat, err);
         }
     }
-    cnode_free(over);
+    spec_cnode_free(over);
     return rc;
 }
 
 static void append_all(struct cnode *base, struct cnode *over)
 {
     for (size_t i = 0; i < over->len; i++) {
-        cnode_append(base, over->items[i]);
+        spec_cnode_append(base, over->items[i]);
         over->items[i] = NULL;
     }
-    cnode_free(over);
+    spec_cnode_free(over);
 }
 
 static const char *subnet_of(const struct cnode *pool)
 {
-    const struct cnode *s = cn_get(pool, "subnet");
-    return cn_is_scalar(s) ? s->text : NULL;
+    const struct cnode *s = spec_cn_get(pool, "subnet");
+    return spec_cn_is_scalar(s) ? s->text : NULL;
 }
 
 static int merge_ipam(struct cnode *base, struct cnode *over, const char *path, const char *pattern,
@@ -222,7 +222,7 @@ static int merge_ipam(struct cnode *base, struct cnode *over, const char *path, 
         struct cnode *o = over->items[i];
         over->items[i] = NULL;
         if (rc < 0) {
-            cnode_free(o);
+            spec_cnode_free(o);
             continue;
         }
         const char *subnet = subnet_of(o);
@@ -230,38 +230,38 @@ static int merge_ipam(struct cnode *base, struct cnode *over, const char *path, 
         while (j < base->len && (subnet == NULL || subnet_of(base->items[j]) == NULL ||
                                  strcmp(subnet, subnet_of(base->items[j])) != 0))
             j++;
-        if (j < base->len && cn_is_map(o) && cn_is_map(base->items[j]))
+        if (j < base->len && spec_cn_is_map(o) && spec_cn_is_map(base->items[j]))
             rc = merge_mappings(base->items[j], o, path, pattern, err);
         else
-            cnode_append(base, o);
+            spec_cnode_append(base, o);
     }
-    cnode_free(over);
+    spec_cnode_free(over);
     return rc;
 }
 
 static bool drivers_differ(const struct cnode *a, const struct cnode *b)
 {
-    const struct cnode *da = cn_get(a, "driver");
-    const struct cnode *db = cn_get(b, "driver");
-    return cn_is_scalar(da) && cn_is_scalar(db) && strcmp(da->text, db->text) != 0;
+    const struct cnode *da = spec_cn_get(a, "driver");
+    const struct cnode *db = spec_cn_get(b, "driver");
+    return spec_cn_is_scalar(da) && spec_cn_is_scalar(db) && strcmp(da->text, db->text) != 0;
 }
 
 static int merge_default(struct cnode **slot, struct cnode *over, const char *path,
                          const char *pattern, struct m87_error **err)
 {
     struct cnode *base = *slot;
-    if (cn_is_null(over)) {
-        cnode_free(over);
+    if (spec_cn_is_null(over)) {
+        spec_cnode_free(over);
         return 0;
     }
     if (base->kind == M87_YAML_SCALAR || base->kind != over->kind) {
-        if (base->kind != M87_YAML_SCALAR && !cn_is_null(base)) {
-            int rc = cn_error(over, err, "%s: cannot merge a %s with a %s", path,
-                              over->kind == M87_YAML_MAPPING    ? "mapping"
-                              : over->kind == M87_YAML_SEQUENCE ? "sequence"
-                                                                : "scalar",
-                              base->kind == M87_YAML_MAPPING ? "mapping" : "sequence");
-            cnode_free(over);
+        if (base->kind != M87_YAML_SCALAR && !spec_cn_is_null(base)) {
+            int rc = spec_cn_error(over, err, "%s: cannot merge a %s with a %s", path,
+                                   over->kind == M87_YAML_MAPPING    ? "mapping"
+                                   : over->kind == M87_YAML_SEQUENCE ? "sequence"
+                                                                     : "scalar",
+                                   base->kind == M87_YAML_MAPPING ? "mapping" : "sequence");
+            spec_cnode_free(over);
             return rc;
         }
         replace(slot, over);
@@ -283,7 +283,7 @@ static int merge_value(struct cnode **slot, struct cnode *over, const char *path
         return 0;
     case MERGE_SEQUENCE:
         if (to_sequence(slot, path, err) < 0 || to_sequence(&over, path, err) < 0) {
-            cnode_free(over);
+            spec_cnode_free(over);
             return -1;
         }
         append_all(*slot, over);
@@ -292,18 +292,18 @@ static int merge_value(struct cnode **slot, struct cnode *over, const char *path
     case MERGE_NETWORKS:
         if (to_mapping(slot, path, rule == MERGE_DEPENDS, err) < 0 ||
             to_mapping(&over, path, rule == MERGE_DEPENDS, err) < 0) {
-            cnode_free(over);
+            spec_cnode_free(over);
             return -1;
         }
         return merge_mappings(*slot, over, path, pattern, err);
     case MERGE_LOGGING:
-        if (cn_is_map(*slot) && cn_is_map(over) && drivers_differ(*slot, over)) {
+        if (spec_cn_is_map(*slot) && spec_cn_is_map(over) && drivers_differ(*slot, over)) {
             replace(slot, over);
             return 0;
         }
         break;
     case MERGE_IPAM:
-        if (cn_is_seq(*slot) && cn_is_seq(over))
+        if (spec_cn_is_seq(*slot) && spec_cn_is_seq(over))
             return merge_ipam(*slot, over, path, pattern, err);
         break;
     case MERGE_DEFAULT:
@@ -359,8 +359,8 @@ char *spec_compose_volume_target(const char *spec)
 
 static const char *text_of(const struct cnode *map, const char *key, const char *fallback)
 {
-    const struct cnode *v = cn_get(map, key);
-    return cn_is_scalar(v) && !cn_is_null(v) ? v->text : fallback;
+    const struct cnode *v = spec_cn_get(map, key);
+    return spec_cn_is_scalar(v) && !spec_cn_is_null(v) ? v->text : fallback;
 }
 
 static char *index_map(const struct cnode *n, enum index_kind kind)
@@ -433,9 +433,9 @@ static void dedup(struct cnode *seq, enum index_kind kind)
     for (size_t i = 0; i < seq->len; i++) {
         const struct cnode *item = seq->items[i];
         char *key = NULL;
-        if (cn_is_map(item))
+        if (spec_cn_is_map(item))
             key = index_map(item, kind);
-        else if (cn_is_scalar(item) && !cn_is_null(item))
+        else if (spec_cn_is_scalar(item) && !spec_cn_is_null(item))
             key = index_scalar(item->text, kind);
         if (key)
             keys[n++] = (struct keyed){key, i};
@@ -447,11 +447,11 @@ static void dedup(struct cnode *seq, enum index_kind kind)
             end++;
         if (end - g > 1) {
             size_t first = keys[g].index, last = keys[end - 1].index;
-            cnode_free(seq->items[first]);
+            spec_cnode_free(seq->items[first]);
             seq->items[first] = seq->items[last];
             seq->items[last] = NULL;
             for (size_t k = g + 1; k < end - 1; k++) {
-                cnode_free(seq->items[keys[k].index]);
+                spec_cnode_free(seq->items[keys[k].index]);
                 seq->items[keys[k].index] = NULL;
             }
         }

@@ -36,7 +36,7 @@ static int add_mount(struct spec_service *s, struct spec_mount *m, const struct 
 {
     for (size_t i = 0; i < s->n_mounts; i++) {
         if (strcmp(s->mounts[i].target, m->target) == 0) {
-            int rc = cn_error(at, err, "%s: duplicate mount point '%s'", path, m->target);
+            int rc = spec_cn_error(at, err, "%s: duplicate mount point '%s'", path, m->target);
             mount_release(m);
             return rc;
         }
@@ -50,7 +50,7 @@ static int set_target(struct spec_mount *m, const struct cnode *at, const char *
                       const char *target, struct m87_error **err)
 {
     if (target[0] != '/')
-        return cn_error(at, err, "%s: container path '%s' must be absolute", path, target);
+        return spec_cn_error(at, err, "%s: container path '%s' must be absolute", path, target);
     m->target = spec_compose_clean_path(target);
     return 0;
 }
@@ -59,7 +59,7 @@ static int named_source(struct loader *l, struct spec_mount *m, const struct cno
                         const char *path, const char *key, struct m87_error **err)
 {
     if (spec_project_volume(l->p, key) == NULL)
-        return cn_error(at, err, "%s: undefined volume '%s'", path, key);
+        return spec_cn_error(at, err, "%s: undefined volume '%s'", path, key);
     m->type = SPEC_MOUNT_VOLUME;
     m->source = m87_xstrdup(key);
     return 0;
@@ -91,8 +91,8 @@ static int short_modes(struct spec_mount *m, const struct cnode *at, const char 
             free(m->propagation);
             m->propagation = m87_xstrdup(opt);
         } else {
-            return cn_error(at, err, "%s: invalid volume '%s': unknown mode '%s' for a %s", path,
-                            spec, opt, bind ? "bind mount" : "volume");
+            return spec_cn_error(at, err, "%s: invalid volume '%s': unknown mode '%s' for a %s",
+                                 path, spec, opt, bind ? "bind mount" : "volume");
         }
     }
     return 0;
@@ -106,11 +106,11 @@ static int volume_short(struct loader *l, const struct cnode *at, const char *pa
     for (const char *p = spec;; n++) {
         const char *colon = strchr(p, ':');
         if (n == 3)
-            return cn_error(at, err, "%s: invalid volume '%s': too many colons", path, spec);
+            return spec_cn_error(at, err, "%s: invalid volume '%s': too many colons", path, spec);
         parts[n] = p;
         lens[n] = colon ? (size_t)(colon - p) : strlen(p);
         if (lens[n] == 0)
-            return cn_error(at, err, "%s: invalid volume '%s': empty section", path, spec);
+            return spec_cn_error(at, err, "%s: invalid volume '%s': empty section", path, spec);
         if (colon == NULL)
             break;
         p = colon + 1;
@@ -125,7 +125,7 @@ static int volume_short(struct loader *l, const struct cnode *at, const char *pa
         m.type = SPEC_MOUNT_ANON;
     } else if (path_like(source)) {
         m.type = SPEC_MOUNT_BIND;
-        m.source = loader_abspath(l, at, source, path, err);
+        m.source = spec_loader_abspath(l, at, source, path, err);
         rc = m.source ? 0 : -1;
     } else {
         rc = named_source(l, &m, at, path, source, err);
@@ -153,34 +153,35 @@ static int long_bind(struct spec_mount *m, const struct cnode *b, const char *pa
     static const char *const volume_known[] = {"selinux", NULL};
     static const char *const unsupported[] = {"recursive", NULL};
     bool bind = m->type == SPEC_MOUNT_BIND;
-    if (cn_expect(b, path, M87_YAML_MAPPING, err) < 0)
+    if (spec_cn_expect(b, path, M87_YAML_MAPPING, err) < 0)
         return -1;
     for (size_t i = 0; !bind && known[i]; i++) {
-        const struct cnode *k = cn_val(b, known[i]);
+        const struct cnode *k = spec_cn_val(b, known[i]);
         if (k && strcmp(known[i], "selinux") != 0)
-            return cn_error(b, err, "%s: only applies to type bind", path);
+            return spec_cn_error(b, err, "%s: only applies to type bind", path);
     }
-    if (cn_keys(b, path, bind ? known : volume_known, unsupported, err) < 0)
+    if (spec_cn_keys(b, path, bind ? known : volume_known, unsupported, err) < 0)
         return -1;
     const struct cnode *v;
     const char *s = NULL;
-    _cleanup_free_ char *pp = cn_path(path, "propagation");
-    _cleanup_free_ char *cp = cn_path(path, "create_host_path");
-    _cleanup_free_ char *sp = cn_path(path, "selinux");
-    if ((v = cn_val(b, "propagation"))) {
-        if (cn_str(v, pp, &s, err) < 0)
+    _cleanup_free_ char *pp = spec_cn_path(path, "propagation");
+    _cleanup_free_ char *cp = spec_cn_path(path, "create_host_path");
+    _cleanup_free_ char *sp = spec_cn_path(path, "selinux");
+    if ((v = spec_cn_val(b, "propagation"))) {
+        if (spec_cn_str(v, pp, &s, err) < 0)
             return -1;
         if (!is_one_of(s, propagations))
-            return cn_error(v, err, "%s: invalid propagation '%s'", pp, s);
+            return spec_cn_error(v, err, "%s: invalid propagation '%s'", pp, s);
         m->propagation = m87_xstrdup(s);
     }
-    if ((v = cn_val(b, "create_host_path")) && cn_bool(v, cp, &m->create_host_path, err) < 0)
+    if ((v = spec_cn_val(b, "create_host_path")) &&
+        spec_cn_bool(v, cp, &m->create_host_path, err) < 0)
         return -1;
-    if ((v = cn_val(b, "selinux"))) {
-        if (cn_str(v, sp, &s, err) < 0)
+    if ((v = spec_cn_val(b, "selinux"))) {
+        if (spec_cn_str(v, sp, &s, err) < 0)
             return -1;
         if (strcmp(s, "z") != 0 && strcmp(s, "Z") != 0)
-            return cn_error(v, err, "%s: invalid selinux label '%s' (z or Z)", sp, s);
+            return spec_cn_error(v, err, "%s: invalid selinux label '%s' (z or Z)", sp, s);
         m->selinux = m87_xstrdup(s);
     }
     return 0;
@@ -195,35 +196,35 @@ static int long_options(struct spec_mount *m, const struct cnode *e, const char 
     const char *const sections[] = {"bind", "volume", "tmpfs"};
     const enum spec_mount_type types[] = {SPEC_MOUNT_BIND, SPEC_MOUNT_VOLUME, SPEC_MOUNT_TMPFS};
     for (size_t i = 0; i < 3; i++) {
-        const struct cnode *v = cn_val(e, sections[i]);
-        _cleanup_free_ char *sp = cn_path(path, sections[i]);
+        const struct cnode *v = spec_cn_val(e, sections[i]);
+        _cleanup_free_ char *sp = spec_cn_path(path, sections[i]);
         bool volume_like = (types[i] == SPEC_MOUNT_VOLUME && m->type == SPEC_MOUNT_ANON) ||
                            (types[i] == SPEC_MOUNT_BIND && m->type == SPEC_MOUNT_VOLUME);
         if (v && m->type != types[i] && !volume_like)
-            return cn_error(v, err, "%s: only applies to type %s", sp, sections[i]);
+            return spec_cn_error(v, err, "%s: only applies to type %s", sp, sections[i]);
     }
     const struct cnode *v;
-    _cleanup_free_ char *bp = cn_path(path, "bind");
-    _cleanup_free_ char *vp = cn_path(path, "volume");
-    _cleanup_free_ char *tp = cn_path(path, "tmpfs");
-    if ((v = cn_val(e, "bind")) && long_bind(m, v, bp, err) < 0)
+    _cleanup_free_ char *bp = spec_cn_path(path, "bind");
+    _cleanup_free_ char *vp = spec_cn_path(path, "volume");
+    _cleanup_free_ char *tp = spec_cn_path(path, "tmpfs");
+    if ((v = spec_cn_val(e, "bind")) && long_bind(m, v, bp, err) < 0)
         return -1;
-    if ((v = cn_val(e, "volume"))) {
-        _cleanup_free_ char *np = cn_path(vp, "nocopy");
+    if ((v = spec_cn_val(e, "volume"))) {
+        _cleanup_free_ char *np = spec_cn_path(vp, "nocopy");
         const struct cnode *nc;
-        if (cn_expect(v, vp, M87_YAML_MAPPING, err) < 0 ||
-            cn_keys(v, vp, volume_known, volume_unsupported, err) < 0 ||
-            ((nc = cn_val(v, "nocopy")) && cn_bool(nc, np, &m->nocopy, err) < 0))
+        if (spec_cn_expect(v, vp, M87_YAML_MAPPING, err) < 0 ||
+            spec_cn_keys(v, vp, volume_known, volume_unsupported, err) < 0 ||
+            ((nc = spec_cn_val(v, "nocopy")) && spec_cn_bool(nc, np, &m->nocopy, err) < 0))
             return -1;
     }
-    if ((v = cn_val(e, "tmpfs"))) {
-        _cleanup_free_ char *zp = cn_path(tp, "size");
-        _cleanup_free_ char *mp = cn_path(tp, "mode");
+    if ((v = spec_cn_val(e, "tmpfs"))) {
+        _cleanup_free_ char *zp = spec_cn_path(tp, "size");
+        _cleanup_free_ char *mp = spec_cn_path(tp, "mode");
         const struct cnode *f;
-        if (cn_expect(v, tp, M87_YAML_MAPPING, err) < 0 ||
-            cn_keys(v, tp, tmpfs_known, NULL, err) < 0 ||
-            ((f = cn_val(v, "size")) && cn_bytes(f, zp, &m->tmpfs_size, err) < 0) ||
-            ((f = cn_val(v, "mode")) && cn_mode(f, mp, &m->tmpfs_mode, err) < 0))
+        if (spec_cn_expect(v, tp, M87_YAML_MAPPING, err) < 0 ||
+            spec_cn_keys(v, tp, tmpfs_known, NULL, err) < 0 ||
+            ((f = spec_cn_val(v, "size")) && spec_cn_bytes(f, zp, &m->tmpfs_size, err) < 0) ||
+            ((f = spec_cn_val(v, "mode")) && spec_cn_mode(f, mp, &m->tmpfs_mode, err) < 0))
             return -1;
     }
     return 0;
@@ -232,14 +233,14 @@ static int long_options(struct spec_mount *m, const struct cnode *e, const char 
 static int long_type(struct spec_mount *m, const struct cnode *e, const char *path,
                      const char **source, struct m87_error **err)
 {
-    const struct cnode *t = cn_val(e, "type");
-    const struct cnode *src = cn_val(e, "source");
-    _cleanup_free_ char *tp = cn_path(path, "type");
-    _cleanup_free_ char *sp = cn_path(path, "source");
+    const struct cnode *t = spec_cn_val(e, "type");
+    const struct cnode *src = spec_cn_val(e, "source");
+    _cleanup_free_ char *tp = spec_cn_path(path, "type");
+    _cleanup_free_ char *sp = spec_cn_path(path, "source");
     const char *type = NULL;
     if (t == NULL)
-        return cn_error(e, err, "%s: missing required field 'type'", path);
-    if (cn_str(t, tp, &type, err) < 0 || (src && cn_str(src, sp, source, err) < 0))
+        return spec_cn_error(e, err, "%s: missing required field 'type'", path);
+    if (spec_cn_str(t, tp, &type, err) < 0 || (src && spec_cn_str(src, sp, source, err) < 0))
         return -1;
     if (strcmp(type, "bind") == 0)
         m->type = SPEC_MOUNT_BIND;
@@ -249,13 +250,14 @@ static int long_type(struct spec_mount *m, const struct cnode *e, const char *pa
         m->type = SPEC_MOUNT_TMPFS;
     else if (strcmp(type, "npipe") == 0 || strcmp(type, "image") == 0 ||
              strcmp(type, "cluster") == 0)
-        return cn_error(t, err, "%s: unsupported volume type '%s'", tp, type);
+        return spec_cn_error(t, err, "%s: unsupported volume type '%s'", tp, type);
     else
-        return cn_error(t, err, "%s: invalid volume type '%s' (bind, volume or tmpfs)", tp, type);
+        return spec_cn_error(t, err, "%s: invalid volume type '%s' (bind, volume or tmpfs)", tp,
+                             type);
     if (m->type == SPEC_MOUNT_BIND && (src == NULL || **source == '\0'))
-        return cn_error(e, err, "%s: missing required field 'source' for a bind mount", path);
+        return spec_cn_error(e, err, "%s: missing required field 'source' for a bind mount", path);
     if (m->type == SPEC_MOUNT_TMPFS && src && **source)
-        return cn_error(src, err, "%s: not allowed for a tmpfs mount", sp);
+        return spec_cn_error(src, err, "%s: not allowed for a tmpfs mount", sp);
     return 0;
 }
 
@@ -265,29 +267,29 @@ static int volume_long(struct loader *l, const struct cnode *e, const char *path
     static const char *const known[] = {"type", "source", "target", "read_only",
                                         "bind", "volume", "tmpfs",  NULL};
     static const char *const unsupported[] = {"consistency", "image", NULL};
-    if (cn_keys(e, path, known, unsupported, err) < 0)
+    if (spec_cn_keys(e, path, known, unsupported, err) < 0)
         return -1;
     struct spec_mount m;
     mount_init(&m);
     m.long_syntax = true;
     const char *source = NULL, *target;
-    const struct cnode *v = cn_val(e, "target");
-    _cleanup_free_ char *tp = cn_path(path, "target");
-    _cleanup_free_ char *sp = cn_path(path, "source");
-    _cleanup_free_ char *rp = cn_path(path, "read_only");
+    const struct cnode *v = spec_cn_val(e, "target");
+    _cleanup_free_ char *tp = spec_cn_path(path, "target");
+    _cleanup_free_ char *sp = spec_cn_path(path, "source");
+    _cleanup_free_ char *rp = spec_cn_path(path, "read_only");
     int rc = long_type(&m, e, path, &source, err);
     if (rc == 0 && v == NULL)
-        rc = cn_error(e, err, "%s: missing required field 'target'", path);
+        rc = spec_cn_error(e, err, "%s: missing required field 'target'", path);
     if (rc == 0)
-        rc = cn_str(v, tp, &target, err) == 0 ? set_target(&m, v, tp, target, err) : -1;
+        rc = spec_cn_str(v, tp, &target, err) == 0 ? set_target(&m, v, tp, target, err) : -1;
     if (rc == 0 && m.type == SPEC_MOUNT_BIND) {
-        m.source = loader_abspath(l, cn_get(e, "source"), source, sp, err);
+        m.source = spec_loader_abspath(l, spec_cn_get(e, "source"), source, sp, err);
         rc = m.source ? 0 : -1;
     } else if (rc == 0 && m.type == SPEC_MOUNT_VOLUME) {
-        rc = named_source(l, &m, cn_get(e, "source"), sp, source, err);
+        rc = named_source(l, &m, spec_cn_get(e, "source"), sp, source, err);
     }
-    if (rc == 0 && (v = cn_val(e, "read_only")))
-        rc = cn_bool(v, rp, &m.read_only, err);
+    if (rc == 0 && (v = spec_cn_val(e, "read_only")))
+        rc = spec_cn_bool(v, rp, &m.read_only, err);
     if (rc == 0)
         rc = long_options(&m, e, path, err);
     if (rc < 0) {
@@ -300,16 +302,16 @@ static int volume_long(struct loader *l, const struct cnode *e, const char *path
 int spec_compose_volumes_parse(struct loader *l, const struct cnode *n, const char *path,
                                struct spec_service *s, struct m87_error **err)
 {
-    if (cn_expect(n, path, M87_YAML_SEQUENCE, err) < 0)
+    if (spec_cn_expect(n, path, M87_YAML_SEQUENCE, err) < 0)
         return -1;
     for (size_t i = 0; i < n->len; i++) {
         const struct cnode *e = n->items[i];
-        _cleanup_free_ char *ip = cn_path_i(path, i);
+        _cleanup_free_ char *ip = spec_cn_path_i(path, i);
         const char *spec = NULL;
-        if (cn_is_map(e)) {
+        if (spec_cn_is_map(e)) {
             if (volume_long(l, e, ip, s, err) < 0)
                 return -1;
-        } else if (cn_str(e, ip, &spec, err) < 0 || volume_short(l, e, ip, spec, s, err) < 0) {
+        } else if (spec_cn_str(e, ip, &spec, err) < 0 || volume_short(l, e, ip, spec, s, err) < 0) {
             return -1;
         }
     }
@@ -324,15 +326,16 @@ int spec_compose_tmpfs_parse(const struct cnode *n, const char *path, struct spe
 {
     struct m87_strv v;
     m87_strv_init(&v);
-    int rc = cn_strings(n, path, &v, err);
+    int rc = spec_cn_strings(n, path, &v, err);
     for (size_t i = 0; rc == 0 && i < v.len; i++) {
         const char *e = v.items[i];
         size_t cut = strcspn(e, ":");
         _cleanup_free_ char *target = m87_xstrndup(e, cut);
         if (target[0] != '/') {
-            const struct cnode *at = cn_is_seq(n) ? n->items[i] : n;
-            _cleanup_free_ char *ip = cn_is_seq(n) ? cn_path_i(path, i) : m87_xstrdup(path);
-            rc = cn_error(at, err, "%s: container path '%s' must be absolute", ip, target);
+            const struct cnode *at = spec_cn_is_seq(n) ? n->items[i] : n;
+            _cleanup_free_ char *ip =
+                spec_cn_is_seq(n) ? spec_cn_path_i(path, i) : m87_xstrdup(path);
+            rc = spec_cn_error(at, err, "%s: container path '%s' must be absolute", ip, target);
             break;
         }
         _cleanup_free_ char *clean = spec_compose_clean_path(target);
@@ -352,15 +355,16 @@ static int add_device(struct spec_service *s, const struct cnode *at, const char
                       struct m87_error **err)
 {
     if (host[0] != '/')
-        return cn_error(at, err,
-                        "%s: invalid device '%s': the host path must be absolute (CDI devices are "
-                        "not supported)",
-                        path, host);
+        return spec_cn_error(
+            at, err,
+            "%s: invalid device '%s': the host path must be absolute (CDI devices are "
+            "not supported)",
+            path, host);
     if (container[0] != '/')
-        return cn_error(at, err, "%s: container path '%s' must be absolute", path, container);
+        return spec_cn_error(at, err, "%s: container path '%s' must be absolute", path, container);
     if (!valid_permissions(perms))
-        return cn_error(at, err, "%s: invalid device permissions '%s' (a mix of r, w and m)", path,
-                        perms);
+        return spec_cn_error(at, err, "%s: invalid device permissions '%s' (a mix of r, w and m)",
+                             path, perms);
     s->devices = m87_xrealloc(s->devices, (s->n_devices + 1) * sizeof(*s->devices));
     s->devices[s->n_devices++] = (struct spec_device){
         .host_path = m87_xstrdup(host),
@@ -374,15 +378,15 @@ static int device_long(struct spec_service *s, const struct cnode *e, const char
                        struct m87_error **err)
 {
     static const char *const known[] = {"source", "target", "permissions", NULL};
-    if (cn_keys(e, path, known, NULL, err) < 0)
+    if (spec_cn_keys(e, path, known, NULL, err) < 0)
         return -1;
     const char *vals[3] = {NULL, NULL, "rwm"};
     for (size_t i = 0; i < 3; i++) {
-        const struct cnode *v = cn_val(e, known[i]);
-        _cleanup_free_ char *kp = cn_path(path, known[i]);
+        const struct cnode *v = spec_cn_val(e, known[i]);
+        _cleanup_free_ char *kp = spec_cn_path(path, known[i]);
         if (v == NULL && i == 0)
-            return cn_error(e, err, "%s: missing required field 'source'", path);
-        if (v && cn_str(v, kp, &vals[i], err) < 0)
+            return spec_cn_error(e, err, "%s: missing required field 'source'", path);
+        if (v && spec_cn_str(v, kp, &vals[i], err) < 0)
             return -1;
     }
     return add_device(s, e, path, vals[0], vals[1] ? vals[1] : vals[0], vals[2], err);
@@ -391,18 +395,18 @@ static int device_long(struct spec_service *s, const struct cnode *e, const char
 int spec_compose_devices_parse(const struct cnode *n, const char *path, struct spec_service *s,
                                struct m87_error **err)
 {
-    if (cn_expect(n, path, M87_YAML_SEQUENCE, err) < 0)
+    if (spec_cn_expect(n, path, M87_YAML_SEQUENCE, err) < 0)
         return -1;
     for (size_t i = 0; i < n->len; i++) {
         const struct cnode *e = n->items[i];
-        _cleanup_free_ char *ip = cn_path_i(path, i);
+        _cleanup_free_ char *ip = spec_cn_path_i(path, i);
         const char *spec = NULL;
-        if (cn_is_map(e)) {
+        if (spec_cn_is_map(e)) {
             if (device_long(s, e, ip, err) < 0)
                 return -1;
             continue;
         }
-        if (cn_str(e, ip, &spec, err) < 0)
+        if (spec_cn_str(e, ip, &spec, err) < 0)
             return -1;
         _cleanup_free_ char *copy = m87_xstrdup(spec);
         char *second = strchr(copy, ':'), *third = NULL;

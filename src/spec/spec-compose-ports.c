@@ -73,10 +73,11 @@ static int port_error(const struct cnode *n, const char *path, const char *spec,
                       const char *proto, struct m87_error **err)
 {
     if (*why == '\0')
-        return cn_error(n, err, "%s: invalid port '%s'", path, spec);
+        return spec_cn_error(n, err, "%s: invalid port '%s'", path, spec);
     if (strstr(why, "%s"))
-        return cn_error(n, err, "%s: invalid port '%s': unknown protocol '%s'", path, spec, proto);
-    return cn_error(n, err, "%s: invalid port '%s': %s", path, spec, why);
+        return spec_cn_error(n, err, "%s: invalid port '%s': unknown protocol '%s'", path, spec,
+                             proto);
+    return spec_cn_error(n, err, "%s: invalid port '%s': %s", path, spec, why);
 }
 
 static struct spec_port *ports_grow(struct spec_service *s, size_t more)
@@ -150,14 +151,14 @@ static int port_short(const struct cnode *n, const char *path, const char *spec,
     bool ok;
     _cleanup_free_ char *addr = host_address(ip, ip_len, &ok);
     if (!ok)
-        return cn_error(n, err, "%s: invalid port '%s': invalid IP address '%.*s'", path, spec,
-                        (int)ip_len, ip);
+        return spec_cn_error(n, err, "%s: invalid port '%s': invalid IP address '%.*s'", path, spec,
+                             (int)ip_len, ip);
     if (host_len && !parse_range(host, host_len, 0, &h))
-        return cn_error(n, err, "%s: invalid port '%s': invalid host port '%.*s'", path, spec,
-                        (int)host_len, host);
+        return spec_cn_error(n, err, "%s: invalid port '%s': invalid host port '%.*s'", path, spec,
+                             (int)host_len, host);
     if (host_len && c.end - c.start != h.end - h.start && c.start != c.end)
-        return cn_error(n, err, "%s: invalid port '%s': host and container ranges differ in size",
-                        path, spec);
+        return spec_cn_error(
+            n, err, "%s: invalid port '%s': host and container ranges differ in size", path, spec);
     emit_ports(s, c, host_len ? &h : NULL, addr, proto);
     return 0;
 }
@@ -165,10 +166,10 @@ static int port_short(const struct cnode *n, const char *path, const char *spec,
 static int long_str(const struct cnode *e, const char *path, const char *key, const char **out,
                     struct m87_error **err)
 {
-    const struct cnode *v = cn_val(e, key);
-    _cleanup_free_ char *kp = cn_path(path, key);
+    const struct cnode *v = spec_cn_val(e, key);
+    _cleanup_free_ char *kp = spec_cn_path(path, key);
     *out = NULL;
-    return v ? cn_str(v, kp, out, err) : 0;
+    return v ? spec_cn_str(v, kp, out, err) : 0;
 }
 
 static int port_long_check(const struct cnode *e, const char *path, const char *published,
@@ -177,17 +178,17 @@ static int port_long_check(const struct cnode *e, const char *path, const char *
 {
     struct port_range h;
     if (published && *published && !parse_range(published, strlen(published), 0, &h))
-        return cn_error(cn_get(e, "published"), err, "%s.published: invalid port '%s'", path,
-                        published);
+        return spec_cn_error(spec_cn_get(e, "published"), err, "%s.published: invalid port '%s'",
+                             path, published);
     if (host_ip && !valid_ip(host_ip))
-        return cn_error(cn_get(e, "host_ip"), err, "%s.host_ip: invalid IP address '%s'", path,
-                        host_ip);
+        return spec_cn_error(spec_cn_get(e, "host_ip"), err, "%s.host_ip: invalid IP address '%s'",
+                             path, host_ip);
     if (!valid_protocol(proto))
-        return cn_error(cn_get(e, "protocol"), err, "%s.protocol: unknown protocol '%s'", path,
-                        proto);
+        return spec_cn_error(spec_cn_get(e, "protocol"), err, "%s.protocol: unknown protocol '%s'",
+                             path, proto);
     if (mode && strcmp(mode, "host") != 0 && strcmp(mode, "ingress") != 0)
-        return cn_error(cn_get(e, "mode"), err, "%s.mode: invalid mode '%s' (host or ingress)",
-                        path, mode);
+        return spec_cn_error(spec_cn_get(e, "mode"), err,
+                             "%s.mode: invalid mode '%s' (host or ingress)", path, mode);
     return 0;
 }
 
@@ -196,14 +197,14 @@ static int port_long(const struct cnode *e, const char *path, struct spec_servic
 {
     static const char *const known[] = {"target", "published", "host_ip",      "protocol",
                                         "mode",   "name",      "app_protocol", NULL};
-    if (cn_keys(e, path, known, NULL, err) < 0)
+    if (spec_cn_keys(e, path, known, NULL, err) < 0)
         return -1;
-    const struct cnode *t = cn_val(e, "target");
-    _cleanup_free_ char *tp = cn_path(path, "target");
+    const struct cnode *t = spec_cn_val(e, "target");
+    _cleanup_free_ char *tp = spec_cn_path(path, "target");
     int64_t target;
     if (t == NULL)
-        return cn_error(e, err, "%s: missing required field 'target'", path);
-    if (cn_int_range(t, tp, 1, PORT_MAX, &target, err) < 0)
+        return spec_cn_error(e, err, "%s: missing required field 'target'", path);
+    if (spec_cn_int_range(t, tp, 1, PORT_MAX, &target, err) < 0)
         return -1;
     const char *published, *host_ip, *proto, *mode, *name, *app;
     if (long_str(e, path, "published", &published, err) < 0 ||
@@ -233,16 +234,16 @@ static int port_long(const struct cnode *e, const char *path, struct spec_servic
 int spec_compose_ports_parse(const struct cnode *n, const char *path, struct spec_service *s,
                              struct m87_error **err)
 {
-    if (cn_expect(n, path, M87_YAML_SEQUENCE, err) < 0)
+    if (spec_cn_expect(n, path, M87_YAML_SEQUENCE, err) < 0)
         return -1;
     for (size_t i = 0; i < n->len; i++) {
         const struct cnode *e = n->items[i];
-        _cleanup_free_ char *ip = cn_path_i(path, i);
+        _cleanup_free_ char *ip = spec_cn_path_i(path, i);
         const char *spec = NULL;
-        if (cn_is_map(e)) {
+        if (spec_cn_is_map(e)) {
             if (port_long(e, ip, s, err) < 0)
                 return -1;
-        } else if (cn_str(e, ip, &spec, err) < 0 || port_short(e, ip, spec, s, err) < 0) {
+        } else if (spec_cn_str(e, ip, &spec, err) < 0 || port_short(e, ip, spec, s, err) < 0) {
             return -1;
         }
     }
@@ -252,12 +253,12 @@ int spec_compose_ports_parse(const struct cnode *n, const char *path, struct spe
 int spec_compose_expose_parse(const struct cnode *n, const char *path, struct spec_service *s,
                               struct m87_error **err)
 {
-    if (cn_expect(n, path, M87_YAML_SEQUENCE, err) < 0)
+    if (spec_cn_expect(n, path, M87_YAML_SEQUENCE, err) < 0)
         return -1;
     for (size_t i = 0; i < n->len; i++) {
-        _cleanup_free_ char *ip = cn_path_i(path, i);
+        _cleanup_free_ char *ip = spec_cn_path_i(path, i);
         const char *spec = NULL;
-        if (cn_str(n->items[i], ip, &spec, err) < 0)
+        if (spec_cn_str(n->items[i], ip, &spec, err) < 0)
             return -1;
         char proto[8] = "";
         struct port_range r;

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "m87/spec-dotenv.h"
 #include "spec/spec-compose-internal.h"
 
 static const char *const service_fields[] = {
@@ -111,42 +112,42 @@ static const char *const service_unsupported[] = {
 /* ---- field access ------------------------------------------------------------------------------
  */
 
-const struct cnode *svc_get(struct svc *c, const char *name)
+const struct cnode *spec_svc_get(struct svc *c, const char *name)
 {
     free(c->fpath);
-    c->fpath = cn_path(c->path, name);
-    return cn_val(c->def, name);
+    c->fpath = spec_cn_path(c->path, name);
+    return spec_cn_val(c->def, name);
 }
 
-int svc_str(struct svc *c, const char *name, char **out)
+int spec_svc_str(struct svc *c, const char *name, char **out)
 {
-    const struct cnode *v = svc_get(c, name);
+    const struct cnode *v = spec_svc_get(c, name);
     const char *s = NULL;
     if (v == NULL)
         return 0;
-    if (cn_str(v, c->fpath, &s, c->err) < 0)
+    if (spec_cn_str(v, c->fpath, &s, c->err) < 0)
         return -1;
     free(*out);
     *out = m87_xstrdup(s);
     return 0;
 }
 
-int svc_bool(struct svc *c, const char *name, bool *out)
+static int svc_bool(struct svc *c, const char *name, bool *out)
 {
-    const struct cnode *v = svc_get(c, name);
-    return v ? cn_bool(v, c->fpath, out, c->err) : 0;
+    const struct cnode *v = spec_svc_get(c, name);
+    return v ? spec_cn_bool(v, c->fpath, out, c->err) : 0;
 }
 
-int svc_bytes(struct svc *c, const char *name, int64_t *out)
+static int svc_bytes(struct svc *c, const char *name, int64_t *out)
 {
-    const struct cnode *v = svc_get(c, name);
-    return v ? cn_bytes(v, c->fpath, out, c->err) : 0;
+    const struct cnode *v = spec_svc_get(c, name);
+    return v ? spec_cn_bytes(v, c->fpath, out, c->err) : 0;
 }
 
 static int svc_strings(struct svc *c, const char *name, struct m87_strv *out)
 {
-    const struct cnode *v = svc_get(c, name);
-    return v ? cn_strings(v, c->fpath, out, c->err) : 0;
+    const struct cnode *v = spec_svc_get(c, name);
+    return v ? spec_cn_strings(v, c->fpath, out, c->err) : 0;
 }
 
 /* "FILE:LINE:COLUMN: services.NAME.FIELD: message" at the field's value. */
@@ -154,12 +155,12 @@ static int svc_error(struct svc *c, const char *name, const char *fmt, ...) M87_
 
 static int svc_error(struct svc *c, const char *name, const char *fmt, ...)
 {
-    const struct cnode *at = svc_get(c, name);
+    const struct cnode *at = spec_svc_get(c, name);
     va_list ap;
     va_start(ap, fmt);
     _cleanup_free_ char *msg = m87_xvasprintf(fmt, ap);
     va_end(ap);
-    return cn_error(at ? at : c->def, c->err, "%s: %s", c->fpath, msg);
+    return spec_cn_error(at ? at : c->def, c->err, "%s: %s", c->fpath, msg);
 }
 
 /* ---- simple fields -----------------------------------------------------------------------------
@@ -185,11 +186,11 @@ static bool valid_name(const char *s, size_t min_len)
 
 static int parse_pull_policy(struct svc *c)
 {
-    const struct cnode *v = svc_get(c, "pull_policy");
+    const struct cnode *v = spec_svc_get(c, "pull_policy");
     const char *s = NULL;
     if (v == NULL)
         return 0;
-    if (cn_str(v, c->fpath, &s, c->err) < 0)
+    if (spec_cn_str(v, c->fpath, &s, c->err) < 0)
         return -1;
     struct spec_service *svc = c->s;
     if (strcmp(s, "missing") == 0 || strcmp(s, "if_not_present") == 0)
@@ -206,14 +207,14 @@ static int parse_pull_policy(struct svc *c)
              m87_parse_duration(s + 6, &svc->pull_every_ns, NULL) == 0 && svc->pull_every_ns > 0)
         svc->pull_policy = SPEC_PULL_EVERY;
     else
-        return cn_error(v, c->err, "%s: invalid pull policy '%s'", c->fpath, s);
+        return spec_cn_error(v, c->err, "%s: invalid pull policy '%s'", c->fpath, s);
     return 0;
 }
 
 static int parse_names(struct svc *c)
 {
     struct spec_service *s = c->s;
-    if (svc_str(c, "container_name", &s->container_name) < 0)
+    if (spec_svc_str(c, "container_name", &s->container_name) < 0)
         return -1;
     if (s->container_name) {
         const char *name = s->container_name + (s->container_name[0] == '/');
@@ -226,11 +227,11 @@ static int parse_names(struct svc *c)
     for (size_t i = 0; i < s->profiles.len; i++)
         if (!valid_name(s->profiles.items[i], 1))
             return svc_error(c, "profiles", "invalid profile name '%s'", s->profiles.items[i]);
-    if (svc_str(c, "working_dir", &s->working_dir) < 0)
+    if (spec_svc_str(c, "working_dir", &s->working_dir) < 0)
         return -1;
     if (s->working_dir && s->working_dir[0] != '/')
         return svc_error(c, "working_dir", "path '%s' must be absolute", s->working_dir);
-    if (svc_str(c, "platform", &s->platform) < 0)
+    if (spec_svc_str(c, "platform", &s->platform) < 0)
         return -1;
     if (s->platform && (*s->platform == '\0' || strpbrk(s->platform, " \t:") != NULL))
         return svc_error(c, "platform", "invalid platform '%s'", s->platform);
@@ -241,7 +242,7 @@ static int parse_names(struct svc *c)
  * the project directory, and must be JSON; "unconfined" and inline JSON pass as they are. */
 static int read_seccomp(struct svc *c)
 {
-    const struct cnode *n = svc_get(c, "security_opt");
+    const struct cnode *n = spec_svc_get(c, "security_opt");
     struct m87_strv *v = &c->s->security_opt;
     for (size_t i = 0; n && i < v->len && i < n->len; i++) {
         const char *opt = v->items[i];
@@ -250,8 +251,8 @@ static int read_seccomp(struct svc *c)
         const char *file = opt + 8;
         if (strcmp(file, "unconfined") == 0 || file[0] == '{')
             continue;
-        _cleanup_free_ char *ip = cn_path_i(c->fpath, i);
-        _cleanup_free_ char *abs = loader_abspath(c->l, n->items[i], file, ip, c->err);
+        _cleanup_free_ char *ip = spec_cn_path_i(c->fpath, i);
+        _cleanup_free_ char *abs = spec_loader_abspath(c->l, n->items[i], file, ip, c->err);
         if (abs == NULL)
             return -1;
         struct m87_error *e = NULL;
@@ -260,11 +261,11 @@ static int read_seccomp(struct svc *c)
         _cleanup_(m87_json_freep) struct m87_json *doc =
             json ? m87_json_parse(json, len, &e) : NULL;
         if (doc == NULL) {
-            int rc = e->sys_errno
-                         ? cn_error(n->items[i], c->err, "%s: cannot read seccomp profile '%s': %s",
-                                    ip, file, strerror(e->sys_errno))
-                         : cn_error(n->items[i], c->err, "%s: seccomp profile '%s': %s", ip, file,
-                                    e->msg);
+            int rc = e->sys_errno ? spec_cn_error(n->items[i], c->err,
+                                                  "%s: cannot read seccomp profile '%s': %s", ip,
+                                                  file, strerror(e->sys_errno))
+                                  : spec_cn_error(n->items[i], c->err,
+                                                  "%s: seccomp profile '%s': %s", ip, file, e->msg);
             m87_error_clear(&e);
             return rc;
         }
@@ -278,10 +279,11 @@ static int read_seccomp(struct svc *c)
 static int parse_simple(struct svc *c)
 {
     struct spec_service *s = c->s;
-    if (svc_str(c, "image", &s->image) < 0 || svc_str(c, "user", &s->user) < 0 ||
-        svc_str(c, "hostname", &s->hostname) < 0 || svc_str(c, "domainname", &s->domainname) < 0 ||
-        svc_str(c, "stop_signal", &s->stop_signal) < 0 || svc_str(c, "cpuset", &s->cpuset) < 0 ||
-        svc_bool(c, "read_only", &s->read_only) < 0 ||
+    if (spec_svc_str(c, "image", &s->image) < 0 || spec_svc_str(c, "user", &s->user) < 0 ||
+        spec_svc_str(c, "hostname", &s->hostname) < 0 ||
+        spec_svc_str(c, "domainname", &s->domainname) < 0 ||
+        spec_svc_str(c, "stop_signal", &s->stop_signal) < 0 ||
+        spec_svc_str(c, "cpuset", &s->cpuset) < 0 || svc_bool(c, "read_only", &s->read_only) < 0 ||
         svc_bool(c, "privileged", &s->privileged) < 0 || svc_bool(c, "tty", &s->tty) < 0 ||
         svc_bool(c, "stdin_open", &s->stdin_open) < 0 ||
         svc_strings(c, "cap_add", &s->cap_add) < 0 ||
@@ -294,14 +296,14 @@ static int parse_simple(struct svc *c)
     if (s->image && *s->image == '\0')
         return svc_error(c, "image", "must not be empty");
     bool init;
-    const struct cnode *v = svc_get(c, "init");
+    const struct cnode *v = spec_svc_get(c, "init");
     if (v) {
-        if (cn_bool(v, c->fpath, &init, c->err) < 0)
+        if (spec_cn_bool(v, c->fpath, &init, c->err) < 0)
             return -1;
         s->init = init;
     }
-    if ((v = svc_get(c, "stop_grace_period")) &&
-        cn_duration(v, c->fpath, &s->stop_grace_ns, c->err) < 0)
+    if ((v = spec_svc_get(c, "stop_grace_period")) &&
+        spec_cn_duration(v, c->fpath, &s->stop_grace_ns, c->err) < 0)
         return -1;
     return 0;
 }
@@ -314,22 +316,22 @@ static int parse_resources(struct svc *c)
         svc_bytes(c, "mem_reservation", &s->mem_reservation) < 0 ||
         svc_bytes(c, "shm_size", &s->shm_size) < 0)
         return -1;
-    if ((v = svc_get(c, "memswap_limit"))) {
+    if ((v = spec_svc_get(c, "memswap_limit"))) {
         if (v->type == M87_YAML_INT && strcmp(v->text, "-1") == 0)
             s->memswap_limit = -1;
-        else if (cn_bytes(v, c->fpath, &s->memswap_limit, c->err) < 0)
+        else if (spec_cn_bytes(v, c->fpath, &s->memswap_limit, c->err) < 0)
             return -1;
     }
-    if ((v = svc_get(c, "cpus")) && cn_cpus(v, c->fpath, &s->nano_cpus, c->err) < 0)
+    if ((v = spec_svc_get(c, "cpus")) && spec_cn_cpus(v, c->fpath, &s->nano_cpus, c->err) < 0)
         return -1;
-    if ((v = svc_get(c, "cpu_shares")) &&
-        cn_int_range(v, c->fpath, 0, 262144, &s->cpu_shares, c->err) < 0)
+    if ((v = spec_svc_get(c, "cpu_shares")) &&
+        spec_cn_int_range(v, c->fpath, 0, 262144, &s->cpu_shares, c->err) < 0)
         return -1;
-    if ((v = svc_get(c, "pids_limit")) &&
-        cn_int_range(v, c->fpath, -1, INT64_MAX, &s->pids_limit, c->err) < 0)
+    if ((v = spec_svc_get(c, "pids_limit")) &&
+        spec_cn_int_range(v, c->fpath, -1, INT64_MAX, &s->pids_limit, c->err) < 0)
         return -1;
-    if ((v = svc_get(c, "scale")) &&
-        cn_int_range(v, c->fpath, 0, SPEC_MAX_REPLICAS, &s->replicas, c->err) < 0)
+    if ((v = spec_svc_get(c, "scale")) &&
+        spec_cn_int_range(v, c->fpath, 0, SPEC_MAX_REPLICAS, &s->replicas, c->err) < 0)
         return -1;
     return 0;
 }
@@ -339,76 +341,76 @@ static int parse_resources(struct svc *c)
 
 static int parse_command(struct svc *c, const char *name, bool *has, struct m87_strv *out)
 {
-    const struct cnode *v = svc_get(c, name);
+    const struct cnode *v = spec_svc_get(c, name);
     if (v == NULL)
         return 0;
     *has = true;
     if (v->kind == M87_YAML_SCALAR) {
         const char *why = NULL;
         if (spec_compose_split_words(v->text, out, &why) < 0)
-            return cn_error(v, c->err, "%s: %s in '%s'", c->fpath, why, v->text);
+            return spec_cn_error(v, c->err, "%s: %s in '%s'", c->fpath, why, v->text);
         return 0;
     }
     if (v->kind != M87_YAML_SEQUENCE)
-        return cn_expect(v, c->fpath, M87_YAML_SEQUENCE, c->err);
-    return cn_strings(v, c->fpath, out, c->err);
+        return spec_cn_expect(v, c->fpath, M87_YAML_SEQUENCE, c->err);
+    return spec_cn_strings(v, c->fpath, out, c->err);
 }
 
 static int parse_env_file_entry(struct svc *c, const struct cnode *e, const char *path)
 {
     const struct cnode *pn = e;
     bool required = true;
-    if (cn_is_map(e)) {
+    if (spec_cn_is_map(e)) {
         static const char *const known[] = {"path", "required", NULL};
         static const char *const unsupported[] = {"format", NULL};
-        if (cn_keys(e, path, known, unsupported, c->err) < 0)
+        if (spec_cn_keys(e, path, known, unsupported, c->err) < 0)
             return -1;
-        const struct cnode *r = cn_val(e, "required");
-        _cleanup_free_ char *rp = cn_path(path, "required");
-        if (r && cn_bool(r, rp, &required, c->err) < 0)
+        const struct cnode *r = spec_cn_val(e, "required");
+        _cleanup_free_ char *rp = spec_cn_path(path, "required");
+        if (r && spec_cn_bool(r, rp, &required, c->err) < 0)
             return -1;
-        pn = cn_get(e, "path");
+        pn = spec_cn_get(e, "path");
         if (pn == NULL)
-            return cn_error(e, c->err, "%s: missing required field 'path'", path);
+            return spec_cn_error(e, c->err, "%s: missing required field 'path'", path);
     }
     const char *file = NULL;
-    _cleanup_free_ char *pp = cn_is_map(e) ? cn_path(path, "path") : m87_xstrdup(path);
-    if (cn_str(pn, pp, &file, c->err) < 0)
+    _cleanup_free_ char *pp = spec_cn_is_map(e) ? spec_cn_path(path, "path") : m87_xstrdup(path);
+    if (spec_cn_str(pn, pp, &file, c->err) < 0)
         return -1;
-    _cleanup_free_ char *abs = loader_abspath(c->l, pn, file, pp, c->err);
+    _cleanup_free_ char *abs = spec_loader_abspath(c->l, pn, file, pp, c->err);
     if (abs == NULL)
         return -1;
     if (!required && access(abs, F_OK) != 0)
         return 0;
-    if (spec_dotenv_load(abs, loader_lookup, c->l, &c->s->environment, c->err) < 0)
-        return cn_wrap(pn, pp, c->err);
+    if (spec_dotenv_load(abs, spec_loader_lookup, c->l, &c->s->environment, c->err) < 0)
+        return spec_cn_wrap(pn, pp, c->err);
     m87_strv_add(&c->s->env_files, abs);
     return 0;
 }
 
 static int parse_environment(struct svc *c)
 {
-    const struct cnode *v = svc_get(c, "env_file");
-    if (v && cn_is_scalar(v) && parse_env_file_entry(c, v, c->fpath) < 0)
+    const struct cnode *v = spec_svc_get(c, "env_file");
+    if (v && spec_cn_is_scalar(v) && parse_env_file_entry(c, v, c->fpath) < 0)
         return -1;
-    if (v && !cn_is_scalar(v)) {
-        if (cn_expect(v, c->fpath, M87_YAML_SEQUENCE, c->err) < 0)
+    if (v && !spec_cn_is_scalar(v)) {
+        if (spec_cn_expect(v, c->fpath, M87_YAML_SEQUENCE, c->err) < 0)
             return -1;
         for (size_t i = 0; i < v->len; i++) {
-            _cleanup_free_ char *ip = cn_path_i(c->fpath, i);
+            _cleanup_free_ char *ip = spec_cn_path_i(c->fpath, i);
             if (parse_env_file_entry(c, v->items[i], ip) < 0)
                 return -1;
         }
     }
-    if ((v = svc_get(c, "environment")) == NULL)
+    if ((v = spec_svc_get(c, "environment")) == NULL)
         return 0;
     struct m87_kvlist env;
     m87_kvlist_init(&env);
-    int rc = cn_kv(v, c->fpath, CN_KV_NULL, &env, c->err);
+    int rc = spec_cn_kv(v, c->fpath, CN_KV_NULL, &env, c->err);
     for (size_t i = 0; rc == 0 && i < env.len; i++) {
         const char *value = env.items[i].value;
         if (value == NULL)
-            value = loader_lookup(c->l, env.items[i].key);
+            value = spec_loader_lookup(c->l, env.items[i].key);
         m87_kvlist_set(&c->s->environment, env.items[i].key, value);
     }
     m87_kvlist_release(&env);
@@ -423,15 +425,16 @@ static int check_memory(struct svc *c)
     const struct spec_service *s = c->s;
     if (s->memswap_limit == SPEC_UNSET || s->memswap_limit == -1)
         return 0;
-    const struct cnode *v = svc_get(c, "memswap_limit");
+    const struct cnode *v = spec_svc_get(c, "memswap_limit");
     if (v == NULL)
         v = c->def;
     if (s->mem_limit == SPEC_UNSET)
-        return cn_error(v, c->err, "%s.memswap_limit: needs a memory limit (mem_limit)", c->path);
+        return spec_cn_error(v, c->err, "%s.memswap_limit: needs a memory limit (mem_limit)",
+                             c->path);
     if (s->memswap_limit < s->mem_limit)
-        return cn_error(v, c->err,
-                        "%s.memswap_limit: must be at least the memory limit (%lld bytes), or -1",
-                        c->path, (long long)s->mem_limit);
+        return spec_cn_error(
+            v, c->err, "%s.memswap_limit: must be at least the memory limit (%lld bytes), or -1",
+            c->path, (long long)s->mem_limit);
     return 0;
 }
 
@@ -439,7 +442,7 @@ static int check_service(struct svc *c)
 {
     const struct spec_service *s = c->s;
     if (s->image == NULL)
-        return cn_key_error(c->def, c->err, "%s: missing required field 'image'", c->path);
+        return spec_cn_key_error(c->def, c->err, "%s: missing required field 'image'", c->path);
     if (s->container_name && s->replicas > 1)
         return svc_error(c, "container_name", "a fixed container name allows one replica, not %lld",
                          (long long)s->replicas);
@@ -483,34 +486,34 @@ void spec_compose_service_init(struct spec_service *s)
 int spec_compose_service_parse(struct loader *l, const struct cnode *def, struct spec_service *s,
                                struct m87_error **err)
 {
-    _cleanup_free_ char *path = cn_path("services", def->key);
+    _cleanup_free_ char *path = spec_cn_path("services", def->key);
     s->name = m87_xstrdup(def->key);
     s->pos.file = m87_xstrdup(def->file);
     s->pos.line = def->key_line;
     s->pos.column = def->key_column;
     if (!valid_name(def->key, 1))
-        return cn_key_error(def, err, "services: invalid service name '%s'", def->key);
-    if (cn_expect(def, path, M87_YAML_MAPPING, err) < 0 ||
-        cn_keys(def, path, service_fields, service_unsupported, err) < 0)
+        return spec_cn_key_error(def, err, "services: invalid service name '%s'", def->key);
+    if (spec_cn_expect(def, path, M87_YAML_MAPPING, err) < 0 ||
+        spec_cn_keys(def, path, service_fields, service_unsupported, err) < 0)
         return -1;
     struct svc c = {.l = l, .def = def, .path = path, .s = s, .err = err};
     int rc = -1;
     if (parse_simple(&c) == 0 && parse_resources(&c) == 0 &&
         parse_command(&c, "command", &s->has_command, &s->command) == 0 &&
         parse_command(&c, "entrypoint", &s->has_entrypoint, &s->entrypoint) == 0 &&
-        parse_environment(&c) == 0 && svc_runtime(&c) == 0 && svc_links(&c) == 0 &&
+        parse_environment(&c) == 0 && spec_svc_runtime(&c) == 0 && spec_svc_links(&c) == 0 &&
         read_seccomp(&c) == 0)
         rc = 0;
     const struct cnode *v;
-    if (rc == 0 && (v = svc_get(&c, "ports")))
+    if (rc == 0 && (v = spec_svc_get(&c, "ports")))
         rc = spec_compose_ports_parse(v, c.fpath, s, err);
-    if (rc == 0 && (v = svc_get(&c, "expose")))
+    if (rc == 0 && (v = spec_svc_get(&c, "expose")))
         rc = spec_compose_expose_parse(v, c.fpath, s, err);
-    if (rc == 0 && (v = svc_get(&c, "volumes")))
+    if (rc == 0 && (v = spec_svc_get(&c, "volumes")))
         rc = spec_compose_volumes_parse(l, v, c.fpath, s, err);
-    if (rc == 0 && (v = svc_get(&c, "tmpfs")))
+    if (rc == 0 && (v = spec_svc_get(&c, "tmpfs")))
         rc = spec_compose_tmpfs_parse(v, c.fpath, s, err);
-    if (rc == 0 && (v = svc_get(&c, "devices")))
+    if (rc == 0 && (v = spec_svc_get(&c, "devices")))
         rc = spec_compose_devices_parse(v, c.fpath, s, err);
     if (rc == 0)
         rc = check_service(&c);

@@ -31,12 +31,12 @@ static bool valid_cidr(const char *s)
 static int opt_str(const struct cnode *map, const char *path, const char *key, char **out,
                    struct m87_error **err)
 {
-    const struct cnode *v = cn_val(map, key);
-    _cleanup_free_ char *kp = cn_path(path, key);
+    const struct cnode *v = spec_cn_val(map, key);
+    _cleanup_free_ char *kp = spec_cn_path(path, key);
     const char *s = NULL;
     if (v == NULL)
         return 0;
-    if (cn_str(v, kp, &s, err) < 0)
+    if (spec_cn_str(v, kp, &s, err) < 0)
         return -1;
     *out = m87_xstrdup(s);
     return 0;
@@ -45,43 +45,43 @@ static int opt_str(const struct cnode *map, const char *path, const char *key, c
 static int opt_bool(const struct cnode *map, const char *path, const char *key, bool *out,
                     struct m87_error **err)
 {
-    const struct cnode *v = cn_val(map, key);
-    _cleanup_free_ char *kp = cn_path(path, key);
-    return v ? cn_bool(v, kp, out, err) : 0;
+    const struct cnode *v = spec_cn_val(map, key);
+    _cleanup_free_ char *kp = spec_cn_path(path, key);
+    return v ? spec_cn_bool(v, kp, out, err) : 0;
 }
 
 static int opt_map(const struct cnode *map, const char *path, const char *key,
                    struct m87_kvlist *out, struct m87_error **err)
 {
-    const struct cnode *v = cn_val(map, key);
-    _cleanup_free_ char *kp = cn_path(path, key);
+    const struct cnode *v = spec_cn_val(map, key);
+    _cleanup_free_ char *kp = spec_cn_path(path, key);
     if (v == NULL)
         return 0;
-    if (cn_expect(v, kp, M87_YAML_MAPPING, err) < 0)
+    if (spec_cn_expect(v, kp, M87_YAML_MAPPING, err) < 0)
         return -1;
-    return cn_kv(v, kp, CN_KV_EMPTY, out, err);
+    return spec_cn_kv(v, kp, CN_KV_EMPTY, out, err);
 }
 
 /* external: true, or the legacy external: {name: X}. */
 static int parse_external(struct loader *l, const struct cnode *def, const char *path,
                           bool *external, char **name, struct m87_error **err)
 {
-    const struct cnode *v = cn_val(def, "external");
-    _cleanup_free_ char *ep = cn_path(path, "external");
+    const struct cnode *v = spec_cn_val(def, "external");
+    _cleanup_free_ char *ep = spec_cn_path(path, "external");
     if (v == NULL)
         return 0;
-    if (!cn_is_map(v))
-        return cn_bool(v, ep, external, err);
+    if (!spec_cn_is_map(v))
+        return spec_cn_bool(v, ep, external, err);
     static const char *const known[] = {"name", NULL};
-    if (cn_keys(v, ep, known, NULL, err) < 0)
+    if (spec_cn_keys(v, ep, known, NULL, err) < 0)
         return -1;
     *external = true;
-    if (cn_val(v, "name")) {
+    if (spec_cn_val(v, "name")) {
         if (*name)
-            return cn_error(v, err, "%s: 'name' is given twice", path);
+            return spec_cn_error(v, err, "%s: 'name' is given twice", path);
         if (opt_str(v, ep, "name", name, err) < 0)
             return -1;
-        loader_warn(l, "%s.name is deprecated, use %s.name", ep, path);
+        spec_loader_warn(l, "%s.name is deprecated, use %s.name", ep, path);
     }
     return 0;
 }
@@ -91,10 +91,10 @@ static int check_external(const struct cnode *def, const char *path, const char 
                           struct m87_error **err)
 {
     for (size_t i = 0; fields[i]; i++) {
-        const struct cnode *v = cn_get(def, fields[i]);
+        const struct cnode *v = spec_cn_get(def, fields[i]);
         if (v)
-            return cn_key_error(v, err, "%s: 'external' cannot be combined with '%s'", path,
-                                fields[i]);
+            return spec_cn_key_error(v, err, "%s: 'external' cannot be combined with '%s'", path,
+                                     fields[i]);
     }
     return 0;
 }
@@ -116,7 +116,8 @@ static int parse_pool(const struct cnode *e, const char *path, struct spec_ipam_
 {
     static const char *const known[] = {"subnet", "ip_range", "gateway", "aux_addresses", NULL};
     m87_kvlist_init(&pool->aux_addresses);
-    if (cn_expect(e, path, M87_YAML_MAPPING, err) < 0 || cn_keys(e, path, known, NULL, err) < 0 ||
+    if (spec_cn_expect(e, path, M87_YAML_MAPPING, err) < 0 ||
+        spec_cn_keys(e, path, known, NULL, err) < 0 ||
         opt_str(e, path, "subnet", &pool->subnet, err) < 0 ||
         opt_str(e, path, "ip_range", &pool->ip_range, err) < 0 ||
         opt_str(e, path, "gateway", &pool->gateway, err) < 0 ||
@@ -125,18 +126,20 @@ static int parse_pool(const struct cnode *e, const char *path, struct spec_ipam_
     const char *const cidrs[] = {"subnet", "ip_range"};
     const char *const vals[] = {pool->subnet, pool->ip_range};
     for (size_t i = 0; i < 2; i++) {
-        _cleanup_free_ char *kp = cn_path(path, cidrs[i]);
+        _cleanup_free_ char *kp = spec_cn_path(path, cidrs[i]);
         if (vals[i] && !valid_cidr(vals[i]))
-            return cn_error(cn_get(e, cidrs[i]), err, "%s: invalid subnet '%s'", kp, vals[i]);
+            return spec_cn_error(spec_cn_get(e, cidrs[i]), err, "%s: invalid subnet '%s'", kp,
+                                 vals[i]);
     }
-    _cleanup_free_ char *gp = cn_path(path, "gateway");
+    _cleanup_free_ char *gp = spec_cn_path(path, "gateway");
     if (pool->gateway && !valid_ip(pool->gateway))
-        return cn_error(cn_get(e, "gateway"), err, "%s: invalid address '%s'", gp, pool->gateway);
+        return spec_cn_error(spec_cn_get(e, "gateway"), err, "%s: invalid address '%s'", gp,
+                             pool->gateway);
     for (size_t i = 0; i < pool->aux_addresses.len; i++) {
         const char *a = pool->aux_addresses.items[i].value;
         if (!valid_ip(a))
-            return cn_error(cn_get(e, "aux_addresses"), err,
-                            "%s.aux_addresses: invalid address '%s'", path, a);
+            return spec_cn_error(spec_cn_get(e, "aux_addresses"), err,
+                                 "%s.aux_addresses: invalid address '%s'", path, a);
     }
     return 0;
 }
@@ -145,23 +148,24 @@ static int parse_ipam(const struct cnode *def, const char *path, struct spec_net
                       struct m87_error **err)
 {
     static const char *const known[] = {"driver", "config", "options", NULL};
-    const struct cnode *ipam = cn_val(def, "ipam");
-    _cleanup_free_ char *ip = cn_path(path, "ipam");
+    const struct cnode *ipam = spec_cn_val(def, "ipam");
+    _cleanup_free_ char *ip = spec_cn_path(path, "ipam");
     if (ipam == NULL)
         return 0;
-    if (cn_expect(ipam, ip, M87_YAML_MAPPING, err) < 0 || cn_keys(ipam, ip, known, NULL, err) < 0 ||
+    if (spec_cn_expect(ipam, ip, M87_YAML_MAPPING, err) < 0 ||
+        spec_cn_keys(ipam, ip, known, NULL, err) < 0 ||
         opt_str(ipam, ip, "driver", &n->ipam_driver, err) < 0 ||
         opt_map(ipam, ip, "options", &n->ipam_options, err) < 0)
         return -1;
-    const struct cnode *cfg = cn_val(ipam, "config");
-    _cleanup_free_ char *cp = cn_path(ip, "config");
+    const struct cnode *cfg = spec_cn_val(ipam, "config");
+    _cleanup_free_ char *cp = spec_cn_path(ip, "config");
     if (cfg == NULL)
         return 0;
-    if (cn_expect(cfg, cp, M87_YAML_SEQUENCE, err) < 0)
+    if (spec_cn_expect(cfg, cp, M87_YAML_SEQUENCE, err) < 0)
         return -1;
     n->ipam_pools = m87_xcalloc(cfg->len ? cfg->len : 1, sizeof(*n->ipam_pools));
     for (size_t i = 0; i < cfg->len; i++) {
-        _cleanup_free_ char *pp = cn_path_i(cp, i);
+        _cleanup_free_ char *pp = spec_cn_path_i(cp, i);
         n->n_ipam_pools++;
         if (parse_pool(cfg->items[i], pp, &n->ipam_pools[i], err) < 0)
             return -1;
@@ -178,23 +182,23 @@ static int parse_network(struct loader *l, const struct cnode *def, struct spec_
     static const char *const unsupported[] = {"enable_ipv4", NULL};
     static const char *const creating[] = {"driver",     "driver_opts", "ipam",   "internal",
                                            "attachable", "enable_ipv6", "labels", NULL};
-    _cleanup_free_ char *path = cn_path("networks", def->key);
+    _cleanup_free_ char *path = spec_cn_path("networks", def->key);
     n->key = m87_xstrdup(def->key);
-    if (!cn_is_null(def) && (cn_expect(def, path, M87_YAML_MAPPING, err) < 0 ||
-                             cn_keys(def, path, known, unsupported, err) < 0 ||
-                             opt_str(def, path, "name", &n->name, err) < 0 ||
-                             parse_external(l, def, path, &n->external, &n->name, err) < 0 ||
-                             (n->external && check_external(def, path, creating, err) < 0) ||
-                             opt_str(def, path, "driver", &n->driver, err) < 0 ||
-                             opt_map(def, path, "driver_opts", &n->driver_opts, err) < 0 ||
-                             parse_ipam(def, path, n, err) < 0 ||
-                             opt_bool(def, path, "internal", &n->internal, err) < 0 ||
-                             opt_bool(def, path, "attachable", &n->attachable, err) < 0 ||
-                             opt_bool(def, path, "enable_ipv6", &n->enable_ipv6, err) < 0))
+    if (!spec_cn_is_null(def) && (spec_cn_expect(def, path, M87_YAML_MAPPING, err) < 0 ||
+                                  spec_cn_keys(def, path, known, unsupported, err) < 0 ||
+                                  opt_str(def, path, "name", &n->name, err) < 0 ||
+                                  parse_external(l, def, path, &n->external, &n->name, err) < 0 ||
+                                  (n->external && check_external(def, path, creating, err) < 0) ||
+                                  opt_str(def, path, "driver", &n->driver, err) < 0 ||
+                                  opt_map(def, path, "driver_opts", &n->driver_opts, err) < 0 ||
+                                  parse_ipam(def, path, n, err) < 0 ||
+                                  opt_bool(def, path, "internal", &n->internal, err) < 0 ||
+                                  opt_bool(def, path, "attachable", &n->attachable, err) < 0 ||
+                                  opt_bool(def, path, "enable_ipv6", &n->enable_ipv6, err) < 0))
         return -1;
-    const struct cnode *labels = cn_val(def, "labels");
-    _cleanup_free_ char *lp = cn_path(path, "labels");
-    if (labels && cn_kv(labels, lp, CN_KV_EMPTY, &n->labels, err) < 0)
+    const struct cnode *labels = spec_cn_val(def, "labels");
+    _cleanup_free_ char *lp = spec_cn_path(path, "labels");
+    if (labels && spec_cn_kv(labels, lp, CN_KV_EMPTY, &n->labels, err) < 0)
         return -1;
     char *name = real_name(l, n->key, n->name, n->external);
     free(n->name);
@@ -208,19 +212,19 @@ static int parse_volume(struct loader *l, const struct cnode *def, struct spec_v
     static const char *const known[] = {"driver", "driver_opts", "external",
                                         "name",   "labels",      NULL};
     static const char *const creating[] = {"driver", "driver_opts", "labels", NULL};
-    _cleanup_free_ char *path = cn_path("volumes", def->key);
+    _cleanup_free_ char *path = spec_cn_path("volumes", def->key);
     v->key = m87_xstrdup(def->key);
-    if (!cn_is_null(def) && (cn_expect(def, path, M87_YAML_MAPPING, err) < 0 ||
-                             cn_keys(def, path, known, NULL, err) < 0 ||
-                             opt_str(def, path, "name", &v->name, err) < 0 ||
-                             parse_external(l, def, path, &v->external, &v->name, err) < 0 ||
-                             (v->external && check_external(def, path, creating, err) < 0) ||
-                             opt_str(def, path, "driver", &v->driver, err) < 0 ||
-                             opt_map(def, path, "driver_opts", &v->driver_opts, err) < 0))
+    if (!spec_cn_is_null(def) && (spec_cn_expect(def, path, M87_YAML_MAPPING, err) < 0 ||
+                                  spec_cn_keys(def, path, known, NULL, err) < 0 ||
+                                  opt_str(def, path, "name", &v->name, err) < 0 ||
+                                  parse_external(l, def, path, &v->external, &v->name, err) < 0 ||
+                                  (v->external && check_external(def, path, creating, err) < 0) ||
+                                  opt_str(def, path, "driver", &v->driver, err) < 0 ||
+                                  opt_map(def, path, "driver_opts", &v->driver_opts, err) < 0))
         return -1;
-    const struct cnode *labels = cn_val(def, "labels");
-    _cleanup_free_ char *lp = cn_path(path, "labels");
-    if (labels && cn_kv(labels, lp, CN_KV_EMPTY, &v->labels, err) < 0)
+    const struct cnode *labels = spec_cn_val(def, "labels");
+    _cleanup_free_ char *lp = spec_cn_path(path, "labels");
+    if (labels && spec_cn_kv(labels, lp, CN_KV_EMPTY, &v->labels, err) < 0)
         return -1;
     char *name = real_name(l, v->key, v->name, v->external);
     free(v->name);
@@ -237,34 +241,34 @@ static int config_source(struct loader *l, const struct cnode *def, const char *
     const char *const kinds[] = {"file", "content", "environment"};
     const struct cnode *given = NULL;
     for (size_t i = 0; i < 3; i++) {
-        const struct cnode *v = cn_get(def, kinds[i]);
+        const struct cnode *v = spec_cn_get(def, kinds[i]);
         if (v == NULL)
             continue;
         if (given)
-            return cn_key_error(v, err,
-                                "%s: only one of file, content and environment may be "
-                                "given",
-                                path);
+            return spec_cn_key_error(v, err,
+                                     "%s: only one of file, content and environment may be "
+                                     "given",
+                                     path);
         given = v;
         c->source = (enum spec_source)i;
     }
     if (given == NULL)
-        return cn_key_error(def, err, "%s: needs one of file, content or environment", path);
-    _cleanup_free_ char *kp = cn_path(path, given->key);
+        return spec_cn_key_error(def, err, "%s: needs one of file, content or environment", path);
+    _cleanup_free_ char *kp = spec_cn_path(path, given->key);
     const char *s = NULL;
-    if (cn_str(given, kp, &s, err) < 0)
+    if (spec_cn_str(given, kp, &s, err) < 0)
         return -1;
     if (c->source == SPEC_SOURCE_FILE) {
-        c->file = loader_abspath(l, given, s, kp, err);
+        c->file = spec_loader_abspath(l, given, s, kp, err);
         return c->file ? 0 : -1;
     }
     if (c->source == SPEC_SOURCE_CONTENT) {
         c->content = m87_xstrdup(s);
         return 0;
     }
-    const char *value = loader_lookup(l, s);
+    const char *value = spec_loader_lookup(l, s);
     if (value == NULL)
-        return cn_error(given, err, "%s: variable '%s' is not set", kp, s);
+        return spec_cn_error(given, err, "%s: variable '%s' is not set", kp, s);
     c->environment = m87_xstrdup(s);
     c->content = m87_xstrdup(value);
     return 0;
@@ -277,10 +281,10 @@ static int parse_config(struct loader *l, const struct cnode *def, bool secret,
     static const char *const secret_known[] = {"file", "content", "environment", "name", NULL};
     static const char *const unsupported[] = {"external",    "labels",          "driver",
                                               "driver_opts", "template_driver", NULL};
-    _cleanup_free_ char *path = cn_path(secret ? "secrets" : "configs", def->key);
+    _cleanup_free_ char *path = spec_cn_path(secret ? "secrets" : "configs", def->key);
     c->key = m87_xstrdup(def->key);
-    if (cn_expect(def, path, M87_YAML_MAPPING, err) < 0 ||
-        cn_keys(def, path, secret ? secret_known : config_known, unsupported, err) < 0 ||
+    if (spec_cn_expect(def, path, M87_YAML_MAPPING, err) < 0 ||
+        spec_cn_keys(def, path, secret ? secret_known : config_known, unsupported, err) < 0 ||
         opt_str(def, path, "name", &c->name, err) < 0 || config_source(l, def, path, c, err) < 0)
         return -1;
     char *name = real_name(l, c->key, c->name, false);
@@ -296,8 +300,8 @@ static int parse_config(struct loader *l, const struct cnode *def, bool secret,
 static int section(struct loader *l, const char *key, const struct cnode **out,
                    struct m87_error **err)
 {
-    *out = cn_val(l->root, key);
-    return *out ? cn_expect(*out, key, M87_YAML_MAPPING, err) : 0;
+    *out = spec_cn_val(l->root, key);
+    return *out ? spec_cn_expect(*out, key, M87_YAML_MAPPING, err) : 0;
 }
 
 static void *alloc_for(const struct cnode *n, size_t size)
@@ -358,15 +362,17 @@ static bool is_disabled(const struct spec_project *p, const char *name)
 /* The depends_on entry of service s naming dep, for placing messages. */
 static const struct cnode *depends_node(const struct loader *l, const char *s, const char *dep)
 {
-    const struct cnode *d = cn_get(cn_get(cn_get(l->root, "services"), s), "depends_on");
-    for (size_t i = 0; cn_is_seq(d) && i < d->len; i++)
-        if (cn_is_scalar(d->items[i]) && strcmp(d->items[i]->text, dep) == 0)
+    const struct cnode *d =
+        spec_cn_get(spec_cn_get(spec_cn_get(l->root, "services"), s), "depends_on");
+    for (size_t i = 0; spec_cn_is_seq(d) && i < d->len; i++)
+        if (spec_cn_is_scalar(d->items[i]) && strcmp(d->items[i]->text, dep) == 0)
             return d->items[i];
-    const struct cnode *e = cn_get(d, dep);
+    const struct cnode *e = spec_cn_get(d, dep);
     if (e)
         return e;
-    const struct cnode *m = cn_get(cn_get(cn_get(l->root, "services"), s), "network_mode");
-    return m ? m : cn_get(cn_get(l->root, "services"), s);
+    const struct cnode *m =
+        spec_cn_get(spec_cn_get(spec_cn_get(l->root, "services"), s), "network_mode");
+    return m ? m : spec_cn_get(spec_cn_get(l->root, "services"), s);
 }
 
 /* Drop dependencies on disabled services that are not required; refuse the required ones. */
@@ -380,12 +386,13 @@ static int check_profiles(struct loader *l, struct spec_service *s, struct m87_e
         }
         const struct cnode *at = depends_node(l, s->name, d->service);
         if (d->required)
-            return cn_error(at, err,
-                            "services.%s.depends_on: service '%s' is not enabled by the active "
-                            "profiles",
-                            s->name, d->service);
-        loader_warn(l, "services.%s.depends_on: optional service '%s' is not enabled", s->name,
-                    d->service);
+            return spec_cn_error(
+                at, err,
+                "services.%s.depends_on: service '%s' is not enabled by the active "
+                "profiles",
+                s->name, d->service);
+        spec_loader_warn(l, "services.%s.depends_on: optional service '%s' is not enabled", s->name,
+                         d->service);
         free(d->service);
         memmove(d, d + 1, (s->n_depends - j - 1) * sizeof(*d));
         s->n_depends--;
@@ -433,8 +440,8 @@ static int report_cycle(const struct loader *l, const size_t *stack, size_t dept
     m87_buf_appendf(&b, NULL, "%s", p->services[start].name);
     const char *first = p->services[stack[from]].name;
     const char *next = from + 1 < depth ? p->services[stack[from + 1]].name : first;
-    int rc = cn_error(depends_node(l, first, next), err,
-                      "services.%s.depends_on: dependency cycle: %s", first, b.data);
+    int rc = spec_cn_error(depends_node(l, first, next), err,
+                           "services.%s.depends_on: dependency cycle: %s", first, b.data);
     m87_buf_release(&b);
     return rc;
 }

@@ -21,31 +21,31 @@ static struct cnode *node_alloc(enum m87_yaml_kind kind, const char *file, size_
     return c;
 }
 
-struct cnode *cnode_new(enum m87_yaml_kind kind, const struct cnode *at)
+struct cnode *spec_cnode_new(enum m87_yaml_kind kind, const struct cnode *at)
 {
     return node_alloc(kind, at->file, at->line, at->column);
 }
 
-struct cnode *cnode_new_str(const char *text, const struct cnode *at)
+struct cnode *spec_cnode_new_str(const char *text, const struct cnode *at)
 {
-    struct cnode *c = cnode_new(M87_YAML_SCALAR, at);
+    struct cnode *c = spec_cnode_new(M87_YAML_SCALAR, at);
     c->text = m87_xstrdup(text);
     return c;
 }
 
-void cnode_free(struct cnode *n)
+void spec_cnode_free(struct cnode *n)
 {
     if (n == NULL)
         return;
     for (size_t i = 0; i < n->len; i++)
-        cnode_free(n->items[i]);
+        spec_cnode_free(n->items[i]);
     free(n->items);
     free(n->key);
     free(n->text);
     free(n);
 }
 
-void cnode_append(struct cnode *coll, struct cnode *child)
+void spec_cnode_append(struct cnode *coll, struct cnode *child)
 {
     if (coll->len == coll->cap) {
         coll->cap = coll->cap ? coll->cap * 2 : 8;
@@ -54,7 +54,7 @@ void cnode_append(struct cnode *coll, struct cnode *child)
     coll->items[coll->len++] = child;
 }
 
-void cnode_set_key(struct cnode *n, const char *key, const struct cnode *pos)
+void spec_cnode_set_key(struct cnode *n, const char *key, const struct cnode *pos)
 {
     free(n->key);
     n->key = m87_xstrdup(key);
@@ -96,7 +96,7 @@ static int scalar_from_yaml(struct cnode *c, const struct m87_yaml_node *n,
 static struct cnode *from_yaml(const struct m87_yaml_node *n, const struct spec_interp *ip,
                                const char *path, struct m87_error **err)
 {
-    _cleanup_(cnode_freep) struct cnode *c =
+    _cleanup_(spec_cnode_freep) struct cnode *c =
         node_alloc(m87_yaml_kind(n), m87_yaml_file(n), m87_yaml_line(n), m87_yaml_column(n));
     const char *tag = m87_yaml_tag(n);
     c->reset = tag && strcmp(tag, "!reset") == 0;
@@ -107,7 +107,8 @@ static struct cnode *from_yaml(const struct m87_yaml_node *n, const struct spec_
         const struct m87_yaml_node *key = NULL;
         const struct m87_yaml_node *item =
             c->kind == M87_YAML_SEQUENCE ? m87_yaml_at(n, i) : m87_yaml_entry(n, i, &key);
-        _cleanup_free_ char *ipath = key ? cn_path(path, m87_yaml_text(key)) : cn_path_i(path, i);
+        _cleanup_free_ char *ipath =
+            key ? spec_cn_path(path, m87_yaml_text(key)) : spec_cn_path_i(path, i);
         struct cnode *child = from_yaml(item, ip, ipath, err);
         if (child == NULL)
             return NULL;
@@ -116,13 +117,13 @@ static struct cnode *from_yaml(const struct m87_yaml_node *n, const struct spec_
             child->key_line = m87_yaml_line(key);
             child->key_column = m87_yaml_column(key);
         }
-        cnode_append(c, child);
+        spec_cnode_append(c, child);
     }
     return M87_STEAL(c);
 }
 
-struct cnode *cnode_from_yaml(const struct m87_yaml_node *n, const struct spec_interp *ip,
-                              struct m87_error **err)
+struct cnode *spec_cnode_from_yaml(const struct m87_yaml_node *n, const struct spec_interp *ip,
+                                   struct m87_error **err)
 {
     return from_yaml(n, ip, "", err);
 }
@@ -130,29 +131,29 @@ struct cnode *cnode_from_yaml(const struct m87_yaml_node *n, const struct spec_i
 /* ---- looking ----------------------------------------------------------------------------------
  */
 
-bool cn_is_null(const struct cnode *n)
+bool spec_cn_is_null(const struct cnode *n)
 {
     return n && n->kind == M87_YAML_SCALAR && n->type == M87_YAML_NULL;
 }
 
-bool cn_is_map(const struct cnode *n)
+bool spec_cn_is_map(const struct cnode *n)
 {
     return n && n->kind == M87_YAML_MAPPING;
 }
 
-bool cn_is_seq(const struct cnode *n)
+bool spec_cn_is_seq(const struct cnode *n)
 {
     return n && n->kind == M87_YAML_SEQUENCE;
 }
 
-bool cn_is_scalar(const struct cnode *n)
+bool spec_cn_is_scalar(const struct cnode *n)
 {
     return n && n->kind == M87_YAML_SCALAR;
 }
 
-struct cnode *cn_get(const struct cnode *map, const char *key)
+struct cnode *spec_cn_get(const struct cnode *map, const char *key)
 {
-    if (!cn_is_map(map))
+    if (!spec_cn_is_map(map))
         return NULL;
     for (size_t i = 0; i < map->len; i++)
         if (strcmp(map->items[i]->key, key) == 0)
@@ -160,20 +161,20 @@ struct cnode *cn_get(const struct cnode *map, const char *key)
     return NULL;
 }
 
-struct cnode *cn_val(const struct cnode *map, const char *key)
+struct cnode *spec_cn_val(const struct cnode *map, const char *key)
 {
-    struct cnode *v = cn_get(map, key);
-    return cn_is_null(v) ? NULL : v;
+    struct cnode *v = spec_cn_get(map, key);
+    return spec_cn_is_null(v) ? NULL : v;
 }
 
-char *cn_path(const char *parent, const char *key)
+char *spec_cn_path(const char *parent, const char *key)
 {
     if (parent == NULL || *parent == '\0')
         return m87_xstrdup(key);
     return m87_xasprintf("%s.%s", parent, key);
 }
 
-char *cn_path_i(const char *parent, size_t i)
+char *spec_cn_path_i(const char *parent, size_t i)
 {
     return m87_xasprintf("%s[%zu]", parent, i);
 }
@@ -191,7 +192,7 @@ static int error_va(const char *file, size_t line, size_t column, struct m87_err
     return m87_error_set(err, M87_E_INVAL, 0, "%s:%zu:%zu: %s", file, line, column, msg);
 }
 
-int cn_error(const struct cnode *n, struct m87_error **err, const char *fmt, ...)
+int spec_cn_error(const struct cnode *n, struct m87_error **err, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -200,7 +201,7 @@ int cn_error(const struct cnode *n, struct m87_error **err, const char *fmt, ...
     return -1;
 }
 
-int cn_key_error(const struct cnode *n, struct m87_error **err, const char *fmt, ...)
+int spec_cn_key_error(const struct cnode *n, struct m87_error **err, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -212,7 +213,7 @@ int cn_key_error(const struct cnode *n, struct m87_error **err, const char *fmt,
     return -1;
 }
 
-int cn_wrap(const struct cnode *n, const char *path, struct m87_error **err)
+int spec_cn_wrap(const struct cnode *n, const char *path, struct m87_error **err)
 {
     if (err == NULL || *err == NULL)
         return -1;
@@ -238,23 +239,23 @@ static int type_error(const struct cnode *n, const char *path, const char *expec
 {
     _cleanup_free_ char *g = got(n);
     if (path && *path)
-        return cn_error(n, err, "%s: expected %s, got %s", path, expected, g);
-    return cn_error(n, err, "expected %s, got %s", expected, g);
+        return spec_cn_error(n, err, "%s: expected %s, got %s", path, expected, g);
+    return spec_cn_error(n, err, "expected %s, got %s", expected, g);
 }
 
 /* ---- typed reads ------------------------------------------------------------------------------
  */
 
-int cn_expect(const struct cnode *n, const char *path, enum m87_yaml_kind kind,
-              struct m87_error **err)
+int spec_cn_expect(const struct cnode *n, const char *path, enum m87_yaml_kind kind,
+                   struct m87_error **err)
 {
     static const char *const names[] = {"a string", "a sequence", "a mapping"};
-    if (n->kind == kind && !cn_is_null(n))
+    if (n->kind == kind && !spec_cn_is_null(n))
         return 0;
     return type_error(n, path, names[kind], err);
 }
 
-int cn_str(const struct cnode *n, const char *path, const char **out, struct m87_error **err)
+int spec_cn_str(const struct cnode *n, const char *path, const char **out, struct m87_error **err)
 {
     if (n->kind != M87_YAML_SCALAR || n->type == M87_YAML_NULL)
         return type_error(n, path, "a string", err);
@@ -262,7 +263,7 @@ int cn_str(const struct cnode *n, const char *path, const char **out, struct m87
     return 0;
 }
 
-int cn_int(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
+static int cn_int(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
 {
     if (n->src)
         return m87_yaml_read_int(n->src, path, out, err);
@@ -275,12 +276,12 @@ int cn_int(const struct cnode *n, const char *path, int64_t *out, struct m87_err
     errno = 0;
     long long v = strtoll(s, NULL, 10);
     if (errno == ERANGE)
-        return cn_error(n, err, "%s: integer '%s' is out of range", path, s);
+        return spec_cn_error(n, err, "%s: integer '%s' is out of range", path, s);
     *out = v;
     return 0;
 }
 
-int cn_bool(const struct cnode *n, const char *path, bool *out, struct m87_error **err)
+int spec_cn_bool(const struct cnode *n, const char *path, bool *out, struct m87_error **err)
 {
     static const char *const yes[] = {"true", "yes", "on", "y", NULL};
     static const char *const no[] = {"false", "no", "off", "n", NULL};
@@ -295,80 +296,80 @@ int cn_bool(const struct cnode *n, const char *path, bool *out, struct m87_error
     return type_error(n, path, "a boolean", err);
 }
 
-int cn_int_range(const struct cnode *n, const char *path, int64_t min, int64_t max, int64_t *out,
-                 struct m87_error **err)
+int spec_cn_int_range(const struct cnode *n, const char *path, int64_t min, int64_t max,
+                      int64_t *out, struct m87_error **err)
 {
     int64_t v;
     if (cn_int(n, path, &v, err) < 0)
         return -1;
     if (v < min || v > max)
-        return cn_error(n, err, "%s: %lld is out of range (%lld to %lld)", path, (long long)v,
-                        (long long)min, (long long)max);
+        return spec_cn_error(n, err, "%s: %lld is out of range (%lld to %lld)", path, (long long)v,
+                             (long long)min, (long long)max);
     *out = v;
     return 0;
 }
 
-int cn_mode(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
+int spec_cn_mode(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
 {
     if (n->kind == M87_YAML_SCALAR && n->type == M87_YAML_INT && n->src)
-        return cn_int_range(n, path, 0, 07777, out, err);
+        return spec_cn_int_range(n, path, 0, 07777, out, err);
     const char *s = NULL;
-    if (cn_str(n, path, &s, err) < 0)
+    if (spec_cn_str(n, path, &s, err) < 0)
         return -1;
     if (*s == '\0' || strspn(s, "01234567") != strlen(s) || strlen(s) > 5)
-        return cn_error(n, err, "%s: invalid file mode '%s'", path, s);
+        return spec_cn_error(n, err, "%s: invalid file mode '%s'", path, s);
     int64_t v = strtoll(s, NULL, 8);
     if (v > 07777)
-        return cn_error(n, err, "%s: invalid file mode '%s'", path, s);
+        return spec_cn_error(n, err, "%s: invalid file mode '%s'", path, s);
     *out = v;
     return 0;
 }
 
-int cn_bytes(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
+int spec_cn_bytes(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
 {
     const char *s = NULL;
-    if (cn_str(n, path, &s, err) < 0)
+    if (spec_cn_str(n, path, &s, err) < 0)
         return -1;
     if (n->type == M87_YAML_INT && n->src) {
         int64_t v;
         if (cn_int(n, path, &v, err) < 0)
             return -1;
         if (v < 0)
-            return cn_error(n, err, "%s: invalid size '%s'", path, s);
+            return spec_cn_error(n, err, "%s: invalid size '%s'", path, s);
         *out = v;
         return 0;
     }
     if (m87_parse_bytes(s, out, err) < 0)
-        return cn_wrap(n, path, err);
+        return spec_cn_wrap(n, path, err);
     return 0;
 }
 
-int cn_duration(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
+int spec_cn_duration(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
 {
     const char *s = NULL;
-    if (cn_str(n, path, &s, err) < 0)
+    if (spec_cn_str(n, path, &s, err) < 0)
         return -1;
     if (m87_parse_duration(s, out, err) < 0)
-        return cn_wrap(n, path, err);
+        return spec_cn_wrap(n, path, err);
     if (*out < 0)
-        return cn_error(n, err, "%s: negative duration '%s'", path, s);
+        return spec_cn_error(n, err, "%s: negative duration '%s'", path, s);
     return 0;
 }
 
-int cn_cpus(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
+int spec_cn_cpus(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
 {
     const char *s = NULL;
-    if (cn_str(n, path, &s, err) < 0)
+    if (spec_cn_str(n, path, &s, err) < 0)
         return -1;
     if (m87_parse_cpus(s, out, err) < 0)
-        return cn_wrap(n, path, err);
+        return spec_cn_wrap(n, path, err);
     return 0;
 }
 
-int cn_strings(const struct cnode *n, const char *path, struct m87_strv *out,
-               struct m87_error **err)
+int spec_cn_strings(const struct cnode *n, const char *path, struct m87_strv *out,
+                    struct m87_error **err)
 {
-    if (cn_is_null(n))
+    if (spec_cn_is_null(n))
         return 0;
     if (n->kind == M87_YAML_SCALAR) {
         m87_strv_add(out, n->text);
@@ -378,8 +379,8 @@ int cn_strings(const struct cnode *n, const char *path, struct m87_strv *out,
         return type_error(n, path, "a string or a sequence", err);
     for (size_t i = 0; i < n->len; i++) {
         const char *s = NULL;
-        _cleanup_free_ char *ip = cn_path_i(path, i);
-        if (cn_str(n->items[i], ip, &s, err) < 0)
+        _cleanup_free_ char *ip = spec_cn_path_i(path, i);
+        if (spec_cn_str(n->items[i], ip, &s, err) < 0)
             return -1;
         m87_strv_add(out, s);
     }
@@ -390,7 +391,7 @@ static int kv_null(const struct cnode *n, const char *path, const char *key, enu
                    struct m87_kvlist *out, struct m87_error **err)
 {
     if (nulls == CN_KV_ERROR)
-        return cn_error(n, err, "%s: '%s' has no value", path, key);
+        return spec_cn_error(n, err, "%s: '%s' has no value", path, key);
     m87_kvlist_set(out, key, nulls == CN_KV_EMPTY ? "" : NULL);
     return 0;
 }
@@ -400,12 +401,12 @@ static int kv_from_seq(const struct cnode *n, const char *path, enum cn_kv_null 
 {
     for (size_t i = 0; i < n->len; i++) {
         const char *s = NULL;
-        _cleanup_free_ char *ip = cn_path_i(path, i);
-        if (cn_str(n->items[i], ip, &s, err) < 0)
+        _cleanup_free_ char *ip = spec_cn_path_i(path, i);
+        if (spec_cn_str(n->items[i], ip, &s, err) < 0)
             return -1;
         const char *eq = strchr(s, '=');
         if (eq == s || *s == '\0')
-            return cn_error(n->items[i], err, "%s: invalid entry '%s'", ip, s);
+            return spec_cn_error(n->items[i], err, "%s: invalid entry '%s'", ip, s);
         if (eq == NULL) {
             if (kv_null(n->items[i], ip, s, nulls, out, err) < 0)
                 return -1;
@@ -417,10 +418,10 @@ static int kv_from_seq(const struct cnode *n, const char *path, enum cn_kv_null 
     return 0;
 }
 
-int cn_kv(const struct cnode *n, const char *path, enum cn_kv_null nulls, struct m87_kvlist *out,
-          struct m87_error **err)
+int spec_cn_kv(const struct cnode *n, const char *path, enum cn_kv_null nulls,
+               struct m87_kvlist *out, struct m87_error **err)
 {
-    if (cn_is_null(n))
+    if (spec_cn_is_null(n))
         return 0;
     if (n->kind == M87_YAML_SEQUENCE)
         return kv_from_seq(n, path, nulls, out, err);
@@ -428,14 +429,14 @@ int cn_kv(const struct cnode *n, const char *path, enum cn_kv_null nulls, struct
         return type_error(n, path, "a mapping or a sequence", err);
     for (size_t i = 0; i < n->len; i++) {
         const struct cnode *v = n->items[i];
-        _cleanup_free_ char *kp = cn_path(path, v->key);
-        if (cn_is_null(v)) {
+        _cleanup_free_ char *kp = spec_cn_path(path, v->key);
+        if (spec_cn_is_null(v)) {
             if (kv_null(v, kp, v->key, nulls, out, err) < 0)
                 return -1;
             continue;
         }
         const char *s = NULL;
-        if (cn_str(v, kp, &s, err) < 0)
+        if (spec_cn_str(v, kp, &s, err) < 0)
             return -1;
         m87_kvlist_set(out, v->key, s);
     }
@@ -450,20 +451,20 @@ static bool in_list(const char *s, const char *const *list)
     return false;
 }
 
-int cn_keys(const struct cnode *n, const char *path, const char *const *known,
-            const char *const *unsupported, struct m87_error **err)
+int spec_cn_keys(const struct cnode *n, const char *path, const char *const *known,
+                 const char *const *unsupported, struct m87_error **err)
 {
     for (size_t i = 0; i < n->len; i++) {
         const struct cnode *e = n->items[i];
         if (strncmp(e->key, "x-", 2) == 0 || in_list(e->key, known))
             continue;
         if (in_list(e->key, unsupported)) {
-            _cleanup_free_ char *kp = cn_path(path, e->key);
-            return cn_key_error(e, err, "%s: unsupported field '%s'", kp, e->key);
+            _cleanup_free_ char *kp = spec_cn_path(path, e->key);
+            return spec_cn_key_error(e, err, "%s: unsupported field '%s'", kp, e->key);
         }
         if (path && *path)
-            return cn_key_error(e, err, "%s: unknown field '%s'", path, e->key);
-        return cn_key_error(e, err, "unknown field '%s'", e->key);
+            return spec_cn_key_error(e, err, "%s: unknown field '%s'", path, e->key);
+        return spec_cn_key_error(e, err, "unknown field '%s'", e->key);
     }
     return 0;
 }

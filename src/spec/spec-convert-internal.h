@@ -2,7 +2,9 @@
 #ifndef M87_SPEC_CONVERT_INTERNAL_H
 #define M87_SPEC_CONVERT_INTERNAL_H
 
-#include "m87/spec.h"
+#include "m87/spec-pos.h"
+#include "m87/spec-project.h"
+#include "m87/spec-runspec.h"
 
 /* A local file the project references. */
 enum convert_ref_kind {
@@ -26,8 +28,8 @@ struct convert_ref {
  * wins, as in a merge), found again by reading the files: the loaded model keeps paths, not where
  * they were written. Falls back to the service's position, or to the field name alone. Caller
  * frees. */
-char *convert_ref_where(const struct spec_project *p, const struct spec_load_options *lo,
-                        const struct convert_ref *r);
+char *spec_convert_ref_where(const struct spec_project *p, const struct spec_load_options *lo,
+                             const struct convert_ref *r);
 
 /* The inline files and bundle paths chosen for a project, and the job built from them. */
 struct convert_plan {
@@ -41,7 +43,7 @@ struct convert_plan {
 
 /* Build the job (not yet validated) from the plan: id, steps, files, bundle digest (may be
  * NULL). The plan's files are moved into the job. */
-void convert_build_job(const struct spec_project *p, const char *id, struct convert_plan *plan,
-                       const char *digest, struct spec_job *job);
+void spec_convert_build_job(const struct spec_project *p, const char *id, struct convert_plan *plan,
+                            const char *digest, struct spec_job *job);
 
 #endif

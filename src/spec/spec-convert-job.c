@@ -116,8 +116,8 @@ static void step(struct spec_step *s, const char *name, const struct m87_strv *p
     s->undo_timeout_ns = SPEC_RUNSPEC_DEFAULT_UNDO_TIMEOUT;
 }
 
-void convert_build_job(const struct spec_project *p, const char *id, struct convert_plan *plan,
-                       const char *digest, struct spec_job *job)
+void spec_convert_build_job(const struct spec_project *p, const char *id, struct convert_plan *plan,
+                            const char *digest, struct spec_job *job)
 {
     struct m87_strv prefix;
     m87_strv_init(&prefix);

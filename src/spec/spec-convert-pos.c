@@ -4,6 +4,7 @@
  * path in question. */
 #include <string.h>
 
+#include "m87/spec-dotenv.h"
 #include "spec/spec-compose-internal.h"
 #include "spec/spec-convert-internal.h"
 
@@ -105,8 +106,8 @@ static char *field_name(const struct convert_ref *r)
     }
 }
 
-char *convert_ref_where(const struct spec_project *p, const struct spec_load_options *lo,
-                        const struct convert_ref *r)
+char *spec_convert_ref_where(const struct spec_project *p, const struct spec_load_options *lo,
+                             const struct convert_ref *r)
 {
     struct env e = {lo, {0}};
     if (p->env_file)

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "m87/spec-bundle.h"
+#include "m87/spec-convert.h"
 #include "spec/spec-convert-internal.h"
 
 struct conv {
@@ -159,7 +161,7 @@ static int ref_error(struct conv *c, const struct convert_ref *r, enum m87_errco
     va_start(ap, fmt);
     _cleanup_free_ char *msg = m87_xvasprintf(fmt, ap);
     va_end(ap);
-    _cleanup_free_ char *where = convert_ref_where(c->p, &c->o->load, r);
+    _cleanup_free_ char *where = spec_convert_ref_where(c->p, &c->o->load, r);
     return m87_error_set(c->err, code, e, "%s: %s", where, msg);
 }
 
@@ -242,7 +244,7 @@ static int place_ref(struct conv *c, const struct convert_ref *r)
         return 0;
     }
     if (place_file(c, r->abs, rel, SPEC_CONVERT_MAX_INLINE) < 0) {
-        _cleanup_free_ char *where = convert_ref_where(c->p, &c->o->load, r);
+        _cleanup_free_ char *where = spec_convert_ref_where(c->p, &c->o->load, r);
         return m87_error_wrap(c->err, "%s", where);
     }
     return 0;
@@ -369,7 +371,7 @@ static struct spec_conversion *convert(struct conv *c, const char *id)
     if (plan_files(c) < 0 || pack(c, out, digest) < 0)
         return NULL;
     struct spec_job job;
-    convert_build_job(c->p, id, &c->plan, *digest ? digest : NULL, &job);
+    spec_convert_build_job(c->p, id, &c->plan, *digest ? digest : NULL, &job);
     out->rs = round_trip(&job, c->err);
     spec_job_release(&job);
     if (out->rs == NULL)

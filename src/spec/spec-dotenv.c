@@ -1,7 +1,8 @@
 /* .env and env_file reading, statement by statement, in the dialect of compose-go's dotenv. */
 #include <string.h>
 
-#include "m87/spec.h"
+#include "m87/spec-dotenv.h"
+#include "m87/spec-interp.h"
 
 struct dotenv {
     const char *file;

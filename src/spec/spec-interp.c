@@ -2,7 +2,7 @@
  * recursive-descent reader that always checks the syntax and evaluates only the branches used. */
 #include <string.h>
 
-#include "m87/spec.h"
+#include "m87/spec-interp.h"
 
 struct interp {
     const struct spec_interp *ip;

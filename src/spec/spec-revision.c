@@ -4,7 +4,8 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "m87/spec.h"
+#include "m87/spec-revision.h"
+#include "m87/spec-runspec.h"
 
 static int cmp_job_ptr(const void *a, const void *b)
 {

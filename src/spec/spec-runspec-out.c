@@ -1,10 +1,10 @@
 /* The run spec written out: the canonical JSON a job's hash is taken over, and the normalised
  * YAML or JSON dump. The canonical text is a stored format: the same job must give the same
- * bytes in every release, so its layout is spelled out in spec.h and pinned by fixtures. */
+ * bytes in every release, so its layout is spelled out in spec-runspec.h and pinned by fixtures. */
 #include <stdio.h>
 #include <string.h>
 
-#include "m87/spec.h"
+#include "m87/spec-runspec.h"
 
 static const char *const job_types[] = {"service", "job"};
 static const char *const workdir_modes[] = {"ephemeral", "persistent"};

@@ -3,7 +3,9 @@
  * zeroed first, so whatever was filled before a failure is freed by the same release. */
 #include <string.h>
 
-#include "m87/spec.h"
+#include "m87/spec-bundle.h"
+#include "m87/spec-pos.h"
+#include "m87/spec-runspec.h"
 
 #define SAFE_NAME_MAX 63
 #define COMPONENT_MAX 255

@@ -5,7 +5,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "m87/spec.h"
+#include "m87/spec-window.h"
 
 #define DAY_SECONDS 86400
 #define ALL_DAYS 0x7fu
@@ -282,7 +282,7 @@ char *spec_window_format(const struct spec_window *w)
 
 static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* A window's zone made current for the time of an evaluation (see spec.h). */
+/* A window's zone made current for the time of an evaluation (see spec-window.h). */
 struct zone {
     const struct spec_window *w;
     char *saved_tz;

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 
 #include "fuzz-util.h"
-#include "m87/spec.h"
+#include "m87/spec-bundle.h"
 
 static const char *scratch;
 static char *archive_path;

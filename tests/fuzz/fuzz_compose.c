@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "fuzz-util.h"
-#include "m87/spec.h"
+#include "m87/spec-project.h"
 
 static const char *project_dir;
 static char *file;

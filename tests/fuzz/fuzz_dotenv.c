@@ -3,7 +3,7 @@
 #include <stdint.h>
 
 #include "fuzz-util.h"
-#include "m87/spec.h"
+#include "m87/spec-dotenv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -13,7 +13,7 @@
 #include <sys/time.h>
 
 #include "unit-util.h"
-#include "m87/spec.h"
+#include "m87/spec-bundle.h"
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 

@@ -15,7 +15,8 @@
 #include <sys/stat.h>
 
 #include "unit-util.h"
-#include "m87/spec.h"
+#include "m87/spec-project.h"
+#include "m87/spec-service.h"
 
 /* ---- helpers ------------------------------------------------------------------------------------
  */

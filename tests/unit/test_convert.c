@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 
 #include "unit-util.h"
-#include "m87/spec.h"
+#include "m87/spec-bundle.h"
+#include "m87/spec-convert.h"
+#include "m87/spec-runspec.h"
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 

@@ -4,7 +4,8 @@
 #include <string.h>
 
 #include "unit-util.h"
-#include "m87/spec.h"
+#include "m87/spec-dotenv.h"
+#include "m87/spec-interp.h"
 
 /* The environment of these tests: SET=value, EMPTY="", NESTED=${SET} (not re-expanded), and
  * every lookup counted. */

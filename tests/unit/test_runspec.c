@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 #include "unit-util.h"
-#include "m87/spec.h"
+#include "m87/spec-runspec.h"
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "m87/spec.h"
+#include "m87/spec-window.h"
 #include "unit-util.h"
 
 /* An RFC 3339 UTC time as an instant. */
