@@ -1,4 +1,4 @@
-/* The compose executor: applies a loaded Compose project (include/m87/spec.h) through the
+/* The compose executor: applies a loaded Compose project (include/m87/spec-project.h) through the
  * Engine API client (include/m87/engine.h), with the observable behaviour of Docker Compose v2:
  * containers PROJECT-SERVICE-N (or container_name), network PROJECT_default, volumes
  * PROJECT_KEY, every com.docker.compose.* label, so that docker compose and docker-compose list
