@@ -5,59 +5,20 @@
 #include <string.h>
 
 #include "agent/daemon.h"
+#include "m87/spec-compose-args.h"
 #include "m87/spec-project.h"
 #include "m87/spec-service.h"
 
-struct compose_args {
-    struct m87_strv files;
-    struct m87_strv profiles;
-    const char *project;
-    const char *project_dir;
-    const char *env_file;
-};
-
-static bool takes_value(const char *a)
+/* The global options of argv ("compose", ARGS...), read as `m87-agent compose` reads them; true
+ * when the command pulls images (pull, up), false for any other or a line it would refuse. */
+static bool read_args(const struct m87_strv *argv, struct spec_compose_args *o)
 {
-    static const char *const opts[] = {
-        "-f",         "--file",    "-p",         "--project-name",
-        "--env-file", "--profile", "--progress", "--project-directory"};
-    for (size_t i = 0; i < M87_ARRAY_LEN(opts); i++)
-        if (strcmp(a, opts[i]) == 0)
-            return true;
-    return false;
-}
+    int argc = (int)argv->len;
 
-static void take_option(struct compose_args *o, const char *a, const char *v)
-{
-    if (strcmp(a, "-f") == 0 || strcmp(a, "--file") == 0)
-        m87_strv_add(&o->files, v);
-    else if (strcmp(a, "--profile") == 0)
-        m87_strv_add(&o->profiles, v);
-    else if (strcmp(a, "-p") == 0 || strcmp(a, "--project-name") == 0)
-        o->project = v;
-    else if (strcmp(a, "--project-directory") == 0)
-        o->project_dir = v;
-    else if (strcmp(a, "--env-file") == 0)
-        o->env_file = v;
-}
-
-/* The options before the subcommand of argv ("compose", ARGS...); true when the subcommand
- * pulls images (pull, up). Values written --opt=value are taken too. */
-static bool read_args(const struct m87_strv *argv, struct compose_args *o)
-{
-    for (size_t i = 1; i < argv->len; i++) {
-        const char *a = argv->items[i];
-        if (a[0] != '-')
-            return strcmp(a, "pull") == 0 || strcmp(a, "up") == 0;
-        const char *eq = strchr(a, '=');
-        if (eq && strncmp(a, "--", 2) == 0) {
-            _cleanup_free_ char *name = m87_xstrndup(a, (size_t)(eq - a));
-            take_option(o, name, eq + 1);
-        } else if (takes_value(a) && i + 1 < argv->len) {
-            take_option(o, a, argv->items[++i]);
-        }
-    }
-    return false;
+    if (spec_compose_args_parse(o, argc, argv->items, SPEC_COMPOSE_ARGS_ALL, NULL) < 0 || o->help)
+        return false;
+    const char *sub = o->command < argc ? argv->items[o->command] : "";
+    return strcmp(sub, "pull") == 0 || strcmp(sub, "up") == 0;
 }
 
 static const char *job_env(void *ctx, const char *name)
@@ -85,8 +46,8 @@ static void add_images(const struct spec_project *p, struct m87_strv *images)
     }
 }
 
-static int load_images(const struct spec_job *job, const struct compose_args *o, const char *wd,
-                       struct m87_strv *images, struct m87_error **err)
+static int load_images(const struct spec_job *job, const struct spec_compose_args *o,
+                       const char *wd, struct m87_strv *images, struct m87_error **err)
 {
     struct m87_strv files;
     m87_strv_init(&files);
@@ -99,7 +60,7 @@ static int load_images(const struct spec_job *job, const struct compose_args *o,
     struct spec_load_options lo = {
         .files = (const char *const *)files.items,
         .n_files = files.len,
-        .project_name = o->project,
+        .project_name = o->project_name,
         .project_dir = dir ? dir : (files.len ? NULL : wd),
         .env_file = env_file,
         .profiles = (const char *const *)o->profiles.items,
@@ -118,16 +79,15 @@ static int load_images(const struct spec_job *job, const struct compose_args *o,
 
 /* The first native compose step that pulls; false when the job has none. */
 static bool find_compose_step(const struct spec_job *job, struct m87_strv *argv,
-                              struct compose_args *o)
+                              struct spec_compose_args *o)
 {
     for (size_t i = 0; i < job->n_steps; i++) {
         m87_strv_init(argv);
         if (runner_native_compose(&job->steps[i].run, argv) && read_args(argv, o))
             return true;
         m87_strv_release(argv);
-        m87_strv_release(&o->files);
-        m87_strv_release(&o->profiles);
-        *o = (struct compose_args){0};
+        spec_compose_args_release(o);
+        *o = (struct spec_compose_args){0};
     }
     return false;
 }
@@ -135,7 +95,7 @@ static bool find_compose_step(const struct spec_job *job, struct m87_strv *argv,
 static int job_images(const struct spec_job *job, const char *state_dir, const char *bundles_dir,
                       const char *work_dir, struct m87_strv *images, struct m87_error **err)
 {
-    struct compose_args o = {0};
+    struct spec_compose_args o = {0};
     struct m87_strv argv, names;
 
     if (!find_compose_step(job, &argv, &o))
@@ -151,8 +111,7 @@ static int job_images(const struct spec_job *job, const char *state_dir, const c
     m87_remove_tree(wd, NULL);
     m87_strv_release(&names);
     m87_strv_release(&argv);
-    m87_strv_release(&o.files);
-    m87_strv_release(&o.profiles);
+    spec_compose_args_release(&o);
     return rc;
 }
 

@@ -7,15 +7,12 @@
 #include <sys/stat.h>
 
 #include "agent/agent-internal.h"
+#include "m87/spec-compose-args.h"
 #include "m87/spec-project.h"
 #include "m87/spec-service.h"
 
 enum {
-    OPT_PROJECT_DIR = 256,
-    OPT_ENV_FILE,
-    OPT_PROFILE,
-    OPT_PROGRESS,
-    OPT_REMOVE_ORPHANS,
+    OPT_REMOVE_ORPHANS = 256,
     OPT_WAIT,
     OPT_WAIT_TIMEOUT,
     OPT_PULL,
@@ -693,60 +690,32 @@ static void compose_usage(FILE *out)
             "Run 'm87-agent compose COMMAND --help' for the options of a command.\n");
 }
 
-static int set_progress(struct agent_compose *g, const char *mode)
+/* The global options; -1 after printing the help. */
+static int compose_parse(struct agent_compose *g, int argc, char **argv, int *command)
 {
-    if (strcmp(mode, "auto") == 0 || strcmp(mode, "tty") == 0 || strcmp(mode, "plain") == 0 ||
-        strcmp(mode, "quiet") == 0) {
-        g->progress_mode = mode;
-        return 0;
-    }
-    fprintf(stderr, "m87-agent: compose: invalid --progress '%s' (auto, tty, plain or quiet)\n",
-            mode);
-    return -1;
-}
+    _cleanup_error_ struct m87_error *err = NULL;
+    struct spec_compose_args a;
 
-static int compose_parse(struct agent_compose *g, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"file", required_argument, NULL, 'f'},
-        {"project-name", required_argument, NULL, 'p'},
-        {"project-directory", required_argument, NULL, OPT_PROJECT_DIR},
-        {"env-file", required_argument, NULL, OPT_ENV_FILE},
-        {"profile", required_argument, NULL, OPT_PROFILE},
-        {"progress", required_argument, NULL, OPT_PROGRESS},
-        {"help", no_argument, NULL, 'h'},
-        {0},
-    };
-    int ch;
-
-    while ((ch = getopt_long(argc, argv, "+:f:p:h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'f':
-            m87_strv_add(&g->files, optarg);
-            break;
-        case 'p':
-            g->project_name = optarg;
-            break;
-        case OPT_PROJECT_DIR:
-            g->project_dir = optarg;
-            break;
-        case OPT_ENV_FILE:
-            g->env_file = optarg;
-            break;
-        case OPT_PROFILE:
-            m87_strv_add(&g->profiles, optarg);
-            break;
-        case OPT_PROGRESS:
-            if (set_progress(g, optarg) < 0)
-                return AGENT_EXIT_USAGE;
-            break;
-        case 'h':
-            compose_usage(stdout);
-            return -1;
-        default:
-            return agent_bad_option("compose", argv, ch);
-        }
+    if (spec_compose_args_parse(&a, argc, argv, SPEC_COMPOSE_ARGS_ALL, &err) < 0) {
+        spec_compose_args_release(&a);
+        fprintf(stderr, "m87-agent: compose: %s\n", err->msg);
+        fprintf(stderr, "Run 'm87-agent compose --help' for usage.\n");
+        return AGENT_EXIT_USAGE;
     }
+    if (a.help) {
+        spec_compose_args_release(&a);
+        compose_usage(stdout);
+        return -1;
+    }
+    m87_strv_release(&g->files);
+    m87_strv_release(&g->profiles);
+    g->files = a.files;
+    g->profiles = a.profiles;
+    g->project_name = a.project_name;
+    g->project_dir = a.project_dir;
+    g->env_file = a.env_file;
+    g->progress_mode = a.progress;
+    *command = a.command;
     return AGENT_EXIT_OK;
 }
 
@@ -775,12 +744,13 @@ int agent_cmd_compose(int argc, char **argv)
 
     m87_strv_init(&g.files);
     m87_strv_init(&g.profiles);
-    int rc = compose_parse(&g, argc, argv);
-    if (rc == AGENT_EXIT_OK && optind >= argc) {
+    int command = argc;
+    int rc = compose_parse(&g, argc, argv, &command);
+    if (rc == AGENT_EXIT_OK && command >= argc) {
         compose_usage(stderr);
         rc = AGENT_EXIT_USAGE;
     } else if (rc == AGENT_EXIT_OK) {
-        rc = compose_dispatch(&g, argc - optind, argv + optind);
+        rc = compose_dispatch(&g, argc - command, argv + command);
     } else if (rc < 0) {
         rc = AGENT_EXIT_OK;
     }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "m87/spec-compose-args.h"
 #include "m87/spec-project.h"
 #include "m87/spec-runspec.h"
 
@@ -100,21 +101,17 @@ static void write_args(struct m87_jw *w, int argc, char **argv)
     m87_jw_arr_close(w);
 }
 
-struct compose_opts {
-    struct m87_strv files;
-    const char *project;
-};
-
 /* The request of `docker compose`: the project converted and bundled as `deploy` does. */
-static char *compose_request(const struct compose_opts *o, int argc, char **argv,
+static char *compose_request(const struct spec_compose_args *o, int argc, char **argv,
                              struct cli_bundle *bundle, struct m87_error **err)
 {
     struct spec_load_options load = {.files = (const char *const *)o->files.items,
                                      .n_files = o->files.len,
-                                     .project_name = o->project};
+                                     .project_name = o->project_name};
     struct m87_jw *w = m87_jw_new();
     _cleanup_(spec_runspec_freep) struct spec_runspec *rs = NULL;
-    bool by_name = o->project && o->files.len == 0 && !default_file_here() && by_name_ok(argv[0]);
+    bool by_name =
+        o->project_name && o->files.len == 0 && !default_file_here() && by_name_ok(argv[0]);
 
     if (!by_name && !(rs = cli_compose_job_load(&load, NULL, bundle, err))) {
         m87_jw_free(w);
@@ -125,7 +122,7 @@ static char *compose_request(const struct compose_opts *o, int argc, char **argv
     write_args(w, argc, argv);
     m87_jw_key(w, "compose");
     m87_jw_obj_open(w);
-    m87_jw_kstr(w, "project", rs ? rs->jobs[0].id : o->project);
+    m87_jw_kstr(w, "project", rs ? rs->jobs[0].id : o->project_name);
     if (relative_files(&o->files, w, err) < 0) {
         m87_jw_free(w);
         return NULL;
@@ -137,51 +134,41 @@ static char *compose_request(const struct compose_opts *o, int argc, char **argv
     return m87_jw_finish(w);
 }
 
-static int parse_compose(int argc, char **argv, struct compose_opts *o)
+/* The options before the command, of which a session takes -f and -p. */
+static int parse_compose(int argc, char **argv, struct spec_compose_args *o)
 {
-    static const struct option opts[] = {
-        {"file", required_argument, NULL, 'f'},
-        {"project-name", required_argument, NULL, 'p'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
+    _cleanup_error_ struct m87_error *err = NULL;
 
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "+:f:p:", opts, NULL)) != -1) {
-        if (c == 'f')
-            m87_strv_add(&o->files, optarg);
-        else if (c == 'p')
-            o->project = optarg;
-        else
-            return cli_bad_option("docker compose", argv, c);
-    }
-    if (optind >= argc)
+    if (spec_compose_args_parse(o, argc, argv,
+                                SPEC_COMPOSE_ARGS_FILE | SPEC_COMPOSE_ARGS_PROJECT_NAME, &err) < 0)
+        return cli_usage_error("docker compose", "%s", err->msg);
+    if (o->command >= argc)
         return cli_usage_error("docker compose", "missing command (up, down, pull, ps, logs, "
                                                  "start, restart or stop)");
     for (size_t i = 0; i < M87_ARRAY_LEN(compose_commands); i++)
-        if (strcmp(argv[optind], compose_commands[i]) == 0)
+        if (strcmp(argv[o->command], compose_commands[i]) == 0)
             return 0;
     return cli_usage_error("docker compose",
                            "unknown command '%s' (up, down, pull, ps, logs, "
                            "start, restart or stop)",
-                           argv[optind]);
+                           argv[o->command]);
 }
 
 static int run_compose(const struct cli_ctx *ctx, const char *device, int64_t wait_ms, int argc,
                        char **argv)
 {
     _cleanup_error_ struct m87_error *err = NULL;
-    struct compose_opts o = {0};
+    struct spec_compose_args o;
     struct cli_bundle bundle = {0};
 
-    m87_strv_init(&o.files);
     int rc = parse_compose(argc, argv, &o);
     if (rc) {
-        m87_strv_release(&o.files);
+        spec_compose_args_release(&o);
         return rc;
     }
-    _cleanup_free_ char *body = compose_request(&o, argc - optind, argv + optind, &bundle, &err);
-    m87_strv_release(&o.files);
+    _cleanup_free_ char *body =
+        compose_request(&o, argc - o.command, argv + o.command, &bundle, &err);
+    spec_compose_args_release(&o);
     if (!body) {
         fprintf(stderr, "m87: %s\n", err->msg);
         cli_bundle_release(&bundle);

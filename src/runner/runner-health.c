@@ -5,42 +5,21 @@
 #include <string.h>
 
 #include "m87/runner.h"
+#include "m87/spec-compose-args.h"
 #include "m87/spec-project.h"
 
 #define POLL_MS 250
 #define LOG_LINES "10"
 
-struct compose_opts {
-    const char *project;
-    const char *project_dir;
-    const char *env_file;
-    struct m87_strv files;
-};
-
-/* Read the options before the subcommand; true when the subcommand is "up". */
-static bool read_up_options(char **argv, size_t n, struct compose_opts *o)
+/* The global options of a native compose command line (argv[0] "compose") whose command is "up",
+ * read as `m87-agent compose` reads them; false for any other command or a line it would refuse. */
+static bool read_up_options(const struct m87_strv *argv, struct spec_compose_args *o)
 {
-    for (size_t i = 1; i < n; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < n ? argv[i + 1] : NULL;
-        if (a[0] != '-')
-            return strcmp(a, "up") == 0;
-        if ((strcmp(a, "-p") == 0 || strcmp(a, "--project-name") == 0) && v)
-            o->project = v, i++;
-        else if (strncmp(a, "--project-name=", 15) == 0)
-            o->project = a + 15;
-        else if (strncmp(a, "-p", 2) == 0 && a[2])
-            o->project = a + 2;
-        else if ((strcmp(a, "-f") == 0 || strcmp(a, "--file") == 0) && v)
-            m87_strv_add(&o->files, v), i++;
-        else if (strcmp(a, "--project-directory") == 0 && v)
-            o->project_dir = v, i++;
-        else if (strcmp(a, "--env-file") == 0 && v)
-            o->env_file = v, i++;
-        else if ((strcmp(a, "--profile") == 0 || strcmp(a, "--progress") == 0) && v)
-            i++;
-    }
-    return false;
+    int argc = (int)argv->len;
+
+    if (spec_compose_args_parse(o, argc, argv->items, SPEC_COMPOSE_ARGS_ALL, NULL) < 0 || o->help)
+        return false;
+    return o->command < argc && strcmp(argv->items[o->command], "up") == 0;
 }
 
 static const char *env_lookup(void *ctx, const char *name)
@@ -63,12 +42,10 @@ static char *project_name(const struct spec_job *job, const char *workdir, char 
 {
     for (size_t i = job->n_steps; i-- > 0;) {
         struct m87_strv argv;
-        struct compose_opts o = {0};
+        struct spec_compose_args o = {0};
         m87_strv_init(&argv);
-        m87_strv_init(&o.files);
         char *name = NULL;
-        if (runner_native_compose(&job->steps[i].run, &argv) &&
-            read_up_options(argv.items, argv.len, &o)) {
+        if (runner_native_compose(&job->steps[i].run, &argv) && read_up_options(&argv, &o)) {
             struct m87_strv files;
             m87_strv_init(&files);
             for (size_t f = 0; f < o.files.len; f++) {
@@ -80,22 +57,26 @@ static char *project_name(const struct spec_job *job, const char *workdir, char 
             struct spec_load_options lo = {
                 .files = (const char *const *)files.items,
                 .n_files = files.len,
-                .project_name = o.project,
+                .project_name = o.project_name,
                 .project_dir = dir ? dir : (files.len ? NULL : workdir),
                 .env_file = env_file,
                 .lookup = env_lookup,
                 .lookup_ctx = (void *)envp,
             };
+            if (o.profiles.len) {
+                lo.profiles = (const char *const *)o.profiles.items;
+                lo.n_profiles = o.profiles.len;
+            }
             struct spec_project *p = spec_compose_load(&lo, NULL);
             if (p)
                 name = m87_xstrdup(p->name);
-            else if (o.project)
-                name = spec_normalize_project_name(o.project);
+            else if (o.project_name)
+                name = spec_normalize_project_name(o.project_name);
             spec_project_free(p);
             m87_strv_release(&files);
         }
         m87_strv_release(&argv);
-        m87_strv_release(&o.files);
+        spec_compose_args_release(&o);
         if (name)
             return name;
     }
