@@ -1,9 +1,10 @@
-/* Unit tests of the small common helpers: the monotonic clock and sleep (src/common/time.c), IP
- * address checks (net.c), absolute paths (path.c), write_all (io.c) and the sorted set of
- * strings (sort.c). */
+/* Unit tests of the small common helpers: command tables and the bad-option message
+ * (src/common/command.c), the monotonic clock and sleep (time.c), IP address checks (net.c),
+ * absolute paths (path.c), write_all (io.c) and the sorted set of strings (sort.c). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +14,178 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "m87/command.h"
 #include "m87/io.h"
 #include "m87/net.h"
 #include "m87/path.h"
 #include "m87/sort.h"
 #include "m87/time.h"
 #include "unit-util.h"
+
+/* ---- command tables ------------------------------------------------------------------------ */
+
+static int plain_calls, scoped_calls;
+static const char *scope_seen;
+
+static int cmd_plain(int argc, char **argv)
+{
+    (void)argv;
+    plain_calls++;
+    return argc;
+}
+
+static int cmd_scoped(const char *scope, int argc, char **argv)
+{
+    (void)argv;
+    scoped_calls++;
+    scope_seen = scope;
+    return 100 + argc;
+}
+
+static const struct m87_command table[] = {
+    {"init", cmd_plain, "create it", NULL},
+    {"window", NULL, "maintenance windows", "add|list|rm", cmd_scoped},
+    {"--prefetch", NULL, NULL, NULL, cmd_scoped},
+    {"a-very-long-command-name", cmd_plain, "wraps", "WITH ARGS"},
+};
+
+static void test_command_find_and_run(void **state)
+{
+    (void)state;
+    char *argv[] = {"window", "add", NULL};
+
+    assert_ptr_equal(m87_command_find(table, M87_ARRAY_LEN(table), "init"), &table[0]);
+    assert_ptr_equal(m87_command_find(table, M87_ARRAY_LEN(table), "--prefetch"), &table[2]);
+    assert_null(m87_command_find(table, M87_ARRAY_LEN(table), "ini"));
+    assert_null(m87_command_find(table, M87_ARRAY_LEN(table), NULL));
+    assert_null(m87_command_find(table, 0, "init"));
+
+    assert_int_equal(m87_command_run(&table[0], "ignored", 2, argv), 2);
+    assert_int_equal(plain_calls, 1);
+    assert_int_equal(m87_command_run(&table[1], "gw-1", 2, argv), 102);
+    assert_int_equal(scoped_calls, 1);
+    assert_string_equal(scope_seen, "gw-1");
+}
+
+static char *usage_text(const char *scope, int column)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    m87_command_usage(f, scope, table, M87_ARRAY_LEN(table), column);
+    fclose(f);
+    return text;
+}
+
+static void test_command_usage(void **state)
+{
+    (void)state;
+    /* a name part one column short of the summary still gets its space; aliases not listed */
+    char *text = usage_text(NULL, 21);
+    assert_string_equal(text, "  init               create it\n"
+                              "  window add|list|rm maintenance windows\n"
+                              "  a-very-long-command-name WITH ARGS\n"
+                              "                     wraps\n");
+    free(text);
+    /* one that reaches the column puts the summary on the next line */
+    text = usage_text("DEVICE", 26);
+    assert_string_equal(text, "  DEVICE init             create it\n"
+                              "  DEVICE window add|list|rm\n"
+                              "                          maintenance windows\n"
+                              "  DEVICE a-very-long-command-name WITH ARGS\n"
+                              "                          wraps\n");
+    free(text);
+}
+
+static void test_command_names(void **state)
+{
+    (void)state;
+    char *s = m87_command_names(table, M87_ARRAY_LEN(table));
+    assert_string_equal(s, "init, window or a-very-long-command-name");
+    free(s);
+    s = m87_command_names(table, 2);
+    assert_string_equal(s, "init or window");
+    free(s);
+    s = m87_command_names(table, 1);
+    assert_string_equal(s, "init");
+    free(s);
+    s = m87_command_names(table, 0);
+    assert_string_equal(s, "");
+    free(s);
+}
+
+/* ---- bad options --------------------------------------------------------------------------- */
+
+/* Run getopt_long over argv until it reports a problem, and return what m87_bad_option printed
+ * on stderr (caller frees) and returned. */
+static char *bad_option_text(char **argv, int *rc)
+{
+    static const struct option opts[] = {
+        {"file", required_argument, NULL, 'f'},
+        {"verbose", no_argument, NULL, 'v'},
+        {NULL, 0, NULL, 0},
+    };
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    char path[] = "/tmp/m87-unit-badopt-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0 && dup2(fd, STDERR_FILENO) >= 0);
+
+    int c;
+    *rc = -1;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":f:v", opts, NULL)) != -1)
+        if (c == '?' || c == ':') {
+            *rc = m87_bad_option("m87-test", "frob up", argv, c);
+            break;
+        }
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+
+    char *text = calloc(1, 4096);
+    assert_non_null(text);
+    assert_true(pread(fd, text, 4095, 0) >= 0);
+    close(fd);
+    return text;
+}
+
+static void check_bad_option(const char *const *words, const char *want)
+{
+    char *argv[8] = {"frob"};
+    for (size_t i = 0; words[i]; i++)
+        argv[i + 1] = (char *)words[i];
+    int rc;
+    char *text = bad_option_text(argv, &rc);
+    assert_int_equal(rc, M87_EXIT_USAGE);
+    _cleanup_free_ char *full = m87_xasprintf("m87-test: frob up: %s\n"
+                                              "Run 'm87-test frob up --help' for usage.\n",
+                                              want);
+    assert_string_equal(text, full);
+    free(text);
+}
+
+static void test_bad_option(void **state)
+{
+    (void)state;
+    check_bad_option((const char *const[]){"--bogus", NULL}, "unknown option '--bogus'");
+    check_bad_option((const char *const[]){"--bogus=1", NULL}, "unknown option '--bogus=1'");
+    check_bad_option((const char *const[]){"-x", NULL}, "unknown option '-x'");
+    check_bad_option((const char *const[]){"--file", NULL}, "option '--file' needs a value");
+    check_bad_option((const char *const[]){"-f", NULL}, "option '-f' needs a value");
+    /* the short-option fix: the option alone, not the word it came in */
+    check_bad_option((const char *const[]){"-vx", NULL}, "unknown option '-x'");
+    check_bad_option((const char *const[]){"-xv", NULL}, "unknown option '-x'");
+    check_bad_option((const char *const[]){"-v", "-f", NULL}, "option '-f' needs a value");
+    check_bad_option((const char *const[]){"-vf", NULL}, "option '-f' needs a value");
+}
 
 /* ---- time ---------------------------------------------------------------------------------- */
 
@@ -182,6 +349,10 @@ static void test_strv_sort_unique(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_command_find_and_run),
+        cmocka_unit_test(test_command_usage),
+        cmocka_unit_test(test_command_names),
+        cmocka_unit_test(test_bad_option),
         cmocka_unit_test(test_mono_and_sleep),
         cmocka_unit_test(test_valid_ip),
         cmocka_unit_test(test_absolute),
