@@ -1,4 +1,4 @@
-/* Path names as text, without asking the file system (src/common/path.c). */
+/* Path names as text only: nothing here looks at the files they name (src/common/path.c). */
 #ifndef M87_PATH_H
 #define M87_PATH_H
 
