@@ -116,8 +116,6 @@ int64_t runner_backoff_ns(const struct spec_retry *r, int64_t next);
 
 /* "2026-11-23T12:00:00.123Z" for now (UTC). Caller frees. */
 char *runner_now_rfc3339(void);
-/* Monotonic milliseconds. */
-int64_t runner_mono_ms(void);
 
 /* ---- the runner --------------------------------------------------------------------------- */
 

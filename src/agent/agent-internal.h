@@ -6,6 +6,7 @@
 
 #include "m87/common.h"
 #include "m87/compose.h"
+#include "m87/command.h"
 
 /* Exit statuses of every m87-agent command. */
 enum {
@@ -77,7 +78,10 @@ void agent_options_init(const struct agent_compose *g, struct compose_options *o
 void agent_print_error(const struct m87_error *err);
 int agent_exit_for(const struct m87_error *err);
 /* getopt_long's '?' or ':' for cmd ("compose up"): say so, return AGENT_EXIT_USAGE. */
-int agent_bad_option(const char *cmd, char **argv, int c);
+static inline int agent_bad_option(const char *cmd, char **argv, int c)
+{
+    return m87_bad_option("m87-agent", cmd, argv, c);
+}
 /* A decimal in [min, max]; prints and returns -1 otherwise. */
 int agent_parse_long(const char *cmd, const char *opt, const char *text, long min, long max,
                      long *out);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent/daemon.h"
+#include "m87/time.h"
 
 #define MAX_CURSOR_FILE 128u
 
@@ -305,7 +306,7 @@ void agent_logs_tick(struct agent_daemon *d, const struct agent_container *v, si
     for (size_t i = 0; i < n; i++)
         shipped += ship_container(d, engine, &v[i]);
     if (shipped) {
-        d->logs_active_until = runner_mono_ms() + d->logs_active_ms;
+        d->logs_active_until = m87_mono_ms() + d->logs_active_ms;
         d->queue += shipped; /* roughly: the next sync goes at once */
     }
 }

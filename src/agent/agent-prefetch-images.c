@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agent/daemon.h"
+#include "m87/path.h"
 #include "m87/spec-compose-args.h"
 #include "m87/spec-project.h"
 #include "m87/spec-service.h"
@@ -27,11 +28,6 @@ static const char *job_env(void *ctx, const char *name)
     return v ? v : getenv(name);
 }
 
-static char *absolute(const char *dir, const char *path)
-{
-    return path[0] == '/' ? m87_xstrdup(path) : m87_xasprintf("%s/%s", dir, path);
-}
-
 static void add_images(const struct spec_project *p, struct m87_strv *images)
 {
     for (size_t i = 0; i < p->n_services; i++) {
@@ -52,11 +48,11 @@ static int load_images(const struct spec_job *job, const struct spec_compose_arg
     struct m87_strv files;
     m87_strv_init(&files);
     for (size_t i = 0; i < o->files.len; i++) {
-        _cleanup_free_ char *abs = absolute(wd, o->files.items[i]);
+        _cleanup_free_ char *abs = m87_absolute(wd, o->files.items[i]);
         m87_strv_add(&files, abs);
     }
-    _cleanup_free_ char *dir = o->project_dir ? absolute(wd, o->project_dir) : NULL;
-    _cleanup_free_ char *env_file = o->env_file ? absolute(wd, o->env_file) : NULL;
+    _cleanup_free_ char *dir = o->project_dir ? m87_absolute(wd, o->project_dir) : NULL;
+    _cleanup_free_ char *env_file = o->env_file ? m87_absolute(wd, o->env_file) : NULL;
     struct spec_load_options lo = {
         .files = (const char *const *)files.items,
         .n_files = files.len,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agent/agent-window.h"
+#include "m87/time.h"
 
 #define PROGRESS_MS 1000L
 #define PULL_STALL_MS 300000L
@@ -54,7 +55,7 @@ static void report(struct pull_state *p, const char *state, const char *message)
 
     p->state = state;
     p->message = message;
-    p->reported_at = runner_mono_ms();
+    p->reported_at = m87_mono_ms();
     if (runner_journal_append(p->journal, prefetch_fill, p, NULL, &err) < 0)
         m87_log(M87_LOG_ERR, "%s", err->msg);
 }
@@ -93,7 +94,7 @@ static int on_pull(void *ctx, const struct engine_pull_msg *msg)
     }
     l->done = l->done || strcmp(msg->status, "Pull complete") == 0 ||
               strcmp(msg->status, "Already exists") == 0;
-    if (runner_mono_ms() - p->reported_at >= PROGRESS_MS)
+    if (m87_mono_ms() - p->reported_at >= PROGRESS_MS)
         report(p, "pulling", NULL);
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "agent/agent-window.h"
+#include "m87/time.h"
 
 #define PREFETCH_STALL_MS 300000L
 
@@ -176,7 +177,7 @@ static void spawn(struct agent_daemon *d, bool images)
     }
     if (pid < 0) {
         m87_log(M87_LOG_ERR, "prefetch: fork: %s", strerror(errno));
-        ws->retry_at = runner_mono_ms() + agent_backoff_cap_ms();
+        ws->retry_at = m87_mono_ms() + agent_backoff_cap_ms();
         return;
     }
     ws->child = pid;
@@ -199,7 +200,7 @@ void agent_prefetch_tick(struct agent_daemon *d, time_t now)
         agent_prefetch_kill(d);
     /* not before the first apply after a start: it brings the workloads back first */
     bool revive = d->startup && d->has_applied && !d->applied.stop;
-    if (ws->child || d->child || revive || (ws->retry_at && runner_mono_ms() < ws->retry_at))
+    if (ws->child || d->child || revive || (ws->retry_at && m87_mono_ms() < ws->retry_at))
         return;
     if (revision_wanted(d, now))
         spawn(d, false);
@@ -212,7 +213,7 @@ static void finished(struct agent_daemon *d, int status)
     struct agent_window_state *ws = d->win;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 
-    d->next_sync_at = runner_mono_ms(); /* its records go up */
+    d->next_sync_at = m87_mono_ms(); /* its records go up */
     if (code == AGENT_PREFETCH_OK && ws->child_images) {
         m87_log(M87_LOG_INFO, "prefetch of the requested images done");
         for (size_t i = 0; i < ws->requested.len; i++)
@@ -235,7 +236,7 @@ static void finished(struct agent_daemon *d, int status)
     int64_t cap = agent_backoff_cap_ms();
     int64_t wait = agent_backoff_ms(ws->failures, AGENT_BACKOFF_BASE_MS * 5,
                                     cap < AGENT_BACKOFF_CAP_MS ? cap : AGENT_APPLY_RETRY_CAP_MS);
-    ws->retry_at = runner_mono_ms() + wait;
+    ws->retry_at = m87_mono_ms() + wait;
     m87_log(M87_LOG_WARN, "prefetch of %s failed; trying again in %lld s",
             ws->child_images ? "the requested images" : "a revision's images",
             (long long)(wait / 1000));

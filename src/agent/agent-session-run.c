@@ -14,6 +14,7 @@
 
 #include "agent/agent-session.h"
 #include "m87/spec-bundle.h"
+#include "m87/time.h"
 
 static volatile sig_atomic_t child_stop;
 
@@ -47,7 +48,7 @@ static size_t ready(struct pump *p, int i, bool all)
     size_t n = b->len;
     while (n > 0 && b->data[n - 1] != '\n')
         n--;
-    int64_t now = runner_mono_ms();
+    int64_t now = m87_mono_ms();
     if (n < b->len && !p->partial_since[i])
         p->partial_since[i] = now;
     if (all || b->len - n > 4096 || (n < b->len && now - p->partial_since[i] >= 500))
@@ -100,7 +101,7 @@ static int post(struct pump *p, bool all, int exit_code, const char *message)
     size_t taken[2];
     _cleanup_free_ char *body = post_body(p, all, taken, exit_code, message);
 
-    p->last_post = runner_mono_ms();
+    p->last_post = m87_mono_ms();
     if (agent_http_post(p->http, p->path, body, AGENT_SESSION_POST_TIMEOUT_S, &answer, &err) < 0) {
         m87_log(M87_LOG_WARN, "session %s: %s", p->id, err->msg);
         return -1;
@@ -247,7 +248,7 @@ static int pump_run(struct pump *p)
     bool exited = false;
 
     while (!exited || p->fd[0] >= 0 || p->fd[1] >= 0) {
-        int64_t now = runner_mono_ms();
+        int64_t now = m87_mono_ms();
         if (p->cancel || child_stop)
             stop_command(p, now);
         struct pollfd fds[2] = {{.fd = p->fd[0], .events = POLLIN},
@@ -260,7 +261,7 @@ static int pump_run(struct pump *p)
             exited = true; /* children it left may hold the pipes: the group is ended below */
         if (exited && (p->fd[0] >= 0 || p->fd[1] >= 0))
             kill(-p->pid, SIGKILL);
-        now = runner_mono_ms();
+        now = m87_mono_ms();
         bool due = now - p->last_post >= AGENT_SESSION_POST_MS;
         bool have = p->out[0].len || p->out[1].len;
         if ((due && have) || now - p->last_post >= AGENT_SESSION_HEARTBEAT_MS)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent/agent-window.h"
+#include "m87/time.h"
 
 static bool is_switch(const struct agent_daemon *d)
 {
@@ -147,7 +148,7 @@ static void report_wait(struct agent_daemon *d, time_t now)
     free(ws->prefetched); /* pulled again (a quick check when present) to report the counts */
     ws->prefetched = NULL;
     ws->next = next;
-    d->next_sync_at = runner_mono_ms();
+    d->next_sync_at = m87_mono_ms();
 }
 
 void agent_window_tick(struct agent_daemon *d)

@@ -31,21 +31,6 @@ enum {
 static const char *const default_files[] = {"compose.yaml", "compose.yml", "docker-compose.yml",
                                             "docker-compose.yaml"};
 
-int agent_bad_option(const char *cmd, char **argv, int c)
-{
-    const char *arg = argv[optind - 1];
-    char shortopt[3] = {'-', (char)optopt, 0};
-
-    if (optopt > 0 && optopt < 128 && strncmp(arg, "--", 2) != 0)
-        arg = shortopt;
-    if (c == ':')
-        fprintf(stderr, "m87-agent: %s: option '%s' needs a value\n", cmd, arg);
-    else
-        fprintf(stderr, "m87-agent: %s: unknown option '%s'\n", cmd, arg);
-    fprintf(stderr, "Run 'm87-agent %s --help' for usage.\n", cmd);
-    return AGENT_EXIT_USAGE;
-}
-
 int agent_parse_long(const char *cmd, const char *opt, const char *text, long min, long max,
                      long *out)
 {

@@ -13,6 +13,7 @@
 #include "agent/agent-internal.h"
 #include "agent/daemon.h"
 #include "m87/spec-bundle.h"
+#include "m87/time.h"
 
 /* A job this apply did not run, failed with msg (no step ran: no exit code, no duration). */
 static void report_job_not_run(struct runner *r, const struct spec_job *job, const char *msg)
@@ -177,7 +178,7 @@ void agent_daemon_apply_tick(struct agent_daemon *d)
     _cleanup_error_ struct m87_error *err = NULL;
 
     agent_window_tick(d);
-    const struct agent_target *due = d->child ? NULL : apply_due(d, runner_mono_ms());
+    const struct agent_target *due = d->child ? NULL : apply_due(d, m87_mono_ms());
     if (!due)
         return;
     _cleanup_(m87_json_freep) struct m87_json *doc =
@@ -197,12 +198,12 @@ void agent_daemon_apply_tick(struct agent_daemon *d)
         apply_child(d, parent);
     if (pid < 0) {
         m87_log(M87_LOG_ERR, "apply: fork: %s", strerror(errno));
-        d->apply_retry_at = runner_mono_ms() + agent_backoff_cap_ms();
+        d->apply_retry_at = m87_mono_ms() + agent_backoff_cap_ms();
         return;
     }
     d->child = pid;
     d->child_fd = pidfd_open(pid, 0);
-    d->next_sync_at = runner_mono_ms();
+    d->next_sync_at = m87_mono_ms();
     agent_daemon_save_state(d);
 }
 
@@ -237,7 +238,7 @@ static void finished(struct agent_daemon *d, int status)
     }
     d->apply_failures++;
     int64_t wait = agent_backoff_ms(d->apply_failures, AGENT_APPLY_RETRY_BASE_MS, retry_cap_ms());
-    d->apply_retry_at = runner_mono_ms() + wait;
+    d->apply_retry_at = m87_mono_ms() + wait;
     if (applied)
         m87_log(M87_LOG_WARN, "applied revision %s with failed jobs; trying them again in %lld s",
                 what, (long long)(wait / 1000));
@@ -260,7 +261,7 @@ void agent_daemon_apply_reap(struct agent_daemon *d)
     d->child = 0;
     d->child_fd = -1;
     finished(d, status);
-    d->next_sync_at = runner_mono_ms();
+    d->next_sync_at = m87_mono_ms();
     agent_daemon_hooks_after_apply(d, status);
     agent_daemon_save_state(d);
 }

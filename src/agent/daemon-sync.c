@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "agent/daemon.h"
+#include "m87/time.h"
 
 /* The body: {"applied","agent_version","reports":[...],"wait"} (and "offline" at a clean stop);
  * *last gets the last seq sent. */
@@ -181,13 +182,13 @@ static void sync_failed(struct agent_daemon *d, const struct m87_error *e)
                 e->msg, (long long)wait);
     d->connected = false;
     set_str(&d->last_error, e->msg);
-    d->next_sync_at = runner_mono_ms() + wait;
+    d->next_sync_at = m87_mono_ms() + wait;
 }
 
 /* When the next sync is due after a good one. */
 static int64_t next_after_success(struct agent_daemon *d, size_t sent, long wait, int64_t took)
 {
-    int64_t now = runner_mono_ms();
+    int64_t now = m87_mono_ms();
 
     if (d->pace)
         return now + agent_backoff_cap_ms();
@@ -211,10 +212,10 @@ static long sync_wait(const struct agent_daemon *d)
 {
     if (d->child || !d->connected)
         return 0; /* the first sync after a start or a failure says at once that it got through */
-    long cap = runner_mono_ms() < d->logs_active_until ? AGENT_LOGS_SYNC_WAIT_S : AGENT_SYNC_WAIT_S;
+    long cap = m87_mono_ms() < d->logs_active_until ? AGENT_LOGS_SYNC_WAIT_S : AGENT_SYNC_WAIT_S;
     if (!d->apply_retry_at || !agent_window_apply_allowed(d))
         return cap; /* a retry outside the window waits for it: agent_window_sync_wait */
-    int64_t left = (d->apply_retry_at - runner_mono_ms()) / 1000;
+    int64_t left = (d->apply_retry_at - m87_mono_ms()) / 1000;
     return left <= 0 ? 0 : left < cap ? (long)left : cap;
 }
 
@@ -234,7 +235,7 @@ void agent_daemon_sync(struct agent_daemon *d)
     size_t sent = 0;
     d->pace = false;
     d->news = false;
-    int64_t started = runner_mono_ms();
+    int64_t started = m87_mono_ms();
     long wait = agent_window_sync_wait(d, sync_wait(d));
     _cleanup_free_ char *body = sync_body(d, wait, false, &last, &sent, &err);
 
@@ -258,7 +259,7 @@ void agent_daemon_sync(struct agent_daemon *d)
     free(d->last_sync);
     d->last_sync = runner_now_rfc3339();
     update_queue(d);
-    d->next_sync_at = next_after_success(d, sent, wait, runner_mono_ms() - started);
+    d->next_sync_at = next_after_success(d, sent, wait, m87_mono_ms() - started);
     agent_daemon_save_state(d);
 }
 

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "agent/daemon.h"
+#include "m87/time.h"
 
 static volatile sig_atomic_t stop_requested;
 static int signal_fd = -1;
@@ -108,7 +109,7 @@ static int daemon_init(struct agent_daemon *d, struct agent_config *cfg, struct 
     agent_http_set_tick(d->http, hooks_during_poll, d);
     runner_journal_set_segment_size(d->journal, (size_t)(cfg->journal_max_bytes / 8));
     d->logs_active_ms = agent_env_ms("M87_AGENT_LOGS_ACTIVE_MS", AGENT_LOGS_ACTIVE_MS);
-    d->logs_active_until = runner_mono_ms() + d->logs_active_ms;
+    d->logs_active_until = m87_mono_ms() + d->logs_active_ms;
     load_targets(d);
     if (runner_journal_pending(d->journal, &d->queue, err) < 0)
         return -1;
@@ -144,7 +145,7 @@ static void daemon_release(struct agent_daemon *d)
 /* Sleep until the next timer, the child's end or a signal. */
 static void wait_events(struct agent_daemon *d)
 {
-    int64_t now = runner_mono_ms();
+    int64_t now = m87_mono_ms();
     int64_t until = d->next_sync_at;
 
     /* a retry due while the window is closed waits for the window (the sync's wait ends then) */
@@ -182,7 +183,7 @@ int agent_daemon_run(struct agent_config *cfg, struct m87_error **err)
         agent_sessions_reap(&d);
         agent_daemon_apply_tick(&d);
         agent_daemon_hooks_tick(&d);
-        if (!stop_requested && runner_mono_ms() >= d.next_sync_at)
+        if (!stop_requested && m87_mono_ms() >= d.next_sync_at)
             agent_daemon_sync(&d);
         if (!stop_requested)
             wait_events(&d);
@@ -208,7 +209,7 @@ void agent_daemon_hooks_tick(struct agent_daemon *d)
     _cleanup_error_ struct m87_error *err = NULL;
     struct agent_container *v = NULL;
     size_t n = 0;
-    int64_t now = runner_mono_ms();
+    int64_t now = m87_mono_ms();
 
     if (now < d->hooks_at)
         return;
@@ -229,7 +230,7 @@ void agent_daemon_hooks_tick(struct agent_daemon *d)
 void agent_daemon_hooks_after_apply(struct agent_daemon *d, int status)
 {
     d->hooks_at = 0;
-    d->logs_active_until = runner_mono_ms() + d->logs_active_ms;
+    d->logs_active_until = m87_mono_ms() + d->logs_active_ms;
     agent_logs_forget_gone(d);
     if (WIFEXITED(status) && WEXITSTATUS(status) == AGENT_APPLY_OK) {
         agent_prune_images(d);

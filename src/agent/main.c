@@ -3,15 +3,10 @@
 #include <string.h>
 
 #include "agent/agent-internal.h"
+#include "m87/command.h"
 #include "m87/common.h"
 
-struct agent_command {
-    const char *name;
-    int (*handler)(int argc, char **argv);
-    const char *summary;
-};
-
-static const struct agent_command commands[] = {
+static const struct m87_command commands[] = {
     {"compose", agent_cmd_compose, "apply a Docker Compose project through the Engine API"},
     {"run", agent_cmd_run, "the device daemon: sync with the server and apply its deployments"},
     {"apply", agent_cmd_apply, "bring this device to a run spec and exit"},
@@ -26,8 +21,7 @@ static void usage(FILE *out)
                  "Apply deployments on this device through the Docker Engine API.\n"
                  "\n"
                  "commands:\n");
-    for (size_t i = 0; i < M87_ARRAY_LEN(commands); i++)
-        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    m87_command_usage(out, NULL, commands, M87_ARRAY_LEN(commands), 15);
     fprintf(out, "\n"
                  "options:\n"
                  "  -h, --help     show this help\n"
@@ -50,9 +44,9 @@ int main(int argc, char **argv)
         printf("m87-agent %s\n", M87_VERSION);
         return AGENT_EXIT_OK;
     }
-    for (size_t i = 0; i < M87_ARRAY_LEN(commands); i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].handler(argc - 1, argv + 1);
+    const struct m87_command *cmd = m87_command_find(commands, M87_ARRAY_LEN(commands), argv[1]);
+    if (cmd)
+        return m87_command_run(cmd, NULL, argc - 1, argv + 1);
     fprintf(stderr, "m87-agent: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return AGENT_EXIT_USAGE;

@@ -9,6 +9,7 @@
 
 #include "agent/daemon.h"
 #include "m87/spec-bundle.h"
+#include "m87/time.h"
 
 #define MAX_ERROR_BODY (64u * 1024)
 
@@ -79,9 +80,9 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 
     if (h->stop && *h->stop)
         return 1;
-    if (!h->ticking || !h->tick || dn > 0 || runner_mono_ms() < h->tick_at)
+    if (!h->ticking || !h->tick || dn > 0 || m87_mono_ms() < h->tick_at)
         return 0;
-    h->tick_at = runner_mono_ms() + AGENT_HOOKS_PERIOD_MS;
+    h->tick_at = m87_mono_ms() + AGENT_HOOKS_PERIOD_MS;
     if (!h->tick(h->tick_ctx))
         return 0;
     h->interrupted = true;
@@ -188,7 +189,7 @@ int agent_http_sync(struct agent_http *h, const char *body, long wait_s, char **
     /* not the short waits while logs flow: ending those would cost a connection per line */
     h->ticking = wait_s > AGENT_LOGS_SYNC_WAIT_S;
     h->interrupted = false;
-    h->tick_at = runner_mono_ms() + AGENT_HOOKS_PERIOD_MS;
+    h->tick_at = m87_mono_ms() + AGENT_HOOKS_PERIOD_MS;
     int ret = post_json(h, "/v1/agent/sync", body, wait_s + AGENT_SYNC_SLACK_S, answer, err);
     h->ticking = false;
     return ret;

@@ -6,21 +6,6 @@
 
 #include "cli/cli.h"
 
-int cli_bad_option(const char *cmd, char **argv, int c)
-{
-    const char *arg = argv[optind - 1];
-    char shortopt[3] = {'-', (char)optopt, 0};
-
-    if (optopt > 0 && optopt < 128 && strncmp(arg, "--", 2) != 0)
-        arg = shortopt;
-    if (c == ':')
-        fprintf(stderr, "m87: %s: option '%s' needs a value\n", cmd, arg);
-    else
-        fprintf(stderr, "m87: %s: unknown option '%s'\n", cmd, arg);
-    fprintf(stderr, "Run 'm87 %s --help' for usage.\n", cmd);
-    return CLI_EXIT_USAGE;
-}
-
 int cli_help(const char *help)
 {
     fputs(help, stdout);

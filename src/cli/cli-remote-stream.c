@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "m87/time.h"
 
 #define POLL_WAIT_S 2              /* the server's hold of one output read: Ctrl-C is seen within */
 #define PICKUP_OFFLINE_MS 3000L    /* an unconnected device that did not take the command */
@@ -23,13 +24,6 @@ static void on_interrupt(int sig)
     (void)sig;
     if (interrupted < 2)
         interrupted++;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 struct follow {
@@ -88,7 +82,7 @@ static void send_cancel(struct follow *f)
             f->device);
     if (cli_http_json(f->ctx, "POST", path, NULL, NULL, &err) < 0)
         fprintf(stderr, "m87: cancel: %s\n", err->msg);
-    f->cancel_deadline = mono_ms() + CANCEL_GRACE_MS;
+    f->cancel_deadline = m87_mono_ms() + CANCEL_GRACE_MS;
 }
 
 /* The exit status once the session ended, or -1 while it goes on. */
@@ -115,11 +109,12 @@ static int ended(struct follow *f, const struct m87_json *doc)
      * and not started went to a connection the device left (the server cannot tell those) */
     bool pending = strcmp(state, "pending") == 0;
     if (pending && !f->delivered_at && m87_json_str(m87_json_get(doc, "delivered"), NULL))
-        f->delivered_at = mono_ms();
-    bool gone = !f->waiting && f->delivered_at && mono_ms() - f->delivered_at > PICKUP_DELIVERED_MS;
-    if (pending && !f->cancel_deadline && (mono_ms() > f->pickup_deadline || gone))
+        f->delivered_at = m87_mono_ms();
+    bool gone =
+        !f->waiting && f->delivered_at && m87_mono_ms() - f->delivered_at > PICKUP_DELIVERED_MS;
+    if (pending && !f->cancel_deadline && (m87_mono_ms() > f->pickup_deadline || gone))
         return offline(f, doc);
-    if (f->cancel_deadline && mono_ms() > f->cancel_deadline) {
+    if (f->cancel_deadline && m87_mono_ms() > f->cancel_deadline) {
         fprintf(stderr, "m87: the device did not confirm the cancel of %s\n", f->id);
         return EXIT_CANCELLED;
     }
@@ -137,7 +132,7 @@ static int read_once(struct follow *f)
     if (cli_http_json(f->ctx, "GET", path, NULL, &doc, &err) < 0) {
         bool transient = m87_error_code(err) == M87_E_CONNECT ||
                          m87_error_code(err) == M87_E_TIMEOUT || err->http_status >= 500;
-        int64_t now = mono_ms();
+        int64_t now = m87_mono_ms();
         if (!transient)
             return cli_report(err);
         if (!f->server_down_since)
@@ -168,9 +163,9 @@ static int create(struct follow *f, const char *body, int64_t wait_ms)
     f->base = m87_xasprintf("%s/%s", path, f->id);
     bool connected = m87_json_bool(m87_json_path(doc, "device", "connected", NULL), false);
     f->waiting = wait_ms >= 0;
-    f->pickup_deadline = mono_ms() + (wait_ms >= 0 ? wait_ms
-                                      : connected  ? PICKUP_CONNECTED_MS
-                                                   : PICKUP_OFFLINE_MS);
+    f->pickup_deadline = m87_mono_ms() + (wait_ms >= 0 ? wait_ms
+                                          : connected  ? PICKUP_CONNECTED_MS
+                                                       : PICKUP_OFFLINE_MS);
     if (!connected && wait_ms > 0)
         fprintf(stderr, "m87: device '%s' is offline; waiting for it\n", f->device);
     return 0;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "m87/command.h"
 #include "m87/common.h"
 
 struct spec_runspec;
@@ -63,7 +64,10 @@ extern const char cli_show_help[];
 
 /* Print what getopt_long found wrong (c is '?' or ':') and how to get help; returns
  * CLI_EXIT_USAGE. cmd is the command as typed, e.g. "devices add". */
-int cli_bad_option(const char *cmd, char **argv, int c);
+static inline int cli_bad_option(const char *cmd, char **argv, int c)
+{
+    return m87_bad_option("m87", cmd, argv, c);
+}
 /* Print a command's help on stdout and return 1, which option parsers use for "help shown". */
 int cli_help(const char *help);
 /* Print "m87: CMD: MESSAGE" and the help hint; returns CLI_EXIT_USAGE. */

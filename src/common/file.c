@@ -7,21 +7,7 @@
 #include <sys/stat.h>
 
 #include "m87/common.h"
-
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
+#include "m87/io.h"
 
 /* fsync of the directory holding path, so that a rename in it survives a power cut. */
 static int sync_parent(const char *path)
@@ -47,7 +33,7 @@ int m87_write_file_atomic(const char *path, const void *data, size_t len, mode_t
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0)
         return m87_error_set(err, M87_E_IO, errno, "create '%s'", tmp);
-    if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+    if (fchmod(fd, mode) < 0 || m87_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
         int e = errno;
         close(fd);
         unlink(tmp);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "compose/compose-internal.h"
+#include "m87/sort.h"
 
 #define NS_PER_S 1000000000LL
 
@@ -141,28 +142,6 @@ static void write_int_member(struct m87_jw *w, const char *key, int64_t v)
         m87_jw_kint(w, key, v);
 }
 
-static int str_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sort and drop repeats in place. */
-static void strv_sort_unique(struct m87_strv *v)
-{
-    if (v->len < 2)
-        return; /* items is NULL when empty, which qsort must not get */
-    qsort(v->items, v->len, sizeof(*v->items), str_cmp);
-    size_t out = 0;
-    for (size_t i = 0; i < v->len; i++) {
-        if (out > 0 && strcmp(v->items[out - 1], v->items[i]) == 0) {
-            free(v->items[i]);
-            continue;
-        }
-        v->items[out++] = v->items[i];
-    }
-    v->len = out;
-}
-
 /* ---- Config ---------------------------------------------------------------------------------- */
 
 static void write_env(struct m87_jw *w, const struct spec_service *s)
@@ -218,7 +197,7 @@ static void write_exposed_ports(struct m87_jw *w, const struct spec_service *s)
     }
     for (size_t i = 0; i < s->expose.len; i++)
         expose_keys(s->expose.items[i], &keys);
-    strv_sort_unique(&keys);
+    m87_strv_sort_unique(&keys);
     if (keys.len > 0) {
         m87_jw_key(w, "ExposedPorts");
         m87_jw_obj_open(w);
@@ -459,7 +438,7 @@ static void write_port_bindings(struct m87_jw *w, const struct spec_service *s)
         _cleanup_free_ char *k = port_key(s->ports[i].target, s->ports[i].protocol);
         m87_strv_add(&keys, k);
     }
-    strv_sort_unique(&keys);
+    m87_strv_sort_unique(&keys);
     if (keys.len > 0) {
         m87_jw_key(w, "PortBindings");
         m87_jw_obj_open(w);

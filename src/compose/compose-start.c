@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "compose/compose-internal.h"
+#include "m87/time.h"
 
 #define COMPOSE_POLL_MS 500
 /* --wait: how long a container without a healthcheck must have been up to count as running,
@@ -18,13 +19,6 @@ enum verdict {
     VERDICT_OK,
     VERDICT_FAILED,
 };
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Milliseconds since dockerd's RFC 3339 StartedAt, by the wall clock we share with it. */
 static long up_for_ms(const char *started_at)
@@ -43,13 +37,6 @@ static long up_for_ms(const char *started_at)
     long long since =
         ((long long)now.tv_sec - (long long)timegm(&tm)) * 1000 + now.tv_nsec / 1000000 - ms;
     return since < 0 ? 0 : since > LONG_MAX ? LONG_MAX : (long)since;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
 }
 
 static int by_number(const void *a, const void *b)
@@ -157,7 +144,7 @@ static const char *ok_action(const struct engine_container_info *info)
 static int poll_until(struct compose_run *r, struct waiter *w, size_t n, int cond,
                       struct m87_error **err)
 {
-    long deadline = r->o->wait_timeout_ms > 0 ? now_ms() + r->o->wait_timeout_ms : 0;
+    long deadline = r->o->wait_timeout_ms > 0 ? m87_mono_ms() + r->o->wait_timeout_ms : 0;
     for (;;) {
         size_t left = 0;
         for (size_t i = 0; i < n; i++) {
@@ -182,14 +169,14 @@ static int poll_until(struct compose_run *r, struct waiter *w, size_t n, int con
         }
         if (left == 0)
             return 0;
-        if (deadline && now_ms() >= deadline) {
+        if (deadline && m87_mono_ms() >= deadline) {
             for (size_t i = 0; i < n; i++)
                 if (!w[i].done)
                     return m87_error_set(err, M87_E_TIMEOUT, 0,
                                          "container '%s': still not ready after %ld ms",
                                          w[i].k->name, r->o->wait_timeout_ms);
         }
-        sleep_ms(COMPOSE_POLL_MS);
+        m87_sleep_ms(COMPOSE_POLL_MS);
     }
 }
 

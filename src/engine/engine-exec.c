@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "engine/engine-internal.h"
+#include "m87/time.h"
 
 /* After the output ends, dockerd may still be recording the exit code for a moment. */
 #define EXEC_POLL_FIRST_MS 5
@@ -124,12 +125,6 @@ static int capture_output(void *ctx, enum engine_stream stream, const char *data
     return 0;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* The output can close before dockerd has the exit code: poll until it is not running. */
 static int exec_wait_exit(struct engine_client *c, const char *exec_id, int *exit_code,
                           struct m87_error **err)
@@ -147,7 +142,7 @@ static int exec_wait_exit(struct engine_client *c, const char *exec_id, int *exi
             return m87_error_set(err, M87_E_TIMEOUT, 0,
                                  "exec '%.12s' still running %ld ms after its output ended",
                                  exec_id, waited);
-        sleep_ms(step);
+        m87_sleep_ms(step);
         waited += step;
         step = step * 2 < EXEC_POLL_MAX_MS ? step * 2 : EXEC_POLL_MAX_MS;
     }

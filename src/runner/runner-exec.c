@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "m87/runner.h"
+#include "m87/time.h"
 
 #define DRAIN_MS 500 /* after the command ended: how long leftovers' output is still read */
 
@@ -125,7 +126,7 @@ struct watch {
 static int watch_child(struct watch *w, struct reader *rd, struct m87_error **err)
 {
     for (;;) {
-        int64_t now = runner_mono_ms();
+        int64_t now = m87_mono_ms();
         if (!w->timed_out && now >= w->deadline) {
             kill(-w->pid, SIGTERM);
             w->timed_out = true;
@@ -170,10 +171,10 @@ static void finish_group(struct watch *w, struct reader *rd)
         }
     }
     kill(-w->pid, SIGKILL);
-    int64_t end = runner_mono_ms() + DRAIN_MS;
-    while (w->rfd >= 0 && runner_mono_ms() < end) {
+    int64_t end = m87_mono_ms() + DRAIN_MS;
+    while (w->rfd >= 0 && m87_mono_ms() < end) {
         struct pollfd p = {.fd = w->rfd, .events = POLLIN};
-        if (poll(&p, 1, (int)(end - runner_mono_ms())) <= 0 || !read_some(w->rfd, rd))
+        if (poll(&p, 1, (int)(end - m87_mono_ms())) <= 0 || !read_some(w->rfd, rd))
             break;
     }
     if (w->rfd >= 0)
@@ -202,7 +203,7 @@ int runner_exec(struct runner *r, const struct runner_exec *x, const struct spec
         return m87_error_set(err, M87_E_IO, errno, "create a pipe");
     fflush(NULL);
     pid_t parent = getpid();
-    int64_t t0 = runner_mono_ms();
+    int64_t t0 = m87_mono_ms();
     pid_t pid = fork();
     if (pid == 0)
         child(r, x, run, &native, p[1], parent);
@@ -236,7 +237,7 @@ int runner_exec(struct runner *r, const struct runner_exec *x, const struct spec
     *out = (struct runner_outcome){
         .exit_code = exit_code_of(w.status),
         .timed_out = w.timed_out,
-        .duration_ms = runner_mono_ms() - t0,
+        .duration_ms = m87_mono_ms() - t0,
         .output = runner_tail_text(&rd.tail),
     };
     return 0;

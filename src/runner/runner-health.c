@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "m87/runner.h"
+#include "m87/path.h"
 #include "m87/spec-compose-args.h"
 #include "m87/spec-project.h"
+#include "m87/time.h"
 
 #define POLL_MS 250
 #define LOG_LINES "10"
@@ -31,11 +33,6 @@ static const char *env_lookup(void *ctx, const char *name)
     return NULL;
 }
 
-static char *absolute(const char *workdir, const char *path)
-{
-    return path[0] == '/' ? m87_xstrdup(path) : m87_xasprintf("%s/%s", workdir, path);
-}
-
 /* The project of the last native `up`: its -p, else what loading its files says (name:,
  * COMPOSE_PROJECT_NAME, the directory), else the workdir's name. */
 static char *project_name(const struct spec_job *job, const char *workdir, char *const *envp)
@@ -49,11 +46,11 @@ static char *project_name(const struct spec_job *job, const char *workdir, char 
             struct m87_strv files;
             m87_strv_init(&files);
             for (size_t f = 0; f < o.files.len; f++) {
-                _cleanup_free_ char *abs = absolute(workdir, o.files.items[f]);
+                _cleanup_free_ char *abs = m87_absolute(workdir, o.files.items[f]);
                 m87_strv_add(&files, abs);
             }
-            _cleanup_free_ char *dir = o.project_dir ? absolute(workdir, o.project_dir) : NULL;
-            _cleanup_free_ char *env_file = o.env_file ? absolute(workdir, o.env_file) : NULL;
+            _cleanup_free_ char *dir = o.project_dir ? m87_absolute(workdir, o.project_dir) : NULL;
+            _cleanup_free_ char *env_file = o.env_file ? m87_absolute(workdir, o.env_file) : NULL;
             struct spec_load_options lo = {
                 .files = (const char *const *)files.items,
                 .n_files = files.len,
@@ -201,7 +198,7 @@ int runner_check_service(struct runner *r, const struct spec_job *job, const cha
     _cleanup_free_ char *project = project_name(job, workdir, envp);
     _cleanup_free_ char *label = m87_xasprintf("com.docker.compose.project=%s", project);
     struct m87_kvlist filters;
-    int64_t t0 = runner_mono_ms(), steady = -1;
+    int64_t t0 = m87_mono_ms(), steady = -1;
     int rc = -1;
 
     m87_kvlist_init(&filters);
@@ -212,7 +209,7 @@ int runner_check_service(struct runner *r, const struct spec_job *job, const cha
         enum verdict v;
         _cleanup_free_ char *who = NULL;
         int n = look(r, &filters, &v, &who, message, err);
-        int64_t now = runner_mono_ms();
+        int64_t now = m87_mono_ms();
         if (n < 0)
             goto out;
         *count = n;

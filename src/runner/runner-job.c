@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "m87/runner.h"
+#include "m87/time.h"
 
 struct job_ctx {
     struct runner *r;
@@ -85,13 +86,6 @@ static int save_progress(struct job_ctx *c, const char *phase, int64_t index, in
     return runner_progress_save(c->r->state_dir, c->job->id, &c->prog, err);
 }
 
-static void sleep_ms(int64_t ms)
-{
-    int64_t end = runner_mono_ms() + ms;
-    for (int64_t now; (now = runner_mono_ms()) < end;)
-        poll(NULL, 0, (int)(end - now > 60000 ? 60000 : end - now));
-}
-
 /* One attempt of a command, its result recorded before and after. */
 static int attempt_once(struct job_ctx *c, const char *phase, int64_t index, const char *name,
                         const struct spec_run *run, int64_t timeout_ns, int64_t attempt,
@@ -153,7 +147,7 @@ static int run_step(struct job_ctx *c, const char *phase, int64_t index, const c
                 "m87-agent: job '%s': step '%s' exited with %d, retry %lld of %lld in %lld ms\n",
                 c->job->id, name, code, (long long)attempt + 1, (long long)retry->attempts,
                 (long long)wait_ms);
-        sleep_ms(wait_ms);
+        m87_sleep_ms(wait_ms);
     }
 }
 

@@ -216,11 +216,3 @@ char *runner_now_rfc3339(void)
     strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
     return m87_xasprintf("%s.%03ldZ", buf, ts.tv_nsec / 1000000);
 }
-
-int64_t runner_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}

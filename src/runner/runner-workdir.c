@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "m87/runner.h"
+#include "m87/io.h"
 #include "m87/spec-bundle.h"
 
 char *runner_workdir_path(const struct runner *r, const struct spec_job *job)
@@ -41,20 +42,6 @@ static int open_parent(int root, const char *name, bool create, const char **bas
     return fd;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int write_file(int root, const char *wd, const struct spec_job_file *f,
                       struct m87_error **err)
 {
@@ -72,7 +59,7 @@ static int write_file(int root, const char *wd, const struct spec_job_file *f,
     int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         return m87_error_set(err, M87_E_IO, errno, "create '%s' in '%s'", f->name, wd);
-    if (write_all(fd, f->content, strlen(f->content)) < 0 || fsync(fd) < 0) {
+    if (m87_write_all(fd, f->content, strlen(f->content)) < 0 || fsync(fd) < 0) {
         int e = errno;
         close(fd);
         unlinkat(dir, tmp, 0);
@@ -131,7 +118,7 @@ static int copy_hashed(const char *src, const char *dst, char hex[M87_SHA256_HEX
             continue;
         total += n > 0 ? (uint64_t)n : 0;
         if (n < 0 || total > SPEC_BUNDLE_MAX_ARCHIVE ||
-            (n > 0 && write_all(out, buf, (size_t)n) < 0)) {
+            (n > 0 && m87_write_all(out, buf, (size_t)n) < 0)) {
             int e = n < 0 ? errno : total > SPEC_BUNDLE_MAX_ARCHIVE ? EFBIG : errno;
             m87_sha256_abort(h);
             unlink(tmp);

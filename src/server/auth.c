@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "server/server-internal.h"
+#include "m87/time.h"
 
 int srv_token_new(enum srv_role role, char **token, char hash[M87_SHA256_HEX_LEN + 1],
                   struct m87_error **err)
@@ -58,13 +59,6 @@ static int identify(struct srv_req *r, struct m87_error **err)
     return 0;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static const struct sockaddr *client_address(const struct srv_req *r)
 {
     const union MHD_ConnectionInfo *ci =
@@ -75,7 +69,7 @@ static const struct sockaddr *client_address(const struct srv_req *r)
 /* A source past its failed-authentication limit gets 429 before its token is looked at. */
 static bool throttled(struct srv_req *r)
 {
-    int64_t wait = srv_ratelimit_wait(r->srv->auth_limit, client_address(r), mono_ms());
+    int64_t wait = srv_ratelimit_wait(r->srv->auth_limit, client_address(r), m87_mono_ms());
     if (wait <= 0)
         return false;
     char secs[24];
@@ -101,7 +95,7 @@ int srv_auth_check(struct srv_req *r)
         return -1;
     }
     if (r->role == SRV_ROLE_NONE) {
-        srv_ratelimit_failed(r->srv->auth_limit, client_address(r), mono_ms());
+        srv_ratelimit_failed(r->srv->auth_limit, client_address(r), m87_mono_ms());
         atomic_fetch_add(&r->srv->metrics.auth_failed, 1);
         srv_reply_error(r, 401, "unauthorized", "%s",
                         srv_req_header(r, "Authorization") ? "unknown token"

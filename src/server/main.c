@@ -3,27 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "m87/command.h"
 #include "server/server-internal.h"
 
 #define EXIT_FAILED 1
-#define EXIT_USAGE 2
-
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: m87-server [--help] [--version] <command> [<args>]\n"
-                 "\n"
-                 "Store devices, deployments and reports; serve the agents and the CLI.\n"
-                 "\n"
-                 "commands:\n"
-                 "  init   create the data directory, the database and the admin token\n"
-                 "  serve  serve the API\n"
-                 "\n"
-                 "options:\n"
-                 "  -h, --help     show this help\n"
-                 "  -V, --version  print the version\n"
-                 "\n"
-                 "Run 'm87-server COMMAND --help' for a command's options.\n");
-}
+#define EXIT_USAGE M87_EXIT_USAGE
 
 static void init_usage(FILE *out)
 {
@@ -62,17 +46,6 @@ static void serve_usage(FILE *out)
                  "  -h, --help              show this help\n");
 }
 
-static int bad_option(const char *cmd, char **argv, int c)
-{
-    const char *arg = argv[optind - 1];
-    if (c == ':')
-        fprintf(stderr, "m87-server: %s: option '%s' needs a value\n", cmd, arg);
-    else
-        fprintf(stderr, "m87-server: %s: unknown option '%s'\n", cmd, arg);
-    fprintf(stderr, "Run 'm87-server %s --help' for usage.\n", cmd);
-    return EXIT_USAGE;
-}
-
 static int usage_error(const char *cmd, const char *msg)
 {
     fprintf(stderr, "m87-server: %s: %s\nRun 'm87-server %s --help' for usage.\n", cmd, msg, cmd);
@@ -94,7 +67,7 @@ static int cmd_init(int argc, char **argv)
         else if (c == 'h')
             return init_usage(stdout), 0;
         else
-            return bad_option("init", argv, c);
+            return m87_bad_option("m87-server", "init", argv, c);
     }
     if (optind < argc)
         return usage_error("init", "unexpected argument");
@@ -161,7 +134,7 @@ static int cmd_serve(int argc, char **argv)
             serve_usage(stdout);
             return 0;
         default:
-            return bad_option("serve", argv, c);
+            return m87_bad_option("m87-server", "serve", argv, c);
         }
     }
     if (optind < argc)
@@ -178,6 +151,27 @@ static int cmd_serve(int argc, char **argv)
     return 0;
 }
 
+static const struct m87_command commands[] = {
+    {"init", cmd_init, "create the data directory, the database and the admin token"},
+    {"serve", cmd_serve, "serve the API"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: m87-server [--help] [--version] <command> [<args>]\n"
+                 "\n"
+                 "Store devices, deployments and reports; serve the agents and the CLI.\n"
+                 "\n"
+                 "commands:\n");
+    m87_command_usage(out, NULL, commands, M87_ARRAY_LEN(commands), 9);
+    fprintf(out, "\n"
+                 "options:\n"
+                 "  -h, --help     show this help\n"
+                 "  -V, --version  print the version\n"
+                 "\n"
+                 "Run 'm87-server COMMAND --help' for a command's options.\n");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -192,10 +186,9 @@ int main(int argc, char **argv)
         printf("m87-server %s\n", M87_VERSION);
         return 0;
     }
-    if (strcmp(argv[1], "init") == 0)
-        return cmd_init(argc - 1, argv + 1);
-    if (strcmp(argv[1], "serve") == 0)
-        return cmd_serve(argc - 1, argv + 1);
+    const struct m87_command *cmd = m87_command_find(commands, M87_ARRAY_LEN(commands), argv[1]);
+    if (cmd)
+        return m87_command_run(cmd, NULL, argc - 1, argv + 1);
     fprintf(stderr, "m87-server: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return EXIT_USAGE;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "m87/archive-lib.h"
+#include "m87/sort.h"
 #include "m87/spec-bundle.h"
 
 #define DIGEST_PREFIX "sha256:"
@@ -151,28 +152,6 @@ static char *input_name(const char *path, struct m87_error **err)
         return NULL;
     }
     return m87_buf_steal(&b);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sort bytewise and drop repeats (a path given twice or inside a given directory). A directory
- * "a" sorts before "a/x" since a prefix sorts first. */
-static void sort_unique(struct m87_strv *v)
-{
-    if (v->len > 1)
-        qsort(v->items, v->len, sizeof(*v->items), cmp_str);
-    size_t out = 0;
-    for (size_t i = 0; i < v->len; i++) {
-        if (out > 0 && strcmp(v->items[out - 1], v->items[i]) == 0) {
-            free(v->items[i]);
-            continue;
-        }
-        v->items[out++] = v->items[i];
-    }
-    v->len = out;
 }
 
 /* ---- writing --------------------------------------------------------------------------------- */
@@ -343,7 +322,8 @@ static int collect_all(struct pack *p, const struct m87_strv *paths, struct m87_
         if (name == NULL || check_parents(p->base_dir, name, err) < 0 || collect(p, name, err) < 0)
             return -1;
     }
-    sort_unique(&p->names);
+    /* a path given twice or inside a given directory goes once; "a" sorts before "a/x" */
+    m87_strv_sort_unique(&p->names);
     return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "spec/spec-compose-internal.h"
+#include "m87/net.h"
 
 static const struct cnode *services_of(const struct svc *c)
 {
@@ -12,12 +13,6 @@ static const struct cnode *services_of(const struct svc *c)
 
 /* ---- networks ----------------------------------------------------------------------------------
  */
-
-static bool valid_ip(const char *s, int family)
-{
-    unsigned char buf[16];
-    return inet_pton(family, s, buf) == 1;
-}
 
 static int network_declared(struct svc *c, const struct cnode *at, const char *path,
                             const char *key)
@@ -52,7 +47,7 @@ static int parse_endpoint(struct svc *c, const struct cnode *e, const char *path
             continue;
         if (spec_cn_str(v, fp, &s, c->err) < 0)
             return -1;
-        if (!valid_ip(s, i == 0 ? AF_INET : AF_INET6))
+        if (!m87_valid_ip(s, i == 0 ? AF_INET : AF_INET6))
             return spec_cn_error(v, c->err, "%s: invalid address '%s'", fp, s);
         *slots[i] = m87_xstrdup(s);
     }

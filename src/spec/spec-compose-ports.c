@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "spec/spec-compose-internal.h"
+#include "m87/net.h"
 
 #define PORT_MAX 65535u
 
@@ -87,12 +88,6 @@ static struct spec_port *ports_grow(struct spec_service *s, size_t more)
     return &s->ports[s->n_ports];
 }
 
-static bool valid_ip(const char *s)
-{
-    unsigned char buf[16];
-    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
-}
-
 /* The address part of a short spec: "[::1]" loses its brackets; an IPv6 address needs them. */
 static char *host_address(const char *ip, size_t len, bool *ok)
 {
@@ -104,7 +99,7 @@ static char *host_address(const char *ip, size_t len, bool *ok)
     else if (memchr(ip, ':', len))
         *ok = false;
     char *a = m87_xstrndup(ip, len);
-    *ok = *ok && valid_ip(a);
+    *ok = *ok && m87_valid_ip(a, AF_UNSPEC);
     return a;
 }
 
@@ -180,7 +175,7 @@ static int port_long_check(const struct cnode *e, const char *path, const char *
     if (published && *published && !parse_range(published, strlen(published), 0, &h))
         return spec_cn_error(spec_cn_get(e, "published"), err, "%s.published: invalid port '%s'",
                              path, published);
-    if (host_ip && !valid_ip(host_ip))
+    if (host_ip && !m87_valid_ip(host_ip, AF_UNSPEC))
         return spec_cn_error(spec_cn_get(e, "host_ip"), err, "%s.host_ip: invalid IP address '%s'",
                              path, host_ip);
     if (!valid_protocol(proto))

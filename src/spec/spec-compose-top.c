@@ -4,15 +4,10 @@
 #include <string.h>
 
 #include "spec/spec-compose-internal.h"
+#include "m87/net.h"
 
 /* ---- shared pieces -----------------------------------------------------------------------------
  */
-
-static bool valid_ip(const char *s)
-{
-    unsigned char buf[16];
-    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
-}
 
 static bool valid_cidr(const char *s)
 {
@@ -132,12 +127,12 @@ static int parse_pool(const struct cnode *e, const char *path, struct spec_ipam_
                                  vals[i]);
     }
     _cleanup_free_ char *gp = spec_cn_path(path, "gateway");
-    if (pool->gateway && !valid_ip(pool->gateway))
+    if (pool->gateway && !m87_valid_ip(pool->gateway, AF_UNSPEC))
         return spec_cn_error(spec_cn_get(e, "gateway"), err, "%s: invalid address '%s'", gp,
                              pool->gateway);
     for (size_t i = 0; i < pool->aux_addresses.len; i++) {
         const char *a = pool->aux_addresses.items[i].value;
-        if (!valid_ip(a))
+        if (!m87_valid_ip(a, AF_UNSPEC))
             return spec_cn_error(spec_cn_get(e, "aux_addresses"), err,
                                  "%s.aux_addresses: invalid address '%s'", path, a);
     }
