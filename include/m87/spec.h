@@ -6,7 +6,17 @@
 #ifndef M87_SPEC_H
 #define M87_SPEC_H
 
-#include "m87/common.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/hash.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/list.h"
+#include "m87/units.h"
+#include "m87/yaml-write.h"
+#include "m87/yaml.h"
 
 /* ---- interpolation --------------------------------------------------------------------------- */
 

@@ -3,7 +3,8 @@
 #include <string.h>
 
 #include "agent/agent-internal.h"
-#include "m87/common.h"
+#include "m87/compiler.h"
+#include "m87/version.h"
 
 struct agent_command {
     const char *name;

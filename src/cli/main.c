@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "m87/common.h"
+#include "m87/version.h"
 
 static void usage(FILE *out)
 {
