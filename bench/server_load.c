@@ -33,7 +33,11 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "m87/common.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/file.h"
+#include "m87/json.h"
 
 #define MAX_RESPONSE (8u * 1024 * 1024)
 

@@ -12,7 +12,9 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include "m87/common.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
 
 #define M87_ARCHIVE_LIB_SONAME "libarchive.so.13"
 

@@ -13,6 +13,7 @@
 #define M87_COMPOSE_H
 
 #include "m87/engine.h"
+#include "m87/error.h"
 
 struct spec_project;
 

@@ -4,7 +4,10 @@
 #ifndef M87_ENGINE_CALL_H
 #define M87_ENGINE_CALL_H
 
+#include "m87/buf.h"
 #include "m87/engine.h"
+#include "m87/error.h"
+#include "m87/list.h"
 
 /* How one call is made, beyond its method and path. Zero-initialised means: no body, the
  * client's ordinary time bound, no watchdog, the whole answer buffered. */

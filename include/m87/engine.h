@@ -13,7 +13,15 @@
 #ifndef M87_ENGINE_H
 #define M87_ENGINE_H
 
-#include "m87/common.h"
+#include "m87/alloc.h"
+#include "m87/base64.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/lines.h"
+#include "m87/list.h"
+#include "m87/log.h"
 
 /* API versions: we need at least ENGINE_API_MIN and know fields up to ENGINE_API_MAX. The
  * version used is min(ENGINE_API_MAX, what the daemon speaks). */

@@ -17,7 +17,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "m87/common.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/json-write.h"
+#include "m87/list.h"
 #include "m87/engine.h"
 #include "m87/spec-runspec.h"
 

@@ -12,7 +12,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "m87/common.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/hash.h"
 
 #define M87_SIGN_KEY_ID_LEN 16
 #define M87_SIGN_MAX_PEM (16u * 1024) /* bytes of a key file */

@@ -1,3 +1,5 @@
+
+#include "m87/list.h"
 /* Sorting lists of strings (src/common/sort.c). */
 #ifndef M87_SORT_H
 #define M87_SORT_H

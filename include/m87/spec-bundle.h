@@ -4,7 +4,8 @@
 #ifndef M87_SPEC_BUNDLE_H
 #define M87_SPEC_BUNDLE_H
 
-#include "m87/common.h"
+#include "m87/error.h"
+#include "m87/list.h"
 
 /* A bundle is a gzip-compressed tar of workdir files that do not belong inline in a run spec
  * (binary, large, whole directories). It is content-addressed: its name is "sha256:HEX", HEX the

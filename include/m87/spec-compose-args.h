@@ -24,7 +24,8 @@
 
 #include <stdbool.h>
 
-#include "m87/common.h"
+#include "m87/error.h"
+#include "m87/list.h"
 
 /* The options a caller accepts: any other is an unknown option (the CLI's sessions take only -f
  * and -p), and a shortened long option is matched only among these. */

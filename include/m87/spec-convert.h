@@ -4,7 +4,8 @@
 #ifndef M87_SPEC_CONVERT_H
 #define M87_SPEC_CONVERT_H
 
-#include "m87/common.h"
+#include "m87/error.h"
+#include "m87/list.h"
 #include "m87/spec-project.h"
 #include "m87/spec-runspec.h"
 

@@ -4,7 +4,8 @@
 #ifndef M87_SPEC_DOTENV_H
 #define M87_SPEC_DOTENV_H
 
-#include "m87/common.h"
+#include "m87/error.h"
+#include "m87/list.h"
 #include "m87/spec-interp.h"
 
 /* The .env and env_file format, as compose-go's dotenv package reads it, one statement at a time:

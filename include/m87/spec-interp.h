@@ -4,7 +4,8 @@
 #ifndef M87_SPEC_INTERP_H
 #define M87_SPEC_INTERP_H
 
-#include "m87/common.h"
+#include "m87/error.h"
+#include "m87/list.h"
 
 /* Compose's variable syntax, as compose-go's template package reads it:
  *

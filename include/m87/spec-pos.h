@@ -4,7 +4,7 @@
 #ifndef M87_SPEC_POS_H
 #define M87_SPEC_POS_H
 
-#include "m87/common.h"
+#include <stddef.h>
 
 /* Where a service or field came from, for messages after loading ("FILE:LINE:COLUMN"). */
 struct spec_pos {

@@ -6,7 +6,8 @@
 #ifndef M87_SPEC_PROJECT_H
 #define M87_SPEC_PROJECT_H
 
-#include "m87/common.h"
+#include "m87/error.h"
+#include "m87/list.h"
 #include "m87/spec-interp.h"
 #include "m87/spec-service.h"
 

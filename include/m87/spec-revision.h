@@ -4,7 +4,7 @@
 #ifndef M87_SPEC_REVISION_H
 #define M87_SPEC_REVISION_H
 
-#include "m87/common.h"
+#include "m87/hash.h"
 #include "m87/spec-runspec.h"
 
 #define SPEC_REVISION_HASH_PREFIX "m87-rev-v1\n"

@@ -5,7 +5,10 @@
 #ifndef M87_SPEC_RUNSPEC_H
 #define M87_SPEC_RUNSPEC_H
 
-#include "m87/common.h"
+#include "m87/error.h"
+#include "m87/json.h"
+#include "m87/list.h"
+#include "m87/yaml.h"
 #include "m87/spec-pos.h"
 
 /* The m87 run-spec format (docs/runspec.md): a document `jobs: [...]`, each job a set of files

@@ -6,7 +6,9 @@
 #ifndef M87_SPEC_SERVICE_H
 #define M87_SPEC_SERVICE_H
 
-#include "m87/common.h"
+#include <stdint.h>
+
+#include "m87/list.h"
 #include "m87/spec-pos.h"
 
 #define SPEC_UNSET INT64_MIN   /* an optional number not given */

@@ -4,9 +4,10 @@
 #ifndef M87_SPEC_WINDOW_H
 #define M87_SPEC_WINDOW_H
 
+#include <stdbool.h>
 #include <time.h>
 
-#include "m87/common.h"
+#include "m87/error.h"
 
 /* A maintenance window rule: "DAYS START-END [ZONE]", blanks between the parts.
  *

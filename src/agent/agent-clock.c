@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "agent/daemon.h"
+#include "m87/alloc.h"
+#include "m87/file.h"
 
 #define CLOCK_FILE_MAX 64u
 

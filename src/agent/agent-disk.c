@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "agent/daemon.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
 
 bool agent_disk_job_pending(const char *state_dir, const struct spec_job *job)
 {

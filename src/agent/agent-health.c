@@ -7,6 +7,13 @@
 #include <string.h>
 
 #include "agent/daemon.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/list.h"
+#include "m87/log.h"
 
 #define WORKDIR_LABEL "com.docker.compose.project.working_dir"
 #define SERVICE_LABEL "com.docker.compose.service"

@@ -12,6 +12,11 @@
 #include <unistd.h>
 
 #include "agent/daemon.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/json-write.h"
+#include "m87/log.h"
 #include "m87/time.h"
 
 #define MAX_CURSOR_FILE 128u

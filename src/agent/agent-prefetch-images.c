@@ -5,6 +5,10 @@
 #include <string.h>
 
 #include "agent/daemon.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/list.h"
 #include "m87/path.h"
 #include "m87/spec-compose-args.h"
 #include "m87/spec-project.h"

@@ -12,6 +12,11 @@
 #include <sys/wait.h>
 
 #include "agent/agent-window.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/json.h"
+#include "m87/list.h"
+#include "m87/log.h"
 #include "m87/time.h"
 
 #define PREFETCH_STALL_MS 300000L

@@ -7,6 +7,8 @@
 #include <time.h>
 
 #include "agent/agent-internal.h"
+#include "m87/alloc.h"
+#include "m87/compiler.h"
 
 #define PROGRESS_TTY_INTERVAL_NS (100 * 1000 * 1000LL)
 #define PROGRESS_PLAIN_INTERVAL_NS (500 * 1000 * 1000LL)

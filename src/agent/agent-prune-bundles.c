@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include "agent/daemon.h"
+#include "m87/error.h"
+#include "m87/list.h"
+#include "m87/log.h"
 #include "m87/spec-bundle.h"
 
 static void keep_runspec(const struct spec_runspec *rs, struct m87_strv *keep)

@@ -10,7 +10,15 @@
 
 #include "agent/agent-internal.h"
 #include "agent/agent-session.h"
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/json-write.h"
+#include "m87/list.h"
+#include "m87/log.h"
 #include "m87/spec-project.h"
+#include "m87/yaml-write.h"
 
 #define OVERRIDE_FILE ".m87-interactive.yml"
 

@@ -13,6 +13,14 @@
 #include <sys/wait.h>
 
 #include "agent/agent-session.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/log.h"
 #include "m87/spec-bundle.h"
 #include "m87/time.h"
 

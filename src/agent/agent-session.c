@@ -7,6 +7,11 @@
 #include <sys/wait.h>
 
 #include "agent/agent-session.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/json.h"
+#include "m87/list.h"
+#include "m87/log.h"
 
 struct agent_session_slot {
     char *id;

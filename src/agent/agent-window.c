@@ -9,6 +9,13 @@
 #include <unistd.h>
 
 #include "agent/agent-window.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/hash.h"
+#include "m87/json-write.h"
+#include "m87/list.h"
+#include "m87/log.h"
 #include "m87/time.h"
 
 static bool is_switch(const struct agent_daemon *d)

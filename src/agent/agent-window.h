@@ -3,6 +3,7 @@
 #define M87_AGENT_WINDOW_H
 
 #include "agent/daemon.h"
+#include "m87/list.h"
 
 /* Exit statuses of the prefetch child. */
 enum {

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "agent/agent-internal.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
 #include "m87/runner.h"
 
 enum {

@@ -8,6 +8,11 @@
 #include <sys/wait.h>
 
 #include "agent/agent-internal.h"
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/list.h"
 #include "m87/spec-project.h"
 
 enum {

@@ -7,6 +7,10 @@
 #include <sys/stat.h>
 
 #include "agent/agent-internal.h"
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/list.h"
 #include "m87/spec-compose-args.h"
 #include "m87/spec-project.h"
 #include "m87/spec-service.h"

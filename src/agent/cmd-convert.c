@@ -4,6 +4,10 @@
 #include <string.h>
 
 #include "agent/agent-internal.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/list.h"
 #include "m87/spec-convert.h"
 #include "m87/spec-runspec.h"
 

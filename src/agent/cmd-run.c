@@ -6,6 +6,10 @@
 
 #include "agent/agent-internal.h"
 #include "agent/daemon.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/list.h"
+#include "m87/log.h"
 
 enum {
     OPT_SERVER = 256,

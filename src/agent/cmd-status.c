@@ -7,6 +7,12 @@
 #include <sys/file.h>
 
 #include "agent/agent-internal.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/list.h"
 #include "m87/runner.h"
 
 enum {

@@ -12,6 +12,11 @@
 
 #include "agent/agent-internal.h"
 #include "agent/daemon.h"
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/json.h"
+#include "m87/log.h"
 #include "m87/spec-bundle.h"
 #include "m87/time.h"
 

@@ -5,6 +5,11 @@
 #include <string.h>
 
 #include "agent/daemon.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/list.h"
+#include "m87/units.h"
 
 void agent_config_release(struct agent_config *c)
 {

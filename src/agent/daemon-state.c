@@ -4,6 +4,11 @@
 #include <unistd.h>
 
 #include "agent/daemon.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/json-write.h"
+#include "m87/log.h"
 
 const char *agent_daemon_applied_hash(const struct agent_daemon *d)
 {

@@ -3,7 +3,14 @@
 #include <string.h>
 
 #include "agent/daemon.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/list.h"
+#include "m87/log.h"
 #include "m87/time.h"
+#include "m87/version.h"
 
 /* The body: {"applied","agent_version","reports":[...],"wait"} (and "offline" at a clean stop);
  * *last gets the last seq sent. */

@@ -3,6 +3,12 @@
 #include <string.h>
 
 #include "agent/daemon.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/hash.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
 
 #define MAX_TARGET_FILE (2u * SPEC_RUNSPEC_MAX_FILE + 64u * 1024)
 

@@ -6,6 +6,12 @@
 #include <string.h>
 
 #include "agent/daemon.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/hash.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/log.h"
 #include "m87/spec-revision.h"
 
 /* Why t may not be applied; NULL when it may. *why_buf holds a message built here. */

@@ -10,7 +10,12 @@
 #include <sys/wait.h>
 
 #include "agent/daemon.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/log.h"
 #include "m87/time.h"
+#include "m87/version.h"
 
 static volatile sig_atomic_t stop_requested;
 static int signal_fd = -1;

@@ -19,7 +19,16 @@
 #include <stdint.h>
 
 #include "m87/runner.h"
-#include "m87/common.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/hash.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/list.h"
+#include "m87/log.h"
+#include "m87/units.h"
+#include "m87/version.h"
 #include "m87/sign.h"
 #include "m87/spec-runspec.h"
 #include "m87/spec-window.h"

@@ -4,7 +4,8 @@
 
 #include "agent/agent-internal.h"
 #include "m87/command.h"
-#include "m87/common.h"
+#include "m87/compiler.h"
+#include "m87/version.h"
 
 static const struct m87_command commands[] = {
     {"compose", agent_cmd_compose, "apply a Docker Compose project through the Engine API"},

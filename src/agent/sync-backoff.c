@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "agent/daemon.h"
+#include "m87/hash.h"
 
 int64_t agent_env_ms(const char *name, int64_t dflt)
 {

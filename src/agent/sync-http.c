@@ -8,8 +8,14 @@
 #include <sys/stat.h>
 
 #include "agent/daemon.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/json.h"
 #include "m87/spec-bundle.h"
 #include "m87/time.h"
+#include "m87/version.h"
 
 #define MAX_ERROR_BODY (64u * 1024)
 

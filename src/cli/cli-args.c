@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
 
 int cli_help(const char *help)
 {

@@ -4,6 +4,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/json.h"
 #include "m87/spec-convert.h"
 #include "m87/spec-project.h"
 #include "m87/spec-runspec.h"

@@ -7,6 +7,11 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
 
 static const char login_help[] =
     "usage: m87 login --server URL --token TOKEN [--ca-file FILE] [--insecure-http]\n"

@@ -4,7 +4,12 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/json.h"
 #include "m87/spec-runspec.h"
+#include "m87/yaml.h"
 
 static const char deploy_help[] =
     "usage: m87 DEVICE deploy FILE [--name ID] [--deployment-id ID] [--now] [--json]\n"

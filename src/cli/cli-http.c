@@ -7,6 +7,11 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/json.h"
+#include "m87/version.h"
 
 struct exchange {
     CURL *h;

@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
 #include "m87/sign.h"
 
 static const char keys_help[] =

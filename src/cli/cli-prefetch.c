@@ -5,6 +5,11 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
 
 #define MAX_IMAGES 64 /* the server's limit per device */
 

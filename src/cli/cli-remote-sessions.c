@@ -4,6 +4,11 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/json.h"
 
 static const char sessions_help[] =
     "usage: m87 DEVICE sessions [list] [--json]\n"

@@ -7,6 +7,9 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/json.h"
 #include "m87/time.h"
 
 #define POLL_WAIT_S 2              /* the server's hold of one output read: Ctrl-C is seen within */

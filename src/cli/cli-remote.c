@@ -10,9 +10,16 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/list.h"
 #include "m87/spec-compose-args.h"
 #include "m87/spec-project.h"
 #include "m87/spec-runspec.h"
+#include "m87/units.h"
 
 static const char docker_help[] =
     "usage: m87 DEVICE docker [--wait DURATION] compose [-f FILE]... [-p NAME] COMMAND [ARGS...]\n"

@@ -6,6 +6,11 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/hash.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
 #include "m87/sign.h"
 #include "m87/spec-revision.h"
 #include "m87/spec-runspec.h"

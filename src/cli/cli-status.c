@@ -5,6 +5,12 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/units.h"
 
 const char cli_status_help[] =
     "usage: m87 DEVICE deployment status [--deployment-id ID] [--logs] [--follow]\n"

@@ -5,6 +5,11 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
 #include "m87/spec-window.h"
 
 static const char window_help[] =

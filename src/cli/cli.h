@@ -8,8 +8,18 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "m87/alloc.h"
+#include "m87/buf.h"
 #include "m87/command.h"
-#include "m87/common.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/list.h"
+#include "m87/units.h"
+#include "m87/version.h"
+#include "m87/yaml.h"
 
 struct spec_runspec;
 

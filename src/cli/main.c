@@ -4,8 +4,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "m87/alloc.h"
 #include "m87/command.h"
-#include "m87/common.h"
+#include "m87/compiler.h"
+#include "m87/version.h"
 
 /* `m87 COMMAND ...` */
 static const struct m87_command commands[] = {

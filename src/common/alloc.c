@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "m87/common.h"
+#include "m87/alloc.h"
 
 void m87_oom(void)
 {

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include "m87/archive-lib.h"
+#include "m87/error.h"
 
 /* One load per process, like the link it replaces; a failure is kept so that every caller
  * reports it rather than retrying dlopen() on each bundle. */

@@ -1,7 +1,8 @@
 /* URL-safe padded base64 through OpenSSL's encoder. */
 #include <openssl/evp.h>
 
-#include "m87/common.h"
+#include "m87/alloc.h"
+#include "m87/base64.h"
 
 char *m87_base64url_encode(const void *data, size_t len)
 {

@@ -1,8 +1,11 @@
 /* A byte buffer that grows up to a named cap and refuses to cross it. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "m87/common.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
 
 void m87_buf_init(struct m87_buf *b, size_t max)
 {

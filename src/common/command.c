@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "m87/command.h"
-#include "m87/common.h"
+#include "m87/alloc.h"
 
 const struct m87_command *m87_command_find(const struct m87_command *cmds, size_t n,
                                            const char *name)

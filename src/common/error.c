@@ -2,7 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "m87/common.h"
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
 
 int m87_error_set(struct m87_error **err, enum m87_errcode code, int sys_errno, const char *fmt,
                   ...)

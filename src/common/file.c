@@ -6,7 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "m87/common.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
 #include "m87/io.h"
 
 /* fsync of the directory holding path, so that a rename in it survives a power cut. */

@@ -4,7 +4,9 @@
 #include <openssl/evp.h>
 #include <sys/random.h>
 
-#include "m87/common.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/hash.h"
 
 struct m87_sha256 {
     EVP_MD_CTX *ctx;

@@ -2,7 +2,10 @@
 #include <string.h>
 #include <yajl/yajl_gen.h>
 
-#include "m87/common.h"
+#include "m87/alloc.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/list.h"
 
 struct m87_jw {
     yajl_gen g;

@@ -2,7 +2,10 @@
 #include <string.h>
 #include <yajl/yajl_tree.h>
 
-#include "m87/common.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/json.h"
+#include "m87/list.h"
 
 #define NODE(n) ((yajl_val)(n))
 

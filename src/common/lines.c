@@ -1,7 +1,9 @@
 /* Split a byte stream into lines whatever its chunking. */
 #include <string.h>
 
-#include "m87/common.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/lines.h"
 
 void m87_lines_init(struct m87_lines *l, size_t max_line, m87_line_fn fn, void *ctx)
 {

@@ -1,7 +1,8 @@
 /* Small owned lists: key/value pairs and strings. */
 #include <string.h>
 
-#include "m87/common.h"
+#include "m87/alloc.h"
+#include "m87/list.h"
 
 static void *grow(void *items, size_t *cap, size_t len, size_t elem)
 {

@@ -2,7 +2,8 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "m87/common.h"
+#include "m87/alloc.h"
+#include "m87/log.h"
 
 static enum m87_log_level log_max = M87_LOG_INFO;
 static bool log_syslog_prefix;

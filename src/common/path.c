@@ -1,5 +1,5 @@
 /* Path names as text. */
-#include "m87/common.h"
+#include "m87/alloc.h"
 #include "m87/path.h"
 
 char *m87_absolute(const char *dir, const char *path)

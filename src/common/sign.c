@@ -5,6 +5,10 @@
 #include <openssl/pem.h>
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/hash.h"
 #include "m87/sign.h"
 
 #define SIG_LEN 64

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "m87/common.h"
+#include "m87/list.h"
 #include "m87/sort.h"
 
 static int cmp_str(const void *a, const void *b)

@@ -1,9 +1,13 @@
 /* Sizes, durations and cpus as compose writes them, converted exactly: decimals stay digits and
  * are truncated at the last step, never routed through a float. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "m87/common.h"
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/units.h"
 
 #define NS_PER_US INT64_C(1000)
 #define NS_PER_MS INT64_C(1000000)

@@ -5,7 +5,11 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "m87/common.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/yaml-write.h"
+#include "m87/yaml.h"
 
 struct yw_frame {
     bool is_map;

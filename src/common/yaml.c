@@ -6,7 +6,12 @@
 #include <strings.h>
 #include <yaml.h>
 
-#include "m87/common.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/yaml.h"
 
 struct yaml_entry {
     struct m87_yaml_node *key;

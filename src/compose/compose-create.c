@@ -5,6 +5,12 @@
 #include <string.h>
 
 #include "compose/compose-internal.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/hash.h"
+#include "m87/json-write.h"
+#include "m87/list.h"
 #include "m87/sort.h"
 
 #define NS_PER_S 1000000000LL

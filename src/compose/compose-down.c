@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "compose/compose-internal.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/list.h"
 
 static const struct compose_options default_opts = {.timeout_s = -1};
 

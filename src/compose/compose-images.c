@@ -5,6 +5,10 @@
 #include <time.h>
 
 #include "compose/compose-internal.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/json.h"
+#include "m87/list.h"
 
 #define COMPOSE_PULL_PARALLEL 4
 

@@ -6,8 +6,11 @@
 
 #include <pthread.h>
 
+#include "m87/compiler.h"
 #include "m87/compose.h"
 #include "m87/engine-call.h"
+#include "m87/error.h"
+#include "m87/list.h"
 #include "m87/spec-project.h"
 #include "m87/spec-service.h"
 

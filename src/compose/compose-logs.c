@@ -12,6 +12,9 @@
 #include <time.h>
 
 #include "compose/compose-internal.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
 
 #define COMPOSE_LOGS_CHECK_MS 1000L
 #define COMPOSE_TS_MAX 64

@@ -4,6 +4,11 @@
 #include <string.h>
 
 #include "compose/compose-internal.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/json.h"
+#include "m87/list.h"
 
 /* The tail quoted when a container fails, and the cap on what is quoted. */
 #define COMPOSE_LOG_QUOTE_LINES "10"

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "compose/compose-internal.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
 
 enum node_state {
     NODE_PENDING,   /* its turn has not come */

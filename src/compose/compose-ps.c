@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "compose/compose-internal.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
 
 static const struct compose_options default_opts = {.timeout_s = -1};
 

@@ -7,6 +7,9 @@
 #include <time.h>
 
 #include "compose/compose-internal.h"
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
 #include "m87/time.h"
 
 #define COMPOSE_POLL_MS 500

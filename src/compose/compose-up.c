@@ -9,6 +9,10 @@
 #include <string.h>
 
 #include "compose/compose-internal.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/list.h"
 
 #define COMPOSE_MAX_NETWORKS 64
 

@@ -4,7 +4,10 @@
 #include <time.h>
 
 #include "engine/engine-internal.h"
+#include "m87/alloc.h"
 #include "m87/archive-lib.h"
+#include "m87/buf.h"
+#include "m87/error.h"
 
 int engine_container_archive_put(struct engine_client *c, const char *id, const char *dir,
                                  const void *tar, size_t len, struct m87_error **err)

@@ -4,6 +4,12 @@
 #include <string.h>
 
 #include "engine/engine-internal.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/list.h"
 
 #define ENGINE_DEFAULT_TIMEOUT_MS 60000L
 

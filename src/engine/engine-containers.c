@@ -3,6 +3,11 @@
 #include <string.h>
 
 #include "engine/engine-internal.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/json.h"
+#include "m87/list.h"
 
 /* What dockerd adds to a stop's grace period before we give up on its answer: the SIGKILL
  * and the container's teardown after it. */

@@ -4,6 +4,9 @@
 #include <time.h>
 
 #include "engine/engine-internal.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
 
 struct curl_transport {
     char *socket_path;

@@ -2,6 +2,12 @@
 #include <string.h>
 
 #include "engine/engine-internal.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/json.h"
+#include "m87/lines.h"
+#include "m87/list.h"
 
 struct events_reader {
     struct m87_lines lines;

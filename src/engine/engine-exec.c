@@ -3,6 +3,11 @@
 #include <time.h>
 
 #include "engine/engine-internal.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
 #include "m87/time.h"
 
 /* After the output ends, dockerd may still be recording the exit code for a moment. */

@@ -5,6 +5,11 @@
 #include <string.h>
 
 #include "engine/engine-internal.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/json.h"
+#include "m87/list.h"
 
 /* The grammar of github.com/distribution/reference, as POSIX extended expressions. */
 #define REF_PATH_COMP "[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*"

@@ -2,6 +2,10 @@
 #include <string.h>
 
 #include "engine/engine-internal.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/lines.h"
 
 /* One multiplexed frame is held whole before it is handed on; dockerd writes one frame per
  * write of the process (at most 32 KiB in practice), so anything near this is a bad stream. */

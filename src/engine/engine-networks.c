@@ -2,6 +2,13 @@
 #include <string.h>
 
 #include "engine/engine-internal.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/list.h"
+#include "m87/log.h"
 
 static void write_pools(struct m87_jw *w, const struct engine_ipam_pool *pools, size_t n)
 {

@@ -10,6 +10,14 @@
 #include <string.h>
 
 #include "engine/engine-internal.h"
+#include "m87/alloc.h"
+#include "m87/base64.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/lines.h"
+#include "m87/list.h"
 
 #define PULL_DEFAULT_STALL_MS (5L * 60 * 1000)
 

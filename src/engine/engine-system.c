@@ -3,6 +3,9 @@
 #include <sys/statvfs.h>
 
 #include "engine/engine-internal.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/json.h"
 
 int engine_system_version(struct engine_client *c, struct engine_version_info **out,
                           struct m87_error **err)

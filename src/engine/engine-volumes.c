@@ -2,6 +2,12 @@
 #include <string.h>
 
 #include "engine/engine-internal.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/list.h"
 
 static void volume_info_release(struct engine_volume_info *v)
 {

@@ -6,6 +6,11 @@
 #include <string.h>
 #include <sys/file.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/json-write.h"
+#include "m87/list.h"
 #include "m87/runner.h"
 
 struct runner *runner_new(const struct runner_options *opts, struct m87_error **err)

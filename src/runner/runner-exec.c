@@ -12,6 +12,10 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/list.h"
 #include "m87/runner.h"
 #include "m87/time.h"
 

@@ -4,8 +4,12 @@
 #include <poll.h>
 #include <string.h>
 
-#include "m87/runner.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/list.h"
 #include "m87/path.h"
+#include "m87/runner.h"
 #include "m87/spec-compose-args.h"
 #include "m87/spec-project.h"
 #include "m87/time.h"

@@ -4,6 +4,10 @@
 #include <poll.h>
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/list.h"
 #include "m87/runner.h"
 #include "m87/time.h"
 

@@ -19,6 +19,13 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/list.h"
 #include "m87/runner.h"
 
 #define SEGMENT_SUFFIX ".jsonl"

@@ -5,6 +5,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/list.h"
 #include "m87/runner.h"
 
 char *runner_job_dir(const char *state_dir, const char *id)

@@ -3,6 +3,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/list.h"
 #include "m87/runner.h"
 
 void runner_tail_add(struct runner_tail *t, const char *data, size_t len)

@@ -7,8 +7,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "m87/runner.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/hash.h"
 #include "m87/io.h"
+#include "m87/list.h"
+#include "m87/runner.h"
 #include "m87/spec-bundle.h"
 
 char *runner_workdir_path(const struct runner *r, const struct spec_job *job)

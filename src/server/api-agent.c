@@ -4,6 +4,10 @@
 #include <microhttpd.h>
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
 #include "server/server-internal.h"
 
 struct sync {

@@ -7,6 +7,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/hash.h"
+#include "m87/json-write.h"
 #include "server/server-internal.h"
 
 #define DIGEST_PREFIX "sha256:"

@@ -1,6 +1,9 @@
 /* What the handlers share: the transaction runner, request JSON, objects written as JSON. */
 #include <string.h>
 
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
 #include "server/server-internal.h"
 
 void srv_run_tx(struct srv_req *r, unsigned status, srv_tx_fn fn)

@@ -2,6 +2,11 @@
  * device token: rotate, revoke. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/hash.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
 #include "server/server-internal.h"
 
 static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)

@@ -4,6 +4,11 @@
  * device's "prefetch" reports keep the newest state of each image. */
 #include <string.h>
 
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/list.h"
 #include "server/server-internal.h"
 
 /* A reference as docker takes it: [registry[:port]/]path[:tag][@digest], no blanks. */

@@ -1,6 +1,9 @@
 /* GET /v1/devices/NAME/reports: the stored records, filtered and paginated by seq. */
 #include <string.h>
 
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
 #include "server/server-internal.h"
 
 struct query {

@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
 #include "server/server-internal.h"
 
 #define MAX_ARGS 256

@@ -2,6 +2,11 @@
  * of a revision's jobs say. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/list.h"
 #include "server/server-internal.h"
 
 /* Copy member key of obj, or null when absent. */

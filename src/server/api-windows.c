@@ -3,6 +3,10 @@
  * device's policy and wakes its held sync, so that the agent gets them at once. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
 #include "m87/spec-window.h"
 #include "server/server-internal.h"
 

@@ -5,8 +5,12 @@
 #include <strings.h>
 #include <time.h>
 
-#include "server/server-internal.h"
+#include "m87/alloc.h"
+#include "m87/base64.h"
+#include "m87/error.h"
+#include "m87/hash.h"
 #include "m87/time.h"
+#include "server/server-internal.h"
 
 int srv_token_new(enum srv_role role, char **token, char hash[M87_SHA256_HEX_LEN + 1],
                   struct m87_error **err)

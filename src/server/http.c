@@ -5,6 +5,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/json-write.h"
+#include "m87/log.h"
 #include "server/server-internal.h"
 
 /* Past the cap a chunked body is drained and answered 413 at its end; this far past it the

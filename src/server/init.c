@@ -3,6 +3,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/hash.h"
 #include "server/server-internal.h"
 
 int srv_init(const char *dir, char **token, struct m87_error **err)

@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 #include <string.h>
 
+#include "m87/alloc.h"
 #include "server/server-internal.h"
 
 /* Deadlines go into a wheel of 100 ms slots, so that a tick touches only the syncs that end

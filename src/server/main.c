@@ -3,7 +3,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "m87/alloc.h"
 #include "m87/command.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/units.h"
+#include "m87/version.h"
 #include "server/server-internal.h"
 
 #define EXIT_FAILED 1

@@ -2,6 +2,10 @@
 #include <microhttpd.h>
 #include <string.h>
 
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
 #include "server/server-internal.h"
 
 void srv_api_healthz(struct srv_req *r)

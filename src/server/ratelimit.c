@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "m87/alloc.h"
 #include "server/server-internal.h"
 
 #define SETS 1024u /* the table: SETS x WAYS sources */

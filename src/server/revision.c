@@ -3,6 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/hash.h"
+#include "m87/json-write.h"
+#include "m87/list.h"
 #include "m87/sign.h"
 #include "m87/spec-revision.h"
 #include "server/server-internal.h"

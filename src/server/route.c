@@ -1,6 +1,7 @@
 /* The path matcher of the routing table: pure, so that unit tests pin it. */
 #include <string.h>
 
+#include "m87/alloc.h"
 #include "server/server-internal.h"
 
 void srv_params_release(struct srv_params *p)

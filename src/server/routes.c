@@ -1,4 +1,5 @@
 /* The routing table. First match of method and pattern wins; "{}" is one path segment. */
+#include "m87/compiler.h"
 #include "server/server-internal.h"
 
 #define DEV "/v1/devices/{}"

@@ -4,6 +4,10 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/log.h"
 #include "server/server-internal.h"
 
 /* Every held sync is a descriptor: take all the kernel allows. */

@@ -13,8 +13,19 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "m87/common.h"
+#include "m87/base64.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/hash.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/list.h"
+#include "m87/log.h"
 #include "m87/spec-runspec.h"
+#include "m87/units.h"
+#include "m87/version.h"
 
 struct MHD_Connection;
 struct MHD_Daemon;

@@ -1,5 +1,6 @@
 /* Bundles in the store: the rows that say which digests are stored, and which device may read
  * which digest. The bytes live in DATA/bundles/ (api-bundles.c). */
+#include "m87/error.h"
 #include "server/store-internal.h"
 
 static const char SQL_BUNDLE_FIND[] = "SELECT size FROM bundles WHERE digest = ?1";

@@ -1,6 +1,9 @@
 /* Deployments and their revisions in the store. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/hash.h"
 #include "server/store-internal.h"
 
 #define DEP_COLS                                                                                   \

@@ -1,6 +1,9 @@
 /* Devices and tokens in the store. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/hash.h"
 #include "server/store-internal.h"
 
 static const char SQL_TOKEN_ADD[] =

@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include "m87/error.h"
 #include "server/server-internal.h"
 
 /* A prepared statement for sql (a string constant: cached by its address), reset and with

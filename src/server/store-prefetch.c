@@ -2,6 +2,8 @@
  * newest "prefetch" report the device sent for each. */
 #include <string.h>
 
+#include "m87/error.h"
+#include "m87/list.h"
 #include "server/store-internal.h"
 
 static const char SQL_PREFETCH_LIST[] =

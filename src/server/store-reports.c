@@ -1,6 +1,8 @@
 /* Reports in the store. */
 #include <string.h>
 
+#include "m87/error.h"
+#include "m87/list.h"
 #include "server/store-internal.h"
 
 static const char SQL_REPORT_DEP[] =

@@ -1,6 +1,8 @@
 /* Reading every row of a statement into an array of structs. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
 #include "server/store-internal.h"
 
 int srv_rows_collect(struct srv_store *st, sqlite3_stmt *s, const struct srv_row_type *type,

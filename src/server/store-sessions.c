@@ -1,6 +1,10 @@
 /* Sessions (sync execution) and their output in the store. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/hash.h"
+#include "m87/json-write.h"
 #include "server/store-internal.h"
 
 #define SESSION_COLS                                                                               \

@@ -1,6 +1,8 @@
 /* Maintenance windows of devices in the store. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
 #include "server/store-internal.h"
 
 static const char SQL_WINDOW_LIST[] =

@@ -9,7 +9,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "m87/alloc.h"
 #include "m87/archive-lib.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/hash.h"
+#include "m87/list.h"
 #include "m87/sort.h"
 #include "m87/spec-bundle.h"
 

@@ -3,6 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/list.h"
 #include "m87/spec-compose-args.h"
 
 struct option_def {

@@ -3,6 +3,11 @@
  * below), maps from the file sorted by key, unset fields left out. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/json-write.h"
+#include "m87/list.h"
+#include "m87/units.h"
+#include "m87/yaml-write.h"
 #include "spec/spec-compose-internal.h"
 
 /* One writer interface over the YAML and the JSON writers. */

@@ -9,9 +9,13 @@
 #ifndef M87_SPEC_COMPOSE_INTERNAL_H
 #define M87_SPEC_COMPOSE_INTERNAL_H
 
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/list.h"
 #include "m87/spec-interp.h"
 #include "m87/spec-project.h"
 #include "m87/spec-service.h"
+#include "m87/yaml.h"
 
 /* ---- the mutable tree (spec-compose-tree.c) -------------------------------------------------- */
 

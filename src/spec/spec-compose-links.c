@@ -3,8 +3,12 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "spec/spec-compose-internal.h"
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/list.h"
 #include "m87/net.h"
+#include "m87/yaml.h"
+#include "spec/spec-compose-internal.h"
 
 static const struct cnode *services_of(const struct svc *c)
 {

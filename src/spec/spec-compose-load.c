@@ -5,7 +5,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/list.h"
 #include "m87/spec-dotenv.h"
+#include "m87/yaml.h"
 #include "spec/spec-compose-internal.h"
 
 static const char *const default_files[] = {"compose.yaml", "compose.yml", "docker-compose.yml",

@@ -3,6 +3,10 @@
  * sequences append unless a field says otherwise; !reset removes and !override replaces. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/yaml.h"
 #include "spec/spec-compose-internal.h"
 
 enum merge_rule {

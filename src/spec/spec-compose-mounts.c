@@ -1,6 +1,10 @@
 /* volumes (short and long syntax), tmpfs and devices of a service. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/list.h"
+#include "m87/yaml.h"
 #include "spec/spec-compose-internal.h"
 
 static const char *const propagations[] = {"rprivate", "private", "rshared", "shared",

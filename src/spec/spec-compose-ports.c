@@ -4,8 +4,12 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "spec/spec-compose-internal.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/list.h"
 #include "m87/net.h"
+#include "m87/yaml.h"
+#include "spec/spec-compose-internal.h"
 
 #define PORT_MAX 65535u
 

@@ -2,6 +2,10 @@
  * ulimits, sysctls, labels, extra_hosts. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/list.h"
+#include "m87/yaml.h"
 #include "spec/spec-compose-internal.h"
 
 /* ---- restart and deploy ------------------------------------------------------------------------

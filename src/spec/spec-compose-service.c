@@ -3,7 +3,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/json.h"
+#include "m87/list.h"
 #include "m87/spec-dotenv.h"
+#include "m87/units.h"
+#include "m87/yaml.h"
 #include "spec/spec-compose-internal.h"
 
 static const char *const service_fields[] = {

@@ -3,8 +3,13 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "spec/spec-compose-internal.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/list.h"
 #include "m87/net.h"
+#include "m87/yaml.h"
+#include "spec/spec-compose-internal.h"
 
 /* ---- shared pieces -----------------------------------------------------------------------------
  */

@@ -4,6 +4,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/list.h"
+#include "m87/units.h"
+#include "m87/yaml.h"
 #include "spec/spec-compose-internal.h"
 
 /* ---- building ---------------------------------------------------------------------------------

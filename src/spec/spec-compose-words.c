@@ -4,6 +4,8 @@
  * silently drops everything from it on). */
 #include <string.h>
 
+#include "m87/buf.h"
+#include "m87/list.h"
 #include "spec/spec-compose-internal.h"
 
 static bool is_space(char c)

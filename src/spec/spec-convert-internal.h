@@ -2,6 +2,7 @@
 #ifndef M87_SPEC_CONVERT_INTERNAL_H
 #define M87_SPEC_CONVERT_INTERNAL_H
 
+#include "m87/list.h"
 #include "m87/spec-pos.h"
 #include "m87/spec-project.h"
 #include "m87/spec-runspec.h"

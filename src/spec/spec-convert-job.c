@@ -3,6 +3,10 @@
  * find them by itself. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/list.h"
 #include "spec/spec-convert-internal.h"
 
 #define NS_PER_MIN (INT64_C(60) * 1000000000)

@@ -4,7 +4,10 @@
  * path in question. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/list.h"
 #include "m87/spec-dotenv.h"
+#include "m87/yaml.h"
 #include "spec/spec-compose-internal.h"
 #include "spec/spec-convert-internal.h"
 

@@ -6,6 +6,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/list.h"
 #include "m87/spec-bundle.h"
 #include "m87/spec-convert.h"
 #include "spec/spec-convert-internal.h"

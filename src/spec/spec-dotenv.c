@@ -1,6 +1,12 @@
 /* .env and env_file reading, statement by statement, in the dialect of compose-go's dotenv. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/list.h"
 #include "m87/spec-dotenv.h"
 #include "m87/spec-interp.h"
 

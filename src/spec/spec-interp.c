@@ -2,6 +2,11 @@
  * recursive-descent reader that always checks the syntax and evaluates only the branches used. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/list.h"
 #include "m87/spec-interp.h"
 
 struct interp {

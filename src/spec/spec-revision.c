@@ -4,6 +4,8 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "m87/alloc.h"
+#include "m87/hash.h"
 #include "m87/spec-revision.h"
 #include "m87/spec-runspec.h"
 

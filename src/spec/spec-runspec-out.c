@@ -4,7 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/hash.h"
+#include "m87/json-write.h"
+#include "m87/list.h"
 #include "m87/spec-runspec.h"
+#include "m87/units.h"
+#include "m87/yaml-write.h"
 
 static const char *const job_types[] = {"service", "job"};
 static const char *const workdir_modes[] = {"ephemeral", "persistent"};

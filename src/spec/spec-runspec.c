@@ -3,9 +3,18 @@
  * zeroed first, so whatever was filled before a failure is freed by the same release. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/json-write.h"
+#include "m87/list.h"
 #include "m87/spec-bundle.h"
 #include "m87/spec-pos.h"
 #include "m87/spec-runspec.h"
+#include "m87/units.h"
+#include "m87/yaml.h"
 
 #define SAFE_NAME_MAX 63
 #define COMPONENT_MAX 255

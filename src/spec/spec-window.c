@@ -1,10 +1,14 @@
 /* Maintenance window rules: parse, canonical text, and evaluation against instants. */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
 #include "m87/spec-window.h"
 
 #define DAY_SECONDS 86400

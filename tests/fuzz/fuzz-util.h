@@ -6,7 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "m87/common.h"
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/file.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/yaml-write.h"
+#include "m87/yaml.h"
 
 /* A lookup (spec_lookup_fn) over a few names the seeds use: the rest are unset. */
 static inline const char *fuzz_lookup(void *ctx, const char *name)

@@ -18,6 +18,9 @@
 #include <sys/stat.h>
 
 #include "fuzz-util.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
 #include "m87/spec-bundle.h"
 
 static const char *scratch;

@@ -5,6 +5,8 @@
 #include <stdint.h>
 
 #include "fuzz-util.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
 #include "m87/spec-project.h"
 
 static const char *project_dir;

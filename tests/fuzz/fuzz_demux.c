@@ -5,6 +5,7 @@
 
 #include "fuzz-util.h"
 #include "m87/engine.h"
+#include "m87/error.h"
 
 struct seen {
     size_t calls;

@@ -3,6 +3,8 @@
 #include <stdint.h>
 
 #include "fuzz-util.h"
+#include "m87/error.h"
+#include "m87/list.h"
 #include "m87/spec-dotenv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -3,6 +3,9 @@
 #include <stdint.h>
 
 #include "fuzz-util.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/list.h"
 #include "m87/spec-interp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

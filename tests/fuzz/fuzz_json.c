@@ -3,6 +3,9 @@
 #include <stdint.h>
 
 #include "fuzz-util.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
 
 static void visit(const struct m87_json *n, size_t depth)
 {

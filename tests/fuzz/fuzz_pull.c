@@ -5,7 +5,10 @@
 #include <stdint.h>
 
 #include "fuzz-util.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
 #include "m87/engine.h"
+#include "m87/error.h"
 
 struct feed {
     const char *data;

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "fuzz-util.h"
+#include "m87/error.h"
 #include "m87/spec-runspec.h"
 
 static void check_dump(const struct spec_runspec *rs, bool json)

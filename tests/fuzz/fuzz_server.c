@@ -20,6 +20,12 @@
 #include <sys/socket.h>
 
 #include "fuzz-util.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/hash.h"
+#include "m87/json.h"
+#include "m87/log.h"
 #include "server/server-internal.h"
 
 /* libmicrohttpd does not always close a connection whose client shut its write side: an answer

@@ -4,6 +4,9 @@
 #include <stdint.h>
 
 #include "fuzz-util.h"
+#include "m87/error.h"
+#include "m87/yaml-write.h"
+#include "m87/yaml.h"
 
 /* Aliases are expanded by the walk: a small billion-laughs can still visit a million nodes. The
  * checks stop after WALK_MAX_NODES visits (the parser's own cap is tested by its unit tests), and

@@ -2,7 +2,9 @@
 #include <dlfcn.h>
 #include <string.h>
 
+#include "m87/alloc.h"
 #include "m87/archive-lib.h"
+#include "m87/error.h"
 #include "unit-util.h"
 
 static void assert_load_fails(const char *soname, const char *want)

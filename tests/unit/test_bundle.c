@@ -12,8 +12,14 @@
 #include <sys/sysmacros.h>
 #include <sys/time.h>
 
-#include "unit-util.h"
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/hash.h"
+#include "m87/list.h"
 #include "m87/spec-bundle.h"
+#include "unit-util.h"
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
 #include "unit-util.h"
 
 static void test_clone_ref(void **state)

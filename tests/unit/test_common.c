@@ -1,6 +1,15 @@
 /* Unit tests of src/common: errors, buffers, lists, JSON, the line splitter, base64url. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/base64.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/hash.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/lines.h"
+#include "m87/list.h"
 #include "unit-util.h"
 
 static void test_error_set_and_wrap(void **state)

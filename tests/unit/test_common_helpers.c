@@ -14,8 +14,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "m87/alloc.h"
 #include "m87/command.h"
+#include "m87/compiler.h"
 #include "m87/io.h"
+#include "m87/list.h"
 #include "m87/net.h"
 #include "m87/path.h"
 #include "m87/sort.h"

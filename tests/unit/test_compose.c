@@ -14,9 +14,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "unit-util.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/list.h"
 #include "m87/spec-project.h"
 #include "m87/spec-service.h"
+#include "unit-util.h"
 
 /* ---- helpers ------------------------------------------------------------------------------------
  */

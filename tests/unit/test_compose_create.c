@@ -6,9 +6,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "unit-util.h"
 #include "compose/compose-internal.h"
 #include "engine/engine-internal.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/hash.h"
+#include "m87/json.h"
+#include "m87/list.h"
+#include "unit-util.h"
 
 /* ---- building projects by hand --------------------------------------------------------------- */
 

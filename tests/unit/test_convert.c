@@ -10,10 +10,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "unit-util.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/list.h"
 #include "m87/spec-bundle.h"
 #include "m87/spec-convert.h"
 #include "m87/spec-runspec.h"
+#include "unit-util.h"
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 

@@ -5,8 +5,14 @@
 #include <archive_entry.h>
 #include <string.h>
 
-#include "unit-util.h"
 #include "engine/engine-internal.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/json.h"
+#include "m87/list.h"
+#include "unit-util.h"
 
 /* ---- a spy on the requests, in front of the replay ------------------------------------------- */
 

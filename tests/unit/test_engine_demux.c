@@ -2,6 +2,10 @@
  * container without a TTY) and hand-made frames for the failure cases. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
 #include "unit-util.h"
 
 /* What the demuxer handed out, in order: one "S:bytes|" entry per callback. */

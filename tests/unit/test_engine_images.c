@@ -4,6 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/list.h"
 #include "unit-util.h"
 
 #define REG "127.0.0.1:47955"

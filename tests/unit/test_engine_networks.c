@@ -1,8 +1,12 @@
 /* Unit tests of the network and volume calls against recorded dockerd 20.10 answers. */
 #include <string.h>
 
-#include "unit-util.h"
 #include "engine/engine-internal.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/json.h"
+#include "m87/list.h"
+#include "unit-util.h"
 
 #define NET_ID "026b8d9cbe2b166a5d6531ef5b4b3a56ef3386e1644e7bf3c1173818a65a4346"
 #define CONTAINER_ID "f3b00474b37292a4865819d638aa355e9488a75e3261cc1bf54c1abdede874be"

@@ -5,8 +5,12 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
-#include "unit-util.h"
 #include "engine/engine-internal.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/list.h"
+#include "unit-util.h"
 
 #define EV_ID "2a03e38310a35c54eb82b3279e6573de4269b392a43924e98d8a3fe2c2c89f05"
 

@@ -3,9 +3,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "unit-util.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/list.h"
 #include "m87/spec-dotenv.h"
 #include "m87/spec-interp.h"
+#include "unit-util.h"
 
 /* The environment of these tests: SET=value, EMPTY="", NESTED=${SET} (not re-expanded), and
  * every lookup counted. */

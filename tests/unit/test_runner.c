@@ -3,8 +3,13 @@
  * end-to-end tests' business (tests/e2e/test_runner_*.py). */
 #include <string.h>
 
-#include "unit-util.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/json-write.h"
+#include "m87/list.h"
 #include "m87/runner.h"
+#include "unit-util.h"
 
 /* ---- output tail ------------------------------------------------------------------------------
  */

@@ -7,8 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "unit-util.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/file.h"
+#include "m87/json-write.h"
+#include "m87/list.h"
 #include "m87/runner.h"
+#include "unit-util.h"
 
 struct note {
     const char *text;

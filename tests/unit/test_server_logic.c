@@ -2,6 +2,10 @@
  * times, numbers, the revision hash and the job merge/remove that make revisions. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/hash.h"
 #include "server/server-internal.h"
 #include "unit-util.h"
 

@@ -1,6 +1,8 @@
 /* Unit tests of src/common/sign.c: Ed25519 keys, signatures and revision signatures. */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/error.h"
 #include "m87/sign.h"
 #include "unit-util.h"
 

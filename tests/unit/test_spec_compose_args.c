@@ -3,6 +3,8 @@
  * not accept, and the command lines on which the four copies it replaces disagreed. */
 #include <string.h>
 
+#include "m87/compiler.h"
+#include "m87/error.h"
 #include "m87/spec-compose-args.h"
 #include "unit-util.h"
 

@@ -1,6 +1,11 @@
 /* Unit tests of the size, duration and cpus conversions (src/common/units.c). */
 #include <string.h>
 
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/units.h"
+#include "m87/yaml.h"
 #include "unit-util.h"
 
 struct good {

@@ -4,6 +4,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "m87/alloc.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
 #include "m87/spec-window.h"
 #include "unit-util.h"
 

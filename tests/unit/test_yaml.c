@@ -10,6 +10,14 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "m87/list.h"
+#include "m87/units.h"
+#include "m87/yaml-write.h"
+#include "m87/yaml.h"
 #include "unit-util.h"
 
 /* ---- tree dump ------------------------------------------------------------------------------- */

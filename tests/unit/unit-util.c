@@ -2,8 +2,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "unit-util.h"
 #include "engine/engine-internal.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "unit-util.h"
 
 struct exchange {
     char *method;

@@ -8,7 +8,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "m87/common.h"
+#include "m87/hash.h"
+#include "m87/units.h"
+#include "m87/yaml-write.h"
+#include "m87/yaml.h"
 #include "m87/compose.h"
 
 /* Path of a file under fixtures/ (M87_FIXTURES or the source tree); caller frees. */

@@ -3,6 +3,10 @@
 #include <string.h>
 
 #include "e2e-util.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/list.h"
 
 const char *e2e_env(const char *name)
 {

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "m87/common.h"
+#include "m87/list.h"
 #include "m87/compose.h"
 
 /* The value of an M87_TEST_* variable; fails the test when it is not set. */

@@ -7,9 +7,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "e2e-util.h"
 #include "compose/compose-internal.h"
+#include "e2e-util.h"
 #include "engine/engine-internal.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/json.h"
+#include "m87/list.h"
 
 /* ---- projects by hand ---------------------------------------------------------------------- */
 

@@ -3,6 +3,10 @@
 #include <string.h>
 
 #include "e2e-util.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/list.h"
 
 struct ctx {
     struct engine_client *c;

@@ -11,6 +11,9 @@
 #include <time.h>
 
 #include "e2e-util.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/list.h"
 
 /* The layers image is pushed with 1 MiB layers (harness DEFAULT_LAYERS): a cut after 256 KiB
  * lands inside every layer. */

@@ -3,6 +3,12 @@
 #include <string.h>
 
 #include "e2e-util.h"
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/list.h"
 
 /* A /24 out of 172.29.0.0/16 per process and network, so that runs side by side and a network
  * left by a failed test do not collide; the harness gives dockerd 10.x pools for what it picks

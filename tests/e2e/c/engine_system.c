@@ -8,6 +8,9 @@
 #include <time.h>
 
 #include "e2e-util.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/list.h"
 
 static void test_negotiation(void **state)
 {
