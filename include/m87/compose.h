@@ -14,6 +14,7 @@
 
 #include "m87/engine.h"
 #include "m87/error.h"
+#include "m87/spec-project.h"
 
 struct spec_project;
 

@@ -6,6 +6,7 @@
 
 #include "m87/error.h"
 #include "m87/list.h"
+#include "m87/spec-bundle.h"
 #include "m87/spec-project.h"
 #include "m87/spec-runspec.h"
 

@@ -8,8 +8,9 @@
 #include "m87/error.h"
 #include "m87/json.h"
 #include "m87/list.h"
-#include "m87/yaml.h"
+#include "m87/spec-bundle.h"
 #include "m87/spec-pos.h"
+#include "m87/yaml.h"
 
 /* The m87 run-spec format (docs/runspec.md): a document `jobs: [...]`, each job a set of files
  * written into a workdir and steps run there. Parsing validates everything and fills every

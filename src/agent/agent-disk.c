@@ -9,6 +9,7 @@
 #include "agent/daemon.h"
 #include "m87/alloc.h"
 #include "m87/error.h"
+#include "m87/spec-runspec.h"
 
 bool agent_disk_job_pending(const char *state_dir, const struct spec_job *job)
 {

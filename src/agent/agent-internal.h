@@ -5,13 +5,14 @@
 #include <stdio.h>
 
 #include "m87/alloc.h"
+#include "m87/command.h"
+#include "m87/compose.h"
 #include "m87/error.h"
 #include "m87/file.h"
 #include "m87/json-write.h"
 #include "m87/list.h"
+#include "m87/spec-project.h"
 #include "m87/yaml-write.h"
-#include "m87/compose.h"
-#include "m87/command.h"
 
 /* Exit statuses of every m87-agent command. */
 enum {

@@ -12,6 +12,7 @@
 #include "m87/path.h"
 #include "m87/spec-compose-args.h"
 #include "m87/spec-project.h"
+#include "m87/spec-runspec.h"
 #include "m87/spec-service.h"
 
 /* The global options of argv ("compose", ARGS...), read as `m87-agent compose` reads them; true

@@ -17,6 +17,8 @@
 #include "m87/json.h"
 #include "m87/list.h"
 #include "m87/log.h"
+#include "m87/spec-runspec.h"
+#include "m87/spec-window.h"
 #include "m87/time.h"
 
 #define PREFETCH_STALL_MS 300000L

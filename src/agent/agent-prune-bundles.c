@@ -13,6 +13,7 @@
 #include "m87/list.h"
 #include "m87/log.h"
 #include "m87/spec-bundle.h"
+#include "m87/spec-runspec.h"
 
 static void keep_runspec(const struct spec_runspec *rs, struct m87_strv *keep)
 {

@@ -22,6 +22,7 @@
 #include "m87/json.h"
 #include "m87/log.h"
 #include "m87/spec-bundle.h"
+#include "m87/spec-runspec.h"
 #include "m87/time.h"
 
 static volatile sig_atomic_t child_stop;

@@ -12,6 +12,7 @@
 #include "m87/json.h"
 #include "m87/list.h"
 #include "m87/log.h"
+#include "m87/spec-runspec.h"
 
 struct agent_session_slot {
     char *id;

@@ -12,6 +12,7 @@
 #include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/list.h"
+#include "m87/spec-runspec.h"
 
 #define AGENT_SESSION_POST_MS 100L         /* output goes up in batches this often */
 #define AGENT_SESSION_HEARTBEAT_MS 2000L   /* a post at least this often: alive, cancelled? */

@@ -16,6 +16,7 @@
 #include "m87/json-write.h"
 #include "m87/list.h"
 #include "m87/log.h"
+#include "m87/spec-window.h"
 #include "m87/time.h"
 
 static bool is_switch(const struct agent_daemon *d)

@@ -8,6 +8,7 @@
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/runner.h"
+#include "m87/spec-runspec.h"
 
 enum {
     OPT_STATE_DIR = 256,

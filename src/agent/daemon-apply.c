@@ -18,6 +18,7 @@
 #include "m87/json.h"
 #include "m87/log.h"
 #include "m87/spec-bundle.h"
+#include "m87/spec-runspec.h"
 #include "m87/time.h"
 
 /* A job this apply did not run, failed with msg (no step ran: no exit code, no duration). */

@@ -9,6 +9,7 @@
 #include "m87/file.h"
 #include "m87/json-write.h"
 #include "m87/log.h"
+#include "m87/spec-window.h"
 
 const char *agent_daemon_applied_hash(const struct agent_daemon *d)
 {

@@ -9,6 +9,8 @@
 #include "m87/hash.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
+#include "m87/spec-runspec.h"
+#include "m87/spec-window.h"
 
 #define MAX_TARGET_FILE (2u * SPEC_RUNSPEC_MAX_FILE + 64u * 1024)
 

@@ -18,7 +18,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "m87/runner.h"
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/file.h"
@@ -27,11 +26,13 @@
 #include "m87/json.h"
 #include "m87/list.h"
 #include "m87/log.h"
-#include "m87/units.h"
-#include "m87/version.h"
+#include "m87/runner.h"
 #include "m87/sign.h"
+#include "m87/spec-bundle.h"
 #include "m87/spec-runspec.h"
 #include "m87/spec-window.h"
+#include "m87/units.h"
+#include "m87/version.h"
 
 #define AGENT_DEFAULT_CONFIG "/etc/m87/agent.conf"
 #define AGENT_MAX_CONFIG (64u * 1024)

@@ -17,6 +17,8 @@
 #include "m87/json-write.h"
 #include "m87/json.h"
 #include "m87/list.h"
+#include "m87/spec-project.h"
+#include "m87/spec-runspec.h"
 #include "m87/units.h"
 #include "m87/version.h"
 #include "m87/yaml.h"

@@ -12,6 +12,8 @@
 #include "m87/json-write.h"
 #include "m87/list.h"
 #include "m87/sort.h"
+#include "m87/spec-project.h"
+#include "m87/spec-service.h"
 
 #define NS_PER_S 1000000000LL
 

@@ -8,6 +8,8 @@
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/list.h"
+#include "m87/spec-project.h"
+#include "m87/spec-service.h"
 
 static const struct compose_options default_opts = {.timeout_s = -1};
 

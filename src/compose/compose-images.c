@@ -9,6 +9,7 @@
 #include "m87/error.h"
 #include "m87/json.h"
 #include "m87/list.h"
+#include "m87/spec-service.h"
 
 #define COMPOSE_PULL_PARALLEL 4
 

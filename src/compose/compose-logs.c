@@ -15,6 +15,7 @@
 #include "m87/alloc.h"
 #include "m87/buf.h"
 #include "m87/error.h"
+#include "m87/spec-project.h"
 
 #define COMPOSE_LOGS_CHECK_MS 1000L
 #define COMPOSE_TS_MAX 64

@@ -9,6 +9,8 @@
 #include "m87/error.h"
 #include "m87/json.h"
 #include "m87/list.h"
+#include "m87/spec-project.h"
+#include "m87/spec-service.h"
 
 /* The tail quoted when a container fails, and the cap on what is quoted. */
 #define COMPOSE_LOG_QUOTE_LINES "10"

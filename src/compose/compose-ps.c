@@ -7,6 +7,7 @@
 #include "compose/compose-internal.h"
 #include "m87/alloc.h"
 #include "m87/error.h"
+#include "m87/spec-project.h"
 
 static const struct compose_options default_opts = {.timeout_s = -1};
 

@@ -6,6 +6,8 @@
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/list.h"
+#include "m87/spec-project.h"
+#include "m87/spec-service.h"
 
 #define COMPOSE_MAX_NETWORKS 64
 

@@ -10,6 +10,8 @@
 #include "m87/alloc.h"
 #include "m87/compiler.h"
 #include "m87/error.h"
+#include "m87/spec-project.h"
+#include "m87/spec-service.h"
 #include "m87/time.h"
 
 #define COMPOSE_POLL_MS 500

@@ -12,6 +12,7 @@
 #include "m87/json-write.h"
 #include "m87/list.h"
 #include "m87/runner.h"
+#include "m87/spec-runspec.h"
 
 struct runner *runner_new(const struct runner_options *opts, struct m87_error **err)
 {

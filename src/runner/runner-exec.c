@@ -17,6 +17,7 @@
 #include "m87/error.h"
 #include "m87/list.h"
 #include "m87/runner.h"
+#include "m87/spec-runspec.h"
 #include "m87/time.h"
 
 #define DRAIN_MS 500 /* after the command ended: how long leftovers' output is still read */

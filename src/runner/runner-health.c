@@ -12,6 +12,7 @@
 #include "m87/runner.h"
 #include "m87/spec-compose-args.h"
 #include "m87/spec-project.h"
+#include "m87/spec-runspec.h"
 #include "m87/time.h"
 
 #define POLL_MS 250

@@ -9,6 +9,7 @@
 #include "m87/file.h"
 #include "m87/list.h"
 #include "m87/runner.h"
+#include "m87/spec-runspec.h"
 #include "m87/time.h"
 
 struct job_ctx {

@@ -12,6 +12,7 @@
 #include "m87/json.h"
 #include "m87/list.h"
 #include "m87/runner.h"
+#include "m87/spec-runspec.h"
 
 char *runner_job_dir(const char *state_dir, const char *id)
 {

@@ -7,6 +7,7 @@
 #include "m87/compiler.h"
 #include "m87/list.h"
 #include "m87/runner.h"
+#include "m87/spec-runspec.h"
 
 void runner_tail_add(struct runner_tail *t, const char *data, size_t len)
 {

@@ -15,6 +15,7 @@
 #include "m87/list.h"
 #include "m87/runner.h"
 #include "m87/spec-bundle.h"
+#include "m87/spec-runspec.h"
 
 char *runner_workdir_path(const struct runner *r, const struct spec_job *job)
 {

@@ -6,6 +6,7 @@
 #include "m87/error.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
+#include "m87/spec-runspec.h"
 #include "server/server-internal.h"
 
 int srv_find_deployment(struct srv_req *r, struct srv_device *dev, struct srv_deployment *dep,

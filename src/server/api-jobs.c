@@ -5,6 +5,7 @@
 #include "m87/error.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
+#include "m87/spec-runspec.h"
 #include "server/server-internal.h"
 
 /* The signature of the new revision: the one sent with the request, which must be for the hash

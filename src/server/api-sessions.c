@@ -10,6 +10,7 @@
 #include "m87/error.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
+#include "m87/spec-runspec.h"
 #include "server/server-internal.h"
 
 #define MAX_ARGS 256

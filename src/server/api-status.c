@@ -7,6 +7,7 @@
 #include "m87/json-write.h"
 #include "m87/json.h"
 #include "m87/list.h"
+#include "m87/spec-runspec.h"
 #include "server/server-internal.h"
 
 /* Copy member key of obj, or null when absent. */

@@ -10,6 +10,7 @@
 #include "m87/list.h"
 #include "m87/sign.h"
 #include "m87/spec-revision.h"
+#include "m87/spec-runspec.h"
 #include "server/server-internal.h"
 
 #define SIGNATURE_HEADER "M87-Signature"

@@ -24,6 +24,7 @@
 #include "m87/list.h"
 #include "m87/log.h"
 #include "m87/spec-runspec.h"
+#include "m87/spec-window.h"
 #include "m87/units.h"
 #include "m87/version.h"
 

@@ -6,6 +6,8 @@
 #include "m87/alloc.h"
 #include "m87/json-write.h"
 #include "m87/list.h"
+#include "m87/spec-project.h"
+#include "m87/spec-service.h"
 #include "m87/units.h"
 #include "m87/yaml-write.h"
 #include "spec/spec-compose-internal.h"

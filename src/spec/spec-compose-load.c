@@ -11,6 +11,9 @@
 #include "m87/error.h"
 #include "m87/list.h"
 #include "m87/spec-dotenv.h"
+#include "m87/spec-interp.h"
+#include "m87/spec-project.h"
+#include "m87/spec-service.h"
 #include "m87/yaml.h"
 #include "spec/spec-compose-internal.h"
 

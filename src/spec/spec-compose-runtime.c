@@ -5,6 +5,7 @@
 #include "m87/alloc.h"
 #include "m87/compiler.h"
 #include "m87/list.h"
+#include "m87/spec-service.h"
 #include "m87/yaml.h"
 #include "spec/spec-compose-internal.h"
 

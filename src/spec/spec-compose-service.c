@@ -10,6 +10,7 @@
 #include "m87/json.h"
 #include "m87/list.h"
 #include "m87/spec-dotenv.h"
+#include "m87/spec-service.h"
 #include "m87/units.h"
 #include "m87/yaml.h"
 #include "spec/spec-compose-internal.h"

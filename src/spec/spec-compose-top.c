@@ -8,6 +8,8 @@
 #include "m87/error.h"
 #include "m87/list.h"
 #include "m87/net.h"
+#include "m87/spec-project.h"
+#include "m87/spec-service.h"
 #include "m87/yaml.h"
 #include "spec/spec-compose-internal.h"
 

@@ -8,6 +8,7 @@
 #include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/list.h"
+#include "m87/spec-interp.h"
 #include "m87/units.h"
 #include "m87/yaml.h"
 #include "spec/spec-compose-internal.h"

@@ -7,6 +7,8 @@
 #include "m87/buf.h"
 #include "m87/compiler.h"
 #include "m87/list.h"
+#include "m87/spec-project.h"
+#include "m87/spec-runspec.h"
 #include "spec/spec-convert-internal.h"
 
 #define NS_PER_MIN (INT64_C(60) * 1000000000)

@@ -7,6 +7,8 @@
 #include "m87/alloc.h"
 #include "m87/list.h"
 #include "m87/spec-dotenv.h"
+#include "m87/spec-interp.h"
+#include "m87/spec-project.h"
 #include "m87/yaml.h"
 #include "spec/spec-compose-internal.h"
 #include "spec/spec-convert-internal.h"

@@ -13,6 +13,9 @@
 #include "m87/list.h"
 #include "m87/spec-bundle.h"
 #include "m87/spec-convert.h"
+#include "m87/spec-project.h"
+#include "m87/spec-runspec.h"
+#include "m87/spec-service.h"
 #include "spec/spec-convert-internal.h"
 
 struct conv {

@@ -11,6 +11,7 @@
 #include "m87/file.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
+#include "m87/spec-interp.h"
 #include "m87/yaml-write.h"
 #include "m87/yaml.h"
 

@@ -13,6 +13,8 @@
 #include "m87/hash.h"
 #include "m87/json.h"
 #include "m87/list.h"
+#include "m87/spec-project.h"
+#include "m87/spec-service.h"
 #include "unit-util.h"
 
 /* ---- building projects by hand --------------------------------------------------------------- */

@@ -9,6 +9,7 @@
 #include "m87/json-write.h"
 #include "m87/list.h"
 #include "m87/runner.h"
+#include "m87/spec-runspec.h"
 #include "unit-util.h"
 
 /* ---- output tail ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/hash.h"
+#include "m87/spec-runspec.h"
 #include "server/server-internal.h"
 #include "unit-util.h"
 

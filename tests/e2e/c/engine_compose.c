@@ -15,6 +15,8 @@
 #include "m87/error.h"
 #include "m87/json.h"
 #include "m87/list.h"
+#include "m87/spec-project.h"
+#include "m87/spec-service.h"
 
 /* ---- projects by hand ---------------------------------------------------------------------- */
 
