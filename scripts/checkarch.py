@@ -50,7 +50,6 @@ ACCEPTED_CIRCLES = {
         ({"cli-args.c", "cli-config.c"}, UNTANGLE),
         ({"cli-deployments.c", "cli-show.c", "cli-status.c"}, UNTANGLE),
     ],
-    "runner": [({"runner-apply.c", "runner-job.c"}, UNTANGLE)],
     "server": [
         ({"api-agent.c", "api-bundles.c", "api-common.c", "api-deployments.c", "api-devices.c",
           "api-jobs.c", "api-prefetch.c", "api-reports.c", "api-sessions.c", "api-status.c",

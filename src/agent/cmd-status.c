@@ -7,6 +7,7 @@
 #include <sys/file.h>
 
 #include "agent/agent-internal.h"
+#include "m87/runner-state.h"
 #include "m87/runner.h"
 
 enum {

@@ -18,6 +18,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "m87/runner-journal.h"
+#include "m87/runner-state.h"
+#include "m87/runner-text.h"
 #include "m87/runner.h"
 #include "m87/common.h"
 #include "m87/sign.h"

@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include "m87/runner-text.h"
 #include "m87/runner.h"
 
 #define DRAIN_MS 500 /* after the command ended: how long leftovers' output is still read */

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <string.h>
 
+#include "m87/runner-text.h"
 #include "m87/runner.h"
 
 #define POLL_MS 250

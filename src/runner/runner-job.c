@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <string.h>
 
+#include "m87/runner-state.h"
+#include "m87/runner-text.h"
 #include "m87/runner.h"
 
 struct job_ctx {

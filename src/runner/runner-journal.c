@@ -19,7 +19,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#include "m87/runner.h"
+#include "m87/runner-journal.h"
+#include "m87/runner-text.h"
 
 #define SEGMENT_SUFFIX ".jsonl"
 #define MAX_SEGMENT_READ (RUNNER_JOURNAL_SEGMENT + 2 * RUNNER_MAX_RECORD)

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "m87/runner.h"
+#include "m87/runner-state.h"
 
 char *runner_job_dir(const char *state_dir, const char *id)
 {

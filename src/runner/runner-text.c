@@ -3,7 +3,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "m87/runner.h"
+#include "m87/runner-text.h"
 
 void runner_tail_add(struct runner_tail *t, const char *data, size_t len)
 {

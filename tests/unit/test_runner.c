@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "unit-util.h"
+#include "m87/runner-journal.h"
+#include "m87/runner-text.h"
 #include "m87/runner.h"
 
 /* ---- output tail ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "unit-util.h"
-#include "m87/runner.h"
+#include "m87/runner-journal.h"
 
 struct note {
     const char *text;
