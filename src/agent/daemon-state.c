@@ -5,11 +5,6 @@
 
 #include "agent/daemon.h"
 
-const char *agent_daemon_applied_hash(const struct agent_daemon *d)
-{
-    return d->has_applied && !d->applied.stop ? d->applied.hash : NULL;
-}
-
 static void revision(struct m87_jw *w, const char *key, bool has, const struct agent_target *t)
 {
     m87_jw_key(w, key);

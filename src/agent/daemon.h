@@ -270,7 +270,10 @@ void agent_daemon_goodbye(struct agent_daemon *d);
 /* Write daemon.json when what it shows changed. */
 void agent_daemon_save_state(struct agent_daemon *d);
 /* The hash the device reports as applied (NULL: none). */
-const char *agent_daemon_applied_hash(const struct agent_daemon *d);
+static inline const char *agent_daemon_applied_hash(const struct agent_daemon *d)
+{
+    return d->has_applied && !d->applied.stop ? d->applied.hash : NULL;
+}
 
 /* Hooks for the periodic work of other parts (log shipping, health reports, disk checks, image
  * pruning): called once per loop turn, when no apply runs (idle) or always (tick). */
