@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/daemon.h"
+#include "agent/clock.h"
+#include "m87/common.h"
 
 #define CLOCK_FILE_MAX 64u
 

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/containers.h"
 #include "agent/daemon.h"
+#include "m87/engine.h"
+#include "m87/runner-state.h"
 
 #define WORKDIR_LABEL "com.docker.compose.project.working_dir"
 #define SERVICE_LABEL "com.docker.compose.service"

@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/containers.h"
 #include "agent/daemon.h"
+#include "agent/health.h"
+#include "m87/runner-journal.h"
 
 #define GOOD_STATE "running" /* what a container is taken to be before it is first seen */
 #define MAX_HEALTH_FILE (1024u * 1024)

@@ -11,7 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/containers.h"
 #include "agent/daemon.h"
+#include "agent/logs.h"
+#include "m87/engine.h"
+#include "m87/runner-journal.h"
+#include "m87/runner-text.h"
 
 #define MAX_CURSOR_FILE 128u
 

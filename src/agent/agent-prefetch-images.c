@@ -4,7 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/daemon.h"
+#include "agent/prefetch.h"
+#include "m87/compose.h"
+#include "m87/runner-text.h"
+#include "m87/runner.h"
+#include "m87/spec.h"
 
 struct compose_args {
     struct m87_strv files;

@@ -5,6 +5,12 @@
 #include <string.h>
 
 #include "agent/agent-window.h"
+#include "agent/clock.h"
+#include "agent/daemon.h"
+#include "agent/target.h"
+#include "m87/engine.h"
+#include "m87/runner-journal.h"
+#include "m87/runner-text.h"
 
 #define PROGRESS_MS 1000L
 #define PULL_STALL_MS 300000L

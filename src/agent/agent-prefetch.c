@@ -12,6 +12,17 @@
 #include <sys/wait.h>
 
 #include "agent/agent-window.h"
+#include "agent/backoff.h"
+#include "agent/clock.h"
+#include "agent/daemon.h"
+#include "agent/prefetch.h"
+#include "agent/sync-http.h"
+#include "agent/target.h"
+#include "agent/windows.h"
+#include "m87/engine.h"
+#include "m87/runner-journal.h"
+#include "m87/runner-text.h"
+#include "m87/spec.h"
 
 #define PREFETCH_STALL_MS 300000L
 

@@ -9,6 +9,10 @@
 #include <unistd.h>
 
 #include "agent/daemon.h"
+#include "agent/prune.h"
+#include "agent/sessions.h"
+#include "m87/runner-state.h"
+#include "m87/spec.h"
 
 static void keep_runspec(const struct spec_runspec *rs, struct m87_strv *keep)
 {

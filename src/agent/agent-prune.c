@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/containers.h"
 #include "agent/daemon.h"
+#include "agent/prune.h"
+#include "m87/engine.h"
 
 #define MAX_IMAGES_FILE (4u * 1024 * 1024)
 

@@ -10,6 +10,9 @@
 
 #include "agent/agent-internal.h"
 #include "agent/agent-session.h"
+#include "m87/engine.h"
+#include "m87/runner.h"
+#include "m87/spec.h"
 
 #define OVERRIDE_FILE ".m87-interactive.yml"
 

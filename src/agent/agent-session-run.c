@@ -13,6 +13,10 @@
 #include <sys/wait.h>
 
 #include "agent/agent-session.h"
+#include "agent/daemon.h"
+#include "agent/sync-http.h"
+#include "m87/runner-text.h"
+#include "m87/spec.h"
 
 static volatile sig_atomic_t child_stop;
 

@@ -9,6 +9,7 @@
 #define M87_AGENT_SESSION_H
 
 #include "agent/daemon.h"
+#include "m87/spec.h"
 
 #define AGENT_SESSION_POST_MS 100L         /* output goes up in batches this often */
 #define AGENT_SESSION_HEARTBEAT_MS 2000L   /* a post at least this often: alive, cancelled? */

@@ -5,6 +5,11 @@
 #include <time.h>
 
 #include "agent/agent-window.h"
+#include "agent/daemon.h"
+#include "agent/target.h"
+#include "agent/windows.h"
+#include "m87/runner-journal.h"
+#include "m87/spec.h"
 
 bool agent_window_is_switch(const struct agent_daemon *d)
 {

@@ -9,6 +9,12 @@
 #include <unistd.h>
 
 #include "agent/agent-window.h"
+#include "agent/clock.h"
+#include "agent/daemon.h"
+#include "agent/target.h"
+#include "agent/windows.h"
+#include "m87/runner-text.h"
+#include "m87/spec.h"
 
 bool agent_window_apply_allowed(const struct agent_daemon *d)
 {

@@ -3,6 +3,7 @@
 #define M87_AGENT_WINDOW_H
 
 #include "agent/daemon.h"
+#include "agent/target.h"
 
 /* Exit statuses of the prefetch child. */
 enum {

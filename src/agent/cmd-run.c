@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include "agent/agent-internal.h"
+#include "agent/config.h"
 #include "agent/daemon.h"
+#include "m87/runner.h"
 
 enum {
     OPT_SERVER = 256,

@@ -9,7 +9,16 @@
 #include <sys/wait.h>
 
 #include "agent/agent-internal.h"
+#include "agent/backoff.h"
 #include "agent/daemon.h"
+#include "agent/disk.h"
+#include "agent/sync-http.h"
+#include "agent/target.h"
+#include "agent/windows.h"
+#include "m87/runner-state.h"
+#include "m87/runner-text.h"
+#include "m87/runner.h"
+#include "m87/spec.h"
 
 /* A job this apply did not run, failed with msg (no step ran: no exit code, no duration). */
 static void report_job_not_run(struct runner *r, const struct spec_job *job, const char *msg)

@@ -5,7 +5,11 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "agent/backoff.h"
 #include "agent/daemon.h"
+#include "agent/sync-http.h"
+#include "m87/runner-journal.h"
+#include "m87/spec.h"
 
 /* Download one bundle, again and again while attempts make progress. */
 int agent_apply_fetch_bundle(const struct agent_daemon *d, struct agent_http *h, const char *digest,

@@ -4,7 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/daemon.h"
+#include "agent/config.h"
+#include "m87/runner-journal.h"
+#include "m87/runner.h"
+#include "m87/sign.h"
 
 void agent_config_release(struct agent_config *c)
 {

@@ -2,7 +2,13 @@
  * reports on a timer, and after an apply the cleanup of log cursors, images and bundles. */
 #include <sys/wait.h>
 
+#include "agent/containers.h"
 #include "agent/daemon.h"
+#include "agent/health.h"
+#include "agent/logs.h"
+#include "agent/prune.h"
+#include "agent/sync-http.h"
+#include "m87/runner-text.h"
 
 /* Log shipping and health-change reports, at most once per AGENT_HOOKS_PERIOD_MS: a few calls
  * to dockerd, and journal appends only when something is new. Health is judged when no apply

@@ -3,7 +3,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/clock.h"
 #include "agent/daemon.h"
+#include "agent/target.h"
+#include "agent/windows.h"
+#include "m87/spec.h"
 
 static void revision(struct m87_jw *w, const char *key, bool has, const struct agent_target *t)
 {

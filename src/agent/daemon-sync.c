@@ -2,7 +2,16 @@
  * seq and a new target come down. Failures back off with full jitter, forever. */
 #include <string.h>
 
+#include "agent/backoff.h"
 #include "agent/daemon.h"
+#include "agent/prefetch.h"
+#include "agent/sessions.h"
+#include "agent/sync-http.h"
+#include "agent/target.h"
+#include "agent/trust.h"
+#include "agent/windows.h"
+#include "m87/runner-journal.h"
+#include "m87/runner-text.h"
 
 /* The body: {"applied","agent_version","reports":[...],"wait"} (and "offline" at a clean stop);
  * *last gets the last seq sent. */

@@ -2,7 +2,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "agent/daemon.h"
+#include "agent/target.h"
+#include "m87/spec.h"
 
 #define MAX_TARGET_FILE (2u * SPEC_RUNSPEC_MAX_FILE + 64u * 1024)
 

@@ -5,7 +5,13 @@
  * checked when they are downloaded (agent_http_bundle). */
 #include <string.h>
 
+#include "agent/config.h"
 #include "agent/daemon.h"
+#include "agent/target.h"
+#include "agent/trust.h"
+#include "m87/runner-journal.h"
+#include "m87/sign.h"
+#include "m87/spec.h"
 
 /* Why t may not be applied; NULL when it may. *why_buf holds a message built here. */
 static const char *verdict(const struct agent_config *c, const struct agent_target *t,

@@ -8,7 +8,16 @@
 #include <string.h>
 #include <sys/file.h>
 
+#include "agent/backoff.h"
+#include "agent/config.h"
 #include "agent/daemon.h"
+#include "agent/sessions.h"
+#include "agent/sync-http.h"
+#include "agent/target.h"
+#include "agent/windows.h"
+#include "m87/engine.h"
+#include "m87/runner-journal.h"
+#include "m87/runner-text.h"
 
 static volatile sig_atomic_t stop_requested;
 static int signal_fd = -1;

@@ -3,7 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/daemon.h"
+#include "agent/backoff.h"
+#include "m87/common.h"
 
 int64_t agent_env_ms(const char *name, int64_t dflt)
 {

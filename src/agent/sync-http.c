@@ -7,7 +7,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "agent/daemon.h"
+#include "agent/config.h"
+#include "agent/sync-http.h"
+#include "m87/runner-text.h"
+#include "m87/spec.h"
 
 #define MAX_ERROR_BODY (64u * 1024)
 
