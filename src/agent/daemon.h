@@ -99,7 +99,7 @@ struct agent_daemon {
     int64_t logs_active_ms; /* AGENT_LOGS_ACTIVE_MS, or M87_AGENT_LOGS_ACTIVE_MS (the tests) */
     bool journal_full;      /* the cap is reached and no log record is left to drop */
 
-    /* maintenance windows and prefetch (agent-window.c) */
+    /* maintenance windows and prefetch (agent-window*.c, agent-prefetch*.c) */
     struct agent_window_state *win;
 };
 

@@ -1,5 +1,5 @@
-/* Unit tests of the runner's pure parts (src/agent/runner-text.c, the report record shape of
- * runner-apply.c, the seq reader of runner-journal.c). Processes, files and dockerd are the
+/* Unit tests of the runner's pure parts (src/runner/runner-text.c, the report record shape of
+ * runner-report.c, the seq reader of runner-journal.c). Processes, files and dockerd are the
  * end-to-end tests' business (tests/e2e/test_runner_*.py). */
 #include <string.h>
 
