@@ -4,9 +4,10 @@
  *   lock                      flock'ed by the one runner allowed at a time
  *   jobs/ID/job.json          the job last started there: its run spec, hash, workdir, state
  *   jobs/ID/progress.json     where its steps are: phase, step, attempt, and each step's result
+ *                             (both runner-state.h)
  *   workdirs/ID               ephemeral and default workdirs
  *   bundles/sha256-HEX.tar.gz bundles copied in before extraction
- *   reports/                  the report journal (runner-journal.c)
+ *   reports/                  the report journal (runner-journal.h)
  * Every file is replaced atomically; a runner killed at any point and started again finishes
  * the work: a step that was running is run again, a finished job is not.
  */
@@ -25,102 +26,15 @@
 #include "m87/spec-runspec.h"
 
 #define RUNNER_DEFAULT_STATE_DIR "/var/lib/m87"
-#define RUNNER_OUTPUT_TAIL 4096u          /* bytes of output kept per step attempt */
 #define RUNNER_KILL_GRACE_MS 10000L       /* SIGTERM to SIGKILL at a step's timeout */
 #define RUNNER_SETTLE_MS 10000L           /* bound for a service's containers to settle */
 #define RUNNER_HEALTH_MS (5L * 60 * 1000) /* bound for health checks to turn healthy */
 #define RUNNER_STEADY_MS 1000L            /* containers seen running this long = settled */
-#define RUNNER_MAX_STATE_FILE (16u * 1024 * 1024)
-#define RUNNER_JOURNAL_SEGMENT (1024u * 1024) /* a segment grows to about this size */
-#define RUNNER_MAX_RECORD (64u * 1024)        /* the server refuses larger report records */
-
-/* ---- the report journal (runner-journal.c) ------------------------------------------------- */
-
-/* An append-only queue of report records (one JSON object a line) in segment files
- * DIR/SEQ.jsonl named by their first record's seq, and DIR/acked holding the highest seq
- * dropped. Sequence numbers increase across restarts; each append is fsync'ed. Several
- * processes and threads may open the same DIR: each call below holds DIR/lock (flock) and a
- * mutex, and first re-reads what another writer changed. */
-struct runner_journal;
-
-/* Open (creating DIR) and recover: a torn last line of a crash is cut off. */
-struct runner_journal *runner_journal_open(const char *dir, struct m87_error **err);
-void runner_journal_free(struct runner_journal *j);
-static inline void runner_journal_freep(struct runner_journal **j)
-{
-    runner_journal_free(*j);
-}
-
-/* Append one record: writes "seq" (the next number, returned in *seq when not NULL) and "time"
- * before the fields that fill adds. */
-typedef void (*runner_record_fn)(struct m87_jw *w, const void *ctx);
-int runner_journal_append(struct runner_journal *j, runner_record_fn fill, const void *ctx,
-                          int64_t *seq, struct m87_error **err);
-
-/* Records with seq > after, oldest first, as their JSON text (out gets one item a record), at
- * most max_count records and max_bytes of text (at least one record when there is one).
- * *last gets the seq of the last one returned (after when none). */
-int runner_journal_read(struct runner_journal *j, int64_t after, size_t max_count, size_t max_bytes,
-                        struct m87_strv *out, int64_t *last, struct m87_error **err);
-
-/* Forget every record with seq <= upto (the server acknowledged them). An upto past the last
- * record moves the numbering past it (the server kept the seqs of an earlier state directory:
- * new records must not look like duplicates). */
-int runner_journal_drop(struct runner_journal *j, int64_t upto, struct m87_error **err);
-
-/* The seq the next append gets, as this handle last saw it (another writer may have appended). */
-int64_t runner_journal_next_seq(const struct runner_journal *j);
-
-/* Start a new segment once the last one reached bytes (default and most RUNNER_JOURNAL_SEGMENT,
- * least RUNNER_MAX_RECORD): a journal with a small cap needs several segments for trimming to
- * work on. */
-void runner_journal_set_segment_size(struct runner_journal *j, size_t bytes);
-
-/* While the segments hold more than max_bytes, remove the log records (kind "log" with
- * "lines") of the oldest segments, the last segment excepted (its last record gives the next
- * seq to other writers). Other records and seqs stay. *dropped gets how many went, *over
- * whether the journal is still above max_bytes. */
-int runner_journal_trim_logs(struct runner_journal *j, int64_t max_bytes, int64_t *dropped,
-                             bool *over, struct m87_error **err);
-
-/* How many records are not acknowledged yet (the queue's length). */
-int runner_journal_pending(struct runner_journal *j, int64_t *count, struct m87_error **err);
-
-/* The seq of a record line ("{"seq":N,...}"); -1 when the line is not a record. Pure. */
-int64_t runner_record_seq(const char *line, size_t len);
-
-/* ---- text helpers (runner-text.c, pure) ---------------------------------------------------- */
-
-/* The last RUNNER_OUTPUT_TAIL bytes of a stream. */
-struct runner_tail {
-    char buf[RUNNER_OUTPUT_TAIL];
-    size_t start; /* ring start when full */
-    size_t len;
-    bool cut; /* something was dropped */
-};
-
-void runner_tail_add(struct runner_tail *t, const char *data, size_t len);
-/* The tail as valid UTF-8 without NUL bytes (bad bytes become '?', a character cut at the
- * start is dropped). Caller frees. */
-char *runner_tail_text(const struct runner_tail *t);
-
-/* Valid UTF-8 without NUL: bad bytes become '?'. Caller frees. */
-char *runner_utf8_clean(const char *data, size_t len);
-
-/* When run is `docker compose ARGS` or `docker-compose ARGS` (a string without shell
- * metacharacters, split on blanks, or an argv) whose subcommand the native executor has, fill
- * argv with "compose" and ARGS and return true. Otherwise false and argv untouched. */
-bool runner_native_compose(const struct spec_run *run, struct m87_strv *argv);
-
-/* Whether a failed attempt (exit_code, 128+signal for a signal) may be tried again. */
-bool runner_should_retry(const struct spec_retry *r, int64_t attempt, int exit_code);
-/* The wait before attempt number next (2 = the first retry): backoff doubled per retry. */
-int64_t runner_backoff_ns(const struct spec_retry *r, int64_t next);
-
-/* "2026-11-23T12:00:00.123Z" for now (UTC). Caller frees. */
-char *runner_now_rfc3339(void);
 
 /* ---- the runner --------------------------------------------------------------------------- */
+
+struct runner_journal;
+struct runner_record;
 
 /* Runs a native compose command line (argv[0] "compose", as runner_native_compose fills it) in
  * a step's child process, in the step's workdir and environment; returns its exit status. The
@@ -166,78 +80,6 @@ static inline void runner_freep(struct runner **r)
  * or interrupted. 0 when every enabled job succeeded, 1 when one failed (details in the state
  * and the journal), -1 with *err when the state cannot be written or read. */
 int runner_apply(struct runner *r, const struct spec_runspec *rs, struct m87_error **err);
-
-/* ---- state (runner-state.c) ----------------------------------------------------------------- */
-
-/* Job states as stored and reported. */
-#define RUNNER_RUNNING "running"
-#define RUNNER_SUCCEEDED "succeeded"
-#define RUNNER_FAILED "failed"
-#define RUNNER_STOPPING "stopping"
-#define RUNNER_STOPPED "stopped"
-
-/* jobs/ID/job.json */
-struct runner_record {
-    char *id;
-    char *hash;
-    char *state; /* RUNNER_* above */
-    bool enabled;
-    char *workdir; /* absolute */
-    bool ephemeral;
-    char *spec;            /* {"jobs":[JOB]} as spec_runspec_dump(json) wrote it */
-    struct m87_strv files; /* names written from files: (to remove those dropped later) */
-    char *started;
-    char *finished; /* NULL while running */
-    char *message;  /* failure text, NULL when none */
-    char *failed_step;
-    char *output; /* the failed step's output tail */
-    int exit_code;
-    int64_t attempts;
-    int64_t containers; /* a service job's containers when it last succeeded (-1: unknown) */
-};
-
-/* The result of one step (or undo, or stop step) in jobs/ID/progress.json. */
-struct runner_step_result {
-    char *phase; /* steps, undo, stop */
-    char *name;
-    char *state; /* running, succeeded, failed, timeout */
-    int64_t attempts;
-    int exit_code; /* -1: none yet */
-    int64_t duration_ms;
-    char *output;
-    char *started;
-};
-
-/* jobs/ID/progress.json: where the job is, written before and after each attempt. */
-struct runner_progress {
-    char *phase;   /* steps, undo, stop */
-    int64_t index; /* of the step in its list */
-    int64_t attempt;
-    char *state; /* running, succeeded, failed, timeout */
-    struct runner_step_result *results;
-    size_t n_results;
-};
-
-void runner_record_release(struct runner_record *rec);
-void runner_progress_release(struct runner_progress *p);
-/* The result for (phase, name), added (state "running", no exit code) when missing. */
-struct runner_step_result *runner_progress_result(struct runner_progress *p, const char *phase,
-                                                  const char *name);
-
-char *runner_job_dir(const char *state_dir, const char *id);
-/* 1 and *rec filled, 0 when there is none, -1 on a read or parse failure. */
-int runner_record_load(const char *state_dir, const char *id, struct runner_record *rec,
-                       struct m87_error **err);
-int runner_record_save(const char *state_dir, const struct runner_record *rec,
-                       struct m87_error **err);
-int runner_progress_load(const char *state_dir, const char *id, struct runner_progress *p,
-                         struct m87_error **err);
-int runner_progress_save(const char *state_dir, const char *id, const struct runner_progress *p,
-                         struct m87_error **err);
-/* Ids of jobs/ * that hold a job.json, sorted. */
-int runner_state_list(const char *state_dir, struct m87_strv *ids, struct m87_error **err);
-/* The job stored in rec->spec, parsed again; NULL with *err when unreadable. */
-struct spec_runspec *runner_record_job(const struct runner_record *rec, struct m87_error **err);
 
 /* ---- steps (runner-exec.c) --------------------------------------------------------------------
  */
@@ -313,7 +155,10 @@ int runner_job_stop(struct runner *r, struct runner_record *rec, bool removed, b
  * m87_strv_release; items NULL-terminated (items[len] == NULL). */
 void runner_job_env(const struct runner *r, const struct spec_job *job, struct m87_strv *envp);
 
-/* Journal helpers used across the runner. */
+/* ---- reports (runner-report.c) ---------------------------------------------------------------
+ */
+
+/* A job or step record for the journal. */
 struct runner_report {
     const char *kind; /* step, job */
     const char *job;

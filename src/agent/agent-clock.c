@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/clock.h"
 #include "agent/daemon.h"
 #include "m87/alloc.h"
 #include "m87/file.h"

@@ -7,8 +7,11 @@
 #include <string.h>
 
 #include "agent/daemon.h"
+#include "agent/disk.h"
 #include "m87/alloc.h"
+#include "m87/engine.h"
 #include "m87/error.h"
+#include "m87/runner-state.h"
 #include "m87/spec-runspec.h"
 
 bool agent_disk_job_pending(const char *state_dir, const struct spec_job *job)

@@ -47,7 +47,7 @@ static inline void agent_progress_freep(struct agent_progress **p)
     agent_progress_free(*p);
 }
 
-/* ---- compose front end (cmd-compose.c, cmd-compose-show.c) ---------------------------------- */
+/* ---- compose front end (cmd-compose*.c) ------------------------------------------------------ */
 
 struct spec_project;
 
@@ -68,6 +68,8 @@ struct agent_project {
     bool by_name;
 };
 
+/* ---- what the compose subcommands share (cmd-compose-project.c) ---- */
+
 /* Load the project as the options say. by_name_ok: without compose files, -p NAME alone names
  * it. Prints what went wrong and returns an exit status. */
 int agent_project_load(const struct agent_compose *g, bool by_name_ok, struct agent_project *out);
@@ -79,6 +81,8 @@ int agent_open_client(struct engine_client **out);
 /* Options with the services, no stop timeout (-1) and the progress renderer. */
 void agent_options_init(const struct agent_compose *g, struct compose_options *o, char **services,
                         int n_services);
+
+/* ---- what every command shares (cmd-common.c) ---- */
 
 /* Print "m87-agent: MESSAGE" and the status an error maps to. */
 void agent_print_error(const struct m87_error *err);
@@ -92,6 +96,17 @@ static inline int agent_bad_option(const char *cmd, char **argv, int c)
 int agent_parse_long(const char *cmd, const char *opt, const char *text, long min, long max,
                      long *out);
 
+/* ---- the compose subcommands: an exit status each ---- */
+
+/* cmd-compose-stack.c */
+int agent_compose_up(struct agent_compose *g, int argc, char **argv);
+int agent_compose_down(struct agent_compose *g, int argc, char **argv);
+int agent_compose_pull(struct agent_compose *g, int argc, char **argv);
+int agent_compose_stop(struct agent_compose *g, int argc, char **argv);
+int agent_compose_start(struct agent_compose *g, int argc, char **argv);
+int agent_compose_restart(struct agent_compose *g, int argc, char **argv);
+int agent_compose_config(struct agent_compose *g, int argc, char **argv);
+/* cmd-compose-show.c */
 int agent_compose_ps(struct agent_compose *g, int argc, char **argv);
 int agent_compose_logs(struct agent_compose *g, int argc, char **argv);
 /* up without -d: follow the services' logs until they all stop or Ctrl-C, which stops them. */

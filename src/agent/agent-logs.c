@@ -11,12 +11,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/containers.h"
 #include "agent/daemon.h"
+#include "agent/logs.h"
 #include "m87/alloc.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/file.h"
 #include "m87/json-write.h"
 #include "m87/log.h"
+#include "m87/runner-journal.h"
+#include "m87/runner-text.h"
 #include "m87/time.h"
 
 #define MAX_CURSOR_FILE 128u

@@ -5,11 +5,15 @@
 #include <string.h>
 
 #include "agent/daemon.h"
+#include "agent/prefetch.h"
 #include "m87/alloc.h"
+#include "m87/compose.h"
 #include "m87/error.h"
 #include "m87/file.h"
 #include "m87/list.h"
 #include "m87/path.h"
+#include "m87/runner-text.h"
+#include "m87/runner.h"
 #include "m87/spec-compose-args.h"
 #include "m87/spec-project.h"
 #include "m87/spec-runspec.h"

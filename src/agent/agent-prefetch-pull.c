@@ -5,12 +5,18 @@
 #include <string.h>
 
 #include "agent/agent-window.h"
+#include "agent/clock.h"
+#include "agent/daemon.h"
+#include "agent/target.h"
 #include "m87/alloc.h"
 #include "m87/compiler.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/json-write.h"
 #include "m87/list.h"
 #include "m87/log.h"
+#include "m87/runner-journal.h"
+#include "m87/runner-text.h"
 #include "m87/time.h"
 
 #define PROGRESS_MS 1000L

@@ -9,9 +9,12 @@
 #include <unistd.h>
 
 #include "agent/daemon.h"
+#include "agent/prune.h"
+#include "agent/sessions.h"
 #include "m87/error.h"
 #include "m87/list.h"
 #include "m87/log.h"
+#include "m87/runner-state.h"
 #include "m87/spec-bundle.h"
 #include "m87/spec-runspec.h"
 

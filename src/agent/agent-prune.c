@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/containers.h"
 #include "agent/daemon.h"
+#include "agent/prune.h"
 #include "m87/alloc.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/file.h"
 #include "m87/json-write.h"

@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 
 #include "agent/agent-session.h"
+#include "agent/daemon.h"
+#include "agent/sync-http.h"
 #include "m87/alloc.h"
 #include "m87/buf.h"
 #include "m87/compiler.h"
@@ -21,6 +23,7 @@
 #include "m87/json-write.h"
 #include "m87/json.h"
 #include "m87/log.h"
+#include "m87/runner-text.h"
 #include "m87/spec-bundle.h"
 #include "m87/spec-runspec.h"
 #include "m87/time.h"

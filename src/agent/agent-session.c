@@ -3,10 +3,13 @@
  * so that a command streaming for an hour never holds its loop. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 
 #include "agent/agent-session.h"
+#include "agent/daemon.h"
+#include "agent/sessions.h"
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/json.h"

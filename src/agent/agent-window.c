@@ -9,6 +9,10 @@
 #include <unistd.h>
 
 #include "agent/agent-window.h"
+#include "agent/clock.h"
+#include "agent/daemon.h"
+#include "agent/target.h"
+#include "agent/windows.h"
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/file.h"
@@ -16,30 +20,9 @@
 #include "m87/json-write.h"
 #include "m87/list.h"
 #include "m87/log.h"
+#include "m87/runner-text.h"
 #include "m87/spec-window.h"
 #include "m87/time.h"
-
-static bool is_switch(const struct agent_daemon *d)
-{
-    const struct agent_target *t = &d->target;
-
-    if (!d->has_target || t->stop)
-        return false;
-    return !d->has_applied || d->applied.stop || strcmp(t->hash, d->applied.hash) != 0;
-}
-
-bool agent_window_inside(const struct agent_target *t, time_t now)
-{
-    return t->n_windows == 0 || spec_windows_contain(t->windows, t->n_windows, now);
-}
-
-bool agent_window_waits(const struct agent_daemon *d, time_t now)
-{
-    const struct agent_target *t = &d->target;
-
-    return is_switch(d) && t->n_windows > 0 && !t->now && strcmp(d->switching, t->hash) != 0 &&
-           !agent_window_inside(t, now);
-}
 
 bool agent_window_apply_allowed(const struct agent_daemon *d)
 {
@@ -48,7 +31,7 @@ bool agent_window_apply_allowed(const struct agent_daemon *d)
 
 const char *agent_window_waiting_hash(const struct agent_daemon *d)
 {
-    return is_switch(d) ? d->target.hash : NULL;
+    return agent_window_is_switch(d) ? d->target.hash : NULL;
 }
 
 void agent_window_sync_fields(const struct agent_daemon *d, struct m87_jw *w)
@@ -85,49 +68,6 @@ long agent_window_wait_bound(const struct agent_daemon *d, time_t now, long wait
     if (d->win && agent_prefetch_images_wait(d, now))
         wait = bound(&d->win->policy, now, wait);
     return wait;
-}
-
-char *agent_window_time_text(time_t t)
-{
-    struct tm tm;
-    char buf[32];
-
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return m87_xstrdup(buf);
-}
-
-struct agent_window_state *agent_window_get(struct agent_daemon *d)
-{
-    if (!d->win)
-        d->win = m87_xcalloc(1, sizeof(*d->win));
-    return d->win;
-}
-
-static void window_fill(struct m87_jw *w, const void *ctx)
-{
-    const struct agent_window_report *r = ctx;
-
-    m87_jw_kstr(w, "kind", "window");
-    m87_jw_kstr(w, "revision", r->hash);
-    m87_jw_kstr(w, "state", r->state);
-    m87_jw_kstr(w, "next", r->next);
-    if (r->total >= 0) {
-        m87_jw_key(w, "prefetch");
-        m87_jw_obj_open(w);
-        m87_jw_kint(w, "done", r->done);
-        m87_jw_kint(w, "total", r->total);
-        m87_jw_obj_close(w);
-    }
-    m87_jw_kstr(w, "message", r->message);
-}
-
-void agent_window_report(struct runner_journal *j, const struct agent_window_report *r)
-{
-    _cleanup_error_ struct m87_error *err = NULL;
-
-    if (runner_journal_append(j, window_fill, r, NULL, &err) < 0)
-        m87_log(M87_LOG_ERR, "%s", err->msg);
 }
 
 /* A "waiting" record when the revision or its next window start is new. */
@@ -203,7 +143,8 @@ static void switch_begins(struct agent_daemon *d, const struct agent_target *t)
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_free_ char *path = switch_path(d);
 
-    if (!is_switch(d) || strcmp(t->hash, d->target.hash) != 0 || strcmp(d->switching, t->hash) == 0)
+    if (!agent_window_is_switch(d) || strcmp(t->hash, d->target.hash) != 0 ||
+        strcmp(d->switching, t->hash) == 0)
         return;
     if (m87_write_file_atomic(path, t->hash, strlen(t->hash), 0600, &err) < 0)
         m87_log(M87_LOG_WARN, "%s", err->msg);

@@ -1,8 +1,9 @@
-/* Private to the maintenance windows and the prefetch (agent-window.c, agent-prefetch.c). */
+/* Private to the maintenance windows and the prefetch (agent-window*.c, agent-prefetch*.c). */
 #ifndef M87_AGENT_WINDOW_H
 #define M87_AGENT_WINDOW_H
 
 #include "agent/daemon.h"
+#include "agent/target.h"
 #include "m87/list.h"
 
 /* Exit statuses of the prefetch child. */
@@ -41,6 +42,8 @@ struct agent_window_report {
 void agent_window_report(struct runner_journal *j, const struct agent_window_report *r);
 /* d->win, made on first use. */
 struct agent_window_state *agent_window_get(struct agent_daemon *d);
+/* Whether the stored target is a revision other than the applied one (not a stop target). */
+bool agent_window_is_switch(const struct agent_daemon *d);
 /* Whether now lies in a window of t (true when t has none). */
 bool agent_window_inside(const struct agent_target *t, time_t now);
 

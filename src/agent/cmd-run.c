@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include "agent/agent-internal.h"
+#include "agent/config.h"
 #include "agent/daemon.h"
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/list.h"
 #include "m87/log.h"
+#include "m87/runner.h"
 
 enum {
     OPT_SERVER = 256,

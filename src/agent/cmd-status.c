@@ -13,6 +13,7 @@
 #include "m87/json-write.h"
 #include "m87/json.h"
 #include "m87/list.h"
+#include "m87/runner-state.h"
 #include "m87/runner.h"
 
 enum {

@@ -4,11 +4,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/config.h"
 #include "agent/daemon.h"
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/file.h"
 #include "m87/list.h"
+#include "m87/runner-journal.h"
+#include "m87/runner.h"
+#include "m87/sign.h"
 #include "m87/units.h"
 
 void agent_config_release(struct agent_config *c)

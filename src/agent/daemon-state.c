@@ -3,18 +3,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/clock.h"
 #include "agent/daemon.h"
+#include "agent/target.h"
+#include "agent/windows.h"
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/file.h"
 #include "m87/json-write.h"
 #include "m87/log.h"
 #include "m87/spec-window.h"
-
-const char *agent_daemon_applied_hash(const struct agent_daemon *d)
-{
-    return d->has_applied && !d->applied.stop ? d->applied.hash : NULL;
-}
 
 static void revision(struct m87_jw *w, const char *key, bool has, const struct agent_target *t)
 {

@@ -2,13 +2,22 @@
  * seq and a new target come down. Failures back off with full jitter, forever. */
 #include <string.h>
 
+#include "agent/backoff.h"
 #include "agent/daemon.h"
+#include "agent/prefetch.h"
+#include "agent/sessions.h"
+#include "agent/sync-http.h"
+#include "agent/target.h"
+#include "agent/trust.h"
+#include "agent/windows.h"
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
 #include "m87/list.h"
 #include "m87/log.h"
+#include "m87/runner-journal.h"
+#include "m87/runner-text.h"
 #include "m87/time.h"
 #include "m87/version.h"
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "agent/daemon.h"
+#include "agent/target.h"
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/file.h"

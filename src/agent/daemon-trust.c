@@ -5,13 +5,18 @@
  * checked when they are downloaded (agent_http_bundle). */
 #include <string.h>
 
+#include "agent/config.h"
 #include "agent/daemon.h"
+#include "agent/target.h"
+#include "agent/trust.h"
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/hash.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
 #include "m87/log.h"
+#include "m87/runner-journal.h"
+#include "m87/sign.h"
 #include "m87/spec-revision.h"
 
 /* Why t may not be applied; NULL when it may. *why_buf holds a message built here. */

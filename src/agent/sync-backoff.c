@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/backoff.h"
 #include "agent/daemon.h"
 #include "m87/hash.h"
 

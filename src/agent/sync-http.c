@@ -7,12 +7,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "agent/config.h"
 #include "agent/daemon.h"
+#include "agent/sync-http.h"
 #include "m87/alloc.h"
 #include "m87/buf.h"
 #include "m87/error.h"
 #include "m87/file.h"
 #include "m87/json.h"
+#include "m87/runner-text.h"
 #include "m87/spec-bundle.h"
 #include "m87/time.h"
 #include "m87/version.h"

@@ -16,6 +16,7 @@
 #include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/list.h"
+#include "m87/runner-text.h"
 #include "m87/runner.h"
 #include "m87/spec-runspec.h"
 #include "m87/time.h"

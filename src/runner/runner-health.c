@@ -9,6 +9,7 @@
 #include "m87/error.h"
 #include "m87/list.h"
 #include "m87/path.h"
+#include "m87/runner-text.h"
 #include "m87/runner.h"
 #include "m87/spec-compose-args.h"
 #include "m87/spec-project.h"

@@ -8,6 +8,8 @@
 #include "m87/error.h"
 #include "m87/file.h"
 #include "m87/list.h"
+#include "m87/runner-state.h"
+#include "m87/runner-text.h"
 #include "m87/runner.h"
 #include "m87/spec-runspec.h"
 #include "m87/time.h"

@@ -26,6 +26,8 @@
 #include "m87/json-write.h"
 #include "m87/json.h"
 #include "m87/list.h"
+#include "m87/runner-journal.h"
+#include "m87/runner-text.h"
 #include "m87/runner.h"
 
 #define SEGMENT_SUFFIX ".jsonl"

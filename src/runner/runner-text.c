@@ -6,6 +6,7 @@
 #include "m87/alloc.h"
 #include "m87/compiler.h"
 #include "m87/list.h"
+#include "m87/runner-text.h"
 #include "m87/runner.h"
 #include "m87/spec-runspec.h"
 

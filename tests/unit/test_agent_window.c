@@ -1,10 +1,13 @@
-/* Unit tests of the agent's window decisions (src/agent/agent-window.c, agent-clock.c) and of
+/* Unit tests of the agent's window decisions (src/agent/agent-window*.c, agent-clock.c) and of
  * the policy fields of a target (daemon-target.c): no process, file or dockerd. The daemon's
  * use of them is tested end to end in tests/e2e/test_agent_windows.py. */
 #include <string.h>
 #include <time.h>
 
+#include "agent/clock.h"
 #include "agent/daemon.h"
+#include "agent/target.h"
+#include "agent/windows.h"
 #include "m87/alloc.h"
 #include "m87/compiler.h"
 #include "m87/error.h"

@@ -1,5 +1,5 @@
-/* Unit tests of the runner's pure parts (src/agent/runner-text.c, the report record shape of
- * runner-apply.c, the seq reader of runner-journal.c). Processes, files and dockerd are the
+/* Unit tests of the runner's pure parts (src/runner/runner-text.c, the report record shape of
+ * runner-report.c, the seq reader of runner-journal.c). Processes, files and dockerd are the
  * end-to-end tests' business (tests/e2e/test_runner_*.py). */
 #include <string.h>
 
@@ -8,6 +8,9 @@
 #include "m87/compiler.h"
 #include "m87/json-write.h"
 #include "m87/list.h"
+#include "m87/runner-journal.h"
+#include "m87/runner-text.h"
+#include "unit-util.h"
 #include "m87/runner.h"
 #include "m87/spec-runspec.h"
 #include "unit-util.h"

@@ -12,6 +12,7 @@
 #include "m87/file.h"
 #include "m87/json-write.h"
 #include "m87/list.h"
+#include "m87/runner-journal.h"
 #include "m87/runner.h"
 #include "unit-util.h"
 

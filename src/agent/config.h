@@ -1,0 +1,56 @@
+/* The daemon's configuration (daemon-config.c): flags of `m87-agent run` and the lines of its
+ * configuration file, with their defaults. */
+#ifndef M87_AGENT_CONFIG_H
+#define M87_AGENT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "m87/error.h"
+#include "m87/list.h"
+#include "m87/sign.h"
+
+#define AGENT_DEFAULT_CONFIG "/etc/m87/agent.conf"
+#define AGENT_MAX_CONFIG (64u * 1024)
+#define AGENT_JOURNAL_MAX_BYTES (16 * 1024 * 1024LL) /* journal cap: oldest log records go */
+#define AGENT_MIN_FREE_BYTES (512 * 1024 * 1024LL)   /* free space kept beside the images */
+#define AGENT_KEEP_PREVIOUS 1                        /* revisions whose images pruning keeps */
+
+struct agent_config {
+    char *server; /* URL without a trailing '/' */
+    char *token;
+    char *state_dir; /* absolute */
+    char *docker_host;
+    char *ca_file;
+    bool insecure_http;
+    bool insecure_http_set;
+    int64_t journal_max_bytes; /* the journal's cap; log records go first */
+    bool journal_max_bytes_set;
+    int64_t min_free_bytes; /* free space an apply leaves where dockerd keeps images */
+    bool min_free_bytes_set;
+    int64_t keep_previous; /* earlier revisions whose images pruning keeps */
+    bool keep_previous_set;
+    struct m87_strv trust;            /* public key files (--trust, `trust = FILE`) */
+    bool trust_set;                   /* given as flags: the file's lines are ignored */
+    struct m87_sign_key **trust_keys; /* loaded by agent_config_finish */
+    size_t n_trust_keys;
+};
+
+void agent_config_release(struct agent_config *c);
+
+/* Read `key = value` lines ('#' comments, blank lines) from path into the fields of c that are
+ * still unset (flags win). Keys: server, token, state-dir, docker-host, ca-file, insecure-http
+ * (true/false), journal-max-bytes, min-free-bytes (sizes: 16MiB), keep-previous (a count),
+ * trust (a public key file; repeatable, ignored when --trust was given); '_' may stand for '-' in
+ * a key. must_exist false: a missing file is no error. M87_E_INVAL "PATH:LINE:
+ * ..." for an unknown key or a line without '='; M87_E_IO when it cannot be read. */
+int agent_config_load(const char *path, bool must_exist, struct agent_config *c,
+                      struct m87_error **err);
+
+/* Defaults, and the checks: server and token present, http:// only with insecure_http, the
+ * state dir made absolute, every trust file loaded into trust_keys. M87_E_INVAL with a message
+ * for people. */
+int agent_config_finish(struct agent_config *c, struct m87_error **err);
+
+#endif
