@@ -4,7 +4,17 @@
 #include <microhttpd.h>
 #include <string.h>
 
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/http.h"
+#include "server/json.h"
+#include "server/limits.h"
+#include "server/longpoll.h"
+#include "server/request.h"
+#include "server/store-deployments.h"
+#include "server/store-devices.h"
+#include "server/store-reports.h"
+#include "server/store.h"
+#include "server/util.h"
 
 struct sync {
     char *applied;

@@ -2,7 +2,14 @@
  * remove. */
 #include <string.h>
 
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/http.h"
+#include "server/json.h"
+#include "server/request.h"
+#include "server/revision.h"
+#include "server/store-deployments.h"
+#include "server/store-devices.h"
+#include "server/util.h"
 
 int srv_find_deployment(struct srv_req *r, struct srv_device *dev, struct srv_deployment *dep,
                         struct m87_error **err)

@@ -2,7 +2,15 @@
  * device token: rotate, revoke. */
 #include <string.h>
 
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/http.h"
+#include "server/json.h"
+#include "server/request.h"
+#include "server/store-deployments.h"
+#include "server/store-devices.h"
+#include "server/store.h"
+#include "server/util.h"
 
 static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {

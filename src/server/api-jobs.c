@@ -2,7 +2,13 @@
  * revision from the newest. */
 #include <string.h>
 
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/http.h"
+#include "server/limits.h"
+#include "server/request.h"
+#include "server/revision.h"
+#include "server/store-deployments.h"
+#include "server/store-devices.h"
 
 /* The signature of the new revision: the one sent with the request, which must be for the hash
  * made; without one, that of the previous revision when the hash is the same. */

@@ -4,7 +4,13 @@
  * device's "prefetch" reports keep the newest state of each image. */
 #include <string.h>
 
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/http.h"
+#include "server/json.h"
+#include "server/limits.h"
+#include "server/request.h"
+#include "server/store-devices.h"
+#include "server/store-reports.h"
 
 /* A reference as docker takes it: [registry[:port]/]path[:tag][@digest], no blanks. */
 static bool valid_ref(const char *s)

@@ -1,7 +1,15 @@
 /* GET /v1/devices/NAME/reports: the stored records, filtered and paginated by seq. */
 #include <string.h>
 
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/http.h"
+#include "server/json.h"
+#include "server/limits.h"
+#include "server/request.h"
+#include "server/store-deployments.h"
+#include "server/store-devices.h"
+#include "server/store-reports.h"
+#include "server/util.h"
 
 struct query {
     struct srv_report_filter f;

@@ -6,7 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/http.h"
+#include "server/json.h"
+#include "server/longpoll.h"
+#include "server/request.h"
+#include "server/store-devices.h"
+#include "server/store-sessions.h"
+#include "server/store.h"
+#include "server/util.h"
 
 #define MAX_ARGS 256
 #define MAX_ARG 4096

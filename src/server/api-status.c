@@ -2,7 +2,15 @@
  * of a revision's jobs say. */
 #include <string.h>
 
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/http.h"
+#include "server/json.h"
+#include "server/request.h"
+#include "server/revision.h"
+#include "server/store-deployments.h"
+#include "server/store-devices.h"
+#include "server/store-reports.h"
+#include "server/store-sessions.h"
 
 /* Copy member key of obj, or null when absent. */
 static void copy_member(struct m87_jw *w, const struct m87_json *obj, const char *key)

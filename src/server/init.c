@@ -3,7 +3,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "server/server-internal.h"
+#include "server/auth.h"
+#include "server/limits.h"
+#include "server/serve.h"
+#include "server/store.h"
 
 int srv_init(const char *dir, char **token, struct m87_error **err)
 {

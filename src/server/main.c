@@ -3,7 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "server/server-internal.h"
+#include "server/limits.h"
+#include "server/ratelimit.h"
+#include "server/serve.h"
+#include "server/util.h"
 
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2

@@ -4,7 +4,10 @@
 #include <string.h>
 
 #include "m87/sign.h"
-#include "server/server-internal.h"
+#include "server/http.h"
+#include "server/request.h"
+#include "server/revision.h"
+#include "server/store-deployments.h"
 
 #define SIGNATURE_HEADER "M87-Signature"
 

@@ -1,5 +1,8 @@
 /* The routing table. First match of method and pattern wins; "{}" is one path segment. */
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/http.h"
+#include "server/limits.h"
+#include "server/store-sessions.h"
 
 #define DEV "/v1/devices/{}"
 #define DEP DEV "/deployments/{}"

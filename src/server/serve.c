@@ -4,7 +4,14 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "server/server-internal.h"
+#include "server/http.h"
+#include "server/limits.h"
+#include "server/longpoll.h"
+#include "server/ratelimit.h"
+#include "server/serve.h"
+#include "server/store-reports.h"
+#include "server/store-sessions.h"
+#include "server/store.h"
 
 /* Every held sync is a descriptor: take all the kernel allows. */
 static void raise_fd_limit(void)

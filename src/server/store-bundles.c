@@ -1,6 +1,8 @@
 /* Bundles in the store: the rows that say which digests are stored, and which device may read
  * which digest. The bytes live in DATA/bundles/ (api-bundles.c). */
+#include "server/store-deployments.h"
 #include "server/store-internal.h"
+#include "server/util.h"
 
 static const char SQL_BUNDLE_FIND[] = "SELECT size FROM bundles WHERE digest = ?1";
 static const char SQL_BUNDLE_ADD[] =

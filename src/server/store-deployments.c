@@ -1,7 +1,9 @@
 /* Deployments and their revisions in the store. */
 #include <string.h>
 
+#include "server/store-deployments.h"
 #include "server/store-internal.h"
+#include "server/util.h"
 
 #define DEP_COLS                                                                                   \
     "SELECT d.id, d.device_id, d.public_id, d.active, d.created, r.created, d.head, r.hash,"       \

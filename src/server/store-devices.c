@@ -1,7 +1,11 @@
 /* Devices and tokens in the store. */
 #include <string.h>
 
+#include "server/auth.h"
+#include "server/store-devices.h"
 #include "server/store-internal.h"
+#include "server/store.h"
+#include "server/util.h"
 
 static const char SQL_TOKEN_ADD[] =
     "INSERT INTO tokens (hash, role, device_id, created) VALUES (?1, ?2, ?3, ?4)";

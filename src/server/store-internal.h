@@ -4,7 +4,7 @@
 
 #include <sqlite3.h>
 
-#include "server/server-internal.h"
+#include "server/store.h"
 
 /* A prepared statement for sql (a string constant: cached by its address), reset and with
  * its bindings cleared. NULL with *err when it does not prepare. */

@@ -2,7 +2,10 @@
  * newest "prefetch" report the device sent for each. */
 #include <string.h>
 
+#include "server/limits.h"
+#include "server/store-devices.h"
 #include "server/store-internal.h"
+#include "server/util.h"
 
 static const char SQL_PREFETCH_LIST[] =
     "SELECT image, requested, report FROM device_prefetch WHERE device_id = ?1 ORDER BY id";

@@ -2,6 +2,8 @@
 #include <string.h>
 
 #include "server/store-internal.h"
+#include "server/store-reports.h"
+#include "server/util.h"
 
 static const char SQL_REPORT_DEP[] =
     "SELECT d.id FROM deployments d JOIN revisions r ON r.deployment_id = d.id"

@@ -1,7 +1,10 @@
 /* Sessions (sync execution) and their output in the store. */
 #include <string.h>
 
+#include "server/json.h"
 #include "server/store-internal.h"
+#include "server/store-sessions.h"
+#include "server/util.h"
 
 #define SESSION_COLS                                                                               \
     "id, public_id, device_id, request, bundle, state, exit_code, message, cancel, created, "      \

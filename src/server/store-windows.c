@@ -1,7 +1,10 @@
 /* Maintenance windows of devices in the store. */
 #include <string.h>
 
+#include "server/limits.h"
+#include "server/store-devices.h"
 #include "server/store-internal.h"
+#include "server/util.h"
 
 static const char SQL_WINDOW_LIST[] =
     "SELECT id, rule, created FROM device_windows WHERE device_id = ?1 ORDER BY id";

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "server/limits.h"
 #include "server/store-internal.h"
+#include "server/store.h"
 
 #define STMT_CACHE 128
 

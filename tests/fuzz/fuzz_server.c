@@ -20,7 +20,12 @@
 #include <sys/socket.h>
 
 #include "fuzz-util.h"
-#include "server/server-internal.h"
+#include "server/http.h"
+#include "server/limits.h"
+#include "server/longpoll.h"
+#include "server/serve.h"
+#include "server/store-sessions.h"
+#include "server/store.h"
 
 /* libmicrohttpd does not always close a connection whose client shut its write side: an answer
  * is taken as whole after this much silence once it began, and no answer after the first. */

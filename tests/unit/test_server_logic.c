@@ -2,7 +2,11 @@
  * times, numbers, the revision hash and the job merge/remove that make revisions. */
 #include <string.h>
 
-#include "server/server-internal.h"
+#include "server/http.h"
+#include "server/revision.h"
+#include "server/route.h"
+#include "server/store-deployments.h"
+#include "server/util.h"
 #include "unit-util.h"
 
 static void test_route_match(void **state)
