@@ -102,6 +102,12 @@ int srv_jw_prefetch_status(struct srv_store *st, struct m87_jw *w, const struct 
 /* ---- sessions (api-sessions.c) ----------------------------------------------------------------
  */
 
+/* The body of POST /v1/devices/NAME/sessions (api-sessions-check.c): M87_E_INVAL naming what is
+ * wrong; *bundle the digest of its job's bundle (the caller's), NULL when it has none. */
+int srv_session_check_request(const struct m87_json *body, char **bundle, struct m87_error **err);
+/* The body of an agent's POST /v1/agent/sessions/ID: M87_E_INVAL naming what is wrong. */
+int srv_session_check_post(const struct m87_json *body, struct m87_error **err);
+
 void srv_api_sessions_create(struct srv_req *r);
 void srv_api_sessions_list(struct srv_req *r);
 void srv_api_sessions_get(struct srv_req *r);
