@@ -48,9 +48,5 @@ int srv_bundle_referenced(struct srv_store *st, int64_t device_id, const char *d
         return -1;
     sqlite3_bind_int64(s, 1, device_id);
     srv_bind_text(s, 2, digest);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return srv_store_error(st, "look up bundle reference", err);
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 1 : 0;
+    return srv_step_exists(st, s, "look up bundle reference", err);
 }

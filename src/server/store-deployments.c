@@ -110,18 +110,14 @@ static void dep_release(void *elem)
     srv_deployment_release(elem);
 }
 
+static const struct srv_row_type dep_type = {sizeof(struct srv_deployment), dep_fill, dep_release,
+                                             "list deployments"};
+
 int srv_deployment_list(struct srv_store *st, int64_t device_id, struct srv_deployment **out,
                         size_t *n, struct m87_error **err)
 {
-    static const struct srv_row_type type = {sizeof(struct srv_deployment), dep_fill, dep_release,
-                                             "list deployments"};
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEP_LIST, err);
     void *v = NULL;
-
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, device_id);
-    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+    if (srv_rows_by_id(st, SQL_DEP_LIST, device_id, &dep_type, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
@@ -288,18 +284,14 @@ static void rev_release(void *elem)
     srv_revision_release(elem);
 }
 
+static const struct srv_row_type rev_type = {sizeof(struct srv_revision), rev_fill, rev_release,
+                                             "list revisions"};
+
 int srv_revision_list(struct srv_store *st, const struct srv_deployment *d,
                       struct srv_revision **out, size_t *n, struct m87_error **err)
 {
-    static const struct srv_row_type type = {sizeof(struct srv_revision), rev_fill, rev_release,
-                                             "list revisions"};
-    sqlite3_stmt *s = srv_stmt(st, SQL_REV_LIST, err);
     void *v = NULL;
-
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, d->id);
-    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+    if (srv_rows_by_id(st, SQL_REV_LIST, d->id, &rev_type, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;

@@ -224,15 +224,7 @@ int srv_device_seen(struct srv_store *st, int64_t id, const char *agent_version,
 
 int srv_device_count_online(struct srv_store *st, int64_t since, int64_t *n, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_ONLINE, err);
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, since);
-    if (sqlite3_step(s) != SQLITE_ROW)
-        return srv_store_error(st, "count devices", err);
-    *n = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return 0;
+    return srv_query_int(st, SQL_DEVICE_ONLINE, since, n, "count devices", err);
 }
 
 /* UPDATE statements of one device that bind (id, text or NULL). */

@@ -33,5 +33,17 @@ struct srv_row_type {
  * type->what. */
 int srv_rows_collect(struct srv_store *st, sqlite3_stmt *s, const struct srv_row_type *type,
                      void **out, size_t *n, struct m87_error **err);
+/* srv_rows_collect over sql with id bound to ?1. */
+int srv_rows_by_id(struct srv_store *st, const char *sql, int64_t id,
+                   const struct srv_row_type *type, void **out, size_t *n, struct m87_error **err);
+/* Release each of the n elements of v as type says, then free v (NULL is a no-op). */
+void srv_rows_free(void *v, size_t n, const struct srv_row_type *type);
+/* The integer in the first column of the one row sql gives with id bound to ?1 (a count);
+ * *err names what when there is no row. */
+int srv_query_int(struct srv_store *st, const char *sql, int64_t id, int64_t *out, const char *what,
+                  struct m87_error **err);
+/* Step s once: 1 when it gives a row, 0 when none (s is reset); *err names what on an error. */
+int srv_step_exists(struct srv_store *st, sqlite3_stmt *s, const char *what,
+                    struct m87_error **err);
 
 #endif

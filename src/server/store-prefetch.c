@@ -32,40 +32,21 @@ static void prefetch_release(void *elem)
     free(p->report);
 }
 
+static const struct srv_row_type prefetch_type = {sizeof(struct srv_prefetch), prefetch_fill,
+                                                  prefetch_release, "list prefetch images"};
+
 void srv_prefetch_free(struct srv_prefetch *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        prefetch_release(&v[i]);
-    free(v);
+    srv_rows_free(v, n, &prefetch_type);
 }
 
 int srv_prefetch_list(struct srv_store *st, int64_t device_id, struct srv_prefetch **out, size_t *n,
                       struct m87_error **err)
 {
-    static const struct srv_row_type type = {sizeof(struct srv_prefetch), prefetch_fill,
-                                             prefetch_release, "list prefetch images"};
-    sqlite3_stmt *s = srv_stmt(st, SQL_PREFETCH_LIST, err);
     void *v = NULL;
-
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, device_id);
-    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+    if (srv_rows_by_id(st, SQL_PREFETCH_LIST, device_id, &prefetch_type, &v, n, err) < 0)
         return -1;
     *out = v;
-    return 0;
-}
-
-static int count(struct srv_store *st, int64_t device_id, int64_t *n, struct m87_error **err)
-{
-    sqlite3_stmt *s = srv_stmt(st, SQL_PREFETCH_COUNT, err);
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, device_id);
-    if (sqlite3_step(s) != SQLITE_ROW)
-        return srv_store_error(st, "count prefetch images", err);
-    *n = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
     return 0;
 }
 
@@ -85,7 +66,7 @@ int srv_prefetch_add(struct srv_store *st, int64_t device_id, const struct m87_s
             return -1;
         added += sqlite3_changes(srv_store_db(st));
     }
-    if (count(st, device_id, &have, err) < 0)
+    if (srv_query_int(st, SQL_PREFETCH_COUNT, device_id, &have, "count prefetch images", err) < 0)
         return -1;
     if (have > SRV_MAX_PREFETCH)
         return m87_error_set(err, M87_E_TOOBIG, 0, "a device has at most %d prefetch images",

@@ -107,11 +107,10 @@ int srv_report_any_for(struct srv_store *st, int64_t device_id, const char *revi
         return -1;
     sqlite3_bind_int64(s, 1, device_id);
     srv_bind_text(s, 2, revision);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return srv_store_error(st, "read reports", err);
-    *yes = rc == SQLITE_ROW;
-    sqlite3_reset(s);
+    int rc = srv_step_exists(st, s, "read reports", err);
+    if (rc < 0)
+        return -1;
+    *yes = rc == 1;
     return 0;
 }
 
@@ -131,11 +130,12 @@ static void row_release(void *elem)
     free(r->raw);
 }
 
+static const struct srv_row_type row_type = {sizeof(struct srv_report_row), row_fill, row_release,
+                                             "query reports"};
+
 void srv_report_rows_free(struct srv_report_row *rows, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        row_release(&rows[i]);
-    free(rows);
+    srv_rows_free(rows, n, &row_type);
 }
 
 int srv_report_query(struct srv_store *st, int64_t device_id, const struct srv_report_filter *f,
@@ -152,10 +152,8 @@ int srv_report_query(struct srv_store *st, int64_t device_id, const struct srv_r
     srv_bind_text(s, 6, f->kind);
     sqlite3_bind_int64(s, 7, f->after);
     sqlite3_bind_int64(s, 8, f->limit + 1);
-    static const struct srv_row_type type = {sizeof(struct srv_report_row), row_fill, row_release,
-                                             "query reports"};
     void *v = NULL;
-    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+    if (srv_rows_collect(st, s, &row_type, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;

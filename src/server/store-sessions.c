@@ -249,18 +249,17 @@ static void chunk_release(void *elem)
     free(c->text);
 }
 
+static const struct srv_row_type chunk_type = {sizeof(struct srv_session_chunk), chunk_fill,
+                                               chunk_release, "read session output"};
+
 void srv_session_chunks_free(struct srv_session_chunk *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        chunk_release(&v[i]);
-    free(v);
+    srv_rows_free(v, n, &chunk_type);
 }
 
 int srv_session_output_read(struct srv_store *st, int64_t session_id, int64_t after, int64_t limit,
                             struct srv_session_chunk **out, size_t *n, struct m87_error **err)
 {
-    static const struct srv_row_type type = {sizeof(struct srv_session_chunk), chunk_fill,
-                                             chunk_release, "read session output"};
     sqlite3_stmt *s = srv_stmt(st, SQL_OUTPUT_READ, err);
     void *v = NULL;
 
@@ -269,7 +268,7 @@ int srv_session_output_read(struct srv_store *st, int64_t session_id, int64_t af
     sqlite3_bind_int64(s, 1, session_id);
     sqlite3_bind_int64(s, 2, after);
     sqlite3_bind_int64(s, 3, limit);
-    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+    if (srv_rows_collect(st, s, &chunk_type, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
@@ -292,11 +291,7 @@ int srv_session_bundle_referenced(struct srv_store *st, int64_t device_id, const
         return -1;
     sqlite3_bind_int64(s, 1, device_id);
     srv_bind_text(s, 2, digest);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return srv_store_error(st, "read sessions", err);
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 1 : 0;
+    return srv_step_exists(st, s, "read sessions", err);
 }
 
 /* ---- interactive projects -------------------------------------------------------------------- */
