@@ -1,4 +1,5 @@
-/* What the handlers share: devices and deployments written as JSON. */
+/* What the handlers share: devices and deployments written as JSON, and a change of the device
+ * a request names. */
 #include <string.h>
 
 #include "server/api.h"
@@ -35,4 +36,17 @@ void srv_jw_deployment(struct m87_jw *w, const struct srv_deployment *d)
     srv_jw_time(w, "updated", d->updated);
     m87_jw_key(w, "jobs");
     srv_jw_raw(w, d->jobs);
+}
+
+int srv_change_device(struct srv_req *r,
+                      int (*change)(struct srv_store *st, int64_t id, struct m87_error **err),
+                      struct m87_error **err)
+{
+    struct srv_device d = {0};
+    if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
+        return -1;
+    int rc = change(r->srv->store, d.id, err);
+    r->notify_device = d.id;
+    srv_device_release(&d);
+    return rc;
 }

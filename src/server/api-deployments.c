@@ -111,8 +111,7 @@ static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 void srv_api_deployments_create(struct srv_req *r)
 {
     static const char *const allowed[] = {"now", NULL};
-    if (srv_req_check_query(r, allowed) == 0)
-        srv_run_tx(r, 201, create);
+    srv_run_query(r, allowed, 201, create);
 }
 
 static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
@@ -141,9 +140,7 @@ static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 
 void srv_api_deployments_list(struct srv_req *r)
 {
-    static const char *const none[] = {NULL};
-    if (srv_req_check_query(r, none) == 0)
-        srv_run_tx(r, 200, list);
+    srv_run_query(r, NULL, 200, list);
 }
 
 static void write_signature(struct m87_jw *w, const struct srv_revision *rev)
@@ -196,8 +193,7 @@ static int get(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 void srv_api_deployments_get(struct srv_req *r)
 {
     static const char *const allowed[] = {"revision", NULL};
-    if (srv_req_check_query(r, allowed) == 0)
-        srv_run_tx(r, 200, get);
+    srv_run_query(r, allowed, 200, get);
 }
 
 static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
@@ -264,8 +260,7 @@ static int activate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 void srv_api_deployments_activate(struct srv_req *r)
 {
     static const char *const allowed[] = {"now", NULL};
-    if (srv_req_check_query(r, allowed) == 0)
-        srv_run_tx(r, 200, activate);
+    srv_run_query(r, allowed, 200, activate);
 }
 
 static int revisions(struct srv_req *r, struct m87_jw *w, struct m87_error **err)

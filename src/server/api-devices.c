@@ -109,13 +109,7 @@ void srv_api_devices_get(struct srv_req *r)
 static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     (void)w;
-    struct srv_device d = {0};
-    if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
-        return -1;
-    int rc = srv_device_delete(r->srv->store, d.id, err);
-    r->notify_device = d.id;
-    srv_device_release(&d);
-    return rc;
+    return srv_change_device(r, srv_device_delete, err);
 }
 
 void srv_api_devices_delete(struct srv_req *r)
@@ -160,13 +154,7 @@ void srv_api_devices_token_rotate(struct srv_req *r)
 static int token_revoke(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     (void)w;
-    struct srv_device d = {0};
-    if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
-        return -1;
-    int rc = srv_token_revoke_device(r->srv->store, d.id, err);
-    r->notify_device = d.id;
-    srv_device_release(&d);
-    return rc;
+    return srv_change_device(r, srv_token_revoke_device, err);
 }
 
 void srv_api_devices_token_revoke(struct srv_req *r)

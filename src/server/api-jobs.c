@@ -98,8 +98,7 @@ static const char *const jobs_query[] = {"now", NULL};
 
 void srv_api_jobs_put(struct srv_req *r)
 {
-    if (srv_req_check_query(r, jobs_query) == 0)
-        srv_run_tx(r, 200, put);
+    srv_run_query(r, jobs_query, 200, put);
 }
 
 static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
@@ -122,6 +121,5 @@ static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 
 void srv_api_jobs_delete(struct srv_req *r)
 {
-    if (srv_req_check_query(r, jobs_query) == 0)
-        srv_run_tx(r, 200, delete);
+    srv_run_query(r, jobs_query, 200, delete);
 }

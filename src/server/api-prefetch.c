@@ -146,9 +146,7 @@ static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 
 void srv_api_prefetch_list(struct srv_req *r)
 {
-    static const char *const none[] = {NULL};
-    if (srv_req_check_query(r, none) == 0)
-        srv_run_tx(r, 200, list);
+    srv_run_query(r, NULL, 200, list);
 }
 
 static int add(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
@@ -182,13 +180,7 @@ void srv_api_prefetch_add(struct srv_req *r)
 static int clear(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     (void)w;
-    struct srv_device d = {0};
-    if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
-        return -1;
-    int rc = srv_prefetch_clear(r->srv->store, d.id, err);
-    r->notify_device = d.id;
-    srv_device_release(&d);
-    return rc;
+    return srv_change_device(r, srv_prefetch_clear, err);
 }
 
 void srv_api_prefetch_clear(struct srv_req *r)

@@ -94,6 +94,5 @@ void srv_api_reports_query(struct srv_req *r)
 {
     static const char *const allowed[] = {"deployment", "revision", "job",   "step",
                                           "kind",       "after",    "limit", NULL};
-    if (srv_req_check_query(r, allowed) == 0)
-        srv_run_tx(r, 200, query);
+    srv_run_query(r, allowed, 200, query);
 }

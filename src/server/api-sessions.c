@@ -171,9 +171,7 @@ static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 
 void srv_api_sessions_list(struct srv_req *r)
 {
-    static const char *const none[] = {NULL};
-    if (srv_req_check_query(r, none) == 0)
-        srv_run_tx(r, 200, list);
+    srv_run_query(r, NULL, 200, list);
 }
 
 static int show(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
@@ -194,9 +192,7 @@ static int show(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 
 void srv_api_sessions_get(struct srv_req *r)
 {
-    static const char *const none[] = {NULL};
-    if (srv_req_check_query(r, none) == 0)
-        srv_run_tx(r, 200, show);
+    srv_run_query(r, NULL, 200, show);
 }
 
 /* Pending: cancelled at once. Running: marked; the agent learns it from the answer to its next

@@ -170,8 +170,7 @@ static int status(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 void srv_api_status(struct srv_req *r)
 {
     static const char *const allowed[] = {"deployment", NULL};
-    if (srv_req_check_query(r, allowed) == 0)
-        srv_run_tx(r, 200, status);
+    srv_run_query(r, allowed, 200, status);
 }
 
 /* The overall state from the jobs' states (docs/api.md). */

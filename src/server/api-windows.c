@@ -25,9 +25,7 @@ static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 
 void srv_api_windows_list(struct srv_req *r)
 {
-    static const char *const none[] = {NULL};
-    if (srv_req_check_query(r, none) == 0)
-        srv_run_tx(r, 200, list);
+    srv_run_query(r, NULL, 200, list);
 }
 
 /* The body's rule, checked and made canonical. */

@@ -23,6 +23,11 @@ void srv_jw_deployment(struct m87_jw *w, const struct srv_deployment *d);
 /* A stored report record with "received" and "deployment" added. */
 void srv_jw_report(struct m87_jw *w, const char *raw, int64_t received, const char *deployment);
 bool srv_device_online(struct srv *s, const struct srv_device *d);
+/* change(store, id) on the device of the first path parameter (M87_E_NOTFOUND when there is
+ * none), whose held sync is woken after the commit. */
+int srv_change_device(struct srv_req *r,
+                      int (*change)(struct srv_store *st, int64_t id, struct m87_error **err),
+                      struct m87_error **err);
 
 /* ---- handlers -------------------------------------------------------------------------------- */
 

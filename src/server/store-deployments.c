@@ -79,10 +79,9 @@ static int dep_one(struct srv_store *st, sqlite3_stmt *s, struct srv_deployment 
 int srv_deployment_find(struct srv_store *st, int64_t device_id, const char *public_id,
                         struct srv_deployment *out, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEP_FIND, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_DEP_FIND, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     srv_bind_text(s, 2, public_id);
     int rc = dep_one(st, s, out, err);
     if (rc == 0)
@@ -93,10 +92,9 @@ int srv_deployment_find(struct srv_store *st, int64_t device_id, const char *pub
 int srv_deployment_active(struct srv_store *st, int64_t device_id, struct srv_deployment *out,
                           struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEP_ACTIVE, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_DEP_ACTIVE, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     return dep_one(st, s, out, err);
 }
 
@@ -126,10 +124,9 @@ int srv_deployment_list(struct srv_store *st, int64_t device_id, struct srv_depl
 static int insert_revision(struct srv_store *st, int64_t dep_id, int64_t number,
                            const struct srv_rev_content *c, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_REV_ADD, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_REV_ADD, dep_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, dep_id);
     sqlite3_bind_int64(s, 2, number);
     srv_bind_text(s, 3, c->hash);
     sqlite3_bind_int64(s, 4, srv_now());
@@ -201,10 +198,9 @@ int srv_deployment_create(struct srv_store *st, int64_t device_id, bool active,
 int srv_deployment_activate(struct srv_store *st, const struct srv_deployment *d,
                             struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEP_DEACTIVATE, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_DEP_DEACTIVATE, d->device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, d->device_id);
     if (srv_step_done(st, s, "deactivate deployment", err) < 0)
         return -1;
     if ((s = srv_stmt(st, SQL_DEP_ACTIVATE, err)) == NULL)
@@ -219,10 +215,9 @@ int srv_deployment_delete(struct srv_store *st, const struct srv_deployment *d,
     if (d->active)
         return m87_error_set(err, M87_E_CONFLICT, 0,
                              "deployment '%s' is active: activate another one first", d->public_id);
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEP_DELETE, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_DEP_DELETE, d->id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, d->id);
     return srv_step_done(st, s, "delete deployment", err);
 }
 
@@ -235,10 +230,9 @@ int srv_revision_add(struct srv_store *st, const struct srv_deployment *d,
 int srv_revision_get(struct srv_store *st, const struct srv_deployment *d, int64_t number,
                      struct srv_revision *out, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_REV_GET, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_REV_GET, d->id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, d->id);
     sqlite3_bind_int64(s, 2, number);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_DONE)
@@ -260,10 +254,9 @@ int srv_revision_get(struct srv_store *st, const struct srv_deployment *d, int64
 int srv_revision_sign(struct srv_store *st, const struct srv_deployment *d, int64_t number,
                       const char *sig_key, const char *sig, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_REV_SIGN, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_REV_SIGN, d->id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, d->id);
     sqlite3_bind_int64(s, 2, number);
     srv_bind_text(s, 3, sig_key);
     srv_bind_text(s, 4, sig_key ? sig : NULL);

@@ -65,10 +65,9 @@ int srv_token_add(struct srv_store *st, const char *hash, enum srv_role role, in
 
 int srv_token_revoke_device(struct srv_store *st, int64_t device_id, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_TOKEN_REVOKE, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_TOKEN_REVOKE, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     return srv_step_done(st, s, "revoke token", err);
 }
 
@@ -167,10 +166,9 @@ int srv_device_find(struct srv_store *st, const char *name, struct srv_device *o
 int srv_device_by_id(struct srv_store *st, int64_t id, struct srv_device *out,
                      struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_BY_ID, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_DEVICE_BY_ID, id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, id);
     _cleanup_free_ char *what = m87_xasprintf("#%lld", (long long)id);
     return device_one(st, s, what, out, err);
 }
@@ -201,20 +199,18 @@ int srv_device_list(struct srv_store *st, struct srv_device **out, size_t *n,
 
 int srv_device_delete(struct srv_store *st, int64_t id, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_DELETE, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_DEVICE_DELETE, id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, id);
     return srv_step_done(st, s, "delete device", err);
 }
 
 int srv_device_seen(struct srv_store *st, int64_t id, const char *agent_version,
                     const char *applied, bool offline, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_SEEN, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_DEVICE_SEEN, id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, srv_now());
     srv_bind_text(s, 3, agent_version);
     srv_bind_text(s, 4, applied);
@@ -231,10 +227,9 @@ int srv_device_count_online(struct srv_store *st, int64_t since, int64_t *n, str
 static int update_device(struct srv_store *st, const char *sql, int64_t id, const char *text,
                          const char *what, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, sql, err);
+    sqlite3_stmt *s = srv_stmt_id(st, sql, id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, id);
     if (sql != SQL_DEVICE_POLICY)
         srv_bind_text(s, 2, text);
     return srv_step_done(st, s, what, err);

@@ -9,6 +9,9 @@
 /* A prepared statement for sql (a string constant: cached by its address), reset and with
  * its bindings cleared. NULL with *err when it does not prepare. */
 sqlite3_stmt *srv_stmt(struct srv_store *st, const char *sql, struct m87_error **err);
+/* srv_stmt with id bound to ?1 (a row's or a device's id). */
+sqlite3_stmt *srv_stmt_id(struct srv_store *st, const char *sql, int64_t id,
+                          struct m87_error **err);
 /* Fill *err from the connection's last error, prefixed with what. */
 int srv_store_error(struct srv_store *st, const char *what, struct m87_error **err);
 /* Step a statement that returns no rows. */

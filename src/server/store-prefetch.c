@@ -76,10 +76,9 @@ int srv_prefetch_add(struct srv_store *st, int64_t device_id, const struct m87_s
 
 int srv_prefetch_clear(struct srv_store *st, int64_t device_id, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_PREFETCH_CLEAR, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_PREFETCH_CLEAR, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     if (srv_step_done(st, s, "clear prefetch images", err) < 0)
         return -1;
     return sqlite3_changes(srv_store_db(st)) ? srv_device_bump_policy(st, device_id, err) : 0;
@@ -88,10 +87,9 @@ int srv_prefetch_clear(struct srv_store *st, int64_t device_id, struct m87_error
 int srv_prefetch_note(struct srv_store *st, int64_t device_id, const char *image,
                       const char *report, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_PREFETCH_NOTE, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_PREFETCH_NOTE, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     srv_bind_text(s, 2, image);
     srv_bind_text(s, 3, report);
     return srv_step_done(st, s, "store prefetch report", err);

@@ -31,10 +31,9 @@ static int report_deployment(struct srv_store *st, int64_t device_id, const char
     *dep = 0;
     if (revision == NULL)
         return 0;
-    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_DEP, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_REPORT_DEP, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     srv_bind_text(s, 2, revision);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
@@ -51,10 +50,9 @@ int srv_report_add(struct srv_store *st, int64_t device_id, const struct srv_rep
     int64_t dep = 0;
     if (report_deployment(st, device_id, rep->revision, &dep, err) < 0)
         return -1;
-    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_ADD, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_REPORT_ADD, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     sqlite3_bind_int64(s, 2, rep->seq);
     srv_bind_text(s, 3, rep->kind);
     srv_bind_text(s, 4, rep->revision);
@@ -84,10 +82,9 @@ static int one_int(struct srv_store *st, sqlite3_stmt *s, const char *what, int6
 int srv_report_max_seq(struct srv_store *st, int64_t device_id, int64_t *seq,
                        struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_MAX, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_REPORT_MAX, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     return one_int(st, s, "read report sequence", seq, err);
 }
 
@@ -102,10 +99,9 @@ int srv_report_count(struct srv_store *st, int64_t *n, struct m87_error **err)
 int srv_report_any_for(struct srv_store *st, int64_t device_id, const char *revision, bool *yes,
                        struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_ANY, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_REPORT_ANY, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     srv_bind_text(s, 2, revision);
     int rc = srv_step_exists(st, s, "read reports", err);
     if (rc < 0)
@@ -141,10 +137,9 @@ void srv_report_rows_free(struct srv_report_row *rows, size_t n)
 int srv_report_query(struct srv_store *st, int64_t device_id, const struct srv_report_filter *f,
                      struct srv_report_row **out, size_t *n, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_QUERY, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_REPORT_QUERY, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     sqlite3_bind_int64(s, 2, f->deployment_id);
     srv_bind_text(s, 3, f->revision);
     srv_bind_text(s, 4, f->job);
@@ -166,32 +161,38 @@ static const char SQL_REPORT_STEPS[] =
     "SELECT raw FROM reports WHERE device_id = ?1 AND revision = ?2 AND kind = 'step'"
     " AND job = ?3 ORDER BY seq";
 
-int srv_report_latest_job(struct srv_store *st, int64_t device_id, const char *revision,
-                          const char *job, char **raw, struct m87_error **err)
+/* The raw of the first row sql gives for (device_id, revision, arg): NULL when none. */
+static int first_raw(struct srv_store *st, const char *sql, int64_t device_id, const char *revision,
+                     const char *arg, char **raw, const char *what, struct m87_error **err)
 {
     *raw = NULL;
-    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_LATEST_JOB, err);
+    sqlite3_stmt *s = srv_stmt_id(st, sql, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     srv_bind_text(s, 2, revision);
-    srv_bind_text(s, 3, job);
+    srv_bind_text(s, 3, arg);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         *raw = srv_col_text(s, 0);
     else if (rc != SQLITE_DONE)
-        return srv_store_error(st, "read job report", err);
+        return srv_store_error(st, what, err);
     sqlite3_reset(s);
     return 0;
+}
+
+int srv_report_latest_job(struct srv_store *st, int64_t device_id, const char *revision,
+                          const char *job, char **raw, struct m87_error **err)
+{
+    return first_raw(st, SQL_REPORT_LATEST_JOB, device_id, revision, job, raw, "read job report",
+                     err);
 }
 
 int srv_report_steps(struct srv_store *st, int64_t device_id, const char *revision, const char *job,
                      struct m87_strv *raws, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_STEPS, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_REPORT_STEPS, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     srv_bind_text(s, 2, revision);
     srv_bind_text(s, 3, job);
     int rc;
@@ -209,18 +210,6 @@ static const char SQL_REPORT_LATEST_KIND[] =
 int srv_report_latest_kind(struct srv_store *st, int64_t device_id, const char *revision,
                            const char *kind, char **raw, struct m87_error **err)
 {
-    *raw = NULL;
-    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_LATEST_KIND, err);
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, device_id);
-    srv_bind_text(s, 2, revision);
-    srv_bind_text(s, 3, kind);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        *raw = srv_col_text(s, 0);
-    else if (rc != SQLITE_DONE)
-        return srv_store_error(st, "read report", err);
-    sqlite3_reset(s);
-    return 0;
+    return first_raw(st, SQL_REPORT_LATEST_KIND, device_id, revision, kind, raw, "read report",
+                     err);
 }

@@ -34,10 +34,9 @@ int srv_rows_collect(struct srv_store *st, sqlite3_stmt *s, const struct srv_row
 int srv_rows_by_id(struct srv_store *st, const char *sql, int64_t id,
                    const struct srv_row_type *type, void **out, size_t *n, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, sql, err);
+    sqlite3_stmt *s = srv_stmt_id(st, sql, id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, id);
     return srv_rows_collect(st, s, type, out, n, err);
 }
 
@@ -51,10 +50,9 @@ void srv_rows_free(void *v, size_t n, const struct srv_row_type *type)
 int srv_query_int(struct srv_store *st, const char *sql, int64_t id, int64_t *out, const char *what,
                   struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, sql, err);
+    sqlite3_stmt *s = srv_stmt_id(st, sql, id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, id);
     if (sqlite3_step(s) != SQLITE_ROW)
         return srv_store_error(st, what, err);
     *out = sqlite3_column_int64(s, 0);

@@ -155,10 +155,9 @@ int srv_session_find(struct srv_store *st, const char *public_id, struct srv_ses
 int srv_session_list(struct srv_store *st, int64_t device_id, struct srv_session **out, size_t *n,
                      struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_SESSION_LIST, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_SESSION_LIST, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     return read_rows(st, s, out, n, err);
 }
 
@@ -196,10 +195,9 @@ static void bind_time(sqlite3_stmt *s, int idx, int64_t t)
 
 int srv_session_update(struct srv_store *st, const struct srv_session *x, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_SESSION_UPDATE, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_SESSION_UPDATE, x->id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, x->id);
     srv_bind_text(s, 2, x->state);
     if (x->exit_code >= 0)
         sqlite3_bind_int64(s, 3, x->exit_code);
@@ -218,10 +216,9 @@ int srv_session_update(struct srv_store *st, const struct srv_session *x, struct
 int srv_session_output_add(struct srv_store *st, struct srv_session *x, const char *stream,
                            const char *text, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_OUTPUT_ADD, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_OUTPUT_ADD, x->id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, x->id);
     sqlite3_bind_int64(s, 2, x->next_seq);
     srv_bind_text(s, 3, stream);
     srv_bind_text(s, 4, text);
@@ -276,20 +273,18 @@ int srv_session_output_read(struct srv_store *st, int64_t session_id, int64_t af
 
 int srv_session_prune(struct srv_store *st, int64_t before, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_SESSION_PRUNE, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_SESSION_PRUNE, before, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, before);
     return srv_step_done(st, s, "prune sessions", err);
 }
 
 int srv_session_bundle_referenced(struct srv_store *st, int64_t device_id, const char *digest,
                                   struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_SESSION_BUNDLE, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_SESSION_BUNDLE, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     srv_bind_text(s, 2, digest);
     return srv_step_exists(st, s, "read sessions", err);
 }

@@ -51,10 +51,9 @@ int srv_window_list(struct srv_store *st, int64_t device_id, struct srv_window *
 static int find_rule(struct srv_store *st, int64_t device_id, const char *rule, int64_t *id,
                      struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_WINDOW_FIND, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_WINDOW_FIND, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     srv_bind_text(s, 2, rule);
     int rc = sqlite3_step(s);
     *id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
@@ -96,10 +95,9 @@ int srv_window_add(struct srv_store *st, int64_t device_id, const char *rule,
 int srv_window_delete(struct srv_store *st, const struct srv_device *d, int64_t id,
                       struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_WINDOW_DELETE, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_WINDOW_DELETE, d->id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, d->id);
     sqlite3_bind_int64(s, 2, id);
     if (srv_step_done(st, s, "delete window", err) < 0)
         return -1;

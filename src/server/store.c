@@ -191,6 +191,14 @@ sqlite3_stmt *srv_stmt(struct srv_store *st, const char *sql, struct m87_error *
     return s;
 }
 
+sqlite3_stmt *srv_stmt_id(struct srv_store *st, const char *sql, int64_t id, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, sql, err);
+    if (s)
+        sqlite3_bind_int64(s, 1, id);
+    return s;
+}
+
 int srv_step_done(struct srv_store *st, sqlite3_stmt *s, const char *what, struct m87_error **err)
 {
     int rc = sqlite3_step(s);
