@@ -198,15 +198,9 @@ int srv_deployment_create(struct srv_store *st, int64_t device_id, bool active,
 int srv_deployment_activate(struct srv_store *st, const struct srv_deployment *d,
                             struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_DEP_DEACTIVATE, d->device_id, err);
-    if (s == NULL)
+    if (srv_exec_id(st, SQL_DEP_DEACTIVATE, d->device_id, "deactivate deployment", err) < 0)
         return -1;
-    if (srv_step_done(st, s, "deactivate deployment", err) < 0)
-        return -1;
-    if ((s = srv_stmt(st, SQL_DEP_ACTIVATE, err)) == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, d->id);
-    return srv_step_done(st, s, "activate deployment", err);
+    return srv_exec_id(st, SQL_DEP_ACTIVATE, d->id, "activate deployment", err);
 }
 
 int srv_deployment_delete(struct srv_store *st, const struct srv_deployment *d,
@@ -215,10 +209,7 @@ int srv_deployment_delete(struct srv_store *st, const struct srv_deployment *d,
     if (d->active)
         return m87_error_set(err, M87_E_CONFLICT, 0,
                              "deployment '%s' is active: activate another one first", d->public_id);
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_DEP_DELETE, d->id, err);
-    if (s == NULL)
-        return -1;
-    return srv_step_done(st, s, "delete deployment", err);
+    return srv_exec_id(st, SQL_DEP_DELETE, d->id, "delete deployment", err);
 }
 
 int srv_revision_add(struct srv_store *st, const struct srv_deployment *d,

@@ -65,10 +65,7 @@ int srv_token_add(struct srv_store *st, const char *hash, enum srv_role role, in
 
 int srv_token_revoke_device(struct srv_store *st, int64_t device_id, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_TOKEN_REVOKE, device_id, err);
-    if (s == NULL)
-        return -1;
-    return srv_step_done(st, s, "revoke token", err);
+    return srv_exec_id(st, SQL_TOKEN_REVOKE, device_id, "revoke token", err);
 }
 
 int srv_token_lookup(struct srv_store *st, const char *hash, enum srv_role *role,
@@ -199,10 +196,7 @@ int srv_device_list(struct srv_store *st, struct srv_device **out, size_t *n,
 
 int srv_device_delete(struct srv_store *st, int64_t id, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_DEVICE_DELETE, id, err);
-    if (s == NULL)
-        return -1;
-    return srv_step_done(st, s, "delete device", err);
+    return srv_exec_id(st, SQL_DEVICE_DELETE, id, "delete device", err);
 }
 
 int srv_device_seen(struct srv_store *st, int64_t id, const char *agent_version,

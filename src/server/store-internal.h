@@ -16,6 +16,9 @@ sqlite3_stmt *srv_stmt_id(struct srv_store *st, const char *sql, int64_t id,
 int srv_store_error(struct srv_store *st, const char *what, struct m87_error **err);
 /* Step a statement that returns no rows. */
 int srv_step_done(struct srv_store *st, sqlite3_stmt *s, const char *what, struct m87_error **err);
+/* Run sql, which returns no rows, with id bound to ?1. */
+int srv_exec_id(struct srv_store *st, const char *sql, int64_t id, const char *what,
+                struct m87_error **err);
 /* A text column copied (NULL stays NULL). */
 char *srv_col_text(sqlite3_stmt *s, int col);
 /* Bind text or NULL. */

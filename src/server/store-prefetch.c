@@ -76,10 +76,7 @@ int srv_prefetch_add(struct srv_store *st, int64_t device_id, const struct m87_s
 
 int srv_prefetch_clear(struct srv_store *st, int64_t device_id, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_PREFETCH_CLEAR, device_id, err);
-    if (s == NULL)
-        return -1;
-    if (srv_step_done(st, s, "clear prefetch images", err) < 0)
+    if (srv_exec_id(st, SQL_PREFETCH_CLEAR, device_id, "clear prefetch images", err) < 0)
         return -1;
     return sqlite3_changes(srv_store_db(st)) ? srv_device_bump_policy(st, device_id, err) : 0;
 }

@@ -273,10 +273,7 @@ int srv_session_output_read(struct srv_store *st, int64_t session_id, int64_t af
 
 int srv_session_prune(struct srv_store *st, int64_t before, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_SESSION_PRUNE, before, err);
-    if (s == NULL)
-        return -1;
-    return srv_step_done(st, s, "prune sessions", err);
+    return srv_exec_id(st, SQL_SESSION_PRUNE, before, "prune sessions", err);
 }
 
 int srv_session_bundle_referenced(struct srv_store *st, int64_t device_id, const char *digest,

@@ -199,6 +199,13 @@ sqlite3_stmt *srv_stmt_id(struct srv_store *st, const char *sql, int64_t id, str
     return s;
 }
 
+int srv_exec_id(struct srv_store *st, const char *sql, int64_t id, const char *what,
+                struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt_id(st, sql, id, err);
+    return s ? srv_step_done(st, s, what, err) : -1;
+}
+
 int srv_step_done(struct srv_store *st, sqlite3_stmt *s, const char *what, struct m87_error **err)
 {
     int rc = sqlite3_step(s);
