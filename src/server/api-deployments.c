@@ -70,7 +70,7 @@ static int initial_content(struct srv_req *r, const struct srv_device *dev,
     return rc;
 }
 
-static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_deployments_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     static const char *const fields[] = {"active", "clone", NULL};
     _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
@@ -108,13 +108,7 @@ static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return rc;
 }
 
-void srv_api_deployments_create(struct srv_req *r)
-{
-    static const char *const allowed[] = {"now", NULL};
-    srv_run_query(r, allowed, 201, create);
-}
-
-static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_deployments_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_device dev = {0};
     struct srv_deployment *v = NULL;
@@ -138,11 +132,6 @@ static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return 0;
 }
 
-void srv_api_deployments_list(struct srv_req *r)
-{
-    srv_run_query(r, NULL, 200, list);
-}
-
 static void write_signature(struct m87_jw *w, const struct srv_revision *rev)
 {
     m87_jw_key(w, "signature");
@@ -156,7 +145,7 @@ static void write_signature(struct m87_jw *w, const struct srv_revision *rev)
     m87_jw_obj_close(w);
 }
 
-static int get(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_deployments_get(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     const char *q = srv_req_query(r, "revision");
     int64_t number = 0;
@@ -190,13 +179,7 @@ static int get(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return rc;
 }
 
-void srv_api_deployments_get(struct srv_req *r)
-{
-    static const char *const allowed[] = {"revision", NULL};
-    srv_run_query(r, allowed, 200, get);
-}
-
-static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_deployments_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     (void)w;
     struct srv_device dev = {0};
@@ -207,11 +190,6 @@ static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     srv_deployment_release(&dep);
     srv_device_release(&dev);
     return rc;
-}
-
-void srv_api_deployments_delete(struct srv_req *r)
-{
-    srv_run_tx(r, 204, delete);
 }
 
 /* A signature sent with activate is for the deployment's newest revision (signing a revision
@@ -229,7 +207,7 @@ static int sign_head(struct srv_req *r, const struct srv_deployment *dep,
     return srv_revision_sign(r->srv->store, dep, dep->revision, sig->key, sig->sig, err);
 }
 
-static int activate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_deployments_activate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     static const char *const none[] = {NULL};
     _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
@@ -257,13 +235,7 @@ static int activate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return rc;
 }
 
-void srv_api_deployments_activate(struct srv_req *r)
-{
-    static const char *const allowed[] = {"now", NULL};
-    srv_run_query(r, allowed, 200, activate);
-}
-
-static int revisions(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_deployments_revisions(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_device dev = {0};
     struct srv_deployment dep = {0};
@@ -293,9 +265,4 @@ static int revisions(struct srv_req *r, struct m87_jw *w, struct m87_error **err
     srv_deployment_release(&dep);
     srv_device_release(&dev);
     return rc;
-}
-
-void srv_api_deployments_revisions(struct srv_req *r)
-{
-    srv_run_tx(r, 200, revisions);
 }

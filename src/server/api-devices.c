@@ -12,7 +12,7 @@
 #include "server/store.h"
 #include "server/util.h"
 
-static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_devices_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     static const char *const fields[] = {"name", NULL};
     _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
@@ -40,12 +40,7 @@ static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return 0;
 }
 
-void srv_api_devices_create(struct srv_req *r)
-{
-    srv_run_tx(r, 201, create);
-}
-
-static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_devices_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_device *v = NULL;
     size_t n = 0;
@@ -64,11 +59,6 @@ static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     m87_jw_arr_close(w);
     m87_jw_obj_close(w);
     return 0;
-}
-
-void srv_api_devices_list(struct srv_req *r)
-{
-    srv_run_tx(r, 200, list);
 }
 
 int srv_write_device(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
@@ -101,25 +91,15 @@ int srv_write_device(struct srv_req *r, struct m87_jw *w, struct m87_error **err
     return rc < 0 ? -1 : 0;
 }
 
-void srv_api_devices_get(struct srv_req *r)
-{
-    srv_run_tx(r, 200, srv_write_device);
-}
-
-static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_devices_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     (void)w;
     return srv_change_device(r, srv_device_delete, err);
 }
 
-void srv_api_devices_delete(struct srv_req *r)
-{
-    srv_run_tx(r, 204, delete);
-}
-
 /* A new token replaces every token the device had: the old one stops working with this commit,
  * and a sync held with it is answered (its next request gets 401). */
-static int token_rotate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_devices_token_rotate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     static const char *const none[] = {NULL};
     _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
@@ -146,18 +126,8 @@ static int token_rotate(struct srv_req *r, struct m87_jw *w, struct m87_error **
     return rc;
 }
 
-void srv_api_devices_token_rotate(struct srv_req *r)
-{
-    srv_run_tx(r, 200, token_rotate);
-}
-
-static int token_revoke(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_devices_token_revoke(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     (void)w;
     return srv_change_device(r, srv_token_revoke_device, err);
-}
-
-void srv_api_devices_token_revoke(struct srv_req *r)
-{
-    srv_run_tx(r, 204, token_revoke);
 }

@@ -67,7 +67,7 @@ static struct spec_runspec *load_head(struct srv_req *r, struct srv_device *dev,
     return rs;
 }
 
-static int put(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_jobs_put(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     const char *text = r->body.data ? r->body.data : "";
     /* a run spec in JSON is checked as JSON first: YAML would accept more than JSON */
@@ -94,14 +94,7 @@ static int put(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return rc;
 }
 
-static const char *const jobs_query[] = {"now", NULL};
-
-void srv_api_jobs_put(struct srv_req *r)
-{
-    srv_run_query(r, jobs_query, 200, put);
-}
-
-static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_jobs_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_device dev = {0};
     struct srv_deployment dep = {0};
@@ -117,9 +110,4 @@ static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     srv_deployment_release(&dep);
     srv_device_release(&dev);
     return rc;
-}
-
-void srv_api_jobs_delete(struct srv_req *r)
-{
-    srv_run_query(r, jobs_query, 200, delete);
 }

@@ -131,7 +131,7 @@ int srv_prefetch_report(struct srv_store *st, int64_t device_id, const struct sr
     return srv_prefetch_note(st, device_id, image, rep->raw, err);
 }
 
-static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_prefetch_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_device d = {0};
     if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
@@ -144,12 +144,7 @@ static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return rc;
 }
 
-void srv_api_prefetch_list(struct srv_req *r)
-{
-    srv_run_query(r, NULL, 200, list);
-}
-
-static int add(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_prefetch_add(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct m87_strv images;
     struct srv_device d = {0};
@@ -172,18 +167,8 @@ static int add(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return rc;
 }
 
-void srv_api_prefetch_add(struct srv_req *r)
-{
-    srv_run_tx(r, 200, add);
-}
-
-static int clear(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_prefetch_clear(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     (void)w;
     return srv_change_device(r, srv_prefetch_clear, err);
-}
-
-void srv_api_prefetch_clear(struct srv_req *r)
-{
-    srv_run_tx(r, 204, clear);
 }

@@ -53,7 +53,7 @@ void srv_jw_report(struct m87_jw *w, const char *raw, int64_t received, const ch
     m87_jw_obj_close(w);
 }
 
-static int query(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_reports_query(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct query q;
     if (read_query(r, &q, err) < 0)
@@ -88,11 +88,4 @@ static int query(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     srv_deployment_release(&dep);
     srv_device_release(&dev);
     return rc;
-}
-
-void srv_api_reports_query(struct srv_req *r)
-{
-    static const char *const allowed[] = {"deployment", "revision", "job",   "step",
-                                          "kind",       "after",    "limit", NULL};
-    srv_run_query(r, allowed, 200, query);
 }

@@ -111,7 +111,7 @@ static int find_session(struct srv_req *r, struct srv_device *dev, struct srv_se
 
 /* ---- admin: create, list, show, cancel ------------------------------------------------------- */
 
-static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_sessions_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_store *st = r->srv->store;
     _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
@@ -136,12 +136,7 @@ static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return 0;
 }
 
-void srv_api_sessions_create(struct srv_req *r)
-{
-    srv_run_tx(r, 201, create);
-}
-
-static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_sessions_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_store *st = r->srv->store;
     _cleanup_(srv_device_release) struct srv_device dev = {0};
@@ -169,12 +164,7 @@ static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return rc;
 }
 
-void srv_api_sessions_list(struct srv_req *r)
-{
-    srv_run_query(r, NULL, 200, list);
-}
-
-static int show(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_sessions_get(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     _cleanup_(srv_device_release) struct srv_device dev = {0};
     _cleanup_(srv_session_release) struct srv_session s = {0};
@@ -190,14 +180,9 @@ static int show(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return 0;
 }
 
-void srv_api_sessions_get(struct srv_req *r)
-{
-    srv_run_query(r, NULL, 200, show);
-}
-
 /* Pending: cancelled at once. Running: marked; the agent learns it from the answer to its next
  * post (at least every 2 seconds) and stops the command. */
-static int cancel(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_sessions_cancel(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     _cleanup_(srv_device_release) struct srv_device dev = {0};
     _cleanup_(srv_session_release) struct srv_session s = {0};
@@ -220,11 +205,6 @@ static int cancel(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     write_device(r->srv, w, &dev);
     m87_jw_obj_close(w);
     return 0;
-}
-
-void srv_api_sessions_cancel(struct srv_req *r)
-{
-    srv_run_tx(r, 200, cancel);
 }
 
 /* ---- admin: output, long-polled -------------------------------------------------------------- */

@@ -146,7 +146,7 @@ static int write_status(struct srv_req *r, struct m87_jw *w, const struct srv_de
     return 0;
 }
 
-static int status(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_status(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_device dev = {0};
     struct srv_deployment dep = {0};
@@ -165,12 +165,6 @@ static int status(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     srv_deployment_release(&dep);
     srv_device_release(&dev);
     return rc;
-}
-
-void srv_api_status(struct srv_req *r)
-{
-    static const char *const allowed[] = {"deployment", NULL};
-    srv_run_query(r, allowed, 200, status);
 }
 
 /* The overall state from the jobs' states (docs/api.md). */

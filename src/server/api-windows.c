@@ -10,7 +10,7 @@
 #include "server/store-devices.h"
 #include "server/util.h"
 
-static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_windows_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_device d = {0};
     if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
@@ -21,11 +21,6 @@ static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     m87_jw_obj_close(w);
     srv_device_release(&d);
     return rc;
-}
-
-void srv_api_windows_list(struct srv_req *r)
-{
-    srv_run_query(r, NULL, 200, list);
 }
 
 /* The body's rule, checked and made canonical. */
@@ -48,7 +43,7 @@ static char *body_rule(struct srv_req *r, struct m87_error **err)
     return spec_window_format(&win);
 }
 
-static int add(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_windows_add(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     _cleanup_free_ char *rule = body_rule(r, err);
     if (rule == NULL)
@@ -67,12 +62,7 @@ static int add(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return rc;
 }
 
-void srv_api_windows_add(struct srv_req *r)
-{
-    srv_run_tx(r, 201, add);
-}
-
-static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_windows_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     (void)w;
     struct srv_device d = {0};
@@ -91,12 +81,7 @@ static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return rc;
 }
 
-void srv_api_windows_delete(struct srv_req *r)
-{
-    srv_run_tx(r, 204, delete);
-}
-
-static int patch(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_devices_patch(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     static const char *const fields[] = {"prefetch", NULL};
     _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
@@ -116,9 +101,4 @@ static int patch(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     }
     srv_device_release(&d);
     return rc < 0 ? -1 : srv_write_device(r, w, err);
-}
-
-void srv_api_devices_patch(struct srv_req *r)
-{
-    srv_run_tx(r, 200, patch);
 }

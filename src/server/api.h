@@ -15,8 +15,7 @@
 #include "server/store-devices.h"
 #include "server/store-reports.h"
 
-/* ---- objects in JSON (api-common.c) -----------------------------------------------------------
- */
+/* ---- objects in JSON (api-common.c) ---------------------------------------------------------- */
 
 void srv_jw_device(struct srv *s, struct m87_jw *w, const struct srv_device *d);
 void srv_jw_deployment(struct m87_jw *w, const struct srv_deployment *d);
@@ -29,39 +28,41 @@ int srv_change_device(struct srv_req *r,
                       int (*change)(struct srv_store *st, int64_t id, struct m87_error **err),
                       struct m87_error **err);
 
-/* ---- handlers -------------------------------------------------------------------------------- */
+/* ---- handlers that answer (a route's handle, chunk) ------------------------------------------ */
 
 void srv_api_healthz(struct srv_req *r);
 void srv_api_metrics(struct srv_req *r);
-void srv_api_devices_create(struct srv_req *r);
-void srv_api_devices_list(struct srv_req *r);
-void srv_api_devices_get(struct srv_req *r);
-void srv_api_devices_delete(struct srv_req *r);
-void srv_api_deployments_create(struct srv_req *r);
-void srv_api_deployments_list(struct srv_req *r);
-void srv_api_deployments_get(struct srv_req *r);
-void srv_api_deployments_delete(struct srv_req *r);
-void srv_api_deployments_activate(struct srv_req *r);
-void srv_api_deployments_revisions(struct srv_req *r);
-void srv_api_jobs_put(struct srv_req *r);
-void srv_api_jobs_delete(struct srv_req *r);
-void srv_api_reports_query(struct srv_req *r);
-void srv_api_status(struct srv_req *r);
 void srv_api_bundles_put(struct srv_req *r);
 int srv_api_bundles_chunk(struct srv_req *r, const char *data, size_t len);
 void srv_api_bundles_get(struct srv_req *r);
 void srv_api_sync(struct srv_req *r);
-void srv_api_devices_patch(struct srv_req *r);
-void srv_api_devices_token_rotate(struct srv_req *r);
-void srv_api_devices_token_revoke(struct srv_req *r);
-void srv_api_windows_list(struct srv_req *r);
-void srv_api_windows_add(struct srv_req *r);
-void srv_api_windows_delete(struct srv_req *r);
-void srv_api_prefetch_add(struct srv_req *r);
-void srv_api_prefetch_list(struct srv_req *r);
-void srv_api_prefetch_clear(struct srv_req *r);
 
-/* The answer of GET /v1/devices/NAME (the device in the first path parameter). */
+/* ---- the work of a route run in a transaction (its tx: a srv_tx_fn) -------------------------- */
+
+int srv_api_devices_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_devices_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_devices_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_deployments_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_deployments_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_deployments_get(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_deployments_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_deployments_activate(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_deployments_revisions(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_jobs_put(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_jobs_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_reports_query(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_status(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_devices_patch(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_devices_token_rotate(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_devices_token_revoke(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_windows_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_windows_add(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_windows_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_prefetch_add(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_prefetch_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_prefetch_clear(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+
+/* The answer of GET /v1/devices/NAME (the device in the first path parameter): its tx. */
 int srv_write_device(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
 
 /* ---- windows and policy (api-policy.c) ------------------------------------------------------- */
@@ -89,8 +90,7 @@ int srv_find_deployment(struct srv_req *r, struct srv_device *dev, struct srv_de
 int srv_jw_health(struct srv_store *st, struct m87_jw *w, const struct srv_device *d,
                   struct m87_error **err);
 
-/* ---- prefetch (api-prefetch.c) ----------------------------------------------------------------
- */
+/* ---- prefetch (api-prefetch.c) --------------------------------------------------------------- */
 
 /* "prefetch_images": {"images": [...], "windows", "prefetch"} of a sync answer, written only when
  * the device is asked for images (api-prefetch.c). */
@@ -104,8 +104,7 @@ int srv_prefetch_report(struct srv_store *st, int64_t device_id, const struct sr
 int srv_jw_prefetch_status(struct srv_store *st, struct m87_jw *w, const struct srv_device *d,
                            struct m87_error **err);
 
-/* ---- sessions (api-sessions.c) ----------------------------------------------------------------
- */
+/* ---- sessions (api-sessions.c) --------------------------------------------------------------- */
 
 /* The body of POST /v1/devices/NAME/sessions (api-sessions-check.c): M87_E_INVAL naming what is
  * wrong; *bundle the digest of its job's bundle (the caller's), NULL when it has none. */
@@ -113,11 +112,11 @@ int srv_session_check_request(const struct m87_json *body, char **bundle, struct
 /* The body of an agent's POST /v1/agent/sessions/ID: M87_E_INVAL naming what is wrong. */
 int srv_session_check_post(const struct m87_json *body, struct m87_error **err);
 
-void srv_api_sessions_create(struct srv_req *r);
-void srv_api_sessions_list(struct srv_req *r);
-void srv_api_sessions_get(struct srv_req *r);
+int srv_api_sessions_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_sessions_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_sessions_get(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
 void srv_api_sessions_output(struct srv_req *r);
-void srv_api_sessions_cancel(struct srv_req *r);
+int srv_api_sessions_cancel(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
 void srv_api_agent_session(struct srv_req *r);
 /* "sessions": the sessions to start, when the device has any (*n of them). */
 int srv_jw_agent_sessions(struct srv_store *st, struct m87_jw *w, int64_t device_id, size_t *n,

@@ -165,7 +165,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         (unsigned long long)r->route->max_body);
         return MHD_YES;
     }
-    r->route->handle(r);
+    if (r->route->tx == NULL)
+        r->route->handle(r);
+    else if (r->route->query == NULL || srv_req_check_query(r, r->route->query) == 0)
+        srv_run_tx(r, r->route->status, r->route->tx);
     if (!r->queued && !r->held)
         srv_reply_error(r, 500, "internal", "no answer for %s %s", r->method, r->path);
     return MHD_YES;

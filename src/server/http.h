@@ -57,15 +57,25 @@ enum srv_body_kind {
 
 struct srv_req;
 
+/* The work of a request, run in a transaction by srv_run_tx (server/request.h): the answer is
+ * written into w; -1 with *err rolls back and answers the error. */
+typedef int (*srv_tx_fn)(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+
 struct srv_route {
     const char *method;
     const char *pattern;
     enum srv_auth_rule auth;
     enum srv_body_kind body;
     uint64_t max_body;
+    /* called once the body is in: it queues the reply (or holds the request); NULL for tx */
     void (*handle)(struct srv_req *r);
     /* SRV_BODY_STREAM: called per chunk; -1 with a reply queued stops the upload */
     int (*chunk)(struct srv_req *r, const char *data, size_t len);
+    /* instead of handle: run by srv_run_tx and answered with status, after the query arguments
+     * are checked against query (NULL-terminated; query NULL: they are not checked) */
+    srv_tx_fn tx;
+    unsigned status;
+    const char *const *query;
 };
 
 extern const struct srv_route srv_routes[];

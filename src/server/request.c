@@ -179,10 +179,3 @@ struct m87_json *srv_body_object(struct srv_req *r, struct m87_error **err)
     }
     return doc;
 }
-
-void srv_run_query(struct srv_req *r, const char *const *allowed, unsigned status, srv_tx_fn fn)
-{
-    static const char *const none[] = {NULL};
-    if (srv_req_check_query(r, allowed ? allowed : none) == 0)
-        srv_run_tx(r, status, fn);
-}

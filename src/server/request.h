@@ -29,11 +29,7 @@ int srv_req_check_query(struct srv_req *r, const char *const *allowed);
 
 /* Run fn in a transaction and reply: on success the JSON written into w with status (204:
  * no body), on failure the error. After a commit the device in r->notify_device is woken. */
-typedef int (*srv_tx_fn)(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
 void srv_run_tx(struct srv_req *r, unsigned status, srv_tx_fn fn);
-/* 400 naming the first query argument not in allowed (NULL-terminated; NULL: none is), else
- * srv_run_tx. */
-void srv_run_query(struct srv_req *r, const char *const *allowed, unsigned status, srv_tx_fn fn);
 
 /* The JSON body as an object (an empty body is {}); M87_E_INVAL or M87_E_PARSE naming what is
  * wrong. */
