@@ -43,9 +43,6 @@ int srv_bundle_add(struct srv_store *st, const char *digest, uint64_t size, stru
 int srv_bundle_referenced(struct srv_store *st, int64_t device_id, const char *digest,
                           struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_BUNDLE_REF, device_id, err);
-    if (s == NULL)
-        return -1;
-    srv_bind_text(s, 2, digest);
-    return srv_step_exists(st, s, "look up bundle reference", err);
+    return srv_row_exists(st, SQL_BUNDLE_REF, device_id, digest, NULL, "look up bundle reference",
+                          err);
 }

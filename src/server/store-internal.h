@@ -48,8 +48,9 @@ void srv_rows_free(void *v, size_t n, const struct srv_row_type *type);
  * *err names what when there is no row. */
 int srv_query_int(struct srv_store *st, const char *sql, int64_t id, int64_t *out, const char *what,
                   struct m87_error **err);
-/* Step s once: 1 when it gives a row, 0 when none (s is reset); *err names what on an error. */
-int srv_step_exists(struct srv_store *st, sqlite3_stmt *s, const char *what,
-                    struct m87_error **err);
+/* 1 when sql with id bound to ?1 and text to ?2 gives a row, 0 when not; *col0 (when not NULL)
+ * the integer in its first column, 0 without a row. *err names what on an error. */
+int srv_row_exists(struct srv_store *st, const char *sql, int64_t id, const char *text,
+                   int64_t *col0, const char *what, struct m87_error **err);
 
 #endif

@@ -99,11 +99,7 @@ int srv_report_count(struct srv_store *st, int64_t *n, struct m87_error **err)
 int srv_report_any_for(struct srv_store *st, int64_t device_id, const char *revision, bool *yes,
                        struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_REPORT_ANY, device_id, err);
-    if (s == NULL)
-        return -1;
-    srv_bind_text(s, 2, revision);
-    int rc = srv_step_exists(st, s, "read reports", err);
+    int rc = srv_row_exists(st, SQL_REPORT_ANY, device_id, revision, NULL, "read reports", err);
     if (rc < 0)
         return -1;
     *yes = rc == 1;

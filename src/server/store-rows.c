@@ -60,9 +60,16 @@ int srv_query_int(struct srv_store *st, const char *sql, int64_t id, int64_t *ou
     return 0;
 }
 
-int srv_step_exists(struct srv_store *st, sqlite3_stmt *s, const char *what, struct m87_error **err)
+int srv_row_exists(struct srv_store *st, const char *sql, int64_t id, const char *text,
+                   int64_t *col0, const char *what, struct m87_error **err)
 {
+    sqlite3_stmt *s = srv_stmt_id(st, sql, id, err);
+    if (s == NULL)
+        return -1;
+    srv_bind_text(s, 2, text);
     int rc = sqlite3_step(s);
+    if (col0)
+        *col0 = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return srv_store_error(st, what, err);
     sqlite3_reset(s);

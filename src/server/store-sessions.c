@@ -279,11 +279,7 @@ int srv_session_prune(struct srv_store *st, int64_t before, struct m87_error **e
 int srv_session_bundle_referenced(struct srv_store *st, int64_t device_id, const char *digest,
                                   struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_SESSION_BUNDLE, device_id, err);
-    if (s == NULL)
-        return -1;
-    srv_bind_text(s, 2, digest);
-    return srv_step_exists(st, s, "read sessions", err);
+    return srv_row_exists(st, SQL_SESSION_BUNDLE, device_id, digest, NULL, "read sessions", err);
 }
 
 /* ---- interactive projects -------------------------------------------------------------------- */

@@ -47,27 +47,11 @@ int srv_window_list(struct srv_store *st, int64_t device_id, struct srv_window *
     return 0;
 }
 
-/* The id of the device's window with rule, 0 when none. */
-static int find_rule(struct srv_store *st, int64_t device_id, const char *rule, int64_t *id,
-                     struct m87_error **err)
-{
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_WINDOW_FIND, device_id, err);
-    if (s == NULL)
-        return -1;
-    srv_bind_text(s, 2, rule);
-    int rc = sqlite3_step(s);
-    *id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return srv_store_error(st, "read windows", err);
-    sqlite3_reset(s);
-    return 0;
-}
-
 int srv_window_add(struct srv_store *st, int64_t device_id, const char *rule,
                    struct srv_window *out, struct m87_error **err)
 {
     int64_t existing = 0, count = 0;
-    if (find_rule(st, device_id, rule, &existing, err) < 0)
+    if (srv_row_exists(st, SQL_WINDOW_FIND, device_id, rule, &existing, "read windows", err) < 0)
         return -1;
     if (existing)
         return m87_error_set(err, M87_E_CONFLICT, 0, "window %lld has the rule '%s' already",
