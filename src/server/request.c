@@ -100,28 +100,29 @@ void srv_reply_error(struct srv_req *r, unsigned status, const char *code, const
     srv_reply_response(r, status, srv_error_response(code, msg));
 }
 
+/* The errors that are the client's, by their code; any other is a 500. */
+static const struct {
+    enum m87_errcode code;
+    unsigned status;
+    const char *name;
+} client_errors[] = {
+    {M87_E_INVAL, 400, "bad_request"},  {M87_E_PARSE, 400, "bad_request"},
+    {M87_E_NOTFOUND, 404, "not_found"}, {M87_E_CONFLICT, 409, "conflict"},
+    {M87_E_TOOBIG, 413, "too_large"},
+};
+
 void srv_reply_fail(struct srv_req *r, const struct m87_error *err)
 {
     const char *msg = err && err->msg ? err->msg : "unknown error";
-    switch (m87_error_code(err)) {
-    case M87_E_INVAL:
-    case M87_E_PARSE:
-        srv_reply_error(r, 400, "bad_request", "%s", msg);
-        break;
-    case M87_E_NOTFOUND:
-        srv_reply_error(r, 404, "not_found", "%s", msg);
-        break;
-    case M87_E_CONFLICT:
-        srv_reply_error(r, 409, "conflict", "%s", msg);
-        break;
-    case M87_E_TOOBIG:
-        srv_reply_error(r, 413, "too_large", "%s", msg);
-        break;
-    default:
-        m87_log(M87_LOG_ERR, "%s %s: %s", r->method, r->path, msg);
-        srv_reply_error(r, 500, "internal", "%s", msg);
-        break;
+    enum m87_errcode code = m87_error_code(err);
+    for (size_t i = 0; i < M87_ARRAY_LEN(client_errors); i++) {
+        if (client_errors[i].code == code) {
+            srv_reply_error(r, client_errors[i].status, client_errors[i].name, "%s", msg);
+            return;
+        }
     }
+    m87_log(M87_LOG_ERR, "%s %s: %s", r->method, r->path, msg);
+    srv_reply_error(r, 500, "internal", "%s", msg);
 }
 
 void srv_reply_empty(struct srv_req *r, unsigned status)
