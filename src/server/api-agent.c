@@ -342,7 +342,7 @@ static int run(struct srv_req *r, struct sync *s, bool store_reports, struct m87
 
 static struct sync *parse(struct srv_req *r, struct m87_error **err)
 {
-    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, NULL, err);
     if (body == NULL)
         return NULL;
     struct sync *s = m87_xcalloc(1, sizeof(*s));

@@ -73,8 +73,8 @@ static int initial_content(struct srv_req *r, const struct srv_device *dev,
 int srv_api_deployments_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     static const char *const fields[] = {"active", "clone", NULL};
-    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
-    if (body == NULL || srv_json_only(body, NULL, fields, err) < 0)
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, fields, err);
+    if (body == NULL)
         return -1;
     const struct m87_json *active = m87_json_get(body, "active");
     if (active && m87_json_type(active) != M87_JSON_BOOL)
@@ -210,8 +210,8 @@ static int sign_head(struct srv_req *r, const struct srv_deployment *dep,
 int srv_api_deployments_activate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     static const char *const none[] = {NULL};
-    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
-    if (body == NULL || srv_json_only(body, NULL, none, err) < 0)
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, none, err);
+    if (body == NULL)
         return -1;
     bool now = false;
     struct srv_signature sig;

@@ -15,8 +15,8 @@
 int srv_api_devices_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     static const char *const fields[] = {"name", NULL};
-    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
-    if (body == NULL || srv_json_only(body, NULL, fields, err) < 0)
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, fields, err);
+    if (body == NULL)
         return -1;
     const struct m87_json *name = m87_json_get(body, "name");
     if (name == NULL)
@@ -102,8 +102,8 @@ int srv_api_devices_delete(struct srv_req *r, struct m87_jw *w, struct m87_error
 int srv_api_devices_token_rotate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     static const char *const none[] = {NULL};
-    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
-    if (body == NULL || srv_json_only(body, NULL, none, err) < 0)
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, none, err);
+    if (body == NULL)
         return -1;
     _cleanup_free_ char *token = NULL;
     char hash[M87_SHA256_HEX_LEN + 1];

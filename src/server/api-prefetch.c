@@ -30,8 +30,8 @@ static bool valid_ref(const char *s)
 static int body_images(struct srv_req *r, struct m87_strv *out, struct m87_error **err)
 {
     static const char *const fields[] = {"images", NULL};
-    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
-    if (body == NULL || srv_json_only(body, NULL, fields, err) < 0)
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, fields, err);
+    if (body == NULL)
         return -1;
     const struct m87_json *imgs = m87_json_get(body, "images");
     if (m87_json_type(imgs) != M87_JSON_ARRAY || m87_json_len(imgs) == 0 ||

@@ -114,7 +114,7 @@ static int find_session(struct srv_req *r, struct srv_device *dev, struct srv_se
 int srv_api_sessions_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_store *st = r->srv->store;
-    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, NULL, err);
     _cleanup_(srv_device_release) struct srv_device dev = {0};
     _cleanup_(srv_session_release) struct srv_session s = {0};
 
@@ -433,7 +433,8 @@ void srv_api_agent_session(struct srv_req *r)
                         r->params.v[0]);
         return;
     }
-    if ((p->body = srv_body_object(r, &err)) == NULL || srv_session_check_post(p->body, &err) < 0) {
+    if ((p->body = srv_body_object(r, NULL, &err)) == NULL ||
+        srv_session_check_post(p->body, &err) < 0) {
         srv_reply_fail(r, err);
         return;
     }

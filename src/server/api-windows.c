@@ -27,8 +27,8 @@ int srv_api_windows_list(struct srv_req *r, struct m87_jw *w, struct m87_error *
 static char *body_rule(struct srv_req *r, struct m87_error **err)
 {
     static const char *const fields[] = {"rule", NULL};
-    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
-    if (body == NULL || srv_json_only(body, NULL, fields, err) < 0)
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, fields, err);
+    if (body == NULL)
         return NULL;
     const struct m87_json *rule = m87_json_get(body, "rule");
     if (rule == NULL || m87_json_type(rule) != M87_JSON_STRING) {
@@ -84,8 +84,8 @@ int srv_api_windows_delete(struct srv_req *r, struct m87_jw *w, struct m87_error
 int srv_api_devices_patch(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     static const char *const fields[] = {"prefetch", NULL};
-    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
-    if (body == NULL || srv_json_only(body, NULL, fields, err) < 0)
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, fields, err);
+    if (body == NULL)
         return -1;
     const struct m87_json *pf = m87_json_get(body, "prefetch");
     const char *value = m87_json_str(pf, NULL);

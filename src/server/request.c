@@ -3,6 +3,7 @@
 #include <microhttpd.h>
 #include <string.h>
 
+#include "server/json.h"
 #include "server/limits.h"
 #include "server/longpoll.h"
 #include "server/request.h"
@@ -159,7 +160,8 @@ fail:
     srv_reply_fail(r, err);
 }
 
-struct m87_json *srv_body_object(struct srv_req *r, struct m87_error **err)
+struct m87_json *srv_body_object(struct srv_req *r, const char *const *allowed,
+                                 struct m87_error **err)
 {
     const char *text = r->body.data ? r->body.data : "";
     size_t len = r->body.len;
@@ -176,6 +178,10 @@ struct m87_json *srv_body_object(struct srv_req *r, struct m87_error **err)
     if (m87_json_type(doc) != M87_JSON_OBJECT) {
         m87_json_free(doc);
         m87_error_set(err, M87_E_INVAL, 0, "body: expected a json object");
+        return NULL;
+    }
+    if (allowed && srv_json_only(doc, NULL, allowed, err) < 0) {
+        m87_json_free(doc);
         return NULL;
     }
     return doc;

@@ -31,8 +31,9 @@ int srv_req_check_query(struct srv_req *r, const char *const *allowed);
  * no body), on failure the error. After a commit the device in r->notify_device is woken. */
 void srv_run_tx(struct srv_req *r, unsigned status, srv_tx_fn fn);
 
-/* The JSON body as an object (an empty body is {}); M87_E_INVAL or M87_E_PARSE naming what is
- * wrong. */
-struct m87_json *srv_body_object(struct srv_req *r, struct m87_error **err);
+/* The JSON body as an object (an empty body is {}) without a field outside allowed
+ * (NULL-terminated; NULL: any field); M87_E_INVAL or M87_E_PARSE naming what is wrong. */
+struct m87_json *srv_body_object(struct srv_req *r, const char *const *allowed,
+                                 struct m87_error **err);
 
 #endif
