@@ -49,8 +49,9 @@ void srv_revision_release(struct srv_revision *r)
     memset(r, 0, sizeof(*r));
 }
 
-static void read_dep(sqlite3_stmt *s, struct srv_deployment *d)
+static void dep_fill(sqlite3_stmt *s, void *elem)
 {
+    struct srv_deployment *d = elem;
     d->id = sqlite3_column_int64(s, 0);
     d->device_id = sqlite3_column_int64(s, 1);
     d->public_id = srv_col_text(s, 2);
@@ -62,20 +63,6 @@ static void read_dep(sqlite3_stmt *s, struct srv_deployment *d)
     d->jobs = srv_col_text(s, 8);
 }
 
-/* 1 and *out for a row, 0 for none. */
-static int dep_one(struct srv_store *st, sqlite3_stmt *s, struct srv_deployment *out,
-                   struct m87_error **err)
-{
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE)
-        return 0;
-    if (rc != SQLITE_ROW)
-        return srv_store_error(st, "read deployment", err);
-    read_dep(s, out);
-    sqlite3_reset(s);
-    return 1;
-}
-
 int srv_deployment_find(struct srv_store *st, int64_t device_id, const char *public_id,
                         struct srv_deployment *out, struct m87_error **err)
 {
@@ -83,7 +70,7 @@ int srv_deployment_find(struct srv_store *st, int64_t device_id, const char *pub
     if (s == NULL)
         return -1;
     srv_bind_text(s, 2, public_id);
-    int rc = dep_one(st, s, out, err);
+    int rc = srv_row_one(st, s, dep_fill, out, "read deployment", err);
     if (rc == 0)
         return m87_error_set(err, M87_E_NOTFOUND, 0, "deployment '%s' not found", public_id);
     return rc < 0 ? -1 : 0;
@@ -95,12 +82,7 @@ int srv_deployment_active(struct srv_store *st, int64_t device_id, struct srv_de
     sqlite3_stmt *s = srv_stmt_id(st, SQL_DEP_ACTIVE, device_id, err);
     if (s == NULL)
         return -1;
-    return dep_one(st, s, out, err);
-}
-
-static void dep_fill(sqlite3_stmt *s, void *elem)
-{
-    read_dep(s, elem);
+    return srv_row_one(st, s, dep_fill, out, "read deployment", err);
 }
 
 static void dep_release(void *elem)

@@ -95,8 +95,9 @@ int srv_token_lookup(struct srv_store *st, const char *hash, enum srv_role *role
     return 1;
 }
 
-static void read_device(sqlite3_stmt *s, struct srv_device *d)
+static void device_fill(sqlite3_stmt *s, void *elem)
 {
+    struct srv_device *d = elem;
     d->id = sqlite3_column_int64(s, 0);
     d->name = srv_col_text(s, 1);
     d->created = sqlite3_column_int64(s, 2);
@@ -139,14 +140,10 @@ int srv_device_create(struct srv_store *st, const char *name, const char *token_
 static int device_one(struct srv_store *st, sqlite3_stmt *s, const char *what,
                       struct srv_device *out, struct m87_error **err)
 {
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE)
+    int rc = srv_row_one(st, s, device_fill, out, "read device", err);
+    if (rc == 0)
         return m87_error_set(err, M87_E_NOTFOUND, 0, "device %s not found", what);
-    if (rc != SQLITE_ROW)
-        return srv_store_error(st, "read device", err);
-    read_device(s, out);
-    sqlite3_reset(s);
-    return 0;
+    return rc < 0 ? -1 : 0;
 }
 
 int srv_device_find(struct srv_store *st, const char *name, struct srv_device *out,
@@ -168,11 +165,6 @@ int srv_device_by_id(struct srv_store *st, int64_t id, struct srv_device *out,
         return -1;
     _cleanup_free_ char *what = m87_xasprintf("#%lld", (long long)id);
     return device_one(st, s, what, out, err);
-}
-
-static void device_fill(sqlite3_stmt *s, void *elem)
-{
-    read_device(s, elem);
 }
 
 static void device_release(void *elem)

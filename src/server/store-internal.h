@@ -39,6 +39,10 @@ struct srv_row_type {
  * type->what. */
 int srv_rows_collect(struct srv_store *st, sqlite3_stmt *s, const struct srv_row_type *type,
                      void **out, size_t *n, struct m87_error **err);
+/* Step s once: 1 with *out filled by fill from the row, 0 when there is none; *err names what
+ * on an error. */
+int srv_row_one(struct srv_store *st, sqlite3_stmt *s, void (*fill)(sqlite3_stmt *s, void *elem),
+                void *out, const char *what, struct m87_error **err);
 /* srv_rows_collect over sql with id bound to ?1. */
 int srv_rows_by_id(struct srv_store *st, const char *sql, int64_t id,
                    const struct srv_row_type *type, void **out, size_t *n, struct m87_error **err);

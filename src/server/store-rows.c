@@ -75,3 +75,16 @@ int srv_row_exists(struct srv_store *st, const char *sql, int64_t id, const char
     sqlite3_reset(s);
     return rc == SQLITE_ROW ? 1 : 0;
 }
+
+int srv_row_one(struct srv_store *st, sqlite3_stmt *s, void (*fill)(sqlite3_stmt *s, void *elem),
+                void *out, const char *what, struct m87_error **err)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return srv_store_error(st, what, err);
+    fill(s, out);
+    sqlite3_reset(s);
+    return 1;
+}

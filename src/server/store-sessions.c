@@ -55,8 +55,9 @@ static int64_t col_int(sqlite3_stmt *s, int col, int64_t null_value)
     return sqlite3_column_type(s, col) == SQLITE_NULL ? null_value : sqlite3_column_int64(s, col);
 }
 
-static void read_row(sqlite3_stmt *s, struct srv_session *out)
+static void session_fill(sqlite3_stmt *s, void *elem)
 {
+    struct srv_session *out = elem;
     out->id = sqlite3_column_int64(s, 0);
     out->public_id = srv_col_text(s, 1);
     out->device_id = sqlite3_column_int64(s, 2);
@@ -74,11 +75,6 @@ static void read_row(sqlite3_stmt *s, struct srv_session *out)
     out->next_seq = col_int(s, 14, 1);
     out->read_at = col_int(s, 15, 0);
     out->output_bytes = col_int(s, 16, 0);
-}
-
-static void session_fill(sqlite3_stmt *s, void *elem)
-{
-    read_row(s, elem);
 }
 
 static void session_release(void *elem)
@@ -141,15 +137,10 @@ int srv_session_find(struct srv_store *st, const char *public_id, struct srv_ses
     if (s == NULL)
         return -1;
     srv_bind_text(s, 1, public_id);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        read_row(s, out);
-        sqlite3_reset(s);
-        return 0;
-    }
-    if (rc != SQLITE_DONE)
-        return srv_store_error(st, "read session", err);
-    return m87_error_set(err, M87_E_NOTFOUND, 0, "session '%s' not found", public_id);
+    int rc = srv_row_one(st, s, session_fill, out, "read session", err);
+    if (rc == 0)
+        return m87_error_set(err, M87_E_NOTFOUND, 0, "session '%s' not found", public_id);
+    return rc < 0 ? -1 : 0;
 }
 
 int srv_session_list(struct srv_store *st, int64_t device_id, struct srv_session **out, size_t *n,
