@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "server/api.h"
+#include "server/http.h"
 #include "server/json.h"
 #include "server/limits.h"
 #include "server/store-deployments.h"

@@ -5,7 +5,6 @@
 #include "server/api.h"
 #include "server/http.h"
 #include "server/limits.h"
-#include "server/request.h"
 #include "server/revision.h"
 #include "server/store-deployments.h"
 #include "server/store-devices.h"

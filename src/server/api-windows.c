@@ -5,7 +5,6 @@
 
 #include "server/api.h"
 #include "server/http.h"
-#include "server/json.h"
 #include "server/request.h"
 #include "server/store-devices.h"
 #include "server/util.h"

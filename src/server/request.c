@@ -3,6 +3,7 @@
 #include <microhttpd.h>
 #include <string.h>
 
+#include "server/http.h"
 #include "server/json.h"
 #include "server/limits.h"
 #include "server/longpoll.h"
