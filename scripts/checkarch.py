@@ -44,12 +44,6 @@ ACCEPTED_CIRCLES = {
         ({"cli-args.c", "cli-config.c"}, UNTANGLE),
         ({"cli-deployments.c", "cli-show.c", "cli-status.c"}, UNTANGLE),
     ],
-    "server": [
-        ({"api-agent.c", "api-bundles.c", "api-common.c", "api-deployments.c", "api-devices.c",
-          "api-jobs.c", "api-prefetch.c", "api-reports.c", "api-sessions.c", "api-status.c",
-          "api-windows.c", "auth.c", "http.c", "metrics.c", "revision.c", "routes.c",
-          "store-sessions.c"}, UNTANGLE),
-    ],
     "spec": [
         ({"spec-compose-links.c", "spec-compose-load.c", "spec-compose-mounts.c",
           "spec-compose-runtime.c", "spec-compose-service.c", "spec-compose-top.c"}, UNTANGLE),

@@ -8,7 +8,17 @@
 #include "m87/error.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/http.h"
+#include "server/json.h"
+#include "server/limits.h"
+#include "server/longpoll.h"
+#include "server/request.h"
+#include "server/store-deployments.h"
+#include "server/store-devices.h"
+#include "server/store-reports.h"
+#include "server/store.h"
+#include "server/util.h"
 
 struct sync {
     char *applied;
@@ -336,7 +346,7 @@ static int run(struct srv_req *r, struct sync *s, bool store_reports, struct m87
 
 static struct sync *parse(struct srv_req *r, struct m87_error **err)
 {
-    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, NULL, err);
     if (body == NULL)
         return NULL;
     struct sync *s = m87_xcalloc(1, sizeof(*s));

@@ -11,7 +11,14 @@
 #include "m87/error.h"
 #include "m87/hash.h"
 #include "m87/json-write.h"
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/http.h"
+#include "server/request.h"
+#include "server/store-deployments.h"
+#include "server/store-sessions.h"
+#include "server/store.h"
+#include "server/util.h"
 
 #define DIGEST_PREFIX "sha256:"
 

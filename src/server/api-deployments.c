@@ -7,7 +7,14 @@
 #include "m87/json-write.h"
 #include "m87/json.h"
 #include "m87/spec-runspec.h"
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/http.h"
+#include "server/json.h"
+#include "server/request.h"
+#include "server/revision.h"
+#include "server/store-deployments.h"
+#include "server/store-devices.h"
+#include "server/util.h"
 
 int srv_find_deployment(struct srv_req *r, struct srv_device *dev, struct srv_deployment *dep,
                         struct m87_error **err)
@@ -68,11 +75,11 @@ static int initial_content(struct srv_req *r, const struct srv_device *dev,
     return rc;
 }
 
-static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_deployments_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     static const char *const fields[] = {"active", "clone", NULL};
-    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
-    if (body == NULL || srv_json_only(body, NULL, fields, err) < 0)
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, fields, err);
+    if (body == NULL)
         return -1;
     const struct m87_json *active = m87_json_get(body, "active");
     if (active && m87_json_type(active) != M87_JSON_BOOL)
@@ -106,14 +113,7 @@ static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return rc;
 }
 
-void srv_api_deployments_create(struct srv_req *r)
-{
-    static const char *const allowed[] = {"now", NULL};
-    if (srv_req_check_query(r, allowed) == 0)
-        srv_run_tx(r, 201, create);
-}
-
-static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_deployments_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_device dev = {0};
     struct srv_deployment *v = NULL;
@@ -137,13 +137,6 @@ static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return 0;
 }
 
-void srv_api_deployments_list(struct srv_req *r)
-{
-    static const char *const none[] = {NULL};
-    if (srv_req_check_query(r, none) == 0)
-        srv_run_tx(r, 200, list);
-}
-
 static void write_signature(struct m87_jw *w, const struct srv_revision *rev)
 {
     m87_jw_key(w, "signature");
@@ -157,7 +150,7 @@ static void write_signature(struct m87_jw *w, const struct srv_revision *rev)
     m87_jw_obj_close(w);
 }
 
-static int get(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_deployments_get(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     const char *q = srv_req_query(r, "revision");
     int64_t number = 0;
@@ -191,14 +184,7 @@ static int get(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return rc;
 }
 
-void srv_api_deployments_get(struct srv_req *r)
-{
-    static const char *const allowed[] = {"revision", NULL};
-    if (srv_req_check_query(r, allowed) == 0)
-        srv_run_tx(r, 200, get);
-}
-
-static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_deployments_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     (void)w;
     struct srv_device dev = {0};
@@ -209,11 +195,6 @@ static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     srv_deployment_release(&dep);
     srv_device_release(&dev);
     return rc;
-}
-
-void srv_api_deployments_delete(struct srv_req *r)
-{
-    srv_run_tx(r, 204, delete);
 }
 
 /* A signature sent with activate is for the deployment's newest revision (signing a revision
@@ -231,11 +212,11 @@ static int sign_head(struct srv_req *r, const struct srv_deployment *dep,
     return srv_revision_sign(r->srv->store, dep, dep->revision, sig->key, sig->sig, err);
 }
 
-static int activate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_deployments_activate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     static const char *const none[] = {NULL};
-    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
-    if (body == NULL || srv_json_only(body, NULL, none, err) < 0)
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, none, err);
+    if (body == NULL)
         return -1;
     bool now = false;
     struct srv_signature sig;
@@ -259,14 +240,7 @@ static int activate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return rc;
 }
 
-void srv_api_deployments_activate(struct srv_req *r)
-{
-    static const char *const allowed[] = {"now", NULL};
-    if (srv_req_check_query(r, allowed) == 0)
-        srv_run_tx(r, 200, activate);
-}
-
-static int revisions(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_deployments_revisions(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_device dev = {0};
     struct srv_deployment dep = {0};
@@ -296,9 +270,4 @@ static int revisions(struct srv_req *r, struct m87_jw *w, struct m87_error **err
     srv_deployment_release(&dep);
     srv_device_release(&dev);
     return rc;
-}
-
-void srv_api_deployments_revisions(struct srv_req *r)
-{
-    srv_run_tx(r, 200, revisions);
 }

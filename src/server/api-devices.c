@@ -7,13 +7,21 @@
 #include "m87/hash.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/http.h"
+#include "server/json.h"
+#include "server/request.h"
+#include "server/store-deployments.h"
+#include "server/store-devices.h"
+#include "server/store.h"
+#include "server/util.h"
 
-static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_devices_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     static const char *const fields[] = {"name", NULL};
-    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
-    if (body == NULL || srv_json_only(body, NULL, fields, err) < 0)
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, fields, err);
+    if (body == NULL)
         return -1;
     const struct m87_json *name = m87_json_get(body, "name");
     if (name == NULL)
@@ -37,12 +45,7 @@ static int create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return 0;
 }
 
-void srv_api_devices_create(struct srv_req *r)
-{
-    srv_run_tx(r, 201, create);
-}
-
-static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_devices_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_device *v = NULL;
     size_t n = 0;
@@ -61,11 +64,6 @@ static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     m87_jw_arr_close(w);
     m87_jw_obj_close(w);
     return 0;
-}
-
-void srv_api_devices_list(struct srv_req *r)
-{
-    srv_run_tx(r, 200, list);
 }
 
 int srv_write_device(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
@@ -98,35 +96,19 @@ int srv_write_device(struct srv_req *r, struct m87_jw *w, struct m87_error **err
     return rc < 0 ? -1 : 0;
 }
 
-void srv_api_devices_get(struct srv_req *r)
-{
-    srv_run_tx(r, 200, srv_write_device);
-}
-
-static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_devices_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     (void)w;
-    struct srv_device d = {0};
-    if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
-        return -1;
-    int rc = srv_device_delete(r->srv->store, d.id, err);
-    r->notify_device = d.id;
-    srv_device_release(&d);
-    return rc;
-}
-
-void srv_api_devices_delete(struct srv_req *r)
-{
-    srv_run_tx(r, 204, delete);
+    return srv_change_device(r, srv_device_delete, err);
 }
 
 /* A new token replaces every token the device had: the old one stops working with this commit,
  * and a sync held with it is answered (its next request gets 401). */
-static int token_rotate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_devices_token_rotate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     static const char *const none[] = {NULL};
-    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
-    if (body == NULL || srv_json_only(body, NULL, none, err) < 0)
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, none, err);
+    if (body == NULL)
         return -1;
     _cleanup_free_ char *token = NULL;
     char hash[M87_SHA256_HEX_LEN + 1];
@@ -149,24 +131,8 @@ static int token_rotate(struct srv_req *r, struct m87_jw *w, struct m87_error **
     return rc;
 }
 
-void srv_api_devices_token_rotate(struct srv_req *r)
-{
-    srv_run_tx(r, 200, token_rotate);
-}
-
-static int token_revoke(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_devices_token_revoke(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     (void)w;
-    struct srv_device d = {0};
-    if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
-        return -1;
-    int rc = srv_token_revoke_device(r->srv->store, d.id, err);
-    r->notify_device = d.id;
-    srv_device_release(&d);
-    return rc;
-}
-
-void srv_api_devices_token_revoke(struct srv_req *r)
-{
-    srv_run_tx(r, 204, token_revoke);
+    return srv_change_device(r, srv_token_revoke_device, err);
 }

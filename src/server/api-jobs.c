@@ -2,11 +2,17 @@
  * revision from the newest. */
 #include <string.h>
 
+#include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
 #include "m87/spec-runspec.h"
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/http.h"
+#include "server/limits.h"
+#include "server/revision.h"
+#include "server/store-deployments.h"
+#include "server/store-devices.h"
 
 /* The signature of the new revision: the one sent with the request, which must be for the hash
  * made; without one, that of the previous revision when the hash is the same. */
@@ -65,7 +71,7 @@ static struct spec_runspec *load_head(struct srv_req *r, struct srv_device *dev,
     return rs;
 }
 
-static int put(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_jobs_put(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     const char *text = r->body.data ? r->body.data : "";
     /* a run spec in JSON is checked as JSON first: YAML would accept more than JSON */
@@ -92,15 +98,7 @@ static int put(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return rc;
 }
 
-static const char *const jobs_query[] = {"now", NULL};
-
-void srv_api_jobs_put(struct srv_req *r)
-{
-    if (srv_req_check_query(r, jobs_query) == 0)
-        srv_run_tx(r, 200, put);
-}
-
-static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_jobs_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_device dev = {0};
     struct srv_deployment dep = {0};
@@ -116,10 +114,4 @@ static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     srv_deployment_release(&dep);
     srv_device_release(&dev);
     return rc;
-}
-
-void srv_api_jobs_delete(struct srv_req *r)
-{
-    if (srv_req_check_query(r, jobs_query) == 0)
-        srv_run_tx(r, 200, delete);
 }

@@ -4,12 +4,19 @@
  * device's "prefetch" reports keep the newest state of each image. */
 #include <string.h>
 
+#include "m87/alloc.h"
 #include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
 #include "m87/list.h"
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/http.h"
+#include "server/json.h"
+#include "server/limits.h"
+#include "server/request.h"
+#include "server/store-devices.h"
+#include "server/store-reports.h"
 
 /* A reference as docker takes it: [registry[:port]/]path[:tag][@digest], no blanks. */
 static bool valid_ref(const char *s)
@@ -29,8 +36,8 @@ static bool valid_ref(const char *s)
 static int body_images(struct srv_req *r, struct m87_strv *out, struct m87_error **err)
 {
     static const char *const fields[] = {"images", NULL};
-    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
-    if (body == NULL || srv_json_only(body, NULL, fields, err) < 0)
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, fields, err);
+    if (body == NULL)
         return -1;
     const struct m87_json *imgs = m87_json_get(body, "images");
     if (m87_json_type(imgs) != M87_JSON_ARRAY || m87_json_len(imgs) == 0 ||
@@ -130,7 +137,7 @@ int srv_prefetch_report(struct srv_store *st, int64_t device_id, const struct sr
     return srv_prefetch_note(st, device_id, image, rep->raw, err);
 }
 
-static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_prefetch_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_device d = {0};
     if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
@@ -143,14 +150,7 @@ static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return rc;
 }
 
-void srv_api_prefetch_list(struct srv_req *r)
-{
-    static const char *const none[] = {NULL};
-    if (srv_req_check_query(r, none) == 0)
-        srv_run_tx(r, 200, list);
-}
-
-static int add(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_prefetch_add(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct m87_strv images;
     struct srv_device d = {0};
@@ -173,24 +173,8 @@ static int add(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return rc;
 }
 
-void srv_api_prefetch_add(struct srv_req *r)
-{
-    srv_run_tx(r, 200, add);
-}
-
-static int clear(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_prefetch_clear(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     (void)w;
-    struct srv_device d = {0};
-    if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
-        return -1;
-    int rc = srv_prefetch_clear(r->srv->store, d.id, err);
-    r->notify_device = d.id;
-    srv_device_release(&d);
-    return rc;
-}
-
-void srv_api_prefetch_clear(struct srv_req *r)
-{
-    srv_run_tx(r, 204, clear);
+    return srv_change_device(r, srv_prefetch_clear, err);
 }

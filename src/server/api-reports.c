@@ -1,10 +1,19 @@
 /* GET /v1/devices/NAME/reports: the stored records, filtered and paginated by seq. */
 #include <string.h>
 
+#include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/http.h"
+#include "server/json.h"
+#include "server/limits.h"
+#include "server/request.h"
+#include "server/store-deployments.h"
+#include "server/store-devices.h"
+#include "server/store-reports.h"
+#include "server/util.h"
 
 struct query {
     struct srv_report_filter f;
@@ -48,7 +57,7 @@ void srv_jw_report(struct m87_jw *w, const char *raw, int64_t received, const ch
     m87_jw_obj_close(w);
 }
 
-static int query(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_reports_query(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct query q;
     if (read_query(r, &q, err) < 0)
@@ -83,12 +92,4 @@ static int query(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     srv_deployment_release(&dep);
     srv_device_release(&dev);
     return rc;
-}
-
-void srv_api_reports_query(struct srv_req *r)
-{
-    static const char *const allowed[] = {"deployment", "revision", "job",   "step",
-                                          "kind",       "after",    "limit", NULL};
-    if (srv_req_check_query(r, allowed) == 0)
-        srv_run_tx(r, 200, query);
 }

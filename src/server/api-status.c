@@ -8,7 +8,15 @@
 #include "m87/json.h"
 #include "m87/list.h"
 #include "m87/spec-runspec.h"
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/http.h"
+#include "server/json.h"
+#include "server/request.h"
+#include "server/revision.h"
+#include "server/store-deployments.h"
+#include "server/store-devices.h"
+#include "server/store-reports.h"
+#include "server/store-sessions.h"
 
 /* Copy member key of obj, or null when absent. */
 static void copy_member(struct m87_jw *w, const struct m87_json *obj, const char *key)
@@ -144,7 +152,7 @@ static int write_status(struct srv_req *r, struct m87_jw *w, const struct srv_de
     return 0;
 }
 
-static int status(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_status(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_device dev = {0};
     struct srv_deployment dep = {0};
@@ -163,13 +171,6 @@ static int status(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     srv_deployment_release(&dep);
     srv_device_release(&dev);
     return rc;
-}
-
-void srv_api_status(struct srv_req *r)
-{
-    static const char *const allowed[] = {"deployment", NULL};
-    if (srv_req_check_query(r, allowed) == 0)
-        srv_run_tx(r, 200, status);
 }
 
 /* The overall state from the jobs' states (docs/api.md). */

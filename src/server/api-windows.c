@@ -1,6 +1,6 @@
 /* /v1/devices/NAME/windows and PATCH /v1/devices/NAME: maintenance windows and the prefetch
- * setting, and the policy fields written into targets and status answers. Every change bumps the
- * device's policy and wakes its held sync, so that the agent gets them at once. */
+ * setting (written into answers by api-policy.c). Every change bumps the device's policy and
+ * wakes its held sync, so that the agent gets them at once. */
 #include <string.h>
 
 #include "m87/alloc.h"
@@ -8,68 +8,13 @@
 #include "m87/json-write.h"
 #include "m87/json.h"
 #include "m87/spec-window.h"
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/http.h"
+#include "server/request.h"
+#include "server/store-devices.h"
+#include "server/util.h"
 
-static void write_window(struct m87_jw *w, const struct srv_window *win)
-{
-    m87_jw_obj_open(w);
-    m87_jw_kint(w, "id", win->id);
-    m87_jw_kstr(w, "rule", win->rule);
-    srv_jw_time(w, "created", win->created);
-    m87_jw_obj_close(w);
-}
-
-int srv_jw_windows(struct srv_store *st, struct m87_jw *w, const struct srv_device *d, bool full,
-                   struct m87_error **err)
-{
-    struct srv_window *v = NULL;
-    size_t n = 0;
-    if (srv_window_list(st, d->id, &v, &n, err) < 0)
-        return -1;
-    m87_jw_key(w, "windows");
-    m87_jw_arr_open(w);
-    for (size_t i = 0; i < n; i++) {
-        if (full)
-            write_window(w, &v[i]);
-        else
-            m87_jw_str(w, v[i].rule);
-    }
-    m87_jw_arr_close(w);
-    srv_windows_free(v, n);
-    return 0;
-}
-
-int srv_jw_policy(struct srv_store *st, struct m87_jw *w, const struct srv_device *d,
-                  const char *hash, struct m87_error **err)
-{
-    if (srv_jw_windows(st, w, d, false, err) < 0)
-        return -1;
-    m87_jw_kstr(w, "prefetch", d->prefetch ? d->prefetch : "always");
-    m87_jw_kbool(w, "now", hash && d->now_revision && strcmp(hash, d->now_revision) == 0);
-    m87_jw_kint(w, "policy", d->policy);
-    return 0;
-}
-
-int srv_req_now(struct srv_req *r, bool *now, struct m87_error **err)
-{
-    const char *q = srv_req_query(r, "now");
-    *now = false;
-    if (q == NULL || strcmp(q, "0") == 0 || strcmp(q, "false") == 0)
-        return 0;
-    if (strcmp(q, "1") != 0 && strcmp(q, "true") != 0)
-        return m87_error_set(err, M87_E_INVAL, 0, "now: expected 1 or 0");
-    *now = true;
-    return 0;
-}
-
-int srv_target_changed(struct srv_req *r, const struct srv_device *dev, const char *hash, bool now,
-                       struct m87_error **err)
-{
-    r->notify_device = dev->id;
-    return srv_device_set_now(r->srv->store, dev->id, now ? hash : NULL, err);
-}
-
-static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_windows_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_device d = {0};
     if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
@@ -82,19 +27,12 @@ static int list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return rc;
 }
 
-void srv_api_windows_list(struct srv_req *r)
-{
-    static const char *const none[] = {NULL};
-    if (srv_req_check_query(r, none) == 0)
-        srv_run_tx(r, 200, list);
-}
-
 /* The body's rule, checked and made canonical. */
 static char *body_rule(struct srv_req *r, struct m87_error **err)
 {
     static const char *const fields[] = {"rule", NULL};
-    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
-    if (body == NULL || srv_json_only(body, NULL, fields, err) < 0)
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, fields, err);
+    if (body == NULL)
         return NULL;
     const struct m87_json *rule = m87_json_get(body, "rule");
     if (rule == NULL || m87_json_type(rule) != M87_JSON_STRING) {
@@ -109,7 +47,7 @@ static char *body_rule(struct srv_req *r, struct m87_error **err)
     return spec_window_format(&win);
 }
 
-static int add(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_windows_add(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     _cleanup_free_ char *rule = body_rule(r, err);
     if (rule == NULL)
@@ -120,7 +58,7 @@ static int add(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     if (rc == 0)
         rc = srv_window_add(r->srv->store, d.id, rule, &win, err);
     if (rc == 0) {
-        write_window(w, &win);
+        srv_jw_window(w, &win);
         r->notify_device = d.id;
     }
     free(win.rule);
@@ -128,12 +66,7 @@ static int add(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return rc;
 }
 
-void srv_api_windows_add(struct srv_req *r)
-{
-    srv_run_tx(r, 201, add);
-}
-
-static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_windows_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     (void)w;
     struct srv_device d = {0};
@@ -152,16 +85,11 @@ static int delete (struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     return rc;
 }
 
-void srv_api_windows_delete(struct srv_req *r)
-{
-    srv_run_tx(r, 204, delete);
-}
-
-static int patch(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+int srv_api_devices_patch(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     static const char *const fields[] = {"prefetch", NULL};
-    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, err);
-    if (body == NULL || srv_json_only(body, NULL, fields, err) < 0)
+    _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, fields, err);
+    if (body == NULL)
         return -1;
     const struct m87_json *pf = m87_json_get(body, "prefetch");
     const char *value = m87_json_str(pf, NULL);
@@ -177,9 +105,4 @@ static int patch(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     }
     srv_device_release(&d);
     return rc < 0 ? -1 : srv_write_device(r, w, err);
-}
-
-void srv_api_devices_patch(struct srv_req *r)
-{
-    srv_run_tx(r, 200, patch);
 }

@@ -10,7 +10,11 @@
 #include "m87/error.h"
 #include "m87/hash.h"
 #include "m87/time.h"
-#include "server/server-internal.h"
+#include "server/auth.h"
+#include "server/http.h"
+#include "server/ratelimit.h"
+#include "server/request.h"
+#include "server/store.h"
 
 int srv_token_new(enum srv_role role, char **token, char hash[M87_SHA256_HEX_LEN + 1],
                   struct m87_error **err)

@@ -12,7 +12,12 @@
 #include "m87/file.h"
 #include "m87/json-write.h"
 #include "m87/log.h"
-#include "server/server-internal.h"
+#include "server/auth.h"
+#include "server/http.h"
+#include "server/longpoll.h"
+#include "server/request.h"
+#include "server/route.h"
+#include "server/util.h"
 
 /* Past the cap a chunked body is drained and answered 413 at its end; this far past it the
  * connection is closed instead, so that an endless body cannot keep a thread busy. */
@@ -41,129 +46,6 @@ static void req_free(struct srv_req *r)
     free(r->method);
     free(r->path);
     free(r);
-}
-
-const char *srv_req_header(struct srv_req *r, const char *name)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
-}
-
-const char *srv_req_query(struct srv_req *r, const char *name)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-struct query_check {
-    const char *const *allowed;
-    char *unknown;
-};
-
-static enum MHD_Result query_key(void *cls, enum MHD_ValueKind kind, const char *key,
-                                 const char *value)
-{
-    struct query_check *q = cls;
-    (void)kind;
-    (void)value;
-    for (size_t i = 0; q->allowed[i]; i++)
-        if (strcmp(q->allowed[i], key) == 0)
-            return MHD_YES;
-    q->unknown = m87_xstrdup(key);
-    return MHD_NO;
-}
-
-int srv_req_check_query(struct srv_req *r, const char *const *allowed)
-{
-    struct query_check q = {allowed, NULL};
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_key, &q);
-    if (q.unknown == NULL)
-        return 0;
-    srv_reply_error(r, 400, "bad_request", "unknown query parameter '%s'", q.unknown);
-    free(q.unknown);
-    return -1;
-}
-
-void srv_reply_response(struct srv_req *r, unsigned status, struct MHD_Response *resp)
-{
-    if (r->queued) {
-        MHD_destroy_response(resp);
-        return;
-    }
-    r->queued = MHD_queue_response(r->conn, status, resp) == MHD_YES;
-    r->status = status;
-    /* counted when queued, so that a client that reads /metrics next sees its request */
-    if (r->queued && status < M87_ARRAY_LEN(r->srv->metrics.by_status))
-        atomic_fetch_add(&r->srv->metrics.by_status[status], 1);
-    MHD_destroy_response(resp);
-}
-
-static void reply_text(struct srv_req *r, unsigned status, char *text, const char *type)
-{
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    srv_reply_response(r, status, resp);
-}
-
-void srv_reply_json(struct srv_req *r, unsigned status, struct m87_jw *w)
-{
-    reply_text(r, status, m87_jw_finish(w), "application/json");
-}
-
-struct MHD_Response *srv_error_response(const char *code, const char *msg)
-{
-    struct m87_jw *w = m87_jw_new();
-    m87_jw_obj_open(w);
-    m87_jw_key(w, "error");
-    m87_jw_obj_open(w);
-    m87_jw_kstr(w, "code", code);
-    m87_jw_kstr(w, "message", msg);
-    m87_jw_obj_close(w);
-    m87_jw_obj_close(w);
-    char *text = m87_jw_finish(w);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    return resp;
-}
-
-void srv_reply_error(struct srv_req *r, unsigned status, const char *code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    _cleanup_free_ char *msg = m87_xvasprintf(fmt, ap);
-    va_end(ap);
-    srv_reply_response(r, status, srv_error_response(code, msg));
-}
-
-void srv_reply_fail(struct srv_req *r, const struct m87_error *err)
-{
-    const char *msg = err && err->msg ? err->msg : "unknown error";
-    switch (m87_error_code(err)) {
-    case M87_E_INVAL:
-    case M87_E_PARSE:
-        srv_reply_error(r, 400, "bad_request", "%s", msg);
-        break;
-    case M87_E_NOTFOUND:
-        srv_reply_error(r, 404, "not_found", "%s", msg);
-        break;
-    case M87_E_CONFLICT:
-        srv_reply_error(r, 409, "conflict", "%s", msg);
-        break;
-    case M87_E_TOOBIG:
-        srv_reply_error(r, 413, "too_large", "%s", msg);
-        break;
-    default:
-        m87_log(M87_LOG_ERR, "%s %s: %s", r->method, r->path, msg);
-        srv_reply_error(r, 500, "internal", "%s", msg);
-        break;
-    }
-}
-
-void srv_reply_empty(struct srv_req *r, unsigned status)
-{
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    srv_reply_response(r, status, resp);
 }
 
 /* ---- the first call: route, auth, what the body may be ---------------------------------- */
@@ -290,7 +172,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         (unsigned long long)r->route->max_body);
         return MHD_YES;
     }
-    r->route->handle(r);
+    if (r->route->tx == NULL)
+        r->route->handle(r);
+    else if (r->route->query == NULL || srv_req_check_query(r, r->route->query) == 0)
+        srv_run_tx(r, r->route->status, r->route->tx);
     if (!r->queued && !r->held)
         srv_reply_error(r, 500, "internal", "no answer for %s %s", r->method, r->path);
     return MHD_YES;

@@ -7,7 +7,10 @@
 #include "m87/error.h"
 #include "m87/file.h"
 #include "m87/hash.h"
-#include "server/server-internal.h"
+#include "server/auth.h"
+#include "server/limits.h"
+#include "server/serve.h"
+#include "server/store.h"
 
 int srv_init(const char *dir, char **token, struct m87_error **err)
 {

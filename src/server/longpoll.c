@@ -7,10 +7,12 @@
  * target is unchanged" and "the connection is suspended": a notify bumps gen, and a hold with
  * a stale gen is refused. */
 #include <microhttpd.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "m87/alloc.h"
-#include "server/server-internal.h"
+#include "server/limits.h"
+#include "server/longpoll.h"
 
 /* Deadlines go into a wheel of 100 ms slots, so that a tick touches only the syncs that end
  * in it, not every held one. The wheel spans more than the longest wait, so that a slot

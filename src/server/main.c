@@ -9,7 +9,10 @@
 #include "m87/error.h"
 #include "m87/units.h"
 #include "m87/version.h"
-#include "server/server-internal.h"
+#include "server/limits.h"
+#include "server/ratelimit.h"
+#include "server/serve.h"
+#include "server/util.h"
 
 #define EXIT_FAILED 1
 #define EXIT_USAGE M87_EXIT_USAGE

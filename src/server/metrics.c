@@ -6,7 +6,14 @@
 #include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/json-write.h"
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/http.h"
+#include "server/limits.h"
+#include "server/longpoll.h"
+#include "server/request.h"
+#include "server/store-devices.h"
+#include "server/store.h"
+#include "server/util.h"
 
 void srv_api_healthz(struct srv_req *r)
 {

@@ -3,10 +3,12 @@
  * bucket is refused (429) before its token is looked at, until the bucket refills. */
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "m87/alloc.h"
-#include "server/server-internal.h"
+#include "server/ratelimit.h"
 
 #define SETS 1024u /* the table: SETS x WAYS sources */
 #define WAYS 4u

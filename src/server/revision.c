@@ -11,7 +11,10 @@
 #include "m87/sign.h"
 #include "m87/spec-revision.h"
 #include "m87/spec-runspec.h"
-#include "server/server-internal.h"
+#include "server/http.h"
+#include "server/request.h"
+#include "server/revision.h"
+#include "server/store-deployments.h"
 
 #define SIGNATURE_HEADER "M87-Signature"
 

@@ -1,8 +1,10 @@
 /* The path matcher of the routing table: pure, so that unit tests pin it. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "m87/alloc.h"
-#include "server/server-internal.h"
+#include "server/limits.h"
+#include "server/route.h"
 
 void srv_params_release(struct srv_params *p)
 {

@@ -1,54 +1,74 @@
-/* The routing table. First match of method and pattern wins; "{}" is one path segment. */
+/* The routing table. First match of method and pattern wins; "{}" is one path segment. A route
+ * has a handler that answers, or work (TX) that the dispatcher runs in a transaction. */
 #include "m87/compiler.h"
-#include "server/server-internal.h"
+#include "server/api.h"
+#include "server/http.h"
+#include "server/limits.h"
+#include "server/store-sessions.h"
 
 #define DEV "/v1/devices/{}"
 #define DEP DEV "/deployments/{}"
+
+/* The work of a route run in a transaction and answered with status code (srv_run_tx), after
+ * a check of the query arguments against q (NULL: not checked). */
+#define TX(fn, code, q) .tx = (fn), .status = (code), .query = (q)
+
+static const char *const NONE[] = {NULL};
+static const char *const NOW[] = {"now", NULL};
+static const char *const REVISION[] = {"revision", NULL};
+static const char *const DEPLOYMENT[] = {"deployment", NULL};
+static const char *const REPORTS[] = {"deployment", "revision", "job",   "step",
+                                      "kind",       "after",    "limit", NULL};
 
 const struct srv_route srv_routes[] = {
     {"GET", "/healthz", SRV_AUTH_NONE, SRV_BODY_NONE, SRV_MAX_JSON_BODY, srv_api_healthz, NULL},
     {"GET", "/metrics", SRV_AUTH_NONE, SRV_BODY_NONE, SRV_MAX_JSON_BODY, srv_api_metrics, NULL},
     {"POST", "/v1/devices", SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_JSON_BODY,
-     srv_api_devices_create, NULL},
-    {"GET", "/v1/devices", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY, srv_api_devices_list,
-     NULL},
-    {"GET", DEV, SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY, srv_api_devices_get, NULL},
-    {"DELETE", DEV, SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY, srv_api_devices_delete, NULL},
-    {"PATCH", DEV, SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_JSON_BODY, srv_api_devices_patch, NULL},
+     TX(srv_api_devices_create, 201, NULL)},
+    {"GET", "/v1/devices", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     TX(srv_api_devices_list, 200, NULL)},
+    {"GET", DEV, SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY, TX(srv_write_device, 200, NULL)},
+    {"DELETE", DEV, SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     TX(srv_api_devices_delete, 204, NULL)},
+    {"PATCH", DEV, SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_JSON_BODY,
+     TX(srv_api_devices_patch, 200, NULL)},
     {"POST", DEV "/token", SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_JSON_BODY,
-     srv_api_devices_token_rotate, NULL},
+     TX(srv_api_devices_token_rotate, 200, NULL)},
     {"DELETE", DEV "/token", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
-     srv_api_devices_token_revoke, NULL},
-    {"GET", DEV "/windows", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY, srv_api_windows_list,
-     NULL},
-    {"POST", DEV "/windows", SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_JSON_BODY, srv_api_windows_add,
-     NULL},
+     TX(srv_api_devices_token_revoke, 204, NULL)},
+    {"GET", DEV "/windows", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     TX(srv_api_windows_list, 200, NONE)},
+    {"POST", DEV "/windows", SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_JSON_BODY,
+     TX(srv_api_windows_add, 201, NULL)},
     {"DELETE", DEV "/windows/{}", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
-     srv_api_windows_delete, NULL},
+     TX(srv_api_windows_delete, 204, NULL)},
     /* image prefetch (api-prefetch.c) */
     {"GET", DEV "/prefetch", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
-     srv_api_prefetch_list, NULL},
+     TX(srv_api_prefetch_list, 200, NONE)},
     {"POST", DEV "/prefetch", SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_JSON_BODY,
-     srv_api_prefetch_add, NULL},
+     TX(srv_api_prefetch_add, 200, NULL)},
     {"DELETE", DEV "/prefetch", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
-     srv_api_prefetch_clear, NULL},
-    {"GET", DEV "/status", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY, srv_api_status, NULL},
-    {"GET", DEV "/reports", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY, srv_api_reports_query,
-     NULL},
+     TX(srv_api_prefetch_clear, 204, NULL)},
+    {"GET", DEV "/status", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     TX(srv_api_status, 200, DEPLOYMENT)},
+    {"GET", DEV "/reports", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     TX(srv_api_reports_query, 200, REPORTS)},
     {"POST", DEV "/deployments", SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_JSON_BODY,
-     srv_api_deployments_create, NULL},
+     TX(srv_api_deployments_create, 201, NOW)},
     {"GET", DEV "/deployments", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
-     srv_api_deployments_list, NULL},
-    {"GET", DEP, SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY, srv_api_deployments_get, NULL},
-    {"DELETE", DEP, SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY, srv_api_deployments_delete,
-     NULL},
+     TX(srv_api_deployments_list, 200, NONE)},
+    {"GET", DEP, SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     TX(srv_api_deployments_get, 200, REVISION)},
+    {"DELETE", DEP, SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     TX(srv_api_deployments_delete, 204, NULL)},
     {"POST", DEP "/activate", SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_JSON_BODY,
-     srv_api_deployments_activate, NULL},
+     TX(srv_api_deployments_activate, 200, NOW)},
     {"GET", DEP "/revisions", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
-     srv_api_deployments_revisions, NULL},
-    {"POST", DEP "/jobs", SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_SPEC_BODY, srv_api_jobs_put, NULL},
+     TX(srv_api_deployments_revisions, 200, NULL)},
+    {"POST", DEP "/jobs", SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_SPEC_BODY,
+     TX(srv_api_jobs_put, 200, NOW)},
     {"DELETE", DEP "/jobs/{}", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
-     srv_api_jobs_delete, NULL},
+     TX(srv_api_jobs_delete, 200, NOW)},
     {"PUT", "/v1/bundles/{}", SRV_AUTH_ADMIN, SRV_BODY_STREAM, SRV_MAX_BUNDLE, srv_api_bundles_put,
      srv_api_bundles_chunk},
     {"GET", "/v1/bundles/{}", SRV_AUTH_BUNDLE, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
@@ -59,15 +79,15 @@ const struct srv_route srv_routes[] = {
      NULL},
     /* sync execution (api-sessions.c) */
     {"POST", DEV "/sessions", SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_SESSION_BODY,
-     srv_api_sessions_create, NULL},
+     TX(srv_api_sessions_create, 201, NULL)},
     {"GET", DEV "/sessions", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
-     srv_api_sessions_list, NULL},
+     TX(srv_api_sessions_list, 200, NONE)},
     {"GET", DEV "/sessions/{}", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
-     srv_api_sessions_get, NULL},
+     TX(srv_api_sessions_get, 200, NONE)},
     {"GET", DEV "/sessions/{}/output", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
      srv_api_sessions_output, NULL},
     {"POST", DEV "/sessions/{}/cancel", SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_JSON_BODY,
-     srv_api_sessions_cancel, NULL},
+     TX(srv_api_sessions_cancel, 200, NULL)},
     {"POST", "/v1/agent/sessions/{}", SRV_AUTH_DEVICE, SRV_BODY_JSON, SRV_MAX_SESSION_POST,
      srv_api_agent_session, NULL},
 };

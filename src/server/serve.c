@@ -8,7 +8,14 @@
 #include "m87/error.h"
 #include "m87/file.h"
 #include "m87/log.h"
-#include "server/server-internal.h"
+#include "server/http.h"
+#include "server/limits.h"
+#include "server/longpoll.h"
+#include "server/ratelimit.h"
+#include "server/serve.h"
+#include "server/store-reports.h"
+#include "server/store-sessions.h"
+#include "server/store.h"
 
 /* Every held sync is a descriptor: take all the kernel allows. */
 static void raise_fd_limit(void)

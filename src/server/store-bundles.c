@@ -1,7 +1,9 @@
 /* Bundles in the store: the rows that say which digests are stored, and which device may read
  * which digest. The bytes live in DATA/bundles/ (api-bundles.c). */
 #include "m87/error.h"
+#include "server/store-deployments.h"
 #include "server/store-internal.h"
+#include "server/util.h"
 
 static const char SQL_BUNDLE_FIND[] = "SELECT size FROM bundles WHERE digest = ?1";
 static const char SQL_BUNDLE_ADD[] =
@@ -42,14 +44,6 @@ int srv_bundle_add(struct srv_store *st, const char *digest, uint64_t size, stru
 int srv_bundle_referenced(struct srv_store *st, int64_t device_id, const char *digest,
                           struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_BUNDLE_REF, err);
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, device_id);
-    srv_bind_text(s, 2, digest);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return srv_store_error(st, "look up bundle reference", err);
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 1 : 0;
+    return srv_row_exists(st, SQL_BUNDLE_REF, device_id, digest, NULL, "look up bundle reference",
+                          err);
 }

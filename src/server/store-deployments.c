@@ -4,7 +4,9 @@
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/hash.h"
+#include "server/store-deployments.h"
 #include "server/store-internal.h"
+#include "server/util.h"
 
 #define DEP_COLS                                                                                   \
     "SELECT d.id, d.device_id, d.public_id, d.active, d.created, r.created, d.head, r.hash,"       \
@@ -50,8 +52,9 @@ void srv_revision_release(struct srv_revision *r)
     memset(r, 0, sizeof(*r));
 }
 
-static void read_dep(sqlite3_stmt *s, struct srv_deployment *d)
+static void dep_fill(sqlite3_stmt *s, void *elem)
 {
+    struct srv_deployment *d = elem;
     d->id = sqlite3_column_int64(s, 0);
     d->device_id = sqlite3_column_int64(s, 1);
     d->public_id = srv_col_text(s, 2);
@@ -63,29 +66,14 @@ static void read_dep(sqlite3_stmt *s, struct srv_deployment *d)
     d->jobs = srv_col_text(s, 8);
 }
 
-/* 1 and *out for a row, 0 for none. */
-static int dep_one(struct srv_store *st, sqlite3_stmt *s, struct srv_deployment *out,
-                   struct m87_error **err)
-{
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE)
-        return 0;
-    if (rc != SQLITE_ROW)
-        return srv_store_error(st, "read deployment", err);
-    read_dep(s, out);
-    sqlite3_reset(s);
-    return 1;
-}
-
 int srv_deployment_find(struct srv_store *st, int64_t device_id, const char *public_id,
                         struct srv_deployment *out, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEP_FIND, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_DEP_FIND, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     srv_bind_text(s, 2, public_id);
-    int rc = dep_one(st, s, out, err);
+    int rc = srv_row_one(st, s, dep_fill, out, "read deployment", err);
     if (rc == 0)
         return m87_error_set(err, M87_E_NOTFOUND, 0, "deployment '%s' not found", public_id);
     return rc < 0 ? -1 : 0;
@@ -94,16 +82,10 @@ int srv_deployment_find(struct srv_store *st, int64_t device_id, const char *pub
 int srv_deployment_active(struct srv_store *st, int64_t device_id, struct srv_deployment *out,
                           struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEP_ACTIVE, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_DEP_ACTIVE, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
-    return dep_one(st, s, out, err);
-}
-
-static void dep_fill(sqlite3_stmt *s, void *elem)
-{
-    read_dep(s, elem);
+    return srv_row_one(st, s, dep_fill, out, "read deployment", err);
 }
 
 static void dep_release(void *elem)
@@ -111,18 +93,14 @@ static void dep_release(void *elem)
     srv_deployment_release(elem);
 }
 
+static const struct srv_row_type dep_type = {sizeof(struct srv_deployment), dep_fill, dep_release,
+                                             "list deployments"};
+
 int srv_deployment_list(struct srv_store *st, int64_t device_id, struct srv_deployment **out,
                         size_t *n, struct m87_error **err)
 {
-    static const struct srv_row_type type = {sizeof(struct srv_deployment), dep_fill, dep_release,
-                                             "list deployments"};
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEP_LIST, err);
     void *v = NULL;
-
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, device_id);
-    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+    if (srv_rows_by_id(st, SQL_DEP_LIST, device_id, &dep_type, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
@@ -131,10 +109,9 @@ int srv_deployment_list(struct srv_store *st, int64_t device_id, struct srv_depl
 static int insert_revision(struct srv_store *st, int64_t dep_id, int64_t number,
                            const struct srv_rev_content *c, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_REV_ADD, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_REV_ADD, dep_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, dep_id);
     sqlite3_bind_int64(s, 2, number);
     srv_bind_text(s, 3, c->hash);
     sqlite3_bind_int64(s, 4, srv_now());
@@ -206,16 +183,9 @@ int srv_deployment_create(struct srv_store *st, int64_t device_id, bool active,
 int srv_deployment_activate(struct srv_store *st, const struct srv_deployment *d,
                             struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEP_DEACTIVATE, err);
-    if (s == NULL)
+    if (srv_exec_id(st, SQL_DEP_DEACTIVATE, d->device_id, "deactivate deployment", err) < 0)
         return -1;
-    sqlite3_bind_int64(s, 1, d->device_id);
-    if (srv_step_done(st, s, "deactivate deployment", err) < 0)
-        return -1;
-    if ((s = srv_stmt(st, SQL_DEP_ACTIVATE, err)) == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, d->id);
-    return srv_step_done(st, s, "activate deployment", err);
+    return srv_exec_id(st, SQL_DEP_ACTIVATE, d->id, "activate deployment", err);
 }
 
 int srv_deployment_delete(struct srv_store *st, const struct srv_deployment *d,
@@ -224,11 +194,7 @@ int srv_deployment_delete(struct srv_store *st, const struct srv_deployment *d,
     if (d->active)
         return m87_error_set(err, M87_E_CONFLICT, 0,
                              "deployment '%s' is active: activate another one first", d->public_id);
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEP_DELETE, err);
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, d->id);
-    return srv_step_done(st, s, "delete deployment", err);
+    return srv_exec_id(st, SQL_DEP_DELETE, d->id, "delete deployment", err);
 }
 
 int srv_revision_add(struct srv_store *st, const struct srv_deployment *d,
@@ -240,10 +206,9 @@ int srv_revision_add(struct srv_store *st, const struct srv_deployment *d,
 int srv_revision_get(struct srv_store *st, const struct srv_deployment *d, int64_t number,
                      struct srv_revision *out, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_REV_GET, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_REV_GET, d->id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, d->id);
     sqlite3_bind_int64(s, 2, number);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_DONE)
@@ -265,10 +230,9 @@ int srv_revision_get(struct srv_store *st, const struct srv_deployment *d, int64
 int srv_revision_sign(struct srv_store *st, const struct srv_deployment *d, int64_t number,
                       const char *sig_key, const char *sig, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_REV_SIGN, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_REV_SIGN, d->id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, d->id);
     sqlite3_bind_int64(s, 2, number);
     srv_bind_text(s, 3, sig_key);
     srv_bind_text(s, 4, sig_key ? sig : NULL);
@@ -289,18 +253,14 @@ static void rev_release(void *elem)
     srv_revision_release(elem);
 }
 
+static const struct srv_row_type rev_type = {sizeof(struct srv_revision), rev_fill, rev_release,
+                                             "list revisions"};
+
 int srv_revision_list(struct srv_store *st, const struct srv_deployment *d,
                       struct srv_revision **out, size_t *n, struct m87_error **err)
 {
-    static const struct srv_row_type type = {sizeof(struct srv_revision), rev_fill, rev_release,
-                                             "list revisions"};
-    sqlite3_stmt *s = srv_stmt(st, SQL_REV_LIST, err);
     void *v = NULL;
-
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, d->id);
-    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+    if (srv_rows_by_id(st, SQL_REV_LIST, d->id, &rev_type, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;

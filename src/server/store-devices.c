@@ -4,7 +4,11 @@
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/hash.h"
+#include "server/auth.h"
+#include "server/store-devices.h"
 #include "server/store-internal.h"
+#include "server/store.h"
+#include "server/util.h"
 
 static const char SQL_TOKEN_ADD[] =
     "INSERT INTO tokens (hash, role, device_id, created) VALUES (?1, ?2, ?3, ?4)";
@@ -64,11 +68,7 @@ int srv_token_add(struct srv_store *st, const char *hash, enum srv_role role, in
 
 int srv_token_revoke_device(struct srv_store *st, int64_t device_id, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_TOKEN_REVOKE, err);
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, device_id);
-    return srv_step_done(st, s, "revoke token", err);
+    return srv_exec_id(st, SQL_TOKEN_REVOKE, device_id, "revoke token", err);
 }
 
 int srv_token_lookup(struct srv_store *st, const char *hash, enum srv_role *role,
@@ -98,8 +98,9 @@ int srv_token_lookup(struct srv_store *st, const char *hash, enum srv_role *role
     return 1;
 }
 
-static void read_device(sqlite3_stmt *s, struct srv_device *d)
+static void device_fill(sqlite3_stmt *s, void *elem)
 {
+    struct srv_device *d = elem;
     d->id = sqlite3_column_int64(s, 0);
     d->name = srv_col_text(s, 1);
     d->created = sqlite3_column_int64(s, 2);
@@ -142,14 +143,10 @@ int srv_device_create(struct srv_store *st, const char *name, const char *token_
 static int device_one(struct srv_store *st, sqlite3_stmt *s, const char *what,
                       struct srv_device *out, struct m87_error **err)
 {
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE)
+    int rc = srv_row_one(st, s, device_fill, out, "read device", err);
+    if (rc == 0)
         return m87_error_set(err, M87_E_NOTFOUND, 0, "device %s not found", what);
-    if (rc != SQLITE_ROW)
-        return srv_store_error(st, "read device", err);
-    read_device(s, out);
-    sqlite3_reset(s);
-    return 0;
+    return rc < 0 ? -1 : 0;
 }
 
 int srv_device_find(struct srv_store *st, const char *name, struct srv_device *out,
@@ -166,17 +163,11 @@ int srv_device_find(struct srv_store *st, const char *name, struct srv_device *o
 int srv_device_by_id(struct srv_store *st, int64_t id, struct srv_device *out,
                      struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_BY_ID, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_DEVICE_BY_ID, id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, id);
     _cleanup_free_ char *what = m87_xasprintf("#%lld", (long long)id);
     return device_one(st, s, what, out, err);
-}
-
-static void device_fill(sqlite3_stmt *s, void *elem)
-{
-    read_device(s, elem);
 }
 
 static void device_release(void *elem)
@@ -200,20 +191,15 @@ int srv_device_list(struct srv_store *st, struct srv_device **out, size_t *n,
 
 int srv_device_delete(struct srv_store *st, int64_t id, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_DELETE, err);
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, id);
-    return srv_step_done(st, s, "delete device", err);
+    return srv_exec_id(st, SQL_DEVICE_DELETE, id, "delete device", err);
 }
 
 int srv_device_seen(struct srv_store *st, int64_t id, const char *agent_version,
                     const char *applied, bool offline, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_SEEN, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_DEVICE_SEEN, id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, srv_now());
     srv_bind_text(s, 3, agent_version);
     srv_bind_text(s, 4, applied);
@@ -223,25 +209,16 @@ int srv_device_seen(struct srv_store *st, int64_t id, const char *agent_version,
 
 int srv_device_count_online(struct srv_store *st, int64_t since, int64_t *n, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_ONLINE, err);
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, since);
-    if (sqlite3_step(s) != SQLITE_ROW)
-        return srv_store_error(st, "count devices", err);
-    *n = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return 0;
+    return srv_query_int(st, SQL_DEVICE_ONLINE, since, n, "count devices", err);
 }
 
 /* UPDATE statements of one device that bind (id, text or NULL). */
 static int update_device(struct srv_store *st, const char *sql, int64_t id, const char *text,
                          const char *what, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, sql, err);
+    sqlite3_stmt *s = srv_stmt_id(st, sql, id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, id);
     if (sql != SQL_DEVICE_POLICY)
         srv_bind_text(s, 2, text);
     return srv_step_done(st, s, what, err);

@@ -5,15 +5,21 @@
 #include <sqlite3.h>
 
 #include "m87/error.h"
-#include "server/server-internal.h"
+#include "server/store.h"
 
 /* A prepared statement for sql (a string constant: cached by its address), reset and with
  * its bindings cleared. NULL with *err when it does not prepare. */
 sqlite3_stmt *srv_stmt(struct srv_store *st, const char *sql, struct m87_error **err);
+/* srv_stmt with id bound to ?1 (a row's or a device's id). */
+sqlite3_stmt *srv_stmt_id(struct srv_store *st, const char *sql, int64_t id,
+                          struct m87_error **err);
 /* Fill *err from the connection's last error, prefixed with what. */
 int srv_store_error(struct srv_store *st, const char *what, struct m87_error **err);
 /* Step a statement that returns no rows. */
 int srv_step_done(struct srv_store *st, sqlite3_stmt *s, const char *what, struct m87_error **err);
+/* Run sql, which returns no rows, with id bound to ?1. */
+int srv_exec_id(struct srv_store *st, const char *sql, int64_t id, const char *what,
+                struct m87_error **err);
 /* A text column copied (NULL stays NULL). */
 char *srv_col_text(sqlite3_stmt *s, int col);
 /* Bind text or NULL. */
@@ -34,5 +40,22 @@ struct srv_row_type {
  * type->what. */
 int srv_rows_collect(struct srv_store *st, sqlite3_stmt *s, const struct srv_row_type *type,
                      void **out, size_t *n, struct m87_error **err);
+/* Step s once: 1 with *out filled by fill from the row, 0 when there is none; *err names what
+ * on an error. */
+int srv_row_one(struct srv_store *st, sqlite3_stmt *s, void (*fill)(sqlite3_stmt *s, void *elem),
+                void *out, const char *what, struct m87_error **err);
+/* srv_rows_collect over sql with id bound to ?1. */
+int srv_rows_by_id(struct srv_store *st, const char *sql, int64_t id,
+                   const struct srv_row_type *type, void **out, size_t *n, struct m87_error **err);
+/* Release each of the n elements of v as type says, then free v (NULL is a no-op). */
+void srv_rows_free(void *v, size_t n, const struct srv_row_type *type);
+/* The integer in the first column of the one row sql gives with id bound to ?1 (a count);
+ * *err names what when there is no row. */
+int srv_query_int(struct srv_store *st, const char *sql, int64_t id, int64_t *out, const char *what,
+                  struct m87_error **err);
+/* 1 when sql with id bound to ?1 and text to ?2 gives a row, 0 when not; *col0 (when not NULL)
+ * the integer in its first column, 0 without a row. *err names what on an error. */
+int srv_row_exists(struct srv_store *st, const char *sql, int64_t id, const char *text,
+                   int64_t *col0, const char *what, struct m87_error **err);
 
 #endif

@@ -4,7 +4,10 @@
 
 #include "m87/error.h"
 #include "m87/list.h"
+#include "server/limits.h"
+#include "server/store-devices.h"
 #include "server/store-internal.h"
+#include "server/util.h"
 
 static const char SQL_PREFETCH_LIST[] =
     "SELECT image, requested, report FROM device_prefetch WHERE device_id = ?1 ORDER BY id";
@@ -31,40 +34,21 @@ static void prefetch_release(void *elem)
     free(p->report);
 }
 
+static const struct srv_row_type prefetch_type = {sizeof(struct srv_prefetch), prefetch_fill,
+                                                  prefetch_release, "list prefetch images"};
+
 void srv_prefetch_free(struct srv_prefetch *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        prefetch_release(&v[i]);
-    free(v);
+    srv_rows_free(v, n, &prefetch_type);
 }
 
 int srv_prefetch_list(struct srv_store *st, int64_t device_id, struct srv_prefetch **out, size_t *n,
                       struct m87_error **err)
 {
-    static const struct srv_row_type type = {sizeof(struct srv_prefetch), prefetch_fill,
-                                             prefetch_release, "list prefetch images"};
-    sqlite3_stmt *s = srv_stmt(st, SQL_PREFETCH_LIST, err);
     void *v = NULL;
-
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, device_id);
-    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+    if (srv_rows_by_id(st, SQL_PREFETCH_LIST, device_id, &prefetch_type, &v, n, err) < 0)
         return -1;
     *out = v;
-    return 0;
-}
-
-static int count(struct srv_store *st, int64_t device_id, int64_t *n, struct m87_error **err)
-{
-    sqlite3_stmt *s = srv_stmt(st, SQL_PREFETCH_COUNT, err);
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, device_id);
-    if (sqlite3_step(s) != SQLITE_ROW)
-        return srv_store_error(st, "count prefetch images", err);
-    *n = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
     return 0;
 }
 
@@ -84,7 +68,7 @@ int srv_prefetch_add(struct srv_store *st, int64_t device_id, const struct m87_s
             return -1;
         added += sqlite3_changes(srv_store_db(st));
     }
-    if (count(st, device_id, &have, err) < 0)
+    if (srv_query_int(st, SQL_PREFETCH_COUNT, device_id, &have, "count prefetch images", err) < 0)
         return -1;
     if (have > SRV_MAX_PREFETCH)
         return m87_error_set(err, M87_E_TOOBIG, 0, "a device has at most %d prefetch images",
@@ -94,11 +78,7 @@ int srv_prefetch_add(struct srv_store *st, int64_t device_id, const struct m87_s
 
 int srv_prefetch_clear(struct srv_store *st, int64_t device_id, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_PREFETCH_CLEAR, err);
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, device_id);
-    if (srv_step_done(st, s, "clear prefetch images", err) < 0)
+    if (srv_exec_id(st, SQL_PREFETCH_CLEAR, device_id, "clear prefetch images", err) < 0)
         return -1;
     return sqlite3_changes(srv_store_db(st)) ? srv_device_bump_policy(st, device_id, err) : 0;
 }
@@ -106,10 +86,9 @@ int srv_prefetch_clear(struct srv_store *st, int64_t device_id, struct m87_error
 int srv_prefetch_note(struct srv_store *st, int64_t device_id, const char *image,
                       const char *report, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_PREFETCH_NOTE, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_PREFETCH_NOTE, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     srv_bind_text(s, 2, image);
     srv_bind_text(s, 3, report);
     return srv_step_done(st, s, "store prefetch report", err);

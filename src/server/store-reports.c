@@ -4,6 +4,8 @@
 #include "m87/error.h"
 #include "m87/list.h"
 #include "server/store-internal.h"
+#include "server/store-reports.h"
+#include "server/util.h"
 
 static const char SQL_REPORT_DEP[] =
     "SELECT d.id FROM deployments d JOIN revisions r ON r.deployment_id = d.id"
@@ -31,10 +33,9 @@ static int report_deployment(struct srv_store *st, int64_t device_id, const char
     *dep = 0;
     if (revision == NULL)
         return 0;
-    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_DEP, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_REPORT_DEP, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     srv_bind_text(s, 2, revision);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
@@ -51,10 +52,9 @@ int srv_report_add(struct srv_store *st, int64_t device_id, const struct srv_rep
     int64_t dep = 0;
     if (report_deployment(st, device_id, rep->revision, &dep, err) < 0)
         return -1;
-    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_ADD, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_REPORT_ADD, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     sqlite3_bind_int64(s, 2, rep->seq);
     srv_bind_text(s, 3, rep->kind);
     srv_bind_text(s, 4, rep->revision);
@@ -84,10 +84,9 @@ static int one_int(struct srv_store *st, sqlite3_stmt *s, const char *what, int6
 int srv_report_max_seq(struct srv_store *st, int64_t device_id, int64_t *seq,
                        struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_MAX, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_REPORT_MAX, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     return one_int(st, s, "read report sequence", seq, err);
 }
 
@@ -102,16 +101,10 @@ int srv_report_count(struct srv_store *st, int64_t *n, struct m87_error **err)
 int srv_report_any_for(struct srv_store *st, int64_t device_id, const char *revision, bool *yes,
                        struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_ANY, err);
-    if (s == NULL)
+    int rc = srv_row_exists(st, SQL_REPORT_ANY, device_id, revision, NULL, "read reports", err);
+    if (rc < 0)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
-    srv_bind_text(s, 2, revision);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return srv_store_error(st, "read reports", err);
-    *yes = rc == SQLITE_ROW;
-    sqlite3_reset(s);
+    *yes = rc == 1;
     return 0;
 }
 
@@ -131,20 +124,20 @@ static void row_release(void *elem)
     free(r->raw);
 }
 
+static const struct srv_row_type row_type = {sizeof(struct srv_report_row), row_fill, row_release,
+                                             "query reports"};
+
 void srv_report_rows_free(struct srv_report_row *rows, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        row_release(&rows[i]);
-    free(rows);
+    srv_rows_free(rows, n, &row_type);
 }
 
 int srv_report_query(struct srv_store *st, int64_t device_id, const struct srv_report_filter *f,
                      struct srv_report_row **out, size_t *n, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_QUERY, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_REPORT_QUERY, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     sqlite3_bind_int64(s, 2, f->deployment_id);
     srv_bind_text(s, 3, f->revision);
     srv_bind_text(s, 4, f->job);
@@ -152,10 +145,8 @@ int srv_report_query(struct srv_store *st, int64_t device_id, const struct srv_r
     srv_bind_text(s, 6, f->kind);
     sqlite3_bind_int64(s, 7, f->after);
     sqlite3_bind_int64(s, 8, f->limit + 1);
-    static const struct srv_row_type type = {sizeof(struct srv_report_row), row_fill, row_release,
-                                             "query reports"};
     void *v = NULL;
-    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+    if (srv_rows_collect(st, s, &row_type, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
@@ -168,32 +159,38 @@ static const char SQL_REPORT_STEPS[] =
     "SELECT raw FROM reports WHERE device_id = ?1 AND revision = ?2 AND kind = 'step'"
     " AND job = ?3 ORDER BY seq";
 
-int srv_report_latest_job(struct srv_store *st, int64_t device_id, const char *revision,
-                          const char *job, char **raw, struct m87_error **err)
+/* The raw of the first row sql gives for (device_id, revision, arg): NULL when none. */
+static int first_raw(struct srv_store *st, const char *sql, int64_t device_id, const char *revision,
+                     const char *arg, char **raw, const char *what, struct m87_error **err)
 {
     *raw = NULL;
-    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_LATEST_JOB, err);
+    sqlite3_stmt *s = srv_stmt_id(st, sql, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     srv_bind_text(s, 2, revision);
-    srv_bind_text(s, 3, job);
+    srv_bind_text(s, 3, arg);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         *raw = srv_col_text(s, 0);
     else if (rc != SQLITE_DONE)
-        return srv_store_error(st, "read job report", err);
+        return srv_store_error(st, what, err);
     sqlite3_reset(s);
     return 0;
+}
+
+int srv_report_latest_job(struct srv_store *st, int64_t device_id, const char *revision,
+                          const char *job, char **raw, struct m87_error **err)
+{
+    return first_raw(st, SQL_REPORT_LATEST_JOB, device_id, revision, job, raw, "read job report",
+                     err);
 }
 
 int srv_report_steps(struct srv_store *st, int64_t device_id, const char *revision, const char *job,
                      struct m87_strv *raws, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_STEPS, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_REPORT_STEPS, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     srv_bind_text(s, 2, revision);
     srv_bind_text(s, 3, job);
     int rc;
@@ -211,18 +208,6 @@ static const char SQL_REPORT_LATEST_KIND[] =
 int srv_report_latest_kind(struct srv_store *st, int64_t device_id, const char *revision,
                            const char *kind, char **raw, struct m87_error **err)
 {
-    *raw = NULL;
-    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_LATEST_KIND, err);
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, device_id);
-    srv_bind_text(s, 2, revision);
-    srv_bind_text(s, 3, kind);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        *raw = srv_col_text(s, 0);
-    else if (rc != SQLITE_DONE)
-        return srv_store_error(st, "read report", err);
-    sqlite3_reset(s);
-    return 0;
+    return first_raw(st, SQL_REPORT_LATEST_KIND, device_id, revision, kind, raw, "read report",
+                     err);
 }

@@ -32,3 +32,61 @@ int srv_rows_collect(struct srv_store *st, sqlite3_stmt *s, const struct srv_row
     *n = len;
     return 0;
 }
+
+int srv_rows_by_id(struct srv_store *st, const char *sql, int64_t id,
+                   const struct srv_row_type *type, void **out, size_t *n, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt_id(st, sql, id, err);
+    if (s == NULL)
+        return -1;
+    return srv_rows_collect(st, s, type, out, n, err);
+}
+
+void srv_rows_free(void *v, size_t n, const struct srv_row_type *type)
+{
+    for (size_t i = 0; type->release && i < n; i++)
+        type->release((char *)v + i * type->size);
+    free(v);
+}
+
+int srv_query_int(struct srv_store *st, const char *sql, int64_t id, int64_t *out, const char *what,
+                  struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt_id(st, sql, id, err);
+    if (s == NULL)
+        return -1;
+    if (sqlite3_step(s) != SQLITE_ROW)
+        return srv_store_error(st, what, err);
+    *out = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return 0;
+}
+
+int srv_row_exists(struct srv_store *st, const char *sql, int64_t id, const char *text,
+                   int64_t *col0, const char *what, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt_id(st, sql, id, err);
+    if (s == NULL)
+        return -1;
+    srv_bind_text(s, 2, text);
+    int rc = sqlite3_step(s);
+    if (col0)
+        *col0 = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return srv_store_error(st, what, err);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 1 : 0;
+}
+
+int srv_row_one(struct srv_store *st, sqlite3_stmt *s, void (*fill)(sqlite3_stmt *s, void *elem),
+                void *out, const char *what, struct m87_error **err)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return srv_store_error(st, what, err);
+    fill(s, out);
+    sqlite3_reset(s);
+    return 1;
+}

@@ -5,7 +5,10 @@
 #include "m87/error.h"
 #include "m87/hash.h"
 #include "m87/json-write.h"
+#include "server/json.h"
 #include "server/store-internal.h"
+#include "server/store-sessions.h"
+#include "server/util.h"
 
 #define SESSION_COLS                                                                               \
     "id, public_id, device_id, request, bundle, state, exit_code, message, cancel, created, "      \
@@ -56,8 +59,9 @@ static int64_t col_int(sqlite3_stmt *s, int col, int64_t null_value)
     return sqlite3_column_type(s, col) == SQLITE_NULL ? null_value : sqlite3_column_int64(s, col);
 }
 
-static void read_row(sqlite3_stmt *s, struct srv_session *out)
+static void session_fill(sqlite3_stmt *s, void *elem)
 {
+    struct srv_session *out = elem;
     out->id = sqlite3_column_int64(s, 0);
     out->public_id = srv_col_text(s, 1);
     out->device_id = sqlite3_column_int64(s, 2);
@@ -75,11 +79,6 @@ static void read_row(sqlite3_stmt *s, struct srv_session *out)
     out->next_seq = col_int(s, 14, 1);
     out->read_at = col_int(s, 15, 0);
     out->output_bytes = col_int(s, 16, 0);
-}
-
-static void session_fill(sqlite3_stmt *s, void *elem)
-{
-    read_row(s, elem);
 }
 
 static void session_release(void *elem)
@@ -142,24 +141,18 @@ int srv_session_find(struct srv_store *st, const char *public_id, struct srv_ses
     if (s == NULL)
         return -1;
     srv_bind_text(s, 1, public_id);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        read_row(s, out);
-        sqlite3_reset(s);
-        return 0;
-    }
-    if (rc != SQLITE_DONE)
-        return srv_store_error(st, "read session", err);
-    return m87_error_set(err, M87_E_NOTFOUND, 0, "session '%s' not found", public_id);
+    int rc = srv_row_one(st, s, session_fill, out, "read session", err);
+    if (rc == 0)
+        return m87_error_set(err, M87_E_NOTFOUND, 0, "session '%s' not found", public_id);
+    return rc < 0 ? -1 : 0;
 }
 
 int srv_session_list(struct srv_store *st, int64_t device_id, struct srv_session **out, size_t *n,
                      struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_SESSION_LIST, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_SESSION_LIST, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     return read_rows(st, s, out, n, err);
 }
 
@@ -197,10 +190,9 @@ static void bind_time(sqlite3_stmt *s, int idx, int64_t t)
 
 int srv_session_update(struct srv_store *st, const struct srv_session *x, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_SESSION_UPDATE, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_SESSION_UPDATE, x->id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, x->id);
     srv_bind_text(s, 2, x->state);
     if (x->exit_code >= 0)
         sqlite3_bind_int64(s, 3, x->exit_code);
@@ -219,10 +211,9 @@ int srv_session_update(struct srv_store *st, const struct srv_session *x, struct
 int srv_session_output_add(struct srv_store *st, struct srv_session *x, const char *stream,
                            const char *text, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_OUTPUT_ADD, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_OUTPUT_ADD, x->id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, x->id);
     sqlite3_bind_int64(s, 2, x->next_seq);
     srv_bind_text(s, 3, stream);
     srv_bind_text(s, 4, text);
@@ -250,18 +241,17 @@ static void chunk_release(void *elem)
     free(c->text);
 }
 
+static const struct srv_row_type chunk_type = {sizeof(struct srv_session_chunk), chunk_fill,
+                                               chunk_release, "read session output"};
+
 void srv_session_chunks_free(struct srv_session_chunk *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        chunk_release(&v[i]);
-    free(v);
+    srv_rows_free(v, n, &chunk_type);
 }
 
 int srv_session_output_read(struct srv_store *st, int64_t session_id, int64_t after, int64_t limit,
                             struct srv_session_chunk **out, size_t *n, struct m87_error **err)
 {
-    static const struct srv_row_type type = {sizeof(struct srv_session_chunk), chunk_fill,
-                                             chunk_release, "read session output"};
     sqlite3_stmt *s = srv_stmt(st, SQL_OUTPUT_READ, err);
     void *v = NULL;
 
@@ -270,7 +260,7 @@ int srv_session_output_read(struct srv_store *st, int64_t session_id, int64_t af
     sqlite3_bind_int64(s, 1, session_id);
     sqlite3_bind_int64(s, 2, after);
     sqlite3_bind_int64(s, 3, limit);
-    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+    if (srv_rows_collect(st, s, &chunk_type, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
@@ -278,26 +268,13 @@ int srv_session_output_read(struct srv_store *st, int64_t session_id, int64_t af
 
 int srv_session_prune(struct srv_store *st, int64_t before, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_SESSION_PRUNE, err);
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, before);
-    return srv_step_done(st, s, "prune sessions", err);
+    return srv_exec_id(st, SQL_SESSION_PRUNE, before, "prune sessions", err);
 }
 
 int srv_session_bundle_referenced(struct srv_store *st, int64_t device_id, const char *digest,
                                   struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_SESSION_BUNDLE, err);
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, device_id);
-    srv_bind_text(s, 2, digest);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return srv_store_error(st, "read sessions", err);
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 1 : 0;
+    return srv_row_exists(st, SQL_SESSION_BUNDLE, device_id, digest, NULL, "read sessions", err);
 }
 
 /* ---- interactive projects -------------------------------------------------------------------- */

@@ -3,7 +3,10 @@
 
 #include "m87/alloc.h"
 #include "m87/error.h"
+#include "server/limits.h"
+#include "server/store-devices.h"
 #include "server/store-internal.h"
+#include "server/util.h"
 
 static const char SQL_WINDOW_LIST[] =
     "SELECT id, rule, created FROM device_windows WHERE device_id = ?1 ORDER BY id";
@@ -28,44 +31,21 @@ static void window_release(void *elem)
     free(((struct srv_window *)elem)->rule);
 }
 
+static const struct srv_row_type window_type = {sizeof(struct srv_window), window_fill,
+                                                window_release, "list windows"};
+
 void srv_windows_free(struct srv_window *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        window_release(&v[i]);
-    free(v);
+    srv_rows_free(v, n, &window_type);
 }
 
 int srv_window_list(struct srv_store *st, int64_t device_id, struct srv_window **out, size_t *n,
                     struct m87_error **err)
 {
-    static const struct srv_row_type type = {sizeof(struct srv_window), window_fill, window_release,
-                                             "list windows"};
-    sqlite3_stmt *s = srv_stmt(st, SQL_WINDOW_LIST, err);
     void *v = NULL;
-
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, device_id);
-    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+    if (srv_rows_by_id(st, SQL_WINDOW_LIST, device_id, &window_type, &v, n, err) < 0)
         return -1;
     *out = v;
-    return 0;
-}
-
-/* The id of the device's window with rule, 0 when none. */
-static int find_rule(struct srv_store *st, int64_t device_id, const char *rule, int64_t *id,
-                     struct m87_error **err)
-{
-    sqlite3_stmt *s = srv_stmt(st, SQL_WINDOW_FIND, err);
-    if (s == NULL)
-        return -1;
-    sqlite3_bind_int64(s, 1, device_id);
-    srv_bind_text(s, 2, rule);
-    int rc = sqlite3_step(s);
-    *id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return srv_store_error(st, "read windows", err);
-    sqlite3_reset(s);
     return 0;
 }
 
@@ -73,23 +53,18 @@ int srv_window_add(struct srv_store *st, int64_t device_id, const char *rule,
                    struct srv_window *out, struct m87_error **err)
 {
     int64_t existing = 0, count = 0;
-    if (find_rule(st, device_id, rule, &existing, err) < 0)
+    if (srv_row_exists(st, SQL_WINDOW_FIND, device_id, rule, &existing, "read windows", err) < 0)
         return -1;
     if (existing)
         return m87_error_set(err, M87_E_CONFLICT, 0, "window %lld has the rule '%s' already",
                              (long long)existing, rule);
-    sqlite3_stmt *s = srv_stmt(st, SQL_WINDOW_COUNT, err);
-    if (s == NULL)
+    if (srv_query_int(st, SQL_WINDOW_COUNT, device_id, &count, "count windows", err) < 0)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
-    if (sqlite3_step(s) != SQLITE_ROW)
-        return srv_store_error(st, "count windows", err);
-    count = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
     if (count >= SRV_MAX_WINDOWS)
         return m87_error_set(err, M87_E_TOOBIG, 0, "a device has at most %d windows",
                              SRV_MAX_WINDOWS);
-    if ((s = srv_stmt(st, SQL_WINDOW_ADD, err)) == NULL)
+    sqlite3_stmt *s = srv_stmt(st, SQL_WINDOW_ADD, err);
+    if (s == NULL)
         return -1;
     int64_t now = srv_now();
     sqlite3_bind_int64(s, 1, device_id);
@@ -106,10 +81,9 @@ int srv_window_add(struct srv_store *st, int64_t device_id, const char *rule,
 int srv_window_delete(struct srv_store *st, const struct srv_device *d, int64_t id,
                       struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_WINDOW_DELETE, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_WINDOW_DELETE, d->id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, d->id);
     sqlite3_bind_int64(s, 2, id);
     if (srv_step_done(st, s, "delete window", err) < 0)
         return -1;

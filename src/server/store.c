@@ -13,7 +13,9 @@
 #include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/log.h"
+#include "server/limits.h"
 #include "server/store-internal.h"
+#include "server/store.h"
 
 #define STMT_CACHE 128
 
@@ -191,6 +193,21 @@ sqlite3_stmt *srv_stmt(struct srv_store *st, const char *sql, struct m87_error *
     st->cache[st->n_cache].sql = sql;
     st->cache[st->n_cache++].stmt = s;
     return s;
+}
+
+sqlite3_stmt *srv_stmt_id(struct srv_store *st, const char *sql, int64_t id, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, sql, err);
+    if (s)
+        sqlite3_bind_int64(s, 1, id);
+    return s;
+}
+
+int srv_exec_id(struct srv_store *st, const char *sql, int64_t id, const char *what,
+                struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt_id(st, sql, id, err);
+    return s ? srv_step_done(st, s, what, err) : -1;
 }
 
 int srv_step_done(struct srv_store *st, sqlite3_stmt *s, const char *what, struct m87_error **err)

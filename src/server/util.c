@@ -1,9 +1,10 @@
 /* Pure helpers of the server: names, times, numbers, Range headers, JSON nesting. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "server/server-internal.h"
+#include "server/util.h"
 
 static bool is_lower_alnum(char c)
 {

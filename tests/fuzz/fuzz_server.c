@@ -26,7 +26,12 @@
 #include "m87/hash.h"
 #include "m87/json.h"
 #include "m87/log.h"
-#include "server/server-internal.h"
+#include "server/http.h"
+#include "server/limits.h"
+#include "server/longpoll.h"
+#include "server/serve.h"
+#include "server/store-sessions.h"
+#include "server/store.h"
 
 /* libmicrohttpd does not always close a connection whose client shut its write side: an answer
  * is taken as whole after this much silence once it began, and no answer after the first. */

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include "server/server-internal.h"
+#include "server/ratelimit.h"
 #include "unit-util.h"
 
 static struct sockaddr_in v4(const char *text)

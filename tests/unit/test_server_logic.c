@@ -7,7 +7,11 @@
 #include "m87/error.h"
 #include "m87/hash.h"
 #include "m87/spec-runspec.h"
-#include "server/server-internal.h"
+#include "server/http.h"
+#include "server/revision.h"
+#include "server/route.h"
+#include "server/store-deployments.h"
+#include "server/util.h"
 #include "unit-util.h"
 
 static void test_route_match(void **state)

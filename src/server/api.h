@@ -1,0 +1,127 @@
+/* m87-server private: the handlers of the routing table (api-*.c, metrics.c, one file per
+ * resource) and what they share: objects written as JSON (api-common.c), the policy fields of
+ * targets and status answers (api-policy.c), and the parts of one answer that another resource
+ * writes too. */
+#ifndef M87_SERVER_API_H
+#define M87_SERVER_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "server/http.h"
+#include "server/store-deployments.h"
+#include "server/store-devices.h"
+#include "server/store-reports.h"
+
+/* ---- objects in JSON (api-common.c) ---------------------------------------------------------- */
+
+void srv_jw_device(struct srv *s, struct m87_jw *w, const struct srv_device *d);
+void srv_jw_deployment(struct m87_jw *w, const struct srv_deployment *d);
+/* A stored report record with "received" and "deployment" added. */
+void srv_jw_report(struct m87_jw *w, const char *raw, int64_t received, const char *deployment);
+bool srv_device_online(struct srv *s, const struct srv_device *d);
+/* change(store, id) on the device of the first path parameter (M87_E_NOTFOUND when there is
+ * none), whose held sync is woken after the commit. */
+int srv_change_device(struct srv_req *r,
+                      int (*change)(struct srv_store *st, int64_t id, struct m87_error **err),
+                      struct m87_error **err);
+
+/* ---- handlers that answer (a route's handle, chunk) ------------------------------------------ */
+
+void srv_api_healthz(struct srv_req *r);
+void srv_api_metrics(struct srv_req *r);
+void srv_api_bundles_put(struct srv_req *r);
+int srv_api_bundles_chunk(struct srv_req *r, const char *data, size_t len);
+void srv_api_bundles_get(struct srv_req *r);
+void srv_api_sync(struct srv_req *r);
+
+/* ---- the work of a route run in a transaction (its tx: a srv_tx_fn) -------------------------- */
+
+int srv_api_devices_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_devices_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_devices_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_deployments_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_deployments_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_deployments_get(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_deployments_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_deployments_activate(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_deployments_revisions(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_jobs_put(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_jobs_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_reports_query(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_status(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_devices_patch(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_devices_token_rotate(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_devices_token_revoke(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_windows_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_windows_add(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_windows_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_prefetch_add(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_prefetch_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_prefetch_clear(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+
+/* The answer of GET /v1/devices/NAME (the device in the first path parameter): its tx. */
+int srv_write_device(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+
+/* ---- windows and policy (api-policy.c) ------------------------------------------------------- */
+
+/* {"id","rule","created"} */
+void srv_jw_window(struct m87_jw *w, const struct srv_window *win);
+/* "windows": the device's rules as strings, or (full) as {"id","rule","created"} objects. */
+int srv_jw_windows(struct srv_store *st, struct m87_jw *w, const struct srv_device *d, bool full,
+                   struct m87_error **err);
+/* "windows", "prefetch", "now" (whether hash is the revision to apply at once) and "policy". */
+int srv_jw_policy(struct srv_store *st, struct m87_jw *w, const struct srv_device *d,
+                  const char *hash, struct m87_error **err);
+/* The request's "now" query parameter: absent, 0 or false / 1 or true; M87_E_INVAL otherwise. */
+int srv_req_now(struct srv_req *r, bool *now, struct m87_error **err);
+/* The device's target became hash: remember whether it is to be applied at once, and wake the
+ * device's held sync after the commit. */
+int srv_target_changed(struct srv_req *r, const struct srv_device *dev, const char *hash, bool now,
+                       struct m87_error **err);
+
+/* The device and deployment named by the first two path parameters. */
+int srv_find_deployment(struct srv_req *r, struct srv_device *dev, struct srv_deployment *dep,
+                        struct m87_error **err);
+
+/* The health of a device's active deployment for GET /v1/devices/NAME (api-status.c). */
+int srv_jw_health(struct srv_store *st, struct m87_jw *w, const struct srv_device *d,
+                  struct m87_error **err);
+
+/* ---- prefetch (api-prefetch.c) --------------------------------------------------------------- */
+
+/* "prefetch_images": {"images": [...], "windows", "prefetch"} of a sync answer, written only when
+ * the device is asked for images (api-prefetch.c). */
+int srv_jw_prefetch_sync(struct srv_store *st, struct m87_jw *w, const struct srv_device *d,
+                         struct m87_error **err);
+/* A stored "prefetch" report (other kinds are no-ops): kept as its image's newest. M87_E_INVAL
+ * "reports[...].image" when it names none. */
+int srv_prefetch_report(struct srv_store *st, int64_t device_id, const struct srv_report *rep,
+                        struct m87_error **err);
+/* "prefetch_images": [{"image","requested","state",...}] of the status answer. */
+int srv_jw_prefetch_status(struct srv_store *st, struct m87_jw *w, const struct srv_device *d,
+                           struct m87_error **err);
+
+/* ---- sessions (api-sessions.c) --------------------------------------------------------------- */
+
+/* The body of POST /v1/devices/NAME/sessions (api-sessions-check.c): M87_E_INVAL naming what is
+ * wrong; *bundle the digest of its job's bundle (the caller's), NULL when it has none. */
+int srv_session_check_request(const struct m87_json *body, char **bundle, struct m87_error **err);
+/* The body of an agent's POST /v1/agent/sessions/ID: M87_E_INVAL naming what is wrong. */
+int srv_session_check_post(const struct m87_json *body, struct m87_error **err);
+
+int srv_api_sessions_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_sessions_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_sessions_get(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+void srv_api_sessions_output(struct srv_req *r);
+int srv_api_sessions_cancel(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+void srv_api_agent_session(struct srv_req *r);
+/* "sessions": the sessions to start, when the device has any (*n of them). */
+int srv_jw_agent_sessions(struct srv_store *st, struct m87_jw *w, int64_t device_id, size_t *n,
+                          struct m87_error **err);
+
+#endif

@@ -1,0 +1,32 @@
+/* m87-server private: the caps of what the server takes from the outside, and its file names.
+ * Nothing outside src/server includes this. */
+#ifndef M87_SERVER_LIMITS_H
+#define M87_SERVER_LIMITS_H
+
+#include <stdint.h>
+
+#include "m87/spec-runspec.h"
+
+
+#define SRV_MAX_JSON_BODY (64u * 1024)
+#define SRV_MAX_SPEC_BODY SPEC_RUNSPEC_MAX_FILE
+#define SRV_MAX_SYNC_BODY (4u * 1024 * 1024)
+#define SRV_MAX_BUNDLE ((uint64_t)256 * 1024 * 1024)
+#define SRV_MAX_REPORTS 500u
+#define SRV_MAX_REPORT (64u * 1024)
+#define SRV_MAX_WAIT 300
+#define SRV_DEFAULT_WAIT 60
+#define SRV_ONLINE_GRACE 30   /* seconds past the longest wait that still count as online */
+#define SRV_JSON_MAX_DEPTH 32 /* nesting of request JSON: yajl frees trees recursively */
+#define SRV_MAX_PARAMS 3      /* path parameters of a route */
+#define SRV_MAX_SEGMENT 256   /* bytes of one path segment */
+#define SRV_REPORTS_DEFAULT_LIMIT 100
+#define SRV_REPORTS_MAX_LIMIT 1000
+#define SRV_MAX_AGENT_VERSION 64
+#define SRV_MAX_WINDOWS 32    /* maintenance windows per device */
+#define SRV_MAX_PREFETCH 64   /* images a device is asked to prefetch */
+#define SRV_MAX_IMAGE_REF 512 /* bytes of an image reference to prefetch */
+#define SRV_DB_FILE "m87.db"
+#define SRV_BUNDLE_DIR "bundles"
+
+#endif

@@ -1,0 +1,40 @@
+/* m87-server private: held agent syncs (longpoll.c): a timer wheel of suspended connections,
+ * resumed by a change of their device or by their deadline. */
+#ifndef M87_SERVER_LONGPOLL_H
+#define M87_SERVER_LONGPOLL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct MHD_Connection;
+
+struct srv_longpoll;
+struct srv_waiter {
+    struct srv_waiter *prev, *next;   /* every held sync */
+    struct srv_waiter *sprev, *snext; /* those of one slot of the timer wheel */
+    size_t slot;
+    int64_t device_id;
+    struct MHD_Connection *conn;
+    struct timespec deadline; /* CLOCK_MONOTONIC */
+    bool listed;
+};
+
+struct srv_longpoll *srv_longpoll_new(void);
+/* Stops the timer thread; every held connection must have been released before. */
+void srv_longpoll_free(struct srv_longpoll *lp);
+/* A counter bumped by every notify: read it before computing an answer, hold with it. */
+uint64_t srv_longpoll_gen(struct srv_longpoll *lp);
+/* Suspend w->conn until notify or the deadline; false (nothing done) when a notify happened
+ * since gen was read or the server is stopping: the caller answers at once. */
+bool srv_longpoll_hold(struct srv_longpoll *lp, struct srv_waiter *w, uint64_t gen);
+/* Resume every held sync of the device (device_id 0: of every device). */
+void srv_longpoll_notify(struct srv_longpoll *lp, int64_t device_id);
+/* Stop holding: resume everything held now and refuse new holds. */
+void srv_longpoll_stop(struct srv_longpoll *lp);
+size_t srv_longpoll_held(struct srv_longpoll *lp);
+/* Whether a sync of the device is held now (sessions: the device is connected). */
+bool srv_longpoll_device_held(struct srv_longpoll *lp, int64_t device_id);
+
+#endif

@@ -1,0 +1,26 @@
+/* m87-server private: the commands of m87-server (init.c, serve.c). */
+#ifndef M87_SERVER_SERVE_H
+#define M87_SERVER_SERVE_H
+
+#include <stdint.h>
+
+#include "m87/error.h"
+
+
+/* Create the data directory and database; the admin token into *token. */
+int srv_init(const char *dir, char **token, struct m87_error **err);
+
+struct srv_serve_opts {
+    const char *data_dir;
+    const char *listen;
+    const char *tls_cert;
+    const char *tls_key;
+    int longpoll_max;
+    int64_t session_retention; /* 0: SRV_SESSION_RETENTION */
+    int auth_fail_limit;       /* failed authentications per source and minute; 0: none */
+};
+
+/* Serve until SIGTERM or SIGINT. */
+int srv_serve(const struct srv_serve_opts *o, struct m87_error **err);
+
+#endif

@@ -1,0 +1,89 @@
+/* m87-server private: deployments and their revisions in the store (store-deployments.c), and
+ * the bundles they reference (store-bundles.c). */
+#ifndef M87_SERVER_STORE_DEPLOYMENTS_H
+#define M87_SERVER_STORE_DEPLOYMENTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "m87/error.h"
+#include "m87/hash.h"
+#include "m87/list.h"
+#include "m87/spec-runspec.h"
+#include "server/store.h"
+
+struct srv_deployment {
+    int64_t id;
+    int64_t device_id;
+    char *public_id;
+    bool active;
+    int64_t created;
+    int64_t updated; /* the newest revision's creation */
+    int64_t revision;
+    char *hash;
+    char *jobs; /* JSON array of job ids */
+};
+void srv_deployment_release(struct srv_deployment *d);
+
+struct srv_revision {
+    int64_t number;
+    char *hash;
+    int64_t created;
+    char *jobs; /* JSON array of job ids */
+    char *spec; /* spec_runspec_dump JSON */
+    /* the signature of the hash (docs/security.md): key id (NULL: unsigned) and base64 */
+    char *sig_key;
+    char *sig;
+};
+void srv_revision_release(struct srv_revision *r);
+
+/* What makes a revision, computed by revision.c from a run spec (released there too:
+ * srv_rev_content_release in server/revision.h). */
+struct srv_rev_content {
+    char *spec;
+    char hash[M87_SHA256_HEX_LEN + 1];
+    char *jobs;
+    struct m87_strv bundles;
+    char *sig_key; /* the signature stored with it, or NULL */
+    char *sig;
+};
+
+/* M87_E_NOTFOUND "deployment 'ID' not found". */
+int srv_deployment_find(struct srv_store *st, int64_t device_id, const char *public_id,
+                        struct srv_deployment *out, struct m87_error **err);
+/* 1 and *out when the device has an active deployment, 0 when not. */
+int srv_deployment_active(struct srv_store *st, int64_t device_id, struct srv_deployment *out,
+                          struct m87_error **err);
+int srv_deployment_list(struct srv_store *st, int64_t device_id, struct srv_deployment **out,
+                        size_t *n, struct m87_error **err);
+/* A new deployment whose revision 1 is c; active deactivates the device's other ones. */
+int srv_deployment_create(struct srv_store *st, int64_t device_id, bool active,
+                          const struct srv_rev_content *c, struct srv_deployment *out,
+                          struct m87_error **err);
+int srv_deployment_activate(struct srv_store *st, const struct srv_deployment *d,
+                            struct m87_error **err);
+/* M87_E_CONFLICT when d is active. */
+int srv_deployment_delete(struct srv_store *st, const struct srv_deployment *d,
+                          struct m87_error **err);
+/* Revision d->revision + 1. */
+int srv_revision_add(struct srv_store *st, const struct srv_deployment *d,
+                     const struct srv_rev_content *c, struct m87_error **err);
+/* M87_E_NOTFOUND "deployment 'ID' has no revision N". */
+int srv_revision_get(struct srv_store *st, const struct srv_deployment *d, int64_t number,
+                     struct srv_revision *out, struct m87_error **err);
+int srv_revision_list(struct srv_store *st, const struct srv_deployment *d,
+                      struct srv_revision **out, size_t *n, struct m87_error **err);
+/* Store a signature with revision number of d (replacing one it had). */
+int srv_revision_sign(struct srv_store *st, const struct srv_deployment *d, int64_t number,
+                      const char *sig_key, const char *sig, struct m87_error **err);
+
+/* 1 with *size when the bundle is stored, 0 when not. */
+int srv_bundle_find(struct srv_store *st, const char *digest, uint64_t *size,
+                    struct m87_error **err);
+int srv_bundle_add(struct srv_store *st, const char *digest, uint64_t size, struct m87_error **err);
+/* 1 when a revision of a deployment of the device references digest. */
+int srv_bundle_referenced(struct srv_store *st, int64_t device_id, const char *digest,
+                          struct m87_error **err);
+
+#endif

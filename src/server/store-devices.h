@@ -1,0 +1,89 @@
+/* m87-server private: devices in the store (store-devices.c) with their maintenance windows
+ * (store-windows.c) and the images they are asked to prefetch (store-prefetch.c). */
+#ifndef M87_SERVER_STORE_DEVICES_H
+#define M87_SERVER_STORE_DEVICES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "m87/error.h"
+#include "m87/list.h"
+#include "m87/spec-window.h"
+#include "server/store.h"
+
+struct srv_device {
+    int64_t id;
+    char *name;
+    int64_t created;
+    int64_t last_seen; /* 0: never */
+    char *agent_version;
+    char *applied;
+    char *prefetch;     /* "always" or "window" */
+    int64_t policy;     /* bumped by every change of windows, prefetch or now_revision */
+    char *now_revision; /* the revision hash to apply at once (--now), or NULL */
+    bool offline;       /* its agent said in its last sync that it stops */
+};
+void srv_device_release(struct srv_device *d);
+
+/* M87_E_CONFLICT when the name exists. */
+int srv_device_create(struct srv_store *st, const char *name, const char *token_hash,
+                      struct srv_device *out, struct m87_error **err);
+/* M87_E_NOTFOUND "device 'NAME' not found". */
+int srv_device_find(struct srv_store *st, const char *name, struct srv_device *out,
+                    struct m87_error **err);
+int srv_device_by_id(struct srv_store *st, int64_t id, struct srv_device *out,
+                     struct m87_error **err);
+int srv_device_list(struct srv_store *st, struct srv_device **out, size_t *n,
+                    struct m87_error **err);
+int srv_device_delete(struct srv_store *st, int64_t id, struct m87_error **err);
+/* last_seen = now; agent_version when not NULL; applied (NULL stores null); offline: the agent
+ * said it stops (any other sync clears it). */
+int srv_device_seen(struct srv_store *st, int64_t id, const char *agent_version,
+                    const char *applied, bool offline, struct m87_error **err);
+/* The settings of docs/api.md; each bumps the device's policy when the value changes. */
+int srv_device_set_prefetch(struct srv_store *st, int64_t id, const char *prefetch,
+                            struct m87_error **err);
+/* hash NULL: no revision is to be applied at once. */
+int srv_device_set_now(struct srv_store *st, int64_t id, const char *hash, struct m87_error **err);
+int srv_device_bump_policy(struct srv_store *st, int64_t id, struct m87_error **err);
+int srv_device_count_online(struct srv_store *st, int64_t since, int64_t *n,
+                            struct m87_error **err);
+
+/* An image a device is asked to prefetch (store-prefetch.c). */
+struct srv_prefetch {
+    char *image;
+    int64_t requested;
+    char *report; /* the newest "prefetch" record the device sent for it, or NULL */
+};
+void srv_prefetch_free(struct srv_prefetch *v, size_t n);
+/* The device's images, oldest first. */
+int srv_prefetch_list(struct srv_store *st, int64_t device_id, struct srv_prefetch **out, size_t *n,
+                      struct m87_error **err);
+/* Add the images not there yet (bumps the policy when one is new); M87_E_TOOBIG past
+ * SRV_MAX_PREFETCH. */
+int srv_prefetch_add(struct srv_store *st, int64_t device_id, const struct m87_strv *images,
+                     struct m87_error **err);
+/* Forget every image (bumps the policy when there was one). */
+int srv_prefetch_clear(struct srv_store *st, int64_t device_id, struct m87_error **err);
+/* Keep report as the newest record of image, when the device is asked for it. */
+int srv_prefetch_note(struct srv_store *st, int64_t device_id, const char *image,
+                      const char *report, struct m87_error **err);
+
+struct srv_window {
+    int64_t id;
+    char *rule; /* canonical (spec_window_format) */
+    int64_t created;
+};
+void srv_windows_free(struct srv_window *v, size_t n);
+/* The device's windows, oldest first. */
+int srv_window_list(struct srv_store *st, int64_t device_id, struct srv_window **out, size_t *n,
+                    struct m87_error **err);
+/* M87_E_CONFLICT when the device has that rule already, M87_E_TOOBIG past SRV_MAX_WINDOWS. */
+int srv_window_add(struct srv_store *st, int64_t device_id, const char *rule,
+                   struct srv_window *out, struct m87_error **err);
+/* M87_E_NOTFOUND "device 'NAME' has no window ID". */
+int srv_window_delete(struct srv_store *st, const struct srv_device *d, int64_t id,
+                      struct m87_error **err);
+
+#endif

@@ -1,0 +1,24 @@
+/* m87-server private: pure helpers (util.c), unit-tested: names and ids checked, times, numbers
+ * and Range headers parsed. */
+#ifndef M87_SERVER_UTIL_H
+#define M87_SERVER_UTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* [a-z0-9][a-z0-9_.-]{0,62} */
+bool srv_valid_device_name(const char *s);
+/* "d-" + 8 lower-case hex digits */
+bool srv_valid_deployment_id(const char *s);
+/* 64 lower-case hex digits */
+bool srv_valid_hex64(const char *s);
+/* RFC 3339 UTC with seconds; t == 0 gives "" (callers write null instead). */
+void srv_time_format(int64_t t, char out[32]);
+int64_t srv_now(void);
+/* Parse a decimal integer in [min, max] taking the whole string; -1 when it is not one. */
+int srv_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+/* Range header against a resource of size bytes: 0 = serve the whole body (no header, or one
+ * that is ignored), 1 = bytes [*first, *last], -1 = unsatisfiable (416). */
+int srv_parse_range(const char *header, uint64_t size, uint64_t *first, uint64_t *last);
+
+#endif
