@@ -12,6 +12,8 @@
 #ifndef M87_COMPOSE_H
 #define M87_COMPOSE_H
 
+#include "m87/engine-images.h"
+#include "m87/engine-logs.h"
 #include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/spec-project.h"

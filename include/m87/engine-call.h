@@ -5,8 +5,10 @@
 #define M87_ENGINE_CALL_H
 
 #include "m87/buf.h"
+#include "m87/engine-logs.h"
 #include "m87/engine.h"
 #include "m87/error.h"
+#include "m87/json.h"
 #include "m87/list.h"
 
 /* How one call is made, beyond its method and path. Zero-initialised means: no body, the

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "m87/error.h"
+#include "m87/json-write.h"
 #include "m87/list.h"
 
 

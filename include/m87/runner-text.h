@@ -10,6 +10,7 @@
 
 #include "m87/list.h"
 #include "m87/spec-runspec.h"
+#include "m87/time.h"
 
 
 #define RUNNER_OUTPUT_TAIL 4096u /* bytes of output kept per step attempt */

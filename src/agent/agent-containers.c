@@ -8,6 +8,7 @@
 #include "agent/containers.h"
 #include "agent/daemon.h"
 #include "m87/alloc.h"
+#include "m87/engine-containers.h"
 #include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/list.h"

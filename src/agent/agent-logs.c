@@ -15,6 +15,8 @@
 #include "agent/daemon.h"
 #include "agent/logs.h"
 #include "m87/alloc.h"
+#include "m87/engine-containers.h"
+#include "m87/engine-logs.h"
 #include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/file.h"

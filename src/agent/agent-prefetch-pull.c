@@ -10,6 +10,7 @@
 #include "agent/target.h"
 #include "m87/alloc.h"
 #include "m87/compiler.h"
+#include "m87/engine-images.h"
 #include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/json-write.h"

@@ -20,6 +20,7 @@
 #include "agent/target.h"
 #include "agent/windows.h"
 #include "m87/alloc.h"
+#include "m87/engine-images.h"
 #include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/json.h"

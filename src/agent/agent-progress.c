@@ -9,6 +9,7 @@
 #include "agent/agent-internal.h"
 #include "m87/alloc.h"
 #include "m87/compiler.h"
+#include "m87/engine-images.h"
 
 #define PROGRESS_TTY_INTERVAL_NS (100 * 1000 * 1000LL)
 #define PROGRESS_PLAIN_INTERVAL_NS (500 * 1000 * 1000LL)

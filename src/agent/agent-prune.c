@@ -11,6 +11,8 @@
 #include "agent/daemon.h"
 #include "agent/prune.h"
 #include "m87/alloc.h"
+#include "m87/engine-containers.h"
+#include "m87/engine-images.h"
 #include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/file.h"

@@ -12,6 +12,8 @@
 #include "agent/agent-session.h"
 #include "m87/alloc.h"
 #include "m87/compiler.h"
+#include "m87/engine-containers.h"
+#include "m87/engine-logs.h"
 #include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/file.h"

@@ -11,6 +11,7 @@
 #include "agent/daemon.h"
 #include "m87/compiler.h"
 #include "m87/error.h"
+#include "m87/json.h"
 #include "m87/list.h"
 #include "m87/spec-runspec.h"
 

@@ -10,6 +10,8 @@
 #include "agent/agent-internal.h"
 #include "m87/alloc.h"
 #include "m87/compiler.h"
+#include "m87/engine-logs.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/json-write.h"
 #include "m87/list.h"

@@ -9,6 +9,8 @@
 #include "agent/agent-internal.h"
 #include "m87/alloc.h"
 #include "m87/compiler.h"
+#include "m87/engine-images.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/spec-project.h"
 #include "m87/spec-service.h"

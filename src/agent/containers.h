@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "m87/engine.h"
 #include "m87/error.h"
 
 

@@ -11,6 +11,7 @@
 #include "m87/error.h"
 #include "m87/log.h"
 #include "m87/runner-text.h"
+#include "m87/time.h"
 
 /* Log shipping and health-change reports, at most once per AGENT_HOOKS_PERIOD_MS: a few calls
  * to dockerd, and journal appends only when something is new. Health is judged when no apply

@@ -22,6 +22,7 @@
 #include "agent/config.h"
 #include "agent/target.h"
 #include "m87/alloc.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/file.h"
 #include "m87/hash.h"

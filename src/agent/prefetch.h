@@ -1,5 +1,6 @@
 
 #include "m87/error.h"
+#include "m87/json.h"
 #include "m87/list.h"
 #include "m87/spec-runspec.h"
 /* Prefetch (agent-prefetch*.c): the images of a revision that waits, and those the server asks

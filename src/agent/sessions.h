@@ -5,6 +5,8 @@
 
 #include <stdbool.h>
 
+#include "m87/json.h"
+
 
 struct agent_daemon;
 

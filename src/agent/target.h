@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "m87/error.h"
+#include "m87/json.h"
 #include "m87/spec-runspec.h"
 #include "m87/spec-window.h"
 

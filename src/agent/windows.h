@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "m87/json-write.h"
+
 
 struct agent_daemon;
 

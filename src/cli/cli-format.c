@@ -5,6 +5,7 @@
 #include "m87/alloc.h"
 #include "m87/buf.h"
 #include "m87/json-write.h"
+#include "m87/json.h"
 #include "m87/list.h"
 
 void cli_table_init(struct cli_table *t, size_t n_cols, const char *const *header)

@@ -6,6 +6,10 @@
 
 #include "compose/compose-internal.h"
 #include "m87/alloc.h"
+#include "m87/engine-containers.h"
+#include "m87/engine-networks.h"
+#include "m87/engine-volumes.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/list.h"
 #include "m87/spec-project.h"

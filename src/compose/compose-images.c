@@ -6,6 +6,9 @@
 
 #include "compose/compose-internal.h"
 #include "m87/alloc.h"
+#include "m87/engine-call.h"
+#include "m87/engine-images.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/json.h"
 #include "m87/list.h"

@@ -5,10 +5,12 @@
 #define M87_COMPOSE_INTERNAL_H
 
 #include <pthread.h>
+#include <sys/types.h>
 
 #include "m87/compiler.h"
 #include "m87/compose.h"
 #include "m87/engine-call.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/list.h"
 #include "m87/spec-project.h"

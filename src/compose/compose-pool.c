@@ -9,6 +9,7 @@
 
 #include "compose/compose-internal.h"
 #include "m87/alloc.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 
 enum node_state {

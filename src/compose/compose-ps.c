@@ -6,6 +6,7 @@
 
 #include "compose/compose-internal.h"
 #include "m87/alloc.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/spec-project.h"
 

@@ -4,6 +4,8 @@
 
 #include "compose/compose-internal.h"
 #include "m87/alloc.h"
+#include "m87/engine-networks.h"
+#include "m87/engine-volumes.h"
 #include "m87/error.h"
 #include "m87/list.h"
 #include "m87/spec-project.h"

@@ -9,6 +9,7 @@
 #include "compose/compose-internal.h"
 #include "m87/alloc.h"
 #include "m87/compiler.h"
+#include "m87/engine-containers.h"
 #include "m87/error.h"
 #include "m87/spec-project.h"
 #include "m87/spec-service.h"

@@ -7,6 +7,9 @@
 #include "m87/alloc.h"
 #include "m87/archive-lib.h"
 #include "m87/buf.h"
+#include "m87/engine-call.h"
+#include "m87/engine-containers.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 
 int engine_container_archive_put(struct engine_client *c, const char *id, const char *dir,

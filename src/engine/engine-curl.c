@@ -6,6 +6,7 @@
 #include "engine/engine-internal.h"
 #include "m87/alloc.h"
 #include "m87/buf.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 
 struct curl_transport {

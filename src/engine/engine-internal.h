@@ -3,6 +3,7 @@
 #define M87_ENGINE_INTERNAL_H
 
 #include "m87/engine-call.h"
+#include "m87/engine.h"
 
 struct engine_client {
     const struct engine_transport *ops;

@@ -4,6 +4,10 @@
 #include "engine/engine-internal.h"
 #include "m87/alloc.h"
 #include "m87/buf.h"
+#include "m87/engine-call.h"
+#include "m87/engine-containers.h"
+#include "m87/engine-logs.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/lines.h"
 

@@ -4,6 +4,8 @@
 
 #include "engine/engine-internal.h"
 #include "m87/alloc.h"
+#include "m87/engine-call.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/json.h"
 

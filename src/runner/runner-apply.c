@@ -7,6 +7,7 @@
 #include <sys/file.h>
 
 #include "m87/alloc.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/file.h"
 #include "m87/json-write.h"

@@ -6,6 +6,9 @@
 
 #include "m87/alloc.h"
 #include "m87/buf.h"
+#include "m87/engine-containers.h"
+#include "m87/engine-logs.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/list.h"
 #include "m87/path.h"

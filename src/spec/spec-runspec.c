@@ -9,6 +9,7 @@
 #include "m87/error.h"
 #include "m87/file.h"
 #include "m87/json-write.h"
+#include "m87/json.h"
 #include "m87/list.h"
 #include "m87/spec-bundle.h"
 #include "m87/spec-pos.h"

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "fuzz-util.h"
+#include "m87/engine-logs.h"
 #include "m87/engine.h"
 #include "m87/error.h"
 

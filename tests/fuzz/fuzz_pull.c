@@ -7,6 +7,7 @@
 #include "fuzz-util.h"
 #include "m87/alloc.h"
 #include "m87/buf.h"
+#include "m87/engine-images.h"
 #include "m87/engine.h"
 #include "m87/error.h"
 

@@ -9,6 +9,7 @@
 #include "compose/compose-internal.h"
 #include "engine/engine-internal.h"
 #include "m87/alloc.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/hash.h"
 #include "m87/json.h"

@@ -5,6 +5,7 @@
 #include "m87/alloc.h"
 #include "m87/buf.h"
 #include "m87/compiler.h"
+#include "m87/engine-logs.h"
 #include "m87/error.h"
 #include "unit-util.h"
 

@@ -7,6 +7,8 @@
 #include "m87/alloc.h"
 #include "m87/buf.h"
 #include "m87/compiler.h"
+#include "m87/engine-images.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/list.h"
 #include "unit-util.h"

@@ -3,6 +3,9 @@
 
 #include "engine/engine-internal.h"
 #include "m87/alloc.h"
+#include "m87/engine-networks.h"
+#include "m87/engine-volumes.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/json.h"
 #include "m87/list.h"

@@ -6,8 +6,12 @@
 #include <sys/statvfs.h>
 
 #include "engine/engine-internal.h"
+#include "m87/alloc.h"
 #include "m87/buf.h"
 #include "m87/compiler.h"
+#include "m87/engine-call.h"
+#include "m87/engine-events.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/list.h"
 #include "unit-util.h"

@@ -8,11 +8,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "m87/compose.h"
+#include "m87/engine.h"
 #include "m87/hash.h"
 #include "m87/units.h"
 #include "m87/yaml-write.h"
 #include "m87/yaml.h"
-#include "m87/compose.h"
 
 /* Path of a file under fixtures/ (M87_FIXTURES or the source tree); caller frees. */
 char *unit_fixture_path(const char *rel);

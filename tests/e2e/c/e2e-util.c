@@ -4,6 +4,9 @@
 
 #include "e2e-util.h"
 #include "m87/alloc.h"
+#include "m87/engine-containers.h"
+#include "m87/engine-images.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/json-write.h"
 #include "m87/list.h"

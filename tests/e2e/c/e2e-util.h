@@ -9,8 +9,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "m87/list.h"
 #include "m87/compose.h"
+#include "m87/engine.h"
+#include "m87/list.h"
 
 /* The value of an M87_TEST_* variable; fails the test when it is not set. */
 const char *e2e_env(const char *name);

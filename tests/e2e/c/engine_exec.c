@@ -5,6 +5,10 @@
 #include "e2e-util.h"
 #include "m87/alloc.h"
 #include "m87/buf.h"
+#include "m87/engine-containers.h"
+#include "m87/engine-exec.h"
+#include "m87/engine-logs.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/list.h"
 

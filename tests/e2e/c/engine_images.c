@@ -12,6 +12,8 @@
 
 #include "e2e-util.h"
 #include "m87/alloc.h"
+#include "m87/engine-images.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/list.h"
 

@@ -9,6 +9,9 @@
 
 #include "e2e-util.h"
 #include "m87/alloc.h"
+#include "m87/engine-containers.h"
+#include "m87/engine-events.h"
+#include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/list.h"
 
