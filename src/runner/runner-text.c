@@ -5,9 +5,11 @@
 
 #include "m87/alloc.h"
 #include "m87/compiler.h"
+#include "m87/error.h"
 #include "m87/list.h"
 #include "m87/runner-text.h"
 #include "m87/runner.h"
+#include "m87/spec-compose-args.h"
 #include "m87/spec-runspec.h"
 
 void runner_tail_add(struct runner_tail *t, const char *data, size_t len)
@@ -104,11 +106,6 @@ static const char *const native_subcommands[] = {"pull",    "up", "down", "stop"
                                                  "restart", "ps", "logs", "config"};
 
 /* Options of `compose` itself that take a value as the next word. */
-static const char *const valued_options[] = {
-    "-f",         "--file",    "-p",         "--project-name", "--project-directory",
-    "--env-file", "--profile", "--progress",
-};
-
 static bool in_list(const char *s, const char *const *list, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -138,18 +135,22 @@ static void split_blanks(const char *text, struct m87_strv *out)
     }
 }
 
-/* Index of the subcommand in words[from..], skipping compose's own options; -1 if none. */
+/* Index of the subcommand in words[from..], read by the parser `m87-agent compose` uses, so that
+ * a line the native front end would refuse (an option it does not have, a missing value) is
+ * not taken for a native one; -1 if none. */
 static long find_subcommand(char **words, size_t n, size_t from)
 {
-    for (size_t i = from; i < n; i++) {
-        if (words[i][0] != '-')
-            return (long)i;
-        if (strchr(words[i], '='))
-            continue;
-        if (in_list(words[i], valued_options, M87_ARRAY_LEN(valued_options)))
-            i++;
-    }
-    return -1;
+    _cleanup_error_ struct m87_error *err = NULL;
+    struct spec_compose_args a;
+    long sub = -1;
+
+    /* the word before from ("compose" or "docker-compose") stands for argv[0] */
+    if (spec_compose_args_parse(&a, (int)(n - from + 1), words + from - 1, SPEC_COMPOSE_ARGS_ALL,
+                                &err) == 0 &&
+        !a.help && (size_t)a.command < n - from + 1)
+        sub = (long)(from - 1) + a.command;
+    spec_compose_args_release(&a);
+    return sub;
 }
 
 bool runner_native_compose(const struct spec_run *run, struct m87_strv *argv)

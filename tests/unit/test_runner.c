@@ -154,6 +154,15 @@ static void test_native_shell(void **state)
         {"sudo docker compose up", NULL},
         {"/usr/bin/docker compose up", NULL},
         {"docker-compose", NULL},
+        /* the spellings `m87-agent compose` reads (spec_compose_args_parse), no other */
+        {"docker compose -pproj -fa.yml up", "compose|-pproj|-fa.yml|up"},
+        {"docker compose --project-n proj up", "compose|--project-n|proj|up"},
+        {"docker compose --env-file=.env --profile web up", "compose|--env-file=.env|--profile|web|"
+                                                            "up"},
+        {"docker compose -- up", "compose|--|up"},
+        {"docker compose --dry-run up", NULL}, /* an option the native front end does not have */
+        {"docker compose --progress loud up", NULL},
+        {"docker compose --help up", NULL},
     };
     for (size_t i = 0; i < M87_ARRAY_LEN(cases); i++) {
         struct spec_run r = shell(cases[i].text);
