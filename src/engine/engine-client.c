@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "engine/engine-internal.h"
-#include "m87/spec-runspec.h"
 #include "m87/alloc.h"
 #include "m87/buf.h"
 #include "m87/engine-call.h"
@@ -66,8 +65,6 @@ const char *engine_client_socket(const struct engine_client *c)
 
 long engine_client_timeout_ms(const struct engine_client *c)
 {
-    if (!spec_runspec_safe_name(c->socket_path))
-        return 0;
     return c->timeout_ms;
 }
 
