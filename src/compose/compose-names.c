@@ -142,3 +142,10 @@ void compose_volume_labels(const struct spec_project *p, const struct spec_volum
 {
     resource_labels(p, v ? &v->labels : NULL, COMPOSE_L_VOLUME, key, out);
 }
+
+void compose_project_filter(const char *project, struct m87_kvlist *f)
+{
+    _cleanup_free_ char *sel = m87_xasprintf("%s=%s", COMPOSE_L_PROJECT, project);
+    m87_kvlist_init(f);
+    m87_kvlist_add(f, "label", sel);
+}
