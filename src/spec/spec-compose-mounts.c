@@ -211,8 +211,7 @@ static int long_options(struct spec_mount *m, const struct cnode *e, const char 
     if ((v = cn_val(e, "volume"))) {
         _cleanup_free_ char *np = cn_path(vp, "nocopy");
         const struct cnode *nc;
-        if (cn_expect(v, vp, M87_YAML_MAPPING, err) < 0 ||
-            cn_keys(v, vp, volume_known, volume_unsupported, err) < 0 ||
+        if (cn_keys(v, vp, volume_known, volume_unsupported, err) < 0 ||
             ((nc = cn_val(v, "nocopy")) && cn_bool(nc, np, &m->nocopy, err) < 0))
             return -1;
     }
@@ -220,8 +219,7 @@ static int long_options(struct spec_mount *m, const struct cnode *e, const char 
         _cleanup_free_ char *zp = cn_path(tp, "size");
         _cleanup_free_ char *mp = cn_path(tp, "mode");
         const struct cnode *f;
-        if (cn_expect(v, tp, M87_YAML_MAPPING, err) < 0 ||
-            cn_keys(v, tp, tmpfs_known, NULL, err) < 0 ||
+        if (cn_keys(v, tp, tmpfs_known, NULL, err) < 0 ||
             ((f = cn_val(v, "size")) && cn_bytes(f, zp, &m->tmpfs_size, err) < 0) ||
             ((f = cn_val(v, "mode")) && cn_mode(f, mp, &m->tmpfs_mode, err) < 0))
             return -1;
