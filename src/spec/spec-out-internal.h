@@ -1,6 +1,7 @@
 /* Private to src/spec: one writer over the YAML and the JSON writers, for the outputs that can be
- * either (`compose config` in spec-compose-dump.c, the run spec's dump in spec-runspec-out.c).
- * Nothing outside src/spec includes this. */
+ * either (`compose config` in spec-compose-dump.c, the run spec's dump in spec-runspec-out.c), and
+ * the UTF-8 reading that decides what text YAML carries unchanged (spec-convert.c too). Nothing
+ * outside src/spec includes this. */
 #ifndef M87_SPEC_OUT_INTERNAL_H
 #define M87_SPEC_OUT_INTERNAL_H
 
@@ -22,5 +23,12 @@ void out_str(struct spec_out *o, const char *s);
 void out_int(struct spec_out *o, int64_t v);
 void out_bool(struct spec_out *o, bool v);
 void out_null(struct spec_out *o);
+
+/* The length of the UTF-8 sequence at s (at most len bytes), 0 when it is not valid: overlong
+ * forms, surrogates and code points past U+10FFFF are refused; *cp gets the code point. */
+size_t spec_utf8_next(const unsigned char *s, size_t len, uint32_t *cp);
+/* True for the characters that YAML refuses or reads as line breaks but yajl writes raw: DEL,
+ * the C1 controls, U+2028, U+2029, U+FEFF, U+FFFE and U+FFFF. */
+bool spec_yaml_unsafe(uint32_t cp);
 
 #endif

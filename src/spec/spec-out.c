@@ -1,4 +1,5 @@
-/* One writer over the YAML and the JSON writers (spec-out-internal.h). */
+/* One writer over the YAML and the JSON writers, and the UTF-8 reading that decides what YAML
+ * carries unchanged (spec-out-internal.h). */
 #include "spec/spec-out-internal.h"
 
 void out_map_open(struct spec_out *o)
@@ -44,4 +45,32 @@ void out_bool(struct spec_out *o, bool v)
 void out_null(struct spec_out *o)
 {
     o->jw ? m87_jw_null(o->jw) : m87_yw_null(o->yw);
+}
+
+size_t spec_utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
+{
+    static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+    size_t n = s[0] < 0x80             ? 1
+               : (s[0] & 0xe0) == 0xc0 ? 2
+               : (s[0] & 0xf0) == 0xe0 ? 3
+               : (s[0] & 0xf8) == 0xf0 ? 4
+                                       : 0;
+    if (n == 0 || n > len)
+        return 0;
+    uint32_t v = n == 1 ? s[0] : s[0] & (0x7fu >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        v = v << 6 | (s[i] & 0x3fu);
+    }
+    if (v < min[n] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *cp = v;
+    return n;
+}
+
+bool spec_yaml_unsafe(uint32_t cp)
+{
+    return (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff ||
+           cp == 0xfffe || cp == 0xffff;
 }

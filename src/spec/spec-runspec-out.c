@@ -252,37 +252,6 @@ static void o_job(struct spec_out *o, const struct spec_job *job)
     out_map_close(o);
 }
 
-static size_t utf8_seq_len(unsigned char c)
-{
-    if (c < 0x80)
-        return 1;
-    if ((c & 0xe0) == 0xc0)
-        return 2;
-    if ((c & 0xf0) == 0xe0)
-        return 3;
-    if ((c & 0xf8) == 0xf0)
-        return 4;
-    return 0;
-}
-
-/* The code point of the UTF-8 sequence at p and its length in *len; a byte that starts no valid
- * sequence is taken alone (as U+FFFD, so that it is copied as it is). */
-static uint32_t utf8_decode(const unsigned char *p, size_t *len)
-{
-    size_t n = utf8_seq_len(p[0]);
-    *len = 1;
-    if (n == 0)
-        return 0xfffd;
-    uint32_t cp = n == 1 ? p[0] : p[0] & (0x7fu >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0xfffd;
-        cp = cp << 6 | (p[i] & 0x3fu);
-    }
-    *len = n;
-    return cp;
-}
-
 /* yajl writes DEL, C1 controls, U+2028/9, U+FEFF, U+FFFE/F raw; YAML (and so the parser) refuses
  * or folds them. They can only stand inside strings, where a \u escape means the same, so the
  * JSON dump escapes them and stays readable by spec_runspec_parse. */
@@ -290,14 +259,16 @@ static char *json_yaml_safe(char *json)
 {
     struct m87_buf b;
     m87_buf_init(&b, 0);
-    for (const unsigned char *p = (const unsigned char *)json; *p;) {
-        size_t len = 1;
-        uint32_t cp = utf8_decode(p, &len);
-        if ((cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff ||
-            cp == 0xfffe || cp == 0xffff)
+    const unsigned char *p = (const unsigned char *)json, *end = p + strlen(json);
+    while (p < end) {
+        uint32_t cp = 0;
+        size_t len = spec_utf8_next(p, (size_t)(end - p), &cp);
+        if (len > 0 && spec_yaml_unsafe(cp)) {
             m87_buf_appendf(&b, NULL, "\\u%04x", (unsigned)cp);
-        else
+        } else {
+            len = len ? len : 1; /* a byte that starts no valid sequence is copied alone */
             m87_buf_append(&b, p, len, NULL);
+        }
         p += len;
     }
     free(json);
