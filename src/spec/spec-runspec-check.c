@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "spec/spec-runspec-internal.h"
+
 #define SAFE_NAME_MAX 63
 #define COMPONENT_MAX 255
 #define QUOTE_MAX 60
