@@ -223,11 +223,13 @@ static int dep_clone(const struct cli_ctx *ctx, const char *device, int argc, ch
     return create(ctx, device, &o, src, rev);
 }
 
-static void print_list(const struct m87_json *list)
+static bool print_list(const char *device, const struct m87_json *doc)
 {
     static const char *const header[] = {"ID", "ACTIVE", "REVISION", "JOBS", "UPDATED"};
+    const struct m87_json *list = m87_json_get(doc, "deployments");
     struct cli_table t;
 
+    (void)device;
     cli_table_init(&t, M87_ARRAY_LEN(header), header);
     for (size_t i = 0; i < m87_json_len(list); i++) {
         const struct m87_json *d = m87_json_at(list, i);
@@ -246,28 +248,15 @@ static void print_list(const struct m87_json *list)
         cli_table_add(&t, row);
         m87_buf_release(&names);
     }
-    _cleanup_free_ char *text = cli_table_render(&t);
-    fputs(text, stdout);
-    cli_table_release(&t);
+    cli_table_print(&t);
+    return false;
 }
 
 static int dep_list(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
-    _cleanup_error_ struct m87_error *err = NULL;
-    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
     _cleanup_free_ char *path = deployments_path(device);
-    bool json = false;
-    int rc = cli_parse_simple("deployment list", list_help, argc, argv, &json, 0, 0);
-
-    if (rc)
-        return rc == 1 ? CLI_EXIT_OK : rc;
-    if (cli_http_json(ctx, "GET", path, NULL, &doc, &err) < 0)
-        return cli_report(err);
-    if (json)
-        cli_print_json(stdout, doc);
-    else
-        print_list(m87_json_get(doc, "deployments"));
-    return CLI_EXIT_OK;
+    return cli_get_and_show(ctx, "deployment list", list_help, argc, argv, path, device,
+                            print_list);
 }
 
 static int dep_activate(const struct cli_ctx *ctx, const char *device, int argc, char **argv)

@@ -96,12 +96,14 @@ static int devices_add(const struct cli_ctx *ctx, const char *device, int argc, 
     return CLI_EXIT_OK;
 }
 
-static void print_devices(const struct m87_json *list)
+static bool print_devices(const char *device, const struct m87_json *doc)
 {
     static const char *const header[] = {"NAME", "ONLINE", "LAST SEEN", "AGENT", "APPLIED"};
+    const struct m87_json *list = m87_json_get(doc, "devices");
     struct cli_table t;
     time_t now = time(NULL);
 
+    (void)device;
     cli_table_init(&t, M87_ARRAY_LEN(header), header);
     for (size_t i = 0; i < m87_json_len(list); i++) {
         const struct m87_json *d = m87_json_at(list, i);
@@ -114,28 +116,14 @@ static void print_devices(const struct m87_json *list)
                              m87_json_str(m87_json_get(d, "agent_version"), NULL), short_hash};
         cli_table_add(&t, row);
     }
-    _cleanup_free_ char *text = cli_table_render(&t);
-    fputs(text, stdout);
-    cli_table_release(&t);
+    cli_table_print(&t);
+    return false;
 }
 
 static int devices_list(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
-    (void)device;
-    _cleanup_error_ struct m87_error *err = NULL;
-    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-    bool json = false;
-    int rc = cli_parse_simple("devices list", list_help, argc, argv, &json, 0, 0);
-
-    if (rc)
-        return rc == 1 ? CLI_EXIT_OK : rc;
-    if (cli_http_json(ctx, "GET", "/v1/devices", NULL, &doc, &err) < 0)
-        return cli_report(err);
-    if (json)
-        cli_print_json(stdout, doc);
-    else
-        print_devices(m87_json_get(doc, "devices"));
-    return CLI_EXIT_OK;
+    return cli_get_and_show(ctx, "devices list", list_help, argc, argv, "/v1/devices", device,
+                            print_devices);
 }
 
 static int devices_rm(const struct cli_ctx *ctx, const char *device, int argc, char **argv)

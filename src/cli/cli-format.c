@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "m87/alloc.h"
 #include "m87/buf.h"
+#include "m87/error.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
 #include "m87/list.h"
@@ -24,6 +25,13 @@ void cli_table_add(struct cli_table *t, const char *const *row)
 void cli_table_release(struct cli_table *t)
 {
     m87_strv_release(&t->cells);
+}
+
+void cli_table_print(struct cli_table *t)
+{
+    _cleanup_free_ char *text = cli_table_render(t);
+    fputs(text, stdout);
+    cli_table_release(t);
 }
 
 /* Width in characters, not bytes: a UTF-8 continuation byte adds nothing. */
@@ -139,4 +147,24 @@ char *cli_format_local(const char *text)
     if (cli_parse_time(text, &t) < 0)
         return m87_xstrdup(text);
     return cli_format_local_time(t);
+}
+
+int cli_get_and_show(const struct cli_ctx *ctx, const char *cmd, const char *help, int argc,
+                     char **argv, const char *path, const char *device,
+                     bool (*print)(const char *device, const struct m87_json *doc))
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
+    bool json = false;
+    int rc = cli_parse_simple(cmd, help, argc, argv, &json, 0, 0);
+
+    if (rc)
+        return rc == 1 ? CLI_EXIT_OK : rc;
+    if (cli_http_json(ctx, "GET", path, NULL, &doc, &err) < 0)
+        return cli_report(err);
+    if (json) {
+        cli_print_json(stdout, doc);
+        return CLI_EXIT_OK;
+    }
+    return print(device, doc) ? CLI_EXIT_FAILED : CLI_EXIT_OK;
 }

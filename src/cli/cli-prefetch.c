@@ -79,9 +79,7 @@ static bool print_images(const char *device, const struct m87_json *doc)
         cli_table_add(&t, row);
         failed = failed || strcmp(m87_json_str(m87_json_get(e, "state"), ""), "failed") == 0;
     }
-    _cleanup_free_ char *text = cli_table_render(&t);
-    fputs(text, stdout);
-    cli_table_release(&t);
+    cli_table_print(&t);
     printf("prefetch policy: %s\n", m87_json_str(m87_json_get(doc, "prefetch"), "always"));
     return failed;
 }
@@ -118,21 +116,9 @@ static int prefetch_add(const struct cli_ctx *ctx, const char *device, int argc,
 
 static int prefetch_status(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
-    _cleanup_error_ struct m87_error *err = NULL;
-    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
     _cleanup_free_ char *path = prefetch_path(device);
-    bool json = false;
-    int rc = cli_parse_simple("prefetch status", prefetch_help, argc, argv, &json, 0, 0);
-
-    if (rc)
-        return rc == 1 ? CLI_EXIT_OK : rc;
-    if (cli_http_json(ctx, "GET", path, NULL, &doc, &err) < 0)
-        return cli_report(err);
-    if (json) {
-        cli_print_json(stdout, doc);
-        return CLI_EXIT_OK;
-    }
-    return print_images(device, doc) ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+    return cli_get_and_show(ctx, "prefetch status", prefetch_help, argc, argv, path, device,
+                            print_images);
 }
 
 static int prefetch_clear(const struct cli_ctx *ctx, const char *device, int argc, char **argv)

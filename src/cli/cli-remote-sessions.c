@@ -70,9 +70,7 @@ static int list(const struct cli_ctx *ctx, const char *device, bool json)
                              m87_json_str(m87_json_get(s, "created"), NULL), cmd};
         cli_table_add(&t, row);
     }
-    _cleanup_free_ char *text = cli_table_render(&t);
-    fputs(text, stdout);
-    cli_table_release(&t);
+    cli_table_print(&t);
     return CLI_EXIT_OK;
 }
 
@@ -171,7 +169,5 @@ void cli_print_interactive(const char *device, const struct m87_json *st)
             cli_table_add(&t, row);
         }
     }
-    _cleanup_free_ char *text = cli_table_render(&t);
-    fputs(text, stdout);
-    cli_table_release(&t);
+    cli_table_print(&t);
 }

@@ -119,9 +119,7 @@ static void print_jobs(const struct m87_json *jobs)
         m87_buf_release(&steps);
         m87_buf_release(&stop);
     }
-    _cleanup_free_ char *text = cli_table_render(&t);
-    fputs(text, stdout);
-    cli_table_release(&t);
+    cli_table_print(&t);
 }
 
 static void print_revisions(const struct m87_json *revs, int64_t shown)
@@ -147,9 +145,7 @@ static void print_revisions(const struct m87_json *revs, int64_t shown)
         cli_table_add(&t, row);
         m87_buf_release(&names);
     }
-    _cleanup_free_ char *text = cli_table_render(&t);
-    fputs(text, stdout);
-    cli_table_release(&t);
+    cli_table_print(&t);
 }
 
 static void print_human(const char *device, const struct m87_json *dep, const struct m87_json *revs)

@@ -113,18 +113,32 @@ static int fetch_spec(const struct cli_ctx *ctx, const struct m87_sign_key *key,
     return check_base(key, doc, *out, id);
 }
 
+/* The signing key and the spec to sign over: deployment id's at revision rev (0: the newest), or
+ * an empty one for a NULL id. *key stays NULL when there is no signing key: nothing to sign. */
+static int key_and_base(const struct cli_ctx *ctx, const char *device, const char *id, int64_t rev,
+                        struct m87_sign_key **key, struct spec_runspec **base)
+{
+    int rc = load_key(key);
+
+    if (rc != CLI_EXIT_OK || !*key)
+        return rc;
+    if (!id) {
+        *base = m87_xcalloc(1, sizeof(**base));
+        return CLI_EXIT_OK;
+    }
+    return fetch_spec(ctx, *key, device, id, rev, base);
+}
+
 int cli_sign_jobs(const struct cli_ctx *ctx, const char *device, const char *dep,
                   const struct spec_runspec *add, char **header)
 {
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_(m87_sign_key_freep) struct m87_sign_key *key = NULL;
     _cleanup_(spec_runspec_freep) struct spec_runspec *base = NULL;
-    int rc = load_key(&key);
+    int rc = key_and_base(ctx, device, dep, 0, &key, &base);
 
     *header = NULL;
     if (rc != CLI_EXIT_OK || !key)
-        return rc;
-    if ((rc = fetch_spec(ctx, key, device, dep, 0, &base)) != CLI_EXIT_OK)
         return rc;
     /* what the server parses is the JSON sent, not the user's file: hash the same */
     _cleanup_free_ char *json = spec_runspec_dump(add, true);
@@ -143,12 +157,10 @@ int cli_sign_undeploy(const struct cli_ctx *ctx, const char *device, const char 
 {
     _cleanup_(m87_sign_key_freep) struct m87_sign_key *key = NULL;
     _cleanup_(spec_runspec_freep) struct spec_runspec *base = NULL;
-    int rc = load_key(&key);
+    int rc = key_and_base(ctx, device, dep, 0, &key, &base);
 
     *header = NULL;
     if (rc != CLI_EXIT_OK || !key)
-        return rc;
-    if ((rc = fetch_spec(ctx, key, device, dep, 0, &base)) != CLI_EXIT_OK)
         return rc;
     if (!spec_runspec_remove(base, job))
         return CLI_EXIT_OK; /* the server says that there is no such job */
@@ -160,14 +172,10 @@ int cli_sign_copy(const struct cli_ctx *ctx, const char *device, const char *src
 {
     _cleanup_(m87_sign_key_freep) struct m87_sign_key *key = NULL;
     _cleanup_(spec_runspec_freep) struct spec_runspec *rs = NULL;
-    int rc = load_key(&key);
+    int rc = key_and_base(ctx, device, src, rev, &key, &rs);
 
     *header = NULL;
     if (rc != CLI_EXIT_OK || !key)
-        return rc;
-    if (!src)
-        rs = m87_xcalloc(1, sizeof(*rs));
-    else if ((rc = fetch_spec(ctx, key, device, src, rev, &rs)) != CLI_EXIT_OK)
         return rc;
     return make_header(key, rs, header);
 }

@@ -271,9 +271,7 @@ static void print_status(const char *device, const struct m87_json *st, bool log
     cli_table_init(&t, M87_ARRAY_LEN(header), header);
     for (size_t i = 0; i < m87_json_len(jobs); i++)
         add_job_rows(&t, m87_json_at(jobs, i));
-    _cleanup_free_ char *text = cli_table_render(&t);
-    fputs(text, stdout);
-    cli_table_release(&t);
+    cli_table_print(&t);
     if (logs)
         print_logs(jobs);
     cli_print_interactive(device, st);

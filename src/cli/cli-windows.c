@@ -119,7 +119,7 @@ static int window_add(const struct cli_ctx *ctx, const char *device, int argc, c
     return CLI_EXIT_OK;
 }
 
-static void print_windows(const char *device, const struct m87_json *doc)
+static bool print_windows(const char *device, const struct m87_json *doc)
 {
     static const char *const header[] = {"ID", "RULE", "NEXT START", "CREATED"};
     const struct m87_json *list = m87_json_get(doc, "windows");
@@ -139,30 +139,16 @@ static void print_windows(const char *device, const struct m87_json *doc)
             const char *row[] = {id, rule, next, m87_json_str(m87_json_get(w, "created"), NULL)};
             cli_table_add(&t, row);
         }
-        _cleanup_free_ char *text = cli_table_render(&t);
-        fputs(text, stdout);
-        cli_table_release(&t);
+        cli_table_print(&t);
     }
     printf("prefetch: %s\n", m87_json_str(m87_json_get(doc, "prefetch"), "always"));
+    return false;
 }
 
 static int window_list(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
-    _cleanup_error_ struct m87_error *err = NULL;
-    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
     _cleanup_free_ char *path = windows_path(device, NULL);
-    bool json = false;
-    int rc = cli_parse_simple("window list", list_help, argc, argv, &json, 0, 0);
-
-    if (rc)
-        return rc == 1 ? CLI_EXIT_OK : rc;
-    if (cli_http_json(ctx, "GET", path, NULL, &doc, &err) < 0)
-        return cli_report(err);
-    if (json)
-        cli_print_json(stdout, doc);
-    else
-        print_windows(device, doc);
-    return CLI_EXIT_OK;
+    return cli_get_and_show(ctx, "window list", list_help, argc, argv, path, device, print_windows);
 }
 
 static int window_rm(const struct cli_ctx *ctx, const char *device, int argc, char **argv)

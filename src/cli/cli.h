@@ -173,6 +173,8 @@ void cli_table_add(struct cli_table *t, const char *const *row);
 /* The table as text, each line ending in '\n'. Caller frees. */
 char *cli_table_render(const struct cli_table *t);
 void cli_table_release(struct cli_table *t);
+/* Print the table on stdout, then release it. */
+void cli_table_print(struct cli_table *t);
 
 /* A duration in milliseconds for people: "850ms", "5.1s", "2m3s", "1h2m". Caller frees. */
 char *cli_format_ms(int64_t ms);
@@ -190,6 +192,11 @@ char *cli_format_local(const char *text);
 
 /* Print a parsed JSON value on one line followed by a newline. */
 void cli_print_json(FILE *out, const struct m87_json *n);
+/* A subcommand that takes only --json and --help and shows what GET path answers: the JSON with
+ * --json, else print(device, answer), whose true result gives CLI_EXIT_FAILED. */
+int cli_get_and_show(const struct cli_ctx *ctx, const char *cmd, const char *help, int argc,
+                     char **argv, const char *path, const char *device,
+                     bool (*print)(const char *device, const struct m87_json *doc));
 
 /* ---- deploy helpers (cli-deploy.c) --------------------------------------------------------- */
 

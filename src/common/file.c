@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "m87/alloc.h"
+#include "m87/buf.h"
 #include "m87/error.h"
 #include "m87/file.h"
 #include "m87/io.h"
@@ -129,4 +130,37 @@ int m87_remove_tree(const char *path, struct m87_error **err)
     if (lstat(path, &st) < 0)
         return errno == ENOENT ? 0 : m87_error_set(err, M87_E_IO, errno, "stat '%s'", path);
     return remove_at(AT_FDCWD, path, st.st_dev, path, err);
+}
+
+char *m87_read_file(const char *path, size_t max, size_t *len, struct m87_error **err)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        m87_error_set(err, M87_E_IO, errno, "open '%s'", path);
+        return NULL;
+    }
+    struct m87_buf buf;
+    m87_buf_init(&buf, max);
+    char chunk[16384];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            m87_error_set(err, M87_E_IO, errno, "read '%s'", path);
+            m87_buf_release(&buf);
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        if (m87_buf_append(&buf, chunk, (size_t)n, NULL) < 0) {
+            m87_error_set(err, M87_E_TOOBIG, 0, "read '%s': file exceeds the limit of %zu bytes",
+                          path, max);
+            m87_buf_release(&buf);
+            return NULL;
+        }
+    }
+    if (len)
+        *len = buf.len;
+    return m87_buf_steal(&buf);
 }

@@ -223,9 +223,7 @@ static int remove_orphans(struct compose_run *r, struct m87_strv *anon, struct m
 static int remove_networks(struct compose_run *r, struct m87_error **err)
 {
     struct m87_kvlist f;
-    m87_kvlist_init(&f);
-    _cleanup_free_ char *sel = m87_xasprintf("%s=%s", COMPOSE_L_PROJECT, r->p->name);
-    m87_kvlist_add(&f, "label", sel);
+    compose_project_filter(r->p->name, &f);
     struct engine_network_info *v = NULL;
     size_t n = 0;
     int rc = engine_network_list(r->c, &f, &v, &n, err);
@@ -252,9 +250,7 @@ static int remove_volumes(struct compose_run *r, const struct m87_strv *anon,
                           struct m87_error **err)
 {
     struct m87_kvlist f;
-    m87_kvlist_init(&f);
-    _cleanup_free_ char *sel = m87_xasprintf("%s=%s", COMPOSE_L_PROJECT, r->p->name);
-    m87_kvlist_add(&f, "label", sel);
+    compose_project_filter(r->p->name, &f);
     struct engine_volume_info *v = NULL;
     size_t n = 0;
     int rc = engine_volume_list(r->c, &f, &v, &n, err);

@@ -97,6 +97,12 @@ void compose_config_hash(const struct spec_project *p, const struct spec_service
 
 /* sha256 of bytes as hex into out (65 bytes). */
 
+/* The labels of a container, added to out: the user's, then compose's own over them. Without an
+ * instance (the hash input), only the user's labels and none under COMPOSE_LABEL_PREFIX. */
+void compose_container_labels(const struct spec_project *p, const struct spec_service *s,
+                              const struct compose_instance *in, struct m87_kvlist *out);
+/* Init f as the Engine filter "label=com.docker.compose.project=PROJECT"; release it after. */
+void compose_project_filter(const char *project, struct m87_kvlist *f);
 /* Labels of a project network / volume: the user's, then project, key and version. */
 void compose_network_labels(const struct spec_project *p, const struct spec_network *n,
                             const char *key, struct m87_kvlist *out);

@@ -91,9 +91,7 @@ int compose_observe(struct engine_client *c, const char *project, struct compose
                     struct m87_error **err)
 {
     struct m87_kvlist f;
-    m87_kvlist_init(&f);
-    _cleanup_free_ char *sel = m87_xasprintf("%s=%s", COMPOSE_L_PROJECT, project);
-    m87_kvlist_add(&f, "label", sel);
+    compose_project_filter(project, &f);
     struct m87_buf path;
     m87_buf_init(&path, 0);
     m87_buf_appendf(&path, NULL, "/containers/json?all=1");

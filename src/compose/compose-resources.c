@@ -13,13 +13,6 @@
 
 #define COMPOSE_MAX_NETWORKS 64
 
-static void project_filter(const struct spec_project *p, struct m87_kvlist *f)
-{
-    _cleanup_free_ char *sel = m87_xasprintf("%s=%s", COMPOSE_L_PROJECT, p->name);
-    m87_kvlist_init(f);
-    m87_kvlist_add(f, "label", sel);
-}
-
 static bool strv_has(const struct m87_strv *v, const char *s)
 {
     for (size_t i = 0; i < v->len; i++)
@@ -205,7 +198,7 @@ int compose_networks(struct compose_run *r, struct m87_error **err)
     int rc = 0;
     if (keys.len > 0 && !networks_pinned(r, &keys)) {
         struct m87_kvlist f;
-        project_filter(r->p, &f);
+        compose_project_filter(r->p->name, &f);
         struct engine_network_info *ours = NULL;
         size_t n_ours = 0;
         rc = engine_network_list(r->c, &f, &ours, &n_ours, err);
@@ -319,7 +312,7 @@ int compose_volumes(struct compose_run *r, struct m87_error **err)
     int rc = 0;
     if (keys.len > 0 && !volumes_pinned(r, &keys)) {
         struct m87_kvlist f;
-        project_filter(r->p, &f);
+        compose_project_filter(r->p->name, &f);
         struct engine_volume_info *ours = NULL;
         size_t n_ours = 0;
         rc = engine_volume_list(r->c, &f, &ours, &n_ours, err);

@@ -234,6 +234,24 @@ int engine_get_json(struct engine_client *c, const char *path, struct m87_json *
     return engine_send_json(c, "GET", path, NULL, out, err);
 }
 
+int engine_get_list(struct engine_client *c, const char *base, const struct m87_kvlist *filters,
+                    enum m87_json_type type, const char *what, struct m87_json **out,
+                    struct m87_error **err)
+{
+    struct m87_buf path;
+    m87_buf_init(&path, 0);
+    m87_buf_appendf(&path, NULL, "%s", base);
+    engine_qs_filters(&path, filters);
+    int r = engine_get_json(c, path.data, out, err);
+    m87_buf_release(&path);
+    if (r < 0)
+        return m87_error_wrap(err, "list %s", what);
+    if (m87_json_type(*out) != type)
+        return m87_error_set(err, M87_E_PARSE, 0, "list %s: answer is not an %s", what,
+                             type == M87_JSON_ARRAY ? "array" : "object");
+    return 0;
+}
+
 void engine_qs_add(struct m87_buf *path, const char *key, const char *value)
 {
     char *esc = curl_easy_escape(NULL, value, 0);

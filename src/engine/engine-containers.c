@@ -41,19 +41,10 @@ static void summary_fill(struct engine_container_summary *s, const struct m87_js
 int engine_container_list(struct engine_client *c, bool all, const struct m87_kvlist *filters,
                           struct engine_container_summary **out, size_t *n, struct m87_error **err)
 {
-    struct m87_buf path;
-    path_start(&path, "/containers/json");
-    if (all)
-        engine_qs_add(&path, "all", "1");
-    engine_qs_filters(&path, filters);
-    _cleanup_free_ char *p = m87_buf_steal(&path);
-
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-    if (engine_get_json(c, p, &doc, err) < 0)
-        return m87_error_wrap(err, "list containers");
-    if (m87_json_type(doc) != M87_JSON_ARRAY)
-        return m87_error_set(err, M87_E_PARSE, 0, "list containers: answer is not an array");
-
+    if (engine_get_list(c, all ? "/containers/json?all=1" : "/containers/json", filters,
+                        M87_JSON_ARRAY, "containers", &doc, err) < 0)
+        return -1;
     size_t len = m87_json_len(doc);
     struct engine_container_summary *v = m87_xcalloc(len ? len : 1, sizeof(*v));
     for (size_t i = 0; i < len; i++)

@@ -133,17 +133,9 @@ void engine_image_info_free(struct engine_image_info *v)
 int engine_image_list(struct engine_client *c, const struct m87_kvlist *filters,
                       struct engine_image_info **out, size_t *n, struct m87_error **err)
 {
-    struct m87_buf path;
-    m87_buf_init(&path, 0);
-    m87_buf_append(&path, "/images/json", strlen("/images/json"), NULL);
-    engine_qs_filters(&path, filters);
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-    int r = engine_get_json(c, path.data, &doc, err);
-    m87_buf_release(&path);
-    if (r < 0)
-        return m87_error_wrap(err, "list images");
-    if (m87_json_type(doc) != M87_JSON_ARRAY)
-        return m87_error_set(err, M87_E_PARSE, 0, "list images: answer is not an array");
+    if (engine_get_list(c, "/images/json", filters, M87_JSON_ARRAY, "images", &doc, err) < 0)
+        return -1;
     size_t len = m87_json_len(doc);
     struct engine_image_info *v = m87_xcalloc(len ? len : 1, sizeof(*v));
     for (size_t i = 0; i < len; i++) {

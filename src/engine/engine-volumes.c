@@ -101,17 +101,9 @@ void engine_volume_info_free(struct engine_volume_info *v)
 int engine_volume_list(struct engine_client *c, const struct m87_kvlist *filters,
                        struct engine_volume_info **out, size_t *n, struct m87_error **err)
 {
-    struct m87_buf path;
-    m87_buf_init(&path, 0);
-    m87_buf_appendf(&path, NULL, "/volumes");
-    engine_qs_filters(&path, filters);
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-    int r = engine_get_json(c, path.data, &doc, err);
-    m87_buf_release(&path);
-    if (r < 0)
-        return m87_error_wrap(err, "list volumes");
-    if (m87_json_type(doc) != M87_JSON_OBJECT)
-        return m87_error_set(err, M87_E_PARSE, 0, "list volumes: answer is not an object");
+    if (engine_get_list(c, "/volumes", filters, M87_JSON_OBJECT, "volumes", &doc, err) < 0)
+        return -1;
     /* older daemons send "Volumes": null when there are none */
     const struct m87_json *vols = m87_json_get(doc, "Volumes");
     size_t len = m87_json_type(vols) == M87_JSON_ARRAY ? m87_json_len(vols) : 0;

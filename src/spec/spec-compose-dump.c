@@ -11,80 +11,40 @@
 #include "m87/units.h"
 #include "m87/yaml-write.h"
 #include "spec/spec-compose-internal.h"
-
-/* One writer interface over the YAML and the JSON writers. */
-struct out {
-    struct m87_yw *y;
-    struct m87_jw *j;
-};
-
-static void map_open(struct out *o)
-{
-    o->j ? m87_jw_obj_open(o->j) : m87_yw_map_open(o->y);
-}
-
-static void map_close(struct out *o)
-{
-    o->j ? m87_jw_obj_close(o->j) : m87_yw_map_close(o->y);
-}
-
-static void seq_open(struct out *o)
-{
-    o->j ? m87_jw_arr_open(o->j) : m87_yw_seq_open(o->y);
-}
-
-static void seq_close(struct out *o)
-{
-    o->j ? m87_jw_arr_close(o->j) : m87_yw_seq_close(o->y);
-}
-
-static void key(struct out *o, const char *k)
-{
-    o->j ? m87_jw_key(o->j, k) : m87_yw_key(o->y, k);
-}
-
-static void str(struct out *o, const char *s)
-{
-    o->j ? m87_jw_str(o->j, s) : m87_yw_str(o->y, s);
-}
-
-static void null(struct out *o)
-{
-    o->j ? m87_jw_null(o->j) : m87_yw_null(o->y);
-}
+#include "spec/spec-out-internal.h"
 
 /* Keyed values; the k* forms leave out what is unset. */
-static void kstr(struct out *o, const char *k, const char *s)
+static void kstr(struct spec_out *o, const char *k, const char *s)
 {
     if (s == NULL)
         return;
-    key(o, k);
-    str(o, s);
+    out_key(o, k);
+    out_str(o, s);
 }
 
-static void kint(struct out *o, const char *k, int64_t v)
+static void kint(struct spec_out *o, const char *k, int64_t v)
 {
     if (v == SPEC_UNSET)
         return;
-    key(o, k);
-    o->j ? m87_jw_int(o->j, v) : m87_yw_int(o->y, v);
+    out_key(o, k);
+    out_int(o, v);
 }
 
-static void ktrue(struct out *o, const char *k, bool v)
+static void ktrue(struct spec_out *o, const char *k, bool v)
 {
     if (!v)
         return;
-    key(o, k);
-    o->j ? m87_jw_bool(o->j, v) : m87_yw_bool(o->y, v);
+    out_key(o, k);
+    out_bool(o, v);
 }
 
-static void kbool(struct out *o, const char *k, bool v)
+static void kbool(struct spec_out *o, const char *k, bool v)
 {
-    key(o, k);
-    o->j ? m87_jw_bool(o->j, v) : m87_yw_bool(o->y, v);
+    out_key(o, k);
+    out_bool(o, v);
 }
 
-static void kduration(struct out *o, const char *k, int64_t ns)
+static void kduration(struct spec_out *o, const char *k, int64_t ns)
 {
     if (ns == SPEC_UNSET)
         return;
@@ -92,15 +52,15 @@ static void kduration(struct out *o, const char *k, int64_t ns)
     kstr(o, k, s);
 }
 
-static void kstrv(struct out *o, const char *k, const struct m87_strv *v)
+static void kstrv(struct spec_out *o, const char *k, const struct m87_strv *v)
 {
     if (v->len == 0)
         return;
-    key(o, k);
-    seq_open(o);
+    out_key(o, k);
+    out_seq_open(o);
     for (size_t i = 0; i < v->len; i++)
-        str(o, v->items[i]);
-    seq_close(o);
+        out_str(o, v->items[i]);
+    out_seq_close(o);
 }
 
 static int cmp_kv(const void *a, const void *b)
@@ -109,7 +69,7 @@ static int cmp_kv(const void *a, const void *b)
 }
 
 /* A kvlist as a mapping sorted by key; a NULL value is written as null. */
-static void kkv(struct out *o, const char *k, const struct m87_kvlist *l)
+static void kkv(struct spec_out *o, const char *k, const struct m87_kvlist *l)
 {
     if (l->len == 0)
         return;
@@ -117,27 +77,27 @@ static void kkv(struct out *o, const char *k, const struct m87_kvlist *l)
     for (size_t i = 0; i < l->len; i++)
         v[i] = &l->items[i];
     qsort(v, l->len, sizeof(*v), cmp_kv);
-    key(o, k);
-    map_open(o);
+    out_key(o, k);
+    out_map_open(o);
     for (size_t i = 0; i < l->len; i++) {
-        key(o, v[i]->key);
-        v[i]->value ? str(o, v[i]->value) : null(o);
+        out_key(o, v[i]->key);
+        v[i]->value ? out_str(o, v[i]->value) : out_null(o);
     }
-    map_close(o);
+    out_map_close(o);
     free(v);
 }
 
 /* ---- services ----------------------------------------------------------------------------------
  */
 
-static void dump_refs(struct out *o, const char *k, const struct spec_file_ref *r, size_t n)
+static void dump_refs(struct spec_out *o, const char *k, const struct spec_file_ref *r, size_t n)
 {
     if (n == 0)
         return;
-    key(o, k);
-    seq_open(o);
+    out_key(o, k);
+    out_seq_open(o);
     for (size_t i = 0; i < n; i++) {
-        map_open(o);
+        out_map_open(o);
         kstr(o, "gid", r[i].gid);
         if (r[i].mode != SPEC_UNSET) {
             _cleanup_free_ char *m = m87_xasprintf("%04llo", (unsigned long long)r[i].mode);
@@ -146,99 +106,99 @@ static void dump_refs(struct out *o, const char *k, const struct spec_file_ref *
         kstr(o, "source", r[i].source);
         kstr(o, "target", r[i].target);
         kstr(o, "uid", r[i].uid);
-        map_close(o);
+        out_map_close(o);
     }
-    seq_close(o);
+    out_seq_close(o);
 }
 
-static void dump_depends(struct out *o, const struct spec_service *s)
+static void dump_depends(struct spec_out *o, const struct spec_service *s)
 {
     static const char *const conditions[] = {"service_started", "service_healthy",
                                              "service_completed_successfully"};
     if (s->n_depends == 0)
         return;
-    key(o, "depends_on");
-    map_open(o);
+    out_key(o, "depends_on");
+    out_map_open(o);
     for (size_t i = 0; i < s->n_depends; i++) {
-        key(o, s->depends[i].service);
-        map_open(o);
+        out_key(o, s->depends[i].service);
+        out_map_open(o);
         kstr(o, "condition", conditions[s->depends[i].condition]);
         kbool(o, "required", s->depends[i].required);
         ktrue(o, "restart", s->depends[i].restart);
-        map_close(o);
+        out_map_close(o);
     }
-    map_close(o);
+    out_map_close(o);
 }
 
-static void dump_devices(struct out *o, const struct spec_service *s)
+static void dump_devices(struct spec_out *o, const struct spec_service *s)
 {
     if (s->n_devices == 0)
         return;
-    key(o, "devices");
-    seq_open(o);
+    out_key(o, "devices");
+    out_seq_open(o);
     for (size_t i = 0; i < s->n_devices; i++) {
-        map_open(o);
+        out_map_open(o);
         kstr(o, "permissions", s->devices[i].permissions);
         kstr(o, "source", s->devices[i].host_path);
         kstr(o, "target", s->devices[i].container_path);
-        map_close(o);
+        out_map_close(o);
     }
-    seq_close(o);
+    out_seq_close(o);
 }
 
-static void dump_healthcheck(struct out *o, const struct spec_service *s)
+static void dump_healthcheck(struct spec_out *o, const struct spec_service *s)
 {
     const struct spec_healthcheck *h = &s->healthcheck;
     if (!s->has_healthcheck)
         return;
-    key(o, "healthcheck");
-    map_open(o);
+    out_key(o, "healthcheck");
+    out_map_open(o);
     ktrue(o, "disable", h->disable);
     kduration(o, "interval", h->interval_ns);
     kint(o, "retries", h->retries);
     kduration(o, "start_period", h->start_period_ns);
     kstrv(o, "test", &h->test);
     kduration(o, "timeout", h->timeout_ns);
-    map_close(o);
+    out_map_close(o);
 }
 
-static void dump_networks(struct out *o, const struct spec_service *s)
+static void dump_networks(struct spec_out *o, const struct spec_service *s)
 {
     if (s->network_mode)
         return;
-    key(o, "networks");
-    map_open(o);
+    out_key(o, "networks");
+    out_map_open(o);
     if (s->n_networks == 0) {
-        key(o, "default");
-        null(o);
+        out_key(o, "default");
+        out_null(o);
     }
     for (size_t i = 0; i < s->n_networks; i++) {
         const struct spec_service_network *n = &s->networks[i];
-        key(o, n->key);
+        out_key(o, n->key);
         if (n->aliases.len == 0 && !n->ipv4_address && !n->ipv6_address && n->priority == 0) {
-            null(o);
+            out_null(o);
             continue;
         }
-        map_open(o);
+        out_map_open(o);
         kstrv(o, "aliases", &n->aliases);
         kstr(o, "ipv4_address", n->ipv4_address);
         kstr(o, "ipv6_address", n->ipv6_address);
         if (n->priority)
             kint(o, "priority", n->priority);
-        map_close(o);
+        out_map_close(o);
     }
-    map_close(o);
+    out_map_close(o);
 }
 
-static void dump_ports(struct out *o, const struct spec_service *s)
+static void dump_ports(struct spec_out *o, const struct spec_service *s)
 {
     if (s->n_ports == 0)
         return;
-    key(o, "ports");
-    seq_open(o);
+    out_key(o, "ports");
+    out_seq_open(o);
     for (size_t i = 0; i < s->n_ports; i++) {
         const struct spec_port *p = &s->ports[i];
-        map_open(o);
+        out_map_open(o);
         kstr(o, "app_protocol", p->app_protocol);
         kstr(o, "host_ip", p->host_ip);
         kstr(o, "mode", p->mode);
@@ -246,79 +206,79 @@ static void dump_ports(struct out *o, const struct spec_service *s)
         kstr(o, "protocol", p->protocol);
         kstr(o, "published", p->published);
         kint(o, "target", p->target);
-        map_close(o);
+        out_map_close(o);
     }
-    seq_close(o);
+    out_seq_close(o);
 }
 
-static void dump_mount(struct out *o, const struct spec_mount *m)
+static void dump_mount(struct spec_out *o, const struct spec_mount *m)
 {
     static const char *const types[] = {"bind", "volume", "volume", "tmpfs"};
-    map_open(o);
+    out_map_open(o);
     if (m->type == SPEC_MOUNT_BIND || m->selinux) {
-        key(o, "bind");
-        map_open(o);
+        out_key(o, "bind");
+        out_map_open(o);
         if (m->type == SPEC_MOUNT_BIND)
             kbool(o, "create_host_path", m->create_host_path);
         kstr(o, "propagation", m->propagation);
         kstr(o, "selinux", m->selinux);
-        map_close(o);
+        out_map_close(o);
     }
     ktrue(o, "read_only", m->read_only);
     kstr(o, "source", m->source);
     kstr(o, "target", m->target);
     if (m->type == SPEC_MOUNT_TMPFS &&
         (m->tmpfs_size != SPEC_UNSET || m->tmpfs_mode != SPEC_UNSET)) {
-        key(o, "tmpfs");
-        map_open(o);
+        out_key(o, "tmpfs");
+        out_map_open(o);
         kint(o, "mode", m->tmpfs_mode);
         kint(o, "size", m->tmpfs_size);
-        map_close(o);
+        out_map_close(o);
     }
     kstr(o, "type", types[m->type]);
     if (m->nocopy) {
-        key(o, "volume");
-        map_open(o);
+        out_key(o, "volume");
+        out_map_open(o);
         kbool(o, "nocopy", true);
-        map_close(o);
+        out_map_close(o);
     }
-    map_close(o);
+    out_map_close(o);
 }
 
-static void dump_storage(struct out *o, const struct spec_service *s)
+static void dump_storage(struct spec_out *o, const struct spec_service *s)
 {
     kkv(o, "sysctls", &s->sysctls);
     if (s->tmpfs.len) {
-        key(o, "tmpfs");
-        seq_open(o);
+        out_key(o, "tmpfs");
+        out_seq_open(o);
         for (size_t i = 0; i < s->tmpfs.len; i++) {
             const struct m87_kv *kv = &s->tmpfs.items[i];
             _cleanup_free_ char *e =
                 *kv->value ? m87_xasprintf("%s:%s", kv->key, kv->value) : m87_xstrdup(kv->key);
-            str(o, e);
+            out_str(o, e);
         }
-        seq_close(o);
+        out_seq_close(o);
     }
     ktrue(o, "tty", s->tty);
     if (s->n_ulimits) {
-        key(o, "ulimits");
-        map_open(o);
+        out_key(o, "ulimits");
+        out_map_open(o);
         for (size_t i = 0; i < s->n_ulimits; i++) {
-            key(o, s->ulimits[i].name);
-            map_open(o);
+            out_key(o, s->ulimits[i].name);
+            out_map_open(o);
             kint(o, "hard", s->ulimits[i].hard);
             kint(o, "soft", s->ulimits[i].soft);
-            map_close(o);
+            out_map_close(o);
         }
-        map_close(o);
+        out_map_close(o);
     }
     kstr(o, "user", s->user);
     if (s->n_mounts) {
-        key(o, "volumes");
-        seq_open(o);
+        out_key(o, "volumes");
+        out_seq_open(o);
         for (size_t i = 0; i < s->n_mounts; i++)
             dump_mount(o, &s->mounts[i]);
-        seq_close(o);
+        out_seq_close(o);
     }
     kstr(o, "working_dir", s->working_dir);
 }
@@ -351,14 +311,14 @@ static char *pull_policy_text(const struct spec_service *s)
     }
 }
 
-static void dump_process(struct out *o, const struct spec_service *s)
+static void dump_process(struct spec_out *o, const struct spec_service *s)
 {
     if (s->has_command) {
-        key(o, "command");
-        seq_open(o);
+        out_key(o, "command");
+        out_seq_open(o);
         for (size_t i = 0; i < s->command.len; i++)
-            str(o, s->command.items[i]);
-        seq_close(o);
+            out_str(o, s->command.items[i]);
+        out_seq_close(o);
     }
     dump_refs(o, "configs", s->configs, s->n_configs);
     kstr(o, "container_name", s->container_name);
@@ -375,11 +335,11 @@ static void dump_process(struct out *o, const struct spec_service *s)
     kstrv(o, "dns_search", &s->dns_search);
     kstr(o, "domainname", s->domainname);
     if (s->has_entrypoint) {
-        key(o, "entrypoint");
-        seq_open(o);
+        out_key(o, "entrypoint");
+        out_seq_open(o);
         for (size_t i = 0; i < s->entrypoint.len; i++)
-            str(o, s->entrypoint.items[i]);
-        seq_close(o);
+            out_str(o, s->entrypoint.items[i]);
+        out_seq_close(o);
     }
     kstrv(o, "env_file", &s->env_files);
     kkv(o, "environment", &s->environment);
@@ -387,10 +347,10 @@ static void dump_process(struct out *o, const struct spec_service *s)
     kstrv(o, "extra_hosts", &s->extra_hosts);
 }
 
-static void dump_service(struct out *o, const struct spec_service *s)
+static void dump_service(struct spec_out *o, const struct spec_service *s)
 {
-    key(o, s->name);
-    map_open(o);
+    out_key(o, s->name);
+    out_map_open(o);
     kstrv(o, "cap_add", &s->cap_add);
     kstrv(o, "cap_drop", &s->cap_drop);
     dump_process(o, s);
@@ -401,11 +361,11 @@ static void dump_service(struct out *o, const struct spec_service *s)
         kbool(o, "init", s->init);
     kkv(o, "labels", &s->labels);
     if (s->log_driver || s->log_options.len) {
-        key(o, "logging");
-        map_open(o);
+        out_key(o, "logging");
+        out_map_open(o);
         kstr(o, "driver", s->log_driver);
         kkv(o, "options", &s->log_options);
-        map_close(o);
+        out_map_close(o);
     }
     kint(o, "mem_limit", s->mem_limit);
     kint(o, "mem_reservation", s->mem_reservation);
@@ -435,41 +395,41 @@ static void dump_service(struct out *o, const struct spec_service *s)
     kduration(o, "stop_grace_period", s->stop_grace_ns);
     kstr(o, "stop_signal", s->stop_signal);
     dump_storage(o, s);
-    map_close(o);
+    out_map_close(o);
 }
 
 /* ---- top level ---------------------------------------------------------------------------------
  */
 
-static void dump_ipam(struct out *o, const struct spec_network *n)
+static void dump_ipam(struct spec_out *o, const struct spec_network *n)
 {
     if (!n->ipam_driver && n->n_ipam_pools == 0 && n->ipam_options.len == 0)
         return;
-    key(o, "ipam");
-    map_open(o);
+    out_key(o, "ipam");
+    out_map_open(o);
     if (n->n_ipam_pools) {
-        key(o, "config");
-        seq_open(o);
+        out_key(o, "config");
+        out_seq_open(o);
         for (size_t i = 0; i < n->n_ipam_pools; i++) {
             const struct spec_ipam_pool *p = &n->ipam_pools[i];
-            map_open(o);
+            out_map_open(o);
             kkv(o, "aux_addresses", &p->aux_addresses);
             kstr(o, "gateway", p->gateway);
             kstr(o, "ip_range", p->ip_range);
             kstr(o, "subnet", p->subnet);
-            map_close(o);
+            out_map_close(o);
         }
-        seq_close(o);
+        out_seq_close(o);
     }
     kstr(o, "driver", n->ipam_driver);
     kkv(o, "options", &n->ipam_options);
-    map_close(o);
+    out_map_close(o);
 }
 
-static void dump_network(struct out *o, const struct spec_network *n)
+static void dump_network(struct spec_out *o, const struct spec_network *n)
 {
-    key(o, n->key);
-    map_open(o);
+    out_key(o, n->key);
+    out_map_open(o);
     ktrue(o, "attachable", n->attachable);
     kstr(o, "driver", n->driver);
     kkv(o, "driver_opts", &n->driver_opts);
@@ -479,77 +439,77 @@ static void dump_network(struct out *o, const struct spec_network *n)
     dump_ipam(o, n);
     kkv(o, "labels", &n->labels);
     kstr(o, "name", n->name);
-    map_close(o);
+    out_map_close(o);
 }
 
-static void dump_volume(struct out *o, const struct spec_volume *v)
+static void dump_volume(struct spec_out *o, const struct spec_volume *v)
 {
-    key(o, v->key);
-    map_open(o);
+    out_key(o, v->key);
+    out_map_open(o);
     kstr(o, "driver", v->driver);
     kkv(o, "driver_opts", &v->driver_opts);
     ktrue(o, "external", v->external);
     kkv(o, "labels", &v->labels);
     kstr(o, "name", v->name);
-    map_close(o);
+    out_map_close(o);
 }
 
 /* An environment source is shown by its variable's name: the value may be a secret. */
-static void dump_configs(struct out *o, const char *k, const struct spec_config *v, size_t n)
+static void dump_configs(struct spec_out *o, const char *k, const struct spec_config *v, size_t n)
 {
     if (n == 0)
         return;
-    key(o, k);
-    map_open(o);
+    out_key(o, k);
+    out_map_open(o);
     for (size_t i = 0; i < n; i++) {
-        key(o, v[i].key);
-        map_open(o);
+        out_key(o, v[i].key);
+        out_map_open(o);
         if (v[i].source == SPEC_SOURCE_CONTENT)
             kstr(o, "content", v[i].content);
         kstr(o, "environment", v[i].environment);
         kstr(o, "file", v[i].file);
         kstr(o, "name", v[i].name);
-        map_close(o);
+        out_map_close(o);
     }
-    map_close(o);
+    out_map_close(o);
 }
 
 char *spec_project_dump(const struct spec_project *p, bool json)
 {
-    struct out o = {0};
+    struct spec_out o = {0};
     if (json)
-        o.j = m87_jw_new();
+        o.jw = m87_jw_new();
     else
-        o.y = m87_yw_new();
-    map_open(&o);
+        o.yw = m87_yw_new();
+    out_map_open(&o);
     kstr(&o, "name", p->name);
-    key(&o, "services");
-    map_open(&o);
+    out_key(&o, "services");
+    out_map_open(&o);
     for (size_t i = 0; i < p->n_services; i++)
         dump_service(&o, &p->services[i]);
-    map_close(&o);
+    out_map_close(&o);
     if (p->n_networks) {
-        key(&o, "networks");
-        map_open(&o);
+        out_key(&o, "networks");
+        out_map_open(&o);
         for (size_t i = 0; i < p->n_networks; i++)
             dump_network(&o, &p->networks[i]);
-        map_close(&o);
+        out_map_close(&o);
     }
     if (p->n_volumes) {
-        key(&o, "volumes");
-        map_open(&o);
+        out_key(&o, "volumes");
+        out_map_open(&o);
         for (size_t i = 0; i < p->n_volumes; i++)
             dump_volume(&o, &p->volumes[i]);
-        map_close(&o);
+        out_map_close(&o);
     }
     dump_configs(&o, "configs", p->configs, p->n_configs);
     dump_configs(&o, "secrets", p->secrets, p->n_secrets);
-    map_close(&o);
+    out_map_close(&o);
     if (json) {
-        char *text = m87_jw_finish(o.j);
+        char *text = m87_jw_finish(o.jw);
         char *nl = m87_xasprintf("%s\n", text);
         free(text);
         return nl;
     }
-    return m87_yw_finish(o.y);
+    return m87_yw_finish(o.yw);
 }

@@ -101,11 +101,11 @@ enum cn_kv_null {
 int spec_cn_kv(const struct cnode *n, const char *path, enum cn_kv_null nulls,
                struct m87_kvlist *out, struct m87_error **err);
 
-/* Check the keys of a mapping: every key must be in known, else M87_E_INVAL "PATH: unknown field
- * 'K'" or, when it is in unsupported, "PATH.K: unsupported field 'K'", at the key. Keys starting
- * with "x-" are extensions and pass. */
+/* Check that n is a mapping (as spec_cn_expect) and check its keys: every key must be in known, else
+ * M87_E_INVAL "PATH: unknown field 'K'" or, when it is in unsupported, "PATH.K: unsupported field
+ * 'K'", at the key. Keys starting with "x-" are extensions and pass. */
 int spec_cn_keys(const struct cnode *n, const char *path, const char *const *known,
-                 const char *const *unsupported, struct m87_error **err);
+            const char *const *unsupported, struct m87_error **err);
 
 /* "PARENT.KEY" (KEY alone for an empty parent) and "PARENT[I]". Caller frees. */
 char *spec_cn_path(const char *parent, const char *key);

@@ -37,8 +37,7 @@ static int parse_endpoint(struct svc *c, const struct cnode *e, const char *path
                                               "gw_priority",    "interface_name", NULL};
     if (spec_cn_is_null(e))
         return 0;
-    if (spec_cn_expect(e, path, M87_YAML_MAPPING, c->err) < 0 ||
-        spec_cn_keys(e, path, known, unsupported, c->err) < 0)
+    if (spec_cn_keys(e, path, known, unsupported, c->err) < 0)
         return -1;
     const struct cnode *v;
     const char *s = NULL;
@@ -142,8 +141,7 @@ static int parse_condition(struct svc *c, const struct cnode *e, const char *pat
                                              "service_completed_successfully"};
     if (spec_cn_is_null(e))
         return 0;
-    if (spec_cn_expect(e, path, M87_YAML_MAPPING, c->err) < 0 ||
-        spec_cn_keys(e, path, known, NULL, c->err) < 0)
+    if (spec_cn_keys(e, path, known, NULL, c->err) < 0)
         return -1;
     const struct cnode *v;
     const char *s = NULL;

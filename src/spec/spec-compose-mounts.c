@@ -218,8 +218,7 @@ static int long_options(struct spec_mount *m, const struct cnode *e, const char 
     if ((v = spec_cn_val(e, "volume"))) {
         _cleanup_free_ char *np = spec_cn_path(vp, "nocopy");
         const struct cnode *nc;
-        if (spec_cn_expect(v, vp, M87_YAML_MAPPING, err) < 0 ||
-            spec_cn_keys(v, vp, volume_known, volume_unsupported, err) < 0 ||
+        if (spec_cn_keys(v, vp, volume_known, volume_unsupported, err) < 0 ||
             ((nc = spec_cn_val(v, "nocopy")) && spec_cn_bool(nc, np, &m->nocopy, err) < 0))
             return -1;
     }
@@ -227,8 +226,7 @@ static int long_options(struct spec_mount *m, const struct cnode *e, const char 
         _cleanup_free_ char *zp = spec_cn_path(tp, "size");
         _cleanup_free_ char *mp = spec_cn_path(tp, "mode");
         const struct cnode *f;
-        if (spec_cn_expect(v, tp, M87_YAML_MAPPING, err) < 0 ||
-            spec_cn_keys(v, tp, tmpfs_known, NULL, err) < 0 ||
+        if (spec_cn_keys(v, tp, tmpfs_known, NULL, err) < 0 ||
             ((f = spec_cn_val(v, "size")) && spec_cn_bytes(f, zp, &m->tmpfs_size, err) < 0) ||
             ((f = spec_cn_val(v, "mode")) && spec_cn_mode(f, mp, &m->tmpfs_mode, err) < 0))
             return -1;

@@ -42,8 +42,7 @@ static int parse_restart(struct svc *c)
 static int parse_restart_policy(struct svc *c, const struct cnode *rp, const char *path)
 {
     static const char *const known[] = {"condition", "max_attempts", "delay", "window", NULL};
-    if (spec_cn_expect(rp, path, M87_YAML_MAPPING, c->err) < 0 ||
-        spec_cn_keys(rp, path, known, NULL, c->err) < 0)
+    if (spec_cn_keys(rp, path, known, NULL, c->err) < 0)
         return -1;
     struct spec_service *s = c->s;
     const char *cond = "no";
@@ -98,9 +97,8 @@ static int parse_limits(struct svc *c, const struct cnode *n, const char *path, 
     static const char *const known_res[] = {"cpus", "memory", NULL};
     static const char *const unsupported_res[] = {"devices", "generic_resources", NULL};
     static const char *const unsupported_limits[] = {"devices", "generic_resources", NULL};
-    if (spec_cn_expect(n, path, M87_YAML_MAPPING, c->err) < 0 ||
-        spec_cn_keys(n, path, reservation ? known_res : known_limits,
-                     reservation ? unsupported_res : unsupported_limits, c->err) < 0)
+    if (spec_cn_keys(n, path, reservation ? known_res : known_limits,
+                reservation ? unsupported_res : unsupported_limits, c->err) < 0)
         return -1;
     struct spec_service *s = c->s;
     int64_t v;
@@ -133,8 +131,7 @@ static int parse_limits(struct svc *c, const struct cnode *n, const char *path, 
 static int parse_deploy_resources(struct svc *c, const struct cnode *n, const char *path)
 {
     static const char *const known[] = {"limits", "reservations", NULL};
-    if (spec_cn_expect(n, path, M87_YAML_MAPPING, c->err) < 0 ||
-        spec_cn_keys(n, path, known, NULL, c->err) < 0)
+    if (spec_cn_keys(n, path, known, NULL, c->err) < 0)
         return -1;
     const struct cnode *v;
     _cleanup_free_ char *lp = spec_cn_path(path, "limits");
@@ -155,8 +152,7 @@ static int parse_deploy(struct svc *c)
     if (d == NULL)
         return 0;
     _cleanup_free_ char *path = m87_xstrdup(c->fpath);
-    if (spec_cn_expect(d, path, M87_YAML_MAPPING, c->err) < 0 ||
-        spec_cn_keys(d, path, known, unsupported, c->err) < 0)
+    if (spec_cn_keys(d, path, known, unsupported, c->err) < 0)
         return -1;
     const struct cnode *v;
     const char *mode = NULL;
@@ -255,8 +251,7 @@ static int parse_healthcheck(struct svc *c)
     if (n == NULL)
         return 0;
     _cleanup_free_ char *path = m87_xstrdup(c->fpath);
-    if (spec_cn_expect(n, path, M87_YAML_MAPPING, c->err) < 0 ||
-        spec_cn_keys(n, path, known, unsupported, c->err) < 0)
+    if (spec_cn_keys(n, path, known, unsupported, c->err) < 0)
         return -1;
     struct spec_healthcheck *h = &c->s->healthcheck;
     c->s->has_healthcheck = true;
@@ -288,8 +283,7 @@ static int parse_logging(struct svc *c)
     if (n == NULL)
         return 0;
     _cleanup_free_ char *path = m87_xstrdup(c->fpath);
-    if (spec_cn_expect(n, path, M87_YAML_MAPPING, c->err) < 0 ||
-        spec_cn_keys(n, path, known, NULL, c->err) < 0)
+    if (spec_cn_keys(n, path, known, NULL, c->err) < 0)
         return -1;
     const struct cnode *v;
     const char *driver = NULL;
@@ -328,8 +322,7 @@ static int parse_ulimit(struct svc *c, const struct cnode *e, const char *path,
         return 0;
     }
     static const char *const fields[] = {"soft", "hard", NULL};
-    if (spec_cn_expect(e, path, M87_YAML_MAPPING, c->err) < 0 ||
-        spec_cn_keys(e, path, fields, NULL, c->err) < 0)
+    if (spec_cn_keys(e, path, fields, NULL, c->err) < 0)
         return -1;
     int64_t *slots[] = {&u->soft, &u->hard};
     for (size_t i = 0; i < 2; i++) {

@@ -502,8 +502,7 @@ int spec_compose_service_parse(struct loader *l, const struct cnode *def, struct
     s->pos.column = def->key_column;
     if (!valid_name(def->key, 1))
         return spec_cn_key_error(def, err, "services: invalid service name '%s'", def->key);
-    if (spec_cn_expect(def, path, M87_YAML_MAPPING, err) < 0 ||
-        spec_cn_keys(def, path, service_fields, service_unsupported, err) < 0)
+    if (spec_cn_keys(def, path, service_fields, service_unsupported, err) < 0)
         return -1;
     struct svc c = {.l = l, .def = def, .path = path, .s = s, .err = err};
     int rc = -1;

@@ -101,13 +101,24 @@ static int check_external(const struct cnode *def, const char *path, const char 
     return 0;
 }
 
-static char *real_name(const struct loader *l, const char *key, const char *name, bool external)
+/* *name stays when given; else the key for an external resource, else "PROJECT_KEY". */
+static void set_real_name(const struct loader *l, const char *key, char **name, bool external)
 {
-    if (name)
-        return m87_xstrdup(name);
-    if (external)
-        return m87_xstrdup(key);
-    return m87_xasprintf("%s_%s", l->p->name, key);
+    if (*name == NULL)
+        *name = external ? m87_xstrdup(key) : m87_xasprintf("%s_%s", l->p->name, key);
+}
+
+/* The labels and the name of a network or a volume, after its other fields. */
+static int labels_and_name(const struct loader *l, const struct cnode *def, const char *path,
+                           const char *key, bool external, struct m87_kvlist *labels, char **name,
+                           struct m87_error **err)
+{
+    const struct cnode *v = spec_cn_val(def, "labels");
+    _cleanup_free_ char *lp = spec_cn_path(path, "labels");
+    if (v && spec_cn_kv(v, lp, CN_KV_EMPTY, labels, err) < 0)
+        return -1;
+    set_real_name(l, key, name, external);
+    return 0;
 }
 
 /* ---- networks ----------------------------------------------------------------------------------
@@ -118,8 +129,7 @@ static int parse_pool(const struct cnode *e, const char *path, struct spec_ipam_
 {
     static const char *const known[] = {"subnet", "ip_range", "gateway", "aux_addresses", NULL};
     m87_kvlist_init(&pool->aux_addresses);
-    if (spec_cn_expect(e, path, M87_YAML_MAPPING, err) < 0 ||
-        spec_cn_keys(e, path, known, NULL, err) < 0 ||
+    if (spec_cn_keys(e, path, known, NULL, err) < 0 ||
         opt_str(e, path, "subnet", &pool->subnet, err) < 0 ||
         opt_str(e, path, "ip_range", &pool->ip_range, err) < 0 ||
         opt_str(e, path, "gateway", &pool->gateway, err) < 0 ||
@@ -154,8 +164,7 @@ static int parse_ipam(const struct cnode *def, const char *path, struct spec_net
     _cleanup_free_ char *ip = spec_cn_path(path, "ipam");
     if (ipam == NULL)
         return 0;
-    if (spec_cn_expect(ipam, ip, M87_YAML_MAPPING, err) < 0 ||
-        spec_cn_keys(ipam, ip, known, NULL, err) < 0 ||
+    if (spec_cn_keys(ipam, ip, known, NULL, err) < 0 ||
         opt_str(ipam, ip, "driver", &n->ipam_driver, err) < 0 ||
         opt_map(ipam, ip, "options", &n->ipam_options, err) < 0)
         return -1;
@@ -186,26 +195,18 @@ static int parse_network(struct loader *l, const struct cnode *def, struct spec_
                                            "attachable", "enable_ipv6", "labels", NULL};
     _cleanup_free_ char *path = spec_cn_path("networks", def->key);
     n->key = m87_xstrdup(def->key);
-    if (!spec_cn_is_null(def) && (spec_cn_expect(def, path, M87_YAML_MAPPING, err) < 0 ||
-                                  spec_cn_keys(def, path, known, unsupported, err) < 0 ||
-                                  opt_str(def, path, "name", &n->name, err) < 0 ||
-                                  parse_external(l, def, path, &n->external, &n->name, err) < 0 ||
-                                  (n->external && check_external(def, path, creating, err) < 0) ||
-                                  opt_str(def, path, "driver", &n->driver, err) < 0 ||
-                                  opt_map(def, path, "driver_opts", &n->driver_opts, err) < 0 ||
-                                  parse_ipam(def, path, n, err) < 0 ||
-                                  opt_bool(def, path, "internal", &n->internal, err) < 0 ||
-                                  opt_bool(def, path, "attachable", &n->attachable, err) < 0 ||
-                                  opt_bool(def, path, "enable_ipv6", &n->enable_ipv6, err) < 0))
+    if (!spec_cn_is_null(def) && (spec_cn_keys(def, path, known, unsupported, err) < 0 ||
+                             opt_str(def, path, "name", &n->name, err) < 0 ||
+                             parse_external(l, def, path, &n->external, &n->name, err) < 0 ||
+                             (n->external && check_external(def, path, creating, err) < 0) ||
+                             opt_str(def, path, "driver", &n->driver, err) < 0 ||
+                             opt_map(def, path, "driver_opts", &n->driver_opts, err) < 0 ||
+                             parse_ipam(def, path, n, err) < 0 ||
+                             opt_bool(def, path, "internal", &n->internal, err) < 0 ||
+                             opt_bool(def, path, "attachable", &n->attachable, err) < 0 ||
+                             opt_bool(def, path, "enable_ipv6", &n->enable_ipv6, err) < 0))
         return -1;
-    const struct cnode *labels = spec_cn_val(def, "labels");
-    _cleanup_free_ char *lp = spec_cn_path(path, "labels");
-    if (labels && spec_cn_kv(labels, lp, CN_KV_EMPTY, &n->labels, err) < 0)
-        return -1;
-    char *name = real_name(l, n->key, n->name, n->external);
-    free(n->name);
-    n->name = name;
-    return 0;
+    return labels_and_name(l, def, path, n->key, n->external, &n->labels, &n->name, err);
 }
 
 static int parse_volume(struct loader *l, const struct cnode *def, struct spec_volume *v,
@@ -216,22 +217,14 @@ static int parse_volume(struct loader *l, const struct cnode *def, struct spec_v
     static const char *const creating[] = {"driver", "driver_opts", "labels", NULL};
     _cleanup_free_ char *path = spec_cn_path("volumes", def->key);
     v->key = m87_xstrdup(def->key);
-    if (!spec_cn_is_null(def) && (spec_cn_expect(def, path, M87_YAML_MAPPING, err) < 0 ||
-                                  spec_cn_keys(def, path, known, NULL, err) < 0 ||
-                                  opt_str(def, path, "name", &v->name, err) < 0 ||
-                                  parse_external(l, def, path, &v->external, &v->name, err) < 0 ||
-                                  (v->external && check_external(def, path, creating, err) < 0) ||
-                                  opt_str(def, path, "driver", &v->driver, err) < 0 ||
-                                  opt_map(def, path, "driver_opts", &v->driver_opts, err) < 0))
+    if (!spec_cn_is_null(def) && (spec_cn_keys(def, path, known, NULL, err) < 0 ||
+                             opt_str(def, path, "name", &v->name, err) < 0 ||
+                             parse_external(l, def, path, &v->external, &v->name, err) < 0 ||
+                             (v->external && check_external(def, path, creating, err) < 0) ||
+                             opt_str(def, path, "driver", &v->driver, err) < 0 ||
+                             opt_map(def, path, "driver_opts", &v->driver_opts, err) < 0))
         return -1;
-    const struct cnode *labels = spec_cn_val(def, "labels");
-    _cleanup_free_ char *lp = spec_cn_path(path, "labels");
-    if (labels && spec_cn_kv(labels, lp, CN_KV_EMPTY, &v->labels, err) < 0)
-        return -1;
-    char *name = real_name(l, v->key, v->name, v->external);
-    free(v->name);
-    v->name = name;
-    return 0;
+    return labels_and_name(l, def, path, v->key, v->external, &v->labels, &v->name, err);
 }
 
 /* ---- configs and secrets -----------------------------------------------------------------------
@@ -285,13 +278,10 @@ static int parse_config(struct loader *l, const struct cnode *def, bool secret,
                                               "driver_opts", "template_driver", NULL};
     _cleanup_free_ char *path = spec_cn_path(secret ? "secrets" : "configs", def->key);
     c->key = m87_xstrdup(def->key);
-    if (spec_cn_expect(def, path, M87_YAML_MAPPING, err) < 0 ||
-        spec_cn_keys(def, path, secret ? secret_known : config_known, unsupported, err) < 0 ||
+    if (spec_cn_keys(def, path, secret ? secret_known : config_known, unsupported, err) < 0 ||
         opt_str(def, path, "name", &c->name, err) < 0 || config_source(l, def, path, c, err) < 0)
         return -1;
-    char *name = real_name(l, c->key, c->name, false);
-    free(c->name);
-    c->name = name;
+    set_real_name(l, c->key, &c->name, false);
     return 0;
 }
 
@@ -563,7 +553,7 @@ static void prune_networks(struct loader *l)
     struct spec_network *d = &p->networks[0];
     memset(d, 0, sizeof(*d));
     d->key = m87_xstrdup("default");
-    d->name = real_name(l, "default", NULL, false);
+    set_real_name(l, "default", &d->name, false);
     p->n_networks++;
 }
 

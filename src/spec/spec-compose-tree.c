@@ -461,6 +461,8 @@ static bool in_list(const char *s, const char *const *list)
 int spec_cn_keys(const struct cnode *n, const char *path, const char *const *known,
                  const char *const *unsupported, struct m87_error **err)
 {
+    if (spec_cn_expect(n, path, M87_YAML_MAPPING, err) < 0)
+        return -1;
     for (size_t i = 0; i < n->len; i++) {
         const struct cnode *e = n->items[i];
         if (strncmp(e->key, "x-", 2) == 0 || in_list(e->key, known))

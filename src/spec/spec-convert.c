@@ -17,6 +17,7 @@
 #include "m87/spec-runspec.h"
 #include "m87/spec-service.h"
 #include "spec/spec-convert-internal.h"
+#include "spec/spec-out-internal.h"
 
 struct conv {
     const struct spec_convert_options *o;
@@ -73,30 +74,6 @@ static const char *relative(const struct spec_project *p, const char *abs)
 
 /* ---- what can go inline ---------------------------------------------------------------------- */
 
-/* The length of the UTF-8 sequence at s (at most len bytes), 0 when it is not valid: overlong
- * forms, surrogates and code points past U+10FFFF are refused; *cp gets the code point. */
-static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
-{
-    static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-    size_t n = s[0] < 0x80             ? 1
-               : (s[0] & 0xe0) == 0xc0 ? 2
-               : (s[0] & 0xf0) == 0xe0 ? 3
-               : (s[0] & 0xf8) == 0xf0 ? 4
-                                       : 0;
-    if (n == 0 || n > len)
-        return 0;
-    uint32_t v = n == 1 ? s[0] : s[0] & (0x7fu >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = v << 6 | (s[i] & 0x3fu);
-    }
-    if (v < min[n] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return n;
-}
-
 /* Text a run spec carries unchanged through YAML: UTF-8 without NUL, without control characters
  * but tab and newline (a CR would be folded), and without the characters YAML refuses or reads
  * as line breaks. */
@@ -105,11 +82,10 @@ static bool inline_text(const char *data, size_t len)
     const unsigned char *s = (const unsigned char *)data;
     for (size_t i = 0; i < len;) {
         uint32_t cp = 0;
-        size_t n = utf8_next(s + i, len - i, &cp);
+        size_t n = spec_utf8_next(s + i, len - i, &cp);
         if (n == 0)
             return false;
-        if ((cp < 0x20 && cp != '\t' && cp != '\n') || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 ||
-            cp == 0x2029 || cp == 0xfeff || cp == 0xfffe || cp == 0xffff)
+        if ((cp < 0x20 && cp != '\t' && cp != '\n') || spec_yaml_unsafe(cp))
             return false;
         i += n;
     }

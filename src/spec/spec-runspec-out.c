@@ -12,6 +12,7 @@
 #include "m87/spec-runspec.h"
 #include "m87/units.h"
 #include "m87/yaml-write.h"
+#include "spec/spec-out-internal.h"
 
 static const char *const job_types[] = {"service", "job"};
 static const char *const workdir_modes[] = {"ephemeral", "persistent"};
@@ -147,55 +148,14 @@ void spec_job_hash(const struct spec_job *job, char out[SPEC_JOB_HASH_LEN + 1])
 
 /* ---- dump ------------------------------------------------------------------------------------ */
 
-/* One writer for both outputs: exactly one of jw and yw is set. */
-struct out {
-    struct m87_jw *jw;
-    struct m87_yw *yw;
-};
-
-static void o_map_open(struct out *o)
+static void o_kstr(struct spec_out *o, const char *key, const char *s)
 {
-    o->jw ? m87_jw_obj_open(o->jw) : m87_yw_map_open(o->yw);
-}
-
-static void o_map_close(struct out *o)
-{
-    o->jw ? m87_jw_obj_close(o->jw) : m87_yw_map_close(o->yw);
-}
-
-static void o_seq_open(struct out *o)
-{
-    o->jw ? m87_jw_arr_open(o->jw) : m87_yw_seq_open(o->yw);
-}
-
-static void o_seq_close(struct out *o)
-{
-    o->jw ? m87_jw_arr_close(o->jw) : m87_yw_seq_close(o->yw);
-}
-
-static void o_key(struct out *o, const char *key)
-{
-    o->jw ? m87_jw_key(o->jw, key) : m87_yw_key(o->yw, key);
-}
-
-static void o_str(struct out *o, const char *s)
-{
-    o->jw ? m87_jw_str(o->jw, s) : m87_yw_str(o->yw, s);
-}
-
-static void o_int(struct out *o, int64_t v)
-{
-    o->jw ? m87_jw_int(o->jw, v) : m87_yw_int(o->yw, v);
-}
-
-static void o_kstr(struct out *o, const char *key, const char *s)
-{
-    o_key(o, key);
-    o_str(o, s);
+    out_key(o, key);
+    out_str(o, s);
 }
 
 /* Go's duration text without the zero tails: "1h", "1h30m", "15m", "5s", "500ms". */
-static void o_kduration(struct out *o, const char *key, int64_t ns)
+static void o_kduration(struct spec_out *o, const char *key, int64_t ns)
 {
     _cleanup_free_ char *s = m87_format_duration(ns);
     size_t len = strlen(s);
@@ -206,128 +166,97 @@ static void o_kduration(struct out *o, const char *key, int64_t ns)
     o_kstr(o, key, s);
 }
 
-static void o_run(struct out *o, const char *key, const struct spec_run *run)
+static void o_run(struct spec_out *o, const char *key, const struct spec_run *run)
 {
-    o_key(o, key);
+    out_key(o, key);
     if (run->shell) {
-        o_str(o, run->text);
+        out_str(o, run->text);
         return;
     }
-    o_seq_open(o);
+    out_seq_open(o);
     for (size_t i = 0; i < run->argv.len; i++)
-        o_str(o, run->argv.items[i]);
-    o_seq_close(o);
+        out_str(o, run->argv.items[i]);
+    out_seq_close(o);
 }
 
-static void o_retry(struct out *o, const struct spec_retry *retry)
+static void o_retry(struct spec_out *o, const struct spec_retry *retry)
 {
-    o_key(o, "retry");
-    o_map_open(o);
-    o_key(o, "attempts");
-    o_int(o, retry->attempts);
+    out_key(o, "retry");
+    out_map_open(o);
+    out_key(o, "attempts");
+    out_int(o, retry->attempts);
     o_kduration(o, "backoff", retry->backoff_ns);
-    o_key(o, "on_exit_codes");
-    o_seq_open(o);
+    out_key(o, "on_exit_codes");
+    out_seq_open(o);
     for (size_t i = 0; i < retry->n_on_exit_codes; i++)
-        o_int(o, retry->on_exit_codes[i]);
-    o_seq_close(o);
-    o_map_close(o);
+        out_int(o, retry->on_exit_codes[i]);
+    out_seq_close(o);
+    out_map_close(o);
 }
 
-static void o_steps(struct out *o, const struct spec_step *steps, size_t n)
+static void o_steps(struct spec_out *o, const struct spec_step *steps, size_t n)
 {
-    o_key(o, "steps");
-    o_seq_open(o);
+    out_key(o, "steps");
+    out_seq_open(o);
     for (size_t i = 0; i < n; i++) {
         const struct spec_step *step = &steps[i];
-        o_map_open(o);
+        out_map_open(o);
         o_kstr(o, "name", step->name);
         o_run(o, "run", &step->run);
         o_kduration(o, "timeout", step->timeout_ns);
         o_retry(o, &step->retry);
         if (step->has_undo) {
-            o_key(o, "undo");
-            o_map_open(o);
+            out_key(o, "undo");
+            out_map_open(o);
             o_run(o, "run", &step->undo);
             o_kduration(o, "timeout", step->undo_timeout_ns);
-            o_map_close(o);
+            out_map_close(o);
         }
-        o_map_close(o);
+        out_map_close(o);
     }
-    o_seq_close(o);
+    out_seq_close(o);
 }
 
-static void o_job_head(struct out *o, const struct spec_job *job)
+static void o_job_head(struct spec_out *o, const struct spec_job *job)
 {
     o_kstr(o, "id", job->id);
     o_kstr(o, "type", job_types[job->type]);
-    o_key(o, "enabled");
-    o->jw ? m87_jw_bool(o->jw, job->enabled) : m87_yw_bool(o->yw, job->enabled);
-    o_key(o, "workdir");
-    o_map_open(o);
+    out_key(o, "enabled");
+    out_bool(o, job->enabled);
+    out_key(o, "workdir");
+    out_map_open(o);
     o_kstr(o, "mode", workdir_modes[job->workdir_mode]);
     if (job->workdir_path)
         o_kstr(o, "path", job->workdir_path);
-    o_map_close(o);
-    o_key(o, "files");
-    o_map_open(o);
+    out_map_close(o);
+    out_key(o, "files");
+    out_map_open(o);
     for (size_t i = 0; i < job->n_files; i++)
         o_kstr(o, job->files[i].name, job->files[i].content);
-    o_map_close(o);
+    out_map_close(o);
     if (job->bundle)
         o_kstr(o, "bundle", job->bundle);
-    o_key(o, "env");
-    o_map_open(o);
+    out_key(o, "env");
+    out_map_open(o);
     for (size_t i = 0; i < job->env.len; i++)
         o_kstr(o, job->env.items[i].key, job->env.items[i].value ? job->env.items[i].value : "");
-    o_map_close(o);
+    out_map_close(o);
 }
 
-static void o_job(struct out *o, const struct spec_job *job)
+static void o_job(struct spec_out *o, const struct spec_job *job)
 {
-    o_map_open(o);
+    out_map_open(o);
     o_job_head(o, job);
     o_steps(o, job->steps, job->n_steps);
-    o_key(o, "on_failure");
-    o_map_open(o);
+    out_key(o, "on_failure");
+    out_map_open(o);
     o_kstr(o, "undo", undo_policies[job->on_failure_undo]);
-    o_map_close(o);
-    o_key(o, "stop");
-    o_map_open(o);
+    out_map_close(o);
+    out_key(o, "stop");
+    out_map_open(o);
     o_steps(o, job->stop_steps, job->n_stop_steps);
-    o_map_close(o);
-    o_map_close(o);
-}
-
-static size_t utf8_seq_len(unsigned char c)
-{
-    if (c < 0x80)
-        return 1;
-    if ((c & 0xe0) == 0xc0)
-        return 2;
-    if ((c & 0xf0) == 0xe0)
-        return 3;
-    if ((c & 0xf8) == 0xf0)
-        return 4;
-    return 0;
-}
-
-/* The code point of the UTF-8 sequence at p and its length in *len; a byte that starts no valid
- * sequence is taken alone (as U+FFFD, so that it is copied as it is). */
-static uint32_t utf8_decode(const unsigned char *p, size_t *len)
-{
-    size_t n = utf8_seq_len(p[0]);
-    *len = 1;
-    if (n == 0)
-        return 0xfffd;
-    uint32_t cp = n == 1 ? p[0] : p[0] & (0x7fu >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0xfffd;
-        cp = cp << 6 | (p[i] & 0x3fu);
-    }
-    *len = n;
-    return cp;
+    out_map_close(o);
+    out_map_close(o);
 }
 
 /* yajl writes DEL, C1 controls, U+2028/9, U+FEFF, U+FFFE/F raw; YAML (and so the parser) refuses
@@ -337,14 +266,16 @@ static char *json_yaml_safe(char *json)
 {
     struct m87_buf b;
     m87_buf_init(&b, 0);
-    for (const unsigned char *p = (const unsigned char *)json; *p;) {
-        size_t len = 1;
-        uint32_t cp = utf8_decode(p, &len);
-        if ((cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff ||
-            cp == 0xfffe || cp == 0xffff)
+    const unsigned char *p = (const unsigned char *)json, *end = p + strlen(json);
+    while (p < end) {
+        uint32_t cp = 0;
+        size_t len = spec_utf8_next(p, (size_t)(end - p), &cp);
+        if (len > 0 && spec_yaml_unsafe(cp)) {
             m87_buf_appendf(&b, NULL, "\\u%04x", (unsigned)cp);
-        else
+        } else {
+            len = len ? len : 1; /* a byte that starts no valid sequence is copied alone */
             m87_buf_append(&b, p, len, NULL);
+        }
         p += len;
     }
     free(json);
@@ -353,17 +284,17 @@ static char *json_yaml_safe(char *json)
 
 char *spec_runspec_dump(const struct spec_runspec *rs, bool json)
 {
-    struct out o = {NULL, NULL};
+    struct spec_out o = {NULL, NULL};
     if (json)
         o.jw = m87_jw_new();
     else
         o.yw = m87_yw_new();
-    o_map_open(&o);
-    o_key(&o, "jobs");
-    o_seq_open(&o);
+    out_map_open(&o);
+    out_key(&o, "jobs");
+    out_seq_open(&o);
     for (size_t i = 0; i < rs->n_jobs; i++)
         o_job(&o, &rs->jobs[i]);
-    o_seq_close(&o);
-    o_map_close(&o);
+    out_seq_close(&o);
+    out_map_close(&o);
     return json ? json_yaml_safe(m87_jw_finish(o.jw)) : m87_yw_finish(o.yw);
 }

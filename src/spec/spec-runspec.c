@@ -16,261 +16,7 @@
 #include "m87/spec-runspec.h"
 #include "m87/units.h"
 #include "m87/yaml.h"
-
-#define SAFE_NAME_MAX 63
-#define COMPONENT_MAX 255
-#define QUOTE_MAX 60
-
-static int rs_error(const struct m87_yaml_node *n, struct m87_error **err, enum m87_errcode code,
-                    const char *path, const char *fmt, ...) M87_PRINTF(5, 6);
-
-/* "FILE:LINE:COLUMN: PATH: message" at n; no "PATH: " at the root, where path is "". */
-static int rs_error(const struct m87_yaml_node *n, struct m87_error **err, enum m87_errcode code,
-                    const char *path, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    _cleanup_free_ char *msg = m87_xvasprintf(fmt, ap);
-    va_end(ap);
-    if (*path == '\0')
-        return m87_yaml_error(n, err, code, "%s", msg);
-    return m87_yaml_error(n, err, code, "%s: %s", path, msg);
-}
-
-/* User text for a message: control characters escaped, cut after QUOTE_MAX bytes of input on a
- * character start, with "..." then. */
-static char *shorten(const char *s)
-{
-    struct m87_buf b;
-    m87_buf_init(&b, 0);
-    size_t len = strlen(s), cut = len;
-    if (len > QUOTE_MAX) {
-        cut = QUOTE_MAX;
-        while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
-            cut--;
-    }
-    for (size_t i = 0; i < cut; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\t' || c == '\n')
-            m87_buf_appendf(&b, NULL, "\\%c", c == '\t' ? 't' : 'n');
-        else if (c < 0x20 || c == 0x7f)
-            m87_buf_appendf(&b, NULL, "\\x%02x", c);
-        else
-            m87_buf_append(&b, &s[i], 1, NULL);
-    }
-    if (cut < len)
-        m87_buf_append(&b, "...", 3, NULL);
-    return m87_buf_steal(&b);
-}
-
-/* What a node is, for "expected X, got Y". */
-static char *got(const struct m87_yaml_node *n)
-{
-    if (m87_yaml_kind(n) == M87_YAML_MAPPING)
-        return m87_xstrdup("a mapping");
-    if (m87_yaml_kind(n) == M87_YAML_SEQUENCE)
-        return m87_xstrdup("a sequence");
-    if (m87_yaml_is_null(n) && m87_yaml_is_plain(n))
-        return m87_xstrdup("null");
-    _cleanup_free_ char *s = shorten(m87_yaml_text(n));
-    return m87_xasprintf("'%s'", s);
-}
-
-static int want_kind(const struct m87_yaml_node *n, enum m87_yaml_kind kind, const char *path,
-                     struct m87_error **err)
-{
-    if (m87_yaml_kind(n) == kind)
-        return 0;
-    _cleanup_free_ char *g = got(n);
-    return rs_error(n, err, M87_E_INVAL, path, "expected %s, got %s",
-                    kind == M87_YAML_MAPPING ? "a mapping" : "a sequence", g);
-}
-
-static char *child_path(const char *path, const char *field)
-{
-    if (*path == '\0')
-        return m87_xstrdup(field);
-    return m87_xasprintf("%s.%s", path, field);
-}
-
-/* A mapping whose keys are all in allowed (NULL-terminated). */
-static int check_fields(const struct m87_yaml_node *map, const char *path,
-                        const char *const *allowed, struct m87_error **err)
-{
-    if (want_kind(map, M87_YAML_MAPPING, path, err) < 0)
-        return -1;
-    for (size_t i = 0; i < m87_yaml_len(map); i++) {
-        const struct m87_yaml_node *key = NULL;
-        m87_yaml_entry(map, i, &key);
-        const char *k = m87_yaml_text(key);
-        size_t j = 0;
-        while (allowed[j] && strcmp(allowed[j], k) != 0)
-            j++;
-        if (allowed[j] == NULL) {
-            _cleanup_free_ char *s = shorten(k);
-            return rs_error(key, err, M87_E_INVAL, path, "unknown field '%s'", s);
-        }
-    }
-    return 0;
-}
-
-/* The key node of field in map (for positions), or NULL. */
-static const struct m87_yaml_node *key_of(const struct m87_yaml_node *map, const char *field)
-{
-    for (size_t i = 0; i < m87_yaml_len(map); i++) {
-        const struct m87_yaml_node *key = NULL;
-        m87_yaml_entry(map, i, &key);
-        if (strcmp(m87_yaml_text(key), field) == 0)
-            return key;
-    }
-    return NULL;
-}
-
-static const struct m87_yaml_node *required(const struct m87_yaml_node *map, const char *path,
-                                            const char *field, struct m87_error **err)
-{
-    const struct m87_yaml_node *v = m87_yaml_get(map, field);
-    if (v == NULL)
-        rs_error(map, err, M87_E_INVAL, path, "missing required field '%s'", field);
-    return v;
-}
-
-static void set_pos(struct spec_pos *pos, const struct m87_yaml_node *n)
-{
-    pos->file = m87_xstrdup(m87_yaml_file(n));
-    pos->line = m87_yaml_line(n);
-    pos->column = m87_yaml_column(n);
-}
-
-/* ---- values ---------------------------------------------------------------------------------- */
-
-static bool is_alnum(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-static bool safe_name(const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len > SAFE_NAME_MAX || !is_alnum(s[0]))
-        return false;
-    for (size_t i = 1; i < len; i++)
-        if (!is_alnum(s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
-            return false;
-    return true;
-}
-
-bool spec_runspec_safe_name(const char *s)
-{
-    return safe_name(s);
-}
-
-static int read_safe_name(const struct m87_yaml_node *n, const char *path, const char *what,
-                          char **out, struct m87_error **err)
-{
-    const char *s = NULL;
-    if (m87_yaml_read_str(n, path, &s, err) < 0)
-        return -1;
-    if (!safe_name(s)) {
-        _cleanup_free_ char *q = shorten(s);
-        return rs_error(n, err, M87_E_INVAL, path,
-                        "invalid %s '%s': use 1 to %d letters, digits, '_', '.' or '-', starting "
-                        "with a letter or digit",
-                        what, q, SAFE_NAME_MAX);
-    }
-    *out = m87_xstrdup(s);
-    return 0;
-}
-
-/* One of names (NULL-terminated); the index in *out. */
-static int read_enum(const struct m87_yaml_node *n, const char *path, const char *const *names,
-                     const char *expect, int *out, struct m87_error **err)
-{
-    const char *s = NULL;
-    if (m87_yaml_read_str(n, path, &s, err) < 0)
-        return -1;
-    for (int i = 0; names[i]; i++)
-        if (strcmp(names[i], s) == 0)
-            return *out = i, 0;
-    _cleanup_free_ char *q = shorten(s);
-    return rs_error(n, err, M87_E_INVAL, path, "must be %s, got '%s'", expect, q);
-}
-
-/* A duration in (0, MAX], or [0, MAX] when zero_ok. */
-static int read_duration(const struct m87_yaml_node *n, const char *path, bool zero_ok,
-                         int64_t *out, struct m87_error **err)
-{
-    const char *s = NULL;
-    if (m87_yaml_read_str(n, path, &s, err) < 0)
-        return -1;
-    _cleanup_free_ char *q = shorten(s);
-    int64_t ns = 0;
-    if (m87_parse_duration(s, &ns, err) < 0)
-        return m87_yaml_wrap(n, path, err);
-    if (ns < 0 || (ns == 0 && !zero_ok))
-        return rs_error(n, err, M87_E_INVAL, path, "must %s, got '%s'",
-                        zero_ok ? "not be negative" : "be greater than 0", q);
-    if (ns > SPEC_RUNSPEC_MAX_DURATION)
-        return rs_error(n, err, M87_E_INVAL, path, "'%s' exceeds the limit of 8760h", q);
-    *out = ns;
-    return 0;
-}
-
-static int read_int_range(const struct m87_yaml_node *n, const char *path, int64_t min, int64_t max,
-                          int64_t *out, struct m87_error **err)
-{
-    if (m87_yaml_read_int(n, path, out, err) < 0)
-        return -1;
-    if (*out < min || *out > max)
-        return rs_error(n, err, M87_E_INVAL, path, "must be between %lld and %lld, got %lld",
-                        (long long)min, (long long)max, (long long)*out);
-    return 0;
-}
-
-/* Why s is not an acceptable file name (relative) or workdir path (absolute), or NULL. */
-static const char *path_problem(const char *s, bool absolute)
-{
-    size_t len = strlen(s);
-    if (len == 0)
-        return "must not be empty";
-    if (len > SPEC_RUNSPEC_MAX_PATH)
-        return "must not be longer than 512 bytes";
-    if (absolute && s[0] != '/')
-        return "must be absolute";
-    if (!absolute && s[0] == '/')
-        return "must be relative";
-    if (absolute && len == 1)
-        return "must not be the root directory";
-    if (s[len - 1] == '/')
-        return "must not end with '/'";
-    for (const char *p = s; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            return "must not contain control characters";
-    for (const char *p = s + absolute;;) {
-        size_t n = strcspn(p, "/");
-        if (n == 0)
-            return "must not contain empty components";
-        if (n == 1 && p[0] == '.')
-            return "must not contain '.' components";
-        if (n == 2 && p[0] == '.' && p[1] == '.')
-            return "must not contain '..' components";
-        if (n > COMPONENT_MAX)
-            return "must not have a component longer than 255 bytes";
-        if (p[n] == '\0')
-            return NULL;
-        p += n + 1;
-    }
-}
-
-static bool env_name(const char *s)
-{
-    if (!(*s == '_' || (is_alnum(*s) && !(*s >= '0' && *s <= '9'))))
-        return false;
-    for (s++; *s; s++)
-        if (!is_alnum(*s) && *s != '_')
-            return false;
-    return true;
-}
+#include "spec/spec-runspec-internal.h"
 
 /* ---- commands and steps ---------------------------------------------------------------------- */
 
@@ -303,7 +49,7 @@ static int parse_run(const struct m87_yaml_node *n, const char *path, struct spe
     if (m87_yaml_kind(n) == M87_YAML_SEQUENCE)
         return parse_argv(n, path, run, err);
     if (m87_yaml_kind(n) == M87_YAML_MAPPING || m87_yaml_is_null(n)) {
-        _cleanup_free_ char *g = got(n);
+        _cleanup_free_ char *g = rs_got(n);
         return rs_error(n, err, M87_E_INVAL, path,
                         "expected a string or a sequence of strings, got %s", g);
     }
@@ -324,14 +70,14 @@ static int cmp_int(const void *a, const void *b)
 static int parse_exit_codes(const struct m87_yaml_node *n, const char *path,
                             struct spec_retry *retry, struct m87_error **err)
 {
-    if (want_kind(n, M87_YAML_SEQUENCE, path, err) < 0)
+    if (rs_want_kind(n, M87_YAML_SEQUENCE, path, err) < 0)
         return -1;
     size_t len = m87_yaml_len(n), out = 0;
     retry->on_exit_codes = m87_xcalloc(len ? len : 1, sizeof(int));
     for (size_t i = 0; i < len; i++) {
         _cleanup_free_ char *ipath = m87_xasprintf("%s[%zu]", path, i);
         int64_t code = 0;
-        if (read_int_range(m87_yaml_at(n, i), ipath, 1, 255, &code, err) < 0)
+        if (rs_read_int_range(m87_yaml_at(n, i), ipath, 1, 255, &code, err) < 0)
             return -1;
         retry->on_exit_codes[i] = (int)code;
     }
@@ -347,21 +93,21 @@ static int parse_retry(const struct m87_yaml_node *n, const char *path, struct s
                        struct m87_error **err)
 {
     static const char *const fields[] = {"attempts", "backoff", "on_exit_codes", NULL};
-    if (check_fields(n, path, fields, err) < 0)
+    if (rs_check_fields(n, path, fields, err) < 0)
         return -1;
     const struct m87_yaml_node *v;
     if ((v = m87_yaml_get(n, "attempts"))) {
-        _cleanup_free_ char *p = child_path(path, "attempts");
-        if (read_int_range(v, p, 1, SPEC_RUNSPEC_MAX_ATTEMPTS, &retry->attempts, err) < 0)
+        _cleanup_free_ char *p = rs_child_path(path, "attempts");
+        if (rs_read_int_range(v, p, 1, SPEC_RUNSPEC_MAX_ATTEMPTS, &retry->attempts, err) < 0)
             return -1;
     }
     if ((v = m87_yaml_get(n, "backoff"))) {
-        _cleanup_free_ char *p = child_path(path, "backoff");
-        if (read_duration(v, p, true, &retry->backoff_ns, err) < 0)
+        _cleanup_free_ char *p = rs_child_path(path, "backoff");
+        if (rs_read_duration(v, p, true, &retry->backoff_ns, err) < 0)
             return -1;
     }
     if ((v = m87_yaml_get(n, "on_exit_codes"))) {
-        _cleanup_free_ char *p = child_path(path, "on_exit_codes");
+        _cleanup_free_ char *p = rs_child_path(path, "on_exit_codes");
         if (parse_exit_codes(v, p, retry, err) < 0)
             return -1;
     }
@@ -372,16 +118,16 @@ static int parse_undo(const struct m87_yaml_node *n, const char *path, struct sp
                       struct m87_error **err)
 {
     static const char *const fields[] = {"run", "timeout", NULL};
-    if (check_fields(n, path, fields, err) < 0)
+    if (rs_check_fields(n, path, fields, err) < 0)
         return -1;
-    const struct m87_yaml_node *v = required(n, path, "run", err);
-    _cleanup_free_ char *rpath = child_path(path, "run");
+    const struct m87_yaml_node *v = rs_required(n, path, "run", err);
+    _cleanup_free_ char *rpath = rs_child_path(path, "run");
     if (v == NULL || parse_run(v, rpath, &step->undo, err) < 0)
         return -1;
     step->has_undo = true;
     if ((v = m87_yaml_get(n, "timeout"))) {
-        _cleanup_free_ char *p = child_path(path, "timeout");
-        if (read_duration(v, p, false, &step->undo_timeout_ns, err) < 0)
+        _cleanup_free_ char *p = rs_child_path(path, "timeout");
+        if (rs_read_duration(v, p, false, &step->undo_timeout_ns, err) < 0)
             return -1;
     }
     return 0;
@@ -395,27 +141,27 @@ static int parse_step(const struct m87_yaml_node *n, const char *path, bool stop
     step->retry.attempts = 1;
     step->retry.backoff_ns = SPEC_RUNSPEC_DEFAULT_BACKOFF;
     step->undo_timeout_ns = SPEC_RUNSPEC_DEFAULT_UNDO_TIMEOUT;
-    if (check_fields(n, path, fields, err) < 0)
+    if (rs_check_fields(n, path, fields, err) < 0)
         return -1;
-    set_pos(&step->pos, n);
-    const struct m87_yaml_node *undo_key = key_of(n, "undo"), *v;
+    rs_set_pos(&step->pos, n);
+    const struct m87_yaml_node *undo_key = rs_key_of(n, "undo"), *v;
     if (stop && undo_key)
         return rs_error(undo_key, err, M87_E_INVAL, path, "undo is not allowed in stop steps");
-    _cleanup_free_ char *npath = child_path(path, "name");
-    if ((v = required(n, path, "name", err)) == NULL ||
-        read_safe_name(v, npath, "name", &step->name, err) < 0)
+    _cleanup_free_ char *npath = rs_child_path(path, "name");
+    if ((v = rs_required(n, path, "name", err)) == NULL ||
+        rs_read_safe_name(v, npath, "name", &step->name, err) < 0)
         return -1;
-    _cleanup_free_ char *rpath = child_path(path, "run");
-    if ((v = required(n, path, "run", err)) == NULL || parse_run(v, rpath, &step->run, err) < 0)
+    _cleanup_free_ char *rpath = rs_child_path(path, "run");
+    if ((v = rs_required(n, path, "run", err)) == NULL || parse_run(v, rpath, &step->run, err) < 0)
         return -1;
-    _cleanup_free_ char *tpath = child_path(path, "timeout");
+    _cleanup_free_ char *tpath = rs_child_path(path, "timeout");
     if ((v = m87_yaml_get(n, "timeout")) &&
-        read_duration(v, tpath, false, &step->timeout_ns, err) < 0)
+        rs_read_duration(v, tpath, false, &step->timeout_ns, err) < 0)
         return -1;
-    _cleanup_free_ char *retry_path = child_path(path, "retry");
+    _cleanup_free_ char *retry_path = rs_child_path(path, "retry");
     if ((v = m87_yaml_get(n, "retry")) && parse_retry(v, retry_path, &step->retry, err) < 0)
         return -1;
-    _cleanup_free_ char *upath = child_path(path, "undo");
+    _cleanup_free_ char *upath = rs_child_path(path, "undo");
     if ((v = m87_yaml_get(n, "undo")) && parse_undo(v, upath, step, err) < 0)
         return -1;
     return 0;
@@ -424,7 +170,7 @@ static int parse_step(const struct m87_yaml_node *n, const char *path, bool stop
 static int parse_steps(const struct m87_yaml_node *n, const char *path, bool stop,
                        struct spec_step **steps, size_t *n_steps, struct m87_error **err)
 {
-    if (want_kind(n, M87_YAML_SEQUENCE, path, err) < 0)
+    if (rs_want_kind(n, M87_YAML_SEQUENCE, path, err) < 0)
         return -1;
     size_t len = m87_yaml_len(n);
     if (len == 0 && !stop)
@@ -442,7 +188,7 @@ static int parse_steps(const struct m87_yaml_node *n, const char *path, bool sto
         for (size_t j = 0; j < i; j++) {
             if (strcmp((*steps)[j].name, (*steps)[i].name) != 0)
                 continue;
-            _cleanup_free_ char *npath = child_path(ipath, "name");
+            _cleanup_free_ char *npath = rs_child_path(ipath, "name");
             return rs_error(m87_yaml_get(item, "name"), err, M87_E_INVAL, npath,
                             "duplicate step name '%s' (first at %s[%zu])", (*steps)[i].name,
                             stop ? "stop.steps" : "steps", j);
@@ -458,24 +204,24 @@ static int parse_workdir(const struct m87_yaml_node *n, const char *path, struct
 {
     static const char *const fields[] = {"mode", "path", NULL};
     static const char *const modes[] = {"ephemeral", "persistent", NULL};
-    if (check_fields(n, path, fields, err) < 0)
+    if (rs_check_fields(n, path, fields, err) < 0)
         return -1;
     const struct m87_yaml_node *v;
     int mode = 0;
-    _cleanup_free_ char *mpath = child_path(path, "mode");
+    _cleanup_free_ char *mpath = rs_child_path(path, "mode");
     if ((v = m87_yaml_get(n, "mode")) &&
-        read_enum(v, mpath, modes, "ephemeral or persistent", &mode, err) < 0)
+        rs_read_enum(v, mpath, modes, "ephemeral or persistent", &mode, err) < 0)
         return -1;
     job->workdir_mode = (enum spec_workdir_mode)mode;
     if ((v = m87_yaml_get(n, "path")) == NULL)
         return 0;
-    _cleanup_free_ char *ppath = child_path(path, "path");
+    _cleanup_free_ char *ppath = rs_child_path(path, "path");
     const char *s = NULL;
     if (m87_yaml_read_str(v, ppath, &s, err) < 0)
         return -1;
-    const char *problem = path_problem(s, true);
+    const char *problem = rs_path_problem(s, true);
     if (problem) {
-        _cleanup_free_ char *q = shorten(s);
+        _cleanup_free_ char *q = rs_shorten(s);
         return rs_error(v, err, M87_E_INVAL, ppath, "invalid path '%s': %s", q, problem);
     }
     job->workdir_path = m87_xstrdup(s);
@@ -494,7 +240,7 @@ static int check_file_clash(const struct spec_job *job, size_t i, const struct m
         size_t ls = la < lb ? la : lb;
         if (strncmp(shorter, longer, ls) != 0 || longer[ls] != '/')
             continue;
-        _cleanup_free_ char *qs = shorten(shorter), *ql = shorten(longer);
+        _cleanup_free_ char *qs = rs_shorten(shorter), *ql = rs_shorten(longer);
         return rs_error(key, err, M87_E_INVAL, path,
                         "files '%s' and '%s' clash: '%s' cannot be both a file and a directory", qs,
                         ql, qs);
@@ -506,12 +252,12 @@ static int parse_file(const struct m87_yaml_node *key, const struct m87_yaml_nod
                       const char *path, struct spec_job *job, size_t *total, struct m87_error **err)
 {
     const char *name = m87_yaml_text(key), *content = NULL;
-    const char *problem = path_problem(name, false);
+    const char *problem = rs_path_problem(name, false);
     if (problem) {
-        _cleanup_free_ char *q = shorten(name);
+        _cleanup_free_ char *q = rs_shorten(name);
         return rs_error(key, err, M87_E_INVAL, path, "invalid file name '%s': %s", q, problem);
     }
-    _cleanup_free_ char *fpath = child_path(path, name);
+    _cleanup_free_ char *fpath = rs_child_path(path, name);
     if (m87_yaml_read_str(v, fpath, &content, err) < 0)
         return -1;
     size_t len = strlen(content);
@@ -529,7 +275,7 @@ static int parse_file(const struct m87_yaml_node *key, const struct m87_yaml_nod
 static int parse_files(const struct m87_yaml_node *n, const char *path, struct spec_job *job,
                        struct m87_error **err)
 {
-    if (want_kind(n, M87_YAML_MAPPING, path, err) < 0)
+    if (rs_want_kind(n, M87_YAML_MAPPING, path, err) < 0)
         return -1;
     size_t len = m87_yaml_len(n), total = 0;
     if (len > SPEC_RUNSPEC_MAX_FILES)
@@ -551,7 +297,7 @@ static int parse_bundle(const struct m87_yaml_node *n, const char *path, struct 
     if (m87_yaml_read_str(n, path, &s, err) < 0)
         return -1;
     if (!spec_bundle_digest_valid(s)) {
-        _cleanup_free_ char *q = shorten(s);
+        _cleanup_free_ char *q = rs_shorten(s);
         return rs_error(n, err, M87_E_INVAL, path,
                         "invalid bundle digest '%s': expected 'sha256:' and 64 lower-case hex "
                         "digits",
@@ -564,7 +310,7 @@ static int parse_bundle(const struct m87_yaml_node *n, const char *path, struct 
 static int parse_env(const struct m87_yaml_node *n, const char *path, struct spec_job *job,
                      struct m87_error **err)
 {
-    if (want_kind(n, M87_YAML_MAPPING, path, err) < 0)
+    if (rs_want_kind(n, M87_YAML_MAPPING, path, err) < 0)
         return -1;
     size_t len = m87_yaml_len(n);
     if (len > SPEC_RUNSPEC_MAX_ENV)
@@ -573,14 +319,14 @@ static int parse_env(const struct m87_yaml_node *n, const char *path, struct spe
     for (size_t i = 0; i < len; i++) {
         const struct m87_yaml_node *key = NULL, *v = m87_yaml_entry(n, i, &key);
         const char *name = m87_yaml_text(key), *value = NULL;
-        if (!env_name(name) || strlen(name) > SPEC_RUNSPEC_MAX_ENV_NAME) {
-            _cleanup_free_ char *q = shorten(name);
+        if (!rs_env_name(name) || strlen(name) > SPEC_RUNSPEC_MAX_ENV_NAME) {
+            _cleanup_free_ char *q = rs_shorten(name);
             return rs_error(key, err, M87_E_INVAL, path,
                             "invalid variable name '%s': use up to %u letters, digits and '_', "
                             "not starting with a digit",
                             q, SPEC_RUNSPEC_MAX_ENV_NAME);
         }
-        _cleanup_free_ char *vpath = child_path(path, name);
+        _cleanup_free_ char *vpath = rs_child_path(path, name);
         if (m87_yaml_read_str(v, vpath, &value, err) < 0)
             return -1;
         m87_kvlist_add(&job->env, name, value);
@@ -593,12 +339,12 @@ static int parse_on_failure(const struct m87_yaml_node *n, const char *path, str
 {
     static const char *const fields[] = {"undo", NULL};
     static const char *const policies[] = {"executed_steps", "none", NULL};
-    if (check_fields(n, path, fields, err) < 0)
+    if (rs_check_fields(n, path, fields, err) < 0)
         return -1;
     const struct m87_yaml_node *v = m87_yaml_get(n, "undo");
     int policy = 0;
-    _cleanup_free_ char *upath = child_path(path, "undo");
-    if (v && read_enum(v, upath, policies, "none or executed_steps", &policy, err) < 0)
+    _cleanup_free_ char *upath = rs_child_path(path, "undo");
+    if (v && rs_read_enum(v, upath, policies, "none or executed_steps", &policy, err) < 0)
         return -1;
     job->on_failure_undo = (enum spec_undo_policy)policy;
     return 0;
@@ -608,10 +354,10 @@ static int parse_stop(const struct m87_yaml_node *n, const char *path, struct sp
                       struct m87_error **err)
 {
     static const char *const fields[] = {"steps", NULL};
-    if (check_fields(n, path, fields, err) < 0)
+    if (rs_check_fields(n, path, fields, err) < 0)
         return -1;
     const struct m87_yaml_node *v = m87_yaml_get(n, "steps");
-    _cleanup_free_ char *spath = child_path(path, "steps");
+    _cleanup_free_ char *spath = rs_child_path(path, "steps");
     if (v && parse_steps(v, spath, true, &job->stop_steps, &job->n_stop_steps, err) < 0)
         return -1;
     return 0;
@@ -626,7 +372,7 @@ static int parse_section(const struct m87_yaml_node *job_node, const char *path,
     const struct m87_yaml_node *v = m87_yaml_get(job_node, field);
     if (v == NULL)
         return 0;
-    _cleanup_free_ char *p = child_path(path, field);
+    _cleanup_free_ char *p = rs_child_path(path, field);
     return fn(v, p, job, err);
 }
 
@@ -635,17 +381,17 @@ static int parse_job_head(const struct m87_yaml_node *n, const char *path, struc
 {
     static const char *const types[] = {"service", "job", NULL};
     const struct m87_yaml_node *v;
-    _cleanup_free_ char *ipath = child_path(path, "id");
-    if ((v = required(n, path, "id", err)) == NULL ||
-        read_safe_name(v, ipath, "id", &job->id, err) < 0)
+    _cleanup_free_ char *ipath = rs_child_path(path, "id");
+    if ((v = rs_required(n, path, "id", err)) == NULL ||
+        rs_read_safe_name(v, ipath, "id", &job->id, err) < 0)
         return -1;
     int type = 0;
-    _cleanup_free_ char *tpath = child_path(path, "type");
+    _cleanup_free_ char *tpath = rs_child_path(path, "type");
     if ((v = m87_yaml_get(n, "type")) &&
-        read_enum(v, tpath, types, "service or job", &type, err) < 0)
+        rs_read_enum(v, tpath, types, "service or job", &type, err) < 0)
         return -1;
     job->type = (enum spec_job_type)type;
-    _cleanup_free_ char *epath = child_path(path, "enabled");
+    _cleanup_free_ char *epath = rs_child_path(path, "enabled");
     if ((v = m87_yaml_get(n, "enabled")) && m87_yaml_read_bool(v, epath, &job->enabled, err) < 0)
         return -1;
     return 0;
@@ -657,17 +403,17 @@ static int parse_job(const struct m87_yaml_node *n, const char *path, struct spe
     static const char *const fields[] = {"id",  "type",  "enabled",    "workdir", "files", "bundle",
                                          "env", "steps", "on_failure", "stop",    NULL};
     job->enabled = true;
-    if (check_fields(n, path, fields, err) < 0)
+    if (rs_check_fields(n, path, fields, err) < 0)
         return -1;
-    set_pos(&job->pos, n);
+    rs_set_pos(&job->pos, n);
     if (parse_job_head(n, path, job, err) < 0 ||
         parse_section(n, path, "workdir", parse_workdir, job, err) < 0 ||
         parse_section(n, path, "files", parse_files, job, err) < 0 ||
         parse_section(n, path, "bundle", parse_bundle, job, err) < 0 ||
         parse_section(n, path, "env", parse_env, job, err) < 0)
         return -1;
-    const struct m87_yaml_node *v = required(n, path, "steps", err);
-    _cleanup_free_ char *spath = child_path(path, "steps");
+    const struct m87_yaml_node *v = rs_required(n, path, "steps", err);
+    _cleanup_free_ char *spath = rs_child_path(path, "steps");
     if (v == NULL || parse_steps(v, spath, false, &job->steps, &job->n_steps, err) < 0)
         return -1;
     if (parse_section(n, path, "on_failure", parse_on_failure, job, err) < 0 ||
@@ -680,7 +426,7 @@ static int parse_job(const struct m87_yaml_node *n, const char *path, struct spe
 static int parse_jobs(const struct m87_yaml_node *n, struct spec_runspec *rs,
                       struct m87_error **err)
 {
-    if (want_kind(n, M87_YAML_SEQUENCE, "jobs", err) < 0)
+    if (rs_want_kind(n, M87_YAML_SEQUENCE, "jobs", err) < 0)
         return -1;
     size_t len = m87_yaml_len(n);
     if (len > SPEC_RUNSPEC_MAX_JOBS)
@@ -697,7 +443,7 @@ static int parse_jobs(const struct m87_yaml_node *n, struct spec_runspec *rs,
         for (size_t j = 0; j < i; j++) {
             if (strcmp(rs->jobs[j].id, rs->jobs[i].id) != 0)
                 continue;
-            _cleanup_free_ char *ipath = child_path(path, "id");
+            _cleanup_free_ char *ipath = rs_child_path(path, "id");
             return rs_error(m87_yaml_get(item, "id"), err, M87_E_INVAL, ipath,
                             "duplicate job id '%s' (first at jobs[%zu])", rs->jobs[i].id, j);
         }
@@ -720,7 +466,8 @@ struct spec_runspec *spec_runspec_parse(const char *text, size_t len, const char
     if (doc == NULL)
         return NULL;
     const struct m87_yaml_node *root = m87_yaml_root(doc), *jobs;
-    if (check_fields(root, "", fields, err) < 0 || (jobs = required(root, "", "jobs", err)) == NULL)
+    if (rs_check_fields(root, "", fields, err) < 0 ||
+        (jobs = rs_required(root, "", "jobs", err)) == NULL)
         return NULL;
     _cleanup_(spec_runspec_freep) struct spec_runspec *rs = m87_xcalloc(1, sizeof(*rs));
     if (parse_jobs(jobs, rs, err) < 0)

@@ -10,7 +10,6 @@
 #include "m87/list.h"
 #include "m87/runner-journal.h"
 #include "m87/runner-text.h"
-#include "unit-util.h"
 #include "m87/runner.h"
 #include "m87/spec-runspec.h"
 #include "unit-util.h"
