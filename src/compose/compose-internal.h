@@ -241,6 +241,11 @@ struct compose_pool_ops {
 int compose_pool_run(struct compose_run *r, size_t n, const size_t *order, const bool *active,
                      const struct compose_pool_ops *ops, void *ctx, struct m87_error **err);
 
+/* Remove container id (forced, with its anonymous volumes when asked) and return once it is
+ * gone: a removal already under way is waited for, a container already gone is no error. */
+int compose_remove_forced(struct compose_run *r, const char *id, bool volumes,
+                          struct m87_error **err);
+
 /* Stop (the run's timeout) and remove a container, reporting both; a container already gone is
  * no error, and one whose removal is already under way is waited for until it is gone. */
 int compose_stop_remove(struct compose_run *r, struct compose_ctr *k, bool volumes,

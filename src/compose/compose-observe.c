@@ -335,6 +335,28 @@ void compose_warn(struct compose_run *r, const char *fmt, ...)
     compose_emit(r, COMPOSE_WARNING, NULL, NULL, NULL, text);
 }
 
+int compose_remove_forced(struct compose_run *r, const char *id, bool volumes,
+                          struct m87_error **err)
+{
+    struct m87_error *local = NULL;
+    if (engine_container_remove(r->c, id, true, volumes, &local) < 0 &&
+        m87_error_code(local) == M87_E_CONFLICT) {
+        /* a forced remove conflicts only with a removal under way, such as that of a run
+         * killed after asking for it; its name is free only once it is gone */
+        m87_error_clear(&local);
+        int code = 0;
+        if (engine_container_wait(r->c, id, "removed", engine_client_timeout_ms(r->c), &code,
+                                  &local) == 0)
+            m87_error_clear(&local);
+    }
+    if (local && m87_error_code(local) != M87_E_NOTFOUND) {
+        *err = M87_STEAL(local);
+        return -1;
+    }
+    m87_error_clear(&local);
+    return 0;
+}
+
 int compose_stop_remove(struct compose_run *r, struct compose_ctr *k, bool volumes,
                         struct m87_error **err)
 {
@@ -348,21 +370,8 @@ int compose_stop_remove(struct compose_run *r, struct compose_ctr *k, bool volum
         m87_error_clear(&local);
         compose_emit(r, COMPOSE_CONTAINER, k->service, k->name, "stopped", NULL);
     }
-    if (engine_container_remove(r->c, k->id, true, volumes, &local) < 0 &&
-        m87_error_code(local) == M87_E_CONFLICT) {
-        /* a forced remove conflicts only with a removal under way, such as that of a run
-         * killed after asking for it; its name is free only once it is gone */
-        m87_error_clear(&local);
-        int code = 0;
-        if (engine_container_wait(r->c, k->id, "removed", engine_client_timeout_ms(r->c), &code,
-                                  &local) == 0)
-            m87_error_clear(&local);
-    }
-    if (local && m87_error_code(local) != M87_E_NOTFOUND) {
-        *err = M87_STEAL(local);
+    if (compose_remove_forced(r, k->id, volumes, err) < 0)
         return -1;
-    }
-    m87_error_clear(&local);
     k->gone = true;
     compose_emit(r, COMPOSE_CONTAINER, k->service, k->name, "removed", NULL);
     return 0;

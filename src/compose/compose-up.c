@@ -20,6 +20,7 @@
 #include "m87/spec-service.h"
 
 #define COMPOSE_MAX_NETWORKS 64
+#define CREATE_TRIES 3 /* of a create whose name is taken */
 
 struct up {
     struct compose_run r;
@@ -213,8 +214,13 @@ static int name_conflict(struct compose_run *r, const struct spec_service *s, in
                          const char *name, const char *hash, char **id, struct m87_error **err)
 {
     _cleanup_(engine_container_info_freep) struct engine_container_info *info = NULL;
-    if (engine_container_inspect(r->c, name, &info, err) < 0)
-        return -1;
+    if (engine_container_inspect(r->c, name, &info, err) < 0) {
+        if (m87_error_code(*err) != M87_E_NOTFOUND)
+            return -1;
+        /* gone since the create: a removal dockerd finished for a run killed after asking */
+        m87_error_clear(err);
+        return 0;
+    }
     const char *proj = m87_kvlist_get(&info->labels, COMPOSE_L_PROJECT);
     const char *svc = m87_kvlist_get(&info->labels, COMPOSE_L_SERVICE);
     const char *num = m87_kvlist_get(&info->labels, COMPOSE_L_NUMBER);
@@ -241,7 +247,7 @@ static int name_conflict(struct compose_run *r, const struct spec_service *s, in
         compose_emit(r, COMPOSE_CONTAINER, s->name, name, "adopted", NULL);
         return 1;
     }
-    if (engine_container_remove(r->c, info->id, true, false, err) < 0)
+    if (compose_remove_forced(r, info->id, false, err) < 0)
         return -1;
     compose_emit(r, COMPOSE_CONTAINER, s->name, name, "removed", "in the way");
     return 0;
@@ -272,7 +278,8 @@ static struct compose_ctr *create_ctr(struct compose_run *r, const struct spec_s
     for (int attempt = 0; id == NULL; attempt++) {
         if (engine_container_create(r->c, create_name, s->platform, body, &id, err) == 0)
             break;
-        if (m87_error_code(*err) != M87_E_CONFLICT || attempt > 0)
+        /* the name may be held by a container on its way out (see name_conflict): a few tries */
+        if (m87_error_code(*err) != M87_E_CONFLICT || attempt >= CREATE_TRIES - 1)
             return NULL;
         m87_error_clear(err);
         adopted = name_conflict(r, s, n, create_name, hash, &id, err);
