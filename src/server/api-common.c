@@ -32,14 +32,7 @@ void srv_jw_device(struct srv *s, struct m87_jw *w, const struct srv_device *d)
 
 void srv_jw_deployment(struct m87_jw *w, const struct srv_deployment *d)
 {
-    m87_jw_kstr(w, "id", d->public_id);
-    m87_jw_kbool(w, "active", d->active);
-    m87_jw_kint(w, "revision", d->revision);
-    m87_jw_kstr(w, "hash", d->hash);
-    srv_jw_time(w, "created", d->created);
-    srv_jw_time(w, "updated", d->updated);
-    m87_jw_key(w, "jobs");
-    srv_jw_raw(w, d->jobs);
+    srv_jw_row(w, &srv_deployment_row, d);
 }
 
 int srv_change_device(struct srv_req *r,

@@ -251,22 +251,10 @@ int srv_api_deployments_revisions(struct srv_req *r, struct m87_jw *w, struct m8
         rc = srv_revision_list(r->srv->store, &dep, &v, &n, err);
     if (rc == 0) {
         m87_jw_obj_open(w);
-        m87_jw_key(w, "revisions");
-        m87_jw_arr_open(w);
-        for (size_t i = 0; i < n; i++) {
-            m87_jw_obj_open(w);
-            m87_jw_kint(w, "revision", v[i].number);
-            m87_jw_kstr(w, "hash", v[i].hash);
-            srv_jw_time(w, "created", v[i].created);
-            m87_jw_key(w, "jobs");
-            srv_jw_raw(w, v[i].jobs);
-            m87_jw_obj_close(w);
-            srv_revision_release(&v[i]);
-        }
-        m87_jw_arr_close(w);
+        srv_jw_rows(w, "revisions", &srv_revision_row, v, n);
         m87_jw_obj_close(w);
     }
-    free(v);
+    srv_rows_free(v, n, &srv_revision_row);
     srv_deployment_release(&dep);
     srv_device_release(&dev);
     return rc;

@@ -65,8 +65,7 @@ static void write_entry(struct m87_jw *w, const struct srv_prefetch *p)
         p->report ? m87_json_parse(p->report, strlen(p->report), NULL) : NULL;
 
     m87_jw_obj_open(w);
-    m87_jw_kstr(w, "image", p->image);
-    srv_jw_time(w, "requested", p->requested);
+    srv_jw_row(w, &srv_prefetch_row, p);
     m87_jw_kstr(w, "state", m87_json_str(m87_json_get(rep, "state"), "pending"));
     for (size_t i = 0; i < M87_ARRAY_LEN(copied); i++) {
         const struct m87_json *v = m87_json_get(rep, copied[i]);

@@ -1,6 +1,7 @@
 /* Reports in the store. */
 #include <string.h>
 
+#include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/list.h"
 #include "server/store-internal.h"
@@ -108,24 +109,17 @@ int srv_report_any_for(struct srv_store *st, int64_t device_id, const char *revi
     return 0;
 }
 
-static void row_fill(sqlite3_stmt *s, void *elem)
-{
-    struct srv_report_row *r = elem;
-    r->seq = sqlite3_column_int64(s, 0);
-    r->received = sqlite3_column_int64(s, 1);
-    r->deployment = srv_col_text(s, 2);
-    r->raw = srv_col_text(s, 3);
-}
-
-static void row_release(void *elem)
-{
-    struct srv_report_row *r = elem;
-    free(r->deployment);
-    free(r->raw);
-}
-
-static const struct srv_row_type row_type = {sizeof(struct srv_report_row), row_fill, row_release,
-                                             "query reports"};
+/* The columns of SQL_REPORT_QUERY (srv_jw_report writes a row). */
+#define COL(member, kind) SRV_COL(struct srv_report_row, member, kind, NULL)
+static const struct srv_col row_cols[] = {
+    COL(seq, SRV_COL_INT),
+    COL(received, SRV_COL_TIME),
+    COL(deployment, SRV_COL_TEXT),
+    COL(raw, SRV_COL_JSON),
+};
+#undef COL
+static const struct srv_row_type row_type = {sizeof(struct srv_report_row), row_cols,
+                                             M87_ARRAY_LEN(row_cols), "query reports"};
 
 void srv_report_rows_free(struct srv_report_row *rows, size_t n)
 {

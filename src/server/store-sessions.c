@@ -1,6 +1,7 @@
 /* Sessions (sync execution) and their output in the store. */
 #include <string.h>
 
+#include "m87/compiler.h"
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/hash.h"
@@ -37,64 +38,49 @@ static const char SQL_SESSION_PRUNE[] = "DELETE FROM sessions WHERE COALESCE(end
 static const char SQL_SESSION_BUNDLE[] =
     "SELECT 1 FROM sessions WHERE device_id = ?1 AND bundle = ?2 LIMIT 1";
 
+/* The columns of SESSION_COLS. The keys are those of the members a session's JSON writes as they
+ * are, in its order (api-sessions.c writes the others). */
+#define COL(member, kind, key) SRV_COL(struct srv_session, member, kind, key)
+static const struct srv_col session_cols[] = {
+    COL(id, SRV_COL_INT, NULL),
+    COL(public_id, SRV_COL_TEXT, NULL),
+    COL(device_id, SRV_COL_INT, NULL),
+    COL(request, SRV_COL_JSON, NULL),
+    COL(bundle, SRV_COL_TEXT, NULL),
+    COL(state, SRV_COL_TEXT, NULL),
+    SRV_COL_NULL(struct srv_session, exit_code, NULL, -1),
+    COL(message, SRV_COL_TEXT, "message"),
+    COL(cancel, SRV_COL_BOOL, "cancel_requested"),
+    COL(created, SRV_COL_TIME, "created"),
+    COL(delivered, SRV_COL_TIME, "delivered"),
+    COL(started, SRV_COL_TIME, "started"),
+    COL(ended, SRV_COL_TIME, "ended"),
+    COL(seen, SRV_COL_TIME, NULL),
+    SRV_COL_NULL(struct srv_session, next_seq, NULL, 1),
+    COL(read_at, SRV_COL_TIME, NULL),
+    COL(output_bytes, SRV_COL_INT, "output_bytes"),
+};
+#undef COL
+const struct srv_row_type srv_session_row = {sizeof(struct srv_session), session_cols,
+                                             M87_ARRAY_LEN(session_cols), "read sessions"};
+
 void srv_session_release(struct srv_session *s)
 {
-    free(s->public_id);
-    free(s->request);
-    free(s->bundle);
-    free(s->state);
-    free(s->message);
-    *s = (struct srv_session){0};
+    srv_row_release(&srv_session_row, s);
 }
 
 void srv_sessions_free(struct srv_session *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        srv_session_release(&v[i]);
-    free(v);
-}
-
-static int64_t col_int(sqlite3_stmt *s, int col, int64_t null_value)
-{
-    return sqlite3_column_type(s, col) == SQLITE_NULL ? null_value : sqlite3_column_int64(s, col);
-}
-
-static void session_fill(sqlite3_stmt *s, void *elem)
-{
-    struct srv_session *out = elem;
-    out->id = sqlite3_column_int64(s, 0);
-    out->public_id = srv_col_text(s, 1);
-    out->device_id = sqlite3_column_int64(s, 2);
-    out->request = srv_col_text(s, 3);
-    out->bundle = srv_col_text(s, 4);
-    out->state = srv_col_text(s, 5);
-    out->exit_code = col_int(s, 6, -1);
-    out->message = srv_col_text(s, 7);
-    out->cancel = sqlite3_column_int64(s, 8) != 0;
-    out->created = col_int(s, 9, 0);
-    out->delivered = col_int(s, 10, 0);
-    out->started = col_int(s, 11, 0);
-    out->ended = col_int(s, 12, 0);
-    out->seen = col_int(s, 13, 0);
-    out->next_seq = col_int(s, 14, 1);
-    out->read_at = col_int(s, 15, 0);
-    out->output_bytes = col_int(s, 16, 0);
-}
-
-static void session_release(void *elem)
-{
-    srv_session_release(elem);
+    srv_rows_free(v, n, &srv_session_row);
 }
 
 /* Every row of a prepared query. */
 static int read_rows(struct srv_store *st, sqlite3_stmt *s, struct srv_session **out, size_t *n,
                      struct m87_error **err)
 {
-    static const struct srv_row_type type = {sizeof(struct srv_session), session_fill,
-                                             session_release, "read sessions"};
     void *v = NULL;
 
-    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+    if (srv_rows_collect(st, s, &srv_session_row, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
@@ -141,7 +127,7 @@ int srv_session_find(struct srv_store *st, const char *public_id, struct srv_ses
     if (s == NULL)
         return -1;
     srv_bind_text(s, 1, public_id);
-    int rc = srv_row_one(st, s, session_fill, out, "read session", err);
+    int rc = srv_row_one(st, s, &srv_session_row, out, "read session", err);
     if (rc == 0)
         return m87_error_set(err, M87_E_NOTFOUND, 0, "session '%s' not found", public_id);
     return rc < 0 ? -1 : 0;
@@ -225,28 +211,21 @@ int srv_session_output_add(struct srv_store *st, struct srv_session *x, const ch
     return 0;
 }
 
-static void chunk_fill(sqlite3_stmt *s, void *elem)
-{
-    struct srv_session_chunk *c = elem;
-    c->seq = sqlite3_column_int64(s, 0);
-    c->stream = srv_col_text(s, 1);
-    c->text = srv_col_text(s, 2);
-    c->time = sqlite3_column_int64(s, 3);
-}
-
-static void chunk_release(void *elem)
-{
-    struct srv_session_chunk *c = elem;
-    free(c->stream);
-    free(c->text);
-}
-
-static const struct srv_row_type chunk_type = {sizeof(struct srv_session_chunk), chunk_fill,
-                                               chunk_release, "read session output"};
+/* The columns of SQL_OUTPUT_READ, as a chunk's JSON names them. */
+#define COL(member, kind) SRV_COL(struct srv_session_chunk, member, kind, #member)
+static const struct srv_col chunk_cols[] = {
+    COL(seq, SRV_COL_INT),
+    COL(stream, SRV_COL_TEXT),
+    COL(text, SRV_COL_TEXT),
+    COL(time, SRV_COL_TIME),
+};
+#undef COL
+const struct srv_row_type srv_session_chunk_row = {
+    sizeof(struct srv_session_chunk), chunk_cols, M87_ARRAY_LEN(chunk_cols), "read session output"};
 
 void srv_session_chunks_free(struct srv_session_chunk *v, size_t n)
 {
-    srv_rows_free(v, n, &chunk_type);
+    srv_rows_free(v, n, &srv_session_chunk_row);
 }
 
 int srv_session_output_read(struct srv_store *st, int64_t session_id, int64_t after, int64_t limit,
@@ -260,7 +239,7 @@ int srv_session_output_read(struct srv_store *st, int64_t session_id, int64_t af
     sqlite3_bind_int64(s, 1, session_id);
     sqlite3_bind_int64(s, 2, after);
     sqlite3_bind_int64(s, 3, limit);
-    if (srv_rows_collect(st, s, &chunk_type, &v, n, err) < 0)
+    if (srv_rows_collect(st, s, &srv_session_chunk_row, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
