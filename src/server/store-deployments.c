@@ -4,7 +4,6 @@
 #include "m87/compiler.h"
 #include "m87/alloc.h"
 #include "m87/error.h"
-#include "m87/hash.h"
 #include "server/store-deployments.h"
 #include "server/store-internal.h"
 #include "server/util.h"
@@ -17,7 +16,7 @@
 static const char SQL_DEP_FIND[] = DEP_COLS " WHERE d.device_id = ?1 AND d.public_id = ?2";
 static const char SQL_DEP_ACTIVE[] = DEP_COLS " WHERE d.device_id = ?1 AND d.active = 1";
 static const char SQL_DEP_LIST[] = DEP_COLS " WHERE d.device_id = ?1 ORDER BY d.id";
-static const char SQL_DEP_ADD[] = "INSERT INTO deployments (device_id, public_id, active, head,"
+static const char SQL_DEP_ADD[] = "INSERT INTO deployments (public_id, device_id, active, head,"
                                   " created) VALUES (?1, ?2, 0, 0, ?3)";
 static const char SQL_DEP_DEACTIVATE[] =
     "UPDATE deployments SET active = 0 WHERE device_id = ?1 AND active = 1";
@@ -75,14 +74,11 @@ void srv_revision_release(struct srv_revision *r)
 int srv_deployment_find(struct srv_store *st, int64_t device_id, const char *public_id,
                         struct srv_deployment *out, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_DEP_FIND, device_id, err);
+    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_DEP_FIND, device_id, public_id, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 2, public_id);
-    int rc = srv_row_one(st, s, &srv_deployment_row, out, "read deployment", err);
-    if (rc == 0)
-        return m87_error_set(err, M87_E_NOTFOUND, 0, "deployment '%s' not found", public_id);
-    return rc < 0 ? -1 : 0;
+    return srv_row_get(st, s, &srv_deployment_row, out, "read deployment", err,
+                       "deployment '%s' not found", public_id);
 }
 
 int srv_deployment_active(struct srv_store *st, int64_t device_id, struct srv_deployment *out,
@@ -121,46 +117,21 @@ static int insert_revision(struct srv_store *st, int64_t dep_id, int64_t number,
         return -1;
     int64_t rev_id = sqlite3_last_insert_rowid(srv_store_db(st));
     for (size_t i = 0; i < c->bundles.len; i++) {
-        if ((s = srv_stmt(st, SQL_REV_BUNDLE, err)) == NULL)
+        if ((s = srv_stmt_id_text(st, SQL_REV_BUNDLE, rev_id, c->bundles.items[i], err)) == NULL)
             return -1;
-        sqlite3_bind_int64(s, 1, rev_id);
-        srv_bind_text(s, 2, c->bundles.items[i]);
         if (srv_step_done(st, s, "store bundle reference", err) < 0)
             return -1;
     }
-    if ((s = srv_stmt(st, SQL_DEP_HEAD, err)) == NULL)
+    if ((s = srv_stmt_id(st, SQL_DEP_HEAD, dep_id, err)) == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, dep_id);
     sqlite3_bind_int64(s, 2, number);
     return srv_step_done(st, s, "update deployment", err);
 }
 
-/* A fresh "d-XXXXXXXX" unused on the device: 32 random bits, retried on the rare clash. */
-static int insert_deployment(struct srv_store *st, int64_t device_id, int64_t *id, char **public_id,
-                             struct m87_error **err)
+static void bind_deployment(sqlite3_stmt *s, const void *arg)
 {
-    for (int attempt = 0; attempt < 8; attempt++) {
-        unsigned char rnd[4];
-        if (m87_random_bytes(rnd, sizeof(rnd), err) < 0)
-            return -1;
-        _cleanup_free_ char *pid =
-            m87_xasprintf("d-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
-        sqlite3_stmt *s = srv_stmt(st, SQL_DEP_ADD, err);
-        if (s == NULL)
-            return -1;
-        sqlite3_bind_int64(s, 1, device_id);
-        srv_bind_text(s, 2, pid);
-        sqlite3_bind_int64(s, 3, srv_now());
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE) {
-            *id = sqlite3_last_insert_rowid(srv_store_db(st));
-            *public_id = M87_STEAL(pid);
-            return 0;
-        }
-        if ((sqlite3_extended_errcode(srv_store_db(st)) & 0xff) != SQLITE_CONSTRAINT)
-            return srv_store_error(st, "store deployment", err);
-    }
-    return m87_error_set(err, M87_E_INTERNAL, 0, "store deployment: no free id");
+    sqlite3_bind_int64(s, 2, *(const int64_t *)arg);
+    sqlite3_bind_int64(s, 3, srv_now());
 }
 
 int srv_deployment_create(struct srv_store *st, int64_t device_id, bool active,
@@ -169,7 +140,8 @@ int srv_deployment_create(struct srv_store *st, int64_t device_id, bool active,
 {
     int64_t id = 0;
     _cleanup_free_ char *public_id = NULL;
-    if (insert_deployment(st, device_id, &id, &public_id, err) < 0 ||
+    if (srv_insert_public(st, SQL_DEP_ADD, "d-", bind_deployment, &device_id, &id, &public_id,
+                          "store deployment", err) < 0 ||
         insert_revision(st, id, 1, c, err) < 0)
         return -1;
     struct srv_deployment d = {.id = id, .device_id = device_id};
@@ -208,11 +180,8 @@ int srv_revision_get(struct srv_store *st, const struct srv_deployment *d, int64
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 2, number);
-    int rc = srv_row_one(st, s, &srv_revision_row, out, "read revision", err);
-    if (rc == 0)
-        return m87_error_set(err, M87_E_NOTFOUND, 0, "deployment '%s' has no revision %lld",
-                             d->public_id, (long long)number);
-    return rc < 0 ? -1 : 0;
+    return srv_row_get(st, s, &srv_revision_row, out, "read revision", err,
+                       "deployment '%s' has no revision %lld", d->public_id, (long long)number);
 }
 
 int srv_revision_sign(struct srv_store *st, const struct srv_deployment *d, int64_t number,

@@ -2,7 +2,6 @@
 #include <string.h>
 
 #include "m87/compiler.h"
-#include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/hash.h"
 #include "server/auth.h"
@@ -82,15 +81,12 @@ int srv_token_revoke_device(struct srv_store *st, int64_t device_id, struct m87_
 int srv_token_lookup(struct srv_store *st, const char *hash, enum srv_role *role,
                      int64_t *device_id, char **device_name, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_TOKEN_LOOKUP, err);
+    sqlite3_stmt *s = srv_stmt_text(st, SQL_TOKEN_LOOKUP, hash, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 1, hash);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE)
-        return 0;
-    if (rc != SQLITE_ROW)
-        return srv_store_error(st, "look up token", err);
+    int rc = srv_step_row(st, s, "look up token", err);
+    if (rc != 1)
+        return rc;
     /* the index found the row; the comparison that decides is constant-time */
     const unsigned char *stored = sqlite3_column_text(s, 0);
     if (stored == NULL || strlen((const char *)stored) != M87_SHA256_HEX_LEN ||
@@ -133,24 +129,13 @@ int srv_device_create(struct srv_store *st, const char *name, const char *token_
     return srv_device_by_id(st, id, out, err);
 }
 
-static int device_one(struct srv_store *st, sqlite3_stmt *s, const char *what,
-                      struct srv_device *out, struct m87_error **err)
-{
-    int rc = srv_row_one(st, s, &device_type, out, "read device", err);
-    if (rc == 0)
-        return m87_error_set(err, M87_E_NOTFOUND, 0, "device %s not found", what);
-    return rc < 0 ? -1 : 0;
-}
-
 int srv_device_find(struct srv_store *st, const char *name, struct srv_device *out,
                     struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_BY_NAME, err);
+    sqlite3_stmt *s = srv_stmt_text(st, SQL_DEVICE_BY_NAME, name, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 1, name);
-    _cleanup_free_ char *what = m87_xasprintf("'%s'", name);
-    return device_one(st, s, what, out, err);
+    return srv_row_get(st, s, &device_type, out, "read device", err, "device '%s' not found", name);
 }
 
 int srv_device_by_id(struct srv_store *st, int64_t id, struct srv_device *out,
@@ -159,8 +144,8 @@ int srv_device_by_id(struct srv_store *st, int64_t id, struct srv_device *out,
     sqlite3_stmt *s = srv_stmt_id(st, SQL_DEVICE_BY_ID, id, err);
     if (s == NULL)
         return -1;
-    _cleanup_free_ char *what = m87_xasprintf("#%lld", (long long)id);
-    return device_one(st, s, what, out, err);
+    return srv_row_get(st, s, &device_type, out, "read device", err, "device #%lld not found",
+                       (long long)id);
 }
 
 int srv_device_list(struct srv_store *st, struct srv_device **out, size_t *n,

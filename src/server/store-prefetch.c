@@ -52,11 +52,9 @@ int srv_prefetch_add(struct srv_store *st, int64_t device_id, const struct m87_s
     int64_t added = 0, have = 0;
 
     for (size_t i = 0; i < images->len; i++) {
-        sqlite3_stmt *s = srv_stmt(st, SQL_PREFETCH_ADD, err);
+        sqlite3_stmt *s = srv_stmt_id_text(st, SQL_PREFETCH_ADD, device_id, images->items[i], err);
         if (s == NULL)
             return -1;
-        sqlite3_bind_int64(s, 1, device_id);
-        srv_bind_text(s, 2, images->items[i]);
         sqlite3_bind_int64(s, 3, srv_now());
         if (srv_step_done(st, s, "store prefetch image", err) < 0)
             return -1;
@@ -80,10 +78,9 @@ int srv_prefetch_clear(struct srv_store *st, int64_t device_id, struct m87_error
 int srv_prefetch_note(struct srv_store *st, int64_t device_id, const char *image,
                       const char *report, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_PREFETCH_NOTE, device_id, err);
+    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_PREFETCH_NOTE, device_id, image, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 2, image);
     srv_bind_text(s, 3, report);
     return srv_step_done(st, s, "store prefetch report", err);
 }

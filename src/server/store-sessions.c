@@ -4,7 +4,6 @@
 #include "m87/compiler.h"
 #include "m87/alloc.h"
 #include "m87/error.h"
-#include "m87/hash.h"
 #include "m87/json-write.h"
 #include "server/json.h"
 #include "server/store-internal.h"
@@ -86,51 +85,36 @@ static int read_rows(struct srv_store *st, sqlite3_stmt *s, struct srv_session *
     return 0;
 }
 
-/* A fresh "s-XXXXXXXX": 32 random bits, retried on the rare clash. */
+static void bind_session(sqlite3_stmt *q, const void *arg)
+{
+    const struct srv_session *s = arg;
+    sqlite3_bind_int64(q, 2, s->device_id);
+    srv_bind_text(q, 3, s->request);
+    srv_bind_text(q, 4, s->bundle);
+    sqlite3_bind_int64(q, 5, s->created);
+}
+
 int srv_session_create(struct srv_store *st, struct srv_session *s, struct m87_error **err)
 {
-    for (int attempt = 0; attempt < 8; attempt++) {
-        unsigned char rnd[4];
-        if (m87_random_bytes(rnd, sizeof(rnd), err) < 0)
-            return -1;
-        _cleanup_free_ char *pid =
-            m87_xasprintf("s-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
-        sqlite3_stmt *q = srv_stmt(st, SQL_SESSION_ADD, err);
-        if (q == NULL)
-            return -1;
-        s->created = srv_now();
-        srv_bind_text(q, 1, pid);
-        sqlite3_bind_int64(q, 2, s->device_id);
-        srv_bind_text(q, 3, s->request);
-        srv_bind_text(q, 4, s->bundle);
-        sqlite3_bind_int64(q, 5, s->created);
-        int rc = sqlite3_step(q);
-        if (rc == SQLITE_DONE) {
-            s->id = sqlite3_last_insert_rowid(srv_store_db(st));
-            s->public_id = M87_STEAL(pid);
-            s->state = m87_xstrdup("pending");
-            s->exit_code = -1;
-            s->next_seq = 1;
-            s->read_at = s->created;
-            return 0;
-        }
-        if ((sqlite3_extended_errcode(srv_store_db(st)) & 0xff) != SQLITE_CONSTRAINT)
-            return srv_store_error(st, "store session", err);
-    }
-    return m87_error_set(err, M87_E_INTERNAL, 0, "store session: no free id");
+    s->created = srv_now();
+    if (srv_insert_public(st, SQL_SESSION_ADD, "s-", bind_session, s, &s->id, &s->public_id,
+                          "store session", err) < 0)
+        return -1;
+    s->state = m87_xstrdup("pending");
+    s->exit_code = -1;
+    s->next_seq = 1;
+    s->read_at = s->created;
+    return 0;
 }
 
 int srv_session_find(struct srv_store *st, const char *public_id, struct srv_session *out,
                      struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_SESSION_FIND, err);
+    sqlite3_stmt *s = srv_stmt_text(st, SQL_SESSION_FIND, public_id, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 1, public_id);
-    int rc = srv_row_one(st, s, &srv_session_row, out, "read session", err);
-    if (rc == 0)
-        return m87_error_set(err, M87_E_NOTFOUND, 0, "session '%s' not found", public_id);
-    return rc < 0 ? -1 : 0;
+    return srv_row_get(st, s, &srv_session_row, out, "read session", err, "session '%s' not found",
+                       public_id);
 }
 
 int srv_session_list(struct srv_store *st, int64_t device_id, struct srv_session **out, size_t *n,
@@ -145,19 +129,17 @@ int srv_session_list(struct srv_store *st, int64_t device_id, struct srv_session
 int srv_session_deliver(struct srv_store *st, int64_t device_id, struct srv_session **out,
                         size_t *n, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_SESSION_DUE, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_SESSION_DUE, device_id, err);
     int64_t now = srv_now();
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     sqlite3_bind_int64(s, 2, now - SRV_SESSION_REDELIVER);
     if (read_rows(st, s, out, n, err) < 0)
         return -1;
     for (size_t i = 0; i < *n; i++) {
-        sqlite3_stmt *u = srv_stmt(st, SQL_SESSION_DELIVERED, err);
+        sqlite3_stmt *u = srv_stmt_id(st, SQL_SESSION_DELIVERED, (*out)[i].id, err);
         if (u == NULL)
             return -1;
-        sqlite3_bind_int64(u, 1, (*out)[i].id);
         sqlite3_bind_int64(u, 2, now);
         if (srv_step_done(st, u, "mark session delivered", err) < 0)
             return -1;
@@ -231,12 +213,11 @@ void srv_session_chunks_free(struct srv_session_chunk *v, size_t n)
 int srv_session_output_read(struct srv_store *st, int64_t session_id, int64_t after, int64_t limit,
                             struct srv_session_chunk **out, size_t *n, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_OUTPUT_READ, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_OUTPUT_READ, session_id, err);
     void *v = NULL;
 
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, session_id);
     sqlite3_bind_int64(s, 2, after);
     sqlite3_bind_int64(s, 3, limit);
     if (srv_rows_collect(st, s, &srv_session_chunk_row, &v, n, err) < 0)
@@ -272,11 +253,10 @@ int srv_interactive_set(struct srv_store *st, int64_t device_id, const char *pro
                         const char *containers, struct m87_error **err)
 {
     bool none = strcmp(containers, "[]") == 0;
-    sqlite3_stmt *s = srv_stmt(st, none ? SQL_INTERACTIVE_DROP : SQL_INTERACTIVE_SET, err);
+    sqlite3_stmt *s = srv_stmt_id_text(st, none ? SQL_INTERACTIVE_DROP : SQL_INTERACTIVE_SET,
+                                       device_id, project, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
-    srv_bind_text(s, 2, project);
     if (!none) {
         srv_bind_text(s, 3, containers);
         sqlite3_bind_int64(s, 4, srv_now());
@@ -287,12 +267,11 @@ int srv_interactive_set(struct srv_store *st, int64_t device_id, const char *pro
 int srv_jw_interactive(struct srv_store *st, struct m87_jw *w, int64_t device_id,
                        struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_INTERACTIVE_LIST, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_INTERACTIVE_LIST, device_id, err);
     int rc;
 
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     m87_jw_key(w, "interactive");
     m87_jw_arr_open(w);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {

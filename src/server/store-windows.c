@@ -59,12 +59,10 @@ int srv_window_add(struct srv_store *st, int64_t device_id, const char *rule,
     if (count >= SRV_MAX_WINDOWS)
         return m87_error_set(err, M87_E_TOOBIG, 0, "a device has at most %d windows",
                              SRV_MAX_WINDOWS);
-    sqlite3_stmt *s = srv_stmt(st, SQL_WINDOW_ADD, err);
+    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_WINDOW_ADD, device_id, rule, err);
     if (s == NULL)
         return -1;
     int64_t now = srv_now();
-    sqlite3_bind_int64(s, 1, device_id);
-    srv_bind_text(s, 2, rule);
     sqlite3_bind_int64(s, 3, now);
     if (srv_step_done(st, s, "store window", err) < 0)
         return -1;

@@ -203,6 +203,24 @@ sqlite3_stmt *srv_stmt_id(struct srv_store *st, const char *sql, int64_t id, str
     return s;
 }
 
+sqlite3_stmt *srv_stmt_text(struct srv_store *st, const char *sql, const char *text,
+                            struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, sql, err);
+    if (s)
+        srv_bind_text(s, 1, text);
+    return s;
+}
+
+sqlite3_stmt *srv_stmt_id_text(struct srv_store *st, const char *sql, int64_t id, const char *text,
+                               struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt_id(st, sql, id, err);
+    if (s)
+        srv_bind_text(s, 2, text);
+    return s;
+}
+
 int srv_exec_id(struct srv_store *st, const char *sql, int64_t id, const char *what,
                 struct m87_error **err)
 {
