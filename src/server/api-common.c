@@ -39,11 +39,10 @@ int srv_change_device(struct srv_req *r,
                       int (*change)(struct srv_store *st, int64_t id, struct m87_error **err),
                       struct m87_error **err)
 {
-    struct srv_device d = {0};
+    _cleanup_(srv_device_release) struct srv_device d = {0};
     if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
         return -1;
     int rc = change(r->srv->store, d.id, err);
     r->notify_device = d.id;
-    srv_device_release(&d);
     return rc;
 }

@@ -138,21 +138,20 @@ int srv_prefetch_report(struct srv_store *st, int64_t device_id, const struct sr
 
 int srv_api_prefetch_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
-    struct srv_device d = {0};
+    _cleanup_(srv_device_release) struct srv_device d = {0};
     if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
         return -1;
     m87_jw_obj_open(w);
     int rc = srv_jw_prefetch_status(r->srv->store, w, &d, err);
     m87_jw_kstr(w, "prefetch", d.prefetch);
     m87_jw_obj_close(w);
-    srv_device_release(&d);
     return rc;
 }
 
 int srv_api_prefetch_add(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct m87_strv images;
-    struct srv_device d = {0};
+    _cleanup_(srv_device_release) struct srv_device d = {0};
 
     m87_strv_init(&images);
     int rc = body_images(r, &images, err);
@@ -168,7 +167,6 @@ int srv_api_prefetch_add(struct srv_req *r, struct m87_jw *w, struct m87_error *
         m87_jw_obj_close(w);
     }
     m87_strv_release(&images);
-    srv_device_release(&d);
     return rc;
 }
 
