@@ -16,6 +16,7 @@
 #include "server/limits.h"
 #include "server/store-internal.h"
 #include "server/store.h"
+#include "server/util.h"
 
 #define STMT_CACHE 128
 
@@ -332,11 +333,7 @@ static int start_checkpointer(struct srv_store *st, const char *path, struct m87
         return m87_error_set(err, M87_E_IO, 0, "open database '%s': %s", path,
                              st->ckpt_db ? sqlite3_errmsg(st->ckpt_db) : "out of memory");
     sqlite3_busy_timeout(st->ckpt_db, 5000);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&st->ckpt_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    srv_cond_init_monotonic(&st->ckpt_cond);
     if (pthread_create(&st->ckpt_thread, NULL, checkpointer, st) != 0)
         return m87_error_set(err, M87_E_IO, 0, "start the checkpoint thread");
     st->ckpt_running = true;
