@@ -1,14 +1,13 @@
 /* m87-server: the control plane. `init` makes the data directory, `serve` serves it. */
 #include <getopt.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "m87/alloc.h"
 #include "m87/command.h"
 #include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/units.h"
-#include "m87/version.h"
+#include "m87/command-main.h"
 #include "server/limits.h"
 #include "server/ratelimit.h"
 #include "server/serve.h"
@@ -182,22 +181,5 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(stdout);
-        return 0;
-    }
-    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-        printf("m87-server %s\n", M87_VERSION);
-        return 0;
-    }
-    const struct m87_command *cmd = m87_command_find(commands, M87_ARRAY_LEN(commands), argv[1]);
-    if (cmd)
-        return m87_command_run(cmd, NULL, argc - 1, argv + 1);
-    fprintf(stderr, "m87-server: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return EXIT_USAGE;
+    return m87_command_main("m87-server", commands, M87_ARRAY_LEN(commands), usage, argc, argv);
 }
