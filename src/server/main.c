@@ -163,23 +163,16 @@ static const struct m87_command commands[] = {
     {"serve", cmd_serve, "serve the API"},
 };
 
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: m87-server [--help] [--version] <command> [<args>]\n"
-                 "\n"
-                 "Store devices, deployments and reports; serve the agents and the CLI.\n"
-                 "\n"
-                 "commands:\n");
-    m87_command_usage(out, NULL, commands, M87_ARRAY_LEN(commands), 9);
-    fprintf(out, "\n"
-                 "options:\n"
-                 "  -h, --help     show this help\n"
-                 "  -V, --version  print the version\n"
-                 "\n"
-                 "Run 'm87-server COMMAND --help' for a command's options.\n");
-}
+static const struct m87_program program = {
+    .name = "m87-server",
+    .summary = "Store devices, deployments and reports; serve the agents and the CLI.",
+    .cmds = commands,
+    .n = M87_ARRAY_LEN(commands),
+    .column = 9,
+    .help = "Run 'm87-server COMMAND --help' for a command's options.",
+};
 
 int main(int argc, char **argv)
 {
-    return m87_command_main("m87-server", commands, M87_ARRAY_LEN(commands), usage, argc, argv);
+    return m87_program_main(&program, argc, argv);
 }
