@@ -111,12 +111,7 @@ void srv_longpoll_free(struct srv_longpoll *lp)
 {
     if (lp == NULL)
         return;
-    pthread_mutex_lock(&lp->mu);
-    lp->quit = true;
-    pthread_cond_signal(&lp->cond);
-    pthread_mutex_unlock(&lp->mu);
-    pthread_join(lp->timer, NULL);
-    pthread_cond_destroy(&lp->cond);
+    srv_thread_stop(lp->timer, &lp->mu, &lp->cond, &lp->quit);
     pthread_mutex_destroy(&lp->mu);
     free(lp);
 }

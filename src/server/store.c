@@ -343,12 +343,7 @@ static int start_checkpointer(struct srv_store *st, const char *path, struct m87
 static void stop_checkpointer(struct srv_store *st)
 {
     if (st->ckpt_running) {
-        pthread_mutex_lock(&st->ckpt_mu);
-        st->ckpt_quit = true;
-        pthread_cond_signal(&st->ckpt_cond);
-        pthread_mutex_unlock(&st->ckpt_mu);
-        pthread_join(st->ckpt_thread, NULL);
-        pthread_cond_destroy(&st->ckpt_cond);
+        srv_thread_stop(st->ckpt_thread, &st->ckpt_mu, &st->ckpt_cond, &st->ckpt_quit);
         st->ckpt_running = false;
     }
     sqlite3_close(st->ckpt_db);

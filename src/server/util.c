@@ -73,6 +73,16 @@ void srv_cond_init_monotonic(pthread_cond_t *c)
     pthread_condattr_destroy(&ca);
 }
 
+void srv_thread_stop(pthread_t thread, pthread_mutex_t *mu, pthread_cond_t *cond, bool *quit)
+{
+    pthread_mutex_lock(mu);
+    *quit = true;
+    pthread_cond_signal(cond);
+    pthread_mutex_unlock(mu);
+    pthread_join(thread, NULL);
+    pthread_cond_destroy(cond);
+}
+
 int srv_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 {
     if (s == NULL || *s == '\0' || (*s != '-' && (*s < '0' || *s > '9')))

@@ -19,6 +19,9 @@ int64_t srv_now(void);
 /* Initialise c so that pthread_cond_timedwait on it takes a CLOCK_MONOTONIC deadline (one that
  * a change of the wall clock does not move). */
 void srv_cond_init_monotonic(pthread_cond_t *c);
+/* End thread, which waits on cond under mu until *quit: set *quit under mu, wake it, join it,
+ * then destroy cond. */
+void srv_thread_stop(pthread_t thread, pthread_mutex_t *mu, pthread_cond_t *cond, bool *quit);
 /* Parse a decimal integer in [min, max] taking the whole string; -1 when it is not one. */
 int srv_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 /* Range header against a resource of size bytes: 0 = serve the whole body (no header, or one
