@@ -261,9 +261,9 @@ static int answer(struct srv_req *r, const struct sync *s, bool first, struct m8
                   bool *has_target, struct m87_error **err)
 {
     struct srv_store *st = r->srv->store;
-    struct srv_device dev = {0};
-    struct srv_deployment dep = {0};
-    struct srv_revision rev = {0};
+    _cleanup_(srv_device_release) struct srv_device dev = {0};
+    _cleanup_(srv_deployment_release) struct srv_deployment dep = {0};
+    _cleanup_(srv_revision_release) struct srv_revision rev = {0};
     int64_t ack = 0;
     *has_target = false;
     /* seen when the request comes, not when a held one ends: that could follow the goodbye of
@@ -306,9 +306,6 @@ static int answer(struct srv_req *r, const struct sync *s, bool first, struct m8
         m87_jw_obj_close(w);
         *has_target = rc == 2 || (rc == 0 && has) || n_sessions > 0;
     }
-    srv_revision_release(&rev);
-    srv_deployment_release(&dep);
-    srv_device_release(&dev);
     return rc < 0 ? -1 : 0;
 }
 

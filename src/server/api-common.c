@@ -32,25 +32,17 @@ void srv_jw_device(struct srv *s, struct m87_jw *w, const struct srv_device *d)
 
 void srv_jw_deployment(struct m87_jw *w, const struct srv_deployment *d)
 {
-    m87_jw_kstr(w, "id", d->public_id);
-    m87_jw_kbool(w, "active", d->active);
-    m87_jw_kint(w, "revision", d->revision);
-    m87_jw_kstr(w, "hash", d->hash);
-    srv_jw_time(w, "created", d->created);
-    srv_jw_time(w, "updated", d->updated);
-    m87_jw_key(w, "jobs");
-    srv_jw_raw(w, d->jobs);
+    srv_jw_row(w, &srv_deployment_row, d);
 }
 
 int srv_change_device(struct srv_req *r,
                       int (*change)(struct srv_store *st, int64_t id, struct m87_error **err),
                       struct m87_error **err)
 {
-    struct srv_device d = {0};
+    _cleanup_(srv_device_release) struct srv_device d = {0};
     if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
         return -1;
     int rc = change(r->srv->store, d.id, err);
     r->notify_device = d.id;
-    srv_device_release(&d);
     return rc;
 }

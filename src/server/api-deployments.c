@@ -57,8 +57,8 @@ static int initial_content(struct srv_req *r, const struct srv_device *dev,
         if (!srv_json_is_int(rev, &number) || number < 1)
             return m87_error_set(err, M87_E_INVAL, 0, "clone.revision: expected an integer >= 1");
     }
-    struct srv_deployment src = {0};
-    struct srv_revision srev = {0};
+    _cleanup_(srv_deployment_release) struct srv_deployment src = {0};
+    _cleanup_(srv_revision_release) struct srv_revision srev = {0};
     int rc = srv_deployment_find(r->srv->store, dev->id, m87_json_str(id, ""), &src, err);
     if (rc == 0)
         rc = srv_revision_get(r->srv->store, &src, number ? number : src.revision, &srev, err);
@@ -70,8 +70,6 @@ static int initial_content(struct srv_req *r, const struct srv_device *dev,
         if (strcmp(c->hash, srev.hash) == 0)
             srv_rev_content_sign(c, srev.sig_key, srev.sig);
     }
-    srv_revision_release(&srev);
-    srv_deployment_release(&src);
     return rc;
 }
 
@@ -89,9 +87,9 @@ int srv_api_deployments_create(struct srv_req *r, struct m87_jw *w, struct m87_e
         return -1;
     if (now && !m87_json_bool(active, false))
         return m87_error_set(err, M87_E_INVAL, 0, "now: needs \"active\": true");
-    struct srv_device dev = {0};
-    struct srv_deployment dep = {0};
-    struct srv_rev_content c = {0};
+    _cleanup_(srv_device_release) struct srv_device dev = {0};
+    _cleanup_(srv_deployment_release) struct srv_deployment dep = {0};
+    _cleanup_(srv_rev_content_release) struct srv_rev_content c = {0};
     struct srv_signature sig;
     int rc = srv_req_signature(r, &sig, err);
     if (rc == 0)
@@ -107,9 +105,6 @@ int srv_api_deployments_create(struct srv_req *r, struct m87_jw *w, struct m87_e
         rc = srv_target_changed(r, &dev, dep.hash, now, err);
     if (rc == 0)
         write_deployment(w, &dep);
-    srv_rev_content_release(&c);
-    srv_deployment_release(&dep);
-    srv_device_release(&dev);
     return rc;
 }
 
@@ -156,9 +151,9 @@ int srv_api_deployments_get(struct srv_req *r, struct m87_jw *w, struct m87_erro
     int64_t number = 0;
     if (q && srv_parse_int(q, 1, INT64_MAX, &number) < 0)
         return m87_error_set(err, M87_E_INVAL, 0, "revision: expected an integer >= 1");
-    struct srv_device dev = {0};
-    struct srv_deployment dep = {0};
-    struct srv_revision rev = {0};
+    _cleanup_(srv_device_release) struct srv_device dev = {0};
+    _cleanup_(srv_deployment_release) struct srv_deployment dep = {0};
+    _cleanup_(srv_revision_release) struct srv_revision rev = {0};
     int rc = srv_find_deployment(r, &dev, &dep, err);
     if (rc == 0)
         rc = srv_revision_get(r->srv->store, &dep, number ? number : dep.revision, &rev, err);
@@ -178,22 +173,17 @@ int srv_api_deployments_get(struct srv_req *r, struct m87_jw *w, struct m87_erro
         write_signature(w, &rev);
         m87_jw_obj_close(w);
     }
-    srv_revision_release(&rev);
-    srv_deployment_release(&dep);
-    srv_device_release(&dev);
     return rc;
 }
 
 int srv_api_deployments_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     (void)w;
-    struct srv_device dev = {0};
-    struct srv_deployment dep = {0};
+    _cleanup_(srv_device_release) struct srv_device dev = {0};
+    _cleanup_(srv_deployment_release) struct srv_deployment dep = {0};
     int rc = srv_find_deployment(r, &dev, &dep, err);
     if (rc == 0)
         rc = srv_deployment_delete(r->srv->store, &dep, err);
-    srv_deployment_release(&dep);
-    srv_device_release(&dev);
     return rc;
 }
 
@@ -222,8 +212,8 @@ int srv_api_deployments_activate(struct srv_req *r, struct m87_jw *w, struct m87
     struct srv_signature sig;
     if (srv_req_now(r, &now, err) < 0 || srv_req_signature(r, &sig, err) < 0)
         return -1;
-    struct srv_device dev = {0};
-    struct srv_deployment dep = {0};
+    _cleanup_(srv_device_release) struct srv_device dev = {0};
+    _cleanup_(srv_deployment_release) struct srv_deployment dep = {0};
     int rc = srv_find_deployment(r, &dev, &dep, err);
     if (rc == 0)
         rc = sign_head(r, &dep, &sig, err);
@@ -235,15 +225,13 @@ int srv_api_deployments_activate(struct srv_req *r, struct m87_jw *w, struct m87
     dep.active = true;
     if (rc == 0)
         write_deployment(w, &dep);
-    srv_deployment_release(&dep);
-    srv_device_release(&dev);
     return rc;
 }
 
 int srv_api_deployments_revisions(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
-    struct srv_device dev = {0};
-    struct srv_deployment dep = {0};
+    _cleanup_(srv_device_release) struct srv_device dev = {0};
+    _cleanup_(srv_deployment_release) struct srv_deployment dep = {0};
     struct srv_revision *v = NULL;
     size_t n = 0;
     int rc = srv_find_deployment(r, &dev, &dep, err);
@@ -251,23 +239,9 @@ int srv_api_deployments_revisions(struct srv_req *r, struct m87_jw *w, struct m8
         rc = srv_revision_list(r->srv->store, &dep, &v, &n, err);
     if (rc == 0) {
         m87_jw_obj_open(w);
-        m87_jw_key(w, "revisions");
-        m87_jw_arr_open(w);
-        for (size_t i = 0; i < n; i++) {
-            m87_jw_obj_open(w);
-            m87_jw_kint(w, "revision", v[i].number);
-            m87_jw_kstr(w, "hash", v[i].hash);
-            srv_jw_time(w, "created", v[i].created);
-            m87_jw_key(w, "jobs");
-            srv_jw_raw(w, v[i].jobs);
-            m87_jw_obj_close(w);
-            srv_revision_release(&v[i]);
-        }
-        m87_jw_arr_close(w);
+        srv_jw_rows(w, "revisions", &srv_revision_row, v, n);
         m87_jw_obj_close(w);
     }
-    free(v);
-    srv_deployment_release(&dep);
-    srv_device_release(&dev);
+    srv_rows_free(v, n, &srv_revision_row);
     return rc;
 }

@@ -33,7 +33,7 @@ int srv_api_devices_create(struct srv_req *r, struct m87_jw *w, struct m87_error
     char hash[M87_SHA256_HEX_LEN + 1];
     if (srv_token_new(SRV_ROLE_DEVICE, &token, hash, err) < 0)
         return -1;
-    struct srv_device d = {0};
+    _cleanup_(srv_device_release) struct srv_device d = {0};
     if (srv_device_create(r->srv->store, m87_json_str(name, ""), hash, &d, err) < 0)
         return -1;
     m87_jw_obj_open(w);
@@ -41,7 +41,6 @@ int srv_api_devices_create(struct srv_req *r, struct m87_jw *w, struct m87_error
     m87_jw_kstr(w, "token", token);
     srv_jw_time(w, "created", d.created);
     m87_jw_obj_close(w);
-    srv_device_release(&d);
     return 0;
 }
 
@@ -69,8 +68,8 @@ int srv_api_devices_list(struct srv_req *r, struct m87_jw *w, struct m87_error *
 int srv_write_device(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct srv_store *st = r->srv->store;
-    struct srv_device d = {0};
-    struct srv_deployment dep = {0};
+    _cleanup_(srv_device_release) struct srv_device d = {0};
+    _cleanup_(srv_deployment_release) struct srv_deployment dep = {0};
     if (srv_device_find(st, r->params.v[0], &d, err) < 0)
         return -1;
     int rc = srv_deployment_active(st, d.id, &dep, err);
@@ -91,8 +90,6 @@ int srv_write_device(struct srv_req *r, struct m87_jw *w, struct m87_error **err
             rc = srv_jw_windows(st, w, &d, true, err);
         m87_jw_obj_close(w);
     }
-    srv_deployment_release(&dep);
-    srv_device_release(&d);
     return rc < 0 ? -1 : 0;
 }
 
@@ -112,7 +109,7 @@ int srv_api_devices_token_rotate(struct srv_req *r, struct m87_jw *w, struct m87
         return -1;
     _cleanup_free_ char *token = NULL;
     char hash[M87_SHA256_HEX_LEN + 1];
-    struct srv_device d = {0};
+    _cleanup_(srv_device_release) struct srv_device d = {0};
     if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
         return -1;
     int rc = srv_token_new(SRV_ROLE_DEVICE, &token, hash, err);
@@ -127,7 +124,6 @@ int srv_api_devices_token_rotate(struct srv_req *r, struct m87_jw *w, struct m87
         m87_jw_obj_close(w);
         r->notify_device = d.id;
     }
-    srv_device_release(&d);
     return rc;
 }
 

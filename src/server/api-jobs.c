@@ -45,7 +45,7 @@ static int next_revision(struct srv_req *r, const struct srv_device *dev,
     if (rc == 0)
         rc = srv_revision_add(r->srv->store, dep, &c, err);
     srv_rev_content_release(&c);
-    struct srv_deployment now = {0};
+    _cleanup_(srv_deployment_release) struct srv_deployment now = {0};
     if (rc == 0)
         rc = srv_deployment_find(r->srv->store, dev->id, dep->public_id, &now, err);
     if (rc == 0 && now.active)
@@ -55,7 +55,6 @@ static int next_revision(struct srv_req *r, const struct srv_device *dev,
         srv_jw_deployment(w, &now);
         m87_jw_obj_close(w);
     }
-    srv_deployment_release(&now);
     return rc;
 }
 
@@ -83,26 +82,23 @@ int srv_api_jobs_put(struct srv_req *r, struct m87_jw *w, struct m87_error **err
         spec_runspec_parse(text, r->body.len, "body", err);
     if (add == NULL)
         return -1;
-    struct srv_device dev = {0};
-    struct srv_deployment dep = {0};
-    struct srv_revision rev = {0};
+    _cleanup_(srv_device_release) struct srv_device dev = {0};
+    _cleanup_(srv_deployment_release) struct srv_deployment dep = {0};
+    _cleanup_(srv_revision_release) struct srv_revision rev = {0};
     _cleanup_(spec_runspec_freep) struct spec_runspec *base = load_head(r, &dev, &dep, &rev, err);
     int rc = -1;
     if (base) {
         srv_rev_merge(base, add);
         rc = next_revision(r, &dev, &dep, &rev, base, w, err);
     }
-    srv_revision_release(&rev);
-    srv_deployment_release(&dep);
-    srv_device_release(&dev);
     return rc;
 }
 
 int srv_api_jobs_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
-    struct srv_device dev = {0};
-    struct srv_deployment dep = {0};
-    struct srv_revision rev = {0};
+    _cleanup_(srv_device_release) struct srv_device dev = {0};
+    _cleanup_(srv_deployment_release) struct srv_deployment dep = {0};
+    _cleanup_(srv_revision_release) struct srv_revision rev = {0};
     _cleanup_(spec_runspec_freep) struct spec_runspec *base = load_head(r, &dev, &dep, &rev, err);
     int rc = -1;
     if (base && !srv_rev_remove(base, r->params.v[2]))
@@ -110,8 +106,5 @@ int srv_api_jobs_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **
                       r->params.v[2]);
     else if (base)
         rc = next_revision(r, &dev, &dep, &rev, base, w, err);
-    srv_revision_release(&rev);
-    srv_deployment_release(&dep);
-    srv_device_release(&dev);
     return rc;
 }

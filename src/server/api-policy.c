@@ -14,9 +14,7 @@
 void srv_jw_window(struct m87_jw *w, const struct srv_window *win)
 {
     m87_jw_obj_open(w);
-    m87_jw_kint(w, "id", win->id);
-    m87_jw_kstr(w, "rule", win->rule);
-    srv_jw_time(w, "created", win->created);
+    srv_jw_row(w, &srv_window_row, win);
     m87_jw_obj_close(w);
 }
 

@@ -65,8 +65,7 @@ static void write_entry(struct m87_jw *w, const struct srv_prefetch *p)
         p->report ? m87_json_parse(p->report, strlen(p->report), NULL) : NULL;
 
     m87_jw_obj_open(w);
-    m87_jw_kstr(w, "image", p->image);
-    srv_jw_time(w, "requested", p->requested);
+    srv_jw_row(w, &srv_prefetch_row, p);
     m87_jw_kstr(w, "state", m87_json_str(m87_json_get(rep, "state"), "pending"));
     for (size_t i = 0; i < M87_ARRAY_LEN(copied); i++) {
         const struct m87_json *v = m87_json_get(rep, copied[i]);
@@ -139,21 +138,20 @@ int srv_prefetch_report(struct srv_store *st, int64_t device_id, const struct sr
 
 int srv_api_prefetch_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
-    struct srv_device d = {0};
+    _cleanup_(srv_device_release) struct srv_device d = {0};
     if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
         return -1;
     m87_jw_obj_open(w);
     int rc = srv_jw_prefetch_status(r->srv->store, w, &d, err);
     m87_jw_kstr(w, "prefetch", d.prefetch);
     m87_jw_obj_close(w);
-    srv_device_release(&d);
     return rc;
 }
 
 int srv_api_prefetch_add(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     struct m87_strv images;
-    struct srv_device d = {0};
+    _cleanup_(srv_device_release) struct srv_device d = {0};
 
     m87_strv_init(&images);
     int rc = body_images(r, &images, err);
@@ -169,7 +167,6 @@ int srv_api_prefetch_add(struct srv_req *r, struct m87_jw *w, struct m87_error *
         m87_jw_obj_close(w);
     }
     m87_strv_release(&images);
-    srv_device_release(&d);
     return rc;
 }
 

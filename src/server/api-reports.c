@@ -62,8 +62,8 @@ int srv_api_reports_query(struct srv_req *r, struct m87_jw *w, struct m87_error 
     struct query q;
     if (read_query(r, &q, err) < 0)
         return -1;
-    struct srv_device dev = {0};
-    struct srv_deployment dep = {0};
+    _cleanup_(srv_device_release) struct srv_device dev = {0};
+    _cleanup_(srv_deployment_release) struct srv_deployment dep = {0};
     struct srv_report_row *rows = NULL;
     size_t n = 0;
     int rc = srv_device_find(r->srv->store, r->params.v[0], &dev, err);
@@ -89,7 +89,5 @@ int srv_api_reports_query(struct srv_req *r, struct m87_jw *w, struct m87_error 
         m87_jw_obj_close(w);
     }
     srv_report_rows_free(rows, n);
-    srv_deployment_release(&dep);
-    srv_device_release(&dev);
     return rc;
 }

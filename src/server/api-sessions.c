@@ -49,13 +49,7 @@ static void write_session(struct m87_jw *w, const struct srv_session *s)
         m87_jw_int(w, s->exit_code);
     else
         m87_jw_null(w);
-    m87_jw_kstr(w, "message", s->message);
-    m87_jw_kbool(w, "cancel_requested", s->cancel);
-    srv_jw_time(w, "created", s->created);
-    srv_jw_time(w, "delivered", s->delivered);
-    srv_jw_time(w, "started", s->started);
-    srv_jw_time(w, "ended", s->ended);
-    m87_jw_kint(w, "output_bytes", s->output_bytes);
+    srv_jw_row(w, &srv_session_row, s); /* "message" to "output_bytes" */
 }
 
 /* "device": whether it is connected now (a sync held, or one lately) and when it was seen. */
@@ -219,21 +213,6 @@ struct out_query {
     int64_t wait;
 };
 
-static void write_chunks(struct m87_jw *w, const struct srv_session_chunk *v, size_t n)
-{
-    m87_jw_key(w, "output");
-    m87_jw_arr_open(w);
-    for (size_t i = 0; i < n; i++) {
-        m87_jw_obj_open(w);
-        m87_jw_kint(w, "seq", v[i].seq);
-        m87_jw_kstr(w, "stream", v[i].stream);
-        m87_jw_kstr(w, "text", v[i].text);
-        srv_jw_time(w, "time", v[i].time);
-        m87_jw_obj_close(w);
-    }
-    m87_jw_arr_close(w);
-}
-
 /* *hold: the session's key when there is nothing to say yet. */
 static int read_output(struct srv_req *r, const struct out_query *q, struct m87_jw *w,
                        int64_t *hold, struct m87_error **err)
@@ -257,7 +236,7 @@ static int read_output(struct srv_req *r, const struct out_query *q, struct m87_
     m87_jw_obj_open(w);
     write_session(w, &s);
     write_device(r->srv, w, &dev);
-    write_chunks(w, v, n);
+    srv_jw_rows(w, "output", &srv_session_chunk_row, v, n);
     m87_jw_kint(w, "next", n ? v[n - 1].seq : q->after);
     m87_jw_obj_close(w);
     srv_session_chunks_free(v, n);

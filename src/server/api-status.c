@@ -154,9 +154,9 @@ static int write_status(struct srv_req *r, struct m87_jw *w, const struct srv_de
 
 int srv_api_status(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
-    struct srv_device dev = {0};
-    struct srv_deployment dep = {0};
-    struct srv_revision rev = {0};
+    _cleanup_(srv_device_release) struct srv_device dev = {0};
+    _cleanup_(srv_deployment_release) struct srv_deployment dep = {0};
+    _cleanup_(srv_revision_release) struct srv_revision rev = {0};
     _cleanup_(spec_runspec_freep) struct spec_runspec *rs = NULL;
     int rc = srv_device_find(r->srv->store, r->params.v[0], &dev, err);
     if (rc == 0)
@@ -167,9 +167,6 @@ int srv_api_status(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
         rc = -1;
     if (rc == 0)
         rc = write_status(r, w, &dev, &dep, rs, err);
-    srv_revision_release(&rev);
-    srv_deployment_release(&dep);
-    srv_device_release(&dev);
     return rc;
 }
 
@@ -188,7 +185,7 @@ static const char *overall(const char *const *states, size_t n)
 int srv_jw_health(struct srv_store *st, struct m87_jw *w, const struct srv_device *d,
                   struct m87_error **err)
 {
-    struct srv_deployment dep = {0};
+    _cleanup_(srv_deployment_release) struct srv_deployment dep = {0};
     int rc = srv_deployment_active(st, d->id, &dep, err);
     if (rc <= 0) {
         m87_jw_obj_open(w);
@@ -223,6 +220,5 @@ int srv_jw_health(struct srv_store *st, struct m87_jw *w, const struct srv_devic
         m87_jw_obj_close(w);
     }
     m87_strv_release(&states);
-    srv_deployment_release(&dep);
     return rc < 0 ? -1 : 0;
 }

@@ -16,14 +16,13 @@
 
 int srv_api_windows_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
-    struct srv_device d = {0};
+    _cleanup_(srv_device_release) struct srv_device d = {0};
     if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
         return -1;
     m87_jw_obj_open(w);
     int rc = srv_jw_windows(r->srv->store, w, &d, true, err);
     m87_jw_kstr(w, "prefetch", d.prefetch);
     m87_jw_obj_close(w);
-    srv_device_release(&d);
     return rc;
 }
 
@@ -52,7 +51,7 @@ int srv_api_windows_add(struct srv_req *r, struct m87_jw *w, struct m87_error **
     _cleanup_free_ char *rule = body_rule(r, err);
     if (rule == NULL)
         return -1;
-    struct srv_device d = {0};
+    _cleanup_(srv_device_release) struct srv_device d = {0};
     struct srv_window win = {0};
     int rc = srv_device_find(r->srv->store, r->params.v[0], &d, err);
     if (rc == 0)
@@ -62,14 +61,13 @@ int srv_api_windows_add(struct srv_req *r, struct m87_jw *w, struct m87_error **
         r->notify_device = d.id;
     }
     free(win.rule);
-    srv_device_release(&d);
     return rc;
 }
 
 int srv_api_windows_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     (void)w;
-    struct srv_device d = {0};
+    _cleanup_(srv_device_release) struct srv_device d = {0};
     int64_t id = 0;
     if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
         return -1;
@@ -81,7 +79,6 @@ int srv_api_windows_delete(struct srv_req *r, struct m87_jw *w, struct m87_error
         rc = srv_window_delete(r->srv->store, &d, id, err);
     if (rc == 0)
         r->notify_device = d.id;
-    srv_device_release(&d);
     return rc;
 }
 
@@ -95,7 +92,7 @@ int srv_api_devices_patch(struct srv_req *r, struct m87_jw *w, struct m87_error 
     const char *value = m87_json_str(pf, NULL);
     if (pf && (value == NULL || (strcmp(value, "always") != 0 && strcmp(value, "window") != 0)))
         return m87_error_set(err, M87_E_INVAL, 0, "prefetch: expected \"always\" or \"window\"");
-    struct srv_device d = {0};
+    _cleanup_(srv_device_release) struct srv_device d = {0};
     if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
         return -1;
     int rc = 0;
@@ -103,6 +100,5 @@ int srv_api_devices_patch(struct srv_req *r, struct m87_jw *w, struct m87_error 
         rc = srv_device_set_prefetch(r->srv->store, d.id, value, err);
         r->notify_device = d.id;
     }
-    srv_device_release(&d);
     return rc < 0 ? -1 : srv_write_device(r, w, err);
 }

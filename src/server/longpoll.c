@@ -13,6 +13,7 @@
 #include "m87/alloc.h"
 #include "server/limits.h"
 #include "server/longpoll.h"
+#include "server/util.h"
 
 /* Deadlines go into a wheel of 100 ms slots, so that a tick touches only the syncs that end
  * in it, not every held one. The wheel spans more than the longest wait, so that a slot
@@ -100,11 +101,7 @@ struct srv_longpoll *srv_longpoll_new(void)
     struct srv_longpoll *lp = m87_xcalloc(1, sizeof(*lp));
     pthread_mutex_init(&lp->mu, NULL);
     clock_gettime(CLOCK_MONOTONIC, &lp->epoch);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&lp->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    srv_cond_init_monotonic(&lp->cond);
     if (pthread_create(&lp->timer, NULL, timer_main, lp) != 0)
         m87_oom();
     return lp;
@@ -114,12 +111,7 @@ void srv_longpoll_free(struct srv_longpoll *lp)
 {
     if (lp == NULL)
         return;
-    pthread_mutex_lock(&lp->mu);
-    lp->quit = true;
-    pthread_cond_signal(&lp->cond);
-    pthread_mutex_unlock(&lp->mu);
-    pthread_join(lp->timer, NULL);
-    pthread_cond_destroy(&lp->cond);
+    srv_thread_stop(lp->timer, &lp->mu, &lp->cond, &lp->quit);
     pthread_mutex_destroy(&lp->mu);
     free(lp);
 }

@@ -1,14 +1,13 @@
 /* m87-server: the control plane. `init` makes the data directory, `serve` serves it. */
 #include <getopt.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "m87/alloc.h"
 #include "m87/command.h"
 #include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/units.h"
-#include "m87/version.h"
+#include "m87/command-main.h"
 #include "server/limits.h"
 #include "server/ratelimit.h"
 #include "server/serve.h"
@@ -164,40 +163,16 @@ static const struct m87_command commands[] = {
     {"serve", cmd_serve, "serve the API"},
 };
 
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: m87-server [--help] [--version] <command> [<args>]\n"
-                 "\n"
-                 "Store devices, deployments and reports; serve the agents and the CLI.\n"
-                 "\n"
-                 "commands:\n");
-    m87_command_usage(out, NULL, commands, M87_ARRAY_LEN(commands), 9);
-    fprintf(out, "\n"
-                 "options:\n"
-                 "  -h, --help     show this help\n"
-                 "  -V, --version  print the version\n"
-                 "\n"
-                 "Run 'm87-server COMMAND --help' for a command's options.\n");
-}
+static const struct m87_program program = {
+    .name = "m87-server",
+    .summary = "Store devices, deployments and reports; serve the agents and the CLI.",
+    .cmds = commands,
+    .n = M87_ARRAY_LEN(commands),
+    .column = 9,
+    .help = "Run 'm87-server COMMAND --help' for a command's options.",
+};
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(stdout);
-        return 0;
-    }
-    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-        printf("m87-server %s\n", M87_VERSION);
-        return 0;
-    }
-    const struct m87_command *cmd = m87_command_find(commands, M87_ARRAY_LEN(commands), argv[1]);
-    if (cmd)
-        return m87_command_run(cmd, NULL, argc - 1, argv + 1);
-    fprintf(stderr, "m87-server: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return EXIT_USAGE;
+    return m87_program_main(&program, argc, argv);
 }

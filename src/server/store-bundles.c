@@ -16,15 +16,12 @@ static const char SQL_BUNDLE_REF[] =
 int srv_bundle_find(struct srv_store *st, const char *digest, uint64_t *size,
                     struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_BUNDLE_FIND, err);
+    sqlite3_stmt *s = srv_stmt_text(st, SQL_BUNDLE_FIND, digest, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 1, digest);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE)
-        return 0;
-    if (rc != SQLITE_ROW)
-        return srv_store_error(st, "read bundle", err);
+    int rc = srv_step_row(st, s, "read bundle", err);
+    if (rc != 1)
+        return rc;
     *size = (uint64_t)sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     return 1;

@@ -1,21 +1,22 @@
 /* Deployments and their revisions in the store. */
 #include <string.h>
 
+#include "m87/compiler.h"
 #include "m87/alloc.h"
 #include "m87/error.h"
-#include "m87/hash.h"
 #include "server/store-deployments.h"
 #include "server/store-internal.h"
 #include "server/util.h"
 
 #define DEP_COLS                                                                                   \
-    "SELECT d.id, d.device_id, d.public_id, d.active, d.created, r.created, d.head, r.hash,"       \
-    " r.jobs FROM deployments d JOIN revisions r ON r.deployment_id = d.id AND r.number = d.head"
+    "SELECT d.public_id, d.active, d.head, r.hash, d.created, r.created, r.jobs, d.id,"            \
+    " d.device_id FROM deployments d JOIN revisions r ON r.deployment_id = d.id"                   \
+    " AND r.number = d.head"
 
 static const char SQL_DEP_FIND[] = DEP_COLS " WHERE d.device_id = ?1 AND d.public_id = ?2";
 static const char SQL_DEP_ACTIVE[] = DEP_COLS " WHERE d.device_id = ?1 AND d.active = 1";
 static const char SQL_DEP_LIST[] = DEP_COLS " WHERE d.device_id = ?1 ORDER BY d.id";
-static const char SQL_DEP_ADD[] = "INSERT INTO deployments (device_id, public_id, active, head,"
+static const char SQL_DEP_ADD[] = "INSERT INTO deployments (public_id, device_id, active, head,"
                                   " created) VALUES (?1, ?2, 0, 0, ?3)";
 static const char SQL_DEP_DEACTIVATE[] =
     "UPDATE deployments SET active = 0 WHERE device_id = ?1 AND active = 1";
@@ -34,49 +35,50 @@ static const char SQL_REV_SIGN[] = "UPDATE revisions SET sig_key = ?3, sig = ?4"
 static const char SQL_REV_LIST[] = "SELECT number, hash, created, jobs FROM revisions"
                                    " WHERE deployment_id = ?1 ORDER BY number";
 
+/* The columns of DEP_COLS, in the order of a deployment's JSON (docs/api.md). */
+#define COL(member, kind, key) SRV_COL(struct srv_deployment, member, kind, key)
+static const struct srv_col dep_cols[] = {
+    COL(public_id, SRV_COL_TEXT, "id"),     COL(active, SRV_COL_BOOL, "active"),
+    COL(revision, SRV_COL_INT, "revision"), COL(hash, SRV_COL_TEXT, "hash"),
+    COL(created, SRV_COL_TIME, "created"),  COL(updated, SRV_COL_TIME, "updated"),
+    COL(jobs, SRV_COL_JSON, "jobs"),        COL(id, SRV_COL_INT, NULL),
+    COL(device_id, SRV_COL_INT, NULL),
+};
+#undef COL
+const struct srv_row_type srv_deployment_row = {sizeof(struct srv_deployment), dep_cols,
+                                                M87_ARRAY_LEN(dep_cols), "list deployments"};
+
+/* The columns of SQL_REV_GET (SQL_REV_LIST gives the first four), in the order of a revision's
+ * JSON in a list. */
+#define COL(member, kind, key) SRV_COL(struct srv_revision, member, kind, key)
+static const struct srv_col rev_cols[] = {
+    COL(number, SRV_COL_INT, "revision"),  COL(hash, SRV_COL_TEXT, "hash"),
+    COL(created, SRV_COL_TIME, "created"), COL(jobs, SRV_COL_JSON, "jobs"),
+    COL(spec, SRV_COL_JSON, NULL),         COL(sig_key, SRV_COL_TEXT, NULL),
+    COL(sig, SRV_COL_TEXT, NULL),
+};
+#undef COL
+const struct srv_row_type srv_revision_row = {sizeof(struct srv_revision), rev_cols,
+                                              M87_ARRAY_LEN(rev_cols), "list revisions"};
+
 void srv_deployment_release(struct srv_deployment *d)
 {
-    free(d->public_id);
-    free(d->hash);
-    free(d->jobs);
-    memset(d, 0, sizeof(*d));
+    srv_row_release(&srv_deployment_row, d);
 }
 
 void srv_revision_release(struct srv_revision *r)
 {
-    free(r->hash);
-    free(r->jobs);
-    free(r->spec);
-    free(r->sig_key);
-    free(r->sig);
-    memset(r, 0, sizeof(*r));
-}
-
-static void dep_fill(sqlite3_stmt *s, void *elem)
-{
-    struct srv_deployment *d = elem;
-    d->id = sqlite3_column_int64(s, 0);
-    d->device_id = sqlite3_column_int64(s, 1);
-    d->public_id = srv_col_text(s, 2);
-    d->active = sqlite3_column_int(s, 3) != 0;
-    d->created = sqlite3_column_int64(s, 4);
-    d->updated = sqlite3_column_int64(s, 5);
-    d->revision = sqlite3_column_int64(s, 6);
-    d->hash = srv_col_text(s, 7);
-    d->jobs = srv_col_text(s, 8);
+    srv_row_release(&srv_revision_row, r);
 }
 
 int srv_deployment_find(struct srv_store *st, int64_t device_id, const char *public_id,
                         struct srv_deployment *out, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_DEP_FIND, device_id, err);
+    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_DEP_FIND, device_id, public_id, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 2, public_id);
-    int rc = srv_row_one(st, s, dep_fill, out, "read deployment", err);
-    if (rc == 0)
-        return m87_error_set(err, M87_E_NOTFOUND, 0, "deployment '%s' not found", public_id);
-    return rc < 0 ? -1 : 0;
+    return srv_row_get(st, s, &srv_deployment_row, out, "read deployment", err,
+                       "deployment '%s' not found", public_id);
 }
 
 int srv_deployment_active(struct srv_store *st, int64_t device_id, struct srv_deployment *out,
@@ -85,22 +87,14 @@ int srv_deployment_active(struct srv_store *st, int64_t device_id, struct srv_de
     sqlite3_stmt *s = srv_stmt_id(st, SQL_DEP_ACTIVE, device_id, err);
     if (s == NULL)
         return -1;
-    return srv_row_one(st, s, dep_fill, out, "read deployment", err);
+    return srv_row_one(st, s, &srv_deployment_row, out, "read deployment", err);
 }
-
-static void dep_release(void *elem)
-{
-    srv_deployment_release(elem);
-}
-
-static const struct srv_row_type dep_type = {sizeof(struct srv_deployment), dep_fill, dep_release,
-                                             "list deployments"};
 
 int srv_deployment_list(struct srv_store *st, int64_t device_id, struct srv_deployment **out,
                         size_t *n, struct m87_error **err)
 {
     void *v = NULL;
-    if (srv_rows_by_id(st, SQL_DEP_LIST, device_id, &dep_type, &v, n, err) < 0)
+    if (srv_rows_by_id(st, SQL_DEP_LIST, device_id, &srv_deployment_row, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
@@ -123,46 +117,21 @@ static int insert_revision(struct srv_store *st, int64_t dep_id, int64_t number,
         return -1;
     int64_t rev_id = sqlite3_last_insert_rowid(srv_store_db(st));
     for (size_t i = 0; i < c->bundles.len; i++) {
-        if ((s = srv_stmt(st, SQL_REV_BUNDLE, err)) == NULL)
+        if ((s = srv_stmt_id_text(st, SQL_REV_BUNDLE, rev_id, c->bundles.items[i], err)) == NULL)
             return -1;
-        sqlite3_bind_int64(s, 1, rev_id);
-        srv_bind_text(s, 2, c->bundles.items[i]);
         if (srv_step_done(st, s, "store bundle reference", err) < 0)
             return -1;
     }
-    if ((s = srv_stmt(st, SQL_DEP_HEAD, err)) == NULL)
+    if ((s = srv_stmt_id(st, SQL_DEP_HEAD, dep_id, err)) == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, dep_id);
     sqlite3_bind_int64(s, 2, number);
     return srv_step_done(st, s, "update deployment", err);
 }
 
-/* A fresh "d-XXXXXXXX" unused on the device: 32 random bits, retried on the rare clash. */
-static int insert_deployment(struct srv_store *st, int64_t device_id, int64_t *id, char **public_id,
-                             struct m87_error **err)
+static void bind_deployment(sqlite3_stmt *s, const void *arg)
 {
-    for (int attempt = 0; attempt < 8; attempt++) {
-        unsigned char rnd[4];
-        if (m87_random_bytes(rnd, sizeof(rnd), err) < 0)
-            return -1;
-        _cleanup_free_ char *pid =
-            m87_xasprintf("d-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
-        sqlite3_stmt *s = srv_stmt(st, SQL_DEP_ADD, err);
-        if (s == NULL)
-            return -1;
-        sqlite3_bind_int64(s, 1, device_id);
-        srv_bind_text(s, 2, pid);
-        sqlite3_bind_int64(s, 3, srv_now());
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE) {
-            *id = sqlite3_last_insert_rowid(srv_store_db(st));
-            *public_id = M87_STEAL(pid);
-            return 0;
-        }
-        if ((sqlite3_extended_errcode(srv_store_db(st)) & 0xff) != SQLITE_CONSTRAINT)
-            return srv_store_error(st, "store deployment", err);
-    }
-    return m87_error_set(err, M87_E_INTERNAL, 0, "store deployment: no free id");
+    sqlite3_bind_int64(s, 2, *(const int64_t *)arg);
+    sqlite3_bind_int64(s, 3, srv_now());
 }
 
 int srv_deployment_create(struct srv_store *st, int64_t device_id, bool active,
@@ -171,7 +140,8 @@ int srv_deployment_create(struct srv_store *st, int64_t device_id, bool active,
 {
     int64_t id = 0;
     _cleanup_free_ char *public_id = NULL;
-    if (insert_deployment(st, device_id, &id, &public_id, err) < 0 ||
+    if (srv_insert_public(st, SQL_DEP_ADD, "d-", bind_deployment, &device_id, &id, &public_id,
+                          "store deployment", err) < 0 ||
         insert_revision(st, id, 1, c, err) < 0)
         return -1;
     struct srv_deployment d = {.id = id, .device_id = device_id};
@@ -210,21 +180,8 @@ int srv_revision_get(struct srv_store *st, const struct srv_deployment *d, int64
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 2, number);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE)
-        return m87_error_set(err, M87_E_NOTFOUND, 0, "deployment '%s' has no revision %lld",
-                             d->public_id, (long long)number);
-    if (rc != SQLITE_ROW)
-        return srv_store_error(st, "read revision", err);
-    out->number = sqlite3_column_int64(s, 0);
-    out->hash = srv_col_text(s, 1);
-    out->created = sqlite3_column_int64(s, 2);
-    out->jobs = srv_col_text(s, 3);
-    out->spec = srv_col_text(s, 4);
-    out->sig_key = srv_col_text(s, 5);
-    out->sig = srv_col_text(s, 6);
-    sqlite3_reset(s);
-    return 0;
+    return srv_row_get(st, s, &srv_revision_row, out, "read revision", err,
+                       "deployment '%s' has no revision %lld", d->public_id, (long long)number);
 }
 
 int srv_revision_sign(struct srv_store *st, const struct srv_deployment *d, int64_t number,
@@ -239,28 +196,11 @@ int srv_revision_sign(struct srv_store *st, const struct srv_deployment *d, int6
     return srv_step_done(st, s, "store signature", err);
 }
 
-static void rev_fill(sqlite3_stmt *s, void *elem)
-{
-    struct srv_revision *r = elem;
-    r->number = sqlite3_column_int64(s, 0);
-    r->hash = srv_col_text(s, 1);
-    r->created = sqlite3_column_int64(s, 2);
-    r->jobs = srv_col_text(s, 3);
-}
-
-static void rev_release(void *elem)
-{
-    srv_revision_release(elem);
-}
-
-static const struct srv_row_type rev_type = {sizeof(struct srv_revision), rev_fill, rev_release,
-                                             "list revisions"};
-
 int srv_revision_list(struct srv_store *st, const struct srv_deployment *d,
                       struct srv_revision **out, size_t *n, struct m87_error **err)
 {
     void *v = NULL;
-    if (srv_rows_by_id(st, SQL_REV_LIST, d->id, &rev_type, &v, n, err) < 0)
+    if (srv_rows_by_id(st, SQL_REV_LIST, d->id, &srv_revision_row, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;

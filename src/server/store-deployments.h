@@ -11,6 +11,7 @@
 #include "m87/hash.h"
 #include "m87/list.h"
 #include "m87/spec-runspec.h"
+#include "server/row.h"
 #include "server/store.h"
 
 struct srv_deployment {
@@ -25,6 +26,8 @@ struct srv_deployment {
     char *jobs; /* JSON array of job ids */
 };
 void srv_deployment_release(struct srv_deployment *d);
+/* Its members: the JSON of a deployment is srv_jw_row of it (docs/api.md). */
+extern const struct srv_row_type srv_deployment_row;
 
 struct srv_revision {
     int64_t number;
@@ -37,6 +40,8 @@ struct srv_revision {
     char *sig;
 };
 void srv_revision_release(struct srv_revision *r);
+/* Its members: srv_jw_row writes "revision", "hash", "created" and "jobs" of one. */
+extern const struct srv_row_type srv_revision_row;
 
 /* What makes a revision, computed by revision.c from a run spec (released there too:
  * srv_rev_content_release in server/revision.h). */

@@ -1,7 +1,7 @@
 /* Devices and tokens in the store. */
 #include <string.h>
 
-#include "m87/alloc.h"
+#include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/hash.h"
 #include "server/auth.h"
@@ -42,14 +42,21 @@ static const char SQL_DEVICE_NOW[] = "UPDATE devices SET now_revision = ?2, poli
                                      " WHERE id = ?1 AND now_revision IS NOT ?2";
 static const char SQL_DEVICE_POLICY[] = "UPDATE devices SET policy = policy + 1 WHERE id = ?1";
 
+/* The columns of DEVICE_COLS (written as JSON by srv_jw_device). */
+#define COL(member, kind) SRV_COL(struct srv_device, member, kind, NULL)
+static const struct srv_col device_cols[] = {
+    COL(id, SRV_COL_INT),         COL(name, SRV_COL_TEXT),          COL(created, SRV_COL_TIME),
+    COL(last_seen, SRV_COL_TIME), COL(agent_version, SRV_COL_TEXT), COL(applied, SRV_COL_TEXT),
+    COL(prefetch, SRV_COL_TEXT),  COL(policy, SRV_COL_INT),         COL(now_revision, SRV_COL_TEXT),
+    COL(offline, SRV_COL_BOOL),
+};
+#undef COL
+static const struct srv_row_type device_type = {sizeof(struct srv_device), device_cols,
+                                                M87_ARRAY_LEN(device_cols), "list devices"};
+
 void srv_device_release(struct srv_device *d)
 {
-    free(d->name);
-    free(d->agent_version);
-    free(d->applied);
-    free(d->prefetch);
-    free(d->now_revision);
-    memset(d, 0, sizeof(*d));
+    srv_row_release(&device_type, d);
 }
 
 int srv_token_add(struct srv_store *st, const char *hash, enum srv_role role, int64_t device_id,
@@ -74,15 +81,12 @@ int srv_token_revoke_device(struct srv_store *st, int64_t device_id, struct m87_
 int srv_token_lookup(struct srv_store *st, const char *hash, enum srv_role *role,
                      int64_t *device_id, char **device_name, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_TOKEN_LOOKUP, err);
+    sqlite3_stmt *s = srv_stmt_text(st, SQL_TOKEN_LOOKUP, hash, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 1, hash);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE)
-        return 0;
-    if (rc != SQLITE_ROW)
-        return srv_store_error(st, "look up token", err);
+    int rc = srv_step_row(st, s, "look up token", err);
+    if (rc != 1)
+        return rc;
     /* the index found the row; the comparison that decides is constant-time */
     const unsigned char *stored = sqlite3_column_text(s, 0);
     if (stored == NULL || strlen((const char *)stored) != M87_SHA256_HEX_LEN ||
@@ -96,21 +100,6 @@ int srv_token_lookup(struct srv_store *st, const char *hash, enum srv_role *role
     *device_name = srv_col_text(s, 3);
     sqlite3_reset(s);
     return 1;
-}
-
-static void device_fill(sqlite3_stmt *s, void *elem)
-{
-    struct srv_device *d = elem;
-    d->id = sqlite3_column_int64(s, 0);
-    d->name = srv_col_text(s, 1);
-    d->created = sqlite3_column_int64(s, 2);
-    d->last_seen = sqlite3_column_int64(s, 3);
-    d->agent_version = srv_col_text(s, 4);
-    d->applied = srv_col_text(s, 5);
-    d->prefetch = srv_col_text(s, 6);
-    d->policy = sqlite3_column_int64(s, 7);
-    d->now_revision = srv_col_text(s, 8);
-    d->offline = sqlite3_column_int64(s, 9) != 0;
 }
 
 int srv_device_create(struct srv_store *st, const char *name, const char *token_hash,
@@ -140,24 +129,13 @@ int srv_device_create(struct srv_store *st, const char *name, const char *token_
     return srv_device_by_id(st, id, out, err);
 }
 
-static int device_one(struct srv_store *st, sqlite3_stmt *s, const char *what,
-                      struct srv_device *out, struct m87_error **err)
-{
-    int rc = srv_row_one(st, s, device_fill, out, "read device", err);
-    if (rc == 0)
-        return m87_error_set(err, M87_E_NOTFOUND, 0, "device %s not found", what);
-    return rc < 0 ? -1 : 0;
-}
-
 int srv_device_find(struct srv_store *st, const char *name, struct srv_device *out,
                     struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_BY_NAME, err);
+    sqlite3_stmt *s = srv_stmt_text(st, SQL_DEVICE_BY_NAME, name, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 1, name);
-    _cleanup_free_ char *what = m87_xasprintf("'%s'", name);
-    return device_one(st, s, what, out, err);
+    return srv_row_get(st, s, &device_type, out, "read device", err, "device '%s' not found", name);
 }
 
 int srv_device_by_id(struct srv_store *st, int64_t id, struct srv_device *out,
@@ -166,24 +144,17 @@ int srv_device_by_id(struct srv_store *st, int64_t id, struct srv_device *out,
     sqlite3_stmt *s = srv_stmt_id(st, SQL_DEVICE_BY_ID, id, err);
     if (s == NULL)
         return -1;
-    _cleanup_free_ char *what = m87_xasprintf("#%lld", (long long)id);
-    return device_one(st, s, what, out, err);
-}
-
-static void device_release(void *elem)
-{
-    srv_device_release(elem);
+    return srv_row_get(st, s, &device_type, out, "read device", err, "device #%lld not found",
+                       (long long)id);
 }
 
 int srv_device_list(struct srv_store *st, struct srv_device **out, size_t *n,
                     struct m87_error **err)
 {
-    static const struct srv_row_type type = {sizeof(struct srv_device), device_fill, device_release,
-                                             "list devices"};
     sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_LIST, err);
     void *v = NULL;
 
-    if (s == NULL || srv_rows_collect(st, s, &type, &v, n, err) < 0)
+    if (s == NULL || srv_rows_collect(st, s, &device_type, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;

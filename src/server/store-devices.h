@@ -10,6 +10,7 @@
 #include "m87/error.h"
 #include "m87/list.h"
 #include "m87/spec-window.h"
+#include "server/row.h"
 #include "server/store.h"
 
 struct srv_device {
@@ -56,6 +57,8 @@ struct srv_prefetch {
     int64_t requested;
     char *report; /* the newest "prefetch" record the device sent for it, or NULL */
 };
+/* Its members: srv_jw_row writes "image" and "requested" of one. */
+extern const struct srv_row_type srv_prefetch_row;
 void srv_prefetch_free(struct srv_prefetch *v, size_t n);
 /* The device's images, oldest first. */
 int srv_prefetch_list(struct srv_store *st, int64_t device_id, struct srv_prefetch **out, size_t *n,
@@ -75,6 +78,8 @@ struct srv_window {
     char *rule; /* canonical (spec_window_format) */
     int64_t created;
 };
+/* Its members: srv_jw_row writes "id", "rule" and "created" of one. */
+extern const struct srv_row_type srv_window_row;
 void srv_windows_free(struct srv_window *v, size_t n);
 /* The device's windows, oldest first. */
 int srv_window_list(struct srv_store *st, int64_t device_id, struct srv_window **out, size_t *n,

@@ -2,6 +2,7 @@
  * newest "prefetch" report the device sent for each. */
 #include <string.h>
 
+#include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/list.h"
 #include "server/limits.h"
@@ -19,34 +20,27 @@ static const char SQL_PREFETCH_CLEAR[] = "DELETE FROM device_prefetch WHERE devi
 static const char SQL_PREFETCH_NOTE[] =
     "UPDATE device_prefetch SET report = ?3 WHERE device_id = ?1 AND image = ?2";
 
-static void prefetch_fill(sqlite3_stmt *s, void *elem)
-{
-    struct srv_prefetch *p = elem;
-    p->image = srv_col_text(s, 0);
-    p->requested = sqlite3_column_int64(s, 1);
-    p->report = srv_col_text(s, 2);
-}
-
-static void prefetch_release(void *elem)
-{
-    struct srv_prefetch *p = elem;
-    free(p->image);
-    free(p->report);
-}
-
-static const struct srv_row_type prefetch_type = {sizeof(struct srv_prefetch), prefetch_fill,
-                                                  prefetch_release, "list prefetch images"};
+/* The columns of SQL_PREFETCH_LIST (the report is read, not written as it is). */
+#define COL(member, kind, key) SRV_COL(struct srv_prefetch, member, kind, key)
+static const struct srv_col prefetch_cols[] = {
+    COL(image, SRV_COL_TEXT, "image"),
+    COL(requested, SRV_COL_TIME, "requested"),
+    COL(report, SRV_COL_JSON, NULL),
+};
+#undef COL
+const struct srv_row_type srv_prefetch_row = {sizeof(struct srv_prefetch), prefetch_cols,
+                                              M87_ARRAY_LEN(prefetch_cols), "list prefetch images"};
 
 void srv_prefetch_free(struct srv_prefetch *v, size_t n)
 {
-    srv_rows_free(v, n, &prefetch_type);
+    srv_rows_free(v, n, &srv_prefetch_row);
 }
 
 int srv_prefetch_list(struct srv_store *st, int64_t device_id, struct srv_prefetch **out, size_t *n,
                       struct m87_error **err)
 {
     void *v = NULL;
-    if (srv_rows_by_id(st, SQL_PREFETCH_LIST, device_id, &prefetch_type, &v, n, err) < 0)
+    if (srv_rows_by_id(st, SQL_PREFETCH_LIST, device_id, &srv_prefetch_row, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
@@ -58,11 +52,9 @@ int srv_prefetch_add(struct srv_store *st, int64_t device_id, const struct m87_s
     int64_t added = 0, have = 0;
 
     for (size_t i = 0; i < images->len; i++) {
-        sqlite3_stmt *s = srv_stmt(st, SQL_PREFETCH_ADD, err);
+        sqlite3_stmt *s = srv_stmt_id_text(st, SQL_PREFETCH_ADD, device_id, images->items[i], err);
         if (s == NULL)
             return -1;
-        sqlite3_bind_int64(s, 1, device_id);
-        srv_bind_text(s, 2, images->items[i]);
         sqlite3_bind_int64(s, 3, srv_now());
         if (srv_step_done(st, s, "store prefetch image", err) < 0)
             return -1;
@@ -86,10 +78,9 @@ int srv_prefetch_clear(struct srv_store *st, int64_t device_id, struct m87_error
 int srv_prefetch_note(struct srv_store *st, int64_t device_id, const char *image,
                       const char *report, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_PREFETCH_NOTE, device_id, err);
+    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_PREFETCH_NOTE, device_id, image, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 2, image);
     srv_bind_text(s, 3, report);
     return srv_step_done(st, s, "store prefetch report", err);
 }

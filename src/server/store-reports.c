@@ -1,6 +1,7 @@
 /* Reports in the store. */
 #include <string.h>
 
+#include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/list.h"
 #include "server/store-internal.h"
@@ -33,15 +34,14 @@ static int report_deployment(struct srv_store *st, int64_t device_id, const char
     *dep = 0;
     if (revision == NULL)
         return 0;
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_REPORT_DEP, device_id, err);
+    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_REPORT_DEP, device_id, revision, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 2, revision);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
+    int rc = srv_step_row(st, s, "look up report deployment", err);
+    if (rc < 0)
+        return -1;
+    if (rc == 1)
         *dep = sqlite3_column_int64(s, 0);
-    else if (rc != SQLITE_DONE)
-        return srv_store_error(st, "look up report deployment", err);
     sqlite3_reset(s);
     return 0;
 }
@@ -71,31 +71,15 @@ int srv_report_add(struct srv_store *st, int64_t device_id, const struct srv_rep
     return sqlite3_changes(srv_store_db(st)) > 0 ? 1 : 0;
 }
 
-static int one_int(struct srv_store *st, sqlite3_stmt *s, const char *what, int64_t *out,
-                   struct m87_error **err)
-{
-    if (sqlite3_step(s) != SQLITE_ROW)
-        return srv_store_error(st, what, err);
-    *out = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return 0;
-}
-
 int srv_report_max_seq(struct srv_store *st, int64_t device_id, int64_t *seq,
                        struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_REPORT_MAX, device_id, err);
-    if (s == NULL)
-        return -1;
-    return one_int(st, s, "read report sequence", seq, err);
+    return srv_query_int(st, SQL_REPORT_MAX, device_id, seq, "read report sequence", err);
 }
 
 int srv_report_count(struct srv_store *st, int64_t *n, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_REPORT_COUNT, err);
-    if (s == NULL)
-        return -1;
-    return one_int(st, s, "count reports", n, err);
+    return srv_query_int(st, SQL_REPORT_COUNT, 0, n, "count reports", err);
 }
 
 int srv_report_any_for(struct srv_store *st, int64_t device_id, const char *revision, bool *yes,
@@ -108,24 +92,17 @@ int srv_report_any_for(struct srv_store *st, int64_t device_id, const char *revi
     return 0;
 }
 
-static void row_fill(sqlite3_stmt *s, void *elem)
-{
-    struct srv_report_row *r = elem;
-    r->seq = sqlite3_column_int64(s, 0);
-    r->received = sqlite3_column_int64(s, 1);
-    r->deployment = srv_col_text(s, 2);
-    r->raw = srv_col_text(s, 3);
-}
-
-static void row_release(void *elem)
-{
-    struct srv_report_row *r = elem;
-    free(r->deployment);
-    free(r->raw);
-}
-
-static const struct srv_row_type row_type = {sizeof(struct srv_report_row), row_fill, row_release,
-                                             "query reports"};
+/* The columns of SQL_REPORT_QUERY (srv_jw_report writes a row). */
+#define COL(member, kind) SRV_COL(struct srv_report_row, member, kind, NULL)
+static const struct srv_col row_cols[] = {
+    COL(seq, SRV_COL_INT),
+    COL(received, SRV_COL_TIME),
+    COL(deployment, SRV_COL_TEXT),
+    COL(raw, SRV_COL_JSON),
+};
+#undef COL
+static const struct srv_row_type row_type = {sizeof(struct srv_report_row), row_cols,
+                                             M87_ARRAY_LEN(row_cols), "query reports"};
 
 void srv_report_rows_free(struct srv_report_row *rows, size_t n)
 {
@@ -164,16 +141,15 @@ static int first_raw(struct srv_store *st, const char *sql, int64_t device_id, c
                      const char *arg, char **raw, const char *what, struct m87_error **err)
 {
     *raw = NULL;
-    sqlite3_stmt *s = srv_stmt_id(st, sql, device_id, err);
+    sqlite3_stmt *s = srv_stmt_id_text(st, sql, device_id, revision, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 2, revision);
     srv_bind_text(s, 3, arg);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
+    int rc = srv_step_row(st, s, what, err);
+    if (rc < 0)
+        return -1;
+    if (rc == 1)
         *raw = srv_col_text(s, 0);
-    else if (rc != SQLITE_DONE)
-        return srv_store_error(st, what, err);
     sqlite3_reset(s);
     return 0;
 }
@@ -188,10 +164,9 @@ int srv_report_latest_job(struct srv_store *st, int64_t device_id, const char *r
 int srv_report_steps(struct srv_store *st, int64_t device_id, const char *revision, const char *job,
                      struct m87_strv *raws, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_REPORT_STEPS, device_id, err);
+    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_REPORT_STEPS, device_id, revision, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 2, revision);
     srv_bind_text(s, 3, job);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)

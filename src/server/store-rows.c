@@ -1,9 +1,40 @@
-/* Reading every row of a statement into an array of structs. */
+/* Reading rows of a statement into structs their column tables describe (server/row.h), and
+ * inserting a row under a random public id. */
+#include <stdarg.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "m87/alloc.h"
 #include "m87/error.h"
+#include "m87/hash.h"
 #include "server/store-internal.h"
+
+void srv_row_fill(const struct srv_row_type *type, sqlite3_stmt *s, void *elem)
+{
+    size_t n = (size_t)sqlite3_column_count(s);
+    for (size_t i = 0; i < type->ncols && i < n; i++) {
+        const struct srv_col *c = &type->cols[i];
+        void *m = (char *)elem + c->offset;
+        int col = (int)i;
+        switch (c->kind) {
+        case SRV_COL_INT:
+            *(int64_t *)m = sqlite3_column_type(s, col) == SQLITE_NULL
+                                ? c->null_value
+                                : sqlite3_column_int64(s, col);
+            break;
+        case SRV_COL_BOOL:
+            *(bool *)m = sqlite3_column_int64(s, col) != 0;
+            break;
+        case SRV_COL_TIME:
+            *(int64_t *)m = sqlite3_column_int64(s, col);
+            break;
+        case SRV_COL_TEXT:
+        case SRV_COL_JSON:
+            *(char **)m = srv_col_text(s, col);
+            break;
+        }
+    }
+}
 
 int srv_rows_collect(struct srv_store *st, sqlite3_stmt *s, const struct srv_row_type *type,
                      void **out, size_t *n, struct m87_error **err)
@@ -19,13 +50,11 @@ int srv_rows_collect(struct srv_store *st, sqlite3_stmt *s, const struct srv_row
         }
         void *elem = v + len * type->size;
         memset(elem, 0, type->size);
-        type->fill(s, elem);
+        srv_row_fill(type, s, elem);
         len++;
     }
     if (rc != SQLITE_DONE) {
-        for (size_t i = 0; type->release && i < len; i++)
-            type->release(v + i * type->size);
-        free(v);
+        srv_rows_free(v, len, type);
         return srv_store_error(st, type->what, err);
     }
     *out = v;
@@ -40,13 +69,6 @@ int srv_rows_by_id(struct srv_store *st, const char *sql, int64_t id,
     if (s == NULL)
         return -1;
     return srv_rows_collect(st, s, type, out, n, err);
-}
-
-void srv_rows_free(void *v, size_t n, const struct srv_row_type *type)
-{
-    for (size_t i = 0; type->release && i < n; i++)
-        type->release((char *)v + i * type->size);
-    free(v);
 }
 
 int srv_query_int(struct srv_store *st, const char *sql, int64_t id, int64_t *out, const char *what,
@@ -65,28 +87,74 @@ int srv_query_int(struct srv_store *st, const char *sql, int64_t id, int64_t *ou
 int srv_row_exists(struct srv_store *st, const char *sql, int64_t id, const char *text,
                    int64_t *col0, const char *what, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, sql, id, err);
+    sqlite3_stmt *s = srv_stmt_id_text(st, sql, id, text, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 2, text);
-    int rc = sqlite3_step(s);
+    int rc = srv_step_row(st, s, what, err);
     if (col0)
-        *col0 = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return srv_store_error(st, what, err);
+        *col0 = rc == 1 ? sqlite3_column_int64(s, 0) : 0;
+    if (rc < 0)
+        return -1;
     sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 1 : 0;
+    return rc;
 }
 
-int srv_row_one(struct srv_store *st, sqlite3_stmt *s, void (*fill)(sqlite3_stmt *s, void *elem),
-                void *out, const char *what, struct m87_error **err)
+int srv_step_row(struct srv_store *st, sqlite3_stmt *s, const char *what, struct m87_error **err)
 {
     int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        return 1;
     if (rc == SQLITE_DONE)
         return 0;
-    if (rc != SQLITE_ROW)
-        return srv_store_error(st, what, err);
-    fill(s, out);
+    return srv_store_error(st, what, err);
+}
+
+int srv_row_one(struct srv_store *st, sqlite3_stmt *s, const struct srv_row_type *type, void *out,
+                const char *what, struct m87_error **err)
+{
+    int rc = srv_step_row(st, s, what, err);
+    if (rc != 1)
+        return rc;
+    srv_row_fill(type, s, out);
     sqlite3_reset(s);
     return 1;
+}
+
+int srv_row_get(struct srv_store *st, sqlite3_stmt *s, const struct srv_row_type *type, void *out,
+                const char *what, struct m87_error **err, const char *notfound, ...)
+{
+    int rc = srv_row_one(st, s, type, out, what, err);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    va_list ap;
+    va_start(ap, notfound);
+    _cleanup_free_ char *msg = m87_xvasprintf(notfound, ap);
+    va_end(ap);
+    return m87_error_set(err, M87_E_NOTFOUND, 0, "%s", msg);
+}
+
+int srv_insert_public(struct srv_store *st, const char *sql, const char *prefix,
+                      void (*bind)(sqlite3_stmt *s, const void *arg), const void *arg, int64_t *id,
+                      char **public_id, const char *what, struct m87_error **err)
+{
+    for (int attempt = 0; attempt < 8; attempt++) {
+        unsigned char rnd[4];
+        if (m87_random_bytes(rnd, sizeof(rnd), err) < 0)
+            return -1;
+        _cleanup_free_ char *pid =
+            m87_xasprintf("%s%02x%02x%02x%02x", prefix, rnd[0], rnd[1], rnd[2], rnd[3]);
+        sqlite3_stmt *s = srv_stmt(st, sql, err);
+        if (s == NULL)
+            return -1;
+        srv_bind_text(s, 1, pid);
+        bind(s, arg);
+        if (sqlite3_step(s) == SQLITE_DONE) {
+            *id = sqlite3_last_insert_rowid(srv_store_db(st));
+            *public_id = M87_STEAL(pid);
+            return 0;
+        }
+        if ((sqlite3_extended_errcode(srv_store_db(st)) & 0xff) != SQLITE_CONSTRAINT)
+            return srv_store_error(st, what, err);
+    }
+    return m87_error_set(err, M87_E_INTERNAL, 0, "%s: no free id", what);
 }

@@ -1,9 +1,9 @@
 /* Sessions (sync execution) and their output in the store. */
 #include <string.h>
 
+#include "m87/compiler.h"
 #include "m87/alloc.h"
 #include "m87/error.h"
-#include "m87/hash.h"
 #include "m87/json-write.h"
 #include "server/json.h"
 #include "server/store-internal.h"
@@ -37,114 +37,84 @@ static const char SQL_SESSION_PRUNE[] = "DELETE FROM sessions WHERE COALESCE(end
 static const char SQL_SESSION_BUNDLE[] =
     "SELECT 1 FROM sessions WHERE device_id = ?1 AND bundle = ?2 LIMIT 1";
 
+/* The columns of SESSION_COLS. The keys are those of the members a session's JSON writes as they
+ * are, in its order (api-sessions.c writes the others). */
+#define COL(member, kind, key) SRV_COL(struct srv_session, member, kind, key)
+static const struct srv_col session_cols[] = {
+    COL(id, SRV_COL_INT, NULL),
+    COL(public_id, SRV_COL_TEXT, NULL),
+    COL(device_id, SRV_COL_INT, NULL),
+    COL(request, SRV_COL_JSON, NULL),
+    COL(bundle, SRV_COL_TEXT, NULL),
+    COL(state, SRV_COL_TEXT, NULL),
+    SRV_COL_NULL(struct srv_session, exit_code, NULL, -1),
+    COL(message, SRV_COL_TEXT, "message"),
+    COL(cancel, SRV_COL_BOOL, "cancel_requested"),
+    COL(created, SRV_COL_TIME, "created"),
+    COL(delivered, SRV_COL_TIME, "delivered"),
+    COL(started, SRV_COL_TIME, "started"),
+    COL(ended, SRV_COL_TIME, "ended"),
+    COL(seen, SRV_COL_TIME, NULL),
+    SRV_COL_NULL(struct srv_session, next_seq, NULL, 1),
+    COL(read_at, SRV_COL_TIME, NULL),
+    COL(output_bytes, SRV_COL_INT, "output_bytes"),
+};
+#undef COL
+const struct srv_row_type srv_session_row = {sizeof(struct srv_session), session_cols,
+                                             M87_ARRAY_LEN(session_cols), "read sessions"};
+
 void srv_session_release(struct srv_session *s)
 {
-    free(s->public_id);
-    free(s->request);
-    free(s->bundle);
-    free(s->state);
-    free(s->message);
-    *s = (struct srv_session){0};
+    srv_row_release(&srv_session_row, s);
 }
 
 void srv_sessions_free(struct srv_session *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        srv_session_release(&v[i]);
-    free(v);
-}
-
-static int64_t col_int(sqlite3_stmt *s, int col, int64_t null_value)
-{
-    return sqlite3_column_type(s, col) == SQLITE_NULL ? null_value : sqlite3_column_int64(s, col);
-}
-
-static void session_fill(sqlite3_stmt *s, void *elem)
-{
-    struct srv_session *out = elem;
-    out->id = sqlite3_column_int64(s, 0);
-    out->public_id = srv_col_text(s, 1);
-    out->device_id = sqlite3_column_int64(s, 2);
-    out->request = srv_col_text(s, 3);
-    out->bundle = srv_col_text(s, 4);
-    out->state = srv_col_text(s, 5);
-    out->exit_code = col_int(s, 6, -1);
-    out->message = srv_col_text(s, 7);
-    out->cancel = sqlite3_column_int64(s, 8) != 0;
-    out->created = col_int(s, 9, 0);
-    out->delivered = col_int(s, 10, 0);
-    out->started = col_int(s, 11, 0);
-    out->ended = col_int(s, 12, 0);
-    out->seen = col_int(s, 13, 0);
-    out->next_seq = col_int(s, 14, 1);
-    out->read_at = col_int(s, 15, 0);
-    out->output_bytes = col_int(s, 16, 0);
-}
-
-static void session_release(void *elem)
-{
-    srv_session_release(elem);
+    srv_rows_free(v, n, &srv_session_row);
 }
 
 /* Every row of a prepared query. */
 static int read_rows(struct srv_store *st, sqlite3_stmt *s, struct srv_session **out, size_t *n,
                      struct m87_error **err)
 {
-    static const struct srv_row_type type = {sizeof(struct srv_session), session_fill,
-                                             session_release, "read sessions"};
     void *v = NULL;
 
-    if (srv_rows_collect(st, s, &type, &v, n, err) < 0)
+    if (srv_rows_collect(st, s, &srv_session_row, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
 }
 
-/* A fresh "s-XXXXXXXX": 32 random bits, retried on the rare clash. */
+static void bind_session(sqlite3_stmt *q, const void *arg)
+{
+    const struct srv_session *s = arg;
+    sqlite3_bind_int64(q, 2, s->device_id);
+    srv_bind_text(q, 3, s->request);
+    srv_bind_text(q, 4, s->bundle);
+    sqlite3_bind_int64(q, 5, s->created);
+}
+
 int srv_session_create(struct srv_store *st, struct srv_session *s, struct m87_error **err)
 {
-    for (int attempt = 0; attempt < 8; attempt++) {
-        unsigned char rnd[4];
-        if (m87_random_bytes(rnd, sizeof(rnd), err) < 0)
-            return -1;
-        _cleanup_free_ char *pid =
-            m87_xasprintf("s-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
-        sqlite3_stmt *q = srv_stmt(st, SQL_SESSION_ADD, err);
-        if (q == NULL)
-            return -1;
-        s->created = srv_now();
-        srv_bind_text(q, 1, pid);
-        sqlite3_bind_int64(q, 2, s->device_id);
-        srv_bind_text(q, 3, s->request);
-        srv_bind_text(q, 4, s->bundle);
-        sqlite3_bind_int64(q, 5, s->created);
-        int rc = sqlite3_step(q);
-        if (rc == SQLITE_DONE) {
-            s->id = sqlite3_last_insert_rowid(srv_store_db(st));
-            s->public_id = M87_STEAL(pid);
-            s->state = m87_xstrdup("pending");
-            s->exit_code = -1;
-            s->next_seq = 1;
-            s->read_at = s->created;
-            return 0;
-        }
-        if ((sqlite3_extended_errcode(srv_store_db(st)) & 0xff) != SQLITE_CONSTRAINT)
-            return srv_store_error(st, "store session", err);
-    }
-    return m87_error_set(err, M87_E_INTERNAL, 0, "store session: no free id");
+    s->created = srv_now();
+    if (srv_insert_public(st, SQL_SESSION_ADD, "s-", bind_session, s, &s->id, &s->public_id,
+                          "store session", err) < 0)
+        return -1;
+    s->state = m87_xstrdup("pending");
+    s->exit_code = -1;
+    s->next_seq = 1;
+    s->read_at = s->created;
+    return 0;
 }
 
 int srv_session_find(struct srv_store *st, const char *public_id, struct srv_session *out,
                      struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_SESSION_FIND, err);
+    sqlite3_stmt *s = srv_stmt_text(st, SQL_SESSION_FIND, public_id, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 1, public_id);
-    int rc = srv_row_one(st, s, session_fill, out, "read session", err);
-    if (rc == 0)
-        return m87_error_set(err, M87_E_NOTFOUND, 0, "session '%s' not found", public_id);
-    return rc < 0 ? -1 : 0;
+    return srv_row_get(st, s, &srv_session_row, out, "read session", err, "session '%s' not found",
+                       public_id);
 }
 
 int srv_session_list(struct srv_store *st, int64_t device_id, struct srv_session **out, size_t *n,
@@ -159,19 +129,17 @@ int srv_session_list(struct srv_store *st, int64_t device_id, struct srv_session
 int srv_session_deliver(struct srv_store *st, int64_t device_id, struct srv_session **out,
                         size_t *n, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_SESSION_DUE, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_SESSION_DUE, device_id, err);
     int64_t now = srv_now();
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     sqlite3_bind_int64(s, 2, now - SRV_SESSION_REDELIVER);
     if (read_rows(st, s, out, n, err) < 0)
         return -1;
     for (size_t i = 0; i < *n; i++) {
-        sqlite3_stmt *u = srv_stmt(st, SQL_SESSION_DELIVERED, err);
+        sqlite3_stmt *u = srv_stmt_id(st, SQL_SESSION_DELIVERED, (*out)[i].id, err);
         if (u == NULL)
             return -1;
-        sqlite3_bind_int64(u, 1, (*out)[i].id);
         sqlite3_bind_int64(u, 2, now);
         if (srv_step_done(st, u, "mark session delivered", err) < 0)
             return -1;
@@ -225,42 +193,34 @@ int srv_session_output_add(struct srv_store *st, struct srv_session *x, const ch
     return 0;
 }
 
-static void chunk_fill(sqlite3_stmt *s, void *elem)
-{
-    struct srv_session_chunk *c = elem;
-    c->seq = sqlite3_column_int64(s, 0);
-    c->stream = srv_col_text(s, 1);
-    c->text = srv_col_text(s, 2);
-    c->time = sqlite3_column_int64(s, 3);
-}
-
-static void chunk_release(void *elem)
-{
-    struct srv_session_chunk *c = elem;
-    free(c->stream);
-    free(c->text);
-}
-
-static const struct srv_row_type chunk_type = {sizeof(struct srv_session_chunk), chunk_fill,
-                                               chunk_release, "read session output"};
+/* The columns of SQL_OUTPUT_READ, as a chunk's JSON names them. */
+#define COL(member, kind) SRV_COL(struct srv_session_chunk, member, kind, #member)
+static const struct srv_col chunk_cols[] = {
+    COL(seq, SRV_COL_INT),
+    COL(stream, SRV_COL_TEXT),
+    COL(text, SRV_COL_TEXT),
+    COL(time, SRV_COL_TIME),
+};
+#undef COL
+const struct srv_row_type srv_session_chunk_row = {
+    sizeof(struct srv_session_chunk), chunk_cols, M87_ARRAY_LEN(chunk_cols), "read session output"};
 
 void srv_session_chunks_free(struct srv_session_chunk *v, size_t n)
 {
-    srv_rows_free(v, n, &chunk_type);
+    srv_rows_free(v, n, &srv_session_chunk_row);
 }
 
 int srv_session_output_read(struct srv_store *st, int64_t session_id, int64_t after, int64_t limit,
                             struct srv_session_chunk **out, size_t *n, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_OUTPUT_READ, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_OUTPUT_READ, session_id, err);
     void *v = NULL;
 
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, session_id);
     sqlite3_bind_int64(s, 2, after);
     sqlite3_bind_int64(s, 3, limit);
-    if (srv_rows_collect(st, s, &chunk_type, &v, n, err) < 0)
+    if (srv_rows_collect(st, s, &srv_session_chunk_row, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
@@ -293,11 +253,10 @@ int srv_interactive_set(struct srv_store *st, int64_t device_id, const char *pro
                         const char *containers, struct m87_error **err)
 {
     bool none = strcmp(containers, "[]") == 0;
-    sqlite3_stmt *s = srv_stmt(st, none ? SQL_INTERACTIVE_DROP : SQL_INTERACTIVE_SET, err);
+    sqlite3_stmt *s = srv_stmt_id_text(st, none ? SQL_INTERACTIVE_DROP : SQL_INTERACTIVE_SET,
+                                       device_id, project, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
-    srv_bind_text(s, 2, project);
     if (!none) {
         srv_bind_text(s, 3, containers);
         sqlite3_bind_int64(s, 4, srv_now());
@@ -308,12 +267,11 @@ int srv_interactive_set(struct srv_store *st, int64_t device_id, const char *pro
 int srv_jw_interactive(struct srv_store *st, struct m87_jw *w, int64_t device_id,
                        struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_INTERACTIVE_LIST, err);
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_INTERACTIVE_LIST, device_id, err);
     int rc;
 
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 1, device_id);
     m87_jw_key(w, "interactive");
     m87_jw_arr_open(w);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {

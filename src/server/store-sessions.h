@@ -11,6 +11,7 @@
 #include "m87/error.h"
 #include "m87/json-write.h"
 #include "m87/spec-runspec.h"
+#include "server/row.h"
 #include "server/store.h"
 
 #define SRV_MAX_SESSION_BODY SPEC_RUNSPEC_MAX_FILE /* the request: a compose job and arguments */
@@ -39,6 +40,9 @@ struct srv_session {
     int64_t output_bytes;
 };
 void srv_session_release(struct srv_session *s);
+/* Its members: srv_jw_row writes "message", "cancel_requested", "created", "delivered", "started",
+ * "ended" and "output_bytes" of one. */
+extern const struct srv_row_type srv_session_row;
 void srv_sessions_free(struct srv_session *v, size_t n);
 /* A new pending session of the device; s->public_id and s->id are filled in. */
 int srv_session_create(struct srv_store *st, struct srv_session *s, struct m87_error **err);
@@ -62,6 +66,8 @@ struct srv_session_chunk {
     char *text;
     int64_t time;
 };
+/* Its members: srv_jw_row writes "seq", "stream", "text" and "time" of one. */
+extern const struct srv_row_type srv_session_chunk_row;
 void srv_session_chunks_free(struct srv_session_chunk *v, size_t n);
 /* Output after seq, at most limit chunks. */
 int srv_session_output_read(struct srv_store *st, int64_t session_id, int64_t after, int64_t limit,

@@ -1,6 +1,7 @@
 /* Maintenance windows of devices in the store. */
 #include <string.h>
 
+#include "m87/compiler.h"
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "server/limits.h"
@@ -18,32 +19,27 @@ static const char SQL_WINDOW_ADD[] =
 static const char SQL_WINDOW_DELETE[] =
     "DELETE FROM device_windows WHERE device_id = ?1 AND id = ?2";
 
-static void window_fill(sqlite3_stmt *s, void *elem)
-{
-    struct srv_window *w = elem;
-    w->id = sqlite3_column_int64(s, 0);
-    w->rule = srv_col_text(s, 1);
-    w->created = sqlite3_column_int64(s, 2);
-}
-
-static void window_release(void *elem)
-{
-    free(((struct srv_window *)elem)->rule);
-}
-
-static const struct srv_row_type window_type = {sizeof(struct srv_window), window_fill,
-                                                window_release, "list windows"};
+/* The columns of SQL_WINDOW_LIST, as a window's JSON names them. */
+#define COL(member, kind) SRV_COL(struct srv_window, member, kind, #member)
+static const struct srv_col window_cols[] = {
+    COL(id, SRV_COL_INT),
+    COL(rule, SRV_COL_TEXT),
+    COL(created, SRV_COL_TIME),
+};
+#undef COL
+const struct srv_row_type srv_window_row = {sizeof(struct srv_window), window_cols,
+                                            M87_ARRAY_LEN(window_cols), "list windows"};
 
 void srv_windows_free(struct srv_window *v, size_t n)
 {
-    srv_rows_free(v, n, &window_type);
+    srv_rows_free(v, n, &srv_window_row);
 }
 
 int srv_window_list(struct srv_store *st, int64_t device_id, struct srv_window **out, size_t *n,
                     struct m87_error **err)
 {
     void *v = NULL;
-    if (srv_rows_by_id(st, SQL_WINDOW_LIST, device_id, &window_type, &v, n, err) < 0)
+    if (srv_rows_by_id(st, SQL_WINDOW_LIST, device_id, &srv_window_row, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
@@ -63,12 +59,10 @@ int srv_window_add(struct srv_store *st, int64_t device_id, const char *rule,
     if (count >= SRV_MAX_WINDOWS)
         return m87_error_set(err, M87_E_TOOBIG, 0, "a device has at most %d windows",
                              SRV_MAX_WINDOWS);
-    sqlite3_stmt *s = srv_stmt(st, SQL_WINDOW_ADD, err);
+    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_WINDOW_ADD, device_id, rule, err);
     if (s == NULL)
         return -1;
     int64_t now = srv_now();
-    sqlite3_bind_int64(s, 1, device_id);
-    srv_bind_text(s, 2, rule);
     sqlite3_bind_int64(s, 3, now);
     if (srv_step_done(st, s, "store window", err) < 0)
         return -1;

@@ -16,6 +16,7 @@
 #include "server/limits.h"
 #include "server/store-internal.h"
 #include "server/store.h"
+#include "server/util.h"
 
 #define STMT_CACHE 128
 
@@ -203,6 +204,24 @@ sqlite3_stmt *srv_stmt_id(struct srv_store *st, const char *sql, int64_t id, str
     return s;
 }
 
+sqlite3_stmt *srv_stmt_text(struct srv_store *st, const char *sql, const char *text,
+                            struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt(st, sql, err);
+    if (s)
+        srv_bind_text(s, 1, text);
+    return s;
+}
+
+sqlite3_stmt *srv_stmt_id_text(struct srv_store *st, const char *sql, int64_t id, const char *text,
+                               struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt_id(st, sql, id, err);
+    if (s)
+        srv_bind_text(s, 2, text);
+    return s;
+}
+
 int srv_exec_id(struct srv_store *st, const char *sql, int64_t id, const char *what,
                 struct m87_error **err)
 {
@@ -314,11 +333,7 @@ static int start_checkpointer(struct srv_store *st, const char *path, struct m87
         return m87_error_set(err, M87_E_IO, 0, "open database '%s': %s", path,
                              st->ckpt_db ? sqlite3_errmsg(st->ckpt_db) : "out of memory");
     sqlite3_busy_timeout(st->ckpt_db, 5000);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&st->ckpt_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    srv_cond_init_monotonic(&st->ckpt_cond);
     if (pthread_create(&st->ckpt_thread, NULL, checkpointer, st) != 0)
         return m87_error_set(err, M87_E_IO, 0, "start the checkpoint thread");
     st->ckpt_running = true;
@@ -328,12 +343,7 @@ static int start_checkpointer(struct srv_store *st, const char *path, struct m87
 static void stop_checkpointer(struct srv_store *st)
 {
     if (st->ckpt_running) {
-        pthread_mutex_lock(&st->ckpt_mu);
-        st->ckpt_quit = true;
-        pthread_cond_signal(&st->ckpt_cond);
-        pthread_mutex_unlock(&st->ckpt_mu);
-        pthread_join(st->ckpt_thread, NULL);
-        pthread_cond_destroy(&st->ckpt_cond);
+        srv_thread_stop(st->ckpt_thread, &st->ckpt_mu, &st->ckpt_cond, &st->ckpt_quit);
         st->ckpt_running = false;
     }
     sqlite3_close(st->ckpt_db);

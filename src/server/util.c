@@ -1,4 +1,5 @@
-/* Pure helpers of the server: names, times, numbers, Range headers, JSON nesting. */
+/* Small helpers of the server: names, times, numbers, Range headers, JSON nesting (pure), and a
+ * condition variable on the monotonic clock. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,25 @@ void srv_time_format(int64_t t, char out[32])
 int64_t srv_now(void)
 {
     return (int64_t)time(NULL);
+}
+
+void srv_cond_init_monotonic(pthread_cond_t *c)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+void srv_thread_stop(pthread_t thread, pthread_mutex_t *mu, pthread_cond_t *cond, bool *quit)
+{
+    pthread_mutex_lock(mu);
+    *quit = true;
+    pthread_cond_signal(cond);
+    pthread_mutex_unlock(mu);
+    pthread_join(thread, NULL);
+    pthread_cond_destroy(cond);
 }
 
 int srv_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)

@@ -6,10 +6,12 @@
 #include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/hash.h"
+#include "m87/json-write.h"
 #include "m87/spec-runspec.h"
 #include "server/http.h"
 #include "server/revision.h"
 #include "server/route.h"
+#include "server/row.h"
 #include "server/store-deployments.h"
 #include "server/util.h"
 #include "unit-util.h"
@@ -216,6 +218,32 @@ static void test_merge_and_remove(void **state)
     spec_runspec_free(base);
 }
 
+/* A deployment's column table writes its JSON in the documented order, and releases it. */
+static void test_row_json(void **state)
+{
+    (void)state;
+    struct srv_deployment d = {.id = 7,
+                               .device_id = 3,
+                               .public_id = m87_xstrdup("d-0011aabb"),
+                               .active = true,
+                               .created = 1700000000,
+                               .revision = 2,
+                               .hash = m87_xstrdup("abc"),
+                               .jobs = m87_xstrdup("[\"a\"]")};
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_obj_open(w);
+    srv_jw_row(w, &srv_deployment_row, &d);
+    m87_jw_obj_close(w);
+    char *text = m87_jw_finish(w);
+    assert_string_equal(text, "{\"id\":\"d-0011aabb\",\"active\":true,\"revision\":2,"
+                              "\"hash\":\"abc\",\"created\":\"2023-11-14T22:13:20Z\","
+                              "\"updated\":null,\"jobs\":[\"a\"]}");
+    free(text);
+    srv_deployment_release(&d);
+    assert_null(d.public_id);
+    assert_int_equal(d.id, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_time_and_int),
         cmocka_unit_test(test_revision_hash),
         cmocka_unit_test(test_merge_and_remove),
+        cmocka_unit_test(test_row_json),
     };
     return cmocka_run_group_tests_name("server", tests, NULL, NULL);
 }
