@@ -14,6 +14,7 @@
 #include "m87/runner-state.h"
 #include "m87/runner.h"
 #include "m87/spec-runspec.h"
+#include "m87/state-file.h"
 
 char *runner_job_dir(const char *state_dir, const char *id)
 {
@@ -81,31 +82,12 @@ static char *dup_str(const struct m87_json *doc, const char *key)
     return s ? m87_xstrdup(s) : NULL;
 }
 
-/* 1 and the parsed file, 0 when absent, -1 on failure. */
-static int load_json(const char *path, struct m87_json **out, struct m87_error **err)
-{
-    _cleanup_error_ struct m87_error *e = NULL;
-    size_t len = 0;
-    _cleanup_free_ char *text = m87_read_file(path, RUNNER_MAX_STATE_FILE, &len, &e);
-
-    if (!text) {
-        if (e->sys_errno == ENOENT)
-            return 0;
-        *err = M87_STEAL(e);
-        return -1;
-    }
-    *out = m87_json_parse(text, len, err);
-    if (!*out)
-        return m87_error_wrap(err, "read '%s'", path);
-    return 1;
-}
-
 int runner_record_load(const char *state_dir, const char *id, struct runner_record *rec,
                        struct m87_error **err)
 {
     _cleanup_free_ char *path = m87_xasprintf("%s/jobs/%s/job.json", state_dir, id);
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-    int rc = load_json(path, &doc, err);
+    int rc = m87_state_read_json(path, RUNNER_MAX_STATE_FILE, &doc, err);
 
     if (rc <= 0)
         return rc;
@@ -160,7 +142,7 @@ int runner_progress_load(const char *state_dir, const char *id, struct runner_pr
 {
     _cleanup_free_ char *path = m87_xasprintf("%s/jobs/%s/progress.json", state_dir, id);
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-    int rc = load_json(path, &doc, err);
+    int rc = m87_state_read_json(path, RUNNER_MAX_STATE_FILE, &doc, err);
 
     *p = (struct runner_progress){0};
     if (rc <= 0)
