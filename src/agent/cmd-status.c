@@ -54,24 +54,6 @@ static bool view_failed(const struct job_view *v)
            (strcmp(v->rec.state, RUNNER_STOPPING) == 0 && v->rec.message);
 }
 
-static void json_step(struct m87_jw *w, const struct runner_step_result *s)
-{
-    m87_jw_obj_open(w);
-    m87_jw_kstr(w, "phase", s->phase);
-    m87_jw_kstr(w, "name", s->name);
-    m87_jw_kstr(w, "state", s->state);
-    m87_jw_kint(w, "attempts", s->attempts);
-    m87_jw_key(w, "exit_code");
-    if (s->exit_code < 0)
-        m87_jw_null(w);
-    else
-        m87_jw_int(w, s->exit_code);
-    m87_jw_kint(w, "duration_ms", s->duration_ms);
-    m87_jw_kstr(w, "output", s->output ? s->output : "");
-    m87_jw_kstr(w, "started", s->started);
-    m87_jw_obj_close(w);
-}
-
 static void json_job(struct m87_jw *w, const struct job_view *v)
 {
     const struct runner_record *r = &v->rec;
@@ -87,16 +69,12 @@ static void json_job(struct m87_jw *w, const struct job_view *v)
     m87_jw_kstr(w, "message", r->message);
     m87_jw_kstr(w, "step", r->failed_step);
     m87_jw_kstr(w, "output", r->output);
-    m87_jw_key(w, "exit_code");
-    if (r->exit_code < 0)
-        m87_jw_null(w);
-    else
-        m87_jw_int(w, r->exit_code);
+    runner_jw_kint_or_null(w, "exit_code", r->exit_code);
     m87_jw_kint(w, "attempts", r->attempts);
     m87_jw_key(w, "steps");
     m87_jw_arr_open(w);
     for (size_t i = 0; i < v->prog.n_results; i++)
-        json_step(w, &v->prog.results[i]);
+        runner_step_result_write(w, &v->prog.results[i]);
     m87_jw_arr_close(w);
     m87_jw_obj_close(w);
 }

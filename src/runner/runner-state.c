@@ -178,13 +178,27 @@ static int save(const char *state_dir, const char *id, const char *name, char *t
     return m87_write_file_atomic(path, owned, strlen(owned), 0600, err);
 }
 
-static void kint_or_null(struct m87_jw *w, const char *key, int64_t v, bool null)
+void runner_jw_kint_or_null(struct m87_jw *w, const char *key, int64_t v)
 {
     m87_jw_key(w, key);
-    if (null)
+    if (v < 0)
         m87_jw_null(w);
     else
         m87_jw_int(w, v);
+}
+
+void runner_step_result_write(struct m87_jw *w, const struct runner_step_result *s)
+{
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "phase", s->phase);
+    m87_jw_kstr(w, "name", s->name);
+    m87_jw_kstr(w, "state", s->state);
+    m87_jw_kint(w, "attempts", s->attempts);
+    runner_jw_kint_or_null(w, "exit_code", s->exit_code);
+    m87_jw_kint(w, "duration_ms", s->duration_ms);
+    m87_jw_kstr(w, "output", s->output ? s->output : "");
+    m87_jw_kstr(w, "started", s->started);
+    m87_jw_obj_close(w);
 }
 
 int runner_record_save(const char *state_dir, const struct runner_record *rec,
@@ -206,9 +220,9 @@ int runner_record_save(const char *state_dir, const struct runner_record *rec,
     m87_jw_kstr(w, "message", rec->message);
     m87_jw_kstr(w, "step", rec->failed_step);
     m87_jw_kstr(w, "output", rec->output);
-    kint_or_null(w, "exit_code", rec->exit_code, rec->exit_code < 0);
+    runner_jw_kint_or_null(w, "exit_code", rec->exit_code);
     m87_jw_kint(w, "attempts", rec->attempts);
-    kint_or_null(w, "containers", rec->containers, rec->containers < 0);
+    runner_jw_kint_or_null(w, "containers", rec->containers);
     m87_jw_kstr(w, "spec", rec->spec);
     m87_jw_obj_close(w);
     return save(state_dir, rec->id, "job.json", m87_jw_finish(w), err);
@@ -226,19 +240,8 @@ int runner_progress_save(const char *state_dir, const char *id, const struct run
     m87_jw_kstr(w, "state", p->state);
     m87_jw_key(w, "steps");
     m87_jw_arr_open(w);
-    for (size_t i = 0; i < p->n_results; i++) {
-        const struct runner_step_result *s = &p->results[i];
-        m87_jw_obj_open(w);
-        m87_jw_kstr(w, "phase", s->phase);
-        m87_jw_kstr(w, "name", s->name);
-        m87_jw_kstr(w, "state", s->state);
-        m87_jw_kint(w, "attempts", s->attempts);
-        kint_or_null(w, "exit_code", s->exit_code, s->exit_code < 0);
-        m87_jw_kint(w, "duration_ms", s->duration_ms);
-        m87_jw_kstr(w, "output", s->output ? s->output : "");
-        m87_jw_kstr(w, "started", s->started);
-        m87_jw_obj_close(w);
-    }
+    for (size_t i = 0; i < p->n_results; i++)
+        runner_step_result_write(w, &p->results[i]);
     m87_jw_arr_close(w);
     m87_jw_obj_close(w);
     return save(state_dir, id, "progress.json", m87_jw_finish(w), err);
