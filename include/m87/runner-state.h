@@ -85,9 +85,9 @@ int runner_progress_save(const char *state_dir, const char *id, const struct run
  * prints it: phase, name, state, attempts, exit_code (null when none), duration_ms, output ("" when
  * none), started. */
 void runner_step_result_write(struct m87_jw *w, const struct runner_step_result *s);
-/* "key": v, or "key": null when v is negative (the records' "none": no exit code yet, containers
- * unknown). */
-void runner_jw_kint_or_null(struct m87_jw *w, const char *key, int64_t v);
+/* The members of the record's last run, as job.json holds them and `m87-agent status --json`
+ * prints them: started, finished, message, step, output, exit_code (null when none), attempts. */
+void runner_record_write_run(struct m87_jw *w, const struct runner_record *r);
 /* Ids of jobs/ * that hold a job.json, sorted. */
 int runner_state_list(const char *state_dir, struct m87_strv *ids, struct m87_error **err);
 /* The job stored in rec->spec, parsed again; NULL with *err when unreadable. */

@@ -64,13 +64,7 @@ static void json_job(struct m87_jw *w, const struct job_view *v)
     m87_jw_kstr(w, "hash", r->hash);
     m87_jw_kbool(w, "enabled", r->enabled);
     m87_jw_kstr(w, "workdir", r->workdir);
-    m87_jw_kstr(w, "started", r->started);
-    m87_jw_kstr(w, "finished", r->finished);
-    m87_jw_kstr(w, "message", r->message);
-    m87_jw_kstr(w, "step", r->failed_step);
-    m87_jw_kstr(w, "output", r->output);
-    runner_jw_kint_or_null(w, "exit_code", r->exit_code);
-    m87_jw_kint(w, "attempts", r->attempts);
+    runner_record_write_run(w, r);
     m87_jw_key(w, "steps");
     m87_jw_arr_open(w);
     for (size_t i = 0; i < v->prog.n_results; i++)

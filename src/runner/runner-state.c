@@ -178,13 +178,24 @@ static int save(const char *state_dir, const char *id, const char *name, char *t
     return m87_write_file_atomic(path, owned, strlen(owned), 0600, err);
 }
 
-void runner_jw_kint_or_null(struct m87_jw *w, const char *key, int64_t v)
+static void kint_or_null(struct m87_jw *w, const char *key, int64_t v)
 {
     m87_jw_key(w, key);
     if (v < 0)
         m87_jw_null(w);
     else
         m87_jw_int(w, v);
+}
+
+void runner_record_write_run(struct m87_jw *w, const struct runner_record *r)
+{
+    m87_jw_kstr(w, "started", r->started);
+    m87_jw_kstr(w, "finished", r->finished);
+    m87_jw_kstr(w, "message", r->message);
+    m87_jw_kstr(w, "step", r->failed_step);
+    m87_jw_kstr(w, "output", r->output);
+    kint_or_null(w, "exit_code", r->exit_code);
+    m87_jw_kint(w, "attempts", r->attempts);
 }
 
 void runner_step_result_write(struct m87_jw *w, const struct runner_step_result *s)
@@ -194,7 +205,7 @@ void runner_step_result_write(struct m87_jw *w, const struct runner_step_result 
     m87_jw_kstr(w, "name", s->name);
     m87_jw_kstr(w, "state", s->state);
     m87_jw_kint(w, "attempts", s->attempts);
-    runner_jw_kint_or_null(w, "exit_code", s->exit_code);
+    kint_or_null(w, "exit_code", s->exit_code);
     m87_jw_kint(w, "duration_ms", s->duration_ms);
     m87_jw_kstr(w, "output", s->output ? s->output : "");
     m87_jw_kstr(w, "started", s->started);
@@ -215,14 +226,8 @@ int runner_record_save(const char *state_dir, const struct runner_record *rec,
     m87_jw_kbool(w, "ephemeral", rec->ephemeral);
     m87_jw_key(w, "files");
     m87_jw_strv(w, &rec->files);
-    m87_jw_kstr(w, "started", rec->started);
-    m87_jw_kstr(w, "finished", rec->finished);
-    m87_jw_kstr(w, "message", rec->message);
-    m87_jw_kstr(w, "step", rec->failed_step);
-    m87_jw_kstr(w, "output", rec->output);
-    runner_jw_kint_or_null(w, "exit_code", rec->exit_code);
-    m87_jw_kint(w, "attempts", rec->attempts);
-    runner_jw_kint_or_null(w, "containers", rec->containers);
+    runner_record_write_run(w, rec);
+    kint_or_null(w, "containers", rec->containers);
     m87_jw_kstr(w, "spec", rec->spec);
     m87_jw_obj_close(w);
     return save(state_dir, rec->id, "job.json", m87_jw_finish(w), err);
