@@ -100,6 +100,9 @@ static inline int agent_bad_option(const char *cmd, char **argv, int c)
 {
     return m87_bad_option("m87-agent", cmd, argv, c);
 }
+/* After getopt_long: AGENT_EXIT_OK when no operand is left, else say
+ * "m87-agent: CMD: unexpected argument 'ARG'" and return AGENT_EXIT_USAGE. */
+int agent_no_operands(const char *cmd, int argc, char **argv);
 /* A decimal in [min, max]; prints and returns -1 otherwise. */
 int agent_parse_long(const char *cmd, const char *opt, const char *text, long min, long max,
                      long *out);

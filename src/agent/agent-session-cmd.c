@@ -274,11 +274,7 @@ static int ps_parse(int argc, char **argv, bool *all)
             return agent_bad_option("docker ps", argv, ch);
         *all = true;
     }
-    if (optind < argc) {
-        fprintf(stderr, "m87-agent: docker ps: unexpected argument '%s'\n", argv[optind]);
-        return AGENT_EXIT_USAGE;
-    }
-    return AGENT_EXIT_OK;
+    return agent_no_operands("docker ps", argc, argv);
 }
 
 static void ps_print(const struct engine_container_summary *v, size_t n)

@@ -220,11 +220,8 @@ int agent_compose_down(struct agent_compose *g, int argc, char **argv)
             return agent_bad_option("compose down", argv, ch);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "m87-agent: compose down: unexpected argument '%s'\n", argv[optind]);
-        return AGENT_EXIT_USAGE;
-    }
-    return run_op(g, compose_down, true, &o, NULL, 0);
+    int rc = agent_no_operands("compose down", argc, argv);
+    return rc != AGENT_EXIT_OK ? rc : run_op(g, compose_down, true, &o, NULL, 0);
 }
 
 struct simple_cmd {
@@ -337,12 +334,11 @@ int agent_compose_config(struct agent_compose *g, int argc, char **argv)
             return agent_bad_option("compose config", argv, ch);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "m87-agent: compose config: unexpected argument '%s'\n", argv[optind]);
-        return AGENT_EXIT_USAGE;
-    }
+    int rc = agent_no_operands("compose config", argc, argv);
+    if (rc != AGENT_EXIT_OK)
+        return rc;
     _cleanup_(agent_project_release) struct agent_project ap = {0};
-    int rc = agent_project_load(g, false, &ap);
+    rc = agent_project_load(g, false, &ap);
     if (rc != AGENT_EXIT_OK || quiet)
         return rc;
     if (services) {

@@ -103,11 +103,7 @@ static int parse_run(int argc, char **argv, struct agent_config *c, struct run_f
             return agent_bad_option("run", argv, ch);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "m87-agent: run: unexpected argument '%s'\n", argv[optind]);
-        return AGENT_EXIT_USAGE;
-    }
-    return AGENT_EXIT_OK;
+    return agent_no_operands("run", argc, argv);
 }
 
 int agent_cmd_run(int argc, char **argv)

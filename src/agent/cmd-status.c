@@ -259,11 +259,7 @@ static int parse_status(int argc, char **argv, const char **dir, bool *json, boo
             return agent_bad_option("status", argv, ch);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "m87-agent: status: unexpected argument '%s'\n", argv[optind]);
-        return AGENT_EXIT_USAGE;
-    }
-    return AGENT_EXIT_OK;
+    return agent_no_operands("status", argc, argv);
 }
 
 int agent_cmd_status(int argc, char **argv)
