@@ -12,6 +12,7 @@
 #include "m87/list.h"
 #include "m87/spec-runspec.h"
 
+struct m87_jw;
 
 #define RUNNER_MAX_STATE_FILE (16u * 1024 * 1024)
 
@@ -80,6 +81,13 @@ int runner_progress_load(const char *state_dir, const char *id, struct runner_pr
                          struct m87_error **err);
 int runner_progress_save(const char *state_dir, const char *id, const struct runner_progress *p,
                          struct m87_error **err);
+/* One step result as a JSON object, as progress.json holds it and `m87-agent status --json`
+ * prints it: phase, name, state, attempts, exit_code (null when none), duration_ms, output ("" when
+ * none), started. */
+void runner_step_result_write(struct m87_jw *w, const struct runner_step_result *s);
+/* The members of the record's last run, as job.json holds them and `m87-agent status --json`
+ * prints them: started, finished, message, step, output, exit_code (null when none), attempts. */
+void runner_record_write_run(struct m87_jw *w, const struct runner_record *r);
 /* Ids of jobs/ * that hold a job.json, sorted. */
 int runner_state_list(const char *state_dir, struct m87_strv *ids, struct m87_error **err);
 /* The job stored in rec->spec, parsed again; NULL with *err when unreadable. */

@@ -79,9 +79,16 @@ void agent_project_release(struct agent_project *ap);
 int agent_check_services(const struct agent_project *ap, char **names, int n);
 /* A client for $DOCKER_HOST; prints and returns an exit status on failure. */
 int agent_open_client(struct engine_client **out);
+/* agent_project_load, agent_check_services and agent_open_client in turn; the first status
+ * other than AGENT_EXIT_OK (after printing why), or AGENT_EXIT_OK with *ap and *c filled. The
+ * caller releases both either way. */
+int agent_project_open(const struct agent_compose *g, bool by_name_ok, char **services,
+                       int n_services, struct agent_project *ap, struct engine_client **c);
 /* Options with the services, no stop timeout (-1) and the progress renderer. */
 void agent_options_init(const struct agent_compose *g, struct compose_options *o, char **services,
                         int n_services);
+/* Select the services (all when n_services is 0) in options an agent_options_init made. */
+void agent_options_services(struct compose_options *o, char **services, int n_services);
 
 /* ---- what every command shares (cmd-common.c) ---- */
 
@@ -93,6 +100,9 @@ static inline int agent_bad_option(const char *cmd, char **argv, int c)
 {
     return m87_bad_option("m87-agent", cmd, argv, c);
 }
+/* After getopt_long: AGENT_EXIT_OK when no operand is left, else say
+ * "m87-agent: CMD: unexpected argument 'ARG'" and return AGENT_EXIT_USAGE. */
+int agent_no_operands(const char *cmd, int argc, char **argv);
 /* A decimal in [min, max]; prints and returns -1 otherwise. */
 int agent_parse_long(const char *cmd, const char *opt, const char *text, long min, long max,
                      long *out);

@@ -88,6 +88,25 @@ static bool changes_containers(const char *sub)
     return false;
 }
 
+/* The containers, stopped ones too, of project (of every project when NULL), only those a
+ * session started when interactive. */
+static int list_containers(struct engine_client *c, const char *project, bool interactive,
+                           struct engine_container_summary **v, size_t *n, struct m87_error **err)
+{
+    _cleanup_free_ char *label =
+        project ? m87_xasprintf("com.docker.compose.project=%s", project) : NULL;
+    struct m87_kvlist filters;
+
+    m87_kvlist_init(&filters);
+    if (label)
+        m87_kvlist_add(&filters, "label", label);
+    if (interactive)
+        m87_kvlist_add(&filters, "label", AGENT_INTERACTIVE_LABEL "=true");
+    int rc = engine_container_list(c, true, &filters, v, n, err);
+    m87_kvlist_release(&filters);
+    return rc;
+}
+
 /* Containers of the project that a deployment made (no interactive label) are not a session's
  * to change: the two would fight over them. */
 static int check_not_deployed(const char *project)
@@ -95,18 +114,12 @@ static int check_not_deployed(const char *project)
     _cleanup_(engine_client_freep) struct engine_client *c = NULL;
     _cleanup_error_ struct m87_error *err = NULL;
     struct engine_container_summary *v = NULL;
-    struct m87_kvlist filters;
     size_t n = 0;
     int rc = agent_open_client(&c);
 
     if (rc != AGENT_EXIT_OK)
         return rc;
-    m87_kvlist_init(&filters);
-    _cleanup_free_ char *label = m87_xasprintf("com.docker.compose.project=%s", project);
-    m87_kvlist_add(&filters, "label", label);
-    rc = engine_container_list(c, true, &filters, &v, &n, &err);
-    m87_kvlist_release(&filters);
-    if (rc < 0) {
+    if (list_containers(c, project, false, &v, &n, &err) < 0) {
         agent_print_error(err);
         return AGENT_EXIT_FAILED;
     }
@@ -168,24 +181,25 @@ static void write_container(struct m87_jw *w, const struct engine_container_summ
     m87_jw_obj_close(w);
 }
 
-char *agent_session_interactive(const char *docker_host, const char *project)
+/* list_containers of the interactive ones, on a client of its own for docker_host. */
+static int list_interactive(const char *docker_host, const char *project,
+                            struct engine_container_summary **v, size_t *n)
 {
     _cleanup_error_ struct m87_error *err = NULL;
     struct engine_client_options co = {.host = docker_host};
     _cleanup_(engine_client_freep) struct engine_client *c = engine_client_new(&co, &err);
-    struct engine_container_summary *v = NULL;
-    struct m87_kvlist filters;
-    size_t n = 0;
 
     if (!c)
-        return NULL;
-    m87_kvlist_init(&filters);
-    _cleanup_free_ char *label = m87_xasprintf("com.docker.compose.project=%s", project);
-    m87_kvlist_add(&filters, "label", label);
-    m87_kvlist_add(&filters, "label", AGENT_INTERACTIVE_LABEL "=true");
-    int rc = engine_container_list(c, true, &filters, &v, &n, &err);
-    m87_kvlist_release(&filters);
-    if (rc < 0)
+        return -1;
+    return list_containers(c, project, true, v, n, &err);
+}
+
+char *agent_session_interactive(const char *docker_host, const char *project)
+{
+    struct engine_container_summary *v = NULL;
+    size_t n = 0;
+
+    if (list_interactive(docker_host, project, &v, &n) < 0)
         return NULL;
     struct m87_jw *w = m87_jw_new();
     m87_jw_obj_open(w);
@@ -204,19 +218,10 @@ char *agent_session_interactive(const char *docker_host, const char *project)
  * (their bind mounts, their compose files). */
 static int interactive_dirs(const char *docker_host, struct m87_strv *dirs)
 {
-    _cleanup_error_ struct m87_error *err = NULL;
-    struct engine_client_options co = {.host = docker_host};
-    _cleanup_(engine_client_freep) struct engine_client *c = engine_client_new(&co, &err);
     struct engine_container_summary *v = NULL;
-    struct m87_kvlist filters;
     size_t n = 0;
+    int rc = list_interactive(docker_host, NULL, &v, &n);
 
-    if (!c)
-        return -1;
-    m87_kvlist_init(&filters);
-    m87_kvlist_add(&filters, "label", AGENT_INTERACTIVE_LABEL "=true");
-    int rc = engine_container_list(c, true, &filters, &v, &n, &err);
-    m87_kvlist_release(&filters);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const char *wd = m87_kvlist_get(&v[i].labels, "com.docker.compose.project.working_dir");
         if (wd)
@@ -269,11 +274,7 @@ static int ps_parse(int argc, char **argv, bool *all)
             return agent_bad_option("docker ps", argv, ch);
         *all = true;
     }
-    if (optind < argc) {
-        fprintf(stderr, "m87-agent: docker ps: unexpected argument '%s'\n", argv[optind]);
-        return AGENT_EXIT_USAGE;
-    }
-    return AGENT_EXIT_OK;
+    return agent_no_operands("docker ps", argc, argv);
 }
 
 static void ps_print(const struct engine_container_summary *v, size_t n)

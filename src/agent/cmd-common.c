@@ -24,6 +24,14 @@ int agent_parse_long(const char *cmd, const char *opt, const char *text, long mi
     return 0;
 }
 
+int agent_no_operands(const char *cmd, int argc, char **argv)
+{
+    if (optind >= argc)
+        return AGENT_EXIT_OK;
+    fprintf(stderr, "m87-agent: %s: unexpected argument '%s'\n", cmd, argv[optind]);
+    return AGENT_EXIT_USAGE;
+}
+
 void agent_print_error(const struct m87_error *err)
 {
     fprintf(stderr, "m87-agent: %s\n", err && err->msg ? err->msg : "unknown error");

@@ -126,6 +126,18 @@ int agent_open_client(struct engine_client **out)
     return AGENT_EXIT_OK;
 }
 
+int agent_project_open(const struct agent_compose *g, bool by_name_ok, char **services,
+                       int n_services, struct agent_project *ap, struct engine_client **c)
+{
+    int rc = agent_project_load(g, by_name_ok, ap);
+
+    if (rc == AGENT_EXIT_OK)
+        rc = agent_check_services(ap, services, n_services);
+    if (rc == AGENT_EXIT_OK)
+        rc = agent_open_client(c);
+    return rc;
+}
+
 /* ---- options shared by the subcommands ----------------------------------------------------------
  */
 
@@ -133,10 +145,15 @@ void agent_options_init(const struct agent_compose *g, struct compose_options *o
                         int n_services)
 {
     *o = (struct compose_options){
-        .services = n_services > 0 ? (const char *const *)services : NULL,
-        .n_services = n_services > 0 ? (size_t)n_services : 0,
         .timeout_s = -1,
         .on_event = g->progress ? agent_progress_event : NULL,
         .ctx = g->progress,
     };
+    agent_options_services(o, services, n_services);
+}
+
+void agent_options_services(struct compose_options *o, char **services, int n_services)
+{
+    o->services = n_services > 0 ? (const char *const *)services : NULL;
+    o->n_services = n_services > 0 ? (size_t)n_services : 0;
 }

@@ -151,9 +151,7 @@ int agent_compose_ps(struct agent_compose *g, int argc, char **argv)
     struct compose_container *v = NULL;
     size_t n = 0;
 
-    if ((rc = agent_project_load(g, true, &ap)) != AGENT_EXIT_OK ||
-        (rc = agent_check_services(&ap, services, n_services)) != AGENT_EXIT_OK ||
-        (rc = agent_open_client(&c)) != AGENT_EXIT_OK)
+    if ((rc = agent_project_open(g, true, services, n_services, &ap, &c)) != AGENT_EXIT_OK)
         return rc;
     agent_options_init(g, &o, services, n_services);
     if (compose_ps(c, ap.p, &o, &v, &n, &err) < 0) {
@@ -346,9 +344,7 @@ int agent_compose_logs(struct agent_compose *g, int argc, char **argv)
     _cleanup_(agent_project_release) struct agent_project ap = {0};
     _cleanup_(engine_client_freep) struct engine_client *c = NULL;
 
-    if ((rc = agent_project_load(g, true, &ap)) != AGENT_EXIT_OK ||
-        (rc = agent_check_services(&ap, services, n_services)) != AGENT_EXIT_OK ||
-        (rc = agent_open_client(&c)) != AGENT_EXIT_OK)
+    if ((rc = agent_project_open(g, true, services, n_services, &ap, &c)) != AGENT_EXIT_OK)
         return rc;
     return show_logs(c, ap.p, services, n_services, &lo, prefix, false);
 }
@@ -369,9 +365,7 @@ static void attach_child(struct agent_compose *g, char **services, int n_service
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     sigprocmask(SIG_SETMASK, old, NULL);
-    int rc = agent_project_load(g, false, &ap);
-    if (rc == AGENT_EXIT_OK)
-        rc = agent_open_client(&c);
+    int rc = agent_project_open(g, false, NULL, 0, &ap, &c);
     if (rc == AGENT_EXIT_OK)
         rc = show_logs(c, ap.p, services, n_services, &lo, true, true);
     fflush(NULL);
@@ -387,9 +381,7 @@ static int attach_stop(struct agent_compose *g, char **services, int n_services)
     _cleanup_(agent_project_release) struct agent_project ap = {0};
     _cleanup_(engine_client_freep) struct engine_client *c = NULL;
     _cleanup_error_ struct m87_error *err = NULL;
-    int rc = agent_project_load(g, false, &ap);
-    if (rc == AGENT_EXIT_OK)
-        rc = agent_open_client(&c);
+    int rc = agent_project_open(g, false, NULL, 0, &ap, &c);
     if (rc != AGENT_EXIT_OK)
         return rc;
     if (compose_stop(c, ap.p, &o, &err) < 0) {

@@ -40,12 +40,8 @@ static int run_op(struct agent_compose *g, compose_op_fn op, bool by_name_ok,
     _cleanup_(agent_project_release) struct agent_project ap = {0};
     _cleanup_(engine_client_freep) struct engine_client *c = NULL;
     _cleanup_error_ struct m87_error *err = NULL;
-    int rc = agent_project_load(g, by_name_ok, &ap);
+    int rc = agent_project_open(g, by_name_ok, services, n_services, &ap, &c);
 
-    if (rc == AGENT_EXIT_OK)
-        rc = agent_check_services(&ap, services, n_services);
-    if (rc == AGENT_EXIT_OK)
-        rc = agent_open_client(&c);
     if (rc != AGENT_EXIT_OK)
         return rc;
     rc = op(c, ap.p, o, &err);
@@ -167,8 +163,7 @@ int agent_compose_up(struct agent_compose *g, int argc, char **argv)
         return rc < 0 ? AGENT_EXIT_OK : rc;
     char **services = argv + optind;
     int n = argc - optind;
-    o.services = n > 0 ? (const char *const *)services : NULL;
-    o.n_services = n > 0 ? (size_t)n : 0;
+    agent_options_services(&o, services, n);
     rc = run_op(g, compose_up, false, &o, services, n);
     if (rc != AGENT_EXIT_OK || detach)
         return rc;
@@ -225,11 +220,8 @@ int agent_compose_down(struct agent_compose *g, int argc, char **argv)
             return agent_bad_option("compose down", argv, ch);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "m87-agent: compose down: unexpected argument '%s'\n", argv[optind]);
-        return AGENT_EXIT_USAGE;
-    }
-    return run_op(g, compose_down, true, &o, NULL, 0);
+    int rc = agent_no_operands("compose down", argc, argv);
+    return rc != AGENT_EXIT_OK ? rc : run_op(g, compose_down, true, &o, NULL, 0);
 }
 
 struct simple_cmd {
@@ -285,8 +277,7 @@ static int cmd_simple(struct agent_compose *g, const struct simple_cmd *sc, int 
         }
     }
     int n = argc - optind;
-    o.services = n > 0 ? (const char *const *)(argv + optind) : NULL;
-    o.n_services = n > 0 ? (size_t)n : 0;
+    agent_options_services(&o, argv + optind, n);
     return run_op(g, sc->op, sc->by_name_ok, &o, argv + optind, n);
 }
 
@@ -343,12 +334,11 @@ int agent_compose_config(struct agent_compose *g, int argc, char **argv)
             return agent_bad_option("compose config", argv, ch);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "m87-agent: compose config: unexpected argument '%s'\n", argv[optind]);
-        return AGENT_EXIT_USAGE;
-    }
+    int rc = agent_no_operands("compose config", argc, argv);
+    if (rc != AGENT_EXIT_OK)
+        return rc;
     _cleanup_(agent_project_release) struct agent_project ap = {0};
-    int rc = agent_project_load(g, false, &ap);
+    rc = agent_project_load(g, false, &ap);
     if (rc != AGENT_EXIT_OK || quiet)
         return rc;
     if (services) {
@@ -404,17 +394,11 @@ static int pull_run(struct agent_compose *g, bool ignore, char **services, int n
     _cleanup_(engine_client_freep) struct engine_client *c = NULL;
     _cleanup_error_ struct m87_error *err = NULL;
     struct compose_options o;
-    int rc = agent_project_load(g, false, &ap);
+    int rc = agent_project_open(g, false, services, n, &ap, &c);
 
-    if (rc == AGENT_EXIT_OK)
-        rc = agent_check_services(&ap, services, n);
-    if (rc == AGENT_EXIT_OK)
-        rc = agent_open_client(&c);
     if (rc != AGENT_EXIT_OK)
         return rc;
-    agent_options_init(g, &o, NULL, 0);
-    o.services = n > 0 ? (const char *const *)services : NULL;
-    o.n_services = n > 0 ? (size_t)n : 0;
+    agent_options_init(g, &o, services, n);
     rc = compose_pull(c, ap.p, &o, &err);
     agent_progress_flush(g->progress);
     if (rc == 0)

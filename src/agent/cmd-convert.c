@@ -96,11 +96,7 @@ static int parse_args(int argc, char **argv, struct convert_args *a)
             return agent_bad_option("convert", argv, c) + 1;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "m87-agent: convert: unexpected argument '%s'\n", argv[optind]);
-        return AGENT_EXIT_USAGE + 1;
-    }
-    return 0;
+    return agent_no_operands("convert", argc, argv) == AGENT_EXIT_OK ? 0 : AGENT_EXIT_USAGE + 1;
 }
 
 int agent_cmd_convert(int argc, char **argv)

@@ -77,18 +77,14 @@ static int parse_run(int argc, char **argv, struct agent_config *c, struct run_f
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    char **fields[] = {[OPT_SERVER - OPT_SERVER] = &c->server,
-                       [OPT_TOKEN - OPT_SERVER] = &c->token,
-                       [OPT_STATE_DIR - OPT_SERVER] = &c->state_dir,
-                       [OPT_DOCKER_HOST - OPT_SERVER] = &c->docker_host,
-                       [OPT_CA_FILE - OPT_SERVER] = &c->ca_file};
-    int ch;
+    int ch, li = 0;
 
     optind = 0;
-    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (ch >= OPT_SERVER && ch <= OPT_CA_FILE) {
-            free(*fields[ch - OPT_SERVER]);
-            *fields[ch - OPT_SERVER] = m87_xstrdup(optarg);
+    while ((ch = getopt_long(argc, argv, ":h", opts, &li)) != -1) {
+        if (ch >= OPT_SERVER && ch <= OPT_CA_FILE) { /* the string settings, named as in the file */
+            char **field = agent_config_string(c, opts[li].name);
+            free(*field);
+            *field = m87_xstrdup(optarg);
         } else if (ch == OPT_INSECURE_HTTP) {
             c->insecure_http = c->insecure_http_set = true;
         } else if (ch == OPT_TRUST) {
@@ -107,11 +103,7 @@ static int parse_run(int argc, char **argv, struct agent_config *c, struct run_f
             return agent_bad_option("run", argv, ch);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "m87-agent: run: unexpected argument '%s'\n", argv[optind]);
-        return AGENT_EXIT_USAGE;
-    }
-    return AGENT_EXIT_OK;
+    return agent_no_operands("run", argc, argv);
 }
 
 int agent_cmd_run(int argc, char **argv)

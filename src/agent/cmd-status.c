@@ -54,24 +54,6 @@ static bool view_failed(const struct job_view *v)
            (strcmp(v->rec.state, RUNNER_STOPPING) == 0 && v->rec.message);
 }
 
-static void json_step(struct m87_jw *w, const struct runner_step_result *s)
-{
-    m87_jw_obj_open(w);
-    m87_jw_kstr(w, "phase", s->phase);
-    m87_jw_kstr(w, "name", s->name);
-    m87_jw_kstr(w, "state", s->state);
-    m87_jw_kint(w, "attempts", s->attempts);
-    m87_jw_key(w, "exit_code");
-    if (s->exit_code < 0)
-        m87_jw_null(w);
-    else
-        m87_jw_int(w, s->exit_code);
-    m87_jw_kint(w, "duration_ms", s->duration_ms);
-    m87_jw_kstr(w, "output", s->output ? s->output : "");
-    m87_jw_kstr(w, "started", s->started);
-    m87_jw_obj_close(w);
-}
-
 static void json_job(struct m87_jw *w, const struct job_view *v)
 {
     const struct runner_record *r = &v->rec;
@@ -82,21 +64,11 @@ static void json_job(struct m87_jw *w, const struct job_view *v)
     m87_jw_kstr(w, "hash", r->hash);
     m87_jw_kbool(w, "enabled", r->enabled);
     m87_jw_kstr(w, "workdir", r->workdir);
-    m87_jw_kstr(w, "started", r->started);
-    m87_jw_kstr(w, "finished", r->finished);
-    m87_jw_kstr(w, "message", r->message);
-    m87_jw_kstr(w, "step", r->failed_step);
-    m87_jw_kstr(w, "output", r->output);
-    m87_jw_key(w, "exit_code");
-    if (r->exit_code < 0)
-        m87_jw_null(w);
-    else
-        m87_jw_int(w, r->exit_code);
-    m87_jw_kint(w, "attempts", r->attempts);
+    runner_record_write_run(w, r);
     m87_jw_key(w, "steps");
     m87_jw_arr_open(w);
     for (size_t i = 0; i < v->prog.n_results; i++)
-        json_step(w, &v->prog.results[i]);
+        runner_step_result_write(w, &v->prog.results[i]);
     m87_jw_arr_close(w);
     m87_jw_obj_close(w);
 }
@@ -287,11 +259,7 @@ static int parse_status(int argc, char **argv, const char **dir, bool *json, boo
             return agent_bad_option("status", argv, ch);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "m87-agent: status: unexpected argument '%s'\n", argv[optind]);
-        return AGENT_EXIT_USAGE;
-    }
-    return AGENT_EXIT_OK;
+    return agent_no_operands("status", argc, argv);
 }
 
 int agent_cmd_status(int argc, char **argv)

@@ -39,6 +39,10 @@ struct agent_config {
 
 void agent_config_release(struct agent_config *c);
 
+/* The field of a string setting (server, token, state-dir, docker-host, ca-file), NULL for any
+ * other key. The field is c's, freed by agent_config_release. */
+char **agent_config_string(struct agent_config *c, const char *key);
+
 /* Read `key = value` lines ('#' comments, blank lines) from path into the fields of c that are
  * still unset (flags win). Keys: server, token, state-dir, docker-host, ca-file, insecure-http
  * (true/false), journal-max-bytes, min-free-bytes (sizes: 16MiB), keep-previous (a count),

@@ -1,12 +1,14 @@
 /* The daemon's settings: flags first, then `key = value` lines of the config file, then
  * defaults. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "agent/config.h"
 #include "agent/daemon.h"
 #include "m87/alloc.h"
+#include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/file.h"
 #include "m87/list.h"
@@ -15,13 +17,30 @@
 #include "m87/sign.h"
 #include "m87/units.h"
 
+/* The settings that are one string each: the key (also the flag of `m87-agent run`), the field. */
+static const struct {
+    const char *key;
+    size_t offset;
+} string_settings[] = {
+    {"server", offsetof(struct agent_config, server)},
+    {"token", offsetof(struct agent_config, token)},
+    {"state-dir", offsetof(struct agent_config, state_dir)},
+    {"docker-host", offsetof(struct agent_config, docker_host)},
+    {"ca-file", offsetof(struct agent_config, ca_file)},
+};
+
+char **agent_config_string(struct agent_config *c, const char *key)
+{
+    for (size_t i = 0; i < M87_ARRAY_LEN(string_settings); i++)
+        if (strcmp(key, string_settings[i].key) == 0)
+            return (char **)((char *)c + string_settings[i].offset);
+    return NULL;
+}
+
 void agent_config_release(struct agent_config *c)
 {
-    free(c->server);
-    free(c->token);
-    free(c->state_dir);
-    free(c->docker_host);
-    free(c->ca_file);
+    for (size_t i = 0; i < M87_ARRAY_LEN(string_settings); i++)
+        free(*agent_config_string(c, string_settings[i].key));
     m87_strv_release(&c->trust);
     for (size_t i = 0; i < c->n_trust_keys; i++)
         m87_sign_key_free(c->trust_keys[i]);
@@ -105,16 +124,9 @@ static int config_line(struct agent_config *c, const char *path, size_t no, char
     for (char *u = key; *u; u++)
         if (*u == '_')
             *u = '-';
-    if (strcmp(key, "server") == 0) {
-        set_once(&c->server, value);
-    } else if (strcmp(key, "token") == 0) {
-        set_once(&c->token, value);
-    } else if (strcmp(key, "state-dir") == 0) {
-        set_once(&c->state_dir, value);
-    } else if (strcmp(key, "docker-host") == 0) {
-        set_once(&c->docker_host, value);
-    } else if (strcmp(key, "ca-file") == 0) {
-        set_once(&c->ca_file, value);
+    char **field = agent_config_string(c, key);
+    if (field) {
+        set_once(field, value);
     } else if (strcmp(key, "insecure-http") == 0) {
         bool v = false;
         if (parse_bool(value, &v) < 0)

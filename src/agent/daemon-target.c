@@ -1,5 +1,4 @@
 /* Target revisions: what the server's sync answer names, kept on disk as it came. */
-#include <errno.h>
 #include <string.h>
 
 #include "agent/daemon.h"
@@ -12,6 +11,7 @@
 #include "m87/json.h"
 #include "m87/spec-runspec.h"
 #include "m87/spec-window.h"
+#include "m87/state-file.h"
 
 #define MAX_TARGET_FILE (2u * SPEC_RUNSPEC_MAX_FILE + 64u * 1024)
 
@@ -118,18 +118,12 @@ int agent_target_from_json(const struct m87_json *node, struct agent_target *t,
 
 int agent_target_load(const char *path, struct agent_target *t, struct m87_error **err)
 {
-    _cleanup_error_ struct m87_error *e = NULL;
-    size_t len = 0;
-    _cleanup_free_ char *text = m87_read_file(path, MAX_TARGET_FILE, &len, &e);
+    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
+    int rc = m87_state_read_json(path, MAX_TARGET_FILE, &doc, err);
 
-    if (!text) {
-        if (e->sys_errno == ENOENT)
-            return 0;
-        *err = M87_STEAL(e);
-        return -1;
-    }
-    _cleanup_(m87_json_freep) struct m87_json *doc = m87_json_parse(text, len, err);
-    if (!doc || agent_target_from_json(doc, t, err) < 0)
+    if (rc <= 0)
+        return rc;
+    if (agent_target_from_json(doc, t, err) < 0)
         return m87_error_wrap(err, "read '%s'", path);
     return 1;
 }

@@ -1,11 +1,10 @@
 /* m87-agent: the device daemon and the native compose executor. */
 #include <stdio.h>
-#include <string.h>
 
 #include "agent/agent-internal.h"
 #include "m87/command.h"
 #include "m87/compiler.h"
-#include "m87/version.h"
+#include "m87/program.h"
 
 static const struct m87_command commands[] = {
     {"compose", agent_cmd_compose, "apply a Docker Compose project through the Engine API"},
@@ -33,22 +32,5 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return AGENT_EXIT_USAGE;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(stdout);
-        return AGENT_EXIT_OK;
-    }
-    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-        printf("m87-agent %s\n", M87_VERSION);
-        return AGENT_EXIT_OK;
-    }
-    const struct m87_command *cmd = m87_command_find(commands, M87_ARRAY_LEN(commands), argv[1]);
-    if (cmd)
-        return m87_command_run(cmd, NULL, argc - 1, argv + 1);
-    fprintf(stderr, "m87-agent: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return AGENT_EXIT_USAGE;
+    return m87_program_main("m87-agent", commands, M87_ARRAY_LEN(commands), usage, argc, argv);
 }

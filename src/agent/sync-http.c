@@ -17,6 +17,7 @@
 #include "m87/json.h"
 #include "m87/runner-text.h"
 #include "m87/spec-bundle.h"
+#include "m87/state-file.h"
 #include "m87/time.h"
 #include "m87/version.h"
 
@@ -295,12 +296,7 @@ static int finish_part(const char *part, const char *final, const char *digest,
     }
     if (rename(part, final) < 0)
         return m87_error_set(err, M87_E_IO, errno, "rename '%s'", part);
-    _cleanup_free_ char *dir = m87_xstrdup(final);
-    *strrchr(dir, '/') = '\0';
-    _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) < 0)
-        return m87_error_set(err, M87_E_IO, errno, "sync directory '%s'", dir);
-    return 0;
+    return m87_state_sync_dir(final, err);
 }
 
 int agent_http_bundle(struct agent_http *h, const char *digest, const char *dir, int64_t *gained,

@@ -29,6 +29,7 @@
 #include "m87/runner-journal.h"
 #include "m87/runner-text.h"
 #include "m87/runner.h"
+#include "m87/state-file.h"
 
 #define SEGMENT_SUFFIX ".jsonl"
 #define MAX_SEGMENT_READ (RUNNER_JOURNAL_SEGMENT + 2 * RUNNER_MAX_RECORD)
@@ -270,14 +271,7 @@ static int write_line(const char *path, const char *text, size_t len, bool creat
             e = errno;
         return m87_error_set(err, M87_E_IO, e, "append to '%s'", path);
     }
-    if (created) {
-        _cleanup_free_ char *dir = m87_xstrdup(path);
-        *strrchr(dir, '/') = '\0';
-        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 || fsync(dfd) < 0)
-            return m87_error_set(err, M87_E_IO, errno, "sync directory '%s'", dir);
-    }
-    return 0;
+    return created ? m87_state_sync_dir(path, err) : 0;
 }
 
 static int append_locked(struct runner_journal *j, runner_record_fn fill, const void *ctx,

@@ -16,6 +16,7 @@
 #include "m87/runner.h"
 #include "m87/spec-bundle.h"
 #include "m87/spec-runspec.h"
+#include "m87/state-file.h"
 
 char *runner_workdir_path(const struct runner *r, const struct spec_job *job)
 {
@@ -140,12 +141,7 @@ static int copy_hashed(const char *src, const char *dst, char hex[M87_SHA256_HEX
         unlink(tmp);
         return m87_error_set(err, M87_E_IO, e, "write '%s'", dst);
     }
-    _cleanup_free_ char *dir = m87_xstrdup(dst);
-    *strrchr(dir, '/') = '\0';
-    _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) < 0)
-        return m87_error_set(err, M87_E_IO, errno, "sync directory '%s'", dir);
-    return 0;
+    return m87_state_sync_dir(dst, err);
 }
 
 /* The bundle's file in STATE/bundles, copied there from BUNDLES with its digest checked. */
