@@ -137,6 +137,11 @@ struct loader {
     size_t text_len;
 };
 
+/* ---- the loader's shared readers (spec-compose-loader.c) --------------------------------------
+ */
+
+/* The process's environment, or the caller's lookup when it gave one (ctx is the loader). */
+const char *spec_loader_process_lookup(void *ctx, const char *name);
 /* The project's environment: the process (or the caller's lookup), then .env. */
 const char *spec_loader_lookup(void *ctx, const char *name);
 /* Add a warning to the project, once per text. */
@@ -147,6 +152,8 @@ char *spec_loader_abspath(struct loader *l, const struct cnode *n, const char *p
                           const char *where, struct m87_error **err);
 /* Lexical cleaning as Go's filepath.Clean of an absolute path. Caller frees. */
 char *spec_compose_clean_path(const char *path);
+/* path cleaned, joined to dir first when it is relative. Caller frees. */
+char *spec_compose_join_clean(const char *dir, const char *path);
 
 /* ---- services (spec-compose-service.c, -ports.c, -mounts.c)
  * -------------------------------------- */
@@ -161,7 +168,8 @@ struct svc {
     char *fpath; /* "services.NAME.FIELD" of the last spec_svc_get */
 };
 
-/* The value of a field of the service, NULL when absent or null; sets c->fpath. */
+/* The value of a field of the service, NULL when absent or null; sets c->fpath
+ * (spec-compose-svc.c, as spec_svc_str). */
 const struct cnode *spec_svc_get(struct svc *c, const char *name);
 /* Typed fields: absent leaves *out as it is. */
 int spec_svc_str(struct svc *c, const char *name, char **out);

@@ -121,26 +121,6 @@ static const char *const service_unsupported[] = {
 /* ---- field access ------------------------------------------------------------------------------
  */
 
-const struct cnode *spec_svc_get(struct svc *c, const char *name)
-{
-    free(c->fpath);
-    c->fpath = spec_cn_path(c->path, name);
-    return spec_cn_val(c->def, name);
-}
-
-int spec_svc_str(struct svc *c, const char *name, char **out)
-{
-    const struct cnode *v = spec_svc_get(c, name);
-    const char *s = NULL;
-    if (v == NULL)
-        return 0;
-    if (spec_cn_str(v, c->fpath, &s, c->err) < 0)
-        return -1;
-    free(*out);
-    *out = m87_xstrdup(s);
-    return 0;
-}
-
 static int svc_bool(struct svc *c, const char *name, bool *out)
 {
     const struct cnode *v = spec_svc_get(c, name);
