@@ -155,8 +155,8 @@ char *spec_compose_clean_path(const char *path);
 /* path cleaned, joined to dir first when it is relative. Caller frees. */
 char *spec_compose_join_clean(const char *dir, const char *path);
 
-/* ---- services (spec-compose-service.c, -ports.c, -mounts.c)
- * -------------------------------------- */
+/* ---- services (spec-compose-service.c; its parts in -svc.c, -process.c, -runtime.c, -links.c,
+ * -ports.c, -mounts.c) ------------------------------------------------------------------------- */
 
 /* The state of reading one service: its definition, and the path of the field last fetched. */
 struct svc {
@@ -173,6 +173,8 @@ struct svc {
 const struct cnode *spec_svc_get(struct svc *c, const char *name);
 /* Typed fields: absent leaves *out as it is. */
 int spec_svc_str(struct svc *c, const char *name, char **out);
+/* command, entrypoint, environment, env_file (spec-compose-process.c). */
+int spec_svc_process(struct svc *c);
 /* networks, network_mode, depends_on, configs, secrets (spec-compose-links.c). */
 int spec_svc_links(struct svc *c);
 /* restart, deploy, healthcheck, logging, ulimits, sysctls, labels, extra_hosts
