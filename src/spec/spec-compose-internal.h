@@ -91,6 +91,17 @@ int spec_cn_cpus(const struct cnode *n, const char *path, int64_t *out, struct m
 int spec_cn_strings(const struct cnode *n, const char *path, struct m87_strv *out,
                     struct m87_error **err);
 
+/* Readers of one entry of a list written in compose's two syntaxes: a mapping (the long syntax)
+ * or a string (the short one, as text). ctx is the caller's; 0 or -1 with *err. */
+typedef int (*cn_long_fn)(void *ctx, const struct cnode *e, const char *path,
+                          struct m87_error **err);
+typedef int (*cn_short_fn)(void *ctx, const struct cnode *e, const char *path, const char *text,
+                           struct m87_error **err);
+/* Check that n is a sequence (as spec_cn_expect), then read each entry with the reader of the
+ * syntax it is written in, "PATH[I]" as its path; stop at the first error. */
+int spec_cn_entries(const struct cnode *n, const char *path, void *ctx, cn_long_fn long_form,
+                    cn_short_fn short_form, struct m87_error **err);
+
 enum cn_kv_null {
     CN_KV_NULL,  /* a valueless key keeps a NULL value */
     CN_KV_EMPTY, /* it becomes "" */

@@ -394,6 +394,25 @@ int spec_cn_strings(const struct cnode *n, const char *path, struct m87_strv *ou
     return 0;
 }
 
+int spec_cn_entries(const struct cnode *n, const char *path, void *ctx, cn_long_fn long_form,
+                    cn_short_fn short_form, struct m87_error **err)
+{
+    if (spec_cn_expect(n, path, M87_YAML_SEQUENCE, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n->len; i++) {
+        const struct cnode *e = n->items[i];
+        _cleanup_free_ char *ip = spec_cn_path_i(path, i);
+        const char *text = NULL;
+        if (spec_cn_is_map(e)) {
+            if (long_form(ctx, e, ip, err) < 0)
+                return -1;
+        } else if (spec_cn_str(e, ip, &text, err) < 0 || short_form(ctx, e, ip, text, err) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int kv_null(const struct cnode *n, const char *path, const char *key, enum cn_kv_null nulls,
                    struct m87_kvlist *out, struct m87_error **err)
 {
