@@ -332,45 +332,44 @@ int spec_cn_mode(const struct cnode *n, const char *path, int64_t *out, struct m
     return 0;
 }
 
-int spec_cn_bytes(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
+/* A string read by one of the units parsers, whose error is prefixed with the node's place. */
+static int cn_units(const struct cnode *n, const char *path,
+                    int (*parse)(const char *text, int64_t *out, struct m87_error **err),
+                    int64_t *out, struct m87_error **err)
 {
     const char *s = NULL;
     if (spec_cn_str(n, path, &s, err) < 0)
         return -1;
-    if (n->type == M87_YAML_INT && n->src) {
-        int64_t v;
-        if (cn_int(n, path, &v, err) < 0)
-            return -1;
-        if (v < 0)
-            return spec_cn_error(n, err, "%s: invalid size '%s'", path, s);
-        *out = v;
-        return 0;
-    }
-    if (m87_parse_bytes(s, out, err) < 0)
+    if (parse(s, out, err) < 0)
         return spec_cn_wrap(n, path, err);
+    return 0;
+}
+
+int spec_cn_bytes(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
+{
+    if (n->kind != M87_YAML_SCALAR || n->type != M87_YAML_INT || n->src == NULL)
+        return cn_units(n, path, m87_parse_bytes, out, err);
+    int64_t v;
+    if (cn_int(n, path, &v, err) < 0)
+        return -1;
+    if (v < 0)
+        return spec_cn_error(n, err, "%s: invalid size '%s'", path, n->text);
+    *out = v;
     return 0;
 }
 
 int spec_cn_duration(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
 {
-    const char *s = NULL;
-    if (spec_cn_str(n, path, &s, err) < 0)
+    if (cn_units(n, path, m87_parse_duration, out, err) < 0)
         return -1;
-    if (m87_parse_duration(s, out, err) < 0)
-        return spec_cn_wrap(n, path, err);
     if (*out < 0)
-        return spec_cn_error(n, err, "%s: negative duration '%s'", path, s);
+        return spec_cn_error(n, err, "%s: negative duration '%s'", path, n->text);
     return 0;
 }
 
 int spec_cn_cpus(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
 {
-    const char *s = NULL;
-    if (spec_cn_str(n, path, &s, err) < 0)
-        return -1;
-    if (m87_parse_cpus(s, out, err) < 0)
-        return spec_cn_wrap(n, path, err);
-    return 0;
+    return cn_units(n, path, m87_parse_cpus, out, err);
 }
 
 int spec_cn_strings(const struct cnode *n, const char *path, struct m87_strv *out,
