@@ -44,10 +44,6 @@ ACCEPTED_CIRCLES = {
         ({"cli-args.c", "cli-config.c"}, UNTANGLE),
         ({"cli-deployments.c", "cli-show.c", "cli-status.c"}, UNTANGLE),
     ],
-    "spec": [
-        ({"spec-compose-links.c", "spec-compose-load.c", "spec-compose-mounts.c",
-          "spec-compose-runtime.c", "spec-compose-service.c", "spec-compose-top.c"}, UNTANGLE),
-    ],
 }
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -91,6 +91,17 @@ int spec_cn_cpus(const struct cnode *n, const char *path, int64_t *out, struct m
 int spec_cn_strings(const struct cnode *n, const char *path, struct m87_strv *out,
                     struct m87_error **err);
 
+/* Readers of one entry of a list written in compose's two syntaxes: a mapping (the long syntax)
+ * or a string (the short one, as text). ctx is the caller's; 0 or -1 with *err. */
+typedef int (*cn_long_fn)(void *ctx, const struct cnode *e, const char *path,
+                          struct m87_error **err);
+typedef int (*cn_short_fn)(void *ctx, const struct cnode *e, const char *path, const char *text,
+                           struct m87_error **err);
+/* Check that n is a sequence (as spec_cn_expect), then read each entry with the reader of the
+ * syntax it is written in, "PATH[I]" as its path; stop at the first error. */
+int spec_cn_entries(const struct cnode *n, const char *path, void *ctx, cn_long_fn long_form,
+                    cn_short_fn short_form, struct m87_error **err);
+
 enum cn_kv_null {
     CN_KV_NULL,  /* a valueless key keeps a NULL value */
     CN_KV_EMPTY, /* it becomes "" */
@@ -137,6 +148,11 @@ struct loader {
     size_t text_len;
 };
 
+/* ---- the loader's shared readers (spec-compose-loader.c) --------------------------------------
+ */
+
+/* The process's environment, or the caller's lookup when it gave one (ctx is the loader). */
+const char *spec_loader_process_lookup(void *ctx, const char *name);
 /* The project's environment: the process (or the caller's lookup), then .env. */
 const char *spec_loader_lookup(void *ctx, const char *name);
 /* Add a warning to the project, once per text. */
@@ -147,9 +163,11 @@ char *spec_loader_abspath(struct loader *l, const struct cnode *n, const char *p
                           const char *where, struct m87_error **err);
 /* Lexical cleaning as Go's filepath.Clean of an absolute path. Caller frees. */
 char *spec_compose_clean_path(const char *path);
+/* path cleaned, joined to dir first when it is relative. Caller frees. */
+char *spec_compose_join_clean(const char *dir, const char *path);
 
-/* ---- services (spec-compose-service.c, -ports.c, -mounts.c)
- * -------------------------------------- */
+/* ---- services (spec-compose-service.c; its parts in -svc.c, -process.c, -runtime.c, -links.c,
+ * -ports.c, -mounts.c) ------------------------------------------------------------------------- */
 
 /* The state of reading one service: its definition, and the path of the field last fetched. */
 struct svc {
@@ -161,10 +179,13 @@ struct svc {
     char *fpath; /* "services.NAME.FIELD" of the last spec_svc_get */
 };
 
-/* The value of a field of the service, NULL when absent or null; sets c->fpath. */
+/* The value of a field of the service, NULL when absent or null; sets c->fpath
+ * (spec-compose-svc.c, as spec_svc_str). */
 const struct cnode *spec_svc_get(struct svc *c, const char *name);
 /* Typed fields: absent leaves *out as it is. */
 int spec_svc_str(struct svc *c, const char *name, char **out);
+/* command, entrypoint, environment, env_file (spec-compose-process.c). */
+int spec_svc_process(struct svc *c);
 /* networks, network_mode, depends_on, configs, secrets (spec-compose-links.c). */
 int spec_svc_links(struct svc *c);
 /* restart, deploy, healthcheck, logging, ulimits, sysctls, labels, extra_hosts

@@ -1,5 +1,5 @@
 /* Loading a compose project: finding and reading the files, .env, interpolation, merging,
- * project name and profiles, then the typed model; and the model's small accessors. */
+ * project name and profiles, then the typed model. */
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
@@ -23,89 +23,8 @@ static const char *const override_files[] = {"compose.override.yml", "compose.ov
                                              "docker-compose.override.yml",
                                              "docker-compose.override.yaml"};
 
-/* ---- environment, warnings, paths --------------------------------------------------------------
+/* ---- paths --------------------------------------------------------------------------------------
  */
-
-static const char *process_lookup(void *ctx, const char *name)
-{
-    const struct loader *l = ctx;
-    if (l->opts->lookup)
-        return l->opts->lookup(l->opts->lookup_ctx, name);
-    return getenv(name);
-}
-
-const char *spec_loader_lookup(void *ctx, const char *name)
-{
-    const struct loader *l = ctx;
-    const char *v = process_lookup(ctx, name);
-    return v ? v : m87_kvlist_get(&l->dotenv, name);
-}
-
-void spec_loader_warn(struct loader *l, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    _cleanup_free_ char *msg = m87_xvasprintf(fmt, ap);
-    va_end(ap);
-    for (size_t i = 0; i < l->p->warnings.len; i++)
-        if (strcmp(l->p->warnings.items[i], msg) == 0)
-            return;
-    m87_strv_add(&l->p->warnings, msg);
-}
-
-char *spec_compose_clean_path(const char *path)
-{
-    struct m87_strv parts;
-    m87_strv_init(&parts);
-    _cleanup_free_ char *copy = m87_xstrdup(path);
-    for (char *seg = copy, *next; seg; seg = next) {
-        next = strchr(seg, '/');
-        if (next)
-            *next++ = '\0';
-        if (*seg == '\0' || strcmp(seg, ".") == 0)
-            continue;
-        if (strcmp(seg, "..") == 0) {
-            if (parts.len)
-                free(parts.items[--parts.len]);
-            continue;
-        }
-        m87_strv_add(&parts, seg);
-    }
-    struct m87_buf b;
-    m87_buf_init(&b, 0);
-    for (size_t i = 0; i < parts.len; i++)
-        m87_buf_appendf(&b, NULL, "/%s", parts.items[i]);
-    if (b.len == 0)
-        m87_buf_append(&b, "/", 1, NULL);
-    m87_strv_release(&parts);
-    return m87_buf_steal(&b);
-}
-
-static char *join_clean(const char *dir, const char *path)
-{
-    if (path[0] == '/')
-        return spec_compose_clean_path(path);
-    _cleanup_free_ char *joined = m87_xasprintf("%s/%s", dir, path);
-    return spec_compose_clean_path(joined);
-}
-
-char *spec_loader_abspath(struct loader *l, const struct cnode *n, const char *path,
-                          const char *where, struct m87_error **err)
-{
-    if (path[0] != '~')
-        return join_clean(l->p->working_dir, path);
-    if (path[1] != '\0' && path[1] != '/') {
-        spec_cn_error(n, err, "%s: '%s': only '~' and '~/' paths can be expanded", where, path);
-        return NULL;
-    }
-    const char *home = spec_loader_lookup(l, "HOME");
-    if (home == NULL || home[0] != '/') {
-        spec_cn_error(n, err, "%s: cannot expand '~' in '%s': HOME is not set", where, path);
-        return NULL;
-    }
-    _cleanup_free_ char *joined = m87_xasprintf("%s%s", home, path + 1);
-    return spec_compose_clean_path(joined);
-}
 
 static char *cwd_abs(const char *path, struct m87_error **err)
 {
@@ -116,7 +35,7 @@ static char *cwd_abs(const char *path, struct m87_error **err)
         m87_error_set(err, M87_E_IO, errno, "getcwd");
         return NULL;
     }
-    return join_clean(cwd, path);
+    return spec_compose_join_clean(cwd, path);
 }
 
 static bool is_file(const char *path)
@@ -172,9 +91,9 @@ static int find_files(struct loader *l, struct m87_strv *given, struct m87_error
     const struct spec_load_options *o = l->opts;
     for (size_t i = 0; i < o->n_files; i++)
         m87_strv_add(given, o->files[i]);
-    const char *env = given->len ? NULL : process_lookup(l, "COMPOSE_FILE");
+    const char *env = given->len ? NULL : spec_loader_process_lookup(l, "COMPOSE_FILE");
     if (env && *env) {
-        const char *sep = process_lookup(l, "COMPOSE_PATH_SEPARATOR");
+        const char *sep = spec_loader_process_lookup(l, "COMPOSE_PATH_SEPARATOR");
         char c = sep && *sep ? *sep : ':';
         _cleanup_free_ char *copy = m87_xstrdup(env);
         for (char *f = copy, *next; f; f = next) {
@@ -218,7 +137,7 @@ static int setup_dirs(struct loader *l, struct m87_error **err)
         return -1;
     if (o->env_file == NULL && !is_file(env))
         return 0;
-    if (spec_dotenv_load(env, process_lookup, l, &l->dotenv, err) < 0)
+    if (spec_dotenv_load(env, spec_loader_process_lookup, l, &l->dotenv, err) < 0)
         return -1;
     p->env_file = M87_STEAL(env);
     return 0;
@@ -527,60 +446,4 @@ void spec_project_free(struct spec_project *p)
     m87_strv_release(&p->disabled_services);
     m87_strv_release(&p->warnings);
     free(p);
-}
-
-/* ---- accessors ---------------------------------------------------------------------------------
- */
-
-const struct spec_service *spec_project_service(const struct spec_project *p, const char *name)
-{
-    for (size_t i = 0; i < p->n_services; i++)
-        if (strcmp(p->services[i].name, name) == 0)
-            return &p->services[i];
-    return NULL;
-}
-
-const struct spec_network *spec_project_network(const struct spec_project *p, const char *key)
-{
-    for (size_t i = 0; i < p->n_networks; i++)
-        if (strcmp(p->networks[i].key, key) == 0)
-            return &p->networks[i];
-    return NULL;
-}
-
-const struct spec_volume *spec_project_volume(const struct spec_project *p, const char *key)
-{
-    for (size_t i = 0; i < p->n_volumes; i++)
-        if (strcmp(p->volumes[i].key, key) == 0)
-            return &p->volumes[i];
-    return NULL;
-}
-
-static bool ready(const struct spec_project *p, const struct spec_service *s, const bool *placed)
-{
-    for (size_t j = 0; j < s->n_depends; j++) {
-        const struct spec_service *d = spec_project_service(p, s->depends[j].service);
-        if (d && !placed[d - p->services])
-            return false;
-    }
-    return true;
-}
-
-void spec_project_order(const struct spec_project *p, size_t *order)
-{
-    bool *placed = m87_xcalloc(p->n_services + 1, sizeof(*placed));
-    size_t n = 0;
-    while (n < p->n_services) {
-        size_t pick = p->n_services;
-        for (size_t i = 0; i < p->n_services && pick == p->n_services; i++)
-            if (!placed[i] && ready(p, &p->services[i], placed))
-                pick = i;
-        /* a cycle cannot pass the loader; take the first left rather than loop */
-        for (size_t i = 0; pick == p->n_services && i < p->n_services; i++)
-            if (!placed[i])
-                pick = i;
-        placed[pick] = true;
-        order[n++] = pick;
-    }
-    free(placed);
 }

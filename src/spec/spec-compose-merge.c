@@ -172,35 +172,54 @@ static int to_mapping(struct cnode **slot, const char *path, bool depends, struc
 static int merge_value(struct cnode **slot, struct cnode *over, const char *path,
                        const char *pattern, struct m87_error **err);
 
-/* Entries of over into base; over's entries are taken, over is freed. */
-static int merge_mappings(struct cnode *base, struct cnode *over, const char *path,
-                          const char *pattern, struct m87_error **err)
+/* How one entry o of over goes into base; o is consumed. */
+typedef int (*merge_entry_fn)(struct cnode *base, struct cnode *o, const char *path,
+                              const char *pattern, struct m87_error **err);
+
+/* Each entry of over into base with merge_entry; over's entries are taken, over is freed. After a
+ * failure the entries left are freed unmerged. */
+static int merge_entries(struct cnode *base, struct cnode *over, const char *path,
+                         const char *pattern, merge_entry_fn merge_entry, struct m87_error **err)
 {
     int rc = 0;
     for (size_t i = 0; i < over->len; i++) {
         struct cnode *o = over->items[i];
         over->items[i] = NULL;
-        if (rc < 0) {
+        if (rc < 0)
             spec_cnode_free(o);
-            continue;
-        }
-        ssize_t at = index_of(base, o->key);
-        if (o->reset) {
-            if (at >= 0)
-                remove_at(base, (size_t)at);
-            spec_cnode_free(o);
-        } else if (at < 0) {
-            spec_cnode_append(base, o);
-        } else if (strncmp(o->key, "x-", 2) == 0) {
-            replace(&base->items[at], o);
-        } else {
-            _cleanup_free_ char *kp = spec_cn_path(path, o->key);
-            _cleanup_free_ char *kpat = child_pattern(pattern, o->key);
-            rc = merge_value(&base->items[at], o, kp, kpat, err);
-        }
+        else
+            rc = merge_entry(base, o, path, pattern, err);
     }
     spec_cnode_free(over);
     return rc;
+}
+
+/* A mapping's entry: removed by !reset, added when new, replaced for an extension, else merged
+ * by the rule of its path. */
+static int merge_key(struct cnode *base, struct cnode *o, const char *path, const char *pattern,
+                     struct m87_error **err)
+{
+    ssize_t at = index_of(base, o->key);
+    if (o->reset) {
+        if (at >= 0)
+            remove_at(base, (size_t)at);
+        spec_cnode_free(o);
+    } else if (at < 0) {
+        spec_cnode_append(base, o);
+    } else if (strncmp(o->key, "x-", 2) == 0) {
+        replace(&base->items[at], o);
+    } else {
+        _cleanup_free_ char *kp = spec_cn_path(path, o->key);
+        _cleanup_free_ char *kpat = child_pattern(pattern, o->key);
+        return merge_value(&base->items[at], o, kp, kpat, err);
+    }
+    return 0;
+}
+
+static int merge_mappings(struct cnode *base, struct cnode *over, const char *path,
+                          const char *pattern, struct m87_error **err)
+{
+    return merge_entries(base, over, path, pattern, merge_key, err);
 }
 
 static void append_all(struct cnode *base, struct cnode *over)
@@ -218,29 +237,19 @@ static const char *subnet_of(const struct cnode *pool)
     return spec_cn_is_scalar(s) ? s->text : NULL;
 }
 
-static int merge_ipam(struct cnode *base, struct cnode *over, const char *path, const char *pattern,
+/* An ipam pool: merged into the pool of the same subnet, else added. */
+static int merge_pool(struct cnode *base, struct cnode *o, const char *path, const char *pattern,
                       struct m87_error **err)
 {
-    int rc = 0;
-    for (size_t i = 0; i < over->len; i++) {
-        struct cnode *o = over->items[i];
-        over->items[i] = NULL;
-        if (rc < 0) {
-            spec_cnode_free(o);
-            continue;
-        }
-        const char *subnet = subnet_of(o);
-        size_t j = 0;
-        while (j < base->len && (subnet == NULL || subnet_of(base->items[j]) == NULL ||
-                                 strcmp(subnet, subnet_of(base->items[j])) != 0))
-            j++;
-        if (j < base->len && spec_cn_is_map(o) && spec_cn_is_map(base->items[j]))
-            rc = merge_mappings(base->items[j], o, path, pattern, err);
-        else
-            spec_cnode_append(base, o);
-    }
-    spec_cnode_free(over);
-    return rc;
+    const char *subnet = subnet_of(o);
+    size_t j = 0;
+    while (j < base->len && (subnet == NULL || subnet_of(base->items[j]) == NULL ||
+                             strcmp(subnet, subnet_of(base->items[j])) != 0))
+        j++;
+    if (j < base->len && spec_cn_is_map(o) && spec_cn_is_map(base->items[j]))
+        return merge_mappings(base->items[j], o, path, pattern, err);
+    spec_cnode_append(base, o);
+    return 0;
 }
 
 static bool drivers_differ(const struct cnode *a, const struct cnode *b)
@@ -308,7 +317,7 @@ static int merge_value(struct cnode **slot, struct cnode *over, const char *path
         break;
     case MERGE_IPAM:
         if (spec_cn_is_seq(*slot) && spec_cn_is_seq(over))
-            return merge_ipam(*slot, over, path, pattern, err);
+            return merge_entries(*slot, over, path, pattern, merge_pool, err);
         break;
     case MERGE_DEFAULT:
         break;

@@ -104,9 +104,18 @@ static int short_modes(struct spec_mount *m, const struct cnode *at, const char 
     return 0;
 }
 
-static int volume_short(struct loader *l, const struct cnode *at, const char *path,
-                        const char *spec, struct spec_service *s, struct m87_error **err)
+/* What reading a volume entry needs: the loader for paths and named volumes, the service to fill.
+ */
+struct volume_ctx {
+    struct loader *l;
+    struct spec_service *s;
+};
+
+static int volume_short(void *ctx, const struct cnode *at, const char *path, const char *spec,
+                        struct m87_error **err)
 {
+    struct loader *l = ((struct volume_ctx *)ctx)->l;
+    struct spec_service *s = ((struct volume_ctx *)ctx)->s;
     const char *parts[3];
     size_t lens[3], n = 0;
     for (const char *p = spec;; n++) {
@@ -265,9 +274,10 @@ static int long_type(struct spec_mount *m, const struct cnode *e, const char *pa
     return 0;
 }
 
-static int volume_long(struct loader *l, const struct cnode *e, const char *path,
-                       struct spec_service *s, struct m87_error **err)
+static int volume_long(void *ctx, const struct cnode *e, const char *path, struct m87_error **err)
 {
+    struct loader *l = ((struct volume_ctx *)ctx)->l;
+    struct spec_service *s = ((struct volume_ctx *)ctx)->s;
     static const char *const known[] = {"type", "source", "target", "read_only",
                                         "bind", "volume", "tmpfs",  NULL};
     static const char *const unsupported[] = {"consistency", "image", NULL};
@@ -306,20 +316,8 @@ static int volume_long(struct loader *l, const struct cnode *e, const char *path
 int spec_compose_volumes_parse(struct loader *l, const struct cnode *n, const char *path,
                                struct spec_service *s, struct m87_error **err)
 {
-    if (spec_cn_expect(n, path, M87_YAML_SEQUENCE, err) < 0)
-        return -1;
-    for (size_t i = 0; i < n->len; i++) {
-        const struct cnode *e = n->items[i];
-        _cleanup_free_ char *ip = spec_cn_path_i(path, i);
-        const char *spec = NULL;
-        if (spec_cn_is_map(e)) {
-            if (volume_long(l, e, ip, s, err) < 0)
-                return -1;
-        } else if (spec_cn_str(e, ip, &spec, err) < 0 || volume_short(l, e, ip, spec, s, err) < 0) {
-            return -1;
-        }
-    }
-    return 0;
+    struct volume_ctx ctx = {.l = l, .s = s};
+    return spec_cn_entries(n, path, &ctx, volume_long, volume_short, err);
 }
 
 /* ---- tmpfs and devices -------------------------------------------------------------------------
@@ -378,9 +376,9 @@ static int add_device(struct spec_service *s, const struct cnode *at, const char
     return 0;
 }
 
-static int device_long(struct spec_service *s, const struct cnode *e, const char *path,
-                       struct m87_error **err)
+static int device_long(void *svc, const struct cnode *e, const char *path, struct m87_error **err)
 {
+    struct spec_service *s = svc;
     static const char *const known[] = {"source", "target", "permissions", NULL};
     if (spec_cn_keys(e, path, known, NULL, err) < 0)
         return -1;
@@ -396,37 +394,28 @@ static int device_long(struct spec_service *s, const struct cnode *e, const char
     return add_device(s, e, path, vals[0], vals[1] ? vals[1] : vals[0], vals[2], err);
 }
 
+/* HOST[:CONTAINER][:PERMISSIONS]; a second part that reads as permissions is taken as them. */
+static int device_short(void *svc, const struct cnode *e, const char *path, const char *spec,
+                        struct m87_error **err)
+{
+    _cleanup_free_ char *copy = m87_xstrdup(spec);
+    char *second = strchr(copy, ':'), *third = NULL;
+    if (second)
+        *second++ = '\0', third = strchr(second, ':');
+    if (third)
+        *third++ = '\0';
+    const char *container = copy, *perms = "rwm";
+    if (second && third)
+        container = second, perms = third;
+    else if (second && valid_permissions(second))
+        perms = second;
+    else if (second)
+        container = second;
+    return add_device(svc, e, path, copy, container, perms, err);
+}
+
 int spec_compose_devices_parse(const struct cnode *n, const char *path, struct spec_service *s,
                                struct m87_error **err)
 {
-    if (spec_cn_expect(n, path, M87_YAML_SEQUENCE, err) < 0)
-        return -1;
-    for (size_t i = 0; i < n->len; i++) {
-        const struct cnode *e = n->items[i];
-        _cleanup_free_ char *ip = spec_cn_path_i(path, i);
-        const char *spec = NULL;
-        if (spec_cn_is_map(e)) {
-            if (device_long(s, e, ip, err) < 0)
-                return -1;
-            continue;
-        }
-        if (spec_cn_str(e, ip, &spec, err) < 0)
-            return -1;
-        _cleanup_free_ char *copy = m87_xstrdup(spec);
-        char *second = strchr(copy, ':'), *third = NULL;
-        if (second)
-            *second++ = '\0', third = strchr(second, ':');
-        if (third)
-            *third++ = '\0';
-        const char *container = copy, *perms = "rwm";
-        if (second && third)
-            container = second, perms = third;
-        else if (second && valid_permissions(second))
-            perms = second;
-        else if (second)
-            container = second;
-        if (add_device(s, e, ip, copy, container, perms, err) < 0)
-            return -1;
-    }
-    return 0;
+    return spec_cn_entries(n, path, s, device_long, device_short, err);
 }

@@ -128,9 +128,10 @@ static void emit_ports(struct spec_service *s, struct port_range c, const struct
     s->n_ports += count;
 }
 
-static int port_short(const struct cnode *n, const char *path, const char *spec,
-                      struct spec_service *s, struct m87_error **err)
+static int port_short(void *svc, const struct cnode *n, const char *path, const char *spec,
+                      struct m87_error **err)
 {
+    struct spec_service *s = svc;
     const char *last = strrchr(spec, ':');
     const char *container = last ? last + 1 : spec;
     const char *host = spec, *ip = NULL;
@@ -192,9 +193,9 @@ static int port_long_check(const struct cnode *e, const char *path, const char *
     return 0;
 }
 
-static int port_long(const struct cnode *e, const char *path, struct spec_service *s,
-                     struct m87_error **err)
+static int port_long(void *svc, const struct cnode *e, const char *path, struct m87_error **err)
 {
+    struct spec_service *s = svc;
     static const char *const known[] = {"target", "published", "host_ip",      "protocol",
                                         "mode",   "name",      "app_protocol", NULL};
     if (spec_cn_keys(e, path, known, NULL, err) < 0)
@@ -234,20 +235,7 @@ static int port_long(const struct cnode *e, const char *path, struct spec_servic
 int spec_compose_ports_parse(const struct cnode *n, const char *path, struct spec_service *s,
                              struct m87_error **err)
 {
-    if (spec_cn_expect(n, path, M87_YAML_SEQUENCE, err) < 0)
-        return -1;
-    for (size_t i = 0; i < n->len; i++) {
-        const struct cnode *e = n->items[i];
-        _cleanup_free_ char *ip = spec_cn_path_i(path, i);
-        const char *spec = NULL;
-        if (spec_cn_is_map(e)) {
-            if (port_long(e, ip, s, err) < 0)
-                return -1;
-        } else if (spec_cn_str(e, ip, &spec, err) < 0 || port_short(e, ip, spec, s, err) < 0) {
-            return -1;
-        }
-    }
-    return 0;
+    return spec_cn_entries(n, path, s, port_long, port_short, err);
 }
 
 int spec_compose_expose_parse(const struct cnode *n, const char *path, struct spec_service *s,

@@ -332,45 +332,44 @@ int spec_cn_mode(const struct cnode *n, const char *path, int64_t *out, struct m
     return 0;
 }
 
-int spec_cn_bytes(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
+/* A string read by one of the units parsers, whose error is prefixed with the node's place. */
+static int cn_units(const struct cnode *n, const char *path,
+                    int (*parse)(const char *text, int64_t *out, struct m87_error **err),
+                    int64_t *out, struct m87_error **err)
 {
     const char *s = NULL;
     if (spec_cn_str(n, path, &s, err) < 0)
         return -1;
-    if (n->type == M87_YAML_INT && n->src) {
-        int64_t v;
-        if (cn_int(n, path, &v, err) < 0)
-            return -1;
-        if (v < 0)
-            return spec_cn_error(n, err, "%s: invalid size '%s'", path, s);
-        *out = v;
-        return 0;
-    }
-    if (m87_parse_bytes(s, out, err) < 0)
+    if (parse(s, out, err) < 0)
         return spec_cn_wrap(n, path, err);
+    return 0;
+}
+
+int spec_cn_bytes(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
+{
+    if (n->kind != M87_YAML_SCALAR || n->type != M87_YAML_INT || n->src == NULL)
+        return cn_units(n, path, m87_parse_bytes, out, err);
+    int64_t v;
+    if (cn_int(n, path, &v, err) < 0)
+        return -1;
+    if (v < 0)
+        return spec_cn_error(n, err, "%s: invalid size '%s'", path, n->text);
+    *out = v;
     return 0;
 }
 
 int spec_cn_duration(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
 {
-    const char *s = NULL;
-    if (spec_cn_str(n, path, &s, err) < 0)
+    if (cn_units(n, path, m87_parse_duration, out, err) < 0)
         return -1;
-    if (m87_parse_duration(s, out, err) < 0)
-        return spec_cn_wrap(n, path, err);
     if (*out < 0)
-        return spec_cn_error(n, err, "%s: negative duration '%s'", path, s);
+        return spec_cn_error(n, err, "%s: negative duration '%s'", path, n->text);
     return 0;
 }
 
 int spec_cn_cpus(const struct cnode *n, const char *path, int64_t *out, struct m87_error **err)
 {
-    const char *s = NULL;
-    if (spec_cn_str(n, path, &s, err) < 0)
-        return -1;
-    if (m87_parse_cpus(s, out, err) < 0)
-        return spec_cn_wrap(n, path, err);
-    return 0;
+    return cn_units(n, path, m87_parse_cpus, out, err);
 }
 
 int spec_cn_strings(const struct cnode *n, const char *path, struct m87_strv *out,
@@ -390,6 +389,25 @@ int spec_cn_strings(const struct cnode *n, const char *path, struct m87_strv *ou
         if (spec_cn_str(n->items[i], ip, &s, err) < 0)
             return -1;
         m87_strv_add(out, s);
+    }
+    return 0;
+}
+
+int spec_cn_entries(const struct cnode *n, const char *path, void *ctx, cn_long_fn long_form,
+                    cn_short_fn short_form, struct m87_error **err)
+{
+    if (spec_cn_expect(n, path, M87_YAML_SEQUENCE, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n->len; i++) {
+        const struct cnode *e = n->items[i];
+        _cleanup_free_ char *ip = spec_cn_path_i(path, i);
+        const char *text = NULL;
+        if (spec_cn_is_map(e)) {
+            if (long_form(ctx, e, ip, err) < 0)
+                return -1;
+        } else if (spec_cn_str(e, ip, &text, err) < 0 || short_form(ctx, e, ip, text, err) < 0) {
+            return -1;
+        }
     }
     return 0;
 }

@@ -12,6 +12,8 @@
 #include "spec/spec-runspec-internal.h"
 
 #define SAFE_NAME_MAX 63
+#define STR_(x) #x
+#define STR(x) STR_(x) /* a number macro as a string literal, for messages */
 #define COMPONENT_MAX 255
 #define QUOTE_MAX 60
 
@@ -156,21 +158,35 @@ bool spec_runspec_safe_name(const char *s)
     return safe_name(s);
 }
 
-int rs_read_safe_name(const struct m87_yaml_node *n, const char *path, const char *what, char **out,
-                      struct m87_error **err)
+int rs_read_checked(const struct m87_yaml_node *n, const char *path, const char *what,
+                    const char *(*problem)(const char *s), char **out, struct m87_error **err)
 {
     const char *s = NULL;
     if (m87_yaml_read_str(n, path, &s, err) < 0)
         return -1;
-    if (!safe_name(s)) {
+    const char *why = problem(s);
+    if (why) {
         _cleanup_free_ char *q = rs_shorten(s);
-        return rs_error(n, err, M87_E_INVAL, path,
-                        "invalid %s '%s': use 1 to %d letters, digits, '_', '.' or '-', starting "
-                        "with a letter or digit",
-                        what, q, SAFE_NAME_MAX);
+        return rs_error(n, err, M87_E_INVAL, path, "invalid %s '%s': %s", what, q, why);
     }
     *out = m87_xstrdup(s);
     return 0;
+}
+
+/* What a safe name is, for messages. */
+static const char safe_name_rule[] =
+    "use 1 to " STR(SAFE_NAME_MAX) " letters, digits, '_', '.' or '-', starting with a letter or "
+                                   "digit";
+
+static const char *safe_name_problem(const char *s)
+{
+    return safe_name(s) ? NULL : safe_name_rule;
+}
+
+int rs_read_safe_name(const struct m87_yaml_node *n, const char *path, const char *what, char **out,
+                      struct m87_error **err)
+{
+    return rs_read_checked(n, path, what, safe_name_problem, out, err);
 }
 
 /* One of names (NULL-terminated); the index in *out. */

@@ -35,6 +35,10 @@ const struct m87_yaml_node *rs_required(const struct m87_yaml_node *map, const c
 /* pos takes n's file (a copy), line and column. */
 void rs_set_pos(struct spec_pos *pos, const struct m87_yaml_node *n);
 
+/* A string that problem accepts (it returns NULL, else why not), *out a copy; else M87_E_INVAL
+ * "invalid WHAT 'TEXT': WHY" with the text shortened. */
+int rs_read_checked(const struct m87_yaml_node *n, const char *path, const char *what,
+                    const char *(*problem)(const char *s), char **out, struct m87_error **err);
 /* A name spec_runspec_safe_name accepts; *out a copy, what names it in the message. */
 int rs_read_safe_name(const struct m87_yaml_node *n, const char *path, const char *what, char **out,
                       struct m87_error **err);

@@ -20,44 +20,44 @@ static const char *const undo_policies[] = {"executed_steps", "none"};
 
 /* ---- canonical JSON -------------------------------------------------------------------------- */
 
-static int cmp_file(const void *a, const void *b)
+/* A member of a canonical object of strings. */
+struct canon_member {
+    const char *name;
+    const char *value;
+};
+
+static int cmp_member(const void *a, const void *b)
 {
-    const struct spec_job_file *x = *(const struct spec_job_file *const *)a;
-    const struct spec_job_file *y = *(const struct spec_job_file *const *)b;
-    return strcmp(x->name, y->name);
+    return strcmp(((const struct canon_member *)a)->name, ((const struct canon_member *)b)->name);
 }
 
-static int cmp_kv(const void *a, const void *b)
+/* An object of string members in the order of their names' bytes, as the canonical text wants;
+ * m is sorted in place. */
+static void canon_object(struct m87_jw *w, struct canon_member *m, size_t n)
 {
-    const struct m87_kv *x = *(const struct m87_kv *const *)a;
-    const struct m87_kv *y = *(const struct m87_kv *const *)b;
-    return strcmp(x->key, y->key);
+    qsort(m, n, sizeof(*m), cmp_member);
+    m87_jw_obj_open(w);
+    for (size_t i = 0; i < n; i++)
+        m87_jw_kstr(w, m[i].name, m[i].value);
+    m87_jw_obj_close(w);
 }
 
 static void canon_files(struct m87_jw *w, const struct spec_job *job)
 {
-    _cleanup_free_ const struct spec_job_file **sorted =
-        m87_xcalloc(job->n_files ? job->n_files : 1, sizeof(*sorted));
+    _cleanup_free_ struct canon_member *m =
+        m87_xcalloc(job->n_files ? job->n_files : 1, sizeof(*m));
     for (size_t i = 0; i < job->n_files; i++)
-        sorted[i] = &job->files[i];
-    qsort(sorted, job->n_files, sizeof(*sorted), cmp_file);
-    m87_jw_obj_open(w);
-    for (size_t i = 0; i < job->n_files; i++)
-        m87_jw_kstr(w, sorted[i]->name, sorted[i]->content);
-    m87_jw_obj_close(w);
+        m[i] = (struct canon_member){job->files[i].name, job->files[i].content};
+    canon_object(w, m, job->n_files);
 }
 
 static void canon_env(struct m87_jw *w, const struct m87_kvlist *env)
 {
-    _cleanup_free_ const struct m87_kv **sorted =
-        m87_xcalloc(env->len ? env->len : 1, sizeof(*sorted));
+    _cleanup_free_ struct canon_member *m = m87_xcalloc(env->len ? env->len : 1, sizeof(*m));
     for (size_t i = 0; i < env->len; i++)
-        sorted[i] = &env->items[i];
-    qsort(sorted, env->len, sizeof(*sorted), cmp_kv);
-    m87_jw_obj_open(w);
-    for (size_t i = 0; i < env->len; i++)
-        m87_jw_kstr(w, sorted[i]->key, sorted[i]->value ? sorted[i]->value : "");
-    m87_jw_obj_close(w);
+        m[i] = (struct canon_member){env->items[i].key,
+                                     env->items[i].value ? env->items[i].value : ""};
+    canon_object(w, m, env->len);
 }
 
 static void canon_run(struct m87_jw *w, const struct spec_run *run)

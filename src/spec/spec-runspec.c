@@ -199,6 +199,11 @@ static int parse_steps(const struct m87_yaml_node *n, const char *path, bool sto
 
 /* ---- jobs ------------------------------------------------------------------------------------ */
 
+static const char *workdir_problem(const char *s)
+{
+    return rs_path_problem(s, true);
+}
+
 static int parse_workdir(const struct m87_yaml_node *n, const char *path, struct spec_job *job,
                          struct m87_error **err)
 {
@@ -216,16 +221,7 @@ static int parse_workdir(const struct m87_yaml_node *n, const char *path, struct
     if ((v = m87_yaml_get(n, "path")) == NULL)
         return 0;
     _cleanup_free_ char *ppath = rs_child_path(path, "path");
-    const char *s = NULL;
-    if (m87_yaml_read_str(v, ppath, &s, err) < 0)
-        return -1;
-    const char *problem = rs_path_problem(s, true);
-    if (problem) {
-        _cleanup_free_ char *q = rs_shorten(s);
-        return rs_error(v, err, M87_E_INVAL, ppath, "invalid path '%s': %s", q, problem);
-    }
-    job->workdir_path = m87_xstrdup(s);
-    return 0;
+    return rs_read_checked(v, ppath, "path", workdir_problem, &job->workdir_path, err);
 }
 
 /* "a" and "a/b" cannot both be files: the first would have to be a directory. */
@@ -290,21 +286,15 @@ static int parse_files(const struct m87_yaml_node *n, const char *path, struct s
     return 0;
 }
 
+static const char *digest_problem(const char *s)
+{
+    return spec_bundle_digest_valid(s) ? NULL : "expected 'sha256:' and 64 lower-case hex digits";
+}
+
 static int parse_bundle(const struct m87_yaml_node *n, const char *path, struct spec_job *job,
                         struct m87_error **err)
 {
-    const char *s = NULL;
-    if (m87_yaml_read_str(n, path, &s, err) < 0)
-        return -1;
-    if (!spec_bundle_digest_valid(s)) {
-        _cleanup_free_ char *q = rs_shorten(s);
-        return rs_error(n, err, M87_E_INVAL, path,
-                        "invalid bundle digest '%s': expected 'sha256:' and 64 lower-case hex "
-                        "digits",
-                        q);
-    }
-    job->bundle = m87_xstrdup(s);
-    return 0;
+    return rs_read_checked(n, path, "bundle digest", digest_problem, &job->bundle, err);
 }
 
 static int parse_env(const struct m87_yaml_node *n, const char *path, struct spec_job *job,

@@ -663,6 +663,42 @@ static void test_merge_logging_driver_change(void **state)
     scratch_remove(dir);
 }
 
+/* ipam pools merge by subnet: the same subnet merges its fields, another one is added. */
+static void test_merge_ipam_pools(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *dir = scratch("a.yml",
+                                       "services:\n  s:\n    image: x\n    networks: [front]\n"
+                                       "networks:\n  front:\n    ipam:\n      config:\n"
+                                       "        - {subnet: 172.28.0.0/16, gateway: 172.28.0.1}\n",
+                                       "b.yml",
+                                       "networks:\n  front:\n    ipam:\n      config:\n"
+                                       "        - {subnet: 172.28.0.0/16, gateway: 172.28.0.254}\n"
+                                       "        - {subnet: 10.5.0.0/24}\n",
+                                       NULL);
+    _cleanup_free_ char *a = m87_xasprintf("%s/a.yml", dir);
+    _cleanup_free_ char *b = m87_xasprintf("%s/b.yml", dir);
+    const char *files[] = {a, b};
+    struct m87_kvlist env;
+    env_init(&env, NULL);
+    struct spec_load_options o = {
+        .files = files, .n_files = 2, .lookup = kv_lookup, .lookup_ctx = &env};
+    struct m87_error *err = NULL;
+    struct spec_project *p = spec_compose_load(&o, &err);
+    if (p == NULL)
+        fail_msg("%s", err->msg);
+    const struct spec_network *front = spec_project_network(p, "front");
+    assert_non_null(front);
+    assert_int_equal(front->n_ipam_pools, 2);
+    assert_string_equal(front->ipam_pools[0].subnet, "172.28.0.0/16");
+    assert_string_equal(front->ipam_pools[0].gateway, "172.28.0.254");
+    assert_string_equal(front->ipam_pools[1].subnet, "10.5.0.0/24");
+    assert_null(front->ipam_pools[1].gateway);
+    spec_project_free(p);
+    m87_kvlist_release(&env);
+    scratch_remove(dir);
+}
+
 /* ---- interpolation ------------------------------------------------------------------------------
  */
 
@@ -1020,6 +1056,7 @@ int main(void)
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_merge_logging_driver_change),
+        cmocka_unit_test(test_merge_ipam_pools),
         cmocka_unit_test(test_interpolation),
         cmocka_unit_test(test_interpolated_types),
         cmocka_unit_test(test_profiles),

@@ -1,0 +1,92 @@
+/* The compose loader's shared readers, below the files that read the parts of a project: the
+ * project's environment (the process, then .env), its warnings, and paths made absolute against
+ * the project directory. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "m87/alloc.h"
+#include "m87/buf.h"
+#include "m87/list.h"
+#include "m87/spec-project.h"
+#include "spec/spec-compose-internal.h"
+
+const char *spec_loader_process_lookup(void *ctx, const char *name)
+{
+    const struct loader *l = ctx;
+    if (l->opts->lookup)
+        return l->opts->lookup(l->opts->lookup_ctx, name);
+    return getenv(name);
+}
+
+const char *spec_loader_lookup(void *ctx, const char *name)
+{
+    const struct loader *l = ctx;
+    const char *v = spec_loader_process_lookup(ctx, name);
+    return v ? v : m87_kvlist_get(&l->dotenv, name);
+}
+
+void spec_loader_warn(struct loader *l, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    _cleanup_free_ char *msg = m87_xvasprintf(fmt, ap);
+    va_end(ap);
+    for (size_t i = 0; i < l->p->warnings.len; i++)
+        if (strcmp(l->p->warnings.items[i], msg) == 0)
+            return;
+    m87_strv_add(&l->p->warnings, msg);
+}
+
+char *spec_compose_clean_path(const char *path)
+{
+    struct m87_strv parts;
+    m87_strv_init(&parts);
+    _cleanup_free_ char *copy = m87_xstrdup(path);
+    for (char *seg = copy, *next; seg; seg = next) {
+        next = strchr(seg, '/');
+        if (next)
+            *next++ = '\0';
+        if (*seg == '\0' || strcmp(seg, ".") == 0)
+            continue;
+        if (strcmp(seg, "..") == 0) {
+            if (parts.len)
+                free(parts.items[--parts.len]);
+            continue;
+        }
+        m87_strv_add(&parts, seg);
+    }
+    struct m87_buf b;
+    m87_buf_init(&b, 0);
+    for (size_t i = 0; i < parts.len; i++)
+        m87_buf_appendf(&b, NULL, "/%s", parts.items[i]);
+    if (b.len == 0)
+        m87_buf_append(&b, "/", 1, NULL);
+    m87_strv_release(&parts);
+    return m87_buf_steal(&b);
+}
+
+char *spec_compose_join_clean(const char *dir, const char *path)
+{
+    if (path[0] == '/')
+        return spec_compose_clean_path(path);
+    _cleanup_free_ char *joined = m87_xasprintf("%s/%s", dir, path);
+    return spec_compose_clean_path(joined);
+}
+
+char *spec_loader_abspath(struct loader *l, const struct cnode *n, const char *path,
+                          const char *where, struct m87_error **err)
+{
+    if (path[0] != '~')
+        return spec_compose_join_clean(l->p->working_dir, path);
+    if (path[1] != '\0' && path[1] != '/') {
+        spec_cn_error(n, err, "%s: '%s': only '~' and '~/' paths can be expanded", where, path);
+        return NULL;
+    }
+    const char *home = spec_loader_lookup(l, "HOME");
+    if (home == NULL || home[0] != '/') {
+        spec_cn_error(n, err, "%s: cannot expand '~' in '%s': HOME is not set", where, path);
+        return NULL;
+    }
+    _cleanup_free_ char *joined = m87_xasprintf("%s%s", home, path + 1);
+    return spec_compose_clean_path(joined);
+}
