@@ -177,21 +177,18 @@ int cli_deployment_show(const struct cli_ctx *ctx, const char *device, int argc,
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_(m87_json_freep) struct m87_json *dep = NULL;
     _cleanup_(m87_json_freep) struct m87_json *revs = NULL;
-    _cleanup_free_ char *active = NULL;
+    _cleanup_free_ char *id = NULL;
     struct show_opts o = {0};
     int rc = parse(argc, argv, &o);
 
     if (rc)
         return rc == 1 ? CLI_EXIT_OK : rc;
-    if (!o.id && (rc = cli_active_deployment(ctx, device, &active)) != CLI_EXIT_OK)
+    if ((rc = cli_deployment_id(ctx, device, o.id, &id)) != CLI_EXIT_OK)
         return rc;
-    _cleanup_free_ char *d = cli_escape(device);
-    _cleanup_free_ char *i = cli_escape(o.id ? o.id : active);
     _cleanup_free_ char *query =
-        o.revision ? m87_xasprintf("?revision=%lld", (long long)o.revision) : m87_xstrdup("");
-    _cleanup_free_ char *path = m87_xasprintf("/v1/devices/%s/deployments/%s", d, i);
-    _cleanup_free_ char *dep_path = m87_xasprintf("%s%s", path, query);
-    _cleanup_free_ char *revs_path = m87_xasprintf("%s/revisions", path);
+        o.revision ? m87_xasprintf("?revision=%lld", (long long)o.revision) : NULL;
+    _cleanup_free_ char *dep_path = cli_deployment_path(device, id, query);
+    _cleanup_free_ char *revs_path = cli_deployment_path(device, id, "/revisions");
     if (cli_http_json(ctx, "GET", dep_path, NULL, &dep, &err) < 0)
         return cli_report(err);
     if (o.json) {

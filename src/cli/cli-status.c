@@ -467,17 +467,17 @@ static int follow(const struct cli_ctx *ctx, const char *device, const char *pat
 int cli_deployment_status(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
     _cleanup_(m87_json_freep) struct m87_json *st = NULL;
-    _cleanup_free_ char *active = NULL;
+    _cleanup_free_ char *id = NULL;
     struct status_opts o = {0};
     int rc = parse(argc, argv, &o);
 
     if (rc)
         return rc == 1 ? CLI_EXIT_OK : rc;
-    if (!o.deployment && (rc = cli_active_deployment(ctx, device, &active)) != CLI_EXIT_OK)
+    if ((rc = cli_deployment_id(ctx, device, o.deployment, &id)) != CLI_EXIT_OK)
         return rc;
-    _cleanup_free_ char *d = cli_escape(device);
-    _cleanup_free_ char *id = cli_escape(o.deployment ? o.deployment : active);
-    _cleanup_free_ char *path = m87_xasprintf("/v1/devices/%s/status?deployment=%s", d, id);
+    _cleanup_free_ char *escaped = cli_escape(id);
+    _cleanup_free_ char *query = m87_xasprintf("/status?deployment=%s", escaped);
+    _cleanup_free_ char *path = cli_device_path(device, query);
     if (o.follow)
         return follow(ctx, device, path, &o);
     if ((rc = fetch(ctx, path, false, &st)) != CLI_EXIT_OK)

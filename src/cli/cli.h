@@ -107,12 +107,12 @@ struct cli_sub {
     const char *help;
 };
 
-/* Run the subcommand argv[1] of group (e.g. "devices", "gw-1 deployment"): its help without
- * logging in, else with the context loaded. Unknown or missing subcommands print group_help to
- * stderr and return CLI_EXIT_USAGE. */
+/* Run the subcommand argv[1] of group (cli-run.c) (e.g. "devices", "gw-1 deployment"): its help
+ * without logging in, else with the context loaded. Unknown or missing subcommands print group_help
+ * to stderr and return CLI_EXIT_USAGE. */
 int cli_dispatch(const char *group, const char *group_help, const struct cli_sub *subs, size_t n,
                  const char *device, int argc, char **argv);
-/* Run one command: its help without logging in, else fn with the context loaded. */
+/* Run one command (cli-run.c): its help without logging in, else fn with the context loaded. */
 int cli_run(const struct cli_sub *sub, const char *device, int argc, char **argv);
 
 /* A positive decimal integer that takes the whole text; -1 otherwise. */
@@ -251,9 +251,20 @@ int cli_sign_undeploy(const struct cli_ctx *ctx, const char *device, const char 
 int cli_sign_copy(const struct cli_ctx *ctx, const char *device, const char *src, int64_t rev,
                   char **header);
 
-/* The id of the device's active deployment (cli-deployments.c) into *id (caller frees); when it has
- * none, prints the next step to take and returns CLI_EXIT_USAGE. Any other failure is reported and
- * its exit status returned. */
+/* ---- devices and deployments (cli-device.c) ------------------------------------------------ */
+
+/* "/v1/devices/DEVICE" followed by tail (NULL: nothing), the device escaped for a URL. Caller
+ * frees. */
+char *cli_device_path(const char *device, const char *tail);
+/* "/v1/devices/DEVICE/deployments/ID" followed by tail (NULL: nothing), both escaped. Caller
+ * frees. */
+char *cli_deployment_path(const char *device, const char *id, const char *tail);
+/* The id of the device's active deployment into *id (caller frees); when it has none, prints the
+ * next step to take and returns CLI_EXIT_USAGE. Any other failure is reported and its exit
+ * status returned. */
 int cli_active_deployment(const struct cli_ctx *ctx, const char *device, char **id);
+/* The deployment a command means into *id (caller frees): given when it is not NULL, else the
+ * device's active one (as cli_active_deployment, whose exit status it returns). */
+int cli_deployment_id(const struct cli_ctx *ctx, const char *device, const char *given, char **id);
 
 #endif
