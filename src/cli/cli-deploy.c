@@ -69,31 +69,16 @@ int cli_file_kind(const char *text, size_t len, const char *file, enum cli_file_
 
 static int parse(const char *cmd, int argc, char **argv, struct deploy_opts *o, bool with_name)
 {
-    static const struct option opts[] = {
-        {"name", required_argument, NULL, 'n'}, {"deployment-id", required_argument, NULL, 'd'},
-        {"json", no_argument, NULL, 'j'},       {"now", no_argument, NULL, 'N'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+    const struct cli_option opts[] = {
+        {"name", CLI_OPT_STRING, with_name ? &o->name : NULL, 0},
+        {"deployment-id", CLI_OPT_STRING, &o->deployment, 0},
+        {"json", CLI_OPT_FLAG, &o->json, 0},
+        {"now", CLI_OPT_FLAG, &o->now, 0},
     };
-    int c;
+    int rc = cli_parse_options(cmd, with_name ? deploy_help : undeploy_help, argc, argv, opts,
+                               M87_ARRAY_LEN(opts));
 
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'N')
-            o->now = true;
-        else if (c == 'n' && with_name)
-            o->name = optarg;
-        else if (c == 'd')
-            o->deployment = optarg;
-        else if (c == 'j')
-            o->json = true;
-        else if (c == 'h')
-            return cli_help(with_name ? deploy_help : undeploy_help);
-        else if (c == 'n')
-            return cli_usage_error(cmd, "unknown option '--name'");
-        else
-            return cli_bad_option(cmd, argv, c);
-    }
-    return cli_operands(cmd, argc, argv, 1, 1);
+    return rc ? rc : cli_operands(cmd, argc, argv, 1, 1);
 }
 
 /* A run spec file, checked here so that its errors name the user's file:line:column. */

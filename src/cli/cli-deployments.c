@@ -139,26 +139,15 @@ static int create(const struct cli_ctx *ctx, const char *device, const struct cr
 static int parse_active(const char *cmd, const char *help, int argc, char **argv,
                         struct create_opts *o, int operands)
 {
-    static const struct option opts[] = {{"active", no_argument, NULL, 'a'},
-                                         {"now", no_argument, NULL, 'N'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int c;
+    const struct cli_option opts[] = {
+        {"active", CLI_OPT_FLAG, &o->active, 0},
+        {"now", CLI_OPT_FLAG, &o->now, 0},
+        {"json", CLI_OPT_FLAG, &o->json, 0},
+    };
+    int rc = cli_parse_options(cmd, help, argc, argv, opts, M87_ARRAY_LEN(opts));
 
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'a')
-            o->active = true;
-        else if (c == 'N')
-            o->now = true;
-        else if (c == 'j')
-            o->json = true;
-        else if (c == 'h')
-            return cli_help(help);
-        else
-            return cli_bad_option(cmd, argv, c);
-    }
+    if (rc)
+        return rc;
     if (o->now && !o->active)
         return cli_usage_error(cmd, "--now needs --active");
     return cli_operands(cmd, argc, argv, operands, operands);
@@ -227,24 +216,16 @@ static int dep_list(const struct cli_ctx *ctx, const char *device, int argc, cha
 
 static int dep_activate(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"now", no_argument, NULL, 'N'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     _cleanup_error_ struct m87_error *err = NULL;
     bool now = false;
-    int c, rc;
+    const struct cli_option opts[] = {{"now", CLI_OPT_FLAG, &now, 0}};
+    int rc = cli_parse_options("deployment activate", activate_help, argc, argv, opts,
+                               M87_ARRAY_LEN(opts));
 
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'N')
-            now = true;
-        else if (c == 'h') {
-            cli_help(activate_help);
-            return CLI_EXIT_OK;
-        } else
-            return cli_bad_option("deployment activate", argv, c);
-    }
-    if ((rc = cli_operands("deployment activate", argc, argv, 1, 1)) != 0)
-        return rc;
+    if (rc == 0)
+        rc = cli_operands("deployment activate", argc, argv, 1, 1);
+    if (rc)
+        return rc == 1 ? CLI_EXIT_OK : rc;
     const char *id = argv[optind];
     _cleanup_free_ char *path =
         cli_deployment_path(device, id, now ? "/activate?now=1" : "/activate");

@@ -34,32 +34,19 @@ struct show_opts {
 
 static int parse(int argc, char **argv, struct show_opts *o)
 {
-    static const struct option opts[] = {
-        {"revision", required_argument, NULL, 'r'},
-        {"yaml", no_argument, NULL, 'y'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    const struct cli_option opts[] = {
+        {"revision", CLI_OPT_POSITIVE, &o->revision, 0},
+        {"yaml", CLI_OPT_FLAG, &o->yaml, 0},
+        {"json", CLI_OPT_FLAG, &o->json, 0},
     };
-    int c;
+    int rc =
+        cli_parse_options("deployment show", cli_show_help, argc, argv, opts, M87_ARRAY_LEN(opts));
 
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'r' && cli_parse_positive(optarg, &o->revision) < 0)
-            return cli_usage_error("deployment show", "--revision '%s' is not a positive integer",
-                                   optarg);
-        else if (c == 'y')
-            o->yaml = true;
-        else if (c == 'j')
-            o->json = true;
-        else if (c == 'h')
-            return cli_help(cli_show_help);
-        else if (c != 'r')
-            return cli_bad_option("deployment show", argv, c);
-    }
+    if (rc)
+        return rc;
     if (o->yaml && o->json)
         return cli_usage_error("deployment show", "--yaml and --json exclude each other");
-    int rc = cli_operands("deployment show", argc, argv, 0, 1);
+    rc = cli_operands("deployment show", argc, argv, 0, 1);
     if (rc == 0 && optind < argc)
         o->id = argv[optind];
     return rc;

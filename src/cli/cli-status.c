@@ -43,44 +43,18 @@ struct status_opts {
 
 static int parse(int argc, char **argv, struct status_opts *o)
 {
-    static const struct option opts[] = {
-        {"deployment-id", required_argument, NULL, 'd'},
-        {"logs", no_argument, NULL, 'l'},
-        {"follow", no_argument, NULL, 'f'},
-        {"timeout", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    const struct cli_option opts[] = {
+        {"deployment-id", CLI_OPT_STRING, &o->deployment, 0},
+        {"logs", CLI_OPT_FLAG, &o->logs, 0},
+        {"follow", CLI_OPT_FLAG, &o->follow, 'f'},
+        {"timeout", CLI_OPT_DURATION, &o->timeout_ns, 0},
+        {"json", CLI_OPT_FLAG, &o->json, 0},
     };
-    _cleanup_error_ struct m87_error *err = NULL;
-    int c;
+    int rc = cli_parse_options("deployment status", cli_status_help, argc, argv, opts,
+                               M87_ARRAY_LEN(opts));
 
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":hf", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            o->deployment = optarg;
-            break;
-        case 'l':
-            o->logs = true;
-            break;
-        case 'f':
-            o->follow = true;
-            break;
-        case 'j':
-            o->json = true;
-            break;
-        case 'h':
-            return cli_help(cli_status_help);
-        case 't':
-            if (m87_parse_duration(optarg, &o->timeout_ns, &err) < 0 || o->timeout_ns <= 0)
-                return cli_usage_error("deployment status", "--timeout: invalid duration '%s'",
-                                       optarg);
-            break;
-        default:
-            return cli_bad_option("deployment status", argv, c);
-        }
-    }
+    if (rc)
+        return rc;
     if (o->timeout_ns && !o->follow)
         return cli_usage_error("deployment status", "--timeout needs --follow");
     return cli_operands("deployment status", argc, argv, 0, 0);

@@ -92,6 +92,32 @@ int cli_operands(const char *cmd, int argc, char **argv, int min, int max);
  * (0 when none). -1 with M87_E_INVAL naming the problem for an empty id or a revision that is not
  * a positive integer. */
 int cli_parse_clone_ref(const char *text, char **id, int64_t *rev, struct m87_error **err);
+/* What an option of cli_parse_options sets through its out pointer. */
+enum cli_option_kind {
+    CLI_OPT_FLAG,     /* --NAME: bool, set to true */
+    CLI_OPT_STRING,   /* --NAME VALUE: const char *, the last value given (borrowed from argv) */
+    CLI_OPT_POSITIVE, /* --NAME N: int64_t, a positive integer, else "--NAME 'N' is not a positive
+                       * integer" */
+    CLI_OPT_DURATION, /* --NAME DURATION: int64_t nanoseconds above 0 ("5m"), else "--NAME:
+                       * invalid duration 'DURATION'" */
+};
+
+#define CLI_MAX_OPTIONS 8 /* options of one command, --help aside */
+
+/* An option of a command: --NAME, and -SHORT when short_name is not 0. out NULL: the command
+ * refuses it as "unknown option '--NAME'" (a table shared with a command that takes it). */
+struct cli_option {
+    const char *name;
+    enum cli_option_kind kind;
+    void *out;
+    char short_name;
+};
+
+/* Parse the options of argv (argv[0] is the command) by the n (at most CLI_MAX_OPTIONS) options
+ * of opts, and --help/-h, which prints help. 1: the help was printed, 0: go on with optind at the
+ * first operand, else the exit status after printing what was wrong with the options. */
+int cli_parse_options(const char *cmd, const char *help, int argc, char **argv,
+                      const struct cli_option *opts, size_t n);
 /* Options of a subcommand that takes only --json (when json is not NULL) and --help, and
  * min..max operands. 1: the help was printed, 0: go on, else an exit status. */
 int cli_parse_simple(const char *cmd, const char *help, int argc, char **argv, bool *json, int min,
