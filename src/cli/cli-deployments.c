@@ -93,8 +93,8 @@ static int create(const struct cli_ctx *ctx, const char *device, const struct cr
 {
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-    _cleanup_free_ char *base = cli_device_path(device, "/deployments");
-    _cleanup_free_ char *path = m87_xasprintf("%s%s", base, o->now ? "?now=1" : "");
+    _cleanup_free_ char *path =
+        cli_device_path(device, o->now ? "/deployments?now=1" : "/deployments");
     bool active = o->active, json = o->json;
     struct m87_jw *w = m87_jw_new();
 
