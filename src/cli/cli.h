@@ -133,7 +133,7 @@ struct cli_sub {
     const char *help;
 };
 
-/* Run the subcommand argv[1] of group (cli-run.c) (e.g. "devices", "gw-1 deployment"): its help
+/* Run the subcommand argv[1] of group (e.g. "devices", "gw-1 deployment"; cli-run.c): its help
  * without logging in, else with the context loaded. Unknown or missing subcommands print group_help
  * to stderr and return CLI_EXIT_USAGE. */
 int cli_dispatch(const char *group, const char *group_help, const struct cli_sub *subs, size_t n,
