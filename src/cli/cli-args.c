@@ -2,11 +2,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "m87/alloc.h"
+#include "m87/compiler.h"
 #include "m87/error.h"
+#include "m87/units.h"
 
 int cli_help(const char *help)
 {
@@ -66,24 +69,78 @@ int cli_parse_clone_ref(const char *text, char **id, int64_t *rev, struct m87_er
     return 0;
 }
 
-/* Options of the subcommands: --json and --help. 1: help shown, 0: go on, else an exit status. */
+/* What getopt_long returns for option i: its short name, or a value no character takes. */
+static int option_val(const struct cli_option *o, size_t i)
+{
+    return o->short_name ? o->short_name : 256 + (int)i;
+}
+
+/* Store optarg (or true) through o->out; 0, or the exit status after printing why not. */
+static int set_option(const char *cmd, const struct cli_option *o)
+{
+    if (!o->out)
+        return cli_usage_error(cmd, "unknown option '--%s'", o->name);
+    switch (o->kind) {
+    case CLI_OPT_FLAG:
+        *(bool *)o->out = true;
+        break;
+    case CLI_OPT_STRING:
+        *(const char **)o->out = optarg;
+        break;
+    case CLI_OPT_POSITIVE:
+        if (cli_parse_positive(optarg, o->out) < 0)
+            return cli_usage_error(cmd, "--%s '%s' is not a positive integer", o->name, optarg);
+        break;
+    case CLI_OPT_DURATION:
+        if (m87_parse_duration(optarg, o->out, NULL) < 0 || *(int64_t *)o->out <= 0)
+            return cli_usage_error(cmd, "--%s: invalid duration '%s'", o->name, optarg);
+        break;
+    }
+    return 0;
+}
+
+int cli_parse_options(const char *cmd, const char *help, int argc, char **argv,
+                      const struct cli_option *opts, size_t n)
+{
+    struct option longs[CLI_MAX_OPTIONS + 2] = {{0}};
+    char shorts[2 * CLI_MAX_OPTIONS + 3] = ":h";
+    size_t n_shorts = 2;
+    int c;
+
+    if (n > CLI_MAX_OPTIONS)
+        abort(); /* a table of the code, not input */
+    for (size_t i = 0; i < n; i++) {
+        bool arg = opts[i].kind != CLI_OPT_FLAG;
+        longs[i] = (struct option){opts[i].name, arg ? required_argument : no_argument, NULL,
+                                   option_val(&opts[i], i)};
+        if (opts[i].short_name) {
+            shorts[n_shorts++] = opts[i].short_name;
+            if (arg)
+                shorts[n_shorts++] = ':';
+        }
+    }
+    longs[n] = (struct option){"help", no_argument, NULL, 'h'};
+    optind = 0;
+    while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+        if (c == 'h')
+            return cli_help(help);
+        size_t i = 0;
+        while (i < n && option_val(&opts[i], i) != c)
+            i++;
+        int rc = i < n ? set_option(cmd, &opts[i]) : cli_bad_option(cmd, argv, c);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int cli_parse_simple(const char *cmd, const char *help, int argc, char **argv, bool *json, int min,
                      int max)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int c;
+    const struct cli_option opts[] = {{"json", CLI_OPT_FLAG, json, 0}};
+    int rc = cli_parse_options(cmd, help, argc, argv, opts, M87_ARRAY_LEN(opts));
 
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'h')
-            return cli_help(help);
-        if (c != 'j' || !json)
-            return c == 'j' ? cli_usage_error(cmd, "unknown option '--json'")
-                            : cli_bad_option(cmd, argv, c);
-        *json = true;
-    }
-    return cli_operands(cmd, argc, argv, min, max);
+    return rc ? rc : cli_operands(cmd, argc, argv, min, max);
 }
 
 bool cli_wants_help(int argc, char **argv)
@@ -92,38 +149,4 @@ bool cli_wants_help(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return true;
     return false;
-}
-
-int cli_run(const struct cli_sub *sub, const char *device, int argc, char **argv)
-{
-    struct cli_ctx ctx;
-
-    if (cli_wants_help(argc, argv)) {
-        fputs(sub->help, stdout);
-        return CLI_EXIT_OK;
-    }
-    int rc = cli_ctx_load(&ctx);
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    rc = sub->fn(&ctx, device, argc, argv);
-    cli_ctx_release(&ctx);
-    return rc;
-}
-
-int cli_dispatch(const char *group, const char *group_help, const struct cli_sub *subs, size_t n,
-                 const char *device, int argc, char **argv)
-{
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(group_help, stdout);
-        return CLI_EXIT_OK;
-    }
-    for (size_t i = 0; argc >= 2 && i < n; i++)
-        if (strcmp(argv[1], subs[i].name) == 0)
-            return cli_run(&subs[i], device, argc - 1, argv + 1);
-    if (argc < 2)
-        fprintf(stderr, "m87: %s: missing command\n", group);
-    else
-        fprintf(stderr, "m87: %s: unknown command '%s'\n", group, argv[1]);
-    fputs(group_help, stderr);
-    return CLI_EXIT_USAGE;
 }

@@ -178,42 +178,23 @@ static int login_check(const struct cli_ctx *ctx)
 /* 0: go on, 1: help shown, else an exit status. */
 static int login_parse(int argc, char **argv, struct cli_ctx *ctx, bool *check)
 {
-    static const struct option opts[] = {
-        {"server", required_argument, NULL, 's'},
-        {"token", required_argument, NULL, 't'},
-        {"ca-file", required_argument, NULL, 'c'},
-        {"no-check", no_argument, NULL, 'n'},
-        {"insecure-http", no_argument, NULL, 'i'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    const char *server = NULL, *token = NULL, *ca_file = NULL;
+    bool no_check = false, env_allows = false;
+    const struct cli_option opts[] = {
+        {"server", CLI_OPT_STRING, &server, 0},
+        {"token", CLI_OPT_STRING, &token, 0},
+        {"ca-file", CLI_OPT_STRING, &ca_file, 0},
+        {"no-check", CLI_OPT_FLAG, &no_check, 0},
+        {"insecure-http", CLI_OPT_FLAG, &ctx->insecure_http, 0},
     };
-    bool env_allows = false;
-    int c;
+    int rc = cli_parse_options("login", login_help, argc, argv, opts, M87_ARRAY_LEN(opts));
 
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            set_str(&ctx->server, optarg);
-            break;
-        case 't':
-            set_str(&ctx->token, optarg);
-            break;
-        case 'c':
-            set_str(&ctx->ca_file, optarg);
-            break;
-        case 'n':
-            *check = false;
-            break;
-        case 'i':
-            ctx->insecure_http = true;
-            break;
-        case 'h':
-            return cli_help(login_help);
-        default:
-            return cli_bad_option("login", argv, c);
-        }
-    }
+    if (rc)
+        return rc;
+    set_str(&ctx->server, server);
+    set_str(&ctx->token, token);
+    set_str(&ctx->ca_file, ca_file);
+    *check = !no_check;
     if (cli_operands("login", argc, argv, 0, 0))
         return CLI_EXIT_USAGE;
     if (!ctx->server || !ctx->token)

@@ -69,31 +69,16 @@ int cli_file_kind(const char *text, size_t len, const char *file, enum cli_file_
 
 static int parse(const char *cmd, int argc, char **argv, struct deploy_opts *o, bool with_name)
 {
-    static const struct option opts[] = {
-        {"name", required_argument, NULL, 'n'}, {"deployment-id", required_argument, NULL, 'd'},
-        {"json", no_argument, NULL, 'j'},       {"now", no_argument, NULL, 'N'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+    const struct cli_option opts[] = {
+        {"name", CLI_OPT_STRING, with_name ? &o->name : NULL, 0},
+        {"deployment-id", CLI_OPT_STRING, &o->deployment, 0},
+        {"json", CLI_OPT_FLAG, &o->json, 0},
+        {"now", CLI_OPT_FLAG, &o->now, 0},
     };
-    int c;
+    int rc = cli_parse_options(cmd, with_name ? deploy_help : undeploy_help, argc, argv, opts,
+                               M87_ARRAY_LEN(opts));
 
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'N')
-            o->now = true;
-        else if (c == 'n' && with_name)
-            o->name = optarg;
-        else if (c == 'd')
-            o->deployment = optarg;
-        else if (c == 'j')
-            o->json = true;
-        else if (c == 'h')
-            return cli_help(with_name ? deploy_help : undeploy_help);
-        else if (c == 'n')
-            return cli_usage_error(cmd, "unknown option '--name'");
-        else
-            return cli_bad_option(cmd, argv, c);
-    }
-    return cli_operands(cmd, argc, argv, 1, 1);
+    return rc ? rc : cli_operands(cmd, argc, argv, 1, 1);
 }
 
 /* A run spec file, checked here so that its errors name the user's file:line:column. */
@@ -141,10 +126,8 @@ static int post_jobs(const struct cli_ctx *ctx, const char *device, const char *
 {
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_(m87_json_freep) struct m87_json *dep = NULL;
-    _cleanup_free_ char *d = cli_escape(device);
-    _cleanup_free_ char *id = cli_escape(deployment);
     _cleanup_free_ char *path =
-        m87_xasprintf("/v1/devices/%s/deployments/%s/jobs%s", d, id, o->now ? "?now=1" : "");
+        cli_deployment_path(device, deployment, o->now ? "/jobs?now=1" : "/jobs");
     _cleanup_free_ char *body = spec_runspec_dump(rs, true);
     _cleanup_free_ char *sig = NULL;
     int rc = cli_sign_jobs(ctx, device, deployment, rs, &sig);
@@ -160,7 +143,7 @@ static int post_jobs(const struct cli_ctx *ctx, const char *device, const char *
 static int deploy(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
     _cleanup_error_ struct m87_error *err = NULL;
-    _cleanup_free_ char *active = NULL;
+    _cleanup_free_ char *id = NULL;
     _cleanup_(spec_runspec_freep) struct spec_runspec *rs = NULL;
     struct cli_bundle bundle = {0};
     struct deploy_opts o = {0};
@@ -185,13 +168,11 @@ static int deploy(const struct cli_ctx *ctx, const char *device, int argc, char 
         cli_bundle_release(&bundle);
         return CLI_EXIT_USAGE;
     }
-    if (!o.deployment && (rc = cli_active_deployment(ctx, device, &active)) != CLI_EXIT_OK) {
-        cli_bundle_release(&bundle);
-        return rc;
-    }
-    rc = cli_bundle_upload(ctx, &bundle);
+    rc = cli_deployment_id(ctx, device, o.deployment, &id);
     if (rc == CLI_EXIT_OK)
-        rc = post_jobs(ctx, device, o.deployment ? o.deployment : active, rs, &o);
+        rc = cli_bundle_upload(ctx, &bundle);
+    if (rc == CLI_EXIT_OK)
+        rc = post_jobs(ctx, device, id, rs, &o);
     cli_bundle_release(&bundle);
     return rc;
 }
@@ -200,23 +181,20 @@ static int undeploy(const struct cli_ctx *ctx, const char *device, int argc, cha
 {
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_(m87_json_freep) struct m87_json *dep = NULL;
-    _cleanup_free_ char *active = NULL;
+    _cleanup_free_ char *id = NULL;
     struct deploy_opts o = {0};
     int rc = parse("undeploy", argc, argv, &o, false);
 
     if (rc)
         return rc == 1 ? CLI_EXIT_OK : rc;
-    if (!o.deployment && (rc = cli_active_deployment(ctx, device, &active)) != CLI_EXIT_OK)
+    if ((rc = cli_deployment_id(ctx, device, o.deployment, &id)) != CLI_EXIT_OK)
         return rc;
     const char *job = argv[optind];
-    _cleanup_free_ char *d = cli_escape(device);
-    _cleanup_free_ char *id = cli_escape(o.deployment ? o.deployment : active);
     _cleanup_free_ char *j = cli_escape(job);
-    _cleanup_free_ char *path =
-        m87_xasprintf("/v1/devices/%s/deployments/%s/jobs/%s%s", d, id, j, o.now ? "?now=1" : "");
+    _cleanup_free_ char *tail = m87_xasprintf("/jobs/%s%s", j, o.now ? "?now=1" : "");
+    _cleanup_free_ char *path = cli_deployment_path(device, id, tail);
     _cleanup_free_ char *sig = NULL;
-    if ((rc = cli_sign_undeploy(ctx, device, o.deployment ? o.deployment : active, job, &sig)) !=
-        CLI_EXIT_OK)
+    if ((rc = cli_sign_undeploy(ctx, device, id, job, &sig)) != CLI_EXIT_OK)
         return rc;
     if (cli_http_json_header(ctx, "DELETE", path, NULL, sig, &dep, &err) < 0)
         return cli_report(err);

@@ -81,40 +81,6 @@ static const char rm_help[] = "usage: m87 DEVICE deployment rm ID\n"
                               "options:\n"
                               "  -h, --help  show this help\n";
 
-static char *deployments_path(const char *device)
-{
-    _cleanup_free_ char *d = cli_escape(device);
-    return m87_xasprintf("/v1/devices/%s/deployments", d);
-}
-
-static char *deployment_path(const char *device, const char *id, const char *tail)
-{
-    _cleanup_free_ char *d = cli_escape(device);
-    _cleanup_free_ char *i = cli_escape(id);
-    return m87_xasprintf("/v1/devices/%s/deployments/%s%s", d, i, tail ? tail : "");
-}
-
-int cli_active_deployment(const struct cli_ctx *ctx, const char *device, char **id)
-{
-    _cleanup_error_ struct m87_error *err = NULL;
-    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-    _cleanup_free_ char *d = cli_escape(device);
-    _cleanup_free_ char *path = m87_xasprintf("/v1/devices/%s", d);
-
-    if (cli_http_json(ctx, "GET", path, NULL, &doc, &err) < 0)
-        return cli_report(err);
-    const char *active = m87_json_str(m87_json_path(doc, "active_deployment", "id", NULL), NULL);
-    if (!active) {
-        fprintf(stderr,
-                "m87: device '%s' has no active deployment; run: m87 %s deployment new "
-                "--active\n",
-                device, device);
-        return CLI_EXIT_USAGE;
-    }
-    *id = m87_xstrdup(active);
-    return CLI_EXIT_OK;
-}
-
 /* new and clone: POST a deployment and say what was made. */
 struct create_opts {
     bool active;
@@ -127,8 +93,8 @@ static int create(const struct cli_ctx *ctx, const char *device, const struct cr
 {
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-    _cleanup_free_ char *base = deployments_path(device);
-    _cleanup_free_ char *path = m87_xasprintf("%s%s", base, o->now ? "?now=1" : "");
+    _cleanup_free_ char *path =
+        cli_device_path(device, o->now ? "/deployments?now=1" : "/deployments");
     bool active = o->active, json = o->json;
     struct m87_jw *w = m87_jw_new();
 
@@ -173,26 +139,15 @@ static int create(const struct cli_ctx *ctx, const char *device, const struct cr
 static int parse_active(const char *cmd, const char *help, int argc, char **argv,
                         struct create_opts *o, int operands)
 {
-    static const struct option opts[] = {{"active", no_argument, NULL, 'a'},
-                                         {"now", no_argument, NULL, 'N'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int c;
+    const struct cli_option opts[] = {
+        {"active", CLI_OPT_FLAG, &o->active, 0},
+        {"now", CLI_OPT_FLAG, &o->now, 0},
+        {"json", CLI_OPT_FLAG, &o->json, 0},
+    };
+    int rc = cli_parse_options(cmd, help, argc, argv, opts, M87_ARRAY_LEN(opts));
 
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'a')
-            o->active = true;
-        else if (c == 'N')
-            o->now = true;
-        else if (c == 'j')
-            o->json = true;
-        else if (c == 'h')
-            return cli_help(help);
-        else
-            return cli_bad_option(cmd, argv, c);
-    }
+    if (rc)
+        return rc;
     if (o->now && !o->active)
         return cli_usage_error(cmd, "--now needs --active");
     return cli_operands(cmd, argc, argv, operands, operands);
@@ -254,33 +209,26 @@ static bool print_list(const char *device, const struct m87_json *doc)
 
 static int dep_list(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
-    _cleanup_free_ char *path = deployments_path(device);
+    _cleanup_free_ char *path = cli_device_path(device, "/deployments");
     return cli_get_and_show(ctx, "deployment list", list_help, argc, argv, path, device,
                             print_list);
 }
 
 static int dep_activate(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"now", no_argument, NULL, 'N'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     _cleanup_error_ struct m87_error *err = NULL;
     bool now = false;
-    int c, rc;
+    const struct cli_option opts[] = {{"now", CLI_OPT_FLAG, &now, 0}};
+    int rc = cli_parse_options("deployment activate", activate_help, argc, argv, opts,
+                               M87_ARRAY_LEN(opts));
 
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'N')
-            now = true;
-        else if (c == 'h') {
-            cli_help(activate_help);
-            return CLI_EXIT_OK;
-        } else
-            return cli_bad_option("deployment activate", argv, c);
-    }
-    if ((rc = cli_operands("deployment activate", argc, argv, 1, 1)) != 0)
-        return rc;
+    if (rc == 0)
+        rc = cli_operands("deployment activate", argc, argv, 1, 1);
+    if (rc)
+        return rc == 1 ? CLI_EXIT_OK : rc;
     const char *id = argv[optind];
-    _cleanup_free_ char *path = deployment_path(device, id, now ? "/activate?now=1" : "/activate");
+    _cleanup_free_ char *path =
+        cli_deployment_path(device, id, now ? "/activate?now=1" : "/activate");
     _cleanup_free_ char *sig = NULL;
     if ((rc = cli_sign_copy(ctx, device, id, 0, &sig)) != CLI_EXIT_OK)
         return rc;
@@ -300,7 +248,7 @@ static int dep_rm(const struct cli_ctx *ctx, const char *device, int argc, char 
     if (rc)
         return rc == 1 ? CLI_EXIT_OK : rc;
     const char *id = argv[optind];
-    _cleanup_free_ char *path = deployment_path(device, id, NULL);
+    _cleanup_free_ char *path = cli_deployment_path(device, id, NULL);
     if (cli_http_json(ctx, "DELETE", path, NULL, NULL, &err) < 0) {
         rc = cli_report(err);
         if (m87_error_code(err) == M87_E_CONFLICT)

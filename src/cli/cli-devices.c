@@ -134,8 +134,7 @@ static int devices_rm(const struct cli_ctx *ctx, const char *device, int argc, c
 
     if (rc)
         return rc == 1 ? CLI_EXIT_OK : rc;
-    _cleanup_free_ char *name = cli_escape(argv[optind]);
-    _cleanup_free_ char *path = m87_xasprintf("/v1/devices/%s", name);
+    _cleanup_free_ char *path = cli_device_path(argv[optind], NULL);
     if (cli_http_json(ctx, "DELETE", path, NULL, NULL, &err) < 0)
         return cli_report(err);
     printf("device '%s' removed\n", argv[optind]);
@@ -160,12 +159,6 @@ static const char revoke_help[] = "usage: m87 devices revoke-token NAME\n"
                                   "options:\n"
                                   "  -h, --help  show this help\n";
 
-static char *token_path(const char *device)
-{
-    _cleanup_free_ char *name = cli_escape(device);
-    return m87_xasprintf("/v1/devices/%s/token", name);
-}
-
 static int devices_rotate(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
     (void)device;
@@ -176,7 +169,7 @@ static int devices_rotate(const struct cli_ctx *ctx, const char *device, int arg
 
     if (rc)
         return rc == 1 ? CLI_EXIT_OK : rc;
-    _cleanup_free_ char *path = token_path(argv[optind]);
+    _cleanup_free_ char *path = cli_device_path(argv[optind], "/token");
     if (cli_http_json(ctx, "POST", path, "{}", &doc, &err) < 0)
         return cli_report(err);
     if (json) {
@@ -198,7 +191,7 @@ static int devices_revoke(const struct cli_ctx *ctx, const char *device, int arg
 
     if (rc)
         return rc == 1 ? CLI_EXIT_OK : rc;
-    _cleanup_free_ char *path = token_path(argv[optind]);
+    _cleanup_free_ char *path = cli_device_path(argv[optind], "/token");
     if (cli_http_json(ctx, "DELETE", path, NULL, NULL, &err) < 0)
         return cli_report(err);
     printf("token of '%s' revoked; give it a new one with: m87 devices rotate-token %s\n",

@@ -79,26 +79,19 @@ static int write_pair(const struct key_paths *p, const struct m87_sign_key *k,
 
 static int keys_generate(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_(key_paths_release) struct key_paths p = {0};
     bool force = false;
+    const struct cli_option opts[] = {{"force", CLI_OPT_FLAG, &force, 0}};
     struct stat st;
-    int c, rc;
+    int rc =
+        cli_parse_options("keys generate", generate_help, argc, argv, opts, M87_ARRAY_LEN(opts));
 
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'f')
-            force = true;
-        else if (c == 'h') {
-            cli_help(generate_help);
-            return CLI_EXIT_OK;
-        } else
-            return cli_bad_option("keys generate", argv, c);
-    }
-    if ((rc = cli_operands("keys generate", argc, argv, 0, 0)) != 0 ||
-        (rc = key_paths(&p)) != CLI_EXIT_OK)
+    if (rc == 0)
+        rc = cli_operands("keys generate", argc, argv, 0, 0);
+    if (rc)
+        return rc == 1 ? CLI_EXIT_OK : rc;
+    if ((rc = key_paths(&p)) != CLI_EXIT_OK)
         return rc;
     if (!force && stat(p.key, &st) == 0)
         return cli_usage_error("keys generate",

@@ -28,12 +28,6 @@ static const char prefetch_help[] =
     "  --json      print the server's {\"prefetch_images\":[...],\"prefetch\":...}\n"
     "  -h, --help  show this help\n";
 
-static char *prefetch_path(const char *device)
-{
-    _cleanup_free_ char *d = cli_escape(device);
-    return m87_xasprintf("/v1/devices/%s/prefetch", d);
-}
-
 static char *mib(int64_t bytes)
 {
     return m87_xasprintf("%.1f MiB", (double)bytes / (1024.0 * 1024.0));
@@ -88,7 +82,7 @@ static int prefetch_add(const struct cli_ctx *ctx, const char *device, int argc,
 {
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-    _cleanup_free_ char *path = prefetch_path(device);
+    _cleanup_free_ char *path = cli_device_path(device, "/prefetch");
     bool json = false;
     int rc = cli_parse_simple("prefetch", prefetch_help, argc, argv, &json, 1, MAX_IMAGES);
 
@@ -116,7 +110,7 @@ static int prefetch_add(const struct cli_ctx *ctx, const char *device, int argc,
 
 static int prefetch_status(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
-    _cleanup_free_ char *path = prefetch_path(device);
+    _cleanup_free_ char *path = cli_device_path(device, "/prefetch");
     return cli_get_and_show(ctx, "prefetch status", prefetch_help, argc, argv, path, device,
                             print_images);
 }
@@ -124,7 +118,7 @@ static int prefetch_status(const struct cli_ctx *ctx, const char *device, int ar
 static int prefetch_clear(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
     _cleanup_error_ struct m87_error *err = NULL;
-    _cleanup_free_ char *path = prefetch_path(device);
+    _cleanup_free_ char *path = cli_device_path(device, "/prefetch");
     int rc = cli_parse_simple("prefetch clear", prefetch_help, argc, argv, NULL, 0, 0);
 
     if (rc)

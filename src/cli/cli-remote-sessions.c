@@ -48,8 +48,7 @@ static int list(const struct cli_ctx *ctx, const char *device, bool json)
 {
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-    _cleanup_free_ char *d = cli_escape(device);
-    _cleanup_free_ char *path = m87_xasprintf("/v1/devices/%s/sessions", d);
+    _cleanup_free_ char *path = cli_device_path(device, "/sessions");
     static const char *const header[] = {"ID", "STATE", "EXIT", "CREATED", "COMMAND"};
     struct cli_table t;
 

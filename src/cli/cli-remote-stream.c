@@ -157,8 +157,7 @@ static int create(struct follow *f, const char *body, int64_t wait_ms)
 {
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-    _cleanup_free_ char *d = cli_escape(f->device);
-    _cleanup_free_ char *path = m87_xasprintf("/v1/devices/%s/sessions", d);
+    _cleanup_free_ char *path = cli_device_path(f->device, "/sessions");
 
     if (cli_http_json(f->ctx, "POST", path, body, &doc, &err) < 0)
         return cli_report(err);

@@ -34,32 +34,19 @@ struct show_opts {
 
 static int parse(int argc, char **argv, struct show_opts *o)
 {
-    static const struct option opts[] = {
-        {"revision", required_argument, NULL, 'r'},
-        {"yaml", no_argument, NULL, 'y'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    const struct cli_option opts[] = {
+        {"revision", CLI_OPT_POSITIVE, &o->revision, 0},
+        {"yaml", CLI_OPT_FLAG, &o->yaml, 0},
+        {"json", CLI_OPT_FLAG, &o->json, 0},
     };
-    int c;
+    int rc =
+        cli_parse_options("deployment show", cli_show_help, argc, argv, opts, M87_ARRAY_LEN(opts));
 
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c == 'r' && cli_parse_positive(optarg, &o->revision) < 0)
-            return cli_usage_error("deployment show", "--revision '%s' is not a positive integer",
-                                   optarg);
-        else if (c == 'y')
-            o->yaml = true;
-        else if (c == 'j')
-            o->json = true;
-        else if (c == 'h')
-            return cli_help(cli_show_help);
-        else if (c != 'r')
-            return cli_bad_option("deployment show", argv, c);
-    }
+    if (rc)
+        return rc;
     if (o->yaml && o->json)
         return cli_usage_error("deployment show", "--yaml and --json exclude each other");
-    int rc = cli_operands("deployment show", argc, argv, 0, 1);
+    rc = cli_operands("deployment show", argc, argv, 0, 1);
     if (rc == 0 && optind < argc)
         o->id = argv[optind];
     return rc;
@@ -177,21 +164,18 @@ int cli_deployment_show(const struct cli_ctx *ctx, const char *device, int argc,
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_(m87_json_freep) struct m87_json *dep = NULL;
     _cleanup_(m87_json_freep) struct m87_json *revs = NULL;
-    _cleanup_free_ char *active = NULL;
+    _cleanup_free_ char *id = NULL;
     struct show_opts o = {0};
     int rc = parse(argc, argv, &o);
 
     if (rc)
         return rc == 1 ? CLI_EXIT_OK : rc;
-    if (!o.id && (rc = cli_active_deployment(ctx, device, &active)) != CLI_EXIT_OK)
+    if ((rc = cli_deployment_id(ctx, device, o.id, &id)) != CLI_EXIT_OK)
         return rc;
-    _cleanup_free_ char *d = cli_escape(device);
-    _cleanup_free_ char *i = cli_escape(o.id ? o.id : active);
     _cleanup_free_ char *query =
-        o.revision ? m87_xasprintf("?revision=%lld", (long long)o.revision) : m87_xstrdup("");
-    _cleanup_free_ char *path = m87_xasprintf("/v1/devices/%s/deployments/%s", d, i);
-    _cleanup_free_ char *dep_path = m87_xasprintf("%s%s", path, query);
-    _cleanup_free_ char *revs_path = m87_xasprintf("%s/revisions", path);
+        o.revision ? m87_xasprintf("?revision=%lld", (long long)o.revision) : NULL;
+    _cleanup_free_ char *dep_path = cli_deployment_path(device, id, query);
+    _cleanup_free_ char *revs_path = cli_deployment_path(device, id, "/revisions");
     if (cli_http_json(ctx, "GET", dep_path, NULL, &dep, &err) < 0)
         return cli_report(err);
     if (o.json) {

@@ -94,10 +94,8 @@ static int fetch_spec(const struct cli_ctx *ctx, const struct m87_sign_key *key,
 {
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-    _cleanup_free_ char *d = cli_escape(device);
-    _cleanup_free_ char *i = cli_escape(id);
     _cleanup_free_ char *q = rev > 0 ? m87_xasprintf("?revision=%lld", (long long)rev) : NULL;
-    _cleanup_free_ char *path = m87_xasprintf("/v1/devices/%s/deployments/%s%s", d, i, q ? q : "");
+    _cleanup_free_ char *path = cli_deployment_path(device, id, q);
 
     if (cli_http_json(ctx, "GET", path, NULL, &doc, &err) < 0)
         return cli_report(err);

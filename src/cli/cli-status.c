@@ -43,44 +43,18 @@ struct status_opts {
 
 static int parse(int argc, char **argv, struct status_opts *o)
 {
-    static const struct option opts[] = {
-        {"deployment-id", required_argument, NULL, 'd'},
-        {"logs", no_argument, NULL, 'l'},
-        {"follow", no_argument, NULL, 'f'},
-        {"timeout", required_argument, NULL, 't'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    const struct cli_option opts[] = {
+        {"deployment-id", CLI_OPT_STRING, &o->deployment, 0},
+        {"logs", CLI_OPT_FLAG, &o->logs, 0},
+        {"follow", CLI_OPT_FLAG, &o->follow, 'f'},
+        {"timeout", CLI_OPT_DURATION, &o->timeout_ns, 0},
+        {"json", CLI_OPT_FLAG, &o->json, 0},
     };
-    _cleanup_error_ struct m87_error *err = NULL;
-    int c;
+    int rc = cli_parse_options("deployment status", cli_status_help, argc, argv, opts,
+                               M87_ARRAY_LEN(opts));
 
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":hf", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            o->deployment = optarg;
-            break;
-        case 'l':
-            o->logs = true;
-            break;
-        case 'f':
-            o->follow = true;
-            break;
-        case 'j':
-            o->json = true;
-            break;
-        case 'h':
-            return cli_help(cli_status_help);
-        case 't':
-            if (m87_parse_duration(optarg, &o->timeout_ns, &err) < 0 || o->timeout_ns <= 0)
-                return cli_usage_error("deployment status", "--timeout: invalid duration '%s'",
-                                       optarg);
-            break;
-        default:
-            return cli_bad_option("deployment status", argv, c);
-        }
-    }
+    if (rc)
+        return rc;
     if (o->timeout_ns && !o->follow)
         return cli_usage_error("deployment status", "--timeout needs --follow");
     return cli_operands("deployment status", argc, argv, 0, 0);
@@ -467,17 +441,17 @@ static int follow(const struct cli_ctx *ctx, const char *device, const char *pat
 int cli_deployment_status(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
     _cleanup_(m87_json_freep) struct m87_json *st = NULL;
-    _cleanup_free_ char *active = NULL;
+    _cleanup_free_ char *id = NULL;
     struct status_opts o = {0};
     int rc = parse(argc, argv, &o);
 
     if (rc)
         return rc == 1 ? CLI_EXIT_OK : rc;
-    if (!o.deployment && (rc = cli_active_deployment(ctx, device, &active)) != CLI_EXIT_OK)
+    if ((rc = cli_deployment_id(ctx, device, o.deployment, &id)) != CLI_EXIT_OK)
         return rc;
-    _cleanup_free_ char *d = cli_escape(device);
-    _cleanup_free_ char *id = cli_escape(o.deployment ? o.deployment : active);
-    _cleanup_free_ char *path = m87_xasprintf("/v1/devices/%s/status?deployment=%s", d, id);
+    _cleanup_free_ char *escaped = cli_escape(id);
+    _cleanup_free_ char *query = m87_xasprintf("/status?deployment=%s", escaped);
+    _cleanup_free_ char *path = cli_device_path(device, query);
     if (o.follow)
         return follow(ctx, device, path, &o);
     if ((rc = fetch(ctx, path, false, &st)) != CLI_EXIT_OK)

@@ -71,12 +71,6 @@ static const char prefetch_help[] =
     "  --json      print the device as JSON\n"
     "  -h, --help  show this help\n";
 
-static char *windows_path(const char *device, const char *tail)
-{
-    _cleanup_free_ char *d = cli_escape(device);
-    return m87_xasprintf("/v1/devices/%s/windows%s", d, tail ? tail : "");
-}
-
 /* The next start of rule after now in local time, "-" when the rule does not parse here. */
 static char *next_start(const char *rule, time_t now)
 {
@@ -104,7 +98,7 @@ static int window_add(const struct cli_ctx *ctx, const char *device, int argc, c
     m87_jw_kstr(jw, "rule", rule);
     m87_jw_obj_close(jw);
     _cleanup_free_ char *body = m87_jw_finish(jw);
-    _cleanup_free_ char *path = windows_path(device, NULL);
+    _cleanup_free_ char *path = cli_device_path(device, "/windows");
     if (cli_http_json(ctx, "POST", path, body, &doc, &err) < 0)
         return cli_report(err);
     if (json) {
@@ -147,7 +141,7 @@ static bool print_windows(const char *device, const struct m87_json *doc)
 
 static int window_list(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
-    _cleanup_free_ char *path = windows_path(device, NULL);
+    _cleanup_free_ char *path = cli_device_path(device, "/windows");
     return cli_get_and_show(ctx, "window list", list_help, argc, argv, path, device, print_windows);
 }
 
@@ -162,8 +156,8 @@ static int window_rm(const struct cli_ctx *ctx, const char *device, int argc, ch
     if (cli_parse_positive(argv[optind], &id) < 0)
         return cli_usage_error("window rm", "'%s' is not a window id (see 'window list')",
                                argv[optind]);
-    _cleanup_free_ char *tail = m87_xasprintf("/%lld", (long long)id);
-    _cleanup_free_ char *path = windows_path(device, tail);
+    _cleanup_free_ char *tail = m87_xasprintf("/windows/%lld", (long long)id);
+    _cleanup_free_ char *path = cli_device_path(device, tail);
     if (cli_http_json(ctx, "DELETE", path, NULL, NULL, &err) < 0)
         return cli_report(err);
     printf("removed window %lld from %s\n", (long long)id, device);
@@ -195,8 +189,7 @@ static int prefetch_policy(const struct cli_ctx *ctx, const char *device, int ar
 {
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-    _cleanup_free_ char *d = cli_escape(device);
-    _cleanup_free_ char *path = m87_xasprintf("/v1/devices/%s", d);
+    _cleanup_free_ char *path = cli_device_path(device, NULL);
     _cleanup_free_ char *body = NULL;
     bool json = false;
     int rc = cli_parse_simple("prefetch-policy", prefetch_help, argc, argv, &json, 0, 1);

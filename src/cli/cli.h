@@ -92,6 +92,32 @@ int cli_operands(const char *cmd, int argc, char **argv, int min, int max);
  * (0 when none). -1 with M87_E_INVAL naming the problem for an empty id or a revision that is not
  * a positive integer. */
 int cli_parse_clone_ref(const char *text, char **id, int64_t *rev, struct m87_error **err);
+/* What an option of cli_parse_options sets through its out pointer. */
+enum cli_option_kind {
+    CLI_OPT_FLAG,     /* --NAME: bool, set to true */
+    CLI_OPT_STRING,   /* --NAME VALUE: const char *, the last value given (borrowed from argv) */
+    CLI_OPT_POSITIVE, /* --NAME N: int64_t, a positive integer, else "--NAME 'N' is not a positive
+                       * integer" */
+    CLI_OPT_DURATION, /* --NAME DURATION: int64_t nanoseconds above 0 ("5m"), else "--NAME:
+                       * invalid duration 'DURATION'" */
+};
+
+#define CLI_MAX_OPTIONS 8 /* options of one command, --help aside */
+
+/* An option of a command: --NAME, and -SHORT when short_name is not 0. out NULL: the command
+ * refuses it as "unknown option '--NAME'" (a table shared with a command that takes it). */
+struct cli_option {
+    const char *name;
+    enum cli_option_kind kind;
+    void *out;
+    char short_name;
+};
+
+/* Parse the options of argv (argv[0] is the command) by the n (at most CLI_MAX_OPTIONS) options
+ * of opts, and --help/-h, which prints help. 1: the help was printed, 0: go on with optind at the
+ * first operand, else the exit status after printing what was wrong with the options. */
+int cli_parse_options(const char *cmd, const char *help, int argc, char **argv,
+                      const struct cli_option *opts, size_t n);
 /* Options of a subcommand that takes only --json (when json is not NULL) and --help, and
  * min..max operands. 1: the help was printed, 0: go on, else an exit status. */
 int cli_parse_simple(const char *cmd, const char *help, int argc, char **argv, bool *json, int min,
@@ -107,12 +133,12 @@ struct cli_sub {
     const char *help;
 };
 
-/* Run the subcommand argv[1] of group (e.g. "devices", "gw-1 deployment"): its help without
- * logging in, else with the context loaded. Unknown or missing subcommands print group_help to
- * stderr and return CLI_EXIT_USAGE. */
+/* Run the subcommand argv[1] of group (e.g. "devices", "gw-1 deployment"; cli-run.c): its help
+ * without logging in, else with the context loaded. Unknown or missing subcommands print group_help
+ * to stderr and return CLI_EXIT_USAGE. */
 int cli_dispatch(const char *group, const char *group_help, const struct cli_sub *subs, size_t n,
                  const char *device, int argc, char **argv);
-/* Run one command: its help without logging in, else fn with the context loaded. */
+/* Run one command (cli-run.c): its help without logging in, else fn with the context loaded. */
 int cli_run(const struct cli_sub *sub, const char *device, int argc, char **argv);
 
 /* A positive decimal integer that takes the whole text; -1 otherwise. */
@@ -251,9 +277,20 @@ int cli_sign_undeploy(const struct cli_ctx *ctx, const char *device, const char 
 int cli_sign_copy(const struct cli_ctx *ctx, const char *device, const char *src, int64_t rev,
                   char **header);
 
-/* The id of the device's active deployment (cli-deployments.c) into *id (caller frees); when it has
- * none, prints the next step to take and returns CLI_EXIT_USAGE. Any other failure is reported and
- * its exit status returned. */
+/* ---- devices and deployments (cli-device.c) ------------------------------------------------ */
+
+/* "/v1/devices/DEVICE" followed by tail (NULL: nothing), the device escaped for a URL. Caller
+ * frees. */
+char *cli_device_path(const char *device, const char *tail);
+/* "/v1/devices/DEVICE/deployments/ID" followed by tail (NULL: nothing), both escaped. Caller
+ * frees. */
+char *cli_deployment_path(const char *device, const char *id, const char *tail);
+/* The id of the device's active deployment into *id (caller frees); when it has none, prints the
+ * next step to take and returns CLI_EXIT_USAGE. Any other failure is reported and its exit
+ * status returned. */
 int cli_active_deployment(const struct cli_ctx *ctx, const char *device, char **id);
+/* The deployment a command means into *id (caller frees): given when it is not NULL, else the
+ * device's active one (as cli_active_deployment, whose exit status it returns). */
+int cli_deployment_id(const struct cli_ctx *ctx, const char *device, const char *given, char **id);
 
 #endif

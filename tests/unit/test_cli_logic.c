@@ -101,6 +101,65 @@ static void test_parse_simple(void **state)
     assert_int_equal(simple(&json, 1, 1, 3, "add", "--", "--json"), 0);
 }
 
+/* The options of a command like `deployment status`, parsed from argv (argv[0] the command). */
+struct parsed {
+    const char *id;
+    bool follow;
+    int64_t timeout_ns;
+    int64_t revision;
+};
+
+static int options(struct parsed *p, bool refuse_id, int argc, ...)
+{
+    char *argv[8] = {0};
+    const struct cli_option opts[] = {
+        {"deployment-id", CLI_OPT_STRING, refuse_id ? NULL : &p->id, 0},
+        {"follow", CLI_OPT_FLAG, &p->follow, 'f'},
+        {"timeout", CLI_OPT_DURATION, &p->timeout_ns, 0},
+        {"revision", CLI_OPT_POSITIVE, &p->revision, 0},
+    };
+    va_list ap;
+
+    va_start(ap, argc);
+    for (int i = 0; i < argc; i++)
+        argv[i] = va_arg(ap, char *);
+    va_end(ap);
+    *p = (struct parsed){0};
+    return cli_parse_options("test", "usage: test\n", argc, argv, opts, M87_ARRAY_LEN(opts));
+}
+
+static void test_parse_options(void **state)
+{
+    (void)state;
+    struct parsed p;
+
+    assert_int_equal(
+        options(&p, false, 6, "status", "--deployment-id", "d-1", "-f", "--timeout", "5m"), 0);
+    assert_string_equal(p.id, "d-1");
+    assert_true(p.follow);
+    assert_int_equal(p.timeout_ns, 300LL * 1000000000);
+    assert_int_equal(options(&p, false, 4, "status", "--deployment-id=d-2", "x", "--follow"), 0);
+    assert_string_equal(p.id, "d-2");
+    assert_true(p.follow);
+    assert_int_equal(optind, 3); /* the operand moved behind the options */
+    assert_int_equal(options(&p, false, 3, "status", "--revision", "7"), 0);
+    assert_int_equal(p.revision, 7);
+    /* abbreviations of long options, as getopt_long takes them */
+    assert_int_equal(options(&p, false, 3, "status", "--dep", "d-3"), 0);
+    assert_string_equal(p.id, "d-3");
+    assert_int_equal(options(&p, false, 2, "status", "-h"), 1);
+    assert_int_equal(options(&p, false, 2, "status", "--help"), 1);
+    assert_int_equal(options(&p, false, 3, "status", "--revision", "0"), CLI_EXIT_USAGE);
+    assert_int_equal(options(&p, false, 3, "status", "--timeout", "0s"), CLI_EXIT_USAGE);
+    assert_int_equal(options(&p, false, 3, "status", "--timeout", "soon"), CLI_EXIT_USAGE);
+    assert_int_equal(options(&p, false, 2, "status", "--deployment-id"), CLI_EXIT_USAGE);
+    assert_int_equal(options(&p, false, 2, "status", "-x"), CLI_EXIT_USAGE);
+    assert_int_equal(options(&p, false, 2, "status", "--wat"), CLI_EXIT_USAGE);
+    /* a refused option is unknown, and still takes its value */
+    assert_int_equal(options(&p, true, 3, "status", "--deployment-id", "d-1"), CLI_EXIT_USAGE);
+    assert_null(p.id);
+}
+
 static void test_wants_help(void **state)
 {
     (void)state;
@@ -235,9 +294,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clone_ref),    cmocka_unit_test(test_positive),
-        cmocka_unit_test(test_parse_simple), cmocka_unit_test(test_wants_help),
-        cmocka_unit_test(test_table),        cmocka_unit_test(test_format_ms),
-        cmocka_unit_test(test_times),        cmocka_unit_test(test_file_kind),
+        cmocka_unit_test(test_parse_simple), cmocka_unit_test(test_parse_options),
+        cmocka_unit_test(test_wants_help),   cmocka_unit_test(test_table),
+        cmocka_unit_test(test_format_ms),    cmocka_unit_test(test_times),
+        cmocka_unit_test(test_file_kind),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }
