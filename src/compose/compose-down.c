@@ -222,12 +222,9 @@ static int remove_orphans(struct compose_run *r, struct m87_strv *anon, struct m
 
 static int remove_networks(struct compose_run *r, struct m87_error **err)
 {
-    struct m87_kvlist f;
-    compose_project_filter(r->p->name, &f);
     struct engine_network_info *v = NULL;
     size_t n = 0;
-    int rc = engine_network_list(r->c, &f, &v, &n, err);
-    m87_kvlist_release(&f);
+    int rc = engine_network_list(r->c, r->project_filter, &v, &n, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         struct engine_network_info *info = NULL;
         struct m87_error *local = NULL;
@@ -249,12 +246,9 @@ static int remove_networks(struct compose_run *r, struct m87_error **err)
 static int remove_volumes(struct compose_run *r, const struct m87_strv *anon,
                           struct m87_error **err)
 {
-    struct m87_kvlist f;
-    compose_project_filter(r->p->name, &f);
     struct engine_volume_info *v = NULL;
     size_t n = 0;
-    int rc = engine_volume_list(r->c, &f, &v, &n, err);
-    m87_kvlist_release(&f);
+    int rc = engine_volume_list(r->c, r->project_filter, &v, &n, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         struct m87_error *local = NULL;
         if (engine_volume_remove(r->c, v[i].name, true, &local) == 0)

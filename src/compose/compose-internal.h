@@ -196,6 +196,7 @@ struct compose_run {
     struct compose_observed *obs;
     struct m87_kvlist *image_ids;   /* image ref -> ID */
     struct m87_kvlist *network_ids; /* network key -> ID */
+    const struct m87_kvlist *project_filter; /* compose_project_filter of p->name */
     bool *selected;
     size_t *order;
     struct compose_shared *own; /* NULL in a view */

@@ -19,26 +19,24 @@ char *compose_container_name(const struct spec_project *p, const struct spec_ser
     return m87_xasprintf("%s-%s-%d", p->name, s->name, number);
 }
 
+/* A network or volume is named by its name: when given, else PROJECT_KEY. */
+static char *resource_name(const struct spec_project *p, const char *key, const char *name)
+{
+    if (name)
+        return m87_xstrdup(name);
+    return m87_xasprintf("%s_%s", p->name, key);
+}
+
 char *compose_network_name(const struct spec_project *p, const char *key)
 {
-    const struct spec_network *n = NULL;
-    for (size_t i = 0; i < p->n_networks && n == NULL; i++)
-        if (strcmp(p->networks[i].key, key) == 0)
-            n = &p->networks[i];
-    if (n && n->name)
-        return m87_xstrdup(n->name);
-    return m87_xasprintf("%s_%s", p->name, key);
+    const struct spec_network *n = spec_project_network(p, key);
+    return resource_name(p, key, n ? n->name : NULL);
 }
 
 char *compose_volume_name(const struct spec_project *p, const char *key)
 {
-    const struct spec_volume *v = NULL;
-    for (size_t i = 0; i < p->n_volumes && v == NULL; i++)
-        if (strcmp(p->volumes[i].key, key) == 0)
-            v = &p->volumes[i];
-    if (v && v->name)
-        return m87_xstrdup(v->name);
-    return m87_xasprintf("%s_%s", p->name, key);
+    const struct spec_volume *v = spec_project_volume(p, key);
+    return resource_name(p, key, v ? v->name : NULL);
 }
 
 size_t compose_service_networks(const struct spec_service *s, const char **keys, size_t max)
