@@ -15,12 +15,13 @@
 #include "m87/spec-project.h"
 #include "m87/spec-service.h"
 
-static const struct compose_options default_opts = {.timeout_s = -1};
-
-static int connect_client(struct engine_client *c, struct m87_error **err)
+/* Connect c unless it is already, then init r (released by the caller only on success). */
+static int run_open(struct compose_run *r, struct engine_client *c, const struct spec_project *p,
+                    const struct compose_options *opts, struct m87_error **err)
 {
     if (engine_client_api_version(c) == NULL && engine_client_connect(c, err) < 0)
         return -1;
+    compose_run_init(r, c, p, opts);
     return 0;
 }
 
@@ -293,10 +294,9 @@ static int down_containers(struct compose_run *r, struct m87_strv *anon, struct 
 int compose_down(struct engine_client *c, const struct spec_project *p,
                  const struct compose_options *opts, struct m87_error **err)
 {
-    if (connect_client(c, err) < 0)
-        return -1;
     struct compose_run r;
-    compose_run_init(&r, c, p, opts ? opts : &default_opts);
+    if (run_open(&r, c, p, opts, err) < 0)
+        return -1;
     struct m87_strv anon;
     m87_strv_init(&anon);
     int rc = compose_observe(c, p->name, r.obs, err);
@@ -345,10 +345,9 @@ static int lifecycle(struct engine_client *c, const struct spec_project *p,
                      const struct compose_options *opts, bool stop, bool start, const char *verb,
                      struct m87_error **err)
 {
-    if (connect_client(c, err) < 0)
-        return -1;
     struct compose_run r;
-    compose_run_init(&r, c, p, opts ? opts : &default_opts);
+    if (run_open(&r, c, p, opts, err) < 0)
+        return -1;
     int rc = p->n_services > 0 ? compose_select(p, r.o, false, r.selected, err) : 0;
     if (rc == 0)
         rc = compose_observe(c, p->name, r.obs, err);
@@ -382,10 +381,9 @@ int compose_restart(struct engine_client *c, const struct spec_project *p,
 int compose_pull(struct engine_client *c, const struct spec_project *p,
                  const struct compose_options *opts, struct m87_error **err)
 {
-    if (connect_client(c, err) < 0)
-        return -1;
     struct compose_run r;
-    compose_run_init(&r, c, p, opts ? opts : &default_opts);
+    if (run_open(&r, c, p, opts, err) < 0)
+        return -1;
     int rc = compose_select(p, r.o, false, r.selected, err);
     if (rc == 0)
         rc = compose_images(&r, r.o->pull, true, err);

@@ -202,6 +202,7 @@ struct compose_run {
     struct compose_shared *own; /* NULL in a view */
 };
 
+/* o NULL: the defaults (the containers' own stop timeouts, nothing else set). */
 void compose_run_init(struct compose_run *r, struct engine_client *c, const struct spec_project *p,
                       const struct compose_options *o);
 void compose_run_release(struct compose_run *r);

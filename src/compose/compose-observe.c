@@ -271,10 +271,11 @@ struct compose_shared {
 void compose_run_init(struct compose_run *r, struct engine_client *c, const struct spec_project *p,
                       const struct compose_options *o)
 {
+    static const struct compose_options defaults = {.timeout_s = -1};
     memset(r, 0, sizeof(*r));
     r->c = c;
     r->p = p;
-    r->o = o;
+    r->o = o ? o : &defaults;
     r->own = m87_xcalloc(1, sizeof(*r->own));
     pthread_mutex_init(&r->own->lock, NULL);
     m87_kvlist_init(&r->own->image_ids);
