@@ -34,11 +34,10 @@ static bool names_has(const struct spec_project *p, const char *name)
 
 static enum spec_depends_condition condition_from_label(const char *text, size_t len)
 {
-    if (len == strlen("service_healthy") && strncmp(text, "service_healthy", len) == 0)
-        return SPEC_DEPENDS_HEALTHY;
-    if (len == strlen("service_completed_successfully") &&
-        strncmp(text, "service_completed_successfully", len) == 0)
-        return SPEC_DEPENDS_COMPLETED;
+    for (size_t i = 0; i < COMPOSE_N_CONDITIONS; i++)
+        if (len == strlen(compose_condition_words[i]) &&
+            strncmp(text, compose_condition_words[i], len) == 0)
+            return (enum spec_depends_condition)i;
     return SPEC_DEPENDS_STARTED;
 }
 

@@ -61,6 +61,9 @@ size_t compose_service_networks(const struct spec_service *s, const char **keys,
 
 /* "db:service_healthy:false,cache:service_started:true". Caller frees. */
 char *compose_depends_label(const struct spec_service *s);
+/* The words of that label for each enum spec_depends_condition, written and read back. */
+#define COMPOSE_N_CONDITIONS 3
+extern const char *const compose_condition_words[COMPOSE_N_CONDITIONS];
 
 /* ---- create body and hash ------------------------------------------------------------------ */
 

@@ -53,17 +53,11 @@ size_t compose_service_networks(const struct spec_service *s, const char **keys,
     return s->n_networks;
 }
 
-static const char *condition_name(enum spec_depends_condition c)
-{
-    switch (c) {
-    case SPEC_DEPENDS_HEALTHY:
-        return "service_healthy";
-    case SPEC_DEPENDS_COMPLETED:
-        return "service_completed_successfully";
-    default:
-        return "service_started";
-    }
-}
+const char *const compose_condition_words[COMPOSE_N_CONDITIONS] = {
+    [SPEC_DEPENDS_STARTED] = "service_started",
+    [SPEC_DEPENDS_HEALTHY] = "service_healthy",
+    [SPEC_DEPENDS_COMPLETED] = "service_completed_successfully",
+};
 
 char *compose_depends_label(const struct spec_service *s)
 {
@@ -71,7 +65,7 @@ char *compose_depends_label(const struct spec_service *s)
     m87_buf_init(&b, 0);
     for (size_t i = 0; i < s->n_depends; i++)
         m87_buf_appendf(&b, NULL, "%s%s:%s:%s", i ? "," : "", s->depends[i].service,
-                        condition_name(s->depends[i].condition),
+                        compose_condition_words[s->depends[i].condition],
                         s->depends[i].restart ? "true" : "false");
     return m87_buf_steal(&b);
 }
