@@ -282,6 +282,15 @@ static void test_read_bool(void **state)
     m87_error_clear(&err);
     assert_true(v);
     m87_yaml_free(doc);
+
+    /* the words alone, for readers with their own nodes */
+    assert_true(m87_yaml_bool_word("Off", &v));
+    assert_false(v);
+    assert_true(m87_yaml_bool_word("Y", &v));
+    assert_true(v);
+    assert_false(m87_yaml_bool_word("1", &v));
+    assert_false(m87_yaml_bool_word("", &v));
+    assert_true(v);
 }
 
 static void test_read_int(void **state)
