@@ -30,10 +30,8 @@ void m87_yw_str(struct m87_yw *w, const char *s); /* NULL writes null */
 void m87_yw_int(struct m87_yw *w, int64_t v);
 void m87_yw_bool(struct m87_yw *w, bool v);
 void m87_yw_null(struct m87_yw *w);
-/* Shorthands for a key followed by a value. */
+/* Shorthand for a key followed by a string. */
 void m87_yw_kstr(struct m87_yw *w, const char *key, const char *s);
-void m87_yw_kint(struct m87_yw *w, const char *key, int64_t v);
-void m87_yw_kbool(struct m87_yw *w, const char *key, bool v);
 /* The document text (ending in a newline), owned by the caller; the writer is freed. Exactly one
  * root value must have been written. */
 char *m87_yw_finish(struct m87_yw *w);

@@ -127,5 +127,8 @@ int m87_yaml_read_int(const struct m87_yaml_node *n, const char *what, int64_t *
                       struct m87_error **err);
 int m87_yaml_read_str(const struct m87_yaml_node *n, const char *what, const char **out,
                       struct m87_error **err);
+/* The words m87_yaml_read_bool takes (true/false/yes/no/on/off/y/n in any letter case): true
+ * with *out set when text is one of them, false and *out untouched otherwise. */
+bool m87_yaml_bool_word(const char *text, bool *out);
 
 #endif

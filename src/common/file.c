@@ -143,9 +143,7 @@ char *m87_read_file(const char *path, size_t max, size_t *len, struct m87_error 
     m87_buf_init(&buf, max);
     char chunk[16384];
     for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = m87_read_some(fd, chunk, sizeof(chunk));
         if (n < 0) {
             m87_error_set(err, M87_E_IO, errno, "read '%s'", path);
             m87_buf_release(&buf);

@@ -7,6 +7,7 @@
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/hash.h"
+#include "m87/io.h"
 
 struct m87_sha256 {
     EVP_MD_CTX *ctx;
@@ -70,9 +71,7 @@ int m87_sha256_file(const char *path, char out[M87_SHA256_HEX_LEN + 1], struct m
     struct m87_sha256 *h = m87_sha256_new();
     char buf[65536];
     for (;;) {
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = m87_read_some(fd, buf, sizeof(buf));
         if (n < 0) {
             m87_sha256_abort(h);
             return m87_error_set(err, M87_E_IO, errno, "read '%s'", path);

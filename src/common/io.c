@@ -1,4 +1,4 @@
-/* Writing file descriptors to the end. */
+/* Reading and writing file descriptors, again after EINTR. */
 #include <errno.h>
 #include <unistd.h>
 
@@ -18,4 +18,13 @@ int m87_write_all(int fd, const void *data, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+ssize_t m87_read_some(int fd, void *buf, size_t len)
+{
+    ssize_t n;
+    do
+        n = read(fd, buf, len);
+    while (n < 0 && errno == EINTR);
+    return n;
 }

@@ -261,19 +261,24 @@ static int type_error(const struct m87_yaml_node *n, const char *what, const cha
     return m87_yaml_error(n, err, M87_E_INVAL, "expected %s, got %s", expected, g);
 }
 
-int m87_yaml_read_bool(const struct m87_yaml_node *n, const char *what, bool *out,
-                       struct m87_error **err)
+bool m87_yaml_bool_word(const char *text, bool *out)
 {
     static const char *const yes[] = {"true", "yes", "on", "y", NULL};
     static const char *const no[] = {"false", "no", "off", "n", NULL};
-    if (n->kind == M87_YAML_SCALAR && !m87_yaml_is_null(n)) {
-        for (size_t i = 0; yes[i]; i++) {
-            if (strcasecmp(n->text, yes[i]) == 0)
-                return *out = true, 0;
-            if (strcasecmp(n->text, no[i]) == 0)
-                return *out = false, 0;
-        }
+    for (size_t i = 0; yes[i]; i++) {
+        if (strcasecmp(text, yes[i]) == 0)
+            return *out = true, true;
+        if (strcasecmp(text, no[i]) == 0)
+            return *out = false, true;
     }
+    return false;
+}
+
+int m87_yaml_read_bool(const struct m87_yaml_node *n, const char *what, bool *out,
+                       struct m87_error **err)
+{
+    if (n->kind == M87_YAML_SCALAR && !m87_yaml_is_null(n) && m87_yaml_bool_word(n->text, out))
+        return 0;
     return type_error(n, what, "a boolean", err);
 }
 

@@ -113,36 +113,49 @@ static void yw_pop(struct m87_yw *w, bool is_map)
     w->depth--;
 }
 
-void m87_yw_map_open(struct m87_yw *w)
+/* A mapping or a sequence, in block style: the value of the pending key, an item, or the root. */
+static void yw_open(struct m87_yw *w, bool is_map)
 {
     yw_before_value(w);
     yaml_event_t ev;
-    yw_emit(w, &ev,
-            yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE));
-    yw_push(w, true);
+    if (is_map)
+        yw_emit(w, &ev,
+                yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE));
+    else
+        yw_emit(
+            w, &ev,
+            yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE));
+    yw_push(w, is_map);
+}
+
+static void yw_close(struct m87_yw *w, bool is_map)
+{
+    yw_pop(w, is_map);
+    yaml_event_t ev;
+    if (is_map)
+        yw_emit(w, &ev, yaml_mapping_end_event_initialize(&ev));
+    else
+        yw_emit(w, &ev, yaml_sequence_end_event_initialize(&ev));
+}
+
+void m87_yw_map_open(struct m87_yw *w)
+{
+    yw_open(w, true);
 }
 
 void m87_yw_map_close(struct m87_yw *w)
 {
-    yw_pop(w, true);
-    yaml_event_t ev;
-    yw_emit(w, &ev, yaml_mapping_end_event_initialize(&ev));
+    yw_close(w, true);
 }
 
 void m87_yw_seq_open(struct m87_yw *w)
 {
-    yw_before_value(w);
-    yaml_event_t ev;
-    yw_emit(w, &ev,
-            yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE));
-    yw_push(w, false);
+    yw_open(w, false);
 }
 
 void m87_yw_seq_close(struct m87_yw *w)
 {
-    yw_pop(w, false);
-    yaml_event_t ev;
-    yw_emit(w, &ev, yaml_sequence_end_event_initialize(&ev));
+    yw_close(w, false);
 }
 
 /* Would this text, written plain, be read back as something other than this string? Errs on the
@@ -278,18 +291,6 @@ void m87_yw_kstr(struct m87_yw *w, const char *key, const char *s)
 {
     m87_yw_key(w, key);
     m87_yw_str(w, s);
-}
-
-void m87_yw_kint(struct m87_yw *w, const char *key, int64_t v)
-{
-    m87_yw_key(w, key);
-    m87_yw_int(w, v);
-}
-
-void m87_yw_kbool(struct m87_yw *w, const char *key, bool v)
-{
-    m87_yw_key(w, key);
-    m87_yw_bool(w, v);
 }
 
 char *m87_yw_finish(struct m87_yw *w)

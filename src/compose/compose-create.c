@@ -123,24 +123,61 @@ static void expose_keys(const char *e, struct m87_strv *out)
     }
 }
 
-static void write_exposed_ports(struct m87_jw *w, const struct spec_service *s)
+static bool port_published(const struct spec_port *pt)
+{
+    return pt->publish || pt->published != NULL;
+}
+
+/* The sorted, unique "PORT/PROTO" keys: of every port and expose entry when exposed, else of
+ * the published ports. */
+static void port_keys(const struct spec_service *s, bool exposed, struct m87_strv *keys)
+{
+    m87_strv_init(keys);
+    for (size_t i = 0; i < s->n_ports; i++) {
+        if (!exposed && !port_published(&s->ports[i]))
+            continue;
+        _cleanup_free_ char *k = port_key(s->ports[i].target, s->ports[i].protocol);
+        m87_strv_add(keys, k);
+    }
+    for (size_t i = 0; exposed && i < s->expose.len; i++)
+        expose_keys(s->expose.items[i], keys);
+    m87_strv_sort_unique(keys);
+}
+
+/* The host side of every published port of key: [{HostIp, HostPort}, ...]. */
+static void write_bindings(struct m87_jw *w, const struct spec_service *s, const char *key)
+{
+    m87_jw_arr_open(w);
+    for (size_t i = 0; i < s->n_ports; i++) {
+        const struct spec_port *pt = &s->ports[i];
+        _cleanup_free_ char *pk = port_key(pt->target, pt->protocol);
+        if (!port_published(pt) || strcmp(pk, key) != 0)
+            continue;
+        m87_jw_obj_open(w);
+        m87_jw_kstr(w, "HostIp", pt->host_ip ? pt->host_ip : "");
+        m87_jw_kstr(w, "HostPort", pt->published ? pt->published : "");
+        m87_jw_obj_close(w);
+    }
+    m87_jw_arr_close(w);
+}
+
+/* ExposedPorts ({"80/tcp": {}, ...}) when exposed, else PortBindings ({"80/tcp": [{HostIp,
+ * HostPort}, ...], ...}); nothing when there are no such ports. */
+static void write_ports(struct m87_jw *w, const struct spec_service *s, bool exposed)
 {
     struct m87_strv keys;
-    m87_strv_init(&keys);
-    for (size_t i = 0; i < s->n_ports; i++) {
-        _cleanup_free_ char *k = port_key(s->ports[i].target, s->ports[i].protocol);
-        m87_strv_add(&keys, k);
-    }
-    for (size_t i = 0; i < s->expose.len; i++)
-        expose_keys(s->expose.items[i], &keys);
-    m87_strv_sort_unique(&keys);
+    port_keys(s, exposed, &keys);
     if (keys.len > 0) {
-        m87_jw_key(w, "ExposedPorts");
+        m87_jw_key(w, exposed ? "ExposedPorts" : "PortBindings");
         m87_jw_obj_open(w);
         for (size_t i = 0; i < keys.len; i++) {
             m87_jw_key(w, keys.items[i]);
-            m87_jw_obj_open(w);
-            m87_jw_obj_close(w);
+            if (exposed) {
+                m87_jw_obj_open(w);
+                m87_jw_obj_close(w);
+            } else {
+                write_bindings(w, s, keys.items[i]);
+            }
         }
         m87_jw_obj_close(w);
     }
@@ -186,7 +223,7 @@ static void write_config(struct m87_jw *w, const struct spec_project *p,
     write_str_member(w, "WorkingDir", s->working_dir);
     write_str_member(w, "Hostname", s->hostname);
     write_str_member(w, "Domainname", s->domainname);
-    write_exposed_ports(w, s);
+    write_ports(w, s, true);
     struct m87_kvlist labels;
     m87_kvlist_init(&labels);
     compose_container_labels(p, s, in, &labels);
@@ -323,40 +360,6 @@ static void write_mounts(struct m87_jw *w, const struct spec_project *p,
 
 /* ---- HostConfig: the rest ----------------------------------------------------------------- */
 
-static void write_port_bindings(struct m87_jw *w, const struct spec_service *s)
-{
-    struct m87_strv keys;
-    m87_strv_init(&keys);
-    for (size_t i = 0; i < s->n_ports; i++) {
-        if (!s->ports[i].publish && s->ports[i].published == NULL)
-            continue;
-        _cleanup_free_ char *k = port_key(s->ports[i].target, s->ports[i].protocol);
-        m87_strv_add(&keys, k);
-    }
-    m87_strv_sort_unique(&keys);
-    if (keys.len > 0) {
-        m87_jw_key(w, "PortBindings");
-        m87_jw_obj_open(w);
-        for (size_t k = 0; k < keys.len; k++) {
-            m87_jw_key(w, keys.items[k]);
-            m87_jw_arr_open(w);
-            for (size_t i = 0; i < s->n_ports; i++) {
-                const struct spec_port *pt = &s->ports[i];
-                _cleanup_free_ char *pk = port_key(pt->target, pt->protocol);
-                if ((!pt->publish && pt->published == NULL) || strcmp(pk, keys.items[k]) != 0)
-                    continue;
-                m87_jw_obj_open(w);
-                m87_jw_kstr(w, "HostIp", pt->host_ip ? pt->host_ip : "");
-                m87_jw_kstr(w, "HostPort", pt->published ? pt->published : "");
-                m87_jw_obj_close(w);
-            }
-            m87_jw_arr_close(w);
-        }
-        m87_jw_obj_close(w);
-    }
-    m87_strv_release(&keys);
-}
-
 static void write_resources(struct m87_jw *w, const struct spec_service *s)
 {
     write_int_member(w, "Memory", s->mem_limit);
@@ -441,7 +444,7 @@ static void write_host_config(struct m87_jw *w, const struct spec_project *p,
     write_binds(w, p, s);
     write_mounts(w, p, s, in);
     write_map_member(w, "Tmpfs", &s->tmpfs);
-    write_port_bindings(w, s);
+    write_ports(w, s, false);
     write_network_mode(w, p, s, o);
     write_restart(w, s);
     write_resources(w, s);

@@ -15,12 +15,13 @@
 #include "m87/spec-project.h"
 #include "m87/spec-service.h"
 
-static const struct compose_options default_opts = {.timeout_s = -1};
-
-static int connect_client(struct engine_client *c, struct m87_error **err)
+/* Connect c unless it is already, then init r (released by the caller only on success). */
+static int run_open(struct compose_run *r, struct engine_client *c, const struct spec_project *p,
+                    const struct compose_options *opts, struct m87_error **err)
 {
     if (engine_client_api_version(c) == NULL && engine_client_connect(c, err) < 0)
         return -1;
+    compose_run_init(r, c, p, opts);
     return 0;
 }
 
@@ -33,11 +34,10 @@ static bool names_has(const struct spec_project *p, const char *name)
 
 static enum spec_depends_condition condition_from_label(const char *text, size_t len)
 {
-    if (len == strlen("service_healthy") && strncmp(text, "service_healthy", len) == 0)
-        return SPEC_DEPENDS_HEALTHY;
-    if (len == strlen("service_completed_successfully") &&
-        strncmp(text, "service_completed_successfully", len) == 0)
-        return SPEC_DEPENDS_COMPLETED;
+    for (size_t i = 0; i < COMPOSE_N_CONDITIONS; i++)
+        if (len == strlen(compose_condition_words[i]) &&
+            strncmp(text, compose_condition_words[i], len) == 0)
+            return (enum spec_depends_condition)i;
     return SPEC_DEPENDS_STARTED;
 }
 
@@ -222,12 +222,9 @@ static int remove_orphans(struct compose_run *r, struct m87_strv *anon, struct m
 
 static int remove_networks(struct compose_run *r, struct m87_error **err)
 {
-    struct m87_kvlist f;
-    compose_project_filter(r->p->name, &f);
     struct engine_network_info *v = NULL;
     size_t n = 0;
-    int rc = engine_network_list(r->c, &f, &v, &n, err);
-    m87_kvlist_release(&f);
+    int rc = engine_network_list(r->c, r->project_filter, &v, &n, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         struct engine_network_info *info = NULL;
         struct m87_error *local = NULL;
@@ -249,12 +246,9 @@ static int remove_networks(struct compose_run *r, struct m87_error **err)
 static int remove_volumes(struct compose_run *r, const struct m87_strv *anon,
                           struct m87_error **err)
 {
-    struct m87_kvlist f;
-    compose_project_filter(r->p->name, &f);
     struct engine_volume_info *v = NULL;
     size_t n = 0;
-    int rc = engine_volume_list(r->c, &f, &v, &n, err);
-    m87_kvlist_release(&f);
+    int rc = engine_volume_list(r->c, r->project_filter, &v, &n, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         struct m87_error *local = NULL;
         if (engine_volume_remove(r->c, v[i].name, true, &local) == 0)
@@ -299,10 +293,9 @@ static int down_containers(struct compose_run *r, struct m87_strv *anon, struct 
 int compose_down(struct engine_client *c, const struct spec_project *p,
                  const struct compose_options *opts, struct m87_error **err)
 {
-    if (connect_client(c, err) < 0)
-        return -1;
     struct compose_run r;
-    compose_run_init(&r, c, p, opts ? opts : &default_opts);
+    if (run_open(&r, c, p, opts, err) < 0)
+        return -1;
     struct m87_strv anon;
     m87_strv_init(&anon);
     int rc = compose_observe(c, p->name, r.obs, err);
@@ -351,10 +344,9 @@ static int lifecycle(struct engine_client *c, const struct spec_project *p,
                      const struct compose_options *opts, bool stop, bool start, const char *verb,
                      struct m87_error **err)
 {
-    if (connect_client(c, err) < 0)
-        return -1;
     struct compose_run r;
-    compose_run_init(&r, c, p, opts ? opts : &default_opts);
+    if (run_open(&r, c, p, opts, err) < 0)
+        return -1;
     int rc = p->n_services > 0 ? compose_select(p, r.o, false, r.selected, err) : 0;
     if (rc == 0)
         rc = compose_observe(c, p->name, r.obs, err);
@@ -388,10 +380,9 @@ int compose_restart(struct engine_client *c, const struct spec_project *p,
 int compose_pull(struct engine_client *c, const struct spec_project *p,
                  const struct compose_options *opts, struct m87_error **err)
 {
-    if (connect_client(c, err) < 0)
-        return -1;
     struct compose_run r;
-    compose_run_init(&r, c, p, opts ? opts : &default_opts);
+    if (run_open(&r, c, p, opts, err) < 0)
+        return -1;
     int rc = compose_select(p, r.o, false, r.selected, err);
     if (rc == 0)
         rc = compose_images(&r, r.o->pull, true, err);

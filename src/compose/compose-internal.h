@@ -61,6 +61,9 @@ size_t compose_service_networks(const struct spec_service *s, const char **keys,
 
 /* "db:service_healthy:false,cache:service_started:true". Caller frees. */
 char *compose_depends_label(const struct spec_service *s);
+/* The words of that label for each enum spec_depends_condition, written and read back. */
+#define COMPOSE_N_CONDITIONS 3
+extern const char *const compose_condition_words[COMPOSE_N_CONDITIONS];
 
 /* ---- create body and hash ------------------------------------------------------------------ */
 
@@ -196,11 +199,13 @@ struct compose_run {
     struct compose_observed *obs;
     struct m87_kvlist *image_ids;   /* image ref -> ID */
     struct m87_kvlist *network_ids; /* network key -> ID */
+    const struct m87_kvlist *project_filter; /* compose_project_filter of p->name */
     bool *selected;
     size_t *order;
     struct compose_shared *own; /* NULL in a view */
 };
 
+/* o NULL: the defaults (the containers' own stop timeouts, nothing else set). */
 void compose_run_init(struct compose_run *r, struct engine_client *c, const struct spec_project *p,
                       const struct compose_options *o);
 void compose_run_release(struct compose_run *r);

@@ -24,8 +24,6 @@
 #define COMPOSE_LOGS_CHECK_MS 1000L
 #define COMPOSE_TS_MAX 64
 
-static const struct compose_options default_opts = {.timeout_s = -1};
-
 struct logs_shared {
     pthread_mutex_t lock;
     compose_log_fn fn;
@@ -302,7 +300,7 @@ int compose_logs(struct engine_client *c, const struct spec_project *p,
     static const struct compose_logs_options no_lopts = {0};
     const struct compose_logs_options *lo = lopts ? lopts : &no_lopts;
     struct compose_run r;
-    compose_run_init(&r, c, p, opts ? opts : &default_opts);
+    compose_run_init(&r, c, p, opts);
     int rc = p->n_services > 0 ? compose_select(p, r.o, false, r.selected, err) : 0;
     if (rc == 0)
         rc = compose_observe(c, p->name, r.obs, err);

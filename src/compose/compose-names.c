@@ -19,26 +19,24 @@ char *compose_container_name(const struct spec_project *p, const struct spec_ser
     return m87_xasprintf("%s-%s-%d", p->name, s->name, number);
 }
 
+/* A network or volume is named by its name: when given, else PROJECT_KEY. */
+static char *resource_name(const struct spec_project *p, const char *key, const char *name)
+{
+    if (name)
+        return m87_xstrdup(name);
+    return m87_xasprintf("%s_%s", p->name, key);
+}
+
 char *compose_network_name(const struct spec_project *p, const char *key)
 {
-    const struct spec_network *n = NULL;
-    for (size_t i = 0; i < p->n_networks && n == NULL; i++)
-        if (strcmp(p->networks[i].key, key) == 0)
-            n = &p->networks[i];
-    if (n && n->name)
-        return m87_xstrdup(n->name);
-    return m87_xasprintf("%s_%s", p->name, key);
+    const struct spec_network *n = spec_project_network(p, key);
+    return resource_name(p, key, n ? n->name : NULL);
 }
 
 char *compose_volume_name(const struct spec_project *p, const char *key)
 {
-    const struct spec_volume *v = NULL;
-    for (size_t i = 0; i < p->n_volumes && v == NULL; i++)
-        if (strcmp(p->volumes[i].key, key) == 0)
-            v = &p->volumes[i];
-    if (v && v->name)
-        return m87_xstrdup(v->name);
-    return m87_xasprintf("%s_%s", p->name, key);
+    const struct spec_volume *v = spec_project_volume(p, key);
+    return resource_name(p, key, v ? v->name : NULL);
 }
 
 size_t compose_service_networks(const struct spec_service *s, const char **keys, size_t max)
@@ -55,17 +53,11 @@ size_t compose_service_networks(const struct spec_service *s, const char **keys,
     return s->n_networks;
 }
 
-static const char *condition_name(enum spec_depends_condition c)
-{
-    switch (c) {
-    case SPEC_DEPENDS_HEALTHY:
-        return "service_healthy";
-    case SPEC_DEPENDS_COMPLETED:
-        return "service_completed_successfully";
-    default:
-        return "service_started";
-    }
-}
+const char *const compose_condition_words[COMPOSE_N_CONDITIONS] = {
+    [SPEC_DEPENDS_STARTED] = "service_started",
+    [SPEC_DEPENDS_HEALTHY] = "service_healthy",
+    [SPEC_DEPENDS_COMPLETED] = "service_completed_successfully",
+};
 
 char *compose_depends_label(const struct spec_service *s)
 {
@@ -73,7 +65,7 @@ char *compose_depends_label(const struct spec_service *s)
     m87_buf_init(&b, 0);
     for (size_t i = 0; i < s->n_depends; i++)
         m87_buf_appendf(&b, NULL, "%s%s:%s:%s", i ? "," : "", s->depends[i].service,
-                        condition_name(s->depends[i].condition),
+                        compose_condition_words[s->depends[i].condition],
                         s->depends[i].restart ? "true" : "false");
     return m87_buf_steal(&b);
 }

@@ -265,23 +265,27 @@ struct compose_shared {
     struct compose_observed obs;
     struct m87_kvlist image_ids;
     struct m87_kvlist network_ids;
+    struct m87_kvlist project_filter;
 };
 
 void compose_run_init(struct compose_run *r, struct engine_client *c, const struct spec_project *p,
                       const struct compose_options *o)
 {
+    static const struct compose_options defaults = {.timeout_s = -1};
     memset(r, 0, sizeof(*r));
     r->c = c;
     r->p = p;
-    r->o = o;
+    r->o = o ? o : &defaults;
     r->own = m87_xcalloc(1, sizeof(*r->own));
     pthread_mutex_init(&r->own->lock, NULL);
     m87_kvlist_init(&r->own->image_ids);
     m87_kvlist_init(&r->own->network_ids);
+    compose_project_filter(p->name, &r->own->project_filter);
     r->lock = &r->own->lock;
     r->obs = &r->own->obs;
     r->image_ids = &r->own->image_ids;
     r->network_ids = &r->own->network_ids;
+    r->project_filter = &r->own->project_filter;
     size_t n = p->n_services ? p->n_services : 1;
     r->selected = m87_xcalloc(n, sizeof(*r->selected));
     r->order = m87_xcalloc(n, sizeof(*r->order));
@@ -295,6 +299,7 @@ void compose_run_release(struct compose_run *r)
     compose_observed_release(&r->own->obs);
     m87_kvlist_release(&r->own->image_ids);
     m87_kvlist_release(&r->own->network_ids);
+    m87_kvlist_release(&r->own->project_filter);
     pthread_mutex_destroy(&r->own->lock);
     free(r->own);
     free(r->selected);

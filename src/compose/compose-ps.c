@@ -10,8 +10,6 @@
 #include "m87/error.h"
 #include "m87/spec-project.h"
 
-static const struct compose_options default_opts = {.timeout_s = -1};
-
 static char *health_of(const char *status)
 {
     if (strstr(status, "(healthy)"))
@@ -69,7 +67,7 @@ int compose_ps(struct engine_client *c, const struct spec_project *p,
                struct m87_error **err)
 {
     struct compose_run r;
-    compose_run_init(&r, c, p, opts ? opts : &default_opts);
+    compose_run_init(&r, c, p, opts);
     int rc = 0;
     /* a project known only by name has no services to check the names against */
     if (p->n_services > 0)

@@ -23,14 +23,6 @@ static bool strv_has(const struct m87_strv *v, const char *s)
 
 /* ---- networks -------------------------------------------------------------------------------- */
 
-static const struct spec_network *find_network(const struct spec_project *p, const char *key)
-{
-    for (size_t i = 0; i < p->n_networks; i++)
-        if (strcmp(p->networks[i].key, key) == 0)
-            return &p->networks[i];
-    return NULL;
-}
-
 static int network_create(struct compose_run *r, const struct spec_network *n, const char *key,
                           const char *name, char **id, struct m87_error **err)
 {
@@ -117,7 +109,7 @@ static int ensure_network(struct compose_run *r, const char *key,
                           const struct engine_network_info *ours, size_t n_ours,
                           struct m87_error **err)
 {
-    const struct spec_network *n = find_network(r->p, key);
+    const struct spec_network *n = spec_project_network(r->p, key);
     _cleanup_free_ char *name = compose_network_name(r->p, key);
     _cleanup_free_ char *id = NULL;
     if (n && n->external) {
@@ -197,12 +189,9 @@ int compose_networks(struct compose_run *r, struct m87_error **err)
     }
     int rc = 0;
     if (keys.len > 0 && !networks_pinned(r, &keys)) {
-        struct m87_kvlist f;
-        compose_project_filter(r->p->name, &f);
         struct engine_network_info *ours = NULL;
         size_t n_ours = 0;
-        rc = engine_network_list(r->c, &f, &ours, &n_ours, err);
-        m87_kvlist_release(&f);
+        rc = engine_network_list(r->c, r->project_filter, &ours, &n_ours, err);
         for (size_t i = 0; rc == 0 && i < keys.len; i++)
             rc = ensure_network(r, keys.items[i], ours, n_ours, err);
         engine_network_infos_free(ours, n_ours);
@@ -213,19 +202,11 @@ int compose_networks(struct compose_run *r, struct m87_error **err)
 
 /* ---- volumes --------------------------------------------------------------------------------- */
 
-static const struct spec_volume *find_volume(const struct spec_project *p, const char *key)
-{
-    for (size_t i = 0; i < p->n_volumes; i++)
-        if (strcmp(p->volumes[i].key, key) == 0)
-            return &p->volumes[i];
-    return NULL;
-}
-
 static int ensure_volume(struct compose_run *r, const char *key,
                          const struct engine_volume_info *ours, size_t n_ours,
                          struct m87_error **err)
 {
-    const struct spec_volume *v = find_volume(r->p, key);
+    const struct spec_volume *v = spec_project_volume(r->p, key);
     _cleanup_free_ char *name = compose_volume_name(r->p, key);
     if (v && v->external) {
         struct engine_volume_info *info = NULL;
@@ -311,12 +292,9 @@ int compose_volumes(struct compose_run *r, struct m87_error **err)
     }
     int rc = 0;
     if (keys.len > 0 && !volumes_pinned(r, &keys)) {
-        struct m87_kvlist f;
-        compose_project_filter(r->p->name, &f);
         struct engine_volume_info *ours = NULL;
         size_t n_ours = 0;
-        rc = engine_volume_list(r->c, &f, &ours, &n_ours, err);
-        m87_kvlist_release(&f);
+        rc = engine_volume_list(r->c, r->project_filter, &ours, &n_ours, err);
         for (size_t i = 0; rc == 0 && i < keys.len; i++)
             rc = ensure_volume(r, keys.items[i], ours, n_ours, err);
         engine_volume_infos_free(ours, n_ours);

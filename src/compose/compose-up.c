@@ -29,8 +29,6 @@ struct up {
     char (*hash)[COMPOSE_HASH_HEX + 1]; /* per service, set by its prepare */
 };
 
-static const struct compose_options default_opts = {.timeout_s = -1};
-
 /* ---- lookups --------------------------------------------------------------------------------- */
 
 /* Entries are looked at by the jobs of other services and replicas while their owners change
@@ -588,7 +586,7 @@ int compose_up(struct engine_client *c, const struct spec_project *p,
     if (engine_client_api_version(c) == NULL && engine_client_connect(c, err) < 0)
         return -1;
     struct up u;
-    compose_run_init(&u.r, c, p, opts ? opts : &default_opts);
+    compose_run_init(&u.r, c, p, opts);
     size_t n = p->n_services ? p->n_services : 1;
     u.changed = m87_xcalloc(n, sizeof(*u.changed));
     u.restart = m87_xcalloc(n, sizeof(*u.restart));

@@ -252,6 +252,17 @@ int engine_get_list(struct engine_client *c, const char *base, const struct m87_
     return 0;
 }
 
+int engine_get_object(struct engine_client *c, const char *path, const char *kind, const char *name,
+                      struct m87_json **out, struct m87_error **err)
+{
+    if (engine_get_json(c, path, out, err) < 0)
+        return m87_error_wrap(err, "inspect %s '%s'", kind, name);
+    if (m87_json_type(*out) != M87_JSON_OBJECT)
+        return m87_error_set(err, M87_E_PARSE, 0, "inspect %s '%s': answer is not an object", kind,
+                             name);
+    return 0;
+}
+
 void engine_qs_add(struct m87_buf *path, const char *key, const char *value)
 {
     char *esc = curl_easy_escape(NULL, value, 0);

@@ -5,6 +5,7 @@
 #include "engine/engine-internal.h"
 #include "m87/alloc.h"
 #include "m87/buf.h"
+#include "m87/compiler.h"
 #include "m87/engine-call.h"
 #include "m87/engine-containers.h"
 #include "m87/engine.h"
@@ -25,18 +26,20 @@ static void path_start(struct m87_buf *path, const char *base)
 
 /* ---- list --------------------------------------------------------------------------------- */
 
-static void summary_fill(struct engine_container_summary *s, const struct m87_json *n)
-{
-    s->id = engine_json_strdup(m87_json_get(n, "Id"));
-    s->name = engine_strip_slash(m87_json_str(m87_json_at(m87_json_get(n, "Names"), 0), NULL));
-    s->image = engine_json_strdup(m87_json_get(n, "Image"));
-    s->image_id = engine_json_strdup(m87_json_get(n, "ImageID"));
-    s->state = engine_json_strdup(m87_json_get(n, "State"));
-    s->status = engine_json_strdup(m87_json_get(n, "Status"));
-    s->created = m87_json_int(m87_json_get(n, "Created"), 0);
-    m87_kvlist_init(&s->labels);
-    m87_json_to_kvlist(m87_json_get(n, "Labels"), &s->labels);
-}
+#define SUMMARY(member, kind, ...)                                                                 \
+    ENGINE_FIELD(struct engine_container_summary, member, kind, __VA_ARGS__)
+static const struct engine_field summary_v[] = {
+    SUMMARY(id, STR, "Id"),
+    SUMMARY(name, NAME, "Names"),
+    SUMMARY(image, STR, "Image"),
+    SUMMARY(image_id, STR, "ImageID"),
+    SUMMARY(state, STR, "State"),
+    SUMMARY(status, STR, "Status"),
+    SUMMARY(created, INT64, "Created"),
+    SUMMARY(labels, LABELS, "Labels"),
+};
+static const struct engine_fields summary_fields = {sizeof(struct engine_container_summary),
+                                                    summary_v, M87_ARRAY_LEN(summary_v)};
 
 int engine_container_list(struct engine_client *c, bool all, const struct m87_kvlist *filters,
                           struct engine_container_summary **out, size_t *n, struct m87_error **err)
@@ -45,77 +48,50 @@ int engine_container_list(struct engine_client *c, bool all, const struct m87_kv
     if (engine_get_list(c, all ? "/containers/json?all=1" : "/containers/json", filters,
                         M87_JSON_ARRAY, "containers", &doc, err) < 0)
         return -1;
-    size_t len = m87_json_len(doc);
-    struct engine_container_summary *v = m87_xcalloc(len ? len : 1, sizeof(*v));
-    for (size_t i = 0; i < len; i++)
-        summary_fill(&v[i], m87_json_at(doc, i));
-    *out = v;
-    *n = len;
+    *out = engine_fields_array(&summary_fields, doc, n);
     return 0;
 }
 
 void engine_container_summaries_free(struct engine_container_summary *v, size_t n)
 {
-    if (v == NULL)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        free(v[i].id);
-        free(v[i].name);
-        free(v[i].image);
-        free(v[i].image_id);
-        free(v[i].state);
-        free(v[i].status);
-        m87_kvlist_release(&v[i].labels);
-    }
-    free(v);
+    engine_fields_array_free(&summary_fields, v, n);
 }
 
 /* ---- inspect ------------------------------------------------------------------------------ */
 
-static void info_fill(struct engine_container_info *v, const struct m87_json *doc)
-{
-    const struct m87_json *state = m87_json_get(doc, "State");
-    const struct m87_json *config = m87_json_get(doc, "Config");
-    v->id = engine_json_strdup(m87_json_get(doc, "Id"));
-    v->name = engine_strip_slash(m87_json_str(m87_json_get(doc, "Name"), NULL));
-    v->image_id = engine_json_strdup(m87_json_get(doc, "Image"));
-    v->config_image = engine_json_strdup(m87_json_get(config, "Image"));
-    v->status = engine_json_strdup(m87_json_get(state, "Status"));
-    v->running = m87_json_bool(m87_json_get(state, "Running"), false);
-    v->restarting = m87_json_bool(m87_json_get(state, "Restarting"), false);
-    v->oom_killed = m87_json_bool(m87_json_get(state, "OOMKilled"), false);
-    v->exit_code = (int)m87_json_int(m87_json_get(state, "ExitCode"), 0);
-    v->pid = (int)m87_json_int(m87_json_get(state, "Pid"), 0);
-    v->health = engine_json_strdup(m87_json_path(state, "Health", "Status", NULL));
-    v->started_at = engine_json_strdup(m87_json_get(state, "StartedAt"));
-    v->finished_at = engine_json_strdup(m87_json_get(state, "FinishedAt"));
-    v->error = m87_xstrdup(m87_json_str(m87_json_get(state, "Error"), ""));
-    v->tty = m87_json_bool(m87_json_get(config, "Tty"), false);
-    v->restart_count = m87_json_int(m87_json_get(doc, "RestartCount"), 0);
-    m87_kvlist_init(&v->labels);
-    m87_json_to_kvlist(m87_json_get(config, "Labels"), &v->labels);
-    m87_strv_init(&v->networks);
-    const struct m87_json *nets = m87_json_path(doc, "NetworkSettings", "Networks", NULL);
-    for (size_t i = 0; i < m87_json_len(nets); i++) {
-        const char *name = NULL;
-        m87_json_member(nets, i, &name);
-        if (name)
-            m87_strv_add(&v->networks, name);
-    }
-}
+#define INFO(member, kind, ...)                                                                    \
+    ENGINE_FIELD(struct engine_container_info, member, kind, __VA_ARGS__)
+static const struct engine_field info_v[] = {
+    INFO(id, STR, "Id"),
+    INFO(name, NAME, "Name"),
+    INFO(image_id, STR, "Image"),
+    INFO(config_image, STR, "Config", "Image"),
+    INFO(status, STR, "State", "Status"),
+    INFO(running, BOOL, "State", "Running"),
+    INFO(restarting, BOOL, "State", "Restarting"),
+    INFO(oom_killed, BOOL, "State", "OOMKilled"),
+    INFO(exit_code, INT, "State", "ExitCode"),
+    INFO(pid, INT, "State", "Pid"),
+    INFO(health, STR, "State", "Health", "Status"),
+    INFO(started_at, STR, "State", "StartedAt"),
+    INFO(finished_at, STR, "State", "FinishedAt"),
+    INFO(error, TEXT, "State", "Error"),
+    INFO(tty, BOOL, "Config", "Tty"),
+    INFO(restart_count, INT64, "RestartCount"),
+    INFO(labels, LABELS, "Config", "Labels"),
+    INFO(networks, KEYS, "NetworkSettings", "Networks"),
+};
+static const struct engine_fields info_fields = {sizeof(struct engine_container_info), info_v,
+                                                 M87_ARRAY_LEN(info_v)};
 
 int engine_container_inspect(struct engine_client *c, const char *id,
                              struct engine_container_info **out, struct m87_error **err)
 {
     _cleanup_free_ char *path = engine_path_seg("/containers/", id, "/json");
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-    if (engine_get_json(c, path, &doc, err) < 0)
-        return m87_error_wrap(err, "inspect container '%s'", id);
-    if (m87_json_type(doc) != M87_JSON_OBJECT)
-        return m87_error_set(err, M87_E_PARSE, 0, "inspect container '%s': answer is not an object",
-                             id);
-    struct engine_container_info *v = m87_xcalloc(1, sizeof(*v));
-    info_fill(v, doc);
+    if (engine_get_object(c, path, "container", id, &doc, err) < 0)
+        return -1;
+    struct engine_container_info *v = engine_fields_new(&info_fields, doc);
     v->raw = M87_STEAL(doc);
     *out = v;
     return 0;
@@ -123,21 +99,9 @@ int engine_container_inspect(struct engine_client *c, const char *id,
 
 void engine_container_info_free(struct engine_container_info *v)
 {
-    if (v == NULL)
-        return;
-    free(v->id);
-    free(v->name);
-    free(v->image_id);
-    free(v->config_image);
-    free(v->status);
-    free(v->health);
-    free(v->started_at);
-    free(v->finished_at);
-    free(v->error);
-    m87_kvlist_release(&v->labels);
-    m87_strv_release(&v->networks);
-    m87_json_free(v->raw);
-    free(v);
+    if (v != NULL)
+        m87_json_free(v->raw);
+    engine_fields_free(&info_fields, v);
 }
 
 /* ---- create ------------------------------------------------------------------------------- */

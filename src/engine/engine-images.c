@@ -7,6 +7,7 @@
 #include "engine/engine-internal.h"
 #include "m87/alloc.h"
 #include "m87/buf.h"
+#include "m87/compiler.h"
 #include "m87/engine-call.h"
 #include "m87/engine-images.h"
 #include "m87/engine.h"
@@ -23,10 +24,6 @@
 #define REF_DIGEST "^[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$"
 #define REF_SHA256 "^sha256:[0-9a-f]{64}$"
 #define REF_NAME_MAX 255
-
-/* The placeholders a list shows for an untagged image; inspect shows an empty list instead. */
-#define IMAGE_NONE_TAG "<none>:<none>"
-#define IMAGE_NONE_DIGEST "<none>@<none>"
 
 /* dockerd routes /images/{name:.*}/json on the decoded path, so a reference may keep its '/',
  * ':' and '@' readable; everything between them is escaped. */
@@ -70,34 +67,32 @@ static bool ref_path_safe(const char *ref)
     return true;
 }
 
-static void strv_from_json(const struct m87_json *arr, const char *placeholder,
-                           struct m87_strv *out)
-{
-    for (size_t i = 0; i < m87_json_len(arr); i++) {
-        const char *s = m87_json_str(m87_json_at(arr, i), NULL);
-        if (s != NULL && strcmp(s, placeholder) != 0)
-            m87_strv_add(out, s);
-    }
-}
+/* Labels stand at "Labels" in a list and at "Config.Labels" in an inspect; a list has no os,
+ * architecture, and its "Created" is a number, which reads as NULL. */
+#define IMAGE(member, kind, ...) ENGINE_FIELD(struct engine_image_info, member, kind, __VA_ARGS__)
+static const struct engine_field image_v[] = {
+    IMAGE(id, STR, "Id"),
+    IMAGE(repo_tags, REFS, "RepoTags"),
+    IMAGE(repo_digests, REFS, "RepoDigests"),
+    IMAGE(size, INT64, "Size"),
+    IMAGE(created, STR, "Created"),
+    IMAGE(os, STR, "Os"),
+    IMAGE(architecture, STR, "Architecture"),
+};
+static const struct engine_fields image_fields = {sizeof(struct engine_image_info), image_v,
+                                                  M87_ARRAY_LEN(image_v)};
 
 static void image_fill(struct engine_image_info *v, const struct m87_json *n,
                        const struct m87_json *labels)
 {
-    v->id = engine_json_strdup(m87_json_get(n, "Id"));
-    strv_from_json(m87_json_get(n, "RepoTags"), IMAGE_NONE_TAG, &v->repo_tags);
-    strv_from_json(m87_json_get(n, "RepoDigests"), IMAGE_NONE_DIGEST, &v->repo_digests);
-    v->size = m87_json_int(m87_json_get(n, "Size"), 0);
+    engine_fields_read(&image_fields, v, n);
+    m87_kvlist_init(&v->labels);
     m87_json_to_kvlist(labels, &v->labels);
 }
 
 static void image_release(struct engine_image_info *v)
 {
-    free(v->id);
-    m87_strv_release(&v->repo_tags);
-    m87_strv_release(&v->repo_digests);
-    free(v->created);
-    free(v->os);
-    free(v->architecture);
+    engine_fields_release(&image_fields, v);
     m87_kvlist_release(&v->labels);
 }
 
@@ -115,9 +110,6 @@ int engine_image_inspect(struct engine_client *c, const char *ref, struct engine
         return m87_error_set(err, M87_E_PARSE, 0, "inspect image '%s': answer has no Id", ref);
     struct engine_image_info *v = m87_xcalloc(1, sizeof(*v));
     image_fill(v, doc, m87_json_path(doc, "Config", "Labels", NULL));
-    v->created = engine_json_strdup(m87_json_get(doc, "Created"));
-    v->os = engine_json_strdup(m87_json_get(doc, "Os"));
-    v->architecture = engine_json_strdup(m87_json_get(doc, "Architecture"));
     *out = v;
     return 0;
 }

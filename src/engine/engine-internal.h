@@ -2,6 +2,8 @@
 #ifndef M87_ENGINE_INTERNAL_H
 #define M87_ENGINE_INTERNAL_H
 
+#include <stddef.h>
+
 #include "m87/engine-call.h"
 #include "m87/engine.h"
 #include "m87/error.h"
@@ -26,5 +28,62 @@ extern const struct engine_transport engine_curl_transport;
 int engine_get_list(struct engine_client *c, const char *base, const struct m87_kvlist *filters,
                     enum m87_json_type type, const char *what, struct m87_json **out,
                     struct m87_error **err);
+
+/* GET path, an object describing the KIND named name. -1 with *err wrapped as
+ * "inspect KIND 'NAME'", or M87_E_PARSE "inspect KIND 'NAME': answer is not an object". */
+int engine_get_object(struct engine_client *c, const char *path, const char *kind, const char *name,
+                      struct m87_json **out, struct m87_error **err);
+
+/* How one member of a typed answer is read from dockerd's JSON (and released). */
+enum engine_field_kind {
+    ENGINE_FIELD_STR,    /* char *: the string, NULL when absent or not a string */
+    ENGINE_FIELD_TEXT,   /* char *: the string, "" when absent */
+    ENGINE_FIELD_NAME,   /* char *: a container name (or the first of an array) without its '/' */
+    ENGINE_FIELD_BOOL,   /* bool, false when absent */
+    ENGINE_FIELD_INT,    /* int, 0 when absent */
+    ENGINE_FIELD_INT64,  /* int64_t, 0 when absent */
+    ENGINE_FIELD_LABELS, /* struct m87_kvlist of an object of strings */
+    ENGINE_FIELD_REFS,   /* struct m87_strv: image references of an array, without "<none>" ones */
+    ENGINE_FIELD_KEYS,   /* struct m87_strv of the member names of an object */
+};
+
+#define ENGINE_FIELD_DEPTH 3
+
+/* A member at offset, read from the object at path (keys, the unused ones NULL). */
+struct engine_field {
+    size_t offset;
+    enum engine_field_kind kind;
+    const char *path[ENGINE_FIELD_DEPTH];
+};
+
+/* A row of a table: ENGINE_FIELD(struct engine_volume_info, name, STR, "Name"). */
+#define ENGINE_FIELD(type, member, kind, ...)                                                      \
+    {                                                                                              \
+        offsetof(type, member), ENGINE_FIELD_##kind,                                               \
+        {                                                                                          \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
+    }
+
+/* A struct of size bytes whose owned members are all in v. */
+struct engine_fields {
+    size_t size;
+    const struct engine_field *v;
+    size_t n;
+};
+
+/* Fill every member of t in obj from doc (missing members read as described above). */
+void engine_fields_read(const struct engine_fields *t, void *obj, const struct m87_json *doc);
+/* Free what the members of t in obj own; obj itself stays. */
+void engine_fields_release(const struct engine_fields *t, void *obj);
+/* A new zeroed struct filled from doc; the caller frees it with engine_fields_free. */
+void *engine_fields_new(const struct engine_fields *t, const struct m87_json *doc);
+/* Release and free obj; NULL is a no-op. */
+void engine_fields_free(const struct engine_fields *t, void *obj);
+/* An array of structs, one per element of arr (*n of them, never NULL); the caller frees it with
+ * engine_fields_array_free. */
+void *engine_fields_array(const struct engine_fields *t, const struct m87_json *arr, size_t *n);
+/* Release n structs of v and free v; NULL is a no-op. */
+void engine_fields_array_free(const struct engine_fields *t, void *v, size_t n);
 
 #endif

@@ -4,6 +4,7 @@
 #include "engine/engine-internal.h"
 #include "m87/alloc.h"
 #include "m87/buf.h"
+#include "m87/compiler.h"
 #include "m87/engine-call.h"
 #include "m87/engine-networks.h"
 #include "m87/engine.h"
@@ -82,48 +83,28 @@ int engine_network_create(struct engine_client *c, const struct engine_network_c
     return 0;
 }
 
-static void network_info_release(struct engine_network_info *v)
-{
-    free(v->id);
-    free(v->name);
-    free(v->driver);
-    free(v->scope);
-    m87_kvlist_release(&v->labels);
-    m87_strv_release(&v->containers);
-}
-
-static void network_info_fill(const struct m87_json *n, struct engine_network_info *v)
-{
-    memset(v, 0, sizeof(*v));
-    v->id = engine_json_strdup(m87_json_get(n, "Id"));
-    v->name = engine_json_strdup(m87_json_get(n, "Name"));
-    v->driver = engine_json_strdup(m87_json_get(n, "Driver"));
-    v->scope = engine_json_strdup(m87_json_get(n, "Scope"));
-    v->internal = m87_json_bool(m87_json_get(n, "Internal"), false);
-    m87_kvlist_init(&v->labels);
-    m87_json_to_kvlist(m87_json_get(n, "Labels"), &v->labels);
-    m87_strv_init(&v->containers);
+#define NETWORK(member, kind, ...)                                                                 \
+    ENGINE_FIELD(struct engine_network_info, member, kind, __VA_ARGS__)
+static const struct engine_field network_v[] = {
+    NETWORK(id, STR, "Id"),
+    NETWORK(name, STR, "Name"),
+    NETWORK(driver, STR, "Driver"),
+    NETWORK(scope, STR, "Scope"),
+    NETWORK(internal, BOOL, "Internal"),
+    NETWORK(labels, LABELS, "Labels"),
     /* Containers maps container ID to its endpoint */
-    const struct m87_json *cs = m87_json_get(n, "Containers");
-    if (m87_json_type(cs) == M87_JSON_OBJECT) {
-        for (size_t i = 0; i < m87_json_len(cs); i++) {
-            const char *cid = NULL;
-            m87_json_member(cs, i, &cid);
-            m87_strv_add(&v->containers, cid);
-        }
-    }
-}
+    NETWORK(containers, KEYS, "Containers"),
+};
+static const struct engine_fields network_fields = {sizeof(struct engine_network_info), network_v,
+                                                    M87_ARRAY_LEN(network_v)};
 
 int engine_network_inspect(struct engine_client *c, const char *id_or_name,
                            struct engine_network_info **out, struct m87_error **err)
 {
     _cleanup_free_ char *path = engine_path_seg("/networks/", id_or_name, NULL);
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-    if (engine_get_json(c, path, &doc, err) < 0)
-        return m87_error_wrap(err, "inspect network '%s'", id_or_name);
-    if (m87_json_type(doc) != M87_JSON_OBJECT)
-        return m87_error_set(err, M87_E_PARSE, 0, "inspect network '%s': answer is not an object",
-                             id_or_name);
+    if (engine_get_object(c, path, "network", id_or_name, &doc, err) < 0)
+        return -1;
     /* dockerd falls back to ID-prefix matching: "web" may find a network whose ID starts with
      * "web" when none is named so, which is never what a caller naming a network means */
     const char *name = m87_json_str(m87_json_get(doc, "Name"), "");
@@ -133,18 +114,13 @@ int engine_network_inspect(struct engine_client *c, const char *id_or_name,
                              "inspect network '%s': no such network (only the ID of '%s' "
                              "starts with it)",
                              id_or_name, name);
-    struct engine_network_info *v = m87_xmalloc(sizeof(*v));
-    network_info_fill(doc, v);
-    *out = v;
+    *out = engine_fields_new(&network_fields, doc);
     return 0;
 }
 
 void engine_network_info_free(struct engine_network_info *v)
 {
-    if (v == NULL)
-        return;
-    network_info_release(v);
-    free(v);
+    engine_fields_free(&network_fields, v);
 }
 
 int engine_network_list(struct engine_client *c, const struct m87_kvlist *filters,
@@ -153,22 +129,13 @@ int engine_network_list(struct engine_client *c, const struct m87_kvlist *filter
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
     if (engine_get_list(c, "/networks", filters, M87_JSON_ARRAY, "networks", &doc, err) < 0)
         return -1;
-    size_t len = m87_json_len(doc);
-    struct engine_network_info *v = m87_xcalloc(len ? len : 1, sizeof(*v));
-    for (size_t i = 0; i < len; i++)
-        network_info_fill(m87_json_at(doc, i), &v[i]);
-    *out = v;
-    *n = len;
+    *out = engine_fields_array(&network_fields, doc, n);
     return 0;
 }
 
 void engine_network_infos_free(struct engine_network_info *v, size_t n)
 {
-    if (v == NULL)
-        return;
-    for (size_t i = 0; i < n; i++)
-        network_info_release(&v[i]);
-    free(v);
+    engine_fields_array_free(&network_fields, v, n);
 }
 
 static void write_endpoint(struct m87_jw *w, const struct engine_endpoint_config *ep)

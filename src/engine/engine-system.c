@@ -4,10 +4,24 @@
 
 #include "engine/engine-internal.h"
 #include "m87/alloc.h"
+#include "m87/compiler.h"
 #include "m87/engine-call.h"
 #include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/json.h"
+
+#define VERSION(member, kind, ...)                                                                 \
+    ENGINE_FIELD(struct engine_version_info, member, kind, __VA_ARGS__)
+static const struct engine_field version_v[] = {
+    VERSION(version, STR, "Version"),
+    VERSION(api_version, STR, "ApiVersion"),
+    VERSION(min_api_version, STR, "MinAPIVersion"),
+    VERSION(os, STR, "Os"),
+    VERSION(arch, STR, "Arch"),
+    VERSION(kernel_version, STR, "KernelVersion"),
+};
+static const struct engine_fields version_fields = {sizeof(struct engine_version_info), version_v,
+                                                    M87_ARRAY_LEN(version_v)};
 
 int engine_system_version(struct engine_client *c, struct engine_version_info **out,
                           struct m87_error **err)
@@ -17,29 +31,29 @@ int engine_system_version(struct engine_client *c, struct engine_version_info **
         return m87_error_wrap(err, "read dockerd version");
     if (m87_json_str(m87_json_get(doc, "ApiVersion"), NULL) == NULL)
         return m87_error_set(err, M87_E_PARSE, 0, "read dockerd version: answer has no ApiVersion");
-    struct engine_version_info *v = m87_xcalloc(1, sizeof(*v));
-    v->version = engine_json_strdup(m87_json_get(doc, "Version"));
-    v->api_version = engine_json_strdup(m87_json_get(doc, "ApiVersion"));
-    v->min_api_version = engine_json_strdup(m87_json_get(doc, "MinAPIVersion"));
-    v->os = engine_json_strdup(m87_json_get(doc, "Os"));
-    v->arch = engine_json_strdup(m87_json_get(doc, "Arch"));
-    v->kernel_version = engine_json_strdup(m87_json_get(doc, "KernelVersion"));
-    *out = v;
+    *out = engine_fields_new(&version_fields, doc);
     return 0;
 }
 
 void engine_version_info_free(struct engine_version_info *v)
 {
-    if (v == NULL)
-        return;
-    free(v->version);
-    free(v->api_version);
-    free(v->min_api_version);
-    free(v->os);
-    free(v->arch);
-    free(v->kernel_version);
-    free(v);
+    engine_fields_free(&version_fields, v);
 }
+
+#define INFO(member, kind, ...) ENGINE_FIELD(struct engine_system_info, member, kind, __VA_ARGS__)
+static const struct engine_field info_v[] = {
+    INFO(name, STR, "Name"),
+    INFO(server_version, STR, "ServerVersion"),
+    INFO(docker_root_dir, STR, "DockerRootDir"),
+    INFO(driver, STR, "Driver"),
+    INFO(ncpu, INT64, "NCPU"),
+    INFO(mem_total, INT64, "MemTotal"),
+    INFO(containers, INT64, "Containers"),
+    INFO(containers_running, INT64, "ContainersRunning"),
+    INFO(images, INT64, "Images"),
+};
+static const struct engine_fields info_fields = {sizeof(struct engine_system_info), info_v,
+                                                 M87_ARRAY_LEN(info_v)};
 
 int engine_system_info(struct engine_client *c, struct engine_system_info **out,
                        struct m87_error **err)
@@ -49,29 +63,13 @@ int engine_system_info(struct engine_client *c, struct engine_system_info **out,
         return m87_error_wrap(err, "read dockerd info");
     if (m87_json_type(doc) != M87_JSON_OBJECT)
         return m87_error_set(err, M87_E_PARSE, 0, "read dockerd info: answer is not an object");
-    struct engine_system_info *v = m87_xcalloc(1, sizeof(*v));
-    v->name = engine_json_strdup(m87_json_get(doc, "Name"));
-    v->server_version = engine_json_strdup(m87_json_get(doc, "ServerVersion"));
-    v->docker_root_dir = engine_json_strdup(m87_json_get(doc, "DockerRootDir"));
-    v->driver = engine_json_strdup(m87_json_get(doc, "Driver"));
-    v->ncpu = m87_json_int(m87_json_get(doc, "NCPU"), 0);
-    v->mem_total = m87_json_int(m87_json_get(doc, "MemTotal"), 0);
-    v->containers = m87_json_int(m87_json_get(doc, "Containers"), 0);
-    v->containers_running = m87_json_int(m87_json_get(doc, "ContainersRunning"), 0);
-    v->images = m87_json_int(m87_json_get(doc, "Images"), 0);
-    *out = v;
+    *out = engine_fields_new(&info_fields, doc);
     return 0;
 }
 
 void engine_system_info_free(struct engine_system_info *v)
 {
-    if (v == NULL)
-        return;
-    free(v->name);
-    free(v->server_version);
-    free(v->docker_root_dir);
-    free(v->driver);
-    free(v);
+    engine_fields_free(&info_fields, v);
 }
 
 static int statvfs_free(const char *path, uint64_t *bytes, struct m87_error **err)

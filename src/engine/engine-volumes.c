@@ -4,6 +4,7 @@
 #include "engine/engine-internal.h"
 #include "m87/alloc.h"
 #include "m87/buf.h"
+#include "m87/compiler.h"
 #include "m87/engine-call.h"
 #include "m87/engine-volumes.h"
 #include "m87/engine.h"
@@ -12,28 +13,17 @@
 #include "m87/json.h"
 #include "m87/list.h"
 
-static void volume_info_release(struct engine_volume_info *v)
-{
-    free(v->name);
-    free(v->driver);
-    free(v->mountpoint);
-    free(v->scope);
-    m87_kvlist_release(&v->labels);
-    m87_kvlist_release(&v->options);
-}
-
-static void volume_info_fill(const struct m87_json *n, struct engine_volume_info *v)
-{
-    memset(v, 0, sizeof(*v));
-    v->name = engine_json_strdup(m87_json_get(n, "Name"));
-    v->driver = engine_json_strdup(m87_json_get(n, "Driver"));
-    v->mountpoint = engine_json_strdup(m87_json_get(n, "Mountpoint"));
-    v->scope = engine_json_strdup(m87_json_get(n, "Scope"));
-    m87_kvlist_init(&v->labels);
-    m87_json_to_kvlist(m87_json_get(n, "Labels"), &v->labels);
-    m87_kvlist_init(&v->options);
-    m87_json_to_kvlist(m87_json_get(n, "Options"), &v->options);
-}
+#define VOLUME(member, kind, ...) ENGINE_FIELD(struct engine_volume_info, member, kind, __VA_ARGS__)
+static const struct engine_field volume_v[] = {
+    VOLUME(name, STR, "Name"),
+    VOLUME(driver, STR, "Driver"),
+    VOLUME(mountpoint, STR, "Mountpoint"),
+    VOLUME(scope, STR, "Scope"),
+    VOLUME(labels, LABELS, "Labels"),
+    VOLUME(options, LABELS, "Options"),
+};
+static const struct engine_fields volume_fields = {sizeof(struct engine_volume_info), volume_v,
+                                                   M87_ARRAY_LEN(volume_v)};
 
 /* Hand out a parsed volume object; a volume without a name is a broken answer. */
 static int volume_out(const struct m87_json *doc, struct engine_volume_info **out,
@@ -43,9 +33,7 @@ static int volume_out(const struct m87_json *doc, struct engine_volume_info **ou
         return m87_error_set(err, M87_E_PARSE, 0, "answer is not a volume");
     if (out == NULL)
         return 0;
-    struct engine_volume_info *v = m87_xmalloc(sizeof(*v));
-    volume_info_fill(doc, v);
-    *out = v;
+    *out = engine_fields_new(&volume_fields, doc);
     return 0;
 }
 
@@ -92,10 +80,7 @@ int engine_volume_inspect(struct engine_client *c, const char *name,
 
 void engine_volume_info_free(struct engine_volume_info *v)
 {
-    if (v == NULL)
-        return;
-    volume_info_release(v);
-    free(v);
+    engine_fields_free(&volume_fields, v);
 }
 
 int engine_volume_list(struct engine_client *c, const struct m87_kvlist *filters,
@@ -106,22 +91,14 @@ int engine_volume_list(struct engine_client *c, const struct m87_kvlist *filters
         return -1;
     /* older daemons send "Volumes": null when there are none */
     const struct m87_json *vols = m87_json_get(doc, "Volumes");
-    size_t len = m87_json_type(vols) == M87_JSON_ARRAY ? m87_json_len(vols) : 0;
-    struct engine_volume_info *v = m87_xcalloc(len ? len : 1, sizeof(*v));
-    for (size_t i = 0; i < len; i++)
-        volume_info_fill(m87_json_at(vols, i), &v[i]);
-    *out = v;
-    *n = len;
+    *out =
+        engine_fields_array(&volume_fields, m87_json_type(vols) == M87_JSON_ARRAY ? vols : NULL, n);
     return 0;
 }
 
 void engine_volume_infos_free(struct engine_volume_info *v, size_t n)
 {
-    if (v == NULL)
-        return;
-    for (size_t i = 0; i < n; i++)
-        volume_info_release(&v[i]);
-    free(v);
+    engine_fields_array_free(&volume_fields, v, n);
 }
 
 int engine_volume_remove(struct engine_client *c, const char *name, bool force,

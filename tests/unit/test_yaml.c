@@ -282,6 +282,15 @@ static void test_read_bool(void **state)
     m87_error_clear(&err);
     assert_true(v);
     m87_yaml_free(doc);
+
+    /* the words alone, for readers with their own nodes */
+    assert_true(m87_yaml_bool_word("Off", &v));
+    assert_false(v);
+    assert_true(m87_yaml_bool_word("Y", &v));
+    assert_true(v);
+    assert_false(m87_yaml_bool_word("1", &v));
+    assert_false(m87_yaml_bool_word("", &v));
+    assert_true(v);
 }
 
 static void test_read_int(void **state)
@@ -547,8 +556,10 @@ static void test_writer_text(void **state)
     m87_yw_str(w, "-c");
     m87_yw_str(w, "echo hi\nexit 0\n");
     m87_yw_seq_close(w);
-    m87_yw_kint(w, "cpus_nano", 1500000000);
-    m87_yw_kbool(w, "tty", true);
+    m87_yw_key(w, "cpus_nano");
+    m87_yw_int(w, 1500000000);
+    m87_yw_key(w, "tty");
+    m87_yw_bool(w, true);
     m87_yw_kstr(w, "version", "3.8");
     m87_yw_kstr(w, "answer", "yes");
     m87_yw_kstr(w, "user", NULL);
@@ -672,11 +683,15 @@ static void test_writer_roundtrip(void **state)
     }
     m87_yw_key(w, "keys");
     m87_yw_map_open(w);
-    for (size_t i = 0; i < M87_ARRAY_LEN(tricky); i++)
-        m87_yw_kint(w, tricky[i], (int64_t)i);
+    for (size_t i = 0; i < M87_ARRAY_LEN(tricky); i++) {
+        m87_yw_key(w, tricky[i]);
+        m87_yw_int(w, (int64_t)i);
+    }
     m87_yw_map_close(w);
-    m87_yw_kint(w, "min", INT64_MIN);
-    m87_yw_kbool(w, "f", false);
+    m87_yw_key(w, "min");
+    m87_yw_int(w, INT64_MIN);
+    m87_yw_key(w, "f");
+    m87_yw_bool(w, false);
     m87_yw_key(w, "z");
     m87_yw_null(w);
     m87_yw_map_close(w);
