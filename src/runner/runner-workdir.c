@@ -120,9 +120,7 @@ static int copy_hashed(const char *src, const char *dst, char hex[M87_SHA256_HEX
         return m87_error_set(err, M87_E_IO, errno, "create '%s'", tmp);
     struct m87_sha256 *h = m87_sha256_new();
     for (;;) {
-        ssize_t n = read(in, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = m87_read_some(in, buf, sizeof(buf));
         total += n > 0 ? (uint64_t)n : 0;
         if (n < 0 || total > SPEC_BUNDLE_MAX_ARCHIVE ||
             (n > 0 && m87_write_all(out, buf, (size_t)n) < 0)) {

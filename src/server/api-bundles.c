@@ -10,6 +10,7 @@
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/hash.h"
+#include "m87/io.h"
 #include "m87/json-write.h"
 #include "server/api.h"
 #include "server/auth.h"
@@ -92,15 +93,8 @@ int srv_api_bundles_chunk(struct srv_req *r, const char *data, size_t len)
         return -1;
     m87_sha256_update(u->h, data, len);
     u->size += len;
-    while (len > 0) {
-        ssize_t n = write(u->fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return m87_error_set(&u->err, M87_E_IO, errno, "write '%s'", u->tmp);
-        data += n;
-        len -= (size_t)n;
-    }
+    if (m87_write_all(u->fd, data, len) < 0)
+        return m87_error_set(&u->err, M87_E_IO, errno, "write '%s'", u->tmp);
     return 0;
 }
 

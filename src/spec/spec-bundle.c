@@ -14,6 +14,7 @@
 #include "m87/buf.h"
 #include "m87/error.h"
 #include "m87/hash.h"
+#include "m87/io.h"
 #include "m87/list.h"
 #include "m87/sort.h"
 #include "m87/spec-bundle.h"
@@ -170,19 +171,11 @@ struct sink {
 static la_ssize_t sink_write(struct archive *a, void *ctx, const void *buf, size_t len)
 {
     struct sink *s = ctx;
-    const char *p = buf;
-    for (size_t left = len; left > 0;) {
-        ssize_t n = write(s->fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            s->la->set_error(a, errno, "write the bundle");
-            return -1;
-        }
-        m87_sha256_update(s->hash, p, (size_t)n);
-        p += n;
-        left -= (size_t)n;
+    if (m87_write_all(s->fd, buf, len) < 0) {
+        s->la->set_error(a, errno, "write the bundle");
+        return -1;
     }
+    m87_sha256_update(s->hash, buf, len);
     return (la_ssize_t)len;
 }
 
@@ -199,9 +192,7 @@ static int write_data(const struct m87_archive_lib *la, struct archive *a, int f
     _cleanup_free_ char *buf = m87_xmalloc(CHUNK);
     int64_t done = 0;
     for (;;) {
-        ssize_t n = read(fd, buf, CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = m87_read_some(fd, buf, CHUNK);
         if (n < 0)
             return m87_error_set(err, M87_E_IO, errno, "read '%s'", full);
         if (n == 0)

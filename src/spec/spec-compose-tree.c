@@ -290,16 +290,8 @@ static int cn_int(const struct cnode *n, const char *path, int64_t *out, struct 
 
 int spec_cn_bool(const struct cnode *n, const char *path, bool *out, struct m87_error **err)
 {
-    static const char *const yes[] = {"true", "yes", "on", "y", NULL};
-    static const char *const no[] = {"false", "no", "off", "n", NULL};
-    if (n->kind == M87_YAML_SCALAR && n->type != M87_YAML_NULL) {
-        for (size_t i = 0; yes[i]; i++) {
-            if (strcasecmp(n->text, yes[i]) == 0)
-                return *out = true, 0;
-            if (strcasecmp(n->text, no[i]) == 0)
-                return *out = false, 0;
-        }
-    }
+    if (n->kind == M87_YAML_SCALAR && n->type != M87_YAML_NULL && m87_yaml_bool_word(n->text, out))
+        return 0;
     return type_error(n, path, "a boolean", err);
 }
 
