@@ -60,12 +60,21 @@ live_pid() {
     printf '%s' "$pid"
 }
 
-# start_bg NAME COMMAND...: in its own session, output appended to NAME.log.
+# start_bg NAME COMMAND...: in its own session, output appended to NAME.log. Returns once the
+# child runs COMMAND (or is gone): until its exec, the child's command line is this script's,
+# which live_pid takes for a process of somebody else, so a caller that looked at once on a
+# loaded machine saw a live child as dead.
 start_bg() {
-    local name=$1
+    local name=$1 pid i
     shift
     setsid "$@" >>"$DEMO_DIR/$name.log" 2>&1 </dev/null &
-    echo $! >"$(pidfile "$name")"
+    pid=$!
+    echo "$pid" >"$(pidfile "$name")"
+    for ((i = 0; i < 300; i++)); do
+        live_pid "$name" >/dev/null && return 0
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
 }
 
 # stop_bg NAME SECONDS: SIGTERM, then SIGKILL after SECONDS.
