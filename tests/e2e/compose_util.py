@@ -14,6 +14,7 @@ import re
 import signal
 import socket
 import subprocess
+import tempfile
 import textwrap
 import time
 import urllib.parse
@@ -111,13 +112,16 @@ class Project:
 
     def kill_after(self, delay, *args, wait=30):
         """Start the agent with args, SIGKILL it after delay seconds unless it ended; its
-        return code (-SIGKILL when killed)."""
-        proc = subprocess.Popen(self.argv(*args), cwd=str(self.dir), env=self.environ(),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=wait)
+        return code (-SIGKILL when killed). The run's stderr is kept in self.kill_err."""
+        with tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(self.argv(*args), cwd=str(self.dir), env=self.environ(),
+                                    stdout=subprocess.DEVNULL, stderr=err)
+            time.sleep(delay)
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=wait)
+            err.seek(0)
+            self.kill_err = err.read().decode(errors="replace")
         return proc.returncode
 
     def run(self, *args, files=None, project=True, check=None, timeout=180, cwd=None,
