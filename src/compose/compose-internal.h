@@ -246,6 +246,15 @@ struct compose_pool_ops {
 int compose_pool_run(struct compose_run *r, size_t n, const size_t *order, const bool *active,
                      const struct compose_pool_ops *ops, void *ctx, struct m87_error **err);
 
+/* After a create: connect the container to the service's networks past the first (API < 1.44
+ * takes one endpoint at create); a name already taken (1 adopted, 0 removed, 2 nothing
+ * inspectable by that name yet) (compose-up-create.c). */
+int compose_connect_extra(struct compose_run *r, const struct spec_service *s,
+                          const struct compose_body_opts *bo, const char *id, const char *name,
+                          struct m87_error **err);
+int compose_name_conflict(struct compose_run *r, const struct spec_service *s, int n,
+                          const char *name, const char *hash, char **id, struct m87_error **err);
+
 /* Remove container id (forced, with its anonymous volumes when asked) and return once it is
  * gone: a removal already under way is waited for, a container already gone is no error. */
 int compose_remove_forced(struct compose_run *r, const char *id, bool volumes,
@@ -270,6 +279,9 @@ int compose_images(struct compose_run *r, enum compose_pull mode, bool for_pull_
 
 /* Networks and volumes the selected services use: found, or created with labels. */
 int compose_networks(struct compose_run *r, struct m87_error **err);
+/* Remove the project's networks that duplicate another's name, keeping the one running
+ * containers use (see compose_networks); for a start that dockerd refused as ambiguous. */
+int compose_networks_dedupe(struct compose_run *r, struct m87_error **err);
 int compose_volumes(struct compose_run *r, struct m87_error **err);
 
 /* Start phase: wait for the dependency conditions of each selected service, inject files,

@@ -176,6 +176,51 @@ static bool networks_pinned(struct compose_run *r, const struct m87_strv *keys)
     return true;
 }
 
+/* Networks of the project that share a name: a create of a killed run that dockerd finished
+ * after the next run had created its own (CheckDuplicate does not close that race). A container
+ * names its network, so dockerd refuses to start it ("is ambiguous"). The one running containers
+ * use is kept, else the first listed; the others, which nothing runs on, are removed and their
+ * names blanked in ours. */
+static void drop_duplicates(struct compose_run *r, struct engine_network_info *ours, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (ours[i].name[0] == '\0')
+            continue;
+        const char *pinned = network_pinned(r, ours[i].name);
+        size_t keep = i;
+        for (size_t j = i + 1; j < n; j++)
+            if (strcmp(ours[j].name, ours[i].name) == 0 && pinned &&
+                strcmp(ours[j].id, pinned) == 0)
+                keep = j;
+        for (size_t j = i; j < n; j++) {
+            if (j == keep || ours[j].name[0] == '\0' || strcmp(ours[j].name, ours[i].name) != 0)
+                continue;
+            struct m87_error *local = NULL;
+            if (engine_network_remove(r->c, ours[j].id, &local) < 0 &&
+                m87_error_code(local) != M87_E_NOTFOUND) {
+                compose_warn(r, "network '%s': duplicate '%.12s' not removed: %s", ours[j].name,
+                             ours[j].id, local->msg);
+                m87_error_clear(&local);
+                continue;
+            }
+            m87_error_clear(&local);
+            compose_warn(r, "network '%s': duplicate '%.12s' removed", ours[j].name, ours[j].id);
+            ours[j].name[0] = '\0';
+        }
+    }
+}
+
+int compose_networks_dedupe(struct compose_run *r, struct m87_error **err)
+{
+    struct engine_network_info *ours = NULL;
+    size_t n_ours = 0;
+    if (engine_network_list(r->c, r->project_filter, &ours, &n_ours, err) < 0)
+        return -1;
+    drop_duplicates(r, ours, n_ours);
+    engine_network_infos_free(ours, n_ours);
+    return 0;
+}
+
 int compose_networks(struct compose_run *r, struct m87_error **err)
 {
     struct m87_strv keys;
@@ -192,6 +237,8 @@ int compose_networks(struct compose_run *r, struct m87_error **err)
         struct engine_network_info *ours = NULL;
         size_t n_ours = 0;
         rc = engine_network_list(r->c, r->project_filter, &ours, &n_ours, err);
+        if (rc == 0)
+            drop_duplicates(r, ours, n_ours);
         for (size_t i = 0; rc == 0 && i < keys.len; i++)
             rc = ensure_network(r, keys.items[i], ours, n_ours, err);
         engine_network_infos_free(ours, n_ours);

@@ -233,7 +233,18 @@ static int start_ctr(struct compose_run *r, const struct spec_service *s, struct
 {
     if (compose_inject_files(r, s, k->id, err) < 0)
         return m87_error_wrap(err, "container '%s'", k->name);
-    if (engine_container_start(r->c, k->id, err) < 0) {
+    int rc = engine_container_start(r->c, k->id, err);
+    if (rc < 0 && strstr((*err)->msg, "is ambiguous") != NULL) {
+        /* two networks of one name (compose_networks_dedupe): once removed, the start is tried
+         * again */
+        struct m87_error *local = NULL;
+        if (compose_networks_dedupe(r, &local) == 0) {
+            m87_error_clear(err);
+            rc = engine_container_start(r->c, k->id, err);
+        }
+        m87_error_clear(&local);
+    }
+    if (rc < 0) {
         m87_error_wrap(err, "container '%s'", k->name);
         compose_quote_logs(r->c, k->id, err);
         return -1;
