@@ -56,7 +56,9 @@ char *compose_network_name(const struct spec_project *p, const char *key);
 char *compose_volume_name(const struct spec_project *p, const char *key);
 
 /* The network keys a service joins: its networks (primary first), or "default" when it has
- * neither networks nor network_mode. n is 0 for a network_mode service. Borrowed strings. */
+ * neither networks nor network_mode. n is 0 for a network_mode service. Borrowed strings; the
+ * callers' arrays hold COMPOSE_MAX_NETWORKS. */
+#define COMPOSE_MAX_NETWORKS 64
 size_t compose_service_networks(const struct spec_service *s, const char **keys, size_t max);
 
 /* "db:service_healthy:false,cache:service_started:true". Caller frees. */

@@ -11,8 +11,6 @@
 #include "m87/spec-project.h"
 #include "m87/spec-service.h"
 
-#define COMPOSE_MAX_NETWORKS 64
-
 static bool strv_has(const struct m87_strv *v, const char *s)
 {
     for (size_t i = 0; i < v->len; i++)

@@ -12,8 +12,6 @@
 #include "m87/spec-project.h"
 #include "m87/spec-service.h"
 
-#define COMPOSE_MAX_NETWORKS 64
-
 /* ---- create ---------------------------------------------------------------------------------- */
 
 int compose_connect_extra(struct compose_run *r, const struct spec_service *s,

@@ -20,7 +20,6 @@
 #include "m87/spec-service.h"
 #include "m87/time.h"
 
-#define COMPOSE_MAX_NETWORKS 64
 #define CREATE_TRIES 6 /* of a create whose name is taken */
 
 struct up {
