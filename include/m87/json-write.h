@@ -35,6 +35,8 @@ void m87_jw_null(struct m87_jw *w);
 void m87_jw_kstr(struct m87_jw *w, const char *key, const char *s);
 void m87_jw_kint(struct m87_jw *w, const char *key, int64_t v);
 void m87_jw_kbool(struct m87_jw *w, const char *key, bool v);
+/* The key and s, or nothing at all when s is NULL (a member that is left out when unset). */
+void m87_jw_kstr_opt(struct m87_jw *w, const char *key, const char *s);
 /* {"k":"v",...} from a kvlist; valueless items are written as "". */
 void m87_jw_kvlist(struct m87_jw *w, const struct m87_kvlist *l);
 /* ["a","b"] from a strv. */

@@ -155,8 +155,7 @@ static int save_config(const struct cli_ctx *ctx, const char *path, struct m87_e
     m87_jw_obj_open(w);
     m87_jw_kstr(w, "server", ctx->server);
     m87_jw_kstr(w, "token", ctx->token);
-    if (ctx->ca_file)
-        m87_jw_kstr(w, "ca_file", ctx->ca_file);
+    m87_jw_kstr_opt(w, "ca_file", ctx->ca_file);
     if (ctx->insecure_http)
         m87_jw_kbool(w, "insecure_http", true);
     m87_jw_obj_close(w);

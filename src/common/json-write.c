@@ -95,6 +95,12 @@ void m87_jw_kstr(struct m87_jw *w, const char *key, const char *s)
     m87_jw_str(w, s);
 }
 
+void m87_jw_kstr_opt(struct m87_jw *w, const char *key, const char *s)
+{
+    if (s)
+        m87_jw_kstr(w, key, s);
+}
+
 void m87_jw_kint(struct m87_jw *w, const char *key, int64_t v)
 {
     m87_jw_key(w, key);

@@ -66,12 +66,6 @@ static void write_strv_member(struct m87_jw *w, const char *key, const struct m8
     m87_jw_strv(w, v);
 }
 
-static void write_str_member(struct m87_jw *w, const char *key, const char *s)
-{
-    if (s != NULL)
-        m87_jw_kstr(w, key, s);
-}
-
 static void write_int_member(struct m87_jw *w, const char *key, int64_t v)
 {
     if (v != SPEC_UNSET)
@@ -219,10 +213,10 @@ static void write_config(struct m87_jw *w, const struct spec_project *p,
         m87_jw_strv(w, &s->entrypoint);
     }
     write_env(w, s);
-    write_str_member(w, "User", s->user);
-    write_str_member(w, "WorkingDir", s->working_dir);
-    write_str_member(w, "Hostname", s->hostname);
-    write_str_member(w, "Domainname", s->domainname);
+    m87_jw_kstr_opt(w, "User", s->user);
+    m87_jw_kstr_opt(w, "WorkingDir", s->working_dir);
+    m87_jw_kstr_opt(w, "Hostname", s->hostname);
+    m87_jw_kstr_opt(w, "Domainname", s->domainname);
     write_ports(w, s, true);
     struct m87_kvlist labels;
     m87_kvlist_init(&labels);
@@ -230,7 +224,7 @@ static void write_config(struct m87_jw *w, const struct spec_project *p,
     write_map_member(w, "Labels", &labels);
     m87_kvlist_release(&labels);
     write_healthcheck(w, s);
-    write_str_member(w, "StopSignal", s->stop_signal);
+    m87_jw_kstr_opt(w, "StopSignal", s->stop_signal);
     if (s->stop_grace_ns != SPEC_UNSET)
         m87_jw_kint(w, "StopTimeout", s->stop_grace_ns / NS_PER_S);
     m87_jw_kbool(w, "Tty", s->tty);
@@ -291,7 +285,7 @@ static void write_mount(struct m87_jw *w, const struct spec_project *p, const st
         m87_jw_kstr(w, "Source", m->source);
     } else if (m->type == SPEC_MOUNT_ANON && in && in->anon_volumes) {
         /* the data of an anonymous volume survives a recreate, as in compose */
-        write_str_member(w, "Source", m87_kvlist_get(in->anon_volumes, m->target));
+        m87_jw_kstr_opt(w, "Source", m87_kvlist_get(in->anon_volumes, m->target));
     }
     m87_jw_kstr(w, "Target", m->target);
     if (m->read_only)
@@ -367,7 +361,7 @@ static void write_resources(struct m87_jw *w, const struct spec_service *s)
     write_int_member(w, "MemoryReservation", s->mem_reservation);
     write_int_member(w, "NanoCpus", s->nano_cpus);
     write_int_member(w, "CpuShares", s->cpu_shares);
-    write_str_member(w, "CpusetCpus", s->cpuset);
+    m87_jw_kstr_opt(w, "CpusetCpus", s->cpuset);
     write_int_member(w, "PidsLimit", s->pids_limit);
     write_int_member(w, "ShmSize", s->shm_size);
     if (s->n_ulimits > 0) {
@@ -494,8 +488,8 @@ static void write_endpoint(struct m87_jw *w, const struct spec_service *s, const
     if (sn && (sn->ipv4_address || sn->ipv6_address)) {
         m87_jw_key(w, "IPAMConfig");
         m87_jw_obj_open(w);
-        write_str_member(w, "IPv4Address", sn->ipv4_address);
-        write_str_member(w, "IPv6Address", sn->ipv6_address);
+        m87_jw_kstr_opt(w, "IPv4Address", sn->ipv4_address);
+        m87_jw_kstr_opt(w, "IPv6Address", sn->ipv6_address);
         m87_jw_obj_close(w);
     }
     m87_jw_obj_close(w);
@@ -562,8 +556,8 @@ static void write_injected(struct m87_jw *w, const char *kind, const struct spec
         m87_jw_obj_open(w);
         m87_jw_kstr(w, "Kind", kind);
         m87_jw_kstr(w, "Target", refs[i].target);
-        write_str_member(w, "Uid", refs[i].uid);
-        write_str_member(w, "Gid", refs[i].gid);
+        m87_jw_kstr_opt(w, "Uid", refs[i].uid);
+        m87_jw_kstr_opt(w, "Gid", refs[i].gid);
         write_int_member(w, "Mode", refs[i].mode);
         m87_jw_kstr(w, "Content", digest);
         m87_jw_obj_close(w);
@@ -577,10 +571,10 @@ char *compose_hash_input(const struct spec_project *p, const struct spec_service
     write_body(w, p, s, o, NULL);
     m87_jw_key(w, "m87");
     m87_jw_obj_open(w);
-    write_str_member(w, "Platform", s->platform);
+    m87_jw_kstr_opt(w, "Platform", s->platform);
     /* the name is the create's ?name=, not in the body; a changed container_name must still
      * replace the container, since a rename alone would leave its network aliases behind */
-    write_str_member(w, "ContainerName", s->container_name);
+    m87_jw_kstr_opt(w, "ContainerName", s->container_name);
     m87_jw_key(w, "Files");
     m87_jw_arr_open(w);
     write_injected(w, "config", s->configs, s->n_configs, p->configs, p->n_configs);

@@ -32,10 +32,8 @@ static char *exec_create_body(const struct engine_exec_config *cfg)
         m87_jw_key(w, "Env");
         m87_jw_strv(w, cfg->env);
     }
-    if (cfg->user)
-        m87_jw_kstr(w, "User", cfg->user);
-    if (cfg->working_dir)
-        m87_jw_kstr(w, "WorkingDir", cfg->working_dir);
+    m87_jw_kstr_opt(w, "User", cfg->user);
+    m87_jw_kstr_opt(w, "WorkingDir", cfg->working_dir);
     m87_jw_obj_close(w);
     return m87_jw_finish(w);
 }

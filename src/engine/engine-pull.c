@@ -100,13 +100,10 @@ static char *auth_header(const struct engine_auth *auth)
     if (auth->identity_token) {
         m87_jw_kstr(w, "identitytoken", auth->identity_token);
     } else {
-        if (auth->username)
-            m87_jw_kstr(w, "username", auth->username);
-        if (auth->password)
-            m87_jw_kstr(w, "password", auth->password);
+        m87_jw_kstr_opt(w, "username", auth->username);
+        m87_jw_kstr_opt(w, "password", auth->password);
     }
-    if (auth->server_address)
-        m87_jw_kstr(w, "serveraddress", auth->server_address);
+    m87_jw_kstr_opt(w, "serveraddress", auth->server_address);
     m87_jw_obj_close(w);
     _cleanup_free_ char *json = m87_jw_finish(w);
     return m87_base64url_encode(json, strlen(json));

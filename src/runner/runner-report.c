@@ -8,12 +8,6 @@
 #include "m87/runner-journal.h"
 #include "m87/runner.h"
 
-static void kstr_opt(struct m87_jw *w, const char *key, const char *s)
-{
-    if (s)
-        m87_jw_kstr(w, key, s);
-}
-
 void runner_report_fill(struct m87_jw *w, const void *ctx)
 {
     const struct runner_report *rep = ctx;
@@ -22,8 +16,8 @@ void runner_report_fill(struct m87_jw *w, const void *ctx)
     m87_jw_kstr(w, "revision", rep->revision);
     m87_jw_kstr(w, "job", rep->job);
     m87_jw_kstr(w, "job_hash", rep->job_hash);
-    kstr_opt(w, "phase", rep->phase);
-    kstr_opt(w, "step", rep->step);
+    m87_jw_kstr_opt(w, "phase", rep->phase);
+    m87_jw_kstr_opt(w, "step", rep->step);
     if (rep->attempt > 0)
         m87_jw_kint(w, strcmp(rep->kind, "job") == 0 ? "attempts" : "attempt", rep->attempt);
     m87_jw_kstr(w, "state", rep->state);
@@ -36,8 +30,8 @@ void runner_report_fill(struct m87_jw *w, const void *ctx)
     }
     if (rep->duration_ms >= 0)
         m87_jw_kint(w, "duration_ms", rep->duration_ms);
-    kstr_opt(w, "output", rep->output);
-    kstr_opt(w, "message", rep->message);
+    m87_jw_kstr_opt(w, "output", rep->output);
+    m87_jw_kstr_opt(w, "message", rep->message);
 }
 
 void runner_report(struct runner *r, const struct runner_report *rep)
