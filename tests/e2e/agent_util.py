@@ -160,11 +160,23 @@ class Agent:
         path = self.state / "reports" / "acked"
         return int(path.read_text()) if path.exists() else 0
 
+    def segments(self):
+        """The text of each journal segment, in order. The agent removes a segment once all of
+        its records are acknowledged (or trims one when the cap is reached) while we list them,
+        so one that is gone by the time it is read is skipped: it held nothing still queued."""
+        texts = []
+        for seg in sorted((self.state / "reports").glob("*.jsonl")):
+            try:
+                texts.append(seg.read_text())
+            except FileNotFoundError:
+                continue
+        return texts
+
     def journal(self):
         """The records still queued on the device."""
         records = []
-        for seg in sorted((self.state / "reports").glob("*.jsonl")):
-            records += [json.loads(line) for line in seg.read_text().splitlines()]
+        for text in self.segments():
+            records += [json.loads(line) for line in text.splitlines()]
         return [r for r in records if r["seq"] > self.acked()]
 
     # ---------------------------------------------------------------- dockerd

@@ -92,7 +92,7 @@ def test_journal_cap_drops_oldest_log_records(env, device):
     dev.agent.wait_log("log records dropped", timeout=60)
     wait_for(lambda: dev.agent.log().count("log records dropped") >= 2, 60, "a second drop")
     queued = dev.agent.journal()
-    segments = [p.read_bytes() for p in (dev.agent.state / "reports").glob("*.jsonl")]
+    segments = [text.encode() for text in dev.agent.segments()]
     size = sum(len(data) for data in segments)
     record = max(len(line) for data in segments for line in data.splitlines())
     # the cap, plus what one turn may add before the next trim: up to 1000 lines a container
