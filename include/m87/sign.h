@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "m87/alloc.h"
 #include "m87/error.h"
@@ -20,7 +21,7 @@
 #define M87_SIGN_KEY_ID_LEN 16
 #define M87_SIGN_MAX_PEM (16u * 1024) /* bytes of a key file */
 #define M87_SIGN_SIG_TEXT_LEN 88      /* base64 of 64 bytes */
-#define M87_SIGN_REVISION_PREFIX "m87-revision-signature-v1\n"
+#define M87_SIGN_REVISION_PREFIX "m87-revision-signature-v2\n"
 
 /* A key pair (private: can sign) or a public key (can only verify). */
 struct m87_sign_key;
@@ -56,9 +57,25 @@ char *m87_sign(const struct m87_sign_key *k, const void *msg, size_t len, struct
 /* True when sig (base64 text) is k's signature of msg. Any malformed sig is false. */
 bool m87_sign_verify(const struct m87_sign_key *k, const void *msg, size_t len, const char *sig);
 
-/* What signs a revision: M87_SIGN_REVISION_PREFIX followed by its hash (64 hex digits). The
- * revision hash covers each job's canonical hash, which covers its bundle digest. */
-char *m87_sign_revision(const struct m87_sign_key *k, const char *hash, struct m87_error **err);
-bool m87_sign_revision_verify(const struct m87_sign_key *k, const char *hash, const char *sig);
+/* What a revision signature covers (format v2, docs/security.md): the device and deployment it
+ * is for, its number in the deployment, its hash (which covers each job's canonical hash, which
+ * covers its bundle digest), whether it is to be applied at once (outside maintenance windows),
+ * and when it was signed (Unix seconds, the signer's clock). */
+struct m87_sign_revision_fields {
+    const char *device;
+    const char *deployment;
+    int64_t revision;
+    const char *hash;
+    bool now;
+    int64_t time;
+};
+
+/* The signed bytes: M87_SIGN_REVISION_PREFIX then one "NAME VALUE\n" line per field, in the
+ * order of the struct. Caller frees. */
+char *m87_sign_revision_payload(const struct m87_sign_revision_fields *f);
+char *m87_sign_revision(const struct m87_sign_key *k, const struct m87_sign_revision_fields *f,
+                        struct m87_error **err);
+bool m87_sign_revision_verify(const struct m87_sign_key *k,
+                              const struct m87_sign_revision_fields *f, const char *sig);
 
 #endif

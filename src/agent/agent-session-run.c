@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "agent/agent-session.h"
+#include "agent/trust.h"
 #include "agent/daemon.h"
 #include "agent/sync-http.h"
 #include "m87/alloc.h"
@@ -328,6 +329,12 @@ M87_NORETURN void agent_session_child(struct agent_daemon *d, const struct agent
     p.path = m87_xasprintf("/v1/agent/sessions/%s", q->id);
     for (int i = 0; i < 2; i++)
         m87_buf_init(&p.out[i], AGENT_SESSION_MAX_PENDING);
+    if (q->refused) { /* nothing runs: the end says why */
+        m87_buf_appendf(&p.out[1], NULL, "m87-agent: %s\n", q->refused);
+        post_end(&p, AGENT_SESSION_REFUSED_EXIT, q->refused);
+        agent_http_free(p.http);
+        _exit(0);
+    }
     _cleanup_free_ char *dir = m87_xasprintf("%s/sessions/%s", d->cfg->state_dir, q->id);
     int code = 0;
     const char *message = NULL;

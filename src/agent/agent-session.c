@@ -10,6 +10,7 @@
 #include "agent/agent-session.h"
 #include "agent/daemon.h"
 #include "agent/sessions.h"
+#include "agent/trust.h"
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/json.h"
@@ -32,6 +33,7 @@ void agent_session_req_release(struct agent_session_req *q)
     free(q->id);
     free(q->command);
     free(q->project);
+    free(q->refused);
     m87_strv_release(&q->args);
     m87_strv_release(&q->files);
     spec_runspec_free(q->rs);
@@ -90,8 +92,9 @@ static void start(struct agent_daemon *d, const struct agent_session_req *q)
                 AGENT_SESSION_MAX);
         return;
     }
-    m87_log(M87_LOG_INFO, "session %s: %s %s", q->id, q->command,
-            q->args.len ? q->args.items[0] : "");
+    if (!q->refused)
+        m87_log(M87_LOG_INFO, "session %s: %s %s", q->id, q->command,
+                q->args.len ? q->args.items[0] : "");
     fflush(NULL);
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -114,10 +117,17 @@ void agent_sessions_take(struct agent_daemon *d, const struct m87_json *list)
         struct agent_session_req q = {0};
         const struct m87_json *node = m87_json_at(list, i);
         const char *id = m87_json_str(m87_json_get(node, "id"), "?");
+        char *why = NULL;
         if (running(d->sessions, id)) {
             continue; /* sent again before its child said it started */
         } else if (agent_session_req_parse(node, &q, &err) < 0) {
             m87_log(M87_LOG_ERR, "session %s refused: %s", id, err->msg);
+        } else if (agent_trust_session(d, node, &why) < 0) {
+            /* its child tells the server, which tells the user */
+            m87_log(M87_LOG_ERR, "session %s refused: %s", id, why);
+            q.refused = m87_xasprintf("session refused: %s", why);
+            free(why);
+            start(d, &q);
         } else {
             start(d, &q);
         }

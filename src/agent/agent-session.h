@@ -33,6 +33,7 @@ struct agent_session_req {
     char *project;           /* compose: the project name */
     struct m87_strv files;   /* compose: the compose files, relative to the session's directory */
     struct spec_runspec *rs; /* compose: one job whose files and bundle make the directory */
+    char *refused;           /* why it may not run (trust.h): its child only reports that */
 };
 
 void agent_session_req_release(struct agent_session_req *q);

@@ -147,6 +147,22 @@ static void target_is_applied(struct agent_daemon *d)
     m87_json_free(doc);
 }
 
+/* Images to pull ahead: no key signs the list, so with trusted keys it is not taken (a server
+ * would choose what the device downloads). */
+static void take_prefetch(struct agent_daemon *d, const struct m87_json *node)
+{
+    if (d->cfg->n_trust_keys == 0) {
+        agent_prefetch_take(d, node);
+        return;
+    }
+    if (m87_json_len(m87_json_get(node, "images")) > 0 && !d->prefetch_warned) {
+        m87_log(M87_LOG_WARN, "images to prefetch ignored: no key signs the list, and this device "
+                              "trusts signing keys");
+        d->prefetch_warned = true;
+    }
+    agent_prefetch_take(d, NULL);
+}
+
 static int handle_answer(struct agent_daemon *d, const char *text, int64_t last_sent,
                          struct m87_error **err)
 {
@@ -163,12 +179,13 @@ static int handle_answer(struct agent_daemon *d, const char *text, int64_t last_
                 (long long)ack);
     if (ack > 0 && runner_journal_drop(d->journal, ack, err) < 0)
         return -1;
+    agent_trust_device(d, m87_json_str(m87_json_get(doc, "device"), NULL));
     const struct m87_json *sessions = m87_json_get(doc, "sessions");
     if (sessions && m87_json_type(sessions) == M87_JSON_ARRAY && m87_json_len(sessions) > 0) {
         agent_sessions_take(d, sessions); /* sync execution: each runs in its own child */
         d->news = true;
     }
-    agent_prefetch_take(d, m87_json_get(doc, "prefetch_images"));
+    take_prefetch(d, m87_json_get(doc, "prefetch_images"));
     const struct m87_json *target = m87_json_get(doc, "target");
     if (target)
         take_target(d, target);

@@ -1,8 +1,10 @@
 /* Signed targets (docs/security.md): with trusted keys, a target is taken only when its
- * signature verifies with one of them and the spec received hashes to the signed revision hash,
- * so that neither a server nor a network between can make the device run something the holder of
- * a signing key did not sign. Bundles are covered through their digests in the job hashes and
- * checked when they are downloaded (agent_http_bundle). */
+ * signature (format v2) verifies with one of them for this device, its deployment and its
+ * revision number, the spec received hashes to the signed revision hash, and it is not older than
+ * what the device took, so that neither a server nor a network between can make the device run
+ * something the holder of a signing key did not sign, or go back to something older. Bundles are
+ * covered through their digests in the job hashes and checked when they are downloaded
+ * (agent_http_bundle). */
 #include <string.h>
 
 #include "agent/config.h"
@@ -19,18 +21,29 @@
 #include "m87/sign.h"
 #include "m87/spec-revision.h"
 
-/* Why t may not be applied; NULL when it may. *why_buf holds a message built here. */
-static const char *verdict(const struct agent_config *c, const struct agent_target *t,
-                           char **why_buf)
+/* The fields of t's signature; NULL when it verifies with a trusted key, else why not (a static
+ * text or *why_buf). */
+static const char *signature_verdict(struct agent_daemon *d, const struct agent_target *t,
+                                     const struct m87_json *sig, char **why_buf)
 {
-    if (t->stop)
-        return "a target without a revision (stop everything) carries no signature";
-    _cleanup_(m87_json_freep) struct m87_json *doc = m87_json_parse(t->text, strlen(t->text), NULL);
-    const struct m87_json *sig = m87_json_get(doc, "signature");
+    const struct agent_config *c = d->cfg;
     const char *key = m87_json_str(m87_json_get(sig, "key"), NULL);
     const char *text = m87_json_str(m87_json_get(sig, "sig"), NULL);
+    const char *device = agent_trust_device_name(d);
+
     if (!key || !text)
         return "unsigned";
+    if (m87_json_int(m87_json_get(sig, "v"), 1) != 2)
+        return "signed in format v1, which names no device, deployment or revision number: "
+               "sign it again with `m87 DEVICE deployment activate ID`";
+    if (!device)
+        return "the server did not say the device's name, which signatures name";
+    struct m87_sign_revision_fields f = {device,
+                                         t->deployment,
+                                         t->revision,
+                                         t->hash,
+                                         m87_json_bool(m87_json_get(sig, "now"), false),
+                                         m87_json_int(m87_json_get(sig, "time"), 0)};
     bool known = false, good = false;
     for (size_t i = 0; i < c->n_trust_keys && !good; i++) {
         char id[M87_SIGN_KEY_ID_LEN + 1];
@@ -38,18 +51,35 @@ static const char *verdict(const struct agent_config *c, const struct agent_targ
         if (strcmp(id, key) != 0)
             continue;
         known = true;
-        good = m87_sign_revision_verify(c->trust_keys[i], t->hash, text);
+        good = m87_sign_revision_verify(c->trust_keys[i], &f, text);
     }
     if (!known)
         return *why_buf = m87_xasprintf("signed with unknown key %.32s", key);
     if (!good)
-        return *why_buf = m87_xasprintf("bad signature (key %s)", key);
+        return *why_buf = m87_xasprintf("bad signature (key %s): not signed for this device "
+                                        "(%s), this deployment and revision number, or changed",
+                                        key, device);
+    return NULL;
+}
+
+/* Why t may not be applied; NULL when it may. *why_buf holds a message built here. */
+static const char *verdict(struct agent_daemon *d, const struct agent_target *t,
+                           const struct m87_json *sig, char **why_buf)
+{
+    if (t->stop)
+        return "a target without a revision (stop everything) carries no signature";
+    const char *why = signature_verdict(d, t, sig, why_buf);
+    if (why)
+        return why;
     char hash[M87_SHA256_HEX_LEN + 1];
     spec_revision_hash(t->rs, hash);
     if (strcmp(hash, t->hash) != 0)
         return *why_buf = m87_xasprintf("spec does not match the signed revision hash: it hashes "
                                         "to %.12s, %.12s was signed",
                                         hash, t->hash);
+    int64_t time = m87_json_int(m87_json_get(sig, "time"), 0);
+    if (agent_trust_seen_check(d, t->deployment, t->revision, t->hash, time, why_buf) < 0)
+        return *why_buf;
     return NULL;
 }
 
@@ -68,7 +98,35 @@ static void fill_refusal(struct m87_jw *w, const void *ctx)
     m87_jw_kstr(w, "message", r->message);
 }
 
-int agent_trust_check(struct agent_daemon *d, const struct agent_target *t)
+/* t with the policy fields that no key signed replaced (see trust.h). */
+int agent_trust_policy(struct agent_target *t, bool now, struct m87_error **err)
+{
+    _cleanup_(m87_json_freep) struct m87_json *doc = m87_json_parse(t->text, strlen(t->text), err);
+    if (!doc)
+        return -1;
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_obj_open(w);
+    for (size_t i = 0; i < m87_json_len(doc); i++) {
+        const char *k = NULL;
+        const struct m87_json *v = m87_json_member(doc, i, &k);
+        if (strcmp(k, "windows") == 0 || strcmp(k, "now") == 0 || strcmp(k, "prefetch") == 0)
+            continue;
+        m87_jw_key(w, k);
+        m87_jw_node(w, v);
+    }
+    m87_jw_kbool(w, "now", now);
+    m87_jw_obj_close(w);
+    _cleanup_free_ char *text = m87_jw_finish(w);
+    _cleanup_(m87_json_freep) struct m87_json *fixed = m87_json_parse(text, strlen(text), err);
+    struct agent_target nt;
+    if (!fixed || agent_target_from_json(fixed, &nt, err) < 0)
+        return -1;
+    agent_target_release(t);
+    *t = nt;
+    return 0;
+}
+
+int agent_trust_check(struct agent_daemon *d, struct agent_target *t)
 {
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_free_ char *why_buf = NULL;
@@ -82,9 +140,16 @@ int agent_trust_check(struct agent_daemon *d, const struct agent_target *t)
         d->pace = true;
         return -1;
     }
-    const char *why = verdict(d->cfg, t, &why_buf);
-    if (!why)
+    _cleanup_(m87_json_freep) struct m87_json *doc = m87_json_parse(t->text, strlen(t->text), NULL);
+    const struct m87_json *sig = m87_json_get(doc, "signature");
+    const char *why = verdict(d, t, sig, &why_buf);
+    if (!why && agent_trust_policy(t, m87_json_bool(m87_json_get(sig, "now"), false), &err) < 0)
+        why = why_buf = m87_xasprintf("its policy: %s", err->msg);
+    if (!why) {
+        agent_trust_seen_add(d, t->deployment, t->revision, t->hash,
+                             m87_json_int(m87_json_get(sig, "time"), 0));
         return 0;
+    }
     _cleanup_free_ char *what = agent_target_describe(t);
     _cleanup_free_ char *message = m87_xasprintf("target revision %s refused: %s", what, why);
     m87_log(M87_LOG_ERR, "%s; the applied revision keeps running", message);

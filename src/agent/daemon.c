@@ -150,6 +150,7 @@ static void daemon_release(struct agent_daemon *d)
     free(d->state_path);
     free(d->bundles_dir);
     free(d->rejected);
+    free(d->device_name);
     free(d->last_sync);
     free(d->last_error);
     free(d->state_text);

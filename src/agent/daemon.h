@@ -91,6 +91,9 @@ struct agent_daemon {
     unsigned early_answers;      /* answers in a row that came before the wait without news */
     /* digest of the last target the trust check refused */
     char refused[M87_SHA256_HEX_LEN + 1];
+    char *device_name;       /* pinned: what signatures name (daemon-trust-seen.c) */
+    bool device_name_warned; /* the server said another name, logged once */
+    bool prefetch_warned;    /* a prefetch list ignored under trusted keys, logged once */
 
     pid_t child; /* the apply in progress, 0 when none */
     int child_fd;

@@ -130,7 +130,7 @@ static int post_jobs(const struct cli_ctx *ctx, const char *device, const char *
         cli_deployment_path(device, deployment, o->now ? "/jobs?now=1" : "/jobs");
     _cleanup_free_ char *body = spec_runspec_dump(rs, true);
     _cleanup_free_ char *sig = NULL;
-    int rc = cli_sign_jobs(ctx, device, deployment, rs, &sig);
+    int rc = cli_sign_jobs(ctx, device, deployment, rs, o->now, &sig);
 
     if (rc != CLI_EXIT_OK)
         return rc;
@@ -194,7 +194,7 @@ static int undeploy(const struct cli_ctx *ctx, const char *device, int argc, cha
     _cleanup_free_ char *tail = m87_xasprintf("/jobs/%s%s", j, o.now ? "?now=1" : "");
     _cleanup_free_ char *path = cli_deployment_path(device, id, tail);
     _cleanup_free_ char *sig = NULL;
-    if ((rc = cli_sign_undeploy(ctx, device, id, job, &sig)) != CLI_EXIT_OK)
+    if ((rc = cli_sign_undeploy(ctx, device, id, job, o.now, &sig)) != CLI_EXIT_OK)
         return rc;
     if (cli_http_json_header(ctx, "DELETE", path, NULL, sig, &dep, &err) < 0)
         return cli_report(err);

@@ -8,6 +8,7 @@
 #include "m87/buf.h"
 #include "m87/compiler.h"
 #include "m87/error.h"
+#include "m87/hash.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
 
@@ -96,9 +97,16 @@ static int create(const struct cli_ctx *ctx, const char *device, const struct cr
     _cleanup_free_ char *path =
         cli_device_path(device, o->now ? "/deployments?now=1" : "/deployments");
     bool active = o->active, json = o->json;
-    struct m87_jw *w = m87_jw_new();
+    unsigned char rnd[4];
 
+    /* the id is chosen here, so that a signature can name the deployment it is for */
+    if (m87_random_bytes(rnd, sizeof(rnd), &err) < 0)
+        return cli_report(err);
+    _cleanup_free_ char *new_id =
+        m87_xasprintf("d-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+    struct m87_jw *w = m87_jw_new();
     m87_jw_obj_open(w);
+    m87_jw_kstr(w, "id", new_id);
     m87_jw_kbool(w, "active", active);
     if (src) {
         m87_jw_key(w, "clone");
@@ -111,7 +119,7 @@ static int create(const struct cli_ctx *ctx, const char *device, const struct cr
     m87_jw_obj_close(w);
     _cleanup_free_ char *body = m87_jw_finish(w);
     _cleanup_free_ char *sig = NULL;
-    int rc = cli_sign_copy(ctx, device, src, rev, &sig);
+    int rc = cli_sign_copy(ctx, device, src, rev, new_id, o->now, &sig);
     if (rc != CLI_EXIT_OK)
         return rc;
     if (cli_http_json_header(ctx, "POST", path, body, sig, &doc, &err) < 0)
@@ -230,7 +238,7 @@ static int dep_activate(const struct cli_ctx *ctx, const char *device, int argc,
     _cleanup_free_ char *path =
         cli_deployment_path(device, id, now ? "/activate?now=1" : "/activate");
     _cleanup_free_ char *sig = NULL;
-    if ((rc = cli_sign_copy(ctx, device, id, 0, &sig)) != CLI_EXIT_OK)
+    if ((rc = cli_sign_copy(ctx, device, id, 0, NULL, now, &sig)) != CLI_EXIT_OK)
         return rc;
     if (cli_http_json_header(ctx, "POST", path, "{}", sig, NULL, &err) < 0)
         return cli_report(err);

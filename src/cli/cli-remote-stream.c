@@ -178,10 +178,14 @@ int cli_remote_run(const struct cli_ctx *ctx, const char *device, const char *bo
     struct follow f = {.ctx = ctx, .device = device};
     struct sigaction sa = {.sa_handler = on_interrupt};
 
+    _cleanup_free_ char *signed_body = NULL;
+    int rc = cli_sign_session(device, body, &signed_body);
+    if (rc != CLI_EXIT_OK)
+        return rc;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    int rc = create(&f, body, wait_ms);
+    rc = create(&f, signed_body ? signed_body : body, wait_ms);
     while (rc == 0) {
         if (interrupted && !f.cancel_deadline)
             send_cancel(&f);

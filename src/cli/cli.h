@@ -261,21 +261,26 @@ void cli_bundle_release(struct cli_bundle *bundle);
 
 /* ---- signing revisions (cli-sign.c, docs/security.md) ------------------------------------------
  * With a signing key configured (cli_config_file("signing.key")), each command that makes or
- * activates a revision computes the revision hash the server will make, signs it and sends
- * `M87-Signature: HASH KEYID SIG` with the request. Each function gives the header in *header
- * (NULL when no key is configured: nothing is fetched then), or prints what failed and returns
- * its exit status. */
+ * activates a revision computes the revision hash and number the server will make, signs them
+ * with the device, the deployment and the time (format v2) and sends
+ * `M87-Signature: v2 HASH REVISION TIME NOW KEYID SIG` with the request. Each function gives the
+ * header in *header (NULL when no key is configured: nothing is fetched then), or prints what
+ * failed and returns its exit status. */
 
 /* deploy: the newest revision of deployment dep with add's jobs merged in. */
 int cli_sign_jobs(const struct cli_ctx *ctx, const char *device, const char *dep,
-                  const struct spec_runspec *add, char **header);
+                  const struct spec_runspec *add, bool now, char **header);
 /* undeploy: the newest revision of dep without job (no header when it has no such job). */
 int cli_sign_undeploy(const struct cli_ctx *ctx, const char *device, const char *dep,
-                      const char *job, char **header);
-/* new (src NULL: no jobs), clone and activate: the jobs of deployment src at revision rev (0:
- * its newest). */
+                      const char *job, bool now, char **header);
+/* new (src NULL: no jobs) and clone, as revision 1 of the new deployment new_id; activate
+ * (new_id NULL): the newest revision of src. The jobs are those of deployment src at revision rev
+ * (0: its newest). */
 int cli_sign_copy(const struct cli_ctx *ctx, const char *device, const char *src, int64_t rev,
-                  char **header);
+                  const char *new_id, bool now, char **header);
+/* A session request (m87/spec-session.h) signed for device, in *signed_body (NULL when no key is
+ * configured: send body as it is). */
+int cli_sign_session(const char *device, const char *body, char **signed_body);
 
 /* ---- devices and deployments (cli-device.c) ------------------------------------------------ */
 

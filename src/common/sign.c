@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "m87/alloc.h"
@@ -197,14 +198,24 @@ bool m87_sign_verify(const struct m87_sign_key *k, const void *msg, size_t len, 
     return ok;
 }
 
-char *m87_sign_revision(const struct m87_sign_key *k, const char *hash, struct m87_error **err)
+char *m87_sign_revision_payload(const struct m87_sign_revision_fields *f)
 {
-    _cleanup_free_ char *msg = m87_xasprintf("%s%s", M87_SIGN_REVISION_PREFIX, hash);
+    return m87_xasprintf("%sdevice %s\ndeployment %s\nrevision %" PRId64 "\nhash %s\nnow %d\n"
+                         "time %" PRId64 "\n",
+                         M87_SIGN_REVISION_PREFIX, f->device, f->deployment, f->revision, f->hash,
+                         f->now ? 1 : 0, f->time);
+}
+
+char *m87_sign_revision(const struct m87_sign_key *k, const struct m87_sign_revision_fields *f,
+                        struct m87_error **err)
+{
+    _cleanup_free_ char *msg = m87_sign_revision_payload(f);
     return m87_sign(k, msg, strlen(msg), err);
 }
 
-bool m87_sign_revision_verify(const struct m87_sign_key *k, const char *hash, const char *sig)
+bool m87_sign_revision_verify(const struct m87_sign_key *k,
+                              const struct m87_sign_revision_fields *f, const char *sig)
 {
-    _cleanup_free_ char *msg = m87_xasprintf("%s%s", M87_SIGN_REVISION_PREFIX, hash);
+    _cleanup_free_ char *msg = m87_sign_revision_payload(f);
     return m87_sign_verify(k, msg, strlen(msg), sig);
 }

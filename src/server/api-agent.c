@@ -14,6 +14,7 @@
 #include "server/limits.h"
 #include "server/longpoll.h"
 #include "server/request.h"
+#include "server/revision.h"
 #include "server/store-deployments.h"
 #include "server/store-devices.h"
 #include "server/store-reports.h"
@@ -246,13 +247,8 @@ static void write_target(struct m87_jw *w, const struct srv_deployment *dep,
     m87_jw_kstr(w, "hash", rev->hash);
     m87_jw_key(w, "spec");
     srv_jw_raw(w, rev->spec);
-    if (rev->sig_key) { /* signed revisions: docs/security.md */
-        m87_jw_key(w, "signature");
-        m87_jw_obj_open(w);
-        m87_jw_kstr(w, "key", rev->sig_key);
-        m87_jw_kstr(w, "sig", rev->sig);
-        m87_jw_obj_close(w);
-    }
+    if (rev->sig_key) /* signed revisions: docs/security.md */
+        srv_jw_signature(w, rev);
 }
 
 /* The answer: {"ack":N} plus "target" when it differs from what the device applied, or when
@@ -287,6 +283,8 @@ static int answer(struct srv_req *r, const struct sync *s, bool first, struct m8
     if (rc >= 0) {
         m87_jw_obj_open(w);
         m87_jw_kint(w, "ack", ack);
+        if (dev.name) /* what signatures name the device by (docs/security.md) */
+            m87_jw_kstr(w, "device", dev.name);
         if (rc == 2) {
             m87_jw_key(w, "target");
             m87_jw_obj_open(w);

@@ -64,18 +64,28 @@ static int initial_content(struct srv_req *r, const struct srv_device *dev,
         rc = srv_revision_get(r->srv->store, &src, number ? number : src.revision, &srev, err);
     if (rc == 0 && (rs = srv_rev_parse_stored(srev.spec, err)) == NULL)
         rc = -1;
-    if (rc == 0) {
+    /* the source's signature names its deployment and number: the clone is signed anew */
+    if (rc == 0)
         srv_rev_content_from(rs, c);
-        /* the same jobs make the same hash: its signature holds for the clone */
-        if (strcmp(c->hash, srev.hash) == 0)
-            srv_rev_content_sign(c, srev.sig_key, srev.sig);
-    }
     return rc;
+}
+
+/* A deployment id a client chose: "d-" and 8 lower-case hex digits, as the server makes them. */
+static int check_given_id(const struct m87_json *v, bool signed_, struct m87_error **err)
+{
+    const char *s = m87_json_str(v, NULL);
+    if (v == NULL && signed_)
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "id: a signed new deployment needs the id its signature names");
+    if (v && (s == NULL || strlen(s) != 10 || strncmp(s, "d-", 2) != 0 ||
+              strspn(s + 2, "0123456789abcdef") != 8))
+        return m87_error_set(err, M87_E_INVAL, 0, "id: expected 'd-' and 8 lower-case hex digits");
+    return 0;
 }
 
 int srv_api_deployments_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
-    static const char *const fields[] = {"active", "clone", NULL};
+    static const char *const fields[] = {"id", "active", "clone", NULL};
     _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, fields, err);
     if (body == NULL)
         return -1;
@@ -91,16 +101,19 @@ int srv_api_deployments_create(struct srv_req *r, struct m87_jw *w, struct m87_e
     _cleanup_(srv_deployment_release) struct srv_deployment dep = {0};
     _cleanup_(srv_rev_content_release) struct srv_rev_content c = {0};
     struct srv_signature sig;
+    const struct m87_json *id = m87_json_get(body, "id");
     int rc = srv_req_signature(r, &sig, err);
+    if (rc == 0)
+        rc = check_given_id(id, sig.present, err);
     if (rc == 0)
         rc = srv_device_find(r->srv->store, r->params.v[0], &dev, err);
     if (rc == 0)
         rc = initial_content(r, &dev, m87_json_get(body, "clone"), &c, err);
     if (rc == 0)
-        rc = srv_signature_apply(&sig, &c, err);
+        rc = srv_signature_apply(&sig, 1, &c, err);
     if (rc == 0)
-        rc = srv_deployment_create(r->srv->store, dev.id, m87_json_bool(active, false), &c, &dep,
-                                   err);
+        rc = srv_deployment_create(r->srv->store, dev.id, m87_json_str(id, NULL),
+                                   m87_json_bool(active, false), &c, &dep, err);
     if (rc == 0 && dep.active)
         rc = srv_target_changed(r, &dev, dep.hash, now, err);
     if (rc == 0)
@@ -132,19 +145,6 @@ int srv_api_deployments_list(struct srv_req *r, struct m87_jw *w, struct m87_err
     return 0;
 }
 
-static void write_signature(struct m87_jw *w, const struct srv_revision *rev)
-{
-    m87_jw_key(w, "signature");
-    if (rev->sig_key == NULL) {
-        m87_jw_null(w);
-        return;
-    }
-    m87_jw_obj_open(w);
-    m87_jw_kstr(w, "key", rev->sig_key);
-    m87_jw_kstr(w, "sig", rev->sig);
-    m87_jw_obj_close(w);
-}
-
 int srv_api_deployments_get(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     const char *q = srv_req_query(r, "revision");
@@ -170,7 +170,7 @@ int srv_api_deployments_get(struct srv_req *r, struct m87_jw *w, struct m87_erro
         srv_jw_raw(w, rev.jobs);
         m87_jw_key(w, "spec");
         srv_jw_raw(w, rev.spec);
-        write_signature(w, &rev);
+        srv_jw_signature(w, &rev);
         m87_jw_obj_close(w);
     }
     return rc;
@@ -192,14 +192,19 @@ int srv_api_deployments_delete(struct srv_req *r, struct m87_jw *w, struct m87_e
 static int sign_head(struct srv_req *r, const struct srv_deployment *dep,
                      const struct srv_signature *sig, struct m87_error **err)
 {
+    _cleanup_(srv_rev_content_release) struct srv_rev_content c = {0};
     if (!sig->present)
         return 0;
-    if (strcmp(sig->hash, dep->hash) != 0)
+    memcpy(c.hash, dep->hash, sizeof(c.hash));
+    if (strlen(dep->hash) != M87_SHA256_HEX_LEN ||
+        srv_signature_apply(sig, dep->revision, &c, err) < 0)
         return m87_error_set(err, M87_E_CONFLICT, 0,
-                             "signature: made for revision hash %.12s, the newest revision of "
-                             "'%s' is %.12s (it changed meanwhile): run the command again",
-                             sig->hash, dep->public_id, dep->hash);
-    return srv_revision_sign(r->srv->store, dep, dep->revision, sig->key, sig->sig, err);
+                             "signature: made for revision %lld with hash %.12s, the newest "
+                             "revision of '%s' is %lld with %.12s (it changed meanwhile): run the "
+                             "command again",
+                             (long long)sig->revision, sig->hash, dep->public_id,
+                             (long long)dep->revision, dep->hash);
+    return srv_revision_sign(r->srv->store, dep, dep->revision, &c, err);
 }
 
 int srv_api_deployments_activate(struct srv_req *r, struct m87_jw *w, struct m87_error **err)

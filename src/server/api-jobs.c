@@ -15,16 +15,14 @@
 #include "server/store-devices.h"
 
 /* The signature of the new revision: the one sent with the request, which must be for the hash
- * made; without one, that of the previous revision when the hash is the same. */
+ * made and the next number (a signature names its revision number: none is carried over). */
 static int sign_content(struct srv_req *r, const struct srv_revision *prev,
                         struct srv_rev_content *c, struct m87_error **err)
 {
     struct srv_signature sig;
     if (srv_req_signature(r, &sig, err) < 0)
         return -1;
-    if (!sig.present && strcmp(prev->hash, c->hash) == 0)
-        srv_rev_content_sign(c, prev->sig_key, prev->sig);
-    return srv_signature_apply(&sig, c, err);
+    return srv_signature_apply(&sig, prev->number + 1, c, err);
 }
 
 /* Store rs as the next revision of dep (whose newest is prev) and answer with the deployment. */

@@ -7,6 +7,8 @@
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/json.h"
+#include "m87/sign.h"
+#include "m87/spec-session.h"
 #include "m87/spec-runspec.h"
 #include "server/api.h"
 #include "server/json.h"
@@ -91,9 +93,36 @@ static int check_job(const struct m87_json *job, char **bundle, struct m87_error
     return 0;
 }
 
+static bool all_of(const char *s, size_t len, const char *set)
+{
+    return s && strlen(s) == len && strspn(s, set) == len;
+}
+
+/* "signature": {"key", "sig", "nonce", "expires"} (m87/spec-session.h): its form only; the
+ * device checks it. */
+static int check_signature(const struct m87_json *v, struct m87_error **err)
+{
+    static const char *const fields[] = {"key", "sig", "nonce", "expires", NULL};
+    static const char hex[] = "0123456789abcdef";
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+    int64_t expires = 0;
+    if (m87_json_type(v) != M87_JSON_OBJECT || srv_json_only(v, "signature", fields, err) < 0 ||
+        !all_of(m87_json_str(m87_json_get(v, "key"), NULL), M87_SIGN_KEY_ID_LEN, hex) ||
+        !all_of(m87_json_str(m87_json_get(v, "sig"), NULL), M87_SIGN_SIG_TEXT_LEN, b64) ||
+        !all_of(m87_json_str(m87_json_get(v, "nonce"), NULL), SPEC_SESSION_NONCE_LEN, hex) ||
+        !srv_json_is_int(m87_json_get(v, "expires"), &expires) || expires < 1) {
+        m87_error_clear(err);
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "signature: expected {\"key\": %d hex digits, \"sig\": base64 of 64 "
+                             "bytes, \"nonce\": %d hex digits, \"expires\": Unix seconds}",
+                             M87_SIGN_KEY_ID_LEN, SPEC_SESSION_NONCE_LEN);
+    }
+    return 0;
+}
+
 int srv_session_check_request(const struct m87_json *body, char **bundle, struct m87_error **err)
 {
-    static const char *const fields[] = {"command", "args", "compose", "job", NULL};
+    static const char *const fields[] = {"command", "args", "compose", "job", "signature", NULL};
     const char *cmd = m87_json_str(m87_json_get(body, "command"), "");
     bool compose = strcmp(cmd, "compose") == 0;
     const struct m87_json *args = m87_json_get(body, "args");
@@ -115,6 +144,9 @@ int srv_session_check_request(const struct m87_json *body, char **bundle, struct
         return m87_error_set(err, M87_E_INVAL, 0, "%s: only for the command compose",
                              c ? "compose" : "job");
     if (compose && check_compose(c, err) < 0)
+        return -1;
+    const struct m87_json *sig = m87_json_get(body, "signature");
+    if (sig && check_signature(sig, err) < 0)
         return -1;
     return job ? check_job(job, bundle, err) : 0;
 }

@@ -24,13 +24,15 @@ static const char SQL_DEP_ACTIVATE[] = "UPDATE deployments SET active = 1 WHERE 
 static const char SQL_DEP_DELETE[] = "DELETE FROM deployments WHERE id = ?1";
 static const char SQL_DEP_HEAD[] = "UPDATE deployments SET head = ?2 WHERE id = ?1";
 static const char SQL_REV_ADD[] = "INSERT INTO revisions (deployment_id, number, hash, created,"
-                                  " jobs, spec, sig_key, sig) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-                                  " ?7, ?8)";
+                                  " jobs, spec, sig_key, sig, sig_time, sig_now) VALUES (?1, ?2,"
+                                  " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 static const char SQL_REV_BUNDLE[] =
     "INSERT OR IGNORE INTO revision_bundles (revision_id, digest) VALUES (?1, ?2)";
-static const char SQL_REV_GET[] = "SELECT number, hash, created, jobs, spec, sig_key, sig"
+static const char SQL_REV_GET[] = "SELECT number, hash, created, jobs, spec, sig_key, sig,"
+                                  " sig_time, sig_now"
                                   " FROM revisions WHERE deployment_id = ?1 AND number = ?2";
-static const char SQL_REV_SIGN[] = "UPDATE revisions SET sig_key = ?3, sig = ?4"
+static const char SQL_REV_SIGN[] = "UPDATE revisions SET sig_key = ?3, sig = ?4,"
+                                   " sig_time = ?5, sig_now = ?6"
                                    " WHERE deployment_id = ?1 AND number = ?2";
 static const char SQL_REV_LIST[] = "SELECT number, hash, created, jobs FROM revisions"
                                    " WHERE deployment_id = ?1 ORDER BY number";
@@ -55,7 +57,8 @@ static const struct srv_col rev_cols[] = {
     COL(number, SRV_COL_INT, "revision"),  COL(hash, SRV_COL_TEXT, "hash"),
     COL(created, SRV_COL_TIME, "created"), COL(jobs, SRV_COL_JSON, "jobs"),
     COL(spec, SRV_COL_JSON, NULL),         COL(sig_key, SRV_COL_TEXT, NULL),
-    COL(sig, SRV_COL_TEXT, NULL),
+    COL(sig, SRV_COL_TEXT, NULL),          COL(sig_time, SRV_COL_INT, NULL),
+    COL(sig_now, SRV_COL_BOOL, NULL),
 };
 #undef COL
 const struct srv_row_type srv_revision_row = {sizeof(struct srv_revision), rev_cols,
@@ -113,6 +116,9 @@ static int insert_revision(struct srv_store *st, int64_t dep_id, int64_t number,
     srv_bind_text(s, 6, c->spec);
     srv_bind_text(s, 7, c->sig_key);
     srv_bind_text(s, 8, c->sig_key ? c->sig : NULL);
+    if (c->sig_key)
+        sqlite3_bind_int64(s, 9, c->sig_time);
+    sqlite3_bind_int(s, 10, c->sig_key && c->sig_now);
     if (srv_step_done(st, s, "store revision", err) < 0)
         return -1;
     int64_t rev_id = sqlite3_last_insert_rowid(srv_store_db(st));
@@ -134,12 +140,12 @@ static void bind_deployment(sqlite3_stmt *s, const void *arg)
     sqlite3_bind_int64(s, 3, srv_now());
 }
 
-int srv_deployment_create(struct srv_store *st, int64_t device_id, bool active,
+int srv_deployment_create(struct srv_store *st, int64_t device_id, const char *given, bool active,
                           const struct srv_rev_content *c, struct srv_deployment *out,
                           struct m87_error **err)
 {
     int64_t id = 0;
-    _cleanup_free_ char *public_id = NULL;
+    _cleanup_free_ char *public_id = given ? m87_xstrdup(given) : NULL;
     if (srv_insert_public(st, SQL_DEP_ADD, "d-", bind_deployment, &device_id, &id, &public_id,
                           "store deployment", err) < 0 ||
         insert_revision(st, id, 1, c, err) < 0)
@@ -185,14 +191,16 @@ int srv_revision_get(struct srv_store *st, const struct srv_deployment *d, int64
 }
 
 int srv_revision_sign(struct srv_store *st, const struct srv_deployment *d, int64_t number,
-                      const char *sig_key, const char *sig, struct m87_error **err)
+                      const struct srv_rev_content *c, struct m87_error **err)
 {
     sqlite3_stmt *s = srv_stmt_id(st, SQL_REV_SIGN, d->id, err);
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 2, number);
-    srv_bind_text(s, 3, sig_key);
-    srv_bind_text(s, 4, sig_key ? sig : NULL);
+    srv_bind_text(s, 3, c->sig_key);
+    srv_bind_text(s, 4, c->sig_key ? c->sig : NULL);
+    sqlite3_bind_int64(s, 5, c->sig_time);
+    sqlite3_bind_int(s, 6, c->sig_now);
     return srv_step_done(st, s, "store signature", err);
 }
 

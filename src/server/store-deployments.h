@@ -35,9 +35,12 @@ struct srv_revision {
     int64_t created;
     char *jobs; /* JSON array of job ids */
     char *spec; /* spec_runspec_dump JSON */
-    /* the signature of the hash (docs/security.md): key id (NULL: unsigned) and base64 */
+    /* the signature (docs/security.md): key id (NULL: unsigned), base64, and for format v2
+     * (sig_time > 0) when it was signed and whether it says to apply at once */
     char *sig_key;
     char *sig;
+    int64_t sig_time;
+    bool sig_now;
 };
 void srv_revision_release(struct srv_revision *r);
 /* Its members: srv_jw_row writes "revision", "hash", "created" and "jobs" of one. */
@@ -50,8 +53,10 @@ struct srv_rev_content {
     char hash[M87_SHA256_HEX_LEN + 1];
     char *jobs;
     struct m87_strv bundles;
-    char *sig_key; /* the signature stored with it, or NULL */
+    char *sig_key; /* the signature stored with it, or NULL; fields as in struct srv_revision */
     char *sig;
+    int64_t sig_time;
+    bool sig_now;
 };
 
 /* M87_E_NOTFOUND "deployment 'ID' not found". */
@@ -62,8 +67,9 @@ int srv_deployment_active(struct srv_store *st, int64_t device_id, struct srv_de
                           struct m87_error **err);
 int srv_deployment_list(struct srv_store *st, int64_t device_id, struct srv_deployment **out,
                         size_t *n, struct m87_error **err);
-/* A new deployment whose revision 1 is c; active deactivates the device's other ones. */
-int srv_deployment_create(struct srv_store *st, int64_t device_id, bool active,
+/* A new deployment whose revision 1 is c, with the id given (NULL: a random one; M87_E_CONFLICT
+ * when taken); active deactivates the device's other ones. */
+int srv_deployment_create(struct srv_store *st, int64_t device_id, const char *given, bool active,
                           const struct srv_rev_content *c, struct srv_deployment *out,
                           struct m87_error **err);
 int srv_deployment_activate(struct srv_store *st, const struct srv_deployment *d,
@@ -79,9 +85,9 @@ int srv_revision_get(struct srv_store *st, const struct srv_deployment *d, int64
                      struct srv_revision *out, struct m87_error **err);
 int srv_revision_list(struct srv_store *st, const struct srv_deployment *d,
                       struct srv_revision **out, size_t *n, struct m87_error **err);
-/* Store a signature with revision number of d (replacing one it had). */
+/* Store c's signature with revision number of d (replacing one it had). */
 int srv_revision_sign(struct srv_store *st, const struct srv_deployment *d, int64_t number,
-                      const char *sig_key, const char *sig, struct m87_error **err);
+                      const struct srv_rev_content *c, struct m87_error **err);
 
 /* 1 with *size when the bundle is stored, 0 when not. */
 int srv_bundle_find(struct srv_store *st, const char *digest, uint64_t *size,

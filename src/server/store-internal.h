@@ -52,7 +52,8 @@ int srv_row_get(struct srv_store *st, sqlite3_stmt *s, const struct srv_row_type
                 const char *what, struct m87_error **err, const char *notfound, ...)
     M87_PRINTF(7, 8);
 /* Insert with sql a row whose public id, bound to ?1, is prefix and 8 random hex digits
- * ("d-1a2b3c4d"): 32 random bits, tried again on the rare clash. bind(s, arg) binds the other
+ * ("d-1a2b3c4d"): 32 random bits, tried again on the rare clash; or *public_id when it is not
+ * NULL on entry (chosen by the client: M87_E_CONFLICT when taken). bind(s, arg) binds the other
  * parameters. *id and *public_id (the caller's) are then the new row's; *err names what. */
 int srv_insert_public(struct srv_store *st, const char *sql, const char *prefix,
                       void (*bind)(sqlite3_stmt *s, const void *arg), const void *arg, int64_t *id,

@@ -137,12 +137,14 @@ int srv_insert_public(struct srv_store *st, const char *sql, const char *prefix,
                       void (*bind)(sqlite3_stmt *s, const void *arg), const void *arg, int64_t *id,
                       char **public_id, const char *what, struct m87_error **err)
 {
+    const char *given = *public_id;
     for (int attempt = 0; attempt < 8; attempt++) {
         unsigned char rnd[4];
-        if (m87_random_bytes(rnd, sizeof(rnd), err) < 0)
+        if (!given && m87_random_bytes(rnd, sizeof(rnd), err) < 0)
             return -1;
         _cleanup_free_ char *pid =
-            m87_xasprintf("%s%02x%02x%02x%02x", prefix, rnd[0], rnd[1], rnd[2], rnd[3]);
+            given ? m87_xstrdup(given)
+                  : m87_xasprintf("%s%02x%02x%02x%02x", prefix, rnd[0], rnd[1], rnd[2], rnd[3]);
         sqlite3_stmt *s = srv_stmt(st, sql, err);
         if (s == NULL)
             return -1;
@@ -150,11 +152,14 @@ int srv_insert_public(struct srv_store *st, const char *sql, const char *prefix,
         bind(s, arg);
         if (sqlite3_step(s) == SQLITE_DONE) {
             *id = sqlite3_last_insert_rowid(srv_store_db(st));
+            free(*public_id);
             *public_id = M87_STEAL(pid);
             return 0;
         }
         if ((sqlite3_extended_errcode(srv_store_db(st)) & 0xff) != SQLITE_CONSTRAINT)
             return srv_store_error(st, what, err);
+        if (given)
+            return m87_error_set(err, M87_E_CONFLICT, 0, "%s: the id '%s' is taken", what, given);
     }
     return m87_error_set(err, M87_E_INTERNAL, 0, "%s: no free id", what);
 }

@@ -158,6 +158,10 @@ static const char *const migrations[] = {
     "  UNIQUE (device_id, image));",
     /* an agent that stops cleanly says so in a last sync: offline at once, not after the wait */
     "ALTER TABLE devices ADD COLUMN offline INTEGER NOT NULL DEFAULT 0;",
+    /* revision signatures v2 (docs/security.md): when the signer signed, and whether to apply at
+     * once; NULL for a signature of format v1 */
+    "ALTER TABLE revisions ADD COLUMN sig_time INTEGER;"
+    "ALTER TABLE revisions ADD COLUMN sig_now INTEGER NOT NULL DEFAULT 0;",
 };
 
 sqlite3 *srv_store_db(struct srv_store *st)

@@ -273,8 +273,9 @@ def test_agent_refuses_bad_trust_files(tmp_path):
 
 
 def test_server_stores_signature_only_for_its_revision(tmp_path):
-    """The server side alone: a signature for another hash is a conflict and changes nothing;
-    a malformed one is a bad request; a clone keeps its source's signature."""
+    """The server side alone: a signature for another hash or revision number is a conflict and
+    changes nothing; a malformed one, or one of the old format v1, is a bad request; no
+    signature is carried over to another revision (it names its deployment and number)."""
     from cli_util import Server, add_device
     server = Server(tmp_path / "srv").start()
     try:
@@ -285,43 +286,64 @@ def test_server_stores_signature_only_for_its_revision(tmp_path):
         base = "/v1/devices/%s/deployments/%s" % (name, dep)
         first = server.api("GET", base)
         assert first["signature"]["key"] == key_id  # `deployment new` signed revision 1
+        assert first["signature"]["v"] == 2 and first["signature"]["now"] is False
         write(tmp_path / "a.yml", RUNSPEC % ("a", "x"))
         cli.ok(name, "deploy", str(tmp_path / "a.yml"))
         signed = server.api("GET", base)
         assert signed["revision"] == 2 and signed["signature"]["key"] == key_id
-        sig = signed["signature"]["sig"]
+        sig, when = signed["signature"]["sig"], signed["signature"]["time"]
 
         body = {"jobs": [{"id": "b", "type": "job", "steps": [{"name": "s", "run": ["true"]}]}]}
-        stale = {"M87-Signature": "%s %s %s" % (signed["hash"], key_id, sig)}
-        status, _, data = server.request("POST", base + "/jobs", body=body, headers=stale)
-        assert status == 409, data
-        assert b"changed meanwhile" in data
+        for header in ("v2 %s 3 %d 0 %s %s" % (signed["hash"], when, key_id, sig),  # other hash
+                       "v2 %s 2 %d 0 %s %s" % (signed["hash"], when, key_id, sig)):  # number
+            status, _, data = server.request("POST", base + "/jobs", body=body,
+                                             headers={"M87-Signature": header})
+            assert status == 409, data
+            assert b"changed meanwhile" in data
         assert server.api("GET", base)["revision"] == 2
-        for bad in ("nonsense", "%s %s" % (signed["hash"], key_id),
-                    "%s %s %s extra" % (signed["hash"], key_id, sig)):
+        for bad in ("nonsense", "%s %s %s" % (signed["hash"], key_id, sig),  # format v1
+                    "v2 %s 3 %d 2 %s %s" % (signed["hash"], when, key_id, sig),
+                    "v2 %s 0 %d 0 %s %s" % (signed["hash"], when, key_id, sig),
+                    "v2 %s 3 %d 0 %s %s extra" % (signed["hash"], when, key_id, sig)):
             status, _, data = server.request("POST", base + "/jobs", body=body,
                                              headers={"M87-Signature": bad})
             assert status == 400 and b"M87-Signature" in data, (bad, data)
+        status, _, data = server.request("POST", base + "/jobs", body=body,
+                                         headers={"M87-Signature": "%s %s %s" % (
+                                             signed["hash"], key_id, sig)})
+        assert b"upgrade it" in data, data
         assert server.api("GET", base)["revision"] == 2
 
         # unsigned change: stored without a signature
         status, _, _ = server.request("POST", base + "/jobs", body=body)
         assert status == 200
         assert server.api("GET", base)["signature"] is None
-        # a clone of the signed revision 2 keeps its signature, one of revision 3 has none
+        # a clone is signed anew by a CLI with a key, and not at all by one without
         clone = cli.ok(name, "deployment", "clone", "%s@2" % dep, "--json").json()
         got = server.api("GET", "/v1/devices/%s/deployments/%s" % (name, clone["id"]))
         assert got["hash"] == signed["hash"] and got["signature"]["key"] == key_id
+        assert got["signature"]["sig"] != sig  # it names another deployment and number
         plain = Cli(tmp_path / "plain", server)
+        clone2 = plain.ok(name, "deployment", "clone", "%s@2" % dep, "--json").json()
+        got = server.api("GET", "/v1/devices/%s/deployments/%s" % (name, clone2["id"]))
+        assert got["hash"] == signed["hash"] and got["signature"] is None
         clone3 = plain.ok(name, "deployment", "clone", "%s@3" % dep, "--json").json()
         got = server.api("GET", "/v1/devices/%s/deployments/%s" % (name, clone3["id"]))
         assert got["signature"] is None
         # activate signs the newest revision of what it activates
         r = cli.ok(name, "deployment", "activate", clone3["id"])
-        assert "signing revision %s" % got["hash"][:12] in r.err, r
+        assert "signing revision 1 (%s) of %s" % (got["hash"][:12], clone3["id"]) in r.err, r
         got = server.api("GET", "/v1/devices/%s/deployments/%s" % (name, clone3["id"]))
         assert got["signature"]["key"] == key_id
         assert "revision 1 of %s is unsigned" % clone3["id"] in r.err, r
+        # a deployment id a client chooses is checked, and one that is taken is a conflict
+        for bad_id in ("d-XYZ", "x-01234567", 7):
+            status, _, data = server.request("POST", "/v1/devices/%s/deployments" % name,
+                                             body={"id": bad_id})
+            assert status == 400 and b"id:" in data, (bad_id, data)
+        status, _, data = server.request("POST", "/v1/devices/%s/deployments" % name,
+                                         body={"id": dep})
+        assert status == 409, data
 
         # the CLI does not sign on top of a revision the server altered: a spec that does not
         # hash to the revision's hash, or a signature by its own key that does not verify

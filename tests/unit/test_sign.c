@@ -7,6 +7,8 @@
 #include "unit-util.h"
 
 static const char HASH[] = "3242ec69ac967604857b8c6c9100b061ff74fd25f82e5a7e76a7358aac71215b";
+static const struct m87_sign_revision_fields REV = {"gw-1", "d-3f2a9c01", 3,
+                                                    HASH,   false,        1700000000};
 
 static struct m87_sign_key *gen(void)
 {
@@ -36,24 +38,53 @@ static void test_flipped_bit_fails(void **state)
     (void)state;
     struct m87_error *err = NULL;
     _cleanup_(m87_sign_key_freep) struct m87_sign_key *k = gen();
-    _cleanup_free_ char *sig = m87_sign_revision(k, HASH, &err);
+    _cleanup_free_ char *sig = m87_sign_revision(k, &REV, &err);
     assert_non_null(sig);
-    assert_true(m87_sign_revision_verify(k, HASH, sig));
+    assert_true(m87_sign_revision_verify(k, &REV, sig));
     /* the last character before "==" carries 2 bits of padding: flip only data characters */
     for (size_t i = 0; i < M87_SIGN_SIG_TEXT_LEN - 3; i++) {
         char copy[M87_SIGN_SIG_TEXT_LEN + 1];
         memcpy(copy, sig, sizeof(copy));
         copy[i] = copy[i] == 'A' ? 'B' : 'A';
-        assert_false(m87_sign_revision_verify(k, HASH, copy));
+        assert_false(m87_sign_revision_verify(k, &REV, copy));
     }
     char hash[sizeof(HASH)];
     memcpy(hash, HASH, sizeof(hash));
     hash[10] = hash[10] == '0' ? '1' : '0';
-    assert_false(m87_sign_revision_verify(k, hash, sig));
+    struct m87_sign_revision_fields f = REV;
+    f.hash = hash;
+    assert_false(m87_sign_revision_verify(k, &f, sig));
     /* malformed signatures are refused, not crashed on */
-    assert_false(m87_sign_revision_verify(k, HASH, ""));
-    assert_false(m87_sign_revision_verify(k, HASH, NULL));
-    assert_false(m87_sign_revision_verify(k, HASH, "!!!!"));
+    assert_false(m87_sign_revision_verify(k, &REV, ""));
+    assert_false(m87_sign_revision_verify(k, &REV, NULL));
+    assert_false(m87_sign_revision_verify(k, &REV, "!!!!"));
+}
+
+/* The signature binds every field: another device, deployment, number, now or time fails. */
+static void test_revision_fields_bound(void **state)
+{
+    (void)state;
+    struct m87_error *err = NULL;
+    _cleanup_(m87_sign_key_freep) struct m87_sign_key *k = gen();
+    _cleanup_free_ char *sig = m87_sign_revision(k, &REV, &err);
+    struct m87_sign_revision_fields f;
+
+    assert_true(m87_sign_revision_verify(k, &REV, sig));
+    f = REV, f.device = "gw-2";
+    assert_false(m87_sign_revision_verify(k, &f, sig));
+    f = REV, f.deployment = "d-3f2a9c02";
+    assert_false(m87_sign_revision_verify(k, &f, sig));
+    f = REV, f.revision = 2;
+    assert_false(m87_sign_revision_verify(k, &f, sig));
+    f = REV, f.now = true;
+    assert_false(m87_sign_revision_verify(k, &f, sig));
+    f = REV, f.time = REV.time + 1;
+    assert_false(m87_sign_revision_verify(k, &f, sig));
+    _cleanup_free_ char *text = m87_sign_revision_payload(&REV);
+    assert_string_equal(text, "m87-revision-signature-v2\ndevice gw-1\ndeployment d-3f2a9c01\n"
+                              "revision 3\nhash "
+                              "3242ec69ac967604857b8c6c9100b061ff74fd25f82e5a7e76a7358aac71215b"
+                              "\nnow 0\ntime 1700000000\n");
 }
 
 static void test_wrong_key_fails(void **state)
@@ -62,8 +93,8 @@ static void test_wrong_key_fails(void **state)
     struct m87_error *err = NULL;
     _cleanup_(m87_sign_key_freep) struct m87_sign_key *a = gen();
     _cleanup_(m87_sign_key_freep) struct m87_sign_key *b = gen();
-    _cleanup_free_ char *sig = m87_sign_revision(a, HASH, &err);
-    assert_false(m87_sign_revision_verify(b, HASH, sig));
+    _cleanup_free_ char *sig = m87_sign_revision(a, &REV, &err);
+    assert_false(m87_sign_revision_verify(b, &REV, sig));
     char ida[M87_SIGN_KEY_ID_LEN + 1], idb[M87_SIGN_KEY_ID_LEN + 1];
     m87_sign_key_id(a, ida);
     m87_sign_key_id(b, idb);
@@ -95,9 +126,9 @@ static void test_pem_round_trip(void **state)
     m87_sign_key_id(p, id2);
     assert_string_equal(id1, id2);
 
-    _cleanup_free_ char *sig = m87_sign_revision(k2, HASH, &err);
-    assert_true(m87_sign_revision_verify(p, HASH, sig));
-    assert_null(m87_sign_revision(p, HASH, &err));
+    _cleanup_free_ char *sig = m87_sign_revision(k2, &REV, &err);
+    assert_true(m87_sign_revision_verify(p, &REV, sig));
+    assert_null(m87_sign_revision(p, &REV, &err));
     assert_int_equal(m87_error_code(err), M87_E_INVAL);
     m87_error_clear(&err);
 
@@ -113,9 +144,8 @@ static void test_pem_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_flipped_bit_fails),
-        cmocka_unit_test(test_wrong_key_fails),
+        cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_flipped_bit_fails),
+        cmocka_unit_test(test_wrong_key_fails), cmocka_unit_test(test_revision_fields_bound),
         cmocka_unit_test(test_pem_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
