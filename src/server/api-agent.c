@@ -283,8 +283,6 @@ static int answer(struct srv_req *r, const struct sync *s, bool first, struct m8
     if (rc >= 0) {
         m87_jw_obj_open(w);
         m87_jw_kint(w, "ack", ack);
-        if (dev.name) /* what signatures name the device by (docs/security.md) */
-            m87_jw_kstr(w, "device", dev.name);
         if (rc == 2) {
             m87_jw_key(w, "target");
             m87_jw_obj_open(w);
@@ -301,6 +299,9 @@ static int answer(struct srv_req *r, const struct sync *s, bool first, struct m8
         size_t n_sessions = 0; /* sync execution: sessions to start now (api-sessions.c) */
         if (rc >= 0 && srv_jw_agent_sessions(st, w, r->device_id, &n_sessions, err) < 0)
             rc = -1;
+        /* with what is signed: the name signatures give the device (docs/security.md) */
+        if (dev.name && (rc == 2 || n_sessions > 0))
+            m87_jw_kstr(w, "device", dev.name);
         m87_jw_obj_close(w);
         *has_target = rc == 2 || (rc == 0 && has) || n_sessions > 0;
     }
