@@ -1,6 +1,6 @@
 """Token sources that keep the token off command lines, where `ps` shows it to every user
 (docs/agent.md, docs/cli.md): `m87-agent run --token-file FILE`, `token-file =` in its config
-file and M87_TOKEN. A bad token file is
+file and M87_TOKEN; `m87 login --token -` reading the token from stdin. A bad token file is
 refused with a clear message (exit status 2), and the token is never in the agent's log, in its
 command line or in the environment of its steps."""
 
@@ -156,3 +156,18 @@ def test_bad_token_files_are_refused(tmp_path):
     assert r.returncode == 2 and "no token: give --token-file FILE, M87_TOKEN" in r.stderr
     assert not (tmp_path / "state").exists()
 
+
+def test_login_reads_the_token_from_stdin(server, tmp_path):  # noqa: F811
+    c = Cli(tmp_path)  # not logged in through the environment
+    r = c.run("login", "--server", server.url, "--token", "-", input=server.token + "\n")
+    assert r.rc == 0, r
+    saved = json.loads(c.config_path.read_text())
+    assert saved["token"] == server.token and saved["server"] == server.url
+    assert c.ok("devices", "list")
+    # a wrong token on stdin is checked against the server like one given as a flag
+    r = c.run("login", "--server", server.url, "--token", "-", input="m87a_nope\n")
+    assert r.rc == 2 and json.loads(c.config_path.read_text())["token"] == server.token, r
+    for text, why in (("", "is empty"), ("a\nb\n", "holds more than one line")):
+        r = c.run("login", "--server", server.url, "--token", "-", input=text)
+        assert r.rc == 2 and "m87: login: the token on stdin %s" % why in r.err, r
+    assert "--token -" in c.ok("login", "--help").out
