@@ -112,6 +112,9 @@ void runner_outcome_release(struct runner_outcome *o);
 
 /* The workdir of a job: its path, or STATE/workdirs/ID. Caller frees. */
 char *runner_workdir_path(const struct runner *r, const struct spec_job *job);
+/* Whether workdir is the one the runner makes for job id, STATE/workdirs/ID: the only kind of
+ * workdir it ever removes (a directory it did not create is never its to delete). */
+bool runner_workdir_is_own(const struct runner *r, const char *id, const char *workdir);
 /* Create the workdir, extract the job's bundle, write its files (never through a symlink),
  * remove the files of old_files no longer listed. names gets the files written. */
 int runner_workdir_prepare(struct runner *r, const struct spec_job *job, const char *workdir,

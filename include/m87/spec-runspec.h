@@ -18,7 +18,8 @@
  *
  *   type service | job                default service
  *   enabled                           default true (not part of the hash: disabling = stopping)
- *   workdir.mode ephemeral | persistent  default ephemeral; workdir.path absolute or NULL
+ *   workdir.mode ephemeral | persistent  default ephemeral; workdir.path absolute or NULL,
+ *                                     only with persistent (an ephemeral one is the agent's)
  *   steps[].timeout                   default 1h, > 0, at most SPEC_RUNSPEC_MAX_DURATION
  *   steps[].retry.attempts            default 1 (no retry), 1..SPEC_RUNSPEC_MAX_ATTEMPTS
  *   steps[].retry.backoff             default 5s, >= 0 (the first wait; doubled after each try)
@@ -133,6 +134,12 @@ struct spec_runspec {
  * owned by the caller (spec_runspec_free); every job's hash is filled. NULL with *err as above. */
 struct spec_runspec *spec_runspec_parse(const char *text, size_t len, const char *file,
                                         struct m87_error **err);
+
+/* As spec_runspec_parse, for a run spec that an earlier m87 accepted and stored (the runner's
+ * job records), so that what it started can still be stopped: the rules added since are not
+ * applied. They are: an ephemeral workdir with a path. */
+struct spec_runspec *spec_runspec_parse_stored(const char *text, size_t len, const char *file,
+                                               struct m87_error **err);
 
 /* Read path (M87_E_IO "open 'PATH': ..." when it cannot) and parse it as above, with path as the
  * FILE of messages. */

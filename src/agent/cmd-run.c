@@ -1,6 +1,7 @@
 /* `m87-agent run`: the device daemon (daemon.c). */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 enum {
     OPT_SERVER = 256,
     OPT_TOKEN,
+    OPT_TOKEN_FILE,
     OPT_STATE_DIR,
     OPT_DOCKER_HOST,
     OPT_CA_FILE,
@@ -36,9 +38,12 @@ static void run_usage(FILE *out)
         "target revision on local disk and apply it (also at start, before the server is\n"
         "reached), send the reports back. Runs until SIGTERM.\n"
         "\n"
-        "options (also as `key = value` lines of the config file; flags win):\n"
+        "options (also as `key = value` lines of the config file; flags win; the token\n"
+        "comes from --token, --token-file, M87_TOKEN, token-file =, token =, the first given):\n"
         "      --server URL        the m87 server (https://; http:// only with --insecure-http)\n"
-        "      --token TOKEN       the device token `m87 devices add` printed\n"
+        "      --token-file FILE   file holding the device token `m87 devices add` printed\n"
+        "                          (mode 0600); or M87_TOKEN in the environment\n"
+        "      --token TOKEN       the token itself: avoid, `ps` shows it to every user\n"
         "      --state-dir DIR     state directory (default: " RUNNER_DEFAULT_STATE_DIR ")\n"
         "      --docker-host HOST  dockerd (default: $DOCKER_HOST, else the local socket)\n"
         "      --ca-file FILE      PEM file of the CA of the server's certificate\n"
@@ -66,6 +71,7 @@ static int parse_run(int argc, char **argv, struct agent_config *c, struct run_f
     static const struct option opts[] = {
         {"server", required_argument, NULL, OPT_SERVER},
         {"token", required_argument, NULL, OPT_TOKEN},
+        {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
         {"docker-host", required_argument, NULL, OPT_DOCKER_HOST},
         {"ca-file", required_argument, NULL, OPT_CA_FILE},
@@ -116,14 +122,18 @@ int agent_cmd_run(int argc, char **argv)
     if (rc == AGENT_EXIT_OK) {
         bool given = f.config != NULL;
         if (agent_config_load(given ? f.config : AGENT_DEFAULT_CONFIG, given, &cfg, &err) < 0 ||
-            agent_config_finish(&cfg, &err) < 0) {
+            agent_config_finish(&cfg, getenv("M87_TOKEN"), &err) < 0) {
             fprintf(stderr, "m87-agent: run: %s\n", err->msg);
             rc = AGENT_EXIT_USAGE;
         }
     }
+    /* the steps inherit the environment: they have no business with the device token */
+    unsetenv("M87_TOKEN");
     if (rc == AGENT_EXIT_OK) {
         m87_log_setup(f.debug ? M87_LOG_DEBUG : M87_LOG_INFO,
                       f.log_priority || getenv("JOURNAL_STREAM") != NULL);
+        for (size_t i = 0; i < cfg.warnings.len; i++)
+            m87_log(M87_LOG_WARN, "%s", cfg.warnings.items[i]);
         if (agent_daemon_run(&cfg, &err) < 0) {
             m87_log(M87_LOG_ERR, "%s", err->msg);
             rc = AGENT_EXIT_FAILED;

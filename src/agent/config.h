@@ -19,7 +19,10 @@
 
 struct agent_config {
     char *server; /* URL without a trailing '/' */
-    char *token;
+    char *token;  /* --token; after agent_config_finish the token of the first source */
+    char *token_file;      /* --token-file */
+    char *file_token;      /* the config file's `token =` */
+    char *file_token_file; /* the config file's `token-file =` */
     char *state_dir; /* absolute */
     char *docker_host;
     char *ca_file;
@@ -35,26 +38,32 @@ struct agent_config {
     bool trust_set;                   /* given as flags: the file's lines are ignored */
     struct m87_sign_key **trust_keys; /* loaded by agent_config_finish */
     size_t n_trust_keys;
+    struct m87_strv warnings; /* agent_config_finish's, for the log once it is set up */
 };
 
 void agent_config_release(struct agent_config *c);
 
-/* The field of a string setting (server, token, state-dir, docker-host, ca-file), NULL for any
- * other key. The field is c's, freed by agent_config_release. */
+/* The field of a string setting (server, token, token-file, state-dir, docker-host, ca-file), NULL
+ * for any other key: the flag's; the config file's token and token-file go to their own fields.
+ * The field is c's, freed by agent_config_release. */
 char **agent_config_string(struct agent_config *c, const char *key);
 
 /* Read `key = value` lines ('#' comments, blank lines) from path into the fields of c that are
- * still unset (flags win). Keys: server, token, state-dir, docker-host, ca-file, insecure-http
- * (true/false), journal-max-bytes, min-free-bytes (sizes: 16MiB), keep-previous (a count),
- * trust (a public key file; repeatable, ignored when --trust was given); '_' may stand for '-' in
- * a key. must_exist false: a missing file is no error. M87_E_INVAL "PATH:LINE:
+ * still unset (flags win). Keys: server, token, token-file, state-dir, docker-host, ca-file,
+ * insecure-http (true/false), journal-max-bytes, min-free-bytes (sizes: 16MiB), keep-previous
+ * (a count), trust (a public key file; repeatable, ignored when --trust was given); '_' may
+ * stand for '-' in a key. must_exist false: a missing file is no error. M87_E_INVAL "PATH:LINE:
  * ..." for an unknown key or a line without '='; M87_E_IO when it cannot be read. */
 int agent_config_load(const char *path, bool must_exist, struct agent_config *c,
                       struct m87_error **err);
 
-/* Defaults, and the checks: server and token present, http:// only with insecure_http, the
- * state dir made absolute, every trust file loaded into trust_keys. M87_E_INVAL with a message
- * for people. */
-int agent_config_finish(struct agent_config *c, struct m87_error **err);
+/* Defaults, and the checks: server present, http:// only with insecure_http, the state dir
+ * made absolute, every trust file loaded into trust_keys. The token comes from the first of
+ * --token, --token-file, env_token (M87_TOKEN; NULL or "" for none), the config file's
+ * token-file, its token; a token file that cannot be read, is empty, holds more than one line
+ * or a space or control character is an error (its trailing newline is dropped), and one that
+ * group or others may open adds to c->warnings. M87_E_INVAL (M87_E_IO for a file that cannot
+ * be read) with a message for people that never holds the token. */
+int agent_config_finish(struct agent_config *c, const char *env_token, struct m87_error **err);
 
 #endif

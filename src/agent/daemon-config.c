@@ -1,9 +1,12 @@
 /* The daemon's settings: flags first, then `key = value` lines of the config file, then
  * defaults. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent/config.h"
 #include "agent/daemon.h"
@@ -15,6 +18,7 @@
 #include "m87/runner-journal.h"
 #include "m87/runner.h"
 #include "m87/sign.h"
+#include "m87/token.h"
 #include "m87/units.h"
 
 /* The settings that are one string each: the key (also the flag of `m87-agent run`), the field. */
@@ -24,6 +28,7 @@ static const struct {
 } string_settings[] = {
     {"server", offsetof(struct agent_config, server)},
     {"token", offsetof(struct agent_config, token)},
+    {"token-file", offsetof(struct agent_config, token_file)},
     {"state-dir", offsetof(struct agent_config, state_dir)},
     {"docker-host", offsetof(struct agent_config, docker_host)},
     {"ca-file", offsetof(struct agent_config, ca_file)},
@@ -41,6 +46,9 @@ void agent_config_release(struct agent_config *c)
 {
     for (size_t i = 0; i < M87_ARRAY_LEN(string_settings); i++)
         free(*agent_config_string(c, string_settings[i].key));
+    free(c->file_token);
+    free(c->file_token_file);
+    m87_strv_release(&c->warnings);
     m87_strv_release(&c->trust);
     for (size_t i = 0; i < c->n_trust_keys; i++)
         m87_sign_key_free(c->trust_keys[i]);
@@ -124,7 +132,9 @@ static int config_line(struct agent_config *c, const char *path, size_t no, char
     for (char *u = key; *u; u++)
         if (*u == '_')
             *u = '-';
-    char **field = agent_config_string(c, key);
+    char **field = strcmp(key, "token") == 0        ? &c->file_token
+                   : strcmp(key, "token-file") == 0 ? &c->file_token_file
+                                                    : agent_config_string(c, key);
     if (field) {
         set_once(field, value);
     } else if (strcmp(key, "insecure-http") == 0) {
@@ -186,14 +196,62 @@ static int load_trust(struct agent_config *c, struct m87_error **err)
     return 0;
 }
 
-int agent_config_finish(struct agent_config *c, struct m87_error **err)
+/* A token file holds the token alone; one that others may open is a token others may have. */
+static int read_token_file(struct agent_config *c, const char *path, struct m87_error **err)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return m87_error_set(err, M87_E_IO, errno, "token file '%s'", path);
+    if (!S_ISREG(st.st_mode))
+        return m87_error_set(err, M87_E_INVAL, 0, "token file '%s' is not a regular file", path);
+    _cleanup_free_ char *what = m87_xasprintf("token file '%s'", path);
+    free(c->token);
+    c->token = m87_token_read(fd, what, err);
+    if (!c->token)
+        return -1;
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        _cleanup_free_ char *w =
+            m87_xasprintf("token file '%s' is open to group or others (mode %04o): chmod 600 it",
+                          path, (unsigned)(st.st_mode & 07777));
+        m87_strv_add(&c->warnings, w);
+    }
+    return 0;
+}
+
+/* The first source that gives a token wins: --token, --token-file, M87_TOKEN, the config file's
+ * token-file, then its token. */
+static int resolve_token(struct agent_config *c, const char *env_token, struct m87_error **err)
+{
+    if (c->token && *c->token)
+        return m87_token_check(c->token, "--token", err);
+    if (c->token_file)
+        return read_token_file(c, c->token_file, err);
+    if (env_token && *env_token) {
+        free(c->token);
+        c->token = m87_xstrdup(env_token);
+        return m87_token_check(c->token, "M87_TOKEN", err);
+    }
+    if (c->file_token_file)
+        return read_token_file(c, c->file_token_file, err);
+    if (c->file_token && *c->file_token) {
+        free(c->token);
+        c->token = m87_xstrdup(c->file_token);
+        return m87_token_check(c->token, "the config file's token", err);
+    }
+    return m87_error_set(err, M87_E_INVAL, 0,
+                         "no token: give --token-file FILE, M87_TOKEN in the environment, or "
+                         "'token-file = FILE' in the config file");
+}
+
+int agent_config_finish(struct agent_config *c, const char *env_token, struct m87_error **err)
 {
     if (!c->server || !*c->server)
         return m87_error_set(err, M87_E_INVAL, 0,
                              "no server: give --server URL or 'server = URL' in the config file");
-    if (!c->token || !*c->token)
-        return m87_error_set(err, M87_E_INVAL, 0,
-                             "no token: give --token TOKEN or 'token = TOKEN' in the config file");
+    if (resolve_token(c, env_token, err) < 0)
+        return -1;
     size_t n = strlen(c->server);
     while (n > 0 && c->server[n - 1] == '/')
         c->server[--n] = '\0';

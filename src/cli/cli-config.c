@@ -12,9 +12,10 @@
 #include "m87/file.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
+#include "m87/token.h"
 
 static const char login_help[] =
-    "usage: m87 login --server URL --token TOKEN [--ca-file FILE] [--insecure-http]\n"
+    "usage: m87 login --server URL --token -|TOKEN [--ca-file FILE] [--insecure-http]\n"
     "                 [--no-check]\n"
     "\n"
     "Check that the server answers with this token, then save both to\n"
@@ -24,7 +25,9 @@ static const char login_help[] =
     "\n"
     "options:\n"
     "  --server URL     the server, e.g. https://m87.example.com:8087\n"
-    "  --token TOKEN    the admin token printed by 'm87-server init'\n"
+    "  --token -        read the admin token printed by 'm87-server init' from stdin\n"
+    "                   (one line), so that `ps` does not show it\n"
+    "  --token TOKEN    the token itself, visible to every user of the machine\n"
     "  --ca-file FILE   PEM file of the CA that signed the server's certificate\n"
     "  --insecure-http  allow a plain http:// server: the token travels in clear text\n"
     "  --no-check       save without asking the server\n"
@@ -191,11 +194,18 @@ static int login_parse(int argc, char **argv, struct cli_ctx *ctx, bool *check)
     if (rc)
         return rc;
     set_str(&ctx->server, server);
-    set_str(&ctx->token, token);
     set_str(&ctx->ca_file, ca_file);
     *check = !no_check;
     if (cli_operands("login", argc, argv, 0, 0))
         return CLI_EXIT_USAGE;
+    if (token && strcmp(token, "-") == 0) {
+        _cleanup_error_ struct m87_error *err = NULL;
+        ctx->token = m87_token_read(STDIN_FILENO, "the token on stdin", &err);
+        if (!ctx->token)
+            return cli_usage_error("login", "%s", err->msg);
+    } else {
+        set_str(&ctx->token, token);
+    }
     if (!ctx->server || !ctx->token)
         return cli_usage_error("login", "--server and --token are required");
     if (strncmp(ctx->server, "http://", 7) != 0 && strncmp(ctx->server, "https://", 8) != 0)

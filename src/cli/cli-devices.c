@@ -177,8 +177,8 @@ static int devices_rotate(const struct cli_ctx *ctx, const char *device, int arg
         return CLI_EXIT_OK;
     }
     printf("new token of '%s': %s\n"
-           "The token is shown this once; the old one no longer works. Restart the agent with\n"
-           "--token NEW-TOKEN (or put it in its config file).\n",
+           "The token is shown this once; the old one no longer works. Put it in the agent's\n"
+           "token file (--token-file, mode 0600) or config file and restart the agent.\n",
            argv[optind], m87_json_str(m87_json_get(doc, "token"), "?"));
     return CLI_EXIT_OK;
 }

@@ -193,7 +193,7 @@ int cli_report(const struct m87_error *err)
     fprintf(stderr, "m87: %s\n", err && err->msg ? err->msg : "unknown error");
     if (status == 401)
         fprintf(stderr, "The server refused the token; log in again: m87 login --server URL "
-                        "--token TOKEN (or check M87_TOKEN)\n");
+                        "--token - (or check M87_TOKEN)\n");
     else if (status == 403)
         fprintf(stderr, "This token may not do that: use the admin token of `m87-server init`\n");
     switch (m87_error_code(err)) {

@@ -62,7 +62,7 @@ static int print_yaml(const struct m87_json *spec)
     m87_jw_node(w, spec);
     const char *text = m87_jw_text(w, &len);
     _cleanup_(spec_runspec_freep) struct spec_runspec *rs =
-        spec_runspec_parse(text, len, "server", &err);
+        spec_runspec_parse_stored(text, len, "server", &err);
     if (!rs) {
         fprintf(stderr, "m87: the server's run spec does not parse: %s\n", err->msg);
         return CLI_EXIT_FAILED;

@@ -136,7 +136,7 @@ static int fetch_spec(const struct cli_ctx *ctx, const struct m87_sign_key *key,
     struct m87_jw *w = m87_jw_new();
     m87_jw_node(w, spec);
     _cleanup_free_ char *text = m87_jw_finish(w);
-    *out = spec_runspec_parse(text, strlen(text), "the server's spec", &err);
+    *out = spec_runspec_parse_stored(text, strlen(text), "the server's spec", &err);
     if (!*out) {
         fprintf(stderr, "m87: deployment '%s': %s\n", id, err->msg);
         return CLI_EXIT_FAILED;

@@ -483,7 +483,10 @@ int runner_job_stop(struct runner *r, struct runner_record *rec, bool removed, b
         rc = rc < 0 ? -1 : finish(&c, rec, RUNNER_STOPPING, err);
         goto out;
     }
-    if (rec->ephemeral && m87_remove_tree(rec->workdir, err) < 0)
+    /* a record written before ephemeral workdirs lost their path may name a directory the
+     * runner did not create: that one stays */
+    if (rec->ephemeral && runner_workdir_is_own(r, rec->id, rec->workdir) &&
+        m87_remove_tree(rec->workdir, err) < 0)
         goto fail;
     if (removed) {
         _cleanup_free_ char *dir = runner_job_dir(r->state_dir, rec->id);

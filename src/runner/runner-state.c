@@ -325,7 +325,7 @@ int runner_state_list(const char *state_dir, struct m87_strv *ids, struct m87_er
 struct spec_runspec *runner_record_job(const struct runner_record *rec, struct m87_error **err)
 {
     _cleanup_free_ char *name = m87_xasprintf("state of job '%s'", rec->id);
-    struct spec_runspec *rs = spec_runspec_parse(rec->spec, strlen(rec->spec), name, err);
+    struct spec_runspec *rs = spec_runspec_parse_stored(rec->spec, strlen(rec->spec), name, err);
 
     if (rs && rs->n_jobs != 1) {
         spec_runspec_free(rs);

@@ -25,6 +25,22 @@ char *runner_workdir_path(const struct runner *r, const struct spec_job *job)
     return m87_xasprintf("%s/workdirs/%s", r->state_dir, job->id);
 }
 
+bool runner_workdir_is_own(const struct runner *r, const char *id, const char *workdir)
+{
+    _cleanup_free_ char *own = m87_xasprintf("%s/workdirs/%s", r->state_dir, id);
+    if (strcmp(own, workdir) == 0)
+        return true;
+    /* the same state directory spelled another way (`apply --state-dir` relative, then not) */
+    const char *slash = strrchr(workdir, '/');
+    if (!slash || strcmp(slash + 1, id) != 0)
+        return false;
+    _cleanup_free_ char *parent = m87_xstrndup(workdir, (size_t)(slash - workdir));
+    _cleanup_free_ char *mine = m87_xasprintf("%s/workdirs", r->state_dir);
+    struct stat a, b;
+    return stat(parent, &a) == 0 && stat(mine, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
 /* Open (creating when create) the parent directory of name under the workdir fd, never
  * following a symlink; *base gets the last component. -1 with errno. */
 static int open_parent(int root, const char *name, bool create, const char **base)

@@ -53,7 +53,7 @@ void srv_rev_content_from(const struct spec_runspec *rs, struct srv_rev_content 
 struct spec_runspec *srv_rev_parse_stored(const char *spec, struct m87_error **err)
 {
     struct m87_error *e = NULL;
-    struct spec_runspec *rs = spec_runspec_parse(spec, strlen(spec), "stored spec", &e);
+    struct spec_runspec *rs = spec_runspec_parse_stored(spec, strlen(spec), "stored spec", &e);
     if (rs == NULL) {
         m87_error_set(err, M87_E_INTERNAL, 0, "%s", e ? e->msg : "stored spec does not parse");
         m87_error_free(e);

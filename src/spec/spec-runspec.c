@@ -441,10 +441,27 @@ static int parse_jobs(const struct m87_yaml_node *n, struct spec_runspec *rs,
     return 0;
 }
 
+/* An ephemeral workdir is the agent's own: created under its state directory, removed when the
+ * job stops. One at a path would have the agent remove a directory it did not create. */
+static int check_ephemeral_paths(const struct m87_yaml_node *jobs, const struct spec_runspec *rs,
+                                 struct m87_error **err)
+{
+    for (size_t i = 0; i < rs->n_jobs; i++) {
+        if (rs->jobs[i].workdir_mode != SPEC_WORKDIR_EPHEMERAL || !rs->jobs[i].workdir_path)
+            continue;
+        const struct m87_yaml_node *wd = m87_yaml_get(m87_yaml_at(jobs, i), "workdir");
+        _cleanup_free_ char *path = m87_xasprintf("jobs[%zu].workdir.path", i);
+        return rs_error(m87_yaml_get(wd, "path"), err, M87_E_INVAL, path,
+                        "an ephemeral workdir is created by the agent; a path needs mode "
+                        "persistent");
+    }
+    return 0;
+}
+
 /* ---- entry points ---------------------------------------------------------------------------- */
 
-struct spec_runspec *spec_runspec_parse(const char *text, size_t len, const char *file,
-                                        struct m87_error **err)
+static struct spec_runspec *parse_text(const char *text, size_t len, const char *file, bool stored,
+                                       struct m87_error **err)
 {
     static const char *const fields[] = {"jobs", NULL};
     if (len > SPEC_RUNSPEC_MAX_FILE) {
@@ -460,9 +477,21 @@ struct spec_runspec *spec_runspec_parse(const char *text, size_t len, const char
         (jobs = rs_required(root, "", "jobs", err)) == NULL)
         return NULL;
     _cleanup_(spec_runspec_freep) struct spec_runspec *rs = m87_xcalloc(1, sizeof(*rs));
-    if (parse_jobs(jobs, rs, err) < 0)
+    if (parse_jobs(jobs, rs, err) < 0 || (!stored && check_ephemeral_paths(jobs, rs, err) < 0))
         return NULL;
     return M87_STEAL(rs);
+}
+
+struct spec_runspec *spec_runspec_parse(const char *text, size_t len, const char *file,
+                                        struct m87_error **err)
+{
+    return parse_text(text, len, file, false, err);
+}
+
+struct spec_runspec *spec_runspec_parse_stored(const char *text, size_t len, const char *file,
+                                               struct m87_error **err)
+{
+    return parse_text(text, len, file, true, err);
 }
 
 struct spec_runspec *spec_runspec_load(const char *path, struct m87_error **err)

@@ -1,6 +1,7 @@
 /* Unit tests of the small common helpers: command tables and the bad-option message
  * (src/common/command.c), the monotonic clock and sleep (time.c), IP address checks (net.c),
- * absolute paths (path.c), write_all (io.c) and the sorted set of strings (sort.c). */
+ * absolute paths (path.c), write_all (io.c), the sorted set of strings (sort.c) and tokens read
+ * from a pipe (token.c). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 #include "m87/path.h"
 #include "m87/sort.h"
 #include "m87/time.h"
+#include "m87/token.h"
 #include "unit-util.h"
 
 /* ---- command tables ------------------------------------------------------------------------ */
@@ -349,6 +351,59 @@ static void test_strv_sort_unique(void **state)
                  "443/tcp 53/udp 80/tcp");
 }
 
+/* ---- tokens -------------------------------------------------------------------------------- */
+
+/* m87_token_read of text written into a pipe: the token, or NULL with the message in *msg. */
+static char *token_of(const char *text, size_t len, char **msg)
+{
+    int p[2];
+    struct m87_error *err = NULL;
+
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(m87_write_all(p[1], text, len), 0);
+    close(p[1]);
+    char *tok = m87_token_read(p[0], "stdin", &err);
+    close(p[0]);
+    *msg = err ? m87_xstrdup(err->msg) : NULL;
+    m87_error_free(err);
+    return tok;
+}
+
+static void test_token_read(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        const char *want; /* the token, or the message */
+    } cases[] = {
+        {"m87a_x\n", "m87a_x"},
+        {"m87a_x", "m87a_x"},
+        {"m87a_x\r\n", "m87a_x"},
+        {"", "stdin is empty"},
+        {"\n", "stdin is empty"},
+        {"a\nb", "stdin holds more than one line"},
+        {"a\n\n", "stdin holds more than one line"},
+        {"a b\n", "stdin holds a space or a control character"},
+        {"a\tb", "stdin holds a space or a control character"},
+    };
+    for (size_t i = 0; i < M87_ARRAY_LEN(cases); i++) {
+        _cleanup_free_ char *msg = NULL;
+        _cleanup_free_ char *tok = token_of(cases[i].text, strlen(cases[i].text), &msg);
+        assert_string_equal(tok ? tok : msg, cases[i].want);
+    }
+    _cleanup_free_ char *msg = NULL;
+    assert_null(token_of("a\0b", 3, &msg));
+    assert_string_equal(msg, "stdin holds a space or a control character");
+    char big[M87_TOKEN_MAX + 1];
+    memset(big, 'a', sizeof(big));
+    _cleanup_free_ char *msg2 = NULL;
+    _cleanup_free_ char *tok = token_of(big, sizeof(big) - 1, &msg2);
+    assert_int_equal(strlen(tok), M87_TOKEN_MAX);
+    _cleanup_free_ char *msg3 = NULL;
+    assert_null(token_of(big, sizeof(big), &msg3));
+    assert_string_equal(msg3, "stdin exceeds the limit of 4096 bytes");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -361,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_absolute),
         cmocka_unit_test(test_write_all),
         cmocka_unit_test(test_strv_sort_unique),
+        cmocka_unit_test(test_token_read),
     };
     return cmocka_run_group_tests_name("common helpers", tests, NULL, NULL);
 }

@@ -378,7 +378,7 @@ static const char *const changes[][2] = {
     {"name: pull", "name: fetch"},                                /* step name */
     {"  - id: app\n", "  - id: app\n    type: job\n"},
     {"  - id: app\n", "  - id: app\n    workdir: {mode: persistent}\n"},
-    {"  - id: app\n", "  - id: app\n    workdir: {path: /srv/app}\n"},
+    {"  - id: app\n", "  - id: app\n    workdir: {mode: persistent, path: /srv/app}\n"},
     {"  - id: app\n", "  - id: app\n    on_failure: {undo: none}\n"},
     {"{name: down, run: docker compose down}", "{name: down, run: docker compose stop}"},
     {"{name: down, run: docker compose down}",
@@ -641,7 +641,8 @@ static void test_value_bounds(void **state)
         longpath[i] = '/';
     memset(envname, 'E', 256), envname[256] = '\0';
     _cleanup_free_ char *text = m87_xasprintf(
-        "jobs:\n  - id: %s\n    workdir: {path: /%s}\n    files: {%s: x, %s: y}\n"
+        "jobs:\n  - id: %s\n    workdir: {mode: persistent, path: /%s}\n"
+        "    files: {%s: x, %s: y}\n"
         "    env: {%s: v}\n    steps:\n      - name: %s\n        run: x\n        timeout: 8760h\n"
         "        retry: {attempts: 100, backoff: 8760h, on_exit_codes: [255, 1]}\n",
         id, longpath + 1, comp, longpath, envname, id);
@@ -662,6 +663,24 @@ static void test_value_bounds(void **state)
         "bytes",
         longpath + 1);
     must_fail(over, M87_E_INVAL, want);
+}
+
+/* An ephemeral workdir at a path is refused, but a record an earlier version stored with one
+ * still loads, so that the runner can stop that job. */
+static void test_stored_ephemeral_path(void **state)
+{
+    (void)state;
+    static const char text[] = "{\"jobs\":[{\"id\":\"a\",\"workdir\":{\"mode\":\"ephemeral\","
+                               "\"path\":\"/srv/a\"},\"steps\":[{\"name\":\"s\",\"run\":\"x\"}]}]}";
+    must_fail(text, M87_E_INVAL,
+              "t.yml:1:57: jobs[0].workdir.path: an ephemeral workdir is created by the agent; a "
+              "path needs mode persistent");
+    struct m87_error *err = NULL;
+    _cleanup_(spec_runspec_freep) struct spec_runspec *rs =
+        spec_runspec_parse_stored(text, strlen(text), "t.yml", &err);
+    assert_non_null(rs);
+    assert_int_equal(rs->jobs[0].workdir_mode, SPEC_WORKDIR_EPHEMERAL);
+    assert_string_equal(rs->jobs[0].workdir_path, "/srv/a");
 }
 
 /* ---- files ----------------------------------------------------------------------------------- */
@@ -703,7 +722,7 @@ int main(void)
         cmocka_unit_test(test_dump_json),        cmocka_unit_test(test_empty_dump),
         cmocka_unit_test(test_content_cap),      cmocka_unit_test(test_input_cap),
         cmocka_unit_test(test_limits_reached),   cmocka_unit_test(test_value_bounds),
-        cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_load_errors),      cmocka_unit_test(test_stored_ephemeral_path),
     };
     return cmocka_run_group_tests_name("runspec", tests, NULL, NULL);
 }
