@@ -350,13 +350,16 @@ static void stop_checkpointer(struct srv_store *st)
     st->ckpt_db = NULL;
 }
 
+/* synchronous=FULL: each commit syncs the WAL before it returns, so that what the server
+ * acknowledged survives a power loss (NORMAL, the WAL default, may lose the last commits; the
+ * cost is in docs/api.md, Capacity). */
 static int configure(struct srv_store *st, struct m87_error **err)
 {
     sqlite3_busy_timeout(st->db, 5000);
     if (exec(st, "PRAGMA journal_mode=WAL", "set journal mode", err) < 0 ||
         exec(st, "PRAGMA wal_autocheckpoint=0", "disable automatic checkpoints", err) < 0 ||
         exec(st, "PRAGMA foreign_keys=ON", "enable foreign keys", err) < 0 ||
-        exec(st, "PRAGMA synchronous=NORMAL", "set synchronous", err) < 0)
+        exec(st, "PRAGMA synchronous=FULL", "set synchronous", err) < 0)
         return -1;
     return 0;
 }
