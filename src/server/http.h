@@ -36,6 +36,7 @@ struct srv {
     char *bundle_dir;
     int longpoll_max;
     int64_t session_retention; /* seconds a session's output is kept */
+    unsigned max_conn_per_address; /* 0: no limit */
     struct srv_ratelimit *auth_limit;
     struct MHD_Daemon *daemon;
     char *tls_cert_pem;

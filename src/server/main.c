@@ -30,27 +30,32 @@ static void init_usage(FILE *out)
 
 static void serve_usage(FILE *out)
 {
-    fprintf(out, "usage: m87-server serve --data DIR --listen HOST:PORT [--tls-cert FILE\n"
-                 "                        --tls-key FILE] [--longpoll-max SECONDS]\n"
-                 "                        [--session-retention DURATION] [--auth-fail-limit N]\n"
-                 "\n"
-                 "Serve the API of docs/api.md until SIGTERM or SIGINT.\n"
-                 "\n"
-                 "options:\n"
-                 "  --data DIR              the data directory made by 'm87-server init'\n"
-                 "  --listen HOST:PORT      address to listen on ([::1]:8443 for IPv6)\n"
-                 "  --tls-cert FILE         PEM certificate (chain): serve HTTPS\n"
-                 "  --tls-key FILE          PEM private key of the certificate\n"
-                 "  --longpoll-max SECONDS  longest time an agent sync is held (0-300, "
-                 "default 300)\n"
-                 "  --session-retention DURATION  how long the output of a sync command is "
-                 "kept (default 7d)\n"
-                 "  --auth-fail-limit N     failed authentications a source (an IPv4 address, "
-                 "an IPv6 /64)\n"
-                 "                          may make in a row and per minute before it gets 429 "
-                 "(default 30,\n"
-                 "                          0: no limit)\n"
-                 "  -h, --help              show this help\n");
+    fprintf(out,
+            "usage: m87-server serve --data DIR --listen HOST:PORT [--tls-cert FILE\n"
+            "                        --tls-key FILE] [--longpoll-max SECONDS]\n"
+            "                        [--session-retention DURATION] [--auth-fail-limit N]\n"
+            "                        [--max-connections-per-address N]\n"
+            "\n"
+            "Serve the API of docs/api.md until SIGTERM or SIGINT.\n"
+            "\n"
+            "options:\n"
+            "  --data DIR              the data directory made by 'm87-server init'\n"
+            "  --listen HOST:PORT      address to listen on ([::1]:8443 for IPv6)\n"
+            "  --tls-cert FILE         PEM certificate (chain): serve HTTPS\n"
+            "  --tls-key FILE          PEM private key of the certificate\n"
+            "  --longpoll-max SECONDS  longest time an agent sync is held (0-300, "
+            "default 300)\n"
+            "  --session-retention DURATION  how long the output of a sync command is "
+            "kept (default 7d)\n"
+            "  --auth-fail-limit N     failed authentications a source (an IPv4 address, "
+            "an IPv6 /64)\n"
+            "                          may make in a row and per minute before it gets 429 "
+            "(default 30,\n"
+            "                          0: no limit)\n"
+            "  --max-connections-per-address N  open connections a client address may have\n"
+            "                          (default 256, 0: no limit); devices behind one NAT share\n"
+            "                          an address, each holding one or two connections\n"
+            "  -h, --help              show this help\n");
 }
 
 static int usage_error(const char *cmd, const char *msg)
@@ -100,10 +105,13 @@ static int cmd_serve(int argc, char **argv)
         {"longpoll-max", required_argument, NULL, 'p'},
         {"session-retention", required_argument, NULL, 'r'},
         {"auth-fail-limit", required_argument, NULL, 'a'},
+        {"max-connections-per-address", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct srv_serve_opts o = {.longpoll_max = SRV_MAX_WAIT, .auth_fail_limit = SRV_AUTH_FAIL_LIMIT};
+    struct srv_serve_opts o = {.longpoll_max = SRV_MAX_WAIT,
+                               .auth_fail_limit = SRV_AUTH_FAIL_LIMIT,
+                               .max_conn_per_address = SRV_CONNECTIONS_PER_ADDRESS};
     int64_t lp = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -129,6 +137,11 @@ static int cmd_serve(int argc, char **argv)
             if (srv_parse_int(optarg, 0, 1000000, &lp) < 0)
                 return usage_error("serve", "--auth-fail-limit: expected 0 to 1000000");
             o.auth_fail_limit = (int)lp;
+            break;
+        case 'm':
+            if (srv_parse_int(optarg, 0, SRV_MAX_CONNECTIONS, &lp) < 0)
+                return usage_error("serve", "--max-connections-per-address: expected 0 to 60000");
+            o.max_conn_per_address = (int)lp;
             break;
         case 'r': {
             int64_t ns = 0;

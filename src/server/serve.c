@@ -32,6 +32,7 @@ static int open_server(struct srv *s, const struct srv_serve_opts *o, struct m87
     s->data_dir = m87_xstrdup(o->data_dir);
     s->bundle_dir = m87_xasprintf("%s/%s", o->data_dir, SRV_BUNDLE_DIR);
     s->longpoll_max = o->longpoll_max;
+    s->max_conn_per_address = (unsigned)o->max_conn_per_address;
     s->auth_limit = srv_ratelimit_new((unsigned)o->auth_fail_limit);
     s->session_retention = o->session_retention ? o->session_retention : SRV_SESSION_RETENTION;
     if (srv_store_open(o->data_dir, false, &s->store, err) < 0 ||
@@ -74,7 +75,7 @@ int srv_serve(const struct srv_serve_opts *o, struct m87_error **err)
     atomic_init(&s->in_flight, 0);
     int rc = open_server(s, o, err);
     if (rc == 0) {
-        s->lp = srv_longpoll_new();
+        s->lp = srv_longpoll_new(SRV_MAX_HELD_PER_DEVICE);
         rc = srv_http_start(s, o->listen, o->tls_cert, o->tls_key, err);
     }
     if (rc == 0) {

@@ -18,6 +18,7 @@ struct srv_serve_opts {
     int longpoll_max;
     int64_t session_retention; /* 0: SRV_SESSION_RETENTION */
     int auth_fail_limit;       /* failed authentications per source and minute; 0: none */
+    int max_conn_per_address;  /* open connections per client address; 0: no limit */
 };
 
 /* Serve until SIGTERM or SIGINT. */
