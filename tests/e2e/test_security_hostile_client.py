@@ -191,3 +191,109 @@ def test_a_held_sync_whose_client_left_is_released_at_once(tmp_path, servers):
         assert time.monotonic() - t0 < 1
     assert "POST /v1/agent/sync 200" in server.read_log()
     assert server.request("GET", "/healthz").status == 200
+
+
+# ---- reports: bounded by age, by size per device, by an ingest limit, by the disk ----------
+
+def flood(seq0, n=60, size=60 * 1024):
+    return [{"seq": seq0 + i, "kind": "log", "output": "x" * (size - 100)} for i in range(n)]
+
+
+def stored(server, device):
+    r = server.admin_req("GET", f"/v1/devices/{device}/reports?limit=1000")
+    assert r.status == 200, r
+    return [x["seq"] for x in r.json["reports"]]
+
+
+def wait_for(cond, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_report_flood_is_bounded_per_device(tmp_path, servers):
+    server = start(tmp_path, args=["--report-max-per-device", "1MB",
+                                   "--report-ingest-limit", "0"])
+    servers.append(server)
+    token = server.add_device("gw")
+    quiet = server.add_device("quiet")
+    assert server.sync(quiet, {"reports": flood(1, n=3, size=1000), "wait": 0}).json == {"ack": 3}
+    seq = 1
+    for _ in range(8):  # 8 x 60 x 60 KB = 28 MB
+        r = server.sync(token, {"reports": flood(seq), "wait": 0})
+        assert r.status == 200 and r.json == {"ack": seq + 59}, r
+        seq += 60
+        wait_for(lambda: len(stored(server, "gw")) <= 17)
+    kept = stored(server, "gw")
+    # the newest are kept, the oldest went first; the ack stays the highest seq
+    assert kept == list(range(seq - len(kept), seq)) and len(kept) >= 10
+    assert server.sync(token, {"wait": 0}).json == {"ack": seq - 1}
+    assert stored(server, "quiet") == [1, 2, 3]
+    assert metric(server, "m87_reports_pruned_total") == seq - 1 - len(kept)
+    # the database reuses the pages freed: it stays near the limit, not the 28 MB sent
+    assert os.path.getsize(os.path.join(server.data, "m87.db")) < 12 * 1024 * 1024
+
+
+def test_reports_older_than_the_retention_are_pruned(tmp_path, servers):
+    server = start(tmp_path, args=["--report-retention", "3s"])
+    servers.append(server)
+    token = server.add_device("gw")
+    assert server.sync(token, {"reports": flood(1, n=5, size=500), "wait": 0}).json == {"ack": 5}
+    assert stored(server, "gw") == [1, 2, 3, 4, 5]
+    wait_for(lambda: stored(server, "gw") == [], timeout=15)
+    # the ack survives its reports, and a resend of them is a duplicate
+    assert server.sync(token, {"wait": 0}).json == {"ack": 5}
+    assert server.sync(token, {"reports": flood(6, n=1, size=500), "wait": 0}).json == {"ack": 6}
+    assert stored(server, "gw") == [6]
+
+
+def test_report_ingest_limit_refuses_with_429_and_stores_nothing(tmp_path, servers):
+    server = start(tmp_path, args=["--report-ingest-limit", "1MB"])
+    servers.append(server)
+    token = server.add_device("gw")
+    other = server.add_device("other")
+    r = server.sync(token, {"reports": flood(1, n=12, size=60 * 1024), "wait": 0})
+    assert r.status == 200 and r.json == {"ack": 12}
+    r = server.sync(token, {"reports": flood(13, n=12, size=60 * 1024), "wait": 0})
+    assert r.status == 429 and r.error_code() == "too_many_requests", r
+    assert "device 'gw' sent more reports than its limit" in r.json["error"]["message"]
+    assert 1 <= int(r.header("Retry-After")) <= 60
+    assert stored(server, "gw") == list(range(1, 13))
+    # a sync without reports still gets its answer; other devices are not limited
+    assert server.sync(token, {"wait": 0}).json == {"ack": 12}
+    assert server.sync(other, {"reports": flood(1, n=12), "wait": 0}).json == {"ack": 12}
+    assert metric(server, "m87_reports_refused_total") == 1
+    # a small sync goes through once the bucket refills a little
+    wait_for(lambda: server.sync(token, {"reports": flood(13, n=1, size=1000),
+                                         "wait": 0}).status == 200, timeout=10)
+    assert stored(server, "gw")[-1] == 13
+
+
+def test_reports_refused_when_the_disk_is_nearly_full(tmp_path, servers):
+    # a reserve larger than any disk: the disk is "nearly full"
+    server = start(tmp_path, args=["--disk-reserve", "1000000TB"])
+    servers.append(server)
+    token = server.add_device("gw")
+    r = server.sync(token, {"reports": flood(1, n=2, size=500), "wait": 0})
+    assert r.status == 507 and r.error_code() == "insufficient_storage", r
+    assert "the server's disk is nearly full" in r.json["error"]["message"]
+    assert r.header("Retry-After") == "60"
+    assert stored(server, "gw") == []
+    dep = server.new_deployment("gw", active=True)
+    r = server.sync(token, {"wait": 0})
+    assert r.status == 200 and r.json["target"]["deployment"] == dep["id"]
+
+
+@pytest.mark.parametrize("opt,bad,msg", [
+    ("--report-retention", "soon", "--report-retention: expected a duration like 30d"),
+    ("--report-retention", "500ms", "--report-retention: expected a duration like 30d"),
+    ("--report-retention", "-1s", "--report-retention: expected a duration like 30d"),
+    ("--report-max-per-device", "lots", "--report-max-per-device: expected a size like 64MB"),
+    ("--report-ingest-limit", "-1", "--report-ingest-limit: expected a size like 4MB"),
+    ("--disk-reserve", "1X", "--disk-reserve: expected a size like 256MB"),
+])
+def test_bad_report_options_are_refused(tmp_path, opt, bad, msg):
+    r = subprocess.run([server_bin(), "serve", "--data", str(tmp_path), "--listen",
+                        "127.0.0.1:1", opt, bad], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and msg in r.stderr, r
