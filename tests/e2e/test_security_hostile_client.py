@@ -297,3 +297,54 @@ def test_bad_report_options_are_refused(tmp_path, opt, bad, msg):
     r = subprocess.run([server_bin(), "serve", "--data", str(tmp_path), "--listen",
                         "127.0.0.1:1", opt, bad], capture_output=True, text=True, timeout=10)
     assert r.returncode == 2 and msg in r.stderr, r
+
+
+def steps_job(job, n, size):
+    """A job of n steps, each printing size bytes."""
+    return "jobs:\n  - id: %s\n    type: job\n    steps:\n" % job + "".join(
+        "      - name: s%d\n        run: [sh, -c, \"printf '%%0%dd\\\\n' 0\"]\n" % (i, size)
+        for i in range(n))
+
+
+def test_agent_keeps_reports_refused_by_the_ingest_limit(env, tmp_path):
+    """A real agent against a server whose ingest limit its reports exceed: refused syncs (429)
+    leave them in its journal, and every one arrives later, once, in order."""
+    from agent_util import Device, assert_reports_complete, wait_for as agent_wait
+    from cli_util import Server as CliServer
+    from compose_util import unique_name
+
+    server = CliServer(tmp_path / "server")
+    server.extra_args = ["--report-ingest-limit", "40k"]  # 680 bytes a second
+    server.start()
+    dev = Device(env, server, tmp_path)
+
+    def log():
+        return dev.agent.log()[-3000:]
+    try:
+        dev.agent.start()
+        dev.m87("deployment", "new", "--active")
+        # about 46 KB of reports: more than the bucket holds, taken whole as it is full
+        big, small = unique_name("big"), unique_name("small")
+        spec = tmp_path / "big.yml"
+        spec.write_text(steps_job(big, 10, 4000))
+        dev.m87("deploy", str(spec))
+        dev.wait_applied(timeout=120)
+        agent_wait(lambda: dev.agent.journal() == [], 60, log)
+        # the next reports find the bucket empty: refused until it refills, kept meanwhile
+        spec = tmp_path / "small.yml"
+        spec.write_text(steps_job(small, 3, 1000))
+        dev.m87("deploy", str(spec))
+        agent_wait(lambda: "HTTP 429" in dev.agent.log(), 60, log)
+        assert "HTTP 429: device '%s' sent more reports than its limit" % dev.name in \
+            dev.agent.log()
+        assert dev.agent.journal(), "the refused reports are not in the journal"
+        dev.wait_applied(timeout=120)
+        agent_wait(lambda: dev.agent.journal() == [], 120, log)
+        seqs = assert_reports_complete(dev)
+        steps = [(r["job"], r["step"], r["state"]) for r in dev.reports(kind="step")]
+        assert (big, "s9", "succeeded") in steps and (small, "s2", "succeeded") in steps
+        assert len(seqs) >= 30, steps
+        assert "POST /v1/agent/sync 429" in server.log_path.read_text()
+    finally:
+        dev.cleanup()
+        server.stop()
