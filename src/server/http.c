@@ -291,13 +291,21 @@ int srv_http_start(struct srv *s, const char *listen, const char *cert, const ch
             return m87_error_wrap(err, "tls");
         flags |= MHD_USE_TLS;
     }
+    /* one address may take at most half of the connections (unless 0 says no limit): else a low
+     * descriptor limit would let one client take them all */
+    unsigned total = connection_limit(), per_address = s->max_conn_per_address;
+    if (per_address > total / 2) {
+        per_address = total / 2;
+        m87_log(M87_LOG_INFO, "connections per address: %u (half of the %u this process can take)",
+                per_address, total);
+    }
     /* a connection that has not sent its headers within SRV_HEADER_TIMEOUT is closed (begin()
      * allows a request more); held syncs are suspended and never time out */
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4,
-        MHD_OPTION_CONNECTION_LIMIT, connection_limit(), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        s->max_conn_per_address, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SRV_HEADER_TIMEOUT,
+        MHD_OPTION_CONNECTION_LIMIT, total, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SRV_HEADER_TIMEOUT,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8192, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
         NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->tls_cert_pem,

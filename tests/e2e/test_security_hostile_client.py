@@ -95,6 +95,26 @@ def test_idle_sockets_of_one_address_leave_room_for_everyone(tmp_path, servers):
     assert server.request("GET", "/healthz").status == 200
 
 
+def test_a_low_descriptor_limit_still_leaves_room(tmp_path, servers):
+    # the reproduction of issue 15: 128 descriptors, 150 sockets sending a request line and one
+    # header; one address gets at most half of the connections the server can take
+    server = start(tmp_path, nofile=128)
+    servers.append(server)
+    hostile = subprocess.Popen([sys.executable, "-c", HOSTILE, str(server.port), "150", "3"],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert hostile.stdout.readline().strip() == "ready"
+        for _ in range(10):
+            assert server.request("GET", "/healthz", timeout=5).status == 200
+        seen = json.loads(hostile.stdout.readline())
+    finally:
+        hostile.kill()
+        hostile.wait()
+    assert seen["alive"] <= 32, seen
+    assert "connections per address: 32 (half of the 64 this process can take)" in \
+        server.read_log()
+
+
 def test_max_connections_per_address_option(tmp_path, servers):
     server = start(tmp_path, args=["--max-connections-per-address", "20"])
     servers.append(server)
