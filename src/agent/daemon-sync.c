@@ -197,12 +197,20 @@ static int handle_answer(struct agent_daemon *d, const char *text, int64_t last_
 static void sync_failed(struct agent_daemon *d, const struct m87_error *e)
 {
     /* 429: the server limits failed authentications from this address (a NAT shared with
-     * devices whose tokens are wrong): no use asking again soon */
+     * devices whose tokens are wrong), or the reports of this device: no use asking again soon.
+     * The journal is kept whatever the failure: its reports go with a later sync. */
     bool auth = e->http_status == 401 || e->http_status == 403 || e->http_status == 429;
     int64_t cap = agent_backoff_cap_ms();
+    int64_t asked = agent_http_retry_after(d->http) * 1000;
 
     d->sync_failures++;
     int64_t wait = auth ? cap : agent_backoff_ms(d->sync_failures, AGENT_BACKOFF_BASE_MS, cap);
+    /* the server said when (its ingest limit, a disk nearly full): then, a little jitter after */
+    if (asked > 0 && (e->http_status == 429 || e->http_status == 503 || e->http_status == 507)) {
+        wait = asked + agent_backoff_ms(1, AGENT_BACKOFF_BASE_MS, cap);
+        if (wait > cap)
+            wait = cap;
+    }
     if (e->http_status == 429)
         m87_log(M87_LOG_ERR, "sync: %s; trying again in %lld s", e->msg, (long long)(wait / 1000));
     else if (auth)

@@ -34,6 +34,7 @@ struct agent_http {
     bool ticking;     /* the transfer in progress is a long-poll */
     int64_t tick_at;  /* monotonic ms: the next call of tick */
     bool interrupted; /* tick asked to end the long-poll */
+    int64_t retry_after; /* seconds the last error answer's Retry-After asked for, 0: none */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -146,7 +147,10 @@ static int status_error(struct agent_http *h, long status, const struct m87_buf 
     _cleanup_(m87_json_freep) struct m87_json *doc =
         body->len ? m87_json_parse(body->data, body->len, NULL) : NULL;
     const char *msg = m87_json_str(m87_json_path(doc, "error", "message", NULL), NULL);
+    curl_off_t retry = 0;
 
+    if (curl_easy_getinfo(h->h, CURLINFO_RETRY_AFTER, &retry) == CURLE_OK && retry > 0)
+        h->retry_after = (int64_t)retry;
     if (msg)
         m87_error_set(err, M87_E_HTTP, 0, "server %s: HTTP %ld: %s", h->server, status, msg);
     else
@@ -169,6 +173,7 @@ static int post_json(struct agent_http *h, const char *path, const char *body, l
     long status = 0;
 
     headers = curl_slist_append(headers, "Content-Type: application/json");
+    h->retry_after = 0;
     m87_buf_init(&out, AGENT_MAX_ANSWER);
     prepare(h, path, headers);
     curl_easy_setopt(h->h, CURLOPT_POST, 1L);
@@ -332,4 +337,9 @@ int agent_http_bundle(struct agent_http *h, const char *digest, const char *dir,
     if (finish_part(part, final, digest, err) < 0)
         return m87_error_wrap(err, "download bundle '%s'", digest);
     return 0;
+}
+
+int64_t agent_http_retry_after(const struct agent_http *h)
+{
+    return h->retry_after;
 }

@@ -41,6 +41,10 @@ void agent_http_set_stop(struct agent_http *h, volatile sig_atomic_t *stop);
  * starts do not keep the daemon's connection open. The handle must not be used afterwards. */
 void agent_http_abandon(struct agent_http *h);
 
+/* The seconds the Retry-After header of the last error answer of a sync or post asked for (a 429,
+ * 503 or 507), 0 when it had none. */
+int64_t agent_http_retry_after(const struct agent_http *h);
+
 /* POST /v1/agent/sync with body; the answer's text into *answer (caller frees). M87_E_CONNECT
  * or M87_E_TIMEOUT when the server cannot be reached, M87_E_HTTP with http_status and the
  * server's message for an error answer, M87_E_CANCELLED when stopped. */

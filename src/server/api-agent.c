@@ -2,18 +2,21 @@
  * differs from what the device applied, its target; with nothing to say, hold the request
  * (longpoll.c) until the target changes or the wait ends. */
 #include <microhttpd.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
+#include "m87/time.h"
 #include "server/api.h"
 #include "server/http.h"
 #include "server/json.h"
 #include "server/limits.h"
 #include "server/longpoll.h"
 #include "server/request.h"
+#include "server/retention.h"
 #include "server/revision.h"
 #include "server/store-deployments.h"
 #include "server/store-devices.h"
@@ -379,6 +382,48 @@ static void hold_or_answer(struct srv_req *r, struct sync *s, uint64_t gen)
     srv_api_sync(r);
 }
 
+static void reply_retry(struct srv_req *r, unsigned status, const char *code, int64_t secs,
+                        const char *msg)
+{
+    char text[24];
+    snprintf(text, sizeof(text), "%lld", (long long)secs);
+    struct MHD_Response *resp = srv_error_response(code, msg);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, text);
+    srv_reply_response(r, status, resp);
+    atomic_fetch_add(&r->srv->metrics.reports_refused, 1);
+}
+
+/* Reports refused before anything is stored (the agent keeps them and sends them again): a disk
+ * nearly full (507), a device past its ingest limit (429). True when a reply was queued. */
+static bool refuse_reports(struct srv_req *r, const struct sync *s)
+{
+    struct srv *srv = r->srv;
+    if (srv->disk_reserve > 0) {
+        int64_t avail = srv_disk_free(srv->data_dir);
+        if (avail >= 0 && avail < srv->disk_reserve) {
+            _cleanup_free_ char *msg = m87_xasprintf(
+                "the server's disk is nearly full (%lld MiB free, %lld MiB kept in reserve): "
+                "reports are refused until space is freed; the device keeps them",
+                (long long)(avail >> 20), (long long)(srv->disk_reserve >> 20));
+            reply_retry(r, 507, "insufficient_storage", SRV_DISK_RETRY_AFTER, msg);
+            return true;
+        }
+    }
+    int64_t bytes = 0;
+    for (size_t i = 0; i < s->n_reports; i++)
+        bytes += (int64_t)strlen(s->reports[i].raw);
+    int64_t wait = srv_ingest_take(srv->ingest, r->device_id, bytes, m87_mono_ms());
+    if (wait <= 0)
+        return false;
+    int64_t secs = (wait + 999) / 1000;
+    _cleanup_free_ char *msg = m87_xasprintf(
+        "device '%s' sent more reports than its limit of bytes per minute: try again in %lld s "
+        "(nothing of this sync was stored)",
+        r->device_name, (long long)secs);
+    reply_retry(r, 429, "too_many_requests", secs, msg);
+    return true;
+}
+
 void srv_api_sync(struct srv_req *r)
 {
     _cleanup_error_ struct m87_error *err = NULL;
@@ -391,6 +436,8 @@ void srv_api_sync(struct srv_req *r)
         }
         r->state = s;
         r->state_free = sync_free;
+        if (s->n_reports > 0 && refuse_reports(r, s))
+            return;
     }
     r->held = false;
     uint64_t gen = srv_longpoll_gen(r->srv->lp);

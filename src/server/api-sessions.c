@@ -412,9 +412,10 @@ void srv_api_agent_session(struct srv_req *r)
         srv_reply_fail(r, err);
         return;
     }
+    /* another device's session is answered like a missing one: a device learns nothing of the
+     * sessions of others, not even that an id exists */
     if (owner != r->device_id) {
-        srv_reply_error(r, 403, "forbidden", "session '%s' belongs to another device",
-                        r->params.v[0]);
+        srv_reply_error(r, 404, "not_found", "session '%s' not found", r->params.v[0]);
         return;
     }
     if ((p->body = srv_body_object(r, NULL, &err)) == NULL ||

@@ -14,6 +14,7 @@
 #include "m87/log.h"
 #include "server/auth.h"
 #include "server/http.h"
+#include "server/limits.h"
 #include "server/longpoll.h"
 #include "server/request.h"
 #include "server/route.h"
@@ -104,6 +105,9 @@ static void begin(struct srv_req *r)
         reply_no_route(r);
         return;
     }
+    /* the headers are in: the request may take its time (a body, a slow reader) */
+    MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                              (unsigned)SRV_REQUEST_TIMEOUT);
     if (srv_auth_check(r) < 0)
         return;
     if (atomic_load(&r->srv->stopping) && r->route->auth != SRV_AUTH_NONE) {
@@ -228,6 +232,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 /* ---- the daemon ---------------------------------------------------------------------------- */
 
 #include <netdb.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 static int resolve(const char *listen, struct sockaddr_storage *out, struct m87_error **err)
@@ -258,6 +263,18 @@ static int resolve(const char *listen, struct sockaddr_storage *out, struct m87_
     return 0;
 }
 
+/* Connections past the descriptors the process may open are refused at once, not accepted to
+ * leave the database and the bundles without a descriptor. */
+static unsigned connection_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur >= SRV_MAX_CONNECTIONS + SRV_FD_RESERVE)
+        return SRV_MAX_CONNECTIONS;
+    return rl.rlim_cur > 2 * SRV_FD_RESERVE ? (unsigned)(rl.rlim_cur - SRV_FD_RESERVE)
+                                            : (unsigned)(rl.rlim_cur / 2);
+}
+
 int srv_http_start(struct srv *s, const char *listen, const char *cert, const char *key,
                    struct m87_error **err)
 {
@@ -274,12 +291,21 @@ int srv_http_start(struct srv *s, const char *listen, const char *cert, const ch
             return m87_error_wrap(err, "tls");
         flags |= MHD_USE_TLS;
     }
-    /* held syncs are suspended and never time out; an idle keep-alive connection does */
-    unsigned timeout = (unsigned)s->longpoll_max + 60;
+    /* one address may take at most half of the connections (unless 0 says no limit): else a low
+     * descriptor limit would let one client take them all */
+    unsigned total = connection_limit(), per_address = s->max_conn_per_address;
+    if (per_address > total / 2) {
+        per_address = total / 2;
+        m87_log(M87_LOG_INFO, "connections per address: %u (half of the %u this process can take)",
+                per_address, total);
+    }
+    /* a connection that has not sent its headers within SRV_HEADER_TIMEOUT is closed (begin()
+     * allows a request more); held syncs are suspended and never time out */
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)60000, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+        MHD_OPTION_CONNECTION_LIMIT, total, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SRV_HEADER_TIMEOUT,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8192, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
         NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->tls_cert_pem,

@@ -26,6 +26,12 @@
 #define SRV_MAX_WINDOWS 32    /* maintenance windows per device */
 #define SRV_MAX_PREFETCH 64   /* images a device is asked to prefetch */
 #define SRV_MAX_IMAGE_REF 512 /* bytes of an image reference to prefetch */
+#define SRV_HEADER_TIMEOUT 15 /* seconds a connection may idle before its request's headers */
+#define SRV_REQUEST_TIMEOUT 60    /* seconds of silence allowed once the headers are in */
+#define SRV_MAX_HELD_PER_DEVICE 4 /* held syncs of one device; a newer one answers the oldest */
+#define SRV_MAX_CONNECTIONS 60000
+#define SRV_CONNECTIONS_PER_ADDRESS 256 /* default of --max-connections-per-address */
+#define SRV_FD_RESERVE 64 /* descriptors kept from connections: the database, bundles, epoll */
 #define SRV_DB_FILE "m87.db"
 #define SRV_BUNDLE_DIR "bundles"
 

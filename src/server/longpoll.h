@@ -1,5 +1,6 @@
 /* m87-server private: held agent syncs (longpoll.c): a timer wheel of suspended connections,
- * resumed by a change of their device or by their deadline. */
+ * resumed by a change of their device, by their deadline, by a newer held sync of their device
+ * past the cap, or by their client closing the connection. */
 #ifndef M87_SERVER_LONGPOLL_H
 #define M87_SERVER_LONGPOLL_H
 
@@ -14,14 +15,19 @@ struct srv_longpoll;
 struct srv_waiter {
     struct srv_waiter *prev, *next;   /* every held sync */
     struct srv_waiter *sprev, *snext; /* those of one slot of the timer wheel */
+    struct srv_waiter *dprev, *dnext; /* those of one bucket of devices, newest first */
     size_t slot;
+    int fd;        /* the socket watched for the client's close, -1 when not watched */
+    uint32_t hold; /* which hold an epoll event of fd is about */
     int64_t device_id;
     struct MHD_Connection *conn;
     struct timespec deadline; /* CLOCK_MONOTONIC */
     bool listed;
 };
 
-struct srv_longpoll *srv_longpoll_new(void);
+/* max_per_device: a device (device_id > 0) has at most that many held syncs; a newer one
+ * answers its oldest at once (0: no cap). Session reads (device_id < 0) are not capped. */
+struct srv_longpoll *srv_longpoll_new(unsigned max_per_device);
 /* Stops the timer thread; every held connection must have been released before. */
 void srv_longpoll_free(struct srv_longpoll *lp);
 /* A counter bumped by every notify: read it before computing an answer, hold with it. */

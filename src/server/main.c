@@ -10,6 +10,7 @@
 #include "m87/command-main.h"
 #include "server/limits.h"
 #include "server/ratelimit.h"
+#include "server/retention.h"
 #include "server/serve.h"
 #include "server/util.h"
 
@@ -30,27 +31,44 @@ static void init_usage(FILE *out)
 
 static void serve_usage(FILE *out)
 {
-    fprintf(out, "usage: m87-server serve --data DIR --listen HOST:PORT [--tls-cert FILE\n"
-                 "                        --tls-key FILE] [--longpoll-max SECONDS]\n"
-                 "                        [--session-retention DURATION] [--auth-fail-limit N]\n"
-                 "\n"
-                 "Serve the API of docs/api.md until SIGTERM or SIGINT.\n"
-                 "\n"
-                 "options:\n"
-                 "  --data DIR              the data directory made by 'm87-server init'\n"
-                 "  --listen HOST:PORT      address to listen on ([::1]:8443 for IPv6)\n"
-                 "  --tls-cert FILE         PEM certificate (chain): serve HTTPS\n"
-                 "  --tls-key FILE          PEM private key of the certificate\n"
-                 "  --longpoll-max SECONDS  longest time an agent sync is held (0-300, "
-                 "default 300)\n"
-                 "  --session-retention DURATION  how long the output of a sync command is "
-                 "kept (default 7d)\n"
-                 "  --auth-fail-limit N     failed authentications a source (an IPv4 address, "
-                 "an IPv6 /64)\n"
-                 "                          may make in a row and per minute before it gets 429 "
-                 "(default 30,\n"
-                 "                          0: no limit)\n"
-                 "  -h, --help              show this help\n");
+    fprintf(
+        out,
+        "usage: m87-server serve --data DIR --listen HOST:PORT [--tls-cert FILE\n"
+        "                        --tls-key FILE] [--longpoll-max SECONDS]\n"
+        "                        [--session-retention DURATION] [--auth-fail-limit N]\n"
+        "                        [--max-connections-per-address N]\n"
+        "                        [--report-retention DURATION] [--report-max-per-device SIZE]\n"
+        "                        [--report-ingest-limit SIZE] [--disk-reserve SIZE]\n"
+        "\n"
+        "Serve the API of docs/api.md until SIGTERM or SIGINT.\n"
+        "\n"
+        "options:\n"
+        "  --data DIR              the data directory made by 'm87-server init'\n"
+        "  --listen HOST:PORT      address to listen on ([::1]:8443 for IPv6)\n"
+        "  --tls-cert FILE         PEM certificate (chain): serve HTTPS\n"
+        "  --tls-key FILE          PEM private key of the certificate\n"
+        "  --longpoll-max SECONDS  longest time an agent sync is held (0-300, "
+        "default 300)\n"
+        "  --session-retention DURATION  how long the output of a sync command is "
+        "kept (default 7d)\n"
+        "  --auth-fail-limit N     failed authentications a source (an IPv4 address, "
+        "an IPv6 /64)\n"
+        "                          may make in a row and per minute before it gets 429 "
+        "(default 30,\n"
+        "                          0: no limit)\n"
+        "  --max-connections-per-address N  open connections a client address may have\n"
+        "                          (default 256, 0: no limit); devices behind one NAT share\n"
+        "                          an address, each holding one or two connections\n"
+        "  --report-retention DURATION  how long a report is kept (default 30d, 0: whatever\n"
+        "                          its age)\n"
+        "  --report-max-per-device SIZE  bytes of reports kept per device, the oldest pruned\n"
+        "                          first (default 64MB, 0: no limit)\n"
+        "  --report-ingest-limit SIZE  bytes of reports a device may send per minute; past it\n"
+        "                          its sync gets 429 and the agent sends them later (default\n"
+        "                          4MB, 0: no limit)\n"
+        "  --disk-reserve SIZE     free space on the data directory's disk below which reports\n"
+        "                          are refused with 507 (default 256MB, 0: none)\n"
+        "  -h, --help              show this help\n");
 }
 
 static int usage_error(const char *cmd, const char *msg)
@@ -100,10 +118,21 @@ static int cmd_serve(int argc, char **argv)
         {"longpoll-max", required_argument, NULL, 'p'},
         {"session-retention", required_argument, NULL, 'r'},
         {"auth-fail-limit", required_argument, NULL, 'a'},
+        {"max-connections-per-address", required_argument, NULL, 'm'},
+        {"report-retention", required_argument, NULL, 'R'},
+        {"report-max-per-device", required_argument, NULL, 'M'},
+        {"report-ingest-limit", required_argument, NULL, 'I'},
+        {"disk-reserve", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct srv_serve_opts o = {.longpoll_max = SRV_MAX_WAIT, .auth_fail_limit = SRV_AUTH_FAIL_LIMIT};
+    struct srv_serve_opts o = {.longpoll_max = SRV_MAX_WAIT,
+                               .auth_fail_limit = SRV_AUTH_FAIL_LIMIT,
+                               .max_conn_per_address = SRV_CONNECTIONS_PER_ADDRESS,
+                               .report_retention = SRV_REPORT_RETENTION,
+                               .report_max_per_device = SRV_REPORT_MAX_PER_DEVICE,
+                               .report_ingest_limit = SRV_REPORT_INGEST_LIMIT,
+                               .disk_reserve = SRV_DISK_RESERVE};
     int64_t lp = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -130,11 +159,40 @@ static int cmd_serve(int argc, char **argv)
                 return usage_error("serve", "--auth-fail-limit: expected 0 to 1000000");
             o.auth_fail_limit = (int)lp;
             break;
+        case 'm':
+            if (srv_parse_int(optarg, 0, SRV_MAX_CONNECTIONS, &lp) < 0)
+                return usage_error("serve", "--max-connections-per-address: expected 0 to 60000");
+            o.max_conn_per_address = (int)lp;
+            break;
         case 'r': {
             int64_t ns = 0;
             if (m87_parse_duration(optarg, &ns, NULL) < 0 || ns < 1000000000LL)
                 return usage_error("serve", "--session-retention: expected a duration like 7d");
             o.session_retention = ns / 1000000000LL;
+            break;
+        }
+        case 'R': {
+            int64_t ns = 0;
+            if (m87_parse_duration(optarg, &ns, NULL) < 0 || ns < 0 ||
+                (ns > 0 && ns < 1000000000LL))
+                return usage_error("serve", "--report-retention: expected a duration like 30d "
+                                            "(at least 1s; 0: kept whatever their age)");
+            o.report_retention = ns / 1000000000LL;
+            break;
+        }
+        case 'M':
+        case 'I':
+        case 'D': {
+            int64_t *to = c == 'M'   ? &o.report_max_per_device
+                          : c == 'I' ? &o.report_ingest_limit
+                                     : &o.disk_reserve;
+            if (m87_parse_bytes(optarg, to, NULL) < 0)
+                return usage_error("serve", c == 'M'   ? "--report-max-per-device: expected a size "
+                                                         "like 64MB (0: no limit)"
+                                            : c == 'I' ? "--report-ingest-limit: expected a size "
+                                                         "like 4MB (0: no limit)"
+                                                       : "--disk-reserve: expected a size like "
+                                                         "256MB (0: none)");
             break;
         }
         case 'h':

@@ -67,11 +67,20 @@ void srv_api_metrics(struct srv_req *r)
                     "# HELP m87_auth_throttled_total Requests refused: too many failed "
                     "authentications from their source.\n"
                     "# TYPE m87_auth_throttled_total counter\n"
-                    "m87_auth_throttled_total %llu\n",
+                    "m87_auth_throttled_total %llu\n"
+                    "# HELP m87_reports_pruned_total Reports deleted by the retention.\n"
+                    "# TYPE m87_reports_pruned_total counter\n"
+                    "m87_reports_pruned_total %llu\n"
+                    "# HELP m87_reports_refused_total Syncs whose reports were refused: the "
+                    "device's ingest limit, or a nearly full disk.\n"
+                    "# TYPE m87_reports_refused_total counter\n"
+                    "m87_reports_refused_total %llu\n",
                     (long long)online, srv_longpoll_held(s->lp),
                     (unsigned long long)atomic_load(&s->metrics.reports_stored),
                     (unsigned long long)atomic_load(&s->metrics.auth_failed),
-                    (unsigned long long)atomic_load(&s->metrics.auth_throttled));
+                    (unsigned long long)atomic_load(&s->metrics.auth_throttled),
+                    (unsigned long long)atomic_load(&s->metrics.reports_pruned),
+                    (unsigned long long)atomic_load(&s->metrics.reports_refused));
     char *text = m87_buf_steal(&b);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);

@@ -10,6 +10,8 @@ struct srv_metrics {
     atomic_uint_fast64_t reports_stored;
     atomic_uint_fast64_t auth_failed;    /* requests with a missing or unknown token */
     atomic_uint_fast64_t auth_throttled; /* requests refused by the failed-auth limit */
+    atomic_uint_fast64_t reports_pruned; /* reports deleted by the retention */
+    atomic_uint_fast64_t reports_refused; /* syncs whose reports were refused (429, 507) */
 };
 
 #endif

@@ -12,10 +12,14 @@
 #include "server/limits.h"
 #include "server/longpoll.h"
 #include "server/ratelimit.h"
+#include "server/retention.h"
 #include "server/serve.h"
 #include "server/store-reports.h"
 #include "server/store-sessions.h"
 #include "server/store.h"
+
+/* How often the retention prunes reports (in batches, while there are any to prune). */
+#define PRUNE_PERIOD_MS 2000
 
 /* Every held sync is a descriptor: take all the kernel allows. */
 static void raise_fd_limit(void)
@@ -32,6 +36,9 @@ static int open_server(struct srv *s, const struct srv_serve_opts *o, struct m87
     s->data_dir = m87_xstrdup(o->data_dir);
     s->bundle_dir = m87_xasprintf("%s/%s", o->data_dir, SRV_BUNDLE_DIR);
     s->longpoll_max = o->longpoll_max;
+    s->max_conn_per_address = (unsigned)o->max_conn_per_address;
+    s->ingest = srv_ingest_new(o->report_ingest_limit);
+    s->disk_reserve = o->disk_reserve;
     s->auth_limit = srv_ratelimit_new((unsigned)o->auth_fail_limit);
     s->session_retention = o->session_retention ? o->session_retention : SRV_SESSION_RETENTION;
     if (srv_store_open(o->data_dir, false, &s->store, err) < 0 ||
@@ -43,15 +50,20 @@ static int open_server(struct srv *s, const struct srv_serve_opts *o, struct m87
     int rc = srv_report_count(s->store, &reports, err);
     srv_store_rollback(s->store);
     atomic_store(&s->metrics.reports_stored, (uint64_t)reports);
+    if (rc == 0 && (o->report_retention > 0 || o->report_max_per_device > 0))
+        s->pruner = srv_pruner_start(s->store, o->report_retention, o->report_max_per_device,
+                                     PRUNE_PERIOD_MS, &s->metrics.reports_pruned);
     return rc;
 }
 
 static void close_server(struct srv *s)
 {
     srv_http_stop(s);
+    srv_pruner_stop(s->pruner);
     srv_longpoll_free(s->lp);
     srv_store_free(s->store);
     srv_ratelimit_free(s->auth_limit);
+    srv_ingest_free(s->ingest);
     free(s->tls_cert_pem);
     free(s->tls_key_pem);
     free(s->data_dir);
@@ -74,7 +86,7 @@ int srv_serve(const struct srv_serve_opts *o, struct m87_error **err)
     atomic_init(&s->in_flight, 0);
     int rc = open_server(s, o, err);
     if (rc == 0) {
-        s->lp = srv_longpoll_new();
+        s->lp = srv_longpoll_new(SRV_MAX_HELD_PER_DEVICE);
         rc = srv_http_start(s, o->listen, o->tls_cert, o->tls_key, err);
     }
     if (rc == 0) {

@@ -18,6 +18,11 @@ struct srv_serve_opts {
     int longpoll_max;
     int64_t session_retention; /* 0: SRV_SESSION_RETENTION */
     int auth_fail_limit;       /* failed authentications per source and minute; 0: none */
+    int max_conn_per_address;  /* open connections per client address; 0: no limit */
+    int64_t report_retention;  /* seconds a report is kept; 0: no limit by age */
+    int64_t report_max_per_device; /* bytes of reports kept per device; 0: no limit */
+    int64_t report_ingest_limit;   /* bytes of reports a device may send a minute; 0: none */
+    int64_t disk_reserve;          /* free bytes below which reports are refused; 0: none */
 };
 
 /* Serve until SIGTERM or SIGINT. */

@@ -87,7 +87,8 @@ int srv_token_lookup(struct srv_store *st, const char *hash, enum srv_role *role
     int rc = srv_step_row(st, s, "look up token", err);
     if (rc != 1)
         return rc;
-    /* the index found the row; the comparison that decides is constant-time */
+    /* the index lookup by hash decides; its timing can depend on the hash, which tells nothing
+     * of the token (SHA-256 is preimage resistant). This check only refuses a damaged row. */
     const unsigned char *stored = sqlite3_column_text(s, 0);
     if (stored == NULL || strlen((const char *)stored) != M87_SHA256_HEX_LEN ||
         m87_memeq_ct(stored, hash, M87_SHA256_HEX_LEN) != 0) {

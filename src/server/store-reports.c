@@ -14,8 +14,20 @@ static const char SQL_REPORT_DEP[] =
 static const char SQL_REPORT_ADD[] =
     "INSERT OR IGNORE INTO reports (device_id, seq, kind, revision, deployment_id, job, phase,"
     " step, state, raw, received) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+/* kept by a trigger: the highest seq stays when its report is pruned */
 static const char SQL_REPORT_MAX[] =
-    "SELECT COALESCE(MAX(seq), 0) FROM reports WHERE device_id = ?1";
+    "SELECT COALESCE((SELECT report_seq FROM devices WHERE id = ?1), 0)";
+static const char SQL_PRUNE_OLD[] =
+    "DELETE FROM reports WHERE id IN (SELECT id FROM reports WHERE received < ?1 LIMIT ?2)";
+static const char SQL_PRUNE_BIG[] =
+    "SELECT id, report_bytes - ?1 FROM devices WHERE report_bytes > ?1 LIMIT 1";
+/* the oldest reports of device ?1 (among its ?2 oldest) until ?3 bytes are gone */
+static const char SQL_PRUNE_OLDEST[] =
+    "DELETE FROM reports WHERE id IN (SELECT id FROM"
+    " (SELECT id, SUM(size) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) - size AS before FROM"
+    "  (SELECT id, seq, LENGTH(CAST(raw AS BLOB)) AS size FROM reports WHERE device_id = ?1"
+    "   ORDER BY seq LIMIT ?2))"
+    " WHERE before < ?3)";
 static const char SQL_REPORT_COUNT[] = "SELECT COUNT(*) FROM reports";
 static const char SQL_REPORT_ANY[] =
     "SELECT 1 FROM reports WHERE device_id = ?1 AND revision = ?2 LIMIT 1";
@@ -185,4 +197,41 @@ int srv_report_latest_kind(struct srv_store *st, int64_t device_id, const char *
 {
     return first_raw(st, SQL_REPORT_LATEST_KIND, device_id, revision, kind, raw, "read report",
                      err);
+}
+
+int srv_report_prune(struct srv_store *st, int64_t before, int64_t max_bytes, int batch,
+                     int64_t *pruned, struct m87_error **err)
+{
+    sqlite3 *db = srv_store_db(st);
+    *pruned = 0;
+    if (before > 0) {
+        sqlite3_stmt *s = srv_stmt_id(st, SQL_PRUNE_OLD, before, err);
+        if (s == NULL)
+            return -1;
+        sqlite3_bind_int(s, 2, batch);
+        if (srv_step_done(st, s, "prune old reports", err) < 0)
+            return -1;
+        *pruned += sqlite3_changes(db);
+    }
+    if (max_bytes <= 0 || *pruned >= batch)
+        return 0;
+    sqlite3_stmt *big = srv_stmt_id(st, SQL_PRUNE_BIG, max_bytes, err);
+    if (big == NULL)
+        return -1;
+    int rc = srv_step_row(st, big, "read report sizes", err);
+    if (rc <= 0)
+        return rc;
+    int64_t device = sqlite3_column_int64(big, 0);
+    int64_t excess = sqlite3_column_int64(big, 1);
+    sqlite3_reset(big);
+    /* the oldest first, a batch at a time: a device far over its size takes a few rounds */
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_PRUNE_OLDEST, device, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int(s, 2, batch);
+    sqlite3_bind_int64(s, 3, excess);
+    if (srv_step_done(st, s, "prune the oldest reports", err) < 0)
+        return -1;
+    *pruned += sqlite3_changes(db);
+    return 0;
 }

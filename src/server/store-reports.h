@@ -28,6 +28,12 @@ int srv_report_add(struct srv_store *st, int64_t device_id, const struct srv_rep
 int srv_report_max_seq(struct srv_store *st, int64_t device_id, int64_t *seq,
                        struct m87_error **err);
 int srv_report_count(struct srv_store *st, int64_t *n, struct m87_error **err);
+/* One batch of the retention (in a transaction): delete up to batch reports received before
+ * `before` (0: none by age), and, when none of those were left, the oldest reports (up to batch)
+ * of one device whose reports take more than max_bytes (0: no size limit), as many as bring it
+ * to max_bytes. *pruned is how many went: 0 when there is nothing (more) to prune. */
+int srv_report_prune(struct srv_store *st, int64_t before, int64_t max_bytes, int batch,
+                     int64_t *pruned, struct m87_error **err);
 
 struct srv_report_filter {
     int64_t deployment_id; /* 0: any */

@@ -158,6 +158,24 @@ static const char *const migrations[] = {
     "  UNIQUE (device_id, image));",
     /* an agent that stops cleanly says so in a last sync: offline at once, not after the wait */
     "ALTER TABLE devices ADD COLUMN offline INTEGER NOT NULL DEFAULT 0;",
+    /* report retention: each device's bytes of reports and highest seq kept beside them by
+     * triggers (the size limit reads one row, and the ack survives the pruning of its report);
+     * received indexed for the pruning by age */
+    "ALTER TABLE devices ADD COLUMN report_bytes INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE devices ADD COLUMN report_seq INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE devices SET"
+    "  report_bytes = (SELECT COALESCE(SUM(LENGTH(CAST(raw AS BLOB))), 0) FROM reports"
+    "                  WHERE device_id = devices.id),"
+    "  report_seq = (SELECT COALESCE(MAX(seq), 0) FROM reports WHERE device_id = devices.id);"
+    "CREATE INDEX reports_received ON reports(received);"
+    "CREATE TRIGGER reports_added AFTER INSERT ON reports BEGIN"
+    "  UPDATE devices SET report_bytes = report_bytes + LENGTH(CAST(NEW.raw AS BLOB)),"
+    "    report_seq = MAX(report_seq, NEW.seq) WHERE id = NEW.device_id;"
+    "END;"
+    "CREATE TRIGGER reports_removed AFTER DELETE ON reports BEGIN"
+    "  UPDATE devices SET report_bytes = report_bytes - LENGTH(CAST(OLD.raw AS BLOB))"
+    "    WHERE id = OLD.device_id;"
+    "END;",
     /* revision signatures v2 (docs/security.md): when the signer signed, and whether to apply at
      * once; NULL for a signature of format v1 */
     "ALTER TABLE revisions ADD COLUMN sig_time INTEGER;"
@@ -354,13 +372,16 @@ static void stop_checkpointer(struct srv_store *st)
     st->ckpt_db = NULL;
 }
 
+/* synchronous=FULL: each commit syncs the WAL before it returns, so that what the server
+ * acknowledged survives a power loss (NORMAL, the WAL default, may lose the last commits; the
+ * cost is in docs/api.md, Capacity). */
 static int configure(struct srv_store *st, struct m87_error **err)
 {
     sqlite3_busy_timeout(st->db, 5000);
     if (exec(st, "PRAGMA journal_mode=WAL", "set journal mode", err) < 0 ||
         exec(st, "PRAGMA wal_autocheckpoint=0", "disable automatic checkpoints", err) < 0 ||
         exec(st, "PRAGMA foreign_keys=ON", "enable foreign keys", err) < 0 ||
-        exec(st, "PRAGMA synchronous=NORMAL", "set synchronous", err) < 0)
+        exec(st, "PRAGMA synchronous=FULL", "set synchronous", err) < 0)
         return -1;
     return 0;
 }

@@ -54,6 +54,7 @@ class Server:
         self.tls = tls  # (cert, key, ca) paths or None
         self.proc = None
         self.extra_env = {}  # more environment for `serve` (the test-only knobs)
+        self.extra_args = []  # more `serve` options
         out = subprocess.run([str(SERVER), "init", "--data", str(self.data)],
                              capture_output=True, text=True, timeout=30)
         if out.returncode != 0:
@@ -68,6 +69,7 @@ class Server:
                 "--listen", "127.0.0.1:%d" % self.port]
         if self.tls:
             args += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+        args += self.extra_args
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
                                      env=dict(os.environ, **self.extra_env))

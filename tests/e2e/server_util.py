@@ -60,6 +60,7 @@ class Server:
         self.tls = tls  # (cert, key, ca) paths or None
         self.longpoll_max = longpoll_max
         self.extra_args = list(extra_args)  # more `serve` options
+        self.preexec = None  # run in the child before exec (resource limits)
         self.proc = None
         self.port = None
         self.log_path = str(tmp_path / "server.log")
@@ -82,7 +83,8 @@ class Server:
             args += ["--longpoll-max", str(self.longpoll_max)]
         args += self.extra_args
         self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log)
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log,
+                                     preexec_fn=self.preexec)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, "m87-server exited: " + self.read_log()

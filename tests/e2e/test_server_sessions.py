@@ -99,9 +99,13 @@ def test_sync_hands_over_output_flows_back(server):
     assert ans["sessions"][0]["request"] == PS
     # delivered: not handed over again at once
     assert "sessions" not in server.sync(token)
-    # another device may not report on it
+    # another device may not report on it, and learns nothing: its answer is that of a missing
+    # session
     _, other = add_device(server)
-    assert post(server, other, s["id"], {})[0] == 403
+    assert post(server, other, s["id"], {}) == (
+        404, {"error": {"code": "not_found", "message": "session '%s' not found" % s["id"]}})
+    assert post(server, other, "s-00000000", {}) == (
+        404, {"error": {"code": "not_found", "message": "session 's-00000000' not found"}})
     # bad reports
     assert post(server, token, s["id"], {"output": [{"stream": "x", "text": ""}]})[0] == 400
     assert post(server, token, s["id"], {"exit_code": 300})[0] == 400
