@@ -220,6 +220,11 @@ def test_hostile_server_revisions(env, own_server, tmp_path):  # noqa: F811
         assert status == 404
         assert running_ids(dev.agent, project) == ids
 
+        # 7. stop everything: the server's "target": null cannot be signed
+        proxy.set(inject(None))
+        wait_refused(dev, "carries no signature", 6)
+        assert running_ids(dev.agent, project) == ids
+
         # the key holder activates the older deployment: signed now, it is taken
         proxy.set(None)
         dev.m87("deployment", "activate", older)
