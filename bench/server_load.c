@@ -3,6 +3,9 @@
  *   server_load --server 127.0.0.1:PORT --admin TOKEN --devices N [--wait 30]
  *               [--steady SECONDS] [--sample M] [--server-pid PID] [--prefix NAME]
  *
+ * against `m87-server serve --max-connections-per-address 0`: every simulated device connects
+ * from 127.0.0.1, which the default limit per client address would cut at 256.
+ *
  * Setup: N devices, each with one inactive empty deployment, made through the admin API.
  * Then every device opens its own keep-alive connection and syncs with wait=W (30 s): the
  * server holds each sync and answers at the end of the wait, and the device syncs again at
