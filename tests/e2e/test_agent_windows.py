@@ -234,7 +234,10 @@ def test_prefetch_image_pulls_and_reports(env, device):
     assert image_present(env, image)
     e = prefetch_entry(dev, image)
     assert e["layers_total"] == 4 and e["layers_done"] == 4 and e["message"] == "pulled"
-    assert e["bytes_total"] >= 3 * 300_000
+    # dockerd gives a layer's size only in its "Downloading" progress, which a fast pull of a
+    # layer may skip (seen under ASan: 2 of the 3 sizes): the byte counts cover the layers whose
+    # size came, and agree at the end
+    assert 0 < e["bytes_total"] <= 4 * 300_000 and e["bytes_done"] == e["bytes_total"], e
     recs = dev.reports(kind="prefetch")
     assert {r["image"] for r in recs} == {image}
     assert [r["state"] for r in recs][0] == "pulling" and recs[-1]["state"] == "done"
