@@ -179,6 +179,25 @@ struct spec_service {
     struct m87_strv profiles;
     bool tty;
     bool stdin_open;
+    /* kernel settings: cgroups, namespaces, OOM, runtime (spec-compose-host.c) */
+    struct m87_strv group_add;           /* names or numeric ids */
+    struct m87_strv device_cgroup_rules; /* "c 1:3 mr" */
+    char *runtime;
+    int64_t oom_score_adj;  /* -1000..1000 */
+    int oom_kill_disable;   /* -1 unset, 0, 1 */
+    int64_t mem_swappiness; /* 0..100 */
+    int64_t cpu_period;     /* microseconds, like the three below */
+    int64_t cpu_quota;
+    int64_t cpu_rt_period;
+    int64_t cpu_rt_runtime;
+    struct m87_kvlist storage_opt;
+    char *mac_address;
+    char *cgroup_parent;
+    char *uts;         /* "host" */
+    char *userns_mode; /* "host" */
+    char *cgroup;      /* "host", "private" */
+    char *pid;         /* host, container:NAME, service:NAME */
+    char *ipc;         /* host, private, shareable, none, container:NAME, service:NAME */
 };
 
 #endif

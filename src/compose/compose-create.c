@@ -6,7 +6,8 @@
  * NetworkingConfig, the hash's own members) is written through the same file-local member
  * writers, which skip what is unset; a part moved to a file of its own would need them
  * exported to the whole module, where the next writer could bypass them. Names and labels,
- * which are not JSON, live in compose-names.c. */
+ * which are not JSON, live in compose-names.c; the kernel's scalar knobs (groups, OOM, CPU
+ * periods, namespaces) in compose-create-host.c, which needs none of the writers here. */
 #include <string.h>
 
 #include "compose/compose-internal.h"
@@ -217,6 +218,7 @@ static void write_config(struct m87_jw *w, const struct spec_project *p,
     m87_jw_kstr_opt(w, "WorkingDir", s->working_dir);
     m87_jw_kstr_opt(w, "Hostname", s->hostname);
     m87_jw_kstr_opt(w, "Domainname", s->domainname);
+    m87_jw_kstr_opt(w, "MacAddress", s->mac_address);
     write_ports(w, s, true);
     struct m87_kvlist labels;
     m87_kvlist_init(&labels);
@@ -455,6 +457,8 @@ static void write_host_config(struct m87_jw *w, const struct spec_project *p,
     write_strv_member(w, "SecurityOpt", &s->security_opt);
     m87_jw_kbool(w, "ReadonlyRootfs", s->read_only);
     m87_jw_kbool(w, "Privileged", s->privileged);
+    write_map_member(w, "StorageOpt", &s->storage_opt);
+    compose_write_host_kernel(w, s, o);
     m87_jw_obj_close(w);
 }
 

@@ -81,6 +81,8 @@ struct compose_instance {
 
 struct compose_body_opts {
     const char *network_mode; /* NetworkMode with service:X resolved; NULL: the service's */
+    const char *pid_mode;     /* PidMode and IpcMode likewise */
+    const char *ipc_mode;
     bool all_endpoints;       /* API >= 1.44: every network in EndpointsConfig at create */
 };
 
@@ -99,6 +101,12 @@ char *compose_hash_input(const struct spec_project *p, const struct spec_service
 /* sha256 hex of COMPOSE_HASH_FORMAT "\n" compose_hash_input(). out holds 65 bytes. */
 void compose_config_hash(const struct spec_project *p, const struct spec_service *s,
                          const struct compose_body_opts *o, char out[COMPOSE_HASH_HEX + 1]);
+
+/* The kernel members of HostConfig (GroupAdd, Runtime, OomScoreAdj, CpuPeriod, PidMode, ...),
+ * each only when set; pid and ipc service:X as resolved in o (compose-create-host.c). */
+struct m87_jw;
+void compose_write_host_kernel(struct m87_jw *w, const struct spec_service *s,
+                               const struct compose_body_opts *o);
 
 /* sha256 of bytes as hex into out (65 bytes). */
 

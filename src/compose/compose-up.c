@@ -61,24 +61,47 @@ static bool is_temp_name(const char *name, const char *canonical)
 
 /* ---- body options ---------------------------------------------------------------------------- */
 
-/* service:NAME shares the namespace of NAME's first container, which converged before us. */
-static int body_opts(struct compose_run *r, const struct spec_service *s,
-                     struct compose_body_opts *bo, char **mode, struct m87_error **err)
+/* The resolved modes a body_opts points into; freed with body_modes_release. */
+struct body_modes {
+    char *net, *pid, *ipc;
+};
+
+static void body_modes_release(struct body_modes *m)
 {
-    const char *api = engine_client_api_version(r->c);
-    bo->all_endpoints = api && engine_version_cmp(api, "1.44") >= 0;
-    bo->network_mode = NULL;
-    *mode = NULL;
-    if (s->network_mode == NULL || strncmp(s->network_mode, "service:", 8) != 0)
+    free(m->net);
+    free(m->pid);
+    free(m->ipc);
+}
+
+/* service:NAME becomes container:ID of NAME's first container, which converged before us. */
+static int resolve_mode(struct compose_run *r, const struct spec_service *s, const char *field,
+                        const char *mode, char **out, struct m87_error **err)
+{
+    if (mode == NULL || strncmp(mode, "service:", 8) != 0)
         return 0;
-    ssize_t t = compose_service_index(r->p, s->network_mode + 8);
+    ssize_t t = compose_service_index(r->p, mode + 8);
     const struct compose_ctr *k = t >= 0 ? find_ctr(r, &r->p->services[t], 0) : NULL;
     if (k == NULL)
         return m87_error_set(err, M87_E_NOTFOUND, 0,
-                             "service '%s': network_mode %s: no container of that service", s->name,
-                             s->network_mode);
-    *mode = m87_xasprintf("container:%s", k->id);
-    bo->network_mode = *mode;
+                             "service '%s': %s %s: no container of that service", s->name, field,
+                             mode);
+    *out = m87_xasprintf("container:%s", k->id);
+    return 0;
+}
+
+static int body_opts(struct compose_run *r, const struct spec_service *s,
+                     struct compose_body_opts *bo, struct body_modes *m, struct m87_error **err)
+{
+    const char *api = engine_client_api_version(r->c);
+    *bo = (struct compose_body_opts){0};
+    bo->all_endpoints = api && engine_version_cmp(api, "1.44") >= 0;
+    if (resolve_mode(r, s, "network_mode", s->network_mode, &m->net, err) < 0 ||
+        resolve_mode(r, s, "pid", s->pid, &m->pid, err) < 0 ||
+        resolve_mode(r, s, "ipc", s->ipc, &m->ipc, err) < 0)
+        return -1;
+    bo->network_mode = m->net;
+    bo->pid_mode = m->pid;
+    bo->ipc_mode = m->ipc;
     return 0;
 }
 
@@ -178,8 +201,8 @@ static struct compose_ctr *create_ctr(struct compose_run *r, const struct spec_s
                                       const struct compose_ctr *old, struct m87_error **err)
 {
     struct compose_body_opts bo;
-    _cleanup_free_ char *mode = NULL;
-    if (body_opts(r, s, &bo, &mode, err) < 0)
+    _cleanup_(body_modes_release) struct body_modes modes = {0};
+    if (body_opts(r, s, &bo, &modes, err) < 0)
         return NULL;
     _cleanup_free_ char *name = compose_container_name(r->p, s, n);
     const char *image_id = m87_kvlist_get(r->image_ids, s->image);
@@ -317,8 +340,8 @@ static int service_hash(struct compose_run *r, const struct spec_service *s,
                         char hash[COMPOSE_HASH_HEX + 1], struct m87_error **err)
 {
     struct compose_body_opts bo;
-    _cleanup_free_ char *mode = NULL;
-    if (body_opts(r, s, &bo, &mode, err) < 0)
+    _cleanup_(body_modes_release) struct body_modes modes = {0};
+    if (body_opts(r, s, &bo, &modes, err) < 0)
         return -1;
     compose_config_hash(r->p, s, &bo, hash);
     return 0;

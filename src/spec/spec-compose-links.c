@@ -1,5 +1,5 @@
-/* Service fields that refer to other objects of the project: networks, network_mode,
- * depends_on, configs and secrets. Each reference is checked against what is declared. */
+/* Service fields that refer to other objects of the project: networks, network_mode, pid and
+ * ipc, depends_on, configs and secrets. Each reference is checked against what is declared. */
 #include <arpa/inet.h>
 #include <string.h>
 
@@ -199,13 +199,13 @@ static int parse_depends(struct svc *c)
     return 0;
 }
 
-/* network_mode service:X starts X first, as compose-go adds it to depends_on. */
-static void implied_dependency(struct svc *c)
+/* network_mode, pid or ipc service:X starts X first, as compose-go adds it to depends_on. */
+static void implied_dependency(struct svc *c, const char *mode)
 {
     struct spec_service *s = c->s;
-    if (s->network_mode == NULL || strncmp(s->network_mode, "service:", 8) != 0)
+    if (mode == NULL || strncmp(mode, "service:", 8) != 0)
         return;
-    const char *target = s->network_mode + 8;
+    const char *target = mode + 8;
     for (size_t i = 0; i < s->n_depends; i++)
         if (strcmp(s->depends[i].service, target) == 0)
             return;
@@ -215,6 +215,38 @@ static void implied_dependency(struct svc *c)
         .condition = SPEC_DEPENDS_STARTED,
         .required = true,
     };
+}
+
+/* ---- pid and ipc -------------------------------------------------------------------------------
+ */
+
+/* pid (host, container:NAME, service:NAME) or ipc (also private, shareable, none). */
+static int parse_namespace(struct svc *c, const char *name, char **out)
+{
+    static const char *const pid_modes[] = {"host", NULL};
+    static const char *const ipc_modes[] = {"host", "private", "shareable", "none", NULL};
+    const char *const *modes = strcmp(name, "pid") == 0 ? pid_modes : ipc_modes;
+    if (spec_svc_str(c, name, out) < 0)
+        return -1;
+    if (*out == NULL)
+        return 0;
+    const struct cnode *v = spec_svc_get(c, name);
+    const char *m = *out;
+    for (size_t i = 0; modes[i]; i++)
+        if (strcmp(m, modes[i]) == 0)
+            return 0;
+    if (strncmp(m, "container:", 10) == 0 && m[10])
+        return 0;
+    if (strncmp(m, "service:", 8) != 0 || m[8] == '\0')
+        return spec_cn_error(
+            v, c->err, "%s: invalid %s mode '%s' (expected %s)", c->fpath, name, m,
+            modes == pid_modes ? "host, container:NAME or service:NAME"
+                               : "host, private, shareable, none, container:NAME or service:NAME");
+    if (strcmp(m + 8, c->s->name) == 0)
+        return spec_cn_error(v, c->err, "%s: a service cannot share its own namespace", c->fpath);
+    if (spec_cn_get(services_of(c), m + 8) == NULL)
+        return spec_cn_error(v, c->err, "%s: undefined service '%s'", c->fpath, m + 8);
+    return 0;
 }
 
 /* ---- configs and secrets -----------------------------------------------------------------------
@@ -324,9 +356,14 @@ static int parse_refs(struct svc *c, const char *name, bool secret)
 
 int spec_svc_links(struct svc *c)
 {
-    if (parse_networks(c) < 0 || parse_network_mode(c) < 0 || parse_depends(c) < 0 ||
-        parse_refs(c, "configs", false) < 0 || parse_refs(c, "secrets", true) < 0)
+    struct spec_service *s = c->s;
+    if (parse_networks(c) < 0 || parse_network_mode(c) < 0 ||
+        parse_namespace(c, "pid", &s->pid) < 0 || parse_namespace(c, "ipc", &s->ipc) < 0 ||
+        parse_depends(c) < 0 || parse_refs(c, "configs", false) < 0 ||
+        parse_refs(c, "secrets", true) < 0)
         return -1;
-    implied_dependency(c);
+    implied_dependency(c, s->network_mode);
+    implied_dependency(c, s->pid);
+    implied_dependency(c, s->ipc);
     return 0;
 }

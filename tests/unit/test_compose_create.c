@@ -60,6 +60,9 @@ static void service_init(struct spec_service *s, const char *name, const char *i
     s->healthcheck.start_period_ns = s->healthcheck.retries = SPEC_UNSET;
     s->init = -1;
     s->stop_grace_ns = SPEC_UNSET;
+    s->oom_score_adj = s->mem_swappiness = SPEC_UNSET;
+    s->cpu_period = s->cpu_quota = s->cpu_rt_period = s->cpu_rt_runtime = SPEC_UNSET;
+    s->oom_kill_disable = -1;
 }
 
 static void service_release(struct spec_service *s)
@@ -617,6 +620,97 @@ static void test_body_network_mode(void **state)
     project_release(&p);
 }
 
+static void test_body_kernel_fields(void **state)
+{
+    (void)state;
+    struct spec_project p;
+    rich_project(&p);
+    struct spec_service *s = &p.services[2];
+    char base[COMPOSE_HASH_HEX + 1], h[COMPOSE_HASH_HEX + 1];
+    hash_of(&p, s, base);
+    _cleanup_(m87_json_freep) struct m87_json *bare = body_of(&p, s, NULL, &web1);
+    static const char *const members[] = {"GroupAdd",          "DeviceCgroupRules",
+                                          "Runtime",           "OomScoreAdj",
+                                          "OomKillDisable",    "MemorySwappiness",
+                                          "CpuPeriod",         "CpuQuota",
+                                          "CpuRealtimePeriod", "CpuRealtimeRuntime",
+                                          "StorageOpt",        "CgroupParent",
+                                          "PidMode",           "IpcMode",
+                                          "UTSMode",           "UsernsMode",
+                                          "CgroupnsMode",      NULL};
+    for (size_t i = 0; members[i]; i++)
+        if (J(bare, "HostConfig", members[i]) != NULL)
+            fail_msg("HostConfig.%s should be left out", members[i]);
+    assert_null(J(bare, "MacAddress"));
+
+    const char *const groups[] = {"audio", "1234", NULL};
+    strv_of(&s->group_add, groups);
+    const char *const rules[] = {"c 1:3 mr", NULL};
+    strv_of(&s->device_cgroup_rules, rules);
+    s->runtime = S("runc");
+    s->oom_score_adj = 0;
+    s->oom_kill_disable = 0;
+    s->mem_swappiness = 10;
+    s->cpu_period = 100000;
+    s->cpu_quota = 50000;
+    s->cpu_rt_period = 1000000;
+    s->cpu_rt_runtime = 950000;
+    m87_kvlist_add(&s->storage_opt, "size", "1G");
+    s->mac_address = S("02:42:ac:11:00:02");
+    s->cgroup_parent = S("edge.slice");
+    s->pid = S("service:db");
+    s->ipc = S("host");
+    s->uts = S("host");
+    s->userns_mode = S("host");
+    s->cgroup = S("private");
+    struct compose_body_opts o = {.pid_mode = "container:0123"};
+    _cleanup_(m87_json_freep) struct m87_json *doc = body_of(&p, s, &o, &web1);
+    const struct m87_json *hc = J(doc, "HostConfig");
+    assert_strings(J(hc, "GroupAdd"), groups);
+    assert_strings(J(hc, "DeviceCgroupRules"), rules);
+    assert_jstr(J(hc, "Runtime"), "runc");
+    assert_jint(J(hc, "OomScoreAdj"), 0); /* set to 0 is sent: it is not the default */
+    assert_jbool(J(hc, "OomKillDisable"), false);
+    assert_jint(J(hc, "MemorySwappiness"), 10);
+    assert_jint(J(hc, "CpuPeriod"), 100000);
+    assert_jint(J(hc, "CpuQuota"), 50000);
+    assert_jint(J(hc, "CpuRealtimePeriod"), 1000000);
+    assert_jint(J(hc, "CpuRealtimeRuntime"), 950000);
+    assert_jstr(J(hc, "StorageOpt", "size"), "1G");
+    assert_jstr(J(hc, "CgroupParent"), "edge.slice");
+    assert_jstr(J(hc, "PidMode"), "container:0123"); /* service:db as resolved */
+    assert_jstr(J(hc, "IpcMode"), "host");
+    assert_jstr(J(hc, "UTSMode"), "host");
+    assert_jstr(J(hc, "UsernsMode"), "host");
+    assert_jstr(J(hc, "CgroupnsMode"), "private");
+    assert_jstr(J(doc, "MacAddress"), "02:42:ac:11:00:02");
+
+    /* each is in the hash, and a resolved namespace follows its container */
+    hash_of(&p, s, h);
+    assert_string_not_equal(base, h);
+    char h1[COMPOSE_HASH_HEX + 1], h2[COMPOSE_HASH_HEX + 1];
+    struct compose_body_opts o1 = {.ipc_mode = "container:aaa"};
+    struct compose_body_opts o2 = {.ipc_mode = "container:bbb"};
+    compose_config_hash(&p, s, &o1, h1);
+    compose_config_hash(&p, s, &o2, h2);
+    assert_string_not_equal(h1, h2);
+    hash_of(&p, s, base);
+    s->cpu_quota = 60000;
+    hash_of(&p, s, h);
+    assert_string_not_equal(base, h);
+    s->cpu_quota = 50000;
+    s->mac_address = S("02:42:ac:11:00:03");
+    hash_of(&p, s, h);
+    assert_string_not_equal(base, h);
+    s->mac_address = S("02:42:ac:11:00:02");
+    hash_of(&p, s, h);
+    assert_string_equal(base, h);
+    m87_strv_release(&s->group_add);
+    m87_strv_release(&s->device_cgroup_rules);
+    m87_kvlist_release(&s->storage_opt);
+    project_release(&p);
+}
+
 /* ---- the hash -----------------------------------------------------------------------------------
  */
 
@@ -1072,6 +1166,7 @@ int main(void)
         cmocka_unit_test(test_body_labels),
         cmocka_unit_test(test_body_endpoints),
         cmocka_unit_test(test_body_network_mode),
+        cmocka_unit_test(test_body_kernel_fields),
         cmocka_unit_test(test_hash_stable_and_canonical),
         cmocka_unit_test(test_hash_ignores_scheduling_fields),
         cmocka_unit_test(test_hash_changes_with_config),

@@ -1,0 +1,44 @@
+/* The HostConfig members of a create body that tune the kernel's view of the container: groups,
+ * device cgroup rules, runtime, OOM, swappiness, CPU periods, cgroup parent and the pid, ipc,
+ * uts, user and cgroup namespaces. Only scalars and lists, each left out when unset, so that the
+ * body (and the hash taken of it) of a service without them is what it was before they existed. */
+#include "compose/compose-internal.h"
+#include "m87/json-write.h"
+#include "m87/list.h"
+#include "m87/spec-service.h"
+
+static void int_member(struct m87_jw *w, const char *key, int64_t v)
+{
+    if (v != SPEC_UNSET)
+        m87_jw_kint(w, key, v);
+}
+
+static void strv_member(struct m87_jw *w, const char *key, const struct m87_strv *v)
+{
+    if (v->len == 0)
+        return;
+    m87_jw_key(w, key);
+    m87_jw_strv(w, v);
+}
+
+void compose_write_host_kernel(struct m87_jw *w, const struct spec_service *s,
+                               const struct compose_body_opts *o)
+{
+    strv_member(w, "GroupAdd", &s->group_add);
+    strv_member(w, "DeviceCgroupRules", &s->device_cgroup_rules);
+    m87_jw_kstr_opt(w, "Runtime", s->runtime);
+    int_member(w, "OomScoreAdj", s->oom_score_adj);
+    if (s->oom_kill_disable >= 0)
+        m87_jw_kbool(w, "OomKillDisable", s->oom_kill_disable != 0);
+    int_member(w, "MemorySwappiness", s->mem_swappiness);
+    int_member(w, "CpuPeriod", s->cpu_period);
+    int_member(w, "CpuQuota", s->cpu_quota);
+    int_member(w, "CpuRealtimePeriod", s->cpu_rt_period);
+    int_member(w, "CpuRealtimeRuntime", s->cpu_rt_runtime);
+    m87_jw_kstr_opt(w, "CgroupParent", s->cgroup_parent);
+    m87_jw_kstr_opt(w, "PidMode", o && o->pid_mode ? o->pid_mode : s->pid);
+    m87_jw_kstr_opt(w, "IpcMode", o && o->ipc_mode ? o->ipc_mode : s->ipc);
+    m87_jw_kstr_opt(w, "UTSMode", s->uts);
+    m87_jw_kstr_opt(w, "UsernsMode", s->userns_mode);
+    m87_jw_kstr_opt(w, "CgroupnsMode", s->cgroup);
+}
