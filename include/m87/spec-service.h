@@ -198,6 +198,9 @@ struct spec_service {
     char *cgroup;      /* "host", "private" */
     char *pid;         /* host, container:NAME, service:NAME */
     char *ipc;         /* host, private, shareable, none, container:NAME, service:NAME */
+    struct m87_strv volumes_from;   /* "service:NAME[:ro|:rw]" or "container:NAME[:ro|:rw]" */
+    struct m87_strv links;          /* "SERVICE[:ALIAS]" */
+    struct m87_strv external_links; /* "CONTAINER[:ALIAS]" */
 };
 
 #endif

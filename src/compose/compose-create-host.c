@@ -1,8 +1,10 @@
 /* The HostConfig members of a create body that tune the kernel's view of the container: groups,
  * device cgroup rules, runtime, OOM, swappiness, CPU periods, cgroup parent and the pid, ipc,
- * uts, user and cgroup namespaces. Only scalars and lists, each left out when unset, so that the
- * body (and the hash taken of it) of a service without them is what it was before they existed. */
+ * uts, user and cgroup namespaces; and those that name other containers: VolumesFrom, Links. Only
+ * scalars and lists, each left out when unset, so that the body (and the hash taken of it) of a
+ * service without them is what it was before they existed. */
 #include "compose/compose-internal.h"
+#include "m87/alloc.h"
 #include "m87/json-write.h"
 #include "m87/list.h"
 #include "m87/spec-service.h"
@@ -21,9 +23,36 @@ static void strv_member(struct m87_jw *w, const char *key, const struct m87_strv
     m87_jw_strv(w, v);
 }
 
-void compose_write_host_kernel(struct m87_jw *w, const struct spec_service *s,
-                               const struct compose_body_opts *o)
+/* The hash takes links as written: which containers a linked service has (its scale) is no
+ * reason to recreate the one linking to it. */
+static void write_links(struct m87_jw *w, const struct spec_service *s,
+                        const struct compose_body_opts *o, const struct compose_instance *in)
 {
+    if (in && o && o->links) {
+        strv_member(w, "Links", o->links);
+        return;
+    }
+    if (s->links.len + s->external_links.len == 0)
+        return;
+    m87_jw_key(w, "Links");
+    m87_jw_arr_open(w);
+    for (size_t i = 0; i < s->links.len; i++)
+        m87_jw_str(w, s->links.items[i]);
+    for (size_t i = 0; i < s->external_links.len; i++) {
+        _cleanup_free_ char *e = m87_xasprintf("external:%s", s->external_links.items[i]);
+        m87_jw_str(w, e);
+    }
+    m87_jw_arr_close(w);
+}
+
+void compose_write_host_kernel(struct m87_jw *w, const struct spec_service *s,
+                               const struct compose_body_opts *o, const struct compose_instance *in)
+{
+    if (o && o->volumes_from)
+        strv_member(w, "VolumesFrom", o->volumes_from);
+    else
+        strv_member(w, "VolumesFrom", &s->volumes_from);
+    write_links(w, s, o, in);
     strv_member(w, "GroupAdd", &s->group_add);
     strv_member(w, "DeviceCgroupRules", &s->device_cgroup_rules);
     m87_jw_kstr_opt(w, "Runtime", s->runtime);
@@ -41,4 +70,13 @@ void compose_write_host_kernel(struct m87_jw *w, const struct spec_service *s,
     m87_jw_kstr_opt(w, "UTSMode", s->uts);
     m87_jw_kstr_opt(w, "UsernsMode", s->userns_mode);
     m87_jw_kstr_opt(w, "CgroupnsMode", s->cgroup);
+}
+
+/* On a user-defined network dockerd keeps link aliases on the endpoint, where compose v2 sends
+ * them (HostConfig.Links is dropped there); the hash has them in HostConfig. */
+void compose_write_endpoint_links(struct m87_jw *w, const struct compose_body_opts *o,
+                                  const struct compose_instance *in)
+{
+    if (in && o && o->links)
+        strv_member(w, "Links", o->links);
 }

@@ -6,8 +6,7 @@
  * NetworkingConfig, the hash's own members) is written through the same file-local member
  * writers, which skip what is unset; a part moved to a file of its own would need them
  * exported to the whole module, where the next writer could bypass them. Names and labels,
- * which are not JSON, live in compose-names.c; the kernel's scalar knobs (groups, OOM, CPU
- * periods, namespaces) in compose-create-host.c, which needs none of the writers here. */
+ * which are not JSON, live in compose-names.c; scalars and lists in compose-create-host.c. */
 #include <string.h>
 
 #include "compose/compose-internal.h"
@@ -458,7 +457,7 @@ static void write_host_config(struct m87_jw *w, const struct spec_project *p,
     m87_jw_kbool(w, "ReadonlyRootfs", s->read_only);
     m87_jw_kbool(w, "Privileged", s->privileged);
     write_map_member(w, "StorageOpt", &s->storage_opt);
-    compose_write_host_kernel(w, s, o);
+    compose_write_host_kernel(w, s, o, in);
     m87_jw_obj_close(w);
 }
 
@@ -477,7 +476,7 @@ static const struct spec_service_network *service_network(const struct spec_serv
  * parts in compose-up.c. Aliases as compose v2: the container's name, the service's, the
  * user's. */
 static void write_endpoint(struct m87_jw *w, const struct spec_service *s, const char *key,
-                           const struct compose_instance *in)
+                           const struct compose_body_opts *o, const struct compose_instance *in)
 {
     const struct spec_service_network *sn = service_network(s, key);
     m87_jw_obj_open(w);
@@ -496,6 +495,7 @@ static void write_endpoint(struct m87_jw *w, const struct spec_service *s, const
         m87_jw_kstr_opt(w, "IPv6Address", sn->ipv6_address);
         m87_jw_obj_close(w);
     }
+    compose_write_endpoint_links(w, o, in);
     m87_jw_obj_close(w);
 }
 
@@ -518,7 +518,7 @@ static void write_networking(struct m87_jw *w, const struct spec_project *p,
     for (size_t i = 0; i < at_create; i++) {
         _cleanup_free_ char *name = compose_network_name(p, keys[i]);
         m87_jw_key(w, name);
-        write_endpoint(w, s, keys[i], in);
+        write_endpoint(w, s, keys[i], o, in);
     }
     m87_jw_obj_close(w);
     m87_jw_obj_close(w);

@@ -282,6 +282,7 @@ static void dump_storage(struct spec_out *o, const struct spec_service *s)
             dump_mount(o, &s->mounts[i]);
         out_seq_close(o);
     }
+    kstrv(o, "volumes_from", &s->volumes_from);
     kstr(o, "working_dir", s->working_dir);
 }
 
@@ -351,6 +352,7 @@ static void dump_process(struct spec_out *o, const struct spec_service *s)
     kstrv(o, "env_file", &s->env_files);
     kkv(o, "environment", &s->environment);
     kstrv(o, "expose", &s->expose);
+    kstrv(o, "external_links", &s->external_links);
     kstrv(o, "extra_hosts", &s->extra_hosts);
     kstrv(o, "group_add", &s->group_add);
 }
@@ -371,6 +373,7 @@ static void dump_service(struct spec_out *o, const struct spec_service *s)
         kbool(o, "init", s->init);
     kstr(o, "ipc", s->ipc);
     kkv(o, "labels", &s->labels);
+    kstrv(o, "links", &s->links);
     if (s->log_driver || s->log_options.len) {
         out_key(o, "logging");
         out_map_open(o);

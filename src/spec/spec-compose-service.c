@@ -40,6 +40,7 @@ static const char *const service_fields[] = {
     "env_file",
     "environment",
     "expose",
+    "external_links",
     "extra_hosts",
     "group_add",
     "healthcheck",
@@ -48,12 +49,14 @@ static const char *const service_fields[] = {
     "init",
     "ipc",
     "labels",
+    "links",
     "logging",
     "mac_address",
     "mem_limit",
     "mem_reservation",
     "mem_swappiness",
     "memswap_limit",
+    "net",
     "network_mode",
     "networks",
     "oom_kill_disable",
@@ -84,6 +87,7 @@ static const char *const service_fields[] = {
     "userns_mode",
     "uts",
     "volumes",
+    "volumes_from",
     "working_dir",
     NULL,
 };
@@ -99,20 +103,16 @@ static const char *const service_unsupported[] = {
     "credential_spec",
     "develop",
     "extends",
-    "external_links",
     "gpus",
     "isolation",
     "label_file",
-    "links",
     "models",
-    "net",
     "post_start",
     "pre_stop",
     "provider",
     "pull_refresh_after",
     "use_api_socket",
     "volume_driver",
-    "volumes_from",
     NULL,
 };
 
@@ -383,6 +383,9 @@ void spec_compose_service_init(struct spec_service *s)
     m87_strv_init(&s->group_add);
     m87_strv_init(&s->device_cgroup_rules);
     m87_kvlist_init(&s->storage_opt);
+    m87_strv_init(&s->volumes_from);
+    m87_strv_init(&s->links);
+    m87_strv_init(&s->external_links);
     s->replicas = 1;
     s->mem_limit = s->memswap_limit = s->mem_reservation = SPEC_UNSET;
     s->nano_cpus = s->cpu_shares = s->pids_limit = s->shm_size = SPEC_UNSET;
@@ -500,14 +503,16 @@ void spec_compose_service_release(struct spec_service *s)
                      &s->ipc};
     for (size_t i = 0; i < M87_ARRAY_LEN(strs); i++)
         free(*strs[i]);
-    struct m87_strv *strvs[] = {&s->command,      &s->entrypoint,
-                                &s->env_files,    &s->expose,
-                                &s->cap_add,      &s->cap_drop,
-                                &s->security_opt, &s->seccomp_files,
-                                &s->extra_hosts,  &s->dns,
-                                &s->dns_search,   &s->dns_opt,
-                                &s->profiles,     &s->healthcheck.test,
-                                &s->group_add,    &s->device_cgroup_rules};
+    struct m87_strv *strvs[] = {&s->command,       &s->entrypoint,
+                                &s->env_files,     &s->expose,
+                                &s->cap_add,       &s->cap_drop,
+                                &s->security_opt,  &s->seccomp_files,
+                                &s->extra_hosts,   &s->dns,
+                                &s->dns_search,    &s->dns_opt,
+                                &s->profiles,      &s->healthcheck.test,
+                                &s->group_add,     &s->device_cgroup_rules,
+                                &s->volumes_from,  &s->links,
+                                &s->external_links};
     for (size_t i = 0; i < M87_ARRAY_LEN(strvs); i++)
         m87_strv_release(strvs[i]);
     struct m87_kvlist *kvs[] = {&s->environment, &s->tmpfs,       &s->labels,

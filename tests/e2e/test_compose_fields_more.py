@@ -4,6 +4,7 @@ compared with what Debian's docker-compose 1.29 makes of the same file on the sa
 assertion names the field it covers."""
 
 import os
+import time
 
 import pytest
 
@@ -283,3 +284,164 @@ def test_container_namespace_and_recreate_follows_owner(env, make_project):
     assert now["Id"] != guest
     assert now["HostConfig"]["IpcMode"] == "container:" + owner["Id"]
     assert now["State"]["Running"]
+
+
+# ---------------------------------------------------------------- volumes_from, links, net
+
+
+def _exec_status(p, cid, argv, timeout=20):
+    """Run argv in container cid and return its exit code."""
+    ex = p.api("POST", "/containers/%s/exec" % cid,
+               {"Cmd": argv, "AttachStdout": False, "AttachStderr": False})
+    p.api("POST", "/exec/%s/start" % ex["Id"], {"Detach": True})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = p.api("GET", "/exec/%s/json" % ex["Id"])
+        if not info["Running"] and info["ExitCode"] is not None:
+            return info["ExitCode"]
+        time.sleep(0.1)
+    raise AssertionError("exec %r did not end" % (argv,))
+
+
+def _sharing_file(img, external):
+    return """
+        services:
+          data:
+            image: %(img)s
+            command: ["sleep", "3600"]
+            stop_grace_period: 0s
+            volumes: ["/anon", "shared:/shared"]
+          reader:
+            image: %(img)s
+            command: ["sleep", "3600"]
+            stop_grace_period: 0s
+            volumes_from: ["data:ro"]
+            links: ["data:store", "data"]
+          writer:
+            image: %(img)s
+            command: ["sleep", "3600"]
+            stop_grace_period: 0s
+            volumes_from: ["container:%(ext)s:rw"]
+            external_links: ["%(ext)s:outside"]
+            network_mode: bridge
+        volumes:
+          shared:
+    """ % {"img": img, "ext": external}
+
+
+def _links(info):
+    """(container name, alias) of every link of a container, wherever dockerd keeps it."""
+    pairs = set()
+    for link in info["HostConfig"]["Links"] or []:           # "/NAME:/SELF/ALIAS"
+        name, _, path = link.partition(":")
+        pairs.add((name.lstrip("/"), path.rsplit("/", 1)[1]))
+    for net in info["NetworkSettings"]["Networks"].values():
+        for link in net["Links"] or []:                       # "NAME:ALIAS"
+            name, _, alias = link.partition(":")
+            pairs.add((name, alias or name))
+    return pairs
+
+
+def _rw_by_destination(info, wanted):
+    return {m["Destination"]: m["RW"] for m in info["Mounts"] if m["Destination"] in wanted}
+
+
+def test_volumes_from_and_links_match_docker_compose(env, make_project):
+    other = make_project()
+    other.compose("""
+        services:
+          ext:
+            image: %s
+            command: ["sleep", "3600"]
+            stop_grace_period: 0s
+            volumes: ["/extvol"]
+            network_mode: bridge
+    """ % env.small_image)
+    other.up()
+    ext = other.service("ext")
+    ext_name = ext["Name"].lstrip("/")
+    m87, v1 = make_project(), make_project()
+    for p in (m87, v1):
+        p.compose(_sharing_file(env.small_image, ext_name))
+    m87.up()
+    v1.docker_compose("up", "-d", check=0)
+    for p in (m87, v1):
+        data, reader, writer = p.service("data"), p.service("reader"), p.service("writer")
+        h = reader["HostConfig"]
+        assert h["VolumesFrom"] == [data["Id"] + ":ro"], p.name                  # volumes_from
+        assert _rw_by_destination(reader, {"/anon", "/shared"}) == {
+            "/anon": False, "/shared": False}, p.name                            # :ro applied
+        assert writer["HostConfig"]["VolumesFrom"][0].split(":")[-1] == "rw"     # container:
+        assert _rw_by_destination(writer, {"/extvol"}) == {"/extvol": True}, p.name
+        # links: the alias and the service name lead to data's container (dockerd keeps them
+        # in HostConfig on the default bridge, on the endpoint on a user-defined network)
+        data_name = data["Name"].lstrip("/")
+        assert (data_name, "store") in _links(reader), (p.name, _links(reader))  # links alias
+        assert (data_name, "data") in _links(reader), (p.name, _links(reader))   # links name
+        assert (ext_name, "outside") in _links(writer), (p.name, _links(writer))  # external_links
+        assert reader["State"]["Running"] and writer["State"]["Running"]
+    # the aliases resolve inside the containers
+    reader, writer = m87.service("reader"), m87.service("writer")
+    assert _exec_status(m87, reader["Id"], ["ping", "-c", "1", "-W", "2", "store"]) == 0
+    assert _exec_status(m87, writer["Id"], ["ping", "-c", "1", "-W", "2", "outside"]) == 0
+    # started after what they take volumes from and link to
+    assert reader["State"]["StartedAt"] >= m87.service("data")["State"]["StartedAt"]
+
+
+def test_volumes_from_follows_a_recreated_source(env, project):
+    p = project
+    text = _sharing_file(env.small_image, "unused").replace(
+        '            volumes_from: ["container:unused:rw"]\n'
+        '            external_links: ["unused:outside"]\n', "")
+    p.compose(text)
+    p.up()
+    reader = p.service("reader")["Id"]
+    p.up()
+    assert p.service("reader")["Id"] == reader                                  # kept
+    p.compose(text.replace('volumes: ["/anon", "shared:/shared"]',
+                           'volumes: ["/anon", "shared:/shared", "/more"]'))
+    p.up()
+    data, now = p.service("data"), p.service("reader")
+    assert now["Id"] != reader                       # the source was recreated: so is the reader
+    assert now["HostConfig"]["VolumesFrom"] == [data["Id"] + ":ro"]
+    assert "/more" in _rw_by_destination(now, {"/more"})
+
+
+def test_net_is_network_mode(env, project):
+    p = project
+    p.compose("""
+        services:
+          old:
+            image: %s
+            command: ["sleep", "3600"]
+            stop_grace_period: 0s
+            net: none
+    """ % env.small_image)
+    p.up()
+    assert p.service("old")["HostConfig"]["NetworkMode"] == "none"              # net
+
+
+def test_bad_references_name_file_line_and_field(env, project):
+    p = project
+    cases = [
+        ("volumes_from: [nope]", "5:20: services.web.volumes_from[0]: undefined service 'nope'"),
+        ("volumes_from: ['other:rx']", "5:20: services.web.volumes_from[0]: invalid "
+                                       "volumes_from 'other:rx'"),
+        ("links: [web]", "5:13: services.web.links[0]: a service cannot link to itself"),
+        ("links: ['other:']", "5:13: services.web.links[0]: invalid link 'other:'"),
+        ("external_links: [a:b:c]", "5:22: services.web.external_links[0]: invalid link "
+                                    "'a:b:c'"),
+        ("net: nowhere", "5:10: services.web.net: invalid network mode 'nowhere'"),
+    ]
+    for field, message in cases:
+        p.compose("""
+            services:
+              web:
+                image: %s
+                %s
+              other:
+                image: %s
+        """ % (env.small_image, field, env.small_image))
+        r = p.run("up", "-d", check=2)
+        assert "compose.yaml:" + message in r.err, (field, r.err)
+    assert p.containers() == []

@@ -711,6 +711,54 @@ static void test_body_kernel_fields(void **state)
     project_release(&p);
 }
 
+static void test_body_volumes_from_and_links(void **state)
+{
+    (void)state;
+    struct spec_project p;
+    rich_project(&p);
+    struct spec_service *s = &p.services[2];
+    char base[COMPOSE_HASH_HEX + 1], h[COMPOSE_HASH_HEX + 1];
+    m87_strv_add(&s->volumes_from, "service:db:ro");
+    m87_strv_add(&s->links, "db:store");
+    m87_strv_add(&s->external_links, "redis");
+    hash_of(&p, s, base);
+    const char *const vf[] = {"0123:ro", NULL};
+    const char *const links[] = {"proj-db-1:store", "proj-db-1:db-1", "redis:redis", NULL};
+    struct m87_strv vfv, lv;
+    strv_of(&vfv, vf);
+    strv_of(&lv, links);
+    struct compose_body_opts o = {.volumes_from = &vfv, .links = &lv};
+    _cleanup_(m87_json_freep) struct m87_json *doc = body_of(&p, s, &o, &web1);
+    assert_strings(J(doc, "HostConfig", "VolumesFrom"), vf);
+    assert_strings(J(doc, "HostConfig", "Links"), links);
+    /* and on the endpoint, where dockerd keeps them on a user-defined network */
+    const struct m87_json *eps = J(doc, "NetworkingConfig", "EndpointsConfig");
+    assert_int_equal(m87_json_len(eps), 1);
+    assert_strings(J(m87_json_at(eps, 0), "Links"), links);
+    /* the hash follows the source container, and takes links as written */
+    struct compose_body_opts o1 = {.volumes_from = &vfv, .links = &lv};
+    compose_config_hash(&p, s, &o1, h);
+    char other[COMPOSE_HASH_HEX + 1];
+    free(vfv.items[0]);
+    vfv.items[0] = m87_xstrdup("4567:ro");
+    compose_config_hash(&p, s, &o1, other);
+    assert_string_not_equal(h, other);
+    m87_strv_add(&lv, "proj-db-2:store");
+    struct compose_body_opts o2 = {.volumes_from = &vfv, .links = &lv};
+    char scaled[COMPOSE_HASH_HEX + 1];
+    compose_config_hash(&p, s, &o2, scaled);
+    assert_string_equal(other, scaled);
+    m87_strv_add(&s->external_links, "other:alias");
+    compose_config_hash(&p, s, &o2, scaled);
+    assert_string_not_equal(other, scaled);
+    m87_strv_release(&vfv);
+    m87_strv_release(&lv);
+    m87_strv_release(&s->volumes_from);
+    m87_strv_release(&s->links);
+    m87_strv_release(&s->external_links);
+    project_release(&p);
+}
+
 /* ---- the hash -----------------------------------------------------------------------------------
  */
 
@@ -1167,6 +1215,7 @@ int main(void)
         cmocka_unit_test(test_body_endpoints),
         cmocka_unit_test(test_body_network_mode),
         cmocka_unit_test(test_body_kernel_fields),
+        cmocka_unit_test(test_body_volumes_from_and_links),
         cmocka_unit_test(test_hash_stable_and_canonical),
         cmocka_unit_test(test_hash_ignores_scheduling_fields),
         cmocka_unit_test(test_hash_changes_with_config),
