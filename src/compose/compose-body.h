@@ -78,8 +78,10 @@ void compose_write_host_kernel(struct m87_jw *w, const struct spec_service *s,
                                const struct compose_body_opts *o,
                                const struct compose_instance *in);
 
-/* The links of o on an endpoint at create (not in the hash input). */
-void compose_write_endpoint_links(struct m87_jw *w, const struct compose_body_opts *o,
-                                  const struct compose_instance *in);
+/* The links of o on an endpoint at create, and from API 1.44 the MAC address on the primary
+ * one (not in the hash input, which has them in HostConfig and Config). */
+void compose_write_endpoint_more(struct m87_jw *w, const struct spec_service *s,
+                                 const struct compose_body_opts *o,
+                                 const struct compose_instance *in, bool primary);
 
 #endif

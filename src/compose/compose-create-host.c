@@ -73,10 +73,16 @@ void compose_write_host_kernel(struct m87_jw *w, const struct spec_service *s,
 }
 
 /* On a user-defined network dockerd keeps link aliases on the endpoint, where compose v2 sends
- * them (HostConfig.Links is dropped there); the hash has them in HostConfig. */
-void compose_write_endpoint_links(struct m87_jw *w, const struct compose_body_opts *o,
-                                  const struct compose_instance *in)
+ * them (HostConfig.Links is dropped there); the hash has them in HostConfig. From API 1.44 the
+ * MAC address goes on the primary endpoint, as v2 sends it (Config.MacAddress is deprecated). */
+void compose_write_endpoint_more(struct m87_jw *w, const struct spec_service *s,
+                                 const struct compose_body_opts *o,
+                                 const struct compose_instance *in, bool primary)
 {
-    if (in && o && o->links)
+    if (in == NULL || o == NULL)
+        return;
+    if (o->links)
         strv_member(w, "Links", o->links);
+    if (primary && o->all_endpoints)
+        m87_jw_kstr_opt(w, "MacAddress", s->mac_address);
 }

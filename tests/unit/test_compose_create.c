@@ -684,6 +684,16 @@ static void test_body_kernel_fields(void **state)
     assert_jstr(J(hc, "UsernsMode"), "host");
     assert_jstr(J(hc, "CgroupnsMode"), "private");
     assert_jstr(J(doc, "MacAddress"), "02:42:ac:11:00:02");
+    /* API >= 1.44: on the primary endpoint instead, and the hash is the same */
+    struct compose_body_opts o44 = {.pid_mode = "container:0123", .all_endpoints = true};
+    _cleanup_(m87_json_freep) struct m87_json *d44 = body_of(&p, s, &o44, &web1);
+    assert_null(J(d44, "MacAddress"));
+    const struct m87_json *eps = J(d44, "NetworkingConfig", "EndpointsConfig");
+    assert_jstr(J(m87_json_at(eps, 0), "MacAddress"), "02:42:ac:11:00:02");
+    char ha[COMPOSE_HASH_HEX + 1], hb[COMPOSE_HASH_HEX + 1];
+    compose_config_hash(&p, s, &o, ha);
+    compose_config_hash(&p, s, &o44, hb);
+    assert_string_equal(ha, hb);
 
     /* each is in the hash, and a resolved namespace follows its container */
     hash_of(&p, s, h);
