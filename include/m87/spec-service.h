@@ -98,6 +98,15 @@ struct spec_device {
     char *permissions; /* default "rwm" */
 };
 
+/* A device request: gpus, or deploy.resources.reservations.devices. */
+struct spec_device_request {
+    char *driver;                 /* NULL: dockerd picks one by capability */
+    int64_t count;                /* -1: all (also when neither count nor device_ids is given) */
+    struct m87_strv device_ids;   /* instead of a count */
+    struct m87_strv capabilities; /* for gpus with "gpu" added, as compose v2 */
+    struct m87_kvlist options;
+};
+
 /* A service's use of a top-level config or secret. */
 struct spec_file_ref {
     char *source; /* the top-level key */
@@ -201,6 +210,8 @@ struct spec_service {
     struct m87_strv volumes_from;   /* "service:NAME[:ro|:rw]" or "container:NAME[:ro|:rw]" */
     struct m87_strv links;          /* "SERVICE[:ALIAS]" */
     struct m87_strv external_links; /* "CONTAINER[:ALIAS]" */
+    struct spec_device_request *device_requests; /* reservations.devices, then gpus */
+    size_t n_device_requests;
 };
 
 #endif

@@ -3,6 +3,9 @@
  * uts, user and cgroup namespaces; and those that name other containers: VolumesFrom, Links. Only
  * scalars and lists, each left out when unset, so that the body (and the hash taken of it) of a
  * service without them is what it was before they existed. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "compose/compose-internal.h"
 #include "m87/alloc.h"
 #include "m87/json-write.h"
@@ -45,6 +48,50 @@ static void write_links(struct m87_jw *w, const struct spec_service *s,
     m87_jw_arr_close(w);
 }
 
+static int kv_cmp(const void *a, const void *b)
+{
+    return strcmp((*(const struct m87_kv *const *)a)->key, (*(const struct m87_kv *const *)b)->key);
+}
+
+/* Sorted by key, so that the hash does not depend on the order the file has them in. */
+static void write_sorted_map(struct m87_jw *w, const struct m87_kvlist *l)
+{
+    _cleanup_free_ const struct m87_kv **v = m87_xcalloc(l->len ? l->len : 1, sizeof(*v));
+    for (size_t i = 0; i < l->len; i++)
+        v[i] = &l->items[i];
+    qsort(v, l->len, sizeof(*v), kv_cmp);
+    m87_jw_obj_open(w);
+    for (size_t i = 0; i < l->len; i++)
+        m87_jw_kstr(w, v[i]->key, v[i]->value ? v[i]->value : "");
+    m87_jw_obj_close(w);
+}
+
+/* As compose v2: [{Driver, Count, DeviceIDs, Capabilities: [[...]], Options}]. */
+static void write_device_requests(struct m87_jw *w, const struct spec_service *s)
+{
+    if (s->n_device_requests == 0)
+        return;
+    m87_jw_key(w, "DeviceRequests");
+    m87_jw_arr_open(w);
+    for (size_t i = 0; i < s->n_device_requests; i++) {
+        const struct spec_device_request *d = &s->device_requests[i];
+        m87_jw_obj_open(w);
+        m87_jw_kstr(w, "Driver", d->driver ? d->driver : "");
+        m87_jw_kint(w, "Count", d->count);
+        strv_member(w, "DeviceIDs", &d->device_ids);
+        m87_jw_key(w, "Capabilities");
+        m87_jw_arr_open(w);
+        m87_jw_strv(w, &d->capabilities);
+        m87_jw_arr_close(w);
+        if (d->options.len > 0) {
+            m87_jw_key(w, "Options");
+            write_sorted_map(w, &d->options);
+        }
+        m87_jw_obj_close(w);
+    }
+    m87_jw_arr_close(w);
+}
+
 void compose_write_host_kernel(struct m87_jw *w, const struct spec_service *s,
                                const struct compose_body_opts *o, const struct compose_instance *in)
 {
@@ -53,6 +100,7 @@ void compose_write_host_kernel(struct m87_jw *w, const struct spec_service *s,
     else
         strv_member(w, "VolumesFrom", &s->volumes_from);
     write_links(w, s, o, in);
+    write_device_requests(w, s);
     strv_member(w, "GroupAdd", &s->group_add);
     strv_member(w, "DeviceCgroupRules", &s->device_cgroup_rules);
     m87_jw_kstr_opt(w, "Runtime", s->runtime);

@@ -146,6 +146,36 @@ static void dump_devices(struct spec_out *o, const struct spec_service *s)
     out_seq_close(o);
 }
 
+/* gpus and reservations.devices, both as the latter: reading it back gives the same requests. */
+static void dump_device_requests(struct spec_out *o, const struct spec_service *s)
+{
+    if (s->n_device_requests == 0)
+        return;
+    const char *const path[] = {"deploy", "resources", "reservations"};
+    for (size_t i = 0; i < M87_ARRAY_LEN(path); i++) {
+        out_key(o, path[i]);
+        out_map_open(o);
+    }
+    out_key(o, "devices");
+    out_seq_open(o);
+    for (size_t i = 0; i < s->n_device_requests; i++) {
+        const struct spec_device_request *d = &s->device_requests[i];
+        out_map_open(o);
+        kstrv(o, "capabilities", &d->capabilities);
+        if (d->count == -1)
+            kstr(o, "count", "all");
+        else if (d->device_ids.len == 0)
+            kint(o, "count", d->count);
+        kstrv(o, "device_ids", &d->device_ids);
+        kstr(o, "driver", d->driver);
+        kkv(o, "options", &d->options);
+        out_map_close(o);
+    }
+    out_seq_close(o);
+    for (size_t i = 0; i < M87_ARRAY_LEN(path); i++)
+        out_map_close(o);
+}
+
 static void dump_healthcheck(struct spec_out *o, const struct spec_service *s)
 {
     const struct spec_healthcheck *h = &s->healthcheck;
@@ -336,6 +366,7 @@ static void dump_process(struct spec_out *o, const struct spec_service *s)
     }
     kstr(o, "cpuset", s->cpuset);
     dump_depends(o, s);
+    dump_device_requests(o, s);
     kstrv(o, "device_cgroup_rules", &s->device_cgroup_rules);
     dump_devices(o, s);
     kstrv(o, "dns", &s->dns);

@@ -1,7 +1,7 @@
 /* Service fields that tune the kernel's view of the container: supplementary groups, device
  * cgroup rules, the OCI runtime, OOM settings, swappiness, CFS and real-time CPU periods,
- * storage options, the MAC address, the cgroup parent and the uts, user and cgroup
- * namespaces. */
+ * storage options, the MAC address, the cgroup parent, the uts, user and cgroup namespaces,
+ * and device requests (gpus, deploy.resources.reservations.devices). */
 #include <string.h>
 
 #include "m87/alloc.h"
@@ -171,6 +171,103 @@ static int parse_strings(struct svc *c)
     return 0;
 }
 
+/* ---- device requests ---------------------------------------------------------------------------
+ */
+
+static int parse_count(struct svc *c, const struct cnode *v, const char *path, int64_t *out)
+{
+    if (v->kind == M87_YAML_SCALAR && strcmp(v->text, "all") == 0) {
+        *out = -1;
+        return 0;
+    }
+    if (v->kind == M87_YAML_SCALAR && v->type != M87_YAML_INT &&
+        strspn(v->text, "0123456789") != strlen(v->text))
+        return spec_cn_error(v, c->err, "%s: invalid count '%s' (expected a number or all)", path,
+                             v->text);
+    return spec_cn_int_range(v, path, 1, 1 << 16, out, c->err);
+}
+
+int spec_svc_device_request(struct svc *c, const struct cnode *e, const char *path, bool gpu)
+{
+    static const char *const known[] = {"capabilities", "count",   "device_ids",
+                                        "driver",       "options", NULL};
+    if (spec_cn_keys(e, path, known, NULL, c->err) < 0)
+        return -1;
+    struct spec_service *s = c->s;
+    s->device_requests =
+        m87_xrealloc(s->device_requests, (s->n_device_requests + 1) * sizeof(*s->device_requests));
+    struct spec_device_request *d = &s->device_requests[s->n_device_requests++];
+    *d = (struct spec_device_request){.count = -1};
+    m87_strv_init(&d->device_ids);
+    m87_strv_init(&d->capabilities);
+    m87_kvlist_init(&d->options);
+    const struct cnode *v;
+    const char *t = NULL;
+    _cleanup_free_ char *cp = spec_cn_path(path, "capabilities");
+    _cleanup_free_ char *np = spec_cn_path(path, "count");
+    _cleanup_free_ char *ip = spec_cn_path(path, "device_ids");
+    _cleanup_free_ char *dp = spec_cn_path(path, "driver");
+    _cleanup_free_ char *op = spec_cn_path(path, "options");
+    if ((v = spec_cn_val(e, "capabilities")) &&
+        spec_cn_strings(v, cp, &d->capabilities, c->err) < 0)
+        return -1;
+    if (!gpu && d->capabilities.len == 0)
+        return spec_cn_key_error(e, c->err, "%s: missing required field 'capabilities'", path);
+    if (gpu)
+        m87_strv_add(&d->capabilities, "gpu");
+    if ((v = spec_cn_val(e, "device_ids")) && spec_cn_strings(v, ip, &d->device_ids, c->err) < 0)
+        return -1;
+    if ((v = spec_cn_val(e, "count"))) {
+        if (d->device_ids.len > 0)
+            return spec_cn_error(v, c->err, "%s: cannot be combined with device_ids", np);
+        if (parse_count(c, v, np, &d->count) < 0)
+            return -1;
+    } else if (d->device_ids.len > 0) {
+        d->count = 0;
+    }
+    if ((v = spec_cn_val(e, "driver"))) {
+        if (spec_cn_str(v, dp, &t, c->err) < 0)
+            return -1;
+        d->driver = m87_xstrdup(t);
+    }
+    if ((v = spec_cn_val(e, "options")) && spec_cn_kv(v, op, CN_KV_EMPTY, &d->options, c->err) < 0)
+        return -1;
+    return 0;
+}
+
+/* gpus: all, or a list of device requests. */
+static int parse_gpus(struct svc *c)
+{
+    const struct cnode *v = spec_svc_get(c, "gpus");
+    if (v == NULL)
+        return 0;
+    _cleanup_free_ char *path = m87_xstrdup(c->fpath);
+    if (v->kind == M87_YAML_SCALAR) {
+        if (strcmp(v->text, "all") != 0)
+            return spec_cn_error(v, c->err, "%s: invalid value '%s' (expected all or a list)", path,
+                                 v->text);
+        struct spec_service *s = c->s;
+        s->device_requests = m87_xrealloc(s->device_requests,
+                                          (s->n_device_requests + 1) * sizeof(*s->device_requests));
+        struct spec_device_request *d = &s->device_requests[s->n_device_requests++];
+        *d = (struct spec_device_request){.count = -1};
+        m87_strv_init(&d->device_ids);
+        m87_strv_init(&d->capabilities);
+        m87_kvlist_init(&d->options);
+        m87_strv_add(&d->capabilities, "gpu");
+        return 0;
+    }
+    if (spec_cn_expect(v, path, M87_YAML_SEQUENCE, c->err) < 0)
+        return -1;
+    for (size_t i = 0; i < v->len; i++) {
+        _cleanup_free_ char *ip = spec_cn_path_i(path, i);
+        if (spec_cn_expect(v->items[i], ip, M87_YAML_MAPPING, c->err) < 0 ||
+            spec_svc_device_request(c, v->items[i], ip, true) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* dockerd refuses NanoCpus with CpuPeriod or CpuQuota ("Conflicting options"): say so at load. */
 static int check_cpus(struct svc *c)
 {
@@ -191,7 +288,7 @@ static int check_cpus(struct svc *c)
 
 int spec_svc_host(struct svc *c)
 {
-    if (parse_lists(c) < 0 || parse_numbers(c) < 0 || parse_strings(c) < 0)
+    if (parse_lists(c) < 0 || parse_numbers(c) < 0 || parse_strings(c) < 0 || parse_gpus(c) < 0)
         return -1;
     return check_cpus(c);
 }

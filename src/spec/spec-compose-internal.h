@@ -196,6 +196,10 @@ int spec_svc_runtime(struct svc *c);
  * cpu_rt_*, storage_opt, mac_address, cgroup_parent, uts, userns_mode, cgroup; after
  * spec_svc_runtime, whose cpus it checks against (spec-compose-host.c). */
 int spec_svc_host(struct svc *c);
+/* One device request at e ({capabilities, count, device_ids, driver, options}), appended to the
+ * service's; gpu adds the "gpu" capability and does not require capabilities
+ * (spec-compose-host.c). */
+int spec_svc_device_request(struct svc *c, const struct cnode *e, const char *path, bool gpu);
 
 /* Read the service definition def (a mapping entry whose key is the name) into s, checking every
  * field. Top-level networks, volumes, configs and secrets are already in l->p. */

@@ -42,6 +42,7 @@ static const char *const service_fields[] = {
     "expose",
     "external_links",
     "extra_hosts",
+    "gpus",
     "group_add",
     "healthcheck",
     "hostname",
@@ -94,26 +95,10 @@ static const char *const service_fields[] = {
 
 /* Fields of the compose specification that m87 refuses rather than ignores. */
 static const char *const service_unsupported[] = {
-    "annotations",
-    "attach",
-    "blkio_config",
-    "build",
-    "cpu_count",
-    "cpu_percent",
-    "credential_spec",
-    "develop",
-    "extends",
-    "gpus",
-    "isolation",
-    "label_file",
-    "models",
-    "post_start",
-    "pre_stop",
-    "provider",
-    "pull_refresh_after",
-    "use_api_socket",
-    "volume_driver",
-    NULL,
+    "annotations",        "attach",          "blkio_config",  "build",    "cpu_count",
+    "cpu_percent",        "credential_spec", "develop",       "extends",  "isolation",
+    "label_file",         "models",          "post_start",    "pre_stop", "provider",
+    "pull_refresh_after", "use_api_socket",  "volume_driver", NULL,
 };
 
 /* ---- field access ------------------------------------------------------------------------------
@@ -485,6 +470,13 @@ static void release_lists(struct spec_service *s)
         free(s->devices[i].permissions);
     }
     free(s->devices);
+    for (size_t i = 0; i < s->n_device_requests; i++) {
+        free(s->device_requests[i].driver);
+        m87_strv_release(&s->device_requests[i].device_ids);
+        m87_strv_release(&s->device_requests[i].capabilities);
+        m87_kvlist_release(&s->device_requests[i].options);
+    }
+    free(s->device_requests);
     ports_free(s->ports, s->n_ports);
     refs_free(s->configs, s->n_configs);
     refs_free(s->secrets, s->n_secrets);

@@ -445,3 +445,92 @@ def test_bad_references_name_file_line_and_field(env, project):
         r = p.run("up", "-d", check=2)
         assert "compose.yaml:" + message in r.err, (field, r.err)
     assert p.containers() == []
+
+
+# ---------------------------------------------------------------- device requests
+
+
+def _no_empty(requests):
+    return [{k: v for k, v in r.items() if v not in (None, [], {})} for r in requests]
+
+
+def test_device_requests_match_docker_compose(env, make_project):
+    """dockerd stores DeviceRequests at create and looks for a driver only at start: without
+    a GPU the start fails, and the created container shows what was sent, for m87 as for
+    docker-compose (which knows deploy.resources.reservations.devices, not gpus)."""
+    text = """
+        services:
+          dev:
+            image: %s
+            command: ["sleep", "3600"]
+            stop_grace_period: 0s
+            deploy:
+              resources:
+                reservations:
+                  devices:
+                    - capabilities: [gpu, utility]
+                      driver: nvidia
+                      count: 2
+                      options: {visible: "yes"}
+                    - capabilities: [tpu]
+                      device_ids: ["0", "3"]
+    """ % env.small_image
+    m87, v1 = make_project(), make_project()
+    m87.compose(text)
+    v1.compose(text)
+    r = m87.run("up", "-d")
+    theirs = v1.docker_compose("up", "-d")
+    mine = m87.service("dev")
+    want = [
+        {"Driver": "nvidia", "Count": 2, "DeviceIDs": None,
+         "Capabilities": [["gpu", "utility"]], "Options": {"visible": "yes"}},
+        {"Driver": "", "Count": 0, "DeviceIDs": ["0", "3"],
+         "Capabilities": [["tpu"]], "Options": None},
+    ]
+    got = mine["HostConfig"]["DeviceRequests"]
+    assert got == want, got                                 # deploy.resources.reservations.devices
+    # docker-compose sends empty lists and maps where m87 (like compose v2) leaves them out
+    assert _no_empty(got) == _no_empty(v1.service("dev")["HostConfig"]["DeviceRequests"])
+    if not mine["State"]["Running"]:                        # no such device here: start refused
+        assert r.returncode == 1 and "device driver" in r.err, r.err
+        assert theirs.returncode != 0
+
+
+def test_gpus_and_default_count(env, project):
+    p = project
+    p.compose("""
+        services:
+          all:
+            image: %(img)s
+            command: ["sleep", "3600"]
+            gpus: all
+          some:
+            image: %(img)s
+            command: ["sleep", "3600"]
+            gpus:
+              - driver: nvidia
+                device_ids: ["GPU-1"]
+                capabilities: [compute]
+            deploy:
+              resources:
+                reservations:
+                  devices:
+                    - capabilities: [video]
+    """ % {"img": env.small_image})
+    p.run("up", "-d")
+    got = p.service("all")["HostConfig"]["DeviceRequests"]
+    assert got == [{"Driver": "", "Count": -1, "DeviceIDs": None,
+                    "Capabilities": [["gpu"]], "Options": None}], got          # gpus: all
+    got = p.service("some")["HostConfig"]["DeviceRequests"]
+    assert got == [
+        {"Driver": "", "Count": -1, "DeviceIDs": None,                # no count, no ids: all
+         "Capabilities": [["video"]], "Options": None},
+        {"Driver": "nvidia", "Count": 0, "DeviceIDs": ["GPU-1"],      # gpus: "gpu" added
+         "Capabilities": [["compute", "gpu"]], "Options": None},
+    ], got
+    # in the hash: another capability recreates the container
+    first = p.service("all")["Id"]
+    text = (p.dir / "compose.yaml").read_text()
+    p.compose(text.replace("gpus: all", "gpus: [{capabilities: [x]}]"))
+    p.run("up", "-d")
+    assert p.service("all")["Id"] != first

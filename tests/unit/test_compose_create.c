@@ -769,6 +769,61 @@ static void test_body_volumes_from_and_links(void **state)
     project_release(&p);
 }
 
+static void test_body_device_requests(void **state)
+{
+    (void)state;
+    struct spec_project p;
+    rich_project(&p);
+    struct spec_service *s = &p.services[2];
+    char base[COMPOSE_HASH_HEX + 1], h[COMPOSE_HASH_HEX + 1];
+    hash_of(&p, s, base);
+    struct spec_device_request d[2] = {{.driver = S("nvidia"), .count = -1}, {.count = 0}};
+    const char *const caps[] = {"compute", "gpu", NULL};
+    strv_of(&d[0].capabilities, caps);
+    m87_kvlist_init(&d[0].options);
+    m87_kvlist_add(&d[0].options, "z", "1");
+    m87_kvlist_add(&d[0].options, "a", "2");
+    m87_strv_init(&d[0].device_ids);
+    const char *const ids[] = {"GPU-0", NULL};
+    strv_of(&d[1].device_ids, ids);
+    const char *const tpu[] = {"tpu", NULL};
+    strv_of(&d[1].capabilities, tpu);
+    m87_kvlist_init(&d[1].options);
+    s->device_requests = d;
+    s->n_device_requests = 2;
+    _cleanup_(m87_json_freep) struct m87_json *doc = body_of(&p, s, NULL, &web1);
+    const struct m87_json *dr = J(doc, "HostConfig", "DeviceRequests");
+    assert_int_equal(m87_json_len(dr), 2);
+    const struct m87_json *a = m87_json_at(dr, 0), *b = m87_json_at(dr, 1);
+    assert_jstr(J(a, "Driver"), "nvidia");
+    assert_jint(J(a, "Count"), -1);
+    assert_null(J(a, "DeviceIDs"));
+    assert_int_equal(m87_json_len(J(a, "Capabilities")), 1); /* one set of capabilities */
+    assert_strings(m87_json_at(J(a, "Capabilities"), 0), caps);
+    assert_jstr(J(a, "Options", "a"), "2");
+    assert_jstr(J(b, "Driver"), "");
+    assert_jint(J(b, "Count"), 0);
+    assert_strings(J(b, "DeviceIDs"), ids);
+    assert_null(J(b, "Options"));
+    /* in the hash; the order of the options is not */
+    hash_of(&p, s, h);
+    assert_string_not_equal(base, h);
+    char h2[COMPOSE_HASH_HEX + 1];
+    m87_kvlist_release(&d[0].options);
+    m87_kvlist_add(&d[0].options, "a", "2");
+    m87_kvlist_add(&d[0].options, "z", "1");
+    hash_of(&p, s, h2);
+    assert_string_equal(h, h2);
+    for (size_t i = 0; i < 2; i++) {
+        m87_strv_release(&d[i].capabilities);
+        m87_strv_release(&d[i].device_ids);
+        m87_kvlist_release(&d[i].options);
+    }
+    s->device_requests = NULL;
+    s->n_device_requests = 0;
+    project_release(&p);
+}
+
 /* ---- the hash -----------------------------------------------------------------------------------
  */
 
@@ -1226,6 +1281,7 @@ int main(void)
         cmocka_unit_test(test_body_network_mode),
         cmocka_unit_test(test_body_kernel_fields),
         cmocka_unit_test(test_body_volumes_from_and_links),
+        cmocka_unit_test(test_body_device_requests),
         cmocka_unit_test(test_hash_stable_and_canonical),
         cmocka_unit_test(test_hash_ignores_scheduling_fields),
         cmocka_unit_test(test_hash_changes_with_config),
