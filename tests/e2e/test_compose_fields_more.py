@@ -21,8 +21,11 @@ KERNEL_MEMBERS = ["GroupAdd", "DeviceCgroupRules", "Runtime", "OomScoreAdj", "Oo
 
 
 def _runtime(env):
+    """The extra runtime of the harness's dockerd; "runc" on an external dockerd without it."""
     info = env.docker_api("GET", "/v1.41/info")[1]
-    return RUNTIME if RUNTIME in (info.get("Runtimes") or {}) else "runc"
+    runtimes = info.get("Runtimes") or {}
+    assert env.dockerd is None or RUNTIME in runtimes, runtimes
+    return RUNTIME if RUNTIME in runtimes else "runc"
 
 
 def _kernel_file(img, runtime):
