@@ -98,6 +98,15 @@ struct spec_device {
     char *permissions; /* default "rwm" */
 };
 
+/* A device request: gpus, or deploy.resources.reservations.devices. */
+struct spec_device_request {
+    char *driver;                 /* NULL: dockerd picks one by capability */
+    int64_t count;                /* -1: all (also when neither count nor device_ids is given) */
+    struct m87_strv device_ids;   /* instead of a count */
+    struct m87_strv capabilities; /* for gpus with "gpu" added, as compose v2 */
+    struct m87_kvlist options;
+};
+
 /* A service's use of a top-level config or secret. */
 struct spec_file_ref {
     char *source; /* the top-level key */
@@ -179,6 +188,30 @@ struct spec_service {
     struct m87_strv profiles;
     bool tty;
     bool stdin_open;
+    /* kernel settings: cgroups, namespaces, OOM, runtime (spec-compose-host.c) */
+    struct m87_strv group_add;           /* names or numeric ids */
+    struct m87_strv device_cgroup_rules; /* "c 1:3 mr" */
+    char *runtime;
+    int64_t oom_score_adj;  /* -1000..1000 */
+    int oom_kill_disable;   /* -1 unset, 0, 1 */
+    int64_t mem_swappiness; /* 0..100 */
+    int64_t cpu_period;     /* microseconds, like the three below */
+    int64_t cpu_quota;
+    int64_t cpu_rt_period;
+    int64_t cpu_rt_runtime;
+    struct m87_kvlist storage_opt;
+    char *mac_address;
+    char *cgroup_parent;
+    char *uts;         /* "host" */
+    char *userns_mode; /* "host" */
+    char *cgroup;      /* "host", "private" */
+    char *pid;         /* host, container:NAME, service:NAME */
+    char *ipc;         /* host, private, shareable, none, container:NAME, service:NAME */
+    struct m87_strv volumes_from;   /* "service:NAME[:ro|:rw]" or "container:NAME[:ro|:rw]" */
+    struct m87_strv links;          /* "SERVICE[:ALIAS]" */
+    struct m87_strv external_links; /* "CONTAINER[:ALIAS]" */
+    struct spec_device_request *device_requests; /* reservations.devices, then gpus */
+    size_t n_device_requests;
 };
 
 #endif

@@ -6,7 +6,7 @@
  * NetworkingConfig, the hash's own members) is written through the same file-local member
  * writers, which skip what is unset; a part moved to a file of its own would need them
  * exported to the whole module, where the next writer could bypass them. Names and labels,
- * which are not JSON, live in compose-names.c. */
+ * which are not JSON, live in compose-names.c; scalars and lists in compose-create-host.c. */
 #include <string.h>
 
 #include "compose/compose-internal.h"
@@ -201,7 +201,8 @@ static void write_healthcheck(struct m87_jw *w, const struct spec_service *s)
 }
 
 static void write_config(struct m87_jw *w, const struct spec_project *p,
-                         const struct spec_service *s, const struct compose_instance *in)
+                         const struct spec_service *s, const struct compose_body_opts *o,
+                         const struct compose_instance *in)
 {
     m87_jw_kstr(w, "Image", s->image);
     if (s->has_command) {
@@ -217,6 +218,7 @@ static void write_config(struct m87_jw *w, const struct spec_project *p,
     m87_jw_kstr_opt(w, "WorkingDir", s->working_dir);
     m87_jw_kstr_opt(w, "Hostname", s->hostname);
     m87_jw_kstr_opt(w, "Domainname", s->domainname);
+    m87_jw_kstr_opt(w, "MacAddress", in && o && o->all_endpoints ? NULL : s->mac_address);
     write_ports(w, s, true);
     struct m87_kvlist labels;
     m87_kvlist_init(&labels);
@@ -455,6 +457,8 @@ static void write_host_config(struct m87_jw *w, const struct spec_project *p,
     write_strv_member(w, "SecurityOpt", &s->security_opt);
     m87_jw_kbool(w, "ReadonlyRootfs", s->read_only);
     m87_jw_kbool(w, "Privileged", s->privileged);
+    write_map_member(w, "StorageOpt", &s->storage_opt);
+    compose_write_host_kernel(w, s, o, in);
     m87_jw_obj_close(w);
 }
 
@@ -473,7 +477,8 @@ static const struct spec_service_network *service_network(const struct spec_serv
  * parts in compose-up.c. Aliases as compose v2: the container's name, the service's, the
  * user's. */
 static void write_endpoint(struct m87_jw *w, const struct spec_service *s, const char *key,
-                           const struct compose_instance *in)
+                           const struct compose_body_opts *o, const struct compose_instance *in,
+                           bool primary)
 {
     const struct spec_service_network *sn = service_network(s, key);
     m87_jw_obj_open(w);
@@ -492,6 +497,7 @@ static void write_endpoint(struct m87_jw *w, const struct spec_service *s, const
         m87_jw_kstr_opt(w, "IPv6Address", sn->ipv6_address);
         m87_jw_obj_close(w);
     }
+    compose_write_endpoint_more(w, s, o, in, primary);
     m87_jw_obj_close(w);
 }
 
@@ -514,7 +520,7 @@ static void write_networking(struct m87_jw *w, const struct spec_project *p,
     for (size_t i = 0; i < at_create; i++) {
         _cleanup_free_ char *name = compose_network_name(p, keys[i]);
         m87_jw_key(w, name);
-        write_endpoint(w, s, keys[i], in);
+        write_endpoint(w, s, keys[i], o, in, i == 0);
     }
     m87_jw_obj_close(w);
     m87_jw_obj_close(w);
@@ -527,7 +533,7 @@ static void write_body(struct m87_jw *w, const struct spec_project *p, const str
                        const struct compose_body_opts *o, const struct compose_instance *in)
 {
     m87_jw_obj_open(w);
-    write_config(w, p, s, in);
+    write_config(w, p, s, o, in);
     write_host_config(w, p, s, o, in);
     write_networking(w, p, s, o, in);
 }

@@ -43,7 +43,6 @@
  * new m87 recreates everything once rather than comparing hashes of different things. */
 #define COMPOSE_HASH_FORMAT "m87-compose-config-hash/2"
 
-#define COMPOSE_HASH_HEX 64
 #define COMPOSE_SHORT_ID 12
 
 /* ---- names ----------------------------------------------------------------------------------- */
@@ -67,40 +66,7 @@ char *compose_depends_label(const struct spec_service *s);
 #define COMPOSE_N_CONDITIONS 3
 extern const char *const compose_condition_words[COMPOSE_N_CONDITIONS];
 
-/* ---- create body and hash ------------------------------------------------------------------ */
-
-/* The per-container parts of a create body. */
-struct compose_instance {
-    int number;
-    const char *name;     /* the container's final name (not a temporary one) */
-    const char *image_id; /* com.docker.compose.image */
-    const char *config_hash;
-    const char *replace;                   /* on a recreate: the name of the container replaced */
-    const struct m87_kvlist *anon_volumes; /* target -> volume name kept from the old one */
-};
-
-struct compose_body_opts {
-    const char *network_mode; /* NetworkMode with service:X resolved; NULL: the service's */
-    bool all_endpoints;       /* API >= 1.44: every network in EndpointsConfig at create */
-};
-
-/* The JSON body of POST /containers/create for one container of s. Caller frees. */
-char *compose_create_body(const struct spec_project *p, const struct spec_service *s,
-                          const struct compose_body_opts *o, const struct compose_instance *in);
-
-/* The canonical serialisation the hash is taken of: the create body without its per-container
- * parts (name, number, hash, image and replace labels, the name alias, kept anonymous
- * volumes), every map sorted by key, every network listed, followed by the platform, the
- * container_name and the injected configs and secrets with a digest of their content. Caller
- * frees. */
-char *compose_hash_input(const struct spec_project *p, const struct spec_service *s,
-                         const struct compose_body_opts *o);
-
-/* sha256 hex of COMPOSE_HASH_FORMAT "\n" compose_hash_input(). out holds 65 bytes. */
-void compose_config_hash(const struct spec_project *p, const struct spec_service *s,
-                         const struct compose_body_opts *o, char out[COMPOSE_HASH_HEX + 1]);
-
-/* sha256 of bytes as hex into out (65 bytes). */
+#include "compose/compose-body.h" /* the create body and the hash */
 
 /* The labels of a container, added to out: the user's, then compose's own over them. Without an
  * instance (the hash input), only the user's labels and none under COMPOSE_LABEL_PREFIX. */

@@ -31,55 +31,10 @@ struct up {
 
 /* ---- lookups --------------------------------------------------------------------------------- */
 
-/* Entries are looked at by the jobs of other services and replicas while their owners change
- * them: the fields that never change (service, oneoff, number) are tested before any other. */
-static bool ctr_of(const struct compose_ctr *k, const struct spec_service *s)
-{
-    return !k->oneoff && k->service && strcmp(k->service, s->name) == 0 && !k->gone;
-}
-
-/* The live container of service s with number n (the lowest-numbered one for n == 0). */
-static struct compose_ctr *find_ctr(struct compose_run *r, const struct spec_service *s, int n)
-{
-    struct compose_ctr *best = NULL;
-    size_t len = compose_observed_len(r);
-    for (size_t i = 0; i < len; i++) {
-        struct compose_ctr *k = &r->obs->v[i];
-        if (k->number <= 0 || (n > 0 && k->number != n) || !ctr_of(k, s))
-            continue;
-        if (best == NULL || k->number < best->number)
-            best = k;
-    }
-    return best;
-}
-
 static bool is_temp_name(const char *name, const char *canonical)
 {
     size_t ln = strlen(name), lc = strlen(canonical);
     return ln > lc && strcmp(name + ln - lc, canonical) == 0 && name[ln - lc - 1] == '_';
-}
-
-/* ---- body options ---------------------------------------------------------------------------- */
-
-/* service:NAME shares the namespace of NAME's first container, which converged before us. */
-static int body_opts(struct compose_run *r, const struct spec_service *s,
-                     struct compose_body_opts *bo, char **mode, struct m87_error **err)
-{
-    const char *api = engine_client_api_version(r->c);
-    bo->all_endpoints = api && engine_version_cmp(api, "1.44") >= 0;
-    bo->network_mode = NULL;
-    *mode = NULL;
-    if (s->network_mode == NULL || strncmp(s->network_mode, "service:", 8) != 0)
-        return 0;
-    ssize_t t = compose_service_index(r->p, s->network_mode + 8);
-    const struct compose_ctr *k = t >= 0 ? find_ctr(r, &r->p->services[t], 0) : NULL;
-    if (k == NULL)
-        return m87_error_set(err, M87_E_NOTFOUND, 0,
-                             "service '%s': network_mode %s: no container of that service", s->name,
-                             s->network_mode);
-    *mode = m87_xasprintf("container:%s", k->id);
-    bo->network_mode = *mode;
-    return 0;
 }
 
 /* ---- repair ---------------------------------------------------------------------------------- */
@@ -112,7 +67,7 @@ static int repair_number(struct compose_run *r, const struct spec_service *s, in
     size_t len = compose_observed_len(r);
     for (size_t i = 0; i < len; i++) {
         struct compose_ctr *k = &r->obs->v[i];
-        if (!ctr_of(k, s) || k->number != n)
+        if (!compose_ctr_of(k, s) || k->number != n)
             continue;
         if (keep == NULL) {
             keep = k;
@@ -126,7 +81,7 @@ static int repair_number(struct compose_run *r, const struct spec_service *s, in
         return 0;
     for (size_t i = 0; i < len; i++) {
         struct compose_ctr *k = &r->obs->v[i];
-        if (k == keep || !ctr_of(k, s) || k->number != n)
+        if (k == keep || !compose_ctr_of(k, s) || k->number != n)
             continue;
         compose_warn(r, "container '%s' duplicates '%s' (service '%s', number %d): removing it",
                      k->name, keep->name, s->name, n);
@@ -145,7 +100,7 @@ static int repair(struct compose_run *r, const struct spec_service *s, const cha
     size_t len = compose_observed_len(r);
     for (size_t i = 0; i < len; i++) {
         const struct compose_ctr *k = &r->obs->v[i];
-        if (ctr_of(k, s) && k->number > 0 && repair_number(r, s, k->number, hash, err) < 0)
+        if (compose_ctr_of(k, s) && k->number > 0 && repair_number(r, s, k->number, hash, err) < 0)
             return m87_error_wrap(err, "service '%s'", s->name);
     }
     return 0;
@@ -161,7 +116,7 @@ static int scale_down(struct compose_run *r, const struct spec_service *s, int r
         size_t len = compose_observed_len(r);
         for (size_t i = 0; i < len; i++) {
             struct compose_ctr *k = &r->obs->v[i];
-            if (ctr_of(k, s) && (k->number > replicas || k->number <= 0) &&
+            if (compose_ctr_of(k, s) && (k->number > replicas || k->number <= 0) &&
                 (top == NULL || k->number > top->number))
                 top = k;
         }
@@ -178,8 +133,8 @@ static struct compose_ctr *create_ctr(struct compose_run *r, const struct spec_s
                                       const struct compose_ctr *old, struct m87_error **err)
 {
     struct compose_body_opts bo;
-    _cleanup_free_ char *mode = NULL;
-    if (body_opts(r, s, &bo, &mode, err) < 0)
+    _cleanup_(compose_refs_release) struct compose_refs refs = {0};
+    if (compose_body_opts(r, s, &bo, &refs, err) < 0)
         return NULL;
     _cleanup_free_ char *name = compose_container_name(r->p, s, n);
     const char *image_id = m87_kvlist_get(r->image_ids, s->image);
@@ -289,7 +244,7 @@ static int converge_replica(struct compose_run *r, struct up *u, size_t idx, int
 {
     const struct spec_service *s = &r->p->services[idx];
     const char *hash = u->hash[idx];
-    struct compose_ctr *k = find_ctr(r, s, n);
+    struct compose_ctr *k = compose_find_ctr(r, s, n);
     if (k == NULL) {
         _cleanup_free_ char *name = compose_container_name(r->p, s, n);
         k = create_ctr(r, s, n, hash, name, NULL, err);
@@ -317,8 +272,8 @@ static int service_hash(struct compose_run *r, const struct spec_service *s,
                         char hash[COMPOSE_HASH_HEX + 1], struct m87_error **err)
 {
     struct compose_body_opts bo;
-    _cleanup_free_ char *mode = NULL;
-    if (body_opts(r, s, &bo, &mode, err) < 0)
+    _cleanup_(compose_refs_release) struct compose_refs refs = {0};
+    if (compose_body_opts(r, s, &bo, &refs, err) < 0)
         return -1;
     compose_config_hash(r->p, s, &bo, hash);
     return 0;
@@ -384,15 +339,15 @@ static bool service_has_work(struct compose_run *r, const struct spec_service *s
     }
     int replicas = (int)(s->replicas > 0 ? s->replicas : 0);
     for (int n = 1; n <= replicas; n++) {
-        const struct compose_ctr *k = find_ctr(r, s, n);
+        const struct compose_ctr *k = compose_find_ctr(r, s, n);
         if (k == NULL || diverged(r, s, k, hash))
             return true;
     }
     for (size_t i = 0; i < r->obs->n; i++) {
         const struct compose_ctr *k = &r->obs->v[i];
-        if (!ctr_of(k, s))
+        if (!compose_ctr_of(k, s))
             continue;
-        if (k->number <= 0 || k->number > replicas || k != find_ctr(r, s, k->number))
+        if (k->number <= 0 || k->number > replicas || k != compose_find_ctr(r, s, k->number))
             return true; /* to scale down, or a duplicate */
         _cleanup_free_ char *canonical = compose_container_name(r->p, s, k->number);
         if (strcmp(k->name, canonical) != 0 &&

@@ -146,6 +146,36 @@ static void dump_devices(struct spec_out *o, const struct spec_service *s)
     out_seq_close(o);
 }
 
+/* gpus and reservations.devices, both as the latter: reading it back gives the same requests. */
+static void dump_device_requests(struct spec_out *o, const struct spec_service *s)
+{
+    if (s->n_device_requests == 0)
+        return;
+    const char *const path[] = {"deploy", "resources", "reservations"};
+    for (size_t i = 0; i < M87_ARRAY_LEN(path); i++) {
+        out_key(o, path[i]);
+        out_map_open(o);
+    }
+    out_key(o, "devices");
+    out_seq_open(o);
+    for (size_t i = 0; i < s->n_device_requests; i++) {
+        const struct spec_device_request *d = &s->device_requests[i];
+        out_map_open(o);
+        kstrv(o, "capabilities", &d->capabilities);
+        if (d->count == -1)
+            kstr(o, "count", "all");
+        else if (d->device_ids.len == 0)
+            kint(o, "count", d->count);
+        kstrv(o, "device_ids", &d->device_ids);
+        kstr(o, "driver", d->driver);
+        kkv(o, "options", &d->options);
+        out_map_close(o);
+    }
+    out_seq_close(o);
+    for (size_t i = 0; i < M87_ARRAY_LEN(path); i++)
+        out_map_close(o);
+}
+
 static void dump_healthcheck(struct spec_out *o, const struct spec_service *s)
 {
     const struct spec_healthcheck *h = &s->healthcheck;
@@ -273,6 +303,8 @@ static void dump_storage(struct spec_out *o, const struct spec_service *s)
         out_map_close(o);
     }
     kstr(o, "user", s->user);
+    kstr(o, "userns_mode", s->userns_mode);
+    kstr(o, "uts", s->uts);
     if (s->n_mounts) {
         out_key(o, "volumes");
         out_seq_open(o);
@@ -280,6 +312,7 @@ static void dump_storage(struct spec_out *o, const struct spec_service *s)
             dump_mount(o, &s->mounts[i]);
         out_seq_close(o);
     }
+    kstrv(o, "volumes_from", &s->volumes_from);
     kstr(o, "working_dir", s->working_dir);
 }
 
@@ -322,6 +355,10 @@ static void dump_process(struct spec_out *o, const struct spec_service *s)
     }
     dump_refs(o, "configs", s->configs, s->n_configs);
     kstr(o, "container_name", s->container_name);
+    kint(o, "cpu_period", s->cpu_period);
+    kint(o, "cpu_quota", s->cpu_quota);
+    kint(o, "cpu_rt_period", s->cpu_rt_period);
+    kint(o, "cpu_rt_runtime", s->cpu_rt_runtime);
     kint(o, "cpu_shares", s->cpu_shares);
     if (s->nano_cpus != SPEC_UNSET) {
         _cleanup_free_ char *c = cpus_text(s->nano_cpus);
@@ -329,6 +366,8 @@ static void dump_process(struct spec_out *o, const struct spec_service *s)
     }
     kstr(o, "cpuset", s->cpuset);
     dump_depends(o, s);
+    dump_device_requests(o, s);
+    kstrv(o, "device_cgroup_rules", &s->device_cgroup_rules);
     dump_devices(o, s);
     kstrv(o, "dns", &s->dns);
     kstrv(o, "dns_opt", &s->dns_opt);
@@ -344,7 +383,9 @@ static void dump_process(struct spec_out *o, const struct spec_service *s)
     kstrv(o, "env_file", &s->env_files);
     kkv(o, "environment", &s->environment);
     kstrv(o, "expose", &s->expose);
+    kstrv(o, "external_links", &s->external_links);
     kstrv(o, "extra_hosts", &s->extra_hosts);
+    kstrv(o, "group_add", &s->group_add);
 }
 
 static void dump_service(struct spec_out *o, const struct spec_service *s)
@@ -353,13 +394,17 @@ static void dump_service(struct spec_out *o, const struct spec_service *s)
     out_map_open(o);
     kstrv(o, "cap_add", &s->cap_add);
     kstrv(o, "cap_drop", &s->cap_drop);
+    kstr(o, "cgroup", s->cgroup);
+    kstr(o, "cgroup_parent", s->cgroup_parent);
     dump_process(o, s);
     dump_healthcheck(o, s);
     kstr(o, "hostname", s->hostname);
     kstr(o, "image", s->image);
     if (s->init >= 0)
         kbool(o, "init", s->init);
+    kstr(o, "ipc", s->ipc);
     kkv(o, "labels", &s->labels);
+    kstrv(o, "links", &s->links);
     if (s->log_driver || s->log_options.len) {
         out_key(o, "logging");
         out_map_open(o);
@@ -367,11 +412,17 @@ static void dump_service(struct spec_out *o, const struct spec_service *s)
         kkv(o, "options", &s->log_options);
         out_map_close(o);
     }
+    kstr(o, "mac_address", s->mac_address);
     kint(o, "mem_limit", s->mem_limit);
     kint(o, "mem_reservation", s->mem_reservation);
+    kint(o, "mem_swappiness", s->mem_swappiness);
     kint(o, "memswap_limit", s->memswap_limit);
     kstr(o, "network_mode", s->network_mode);
     dump_networks(o, s);
+    if (s->oom_kill_disable >= 0)
+        kbool(o, "oom_kill_disable", s->oom_kill_disable);
+    kint(o, "oom_score_adj", s->oom_score_adj);
+    kstr(o, "pid", s->pid);
     kint(o, "pids_limit", s->pids_limit);
     kstr(o, "platform", s->platform);
     dump_ports(o, s);
@@ -386,6 +437,7 @@ static void dump_service(struct spec_out *o, const struct spec_service *s)
     } else {
         kstr(o, "restart", s->restart);
     }
+    kstr(o, "runtime", s->runtime);
     if (s->replicas != 1)
         kint(o, "scale", s->replicas);
     dump_refs(o, "secrets", s->secrets, s->n_secrets);
@@ -394,6 +446,7 @@ static void dump_service(struct spec_out *o, const struct spec_service *s)
     ktrue(o, "stdin_open", s->stdin_open);
     kduration(o, "stop_grace_period", s->stop_grace_ns);
     kstr(o, "stop_signal", s->stop_signal);
+    kkv(o, "storage_opt", &s->storage_opt);
     dump_storage(o, s);
     out_map_close(o);
 }

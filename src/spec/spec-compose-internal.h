@@ -166,8 +166,9 @@ char *spec_compose_clean_path(const char *path);
 /* path cleaned, joined to dir first when it is relative. Caller frees. */
 char *spec_compose_join_clean(const char *dir, const char *path);
 
-/* ---- services (spec-compose-service.c; its parts in -svc.c, -process.c, -runtime.c, -links.c,
- * -ports.c, -mounts.c) ------------------------------------------------------------------------- */
+/* ---- services (spec-compose-service.c; its parts in -svc.c, -process.c, -runtime.c, -host.c,
+ * -links.c, -ports.c, -mounts.c)
+ * ------------------------------------------------------------------------- */
 
 /* The state of reading one service: its definition, and the path of the field last fetched. */
 struct svc {
@@ -191,6 +192,14 @@ int spec_svc_links(struct svc *c);
 /* restart, deploy, healthcheck, logging, ulimits, sysctls, labels, extra_hosts
  * (spec-compose-runtime.c). */
 int spec_svc_runtime(struct svc *c);
+/* group_add, device_cgroup_rules, runtime, oom_*, mem_swappiness, cpu_period, cpu_quota,
+ * cpu_rt_*, storage_opt, mac_address, cgroup_parent, uts, userns_mode, cgroup; after
+ * spec_svc_runtime, whose cpus it checks against (spec-compose-host.c). */
+int spec_svc_host(struct svc *c);
+/* One device request at e ({capabilities, count, device_ids, driver, options}), appended to the
+ * service's; gpu adds the "gpu" capability and does not require capabilities
+ * (spec-compose-host.c). */
+int spec_svc_device_request(struct svc *c, const struct cnode *e, const char *path, bool gpu);
 
 /* Read the service definition def (a mapping entry whose key is the name) into s, checking every
  * field. Top-level networks, volumes, configs and secrets are already in l->p. */

@@ -1,5 +1,6 @@
-/* Service fields that refer to other objects of the project: networks, network_mode,
- * depends_on, configs and secrets. Each reference is checked against what is declared. */
+/* Service fields that refer to other objects of the project: networks, network_mode (and v1's
+ * net), pid and ipc, volumes_from, links and external_links, depends_on, configs and secrets. Each
+ * reference is checked against what is declared. */
 #include <arpa/inet.h>
 #include <string.h>
 
@@ -103,14 +104,20 @@ static int parse_networks(struct svc *c)
     return 0;
 }
 
+/* network_mode, or net, its name in the version 1 format. */
 static int parse_network_mode(struct svc *c)
 {
     struct spec_service *s = c->s;
-    if (spec_svc_str(c, "network_mode", &s->network_mode) < 0)
+    const char *field = spec_svc_get(c, "network_mode") ? "network_mode" : "net";
+    if (spec_svc_get(c, "network_mode") && spec_svc_get(c, "net"))
+        return spec_cn_error(spec_cn_get(c->def, "net"), c->err,
+                             "%s: cannot be combined with 'network_mode' (net is its old name)",
+                             c->fpath);
+    if (spec_svc_str(c, field, &s->network_mode) < 0)
         return -1;
     if (s->network_mode == NULL)
         return 0;
-    const struct cnode *v = spec_svc_get(c, "network_mode");
+    const struct cnode *v = spec_svc_get(c, field);
     const char *m = s->network_mode;
     if (spec_cn_val(c->def, "networks"))
         return spec_cn_error(v, c->err, "%s: cannot be combined with 'networks'", c->fpath);
@@ -199,13 +206,13 @@ static int parse_depends(struct svc *c)
     return 0;
 }
 
-/* network_mode service:X starts X first, as compose-go adds it to depends_on. */
-static void implied_dependency(struct svc *c)
+/* network_mode, pid or ipc service:X starts X first, as compose-go adds it to depends_on. */
+static void implied_dependency(struct svc *c, const char *mode)
 {
     struct spec_service *s = c->s;
-    if (s->network_mode == NULL || strncmp(s->network_mode, "service:", 8) != 0)
+    if (mode == NULL || strncmp(mode, "service:", 8) != 0)
         return;
-    const char *target = s->network_mode + 8;
+    const char *target = mode + 8;
     for (size_t i = 0; i < s->n_depends; i++)
         if (strcmp(s->depends[i].service, target) == 0)
             return;
@@ -215,6 +222,145 @@ static void implied_dependency(struct svc *c)
         .condition = SPEC_DEPENDS_STARTED,
         .required = true,
     };
+}
+
+/* ---- pid and ipc -------------------------------------------------------------------------------
+ */
+
+/* pid (host, container:NAME, service:NAME) or ipc (also private, shareable, none). */
+static int parse_namespace(struct svc *c, const char *name, char **out)
+{
+    static const char *const pid_modes[] = {"host", NULL};
+    static const char *const ipc_modes[] = {"host", "private", "shareable", "none", NULL};
+    const char *const *modes = strcmp(name, "pid") == 0 ? pid_modes : ipc_modes;
+    if (spec_svc_str(c, name, out) < 0)
+        return -1;
+    if (*out == NULL)
+        return 0;
+    const struct cnode *v = spec_svc_get(c, name);
+    const char *m = *out;
+    for (size_t i = 0; modes[i]; i++)
+        if (strcmp(m, modes[i]) == 0)
+            return 0;
+    if (strncmp(m, "container:", 10) == 0 && m[10])
+        return 0;
+    if (strncmp(m, "service:", 8) != 0 || m[8] == '\0')
+        return spec_cn_error(
+            v, c->err, "%s: invalid %s mode '%s' (expected %s)", c->fpath, name, m,
+            modes == pid_modes ? "host, container:NAME or service:NAME"
+                               : "host, private, shareable, none, container:NAME or service:NAME");
+    if (strcmp(m + 8, c->s->name) == 0)
+        return spec_cn_error(v, c->err, "%s: a service cannot share its own namespace", c->fpath);
+    if (spec_cn_get(services_of(c), m + 8) == NULL)
+        return spec_cn_error(v, c->err, "%s: undefined service '%s'", c->fpath, m + 8);
+    return 0;
+}
+
+/* ---- volumes_from and links -------------------------------------------------------------------
+ */
+
+static bool is_mode(const char *m)
+{
+    return strcmp(m, "ro") == 0 || strcmp(m, "rw") == 0;
+}
+
+/* SERVICE[:MODE], service:SERVICE[:MODE] or container:NAME[:MODE], MODE ro or rw; kept as
+ * "service:SERVICE[:MODE]" or "container:NAME[:MODE]". */
+static int parse_volume_from(struct svc *c, const struct cnode *e, const char *path,
+                             const char *text)
+{
+    _cleanup_free_ char *copy = m87_xstrdup(text);
+    char *parts[4] = {0};
+    size_t n = 0;
+    for (char *save = NULL, *p = strtok_r(copy, ":", &save); p && n < 4;
+         p = strtok_r(NULL, ":", &save))
+        parts[n++] = p;
+    bool typed = n >= 2 && (strcmp(parts[0], "container") == 0 ||
+                            (strcmp(parts[0], "service") == 0 && !is_mode(parts[1])));
+    const char *type = typed ? parts[0] : "service";
+    const char *name = typed ? parts[1] : parts[0];
+    const char *mode = typed ? parts[2] : parts[1];
+    size_t want = (typed ? 2 : 1) + (mode != NULL);
+    if (n == 0 || n != want || text[0] == ':' || strstr(text, "::") ||
+        text[strlen(text) - 1] == ':' || (mode && !is_mode(mode)))
+        return spec_cn_error(e, c->err,
+                             "%s: invalid volumes_from '%s' (expected SERVICE[:ro|rw] or "
+                             "container:NAME[:ro|rw])",
+                             path, text);
+    if (strcmp(type, "service") == 0) {
+        if (strcmp(name, c->s->name) == 0)
+            return spec_cn_error(e, c->err, "%s: a service cannot take volumes from itself", path);
+        if (spec_cn_get(services_of(c), name) == NULL)
+            return spec_cn_error(e, c->err, "%s: undefined service '%s'", path, name);
+    }
+    _cleanup_free_ char *v =
+        m87_xasprintf("%s:%s%s%s", type, name, mode ? ":" : "", mode ? mode : "");
+    m87_strv_add(&c->s->volumes_from, v);
+    return 0;
+}
+
+/* NAME[:ALIAS], NAME a service of the project (links) or any container (external_links). */
+static int parse_link(struct svc *c, const struct cnode *e, const char *path, const char *text,
+                      bool external)
+{
+    const char *colon = strchr(text, ':');
+    size_t len = colon ? (size_t)(colon - text) : strlen(text);
+    if (len == 0 || (colon && (colon[1] == '\0' || strchr(colon + 1, ':'))))
+        return spec_cn_error(e, c->err, "%s: invalid link '%s' (expected %s[:ALIAS])", path, text,
+                             external ? "CONTAINER" : "SERVICE");
+    _cleanup_free_ char *name = m87_xstrndup(text, len);
+    if (!external && strcmp(name, c->s->name) == 0)
+        return spec_cn_error(e, c->err, "%s: a service cannot link to itself", path);
+    if (!external && spec_cn_get(services_of(c), name) == NULL)
+        return spec_cn_error(e, c->err, "%s: undefined service '%s'", path, name);
+    m87_strv_add(external ? &c->s->external_links : &c->s->links, text);
+    return 0;
+}
+
+static int parse_references(struct svc *c)
+{
+    static const char *const names[] = {"volumes_from", "links", "external_links"};
+    for (size_t k = 0; k < M87_ARRAY_LEN(names); k++) {
+        const struct cnode *n = spec_svc_get(c, names[k]);
+        if (n == NULL)
+            continue;
+        _cleanup_free_ char *path = m87_xstrdup(c->fpath);
+        if (spec_cn_expect(n, path, M87_YAML_SEQUENCE, c->err) < 0)
+            return -1;
+        for (size_t i = 0; i < n->len; i++) {
+            const char *text = NULL;
+            _cleanup_free_ char *ip = spec_cn_path_i(path, i);
+            if (spec_cn_str(n->items[i], ip, &text, c->err) < 0)
+                return -1;
+            int rc = k == 0 ? parse_volume_from(c, n->items[i], ip, text)
+                            : parse_link(c, n->items[i], ip, text, k == 2);
+            if (rc < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* The services a service needs started first without a depends_on entry: network_mode, pid and
+ * ipc service:X, volumes_from X and links X, as compose-go adds them to depends_on. */
+static void implied_dependencies(struct svc *c)
+{
+    struct spec_service *s = c->s;
+    implied_dependency(c, s->network_mode);
+    implied_dependency(c, s->pid);
+    implied_dependency(c, s->ipc);
+    for (size_t i = 0; i < s->volumes_from.len; i++) {
+        const char *v = s->volumes_from.items[i];
+        if (strncmp(v, "service:", 8) != 0)
+            continue;
+        _cleanup_free_ char *mode = m87_xstrndup(v, 8 + strcspn(v + 8, ":"));
+        implied_dependency(c, mode);
+    }
+    for (size_t i = 0; i < s->links.len; i++) {
+        const char *l = s->links.items[i];
+        _cleanup_free_ char *mode = m87_xasprintf("service:%.*s", (int)strcspn(l, ":"), l);
+        implied_dependency(c, mode);
+    }
 }
 
 /* ---- configs and secrets -----------------------------------------------------------------------
@@ -324,9 +470,12 @@ static int parse_refs(struct svc *c, const char *name, bool secret)
 
 int spec_svc_links(struct svc *c)
 {
-    if (parse_networks(c) < 0 || parse_network_mode(c) < 0 || parse_depends(c) < 0 ||
-        parse_refs(c, "configs", false) < 0 || parse_refs(c, "secrets", true) < 0)
+    struct spec_service *s = c->s;
+    if (parse_networks(c) < 0 || parse_network_mode(c) < 0 ||
+        parse_namespace(c, "pid", &s->pid) < 0 || parse_namespace(c, "ipc", &s->ipc) < 0 ||
+        parse_references(c) < 0 || parse_depends(c) < 0 || parse_refs(c, "configs", false) < 0 ||
+        parse_refs(c, "secrets", true) < 0)
         return -1;
-    implied_dependency(c);
+    implied_dependencies(c);
     return 0;
 }

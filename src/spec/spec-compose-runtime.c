@@ -94,8 +94,8 @@ static void limit(struct svc *c, const char *what, const char *short_key, int64_
 static int parse_limits(struct svc *c, const struct cnode *n, const char *path, bool reservation)
 {
     static const char *const known_limits[] = {"cpus", "memory", "pids", NULL};
-    static const char *const known_res[] = {"cpus", "memory", NULL};
-    static const char *const unsupported_res[] = {"devices", "generic_resources", NULL};
+    static const char *const known_res[] = {"cpus", "memory", "devices", NULL};
+    static const char *const unsupported_res[] = {"generic_resources", NULL};
     static const char *const unsupported_limits[] = {"devices", "generic_resources", NULL};
     if (spec_cn_keys(n, path, reservation ? known_res : known_limits,
                 reservation ? unsupported_res : unsupported_limits, c->err) < 0)
@@ -124,6 +124,17 @@ static int parse_limits(struct svc *c, const struct cnode *n, const char *path, 
         if (spec_cn_int_range(f, pp, -1, INT64_MAX, &v, c->err) < 0)
             return -1;
         limit(c, pp, "pids_limit", &s->pids_limit, v);
+    }
+    _cleanup_free_ char *dp = spec_cn_path(path, "devices");
+    if (reservation && (f = spec_cn_val(n, "devices"))) {
+        if (spec_cn_expect(f, dp, M87_YAML_SEQUENCE, c->err) < 0)
+            return -1;
+        for (size_t i = 0; i < f->len; i++) {
+            _cleanup_free_ char *ip = spec_cn_path_i(dp, i);
+            if (spec_cn_expect(f->items[i], ip, M87_YAML_MAPPING, c->err) < 0 ||
+                spec_svc_device_request(c, f->items[i], ip, false) < 0)
+                return -1;
+        }
     }
     return 0;
 }

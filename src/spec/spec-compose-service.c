@@ -16,14 +16,21 @@
 static const char *const service_fields[] = {
     "cap_add",
     "cap_drop",
+    "cgroup",
+    "cgroup_parent",
     "command",
     "configs",
     "container_name",
+    "cpu_period",
+    "cpu_quota",
+    "cpu_rt_period",
+    "cpu_rt_runtime",
     "cpu_shares",
     "cpus",
     "cpuset",
     "depends_on",
     "deploy",
+    "device_cgroup_rules",
     "devices",
     "dns",
     "dns_opt",
@@ -33,18 +40,29 @@ static const char *const service_fields[] = {
     "env_file",
     "environment",
     "expose",
+    "external_links",
     "extra_hosts",
+    "gpus",
+    "group_add",
     "healthcheck",
     "hostname",
     "image",
     "init",
+    "ipc",
     "labels",
+    "links",
     "logging",
+    "mac_address",
     "mem_limit",
     "mem_reservation",
+    "mem_swappiness",
     "memswap_limit",
+    "net",
     "network_mode",
     "networks",
+    "oom_kill_disable",
+    "oom_score_adj",
+    "pid",
     "pids_limit",
     "platform",
     "ports",
@@ -53,6 +71,7 @@ static const char *const service_fields[] = {
     "pull_policy",
     "read_only",
     "restart",
+    "runtime",
     "scale",
     "secrets",
     "security_opt",
@@ -60,60 +79,26 @@ static const char *const service_fields[] = {
     "stdin_open",
     "stop_grace_period",
     "stop_signal",
+    "storage_opt",
     "sysctls",
     "tmpfs",
     "tty",
     "ulimits",
     "user",
+    "userns_mode",
+    "uts",
     "volumes",
+    "volumes_from",
     "working_dir",
     NULL,
 };
 
 /* Fields of the compose specification that m87 refuses rather than ignores. */
 static const char *const service_unsupported[] = {
-    "annotations",
-    "attach",
-    "blkio_config",
-    "build",
-    "cgroup",
-    "cgroup_parent",
-    "cpu_count",
-    "cpu_percent",
-    "cpu_period",
-    "cpu_quota",
-    "cpu_rt_period",
-    "cpu_rt_runtime",
-    "credential_spec",
-    "develop",
-    "device_cgroup_rules",
-    "extends",
-    "external_links",
-    "gpus",
-    "group_add",
-    "ipc",
-    "isolation",
-    "label_file",
-    "links",
-    "mac_address",
-    "mem_swappiness",
-    "models",
-    "net",
-    "oom_kill_disable",
-    "oom_score_adj",
-    "pid",
-    "post_start",
-    "pre_stop",
-    "provider",
-    "pull_refresh_after",
-    "runtime",
-    "storage_opt",
-    "use_api_socket",
-    "userns_mode",
-    "uts",
-    "volume_driver",
-    "volumes_from",
-    NULL,
+    "annotations",        "attach",          "blkio_config",  "build",    "cpu_count",
+    "cpu_percent",        "credential_spec", "develop",       "extends",  "isolation",
+    "label_file",         "models",          "post_start",    "pre_stop", "provider",
+    "pull_refresh_after", "use_api_socket",  "volume_driver", NULL,
 };
 
 /* ---- field access ------------------------------------------------------------------------------
@@ -380,6 +365,12 @@ void spec_compose_service_init(struct spec_service *s)
     m87_strv_init(&s->dns_opt);
     m87_strv_init(&s->profiles);
     m87_strv_init(&s->healthcheck.test);
+    m87_strv_init(&s->group_add);
+    m87_strv_init(&s->device_cgroup_rules);
+    m87_kvlist_init(&s->storage_opt);
+    m87_strv_init(&s->volumes_from);
+    m87_strv_init(&s->links);
+    m87_strv_init(&s->external_links);
     s->replicas = 1;
     s->mem_limit = s->memswap_limit = s->mem_reservation = SPEC_UNSET;
     s->nano_cpus = s->cpu_shares = s->pids_limit = s->shm_size = SPEC_UNSET;
@@ -387,6 +378,9 @@ void spec_compose_service_init(struct spec_service *s)
     s->healthcheck.start_period_ns = s->healthcheck.retries = SPEC_UNSET;
     s->init = -1;
     s->stop_grace_ns = SPEC_UNSET;
+    s->oom_score_adj = s->mem_swappiness = SPEC_UNSET;
+    s->cpu_period = s->cpu_quota = s->cpu_rt_period = s->cpu_rt_runtime = SPEC_UNSET;
+    s->oom_kill_disable = -1;
 }
 
 int spec_compose_service_parse(struct loader *l, const struct cnode *def, struct spec_service *s,
@@ -404,7 +398,8 @@ int spec_compose_service_parse(struct loader *l, const struct cnode *def, struct
     struct svc c = {.l = l, .def = def, .path = path, .s = s, .err = err};
     int rc = -1;
     if (parse_simple(&c) == 0 && parse_resources(&c) == 0 && spec_svc_process(&c) == 0 &&
-        spec_svc_runtime(&c) == 0 && spec_svc_links(&c) == 0 && read_seccomp(&c) == 0)
+        spec_svc_runtime(&c) == 0 && spec_svc_host(&c) == 0 && spec_svc_links(&c) == 0 &&
+        read_seccomp(&c) == 0)
         rc = 0;
     const struct cnode *v;
     if (rc == 0 && (v = spec_svc_get(&c, "ports")))
@@ -475,6 +470,13 @@ static void release_lists(struct spec_service *s)
         free(s->devices[i].permissions);
     }
     free(s->devices);
+    for (size_t i = 0; i < s->n_device_requests; i++) {
+        free(s->device_requests[i].driver);
+        m87_strv_release(&s->device_requests[i].device_ids);
+        m87_strv_release(&s->device_requests[i].capabilities);
+        m87_kvlist_release(&s->device_requests[i].options);
+    }
+    free(s->device_requests);
     ports_free(s->ports, s->n_ports);
     refs_free(s->configs, s->n_configs);
     refs_free(s->secrets, s->n_secrets);
@@ -483,20 +485,30 @@ static void release_lists(struct spec_service *s)
 void spec_compose_service_release(struct spec_service *s)
 {
     release_lists(s);
-    char **strs[] = {&s->name,         &s->pos.file,      &s->image,      &s->platform,
-                     &s->network_mode, &s->restart,       &s->cpuset,     &s->user,
-                     &s->working_dir,  &s->hostname,      &s->domainname, &s->log_driver,
-                     &s->stop_signal,  &s->container_name};
+    char **strs[] = {&s->name,        &s->pos.file,       &s->image,
+                     &s->platform,    &s->network_mode,   &s->restart,
+                     &s->cpuset,      &s->user,           &s->working_dir,
+                     &s->hostname,    &s->domainname,     &s->log_driver,
+                     &s->stop_signal, &s->container_name, &s->runtime,
+                     &s->mac_address, &s->cgroup_parent,  &s->uts,
+                     &s->userns_mode, &s->cgroup,         &s->pid,
+                     &s->ipc};
     for (size_t i = 0; i < M87_ARRAY_LEN(strs); i++)
         free(*strs[i]);
-    struct m87_strv *strvs[] = {
-        &s->command,    &s->entrypoint,   &s->env_files,     &s->expose,          &s->cap_add,
-        &s->cap_drop,   &s->security_opt, &s->seccomp_files, &s->extra_hosts,     &s->dns,
-        &s->dns_search, &s->dns_opt,      &s->profiles,      &s->healthcheck.test};
+    struct m87_strv *strvs[] = {&s->command,       &s->entrypoint,
+                                &s->env_files,     &s->expose,
+                                &s->cap_add,       &s->cap_drop,
+                                &s->security_opt,  &s->seccomp_files,
+                                &s->extra_hosts,   &s->dns,
+                                &s->dns_search,    &s->dns_opt,
+                                &s->profiles,      &s->healthcheck.test,
+                                &s->group_add,     &s->device_cgroup_rules,
+                                &s->volumes_from,  &s->links,
+                                &s->external_links};
     for (size_t i = 0; i < M87_ARRAY_LEN(strvs); i++)
         m87_strv_release(strvs[i]);
-    struct m87_kvlist *kvs[] = {&s->environment, &s->tmpfs, &s->labels, &s->sysctls,
-                                &s->log_options};
+    struct m87_kvlist *kvs[] = {&s->environment, &s->tmpfs,       &s->labels,
+                                &s->sysctls,     &s->log_options, &s->storage_opt};
     for (size_t i = 0; i < M87_ARRAY_LEN(kvs); i++)
         m87_kvlist_release(kvs[i]);
     spec_compose_service_init(s);

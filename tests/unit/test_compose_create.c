@@ -60,6 +60,9 @@ static void service_init(struct spec_service *s, const char *name, const char *i
     s->healthcheck.start_period_ns = s->healthcheck.retries = SPEC_UNSET;
     s->init = -1;
     s->stop_grace_ns = SPEC_UNSET;
+    s->oom_score_adj = s->mem_swappiness = SPEC_UNSET;
+    s->cpu_period = s->cpu_quota = s->cpu_rt_period = s->cpu_rt_runtime = SPEC_UNSET;
+    s->oom_kill_disable = -1;
 }
 
 static void service_release(struct spec_service *s)
@@ -617,6 +620,210 @@ static void test_body_network_mode(void **state)
     project_release(&p);
 }
 
+static void test_body_kernel_fields(void **state)
+{
+    (void)state;
+    struct spec_project p;
+    rich_project(&p);
+    struct spec_service *s = &p.services[2];
+    char base[COMPOSE_HASH_HEX + 1], h[COMPOSE_HASH_HEX + 1];
+    hash_of(&p, s, base);
+    _cleanup_(m87_json_freep) struct m87_json *bare = body_of(&p, s, NULL, &web1);
+    static const char *const members[] = {"GroupAdd",          "DeviceCgroupRules",
+                                          "Runtime",           "OomScoreAdj",
+                                          "OomKillDisable",    "MemorySwappiness",
+                                          "CpuPeriod",         "CpuQuota",
+                                          "CpuRealtimePeriod", "CpuRealtimeRuntime",
+                                          "StorageOpt",        "CgroupParent",
+                                          "PidMode",           "IpcMode",
+                                          "UTSMode",           "UsernsMode",
+                                          "CgroupnsMode",      NULL};
+    for (size_t i = 0; members[i]; i++)
+        if (J(bare, "HostConfig", members[i]) != NULL)
+            fail_msg("HostConfig.%s should be left out", members[i]);
+    assert_null(J(bare, "MacAddress"));
+
+    const char *const groups[] = {"audio", "1234", NULL};
+    strv_of(&s->group_add, groups);
+    const char *const rules[] = {"c 1:3 mr", NULL};
+    strv_of(&s->device_cgroup_rules, rules);
+    s->runtime = S("runc");
+    s->oom_score_adj = 0;
+    s->oom_kill_disable = 0;
+    s->mem_swappiness = 10;
+    s->cpu_period = 100000;
+    s->cpu_quota = 50000;
+    s->cpu_rt_period = 1000000;
+    s->cpu_rt_runtime = 950000;
+    m87_kvlist_add(&s->storage_opt, "size", "1G");
+    s->mac_address = S("02:42:ac:11:00:02");
+    s->cgroup_parent = S("edge.slice");
+    s->pid = S("service:db");
+    s->ipc = S("host");
+    s->uts = S("host");
+    s->userns_mode = S("host");
+    s->cgroup = S("private");
+    struct compose_body_opts o = {.pid_mode = "container:0123"};
+    _cleanup_(m87_json_freep) struct m87_json *doc = body_of(&p, s, &o, &web1);
+    const struct m87_json *hc = J(doc, "HostConfig");
+    assert_strings(J(hc, "GroupAdd"), groups);
+    assert_strings(J(hc, "DeviceCgroupRules"), rules);
+    assert_jstr(J(hc, "Runtime"), "runc");
+    assert_jint(J(hc, "OomScoreAdj"), 0); /* set to 0 is sent: it is not the default */
+    assert_jbool(J(hc, "OomKillDisable"), false);
+    assert_jint(J(hc, "MemorySwappiness"), 10);
+    assert_jint(J(hc, "CpuPeriod"), 100000);
+    assert_jint(J(hc, "CpuQuota"), 50000);
+    assert_jint(J(hc, "CpuRealtimePeriod"), 1000000);
+    assert_jint(J(hc, "CpuRealtimeRuntime"), 950000);
+    assert_jstr(J(hc, "StorageOpt", "size"), "1G");
+    assert_jstr(J(hc, "CgroupParent"), "edge.slice");
+    assert_jstr(J(hc, "PidMode"), "container:0123"); /* service:db as resolved */
+    assert_jstr(J(hc, "IpcMode"), "host");
+    assert_jstr(J(hc, "UTSMode"), "host");
+    assert_jstr(J(hc, "UsernsMode"), "host");
+    assert_jstr(J(hc, "CgroupnsMode"), "private");
+    assert_jstr(J(doc, "MacAddress"), "02:42:ac:11:00:02");
+    /* API >= 1.44: on the primary endpoint instead, and the hash is the same */
+    struct compose_body_opts o44 = {.pid_mode = "container:0123", .all_endpoints = true};
+    _cleanup_(m87_json_freep) struct m87_json *d44 = body_of(&p, s, &o44, &web1);
+    assert_null(J(d44, "MacAddress"));
+    const struct m87_json *eps = J(d44, "NetworkingConfig", "EndpointsConfig");
+    assert_jstr(J(m87_json_at(eps, 0), "MacAddress"), "02:42:ac:11:00:02");
+    char ha[COMPOSE_HASH_HEX + 1], hb[COMPOSE_HASH_HEX + 1];
+    compose_config_hash(&p, s, &o, ha);
+    compose_config_hash(&p, s, &o44, hb);
+    assert_string_equal(ha, hb);
+
+    /* each is in the hash, and a resolved namespace follows its container */
+    hash_of(&p, s, h);
+    assert_string_not_equal(base, h);
+    char h1[COMPOSE_HASH_HEX + 1], h2[COMPOSE_HASH_HEX + 1];
+    struct compose_body_opts o1 = {.ipc_mode = "container:aaa"};
+    struct compose_body_opts o2 = {.ipc_mode = "container:bbb"};
+    compose_config_hash(&p, s, &o1, h1);
+    compose_config_hash(&p, s, &o2, h2);
+    assert_string_not_equal(h1, h2);
+    hash_of(&p, s, base);
+    s->cpu_quota = 60000;
+    hash_of(&p, s, h);
+    assert_string_not_equal(base, h);
+    s->cpu_quota = 50000;
+    s->mac_address = S("02:42:ac:11:00:03");
+    hash_of(&p, s, h);
+    assert_string_not_equal(base, h);
+    s->mac_address = S("02:42:ac:11:00:02");
+    hash_of(&p, s, h);
+    assert_string_equal(base, h);
+    m87_strv_release(&s->group_add);
+    m87_strv_release(&s->device_cgroup_rules);
+    m87_kvlist_release(&s->storage_opt);
+    project_release(&p);
+}
+
+static void test_body_volumes_from_and_links(void **state)
+{
+    (void)state;
+    struct spec_project p;
+    rich_project(&p);
+    struct spec_service *s = &p.services[2];
+    char base[COMPOSE_HASH_HEX + 1], h[COMPOSE_HASH_HEX + 1];
+    m87_strv_add(&s->volumes_from, "service:db:ro");
+    m87_strv_add(&s->links, "db:store");
+    m87_strv_add(&s->external_links, "redis");
+    hash_of(&p, s, base);
+    const char *const vf[] = {"0123:ro", NULL};
+    const char *const links[] = {"proj-db-1:store", "proj-db-1:db-1", "redis:redis", NULL};
+    struct m87_strv vfv, lv;
+    strv_of(&vfv, vf);
+    strv_of(&lv, links);
+    struct compose_body_opts o = {.volumes_from = &vfv, .links = &lv};
+    _cleanup_(m87_json_freep) struct m87_json *doc = body_of(&p, s, &o, &web1);
+    assert_strings(J(doc, "HostConfig", "VolumesFrom"), vf);
+    assert_strings(J(doc, "HostConfig", "Links"), links);
+    /* and on the endpoint, where dockerd keeps them on a user-defined network */
+    const struct m87_json *eps = J(doc, "NetworkingConfig", "EndpointsConfig");
+    assert_int_equal(m87_json_len(eps), 1);
+    assert_strings(J(m87_json_at(eps, 0), "Links"), links);
+    /* the hash follows the source container, and takes links as written */
+    struct compose_body_opts o1 = {.volumes_from = &vfv, .links = &lv};
+    compose_config_hash(&p, s, &o1, h);
+    char other[COMPOSE_HASH_HEX + 1];
+    free(vfv.items[0]);
+    vfv.items[0] = m87_xstrdup("4567:ro");
+    compose_config_hash(&p, s, &o1, other);
+    assert_string_not_equal(h, other);
+    m87_strv_add(&lv, "proj-db-2:store");
+    struct compose_body_opts o2 = {.volumes_from = &vfv, .links = &lv};
+    char scaled[COMPOSE_HASH_HEX + 1];
+    compose_config_hash(&p, s, &o2, scaled);
+    assert_string_equal(other, scaled);
+    m87_strv_add(&s->external_links, "other:alias");
+    compose_config_hash(&p, s, &o2, scaled);
+    assert_string_not_equal(other, scaled);
+    m87_strv_release(&vfv);
+    m87_strv_release(&lv);
+    m87_strv_release(&s->volumes_from);
+    m87_strv_release(&s->links);
+    m87_strv_release(&s->external_links);
+    project_release(&p);
+}
+
+static void test_body_device_requests(void **state)
+{
+    (void)state;
+    struct spec_project p;
+    rich_project(&p);
+    struct spec_service *s = &p.services[2];
+    char base[COMPOSE_HASH_HEX + 1], h[COMPOSE_HASH_HEX + 1];
+    hash_of(&p, s, base);
+    struct spec_device_request d[2] = {{.driver = S("nvidia"), .count = -1}, {.count = 0}};
+    const char *const caps[] = {"compute", "gpu", NULL};
+    strv_of(&d[0].capabilities, caps);
+    m87_kvlist_init(&d[0].options);
+    m87_kvlist_add(&d[0].options, "z", "1");
+    m87_kvlist_add(&d[0].options, "a", "2");
+    m87_strv_init(&d[0].device_ids);
+    const char *const ids[] = {"GPU-0", NULL};
+    strv_of(&d[1].device_ids, ids);
+    const char *const tpu[] = {"tpu", NULL};
+    strv_of(&d[1].capabilities, tpu);
+    m87_kvlist_init(&d[1].options);
+    s->device_requests = d;
+    s->n_device_requests = 2;
+    _cleanup_(m87_json_freep) struct m87_json *doc = body_of(&p, s, NULL, &web1);
+    const struct m87_json *dr = J(doc, "HostConfig", "DeviceRequests");
+    assert_int_equal(m87_json_len(dr), 2);
+    const struct m87_json *a = m87_json_at(dr, 0), *b = m87_json_at(dr, 1);
+    assert_jstr(J(a, "Driver"), "nvidia");
+    assert_jint(J(a, "Count"), -1);
+    assert_null(J(a, "DeviceIDs"));
+    assert_int_equal(m87_json_len(J(a, "Capabilities")), 1); /* one set of capabilities */
+    assert_strings(m87_json_at(J(a, "Capabilities"), 0), caps);
+    assert_jstr(J(a, "Options", "a"), "2");
+    assert_jstr(J(b, "Driver"), "");
+    assert_jint(J(b, "Count"), 0);
+    assert_strings(J(b, "DeviceIDs"), ids);
+    assert_null(J(b, "Options"));
+    /* in the hash; the order of the options is not */
+    hash_of(&p, s, h);
+    assert_string_not_equal(base, h);
+    char h2[COMPOSE_HASH_HEX + 1];
+    m87_kvlist_release(&d[0].options);
+    m87_kvlist_add(&d[0].options, "a", "2");
+    m87_kvlist_add(&d[0].options, "z", "1");
+    hash_of(&p, s, h2);
+    assert_string_equal(h, h2);
+    for (size_t i = 0; i < 2; i++) {
+        m87_strv_release(&d[i].capabilities);
+        m87_strv_release(&d[i].device_ids);
+        m87_kvlist_release(&d[i].options);
+    }
+    s->device_requests = NULL;
+    s->n_device_requests = 0;
+    project_release(&p);
+}
+
 /* ---- the hash -----------------------------------------------------------------------------------
  */
 
@@ -1072,6 +1279,9 @@ int main(void)
         cmocka_unit_test(test_body_labels),
         cmocka_unit_test(test_body_endpoints),
         cmocka_unit_test(test_body_network_mode),
+        cmocka_unit_test(test_body_kernel_fields),
+        cmocka_unit_test(test_body_volumes_from_and_links),
+        cmocka_unit_test(test_body_device_requests),
         cmocka_unit_test(test_hash_stable_and_canonical),
         cmocka_unit_test(test_hash_ignores_scheduling_fields),
         cmocka_unit_test(test_hash_changes_with_config),

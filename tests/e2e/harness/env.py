@@ -201,7 +201,8 @@ class TestEnv:
         if self._external_docker:
             self.docker_sock = self._external_docker
         else:
-            self.dockerd = Dockerd(self.tmpdir)
+            # an extra runtime name, so that a service's `runtime:` is seen to reach dockerd
+            self.dockerd = Dockerd(self.tmpdir, extra_args=["--add-runtime", "m87-runc=runc"])
             self.dockerd.start()
             self.docker_sock = self.dockerd.sock
         self.docker = DockerClient(self.docker_sock)
