@@ -117,6 +117,11 @@ int engine_creds_lookup(const struct engine_creds *c, const char *ref,
 int engine_creds_helper_answer(const char *text, size_t len, const char *helper, const char *server,
                                struct engine_registry_auth *out, struct m87_error **err);
 
+/* Prefix *err with the registry of a pull and where its credentials came from, never the
+ * credentials: "registry 'R' (credentials from SOURCE): ..." or "registry 'R' (no credentials):
+ * ...". Returns -1. */
+int engine_registry_auth_wrap(struct m87_error **err, const struct engine_registry_auth *a);
+
 /* Wipe and free the strings of a; a is left zeroed. */
 void engine_registry_auth_release(struct engine_registry_auth *a);
 

@@ -249,6 +249,14 @@ int engine_creds_helper_answer(const char *text, size_t len, const char *helper,
     return 0;
 }
 
+int engine_registry_auth_wrap(struct m87_error **err, const struct engine_registry_auth *a)
+{
+    const char *registry = a->registry ? a->registry : "?";
+    if (a->found)
+        return m87_error_wrap(err, "registry '%s' (credentials from %s)", registry, a->source);
+    return m87_error_wrap(err, "registry '%s' (no credentials)", registry);
+}
+
 static void wipe_free(char *s)
 {
     if (s == NULL)
