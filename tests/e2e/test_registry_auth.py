@@ -1,7 +1,7 @@
 """Private registries: a second docker-registry on 127.0.0.1, with htpasswd (bcrypt)
 authentication, holding an image pushed through the Engine API with X-Registry-Auth, pulled by
-`m87-agent compose up` and `pull` and by the runner's native compose steps with the docker CLI's
-credentials:
+`m87-agent compose up` and `pull`, by the runner's native compose steps and by the daemon's
+prefetch with the docker CLI's credentials:
 
 - a config.json `auths` entry, keyed by the host:port or by a URL (`http://HOST:PORT/v2/`);
 - a credential helper (docker-credential-m87test on PATH) named by credHelpers or credsStore,
@@ -11,10 +11,11 @@ credentials:
 - the password in no output, log or state file."""
 
 import base64
-import crypt
 import json
 import os
 import pathlib
+import shutil
+import subprocess
 import time
 import urllib.parse
 import uuid
@@ -22,6 +23,7 @@ import warnings
 
 import pytest
 
+from agent_util import device, own_server, wait_for  # noqa: F401 (fixtures)
 from compose_util import AGENT, API, make_project, project  # noqa: F401 (fixtures)
 from harness import procs
 from harness.registry import Registry
@@ -29,9 +31,12 @@ from runner_util import runner, seed_job, unique_id  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.skipif(not AGENT.exists(), reason="build/bin/m87-agent not built")
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    BCRYPT = crypt.METHOD_BLOWFISH
+try:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt  # glibc's bcrypt ($2b$), which docker-registry's htpasswd accepts
+except ImportError:  # Python 3.13 dropped it: apache2-utils' htpasswd -B instead
+    crypt = None
 
 USER = "m87user"
 # unique per run, so that the grep for it cannot match anything but a leak
@@ -94,12 +99,22 @@ def forget(env, ref):
     assert status in (200, 404), status
 
 
+def htpasswd_line(user, password):
+    """user:bcrypt-hash, the only hash docker-registry's htpasswd takes."""
+    if crypt is not None and crypt.METHOD_BLOWFISH in crypt.methods:
+        return "%s:%s\n" % (user, crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH)))
+    if shutil.which("htpasswd"):
+        return subprocess.run(["htpasswd", "-nbB", user, password], check=True,
+                              stdout=subprocess.PIPE).stdout.decode().strip() + "\n"
+    pytest.skip("no bcrypt: neither Python's crypt nor htpasswd (apache2-utils)")
+
+
 @pytest.fixture(scope="module")
 def private(env, tmp_path_factory):
     """(registry address, private image ref) on an authenticated registry of this module."""
     root = tmp_path_factory.mktemp("authreg")
     htpasswd = root / "htpasswd"
-    htpasswd.write_text("%s:%s\n" % (USER, crypt.crypt(PASSWORD, crypt.mksalt(BCRYPT))))
+    htpasswd.write_text(htpasswd_line(USER, PASSWORD))
     reg = AuthRegistry(str(root), str(htpasswd))
     reg.start()
     try:
@@ -263,5 +278,45 @@ def test_runner_native_steps_pull_the_private_image(env, runner, private, tmp_pa
     assert "registry '%s' (credentials from auths of" % addr in proc.out + proc.err
     assert_no_secret(proc.out, proc.err)
     for path in pathlib.Path(runner.state).rglob("*"):
+        if path.is_file():
+            assert_no_secret(path.read_bytes().decode(errors="replace"))
+
+
+def prefetch_entry(dev, image):
+    st = dev.server.api("GET", "/v1/devices/%s/prefetch" % dev.name)
+    return next((e for e in st["prefetch_images"] if e["image"] == image), {})
+
+
+def test_prefetch_pulls_the_private_image(env, device, private, tmp_path):
+    """The daemon's prefetch of a requested image uses the credentials of DOCKER_CONFIG; with
+    a wrong password it reports the refusal naming the registry. The password is in no log,
+    report or state file."""
+    dev = device
+    addr, ref = private
+    forget(env, ref)
+    cfg = docker_config(tmp_path, {"auths": {addr: {"auth": basic(USER, WRONG)}}})
+    dev.agent.extra_env["DOCKER_CONFIG"] = str(cfg)
+    dev.agent.start()
+    dev.m87("prefetch", ref)
+    wait_for(lambda: prefetch_entry(dev, ref).get("state") == "failed", 120,
+             "the refused prefetch to be reported\n" + dev.agent.log()[-3000:])
+    msg = prefetch_entry(dev, ref)["message"]
+    assert msg.startswith("registry '%s' (credentials from auths of '%s/config.json'): "
+                          "pull image '%s': dockerd answered " % (addr, cfg, ref)), msg
+
+    dev.agent.stop()
+    (cfg / "config.json").write_text(json.dumps({"auths": {addr: {"auth": basic(USER,
+                                                                                PASSWORD)}}}))
+    dev.m87("prefetch", "clear")
+    dev.agent.start()
+    dev.m87("prefetch", ref)
+    wait_for(lambda: prefetch_entry(dev, ref).get("state") == "done", 120,
+             "the prefetch to be done\n" + dev.agent.log()[-3000:])
+    assert prefetch_entry(dev, ref)["message"] == "pulled"
+    status, _ = env.docker_api("GET", API + "/images/%s/json" % urllib.parse.quote(ref, safe=""))
+    assert status == 200
+
+    assert_no_secret(dev.agent.log(whole=True), json.dumps(dev.reports()))
+    for path in pathlib.Path(dev.agent.state).rglob("*"):
         if path.is_file():
             assert_no_secret(path.read_bytes().decode(errors="replace"))
