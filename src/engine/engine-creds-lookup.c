@@ -146,8 +146,11 @@ static int helper_exec(struct helper_run *h, struct m87_error **err)
     if (h->pid > 0 && m87_read_some(report[0], &exec_errno, sizeof(exec_errno)) > 0 && rc == 0)
         rc = m87_error_set(err, M87_E_IO, exec_errno, "run it (is docker-credential-%s on PATH?)",
                            h->name);
-    while (h->pid > 0 && waitpid(h->pid, &h->status, 0) < 0 && errno == EINTR)
+    pid_t w = 0;
+    while (h->pid > 0 && (w = waitpid(h->pid, &h->status, 0)) < 0 && errno == EINTR)
         ;
+    if (w < 0 && rc == 0) /* never read a status we did not get as success */
+        rc = m87_error_set(err, M87_E_IO, errno, "wait for it");
     close_pair(in);
     close_pair(out);
     close_pair(report);
