@@ -7,6 +7,7 @@
  * the protocol puts its error messages on stdout. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -116,7 +117,10 @@ static int helper_spawn(struct helper_run *h, int in[2], int out[2], int report[
     size_t len = strlen(h->server);
     if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0)
         return m87_error_set(err, M87_E_IO, errno, "pipe");
-    if (len >= 4096 || m87_write_all(in[1], h->server, len) < 0)
+    /* below PIPE_BUF, the write cannot block before the helper reads */
+    if (len >= PIPE_BUF)
+        return m87_error_set(err, M87_E_INVAL, 0, "the address is %zu bytes long", len);
+    if (m87_write_all(in[1], h->server, len) < 0)
         return m87_error_set(err, M87_E_IO, errno, "write the address");
     close(in[1]);
     in[1] = -1;
