@@ -1,7 +1,8 @@
 """Private registries: a second docker-registry on 127.0.0.1, with htpasswd (bcrypt)
 authentication, holding an image pushed through the Engine API with X-Registry-Auth, pulled by
-`m87-agent compose up` and `pull`, by the runner's native compose steps and by the daemon's
-prefetch with the docker CLI's credentials:
+`m87-agent compose up` and `pull`, by the runner's native compose steps (`m87-agent apply` and
+the daemon's apply) and by the daemon's prefetch (requested images, and a revision waiting for
+its window) with the docker CLI's credentials:
 
 - a config.json `auths` entry, keyed by the host:port or by a URL (`http://HOST:PORT/v2/`);
 - a credential helper (docker-credential-m87test on PATH) named by credHelpers or credsStore,
@@ -11,6 +12,7 @@ prefetch with the docker CLI's credentials:
 - the password in no output, log or state file."""
 
 import base64
+import calendar
 import json
 import os
 import pathlib
@@ -23,8 +25,8 @@ import warnings
 
 import pytest
 
-from agent_util import device, own_server, wait_for  # noqa: F401 (fixtures)
-from compose_util import AGENT, API, make_project, project  # noqa: F401 (fixtures)
+from agent_util import device, own_server, running_ids, wait_for  # noqa: F401 (fixtures)
+from compose_util import AGENT, API, make_project, project, unique_name  # noqa: F401 (fixtures)
 from harness import procs
 from harness.registry import Registry
 from runner_util import runner, seed_job, unique_id  # noqa: F401 (fixtures)
@@ -316,6 +318,54 @@ def test_prefetch_pulls_the_private_image(env, device, private, tmp_path):
     status, _ = env.docker_api("GET", API + "/images/%s/json" % urllib.parse.quote(ref, safe=""))
     assert status == 200
 
+    assert_no_secret(dev.agent.log(whole=True), json.dumps(dev.reports()))
+    for path in pathlib.Path(dev.agent.state).rglob("*"):
+        if path.is_file():
+            assert_no_secret(path.read_bytes().decode(errors="replace"))
+
+
+def move_clock(dev, when):
+    """The agent's window clock at `when` (UTC "YYYY-MM-DD HH:MM:SS") from now on."""
+    t = calendar.timegm(time.strptime(when, "%Y-%m-%d %H:%M:%S"))
+    dev.clock_file.write_text("%d\n" % (t - int(time.time())))
+
+
+def test_daemon_prefetches_and_applies_the_private_image(env, device, private, tmp_path):
+    """A revision that waits for its window has its private image prefetched by the daemon, and
+    is applied inside the window by the native steps, both with DOCKER_CONFIG's helper."""
+    dev = device
+    addr, ref = private
+    forget(env, ref)
+    dev.clock_file = dev.tmp / "agent-clock"
+    move_clock(dev, "2026-11-23 10:00:00")
+    dev.agent.extra_env["M87_AGENT_CLOCK_FILE"] = str(dev.clock_file)
+    b, asked = helper_bin(dev.tmp)
+    for f in b.iterdir():  # the agent's PATH is a directory of its own
+        os.symlink(f, dev.agent.bin / f.name)
+    dev.agent.extra_env["DOCKER_CONFIG"] = str(docker_config(tmp_path,
+                                                             {"credsStore": "m87test"}))
+    dev.agent.start()
+    dev.m87("deployment", "new", "--active")
+    dev.wait_applied()
+    dev.m87("window", "add", "daily 02:00-04:00")
+    project = unique_name("privwin")
+    src = dev.compose_dir(project, {"web": {"image": ref, "restart": "always"}})
+    dev.m87("deploy", "docker-compose.yml", cwd=src)
+    rev = dev.active_hash()
+
+    def prefetched():
+        recs = [r for r in dev.reports(kind="window") if r["revision"] == rev]
+        return recs and recs[-1].get("prefetch", {}).get("done") == 1
+    wait_for(prefetched, 120, lambda: "the prefetch\n" + dev.agent.log()[-3000:])
+    status, _ = env.docker_api("GET", API + "/images/%s/json" % urllib.parse.quote(ref, safe=""))
+    assert status == 200 and dev.agent.containers(project) == []
+    assert addr in asked.read_text().split()
+
+    forget(env, ref)  # the job's own pull step must find the credentials too
+    move_clock(dev, "2026-11-24 02:00:05")
+    wait_for(lambda: dev.agent.applied() == rev and len(running_ids(dev.agent, project)) == 1,
+             180, lambda: "the revision to be applied\n" + dev.agent.log()[-3000:])
+    assert asked.read_text().split().count(addr) >= 2  # the prefetch and the pull step
     assert_no_secret(dev.agent.log(whole=True), json.dumps(dev.reports()))
     for path in pathlib.Path(dev.agent.state).rglob("*"):
         if path.is_file():
