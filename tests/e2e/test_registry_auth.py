@@ -141,7 +141,7 @@ def private(env, tmp_path_factory):
 def docker_config(tmp_path, doc):
     d = tmp_path / "docker-config"
     d.mkdir(exist_ok=True)
-    (d / "config.json").write_text(json.dumps(doc))
+    (d / "config.json").write_text(doc if isinstance(doc, str) else json.dumps(doc))
     return d
 
 
@@ -223,7 +223,7 @@ def test_up_with_a_credential_helper(env, project, private, tmp_path, how):
     assert_no_secret(up.out, up.err)
 
 
-@pytest.mark.parametrize("creds", ["wrong", "none", "helper-wrong"])
+@pytest.mark.parametrize("creds", ["wrong", "none", "helper-wrong", "broken"])
 def test_refused_pull_names_the_registry_and_creates_nothing(env, project, private, tmp_path,
                                                             creds):
     addr, ref = private
@@ -233,6 +233,9 @@ def test_refused_pull_names_the_registry_and_creates_nothing(env, project, priva
         source = "(credentials from auths of '%s/config.json')" % (tmp_path / "docker-config")
     elif creds == "none":
         doc = {"auths": {"other.example:5000": {"auth": basic(USER, PASSWORD)}}}
+        source = "(no credentials)"
+    elif creds == "broken":  # a warning, then anonymous pulls, as with docker
+        doc = '{"auths": {"%s": {"auth": "%s"}' % (addr, basic(USER, PASSWORD))
         source = "(no credentials)"
     else:
         b, _ = helper_bin(tmp_path, password=WRONG)
@@ -249,6 +252,9 @@ def test_refused_pull_names_the_registry_and_creates_nothing(env, project, priva
         """ % (ref, env.small_image))
     up = project.up(check=1)
     msg = up.err
+    if creds == "broken":
+        assert "m87-agent: compose: warning: docker config: %s/config.json: " % (
+            tmp_path / "docker-config") in msg and "; pulls are anonymous\n" in msg, msg
     assert "service 'web': registry '%s' %s: pull image '%s': " % (addr, source, ref) in msg, msg
     # dockerd's own words, with its HTTP status
     assert "dockerd answered" in msg and ("unauthorized" in msg or "no basic auth" in msg), msg

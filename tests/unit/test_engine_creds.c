@@ -170,6 +170,13 @@ static void test_parse_errors(void **state)
         assert_string_equal(err->msg, bad[i][1]);
         m87_error_clear(&err);
     }
+    /* the parser's message never shows the text around the error, where a secret may be */
+    const char *near = "{\"auths\": {\"h\": {\"auth\": \"U0VDUkVUWFla\" x}}}";
+    struct m87_error *err = NULL;
+    assert_null(engine_creds_parse(near, strlen(near), "/x/config.json", &err));
+    assert_null(strstr(err->msg, "U0VDUkVUWFla"));
+    assert_null(strchr(err->msg, '\n'));
+    m87_error_clear(&err);
 }
 
 static void test_helper_answer(void **state)
