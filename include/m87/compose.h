@@ -12,6 +12,7 @@
 #ifndef M87_COMPOSE_H
 #define M87_COMPOSE_H
 
+#include "m87/engine-creds.h"
 #include "m87/engine-images.h"
 #include "m87/engine-logs.h"
 #include "m87/engine.h"
@@ -67,6 +68,8 @@ struct compose_options {
                            container's own */
     bool volumes;       /* down -v: remove named and anonymous volumes */
     long pull_stall_ms; /* 0: the pull default */
+    const struct engine_creds *creds; /* registry credentials of the pulls (engine-creds.h), looked
+                                         up before they start; NULL: anonymous pulls */
     compose_event_fn on_event;
     void *ctx;
 };

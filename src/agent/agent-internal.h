@@ -61,6 +61,7 @@ struct agent_compose {
     struct m87_strv profiles;
     const char *progress_mode;       /* auto, tty, plain, quiet; NULL: auto */
     struct agent_progress *progress; /* NULL for quiet and for subcommands without events */
+    struct engine_creds *creds;      /* registry credentials, for the subcommands that pull */
 };
 
 /* A loaded project, or one known only by its name (-p NAME without compose files). */

@@ -7,9 +7,11 @@
 #include "agent/agent-window.h"
 #include "agent/clock.h"
 #include "agent/daemon.h"
+#include "agent/prefetch.h"
 #include "agent/target.h"
 #include "m87/alloc.h"
 #include "m87/compiler.h"
+#include "m87/engine-creds.h"
 #include "m87/engine-images.h"
 #include "m87/engine.h"
 #include "m87/error.h"
@@ -33,6 +35,7 @@ struct layer {
 
 struct pull_state {
     struct runner_journal *journal;
+    const struct engine_creds *creds;
     const char *image;
     const char *state;
     const char *message;
@@ -124,6 +127,7 @@ static int pull_one(struct engine_client *ec, struct pull_state *p)
 {
     _cleanup_error_ struct m87_error *err = NULL;
     struct engine_image_info *info = NULL;
+    _cleanup_(engine_registry_auth_release) struct engine_registry_auth auth = {0};
     struct engine_pull_options po = {.stall_ms = PULL_STALL_MS};
 
     if (engine_image_inspect(ec, p->image, &info, NULL) == 0) {
@@ -133,7 +137,7 @@ static int pull_one(struct engine_client *ec, struct pull_state *p)
     }
     m87_log(M87_LOG_INFO, "prefetch: pulling requested image %s", p->image);
     report(p, "pulling", NULL);
-    int rc = engine_image_pull(ec, p->image, &po, on_pull, p, &err);
+    int rc = agent_prefetch_pull(ec, p->creds, p->image, &po, &auth, on_pull, p, &err);
     if (rc < 0) {
         m87_log(M87_LOG_WARN, "prefetch: %s", err->msg);
         report(p, "failed", err->msg);
@@ -159,8 +163,10 @@ int agent_prefetch_images_run(struct agent_daemon *d, const struct m87_strv *ima
         m87_log(M87_LOG_ERR, "prefetch: %s", err->msg);
         return AGENT_PREFETCH_FAILED;
     }
+    _cleanup_(engine_creds_freep) struct engine_creds *creds = agent_prefetch_creds();
     struct pull_state *p = m87_xcalloc(1, sizeof(*p));
     p->journal = j;
+    p->creds = creds;
     for (size_t i = 0; i < images->len; i++) {
         if (policy->prefetch_window && !agent_window_inside(policy, agent_clock_now())) {
             m87_log(M87_LOG_INFO, "prefetch: the window ended; the next pull waits for the next");

@@ -20,6 +20,7 @@
 #include "agent/target.h"
 #include "agent/windows.h"
 #include "m87/alloc.h"
+#include "m87/engine-creds.h"
 #include "m87/engine-images.h"
 #include "m87/engine.h"
 #include "m87/error.h"
@@ -76,6 +77,7 @@ struct child_ctx {
     struct runner_journal *journal;
     const struct agent_target *t;
     const char *next;
+    const struct engine_creds *creds;
     int64_t done;
     int64_t total;
 };
@@ -118,6 +120,7 @@ static int pull_missing(struct child_ctx *c, struct engine_client *ec, const str
     progress(c, c->done == c->total ? "images present" : "prefetching images");
     for (size_t i = 0; i < list->len && rc == AGENT_PREFETCH_OK; i++) {
         _cleanup_error_ struct m87_error *err = NULL;
+        _cleanup_(engine_registry_auth_release) struct engine_registry_auth auth = {0};
         struct engine_pull_options po = {.stall_ms = PREFETCH_STALL_MS};
         if (!missing[i])
             continue;
@@ -127,7 +130,7 @@ static int pull_missing(struct child_ctx *c, struct engine_client *ec, const str
             break;
         }
         m87_log(M87_LOG_INFO, "prefetch: pulling image %s", list->items[i]);
-        if (engine_image_pull(ec, list->items[i], &po, NULL, NULL, &err) < 0) {
+        if (agent_prefetch_pull(ec, c->creds, list->items[i], &po, &auth, NULL, NULL, &err) < 0) {
             m87_log(M87_LOG_WARN, "prefetch: %s", err->msg);
             progress(c, err->msg);
             rc = AGENT_PREFETCH_FAILED;
@@ -169,6 +172,8 @@ static int prefetch_run(struct agent_daemon *d, const struct agent_target *t, co
         return AGENT_PREFETCH_FAILED;
     }
     c.total = (int64_t)images.len;
+    _cleanup_(engine_creds_freep) struct engine_creds *creds = agent_prefetch_creds();
+    c.creds = creds;
     rc = pull_missing(&c, ec, &images);
     m87_strv_release(&images);
     return rc;

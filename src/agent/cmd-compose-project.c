@@ -148,6 +148,7 @@ void agent_options_init(const struct agent_compose *g, struct compose_options *o
         .timeout_s = -1,
         .on_event = g->progress ? agent_progress_event : NULL,
         .ctx = g->progress,
+        .creds = g->creds,
     };
     agent_options_services(o, services, n_services);
 }

@@ -8,6 +8,7 @@
 #include "agent/agent-internal.h"
 #include "m87/alloc.h"
 #include "m87/compiler.h"
+#include "m87/engine-creds.h"
 #include "m87/error.h"
 #include "m87/list.h"
 #include "m87/spec-compose-args.h"
@@ -16,19 +17,20 @@ struct compose_subcommand {
     const char *name;
     int (*handler)(struct agent_compose *g, int argc, char **argv);
     bool progress; /* reports executor events */
+    bool pulls;    /* may pull: needs the registry credentials */
     const char *summary;
 };
 
 static const struct compose_subcommand subcommands[] = {
-    {"up", agent_compose_up, true, "create and start containers"},
-    {"down", agent_compose_down, true, "stop and remove containers, networks (and volumes)"},
-    {"pull", agent_compose_pull, true, "pull service images"},
-    {"ps", agent_compose_ps, false, "list containers"},
-    {"logs", agent_compose_logs, false, "show container output"},
-    {"stop", agent_compose_stop, true, "stop services"},
-    {"start", agent_compose_start, true, "start services"},
-    {"restart", agent_compose_restart, true, "restart services"},
-    {"config", agent_compose_config, false, "check and print the normalised project"},
+    {"up", agent_compose_up, true, true, "create and start containers"},
+    {"down", agent_compose_down, true, false, "stop and remove containers, networks (and volumes)"},
+    {"pull", agent_compose_pull, true, true, "pull service images"},
+    {"ps", agent_compose_ps, false, false, "list containers"},
+    {"logs", agent_compose_logs, false, false, "show container output"},
+    {"stop", agent_compose_stop, true, false, "stop services"},
+    {"start", agent_compose_start, true, false, "start services"},
+    {"restart", agent_compose_restart, true, false, "restart services"},
+    {"config", agent_compose_config, false, false, "check and print the normalised project"},
 };
 
 static void compose_usage(FILE *out)
@@ -37,7 +39,9 @@ static void compose_usage(FILE *out)
             "usage: m87-agent compose [options] COMMAND [ARGS...]\n"
             "\n"
             "Apply a Docker Compose project through the Docker Engine API ($DOCKER_HOST, default\n"
-            "unix:///var/run/docker.sock), as Docker Compose v2 does.\n"
+            "unix:///var/run/docker.sock), as Docker Compose v2 does. Pulls send the registry\n"
+            "credentials of the docker CLI's config ($DOCKER_CONFIG/config.json or\n"
+            "~/.docker/config.json: auths, credHelpers, credsStore).\n"
             "\n"
             "options:\n"
             "  -f, --file FILE             compose file (repeat to merge; default: compose.yaml,\n"
@@ -89,6 +93,19 @@ static int compose_parse(struct agent_compose *g, int argc, char **argv, int *co
     return AGENT_EXIT_OK;
 }
 
+/* The docker CLI's registry credentials; a config it cannot read leaves the pulls anonymous
+ * after a warning, as with docker. */
+static struct engine_creds *load_creds(void)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    struct engine_creds *c = engine_creds_load(NULL, &err);
+
+    if (c == NULL)
+        fprintf(stderr, "m87-agent: compose: warning: docker config: %s; pulls are anonymous\n",
+                err->msg);
+    return c;
+}
+
 static int compose_dispatch(struct agent_compose *g, int argc, char **argv)
 {
     for (size_t i = 0; i < M87_ARRAY_LEN(subcommands); i++) {
@@ -100,6 +117,8 @@ static int compose_dispatch(struct agent_compose *g, int argc, char **argv)
                 strcmp(mode, "tty") == 0 || (strcmp(mode, "auto") == 0 && isatty(STDERR_FILENO));
             g->progress = agent_progress_new(stderr, tty);
         }
+        if (subcommands[i].pulls)
+            g->creds = load_creds();
         optind = 0; /* glibc: start the next getopt_long over, with its own optstring */
         return subcommands[i].handler(g, argc, argv);
     }
@@ -125,6 +144,7 @@ int agent_cmd_compose(int argc, char **argv)
         rc = AGENT_EXIT_OK;
     }
     agent_progress_free(g.progress);
+    engine_creds_free(g.creds);
     m87_strv_release(&g.files);
     m87_strv_release(&g.profiles);
     return rc;

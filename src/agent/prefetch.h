@@ -1,4 +1,6 @@
 
+#include "m87/engine-creds.h"
+#include "m87/engine-images.h"
 #include "m87/error.h"
 #include "m87/json.h"
 #include "m87/list.h"
@@ -22,5 +24,16 @@ void agent_prefetch_take(struct agent_daemon *d, const struct m87_json *node);
 int agent_revision_images(const struct spec_runspec *rs, const char *state_dir,
                           const char *bundles_dir, const char *work_dir, struct m87_strv *images,
                           struct m87_error **err);
+
+/* The registry credentials of the prefetch pulls (engine-creds.h), those m87-agent compose
+ * finds: NULL, after a warning in the log, when the docker config cannot be read. */
+struct engine_creds *agent_prefetch_creds(void);
+
+/* Pull image with the credentials creds (may be NULL) has for its registry, filling auth (the
+ * caller releases it); a failure names the registry and where its credentials came from. */
+int agent_prefetch_pull(struct engine_client *ec, const struct engine_creds *creds,
+                        const char *image, struct engine_pull_options *po,
+                        struct engine_registry_auth *auth, engine_pull_fn fn, void *ctx,
+                        struct m87_error **err);
 
 #endif

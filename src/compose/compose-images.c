@@ -7,6 +7,7 @@
 #include "compose/compose-internal.h"
 #include "m87/alloc.h"
 #include "m87/engine-call.h"
+#include "m87/engine-creds.h"
 #include "m87/engine-images.h"
 #include "m87/engine.h"
 #include "m87/error.h"
@@ -24,6 +25,7 @@ struct image_job {
     bool pull;
     char *id;
     int64_t tagged; /* unix seconds of the last tag, 0 when unknown */
+    struct engine_registry_auth auth;
     struct m87_error *err;
 };
 
@@ -97,9 +99,17 @@ static int on_pull(void *ctx, const struct engine_pull_msg *msg)
 static void pull_one(struct compose_run *r, struct engine_client *c, struct image_job *j)
 {
     struct pull_cb cb = {.r = r, .job = j};
-    struct engine_pull_options po = {.platform = j->platform, .stall_ms = r->o->pull_stall_ms};
-    if (engine_image_pull(c, j->ref, &po, on_pull, &cb, &j->err) < 0 ||
-        image_probe(c, j, &j->err) < 0) {
+    struct engine_pull_options po = {
+        .auth = j->auth.found ? &j->auth.auth : NULL,
+        .platform = j->platform,
+        .stall_ms = r->o->pull_stall_ms,
+    };
+    if (engine_image_pull(c, j->ref, &po, on_pull, &cb, &j->err) < 0) {
+        engine_registry_auth_wrap(&j->err, &j->auth);
+        m87_error_wrap(&j->err, "service '%s'", j->service);
+        return;
+    }
+    if (image_probe(c, j, &j->err) < 0) {
         m87_error_wrap(&j->err, "service '%s'", j->service);
         return;
     }
@@ -229,6 +239,26 @@ static int decide(struct compose_run *r, struct image_job *jobs, size_t n, enum 
     return 0;
 }
 
+/* The credentials of each pull, here in the calling thread: a helper is a child process, and
+ * forking beside the pull workers is best avoided. A lookup that fails ends its job like a
+ * failed pull. The pulls left. */
+static size_t find_creds(struct compose_run *r, struct image_job *jobs, size_t n)
+{
+    size_t n_pull = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (!jobs[k].pull)
+            continue;
+        if (engine_creds_lookup(r->o->creds, jobs[k].ref, &jobs[k].auth, &jobs[k].err) < 0) {
+            m87_error_wrap(&jobs[k].err, "service '%s': pull image '%s'", jobs[k].service,
+                           jobs[k].ref);
+            jobs[k].pull = false;
+            continue;
+        }
+        n_pull++;
+    }
+    return n_pull;
+}
+
 int compose_images(struct compose_run *r, enum compose_pull mode, bool for_pull_verb,
                    struct m87_error **err)
 {
@@ -241,6 +271,8 @@ int compose_images(struct compose_run *r, enum compose_pull mode, bool for_pull_
     if (rc == 0)
         rc = decide(r, jobs, n, mode, for_pull_verb, &n_pull, err);
     if (rc == 0 && n_pull > 0)
+        n_pull = find_creds(r, jobs, n);
+    if (rc == 0 && n_pull > 0)
         pull_all(r, jobs, n, n_pull);
     for (size_t k = 0; k < n; k++) {
         if (rc == 0 && jobs[k].err) {
@@ -250,6 +282,7 @@ int compose_images(struct compose_run *r, enum compose_pull mode, bool for_pull_
         if (rc == 0 && jobs[k].id)
             m87_kvlist_set(r->image_ids, jobs[k].ref, jobs[k].id);
         m87_error_free(jobs[k].err);
+        engine_registry_auth_release(&jobs[k].auth);
         free(jobs[k].id);
     }
     free(jobs);

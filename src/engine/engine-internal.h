@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "m87/engine-call.h"
+#include "m87/engine-creds.h"
 #include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/json.h"
@@ -85,5 +86,10 @@ void engine_fields_free(const struct engine_fields *t, void *obj);
 void *engine_fields_array(const struct engine_fields *t, const struct m87_json *arr, size_t *n);
 /* Release n structs of v and free v; NULL is a no-op. */
 void engine_fields_array_free(const struct engine_fields *t, void *v, size_t n);
+
+/* Credentials (engine-creds.c): fill out from the auths entry key of c (found stays false for
+ * an entry without credentials). The errors of engine_creds_lookup for a bad entry. */
+int engine_creds_auths_entry(const struct engine_creds *c, const char *key,
+                             struct engine_registry_auth *out, struct m87_error **err);
 
 #endif

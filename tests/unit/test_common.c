@@ -290,6 +290,37 @@ static void test_base64url(void **state)
     free(s);
 }
 
+static void test_base64_decode(void **state)
+{
+    (void)state;
+    struct m87_error *err = NULL;
+    size_t n = 0;
+    char *s = m87_base64_decode("dXNlcjpwYXNz", 12, &n, &err);
+    assert_non_null(s);
+    assert_string_equal(s, "user:pass");
+    assert_int_equal(n, 9);
+    free(s);
+    s = m87_base64_decode("YWI=", 4, &n, &err);
+    assert_string_equal(s, "ab");
+    assert_int_equal(n, 2);
+    free(s);
+    s = m87_base64_decode("YQ==", 4, &n, &err);
+    assert_string_equal(s, "a");
+    assert_int_equal(n, 1);
+    free(s);
+    s = m87_base64_decode("", 0, &n, &err);
+    assert_string_equal(s, "");
+    assert_int_equal(n, 0);
+    free(s);
+    static const char *const bad[] = {"YWI", "-__-", "Y=WI", "YW I", "c2VjcmV0cGFzc3dvcmQ"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_null(m87_base64_decode(bad[i], strlen(bad[i]), NULL, &err));
+        assert_int_equal(m87_error_code(err), M87_E_PARSE);
+        assert_null(strstr(err->msg, bad[i]));
+        m87_error_clear(&err);
+    }
+}
+
 static void test_sha256(void **state)
 {
     (void)state;
@@ -330,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_lines_any_chunking),
         cmocka_unit_test(test_lines_cap_and_stop),
         cmocka_unit_test(test_base64url),
+        cmocka_unit_test(test_base64_decode),
         cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_memeq_ct),
     };
