@@ -8,7 +8,7 @@ build-essential pkg-config git ca-certificates
 libcurl4-openssl-dev libyajl-dev libyaml-dev libarchive-dev libmicrohttpd-dev
 libsqlite3-dev sqlite3 libssl-dev
 libcmocka-dev python3 python3-pytest python3-pytest-xdist
-docker.io docker-registry busybox-static docker-compose
+docker.io docker-registry busybox-static docker-compose apache2-utils
 iproute2 iptables procps time valgrind clang-format
 clang libclang-rt-14-dev
 "
