@@ -218,6 +218,11 @@ def main():
               "$5", "$ ", "${}", "${A B}", "a$", "${FOO:-${NOPE:?bad}}", "$FOO$BAR${TAG}x"]
     for i, text in enumerate(interp):
         put("interp", "case-%02d" % i, text)
+    selectors = ["", "site=berlin", "a==b,c!=d", "hw in (pi4,pi5)", "x notin (a)", "gpu,!retired",
+                 " a = b , ! c ", "example.com/site=b", "site in (a,b", "a>1", "a=b=c", "hw-",
+                 "k=", "in in (in)", "a,,b", "-a=b"]
+    for i, text in enumerate(selectors):
+        put("selector", "case-%02d" % i, text)
     lines = read("fixtures/compose/good/interpolation.yml").decode().splitlines()
     for i, line in enumerate(lines):
         if "$" in line:
