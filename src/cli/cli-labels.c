@@ -58,7 +58,10 @@ int cli_labels_write(const char *cmd, const char *option, const struct m87_strv 
                                    option ? " " : "", q);
         m87_kvlist_set(&labels, key, value);
     }
-    if (labels.len > SPEC_LABELS_MAX)
+    size_t sets = 0;
+    for (size_t i = 0; i < labels.len; i++)
+        sets += labels.items[i].value != NULL;
+    if (sets > SPEC_LABELS_MAX)
         return cli_usage_error(cmd, "a device has at most %d labels", SPEC_LABELS_MAX);
     m87_jw_key(w, "labels");
     m87_jw_obj_open(w);

@@ -44,7 +44,8 @@ void srv_api_sync(struct srv_req *r);
 
 /* The "labels" object of a request body into *changes (api-devices.c): each key and value
  * checked as spec-label.h says; with removals a null value is a key without a value (remove it).
- * M87_E_INVAL "labels: ..." naming the label, M87_E_TOOBIG past SPEC_LABELS_MAX of them. */
+ * M87_E_INVAL "labels: ..." naming the label; M87_E_TOOBIG past SPEC_LABELS_MAX labels to set
+ * when not removals (else srv_labels_change counts). */
 int srv_body_labels(const struct m87_json *labels, bool removals, struct m87_kvlist *changes,
                     struct m87_error **err);
 int srv_api_devices_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err);

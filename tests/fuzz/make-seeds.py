@@ -177,6 +177,11 @@ def server_seeds():
         "no-token": http("GET", "/v1/devices", token=None),
         "bad-json": http("POST", "/v1/devices", body='{"name":'),
         "deep-json": http("POST", "/v1/devices", body="[" * 40 + "]" * 40),
+        "labels-add": http("POST", "/v1/devices", body='{"name":"gw-l","labels":{"site":"berlin",'
+                           '"example.com/hw":"pi4","empty":""}}'),
+        "labels-patch": http("PATCH", dev, body='{"labels":{"site":"munich","hw":null}}'),
+        "labels-select": http("GET", "/v1/devices?select=site%20in%20(berlin,munich),!hw,"
+                              "a!%3Db,c%3D%3Dd,e%20notin%20(f)"),
     }
     for name, data in seeds.items():
         put("server", name, data)
