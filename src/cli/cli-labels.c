@@ -28,7 +28,7 @@ const char cli_label_help[] =
 
 char *cli_labels_text(const struct m87_json *labels)
 {
-    size_t n = m87_json_len(labels);
+    size_t n = m87_json_type(labels) == M87_JSON_OBJECT ? m87_json_len(labels) : 0;
     if (n == 0)
         return NULL;
     struct m87_buf b;
