@@ -209,7 +209,7 @@ static int devices_list(const struct cli_ctx *ctx, const char *device, int argc,
     return CLI_EXIT_OK;
 }
 
-static bool print_device(const char *device, const struct m87_json *d)
+static void print_device(const struct m87_json *d)
 {
     time_t now = time(NULL);
     _cleanup_free_ char *seen =
@@ -217,7 +217,6 @@ static bool print_device(const char *device, const struct m87_json *d)
     _cleanup_free_ char *labels = cli_labels_text(m87_json_get(d, "labels"));
     const char *active = m87_json_str(m87_json_path(d, "active_deployment", "id", NULL), NULL);
 
-    (void)device;
     printf("name:       %s\n", m87_json_str(m87_json_get(d, "name"), "?"));
     printf("online:     %s\n", m87_json_bool(m87_json_get(d, "online"), false) ? "yes" : "no");
     printf("last seen:  %s\n", seen);
@@ -226,11 +225,11 @@ static bool print_device(const char *device, const struct m87_json *d)
     printf("prefetch:   %s\n", m87_json_str(m87_json_get(d, "prefetch"), "-"));
     printf("labels:     %s\n", labels ? labels : "-");
     printf("deployment: %s\n", active ? active : "-");
-    return false;
 }
 
 static int devices_show(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
+    (void)device;
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
     bool json = false;
@@ -244,7 +243,7 @@ static int devices_show(const struct cli_ctx *ctx, const char *device, int argc,
     if (json)
         cli_print_json(stdout, doc);
     else
-        print_device(device, doc);
+        print_device(doc);
     return CLI_EXIT_OK;
 }
 
