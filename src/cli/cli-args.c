@@ -9,6 +9,7 @@
 #include "m87/alloc.h"
 #include "m87/compiler.h"
 #include "m87/error.h"
+#include "m87/list.h"
 #include "m87/units.h"
 
 int cli_help(const char *help)
@@ -90,6 +91,9 @@ static int set_option(const char *cmd, const struct cli_option *o)
     case CLI_OPT_POSITIVE:
         if (cli_parse_positive(optarg, o->out) < 0)
             return cli_usage_error(cmd, "--%s '%s' is not a positive integer", o->name, optarg);
+        break;
+    case CLI_OPT_STRINGS:
+        m87_strv_add(o->out, optarg);
         break;
     case CLI_OPT_DURATION:
         if (m87_parse_duration(optarg, o->out, NULL) < 0 || *(int64_t *)o->out <= 0)

@@ -100,6 +100,7 @@ enum cli_option_kind {
                        * integer" */
     CLI_OPT_DURATION, /* --NAME DURATION: int64_t nanoseconds above 0 ("5m"), else "--NAME:
                        * invalid duration 'DURATION'" */
+    CLI_OPT_STRINGS,  /* --NAME VALUE, repeatable: struct m87_strv, each value appended */
 };
 
 #define CLI_MAX_OPTIONS 8 /* options of one command, --help aside */
@@ -143,6 +144,20 @@ int cli_run(const struct cli_sub *sub, const char *device, int argc, char **argv
 
 /* A positive decimal integer that takes the whole text; -1 otherwise. */
 int cli_parse_positive(const char *text, int64_t *out);
+
+/* ---- labels (cli-labels.c) ------------------------------------------------------------------ */
+
+/* The "labels" object of a device as "k=v,k2=v2" (by key, as the server sends them); NULL when
+ * it has none. Caller frees. */
+char *cli_labels_text(const struct m87_json *labels);
+/* "labels": {...} of args ("KEY=VALUE", and "KEY-" as null when removals) into the open object
+ * of w, each checked as spec-label.h says before anything is sent. 0, or the exit status after
+ * printing "m87: CMD: WHAT: WHY" (what: "--label 'X'" or "'X'", per option). */
+int cli_labels_write(const char *cmd, const char *option, const struct m87_strv *args,
+                     bool removals, struct m87_jw *w);
+/* `m87 devices label NAME KEY=VALUE|KEY-... [--json]`. */
+int cli_devices_label(const struct cli_ctx *ctx, const char *device, int argc, char **argv);
+extern const char cli_label_help[];
 
 /* ---- configuration and login (cli-config.c) -------------------------------------------------- */
 

@@ -12,8 +12,8 @@
 /* `m87 COMMAND ...` */
 static const struct m87_command commands[] = {
     {"login", cli_cmd_login, "save the server and the admin token", "--server URL --token -"},
-    {"devices", cli_cmd_devices, "manage devices and their tokens",
-     "add|list|rm|rotate-token|revoke-token"},
+    {"devices", cli_cmd_devices, "manage devices, their labels and tokens",
+     "add|list|show|label|rm|rotate-token|revoke-token"},
     {"keys", cli_cmd_keys, "the key that signs revisions", "generate|show"},
 };
 

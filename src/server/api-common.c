@@ -28,6 +28,8 @@ void srv_jw_device(struct srv *s, struct m87_jw *w, const struct srv_device *d)
     m87_jw_kstr(w, "applied_revision", d->applied);
     m87_jw_kbool(w, "online", srv_device_online(s, d));
     m87_jw_kstr(w, "prefetch", d->prefetch ? d->prefetch : "always");
+    m87_jw_key(w, "labels");
+    m87_jw_kvlist(w, &d->labels);
 }
 
 void srv_jw_deployment(struct m87_jw *w, const struct srv_deployment *d)

@@ -1,5 +1,5 @@
-/* /v1/devices: create (with the device token, shown once), list, show, delete, and the
- * device token: rotate, revoke. */
+/* /v1/devices: create (with the device token, shown once, and labels), list (filtered by a label
+ * selector), show, delete, labels changed, and the device token: rotate, revoke. */
 #include <string.h>
 
 #include "m87/alloc.h"
@@ -7,6 +7,9 @@
 #include "m87/hash.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
+#include "m87/list.h"
+#include "m87/spec-label.h"
+#include "m87/spec-selector.h"
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/http.h"
@@ -17,9 +20,38 @@
 #include "server/store.h"
 #include "server/util.h"
 
+int srv_body_labels(const struct m87_json *labels, bool removals, struct m87_kvlist *changes,
+                    struct m87_error **err)
+{
+    if (m87_json_type(labels) != M87_JSON_OBJECT)
+        return m87_error_set(err, M87_E_INVAL, 0, "labels: expected an object of %s",
+                             removals ? "string values or null" : "string values");
+    for (size_t i = 0; i < m87_json_len(labels); i++) {
+        const char *key = NULL;
+        const struct m87_json *v = m87_json_member(labels, i, &key);
+        if (spec_label_check_key(key, err) < 0)
+            return m87_error_wrap(err, "labels");
+        if (removals && m87_json_type(v) == M87_JSON_NULL) {
+            m87_kvlist_set(changes, key, NULL);
+            continue;
+        }
+        if (m87_json_type(v) != M87_JSON_STRING)
+            return m87_error_set(err, M87_E_INVAL, 0, "labels: label '%s': expected a string%s",
+                                 key, removals ? " or null" : "");
+        if (spec_label_check_value(key, m87_json_str(v, ""), err) < 0)
+            return m87_error_wrap(err, "labels");
+        m87_kvlist_set(changes, key, m87_json_str(v, ""));
+    }
+    /* removals may name more: the store counts what the device ends up with */
+    if (!removals && changes->len > SPEC_LABELS_MAX)
+        return m87_error_set(err, M87_E_TOOBIG, 0, "labels: a device has at most %d labels",
+                             SPEC_LABELS_MAX);
+    return 0;
+}
+
 int srv_api_devices_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
-    static const char *const fields[] = {"name", NULL};
+    static const char *const fields[] = {"name", "labels", NULL};
     _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, fields, err);
     if (body == NULL)
         return -1;
@@ -28,41 +60,62 @@ int srv_api_devices_create(struct srv_req *r, struct m87_jw *w, struct m87_error
         return m87_error_set(err, M87_E_INVAL, 0, "name: missing");
     if (m87_json_type(name) != M87_JSON_STRING || !srv_valid_device_name(m87_json_str(name, "")))
         return m87_error_set(err, M87_E_INVAL, 0, "name: must match [a-z0-9][a-z0-9_.-]{0,62}");
+    _cleanup_(m87_kvlist_release) struct m87_kvlist labels = {0};
+    const struct m87_json *lj = m87_json_get(body, "labels");
+    if (lj && srv_body_labels(lj, false, &labels, err) < 0)
+        return -1;
 
     _cleanup_free_ char *token = NULL;
     char hash[M87_SHA256_HEX_LEN + 1];
     if (srv_token_new(SRV_ROLE_DEVICE, &token, hash, err) < 0)
         return -1;
     _cleanup_(srv_device_release) struct srv_device d = {0};
-    if (srv_device_create(r->srv->store, m87_json_str(name, ""), hash, &d, err) < 0)
+    if (srv_device_create(r->srv->store, m87_json_str(name, ""), hash, &d, err) < 0 ||
+        srv_labels_change(r->srv->store, &d, &labels, err) < 0 ||
+        srv_labels_get(r->srv->store, d.id, &d.labels, err) < 0)
         return -1;
     m87_jw_obj_open(w);
     m87_jw_kstr(w, "name", d.name);
     m87_jw_kstr(w, "token", token);
     srv_jw_time(w, "created", d.created);
+    m87_jw_key(w, "labels");
+    m87_jw_kvlist(w, &d.labels);
     m87_jw_obj_close(w);
     return 0;
 }
 
+/* The devices, with their labels, that meet the selector of the "select" query argument (every
+ * device without one): filtered in C after two statements (store-labels.c). */
 int srv_api_devices_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
+    const char *text = srv_req_query(r, "select");
+    struct spec_selector sel = {0};
+    if (text && spec_selector_parse(text, &sel, err) < 0)
+        return m87_error_wrap(err, "select");
     struct srv_device *v = NULL;
     size_t n = 0;
-    if (srv_device_list(r->srv->store, &v, &n, err) < 0)
-        return -1;
-    m87_jw_obj_open(w);
-    m87_jw_key(w, "devices");
-    m87_jw_arr_open(w);
-    for (size_t i = 0; i < n; i++) {
+    int rc = srv_device_list(r->srv->store, &v, &n, err);
+    if (rc == 0)
+        rc = srv_labels_fill(r->srv->store, v, n, err);
+    if (rc == 0) {
         m87_jw_obj_open(w);
-        srv_jw_device(r->srv, w, &v[i]);
+        m87_jw_key(w, "devices");
+        m87_jw_arr_open(w);
+        for (size_t i = 0; i < n; i++) {
+            if (!spec_selector_match(&sel, &v[i].labels))
+                continue;
+            m87_jw_obj_open(w);
+            srv_jw_device(r->srv, w, &v[i]);
+            m87_jw_obj_close(w);
+        }
+        m87_jw_arr_close(w);
         m87_jw_obj_close(w);
-        srv_device_release(&v[i]);
     }
+    for (size_t i = 0; i < n; i++)
+        srv_device_release(&v[i]);
     free(v);
-    m87_jw_arr_close(w);
-    m87_jw_obj_close(w);
-    return 0;
+    spec_selector_release(&sel);
+    return rc;
 }
 
 int srv_write_device(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
@@ -70,7 +123,8 @@ int srv_write_device(struct srv_req *r, struct m87_jw *w, struct m87_error **err
     struct srv_store *st = r->srv->store;
     _cleanup_(srv_device_release) struct srv_device d = {0};
     _cleanup_(srv_deployment_release) struct srv_deployment dep = {0};
-    if (srv_device_find(st, r->params.v[0], &d, err) < 0)
+    if (srv_device_find(st, r->params.v[0], &d, err) < 0 ||
+        srv_labels_get(st, d.id, &d.labels, err) < 0)
         return -1;
     int rc = srv_deployment_active(st, d.id, &dep, err);
     if (rc >= 0) {

@@ -160,6 +160,8 @@ int srv_api_status(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
     _cleanup_(spec_runspec_freep) struct spec_runspec *rs = NULL;
     int rc = srv_device_find(r->srv->store, r->params.v[0], &dev, err);
     if (rc == 0)
+        rc = srv_labels_get(r->srv->store, dev.id, &dev.labels, err);
+    if (rc == 0)
         rc = pick_deployment(r, &dev, &dep, err);
     if (rc == 0)
         rc = srv_revision_get(r->srv->store, &dep, dep.revision, &rev, err);

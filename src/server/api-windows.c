@@ -1,12 +1,13 @@
-/* /v1/devices/NAME/windows and PATCH /v1/devices/NAME: maintenance windows and the prefetch
- * setting (written into answers by api-policy.c). Every change bumps the device's policy and
- * wakes its held sync, so that the agent gets them at once. */
+/* /v1/devices/NAME/windows and PATCH /v1/devices/NAME: maintenance windows, the prefetch
+ * setting (written into answers by api-policy.c) and labels. Every change bumps the device's policy
+ * and wakes its held sync, so that the agent gets them at once. */
 #include <string.h>
 
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
+#include "m87/list.h"
 #include "m87/spec-window.h"
 #include "server/api.h"
 #include "server/http.h"
@@ -82,9 +83,11 @@ int srv_api_windows_delete(struct srv_req *r, struct m87_jw *w, struct m87_error
     return rc;
 }
 
+/* Labels merge: a key with a string sets it, with null removes it, one left out stays. They are
+ * not the agent's business: a change of them does not wake its sync. */
 int srv_api_devices_patch(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
-    static const char *const fields[] = {"prefetch", NULL};
+    static const char *const fields[] = {"prefetch", "labels", NULL};
     _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, fields, err);
     if (body == NULL)
         return -1;
@@ -92,8 +95,13 @@ int srv_api_devices_patch(struct srv_req *r, struct m87_jw *w, struct m87_error 
     const char *value = m87_json_str(pf, NULL);
     if (pf && (value == NULL || (strcmp(value, "always") != 0 && strcmp(value, "window") != 0)))
         return m87_error_set(err, M87_E_INVAL, 0, "prefetch: expected \"always\" or \"window\"");
+    _cleanup_(m87_kvlist_release) struct m87_kvlist labels = {0};
+    const struct m87_json *lj = m87_json_get(body, "labels");
+    if (lj && srv_body_labels(lj, true, &labels, err) < 0)
+        return -1;
     _cleanup_(srv_device_release) struct srv_device d = {0};
-    if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0)
+    if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0 ||
+        srv_labels_change(r->srv->store, &d, &labels, err) < 0)
         return -1;
     int rc = 0;
     if (value && strcmp(value, d.prefetch) != 0) {

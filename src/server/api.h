@@ -19,6 +19,7 @@
 
 /* ---- objects in JSON (api-common.c) ---------------------------------------------------------- */
 
+/* The device's members, "labels" among them (as d->labels holds them: load them first). */
 void srv_jw_device(struct srv *s, struct m87_jw *w, const struct srv_device *d);
 void srv_jw_deployment(struct m87_jw *w, const struct srv_deployment *d);
 /* A stored report record with "received" and "deployment" added. */
@@ -41,6 +42,12 @@ void srv_api_sync(struct srv_req *r);
 
 /* ---- the work of a route run in a transaction (its tx: a srv_tx_fn) -------------------------- */
 
+/* The "labels" object of a request body into *changes (api-devices.c): each key and value
+ * checked as spec-label.h says; with removals a null value is a key without a value (remove it).
+ * M87_E_INVAL "labels: ..." naming the label; M87_E_TOOBIG past SPEC_LABELS_MAX labels to set
+ * when not removals (else srv_labels_change counts). */
+int srv_body_labels(const struct m87_json *labels, bool removals, struct m87_kvlist *changes,
+                    struct m87_error **err);
 int srv_api_devices_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
 int srv_api_devices_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
 int srv_api_devices_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err);

@@ -56,6 +56,7 @@ static const struct srv_row_type device_type = {sizeof(struct srv_device), devic
 
 void srv_device_release(struct srv_device *d)
 {
+    m87_kvlist_release(&d->labels);
     srv_row_release(&device_type, d);
 }
 

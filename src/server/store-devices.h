@@ -1,5 +1,6 @@
-/* m87-server private: devices in the store (store-devices.c) with their maintenance windows
- * (store-windows.c) and the images they are asked to prefetch (store-prefetch.c). */
+/* m87-server private: devices in the store (store-devices.c) with their labels
+ * (store-labels.c), their maintenance windows (store-windows.c) and the images they are asked to
+ * prefetch (store-prefetch.c). */
 #ifndef M87_SERVER_STORE_DEVICES_H
 #define M87_SERVER_STORE_DEVICES_H
 
@@ -20,10 +21,11 @@ struct srv_device {
     int64_t last_seen; /* 0: never */
     char *agent_version;
     char *applied;
-    char *prefetch;     /* "always" or "window" */
-    int64_t policy;     /* bumped by every change of windows, prefetch or now_revision */
-    char *now_revision; /* the revision hash to apply at once (--now), or NULL */
-    bool offline;       /* its agent said in its last sync that it stops */
+    char *prefetch;           /* "always" or "window" */
+    int64_t policy;           /* bumped by every change of windows, prefetch or now_revision */
+    char *now_revision;       /* the revision hash to apply at once (--now), or NULL */
+    bool offline;             /* its agent said in its last sync that it stops */
+    struct m87_kvlist labels; /* by key; filled only by srv_labels_get or srv_labels_fill */
 };
 void srv_device_release(struct srv_device *d);
 
@@ -50,6 +52,19 @@ int srv_device_set_now(struct srv_store *st, int64_t id, const char *hash, struc
 int srv_device_bump_policy(struct srv_store *st, int64_t id, struct m87_error **err);
 int srv_device_count_online(struct srv_store *st, int64_t since, int64_t *n,
                             struct m87_error **err);
+
+/* Labels (store-labels.c): keys and values checked by the caller (spec-label.h). */
+/* Append the device's labels, by key, to *out. */
+int srv_labels_get(struct srv_store *st, int64_t device_id, struct m87_kvlist *out,
+                   struct m87_error **err);
+/* The labels of every device into v[i].labels; v is what srv_device_list gave, in the same
+ * transaction. One statement whatever n is. */
+int srv_labels_fill(struct srv_store *st, struct srv_device *v, size_t n, struct m87_error **err);
+/* Apply changes: a key with a value sets it, a key without one (NULL) removes it (a key it does
+ * not have is no error). M87_E_TOOBIG "labels: a device has at most 64 labels ..." when the
+ * device would have more than SPEC_LABELS_MAX: the caller's transaction is then rolled back. */
+int srv_labels_change(struct srv_store *st, const struct srv_device *d,
+                      const struct m87_kvlist *changes, struct m87_error **err);
 
 /* An image a device is asked to prefetch (store-prefetch.c). */
 struct srv_prefetch {

@@ -180,6 +180,13 @@ static const char *const migrations[] = {
      * once; NULL for a signature of format v1 */
     "ALTER TABLE revisions ADD COLUMN sig_time INTEGER;"
     "ALTER TABLE revisions ADD COLUMN sig_now INTEGER NOT NULL DEFAULT 0;",
+    /* device labels (docs/api.md, Labels; why a table: store-labels.c) */
+    "CREATE TABLE device_labels ("
+    "  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (device_id, key)) WITHOUT ROWID;"
+    "CREATE INDEX device_labels_key ON device_labels(key, value);",
 };
 
 sqlite3 *srv_store_db(struct srv_store *st)

@@ -40,7 +40,7 @@ def test_list_table_and_json(cli, server):
     b, _ = add_device(cli, unique("b-"))
     server.sync(tok_a)
     out = cli.ok("devices", "list").out.splitlines()
-    assert out[0].split() == ["NAME", "ONLINE", "LAST", "SEEN", "AGENT", "APPLIED"]
+    assert out[0].split() == ["NAME", "ONLINE", "LAST", "SEEN", "AGENT", "APPLIED", "LABELS"]
     col = out[0].index("ONLINE")
     rows = {line.split()[0]: line for line in out[1:]}
     assert rows[a][col:].startswith("yes")

@@ -121,7 +121,7 @@ static void start_server(void)
     atomic_init(&server.in_flight, 0);
     if (srv_store_open(dir, false, &server.store, &err) < 0)
         goto fail;
-    server.lp = srv_longpoll_new();
+    server.lp = srv_longpoll_new(SRV_MAX_HELD_PER_DEVICE);
     if (srv_http_start(&server, "127.0.0.1:0", NULL, NULL, &err) < 0)
         goto fail;
     const union MHD_DaemonInfo *info =

@@ -177,6 +177,11 @@ def server_seeds():
         "no-token": http("GET", "/v1/devices", token=None),
         "bad-json": http("POST", "/v1/devices", body='{"name":'),
         "deep-json": http("POST", "/v1/devices", body="[" * 40 + "]" * 40),
+        "labels-add": http("POST", "/v1/devices", body='{"name":"gw-l","labels":{"site":"berlin",'
+                           '"example.com/hw":"pi4","empty":""}}'),
+        "labels-patch": http("PATCH", dev, body='{"labels":{"site":"munich","hw":null}}'),
+        "labels-select": http("GET", "/v1/devices?select=site%20in%20(berlin,munich),!hw,"
+                              "a!%3Db,c%3D%3Dd,e%20notin%20(f)"),
     }
     for name, data in seeds.items():
         put("server", name, data)
@@ -218,6 +223,11 @@ def main():
               "$5", "$ ", "${}", "${A B}", "a$", "${FOO:-${NOPE:?bad}}", "$FOO$BAR${TAG}x"]
     for i, text in enumerate(interp):
         put("interp", "case-%02d" % i, text)
+    selectors = ["", "site=berlin", "a==b,c!=d", "hw in (pi4,pi5)", "x notin (a)", "gpu,!retired",
+                 " a = b , ! c ", "example.com/site=b", "site in (a,b", "a>1", "a=b=c", "hw-",
+                 "k=", "in in (in)", "a,,b", "-a=b"]
+    for i, text in enumerate(selectors):
+        put("selector", "case-%02d" % i, text)
     lines = read("fixtures/compose/good/interpolation.yml").decode().splitlines()
     for i, line in enumerate(lines):
         if "$" in line:

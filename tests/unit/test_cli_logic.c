@@ -160,6 +160,48 @@ static void test_parse_options(void **state)
     assert_null(p.id);
 }
 
+/* --label is repeatable; labels are written as "k=v,..." and checked before a body is made */
+static void test_labels(void **state)
+{
+    (void)state;
+    struct m87_strv v = {0};
+    const struct cli_option opts[] = {{"label", CLI_OPT_STRINGS, &v, 0}};
+    char *argv[] = {"add", "--label", "a=1", "gw", "--label=b=", NULL};
+    assert_int_equal(cli_parse_options("add", "usage\n", 5, argv, opts, 1), 0);
+    assert_int_equal(v.len, 2);
+    assert_string_equal(v.items[0], "a=1");
+    assert_string_equal(v.items[1], "b=");
+
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_obj_open(w);
+    assert_int_equal(cli_labels_write("add", "--label", &v, false, w), 0);
+    m87_jw_obj_close(w);
+    char *body = m87_jw_finish(w);
+    assert_string_equal(body, "{\"labels\":{\"a\":\"1\",\"b\":\"\"}}");
+    struct m87_json *doc = m87_json_parse(body, strlen(body), NULL);
+    char *text = cli_labels_text(m87_json_get(doc, "labels"));
+    assert_string_equal(text, "a=1,b=");
+    free(text);
+    m87_json_free(doc);
+    free(body);
+    assert_null(cli_labels_text(NULL));
+
+    m87_strv_add(&v, "c-");
+    w = m87_jw_new();
+    m87_jw_obj_open(w);
+    assert_int_equal(cli_labels_write("label", NULL, &v, true, w), 0);
+    m87_jw_obj_close(w);
+    body = m87_jw_finish(w);
+    assert_string_equal(body, "{\"labels\":{\"a\":\"1\",\"b\":\"\",\"c\":null}}");
+    free(body);
+    w = m87_jw_new();
+    m87_jw_obj_open(w);
+    assert_int_equal(cli_labels_write("add", "--label", &v, false, w), CLI_EXIT_USAGE);
+    m87_jw_obj_close(w);
+    free(m87_jw_finish(w));
+    m87_strv_release(&v);
+}
+
 static void test_wants_help(void **state)
 {
     (void)state;
@@ -297,7 +339,7 @@ int main(void)
         cmocka_unit_test(test_parse_simple), cmocka_unit_test(test_parse_options),
         cmocka_unit_test(test_wants_help),   cmocka_unit_test(test_table),
         cmocka_unit_test(test_format_ms),    cmocka_unit_test(test_times),
-        cmocka_unit_test(test_file_kind),
+        cmocka_unit_test(test_file_kind),    cmocka_unit_test(test_labels),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }
