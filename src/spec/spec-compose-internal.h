@@ -53,6 +53,12 @@ static inline void spec_cnode_freep(struct cnode **n)
     spec_cnode_free(*n);
 }
 void spec_cnode_append(struct cnode *coll, struct cnode *child);
+/* A deep copy of n, positions and tags included. */
+struct cnode *spec_cnode_clone(const struct cnode *n);
+/* Same shape, keys and texts (positions and tags aside). */
+bool spec_cnode_equal(const struct cnode *a, const struct cnode *b);
+/* Free and drop the entry key of a mapping, when there is one. */
+void spec_cnode_remove(struct cnode *map, const char *key);
 /* Give a mapping entry its key (copied) and the key's position. */
 void spec_cnode_set_key(struct cnode *n, const char *key, const struct cnode *pos);
 
@@ -127,6 +133,10 @@ char *spec_cn_path_i(const char *parent, size_t i);
 
 /* Merge over into base (both document roots) with compose's rules; over is consumed. */
 int spec_compose_merge(struct cnode *base, struct cnode *over, struct m87_error **err);
+/* Merge the service definition over into *base (compose's rules for one service, as an override
+ * file's; used by extends); over is consumed. path ("services.NAME") is for messages. */
+int spec_compose_merge_service(struct cnode **base, struct cnode *over, const char *path,
+                               struct m87_error **err);
 /* Drop what !reset removed, then de-duplicate the sequences compose keeps unique (ports by
  * binding, volumes by target, environment and labels by key, ...): a later entry replaces an
  * earlier one at the earlier one's place. */
@@ -146,7 +156,22 @@ struct loader {
     const struct cnode *root; /* the merged tree */
     const char *text;         /* spec_compose_parse: the one file's text, not read from disk */
     size_t text_len;
+    struct m87_yaml_doc **docs; /* files read for extends and include, alive for the load */
+    size_t n_docs;
+    struct loader_file *files; /* the files extends read, interpolated, by path and environment */
+    size_t n_files;
 };
+
+/* A file read for extends, its services resolved in place as they are extended from. */
+struct loader_file {
+    char *abs;
+    const struct spec_interp *ip;
+    struct cnode *root;
+};
+
+/* Files read for extends and include in one load, the project's own aside: a bound on what a
+ * chain of references can make the loader read. */
+#define SPEC_MAX_LOADED_FILES 256u
 
 /* ---- the loader's shared readers (spec-compose-loader.c) --------------------------------------
  */
@@ -161,10 +186,41 @@ void spec_loader_warn(struct loader *l, const char *fmt, ...) M87_PRINTF(2, 3);
  * HOME); NULL with *err at n when HOME is needed and unset. */
 char *spec_loader_abspath(struct loader *l, const struct cnode *n, const char *path,
                           const char *where, struct m87_error **err);
+/* path made absolute against the current directory and cleaned; NULL with *err (M87_E_IO) when
+ * the current directory cannot be read. */
+char *spec_loader_cwd_abs(const char *path, struct m87_error **err);
+/* Read the compose file at path (as messages name it; abs is its absolute path) for extends or
+ * include: parsed (the document kept until the load ends), a mapping at the top, strings
+ * interpolated with ip; abs is added to the project's extra_files. NULL with *err. */
+struct cnode *spec_loader_read_file(struct loader *l, const char *path, const char *abs,
+                                    const struct spec_interp *ip, struct m87_error **err);
 /* Lexical cleaning as Go's filepath.Clean of an absolute path. Caller frees. */
 char *spec_compose_clean_path(const char *path);
 /* path cleaned, joined to dir first when it is relative. Caller frees. */
 char *spec_compose_join_clean(const char *dir, const char *path);
+
+/* ---- extends and include (spec-compose-extends.c, spec-compose-include.c) --------------------- */
+
+/* Resolve services.*.extends in root (a merged tree whose relative paths are relative to the
+ * project directory), as compose v2: chains followed, cycles refused, the base (another file's
+ * paths made absolute against that file's directory) merged under the service with the rules
+ * of an override file; every extends key is gone afterwards. Other files are read with ip. */
+int spec_compose_apply_extends(struct loader *l, struct cnode *root, const struct spec_interp *ip,
+                               struct m87_error **err);
+/* Make the relative host paths of a service definition (env_file, bind sources) absolute
+ * against dir. */
+void spec_compose_rebase_service(struct cnode *svc, const char *dir);
+/* Load each project of root's top-level include (relative to workdir, the including project's
+ * directory; variables from ip, then the included env files) and add its services, networks,
+ * volumes, configs and secrets to root, refusing one also defined differently there; the
+ * include key is gone afterwards. chain holds the files including this one (cycles). */
+struct include_link {
+    const char *abs;
+    const struct include_link *prev;
+};
+int spec_compose_apply_include(struct loader *l, struct cnode *root, const char *workdir,
+                               const struct spec_interp *ip, const struct include_link *chain,
+                               struct m87_error **err);
 
 /* ---- services (spec-compose-service.c; its parts in -svc.c, -process.c, -runtime.c, -host.c,
  * -links.c, -ports.c, -mounts.c)
