@@ -176,7 +176,8 @@ static struct cnode *read_tree(struct loader *l, const struct m87_strv *given, s
         else if (spec_compose_merge(root, tree, err) < 0)
             return NULL;
     }
-    if (spec_compose_apply_include(l, root, l->p->working_dir, &l->ip, NULL, err) < 0 ||
+    struct include_link top = {l->p->config_files.items[0], NULL};
+    if (spec_compose_apply_include(l, root, l->p->working_dir, &l->ip, &top, err) < 0 ||
         spec_compose_apply_extends(l, root, &l->ip, err) < 0)
         return NULL;
     spec_compose_normalize_tree(root);

@@ -588,6 +588,34 @@ static void test_full(void **state)
     spec_project_free(p);
 }
 
+/* ---- extends and include ------------------------------------------------------------------------
+ */
+
+static void test_extends_include_files(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *dir = fixture_dir("compose/good");
+    struct spec_project *p = load_good("extends", NULL);
+    assert_int_equal(p->extra_files.len, 1); /* read once for the chain through it */
+    _cleanup_free_ char *base = m87_xasprintf("%s/extends/base.yml", dir);
+    assert_string_equal(p->extra_files.items[0], base);
+    const struct spec_service *w = svc(p, "worker");
+    assert_int_equal(w->n_depends, 1); /* inherited, as compose v2 */
+    assert_int_equal(w->n_ports, 0);   /* !reset in the extending service */
+    spec_project_free(p);
+
+    /* the environment wins over the included project's env file */
+    p = load_good("include", (const char *[]){"CACHE_TAG=8", NULL});
+    assert_string_equal(svc(p, "cache")->image, "redis:8");
+    assert_string_equal(svc(p, "db")->image, "busybox:1.36");
+    _cleanup_free_ char *f1 = m87_xasprintf("%s/include/db/.env", dir);
+    _cleanup_free_ char *f2 = m87_xasprintf("%s/include/db/compose.yml", dir);
+    _cleanup_free_ char *f3 = m87_xasprintf("%s/include/cache.env", dir);
+    _cleanup_free_ char *f4 = m87_xasprintf("%s/include/cache.yml", dir);
+    assert_strv(&p->extra_files, (const char *[]){f1, f2, f3, f4, NULL});
+    spec_project_free(p);
+}
+
 /* ---- merging two files --------------------------------------------------------------------------
  */
 
@@ -1053,6 +1081,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_fixtures),
         cmocka_unit_test(test_bad_fixtures),
+        cmocka_unit_test(test_extends_include_files),
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_merge_logging_driver_change),
