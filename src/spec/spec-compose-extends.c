@@ -25,7 +25,7 @@ struct ext {
     struct m87_error **err;
 };
 
-/* ---- relative paths ---------------------------------------------------------------------------- */
+/* ---- relative paths ---- */
 
 static void rebase_text(struct cnode *n, const char *dir)
 {
@@ -76,7 +76,7 @@ void spec_compose_rebase_service(struct cnode *svc, const char *dir)
         rebase_volume(vols->items[i], dir);
 }
 
-/* ---- reading extends --------------------------------------------------------------------------- */
+/* ---- reading extends ---- */
 
 /* "a -> b (base.yml) -> a": the chain from its start to the service met again. */
 static char *chain_text(const struct link *last, const char *again)
@@ -194,15 +194,15 @@ static struct cnode **find_service(struct cnode *services, const char *name)
     return NULL;
 }
 
-/* ---- resolving --------------------------------------------------------------------------------- */
+/* ---- resolving ---- */
 
 static int resolve(struct ext *x, struct cnode *services, const struct link *self,
                    struct cnode **slot);
 
 /* The services of the file r names, with its identity in *base_link. */
 static struct cnode *base_services(struct ext *x, const struct ref *r, const char *path,
-                                   struct cnode *services, struct link *base_link,
-                                   char **abs_out, char **shown_out)
+                                   struct cnode *services, struct link *base_link, char **abs_out,
+                                   char **shown_out)
 {
     if (r->file == NULL)
         return services;
@@ -254,8 +254,7 @@ static int extend(struct ext *x, struct cnode *services, const struct link *self
         return spec_cn_error(r.service_node, x->err, "%s: service '%s' not found in '%s'", path,
                              r.service, shown);
     if (bslot == NULL)
-        return spec_cn_error(r.service_node, x->err, "%s: service '%s' not found", path,
-                             r.service);
+        return spec_cn_error(r.service_node, x->err, "%s: service '%s' not found", path, r.service);
     if (!spec_cn_is_map(*bslot))
         return spec_cn_key_error(*bslot, x->err, "services.%s: expected a mapping", r.service);
     if (resolve(x, bs, &base, bslot) < 0)
