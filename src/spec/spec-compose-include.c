@@ -238,6 +238,22 @@ static int import(struct cnode *root, struct cnode *inc, struct m87_error **err)
     return 0;
 }
 
+/* The files extends read with ip, an included project's environment that is going away: another
+ * one could get its address. */
+static void forget_files(struct loader *l, const struct spec_interp *ip)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < l->n_files; i++) {
+        if (l->files[i].ip != ip) {
+            l->files[w++] = l->files[i];
+            continue;
+        }
+        free(l->files[i].abs);
+        spec_cnode_free(l->files[i].root);
+    }
+    l->n_files = w;
+}
+
 static int include_one(struct loader *l, struct cnode *root, struct entry *en, const char *path,
                        const struct spec_interp *ip, const struct include_link *chain,
                        struct m87_error **err)
@@ -266,6 +282,7 @@ static int include_one(struct loader *l, struct cnode *root, struct entry *en, c
         }
         spec_cnode_free(inc);
     }
+    forget_files(l, &sub);
     m87_kvlist_release(&env.dotenv);
     return rc;
 }

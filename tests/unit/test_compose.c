@@ -616,6 +616,32 @@ static void test_extends_include_files(void **state)
     spec_project_free(p);
 }
 
+/* Two included projects extend the same file, each with its own variables: each reads it with its
+ * own. */
+static void test_include_extends_own_env(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *dir = scratch(
+        "compose.yml", "include: [a/compose.yml, b/compose.yml]\n", "common.yml",
+        "services:\n  base:\n    image: busybox:${V}\n", "a/compose.yml",
+        "services:\n  sa:\n    extends: {file: ../common.yml, service: base}\n", "a/.env",
+        "V=a\n", "b/compose.yml",
+        "services:\n  sb:\n    extends: {file: ../common.yml, service: base}\n", "b/.env",
+        "V=b\n", NULL);
+    struct m87_kvlist env;
+    env_init(&env, NULL);
+    struct m87_error *err = NULL;
+    struct spec_load_options o = {.project_dir = dir, .lookup = kv_lookup, .lookup_ctx = &env};
+    struct spec_project *p = spec_compose_load(&o, &err);
+    if (p == NULL)
+        fail_msg("%s", err->msg);
+    assert_string_equal(svc(p, "sa")->image, "busybox:a");
+    assert_string_equal(svc(p, "sb")->image, "busybox:b");
+    spec_project_free(p);
+    m87_kvlist_release(&env);
+    scratch_remove(dir);
+}
+
 /* ---- merging two files --------------------------------------------------------------------------
  */
 
@@ -1082,6 +1108,7 @@ int main(void)
         cmocka_unit_test(test_good_fixtures),
         cmocka_unit_test(test_bad_fixtures),
         cmocka_unit_test(test_extends_include_files),
+        cmocka_unit_test(test_include_extends_own_env),
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_merge_logging_driver_change),
