@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "m87/alloc.h"
@@ -114,6 +115,12 @@ struct cnode *spec_loader_read_file(struct loader *l, const char *path, const ch
         m87_error_set(err, M87_E_INVAL, 0,
                       "'%s': more than %u files read through extends and include", path,
                       SPEC_MAX_LOADED_FILES);
+        return NULL;
+    }
+    /* a fifo or a device could block the load or feed it without end */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        m87_error_set(err, M87_E_IO, 0, "open '%s': not a regular file", path);
         return NULL;
     }
     struct m87_yaml_doc *doc = m87_yaml_load(path, err);
