@@ -254,7 +254,8 @@ static int extend(struct ext *x, struct cnode *services, const struct link *self
         return spec_cn_error(r.service_node, x->err, "%s: service '%s' not found in '%s'", path,
                              r.service, shown);
     if (bslot == NULL)
-        return spec_cn_error(r.service_node, x->err, "%s: service '%s' not found", path, r.service);
+        return spec_cn_error(r.service_node, x->err, "%s: service '%s' not found in '%s'", path,
+                             r.service, e->file);
     if (!spec_cn_is_map(*bslot))
         return spec_cn_key_error(*bslot, x->err, "services.%s: expected a mapping", r.service);
     if (resolve(x, bs, &base, bslot) < 0)

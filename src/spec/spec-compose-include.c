@@ -191,16 +191,16 @@ static struct cnode *load_included(struct loader *l, struct entry *en, const cha
                 spec_cn_wrap(en->at, path, err);
             return NULL;
         }
+        if (spec_cn_keys(tree, "", known, unsupported, err) < 0 ||
+            spec_compose_file_resolve(l, tree, f, en->project_dir, ip, chain, err) < 0) {
+            spec_cnode_free(tree);
+            return NULL;
+        }
         if (root == NULL)
             root = tree;
         else if (spec_compose_merge(root, tree, err) < 0)
             return NULL;
     }
-    struct include_link me = {en->paths.items[0], chain};
-    if (spec_cn_keys(root, "", known, unsupported, err) < 0 ||
-        spec_compose_apply_include(l, root, en->project_dir, ip, &me, err) < 0 ||
-        spec_compose_apply_extends(l, root, ip, err) < 0)
-        return NULL;
     rebase_top(root, en->project_dir);
     return M87_STEAL(root);
 }
@@ -312,4 +312,14 @@ int spec_compose_apply_include(struct loader *l, struct cnode *root, const char 
     }
     spec_cnode_remove(root, "include");
     return 0;
+}
+
+int spec_compose_file_resolve(struct loader *l, struct cnode *tree, const char *abs,
+                              const char *workdir, const struct spec_interp *ip,
+                              const struct include_link *chain, struct m87_error **err)
+{
+    struct include_link me = {abs, chain};
+    if (spec_compose_apply_extends(l, tree, ip, err) < 0)
+        return -1;
+    return spec_compose_apply_include(l, tree, workdir, ip, &me, err);
 }

@@ -201,7 +201,7 @@ char *spec_compose_join_clean(const char *dir, const char *path);
 
 /* ---- extends and include (spec-compose-extends.c, spec-compose-include.c) --------------------- */
 
-/* Resolve services.*.extends in root (a merged tree whose relative paths are relative to the
+/* Resolve services.*.extends in root (one file's tree whose relative paths are relative to the
  * project directory), as compose v2: chains followed, cycles refused, the base (another file's
  * paths made absolute against that file's directory) merged under the service with the rules
  * of an override file; every extends key is gone afterwards. Other files are read with ip. */
@@ -210,7 +210,7 @@ int spec_compose_apply_extends(struct loader *l, struct cnode *root, const struc
 /* Make the relative host paths of a service definition (env_file, bind sources) absolute
  * against dir. */
 void spec_compose_rebase_service(struct cnode *svc, const char *dir);
-/* Load each project of root's top-level include (relative to workdir, the including project's
+/* Load each project of root's (one file's) top-level include (relative to workdir, the including project's
  * directory; variables from ip, then the included env files) and add its services, networks,
  * volumes, configs and secrets to root, refusing one also defined differently there; the
  * include key is gone afterwards. chain holds the files including this one (cycles). */
@@ -221,6 +221,12 @@ struct include_link {
 int spec_compose_apply_include(struct loader *l, struct cnode *root, const char *workdir,
                                const struct spec_interp *ip, const struct include_link *chain,
                                struct m87_error **err);
+/* One compose file's tree (abs: its absolute path) made whole before it is merged with the
+ * other files, as compose-go does file by file: its extends (within the file, or to other files),
+ * then its include (cycles through chain). */
+int spec_compose_file_resolve(struct loader *l, struct cnode *tree, const char *abs,
+                              const char *workdir, const struct spec_interp *ip,
+                              const struct include_link *chain, struct m87_error **err);
 
 /* ---- services (spec-compose-service.c; its parts in -svc.c, -process.c, -runtime.c, -host.c,
  * -links.c, -ports.c, -mounts.c)

@@ -171,15 +171,16 @@ static struct cnode *read_tree(struct loader *l, const struct m87_strv *given, s
         struct cnode *tree = spec_cnode_from_yaml(r, &l->ip, err);
         if (tree == NULL)
             return NULL;
+        if (spec_compose_file_resolve(l, tree, l->p->config_files.items[i], l->p->working_dir,
+                                      &l->ip, NULL, err) < 0) {
+            spec_cnode_free(tree);
+            return NULL;
+        }
         if (root == NULL)
             root = tree;
         else if (spec_compose_merge(root, tree, err) < 0)
             return NULL;
     }
-    struct include_link top = {l->p->config_files.items[0], NULL};
-    if (spec_compose_apply_include(l, root, l->p->working_dir, &l->ip, &top, err) < 0 ||
-        spec_compose_apply_extends(l, root, &l->ip, err) < 0)
-        return NULL;
     spec_compose_normalize_tree(root);
     return M87_STEAL(root);
 }
