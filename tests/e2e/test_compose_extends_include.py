@@ -310,3 +310,42 @@ def test_convert_ships_what_extends_and_include_read(tmp_path):
     want = run(["compose", "config"], src).replace(str(src), "DIR")
     got = run(["compose", "config"], dst).replace(str(dst), "DIR")
     assert got == want
+
+
+def test_override_file_merges_over_included_service(env, project):
+    """include is applied file by file before the -f files are merged (compose-go's
+    loadYamlFile): an override file changes an included service instead of conflicting with it,
+    and an override file cannot extend a service of the base file."""
+    p = project
+    p.write("inc.yml", """
+        services:
+          db:
+            image: %s
+            command: ["sleep", "3600"]
+            environment: {A: included}
+            stop_grace_period: 0s
+    """ % env.small_image)
+    p.compose("""
+        include: [inc.yml]
+        services:
+          web:
+            image: %s
+            command: ["sleep", "3600"]
+            stop_grace_period: 0s
+    """ % env.small_image)
+    p.compose("""
+        services:
+          db:
+            environment: {A: override, B: override}
+    """, filename="override.yaml")
+    p.up()
+    e = _env_of(p.service("db"))
+    assert (e["A"], e["B"]) == ("override", "override"), e
+    p.compose("""
+        services:
+          worker:
+            extends: web
+    """, filename="override.yaml")
+    r = p.run("config", check=2)
+    assert r.err == ("m87-agent: %s:4:14: services.worker.extends: service 'web' not found in "
+                     "'%s'\n" % (p.dir / "override.yaml", p.dir / "override.yaml")), r.err
