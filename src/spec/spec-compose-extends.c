@@ -10,6 +10,7 @@
 #include "m87/error.h"
 #include "m87/list.h"
 #include "spec/spec-compose-internal.h"
+#include "spec/spec-compose-refs.h"
 
 /* One service on the way of a chain: file is NULL for the project's own tree. */
 struct link {

@@ -14,6 +14,7 @@
 #include "m87/list.h"
 #include "m87/spec-dotenv.h"
 #include "spec/spec-compose-internal.h"
+#include "spec/spec-compose-refs.h"
 
 static const char *const sections[] = {"services", "networks", "volumes", "configs", "secrets"};
 

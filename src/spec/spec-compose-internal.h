@@ -158,20 +158,10 @@ struct loader {
     size_t text_len;
     struct m87_yaml_doc **docs; /* files read for extends and include, alive for the load */
     size_t n_docs;
-    struct loader_file *files; /* the files extends read, interpolated, by path and environment */
+    struct loader_file *files; /* the files extends read (spec-compose-refs.h) */
     size_t n_files;
 };
 
-/* A file read for extends, its services resolved in place as they are extended from. */
-struct loader_file {
-    char *abs;
-    const struct spec_interp *ip;
-    struct cnode *root;
-};
-
-/* Files read for extends and include in one load, the project's own aside: a bound on what a
- * chain of references can make the loader read. */
-#define SPEC_MAX_LOADED_FILES 256u
 
 /* ---- the loader's shared readers (spec-compose-loader.c) --------------------------------------
  */
@@ -189,44 +179,10 @@ char *spec_loader_abspath(struct loader *l, const struct cnode *n, const char *p
 /* path made absolute against the current directory and cleaned; NULL with *err (M87_E_IO) when
  * the current directory cannot be read. */
 char *spec_loader_cwd_abs(const char *path, struct m87_error **err);
-/* Read the compose file at path (as messages name it; abs is its absolute path) for extends or
- * include: parsed (the document kept until the load ends), a mapping at the top, strings
- * interpolated with ip; abs is added to the project's extra_files. NULL with *err. */
-struct cnode *spec_loader_read_file(struct loader *l, const char *path, const char *abs,
-                                    const struct spec_interp *ip, struct m87_error **err);
 /* Lexical cleaning as Go's filepath.Clean of an absolute path. Caller frees. */
 char *spec_compose_clean_path(const char *path);
 /* path cleaned, joined to dir first when it is relative. Caller frees. */
 char *spec_compose_join_clean(const char *dir, const char *path);
-
-/* ---- extends and include (spec-compose-extends.c, spec-compose-include.c) --------------------- */
-
-/* Resolve services.*.extends in root (one file's tree whose relative paths are relative to the
- * project directory), as compose v2: chains followed, cycles refused, the base (another file's
- * paths made absolute against that file's directory) merged under the service with the rules
- * of an override file; every extends key is gone afterwards. Other files are read with ip. */
-int spec_compose_apply_extends(struct loader *l, struct cnode *root, const struct spec_interp *ip,
-                               struct m87_error **err);
-/* Make the relative host paths of a service definition (env_file, bind sources) absolute
- * against dir. */
-void spec_compose_rebase_service(struct cnode *svc, const char *dir);
-/* Load each project of root's (one file's) top-level include (relative to workdir, the including project's
- * directory; variables from ip, then the included env files) and add its services, networks,
- * volumes, configs and secrets to root, refusing one also defined differently there; the
- * include key is gone afterwards. chain holds the files including this one (cycles). */
-struct include_link {
-    const char *abs;
-    const struct include_link *prev;
-};
-int spec_compose_apply_include(struct loader *l, struct cnode *root, const char *workdir,
-                               const struct spec_interp *ip, const struct include_link *chain,
-                               struct m87_error **err);
-/* One compose file's tree (abs: its absolute path) made whole before it is merged with the
- * other files, as compose-go does file by file: its extends (within the file, or to other files),
- * then its include (cycles through chain). */
-int spec_compose_file_resolve(struct loader *l, struct cnode *tree, const char *abs,
-                              const char *workdir, const struct spec_interp *ip,
-                              const struct include_link *chain, struct m87_error **err);
 
 /* ---- services (spec-compose-service.c; its parts in -svc.c, -process.c, -runtime.c, -host.c,
  * -links.c, -ports.c, -mounts.c)

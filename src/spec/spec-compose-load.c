@@ -16,6 +16,7 @@
 #include "m87/spec-service.h"
 #include "m87/yaml.h"
 #include "spec/spec-compose-internal.h"
+#include "spec/spec-compose-refs.h"
 
 static const char *const default_files[] = {"compose.yaml", "compose.yml", "docker-compose.yml",
                                             "docker-compose.yaml"};

@@ -14,6 +14,7 @@
 #include "m87/spec-project.h"
 #include "m87/yaml.h"
 #include "spec/spec-compose-internal.h"
+#include "spec/spec-compose-refs.h"
 
 const char *spec_loader_process_lookup(void *ctx, const char *name)
 {
