@@ -1,8 +1,9 @@
 /* Private to the compose loader (src/spec/spec-compose-*.c).
  *
  * Loading runs in stages, as compose-go's does: each file is parsed and copied into a mutable
- * tree of `struct cnode` with its strings interpolated; the trees are merged (compose's per-field
- * rules) and de-duplicated; then the merged tree is read into the typed model, which checks every
+ * tree of `struct cnode` with its strings interpolated, and gets its services' extends and its
+ * include (spec-compose-refs.h); the trees are merged (compose's per-field rules) and
+ * de-duplicated; then the merged tree is read into the typed model, which checks every
  * field. Nodes keep the position where they were written, so that errors after a merge still
  * point into the file the value came from.
  */
