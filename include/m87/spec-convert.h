@@ -21,7 +21,8 @@
  * argvs when a word (a file name with a blank) would need quoting.
  *
  * Every local file the project needs travels with the job, named relative to the project
- * directory: the compose files (always inline in `files`), the project's .env, env_file files,
+ * directory: the compose files (always inline in `files`), the files read through extends and
+ * include (spec_project.extra_files), the project's .env, env_file files,
  * config and secret `file:` sources, and bind-mount sources inside the project directory (files
  * or whole directories; a missing one is left for docker to create, as it would). A file of UTF-8
  * text without NUL or control characters (tab and newline aside) and at most

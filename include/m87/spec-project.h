@@ -70,6 +70,8 @@ struct spec_project {
     char *name;                    /* normalised: lower case [a-z0-9_-], starting alnum */
     char *working_dir;             /* absolute project directory */
     struct m87_strv config_files;  /* absolute paths of the compose files, in order */
+    struct m87_strv extra_files;   /* absolute paths of the other files read: those named by
+                                      extends and include, and included projects' env files */
     char *env_file;                /* the .env read, NULL when none */
     struct spec_service *services; /* only the services of active profiles, in file order */
     size_t n_services;

@@ -1,8 +1,9 @@
 /* Private to the compose loader (src/spec/spec-compose-*.c).
  *
  * Loading runs in stages, as compose-go's does: each file is parsed and copied into a mutable
- * tree of `struct cnode` with its strings interpolated; the trees are merged (compose's per-field
- * rules) and de-duplicated; then the merged tree is read into the typed model, which checks every
+ * tree of `struct cnode` with its strings interpolated, and gets its services' extends and its
+ * include (spec-compose-refs.h); the trees are merged (compose's per-field rules) and
+ * de-duplicated; then the merged tree is read into the typed model, which checks every
  * field. Nodes keep the position where they were written, so that errors after a merge still
  * point into the file the value came from.
  */
@@ -53,6 +54,12 @@ static inline void spec_cnode_freep(struct cnode **n)
     spec_cnode_free(*n);
 }
 void spec_cnode_append(struct cnode *coll, struct cnode *child);
+/* A deep copy of n, positions and tags included. */
+struct cnode *spec_cnode_clone(const struct cnode *n);
+/* Same shape, keys and texts (positions and tags aside). */
+bool spec_cnode_equal(const struct cnode *a, const struct cnode *b);
+/* Free and drop the entry key of a mapping, when there is one. */
+void spec_cnode_remove(struct cnode *map, const char *key);
 /* Give a mapping entry its key (copied) and the key's position. */
 void spec_cnode_set_key(struct cnode *n, const char *key, const struct cnode *pos);
 
@@ -127,6 +134,10 @@ char *spec_cn_path_i(const char *parent, size_t i);
 
 /* Merge over into base (both document roots) with compose's rules; over is consumed. */
 int spec_compose_merge(struct cnode *base, struct cnode *over, struct m87_error **err);
+/* Merge the service definition over into *base (compose's rules for one service, as an override
+ * file's; used by extends); over is consumed. path ("services.NAME") is for messages. */
+int spec_compose_merge_service(struct cnode **base, struct cnode *over, const char *path,
+                               struct m87_error **err);
 /* Drop what !reset removed, then de-duplicate the sequences compose keeps unique (ports by
  * binding, volumes by target, environment and labels by key, ...): a later entry replaces an
  * earlier one at the earlier one's place. */
@@ -146,7 +157,12 @@ struct loader {
     const struct cnode *root; /* the merged tree */
     const char *text;         /* spec_compose_parse: the one file's text, not read from disk */
     size_t text_len;
+    struct m87_yaml_doc **docs; /* files read for extends and include, alive for the load */
+    size_t n_docs;
+    struct loader_file *files; /* the files extends read (spec-compose-refs.h) */
+    size_t n_files;
 };
+
 
 /* ---- the loader's shared readers (spec-compose-loader.c) --------------------------------------
  */
@@ -161,6 +177,9 @@ void spec_loader_warn(struct loader *l, const char *fmt, ...) M87_PRINTF(2, 3);
  * HOME); NULL with *err at n when HOME is needed and unset. */
 char *spec_loader_abspath(struct loader *l, const struct cnode *n, const char *path,
                           const char *where, struct m87_error **err);
+/* path made absolute against the current directory and cleaned; NULL with *err (M87_E_IO) when
+ * the current directory cannot be read. */
+char *spec_loader_cwd_abs(const char *path, struct m87_error **err);
 /* Lexical cleaning as Go's filepath.Clean of an absolute path. Caller frees. */
 char *spec_compose_clean_path(const char *path);
 /* path cleaned, joined to dir first when it is relative. Caller frees. */

@@ -16,6 +16,7 @@
 #include "m87/spec-service.h"
 #include "m87/yaml.h"
 #include "spec/spec-compose-internal.h"
+#include "spec/spec-compose-refs.h"
 
 static const char *const default_files[] = {"compose.yaml", "compose.yml", "docker-compose.yml",
                                             "docker-compose.yaml"};
@@ -25,18 +26,6 @@ static const char *const override_files[] = {"compose.override.yml", "compose.ov
 
 /* ---- paths --------------------------------------------------------------------------------------
  */
-
-static char *cwd_abs(const char *path, struct m87_error **err)
-{
-    if (path[0] == '/')
-        return spec_compose_clean_path(path);
-    char cwd[PATH_MAX];
-    if (getcwd(cwd, sizeof(cwd)) == NULL) {
-        m87_error_set(err, M87_E_IO, errno, "getcwd");
-        return NULL;
-    }
-    return spec_compose_join_clean(cwd, path);
-}
 
 static bool is_file(const char *path)
 {
@@ -105,12 +94,12 @@ static int find_files(struct loader *l, struct m87_strv *given, struct m87_error
         }
     }
     if (given->len == 0) {
-        _cleanup_free_ char *start = cwd_abs(o->project_dir ? o->project_dir : ".", err);
+        _cleanup_free_ char *start = spec_loader_cwd_abs(o->project_dir ? o->project_dir : ".", err);
         if (start == NULL || discover(l, start, given, err) < 0)
             return -1;
     }
     for (size_t i = 0; i < given->len; i++) {
-        char *abs = cwd_abs(given->items[i], err);
+        char *abs = spec_loader_cwd_abs(given->items[i], err);
         if (abs == NULL)
             return -1;
         m87_strv_add(&l->p->config_files, abs);
@@ -124,7 +113,7 @@ static int setup_dirs(struct loader *l, struct m87_error **err)
     struct spec_project *p = l->p;
     const struct spec_load_options *o = l->opts;
     if (o->project_dir) {
-        p->working_dir = cwd_abs(o->project_dir, err);
+        p->working_dir = spec_loader_cwd_abs(o->project_dir, err);
     } else {
         _cleanup_free_ char *dir = m87_xasprintf("%s/..", p->config_files.items[0]);
         p->working_dir = spec_compose_clean_path(dir);
@@ -132,7 +121,7 @@ static int setup_dirs(struct loader *l, struct m87_error **err)
     if (p->working_dir == NULL)
         return -1;
     _cleanup_free_ char *env =
-        o->env_file ? cwd_abs(o->env_file, err) : m87_xasprintf("%s/.env", p->working_dir);
+        o->env_file ? spec_loader_cwd_abs(o->env_file, err) : m87_xasprintf("%s/.env", p->working_dir);
     if (env == NULL)
         return -1;
     if (o->env_file == NULL && !is_file(env))
@@ -183,6 +172,11 @@ static struct cnode *read_tree(struct loader *l, const struct m87_strv *given, s
         struct cnode *tree = spec_cnode_from_yaml(r, &l->ip, err);
         if (tree == NULL)
             return NULL;
+        if (spec_compose_file_resolve(l, tree, l->p->config_files.items[i], l->p->working_dir,
+                                      &l->ip, NULL, err) < 0) {
+            spec_cnode_free(tree);
+            return NULL;
+        }
         if (root == NULL)
             root = tree;
         else if (spec_compose_merge(root, tree, err) < 0)
@@ -346,7 +340,7 @@ static int check_top(struct loader *l, struct m87_error **err)
 {
     static const char *const known[] = {"version", "name",    "services", "networks",
                                         "volumes", "configs", "secrets",  NULL};
-    static const char *const unsupported[] = {"include", "models", NULL};
+    static const char *const unsupported[] = {"models", NULL};
     if (spec_cn_keys(l->root, "", known, unsupported, err) < 0)
         return -1;
     const struct cnode *v = spec_cn_val(l->root, "version");
@@ -395,6 +389,14 @@ static struct spec_project *load_project(const struct spec_load_options *opts, c
     m87_strv_init(&l.unset);
     l.ip = (struct spec_interp){.lookup = spec_loader_lookup, .ctx = &l, .unset = &l.unset};
     int rc = load(&l, err);
+    for (size_t i = 0; i < l.n_files; i++) {
+        free(l.files[i].abs);
+        spec_cnode_free(l.files[i].root);
+    }
+    free(l.files);
+    for (size_t i = 0; i < l.n_docs; i++)
+        m87_yaml_free(l.docs[i]);
+    free(l.docs);
     m87_kvlist_release(&l.dotenv);
     m87_strv_release(&l.unset);
     if (rc < 0) {
@@ -443,6 +445,7 @@ void spec_project_free(struct spec_project *p)
     free(p->working_dir);
     free(p->env_file);
     m87_strv_release(&p->config_files);
+    m87_strv_release(&p->extra_files);
     m87_strv_release(&p->disabled_services);
     m87_strv_release(&p->warnings);
     free(p);

@@ -1,14 +1,20 @@
 /* The compose loader's shared readers, below the files that read the parts of a project: the
  * project's environment (the process, then .env), its warnings, and paths made absolute against
  * the project directory. */
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "m87/alloc.h"
 #include "m87/buf.h"
 #include "m87/list.h"
 #include "m87/spec-project.h"
+#include "m87/yaml.h"
 #include "spec/spec-compose-internal.h"
+#include "spec/spec-compose-refs.h"
 
 const char *spec_loader_process_lookup(void *ctx, const char *name)
 {
@@ -89,4 +95,54 @@ char *spec_loader_abspath(struct loader *l, const struct cnode *n, const char *p
     }
     _cleanup_free_ char *joined = m87_xasprintf("%s%s", home, path + 1);
     return spec_compose_clean_path(joined);
+}
+
+char *spec_loader_cwd_abs(const char *path, struct m87_error **err)
+{
+    if (path[0] == '/')
+        return spec_compose_clean_path(path);
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof(cwd)) == NULL) {
+        m87_error_set(err, M87_E_IO, errno, "getcwd");
+        return NULL;
+    }
+    return spec_compose_join_clean(cwd, path);
+}
+
+struct cnode *spec_loader_read_file(struct loader *l, const char *path, const char *abs,
+                                    const struct spec_interp *ip, struct m87_error **err)
+{
+    if (l->n_docs >= SPEC_MAX_LOADED_FILES) {
+        m87_error_set(err, M87_E_INVAL, 0,
+                      "'%s': more than %u files read through extends and include", path,
+                      SPEC_MAX_LOADED_FILES);
+        return NULL;
+    }
+    /* a fifo or a device could block the load or feed it without end */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        m87_error_set(err, M87_E_IO, 0, "open '%s': not a regular file", path);
+        return NULL;
+    }
+    struct m87_yaml_doc *doc = m87_yaml_load(path, err);
+    if (doc == NULL)
+        return NULL;
+    l->docs = m87_xrealloc(l->docs, (l->n_docs + 1) * sizeof(*l->docs));
+    l->docs[l->n_docs++] = doc;
+    bool seen = false;
+    for (size_t i = 0; i < l->p->extra_files.len && !seen; i++)
+        seen = strcmp(l->p->extra_files.items[i], abs) == 0;
+    if (!seen)
+        m87_strv_add(&l->p->extra_files, abs);
+    const struct m87_yaml_node *r = m87_yaml_root(doc);
+    if (m87_yaml_is_null(r)) {
+        m87_yaml_error(r, err, M87_E_INVAL, "empty compose file");
+        return NULL;
+    }
+    if (m87_yaml_kind(r) != M87_YAML_MAPPING) {
+        m87_yaml_error(r, err, M87_E_INVAL, "expected a mapping at the top level, got a %s",
+                       m87_yaml_kind(r) == M87_YAML_SEQUENCE ? "sequence" : "scalar");
+        return NULL;
+    }
+    return spec_cnode_from_yaml(r, ip, err);
 }

@@ -325,6 +325,12 @@ static int merge_value(struct cnode **slot, struct cnode *over, const char *path
     return merge_default(slot, over, path, pattern, err);
 }
 
+int spec_compose_merge_service(struct cnode **base, struct cnode *over, const char *path,
+                               struct m87_error **err)
+{
+    return merge_value(base, over, path, "services.*", err);
+}
+
 int spec_compose_merge(struct cnode *base, struct cnode *over, struct m87_error **err)
 {
     return merge_mappings(base, over, "", "", err);

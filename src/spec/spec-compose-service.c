@@ -96,7 +96,7 @@ static const char *const service_fields[] = {
 /* Fields of the compose specification that m87 refuses rather than ignores. */
 static const char *const service_unsupported[] = {
     "annotations",        "attach",          "blkio_config",  "build",    "cpu_count",
-    "cpu_percent",        "credential_spec", "develop",       "extends",  "isolation",
+    "cpu_percent",        "credential_spec", "develop",       "isolation",
     "label_file",         "models",          "post_start",    "pre_stop", "provider",
     "pull_refresh_after", "use_api_socket",  "volume_driver", NULL,
 };

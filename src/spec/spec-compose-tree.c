@@ -52,6 +52,46 @@ void spec_cnode_free(struct cnode *n)
     free(n);
 }
 
+struct cnode *spec_cnode_clone(const struct cnode *n)
+{
+    struct cnode *c = m87_xcalloc(1, sizeof(*c));
+    *c = *n;
+    c->key = n->key ? m87_xstrdup(n->key) : NULL;
+    c->text = n->text ? m87_xstrdup(n->text) : NULL;
+    c->items = NULL;
+    c->len = c->cap = 0;
+    for (size_t i = 0; i < n->len; i++)
+        spec_cnode_append(c, spec_cnode_clone(n->items[i]));
+    return c;
+}
+
+bool spec_cnode_equal(const struct cnode *a, const struct cnode *b)
+{
+    if (a->kind != b->kind || a->len != b->len || spec_cn_is_null(a) != spec_cn_is_null(b))
+        return false;
+    if (a->kind == M87_YAML_SCALAR)
+        return spec_cn_is_null(a) || strcmp(a->text, b->text) == 0;
+    for (size_t i = 0; i < a->len; i++) {
+        const struct cnode *x = a->items[i], *y = b->items[i];
+        if ((x->key == NULL) != (y->key == NULL) || (x->key && strcmp(x->key, y->key) != 0) ||
+            !spec_cnode_equal(x, y))
+            return false;
+    }
+    return true;
+}
+
+void spec_cnode_remove(struct cnode *map, const char *key)
+{
+    for (size_t i = 0; spec_cn_is_map(map) && i < map->len; i++) {
+        if (strcmp(map->items[i]->key, key) != 0)
+            continue;
+        spec_cnode_free(map->items[i]);
+        memmove(&map->items[i], &map->items[i + 1], (map->len - i - 1) * sizeof(*map->items));
+        map->len--;
+        return;
+    }
+}
+
 void spec_cnode_append(struct cnode *coll, struct cnode *child)
 {
     if (coll->len == coll->cap) {

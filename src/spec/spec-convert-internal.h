@@ -14,6 +14,7 @@ enum convert_ref_kind {
     CONVERT_REF_CONFIG,   /* configs.KEY.file */
     CONVERT_REF_SECRET,   /* secrets.KEY.file */
     CONVERT_REF_BIND,     /* a bind mount's source */
+    CONVERT_REF_LOADED,   /* a compose or env file read through extends or include */
 };
 
 struct convert_ref {

@@ -39,6 +39,8 @@ static void gather_refs(struct conv *c)
     const struct spec_project *p = c->p;
     if (p->env_file)
         add_ref(c, (struct convert_ref){.kind = CONVERT_REF_DOTENV, .abs = p->env_file});
+    for (size_t i = 0; i < p->extra_files.len; i++)
+        add_ref(c, (struct convert_ref){.kind = CONVERT_REF_LOADED, .abs = p->extra_files.items[i]});
     for (size_t i = 0; i < p->n_services; i++) {
         const struct spec_service *s = &p->services[i];
         for (size_t j = 0; j < s->env_files.len; j++)

@@ -588,6 +588,60 @@ static void test_full(void **state)
     spec_project_free(p);
 }
 
+/* ---- extends and include ------------------------------------------------------------------------
+ */
+
+static void test_extends_include_files(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *dir = fixture_dir("compose/good");
+    struct spec_project *p = load_good("extends", NULL);
+    assert_int_equal(p->extra_files.len, 1); /* read once for the chain through it */
+    _cleanup_free_ char *base = m87_xasprintf("%s/extends/base.yml", dir);
+    assert_string_equal(p->extra_files.items[0], base);
+    const struct spec_service *w = svc(p, "worker");
+    assert_int_equal(w->n_depends, 1); /* inherited, as compose v2 */
+    assert_int_equal(w->n_ports, 0);   /* !reset in the extending service */
+    spec_project_free(p);
+
+    /* the environment wins over the included project's env file */
+    p = load_good("include", (const char *[]){"CACHE_TAG=8", NULL});
+    assert_string_equal(svc(p, "cache")->image, "redis:8");
+    assert_string_equal(svc(p, "db")->image, "busybox:1.36");
+    _cleanup_free_ char *f1 = m87_xasprintf("%s/include/db/.env", dir);
+    _cleanup_free_ char *f2 = m87_xasprintf("%s/include/db/compose.yml", dir);
+    _cleanup_free_ char *f3 = m87_xasprintf("%s/include/cache.env", dir);
+    _cleanup_free_ char *f4 = m87_xasprintf("%s/include/cache.yml", dir);
+    assert_strv(&p->extra_files, (const char *[]){f1, f2, f3, f4, NULL});
+    spec_project_free(p);
+}
+
+/* Two included projects extend the same file, each with its own variables: each reads it with its
+ * own. */
+static void test_include_extends_own_env(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *dir = scratch(
+        "compose.yml", "include: [a/compose.yml, b/compose.yml]\n", "common.yml",
+        "services:\n  base:\n    image: busybox:${V}\n", "a/compose.yml",
+        "services:\n  sa:\n    extends: {file: ../common.yml, service: base}\n", "a/.env",
+        "V=a\n", "b/compose.yml",
+        "services:\n  sb:\n    extends: {file: ../common.yml, service: base}\n", "b/.env",
+        "V=b\n", NULL);
+    struct m87_kvlist env;
+    env_init(&env, NULL);
+    struct m87_error *err = NULL;
+    struct spec_load_options o = {.project_dir = dir, .lookup = kv_lookup, .lookup_ctx = &env};
+    struct spec_project *p = spec_compose_load(&o, &err);
+    if (p == NULL)
+        fail_msg("%s", err->msg);
+    assert_string_equal(svc(p, "sa")->image, "busybox:a");
+    assert_string_equal(svc(p, "sb")->image, "busybox:b");
+    spec_project_free(p);
+    m87_kvlist_release(&env);
+    scratch_remove(dir);
+}
+
 /* ---- merging two files --------------------------------------------------------------------------
  */
 
@@ -1053,6 +1107,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_fixtures),
         cmocka_unit_test(test_bad_fixtures),
+        cmocka_unit_test(test_extends_include_files),
+        cmocka_unit_test(test_include_extends_own_env),
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_merge_logging_driver_change),

@@ -18,6 +18,8 @@
 #include "m87/list.h"
 #include "m87/spec-bundle.h"
 #include "m87/spec-convert.h"
+#include "m87/spec-project.h"
+#include "m87/spec-service.h"
 #include "m87/spec-runspec.h"
 #include "unit-util.h"
 
@@ -464,6 +466,61 @@ static void test_refusals(void **state)
     m87_error_clear(&err);
 }
 
+/* extends and include: the files they read travel with the job, and the project loads from the
+ * shipped files alone; a file outside the project directory is refused. */
+static void test_extends_include(void **state)
+{
+    struct ctx *c = *state;
+    _cleanup_free_ char *dir = m87_xasprintf("%s/proj", c->tmp);
+    static const char compose[] = "include:\n  - inc/compose.yml\nservices:\n  web:\n"
+                                  "    extends: {file: common/base.yml, service: base}\n"
+                                  "    depends_on: [db]\n";
+    static const char base[] = "services:\n  base:\n    image: busybox\n"
+                               "    env_file: app.env\n";
+    static const char inc[] = "services:\n  db:\n    image: busybox:${TAG}\n";
+    put(dir, "compose.yaml", compose, strlen(compose));
+    put(dir, "common/base.yml", base, strlen(base));
+    put(dir, "common/app.env", "A=1\n", 4);
+    put(dir, "inc/compose.yml", inc, strlen(inc));
+    put(dir, "inc/.env", "TAG=1.36\n", 9);
+    _cleanup_(spec_conversion_freep) struct spec_conversion *a = must_convert(c, NULL, dir, NULL);
+    const struct spec_job *job = &a->rs->jobs[0];
+    static const char *const want[] = {"compose.yaml", "common/app.env", "common/base.yml",
+                                       "inc/.env",     "inc/compose.yml", NULL};
+    assert_files(job, dir, want);
+    assert_null(job->bundle);
+
+    /* the device's workdir: only what the job carries */
+    _cleanup_free_ char *dev = m87_xasprintf("%s/device", c->tmp);
+    for (size_t i = 0; i < job->n_files; i++)
+        put(dev, job->files[i].name, job->files[i].content, strlen(job->files[i].content));
+    struct m87_error *err = NULL;
+    struct spec_load_options lo = {.project_dir = dev, .lookup = no_env};
+    struct spec_project *p = spec_compose_load(&lo, &err);
+    if (p == NULL)
+        fail_msg("load the shipped files: %s", err->msg);
+    assert_int_equal(p->n_services, 2);
+    const struct spec_service *web = spec_project_service(p, "web");
+    assert_non_null(web);
+    assert_string_equal(web->image, "busybox");
+    assert_string_equal(m87_kvlist_get(&web->environment, "A"), "1");
+    assert_string_equal(spec_project_service(p, "db")->image, "busybox:1.36");
+    spec_project_free(p);
+
+    /* an included file outside the project directory cannot be shipped */
+    _cleanup_free_ char *out = m87_xasprintf("%s/proj2", c->tmp);
+    static const char up[] = "include: [../proj/inc/compose.yml]\nservices:\n  app:\n"
+                             "    image: busybox\n";
+    put(out, "compose.yaml", up, strlen(up));
+    assert_null(convert(c, NULL, out, NULL, &err));
+    _cleanup_free_ char *msg = m87_xasprintf(
+        "file read through extends or include: '%s/inc/.env' is outside the project directory "
+        "'%s': it would not exist on the device",
+        dir, out);
+    assert_string_equal(err->msg, msg);
+    m87_error_clear(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -477,6 +534,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bind_root, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_fixtures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_extends_include, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
