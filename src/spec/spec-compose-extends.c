@@ -102,33 +102,6 @@ static char *chain_text(const struct link *last, const char *again)
     return m87_buf_steal(&b);
 }
 
-/* A relative path cleaned lexically: "a/../b/./c" is "b/c"; leading ".." are kept. */
-static char *clean_relative(const char *path)
-{
-    struct m87_strv parts;
-    m87_strv_init(&parts);
-    _cleanup_free_ char *copy = m87_xstrdup(path);
-    for (char *seg = copy, *next; seg; seg = next) {
-        next = strchr(seg, '/');
-        if (next)
-            *next++ = '\0';
-        if (*seg == '\0' || strcmp(seg, ".") == 0)
-            continue;
-        if (strcmp(seg, "..") == 0 && parts.len && strcmp(parts.items[parts.len - 1], "..") != 0)
-            free(parts.items[--parts.len]);
-        else
-            m87_strv_add(&parts, seg);
-    }
-    struct m87_buf b;
-    m87_buf_init(&b, 0);
-    for (size_t i = 0; i < parts.len; i++)
-        m87_buf_appendf(&b, NULL, "%s%s", i ? "/" : "", parts.items[i]);
-    if (b.len == 0)
-        m87_buf_append(&b, ".", 1, NULL);
-    m87_strv_release(&parts);
-    return m87_buf_steal(&b);
-}
-
 /* The name the messages give a file named by extends: relative to the extending file's
  * directory, as that file was named. */
 static char *shown_path(const char *from, const char *ref)
@@ -137,13 +110,13 @@ static char *shown_path(const char *from, const char *ref)
         return spec_compose_clean_path(ref);
     const char *slash = strrchr(from, '/');
     if (slash == NULL)
-        return clean_relative(ref);
+        return spec_compose_clean_relative(ref);
     if (from[0] == '/') {
         _cleanup_free_ char *dir = m87_xstrndup(from, (size_t)(slash - from));
         return spec_compose_join_clean(*dir ? dir : "/", ref);
     }
     _cleanup_free_ char *joined = m87_xasprintf("%.*s%s", (int)(slash - from + 1), from, ref);
-    return clean_relative(joined);
+    return spec_compose_clean_relative(joined);
 }
 
 static struct loader_file *foreign(struct ext *x, const char *shown, const char *abs)

@@ -180,8 +180,10 @@ char *spec_loader_abspath(struct loader *l, const struct cnode *n, const char *p
 /* path made absolute against the current directory and cleaned; NULL with *err (M87_E_IO) when
  * the current directory cannot be read. */
 char *spec_loader_cwd_abs(const char *path, struct m87_error **err);
-/* Lexical cleaning as Go's filepath.Clean of an absolute path. Caller frees. */
+/* Lexical cleaning as Go's filepath.Clean of an absolute path, and of a relative one (leading
+ * ".." kept, "." for nothing). Caller frees. */
 char *spec_compose_clean_path(const char *path);
+char *spec_compose_clean_relative(const char *path);
 /* path cleaned, joined to dir first when it is relative. Caller frees. */
 char *spec_compose_join_clean(const char *dir, const char *path);
 

@@ -159,17 +159,7 @@ static struct cnode *read_tree(struct loader *l, const struct m87_strv *given, s
         if (doc == NULL)
             return NULL;
         docs->v[docs->n++] = doc;
-        const struct m87_yaml_node *r = m87_yaml_root(doc);
-        if (m87_yaml_is_null(r)) {
-            m87_yaml_error(r, err, M87_E_INVAL, "empty compose file");
-            return NULL;
-        }
-        if (m87_yaml_kind(r) != M87_YAML_MAPPING) {
-            m87_yaml_error(r, err, M87_E_INVAL, "expected a mapping at the top level, got a %s",
-                           m87_yaml_kind(r) == M87_YAML_SEQUENCE ? "sequence" : "scalar");
-            return NULL;
-        }
-        struct cnode *tree = spec_cnode_from_yaml(r, &l->ip, err);
+        struct cnode *tree = spec_loader_doc_tree(doc, &l->ip, err);
         if (tree == NULL)
             return NULL;
         if (spec_compose_file_resolve(l, tree, l->p->config_files.items[i], l->p->working_dir,

@@ -43,7 +43,9 @@ void spec_loader_warn(struct loader *l, const char *fmt, ...)
     m87_strv_add(&l->p->warnings, msg);
 }
 
-char *spec_compose_clean_path(const char *path)
+/* path cleaned lexically, absolute ("/a/../b" is "/b", ".." at the root stays there) or relative
+ * ("a/../../b" is "../b": leading ".." are kept; nothing left is "."). */
+static char *clean(const char *path, bool absolute)
 {
     struct m87_strv parts;
     m87_strv_init(&parts);
@@ -54,21 +56,30 @@ char *spec_compose_clean_path(const char *path)
             *next++ = '\0';
         if (*seg == '\0' || strcmp(seg, ".") == 0)
             continue;
-        if (strcmp(seg, "..") == 0) {
-            if (parts.len)
-                free(parts.items[--parts.len]);
-            continue;
-        }
-        m87_strv_add(&parts, seg);
+        bool up = strcmp(seg, "..") == 0;
+        if (up && parts.len && strcmp(parts.items[parts.len - 1], "..") != 0)
+            free(parts.items[--parts.len]);
+        else if (!up || !absolute)
+            m87_strv_add(&parts, seg);
     }
     struct m87_buf b;
     m87_buf_init(&b, 0);
     for (size_t i = 0; i < parts.len; i++)
-        m87_buf_appendf(&b, NULL, "/%s", parts.items[i]);
+        m87_buf_appendf(&b, NULL, "%s%s", absolute || i ? "/" : "", parts.items[i]);
     if (b.len == 0)
-        m87_buf_append(&b, "/", 1, NULL);
+        m87_buf_append(&b, absolute ? "/" : ".", 1, NULL);
     m87_strv_release(&parts);
     return m87_buf_steal(&b);
+}
+
+char *spec_compose_clean_path(const char *path)
+{
+    return clean(path, true);
+}
+
+char *spec_compose_clean_relative(const char *path)
+{
+    return clean(path, false);
 }
 
 char *spec_compose_join_clean(const char *dir, const char *path)
@@ -134,6 +145,12 @@ struct cnode *spec_loader_read_file(struct loader *l, const char *path, const ch
         seen = strcmp(l->p->extra_files.items[i], abs) == 0;
     if (!seen)
         m87_strv_add(&l->p->extra_files, abs);
+    return spec_loader_doc_tree(doc, ip, err);
+}
+
+struct cnode *spec_loader_doc_tree(const struct m87_yaml_doc *doc, const struct spec_interp *ip,
+                                   struct m87_error **err)
+{
     const struct m87_yaml_node *r = m87_yaml_root(doc);
     if (m87_yaml_is_null(r)) {
         m87_yaml_error(r, err, M87_E_INVAL, "empty compose file");

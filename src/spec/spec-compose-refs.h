@@ -22,6 +22,10 @@ struct loader_file {
  * interpolated with ip; abs is added to the project's extra_files. NULL with *err. */
 struct cnode *spec_loader_read_file(struct loader *l, const char *path, const char *abs,
                                     const struct spec_interp *ip, struct m87_error **err);
+/* The tree of a parsed compose file: its top must be a mapping ("empty compose file" or
+ * "expected a mapping at the top level" at its position otherwise). */
+struct cnode *spec_loader_doc_tree(const struct m87_yaml_doc *doc, const struct spec_interp *ip,
+                                   struct m87_error **err);
 
 /* Resolve services.*.extends in root (one file's tree whose relative paths are relative to the
  * project directory), as compose v2: chains followed, cycles refused, the base (another file's
