@@ -180,6 +180,18 @@ static const char *const migrations[] = {
      * once; NULL for a signature of format v1 */
     "ALTER TABLE revisions ADD COLUMN sig_time INTEGER;"
     "ALTER TABLE revisions ADD COLUMN sig_now INTEGER NOT NULL DEFAULT 0;",
+    /* registry credentials (m87 registries add): for one device, or for every device when
+     * device_id is NULL; the password sealed (secret.h) */
+    "CREATE TABLE registries ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  host TEXT NOT NULL,"
+    "  device_id INTEGER REFERENCES devices(id) ON DELETE CASCADE,"
+    "  username TEXT NOT NULL,"
+    "  secret TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  updated INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX registries_scope ON registries(host, IFNULL(device_id, 0));"
+    "CREATE INDEX registries_device ON registries(device_id);",
 };
 
 sqlite3 *srv_store_db(struct srv_store *st)
