@@ -21,6 +21,9 @@ struct engine_creds {
     const struct m87_json *auths;   /* object or NULL */
     const struct m87_json *helpers; /* object or NULL */
     const char *store;              /* credsStore, NULL or "" when none */
+    char *server_path;              /* the m87 server's entries (engine_creds_add_server) */
+    struct m87_json *server_doc;
+    const struct m87_json *server; /* their array, or NULL */
 };
 
 static const char *const hub_names[] = {"docker.io", "index.docker.io", "registry-1.docker.io"};
@@ -110,6 +113,8 @@ void engine_creds_free(struct engine_creds *c)
         return;
     free(c->path);
     m87_json_free(c->doc);
+    free(c->server_path);
+    m87_json_free(c->server_doc);
     free(c);
 }
 
@@ -144,6 +149,15 @@ void engine_creds_choose(const struct engine_creds *c, const char *registry,
     *out = (struct engine_creds_choice){.source = ENGINE_CREDS_NONE};
     if (c == NULL)
         return;
+    for (size_t i = 0; i < m87_json_len(c->server); i++) {
+        const char *host = m87_json_str(m87_json_get(m87_json_at(c->server, i), "host"), "");
+        _cleanup_free_ char *r = engine_creds_registry_of_key(host);
+        if (strcmp(r, registry) == 0) {
+            out->source = ENGINE_CREDS_SERVER;
+            out->key = host;
+            return;
+        }
+    }
     const char *key = NULL;
     const struct m87_json *helper = match_key(c->helpers, registry, &key);
     /* an empty credHelpers entry sends the registry to the auths, past credsStore */
@@ -224,6 +238,54 @@ int engine_creds_auths_entry(const struct engine_creds *c, const char *key,
     out->source = m87_xasprintf("auths of '%s'", c->path);
     auth_point(out);
     return 0;
+}
+
+int engine_creds_parse_server(struct engine_creds *c, const char *text, size_t len,
+                              const char *path, struct m87_error **err)
+{
+    struct m87_json *doc = m87_json_parse(text, len, NULL);
+    const struct m87_json *list = m87_json_get(doc, "registries");
+    bool ok = m87_json_type(list) == M87_JSON_ARRAY;
+    for (size_t i = 0; ok && i < m87_json_len(list); i++) {
+        const struct m87_json *e = m87_json_at(list, i);
+        ok = m87_json_str(m87_json_get(e, "host"), NULL) != NULL &&
+             m87_json_str(m87_json_get(e, "username"), NULL) != NULL &&
+             m87_json_str(m87_json_get(e, "password"), NULL) != NULL;
+    }
+    if (!ok) {
+        m87_json_free(doc);
+        return m87_error_set(err, M87_E_PARSE, 0,
+                             "%s: expected {\"registries\":[{\"host\",\"username\",\"password\"}]}",
+                             path);
+    }
+    free(c->server_path);
+    m87_json_free(c->server_doc);
+    c->server_path = m87_xstrdup(path);
+    c->server_doc = doc;
+    c->server = list;
+    return 0;
+}
+
+void engine_creds_server_entry(const struct engine_creds *c, const char *host,
+                               struct engine_registry_auth *out)
+{
+    for (size_t i = 0; i < m87_json_len(c->server); i++) {
+        const struct m87_json *e = m87_json_at(c->server, i);
+        if (strcmp(m87_json_str(m87_json_get(e, "host"), ""), host) != 0)
+            continue;
+        const char *user = m87_json_str(m87_json_get(e, "username"), "");
+        const char *pass = m87_json_str(m87_json_get(e, "password"), "");
+        if (strcmp(user, "<token>") == 0) {
+            out->identity_token = m87_xstrdup(pass);
+        } else {
+            out->username = m87_xstrdup(user);
+            out->password = m87_xstrdup(pass);
+        }
+        out->server_address = m87_xstrdup(host);
+        out->source = m87_xasprintf("the m87 server ('%s')", c->server_path);
+        auth_point(out);
+        return;
+    }
 }
 
 int engine_creds_helper_answer(const char *text, size_t len, const char *helper, const char *server,
