@@ -10,11 +10,14 @@
 
 struct engine_creds *agent_prefetch_creds(void)
 {
-    _cleanup_error_ struct m87_error *err = NULL;
-    struct engine_creds *c = agent_creds_load(&err);
+    _cleanup_error_ struct m87_error *config = NULL;
+    _cleanup_error_ struct m87_error *server = NULL;
+    struct engine_creds *c = agent_creds_load(&config, &server);
 
-    if (err != NULL)
-        m87_log(M87_LOG_WARN, "prefetch: %s; its credentials are not used", err->msg);
+    if (server != NULL)
+        m87_log(M87_LOG_WARN, "prefetch: %s; they are not used", server->msg);
+    if (config != NULL)
+        m87_log(M87_LOG_WARN, "prefetch: %s; pulls are anonymous", config->msg);
     return c;
 }
 

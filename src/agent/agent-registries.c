@@ -92,24 +92,15 @@ void agent_registries_take(struct agent_daemon *d, const struct m87_json *node)
     m87_log(M87_LOG_INFO, "registry credentials from the server: %s", hosts);
 }
 
-struct engine_creds *agent_creds_load(struct m87_error **warn)
+struct engine_creds *agent_creds_load(struct m87_error **config_err, struct m87_error **server_err)
 {
-    struct m87_error *err = NULL;
-    struct engine_creds *c = engine_creds_load(NULL, &err);
+    struct engine_creds *c = engine_creds_load(NULL, config_err);
     if (c == NULL) {
-        if (*warn == NULL)
-            *warn = err;
-        else
-            m87_error_free(err);
-        err = NULL;
+        m87_error_wrap(config_err, "docker config");
         c = engine_creds_parse("{}", 2, NULL, NULL);
     }
     const char *path = getenv(AGENT_REGISTRIES_ENV);
-    if (path != NULL && path[0] != '\0' && engine_creds_add_server(c, path, &err) < 0) {
-        if (*warn == NULL)
-            *warn = err;
-        else
-            m87_error_free(err);
-    }
+    if (path != NULL && path[0] != '\0' && engine_creds_add_server(c, path, server_err) < 0)
+        m87_error_wrap(server_err, "registry credentials of the m87 server");
     return c;
 }

@@ -100,12 +100,14 @@ static int compose_parse(struct agent_compose *g, int argc, char **argv, int *co
  * cannot read leaves those pulls anonymous after a warning, as with docker. */
 static struct engine_creds *load_creds(void)
 {
-    _cleanup_error_ struct m87_error *err = NULL;
-    struct engine_creds *c = agent_creds_load(&err);
+    _cleanup_error_ struct m87_error *config = NULL;
+    _cleanup_error_ struct m87_error *server = NULL;
+    struct engine_creds *c = agent_creds_load(&config, &server);
 
-    if (err != NULL)
-        fprintf(stderr, "m87-agent: compose: warning: %s; its credentials are not used\n",
-                err->msg);
+    if (server != NULL)
+        fprintf(stderr, "m87-agent: compose: warning: %s; they are not used\n", server->msg);
+    if (config != NULL)
+        fprintf(stderr, "m87-agent: compose: warning: %s; pulls are anonymous\n", config->msg);
     return c;
 }
 

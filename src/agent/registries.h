@@ -28,7 +28,8 @@ void agent_registries_take(struct agent_daemon *d, const struct m87_json *node);
 
 /* The credentials of a pull: the docker config (engine_creds_load), with the server's entries of
  * the file M87_AGENT_REGISTRIES names (when set) ahead of it. Never NULL: a part that cannot be
- * read is left out and *warn (when NULL on entry) says why. */
-struct engine_creds *agent_creds_load(struct m87_error **warn);
+ * read is left out, and *config_err ("docker config: ...") or *server_err ("registry credentials
+ * of the m87 server: ...") says why. */
+struct engine_creds *agent_creds_load(struct m87_error **config_err, struct m87_error **server_err);
 
 #endif
