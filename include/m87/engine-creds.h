@@ -132,10 +132,19 @@ int engine_creds_lookup(const struct engine_creds *c, const char *ref,
 int engine_creds_helper_answer(const char *text, size_t len, const char *helper, const char *server,
                                struct engine_registry_auth *out, struct m87_error **err);
 
+/* What marks a pull refused for its credentials in a message ("... (authentication failed:
+ * registry 'R' answered HTTP 401)"), for the tools that show it. */
+#define ENGINE_PULL_AUTH_FAILED "authentication failed"
+
 /* Prefix *err with the registry of a pull and where its credentials came from, never the
  * credentials: "registry 'R' (credentials from SOURCE): ..." or "registry 'R' (no credentials):
- * ...". Returns -1. */
+ * ...". When dockerd's words say the registry refused the credentials (engine_pull_auth_status),
+ * " (authentication failed: registry 'R' answered HTTP 401)" (or 403) is appended. Returns -1. */
 int engine_registry_auth_wrap(struct m87_error **err, const struct engine_registry_auth *a);
+
+/* 401 or 403 when a pull's error message says the registry refused the credentials (docker's
+ * "unauthorized", "no basic auth credentials", "pull access denied"...), else 0. */
+long engine_pull_auth_status(const char *msg);
 
 /* Wipe and free the strings of a; a is left zeroed. */
 void engine_registry_auth_release(struct engine_registry_auth *a);

@@ -311,12 +311,40 @@ int engine_creds_helper_answer(const char *text, size_t len, const char *helper,
     return 0;
 }
 
+/* The registry's answer when dockerd's words say it refused the credentials: 401 (none, or
+ * wrong), 403 (these credentials may not pull this repository); 0 for any other failure. */
+long engine_pull_auth_status(const char *msg)
+{
+    static const char *const unauthorized[] = {"unauthorized", "authentication required",
+                                               "no basic auth credentials", "401 Unauthorized"};
+    static const char *const denied[] = {"pull access denied", "denied: requested access",
+                                         "403 Forbidden"};
+    for (size_t i = 0; i < sizeof(unauthorized) / sizeof(unauthorized[0]); i++)
+        if (strstr(msg, unauthorized[i]))
+            return 401;
+    for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
+        if (strstr(msg, denied[i]))
+            return 403;
+    return 0;
+}
+
 int engine_registry_auth_wrap(struct m87_error **err, const struct engine_registry_auth *a)
 {
     const char *registry = a->registry ? a->registry : "?";
+    if (err == NULL || *err == NULL)
+        return -1;
+    long status = engine_pull_auth_status((*err)->msg);
     if (a->found)
-        return m87_error_wrap(err, "registry '%s' (credentials from %s)", registry, a->source);
-    return m87_error_wrap(err, "registry '%s' (no credentials)", registry);
+        m87_error_wrap(err, "registry '%s' (credentials from %s)", registry, a->source);
+    else
+        m87_error_wrap(err, "registry '%s' (no credentials)", registry);
+    if (status != 0) {
+        char *msg = m87_xasprintf("%s (%s: registry '%s' answered HTTP %ld)", (*err)->msg,
+                                  ENGINE_PULL_AUTH_FAILED, registry, status);
+        free((*err)->msg);
+        (*err)->msg = msg;
+    }
+    return -1;
 }
 
 static void wipe_free(char *s)

@@ -193,6 +193,30 @@ static void test_server_entries(void **state)
     engine_creds_free(c);
 }
 
+static void test_auth_failure(void **state)
+{
+    (void)state;
+    assert_int_equal(engine_pull_auth_status("dockerd answered 500: Head \"x\": no basic auth "
+                                             "credentials"),
+                     401);
+    assert_int_equal(engine_pull_auth_status("unauthorized: authentication required"), 401);
+    assert_int_equal(engine_pull_auth_status("pull access denied for x, repository does not "
+                                             "exist or may require 'docker login'"),
+                     403);
+    assert_int_equal(engine_pull_auth_status("manifest unknown"), 0);
+    struct engine_registry_auth a = {.registry = "r.example:5000"};
+    struct m87_error *err = NULL;
+    m87_error_set(&err, M87_E_HTTP, 0,
+                  "pull image 'r.example:5000/a': dockerd answered 500: "
+                  "unauthorized: authentication required");
+    assert_int_equal(engine_registry_auth_wrap(&err, &a), -1);
+    assert_string_equal(err->msg, "registry 'r.example:5000' (no credentials): pull image "
+                                  "'r.example:5000/a': dockerd answered 500: unauthorized: "
+                                  "authentication required (authentication failed: registry "
+                                  "'r.example:5000' answered HTTP 401)");
+    m87_error_clear(&err);
+}
+
 static void test_parse_errors(void **state)
 {
     (void)state;
@@ -346,7 +370,7 @@ int main(void)
         cmocka_unit_test(test_choose),         cmocka_unit_test(test_auths),
         cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_helper_answer),
         cmocka_unit_test(test_helper_run),     cmocka_unit_test(test_load),
-        cmocka_unit_test(test_server_entries),
+        cmocka_unit_test(test_server_entries), cmocka_unit_test(test_auth_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
