@@ -181,7 +181,8 @@ static int registries_add(const struct cli_ctx *ctx, const char *device, int arg
     char *password = read_password(&err);
     if (password == NULL) {
         m87_strv_release(&a.devices);
-        return cli_report(err);
+        return m87_error_code(err) == M87_E_IO ? cli_report(err)
+                                               : cli_usage_error("registries add", "%s", err->msg);
     }
     char *body = add_body(host, &a, password);
     rc = cli_http_json(ctx, "POST", "/v1/registries", body, NULL, &err);

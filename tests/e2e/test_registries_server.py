@@ -10,6 +10,10 @@ real server and agent:
 - a rotated password (`registries add` again) reaches the device without a new deployment: its
   credentials file changes while the agent waits in its long-poll, and the failed apply's retry
   pulls with it; `registries rm` takes them away again;
+- with trusted keys (--trust) credentials need no signature, and a signed deployment of the
+  private image pulls with them;
+- the server's side alone: a device's own entry wins over the every-device one, each device
+  gets only its entries, bad requests change nothing and never echo the password;
 - the password in no log, report, API answer, state file other than registries.json, nor in
   the server's database."""
 
@@ -23,6 +27,7 @@ import pytest
 from agent_util import device, own_server, running_ids, unique_name, wait_for  # noqa: F401
 from compose_util import AGENT
 from test_registry_auth import PASSWORD, USER, WRONG, forget, private  # noqa: F401 (fixture)
+from test_security_signing import keygen
 
 pytestmark = pytest.mark.skipif(not AGENT.exists(), reason="build/bin/m87-agent not built")
 
@@ -158,3 +163,75 @@ def test_wrong_password_then_a_rotation_reaches_the_device(env, device, private,
     wait_for(lambda: read_creds(dev)["registries"] == [], 20,
              lambda: "the removal to reach the device\n" + dev.agent.log())
     assert dev.cli.ok("registries", "list", "--json").out.strip() == '{"registries":[]}'
+
+
+def test_trusted_keys_take_unsigned_credentials(env, device, private, tmp_path):
+    dev = device
+    addr, ref = private
+    forget(env, ref)
+    pub, _ = keygen(dev.cli)  # the CLI signs every revision from now on
+    dev.agent.extra_env["DOCKER_CONFIG"] = str(tmp_path)  # no config.json there
+    dev.agent.start("--trust", str(pub))
+    dev.m87("deployment", "new", "--active")
+    dev.wait_applied()
+    add(dev, addr, PASSWORD, dev.name)  # no signature: taken all the same
+    wait_creds(dev, PASSWORD)
+    project = deploy_private(dev, ref)
+    dev.wait_applied()
+    assert len(running_ids(dev.agent, project)) == 1
+    assert_nowhere(dev)
+
+
+def sync_registries(server, token, has=None):
+    body = {"wait": 0}
+    if has:
+        body["registries"] = has
+    return server.api("POST", "/v1/agent/sync", body=body, token=token).get("registries")
+
+
+def test_server_sends_each_device_its_entries(env, device):
+    dev = device
+    server = dev.server
+    other, other_token = dev.cli.ok("devices", "add", unique_name("gw"), "--json").out, None
+    other = json.loads(other)
+    other_name, other_token = other["name"], other["token"]
+    assert sync_registries(server, dev.token) is None  # none yet: nothing sent
+
+    dev.cli.ok("registries", "add", "reg.example:5000", "-u", "all", "--password-stdin",
+               input="pw-all-" + PASSWORD)
+    dev.cli.ok("registries", "add", "reg.example:5000", "-u", "own", "--password-stdin",
+               "--device", dev.name, input="pw-own-" + PASSWORD)
+    mine = sync_registries(server, dev.token)
+    assert mine["entries"] == [{"host": "reg.example:5000", "username": "own",
+                                "password": "pw-own-" + PASSWORD}]
+    theirs = sync_registries(server, other_token)
+    assert theirs["entries"] == [{"host": "reg.example:5000", "username": "all",
+                                  "password": "pw-all-" + PASSWORD}]
+    assert sync_registries(server, dev.token, mine["digest"]) is None  # unchanged: not sent
+
+    # a device that does not exist, a bad host, no password: refused, nothing stored
+    before = server.api("GET", "/v1/registries")
+    r = dev.cli.run("registries", "add", "reg.example:5000", "-u", "x", "--password-stdin",
+                    "--device", dev.name, "--device", "no-such-device", input=WRONG)
+    assert r.rc != 0 and "no-such-device" in r.err and WRONG not in r.out + r.err, r
+    r = dev.cli.run("registries", "add", "bad host/x", "-u", "x", "--password-stdin",
+                    input=WRONG)
+    assert r.rc == 2 and "host" in r.err and WRONG not in r.out + r.err, r
+    r = dev.cli.run("registries", "add", "reg.example", "-u", "x", "--password-stdin", input="")
+    assert r.rc == 2 and "empty" in r.err, r
+    r = dev.cli.run("registries", "add", "reg.example", "-u", "x")
+    assert r.rc == 2 and "--password-stdin" in r.err, r
+    assert server.api("GET", "/v1/registries") == before
+    assert sync_registries(server, dev.token, mine["digest"]) is None
+
+    # the device's own entry removed: the every-device one applies to it again
+    dev.cli.ok("registries", "rm", "reg.example:5000", "--device", dev.name)
+    again = sync_registries(server, dev.token, mine["digest"])
+    assert [e["username"] for e in again["entries"]] == ["all"]
+    r = dev.cli.run("registries", "rm", "reg.example:5000", "--device", dev.name)
+    assert r.rc != 0 and "no credentials" in r.err, r
+    listed = [(e["host"], e["device"]) for e in server.api("GET", "/v1/registries")["registries"]]
+    assert listed == [("reg.example:5000", None)]
+    dev.cli.ok("devices", "rm", other_name)
+    log = pathlib.Path(server.log_path).read_text(errors="replace")
+    assert PASSWORD not in log and WRONG not in log
