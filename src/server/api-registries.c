@@ -31,7 +31,7 @@ static bool valid_host(const char *s)
     for (const char *p = s; *p; p++) {
         bool alnum =
             (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
-        if (p > colon && colon && !(*p >= '0' && *p <= '9'))
+        if (colon && p > colon && !(*p >= '0' && *p <= '9'))
             return false;
         if (!alnum && *p != '.' && *p != '-' && p != colon)
             return false;
