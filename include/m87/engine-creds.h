@@ -17,6 +17,9 @@
  * Username "<token>" makes Secret an identity token, or fails with "credentials not found" when it
  * has none (no credentials, not an error).
  *
+ * Entries of the m87 server (engine_creds_add_server) come before all of these: for a registry
+ * they name, config.json is not read.
+ *
  * Secrets never appear in an error message; a struct engine_registry_auth is wiped when released.
  */
 #ifndef M87_ENGINE_CREDS_H
@@ -51,6 +54,17 @@ struct engine_creds *engine_creds_parse(const char *text, size_t len, const char
  * M87_E_TOOBIG past ENGINE_CREDS_CONFIG_MAX) and of engine_creds_parse. */
 struct engine_creds *engine_creds_load(const char *dir, struct m87_error **err);
 
+/* Put the m87 server's registry entries ahead of the config, from text of the form
+ * {"registries":[{"host","username","password"}]} (the agent's STATE/registries.json; a username
+ * "<token>" makes the password an identity token); path names it in messages and sources. A
+ * host matches a registry as a config key does. M87_E_PARSE "PATH: expected ..." on any other
+ * shape; the message never quotes the text. Replaces entries added before. */
+int engine_creds_parse_server(struct engine_creds *c, const char *text, size_t len,
+                              const char *path, struct m87_error **err);
+/* engine_creds_parse_server on the file at path; a missing file adds nothing. The errors of
+ * m87_read_file too. */
+int engine_creds_add_server(struct engine_creds *c, const char *path, struct m87_error **err);
+
 /* The file the config came from ("" for parsed text without a path); borrowed. */
 const char *engine_creds_path(const struct engine_creds *c);
 
@@ -76,11 +90,12 @@ enum engine_creds_source {
     ENGINE_CREDS_NONE,   /* anonymous */
     ENGINE_CREDS_AUTHS,  /* auths entry: key */
     ENGINE_CREDS_HELPER, /* helper docker-credential-NAME, NAME in helper */
+    ENGINE_CREDS_SERVER, /* an entry of the m87 server: key is its host */
 };
 
 struct engine_creds_choice {
     enum engine_creds_source source;
-    const char *key;    /* the auths key (ENGINE_CREDS_AUTHS) */
+    const char *key;    /* the auths key (ENGINE_CREDS_AUTHS), the host (ENGINE_CREDS_SERVER) */
     const char *helper; /* the helper's NAME (ENGINE_CREDS_HELPER) */
 };
 
@@ -117,10 +132,19 @@ int engine_creds_lookup(const struct engine_creds *c, const char *ref,
 int engine_creds_helper_answer(const char *text, size_t len, const char *helper, const char *server,
                                struct engine_registry_auth *out, struct m87_error **err);
 
+/* What marks a pull refused for its credentials in a message ("... (authentication failed:
+ * registry 'R' answered HTTP 401)"), for the tools that show it. */
+#define ENGINE_PULL_AUTH_FAILED "authentication failed"
+
 /* Prefix *err with the registry of a pull and where its credentials came from, never the
  * credentials: "registry 'R' (credentials from SOURCE): ..." or "registry 'R' (no credentials):
- * ...". Returns -1. */
+ * ...". When dockerd's words say the registry refused the credentials (engine_pull_auth_status),
+ * " (authentication failed: registry 'R' answered HTTP 401)" (or 403) is appended. Returns -1. */
 int engine_registry_auth_wrap(struct m87_error **err, const struct engine_registry_auth *a);
+
+/* 401 or 403 when a pull's error message says the registry refused the credentials (docker's
+ * "unauthorized", "no basic auth credentials", "pull access denied"...), else 0. */
+long engine_pull_auth_status(const char *msg);
 
 /* Wipe and free the strings of a; a is left zeroed. */
 void engine_registry_auth_release(struct engine_registry_auth *a);

@@ -1,6 +1,8 @@
-/* The registry credentials of the prefetch pulls: the docker CLI's, found as m87-agent compose
- * finds them, so that an image prefetched is an image the job's pull step could fetch. */
+/* The registry credentials of the prefetch pulls: the server's, then the docker CLI's, found as
+ * m87-agent compose finds them, so that an image prefetched is an image the job's pull step could
+ * fetch. */
 #include "agent/prefetch.h"
+#include "agent/registries.h"
 #include "m87/engine-creds.h"
 #include "m87/engine-images.h"
 #include "m87/error.h"
@@ -8,11 +10,14 @@
 
 struct engine_creds *agent_prefetch_creds(void)
 {
-    _cleanup_error_ struct m87_error *err = NULL;
-    struct engine_creds *c = engine_creds_load(NULL, &err);
+    _cleanup_error_ struct m87_error *config = NULL;
+    _cleanup_error_ struct m87_error *server = NULL;
+    struct engine_creds *c = agent_creds_load(&config, &server);
 
-    if (c == NULL)
-        m87_log(M87_LOG_WARN, "prefetch: docker config: %s; pulls are anonymous", err->msg);
+    if (server != NULL)
+        m87_log(M87_LOG_WARN, "prefetch: %s; they are not used", server->msg);
+    if (config != NULL)
+        m87_log(M87_LOG_WARN, "prefetch: %s; pulls are anonymous", config->msg);
     return c;
 }
 

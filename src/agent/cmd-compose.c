@@ -8,6 +8,7 @@
 #include "agent/agent-internal.h"
 #include "m87/alloc.h"
 #include "m87/compiler.h"
+#include "agent/registries.h"
 #include "m87/engine-creds.h"
 #include "m87/error.h"
 #include "m87/list.h"
@@ -40,8 +41,10 @@ static void compose_usage(FILE *out)
             "\n"
             "Apply a Docker Compose project through the Docker Engine API ($DOCKER_HOST, default\n"
             "unix:///var/run/docker.sock), as Docker Compose v2 does. Pulls send the registry\n"
-            "credentials of the docker CLI's config ($DOCKER_CONFIG/config.json or\n"
-            "~/.docker/config.json: auths, credHelpers, credsStore).\n"
+            "credentials the m87 server gave the device (the file $M87_AGENT_REGISTRIES names,\n"
+            "set by the agent for its steps), else those of the docker CLI's config\n"
+            "($DOCKER_CONFIG/config.json or ~/.docker/config.json: auths, credHelpers,\n"
+            "credsStore).\n"
             "\n"
             "options:\n"
             "  -f, --file FILE             compose file (repeat to merge; default: compose.yaml,\n"
@@ -93,16 +96,18 @@ static int compose_parse(struct agent_compose *g, int argc, char **argv, int *co
     return AGENT_EXIT_OK;
 }
 
-/* The docker CLI's registry credentials; a config it cannot read leaves the pulls anonymous
- * after a warning, as with docker. */
+/* The docker CLI's registry credentials, after the server's (M87_AGENT_REGISTRIES); a file it
+ * cannot read leaves those pulls anonymous after a warning, as with docker. */
 static struct engine_creds *load_creds(void)
 {
-    _cleanup_error_ struct m87_error *err = NULL;
-    struct engine_creds *c = engine_creds_load(NULL, &err);
+    _cleanup_error_ struct m87_error *config = NULL;
+    _cleanup_error_ struct m87_error *server = NULL;
+    struct engine_creds *c = agent_creds_load(&config, &server);
 
-    if (c == NULL)
-        fprintf(stderr, "m87-agent: compose: warning: docker config: %s; pulls are anonymous\n",
-                err->msg);
+    if (server != NULL)
+        fprintf(stderr, "m87-agent: compose: warning: %s; they are not used\n", server->msg);
+    if (config != NULL)
+        fprintf(stderr, "m87-agent: compose: warning: %s; pulls are anonymous\n", config->msg);
     return c;
 }
 

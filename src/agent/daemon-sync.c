@@ -5,6 +5,7 @@
 #include "agent/backoff.h"
 #include "agent/daemon.h"
 #include "agent/prefetch.h"
+#include "agent/registries.h"
 #include "agent/sessions.h"
 #include "agent/sync-http.h"
 #include "agent/target.h"
@@ -38,6 +39,8 @@ static char *sync_body(struct agent_daemon *d, long wait, bool offline, int64_t 
     m87_jw_obj_open(w);
     m87_jw_kstr(w, "applied", agent_daemon_applied_hash(d));
     m87_jw_kstr(w, "agent_version", M87_VERSION);
+    if (d->registries_digest[0] != '\0')
+        m87_jw_kstr(w, "registries", d->registries_digest);
     m87_jw_key(w, "reports");
     m87_jw_arr_open(w);
     for (size_t i = 0; i < recs.len; i++) {
@@ -186,6 +189,8 @@ static int handle_answer(struct agent_daemon *d, const char *text, int64_t last_
         d->news = true;
     }
     take_prefetch(d, m87_json_get(doc, "prefetch_images"));
+    /* not signed, with or without trusted keys: they do not choose what runs */
+    agent_registries_take(d, m87_json_get(doc, "registries"));
     const struct m87_json *target = m87_json_get(doc, "target");
     if (target)
         take_target(d, target);
@@ -290,6 +295,7 @@ void agent_daemon_sync(struct agent_daemon *d)
         agent_daemon_save_state(d);
         return;
     }
+    explicit_bzero(answer, strlen(answer)); /* it may hold registry passwords */
     if (!d->connected)
         m87_log(M87_LOG_INFO, "connected to %s", d->cfg->server);
     if (sent)

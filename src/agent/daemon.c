@@ -11,6 +11,7 @@
 #include "agent/backoff.h"
 #include "agent/config.h"
 #include "agent/daemon.h"
+#include "agent/registries.h"
 #include "agent/sessions.h"
 #include "agent/sync-http.h"
 #include "agent/target.h"
@@ -112,6 +113,7 @@ static int daemon_init(struct agent_daemon *d, struct agent_config *cfg, struct 
     d->applied_path = m87_xasprintf("%s/applied.json", dir);
     d->state_path = m87_xasprintf("%s/daemon.json", dir);
     d->bundles_dir = m87_xasprintf("%s/bundles", dir);
+    agent_registries_init(d);
     _cleanup_free_ char *reports = m87_xasprintf("%s/reports", dir);
     if (take_lock(d, err) < 0 || setup_signals(d, err) < 0)
         return -1;
@@ -146,6 +148,7 @@ static void daemon_release(struct agent_daemon *d)
     if (d->lock_fd >= 0)
         close(d->lock_fd);
     free(d->target_path);
+    free(d->registries_path);
     free(d->applied_path);
     free(d->state_path);
     free(d->bundles_dir);

@@ -9,6 +9,7 @@
  *   applied.json   the target the last finished apply was for, in the same form
  *   daemon.json    what `m87-agent status` shows: connected, last sync, revisions, queue
  *   bundles/       bundles downloaded (sha256-HEX.tar.gz, .part while incomplete)
+ *   registries.json  the server's registry credentials, mode 0600 (agent/registries.h)
  * Each is replaced atomically.
  */
 #ifndef M87_AGENT_DAEMON_H
@@ -80,6 +81,9 @@ struct agent_daemon {
     char switching[M87_SHA256_HEX_LEN + 1];
     char *state_path;
     char *bundles_dir;
+    char *registries_path;
+    /* the digest of the registry credentials registries.json holds, "" for none */
+    char registries_digest[M87_SHA256_HEX_LEN + 1];
 
     bool has_target;            /* target.json holds one */
     struct agent_target target; /* the desired revision */

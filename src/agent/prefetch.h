@@ -26,7 +26,8 @@ int agent_revision_images(const struct spec_runspec *rs, const char *state_dir,
                           struct m87_error **err);
 
 /* The registry credentials of the prefetch pulls (engine-creds.h), those m87-agent compose
- * finds: NULL, after a warning in the log, when the docker config cannot be read. */
+ * finds (agent_creds_load): never NULL; a file that cannot be read is left out after a warning
+ * in the log. */
 struct engine_creds *agent_prefetch_creds(void);
 
 /* Pull image with the credentials creds (may be NULL) has for its registry, filling auth (the

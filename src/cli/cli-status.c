@@ -178,6 +178,21 @@ static void print_header(const char *device, const struct m87_json *st)
                rev, ago, seen);
 }
 
+/* A failed step's message: a pull refused for its credentials, as the device's executor words it
+ * ("authentication failed: registry 'R' answered HTTP 401"; the output holds the rest). */
+static char *step_message(const struct m87_json *s)
+{
+    static const char mark[] = "(authentication failed: registry '";
+    const char *out = jstr(s, "output");
+    const char *state = jstr(s, "state");
+    const char *at = out && state && strcmp(state, "failed") == 0 ? strstr(out, mark) : NULL;
+    if (at == NULL)
+        return NULL;
+    at++;
+    size_t n = strcspn(at, ")\n");
+    return n < 200 ? m87_xstrndup(at, n) : NULL;
+}
+
 static void add_job_rows(struct cli_table *t, const struct m87_json *j)
 {
     _cleanup_free_ char *attempts = jint_text(j, "attempts");
@@ -203,8 +218,9 @@ static void add_job_rows(struct cli_table *t, const struct m87_json *j)
         const struct m87_json *ms = m87_json_get(s, "duration_ms");
         _cleanup_free_ char *dur =
             m87_json_type(ms) == M87_JSON_NUMBER ? cli_format_ms(m87_json_int(ms, 0)) : NULL;
-        const char *srow[] = {name, jstr(s, "phase"), jstr(s, "state"), attempt, exit_code, dur,
-                              ""};
+        _cleanup_free_ char *smsg = step_message(s);
+        const char *srow[] = {name, jstr(s, "phase"), jstr(s, "state"), attempt, exit_code,
+                              dur,  smsg ? smsg : ""};
         cli_table_add(t, srow);
     }
 }

@@ -64,6 +64,8 @@ int cli_remote_run(const struct cli_ctx *ctx, const char *device, const char *bo
 /* The "interactive" stacks of a status answer under their own heading (nothing when none). */
 void cli_print_interactive(const char *device, const struct m87_json *st);
 int cli_cmd_keys(int argc, char **argv);
+/* `m87 registries add|list|rm` (cli-registries.c). */
+int cli_cmd_registries(int argc, char **argv);
 
 struct cli_ctx;
 /* `deployment status` (cli-status.c) and `deployment show` (cli-show.c). */

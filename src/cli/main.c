@@ -15,6 +15,8 @@ static const struct m87_command commands[] = {
     {"devices", cli_cmd_devices, "manage devices, their labels and tokens",
      "add|list|show|label|rm|rotate-token|revoke-token"},
     {"keys", cli_cmd_keys, "the key that signs revisions", "generate|show"},
+    {"registries", cli_cmd_registries, "credentials the devices pull private images with",
+     "add|list|rm"},
 };
 
 /* `m87 DEVICE COMMAND ...` */

@@ -57,6 +57,19 @@ struct engine_creds *engine_creds_load(const char *dir, struct m87_error **err)
     return c;
 }
 
+int engine_creds_add_server(struct engine_creds *c, const char *path, struct m87_error **err)
+{
+    if (access(path, F_OK) < 0 && errno == ENOENT)
+        return 0;
+    size_t len = 0;
+    _cleanup_free_ char *text = m87_read_file(path, ENGINE_CREDS_CONFIG_MAX, &len, err);
+    if (text == NULL)
+        return -1;
+    int rc = engine_creds_parse_server(c, text, len, path, err);
+    explicit_bzero(text, len);
+    return rc;
+}
+
 struct helper_run {
     const char *name;
     const char *server;
@@ -200,7 +213,9 @@ int engine_creds_lookup(const struct engine_creds *c, const char *ref,
     struct engine_creds_choice ch;
     engine_creds_choose(c, out->registry, &ch);
     int rc = 0;
-    if (ch.source == ENGINE_CREDS_AUTHS)
+    if (ch.source == ENGINE_CREDS_SERVER)
+        engine_creds_server_entry(c, ch.key, out);
+    else if (ch.source == ENGINE_CREDS_AUTHS)
         rc = engine_creds_auths_entry(c, ch.key, out, err);
     else if (ch.source == ENGINE_CREDS_HELPER)
         rc = helper_get(ch.helper,

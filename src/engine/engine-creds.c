@@ -21,6 +21,9 @@ struct engine_creds {
     const struct m87_json *auths;   /* object or NULL */
     const struct m87_json *helpers; /* object or NULL */
     const char *store;              /* credsStore, NULL or "" when none */
+    char *server_path;              /* the m87 server's entries (engine_creds_add_server) */
+    struct m87_json *server_doc;
+    const struct m87_json *server; /* their array, or NULL */
 };
 
 static const char *const hub_names[] = {"docker.io", "index.docker.io", "registry-1.docker.io"};
@@ -110,6 +113,8 @@ void engine_creds_free(struct engine_creds *c)
         return;
     free(c->path);
     m87_json_free(c->doc);
+    free(c->server_path);
+    m87_json_free(c->server_doc);
     free(c);
 }
 
@@ -144,6 +149,15 @@ void engine_creds_choose(const struct engine_creds *c, const char *registry,
     *out = (struct engine_creds_choice){.source = ENGINE_CREDS_NONE};
     if (c == NULL)
         return;
+    for (size_t i = 0; i < m87_json_len(c->server); i++) {
+        const char *host = m87_json_str(m87_json_get(m87_json_at(c->server, i), "host"), "");
+        _cleanup_free_ char *r = engine_creds_registry_of_key(host);
+        if (strcmp(r, registry) == 0) {
+            out->source = ENGINE_CREDS_SERVER;
+            out->key = host;
+            return;
+        }
+    }
     const char *key = NULL;
     const struct m87_json *helper = match_key(c->helpers, registry, &key);
     /* an empty credHelpers entry sends the registry to the auths, past credsStore */
@@ -226,6 +240,54 @@ int engine_creds_auths_entry(const struct engine_creds *c, const char *key,
     return 0;
 }
 
+int engine_creds_parse_server(struct engine_creds *c, const char *text, size_t len,
+                              const char *path, struct m87_error **err)
+{
+    struct m87_json *doc = m87_json_parse(text, len, NULL);
+    const struct m87_json *list = m87_json_get(doc, "registries");
+    bool ok = m87_json_type(list) == M87_JSON_ARRAY;
+    for (size_t i = 0; ok && i < m87_json_len(list); i++) {
+        const struct m87_json *e = m87_json_at(list, i);
+        ok = m87_json_str(m87_json_get(e, "host"), NULL) != NULL &&
+             m87_json_str(m87_json_get(e, "username"), NULL) != NULL &&
+             m87_json_str(m87_json_get(e, "password"), NULL) != NULL;
+    }
+    if (!ok) {
+        m87_json_free(doc);
+        return m87_error_set(err, M87_E_PARSE, 0,
+                             "%s: expected {\"registries\":[{\"host\",\"username\",\"password\"}]}",
+                             path);
+    }
+    free(c->server_path);
+    m87_json_free(c->server_doc);
+    c->server_path = m87_xstrdup(path);
+    c->server_doc = doc;
+    c->server = list;
+    return 0;
+}
+
+void engine_creds_server_entry(const struct engine_creds *c, const char *host,
+                               struct engine_registry_auth *out)
+{
+    for (size_t i = 0; i < m87_json_len(c->server); i++) {
+        const struct m87_json *e = m87_json_at(c->server, i);
+        if (strcmp(m87_json_str(m87_json_get(e, "host"), ""), host) != 0)
+            continue;
+        const char *user = m87_json_str(m87_json_get(e, "username"), "");
+        const char *pass = m87_json_str(m87_json_get(e, "password"), "");
+        if (strcmp(user, "<token>") == 0) {
+            out->identity_token = m87_xstrdup(pass);
+        } else {
+            out->username = m87_xstrdup(user);
+            out->password = m87_xstrdup(pass);
+        }
+        out->server_address = m87_xstrdup(host);
+        out->source = m87_xasprintf("the m87 server ('%s')", c->server_path);
+        auth_point(out);
+        return;
+    }
+}
+
 int engine_creds_helper_answer(const char *text, size_t len, const char *helper, const char *server,
                                struct engine_registry_auth *out, struct m87_error **err)
 {
@@ -249,12 +311,40 @@ int engine_creds_helper_answer(const char *text, size_t len, const char *helper,
     return 0;
 }
 
+/* The registry's answer when dockerd's words say it refused the credentials: 401 (none, or
+ * wrong), 403 (these credentials may not pull this repository); 0 for any other failure. */
+long engine_pull_auth_status(const char *msg)
+{
+    static const char *const unauthorized[] = {"unauthorized", "authentication required",
+                                               "no basic auth credentials", "401 Unauthorized"};
+    static const char *const denied[] = {"pull access denied", "denied: requested access",
+                                         "403 Forbidden"};
+    for (size_t i = 0; i < sizeof(unauthorized) / sizeof(unauthorized[0]); i++)
+        if (strstr(msg, unauthorized[i]))
+            return 401;
+    for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
+        if (strstr(msg, denied[i]))
+            return 403;
+    return 0;
+}
+
 int engine_registry_auth_wrap(struct m87_error **err, const struct engine_registry_auth *a)
 {
     const char *registry = a->registry ? a->registry : "?";
+    if (err == NULL || *err == NULL)
+        return -1;
+    long status = engine_pull_auth_status((*err)->msg);
     if (a->found)
-        return m87_error_wrap(err, "registry '%s' (credentials from %s)", registry, a->source);
-    return m87_error_wrap(err, "registry '%s' (no credentials)", registry);
+        m87_error_wrap(err, "registry '%s' (credentials from %s)", registry, a->source);
+    else
+        m87_error_wrap(err, "registry '%s' (no credentials)", registry);
+    if (status != 0) {
+        char *msg = m87_xasprintf("%s (%s: registry '%s' answered HTTP %ld)", (*err)->msg,
+                                  ENGINE_PULL_AUTH_FAILED, registry, status);
+        free((*err)->msg);
+        (*err)->msg = msg;
+    }
+    return -1;
 }
 
 static void wipe_free(char *s)

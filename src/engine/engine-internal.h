@@ -89,6 +89,10 @@ void engine_fields_array_free(const struct engine_fields *t, void *v, size_t n);
 
 /* Credentials (engine-creds.c): fill out from the auths entry key of c (found stays false for
  * an entry without credentials). The errors of engine_creds_lookup for a bad entry. */
+/* Fill out from the m87 server's entry of host (ENGINE_CREDS_SERVER's key): a username
+ * "<token>" makes the password an identity token. */
+void engine_creds_server_entry(const struct engine_creds *c, const char *host,
+                               struct engine_registry_auth *out);
 int engine_creds_auths_entry(const struct engine_creds *c, const char *key,
                              struct engine_registry_auth *out, struct m87_error **err);
 

@@ -28,6 +28,7 @@ struct sync {
     char *applied;
     char *waiting; /* the target the device keeps and waits to apply (a maintenance window) */
     char *agent_version;
+    char *registries; /* the digest of the registry entries the agent holds, NULL: none */
     int64_t wait;
     int64_t policy; /* -1: the agent did not say */
     bool offline;   /* the agent's last sync before it stops: answered at once */
@@ -54,6 +55,7 @@ static void sync_free(void *p)
     free(s->applied);
     free(s->waiting);
     free(s->agent_version);
+    free(s->registries);
     free(s);
 }
 
@@ -198,10 +200,18 @@ static int read_waiting(const struct m87_json *body, struct sync *s, struct m87_
 static int read_top(const struct m87_json *body, struct sync *s, int longpoll_max,
                     struct m87_error **err)
 {
-    static const char *const fields[] = {"applied", "agent_version", "reports", "wait",
-                                         "policy",  "waiting",       "offline", NULL};
+    static const char *const fields[] = {"applied", "agent_version", "reports", "wait", "policy",
+                                         "waiting", "registries",    "offline", NULL};
     if (srv_json_only(body, NULL, fields, err) < 0 || read_waiting(body, s, err) < 0)
         return -1;
+    const struct m87_json *reg = m87_json_get(body, "registries");
+    if (reg && m87_json_type(reg) != M87_JSON_NULL) {
+        if (m87_json_type(reg) != M87_JSON_STRING || !srv_valid_hex64(m87_json_str(reg, "")))
+            return m87_error_set(err, M87_E_INVAL, 0,
+                                 "registries: expected the digest of the registry entries the "
+                                 "device holds (64 hex digits) or null");
+        s->registries = m87_xstrdup(m87_json_str(reg, ""));
+    }
     const struct m87_json *offline = m87_json_get(body, "offline");
     if (offline && m87_json_type(offline) != M87_JSON_NULL &&
         m87_json_type(offline) != M87_JSON_BOOL)
@@ -299,6 +309,10 @@ static int answer(struct srv_req *r, const struct sync *s, bool first, struct m8
         }
         if (rc >= 0 && srv_jw_prefetch_sync(st, w, &dev, err) < 0)
             rc = -1;
+        bool registries = false; /* credentials are not signed: docs/security.md */
+        if (rc >= 0 &&
+            srv_jw_registries_sync(r->srv, w, dev.id, s->registries, &registries, err) < 0)
+            rc = -1;
         size_t n_sessions = 0; /* sync execution: sessions to start now (api-sessions.c) */
         if (rc >= 0 && srv_jw_agent_sessions(st, w, r->device_id, &n_sessions, err) < 0)
             rc = -1;
@@ -306,7 +320,7 @@ static int answer(struct srv_req *r, const struct sync *s, bool first, struct m8
         if (dev.name && (rc == 2 || n_sessions > 0))
             m87_jw_kstr(w, "device", dev.name);
         m87_jw_obj_close(w);
-        *has_target = rc == 2 || (rc == 0 && has) || n_sessions > 0;
+        *has_target = rc == 2 || (rc == 0 && has) || n_sessions > 0 || registries;
     }
     return rc < 0 ? -1 : 0;
 }

@@ -113,6 +113,18 @@ int srv_prefetch_report(struct srv_store *st, int64_t device_id, const struct sr
 int srv_jw_prefetch_status(struct srv_store *st, struct m87_jw *w, const struct srv_device *d,
                            struct m87_error **err);
 
+/* ---- registry credentials (api-registries.c) ------------------------------------------------ */
+
+int srv_api_registries_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_registries_put(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_registries_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+/* "registries": {"digest","entries":[{"host","username","password"}]} of a sync answer, written
+ * (and *sent true) only when the digest of the device's entries differs from has, the one the
+ * agent holds (NULL: none, then nothing is written while the device has no entries). An entry
+ * that does not open is logged and the part left out: the device keeps what it has. */
+int srv_jw_registries_sync(struct srv *s, struct m87_jw *w, int64_t device_id, const char *has,
+                           bool *sent, struct m87_error **err);
+
 /* ---- sessions (api-sessions.c) --------------------------------------------------------------- */
 
 /* The body of POST /v1/devices/NAME/sessions (api-sessions-check.c): M87_E_INVAL naming what is

@@ -21,6 +21,7 @@
 #include "server/auth.h"
 #include "server/longpoll.h"
 #include "server/metrics.h"
+#include "server/secret.h"
 #include "server/route.h"
 
 struct MHD_Connection;
@@ -46,6 +47,7 @@ struct srv {
     struct MHD_Daemon *daemon;
     char *tls_cert_pem;
     char *tls_key_pem;
+    struct srv_secret_key registry_key; /* seals registry passwords (secret.h) */
     atomic_bool stopping;
     atomic_int in_flight;
 };
@@ -117,6 +119,7 @@ struct srv_req {
     bool held;
     /* device whose held sync to wake after the transaction commits */
     int64_t notify_device;
+    bool notify_all; /* wake the held syncs of every device after the commit */
 };
 
 /* The MHD daemon callbacks and life cycle. */

@@ -9,6 +9,7 @@
 #include "m87/hash.h"
 #include "server/auth.h"
 #include "server/limits.h"
+#include "server/secret.h"
 #include "server/serve.h"
 #include "server/store.h"
 
@@ -24,7 +25,11 @@ int srv_init(const char *dir, char **token, struct m87_error **err)
         return -1;
     char hash[M87_SHA256_HEX_LEN + 1];
     _cleanup_free_ char *t = NULL;
+    struct srv_secret_key key = {0};
     int rc = m87_mkdir_p(bundles, 0700, err);
+    if (rc == 0)
+        rc = srv_secret_key_load(dir, true, &key, err);
+    srv_secret_key_release(&key);
     if (rc == 0)
         rc = srv_token_new(SRV_ROLE_ADMIN, &t, hash, err);
     if (rc == 0 && (rc = srv_store_begin(st, err)) == 0) {

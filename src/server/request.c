@@ -153,7 +153,9 @@ void srv_run_tx(struct srv_req *r, unsigned status, srv_tx_fn fn)
     }
     if (srv_store_commit(st, &err) < 0)
         goto fail;
-    if (r->notify_device)
+    if (r->notify_all)
+        srv_longpoll_notify(r->srv->lp, 0);
+    else if (r->notify_device)
         srv_longpoll_notify(r->srv->lp, r->notify_device);
     if (status == 204) {
         m87_jw_free(w);

@@ -16,6 +16,7 @@
 static const char *const NONE[] = {NULL};
 static const char *const NOW[] = {"now", NULL};
 static const char *const REVISION[] = {"revision", NULL};
+static const char *const REGISTRY[] = {"host", "device", NULL};
 static const char *const DEPLOYMENT[] = {"deployment", NULL};
 static const char *const SELECT[] = {"select", NULL};
 static const char *const REPORTS[] = {"deployment", "revision", "job",   "step",
@@ -43,6 +44,13 @@ const struct srv_route srv_routes[] = {
      TX(srv_api_windows_add, 201, NULL)},
     {"DELETE", DEV "/windows/{}", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
      TX(srv_api_windows_delete, 204, NULL)},
+    /* registry credentials (api-registries.c) */
+    {"GET", "/v1/registries", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     TX(srv_api_registries_list, 200, NONE)},
+    {"POST", "/v1/registries", SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_JSON_BODY,
+     TX(srv_api_registries_put, 200, NONE)},
+    {"DELETE", "/v1/registries", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     TX(srv_api_registries_delete, 204, REGISTRY)},
     /* image prefetch (api-prefetch.c) */
     {"GET", DEV "/prefetch", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
      TX(srv_api_prefetch_list, 200, NONE)},

@@ -42,7 +42,8 @@ static int open_server(struct srv *s, const struct srv_serve_opts *o, struct m87
     s->auth_limit = srv_ratelimit_new((unsigned)o->auth_fail_limit);
     s->session_retention = o->session_retention ? o->session_retention : SRV_SESSION_RETENTION;
     if (srv_store_open(o->data_dir, false, &s->store, err) < 0 ||
-        m87_mkdir_p(s->bundle_dir, 0700, err) < 0)
+        m87_mkdir_p(s->bundle_dir, 0700, err) < 0 ||
+        srv_secret_key_load(o->data_dir, true, &s->registry_key, err) < 0)
         return -1;
     int64_t reports = 0;
     if (srv_store_begin(s->store, err) < 0)
@@ -66,6 +67,7 @@ static void close_server(struct srv *s)
     srv_ingest_free(s->ingest);
     free(s->tls_cert_pem);
     free(s->tls_key_pem);
+    srv_secret_key_release(&s->registry_key);
     free(s->data_dir);
     free(s->bundle_dir);
 }

@@ -187,6 +187,18 @@ static const char *const migrations[] = {
     "  value TEXT NOT NULL,"
     "  PRIMARY KEY (device_id, key)) WITHOUT ROWID;"
     "CREATE INDEX device_labels_key ON device_labels(key, value);",
+    /* registry credentials (m87 registries add): for one device, or for every device when
+     * device_id is NULL; the password sealed (secret.h) */
+    "CREATE TABLE registries ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  host TEXT NOT NULL,"
+    "  device_id INTEGER REFERENCES devices(id) ON DELETE CASCADE,"
+    "  username TEXT NOT NULL,"
+    "  secret TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  updated INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX registries_scope ON registries(host, IFNULL(device_id, 0));"
+    "CREATE INDEX registries_device ON registries(device_id);",
 };
 
 sqlite3 *srv_store_db(struct srv_store *st)

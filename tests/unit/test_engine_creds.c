@@ -154,6 +154,69 @@ static void test_auths(void **state)
     engine_creds_free(c);
 }
 
+/* The m87 server's entries come first: they win over a helper and an auths entry of the same
+ * registry, and leave the others to the config. */
+static void test_server_entries(void **state)
+{
+    (void)state;
+    static const char server[] =
+        "{\"digest\": \"x\", \"registries\": ["
+        " {\"host\": \"helped.example\", \"username\": \"srv\", \"password\": \"srvpw\"},"
+        " {\"host\": \"index.docker.io\", \"username\": \"<token>\", \"password\": \"tk\"}]}";
+    struct m87_error *err = NULL;
+    struct engine_creds *c = parse(CONFIG);
+    struct engine_registry_auth a;
+    struct engine_creds_choice ch;
+    assert_ok(engine_creds_parse_server(c, server, strlen(server), "/s/registries.json", &err),
+              &err);
+    engine_creds_choose(c, "helped.example", &ch);
+    assert_int_equal(ch.source, ENGINE_CREDS_SERVER);
+    lookup(c, "helped.example/app", &a);
+    assert_true(a.found);
+    assert_string_equal(a.auth.username, "srv");
+    assert_string_equal(a.auth.password, "srvpw");
+    assert_string_equal(a.source, "the m87 server ('/s/registries.json')");
+    engine_registry_auth_release(&a);
+    lookup(c, "busybox", &a); /* Docker Hub by another of its names */
+    assert_string_equal(a.auth.identity_token, "tk");
+    assert_null(a.auth.username);
+    engine_registry_auth_release(&a);
+    lookup(c, "reg.example:5000/team/app:2", &a); /* not the server's: config.json */
+    assert_string_equal(a.auth.username, "u");
+    engine_registry_auth_release(&a);
+
+    static const char bad[] = "{\"registries\": [{\"host\": \"a\", \"password\": \"secret\"}]}";
+    assert_int_equal(engine_creds_parse_server(c, bad, strlen(bad), "/s/r.json", &err), -1);
+    assert_int_equal(m87_error_code(err), M87_E_PARSE);
+    assert_null(strstr(err->msg, "secret"));
+    m87_error_clear(&err);
+    engine_creds_free(c);
+}
+
+static void test_auth_failure(void **state)
+{
+    (void)state;
+    assert_int_equal(engine_pull_auth_status("dockerd answered 500: Head \"x\": no basic auth "
+                                             "credentials"),
+                     401);
+    assert_int_equal(engine_pull_auth_status("unauthorized: authentication required"), 401);
+    assert_int_equal(engine_pull_auth_status("pull access denied for x, repository does not "
+                                             "exist or may require 'docker login'"),
+                     403);
+    assert_int_equal(engine_pull_auth_status("manifest unknown"), 0);
+    struct engine_registry_auth a = {.registry = "r.example:5000"};
+    struct m87_error *err = NULL;
+    m87_error_set(&err, M87_E_HTTP, 0,
+                  "pull image 'r.example:5000/a': dockerd answered 500: "
+                  "unauthorized: authentication required");
+    assert_int_equal(engine_registry_auth_wrap(&err, &a), -1);
+    assert_string_equal(err->msg, "registry 'r.example:5000' (no credentials): pull image "
+                                  "'r.example:5000/a': dockerd answered 500: unauthorized: "
+                                  "authentication required (authentication failed: registry "
+                                  "'r.example:5000' answered HTTP 401)");
+    m87_error_clear(&err);
+}
+
 static void test_parse_errors(void **state)
 {
     (void)state;
@@ -303,10 +366,11 @@ static void test_load(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ref_registry), cmocka_unit_test(test_registry_of_key),
-        cmocka_unit_test(test_choose),       cmocka_unit_test(test_auths),
-        cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_helper_answer),
-        cmocka_unit_test(test_helper_run),   cmocka_unit_test(test_load),
+        cmocka_unit_test(test_ref_registry),   cmocka_unit_test(test_registry_of_key),
+        cmocka_unit_test(test_choose),         cmocka_unit_test(test_auths),
+        cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_helper_answer),
+        cmocka_unit_test(test_helper_run),     cmocka_unit_test(test_load),
+        cmocka_unit_test(test_server_entries), cmocka_unit_test(test_auth_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

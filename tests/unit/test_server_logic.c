@@ -1,6 +1,9 @@
 /* Unit tests of the server's pure logic: route matching, Range headers, names, JSON nesting,
  * times, numbers, the revision hash and the job merge/remove that make revisions. */
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "m87/alloc.h"
 #include "m87/compiler.h"
@@ -10,6 +13,7 @@
 #include "m87/spec-runspec.h"
 #include "server/http.h"
 #include "server/revision.h"
+#include "server/secret.h"
 #include "server/route.h"
 #include "server/row.h"
 #include "server/store-deployments.h"
@@ -244,6 +248,48 @@ static void test_row_json(void **state)
     assert_int_equal(d.id, 0);
 }
 
+/* A sealed secret opens with its key and host only; the key file is made once, mode 0600, and
+ * refused when others can read it. */
+static void test_secret(void **state)
+{
+    (void)state;
+    struct m87_error *err = NULL;
+    char dir[] = "/tmp/m87-secret-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct srv_secret_key k = {0}, again = {0}, other = {0};
+    assert_ok(srv_secret_key_load(dir, true, &k, &err), &err);
+    assert_ok(srv_secret_key_load(dir, false, &again, &err), &err);
+    assert_memory_equal(k.bytes, again.bytes, SRV_SECRET_KEY_LEN);
+    char *sealed = srv_secret_seal(&k, "pa ss", 5, "reg.example", &err);
+    assert_non_null(sealed);
+    assert_null(strstr(sealed, "pa ss"));
+    char *plain = srv_secret_open(&again, sealed, "reg.example", &err);
+    assert_non_null(plain);
+    assert_string_equal(plain, "pa ss");
+    free(plain);
+    assert_null(srv_secret_open(&k, sealed, "other.example", &err));
+    assert_int_equal(m87_error_code(err), M87_E_INVAL);
+    m87_error_clear(&err);
+    memset(other.bytes, 7, sizeof(other.bytes));
+    other.loaded = true;
+    assert_null(srv_secret_open(&other, sealed, "reg.example", &err));
+    m87_error_clear(&err);
+    sealed[0] = sealed[0] == 'a' ? 'b' : 'a';
+    assert_null(srv_secret_open(&k, sealed, "reg.example", &err));
+    m87_error_clear(&err);
+    free(sealed);
+    char *path = m87_xasprintf("%s/%s", dir, SRV_SECRET_KEY_FILE);
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(srv_secret_key_load(dir, true, &again, &err), -1);
+    assert_non_null(strstr(err->msg, "chmod 600"));
+    m87_error_clear(&err);
+    unlink(path);
+    rmdir(dir);
+    free(path);
+    srv_secret_key_release(&k);
+    srv_secret_key_release(&again);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_revision_hash),
         cmocka_unit_test(test_merge_and_remove),
         cmocka_unit_test(test_row_json),
+        cmocka_unit_test(test_secret),
     };
     return cmocka_run_group_tests_name("server", tests, NULL, NULL);
 }

@@ -1,0 +1,107 @@
+/* Registry credentials: one row per host and scope (a device, or every device). */
+#include <string.h>
+
+#include "m87/compiler.h"
+#include "m87/error.h"
+#include "server/store-internal.h"
+#include "server/store-registries.h"
+#include "server/util.h"
+
+static const char SQL_REG_UPDATE[] =
+    "UPDATE registries SET username = ?3, secret = ?4, updated = ?5"
+    " WHERE host = ?2 AND IFNULL(device_id, 0) = ?1";
+static const char SQL_REG_INSERT[] =
+    "INSERT INTO registries (device_id, host, username, secret, created, updated)"
+    " VALUES (NULLIF(?1, 0), ?2, ?3, ?4, ?5, ?5)";
+static const char SQL_REG_COUNT[] = "SELECT COUNT(*) FROM registries";
+static const char SQL_REG_REMOVE[] =
+    "DELETE FROM registries WHERE host = ?2 AND (?1 = 0 OR device_id = ?1)";
+static const char SQL_REG_LIST[] =
+    "SELECT r.host, r.username, d.name, r.created, r.updated FROM registries r"
+    " LEFT JOIN devices d ON d.id = r.device_id"
+    " ORDER BY r.host, r.device_id IS NOT NULL, d.name";
+static const char SQL_REG_DEVICE[] =
+    "SELECT host, username, NULL, created, updated, secret FROM registries"
+    " WHERE device_id = ?1 OR (device_id IS NULL AND host NOT IN"
+    "   (SELECT host FROM registries WHERE device_id = ?1))"
+    " ORDER BY host";
+
+#define COL(member, kind, key) SRV_COL(struct srv_registry, member, kind, key)
+static const struct srv_col registry_cols[] = {
+    COL(host, SRV_COL_TEXT, "host"),       COL(username, SRV_COL_TEXT, "username"),
+    COL(device, SRV_COL_TEXT, "device"),   COL(created, SRV_COL_TIME, "created"),
+    COL(updated, SRV_COL_TIME, "updated"), COL(secret, SRV_COL_TEXT, NULL),
+};
+#undef COL
+const struct srv_row_type srv_registry_row = {sizeof(struct srv_registry), registry_cols,
+                                              M87_ARRAY_LEN(registry_cols), "list registries"};
+
+void srv_registries_free(struct srv_registry *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].secret)
+            explicit_bzero(v[i].secret, strlen(v[i].secret));
+    srv_rows_free(v, n, &srv_registry_row);
+}
+
+static int put_stmt(struct srv_store *st, const char *sql, const char *host, int64_t device_id,
+                    const char *username, const char *secret, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt_id_text(st, sql, device_id, host, err);
+    if (s == NULL)
+        return -1;
+    srv_bind_text(s, 3, username);
+    srv_bind_text(s, 4, secret);
+    sqlite3_bind_int64(s, 5, srv_now());
+    return srv_step_done(st, s, "store registry credentials", err);
+}
+
+int srv_registry_put(struct srv_store *st, const char *host, int64_t device_id,
+                     const char *username, const char *secret, struct m87_error **err)
+{
+    int64_t have = 0;
+    if (put_stmt(st, SQL_REG_UPDATE, host, device_id, username, secret, err) < 0)
+        return -1;
+    if (sqlite3_changes(srv_store_db(st)) > 0)
+        return 0;
+    if (put_stmt(st, SQL_REG_INSERT, host, device_id, username, secret, err) < 0 ||
+        srv_query_int(st, SQL_REG_COUNT, 0, &have, "count registries", err) < 0)
+        return -1;
+    if (have > SRV_MAX_REGISTRIES)
+        return m87_error_set(err, M87_E_TOOBIG, 0, "the server keeps at most %d registry entries",
+                             SRV_MAX_REGISTRIES);
+    return 0;
+}
+
+int srv_registry_remove(struct srv_store *st, const char *host, int64_t device_id,
+                        struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_REG_REMOVE, device_id, host, err);
+    if (s == NULL || srv_step_done(st, s, "remove registry credentials", err) < 0)
+        return -1;
+    if (sqlite3_changes(srv_store_db(st)) == 0)
+        return m87_error_set(err, M87_E_NOTFOUND, 0, "no credentials for registry '%s'%s", host,
+                             device_id ? " on that device" : "");
+    return 0;
+}
+
+int srv_registry_list(struct srv_store *st, struct srv_registry **out, size_t *n,
+                      struct m87_error **err)
+{
+    void *v = NULL;
+    sqlite3_stmt *s = srv_stmt(st, SQL_REG_LIST, err);
+    if (s == NULL || srv_rows_collect(st, s, &srv_registry_row, &v, n, err) < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int srv_registry_for_device(struct srv_store *st, int64_t device_id, struct srv_registry **out,
+                            size_t *n, struct m87_error **err)
+{
+    void *v = NULL;
+    if (srv_rows_by_id(st, SQL_REG_DEVICE, device_id, &srv_registry_row, &v, n, err) < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
