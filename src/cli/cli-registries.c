@@ -25,46 +25,55 @@ static const char registries_help[] =
     "encrypted and sends it only to the devices it is for, in their sync.\n"
     "\n"
     "commands:\n"
-    "  add HOST --username USER --password-stdin [--device NAME]...\n"
+    "  add HOST --username USER --password-stdin [--device NAME... | --select SEL]\n"
     "                      add or replace the credentials of a registry\n"
-    "  list [--json]       list the credentials: host, user, device (never the password)\n"
-    "  rm HOST [--device NAME]\n"
+    "  list [--json]       list the credentials: host, user, device or selector (never the\n"
+    "                      password)\n"
+    "  rm HOST [--device NAME | --select SEL]\n"
     "                      remove the credentials of a registry\n"
     "\n"
     "Run 'm87 registries <command> --help' for the options of a command.\n";
 
 static const char add_help[] =
-    "usage: m87 registries add HOST --username USER --password-stdin [--device NAME]...\n"
+    "usage: m87 registries add HOST --username USER --password-stdin\n"
+    "                          [--device NAME... | --select SEL]\n"
     "\n"
     "Add or replace the credentials of the registry HOST (\"registry.example.com\",\n"
-    "\"10.0.0.5:5000\", \"docker.io\") for the devices named by --device, or for every device\n"
-    "without one. A device's own entry for a host wins over the every-device entry. The devices\n"
-    "get the change in their next sync, without a new deployment, and use it for every pull.\n"
+    "\"10.0.0.5:5000\", \"docker.io\") for the devices named by --device, for the devices whose\n"
+    "labels the selector selects (live: a device relabelled later gets them or loses them), or\n"
+    "for every device. For a host, a device's own entry wins, then the newest entry whose\n"
+    "selector selects it, then the every-device entry. The devices get the change in their next\n"
+    "sync, without a new deployment, and use it for every pull.\n"
     "\n"
     "options:\n"
     "  -u, --username USER  the user name (or \"<token>\" with an identity token as password)\n"
     "  --password-stdin     read the password or token from stdin (required; one trailing\n"
     "                       newline is dropped)\n"
     "  --device NAME        only for this device; repeat for more\n"
+    "  --select SEL         for the devices a label selector selects ('site=berlin,hw in\n"
+    "                       (pi4,pi5)'; see m87 devices list --help)\n"
     "  -h, --help           show this help\n";
 
 static const char list_help[] = "usage: m87 registries list [--json]\n"
                                 "\n"
-                                "List the registry credentials: host, user, device (\"*\": every\n"
-                                "device), created, updated. Passwords are never shown.\n"
+                                "List the registry credentials: host, user, for whom (a device, a\n"
+                                "label selector, or \"*\": every device), created, updated.\n"
+                                "Passwords are never shown.\n"
                                 "\n"
                                 "options:\n"
                                 "  --json      print the server's {\"registries\":[...]}\n"
                                 "  -h, --help  show this help\n";
 
 static const char rm_help[] =
-    "usage: m87 registries rm HOST [--device NAME]\n"
+    "usage: m87 registries rm HOST [--device NAME | --select SEL]\n"
     "\n"
     "Remove the credentials of the registry HOST: every entry of it, or with --device only\n"
-    "that device's own entry. The devices forget them in their next sync.\n"
+    "that device's own entry, or with --select only the entry of that selector. The devices\n"
+    "forget them in their next sync.\n"
     "\n"
     "options:\n"
     "  --device NAME  only this device's entry\n"
+    "  --select SEL   only the entry of this label selector\n"
     "  -h, --help     show this help\n";
 
 /* stdin up to its end, one trailing "\n" or "\r\n" dropped; the message never quotes it. */
@@ -105,17 +114,16 @@ struct add_args {
     const char *username;
     bool password_stdin;
     struct m87_strv devices;
+    const char *select;
 };
 
 /* 1: help shown, 0: go on (optind at HOST), else an exit status. */
 static int parse_add(int argc, char **argv, struct add_args *a)
 {
     static const struct option opts[] = {
-        {"username", required_argument, NULL, 'u'},
-        {"password-stdin", no_argument, NULL, 'p'},
-        {"device", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
+        {"username", required_argument, NULL, 'u'}, {"password-stdin", no_argument, NULL, 'p'},
+        {"device", required_argument, NULL, 'd'},   {"select", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},           {0},
     };
     int c;
     optind = 0;
@@ -130,6 +138,9 @@ static int parse_add(int argc, char **argv, struct add_args *a)
         case 'd':
             m87_strv_add(&a->devices, optarg);
             break;
+        case 's':
+            a->select = optarg;
+            break;
         case 'h':
             return cli_help(add_help);
         default:
@@ -141,6 +152,10 @@ static int parse_add(int argc, char **argv, struct add_args *a)
         return rc;
     if (a->username == NULL)
         return cli_usage_error("registries add", "--username is required");
+    if (a->select && a->devices.len > 0)
+        return cli_usage_error("registries add", "--device and --select: give one of them");
+    if (a->select && (rc = cli_check_selector("registries add", a->select)) != CLI_EXIT_OK)
+        return rc;
     if (!a->password_stdin)
         return cli_usage_error("registries add",
                                "--password-stdin is required (a password on the command line "
@@ -162,6 +177,7 @@ static char *add_body(const char *host, const struct add_args *a, const char *pa
             m87_jw_str(w, a->devices.items[i]);
         m87_jw_arr_close(w);
     }
+    m87_jw_kstr_opt(w, "select", a->select);
     m87_jw_obj_close(w);
     return m87_jw_finish(w);
 }
@@ -191,7 +207,9 @@ static int registries_add(const struct cli_ctx *ctx, const char *device, int arg
     free(body);
     free(password);
     if (rc == 0) {
-        if (a.devices.len == 0)
+        if (a.select)
+            printf("credentials of '%s' set for the devices of '%s'\n", host, a.select);
+        else if (a.devices.len == 0)
             printf("credentials of '%s' set for every device\n", host);
         for (size_t i = 0; i < a.devices.len; i++)
             printf("credentials of '%s' set for device '%s'\n", host, a.devices.items[i]);
@@ -202,7 +220,7 @@ static int registries_add(const struct cli_ctx *ctx, const char *device, int arg
 
 static bool print_registries(const char *device, const struct m87_json *doc)
 {
-    static const char *const header[] = {"HOST", "USERNAME", "DEVICE", "CREATED", "UPDATED"};
+    static const char *const header[] = {"HOST", "USERNAME", "FOR", "CREATED", "UPDATED"};
     const struct m87_json *list = m87_json_get(doc, "registries");
     struct cli_table t;
 
@@ -214,9 +232,14 @@ static bool print_registries(const char *device, const struct m87_json *doc)
             cli_format_local(m87_json_str(m87_json_get(e, "created"), NULL));
         _cleanup_free_ char *updated =
             cli_format_local(m87_json_str(m87_json_get(e, "updated"), NULL));
+        const char *dev = m87_json_str(m87_json_get(e, "device"), NULL);
+        const char *select = m87_json_str(m87_json_get(e, "select"), NULL);
+        _cleanup_free_ char *whom = dev      ? m87_xstrdup(dev)
+                                    : select ? m87_xasprintf("select %s", select)
+                                             : m87_xstrdup("*");
         const char *row[] = {m87_json_str(m87_json_get(e, "host"), "?"),
-                             m87_json_str(m87_json_get(e, "username"), "?"),
-                             m87_json_str(m87_json_get(e, "device"), "*"), created, updated};
+                             m87_json_str(m87_json_get(e, "username"), "?"), whom, created,
+                             updated};
         cli_table_add(&t, row);
     }
     cli_table_print(&t);
@@ -233,21 +256,30 @@ static int registries_rm(const struct cli_ctx *ctx, const char *device, int argc
 {
     (void)device;
     _cleanup_error_ struct m87_error *err = NULL;
-    const char *dev = NULL;
-    const struct cli_option opts[] = {{"device", CLI_OPT_STRING, &dev, 0}};
+    const char *dev = NULL, *select = NULL;
+    const struct cli_option opts[] = {{"device", CLI_OPT_STRING, &dev, 0},
+                                      {"select", CLI_OPT_STRING, &select, 0}};
     int rc = cli_parse_options("registries rm", rm_help, argc, argv, opts, M87_ARRAY_LEN(opts));
     if (rc)
         return rc == 1 ? CLI_EXIT_OK : rc;
     if ((rc = cli_operands("registries rm", argc, argv, 1, 1)) != 0)
         return rc;
+    if (dev && select)
+        return cli_usage_error("registries rm", "--device and --select: give one of them");
+    if (select && (rc = cli_check_selector("registries rm", select)) != CLI_EXIT_OK)
+        return rc;
     const char *host = argv[optind];
     _cleanup_free_ char *h = cli_escape(host);
     _cleanup_free_ char *d = dev ? cli_escape(dev) : NULL;
+    _cleanup_free_ char *s = select ? cli_escape(select) : NULL;
     _cleanup_free_ char *path =
-        m87_xasprintf("/v1/registries?host=%s%s%s", h, d ? "&device=" : "", d ? d : "");
+        m87_xasprintf("/v1/registries?host=%s%s%s%s%s", h, d ? "&device=" : "", d ? d : "",
+                      s ? "&select=" : "", s ? s : "");
     if (cli_http_json(ctx, "DELETE", path, NULL, NULL, &err) < 0)
         return cli_report(err);
-    if (dev)
+    if (select)
+        printf("credentials of '%s' removed for the devices of '%s'\n", host, select);
+    else if (dev)
         printf("credentials of '%s' removed for device '%s'\n", host, dev);
     else
         printf("credentials of '%s' removed\n", host);

@@ -299,6 +299,10 @@ int cli_sign_copy(const struct cli_ctx *ctx, const char *device, const char *src
  * configured: send body as it is). */
 int cli_sign_session(const char *device, const char *body, char **signed_body);
 
+/* 0 when select is a label selector (m87/spec-selector.h); else the usage error printed for cmd,
+ * with the column (cli-devices.c). */
+int cli_check_selector(const char *cmd, const char *select);
+
 /* ---- devices and deployments (cli-device.c) ------------------------------------------------ */
 
 /* "/v1/devices/DEVICE" followed by tail (NULL: nothing), the device escaped for a URL. Caller

@@ -19,6 +19,7 @@
 #include "server/request.h"
 #include "server/secret.h"
 #include "server/store-devices.h"
+#include "m87/spec-selector.h"
 #include "server/store-registries.h"
 
 /* host[:port] as docker names a registry: letters, digits, '.', '-', one optional ":PORT". */
@@ -55,7 +56,19 @@ struct reg_body {
     const char *username;
     const char *password;
     const struct m87_json *devices; /* array or NULL */
+    char *selector;                 /* canonical, or NULL */
 };
+
+/* A label selector of a request ("select"): its canonical text in *out; 400 with the column. */
+static int read_selector(const char *text, char **out, struct m87_error **err)
+{
+    struct spec_selector sel;
+    if (spec_selector_parse(text, &sel, err) < 0)
+        return m87_error_wrap(err, "select");
+    *out = spec_selector_format(&sel);
+    spec_selector_release(&sel);
+    return 0;
+}
 
 static int read_body(const struct m87_json *body, struct reg_body *b, struct m87_error **err)
 {
@@ -63,6 +76,7 @@ static int read_body(const struct m87_json *body, struct reg_body *b, struct m87
     b->username = m87_json_str(m87_json_get(body, "username"), NULL);
     b->password = m87_json_str(m87_json_get(body, "password"), NULL);
     b->devices = m87_json_get(body, "devices");
+    const struct m87_json *sel = m87_json_get(body, "select");
     if (b->host == NULL || !valid_host(b->host))
         return m87_error_set(err, M87_E_INVAL, 0,
                              "host: expected a registry host like 'registry.example.com' or "
@@ -83,6 +97,19 @@ static int read_body(const struct m87_json *body, struct reg_body *b, struct m87
     for (size_t i = 0; b->devices && i < m87_json_len(b->devices); i++)
         if (m87_json_str(m87_json_at(b->devices, i), NULL) == NULL)
             return m87_error_set(err, M87_E_INVAL, 0, "devices[%zu]: expected a device name", i);
+    if (sel && m87_json_type(sel) != M87_JSON_NULL) {
+        if (m87_json_str(sel, NULL) == NULL)
+            return m87_error_set(err, M87_E_INVAL, 0, "select: expected a label selector string");
+        if (b->devices)
+            return m87_error_set(err, M87_E_INVAL, 0,
+                                 "select: give devices or a selector, not both");
+        if (read_selector(m87_json_str(sel, ""), &b->selector, err) < 0)
+            return -1;
+        if (b->selector[0] == '\0') { /* selects every device: the every-device entry */
+            free(b->selector);
+            b->selector = NULL;
+        }
+    }
     return 0;
 }
 
@@ -122,10 +149,14 @@ static int put_all(struct srv_req *r, const struct reg_body *b, const char *seal
         rc = srv_device_find(st, m87_json_str(m87_json_at(b->devices, i), ""), &d, err);
         ids[i] = d.id;
     }
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = srv_registry_put(st, b->host, ids[i], b->username, sealed, err);
-    if (rc == 0 && n == 0)
-        rc = srv_registry_put(st, b->host, 0, b->username, sealed, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct srv_reg_scope scope = {ids[i], NULL};
+        rc = srv_registry_put(st, b->host, &scope, b->username, sealed, err);
+    }
+    if (rc == 0 && n == 0) {
+        struct srv_reg_scope scope = {0, b->selector};
+        rc = srv_registry_put(st, b->host, &scope, b->username, sealed, err);
+    }
     if (n == 1)
         r->notify_device = ids[0];
     else
@@ -136,16 +167,17 @@ static int put_all(struct srv_req *r, const struct reg_body *b, const char *seal
 
 int srv_api_registries_put(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
-    static const char *const fields[] = {"host", "username", "password", "devices", NULL};
+    static const char *const fields[] = {"host", "username", "password", "devices", "select", NULL};
     _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, fields, err);
     struct reg_body b = {0};
-    if (body == NULL || read_body(body, &b, err) < 0)
-        return -1;
-    _cleanup_free_ char *sealed =
-        srv_secret_seal(&r->srv->registry_key, b.password, strlen(b.password), b.host, err);
-    if (sealed == NULL || put_all(r, &b, sealed, err) < 0)
-        return -1;
-    return answer_list(r, w, err);
+    int rc = body ? read_body(body, &b, err) : -1;
+    _cleanup_free_ char *sealed = rc == 0 ? srv_secret_seal(&r->srv->registry_key, b.password,
+                                                            strlen(b.password), b.host, err)
+                                          : NULL;
+    if (rc == 0 && (sealed == NULL || put_all(r, &b, sealed, err) < 0))
+        rc = -1;
+    free(b.selector);
+    return rc < 0 ? -1 : answer_list(r, w, err);
 }
 
 int srv_api_registries_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
@@ -153,12 +185,19 @@ int srv_api_registries_delete(struct srv_req *r, struct m87_jw *w, struct m87_er
     (void)w;
     const char *host = srv_req_query(r, "host");
     const char *device = srv_req_query(r, "device");
+    const char *select = srv_req_query(r, "select");
     _cleanup_(srv_device_release) struct srv_device d = {0};
+    _cleanup_free_ char *selector = NULL;
     if (host == NULL || !valid_host(host))
         return m87_error_set(err, M87_E_INVAL, 0, "host: expected the registry host to remove");
+    if (device && select)
+        return m87_error_set(err, M87_E_INVAL, 0, "select: give device or select, not both");
+    if (select && read_selector(select, &selector, err) < 0)
+        return -1;
     if (device && srv_device_find(r->srv->store, device, &d, err) < 0)
         return -1;
-    if (srv_registry_remove(r->srv->store, host, d.id, err) < 0)
+    struct srv_reg_scope scope = {d.id, selector && *selector ? selector : NULL};
+    if (srv_registry_remove(r->srv->store, host, &scope, err) < 0)
         return -1;
     if (d.id)
         r->notify_device = d.id;

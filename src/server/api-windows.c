@@ -103,6 +103,8 @@ int srv_api_devices_patch(struct srv_req *r, struct m87_jw *w, struct m87_error 
     if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0 ||
         srv_labels_change(r->srv->store, &d, &labels, err) < 0)
         return -1;
+    if (labels.len > 0) /* registry credentials for a selector may now apply, or no longer */
+        r->notify_device = d.id;
     int rc = 0;
     if (value && strcmp(value, d.prefetch) != 0) {
         rc = srv_device_set_prefetch(r->srv->store, d.id, value, err);

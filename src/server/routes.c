@@ -16,7 +16,7 @@
 static const char *const NONE[] = {NULL};
 static const char *const NOW[] = {"now", NULL};
 static const char *const REVISION[] = {"revision", NULL};
-static const char *const REGISTRY[] = {"host", "device", NULL};
+static const char *const REGISTRY[] = {"host", "device", "select", NULL};
 static const char *const DEPLOYMENT[] = {"deployment", NULL};
 static const char *const SELECT[] = {"select", NULL};
 static const char *const REPORTS[] = {"deployment", "revision", "job",   "step",

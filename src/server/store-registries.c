@@ -3,34 +3,39 @@
 
 #include "m87/compiler.h"
 #include "m87/error.h"
+#include "m87/list.h"
+#include "m87/spec-selector.h"
+#include "server/store-devices.h"
 #include "server/store-internal.h"
 #include "server/store-registries.h"
 #include "server/util.h"
 
 static const char SQL_REG_UPDATE[] =
     "UPDATE registries SET username = ?3, secret = ?4, updated = ?5"
-    " WHERE host = ?2 AND IFNULL(device_id, 0) = ?1";
+    " WHERE host = ?2 AND IFNULL(device_id, 0) = ?1 AND IFNULL(selector, '') = ?6";
 static const char SQL_REG_INSERT[] =
-    "INSERT INTO registries (device_id, host, username, secret, created, updated)"
-    " VALUES (NULLIF(?1, 0), ?2, ?3, ?4, ?5, ?5)";
+    "INSERT INTO registries (device_id, host, username, secret, created, updated, selector)"
+    " VALUES (NULLIF(?1, 0), ?2, ?3, ?4, ?5, ?5, NULLIF(?6, ''))";
 static const char SQL_REG_COUNT[] = "SELECT COUNT(*) FROM registries";
 static const char SQL_REG_REMOVE[] =
-    "DELETE FROM registries WHERE host = ?2 AND (?1 = 0 OR device_id = ?1)";
+    "DELETE FROM registries WHERE host = ?2 AND (?1 = 0 OR device_id = ?1)"
+    " AND (?3 = '' OR selector = ?3)";
 static const char SQL_REG_LIST[] =
-    "SELECT r.host, r.username, d.name, r.created, r.updated FROM registries r"
+    "SELECT r.host, r.username, d.name, r.selector, r.created, r.updated FROM registries r"
     " LEFT JOIN devices d ON d.id = r.device_id"
-    " ORDER BY r.host, r.device_id IS NOT NULL, d.name";
+    " ORDER BY r.host, r.device_id IS NOT NULL, r.selector IS NOT NULL, d.name, r.selector";
+/* a device's own entries first, then the selectors' (newest first), then the every-device one */
 static const char SQL_REG_DEVICE[] =
-    "SELECT host, username, NULL, created, updated, secret FROM registries"
-    " WHERE device_id = ?1 OR (device_id IS NULL AND host NOT IN"
-    "   (SELECT host FROM registries WHERE device_id = ?1))"
-    " ORDER BY host";
+    "SELECT host, username, CASE WHEN device_id IS NULL THEN NULL ELSE 'own' END, selector,"
+    " created, updated, secret FROM registries WHERE device_id = ?1 OR device_id IS NULL"
+    " ORDER BY host, device_id IS NULL, selector IS NULL, updated DESC, id DESC";
 
 #define COL(member, kind, key) SRV_COL(struct srv_registry, member, kind, key)
 static const struct srv_col registry_cols[] = {
     COL(host, SRV_COL_TEXT, "host"),       COL(username, SRV_COL_TEXT, "username"),
-    COL(device, SRV_COL_TEXT, "device"),   COL(created, SRV_COL_TIME, "created"),
-    COL(updated, SRV_COL_TIME, "updated"), COL(secret, SRV_COL_TEXT, NULL),
+    COL(device, SRV_COL_TEXT, "device"),   COL(selector, SRV_COL_TEXT, "select"),
+    COL(created, SRV_COL_TIME, "created"), COL(updated, SRV_COL_TIME, "updated"),
+    COL(secret, SRV_COL_TEXT, NULL),
 };
 #undef COL
 const struct srv_row_type srv_registry_row = {sizeof(struct srv_registry), registry_cols,
@@ -44,27 +49,29 @@ void srv_registries_free(struct srv_registry *v, size_t n)
     srv_rows_free(v, n, &srv_registry_row);
 }
 
-static int put_stmt(struct srv_store *st, const char *sql, const char *host, int64_t device_id,
-                    const char *username, const char *secret, struct m87_error **err)
+static int put_stmt(struct srv_store *st, const char *sql, const char *host,
+                    const struct srv_reg_scope *scope, const char *username, const char *secret,
+                    struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id_text(st, sql, device_id, host, err);
+    sqlite3_stmt *s = srv_stmt_id_text(st, sql, scope->device_id, host, err);
     if (s == NULL)
         return -1;
     srv_bind_text(s, 3, username);
     srv_bind_text(s, 4, secret);
     sqlite3_bind_int64(s, 5, srv_now());
+    srv_bind_text(s, 6, scope->selector ? scope->selector : "");
     return srv_step_done(st, s, "store registry credentials", err);
 }
 
-int srv_registry_put(struct srv_store *st, const char *host, int64_t device_id,
+int srv_registry_put(struct srv_store *st, const char *host, const struct srv_reg_scope *scope,
                      const char *username, const char *secret, struct m87_error **err)
 {
     int64_t have = 0;
-    if (put_stmt(st, SQL_REG_UPDATE, host, device_id, username, secret, err) < 0)
+    if (put_stmt(st, SQL_REG_UPDATE, host, scope, username, secret, err) < 0)
         return -1;
     if (sqlite3_changes(srv_store_db(st)) > 0)
         return 0;
-    if (put_stmt(st, SQL_REG_INSERT, host, device_id, username, secret, err) < 0 ||
+    if (put_stmt(st, SQL_REG_INSERT, host, scope, username, secret, err) < 0 ||
         srv_query_int(st, SQL_REG_COUNT, 0, &have, "count registries", err) < 0)
         return -1;
     if (have > SRV_MAX_REGISTRIES)
@@ -73,15 +80,20 @@ int srv_registry_put(struct srv_store *st, const char *host, int64_t device_id,
     return 0;
 }
 
-int srv_registry_remove(struct srv_store *st, const char *host, int64_t device_id,
+int srv_registry_remove(struct srv_store *st, const char *host, const struct srv_reg_scope *scope,
                         struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_REG_REMOVE, device_id, host, err);
-    if (s == NULL || srv_step_done(st, s, "remove registry credentials", err) < 0)
+    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_REG_REMOVE, scope->device_id, host, err);
+    if (s == NULL)
+        return -1;
+    srv_bind_text(s, 3, scope->selector ? scope->selector : "");
+    if (srv_step_done(st, s, "remove registry credentials", err) < 0)
         return -1;
     if (sqlite3_changes(srv_store_db(st)) == 0)
         return m87_error_set(err, M87_E_NOTFOUND, 0, "no credentials for registry '%s'%s", host,
-                             device_id ? " on that device" : "");
+                             scope->device_id  ? " on that device"
+                             : scope->selector ? " for that selector"
+                                               : "");
     return 0;
 }
 
@@ -96,12 +108,50 @@ int srv_registry_list(struct srv_store *st, struct srv_registry **out, size_t *n
     return 0;
 }
 
+/* Whether entry e applies to a device with labels: its own, a selector that selects it (a stored
+ * selector that no longer parses selects nothing), or every device. */
+static bool applies(const struct srv_registry *e, const struct m87_kvlist *labels)
+{
+    if (e->device || !e->selector)
+        return true;
+    struct spec_selector sel;
+    if (spec_selector_parse(e->selector, &sel, NULL) < 0)
+        return false;
+    bool yes = spec_selector_match(&sel, labels);
+    spec_selector_release(&sel);
+    return yes;
+}
+
 int srv_registry_for_device(struct srv_store *st, int64_t device_id, struct srv_registry **out,
                             size_t *n, struct m87_error **err)
 {
-    void *v = NULL;
-    if (srv_rows_by_id(st, SQL_REG_DEVICE, device_id, &srv_registry_row, &v, n, err) < 0)
+    void *all = NULL;
+    size_t total = 0;
+    struct m87_kvlist labels;
+
+    m87_kvlist_init(&labels);
+    if (srv_labels_get(st, device_id, &labels, err) < 0 ||
+        srv_rows_by_id(st, SQL_REG_DEVICE, device_id, &srv_registry_row, &all, &total, err) < 0) {
+        m87_kvlist_release(&labels);
         return -1;
+    }
+    /* in the query's order, the first entry of each host that applies is the device's */
+    struct srv_registry *v = all;
+    size_t kept = 0;
+    for (size_t i = 0; i < total; i++) {
+        bool taken = kept > 0 && strcmp(v[kept - 1].host, v[i].host) == 0;
+        if (taken || !applies(&v[i], &labels)) {
+            if (v[i].secret)
+                explicit_bzero(v[i].secret, strlen(v[i].secret));
+            srv_row_release(&srv_registry_row, &v[i]);
+            continue;
+        }
+        struct srv_registry e = v[i];
+        v[i] = (struct srv_registry){0};
+        v[kept++] = e;
+    }
+    m87_kvlist_release(&labels);
     *out = v;
+    *n = kept;
     return 0;
 }

@@ -187,17 +187,20 @@ static const char *const migrations[] = {
     "  value TEXT NOT NULL,"
     "  PRIMARY KEY (device_id, key)) WITHOUT ROWID;"
     "CREATE INDEX device_labels_key ON device_labels(key, value);",
-    /* registry credentials (m87 registries add): for one device, or for every device when
-     * device_id is NULL; the password sealed (secret.h) */
+    /* registry credentials (m87 registries add): for one device, for the devices a label
+     * selector (canonical text) selects, or for every device when both are NULL; the password
+     * sealed (secret.h) */
     "CREATE TABLE registries ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  host TEXT NOT NULL,"
     "  device_id INTEGER REFERENCES devices(id) ON DELETE CASCADE,"
+    "  selector TEXT,"
     "  username TEXT NOT NULL,"
     "  secret TEXT NOT NULL,"
     "  created INTEGER NOT NULL,"
     "  updated INTEGER NOT NULL);"
-    "CREATE UNIQUE INDEX registries_scope ON registries(host, IFNULL(device_id, 0));"
+    "CREATE UNIQUE INDEX registries_scope"
+    "  ON registries(host, IFNULL(device_id, 0), IFNULL(selector, ''));"
     "CREATE INDEX registries_device ON registries(device_id);",
 };
 

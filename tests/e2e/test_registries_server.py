@@ -115,7 +115,8 @@ def test_registries_add_then_deploy_a_private_image(env, device, private, tmp_pa
     answer = json.loads(dev.cli.ok("registries", "list", "--json").out)
     assert [(e["host"], e["username"], e["device"]) for e in answer["registries"]] == [
         (addr, USER, dev.name)]
-    assert set(answer["registries"][0]) == {"host", "username", "device", "created", "updated"}
+    assert set(answer["registries"][0]) == {"host", "username", "device", "select", "created",
+                                            "updated"}
     assert_nowhere(dev, listed.out, listed.err)
 
 
@@ -235,3 +236,63 @@ def test_server_sends_each_device_its_entries(env, device):
     dev.cli.ok("devices", "rm", other_name)
     log = pathlib.Path(server.log_path).read_text(errors="replace")
     assert PASSWORD not in log and WRONG not in log
+
+
+def test_selector_entries_follow_the_labels(env, device):
+    """--select: the devices whose labels the selector selects get the entry, live: a device
+    relabelled into it gets it at its next sync, one relabelled out falls back to the
+    every-device entry; a device's own entry still wins, and the newest selector entry wins
+    among those that select a device."""
+    dev = device
+    server = dev.server
+    host = "sel.example:5000"
+    dev.cli.ok("devices", "label", dev.name, "site=berlin", "hw=pi4")
+    dev.cli.ok("registries", "add", host, "-u", "all", "--password-stdin", input="pw-all")
+    r = dev.cli.ok("registries", "add", host, "-u", "berlin", "--password-stdin",
+                   "--select", "site = berlin", input="pw-berlin")
+    assert "for the devices of 'site = berlin'" in r.out, r
+    got = sync_registries(server, dev.token)
+    assert [e["username"] for e in got["entries"]] == ["berlin"]
+    listed = dev.cli.ok("registries", "list").out
+    assert "select site=berlin" in listed, listed  # canonical
+    answer = server.api("GET", "/v1/registries")["registries"]
+    assert [(e["device"], e["select"]) for e in answer] == [(None, None), (None, "site=berlin")]
+
+    # a newer selector entry that selects the device wins over the older one
+    dev.cli.ok("registries", "add", host, "-u", "pi4", "--password-stdin", "--select", "hw in (pi4)",
+               input="pw-pi4")
+    got = sync_registries(server, dev.token, got["digest"])
+    assert [e["username"] for e in got["entries"]] == ["pi4"]
+    # relabelled out of both: the every-device entry
+    dev.cli.ok("devices", "label", dev.name, "site-", "hw=pi5")
+    got = sync_registries(server, dev.token, got["digest"])
+    assert [e["username"] for e in got["entries"]] == ["all"]
+    # and back into one of them
+    dev.cli.ok("devices", "label", dev.name, "site=berlin")
+    got = sync_registries(server, dev.token, got["digest"])
+    assert [e["username"] for e in got["entries"]] == ["berlin"]
+    # its own entry wins over any selector
+    dev.cli.ok("registries", "add", host, "-u", "own", "--password-stdin", "--device", dev.name,
+               input="pw-own")
+    got = sync_registries(server, dev.token, got["digest"])
+    assert [e["username"] for e in got["entries"]] == ["own"]
+
+    # bad selectors and both scopes at once are refused before anything is sent
+    before = server.api("GET", "/v1/registries")
+    r = dev.cli.run("registries", "add", host, "-u", "x", "--password-stdin", "--select",
+                    "site in (a,b", input="pw-x")
+    assert r.rc == 2 and "column 13: expected ')'" in r.err, r
+    r = dev.cli.run("registries", "add", host, "-u", "x", "--password-stdin", "--select",
+                    "site=a", "--device", dev.name, input="pw-x")
+    assert r.rc == 2 and "give one of them" in r.err, r
+    status, _, data = server.request("POST", "/v1/registries", body={
+        "host": host, "username": "x", "password": "pw-x", "select": "site in (a,b"})
+    assert status == 400 and b"select: column 13" in data, data
+    assert server.api("GET", "/v1/registries") == before
+
+    # rm --select removes that entry only
+    dev.cli.ok("registries", "rm", host, "--select", "site=berlin")
+    left = [(e["device"], e["select"]) for e in server.api("GET", "/v1/registries")["registries"]]
+    assert left == [(None, None), (None, "hw in (pi4)"), (dev.name, None)], left
+    r = dev.cli.run("registries", "rm", host, "--select", "site=berlin")
+    assert r.rc != 0 and "for that selector" in r.err, r
