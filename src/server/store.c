@@ -187,6 +187,13 @@ static const char *const migrations[] = {
     "  value TEXT NOT NULL,"
     "  PRIMARY KEY (device_id, key)) WITHOUT ROWID;"
     "CREATE INDEX device_labels_key ON device_labels(key, value);",
+    /* fleets (docs/fleets.md): a name and a canonical selector; members are computed from the
+     * labels when asked (store-fleets.c) */
+    "CREATE TABLE fleets ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  selector TEXT NOT NULL,"
+    "  created INTEGER NOT NULL);",
 };
 
 sqlite3 *srv_store_db(struct srv_store *st)
