@@ -139,11 +139,13 @@ int srv_api_fleets_list(struct srv_req *r, struct m87_jw *w, struct m87_error **
         m87_jw_obj_open(w);
         m87_jw_key(w, "fleets");
         m87_jw_arr_open(w);
-        for (size_t i = 0; i < nf && rc == 0; i++) {
+        for (size_t i = 0; i < nf; i++) {
             struct spec_selector sel = {0};
             rc = fleet_selector(&fleets[i], &sel, err);
+            if (rc < 0)
+                break;
             int64_t count = 0;
-            for (size_t j = 0; rc == 0 && j < n; j++)
+            for (size_t j = 0; j < n; j++)
                 count += spec_selector_match(&sel, &v[j].labels);
             m87_jw_obj_open(w);
             srv_jw_row(w, &srv_fleet_row, &fleets[i]);
