@@ -24,7 +24,7 @@ static const char fleets_help[] =
     "                      make a fleet of the devices that meet SELECTOR\n"
     "  list [--json]       list the fleets with their selector and number of members\n"
     "  show NAME [--json]  show a fleet's selector and its members now\n"
-    "  rm NAME             remove a fleet (its devices stay)\n"
+    "  rm NAME [--json]    remove a fleet (its devices stay)\n"
     "\n"
     "Run 'm87 fleets <command> --help' for the options of a command.\n";
 
@@ -59,11 +59,12 @@ static const char show_help[] =
     "  --json      print the server's {\"name\",\"selector\",\"created\",\"members\"}\n"
     "  -h, --help  show this help\n";
 
-static const char rm_help[] = "usage: m87 fleets rm NAME\n"
+static const char rm_help[] = "usage: m87 fleets rm NAME [--json]\n"
                               "\n"
                               "Remove a fleet. Its devices, their labels and deployments stay.\n"
                               "\n"
                               "options:\n"
+                              "  --json      print {\"name\",\"removed\":true}\n"
                               "  -h, --help  show this help\n";
 
 void cli_print_fleet_moves(const char *device, const struct m87_json *doc)
@@ -192,13 +193,24 @@ static int fleets_rm(const struct cli_ctx *ctx, const char *device, int argc, ch
 {
     (void)device;
     _cleanup_error_ struct m87_error *err = NULL;
-    int rc = cli_parse_simple("fleets rm", rm_help, argc, argv, NULL, 1, 1);
+    bool json = false;
+    int rc = cli_parse_simple("fleets rm", rm_help, argc, argv, &json, 1, 1);
 
     if (rc)
         return rc == 1 ? CLI_EXIT_OK : rc;
     _cleanup_free_ char *path = fleet_path(argv[optind]);
     if (cli_http_json(ctx, "DELETE", path, NULL, NULL, &err) < 0)
         return cli_report(err);
+    if (json) {
+        struct m87_jw *w = m87_jw_new();
+        m87_jw_obj_open(w);
+        m87_jw_kstr(w, "name", argv[optind]);
+        m87_jw_kbool(w, "removed", true);
+        m87_jw_obj_close(w);
+        _cleanup_free_ char *text = m87_jw_finish(w);
+        printf("%s\n", text);
+        return CLI_EXIT_OK;
+    }
     printf("fleet '%s' removed\n", argv[optind]);
     return CLI_EXIT_OK;
 }

@@ -88,7 +88,8 @@ def test_add_list_show_rm(cli, server):
     cli.ok("fleets", "add", name, "--select", "t=" + t)
     assert members(cli, name) == sorted([gw1, gw2, other])
     cli.ok("fleets", "rm", name)
-    cli.ok("fleets", "rm", empty)
+    assert cli.ok("fleets", "rm", empty, "--json").json() == {"name": empty, "removed": True}
+    assert empty not in fleet_names(cli)
 
 
 def doc_created(cli, name):
@@ -297,13 +298,13 @@ def test_help(cli):
         (["fleets", "add"], "usage: m87 fleets add NAME --select SELECTOR [--json]"),
         (["fleets", "list"], "usage: m87 fleets list [--json]"),
         (["fleets", "show"], "usage: m87 fleets show NAME [--json]"),
-        (["fleets", "rm"], "usage: m87 fleets rm NAME"),
+        (["fleets", "rm"], "usage: m87 fleets rm NAME [--json]"),
     ]:
         r = cli.ok(*cmd, "--help")
         assert r.out.splitlines()[0] == first
     r = cli.ok("fleets", "--help")
     for line in ["add NAME --select SELECTOR [--json]", "list [--json]", "show NAME [--json]",
-                 "rm NAME"]:
+                 "rm NAME [--json]"]:
         assert line in r.out
     assert "fleets add|list|show|rm" in cli.ok("--help").out
     # help needs no login
