@@ -38,8 +38,8 @@ static const char add_help[] =
     "\n"
     "options:\n"
     "  --label KEY=VALUE  give the device a label (repeatable; see 'm87 devices label --help')\n"
-    "  --json             print {\"name\",\"token\",\"created\",\"labels\",\"server\",\n"
-    "                     \"agent_command\"}\n"
+    "  --json             print {\"name\",\"token\",\"created\",\"labels\",\"fleets_joined\",\n"
+    "                     \"server\",\"agent_command\"}\n"
     "  -h, --help         show this help\n";
 
 static const char list_help[] =
@@ -92,6 +92,8 @@ static void print_added(const struct cli_ctx *ctx, const struct m87_json *dev, b
         m87_jw_kstr(w, "created", m87_json_str(m87_json_get(dev, "created"), NULL));
         m87_jw_key(w, "labels");
         m87_jw_node(w, m87_json_get(dev, "labels"));
+        m87_jw_key(w, "fleets_joined");
+        m87_jw_node(w, m87_json_get(dev, "fleets_joined"));
         m87_jw_kstr(w, "server", ctx->server);
         m87_jw_kstr(w, "agent_command", agent);
         m87_jw_obj_close(w);
@@ -107,6 +109,7 @@ static void print_added(const struct cli_ctx *ctx, const struct m87_json *dev, b
     _cleanup_free_ char *labels = cli_labels_text(m87_json_get(dev, "labels"));
     if (labels)
         printf("labels: %s\n", labels);
+    cli_print_fleet_moves(name, dev);
 }
 
 static int devices_add(const struct cli_ctx *ctx, const char *device, int argc, char **argv)

@@ -17,7 +17,8 @@ const char cli_label_help[] =
     "usage: m87 devices label NAME KEY=VALUE|KEY-... [--json]\n"
     "\n"
     "Set labels of a device (KEY=VALUE; VALUE may be empty) and remove them (KEY-), in one\n"
-    "change; the other labels stay. Prints the device's labels after the change.\n"
+    "change; the other labels stay. Prints the device's labels after the change, then a line\n"
+    "for each fleet it joins or leaves by it ('gw-1 joins fleet berlin').\n"
     "KEY: [PREFIX/]NAME, NAME 1 to 63 characters of [A-Za-z0-9_.-] starting and ending with a\n"
     "letter or digit, PREFIX a lower case DNS name; VALUE: empty or up to 63 characters like\n"
     "NAME. A device has at most 64 labels. See 'm87 devices list --help' for selectors.\n"
@@ -103,5 +104,6 @@ int cli_devices_label(const struct cli_ctx *ctx, const char *device, int argc, c
     }
     _cleanup_free_ char *text = cli_labels_text(m87_json_get(doc, "labels"));
     printf("labels of '%s': %s\n", name, text ? text : "none");
+    cli_print_fleet_moves(name, doc);
     return CLI_EXIT_OK;
 }

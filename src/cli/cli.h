@@ -42,6 +42,11 @@ enum {
 
 int cli_cmd_login(int argc, char **argv);
 int cli_cmd_devices(int argc, char **argv);
+/* `m87 fleets add|list|show|rm` (cli-fleets.c). */
+int cli_cmd_fleets(int argc, char **argv);
+/* "DEVICE joins fleet F" for each of doc's "fleets_joined", then "DEVICE leaves fleet F" for each
+ * of its "fleets_left" (the answer of a change of the device's labels), on stdout. */
+void cli_print_fleet_moves(const char *device, const struct m87_json *doc);
 int cli_cmd_deployment(const char *device, int argc, char **argv);
 int cli_cmd_deploy(const char *device, int argc, char **argv);
 int cli_cmd_undeploy(const char *device, int argc, char **argv);

@@ -14,6 +14,7 @@ static const struct m87_command commands[] = {
     {"login", cli_cmd_login, "save the server and the admin token", "--server URL --token -"},
     {"devices", cli_cmd_devices, "manage devices, their labels and tokens",
      "add|list|show|label|rm|rotate-token|revoke-token"},
+    {"fleets", cli_cmd_fleets, "the devices whose labels meet a selector", "add|list|show|rm"},
     {"keys", cli_cmd_keys, "the key that signs revisions", "generate|show"},
     {"registries", cli_cmd_registries, "credentials the devices pull private images with",
      "add|list|rm"},

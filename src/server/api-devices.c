@@ -70,9 +70,12 @@ int srv_api_devices_create(struct srv_req *r, struct m87_jw *w, struct m87_error
     if (srv_token_new(SRV_ROLE_DEVICE, &token, hash, err) < 0)
         return -1;
     _cleanup_(srv_device_release) struct srv_device d = {0};
+    _cleanup_(m87_strv_release) struct m87_strv none = {0};
+    _cleanup_(m87_strv_release) struct m87_strv fleets = {0};
     if (srv_device_create(r->srv->store, m87_json_str(name, ""), hash, &d, err) < 0 ||
         srv_labels_change(r->srv->store, &d, &labels, err) < 0 ||
-        srv_labels_get(r->srv->store, d.id, &d.labels, err) < 0)
+        srv_labels_get(r->srv->store, d.id, &d.labels, err) < 0 ||
+        srv_fleets_matching(r->srv->store, &d.labels, &fleets, err) < 0)
         return -1;
     m87_jw_obj_open(w);
     m87_jw_kstr(w, "name", d.name);
@@ -80,6 +83,7 @@ int srv_api_devices_create(struct srv_req *r, struct m87_jw *w, struct m87_error
     srv_jw_time(w, "created", d.created);
     m87_jw_key(w, "labels");
     m87_jw_kvlist(w, &d.labels);
+    srv_jw_fleet_moves(w, &none, &fleets);
     m87_jw_obj_close(w);
     return 0;
 }
@@ -120,6 +124,12 @@ int srv_api_devices_list(struct srv_req *r, struct m87_jw *w, struct m87_error *
 
 int srv_write_device(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
+    return srv_write_device_moves(r, w, NULL, NULL, err);
+}
+
+int srv_write_device_moves(struct srv_req *r, struct m87_jw *w, const struct m87_strv *before,
+                           const struct m87_strv *after, struct m87_error **err)
+{
     struct srv_store *st = r->srv->store;
     _cleanup_(srv_device_release) struct srv_device d = {0};
     _cleanup_(srv_deployment_release) struct srv_deployment dep = {0};
@@ -142,6 +152,8 @@ int srv_write_device(struct srv_req *r, struct m87_jw *w, struct m87_error **err
         rc = srv_jw_health(st, w, &d, err);
         if (rc >= 0)
             rc = srv_jw_windows(st, w, &d, true, err);
+        if (before && after)
+            srv_jw_fleet_moves(w, before, after);
         m87_jw_obj_close(w);
     }
     return rc < 0 ? -1 : 0;

@@ -84,7 +84,8 @@ int srv_api_windows_delete(struct srv_req *r, struct m87_jw *w, struct m87_error
 }
 
 /* Labels merge: a key with a string sets it, with null removes it, one left out stays. They are
- * not the agent's business: a change of them does not wake its sync. */
+ * not the agent's business: a change of them does not wake its sync. The answer says which
+ * fleets the device joined and left by the change. */
 int srv_api_devices_patch(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     static const char *const fields[] = {"prefetch", "labels", NULL};
@@ -99,16 +100,23 @@ int srv_api_devices_patch(struct srv_req *r, struct m87_jw *w, struct m87_error 
     const struct m87_json *lj = m87_json_get(body, "labels");
     if (lj && srv_body_labels(lj, true, &labels, err) < 0)
         return -1;
+    struct srv_store *st = r->srv->store;
     _cleanup_(srv_device_release) struct srv_device d = {0};
-    if (srv_device_find(r->srv->store, r->params.v[0], &d, err) < 0 ||
-        srv_labels_change(r->srv->store, &d, &labels, err) < 0)
+    _cleanup_(m87_kvlist_release) struct m87_kvlist now = {0};
+    _cleanup_(m87_strv_release) struct m87_strv before = {0};
+    _cleanup_(m87_strv_release) struct m87_strv after = {0};
+    if (srv_device_find(st, r->params.v[0], &d, err) < 0 ||
+        srv_labels_get(st, d.id, &d.labels, err) < 0 ||
+        srv_fleets_matching(st, &d.labels, &before, err) < 0 ||
+        srv_labels_change(st, &d, &labels, err) < 0 || srv_labels_get(st, d.id, &now, err) < 0 ||
+        srv_fleets_matching(st, &now, &after, err) < 0)
         return -1;
     if (labels.len > 0) /* registry credentials for a selector may now apply, or no longer */
         r->notify_device = d.id;
     int rc = 0;
     if (value && strcmp(value, d.prefetch) != 0) {
-        rc = srv_device_set_prefetch(r->srv->store, d.id, value, err);
+        rc = srv_device_set_prefetch(st, d.id, value, err);
         r->notify_device = d.id;
     }
-    return rc < 0 ? -1 : srv_write_device(r, w, err);
+    return rc < 0 ? -1 : srv_write_device_moves(r, w, &before, &after, err);
 }

@@ -12,6 +12,7 @@
 #include "m87/error.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
+#include "m87/list.h"
 #include "server/http.h"
 #include "server/store-deployments.h"
 #include "server/store-devices.h"
@@ -73,6 +74,25 @@ int srv_api_prefetch_clear(struct srv_req *r, struct m87_jw *w, struct m87_error
 
 /* The answer of GET /v1/devices/NAME (the device in the first path parameter): its tx. */
 int srv_write_device(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+/* The same with "fleets_joined" and "fleets_left" (srv_jw_fleet_moves) when before and after are
+ * not NULL: the answer of PATCH /v1/devices/NAME. */
+int srv_write_device_moves(struct srv_req *r, struct m87_jw *w, const struct m87_strv *before,
+                           const struct m87_strv *after, struct m87_error **err);
+
+/* ---- fleets (api-fleets.c) ------------------------------------------------------------------- */
+
+int srv_api_fleets_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_fleets_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_fleets_get(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_fleets_delete(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+/* Append to *out the names, by name, of the fleets whose selector labels (a device's) meet: one
+ * statement, matched in C. M87_E_INTERNAL for a stored selector that does not parse. */
+int srv_fleets_matching(struct srv_store *st, const struct m87_kvlist *labels, struct m87_strv *out,
+                        struct m87_error **err);
+/* "fleets_joined": the names in after and not in before, "fleets_left": those in before and not
+ * in after (both as srv_fleets_matching gives them), into an open object. */
+void srv_jw_fleet_moves(struct m87_jw *w, const struct m87_strv *before,
+                        const struct m87_strv *after);
 
 /* ---- windows and policy (api-policy.c) ------------------------------------------------------- */
 

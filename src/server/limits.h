@@ -26,6 +26,8 @@
 #define SRV_MAX_WINDOWS 32    /* maintenance windows per device */
 #define SRV_MAX_PREFETCH 64   /* images a device is asked to prefetch */
 #define SRV_MAX_IMAGE_REF 512 /* bytes of an image reference to prefetch */
+/* fleets of a server: every change of a device's labels matches it against each of them */
+#define SRV_MAX_FLEETS 1000
 #define SRV_HEADER_TIMEOUT 15 /* seconds a connection may idle before its request's headers */
 #define SRV_REQUEST_TIMEOUT 60    /* seconds of silence allowed once the headers are in */
 #define SRV_MAX_HELD_PER_DEVICE 4 /* held syncs of one device; a newer one answers the oldest */

@@ -202,6 +202,13 @@ static const char *const migrations[] = {
     "CREATE UNIQUE INDEX registries_scope"
     "  ON registries(host, IFNULL(device_id, 0), IFNULL(selector, ''));"
     "CREATE INDEX registries_device ON registries(device_id);",
+    /* fleets (docs/fleets.md): a name and a canonical selector; members are computed from the
+     * labels when asked (store-fleets.c) */
+    "CREATE TABLE fleets ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  selector TEXT NOT NULL,"
+    "  created INTEGER NOT NULL);",
 };
 
 sqlite3 *srv_store_db(struct srv_store *st)
