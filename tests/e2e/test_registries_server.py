@@ -296,3 +296,36 @@ def test_selector_entries_follow_the_labels(env, device):
     assert left == [(None, None), (None, "hw in (pi4)"), (dev.name, None)], left
     r = dev.cli.run("registries", "rm", host, "--select", "site=berlin")
     assert r.rc != 0 and "for that selector" in r.err, r
+
+
+def test_sessions_and_prefetch_pull_with_the_servers_credentials(env, device, private,
+                                                                 tmp_path):
+    """The server's entries serve every pull of the device, not only deploys: a session's
+    `docker compose pull` and a prefetch of the private image."""
+    dev = device
+    addr, ref = private
+    forget(env, ref)
+    dev.m87("deployment", "new", "--active")
+    add(dev, addr, PASSWORD, dev.name)
+    start_agent(dev, tmp_path)
+    wait_creds(dev, PASSWORD)
+
+    project = unique_name("privses")
+    src = dev.compose_dir(project, {"web": {"image": ref}})
+    r = dev.cli.run(dev.name, "docker", "compose", "-p", project, "pull", cwd=src, timeout=180)
+    assert r.rc == 0, r
+    status, _ = env.docker_api("GET", "/v1.41/images/%s/json" % ref)
+    assert status == 200
+
+    forget(env, ref)
+    dev.m87("prefetch", ref)
+
+    def done():
+        st = dev.server.api("GET", "/v1/devices/%s/prefetch" % dev.name)
+        e = next(e for e in st["prefetch_images"] if e["image"] == ref)
+        assert e["state"] != "failed", e
+        return e["state"] == "done"
+    wait_for(done, 120, lambda: "the prefetch\n" + dev.agent.log()[-3000:])
+    status, _ = env.docker_api("GET", "/v1.41/images/%s/json" % ref)
+    assert status == 200
+    assert_nowhere(dev, r.out, r.err)
