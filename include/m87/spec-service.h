@@ -107,6 +107,16 @@ struct spec_device_request {
     struct m87_kvlist options;
 };
 
+/* A lifecycle hook (post_start, pre_stop): a command run through the exec API in the service's
+ * container, right after it started or right before it is stopped. */
+struct spec_hook {
+    struct m87_strv command; /* exec form; a string is split like command */
+    char *user;              /* NULL: the container's user */
+    bool privileged;
+    char *working_dir;             /* NULL: the container's */
+    struct m87_kvlist environment; /* added to the container's; a NULL value is a bare name */
+};
+
 /* A service's use of a top-level config or secret. */
 struct spec_file_ref {
     char *source; /* the top-level key */
@@ -202,16 +212,20 @@ struct spec_service {
     struct m87_kvlist storage_opt;
     char *mac_address;
     char *cgroup_parent;
-    char *uts;         /* "host" */
-    char *userns_mode; /* "host" */
-    char *cgroup;      /* "host", "private" */
-    char *pid;         /* host, container:NAME, service:NAME */
-    char *ipc;         /* host, private, shareable, none, container:NAME, service:NAME */
-    struct m87_strv volumes_from;   /* "service:NAME[:ro|:rw]" or "container:NAME[:ro|:rw]" */
-    struct m87_strv links;          /* "SERVICE[:ALIAS]" */
-    struct m87_strv external_links; /* "CONTAINER[:ALIAS]" */
+    char *uts;                    /* "host" */
+    char *userns_mode;            /* "host" */
+    char *cgroup;                 /* "host", "private" */
+    char *pid;                    /* host, container:NAME, service:NAME */
+    char *ipc;                    /* host, private, shareable, none, container:NAME, service:NAME */
+    struct m87_strv volumes_from; /* "service:NAME[:ro|:rw]" or "container:NAME[:ro|:rw]" */
+    struct m87_strv links;        /* "SERVICE[:ALIAS]" */
+    struct m87_strv external_links;              /* "CONTAINER[:ALIAS]" */
     struct spec_device_request *device_requests; /* reservations.devices, then gpus */
     size_t n_device_requests;
+    struct spec_hook *post_start; /* in order (spec-compose-hooks.c) */
+    size_t n_post_start;
+    struct spec_hook *pre_stop;
+    size_t n_pre_stop;
 };
 
 #endif

@@ -78,6 +78,9 @@ void compose_write_host_kernel(struct m87_jw *w, const struct spec_service *s,
                                const struct compose_body_opts *o,
                                const struct compose_instance *in);
 
+/* The post_start and pre_stop hooks of s, for the hash input only (compose-hooks.c). */
+void compose_write_hooks(struct m87_jw *w, const struct spec_service *s);
+
 /* The links of o on an endpoint at create, and from API 1.44 the MAC address on the primary
  * one (not in the hash input, which has them in HostConfig and Config). */
 void compose_write_endpoint_more(struct m87_jw *w, const struct spec_service *s,

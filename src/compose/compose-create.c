@@ -586,6 +586,7 @@ char *compose_hash_input(const struct spec_project *p, const struct spec_service
     write_injected(w, "config", s->configs, s->n_configs, p->configs, p->n_configs);
     write_injected(w, "secret", s->secrets, s->n_secrets, p->secrets, p->n_secrets);
     m87_jw_arr_close(w);
+    compose_write_hooks(w, s);
     m87_jw_obj_close(w);
     m87_jw_obj_close(w);
     return m87_jw_finish(w);

@@ -260,6 +260,7 @@ static int converge_replica(struct compose_run *r, struct up *u, size_t idx, int
         return recreate(r, s, k, hash, why, err);
     }
     if (u->restart[idx] && compose_ctr_running(k)) {
+        compose_pre_stop(r, k);
         if (engine_container_stop(r->c, k->id, r->o->timeout_s, err) < 0)
             return -1;
         compose_ctr_set_state(k, "exited");

@@ -176,6 +176,24 @@ static void dump_device_requests(struct spec_out *o, const struct spec_service *
         out_map_close(o);
 }
 
+static void dump_hooks(struct spec_out *o, const char *k, const struct spec_hook *v, size_t n)
+{
+    if (n == 0)
+        return;
+    out_key(o, k);
+    out_seq_open(o);
+    for (size_t i = 0; i < n; i++) {
+        out_map_open(o);
+        kstrv(o, "command", &v[i].command);
+        kkv(o, "environment", &v[i].environment);
+        ktrue(o, "privileged", v[i].privileged);
+        kstr(o, "user", v[i].user);
+        kstr(o, "working_dir", v[i].working_dir);
+        out_map_close(o);
+    }
+    out_seq_close(o);
+}
+
 static void dump_healthcheck(struct spec_out *o, const struct spec_service *s)
 {
     const struct spec_healthcheck *h = &s->healthcheck;
@@ -426,6 +444,8 @@ static void dump_service(struct spec_out *o, const struct spec_service *s)
     kint(o, "pids_limit", s->pids_limit);
     kstr(o, "platform", s->platform);
     dump_ports(o, s);
+    dump_hooks(o, "post_start", s->post_start, s->n_post_start);
+    dump_hooks(o, "pre_stop", s->pre_stop, s->n_pre_stop);
     ktrue(o, "privileged", s->privileged);
     kstrv(o, "profiles", &s->profiles);
     _cleanup_free_ char *pull = pull_policy_text(s);

@@ -66,6 +66,8 @@ static const char *const service_fields[] = {
     "pids_limit",
     "platform",
     "ports",
+    "post_start",
+    "pre_stop",
     "privileged",
     "profiles",
     "pull_policy",
@@ -95,10 +97,10 @@ static const char *const service_fields[] = {
 
 /* Fields of the compose specification that m87 refuses rather than ignores. */
 static const char *const service_unsupported[] = {
-    "annotations",        "attach",          "blkio_config",  "build",    "cpu_count",
-    "cpu_percent",        "credential_spec", "develop",       "isolation",
-    "label_file",         "models",          "post_start",    "pre_stop", "provider",
-    "pull_refresh_after", "use_api_socket",  "volume_driver", NULL,
+    "annotations",        "attach",         "blkio_config",    "build",
+    "cpu_count",          "cpu_percent",    "credential_spec", "develop",
+    "isolation",          "label_file",     "models",          "provider",
+    "pull_refresh_after", "use_api_socket", "volume_driver",   NULL,
 };
 
 /* ---- field access ------------------------------------------------------------------------------
@@ -399,7 +401,7 @@ int spec_compose_service_parse(struct loader *l, const struct cnode *def, struct
     int rc = -1;
     if (parse_simple(&c) == 0 && parse_resources(&c) == 0 && spec_svc_process(&c) == 0 &&
         spec_svc_runtime(&c) == 0 && spec_svc_host(&c) == 0 && spec_svc_links(&c) == 0 &&
-        read_seccomp(&c) == 0)
+        spec_svc_hooks(&c) == 0 && read_seccomp(&c) == 0)
         rc = 0;
     const struct cnode *v;
     if (rc == 0 && (v = spec_svc_get(&c, "ports")))
@@ -477,6 +479,8 @@ static void release_lists(struct spec_service *s)
         m87_kvlist_release(&s->device_requests[i].options);
     }
     free(s->device_requests);
+    spec_compose_hooks_free(s->post_start, s->n_post_start);
+    spec_compose_hooks_free(s->pre_stop, s->n_pre_stop);
     ports_free(s->ports, s->n_ports);
     refs_free(s->configs, s->n_configs);
     refs_free(s->secrets, s->n_secrets);

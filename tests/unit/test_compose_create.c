@@ -721,6 +721,46 @@ static void test_body_kernel_fields(void **state)
     project_release(&p);
 }
 
+/* post_start and pre_stop are not in the body (they run through exec) but are in the hash:
+ * changing a hook recreates the container; a service without hooks keeps its old hash. */
+static void test_hash_covers_hooks(void **state)
+{
+    (void)state;
+    struct spec_project p;
+    rich_project(&p);
+    struct spec_service *s = &p.services[0];
+    char base[COMPOSE_HASH_HEX + 1], h[COMPOSE_HASH_HEX + 1], h2[COMPOSE_HASH_HEX + 1];
+    hash_of(&p, s, base);
+    _cleanup_free_ char *plain = compose_hash_input(&p, s, NULL);
+    assert_null(strstr(plain, "PostStart"));
+    struct spec_hook hook = {.user = S("root")};
+    m87_strv_init(&hook.command);
+    m87_strv_add(&hook.command, "sh");
+    m87_kvlist_init(&hook.environment);
+    s->post_start = &hook;
+    s->n_post_start = 1;
+    hash_of(&p, s, h);
+    assert_string_not_equal(base, h);
+    _cleanup_(m87_json_freep) struct m87_json *body = body_of(&p, s, NULL, &web1);
+    assert_null(J(body, "PostStart"));
+    m87_kvlist_set(&hook.environment, "K", "V");
+    hash_of(&p, s, h2);
+    assert_string_not_equal(h, h2);
+    s->post_start = NULL;
+    s->n_post_start = 0;
+    s->pre_stop = &hook;
+    s->n_pre_stop = 1;
+    hash_of(&p, s, h);
+    assert_string_not_equal(h, h2); /* the same hook as pre_stop is another hash */
+    s->pre_stop = NULL;
+    s->n_pre_stop = 0;
+    hash_of(&p, s, h);
+    assert_string_equal(base, h);
+    m87_strv_release(&hook.command);
+    m87_kvlist_release(&hook.environment);
+    project_release(&p);
+}
+
 static void test_body_volumes_from_and_links(void **state)
 {
     (void)state;
@@ -1280,6 +1320,7 @@ int main(void)
         cmocka_unit_test(test_body_endpoints),
         cmocka_unit_test(test_body_network_mode),
         cmocka_unit_test(test_body_kernel_fields),
+        cmocka_unit_test(test_hash_covers_hooks),
         cmocka_unit_test(test_body_volumes_from_and_links),
         cmocka_unit_test(test_body_device_requests),
         cmocka_unit_test(test_hash_stable_and_canonical),
