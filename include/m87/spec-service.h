@@ -117,6 +117,26 @@ struct spec_hook {
     struct m87_kvlist environment; /* added to the container's; a NULL value is a bare name */
 };
 
+/* blkio_config's per-device lists, in the order of HostConfig's members. */
+enum spec_blkio_list {
+    SPEC_BLKIO_WEIGHT_DEVICE = 0, /* BlkioWeightDevice [{Path, Weight}] */
+    SPEC_BLKIO_READ_BPS,          /* BlkioDeviceReadBps [{Path, Rate}], bytes per second */
+    SPEC_BLKIO_WRITE_BPS,
+    SPEC_BLKIO_READ_IOPS, /* BlkioDeviceReadIOps [{Path, Rate}], operations per second */
+    SPEC_BLKIO_WRITE_IOPS,
+    SPEC_BLKIO_N,
+};
+
+struct spec_blkio_device {
+    char *path;    /* the host device, absolute */
+    int64_t value; /* a weight, or a rate */
+};
+
+struct spec_blkio_devices {
+    struct spec_blkio_device *v;
+    size_t n;
+};
+
 /* A service's use of a top-level config or secret. */
 struct spec_file_ref {
     char *source; /* the top-level key */
@@ -222,6 +242,9 @@ struct spec_service {
     struct m87_strv external_links;              /* "CONTAINER[:ALIAS]" */
     struct spec_device_request *device_requests; /* reservations.devices, then gpus */
     size_t n_device_requests;
+    int64_t blkio_weight; /* 10..1000, SPEC_UNSET (spec-compose-blkio.c) */
+    struct spec_blkio_devices blkio[SPEC_BLKIO_N];
+    char *volume_driver;
     struct spec_hook *post_start; /* in order (spec-compose-hooks.c) */
     size_t n_post_start;
     struct spec_hook *pre_stop;

@@ -1,8 +1,9 @@
 /* The HostConfig members of a create body that tune the kernel's view of the container: groups,
- * device cgroup rules, runtime, OOM, swappiness, CPU periods, cgroup parent and the pid, ipc,
- * uts, user and cgroup namespaces; and those that name other containers: VolumesFrom, Links. Only
- * scalars and lists, each left out when unset, so that the body (and the hash taken of it) of a
- * service without them is what it was before they existed. */
+ * device cgroup rules, runtime, OOM, swappiness, CPU periods, cgroup parent, the pid, ipc,
+ * uts, user and cgroup namespaces, block IO weights and throttles, the volume driver; and those
+ * that name other containers: VolumesFrom, Links. Only scalars and lists, each left out when unset,
+ * so that the body (and the hash taken of it) of a service without them is what it was before they
+ * existed. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +93,31 @@ static void write_device_requests(struct m87_jw *w, const struct spec_service *s
     m87_jw_arr_close(w);
 }
 
+/* HostConfig's members of blkio_config's lists, by enum spec_blkio_list. */
+static const char *const blkio_members[SPEC_BLKIO_N] = {
+    "BlkioWeightDevice",   "BlkioDeviceReadBps",   "BlkioDeviceWriteBps",
+    "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps",
+};
+
+static void write_blkio(struct m87_jw *w, const struct spec_service *s)
+{
+    int_member(w, "BlkioWeight", s->blkio_weight);
+    for (int i = 0; i < SPEC_BLKIO_N; i++) {
+        if (s->blkio[i].n == 0)
+            continue;
+        m87_jw_key(w, blkio_members[i]);
+        m87_jw_arr_open(w);
+        for (size_t j = 0; j < s->blkio[i].n; j++) {
+            m87_jw_obj_open(w);
+            m87_jw_kstr(w, "Path", s->blkio[i].v[j].path);
+            m87_jw_kint(w, i == SPEC_BLKIO_WEIGHT_DEVICE ? "Weight" : "Rate",
+                        s->blkio[i].v[j].value);
+            m87_jw_obj_close(w);
+        }
+        m87_jw_arr_close(w);
+    }
+}
+
 void compose_write_host_kernel(struct m87_jw *w, const struct spec_service *s,
                                const struct compose_body_opts *o, const struct compose_instance *in)
 {
@@ -118,6 +144,8 @@ void compose_write_host_kernel(struct m87_jw *w, const struct spec_service *s,
     m87_jw_kstr_opt(w, "UTSMode", s->uts);
     m87_jw_kstr_opt(w, "UsernsMode", s->userns_mode);
     m87_jw_kstr_opt(w, "CgroupnsMode", s->cgroup);
+    write_blkio(w, s);
+    m87_jw_kstr_opt(w, "VolumeDriver", s->volume_driver);
 }
 
 /* On a user-defined network dockerd keeps link aliases on the endpoint, where compose v2 sends

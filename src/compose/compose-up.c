@@ -149,9 +149,14 @@ static struct compose_ctr *create_ctr(struct compose_run *r, const struct spec_s
     _cleanup_free_ char *body = compose_create_body(r->p, s, &bo, &in);
     _cleanup_free_ char *id = NULL;
     int adopted = 0;
+    _cleanup_(m87_strv_release) struct m87_strv warned = {0};
     for (int attempt = 0; id == NULL; attempt++) {
-        if (engine_container_create(r->c, create_name, s->platform, body, &id, err) == 0)
+        if (engine_container_create_warned(r->c, create_name, s->platform, body, &id, &warned,
+                                           err) == 0) {
+            for (size_t i = 0; i < warned.len; i++)
+                compose_warn(r, "container '%s': dockerd: %s", name, warned.items[i]);
             break;
+        }
         /* the name may be held by a container on its way out (see name_conflict): a few tries */
         if (m87_error_code(*err) != M87_E_CONFLICT || attempt >= CREATE_TRIES - 1)
             return NULL;

@@ -221,6 +221,10 @@ int spec_svc_host(struct svc *c);
  * (spec-compose-host.c). */
 int spec_svc_device_request(struct svc *c, const struct cnode *e, const char *path, bool gpu);
 
+/* blkio_config (spec-compose-blkio.c). */
+int spec_svc_blkio(struct svc *c);
+void spec_compose_blkio_release(struct spec_service *s);
+
 /* post_start and pre_stop (spec-compose-hooks.c). */
 int spec_svc_hooks(struct svc *c);
 void spec_compose_hooks_free(struct spec_hook *v, size_t n);

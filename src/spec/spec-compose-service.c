@@ -14,6 +14,7 @@
 #include "spec/spec-compose-internal.h"
 
 static const char *const service_fields[] = {
+    "blkio_config",
     "cap_add",
     "cap_drop",
     "cgroup",
@@ -90,6 +91,7 @@ static const char *const service_fields[] = {
     "userns_mode",
     "uts",
     "volumes",
+    "volume_driver",
     "volumes_from",
     "working_dir",
     NULL,
@@ -97,10 +99,9 @@ static const char *const service_fields[] = {
 
 /* Fields of the compose specification that m87 refuses rather than ignores. */
 static const char *const service_unsupported[] = {
-    "annotations",        "attach",         "blkio_config",    "build",
-    "cpu_count",          "cpu_percent",    "credential_spec", "develop",
-    "isolation",          "label_file",     "models",          "provider",
-    "pull_refresh_after", "use_api_socket", "volume_driver",   NULL,
+    "annotations",    "attach",    "build",      "cpu_count", "cpu_percent", "credential_spec",
+    "develop",        "isolation", "label_file", "models",    "provider",    "pull_refresh_after",
+    "use_api_socket", NULL,
 };
 
 /* ---- field access ------------------------------------------------------------------------------
@@ -257,7 +258,9 @@ static int parse_simple(struct svc *c)
         spec_svc_str(c, "hostname", &s->hostname) < 0 ||
         spec_svc_str(c, "domainname", &s->domainname) < 0 ||
         spec_svc_str(c, "stop_signal", &s->stop_signal) < 0 ||
-        spec_svc_str(c, "cpuset", &s->cpuset) < 0 || svc_bool(c, "read_only", &s->read_only) < 0 ||
+        spec_svc_str(c, "cpuset", &s->cpuset) < 0 ||
+        spec_svc_str(c, "volume_driver", &s->volume_driver) < 0 ||
+        svc_bool(c, "read_only", &s->read_only) < 0 ||
         svc_bool(c, "privileged", &s->privileged) < 0 || svc_bool(c, "tty", &s->tty) < 0 ||
         svc_bool(c, "stdin_open", &s->stdin_open) < 0 ||
         svc_strings(c, "cap_add", &s->cap_add) < 0 ||
@@ -383,6 +386,7 @@ void spec_compose_service_init(struct spec_service *s)
     s->oom_score_adj = s->mem_swappiness = SPEC_UNSET;
     s->cpu_period = s->cpu_quota = s->cpu_rt_period = s->cpu_rt_runtime = SPEC_UNSET;
     s->oom_kill_disable = -1;
+    s->blkio_weight = SPEC_UNSET;
 }
 
 int spec_compose_service_parse(struct loader *l, const struct cnode *def, struct spec_service *s,
@@ -401,7 +405,7 @@ int spec_compose_service_parse(struct loader *l, const struct cnode *def, struct
     int rc = -1;
     if (parse_simple(&c) == 0 && parse_resources(&c) == 0 && spec_svc_process(&c) == 0 &&
         spec_svc_runtime(&c) == 0 && spec_svc_host(&c) == 0 && spec_svc_links(&c) == 0 &&
-        spec_svc_hooks(&c) == 0 && read_seccomp(&c) == 0)
+        spec_svc_hooks(&c) == 0 && spec_svc_blkio(&c) == 0 && read_seccomp(&c) == 0)
         rc = 0;
     const struct cnode *v;
     if (rc == 0 && (v = spec_svc_get(&c, "ports")))
@@ -481,6 +485,7 @@ static void release_lists(struct spec_service *s)
     free(s->device_requests);
     spec_compose_hooks_free(s->post_start, s->n_post_start);
     spec_compose_hooks_free(s->pre_stop, s->n_pre_stop);
+    spec_compose_blkio_release(s);
     ports_free(s->ports, s->n_ports);
     refs_free(s->configs, s->n_configs);
     refs_free(s->secrets, s->n_secrets);
@@ -489,14 +494,12 @@ static void release_lists(struct spec_service *s)
 void spec_compose_service_release(struct spec_service *s)
 {
     release_lists(s);
-    char **strs[] = {&s->name,        &s->pos.file,       &s->image,
-                     &s->platform,    &s->network_mode,   &s->restart,
-                     &s->cpuset,      &s->user,           &s->working_dir,
-                     &s->hostname,    &s->domainname,     &s->log_driver,
-                     &s->stop_signal, &s->container_name, &s->runtime,
-                     &s->mac_address, &s->cgroup_parent,  &s->uts,
-                     &s->userns_mode, &s->cgroup,         &s->pid,
-                     &s->ipc};
+    char **strs[] = {
+        &s->name,        &s->pos.file,      &s->image,        &s->platform,       &s->network_mode,
+        &s->restart,     &s->cpuset,        &s->user,         &s->working_dir,    &s->hostname,
+        &s->domainname,  &s->log_driver,    &s->stop_signal,  &s->container_name, &s->runtime,
+        &s->mac_address, &s->cgroup_parent, &s->uts,          &s->userns_mode,    &s->cgroup,
+        &s->pid,         &s->ipc,           &s->volume_driver};
     for (size_t i = 0; i < M87_ARRAY_LEN(strs); i++)
         free(*strs[i]);
     struct m87_strv *strvs[] = {&s->command,       &s->entrypoint,

@@ -62,6 +62,7 @@ static void service_init(struct spec_service *s, const char *name, const char *i
     s->stop_grace_ns = SPEC_UNSET;
     s->oom_score_adj = s->mem_swappiness = SPEC_UNSET;
     s->cpu_period = s->cpu_quota = s->cpu_rt_period = s->cpu_rt_runtime = SPEC_UNSET;
+    s->blkio_weight = SPEC_UNSET;
     s->oom_kill_disable = -1;
 }
 
@@ -721,6 +722,42 @@ static void test_body_kernel_fields(void **state)
     project_release(&p);
 }
 
+/* blkio_config and volume_driver: HostConfig members, each left out when unset. */
+static void test_body_blkio_and_volume_driver(void **state)
+{
+    (void)state;
+    struct spec_project p;
+    rich_project(&p);
+    struct spec_service *s = &p.services[0];
+    char base[COMPOSE_HASH_HEX + 1], h[COMPOSE_HASH_HEX + 1];
+    hash_of(&p, s, base);
+    _cleanup_(m87_json_freep) struct m87_json *bare = body_of(&p, s, NULL, &web1);
+    assert_null(J(bare, "HostConfig", "BlkioWeight"));
+    assert_null(J(bare, "HostConfig", "BlkioDeviceReadBps"));
+    assert_null(J(bare, "HostConfig", "VolumeDriver"));
+    struct spec_blkio_device wd = {.path = S("/dev/vda"), .value = 400};
+    struct spec_blkio_device rb = {.path = S("/dev/vda"), .value = 1048576};
+    s->blkio_weight = 300;
+    s->blkio[SPEC_BLKIO_WEIGHT_DEVICE] = (struct spec_blkio_devices){.v = &wd, .n = 1};
+    s->blkio[SPEC_BLKIO_READ_BPS] = (struct spec_blkio_devices){.v = &rb, .n = 1};
+    s->volume_driver = S("local");
+    _cleanup_(m87_json_freep) struct m87_json *doc = body_of(&p, s, NULL, &web1);
+    assert_jint(J(doc, "HostConfig", "BlkioWeight"), 300);
+    const struct m87_json *wdev = m87_json_at(J(doc, "HostConfig", "BlkioWeightDevice"), 0);
+    assert_jstr(m87_json_get(wdev, "Path"), "/dev/vda");
+    assert_jint(m87_json_get(wdev, "Weight"), 400);
+    const struct m87_json *rbps = m87_json_at(J(doc, "HostConfig", "BlkioDeviceReadBps"), 0);
+    assert_jint(m87_json_get(rbps, "Rate"), 1048576);
+    assert_null(J(doc, "HostConfig", "BlkioDeviceWriteIOps"));
+    assert_jstr(J(doc, "HostConfig", "VolumeDriver"), "local");
+    hash_of(&p, s, h);
+    assert_string_not_equal(base, h);
+    s->blkio_weight = SPEC_UNSET;
+    memset(s->blkio, 0, sizeof(s->blkio));
+    s->volume_driver = NULL;
+    project_release(&p);
+}
+
 /* post_start and pre_stop are not in the body (they run through exec) but are in the hash:
  * changing a hook recreates the container; a service without hooks keeps its old hash. */
 static void test_hash_covers_hooks(void **state)
@@ -1321,6 +1358,7 @@ int main(void)
         cmocka_unit_test(test_body_network_mode),
         cmocka_unit_test(test_body_kernel_fields),
         cmocka_unit_test(test_hash_covers_hooks),
+        cmocka_unit_test(test_body_blkio_and_volume_driver),
         cmocka_unit_test(test_body_volumes_from_and_links),
         cmocka_unit_test(test_body_device_requests),
         cmocka_unit_test(test_hash_stable_and_canonical),
