@@ -184,7 +184,8 @@ struct spec_service {
     int64_t shm_size;
     struct spec_healthcheck healthcheck;
     bool has_healthcheck;
-    struct m87_kvlist labels;
+    struct m87_kvlist labels;    /* label_file entries then labels */
+    struct m87_strv label_files; /* absolute paths, in order, for bundling */
     char *user;
     char *working_dir;
     char *hostname;

@@ -50,6 +50,7 @@ static const char *const service_fields[] = {
     "image",
     "init",
     "ipc",
+    "label_file",
     "labels",
     "links",
     "logging",
@@ -99,9 +100,9 @@ static const char *const service_fields[] = {
 
 /* Fields of the compose specification that m87 refuses rather than ignores. */
 static const char *const service_unsupported[] = {
-    "annotations",    "attach",    "build",      "cpu_count", "cpu_percent", "credential_spec",
-    "develop",        "isolation", "label_file", "models",    "provider",    "pull_refresh_after",
-    "use_api_socket", NULL,
+    "annotations",        "attach",         "build",     "cpu_count", "cpu_percent",
+    "credential_spec",    "develop",        "isolation", "models",    "provider",
+    "pull_refresh_after", "use_api_socket", NULL,
 };
 
 /* ---- field access ------------------------------------------------------------------------------
@@ -358,6 +359,7 @@ void spec_compose_service_init(struct spec_service *s)
     m87_strv_init(&s->expose);
     m87_kvlist_init(&s->tmpfs);
     m87_kvlist_init(&s->labels);
+    m87_strv_init(&s->label_files);
     m87_strv_init(&s->cap_add);
     m87_strv_init(&s->cap_drop);
     m87_strv_init(&s->security_opt);
@@ -502,16 +504,16 @@ void spec_compose_service_release(struct spec_service *s)
         &s->pid,         &s->ipc,           &s->volume_driver};
     for (size_t i = 0; i < M87_ARRAY_LEN(strs); i++)
         free(*strs[i]);
-    struct m87_strv *strvs[] = {&s->command,       &s->entrypoint,
-                                &s->env_files,     &s->expose,
-                                &s->cap_add,       &s->cap_drop,
-                                &s->security_opt,  &s->seccomp_files,
-                                &s->extra_hosts,   &s->dns,
-                                &s->dns_search,    &s->dns_opt,
-                                &s->profiles,      &s->healthcheck.test,
-                                &s->group_add,     &s->device_cgroup_rules,
-                                &s->volumes_from,  &s->links,
-                                &s->external_links};
+    struct m87_strv *strvs[] = {&s->command,        &s->entrypoint,
+                                &s->env_files,      &s->expose,
+                                &s->cap_add,        &s->cap_drop,
+                                &s->security_opt,   &s->seccomp_files,
+                                &s->extra_hosts,    &s->dns,
+                                &s->dns_search,     &s->dns_opt,
+                                &s->profiles,       &s->healthcheck.test,
+                                &s->group_add,      &s->device_cgroup_rules,
+                                &s->volumes_from,   &s->links,
+                                &s->external_links, &s->label_files};
     for (size_t i = 0; i < M87_ARRAY_LEN(strvs); i++)
         m87_strv_release(strvs[i]);
     struct m87_kvlist *kvs[] = {&s->environment, &s->tmpfs,       &s->labels,

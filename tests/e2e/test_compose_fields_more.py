@@ -622,3 +622,88 @@ def test_blkio_config_refusals(env, project):
         """ % (env.small_image, body))
         r = p.run("config", check=2)
         assert want in r.err, (body, r.err)
+
+
+# ---------------------------------------------------------------- label_file
+
+
+def test_label_file(env, project, tmp_path):
+    """label_file is read at load like env_file (dotenv syntax, interpolated, relative to the
+    project directory); labels: wins over it, as in compose v2 (docker-compose 1.29 has no
+    label_file). A change in the file recreates; an error names the file and line."""
+    p = project
+    p.write("a.labels", "# shop\napp=shop\nover=from-file\nquoted=\"x y\"\n")
+    p.write("sub/b.labels", "tier=${TIER:-edge}\n")
+    p.compose("""
+        services:
+          l:
+            image: %s
+            command: ["sleep", "3600"]
+            stop_grace_period: 0s
+            label_file: [./a.labels, sub/b.labels]
+            labels:
+              over: from-labels
+    """ % env.small_image)
+    p.up()
+    got = p.service("l")["Config"]["Labels"]
+    assert got["app"] == "shop" and got["quoted"] == "x y" and got["tier"] == "edge"
+    assert got["over"] == "from-labels"
+    first = p.service("l")["Id"]
+    p.up()
+    assert p.service("l")["Id"] == first
+    p.write("sub/b.labels", "tier=core\n")
+    p.up()
+    assert p.service("l")["Id"] != first                                  # recreated
+    assert p.service("l")["Config"]["Labels"]["tier"] == "core"
+    # errors: a bad line, a reserved label, a missing file
+    p.write("a.labels", "ok=1\nbad line\n")
+    r = p.run("config", check=2)
+    assert "compose.yaml:7:18: services.l.label_file[0]: %s:2: " % (p.dir / "a.labels") in r.err, \
+        r.err
+    p.write("a.labels", "com.docker.compose.project=x\n")
+    r = p.run("config", check=2)
+    assert "label 'com.docker.compose.project' of '%s' is reserved for compose" % (
+        p.dir / "a.labels") in r.err, r.err
+    (p.dir / "a.labels").unlink()
+    r = p.run("config", check=2)
+    assert "services.l.label_file[0]: open '%s': No such file or directory" % (
+        p.dir / "a.labels") in r.err, r.err
+
+
+def test_label_file_travels_with_the_job(env, tmp_path):
+    import subprocess
+    import yaml
+    src = tmp_path / "src"
+    (src / "conf").mkdir(parents=True)
+    (src / "conf" / "l.labels").write_text("site=north\n")
+    (src / "compose.yaml").write_text(
+        "services:\n  web:\n    image: busybox\n    label_file: conf/l.labels\n")
+    out = subprocess.run([str(AGENT), "convert", "--bundle-dir", str(tmp_path / "b")],
+                         cwd=str(src), stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True,
+                         env={"PATH": os.environ.get("PATH", "")}).stdout.decode()
+    job = yaml.safe_load(out)["jobs"][0]
+    assert job["files"]["conf/l.labels"] == "site=north\n"
+    (tmp_path / "x.labels").write_text("a=b\n")
+    (src / "compose.yaml").write_text(
+        "services:\n  web:\n    image: busybox\n    label_file: ../x.labels\n")
+    r = subprocess.run([str(AGENT), "convert", "--bundle-dir", str(tmp_path / "b")],
+                       cwd=str(src), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env={"PATH": os.environ.get("PATH", "")})
+    assert r.returncode != 0
+    assert ("compose.yaml:2:3: services.web.label_file: '%s' is outside the project directory"
+            % (tmp_path / "x.labels")) in r.stderr.decode(), r.stderr.decode()
+
+
+def test_label_file_of_an_extended_file_is_relative_to_it(env, project):
+    p = project
+    p.write("common/base.yml", "services:\n  base:\n    image: %s\n    label_file: l.labels\n"
+            % env.small_image)
+    p.write("common/l.labels", "from=common\n")
+    p.compose("""
+        services:
+          web:
+            extends: {file: common/base.yml, service: base}
+    """)
+    import json
+    model = json.loads(p.run("config", "--format", "json", check=0).out)
+    assert model["services"]["web"]["labels"] == {"from": "common"}
