@@ -83,6 +83,7 @@ struct spec_healthcheck {
     int64_t interval_ns;  /* SPEC_UNSET: inherit */
     int64_t timeout_ns;
     int64_t start_period_ns;
+    int64_t start_interval_ns; /* needs API 1.44 (the executor checks) */
     int64_t retries;
 };
 
@@ -184,8 +185,9 @@ struct spec_service {
     int64_t shm_size;
     struct spec_healthcheck healthcheck;
     bool has_healthcheck;
-    struct m87_kvlist labels;    /* label_file entries then labels */
-    struct m87_strv label_files; /* absolute paths, in order, for bundling */
+    struct m87_kvlist labels;      /* label_file entries then labels */
+    struct m87_strv label_files;   /* absolute paths, in order, for bundling */
+    struct m87_kvlist annotations; /* HostConfig.Annotations: needs API 1.43 */
     char *user;
     char *working_dir;
     char *hostname;

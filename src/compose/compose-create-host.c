@@ -9,6 +9,7 @@
 
 #include "compose/compose-internal.h"
 #include "m87/alloc.h"
+#include "m87/engine.h"
 #include "m87/json-write.h"
 #include "m87/list.h"
 #include "m87/spec-service.h"
@@ -146,6 +147,39 @@ void compose_write_host_kernel(struct m87_jw *w, const struct spec_service *s,
     m87_jw_kstr_opt(w, "CgroupnsMode", s->cgroup);
     write_blkio(w, s);
     m87_jw_kstr_opt(w, "VolumeDriver", s->volume_driver);
+    if (s->annotations.len > 0) { /* API 1.43 */
+        m87_jw_key(w, "Annotations");
+        write_sorted_map(w, &s->annotations);
+    }
+}
+
+/* The fields that need a newer Engine API than the lowest m87 speaks, with that version. */
+static const char *needs_api(const struct spec_service *s, const char **field)
+{
+    if (s->has_healthcheck && !s->healthcheck.disable &&
+        s->healthcheck.start_interval_ns != SPEC_UNSET) {
+        *field = "healthcheck.start_interval";
+        return "1.44";
+    }
+    if (s->annotations.len > 0) {
+        *field = "annotations";
+        return "1.43";
+    }
+    return NULL;
+}
+
+int compose_check_api(const struct spec_project *p, const bool *selected, const char *api,
+                      struct m87_error **err)
+{
+    for (size_t i = 0; i < p->n_services; i++) {
+        const char *field = NULL;
+        const char *need = selected && !selected[i] ? NULL : needs_api(&p->services[i], &field);
+        if (need && (api == NULL || engine_version_cmp(api, need) < 0))
+            return m87_error_set(err, M87_E_VERSION, 0,
+                                 "service '%s': %s needs Engine API %s, and dockerd speaks %s",
+                                 p->services[i].name, field, need, api ? api : "(unknown)");
+    }
+    return 0;
 }
 
 /* On a user-defined network dockerd keeps link aliases on the endpoint, where compose v2 sends

@@ -195,6 +195,7 @@ static void write_healthcheck(struct m87_jw *w, const struct spec_service *s)
         write_int_member(w, "Interval", h->interval_ns);
         write_int_member(w, "Timeout", h->timeout_ns);
         write_int_member(w, "StartPeriod", h->start_period_ns);
+        write_int_member(w, "StartInterval", h->start_interval_ns); /* API 1.44 */
         write_int_member(w, "Retries", h->retries);
     }
     m87_jw_obj_close(w);

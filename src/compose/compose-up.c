@@ -446,7 +446,8 @@ static int up_run(struct up *u, struct m87_error **err)
 {
     struct compose_run *r = &u->r;
     const struct spec_project *p = r->p;
-    if (compose_select(p, r->o, true, r->selected, err) < 0 || check(p, r->selected, err) < 0)
+    if (compose_select(p, r->o, true, r->selected, err) < 0 || check(p, r->selected, err) < 0 ||
+        compose_check_api(p, r->selected, engine_client_api_version(r->c), err) < 0)
         return -1;
     if (compose_observe(r->c, p->name, r->obs, err) < 0)
         return -1;

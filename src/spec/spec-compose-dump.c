@@ -240,6 +240,7 @@ static void dump_healthcheck(struct spec_out *o, const struct spec_service *s)
     ktrue(o, "disable", h->disable);
     kduration(o, "interval", h->interval_ns);
     kint(o, "retries", h->retries);
+    kduration(o, "start_interval", h->start_interval_ns);
     kduration(o, "start_period", h->start_period_ns);
     kstrv(o, "test", &h->test);
     kduration(o, "timeout", h->timeout_ns);
@@ -447,6 +448,7 @@ static void dump_service(struct spec_out *o, const struct spec_service *s)
 {
     out_key(o, s->name);
     out_map_open(o);
+    kkv(o, "annotations", &s->annotations);
     dump_blkio(o, s);
     kstrv(o, "cap_add", &s->cap_add);
     kstrv(o, "cap_drop", &s->cap_drop);

@@ -235,7 +235,8 @@ static int parse_health_durations(struct svc *c, const struct cnode *n, const ch
         int64_t *slot;
     } d[] = {{"interval", &h->interval_ns},
              {"timeout", &h->timeout_ns},
-             {"start_period", &h->start_period_ns}};
+             {"start_period", &h->start_period_ns},
+             {"start_interval", &h->start_interval_ns}};
     for (size_t i = 0; i < M87_ARRAY_LEN(d); i++) {
         const struct cnode *v = spec_cn_val(n, d[i].key);
         _cleanup_free_ char *dp = spec_cn_path(path, d[i].key);
@@ -256,14 +257,13 @@ static int parse_health_durations(struct svc *c, const struct cnode *n, const ch
 
 static int parse_healthcheck(struct svc *c)
 {
-    static const char *const known[] = {"test",         "interval", "timeout", "retries",
-                                        "start_period", "disable",  NULL};
-    static const char *const unsupported[] = {"start_interval", NULL};
+    static const char *const known[] = {"test",         "interval",       "timeout", "retries",
+                                        "start_period", "start_interval", "disable", NULL};
     const struct cnode *n = spec_svc_get(c, "healthcheck");
     if (n == NULL)
         return 0;
     _cleanup_free_ char *path = m87_xstrdup(c->fpath);
-    if (spec_cn_keys(n, path, known, unsupported, c->err) < 0)
+    if (spec_cn_keys(n, path, known, NULL, c->err) < 0)
         return -1;
     struct spec_healthcheck *h = &c->s->healthcheck;
     c->s->has_healthcheck = true;
@@ -426,6 +426,9 @@ static int parse_label_files(struct svc *c)
 
 static int parse_labels(struct svc *c)
 {
+    const struct cnode *an = spec_svc_get(c, "annotations");
+    if (an && spec_cn_kv(an, c->fpath, CN_KV_EMPTY, &c->s->annotations, c->err) < 0)
+        return -1;
     if (parse_label_files(c) < 0)
         return -1;
     const struct cnode *n = spec_svc_get(c, "labels");

@@ -14,6 +14,7 @@
 #include "spec/spec-compose-internal.h"
 
 static const char *const service_fields[] = {
+    "annotations",
     "blkio_config",
     "cap_add",
     "cap_drop",
@@ -100,9 +101,8 @@ static const char *const service_fields[] = {
 
 /* Fields of the compose specification that m87 refuses rather than ignores. */
 static const char *const service_unsupported[] = {
-    "annotations",        "attach",         "build",     "cpu_count", "cpu_percent",
-    "credential_spec",    "develop",        "isolation", "models",    "provider",
-    "pull_refresh_after", "use_api_socket", NULL,
+    "attach",    "build",  "cpu_count", "cpu_percent",        "credential_spec", "develop",
+    "isolation", "models", "provider",  "pull_refresh_after", "use_api_socket",  NULL,
 };
 
 /* ---- field access ------------------------------------------------------------------------------
@@ -360,6 +360,7 @@ void spec_compose_service_init(struct spec_service *s)
     m87_kvlist_init(&s->tmpfs);
     m87_kvlist_init(&s->labels);
     m87_strv_init(&s->label_files);
+    m87_kvlist_init(&s->annotations);
     m87_strv_init(&s->cap_add);
     m87_strv_init(&s->cap_drop);
     m87_strv_init(&s->security_opt);
@@ -383,6 +384,7 @@ void spec_compose_service_init(struct spec_service *s)
     s->nano_cpus = s->cpu_shares = s->pids_limit = s->shm_size = SPEC_UNSET;
     s->healthcheck.interval_ns = s->healthcheck.timeout_ns = SPEC_UNSET;
     s->healthcheck.start_period_ns = s->healthcheck.retries = SPEC_UNSET;
+    s->healthcheck.start_interval_ns = SPEC_UNSET;
     s->init = -1;
     s->stop_grace_ns = SPEC_UNSET;
     s->oom_score_adj = s->mem_swappiness = SPEC_UNSET;
@@ -516,8 +518,8 @@ void spec_compose_service_release(struct spec_service *s)
                                 &s->external_links, &s->label_files};
     for (size_t i = 0; i < M87_ARRAY_LEN(strvs); i++)
         m87_strv_release(strvs[i]);
-    struct m87_kvlist *kvs[] = {&s->environment, &s->tmpfs,       &s->labels,
-                                &s->sysctls,     &s->log_options, &s->storage_opt};
+    struct m87_kvlist *kvs[] = {&s->environment, &s->tmpfs,       &s->labels,     &s->sysctls,
+                                &s->log_options, &s->storage_opt, &s->annotations};
     for (size_t i = 0; i < M87_ARRAY_LEN(kvs); i++)
         m87_kvlist_release(kvs[i]);
     spec_compose_service_init(s);

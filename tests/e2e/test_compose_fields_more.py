@@ -707,3 +707,49 @@ def test_label_file_of_an_extended_file_is_relative_to_it(env, project):
     import json
     model = json.loads(p.run("config", "--format", "json", check=0).out)
     assert model["services"]["web"]["labels"] == {"from": "common"}
+
+
+# ---------------------------------------------------------------- fields of a newer Engine API
+
+
+def _api_version(env):
+    return env.docker_api("GET", "/version")[1]["ApiVersion"]
+
+
+@pytest.mark.parametrize("field,need,text", [
+    ("annotations", "1.43", "annotations: {com.example.role: edge}"),
+    ("healthcheck.start_interval", "1.44",
+     "healthcheck: {test: [CMD, \"true\"], start_interval: 2s}"),
+])
+def test_newer_api_fields_accepted_and_refused_by_version(env, project, field, need, text):
+    """Accepted at load (config prints them); applied by a daemon whose API has them; refused
+    by up, before anything is created, with the daemon's version, by an older one (this
+    machine's dockerd speaks 1.41)."""
+    p = project
+    p.compose("""
+        services:
+          web:
+            image: %s
+            command: ["sleep", "3600"]
+            %s
+    """ % (env.small_image, text))
+    import json
+    model = json.loads(p.run("config", "--format", "json", check=0).out)["services"]["web"]
+    if field == "annotations":
+        assert model["annotations"] == {"com.example.role": "edge"}
+    else:
+        assert model["healthcheck"]["start_interval"] == "2s"
+    api = _api_version(env)
+    r = p.run("up", "-d")
+    if tuple(map(int, api.split("."))) >= tuple(map(int, need.split("."))):
+        assert r.returncode == 0, r.err
+        h = p.service("web")
+        if field == "annotations":
+            assert h["HostConfig"]["Annotations"] == {"com.example.role": "edge"}
+        else:
+            assert h["Config"]["Healthcheck"]["StartInterval"] == 2000000000
+        return
+    assert r.returncode == 1, r.err
+    assert ("up project '%s': service 'web': %s needs Engine API %s, and dockerd speaks %s"
+            % (p.name, field, need, api)) in r.err, r.err
+    assert p.containers() == [] and p.networks() == []

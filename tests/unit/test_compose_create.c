@@ -63,6 +63,7 @@ static void service_init(struct spec_service *s, const char *name, const char *i
     s->oom_score_adj = s->mem_swappiness = SPEC_UNSET;
     s->cpu_period = s->cpu_quota = s->cpu_rt_period = s->cpu_rt_runtime = SPEC_UNSET;
     s->blkio_weight = SPEC_UNSET;
+    s->healthcheck.start_interval_ns = SPEC_UNSET;
     s->oom_kill_disable = -1;
 }
 
@@ -758,6 +759,45 @@ static void test_body_blkio_and_volume_driver(void **state)
     project_release(&p);
 }
 
+/* annotations (1.43) and healthcheck.start_interval (1.44): in the body when set, and refused
+ * before anything is done on an older API, naming the daemon's version. */
+static void test_newer_api_fields(void **state)
+{
+    (void)state;
+    struct spec_project p;
+    rich_project(&p);
+    struct spec_service *s = &p.services[0];
+    struct m87_error *err = NULL;
+    assert_int_equal(compose_check_api(&p, NULL, "1.41", &err), 0);
+    m87_kvlist_set(&s->annotations, "com.example.b", "2");
+    m87_kvlist_set(&s->annotations, "com.example.a", "1");
+    assert_int_equal(compose_check_api(&p, NULL, "1.42", &err), -1);
+    assert_int_equal(m87_error_code(err), M87_E_VERSION);
+    _cleanup_free_ char *want1 = m87_xasprintf(
+        "service '%s': annotations needs Engine API 1.43, and dockerd speaks 1.42", s->name);
+    assert_string_equal(err->msg, want1);
+    m87_error_clear(&err);
+    assert_int_equal(compose_check_api(&p, NULL, "1.43", &err), 0);
+    bool selected[8] = {false};
+    assert_int_equal(compose_check_api(&p, selected, "1.41", &err), 0); /* not selected */
+    s->has_healthcheck = true;
+    s->healthcheck.start_interval_ns = 2000000000;
+    assert_int_equal(compose_check_api(&p, NULL, "1.43", &err), -1);
+    assert_non_null(strstr(err->msg, "healthcheck.start_interval needs Engine API 1.44, and "
+                                     "dockerd speaks 1.43"));
+    m87_error_clear(&err);
+    assert_int_equal(compose_check_api(&p, NULL, "1.45", &err), 0);
+    /* the body a 1.45 daemon gets */
+    struct compose_body_opts o45 = {.all_endpoints = true};
+    _cleanup_(m87_json_freep) struct m87_json *doc = body_of(&p, s, &o45, &web1);
+    assert_jstr(J(doc, "HostConfig", "Annotations", "com.example.a"), "1");
+    assert_jstr(J(doc, "HostConfig", "Annotations", "com.example.b"), "2");
+    assert_jint(J(doc, "Healthcheck", "StartInterval"), 2000000000);
+    m87_kvlist_release(&s->annotations);
+    s->healthcheck.start_interval_ns = SPEC_UNSET;
+    project_release(&p);
+}
+
 /* post_start and pre_stop are not in the body (they run through exec) but are in the hash:
  * changing a hook recreates the container; a service without hooks keeps its old hash. */
 static void test_hash_covers_hooks(void **state)
@@ -1358,6 +1398,7 @@ int main(void)
         cmocka_unit_test(test_body_network_mode),
         cmocka_unit_test(test_body_kernel_fields),
         cmocka_unit_test(test_hash_covers_hooks),
+        cmocka_unit_test(test_newer_api_fields),
         cmocka_unit_test(test_body_blkio_and_volume_driver),
         cmocka_unit_test(test_body_volumes_from_and_links),
         cmocka_unit_test(test_body_device_requests),
