@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from compose_util import AGENT, make_project, project  # noqa: F401
+from agent_util import device, own_server, running_ids, wait_for  # noqa: F401 (fixtures)
+from compose_util import AGENT, make_project, project, unique_name  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not AGENT.exists(), reason="build/bin/m87-agent not built")
 
@@ -188,3 +189,25 @@ def test_privileged_hook_is_passed_to_dockerd(env, project):
     assert r.returncode == 1, r.err
     assert "container '%s': post_start[0] ('sh') exited with code 126" % name in r.err, r.err
     assert "unable to apply caps" in r.err, r.err
+
+
+
+def test_hook_output_in_the_agents_step_report(env, device):
+    """Under the agent, the job's native `compose up` step reports the hooks' output with the
+    rest of its progress output."""
+    dev = device
+    project = unique_name("hk")
+    src = dev.compose_dir(project, {"web": {
+        "image": env.small_image, "command": ["sleep", "3600"], "stop_grace_period": "0s",
+        "post_start": [{"command": ["echo", "hook-marker-%s" % project]}]}})
+    dev.agent.start()
+    dev.m87("deployment", "new", "--active")
+    dev.m87("deploy", "docker-compose.yml", cwd=src)
+    dev.wait_applied()
+    assert len(running_ids(dev.agent, project)) == 1
+
+    def up_report():
+        return [r for r in dev.reports(kind="step", job=project)
+                if r["step"] == "up" and r["state"] == "succeeded"]
+    done = wait_for(up_report, 60, "the up step's report")
+    assert "web-1 post_start | hook-marker-%s" % project in done[-1]["output"], done[-1]
