@@ -753,3 +753,26 @@ def test_newer_api_fields_accepted_and_refused_by_version(env, project, field, n
     assert ("up project '%s': service 'web': %s needs Engine API %s, and dockerd speaks %s"
             % (p.name, field, need, api)) in r.err, r.err
     assert p.containers() == [] and p.networks() == []
+
+
+def test_label_file_and_annotations_merge_across_files(env, project):
+    p = project
+    p.write("a.labels", "x=1\n")
+    p.write("b.labels", "y=2\nx=from-b\n")
+    p.compose("""
+        services:
+          web:
+            image: %s
+            label_file: a.labels
+            annotations: {a: "1", b: "2"}
+    """ % env.small_image)
+    p.compose("""
+        services:
+          web:
+            label_file: [b.labels, a.labels]
+            annotations: [b=3]
+    """, filename="override.yaml")
+    import json
+    web = json.loads(p.run("config", "--format", "json", check=0).out)["services"]["web"]
+    assert web["annotations"] == {"a": "1", "b": "3"}
+    assert web["labels"] == {"x": "from-b", "y": "2"}      # a.labels, then b.labels
