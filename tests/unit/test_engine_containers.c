@@ -186,6 +186,24 @@ static void test_inspect(void **state)
 /* ---- state changes -----------------------------------------------------------------------------
  */
 
+/* Settings dockerd accepted and dropped come back as the answer's Warnings. */
+static void test_create_warnings(void **state)
+{
+    (void)state;
+    struct m87_error *err = NULL;
+    _cleanup_(engine_client_freep) struct engine_client *c =
+        unit_replay_client("containers-create-warnings.txt", 0);
+    struct m87_strv warned;
+    m87_strv_init(&warned);
+    _cleanup_free_ char *id = NULL;
+    assert_ok(engine_container_create_warned(c, "m87fx-blkio", NULL, "{}", &id, &warned, &err),
+              &err);
+    assert_int_equal(warned.len, 2);
+    assert_non_null(strstr(warned.items[0], "Block I/O weight"));
+    assert_non_null(strstr(warned.items[1], "Weight-device discarded"));
+    m87_strv_release(&warned);
+}
+
 static void test_lifecycle(void **state)
 {
     (void)state;
@@ -488,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_inspect),
         cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_create_warnings),
         cmocka_unit_test(test_stop_default_timeout),
         cmocka_unit_test(test_wait),
         cmocka_unit_test(test_logs_tty),
