@@ -1,7 +1,7 @@
 """Lifecycle hooks (`post_start`, `pre_stop`) run by `m87-agent compose` through dockerd's exec
-API, as compose v2 runs them: post_start right after a container started (a failure fails `up`
-with the hook's exit code and output), pre_stop right before a container is stopped by `down`,
-`stop` or a recreate (a failure is a warning and the stop goes on). Their output is part of the
+API: post_start right after a container started (a failure fails `up` with the hook's exit code
+and output), pre_stop right before a container is stopped by `down`, `stop` or a recreate (m87
+makes a failure a warning, and the stop goes on). Their output is part of the
 progress output; changing a hook recreates the container (the config hash covers them)."""
 
 import os
@@ -115,7 +115,7 @@ def test_changing_a_hook_recreates_and_runs_pre_stop(env, project):
     p.up()
     second = p.service("web")["Id"]
     assert second != first                                       # pre_stop changed: recreated
-    # the old container got the pre_stop of the files applied (the new one), as in compose v2
+    # the old container got the pre_stop of the files applied (the new one)
     assert (out / "pre").read_text() == "pre2 0\n"
     assert (out / "post").read_text().count("\n") == 2           # post_start of both
     p.compose(_hooked(env.small_image, pre='echo "pre2 $$(id -u)" | tee -a /out/pre',
