@@ -30,6 +30,8 @@ enum compose_event_kind {
                                  started, running (unchanged), stopped, removed, waiting,
                                  healthy, exited */
     COMPOSE_WARNING,   /* detail = the text */
+    COMPOSE_HOOK,      /* a line of a lifecycle hook's output: object = container name,
+                          action = "post_start" / "pre_stop", detail = the line */
 };
 
 struct compose_event {
@@ -64,10 +66,10 @@ struct compose_options {
                              healthcheck, or completed for completion dependencies */
     long wait_timeout_ms; /* 0: no bound */
     enum compose_pull pull;
-    int timeout_s;      /* stop grace period for down/stop/restart/recreate; -1: each
-                           container's own */
-    bool volumes;       /* down -v: remove named and anonymous volumes */
-    long pull_stall_ms; /* 0: the pull default */
+    int timeout_s;                    /* stop grace period for down/stop/restart/recreate; -1: each
+                                         container's own */
+    bool volumes;                     /* down -v: remove named and anonymous volumes */
+    long pull_stall_ms;               /* 0: the pull default */
     const struct engine_creds *creds; /* registry credentials of the pulls (engine-creds.h), looked
                                          up before they start; NULL: anonymous pulls */
     compose_event_fn on_event;

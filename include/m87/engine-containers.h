@@ -17,41 +17,40 @@
 
 struct engine_container_summary {
     char *id;
-    char *name;            /* without the leading '/' */
+    char *name; /* without the leading '/' */
     char *image;
     char *image_id;
-    char *state;           /* created, running, paused, restarting, removing, exited, dead */
-    char *status;          /* "Up 3 seconds" */
+    char *state;  /* created, running, paused, restarting, removing, exited, dead */
+    char *status; /* "Up 3 seconds" */
     int64_t created;
     struct m87_kvlist labels;
 };
 
 /* GET /containers/json. all: include stopped containers. */
 int engine_container_list(struct engine_client *c, bool all, const struct m87_kvlist *filters,
-                          struct engine_container_summary **out, size_t *n,
-                          struct m87_error **err);
+                          struct engine_container_summary **out, size_t *n, struct m87_error **err);
 void engine_container_summaries_free(struct engine_container_summary *v, size_t n);
 
 struct engine_container_info {
     char *id;
-    char *name;            /* without the leading '/' */
-    char *image_id;        /* "sha256:..." the container was made from */
-    char *config_image;    /* Config.Image as created */
-    char *status;          /* State.Status */
+    char *name;         /* without the leading '/' */
+    char *image_id;     /* "sha256:..." the container was made from */
+    char *config_image; /* Config.Image as created */
+    char *status;       /* State.Status */
     bool running;
     bool restarting;
     bool oom_killed;
     int exit_code;
     int pid;
-    char *health;          /* State.Health.Status, NULL without a healthcheck */
+    char *health; /* State.Health.Status, NULL without a healthcheck */
     char *started_at;
     char *finished_at;
-    char *error;           /* State.Error, "" when none */
+    char *error; /* State.Error, "" when none */
     bool tty;
     int64_t restart_count;
     struct m87_kvlist labels;
-    struct m87_strv networks;   /* names of the attached networks */
-    struct m87_json *raw;       /* the whole answer, for fields not lifted here */
+    struct m87_strv networks; /* names of the attached networks */
+    struct m87_json *raw;     /* the whole answer, for fields not lifted here */
 };
 
 int engine_container_inspect(struct engine_client *c, const char *id,
@@ -67,6 +66,11 @@ static inline void engine_container_info_freep(struct engine_container_info **v)
  * fails with M87_E_CONFLICT, a missing image with M87_E_NOTFOUND. */
 int engine_container_create(struct engine_client *c, const char *name, const char *platform,
                             const char *body_json, char **id, struct m87_error **err);
+/* The same, adding the answer's Warnings (settings dockerd accepted and then dropped, such as
+ * a block IO weight the kernel cannot apply) to warnings, which may be NULL. */
+int engine_container_create_warned(struct engine_client *c, const char *name, const char *platform,
+                                   const char *body_json, char **id, struct m87_strv *warnings,
+                                   struct m87_error **err);
 
 /* Start, stop and kill return 0 on success, 1 when the container already was in that state
  * (HTTP 304), -1 on failure. */

@@ -10,11 +10,12 @@
 #include "m87/list.h"
 
 struct engine_exec_config {
-    const struct m87_strv *argv;   /* required */
-    const struct m87_strv *env;    /* "K=V", may be NULL */
+    const struct m87_strv *argv; /* required */
+    const struct m87_strv *env;  /* "K=V", may be NULL */
     const char *user;
     const char *working_dir;
     bool tty;
+    bool privileged; /* sent only when true */
 };
 
 int engine_exec_create(struct engine_client *c, const char *container_id,
@@ -32,6 +33,11 @@ struct engine_exec_info {
 
 int engine_exec_inspect(struct engine_client *c, const char *exec_id, struct engine_exec_info *out,
                         struct m87_error **err);
+
+/* After engine_exec_start returned: wait until dockerd has the exit code (the output can end a
+ * moment before), polling inspect for at most the client's timeout (M87_E_TIMEOUT). */
+int engine_exec_wait(struct engine_client *c, const char *exec_id, int *exit_code,
+                     struct m87_error **err);
 
 /* Create, start, wait: run argv in a container, collect stdout and stderr (each capped at
  * max_output bytes, extra output is an M87_E_TOOBIG error) and the exit code. out_stdout and

@@ -83,6 +83,7 @@ struct spec_healthcheck {
     int64_t interval_ns;  /* SPEC_UNSET: inherit */
     int64_t timeout_ns;
     int64_t start_period_ns;
+    int64_t start_interval_ns; /* needs API 1.44 (the executor checks) */
     int64_t retries;
 };
 
@@ -105,6 +106,36 @@ struct spec_device_request {
     struct m87_strv device_ids;   /* instead of a count */
     struct m87_strv capabilities; /* for gpus with "gpu" added, as compose v2 */
     struct m87_kvlist options;
+};
+
+/* A lifecycle hook (post_start, pre_stop): a command run through the exec API in the service's
+ * container, right after it started or right before it is stopped. */
+struct spec_hook {
+    struct m87_strv command; /* exec form; a string is split like command */
+    char *user;              /* NULL: the container's user */
+    bool privileged;
+    char *working_dir;             /* NULL: the container's */
+    struct m87_kvlist environment; /* added to the container's; a NULL value is a bare name */
+};
+
+/* blkio_config's per-device lists, in the order of HostConfig's members. */
+enum spec_blkio_list {
+    SPEC_BLKIO_WEIGHT_DEVICE = 0, /* BlkioWeightDevice [{Path, Weight}] */
+    SPEC_BLKIO_READ_BPS,          /* BlkioDeviceReadBps [{Path, Rate}], bytes per second */
+    SPEC_BLKIO_WRITE_BPS,
+    SPEC_BLKIO_READ_IOPS, /* BlkioDeviceReadIOps [{Path, Rate}], operations per second */
+    SPEC_BLKIO_WRITE_IOPS,
+    SPEC_BLKIO_N,
+};
+
+struct spec_blkio_device {
+    char *path;    /* the host device, absolute */
+    int64_t value; /* a weight, or a rate */
+};
+
+struct spec_blkio_devices {
+    struct spec_blkio_device *v;
+    size_t n;
 };
 
 /* A service's use of a top-level config or secret. */
@@ -154,7 +185,9 @@ struct spec_service {
     int64_t shm_size;
     struct spec_healthcheck healthcheck;
     bool has_healthcheck;
-    struct m87_kvlist labels;
+    struct m87_kvlist labels;      /* label_file entries then labels */
+    struct m87_strv label_files;   /* absolute paths, in order, for bundling */
+    struct m87_kvlist annotations; /* HostConfig.Annotations: needs API 1.43 */
     char *user;
     char *working_dir;
     char *hostname;
@@ -202,16 +235,23 @@ struct spec_service {
     struct m87_kvlist storage_opt;
     char *mac_address;
     char *cgroup_parent;
-    char *uts;         /* "host" */
-    char *userns_mode; /* "host" */
-    char *cgroup;      /* "host", "private" */
-    char *pid;         /* host, container:NAME, service:NAME */
-    char *ipc;         /* host, private, shareable, none, container:NAME, service:NAME */
-    struct m87_strv volumes_from;   /* "service:NAME[:ro|:rw]" or "container:NAME[:ro|:rw]" */
-    struct m87_strv links;          /* "SERVICE[:ALIAS]" */
-    struct m87_strv external_links; /* "CONTAINER[:ALIAS]" */
+    char *uts;                    /* "host" */
+    char *userns_mode;            /* "host" */
+    char *cgroup;                 /* "host", "private" */
+    char *pid;                    /* host, container:NAME, service:NAME */
+    char *ipc;                    /* host, private, shareable, none, container:NAME, service:NAME */
+    struct m87_strv volumes_from; /* "service:NAME[:ro|:rw]" or "container:NAME[:ro|:rw]" */
+    struct m87_strv links;        /* "SERVICE[:ALIAS]" */
+    struct m87_strv external_links;              /* "CONTAINER[:ALIAS]" */
     struct spec_device_request *device_requests; /* reservations.devices, then gpus */
     size_t n_device_requests;
+    int64_t blkio_weight; /* 10..1000, SPEC_UNSET (spec-compose-blkio.c) */
+    struct spec_blkio_devices blkio[SPEC_BLKIO_N];
+    char *volume_driver;
+    struct spec_hook *post_start; /* in order (spec-compose-hooks.c) */
+    size_t n_post_start;
+    struct spec_hook *pre_stop;
+    size_t n_pre_stop;
 };
 
 #endif

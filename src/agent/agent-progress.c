@@ -300,18 +300,34 @@ static void object_event(struct agent_progress *p, const struct compose_event *e
     redraw(p);
 }
 
-static void warning(struct agent_progress *p, const char *text)
+/* A line that stays (a warning, a hook's output): on a terminal, above the live area. */
+static void above(struct agent_progress *p, const char *text)
 {
     if (p->tty && p->drawn > 0) {
         /* Print above the live area: redraw below it afterwards. */
         fprintf(p->out, "\x1b[%zuA\r\x1b[2K", p->drawn);
         p->drawn = 0;
-        fprintf(p->out, "m87-agent: warning: %s\n", text ? text : "");
+        fprintf(p->out, "%s\n", text);
         redraw(p);
         return;
     }
-    fprintf(p->out, "m87-agent: warning: %s\n", text ? text : "");
+    fprintf(p->out, "%s\n", text);
     fflush(p->out);
+}
+
+static void warning(struct agent_progress *p, const char *text)
+{
+    _cleanup_free_ char *line = m87_xasprintf("m87-agent: warning: %s", text ? text : "");
+    above(p, line);
+}
+
+/* "demo-web-1 post_start | LINE", as a log line of the container. */
+static void hook_line(struct agent_progress *p, const struct compose_event *ev)
+{
+    _cleanup_free_ char *line =
+        m87_xasprintf("%s %s | %s", ev->object ? ev->object : "", ev->action ? ev->action : "",
+                      ev->detail ? ev->detail : "");
+    above(p, line);
 }
 
 void agent_progress_event(void *ctx, const struct compose_event *ev)
@@ -333,6 +349,9 @@ void agent_progress_event(void *ctx, const struct compose_event *ev)
         break;
     case COMPOSE_WARNING:
         warning(p, ev->detail);
+        break;
+    case COMPOSE_HOOK:
+        hook_line(p, ev);
         break;
     default:
         object_event(p, ev);

@@ -78,6 +78,16 @@ void compose_write_host_kernel(struct m87_jw *w, const struct spec_service *s,
                                const struct compose_body_opts *o,
                                const struct compose_instance *in);
 
+/* Fields that need a newer Engine API than 1.41 (annotations 1.43, healthcheck.start_interval
+ * 1.44): M87_E_VERSION "service 'S': FIELD needs Engine API V, and dockerd speaks API" for the
+ * first selected service (all when selected is NULL) that has one and api is older. The body
+ * itself always carries them when set (compose-create-host.c). */
+int compose_check_api(const struct spec_project *p, const bool *selected, const char *api,
+                      struct m87_error **err);
+
+/* The post_start and pre_stop hooks of s, for the hash input only (compose-hooks.c). */
+void compose_write_hooks(struct m87_jw *w, const struct spec_service *s);
+
 /* The links of o on an endpoint at create, and from API 1.44 the MAC address on the primary
  * one (not in the hash input, which has them in HostConfig and Config). */
 void compose_write_endpoint_more(struct m87_jw *w, const struct spec_service *s,

@@ -1,13 +1,15 @@
 /* The HostConfig members of a create body that tune the kernel's view of the container: groups,
- * device cgroup rules, runtime, OOM, swappiness, CPU periods, cgroup parent and the pid, ipc,
- * uts, user and cgroup namespaces; and those that name other containers: VolumesFrom, Links. Only
- * scalars and lists, each left out when unset, so that the body (and the hash taken of it) of a
- * service without them is what it was before they existed. */
+ * device cgroup rules, runtime, OOM, swappiness, CPU periods, cgroup parent, the pid, ipc,
+ * uts, user and cgroup namespaces, block IO weights and throttles, the volume driver; and those
+ * that name other containers: VolumesFrom, Links. Only scalars and lists, each left out when unset,
+ * so that the body (and the hash taken of it) of a service without them is what it was before they
+ * existed. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "compose/compose-internal.h"
 #include "m87/alloc.h"
+#include "m87/engine.h"
 #include "m87/json-write.h"
 #include "m87/list.h"
 #include "m87/spec-service.h"
@@ -92,6 +94,31 @@ static void write_device_requests(struct m87_jw *w, const struct spec_service *s
     m87_jw_arr_close(w);
 }
 
+/* HostConfig's members of blkio_config's lists, by enum spec_blkio_list. */
+static const char *const blkio_members[SPEC_BLKIO_N] = {
+    "BlkioWeightDevice",   "BlkioDeviceReadBps",   "BlkioDeviceWriteBps",
+    "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps",
+};
+
+static void write_blkio(struct m87_jw *w, const struct spec_service *s)
+{
+    int_member(w, "BlkioWeight", s->blkio_weight);
+    for (int i = 0; i < SPEC_BLKIO_N; i++) {
+        if (s->blkio[i].n == 0)
+            continue;
+        m87_jw_key(w, blkio_members[i]);
+        m87_jw_arr_open(w);
+        for (size_t j = 0; j < s->blkio[i].n; j++) {
+            m87_jw_obj_open(w);
+            m87_jw_kstr(w, "Path", s->blkio[i].v[j].path);
+            m87_jw_kint(w, i == SPEC_BLKIO_WEIGHT_DEVICE ? "Weight" : "Rate",
+                        s->blkio[i].v[j].value);
+            m87_jw_obj_close(w);
+        }
+        m87_jw_arr_close(w);
+    }
+}
+
 void compose_write_host_kernel(struct m87_jw *w, const struct spec_service *s,
                                const struct compose_body_opts *o, const struct compose_instance *in)
 {
@@ -118,6 +145,41 @@ void compose_write_host_kernel(struct m87_jw *w, const struct spec_service *s,
     m87_jw_kstr_opt(w, "UTSMode", s->uts);
     m87_jw_kstr_opt(w, "UsernsMode", s->userns_mode);
     m87_jw_kstr_opt(w, "CgroupnsMode", s->cgroup);
+    write_blkio(w, s);
+    m87_jw_kstr_opt(w, "VolumeDriver", s->volume_driver);
+    if (s->annotations.len > 0) { /* API 1.43 */
+        m87_jw_key(w, "Annotations");
+        write_sorted_map(w, &s->annotations);
+    }
+}
+
+/* The fields that need a newer Engine API than the lowest m87 speaks, with that version. */
+static const char *needs_api(const struct spec_service *s, const char **field)
+{
+    if (s->has_healthcheck && !s->healthcheck.disable &&
+        s->healthcheck.start_interval_ns != SPEC_UNSET) {
+        *field = "healthcheck.start_interval";
+        return "1.44";
+    }
+    if (s->annotations.len > 0) {
+        *field = "annotations";
+        return "1.43";
+    }
+    return NULL;
+}
+
+int compose_check_api(const struct spec_project *p, const bool *selected, const char *api,
+                      struct m87_error **err)
+{
+    for (size_t i = 0; i < p->n_services; i++) {
+        const char *field = NULL;
+        const char *need = selected && !selected[i] ? NULL : needs_api(&p->services[i], &field);
+        if (need && (api == NULL || engine_version_cmp(api, need) < 0))
+            return m87_error_set(err, M87_E_VERSION, 0,
+                                 "service '%s': %s needs Engine API %s, and dockerd speaks %s",
+                                 p->services[i].name, field, need, api ? api : "(unknown)");
+    }
+    return 0;
 }
 
 /* On a user-defined network dockerd keeps link aliases on the endpoint, where compose v2 sends

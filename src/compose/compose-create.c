@@ -195,6 +195,7 @@ static void write_healthcheck(struct m87_jw *w, const struct spec_service *s)
         write_int_member(w, "Interval", h->interval_ns);
         write_int_member(w, "Timeout", h->timeout_ns);
         write_int_member(w, "StartPeriod", h->start_period_ns);
+        write_int_member(w, "StartInterval", h->start_interval_ns); /* API 1.44 */
         write_int_member(w, "Retries", h->retries);
     }
     m87_jw_obj_close(w);
@@ -586,6 +587,7 @@ char *compose_hash_input(const struct spec_project *p, const struct spec_service
     write_injected(w, "config", s->configs, s->n_configs, p->configs, p->n_configs);
     write_injected(w, "secret", s->secrets, s->n_secrets, p->secrets, p->n_secrets);
     m87_jw_arr_close(w);
+    compose_write_hooks(w, s);
     m87_jw_obj_close(w);
     m87_jw_obj_close(w);
     return m87_jw_finish(w);

@@ -159,6 +159,7 @@ static int teardown_item(struct compose_run *r, void *ctx, size_t idx, size_t it
         pthread_mutex_unlock(r->lock);
         return compose_stop_remove(r, k, r->o->volumes, err);
     }
+    compose_pre_stop(r, k);
     if (engine_container_stop(r->c, k->id, r->o->timeout_s, err) < 0)
         return -1;
     compose_ctr_set_state(k, "exited");

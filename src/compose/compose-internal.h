@@ -165,8 +165,8 @@ struct compose_run {
     const struct compose_options *o;
     pthread_mutex_t *lock; /* events, and additions to obs, come from several threads */
     struct compose_observed *obs;
-    struct m87_kvlist *image_ids;   /* image ref -> ID */
-    struct m87_kvlist *network_ids; /* network key -> ID */
+    struct m87_kvlist *image_ids;            /* image ref -> ID */
+    struct m87_kvlist *network_ids;          /* network key -> ID */
     const struct m87_kvlist *project_filter; /* compose_project_filter of p->name */
     bool *selected;
     size_t *order;
@@ -228,14 +228,24 @@ int compose_name_conflict(struct compose_run *r, const struct spec_service *s, i
 int compose_remove_forced(struct compose_run *r, const char *id, bool volumes,
                           struct m87_error **err);
 
-/* Stop (the run's timeout) and remove a container, reporting both; a container already gone is
- * no error, and one whose removal is already under way is waited for until it is gone. */
+/* Stop (the run's timeout; its pre_stop hooks first) and remove a container, reporting both; a
+ * container already gone is no error, and one whose removal is already under way is waited for
+ * until it is gone. */
 int compose_stop_remove(struct compose_run *r, struct compose_ctr *k, bool volumes,
                         struct m87_error **err);
 
 /* Put the service's content and environment configs and secrets into a created container. */
 int compose_inject_files(struct compose_run *r, const struct spec_service *s, const char *id,
                          struct m87_error **err);
+
+/* Lifecycle hooks (compose-hooks.c). Run s's post_start hooks in k, just started, in order;
+ * their output goes to the events. One that cannot be run, or exits with a non-zero code, is
+ * an error naming the hook, its exit code and its last output lines. */
+int compose_post_start(struct compose_run *r, const struct spec_service *s,
+                       const struct compose_ctr *k, struct m87_error **err);
+/* Before k is stopped: when it is running and its service (in r->p) has pre_stop hooks, run
+ * them in order. A failure is a warning, and the caller stops the container anyway. */
+void compose_pre_stop(struct compose_run *r, const struct compose_ctr *k);
 
 /* Append the last lines of a container's log ("\n  line" each) to *err's message. */
 void compose_quote_logs(struct engine_client *c, const char *id, struct m87_error **err);

@@ -362,26 +362,6 @@ int compose_remove_forced(struct compose_run *r, const char *id, bool volumes,
     return 0;
 }
 
-int compose_stop_remove(struct compose_run *r, struct compose_ctr *k, bool volumes,
-                        struct m87_error **err)
-{
-    struct m87_error *local = NULL;
-    if (compose_ctr_running(k)) {
-        int s = engine_container_stop(r->c, k->id, r->o->timeout_s, &local);
-        if (s < 0 && m87_error_code(local) != M87_E_NOTFOUND) {
-            *err = M87_STEAL(local);
-            return -1;
-        }
-        m87_error_clear(&local);
-        compose_emit(r, COMPOSE_CONTAINER, k->service, k->name, "stopped", NULL);
-    }
-    if (compose_remove_forced(r, k->id, volumes, err) < 0)
-        return -1;
-    k->gone = true;
-    compose_emit(r, COMPOSE_CONTAINER, k->service, k->name, "removed", NULL);
-    return 0;
-}
-
 static int parse_id(const char *text, const char *what, const char *target, int *out,
                     struct m87_error **err)
 {

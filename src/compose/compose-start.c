@@ -251,7 +251,7 @@ static int start_ctr(struct compose_run *r, const struct spec_service *s, struct
     }
     compose_ctr_set_state(k, "running");
     compose_emit(r, COMPOSE_CONTAINER, s->name, k->name, "started", NULL);
-    return 0;
+    return compose_post_start(r, s, k, err);
 }
 
 /* A container that exited with an error by the time everything is started fails the run even

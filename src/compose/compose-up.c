@@ -149,9 +149,14 @@ static struct compose_ctr *create_ctr(struct compose_run *r, const struct spec_s
     _cleanup_free_ char *body = compose_create_body(r->p, s, &bo, &in);
     _cleanup_free_ char *id = NULL;
     int adopted = 0;
+    _cleanup_(m87_strv_release) struct m87_strv warned = {0};
     for (int attempt = 0; id == NULL; attempt++) {
-        if (engine_container_create(r->c, create_name, s->platform, body, &id, err) == 0)
+        if (engine_container_create_warned(r->c, create_name, s->platform, body, &id, &warned,
+                                           err) == 0) {
+            for (size_t i = 0; i < warned.len; i++)
+                compose_warn(r, "container '%s': dockerd: %s", name, warned.items[i]);
             break;
+        }
         /* the name may be held by a container on its way out (see name_conflict): a few tries */
         if (m87_error_code(*err) != M87_E_CONFLICT || attempt >= CREATE_TRIES - 1)
             return NULL;
@@ -260,6 +265,7 @@ static int converge_replica(struct compose_run *r, struct up *u, size_t idx, int
         return recreate(r, s, k, hash, why, err);
     }
     if (u->restart[idx] && compose_ctr_running(k)) {
+        compose_pre_stop(r, k);
         if (engine_container_stop(r->c, k->id, r->o->timeout_s, err) < 0)
             return -1;
         compose_ctr_set_state(k, "exited");
@@ -440,7 +446,8 @@ static int up_run(struct up *u, struct m87_error **err)
 {
     struct compose_run *r = &u->r;
     const struct spec_project *p = r->p;
-    if (compose_select(p, r->o, true, r->selected, err) < 0 || check(p, r->selected, err) < 0)
+    if (compose_select(p, r->o, true, r->selected, err) < 0 || check(p, r->selected, err) < 0 ||
+        compose_check_api(p, r->selected, engine_client_api_version(r->c), err) < 0)
         return -1;
     if (compose_observe(r->c, p->name, r->obs, err) < 0)
         return -1;

@@ -109,6 +109,13 @@ void engine_container_info_free(struct engine_container_info *v)
 int engine_container_create(struct engine_client *c, const char *name, const char *platform,
                             const char *body_json, char **id, struct m87_error **err)
 {
+    return engine_container_create_warned(c, name, platform, body_json, id, NULL, err);
+}
+
+int engine_container_create_warned(struct engine_client *c, const char *name, const char *platform,
+                                   const char *body_json, char **id, struct m87_strv *warnings,
+                                   struct m87_error **err)
+{
     struct m87_buf path;
     path_start(&path, "/containers/create");
     if (name)
@@ -124,6 +131,12 @@ int engine_container_create(struct engine_client *c, const char *name, const cha
     const char *new_id = m87_json_str(m87_json_get(doc, "Id"), NULL);
     if (new_id == NULL || new_id[0] == '\0')
         return m87_error_set(err, M87_E_PARSE, 0, "create container '%s': answer has no Id", what);
+    const struct m87_json *warned = m87_json_get(doc, "Warnings");
+    for (size_t i = 0; warnings && i < m87_json_len(warned); i++) {
+        const char *text = m87_json_str(m87_json_at(warned, i), NULL);
+        if (text && text[0])
+            m87_strv_add(warnings, text);
+    }
     *id = m87_xstrdup(new_id);
     return 0;
 }

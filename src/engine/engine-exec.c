@@ -34,6 +34,8 @@ static char *exec_create_body(const struct engine_exec_config *cfg)
     }
     m87_jw_kstr_opt(w, "User", cfg->user);
     m87_jw_kstr_opt(w, "WorkingDir", cfg->working_dir);
+    if (cfg->privileged)
+        m87_jw_kbool(w, "Privileged", true);
     m87_jw_obj_close(w);
     return m87_jw_finish(w);
 }
@@ -133,8 +135,8 @@ static int capture_output(void *ctx, enum engine_stream stream, const char *data
 }
 
 /* The output can close before dockerd has the exit code: poll until it is not running. */
-static int exec_wait_exit(struct engine_client *c, const char *exec_id, int *exit_code,
-                          struct m87_error **err)
+int engine_exec_wait(struct engine_client *c, const char *exec_id, int *exit_code,
+                     struct m87_error **err)
 {
     long waited = 0, step = EXEC_POLL_FIRST_MS;
     for (;;) {
@@ -180,7 +182,7 @@ int engine_exec_run(struct engine_client *c, const char *container_id,
     }
     m87_error_free(cap.err);
     if (r == 0)
-        r = exec_wait_exit(c, exec_id, exit_code, err);
+        r = engine_exec_wait(c, exec_id, exit_code, err);
     return r < 0 ? m87_error_wrap(err, "exec '%s' in container '%s'", cfg->argv->items[0],
                                   container_id)
                  : 0;

@@ -176,6 +176,60 @@ static void dump_device_requests(struct spec_out *o, const struct spec_service *
         out_map_close(o);
 }
 
+static void dump_blkio(struct spec_out *o, const struct spec_service *s)
+{
+    static const char *const lists[SPEC_BLKIO_N] = {
+        "weight_device",    "device_read_bps",   "device_write_bps",
+        "device_read_iops", "device_write_iops",
+    };
+    static const int order[SPEC_BLKIO_N] = {
+        SPEC_BLKIO_READ_BPS,   SPEC_BLKIO_READ_IOPS,     SPEC_BLKIO_WRITE_BPS,
+        SPEC_BLKIO_WRITE_IOPS, SPEC_BLKIO_WEIGHT_DEVICE,
+    };
+    bool any = s->blkio_weight != SPEC_UNSET;
+    for (int i = 0; i < SPEC_BLKIO_N; i++)
+        any = any || s->blkio[i].n > 0;
+    if (!any)
+        return;
+    out_key(o, "blkio_config");
+    out_map_open(o);
+    for (int k = 0; k < SPEC_BLKIO_N; k++) {
+        int i = order[k];
+        if (i == SPEC_BLKIO_WEIGHT_DEVICE)
+            kint(o, "weight", s->blkio_weight);
+        if (s->blkio[i].n == 0)
+            continue;
+        out_key(o, lists[i]);
+        out_seq_open(o);
+        for (size_t j = 0; j < s->blkio[i].n; j++) {
+            out_map_open(o);
+            kstr(o, "path", s->blkio[i].v[j].path);
+            kint(o, i == SPEC_BLKIO_WEIGHT_DEVICE ? "weight" : "rate", s->blkio[i].v[j].value);
+            out_map_close(o);
+        }
+        out_seq_close(o);
+    }
+    out_map_close(o);
+}
+
+static void dump_hooks(struct spec_out *o, const char *k, const struct spec_hook *v, size_t n)
+{
+    if (n == 0)
+        return;
+    out_key(o, k);
+    out_seq_open(o);
+    for (size_t i = 0; i < n; i++) {
+        out_map_open(o);
+        kstrv(o, "command", &v[i].command);
+        kkv(o, "environment", &v[i].environment);
+        ktrue(o, "privileged", v[i].privileged);
+        kstr(o, "user", v[i].user);
+        kstr(o, "working_dir", v[i].working_dir);
+        out_map_close(o);
+    }
+    out_seq_close(o);
+}
+
 static void dump_healthcheck(struct spec_out *o, const struct spec_service *s)
 {
     const struct spec_healthcheck *h = &s->healthcheck;
@@ -186,6 +240,7 @@ static void dump_healthcheck(struct spec_out *o, const struct spec_service *s)
     ktrue(o, "disable", h->disable);
     kduration(o, "interval", h->interval_ns);
     kint(o, "retries", h->retries);
+    kduration(o, "start_interval", h->start_interval_ns);
     kduration(o, "start_period", h->start_period_ns);
     kstrv(o, "test", &h->test);
     kduration(o, "timeout", h->timeout_ns);
@@ -305,6 +360,7 @@ static void dump_storage(struct spec_out *o, const struct spec_service *s)
     kstr(o, "user", s->user);
     kstr(o, "userns_mode", s->userns_mode);
     kstr(o, "uts", s->uts);
+    kstr(o, "volume_driver", s->volume_driver);
     if (s->n_mounts) {
         out_key(o, "volumes");
         out_seq_open(o);
@@ -392,6 +448,8 @@ static void dump_service(struct spec_out *o, const struct spec_service *s)
 {
     out_key(o, s->name);
     out_map_open(o);
+    kkv(o, "annotations", &s->annotations);
+    dump_blkio(o, s);
     kstrv(o, "cap_add", &s->cap_add);
     kstrv(o, "cap_drop", &s->cap_drop);
     kstr(o, "cgroup", s->cgroup);
@@ -426,6 +484,8 @@ static void dump_service(struct spec_out *o, const struct spec_service *s)
     kint(o, "pids_limit", s->pids_limit);
     kstr(o, "platform", s->platform);
     dump_ports(o, s);
+    dump_hooks(o, "post_start", s->post_start, s->n_post_start);
+    dump_hooks(o, "pre_stop", s->pre_stop, s->n_pre_stop);
     ktrue(o, "privileged", s->privileged);
     kstrv(o, "profiles", &s->profiles);
     _cleanup_free_ char *pull = pull_policy_text(s);

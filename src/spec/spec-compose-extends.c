@@ -72,6 +72,9 @@ void spec_compose_rebase_service(struct cnode *svc, const char *dir)
         struct cnode *e = spec_cn_is_seq(env) ? env->items[i] : env;
         rebase_text(spec_cn_is_map(e) ? spec_cn_val(e, "path") : e, dir);
     }
+    struct cnode *lf = spec_cn_val(svc, "label_file");
+    for (size_t i = 0; lf && i < (spec_cn_is_seq(lf) ? lf->len : 1); i++)
+        rebase_text(spec_cn_is_seq(lf) ? lf->items[i] : lf, dir);
     struct cnode *vols = spec_cn_val(svc, "volumes");
     for (size_t i = 0; spec_cn_is_seq(vols) && i < vols->len; i++)
         rebase_volume(vols->items[i], dir);

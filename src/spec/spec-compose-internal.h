@@ -119,11 +119,11 @@ enum cn_kv_null {
 int spec_cn_kv(const struct cnode *n, const char *path, enum cn_kv_null nulls,
                struct m87_kvlist *out, struct m87_error **err);
 
-/* Check that n is a mapping (as spec_cn_expect) and check its keys: every key must be in known, else
- * M87_E_INVAL "PATH: unknown field 'K'" or, when it is in unsupported, "PATH.K: unsupported field
- * 'K'", at the key. Keys starting with "x-" are extensions and pass. */
+/* Check that n is a mapping (as spec_cn_expect) and check its keys: every key must be in known,
+ * else M87_E_INVAL "PATH: unknown field 'K'" or, when it is in unsupported, "PATH.K: unsupported
+ * field 'K'", at the key. Keys starting with "x-" are extensions and pass. */
 int spec_cn_keys(const struct cnode *n, const char *path, const char *const *known,
-            const char *const *unsupported, struct m87_error **err);
+                 const char *const *unsupported, struct m87_error **err);
 
 /* "PARENT.KEY" (KEY alone for an empty parent) and "PARENT[I]". Caller frees. */
 char *spec_cn_path(const char *parent, const char *key);
@@ -162,7 +162,6 @@ struct loader {
     struct loader_file *files; /* the files extends read (spec-compose-refs.h) */
     size_t n_files;
 };
-
 
 /* ---- the loader's shared readers (spec-compose-loader.c) --------------------------------------
  */
@@ -221,6 +220,14 @@ int spec_svc_host(struct svc *c);
  * service's; gpu adds the "gpu" capability and does not require capabilities
  * (spec-compose-host.c). */
 int spec_svc_device_request(struct svc *c, const struct cnode *e, const char *path, bool gpu);
+
+/* blkio_config (spec-compose-blkio.c). */
+int spec_svc_blkio(struct svc *c);
+void spec_compose_blkio_release(struct spec_service *s);
+
+/* post_start and pre_stop (spec-compose-hooks.c). */
+int spec_svc_hooks(struct svc *c);
+void spec_compose_hooks_free(struct spec_hook *v, size_t n);
 
 /* Read the service definition def (a mapping entry whose key is the name) into s, checking every
  * field. Top-level networks, volumes, configs and secrets are already in l->p. */

@@ -35,6 +35,8 @@ static const struct {
     {"services.*.dns_opt", MERGE_SEQUENCE},
     {"services.*.dns_search", MERGE_SEQUENCE},
     {"services.*.env_file", MERGE_SEQUENCE},
+    {"services.*.label_file", MERGE_SEQUENCE},
+    {"services.*.annotations", MERGE_SEQUENCE},
     {"services.*.extra_hosts", MERGE_SEQUENCE},
     {"networks.*.labels", MERGE_SEQUENCE},
     {"volumes.*.labels", MERGE_SEQUENCE},
@@ -355,16 +357,17 @@ static const struct {
     const char *pattern;
     enum index_kind kind;
 } unique_rules[] = {
-    {"services.*.environment", INDEX_KV}, {"services.*.labels", INDEX_KV},
-    {"services.*.sysctls", INDEX_KV},     {"services.*.dns", INDEX_KV},
-    {"services.*.dns_opt", INDEX_KV},     {"services.*.dns_search", INDEX_KV},
-    {"services.*.cap_add", INDEX_KV},     {"services.*.cap_drop", INDEX_KV},
-    {"services.*.profiles", INDEX_KV},    {"services.*.networks.*.aliases", INDEX_KV},
-    {"networks.*.labels", INDEX_KV},      {"volumes.*.labels", INDEX_KV},
-    {"services.*.tmpfs", INDEX_PATH},     {"services.*.volumes", INDEX_VOLUME},
-    {"services.*.devices", INDEX_DEVICE}, {"services.*.configs", INDEX_CONFIG},
-    {"services.*.secrets", INDEX_SECRET}, {"services.*.expose", INDEX_TEXT},
-    {"services.*.ports", INDEX_PORT},     {"services.*.env_file", INDEX_ENVFILE},
+    {"services.*.environment", INDEX_KV},  {"services.*.labels", INDEX_KV},
+    {"services.*.sysctls", INDEX_KV},      {"services.*.dns", INDEX_KV},
+    {"services.*.dns_opt", INDEX_KV},      {"services.*.dns_search", INDEX_KV},
+    {"services.*.cap_add", INDEX_KV},      {"services.*.cap_drop", INDEX_KV},
+    {"services.*.profiles", INDEX_KV},     {"services.*.networks.*.aliases", INDEX_KV},
+    {"networks.*.labels", INDEX_KV},       {"volumes.*.labels", INDEX_KV},
+    {"services.*.tmpfs", INDEX_PATH},      {"services.*.volumes", INDEX_VOLUME},
+    {"services.*.devices", INDEX_DEVICE},  {"services.*.configs", INDEX_CONFIG},
+    {"services.*.secrets", INDEX_SECRET},  {"services.*.expose", INDEX_TEXT},
+    {"services.*.ports", INDEX_PORT},      {"services.*.env_file", INDEX_ENVFILE},
+    {"services.*.label_file", INDEX_TEXT}, {"services.*.annotations", INDEX_KV},
 };
 
 char *spec_compose_volume_target(const char *spec)

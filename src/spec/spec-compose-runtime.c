@@ -5,6 +5,7 @@
 #include "m87/alloc.h"
 #include "m87/compiler.h"
 #include "m87/list.h"
+#include "m87/spec-dotenv.h"
 #include "m87/spec-service.h"
 #include "m87/yaml.h"
 #include "spec/spec-compose-internal.h"
@@ -98,7 +99,7 @@ static int parse_limits(struct svc *c, const struct cnode *n, const char *path, 
     static const char *const unsupported_res[] = {"generic_resources", NULL};
     static const char *const unsupported_limits[] = {"devices", "generic_resources", NULL};
     if (spec_cn_keys(n, path, reservation ? known_res : known_limits,
-                reservation ? unsupported_res : unsupported_limits, c->err) < 0)
+                     reservation ? unsupported_res : unsupported_limits, c->err) < 0)
         return -1;
     struct spec_service *s = c->s;
     int64_t v;
@@ -234,7 +235,8 @@ static int parse_health_durations(struct svc *c, const struct cnode *n, const ch
         int64_t *slot;
     } d[] = {{"interval", &h->interval_ns},
              {"timeout", &h->timeout_ns},
-             {"start_period", &h->start_period_ns}};
+             {"start_period", &h->start_period_ns},
+             {"start_interval", &h->start_interval_ns}};
     for (size_t i = 0; i < M87_ARRAY_LEN(d); i++) {
         const struct cnode *v = spec_cn_val(n, d[i].key);
         _cleanup_free_ char *dp = spec_cn_path(path, d[i].key);
@@ -255,14 +257,13 @@ static int parse_health_durations(struct svc *c, const struct cnode *n, const ch
 
 static int parse_healthcheck(struct svc *c)
 {
-    static const char *const known[] = {"test",         "interval", "timeout", "retries",
-                                        "start_period", "disable",  NULL};
-    static const char *const unsupported[] = {"start_interval", NULL};
+    static const char *const known[] = {"test",         "interval",       "timeout", "retries",
+                                        "start_period", "start_interval", "disable", NULL};
     const struct cnode *n = spec_svc_get(c, "healthcheck");
     if (n == NULL)
         return 0;
     _cleanup_free_ char *path = m87_xstrdup(c->fpath);
-    if (spec_cn_keys(n, path, known, unsupported, c->err) < 0)
+    if (spec_cn_keys(n, path, known, NULL, c->err) < 0)
         return -1;
     struct spec_healthcheck *h = &c->s->healthcheck;
     c->s->has_healthcheck = true;
@@ -369,18 +370,80 @@ static int parse_ulimits(struct svc *c)
     return 0;
 }
 
+static const char *reserved_label(const struct m87_kvlist *l)
+{
+    for (size_t i = 0; i < l->len; i++)
+        if (strncmp(l->items[i].key, "com.docker.compose.", 19) == 0)
+            return l->items[i].key;
+    return NULL;
+}
+
+/* One label_file entry: read like an env_file (dotenv syntax, interpolated, relative to the
+ * project directory), its labels set into the service's. */
+static int parse_label_file(struct svc *c, const struct cnode *e, const char *path)
+{
+    const char *file = NULL;
+    if (spec_cn_str(e, path, &file, c->err) < 0)
+        return -1;
+    _cleanup_free_ char *abs = spec_loader_abspath(c->l, e, file, path, c->err);
+    if (abs == NULL)
+        return -1;
+    struct m87_kvlist got;
+    m87_kvlist_init(&got);
+    int rc = spec_dotenv_load(abs, spec_loader_lookup, c->l, &got, c->err);
+    if (rc < 0)
+        rc = spec_cn_wrap(e, path, c->err);
+    const char *bad = rc == 0 ? reserved_label(&got) : NULL;
+    if (bad)
+        rc = spec_cn_error(e, c->err, "%s: label '%s' of '%s' is reserved for compose", path, bad,
+                           abs);
+    for (size_t i = 0; rc == 0 && i < got.len; i++)
+        m87_kvlist_set(&c->s->labels, got.items[i].key,
+                       got.items[i].value ? got.items[i].value : "");
+    m87_kvlist_release(&got);
+    if (rc == 0)
+        m87_strv_add(&c->s->label_files, abs);
+    return rc;
+}
+
+static int parse_label_files(struct svc *c)
+{
+    const struct cnode *v = spec_svc_get(c, "label_file");
+    if (v == NULL)
+        return 0;
+    _cleanup_free_ char *path = m87_xstrdup(c->fpath);
+    if (spec_cn_is_scalar(v))
+        return parse_label_file(c, v, path);
+    if (spec_cn_expect(v, path, M87_YAML_SEQUENCE, c->err) < 0)
+        return -1;
+    for (size_t i = 0; i < v->len; i++) {
+        _cleanup_free_ char *ip = spec_cn_path_i(path, i);
+        if (parse_label_file(c, v->items[i], ip) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int parse_labels(struct svc *c)
 {
+    const struct cnode *an = spec_svc_get(c, "annotations");
+    if (an && spec_cn_kv(an, c->fpath, CN_KV_EMPTY, &c->s->annotations, c->err) < 0)
+        return -1;
+    if (parse_label_files(c) < 0)
+        return -1;
     const struct cnode *n = spec_svc_get(c, "labels");
     if (n == NULL)
         return 0;
-    if (spec_cn_kv(n, c->fpath, CN_KV_EMPTY, &c->s->labels, c->err) < 0)
-        return -1;
-    for (size_t i = 0; i < c->s->labels.len; i++)
-        if (strncmp(c->s->labels.items[i].key, "com.docker.compose.", 19) == 0)
-            return spec_cn_error(n, c->err, "%s: label '%s' is reserved for compose", c->fpath,
-                                 c->s->labels.items[i].key);
-    return 0;
+    struct m87_kvlist own;
+    m87_kvlist_init(&own);
+    int rc = spec_cn_kv(n, c->fpath, CN_KV_EMPTY, &own, c->err);
+    const char *bad = rc == 0 ? reserved_label(&own) : NULL;
+    if (bad)
+        rc = spec_cn_error(n, c->err, "%s: label '%s' is reserved for compose", c->fpath, bad);
+    for (size_t i = 0; rc == 0 && i < own.len; i++)
+        m87_kvlist_set(&c->s->labels, own.items[i].key, own.items[i].value);
+    m87_kvlist_release(&own);
+    return rc;
 }
 
 static int add_host(struct svc *c, const struct cnode *at, const char *path, const char *host,

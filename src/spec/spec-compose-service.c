@@ -14,6 +14,8 @@
 #include "spec/spec-compose-internal.h"
 
 static const char *const service_fields[] = {
+    "annotations",
+    "blkio_config",
     "cap_add",
     "cap_drop",
     "cgroup",
@@ -49,6 +51,7 @@ static const char *const service_fields[] = {
     "image",
     "init",
     "ipc",
+    "label_file",
     "labels",
     "links",
     "logging",
@@ -66,6 +69,8 @@ static const char *const service_fields[] = {
     "pids_limit",
     "platform",
     "ports",
+    "post_start",
+    "pre_stop",
     "privileged",
     "profiles",
     "pull_policy",
@@ -88,6 +93,7 @@ static const char *const service_fields[] = {
     "userns_mode",
     "uts",
     "volumes",
+    "volume_driver",
     "volumes_from",
     "working_dir",
     NULL,
@@ -95,10 +101,8 @@ static const char *const service_fields[] = {
 
 /* Fields of the compose specification that m87 refuses rather than ignores. */
 static const char *const service_unsupported[] = {
-    "annotations",        "attach",          "blkio_config",  "build",    "cpu_count",
-    "cpu_percent",        "credential_spec", "develop",       "isolation",
-    "label_file",         "models",          "post_start",    "pre_stop", "provider",
-    "pull_refresh_after", "use_api_socket",  "volume_driver", NULL,
+    "attach",    "build",  "cpu_count", "cpu_percent",        "credential_spec", "develop",
+    "isolation", "models", "provider",  "pull_refresh_after", "use_api_socket",  NULL,
 };
 
 /* ---- field access ------------------------------------------------------------------------------
@@ -255,7 +259,9 @@ static int parse_simple(struct svc *c)
         spec_svc_str(c, "hostname", &s->hostname) < 0 ||
         spec_svc_str(c, "domainname", &s->domainname) < 0 ||
         spec_svc_str(c, "stop_signal", &s->stop_signal) < 0 ||
-        spec_svc_str(c, "cpuset", &s->cpuset) < 0 || svc_bool(c, "read_only", &s->read_only) < 0 ||
+        spec_svc_str(c, "cpuset", &s->cpuset) < 0 ||
+        spec_svc_str(c, "volume_driver", &s->volume_driver) < 0 ||
+        svc_bool(c, "read_only", &s->read_only) < 0 ||
         svc_bool(c, "privileged", &s->privileged) < 0 || svc_bool(c, "tty", &s->tty) < 0 ||
         svc_bool(c, "stdin_open", &s->stdin_open) < 0 ||
         svc_strings(c, "cap_add", &s->cap_add) < 0 ||
@@ -353,6 +359,8 @@ void spec_compose_service_init(struct spec_service *s)
     m87_strv_init(&s->expose);
     m87_kvlist_init(&s->tmpfs);
     m87_kvlist_init(&s->labels);
+    m87_strv_init(&s->label_files);
+    m87_kvlist_init(&s->annotations);
     m87_strv_init(&s->cap_add);
     m87_strv_init(&s->cap_drop);
     m87_strv_init(&s->security_opt);
@@ -376,11 +384,13 @@ void spec_compose_service_init(struct spec_service *s)
     s->nano_cpus = s->cpu_shares = s->pids_limit = s->shm_size = SPEC_UNSET;
     s->healthcheck.interval_ns = s->healthcheck.timeout_ns = SPEC_UNSET;
     s->healthcheck.start_period_ns = s->healthcheck.retries = SPEC_UNSET;
+    s->healthcheck.start_interval_ns = SPEC_UNSET;
     s->init = -1;
     s->stop_grace_ns = SPEC_UNSET;
     s->oom_score_adj = s->mem_swappiness = SPEC_UNSET;
     s->cpu_period = s->cpu_quota = s->cpu_rt_period = s->cpu_rt_runtime = SPEC_UNSET;
     s->oom_kill_disable = -1;
+    s->blkio_weight = SPEC_UNSET;
 }
 
 int spec_compose_service_parse(struct loader *l, const struct cnode *def, struct spec_service *s,
@@ -399,7 +409,7 @@ int spec_compose_service_parse(struct loader *l, const struct cnode *def, struct
     int rc = -1;
     if (parse_simple(&c) == 0 && parse_resources(&c) == 0 && spec_svc_process(&c) == 0 &&
         spec_svc_runtime(&c) == 0 && spec_svc_host(&c) == 0 && spec_svc_links(&c) == 0 &&
-        read_seccomp(&c) == 0)
+        spec_svc_hooks(&c) == 0 && spec_svc_blkio(&c) == 0 && read_seccomp(&c) == 0)
         rc = 0;
     const struct cnode *v;
     if (rc == 0 && (v = spec_svc_get(&c, "ports")))
@@ -477,6 +487,9 @@ static void release_lists(struct spec_service *s)
         m87_kvlist_release(&s->device_requests[i].options);
     }
     free(s->device_requests);
+    spec_compose_hooks_free(s->post_start, s->n_post_start);
+    spec_compose_hooks_free(s->pre_stop, s->n_pre_stop);
+    spec_compose_blkio_release(s);
     ports_free(s->ports, s->n_ports);
     refs_free(s->configs, s->n_configs);
     refs_free(s->secrets, s->n_secrets);
@@ -485,30 +498,28 @@ static void release_lists(struct spec_service *s)
 void spec_compose_service_release(struct spec_service *s)
 {
     release_lists(s);
-    char **strs[] = {&s->name,        &s->pos.file,       &s->image,
-                     &s->platform,    &s->network_mode,   &s->restart,
-                     &s->cpuset,      &s->user,           &s->working_dir,
-                     &s->hostname,    &s->domainname,     &s->log_driver,
-                     &s->stop_signal, &s->container_name, &s->runtime,
-                     &s->mac_address, &s->cgroup_parent,  &s->uts,
-                     &s->userns_mode, &s->cgroup,         &s->pid,
-                     &s->ipc};
+    char **strs[] = {
+        &s->name,        &s->pos.file,      &s->image,        &s->platform,       &s->network_mode,
+        &s->restart,     &s->cpuset,        &s->user,         &s->working_dir,    &s->hostname,
+        &s->domainname,  &s->log_driver,    &s->stop_signal,  &s->container_name, &s->runtime,
+        &s->mac_address, &s->cgroup_parent, &s->uts,          &s->userns_mode,    &s->cgroup,
+        &s->pid,         &s->ipc,           &s->volume_driver};
     for (size_t i = 0; i < M87_ARRAY_LEN(strs); i++)
         free(*strs[i]);
-    struct m87_strv *strvs[] = {&s->command,       &s->entrypoint,
-                                &s->env_files,     &s->expose,
-                                &s->cap_add,       &s->cap_drop,
-                                &s->security_opt,  &s->seccomp_files,
-                                &s->extra_hosts,   &s->dns,
-                                &s->dns_search,    &s->dns_opt,
-                                &s->profiles,      &s->healthcheck.test,
-                                &s->group_add,     &s->device_cgroup_rules,
-                                &s->volumes_from,  &s->links,
-                                &s->external_links};
+    struct m87_strv *strvs[] = {&s->command,        &s->entrypoint,
+                                &s->env_files,      &s->expose,
+                                &s->cap_add,        &s->cap_drop,
+                                &s->security_opt,   &s->seccomp_files,
+                                &s->extra_hosts,    &s->dns,
+                                &s->dns_search,     &s->dns_opt,
+                                &s->profiles,       &s->healthcheck.test,
+                                &s->group_add,      &s->device_cgroup_rules,
+                                &s->volumes_from,   &s->links,
+                                &s->external_links, &s->label_files};
     for (size_t i = 0; i < M87_ARRAY_LEN(strvs); i++)
         m87_strv_release(strvs[i]);
-    struct m87_kvlist *kvs[] = {&s->environment, &s->tmpfs,       &s->labels,
-                                &s->sysctls,     &s->log_options, &s->storage_opt};
+    struct m87_kvlist *kvs[] = {&s->environment, &s->tmpfs,       &s->labels,     &s->sysctls,
+                                &s->log_options, &s->storage_opt, &s->annotations};
     for (size_t i = 0; i < M87_ARRAY_LEN(kvs); i++)
         m87_kvlist_release(kvs[i]);
     spec_compose_service_init(s);

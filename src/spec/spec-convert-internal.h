@@ -9,18 +9,19 @@
 
 /* A local file the project references. */
 enum convert_ref_kind {
-    CONVERT_REF_DOTENV,   /* the project's .env */
-    CONVERT_REF_ENV_FILE, /* services.NAME.env_file[INDEX] */
-    CONVERT_REF_CONFIG,   /* configs.KEY.file */
-    CONVERT_REF_SECRET,   /* secrets.KEY.file */
-    CONVERT_REF_BIND,     /* a bind mount's source */
-    CONVERT_REF_LOADED,   /* a compose or env file read through extends or include */
+    CONVERT_REF_DOTENV,     /* the project's .env */
+    CONVERT_REF_ENV_FILE,   /* services.NAME.env_file[INDEX] */
+    CONVERT_REF_CONFIG,     /* configs.KEY.file */
+    CONVERT_REF_SECRET,     /* secrets.KEY.file */
+    CONVERT_REF_BIND,       /* a bind mount's source */
+    CONVERT_REF_LOADED,     /* a compose or env file read through extends or include */
+    CONVERT_REF_LABEL_FILE, /* services.NAME.label_file[INDEX] */
 };
 
 struct convert_ref {
     enum convert_ref_kind kind;
     const char *abs;                 /* borrowed from the project */
-    const char *service;             /* ENV_FILE: the service's name */
+    const char *service;             /* ENV_FILE, LABEL_FILE, BIND: the service's name */
     size_t index;                    /* ENV_FILE: the index among the service's env files */
     const char *key;                 /* CONFIG, SECRET: the top-level key */
     const struct spec_pos *fallback; /* a position to use when the reference is not found */

@@ -105,6 +105,8 @@ static char *field_name(const struct convert_ref *r)
         return m87_xasprintf("secrets.%s.file", r->key);
     case CONVERT_REF_BIND:
         return m87_xasprintf("services.%s.volumes", r->service);
+    case CONVERT_REF_LABEL_FILE:
+        return m87_xasprintf("services.%s.label_file", r->service);
     case CONVERT_REF_LOADED:
         return m87_xstrdup("file read through extends or include");
     case CONVERT_REF_DOTENV:
@@ -128,7 +130,7 @@ char *spec_convert_ref_where(const struct spec_project *p, const struct spec_loa
         _cleanup_(m87_yaml_freep) struct m87_yaml_doc *doc = m87_yaml_load(name, NULL);
         const struct m87_yaml_node *any = NULL;
         if (doc && r->kind != CONVERT_REF_DOTENV && r->kind != CONVERT_REF_BIND &&
-            r->kind != CONVERT_REF_LOADED)
+            r->kind != CONVERT_REF_LOADED && r->kind != CONVERT_REF_LABEL_FILE)
             found = find_in_doc(p, &e, m87_yaml_root(doc), r, &any);
         if (found == NULL && any)
             found = at_node(any, field);

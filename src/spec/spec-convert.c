@@ -40,12 +40,16 @@ static void gather_refs(struct conv *c)
     if (p->env_file)
         add_ref(c, (struct convert_ref){.kind = CONVERT_REF_DOTENV, .abs = p->env_file});
     for (size_t i = 0; i < p->extra_files.len; i++)
-        add_ref(c, (struct convert_ref){.kind = CONVERT_REF_LOADED, .abs = p->extra_files.items[i]});
+        add_ref(c,
+                (struct convert_ref){.kind = CONVERT_REF_LOADED, .abs = p->extra_files.items[i]});
     for (size_t i = 0; i < p->n_services; i++) {
         const struct spec_service *s = &p->services[i];
         for (size_t j = 0; j < s->env_files.len; j++)
             add_ref(c, (struct convert_ref){CONVERT_REF_ENV_FILE, s->env_files.items[j], s->name, j,
                                             NULL, &s->pos});
+        for (size_t j = 0; j < s->label_files.len; j++)
+            add_ref(c, (struct convert_ref){CONVERT_REF_LABEL_FILE, s->label_files.items[j],
+                                            s->name, j, NULL, &s->pos});
         for (size_t j = 0; j < s->n_mounts; j++)
             if (s->mounts[j].type == SPEC_MOUNT_BIND)
                 add_ref(c, (struct convert_ref){CONVERT_REF_BIND, s->mounts[j].source, s->name, j,

@@ -537,3 +537,242 @@ def test_gpus_and_default_count(env, project):
     p.compose(text.replace("gpus: all", "gpus: [{capabilities: [x]}]"))
     p.run("up", "-d")
     assert p.service("all")["Id"] != first
+
+
+# ---------------------------------------------------------------- blkio_config, volume_driver
+
+BLKIO_MEMBERS = ["BlkioWeight", "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps",
+                 "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps"]
+
+
+def _blkio_file(img):
+    return """
+        services:
+          b:
+            image: %s
+            command: ["sleep", "3600"]
+            stop_grace_period: 0s
+            volume_driver: local
+            blkio_config:
+              weight: 300
+              weight_device: [{path: /dev/loop0, weight: 400}]
+              device_read_bps: [{path: /dev/loop0, rate: 1mb}]
+              device_write_bps: [{path: /dev/loop0, rate: 4096}]
+              device_read_iops: [{path: /dev/loop0, rate: 100}]
+              device_write_iops: [{path: /dev/loop0, rate: 50}]
+    """ % img
+
+
+def test_blkio_and_volume_driver_match_docker_compose(env, make_project):
+    text = _blkio_file(env.small_image)
+    m87, v1 = make_project(), make_project()
+    m87.compose(text)
+    # docker-compose 1.29 refuses volume_driver in every file format; compose v2 maps it to
+    # HostConfig.VolumeDriver, as m87 does
+    v1.compose(text.replace("volume_driver: local", ""))
+    r = m87.run("up", "-d", check=0)
+    v1.docker_compose("up", "-d", check=0)
+    mine, theirs = m87.service("b"), v1.service("b")
+    h = mine["HostConfig"]
+    assert h["VolumeDriver"] == "local"                                            # volume_driver
+    assert h["BlkioDeviceReadBps"] == [{"Path": "/dev/loop0", "Rate": 1048576}]     # device_read_bps
+    assert h["BlkioDeviceWriteBps"] == [{"Path": "/dev/loop0", "Rate": 4096}]       # device_write_bps
+    assert h["BlkioDeviceReadIOps"] == [{"Path": "/dev/loop0", "Rate": 100}]        # device_read_iops
+    assert h["BlkioDeviceWriteIOps"] == [{"Path": "/dev/loop0", "Rate": 50}]        # device_write_iops
+    if h["BlkioWeight"] == 0:
+        # a kernel without the blkio weight controller (this machine's): dockerd drops weight
+        # and weight_device at create with a warning, which m87 passes on
+        assert "container '%s-b-1': dockerd: " % m87.name in r.err, r.err
+        assert "eight" in r.err, r.err
+        assert not h["BlkioWeightDevice"]
+    else:
+        assert h["BlkioWeight"] == 300                                             # weight
+        assert h["BlkioWeightDevice"] == [{"Path": "/dev/loop0", "Weight": 400}]   # weight_device
+    for member in BLKIO_MEMBERS:
+        assert h[member] == theirs["HostConfig"][member], member
+    assert mine["State"]["Running"], mine["State"]
+    # a change of a throttle recreates
+    first = mine["Id"]
+    m87.compose(text.replace("rate: 50", "rate: 60"))
+    m87.up()
+    again = m87.service("b")
+    assert again["Id"] != first
+    assert again["HostConfig"]["BlkioDeviceWriteIOps"] == [{"Path": "/dev/loop0", "Rate": 60}]
+
+
+def test_blkio_config_refusals(env, project):
+    p = project
+    cases = [
+        ("weight: 5", "services.b.blkio_config.weight: "),
+        ("device_read_bps: [{path: loop0, rate: 1}]",
+         "services.b.blkio_config.device_read_bps[0].path: a device must be an absolute path, "
+         "not 'loop0'"),
+        ("device_read_iops: [{path: /dev/loop0}]",
+         "services.b.blkio_config.device_read_iops[0]: missing required field 'rate'"),
+        ("weight_device: [{path: /dev/loop0, rate: 10}]",
+         "services.b.blkio_config.weight_device[0]: unknown field 'rate'"),
+    ]
+    for body, want in cases:
+        p.compose("""
+            services:
+              b:
+                image: %s
+                blkio_config:
+                  %s
+        """ % (env.small_image, body))
+        r = p.run("config", check=2)
+        assert want in r.err, (body, r.err)
+
+
+# ---------------------------------------------------------------- label_file
+
+
+def test_label_file(env, project, tmp_path):
+    """label_file is read at load like env_file (dotenv syntax, interpolated, relative to the
+    project directory); labels: wins over it, as in compose v2 (docker-compose 1.29 has no
+    label_file). A change in the file recreates; an error names the file and line."""
+    p = project
+    p.write("a.labels", "# shop\napp=shop\nover=from-file\nquoted=\"x y\"\n")
+    p.write("sub/b.labels", "tier=${TIER:-edge}\n")
+    p.compose("""
+        services:
+          l:
+            image: %s
+            command: ["sleep", "3600"]
+            stop_grace_period: 0s
+            label_file: [./a.labels, sub/b.labels]
+            labels:
+              over: from-labels
+    """ % env.small_image)
+    p.up()
+    got = p.service("l")["Config"]["Labels"]
+    assert got["app"] == "shop" and got["quoted"] == "x y" and got["tier"] == "edge"
+    assert got["over"] == "from-labels"
+    first = p.service("l")["Id"]
+    p.up()
+    assert p.service("l")["Id"] == first
+    p.write("sub/b.labels", "tier=core\n")
+    p.up()
+    assert p.service("l")["Id"] != first                                  # recreated
+    assert p.service("l")["Config"]["Labels"]["tier"] == "core"
+    # errors: a bad line, a reserved label, a missing file
+    p.write("a.labels", "ok=1\nbad line\n")
+    r = p.run("config", check=2)
+    assert "compose.yaml:7:18: services.l.label_file[0]: %s:2: " % (p.dir / "a.labels") in r.err, \
+        r.err
+    p.write("a.labels", "com.docker.compose.project=x\n")
+    r = p.run("config", check=2)
+    assert "label 'com.docker.compose.project' of '%s' is reserved for compose" % (
+        p.dir / "a.labels") in r.err, r.err
+    (p.dir / "a.labels").unlink()
+    r = p.run("config", check=2)
+    assert "services.l.label_file[0]: open '%s': No such file or directory" % (
+        p.dir / "a.labels") in r.err, r.err
+
+
+def test_label_file_travels_with_the_job(env, tmp_path):
+    import subprocess
+    import yaml
+    src = tmp_path / "src"
+    (src / "conf").mkdir(parents=True)
+    (src / "conf" / "l.labels").write_text("site=north\n")
+    (src / "compose.yaml").write_text(
+        "services:\n  web:\n    image: busybox\n    label_file: conf/l.labels\n")
+    out = subprocess.run([str(AGENT), "convert", "--bundle-dir", str(tmp_path / "b")],
+                         cwd=str(src), stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True,
+                         env={"PATH": os.environ.get("PATH", "")}).stdout.decode()
+    job = yaml.safe_load(out)["jobs"][0]
+    assert job["files"]["conf/l.labels"] == "site=north\n"
+    (tmp_path / "x.labels").write_text("a=b\n")
+    (src / "compose.yaml").write_text(
+        "services:\n  web:\n    image: busybox\n    label_file: ../x.labels\n")
+    r = subprocess.run([str(AGENT), "convert", "--bundle-dir", str(tmp_path / "b")],
+                       cwd=str(src), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env={"PATH": os.environ.get("PATH", "")})
+    assert r.returncode != 0
+    assert ("compose.yaml:2:3: services.web.label_file: '%s' is outside the project directory"
+            % (tmp_path / "x.labels")) in r.stderr.decode(), r.stderr.decode()
+
+
+def test_label_file_of_an_extended_file_is_relative_to_it(env, project):
+    p = project
+    p.write("common/base.yml", "services:\n  base:\n    image: %s\n    label_file: l.labels\n"
+            % env.small_image)
+    p.write("common/l.labels", "from=common\n")
+    p.compose("""
+        services:
+          web:
+            extends: {file: common/base.yml, service: base}
+    """)
+    import json
+    model = json.loads(p.run("config", "--format", "json", check=0).out)
+    assert model["services"]["web"]["labels"] == {"from": "common"}
+
+
+# ---------------------------------------------------------------- fields of a newer Engine API
+
+
+def _api_version(env):
+    return env.docker_api("GET", "/version")[1]["ApiVersion"]
+
+
+@pytest.mark.parametrize("field,need,text", [
+    ("annotations", "1.43", "annotations: {com.example.role: edge}"),
+    ("healthcheck.start_interval", "1.44",
+     "healthcheck: {test: [CMD, \"true\"], start_interval: 2s}"),
+])
+def test_newer_api_fields_accepted_and_refused_by_version(env, project, field, need, text):
+    """Accepted at load (config prints them); applied by a daemon whose API has them; refused
+    by up, before anything is created, with the daemon's version, by an older one (this
+    machine's dockerd speaks 1.41)."""
+    p = project
+    p.compose("""
+        services:
+          web:
+            image: %s
+            command: ["sleep", "3600"]
+            %s
+    """ % (env.small_image, text))
+    import json
+    model = json.loads(p.run("config", "--format", "json", check=0).out)["services"]["web"]
+    if field == "annotations":
+        assert model["annotations"] == {"com.example.role": "edge"}
+    else:
+        assert model["healthcheck"]["start_interval"] == "2s"
+    api = _api_version(env)
+    r = p.run("up", "-d")
+    if tuple(map(int, api.split("."))) >= tuple(map(int, need.split("."))):
+        assert r.returncode == 0, r.err
+        h = p.service("web")
+        if field == "annotations":
+            assert h["HostConfig"]["Annotations"] == {"com.example.role": "edge"}
+        else:
+            assert h["Config"]["Healthcheck"]["StartInterval"] == 2000000000
+        return
+    assert r.returncode == 1, r.err
+    assert ("up project '%s': service 'web': %s needs Engine API %s, and dockerd speaks %s"
+            % (p.name, field, need, api)) in r.err, r.err
+    assert p.containers() == [] and p.networks() == []
+
+
+def test_label_file_and_annotations_merge_across_files(env, project):
+    p = project
+    p.write("a.labels", "x=1\n")
+    p.write("b.labels", "y=2\nx=from-b\n")
+    p.compose("""
+        services:
+          web:
+            image: %s
+            label_file: a.labels
+            annotations: {a: "1", b: "2"}
+    """ % env.small_image)
+    p.compose("""
+        services:
+          web:
+            label_file: [b.labels, a.labels]
+            annotations: [b=3]
+    """, filename="override.yaml")
+    import json
+    web = json.loads(p.run("config", "--format", "json", check=0).out)["services"]["web"]
+    assert web["annotations"] == {"a": "1", "b": "3"}
+    assert web["labels"] == {"x": "from-b", "y": "2"}      # a.labels, then b.labels

@@ -62,6 +62,8 @@ static void service_init(struct spec_service *s, const char *name, const char *i
     s->stop_grace_ns = SPEC_UNSET;
     s->oom_score_adj = s->mem_swappiness = SPEC_UNSET;
     s->cpu_period = s->cpu_quota = s->cpu_rt_period = s->cpu_rt_runtime = SPEC_UNSET;
+    s->blkio_weight = SPEC_UNSET;
+    s->healthcheck.start_interval_ns = SPEC_UNSET;
     s->oom_kill_disable = -1;
 }
 
@@ -721,6 +723,121 @@ static void test_body_kernel_fields(void **state)
     project_release(&p);
 }
 
+/* blkio_config and volume_driver: HostConfig members, each left out when unset. */
+static void test_body_blkio_and_volume_driver(void **state)
+{
+    (void)state;
+    struct spec_project p;
+    rich_project(&p);
+    struct spec_service *s = &p.services[0];
+    char base[COMPOSE_HASH_HEX + 1], h[COMPOSE_HASH_HEX + 1];
+    hash_of(&p, s, base);
+    _cleanup_(m87_json_freep) struct m87_json *bare = body_of(&p, s, NULL, &web1);
+    assert_null(J(bare, "HostConfig", "BlkioWeight"));
+    assert_null(J(bare, "HostConfig", "BlkioDeviceReadBps"));
+    assert_null(J(bare, "HostConfig", "VolumeDriver"));
+    struct spec_blkio_device wd = {.path = S("/dev/vda"), .value = 400};
+    struct spec_blkio_device rb = {.path = S("/dev/vda"), .value = 1048576};
+    s->blkio_weight = 300;
+    s->blkio[SPEC_BLKIO_WEIGHT_DEVICE] = (struct spec_blkio_devices){.v = &wd, .n = 1};
+    s->blkio[SPEC_BLKIO_READ_BPS] = (struct spec_blkio_devices){.v = &rb, .n = 1};
+    s->volume_driver = S("local");
+    _cleanup_(m87_json_freep) struct m87_json *doc = body_of(&p, s, NULL, &web1);
+    assert_jint(J(doc, "HostConfig", "BlkioWeight"), 300);
+    const struct m87_json *wdev = m87_json_at(J(doc, "HostConfig", "BlkioWeightDevice"), 0);
+    assert_jstr(m87_json_get(wdev, "Path"), "/dev/vda");
+    assert_jint(m87_json_get(wdev, "Weight"), 400);
+    const struct m87_json *rbps = m87_json_at(J(doc, "HostConfig", "BlkioDeviceReadBps"), 0);
+    assert_jint(m87_json_get(rbps, "Rate"), 1048576);
+    assert_null(J(doc, "HostConfig", "BlkioDeviceWriteIOps"));
+    assert_jstr(J(doc, "HostConfig", "VolumeDriver"), "local");
+    hash_of(&p, s, h);
+    assert_string_not_equal(base, h);
+    s->blkio_weight = SPEC_UNSET;
+    memset(s->blkio, 0, sizeof(s->blkio));
+    s->volume_driver = NULL;
+    project_release(&p);
+}
+
+/* annotations (1.43) and healthcheck.start_interval (1.44): in the body when set, and refused
+ * before anything is done on an older API, naming the daemon's version. */
+static void test_newer_api_fields(void **state)
+{
+    (void)state;
+    struct spec_project p;
+    rich_project(&p);
+    struct spec_service *s = &p.services[0];
+    struct m87_error *err = NULL;
+    assert_int_equal(compose_check_api(&p, NULL, "1.41", &err), 0);
+    m87_kvlist_set(&s->annotations, "com.example.b", "2");
+    m87_kvlist_set(&s->annotations, "com.example.a", "1");
+    assert_int_equal(compose_check_api(&p, NULL, "1.42", &err), -1);
+    assert_int_equal(m87_error_code(err), M87_E_VERSION);
+    _cleanup_free_ char *want1 = m87_xasprintf(
+        "service '%s': annotations needs Engine API 1.43, and dockerd speaks 1.42", s->name);
+    assert_string_equal(err->msg, want1);
+    m87_error_clear(&err);
+    assert_int_equal(compose_check_api(&p, NULL, "1.43", &err), 0);
+    bool selected[8] = {false};
+    assert_int_equal(compose_check_api(&p, selected, "1.41", &err), 0); /* not selected */
+    s->has_healthcheck = true;
+    s->healthcheck.start_interval_ns = 2000000000;
+    assert_int_equal(compose_check_api(&p, NULL, "1.43", &err), -1);
+    assert_non_null(strstr(err->msg, "healthcheck.start_interval needs Engine API 1.44, and "
+                                     "dockerd speaks 1.43"));
+    m87_error_clear(&err);
+    assert_int_equal(compose_check_api(&p, NULL, "1.45", &err), 0);
+    /* the body a 1.45 daemon gets */
+    struct compose_body_opts o45 = {.all_endpoints = true};
+    _cleanup_(m87_json_freep) struct m87_json *doc = body_of(&p, s, &o45, &web1);
+    assert_jstr(J(doc, "HostConfig", "Annotations", "com.example.a"), "1");
+    assert_jstr(J(doc, "HostConfig", "Annotations", "com.example.b"), "2");
+    assert_jint(J(doc, "Healthcheck", "StartInterval"), 2000000000);
+    m87_kvlist_release(&s->annotations);
+    s->healthcheck.start_interval_ns = SPEC_UNSET;
+    project_release(&p);
+}
+
+/* post_start and pre_stop are not in the body (they run through exec) but are in the hash:
+ * changing a hook recreates the container; a service without hooks keeps its old hash. */
+static void test_hash_covers_hooks(void **state)
+{
+    (void)state;
+    struct spec_project p;
+    rich_project(&p);
+    struct spec_service *s = &p.services[0];
+    char base[COMPOSE_HASH_HEX + 1], h[COMPOSE_HASH_HEX + 1], h2[COMPOSE_HASH_HEX + 1];
+    hash_of(&p, s, base);
+    _cleanup_free_ char *plain = compose_hash_input(&p, s, NULL);
+    assert_null(strstr(plain, "PostStart"));
+    struct spec_hook hook = {.user = S("root")};
+    m87_strv_init(&hook.command);
+    m87_strv_add(&hook.command, "sh");
+    m87_kvlist_init(&hook.environment);
+    s->post_start = &hook;
+    s->n_post_start = 1;
+    hash_of(&p, s, h);
+    assert_string_not_equal(base, h);
+    _cleanup_(m87_json_freep) struct m87_json *body = body_of(&p, s, NULL, &web1);
+    assert_null(J(body, "PostStart"));
+    m87_kvlist_set(&hook.environment, "K", "V");
+    hash_of(&p, s, h2);
+    assert_string_not_equal(h, h2);
+    s->post_start = NULL;
+    s->n_post_start = 0;
+    s->pre_stop = &hook;
+    s->n_pre_stop = 1;
+    hash_of(&p, s, h);
+    assert_string_not_equal(h, h2); /* the same hook as pre_stop is another hash */
+    s->pre_stop = NULL;
+    s->n_pre_stop = 0;
+    hash_of(&p, s, h);
+    assert_string_equal(base, h);
+    m87_strv_release(&hook.command);
+    m87_kvlist_release(&hook.environment);
+    project_release(&p);
+}
+
 static void test_body_volumes_from_and_links(void **state)
 {
     (void)state;
@@ -1280,6 +1397,9 @@ int main(void)
         cmocka_unit_test(test_body_endpoints),
         cmocka_unit_test(test_body_network_mode),
         cmocka_unit_test(test_body_kernel_fields),
+        cmocka_unit_test(test_hash_covers_hooks),
+        cmocka_unit_test(test_newer_api_fields),
+        cmocka_unit_test(test_body_blkio_and_volume_driver),
         cmocka_unit_test(test_body_volumes_from_and_links),
         cmocka_unit_test(test_body_device_requests),
         cmocka_unit_test(test_hash_stable_and_canonical),

@@ -25,6 +25,7 @@ struct spy {
     void *tctx;
     long timeouts[32];
     const char *content_types[32];
+    char *bodies[32]; /* copies, NULL for none */
     size_t n;
 };
 
@@ -35,6 +36,7 @@ static int spy_request(void *tctx, const struct engine_request *req, struct engi
     if (s->n < M87_ARRAY_LEN(s->timeouts)) {
         s->timeouts[s->n] = req->timeout_ms;
         s->content_types[s->n] = req->content_type;
+        s->bodies[s->n] = req->body ? m87_xstrndup(req->body, req->body_len) : NULL;
         s->n++;
     }
     return s->ops->request(s->tctx, req, resp, err);
@@ -44,6 +46,8 @@ static void spy_free(void *tctx)
 {
     struct spy *s = tctx;
     s->ops->free(s->tctx);
+    for (size_t i = 0; i < s->n; i++)
+        free(s->bodies[i]);
     free(s);
 }
 
@@ -181,6 +185,24 @@ static void test_inspect(void **state)
 
 /* ---- state changes -----------------------------------------------------------------------------
  */
+
+/* Settings dockerd accepted and dropped come back as the answer's Warnings. */
+static void test_create_warnings(void **state)
+{
+    (void)state;
+    struct m87_error *err = NULL;
+    _cleanup_(engine_client_freep) struct engine_client *c =
+        unit_replay_client("containers-create-warnings.txt", 0);
+    struct m87_strv warned;
+    m87_strv_init(&warned);
+    _cleanup_free_ char *id = NULL;
+    assert_ok(engine_container_create_warned(c, "m87fx-blkio", NULL, "{}", &id, &warned, &err),
+              &err);
+    assert_int_equal(warned.len, 2);
+    assert_non_null(strstr(warned.items[0], "Block I/O weight"));
+    assert_non_null(strstr(warned.items[1], "Weight-device discarded"));
+    m87_strv_release(&warned);
+}
 
 static void test_lifecycle(void **state)
 {
@@ -426,6 +448,14 @@ static void test_exec_run_tty(void **state)
     assert_int_equal(replay_left(c, spy), 0);
     /* the hijacked stream is read with no time bound */
     assert_int_equal(spy->timeouts[1], 0);
+    /* Privileged is sent only when asked for */
+    assert_null(strstr(spy->bodies[0], "Privileged"));
+    _cleanup_(engine_client_freep) struct engine_client *c3 =
+        spied_client("exec-run-tty.txt", 3, &spy);
+    cfg.privileged = true;
+    assert_ok(engine_exec_run(c3, "m87fx-web", &cfg, 1024, &out, &errout, &code, &err), &err);
+    assert_non_null(strstr(spy->bodies[0], "\"Privileged\":true"));
+    cfg.privileged = false;
 
     /* output past max_output stops the run */
     _cleanup_(engine_client_freep) struct engine_client *c2 =
@@ -476,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_inspect),
         cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_create_warnings),
         cmocka_unit_test(test_stop_default_timeout),
         cmocka_unit_test(test_wait),
         cmocka_unit_test(test_logs_tty),

@@ -74,6 +74,7 @@ static struct spec_service *svc_add(struct proj *x, const char *name, const char
     s->nano_cpus = s->cpu_shares = s->pids_limit = s->shm_size = SPEC_UNSET;
     s->healthcheck.interval_ns = s->healthcheck.timeout_ns = SPEC_UNSET;
     s->healthcheck.start_period_ns = s->healthcheck.retries = SPEC_UNSET;
+    s->healthcheck.start_interval_ns = s->blkio_weight = SPEC_UNSET;
     s->init = -1;
     s->stop_grace_ns = 2LL * 1000000000;
     if (script) {
