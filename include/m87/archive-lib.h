@@ -69,6 +69,18 @@ struct m87_archive_lib {
 #undef M87_ARCHIVE_LIB_MEMBER
 };
 
+/* archive_entry_set_mtime through the table (call this, never la->entry_set_mtime), with the type
+ * the library was built with rather than the declaration's: Debian 12's libarchive takes a time_t of a long on every architecture,
+ * while m87 builds armhf with _TIME_BITS=64, where the declaration's time_t is 64 bits and a
+ * call would pass the seconds in the wrong registers (a tar entry of 1700000000 got another
+ * time). */
+typedef void m87_archive_set_mtime_fn(struct archive_entry *e, long sec, long nsec);
+static inline void m87_archive_entry_set_mtime(const struct m87_archive_lib *la,
+                                               struct archive_entry *e, long sec)
+{
+    ((m87_archive_set_mtime_fn *)(void *)la->entry_set_mtime)(e, sec, 0);
+}
+
 /* The table of the process, loading M87_ARCHIVE_LIB_SONAME on the first call (thread-safe, at
  * most one attempt per process; the library stays loaded). Returns the same table on every
  * call, never to be freed, or NULL with M87_E_IO in *err when the library or one of its

@@ -224,7 +224,7 @@ static int write_entry(const struct m87_archive_lib *la, struct archive *a, cons
     la->entry_set_filetype(e, S_ISDIR(st.st_mode) ? AE_IFDIR : AE_IFREG);
     la->entry_set_perm(e, S_ISDIR(st.st_mode) || (st.st_mode & 0100) ? 0755 : 0644);
     la->entry_set_size(e, S_ISDIR(st.st_mode) ? 0 : st.st_size);
-    la->entry_set_mtime(e, 0, 0);
+    m87_archive_entry_set_mtime(la, e, 0);
     la->entry_set_uid(e, 0);
     la->entry_set_gid(e, 0);
     int r = la->write_header(a, e) == ARCHIVE_OK ? 0 : archive_fail(la, a, full, err);
