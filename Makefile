@@ -38,9 +38,10 @@ ifeq ($(origin AR),default)
 AR := $(CROSS)-ar
 endif
 PKG_CONFIG ?= PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS)/pkgconfig:/usr/share/pkgconfig pkg-config
-# the loader and libc under /usr/CROSS come with the cross compiler, the other libraries from
-# the :ARCH packages in /usr/lib/CROSS (qemu falls back to / for paths not under -L)
-RUN ?= qemu-$(QEMU_ARCH)-static -L /usr/$(CROSS)
+# No -L /usr/CROSS: the loader there (libc6-ARCH-cross, 2.36-8cross1) would load the libc.so.6
+# of libc6:ARCH (2.36-9+deb12u14) from /lib/CROSS, and a loader and libc of two builds crash
+# forked children. The :ARCH -dev packages bring libc6:ARCH with its own /lib loader.
+RUN ?= qemu-$(QEMU_ARCH)-static
 $(info m87: building for $(ARCH) ($(CC)) into $(BUILD)/)
 endif
 BUILD ?= build
