@@ -6,12 +6,48 @@
 #   make checkarch  every include and call against the layers of docs/design.md
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deps       install the Debian packages the build and the tests need (as root)
+#   make ARCH=arm64 (or armhf)        cross-build the programs and the unit tests into
+#                   build-ARCH/ with Debian's cross compiler and the :ARCH libraries
+#                   (scripts/install-cross.sh); `make ARCH=arm64 unit` runs them under qemu-user
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 DESTDIR ?=
+
+# Cross builds: Debian's cross compiler and its multiarch libraries (/usr/lib/TRIPLET), a build
+# directory of their own, and the tests run under qemu-user with that architecture's loader.
+# armhf gets the 64-bit time_t and off_t of glibc >= 2.34, as Debian's own 64-bit time
+# transition does: a device's clock runs past 2038.
+ARCH ?=
+ifeq ($(ARCH),arm64)
+CROSS := aarch64-linux-gnu
+QEMU_ARCH := aarch64
+else ifeq ($(ARCH),armhf)
+CROSS := arm-linux-gnueabihf
+QEMU_ARCH := arm
+ARCH_CFLAGS := -D_TIME_BITS=64 -D_FILE_OFFSET_BITS=64
+else ifneq ($(ARCH),)
+$(error ARCH=$(ARCH): only arm64 and armhf can be cross-built)
+endif
+ifneq ($(CROSS),)
+BUILD ?= build-$(ARCH)
+ifeq ($(origin CC),default)
+CC := $(CROSS)-gcc
+endif
+ifeq ($(origin AR),default)
+AR := $(CROSS)-ar
+endif
+PKG_CONFIG ?= PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS)/pkgconfig:/usr/share/pkgconfig pkg-config
+# No -L /usr/CROSS: the loader there (libc6-ARCH-cross, 2.36-8cross1) would load the libc.so.6
+# of libc6:ARCH (2.36-9+deb12u14) from /lib/CROSS, and a loader and libc of two builds crash
+# forked children. The :ARCH -dev packages bring libc6:ARCH with its own /lib loader.
+RUN ?= qemu-$(QEMU_ARCH)-static
+$(info m87: building for $(ARCH) ($(CC)) into $(BUILD)/)
+endif
 BUILD ?= build
 CC ?= cc
+PKG_CONFIG ?= pkg-config
+RUN ?=
 CFLAGS ?= -O2 -g
 PYTHON ?= /usr/bin/python3
 PYTEST_ARGS ?=
@@ -25,14 +61,14 @@ SAY =
 endif
 
 PKGS := libcurl yajl yaml-0.1 libarchive libmicrohttpd sqlite3 libcrypto
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # libarchive is dlopen()ed on first use (src/common/archive-lib.c), not linked: it costs every
 # process ~3 MB at start. Only tests that build archives themselves link it.
-PKG_LIBS := $(shell pkg-config --libs $(filter-out libarchive,$(PKGS)) 2>/dev/null)
-ARCHIVE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(filter-out libarchive,$(PKGS)) 2>/dev/null)
+ARCHIVE_LIBS := $(shell $(PKG_CONFIG) --libs libarchive 2>/dev/null)
 
 M87_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
-	-Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP
+	$(ARCH_CFLAGS) -Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP
 LDLIBS := -Wl,--as-needed $(PKG_LIBS) -lpthread
 
 # One archive per module. Each binary links only the modules its layer may use, in dependency
@@ -61,6 +97,10 @@ TOOLS := $(BUILD)/tests/tools/m87-faultproxy
 # keep test objects: they are not intermediates to throw away
 .SECONDARY:
 all: $(BINS)
+ifneq ($(CROSS),)
+# a cross build is for the device and for its unit tests under qemu
+all: $(UNIT_BINS)
+endif
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -70,7 +110,7 @@ define MODULE_LIB
 $(call mod_lib,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(call mod_srcs,$(1)))
 	@mkdir -p $$(dir $$@)
 	@rm -f $$@
-	$$(call SAY,AR,$$@)ar rcs $$@ $$^
+	$$(call SAY,AR,$$@)$$(AR) rcs $$@ $$^
 endef
 $(foreach m,$(MODULES),$(eval $(call MODULE_LIB,$(m))))
 
@@ -96,7 +136,7 @@ $(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/c/%.o $(BUILD)/tests/e2e/c/e2e-util.o $
 
 $(BUILD)/tests/tools/m87-faultproxy: tests/tools/faultproxy.c
 	@mkdir -p $(dir $@)
-	$(call SAY,CC,$<)$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(CFLAGS) -o $@ $<
+	$(call SAY,CC,$<)$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(ARCH_CFLAGS) $(CFLAGS) -o $@ $<
 
 BENCH_BINS := $(BUILD)/bench/server_load
 
@@ -108,8 +148,12 @@ bench: $(BENCH_BINS)
 
 tests: $(BINS) $(UNIT_BINS) $(E2E_C_BINS) $(TOOLS) $(BENCH_BINS)
 
+ifeq ($(CROSS),)
 unit: tests
-	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done
+else
+unit: $(BINS) $(UNIT_BINS)
+endif
+	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $(RUN) $$t; done
 
 # The end-to-end tests in E2E_JOBS processes (pytest-xdist), each with its own dockerd and
 # registry; a file's tests stay in one process. They mostly wait on dockerd, so two per core pay.
@@ -154,7 +198,7 @@ checksrc:
 		|| { echo "checksrc: banned function used"; exit 1; }
 
 clean:
-	rm -rf build build-asan build-logs
+	rm -rf build build-asan build-logs build-arm64 build-armhf
 
 # ---- fuzzing (libFuzzer, clang) ------------------------------------------------------------
 #   make fuzz FUZZ_SECONDS=60   each harness for FUZZ_SECONDS on a copy of its corpus; new inputs
