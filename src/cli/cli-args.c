@@ -10,6 +10,7 @@
 #include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/list.h"
+#include "m87/spec-selector.h"
 #include "m87/units.h"
 
 int cli_help(const char *help)
@@ -153,4 +154,17 @@ bool cli_wants_help(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return true;
     return false;
+}
+
+int cli_check_selector(const char *cmd, const char *select)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    struct spec_selector sel;
+
+    if (spec_selector_parse(select, &sel, &err) < 0) {
+        _cleanup_free_ char *q = m87_quote_excerpt(select, 80);
+        return cli_usage_error(cmd, "--select %s: %s", q, err->msg);
+    }
+    spec_selector_release(&sel);
+    return CLI_EXIT_OK;
 }

@@ -10,7 +10,6 @@
 #include "m87/json-write.h"
 #include "m87/json.h"
 #include "m87/list.h"
-#include "m87/spec-selector.h"
 
 static const char devices_help[] =
     "usage: m87 devices <command> [<args>]\n"
@@ -175,19 +174,6 @@ static bool print_devices(const char *device, const struct m87_json *doc)
 
 /* The selector is checked here with the server's own parser, so that a mistake is shown with its
  * column before anything is sent. */
-int cli_check_selector(const char *cmd, const char *select)
-{
-    _cleanup_error_ struct m87_error *err = NULL;
-    struct spec_selector sel;
-
-    if (spec_selector_parse(select, &sel, &err) < 0) {
-        _cleanup_free_ char *q = m87_quote_excerpt(select, 80);
-        return cli_usage_error(cmd, "--select %s: %s", q, err->msg);
-    }
-    spec_selector_release(&sel);
-    return CLI_EXIT_OK;
-}
-
 static int devices_list(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
 {
     _cleanup_error_ struct m87_error *err = NULL;

@@ -11,7 +11,6 @@
 #include "m87/error.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
-#include "m87/spec-selector.h"
 
 static const char fleets_help[] =
     "usage: m87 fleets <command> [<args>]\n"
@@ -119,12 +118,8 @@ static int fleets_add(const struct cli_ctx *ctx, const char *device, int argc, c
         return rc == 1 ? CLI_EXIT_OK : rc;
     if (select == NULL)
         return cli_usage_error("fleets add", "--select SELECTOR is required");
-    struct spec_selector sel;
-    if (spec_selector_parse(select, &sel, &err) < 0) {
-        _cleanup_free_ char *q = m87_quote_excerpt(select, 80);
-        return cli_usage_error("fleets add", "--select %s: %s", q, err->msg);
-    }
-    spec_selector_release(&sel);
+    if ((rc = cli_check_selector("fleets add", select)) != CLI_EXIT_OK)
+        return rc;
     struct m87_jw *w = m87_jw_new();
     m87_jw_obj_open(w);
     m87_jw_kstr(w, "name", argv[optind]);

@@ -305,7 +305,7 @@ int cli_sign_copy(const struct cli_ctx *ctx, const char *device, const char *src
 int cli_sign_session(const char *device, const char *body, char **signed_body);
 
 /* 0 when select is a label selector (m87/spec-selector.h); else the usage error printed for cmd,
- * with the column (cli-devices.c). */
+ * with the column (cli-args.c). */
 int cli_check_selector(const char *cmd, const char *select);
 
 /* ---- devices and deployments (cli-device.c) ------------------------------------------------ */
