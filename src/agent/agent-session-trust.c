@@ -73,27 +73,6 @@ static int remember_nonce(struct agent_daemon *d, const char *nonce, int64_t exp
     return rc;
 }
 
-/* NULL when sig, over payload, verifies with a trusted key; else why not (in *buf). */
-static const char *key_verdict(const struct agent_config *c, const char *key, const char *sig,
-                               const char *payload, char **buf)
-{
-    bool known = false;
-    for (size_t i = 0; i < c->n_trust_keys; i++) {
-        char id[M87_SIGN_KEY_ID_LEN + 1];
-        m87_sign_key_id(c->trust_keys[i], id);
-        if (strcmp(id, key) != 0)
-            continue;
-        known = true;
-        if (m87_sign_verify(c->trust_keys[i], payload, strlen(payload), sig))
-            return NULL;
-    }
-    if (!known)
-        return *buf = m87_xasprintf("signed with unknown key %.32s", key);
-    return *buf = m87_xasprintf("bad signature (key %s): not signed for this device, or the "
-                                "request was changed",
-                                key);
-}
-
 int agent_trust_session(struct agent_daemon *d, const struct m87_json *node, char **why)
 {
     _cleanup_error_ struct m87_error *err = NULL;
@@ -129,7 +108,8 @@ int agent_trust_session(struct agent_daemon *d, const struct m87_json *node, cha
         return -1;
     }
     char *buf = NULL;
-    if (key_verdict(d->cfg, key, text, payload, &buf)) {
+    if (agent_trust_key_verdict(d->cfg, key, payload, text,
+                                "not signed for this device, or the request was changed", &buf)) {
         *why = buf;
         return -1;
     }

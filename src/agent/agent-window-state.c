@@ -42,8 +42,9 @@ char *agent_window_time_text(time_t t)
     struct tm tm;
     char buf[32];
 
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* a time from a signature is the server's to choose: one gmtime cannot take is a number */
+    if (gmtime_r(&t, &tm) == NULL || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        return m87_xasprintf("%lld", (long long)t);
     return m87_xstrdup(buf);
 }
 

@@ -11,6 +11,7 @@
 #include "agent/config.h"
 #include "agent/daemon.h"
 #include "agent/trust.h"
+#include "agent/windows.h"
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/file.h"
@@ -89,16 +90,6 @@ static struct m87_json *load_seen(const struct agent_daemon *d)
     return doc;
 }
 
-static char *format_time(int64_t t)
-{
-    char buf[32];
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (!gmtime_r(&tt, &tm) || !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm))
-        return m87_xasprintf("%" PRId64, t);
-    return m87_xstrdup(buf);
-}
-
 int agent_trust_seen_check(struct agent_daemon *d, const char *deployment, int64_t number,
                            const char *hash, int64_t time, char **why)
 {
@@ -124,8 +115,8 @@ int agent_trust_seen_check(struct agent_daemon *d, const char *deployment, int64
     /* another deployment than the last taken: signed after it, so that an old one cannot come
      * back (activate signs anew) */
     if (strcmp(current, deployment) != 0 && time < newest) {
-        _cleanup_free_ char *a = format_time(time);
-        _cleanup_free_ char *b = format_time(newest);
+        _cleanup_free_ char *a = agent_window_time_text((time_t)time);
+        _cleanup_free_ char *b = agent_window_time_text((time_t)newest);
         *why =
             m87_xasprintf("signed at %s, before the revision this device took last (signed at "
                           "%s; a replay; sign it again with `m87 DEVICE deployment activate %s`)",

@@ -44,22 +44,30 @@ static const char *signature_verdict(struct agent_daemon *d, const struct agent_
                                          t->hash,
                                          m87_json_bool(m87_json_get(sig, "now"), false),
                                          m87_json_int(m87_json_get(sig, "time"), 0)};
-    bool known = false, good = false;
-    for (size_t i = 0; i < c->n_trust_keys && !good; i++) {
+    _cleanup_free_ char *payload = m87_sign_revision_payload(&f);
+    _cleanup_free_ char *bad = m87_xasprintf("not signed for this device (%s), this deployment "
+                                             "and revision number, or changed",
+                                             device);
+    return agent_trust_key_verdict(c, key, payload, text, bad, why_buf);
+}
+
+const char *agent_trust_key_verdict(const struct agent_config *c, const char *key,
+                                    const char *payload, const char *sig, const char *bad,
+                                    char **buf)
+{
+    bool known = false;
+    for (size_t i = 0; i < c->n_trust_keys; i++) {
         char id[M87_SIGN_KEY_ID_LEN + 1];
         m87_sign_key_id(c->trust_keys[i], id);
         if (strcmp(id, key) != 0)
             continue;
         known = true;
-        good = m87_sign_revision_verify(c->trust_keys[i], &f, text);
+        if (m87_sign_verify(c->trust_keys[i], payload, strlen(payload), sig))
+            return NULL;
     }
     if (!known)
-        return *why_buf = m87_xasprintf("signed with unknown key %.32s", key);
-    if (!good)
-        return *why_buf = m87_xasprintf("bad signature (key %s): not signed for this device "
-                                        "(%s), this deployment and revision number, or changed",
-                                        key, device);
-    return NULL;
+        return *buf = m87_xasprintf("signed with unknown key %.32s", key);
+    return *buf = m87_xasprintf("bad signature (key %s): %s", key, bad);
 }
 
 /* Why t may not be applied; NULL when it may. *why_buf holds a message built here. */

@@ -25,6 +25,12 @@ struct agent_daemon;
  * after logging and journaling a "target" report "refused" naming why (once per target: a repeat
  * is only paced). 0 without trusted keys. */
 int agent_trust_check(struct agent_daemon *d, struct agent_target *t);
+struct agent_config;
+/* NULL when sig (base64) over payload verifies with the trusted key whose id is key; else why not,
+ * in *buf (caller frees): "signed with unknown key KEY", or "bad signature (key KEY): BAD". */
+const char *agent_trust_key_verdict(const struct agent_config *c, const char *key,
+                                    const char *payload, const char *sig, const char *bad,
+                                    char **buf);
 /* Keep policy fields of t that trusted keys do not cover out of it: t's "now" is the signed one
  * and it has no windows. Called by agent_trust_check on a target it took. */
 int agent_trust_policy(struct agent_target *t, bool now, struct m87_error **err);

@@ -77,8 +77,7 @@ static int check_given_id(const struct m87_json *v, bool signed_, struct m87_err
     if (v == NULL && signed_)
         return m87_error_set(err, M87_E_INVAL, 0,
                              "id: a signed new deployment needs the id its signature names");
-    if (v && (s == NULL || strlen(s) != 10 || strncmp(s, "d-", 2) != 0 ||
-              strspn(s + 2, "0123456789abcdef") != 8))
+    if (v && (s == NULL || !srv_valid_deployment_id(s)))
         return m87_error_set(err, M87_E_INVAL, 0, "id: expected 'd-' and 8 lower-case hex digits");
     return 0;
 }

@@ -12,6 +12,7 @@
 #include "m87/spec-runspec.h"
 #include "server/api.h"
 #include "server/json.h"
+#include "server/util.h"
 
 #define MAX_ARGS 256
 #define MAX_ARG 4096
@@ -93,11 +94,6 @@ static int check_job(const struct m87_json *job, char **bundle, struct m87_error
     return 0;
 }
 
-static bool all_of(const char *s, size_t len, const char *set)
-{
-    return s && strlen(s) == len && strspn(s, set) == len;
-}
-
 /* "signature": {"key", "sig", "nonce", "expires"} (m87/spec-session.h): its form only; the
  * device checks it. */
 static int check_signature(const struct m87_json *v, struct m87_error **err)
@@ -107,9 +103,9 @@ static int check_signature(const struct m87_json *v, struct m87_error **err)
     static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
     int64_t expires = 0;
     if (m87_json_type(v) != M87_JSON_OBJECT || srv_json_only(v, "signature", fields, err) < 0 ||
-        !all_of(m87_json_str(m87_json_get(v, "key"), NULL), M87_SIGN_KEY_ID_LEN, hex) ||
-        !all_of(m87_json_str(m87_json_get(v, "sig"), NULL), M87_SIGN_SIG_TEXT_LEN, b64) ||
-        !all_of(m87_json_str(m87_json_get(v, "nonce"), NULL), SPEC_SESSION_NONCE_LEN, hex) ||
+        !srv_all_of(m87_json_str(m87_json_get(v, "key"), NULL), M87_SIGN_KEY_ID_LEN, hex) ||
+        !srv_all_of(m87_json_str(m87_json_get(v, "sig"), NULL), M87_SIGN_SIG_TEXT_LEN, b64) ||
+        !srv_all_of(m87_json_str(m87_json_get(v, "nonce"), NULL), SPEC_SESSION_NONCE_LEN, hex) ||
         !srv_json_is_int(m87_json_get(v, "expires"), &expires) || expires < 1) {
         m87_error_clear(err);
         return m87_error_set(err, M87_E_INVAL, 0,

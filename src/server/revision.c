@@ -16,6 +16,7 @@
 #include "server/request.h"
 #include "server/revision.h"
 #include "server/store-deployments.h"
+#include "server/util.h"
 
 #define SIGNATURE_HEADER "M87-Signature"
 
@@ -71,11 +72,6 @@ bool srv_rev_remove(struct spec_runspec *rs, const char *id)
     return spec_runspec_remove(rs, id);
 }
 
-static bool all_of(const char *s, size_t len, const char *set)
-{
-    return strlen(s) == len && strspn(s, set) == len;
-}
-
 /* A decimal integer of 1 to 18 digits, no sign, no leading zero. */
 static bool parse_count(const char *s, int64_t *out)
 {
@@ -100,10 +96,10 @@ int srv_req_signature(struct srv_req *r, struct srv_signature *s, struct m87_err
     if (strlen(text) > 300 ||
         sscanf(text, "%7s %79s %23s %23s %3s %39s %119s %1s", v, hash, rev, time, now, key, sig,
                extra) != 7 ||
-        strcmp(v, "v2") != 0 || !all_of(hash, M87_SHA256_HEX_LEN, hex) ||
+        strcmp(v, "v2") != 0 || !srv_all_of(hash, M87_SHA256_HEX_LEN, hex) ||
         !parse_count(rev, &s->revision) || s->revision < 1 || !parse_count(time, &s->time) ||
         s->time < 1 || (strcmp(now, "0") != 0 && strcmp(now, "1") != 0) ||
-        !all_of(key, M87_SIGN_KEY_ID_LEN, hex) || !all_of(sig, M87_SIGN_SIG_TEXT_LEN, b64))
+        !srv_all_of(key, M87_SIGN_KEY_ID_LEN, hex) || !srv_all_of(sig, M87_SIGN_SIG_TEXT_LEN, b64))
         return m87_error_set(err, M87_E_INVAL, 0,
                              SIGNATURE_HEADER ": expected 'v2 HASH REVISION TIME NOW KEYID "
                                               "SIGNATURE' (64 hex digits, a revision number, Unix "

@@ -48,6 +48,11 @@ bool srv_valid_hex64(const char *s)
     return true;
 }
 
+bool srv_all_of(const char *s, size_t len, const char *set)
+{
+    return s && strlen(s) == len && strspn(s, set) == len;
+}
+
 void srv_time_format(int64_t t, char out[32])
 {
     out[0] = '\0';

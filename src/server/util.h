@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* [a-z0-9][a-z0-9_.-]{0,62} */
@@ -13,6 +14,8 @@ bool srv_valid_device_name(const char *s);
 bool srv_valid_deployment_id(const char *s);
 /* 64 lower-case hex digits */
 bool srv_valid_hex64(const char *s);
+/* s (NULL: false) is len characters, each one of set */
+bool srv_all_of(const char *s, size_t len, const char *set);
 /* RFC 3339 UTC with seconds; t == 0 gives "" (callers write null instead). */
 void srv_time_format(int64_t t, char out[32]);
 int64_t srv_now(void);
