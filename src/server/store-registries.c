@@ -130,13 +130,18 @@ int srv_registry_for_device(struct srv_store *st, int64_t device_id, struct srv_
     struct m87_kvlist labels;
 
     m87_kvlist_init(&labels);
-    if (srv_labels_get(st, device_id, &labels, err) < 0 ||
-        srv_rows_by_id(st, SQL_REG_DEVICE, device_id, &srv_registry_row, &all, &total, err) < 0) {
-        m87_kvlist_release(&labels);
+    if (srv_rows_by_id(st, SQL_REG_DEVICE, device_id, &srv_registry_row, &all, &total, err) < 0)
+        return -1;
+    struct srv_registry *v = all;
+    /* every sync asks: the device's labels are read only when a selector needs them */
+    bool selectors = false;
+    for (size_t i = 0; i < total && !selectors; i++)
+        selectors = v[i].selector != NULL;
+    if (selectors && srv_labels_get(st, device_id, &labels, err) < 0) {
+        srv_registries_free(v, total);
         return -1;
     }
     /* in the query's order, the first entry of each host that applies is the device's */
-    struct srv_registry *v = all;
     size_t kept = 0;
     for (size_t i = 0; i < total; i++) {
         bool taken = kept > 0 && strcmp(v[kept - 1].host, v[i].host) == 0;
