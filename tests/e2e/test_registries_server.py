@@ -103,7 +103,8 @@ def test_registries_add_then_deploy_a_private_image(env, device, private, tmp_pa
     start_agent(dev, tmp_path)
     doc = wait_creds(dev, PASSWORD)
     assert doc["registries"] == [{"host": addr, "username": USER, "password": PASSWORD}]
-    assert "registry credentials from the server: %s" % addr in dev.agent.log()
+    # the agent logs the hosts once the file is written: wait for the line, not only the file
+    dev.agent.wait_log("registry credentials from the server: %s" % addr, 30)
 
     project = deploy_private(dev, ref)
     dev.wait_applied()
