@@ -22,6 +22,7 @@
 #define M87_SIGN_MAX_PEM (16u * 1024) /* bytes of a key file */
 #define M87_SIGN_SIG_TEXT_LEN 88      /* base64 of 64 bytes */
 #define M87_SIGN_REVISION_PREFIX "m87-revision-signature-v2\n"
+#define M87_SIGN_RELEASE_PREFIX "m87-fleet-release-signature-v1\n"
 
 /* A key pair (private: can sign) or a public key (can only verify). */
 struct m87_sign_key;
@@ -77,5 +78,24 @@ char *m87_sign_revision(const struct m87_sign_key *k, const struct m87_sign_revi
                         struct m87_error **err);
 bool m87_sign_revision_verify(const struct m87_sign_key *k,
                               const struct m87_sign_revision_fields *f, const char *sig);
+
+/* What a fleet release signature covers (docs/security.md, Fleets): the fleet, the release's
+ * number in it (an agent applies a fleet's releases only forward), the hash of the release's
+ * jobs alone (spec_revision_hash of a run spec holding just them) and when it was signed. One
+ * signature serves every member device: it names no device. */
+struct m87_sign_release_fields {
+    const char *fleet;
+    int64_t release;
+    const char *hash;
+    int64_t time;
+};
+
+/* The signed bytes: M87_SIGN_RELEASE_PREFIX then "fleet NAME\nrelease N\nhash HASH\ntime T\n".
+ * Caller frees. */
+char *m87_sign_release_payload(const struct m87_sign_release_fields *f);
+char *m87_sign_release(const struct m87_sign_key *k, const struct m87_sign_release_fields *f,
+                       struct m87_error **err);
+bool m87_sign_release_verify(const struct m87_sign_key *k, const struct m87_sign_release_fields *f,
+                             const char *sig);
 
 #endif

@@ -219,3 +219,23 @@ bool m87_sign_revision_verify(const struct m87_sign_key *k,
     _cleanup_free_ char *msg = m87_sign_revision_payload(f);
     return m87_sign_verify(k, msg, strlen(msg), sig);
 }
+
+char *m87_sign_release_payload(const struct m87_sign_release_fields *f)
+{
+    return m87_xasprintf("%sfleet %s\nrelease %" PRId64 "\nhash %s\ntime %" PRId64 "\n",
+                         M87_SIGN_RELEASE_PREFIX, f->fleet, f->release, f->hash, f->time);
+}
+
+char *m87_sign_release(const struct m87_sign_key *k, const struct m87_sign_release_fields *f,
+                       struct m87_error **err)
+{
+    _cleanup_free_ char *msg = m87_sign_release_payload(f);
+    return m87_sign(k, msg, strlen(msg), err);
+}
+
+bool m87_sign_release_verify(const struct m87_sign_key *k, const struct m87_sign_release_fields *f,
+                             const char *sig)
+{
+    _cleanup_free_ char *msg = m87_sign_release_payload(f);
+    return m87_sign_verify(k, msg, strlen(msg), sig);
+}

@@ -87,6 +87,34 @@ static void test_revision_fields_bound(void **state)
                               "\nnow 0\ntime 1700000000\n");
 }
 
+/* A fleet release signature binds the fleet, the number, the hash and the time; its text is
+ * not a revision's, so neither verifies as the other. */
+static void test_release_fields_bound(void **state)
+{
+    (void)state;
+    struct m87_error *err = NULL;
+    _cleanup_(m87_sign_key_freep) struct m87_sign_key *k = gen();
+    const struct m87_sign_release_fields rel = {"berlin", 4, REV.hash, 1700000000};
+    _cleanup_free_ char *sig = m87_sign_release(k, &rel, &err);
+    struct m87_sign_release_fields f;
+
+    assert_non_null(sig);
+    assert_true(m87_sign_release_verify(k, &rel, sig));
+    f = rel, f.fleet = "munich";
+    assert_false(m87_sign_release_verify(k, &f, sig));
+    f = rel, f.release = 3;
+    assert_false(m87_sign_release_verify(k, &f, sig));
+    f = rel, f.hash = "00";
+    assert_false(m87_sign_release_verify(k, &f, sig));
+    f = rel, f.time = rel.time + 1;
+    assert_false(m87_sign_release_verify(k, &f, sig));
+    assert_false(m87_sign_revision_verify(k, &REV, sig));
+    _cleanup_free_ char *text = m87_sign_release_payload(&rel);
+    assert_string_equal(text, "m87-fleet-release-signature-v1\nfleet berlin\nrelease 4\nhash "
+                              "3242ec69ac967604857b8c6c9100b061ff74fd25f82e5a7e76a7358aac71215b"
+                              "\ntime 1700000000\n");
+}
+
 static void test_wrong_key_fails(void **state)
 {
     (void)state;
@@ -144,8 +172,11 @@ static void test_pem_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_flipped_bit_fails),
-        cmocka_unit_test(test_wrong_key_fails), cmocka_unit_test(test_revision_fields_bound),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_flipped_bit_fails),
+        cmocka_unit_test(test_release_fields_bound),
+        cmocka_unit_test(test_wrong_key_fails),
+        cmocka_unit_test(test_revision_fields_bound),
         cmocka_unit_test(test_pem_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
