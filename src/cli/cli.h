@@ -48,6 +48,8 @@ int cli_cmd_fleets(int argc, char **argv);
  * of its "fleets_left" (the answer of a change of the device's labels), on stdout. */
 void cli_print_fleet_moves(const char *device, const struct m87_json *doc);
 int cli_cmd_deployment(const char *device, int argc, char **argv);
+/* `m87 DEVICE status [--quiet|--short|--json]` (cli-device-status.c). */
+int cli_cmd_status(const char *device, int argc, char **argv);
 int cli_cmd_deploy(const char *device, int argc, char **argv);
 int cli_cmd_undeploy(const char *device, int argc, char **argv);
 int cli_cmd_window(const char *device, int argc, char **argv);

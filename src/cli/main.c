@@ -22,6 +22,10 @@ static const struct m87_command commands[] = {
 
 /* `m87 DEVICE COMMAND ...` */
 static const struct m87_command device_commands[] = {
+    {.name = "status",
+     .scoped_fn = cli_cmd_status,
+     .summary = "is the device healthy (exit 0) or not (1): for health gates",
+     .args = "[--quiet|--short|--json]"},
     {.name = "deployment",
      .scoped_fn = cli_cmd_deployment,
      .summary = "manage the device's deployments",
