@@ -140,9 +140,10 @@ $(BUILD)/tests/tools/m87-faultproxy: tests/tools/faultproxy.c
 
 BENCH_BINS := $(BUILD)/bench/server_load
 
-$(BUILD)/bench/%: bench/%.c $(ALL_LIBS)
+# the load tools share their connections and loop (bench/loadgen.c)
+$(BUILD)/bench/%: bench/%.c bench/loadgen.c bench/loadgen.h $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(call SAY,LINK,$@)$(CC) $(M87_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LDLIBS)
+	$(call SAY,LINK,$@)$(CC) $(M87_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< bench/loadgen.c $(ALL_LIBS) $(LDLIBS)
 
 bench: $(BENCH_BINS)
 
