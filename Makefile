@@ -138,7 +138,7 @@ $(BUILD)/tests/tools/m87-faultproxy: tests/tools/faultproxy.c
 	@mkdir -p $(dir $@)
 	$(call SAY,CC,$<)$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(ARCH_CFLAGS) $(CFLAGS) -o $@ $<
 
-BENCH_BINS := $(BUILD)/bench/server_load
+BENCH_BINS := $(BUILD)/bench/server_load $(BUILD)/bench/fleet_sim
 
 # the load tools share their connections and loop (bench/loadgen.c)
 $(BUILD)/bench/%: bench/%.c bench/loadgen.c bench/loadgen.h $(ALL_LIBS)
