@@ -60,7 +60,7 @@ Q :=
 SAY =
 endif
 
-PKGS := libcurl yajl yaml-0.1 libarchive libmicrohttpd sqlite3 libcrypto nettle
+PKGS := libcurl yajl yaml-0.1 libarchive libmicrohttpd sqlite3 libcrypto nettle gnutls
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # libarchive is dlopen()ed on first use (src/common/archive-lib.c), not linked: it costs every
 # process ~3 MB at start. Only tests that build archives themselves link it.
