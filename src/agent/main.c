@@ -30,13 +30,14 @@ static const struct m87_program program = {
 
 /* libcurl's global init, made once here rather than by the first curl_easy_init().
  *
- * Debian's libcurl links libssh2 (scp://, sftp://: never used here, the agent's handles allow
- * http and https only), and curl's global init calls libssh2_init(0), which initialises libcrypto:
- * its configuration file and providers, about 1.7 MB of resident pages an idle agent would keep
- * for nothing, as its TLS is GnuTLS (docs/agent.md, Footprint). libssh2 sets up its crypto only
- * in its first init and only when that one does not say LIBSSH2_INIT_NO_CRYPTO: the agent makes
- * that first init. libssh2 is libcurl's dependency, not ours, so it is found by name; a libcurl
- * without it leaves nothing to do. */
+ * Debian's libcurl links libssh2 (scp://, sftp://: never used here: the server's handles allow
+ * http and https only, the engine's URLs are http on its socket), and curl's global init calls
+ * libssh2_init(0), which initialises libcrypto: its configuration file and providers, about
+ * 1.7 MB of resident pages an idle agent would keep for nothing, as its TLS is GnuTLS
+ * (docs/agent.md, Footprint). libssh2 sets up its crypto only in its first init and only when
+ * that one does not say LIBSSH2_INIT_NO_CRYPTO: the agent makes that first init. libssh2 is
+ * libcurl's dependency, not ours, so it is found by name; a libcurl without it leaves nothing
+ * to do. */
 static int global_init(void)
 {
     int (*ssh2_init)(int) = NULL;
