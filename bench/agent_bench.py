@@ -19,8 +19,14 @@ Measured, in this order:
    of one process of the apply tree (VmHWM), and the peak of the tree's summed RSS and PSS at
    one sample (RSS counts the pages a forked child shares with the daemon once per process;
    PSS splits them).
-2. Idle: with that deployment applied and nothing queued, the daemon's VmRSS, and Pss and
-   Private_Clean + Private_Dirty from /proc/PID/smaps_rollup.
+2. Idle: with that deployment applied and nothing queued, the daemon's Rss, Pss, Anonymous
+   and Private_Clean + Private_Dirty from /proc/PID/smaps_rollup, side by side, and the
+   mappings holding the most resident pages (/proc/PID/smaps summed per file: the program, each
+   shared library, [heap], [anon], [stack]) with their Rss, Pss and Anonymous. Rss counts every
+   page mapped, also the pages of a library that other processes share; Pss splits those among
+   the processes mapping them, so it depends on what else runs on the machine; Anonymous is
+   the memory only this process can own (heap, stacks, the pages of a library's data that the
+   loader's relocations wrote).
 3. Bytes on the wire for an idle device: the proxy's byte counters (TCP payload both ways:
    HTTP requests, answers, headers; no TCP/IP/TLS framing) over --idle-seconds with the
    daemon's default 60 s long-poll, extrapolated to an hour, counted from 40 s after the
@@ -31,7 +37,9 @@ Measured, in this order:
    from `m87 deploy` returning to the daemon's `applying revision` log line (seen by polling
    the log every 2 ms) and to the `time` of the first report the device journaled for that
    revision (its clock is this machine's).
-5. The size of build/bin/m87-agent, and of a copy stripped with `strip`.
+5. The size of build/bin/m87-agent, and of a copy stripped with `strip`; the same for the ARM
+   builds in build-arm64/ and build-armhf/ (`make ARCH=arm64`, `make ARCH=armhf`) when they
+   are there, stripped with the cross toolchain's strip; absent builds are named in a note.
 
 This is a measurement, not a test: nothing is asserted; the table shows the targets.
 """
@@ -64,6 +72,7 @@ QUIET = '["sh", "-c", "trap \'exit 0\' TERM; sleep 86400 & wait"]'
 PROJECT = "benchstack"
 KIB = 1024
 SETTLE_S = 40
+MAPPINGS_SHOWN = 16
 
 
 # ---------------------------------------------------------------- /proc
@@ -95,7 +104,31 @@ def smaps_rollup_kib(pid):
     except OSError:
         return None
     return {"Rss": vals.get("Rss", 0), "Pss": vals.get("Pss", 0),
+            "Anonymous": vals.get("Anonymous", 0),
             "Private": vals.get("Private_Clean", 0) + vals.get("Private_Dirty", 0)}
+
+
+def smaps_mappings_kib(pid):
+    """[(name, Rss, Pss, Anonymous)] in kB from /proc/PID/smaps, summed per mapped file (its
+    base name) or kind of anonymous mapping ([heap], [stack], [anon]), most Rss first."""
+    per = {}
+    cur = None
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                parts = line.split()
+                if not parts:
+                    continue
+                if not parts[0].endswith(":"):  # a mapping's header: range perms off dev inode
+                    name = os.path.basename(parts[5]) if len(parts) > 5 else "[anon]"
+                    cur = per.setdefault(name, [0, 0, 0])
+                elif cur is not None and len(parts) >= 2 and parts[1].isdigit():
+                    key = parts[0][:-1]
+                    if key in ("Rss", "Pss", "Anonymous"):
+                        cur[("Rss", "Pss", "Anonymous").index(key)] += int(parts[1])
+    except OSError:
+        return []
+    return sorted(((n, v[0], v[1], v[2]) for n, v in per.items()), key=lambda r: -r[1])
 
 
 def children(pid):
@@ -272,8 +305,9 @@ def measure_idle_memory(dev):
     pid = dev.agent.proc.pid
     st = status_kib(pid, "VmRSS")
     sm = smaps_rollup_kib(pid)
-    return {"idle_rss_kib": st["VmRSS"], "idle_pss_kib": sm["Pss"],
-            "idle_private_kib": sm["Private"]}
+    return {"idle_rss_kib": sm["Rss"], "idle_vmrss_kib": st["VmRSS"], "idle_pss_kib": sm["Pss"],
+            "idle_anon_kib": sm["Anonymous"], "idle_private_kib": sm["Private"],
+            "idle_mappings": smaps_mappings_kib(pid)}
 
 
 def syncs_logged(server):
@@ -321,12 +355,35 @@ def measure_reaction(dev, env, n, deploys):
     return {"reaction_log_ms": log_ms, "reaction_report_ms": report_ms}
 
 
-def binary_sizes():
+def stripped_size(path, strip):
     with tempfile.TemporaryDirectory() as d:
         copy = os.path.join(d, "m87-agent")
-        shutil.copy(AGENT, copy)
-        subprocess.run(["strip", copy], check=True)
-        return {"binary_bytes": os.path.getsize(AGENT), "stripped_bytes": os.path.getsize(copy)}
+        shutil.copy(path, copy)
+        subprocess.run([strip, copy], check=True)
+        return os.path.getsize(copy)
+
+
+# the cross builds of `make ARCH=...` (Makefile) and the strip of their toolchain
+ARM_BUILDS = (("arm64", "build-arm64", "aarch64-linux-gnu-strip"),
+              ("armhf", "build-armhf", "arm-linux-gnueabihf-strip"))
+
+
+def binary_sizes():
+    out = {"binary_bytes": os.path.getsize(AGENT), "stripped_bytes": stripped_size(AGENT, "strip"),
+           "arm": {}, "arm_notes": []}
+    for arch, build, strip in ARM_BUILDS:
+        path = ROOT / build / "bin" / "m87-agent"
+        if not path.exists():
+            out["arm_notes"].append("%s: no %s (build it with `make ARCH=%s`)" % (
+                arch, path.relative_to(ROOT), arch))
+            continue
+        if not shutil.which(strip):
+            out["arm_notes"].append("%s: %s is not installed (scripts/install-cross.sh)" % (
+                arch, strip))
+            continue
+        out["arm"][arch] = {"binary_bytes": os.path.getsize(path),
+                            "stripped_bytes": stripped_size(path, strip)}
+    return out
 
 
 # ---------------------------------------------------------------- output
@@ -338,10 +395,11 @@ def kib(v):
 
 def table(r):
     rows = [
-        ("agent idle VmRSS (after a %d-service apply)" % r["services"], kib(r["idle_rss_kib"]),
-         ""),
-        ("agent idle Pss / Private (smaps_rollup)", "%s / %s" % (kib(r["idle_pss_kib"]),
-                                                               kib(r["idle_private_kib"])), ""),
+        ("agent idle RSS (after a %d-service apply)" % r["services"], kib(r["idle_rss_kib"]),
+         "<= 6 MiB"),
+        ("agent idle PSS", kib(r["idle_pss_kib"]), "<= 4 MiB"),
+        ("agent idle Anonymous / Private (smaps_rollup)", "%s / %s" % (
+            kib(r["idle_anon_kib"]), kib(r["idle_private_kib"])), ""),
         ("daemon peak RSS during the %d-service apply" % r["services"],
          kib(r["daemon_peak_rss_kib"]), ""),
         ("apply tree: largest process peak RSS", kib(r["apply_proc_peak_rss_kib"]), ""),
@@ -350,6 +408,11 @@ def table(r):
                       kib(r["apply_tree_peak_pss_sum_kib"])), ""),
         ("m87-agent binary, stripped (unstripped)", "%d KiB (%d KiB)" % (
             r["stripped_bytes"] // KIB, r["binary_bytes"] // KIB), ""),
+    ] + [
+        ("m87-agent %s binary, stripped (unstripped)" % arch, "%d KiB (%d KiB)" % (
+            s["stripped_bytes"] // KIB, s["binary_bytes"] // KIB), "")
+        for arch, s in sorted(r["arm"].items())
+    ] + [
         ("idle device, bytes on the wire per hour", "%.1f KB" % (r["idle_bytes_per_hour"] / 1000),
          "< 20 KB"),
         ("  measured: bytes up / down, syncs, new connections", "%d / %d in %ds, %d, %d" % (
@@ -366,6 +429,16 @@ def table(r):
     w1 = max(len(x[1]) for x in rows)
     lines = ["%-*s  %-*s  %s" % (w0, "measure", w1, "value", "target")]
     lines += ["%-*s  %-*s  %s" % (w0, a, w1, b, c) for a, b, c in rows]
+    lines += ["note: %s" % n for n in r["arm_notes"]]
+    lines += ["", "idle agent, resident pages per mapping (/proc/PID/smaps, KiB):",
+              "%-28s %7s %7s %9s" % ("mapping", "Rss", "Pss", "Anonymous")]
+    shown = r["idle_mappings"][:MAPPINGS_SHOWN]
+    rest = r["idle_mappings"][MAPPINGS_SHOWN:]
+    lines += ["%-28s %7d %7d %9d" % (n[:28], rss, pss, anon) for n, rss, pss, anon in shown]
+    if rest:
+        lines.append("%-28s %7d %7d %9d" % (
+            "%d more mappings" % len(rest), sum(x[1] for x in rest), sum(x[2] for x in rest),
+            sum(x[3] for x in rest)))
     return "\n".join(lines)
 
 

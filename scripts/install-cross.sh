@@ -8,7 +8,7 @@ set -eu
 ARCHES="arm64 armhf"
 TOOLS="gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user-static pkg-config"
 LIBS="libc6-dev libcurl4-openssl-dev libyajl-dev libyaml-dev libarchive-dev libmicrohttpd-dev
-libsqlite3-dev libssl-dev libcmocka-dev"
+libsqlite3-dev libssl-dev libcmocka-dev libcurl3-gnutls nettle-dev libgnutls28-dev"
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

@@ -6,7 +6,7 @@ set -eu
 PACKAGES="
 build-essential pkg-config git ca-certificates
 libcurl4-openssl-dev libyajl-dev libyaml-dev libarchive-dev libmicrohttpd-dev
-libsqlite3-dev sqlite3 libssl-dev
+libsqlite3-dev sqlite3 libssl-dev libcurl3-gnutls nettle-dev libgnutls28-dev
 libcmocka-dev python3 python3-pytest python3-pytest-xdist
 docker.io docker-registry busybox-static docker-compose apache2-utils
 iproute2 iptables procps time valgrind clang-format

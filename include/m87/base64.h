@@ -10,6 +10,9 @@
 
 #include "m87/error.h"
 
+/* Standard, padded base64 (RFC 4648 section 4). Caller frees. */
+char *m87_base64_encode(const void *data, size_t len);
+
 /* Encode with OpenSSL and map to the URL-safe alphabet. Caller frees. */
 char *m87_base64url_encode(const void *data, size_t len);
 

@@ -1,7 +1,7 @@
-/* Hashing and secrets over libcrypto and the kernel: streaming and one-shot SHA-256 as lower-case
+/* Hashing and secrets over nettle and the kernel: streaming and one-shot SHA-256 as lower-case
  * hex, bytes from the CSPRNG, and a constant-time comparison.
  *
- * Contract: only memory can make libcrypto fail here, and that aborts (m87_oom()); the functions
+ * Contract: only memory can make hashing fail here, and that aborts (m87_oom()); the functions
  * that reach outside the process (a file, getrandom) return -1 with M87_E_IO.
  */
 #ifndef M87_HASH_H
@@ -14,7 +14,7 @@
 
 #define M87_SHA256_HEX_LEN 64
 
-/* Streaming SHA-256 over libcrypto. Only memory can make libcrypto fail here: m87_oom(). */
+/* Streaming SHA-256 over nettle. Only memory can make it fail here: m87_oom(). */
 struct m87_sha256;
 struct m87_sha256 *m87_sha256_new(void);
 void m87_sha256_update(struct m87_sha256 *h, const void *data, size_t len);

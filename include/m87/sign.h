@@ -1,4 +1,4 @@
-/* Ed25519 signatures over libcrypto, part of the common module (src/common/sign.c): the keys
+/* Ed25519 signatures over GnuTLS, part of the common module (src/common/sign.c): the keys
  * that sign revisions (the m87 CLI) and check them (the agent's --trust), and the bytes a
  * revision signature covers.
  *
@@ -33,7 +33,7 @@ static inline void m87_sign_key_freep(struct m87_sign_key **k)
     m87_sign_key_free(*k);
 }
 
-/* A new random key pair. Caller frees. NULL with M87_E_INTERNAL when libcrypto fails. */
+/* A new random key pair. Caller frees. NULL with M87_E_INTERNAL when GnuTLS fails. */
 struct m87_sign_key *m87_sign_key_generate(struct m87_error **err);
 
 /* A key from PEM text: a private key when private is true (the public half is derived), else a

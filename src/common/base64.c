@@ -1,4 +1,5 @@
-/* Base64 through OpenSSL: URL-safe padded encoding, standard padded decoding. */
+/* Base64 through OpenSSL's encoder and decoder, pure functions that leave the library
+ * uninitialised: standard and URL-safe padded encoding, standard padded decoding. */
 #include <limits.h>
 #include <openssl/evp.h>
 #include <stdbool.h>
@@ -7,15 +8,21 @@
 #include "m87/alloc.h"
 #include "m87/base64.h"
 
-char *m87_base64url_encode(const void *data, size_t len)
+char *m87_base64_encode(const void *data, size_t len)
 {
     size_t out_len = 4 * ((len + 2) / 3);
     char *out = m87_xmalloc(out_len + 1);
-    /* EVP_EncodeBlock takes an int length: callers encode small auth blobs only */
+    /* EVP_EncodeBlock takes an int length: callers encode small auth blobs and signatures only */
     int n = EVP_EncodeBlock((unsigned char *)out, data, (int)len);
     if (n < 0)
         m87_oom();
     out[n] = '\0';
+    return out;
+}
+
+char *m87_base64url_encode(const void *data, size_t len)
+{
+    char *out = m87_base64_encode(data, len);
     for (char *p = out; *p; p++) {
         if (*p == '+')
             *p = '-';

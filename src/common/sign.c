@@ -1,12 +1,17 @@
-/* Ed25519 keys and signatures over libcrypto's EVP interface. */
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
+/* Ed25519 keys and signatures over GnuTLS's abstract key interface.
+ *
+ * GnuTLS rather than libcrypto: the agent's libcurl (the GnuTLS flavour) already loads and
+ * initialises it, while libcrypto's first key would load OpenSSL's configuration and providers,
+ * about 1.7 MB of resident pages that an agent with --trust would keep (docs/agent.md,
+ * Footprint). The PEM forms are the same: PKCS#8 and SubjectPublicKeyInfo (RFC 8410). */
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <inttypes.h>
 #include <string.h>
 
 #include "m87/alloc.h"
+#include "m87/base64.h"
 #include "m87/error.h"
 #include "m87/file.h"
 #include "m87/hash.h"
@@ -14,48 +19,69 @@
 
 #define SIG_LEN 64
 #define RAW_KEY_LEN 32
+#define SIGN_ALGO GNUTLS_SIGN_EDDSA_ED25519
 
 struct m87_sign_key {
-    EVP_PKEY *pkey;
-    bool private;
+    gnutls_pubkey_t pub;
+    gnutls_privkey_t priv; /* NULL for a public key */
 };
 
 void m87_sign_key_free(struct m87_sign_key *k)
 {
     if (k == NULL)
         return;
-    EVP_PKEY_free(k->pkey);
+    gnutls_pubkey_deinit(k->pub);
+    if (k->priv)
+        gnutls_privkey_deinit(k->priv);
     free(k);
 }
 
-static struct m87_sign_key *wrap(EVP_PKEY *pkey, bool private)
+/* GnuTLS fails on memory only when it cannot allocate the handle itself */
+static void gt_check(int rc)
+{
+    if (rc < 0)
+        m87_oom();
+}
+
+static struct m87_sign_key *key_new(bool private)
 {
     struct m87_sign_key *k = m87_xcalloc(1, sizeof(*k));
-    k->pkey = pkey;
-    k->private = private;
+    gt_check(gnutls_pubkey_init(&k->pub));
+    if (private)
+        gt_check(gnutls_privkey_init(&k->priv));
     return k;
+}
+
+/* The public half of k->priv into k->pub. */
+static int derive_public(struct m87_sign_key *k)
+{
+    return gnutls_pubkey_import_privkey(k->pub, k->priv, 0, 0);
 }
 
 struct m87_sign_key *m87_sign_key_generate(struct m87_error **err)
 {
-    EVP_PKEY *pkey = NULL;
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
-
-    if (ctx == NULL || EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_keygen(ctx, &pkey) <= 0) {
-        EVP_PKEY_CTX_free(ctx);
-        ERR_clear_error();
-        m87_error_set(err, M87_E_INTERNAL, 0, "generate an ed25519 key: libcrypto failed");
+    struct m87_sign_key *k = key_new(true);
+    if (gnutls_privkey_generate2(k->priv, GNUTLS_PK_EDDSA_ED25519, 256, 0, NULL, 0) < 0 ||
+        derive_public(k) < 0) {
+        m87_sign_key_free(k);
+        m87_error_set(err, M87_E_INTERNAL, 0, "generate an ed25519 key: gnutls failed");
         return NULL;
     }
-    EVP_PKEY_CTX_free(ctx);
-    return wrap(pkey, true);
+    return k;
 }
 
-/* A passphrase is never asked for: an encrypted key fails to load. */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
+/* A passphrase is never asked for (no PIN callback, no password): an encrypted key fails. */
+static int import_pem(struct m87_sign_key *k, const char *pem, size_t len)
 {
-    (void)buf, (void)size, (void)rwflag, (void)u;
-    return 0;
+    const gnutls_datum_t data = {(unsigned char *)pem, (unsigned int)len};
+    int rc = k->priv ? gnutls_privkey_import_x509_raw(k->priv, &data, GNUTLS_X509_FMT_PEM, NULL,
+                                                      GNUTLS_PKCS_PLAIN)
+                     : gnutls_pubkey_import(k->pub, &data, GNUTLS_X509_FMT_PEM);
+    if (rc >= 0 && k->priv)
+        rc = derive_public(k);
+    if (rc >= 0 && gnutls_pubkey_get_pk_algorithm(k->pub, NULL) != GNUTLS_PK_EDDSA_ED25519)
+        rc = -1;
+    return rc;
 }
 
 struct m87_sign_key *m87_sign_key_from_pem(const char *pem, size_t len, bool private,
@@ -65,20 +91,14 @@ struct m87_sign_key *m87_sign_key_from_pem(const char *pem, size_t len, bool pri
         m87_error_set(err, M87_E_TOOBIG, 0, "%s: too large for a key", what);
         return NULL;
     }
-    BIO *bio = BIO_new_mem_buf(pem, (int)len);
-    if (bio == NULL)
-        m87_oom();
-    EVP_PKEY *pkey = private ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)
-                             : PEM_read_bio_PUBKEY(bio, NULL, no_passphrase, NULL);
-    BIO_free(bio);
-    ERR_clear_error();
-    if (pkey == NULL || EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) {
-        EVP_PKEY_free(pkey);
+    struct m87_sign_key *k = key_new(private);
+    if (import_pem(k, pem, len) < 0) {
+        m87_sign_key_free(k);
         m87_error_set(err, M87_E_PARSE, 0, "%s: not an Ed25519 %s key in PEM", what,
                       private ? "private" : "public");
         return NULL;
     }
-    return wrap(pkey, private);
+    return k;
 }
 
 struct m87_sign_key *m87_sign_key_load(const char *path, bool private, struct m87_error **err)
@@ -92,93 +112,90 @@ struct m87_sign_key *m87_sign_key_load(const char *path, bool private, struct m8
     return m87_sign_key_from_pem(pem, len, private, what, err);
 }
 
-static char *bio_text(BIO *bio, int ok)
+/* GnuTLS's datum as our string; the datum is freed. */
+static char *datum_text(gnutls_datum_t *d, int rc)
 {
-    char *data = NULL;
-    long n = ok ? BIO_get_mem_data(bio, &data) : -1;
-    char *text = n > 0 ? m87_xstrndup(data, (size_t)n) : NULL;
-
-    BIO_free(bio);
-    if (text == NULL) /* writing PEM to memory fails only when libcrypto cannot allocate */
+    if (rc < 0) /* writing PEM to memory fails only when gnutls cannot allocate */
         m87_oom();
+    char *text = m87_xstrndup((const char *)d->data, d->size);
+    gnutls_free(d->data);
     return text;
 }
 
 char *m87_sign_key_private_pem(const struct m87_sign_key *k)
 {
-    if (!k->private)
+    if (k->priv == NULL)
         return NULL;
-    BIO *bio = BIO_new(BIO_s_mem());
-    if (bio == NULL)
-        m87_oom();
-    int ok = PEM_write_bio_PKCS8PrivateKey(bio, k->pkey, NULL, NULL, 0, NULL, NULL);
-    return bio_text(bio, ok);
+    gnutls_x509_privkey_t x509 = NULL;
+    gnutls_datum_t out = {NULL, 0};
+    gt_check(gnutls_privkey_export_x509(k->priv, &x509));
+    int rc =
+        gnutls_x509_privkey_export2_pkcs8(x509, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &out);
+    gnutls_x509_privkey_deinit(x509);
+    return datum_text(&out, rc);
 }
 
 char *m87_sign_key_public_pem(const struct m87_sign_key *k)
 {
-    BIO *bio = BIO_new(BIO_s_mem());
-    if (bio == NULL)
-        m87_oom();
-    int ok = PEM_write_bio_PUBKEY(bio, k->pkey);
-    return bio_text(bio, ok);
+    gnutls_datum_t out = {NULL, 0};
+    int rc = gnutls_pubkey_export2(k->pub, GNUTLS_X509_FMT_PEM, &out);
+    return datum_text(&out, rc);
 }
 
 void m87_sign_key_id(const struct m87_sign_key *k, char out[M87_SIGN_KEY_ID_LEN + 1])
 {
-    unsigned char raw[RAW_KEY_LEN];
-    size_t len = sizeof(raw);
+    gnutls_ecc_curve_t curve;
+    gnutls_datum_t raw = {NULL, 0};
     char hex[M87_SHA256_HEX_LEN + 1];
 
-    if (EVP_PKEY_get_raw_public_key(k->pkey, raw, &len) <= 0)
-        m87_oom(); /* an Ed25519 key always has its raw form */
-    m87_sha256_hex(raw, len, hex);
+    /* an Ed25519 key always has its raw form, x */
+    if (gnutls_pubkey_export_ecc_raw2(k->pub, &curve, &raw, NULL, 0) < 0 || raw.size != RAW_KEY_LEN)
+        m87_oom();
+    m87_sha256_hex(raw.data, raw.size, hex);
+    gnutls_free(raw.data);
     memcpy(out, hex, M87_SIGN_KEY_ID_LEN);
     out[M87_SIGN_KEY_ID_LEN] = '\0';
 }
 
 bool m87_sign_key_is_private(const struct m87_sign_key *k)
 {
-    return k->private;
+    return k->priv != NULL;
 }
 
 char *m87_sign(const struct m87_sign_key *k, const void *msg, size_t len, struct m87_error **err)
 {
-    unsigned char sig[SIG_LEN];
-    size_t sig_len = sizeof(sig);
-
-    if (!k->private) {
+    if (k->priv == NULL) {
         m87_error_set(err, M87_E_INVAL, 0, "sign: a public key cannot sign");
         return NULL;
     }
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (ctx == NULL)
-        m87_oom();
-    int ok = EVP_DigestSignInit(ctx, NULL, NULL, NULL, k->pkey) > 0 &&
-             EVP_DigestSign(ctx, sig, &sig_len, msg, len) > 0 && sig_len == SIG_LEN;
-    EVP_MD_CTX_free(ctx);
-    if (!ok) {
-        ERR_clear_error();
-        m87_error_set(err, M87_E_INTERNAL, 0, "sign: libcrypto failed");
+    if (len > UINT32_MAX) {
+        m87_error_set(err, M87_E_TOOBIG, 0, "sign: %zu bytes is too long", len);
         return NULL;
     }
-    char *text = m87_xmalloc(M87_SIGN_SIG_TEXT_LEN + 1);
-    EVP_EncodeBlock((unsigned char *)text, sig, SIG_LEN);
+    const gnutls_datum_t data = {(unsigned char *)msg, (unsigned int)len};
+    gnutls_datum_t sig = {NULL, 0};
+    int rc = gnutls_privkey_sign_data2(k->priv, SIGN_ALGO, 0, &data, &sig);
+    if (rc < 0 || sig.size != SIG_LEN) {
+        gnutls_free(sig.data);
+        m87_error_set(err, M87_E_INTERNAL, 0, "sign: gnutls failed");
+        return NULL;
+    }
+    char *text = m87_base64_encode(sig.data, sig.size);
+    gnutls_free(sig.data);
     return text;
 }
 
 /* base64 of exactly SIG_LEN bytes ("...==") into sig; false for anything else. */
 static bool decode_sig(const char *text, unsigned char sig[SIG_LEN])
 {
-    unsigned char buf[M87_SIGN_SIG_TEXT_LEN];
+    size_t n = 0;
 
-    if (text == NULL || strlen(text) != M87_SIGN_SIG_TEXT_LEN ||
-        strcmp(text + M87_SIGN_SIG_TEXT_LEN - 2, "==") != 0)
+    if (text == NULL || strlen(text) != M87_SIGN_SIG_TEXT_LEN)
         return false;
-    int n = EVP_DecodeBlock(buf, (const unsigned char *)text, M87_SIGN_SIG_TEXT_LEN);
-    if (n != SIG_LEN + 2)
+    _cleanup_free_ char *raw = m87_base64_decode(text, M87_SIGN_SIG_TEXT_LEN, &n, NULL);
+    if (raw == NULL || n != SIG_LEN)
         return false;
-    memcpy(sig, buf, SIG_LEN);
+    memcpy(sig, raw, SIG_LEN);
     return true;
 }
 
@@ -186,16 +203,11 @@ bool m87_sign_verify(const struct m87_sign_key *k, const void *msg, size_t len, 
 {
     unsigned char raw[SIG_LEN];
 
-    if (!decode_sig(sig, raw))
+    if (len > UINT32_MAX || !decode_sig(sig, raw))
         return false;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (ctx == NULL)
-        m87_oom();
-    bool ok = EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, k->pkey) > 0 &&
-              EVP_DigestVerify(ctx, raw, SIG_LEN, msg, len) == 1;
-    EVP_MD_CTX_free(ctx);
-    ERR_clear_error();
-    return ok;
+    const gnutls_datum_t data = {(unsigned char *)msg, (unsigned int)len};
+    const gnutls_datum_t sd = {raw, SIG_LEN};
+    return gnutls_pubkey_verify_data2(k->pub, SIGN_ALGO, 0, &data, &sd) >= 0;
 }
 
 char *m87_sign_revision_payload(const struct m87_sign_revision_fields *f)
