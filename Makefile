@@ -9,6 +9,8 @@
 #   make ARCH=arm64 (or armhf)        cross-build the programs and the unit tests into
 #                   build-ARCH/ with Debian's cross compiler and the :ARCH libraries
 #                   (scripts/install-cross.sh); `make ARCH=arm64 unit` runs them under qemu-user
+#   make e2e-arm64 (or e2e-armhf)     the agent's compose and runner end-to-end tests with those
+#                   programs under qemu-user
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -184,6 +186,19 @@ VALGRIND_TESTS ?= tests/e2e/test_compose_fields.py
 valgrind: tests
 	./scripts/valgrind-build.sh $(BUILD) $(BUILD)/valgrind
 	M87_BUILD=$(abspath $(BUILD))/valgrind $(PYTHON) -m pytest -q $(VALGRIND_TESTS) $(PYTEST_ARGS)
+
+# The agent's end-to-end tests of the compose executor and the runner with the cross-built
+# programs under qemu-user (scripts/qemu-build.sh wraps them in build-ARCH/qemu/bin/), against
+# the harness's amd64 dockerd over its Unix socket: everything but the CPU is real.
+#   make e2e-arm64, make e2e-armhf      ARM_E2E_TESTS picks the files (docs/testing.md)
+ARM_E2E_TESTS ?= $(wildcard tests/e2e/test_compose_*.py tests/e2e/test_runner_*.py)
+.PHONY: e2e-arm64 e2e-armhf
+e2e-arm64 e2e-armhf: e2e-%:
+	$(MAKE) --no-print-directory ARCH=$* all
+	./scripts/qemu-build.sh $(if $(filter arm64,$*),aarch64,arm) build-$* build-$*/qemu
+	M87_BUILD=$(abspath build-$*)/qemu \
+	M87_TARGET_CC=$(if $(filter arm64,$*),aarch64-linux-gnu,arm-linux-gnueabihf)-gcc $(PYTHON) -m pytest -q -n $(E2E_JOBS) --dist loadfile \
+		$(ARM_E2E_TESTS) $(PYTEST_ARGS)
 
 install: $(BINS)
 	install -d $(DESTDIR)$(BINDIR)

@@ -11,6 +11,8 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <limits.h>
+#include <stdint.h>
 
 #include "m87/alloc.h"
 #include "m87/buf.h"
@@ -24,6 +26,7 @@
     X(entry_filetype, archive_entry_filetype)                                                      \
     X(entry_free, archive_entry_free)                                                              \
     X(entry_hardlink, archive_entry_hardlink)                                                      \
+    X(entry_mtime, archive_entry_mtime)                                                            \
     X(entry_new, archive_entry_new)                                                                \
     X(entry_pathname, archive_entry_pathname)                                                      \
     X(entry_perm, archive_entry_perm)                                                              \
@@ -69,16 +72,33 @@ struct m87_archive_lib {
 #undef M87_ARCHIVE_LIB_MEMBER
 };
 
-/* archive_entry_set_mtime through the table (call this, never la->entry_set_mtime), with the type
- * the library was built with rather than the declaration's: Debian 12's libarchive takes a time_t of a long on every architecture,
- * while m87 builds armhf with _TIME_BITS=64, where the declaration's time_t is 64 bits and a
- * call would pass the seconds in the wrong registers (a tar entry of 1700000000 got another
- * time). */
+/* The entry's mtime through the table (call these, never la->entry_set_mtime or la->entry_mtime),
+ * with the type the library was built with rather than the declaration's: Debian 12's
+ * libarchive takes and returns a time_t of a long on every architecture, while m87 builds armhf
+ * with _TIME_BITS=64, where the declaration's time_t is 64 bits and a call would pass the seconds
+ * in the wrong registers (a tar entry of 1700000000 got another time). A long of armhf ends on
+ * 2038-01-19: a later time (a device whose clock is past 2038) is stored as M87_ARCHIVE_TIME_MAX,
+ * the last second the library can hold, rather than wrapped round to 1901, and a time before
+ * 1901 as M87_ARCHIVE_TIME_MIN. On 64-bit architectures every time is kept. */
+#define M87_ARCHIVE_TIME_MAX ((int64_t)LONG_MAX)
+#define M87_ARCHIVE_TIME_MIN ((int64_t)LONG_MIN)
 typedef void m87_archive_set_mtime_fn(struct archive_entry *e, long sec, long nsec);
+typedef long m87_archive_mtime_fn(struct archive_entry *e);
 static inline void m87_archive_entry_set_mtime(const struct m87_archive_lib *la,
-                                               struct archive_entry *e, long sec)
+                                               struct archive_entry *e, int64_t sec)
 {
-    ((m87_archive_set_mtime_fn *)(void *)la->entry_set_mtime)(e, sec, 0);
+#if LONG_MAX < INT64_MAX
+    if (sec > M87_ARCHIVE_TIME_MAX)
+        sec = M87_ARCHIVE_TIME_MAX;
+    else if (sec < M87_ARCHIVE_TIME_MIN)
+        sec = M87_ARCHIVE_TIME_MIN;
+#endif
+    ((m87_archive_set_mtime_fn *)(void *)la->entry_set_mtime)(e, (long)sec, 0);
+}
+static inline int64_t m87_archive_entry_mtime(const struct m87_archive_lib *la,
+                                              struct archive_entry *e)
+{
+    return ((m87_archive_mtime_fn *)(void *)la->entry_mtime)(e);
 }
 
 /* The table of the process, loading M87_ARCHIVE_LIB_SONAME on the first call (thread-safe, at

@@ -97,7 +97,7 @@ int engine_tar_single_file(const char *name, const void *content, size_t len, un
     la->entry_set_size(e, (la_int64_t)len);
     la->entry_set_uid(e, uid);
     la->entry_set_gid(e, gid);
-    m87_archive_entry_set_mtime(la, e, (long)time(NULL));
+    m87_archive_entry_set_mtime(la, e, (int64_t)time(NULL));
     if (la->write_header(a, e) != ARCHIVE_OK)
         return tar_fail(a, &sink, name, err);
     if (len > 0 && la->write_data(a, content, len) != (la_ssize_t)len)

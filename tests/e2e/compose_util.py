@@ -25,6 +25,9 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BUILD = pathlib.Path(os.environ.get("M87_BUILD", REPO / "build"))
 AGENT = BUILD / "bin" / "m87-agent"
+# The C compiler of the agent's architecture, for a library a test preloads into it: under
+# qemu-user (make e2e-arm64, e2e-armhf) the agent's loader takes only ARM libraries.
+TARGET_CC = os.environ.get("M87_TARGET_CC", "gcc")
 DOCKER_COMPOSE = "/usr/bin/docker-compose"
 PROJECT_LABEL = "com.docker.compose.project"
 API = "/v1.41"

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from compose_util import AGENT
+from compose_util import AGENT, TARGET_CC
 from runner_util import kill_quietly, pid_gone, runner, shell_job, unique_id  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not AGENT.exists(), reason="build/bin/m87-agent not built")
@@ -105,6 +105,12 @@ int pidfd_open(pid_t pid, unsigned int flags)
     errno = ENOSYS;
     return -1;
 }
+/* the agent's alone: its steps are the host's programs (under qemu-user, of another
+ * architecture than this library), so they do not inherit it */
+__attribute__((constructor)) static void agent_only(void)
+{
+    unsetenv("LD_PRELOAD");
+}
 """
 
 
@@ -113,7 +119,7 @@ def test_steps_without_pidfd_open(runner, tmp_path):
     watches its steps by asking waitpid, exit statuses and timeouts as usual."""
     src, shim, mark = tmp_path / "nopidfd.c", tmp_path / "nopidfd.so", tmp_path / "asked"
     src.write_text(NO_PIDFD)
-    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(shim), str(src)], check=True)
+    subprocess.run([TARGET_CC, "-shared", "-fPIC", "-o", str(shim), str(src)], check=True)
     asan = os.environ.get("ASAN_OPTIONS", "")
     runner.extra_env = {"LD_PRELOAD": shim, "NO_PIDFD_MARK": mark,
                         "ASAN_OPTIONS": asan + (":" if asan else "") + "verify_asan_link_order=0"}
