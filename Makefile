@@ -114,6 +114,18 @@ $(call mod_lib,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(call mod_srcs,$(1)))
 endef
 $(foreach m,$(MODULES),$(eval $(call MODULE_LIB,$(m))))
 
+# The dashboard's files, built into m87-server as C (scripts/gen-ui-assets.sh) that
+# src/server/api-ui.c includes; a build output, never committed.
+UI_FILES := $(sort $(wildcard src/server/ui/*.html src/server/ui/*.js src/server/ui/*.css \
+	src/server/ui/*.svg))
+$(BUILD)/gen/server/ui-assets.inc: scripts/gen-ui-assets.sh $(UI_FILES)
+	@mkdir -p $(dir $@)
+	$(call SAY,GEN,$@)sh scripts/gen-ui-assets.sh $@ $(UI_FILES)
+$(BUILD)/src/server/api-ui.o: $(BUILD)/gen/server/ui-assets.inc
+$(BUILD)/src/server/api-ui.o: M87_CFLAGS += -I$(BUILD)/gen
+$(FUZZ_BUILD)/obj/src/server/api-ui.o: $(BUILD)/gen/server/ui-assets.inc
+$(FUZZ_BUILD)/obj/src/server/api-ui.o: M87_CFLAGS += -I$(BUILD)/gen
+
 $(BUILD)/bin/m87: $(BUILD)/src/cli/main.o $(CLI_LIBS)
 	@mkdir -p $(dir $@)
 	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

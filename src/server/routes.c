@@ -108,6 +108,9 @@ const struct srv_route srv_routes[] = {
      TX(srv_api_sessions_cancel, 200, NULL)},
     {"POST", "/v1/agent/sessions/{}", SRV_AUTH_DEVICE, SRV_BODY_JSON, SRV_MAX_SESSION_POST,
      srv_api_agent_session, NULL},
+    /* the dashboard (api-ui.c) */
+    {"GET", "/", SRV_AUTH_NONE, SRV_BODY_NONE, SRV_MAX_JSON_BODY, srv_api_ui_get, NULL},
+    {"GET", "/ui/{}", SRV_AUTH_NONE, SRV_BODY_NONE, SRV_MAX_JSON_BODY, srv_api_ui_get, NULL},
 };
 
 const size_t srv_n_routes = M87_ARRAY_LEN(srv_routes);
