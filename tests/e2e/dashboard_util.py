@@ -12,11 +12,14 @@ import pytest
 try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    from selenium.common.exceptions import (ElementClickInterceptedException,
+                                            StaleElementReferenceException)
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:  # the test files say what is missing
-    webdriver = None
+    webdriver = Keys = None
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -77,6 +80,20 @@ class Browser:
     def wait_css(self, css, timeout=60):
         return self.wait(EC.visibility_of_element_located((By.CSS_SELECTOR, css)), timeout,
                          "element %s visible" % css)
+
+    def click(self, css, timeout=60):
+        """Click the first element css finds once it shows; the live sections redraw, so an
+        element found may be replaced before the click: find it again."""
+        def go(d):
+            try:
+                els = d.find_elements(By.CSS_SELECTOR, css)
+                if els and els[0].is_displayed():
+                    els[0].click()
+                    return True
+            except (StaleElementReferenceException, ElementClickInterceptedException):
+                pass
+            return False
+        self.wait(go, timeout, "click " + css)
 
     def wait_text(self, css, text, timeout=60):
         def has(d):

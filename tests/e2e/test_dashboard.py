@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import http.client
 import json
+import pathlib
 import re
 import threading
 import time
@@ -17,7 +18,7 @@ import pytest
 from agent_util import Device, wait_for
 from cli_util import Server, server  # noqa: F401  (pytest fixture)
 from compose_util import API, unique_name
-from dashboard_util import browser  # noqa: F401  (pytest fixture)
+from dashboard_util import Keys, browser  # noqa: F401  (pytest fixture)
 
 SECURITY = {
     "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -30,6 +31,7 @@ SECURITY = {
 UI_FILES = ["index.html", "app.js", "api.js", "dom.js", "devices.js", "device.js", "sessions.js",
             "fleets.js", "style.css", "icon.svg"]
 FIRST_PAGE_BUDGET = 150 * 1024
+BUILD_UI = pathlib.Path(__file__).resolve().parents[2] / "src" / "server" / "ui"
 
 
 def raw(server, method, path, headers=None):
@@ -111,7 +113,7 @@ def test_wrong_token_is_refused(server, browser):  # noqa: F811
     b = browser
     b.get(server.url + "/")
     b.wait_css("#token").send_keys("m87a_not-the-token")
-    b.find("#signin-form button[type=submit]").click()
+    b.click("#signin-form button[type=submit]")
     b.wait_text("#signin-error", "Sign-in refused: the server does not know this token")
     b.shot("wrong-token")
     assert b.js("return sessionStorage.length") == 0
@@ -120,14 +122,14 @@ def test_wrong_token_is_refused(server, browser):  # noqa: F811
     # the right one: kept for the tab in sessionStorage, never in the URL
     b.find("#token").clear()
     b.find("#token").send_keys(server.token)
-    b.find("#signin-form button[type=submit]").click()
+    b.click("#signin-form button[type=submit]")
     b.wait_css("#devices")
     assert b.js("return sessionStorage.getItem('m87.token')") == server.token
     assert server.token not in b.driver.current_url
     assert b.js("return localStorage.length") == 0 and b.js("return document.cookie") == ""
     b.shot("signed-in")
     # sign out forgets it
-    b.find("#signout").click()
+    b.click("#signout")
     b.wait_css("#token")
     assert b.js("return sessionStorage.length") == 0
 
@@ -155,26 +157,15 @@ def test_signed_deployment_shows_the_cli_command(server, browser):  # noqa: F811
     b.signin(server.url, server.token)
     b.get(server.url + "/#/devices/" + name)
     b.wait_text("#status-body", "yes: actions are shown as CLI commands")
-    b.find("details[data-deployment='d-0000000a'] > summary").click()
-    b.wait_css("details[data-deployment='d-0000000a'] button[data-action='activate']").click()
+    b.click("details[data-deployment='d-0000000a'] > summary")
+    b.click("details[data-deployment='d-0000000a'] button[data-action='activate']")
     b.wait_css("#confirm-cmd")
     assert b.find("#confirm-cmd").text == "m87 %s deployment activate d-0000000a" % name
     assert not b.find("#confirm-ok").is_displayed()
     b.shot("signed-activate")
-    b.find("#confirm-cancel").click()
+    b.click("#confirm-cancel")
     dev = server.api("GET", "/v1/devices/" + name)
     assert dev["active_deployment"]["id"] == "d-0000000b"
-
-
-BUILD_UI = None  # set below from the source tree
-
-
-def _ui_dir():
-    import pathlib
-    return pathlib.Path(__file__).resolve().parents[2] / "src" / "server" / "ui"
-
-
-BUILD_UI = _ui_dir()
 
 
 def register(server, n, threads=4):
@@ -239,10 +230,10 @@ def test_ten_thousand_devices_are_paged(tmp_path, browser):  # noqa: F811
         # the DOM holds one page, whatever the number of devices
         assert b.js("return document.querySelectorAll('tr').length") <= 52
         # next page, last page, sorting, state and selector filters, all from the server
-        b.find("#page-next").click()
+        b.click("#page-next")
         b.wait_text("#dev-summary", "showing 51–100")
         assert row_texts(b)[0][0] == "sim-00050"
-        b.find("thead button.sort").click()  # name: descending
+        b.click("thead button.sort")  # name: descending
         b.wait(lambda d: row_texts(b)[0][0] == "sim-09999",
                what="sorted by name descending")
         sel = b.find("#f-select")
@@ -307,7 +298,7 @@ def test_live_device_deploy_logs_and_activate(env, server, device, browser):  # 
     # the list shows the device offline; its page too
     b.wait(lambda d: [t for n, t in row_texts(b) if n == dev.name and "offline" in t],
            what="the device offline in the list")
-    b.find("#dev-rows tr[data-device='%s'] a" % dev.name).click()
+    b.click("#dev-rows tr[data-device='%s'] a" % dev.name)
     b.wait_text("#summary-body", "offline")
 
     # a deploy with the CLI while the agent is down: the job is pending on the page
@@ -323,7 +314,7 @@ def test_live_device_deploy_logs_and_activate(env, server, device, browser):  # 
     b.wait_text("#summary-body", "online", timeout=120)
     b.wait(lambda d: job_state(b, project) == "succeeded", timeout=180,
            what="job succeeded on the page\n" + dev.agent.log()[-3000:])
-    b.find("article[data-job='%s'] details summary" % project).click()
+    b.click("article[data-job='%s'] details summary" % project)
     b.wait_text("article[data-job='%s'] details" % project, "up")
     b.shot("job-succeeded")
     assert greeting(env, dev, project) == ["GREETING=one"]
@@ -332,7 +323,7 @@ def test_live_device_deploy_logs_and_activate(env, server, device, browser):  # 
     b.find("#log-container").send_keys("%s-web-1" % project)
     b.find("#log-tail").clear()
     b.find("#log-tail").send_keys("3")
-    b.find("#log-follow").click()
+    b.click("#log-follow")
     b.wait(lambda d: len(tick_numbers(b)) > 0, timeout=60, what="first log lines")
     first = max(tick_numbers(b))
     b.wait(lambda d: max(tick_numbers(b)) >= first + 4, timeout=60, what="new log lines")
@@ -340,7 +331,7 @@ def test_live_device_deploy_logs_and_activate(env, server, device, browser):  # 
     assert nums == sorted(nums) and len(set(nums)) == len(nums), nums
     b.wait_text("#log-state", "following")
     b.shot("logs")
-    b.find("#log-stop").click()
+    b.click("#log-stop")
     b.wait_text("#log-state", "stopped")
 
     # a second deployment with another stack, from the CLI
@@ -352,13 +343,13 @@ def test_live_device_deploy_logs_and_activate(env, server, device, browser):  # 
 
     # activate the older one from the page: the stack on dockerd changes back
     det = "details[data-deployment='%s']" % dep_a
-    b.wait_css(det + " > summary").click()
-    b.wait_css(det + " button[data-action='activate']").click()
+    b.click(det + " > summary")
+    b.click(det + " button[data-action='activate']")
     b.wait_css("#confirm-ok")
     assert b.find("#confirm-cmd").text == "same as: m87 %s deployment activate %s" % (
         dev.name, dep_a)
     b.shot("activate-confirm")
-    b.find("#confirm-ok").click()
+    b.click("#confirm-ok")
     b.wait_text("#flash", "%s is now the active deployment" % dep_a)
     dev.wait_applied()
     wait_for(lambda: greeting(env, dev, project) == ["GREETING=one"], 120,
@@ -368,10 +359,90 @@ def test_live_device_deploy_logs_and_activate(env, server, device, browser):  # 
            what="the activated revision succeeded on the page")
     b.wait_text("#status-body", dep_a)
     b.shot("activated")
-    assert dep_b != dep_a
+
+    # roll back to the newest revision of the second deployment: a clone, made active
+    det = "details[data-deployment='%s']" % dep_b
+    b.click(det + " > summary")
+    rev_b = dev.server.api("GET", "/v1/devices/%s/deployments/%s" % (dev.name, dep_b))["revision"]
+    b.click(det + " tr[data-revision='%d'] button[data-action='rollback']" % rev_b)
+    b.wait_css("#confirm-ok")
+    assert b.find("#confirm-cmd").text == \
+        "same as: m87 %s deployment clone %s@%d --active" % (dev.name, dep_b, rev_b)
+    b.click("#confirm-ok")
+    b.wait_text("#flash", "from %s@%d; it is now active" % (dep_b, rev_b))
+    dep_c = dev.server.api("GET", "/v1/devices/" + dev.name)["active_deployment"]["id"]
+    assert dep_c not in (dep_a, dep_b)
+    dev.wait_applied()
+    wait_for(lambda: greeting(env, dev, project) == ["GREETING=two"], 120,
+             "the stack of %s@%d on dockerd" % (dep_b, rev_b))
+    b.wait_text("#status-body", dep_c)
+
+    # undeploy the job: its containers go
+    b.click("article[data-job='%s'] button" % project)
+    b.wait_css("#confirm-ok")
+    assert b.find("#confirm-cmd").text == "same as: m87 %s undeploy %s --deployment-id %s" % (
+        dev.name, project, dep_c)
+    b.click("#confirm-ok")
+    b.wait_text("#flash", "Removed job %s" % project)
+    dev.wait_applied()
+    wait_for(lambda: dev.agent.containers(project) == [], 120, "the containers removed")
+    b.wait_text("#status-body", "This revision has no jobs.")
 
     # back to the list by its link: online, still the same page
-    b.find("#nav-devices").click()
+    b.click("#nav-devices")
     b.wait(lambda d: [t for n, t in row_texts(b) if n == dev.name and "online" in t],
            what="the device online in the list")
     assert b.js("return window.m87Marker") == "no reload"
+
+
+def test_reconnecting_when_the_server_goes_away(tmp_path, browser):  # noqa: F811
+    s = Server(tmp_path / "srv").start()
+    try:
+        s.api("POST", "/v1/devices", {"name": "gw-1", "labels": {"site": "a"}})
+        b = browser
+        b.allowed.append("ERR_CONNECTION_REFUSED")
+        b.signin(s.url, s.token)
+        b.js("window.m87Marker = 'no reload'")
+        b.wait(lambda d: [n for n, _ in row_texts(b)] == ["gw-1"], what="gw-1 listed")
+        assert not b.find("#conn").is_displayed()
+        s.stop()
+        b.wait_text("#conn", "Reconnecting", timeout=30)
+        b.shot("reconnecting")
+        s.start()  # the same data directory and port: the same server comes back
+        s.api("POST", "/v1/devices", {"name": "gw-2"})
+        b.wait(lambda d: [n for n, _ in row_texts(b)] == ["gw-1", "gw-2"], timeout=30,
+               what="gw-2 listed after the server came back")
+        assert not b.find("#conn").is_displayed()
+        assert b.js("return window.m87Marker") == "no reload"
+    finally:
+        s.stop()
+
+
+def test_phone_width_and_keyboard(server, browser):  # noqa: F811
+    """At a phone's width nothing runs off the side; the keyboard reaches a device."""
+    name = unique_name("kb")
+    server.api("POST", "/v1/devices", {"name": name, "labels": {"site": "field"}})
+    b = browser
+    b.driver.set_window_size(390, 844)
+    b.signin(server.url, server.token)
+    sel = b.find("#f-select")
+    sel.send_keys("site=field")
+    sel.submit()
+    b.wait(lambda d: [n for n, _ in row_texts(b)] == [name], what="the device alone listed")
+    b.shot("phone-devices")
+    assert b.js("return document.documentElement.scrollWidth <= window.innerWidth")
+    # from the selector, Tab moves on through the form to the rows; Enter on the link opens it
+    link = b.find("#dev-rows tr[data-device='%s'] a" % name)
+    for _ in range(20):
+        if b.driver.switch_to.active_element == link:
+            break
+        b.driver.switch_to.active_element.send_keys(Keys.TAB)
+    assert b.driver.switch_to.active_element == link
+    link.send_keys(Keys.ENTER)
+    b.wait_text("#summary-body", "site=field")
+    b.shot("phone-device")
+    assert b.js("return document.documentElement.scrollWidth <= window.innerWidth")
+    # the time is local, with the absolute time on hover
+    t = b.find("#summary-body time")
+    assert t.get_attribute("datetime").endswith("Z")
+    assert t.get_attribute("datetime") in t.get_attribute("title")

@@ -24,7 +24,7 @@ export function render(view, name) {
 
   const open = new Set(); // deployments whose revisions are shown
   const last = {};
-  const ctx = { name, open, flash, refresh: () => refresh() };
+  const ctx = { name, open, openSteps: new Set(), flash, refresh: () => refresh() };
 
   const changed = (key, value) => {
     const text = JSON.stringify(value);
@@ -102,7 +102,7 @@ function drawStatus(el, st, ctx) {
       ['Exit code', j.exit_code ?? '-'], ['When', time(j.time, { none: '-' })],
       ['Message', j.message || '-'],
     ]),
-    j.steps.length ? h('details', {}, h('summary', {}, j.steps.length + ' steps'),
+    j.steps.length ? keepOpen(ctx.openSteps, j.id, h('details', {}, h('summary', {}, j.steps.length + ' steps'),
       h('div', { class: 'scroll' }, h('table', {},
         h('thead', {}, h('tr', {}, ['Phase', 'Step', 'State', 'Attempt', 'Exit', 'Duration', 'When']
           .map((t) => h('th', { scope: 'col' }, t)))),
@@ -111,7 +111,7 @@ function drawStatus(el, st, ctx) {
           h('td', {}, s.attempt ?? ''), h('td', {}, s.exit_code ?? ''),
           h('td', {}, duration(s.duration_ms)), h('td', {}, time(s.time, { none: '' }))),
         s.output ? h('tr', {}, h('td', { colspan: 7 }, h('pre', { class: 'out' }, s.output))) : '',
-        ]))))) : ''));
+        ])))))) : ''));
   replace(el,
     dl([
       ['Deployment', h('span', { class: 'mono' }, st.deployment.id)],
@@ -121,6 +121,13 @@ function drawStatus(el, st, ctx) {
       ['Signed', ctx.signed ? 'yes: actions are shown as CLI commands' : 'no'],
     ]),
     st.jobs.length ? jobs : h('p', { class: 'muted' }, 'This revision has no jobs.'));
+}
+
+// A <details> that stays open across redraws while the user keeps it open.
+function keepOpen(set, key, det) {
+  det.open = set.has(key);
+  det.addEventListener('toggle', () => { if (det.open) set.add(key); else set.delete(key); });
+  return det;
 }
 
 function drawDeployments(el, list, revs, ctx) {
