@@ -68,6 +68,11 @@ def test_every_answer_carries_the_security_headers(server):  # noqa: F811
         status, h2, body = raw(server, "GET", p, {"If-None-Match": h["etag"]})
         assert status == 304 and body == b"", (p, status)
         assert_secure(h2, p + " 304")
+    # gzip refused with q=0, or another coding only: the file as it is
+    for ae in ("gzip;q=0", "br, deflate", "identity"):
+        status, h, body = raw(server, "GET", "/ui/app.js", {"Accept-Encoding": ae})
+        assert status == 200 and "content-encoding" not in h, (ae, h)
+        assert body == (BUILD_UI / "app.js").read_bytes()
     # types, so that nosniff does not refuse them
     assert raw(server, "GET", "/ui/app.js")[1]["content-type"].startswith("text/javascript")
     assert raw(server, "GET", "/ui/style.css")[1]["content-type"].startswith("text/css")
