@@ -451,3 +451,62 @@ def test_phone_width_and_keyboard(server, browser):  # noqa: F811
     t = b.find("#summary-body time")
     assert t.get_attribute("datetime").endswith("Z")
     assert t.get_attribute("datetime") in t.get_attribute("title")
+
+
+def test_devices_list_paging_api(server):  # noqa: F811
+    """The paging of GET /v1/devices that the device list uses, and its refusals."""
+    tag = unique_name("pg")
+    for i in range(5):
+        server.api("POST", "/v1/devices", {"name": "%s-%d" % (tag, i), "labels": {"pg": tag}})
+    base = "/v1/devices?select=pg%3D" + tag
+    doc = server.api("GET", base + "&limit=2&offset=1")
+    assert [d["name"] for d in doc["devices"]] == ["%s-1" % tag, "%s-2" % tag]
+    assert doc["total"] == 5
+    assert all(d["health"] == {"state": "none", "jobs": {}} for d in doc["devices"])
+    doc = server.api("GET", base + "&sort=-name&limit=2")
+    assert [d["name"] for d in doc["devices"]] == ["%s-4" % tag, "%s-3" % tag]
+    doc = server.api("GET", base + "&offset=9&limit=2")
+    assert doc == {"devices": [], "total": 5}
+    # without limit: every device, no health
+    doc = server.api("GET", base)
+    assert len(doc["devices"]) == 5 and "health" not in doc["devices"][0]
+    # a device that synced is online; sort by last_seen puts the never-seen first
+    tok = server.api("POST", "/v1/devices", {"name": tag + "-on", "labels": {"pg": tag}})["token"]
+    server.sync(tok)
+    doc = server.api("GET", base + "&state=online")
+    assert [d["name"] for d in doc["devices"]] == [tag + "-on"] and doc["total"] == 1
+    assert server.api("GET", base + "&state=offline")["total"] == 5
+    assert server.api("GET", base + "&sort=-last_seen")["devices"][0]["name"] == tag + "-on"
+    assert server.api("GET", base + "&sort=last_seen")["devices"][-1]["name"] == tag + "-on"
+    for q, msg in [("limit=0", "limit: expected 1 to 500, not '0'"),
+                   ("limit=501", "limit: expected 1 to 500, not '501'"),
+                   ("offset=-1", "offset: expected a number from 0, not '-1'"),
+                   ("state=up", "state: expected online or offline, not 'up'"),
+                   ("sort=seen", "sort: expected name, last_seen or created (with - for "
+                                 "descending), not 'seen'")]:
+        status, _, body = server.request("GET", "/v1/devices?" + q)
+        assert status == 400, (q, status)
+        assert json.loads(body)["error"]["message"] == msg
+
+
+def test_fleets_page(server, browser):  # noqa: F811
+    tag = unique_name("fl")
+    for i in range(3):
+        server.api("POST", "/v1/devices", {"name": "%s-%d" % (tag, i),
+                                           "labels": {"fleet": tag if i < 2 else "other"}})
+    server.api("POST", "/v1/fleets", {"name": tag, "selector": "fleet=" + tag})
+    b = browser
+    b.signin(server.url, server.token)
+    b.click("#nav-fleets")
+    b.wait_text("details[data-fleet='%s'] summary" % tag, "2 members")
+    b.click("details[data-fleet='%s'] summary" % tag)
+    b.wait_text("details[data-fleet='%s'] ul.members" % tag, "%s-1" % tag)
+    members = b.js("return [...document.querySelectorAll(\"details[data-fleet='%s'] ul.members "
+                   "li\")].map(e => e.textContent)" % tag)
+    assert members == ["%s-0" % tag, "%s-1" % tag]
+    b.shot("fleets")
+    # its members in the device list, filtered by its selector
+    b.click("details[data-fleet='%s'] p a" % tag)
+    b.wait(lambda d: [n for n, _ in row_texts(b)] == ["%s-0" % tag, "%s-1" % tag],
+           what="the fleet's members in the list")
+    assert b.find("#f-select").get_attribute("value") == "fleet=" + tag
