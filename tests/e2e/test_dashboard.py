@@ -338,6 +338,11 @@ def test_live_device_deploy_logs_and_activate(env, server, device, browser):  # 
     b.shot("logs")
     b.click("#log-stop")
     b.wait_text("#log-state", "stopped")
+    # the session stays in the list, with its output
+    b.wait_text("#sessions-body", "logs -f -n 3 %s-web-1" % project)
+    b.click("#sessions-body tbody button")
+    b.wait_text("#session-out", "tick %d one" % first)
+    b.wait_text("#session-title", "Output of s-")
 
     # a second deployment with another stack, from the CLI
     dep_b = dev.m87("deployment", "new", "--active").out.split()[2]
@@ -487,6 +492,14 @@ def test_devices_list_paging_api(server):  # noqa: F811
         status, _, body = server.request("GET", "/v1/devices?" + q)
         assert status == 400, (q, status)
         assert json.loads(body)["error"]["message"] == msg
+
+
+def test_unknown_device_page(server, browser):  # noqa: F811
+    b = browser
+    b.allowed.append("status of 404")
+    b.signin(server.url, server.token)
+    b.get(server.url + "/#/devices/no-such-device")
+    b.wait_text("#flash", "device 'no-such-device' not found")
 
 
 def test_fleets_page(server, browser):  # noqa: F811

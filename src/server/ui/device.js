@@ -34,6 +34,15 @@ export function render(view, name) {
   };
 
   async function load(signal) {
+    try {
+      await loadAll(signal);
+    } catch (e) {
+      if (e.status === 404) flash.textContent = e.message; // the device is gone
+      throw e;
+    }
+  }
+
+  async function loadAll(signal) {
     const get = (p) => api('GET', devicePath(name, p), undefined, { signal });
     const orNull = (p) => get(p).catch((e) => {
       if (e instanceof ApiError && e.status === 404) return null;
