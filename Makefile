@@ -123,8 +123,6 @@ $(BUILD)/gen/server/ui-assets.inc: scripts/gen-ui-assets.sh $(UI_FILES)
 	$(call SAY,GEN,$@)sh scripts/gen-ui-assets.sh $@ $(UI_FILES)
 $(BUILD)/src/server/api-ui.o: $(BUILD)/gen/server/ui-assets.inc
 $(BUILD)/src/server/api-ui.o: M87_CFLAGS += -I$(BUILD)/gen
-$(FUZZ_BUILD)/obj/src/server/api-ui.o: $(BUILD)/gen/server/ui-assets.inc
-$(FUZZ_BUILD)/obj/src/server/api-ui.o: M87_CFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/bin/m87: $(BUILD)/src/cli/main.o $(CLI_LIBS)
 	@mkdir -p $(dir $@)
@@ -263,6 +261,10 @@ fuzz-regress: fuzz-build
 		[ -z "$$files" ] || $(FUZZ_BUILD)/fuzz_$$t -timeout=10 $$files </dev/null >$(FUZZ_BUILD)/regress-$$t.log 2>&1 \
 			|| { tail -n 40 $(FUZZ_BUILD)/regress-$$t.log; exit 1; }; \
 	done
+
+# the dashboard's files, as for the programs (above)
+$(FUZZ_BUILD)/obj/src/server/api-ui.o: $(BUILD)/gen/server/ui-assets.inc
+$(FUZZ_BUILD)/obj/src/server/api-ui.o: M87_CFLAGS += -I$(BUILD)/gen
 
 -include $(wildcard $(FUZZ_BUILD)/obj/*/*/*.d $(FUZZ_BUILD)/obj/tests/fuzz/*.d)
 # ---- end of fuzzing ------------------------------------------------------------------------
