@@ -398,6 +398,14 @@ def test_live_device_deploy_logs_and_activate(env, server, device, browser):  # 
     wait_for(lambda: dev.agent.containers(project) == [], 120, "the containers removed")
     b.wait_text("#status-body", "This revision has no jobs.")
 
+    # an interactive stack started by a session shows with its containers
+    other = unique_name("it")
+    r = dev.cli.run(dev.name, "docker", "compose", "up", "-d",
+                    cwd=dev.compose_dir(other, stack(env, "three")), timeout=180)
+    assert r.rc == 0, r
+    b.wait_text("div.interactive[data-project='%s']" % other, "%s-web-1 running" % other)
+    b.shot("interactive")
+
     # back to the list by its link: online, still the same page
     b.click("#nav-devices")
     b.wait(lambda d: [t for n, t in row_texts(b) if n == dev.name and "online" in t],

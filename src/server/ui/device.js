@@ -129,7 +129,12 @@ function drawStatus(el, st, ctx) {
         : h('span', { class: 'mono' }, short(st.applied_revision))],
       ['Signed', ctx.signed ? 'yes: actions are shown as CLI commands' : 'no'],
     ]),
-    st.jobs.length ? jobs : h('p', { class: 'muted' }, 'This revision has no jobs.'));
+    st.jobs.length ? jobs : h('p', { class: 'muted' }, 'This revision has no jobs.'),
+    (st.interactive || []).map((p) => h('div', { class: 'interactive', 'data-project': p.project },
+      h('h3', {}, 'Interactive stack ', h('span', { class: 'mono' }, p.project)), ' (',
+      time(p.updated, { relative: true }), ')',
+      h('ul', {}, p.containers.map((c) => h('li', {}, h('span', { class: 'mono' }, c.name), ' ',
+        badge(c.state), ' ', c.status || '', ' ', h('span', { class: 'muted' }, c.image)))))));
 }
 
 // A <details> that stays open across redraws while the user keeps it open.
