@@ -97,8 +97,10 @@ class Browser:
 
     def wait_text(self, css, text, timeout=60):
         def has(d):
-            els = d.find_elements(By.CSS_SELECTOR, css)
-            return any(text in e.text for e in els)
+            try:
+                return any(text in e.text for e in d.find_elements(By.CSS_SELECTOR, css))
+            except StaleElementReferenceException:  # redrawn meanwhile: look again
+                return False
         return self.wait(has, timeout, "%r in %s" % (text, css))
 
     def js(self, script, *args):

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from agent_util import Device, wait_for
-from cli_util import Server, server  # noqa: F401  (pytest fixture)
+from cli_util import Cli, Server, server  # noqa: F401  (pytest fixture)
 from compose_util import API, unique_name
 from dashboard_util import Keys, browser  # noqa: F401  (pytest fixture)
 
@@ -161,7 +161,7 @@ def test_signed_deployment_shows_the_cli_command(server, browser):  # noqa: F811
     b = browser
     b.signin(server.url, server.token)
     b.get(server.url + "/#/devices/" + name)
-    b.wait_text("#status-body", "yes: actions are shown as CLI commands")
+    b.wait_text("#status-body", "signed revisions only: actions are shown as CLI commands")
     b.click("details[data-deployment='d-0000000a'] > summary")
     b.click("details[data-deployment='d-0000000a'] button[data-action='activate']")
     b.wait_css("#confirm-cmd")
@@ -531,3 +531,53 @@ def test_fleets_page(server, browser):  # noqa: F811
     b.wait(lambda d: [n for n, _ in row_texts(b)] == ["%s-0" % tag, "%s-1" % tag],
            what="the fleet's members in the list")
     assert b.find("#f-select").get_attribute("value") == "fleet=" + tag
+
+
+def test_device_with_trusted_keys_gets_the_cli_command(env, device, browser,  # noqa: F811
+                                                       tmp_path):
+    """An agent started with --trust: the page makes no revision the device would refuse; the
+    command it shows, run where the key is, switches the stack; an unsigned deploy by another
+    admin is refused by the device, and the page says why."""
+    dev, b = device, browser
+    dev.cli.ok("keys", "generate")
+    dev.agent.start("--trust", str(dev.cli.xdg / "m87" / "signing.pub"))
+    project = unique_name("sg")
+    src = dev.compose_dir(project, stack(env, "one"))
+    dep_a = dev.m87("deployment", "new", "--active").out.split()[2]
+    dev.m87("deploy", "docker-compose.yml", cwd=src)
+    dev.wait_applied()
+    dev.m87("deployment", "new", "--active")
+    dev.compose_dir(project, stack(env, "two"))
+    dev.m87("deploy", "docker-compose.yml", cwd=src)
+    dev.wait_applied()
+    assert greeting(env, dev, project) == ["GREETING=two"]
+
+    b.signin(dev.server.url, dev.server.token)
+    b.get(dev.server.url + "/#/devices/" + dev.name)
+    b.wait_text("#status-body", "signed revisions only: actions are shown as CLI commands")
+    det = "details[data-deployment='%s']" % dep_a
+    b.click(det + " > summary")
+    b.click(det + " button[data-action='activate']")
+    b.wait_css("#confirm-cmd")
+    cmd = b.find("#confirm-cmd").text
+    assert cmd == "m87 %s deployment activate %s" % (dev.name, dep_a)
+    assert not b.find("#confirm-ok").is_displayed()
+    b.shot("signed-command")
+    b.click("#confirm-cancel")
+    assert dev.server.api("GET", "/v1/devices/" + dev.name)["active_deployment"]["id"] != dep_a
+
+    # the command, run where the key is, signs and switches back
+    dev.cli.ok(*cmd.split()[1:])
+    dev.wait_applied()
+    wait_for(lambda: greeting(env, dev, project) == ["GREETING=one"], 120, "the stack of " + dep_a)
+    b.wait_text("#status-body", dep_a)
+
+    # another admin, without the key, deploys: the device refuses it; the page says why
+    plain = Cli(tmp_path / "plain", dev.server)
+    dev.compose_dir(project, stack(env, "three"))
+    plain.ok(dev.name, "deploy", "docker-compose.yml", cwd=src)
+    b.wait_text("#refused", "The device did not apply this revision (target revision 3 (%s) "
+                "of %s refused: unsigned)" % (dev.active_hash()[:12], dep_a), timeout=120)
+    b.wait_text("#refused", "m87 %s deployment activate %s" % (dev.name, dep_a))
+    b.shot("refused")
+    assert greeting(env, dev, project) == ["GREETING=one"]

@@ -23,6 +23,7 @@ export function render(view, name) {
   const policy = sec('policy', 'Windows and prefetch');
 
   const open = new Set(); // deployments whose revisions are shown
+  const refusals = { after: 0, last: null }; // the newest target the device refused
   const last = {};
   const ctx = { name, open, openSteps: new Set(), flash, refresh: () => refresh() };
 
@@ -59,9 +60,11 @@ export function render(view, name) {
         revs[id] = (await get('/deployments/' + enc(id) + '/revisions')).revisions;
       }
     }
-    ctx.signed = !!(activeDoc && activeDoc.signature);
+    await loadRefusals(get, refusals);
+    // signed deployments, or a device that refused a target: it checks signatures
+    ctx.signed = !!(activeDoc && activeDoc.signature) || refusals.last !== null;
     if (changed('dev', dev)) drawSummary(summary, dev);
-    if (changed('st', [st, ctx.signed])) drawStatus(status, st, ctx);
+    if (changed('st', [st, ctx.signed, refusals.last])) drawStatus(status, st, ctx, refusals.last);
     if (changed('deps', [list, revs, ctx.signed, active && active.id])) {
       drawDeployments(deps, list.deployments, revs, ctx);
     }
@@ -73,6 +76,19 @@ export function render(view, name) {
   let stop = poll(load, 2000);
   function refresh() { stop(); stop = poll(load, 2000); }
   return () => { stop(); stopSessions(); logs.dispatchEvent(new Event('m87-stop')); };
+}
+
+// The device's "target" reports after the last one read: a refused target (docs/security.md,
+// "Checking, on the device") says that the device applies signed revisions only, and why.
+async function loadRefusals(get, seen) {
+  for (;;) {
+    const doc = await get('/reports?kind=target&limit=1000&after=' + seen.after);
+    for (const r of doc.reports) {
+      if (r.state === 'refused') seen.last = r;
+      seen.after = r.seq;
+    }
+    if (doc.next === null) return;
+  }
 }
 
 function dl(pairs) {
@@ -94,11 +110,16 @@ function drawSummary(el, d) {
   ]));
 }
 
-function drawStatus(el, st, ctx) {
+function drawStatus(el, st, ctx, refused) {
   if (!st) {
     replace(el, h('p', { class: 'muted' }, 'No active deployment.'));
     return;
   }
+  const refusal = refused && refused.revision === st.deployment.hash
+    ? h('p', { id: 'refused', class: 'error', role: 'alert' }, 'The device did not apply this ' +
+      'revision (' + refused.message + '). It applies signed revisions only; sign it where the ' +
+      'key is: m87 ' + ctx.name + ' deployment activate ' + st.deployment.id)
+    : '';
   const picked = st.picked_up ? 'picked up by the device' : 'not yet picked up by the device';
   const jobs = st.jobs.map((j) => h('article', { class: 'job', 'data-job': j.id },
     h('header', {},
@@ -121,13 +142,14 @@ function drawStatus(el, st, ctx) {
           h('td', {}, duration(s.duration_ms)), h('td', {}, time(s.time, { none: '' }))),
         s.output ? h('tr', {}, h('td', { colspan: 7 }, h('pre', { class: 'out' }, s.output))) : '',
         ])))))) : ''));
-  replace(el,
+  replace(el, refusal,
     dl([
       ['Deployment', h('span', { class: 'mono' }, st.deployment.id)],
       ['Revision', st.deployment.revision + ' (' + short(st.deployment.hash) + ', ' + picked + ')'],
       ['Applied', st.applied_revision === st.deployment.hash ? badge('applied')
         : h('span', { class: 'mono' }, short(st.applied_revision))],
-      ['Signed', ctx.signed ? 'yes: actions are shown as CLI commands' : 'no'],
+      ['Signatures', ctx.signed ? 'signed revisions only: actions are shown as CLI commands'
+        : 'none seen'],
     ]),
     st.jobs.length ? jobs : h('p', { class: 'muted' }, 'This revision has no jobs.'),
     (st.interactive || []).map((p) => h('div', { class: 'interactive', 'data-project': p.project },
