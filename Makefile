@@ -121,6 +121,16 @@ $(call mod_lib,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(call mod_srcs,$(1)))
 endef
 $(foreach m,$(MODULES),$(eval $(call MODULE_LIB,$(m))))
 
+# The dashboard's files, built into m87-server as C (scripts/gen-ui-assets.sh) that
+# src/server/api-ui.c includes; a build output, never committed.
+UI_FILES := $(sort $(wildcard src/server/ui/*.html src/server/ui/*.js src/server/ui/*.css \
+	src/server/ui/*.svg))
+$(BUILD)/gen/server/ui-assets.inc: scripts/gen-ui-assets.sh $(UI_FILES)
+	@mkdir -p $(dir $@)
+	$(call SAY,GEN,$@)sh scripts/gen-ui-assets.sh $@ $(UI_FILES)
+$(BUILD)/src/server/api-ui.o: $(BUILD)/gen/server/ui-assets.inc
+$(BUILD)/src/server/api-ui.o: M87_CFLAGS += -I$(BUILD)/gen
+
 $(BUILD)/bin/m87: $(BUILD)/src/cli/main.o $(CLI_LIBS)
 	@mkdir -p $(dir $@)
 	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -272,6 +282,10 @@ fuzz-regress: fuzz-build
 		[ -z "$$files" ] || $(FUZZ_BUILD)/fuzz_$$t -timeout=10 $$files </dev/null >$(FUZZ_BUILD)/regress-$$t.log 2>&1 \
 			|| { tail -n 40 $(FUZZ_BUILD)/regress-$$t.log; exit 1; }; \
 	done
+
+# the dashboard's files, as for the programs (above)
+$(FUZZ_BUILD)/obj/src/server/api-ui.o: $(BUILD)/gen/server/ui-assets.inc
+$(FUZZ_BUILD)/obj/src/server/api-ui.o: M87_CFLAGS += -I$(BUILD)/gen
 
 -include $(wildcard $(FUZZ_BUILD)/obj/*/*/*.d $(FUZZ_BUILD)/obj/tests/fuzz/*.d)
 # ---- end of fuzzing ------------------------------------------------------------------------

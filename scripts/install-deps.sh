@@ -9,6 +9,7 @@ libcurl4-openssl-dev libyajl-dev libyaml-dev libarchive-dev libmicrohttpd-dev
 libsqlite3-dev sqlite3 libssl-dev libcurl3-gnutls nettle-dev libgnutls28-dev
 libcmocka-dev python3 python3-pytest python3-pytest-xdist
 docker.io docker-registry busybox-static docker-compose apache2-utils
+chromium chromium-driver python3-selenium
 iproute2 iptables procps time valgrind clang-format
 clang libclang-rt-14-dev
 postgresql-15 libpq-dev

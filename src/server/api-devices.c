@@ -1,5 +1,6 @@
 /* /v1/devices: create (with the device token, shown once, and labels), list (filtered by a label
  * selector), show, delete, labels changed, and the device token: rotate, revoke. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "m87/alloc.h"
@@ -14,6 +15,7 @@
 #include "server/auth.h"
 #include "server/http.h"
 #include "server/json.h"
+#include "server/limits.h"
 #include "server/request.h"
 #include "server/store-deployments.h"
 #include "server/store-devices.h"
@@ -90,30 +92,106 @@ int srv_api_devices_create(struct srv_req *r, struct m87_jw *w, struct m87_error
 
 /* The devices, with their labels, that meet the selector of the "select" query argument (every
  * device without one): filtered in C after two statements (store-labels.c). */
+/* The query of GET /v1/devices besides select: which devices, in which order, which page. */
+struct list_query {
+    int state;        /* -1 any, 0 offline, 1 online */
+    const char *sort; /* "name", "last_seen", "created" */
+    int dir;          /* 1 ascending, -1 descending */
+    int64_t limit;    /* 0: all (and no health) */
+    int64_t offset;
+};
+
+static int list_query(struct srv_req *r, struct list_query *q, struct m87_error **err)
+{
+    const char *state = srv_req_query(r, "state"), *sort = srv_req_query(r, "sort");
+    const char *limit = srv_req_query(r, "limit"), *offset = srv_req_query(r, "offset");
+    *q = (struct list_query){.state = -1, .sort = "name", .dir = 1};
+    if (state && strcmp(state, "online") != 0 && strcmp(state, "offline") != 0)
+        return m87_error_set(err, M87_E_INVAL, 0, "state: expected online or offline, not '%s'",
+                             state);
+    if (state)
+        q->state = strcmp(state, "online") == 0;
+    if (sort) {
+        q->dir = sort[0] == '-' ? -1 : 1;
+        q->sort = sort + (sort[0] == '-');
+        if (strcmp(q->sort, "name") != 0 && strcmp(q->sort, "last_seen") != 0 &&
+            strcmp(q->sort, "created") != 0)
+            return m87_error_set(err, M87_E_INVAL, 0,
+                                 "sort: expected name, last_seen or created (with - for "
+                                 "descending), not '%s'",
+                                 sort);
+    }
+    if (limit && srv_parse_int(limit, 1, SRV_DEVICES_MAX_LIMIT, &q->limit) < 0)
+        return m87_error_set(err, M87_E_INVAL, 0, "limit: expected 1 to %d, not '%s'",
+                             SRV_DEVICES_MAX_LIMIT, limit);
+    if (offset && srv_parse_int(offset, 0, INT64_MAX, &q->offset) < 0)
+        return m87_error_set(err, M87_E_INVAL, 0, "offset: expected a number from 0, not '%s'",
+                             offset);
+    return 0;
+}
+
+static int cmp_devices(const void *a, const void *b, void *arg)
+{
+    const struct srv_device *x = *(struct srv_device *const *)a;
+    const struct srv_device *y = *(struct srv_device *const *)b;
+    const struct list_query *q = arg;
+    int c = 0;
+    if (strcmp(q->sort, "last_seen") == 0)
+        c = (x->last_seen > y->last_seen) - (x->last_seen < y->last_seen);
+    else if (strcmp(q->sort, "created") == 0)
+        c = (x->created > y->created) - (x->created < y->created);
+    if (c == 0)
+        c = strcmp(x->name, y->name);
+    return c * q->dir;
+}
+
+/* The page of the devices that pick holds (the matching ones, sorted), with "total". */
+static int write_list(struct srv_req *r, struct m87_jw *w, struct srv_device **pick, size_t n,
+                      const struct list_query *q, struct m87_error **err)
+{
+    size_t from = q->offset < (int64_t)n ? (size_t)q->offset : n;
+    size_t to = q->limit && (size_t)q->limit < n - from ? from + (size_t)q->limit : n;
+    m87_jw_obj_open(w);
+    m87_jw_key(w, "devices");
+    m87_jw_arr_open(w);
+    for (size_t i = from; i < to; i++) {
+        m87_jw_obj_open(w);
+        srv_jw_device(r->srv, w, pick[i]);
+        if (q->limit) {
+            m87_jw_key(w, "health");
+            if (srv_jw_health(r->srv->store, w, pick[i], err) < 0)
+                return -1;
+        }
+        m87_jw_obj_close(w);
+    }
+    m87_jw_arr_close(w);
+    m87_jw_kint(w, "total", (int64_t)n);
+    m87_jw_obj_close(w);
+    return 0;
+}
+
 int srv_api_devices_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     const char *text = srv_req_query(r, "select");
     struct spec_selector sel = {0};
+    struct list_query q;
+    if (list_query(r, &q, err) < 0)
+        return -1;
     if (text && spec_selector_parse(text, &sel, err) < 0)
         return m87_error_wrap(err, "select");
     struct srv_device *v = NULL;
-    size_t n = 0;
+    size_t n = 0, k = 0;
     int rc = srv_device_list(r->srv->store, &v, &n, err);
     if (rc == 0)
         rc = srv_labels_fill(r->srv->store, v, n, err);
+    _cleanup_free_ struct srv_device **pick = m87_xcalloc(n ? n : 1, sizeof(*pick));
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (spec_selector_match(&sel, &v[i].labels) &&
+            (q.state < 0 || srv_device_online(r->srv, &v[i]) == (q.state == 1)))
+            pick[k++] = &v[i];
     if (rc == 0) {
-        m87_jw_obj_open(w);
-        m87_jw_key(w, "devices");
-        m87_jw_arr_open(w);
-        for (size_t i = 0; i < n; i++) {
-            if (!spec_selector_match(&sel, &v[i].labels))
-                continue;
-            m87_jw_obj_open(w);
-            srv_jw_device(r->srv, w, &v[i]);
-            m87_jw_obj_close(w);
-        }
-        m87_jw_arr_close(w);
-        m87_jw_obj_close(w);
+        qsort_r(pick, k, sizeof(*pick), cmp_devices, &q);
+        rc = write_list(r, w, pick, k, &q, err);
     }
     for (size_t i = 0; i < n; i++)
         srv_device_release(&v[i]);

@@ -36,6 +36,8 @@ int srv_change_device(struct srv_req *r,
 
 void srv_api_healthz(struct srv_req *r);
 void srv_api_metrics(struct srv_req *r);
+/* The dashboard: / and /ui/NAME (api-ui.c); 404 when it is turned off. */
+void srv_api_ui_get(struct srv_req *r);
 void srv_api_bundles_put(struct srv_req *r);
 int srv_api_bundles_chunk(struct srv_req *r, const char *data, size_t len);
 void srv_api_bundles_get(struct srv_req *r);

@@ -48,6 +48,7 @@ struct srv {
     char *tls_cert_pem;
     char *tls_key_pem;
     struct srv_secret_key registry_key; /* seals registry passwords (secret.h) */
+    bool ui;                            /* serve the dashboard (api-ui.c) */
     atomic_bool stopping;
     atomic_int in_flight;
 };

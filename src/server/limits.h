@@ -22,6 +22,7 @@
 #define SRV_MAX_SEGMENT 256   /* bytes of one path segment */
 #define SRV_REPORTS_DEFAULT_LIMIT 100
 #define SRV_REPORTS_MAX_LIMIT 1000
+#define SRV_DEVICES_MAX_LIMIT 500 /* devices of one page of GET /v1/devices */
 #define SRV_MAX_AGENT_VERSION 64
 #define SRV_MAX_WINDOWS 32    /* maintenance windows per device */
 #define SRV_MAX_PREFETCH 64   /* images a device is asked to prefetch */

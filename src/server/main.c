@@ -38,9 +38,10 @@ static void serve_usage(FILE *out)
         "                        [--session-retention DURATION] [--auth-fail-limit N]\n"
         "                        [--max-connections-per-address N]\n"
         "                        [--report-retention DURATION] [--report-max-per-device SIZE]\n"
-        "                        [--report-ingest-limit SIZE] [--disk-reserve SIZE]\n"
+        "                        [--report-ingest-limit SIZE] [--disk-reserve SIZE] [--no-ui]\n"
         "\n"
-        "Serve the API of docs/api.md until SIGTERM or SIGINT.\n"
+        "Serve the API of docs/api.md, and the dashboard of docs/dashboard.md at /, until\n"
+        "SIGTERM or SIGINT.\n"
         "\n"
         "options:\n"
         "  --data DIR              the data directory made by 'm87-server init'\n"
@@ -68,6 +69,7 @@ static void serve_usage(FILE *out)
         "                          4MB, 0: no limit)\n"
         "  --disk-reserve SIZE     free space on the data directory's disk below which reports\n"
         "                          are refused with 507 (default 256MB, 0: none)\n"
+        "  --no-ui                 do not serve the dashboard (/ and /ui/ answer 404)\n"
         "  -h, --help              show this help\n");
 }
 
@@ -123,6 +125,7 @@ static int cmd_serve(int argc, char **argv)
         {"report-max-per-device", required_argument, NULL, 'M'},
         {"report-ingest-limit", required_argument, NULL, 'I'},
         {"disk-reserve", required_argument, NULL, 'D'},
+        {"no-ui", no_argument, NULL, 'U'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -195,6 +198,9 @@ static int cmd_serve(int argc, char **argv)
                                                          "256MB (0: none)");
             break;
         }
+        case 'U':
+            o.no_ui = true;
+            break;
         case 'h':
             serve_usage(stdout);
             return 0;

@@ -16,6 +16,13 @@
 #include "server/request.h"
 #include "server/store.h"
 
+/* What the dashboard's page may load and call: its own files and API, nothing inline, in no
+ * frame. */
+#define SRV_CSP                                                                                    \
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "                    \
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "                 \
+    "frame-ancestors 'none'"
+
 const char *srv_req_header(struct srv_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
@@ -61,6 +68,11 @@ void srv_reply_response(struct srv_req *r, unsigned status, struct MHD_Response 
         MHD_destroy_response(resp);
         return;
     }
+    /* every answer, the dashboard's and the API's (docs/dashboard.md) */
+    MHD_add_response_header(resp, "Content-Security-Policy", SRV_CSP);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
     r->queued = MHD_queue_response(r->conn, status, resp) == MHD_YES;
     r->status = status;
     /* counted when queued, so that a client that reads /metrics next sees its request */

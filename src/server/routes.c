@@ -18,7 +18,7 @@ static const char *const NOW[] = {"now", NULL};
 static const char *const REVISION[] = {"revision", NULL};
 static const char *const REGISTRY[] = {"host", "device", "select", NULL};
 static const char *const DEPLOYMENT[] = {"deployment", NULL};
-static const char *const SELECT[] = {"select", NULL};
+static const char *const DEVICES[] = {"select", "state", "sort", "limit", "offset", NULL};
 static const char *const REPORTS[] = {"deployment", "revision", "job",   "step",
                                       "kind",       "after",    "limit", NULL};
 
@@ -28,7 +28,7 @@ const struct srv_route srv_routes[] = {
     {"POST", "/v1/devices", SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_JSON_BODY,
      TX(srv_api_devices_create, 201, NULL)},
     {"GET", "/v1/devices", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
-     TX(srv_api_devices_list, 200, SELECT)},
+     TX(srv_api_devices_list, 200, DEVICES)},
     {"GET", DEV, SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY, TX(srv_write_device, 200, NULL)},
     {"DELETE", DEV, SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
      TX(srv_api_devices_delete, 204, NULL)},
@@ -108,6 +108,9 @@ const struct srv_route srv_routes[] = {
      TX(srv_api_sessions_cancel, 200, NULL)},
     {"POST", "/v1/agent/sessions/{}", SRV_AUTH_DEVICE, SRV_BODY_JSON, SRV_MAX_SESSION_POST,
      srv_api_agent_session, NULL},
+    /* the dashboard (api-ui.c) */
+    {"GET", "/", SRV_AUTH_NONE, SRV_BODY_NONE, SRV_MAX_JSON_BODY, srv_api_ui_get, NULL},
+    {"GET", "/ui/{}", SRV_AUTH_NONE, SRV_BODY_NONE, SRV_MAX_JSON_BODY, srv_api_ui_get, NULL},
 };
 
 const size_t srv_n_routes = M87_ARRAY_LEN(srv_routes);

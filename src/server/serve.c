@@ -39,6 +39,7 @@ static int open_server(struct srv *s, const struct srv_serve_opts *o, struct m87
     s->max_conn_per_address = (unsigned)o->max_conn_per_address;
     s->ingest = srv_ingest_new(o->report_ingest_limit);
     s->disk_reserve = o->disk_reserve;
+    s->ui = !o->no_ui;
     s->auth_limit = srv_ratelimit_new((unsigned)o->auth_fail_limit);
     s->session_retention = o->session_retention ? o->session_retention : SRV_SESSION_RETENTION;
     if (srv_store_open(o->data_dir, false, &s->store, err) < 0 ||

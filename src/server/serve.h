@@ -2,6 +2,7 @@
 #ifndef M87_SERVER_SERVE_H
 #define M87_SERVER_SERVE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "m87/error.h"
@@ -23,6 +24,7 @@ struct srv_serve_opts {
     int64_t report_max_per_device; /* bytes of reports kept per device; 0: no limit */
     int64_t report_ingest_limit;   /* bytes of reports a device may send a minute; 0: none */
     int64_t disk_reserve;          /* free bytes below which reports are refused; 0: none */
+    bool no_ui;                    /* do not serve the dashboard */
 };
 
 /* Serve until SIGTERM or SIGINT. */

@@ -233,8 +233,8 @@ def test_bad_selectors(cli, server):
     all_names = names(cli, "")
     assert all_names == sorted(d["name"] for d in
                                cli.ok("devices", "list", "--json").json()["devices"])
-    status, _, body = server.request("GET", "/v1/devices?sort=name")
-    assert status == 400 and b"unknown query parameter 'sort'" in body
+    status, _, body = server.request("GET", "/v1/devices?order=name")
+    assert status == 400 and b"unknown query parameter 'order'" in body
 
 
 def test_help(cli):

@@ -1,0 +1,274 @@
+// One device: its state, the live status of its active deployment, its deployments and
+// revisions with the actions (activate, roll back by clone, undeploy a job), its logs followed
+// live, its sessions and their output, its windows and prefetch.
+import { api, poll, devicePath, enc, ApiError } from './api.js';
+import { h, replace, time, duration, badge, labels, short, confirmDialog } from './dom.js';
+import { followLogs, sessionsSection } from './sessions.js';
+
+export function render(view, name) {
+  const sec = (id, title) => {
+    const body = h('div', { id: id + '-body' });
+    view.append(h('section', { id, class: 'card', 'aria-labelledby': id + '-h' },
+      h('h2', { id: id + '-h' }, title), body));
+    return body;
+  };
+  const flash = h('p', { id: 'flash', class: 'flash', role: 'status', 'aria-live': 'polite' });
+  view.append(h('p', {}, h('a', { href: '#/devices' }, '‹ All devices')),
+    h('h1', {}, 'Device ', h('span', { class: 'mono' }, name)), flash);
+  const summary = sec('summary', 'State');
+  const status = sec('status', 'Active deployment');
+  const deps = sec('deployments', 'Deployments');
+  const logs = sec('logs', 'Logs');
+  const sessions = sec('sessions', 'Sessions');
+  const policy = sec('policy', 'Windows and prefetch');
+
+  const open = new Set(); // deployments whose revisions are shown
+  const refusals = { after: 0, last: null }; // the newest target the device refused
+  const last = {};
+  const ctx = { name, open, openSteps: new Set(), flash, refresh: () => refresh() };
+
+  const changed = (key, value) => {
+    const text = JSON.stringify(value);
+    if (last[key] === text) return false;
+    last[key] = text;
+    return true;
+  };
+
+  async function load(signal) {
+    try {
+      await loadAll(signal);
+    } catch (e) {
+      if (e.status === 404) flash.textContent = e.message; // the device is gone
+      throw e;
+    }
+  }
+
+  async function loadAll(signal) {
+    const get = (p) => api('GET', devicePath(name, p), undefined, { signal });
+    const orNull = (p) => get(p).catch((e) => {
+      if (e instanceof ApiError && e.status === 404) return null;
+      throw e;
+    });
+    const dev = await get('');
+    const active = dev.active_deployment;
+    const [st, list, win, pre] = await Promise.all([active ? orNull('/status') : null,
+      get('/deployments'), get('/windows'), get('/prefetch')]);
+    const activeDoc = active ? await get('/deployments/' + enc(active.id)) : null;
+    const revs = {};
+    for (const id of open) {
+      if (list.deployments.some((d) => d.id === id)) {
+        revs[id] = (await get('/deployments/' + enc(id) + '/revisions')).revisions;
+      }
+    }
+    await loadRefusals(get, refusals);
+    // signed deployments, or a device that refused a target: it checks signatures
+    ctx.signed = !!(activeDoc && activeDoc.signature) || refusals.last !== null;
+    if (changed('dev', dev)) drawSummary(summary, dev);
+    if (changed('st', [st, ctx.signed, refusals.last])) drawStatus(status, st, ctx, refusals.last);
+    if (changed('deps', [list, revs, ctx.signed, active && active.id])) {
+      drawDeployments(deps, list.deployments, revs, ctx);
+    }
+    if (changed('policy', [win, pre, st && st.window])) drawPolicy(policy, win, pre, st);
+  }
+
+  followLogs(logs, name);
+  const stopSessions = sessionsSection(sessions, name);
+  let stop = poll(load, 2000);
+  function refresh() { stop(); stop = poll(load, 2000); }
+  return () => { stop(); stopSessions(); logs.dispatchEvent(new Event('m87-stop')); };
+}
+
+// The device's "target" reports after the last one read: a refused target (docs/security.md,
+// "Checking, on the device") says that the device applies signed revisions only, and why.
+async function loadRefusals(get, seen) {
+  for (;;) {
+    const doc = await get('/reports?kind=target&limit=1000&after=' + seen.after);
+    for (const r of doc.reports) {
+      if (r.state === 'refused') seen.last = r;
+      seen.after = r.seq;
+    }
+    if (doc.next === null) return;
+  }
+}
+
+function dl(pairs) {
+  return h('dl', { class: 'facts' }, pairs.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+}
+
+function drawSummary(el, d) {
+  const hl = d.health || { state: 'none', jobs: {} };
+  replace(el, dl([
+    ['Connection', badge(d.online ? 'online' : 'offline')],
+    ['Last seen', time(d.last_seen)],
+    ['Agent', d.agent_version || h('span', { class: 'muted' }, 'not yet seen')],
+    ['Labels', labels(d.labels)],
+    ['Applied revision', h('span', { class: 'mono', title: d.applied_revision || '' },
+      short(d.applied_revision))],
+    ['Health', [badge(hl.state), ' ', Object.entries(hl.jobs).map(([j, s]) =>
+      h('span', { class: 'job-health' }, j + ': ' + s)).flatMap((x, i) => (i ? [', ', x] : [x]))]],
+    ['Created', time(d.created)],
+  ]));
+}
+
+function drawStatus(el, st, ctx, refused) {
+  if (!st) {
+    replace(el, h('p', { class: 'muted' }, 'No active deployment.'));
+    return;
+  }
+  const refusal = refused && refused.revision === st.deployment.hash
+    ? h('p', { id: 'refused', class: 'error', role: 'alert' }, 'The device did not apply this ' +
+      'revision (' + refused.message + '). It applies signed revisions only; sign it where the ' +
+      'key is: m87 ' + ctx.name + ' deployment activate ' + st.deployment.id)
+    : '';
+  const picked = st.picked_up ? 'picked up by the device' : 'not yet picked up by the device';
+  const jobs = st.jobs.map((j) => h('article', { class: 'job', 'data-job': j.id },
+    h('header', {},
+      h('h3', {}, j.id), ' ', h('span', { class: 'job-state', 'data-state': j.state }, badge(j.state)),
+      j.enabled ? '' : h('span', { class: 'muted' }, ' (disabled)'),
+      h('button', { type: 'button', class: 'small danger', onclick: () => undeploy(ctx, st, j.id) },
+        'Undeploy…')),
+    dl([
+      ['Step', j.step || '-'], ['Attempts', j.attempts ?? '-'],
+      ['Exit code', j.exit_code ?? '-'], ['When', time(j.time, { none: '-' })],
+      ['Message', j.message || '-'],
+    ]),
+    j.steps.length ? keepOpen(ctx.openSteps, j.id, h('details', {}, h('summary', {}, j.steps.length + ' steps'),
+      h('div', { class: 'scroll' }, h('table', {},
+        h('thead', {}, h('tr', {}, ['Phase', 'Step', 'State', 'Attempt', 'Exit', 'Duration', 'When']
+          .map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, j.steps.map((s) => [h('tr', {},
+          h('td', {}, s.phase), h('th', { scope: 'row' }, s.name), h('td', {}, badge(s.state)),
+          h('td', {}, s.attempt ?? ''), h('td', {}, s.exit_code ?? ''),
+          h('td', {}, duration(s.duration_ms)), h('td', {}, time(s.time, { none: '' }))),
+        s.output ? h('tr', {}, h('td', { colspan: 7 }, h('pre', { class: 'out' }, s.output))) : '',
+        ])))))) : ''));
+  replace(el, refusal,
+    dl([
+      ['Deployment', h('span', { class: 'mono' }, st.deployment.id)],
+      ['Revision', st.deployment.revision + ' (' + short(st.deployment.hash) + ', ' + picked + ')'],
+      ['Applied', st.applied_revision === st.deployment.hash ? badge('applied')
+        : h('span', { class: 'mono' }, short(st.applied_revision))],
+      ['Signatures', ctx.signed ? 'signed revisions only: actions are shown as CLI commands'
+        : 'none seen'],
+    ]),
+    st.jobs.length ? jobs : h('p', { class: 'muted' }, 'This revision has no jobs.'),
+    (st.interactive || []).map((p) => h('div', { class: 'interactive', 'data-project': p.project },
+      h('h3', {}, 'Interactive stack ', h('span', { class: 'mono' }, p.project)), ' (',
+      time(p.updated, { relative: true }), ')',
+      h('ul', {}, p.containers.map((c) => h('li', {}, h('span', { class: 'mono' }, c.name), ' ',
+        badge(c.state), ' ', c.status || '', ' ', h('span', { class: 'muted' }, c.image)))))));
+}
+
+// A <details> that stays open across redraws while the user keeps it open.
+function keepOpen(set, key, det) {
+  det.open = set.has(key);
+  det.addEventListener('toggle', () => { if (det.open) set.add(key); else set.delete(key); });
+  return det;
+}
+
+function drawDeployments(el, list, revs, ctx) {
+  if (!list.length) {
+    replace(el, h('p', { class: 'muted' }, 'No deployments.'));
+    return;
+  }
+  const items = list.slice().reverse().map((d) => {
+    const det = h('details', { 'data-deployment': d.id },
+      h('summary', {}, h('span', { class: 'mono' }, d.id), ' ',
+        d.active ? badge('active') : '', ' revision ' + d.revision + ', jobs: ' +
+        (d.jobs.join(', ') || 'none') + ', updated ', time(d.updated, { relative: true })),
+      !d.active ? h('button', { type: 'button', class: 'small', 'data-action': 'activate',
+        onclick: () => activate(ctx, d) }, 'Activate…') : '',
+      revs[d.id] ? h('div', { class: 'scroll' }, h('table', { class: 'revisions' },
+        h('thead', {}, h('tr', {}, ['Revision', 'Hash', 'Created', 'Jobs', '']
+          .map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, revs[d.id].slice().reverse().map((r) => h('tr', { 'data-revision': r.revision },
+          h('th', { scope: 'row' }, r.revision), h('td', { class: 'mono', title: r.hash }, short(r.hash)),
+          h('td', {}, time(r.created)), h('td', {}, r.jobs.join(', ') || '-'),
+          h('td', {}, h('button', { type: 'button', class: 'small', 'data-action': 'rollback',
+            onclick: () => rollback(ctx, d, r) }, 'Roll back to this…'))))))) : h('p', { class: 'muted' }, 'loading revisions…'));
+    if (ctx.open.has(d.id)) det.open = true;
+    det.addEventListener('toggle', () => {
+      if (det.open) ctx.open.add(d.id); else ctx.open.delete(d.id);
+      if (det.open && !revs[d.id]) ctx.refresh();
+    });
+    return det;
+  });
+  replace(el, items);
+}
+
+function drawPolicy(el, win, pre, st) {
+  const w = st && st.window;
+  replace(el, dl([
+    ['Windows', win.windows.length ? h('ul', {}, win.windows.map((x) => h('li', {}, x.rule)))
+      : 'none: a new revision is applied at once'],
+    ['Prefetch', win.prefetch],
+    ['Window state', w ? [badge(w.state), w.next ? [' next ', time(w.next)] : ''] : '-'],
+    ['Images to prefetch', pre.prefetch_images.length ? h('ul', {}, pre.prefetch_images.map((p) =>
+      h('li', {}, h('span', { class: 'mono' }, p.image), ' ', badge(p.state),
+        p.layers_total ? ' ' + p.layers_done + '/' + p.layers_total + ' layers' : '',
+        p.message ? ' ' + p.message : ''))) : 'none'],
+  ]));
+}
+
+// ---- actions --------------------------------------------------------------------------------
+
+const q = (s) => (/^[A-Za-z0-9_.@:\/-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\\''") + "'");
+
+// A device whose deployments are signed refuses an unsigned revision: the page cannot sign (the
+// key stays on the operator's machine), so it shows the CLI command that signs instead.
+async function signedTarget(ctx, ids) {
+  if (ctx.signed) return true;
+  for (const id of ids) {
+    const d = await api('GET', devicePath(ctx.name, '/deployments/' + enc(id)));
+    if (d.signature) return true;
+  }
+  return false;
+}
+
+async function act(ctx, title, text, cmd, ids, doit) {
+  let signed;
+  try { signed = await signedTarget(ctx, ids); } catch (e) { ctx.flash.textContent = e.message; return; }
+  if (signed) {
+    await confirmDialog(title, 'This device applies signed revisions only, and this page cannot ' +
+      'sign: a revision made here would be refused by the device. Run this command where the ' +
+      'signing key is:', { cmd, infoOnly: true });
+    return;
+  }
+  if (!(await confirmDialog(title, text, { cmd: 'same as: ' + cmd, ok: title }))) return;
+  try {
+    ctx.flash.textContent = await doit();
+  } catch (e) {
+    ctx.flash.textContent = title + ' failed: ' + e.message;
+  }
+  ctx.refresh();
+}
+
+function activate(ctx, d) {
+  return act(ctx, 'Activate', 'Make deployment ' + d.id + ' (revision ' + d.revision + ') the ' +
+    'active deployment of ' + ctx.name + '? The device switches to it.',
+  'm87 ' + q(ctx.name) + ' deployment activate ' + d.id, [d.id], async () => {
+    await api('POST', devicePath(ctx.name, '/deployments/' + enc(d.id) + '/activate'), {});
+    return d.id + ' is now the active deployment of ' + ctx.name + '.';
+  });
+}
+
+function rollback(ctx, d, r) {
+  return act(ctx, 'Roll back', 'Make a new deployment from ' + d.id + ' at revision ' +
+    r.revision + ' (' + short(r.hash) + ') and activate it on ' + ctx.name + '?',
+  'm87 ' + q(ctx.name) + ' deployment clone ' + d.id + '@' + r.revision + ' --active', [d.id],
+  async () => {
+    const nd = await api('POST', devicePath(ctx.name, '/deployments'),
+      { active: true, clone: { id: d.id, revision: r.revision } });
+    return 'Created ' + nd.id + ' from ' + d.id + '@' + r.revision + '; it is now active.';
+  });
+}
+
+function undeploy(ctx, st, job) {
+  const id = st.deployment.id;
+  return act(ctx, 'Undeploy', 'Remove job ' + job + ' from deployment ' + id + '? The device ' +
+    'runs its stop steps and removes it.',
+  'm87 ' + q(ctx.name) + ' undeploy ' + q(job) + ' --deployment-id ' + id, [id], async () => {
+    const d = await api('DELETE', devicePath(ctx.name, '/deployments/' + enc(id) + '/jobs/' + enc(job)));
+    return 'Removed job ' + job + '; deployment ' + id + ' is at revision ' + d.revision + '.';
+  });
+}
