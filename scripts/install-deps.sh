@@ -11,6 +11,7 @@ libcmocka-dev python3 python3-pytest python3-pytest-xdist
 docker.io docker-registry busybox-static docker-compose apache2-utils
 iproute2 iptables procps time valgrind clang-format
 clang libclang-rt-14-dev
+debhelper help2man lintian
 "
 
 missing=""
