@@ -204,7 +204,8 @@ def test_install_upgrade_remove_purge(debs):
     agent_unit = pathlib.Path("/lib/systemd/system/m87-agent.service").read_text()
     for line in ("ExecStart=/usr/bin/m87-agent run --config /etc/m87/agent.conf",
                  "Restart=always", "StateDirectory=m87", "ProtectSystem=strict",
-                 "ReadWritePaths=/var/lib/m87", "NoNewPrivileges=yes", "ProtectHome=yes"):
+                 "ReadWritePaths=/var/lib/m87", "NoNewPrivileges=yes",
+                 "ProtectHome=read-only"):
         assert line in agent_unit, line
     assert re.search(r"^After=.*docker\.service.*podman\.socket", agent_unit, re.M)
     assert re.search(r"^Wants=.*docker\.service.*podman\.socket", agent_unit, re.M)
@@ -253,6 +254,9 @@ def test_install_upgrade_remove_purge(debs):
     assert pathlib.Path("/var/lib/m87/kept").is_file()
     assert os.path.isfile("/var/lib/m87-server/m87.db")
     assert os.path.isfile(conf)
+    token = pathlib.Path("/etc/m87/token")  # the admin's, as docs/install.md has it written
+    token.write_text("m87d_example\n")
+    token.chmod(0o600)
     dpkg("--purge", *PACKAGES)
     for path in ("/var/lib/m87", "/var/lib/m87-server", "/etc/m87", "/etc/default/m87-server"):
         assert not os.path.lexists(path), path
