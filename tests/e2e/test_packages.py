@@ -205,7 +205,7 @@ def test_install_upgrade_remove_purge(debs):
     for line in ("ExecStart=/usr/bin/m87-agent run --config /etc/m87/agent.conf",
                  "Restart=always", "StateDirectory=m87", "ProtectSystem=strict",
                  "ReadWritePaths=/var/lib/m87", "NoNewPrivileges=yes",
-                 "ProtectHome=read-only"):
+                 "ProtectHome=read-only", "CapabilityBoundingSet=CAP_CHOWN CAP_DAC_OVERRIDE"):
         assert line in agent_unit, line
     assert re.search(r"^After=.*docker\.service.*podman\.socket", agent_unit, re.M)
     assert re.search(r"^Wants=.*docker\.service.*podman\.socket", agent_unit, re.M)
