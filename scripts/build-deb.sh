@@ -40,6 +40,12 @@ for t in dpkg-buildpackage dh help2man; do
         exit 1
     }
 done
+for a in $arches; do
+    [ "$a" = amd64 ] || dpkg --print-foreign-architectures | grep -qx "$a" || {
+        echo "build-deb: $a is not a dpkg architecture here: run scripts/install-cross.sh as root" >&2
+        exit 1
+    }
+done
 [ "$(dpkg --print-architecture)" = amd64 ] || {
     echo "build-deb: builds on amd64 only (this is $(dpkg --print-architecture))" >&2
     exit 1
