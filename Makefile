@@ -6,6 +6,8 @@
 #   make checkarch  every include and call against the layers of docs/design.md
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deps       install the Debian packages the build and the tests need (as root)
+#   make deb        the Debian packages m87, m87-agent, m87-server for amd64, arm64 and armhf
+#                   into build-deb/ (scripts/build-deb.sh; DEB_ARCHES=amd64 for one)
 #   make ARCH=arm64 (or armhf)        cross-build the programs and the unit tests into
 #                   build-ARCH/ with Debian's cross compiler and the :ARCH libraries
 #                   (scripts/install-cross.sh); `make ARCH=arm64 unit` runs them under qemu-user
@@ -229,7 +231,7 @@ checksrc:
 		|| { echo "checksrc: banned function used"; exit 1; }
 
 clean:
-	rm -rf build build-asan build-logs build-arm64 build-armhf
+	rm -rf build build-asan build-logs build-arm64 build-armhf build-deb
 
 # ---- fuzzing (libFuzzer, clang) ------------------------------------------------------------
 #   make fuzz FUZZ_SECONDS=60   each harness for FUZZ_SECONDS on a copy of its corpus; new inputs
@@ -292,3 +294,9 @@ $(FUZZ_BUILD)/obj/src/server/api-ui.o: M87_CFLAGS += -I$(BUILD)/gen
 
 -include $(LIB_OBJS:.o=.d) $(BUILD)/src/cli/main.d $(BUILD)/src/agent/main.d $(BUILD)/src/server/main.d
 -include $(wildcard $(BUILD)/tests/*/*.d $(BUILD)/tests/e2e/c/*.d $(BUILD)/bench/*.d)
+
+# ---- Debian packages (scripts/build-deb.sh, packaging/debian) --------------------------------
+DEB_ARCHES ?= amd64 arm64 armhf
+.PHONY: deb
+deb:
+	./scripts/build-deb.sh $(DEB_ARCHES)

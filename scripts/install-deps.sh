@@ -13,6 +13,7 @@ chromium chromium-driver python3-selenium
 iproute2 iptables procps time valgrind clang-format
 clang libclang-rt-14-dev
 postgresql-15 libpq-dev
+debhelper help2man lintian
 "
 
 missing=""
