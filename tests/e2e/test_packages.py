@@ -165,8 +165,14 @@ def test_package_contents(debs):
     assert "./usr/share/man/man8/m87-server.8.gz" in listing["m87-server"]
     assert "./lib/systemd/system/m87-server.service" in listing["m87-server"]
     assert "./etc/default/m87-server" in listing["m87-server"]
+    # the agent links libcurl's GnuTLS flavour (one TLS stack, docs/design.md), the CLI OpenSSL's
     depends = run(["dpkg-deb", "-f", str(b["m87-agent"]), "Depends"]).stdout
-    for lib in ("libc6", "libcurl4", "libssl3", "libyajl2", "libyaml-0-2", "libarchive13"):
+    for lib in ("libc6", "libcurl3-gnutls (>= 7.85.0)", "libgnutls30", "libnettle8", "libyajl2",
+                "libyaml-0-2", "libarchive13"):
+        assert lib in depends, depends
+    assert "libcurl4" not in depends, depends
+    depends = run(["dpkg-deb", "-f", str(b["m87"]), "Depends"]).stdout
+    for lib in ("libc6", "libcurl4 (>= 7.85.0)", "libssl3", "libarchive13"):
         assert lib in depends, depends
     depends = run(["dpkg-deb", "-f", str(b["m87-server"]), "Depends"]).stdout
     for lib in ("libmicrohttpd12", "libsqlite3-0", "adduser"):
