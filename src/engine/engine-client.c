@@ -58,6 +58,11 @@ const char *engine_client_api_version(const struct engine_client *c)
     return c->api_version;
 }
 
+bool engine_client_is_podman(const struct engine_client *c)
+{
+    return c->podman;
+}
+
 const char *engine_client_socket(const struct engine_client *c)
 {
     return c->socket_path ? c->socket_path : "";
@@ -77,6 +82,8 @@ struct engine_client *engine_client_clone(const struct engine_client *c)
     struct engine_client *t = engine_client_new(&opts, NULL);
     if (t && c->api_version)
         t->api_version = m87_xstrdup(c->api_version);
+    if (t)
+        t->podman = c->podman;
     return t;
 }
 
@@ -100,6 +107,7 @@ void engine_response_init(struct engine_response *r)
     r->status = 0;
     m87_buf_init(&r->body, ENGINE_MAX_RESPONSE);
     r->api_version = NULL;
+    r->libpod_version = NULL;
 }
 
 void engine_response_release(struct engine_response *r)
@@ -107,6 +115,8 @@ void engine_response_release(struct engine_response *r)
     m87_buf_release(&r->body);
     free(r->api_version);
     r->api_version = NULL;
+    free(r->libpod_version);
+    r->libpod_version = NULL;
 }
 
 static enum m87_errcode status_code(long status)
@@ -168,7 +178,7 @@ static int do_raw(struct engine_client *c, const struct engine_call *call, const
     return status_error(resp->status, &resp->body, err);
 }
 
-int engine_system_ping(struct engine_client *c, char **api_version, struct m87_error **err)
+static int ping(struct engine_client *c, char **api_version, bool *podman, struct m87_error **err)
 {
     struct engine_response resp;
     engine_response_init(&resp);
@@ -176,14 +186,22 @@ int engine_system_ping(struct engine_client *c, char **api_version, struct m87_e
     int r = do_raw(c, &call, "/_ping", &resp, err);
     if (r == 0 && api_version)
         *api_version = resp.api_version ? M87_STEAL(resp.api_version) : NULL;
+    if (r == 0 && podman)
+        *podman = resp.libpod_version != NULL;
     engine_response_release(&resp);
     return r < 0 ? m87_error_wrap(err, "ping dockerd") : 0;
+}
+
+int engine_system_ping(struct engine_client *c, char **api_version, struct m87_error **err)
+{
+    return ping(c, api_version, NULL, err);
 }
 
 int engine_client_connect(struct engine_client *c, struct m87_error **err)
 {
     _cleanup_free_ char *theirs = NULL;
-    if (engine_system_ping(c, &theirs, err) < 0)
+    bool podman = false;
+    if (ping(c, &theirs, &podman, err) < 0)
         return -1;
     if (theirs == NULL)
         /* daemons older than 1.25 send no header; they are below our minimum anyway */
@@ -194,8 +212,11 @@ int engine_client_connect(struct engine_client *c, struct m87_error **err)
         return m87_error_set(err, M87_E_VERSION, 0, "dockerd speaks API %s; m87 needs %s or newer",
                              theirs, ENGINE_API_MIN);
     free(c->api_version);
+    /* Podman 4 answers API-Version 1.41 (its own version is in Libpod-Api-Version) and serves
+     * the compat paths under /v1.41/ as dockerd does: nothing else to negotiate */
     c->api_version =
         m87_xstrdup(engine_version_cmp(theirs, ENGINE_API_MAX) < 0 ? theirs : ENGINE_API_MAX);
+    c->podman = podman;
     return 0;
 }
 
@@ -210,6 +231,14 @@ int engine_do(struct engine_client *c, const struct engine_call *call, const cha
     int r = do_raw(c, call, full, resp ? resp : &local, err);
     engine_response_release(&local);
     return r;
+}
+
+int engine_do_unversioned(struct engine_client *c, const struct engine_call *call, const char *path,
+                          struct engine_response *resp, struct m87_error **err)
+{
+    if (c->api_version == NULL && engine_client_connect(c, err) < 0)
+        return -1;
+    return do_raw(c, call, path, resp, err);
 }
 
 int engine_send_json(struct engine_client *c, const char *method, const char *path,

@@ -93,6 +93,12 @@ int engine_container_inspect(struct engine_client *c, const char *id,
         return -1;
     struct engine_container_info *v = engine_fields_new(&info_fields, doc);
     v->raw = M87_STEAL(doc);
+    if (v->health != NULL && v->health[0] == '\0') {
+        /* Podman writes State.Health with an empty Status for a container without a check */
+        free(v->health);
+        v->health = NULL;
+    }
+    engine_podman_health_refresh(c, v);
     *out = v;
     return 0;
 }

@@ -1,0 +1,80 @@
+/* What Podman's Docker-compatible service does differently, where the engine layer makes up for
+ * it. Podman 4 schedules a container's health checks as systemd timers: on a device whose init
+ * is not systemd (and in a container or a test harness without one) the checks never run, and
+ * State.Health.Status stays "starting" for ever. Its own API has a call that runs the check once
+ * (GET /libpod/containers/ID/healthcheck, which also records the result as the timer would), so
+ * an inspect of a running container whose check is due runs it. Where systemd's timers do run,
+ * the last result is recent and nothing more is run. */
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/engine-internal.h"
+#include "m87/alloc.h"
+#include "m87/engine-call.h"
+#include "m87/engine-containers.h"
+#include "m87/error.h"
+#include "m87/json.h"
+
+/* Docker's and Podman's interval when a healthcheck leaves it unset. */
+#define ENGINE_HEALTH_DEFAULT_INTERVAL_S 30
+/* What the call may take beyond the check's own timeout (Podman starts an exec for it). */
+#define ENGINE_HEALTH_MARGIN_MS 10000L
+#define ENGINE_HEALTH_DEFAULT_TIMEOUT_MS 30000L
+
+/* Seconds since the epoch of an RFC 3339 time in UTC ("2026-12-07T02:57:51.212678788Z"), or -1. */
+static time_t utc_seconds(const char *text)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    if (text == NULL || strptime(text, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
+        return -1;
+    return timegm(&tm);
+}
+
+static int64_t ns_member(const struct m87_json *obj, const char *key)
+{
+    return m87_json_int(m87_json_get(obj, key), 0);
+}
+
+/* Whether the check of the inspected container doc is due: it has never run, or its last run
+ * ended at least one interval ago. */
+static bool health_due(const struct m87_json *doc, long *timeout_ms)
+{
+    const struct m87_json *hc = m87_json_path(doc, "Config", "Healthcheck", NULL);
+    int64_t interval_ns = ns_member(hc, "Interval");
+    int64_t timeout_ns = ns_member(hc, "Timeout");
+    *timeout_ms = (timeout_ns > 0 ? timeout_ns / 1000000 : ENGINE_HEALTH_DEFAULT_TIMEOUT_MS) +
+                  ENGINE_HEALTH_MARGIN_MS;
+    time_t interval_s =
+        interval_ns > 0 ? (time_t)(interval_ns / 1000000000) : ENGINE_HEALTH_DEFAULT_INTERVAL_S;
+    const struct m87_json *log = m87_json_path(doc, "State", "Health", "Log", NULL);
+    size_t n = m87_json_len(log);
+    if (n == 0)
+        return true;
+    time_t end = utc_seconds(m87_json_str(m87_json_get(m87_json_at(log, n - 1), "End"), NULL));
+    return end < 0 || time(NULL) - end >= interval_s;
+}
+
+void engine_podman_health_refresh(struct engine_client *c, struct engine_container_info *v)
+{
+    long timeout_ms = 0;
+    if (!c->podman || v->health == NULL || !v->running || v->id == NULL ||
+        !health_due(v->raw, &timeout_ms))
+        return;
+    /* a libpod path, not a compat one: it is not under the negotiated /v1.41 */
+    _cleanup_free_ char *path = engine_path_seg("/libpod/containers/", v->id, "/healthcheck");
+    struct engine_response resp;
+    engine_response_init(&resp);
+    struct engine_call call = {.method = "GET", .timeout_ms = timeout_ms};
+    if (engine_do_unversioned(c, &call, path, &resp, NULL) == 0) {
+        _cleanup_(m87_json_freep) struct m87_json *doc =
+            m87_json_parse(resp.body.data ? resp.body.data : "", resp.body.len, NULL);
+        const char *status = m87_json_str(m87_json_get(doc, "Status"), NULL);
+        if (status != NULL) {
+            free(v->health);
+            v->health = m87_xstrdup(status);
+        }
+    }
+    engine_response_release(&resp);
+}
