@@ -50,6 +50,7 @@ void engine_client_free(struct engine_client *c)
         c->ops->free(c->tctx);
     free(c->socket_path);
     free(c->api_version);
+    free(c->libpod_version);
     free(c);
 }
 
@@ -60,7 +61,7 @@ const char *engine_client_api_version(const struct engine_client *c)
 
 bool engine_client_is_podman(const struct engine_client *c)
 {
-    return c->podman;
+    return c->libpod_version != NULL;
 }
 
 const char *engine_client_socket(const struct engine_client *c)
@@ -82,8 +83,8 @@ struct engine_client *engine_client_clone(const struct engine_client *c)
     struct engine_client *t = engine_client_new(&opts, NULL);
     if (t && c->api_version)
         t->api_version = m87_xstrdup(c->api_version);
-    if (t)
-        t->podman = c->podman;
+    if (t && c->libpod_version)
+        t->libpod_version = m87_xstrdup(c->libpod_version);
     return t;
 }
 
@@ -178,7 +179,8 @@ static int do_raw(struct engine_client *c, const struct engine_call *call, const
     return status_error(resp->status, &resp->body, err);
 }
 
-static int ping(struct engine_client *c, char **api_version, bool *podman, struct m87_error **err)
+static int ping(struct engine_client *c, char **api_version, char **libpod_version,
+                struct m87_error **err)
 {
     struct engine_response resp;
     engine_response_init(&resp);
@@ -186,8 +188,8 @@ static int ping(struct engine_client *c, char **api_version, bool *podman, struc
     int r = do_raw(c, &call, "/_ping", &resp, err);
     if (r == 0 && api_version)
         *api_version = resp.api_version ? M87_STEAL(resp.api_version) : NULL;
-    if (r == 0 && podman)
-        *podman = resp.libpod_version != NULL;
+    if (r == 0 && libpod_version)
+        *libpod_version = resp.libpod_version ? M87_STEAL(resp.libpod_version) : NULL;
     engine_response_release(&resp);
     return r < 0 ? m87_error_wrap(err, "ping dockerd") : 0;
 }
@@ -200,8 +202,8 @@ int engine_system_ping(struct engine_client *c, char **api_version, struct m87_e
 int engine_client_connect(struct engine_client *c, struct m87_error **err)
 {
     _cleanup_free_ char *theirs = NULL;
-    bool podman = false;
-    if (ping(c, &theirs, &podman, err) < 0)
+    _cleanup_free_ char *libpod = NULL;
+    if (ping(c, &theirs, &libpod, err) < 0)
         return -1;
     if (theirs == NULL)
         /* daemons older than 1.25 send no header; they are below our minimum anyway */
@@ -216,7 +218,8 @@ int engine_client_connect(struct engine_client *c, struct m87_error **err)
      * the compat paths under /v1.41/ as dockerd does: nothing else to negotiate */
     c->api_version =
         m87_xstrdup(engine_version_cmp(theirs, ENGINE_API_MAX) < 0 ? theirs : ENGINE_API_MAX);
-    c->podman = podman;
+    free(c->libpod_version);
+    c->libpod_version = M87_STEAL(libpod);
     return 0;
 }
 

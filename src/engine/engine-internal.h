@@ -19,11 +19,11 @@ struct engine_client {
     char *socket_path;
     long timeout_ms;
     char *api_version; /* negotiated, NULL until then */
-    bool podman;       /* the daemon is Podman (see engine-podman.c) */
+    char *libpod_version; /* Podman's own API version ("4.3.1"), NULL for dockerd */
 };
 
-/* engine_do without the /vVERSION prefix, for paths outside the compat API (Podman's /libpod/).
- * Connects first when the client has not. */
+/* engine_do without the negotiated /vVERSION prefix, for paths outside the compat API (Podman's
+ * /vLIBPOD/libpod/...). Connects first when the client has not. */
 int engine_do_unversioned(struct engine_client *c, const struct engine_call *call, const char *path,
                           struct engine_response *resp, struct m87_error **err);
 

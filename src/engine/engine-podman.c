@@ -2,9 +2,9 @@
  * it. Podman 4 schedules a container's health checks as systemd timers: on a device whose init
  * is not systemd (and in a container or a test harness without one) the checks never run, and
  * State.Health.Status stays "starting" for ever. Its own API has a call that runs the check once
- * (GET /libpod/containers/ID/healthcheck, which also records the result as the timer would), so
- * an inspect of a running container whose check is due runs it. Where systemd's timers do run,
- * the last result is recent and nothing more is run. */
+ * (GET /vLIBPOD/libpod/containers/ID/healthcheck, which also records the result as the timer
+ * would), so an inspect of a running container whose check is due runs it. Where systemd's timers
+ * do run, the last result is recent and nothing more is run. */
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -59,11 +59,12 @@ static bool health_due(const struct m87_json *doc, long *timeout_ms)
 void engine_podman_health_refresh(struct engine_client *c, struct engine_container_info *v)
 {
     long timeout_ms = 0;
-    if (!c->podman || v->health == NULL || !v->running || v->id == NULL ||
+    if (c->libpod_version == NULL || v->health == NULL || !v->running || v->id == NULL ||
         !health_due(v->raw, &timeout_ms))
         return;
-    /* a libpod path, not a compat one: it is not under the negotiated /v1.41 */
-    _cleanup_free_ char *path = engine_path_seg("/libpod/containers/", v->id, "/healthcheck");
+    /* a libpod path, under Podman's own version (4.3 answers 404 without one), not 1.41 */
+    _cleanup_free_ char *base = m87_xasprintf("/v%s/libpod/containers/", c->libpod_version);
+    _cleanup_free_ char *path = engine_path_seg(base, v->id, "/healthcheck");
     struct engine_response resp;
     engine_response_init(&resp);
     struct engine_call call = {.method = "GET", .timeout_ms = timeout_ms};

@@ -9,6 +9,7 @@ after the test.
 
 import os
 import shutil
+import tempfile
 import warnings
 
 import pytest
@@ -58,3 +59,23 @@ def containers(env):
     yield ids
     for cid in ids:
         env.remove_container(cid)
+
+
+@pytest.fixture(scope="module")
+def podman(env):
+    """A private rootful Podman service (harness/podman.py) with the test images pulled, as a
+    PodmanEnv: pass it where a helper takes `env`. Skipped when podman is not installed."""
+    from harness.podman import PODMAN, PodmanEnv, PodmanService
+    if not os.access(PODMAN, os.X_OK):
+        pytest.skip("podman is not installed (%s); scripts/install-deps.sh installs it" % PODMAN)
+    root = tempfile.mkdtemp(prefix="podman-", dir=env.tmpdir)
+    service = PodmanService(root, registry=env.registry)
+    try:
+        service.start()
+        for ref in (env.small_image, env.small_image_2):
+            service.pull(ref)
+        yield PodmanEnv(env, service)
+    finally:
+        for problem in service.stop():
+            warnings.warn("podman teardown: %s" % problem)
+        shutil.rmtree(root, ignore_errors=True)
