@@ -79,3 +79,28 @@ def podman(env):
         for problem in service.stop():
             warnings.warn("podman teardown: %s" % problem)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def podman_rootless(env):
+    """Like `podman`, but the service runs as the user M87_TEST_PODMAN_USER (default m87pm),
+    rootless. Skipped when podman or that user (with /etc/subuid and /etc/subgid ranges) is
+    missing: `useradd -m m87pm` makes one."""
+    from harness.podman import PODMAN, PodmanEnv, PodmanService, rootless_problem
+    user = os.environ.get("M87_TEST_PODMAN_USER", "m87pm")
+    if not os.access(PODMAN, os.X_OK):
+        pytest.skip("podman is not installed (%s); scripts/install-deps.sh installs it" % PODMAN)
+    problem = rootless_problem(user)
+    if problem:
+        pytest.skip(problem)
+    # not under env.tmpdir, which only root may enter
+    root = tempfile.mkdtemp(prefix="m87podman-rootless-", dir="/tmp")
+    service = PodmanService(root, registry=env.registry, user=user)
+    try:
+        service.start()
+        service.pull(env.small_image)
+        yield PodmanEnv(env, service)
+    finally:
+        for problem in service.stop():
+            warnings.warn("rootless podman teardown: %s" % problem)
+        shutil.rmtree(root, ignore_errors=True)

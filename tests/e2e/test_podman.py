@@ -200,3 +200,45 @@ def test_deployment_through_the_daemon(podman, server, tmp_path):  # noqa: F811
                  lambda: "the containers to go\n" + dev.agent.log()[-3000:])
     finally:
         dev.cleanup()
+
+
+def test_rootless_compose_without_network(podman_rootless, tmp_path):
+    """Rootless Podman: the service runs as a user of its own. A container network needs
+    /dev/net/tun for slirp4netns, which is mode 0600 here ("open("/dev/net/tun"): Permission
+    denied"), so the services run with network_mode: none; the rest is the same."""
+    pm = podman_rootless
+    status, headers, _ = pm.docker.ping()
+    assert status == 200 and headers["Libpod-Api-Version"].startswith("4.")
+    info = pm.docker.check("GET", API + "/info")
+    assert info["DockerRootDir"].startswith(pm.service.root), info["DockerRootDir"]
+    project = Project(pm, tmp_path / "rootless", prefix="m87pr")
+    try:
+        project.compose("""
+            services:
+              web:
+                image: %s
+                network_mode: none
+                healthcheck:
+                  test: ["CMD", "test", "-s", "/data/mark"]
+                  interval: 1s
+                volumes: [data:/data]
+                command: ["sh", "-c", "echo stored > /data/mark; echo rootless-up;
+                          exec sleep 100000"]
+            volumes:
+              data: {}
+        """ % pm.small_image)
+        up = project.run("up", "-d", "--wait", "--wait-timeout", "120", check=0)
+        assert "Container %s-web-1 Healthy" % project.name in up.err, up.err
+        ps = _ps_json(project)
+        assert ps["web"]["Health"] == "healthy" and ps["web"]["State"] == "running", ps
+        web = project.service("web")
+        project.wait_log(web["Id"], "rootless-up")
+        # the container's root is the user mapped: on the host its process runs as the user
+        with open("/proc/%d/status" % web["State"]["Pid"]) as f:
+            uid = [line.split()[1] for line in f if line.startswith("Uid:")][0]
+        assert int(uid) == pm.service.user.pw_uid, (uid, pm.service.user)
+        assert [v["Name"] for v in project.volumes()] == ["%s_data" % project.name]
+        project.run("down", "-v", "-t", "0", check=0)
+        assert project.containers() == [] and project.volumes() == []
+    finally:
+        project.cleanup()

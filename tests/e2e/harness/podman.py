@@ -19,11 +19,17 @@ touches neither the machine's defaults (/etc/containers, /var/lib/containers) no
   nofile=1048576 (and the service's nproc), which a host without CAP_SYS_RESOURCE in the
   bounding set cannot grant ("crun: setrlimit `RLIMIT_NOFILE`: Operation not permitted").
 
+With `user=NAME` the service is rootless: it runs as that user (who needs /etc/subuid and
+/etc/subgid ranges), with XDG_RUNTIME_DIR under the root directory, no network slot, and its
+pause process (catatonit -P, found by that XDG_RUNTIME_DIR) killed at stop. Its containers can
+use no network here: slirp4netns needs /dev/net/tun, which is mode 0600 on the test machine.
+
 Podman's health checks are systemd timers; without systemd as init they never run by
 themselves (the engine layer runs them, see src/engine/engine-podman.c).
 """
 
 import os
+import pwd
 import resource
 import shutil
 import signal
@@ -68,8 +74,9 @@ class PodmanService:
     """One private rootful Podman service rooted at `root`. start() / stop(); `client` for
     Engine API calls; `host` is the unix:// URL for DOCKER_HOST."""
 
-    def __init__(self, root, registry=None):
+    def __init__(self, root, registry=None, user=None):
         self.root = root
+        self.user = pwd.getpwnam(user) if user else None  # rootless as this user
         self.sock = os.path.join(root, "podman.sock")
         self.graph_root = os.path.join(root, "storage")
         self.run_root = os.path.join(root, "run")
@@ -99,12 +106,21 @@ class PodmanService:
         env.update(CONTAINERS_CONF=self.containers_conf,
                    CONTAINERS_STORAGE_CONF=self.storage_conf,
                    CONTAINERS_REGISTRIES_CONF=self.registries_conf)
+        if self.user:
+            env.update(HOME=self.user.pw_dir, USER=self.user.pw_name, LOGNAME=self.user.pw_name,
+                       XDG_RUNTIME_DIR=self.xdg_dir)
         return env
+
+    @property
+    def xdg_dir(self):
+        return os.path.join(self.root, "xdg")
 
     def _write_configs(self):
         ulimits = ", ".join('"%s=%d:%d"' % (k, v, v) for k, v in sorted(self.limits.items())
                             if v is not None and v >= 0)
-        pool_base = self.slot.pool  # 10.(200+N).0.0/16
+        # rootless: no slot (its networks live in a namespace of its own and cannot be used
+        # here anyway, see docs/compose.md), Podman's defaults
+        pool_base = self.slot.pool if self.slot else "10.89.0.0/16"  # 10.(200+N).0.0/16
         default_subnet = pool_base.replace(".0.0/16", ".255.0/24")
         with open(self.containers_conf, "w") as f:
             f.write("[containers]\n"
@@ -137,6 +153,10 @@ class PodmanService:
             if self.registry:
                 f.write("[[registry]]\nlocation = %s\ninsecure = true\n"
                         % _toml_str(self.registry))
+        if self.user:
+            for dirpath, dirnames, filenames in os.walk(self.root):
+                for name in [dirpath] + [os.path.join(dirpath, n) for n in filenames]:
+                    os.chown(name, self.user.pw_uid, self.user.pw_gid)
 
     def argv(self):
         return [PODMAN, "--root", self.graph_root, "--runroot", self.run_root,
@@ -147,7 +167,10 @@ class PodmanService:
             raise RuntimeError("socket path too long for AF_UNIX: %s" % self.sock)
         for d in (self.root, self.net_dir, self.tmp_dir):
             os.makedirs(d, exist_ok=True)
-        self.slot = allocate_slot()
+        if self.user:
+            os.makedirs(self.xdg_dir, mode=0o700, exist_ok=True)
+        else:
+            self.slot = allocate_slot()
         try:
             self._start_service(timeout)
             # The service may run with lower limits than ours (it was seen at nproc 32768
@@ -164,11 +187,15 @@ class PodmanService:
     def _start_service(self, timeout):
         self._write_configs()
         log = open(self.log_path, "ab")
+        who = {}
+        if self.user:
+            who = dict(user=self.user.pw_uid, group=self.user.pw_gid, extra_groups=[],
+                       cwd=self.root)
         try:
             self.proc = subprocess.Popen(
                 self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 env=self.environ(), start_new_session=True, close_fds=True,
-                preexec_fn=procs.pdeathsig_preexec(signal.SIGTERM))
+                preexec_fn=procs.pdeathsig_preexec(signal.SIGTERM), **who)
         finally:
             log.close()
         self._tree.update(procs.snapshot([self.proc.pid]))
@@ -205,12 +232,31 @@ class PodmanService:
         return self.client.pull(ref, timeout=timeout)
 
     def related_processes(self):
-        """The service, conmon, aardvark-dns and container processes of this root."""
+        """The service, conmon, aardvark-dns and container processes of this root (and the
+        rootless pause process, which holds the user namespace)."""
         table = procs.process_table()
         roots = procs.processes_referencing([self.root + "/"], table)
+        if self.user:
+            roots |= self._user_processes(table)
         if self.proc is not None and self.proc.poll() is None:
             roots.add(self.proc.pid)
         return procs.snapshot(roots | procs.descendants(roots, table), table)
+
+    def _user_processes(self, table):
+        """The rootless service's processes whose command line names nothing of root (the
+        pause process, catatonit -P): those of the user whose XDG_RUNTIME_DIR is ours."""
+        found = set()
+        want = ("XDG_RUNTIME_DIR=%s" % self.xdg_dir).encode()
+        for pid in table:
+            try:
+                if os.stat("/proc/%d" % pid).st_uid != self.user.pw_uid:
+                    continue
+                with open("/proc/%d/environ" % pid, "rb") as f:
+                    if want in f.read().split(b"\0"):
+                        found.add(pid)
+            except OSError:
+                continue
+        return found
 
     def _delete_bridges(self):
         """Podman names its bridges podmanN; delete those left with an address of our slot."""
@@ -304,3 +350,19 @@ class PodmanEnv:
 
     def process_ids(self):
         return self.service.all_pids()
+
+
+def rootless_problem(user):
+    """Why `user` cannot run rootless Podman here, or None."""
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        return "no user %r for rootless Podman (useradd -m %s)" % (user, user)
+    for path in ("/etc/subuid", "/etc/subgid"):
+        try:
+            with open(path) as f:
+                if not any(line.split(":")[0] == user for line in f):
+                    return "user %r has no range in %s" % (user, path)
+        except OSError as exc:
+            return "cannot read %s: %s" % (path, exc)
+    return None
