@@ -86,6 +86,11 @@ def _ps_json(project, *args):
 
 def test_compose_up_ps_logs_networks_volumes_down(podman, project):
     project.compose(STACK.format(small=podman.small_image, small2=podman.small_image_2))
+    # Podman's pull stream (a "Pulling fs layer", "Download complete" line per layer, then
+    # the image's ID) reads as dockerd's
+    pull = project.run("pull", check=0)
+    for service, ref in (("web", podman.small_image), ("client", podman.small_image_2)):
+        assert "Pulled %s: %s" % (service, ref) in pull.err, pull.err
     up = project.up()
     # service_healthy was met: the health check ran although no systemd timer runs it here
     assert "Container %s-web-1 Healthy" % project.name in up.err, up.err
