@@ -6,6 +6,7 @@
 #include "engine/engine-internal.h"
 #include "m87/alloc.h"
 #include "m87/buf.h"
+#include "m87/compiler.h"
 #include "m87/engine-call.h"
 #include "m87/engine.h"
 #include "m87/error.h"
@@ -132,6 +133,21 @@ static enum m87_errcode status_code(long status)
     }
 }
 
+/* Whether the "cause" of a Podman error is one dockerd answers with 409 Conflict (Podman 4.3
+ * answers 500 with a "cause" beside the message). */
+static bool podman_conflict(const char *cause)
+{
+    static const char *const causes[] = {
+        "that name is already in use", /* create with a name taken */
+        "container state improper",    /* remove of a running one, kill of a stopped one */
+        "network already exists",      /* create with CheckDuplicate */
+    };
+    for (size_t i = 0; i < M87_ARRAY_LEN(causes); i++)
+        if (strcmp(cause, causes[i]) == 0)
+            return true;
+    return false;
+}
+
 /* dockerd answers errors as {"message": "..."}; anything else is quoted as it came. */
 static int status_error(long status, const struct m87_buf *body, struct m87_error **err)
 {
@@ -147,7 +163,12 @@ static int status_error(long status, const struct m87_buf *body, struct m87_erro
         raw[strcspn(raw, "\r\n")] = '\0';
         msg = raw[0] ? raw : "no message";
     }
-    m87_error_set(err, status_code(status), 0, "dockerd answered %ld: %s", status, msg);
+    enum m87_errcode code = status_code(status);
+    /* Podman answers 500 where dockerd answers 409, and names the kind in "cause" */
+    const char *cause = m87_json_str(m87_json_get(doc, "cause"), NULL);
+    if (code == M87_E_HTTP && cause && podman_conflict(cause))
+        code = M87_E_CONFLICT;
+    m87_error_set(err, code, 0, "dockerd answered %ld: %s", status, msg);
     if (err && *err) /* a caller may not want the error */
         (*err)->http_status = status;
     return -1;

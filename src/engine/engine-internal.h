@@ -28,9 +28,9 @@ int engine_do_unversioned(struct engine_client *c, const struct engine_call *cal
                           struct engine_response *resp, struct m87_error **err);
 
 /* Podman (engine-podman.c): without systemd, Podman runs no health check by itself (it
- * schedules them as systemd timers); run the check of the running container v when one is due
- * and put its status into v->health. Errors of the run leave v as inspected. */
-void engine_podman_health_refresh(struct engine_client *c, struct engine_container_info *v);
+ * schedules them as systemd timers); run the check of the inspected running container v when one
+ * is due (as dockerd spaces them). True when a check ran: v's health is stale then. */
+bool engine_podman_health_run(struct engine_client *c, const struct engine_container_info *v);
 
 /* The libcurl transport on a Unix socket. */
 void *engine_curl_transport_new(const char *socket_path);
