@@ -5,23 +5,21 @@ between services, volumes, a run spec applied with `m87-agent apply`, and a depl
 `m87-agent run` and a real m87-server. The same helpers as the dockerd tests drive it: they
 take the `podman` fixture where they take `env`.
 
-What Podman answers differently, each pinned here (and in tests/unit/test_engine_podman.c):
-its ping has a Libpod-Api-Version header beside API-Version 1.41; without systemd it runs no
-health check by itself; a container without a check has an empty State.Health.Status; its
-list's Status has no "(healthy)"; a container's NetworkID is the network's name.
+What Podman answers differently, each pinned here (and in tests/unit/test_engine_podman.c,
+whose fixtures are its recorded answers): its ping has a Libpod-Api-Version header beside
+API-Version 1.41; without systemd it runs no health check by itself; a container without a check
+has an empty State.Health.Status; its list's Status has no "(healthy)"; a container's NetworkID
+is the network's name; its conflicts are 500 with a "cause", not 409.
 """
 
 import json
-import os
-import pwd
-import shutil
 import subprocess
 
 import pytest
 
 from agent_util import Device, wait_for
 from cli_util import server  # noqa: F401  (pytest fixture)
-from compose_util import AGENT, API, PROJECT_LABEL, Project, filters, unique_name
+from compose_util import AGENT, API, PROJECT_LABEL, Project, unique_name
 from runner_util import Runner, seed_job, unique_id
 
 pytestmark = pytest.mark.skipif(not AGENT.exists(), reason="build/bin/m87-agent not built")
@@ -247,3 +245,18 @@ def test_rootless_compose_without_network(podman_rootless, tmp_path):
         assert project.containers() == [] and project.volumes() == []
     finally:
         project.cleanup()
+
+
+def test_engine_compose_suite(podman):
+    """The C end-to-end suite of the executor (tests/e2e/c/engine_compose.c: dependencies and
+    health waits, networks, volumes, configs, recreation, crash leftovers, the calls of a no-op
+    up) against Podman. The other engine_* suites assert dockerd's own error words."""
+    build = AGENT.parent.parent
+    suite = build / "tests" / "e2e" / "engine_compose"
+    if not suite.exists():
+        pytest.skip("%s not built (make tests)" % suite)
+    environ = podman.subprocess_env(M87_FAULTPROXY=build / "tests" / "tools" / "m87-faultproxy")
+    proc = subprocess.run([str(suite)], env=environ, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=900)
+    out = proc.stdout.decode(errors="replace")
+    assert proc.returncode == 0 and "[  PASSED  ]" in out, out[-6000:]
