@@ -9,8 +9,10 @@ touches neither the machine's defaults (/etc/containers, /var/lib/containers) no
 * Network backend netavark (Debian 12's default for a fresh store) with aardvark-dns for the
   names between services. The subnets come from a harness network slot (dockerd.allocate_slot),
   so they never overlap another run's dockerd: the default network is the last /24 of the
-  slot's pool, user networks are /24s of the pool. Netavark installs its own iptables chains
-  (NETAVARK_*) for them and removes them with the networks.
+  slot's pool, user networks are /24s of the pool. Netavark installs its own iptables rules
+  (NETAVARK_* chains) for them and removes the rules with the networks; it leaves its empty
+  chains, their jumps and net.ipv4.ip_forward=1 behind (unlike the harness's dockerd, whose
+  --iptables=false touches neither), which nothing else here minds.
 * The registry of the TestEnv is listed as insecure (plain HTTP), as dockerd takes 127.0.0.0/8.
 * The OCI runtime is crun, except on a host with cgroups v1 and v2 mixed ("hybrid"), which
   Debian's crun 1.8 refuses ("cgroups in hybrid mode not supported, drop all controllers from
