@@ -14,6 +14,7 @@ iproute2 iptables procps time valgrind clang-format
 clang libclang-rt-14-dev
 postgresql-15 libpq-dev
 debhelper help2man lintian
+podman netavark aardvark-dns crun uidmap slirp4netns fuse-overlayfs catatonit
 "
 
 missing=""
@@ -36,5 +37,6 @@ echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # docker.io would start its own dockerd through systemd where there is one; the tests start
-# their own under a temporary directory and never touch the system one.
+# their own under a temporary directory and never touch the system one. The same holds for
+# podman's podman.socket: tests/e2e/harness/podman.py starts a service of its own.
 apt-get install -y -qq --no-install-recommends $missing

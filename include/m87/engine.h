@@ -60,6 +60,7 @@ struct engine_response {
     long status;
     struct m87_buf body;      /* error bodies and non-streamed bodies */
     char *api_version;        /* the API-Version header, when present */
+    char *libpod_version;     /* Podman's Libpod-Api-Version header, when present */
 };
 
 struct engine_transport {
@@ -95,6 +96,10 @@ int engine_client_connect(struct engine_client *c, struct m87_error **err);
 
 /* The negotiated version ("1.41"), NULL before a successful connect. */
 const char *engine_client_api_version(const struct engine_client *c);
+
+/* Whether the negotiated daemon is Podman's Docker-compatible service (its ping carries a
+ * Libpod-Api-Version header); false before a successful connect. */
+bool engine_client_is_podman(const struct engine_client *c);
 
 /* The socket path of a unix client ("" for other transports). */
 const char *engine_client_socket(const struct engine_client *c);

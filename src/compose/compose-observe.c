@@ -73,7 +73,10 @@ static void ctr_fill(struct compose_ctr *k, const struct m87_json *n)
     for (size_t i = 0; i < m87_json_len(nets); i++) {
         const char *name = NULL;
         const struct m87_json *ep = m87_json_member(nets, i, &name);
-        m87_kvlist_add(&k->networks, name, m87_json_str(m87_json_get(ep, "NetworkID"), ""));
+        const char *nid = m87_json_str(m87_json_get(ep, "NetworkID"), "");
+        /* Podman gives the network's name as NetworkID (its containers follow a network by
+         * name, so one recreated under that name is theirs at once): no ID to compare */
+        m87_kvlist_add(&k->networks, name, strcmp(nid, name) == 0 ? "" : nid);
     }
     m87_kvlist_init(&k->volumes);
     const struct m87_json *mounts = m87_json_get(n, "Mounts");

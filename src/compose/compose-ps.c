@@ -1,11 +1,12 @@
 /* ps: the project's containers from one list call; health and exit code are read from the
  * status text dockerd already wrote ("Up 3 minutes (healthy)", "Exited (3) 2 seconds ago"), so
- * that ps costs no inspect per container. */
+ * that ps costs no inspect per container (but on Podman, see podman_health). */
 #include <stdio.h>
 #include <string.h>
 
 #include "compose/compose-internal.h"
 #include "m87/alloc.h"
+#include "m87/engine-containers.h"
 #include "m87/engine.h"
 #include "m87/error.h"
 #include "m87/spec-project.h"
@@ -48,6 +49,24 @@ static int by_service_number(const void *a, const void *b)
     return (x->number > y->number) - (x->number < y->number);
 }
 
+/* Podman's list writes no health into Status ("Up 3 minutes", never "(healthy)"): a running
+ * container's health is read from its inspect there, and written into the status text as
+ * dockerd writes it, so that ps reads the same on both. */
+static void podman_health(struct engine_client *c, struct compose_container *d)
+{
+    if (!engine_client_is_podman(c) || d->health != NULL || strcmp(d->state, "running") != 0)
+        return;
+    _cleanup_(engine_container_info_freep) struct engine_container_info *info = NULL;
+    if (engine_container_inspect(c, d->id, &info, NULL) < 0 || info->health == NULL)
+        return;
+    d->health = m87_xstrdup(info->health);
+    char *status = strcmp(info->health, "starting") == 0
+                       ? m87_xasprintf("%s (health: starting)", d->status)
+                       : m87_xasprintf("%s (%s)", d->status, info->health);
+    free(d->status);
+    d->status = status;
+}
+
 static void fill(struct compose_container *d, const struct compose_ctr *k)
 {
     d->id = m87_xstrdup(k->id);
@@ -78,8 +97,10 @@ int compose_ps(struct engine_client *c, const struct spec_project *p,
         struct compose_container *v = m87_xcalloc(r.obs->n ? r.obs->n : 1, sizeof(*v));
         size_t len = 0;
         for (size_t i = 0; i < r.obs->n; i++)
-            if (wanted(&r, &r.obs->v[i]))
-                fill(&v[len++], &r.obs->v[i]);
+            if (wanted(&r, &r.obs->v[i])) {
+                fill(&v[len], &r.obs->v[i]);
+                podman_health(c, &v[len++]);
+            }
         qsort(v, len, sizeof(*v), by_service_number);
         *out = v;
         *n = len;

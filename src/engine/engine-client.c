@@ -6,6 +6,7 @@
 #include "engine/engine-internal.h"
 #include "m87/alloc.h"
 #include "m87/buf.h"
+#include "m87/compiler.h"
 #include "m87/engine-call.h"
 #include "m87/engine.h"
 #include "m87/error.h"
@@ -50,12 +51,18 @@ void engine_client_free(struct engine_client *c)
         c->ops->free(c->tctx);
     free(c->socket_path);
     free(c->api_version);
+    free(c->libpod_version);
     free(c);
 }
 
 const char *engine_client_api_version(const struct engine_client *c)
 {
     return c->api_version;
+}
+
+bool engine_client_is_podman(const struct engine_client *c)
+{
+    return c->libpod_version != NULL;
 }
 
 const char *engine_client_socket(const struct engine_client *c)
@@ -77,6 +84,8 @@ struct engine_client *engine_client_clone(const struct engine_client *c)
     struct engine_client *t = engine_client_new(&opts, NULL);
     if (t && c->api_version)
         t->api_version = m87_xstrdup(c->api_version);
+    if (t && c->libpod_version)
+        t->libpod_version = m87_xstrdup(c->libpod_version);
     return t;
 }
 
@@ -100,6 +109,7 @@ void engine_response_init(struct engine_response *r)
     r->status = 0;
     m87_buf_init(&r->body, ENGINE_MAX_RESPONSE);
     r->api_version = NULL;
+    r->libpod_version = NULL;
 }
 
 void engine_response_release(struct engine_response *r)
@@ -107,6 +117,8 @@ void engine_response_release(struct engine_response *r)
     m87_buf_release(&r->body);
     free(r->api_version);
     r->api_version = NULL;
+    free(r->libpod_version);
+    r->libpod_version = NULL;
 }
 
 static enum m87_errcode status_code(long status)
@@ -119,6 +131,21 @@ static enum m87_errcode status_code(long status)
     default:
         return M87_E_HTTP;
     }
+}
+
+/* Whether the "cause" of a Podman error is one dockerd answers with 409 Conflict (Podman 4.3
+ * answers 500 with a "cause" beside the message). */
+static bool podman_conflict(const char *cause)
+{
+    static const char *const causes[] = {
+        "that name is already in use", /* create with a name taken */
+        "container state improper",    /* remove of a running one, kill of a stopped one */
+        "network already exists",      /* create with CheckDuplicate */
+    };
+    for (size_t i = 0; i < M87_ARRAY_LEN(causes); i++)
+        if (strcmp(cause, causes[i]) == 0)
+            return true;
+    return false;
 }
 
 /* dockerd answers errors as {"message": "..."}; anything else is quoted as it came. */
@@ -136,7 +163,12 @@ static int status_error(long status, const struct m87_buf *body, struct m87_erro
         raw[strcspn(raw, "\r\n")] = '\0';
         msg = raw[0] ? raw : "no message";
     }
-    m87_error_set(err, status_code(status), 0, "dockerd answered %ld: %s", status, msg);
+    enum m87_errcode code = status_code(status);
+    /* Podman answers 500 where dockerd answers 409, and names the kind in "cause" */
+    const char *cause = m87_json_str(m87_json_get(doc, "cause"), NULL);
+    if (code == M87_E_HTTP && cause && podman_conflict(cause))
+        code = M87_E_CONFLICT;
+    m87_error_set(err, code, 0, "dockerd answered %ld: %s", status, msg);
     if (err && *err) /* a caller may not want the error */
         (*err)->http_status = status;
     return -1;
@@ -168,7 +200,8 @@ static int do_raw(struct engine_client *c, const struct engine_call *call, const
     return status_error(resp->status, &resp->body, err);
 }
 
-int engine_system_ping(struct engine_client *c, char **api_version, struct m87_error **err)
+static int ping(struct engine_client *c, char **api_version, char **libpod_version,
+                struct m87_error **err)
 {
     struct engine_response resp;
     engine_response_init(&resp);
@@ -176,14 +209,22 @@ int engine_system_ping(struct engine_client *c, char **api_version, struct m87_e
     int r = do_raw(c, &call, "/_ping", &resp, err);
     if (r == 0 && api_version)
         *api_version = resp.api_version ? M87_STEAL(resp.api_version) : NULL;
+    if (r == 0 && libpod_version)
+        *libpod_version = resp.libpod_version ? M87_STEAL(resp.libpod_version) : NULL;
     engine_response_release(&resp);
     return r < 0 ? m87_error_wrap(err, "ping dockerd") : 0;
+}
+
+int engine_system_ping(struct engine_client *c, char **api_version, struct m87_error **err)
+{
+    return ping(c, api_version, NULL, err);
 }
 
 int engine_client_connect(struct engine_client *c, struct m87_error **err)
 {
     _cleanup_free_ char *theirs = NULL;
-    if (engine_system_ping(c, &theirs, err) < 0)
+    _cleanup_free_ char *libpod = NULL;
+    if (ping(c, &theirs, &libpod, err) < 0)
         return -1;
     if (theirs == NULL)
         /* daemons older than 1.25 send no header; they are below our minimum anyway */
@@ -194,8 +235,12 @@ int engine_client_connect(struct engine_client *c, struct m87_error **err)
         return m87_error_set(err, M87_E_VERSION, 0, "dockerd speaks API %s; m87 needs %s or newer",
                              theirs, ENGINE_API_MIN);
     free(c->api_version);
+    /* Podman 4 answers API-Version 1.41 (its own version is in Libpod-Api-Version) and serves
+     * the compat paths under /v1.41/ as dockerd does: nothing else to negotiate */
     c->api_version =
         m87_xstrdup(engine_version_cmp(theirs, ENGINE_API_MAX) < 0 ? theirs : ENGINE_API_MAX);
+    free(c->libpod_version);
+    c->libpod_version = M87_STEAL(libpod);
     return 0;
 }
 
@@ -210,6 +255,14 @@ int engine_do(struct engine_client *c, const struct engine_call *call, const cha
     int r = do_raw(c, call, full, resp ? resp : &local, err);
     engine_response_release(&local);
     return r;
+}
+
+int engine_do_unversioned(struct engine_client *c, const struct engine_call *call, const char *path,
+                          struct engine_response *resp, struct m87_error **err)
+{
+    if (c->api_version == NULL && engine_client_connect(c, err) < 0)
+        return -1;
+    return do_raw(c, call, path, resp, err);
 }
 
 int engine_send_json(struct engine_client *c, const char *method, const char *path,

@@ -84,15 +84,35 @@ static const struct engine_field info_v[] = {
 static const struct engine_fields info_fields = {sizeof(struct engine_container_info), info_v,
                                                  M87_ARRAY_LEN(info_v)};
 
-int engine_container_inspect(struct engine_client *c, const char *id,
-                             struct engine_container_info **out, struct m87_error **err)
+static struct engine_container_info *inspect_once(struct engine_client *c, const char *id,
+                                                  struct m87_error **err)
 {
     _cleanup_free_ char *path = engine_path_seg("/containers/", id, "/json");
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
     if (engine_get_object(c, path, "container", id, &doc, err) < 0)
-        return -1;
+        return NULL;
     struct engine_container_info *v = engine_fields_new(&info_fields, doc);
     v->raw = M87_STEAL(doc);
+    if (v->health != NULL && v->health[0] == '\0') {
+        /* Podman writes State.Health with an empty Status for a container without a check */
+        free(v->health);
+        v->health = NULL;
+    }
+    return v;
+}
+
+int engine_container_inspect(struct engine_client *c, const char *id,
+                             struct engine_container_info **out, struct m87_error **err)
+{
+    struct engine_container_info *v = inspect_once(c, id, err);
+    if (v == NULL)
+        return -1;
+    /* Podman without systemd: a due health check is run here, then the container read again */
+    struct engine_container_info *again = NULL;
+    if (engine_podman_health_run(c, v) && (again = inspect_once(c, id, NULL)) != NULL) {
+        engine_container_info_free(v);
+        v = again;
+    }
     *out = v;
     return 0;
 }
@@ -195,8 +215,11 @@ int engine_container_kill(struct engine_client *c, const char *id, const char *s
 {
     struct m87_error *local = NULL;
     int r = container_post(c, id, "kill", "signal", signal ? signal : "SIGKILL", 0, &local);
-    /* dockerd answers a kill of a stopped container with 409 "... is not running", not 304 */
-    if (r < 0 && local->code == M87_E_CONFLICT && strstr(local->msg, "is not running")) {
+    /* dockerd answers a kill of a stopped container with 409 "... is not running", not 304;
+     * Podman with 500 "can only kill running containers" (a conflict, see status_error) */
+    if (r < 0 && local->code == M87_E_CONFLICT &&
+        (strstr(local->msg, "is not running") ||
+         strstr(local->msg, "can only kill running containers"))) {
         m87_error_free(local);
         return 1;
     }

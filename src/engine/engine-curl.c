@@ -36,22 +36,34 @@ static long elapsed_ms(const struct timespec *since)
     return (long)((t.tv_sec - since->tv_sec) * 1000 + (t.tv_nsec - since->tv_nsec) / 1000000);
 }
 
+/* The value of header name (lower case, with its ':') in the line data, or NULL. */
+static char *header_value(const char *data, size_t len, const char *name)
+{
+    size_t nlen = strlen(name);
+    if (len <= nlen || strncasecmp(data, name, nlen) != 0)
+        return NULL;
+    const char *v = data + nlen;
+    size_t vlen = len - nlen;
+    while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        vlen--;
+    }
+    while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
+        vlen--;
+    return m87_xstrndup(v, vlen);
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 {
     struct curl_xfer *x = userdata;
     size_t len = size * nmemb;
-    static const char name[] = "api-version:";
-    if (len > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
-        const char *v = data + sizeof(name) - 1;
-        size_t vlen = len - (sizeof(name) - 1);
-        while (vlen > 0 && (*v == ' ' || *v == '\t')) {
-            v++;
-            vlen--;
-        }
-        while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
-            vlen--;
+    char *v = header_value(data, len, "api-version:");
+    if (v != NULL) {
         free(x->resp->api_version);
-        x->resp->api_version = m87_xstrndup(v, vlen);
+        x->resp->api_version = v;
+    } else if ((v = header_value(data, len, "libpod-api-version:")) != NULL) {
+        free(x->resp->libpod_version);
+        x->resp->libpod_version = v;
     }
     return len;
 }

@@ -2,9 +2,11 @@
 #ifndef M87_ENGINE_INTERNAL_H
 #define M87_ENGINE_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "m87/engine-call.h"
+#include "m87/engine-containers.h"
 #include "m87/engine-creds.h"
 #include "m87/engine.h"
 #include "m87/error.h"
@@ -17,7 +19,18 @@ struct engine_client {
     char *socket_path;
     long timeout_ms;
     char *api_version; /* negotiated, NULL until then */
+    char *libpod_version; /* Podman's own API version ("4.3.1"), NULL for dockerd */
 };
+
+/* engine_do without the negotiated /vVERSION prefix, for paths outside the compat API (Podman's
+ * /vLIBPOD/libpod/...). Connects first when the client has not. */
+int engine_do_unversioned(struct engine_client *c, const struct engine_call *call, const char *path,
+                          struct engine_response *resp, struct m87_error **err);
+
+/* Podman (engine-podman.c): without systemd, Podman runs no health check by itself (it
+ * schedules them as systemd timers); run the check of the inspected running container v when one
+ * is due (as dockerd spaces them). True when a check ran: v's health is stale then. */
+bool engine_podman_health_run(struct engine_client *c, const struct engine_container_info *v);
 
 /* The libcurl transport on a Unix socket. */
 void *engine_curl_transport_new(const char *socket_path);

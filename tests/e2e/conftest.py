@@ -9,6 +9,7 @@ after the test.
 
 import os
 import shutil
+import tempfile
 import warnings
 
 import pytest
@@ -58,3 +59,48 @@ def containers(env):
     yield ids
     for cid in ids:
         env.remove_container(cid)
+
+
+@pytest.fixture(scope="module")
+def podman(env):
+    """A private rootful Podman service (harness/podman.py) with the test images pulled, as a
+    PodmanEnv: pass it where a helper takes `env`. Skipped when podman is not installed."""
+    from harness.podman import PODMAN, PodmanEnv, PodmanService
+    if not os.access(PODMAN, os.X_OK):
+        pytest.skip("podman is not installed (%s); scripts/install-deps.sh installs it" % PODMAN)
+    root = tempfile.mkdtemp(prefix="podman-", dir=env.tmpdir)
+    service = PodmanService(root, registry=env.registry)
+    try:
+        service.start()
+        for ref in (env.small_image, env.small_image_2):
+            service.pull(ref)
+        yield PodmanEnv(env, service)
+    finally:
+        for problem in service.stop():
+            warnings.warn("podman teardown: %s" % problem)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def podman_rootless(env):
+    """Like `podman`, but the service runs as the user M87_TEST_PODMAN_USER (default m87pm),
+    rootless. Skipped when podman or that user (with /etc/subuid and /etc/subgid ranges) is
+    missing: `useradd -m m87pm` makes one."""
+    from harness.podman import PODMAN, PodmanEnv, PodmanService, rootless_problem
+    user = os.environ.get("M87_TEST_PODMAN_USER", "m87pm")
+    if not os.access(PODMAN, os.X_OK):
+        pytest.skip("podman is not installed (%s); scripts/install-deps.sh installs it" % PODMAN)
+    problem = rootless_problem(user)
+    if problem:
+        pytest.skip(problem)
+    # not under env.tmpdir, which only root may enter
+    root = tempfile.mkdtemp(prefix="m87podman-rootless-", dir="/tmp")
+    service = PodmanService(root, registry=env.registry, user=user)
+    try:
+        service.start()
+        service.pull(env.small_image)
+        yield PodmanEnv(env, service)
+    finally:
+        for problem in service.stop():
+            warnings.warn("rootless podman teardown: %s" % problem)
+        shutil.rmtree(root, ignore_errors=True)

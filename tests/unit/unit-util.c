@@ -14,6 +14,7 @@ struct exchange {
     char *path;
     long status;
     char *api_version;
+    char *libpod_version;
     char *body;
     size_t body_len;
 };
@@ -66,10 +67,11 @@ static void parse_exchanges(struct replay *r, char *text)
             cur->path = m87_xstrdup(sp + 1);
             m87_buf_reset(&body);
         } else if (strncmp(line, "<<< ", 4) == 0 && cur) {
-            char ver[32] = "";
-            if (sscanf(line + 4, "%ld %31s", &cur->status, ver) < 1)
+            char ver[32] = "", libpod[32] = "";
+            if (sscanf(line + 4, "%ld %31s %31s", &cur->status, ver, libpod) < 1)
                 fail_msg("bad status line '%s'", line);
             cur->api_version = ver[0] ? m87_xstrdup(ver) : NULL;
+            cur->libpod_version = libpod[0] ? m87_xstrdup(libpod) : NULL;
         } else if (strcmp(line, "===") == 0 && cur) {
             cur->body_len = body.len;
             cur->body = m87_buf_steal(&body);
@@ -93,6 +95,7 @@ static int replay_request(void *tctx, const struct engine_request *req,
         fail_msg("expected %s %s, got %s %s", ex->method, ex->path, req->method, req->path);
     resp->status = ex->status;
     resp->api_version = ex->api_version ? m87_xstrdup(ex->api_version) : NULL;
+    resp->libpod_version = ex->libpod_version ? m87_xstrdup(ex->libpod_version) : NULL;
     bool stream = req->on_data && ex->status >= 200 && ex->status < 300;
     size_t step = r->chunk ? r->chunk : ex->body_len;
     for (size_t off = 0; off < ex->body_len; off += step) {
@@ -114,6 +117,7 @@ static void replay_free(void *tctx)
         free(r->ex[i].method);
         free(r->ex[i].path);
         free(r->ex[i].api_version);
+        free(r->ex[i].libpod_version);
         free(r->ex[i].body);
     }
     free(r->ex);

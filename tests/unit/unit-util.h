@@ -24,7 +24,7 @@ char *unit_read_fixture(const char *rel, size_t *len);
 /* A client whose transport replays fixtures/engine/NAME. The file holds exchanges:
  *
  *   >>> METHOD /path?query
- *   <<< STATUS [API-Version]
+ *   <<< STATUS [API-Version [Libpod-Api-Version]]
  *   body lines (may be empty)
  *   ===
  *

@@ -523,9 +523,14 @@ static void test_noop_up_cost(void **state)
     t->c->ops = real_ops;
     for (size_t i = 0; i < paths.len; i++)
         print_message("  call: %s\n", paths.items[i]);
-    assert_int_equal(paths.len, 2);
+    /* Podman gives no network IDs in a container's endpoints (its NetworkID is the name), so
+     * the project's networks are listed for them: one call more */
+    bool podman = engine_client_is_podman(t->c);
+    assert_int_equal(paths.len, podman ? 3 : 2);
     assert_non_null(strstr(paths.items[0], "GET /v1.41/containers/json?all=1&filters="));
     assert_non_null(strstr(paths.items[1], "GET /v1.41/images/"));
+    if (podman)
+        assert_non_null(strstr(paths.items[2], "GET /v1.41/networks?filters="));
     assert_int_equal(events_with(&t->events, " running"), 6);
     m87_strv_release(&paths);
 }
