@@ -375,10 +375,15 @@ static int roll_back(struct srv *s, struct srv_rollout *ro, struct srv_touched *
         _cleanup_free_ char *message = NULL;
         rc = srv_revision_restore(s, d->device_id, d->deployment_id, d->previous_number, touched,
                                   &done, &message, err);
-        if (rc == 0) {
-            set_state(d, done ? SRV_RD_ROLLED_BACK : d->state, done ? d->message : message);
-            rc = srv_rdev_update(s->store, d, err);
+        if (rc == 0 && done) {
+            free(d->state);
+            d->state = m87_xstrdup(SRV_RD_ROLLED_BACK);
+        } else if (rc == 0) {
+            free(d->message);
+            d->message = M87_STEAL(message);
         }
+        if (rc == 0)
+            rc = srv_rdev_update(s->store, d, err);
     }
     srv_rollout_devices_free(v, n);
     ro->rollback_pending = false;

@@ -1,0 +1,215 @@
+"""Fleet releases and staged rollouts (docs/fleets.md) end to end.
+
+The first tests speak the agent protocol to a real m87-server directly (POST /v1/agent/sync with
+"job" and "health" records), which makes the gate's steps visible one by one; the errors of
+`m87 fleet NAME deploy` and of the API come next. The last tests run three real agents, each on
+a private dockerd of its own, against one server: a good release rolls out wave by wave, a bad
+one halts after its first wave and is rolled back, an offline member catches up, a relabelled
+device joins, a restarted server resumes."""
+
+import json
+import time
+
+import pytest
+
+from agent_util import Agent, wait_for
+from cli_util import ApiError, Cli, Server, unique
+
+RUNSPEC = """\
+jobs:
+  - id: %(job)s
+    steps:
+      - name: hello
+        run: ["true"]
+"""
+
+
+@pytest.fixture
+def srv(tmp_path):
+    s = Server(tmp_path / "server").start()
+    yield s
+    s.stop()
+
+
+def fleet_with(server, cli, n, t=None):
+    """A fleet of n new devices labelled t=T; (fleet, [(name, token)] by name)."""
+    t = t or unique("t")
+    devs = []
+    for i in range(n):
+        name = "%s-%d" % (t, i)
+        r = cli.ok("devices", "add", name, "--label", "t=" + t, "--json").json()
+        devs.append((name, r["token"]))
+    fleet = unique("f-")
+    cli.ok("fleets", "add", fleet, "--select", "t=" + t)
+    return fleet, sorted(devs)
+
+
+def release(server, fleet, job="app", **opts):
+    spec = {"jobs": [{"id": job, "steps": [{"name": "hello", "run": ["true"]}]}]}
+    return server.api("POST", "/v1/fleets/%s/releases" % fleet, dict(spec=spec, **opts))
+
+
+def rollout(server, fleet, rid):
+    return server.api("GET", "/v1/fleets/%s/rollouts/%s" % (fleet, rid))
+
+
+def states(server, fleet, rid):
+    return {d["device"]: d["state"] for d in rollout(server, fleet, rid)["devices"]}
+
+
+def target_of(server, token, applied=None):
+    return server.sync(token, applied=applied).get("target")
+
+
+def report_ok(server, token, target, seq, health=None):
+    """The device applied target: a succeeded "job" record per job (and a health record)."""
+    recs = []
+    for job in [j["id"] for j in target["spec"]["jobs"]]:
+        recs.append({"seq": seq, "kind": "job", "revision": target["hash"], "job": job,
+                     "state": "succeeded"})
+        seq += 1
+    if health:
+        recs.append({"seq": seq, "kind": "health", "revision": target["hash"],
+                     "job": target["spec"]["jobs"][0]["id"], "state": health,
+                     "message": "container 'x' is %s" % health})
+        seq += 1
+    server.sync(token, reports=recs, applied=target["hash"])
+    return seq
+
+
+def test_waves_by_the_protocol(srv, tmp_path):
+    cli = Cli(tmp_path, srv)
+    fleet, devs = fleet_with(srv, cli, 3)
+    for _, tok in devs:  # online
+        srv.sync(tok)
+    doc = release(srv, fleet, waves="1,2,100%", health_window=2)
+    ro = doc["rollout"]
+    assert doc["release"]["release"] == 1 and ro["id"].startswith("r-")
+    assert ro["waves"] == [1, 2, 3] and ro["state"] == "running"
+    rid = ro["id"]
+    names = [n for n, _ in devs]
+    wait_for(lambda: states(srv, fleet, rid)[names[0]] == "applying", 10, "wave 1 to start")
+    assert states(srv, fleet, rid) == {names[0]: "applying", names[1]: "pending",
+                                       names[2]: "pending"}
+    # wave 1's device has a target carrying the release, watched by the rollout
+    t0 = target_of(srv, devs[0][1])
+    assert t0["rollout"] == {"id": rid, "fleet": fleet, "release": 1, "health_window": 2}
+    [entry] = t0["fleets"]
+    assert entry["fleet"] == fleet and entry["release"] == 1 and entry["jobs"] == ["app"]
+    assert "signature" not in entry
+    # the second device has nothing yet
+    assert target_of(srv, devs[1][1]) is None
+    report_ok(srv, devs[0][1], t0, 1)
+    # healthy only after the window: wave 2 waits for it
+    wait_for(lambda: states(srv, fleet, rid)[names[0]] == "healthy", 15, "wave 1 healthy")
+    wait_for(lambda: states(srv, fleet, rid)[names[1]] == "applying", 10, "wave 2 to start")
+    assert states(srv, fleet, rid)[names[2]] == "pending"
+    t1 = target_of(srv, devs[1][1])
+    assert t1["rollout"]["id"] == rid
+    report_ok(srv, devs[1][1], t1, 1)
+    wait_for(lambda: states(srv, fleet, rid)[names[2]] == "applying", 15, "wave 3 to start")
+    t2 = target_of(srv, devs[2][1])
+    report_ok(srv, devs[2][1], t2, 1)
+    wait_for(lambda: rollout(srv, fleet, rid)["state"] == "done", 15, "the rollout to end")
+    assert set(states(srv, fleet, rid).values()) == {"healthy"}
+    # done: the target no longer says a rollout watches it
+    assert "rollout" not in target_of(srv, devs[0][1])
+
+    # the next release replaces the job; its own rollout; the text of show
+    doc = release(srv, fleet, job="app2", waves="100%", health_window=1)
+    rid2 = doc["rollout"]["id"]
+    assert doc["release"]["release"] == 2
+    wait_for(lambda: states(srv, fleet, rid2)[names[0]] == "applying", 10, "release 2")
+    t = target_of(srv, devs[0][1], applied=t0["hash"])
+    assert [j["id"] for j in t["spec"]["jobs"]] == ["app2"]
+    assert [f["release"] for f in t["fleets"]] == [2]
+    out = cli.ok("fleet", fleet, "rollout", "show", rid2).out
+    assert out.splitlines()[0] == "rollout %s of fleet %s: release 2, running, wave 1 of 1" % (
+        rid2, fleet)
+    assert "wave 1 (3 devices):" in out
+    lst = cli.ok("fleet", fleet, "rollouts", "--json").json()["rollouts"]
+    assert [r["id"] for r in lst] == [rid2, rid]
+
+
+def test_bad_release_halts_and_rolls_back(srv, tmp_path):
+    cli = Cli(tmp_path, srv)
+    fleet, devs = fleet_with(srv, cli, 3)
+    names = [n for n, _ in devs]
+    seqs = {}
+    # release 1 everywhere
+    rid = release(srv, fleet, waves="100%", health_window=1)["rollout"]["id"]
+    wait_for(lambda: set(states(srv, fleet, rid).values()) == {"applying"}, 10, "release 1")
+    good = {}
+    for name, tok in devs:
+        good[name] = target_of(srv, tok)
+        seqs[name] = report_ok(srv, tok, good[name], 1)
+    wait_for(lambda: rollout(srv, fleet, rid)["state"] == "done", 15, "release 1 done")
+    # release 2 fails its health check on the first device
+    rid2 = release(srv, fleet, job="bad", waves="1,100%", health_window=30)["rollout"]["id"]
+    wait_for(lambda: states(srv, fleet, rid2)[names[0]] == "applying", 10, "wave 1")
+    bad = target_of(srv, devs[0][1], applied=good[names[0]]["hash"])
+    assert bad["hash"] != good[names[0]]["hash"]
+    report_ok(srv, devs[0][1], bad, seqs[names[0]], health="unhealthy")
+    wait_for(lambda: rollout(srv, fleet, rid2)["state"] == "halted", 15, "the halt")
+    ro = rollout(srv, fleet, rid2)
+    assert ro["message"] == "wave 1: 1 of 1 devices failed (at most 0 may)"
+    by = {d["device"]: d for d in ro["devices"]}
+    assert by[names[0]]["state"] == "rolled-back"
+    assert by[names[1]]["state"] == "pending" and by[names[2]]["state"] == "pending"
+    # the first device's target is release 1 again, same hash, at once
+    back = target_of(srv, devs[0][1], applied=bad["hash"])
+    assert back["hash"] == good[names[0]]["hash"] and back["now"] is True
+    assert [f["release"] for f in back["fleets"]] == [1]
+    # the others never got release 2
+    assert target_of(srv, devs[1][1], applied=good[names[1]]["hash"]) is None
+    r = cli.run("fleet", fleet, "rollout", "show", rid2)
+    assert r.rc == 1 and "halted" in r.out.splitlines()[0]
+    st = cli.run("fleet", fleet, "status", "--json")
+    assert st.rc == 1
+
+
+def test_bad_input(srv, tmp_path):
+    cli = Cli(tmp_path, srv)
+    fleet, devs = fleet_with(srv, cli, 2)
+    base = "/v1/fleets/%s/releases" % fleet
+    spec = {"jobs": [{"id": "app", "steps": [{"name": "s", "run": ["true"]}]}]}
+
+    def refused(body, status, headers=None, path=base):
+        code, _, data = srv.request("POST", path, body=body, headers=headers)
+        assert code == status, data
+        return json.loads(data)["error"]["message"]
+
+    assert "waves: 'x' is not a count" in refused({"spec": spec, "waves": "1,x"}, 400)
+    assert "waves: '0%'" in refused({"spec": spec, "waves": "0%"}, 400)
+    assert "waves: '101%'" in refused({"spec": spec, "waves": "101%"}, 400)
+    assert "max_failed" in refused({"spec": spec, "max_failed": "-1"}, 400)
+    assert "offline" in refused({"spec": spec, "offline": "later"}, 400)
+    assert "spec: a release needs at least one job" in refused({"spec": {"jobs": []}}, 400)
+    assert refused({"spec": spec}, 404, path="/v1/fleets/nope/releases") == \
+        "fleet 'nope' not found"
+    sig = {"M87-Release-Signature": "v1 abc 1 2 k s"}
+    assert "M87-Release-Signature: expected" in refused({"spec": spec}, 400, headers=sig)
+    good_form = "v1 %s 7 1700000000 %s %s" % ("a" * 64, "b" * 16, "A" * 86 + "==")
+    msg = refused({"spec": spec}, 409, headers={"M87-Release-Signature": good_form})
+    assert "made for release 7" in msg
+    assert srv.api("GET", "/v1/fleets/%s/rollouts" % fleet)["rollouts"] == []
+
+    # a second fleet with the same job id on the same devices is refused, naming both
+    other = unique("g-")
+    t = fleet.split("-")[0]
+    cli.ok("fleets", "add", other, "--select",
+           "t=" + srv.api("GET", "/v1/fleets/%s" % fleet)["selector"].split("=")[1])
+    rid = release(srv, fleet, waves="100%", health_window=0)["rollout"]["id"]
+    wait_for(lambda: "pending" not in states(srv, fleet, rid).values(), 10, "placement")
+    msg = refused({"spec": spec}, 409, path="/v1/fleets/%s/releases" % other)
+    assert "job 'app' of fleet '%s' is on device '%s' from fleet '%s'" % (
+        other, devs[0][0], fleet) in msg, (msg, t)
+    # a second release while one runs is refused
+    msg = refused({"spec": spec}, 409)
+    assert "has rollout %s running" % rid in msg
+    # the CLI checks its options first
+    r = cli.run("fleet", fleet, "deploy", "nofile.yml", "--offline", "later")
+    assert r.rc == 2 and "--offline: expected 'wait' or 'skip'" in r.err
+    r = cli.run("fleet", fleet, "rollout", "show", "r-00000000")
+    assert r.rc == 2 and "has no rollout 'r-00000000'" in r.err
+    assert cli.ok("fleet", fleet, "deploy", "--help").out.startswith("usage: m87 fleet NAME deploy")
