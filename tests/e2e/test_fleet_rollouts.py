@@ -213,3 +213,202 @@ def test_bad_input(srv, tmp_path):
     r = cli.run("fleet", fleet, "rollout", "show", "r-00000000")
     assert r.rc == 2 and "has no rollout 'r-00000000'" in r.err
     assert cli.ok("fleet", fleet, "deploy", "--help").out.startswith("usage: m87 fleet NAME deploy")
+
+
+# ---------------------------------------------------------------- three real agents
+
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+import yaml  # noqa: E402
+
+from compose_util import API, PROJECT_LABEL, filters  # noqa: E402
+from harness.dockerd import Dockerd  # noqa: E402
+
+SERVICE_LABEL = "com.docker.compose.service"
+
+
+class OwnDocker:
+    """What Agent needs of the harness, for a private dockerd: its socket and its API."""
+
+    def __init__(self, dockerd):
+        self.dockerd = dockerd
+
+    @property
+    def docker_host(self):
+        return self.dockerd.host
+
+    def docker_api(self, method, path, body=None, headers=None, timeout=None):
+        return self.dockerd.client.request(method, path, body, headers=headers, timeout=timeout)
+
+
+class Member:
+    def __init__(self, name, agent, docker):
+        self.name, self.agent, self.docker = name, agent, docker
+
+    def services(self, project):
+        """{service: state} of the project's containers on this device's dockerd."""
+        status, data = self.docker.docker_api("GET", API + "/containers/json?all=1&filters=%s" % (
+            filters(label=["%s=%s" % (PROJECT_LABEL, project)])))
+        assert status == 200, data
+        return {c["Labels"][SERVICE_LABEL]: c["State"] for c in data}
+
+
+@pytest.fixture
+def fleet3(env, tmp_path):
+    """One server, three devices labelled t=T in fleet F, each agent on its own dockerd:
+    (server, cli, fleet, [Member] by name)."""
+    server = Server(tmp_path / "server").start()
+    cli = Cli(tmp_path, server)
+    t = unique("t")
+    fleet = unique("f-")
+    cli.ok("fleets", "add", fleet, "--select", "t=" + t)
+    roots, dockerds, members = [], [], []
+    try:
+        for i in range(3):
+            root = tempfile.mkdtemp(prefix="m87fd", dir="/tmp")
+            roots.append(root)
+            d = Dockerd(root)
+            dockerds.append(d)
+            d.start()
+            name = "%s-%d" % (t, i)
+            token = cli.ok("devices", "add", name, "--label", "t=" + t, "--json").json()["token"]
+            (tmp_path / name).mkdir()
+            agent = Agent(OwnDocker(d), tmp_path / name, server.url, token)
+            members.append(Member(name, agent.start(), OwnDocker(d)))
+        for m in members:
+            wait_for(lambda: server.api("GET", "/v1/devices/%s" % m.name)["online"], 60,
+                     "%s online" % m.name)
+        yield server, cli, fleet, members
+    finally:
+        for m in members:
+            m.agent.stop()
+        for d in dockerds:
+            d.stop()
+        for r in roots:
+            shutil.rmtree(r, ignore_errors=True)
+        server.stop()
+
+
+def compose(tmp_path, name, services):
+    d = tmp_path / name / "app"
+    d.mkdir(parents=True)
+    (d / "docker-compose.yml").write_text(yaml.safe_dump({"services": services}))
+    return d
+
+
+def good_services(env):
+    return {"web": {"image": env.small_image, "restart": "always",
+                    "healthcheck": {"test": ["CMD", "true"], "interval": "1s",
+                                    "timeout": "10s", "retries": 3}}}
+
+
+def rows(server, fleet, rid):
+    return {d["device"]: d for d in rollout(server, fleet, rid)["devices"]}
+
+
+def deploy(cli, fleet, src, *opts):
+    doc = cli.ok("fleet", fleet, "deploy", "docker-compose.yml", "--json", *opts,
+                 cwd=src).json()
+    return doc["rollout"]["id"]
+
+
+def wait_state(server, fleet, rid, state, timeout=180, members=()):
+    wait_for(lambda: rollout(server, fleet, rid)["state"] == state, timeout,
+             lambda: "rollout %s to be %s: %s\n%s" % (
+                 rid, state, json.dumps(rollout(server, fleet, rid), indent=1),
+                 "\n".join(m.agent.log()[-2000:] for m in members)))
+
+
+def test_good_release_wave_by_wave(env, fleet3, tmp_path):
+    server, cli, fleet, members = fleet3
+    src = compose(tmp_path, "rel1", good_services(env))
+    rid = deploy(cli, fleet, src, "--waves", "1,2,100%", "--health-window", "3s")
+    wait_state(server, fleet, rid, "done", members=members)
+    r = rows(server, fleet, rid)
+    names = [m.name for m in members]
+    assert [r[n]["wave"] for n in names] == [1, 2, 3]
+    assert all(r[n]["state"] == "healthy" for n in names)
+    # a wave's devices got their revision only once the wave before was healthy
+    assert r[names[1]]["placed"] >= r[names[0]]["healthy_at"]
+    assert r[names[2]]["placed"] >= r[names[1]]["healthy_at"]
+    for m in members:
+        assert m.services("app") == {"web": "running"}
+        assert m.agent.applied() == r[m.name]["revision"]
+    st = cli.run("fleet", fleet, "status")
+    assert st.rc == 0, st
+    assert st.out.splitlines()[0] == "fleet %s: release 1 (rollout %s done)" % (fleet, rid)
+    assert st.out.splitlines()[-1] == ("3 members: 3 on the current release and healthy, "
+                                       "0 failing, 0 offline, 0 waiting for a window")
+
+
+def test_bad_release_halts_and_the_changed_device_runs_the_previous_one(env, fleet3, tmp_path):
+    server, cli, fleet, members = fleet3
+    rid = deploy(cli, fleet, compose(tmp_path, "rel1", good_services(env)), "--waves", "100%",
+                 "--health-window", "1s")
+    wait_state(server, fleet, rid, "done", members=members)
+    before = {m.name: m.agent.applied() for m in members}
+    bad = {"crash": {"image": env.small_image, "command": ["sh", "-c", "exit 3"]},
+           "sick": {"image": env.small_image,
+                    "healthcheck": {"test": ["CMD", "false"], "interval": "1s",
+                                    "timeout": "10s", "retries": 1}}}
+    rid2 = deploy(cli, fleet, compose(tmp_path, "rel2", bad), "--waves", "1,100%",
+                  "--health-window", "20s")
+    wait_state(server, fleet, rid2, "halted", members=members)
+    r = rows(server, fleet, rid2)
+    first, rest = members[0], members[1:]
+    assert r[first.name]["state"] == "rolled-back"
+    assert all(r[m.name]["state"] == "pending" for m in rest)
+    # the first device runs release 1 again, nothing of release 2 is left on its dockerd
+    wait_for(lambda: first.agent.applied() == before[first.name] and
+             first.services("app") == {"web": "running"}, 180,
+             lambda: "release 1 back on %s: %s\n%s" % (first.name, first.services("app"),
+                                                       first.agent.log()[-3000:]))
+    for m in rest:
+        assert m.agent.applied() == before[m.name]
+        assert m.services("app") == {"web": "running"}
+    out = cli.run("fleet", fleet, "rollout", "show", rid2)
+    assert out.rc == 1
+    assert out.out.splitlines()[1] == "message: wave 1: 1 of 1 devices failed (at most 0 may)"
+
+
+def test_offline_member_relabel_and_server_restart(env, fleet3, tmp_path):
+    server, cli, fleet, members = fleet3
+    last = members[2]
+    assert last.agent.stop() == 0  # says goodbye: offline at once
+    rid = deploy(cli, fleet, compose(tmp_path, "rel1", good_services(env)), "--waves", "1,100%",
+                 "--health-window", "2s", "--offline", "skip")
+    wait_state(server, fleet, rid, "done", members=members)
+    assert rows(server, fleet, rid)[last.name]["state"] == "offline"
+    last.agent.start()
+    wait_for(lambda: rows(server, fleet, rid)[last.name]["state"] == "healthy", 180,
+             lambda: "the offline member to catch up\n" + last.agent.log()[-3000:])
+    assert last.services("app") == {"web": "running"}
+
+    # a device relabelled into the fleet gets the fleet's current release
+    t = members[0].name.rsplit("-", 1)[0]
+    extra = unique("x-")
+    token = cli.ok("devices", "add", extra, "--json").json()["token"]
+    assert server.sync(token).get("target") is None
+    out = cli.ok("devices", "label", extra, "t=" + t).out
+    assert "%s joins fleet %s" % (extra, fleet) in out
+    target = server.sync(token)["target"]
+    assert [f["fleet"] for f in target["fleets"]] == [fleet]
+    assert [j["id"] for j in target["spec"]["jobs"]] == ["app"]
+    # and one relabelled out loses the fleet's jobs
+    cli.ok("devices", "label", extra, "t-")
+    assert server.sync(token, applied=target["hash"])["target"]["spec"]["jobs"] == []
+    cli.ok("devices", "rm", extra)
+
+    # a server restarted in the middle of a rollout resumes it
+    src = compose(tmp_path, "rel2", dict(good_services(env), extra={
+        "image": env.small_image, "restart": "always"}))
+    rid2 = deploy(cli, fleet, src, "--waves", "1,100%", "--health-window", "5s")
+    wait_for(lambda: rows(server, fleet, rid2)[members[0].name]["state"] == "applying", 60,
+             "wave 1")
+    server.stop()
+    server.start()
+    wait_state(server, fleet, rid2, "done", members=members)
+    assert set(d["state"] for d in rows(server, fleet, rid2).values()) == {"healthy"}
+    for m in members:
+        assert m.services("app") == {"web": "running", "extra": "running"}
