@@ -302,11 +302,32 @@ static void print_bar(const struct m87_json *devices)
     printf("[%s] %zu of %zu healthy\n", bar, healthy, n);
 }
 
+/* One wave's devices: name, state and message in aligned columns, no trailing blanks. */
+static void print_wave(const struct m87_json *devices, int64_t wave, int width)
+{
+    for (size_t i = 0; i < m87_json_len(devices); i++) {
+        const struct m87_json *d = m87_json_at(devices, i);
+        if (m87_json_int(m87_json_get(d, "wave"), 0) != wave)
+            continue;
+        const char *dm = m87_json_str(m87_json_get(d, "message"), NULL);
+        const char *state = m87_json_str(m87_json_get(d, "state"), "?");
+        printf("  %-*s  ", width, m87_json_str(m87_json_get(d, "device"), "?"));
+        if (dm)
+            printf("%-11s  %s\n", state, dm);
+        else
+            printf("%s\n", state);
+    }
+}
+
 static void print_rollout(const char *fleet, const struct m87_json *ro, bool tty)
 {
     const struct m87_json *waves = m87_json_get(ro, "waves");
     const struct m87_json *devices = m87_json_get(ro, "devices");
     const char *msg = m87_json_str(m87_json_get(ro, "message"), NULL);
+    _cleanup_free_ char *window =
+        cli_format_ms(m87_json_int(m87_json_get(ro, "health_window"), 0) * 1000);
+    _cleanup_free_ char *timeout =
+        cli_format_ms(m87_json_int(m87_json_get(ro, "wave_timeout"), 0) * 1000);
     printf("rollout %s of fleet %s: release %lld, %s, wave %lld of %zu\n",
            m87_json_str(m87_json_get(ro, "id"), "?"), fleet,
            (long long)m87_json_int(m87_json_get(ro, "release"), 0),
@@ -314,30 +335,25 @@ static void print_rollout(const char *fleet, const struct m87_json *ro, bool tty
            (long long)m87_json_int(m87_json_get(ro, "wave"), 0), m87_json_len(waves));
     if (msg)
         printf("message: %s\n", msg);
-    printf("options: health window %llds, max failed %s, offline %s, wave timeout %llds, "
-           "rollback %s%s\n",
-           (long long)m87_json_int(m87_json_get(ro, "health_window"), 0),
-           m87_json_str(m87_json_get(ro, "max_failed"), "0"),
-           m87_json_str(m87_json_get(ro, "offline"), "wait"),
-           (long long)m87_json_int(m87_json_get(ro, "wave_timeout"), 0),
+    printf("options: health window %s, max failed %s, offline %s, wave timeout %s, rollback %s%s\n",
+           window, m87_json_str(m87_json_get(ro, "max_failed"), "0"),
+           m87_json_str(m87_json_get(ro, "offline"), "wait"), timeout,
            m87_json_str(m87_json_get(ro, "rollback"), "on-failure"),
            m87_json_bool(m87_json_get(ro, "now"), false) ? ", now" : "");
     if (tty)
         print_bar(devices);
+    int width = 0;
+    for (size_t i = 0; i < m87_json_len(devices); i++) {
+        int len = (int)strlen(m87_json_str(m87_json_get(m87_json_at(devices, i), "device"), "?"));
+        width = len > width ? len : width;
+    }
     for (size_t w = 0; w < m87_json_len(waves); w++) {
         size_t count = 0;
         for (size_t i = 0; i < m87_json_len(devices); i++)
             count +=
                 m87_json_int(m87_json_get(m87_json_at(devices, i), "wave"), 0) == (int64_t)w + 1;
         printf("wave %zu (%zu device%s):\n", w + 1, count, count == 1 ? "" : "s");
-        for (size_t i = 0; i < m87_json_len(devices); i++) {
-            const struct m87_json *d = m87_json_at(devices, i);
-            if (m87_json_int(m87_json_get(d, "wave"), 0) != (int64_t)w + 1)
-                continue;
-            const char *dm = m87_json_str(m87_json_get(d, "message"), NULL);
-            printf("  %-20s %-11s%s%s\n", m87_json_str(m87_json_get(d, "device"), "?"),
-                   m87_json_str(m87_json_get(d, "state"), "?"), dm ? "  " : "", dm ? dm : "");
-        }
+        print_wave(devices, (int64_t)w + 1, width);
     }
 }
 
