@@ -244,6 +244,8 @@ int srv_release_place(struct srv *s, int64_t device_id, const struct srv_release
                            out, err);
         /* the same content placed by hand before: it carries the release from now on */
         if (rc == 0 && !out->changed)
+            rc = srv_revision_release_drop(st, rev_id, rel->fleet_id, err);
+        if (rc == 0 && !out->changed)
             rc = srv_revision_release_add(st, rev_id, rel->id, err);
     }
     srv_rows_free(carried, n, &srv_release_row);

@@ -347,9 +347,16 @@ static int start_wave(struct srv *s, struct srv_rollout *ro, const struct srv_re
             set_state(d, skip ? SRV_RD_OFFLINE : SRV_RD_APPLYING,
                       skip ? "offline when its wave started: it gets the release when it is back"
                            : NULL);
+            /* it runs that revision already: no report will come to start its window */
+            bool yes = false;
+            if (!p.changed && (rc = all_succeeded(s->store, d, &yes, err)) == 0 && yes) {
+                d->applied = srv_now();
+                d->deadline = d->applied + ro->health_window;
+            }
         }
         srv_placed_release(&p);
-        rc = srv_rdev_update(s->store, d, err);
+        if (rc == 0)
+            rc = srv_rdev_update(s->store, d, err);
     }
     srv_rollout_devices_free(v, n);
     if (rc == 0)

@@ -26,6 +26,9 @@ static const char SQL_REV_ID[] =
     "SELECT id FROM revisions WHERE deployment_id = ?1 AND number = ?2";
 static const char SQL_REVREL_ADD[] =
     "INSERT OR IGNORE INTO revision_releases (revision_id, release_id) VALUES (?1, ?2)";
+static const char SQL_REVREL_DROP[] =
+    "DELETE FROM revision_releases WHERE revision_id = ?1 AND release_id IN"
+    " (SELECT id FROM fleet_releases WHERE fleet_id = ?2)";
 static const char SQL_REVREL_LIST[] =
     REL_COLS " JOIN revision_releases x ON x.release_id = r.id WHERE x.revision_id = ?1"
              " ORDER BY f.name";
@@ -244,6 +247,16 @@ int srv_revision_release_add(struct srv_store *st, int64_t rev_id, int64_t relea
         return -1;
     sqlite3_bind_int64(s, 2, release_id);
     return srv_step_done(st, s, "note the release of a revision", err);
+}
+
+int srv_revision_release_drop(struct srv_store *st, int64_t rev_id, int64_t fleet_id,
+                              struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_REVREL_DROP, rev_id, err);
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 2, fleet_id);
+    return srv_step_done(st, s, "forget the releases of a revision", err);
 }
 
 int srv_revision_releases(struct srv_store *st, int64_t rev_id, struct srv_release **out, size_t *n,

@@ -112,6 +112,9 @@ int srv_revision_id(struct srv_store *st, int64_t dep_id, int64_t number, int64_
 /* Note that revision rev_id carries release release_id. */
 int srv_revision_release_add(struct srv_store *st, int64_t rev_id, int64_t release_id,
                              struct m87_error **err);
+/* Forget that revision rev_id carries releases of the fleet (one of it is noted instead). */
+int srv_revision_release_drop(struct srv_store *st, int64_t rev_id, int64_t fleet_id,
+                              struct m87_error **err);
 /* The releases revision rev_id carries, with their fleet's name, by fleet name. */
 int srv_revision_releases(struct srv_store *st, int64_t rev_id, struct srv_release **out, size_t *n,
                           struct m87_error **err);

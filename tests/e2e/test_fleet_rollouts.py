@@ -168,6 +168,27 @@ def test_bad_release_halts_and_rolls_back(srv, tmp_path):
     assert st.rc == 1
 
 
+def test_release_a_member_runs_already(srv, tmp_path):
+    """A release whose revision a member runs already (same jobs): no new report will come, the
+    window starts at once."""
+    cli = Cli(tmp_path, srv)
+    fleet, devs = fleet_with(srv, cli, 1)
+    (name, tok), = devs
+    srv.sync(tok)
+    rid = release(srv, fleet, waves="100%", health_window=1)["rollout"]["id"]
+    wait_for(lambda: states(srv, fleet, rid)[name] == "applying", 10, "release 1")
+    t = target_of(srv, tok)
+    report_ok(srv, tok, t, 1)
+    wait_for(lambda: rollout(srv, fleet, rid)["state"] == "done", 15, "release 1 done")
+    rid2 = release(srv, fleet, waves="100%", health_window=1)["rollout"]["id"]
+    wait_for(lambda: rollout(srv, fleet, rid2)["state"] == "done", 15, "release 2 done")
+    row = rollout(srv, fleet, rid2)["devices"][0]
+    assert row["state"] == "healthy" and row["revision"] == t["hash"] == row["previous"]
+    assert srv.sync(tok, applied=t["hash"]).get("target") is None
+    # the revision carries release 2 of the fleet now, not both
+    assert [f["release"] for f in srv.sync(tok)["target"]["fleets"]] == [2]
+
+
 def test_bad_input(srv, tmp_path):
     cli = Cli(tmp_path, srv)
     fleet, devs = fleet_with(srv, cli, 2)
