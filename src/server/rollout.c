@@ -509,11 +509,17 @@ static int drive(struct srv *s, struct srv_touched *touched, int64_t *next, stru
         rc = srv_rollout_live(s->store, &v, &n, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         struct srv_rollout *ro = &v[i];
+        _cleanup_free_ char *was = m87_xasprintf(
+            "%s %lld %lld %d %s", ro->state, (long long)ro->wave, (long long)ro->wave_started,
+            ro->rollback_pending, ro->message ? ro->message : "");
         if (ro->rollback_pending)
             rc = roll_back(s, ro, touched, err);
         else
             rc = advance(s, ro, touched, err);
-        if (rc == 0)
+        _cleanup_free_ char *is = m87_xasprintf(
+            "%s %lld %lld %d %s", ro->state, (long long)ro->wave, (long long)ro->wave_started,
+            ro->rollback_pending, ro->message ? ro->message : "");
+        if (rc == 0 && strcmp(was, is) != 0) /* "updated" is when it last changed */
             rc = srv_rollout_update(s->store, ro, err);
     }
     srv_rows_free(v, n, &srv_rollout_row);
