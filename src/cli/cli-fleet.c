@@ -546,6 +546,8 @@ int cli_cmd_fleet(int argc, char **argv)
     _cleanup_free_ char *group = m87_xasprintf("fleet %s", fleet);
     if (argc >= 3 && strcmp(argv[2], "rollout") == 0) {
         /* `rollout show|pause|resume|abort`: one more level, help without a login */
+        if (argc == 3)
+            fprintf(stderr, "m87: fleet %s rollout: missing command\n", fleet);
         if (argc == 3 || strcmp(argv[3], "--help") == 0 || strcmp(argv[3], "-h") == 0) {
             fputs(rollout_help, argc == 3 ? stderr : stdout);
             return argc == 3 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
