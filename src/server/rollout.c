@@ -30,6 +30,9 @@
 
 /* The longest the driver sleeps without an event (a safety net, not the clock of the gate). */
 #define DRIVER_MAX_SLEEP 30
+/* Members placed in one transaction: a big wave goes out in several, each woken at its commit,
+ * so that the first devices get their target without waiting for the last one's revision. */
+#define PLACE_BATCH 200
 
 struct srv_rollouts {
     struct srv *s;
@@ -308,61 +311,70 @@ static bool device_online(struct srv *s, int64_t device_id, struct m87_error **e
            d.last_seen >= srv_now() - s->longpoll_max - SRV_ONLINE_GRACE;
 }
 
-/* Place the release on every pending member of wave ro->wave. */
-static int start_wave(struct srv *s, struct srv_rollout *ro, const struct srv_release *rel,
-                      struct srv_touched *touched, struct m87_error **err)
+/* Place the release on one pending member. */
+static int place_one(struct srv *s, const struct srv_rollout *ro, const struct srv_release *rel,
+                     struct srv_rollout_device *d, struct srv_touched *touched,
+                     struct m87_error **err)
+{
+    int rc = 0;
+    bool online = device_online(s, d->device_id, err, &rc);
+    if (rc < 0)
+        return -1;
+    _cleanup_(srv_placed_release) struct srv_placed p = {0};
+    struct m87_error *e = NULL;
+    if (srv_release_place(s, d->device_id, rel, ro->now, touched, &p, &e) < 0) {
+        if (m87_error_code(e) != M87_E_CONFLICT) {
+            *err = e;
+            return -1;
+        }
+        set_state(d, SRV_RD_FAILED, e->msg);
+        m87_error_free(e);
+        return srv_rdev_update(s->store, d, err);
+    }
+    d->deployment_id = p.deployment_id;
+    free(d->revision);
+    d->revision = M87_STEAL(p.revision);
+    free(d->previous);
+    d->previous = M87_STEAL(p.previous);
+    d->previous_number = p.previous_number;
+    d->placed = srv_now();
+    bool skip = !online && strcmp(ro->offline, "skip") == 0;
+    set_state(d, skip ? SRV_RD_OFFLINE : SRV_RD_APPLYING,
+              skip ? "offline when its wave started: it gets the release when it is back" : NULL);
+    /* it runs that revision already: no report will come to start its window */
+    bool yes = false;
+    if (!p.changed && all_succeeded(s->store, d, &yes, err) < 0)
+        return -1;
+    if (yes) {
+        d->applied = srv_now();
+        d->deadline = d->applied + ro->health_window;
+    }
+    return srv_rdev_update(s->store, d, err);
+}
+
+/* Place the release on up to PLACE_BATCH pending members of the current wave; *more when some
+ * may be left (the driver commits, wakes those devices and goes on at once). */
+static int place_batch(struct srv *s, const struct srv_rollout *ro, const struct srv_release *rel,
+                       struct srv_touched *touched, bool *more, struct m87_error **err)
 {
     struct srv_rollout_device *v = NULL;
     size_t n = 0;
-    ro->wave_started = srv_now();
-    if (srv_rdev_list(s->store, ro->id, ro->wave, &v, &n, err) < 0)
+    if (srv_rdev_pending(s->store, ro->id, ro->wave, PLACE_BATCH, &v, &n, err) < 0)
         return -1;
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        struct srv_rollout_device *d = &v[i];
-        if (strcmp(d->state, SRV_RD_PENDING) != 0)
-            continue;
-        bool online = device_online(s, d->device_id, err, &rc);
-        if (rc < 0)
-            break;
-        struct srv_placed p = {0};
-        struct m87_error *e = NULL;
-        if (srv_release_place(s, d->device_id, rel, ro->now, touched, &p, &e) < 0) {
-            if (m87_error_code(e) != M87_E_CONFLICT) {
-                *err = e;
-                rc = -1;
-                break;
-            }
-            set_state(d, SRV_RD_FAILED, e->msg);
-            m87_error_free(e);
-        } else {
-            d->deployment_id = p.deployment_id;
-            free(d->revision);
-            d->revision = M87_STEAL(p.revision);
-            free(d->previous);
-            d->previous = M87_STEAL(p.previous);
-            d->previous_number = p.previous_number;
-            d->placed = srv_now();
-            bool skip = !online && strcmp(ro->offline, "skip") == 0;
-            set_state(d, skip ? SRV_RD_OFFLINE : SRV_RD_APPLYING,
-                      skip ? "offline when its wave started: it gets the release when it is back"
-                           : NULL);
-            /* it runs that revision already: no report will come to start its window */
-            bool yes = false;
-            if (!p.changed && (rc = all_succeeded(s->store, d, &yes, err)) == 0 && yes) {
-                d->applied = srv_now();
-                d->deadline = d->applied + ro->health_window;
-            }
-        }
-        srv_placed_release(&p);
-        if (rc == 0)
-            rc = srv_rdev_update(s->store, d, err);
-    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = place_one(s, ro, rel, &v[i], touched, err);
     srv_rollout_devices_free(v, n);
-    if (rc == 0)
-        m87_log(M87_LOG_INFO, "rollout %s of fleet '%s': wave %lld started", ro->public_id,
-                ro->fleet, (long long)ro->wave);
+    *more = n == PLACE_BATCH;
     return rc;
+}
+
+static void start_wave(struct srv_rollout *ro, int64_t wave)
+{
+    ro->wave = wave;
+    ro->wave_started = srv_now();
+    m87_log(M87_LOG_INFO, "rollout %s of fleet '%s': wave %lld started", ro->public_id, ro->fleet,
+            (long long)ro->wave);
 }
 
 /* Every member of the rollout that got its revision gets the one it had back. */
@@ -430,7 +442,7 @@ static const char *const count_states[] = {SRV_RD_PENDING, SRV_RD_APPLYING, SRV_
                                            SRV_RD_FAILED,  SRV_RD_OFFLINE,  NULL};
 
 /* Move a running rollout as far as its current wave allows. */
-static int advance(struct srv *s, struct srv_rollout *ro, struct srv_touched *touched,
+static int advance(struct srv *s, struct srv_rollout *ro, struct srv_touched *touched, bool *more,
                    struct m87_error **err)
 {
     _cleanup_(srv_release_release) struct srv_release rel = {0};
@@ -439,13 +451,12 @@ static int advance(struct srv *s, struct srv_rollout *ro, struct srv_touched *to
     for (int guard = 0; guard < 1000; guard++) {
         int64_t n_waves = 0;
         if (ro->wave == 0) {
-            ro->wave = 1;
             if (wave_end(ro->waves, 1, &n_waves) == 0) {
+                ro->wave = 1;
                 set_rollout(ro, SRV_RO_DONE, m87_xstrdup("the fleet had no members"));
                 return 0;
             }
-            if (start_wave(s, ro, &rel, touched, err) < 0)
-                return -1;
+            start_wave(ro, 1);
         }
         int64_t c[C_N];
         if (srv_rdev_counts(s->store, ro->id, ro->wave, count_states, c, err) < 0)
@@ -463,6 +474,13 @@ static int advance(struct srv *s, struct srv_rollout *ro, struct srv_touched *to
                 return roll_back(s, ro, touched, err);
             return 0;
         }
+        if (c[C_PENDING] > 0 && srv_now() < ro->wave_started + ro->wave_timeout) {
+            if (place_batch(s, ro, &rel, touched, more, err) < 0)
+                return -1;
+            if (*more)
+                return 0;
+            continue; /* the wave may have passed (members offline, failed, healthy) */
+        }
         if (c[C_PENDING] + c[C_APPLYING] > 0) {
             if (srv_now() < ro->wave_started + ro->wave_timeout)
                 return 0;
@@ -476,9 +494,7 @@ static int advance(struct srv *s, struct srv_rollout *ro, struct srv_touched *to
             m87_log(M87_LOG_INFO, "rollout %s of fleet '%s' done", ro->public_id, ro->fleet);
             return 0;
         }
-        ro->wave++;
-        if (start_wave(s, ro, &rel, touched, err) < 0)
-            return -1;
+        start_wave(ro, ro->wave + 1);
     }
     return 0;
 }
@@ -500,7 +516,8 @@ static int mark_due(struct srv *s, struct m87_error **err)
 }
 
 /* One round: mark the due rows, move every live rollout; *next the earliest deadline left. */
-static int drive(struct srv *s, struct srv_touched *touched, int64_t *next, struct m87_error **err)
+static int drive(struct srv *s, struct srv_touched *touched, int64_t *next, bool *more,
+                 struct m87_error **err)
 {
     struct srv_rollout *v = NULL;
     size_t n = 0;
@@ -515,7 +532,7 @@ static int drive(struct srv *s, struct srv_touched *touched, int64_t *next, stru
         if (ro->rollback_pending)
             rc = roll_back(s, ro, touched, err);
         else
-            rc = advance(s, ro, touched, err);
+            rc = advance(s, ro, touched, more, err);
         _cleanup_free_ char *is = m87_xasprintf(
             "%s %lld %lld %d %s", ro->state, (long long)ro->wave, (long long)ro->wave_started,
             ro->rollback_pending, ro->message ? ro->message : "");
@@ -529,6 +546,8 @@ static int drive(struct srv *s, struct srv_touched *touched, int64_t *next, stru
     if (rc == 0)
         rc = srv_rollout_next_timeout(s->store, &b, err);
     *next = a && b ? (a < b ? a : b) : (a ? a : b);
+    if (*more) /* members left to place: at once */
+        *next = srv_now();
     return rc;
 }
 
@@ -537,16 +556,17 @@ static int64_t drive_once(struct srv *s)
     _cleanup_error_ struct m87_error *err = NULL;
     struct srv_touched touched = {0};
     int64_t next = 0;
+    bool more = false;
     if (srv_store_begin(s->store, &err) < 0)
         goto fail;
-    if (drive(s, &touched, &next, &err) < 0) {
+    if (drive(s, &touched, &next, &more, &err) < 0) {
         srv_store_rollback(s->store);
         goto fail;
     }
     if (srv_store_commit(s->store, &err) < 0)
         goto fail;
     srv_touched_notify(s, &touched);
-    return next;
+    return more ? -1 : next;
 fail:
     srv_touched_release(&touched);
     m87_log(M87_LOG_ERR, "rollouts: %s", err->msg);
@@ -562,7 +582,7 @@ static void *driver_main(void *arg)
         pthread_mutex_unlock(&d->mu);
         int64_t next = drive_once(d->s);
         pthread_mutex_lock(&d->mu);
-        if (d->woken || d->quit)
+        if (next < 0 || d->woken || d->quit) /* more to do at once */
             continue;
         int64_t now = srv_now();
         int64_t wait = next > 0 ? next - now : DRIVER_MAX_SLEEP;

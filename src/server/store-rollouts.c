@@ -71,6 +71,10 @@ static const char SQL_RD_ADD[] = "INSERT INTO rollout_devices (rollout_id, devic
 static const char SQL_RD_WAVE[] =
     RD_COLS " FROM rollout_devices d JOIN devices v ON v.id = d.device_id"
             " WHERE d.rollout_id = ?1 AND (?2 = 0 OR d.wave = ?2) ORDER BY d.wave, v.name";
+static const char SQL_RD_PENDING[] =
+    RD_COLS " FROM rollout_devices d JOIN devices v ON v.id = d.device_id"
+            " WHERE d.rollout_id = ?1 AND d.wave = ?2 AND d.state = 'pending' ORDER BY v.name"
+            " LIMIT ?3";
 static const char SQL_RD_UPDATE[] =
     "UPDATE rollout_devices SET state = ?3, deployment_id = ?4, revision = ?5, previous = ?6,"
     " previous_number = ?7, placed = ?8, applied = ?9, deadline = ?10, message = ?11,"
@@ -380,6 +384,21 @@ int srv_rdev_list(struct srv_store *st, int64_t rollout_id, int64_t wave,
     if (s == NULL)
         return -1;
     sqlite3_bind_int64(s, 2, wave);
+    if (srv_rows_collect(st, s, &srv_rollout_device_row, &v, n, err) < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int srv_rdev_pending(struct srv_store *st, int64_t rollout_id, int64_t wave, int64_t limit,
+                     struct srv_rollout_device **out, size_t *n, struct m87_error **err)
+{
+    sqlite3_stmt *s = srv_stmt_id(st, SQL_RD_PENDING, rollout_id, err);
+    void *v = NULL;
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 2, wave);
+    sqlite3_bind_int64(s, 3, limit);
     if (srv_rows_collect(st, s, &srv_rollout_device_row, &v, n, err) < 0)
         return -1;
     *out = v;

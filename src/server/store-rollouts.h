@@ -149,6 +149,9 @@ int srv_rdev_add(struct srv_store *st, int64_t rollout_id, int64_t device_id, in
 /* The rows of one wave (wave 0: every wave), by wave then device name. */
 int srv_rdev_list(struct srv_store *st, int64_t rollout_id, int64_t wave,
                   struct srv_rollout_device **out, size_t *n, struct m87_error **err);
+/* Up to limit rows of the wave still pending, by device name. */
+int srv_rdev_pending(struct srv_store *st, int64_t rollout_id, int64_t wave, int64_t limit,
+                     struct srv_rollout_device **out, size_t *n, struct m87_error **err);
 /* Store d's state, deployment_id, revision, previous, previous_number, placed, applied, deadline
  * and message; updated = now. */
 int srv_rdev_update(struct srv_store *st, const struct srv_rollout_device *d,
