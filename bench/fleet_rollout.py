@@ -10,11 +10,12 @@ all but --offline-share of them sync once before the rollout, so the server sees
 the others never do (the rollout runs with --offline skip). One release is rolled out with the
 waves given and a health window of 1 s. For every member of the current wave that has a target,
 the simulator sends, after --apply-delay-ms, a `job` record `succeeded` (or `failed` for
---failed-share of them; max_failed is then 100%: they are counted, the rollout goes on). For each wave after the first
-it measures the time from the moment its gate was met (the end of the last health window of the
-wave before: deadlines are whole seconds, met at the start of their second) to the first target
-of the new wave (its first device by name asking for it). Reported: p50 and p99 of that over the
-waves, the server's RSS and the database size (with its WAL) at the end.
+--failed-share of them; max_failed is then 100%: they are counted, the rollout goes on). For
+each wave after the first it measures the time from the moment its gate was met (the end of the
+last health window of the wave before: deadlines are whole seconds, met at the start of their
+second) to the first target of the new wave (its first device by name asking for it).
+Reported: p50 and p99 of that over the waves, the server's RSS and the database size (with its
+WAL) at the end.
 
 This is a measurement, not a test: nothing is asserted. The server must not scan the fleet per
 tick (rollout.c): the work per wave is proportional to the wave.
