@@ -7,6 +7,7 @@ a private dockerd of its own, against one server: a good release rolls out wave 
 one halts after its first wave and is rolled back, an offline member catches up, a relabelled
 device joins, a restarted server resumes."""
 
+import base64
 import json
 import shutil
 import tempfile
@@ -183,6 +184,36 @@ def test_release_a_member_runs_already(srv, tmp_path):
     assert srv.sync(tok, applied=t["hash"]).get("target") is None
     # the revision carries release 2 of the fleet now, not both
     assert [f["release"] for f in srv.sync(tok)["target"]["fleets"]] == [2]
+
+
+def test_signed_release(srv, tmp_path):
+    """With a signing key the CLI signs the release once; every member's target carries the
+    signature, which verifies over the release's bytes with the public key."""
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    cli = Cli(tmp_path, srv)
+    r = cli.ok("keys", "generate")
+    key_id = r.out.split()[3]
+    fleet, devs = fleet_with(srv, cli, 2)
+    src = tmp_path / "rel"
+    src.mkdir()
+    (src / "spec.yml").write_text("jobs:\n  - id: app\n    steps:\n      - name: s\n"
+                                  "        run: [\"true\"]\n")
+    out = cli.run("fleet", fleet, "deploy", "spec.yml", "--waves", "100%", "--json", cwd=src)
+    assert out.rc == 0, out
+    assert "signing release 1" in out.err and key_id in out.err
+    doc = json.loads(out.out)
+    assert doc["release"]["signed"] is True
+    rid = doc["rollout"]["id"]
+    wait_for(lambda: "pending" not in states(srv, fleet, rid).values(), 10, "placement")
+    pub = load_pem_public_key((cli.xdg / "m87" / "signing.pub").read_bytes())
+    for _, tok in devs:
+        [entry] = target_of(srv, tok)["fleets"]
+        sig = entry["signature"]
+        assert sig["v"] == 1 and sig["key"] == key_id and entry["hash"] == doc["release"]["hash"]
+        payload = ("m87-fleet-release-signature-v1\nfleet %s\nrelease 1\nhash %s\ntime %d\n" % (
+            fleet, entry["hash"], sig["time"])).encode()
+        pub.verify(base64.b64decode(sig["sig"]), payload)  # raises when it does not verify
 
 
 def test_bad_input(srv, tmp_path):
