@@ -186,6 +186,39 @@ def test_release_a_member_runs_already(srv, tmp_path):
     assert [f["release"] for f in srv.sync(tok)["target"]["fleets"]] == [2]
 
 
+def test_pause_resume_abort(srv, tmp_path):
+    cli = Cli(tmp_path, srv)
+    fleet, devs = fleet_with(srv, cli, 2)
+    names = [n for n, _ in devs]
+    for _, tok in devs:
+        srv.sync(tok)
+    rid = release(srv, fleet, waves="1,100%", health_window=1)["rollout"]["id"]
+    wait_for(lambda: states(srv, fleet, rid)[names[0]] == "applying", 10, "wave 1")
+    out = cli.ok("fleet", fleet, "pause", rid).out
+    assert out == "rollout %s is paused\n" % rid
+    r = cli.run("fleet", fleet, "rollout", "pause", rid)
+    assert r.rc == 2 and "rollout %s is paused: only a running one pauses" % rid in r.err
+    # a paused rollout still watches its devices, and starts no wave
+    report_ok(srv, devs[0][1], target_of(srv, devs[0][1]), 1)
+    wait_for(lambda: states(srv, fleet, rid)[names[0]] == "healthy", 15, "wave 1 healthy")
+    assert states(srv, fleet, rid)[names[1]] == "pending"
+    assert rollout(srv, fleet, rid)["state"] == "paused"
+    assert cli.ok("fleet", fleet, "resume", rid).out == "rollout %s is running\n" % rid
+    wait_for(lambda: states(srv, fleet, rid)[names[1]] == "applying", 15, "wave 2")
+    out = cli.ok("fleet", fleet, "rollout", "abort", rid, "--rollback").out
+    assert out.startswith("rollout %s is aborted: the devices it changed get" % rid)
+    wait_for(lambda: set(states(srv, fleet, rid).values()) == {"rolled-back"}, 15, "rollback")
+    ro = rollout(srv, fleet, rid)
+    assert ro["state"] == "aborted" and ro["rollback_pending"] is False
+    # both devices' targets are their revision from before the release: empty
+    for _, tok in devs:
+        assert target_of(srv, tok)["spec"]["jobs"] == []
+    r = cli.run("fleet", fleet, "resume", rid)
+    assert r.rc == 2 and "only a paused one resumes" in r.err
+    # the fleet may have its next release now
+    assert release(srv, fleet, waves="100%")["release"]["release"] == 2
+
+
 def test_signed_release(srv, tmp_path):
     """With a signing key the CLI signs the release once; every member's target carries the
     signature, which verifies over the release's bytes with the public key."""
