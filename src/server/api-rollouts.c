@@ -218,6 +218,7 @@ int srv_api_fleet_release(struct srv_req *r, struct m87_jw *w, struct m87_error 
     _cleanup_(srv_rev_content_release) struct srv_rev_content c = {0};
     srv_rev_content_from(rs, &c);
     rel.fleet_id = f.id;
+    rel.fleet = m87_xstrdup(f.name);
     rel.hash = m87_xstrdup(c.hash);
     rel.jobs = M87_STEAL(c.jobs);
     rel.spec = M87_STEAL(c.spec);

@@ -236,7 +236,8 @@ def test_signed_release(srv, tmp_path):
     assert out.rc == 0, out
     assert "signing release 1" in out.err and key_id in out.err
     doc = json.loads(out.out)
-    assert doc["release"]["signed"] is True
+    assert doc["release"]["signed"] is True and doc["release"]["fleet"] == fleet
+    assert doc["release"]["jobs"] == ["app"] and doc["release"]["release"] == 1
     rid = doc["rollout"]["id"]
     wait_for(lambda: "pending" not in states(srv, fleet, rid).values(), 10, "placement")
     pub = load_pem_public_key((cli.xdg / "m87" / "signing.pub").read_bytes())
