@@ -484,3 +484,27 @@ def test_offline_member_relabel_and_server_restart(env, fleet3, tmp_path):
     assert set(d["state"] for d in rows(server, fleet, rid2).values()) == {"healthy"}
     for m in members:
         assert m.services("app") == {"web": "running", "extra": "running"}
+
+
+def test_unhealthy_within_the_window_is_rolled_back(env, fleet3, tmp_path):
+    """The job succeeds, then a container turns unhealthy inside the health window: the server's
+    gate fails the device from the agent's health record, the rollout halts and rolls back."""
+    server, cli, fleet, members = fleet3
+    rid = deploy(cli, fleet, compose(tmp_path, "rel1", good_services(env)), "--waves", "100%",
+                 "--health-window", "1s")
+    wait_state(server, fleet, rid, "done", members=members)
+    before = members[0].agent.applied()
+    sick_later = {"web": {
+        "image": env.small_image, "restart": "always",
+        "command": ["sh", "-c", "touch /tmp/ok; sleep 4; rm /tmp/ok; exec sleep 3600"],
+        "healthcheck": {"test": ["CMD", "test", "-e", "/tmp/ok"], "interval": "1s",
+                        "timeout": "10s", "retries": 1}}}
+    rid2 = deploy(cli, fleet, compose(tmp_path, "rel2", sick_later), "--waves", "1,100%",
+                  "--health-window", "60s")
+    wait_state(server, fleet, rid2, "halted", members=members)
+    row = rows(server, fleet, rid2)[members[0].name]
+    assert row["state"] == "rolled-back"
+    assert row["applied"] is not None  # every job had succeeded before
+    assert "unhealthy" in row["message"]
+    wait_for(lambda: members[0].agent.applied() == before, 180,
+             lambda: "release 1 back\n" + members[0].agent.log()[-3000:])
