@@ -496,7 +496,7 @@ def test_unhealthy_within_the_window_is_rolled_back(env, fleet3, tmp_path):
     before = members[0].agent.applied()
     sick_later = {"web": {
         "image": env.small_image, "restart": "always",
-        "command": ["sh", "-c", "touch /tmp/ok; sleep 4; rm /tmp/ok; exec sleep 3600"],
+        "command": ["sh", "-c", "touch /tmp/ok; sleep 15; rm /tmp/ok; exec sleep 3600"],
         "healthcheck": {"test": ["CMD", "test", "-e", "/tmp/ok"], "interval": "1s",
                         "timeout": "10s", "retries": 1}}}
     rid2 = deploy(cli, fleet, compose(tmp_path, "rel2", sick_later), "--waves", "1,100%",
