@@ -5,8 +5,8 @@
  *
  * The files of src/server call down these layers, never up (make checkarch fails on a circle):
  *   main.c > serve.c init.c > http.c > routes.c > api-*.c metrics.c auth.c
- *   > request.c revision.c retention.c rollout.c rollout-place.c > store*.c > json.c util.c route.c
- * longpoll.c ratelimit.c */
+ *   > request.c revision.c retention.c rollout.c > rollout-gate.c > rollout-place.c
+ *   > store*.c > json.c util.c route.c longpoll.c ratelimit.c */
 #ifndef M87_SERVER_HTTP_H
 #define M87_SERVER_HTTP_H
 

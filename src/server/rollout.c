@@ -3,7 +3,7 @@
  * offline, rolled-back) with the revision placed, the one it replaced and its health deadline.
  *
  * Work follows events, never a scan of the fleet: a report of a device is checked against that
- * device's watched rows only (srv_rollout_report, in the sync's transaction); the driver thread,
+ * device's watched rows only (rollout-gate.c, in the sync's transaction); the driver thread here,
  * woken by such a change, by an admin action or at the earliest deadline (a health window's end,
  * a wave's timeout), counts the current wave of each live rollout by its index and moves on. */
 #include <pthread.h>
@@ -128,179 +128,6 @@ static int64_t wave_end(const char *waves, int64_t wave, int64_t *n_waves)
     return m87_json_int(m87_json_at(a, (size_t)wave - 1), 0);
 }
 
-/* ---- the gate of one member ---- */
-
-static void set_state(struct srv_rollout_device *d, const char *state, const char *message)
-{
-    free(d->state);
-    d->state = m87_xstrdup(state);
-    free(d->message);
-    d->message = message ? m87_xstrdup(message) : NULL;
-}
-
-/* Whether every job of the device's active revision (which must be d's) succeeded. */
-static int all_succeeded(struct srv_store *st, const struct srv_rollout_device *d, bool *yes,
-                         struct m87_error **err)
-{
-    _cleanup_(srv_deployment_release) struct srv_deployment dep = {0};
-    *yes = false;
-    int rc = srv_deployment_active(st, d->device_id, &dep, err);
-    if (rc <= 0 || strcmp(dep.hash, d->revision) != 0)
-        return rc < 0 ? -1 : 0;
-    _cleanup_(m87_json_freep) struct m87_json *jobs =
-        m87_json_parse(dep.jobs, strlen(dep.jobs), NULL);
-    for (size_t i = 0; i < m87_json_len(jobs); i++) {
-        _cleanup_free_ char *raw = NULL;
-        if (srv_report_latest_job(st, d->device_id, d->revision,
-                                  m87_json_str(m87_json_at(jobs, i), ""), &raw, err) < 0)
-            return -1;
-        _cleanup_(m87_json_freep) struct m87_json *rep =
-            raw ? m87_json_parse(raw, strlen(raw), NULL) : NULL;
-        if (strcmp(m87_json_str(m87_json_get(rep, "state"), ""), "succeeded") != 0)
-            return 0;
-    }
-    *yes = true;
-    return 0;
-}
-
-/* What rep says about d: a new state and message, or nothing (*state NULL). */
-static int judge(struct srv_store *st, const struct srv_rollout_device *d,
-                 const struct srv_report *rep, const struct m87_json *doc, const char **state,
-                 char **message, bool *applied, struct m87_error **err)
-{
-    const char *msg = m87_json_str(m87_json_get(doc, "message"), NULL);
-    *state = NULL;
-    *applied = false;
-    if (strcmp(rep->kind, "rollout") == 0) {
-        if (strcmp(m87_json_str(m87_json_get(doc, "rollout"), ""), d->rollout) != 0 || !rep->state)
-            return 0;
-        if (strcmp(rep->state, "healthy") == 0)
-            *state = SRV_RD_HEALTHY;
-        else if (strcmp(rep->state, "failed") == 0 || strcmp(rep->state, "rolled-back") == 0)
-            *state = SRV_RD_FAILED;
-        if (*state && strcmp(*state, SRV_RD_FAILED) == 0)
-            *message = m87_xasprintf("the agent reports %s%s%s", rep->state, msg ? ": " : "",
-                                     msg ? msg : "");
-        return 0;
-    }
-    if (strcmp(rep->kind, "health") == 0 && rep->state && strcmp(rep->state, "running") != 0) {
-        *state = SRV_RD_FAILED;
-        *message = msg ? m87_xstrdup(msg)
-                       : m87_xasprintf("a container of job '%s' is %s", rep->job ? rep->job : "?",
-                                       rep->state);
-        return 0;
-    }
-    if (strcmp(rep->kind, "job") != 0 || !rep->state)
-        return 0;
-    if (strcmp(rep->state, "failed") == 0) {
-        *state = SRV_RD_FAILED;
-        *message = m87_xasprintf("job '%s' failed%s%s", rep->job ? rep->job : "?", msg ? ": " : "",
-                                 msg ? msg : "");
-        return 0;
-    }
-    if (strcmp(rep->state, "succeeded") == 0 && d->applied == 0)
-        return all_succeeded(st, d, applied, err);
-    return 0;
-}
-
-int srv_rollout_report(struct srv *s, int64_t device_id, const struct srv_report *rep, bool *wake,
-                       struct m87_error **err)
-{
-    if (!rep->revision || (strcmp(rep->kind, "job") != 0 && strcmp(rep->kind, "health") != 0 &&
-                           strcmp(rep->kind, "rollout") != 0))
-        return 0;
-    struct srv_rollout_device *v = NULL;
-    size_t n = 0;
-    if (srv_rdev_watching(s->store, device_id, &v, &n, err) < 0)
-        return -1;
-    _cleanup_(m87_json_freep) struct m87_json *doc =
-        m87_json_parse(rep->raw, strlen(rep->raw), NULL);
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        struct srv_rollout_device *d = &v[i];
-        if (!d->revision || strcmp(d->revision, rep->revision) != 0)
-            continue;
-        const char *state = NULL;
-        _cleanup_free_ char *message = NULL;
-        bool applied = false;
-        rc = judge(s->store, d, rep, doc, &state, &message, &applied, err);
-        if (rc < 0)
-            break;
-        if (applied) {
-            d->applied = srv_now();
-            d->deadline = d->applied + d->health_window;
-        }
-        if (state)
-            set_state(d, state, message);
-        if (state || applied) {
-            rc = srv_rdev_update(s->store, d, err);
-            *wake = true;
-        }
-    }
-    srv_rollout_devices_free(v, n);
-    return rc;
-}
-
-/* ---- the sync target ---- */
-
-static void jw_fleets(struct m87_jw *w, const struct srv_release *v, size_t n)
-{
-    m87_jw_key(w, "fleets");
-    m87_jw_arr_open(w);
-    for (size_t i = 0; i < n; i++) {
-        m87_jw_obj_open(w);
-        m87_jw_kstr(w, "fleet", v[i].fleet);
-        m87_jw_kint(w, "release", v[i].number);
-        m87_jw_kstr(w, "hash", v[i].hash);
-        m87_jw_key(w, "jobs");
-        srv_jw_raw(w, v[i].jobs);
-        if (v[i].sig_key) {
-            m87_jw_key(w, "signature");
-            m87_jw_obj_open(w);
-            m87_jw_kint(w, "v", 1);
-            m87_jw_kstr(w, "key", v[i].sig_key);
-            m87_jw_kstr(w, "sig", v[i].sig);
-            m87_jw_kint(w, "time", v[i].sig_time);
-            m87_jw_obj_close(w);
-        }
-        m87_jw_obj_close(w);
-    }
-    m87_jw_arr_close(w);
-}
-
-int srv_jw_rollout_target(struct srv_store *st, struct m87_jw *w, int64_t device_id,
-                          const struct srv_deployment *dep, const struct srv_revision *rev,
-                          struct m87_error **err)
-{
-    int64_t rev_id = 0;
-    struct srv_release *rels = NULL;
-    size_t nr = 0;
-    if (srv_revision_id(st, dep->id, rev->number, &rev_id, err) < 0 ||
-        srv_revision_releases(st, rev_id, &rels, &nr, err) < 0)
-        return -1;
-    if (nr > 0)
-        jw_fleets(w, rels, nr);
-    srv_rows_free(rels, nr, &srv_release_row);
-    struct srv_rollout_device *v = NULL;
-    size_t n = 0;
-    if (nr == 0 || srv_rdev_watching(st, device_id, &v, &n, err) < 0)
-        return nr == 0 ? 0 : -1;
-    for (size_t i = 0; i < n; i++) {
-        if (!v[i].revision || strcmp(v[i].revision, rev->hash) != 0)
-            continue;
-        m87_jw_key(w, "rollout");
-        m87_jw_obj_open(w);
-        m87_jw_kstr(w, "id", v[i].rollout);
-        m87_jw_kstr(w, "fleet", v[i].fleet);
-        m87_jw_kint(w, "release", v[i].release);
-        m87_jw_kint(w, "health_window", v[i].health_window);
-        m87_jw_obj_close(w);
-        break;
-    }
-    srv_rollout_devices_free(v, n);
-    return 0;
-}
-
 /* ---- waves ---- */
 
 static bool device_online(struct srv *s, int64_t device_id, struct m87_error **err, int *rc)
@@ -327,7 +154,7 @@ static int place_one(struct srv *s, const struct srv_rollout *ro, const struct s
             *err = e;
             return -1;
         }
-        set_state(d, SRV_RD_FAILED, e->msg);
+        srv_rdev_set_state(d, SRV_RD_FAILED, e->msg);
         m87_error_free(e);
         return srv_rdev_update(s->store, d, err);
     }
@@ -339,11 +166,12 @@ static int place_one(struct srv *s, const struct srv_rollout *ro, const struct s
     d->previous_number = p.previous_number;
     d->placed = srv_now();
     bool skip = !online && strcmp(ro->offline, "skip") == 0;
-    set_state(d, skip ? SRV_RD_OFFLINE : SRV_RD_APPLYING,
-              skip ? "offline when its wave started: it gets the release when it is back" : NULL);
+    srv_rdev_set_state(d, skip ? SRV_RD_OFFLINE : SRV_RD_APPLYING,
+                       skip ? "offline when its wave started: it gets the release when it is back"
+                            : NULL);
     /* it runs that revision already: no report will come to start its window */
     bool yes = false;
-    if (!p.changed && all_succeeded(s->store, d, &yes, err) < 0)
+    if (!p.changed && srv_rdev_all_succeeded(s->store, d, &yes, err) < 0)
         return -1;
     if (yes) {
         d->applied = srv_now();
@@ -430,7 +258,7 @@ static int time_out(struct srv *s, struct srv_rollout *ro, struct m87_error **er
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (strcmp(v[i].state, SRV_RD_APPLYING) != 0 && strcmp(v[i].state, SRV_RD_PENDING) != 0)
             continue;
-        set_state(&v[i], SRV_RD_FAILED, "not healthy when the wave timed out");
+        srv_rdev_set_state(&v[i], SRV_RD_FAILED, "not healthy when the wave timed out");
         rc = srv_rdev_update(s->store, &v[i], err);
     }
     srv_rollout_devices_free(v, n);
@@ -508,7 +336,7 @@ static int mark_due(struct srv *s, struct m87_error **err)
         return -1;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        set_state(&v[i], SRV_RD_HEALTHY, NULL);
+        srv_rdev_set_state(&v[i], SRV_RD_HEALTHY, NULL);
         rc = srv_rdev_update(s->store, &v[i], err);
     }
     srv_rollout_devices_free(v, n);
@@ -639,55 +467,4 @@ void srv_rollouts_wake(struct srv_rollouts *d)
     d->woken = true;
     pthread_cond_signal(&d->cond);
     pthread_mutex_unlock(&d->mu);
-}
-
-/* ---- members joining and leaving ---- */
-
-static bool strv_has(const struct m87_strv *v, const char *s)
-{
-    for (size_t i = 0; i < v->len; i++)
-        if (strcmp(v->items[i], s) == 0)
-            return true;
-    return false;
-}
-
-int srv_rollout_moves(struct srv *s, int64_t device_id, const struct m87_strv *before,
-                      const struct m87_strv *after, struct srv_touched *touched,
-                      struct m87_error **err)
-{
-    struct srv_store *st = s->store;
-    for (size_t i = 0; i < before->len; i++) {
-        _cleanup_(srv_fleet_release) struct srv_fleet f = {0};
-        if (strv_has(after, before->items[i]))
-            continue;
-        if (srv_fleet_find(st, before->items[i], &f, err) < 0 ||
-            srv_fleet_unplace(s, device_id, f.id, touched, err) < 0)
-            return -1;
-    }
-    for (size_t i = 0; i < after->len; i++) {
-        _cleanup_(srv_fleet_release) struct srv_fleet f = {0};
-        _cleanup_(srv_release_release) struct srv_release rel = {0};
-        _cleanup_(srv_placed_release) struct srv_placed p = {0};
-        if (strv_has(before, after->items[i]))
-            continue;
-        if (srv_fleet_find(st, after->items[i], &f, err) < 0)
-            return -1;
-        int rc = srv_release_current(st, f.id, &rel, err);
-        if (rc < 0)
-            return -1;
-        if (rc == 0) /* no release yet */
-            continue;
-        struct m87_error *e = NULL;
-        if (srv_release_place(s, device_id, &rel, false, touched, &p, &e) < 0) {
-            if (m87_error_code(e) != M87_E_CONFLICT) {
-                *err = e;
-                return -1;
-            }
-            /* the device keeps what it runs; the conflict is in the server's log */
-            m87_log(M87_LOG_WARN, "fleet '%s' release %lld not placed: %s", f.name,
-                    (long long)rel.number, e->msg);
-            m87_error_free(e);
-        }
-    }
-    return 0;
 }

@@ -1,8 +1,9 @@
 /* m87-server private: fleet releases placed on devices and the rollouts that place them
  * (docs/fleets.md). rollout-place.c makes a member's revisions (a release merged in, a fleet's
- * jobs removed, a previous revision restored); rollout.c is the state machine: the health gate
- * fed by the devices' reports, waves, halts and rollbacks, driven by one thread that wakes on an
- * event or at the earliest deadline, all state in the database (a restarted server resumes). */
+ * jobs removed, a previous revision restored); rollout-gate.c is the health gate fed by the
+ * devices' reports, and what sync targets say of fleets; rollout.c is the state machine: waves,
+ * halts and rollbacks, driven by one thread that wakes on an event or at the earliest deadline,
+ * all state in the database (a restarted server resumes). */
 #ifndef M87_SERVER_ROLLOUT_H
 #define M87_SERVER_ROLLOUT_H
 
@@ -86,6 +87,14 @@ int srv_waves_parse(const char *text, int64_t n, char **out, struct m87_error **
 /* max_failed text: "N" or "P%" (0 to 100); M87_E_INVAL "max_failed: ...". */
 int srv_max_failed_check(const char *text, struct m87_error **err);
 
+/* ---- the gate (rollout-gate.c) ---- */
+
+/* Set d's state and message (NULL: none). */
+void srv_rdev_set_state(struct srv_rollout_device *d, const char *state, const char *message);
+/* *yes when every job of the device's active revision, which must be d's, has a "succeeded" job
+ * report for it. */
+int srv_rdev_all_succeeded(struct srv_store *st, const struct srv_rollout_device *d, bool *yes,
+                           struct m87_error **err);
 /* A report the device sent, just stored: the health gate of the device's rows in rollouts
  * (docs/fleets.md). *wake is set when the driver is to look again. */
 int srv_rollout_report(struct srv *s, int64_t device_id, const struct srv_report *rep, bool *wake,
