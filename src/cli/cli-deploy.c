@@ -140,34 +140,43 @@ static int post_jobs(const struct cli_ctx *ctx, const char *device, const char *
     return CLI_EXIT_OK;
 }
 
-static int deploy(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
+int cli_load_jobs(const char *file, const char *name, struct cli_bundle *bundle,
+                  struct spec_runspec **out)
 {
     _cleanup_error_ struct m87_error *err = NULL;
-    _cleanup_free_ char *id = NULL;
-    _cleanup_(spec_runspec_freep) struct spec_runspec *rs = NULL;
-    struct cli_bundle bundle = {0};
-    struct deploy_opts o = {0};
     enum cli_file_kind kind;
     size_t len = 0;
-    int rc = parse("deploy", argc, argv, &o, true);
-
-    if (rc)
-        return rc == 1 ? CLI_EXIT_OK : rc;
-    const char *file = argv[optind];
     _cleanup_free_ char *text = m87_read_file(file, SPEC_RUNSPEC_MAX_FILE, &len, &err);
+
+    *out = NULL;
     if (!text || cli_file_kind(text, len, file, &kind, &err) < 0) {
         fprintf(stderr, "m87: %s\n", err->msg);
         return CLI_EXIT_USAGE;
     }
     if (kind == CLI_FILE_COMPOSE)
-        rs = cli_compose_job(file, o.name, &bundle, &err);
+        *out = cli_compose_job(file, name, bundle, &err);
     else
-        rs = load_runspec(file, text, len, o.name, &err);
-    if (!rs) {
+        *out = load_runspec(file, text, len, name, &err);
+    if (!*out) {
         fprintf(stderr, "m87: %s\n", err->msg);
-        cli_bundle_release(&bundle);
+        cli_bundle_release(bundle);
         return CLI_EXIT_USAGE;
     }
+    return CLI_EXIT_OK;
+}
+
+static int deploy(const struct cli_ctx *ctx, const char *device, int argc, char **argv)
+{
+    _cleanup_free_ char *id = NULL;
+    _cleanup_(spec_runspec_freep) struct spec_runspec *rs = NULL;
+    struct cli_bundle bundle = {0};
+    struct deploy_opts o = {0};
+    int rc = parse("deploy", argc, argv, &o, true);
+
+    if (rc)
+        return rc == 1 ? CLI_EXIT_OK : rc;
+    if ((rc = cli_load_jobs(argv[optind], o.name, &bundle, &rs)) != CLI_EXIT_OK)
+        return rc;
     rc = cli_deployment_id(ctx, device, o.deployment, &id);
     if (rc == CLI_EXIT_OK)
         rc = cli_bundle_upload(ctx, &bundle);

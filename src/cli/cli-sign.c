@@ -262,3 +262,52 @@ int cli_sign_session(const char *device, const char *body, char **signed_body)
     fprintf(stderr, "signing the session with key %s\n", id);
     return CLI_EXIT_OK;
 }
+
+/* The number of the fleet's newest release (0: none yet): every release has its rollout. */
+static int newest_release(const struct cli_ctx *ctx, const char *fleet, int64_t *number)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
+    _cleanup_free_ char *f = cli_escape(fleet);
+    _cleanup_free_ char *path = m87_xasprintf("/v1/fleets/%s/rollouts", f);
+
+    if (cli_http_json(ctx, "GET", path, NULL, &doc, &err) < 0)
+        return cli_report(err);
+    const struct m87_json *v = m87_json_get(doc, "rollouts");
+    *number = 0;
+    for (size_t i = 0; i < m87_json_len(v); i++) {
+        int64_t n = m87_json_int(m87_json_get(m87_json_at(v, i), "release"), 0);
+        if (n > *number)
+            *number = n;
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_sign_release(const struct cli_ctx *ctx, const char *fleet, const struct spec_runspec *rs,
+                     char **header)
+{
+    _cleanup_(m87_sign_key_freep) struct m87_sign_key *key = NULL;
+    _cleanup_error_ struct m87_error *err = NULL;
+    char hash[M87_SHA256_HEX_LEN + 1], id[M87_SIGN_KEY_ID_LEN + 1];
+    int64_t newest = 0;
+    int rc = load_key(&key);
+
+    *header = NULL;
+    if (rc != CLI_EXIT_OK || !key)
+        return rc;
+    if ((rc = newest_release(ctx, fleet, &newest)) != CLI_EXIT_OK)
+        return rc;
+    spec_revision_hash(rs, hash);
+    m87_sign_key_id(key, id);
+    struct m87_sign_release_fields f = {fleet, newest + 1, hash, (int64_t)time(NULL)};
+    _cleanup_free_ char *sig = m87_sign_release(key, &f, &err);
+    if (!sig) {
+        fprintf(stderr, "m87: %s\n", err->msg);
+        return CLI_EXIT_FAILED;
+    }
+    *header = m87_xasprintf("M87-Release-Signature: v1 %s %lld %lld %s %s", hash,
+                            (long long)f.release, (long long)f.time, id, sig);
+    fprintf(stderr, "signing release %lld (%.12s) of fleet %s with key %s\n", (long long)f.release,
+            hash, fleet, id);
+    return CLI_EXIT_OK;
+}

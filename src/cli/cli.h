@@ -44,6 +44,8 @@ int cli_cmd_login(int argc, char **argv);
 int cli_cmd_devices(int argc, char **argv);
 /* `m87 fleets add|list|show|rm` (cli-fleets.c). */
 int cli_cmd_fleets(int argc, char **argv);
+/* `m87 fleet NAME deploy|rollouts|rollout|pause|resume|abort|status` (cli-fleet.c). */
+int cli_cmd_fleet(int argc, char **argv);
 /* "DEVICE joins fleet F" for each of doc's "fleets_joined", then "DEVICE leaves fleet F" for each
  * of its "fleets_left" (the answer of a change of the device's labels), on stdout. */
 void cli_print_fleet_moves(const char *device, const struct m87_json *doc);
@@ -277,6 +279,11 @@ struct spec_runspec *cli_compose_job(const char *path, const char *name, struct 
 struct spec_load_options;
 struct spec_runspec *cli_compose_job_load(const struct spec_load_options *load, const char *name,
                                           struct cli_bundle *bundle, struct m87_error **err);
+/* FILE of `deploy` (a run spec, or a compose file converted into one job, its bundle packed into
+ * *bundle) into *out, the job renamed name when not NULL; else prints why and returns the exit
+ * status (the bundle released). */
+int cli_load_jobs(const char *file, const char *name, struct cli_bundle *bundle,
+                  struct spec_runspec **out);
 /* PUT the bundle to the server (nothing when there is none); prints what failed and returns
  * the exit status. */
 int cli_bundle_upload(const struct cli_ctx *ctx, const struct cli_bundle *bundle);
@@ -305,6 +312,11 @@ int cli_sign_copy(const struct cli_ctx *ctx, const char *device, const char *src
 /* A session request (m87/spec-session.h) signed for device, in *signed_body (NULL when no key is
  * configured: send body as it is). */
 int cli_sign_session(const char *device, const char *body, char **signed_body);
+/* A fleet's next release (rs's jobs; release number: the fleet's newest + 1, asked of the server)
+ * signed once for every member: `M87-Release-Signature: v1 HASH RELEASE TIME KEYID SIG` in
+ * *header (NULL when no key is configured). */
+int cli_sign_release(const struct cli_ctx *ctx, const char *fleet, const struct spec_runspec *rs,
+                     char **header);
 
 /* 0 when select is a label selector (m87/spec-selector.h); else the usage error printed for cmd,
  * with the column (cli-args.c). */

@@ -15,6 +15,8 @@ static const struct m87_command commands[] = {
     {"devices", cli_cmd_devices, "manage devices, their labels and tokens",
      "add|list|show|label|rm|rotate-token|revoke-token"},
     {"fleets", cli_cmd_fleets, "the devices whose labels meet a selector", "add|list|show|rm"},
+    {"fleet", cli_cmd_fleet, "a fleet's releases and their staged rollouts",
+     "NAME deploy|rollouts|rollout|pause|resume|abort|status"},
     {"keys", cli_cmd_keys, "the key that signs revisions", "generate|show"},
     {"registries", cli_cmd_registries, "credentials the devices pull private images with",
      "add|list|rm"},

@@ -17,6 +17,7 @@
 #include "server/longpoll.h"
 #include "server/request.h"
 #include "server/retention.h"
+#include "server/rollout.h"
 #include "server/revision.h"
 #include "server/store-deployments.h"
 #include "server/store-devices.h"
@@ -109,8 +110,8 @@ static int check_record(const struct m87_json *rec, size_t i, struct srv_report 
 {
     static const char *const strings[] = {"time", "job_hash", "output", "message", "next", NULL};
     static const char *const ints[] = {"attempt", "attempts", "exit_code", "duration_ms", NULL};
-    static const char *const kinds[] = {"step",   "job",    "log",      "health",
-                                        "window", "target", "prefetch", NULL};
+    static const char *const kinds[] = {"step",   "job",      "log",     "health", "window",
+                                        "target", "prefetch", "rollout", NULL};
     if (m87_json_type(rec) != M87_JSON_OBJECT)
         return m87_error_set(err, M87_E_INVAL, 0, "reports[%zu]: expected an object", i);
     if (!numbers_in_range(rec))
@@ -124,8 +125,8 @@ static int check_record(const struct m87_json *rec, size_t i, struct srv_report 
             out->kind = kinds[k];
     if (out->kind == NULL)
         return m87_error_set(err, M87_E_INVAL, 0,
-                             "reports[%zu].kind: must be step, job, log, health, window, target or "
-                             "prefetch",
+                             "reports[%zu].kind: must be step, job, log, health, window, target, "
+                             "prefetch or rollout",
                              i);
     const char *ignored = NULL;
     for (size_t k = 0; strings[k]; k++)
@@ -252,8 +253,9 @@ static int read_top(const struct m87_json *body, struct sync *s, int longpoll_ma
     return read_reports(m87_json_get(body, "reports"), s, err);
 }
 
-static void write_target(struct m87_jw *w, const struct srv_deployment *dep,
-                         const struct srv_revision *rev)
+static int write_target(struct srv_store *st, struct m87_jw *w, int64_t device_id,
+                        const struct srv_deployment *dep, const struct srv_revision *rev,
+                        struct m87_error **err)
 {
     m87_jw_kstr(w, "deployment", dep->public_id);
     m87_jw_kint(w, "revision", rev->number);
@@ -262,6 +264,8 @@ static void write_target(struct m87_jw *w, const struct srv_deployment *dep,
     srv_jw_raw(w, rev->spec);
     if (rev->sig_key) /* signed revisions: docs/security.md */
         srv_jw_signature(w, rev);
+    /* the fleet releases it carries and the rollout watching it (docs/fleets.md) */
+    return srv_jw_rollout_target(st, w, device_id, dep, rev, err);
 }
 
 /* The answer: {"ack":N} plus "target" when it differs from what the device applied, or when
@@ -299,8 +303,8 @@ static int answer(struct srv_req *r, const struct sync *s, bool first, struct m8
         if (rc == 2) {
             m87_jw_key(w, "target");
             m87_jw_obj_open(w);
-            write_target(w, &dep, &rev);
-            if (srv_jw_policy(st, w, &dev, rev.hash, err) < 0)
+            if (write_target(st, w, r->device_id, &dep, &rev, err) < 0 ||
+                srv_jw_policy(st, w, &dev, rev.hash, err) < 0)
                 rc = -1;
             m87_jw_obj_close(w);
         } else if (rc == 0 && has) {
@@ -331,6 +335,7 @@ static int run(struct srv_req *r, struct sync *s, bool store_reports, struct m87
 {
     struct srv_store *st = r->srv->store;
     uint64_t stored = 0;
+    bool wake = false; /* a member of a rollout changed: the driver looks again */
     if (srv_store_begin(st, err) < 0)
         return -1;
     for (size_t i = 0; store_reports && i < s->n_reports; i++) {
@@ -340,7 +345,8 @@ static int run(struct srv_req *r, struct sync *s, bool store_reports, struct m87
             return m87_error_wrap(err, "reports[%zu]", i);
         }
         stored += (uint64_t)rc;
-        if (rc > 0 && srv_prefetch_report(st, r->device_id, &s->reports[i], err) < 0) {
+        if (rc > 0 && (srv_prefetch_report(st, r->device_id, &s->reports[i], err) < 0 ||
+                       srv_rollout_report(r->srv, r->device_id, &s->reports[i], &wake, err) < 0)) {
             srv_store_rollback(st);
             return -1;
         }
@@ -352,6 +358,8 @@ static int run(struct srv_req *r, struct sync *s, bool store_reports, struct m87
     if (srv_store_commit(st, err) < 0)
         return -1;
     atomic_fetch_add(&r->srv->metrics.reports_stored, stored);
+    if (wake)
+        srv_rollouts_wake(r->srv->rollouts);
     if (store_reports && s->offline) /* its held request, if any, is gone with it */
         srv_longpoll_notify(r->srv->lp, r->device_id);
     return 0;

@@ -17,6 +17,7 @@
 #include "server/json.h"
 #include "server/limits.h"
 #include "server/request.h"
+#include "server/rollout.h"
 #include "server/store-deployments.h"
 #include "server/store-devices.h"
 #include "server/store.h"
@@ -78,6 +79,12 @@ int srv_api_devices_create(struct srv_req *r, struct m87_jw *w, struct m87_error
         srv_labels_change(r->srv->store, &d, &labels, err) < 0 ||
         srv_labels_get(r->srv->store, d.id, &d.labels, err) < 0 ||
         srv_fleets_matching(r->srv->store, &d.labels, &fleets, err) < 0)
+        return -1;
+    /* the fleets it joins give it their current release */
+    struct srv_touched touched = {0};
+    int rc = srv_rollout_moves(r->srv, d.id, &none, &fleets, &touched, err);
+    srv_touched_release(&touched); /* a new device has no held sync yet */
+    if (rc < 0)
         return -1;
     m87_jw_obj_open(w);
     m87_jw_kstr(w, "name", d.name);

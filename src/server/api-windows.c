@@ -12,6 +12,7 @@
 #include "server/api.h"
 #include "server/http.h"
 #include "server/request.h"
+#include "server/rollout.h"
 #include "server/store-devices.h"
 #include "server/util.h"
 
@@ -113,7 +114,12 @@ int srv_api_devices_patch(struct srv_req *r, struct m87_jw *w, struct m87_error 
         return -1;
     if (labels.len > 0) /* registry credentials for a selector may now apply, or no longer */
         r->notify_device = d.id;
-    int rc = 0;
+    /* the fleets joined give their current release, those left take their jobs back */
+    struct srv_touched touched = {0};
+    int rc = srv_rollout_moves(r->srv, d.id, &before, &after, &touched, err);
+    srv_touched_release(&touched); /* this device only: woken by notify_device */
+    if (rc < 0)
+        return -1;
     if (value && strcmp(value, d.prefetch) != 0) {
         rc = srv_device_set_prefetch(st, d.id, value, err);
         r->notify_device = d.id;

@@ -96,6 +96,16 @@ int srv_fleets_matching(struct srv_store *st, const struct m87_kvlist *labels, s
 void srv_jw_fleet_moves(struct m87_jw *w, const struct m87_strv *before,
                         const struct m87_strv *after);
 
+/* ---- fleet releases and rollouts (api-rollouts.c, docs/fleets.md) ------------------------- */
+
+int srv_api_fleet_release(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_rollouts_list(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_rollouts_get(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_rollouts_pause(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_rollouts_resume(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_rollouts_abort(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+int srv_api_fleet_status(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+
 /* ---- windows and policy (api-policy.c) ------------------------------------------------------- */
 
 /* {"id","rule","created"} */

@@ -5,7 +5,8 @@
  *
  * The files of src/server call down these layers, never up (make checkarch fails on a circle):
  *   main.c > serve.c init.c > http.c > routes.c > api-*.c metrics.c auth.c
- *   > request.c revision.c retention.c > store*.c > json.c util.c route.c longpoll.c ratelimit.c */
+ *   > request.c revision.c retention.c rollout.c > rollout-gate.c > rollout-place.c
+ *   > store*.c > json.c util.c route.c longpoll.c ratelimit.c */
 #ifndef M87_SERVER_HTTP_H
 #define M87_SERVER_HTTP_H
 
@@ -28,6 +29,7 @@ struct MHD_Connection;
 struct MHD_Daemon;
 struct srv_ingest;
 struct srv_pruner;
+struct srv_rollouts;
 struct srv_ratelimit;
 struct srv_store;
 
@@ -42,6 +44,7 @@ struct srv {
     unsigned max_conn_per_address; /* 0: no limit */
     struct srv_ingest *ingest;     /* report bytes per device and minute; NULL: no limit */
     struct srv_pruner *pruner;
+    struct srv_rollouts *rollouts; /* the rollout driver (rollout.h) */
     int64_t disk_reserve; /* free bytes below which reports are refused; 0: none */
     struct srv_ratelimit *auth_limit;
     struct MHD_Daemon *daemon;

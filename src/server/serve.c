@@ -13,6 +13,7 @@
 #include "server/longpoll.h"
 #include "server/ratelimit.h"
 #include "server/retention.h"
+#include "server/rollout.h"
 #include "server/serve.h"
 #include "server/store-reports.h"
 #include "server/store-sessions.h"
@@ -61,6 +62,7 @@ static int open_server(struct srv *s, const struct srv_serve_opts *o, struct m87
 static void close_server(struct srv *s)
 {
     srv_http_stop(s);
+    srv_rollouts_stop(s->rollouts);
     srv_pruner_stop(s->pruner);
     srv_longpoll_free(s->lp);
     srv_store_free(s->store);
@@ -90,6 +92,7 @@ int srv_serve(const struct srv_serve_opts *o, struct m87_error **err)
     int rc = open_server(s, o, err);
     if (rc == 0) {
         s->lp = srv_longpoll_new(SRV_MAX_HELD_PER_DEVICE);
+        s->rollouts = srv_rollouts_start(s); /* resumes the rollouts of the database */
         rc = srv_http_start(s, o->listen, o->tls_cert, o->tls_key, err);
     }
     if (rc == 0) {

@@ -1,5 +1,6 @@
 /* Unit tests of the server's pure logic: route matching, Range headers, names, JSON nesting,
- * times, numbers, the revision hash and the job merge/remove that make revisions. */
+ * times, numbers, the revision hash and the job merge/remove that make revisions, and the waves
+ * and max-failed options of a rollout. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 #include "server/revision.h"
 #include "server/secret.h"
 #include "server/route.h"
+#include "server/rollout.h"
 #include "server/row.h"
 #include "server/store-deployments.h"
 #include "server/util.h"
@@ -290,6 +292,56 @@ static void test_secret(void **state)
     srv_secret_key_release(&again);
 }
 
+static void check_waves(const char *text, int64_t n, const char *want)
+{
+    _cleanup_free_ char *got = NULL;
+    struct m87_error *err = NULL;
+    assert_int_equal(srv_waves_parse(text, n, &got, &err), 0);
+    assert_string_equal(got, want);
+}
+
+static void check_waves_bad(const char *text, const char *msg)
+{
+    _cleanup_free_ char *got = NULL;
+    struct m87_error *err = NULL;
+    assert_int_equal(srv_waves_parse(text, 10, &got, &err), -1);
+    assert_int_equal(err->code, M87_E_INVAL);
+    assert_string_equal(err->msg, msg);
+    assert_null(got);
+    m87_error_free(err);
+}
+
+static void test_waves(void **state)
+{
+    (void)state;
+    check_waves("1,10%,50%,100%", 3, "[1,2,3]");
+    check_waves("1,10%,50%,100%", 20, "[1,2,10,20]");
+    check_waves("1,50%,100%", 4, "[1,2,4]");
+    check_waves("100%", 7, "[7]");
+    check_waves("5", 3, "[3]");       /* more than the members: all of them */
+    check_waves("1,2", 5, "[1,2,5]"); /* the last wave takes the rest */
+    check_waves("3,1", 5, "[3,5]");   /* cumulative: a smaller count adds nothing */
+    check_waves("1", 0, "[]");
+    check_waves_bad("1,x", "waves: 'x' is not a count of devices (1 or more) or a percentage of "
+                           "the fleet (1% to 100%)");
+    check_waves_bad("0", "waves: '0' is not a count of devices (1 or more) or a percentage of "
+                         "the fleet (1% to 100%)");
+    check_waves_bad("101%", "waves: '101%' is not a count of devices (1 or more) or a "
+                            "percentage of the fleet (1% to 100%)");
+    check_waves_bad("1,,2", "waves: '' is not a count of devices (1 or more) or a percentage of "
+                            "the fleet (1% to 100%)");
+    check_waves_bad("-1", "waves: '-1' is not a count of devices (1 or more) or a percentage of "
+                          "the fleet (1% to 100%)");
+    struct m87_error *err = NULL;
+    assert_int_equal(srv_max_failed_check("0", &err), 0);
+    assert_int_equal(srv_max_failed_check("25%", &err), 0);
+    assert_int_equal(srv_max_failed_check("3", &err), 0);
+    assert_int_equal(srv_max_failed_check("x%", &err), -1);
+    assert_string_equal(err->msg, "max_failed: 'x%' is not a count (0 or more) or a percentage "
+                                  "of a wave (0% to 100%)");
+    m87_error_free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_merge_and_remove),
         cmocka_unit_test(test_row_json),
         cmocka_unit_test(test_secret),
+        cmocka_unit_test(test_waves),
     };
     return cmocka_run_group_tests_name("server", tests, NULL, NULL);
 }
