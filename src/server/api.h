@@ -163,4 +163,16 @@ void srv_api_agent_session(struct srv_req *r);
 int srv_jw_agent_sessions(struct srv_store *st, struct m87_jw *w, int64_t device_id, size_t *n,
                           struct m87_error **err);
 
+/* ---- remote access (api-remote.c, docs/remote.md) -------------------------------------------- */
+
+int srv_api_remote_open(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+void srv_api_remote_state(struct srv_req *r);
+/* A stream's download (GET), its upload (PUT: pipe per chunk, write_end at the end). */
+void srv_api_remote_read(struct srv_req *r);
+size_t srv_api_remote_pipe(struct srv_req *r, const char *data, size_t len);
+void srv_api_remote_write_end(struct srv_req *r);
+int srv_api_remote_finish(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+/* "remote": the channels the device's agent is to join now; how many. */
+size_t srv_jw_remote_sync(struct srv *s, struct m87_jw *w, int64_t device_id);
+
 #endif

@@ -108,6 +108,21 @@ const struct srv_route srv_routes[] = {
      TX(srv_api_sessions_cancel, 200, NULL)},
     {"POST", "/v1/agent/sessions/{}", SRV_AUTH_DEVICE, SRV_BODY_JSON, SRV_MAX_SESSION_POST,
      srv_api_agent_session, NULL},
+    /* remote access (api-remote.c) */
+    {"POST", DEV "/remote", SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_JSON_BODY,
+     TX(srv_api_remote_open, 201, NONE)},
+    {"GET", DEV "/remote/{}", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     srv_api_remote_state, NULL},
+    {"GET", DEV "/remote/{}/{}", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     srv_api_remote_read, NULL},
+    {"PUT", DEV "/remote/{}/{}", SRV_AUTH_ADMIN, SRV_BODY_PIPE, UINT64_MAX,
+     srv_api_remote_write_end, NULL, .pipe = srv_api_remote_pipe},
+    {"POST", "/v1/agent/remote/{}", SRV_AUTH_DEVICE, SRV_BODY_JSON, SRV_MAX_JSON_BODY,
+     TX(srv_api_remote_finish, 200, NONE)},
+    {"GET", "/v1/agent/remote/{}/{}", SRV_AUTH_DEVICE, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     srv_api_remote_read, NULL},
+    {"PUT", "/v1/agent/remote/{}/{}", SRV_AUTH_DEVICE, SRV_BODY_PIPE, UINT64_MAX,
+     srv_api_remote_write_end, NULL, .pipe = srv_api_remote_pipe},
 };
 
 const size_t srv_n_routes = M87_ARRAY_LEN(srv_routes);

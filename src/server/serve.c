@@ -12,6 +12,7 @@
 #include "server/limits.h"
 #include "server/longpoll.h"
 #include "server/ratelimit.h"
+#include "server/remote.h"
 #include "server/retention.h"
 #include "server/serve.h"
 #include "server/store-reports.h"
@@ -62,6 +63,7 @@ static void close_server(struct srv *s)
     srv_http_stop(s);
     srv_pruner_stop(s->pruner);
     srv_longpoll_free(s->lp);
+    srv_remote_free(s->remote);
     srv_store_free(s->store);
     srv_ratelimit_free(s->auth_limit);
     srv_ingest_free(s->ingest);
@@ -89,6 +91,7 @@ int srv_serve(const struct srv_serve_opts *o, struct m87_error **err)
     int rc = open_server(s, o, err);
     if (rc == 0) {
         s->lp = srv_longpoll_new(SRV_MAX_HELD_PER_DEVICE);
+        s->remote = srv_remote_new();
         rc = srv_http_start(s, o->listen, o->tls_cert, o->tls_key, err);
     }
     if (rc == 0) {
