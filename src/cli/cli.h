@@ -62,6 +62,9 @@ char *cli_prefetch_progress(const struct m87_json *entry);
 /* Sync execution (cli-remote*.c): `DEVICE docker ...` and `DEVICE sessions [show ID]`. */
 int cli_cmd_docker(const char *device, int argc, char **argv);
 int cli_cmd_sessions(const char *device, int argc, char **argv);
+/* Remote access (cli-exec.c, docs/remote.md): `DEVICE exec` and `DEVICE shell`. */
+int cli_cmd_exec(const char *device, int argc, char **argv);
+int cli_cmd_shell(const char *device, int argc, char **argv);
 struct cli_ctx;
 /* Create the session of the JSON request body on the device, print its output as it comes and
  * return the exit status (docs/cli.md, "Sync execution"). wait_ms < 0: the default wait for an

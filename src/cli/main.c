@@ -60,6 +60,14 @@ static const struct m87_command device_commands[] = {
      .scoped_fn = cli_cmd_sessions,
      .summary = "the commands run that way, and their output",
      .args = "[show ID]"},
+    {.name = "exec",
+     .scoped_fn = cli_cmd_exec,
+     .summary = "run a command on the device's host, with input and a terminal",
+     .args = "[-i] [-t] [-e K=V] [-w DIR] -- CMD..."},
+    {.name = "shell",
+     .scoped_fn = cli_cmd_shell,
+     .summary = "a login shell on the device's host",
+     .args = ""},
 };
 
 #define USAGE_COLUMN 38

@@ -89,6 +89,8 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ctx)
         s->paused = true;
         return CURL_READFUNC_PAUSE;
     }
+    if (errno == EIO)
+        return 0; /* a pseudo-terminal's master once its last user closed the terminal: the end */
     return CURL_READFUNC_ABORT;
 }
 

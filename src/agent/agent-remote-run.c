@@ -1,0 +1,278 @@
+/* Remote access, the process of one channel: the command runs in a process group of its own
+ * (behind a pseudo-terminal with "tty"), its streams go through the server's channel (pump.h),
+ * and its exit status is posted at the end. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pty.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "agent/agent-remote.h"
+#include "agent/config.h"
+#include "agent/daemon.h"
+#include "agent/sync-http.h"
+#include "m87/alloc.h"
+#include "m87/error.h"
+#include "m87/json-write.h"
+#include "m87/json.h"
+#include "m87/list.h"
+#include "m87/log.h"
+#include "m87/pump.h"
+#include "m87/time.h"
+#include "m87/version.h"
+
+static volatile sig_atomic_t remote_stop;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    remote_stop = 1;
+}
+
+struct remote_cmd {
+    struct m87_strv argv;
+    struct m87_strv env;
+    const char *workdir;
+    bool in, tty;
+    struct winsize ws;
+    pid_t pid;
+    int fd_in, fd_out, fd_err; /* ours: the command's stdin, stdout, stderr (-1: none) */
+};
+
+static void child_setup(struct agent_daemon *d)
+{
+    struct sigaction sa = {.sa_handler = on_stop};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGCHLD, SIG_DFL);
+    setsid(); /* out of the daemon's process group: its stop does not reach the user's shell */
+    close(d->sig_pipe[0]);
+    close(d->sig_pipe[1]);
+    close(d->lock_fd);
+    if (d->child_fd >= 0)
+        close(d->child_fd);
+    agent_http_abandon(d->http); /* the connection stays the daemon's alone */
+}
+
+/* "shell": the login shell of the agent's user, as a login shell ("-sh"). */
+static void login_shell(struct m87_strv *argv)
+{
+    struct passwd *pw = getpwuid(getuid());
+    const char *shell = pw && pw->pw_shell && pw->pw_shell[0] ? pw->pw_shell : "/bin/sh";
+    m87_strv_add(argv, shell);
+    if (pw && pw->pw_dir)
+        setenv("HOME", pw->pw_dir, 1);
+}
+
+static void parse_request(const struct m87_json *req, struct remote_cmd *c)
+{
+    m87_strv_init(&c->argv);
+    m87_strv_init(&c->env);
+    if (strcmp(m87_json_str(m87_json_get(req, "what"), ""), "shell") == 0)
+        login_shell(&c->argv);
+    else
+        m87_json_to_strv(m87_json_get(req, "command"), &c->argv);
+    m87_json_to_strv(m87_json_get(req, "env"), &c->env);
+    c->workdir = m87_json_str(m87_json_get(req, "workdir"), NULL);
+    c->in = m87_json_bool(m87_json_get(req, "stdin"), false);
+    c->tty = m87_json_bool(m87_json_get(req, "tty"), false);
+    c->ws.ws_row = (unsigned short)m87_json_int(m87_json_get(req, "rows"), 24);
+    c->ws.ws_col = (unsigned short)m87_json_int(m87_json_get(req, "cols"), 80);
+    c->fd_in = c->fd_out = c->fd_err = -1;
+}
+
+/* In the command's process: never returns. */
+M87_NORETURN static void exec_command(const struct remote_cmd *c, bool shell)
+{
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    for (size_t i = 0; i < c->env.len; i++)
+        putenv(c->env.items[i]);
+    if (c->tty && !getenv("TERM"))
+        setenv("TERM", "xterm", 1);
+    if (c->workdir && chdir(c->workdir) < 0) {
+        fprintf(stderr, "m87-agent: workdir '%s': %s\n", c->workdir, strerror(errno));
+        _exit(AGENT_REMOTE_EXEC_FAILED);
+    }
+    char **argv = m87_xcalloc(c->argv.len + 1, sizeof(char *));
+    for (size_t i = 0; i < c->argv.len; i++)
+        argv[i] = c->argv.items[i];
+    const char *file = argv[0];
+    if (shell) { /* a login shell: "-" before its name */
+        const char *slash = strrchr(file, '/');
+        argv[0] = m87_xasprintf("-%s", slash ? slash + 1 : file);
+    }
+    execvp(file, argv);
+    fprintf(stderr, "m87-agent: exec '%s': %s\n", file, strerror(errno));
+    _exit(errno == ENOENT ? AGENT_REMOTE_EXEC_FAILED : 126);
+}
+
+static int start_pipes(struct remote_cmd *c, bool shell, struct m87_error **err)
+{
+    int in[2] = {-1, -1}, out[2], errp[2];
+    if ((c->in && pipe2(in, O_CLOEXEC) < 0) || pipe2(out, O_CLOEXEC) < 0 ||
+        pipe2(errp, O_CLOEXEC) < 0)
+        return m87_error_set(err, M87_E_IO, errno, "pipe");
+    c->pid = fork();
+    if (c->pid < 0)
+        return m87_error_set(err, M87_E_IO, errno, "fork");
+    if (c->pid == 0) {
+        setpgid(0, 0);
+        int null = c->in ? -1 : open("/dev/null", O_RDONLY);
+        dup2(c->in ? in[0] : null, 0);
+        dup2(out[1], 1);
+        dup2(errp[1], 2);
+        exec_command(c, shell);
+    }
+    if (c->in) {
+        close(in[0]);
+        c->fd_in = in[1];
+    }
+    close(out[1]);
+    close(errp[1]);
+    c->fd_out = out[0];
+    c->fd_err = errp[0];
+    return 0;
+}
+
+static int start_pty(struct remote_cmd *c, bool shell, struct m87_error **err)
+{
+    int master = -1;
+    c->pid = forkpty(&master, NULL, NULL, &c->ws);
+    if (c->pid < 0)
+        return m87_error_set(err, M87_E_IO, errno, "forkpty");
+    if (c->pid == 0)
+        exec_command(c, shell); /* forkpty made it a session leader with the terminal */
+    fcntl(master, F_SETFD, FD_CLOEXEC);
+    c->fd_out = master;
+    c->fd_in = c->in ? dup(master) : -1;
+    return 0;
+}
+
+struct remote_http {
+    const struct agent_config *cfg;
+    struct curl_slist *headers;
+};
+
+static CURL *stream_handle(struct remote_http *rh, const char *id, const char *stream)
+{
+    CURL *h = curl_easy_init();
+    if (!h)
+        m87_oom();
+    _cleanup_free_ char *url =
+        m87_xasprintf("%s/v1/agent/remote/%s/%s", rh->cfg->server, id, stream);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, rh->headers);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, AGENT_CONNECT_TIMEOUT_S);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "m87-agent/" M87_VERSION);
+    if (rh->cfg->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, rh->cfg->ca_file);
+    return h;
+}
+
+static int wait_command(pid_t pid, bool broken)
+{
+    int status = 0;
+    if (broken) { /* nobody is there any more: hang up, then make sure */
+        kill(-pid, SIGHUP);
+        int64_t until = m87_mono_ms() + AGENT_REMOTE_KILL_GRACE_MS;
+        while (waitpid(pid, &status, WNOHANG) == 0) {
+            if (m87_mono_ms() > until) {
+                kill(-pid, SIGKILL);
+                waitpid(pid, &status, 0);
+                break;
+            }
+            m87_sleep_ms(50);
+        }
+    } else {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void post_end(const struct agent_config *cfg, const char *id, const char *key, int code,
+                     const char *text)
+{
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_obj_open(w);
+    if (text)
+        m87_jw_kstr(w, key, text);
+    else
+        m87_jw_kint(w, key, code);
+    m87_jw_obj_close(w);
+    _cleanup_free_ char *body = m87_jw_finish(w);
+    _cleanup_free_ char *path = m87_xasprintf("/v1/agent/remote/%s", id);
+    _cleanup_free_ char *answer = NULL;
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_(agent_http_freep) struct agent_http *h = agent_http_new(cfg, NULL);
+    if (agent_http_post(h, path, body, AGENT_REMOTE_POST_TIMEOUT_S, &answer, &err) < 0)
+        m87_log(M87_LOG_WARN, "remote %s: post the end: %s", id, err->msg);
+}
+
+/* The streams of the command through the channel; its exit status, posted. */
+static int run(const struct agent_config *cfg, const char *id, struct remote_cmd *c)
+{
+    _cleanup_free_ char *auth = m87_xasprintf("Authorization: Bearer %s", cfg->token);
+    struct remote_http rh = {.cfg = cfg};
+    rh.headers = curl_slist_append(NULL, auth);
+    rh.headers = curl_slist_append(rh.headers, "Expect:");
+    rh.headers = curl_slist_append(rh.headers, "Content-Type: application/octet-stream");
+    struct m87_pump *p = m87_pump_new();
+    if (c->fd_in >= 0)
+        m87_pump_add(p, stream_handle(&rh, id, "stdin"), c->fd_in, M87_PUMP_DOWNLOAD, false);
+    m87_pump_add(p, stream_handle(&rh, id, "stdout"), c->fd_out, M87_PUMP_UPLOAD, true);
+    if (c->fd_err >= 0)
+        m87_pump_add(p, stream_handle(&rh, id, "stderr"), c->fd_err, M87_PUMP_UPLOAD, true);
+    _cleanup_error_ struct m87_error *err = NULL;
+    bool broken = m87_pump_run(p, &remote_stop, &err) < 0;
+    if (broken)
+        m87_log(M87_LOG_WARN, "remote %s: %s", id, err->msg);
+    int code = wait_command(c->pid, broken);
+    if (broken)
+        post_end(cfg, id, "error", 0, err->msg);
+    else
+        post_end(cfg, id, "exit_code", code, NULL);
+    m87_pump_free(p); /* the stdin stream ends after the end was posted */
+    curl_slist_free_all(rh.headers);
+    return code;
+}
+
+M87_NORETURN void agent_remote_child(struct agent_daemon *d, const char *id,
+                                     const struct m87_json *request, const char *refused)
+{
+    child_setup(d);
+    if (refused) {
+        post_end(d->cfg, id, "refused", 0, refused);
+        _exit(0);
+    }
+    struct remote_cmd c = {0};
+    _cleanup_error_ struct m87_error *err = NULL;
+    parse_request(request, &c);
+    bool shell = strcmp(m87_json_str(m87_json_get(request, "what"), ""), "shell") == 0;
+    if (c.argv.len == 0) {
+        post_end(d->cfg, id, "error", 0, "no command");
+        _exit(0);
+    }
+    if ((c.tty ? start_pty(&c, shell, &err) : start_pipes(&c, shell, &err)) < 0) {
+        _cleanup_free_ char *msg = m87_xasprintf("start the command: %s", err->msg);
+        post_end(d->cfg, id, "error", 0, msg);
+        _exit(0);
+    }
+    int code = run(d->cfg, id, &c);
+    m87_log(M87_LOG_INFO, "remote %s: %s exited with %d", id, c.argv.items[0], code);
+    _exit(0);
+}

@@ -1,0 +1,168 @@
+"""Remote access end to end (docs/remote.md): `m87 DEVICE exec` and `m87 DEVICE shell` through
+the real m87 CLI, m87-server and m87-agent daemon: stdin forwarded, stdout and stderr apart, the
+remote exit status as the CLI's, a pseudo-terminal driven through python's pty module (prompt,
+typing, resize, Ctrl-C), and the refusals (not allowed by the device, trusted keys without a
+grant, an offline device)."""
+
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import fcntl
+import termios
+import time
+
+import pytest
+
+from agent_util import own_server, device, wait_for  # noqa: F401  (fixtures)
+from cli_util import M87
+
+
+def connect(dev):
+    dev.agent.start()
+    wait_for(lambda: dev.agent.daemon_state() and dev.agent.daemon_state()["connected"],
+             60, "the agent to connect")
+    return dev
+
+
+@pytest.fixture
+def allowed(device):  # noqa: F811
+    device.agent.config["remote"] = "exec, shell"
+    return connect(device)
+
+
+def test_exec_stdout_stderr_exit(allowed):
+    dev = allowed
+    r = dev.cli.run(dev.name, "exec", "--", "sh", "-c", "echo out; echo err >&2; exit 7")
+    assert r.rc == 7, r
+    assert r.out == "out\n", r
+    assert r.err == "err\n", r
+
+
+def test_exec_stdin_env_workdir(allowed, tmp_path):
+    dev = allowed
+    data = "".join("line %d\n" % i for i in range(20000))  # more than the server's buffer
+    # the agent's PATH in the tests is a directory of its own: the command's comes with -e
+    r = dev.cli.run(dev.name, "exec", "-i", "-e", "PATH=/usr/bin:/bin", "--", "sh", "-c",
+                    "wc -l; cat >/dev/null", input=data)
+    assert r.rc == 0, r
+    assert r.out.strip() == "20000", r
+    r = dev.cli.run(dev.name, "exec", "-i", "cat", input=data)
+    assert r.rc == 0 and r.out == data, r.err
+    r = dev.cli.run(dev.name, "exec", "-e", "GREETING=hello there", "-w", str(tmp_path), "--",
+                    "sh", "-c", 'echo "$GREETING"; pwd')
+    assert r.rc == 0, r
+    assert r.out == "hello there\n%s\n" % tmp_path, r
+
+
+def test_exec_missing_command_and_bad_input(allowed):
+    dev = allowed
+    r = dev.cli.run(dev.name, "exec", "--", "no-such-command-m87")
+    assert r.rc == 127, r
+    assert "no-such-command-m87" in r.err, r
+    r = dev.cli.run(dev.name, "exec")
+    assert r.rc == 2 and "missing command" in r.err, r
+    r = dev.cli.run(dev.name, "exec", "-e", "NOEQUALS", "true")
+    assert r.rc == 2 and "KEY=VALUE" in r.err, r
+    r = dev.cli.run(dev.name, "exec", "-w", "relative", "true")
+    assert r.rc == 2 and "absolute" in r.err, r
+    r = dev.cli.run(dev.name, "exec", "--help")
+    assert r.rc == 0 and "usage: m87 DEVICE exec" in r.out, r
+
+
+def test_refused_when_not_allowed(device):  # noqa: F811
+    dev = connect(device)  # no `remote =`: nothing is allowed
+    r = dev.cli.run(dev.name, "exec", "--", "true")
+    assert r.rc == 2, r
+    assert "exec is not allowed on this device (it allows: none" in r.err, r
+    dev.agent.wait_log("refused")
+
+
+def test_refused_under_trust_without_grant(device, tmp_path):  # noqa: F811
+    dev = device
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(keys / "k.pem")],
+                   check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", str(keys / "k.pem"), "-pubout", "-out",
+                    str(keys / "k.pub")], check=True, capture_output=True)
+    dev.agent.config["remote"] = "exec"
+    dev.agent.config["trust"] = str(keys / "k.pub")
+    connect(dev)
+    r = dev.cli.run(dev.name, "exec", "--", "true")
+    assert r.rc == 2, r
+    assert "trusted keys" in r.err and "grant" in r.err, r
+
+
+def test_offline_device(device):  # noqa: F811
+    dev = device  # its agent never started
+    r = dev.cli.run(dev.name, "exec", "--", "true")
+    assert r.rc == 2, r
+    assert "offline" in r.err, r
+
+
+def read_for(fd, pattern, timeout=30):
+    """Bytes from fd until pattern is among them."""
+    got = b""
+    deadline = time.monotonic() + timeout
+    while pattern not in got:
+        left = deadline - time.monotonic()
+        assert left > 0, "no %r in %r" % (pattern, got)
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                chunk = b""
+            assert chunk, "the terminal closed before %r came: %r" % (pattern, got)
+            got += chunk
+    return got
+
+
+def set_size(fd, rows, cols):
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def test_exec_tty_prompt_type_resize_ctrl_c(allowed):
+    dev = allowed
+    pid, fd = pty.fork()
+    if pid == 0:
+        set_size(0, 33, 101)
+        env = dev.cli.env()
+        env["PS1"] = "m87-prompt$ "
+        os.execve(str(M87), [str(M87), dev.name, "exec", "-it", "-e", "PS1=m87-prompt$ ", "--",
+                             "sh", "-i"], env)
+    try:
+        read_for(fd, b"m87-prompt$ ")
+        os.write(fd, b"stty size\r")
+        assert b"33 101" in read_for(fd, b"33 101")
+        # a resize of our terminal reaches the device's
+        set_size(fd, 40, 120)
+        os.kill(pid, signal.SIGWINCH)
+        time.sleep(0.5)  # the resize travels on its own stream; ask until it has arrived
+        got = b""
+        for _ in range(20):
+            os.write(fd, b"stty size\r")
+            got = read_for(fd, b"m87-prompt$ ")
+            if b"40 120" in got:
+                break
+        assert b"40 120" in got, got
+        # Ctrl-C interrupts the command on the device, not us
+        os.write(fd, b"sleep 100\r")
+        time.sleep(0.5)
+        os.write(fd, b"\x03")
+        read_for(fd, b"m87-prompt$ ")
+        os.write(fd, b"echo alive-$((40+2))\r")
+        read_for(fd, b"alive-42")
+        os.write(fd, b"exit 5\r")
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 5, status
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(fd)
