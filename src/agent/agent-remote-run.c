@@ -223,6 +223,42 @@ static void post_end(const struct agent_config *cfg, const char *id, const char 
         m87_log(M87_LOG_WARN, "remote %s: post the end: %s", id, err->msg);
 }
 
+/* The terminal sizes the user's terminal took, a JSON object a line, applied as they come. */
+struct resizer {
+    int fd;   /* the read end of the pipe the resize stream writes */
+    int term; /* the pseudo-terminal's master */
+    char line[256];
+    size_t len;
+};
+
+static void apply_size(struct resizer *r)
+{
+    _cleanup_(m87_json_freep) struct m87_json *doc = m87_json_parse(r->line, r->len, NULL);
+    int64_t rows = m87_json_int(m87_json_get(doc, "rows"), 0);
+    int64_t cols = m87_json_int(m87_json_get(doc, "cols"), 0);
+    if (rows < 1 || rows > 65535 || cols < 1 || cols > 65535)
+        return; /* not a size: ignored, as a terminal ignores a bad escape */
+    struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+    ioctl(r->term, TIOCSWINSZ, &ws); /* the kernel sends SIGWINCH to its foreground group */
+}
+
+static void on_tick(void *ctx)
+{
+    struct resizer *r = ctx;
+    char buf[256];
+    ssize_t n;
+    while ((n = read(r->fd, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\n') {
+                apply_size(r);
+                r->len = 0;
+            } else if (r->len < sizeof(r->line)) {
+                r->line[r->len++] = buf[i];
+            }
+        }
+    }
+}
+
 /* The streams of the command through the channel; its exit status, posted. */
 static int run(const struct agent_config *cfg, const char *id, struct remote_cmd *c)
 {
@@ -237,6 +273,13 @@ static int run(const struct agent_config *cfg, const char *id, struct remote_cmd
     m87_pump_add(p, stream_handle(&rh, id, "stdout"), c->fd_out, M87_PUMP_UPLOAD, true);
     if (c->fd_err >= 0)
         m87_pump_add(p, stream_handle(&rh, id, "stderr"), c->fd_err, M87_PUMP_UPLOAD, true);
+    int rz[2] = {-1, -1};
+    struct resizer resizer = {.term = c->fd_out};
+    if (c->tty && pipe2(rz, O_CLOEXEC | O_NONBLOCK) == 0) {
+        resizer.fd = rz[0];
+        m87_pump_add(p, stream_handle(&rh, id, "resize"), rz[1], M87_PUMP_DOWNLOAD, false);
+        m87_pump_set_tick(p, on_tick, &resizer);
+    }
     _cleanup_error_ struct m87_error *err = NULL;
     bool broken = m87_pump_run(p, &remote_stop, &err) < 0;
     if (broken)
@@ -247,6 +290,8 @@ static int run(const struct agent_config *cfg, const char *id, struct remote_cmd
     else
         post_end(cfg, id, "exit_code", code, NULL);
     m87_pump_free(p); /* the stdin stream ends after the end was posted */
+    if (rz[0] >= 0)
+        close(rz[0]);
     curl_slist_free_all(rh.headers);
     return code;
 }

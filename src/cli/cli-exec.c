@@ -203,12 +203,36 @@ static int channel_end(struct exec_run *x)
     }
 }
 
-static volatile sig_atomic_t exec_stop;
+static volatile sig_atomic_t exec_stop, exec_winch;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    exec_stop = 1;
+    if (sig == SIGWINCH)
+        exec_winch = 1;
+    else
+        exec_stop = 1;
+}
+
+/* Our terminal's new size as a line of the resize stream (cli_exec's pipe into it). */
+static void on_tick(void *ctx)
+{
+    int *fd = ctx;
+    struct winsize ws = {0};
+    if (!exec_winch)
+        return;
+    exec_winch = 0;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) < 0)
+        return;
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_obj_open(w);
+    m87_jw_kint(w, "rows", ws.ws_row);
+    m87_jw_kint(w, "cols", ws.ws_col);
+    m87_jw_obj_close(w);
+    _cleanup_free_ char *json = m87_jw_finish(w);
+    _cleanup_free_ char *line = m87_xasprintf("%s\n", json);
+    if (write(*fd, line, strlen(line)) < 0) {
+        /* a full pipe: the next change sends the size again */
+    }
 }
 
 static int run_streams(struct exec_run *x, const struct exec_opts *o)
@@ -223,8 +247,15 @@ static int run_streams(struct exec_run *x, const struct exec_opts *o)
     m87_pump_add(p, stream_handle(x, "stdout"), dup(STDOUT_FILENO), M87_PUMP_DOWNLOAD, true);
     if (!o->tty)
         m87_pump_add(p, stream_handle(x, "stderr"), dup(STDERR_FILENO), M87_PUMP_DOWNLOAD, true);
+    int rz[2] = {-1, -1};
+    if (o->tty && pipe2(rz, O_CLOEXEC | O_NONBLOCK) == 0) {
+        m87_pump_add(p, stream_handle(x, "resize"), rz[0], M87_PUMP_UPLOAD, false);
+        m87_pump_set_tick(p, on_tick, &rz[1]);
+    }
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
+    if (o->tty)
+        sigaction(SIGWINCH, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     if (!o->tty) /* with a terminal, Ctrl-C is a key for the command */
@@ -242,6 +273,8 @@ static int run_streams(struct exec_run *x, const struct exec_opts *o)
         code = channel_end(x); /* also when a stream failed: the channel says why */
     }
     m87_pump_free(p); /* our stdin stream ends after the channel did */
+    if (rz[1] >= 0)
+        close(rz[1]);
     curl_slist_free_all(x->headers);
     return code;
 }

@@ -130,7 +130,8 @@ static struct srv_remote_port *join(struct srv_req *r)
     struct m87_error *err = NULL;
     int stream = srv_remote_stream_of(name);
     if (stream < 0) {
-        srv_reply_error(r, 404, "not_found", "no stream '%s' (stdin, stdout or stderr)", name);
+        srv_reply_error(r, 404, "not_found", "no stream '%s' (stdin, stdout, stderr or resize)",
+                        name);
         return NULL;
     }
     struct srv_remote_port *p =

@@ -16,7 +16,7 @@
 
 enum channel_state { CH_PENDING, CH_DELIVERED, CH_RUNNING, CH_ENDED };
 static const char *const state_names[] = {"pending", "delivered", "running", "ended"};
-static const char *const stream_names[] = {"stdin", "stdout", "stderr"};
+static const char *const stream_names[] = {"stdin", "stdout", "stderr", "resize"};
 
 struct channel;
 
@@ -320,7 +320,7 @@ int srv_remote_jw_state(struct srv_remote *rm, const char *device_name, const ch
             m87_jw_null(w);
         m87_jw_key(w, "bytes");
         m87_jw_obj_open(w);
-        for (int i = 0; i < SRV_REMOTE_N_STREAMS; i++)
+        for (int i = 0; i <= SRV_REMOTE_STDERR; i++)
             m87_jw_kint(w, stream_names[i], ch->streams[i].bytes);
         m87_jw_obj_close(w);
         m87_jw_kint(w, "duration_ms",
@@ -337,7 +337,8 @@ struct srv_remote_port *srv_remote_attach(struct srv_remote *rm, int64_t device_
                                           enum srv_remote_stream stream, bool agent,
                                           struct MHD_Connection *conn, struct m87_error **err)
 {
-    bool writer = agent ? stream != SRV_REMOTE_STDIN : stream == SRV_REMOTE_STDIN;
+    bool admin_writes = stream == SRV_REMOTE_STDIN || stream == SRV_REMOTE_RESIZE;
+    bool writer = agent ? !admin_writes : admin_writes;
     struct srv_remote_port *p = NULL;
 
     pthread_mutex_lock(&rm->mu);

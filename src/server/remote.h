@@ -33,6 +33,7 @@ enum srv_remote_stream {
     SRV_REMOTE_STDIN,
     SRV_REMOTE_STDOUT,
     SRV_REMOTE_STDERR,
+    SRV_REMOTE_RESIZE, /* the admin's terminal sizes, a JSON object a line ({"rows","cols"}) */
     SRV_REMOTE_N_STREAMS,
 };
 
@@ -43,7 +44,7 @@ struct srv_remote *srv_remote_new(void);
 /* Stops the watcher; every connection of a channel must have ended before. NULL: no-op. */
 void srv_remote_free(struct srv_remote *rm);
 
-/* The stream of a path segment ("stdin", "stdout", "stderr"); -1 for any other. */
+/* The stream of a path segment ("stdin", "stdout", "stderr", "resize"); -1 for any other. */
 int srv_remote_stream_of(const char *name);
 
 /* A new pending channel of the device for request (JSON text, kept as it is); its id into id.
@@ -69,8 +70,8 @@ int srv_remote_jw_state(struct srv_remote *rm, const char *device_name, const ch
 /* Attach conn as the writer (upload) or reader (download) of a stream of channel id, checked
  * against the device: by id for the agent (device_id > 0), by name for the admin. The agent
  * writes stdout and stderr and reads stdin, the admin the other way round. NULL with
- * M87_E_NOTFOUND (unknown, another device's), M87_E_CONFLICT (that side of the stream is taken,
- * or the channel ended). */
+ * The admin writes stdin and resize. M87_E_NOTFOUND (unknown, another device's), M87_E_CONFLICT
+ * (that side of the stream is taken, or the channel ended). */
 struct srv_remote_port *srv_remote_attach(struct srv_remote *rm, int64_t device_id,
                                           const char *device_name, const char *id,
                                           enum srv_remote_stream stream, bool agent,

@@ -131,8 +131,8 @@ def test_exec_tty_prompt_type_resize_ctrl_c(allowed):
     if pid == 0:
         set_size(0, 33, 101)
         env = dev.cli.env()
-        env["PS1"] = "m87-prompt$ "
-        os.execve(str(M87), [str(M87), dev.name, "exec", "-it", "-e", "PS1=m87-prompt$ ", "--",
+        os.execve(str(M87), [str(M87), dev.name, "exec", "-it", "-e", "PS1=m87-prompt$ ",
+                             "-e", "PATH=/usr/bin:/bin", "--",
                              "sh", "-i"], env)
     try:
         read_for(fd, b"m87-prompt$ ")
@@ -159,6 +159,28 @@ def test_exec_tty_prompt_type_resize_ctrl_c(allowed):
         os.write(fd, b"exit 5\r")
         _, status = os.waitpid(pid, 0)
         assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 5, status
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(fd)
+
+
+def test_shell_is_a_login_shell_behind_a_terminal(allowed):
+    dev = allowed
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(str(M87), [str(M87), dev.name, "shell"], dev.cli.env())
+    try:
+        os.write(fd, b"echo shell-$((40+2)) $0; tty\r")
+        got = read_for(fd, b"shell-42")
+        got += read_for(fd, b"/dev/pts/")
+        assert b"shell-42 -" in got, got  # $0 of a login shell starts with '-'
+        os.write(fd, b"exit 3\r")
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 3, status
     finally:
         try:
             os.kill(pid, signal.SIGKILL)
