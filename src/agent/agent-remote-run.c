@@ -26,6 +26,7 @@
 #include "m87/list.h"
 #include "m87/log.h"
 #include "m87/pump.h"
+#include "m87/runner-journal.h"
 #include "m87/time.h"
 #include "m87/version.h"
 
@@ -204,6 +205,48 @@ static int wait_command(pid_t pid, bool broken)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* The agent's own record of a remote action, in its report journal (kind "audit"). */
+struct audit_rec {
+    const char *id;
+    const struct m87_json *request;
+    const char *state; /* refused, exited, broken */
+    int exit_code;     /* -1: none */
+    const char *message;
+    int64_t duration_ms; /* -1: none */
+};
+
+static void audit_fill(struct m87_jw *w, const void *ctx)
+{
+    const struct audit_rec *a = ctx;
+    m87_jw_kstr(w, "kind", "audit");
+    m87_jw_kstr(w, "state", a->state);
+    if (a->exit_code >= 0)
+        m87_jw_kint(w, "exit_code", a->exit_code);
+    m87_jw_kstr_opt(w, "message", a->message);
+    if (a->duration_ms >= 0)
+        m87_jw_kint(w, "duration_ms", a->duration_ms);
+    m87_jw_key(w, "remote");
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "id", a->id);
+    m87_jw_kstr(w, "what", m87_json_str(m87_json_get(a->request, "what"), "?"));
+    const struct m87_json *cmd = m87_json_get(a->request, "command");
+    if (cmd) {
+        m87_jw_key(w, "command");
+        m87_jw_node(w, cmd);
+    }
+    m87_jw_kbool(w, "tty", m87_json_bool(m87_json_get(a->request, "tty"), false));
+    m87_jw_obj_close(w);
+}
+
+static void journal_audit(const struct agent_config *cfg, const struct audit_rec *a)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_free_ char *dir = m87_xasprintf("%s/reports", cfg->state_dir);
+    _cleanup_(runner_journal_freep) struct runner_journal *j = runner_journal_open(dir, &err);
+    if (!j || runner_journal_append(j, audit_fill, a, NULL, &err) < 0)
+        m87_log(M87_LOG_ERR, "remote %s: journal the audit record: %s", a->id, err->msg);
+}
+
 static void post_end(const struct agent_config *cfg, const char *id, const char *key, int code,
                      const char *text)
 {
@@ -260,7 +303,8 @@ static void on_tick(void *ctx)
 }
 
 /* The streams of the command through the channel; its exit status, posted. */
-static int run(const struct agent_config *cfg, const char *id, struct remote_cmd *c)
+static int run(const struct agent_config *cfg, const char *id, struct remote_cmd *c,
+               char **broken_why)
 {
     _cleanup_free_ char *auth = m87_xasprintf("Authorization: Bearer %s", cfg->token);
     struct remote_http rh = {.cfg = cfg};
@@ -285,9 +329,10 @@ static int run(const struct agent_config *cfg, const char *id, struct remote_cmd
     if (broken)
         m87_log(M87_LOG_WARN, "remote %s: %s", id, err->msg);
     int code = wait_command(c->pid, broken);
-    if (broken)
+    if (broken) {
         post_end(cfg, id, "error", 0, err->msg);
-    else
+        *broken_why = m87_xstrdup(err->msg);
+    } else
         post_end(cfg, id, "exit_code", code, NULL);
     m87_pump_free(p); /* the stdin stream ends after the end was posted */
     if (rz[0] >= 0)
@@ -300,24 +345,38 @@ M87_NORETURN void agent_remote_child(struct agent_daemon *d, const char *id,
                                      const struct m87_json *request, const char *refused)
 {
     child_setup(d);
+    struct audit_rec audit = {.id = id, .request = request, .exit_code = -1, .duration_ms = -1};
     if (refused) {
+        audit.state = "refused";
+        audit.message = refused;
+        journal_audit(d->cfg, &audit);
         post_end(d->cfg, id, "refused", 0, refused);
         _exit(0);
     }
+    int64_t start = m87_mono_ms();
     struct remote_cmd c = {0};
     _cleanup_error_ struct m87_error *err = NULL;
     parse_request(request, &c);
     bool shell = strcmp(m87_json_str(m87_json_get(request, "what"), ""), "shell") == 0;
-    if (c.argv.len == 0) {
-        post_end(d->cfg, id, "error", 0, "no command");
-        _exit(0);
-    }
-    if ((c.tty ? start_pty(&c, shell, &err) : start_pipes(&c, shell, &err)) < 0) {
-        _cleanup_free_ char *msg = m87_xasprintf("start the command: %s", err->msg);
+    _cleanup_free_ char *msg = NULL;
+    if (c.argv.len == 0)
+        msg = m87_xstrdup("no command");
+    else if ((c.tty ? start_pty(&c, shell, &err) : start_pipes(&c, shell, &err)) < 0)
+        msg = m87_xasprintf("start the command: %s", err->msg);
+    if (msg) {
+        audit.state = "broken";
+        audit.message = msg;
+        journal_audit(d->cfg, &audit);
         post_end(d->cfg, id, "error", 0, msg);
         _exit(0);
     }
-    int code = run(d->cfg, id, &c);
+    _cleanup_free_ char *broken = NULL;
+    int code = run(d->cfg, id, &c, &broken);
     m87_log(M87_LOG_INFO, "remote %s: %s exited with %d", id, c.argv.items[0], code);
+    audit.state = broken ? "broken" : "exited";
+    audit.exit_code = code;
+    audit.message = broken;
+    audit.duration_ms = m87_mono_ms() - start;
+    journal_audit(d->cfg, &audit);
     _exit(0);
 }

@@ -65,6 +65,8 @@ int cli_cmd_sessions(const char *device, int argc, char **argv);
 /* Remote access (cli-exec.c, docs/remote.md): `DEVICE exec` and `DEVICE shell`. */
 int cli_cmd_exec(const char *device, int argc, char **argv);
 int cli_cmd_shell(const char *device, int argc, char **argv);
+/* `DEVICE audit` (cli-audit.c): the audit trail of remote access. */
+int cli_cmd_audit(const char *device, int argc, char **argv);
 struct cli_ctx;
 /* Create the session of the JSON request body on the device, print its output as it comes and
  * return the exit status (docs/cli.md, "Sync execution"). wait_ms < 0: the default wait for an

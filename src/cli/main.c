@@ -68,6 +68,10 @@ static const struct m87_command device_commands[] = {
      .scoped_fn = cli_cmd_shell,
      .summary = "a login shell on the device's host",
      .args = ""},
+    {.name = "audit",
+     .scoped_fn = cli_cmd_audit,
+     .summary = "who did what on the device through remote access",
+     .args = "[--since 24h] [--json]"},
 };
 
 #define USAGE_COLUMN 38

@@ -109,8 +109,8 @@ static int check_record(const struct m87_json *rec, size_t i, struct srv_report 
 {
     static const char *const strings[] = {"time", "job_hash", "output", "message", "next", NULL};
     static const char *const ints[] = {"attempt", "attempts", "exit_code", "duration_ms", NULL};
-    static const char *const kinds[] = {"step",   "job",    "log",      "health",
-                                        "window", "target", "prefetch", NULL};
+    static const char *const kinds[] = {"step",   "job",      "log",   "health", "window",
+                                        "target", "prefetch", "audit", NULL};
     if (m87_json_type(rec) != M87_JSON_OBJECT)
         return m87_error_set(err, M87_E_INVAL, 0, "reports[%zu]: expected an object", i);
     if (!numbers_in_range(rec))
@@ -124,8 +124,8 @@ static int check_record(const struct m87_json *rec, size_t i, struct srv_report 
             out->kind = kinds[k];
     if (out->kind == NULL)
         return m87_error_set(err, M87_E_INVAL, 0,
-                             "reports[%zu].kind: must be step, job, log, health, window, target or "
-                             "prefetch",
+                             "reports[%zu].kind: must be step, job, log, health, window, target, "
+                             "prefetch or audit",
                              i);
     const char *ignored = NULL;
     for (size_t k = 0; strings[k]; k++)

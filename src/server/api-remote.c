@@ -6,6 +6,7 @@
 #include "m87/alloc.h"
 #include "m87/compiler.h"
 #include "m87/error.h"
+#include "m87/hash.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
 #include "server/api.h"
@@ -14,6 +15,7 @@
 #include "server/longpoll.h"
 #include "server/remote.h"
 #include "server/request.h"
+#include "server/store-audit.h"
 #include "server/store-devices.h"
 #include "server/store-sessions.h"
 #include "server/util.h"
@@ -95,6 +97,22 @@ int srv_api_remote_open(struct srv_req *r, struct m87_jw *w, struct m87_error **
     m87_jw_node(req, body);
     _cleanup_free_ char *text = m87_jw_finish(req);
     if (srv_remote_open(r->srv->remote, dev.id, dev.name, text, id, err) < 0)
+        return -1;
+    /* who asked: a prefix of the token's hash, which names it without being it */
+    const char *auth = srv_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *token = auth && strncmp(auth, "Bearer ", 7) == 0 ? auth + 7 : "";
+    char hash[M87_SHA256_HEX_LEN + 1];
+    m87_sha256_hex(token, strlen(token), hash);
+    hash[SRV_AUDIT_TOKEN_ID_LEN] = '\0';
+    const struct m87_json *cmd = m87_json_get(body, "command");
+    _cleanup_free_ char *cmd_text = NULL;
+    if (cmd) {
+        struct m87_jw *cw = m87_jw_new();
+        m87_jw_node(cw, cmd);
+        cmd_text = m87_jw_finish(cw);
+    }
+    if (srv_audit_add(r->srv->store, dev.id, id, hash, m87_json_str(m87_json_get(body, "what"), ""),
+                      cmd_text, err) < 0)
         return -1;
     r->notify_device = dev.id;
     m87_jw_obj_open(w);
@@ -199,8 +217,20 @@ int srv_api_remote_finish(struct srv_req *r, struct m87_jw *w, struct m87_error 
     _cleanup_free_ char *msg = refused ? m87_xasprintf("refused by the device: %s", refused)
                                : error ? m87_xstrdup(error)
                                        : NULL;
-    if (srv_remote_finish(r->srv->remote, r->device_id, r->params.v[0], (int)exit_code, msg, err) <
-        0)
+    int64_t duration = -1, bytes[3] = {0, 0, 0};
+    struct m87_error *e = NULL;
+    int rc =
+        srv_remote_finish(r->srv->remote, r->device_id, r->params.v[0], (int)exit_code, msg, &e);
+    if (rc == 0)
+        rc = srv_remote_stats(r->srv->remote, r->device_id, r->params.v[0], &duration, bytes, &e);
+    /* a channel the server forgot (it restarted) still gets its end in the audit trail */
+    if (rc < 0 && m87_error_code(e) != M87_E_NOTFOUND) {
+        *err = e;
+        return -1;
+    }
+    m87_error_free(e);
+    if (srv_audit_end(r->srv->store, r->device_id, r->params.v[0], (int)exit_code, msg, duration,
+                      bytes, err) < 0)
         return -1;
     m87_jw_obj_open(w);
     m87_jw_obj_close(w);
@@ -210,4 +240,29 @@ int srv_api_remote_finish(struct srv_req *r, struct m87_jw *w, struct m87_error 
 size_t srv_jw_remote_sync(struct srv *s, struct m87_jw *w, int64_t device_id)
 {
     return srv_remote_jw_pending(s->remote, w, device_id);
+}
+
+int srv_api_remote_audit(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
+{
+    _cleanup_(srv_device_release) struct srv_device dev = {0};
+    const char *since_text = srv_req_query(r, "since");
+    int64_t since = 0;
+    struct srv_audit *v = NULL;
+    size_t n = 0;
+
+    if (since_text && srv_parse_int(since_text, 0, INT64_MAX, &since) < 0)
+        return m87_error_set(err, M87_E_INVAL, 0, "since: expected unix seconds, not '%s'",
+                             since_text);
+    if (srv_device_find(r->srv->store, r->params.v[0], &dev, err) < 0 ||
+        srv_audit_list(r->srv->store, dev.id, since, &v, &n, err) < 0)
+        return -1;
+    m87_jw_obj_open(w);
+    m87_jw_key(w, "audit");
+    m87_jw_arr_open(w);
+    for (size_t i = 0; i < n; i++)
+        srv_jw_audit(w, &v[i]);
+    m87_jw_arr_close(w);
+    m87_jw_obj_close(w);
+    srv_audits_free(v, n);
+    return 0;
 }

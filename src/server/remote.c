@@ -298,6 +298,26 @@ int srv_remote_finish(struct srv_remote *rm, int64_t device_id, const char *id, 
     return ch ? 0 : -1;
 }
 
+static int64_t duration_ms(const struct channel *ch)
+{
+    return ch->state == CH_ENDED ? ms_since(&ch->created) - ms_since(&ch->ended)
+                                 : ms_since(&ch->created);
+}
+
+int srv_remote_stats(struct srv_remote *rm, int64_t device_id, const char *id, int64_t *duration,
+                     int64_t bytes[3], struct m87_error **err)
+{
+    pthread_mutex_lock(&rm->mu);
+    struct channel *ch = find(rm, device_id, NULL, id, err);
+    if (ch) {
+        *duration = duration_ms(ch);
+        for (int i = 0; i <= SRV_REMOTE_STDERR; i++)
+            bytes[i] = ch->streams[i].bytes;
+    }
+    pthread_mutex_unlock(&rm->mu);
+    return ch ? 0 : -1;
+}
+
 int srv_remote_jw_state(struct srv_remote *rm, const char *device_name, const char *id,
                         struct m87_jw *w, bool *ended, struct m87_error **err)
 {

@@ -61,6 +61,10 @@ size_t srv_remote_jw_pending(struct srv_remote *rm, struct m87_jw *w, int64_t de
  * for an unknown channel or one of another device; ending an ended channel changes nothing. */
 int srv_remote_finish(struct srv_remote *rm, int64_t device_id, const char *id, int exit_code,
                       const char *message, struct m87_error **err);
+/* How long channel id of the device has run (until its end) and the bytes of its stdin, stdout
+ * and stderr so far. M87_E_NOTFOUND. */
+int srv_remote_stats(struct srv_remote *rm, int64_t device_id, const char *id, int64_t *duration_ms,
+                     int64_t bytes[3], struct m87_error **err);
 
 /* {"id","state","exit_code","message","bytes":{"stdin","stdout","stderr"},"duration_ms"} of
  * channel id of the device named device_name; *ended whether it ended. M87_E_NOTFOUND. */

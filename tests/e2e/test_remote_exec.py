@@ -4,7 +4,9 @@ remote exit status as the CLI's, a pseudo-terminal driven through python's pty m
 typing, resize, Ctrl-C), and the refusals (not allowed by the device, trusted keys without a
 grant, an offline device)."""
 
+import json
 import os
+import re
 import pty
 import select
 import signal
@@ -188,3 +190,55 @@ def test_shell_is_a_login_shell_behind_a_terminal(allowed):
         except (ProcessLookupError, ChildProcessError):
             pass
         os.close(fd)
+
+
+def audit_entries(dev, *extra):
+    r = dev.cli.run(dev.name, "audit", "--json", *extra)
+    assert r.rc == 0, r
+    return json.loads(r.out)["audit"]
+
+
+def test_audit_trail(device):  # noqa: F811
+    dev = device
+    dev.agent.config["remote"] = "exec"
+    connect(dev)
+    r = dev.cli.run(dev.name, "exec", "-i", "--", "sh", "-c", "cat; echo err >&2; exit 7",
+                    input="hello\n")
+    assert r.rc == 7 and r.out == "hello\n", r
+    r = dev.cli.run(dev.name, "shell")  # not allowed: refused, and recorded
+    assert r.rc == 2 and "shell is not allowed" in r.err, r
+
+    entries = audit_entries(dev)
+    assert len(entries) == 2, entries
+    ex, sh = entries
+    assert ex["what"] == "exec" and ex["command"] == ["sh", "-c", "cat; echo err >&2; exit 7"]
+    assert ex["exit_code"] == 7 and ex["message"] is None, ex
+    assert ex["bytes"] == {"stdin": 6, "stdout": 6, "stderr": 4}, ex
+    assert ex["duration_ms"] >= 0 and ex["ended"] is not None, ex
+    assert re.fullmatch(r"[0-9a-f]{12}", ex["token"]), ex
+    assert sh["what"] == "shell" and sh["exit_code"] is None, sh
+    assert "refused by the device: shell is not allowed" in sh["message"], sh
+    assert sh["token"] == ex["token"]  # the same admin token asked both
+
+    r = dev.cli.run(dev.name, "audit")
+    assert r.rc == 0, r
+    lines = r.out.splitlines()
+    assert lines[0].split()[:3] == ["TIME", "WHO", "WHAT"], r
+    assert "exit 7" in lines[1] and "sh -c" in lines[1] and "6/6/4" in lines[1], r
+    assert "refused by the device" in lines[2], r
+    # nothing newer than a second ago: --since limits what is shown
+    time.sleep(2.1)  # times are whole seconds
+    assert audit_entries(dev, "--since", "1s") == []
+    r = dev.cli.run(dev.name, "audit", "--since", "yesterday")
+    assert r.rc == 2 and "--since" in r.err, r
+
+    # the agent's own records of both, in its journal, reach the server as reports
+    def agent_records():
+        return dev.reports(kind="audit")
+    wait_for(lambda: len(agent_records()) == 2, 60, "the agent's audit records")
+    recs = agent_records()
+    by_id = {rep["remote"]["id"]: rep for rep in recs}
+    assert set(by_id) == {ex["channel"], sh["channel"]}, recs
+    assert by_id[ex["channel"]]["state"] == "exited" and by_id[ex["channel"]]["exit_code"] == 7
+    assert by_id[ex["channel"]]["remote"]["command"] == ex["command"]
+    assert by_id[sh["channel"]]["state"] == "refused", recs
