@@ -43,8 +43,9 @@ void m87_pump_add(struct m87_pump *p, CURL *h, int fd, enum m87_pump_dir dir, bo
 typedef void (*m87_pump_tick_fn)(void *ctx);
 void m87_pump_set_tick(struct m87_pump *p, m87_pump_tick_fn fn, void *ctx);
 
-/* Run until every required stream ended, or *stop is set (M87_E_CANCELLED). 0 when each stream
- * that ended did so with a 2xx answer; else -1 with the first failure: M87_E_HTTP with
+/* Run until every required stream ended, or any stream failed, or *stop is set
+ * (M87_E_CANCELLED). 0 when each stream that ended did so with a 2xx answer; else -1 with the
+ * first failure: M87_E_HTTP with
  * http_status and the server's message ({"error":{"message"}}), M87_E_CONNECT for a transfer that
  * failed. A download whose descriptor was closed by its reader (EPIPE) ends without error. */
 int m87_pump_run(struct m87_pump *p, volatile sig_atomic_t *stop, struct m87_error **err);

@@ -279,7 +279,7 @@ static void apply_size(struct resizer *r)
     _cleanup_(m87_json_freep) struct m87_json *doc = m87_json_parse(r->line, r->len, NULL);
     int64_t rows = m87_json_int(m87_json_get(doc, "rows"), 0);
     int64_t cols = m87_json_int(m87_json_get(doc, "cols"), 0);
-    if (rows < 1 || rows > 65535 || cols < 1 || cols > 65535)
+    if (r->term < 0 || rows < 1 || rows > 65535 || cols < 1 || cols > 65535)
         return; /* not a size: ignored, as a terminal ignores a bad escape */
     struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
     ioctl(r->term, TIOCSWINSZ, &ws); /* the kernel sends SIGWINCH to its foreground group */
@@ -317,9 +317,11 @@ static int run(const struct agent_config *cfg, const char *id, struct remote_cmd
     m87_pump_add(p, stream_handle(&rh, id, "stdout"), c->fd_out, M87_PUMP_UPLOAD, true);
     if (c->fd_err >= 0)
         m87_pump_add(p, stream_handle(&rh, id, "stderr"), c->fd_err, M87_PUMP_UPLOAD, true);
+    /* held always, with or without a terminal: when the channel breaks (its user vanished),
+     * this read fails at once, and the command is stopped */
     int rz[2] = {-1, -1};
-    struct resizer resizer = {.term = c->fd_out};
-    if (c->tty && pipe2(rz, O_CLOEXEC | O_NONBLOCK) == 0) {
+    struct resizer resizer = {.term = c->tty ? c->fd_out : -1};
+    if (pipe2(rz, O_CLOEXEC | O_NONBLOCK) == 0) {
         resizer.fd = rz[0];
         m87_pump_add(p, stream_handle(&rh, id, "resize"), rz[1], M87_PUMP_DOWNLOAD, false);
         m87_pump_set_tick(p, on_tick, &resizer);

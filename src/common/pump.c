@@ -235,12 +235,20 @@ static void take_done(struct m87_pump *p)
     }
 }
 
-static bool required_running(const struct m87_pump *p)
+static int stream_error(struct pump_stream *s, struct m87_error **err);
+
+/* -1 when a stream ended in failure, else 1 while a required stream runs, 0 after. */
+static int go_on(struct m87_pump *p, struct m87_error **err)
 {
-    for (size_t i = 0; i < p->n; i++)
-        if (p->streams[i].required && p->streams[i].running)
-            return true;
-    return false;
+    int running = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        struct pump_stream *s = &p->streams[i];
+        if (!s->running && stream_error(s, err) < 0)
+            return -1;
+        if (s->required && s->running)
+            running = 1;
+    }
+    return running;
 }
 
 static int stream_error(struct pump_stream *s, struct m87_error **err)
@@ -266,7 +274,8 @@ int m87_pump_run(struct m87_pump *p, volatile sig_atomic_t *stop, struct m87_err
 
     curl_multi_perform(p->multi, &still);
     take_done(p);
-    while (required_running(p)) {
+    int rc;
+    while ((rc = go_on(p, err)) > 0) {
         if (stop && *stop)
             return m87_error_set(err, M87_E_CANCELLED, 0, "stopped");
         unsigned n = wait_fds(p, fds, which);
@@ -278,10 +287,5 @@ int m87_pump_run(struct m87_pump *p, volatile sig_atomic_t *stop, struct m87_err
         if (p->tick)
             p->tick(p->tick_ctx);
     }
-    for (size_t i = 0; i < p->n; i++) {
-        struct pump_stream *s = &p->streams[i];
-        if (!s->running && stream_error(s, err) < 0)
-            return -1;
-    }
-    return 0;
+    return rc;
 }

@@ -242,3 +242,31 @@ def test_audit_trail(device):  # noqa: F811
     assert by_id[ex["channel"]]["state"] == "exited" and by_id[ex["channel"]]["exit_code"] == 7
     assert by_id[ex["channel"]]["remote"]["command"] == ex["command"]
     assert by_id[sh["channel"]]["state"] == "refused", recs
+
+
+def test_vanished_cli_stops_the_command(allowed, tmp_path):
+    """A CLI killed mid-command: the server notices its connection close, the channel breaks,
+    the agent hangs the command up; the audit trail says the channel broke."""
+    dev = allowed
+    pidfile = tmp_path / "pid"
+    proc = subprocess.Popen([str(M87), dev.name, "exec", "--", "sh", "-c",
+                             "echo $$ > %s; echo started; exec sleep 1000" % pidfile],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dev.cli.env())
+    assert proc.stdout.readline() == b"started\n"
+    pid = int(pidfile.read_text())
+    os.kill(pid, 0)  # it runs
+    proc.kill()
+    proc.wait()
+
+    def gone():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        # a zombie of the agent's process that is still to reap counts as gone too
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] == "Z"
+    wait_for(gone, 60, "the command to stop after its CLI vanished")
+    wait_for(lambda: audit_entries(dev)[-1]["ended"] is not None, 60, "the end in the audit")
+    last = audit_entries(dev)[-1]
+    assert last["exit_code"] is None and last["message"], last
