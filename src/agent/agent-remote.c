@@ -9,6 +9,7 @@
 #include "agent/config.h"
 #include "agent/daemon.h"
 #include "agent/remote.h"
+#include "agent/trust.h"
 #include "m87/alloc.h"
 #include "m87/json.h"
 #include "m87/log.h"
@@ -24,7 +25,7 @@ static bool valid_id(const char *id)
 }
 
 /* Why the channel may not run here, NULL when it may. Caller frees. */
-static char *refusal(const struct agent_daemon *d, const char *what)
+static char *refusal(struct agent_daemon *d, const struct m87_json *node, const char *what)
 {
     unsigned bit = agent_remote_bit(what);
     if (bit == 0)
@@ -35,9 +36,9 @@ static char *refusal(const struct agent_daemon *d, const char *what)
                              "config sets it with `remote = %s`)",
                              what, names, what);
     }
-    if (d->cfg->n_trust_keys > 0)
-        return m87_xasprintf("a device with trusted keys takes a remote request only with a grant "
-                             "signed by one of them, and this one has none");
+    char *why = NULL;
+    if (agent_trust_remote(d, node, &why) < 0) /* with trusted keys: its grant */
+        return why;
     return NULL;
 }
 
@@ -73,7 +74,7 @@ void agent_remote_take(struct agent_daemon *d, const struct m87_json *list)
             continue;
         }
         const char *what = m87_json_str(m87_json_get(req, "what"), "?");
-        _cleanup_free_ char *why = refusal(d, what);
+        _cleanup_free_ char *why = refusal(d, node, what);
         if (why)
             m87_log(M87_LOG_WARN, "remote %s: %s refused: %s", id, what, why);
         else

@@ -281,7 +281,12 @@ static int run_streams(struct exec_run *x, const struct exec_opts *o)
 
 static int exec_run(const struct cli_ctx *ctx, const char *device, const struct exec_opts *o)
 {
-    _cleanup_free_ char *body = request_body(o);
+    _cleanup_free_ char *unsigned_body = request_body(o);
+    _cleanup_free_ char *signed_body = NULL;
+    int rc = cli_sign_remote(device, unsigned_body, &signed_body); /* with signing.key only */
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const char *body = signed_body ? signed_body : unsigned_body;
     _cleanup_free_ char *dev = cli_escape(device);
     _cleanup_free_ char *path = m87_xasprintf("/v1/devices/%s/remote", dev);
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;

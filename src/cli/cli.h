@@ -310,6 +310,8 @@ int cli_sign_copy(const struct cli_ctx *ctx, const char *device, const char *src
 /* A session request (m87/spec-session.h) signed for device, in *signed_body (NULL when no key is
  * configured: send body as it is). */
 int cli_sign_session(const char *device, const char *body, char **signed_body);
+/* The same for the body of a remote request (POST /v1/devices/NAME/remote): its grant. */
+int cli_sign_remote(const char *device, const char *body, char **signed_body);
 
 /* 0 when select is a label selector (m87/spec-selector.h); else the usage error printed for cmd,
  * with the column (cli-args.c). */

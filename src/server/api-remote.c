@@ -71,6 +71,9 @@ static int check_request(const struct m87_json *body, struct m87_error **err)
         if (v && m87_json_type(v) != M87_JSON_BOOL)
             return m87_error_set(err, M87_E_INVAL, 0, "%s: expected true or false", flags[i]);
     }
+    const struct m87_json *sig = m87_json_get(body, "signature");
+    if (sig && srv_signature_check(sig, err) < 0)
+        return -1;
     static const char *const sizes[] = {"rows", "cols"};
     for (size_t i = 0; i < M87_ARRAY_LEN(sizes); i++) {
         const struct m87_json *v = m87_json_get(body, sizes[i]);

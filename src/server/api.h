@@ -150,6 +150,8 @@ int srv_jw_registries_sync(struct srv *s, struct m87_jw *w, int64_t device_id, c
 /* The body of POST /v1/devices/NAME/sessions (api-sessions-check.c): M87_E_INVAL naming what is
  * wrong; *bundle the digest of its job's bundle (the caller's), NULL when it has none. */
 int srv_session_check_request(const struct m87_json *body, char **bundle, struct m87_error **err);
+/* "signature" of a session or a remote request: its form only (the device checks it). */
+int srv_signature_check(const struct m87_json *v, struct m87_error **err);
 /* The body of an agent's POST /v1/agent/sessions/ID: M87_E_INVAL naming what is wrong. */
 int srv_session_check_post(const struct m87_json *body, struct m87_error **err);
 

@@ -95,7 +95,36 @@ def test_refused_under_trust_without_grant(device, tmp_path):  # noqa: F811
     connect(dev)
     r = dev.cli.run(dev.name, "exec", "--", "true")
     assert r.rc == 2, r
-    assert "trusted keys" in r.err and "grant" in r.err, r
+    assert "unsigned: this device runs only remote requests a trusted key signed" in r.err, r
+    assert audit_entries(dev)[-1]["message"].startswith("refused by the device: unsigned")
+
+
+def test_signed_grant_under_trust(device):  # noqa: F811
+    """With trusted keys, the grant the CLI signs with `m87 keys generate`'s key lets exec run;
+    a grant of a key the device does not trust, or one that does not cover the request, does
+    not."""
+    dev = device
+    r = dev.cli.ok("keys", "generate")
+    key_id = r.out.split()[3]
+    dev.agent.config["remote"] = "exec"
+    dev.agent.config["trust"] = str(dev.cli.xdg / "m87" / "signing.pub")
+    connect(dev)
+    r = dev.cli.run(dev.name, "exec", "--", "sh", "-c", "echo granted; exit 4")
+    assert r.rc == 4 and r.out == "granted\n", r
+    assert "signing the remote request with key %s" % key_id in r.err, r
+
+    def refused_by_api(signature):
+        body = {"what": "exec", "command": ["true"], "signature": signature}
+        cid = dev.server.api("POST", "/v1/devices/%s/remote" % dev.name, body)["id"]
+        path = "/v1/devices/%s/remote/%s" % (dev.name, cid)
+        wait_for(lambda: dev.server.api("GET", path)["state"] in ("ended", "broken"), 60,
+                 "the channel's end")
+        return dev.server.api("GET", path)
+    sig = {"key": "0" * 16, "sig": "A" * 86 + "==", "nonce": "1" * 32,
+           "expires": int(time.time()) + 200}
+    st = refused_by_api(sig)
+    assert st["exit_code"] is None and "refused by the device" in st["message"], st
+    assert "unknown" in st["message"] or "not signed" in st["message"], st
 
 
 def test_offline_device(device):  # noqa: F811
