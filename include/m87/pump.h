@@ -35,7 +35,8 @@ static inline void m87_pump_freep(struct m87_pump **p)
 
 /* Add a stream. h is configured by the caller (URL, headers with "Expect:", TLS); the pump sets
  * its body callbacks (and CURLOPT_UPLOAD for an upload) and takes it and fd (made non-blocking;
- * its flags are restored and it is closed when the stream ends). The run ends once every
+ * its flags are restored and it is closed when the stream ends; a socket that a download wrote is
+ * half-closed (shutdown SHUT_WR) when its body ended well). The run ends once every
  * required stream ended; the others are then stopped. At most M87_PUMP_MAX_STREAMS. */
 void m87_pump_add(struct m87_pump *p, CURL *h, int fd, enum m87_pump_dir dir, bool required);
 

@@ -30,7 +30,8 @@ char *spec_session_payload(const struct m87_json *request, const char *device, c
  * "signature": {"key", "sig", "nonce", "expires"} in the body of POST /v1/devices/NAME/remote,
  * Ed25519 over SPEC_REMOTE_SIG_PREFIX followed by the JSON spec_remote_payload writes: the
  * device's name, the nonce, the expiry, what (exec, shell), the command, its environment, its
- * working directory and whether it takes stdin and a terminal. The CLI signs them valid
+ * working directory, whether it takes stdin and a terminal, and a forward's host and port
+ * (null and 0 for the others). The CLI signs them valid
  * SPEC_SESSION_TTL_S; the agent refuses them past SPEC_SESSION_MAX_TTL_S and replays. */
 #define SPEC_REMOTE_SIG_PREFIX "m87-remote-grant-v1\n"
 

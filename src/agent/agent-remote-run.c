@@ -4,6 +4,9 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pty.h>
 #include <pwd.h>
 #include <signal.h>
@@ -11,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -161,6 +165,41 @@ static int start_pty(struct remote_cmd *c, bool shell, struct m87_error **err)
     return 0;
 }
 
+/* A forward: a TCP connection to host:port from the device, as the command's stdin and stdout
+ * (the channel's stdin is what goes to it, its stdout what comes back). */
+static int start_connect(struct remote_cmd *c, const char *host, int64_t port,
+                         struct m87_error **err)
+{
+    char service[16];
+    snprintf(service, sizeof(service), "%lld", (long long)port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, service, &hints, &res);
+    if (rc != 0)
+        return m87_error_set(err, M87_E_CONNECT, 0, "connect %s:%s: %s", host, service,
+                             gai_strerror(rc));
+    int fd = -1, e = 0;
+    for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
+            e = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return m87_error_set(err, M87_E_CONNECT, e, "connect %s:%s on the device: %s", host,
+                             service, strerror(e));
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->pid = 0; /* nothing to wait for */
+    c->fd_out = fd;
+    c->fd_in = dup(fd);
+    c->in = true;
+    return 0;
+}
+
 struct remote_http {
     const struct agent_config *cfg;
     struct curl_slist *headers;
@@ -187,6 +226,8 @@ static CURL *stream_handle(struct remote_http *rh, const char *id, const char *s
 static int wait_command(pid_t pid, bool broken)
 {
     int status = 0;
+    if (pid == 0)
+        return 0; /* a forward: its connection ended */
     if (broken) { /* nobody is there any more: hang up, then make sure */
         kill(-pid, SIGHUP);
         int64_t until = m87_mono_ms() + AGENT_REMOTE_KILL_GRACE_MS;
@@ -361,10 +402,19 @@ M87_NORETURN void agent_remote_child(struct agent_daemon *d, const char *id,
     parse_request(request, &c);
     bool shell = strcmp(m87_json_str(m87_json_get(request, "what"), ""), "shell") == 0;
     _cleanup_free_ char *msg = NULL;
-    if (c.argv.len == 0)
+    const char *host = m87_json_str(m87_json_get(request, "host"), NULL);
+    if (strcmp(m87_json_str(m87_json_get(request, "what"), ""), "forward") == 0) {
+        c.tty = false;
+        if (start_connect(&c, host ? host : "", m87_json_int(m87_json_get(request, "port"), 0),
+                          &err) < 0)
+            msg = m87_xstrdup(err->msg);
+        else
+            m87_strv_add(&c.argv, host); /* for the log line */
+    } else if (c.argv.len == 0) {
         msg = m87_xstrdup("no command");
-    else if ((c.tty ? start_pty(&c, shell, &err) : start_pipes(&c, shell, &err)) < 0)
+    } else if ((c.tty ? start_pty(&c, shell, &err) : start_pipes(&c, shell, &err)) < 0) {
         msg = m87_xasprintf("start the command: %s", err->msg);
+    }
     if (msg) {
         audit.state = "broken";
         audit.message = msg;

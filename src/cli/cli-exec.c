@@ -21,9 +21,6 @@
 #include "m87/time.h"
 #include "m87/version.h"
 
-#define EXEC_END_WAIT_MS 30000L /* for the device's exit status once the output ended */
-#define EXEC_END_POLL_MS 20L
-
 static const char exec_help[] =
     "usage: m87 DEVICE exec [-i] [-t] [-e KEY=VALUE]... [-w DIR] [--] CMD [ARGS...]\n"
     "\n"
@@ -130,32 +127,10 @@ static char *request_body(const struct exec_opts *o)
 }
 
 struct exec_run {
-    const struct cli_ctx *ctx;
-    const char *device;
-    char *id;
-    struct curl_slist *headers;
+    struct cli_channel ch;
     struct termios saved;
     bool raw;
 };
-
-static CURL *stream_handle(struct exec_run *x, const char *stream)
-{
-    _cleanup_free_ char *dev = cli_escape(x->device);
-    _cleanup_free_ char *url =
-        m87_xasprintf("%s/v1/devices/%s/remote/%s/%s", x->ctx->server, dev, x->id, stream);
-    CURL *h = curl_easy_init();
-    if (!h)
-        m87_oom();
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->headers);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CLI_CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "m87/" M87_VERSION);
-    if (x->ctx->ca_file)
-        curl_easy_setopt(h, CURLOPT_CAINFO, x->ctx->ca_file);
-    return h;
-}
 
 /* Raw mode on our terminal while a pseudo-terminal's keys go through, as ssh does. */
 static void raw_on(struct exec_run *x)
@@ -173,34 +148,6 @@ static void raw_off(struct exec_run *x)
     if (x->raw)
         tcsetattr(STDIN_FILENO, TCSADRAIN, &x->saved);
     x->raw = false;
-}
-
-/* The channel's end: the exit status, or its message and 2 (refused) or 1 (broken). */
-static int channel_end(struct exec_run *x)
-{
-    _cleanup_free_ char *dev = cli_escape(x->device);
-    _cleanup_free_ char *path = m87_xasprintf("/v1/devices/%s/remote/%s", dev, x->id);
-    int64_t until = m87_mono_ms() + EXEC_END_WAIT_MS;
-    for (;;) {
-        _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-        _cleanup_error_ struct m87_error *err = NULL;
-        if (cli_http_json(x->ctx, "GET", path, NULL, &doc, &err) < 0)
-            return cli_report(err);
-        const char *state = m87_json_str(m87_json_get(doc, "state"), "");
-        int64_t code = m87_json_int(m87_json_get(doc, "exit_code"), -1);
-        const char *msg = m87_json_str(m87_json_get(doc, "message"), NULL);
-        if (strcmp(state, "ended") == 0 && code >= 0)
-            return (int)code;
-        if (strcmp(state, "ended") == 0 || strcmp(state, "broken") == 0) {
-            fprintf(stderr, "m87: %s\n", msg ? msg : "the remote command ended without a status");
-            return msg && strncmp(msg, "refused", 7) == 0 ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
-        }
-        if (m87_mono_ms() > until) {
-            fprintf(stderr, "m87: the device did not send the command's exit status\n");
-            return CLI_EXIT_FAILED;
-        }
-        m87_sleep_ms(EXEC_END_POLL_MS);
-    }
 }
 
 static volatile sig_atomic_t exec_stop, exec_winch;
@@ -237,19 +184,18 @@ static void on_tick(void *ctx)
 
 static int run_streams(struct exec_run *x, const struct exec_opts *o)
 {
-    _cleanup_free_ char *auth = m87_xasprintf("Authorization: Bearer %s", x->ctx->token);
-    x->headers = curl_slist_append(NULL, auth);
-    x->headers = curl_slist_append(x->headers, "Expect:");
-    x->headers = curl_slist_append(x->headers, "Content-Type: application/octet-stream");
     struct m87_pump *p = m87_pump_new();
     if (o->in)
-        m87_pump_add(p, stream_handle(x, "stdin"), dup(STDIN_FILENO), M87_PUMP_UPLOAD, false);
-    m87_pump_add(p, stream_handle(x, "stdout"), dup(STDOUT_FILENO), M87_PUMP_DOWNLOAD, true);
+        m87_pump_add(p, cli_channel_stream(&x->ch, "stdin"), dup(STDIN_FILENO), M87_PUMP_UPLOAD,
+                     false);
+    m87_pump_add(p, cli_channel_stream(&x->ch, "stdout"), dup(STDOUT_FILENO), M87_PUMP_DOWNLOAD,
+                 true);
     if (!o->tty)
-        m87_pump_add(p, stream_handle(x, "stderr"), dup(STDERR_FILENO), M87_PUMP_DOWNLOAD, true);
+        m87_pump_add(p, cli_channel_stream(&x->ch, "stderr"), dup(STDERR_FILENO), M87_PUMP_DOWNLOAD,
+                     true);
     int rz[2] = {-1, -1};
     if (o->tty && pipe2(rz, O_CLOEXEC | O_NONBLOCK) == 0) {
-        m87_pump_add(p, stream_handle(x, "resize"), rz[0], M87_PUMP_UPLOAD, false);
+        m87_pump_add(p, cli_channel_stream(&x->ch, "resize"), rz[0], M87_PUMP_UPLOAD, false);
         m87_pump_set_tick(p, on_tick, &rz[1]);
     }
     struct sigaction sa = {.sa_handler = on_signal};
@@ -270,34 +216,24 @@ static int run_streams(struct exec_run *x, const struct exec_opts *o)
         fprintf(stderr, "m87: interrupted\n");
         code = 130;
     } else {
-        code = channel_end(x); /* also when a stream failed: the channel says why */
+        code = cli_channel_end(&x->ch, ""); /* also when a stream failed: it says why */
     }
     m87_pump_free(p); /* our stdin stream ends after the channel did */
     if (rz[1] >= 0)
         close(rz[1]);
-    curl_slist_free_all(x->headers);
     return code;
 }
 
 static int exec_run(const struct cli_ctx *ctx, const char *device, const struct exec_opts *o)
 {
-    _cleanup_free_ char *unsigned_body = request_body(o);
-    _cleanup_free_ char *signed_body = NULL;
-    int rc = cli_sign_remote(device, unsigned_body, &signed_body); /* with signing.key only */
+    _cleanup_free_ char *body = request_body(o);
+    struct exec_run x = {0};
+    int rc = cli_channel_open(&x.ch, ctx, device, body);
     if (rc != CLI_EXIT_OK)
         return rc;
-    const char *body = signed_body ? signed_body : unsigned_body;
-    _cleanup_free_ char *dev = cli_escape(device);
-    _cleanup_free_ char *path = m87_xasprintf("/v1/devices/%s/remote", dev);
-    _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-    _cleanup_error_ struct m87_error *err = NULL;
-    if (cli_http_json(ctx, "POST", path, body, &doc, &err) < 0)
-        return cli_report(err);
-    struct exec_run x = {.ctx = ctx, .device = device};
-    x.id = m87_xstrdup(m87_json_str(m87_json_get(doc, "id"), ""));
-    int code = run_streams(&x, o);
-    free(x.id);
-    return code;
+    rc = run_streams(&x, o);
+    cli_channel_release(&x.ch);
+    return rc;
 }
 
 static int exec_cmd(const struct cli_ctx *ctx, const char *device, int argc, char **argv)

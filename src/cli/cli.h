@@ -65,6 +65,8 @@ int cli_cmd_sessions(const char *device, int argc, char **argv);
 /* Remote access (cli-exec.c, docs/remote.md): `DEVICE exec` and `DEVICE shell`. */
 int cli_cmd_exec(const char *device, int argc, char **argv);
 int cli_cmd_shell(const char *device, int argc, char **argv);
+/* `DEVICE forward` (cli-forward.c): local TCP ports to ports the device reaches. */
+int cli_cmd_forward(const char *device, int argc, char **argv);
 /* `DEVICE audit` (cli-audit.c): the audit trail of remote access. */
 int cli_cmd_audit(const char *device, int argc, char **argv);
 struct cli_ctx;
@@ -307,6 +309,27 @@ int cli_sign_undeploy(const struct cli_ctx *ctx, const char *device, const char 
  * (0: its newest). */
 int cli_sign_copy(const struct cli_ctx *ctx, const char *device, const char *src, int64_t rev,
                   const char *new_id, bool now, char **header);
+/* ---- remote channels (cli-channel.c, docs/remote.md) --------------------------------------- */
+
+struct curl_slist;
+struct cli_channel {
+    const struct cli_ctx *ctx;
+    const char *device;
+    char *id;
+    struct curl_slist *headers;
+};
+/* POST the request body (signed with signing.key when there is one) to open a channel on device.
+ * CLI_EXIT_OK, or the exit status after printing why (offline, bad input). */
+int cli_channel_open(struct cli_channel *ch, const struct cli_ctx *ctx, const char *device,
+                     const char *body);
+void cli_channel_release(struct cli_channel *ch);
+/* A libcurl handle (CURL *) for stream of the channel (stdin, stdout, stderr, resize), ready for
+ * m87_pump_add. */
+void *cli_channel_stream(struct cli_channel *ch, const char *stream);
+/* Wait for the channel's end: the exit code; or print "m87: PREFIXMESSAGE" and return 2 (the
+ * device refused) or 1 (it broke). */
+int cli_channel_end(struct cli_channel *ch, const char *prefix);
+
 /* A session request (m87/spec-session.h) signed for device, in *signed_body (NULL when no key is
  * configured: send body as it is). */
 int cli_sign_session(const char *device, const char *body, char **signed_body);

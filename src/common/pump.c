@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "m87/alloc.h"
@@ -231,6 +232,9 @@ static void take_done(struct m87_pump *p)
             (void)fcntl(s->fd, F_SETFL, s->fd_flags & ~O_NONBLOCK);
             flush_pending(s);
         }
+        /* the other side's end is a socket's half-close here (a dup's close would not be) */
+        if (s->dir == M87_PUMP_DOWNLOAD && s->result == CURLE_OK && status_of(s) < 300)
+            (void)shutdown(s->fd, SHUT_WR); /* ENOTSOCK for a pipe: nothing to do */
         stream_close(p, s);
     }
 }

@@ -49,15 +49,35 @@ static int check_strings(const struct m87_json *body, const char *key, bool requ
     return 0;
 }
 
+/* A forwarded TCP connection: {"what": "forward", "host", "port"} (and a signature). */
+static int check_forward(const struct m87_json *body, struct m87_error **err)
+{
+    static const char *const allowed[] = {"what", "host", "port", "signature", NULL};
+    static const char host_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789.-:_";
+    const char *host = m87_json_str(m87_json_get(body, "host"), NULL);
+    int64_t port = 0;
+    if (srv_json_only(body, NULL, allowed, err) < 0)
+        return -1;
+    if (!host || !host[0] || strlen(host) > 253 || strspn(host, host_chars) != strlen(host))
+        return m87_error_set(err, M87_E_INVAL, 0, "host: expected a host name or an address");
+    if (!srv_json_is_int(m87_json_get(body, "port"), &port) || port < 1 || port > 65535)
+        return m87_error_set(err, M87_E_INVAL, 0, "port: expected a number from 1 to 65535");
+    const struct m87_json *sig = m87_json_get(body, "signature");
+    return sig ? srv_signature_check(sig, err) : 0;
+}
+
 static int check_request(const struct m87_json *body, struct m87_error **err)
 {
     static const char *const allowed[] = {"what", "command", "env",  "workdir",   "stdin",
                                           "tty",  "rows",    "cols", "signature", NULL};
+    const char *what = m87_json_str(m87_json_get(body, "what"), "");
+    if (strcmp(what, "forward") == 0)
+        return check_forward(body, err);
     if (srv_json_only(body, NULL, allowed, err) < 0)
         return -1;
-    const char *what = m87_json_str(m87_json_get(body, "what"), "");
     if (strcmp(what, "exec") != 0 && strcmp(what, "shell") != 0)
-        return m87_error_set(err, M87_E_INVAL, 0, "what: expected exec or shell");
+        return m87_error_set(err, M87_E_INVAL, 0, "what: expected exec, shell or forward");
     if (check_strings(body, "command", strcmp(what, "exec") == 0, err) < 0 ||
         check_strings(body, "env", false, err) < 0)
         return -1;
@@ -112,7 +132,16 @@ int srv_api_remote_open(struct srv_req *r, struct m87_jw *w, struct m87_error **
     hash[SRV_AUDIT_TOKEN_ID_LEN] = '\0';
     const struct m87_json *cmd = m87_json_get(body, "command");
     _cleanup_free_ char *cmd_text = NULL;
-    if (cmd) {
+    if (m87_json_get(body, "host")) { /* a forward: where to */
+        struct m87_jw *cw = m87_jw_new();
+        m87_jw_arr_open(cw);
+        m87_jw_str(cw, m87_json_str(m87_json_get(body, "host"), ""));
+        _cleanup_free_ char *port =
+            m87_xasprintf("%lld", (long long)m87_json_int(m87_json_get(body, "port"), 0));
+        m87_jw_str(cw, port);
+        m87_jw_arr_close(cw);
+        cmd_text = m87_jw_finish(cw);
+    } else if (cmd) {
         struct m87_jw *cw = m87_jw_new();
         m87_jw_node(cw, cmd);
         cmd_text = m87_jw_finish(cw);

@@ -16,9 +16,9 @@ static const char SQL_AUDIT_END[] =
     "bytes_in = ?7, bytes_out = ?8, bytes_err = ?9 "
     "WHERE device_id = ?1 AND channel = ?2 AND ended IS NULL";
 static const char SQL_AUDIT_LIST[] =
-    "SELECT * FROM (SELECT channel, token, what, command, created, ended, exit_code, message, "
-    "duration_ms, bytes_in, bytes_out, bytes_err FROM remote_audit "
-    "WHERE device_id = ?1 AND created >= ?2 ORDER BY id DESC LIMIT ?3) ORDER BY created, channel";
+    "SELECT channel, token, what, command, created, ended, exit_code, message, duration_ms, "
+    "bytes_in, bytes_out, bytes_err FROM (SELECT * FROM remote_audit "
+    "WHERE device_id = ?1 AND created >= ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id";
 
 #define COL(member, kind) SRV_COL(struct srv_audit, member, kind, NULL)
 static const struct srv_col audit_cols[] = {

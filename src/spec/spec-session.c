@@ -62,6 +62,9 @@ char *spec_remote_payload(const struct m87_json *request, const char *device, co
     m87_jw_str(w, workdir);
     m87_jw_kbool(w, "stdin", m87_json_bool(m87_json_get(request, "stdin"), false));
     m87_jw_kbool(w, "tty", m87_json_bool(m87_json_get(request, "tty"), false));
+    m87_jw_key(w, "host");
+    m87_jw_str(w, m87_json_str(m87_json_get(request, "host"), NULL));
+    m87_jw_kint(w, "port", m87_json_int(m87_json_get(request, "port"), 0));
     m87_jw_obj_close(w);
     _cleanup_free_ char *json = m87_jw_finish(w);
     return m87_xasprintf("%s%s", SPEC_REMOTE_SIG_PREFIX, json);

@@ -102,7 +102,7 @@ static void test_remote_payload(void **state)
                            "{\"device\":\"gw-1\",\"nonce\":\"00112233445566778899aabbccddeeff\","
                            "\"expires\":1800000000,\"what\":\"exec\",\"command\":[\"sh\",\"-c\","
                            "\"id\"],\"env\":[\"A=1\"],\"workdir\":\"/srv\",\"stdin\":true,"
-                           "\"tty\":true}");
+                           "\"tty\":true,\"host\":null,\"port\":0}");
     free(p);
     m87_json_free(req);
     const char *shell = "{\"what\":\"shell\"}";
@@ -111,7 +111,7 @@ static void test_remote_payload(void **state)
     assert_string_equal(p, "m87-remote-grant-v1\n"
                            "{\"device\":\"gw-1\",\"nonce\":\"n\",\"expires\":1,\"what\":\"shell\","
                            "\"command\":[],\"env\":[],\"workdir\":null,\"stdin\":false,"
-                           "\"tty\":false}");
+                           "\"tty\":false,\"host\":null,\"port\":0}");
     free(p);
     m87_json_free(req);
 }
