@@ -2,7 +2,8 @@
 """Remote access over loopback: keystroke round trip and stream throughput through
 `m87 DEVICE exec`, against direct loopback TCP on the same machine; memory meanwhile.
 
-    /usr/bin/python3 bench/remote_bench.py [--keys 300] [--megabytes 200] [--json FILE]
+    /usr/bin/python3 bench/remote_bench.py [--keys 300] [--megabytes 200] [--conns 100]
+                                           [--json FILE]
 
 Starts its own test environment (tests/e2e/harness) unless M87_TEST_DOCKER_HOST and friends point
 at a running one, a real m87-server on loopback, and `m87-agent run` for one registered device
@@ -22,6 +23,10 @@ Measured:
    of this script (python's recv/sendall, 256 KiB buffers).
 3. Memory during 1: VmRSS of m87-server, of the agent daemon, and of the agent's process of the
    channel (a fork of m87-agent that is not the daemon), sampled once while the exec runs.
+4. `m87 DEVICE forward`: one connection reading --megabytes MiB from a source server on the
+   device's side (from connect to EOF); then --conns connections at once, each reading 64 KiB,
+   timed until all ended, with the memory 0.3 s in (the server, the daemon, the number of the
+   agent's channel processes and their summed VmRSS, which counts shared pages once each).
 
 This is a measurement, not a test: nothing is asserted.
 """
@@ -218,10 +223,104 @@ def throughput_tcp(mib):
     return got / secs / 1e6
 
 
+def source_server(total):
+    """A TCP server that sends total zero bytes to each connection, then closes it."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(256)
+
+    def serve(c):
+        block = bytes(256 * 1024)
+        left = total
+        while left > 0:
+            c.sendall(block[:min(left, len(block))])
+            left -= min(left, len(block))
+        c.close()
+
+    def loop():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(c,), daemon=True).start()
+    threading.Thread(target=loop, daemon=True).start()
+    return srv
+
+
+def start_forward(dev, spec):
+    proc = subprocess.Popen([str(M87), dev.name, "forward", spec], stderr=subprocess.PIPE,
+                            env=dev.cli.env())
+    line = proc.stderr.readline()
+    if not line.startswith(b"forwarding"):
+        raise RuntimeError("forward did not start: %r" % line)
+    return proc
+
+
+def read_all(port):
+    with socket.create_connection(("127.0.0.1", port)) as c:
+        got = 0
+        while True:
+            b = c.recv(256 * 1024)
+            if not b:
+                return got
+            got += len(b)
+
+
+def forward_runs(dev, server, mib, conns):
+    """Throughput of one forwarded connection (mib MiB from a source on the device's side), and
+    conns connections at once (64 KiB each), with the memory meanwhile."""
+    src = source_server(mib * 1024 * 1024)
+    local = socket.socket()
+    local.bind(("127.0.0.1", 0))
+    lport = local.getsockname()[1]
+    local.close()
+    proc = start_forward(dev, "%d:%d" % (lport, src.getsockname()[1]))
+    out = {}
+    try:
+        t0 = time.perf_counter()
+        got = read_all(lport)
+        out["forward_one_MBps"] = round(got / (time.perf_counter() - t0) / 1e6, 1)
+        if got != mib * 1024 * 1024:
+            raise RuntimeError("forward gave %d bytes" % got)
+    finally:
+        proc.send_signal(2)
+        proc.wait(timeout=60)
+        src.close()
+    src = source_server(64 * 1024)
+    proc = start_forward(dev, "%d:%d" % (lport, src.getsockname()[1]))
+    try:
+        results, mem = [], {}
+        t0 = time.perf_counter()
+
+        def one():
+            results.append(read_all(lport))
+        threads = [threading.Thread(target=one) for _ in range(conns)]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)
+        chans = agent_channel_pids(dev.agent.proc.pid)
+        mem = {"server_rss_kb": rss_kb(server.proc.pid),
+               "agent_daemon_rss_kb": rss_kb(dev.agent.proc.pid),
+               "agent_channel_processes": len(chans),
+               "agent_channel_rss_kb_sum": sum(rss_kb(p) or 0 for p in chans)}
+        for t in threads:
+            t.join()
+        out["forward_%d_conns_s" % conns] = round(time.perf_counter() - t0, 2)
+        out["forward_%d_conns_ok" % conns] = sum(1 for r in results if r == 64 * 1024)
+        out["memory_during_%d_conns" % conns] = mem
+    finally:
+        proc.send_signal(2)
+        proc.wait(timeout=60)
+        src.close()
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--keys", type=int, default=300)
     ap.add_argument("--megabytes", type=int, default=200)
+    ap.add_argument("--conns", type=int, default=100)
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
     for path in (BUILD / "bin" / "m87", BUILD / "bin" / "m87-server",
@@ -234,9 +333,13 @@ def main():
     server = dev = None
     res = {}
     try:
-        server = Server(tmp).start()
+        # every connection comes from 127.0.0.1 here: the CLI's and the agent's 2 or 3 per
+        # forwarded connection would pass the default 256 per address
+        server = Server(tmp)
+        server.extra_args = ["--max-connections-per-address", "0"]
+        server.start()
         dev = Device(env, server, tmp)
-        dev.agent.config["remote"] = "exec, shell"
+        dev.agent.config["remote"] = "exec, shell, forward"
         dev.agent.start()
         wait_for(lambda: (dev.agent.daemon_state() or {}).get("connected"), 60,
                  "the agent to connect")
@@ -247,6 +350,7 @@ def main():
         res["memory_during_exec"] = mem
         res["throughput_exec_MBps"] = round(throughput_exec(dev, args.megabytes), 1)
         res["throughput_tcp_MBps"] = round(throughput_tcp(args.megabytes), 1)
+        res.update(forward_runs(dev, server, args.megabytes, args.conns))
     finally:
         if dev:
             dev.cleanup()
@@ -262,6 +366,12 @@ def main():
     print("one stream, exec stdout: %.1f MB/s; loopback TCP (python): %.1f MB/s"
           % (res["throughput_exec_MBps"], res["throughput_tcp_MBps"]))
     print("memory during exec -t: %s" % json.dumps(res["memory_during_exec"]))
+    print("one forwarded connection: %.1f MB/s (goal: half of direct TCP and >= 50 MB/s)"
+          % res["forward_one_MBps"])
+    n = args.conns
+    print("%d forwarded connections at once (64 KiB each): %d complete in %.2f s; memory: %s"
+          % (n, res["forward_%d_conns_ok" % n], res["forward_%d_conns_s" % n],
+             json.dumps(res["memory_during_%d_conns" % n])))
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(res, indent=1) + "\n")
 

@@ -61,10 +61,10 @@ static void spawn(struct agent_daemon *d, const char *id, const struct m87_json 
         ;
 }
 
-void agent_remote_take(struct agent_daemon *d, const struct m87_json *list)
+size_t agent_remote_take(struct agent_daemon *d, const struct m87_json *list)
 {
     if (!list || m87_json_type(list) != M87_JSON_ARRAY)
-        return;
+        return 0;
     for (size_t i = 0; i < m87_json_len(list); i++) {
         const struct m87_json *node = m87_json_at(list, i);
         const char *id = m87_json_str(m87_json_get(node, "id"), NULL);
@@ -81,4 +81,5 @@ void agent_remote_take(struct agent_daemon *d, const struct m87_json *list)
             m87_log(M87_LOG_INFO, "remote %s: %s", id, what);
         spawn(d, id, req, why);
     }
+    return m87_json_len(list);
 }

@@ -189,7 +189,8 @@ static int handle_answer(struct agent_daemon *d, const char *text, int64_t last_
         agent_sessions_take(d, sessions); /* sync execution: each runs in its own child */
         d->news = true;
     }
-    agent_remote_take(d, m87_json_get(doc, "remote")); /* remote access: docs/remote.md */
+    if (agent_remote_take(d, m87_json_get(doc, "remote")) > 0) /* remote access: remote.md */
+        d->news = true;
     take_prefetch(d, m87_json_get(doc, "prefetch_images"));
     /* not signed, with or without trusted keys: they do not choose what runs */
     agent_registries_take(d, m87_json_get(doc, "registries"));
