@@ -10,9 +10,21 @@ import threading
 
 import pytest
 
-from agent_util import own_server, device, wait_for  # noqa: F401  (fixtures)
-from cli_util import M87, read_until
+from agent_util import device, wait_for  # noqa: F401  (fixtures)
+from cli_util import M87, Server, read_until
 from server_util import free_port
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    """The device's server, without its cap of connections per address: every connection of
+    these tests comes from 127.0.0.1, and each forwarded connection holds two of the CLI's and
+    three of the agent's while it lasts (docs/remote.md)."""
+    s = Server(tmp_path / "server")
+    s.extra_args = ["--max-connections-per-address", "0"]
+    s.start()
+    yield s
+    s.stop()
 
 
 class EchoServer:
