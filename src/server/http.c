@@ -16,6 +16,7 @@
 #include "server/http.h"
 #include "server/limits.h"
 #include "server/longpoll.h"
+#include "server/remote.h"
 #include "server/request.h"
 #include "server/route.h"
 #include "server/util.h"
@@ -333,6 +334,7 @@ void srv_http_stop(struct srv *s)
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
     srv_longpoll_stop(s->lp);
+    srv_remote_stop(s->remote);
     /* the held syncs were resumed: give them and the requests in flight time to finish */
     for (int i = 0; i < 500 && atomic_load(&s->in_flight) > 0; i++) {
         struct timespec ts = {0, 10 * 1000 * 1000};

@@ -59,7 +59,8 @@ struct srv_remote {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     pthread_t watcher;
-    bool stopping;
+    bool stopping; /* the watcher ends */
+    bool closed;   /* no channel opens */
     struct channel *channels;
     size_t n;
 };
@@ -207,6 +208,17 @@ void srv_remote_free(struct srv_remote *rm)
     free(rm);
 }
 
+void srv_remote_stop(struct srv_remote *rm)
+{
+    if (!rm)
+        return;
+    pthread_mutex_lock(&rm->mu);
+    rm->closed = true;
+    for (struct channel *ch = rm->channels; ch; ch = ch->next)
+        channel_break(ch, "the server is stopping");
+    pthread_mutex_unlock(&rm->mu);
+}
+
 int srv_remote_stream_of(const char *name)
 {
     for (int i = 0; i < SRV_REMOTE_N_STREAMS; i++)
@@ -231,6 +243,11 @@ int srv_remote_open(struct srv_remote *rm, int64_t device_id, const char *device
     ch->exit_code = -1;
     clock_gettime(CLOCK_MONOTONIC, &ch->created);
     pthread_mutex_lock(&rm->mu);
+    if (rm->closed) {
+        pthread_mutex_unlock(&rm->mu);
+        channel_free(ch);
+        return m87_error_set(err, M87_E_CONFLICT, 0, "the server is stopping");
+    }
     if (rm->n >= SRV_REMOTE_MAX) {
         pthread_mutex_unlock(&rm->mu);
         channel_free(ch);

@@ -44,6 +44,10 @@ struct srv_remote *srv_remote_new(void);
 /* Stops the watcher; every connection of a channel must have ended before. NULL: no-op. */
 void srv_remote_free(struct srv_remote *rm);
 
+/* At shutdown, before libmicrohttpd stops: every channel breaks ("the server is stopping"), which
+ * resumes every suspended connection of theirs; no channel opens after. */
+void srv_remote_stop(struct srv_remote *rm);
+
 /* The stream of a path segment ("stdin", "stdout", "stderr", "resize"); -1 for any other. */
 int srv_remote_stream_of(const char *name);
 

@@ -299,3 +299,27 @@ def test_vanished_cli_stops_the_command(allowed, tmp_path):
     wait_for(lambda: audit_entries(dev)[-1]["ended"] is not None, 60, "the end in the audit")
     last = audit_entries(dev)[-1]
     assert last["exit_code"] is None and last["message"], last
+
+
+def test_server_stop_ends_channels(allowed, tmp_path):
+    """A server stopping with a channel open breaks it: the server stops, the CLI ends with an
+    error, the command on the device is hung up."""
+    dev = allowed
+    pidfile = tmp_path / "pid"
+    proc = subprocess.Popen([str(M87), dev.name, "exec", "--", "sh", "-c",
+                             "echo $$ > %s; echo started; exec sleep 1000" % pidfile],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dev.cli.env())
+    assert proc.stdout.readline() == b"started\n"
+    pid = int(pidfile.read_text())
+    dev.server.stop()  # fails when the server does not stop on SIGTERM
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode in (1, 2), (proc.returncode, err)
+
+    def gone():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] == "Z"
+    wait_for(gone, 60, "the command to stop after the server stopped")
