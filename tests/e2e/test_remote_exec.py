@@ -134,6 +134,19 @@ def test_offline_device(device):  # noqa: F811
     assert "offline" in r.err, r
 
 
+def gone(pid):
+    """Whether process pid ended (a zombie still to be reaped by its parent counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
 def read_for(fd, pattern, timeout=30):
     """Bytes from fd until pattern is among them."""
     got = b""
@@ -288,15 +301,7 @@ def test_vanished_cli_stops_the_command(allowed, tmp_path):
     proc.kill()
     proc.wait()
 
-    def gone():
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        # a zombie of the agent's process that is still to reap counts as gone too
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] == "Z"
-    wait_for(gone, 60, "the command to stop after its CLI vanished")
+    wait_for(lambda: gone(pid), 60, "the command to stop after its CLI vanished")
     wait_for(lambda: audit_entries(dev)[-1]["ended"] is not None, 60, "the end in the audit")
     last = audit_entries(dev)[-1]
     assert last["exit_code"] is None and last["message"], last
@@ -316,11 +321,4 @@ def test_server_stop_ends_channels(allowed, tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode in (1, 2), (proc.returncode, err)
 
-    def gone():
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] == "Z"
-    wait_for(gone, 60, "the command to stop after the server stopped")
+    wait_for(lambda: gone(pid), 60, "the command to stop after the server stopped")
