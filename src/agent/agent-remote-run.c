@@ -200,6 +200,24 @@ static int start_connect(struct remote_cmd *c, const char *host, int64_t port,
     return 0;
 }
 
+/* Metrics: the text is written into a pipe the stdout stream reads (it fits a pipe's buffer). */
+static int start_metrics(struct remote_cmd *c, const char *docker_host, struct m87_error **err)
+{
+    int p[2];
+    _cleanup_free_ char *text = agent_remote_metrics(docker_host);
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return m87_error_set(err, M87_E_IO, errno, "pipe");
+    ssize_t n = write(p[1], text, strlen(text));
+    close(p[1]);
+    if (n != (ssize_t)strlen(text)) {
+        close(p[0]);
+        return m87_error_set(err, M87_E_IO, errno, "write the metrics");
+    }
+    c->pid = 0;
+    c->fd_out = p[0];
+    return 0;
+}
+
 struct remote_http {
     const struct agent_config *cfg;
     struct curl_slist *headers;
@@ -403,7 +421,14 @@ M87_NORETURN void agent_remote_child(struct agent_daemon *d, const char *id,
     bool shell = strcmp(m87_json_str(m87_json_get(request, "what"), ""), "shell") == 0;
     _cleanup_free_ char *msg = NULL;
     const char *host = m87_json_str(m87_json_get(request, "host"), NULL);
-    if (strcmp(m87_json_str(m87_json_get(request, "what"), ""), "forward") == 0) {
+    const char *what = m87_json_str(m87_json_get(request, "what"), "");
+    if (strcmp(what, "metrics") == 0) {
+        c.tty = false;
+        if (start_metrics(&c, d->cfg->docker_host, &err) < 0)
+            msg = m87_xstrdup(err->msg);
+        else
+            m87_strv_add(&c.argv, "metrics"); /* for the log line */
+    } else if (strcmp(what, "forward") == 0) {
         c.tty = false;
         if (start_connect(&c, host ? host : "", m87_json_int(m87_json_get(request, "port"), 0),
                           &err) < 0)

@@ -67,6 +67,8 @@ int cli_cmd_exec(const char *device, int argc, char **argv);
 int cli_cmd_shell(const char *device, int argc, char **argv);
 /* `DEVICE forward` (cli-forward.c): local TCP ports to ports the device reaches. */
 int cli_cmd_forward(const char *device, int argc, char **argv);
+/* `DEVICE metrics` (cli-metrics.c): the device's state now. */
+int cli_cmd_metrics(const char *device, int argc, char **argv);
 /* `DEVICE audit` (cli-audit.c): the audit trail of remote access. */
 int cli_cmd_audit(const char *device, int argc, char **argv);
 struct cli_ctx;

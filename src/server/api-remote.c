@@ -74,10 +74,17 @@ static int check_request(const struct m87_json *body, struct m87_error **err)
     const char *what = m87_json_str(m87_json_get(body, "what"), "");
     if (strcmp(what, "forward") == 0)
         return check_forward(body, err);
+    if (strcmp(what, "metrics") == 0) {
+        static const char *const only[] = {"what", "signature", NULL};
+        const struct m87_json *sig = m87_json_get(body, "signature");
+        if (srv_json_only(body, NULL, only, err) < 0)
+            return -1;
+        return sig ? srv_signature_check(sig, err) : 0;
+    }
     if (srv_json_only(body, NULL, allowed, err) < 0)
         return -1;
     if (strcmp(what, "exec") != 0 && strcmp(what, "shell") != 0)
-        return m87_error_set(err, M87_E_INVAL, 0, "what: expected exec, shell or forward");
+        return m87_error_set(err, M87_E_INVAL, 0, "what: expected exec, shell, forward or metrics");
     if (check_strings(body, "command", strcmp(what, "exec") == 0, err) < 0 ||
         check_strings(body, "env", false, err) < 0)
         return -1;
