@@ -141,7 +141,7 @@ int cli_parse_options(const char *cmd, const char *help, int argc, char **argv,
  * min..max operands. 1: the help was printed, 0: go on, else an exit status. */
 int cli_parse_simple(const char *cmd, const char *help, int argc, char **argv, bool *json, int min,
                      int max);
-/* True when --help or -h is among argv[1..]: help works before any login. */
+/* True when --help or -h is among argv[1..] before a "--": help works before any login. */
 bool cli_wants_help(int argc, char **argv);
 struct cli_ctx;
 

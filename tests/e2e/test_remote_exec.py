@@ -72,6 +72,8 @@ def test_exec_missing_command_and_bad_input(allowed):
     assert r.rc == 2 and "absolute" in r.err, r
     r = dev.cli.run(dev.name, "exec", "--help")
     assert r.rc == 0 and "usage: m87 DEVICE exec" in r.out, r
+    r = dev.cli.run(dev.name, "exec", "--", "echo", "-h", "--help")  # the command's, after --
+    assert r.rc == 0 and r.out == "-h --help\n", r
 
 
 def test_refused_when_not_allowed(device):  # noqa: F811
