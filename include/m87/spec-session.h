@@ -26,4 +26,18 @@
 char *spec_session_payload(const struct m87_json *request, const char *device, const char *nonce,
                            int64_t expires, struct m87_error **err);
 
+/* Remote access grants (docs/remote.md) are the same signature over the same kind of request:
+ * "signature": {"key", "sig", "nonce", "expires"} in the body of POST /v1/devices/NAME/remote,
+ * Ed25519 over SPEC_REMOTE_SIG_PREFIX followed by the JSON spec_remote_payload writes: the
+ * device's name, the nonce, the expiry, what (exec, shell), the command, its environment, its
+ * working directory, whether it takes stdin and a terminal, and a forward's host and port
+ * (null and 0 for the others). The CLI signs them valid
+ * SPEC_SESSION_TTL_S; the agent refuses them past SPEC_SESSION_MAX_TTL_S and replays. */
+#define SPEC_REMOTE_SIG_PREFIX "m87-remote-grant-v1\n"
+
+/* The bytes a remote grant covers for request (its "signature" member is not read) to device.
+ * Cannot fail (err is never set: the signature of spec_session_payload). Caller frees. */
+char *spec_remote_payload(const struct m87_json *request, const char *device, const char *nonce,
+                          int64_t expires, struct m87_error **err);
+
 #endif

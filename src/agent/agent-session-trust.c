@@ -1,4 +1,5 @@
-/* Signed sessions (docs/security.md, m87/spec-session.h): with trusted keys, a session runs only
+/* Signed sessions and remote grants (docs/security.md, docs/remote.md, m87/spec-session.h): with
+ * trusted keys, a session runs (a remote request is taken) only
  * when one of them signed its request for this device, it has not expired by the device's clock,
  * and its nonce was not seen before (STATE/session-nonces keeps each until it expires). Reading
  * commands (ps, logs) are covered too: their output leaves the device. */
@@ -73,7 +74,13 @@ static int remember_nonce(struct agent_daemon *d, const char *nonce, int64_t exp
     return rc;
 }
 
-int agent_trust_session(struct agent_daemon *d, const struct m87_json *node, char **why)
+typedef char *(*payload_fn)(const struct m87_json *request, const char *device, const char *nonce,
+                            int64_t expires, struct m87_error **err);
+
+/* A signed request of a sync answer ({"id","request"}), what it is named in messages ("session",
+ * "remote request"), payload_of what its signature covers. */
+static int trust_request(struct agent_daemon *d, const struct m87_json *node, const char *what,
+                         payload_fn payload_of, char **why)
 {
     _cleanup_error_ struct m87_error *err = NULL;
     const struct m87_json *req = m87_json_get(node, "request");
@@ -89,7 +96,7 @@ int agent_trust_session(struct agent_daemon *d, const struct m87_json *node, cha
     if (d->cfg->n_trust_keys == 0)
         return 0;
     if (!key || !text || !nonce || strlen(nonce) != SPEC_SESSION_NONCE_LEN) {
-        *why = m87_xstrdup("unsigned: this device runs only sessions a trusted key signed");
+        *why = m87_xasprintf("unsigned: this device runs only %ss a trusted key signed", what);
         return -1;
     }
     if (!device) {
@@ -102,7 +109,7 @@ int agent_trust_session(struct agent_daemon *d, const struct m87_json *node, cha
                              expires < now ? "expired" : "not valid yet", expires, now);
         return -1;
     }
-    _cleanup_free_ char *payload = spec_session_payload(req, device, nonce, expires, &err);
+    _cleanup_free_ char *payload = payload_of(req, device, nonce, expires, &err);
     if (!payload) {
         *why = m87_xasprintf("its job: %s", err->msg);
         return -1;
@@ -114,4 +121,14 @@ int agent_trust_session(struct agent_daemon *d, const struct m87_json *node, cha
         return -1;
     }
     return remember_nonce(d, nonce, expires, now, why);
+}
+
+int agent_trust_session(struct agent_daemon *d, const struct m87_json *node, char **why)
+{
+    return trust_request(d, node, "session", spec_session_payload, why);
+}
+
+int agent_trust_remote(struct agent_daemon *d, const struct m87_json *node, char **why)
+{
+    return trust_request(d, node, "remote request", spec_remote_payload, why);
 }

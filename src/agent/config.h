@@ -39,7 +39,25 @@ struct agent_config {
     struct m87_sign_key **trust_keys; /* loaded by agent_config_finish */
     size_t n_trust_keys;
     struct m87_strv warnings; /* agent_config_finish's, for the log once it is set up */
+    unsigned remote;          /* AGENT_REMOTE_* bits: the remote access the device allows */
+    bool remote_set;
 };
+
+/* Remote access (docs/remote.md) a device allows: `remote = exec, shell, forward, cp, metrics`
+ * in its config file; none by default. */
+#define AGENT_REMOTE_EXEC 1u
+#define AGENT_REMOTE_SHELL 2u
+#define AGENT_REMOTE_FORWARD 4u
+#define AGENT_REMOTE_CP 8u
+#define AGENT_REMOTE_METRICS 16u
+
+/* The bit of one name (exec, shell, forward, cp, metrics), 0 for any other. */
+unsigned agent_remote_bit(const char *name);
+/* "exec, shell" for the bits of mask, "none" for none. Caller frees. */
+char *agent_remote_names(unsigned mask);
+/* A comma-separated list of names ("none" or empty: none) into *mask. -1 with M87_E_INVAL naming
+ * the first unknown name. */
+int agent_remote_parse(const char *text, unsigned *mask, struct m87_error **err);
 
 void agent_config_release(struct agent_config *c);
 
@@ -51,7 +69,8 @@ char **agent_config_string(struct agent_config *c, const char *key);
 /* Read `key = value` lines ('#' comments, blank lines) from path into the fields of c that are
  * still unset (flags win). Keys: server, token, token-file, state-dir, docker-host, ca-file,
  * insecure-http (true/false), journal-max-bytes, min-free-bytes (sizes: 16MiB), keep-previous
- * (a count), trust (a public key file; repeatable, ignored when --trust was given); '_' may
+ * (a count), trust (a public key file; repeatable, ignored when --trust was given), remote (what
+ * remote access the device allows: agent_remote_parse); '_' may
  * stand for '-' in a key. must_exist false: a missing file is no error. M87_E_INVAL "PATH:LINE:
  * ..." for an unknown key or a line without '='; M87_E_IO when it cannot be read. */
 int agent_config_load(const char *path, bool must_exist, struct agent_config *c,

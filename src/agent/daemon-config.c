@@ -11,6 +11,7 @@
 #include "agent/config.h"
 #include "agent/daemon.h"
 #include "m87/alloc.h"
+#include "m87/buf.h"
 #include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/file.h"
@@ -120,6 +121,46 @@ static int set_number(struct agent_config *c, const char *key, const char *value
     return 0;
 }
 
+static const char *const remote_names[] = {"exec", "shell", "forward", "cp", "metrics"};
+
+unsigned agent_remote_bit(const char *name)
+{
+    for (size_t i = 0; i < M87_ARRAY_LEN(remote_names); i++)
+        if (strcmp(name, remote_names[i]) == 0)
+            return 1u << i;
+    return 0;
+}
+
+char *agent_remote_names(unsigned mask)
+{
+    struct m87_buf b;
+    m87_buf_init(&b, 0);
+    for (size_t i = 0; i < M87_ARRAY_LEN(remote_names); i++)
+        if (mask & (1u << i))
+            m87_buf_appendf(&b, NULL, "%s%s", b.len ? ", " : "", remote_names[i]);
+    if (b.len == 0)
+        m87_buf_appendf(&b, NULL, "none");
+    return m87_buf_steal(&b);
+}
+
+int agent_remote_parse(const char *text, unsigned *mask, struct m87_error **err)
+{
+    _cleanup_free_ char *copy = m87_xstrdup(text);
+    unsigned m = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        t = trim(t);
+        unsigned bit = agent_remote_bit(t);
+        if (bit == 0 && strcmp(t, "none") != 0)
+            return m87_error_set(err, M87_E_INVAL, 0,
+                                 "unknown access '%s' (exec, shell, forward, cp, metrics or none)",
+                                 t);
+        m |= bit;
+    }
+    *mask = m;
+    return 0;
+}
+
 static int config_line(struct agent_config *c, const char *path, size_t no, char *line,
                        struct m87_error **err)
 {
@@ -148,6 +189,13 @@ static int config_line(struct agent_config *c, const char *path, size_t no, char
     } else if (strcmp(key, "trust") == 0) {
         if (!c->trust_set) /* repeatable; --trust flags replace the file's lines */
             m87_strv_add(&c->trust, value);
+    } else if (strcmp(key, "remote") == 0) {
+        unsigned mask = 0;
+        if (agent_remote_parse(value, &mask, err) < 0)
+            return m87_error_wrap(err, "%s:%zu: remote", path, no);
+        if (!c->remote_set)
+            c->remote = mask;
+        c->remote_set = true;
     } else if (number_key(c, key) != NULL) {
         return set_number(c, key, value, path, no, err);
     } else {

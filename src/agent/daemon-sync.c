@@ -6,6 +6,7 @@
 #include "agent/daemon.h"
 #include "agent/prefetch.h"
 #include "agent/registries.h"
+#include "agent/remote.h"
 #include "agent/sessions.h"
 #include "agent/sync-http.h"
 #include "agent/target.h"
@@ -188,6 +189,8 @@ static int handle_answer(struct agent_daemon *d, const char *text, int64_t last_
         agent_sessions_take(d, sessions); /* sync execution: each runs in its own child */
         d->news = true;
     }
+    if (agent_remote_take(d, m87_json_get(doc, "remote")) > 0) /* remote access: remote.md */
+        d->news = true;
     take_prefetch(d, m87_json_get(doc, "prefetch_images"));
     /* not signed, with or without trusted keys: they do not choose what runs */
     agent_registries_take(d, m87_json_get(doc, "registries"));

@@ -55,5 +55,7 @@ void agent_trust_seen_add(struct agent_daemon *d, const char *deployment, int64_
  * for another device, expired or not yet valid by the device's clock, or its nonce seen before.
  * A session that may run has its nonce remembered until it expires. */
 int agent_trust_session(struct agent_daemon *d, const struct m87_json *node, char **why);
+/* The same for a remote request of a sync answer ({"id","request"}): its grant (docs/remote.md). */
+int agent_trust_remote(struct agent_daemon *d, const struct m87_json *node, char **why);
 
 #endif

@@ -150,7 +150,7 @@ int cli_parse_simple(const char *cmd, const char *help, int argc, char **argv, b
 
 bool cli_wants_help(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) /* after --: operands */
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return true;
     return false;

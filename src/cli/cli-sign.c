@@ -220,7 +220,12 @@ int cli_sign_copy(const struct cli_ctx *ctx, const char *device, const char *src
     return make_header(key, rs, &t, header);
 }
 
-int cli_sign_session(const char *device, const char *body, char **signed_body)
+typedef char *(*payload_fn)(const struct m87_json *request, const char *device, const char *nonce,
+                            int64_t expires, struct m87_error **err);
+
+/* body with "signature": {"key","sig","nonce","expires"} over what payload makes of it. */
+static int sign_request(const char *device, const char *body, payload_fn payload_of,
+                        const char *what, char **signed_body)
 {
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_(m87_sign_key_freep) struct m87_sign_key *key = NULL;
@@ -237,7 +242,7 @@ int cli_sign_session(const char *device, const char *body, char **signed_body)
     for (size_t i = 0; i < sizeof(rnd); i++)
         snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
     int64_t expires = (int64_t)time(NULL) + SPEC_SESSION_TTL_S;
-    _cleanup_free_ char *payload = spec_session_payload(req, device, nonce, expires, &err);
+    _cleanup_free_ char *payload = payload_of(req, device, nonce, expires, &err);
     _cleanup_free_ char *sig = payload ? m87_sign(key, payload, strlen(payload), &err) : NULL;
     if (!sig)
         return cli_report(err);
@@ -259,7 +264,7 @@ int cli_sign_session(const char *device, const char *body, char **signed_body)
     m87_jw_obj_close(w);
     m87_jw_obj_close(w);
     *signed_body = m87_jw_finish(w);
-    fprintf(stderr, "signing the session with key %s\n", id);
+    fprintf(stderr, "signing the %s with key %s\n", what, id);
     return CLI_EXIT_OK;
 }
 
@@ -310,4 +315,14 @@ int cli_sign_release(const struct cli_ctx *ctx, const char *fleet, const struct 
     fprintf(stderr, "signing release %lld (%.12s) of fleet %s with key %s\n", (long long)f.release,
             hash, fleet, id);
     return CLI_EXIT_OK;
+}
+
+int cli_sign_session(const char *device, const char *body, char **signed_body)
+{
+    return sign_request(device, body, spec_session_payload, "session", signed_body);
+}
+
+int cli_sign_remote(const char *device, const char *body, char **signed_body)
+{
+    return sign_request(device, body, spec_remote_payload, "remote request", signed_body);
 }

@@ -64,6 +64,15 @@ char *cli_prefetch_progress(const struct m87_json *entry);
 /* Sync execution (cli-remote*.c): `DEVICE docker ...` and `DEVICE sessions [show ID]`. */
 int cli_cmd_docker(const char *device, int argc, char **argv);
 int cli_cmd_sessions(const char *device, int argc, char **argv);
+/* Remote access (cli-exec.c, docs/remote.md): `DEVICE exec` and `DEVICE shell`. */
+int cli_cmd_exec(const char *device, int argc, char **argv);
+int cli_cmd_shell(const char *device, int argc, char **argv);
+/* `DEVICE forward` (cli-forward.c): local TCP ports to ports the device reaches. */
+int cli_cmd_forward(const char *device, int argc, char **argv);
+/* `DEVICE metrics` (cli-metrics.c): the device's state now. */
+int cli_cmd_metrics(const char *device, int argc, char **argv);
+/* `DEVICE audit` (cli-audit.c): the audit trail of remote access. */
+int cli_cmd_audit(const char *device, int argc, char **argv);
 struct cli_ctx;
 /* Create the session of the JSON request body on the device, print its output as it comes and
  * return the exit status (docs/cli.md, "Sync execution"). wait_ms < 0: the default wait for an
@@ -134,7 +143,7 @@ int cli_parse_options(const char *cmd, const char *help, int argc, char **argv,
  * min..max operands. 1: the help was printed, 0: go on, else an exit status. */
 int cli_parse_simple(const char *cmd, const char *help, int argc, char **argv, bool *json, int min,
                      int max);
-/* True when --help or -h is among argv[1..]: help works before any login. */
+/* True when --help or -h is among argv[1..] before a "--": help works before any login. */
 bool cli_wants_help(int argc, char **argv);
 struct cli_ctx;
 
@@ -309,6 +318,27 @@ int cli_sign_undeploy(const struct cli_ctx *ctx, const char *device, const char 
  * (0: its newest). */
 int cli_sign_copy(const struct cli_ctx *ctx, const char *device, const char *src, int64_t rev,
                   const char *new_id, bool now, char **header);
+/* ---- remote channels (cli-channel.c, docs/remote.md) --------------------------------------- */
+
+struct curl_slist;
+struct cli_channel {
+    const struct cli_ctx *ctx;
+    const char *device;
+    char *id;
+    struct curl_slist *headers;
+};
+/* POST the request body (signed with signing.key when there is one) to open a channel on device.
+ * CLI_EXIT_OK, or the exit status after printing why (offline, bad input). */
+int cli_channel_open(struct cli_channel *ch, const struct cli_ctx *ctx, const char *device,
+                     const char *body);
+void cli_channel_release(struct cli_channel *ch);
+/* A libcurl handle (CURL *) for stream of the channel (stdin, stdout, stderr, resize), ready for
+ * m87_pump_add. */
+void *cli_channel_stream(struct cli_channel *ch, const char *stream);
+/* Wait for the channel's end: the exit code; or print "m87: PREFIXMESSAGE" and return 2 (the
+ * device refused) or 1 (it broke). */
+int cli_channel_end(struct cli_channel *ch, const char *prefix);
+
 /* A session request (m87/spec-session.h) signed for device, in *signed_body (NULL when no key is
  * configured: send body as it is). */
 int cli_sign_session(const char *device, const char *body, char **signed_body);
@@ -317,6 +347,8 @@ int cli_sign_session(const char *device, const char *body, char **signed_body);
  * *header (NULL when no key is configured). */
 int cli_sign_release(const struct cli_ctx *ctx, const char *fleet, const struct spec_runspec *rs,
                      char **header);
+/* The same for the body of a remote request (POST /v1/devices/NAME/remote): its grant. */
+int cli_sign_remote(const char *device, const char *body, char **signed_body);
 
 /* 0 when select is a label selector (m87/spec-selector.h); else the usage error printed for cmd,
  * with the column (cli-args.c). */

@@ -110,8 +110,8 @@ static int check_record(const struct m87_json *rec, size_t i, struct srv_report 
 {
     static const char *const strings[] = {"time", "job_hash", "output", "message", "next", NULL};
     static const char *const ints[] = {"attempt", "attempts", "exit_code", "duration_ms", NULL};
-    static const char *const kinds[] = {"step",   "job",      "log",     "health", "window",
-                                        "target", "prefetch", "rollout", NULL};
+    static const char *const kinds[] = {"step",   "job",     "log",   "health", "window", "target",
+                                        "prefetch", "rollout", "audit", NULL};
     if (m87_json_type(rec) != M87_JSON_OBJECT)
         return m87_error_set(err, M87_E_INVAL, 0, "reports[%zu]: expected an object", i);
     if (!numbers_in_range(rec))
@@ -126,7 +126,7 @@ static int check_record(const struct m87_json *rec, size_t i, struct srv_report 
     if (out->kind == NULL)
         return m87_error_set(err, M87_E_INVAL, 0,
                              "reports[%zu].kind: must be step, job, log, health, window, target, "
-                             "prefetch or rollout",
+                             "prefetch, rollout or audit",
                              i);
     const char *ignored = NULL;
     for (size_t k = 0; strings[k]; k++)
@@ -320,6 +320,9 @@ static int answer(struct srv_req *r, const struct sync *s, bool first, struct m8
         size_t n_sessions = 0; /* sync execution: sessions to start now (api-sessions.c) */
         if (rc >= 0 && srv_jw_agent_sessions(st, w, r->device_id, &n_sessions, err) < 0)
             rc = -1;
+        /* remote access: channels its agent is to join (api-remote.c) */
+        size_t n_remote = rc >= 0 ? srv_jw_remote_sync(r->srv, w, r->device_id) : 0;
+        n_sessions += n_remote;
         /* with what is signed: the name signatures give the device (docs/security.md) */
         if (dev.name && (rc == 2 || n_sessions > 0))
             m87_jw_kstr(w, "device", dev.name);

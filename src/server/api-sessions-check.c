@@ -96,7 +96,7 @@ static int check_job(const struct m87_json *job, char **bundle, struct m87_error
 
 /* "signature": {"key", "sig", "nonce", "expires"} (m87/spec-session.h): its form only; the
  * device checks it. */
-static int check_signature(const struct m87_json *v, struct m87_error **err)
+int srv_signature_check(const struct m87_json *v, struct m87_error **err)
 {
     static const char *const fields[] = {"key", "sig", "nonce", "expires", NULL};
     static const char hex[] = "0123456789abcdef";
@@ -142,7 +142,7 @@ int srv_session_check_request(const struct m87_json *body, char **bundle, struct
     if (compose && check_compose(c, err) < 0)
         return -1;
     const struct m87_json *sig = m87_json_get(body, "signature");
-    if (sig && check_signature(sig, err) < 0)
+    if (sig && srv_signature_check(sig, err) < 0)
         return -1;
     return job ? check_job(job, bundle, err) : 0;
 }

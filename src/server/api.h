@@ -162,6 +162,8 @@ int srv_jw_registries_sync(struct srv *s, struct m87_jw *w, int64_t device_id, c
 /* The body of POST /v1/devices/NAME/sessions (api-sessions-check.c): M87_E_INVAL naming what is
  * wrong; *bundle the digest of its job's bundle (the caller's), NULL when it has none. */
 int srv_session_check_request(const struct m87_json *body, char **bundle, struct m87_error **err);
+/* "signature" of a session or a remote request: its form only (the device checks it). */
+int srv_signature_check(const struct m87_json *v, struct m87_error **err);
 /* The body of an agent's POST /v1/agent/sessions/ID: M87_E_INVAL naming what is wrong. */
 int srv_session_check_post(const struct m87_json *body, struct m87_error **err);
 
@@ -174,5 +176,19 @@ void srv_api_agent_session(struct srv_req *r);
 /* "sessions": the sessions to start, when the device has any (*n of them). */
 int srv_jw_agent_sessions(struct srv_store *st, struct m87_jw *w, int64_t device_id, size_t *n,
                           struct m87_error **err);
+
+/* ---- remote access (api-remote.c, docs/remote.md) -------------------------------------------- */
+
+int srv_api_remote_open(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+void srv_api_remote_state(struct srv_req *r);
+/* A stream's download (GET), its upload (PUT: pipe per chunk, write_end at the end). */
+void srv_api_remote_read(struct srv_req *r);
+size_t srv_api_remote_pipe(struct srv_req *r, const char *data, size_t len);
+void srv_api_remote_write_end(struct srv_req *r);
+int srv_api_remote_finish(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+/* GET /v1/devices/NAME/audit[?since=UNIX]: the audit trail of remote access. */
+int srv_api_remote_audit(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+/* "remote": the channels the device's agent is to join now; how many. */
+size_t srv_jw_remote_sync(struct srv *s, struct m87_jw *w, int64_t device_id);
 
 #endif

@@ -16,6 +16,7 @@
 #include "server/http.h"
 #include "server/limits.h"
 #include "server/longpoll.h"
+#include "server/remote.h"
 #include "server/request.h"
 #include "server/route.h"
 #include "server/util.h"
@@ -105,9 +106,10 @@ static void begin(struct srv_req *r)
         reply_no_route(r);
         return;
     }
-    /* the headers are in: the request may take its time (a body, a slow reader) */
+    /* the headers are in: the request may take its time (a body, a slow reader); a remote
+     * stream may be quiet for as long as its user is (TCP keepalive notices a vanished peer) */
     MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT,
-                              (unsigned)SRV_REQUEST_TIMEOUT);
+                              r->route->body == SRV_BODY_PIPE ? 0u : (unsigned)SRV_REQUEST_TIMEOUT);
     if (srv_auth_check(r) < 0)
         return;
     if (atomic_load(&r->srv->stopping) && r->route->auth != SRV_AUTH_NONE) {
@@ -160,6 +162,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r = req_new(cls, conn, url, method);
         *con_cls = r;
         begin(r);
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0 && r->route && r->route->body == SRV_BODY_PIPE && !r->queued) {
+        *upload_data_size -= r->route->pipe(r, upload_data, *upload_data_size);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -328,6 +334,7 @@ void srv_http_stop(struct srv *s)
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
     srv_longpoll_stop(s->lp);
+    srv_remote_stop(s->remote);
     /* the held syncs were resumed: give them and the requests in flight time to finish */
     for (int i = 0; i < 500 && atomic_load(&s->in_flight) > 0; i++) {
         struct timespec ts = {0, 10 * 1000 * 1000};

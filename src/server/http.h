@@ -6,7 +6,8 @@
  * The files of src/server call down these layers, never up (make checkarch fails on a circle):
  *   main.c > serve.c init.c > http.c > routes.c > api-*.c metrics.c auth.c
  *   > request.c revision.c retention.c rollout.c > rollout-gate.c > rollout-place.c
- *   > store*.c > json.c util.c route.c longpoll.c ratelimit.c */
+ *   > store*.c > json.c util.c route.c longpoll.c ratelimit.c
+ *   remote.c */
 #ifndef M87_SERVER_HTTP_H
 #define M87_SERVER_HTTP_H
 
@@ -31,6 +32,7 @@ struct srv_ingest;
 struct srv_pruner;
 struct srv_rollouts;
 struct srv_ratelimit;
+struct srv_remote;
 struct srv_store;
 
 struct srv {
@@ -47,6 +49,7 @@ struct srv {
     struct srv_rollouts *rollouts; /* the rollout driver (rollout.h) */
     int64_t disk_reserve; /* free bytes below which reports are refused; 0: none */
     struct srv_ratelimit *auth_limit;
+    struct srv_remote *remote; /* remote access channels (remote.h) */
     struct MHD_Daemon *daemon;
     char *tls_cert_pem;
     char *tls_key_pem;
@@ -67,6 +70,7 @@ enum srv_body_kind {
     SRV_BODY_NONE,   /* a body is read (up to max_body) and ignored */
     SRV_BODY_JSON,   /* collected up to max_body; application/json or no content type */
     SRV_BODY_STREAM, /* handed to the route's chunk function as it arrives */
+    SRV_BODY_PIPE,   /* handed to the route's pipe function, which takes what it can (remote.h) */
 };
 
 struct srv_req;
@@ -90,6 +94,9 @@ struct srv_route {
     srv_tx_fn tx;
     unsigned status;
     const char *const *query;
+    /* SRV_BODY_PIPE: called with the body's bytes as they come, returns how many it took; the
+     * rest is offered again once it resumed the connection it suspended. No cap, no timeout. */
+    size_t (*pipe)(struct srv_req *r, const char *data, size_t len);
 };
 
 extern const struct srv_route srv_routes[];

@@ -19,6 +19,7 @@ static const char *const REVISION[] = {"revision", NULL};
 static const char *const REGISTRY[] = {"host", "device", "select", NULL};
 static const char *const DEPLOYMENT[] = {"deployment", NULL};
 static const char *const DEVICES[] = {"select", "state", "sort", "limit", "offset", NULL};
+static const char *const SINCE[] = {"since", NULL};
 static const char *const REPORTS[] = {"deployment", "revision", "job",   "step",
                                       "kind",       "after",    "limit", NULL};
 
@@ -126,6 +127,23 @@ const struct srv_route srv_routes[] = {
     /* the dashboard (api-ui.c) */
     {"GET", "/", SRV_AUTH_NONE, SRV_BODY_NONE, SRV_MAX_JSON_BODY, srv_api_ui_get, NULL},
     {"GET", "/ui/{}", SRV_AUTH_NONE, SRV_BODY_NONE, SRV_MAX_JSON_BODY, srv_api_ui_get, NULL},
+    /* remote access (api-remote.c) */
+    {"POST", DEV "/remote", SRV_AUTH_ADMIN, SRV_BODY_JSON, SRV_MAX_JSON_BODY,
+     TX(srv_api_remote_open, 201, NONE)},
+    {"GET", DEV "/remote/{}", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     srv_api_remote_state, NULL},
+    {"GET", DEV "/remote/{}/{}", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     srv_api_remote_read, NULL},
+    {"PUT", DEV "/remote/{}/{}", SRV_AUTH_ADMIN, SRV_BODY_PIPE, UINT64_MAX,
+     srv_api_remote_write_end, NULL, .pipe = srv_api_remote_pipe},
+    {"POST", "/v1/agent/remote/{}", SRV_AUTH_DEVICE, SRV_BODY_JSON, SRV_MAX_JSON_BODY,
+     TX(srv_api_remote_finish, 200, NONE)},
+    {"GET", "/v1/agent/remote/{}/{}", SRV_AUTH_DEVICE, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     srv_api_remote_read, NULL},
+    {"GET", DEV "/audit", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     TX(srv_api_remote_audit, 200, SINCE)},
+    {"PUT", "/v1/agent/remote/{}/{}", SRV_AUTH_DEVICE, SRV_BODY_PIPE, UINT64_MAX,
+     srv_api_remote_write_end, NULL, .pipe = srv_api_remote_pipe},
 };
 
 const size_t srv_n_routes = M87_ARRAY_LEN(srv_routes);

@@ -12,6 +12,7 @@
 #include "server/limits.h"
 #include "server/longpoll.h"
 #include "server/ratelimit.h"
+#include "server/remote.h"
 #include "server/retention.h"
 #include "server/rollout.h"
 #include "server/serve.h"
@@ -65,6 +66,7 @@ static void close_server(struct srv *s)
     srv_rollouts_stop(s->rollouts);
     srv_pruner_stop(s->pruner);
     srv_longpoll_free(s->lp);
+    srv_remote_free(s->remote);
     srv_store_free(s->store);
     srv_ratelimit_free(s->auth_limit);
     srv_ingest_free(s->ingest);
@@ -93,6 +95,7 @@ int srv_serve(const struct srv_serve_opts *o, struct m87_error **err)
     if (rc == 0) {
         s->lp = srv_longpoll_new(SRV_MAX_HELD_PER_DEVICE);
         s->rollouts = srv_rollouts_start(s); /* resumes the rollouts of the database */
+        s->remote = srv_remote_new();
         rc = srv_http_start(s, o->listen, o->tls_cert, o->tls_key, err);
     }
     if (rc == 0) {

@@ -272,6 +272,25 @@ static const char *const migrations[] = {
     "  release_id INTEGER NOT NULL REFERENCES fleet_releases(id) ON DELETE CASCADE,"
     "  PRIMARY KEY (revision_id, release_id)) WITHOUT ROWID;"
     "CREATE INDEX revision_releases_release ON revision_releases(release_id);",
+    /* the audit trail of remote access (store-audit.h): a row per channel, its end when the
+     * device posts it */
+    "CREATE TABLE remote_audit ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  channel TEXT NOT NULL,"
+    "  token TEXT NOT NULL,"
+    "  what TEXT NOT NULL,"
+    "  command TEXT,"
+    "  created INTEGER NOT NULL,"
+    "  ended INTEGER,"
+    "  exit_code INTEGER,"
+    "  message TEXT,"
+    "  duration_ms INTEGER,"
+    "  bytes_in INTEGER NOT NULL DEFAULT 0,"
+    "  bytes_out INTEGER NOT NULL DEFAULT 0,"
+    "  bytes_err INTEGER NOT NULL DEFAULT 0);"
+    "CREATE UNIQUE INDEX remote_audit_channel ON remote_audit(device_id, channel);"
+    "CREATE INDEX remote_audit_created ON remote_audit(device_id, created);",
 };
 
 sqlite3 *srv_store_db(struct srv_store *st)

@@ -44,3 +44,28 @@ char *spec_session_payload(const struct m87_json *request, const char *device, c
     _cleanup_free_ char *json = m87_jw_finish(w);
     return m87_xasprintf("%s%s", SPEC_SESSION_SIG_PREFIX, json);
 }
+
+char *spec_remote_payload(const struct m87_json *request, const char *device, const char *nonce,
+                          int64_t expires, struct m87_error **err)
+{
+    (void)err;
+    const char *workdir = m87_json_str(m87_json_get(request, "workdir"), NULL);
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "device", device);
+    m87_jw_kstr(w, "nonce", nonce);
+    m87_jw_kint(w, "expires", expires);
+    m87_jw_kstr(w, "what", m87_json_str(m87_json_get(request, "what"), ""));
+    strings(w, "command", m87_json_get(request, "command"));
+    strings(w, "env", m87_json_get(request, "env"));
+    m87_jw_key(w, "workdir");
+    m87_jw_str(w, workdir);
+    m87_jw_kbool(w, "stdin", m87_json_bool(m87_json_get(request, "stdin"), false));
+    m87_jw_kbool(w, "tty", m87_json_bool(m87_json_get(request, "tty"), false));
+    m87_jw_key(w, "host");
+    m87_jw_str(w, m87_json_str(m87_json_get(request, "host"), NULL));
+    m87_jw_kint(w, "port", m87_json_int(m87_json_get(request, "port"), 0));
+    m87_jw_obj_close(w);
+    _cleanup_free_ char *json = m87_jw_finish(w);
+    return m87_xasprintf("%s%s", SPEC_REMOTE_SIG_PREFIX, json);
+}

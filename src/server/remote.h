@@ -1,0 +1,100 @@
+/* m87-server private: remote access channels (remote.c, docs/remote.md). A channel is one remote
+ * action (an exec) between an admin client and a device's agent; each of its byte streams
+ * (stdin, stdout, stderr) is an upload from one side paired with a download to the other, joined
+ * here through a bounded buffer. A full buffer suspends the uploading connection, an empty one
+ * the downloading connection: the slower side holds the faster one back through TCP.
+ *
+ * Channels live in memory only: a server restart ends them (their clients see the connections
+ * close). A thread looks every SRV_REMOTE_WATCH_MS at the sockets of suspended connections and
+ * at channels the device did not take in time, and forgets ended channels.
+ *
+ * Lock order: the registry's mutex, then libmicrohttpd's own (taken inside suspend and resume). */
+#ifndef M87_SERVER_REMOTE_H
+#define M87_SERVER_REMOTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "m87/error.h"
+#include "m87/json-write.h"
+
+struct MHD_Connection;
+
+#define SRV_REMOTE_STREAM_BUF (256u * 1024) /* bytes buffered per stream */
+#define SRV_REMOTE_PICKUP_S 15              /* the device must take a channel this soon */
+#define SRV_REMOTE_KEEP_S 60                /* an ended channel's state is kept this long */
+#define SRV_REMOTE_MAX 256                  /* channels at once */
+#define SRV_REMOTE_WATCH_MS 500
+#define SRV_REMOTE_ID_LEN 18 /* "r-" and 16 hex digits */
+
+enum srv_remote_stream {
+    SRV_REMOTE_STDIN,
+    SRV_REMOTE_STDOUT,
+    SRV_REMOTE_STDERR,
+    SRV_REMOTE_RESIZE, /* the admin's terminal sizes, a JSON object a line ({"rows","cols"}) */
+    SRV_REMOTE_N_STREAMS,
+};
+
+struct srv_remote;
+struct srv_remote_port;
+
+struct srv_remote *srv_remote_new(void);
+/* Stops the watcher; every connection of a channel must have ended before. NULL: no-op. */
+void srv_remote_free(struct srv_remote *rm);
+
+/* At shutdown, before libmicrohttpd stops: every channel breaks ("the server is stopping"), which
+ * resumes every suspended connection of theirs; no channel opens after. */
+void srv_remote_stop(struct srv_remote *rm);
+
+/* The stream of a path segment ("stdin", "stdout", "stderr", "resize"); -1 for any other. */
+int srv_remote_stream_of(const char *name);
+
+/* A new pending channel of the device for request (JSON text, kept as it is); its id into id.
+ * M87_E_CONFLICT when SRV_REMOTE_MAX channels are open. */
+int srv_remote_open(struct srv_remote *rm, int64_t device_id, const char *device_name,
+                    const char *request, char id[SRV_REMOTE_ID_LEN + 1], struct m87_error **err);
+
+/* For a sync answer: "remote": [{"id", "request"}] of the device's pending channels (none: nothing
+ * written), which become delivered. The count written. */
+size_t srv_remote_jw_pending(struct srv_remote *rm, struct m87_jw *w, int64_t device_id);
+
+/* The agent's end of channel id of device: exit code (0..255) or, with exit_code -1, why it did
+ * not run (message). Readers are woken; a stream no writer attached to ends empty. M87_E_NOTFOUND
+ * for an unknown channel or one of another device; ending an ended channel changes nothing. */
+int srv_remote_finish(struct srv_remote *rm, int64_t device_id, const char *id, int exit_code,
+                      const char *message, struct m87_error **err);
+/* How long channel id of the device has run (until its end) and the bytes of its stdin, stdout
+ * and stderr so far. M87_E_NOTFOUND. */
+int srv_remote_stats(struct srv_remote *rm, int64_t device_id, const char *id, int64_t *duration_ms,
+                     int64_t bytes[3], struct m87_error **err);
+
+/* {"id","state","exit_code","message","bytes":{"stdin","stdout","stderr"},"duration_ms"} of
+ * channel id of the device named device_name; *ended whether it ended. M87_E_NOTFOUND. */
+int srv_remote_jw_state(struct srv_remote *rm, const char *device_name, const char *id,
+                        struct m87_jw *w, bool *ended, struct m87_error **err);
+
+/* Attach conn as the writer (upload) or reader (download) of a stream of channel id, checked
+ * against the device: by id for the agent (device_id > 0), by name for the admin. The agent
+ * writes stdout and stderr and reads stdin, the admin the other way round. NULL with
+ * The admin writes stdin and resize. M87_E_NOTFOUND (unknown, another device's), M87_E_CONFLICT
+ * (that side of the stream is taken, or the channel ended). */
+struct srv_remote_port *srv_remote_attach(struct srv_remote *rm, int64_t device_id,
+                                          const char *device_name, const char *id,
+                                          enum srv_remote_stream stream, bool agent,
+                                          struct MHD_Connection *conn, struct m87_error **err);
+/* The connection ended: a writer that did not finish its body, or a reader that did not get
+ * the end of its stream, ends the channel as broken. Frees port. */
+void srv_remote_detach(struct srv_remote_port *port);
+
+/* A writer's bytes: how many were taken into the buffer (the connection is suspended when not
+ * all); (size_t)-1 when the channel ended or broke: the caller answers and drops the rest. */
+size_t srv_remote_write(struct srv_remote_port *port, const char *data, size_t n);
+/* The writer's body ended. */
+void srv_remote_write_end(struct srv_remote_port *port);
+/* libmicrohttpd's content reader for a reader port: bytes, or 0 after suspending the
+ * connection (nothing buffered yet), or the end of the stream (or an error end when broken). */
+ssize_t srv_remote_read(void *port, uint64_t pos, char *buf, size_t max);
+
+#endif

@@ -1,0 +1,186 @@
+"""`m87 DEVICE forward` end to end (docs/remote.md) through the real m87 CLI, m87-server and
+m87-agent daemon: TCP to a port on the device and to a second address it reaches, a half-close
+carried through, 100 concurrent connections, a refused connection on the device's side closing
+the local one, a device that does not allow forwarding, and the audit trail of it."""
+
+import signal
+import socket
+import subprocess
+import threading
+
+import pytest
+
+from agent_util import device, wait_for  # noqa: F401  (fixtures)
+from cli_util import M87, Server, read_until
+from server_util import free_port
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    """The device's server, without its cap of connections per address: every connection of
+    these tests comes from 127.0.0.1, and each forwarded connection holds two of the CLI's and
+    three of the agent's while it lasts (docs/remote.md)."""
+    s = Server(tmp_path / "server")
+    s.extra_args = ["--max-connections-per-address", "0"]
+    s.start()
+    yield s
+    s.stop()
+
+
+class EchoServer:
+    """A TCP server on addr that answers each connection with what it reads, upper-cased, and
+    closes after the client's half-close."""
+
+    def __init__(self, addr="127.0.0.1"):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((addr, 0))
+        self.sock.listen(256)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        threading.Thread(target=self.loop, daemon=True).start()
+
+    def loop(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    @staticmethod
+    def serve(c):
+        with c:
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                c.sendall(b.upper())
+
+    def close(self):
+        self.sock.close()
+
+
+def talk(port, data, timeout=60):
+    """Send data to 127.0.0.1:port, half-close, read until the other side closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                return got
+            got += b
+
+
+@pytest.fixture
+def forwarding(device):  # noqa: F811
+    device.agent.config["remote"] = "forward"
+    device.agent.start()
+    wait_for(lambda: (device.agent.daemon_state() or {}).get("connected"), 60,
+             "the agent to connect")
+    procs = []
+
+    def start(*specs):
+        p = subprocess.Popen([str(M87), device.name, "forward"] + list(specs),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=device.cli.env())
+        procs.append(p)
+        for _ in specs:
+            read_until(p, r"^forwarding ", stream="stderr")
+        return p
+    yield device, start
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+            p.communicate(timeout=60)
+
+
+def test_forward_tcp_and_second_address(forwarding):
+    dev, start = forwarding
+    echo = EchoServer("127.0.0.1")
+    other = EchoServer("127.0.0.2")  # another address the device reaches
+    l1, l2 = free_port(), free_port()
+    p = start(str(l1) + ":" + str(echo.port), "%d:127.0.0.2:%d" % (l2, other.port))
+    big = bytes(range(256)) * 4096  # 1 MiB, more than the server buffers per stream
+    assert talk(l1, b"hello") == b"HELLO"
+    assert talk(l1, big) == big.upper()
+    assert talk(l2, b"second address") == b"SECOND ADDRESS"
+    assert echo.accepted == 2 and other.accepted == 1
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    audit = dev.server.api("GET", "/v1/devices/%s/audit" % dev.name)["audit"]
+    fw = [a for a in audit if a["what"] == "forward"]
+    assert len(fw) == 3, audit
+    assert fw[0]["command"] == ["127.0.0.1", str(echo.port)] and fw[0]["exit_code"] == 0, fw
+    assert fw[0]["bytes"] == {"stdin": 5, "stdout": 5, "stderr": 0}, fw
+    assert fw[2]["command"] == ["127.0.0.2", str(other.port)], fw
+    echo.close()
+    other.close()
+
+
+def test_forward_100_concurrent_connections(forwarding):
+    dev, start = forwarding
+    echo = EchoServer()
+    local = free_port()
+    start("%d:%d" % (local, echo.port))
+    results = {}
+
+    def one(i):
+        results[i] = talk(local, b"connection %d " % i * 100)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(100)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert len(results) == 100
+    for i in range(100):
+        assert results[i] == (b"connection %d " % i * 100).upper(), i
+    assert echo.accepted == 100
+    echo.close()
+
+
+def test_forward_refused_on_the_device_closes_the_local_connection(forwarding):
+    dev, start = forwarding
+    closed = free_port()  # nothing listens there
+    local = free_port()
+    p = start("%d:%d" % (local, closed))
+    with socket.create_connection(("127.0.0.1", local), timeout=60) as s:
+        assert s.recv(100) == b""  # closed without a byte
+    read_until(p, r"Connection refused", stream="stderr")
+
+
+def test_forward_bad_specs(forwarding):
+    dev, _ = forwarding
+    for spec, why in (("http", "expected [LOCALADDR:]LOCALPORT"), ("0:80", "ports from 1"),
+                      ("70000", "ports from 1"), ("5353/udp", "UDP is not supported yet"),
+                      ("a:b:c:d:e", "expected")):
+        r = dev.cli.run(dev.name, "forward", spec)
+        assert r.rc == 2 and why in r.err, (spec, r)
+    r = dev.cli.run(dev.name, "forward")
+    assert r.rc == 2 and "missing SPEC" in r.err, r
+
+
+def test_forward_not_allowed(device):  # noqa: F811
+    dev = device
+    dev.agent.config["remote"] = "exec"
+    dev.agent.start()
+    wait_for(lambda: (dev.agent.daemon_state() or {}).get("connected"), 60,
+             "the agent to connect")
+    echo = EchoServer()
+    local = free_port()
+    p = subprocess.Popen([str(M87), dev.name, "forward", "%d:%d" % (local, echo.port)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dev.cli.env())
+    try:
+        read_until(p, r"^forwarding ", stream="stderr")
+        with socket.create_connection(("127.0.0.1", local), timeout=60) as s:
+            assert s.recv(100) == b""
+        read_until(p, r"forward is not allowed on this device \(it allows: exec",
+                   stream="stderr")
+        assert echo.accepted == 0
+    finally:
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=60)
+    echo.close()
