@@ -107,10 +107,11 @@ static int opt_str(const struct m87_json *rec, size_t i, const char *key, const 
 static int check_record(const struct m87_json *rec, size_t i, struct srv_report *out,
                         struct m87_error **err)
 {
-    static const char *const strings[] = {"time", "job_hash", "output", "message", "next", NULL};
+    static const char *const strings[] = {"time", "job_hash", "output",   "message",
+                                          "next", "rollout",  "previous", NULL};
     static const char *const ints[] = {"attempt", "attempts", "exit_code", "duration_ms", NULL};
-    static const char *const kinds[] = {"step",   "job",    "log",      "health",
-                                        "window", "target", "prefetch", NULL};
+    static const char *const kinds[] = {"step",   "job",      "log",     "health", "window",
+                                        "target", "prefetch", "rollout", NULL};
     if (m87_json_type(rec) != M87_JSON_OBJECT)
         return m87_error_set(err, M87_E_INVAL, 0, "reports[%zu]: expected an object", i);
     if (!numbers_in_range(rec))
@@ -124,8 +125,8 @@ static int check_record(const struct m87_json *rec, size_t i, struct srv_report 
             out->kind = kinds[k];
     if (out->kind == NULL)
         return m87_error_set(err, M87_E_INVAL, 0,
-                             "reports[%zu].kind: must be step, job, log, health, window, target or "
-                             "prefetch",
+                             "reports[%zu].kind: must be step, job, log, health, window, target, "
+                             "prefetch or rollout",
                              i);
     const char *ignored = NULL;
     for (size_t k = 0; strings[k]; k++)
@@ -151,6 +152,12 @@ static int check_record(const struct m87_json *rec, size_t i, struct srv_report 
         (out->state == NULL ||
          (strcmp(out->state, "waiting") != 0 && strcmp(out->state, "open") != 0)))
         return m87_error_set(err, M87_E_INVAL, 0, "reports[%zu].state: must be waiting or open", i);
+    if (strcmp(out->kind, "rollout") == 0 &&
+        (out->state == NULL ||
+         (strcmp(out->state, "healthy") != 0 && strcmp(out->state, "failed") != 0 &&
+          strcmp(out->state, "rolled-back") != 0)))
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "reports[%zu].state: must be healthy, failed or rolled-back", i);
     return 0;
 }
 
