@@ -12,6 +12,7 @@
 #include "agent/backoff.h"
 #include "agent/daemon.h"
 #include "agent/disk.h"
+#include "agent/rollout.h"
 #include "agent/sync-http.h"
 #include "agent/target.h"
 #include "agent/windows.h"
@@ -226,6 +227,7 @@ void agent_daemon_apply_reap(struct agent_daemon *d)
     d->child = 0;
     d->child_fd = -1;
     finished(d, status);
+    agent_rollout_applied(d, status);
     d->next_sync_at = m87_mono_ms();
     agent_daemon_hooks_after_apply(d, status);
     agent_daemon_save_state(d);

@@ -31,9 +31,6 @@ struct agent_config;
 const char *agent_trust_key_verdict(const struct agent_config *c, const char *key,
                                     const char *payload, const char *sig, const char *bad,
                                     char **buf);
-/* Keep policy fields of t that trusted keys do not cover out of it: t's "now" is the signed one
- * and it has no windows. Called by agent_trust_check on a target it took. */
-int agent_trust_policy(struct agent_target *t, bool now, struct m87_error **err);
 
 /* The name the server gives the device in a sync answer (NULL: none). With trusted keys, the first
  * one is pinned in STATE/AGENT_DEVICE_NAME_FILE (which an installer may write beforehand) and
