@@ -9,6 +9,7 @@
 
 #include "agent/config.h"
 #include "agent/daemon.h"
+#include "agent/fleet-trust.h"
 #include "agent/rollout.h"
 #include "agent/target.h"
 #include "agent/trust.h"
@@ -129,6 +130,25 @@ static int take_previous(struct agent_daemon *d, struct agent_target *t)
     return 0;
 }
 
+/* Rule (b) of fleet releases (fleet-trust.h): NULL when they cover t, else why not. */
+static char *fleet_verdict(struct agent_daemon *d, const struct agent_target *t,
+                           const struct m87_json *fleets)
+{
+    char hash[M87_SHA256_HEX_LEN + 1];
+
+    spec_revision_hash(t->rs, hash);
+    if (strcmp(hash, t->hash) != 0)
+        return m87_xasprintf("spec does not match its revision hash: it hashes to %.12s", hash);
+    _cleanup_(m87_json_freep) struct m87_json *seen = agent_trust_seen_load(d);
+    struct agent_fleet_check c = {d->cfg->trust_keys,
+                                  d->cfg->n_trust_keys,
+                                  t->rs,
+                                  fleets,
+                                  m87_json_get(seen, "fleets"),
+                                  d->has_target && !d->target.stop ? d->target.rs : NULL};
+    return agent_fleet_verdict(&c);
+}
+
 int agent_trust_check(struct agent_daemon *d, struct agent_target *t)
 {
     _cleanup_error_ struct m87_error *err = NULL;
@@ -154,6 +174,24 @@ int agent_trust_check(struct agent_daemon *d, struct agent_target *t)
         agent_trust_seen_add(d, t->deployment, t->revision, t->hash,
                              m87_json_int(m87_json_get(sig, "time"), 0));
         return 0;
+    }
+    const struct m87_json *fleets = m87_json_get(doc, "fleets");
+    _cleanup_free_ char *fleet_why = NULL;
+    if (m87_json_len(fleets) > 0 && !t->stop) {
+        fleet_why = fleet_verdict(d, t, fleets);
+        if (!fleet_why && agent_target_set_now(t, false, &err) < 0)
+            fleet_why = m87_xasprintf("its policy: %s", err->msg);
+        if (!fleet_why) {
+            agent_trust_seen_add_fleets(d, fleets);
+            m87_log(M87_LOG_INFO, "target revision %.12s taken: its fleet releases are signed",
+                    t->hash);
+            return 0;
+        }
+        _cleanup_free_ char *both =
+            sig ? m87_xasprintf("%s; fleet releases: %s", why, fleet_why) : m87_xstrdup(fleet_why);
+        free(why_buf);
+        why = why_buf = both;
+        both = NULL;
     }
     _cleanup_free_ char *what = agent_target_describe(t);
     _cleanup_free_ char *message = m87_xasprintf("target revision %s refused: %s", what, why);

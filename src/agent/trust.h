@@ -43,6 +43,11 @@ const char *agent_trust_device_name(struct agent_daemon *d);
  * deployment (hash), signed at time, may be taken, else -1 with *why (caller frees). */
 int agent_trust_seen_check(struct agent_daemon *d, const char *deployment, int64_t number,
                            const char *hash, int64_t time, char **why);
+/* STATE/AGENT_TRUST_SEEN_FILE as JSON, NULL when there is none (or it cannot be read: logged). */
+struct m87_json *agent_trust_seen_load(const struct agent_daemon *d);
+/* Remember the fleet releases of a target taken ("fleets" of the target: the highest release per
+ * fleet, which later targets may not go below). */
+void agent_trust_seen_add_fleets(struct agent_daemon *d, const struct m87_json *fleets);
 /* Remember a revision taken. */
 void agent_trust_seen_add(struct agent_daemon *d, const char *deployment, int64_t number,
                           const char *hash, int64_t time);
