@@ -63,7 +63,10 @@ class RewriteProxy:
                     conn.close()
                 if sync and resp.status == 200:
                     data = proxy.answer(data)
-                self.reply(resp.status, resp.getheaders(), data)
+                try:
+                    self.reply(resp.status, resp.getheaders(), data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the agent ended a held long-poll: it has news to send
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = forward
 
