@@ -2,7 +2,8 @@
  *   {"rollout": ID, "revision": HASH, "window": S, "deadline": UNIX (0 until the apply ended),
  *    "previous": TARGET (the target before, as stored; absent when none), "restarts":
  *    {"CONTAINER_ID": "COUNT NAME"} (RestartCount at the first look), "rolling_back": BOOL,
- *    "bad": HASH (the revision rolled back from)}
+ *    "bad": HASH (the revision rolled back from), "bad_rollout": ID, "refusing": BOOL (the server's
+ *    target of that hash is not applied)}
  * The deadline is wall-clock time, so a restarted daemon goes on with the same window; the
  * previous target stays on disk (and pruning keeps its bundles and images) until the revision
  * passed its window, or until the server sends another target after a rollback. */
@@ -45,6 +46,7 @@ struct agent_rollout {
     bool rolling_back;                /* the previous target is being applied again */
     char bad[M87_SHA256_HEX_LEN + 1]; /* the revision rolled back from, "" when none */
     char *bad_rollout;                /* the rollout that placed it */
+    bool refusing;                    /* a target of the server with hash bad is not applied */
 };
 
 static char *state_path(const struct agent_daemon *d)
@@ -85,7 +87,7 @@ static void save(struct agent_daemon *d)
     _cleanup_free_ char *path = state_path(d);
     struct agent_rollout *r = state(d);
 
-    if (!r->id && !r->has_previous && !r->bad[0]) {
+    if (!r->id && !r->has_previous && !r->refusing && !r->rolling_back) {
         if (unlink(path) < 0 && errno != ENOENT)
             m87_log(M87_LOG_ERR, "remove '%s': %s", path, strerror(errno));
         return;
@@ -107,6 +109,7 @@ static void save(struct agent_daemon *d)
     m87_jw_kbool(w, "rolling_back", r->rolling_back);
     m87_jw_kstr(w, "bad", r->bad[0] ? r->bad : NULL);
     m87_jw_kstr(w, "bad_rollout", r->bad[0] ? r->bad_rollout : NULL);
+    m87_jw_kbool(w, "refusing", r->refusing);
     m87_jw_obj_close(w);
     _cleanup_free_ char *text = m87_jw_finish(w);
     if (m87_write_file_atomic(path, text, strlen(text), 0600, &err) < 0)
@@ -154,6 +157,7 @@ void agent_rollout_load(struct agent_daemon *d)
     r->rolling_back = r->has_previous && m87_json_bool(m87_json_get(doc, "rolling_back"), false);
     copy_hash(r->bad, m87_json_str(m87_json_get(doc, "bad"), NULL));
     set_bad_rollout(r, m87_json_str(m87_json_get(doc, "bad_rollout"), NULL));
+    r->refusing = r->bad[0] && m87_json_bool(m87_json_get(doc, "refusing"), false);
     if (r->id)
         m87_log(M87_LOG_INFO, "rollout %s: watching revision %.12s (kept: %s)", r->id, r->revision,
                 r->has_previous ? "the revision before" : "none");
@@ -173,7 +177,7 @@ void agent_rollout_free(struct agent_daemon *d)
 
 const char *agent_rollout_bad(const struct agent_daemon *d)
 {
-    return d->rollout && d->rollout->bad[0] ? d->rollout->bad : NULL;
+    return d->rollout && d->rollout->refusing ? d->rollout->bad : NULL;
 }
 
 const struct agent_target *agent_rollout_previous(const struct agent_daemon *d)
@@ -195,14 +199,26 @@ static void keep_previous(struct agent_rollout *r, const struct agent_target *pr
     r->has_previous = doc && agent_target_from_json(doc, &r->previous, NULL) == 0;
 }
 
+void agent_rollout_answer(struct agent_daemon *d, const char *hash)
+{
+    struct agent_rollout *r = state(d);
+
+    if (!r->refusing || (hash && strcmp(hash, r->bad) == 0))
+        return;
+    r->refusing = false;
+    if (!r->rolling_back)
+        clear_previous(r);
+    save(d);
+}
+
 void agent_rollout_target(struct agent_daemon *d, const struct agent_target *t)
 {
     struct agent_rollout *r = state(d);
 
-    if (r->bad[0] && same_hash(t, r->bad))
+    if (r->refusing && same_hash(t, r->bad))
         return;
-    bool was = r->id || r->has_previous || r->bad[0];
-    r->bad[0] = '\0';
+    bool was = r->id || r->has_previous || r->refusing;
+    r->refusing = false;
     if (!t->has_rollout || t->stop) {
         /* the server moved on, or took the device back itself: nothing is watched */
         if (r->rolling_back && r->has_previous && agent_target_same_revision(t, &r->previous))
@@ -304,6 +320,7 @@ static void fail(struct agent_daemon *d, const char *why)
     copy_hash(r->bad, r->revision);
     set_bad_rollout(r, r->id);
     r->rolling_back = true;
+    r->refusing = true;
     clear_watch(r);
     save(d);
     agent_target_release(&d->target);
@@ -351,6 +368,8 @@ void agent_rollout_applied(struct agent_daemon *d, int status)
         m87_log(M87_LOG_INFO, "%s", msg);
         journal(d, &rec);
         r->rolling_back = false;
+        if (!r->refusing)
+            clear_previous(r); /* the server sent another target meanwhile */
         save(d);
         return;
     }

@@ -87,6 +87,7 @@ static void take_target(struct agent_daemon *d, const struct m87_json *node)
     struct agent_target t;
     const char *hash = m87_json_str(m87_json_get(node, "hash"), NULL);
 
+    agent_rollout_answer(d, hash);
     if (known_target(d, node, hash))
         return;
     if (hash && agent_rollout_bad(d) && strcmp(hash, agent_rollout_bad(d)) == 0) {

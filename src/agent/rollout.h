@@ -20,6 +20,9 @@ struct agent_daemon;
 void agent_rollout_load(struct agent_daemon *d);
 void agent_rollout_free(struct agent_daemon *d);
 
+/* A sync answer named a target (hash NULL: the stop target): one other than the revision
+ * rolled back from ends its refusal (whether or not it is taken). */
+void agent_rollout_answer(struct agent_daemon *d, const char *hash);
 /* A new target t was taken (stored as the target): a target with a rollout starts a watch of
  * its revision and keeps the applied target as the one to go back to; another target ends the
  * watch (and the refusal of a revision rolled back from). */

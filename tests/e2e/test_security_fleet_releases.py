@@ -151,3 +151,78 @@ def test_fleet_release_signatures(env, own_server, tmp_path):  # noqa: F811
     finally:
         proxy.close()
         dev.cleanup()
+
+
+def test_rollout_rollback_under_trusted_keys(env, own_server, tmp_path):  # noqa: F811
+    """A fleet release placed by a rollout that fails its window is rolled back by the agent to
+    the revision it kept, signatures or not; and when the server itself sends the kept revision
+    back during a window (a rollout rolled back), it is applied without a signature of its own:
+    the device verified it when it came (docs/security.md)."""
+    proxy = RewriteProxy(own_server.url)
+    dev = Device(env, own_server, tmp_path / "dev", server_url=proxy.url)
+    try:
+        pub, key_id = keygen(dev.cli)
+        key = dev.cli.xdg / "m87" / "signing.key"
+        dep = dev.m87("deployment", "new", "--active", "--json").json()["id"]
+        own = unique_name("own")
+        src = dev.compose_dir(own, {"web": {"image": env.small_image, "restart": "always"}})
+        dev.m87("deploy", "docker-compose.yml", cwd=src)
+        dev.agent.start("--trust", str(pub))
+        fleet = Fleet(dev, dep)
+        first = dev.wait_applied()
+        fleet.known.add(first)
+        rollout = {"id": "r-00000001", "fleet": "edge", "release": 2}
+
+        def rewrite(doc):
+            doc = fleet.rewrite(doc)
+            t = doc.get("target")
+            if t and t.get("fleets"):
+                t.pop("signature", None)  # taken on the fleet release's signature alone
+                t["rollout"] = dict(rollout, health_window=600)
+            return doc
+        proxy.set(answer=rewrite)
+
+        # 1. release 2: its container exits within the window
+        app = unique_name("app")
+        src = dev.compose_dir(app, {"web": {"image": env.small_image, "restart": "no",
+                                            "command": ["sh", "-c", "sleep 10; exit 3"]}})
+        dev.m87("deploy", "docker-compose.yml", cwd=src)
+        got = dev.server.api("GET", fleet.base(dep))
+        [job] = [j for j in got["spec"]["jobs"] if j["id"] == app]
+        fleet.releases[got["hash"]] = entry(key, key_id, 2, fleet.relhash([job]), tmp_path,
+                                            jobs=(app,))
+        recs = wait_for(lambda: len([r for r in dev.reports(kind="rollout")]) >= 2 and
+                        dev.reports(kind="rollout"), 180,
+                        lambda: "the rollout records\n" + dev.agent.log()[-3000:])
+        assert [(r["state"], r["revision"]) for r in recs] == [("failed", got["hash"]),
+                                                               ("rolled-back", got["hash"])]
+        assert recs[1]["previous"] == first
+        wait_for(lambda: dev.agent.applied() == first and dev.agent.containers(app) == [], 120,
+                 lambda: "the revision before, without the release's containers\n" +
+                 dev.agent.log()[-3000:])
+        assert refusals(dev) == []
+
+        # 2. release 3, good, watched; the server sends the kept revision back in its window
+        rollout["release"] = 3
+        dev.compose_dir(app, {"web": {"image": env.small_image, "restart": "always"}})
+        dev.m87("deploy", "docker-compose.yml", cwd=src)
+        got = dev.server.api("GET", fleet.base(dep))
+        [job] = [j for j in got["spec"]["jobs"] if j["id"] == app]
+        fleet.releases[got["hash"]] = entry(key, key_id, 3, fleet.relhash([job]), tmp_path,
+                                            jobs=(app,))
+        dev.agent.wait_log("revision %s applied; watching it for 600 s" % got["hash"][:12])
+        # the server's own way back: the release's job removed, an unsigned revision whose hash
+        # is that of the revision the device kept
+        fleet.known.add(first)
+        dev.server.api("DELETE", fleet.base(dep) + "/jobs/" + app)
+        back = dev.server.api("GET", fleet.base(dep))
+        assert back["hash"] == first and not back.get("signature")
+        wait_for(lambda: dev.agent.applied() == first and dev.agent.containers(app) == [], 120,
+                 lambda: "the kept revision again\n" + dev.agent.log()[-3000:])
+        assert refusals(dev) == []
+        assert "is the revision this device kept to go back to" in dev.agent.log()
+        assert not (dev.agent.state / "rollout.json").exists()
+        dev.projects.add(app)
+    finally:
+        proxy.close()
+        dev.cleanup()
