@@ -80,7 +80,8 @@ def test_failed_revision_rolls_back_with_the_server_stopped(env, own_server, tmp
             failed["message"], failed
         assert back["revision"] == bad and back["previous"] == first and \
             back["rollout"] == ROLLOUT["id"], back
-        assert dev.agent.applied() == first
+        # daemon.json is written right after the log line
+        wait_for(lambda: dev.agent.applied() == first, 30, "daemon.json to say so")
         # dockerd runs the revision before, and nothing of the bad one is left
         states = env_values(dev, project)
         assert list(states.values()) == [("running", "1")], states
