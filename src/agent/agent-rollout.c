@@ -147,6 +147,8 @@ void agent_rollout_load(struct agent_daemon *d)
         r->window_s = m87_json_int(m87_json_get(doc, "window"), 0);
         r->deadline = m87_json_int(m87_json_get(doc, "deadline"), 0);
         m87_json_to_kvlist(m87_json_get(doc, "restarts"), &r->restarts);
+    } else {
+        r->revision[0] = '\0';
     }
     const struct m87_json *prev = m87_json_get(doc, "previous");
     m87_error_clear(&err);
@@ -244,6 +246,9 @@ void agent_rollout_target(struct agent_daemon *d, const struct agent_target *t)
     copy_hash(r->revision, t->hash);
     r->window_s = t->rollout.window_s;
     r->rolling_back = false;
+    /* the device runs that revision already (and no apply of it is due): the window starts now */
+    if (d->has_applied && agent_target_same_revision(&d->applied, t) && !d->apply_retry_at)
+        r->deadline = (int64_t)time(NULL) + r->window_s;
     m87_log(M87_LOG_INFO,
             "rollout %s of fleet %s (release %" PRId64 "): revision %.12s is watched "
             "for %" PRId64 " s after its apply; %s",
