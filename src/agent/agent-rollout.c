@@ -370,12 +370,12 @@ void agent_rollout_applied(struct agent_daemon *d, int status)
             "revision %.12s failed its health window: the revision before applied again%s", r->bad,
             ok ? "" : ", with failed jobs");
         struct rollout_record rec = {r->bad, r->bad_rollout, "rolled-back", msg, previous_hash(r)};
-        m87_log(M87_LOG_INFO, "%s", msg);
         journal(d, &rec);
         r->rolling_back = false;
         if (!r->refusing)
             clear_previous(r); /* the server sent another target meanwhile */
         save(d);
+        m87_log(M87_LOG_INFO, "%s", msg); /* once it is journaled and kept */
         return;
     }
     if (!r->id || !same_hash(&d->applied, r->revision))
@@ -388,9 +388,9 @@ void agent_rollout_applied(struct agent_daemon *d, int status)
     if (r->deadline)
         return; /* applied again inside its window (a restart): the window goes on */
     r->deadline = (int64_t)time(NULL) + r->window_s;
+    save(d);
     m87_log(M87_LOG_INFO, "rollout %s: revision %.12s applied; watching it for %" PRId64 " s",
             r->id, r->revision, r->window_s);
-    save(d);
 }
 
 /* ---- the watch ------------------------------------------------------------------------------- */
@@ -479,8 +479,8 @@ void agent_rollout_tick(struct agent_daemon *d, const struct agent_container *v,
         "every job succeeded and its containers kept running for the %" PRId64 " s window",
         r->window_s);
     struct rollout_record rec = {r->revision, r->id, "healthy", msg, previous_hash(r)};
-    m87_log(M87_LOG_INFO, "rollout %s: revision %.12s is healthy: %s", r->id, r->revision, msg);
     journal(d, &rec);
+    m87_log(M87_LOG_INFO, "rollout %s: revision %.12s is healthy: %s", r->id, r->revision, msg);
     clear_watch(r);
     clear_previous(r);
     save(d);
