@@ -128,6 +128,32 @@ static void copy_hash(char dst[M87_SHA256_HEX_LEN + 1], const char *src)
              src && strlen(src) == M87_SHA256_HEX_LEN ? src : "");
 }
 
+/* At the start, a rollback that was cut short: the kept target is the target again. */
+static void resume_rollback(struct agent_daemon *d)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    struct agent_rollout *r = d->rollout;
+    struct agent_target back = {0};
+
+    if (d->has_target && agent_target_same_revision(&d->target, &r->previous))
+        return;
+    _cleanup_(m87_json_freep) struct m87_json *doc =
+        m87_json_parse(r->previous.text, strlen(r->previous.text), &err);
+    if (!doc || agent_target_from_json(doc, &back, &err) < 0 ||
+        (!back.stop && agent_target_set_now(&back, true, &err) < 0) ||
+        agent_target_save(d->target_path, &back, &err) < 0) {
+        m87_log(M87_LOG_ERR, "go back to the revision before: %s", err->msg);
+        agent_target_release(&back);
+        return;
+    }
+    m87_log(M87_LOG_INFO, "going back to the revision before %.12s (cut short)", r->bad);
+    agent_target_release(&d->target);
+    d->target = back;
+    d->has_target = true;
+    d->startup = true;
+    agent_window_switch_over(d);
+}
+
 void agent_rollout_load(struct agent_daemon *d)
 {
     _cleanup_error_ struct m87_error *err = NULL;
@@ -160,6 +186,8 @@ void agent_rollout_load(struct agent_daemon *d)
     copy_hash(r->bad, m87_json_str(m87_json_get(doc, "bad"), NULL));
     set_bad_rollout(r, m87_json_str(m87_json_get(doc, "bad_rollout"), NULL));
     r->refusing = r->bad[0] && m87_json_bool(m87_json_get(doc, "refusing"), false);
+    if (r->rolling_back)
+        resume_rollback(d);
     if (r->id)
         m87_log(M87_LOG_INFO, "rollout %s: watching revision %.12s (kept: %s)", r->id, r->revision,
                 r->has_previous ? "the revision before" : "none");
@@ -311,8 +339,7 @@ static void fail(struct agent_daemon *d, const char *why)
     _cleanup_(m87_json_freep) struct m87_json *doc =
         r->has_previous ? m87_json_parse(r->previous.text, strlen(r->previous.text), &err) : NULL;
     bool ok = doc && agent_target_from_json(doc, &back, &err) == 0 &&
-              (back.stop || agent_target_set_now(&back, true, &err) == 0) &&
-              agent_target_save(d->target_path, &back, &err) == 0;
+              (back.stop || agent_target_set_now(&back, true, &err) == 0);
     if (!ok) {
         if (err)
             m87_log(M87_LOG_ERR, "go back to the revision before: %s", err->msg);
@@ -327,7 +354,9 @@ static void fail(struct agent_daemon *d, const char *why)
     r->rolling_back = true;
     r->refusing = true;
     clear_watch(r);
-    save(d);
+    save(d); /* first: a daemon stopped before target.json is written goes back at its start */
+    if (agent_target_save(d->target_path, &back, &err) < 0)
+        m87_log(M87_LOG_ERR, "keep the target: %s", err->msg);
     agent_target_release(&d->target);
     d->target = back;
     d->has_target = true;

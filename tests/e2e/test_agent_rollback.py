@@ -181,3 +181,35 @@ def test_restarting_container_fails_the_window(env, own_server, tmp_path):  # no
     finally:
         proxy.close()
         dev.cleanup()
+
+
+def test_rollback_cut_short_goes_on_at_the_start(env, own_server, tmp_path):  # noqa: F811
+    """A daemon stopped after it decided to go back but before target.json said so (the state
+    file is written first): its next start goes back."""
+    project = unique_name("rc")
+    proxy, dev, src, first = start(env, own_server, tmp_path, project)
+    try:
+        proxy.set(answer=with_rollout(dict(ROLLOUT, health_window=600), unless=(first,)))
+        compose(dev, env, project, "2")
+        dev.m87("deploy", "docker-compose.yml", cwd=src)
+        bad = dev.active_hash()
+        dev.agent.wait_log("revision %s applied; watching it for 600 s" % bad[:12])
+        assert dev.agent.stop() == 0
+        # the state the rollback writes before target.json: target.json still names the revision
+        st = rollout_state(dev)
+        st.update({"rollout": None, "revision": None, "deadline": 0, "rolling_back": True,
+                   "refusing": True, "bad": bad, "bad_rollout": ROLLOUT["id"]})
+        (dev.agent.state / "rollout.json").write_text(json.dumps(st))
+        assert json.loads((dev.agent.state / "target.json").read_text())["hash"] == bad
+        dev.agent.start()
+        dev.agent.wait_log("going back to the revision before %s (cut short)" % bad[:12])
+        got = wait_for(lambda: rollout_records(dev.reports(kind="rollout")), 120,
+                       lambda: "the rolled-back record\n" + dev.agent.log()[-3000:])
+        assert [(r["state"], r["revision"], r["previous"]) for r in got] == [
+            ("rolled-back", bad, first)], got
+        wait_for(lambda: list(env_values(dev, project).values()) == [("running", "1")], 60,
+                 "the revision before to run")
+        assert dev.agent.applied() == first
+    finally:
+        proxy.close()
+        dev.cleanup()
