@@ -235,9 +235,8 @@ void agent_rollout_answer(struct agent_daemon *d, const char *hash)
 
     if (!r->refusing || (hash && strcmp(hash, r->bad) == 0))
         return;
+    /* the kept target stays until a target is taken: the server may be sending it back */
     r->refusing = false;
-    if (!r->rolling_back)
-        clear_previous(r);
     save(d);
 }
 
