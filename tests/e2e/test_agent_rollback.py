@@ -213,3 +213,28 @@ def test_rollback_cut_short_goes_on_at_the_start(env, own_server, tmp_path):  # 
     finally:
         proxy.close()
         dev.cleanup()
+
+
+def test_failed_job_fails_the_window(env, own_server, tmp_path):  # noqa: F811
+    """A job of the revision that fails at its apply (its image cannot be pulled) fails the
+    rollout at once: the message names the job, and the revision before runs again."""
+    project = unique_name("rj")
+    proxy, dev, src, first = start(env, own_server, tmp_path, project)
+    try:
+        proxy.set(answer=with_rollout(dict(ROLLOUT, health_window=600), unless=(first,)))
+        dev.compose_dir(project, {"web": {"image": "%s/m87/no-such-image:1" % env.registry,
+                                          "restart": "always", "environment": {"V": "2"}}})
+        dev.m87("deploy", "docker-compose.yml", cwd=src)
+        bad = dev.active_hash()
+        got = wait_for(lambda: len(rollout_records(dev.reports(kind="rollout"))) >= 2 and
+                       rollout_records(dev.reports(kind="rollout")), 300,
+                       lambda: "the rollout records\n" + dev.agent.log()[-3000:])
+        assert [(r["state"], r["revision"]) for r in got] == [("failed", bad),
+                                                              ("rolled-back", bad)], got
+        assert "job '%s'" % project in got[0]["message"] and "failed" in got[0]["message"], got
+        wait_for(lambda: list(env_values(dev, project).values()) == [("running", "1")], 60,
+                 "the revision before to run")
+        assert dev.agent.applied() == first
+    finally:
+        proxy.close()
+        dev.cleanup()
