@@ -11,9 +11,11 @@ dir=$(cd "$2" && pwd)
 ln -sfn "$build/tests" "$dir/tests"
 for b in m87 m87-server; do ln -sf "$build/bin/$b" "$dir/bin/$b"; done
 cp "$build/bin/m87-agent" "$dir/m87-agent.real"
+# by its path: the daemon's tests run the agent with a PATH of a few tools only
+vg=$(command -v valgrind)
 cat >"$dir/bin/m87-agent" <<WRAP
 #!/bin/sh
-exec valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \\
+exec $vg --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \\
     --show-leak-kinds=definite --track-fds=no --log-file="$dir/valgrind/%p.log" \\
     "$dir/m87-agent.real" "\$@"
 WRAP

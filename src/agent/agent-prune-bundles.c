@@ -10,6 +10,7 @@
 
 #include "agent/daemon.h"
 #include "agent/prune.h"
+#include "agent/rollout.h"
 #include "agent/sessions.h"
 #include "m87/error.h"
 #include "m87/list.h"
@@ -73,6 +74,8 @@ void agent_prune_bundles(struct agent_daemon *d)
         keep_runspec(d->applied.rs, &keep);
     if (d->has_target)
         keep_runspec(d->target.rs, &keep);
+    if (agent_rollout_previous(d)) /* a rollback needs no download */
+        keep_runspec(agent_rollout_previous(d)->rs, &keep);
     DIR *dh = keep_records(d->cfg->state_dir, &keep, &err) == 0 ? opendir(d->bundles_dir) : NULL;
     if (err)
         m87_log(M87_LOG_WARN, "prune bundles: %s", err->msg);

@@ -10,6 +10,7 @@
 #include "agent/containers.h"
 #include "agent/daemon.h"
 #include "agent/prune.h"
+#include "agent/rollout.h"
 #include "m87/alloc.h"
 #include "m87/engine-containers.h"
 #include "m87/engine-images.h"
@@ -175,6 +176,11 @@ void agent_prune_images(struct agent_daemon *d)
         goto out;
     size_t kept = (size_t)d->cfg->keep_previous + 1;
     size_t from = h.n > kept ? h.n - kept : 0;
+    /* the revision a rollout's watch keeps to go back to stays, whatever keep-previous says */
+    const struct agent_target *prev = agent_rollout_previous(d);
+    for (size_t i = 0; prev && !prev->stop && i < from; i++)
+        if (strcmp(h.revs[i].hash, prev->hash) == 0)
+            from = i;
     if (from && needed_images(d, &h, from, &keep, &err) < 0)
         goto out;
     for (size_t i = 0; i < from; i++)

@@ -34,7 +34,8 @@ const char *agent_window_waiting_hash(const struct agent_daemon *d)
     return agent_window_is_switch(d) ? d->target.hash : NULL;
 }
 
-void agent_window_sync_fields(const struct agent_daemon *d, struct m87_jw *w)
+void agent_window_sync_fields(const struct agent_daemon *d, struct m87_jw *w,
+                              const char *waiting_else)
 {
     bool policy = d->has_target && !d->target.stop && d->target.has_policy;
 
@@ -43,7 +44,8 @@ void agent_window_sync_fields(const struct agent_daemon *d, struct m87_jw *w)
         m87_jw_int(w, d->target.policy);
     else
         m87_jw_null(w);
-    m87_jw_kstr(w, "waiting", agent_window_waiting_hash(d));
+    const char *waiting = agent_window_waiting_hash(d);
+    m87_jw_kstr(w, "waiting", waiting ? waiting : waiting_else);
 }
 
 long agent_window_sync_wait(const struct agent_daemon *d, long wait)

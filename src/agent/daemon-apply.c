@@ -12,6 +12,7 @@
 #include "agent/backoff.h"
 #include "agent/daemon.h"
 #include "agent/disk.h"
+#include "agent/rollout.h"
 #include "agent/sync-http.h"
 #include "agent/target.h"
 #include "agent/windows.h"
@@ -138,23 +139,30 @@ static const struct agent_target *apply_due(const struct agent_daemon *d, int64_
     return due ? &d->target : NULL;
 }
 
-void agent_daemon_apply_tick(struct agent_daemon *d)
+/* d->child_target becomes a copy of due. Apart from the fork, so that the child, which never
+ * returns, holds nothing of this frame (valgrind counts what it held as lost). */
+static int take_child_target(struct agent_daemon *d, const struct agent_target *due)
 {
     _cleanup_error_ struct m87_error *err = NULL;
-
-    agent_window_tick(d);
-    const struct agent_target *due = d->child ? NULL : apply_due(d, m87_mono_ms());
-    if (!due)
-        return;
     _cleanup_(m87_json_freep) struct m87_json *doc =
         m87_json_parse(due->text, strlen(due->text), &err);
+
     agent_target_release(&d->child_target);
     if (!doc || agent_target_from_json(doc, &d->child_target, &err) < 0) {
         m87_log(M87_LOG_ERR, "apply: %s", err->msg);
-        return;
+        return -1;
     }
     _cleanup_free_ char *what = agent_target_describe(&d->child_target);
     m87_log(M87_LOG_INFO, "applying revision %s", what);
+    return 0;
+}
+
+void agent_daemon_apply_tick(struct agent_daemon *d)
+{
+    agent_window_tick(d);
+    const struct agent_target *due = d->child ? NULL : apply_due(d, m87_mono_ms());
+    if (!due || take_child_target(d, due) < 0)
+        return;
     agent_window_apply_starts(d);
     fflush(NULL);
     pid_t parent = getpid();
@@ -226,6 +234,7 @@ void agent_daemon_apply_reap(struct agent_daemon *d)
     d->child = 0;
     d->child_fd = -1;
     finished(d, status);
+    agent_rollout_applied(d, status);
     d->next_sync_at = m87_mono_ms();
     agent_daemon_hooks_after_apply(d, status);
     agent_daemon_save_state(d);

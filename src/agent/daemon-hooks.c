@@ -7,6 +7,7 @@
 #include "agent/health.h"
 #include "agent/logs.h"
 #include "agent/prune.h"
+#include "agent/rollout.h"
 #include "agent/sync-http.h"
 #include "m87/error.h"
 #include "m87/log.h"
@@ -31,8 +32,10 @@ void agent_daemon_hooks_tick(struct agent_daemon *d)
         return;
     }
     agent_logs_tick(d, v, n);
-    if (!d->child)
+    if (!d->child) {
         agent_health_tick(d, v, n);
+        agent_rollout_tick(d, v, n);
+    }
     agent_containers_free(v, n);
 }
 

@@ -7,6 +7,7 @@
 #include "agent/prefetch.h"
 #include "agent/registries.h"
 #include "agent/remote.h"
+#include "agent/rollout.h"
 #include "agent/sessions.h"
 #include "agent/sync-http.h"
 #include "agent/target.h"
@@ -54,7 +55,7 @@ static char *sync_body(struct agent_daemon *d, long wait, bool offline, int64_t 
     m87_jw_kint(w, "wait", recs.len ? 0 : wait);
     if (offline)
         m87_jw_kbool(w, "offline", true);
-    agent_window_sync_fields(d, w);
+    agent_window_sync_fields(d, w, agent_rollout_bad(d));
     m87_jw_obj_close(w);
     *n_sent = recs.len;
     m87_strv_release(&recs);
@@ -87,8 +88,16 @@ static void take_target(struct agent_daemon *d, const struct m87_json *node)
     struct agent_target t;
     const char *hash = m87_json_str(m87_json_get(node, "hash"), NULL);
 
+    agent_rollout_answer(d, hash);
     if (known_target(d, node, hash))
         return;
+    if (hash && agent_rollout_bad(d) && strcmp(hash, agent_rollout_bad(d)) == 0) {
+        m87_log(M87_LOG_DEBUG,
+                "target revision %.12s failed its health window here: not applied "
+                "again until another target comes",
+                hash);
+        return;
+    }
     if (hash && d->rejected && strcmp(hash, d->rejected) == 0) {
         d->pace = true; /* the server sends it on every sync: do not ask in a loop */
         return;
@@ -115,6 +124,7 @@ static void take_target(struct agent_daemon *d, const struct m87_json *node)
     /* the same revision with another policy (windows, prefetch, now) keeps its retry state: a
      * failed apply would otherwise never be tried again */
     bool same = d->has_target && agent_target_same_revision(&d->target, &t);
+    agent_rollout_target(d, &t);
     agent_target_release(&d->target);
     d->target = t;
     d->has_target = true;

@@ -21,6 +21,8 @@ void agent_target_release(struct agent_target *t)
     free(t->deployment);
     spec_runspec_free(t->rs);
     free(t->text);
+    free(t->rollout.id);
+    free(t->rollout.fleet);
     *t = (struct agent_target){0};
 }
 
@@ -72,6 +74,40 @@ static int parse_policy(const struct m87_json *node, struct agent_target *t, str
     return 0;
 }
 
+/* "rollout": {"id","fleet","release","health_window"}, or absent or null. */
+static int parse_rollout(const struct m87_json *node, struct agent_target *t,
+                         struct m87_error **err)
+{
+    const struct m87_json *r = m87_json_get(node, "rollout");
+    int64_t release = -1, window = -1;
+
+    if (!r || m87_json_type(r) == M87_JSON_NULL)
+        return 0;
+    if (m87_json_type(r) != M87_JSON_OBJECT)
+        return m87_error_set(err, M87_E_PARSE, 0, "target.rollout: expected an object or null");
+    const char *id = m87_json_str(m87_json_get(r, "id"), NULL);
+    const char *fleet = m87_json_str(m87_json_get(r, "fleet"), NULL);
+    if (!id || !*id || strlen(id) > AGENT_ROLLOUT_MAX_NAME)
+        return m87_error_set(err, M87_E_PARSE, 0, "target.rollout.id: expected a rollout id");
+    if (!fleet || !*fleet || strlen(fleet) > AGENT_ROLLOUT_MAX_NAME)
+        return m87_error_set(err, M87_E_PARSE, 0, "target.rollout.fleet: expected a fleet name");
+    if (m87_json_type(m87_json_get(r, "release")) == M87_JSON_NUMBER)
+        release = m87_json_int(m87_json_get(r, "release"), -1);
+    if (release < 0)
+        return m87_error_set(err, M87_E_PARSE, 0,
+                             "target.rollout.release: expected an integer >= 0");
+    if (m87_json_type(m87_json_get(r, "health_window")) == M87_JSON_NUMBER)
+        window = m87_json_int(m87_json_get(r, "health_window"), -1);
+    if (window < 0 || window > AGENT_ROLLOUT_MAX_WINDOW_S)
+        return m87_error_set(err, M87_E_PARSE, 0,
+                             "target.rollout.health_window: expected seconds from 0 to %d",
+                             AGENT_ROLLOUT_MAX_WINDOW_S);
+    t->has_rollout = true;
+    t->rollout =
+        (struct agent_target_rollout){m87_xstrdup(id), m87_xstrdup(fleet), release, window};
+    return 0;
+}
+
 static int parse_object(const struct m87_json *node, struct agent_target *t, struct m87_error **err)
 {
     const char *hash = m87_json_str(m87_json_get(node, "hash"), NULL);
@@ -81,7 +117,7 @@ static int parse_object(const struct m87_json *node, struct agent_target *t, str
         return m87_error_set(err, M87_E_PARSE, 0, "target.hash: expected 64 hex digits");
     if (m87_json_type(spec) != M87_JSON_OBJECT)
         return m87_error_set(err, M87_E_PARSE, 0, "target.spec: expected an object");
-    if (parse_policy(node, t, err) < 0)
+    if (parse_policy(node, t, err) < 0 || parse_rollout(node, t, err) < 0)
         return -1;
     t->hash = m87_xstrdup(hash);
     t->deployment = m87_xstrdup(m87_json_str(m87_json_get(node, "deployment"), "-"));
@@ -145,4 +181,31 @@ char *agent_target_describe(const struct agent_target *t)
     if (t->stop)
         return m87_xstrdup("none (stop everything)");
     return m87_xasprintf("%lld (%.12s) of %s", (long long)t->revision, t->hash, t->deployment);
+}
+
+int agent_target_set_now(struct agent_target *t, bool now, struct m87_error **err)
+{
+    _cleanup_(m87_json_freep) struct m87_json *doc = m87_json_parse(t->text, strlen(t->text), err);
+    if (!doc)
+        return -1;
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_obj_open(w);
+    for (size_t i = 0; i < m87_json_len(doc); i++) {
+        const char *k = NULL;
+        const struct m87_json *v = m87_json_member(doc, i, &k);
+        if (strcmp(k, "windows") == 0 || strcmp(k, "now") == 0 || strcmp(k, "prefetch") == 0)
+            continue;
+        m87_jw_key(w, k);
+        m87_jw_node(w, v);
+    }
+    m87_jw_kbool(w, "now", now);
+    m87_jw_obj_close(w);
+    _cleanup_free_ char *text = m87_jw_finish(w);
+    _cleanup_(m87_json_freep) struct m87_json *fixed = m87_json_parse(text, strlen(text), err);
+    struct agent_target nt;
+    if (!fixed || agent_target_from_json(fixed, &nt, err) < 0)
+        return -1;
+    agent_target_release(t);
+    *t = nt;
+    return 0;
 }

@@ -78,7 +78,7 @@ void agent_trust_device(struct agent_daemon *d, const char *name)
     m87_log(M87_LOG_INFO, "device name '%s' pinned in %s: signatures must name it", name, path);
 }
 
-static struct m87_json *load_seen(const struct agent_daemon *d)
+struct m87_json *agent_trust_seen_load(const struct agent_daemon *d)
 {
     _cleanup_free_ char *path = state_file(d, AGENT_TRUST_SEEN_FILE);
     _cleanup_error_ struct m87_error *err = NULL;
@@ -93,7 +93,7 @@ static struct m87_json *load_seen(const struct agent_daemon *d)
 int agent_trust_seen_check(struct agent_daemon *d, const char *deployment, int64_t number,
                            const char *hash, int64_t time, char **why)
 {
-    _cleanup_(m87_json_freep) struct m87_json *seen = load_seen(d);
+    _cleanup_(m87_json_freep) struct m87_json *seen = agent_trust_seen_load(d);
     const struct m87_json *entry = m87_json_path(seen, "deployments", deployment, NULL);
     int64_t last = m87_json_int(m87_json_at(entry, 0), 0);
     const char *last_hash = m87_json_str(m87_json_at(entry, 1), "");
@@ -130,7 +130,7 @@ void agent_trust_seen_add(struct agent_daemon *d, const char *deployment, int64_
                           const char *hash, int64_t time)
 {
     _cleanup_error_ struct m87_error *err = NULL;
-    _cleanup_(m87_json_freep) struct m87_json *seen = load_seen(d);
+    _cleanup_(m87_json_freep) struct m87_json *seen = agent_trust_seen_load(d);
     const struct m87_json *deps = m87_json_get(seen, "deployments");
     struct m87_jw *w = m87_jw_new();
     int64_t newest = m87_json_int(m87_json_get(seen, "time"), 0);
@@ -154,10 +154,59 @@ void agent_trust_seen_add(struct agent_daemon *d, const char *deployment, int64_
     m87_jw_str(w, hash);
     m87_jw_arr_close(w);
     m87_jw_obj_close(w);
+    if (m87_json_get(seen, "fleets")) {
+        m87_jw_key(w, "fleets");
+        m87_jw_node(w, m87_json_get(seen, "fleets"));
+    }
     m87_jw_obj_close(w);
     _cleanup_free_ char *text = m87_jw_finish(w);
     _cleanup_free_ char *path = state_file(d, AGENT_TRUST_SEEN_FILE);
     if (m87_write_file_atomic(path, text, strlen(text), 0600, &err) < 0)
         m87_log(M87_LOG_ERR, "remember revision %" PRId64 " of %s: %s", number, deployment,
                 err->msg);
+}
+
+/* The highest release per fleet goes into "fleets": {"NAME": N}; the rest is kept as it is. */
+void agent_trust_seen_add_fleets(struct agent_daemon *d, const struct m87_json *fleets)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_(m87_json_freep) struct m87_json *seen = agent_trust_seen_load(d);
+    const struct m87_json *had = m87_json_get(seen, "fleets");
+    struct m87_jw *w = m87_jw_new();
+
+    m87_jw_obj_open(w);
+    for (size_t i = 0; i < m87_json_len(seen); i++) {
+        const char *k = NULL;
+        const struct m87_json *v = m87_json_member(seen, i, &k);
+        if (strcmp(k, "fleets") == 0)
+            continue;
+        m87_jw_key(w, k);
+        m87_jw_node(w, v);
+    }
+    m87_jw_key(w, "fleets");
+    m87_jw_obj_open(w);
+    for (size_t i = 0; i < m87_json_len(had); i++) {
+        const char *k = NULL;
+        const struct m87_json *v = m87_json_member(had, i, &k);
+        bool named = false;
+        for (size_t j = 0; !named && j < m87_json_len(fleets); j++)
+            named = strcmp(m87_json_str(m87_json_get(m87_json_at(fleets, j), "fleet"), ""), k) == 0;
+        if (named)
+            continue;
+        m87_jw_key(w, k);
+        m87_jw_node(w, v);
+    }
+    for (size_t j = 0; j < m87_json_len(fleets); j++) {
+        const struct m87_json *e = m87_json_at(fleets, j);
+        const char *name = m87_json_str(m87_json_get(e, "fleet"), "");
+        int64_t release = m87_json_int(m87_json_get(e, "release"), 0);
+        int64_t last = m87_json_int(m87_json_get(had, name), 0);
+        m87_jw_kint(w, name, release > last ? release : last);
+    }
+    m87_jw_obj_close(w);
+    m87_jw_obj_close(w);
+    _cleanup_free_ char *text = m87_jw_finish(w);
+    _cleanup_free_ char *path = state_file(d, AGENT_TRUST_SEEN_FILE);
+    if (m87_write_file_atomic(path, text, strlen(text), 0600, &err) < 0)
+        m87_log(M87_LOG_ERR, "remember the fleet releases taken: %s", err->msg);
 }

@@ -9,6 +9,8 @@
 
 #include "agent/config.h"
 #include "agent/daemon.h"
+#include "agent/fleet-trust.h"
+#include "agent/rollout.h"
 #include "agent/target.h"
 #include "agent/trust.h"
 #include "m87/alloc.h"
@@ -106,32 +108,45 @@ static void fill_refusal(struct m87_jw *w, const void *ctx)
     m87_jw_kstr(w, "message", r->message);
 }
 
-/* t with the policy fields that no key signed replaced (see trust.h). */
-int agent_trust_policy(struct agent_target *t, bool now, struct m87_error **err)
+/* A rollout's way back (docs/security.md): a target whose revision is the one the device kept to
+ * go back to was verified when it came; the kept copy is taken in place of the server's. */
+static int take_previous(struct agent_daemon *d, struct agent_target *t)
 {
-    _cleanup_(m87_json_freep) struct m87_json *doc = m87_json_parse(t->text, strlen(t->text), err);
-    if (!doc)
+    const struct agent_target *prev = agent_rollout_previous(d);
+    struct agent_target copy;
+
+    if (!prev || prev->stop || t->stop || !agent_target_same_revision(prev, t))
         return -1;
-    struct m87_jw *w = m87_jw_new();
-    m87_jw_obj_open(w);
-    for (size_t i = 0; i < m87_json_len(doc); i++) {
-        const char *k = NULL;
-        const struct m87_json *v = m87_json_member(doc, i, &k);
-        if (strcmp(k, "windows") == 0 || strcmp(k, "now") == 0 || strcmp(k, "prefetch") == 0)
-            continue;
-        m87_jw_key(w, k);
-        m87_jw_node(w, v);
-    }
-    m87_jw_kbool(w, "now", now);
-    m87_jw_obj_close(w);
-    _cleanup_free_ char *text = m87_jw_finish(w);
-    _cleanup_(m87_json_freep) struct m87_json *fixed = m87_json_parse(text, strlen(text), err);
-    struct agent_target nt;
-    if (!fixed || agent_target_from_json(fixed, &nt, err) < 0)
+    _cleanup_(m87_json_freep) struct m87_json *doc =
+        m87_json_parse(prev->text, strlen(prev->text), NULL);
+    if (!doc || agent_target_from_json(doc, &copy, NULL) < 0)
         return -1;
+    m87_log(M87_LOG_INFO,
+            "target revision %.12s is the revision this device kept to go back to: "
+            "taken as it was verified",
+            t->hash);
     agent_target_release(t);
-    *t = nt;
+    *t = copy;
     return 0;
+}
+
+/* Rule (b) of fleet releases (fleet-trust.h): NULL when they cover t, else why not. */
+static char *fleet_verdict(struct agent_daemon *d, const struct agent_target *t,
+                           const struct m87_json *fleets)
+{
+    char hash[M87_SHA256_HEX_LEN + 1];
+
+    spec_revision_hash(t->rs, hash);
+    if (strcmp(hash, t->hash) != 0)
+        return m87_xasprintf("spec does not match its revision hash: it hashes to %.12s", hash);
+    _cleanup_(m87_json_freep) struct m87_json *seen = agent_trust_seen_load(d);
+    struct agent_fleet_check c = {d->cfg->trust_keys,
+                                  d->cfg->n_trust_keys,
+                                  t->rs,
+                                  fleets,
+                                  m87_json_get(seen, "fleets"),
+                                  d->has_target && !d->target.stop ? d->target.rs : NULL};
+    return agent_fleet_verdict(&c);
 }
 
 int agent_trust_check(struct agent_daemon *d, struct agent_target *t)
@@ -142,6 +157,8 @@ int agent_trust_check(struct agent_daemon *d, struct agent_target *t)
 
     if (d->cfg->n_trust_keys == 0)
         return 0;
+    if (take_previous(d, t) == 0)
+        return 0;
     /* the server sends a refused target on every sync: report it once, then only pace */
     m87_sha256_hex(t->text, strlen(t->text), digest);
     if (strcmp(digest, d->refused) == 0) {
@@ -151,12 +168,30 @@ int agent_trust_check(struct agent_daemon *d, struct agent_target *t)
     _cleanup_(m87_json_freep) struct m87_json *doc = m87_json_parse(t->text, strlen(t->text), NULL);
     const struct m87_json *sig = m87_json_get(doc, "signature");
     const char *why = verdict(d, t, sig, &why_buf);
-    if (!why && agent_trust_policy(t, m87_json_bool(m87_json_get(sig, "now"), false), &err) < 0)
+    if (!why && agent_target_set_now(t, m87_json_bool(m87_json_get(sig, "now"), false), &err) < 0)
         why = why_buf = m87_xasprintf("its policy: %s", err->msg);
     if (!why) {
         agent_trust_seen_add(d, t->deployment, t->revision, t->hash,
                              m87_json_int(m87_json_get(sig, "time"), 0));
         return 0;
+    }
+    const struct m87_json *fleets = m87_json_get(doc, "fleets");
+    _cleanup_free_ char *fleet_why = NULL;
+    if (m87_json_len(fleets) > 0 && !t->stop) {
+        fleet_why = fleet_verdict(d, t, fleets);
+        if (!fleet_why && agent_target_set_now(t, false, &err) < 0)
+            fleet_why = m87_xasprintf("its policy: %s", err->msg);
+        if (!fleet_why) {
+            agent_trust_seen_add_fleets(d, fleets);
+            m87_log(M87_LOG_INFO, "target revision %.12s taken: its fleet releases are signed",
+                    t->hash);
+            return 0;
+        }
+        _cleanup_free_ char *both =
+            sig ? m87_xasprintf("%s; fleet releases: %s", why, fleet_why) : m87_xstrdup(fleet_why);
+        free(why_buf);
+        why = why_buf = both;
+        both = NULL;
     }
     _cleanup_free_ char *what = agent_target_describe(t);
     _cleanup_free_ char *message = m87_xasprintf("target revision %s refused: %s", what, why);

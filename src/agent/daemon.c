@@ -12,6 +12,7 @@
 #include "agent/config.h"
 #include "agent/daemon.h"
 #include "agent/registries.h"
+#include "agent/rollout.h"
 #include "agent/sessions.h"
 #include "agent/sync-http.h"
 #include "agent/target.h"
@@ -126,6 +127,7 @@ static int daemon_init(struct agent_daemon *d, struct agent_config *cfg, struct 
     d->logs_active_ms = agent_env_ms("M87_AGENT_LOGS_ACTIVE_MS", AGENT_LOGS_ACTIVE_MS);
     d->logs_active_until = m87_mono_ms() + d->logs_active_ms;
     load_targets(d);
+    agent_rollout_load(d);
     if (runner_journal_pending(d->journal, &d->queue, err) < 0)
         return -1;
     return 0;
@@ -135,6 +137,7 @@ static void daemon_release(struct agent_daemon *d)
 {
     agent_daemon_apply_kill(d);
     agent_window_release(d);
+    agent_rollout_free(d);
     agent_http_free(d->http);
     engine_client_free(d->engine);
     runner_journal_free(d->journal);

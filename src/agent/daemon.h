@@ -64,6 +64,7 @@ struct runner_journal;
 struct engine_client;
 struct agent_sessions;
 struct agent_window_state;
+struct agent_rollout;
 
 /* ---- the daemon (daemon.c, daemon-apply.c, daemon-sync.c, daemon-state.c) -------------------- */
 
@@ -123,6 +124,9 @@ struct agent_daemon {
 
     /* maintenance windows and prefetch (agent-window*.c, agent-prefetch*.c) */
     struct agent_window_state *win;
+    /* the watch of a revision a rollout placed, and the target kept to go back to
+     * (agent-rollout.c) */
+    struct agent_rollout *rollout;
 };
 
 /* Run until SIGTERM or SIGINT; 0, or -1 with *err when it cannot start. */

@@ -31,9 +31,6 @@ struct agent_config;
 const char *agent_trust_key_verdict(const struct agent_config *c, const char *key,
                                     const char *payload, const char *sig, const char *bad,
                                     char **buf);
-/* Keep policy fields of t that trusted keys do not cover out of it: t's "now" is the signed one
- * and it has no windows. Called by agent_trust_check on a target it took. */
-int agent_trust_policy(struct agent_target *t, bool now, struct m87_error **err);
 
 /* The name the server gives the device in a sync answer (NULL: none). With trusted keys, the first
  * one is pinned in STATE/AGENT_DEVICE_NAME_FILE (which an installer may write beforehand) and
@@ -46,6 +43,11 @@ const char *agent_trust_device_name(struct agent_daemon *d);
  * deployment (hash), signed at time, may be taken, else -1 with *why (caller frees). */
 int agent_trust_seen_check(struct agent_daemon *d, const char *deployment, int64_t number,
                            const char *hash, int64_t time, char **why);
+/* STATE/AGENT_TRUST_SEEN_FILE as JSON, NULL when there is none (or it cannot be read: logged). */
+struct m87_json *agent_trust_seen_load(const struct agent_daemon *d);
+/* Remember the fleet releases of a target taken ("fleets" of the target: the highest release per
+ * fleet, which later targets may not go below). */
+void agent_trust_seen_add_fleets(struct agent_daemon *d, const struct m87_json *fleets);
 /* Remember a revision taken. */
 void agent_trust_seen_add(struct agent_daemon *d, const char *deployment, int64_t number,
                           const char *hash, int64_t time);

@@ -39,8 +39,10 @@ bool agent_window_waits(const struct agent_daemon *d, time_t now);
  * tells the server so that it does not send it again; NULL when none. */
 const char *agent_window_waiting_hash(const struct agent_daemon *d);
 /* The sync request's fields of the windows: "policy" (of the stored target, null when none) and
- * "waiting" (agent_window_waiting_hash, null when none). */
-void agent_window_sync_fields(const struct agent_daemon *d, struct m87_jw *w);
+ * "waiting" (agent_window_waiting_hash, else waiting_else: a revision rolled back from, which
+ * also waits until the server sends another target; null when none). */
+void agent_window_sync_fields(const struct agent_daemon *d, struct m87_jw *w,
+                              const char *waiting_else);
 
 /* Stop the prefetch child and free what the windows keep. */
 void agent_window_release(struct agent_daemon *d);

@@ -108,7 +108,8 @@ static int opt_str(const struct m87_json *rec, size_t i, const char *key, const 
 static int check_record(const struct m87_json *rec, size_t i, struct srv_report *out,
                         struct m87_error **err)
 {
-    static const char *const strings[] = {"time", "job_hash", "output", "message", "next", NULL};
+    static const char *const strings[] = {"time", "job_hash", "output",   "message",
+                                          "next", "rollout",  "previous", NULL};
     static const char *const ints[] = {"attempt", "attempts", "exit_code", "duration_ms", NULL};
     static const char *const kinds[] = {"step",   "job",     "log",   "health", "window", "target",
                                         "prefetch", "rollout", "audit", NULL};
@@ -152,6 +153,12 @@ static int check_record(const struct m87_json *rec, size_t i, struct srv_report 
         (out->state == NULL ||
          (strcmp(out->state, "waiting") != 0 && strcmp(out->state, "open") != 0)))
         return m87_error_set(err, M87_E_INVAL, 0, "reports[%zu].state: must be waiting or open", i);
+    if (strcmp(out->kind, "rollout") == 0 &&
+        (out->state == NULL ||
+         (strcmp(out->state, "healthy") != 0 && strcmp(out->state, "failed") != 0 &&
+          strcmp(out->state, "rolled-back") != 0)))
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "reports[%zu].state: must be healthy, failed or rolled-back", i);
     return 0;
 }
 

@@ -203,3 +203,28 @@ def test_sync_validation(server):
     # an empty body is {}: applied null, default wait; reports make it answer at once
     r = server.sync(token, {"reports": [{"seq": 7, "kind": "health", "state": "ok"}]})
     assert r.json == {"ack": 7}
+
+
+def test_rollout_records(server):
+    """The agent's verdict on a rollout's revision (docs/api.md, report records): accepted with
+    its three states, refused with another state or a rollout or previous that is no string."""
+    token = server.add_device("gw")
+    for body, message in [
+        ({"seq": 1, "kind": "rollout", "state": "fine"},
+         "reports[0].state: must be healthy, failed or rolled-back"),
+        ({"seq": 1, "kind": "rollout"}, "reports[0].state: must be healthy, failed or rolled-back"),
+        ({"seq": 1, "kind": "rollout", "state": "failed", "rollout": 5}, "reports[0].rollout:"),
+        ({"seq": 1, "kind": "rollout", "state": "rolled-back", "previous": []},
+         "reports[0].previous:"),
+    ]:
+        r = server.sync(token, {"reports": [body]})
+        assert r.status == 400, (body, r)
+        assert message in r.json["error"]["message"], r
+    good = [{"seq": i + 1, "kind": "rollout", "state": s, "rollout": "r-0000abcd",
+             "revision": "a" * 64, "previous": p, "message": s}
+            for i, (s, p) in enumerate([("healthy", None), ("failed", "b" * 64),
+                                        ("rolled-back", "b" * 64)])]
+    assert server.sync(token, {"reports": good}).json == {"ack": 3}
+    got = server.admin_req("GET", "/v1/devices/gw/reports?kind=rollout").json["reports"]
+    assert [(r["state"], r["previous"]) for r in got] == [("healthy", None), ("failed", "b" * 64),
+                                                         ("rolled-back", "b" * 64)]
