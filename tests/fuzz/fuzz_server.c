@@ -29,6 +29,8 @@
 #include "server/http.h"
 #include "server/limits.h"
 #include "server/longpoll.h"
+#include "server/remote.h"
+#include "server/rollout.h"
 #include "server/serve.h"
 #include "server/store-sessions.h"
 #include "server/store.h"
@@ -122,6 +124,9 @@ static void start_server(void)
     if (srv_store_open(dir, false, &server.store, &err) < 0)
         goto fail;
     server.lp = srv_longpoll_new(SRV_MAX_HELD_PER_DEVICE);
+    /* as srv_serve sets them up: the rollout driver and remote access's channels */
+    server.rollouts = srv_rollouts_start(&server);
+    server.remote = srv_remote_new();
     if (srv_http_start(&server, "127.0.0.1:0", NULL, NULL, &err) < 0)
         goto fail;
     const union MHD_DaemonInfo *info =
