@@ -7,6 +7,7 @@ M87_TEST_IMAGE_* are set (e.g. from `python3 -m harness`), those are reused inst
 after the test.
 """
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -61,6 +62,34 @@ def containers(env):
         env.remove_container(cid)
 
 
+def podman_lock():
+    """Hold /run/lock/m87-test-podman.lock: one Podman service on the machine at a time. Podman
+    and netavark share host-wide state between services (bridges named podmanN, aardvark-dns's
+    per-host server), so the suite and the suite under the sanitizers, which scripts/test.sh
+    runs side by side, must not run theirs at once (DNS between containers broke when they did).
+    The lock goes when the last holder in this process closes it (or the process is gone);
+    the rootful and the rootless fixture of one module share it."""
+    return _PodmanLock()
+
+
+class _PodmanLock:
+    held = None  # the open lock file while a fixture of this process holds it
+    users = 0
+
+    def __init__(self):
+        if _PodmanLock.users == 0:
+            f = open("/run/lock/m87-test-podman.lock", "w")
+            fcntl.flock(f, fcntl.LOCK_EX)
+            _PodmanLock.held = f
+        _PodmanLock.users += 1
+
+    def close(self):
+        _PodmanLock.users -= 1
+        if _PodmanLock.users == 0:
+            _PodmanLock.held.close()
+            _PodmanLock.held = None
+
+
 @pytest.fixture(scope="module")
 def podman(env):
     """A private rootful Podman service (harness/podman.py) with the test images pulled, as a
@@ -70,6 +99,7 @@ def podman(env):
         pytest.skip("podman is not installed (%s); scripts/install-deps.sh installs it" % PODMAN)
     root = tempfile.mkdtemp(prefix="podman-", dir=env.tmpdir)
     service = PodmanService(root, registry=env.registry)
+    lock = podman_lock()
     try:
         service.start()
         for ref in (env.small_image, env.small_image_2):
@@ -79,6 +109,7 @@ def podman(env):
         for problem in service.stop():
             warnings.warn("podman teardown: %s" % problem)
         shutil.rmtree(root, ignore_errors=True)
+        lock.close()
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +127,7 @@ def podman_rootless(env):
     # not under env.tmpdir, which only root may enter
     root = tempfile.mkdtemp(prefix="m87podman-rootless-", dir="/tmp")
     service = PodmanService(root, registry=env.registry, user=user)
+    lock = podman_lock()
     try:
         service.start()
         service.pull(env.small_image)
@@ -104,3 +136,4 @@ def podman_rootless(env):
         for problem in service.stop():
             warnings.warn("rootless podman teardown: %s" % problem)
         shutil.rmtree(root, ignore_errors=True)
+        lock.close()
