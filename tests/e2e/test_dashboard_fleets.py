@@ -150,7 +150,7 @@ def test_rollout_followed_paused_resumed_and_aborted(server, browser, tmp_path):
     b.wait_text("h1", "Rollout %s" % rid2)
     b.wait_text("#rollout-state", "running")
     b.click("button[data-action='abort']")
-    b.wait_text("#confirm-text", "refuses it (an older release, a replay)")
+    b.wait_text("#confirm-text", "refuses it (a replay of an older release, or unsigned)")
     confirm(b, "Abort", "m87 fleet %s abort %s --rollback" % (fleet, rid2), check=True)
     b.wait_text("#rollout-state", "aborted")
     ro = rollout(server, fleet, rid2)

@@ -54,14 +54,14 @@ function route() {
     $('nav-devices').setAttribute('aria-current', 'page');
     stop = device.render(view, decodeURIComponent(m[1]));
   } else if ((m = /^#\/fleets\/([^/?]+)\/rollouts\/([^/?]+)$/.exec(hash))) {
-      $('nav-fleets').setAttribute('aria-current', 'page');
-      stop = rollout.render(view, decodeURIComponent(m[1]), decodeURIComponent(m[2]));
+    $('nav-fleets').setAttribute('aria-current', 'page');
+    stop = rollout.render(view, decodeURIComponent(m[1]), decodeURIComponent(m[2]));
   } else if (hash.startsWith('#/fleets')) {
-      $('nav-fleets').setAttribute('aria-current', 'page');
-      stop = fleets.render(view);
+    $('nav-fleets').setAttribute('aria-current', 'page');
+    stop = fleets.render(view);
   } else {
-      $('nav-devices').setAttribute('aria-current', 'page');
-      stop = devices.render(view, new URLSearchParams(hash.split('?')[1] || ''));
+    $('nav-devices').setAttribute('aria-current', 'page');
+    stop = devices.render(view, new URLSearchParams(hash.split('?')[1] || ''));
   }
 }
 
