@@ -7,7 +7,7 @@ does), which is all the rollout's gate reads; no container is needed for it. Scr
 printed directory."""
 
 from agent_util import wait_for
-from cli_util import Cli, server, unique  # noqa: F401  (pytest fixture)
+from cli_util import Cli, Server, server, unique  # noqa: F401  (pytest fixture)
 from dashboard_util import browser  # noqa: F401  (pytest fixture)
 
 SPEC = "jobs:\n  - id: %s\n    steps:\n      - name: s\n        run: [\"true\"]\n"
@@ -90,6 +90,7 @@ def test_rollout_followed_paused_resumed_and_aborted(server, browser, tmp_path):
     # the rollout page: wave 1 applying, wave 2 pending
     b.click(det + " table.rollouts a")
     b.wait_text("h1", "Rollout %s of fleet %s" % (rid, fleet))
+    b.js("window.m87Marker = 'no reload'")
     b.wait(lambda d: row_state(b, 1, names[0]) == "applying", what="wave 1 applying")
     assert [row_state(b, 2, n) for n in names[1:]] == ["pending", "pending"]
     b.wait_text("#rollout-state", "running")
@@ -130,6 +131,7 @@ def test_rollout_followed_paused_resumed_and_aborted(server, browser, tmp_path):
         ["healthy"] * 3
     assert b.find("#rollout-progress").get_attribute("value") == "3"
     assert not b.finds("button[data-action]")  # nothing to pause, resume or abort
+    assert b.js("return window.m87Marker") == "no reload"
     b.shot("done")
 
     # a device link leads to the device's page
@@ -160,3 +162,53 @@ def test_rollout_followed_paused_resumed_and_aborted(server, browser, tmp_path):
     b.wait(lambda d: row_state(b, 1, names[0]) == "rolled-back", what="rolled back shown")
     assert [row_state(b, 2, n) for n in names[1:]] == ["pending", "pending"]
     b.shot("aborted-rolled-back")
+
+
+def test_halted_rollout_reconnecting_and_roll_back(tmp_path, browser):  # noqa: F811
+    """A member whose job fails halts a rollout made with --rollback never: the page shows the
+    failed member with its message and the halt; while the server is away the page says
+    Reconnecting, and carries on when it is back (the rollout is in the database); Roll back
+    from the page gives the member its previous revision."""
+    s = Server(tmp_path / "srv").start()
+    try:
+        b = browser
+        b.allowed.append("ERR_CONNECTION_REFUSED")
+        cli = Cli(tmp_path, s)
+        fleet, devs = fleet_of(s, cli, 2)
+        names = [n for n, _ in devs]
+        rid = deploy(cli, tmp_path, fleet, "app", "--waves", "1,100%", "--health-window", "1h",
+                     "--rollback", "never")["rollout"]["id"]
+        b.signin(s.url, s.token)
+        b.get(s.url + "/#/fleets/%s/rollouts/%s" % (fleet, rid))
+        b.js("window.m87Marker = 'no reload'")
+        b.wait(lambda d: row_state(b, 1, names[0]) == "applying", what="wave 1 applying")
+        target = s.sync(devs[0][1]).get("target")
+        s.sync(devs[0][1], reports=[{"seq": 1, "kind": "job", "revision": target["hash"],
+                                     "job": "app", "state": "failed",
+                                     "message": "step 'up' exited with 1"}])
+        b.wait(lambda d: row_state(b, 1, names[0]) == "failed", what="wave 1 failed")
+        b.wait_text("#rollout-state", "halted")
+        b.wait_text("section[data-wave='1'] tr[data-device='%s']" % names[0], "step 'up'")
+        b.wait_text("section[data-wave='1'] .wave-counts", "failed 1")
+        assert rollout(s, fleet, rid)["state"] == "halted"
+        assert not b.finds("button[data-action='abort']")
+        b.shot("halted")
+
+        s.stop()
+        b.wait_text("#conn", "Reconnecting", timeout=30)
+        b.shot("reconnecting")
+        s.start()  # the same data directory and port
+        b.wait(lambda d: not b.find("#conn").is_displayed(), timeout=30, what="banner gone")
+        b.wait_text("#rollout-state", "halted")
+
+        b.click("button[data-action='rollback']")
+        assert not b.find("#confirm-opt").is_displayed()  # no choice: it is the roll back
+        confirm(b, "Roll back", "m87 fleet %s abort %s --rollback" % (fleet, rid))
+        wait_for(lambda: states(s, fleet, rid)[names[0]] == "rolled-back", 15,
+                 "the failed member rolled back")
+        b.wait(lambda d: row_state(b, 1, names[0]) == "rolled-back", what="rolled back shown")
+        assert row_state(b, 2, names[1]) == "pending"
+        assert b.js("return window.m87Marker") == "no reload"
+        b.shot("rolled-back")
+    finally:
+        s.stop()
