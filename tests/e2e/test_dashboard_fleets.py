@@ -210,5 +210,15 @@ def test_halted_rollout_reconnecting_and_roll_back(tmp_path, browser):  # noqa: 
         assert row_state(b, 2, names[1]) == "pending"
         assert b.js("return window.m87Marker") == "no reload"
         b.shot("rolled-back")
+        # at a phone's width nothing runs off the side, on this page and the fleets page
+        b.driver.set_window_size(390, 844)
+        b.wait_text("#rollout-state", "halted")
+        assert b.js("return document.documentElement.scrollWidth <= window.innerWidth")
+        b.shot("phone-rollout")
+        b.click("#nav-fleets")
+        b.click("details[data-fleet='%s'] summary strong" % fleet)
+        b.wait_text("details[data-fleet='%s'] table.rollouts" % fleet, rid)
+        assert b.js("return document.documentElement.scrollWidth <= window.innerWidth")
+        b.shot("phone-fleets")
     finally:
         s.stop()
