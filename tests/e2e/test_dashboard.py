@@ -29,7 +29,7 @@ SECURITY = {
     "x-frame-options": "DENY",
 }
 UI_FILES = ["index.html", "app.js", "api.js", "dom.js", "devices.js", "device.js", "sessions.js",
-            "fleets.js", "style.css", "icon.svg"]
+            "fleets.js", "rollout.js", "style.css", "icon.svg"]
 FIRST_PAGE_BUDGET = 150 * 1024
 BUILD_UI = pathlib.Path(__file__).resolve().parents[2] / "src" / "server" / "ui"
 
@@ -520,11 +520,14 @@ def test_fleets_page(server, browser):  # noqa: F811
     b.signin(server.url, server.token)
     b.click("#nav-fleets")
     b.wait_text("details[data-fleet='%s'] summary" % tag, "2 members")
-    b.click("details[data-fleet='%s'] summary" % tag)
-    b.wait_text("details[data-fleet='%s'] ul.members" % tag, "%s-1" % tag)
-    members = b.js("return [...document.querySelectorAll(\"details[data-fleet='%s'] ul.members "
-                   "li\")].map(e => e.textContent)" % tag)
+    b.wait_text("details[data-fleet='%s'] summary" % tag, "no release yet")
+    b.click("details[data-fleet='%s'] summary strong" % tag)
+    b.wait_text("details[data-fleet='%s'] table.members" % tag, "%s-1" % tag)
+    members = b.js("return [...document.querySelectorAll(\"details[data-fleet='%s'] table.members "
+                   "tbody th\")].map(e => e.textContent)" % tag)
     assert members == ["%s-0" % tag, "%s-1" % tag]
+    b.wait_text("details[data-fleet='%s'] .counts" % tag, "2 members: 0 on the current release")
+    b.wait_text("details[data-fleet='%s'] p.muted" % tag, "No rollouts yet")
     b.shot("fleets")
     # its members in the device list, filtered by its selector
     b.click("details[data-fleet='%s'] p a" % tag)

@@ -1,10 +1,11 @@
 // The dashboard's entry: sign-in, the connection banner, and a router over location.hash
-// (#/devices, #/devices/NAME, #/fleets). Each page is a module whose render(view, params)
-// returns a function that stops its live updates.
+// (#/devices, #/devices/NAME, #/fleets, #/fleets/NAME/rollouts/ID). Each page is a module
+// whose render(view, params) returns a function that stops its live updates.
 import { api, token, onConnection, setUnauthorizedHandler } from './api.js';
 import * as devices from './devices.js';
 import * as device from './device.js';
 import * as fleets from './fleets.js';
+import * as rollout from './rollout.js';
 
 const $ = (id) => document.getElementById(id);
 let stop = null;
@@ -52,6 +53,9 @@ function route() {
   if ((m = /^#\/devices\/([^/?]+)$/.exec(hash))) {
     $('nav-devices').setAttribute('aria-current', 'page');
     stop = device.render(view, decodeURIComponent(m[1]));
+  } else if ((m = /^#\/fleets\/([^/?]+)\/rollouts\/([^/?]+)$/.exec(hash))) {
+    $('nav-fleets').setAttribute('aria-current', 'page');
+    stop = rollout.render(view, decodeURIComponent(m[1]), decodeURIComponent(m[2]));
   } else if (hash.startsWith('#/fleets')) {
     $('nav-fleets').setAttribute('aria-current', 'page');
     stop = fleets.render(view);

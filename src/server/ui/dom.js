@@ -63,7 +63,9 @@ export function labels(obj) {
     keys.map((k) => h('span', { class: 'label' }, obj[k] ? k + '=' + obj[k] : k)));
 }
 
-// A modal confirmation; resolves true when confirmed. cmd: a command shown to copy.
+// A modal confirmation; resolves true when confirmed. cmd: a command shown to copy. check: the
+// label of a checkbox (#confirm-check, unchecked at first; read it after) whose state
+// cmdFor(checked) turns into the command shown.
 export function confirmDialog(title, text, opts = {}) {
   const dlg = document.getElementById('confirm');
   document.getElementById('confirm-title').textContent = title;
@@ -71,6 +73,11 @@ export function confirmDialog(title, text, opts = {}) {
   const cmd = document.getElementById('confirm-cmd');
   cmd.hidden = !opts.cmd;
   cmd.textContent = opts.cmd || '';
+  const box = document.getElementById('confirm-check');
+  box.checked = false;
+  box.onchange = opts.cmdFor ? () => { cmd.textContent = opts.cmdFor(box.checked); } : null;
+  document.getElementById('confirm-opt').hidden = !opts.check;
+  document.getElementById('confirm-check-label').textContent = opts.check || '';
   const ok = document.getElementById('confirm-ok');
   ok.hidden = !!opts.infoOnly;
   ok.textContent = opts.ok || 'Confirm';
