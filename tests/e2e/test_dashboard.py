@@ -324,6 +324,21 @@ def test_live_device_deploy_logs_and_activate(env, server, device, browser):  # 
     b.shot("job-succeeded")
     assert greeting(env, dev, project) == ["GREETING=one"]
 
+    # the containers' health as the device reports its changes: none after a healthy start; a
+    # container paused on dockerd shows paused, and running again once it is unpaused
+    b.wait_text("#containers", "No health changes reported")
+    web = [c for c in dev.agent.containers(project) if c["State"] == "running"][0]
+    row = "#containers li[data-container='%s-web-1']" % project
+    status, data = env.docker_api("POST", API + "/containers/%s/pause" % web["Id"])
+    assert status == 204, data
+    try:
+        b.wait_text(row, "paused", timeout=60)
+        b.shot("container-paused")
+    finally:
+        status, data = env.docker_api("POST", API + "/containers/%s/unpause" % web["Id"])
+        assert status == 204, data
+    b.wait_text(row, "running", timeout=60)
+
     # follow the container's log lines as they are written
     b.find("#log-container").send_keys("%s-web-1" % project)
     b.find("#log-tail").clear()

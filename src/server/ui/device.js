@@ -24,6 +24,7 @@ export function render(view, name) {
 
   const open = new Set(); // deployments whose revisions are shown
   const refusals = { after: 0, last: null }; // the newest target the device refused
+  const health = { revision: null, after: 0, byName: {} }; // its containers' newest health
   const last = {};
   const ctx = { name, open, openSteps: new Set(), flash, refresh: () => refresh() };
 
@@ -61,10 +62,14 @@ export function render(view, name) {
       }
     }
     await loadRefusals(get, refusals);
+    if (st && st.picked_up) await loadHealth(get, st.deployment.hash, health);
     // signed deployments, or a device that refused a target: it checks signatures
     ctx.signed = !!(activeDoc && activeDoc.signature) || refusals.last !== null;
     if (changed('dev', dev)) drawSummary(summary, dev);
-    if (changed('st', [st, ctx.signed, refusals.last])) drawStatus(status, st, ctx, refusals.last);
+    ctx.containers = st && st.picked_up ? Object.values(health.byName) : null;
+    if (changed('st', [st, ctx.signed, refusals.last, ctx.containers])) {
+      drawStatus(status, st, ctx, refusals.last);
+    }
     if (changed('deps', [list, revs, ctx.signed, active && active.id])) {
       drawDeployments(deps, list.deployments, revs, ctx);
     }
@@ -89,6 +94,34 @@ async function loadRefusals(get, seen) {
     }
     if (doc.next === null) return;
   }
+}
+
+// The device's "health" reports of the revision after the last one read, the newest per container
+// (docs/agent.md, "Health changes": a record only when a container's state changed, so a stack
+// that started and stayed healthy has none).
+async function loadHealth(get, revision, seen) {
+  if (seen.revision !== revision) Object.assign(seen, { revision, after: 0, byName: {} });
+  for (;;) {
+    const doc = await get('/reports?kind=health&limit=1000&revision=' + enc(revision) +
+      '&after=' + seen.after);
+    for (const r of doc.reports) {
+      if (r.container) seen.byName[r.container] = r;
+      seen.after = r.seq;
+    }
+    if (doc.next === null) return;
+  }
+}
+
+function drawContainers(list) {
+  if (!list) return '';
+  const rows = list.slice().sort((a, b) => a.container.localeCompare(b.container));
+  return h('div', { id: 'containers' }, h('h3', {}, 'Containers'),
+    rows.length ? h('ul', {}, rows.map((c) => h('li', { 'data-container': c.container },
+      h('span', { class: 'mono' }, c.container), ' ', badge(c.state), ' ',
+      h('span', { class: 'muted' }, (c.job || '') + (c.service ? ' / ' + c.service : '')),
+      c.message ? ' ' + c.message : '', ' ', time(c.time, { relative: true, none: '' }))))
+      : h('p', { class: 'muted' }, 'No health changes reported: every container of this ' +
+        'revision kept running (and healthy, where it has a check) since it started.'));
 }
 
 function dl(pairs) {
@@ -152,6 +185,7 @@ function drawStatus(el, st, ctx, refused) {
         : 'none seen'],
     ]),
     st.jobs.length ? jobs : h('p', { class: 'muted' }, 'This revision has no jobs.'),
+    drawContainers(ctx.containers),
     (st.interactive || []).map((p) => h('div', { class: 'interactive', 'data-project': p.project },
       h('h3', {}, 'Interactive stack ', h('span', { class: 'mono' }, p.project)), ' (',
       time(p.updated, { relative: true }), ')',
