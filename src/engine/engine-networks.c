@@ -1,5 +1,6 @@
 /* Networks: create, inspect, list, connect, disconnect, remove. */
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/engine-internal.h"
 #include "m87/alloc.h"
@@ -39,6 +40,9 @@ static void write_kvlist_member(struct m87_jw *w, const char *key, const struct 
     m87_jw_kvlist(w, l);
 }
 
+#define NETWORK_CREATE_ATTEMPTS 4
+#define NETWORK_CREATE_RETRY_US 200000
+
 static char *network_create_body(const struct engine_network_config *cfg)
 {
     struct m87_jw *w = m87_jw_new();
@@ -69,8 +73,22 @@ int engine_network_create(struct engine_client *c, const struct engine_network_c
         return m87_error_set(err, M87_E_INVAL, 0, "create network: a name is required");
     _cleanup_free_ char *body = network_create_body(cfg);
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
-    if (engine_send_json(c, "POST", "/networks/create", body, &doc, err) < 0)
+    /* Podman (netavark) lists the host's interfaces and their routes to choose a subnet, and
+     * answers 500 "route ip+net: no such network interface" when one of them goes away in
+     * between: a VPN or a modem's interface coming and going on a device, other engines' bridges
+     * in the tests. That answer is retried, a few times. */
+    for (int attempt = 1;; attempt++) {
+        if (engine_send_json(c, "POST", "/networks/create", body, &doc, err) == 0)
+            break;
+        if (attempt < NETWORK_CREATE_ATTEMPTS && err && *err && (*err)->http_status == 500 &&
+            (*err)->msg && strstr((*err)->msg, "no such network interface")) {
+            m87_log(M87_LOG_INFO, "create network '%s': %s; trying again", cfg->name, (*err)->msg);
+            m87_error_clear(err);
+            usleep(NETWORK_CREATE_RETRY_US);
+            continue;
+        }
         return m87_error_wrap(err, "create network '%s'", cfg->name);
+    }
     const char *new_id = m87_json_str(m87_json_get(doc, "Id"), NULL);
     if (new_id == NULL || new_id[0] == '\0')
         return m87_error_set(err, M87_E_PARSE, 0, "create network '%s': answer has no Id",

@@ -82,6 +82,29 @@ static void test_dockerd_runs_no_check(void **state)
     assert_string_equal(v->health, "healthy");
 }
 
+/* A network create that Podman refuses because a host interface went away while it looked for
+ * a subnet (500 "route ip+net: no such network interface") is tried again; four such answers
+ * in a row are an error (podman-netflap.txt). */
+static void test_podman_network_create_retried(void **state)
+{
+    (void)state;
+    _cleanup_(engine_client_freep) struct engine_client *c =
+        unit_replay_client("podman-netflap.txt", 0);
+    struct m87_error *err = NULL;
+    struct engine_network_config cfg = {.name = "pmflap"};
+    char *id = NULL;
+    assert_ok(engine_network_create(c, &cfg, &id, &err), &err);
+    assert_string_equal(id, "pmflap");
+    free(id);
+    id = NULL;
+    assert_int_equal(engine_network_create(c, &cfg, &id, &err), -1);
+    assert_null(id);
+    assert_int_equal(err->http_status, 500);
+    assert_non_null(strstr(err->msg, "no such network interface"));
+    m87_error_clear(&err);
+    assert_int_equal(unit_replay_left(c), 0);
+}
+
 static void test_podman_errors(void **state)
 {
     (void)state;
@@ -116,10 +139,9 @@ static void test_podman_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_podman_known_by_ping),
-        cmocka_unit_test(test_podman_health),
-        cmocka_unit_test(test_dockerd_runs_no_check),
-        cmocka_unit_test(test_podman_errors),
+        cmocka_unit_test(test_podman_known_by_ping),          cmocka_unit_test(test_podman_health),
+        cmocka_unit_test(test_dockerd_runs_no_check),         cmocka_unit_test(test_podman_errors),
+        cmocka_unit_test(test_podman_network_create_retried),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
