@@ -10,6 +10,7 @@
 #include "m87/json.h"
 #include "m87/spec-runspec.h"
 #include "m87/spec-selector.h"
+#include "server/audit.h"
 #include "server/http.h"
 #include "server/longpoll.h"
 #include "server/revision.h"
@@ -150,6 +151,28 @@ int srv_release_check_device(struct srv_store *st, int64_t fleet_id, const char 
     return rc;
 }
 
+/* The audit row of a revision the server placed on the device, if it made one: who made the
+ * release, or the server (a member that left its fleet, a rollout's rollback). */
+static int audit_placed(struct srv_store *st, int64_t device_id, const char *what,
+                        const struct srv_deployment *dep, const struct srv_placed *p,
+                        const struct srv_release *rel, bool now, struct m87_error **err)
+{
+    _cleanup_free_ char *who = NULL;
+    if (!p->changed)
+        return 0;
+    if (rel && srv_audit_release_token(st, rel->id, &who, err) < 0)
+        return -1;
+    struct srv_audit_rev a = {.what = what,
+                              .deployment = dep->public_id,
+                              .revision = dep->revision + 1,
+                              .hash = p->revision,
+                              .active = true,
+                              .now = now,
+                              .fleet = rel ? rel->fleet : NULL,
+                              .release = rel ? rel->number : 0};
+    return srv_audit_deploy(st, device_id, who ? who : SRV_AUDIT_SERVER, &a, err);
+}
+
 /* A new active deployment with an empty revision 1 (the device had none). */
 static int empty_deployment(struct srv_store *st, int64_t device_id, struct srv_deployment *dep,
                             struct m87_error **err)
@@ -229,8 +252,15 @@ int srv_release_place(struct srv *s, int64_t device_id, const struct srv_release
     int64_t rev_id = 0;
     if (active(st, device_id, &dep, err) < 0)
         return -1;
-    if (dep.id == 0 && empty_deployment(st, device_id, &dep, err) < 0)
+    bool made = dep.id == 0;
+    if (made && empty_deployment(st, device_id, &dep, err) < 0)
         return -1;
+    if (made) { /* its activation in the audit trail; its revision 2 follows */
+        _cleanup_free_ char *who = NULL;
+        if (srv_audit_release_token(st, rel->id, &who, err) < 0 ||
+            srv_audit_activate(st, device_id, who, &dep, NULL, now, err) < 0)
+            return -1;
+    }
     if (head_releases(st, &dep, &rev_id, &carried, &n, err) < 0)
         return -1;
     int rc = -1;
@@ -242,6 +272,8 @@ int srv_release_place(struct srv *s, int64_t device_id, const struct srv_release
         srv_rev_merge(rs, add);
         rc = next_revision(s, device_id, &dep, rs, carried, n, rel->fleet_id, rel, now, touched,
                            out, err);
+        if (rc == 0)
+            rc = audit_placed(st, device_id, "release", &dep, out, rel, now, err);
         /* the same content placed by hand before: it carries the release from now on */
         if (rc == 0 && !out->changed)
             rc = srv_revision_release_drop(st, rev_id, rel->fleet_id, err);
@@ -273,6 +305,8 @@ int srv_fleet_unplace(struct srv *s, int64_t device_id, int64_t fleet_id,
     if (rs)
         rc = next_revision(s, device_id, &dep, rs, carried, n, fleet_id, NULL, false, touched, &out,
                            err);
+    if (rc == 0)
+        rc = audit_placed(st, device_id, "leave-fleet", &dep, &out, NULL, false, err);
     srv_rows_free(carried, n, &srv_release_row);
     return rc;
 }
@@ -303,6 +337,8 @@ int srv_revision_restore(struct srv *s, int64_t device_id, int64_t deployment_id
     _cleanup_(spec_runspec_freep) struct spec_runspec *rs = srv_rev_parse_stored(prev.spec, err);
     if (rs)
         rc = next_revision(s, device_id, &dep, rs, carried, n, 0, NULL, true, touched, &out, err);
+    if (rc == 0)
+        rc = audit_placed(st, device_id, "rollback", &dep, &out, NULL, true, err);
     srv_rows_free(carried, n, &srv_release_row);
     *done = rc == 0;
     return rc;
