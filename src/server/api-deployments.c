@@ -133,7 +133,8 @@ int srv_api_deployments_create(struct srv_req *r, struct m87_jw *w, struct m87_e
         rc = initial_content(r, &dev, m87_json_get(body, "clone"), &c, err);
     if (rc == 0)
         rc = srv_signature_apply(&sig, 1, &c, err);
-    if (rc == 0 && srv_deployment_active(r->srv->store, dev.id, &prev, err) < 0)
+    if (rc == 0 && m87_json_bool(active, false) &&
+        srv_deployment_active(r->srv->store, dev.id, &prev, err) < 0)
         rc = -1;
     if (rc == 0)
         rc = srv_deployment_create(r->srv->store, dev.id, m87_json_str(id, NULL),
