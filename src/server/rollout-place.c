@@ -151,16 +151,31 @@ int srv_release_check_device(struct srv_store *st, int64_t fleet_id, const char 
     return rc;
 }
 
-/* The audit row of a revision the server placed on the device, if it made one: who made the
- * release, or the server (a member that left its fleet, a rollout's rollback). */
+/* Who placed a revision: the token whose request moved the device into or out of a fleet, else
+ * who made the release, else the server (a rollout's rollback). */
+static int placed_by(struct srv_store *st, const struct srv_touched *touched,
+                     const struct srv_release *rel, char **who, struct m87_error **err)
+{
+    if (touched->who) {
+        *who = m87_xstrdup(touched->who);
+        return 0;
+    }
+    if (rel)
+        return srv_audit_release_token(st, rel->id, who, err);
+    *who = m87_xstrdup(SRV_AUDIT_SERVER);
+    return 0;
+}
+
+/* The audit row of a revision the server placed on the device, if it made one. */
 static int audit_placed(struct srv_store *st, int64_t device_id, const char *what,
                         const struct srv_deployment *dep, const struct srv_placed *p,
-                        const struct srv_release *rel, bool now, struct m87_error **err)
+                        const struct srv_release *rel, bool now, const struct srv_touched *touched,
+                        struct m87_error **err)
 {
     _cleanup_free_ char *who = NULL;
     if (!p->changed)
         return 0;
-    if (rel && srv_audit_release_token(st, rel->id, &who, err) < 0)
+    if (placed_by(st, touched, rel, &who, err) < 0)
         return -1;
     struct srv_audit_rev a = {.what = what,
                               .deployment = dep->public_id,
@@ -170,7 +185,7 @@ static int audit_placed(struct srv_store *st, int64_t device_id, const char *wha
                               .now = now,
                               .fleet = rel ? rel->fleet : NULL,
                               .release = rel ? rel->number : 0};
-    return srv_audit_deploy(st, device_id, who ? who : SRV_AUDIT_SERVER, &a, err);
+    return srv_audit_deploy(st, device_id, who, &a, err);
 }
 
 /* A new active deployment with an empty revision 1 (the device had none). */
@@ -257,7 +272,7 @@ int srv_release_place(struct srv *s, int64_t device_id, const struct srv_release
         return -1;
     if (made) { /* its activation in the audit trail; its revision 2 follows */
         _cleanup_free_ char *who = NULL;
-        if (srv_audit_release_token(st, rel->id, &who, err) < 0 ||
+        if (placed_by(st, touched, rel, &who, err) < 0 ||
             srv_audit_activate(st, device_id, who, &dep, NULL, now, err) < 0)
             return -1;
     }
@@ -273,7 +288,7 @@ int srv_release_place(struct srv *s, int64_t device_id, const struct srv_release
         rc = next_revision(s, device_id, &dep, rs, carried, n, rel->fleet_id, rel, now, touched,
                            out, err);
         if (rc == 0)
-            rc = audit_placed(st, device_id, "release", &dep, out, rel, now, err);
+            rc = audit_placed(st, device_id, "release", &dep, out, rel, now, touched, err);
         /* the same content placed by hand before: it carries the release from now on */
         if (rc == 0 && !out->changed)
             rc = srv_revision_release_drop(st, rev_id, rel->fleet_id, err);
@@ -306,7 +321,7 @@ int srv_fleet_unplace(struct srv *s, int64_t device_id, int64_t fleet_id,
         rc = next_revision(s, device_id, &dep, rs, carried, n, fleet_id, NULL, false, touched, &out,
                            err);
     if (rc == 0)
-        rc = audit_placed(st, device_id, "leave-fleet", &dep, &out, NULL, false, err);
+        rc = audit_placed(st, device_id, "leave-fleet", &dep, &out, NULL, false, touched, err);
     srv_rows_free(carried, n, &srv_release_row);
     return rc;
 }
@@ -338,7 +353,7 @@ int srv_revision_restore(struct srv *s, int64_t device_id, int64_t deployment_id
     if (rs)
         rc = next_revision(s, device_id, &dep, rs, carried, n, 0, NULL, true, touched, &out, err);
     if (rc == 0)
-        rc = audit_placed(st, device_id, "rollback", &dep, &out, NULL, true, err);
+        rc = audit_placed(st, device_id, "rollback", &dep, &out, NULL, true, touched, err);
     srv_rows_free(carried, n, &srv_release_row);
     *done = rc == 0;
     return rc;

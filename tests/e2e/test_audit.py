@@ -267,3 +267,39 @@ def test_fleet_release_and_its_rollback(device, tmp_path):  # noqa: F811
     assert back["what"] == "rollback" and back["token"] == "server", back
     assert back["detail"]["revision"] == 3 and back["detail"]["now"] is True, back
     assert back["detail"]["hash"] == rows[0]["detail"]["hash"], (back, rows)  # revision 1's jobs
+
+
+def test_fleet_moves_undeploy_and_activate_now(device, tmp_path):  # noqa: F811
+    """A device labelled into a fleet with a release gets it as the labelling token's; labelled
+    out, the fleet's jobs go, as that token's too; an undeploy and an activation again with --now
+    are recorded."""
+    dev = device
+    b_cli, b = second_admin(dev, tmp_path)
+    a = fingerprint(dev.server.token)
+    fleet = "f" + dev.name[-8:]
+    dev.cli.ok("fleets", "add", fleet, "--select", "audit = %s" % fleet)
+    (tmp_path / "spec.yml").write_text(SPEC_FLEET)
+    dev.cli.ok("fleet", fleet, "deploy", "spec.yml", "--waves", "100%", cwd=tmp_path)  # no members
+    (tmp_path / "own.yml").write_text(SPEC)
+    d1 = dev.cli.ok(dev.name, "deployment", "new", "--active", "--json").json()["id"]
+    dev.cli.ok(dev.name, "deploy", tmp_path / "own.yml")  # revision 2: job one
+
+    b_cli.ok("devices", "label", dev.name, "audit=%s" % fleet)  # joins: the release placed
+    dev.cli.ok("devices", "label", dev.name, "audit-")  # leaves: its jobs removed
+    b_cli.ok(dev.name, "undeploy", "one")
+    dev.cli.ok(dev.name, "deployment", "activate", d1, "--now")
+    dev.cli.ok(dev.name, "deployment", "activate", d1)  # active already: nothing changes
+
+    rows = audit(dev.cli, dev)
+    assert [(x["kind"], x["what"], x["token"]) for x in rows] == [
+        ("deploy", "new", a), ("activate", "activate", a), ("deploy", "jobs", a),
+        ("deploy", "release", b), ("deploy", "leave-fleet", a), ("deploy", "remove-job", b),
+        ("activate", "activate", a)], json.dumps(rows, indent=1)
+    assert [x["detail"]["revision"] for x in rows] == [1, 1, 2, 3, 4, 5, 5], rows
+    assert rows[3]["detail"]["fleet"] == fleet and rows[3]["detail"]["release"] == 1, rows[3]
+    assert rows[4]["detail"]["hash"] == rows[2]["detail"]["hash"], rows  # back to job one only
+    now = rows[6]["detail"]
+    assert now["now"] is True and now["previous"]["deployment"] == d1, now
+    r = dev.cli.ok(dev.name, "audit", "--kind", "deploy")
+    assert "(release 1 of fleet %s)" % fleet in r.out, r
+    assert len(r.out.splitlines()) == 6, r
