@@ -64,14 +64,6 @@ int srv_audit_record(struct srv_store *st, int64_t device_id, const struct srv_a
     return srv_step_done(st, s, "store the audit trail", err);
 }
 
-int srv_audit_add(struct srv_store *st, int64_t device_id, const char *channel, const char *token,
-                  const char *what, const char *command, struct m87_error **err)
-{
-    struct srv_audit_new a = {
-        .kind = SRV_AUDIT_REMOTE, .ref = channel, .token = token, .what = what, .command = command};
-    return srv_audit_record(st, device_id, &a, err);
-}
-
 /* The row's detail with "end": end added (replaced); NULL when there is nothing to keep. */
 static char *detail_with_end(const char *detail, const char *end)
 {
@@ -122,16 +114,6 @@ int srv_audit_finish(struct srv_store *st, int64_t device_id, const char *kind, 
         sqlite3_bind_int64(s, 6 + i, e->bytes[i]);
     srv_bind_text(s, 9, detail);
     return srv_step_done(st, s, "store the audit trail", err);
-}
-
-int srv_audit_end(struct srv_store *st, int64_t device_id, const char *channel, int exit_code,
-                  const char *message, int64_t duration_ms, const int64_t bytes[3],
-                  struct m87_error **err)
-{
-    struct srv_audit_end e = {
-        .exit_code = exit_code, .message = message, .duration_ms = duration_ms};
-    memcpy(e.bytes, bytes, sizeof(e.bytes));
-    return srv_audit_finish(st, device_id, SRV_AUDIT_REMOTE, channel, &e, err);
 }
 
 int srv_audit_release_token_set(struct srv_store *st, int64_t release_id, const char *token,

@@ -69,15 +69,6 @@ int srv_audit_record(struct srv_store *st, int64_t device_id, const struct srv_a
 int srv_audit_finish(struct srv_store *st, int64_t device_id, const char *kind, const char *ref,
                      const struct srv_audit_end *e, struct m87_error **err);
 
-/* A remote channel's row (kind remote, no detail). */
-int srv_audit_add(struct srv_store *st, int64_t device_id, const char *channel, const char *token,
-                  const char *what, const char *command, struct m87_error **err);
-/* The end of the device's channel (exit_code -1: none, with message); a row that has its end
- * already is left as it is. */
-int srv_audit_end(struct srv_store *st, int64_t device_id, const char *channel, int exit_code,
-                  const char *message, int64_t duration_ms, const int64_t bytes[3],
-                  struct m87_error **err);
-
 /* Who made a fleet release, kept with it for the rows of the revisions its rollout places. */
 int srv_audit_release_token_set(struct srv_store *st, int64_t release_id, const char *token,
                                 struct m87_error **err);
