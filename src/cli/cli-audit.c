@@ -104,7 +104,9 @@ static void add_row(struct cli_table *t, const struct m87_json *a)
                                                     : change ? "-"
                                                              : "no end recorded");
     int64_t ms = m87_json_int(m87_json_get(a, "duration_ms"), -1);
-    _cleanup_free_ char *dur = ms >= 0 ? cli_format_ms(ms) : NULL;
+    /* a session's time is counted by the server in whole seconds */
+    bool whole = strcmp(kind, "session") == 0 && ms >= 0 && ms < 1000;
+    _cleanup_free_ char *dur = whole ? m87_xstrdup("<1s") : ms >= 0 ? cli_format_ms(ms) : NULL;
     const struct m87_json *bytes = m87_json_get(a, "bytes");
     _cleanup_free_ char *io = m87_xasprintf("%" PRId64 "/%" PRId64 "/%" PRId64,
                                             m87_json_int(m87_json_get(bytes, "stdin"), 0),

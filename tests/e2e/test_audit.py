@@ -203,6 +203,7 @@ def test_audit_of_every_kind(device, tmp_path):  # noqa: F811
     assert "%s revision 1 (was %s revision 2)" % (d2, d1) in lines[5], r
     assert "(a copy of %s revision 2)" % d1 in lines[6], r
     assert "ps" in lines[8] and "exit 0" in lines[8], r
+    assert (" <1s " in lines[8]) == (sess["duration_ms"] < 1000), r  # whole seconds
     assert "exit 3" in lines[9] and "0/3/0" in lines[9], r
     assert "5/5/0" in lines[10], r
 
