@@ -435,6 +435,10 @@ M87_NORETURN void agent_remote_child(struct agent_daemon *d, const char *id,
             msg = m87_xstrdup(err->msg);
         else
             m87_strv_add(&c.argv, host); /* for the log line */
+    } else if (strcmp(what, "cp") == 0) {
+        c.tty = false;
+        if (agent_remote_cp_start(request, &c.pid, &c.fd_in, &c.fd_out, &c.fd_err, &err) < 0)
+            msg = m87_xstrdup(err->msg);
     } else if (c.argv.len == 0) {
         msg = m87_xstrdup("no command");
     } else if ((c.tty ? start_pty(&c, shell, &err) : start_pipes(&c, shell, &err)) < 0) {
