@@ -9,6 +9,9 @@ import hashlib
 import io
 import json
 import os
+import pty
+import re
+import select
 import signal
 import stat
 import subprocess
@@ -370,3 +373,67 @@ def test_offline_device(device, tmp_path):  # noqa: F811
     assert r.rc == 2 and "offline" in r.err, r
     r = dev.cli.run("cp", "%s:/etc/hostname" % dev.name, tmp_path)
     assert r.rc == 2 and "offline" in r.err, r
+
+
+def test_trusted_keys_need_a_grant(device, tmp_path):  # noqa: F811
+    """Under --trust a copy runs only with a grant of a trusted key (as exec): without
+    signing.key it is refused and nothing is written; with it, it runs."""
+    dev = device
+    dev.agent.config["remote"] = "cp"
+    dev.agent.config["trust"] = str(dev.cli.xdg / "m87" / "signing.pub")
+    src = tmp_path / "f"
+    src.write_text("signed\n")
+    dst = tmp_path / "device"
+    dst.mkdir()
+    r = dev.cli.ok("keys", "generate")
+    key_id = r.out.split()[3]
+    pub = (dev.cli.xdg / "m87" / "signing.pub").read_bytes()
+    (dev.cli.xdg / "m87" / "signing.key").rename(tmp_path / "key.away")
+    connect(dev)
+    r = dev.cli.run("cp", src, "%s:%s" % (dev.name, dst))
+    assert r.rc == 2, r
+    assert "unsigned: this device runs only remote requests a trusted key signed" in r.err, r
+    assert os.listdir(dst) == []
+    (tmp_path / "key.away").rename(dev.cli.xdg / "m87" / "signing.key")
+    assert (dev.cli.xdg / "m87" / "signing.pub").read_bytes() == pub
+    r = dev.cli.run("cp", src, "%s:%s" % (dev.name, dst))
+    assert r.rc == 0, r
+    assert "signing the remote request with key %s" % key_id in r.err, r
+    assert (dst / "f").read_text() == "signed\n"
+
+
+def test_progress_on_a_terminal(allowed, tmp_path):
+    """On a terminal the CLI draws the bytes and the rate; the last line is the whole copy."""
+    dev = allowed
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(3 * 1024 * 1024))
+    dst = tmp_path / "device"
+    dst.mkdir()
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(str(M87), [str(M87), "cp", str(big), "%s:%s" % (dev.name, dst)],
+                  dev.cli.env())
+    got = b""
+    try:
+        while True:
+            ready, _, _ = select.select([fd], [], [], 60)
+            assert ready, got
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the terminal's last user closed it
+                break
+            if not chunk:
+                break
+            got += chunk
+        _, status = os.waitpid(pid, 0)
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(fd)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, got)
+    last = got.decode().replace("\r\n", "\n").split("\r")[-1]
+    assert re.search(r"big\.bin  3\.0 MiB  [0-9.]+ [KMG]?i?B/s\n", last), got
+    assert (dst / "big.bin").read_bytes() == big.read_bytes()
