@@ -178,6 +178,9 @@ def test_large_file_checksum_and_audit(allowed, tmp_path):
     assert recs[up["channel"]]["remote"]["command"] == up["command"]
     assert recs[up["channel"]]["state"] == "exited" and recs[up["channel"]]["exit_code"] == 0
     assert recs[down["channel"]]["remote"]["command"] == down["command"]
+    # with the bytes of each stream, as the server counted them
+    assert recs[up["channel"]]["bytes"] == up["bytes"], (recs[up["channel"]], up)
+    assert recs[down["channel"]]["bytes"] == down["bytes"], (recs[down["channel"]], down)
 
 
 def test_refused_when_not_allowed(device, tmp_path):  # noqa: F811
