@@ -440,3 +440,51 @@ def test_progress_on_a_terminal(allowed, tmp_path):
     last = got.decode().replace("\r\n", "\n").split("\r")[-1]
     assert re.search(r"big\.bin  3\.0 MiB  [0-9.]+ [KMG]?i?B/s\n", last), got
     assert (dst / "big.bin").read_bytes() == big.read_bytes()
+
+
+def agent_helpers(dev):
+    """The processes forked by the device's agent daemon (its channels' and their copies'): the
+    same command line as the daemon, another pid."""
+    with open("/proc/%d/cmdline" % dev.agent.proc.pid, "rb") as f:
+        cmdline = f.read()
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == dev.agent.proc.pid:
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if f.read() == cmdline:
+                    out.append(int(pid))
+        except OSError:
+            pass
+    return out
+
+
+def test_killed_device_side_leaves_nothing(allowed, tmp_path):
+    """The device's side of a download killed outright mid-copy: the channel breaks, the CLI
+    says so and exits 1, and its copy is removed."""
+    dev = allowed
+    src = tmp_path / "device" / "big.bin"
+    src.parent.mkdir()
+    src.write_bytes(os.urandom(48 * 1024 * 1024))
+    here = tmp_path / "here"
+    here.mkdir()
+    proc = subprocess.Popen([str(M87), "cp", "%s:%s" % (dev.name, src), here],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dev.cli.env())
+    try:
+        wait_for(lambda: partial(here) or proc.poll() is not None, 60, "the copy to start")
+        assert proc.poll() is None, proc.communicate()
+        (child,) = children(proc.pid)
+        os.kill(child, signal.SIGSTOP)  # hold the copy mid-way
+        helpers = agent_helpers(dev)
+        assert helpers, "no process of the channel on the device's side"
+        for pid in helpers:
+            os.kill(pid, signal.SIGKILL)
+        os.kill(child, signal.SIGCONT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    assert b"m87: cp: " in err, err
+    assert os.listdir(here) == []
