@@ -177,7 +177,9 @@ M87_NORETURN static void tar_child(const struct cp_opts *o, int fd, int msg_fd)
     if (rc < 0) {
         if (tty && pr.last_ms)
             fputc('\n', stderr);
-        (void)m87_write_all(msg_fd, err->msg, strlen(err->msg));
+        /* a stream whose reader went away (the device ended the copy) is no news: it says why */
+        if (!(o->upload && err->sys_errno == EPIPE))
+            (void)m87_write_all(msg_fd, err->msg, strlen(err->msg));
         _exit(1);
     }
     _exit(0);
@@ -225,9 +227,8 @@ static int wait_child(struct cp_child *child, char *msg, size_t n)
     close(child->msg);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
-    if (!msg[0])
-        snprintf(msg, n, "the copy stopped (%s %d)", WIFSIGNALED(status) ? "signal" : "status",
-                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    if (!msg[0] && WIFSIGNALED(status))
+        snprintf(msg, n, "the copy stopped (signal %d)", WTERMSIG(status));
     return 1;
 }
 
@@ -266,7 +267,7 @@ static int run_streams(struct cli_channel *ch, const struct cp_opts *o)
     int failed = wait_child(&child, msg, sizeof(msg));
     if (code == 130)
         fprintf(stderr, "m87: cp: interrupted\n");
-    else if (failed && (code == CLI_EXIT_OK || o->upload)) /* else the device said why */
+    else if (failed && msg[0] && (code == CLI_EXIT_OK || o->upload)) /* else the device said */
         fprintf(stderr, "m87: cp: %s\n", msg);
     return code == CLI_EXIT_OK && failed ? CLI_EXIT_FAILED : code;
 }

@@ -33,7 +33,7 @@ static la_ssize_t pack_write(struct archive *a, void *ctx, const void *buf, size
 {
     struct pack *p = ctx;
     if (m87_write_all(p->fd, buf, n) < 0) {
-        p->la->set_error(a, errno, "write the stream: %s", strerror(errno));
+        p->la->set_error(a, errno, "%s", strerror(errno));
         return -1;
     }
     p->bytes += (int64_t)n;
@@ -42,11 +42,22 @@ static la_ssize_t pack_write(struct archive *a, void *ctx, const void *buf, size
     return (la_ssize_t)n;
 }
 
+/* libarchive's text says why (the errno of our callbacks included); its errno is kept for the
+ * caller (EPIPE: the stream's reader went away), not appended. */
+static int la_fail(const struct m87_archive_lib *la, struct archive *a, const char *what,
+                   struct m87_error **err)
+{
+    const char *why = la->error_string(a);
+    m87_error_set(err, M87_E_IO, 0, "%s: %s", what, why ? why : "unknown error");
+    if (err && *err && la->errno_of(a) > 0)
+        (*err)->sys_errno = la->errno_of(a);
+    return -1;
+}
+
 static int archive_fail(struct pack *p, const char *what, const char *path, struct m87_error **err)
 {
-    const char *why = p->la->error_string(p->a);
-    return m87_error_set(err, M87_E_IO, p->la->errno_of(p->a), "%s '%s': %s", what, path,
-                         why ? why : "unknown error");
+    _cleanup_free_ char *text = m87_xasprintf("%s '%s'", what, path);
+    return la_fail(p->la, p->a, text, err);
 }
 
 static int pack_data(struct pack *p, const char *full, const struct stat *st,
@@ -333,7 +344,7 @@ static la_ssize_t unpack_read(struct archive *a, void *ctx, const void **out)
     struct unpack *u = ctx;
     ssize_t n = unpack_read_raw(u);
     if (n < 0) {
-        u->la->set_error(a, errno, "read the stream: %s", strerror(errno));
+        u->la->set_error(a, errno, "%s", strerror(errno));
         return -1;
     }
     *out = u->buf;
@@ -345,9 +356,7 @@ static int unpack_fail(struct unpack *u, struct archive *a, const char *what,
 {
     if (u->stop && *u->stop)
         return m87_error_set(err, M87_E_CANCELLED, 0, "interrupted");
-    const char *why = u->la->error_string(a);
-    return m87_error_set(err, M87_E_IO, u->la->errno_of(a), "%s: %s", what,
-                         why ? why : "unknown error");
+    return la_fail(u->la, a, what, err);
 }
 
 /* The directories of name under tmp exist as real directories (made when missing). */
