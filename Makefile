@@ -245,7 +245,7 @@ FUZZ_CC ?= clang
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS ?=
-FUZZ_TARGETS := compose runspec interp dotenv yaml json bundle pull demux server creds selector
+FUZZ_TARGETS := compose runspec interp dotenv yaml json bundle pull demux server creds selector cp
 FUZZ_SAN := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_SRCS := $(filter src/common/% src/spec/% src/engine/% src/server/%,$(LIB_SRCS))
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)

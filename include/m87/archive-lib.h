@@ -36,9 +36,11 @@
     X(entry_set_pathname, archive_entry_set_pathname)                                              \
     X(entry_set_perm, archive_entry_set_perm)                                                      \
     X(entry_set_size, archive_entry_set_size)                                                      \
+    X(entry_set_symlink, archive_entry_set_symlink)                                                \
     X(entry_set_uid, archive_entry_set_uid)                                                        \
     X(entry_size, archive_entry_size)                                                              \
     X(entry_size_is_set, archive_entry_size_is_set)                                                \
+    X(entry_symlink, archive_entry_symlink)                                                        \
     X(errno_of, archive_errno)                                                                     \
     X(error_string, archive_error_string)                                                          \
     X(filter_code, archive_filter_code)                                                            \
@@ -47,6 +49,7 @@
     X(read_free, archive_read_free)                                                                \
     X(read_new, archive_read_new)                                                                  \
     X(read_next_header, archive_read_next_header)                                                  \
+    X(read_open, archive_read_open)                                                                \
     X(read_open_fd, archive_read_open_fd)                                                          \
     X(read_support_filter_gzip, archive_read_support_filter_gzip)                                  \
     X(read_support_format_tar, archive_read_support_format_tar)                                    \

@@ -12,6 +12,8 @@
 #include <curl/curl.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "m87/error.h"
 
@@ -37,8 +39,13 @@ static inline void m87_pump_freep(struct m87_pump **p)
  * its body callbacks (and CURLOPT_UPLOAD for an upload) and takes it and fd (made non-blocking;
  * its flags are restored and it is closed when the stream ends; a socket that a download wrote is
  * half-closed (shutdown SHUT_WR) when its body ended well). The run ends once every
- * required stream ended; the others are then stopped. At most M87_PUMP_MAX_STREAMS. */
-void m87_pump_add(struct m87_pump *p, CURL *h, int fd, enum m87_pump_dir dir, bool required);
+ * required stream ended; the others are then stopped. At most M87_PUMP_MAX_STREAMS. Returns the
+ * stream's index (for m87_pump_bytes). */
+size_t m87_pump_add(struct m87_pump *p, CURL *h, int fd, enum m87_pump_dir dir, bool required);
+
+/* The bytes stream i (as m87_pump_add returned it) carried so far: read from its descriptor and
+ * sent (upload), or taken from its answer for its descriptor (download). */
+int64_t m87_pump_bytes(const struct m87_pump *p, size_t i);
 
 /* Called about every 200 ms and after each round of the loop (NULL: none). */
 typedef void (*m87_pump_tick_fn)(void *ctx);

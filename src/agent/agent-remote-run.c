@@ -272,6 +272,7 @@ struct audit_rec {
     int exit_code;     /* -1: none */
     const char *message;
     int64_t duration_ms; /* -1: none */
+    const int64_t *bytes; /* stdin, stdout, stderr carried; NULL: none */
 };
 
 static void audit_fill(struct m87_jw *w, const void *ctx)
@@ -284,6 +285,14 @@ static void audit_fill(struct m87_jw *w, const void *ctx)
     m87_jw_kstr_opt(w, "message", a->message);
     if (a->duration_ms >= 0)
         m87_jw_kint(w, "duration_ms", a->duration_ms);
+    if (a->bytes) { /* named as the server's audit row names them */
+        m87_jw_key(w, "bytes");
+        m87_jw_obj_open(w);
+        m87_jw_kint(w, "stdin", a->bytes[0]);
+        m87_jw_kint(w, "stdout", a->bytes[1]);
+        m87_jw_kint(w, "stderr", a->bytes[2]);
+        m87_jw_obj_close(w);
+    }
     m87_jw_key(w, "remote");
     m87_jw_obj_open(w);
     m87_jw_kstr(w, "id", a->id);
@@ -363,7 +372,7 @@ static void on_tick(void *ctx)
 
 /* The streams of the command through the channel; its exit status, posted. */
 static int run(const struct agent_config *cfg, const char *id, struct remote_cmd *c,
-               char **broken_why)
+               char **broken_why, int64_t bytes[3])
 {
     _cleanup_free_ char *auth = m87_xasprintf("Authorization: Bearer %s", cfg->token);
     struct remote_http rh = {.cfg = cfg};
@@ -371,11 +380,13 @@ static int run(const struct agent_config *cfg, const char *id, struct remote_cmd
     rh.headers = curl_slist_append(rh.headers, "Expect:");
     rh.headers = curl_slist_append(rh.headers, "Content-Type: application/octet-stream");
     struct m87_pump *p = m87_pump_new();
+    size_t ix[3] = {SIZE_MAX, SIZE_MAX, SIZE_MAX}; /* stdin, stdout, stderr: their streams */
     if (c->fd_in >= 0)
-        m87_pump_add(p, stream_handle(&rh, id, "stdin"), c->fd_in, M87_PUMP_DOWNLOAD, false);
-    m87_pump_add(p, stream_handle(&rh, id, "stdout"), c->fd_out, M87_PUMP_UPLOAD, true);
+        ix[0] =
+            m87_pump_add(p, stream_handle(&rh, id, "stdin"), c->fd_in, M87_PUMP_DOWNLOAD, false);
+    ix[1] = m87_pump_add(p, stream_handle(&rh, id, "stdout"), c->fd_out, M87_PUMP_UPLOAD, true);
     if (c->fd_err >= 0)
-        m87_pump_add(p, stream_handle(&rh, id, "stderr"), c->fd_err, M87_PUMP_UPLOAD, true);
+        ix[2] = m87_pump_add(p, stream_handle(&rh, id, "stderr"), c->fd_err, M87_PUMP_UPLOAD, true);
     /* held always, with or without a terminal: when the channel breaks (its user vanished),
      * this read fails at once, and the command is stopped */
     int rz[2] = {-1, -1};
@@ -390,6 +401,8 @@ static int run(const struct agent_config *cfg, const char *id, struct remote_cmd
     if (broken)
         m87_log(M87_LOG_WARN, "remote %s: %s", id, err->msg);
     int code = wait_command(c->pid, broken);
+    for (int i = 0; i < 3; i++)
+        bytes[i] = m87_pump_bytes(p, ix[i]);
     if (broken) {
         post_end(cfg, id, "error", 0, err->msg);
         *broken_why = m87_xstrdup(err->msg);
@@ -435,6 +448,10 @@ M87_NORETURN void agent_remote_child(struct agent_daemon *d, const char *id,
             msg = m87_xstrdup(err->msg);
         else
             m87_strv_add(&c.argv, host); /* for the log line */
+    } else if (strcmp(what, "cp") == 0) {
+        c.tty = false;
+        if (agent_remote_cp_start(request, &c.pid, &c.fd_in, &c.fd_out, &c.fd_err, &err) < 0)
+            msg = m87_xstrdup(err->msg);
     } else if (c.argv.len == 0) {
         msg = m87_xstrdup("no command");
     } else if ((c.tty ? start_pty(&c, shell, &err) : start_pipes(&c, shell, &err)) < 0) {
@@ -448,12 +465,14 @@ M87_NORETURN void agent_remote_child(struct agent_daemon *d, const char *id,
         _exit(0);
     }
     _cleanup_free_ char *broken = NULL;
-    int code = run(d->cfg, id, &c, &broken);
+    int64_t bytes[3] = {0, 0, 0};
+    int code = run(d->cfg, id, &c, &broken, bytes);
     m87_log(M87_LOG_INFO, "remote %s: %s exited with %d", id, c.argv.items[0], code);
     audit.state = broken ? "broken" : "exited";
     audit.exit_code = code;
     audit.message = broken;
     audit.duration_ms = m87_mono_ms() - start;
+    audit.bytes = bytes;
     journal_audit(d->cfg, &audit);
     _exit(0);
 }

@@ -67,6 +67,8 @@ int cli_cmd_sessions(const char *device, int argc, char **argv);
 /* Remote access (cli-exec.c, docs/remote.md): `DEVICE exec` and `DEVICE shell`. */
 int cli_cmd_exec(const char *device, int argc, char **argv);
 int cli_cmd_shell(const char *device, int argc, char **argv);
+/* `cp [-r] SRC DEVICE:DST`, `cp [-r] DEVICE:SRC DST` (cli-cp.c): files and trees as a tar. */
+int cli_cmd_cp(int argc, char **argv);
 /* `DEVICE forward` (cli-forward.c): local TCP ports to ports the device reaches. */
 int cli_cmd_forward(const char *device, int argc, char **argv);
 /* `DEVICE metrics` (cli-metrics.c): the device's state now. */

@@ -20,6 +20,8 @@ static const struct m87_command commands[] = {
     {"keys", cli_cmd_keys, "the key that signs revisions", "generate|show"},
     {"registries", cli_cmd_registries, "credentials the devices pull private images with",
      "add|list|rm"},
+    {"cp", cli_cmd_cp, "copy files and trees to or from a device",
+     "[-r] SRC DEVICE:DST | DEVICE:SRC DST"},
 };
 
 /* `m87 DEVICE COMMAND ...` */

@@ -25,6 +25,7 @@ struct pump_stream {
     bool fd_gone; /* the descriptor's reader went away (EPIPE) */
     CURLcode result;
     long status;
+    int64_t bytes; /* carried: m87_pump_bytes */
     char *pending; /* download: bytes taken from libcurl not yet written to fd */
     size_t pending_len, pending_off;
     struct m87_buf error_body; /* the body of an error answer */
@@ -84,8 +85,10 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ctx)
 {
     struct pump_stream *s = ctx;
     ssize_t got = read(s->fd, buf, size * n);
-    if (got >= 0)
+    if (got >= 0) {
+        s->bytes += got;
         return (size_t)got; /* 0: the end of the body */
+    }
     if (errno == EAGAIN || errno == EINTR) {
         s->paused = true;
         return CURL_READFUNC_PAUSE;
@@ -116,6 +119,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *ctx)
         s->fd_gone = true; /* its reader is gone: the rest is dropped */
         return len;
     }
+    s->bytes += (int64_t)len; /* written now, or pending */
     if ((size_t)w < len) {
         s->pending = m87_xrealloc(s->pending, len - (size_t)w);
         memcpy(s->pending, data + w, len - (size_t)w);
@@ -125,7 +129,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *ctx)
     return len;
 }
 
-void m87_pump_add(struct m87_pump *p, CURL *h, int fd, enum m87_pump_dir dir, bool required)
+size_t m87_pump_add(struct m87_pump *p, CURL *h, int fd, enum m87_pump_dir dir, bool required)
 {
     if (p->n == M87_PUMP_MAX_STREAMS)
         abort(); /* a caller's bug: the count is fixed by the protocol */
@@ -149,6 +153,12 @@ void m87_pump_add(struct m87_pump *p, CURL *h, int fd, enum m87_pump_dir dir, bo
     curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 2L);
     curl_multi_add_handle(p->multi, h);
     s->running = true;
+    return p->n - 1;
+}
+
+int64_t m87_pump_bytes(const struct m87_pump *p, size_t i)
+{
+    return i < p->n ? p->streams[i].bytes : 0;
 }
 
 void m87_pump_set_tick(struct m87_pump *p, m87_pump_tick_fn fn, void *ctx)

@@ -67,6 +67,30 @@ static int check_forward(const struct m87_json *body, struct m87_error **err)
     return sig ? srv_signature_check(sig, err) : 0;
 }
 
+/* A copy: {"what": "cp", "command": ["upload"|"download", ["-r",] PATH], "stdin"} (and a
+ * signature); the tar goes up as stdin, or down as stdout. */
+static int check_cp(const struct m87_json *body, struct m87_error **err)
+{
+    static const char *const allowed[] = {"what", "command", "stdin", "signature", NULL};
+    const struct m87_json *cmd = m87_json_get(body, "command");
+    size_t n = m87_json_len(cmd);
+    if (srv_json_only(body, NULL, allowed, err) < 0 ||
+        check_strings(body, "command", true, err) < 0)
+        return -1;
+    const char *dir = m87_json_str(m87_json_at(cmd, 0), "");
+    bool upload = strcmp(dir, "upload") == 0;
+    if ((!upload && strcmp(dir, "download") != 0) || n < 2 || n > 3 ||
+        (n == 3 && (upload || strcmp(m87_json_str(m87_json_at(cmd, 1), ""), "-r") != 0)))
+        return m87_error_set(
+            err, M87_E_INVAL, 0,
+            "command: expected [\"upload\", PATH] or [\"download\", [\"-r\",] PATH]");
+    const struct m87_json *in = m87_json_get(body, "stdin");
+    if (in && (m87_json_type(in) != M87_JSON_BOOL || m87_json_bool(in, false) != upload))
+        return m87_error_set(err, M87_E_INVAL, 0, "stdin: expected true for an upload only");
+    const struct m87_json *sig = m87_json_get(body, "signature");
+    return sig ? srv_signature_check(sig, err) : 0;
+}
+
 static int check_request(const struct m87_json *body, struct m87_error **err)
 {
     static const char *const allowed[] = {"what", "command", "env",  "workdir",   "stdin",
@@ -74,6 +98,8 @@ static int check_request(const struct m87_json *body, struct m87_error **err)
     const char *what = m87_json_str(m87_json_get(body, "what"), "");
     if (strcmp(what, "forward") == 0)
         return check_forward(body, err);
+    if (strcmp(what, "cp") == 0)
+        return check_cp(body, err);
     if (strcmp(what, "metrics") == 0) {
         static const char *const only[] = {"what", "signature", NULL};
         const struct m87_json *sig = m87_json_get(body, "signature");
@@ -84,7 +110,8 @@ static int check_request(const struct m87_json *body, struct m87_error **err)
     if (srv_json_only(body, NULL, allowed, err) < 0)
         return -1;
     if (strcmp(what, "exec") != 0 && strcmp(what, "shell") != 0)
-        return m87_error_set(err, M87_E_INVAL, 0, "what: expected exec, shell, forward or metrics");
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "what: expected exec, shell, forward, cp or metrics");
     if (check_strings(body, "command", strcmp(what, "exec") == 0, err) < 0 ||
         check_strings(body, "env", false, err) < 0)
         return -1;

@@ -383,7 +383,9 @@ struct srv_remote_port *srv_remote_attach(struct srv_remote *rm, int64_t device_
     struct stream *s = ch ? &ch->streams[stream] : NULL;
     if (!ch) {
         /* err is set */
-    } else if (ch->state == CH_ENDED) {
+    } else if (ch->state == CH_ENDED && (writer || agent || ch->broken)) {
+        /* the admin's reader of a channel that ended well still gets what the device wrote: a
+         * quick command (a cp of a missing file) may end before the CLI joined its stderr */
         m87_error_set(err, M87_E_CONFLICT, 0, "remote channel '%s' has ended", id);
     } else if (writer ? s->writer_seen : s->reader != NULL) {
         m87_error_set(err, M87_E_CONFLICT, 0, "the %s of remote channel '%s' is taken",

@@ -108,6 +108,34 @@ def bundles():
     put("bundle", "empty", b"")
 
 
+
+
+def copies():
+    """Streams of `m87 cp` (fuzz_cp appends the end mark itself; the seeds here are without)."""
+    cases = {
+        "tree": [("tree", "dir", None), ("tree/run.sh", "exec", b"#!/bin/sh\necho hi\n"),
+                 ("tree/sub", "dir", None), ("tree/sub/data.bin", "file", bytes(range(256))),
+                 ("tree/link", "symlink", "sub/data.bin"), ("tree/sub/up", "symlink", "../run.sh")],
+        "file": [("notes.txt", "file", b"hello\n")],
+        "implicit-dirs": [("t/a/b/c", "file", b"c")],
+        "escape-link": [("t", "dir", None), ("t/evil", "symlink", "../../etc/passwd")],
+        "absolute-link": [("t", "dir", None), ("t/evil", "symlink", "/etc")],
+        "through-link": [("t", "dir", None), ("t/l", "symlink", "."), ("t/l/x", "file", b"x")],
+        "top-link": [("l", "symlink", "x")],
+        "dotdot": [("t", "dir", None), ("t/../../escape", "file", b"x")],
+        "absolute": [("/tmp/m87-fuzz-cp-absolute", "file", b"x")],
+        "two-tops": [("a", "file", b"a"), ("b", "file", b"b")],
+        "hardlink": [("t", "dir", None), ("t/f", "file", b"x"), ("t/h", "hardlink", "t/f")],
+        "fifo": [("t", "dir", None), ("t/p", "fifo", None)],
+        "twice": [("t", "dir", None), ("t/f", "file", b"1"), ("t/f", "file", b"2")],
+        "file-then-dir": [("t", "dir", None), ("t/f", "file", b"1"), ("t/f/g", "file", b"2")],
+    }
+    for name, entries in cases.items():
+        put("cp", name + ".tar", tar_bytes(entries, gz=False))
+    put("cp", "cut.tar", tar_bytes(cases["tree"], gz=False)[:700])
+    put("cp", "empty", b"")
+
+
 def http(method, path, token="@A", body=None, ctype="application/json", extra=""):
     """A request as fuzz_server sends it (@A, @D, @P, @B are its placeholders)."""
     head = "%s %s HTTP/1.1\r\nHost: fuzz\r\n" % (method, path)
@@ -247,6 +275,7 @@ def main():
     put("demux", "bad-header", b"\x00\x05\x00\x00\x00\x00\x00\x00\x01x")
     put("demux", "cut-frame", b"\x02\x01\x00\x00\x00\x00\x00\x00\x10abc")
     bundles()
+    copies()
 
 
 if __name__ == "__main__":
