@@ -40,6 +40,18 @@ static inline void m87_pump_freep(struct m87_pump **p)
  * required stream ended; the others are then stopped. At most M87_PUMP_MAX_STREAMS. */
 void m87_pump_add(struct m87_pump *p, CURL *h, int fd, enum m87_pump_dir dir, bool required);
 
+/* As m87_pump_add, for a datagram socket (UDP, or AF_UNIX SOCK_DGRAM): the stream's body is a
+ * sequence of records, each a datagram: its length in 2 bytes, big-endian, then its payload (0 to
+ * 65535 bytes). An upload sends each datagram its descriptor receives as one record; a download
+ * sends each whole record as one datagram (and never half-closes). A datagram the descriptor's
+ * peer refuses (ECONNREFUSED) is dropped, as a network would drop it. */
+void m87_pump_add_datagrams(struct m87_pump *p, CURL *h, int fd, enum m87_pump_dir dir,
+                            bool required);
+
+/* After ms without a datagram either way on the datagram streams, every upload ends its body
+ * (the other side sees the end) and the run goes on until the required streams ended. */
+void m87_pump_set_idle_end(struct m87_pump *p, int64_t ms);
+
 /* Called about every 200 ms and after each round of the loop (NULL: none). */
 typedef void (*m87_pump_tick_fn)(void *ctx);
 void m87_pump_set_tick(struct m87_pump *p, m87_pump_tick_fn fn, void *ctx);
