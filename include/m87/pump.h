@@ -5,7 +5,7 @@
  * Flow control is the descriptors' and TCP's: an upload reads its descriptor only when libcurl
  * can send, a download whose descriptor is full pauses its transfer (libcurl stops reading the
  * socket, the server's send buffer fills, the server stops reading its other side). At most one
- * callback's worth of bytes (CURL_MAX_WRITE_SIZE) waits per download. */
+ * callback's worth of bytes (M87_PUMP_PIECE) waits per download. */
 #ifndef M87_PUMP_H
 #define M87_PUMP_H
 
@@ -16,6 +16,7 @@
 #include "m87/error.h"
 
 #define M87_PUMP_MAX_STREAMS 8
+#define M87_PUMP_PIECE (256 * 1024)  /* libcurl's buffers of a stream, each way */
 #define M87_PUMP_MAX_ERROR_BODY 4096 /* of an error answer's body kept for its message */
 
 enum m87_pump_dir {
