@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from agent_util import device, wait_for  # noqa: F401  (fixtures)
-from cli_util import M87, Server, read_until
+from cli_util import M87, Server, check_sanitizers, read_until
 from server_util import free_port
 
 
@@ -95,7 +95,7 @@ def forwarding(device):  # noqa: F811
     for p in procs:
         if p.poll() is None:
             p.send_signal(signal.SIGINT)
-            p.communicate(timeout=60)
+            check_sanitizers(p.communicate(timeout=60)[1].decode())
 
 
 def test_forward_tcp_and_second_address(forwarding):
@@ -261,6 +261,7 @@ def test_forward_udp_sizes_peers_and_second_address(forwarding):
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
+    check_sanitizers(err.decode())
     audit = dev.server.api("GET", "/v1/devices/%s/audit" % dev.name)["audit"]
     fw = [x for x in audit if x["what"] == "forward"]
     assert len(fw) == 3, audit
@@ -288,3 +289,25 @@ def test_forward_tcp_and_udp_in_one_command(forwarding):
     assert sorted(x["command"][2] for x in audit if x["what"] == "forward") == ["tcp", "udp"]
     tcp.close()
     udp.close()
+
+
+def test_forward_udp_idle_peer_is_dropped_and_comes_back(forwarding):
+    """A peer without a datagram either way for 60 s: its channel ends well (exit 0); its next
+    datagram opens a new one."""
+    dev, start = forwarding
+    echo = UdpEcho()
+    local = free_port()
+    start("%d:%d/udp" % (local, echo.port))
+    s = udp_peer()
+    assert ask(s, local, b"before")[0] == b"BEFORE"
+
+    def forwards():
+        audit = dev.server.api("GET", "/v1/devices/%s/audit" % dev.name)["audit"]
+        return [x for x in audit if x["what"] == "forward"]
+    wait_for(lambda: forwards()[0]["exit_code"] == 0, 150, "the idle peer's channel to end")
+    assert len(forwards()) == 1
+    assert ask(s, local, b"after")[0] == b"AFTER"
+    fw = forwards()
+    assert len(fw) == 2 and fw[1]["exit_code"] is None, fw  # a new channel, open
+    s.close()
+    echo.close()
