@@ -311,3 +311,34 @@ def test_forward_udp_idle_peer_is_dropped_and_comes_back(forwarding):
     assert len(fw) == 2 and fw[1]["exit_code"] is None, fw  # a new channel, open
     s.close()
     echo.close()
+
+
+def test_forward_udp_and_tcp_signed_under_trust(device):  # noqa: F811
+    """With trusted keys, each peer's and connection's channel carries a grant the CLI signed
+    (a UDP one covers its protocol), and the device runs it."""
+    dev = device
+    dev.cli.ok("keys", "generate")
+    dev.agent.config["remote"] = "forward"
+    dev.agent.config["trust"] = str(dev.cli.xdg / "m87" / "signing.pub")
+    dev.agent.start()
+    wait_for(lambda: (dev.agent.daemon_state() or {}).get("connected"), 60,
+             "the agent to connect")
+    udp, tcp = UdpEcho(), EchoServer()
+    lu, lt = free_port(), free_port()
+    p = subprocess.Popen([str(M87), dev.name, "forward", "%d:%d/udp" % (lu, udp.port),
+                          "%d:%d" % (lt, tcp.port)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dev.cli.env())
+    try:
+        read_until(p, r"^forwarding .*/udp", stream="stderr")
+        read_until(p, r"^forwarding ", stream="stderr")
+        s = udp_peer()
+        assert ask(s, lu, b"signed datagram")[0] == b"SIGNED DATAGRAM"
+        s.close()
+        assert talk(lt, b"signed stream") == b"SIGNED STREAM"
+    finally:
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    assert err.decode().count("signing the remote request with key") >= 2, err
+    check_sanitizers(err.decode())
+    udp.close()
+    tcp.close()
