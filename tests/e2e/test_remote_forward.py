@@ -2,7 +2,8 @@
 m87-agent daemon: TCP to a port on the device and to a second address it reaches, a half-close
 carried through, 100 concurrent connections, a refused connection on the device's side closing
 the local one, a device that does not allow forwarding, UDP (datagrams of every size, two local
-peers, a second address, TCP and UDP in one command), and the audit trail of it."""
+peers, a second address, TCP and UDP in one command, a peer dropped when idle), signed grants
+under trusted keys, and the audit trail of it."""
 
 import signal
 import socket
