@@ -3,7 +3,7 @@
 `m87 DEVICE exec`, against direct loopback TCP on the same machine; memory meanwhile.
 
     /usr/bin/python3 bench/remote_bench.py [--keys 300] [--megabytes 200] [--conns 100]
-                                           [--json FILE]
+                                           [--only forward] [--json FILE]
 
 Starts its own test environment (tests/e2e/harness) unless M87_TEST_DOCKER_HOST and friends point
 at a running one, a real m87-server on loopback, and `m87-agent run` for one registered device
@@ -28,6 +28,8 @@ Measured:
    timed until all ended, with the memory 0.3 s in (the server, the daemon, the number of the
    agent's channel processes and their summed VmRSS, which counts shared pages once each).
 
+`--only forward` measures 4 alone, with the loopback TCP of 2 as its reference.
+
 This is a measurement, not a test: nothing is asserted.
 """
 
@@ -39,7 +41,6 @@ import pty
 import select
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -321,6 +322,8 @@ def main():
     ap.add_argument("--keys", type=int, default=300)
     ap.add_argument("--megabytes", type=int, default=200)
     ap.add_argument("--conns", type=int, default=100)
+    ap.add_argument("--only", choices=["forward"],
+                    help="measure only this (and direct loopback TCP, its reference)")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
     for path in (BUILD / "bin" / "m87", BUILD / "bin" / "m87-server",
@@ -344,11 +347,12 @@ def main():
         wait_for(lambda: (dev.agent.daemon_state() or {}).get("connected"), 60,
                  "the agent to connect")
         time.sleep(2.0)
-        ex, mem = keystrokes_exec(dev, server, args.keys)
-        res["keystroke_exec_t"] = summary(ex)
-        res["keystroke_tcp"] = summary(keystrokes_tcp(args.keys))
-        res["memory_during_exec"] = mem
-        res["throughput_exec_MBps"] = round(throughput_exec(dev, args.megabytes), 1)
+        if not args.only:
+            ex, mem = keystrokes_exec(dev, server, args.keys)
+            res["keystroke_exec_t"] = summary(ex)
+            res["keystroke_tcp"] = summary(keystrokes_tcp(args.keys))
+            res["memory_during_exec"] = mem
+            res["throughput_exec_MBps"] = round(throughput_exec(dev, args.megabytes), 1)
         res["throughput_tcp_MBps"] = round(throughput_tcp(args.megabytes), 1)
         res.update(forward_runs(dev, server, args.megabytes, args.conns))
     finally:
@@ -358,6 +362,21 @@ def main():
             server.stop()
         env.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(res, indent=1) + "\n")
+    if args.only:
+        print("loopback TCP (python): %.1f MB/s" % res["throughput_tcp_MBps"])
+    else:
+        print_all(res)
+    print("one forwarded connection: %.1f MB/s (goal: half of direct TCP and >= 50 MB/s)"
+          % res["forward_one_MBps"])
+    n = args.conns
+    print("%d forwarded connections at once (64 KiB each): %d complete in %.2f s; memory: %s"
+          % (n, res["forward_%d_conns_ok" % n], res["forward_%d_conns_s" % n],
+             json.dumps(res["memory_during_%d_conns" % n])))
+
+
+def print_all(res):
     k, t = res["keystroke_exec_t"], res["keystroke_tcp"]
     print("keystroke round trip, exec -t:   p50 %.2f ms  p99 %.2f ms  max %.2f ms  (goal: p99 < 20)"
           % (k["p50_ms"], k["p99_ms"], k["max_ms"]))
@@ -366,14 +385,6 @@ def main():
     print("one stream, exec stdout: %.1f MB/s; loopback TCP (python): %.1f MB/s"
           % (res["throughput_exec_MBps"], res["throughput_tcp_MBps"]))
     print("memory during exec -t: %s" % json.dumps(res["memory_during_exec"]))
-    print("one forwarded connection: %.1f MB/s (goal: half of direct TCP and >= 50 MB/s)"
-          % res["forward_one_MBps"])
-    n = args.conns
-    print("%d forwarded connections at once (64 KiB each): %d complete in %.2f s; memory: %s"
-          % (n, res["forward_%d_conns_ok" % n], res["forward_%d_conns_s" % n],
-             json.dumps(res["memory_during_%d_conns" % n])))
-    if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(res, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
  * Flow control is the descriptors' and TCP's: an upload reads its descriptor only when libcurl
  * can send, a download whose descriptor is full pauses its transfer (libcurl stops reading the
  * socket, the server's send buffer fills, the server stops reading its other side). At most one
- * callback's worth of bytes (CURL_MAX_WRITE_SIZE) waits per download. */
+ * callback's worth of bytes (M87_PUMP_PIECE) waits per download. */
 #ifndef M87_PUMP_H
 #define M87_PUMP_H
 
@@ -18,6 +18,7 @@
 #include "m87/error.h"
 
 #define M87_PUMP_MAX_STREAMS 8
+#define M87_PUMP_PIECE (256 * 1024)  /* libcurl's buffers of a stream, each way */
 #define M87_PUMP_MAX_ERROR_BODY 4096 /* of an error answer's body kept for its message */
 
 enum m87_pump_dir {
@@ -46,6 +47,18 @@ size_t m87_pump_add(struct m87_pump *p, CURL *h, int fd, enum m87_pump_dir dir, 
 /* The bytes stream i (as m87_pump_add returned it) carried so far: read from its descriptor and
  * sent (upload), or taken from its answer for its descriptor (download). */
 int64_t m87_pump_bytes(const struct m87_pump *p, size_t i);
+
+/* As m87_pump_add, for a datagram socket (UDP, or AF_UNIX SOCK_DGRAM): the stream's body is a
+ * sequence of records, each a datagram: its length in 2 bytes, big-endian, then its payload (0 to
+ * 65535 bytes). An upload sends each datagram its descriptor receives as one record; a download
+ * sends each whole record as one datagram (and never half-closes). A datagram the descriptor's
+ * peer refuses (ECONNREFUSED) is dropped, as a network would drop it. */
+size_t m87_pump_add_datagrams(struct m87_pump *p, CURL *h, int fd, enum m87_pump_dir dir,
+                            bool required);
+
+/* After ms without a datagram either way on the datagram streams, every upload ends its body
+ * (the other side sees the end) and the run goes on until the required streams ended. */
+void m87_pump_set_idle_end(struct m87_pump *p, int64_t ms);
 
 /* Called about every 200 ms and after each round of the loop (NULL: none). */
 typedef void (*m87_pump_tick_fn)(void *ctx);

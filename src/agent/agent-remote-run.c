@@ -47,6 +47,7 @@ struct remote_cmd {
     struct m87_strv env;
     const char *workdir;
     bool in, tty;
+    bool udp; /* a UDP forward: fd_in and fd_out are its socket, the streams carry records */
     struct winsize ws;
     pid_t pid;
     int fd_in, fd_out, fd_err; /* ours: the command's stdin, stdout, stderr (-1: none) */
@@ -167,12 +168,15 @@ static int start_pty(struct remote_cmd *c, bool shell, struct m87_error **err)
 
 /* A forward: a TCP connection to host:port from the device, as the command's stdin and stdout
  * (the channel's stdin is what goes to it, its stdout what comes back). */
-static int start_connect(struct remote_cmd *c, const char *host, int64_t port,
+static int start_connect(struct remote_cmd *c, const char *host, int64_t port, bool udp,
                          struct m87_error **err)
 {
     char service[16];
     snprintf(service, sizeof(service), "%lld", (long long)port);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    /* UDP: a socket of this channel's own, connected to host:port, so that only its replies
+     * come back to it (the one local peer of the channel) */
+    struct addrinfo hints = {.ai_socktype = udp ? SOCK_DGRAM : SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(host, service, &hints, &res);
     if (rc != 0)
@@ -192,7 +196,9 @@ static int start_connect(struct remote_cmd *c, const char *host, int64_t port,
         return m87_error_set(err, M87_E_CONNECT, e, "connect %s:%s on the device: %s", host,
                              service, strerror(e));
     int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (!udp)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->udp = udp;
     c->pid = 0; /* nothing to wait for */
     c->fd_out = fd;
     c->fd_in = dup(fd);
@@ -381,10 +387,19 @@ static int run(const struct agent_config *cfg, const char *id, struct remote_cmd
     rh.headers = curl_slist_append(rh.headers, "Content-Type: application/octet-stream");
     struct m87_pump *p = m87_pump_new();
     size_t ix[3] = {SIZE_MAX, SIZE_MAX, SIZE_MAX}; /* stdin, stdout, stderr: their streams */
-    if (c->fd_in >= 0)
-        ix[0] =
-            m87_pump_add(p, stream_handle(&rh, id, "stdin"), c->fd_in, M87_PUMP_DOWNLOAD, false);
-    ix[1] = m87_pump_add(p, stream_handle(&rh, id, "stdout"), c->fd_out, M87_PUMP_UPLOAD, true);
+    if (c->udp) {
+        /* the CLI ends a UDP peer's channel by the end of its stdin (idle): that is the end */
+        ix[0] = m87_pump_add_datagrams(p, stream_handle(&rh, id, "stdin"), c->fd_in,
+                                       M87_PUMP_DOWNLOAD, true);
+        ix[1] = m87_pump_add_datagrams(p, stream_handle(&rh, id, "stdout"), c->fd_out,
+                                       M87_PUMP_UPLOAD, false);
+    } else {
+        if (c->fd_in >= 0)
+            ix[0] = m87_pump_add(p, stream_handle(&rh, id, "stdin"), c->fd_in, M87_PUMP_DOWNLOAD,
+                                 false);
+        ix[1] =
+            m87_pump_add(p, stream_handle(&rh, id, "stdout"), c->fd_out, M87_PUMP_UPLOAD, true);
+    }
     if (c->fd_err >= 0)
         ix[2] = m87_pump_add(p, stream_handle(&rh, id, "stderr"), c->fd_err, M87_PUMP_UPLOAD, true);
     /* held always, with or without a terminal: when the channel breaks (its user vanished),
@@ -443,8 +458,9 @@ M87_NORETURN void agent_remote_child(struct agent_daemon *d, const char *id,
             m87_strv_add(&c.argv, "metrics"); /* for the log line */
     } else if (strcmp(what, "forward") == 0) {
         c.tty = false;
+        const char *proto = m87_json_str(m87_json_get(request, "protocol"), "tcp");
         if (start_connect(&c, host ? host : "", m87_json_int(m87_json_get(request, "port"), 0),
-                          &err) < 0)
+                          strcmp(proto, "udp") == 0, &err) < 0)
             msg = m87_xstrdup(err->msg);
         else
             m87_strv_add(&c.argv, host); /* for the log line */

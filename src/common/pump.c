@@ -11,8 +11,11 @@
 #include "m87/buf.h"
 #include "m87/json.h"
 #include "m87/pump.h"
+#include "m87/time.h"
 
 #define PUMP_TICK_MS 200
+#define PUMP_DGRAM_MAX 65535 /* a datagram's payload: what a 2-byte length says */
+#define PUMP_DGRAM_HEAD 2
 
 struct pump_stream {
     CURL *h;
@@ -29,6 +32,13 @@ struct pump_stream {
     char *pending; /* download: bytes taken from libcurl not yet written to fd */
     size_t pending_len, pending_off;
     struct m87_buf error_body; /* the body of an error answer */
+    struct m87_pump *pump;
+    bool dgram; /* records of a 2-byte big-endian length and the payload (pump.h) */
+    /* an upload's record being sent; a download's bytes not yet made datagrams, and whether
+     * the descriptor refused the first one (EAGAIN) */
+    unsigned char *rec;
+    size_t rec_len, rec_off, rec_cap;
+    bool blocked;
 };
 
 struct m87_pump {
@@ -37,6 +47,8 @@ struct m87_pump {
     size_t n;
     m87_pump_tick_fn tick;
     void *tick_ctx;
+    int64_t idle_ms, last_dgram; /* idle_ms 0: no end for idleness */
+    bool ending;                 /* idle: the uploads end their bodies */
 };
 
 struct m87_pump *m87_pump_new(void)
@@ -68,6 +80,7 @@ void m87_pump_free(struct m87_pump *p)
         stream_close(p, &p->streams[i]);
         curl_easy_cleanup(p->streams[i].h);
         free(p->streams[i].pending);
+        free(p->streams[i].rec);
         m87_buf_release(&p->streams[i].error_body);
     }
     curl_multi_cleanup(p->multi);
@@ -81,9 +94,81 @@ static long status_of(struct pump_stream *s)
     return s->status;
 }
 
+/* An upload of datagrams: each one read is sent as a record, whole, before the next is read. */
+static size_t dgram_read(char *buf, size_t max, struct pump_stream *s)
+{
+    if (s->rec_off == s->rec_len) {
+        if (s->pump->ending)
+            return 0; /* idle: the end of the body */
+        ssize_t got = recv(s->fd, s->rec + PUMP_DGRAM_HEAD, PUMP_DGRAM_MAX, MSG_DONTWAIT);
+        /* ECONNREFUSED: an ICMP error of an earlier datagram, not this socket's end */
+        if (got < 0 && (errno == EAGAIN || errno == EINTR || errno == ECONNREFUSED)) {
+            s->paused = true;
+            return CURL_READFUNC_PAUSE;
+        }
+        if (got < 0)
+            return CURL_READFUNC_ABORT;
+        s->rec[0] = (unsigned char)(got >> 8);
+        s->rec[1] = (unsigned char)(got & 0xff);
+        s->rec_len = PUMP_DGRAM_HEAD + (size_t)got;
+        s->rec_off = 0;
+        s->bytes += got; /* the datagrams' bytes, not their records' */
+        s->pump->last_dgram = m87_mono_ms();
+    }
+    size_t k = s->rec_len - s->rec_off < max ? s->rec_len - s->rec_off : max;
+    memcpy(buf, s->rec + s->rec_off, k);
+    s->rec_off += k;
+    return k;
+}
+
+/* A download of datagrams: every whole record waiting is sent to the descriptor as one datagram
+ * (one refused by the descriptor's peer, or too big for it, is dropped as a network would);
+ * false when the descriptor was full (EAGAIN): the rest waits. */
+static bool dgram_deliver(struct pump_stream *s, int flags)
+{
+    size_t off = 0;
+    s->blocked = false;
+    while (s->rec_len - off >= PUMP_DGRAM_HEAD) {
+        size_t n = (size_t)s->rec[off] << 8 | s->rec[off + 1];
+        if (s->rec_len - off < PUMP_DGRAM_HEAD + n)
+            break;
+        ssize_t w = send(s->fd, s->rec + off + PUMP_DGRAM_HEAD, n, flags | MSG_NOSIGNAL);
+        if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+            s->blocked = true;
+            break;
+        }
+        off += PUMP_DGRAM_HEAD + n;
+        s->bytes += (int64_t)n;
+        s->pump->last_dgram = m87_mono_ms();
+    }
+    if (off > 0) {
+        memmove(s->rec, s->rec + off, s->rec_len - off);
+        s->rec_len -= off;
+    }
+    return !s->blocked;
+}
+
+static size_t dgram_write(char *data, size_t len, struct pump_stream *s)
+{
+    if (s->blocked) {
+        s->paused = true;
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    if (s->rec_len + len > s->rec_cap) {
+        s->rec_cap = s->rec_len + len;
+        s->rec = m87_xrealloc(s->rec, s->rec_cap);
+    }
+    memcpy(s->rec + s->rec_len, data, len);
+    s->rec_len += len;
+    (void)dgram_deliver(s, MSG_DONTWAIT);
+    return len;
+}
+
 static size_t on_read(char *buf, size_t size, size_t n, void *ctx)
 {
     struct pump_stream *s = ctx;
+    if (s->dgram)
+        return dgram_read(buf, size * n, s);
     ssize_t got = read(s->fd, buf, size * n);
     if (got >= 0) {
         s->bytes += got;
@@ -108,6 +193,8 @@ static size_t on_write(char *data, size_t size, size_t n, void *ctx)
     }
     if (s->fd_gone)
         return len;
+    if (s->dgram)
+        return dgram_write(data, len, s);
     if (s->pending_off < s->pending_len) {
         s->paused = true;
         return CURL_WRITEFUNC_PAUSE;
@@ -129,12 +216,18 @@ static size_t on_write(char *data, size_t size, size_t n, void *ctx)
     return len;
 }
 
-size_t m87_pump_add(struct m87_pump *p, CURL *h, int fd, enum m87_pump_dir dir, bool required)
+static size_t add(struct m87_pump *p, CURL *h, int fd, enum m87_pump_dir dir, bool required,
+                  bool dgram)
 {
     if (p->n == M87_PUMP_MAX_STREAMS)
         abort(); /* a caller's bug: the count is fixed by the protocol */
     struct pump_stream *s = &p->streams[p->n++];
-    *s = (struct pump_stream){.h = h, .fd = fd, .dir = dir, .required = required};
+    *s = (struct pump_stream){
+        .h = h, .fd = fd, .dir = dir, .required = required, .pump = p, .dgram = dgram};
+    if (dgram && dir == M87_PUMP_UPLOAD) {
+        s->rec_cap = PUMP_DGRAM_HEAD + PUMP_DGRAM_MAX;
+        s->rec = m87_xmalloc(s->rec_cap);
+    }
     m87_buf_init(&s->error_body, M87_PUMP_MAX_ERROR_BODY);
     s->fd_flags = fcntl(fd, F_GETFL);
     if (s->fd_flags >= 0)
@@ -144,6 +237,10 @@ size_t m87_pump_add(struct m87_pump *p, CURL *h, int fd, enum m87_pump_dir dir, 
         curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(h, CURLOPT_READDATA, s);
     }
+    /* bigger pieces than libcurl's defaults (16 KiB down, 64 KiB up): fewer system calls and
+     * loop rounds per byte on a bulk stream; a keystroke is sent as it comes either way */
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)M87_PUMP_PIECE);
+    curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, (long)M87_PUMP_PIECE);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(h, CURLOPT_PRIVATE, s);
@@ -159,6 +256,38 @@ size_t m87_pump_add(struct m87_pump *p, CURL *h, int fd, enum m87_pump_dir dir, 
 int64_t m87_pump_bytes(const struct m87_pump *p, size_t i)
 {
     return i < p->n ? p->streams[i].bytes : 0;
+}
+
+size_t m87_pump_add(struct m87_pump *p, CURL *h, int fd, enum m87_pump_dir dir, bool required)
+{
+    return add(p, h, fd, dir, required, false);
+}
+
+size_t m87_pump_add_datagrams(struct m87_pump *p, CURL *h, int fd, enum m87_pump_dir dir,
+                              bool required)
+{
+    return add(p, h, fd, dir, required, true);
+}
+
+void m87_pump_set_idle_end(struct m87_pump *p, int64_t ms)
+{
+    p->idle_ms = ms;
+    p->last_dgram = m87_mono_ms();
+}
+
+/* Idle past idle_ms: the uploads end their bodies (a paused one is asked again to say so). */
+static void check_idle(struct m87_pump *p)
+{
+    if (p->idle_ms <= 0 || p->ending || m87_mono_ms() - p->last_dgram < p->idle_ms)
+        return;
+    p->ending = true;
+    for (size_t i = 0; i < p->n; i++) {
+        struct pump_stream *s = &p->streams[i];
+        if (s->running && s->dir == M87_PUMP_UPLOAD && s->paused) {
+            s->paused = false;
+            curl_easy_pause(s->h, CURLPAUSE_CONT);
+        }
+    }
 }
 
 void m87_pump_set_tick(struct m87_pump *p, m87_pump_tick_fn fn, void *ctx)
@@ -197,7 +326,7 @@ static unsigned wait_fds(struct m87_pump *p, struct curl_waitfd *fds, size_t *wh
             continue;
         if (s->dir == M87_PUMP_UPLOAD && s->paused)
             fds[n].events = CURL_WAIT_POLLIN;
-        else if (s->dir == M87_PUMP_DOWNLOAD && s->pending_off < s->pending_len)
+        else if (s->dir == M87_PUMP_DOWNLOAD && (s->pending_off < s->pending_len || s->blocked))
             fds[n].events = CURL_WAIT_POLLOUT;
         else
             continue;
@@ -220,6 +349,11 @@ static void after_poll(struct m87_pump *p, struct curl_waitfd *fds, const size_t
         if (s->dir == M87_PUMP_UPLOAD) {
             s->paused = false;
             curl_easy_pause(s->h, CURLPAUSE_CONT);
+        } else if (s->dgram) {
+            if (dgram_deliver(s, MSG_DONTWAIT) && s->paused) {
+                s->paused = false;
+                curl_easy_pause(s->h, CURLPAUSE_CONT);
+            }
         } else {
             flush_pending(s);
         }
@@ -237,13 +371,15 @@ static void take_done(struct m87_pump *p)
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
         s->result = msg->data.result;
         status_of(s);
-        if (s->dir == M87_PUMP_DOWNLOAD && s->pending_off < s->pending_len) {
+        if (s->dir == M87_PUMP_DOWNLOAD && s->dgram)
+            (void)dgram_deliver(s, 0); /* the records left, blocking: the end is near */
+        else if (s->dir == M87_PUMP_DOWNLOAD && s->pending_off < s->pending_len) {
             /* what is left is written with the descriptor blocking: the end is near */
             (void)fcntl(s->fd, F_SETFL, s->fd_flags & ~O_NONBLOCK);
             flush_pending(s);
         }
         /* the other side's end is a socket's half-close here (a dup's close would not be) */
-        if (s->dir == M87_PUMP_DOWNLOAD && s->result == CURLE_OK && status_of(s) < 300)
+        if (s->dir == M87_PUMP_DOWNLOAD && !s->dgram && s->result == CURLE_OK && status_of(s) < 300)
             (void)shutdown(s->fd, SHUT_WR); /* ENOTSOCK for a pipe: nothing to do */
         stream_close(p, s);
     }
@@ -298,6 +434,7 @@ int m87_pump_run(struct m87_pump *p, volatile sig_atomic_t *stop, struct m87_err
         after_poll(p, fds, which, n);
         curl_multi_perform(p->multi, &still);
         take_done(p);
+        check_idle(p);
         if (p->tick)
             p->tick(p->tick_ctx);
     }

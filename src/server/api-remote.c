@@ -49,10 +49,11 @@ static int check_strings(const struct m87_json *body, const char *key, bool requ
     return 0;
 }
 
-/* A forwarded TCP connection: {"what": "forward", "host", "port"} (and a signature). */
+/* A forwarded TCP connection or UDP peer: {"what": "forward", "host", "port", "protocol"} (and a
+ * signature); "protocol" is "tcp" (the default) or "udp". */
 static int check_forward(const struct m87_json *body, struct m87_error **err)
 {
-    static const char *const allowed[] = {"what", "host", "port", "signature", NULL};
+    static const char *const allowed[] = {"what", "host", "port", "protocol", "signature", NULL};
     static const char host_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                      "0123456789.-:_";
     const char *host = m87_json_str(m87_json_get(body, "host"), NULL);
@@ -63,6 +64,10 @@ static int check_forward(const struct m87_json *body, struct m87_error **err)
         return m87_error_set(err, M87_E_INVAL, 0, "host: expected a host name or an address");
     if (!srv_json_is_int(m87_json_get(body, "port"), &port) || port < 1 || port > 65535)
         return m87_error_set(err, M87_E_INVAL, 0, "port: expected a number from 1 to 65535");
+    const struct m87_json *proto = m87_json_get(body, "protocol");
+    const char *ps = m87_json_str(proto, "");
+    if (proto && strcmp(ps, "tcp") != 0 && strcmp(ps, "udp") != 0)
+        return m87_error_set(err, M87_E_INVAL, 0, "protocol: expected tcp or udp");
     const struct m87_json *sig = m87_json_get(body, "signature");
     return sig ? srv_signature_check(sig, err) : 0;
 }
@@ -139,7 +144,7 @@ static int check_request(const struct m87_json *body, struct m87_error **err)
     return 0;
 }
 
-/* The audit row's command: the request's, or where a forward goes ([HOST, PORT]). */
+/* The audit row's command: the request's, or where a forward goes ([HOST, PORT, PROTOCOL]). */
 static char *audit_command(const struct m87_json *body)
 {
     const struct m87_json *cmd = m87_json_get(body, "command");
@@ -150,6 +155,7 @@ static char *audit_command(const struct m87_json *body)
         _cleanup_free_ char *port =
             m87_xasprintf("%lld", (long long)m87_json_int(m87_json_get(body, "port"), 0));
         m87_jw_str(cw, port);
+        m87_jw_str(cw, m87_json_str(m87_json_get(body, "protocol"), "tcp"));
         m87_jw_arr_close(cw);
     } else if (cmd) {
         m87_jw_node(cw, cmd);

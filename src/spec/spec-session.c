@@ -65,6 +65,8 @@ char *spec_remote_payload(const struct m87_json *request, const char *device, co
     m87_jw_key(w, "host");
     m87_jw_str(w, m87_json_str(m87_json_get(request, "host"), NULL));
     m87_jw_kint(w, "port", m87_json_int(m87_json_get(request, "port"), 0));
+    /* only when given: the grants of the requests before UDP forwards read as they did */
+    m87_jw_kstr_opt(w, "protocol", m87_json_str(m87_json_get(request, "protocol"), NULL));
     m87_jw_obj_close(w);
     _cleanup_free_ char *json = m87_jw_finish(w);
     return m87_xasprintf("%s%s", SPEC_REMOTE_SIG_PREFIX, json);

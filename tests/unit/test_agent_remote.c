@@ -114,6 +114,17 @@ static void test_remote_payload(void **state)
                            "\"tty\":false,\"host\":null,\"port\":0}");
     free(p);
     m87_json_free(req);
+    const char *udp = "{\"what\":\"forward\",\"host\":\"10.0.0.5\",\"port\":53,"
+                      "\"protocol\":\"udp\"}";
+    req = m87_json_parse(udp, strlen(udp), NULL);
+    p = spec_remote_payload(req, "gw-1", "n", 1, NULL);
+    assert_string_equal(p,
+                        "m87-remote-grant-v1\n"
+                        "{\"device\":\"gw-1\",\"nonce\":\"n\",\"expires\":1,\"what\":\"forward\","
+                        "\"command\":[],\"env\":[],\"workdir\":null,\"stdin\":false,"
+                        "\"tty\":false,\"host\":\"10.0.0.5\",\"port\":53,\"protocol\":\"udp\"}");
+    free(p);
+    m87_json_free(req);
 }
 
 int main(void)
