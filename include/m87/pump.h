@@ -54,7 +54,7 @@ int64_t m87_pump_bytes(const struct m87_pump *p, size_t i);
  * sends each whole record as one datagram (and never half-closes). A datagram the descriptor's
  * peer refuses (ECONNREFUSED) is dropped, as a network would drop it. */
 size_t m87_pump_add_datagrams(struct m87_pump *p, CURL *h, int fd, enum m87_pump_dir dir,
-                            bool required);
+                              bool required);
 
 /* After ms without a datagram either way on the datagram streams, every upload ends its body
  * (the other side sees the end) and the run goes on until the required streams ended. */

@@ -277,7 +277,7 @@ struct audit_rec {
     const char *state; /* refused, exited, broken */
     int exit_code;     /* -1: none */
     const char *message;
-    int64_t duration_ms; /* -1: none */
+    int64_t duration_ms;  /* -1: none */
     const int64_t *bytes; /* stdin, stdout, stderr carried; NULL: none */
 };
 
@@ -397,8 +397,7 @@ static int run(const struct agent_config *cfg, const char *id, struct remote_cmd
         if (c->fd_in >= 0)
             ix[0] = m87_pump_add(p, stream_handle(&rh, id, "stdin"), c->fd_in, M87_PUMP_DOWNLOAD,
                                  false);
-        ix[1] =
-            m87_pump_add(p, stream_handle(&rh, id, "stdout"), c->fd_out, M87_PUMP_UPLOAD, true);
+        ix[1] = m87_pump_add(p, stream_handle(&rh, id, "stdout"), c->fd_out, M87_PUMP_UPLOAD, true);
     }
     if (c->fd_err >= 0)
         ix[2] = m87_pump_add(p, stream_handle(&rh, id, "stderr"), c->fd_err, M87_PUMP_UPLOAD, true);
