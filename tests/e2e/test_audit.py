@@ -190,7 +190,7 @@ def test_audit_of_every_kind(device, tmp_path):  # noqa: F811
     assert ex["command"] == ["sh", "-c", "echo hi; exit 3"] and ex["exit_code"] == 3, ex
     assert ex["bytes"] == {"stdin": 0, "stdout": 3, "stderr": 0}, ex
     assert ex["channel"] == ex["ref"] and ex["duration_ms"] >= 0, ex
-    assert fw["command"] == ["127.0.0.1", str(port)], fw
+    assert fw["command"] == ["127.0.0.1", str(port), "tcp"], fw
     assert fw["detail"] == {"host": "127.0.0.1", "port": port}, fw
     assert fw["bytes"] == {"stdin": 5, "stdout": 5, "stderr": 0} and fw["exit_code"] == 0, fw
 
