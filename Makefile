@@ -65,6 +65,12 @@ SAY =
 endif
 
 PKGS := libcurl yajl yaml-0.1 libarchive libmicrohttpd sqlite3 libcrypto nettle gnutls
+# The server's PostgreSQL backend (src/server/db-pg.c, libpq) is built in when its source is there;
+# src/server/db.c then opens postgresql:// urls with it (docs/design.md, Database backends).
+ifneq ($(wildcard src/server/db-pg.c),)
+PKGS += libpq
+DB_PG_CFLAGS := -DM87_WITH_PG
+endif
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # libarchive is dlopen()ed on first use (src/common/archive-lib.c), not linked: it costs every
 # process ~3 MB at start. Only tests that build archives themselves link it.
@@ -132,6 +138,7 @@ $(BUILD)/gen/server/ui-assets.inc: scripts/gen-ui-assets.sh $(UI_FILES)
 	$(call SAY,GEN,$@)sh scripts/gen-ui-assets.sh $@ $(UI_FILES)
 $(BUILD)/src/server/api-ui.o: $(BUILD)/gen/server/ui-assets.inc
 $(BUILD)/src/server/api-ui.o: M87_CFLAGS += -I$(BUILD)/gen
+$(BUILD)/src/server/db.o: M87_CFLAGS += $(DB_PG_CFLAGS)
 
 $(BUILD)/bin/m87: $(BUILD)/src/cli/main.o $(CLI_LIBS)
 	@mkdir -p $(dir $@)
@@ -288,6 +295,7 @@ fuzz-regress: fuzz-build
 # the dashboard's files, as for the programs (above)
 $(FUZZ_BUILD)/obj/src/server/api-ui.o: $(BUILD)/gen/server/ui-assets.inc
 $(FUZZ_BUILD)/obj/src/server/api-ui.o: M87_CFLAGS += -I$(BUILD)/gen
+$(FUZZ_BUILD)/obj/src/server/db.o: M87_CFLAGS += $(DB_PG_CFLAGS)
 
 -include $(wildcard $(FUZZ_BUILD)/obj/*/*/*.d $(FUZZ_BUILD)/obj/tests/fuzz/*.d)
 # ---- end of fuzzing ------------------------------------------------------------------------

@@ -65,4 +65,12 @@ int64_t srv_db_changes(struct srv_db *db);
 /* True when the last error was a constraint violation (UNIQUE, CHECK, FOREIGN KEY). */
 bool srv_db_constraint_error(struct srv_db *db);
 
+/* ---- added after the first version of this header (issue 18, db-sqlite.c) ---- */
+
+/* End the run of every prepared statement of the connection: rows not read are dropped. The
+ * store calls it before COMMIT and when it releases its lock, so that no read stays open past
+ * them (SQLite: a statement left on a row holds its read transaction, and WAL checkpoints wait
+ * for it). A backend that reads whole results at the first step has nothing to do. */
+void srv_db_reset_all(struct srv_db *db);
+
 #endif

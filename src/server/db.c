@@ -1,0 +1,133 @@
+/* The functions of db.h, once for every backend: each calls the backend of its connection
+ * through the connection's table (db-internal.h). */
+#include <ctype.h>
+#include <string.h>
+
+#include "m87/error.h"
+#include "server/db-internal.h"
+#include "server/db.h"
+
+bool srv_db_url_is_pg(const char *url)
+{
+    if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
+        return true;
+    /* libpq's "key=value ...": a keyword of letters and underscores, then '=' (a file path
+     * has a '/' or a '.' before any '=') */
+    size_t n = 0;
+    while (isalpha((unsigned char)url[n]) || url[n] == '_')
+        n++;
+    return n > 0 && url[n] == '=';
+}
+
+int srv_db_open(const char *url, bool create, struct srv_db **out, struct m87_error **err)
+{
+    if (!srv_db_url_is_pg(url))
+        return srv_db_sqlite_open(url, create, out, err);
+#ifdef M87_WITH_PG
+    return srv_db_pg_open(url, create, out, err);
+#else
+    /* the url is not repeated: it may hold a password */
+    return m87_error_set(err, M87_E_INVAL, 0,
+                         "a PostgreSQL database: this m87-server is built without PostgreSQL "
+                         "(libpq); give a data directory for SQLite");
+#endif
+}
+
+void srv_db_close(struct srv_db *db)
+{
+    if (db)
+        db->ops->close(db);
+}
+
+enum srv_db_kind srv_db_kind(const struct srv_db *db)
+{
+    return db->kind;
+}
+
+int srv_db_exec(struct srv_db *db, const char *sql, const char *what, struct m87_error **err)
+{
+    return db->ops->exec(db, sql, what, err);
+}
+
+struct srv_q *srv_q_get(struct srv_db *db, const char *sql, struct m87_error **err)
+{
+    return db->ops->q_get(db, sql, err);
+}
+
+void srv_q_int(struct srv_q *q, int idx, int64_t v)
+{
+    q->db->ops->q_int(q, idx, v);
+}
+
+void srv_q_text(struct srv_q *q, int idx, const char *text)
+{
+    if (text)
+        q->db->ops->q_text(q, idx, text);
+    else
+        q->db->ops->q_null(q, idx);
+}
+
+void srv_q_blob(struct srv_q *q, int idx, const void *data, size_t len)
+{
+    q->db->ops->q_blob(q, idx, data, len);
+}
+
+void srv_q_null(struct srv_q *q, int idx)
+{
+    q->db->ops->q_null(q, idx);
+}
+
+int srv_q_step(struct srv_q *q, const char *what, struct m87_error **err)
+{
+    return q->db->ops->q_step(q, what, err);
+}
+
+int srv_q_done(struct srv_q *q, const char *what, struct m87_error **err)
+{
+    return q->db->ops->q_step(q, what, err) < 0 ? -1 : 0;
+}
+
+void srv_q_reset(struct srv_q *q)
+{
+    q->db->ops->q_reset(q);
+}
+
+int srv_q_ncols(struct srv_q *q)
+{
+    return q->db->ops->q_ncols(q);
+}
+
+bool srv_q_is_null(struct srv_q *q, int col)
+{
+    return q->db->ops->q_is_null(q, col);
+}
+
+int64_t srv_q_col_int(struct srv_q *q, int col)
+{
+    return q->db->ops->q_col_int(q, col);
+}
+
+const char *srv_q_col_text(struct srv_q *q, int col)
+{
+    return q->db->ops->q_col_text(q, col);
+}
+
+const void *srv_q_col_blob(struct srv_q *q, int col, size_t *len)
+{
+    return q->db->ops->q_col_blob(q, col, len);
+}
+
+int64_t srv_db_changes(struct srv_db *db)
+{
+    return db->ops->changes(db);
+}
+
+bool srv_db_constraint_error(struct srv_db *db)
+{
+    return db->ops->constraint_error(db);
+}
+
+void srv_db_reset_all(struct srv_db *db)
+{
+    db->ops->reset_all(db);
+}
