@@ -1,5 +1,4 @@
 /* The audit trail of remote access in the store (store-audit.h). */
-#include <sqlite3.h>
 
 #include "m87/compiler.h"
 #include "server/json.h"
@@ -42,43 +41,43 @@ static const struct srv_row_type audit_row = {sizeof(struct srv_audit), audit_co
 int srv_audit_add(struct srv_store *st, int64_t device_id, const char *channel, const char *token,
                   const char *what, const char *command, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_AUDIT_ADD, device_id, channel, err);
+    struct srv_q *s = srv_stmt_id_text(st, SQL_AUDIT_ADD, device_id, channel, err);
     if (!s)
         return -1;
-    srv_bind_text(s, 3, token);
-    srv_bind_text(s, 4, what);
-    srv_bind_text(s, 5, command);
-    sqlite3_bind_int64(s, 6, srv_now());
-    return srv_step_done(st, s, "store the audit trail", err);
+    srv_q_text(s, 3, token);
+    srv_q_text(s, 4, what);
+    srv_q_text(s, 5, command);
+    srv_q_int(s, 6, srv_now());
+    return srv_q_done(s, "store the audit trail", err);
 }
 
 int srv_audit_end(struct srv_store *st, int64_t device_id, const char *channel, int exit_code,
                   const char *message, int64_t duration_ms, const int64_t bytes[3],
                   struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_AUDIT_END, device_id, channel, err);
+    struct srv_q *s = srv_stmt_id_text(st, SQL_AUDIT_END, device_id, channel, err);
     if (!s)
         return -1;
-    sqlite3_bind_int64(s, 3, srv_now());
+    srv_q_int(s, 3, srv_now());
     if (exit_code >= 0)
-        sqlite3_bind_int64(s, 4, exit_code);
-    srv_bind_text(s, 5, message);
-    sqlite3_bind_int64(s, 6, duration_ms);
+        srv_q_int(s, 4, exit_code);
+    srv_q_text(s, 5, message);
+    srv_q_int(s, 6, duration_ms);
     for (int i = 0; i < 3; i++)
-        sqlite3_bind_int64(s, 7 + i, bytes[i]);
-    return srv_step_done(st, s, "store the audit trail", err);
+        srv_q_int(s, 7 + i, bytes[i]);
+    return srv_q_done(s, "store the audit trail", err);
 }
 
 int srv_audit_list(struct srv_store *st, int64_t device_id, int64_t since, struct srv_audit **out,
                    size_t *n, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_AUDIT_LIST, device_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_AUDIT_LIST, device_id, err);
     void *v = NULL;
     if (!s)
         return -1;
-    sqlite3_bind_int64(s, 2, since);
-    sqlite3_bind_int64(s, 3, SRV_AUDIT_MAX_LIST);
-    if (srv_rows_collect(st, s, &audit_row, &v, n, err) < 0)
+    srv_q_int(s, 2, since);
+    srv_q_int(s, 3, SRV_AUDIT_MAX_LIST);
+    if (srv_rows_collect(s, &audit_row, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
