@@ -7,7 +7,7 @@
 
 static const char SQL_BUNDLE_FIND[] = "SELECT size FROM bundles WHERE digest = ?1";
 static const char SQL_BUNDLE_ADD[] =
-    "INSERT OR IGNORE INTO bundles (digest, size, created) VALUES (?1, ?2, ?3)";
+    "INSERT INTO bundles (digest, size, created) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
 static const char SQL_BUNDLE_REF[] =
     "SELECT 1 FROM revision_bundles rb JOIN revisions r ON r.id = rb.revision_id"
     " JOIN deployments d ON d.id = r.deployment_id WHERE rb.digest = ?2 AND d.device_id = ?1"

@@ -28,7 +28,7 @@ static const char SQL_REV_ADD[] = "INSERT INTO revisions (deployment_id, number,
                                   " jobs, spec, sig_key, sig, sig_time, sig_now) VALUES (?1, ?2,"
                                   " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id";
 static const char SQL_REV_BUNDLE[] =
-    "INSERT OR IGNORE INTO revision_bundles (revision_id, digest) VALUES (?1, ?2)";
+    "INSERT INTO revision_bundles (revision_id, digest) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
 static const char SQL_REV_GET[] = "SELECT number, hash, created, jobs, spec, sig_key, sig,"
                                   " sig_time, sig_now"
                                   " FROM revisions WHERE deployment_id = ?1 AND number = ?2";

@@ -14,8 +14,8 @@ static const char SQL_PREFETCH_LIST[] =
     "SELECT image, requested, report FROM device_prefetch WHERE device_id = ?1 ORDER BY id";
 static const char SQL_PREFETCH_COUNT[] =
     "SELECT COUNT(*) FROM device_prefetch WHERE device_id = ?1";
-static const char SQL_PREFETCH_ADD[] = "INSERT OR IGNORE INTO device_prefetch (device_id, image, "
-                                       "requested) VALUES (?1, ?2, ?3)";
+static const char SQL_PREFETCH_ADD[] = "INSERT INTO device_prefetch (device_id, image, requested)"
+                                       " VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
 static const char SQL_PREFETCH_CLEAR[] = "DELETE FROM device_prefetch WHERE device_id = ?1";
 static const char SQL_PREFETCH_NOTE[] =
     "UPDATE device_prefetch SET report = ?3 WHERE device_id = ?1 AND image = ?2";

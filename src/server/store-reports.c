@@ -12,8 +12,8 @@ static const char SQL_REPORT_DEP[] =
     "SELECT d.id FROM deployments d JOIN revisions r ON r.deployment_id = d.id"
     " WHERE d.device_id = ?1 AND r.hash = ?2 ORDER BY d.active DESC, d.id DESC LIMIT 1";
 static const char SQL_REPORT_ADD[] =
-    "INSERT OR IGNORE INTO reports (device_id, seq, kind, revision, deployment_id, job, phase,"
-    " step, state, raw, received) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    "INSERT INTO reports (device_id, seq, kind, revision, deployment_id, job, phase, step, state,"
+    " raw, received) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING";
 /* kept by a trigger: the highest seq stays when its report is pruned */
 static const char SQL_REPORT_MAX[] =
     "SELECT COALESCE((SELECT report_seq FROM devices WHERE id = ?1), 0)";
@@ -21,13 +21,15 @@ static const char SQL_PRUNE_OLD[] =
     "DELETE FROM reports WHERE id IN (SELECT id FROM reports WHERE received < ?1 LIMIT ?2)";
 static const char SQL_PRUNE_BIG[] =
     "SELECT id, report_bytes - ?1 FROM devices WHERE report_bytes > ?1 LIMIT 1";
-/* the oldest reports of device ?1 (among its ?2 oldest) until ?3 bytes are gone */
+/* the oldest reports of device ?1 (among its ?2 oldest) until ?3 bytes are gone. SQLite-only:
+ * LENGTH(CAST(raw AS BLOB)) counts bytes (PostgreSQL: OCTET_LENGTH(raw), which SQLite lacks
+ * before 3.43) */
 static const char SQL_PRUNE_OLDEST[] =
     "DELETE FROM reports WHERE id IN (SELECT id FROM"
-    " (SELECT id, SUM(size) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) - size AS before FROM"
+    " (SELECT id, SUM(size) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) - size AS earlier FROM"
     "  (SELECT id, seq, LENGTH(CAST(raw AS BLOB)) AS size FROM reports WHERE device_id = ?1"
-    "   ORDER BY seq LIMIT ?2))"
-    " WHERE before < ?3)";
+    "   ORDER BY seq LIMIT ?2) AS oldest) AS running"
+    " WHERE earlier < ?3)";
 static const char SQL_REPORT_COUNT[] = "SELECT COUNT(*) FROM reports";
 static const char SQL_REPORT_ANY[] =
     "SELECT 1 FROM reports WHERE device_id = ?1 AND revision = ?2 LIMIT 1";

@@ -25,7 +25,8 @@ static const char SQL_REL_CURRENT[] =
 static const char SQL_REV_ID[] =
     "SELECT id FROM revisions WHERE deployment_id = ?1 AND number = ?2";
 static const char SQL_REVREL_ADD[] =
-    "INSERT OR IGNORE INTO revision_releases (revision_id, release_id) VALUES (?1, ?2)";
+    "INSERT INTO revision_releases (revision_id, release_id) VALUES (?1, ?2)"
+    " ON CONFLICT DO NOTHING";
 static const char SQL_REVREL_DROP[] =
     "DELETE FROM revision_releases WHERE revision_id = ?1 AND release_id IN"
     " (SELECT id FROM fleet_releases WHERE fleet_id = ?2)";
