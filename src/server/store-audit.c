@@ -17,7 +17,7 @@ static const char SQL_AUDIT_END[] =
 static const char SQL_AUDIT_LIST[] =
     "SELECT channel, token, what, command, created, ended, exit_code, message, duration_ms, "
     "bytes_in, bytes_out, bytes_err FROM (SELECT * FROM remote_audit "
-    "WHERE device_id = ?1 AND created >= ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id";
+    "WHERE device_id = ?1 AND created >= ?2 ORDER BY id DESC LIMIT ?3) AS newest ORDER BY id";
 
 #define COL(member, kind) SRV_COL(struct srv_audit, member, kind, NULL)
 static const struct srv_col audit_cols[] = {

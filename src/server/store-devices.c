@@ -33,14 +33,15 @@ static const char SQL_DEVICE_DELETE[] = "DELETE FROM devices WHERE id = ?1";
 static const char SQL_DEVICE_SEEN[] =
     "UPDATE devices SET last_seen = ?2, agent_version = COALESCE(?3, agent_version),"
     " applied_revision = ?4, offline = ?5 WHERE id = ?1 AND (last_seen IS NULL OR last_seen <= ?2 "
-    "- " SEEN_RESOLUTION " OR (?3 IS NOT NULL AND agent_version IS NOT ?3)"
-    " OR applied_revision IS NOT ?4 OR offline IS NOT ?5)";
+    "- " SEEN_RESOLUTION " OR (?3 IS NOT NULL AND agent_version IS DISTINCT FROM ?3)"
+    " OR applied_revision IS DISTINCT FROM ?4 OR offline IS DISTINCT FROM ?5)";
 static const char SQL_DEVICE_ONLINE[] =
     "SELECT COUNT(*) FROM devices WHERE last_seen >= ?1 AND offline = 0";
 static const char SQL_DEVICE_PREFETCH[] =
-    "UPDATE devices SET prefetch = ?2, policy = policy + 1 WHERE id = ?1 AND prefetch IS NOT ?2";
+    "UPDATE devices SET prefetch = ?2, policy = policy + 1 WHERE id = ?1"
+    " AND prefetch IS DISTINCT FROM ?2";
 static const char SQL_DEVICE_NOW[] = "UPDATE devices SET now_revision = ?2, policy = policy + 1"
-                                     " WHERE id = ?1 AND now_revision IS NOT ?2";
+                                     " WHERE id = ?1 AND now_revision IS DISTINCT FROM ?2";
 static const char SQL_DEVICE_POLICY[] = "UPDATE devices SET policy = policy + 1 WHERE id = ?1";
 
 /* The columns of DEVICE_COLS (written as JSON by srv_jw_device). */

@@ -12,7 +12,7 @@
 
 static const char SQL_REG_UPDATE[] =
     "UPDATE registries SET username = ?3, secret = ?4, updated = ?5"
-    " WHERE host = ?2 AND IFNULL(device_id, 0) = ?1 AND IFNULL(selector, '') = ?6";
+    " WHERE host = ?2 AND COALESCE(device_id, 0) = ?1 AND COALESCE(selector, '') = ?6";
 static const char SQL_REG_INSERT[] =
     "INSERT INTO registries (device_id, host, username, secret, created, updated, selector)"
     " VALUES (NULLIF(?1, 0), ?2, ?3, ?4, ?5, ?5, NULLIF(?6, ''))";
