@@ -1,7 +1,7 @@
 /* Shared by the store*.c files only: statements of the store's connection (db.h) and the rows
  * they read.
  *
- * A store file speaks db.h only, never a backend's own API (`make checkarch` refuses sqlite3 and
+ * A store file speaks db.h only, never a backend's own API (`make checkarch` refuses SQLite's and
  * libpq outside db-sqlite.c and db-pg.c), and its SQL is the common dialect of docs/design.md,
  * "Database backends". The pattern of a store function:
  *
