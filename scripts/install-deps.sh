@@ -12,7 +12,7 @@ docker.io docker-registry busybox-static docker-compose apache2-utils
 chromium chromium-driver python3-selenium
 iproute2 iptables procps time valgrind clang-format
 clang libclang-rt-14-dev
-postgresql-15 libpq-dev
+postgresql-15 libpq-dev haproxy
 debhelper help2man lintian
 podman netavark aardvark-dns crun uidmap slirp4netns fuse-overlayfs catatonit
 "

@@ -229,7 +229,7 @@ static CURL *stream_handle(struct remote_http *rh, const char *id, const char *s
     if (!h)
         m87_oom();
     _cleanup_free_ char *url =
-        m87_xasprintf("%s/v1/agent/remote/%s/%s", rh->cfg->server, id, stream);
+        m87_xasprintf("%s/v1/agent/remote/%s/%s", agent_http_server(rh->cfg), id, stream);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, rh->headers);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);

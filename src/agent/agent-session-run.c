@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "agent/agent-session.h"
+#include "agent/config.h"
 #include "agent/trust.h"
 #include "agent/daemon.h"
 #include "agent/sync-http.h"
@@ -24,6 +25,7 @@
 #include "m87/json-write.h"
 #include "m87/json.h"
 #include "m87/log.h"
+#include "m87/runner-journal.h"
 #include "m87/runner-text.h"
 #include "m87/spec-bundle.h"
 #include "m87/spec-runspec.h"
@@ -298,6 +300,47 @@ static void post_end(struct pump *p, int code, const char *message)
     }
 }
 
+/* The device's own record of a session, in its report journal: kind "audit", as a remote
+ * action's, with "session" where a remote action has "remote" (docs/api.md, "Report record"). */
+struct session_rec {
+    const struct agent_session_req *q;
+    const char *state; /* refused, exited, cancelled */
+    int exit_code;
+    const char *message;
+    int64_t duration_ms; /* -1: it did not run */
+};
+
+static void session_fill(struct m87_jw *w, const void *ctx)
+{
+    const struct session_rec *a = ctx;
+    m87_jw_kstr(w, "kind", "audit");
+    m87_jw_kstr(w, "state", a->state);
+    m87_jw_kint(w, "exit_code", a->exit_code);
+    m87_jw_kstr_opt(w, "message", a->message);
+    if (a->duration_ms >= 0)
+        m87_jw_kint(w, "duration_ms", a->duration_ms);
+    m87_jw_key(w, "session");
+    m87_jw_obj_open(w);
+    m87_jw_kstr(w, "id", a->q->id);
+    m87_jw_kstr(w, "command", a->q->command ? a->q->command : "?");
+    m87_jw_key(w, "args");
+    m87_jw_arr_open(w);
+    for (size_t i = 0; i < a->q->args.len; i++)
+        m87_jw_str(w, a->q->args.items[i]);
+    m87_jw_arr_close(w);
+    m87_jw_kstr_opt(w, "project", a->q->project);
+    m87_jw_obj_close(w);
+}
+
+static void journal_session(const struct agent_config *cfg, const struct session_rec *a)
+{
+    _cleanup_error_ struct m87_error *err = NULL;
+    _cleanup_free_ char *dir = m87_xasprintf("%s/reports", cfg->state_dir);
+    _cleanup_(runner_journal_freep) struct runner_journal *j = runner_journal_open(dir, &err);
+    if (!j || runner_journal_append(j, session_fill, a, NULL, &err) < 0)
+        m87_log(M87_LOG_ERR, "session %s: journal the audit record: %s", a->q->id, err->msg);
+}
+
 static void child_setup(struct agent_daemon *d, pid_t parent)
 {
     struct sigaction sa = {.sa_handler = on_stop};
@@ -332,12 +375,15 @@ M87_NORETURN void agent_session_child(struct agent_daemon *d, const struct agent
     if (q->refused) { /* nothing runs: the end says why */
         m87_buf_appendf(&p.out[1], NULL, "m87-agent: %s\n", q->refused);
         post_end(&p, AGENT_SESSION_REFUSED_EXIT, q->refused);
+        struct session_rec rec = {q, "refused", AGENT_SESSION_REFUSED_EXIT, q->refused, -1};
+        journal_session(d->cfg, &rec);
         agent_http_free(p.http);
         _exit(0);
     }
     _cleanup_free_ char *dir = m87_xasprintf("%s/sessions/%s", d->cfg->state_dir, q->id);
     int code = 0;
     const char *message = NULL;
+    int64_t start = m87_mono_ms();
     bool told = post(&p, false, -1, NULL) == 0;
     p.last_post = 0; /* the command's first output goes up at once, later output in batches */
     if (!told || p.cancel) {
@@ -353,6 +399,9 @@ M87_NORETURN void agent_session_child(struct agent_daemon *d, const struct agent
             p.interactive = agent_session_interactive(d->cfg->docker_host, q->project);
     }
     post_end(&p, code, message);
+    struct session_rec rec = {q, p.cancel ? "cancelled" : "exited", code, message,
+                              m87_mono_ms() - start};
+    journal_session(d->cfg, &rec);
     agent_http_free(p.http);
     free(p.interactive);
     /* what `compose up` started works in the directory; anything else is done with it */

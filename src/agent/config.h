@@ -15,10 +15,12 @@
 #define AGENT_MAX_CONFIG (64u * 1024)
 #define AGENT_JOURNAL_MAX_BYTES (16 * 1024 * 1024LL) /* journal cap: oldest log records go */
 #define AGENT_MIN_FREE_BYTES (512 * 1024 * 1024LL)   /* free space kept beside the images */
+#define AGENT_MAX_SERVERS 16
 #define AGENT_KEEP_PREVIOUS 1                        /* revisions whose images pruning keeps */
 
 struct agent_config {
-    char *server; /* URL without a trailing '/' */
+    char *server;            /* the first of servers */
+    struct m87_strv servers; /* `server = URL1, URL2`: each without a trailing '/', in order */
     char *token;  /* --token; after agent_config_finish the token of the first source */
     char *token_file;      /* --token-file */
     char *file_token;      /* the config file's `token =` */

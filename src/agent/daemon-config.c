@@ -51,6 +51,7 @@ void agent_config_release(struct agent_config *c)
     free(c->file_token_file);
     m87_strv_release(&c->warnings);
     m87_strv_release(&c->trust);
+    m87_strv_release(&c->servers);
     for (size_t i = 0; i < c->n_trust_keys; i++)
         m87_sign_key_free(c->trust_keys[i]);
     free(c->trust_keys);
@@ -293,6 +294,54 @@ static int resolve_token(struct agent_config *c, const char *env_token, struct m
                          "'token-file = FILE' in the config file");
 }
 
+/* One URL of `server =`: trailing '/' dropped, https:// or (with insecure_http) http://. */
+static int check_server(const struct agent_config *c, char *url, struct m87_error **err)
+{
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/')
+        url[--n] = '\0';
+    bool https = strncmp(url, "https://", 8) == 0;
+    bool http = strncmp(url, "http://", 7) == 0;
+    if (!https && !http)
+        return m87_error_set(err, M87_E_INVAL, 0, "server '%s' must start with https://", url);
+    if (http && !c->insecure_http)
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "server '%s' is plain http: the token would travel in clear text; "
+                             "use https:// or pass --insecure-http",
+                             url);
+    return 0;
+}
+
+/* `server = URL1, URL2`: every URL into c->servers, in order; c->server stays the first. */
+static int split_servers(struct agent_config *c, struct m87_error **err)
+{
+    _cleanup_free_ char *all = m87_xstrdup(c->server);
+    char *save = NULL;
+
+    m87_strv_release(&c->servers);
+    for (char *tok = strtok_r(all, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ' || *tok == '\t')
+            tok++;
+        size_t n = strlen(tok);
+        while (n > 0 && (tok[n - 1] == ' ' || tok[n - 1] == '\t'))
+            tok[--n] = '\0';
+        if (n == 0)
+            return m87_error_set(err, M87_E_INVAL, 0, "server '%s': an empty URL in the list",
+                                 c->server);
+        if (check_server(c, tok, err) < 0)
+            return -1;
+        if (c->servers.len == AGENT_MAX_SERVERS)
+            return m87_error_set(err, M87_E_INVAL, 0, "server: at most %d URLs", AGENT_MAX_SERVERS);
+        m87_strv_add(&c->servers, tok);
+    }
+    if (c->servers.len == 0)
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "no server: give --server URL or 'server = URL' in the config file");
+    free(c->server);
+    c->server = m87_xstrdup(c->servers.items[0]);
+    return 0;
+}
+
 int agent_config_finish(struct agent_config *c, const char *env_token, struct m87_error **err)
 {
     if (!c->server || !*c->server)
@@ -300,19 +349,8 @@ int agent_config_finish(struct agent_config *c, const char *env_token, struct m8
                              "no server: give --server URL or 'server = URL' in the config file");
     if (resolve_token(c, env_token, err) < 0)
         return -1;
-    size_t n = strlen(c->server);
-    while (n > 0 && c->server[n - 1] == '/')
-        c->server[--n] = '\0';
-    bool https = strncmp(c->server, "https://", 8) == 0;
-    bool http = strncmp(c->server, "http://", 7) == 0;
-    if (!https && !http)
-        return m87_error_set(err, M87_E_INVAL, 0, "server '%s' must start with https://",
-                             c->server);
-    if (http && !c->insecure_http)
-        return m87_error_set(err, M87_E_INVAL, 0,
-                             "server '%s' is plain http: the token would travel in clear text; "
-                             "use https:// or pass --insecure-http",
-                             c->server);
+    if (split_servers(c, err) < 0)
+        return -1;
     if (!c->journal_max_bytes_set)
         c->journal_max_bytes = AGENT_JOURNAL_MAX_BYTES;
     if (c->journal_max_bytes < 4 * (int64_t)RUNNER_MAX_RECORD)

@@ -5,6 +5,7 @@
 
 #include "agent/clock.h"
 #include "agent/daemon.h"
+#include "agent/sync-http.h"
 #include "agent/target.h"
 #include "agent/windows.h"
 #include "m87/alloc.h"
@@ -53,7 +54,7 @@ void agent_daemon_save_state(struct agent_daemon *d)
 
     m87_jw_obj_open(w);
     m87_jw_kint(w, "pid", (int64_t)getpid());
-    m87_jw_kstr(w, "server", d->cfg->server);
+    m87_jw_kstr(w, "server", agent_http_server(d->cfg));
     m87_jw_kbool(w, "connected", d->connected);
     m87_jw_kstr(w, "last_sync", d->last_sync);
     m87_jw_kstr(w, "last_error", d->last_error);

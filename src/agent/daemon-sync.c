@@ -310,7 +310,7 @@ void agent_daemon_sync(struct agent_daemon *d)
     }
     explicit_bzero(answer, strlen(answer)); /* it may hold registry passwords */
     if (!d->connected)
-        m87_log(M87_LOG_INFO, "connected to %s", d->cfg->server);
+        m87_log(M87_LOG_INFO, "connected to %s", agent_http_server(d->cfg));
     if (sent)
         m87_log(M87_LOG_DEBUG, "sent %zu reports", sent);
     d->connected = true;

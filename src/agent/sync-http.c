@@ -23,9 +23,15 @@
 
 #define MAX_ERROR_BODY (64u * 1024)
 
+/* The index in the config's servers that this process and its children use: the daemon moves it
+ * on when one cannot be reached, and every client made afterwards (a fork's too) starts there. */
+static _Atomic size_t preferred_server;
+
 struct agent_http {
     CURL *h;
-    char *server;
+    const struct agent_config *cfg;
+    size_t cur;         /* index in cfg->servers */
+    const char *server; /* cfg->servers.items[cur] */
     char *auth;
     char *ca_file;
     volatile sig_atomic_t *stop;
@@ -45,7 +51,9 @@ struct agent_http *agent_http_new(const struct agent_config *c, volatile sig_ato
     h->h = curl_easy_init();
     if (!h->h)
         m87_oom();
-    h->server = m87_xstrdup(c->server);
+    h->cfg = c;
+    h->cur = c->servers.len ? preferred_server % c->servers.len : 0;
+    h->server = c->servers.len ? c->servers.items[h->cur] : c->server;
     h->auth = m87_xasprintf("Authorization: Bearer %s", c->token);
     h->ca_file = c->ca_file ? m87_xstrdup(c->ca_file) : NULL;
     h->stop = stop;
@@ -57,7 +65,6 @@ void agent_http_free(struct agent_http *h)
     if (!h)
         return;
     curl_easy_cleanup(h->h);
-    free(h->server);
     free(h->auth);
     free(h->ca_file);
     free(h);
@@ -72,6 +79,34 @@ void agent_http_set_tick(struct agent_http *h, agent_http_tick_fn fn, void *ctx)
 void agent_http_set_stop(struct agent_http *h, volatile sig_atomic_t *stop)
 {
     h->stop = stop;
+}
+
+const char *agent_http_server(const struct agent_config *c)
+{
+    return c->servers.len ? c->servers.items[preferred_server % c->servers.len] : c->server;
+}
+
+/* Move to the next URL of `server =` (none with one). True when there is another to try. */
+static bool next_server(struct agent_http *h)
+{
+    size_t n = h->cfg->servers.len;
+    if (n < 2)
+        return false;
+    const char *was = h->server;
+    h->cur = (h->cur + 1) % n;
+    h->server = h->cfg->servers.items[h->cur];
+    preferred_server = h->cur;
+    m87_log(M87_LOG_WARN, "server %s cannot be reached: trying %s", was, h->server);
+    return true;
+}
+
+/* A transport failure that says the server (not the request) is the problem: it cannot be
+ * reached, or it went quiet. */
+static bool server_unreachable(CURLcode rc)
+{
+    return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+           rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_SSL_CONNECT_ERROR ||
+           rc == CURLE_GOT_NOTHING || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR;
 }
 
 void agent_http_abandon(struct agent_http *h)
@@ -175,23 +210,32 @@ static int post_json(struct agent_http *h, const char *path, const char *body, l
     headers = curl_slist_append(headers, "Content-Type: application/json");
     h->retry_after = 0;
     m87_buf_init(&out, AGENT_MAX_ANSWER);
-    prepare(h, path, headers);
-    curl_easy_setopt(h->h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h->h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-    curl_easy_setopt(h->h, CURLOPT_TIMEOUT, timeout_s);
-    curl_easy_setopt(h->h, CURLOPT_WRITEFUNCTION, to_buf);
-    curl_easy_setopt(h->h, CURLOPT_WRITEDATA, &out);
-    CURLcode rc = curl_easy_perform(h->h);
+    CURLcode rc;
+    /* each URL of `server =` once at most: the next one at once when one cannot be reached */
+    for (size_t tries = 0;; tries++) {
+        prepare(h, path, headers);
+        curl_easy_setopt(h->h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h->h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+        curl_easy_setopt(h->h, CURLOPT_TIMEOUT, timeout_s);
+        curl_easy_setopt(h->h, CURLOPT_WRITEFUNCTION, to_buf);
+        curl_easy_setopt(h->h, CURLOPT_WRITEDATA, &out);
+        rc = curl_easy_perform(h->h);
+        if (!server_unreachable(rc) || tries + 1 >= h->cfg->servers.len || !next_server(h))
+            break;
+        m87_buf_reset(&out);
+    }
     int ret = 0;
     if (rc == CURLE_WRITE_ERROR)
         ret = m87_error_set(err, M87_E_TOOBIG, 0, "server %s: the answer exceeds %u bytes",
                             h->server, AGENT_MAX_ANSWER);
     else if (rc != CURLE_OK)
         ret = transfer_error(h, rc, err);
-    else if (curl_easy_getinfo(h->h, CURLINFO_RESPONSE_CODE, &status), status != 200)
+    else if (curl_easy_getinfo(h->h, CURLINFO_RESPONSE_CODE, &status), status != 200) {
         ret = status_error(h, status, &out, err);
-    else
+        if (status == 502 || status == 503 || status == 504)
+            next_server(h); /* the next request goes to another one, after the back-off */
+    } else
         *answer = m87_buf_steal(&out);
     m87_buf_release(&out);
     curl_slist_free_all(headers);
@@ -287,8 +331,12 @@ static int get_range(struct agent_http *h, const char *digest, struct download *
         return status_error(h, dl->status, &dl->error_body, err);
     if (rc == CURLE_RANGE_ERROR)
         return 0; /* a whole body to a range: the digest decides, the next try starts over */
-    if (rc != CURLE_OK)
-        return transfer_error(h, rc, err);
+    if (rc != CURLE_OK) {
+        transfer_error(h, rc, err);
+        if (server_unreachable(rc))
+            next_server(h); /* the next attempt resumes from another one */
+        return -1;
+    }
     return 0;
 }
 

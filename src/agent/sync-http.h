@@ -37,6 +37,10 @@ void agent_http_set_tick(struct agent_http *h, agent_http_tick_fn fn, void *ctx)
 /* The flag that ends a request when set (NULL: none), as given to agent_http_new. */
 void agent_http_set_stop(struct agent_http *h, volatile sig_atomic_t *stop);
 
+/* The URL of `server =` that requests go to now: the first, until one cannot be reached (a
+ * connection refused or timed out, or a 502, 503 or 504 answer): then the next, in turn. */
+const char *agent_http_server(const struct agent_config *c);
+
 /* In a forked child: close the parent's connection socket, so that the child and what it
  * starts do not keep the daemon's connection open. The handle must not be used afterwards. */
 void agent_http_abandon(struct agent_http *h);

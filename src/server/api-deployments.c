@@ -8,6 +8,7 @@
 #include "m87/json.h"
 #include "m87/spec-runspec.h"
 #include "server/api.h"
+#include "server/audit.h"
 #include "server/http.h"
 #include "server/json.h"
 #include "server/request.h"
@@ -82,6 +83,27 @@ static int check_given_id(const struct m87_json *v, bool signed_, struct m87_err
     return 0;
 }
 
+/* The audit rows of a new deployment: its revision 1, and its activation when active (prev: the
+ * deployment active before, zeroed for none). */
+static int audit_created(struct srv_req *r, const struct srv_device *dev,
+                         const struct srv_deployment *dep, const struct srv_deployment *prev,
+                         const struct m87_json *clone, bool now, struct m87_error **err)
+{
+    char who[SRV_AUDIT_TOKEN_ID_LEN + 1];
+    srv_audit_who(r, who);
+    struct srv_audit_rev a = {.what = clone ? "clone" : "new",
+                              .deployment = dep->public_id,
+                              .revision = dep->revision,
+                              .hash = dep->hash,
+                              .active = dep->active,
+                              .now = now,
+                              .clone = m87_json_str(m87_json_get(clone, "id"), NULL),
+                              .clone_revision = m87_json_int(m87_json_get(clone, "revision"), 0)};
+    if (srv_audit_deploy(r->srv->store, dev->id, who, &a, err) < 0)
+        return -1;
+    return dep->active ? srv_audit_activate(r->srv->store, dev->id, who, dep, prev, now, err) : 0;
+}
+
 int srv_api_deployments_create(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     static const char *const fields[] = {"id", "active", "clone", NULL};
@@ -99,6 +121,7 @@ int srv_api_deployments_create(struct srv_req *r, struct m87_jw *w, struct m87_e
     _cleanup_(srv_device_release) struct srv_device dev = {0};
     _cleanup_(srv_deployment_release) struct srv_deployment dep = {0};
     _cleanup_(srv_rev_content_release) struct srv_rev_content c = {0};
+    _cleanup_(srv_deployment_release) struct srv_deployment prev = {0};
     struct srv_signature sig;
     const struct m87_json *id = m87_json_get(body, "id");
     int rc = srv_req_signature(r, &sig, err);
@@ -110,9 +133,14 @@ int srv_api_deployments_create(struct srv_req *r, struct m87_jw *w, struct m87_e
         rc = initial_content(r, &dev, m87_json_get(body, "clone"), &c, err);
     if (rc == 0)
         rc = srv_signature_apply(&sig, 1, &c, err);
+    if (rc == 0 && m87_json_bool(active, false) &&
+        srv_deployment_active(r->srv->store, dev.id, &prev, err) < 0)
+        rc = -1;
     if (rc == 0)
         rc = srv_deployment_create(r->srv->store, dev.id, m87_json_str(id, NULL),
                                    m87_json_bool(active, false), &c, &dep, err);
+    if (rc == 0)
+        rc = audit_created(r, &dev, &dep, &prev, m87_json_get(body, "clone"), now, err);
     if (rc == 0 && dep.active)
         rc = srv_target_changed(r, &dev, dep.hash, now, err);
     if (rc == 0)
@@ -218,14 +246,23 @@ int srv_api_deployments_activate(struct srv_req *r, struct m87_jw *w, struct m87
         return -1;
     _cleanup_(srv_device_release) struct srv_device dev = {0};
     _cleanup_(srv_deployment_release) struct srv_deployment dep = {0};
+    _cleanup_(srv_deployment_release) struct srv_deployment prev = {0};
     int rc = srv_find_deployment(r, &dev, &dep, err);
     if (rc == 0)
         rc = sign_head(r, &dep, &sig, err);
+    if (rc == 0 && !dep.active && srv_deployment_active(r->srv->store, dev.id, &prev, err) < 0)
+        rc = -1;
     /* activating the active deployment changes nothing, unless it is to be applied now */
     if (rc == 0 && !dep.active)
         rc = srv_deployment_activate(r->srv->store, &dep, err);
     if (rc == 0 && (!dep.active || now))
         rc = srv_target_changed(r, &dev, dep.hash, now, err);
+    if (rc == 0 && (!dep.active || now)) {
+        char who[SRV_AUDIT_TOKEN_ID_LEN + 1];
+        srv_audit_who(r, who);
+        rc = srv_audit_activate(r->srv->store, dev.id, who, &dep, dep.active ? &dep : &prev, now,
+                                err);
+    }
     dep.active = true;
     if (rc == 0)
         write_deployment(w, &dep);

@@ -12,6 +12,7 @@
 #include "m87/spec-label.h"
 #include "m87/spec-selector.h"
 #include "server/api.h"
+#include "server/audit.h"
 #include "server/auth.h"
 #include "server/http.h"
 #include "server/json.h"
@@ -81,7 +82,9 @@ int srv_api_devices_create(struct srv_req *r, struct m87_jw *w, struct m87_error
         srv_fleets_matching(r->srv->store, &d.labels, &fleets, err) < 0)
         return -1;
     /* the fleets it joins give it their current release */
-    struct srv_touched touched = {0};
+    char who[SRV_AUDIT_TOKEN_ID_LEN + 1];
+    srv_audit_who(r, who);
+    struct srv_touched touched = {.who = who};
     int rc = srv_rollout_moves(r->srv, d.id, &none, &fleets, &touched, err);
     srv_touched_release(&touched); /* a new device has no held sync yet */
     if (rc < 0)

@@ -8,6 +8,7 @@
 #include "m87/json.h"
 #include "m87/spec-runspec.h"
 #include "server/api.h"
+#include "server/audit.h"
 #include "server/http.h"
 #include "server/limits.h"
 #include "server/revision.h"
@@ -48,6 +49,17 @@ static int next_revision(struct srv_req *r, const struct srv_device *dev,
         rc = srv_deployment_find(r->srv->store, dev->id, dep->public_id, &now, err);
     if (rc == 0 && now.active)
         rc = srv_target_changed(r, dev, now.hash, now_flag, err);
+    if (rc == 0) {
+        char who[SRV_AUDIT_TOKEN_ID_LEN + 1];
+        srv_audit_who(r, who);
+        struct srv_audit_rev a = {.what = strcmp(r->method, "DELETE") == 0 ? "remove-job" : "jobs",
+                                  .deployment = now.public_id,
+                                  .revision = now.revision,
+                                  .hash = now.hash,
+                                  .active = now.active,
+                                  .now = now_flag};
+        rc = srv_audit_deploy(r->srv->store, dev->id, who, &a, err);
+    }
     if (rc == 0) {
         m87_jw_obj_open(w);
         srv_jw_deployment(w, &now);

@@ -9,10 +9,10 @@
 #include "m87/alloc.h"
 #include "m87/compiler.h"
 #include "m87/error.h"
-#include "m87/hash.h"
 #include "m87/json-write.h"
 #include "m87/json.h"
 #include "server/api.h"
+#include "server/audit.h"
 #include "server/http.h"
 #include "server/json.h"
 #include "server/longpoll.h"
@@ -112,6 +112,27 @@ static int check_request(const struct m87_json *body, struct m87_error **err)
     return 0;
 }
 
+/* The audit row's command: the request's, or where a forward goes ([HOST, PORT]). */
+static char *audit_command(const struct m87_json *body)
+{
+    const struct m87_json *cmd = m87_json_get(body, "command");
+    struct m87_jw *cw = m87_jw_new();
+    if (m87_json_get(body, "host")) {
+        m87_jw_arr_open(cw);
+        m87_jw_str(cw, m87_json_str(m87_json_get(body, "host"), ""));
+        _cleanup_free_ char *port =
+            m87_xasprintf("%lld", (long long)m87_json_int(m87_json_get(body, "port"), 0));
+        m87_jw_str(cw, port);
+        m87_jw_arr_close(cw);
+    } else if (cmd) {
+        m87_jw_node(cw, cmd);
+    } else {
+        m87_jw_free(cw);
+        return NULL;
+    }
+    return m87_jw_finish(cw);
+}
+
 int srv_api_remote_open(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
 {
     _cleanup_(m87_json_freep) struct m87_json *body = srv_body_object(r, NULL, err);
@@ -131,30 +152,20 @@ int srv_api_remote_open(struct srv_req *r, struct m87_jw *w, struct m87_error **
     _cleanup_free_ char *text = m87_jw_finish(req);
     if (srv_remote_open(r->srv->remote, dev.id, dev.name, text, id, err) < 0)
         return -1;
-    /* who asked: a prefix of the token's hash, which names it without being it */
-    const char *auth = srv_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-    const char *token = auth && strncmp(auth, "Bearer ", 7) == 0 ? auth + 7 : "";
-    char hash[M87_SHA256_HEX_LEN + 1];
-    m87_sha256_hex(token, strlen(token), hash);
-    hash[SRV_AUDIT_TOKEN_ID_LEN] = '\0';
-    const struct m87_json *cmd = m87_json_get(body, "command");
-    _cleanup_free_ char *cmd_text = NULL;
-    if (m87_json_get(body, "host")) { /* a forward: where to */
-        struct m87_jw *cw = m87_jw_new();
-        m87_jw_arr_open(cw);
-        m87_jw_str(cw, m87_json_str(m87_json_get(body, "host"), ""));
-        _cleanup_free_ char *port =
-            m87_xasprintf("%lld", (long long)m87_json_int(m87_json_get(body, "port"), 0));
-        m87_jw_str(cw, port);
-        m87_jw_arr_close(cw);
-        cmd_text = m87_jw_finish(cw);
-    } else if (cmd) {
-        struct m87_jw *cw = m87_jw_new();
-        m87_jw_node(cw, cmd);
-        cmd_text = m87_jw_finish(cw);
-    }
-    if (srv_audit_add(r->srv->store, dev.id, id, hash, m87_json_str(m87_json_get(body, "what"), ""),
-                      cmd_text, err) < 0)
+    char who[SRV_AUDIT_TOKEN_ID_LEN + 1];
+    srv_audit_who(r, who);
+    _cleanup_free_ char *cmd_text = audit_command(body);
+    /* the request's other members (a forward's protocol, a copy's paths), without its
+     * environment (it may hold secrets) */
+    static const char *const skip[] = {"what", "command", "env", "signature", NULL};
+    _cleanup_free_ char *detail = srv_audit_json_without(body, skip);
+    struct srv_audit_new row = {.kind = SRV_AUDIT_REMOTE,
+                                .ref = id,
+                                .token = who,
+                                .what = m87_json_str(m87_json_get(body, "what"), ""),
+                                .command = cmd_text,
+                                .detail = detail};
+    if (srv_audit_record(r->srv->store, dev.id, &row, err) < 0)
         return -1;
     r->notify_device = dev.id;
     m87_jw_obj_open(w);
@@ -287,8 +298,15 @@ int srv_api_remote_finish(struct srv_req *r, struct m87_jw *w, struct m87_error 
         return -1;
     }
     m87_error_free(e);
-    if (srv_audit_end(r->srv->store, r->device_id, r->params.v[0], (int)exit_code, msg, duration,
-                      bytes, err) < 0)
+    struct srv_audit_end end = {
+        .exit_code = (int)exit_code, .message = msg, .duration_ms = duration};
+    memcpy(end.bytes, bytes, sizeof(end.bytes));
+    /* what the end says beyond its result (a copy's paths and bytes) */
+    static const char *const result[] = {"exit_code", "refused", "error", NULL};
+    _cleanup_free_ char *extra = srv_audit_json_without(body, result);
+    end.detail = extra;
+    if (srv_audit_finish(r->srv->store, r->device_id, SRV_AUDIT_REMOTE, r->params.v[0], &end, err) <
+        0)
         return -1;
     m87_jw_obj_open(w);
     m87_jw_obj_close(w);
@@ -308,11 +326,21 @@ int srv_api_remote_audit(struct srv_req *r, struct m87_jw *w, struct m87_error *
     struct srv_audit *v = NULL;
     size_t n = 0;
 
+    static const char *const kinds[] = {SRV_AUDIT_REMOTE, SRV_AUDIT_SESSION, SRV_AUDIT_DEPLOY,
+                                        SRV_AUDIT_ACTIVATE, NULL};
+    const char *kind = srv_req_query(r, "kind");
+    bool known = kind == NULL;
+    for (size_t i = 0; !known && kinds[i]; i++)
+        known = strcmp(kind, kinds[i]) == 0;
+
     if (since_text && srv_parse_int(since_text, 0, INT64_MAX, &since) < 0)
         return m87_error_set(err, M87_E_INVAL, 0, "since: expected unix seconds, not '%s'",
                              since_text);
+    if (!known)
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "kind: expected remote, session, deploy or activate, not '%s'", kind);
     if (srv_device_find(r->srv->store, r->params.v[0], &dev, err) < 0 ||
-        srv_audit_list(r->srv->store, dev.id, since, &v, &n, err) < 0)
+        srv_audit_list(r->srv->store, dev.id, since, kind, &v, &n, err) < 0)
         return -1;
     m87_jw_obj_open(w);
     m87_jw_key(w, "audit");

@@ -11,6 +11,7 @@
 #include "m87/sign.h"
 #include "m87/spec-runspec.h"
 #include "server/api.h"
+#include "server/audit.h"
 #include "server/http.h"
 #include "server/json.h"
 #include "server/request.h"
@@ -231,6 +232,10 @@ int srv_api_fleet_release(struct srv_req *r, struct m87_jw *w, struct m87_error 
     if (srv_release_next(r->srv->store, f.id, &rel.number, err) < 0 ||
         check_signature(&sig, &f, &rel, err) < 0 ||
         add_members(r->srv->store, &f, &rel, &ro, waves, err) < 0)
+        return -1;
+    char who[SRV_AUDIT_TOKEN_ID_LEN + 1]; /* for the audit rows of the revisions it places */
+    srv_audit_who(r, who);
+    if (srv_audit_release_token_set(r->srv->store, rel.id, who, err) < 0)
         return -1;
     srv_rollouts_wake(r->srv->rollouts);
     _cleanup_(srv_rollout_release) struct srv_rollout out = {0};

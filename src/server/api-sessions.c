@@ -12,6 +12,7 @@
 #include "m87/json.h"
 #include "m87/spec-runspec.h"
 #include "server/api.h"
+#include "server/audit.h"
 #include "server/http.h"
 #include "server/json.h"
 #include "server/longpoll.h"
@@ -92,7 +93,9 @@ static int check_lost(struct srv_store *st, struct srv_session *s, struct m87_er
                                "it went offline or its agent stopped",
                                when);
     s->ended = srv_now();
-    return srv_session_update(st, s, err);
+    if (srv_session_update(st, s, err) < 0)
+        return -1;
+    return srv_audit_session_end(st, s, err);
 }
 
 /* The device of the path and its session ID (of that device: 404 otherwise). */
@@ -125,7 +128,9 @@ int srv_api_sessions_create(struct srv_req *r, struct m87_jw *w, struct m87_erro
     m87_jw_node(req, body);
     s.request = m87_jw_finish(req);
     s.device_id = dev.id;
-    if (srv_session_create(st, &s, err) < 0)
+    char who[SRV_AUDIT_TOKEN_ID_LEN + 1];
+    srv_audit_who(r, who);
+    if (srv_session_create(st, &s, err) < 0 || srv_audit_session(st, who, &s, err) < 0)
         return -1;
     r->notify_device = dev.id;
     m87_jw_obj_open(w);
@@ -196,7 +201,8 @@ int srv_api_sessions_cancel(struct srv_req *r, struct m87_jw *w, struct m87_erro
     }
     if (!is_final(s.state))
         s.cancel = true;
-    if (srv_session_update(r->srv->store, &s, err) < 0)
+    if (srv_session_update(r->srv->store, &s, err) < 0 ||
+        (is_final(s.state) && srv_audit_session_end(r->srv->store, &s, err) < 0))
         return -1;
     r->notify_device = -s.id;
     m87_jw_obj_open(w);
@@ -375,7 +381,8 @@ static int agent_post(struct srv_req *r, struct m87_jw *w, struct m87_error **er
             if (s.message == NULL && msg) /* the server's own reason of a cancel stays */
                 s.message = m87_xstrdup(msg);
         }
-        if (srv_session_update(st, &s, err) < 0)
+        if (srv_session_update(st, &s, err) < 0 ||
+            (s.ended && srv_audit_session_end(st, &s, err) < 0))
             return -1;
         /* readers wait for output or the end; a heartbeat is no news to them */
         if (m87_json_len(m87_json_get(p->body, "output")) > 0 || s.ended)

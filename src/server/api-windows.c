@@ -10,6 +10,7 @@
 #include "m87/list.h"
 #include "m87/spec-window.h"
 #include "server/api.h"
+#include "server/audit.h"
 #include "server/http.h"
 #include "server/request.h"
 #include "server/rollout.h"
@@ -115,7 +116,9 @@ int srv_api_devices_patch(struct srv_req *r, struct m87_jw *w, struct m87_error 
     if (labels.len > 0) /* registry credentials for a selector may now apply, or no longer */
         r->notify_device = d.id;
     /* the fleets joined give their current release, those left take their jobs back */
-    struct srv_touched touched = {0};
+    char who[SRV_AUDIT_TOKEN_ID_LEN + 1];
+    srv_audit_who(r, who);
+    struct srv_touched touched = {.who = who};
     int rc = srv_rollout_moves(r->srv, d.id, &before, &after, &touched, err);
     srv_touched_release(&touched); /* this device only: woken by notify_device */
     if (rc < 0)

@@ -186,7 +186,7 @@ void srv_api_remote_read(struct srv_req *r);
 size_t srv_api_remote_pipe(struct srv_req *r, const char *data, size_t len);
 void srv_api_remote_write_end(struct srv_req *r);
 int srv_api_remote_finish(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
-/* GET /v1/devices/NAME/audit[?since=UNIX]: the audit trail of remote access. */
+/* GET /v1/devices/NAME/audit[?since=UNIX&kind=K]: the device's audit trail. */
 int srv_api_remote_audit(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
 /* "remote": the channels the device's agent is to join now; how many. */
 size_t srv_jw_remote_sync(struct srv *s, struct m87_jw *w, int64_t device_id);

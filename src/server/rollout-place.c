@@ -10,6 +10,7 @@
 #include "m87/json.h"
 #include "m87/spec-runspec.h"
 #include "m87/spec-selector.h"
+#include "server/audit.h"
 #include "server/http.h"
 #include "server/longpoll.h"
 #include "server/revision.h"
@@ -150,6 +151,43 @@ int srv_release_check_device(struct srv_store *st, int64_t fleet_id, const char 
     return rc;
 }
 
+/* Who placed a revision: the token whose request moved the device into or out of a fleet, else
+ * who made the release, else the server (a rollout's rollback). */
+static int placed_by(struct srv_store *st, const struct srv_touched *touched,
+                     const struct srv_release *rel, char **who, struct m87_error **err)
+{
+    if (touched->who) {
+        *who = m87_xstrdup(touched->who);
+        return 0;
+    }
+    if (rel)
+        return srv_audit_release_token(st, rel->id, who, err);
+    *who = m87_xstrdup(SRV_AUDIT_SERVER);
+    return 0;
+}
+
+/* The audit row of a revision the server placed on the device, if it made one. */
+static int audit_placed(struct srv_store *st, int64_t device_id, const char *what,
+                        const struct srv_deployment *dep, const struct srv_placed *p,
+                        const struct srv_release *rel, bool now, const struct srv_touched *touched,
+                        struct m87_error **err)
+{
+    _cleanup_free_ char *who = NULL;
+    if (!p->changed)
+        return 0;
+    if (placed_by(st, touched, rel, &who, err) < 0)
+        return -1;
+    struct srv_audit_rev a = {.what = what,
+                              .deployment = dep->public_id,
+                              .revision = dep->revision + 1,
+                              .hash = p->revision,
+                              .active = true,
+                              .now = now,
+                              .fleet = rel ? rel->fleet : NULL,
+                              .release = rel ? rel->number : 0};
+    return srv_audit_deploy(st, device_id, who, &a, err);
+}
+
 /* A new active deployment with an empty revision 1 (the device had none). */
 static int empty_deployment(struct srv_store *st, int64_t device_id, struct srv_deployment *dep,
                             struct m87_error **err)
@@ -229,8 +267,15 @@ int srv_release_place(struct srv *s, int64_t device_id, const struct srv_release
     int64_t rev_id = 0;
     if (active(st, device_id, &dep, err) < 0)
         return -1;
-    if (dep.id == 0 && empty_deployment(st, device_id, &dep, err) < 0)
+    bool made = dep.id == 0;
+    if (made && empty_deployment(st, device_id, &dep, err) < 0)
         return -1;
+    if (made) { /* its activation in the audit trail; its revision 2 follows */
+        _cleanup_free_ char *who = NULL;
+        if (placed_by(st, touched, rel, &who, err) < 0 ||
+            srv_audit_activate(st, device_id, who, &dep, NULL, now, err) < 0)
+            return -1;
+    }
     if (head_releases(st, &dep, &rev_id, &carried, &n, err) < 0)
         return -1;
     int rc = -1;
@@ -242,6 +287,8 @@ int srv_release_place(struct srv *s, int64_t device_id, const struct srv_release
         srv_rev_merge(rs, add);
         rc = next_revision(s, device_id, &dep, rs, carried, n, rel->fleet_id, rel, now, touched,
                            out, err);
+        if (rc == 0)
+            rc = audit_placed(st, device_id, "release", &dep, out, rel, now, touched, err);
         /* the same content placed by hand before: it carries the release from now on */
         if (rc == 0 && !out->changed)
             rc = srv_revision_release_drop(st, rev_id, rel->fleet_id, err);
@@ -273,6 +320,8 @@ int srv_fleet_unplace(struct srv *s, int64_t device_id, int64_t fleet_id,
     if (rs)
         rc = next_revision(s, device_id, &dep, rs, carried, n, fleet_id, NULL, false, touched, &out,
                            err);
+    if (rc == 0)
+        rc = audit_placed(st, device_id, "leave-fleet", &dep, &out, NULL, false, touched, err);
     srv_rows_free(carried, n, &srv_release_row);
     return rc;
 }
@@ -303,6 +352,8 @@ int srv_revision_restore(struct srv *s, int64_t device_id, int64_t deployment_id
     _cleanup_(spec_runspec_freep) struct spec_runspec *rs = srv_rev_parse_stored(prev.spec, err);
     if (rs)
         rc = next_revision(s, device_id, &dep, rs, carried, n, 0, NULL, true, touched, &out, err);
+    if (rc == 0)
+        rc = audit_placed(st, device_id, "rollback", &dep, &out, NULL, true, touched, err);
     srv_rows_free(carried, n, &srv_release_row);
     *done = rc == 0;
     return rc;

@@ -27,6 +27,8 @@ struct srv_store;
 struct srv_touched {
     int64_t *v;
     size_t n, cap;
+    const char *who; /* the asking token's audit fingerprint (audit.h) when a request moved the
+                        devices, NULL when a rollout did (borrowed) */
 };
 void srv_touched_add(struct srv_touched *t, int64_t device_id);
 /* Wake the held syncs of every device of t, then release it. */

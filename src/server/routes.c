@@ -19,7 +19,7 @@ static const char *const REVISION[] = {"revision", NULL};
 static const char *const REGISTRY[] = {"host", "device", "select", NULL};
 static const char *const DEPLOYMENT[] = {"deployment", NULL};
 static const char *const DEVICES[] = {"select", "state", "sort", "limit", "offset", NULL};
-static const char *const SINCE[] = {"since", NULL};
+static const char *const AUDIT[] = {"since", "kind", NULL};
 static const char *const REPORTS[] = {"deployment", "revision", "job",   "step",
                                       "kind",       "after",    "limit", NULL};
 
@@ -141,7 +141,7 @@ const struct srv_route srv_routes[] = {
     {"GET", "/v1/agent/remote/{}/{}", SRV_AUTH_DEVICE, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
      srv_api_remote_read, NULL},
     {"GET", DEV "/audit", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
-     TX(srv_api_remote_audit, 200, SINCE)},
+     TX(srv_api_remote_audit, 200, AUDIT)},
     {"PUT", "/v1/agent/remote/{}/{}", SRV_AUTH_DEVICE, SRV_BODY_PIPE, UINT64_MAX,
      srv_api_remote_write_end, NULL, .pipe = srv_api_remote_pipe},
 };

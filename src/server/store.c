@@ -270,6 +270,15 @@ static const char *const migrations[] = {
     "  bytes_err INTEGER NOT NULL DEFAULT 0);"
     "CREATE UNIQUE INDEX remote_audit_channel ON remote_audit(device_id, channel);"
     "CREATE INDEX remote_audit_created ON remote_audit(device_id, created);",
+    /* the audit trail of every kind (store-audit.h): sessions, deploys and activations beside
+     * remote actions, each with its details as JSON; a release keeps who made it, for the
+     * revisions its rollout places */
+    "ALTER TABLE remote_audit ADD COLUMN kind TEXT NOT NULL DEFAULT 'remote';"
+    "ALTER TABLE remote_audit ADD COLUMN detail TEXT;"
+    "DROP INDEX remote_audit_channel;"
+    "CREATE UNIQUE INDEX remote_audit_ref ON remote_audit(device_id, kind, channel)"
+    "  WHERE kind IN ('remote', 'session');"
+    "ALTER TABLE fleet_releases ADD COLUMN token TEXT;",
 };
 
 struct srv_db *srv_store_db(struct srv_store *st)

@@ -113,3 +113,29 @@ def test_refused_token_is_logged_and_retried(env, server, agent_setup):  # noqa:
     agent.token = token
     agent.start()
     wait_for(lambda: "refused the device token" in agent.log(), 30, "a refused sync")
+
+
+def test_server_list_moves_on_from_an_unreachable_one(env, server, agent_setup):  # noqa: F811
+    """`server = URL1, URL2`: the first refuses connections (nothing listens on port 1), so the
+    daemon moves to the second at once and says so; `status` names the one it uses."""
+    cli, name, token, agent = agent_setup
+    agent.server_url = "http://127.0.0.1:1/ , %s/" % server.url
+    agent.start()
+    wait_for(lambda: (agent.daemon_state() or {}).get("connected"), 30, "a sync\n" + agent.log())
+    log = agent.log()
+    assert "server http://127.0.0.1:1 cannot be reached: trying %s" % server.url in log, log
+    assert agent.daemon_state()["server"] == server.url
+    dev = server.api("GET", "/v1/devices/%s" % name)
+    assert dev["last_seen"]
+
+
+def test_bad_server_lists(tmp_path):
+    for value, want in (("https://a, , https://b", "an empty URL in the list"),
+                        ("https://a, ftp://b", "server 'ftp://b' must start with https://"),
+                        ("https://a, http://b", "server 'http://b' is plain http"),
+                        (",".join(["https://a"] * 17), "at most 16 URLs")):
+        conf = tmp_path / "agent.conf"
+        conf.write_text("server = %s\ntoken = m87d_x\n" % value)
+        r = run_agent("--config", conf, "--state-dir", tmp_path / "s")
+        assert r.returncode == 2 and want in r.stderr, (value, r.stderr)
+        assert not (tmp_path / "s").exists()

@@ -268,7 +268,7 @@ def test_audit_trail(device):  # noqa: F811
     r = dev.cli.run(dev.name, "audit")
     assert r.rc == 0, r
     lines = r.out.splitlines()
-    assert lines[0].split()[:3] == ["TIME", "WHO", "WHAT"], r
+    assert lines[0].split()[:4] == ["TIME", "KIND", "WHO", "WHAT"], r
     assert "exit 7" in lines[1] and "sh -c" in lines[1] and "6/6/4" in lines[1], r
     assert "refused by the device" in lines[2], r
     # nothing newer than a second ago: --since limits what is shown

@@ -12,6 +12,8 @@
 #include "m87/hash.h"
 #include "m87/json-write.h"
 #include "m87/spec-runspec.h"
+#include "m87/json.h"
+#include "server/audit.h"
 #include "server/http.h"
 #include "server/revision.h"
 #include "server/secret.h"
@@ -342,6 +344,25 @@ static void test_waves(void **state)
     m87_error_free(err);
 }
 
+/* An audit row's detail: the request's members but those skipped, in their order; none left is
+ * NULL. */
+static void test_audit_detail(void **state)
+{
+    (void)state;
+    static const char *const skip[] = {"what", "command", "env", "signature", NULL};
+    static const char req[] = "{\"what\":\"forward\",\"host\":\"10.0.0.5\",\"port\":80,"
+                              "\"env\":[\"SECRET=1\"],\"protocol\":\"udp\",\"signature\":{}}";
+    struct m87_json *doc = m87_json_parse(req, strlen(req), NULL);
+    char *out = srv_audit_json_without(doc, skip);
+    assert_string_equal(out, "{\"host\":\"10.0.0.5\",\"port\":80,\"protocol\":\"udp\"}");
+    free(out);
+    m87_json_free(doc);
+    static const char only[] = "{\"what\":\"exec\",\"command\":[\"ls\"],\"env\":[]}";
+    doc = m87_json_parse(only, strlen(only), NULL);
+    assert_null(srv_audit_json_without(doc, skip));
+    m87_json_free(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_row_json),
         cmocka_unit_test(test_secret),
         cmocka_unit_test(test_waves),
+        cmocka_unit_test(test_audit_detail),
     };
     return cmocka_run_group_tests_name("server", tests, NULL, NULL);
 }
