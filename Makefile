@@ -139,6 +139,8 @@ $(BUILD)/gen/server/ui-assets.inc: scripts/gen-ui-assets.sh $(UI_FILES)
 $(BUILD)/src/server/api-ui.o: $(BUILD)/gen/server/ui-assets.inc
 $(BUILD)/src/server/api-ui.o: M87_CFLAGS += -I$(BUILD)/gen
 $(BUILD)/src/server/db.o: M87_CFLAGS += $(DB_PG_CFLAGS)
+# db.o is built again when db-pg.c comes (or goes: then the wildcard is empty and make clean helps)
+$(BUILD)/src/server/db.o: $(wildcard src/server/db-pg.c)
 
 $(BUILD)/bin/m87: $(BUILD)/src/cli/main.o $(CLI_LIBS)
 	@mkdir -p $(dir $@)
@@ -296,6 +298,7 @@ fuzz-regress: fuzz-build
 $(FUZZ_BUILD)/obj/src/server/api-ui.o: $(BUILD)/gen/server/ui-assets.inc
 $(FUZZ_BUILD)/obj/src/server/api-ui.o: M87_CFLAGS += -I$(BUILD)/gen
 $(FUZZ_BUILD)/obj/src/server/db.o: M87_CFLAGS += $(DB_PG_CFLAGS)
+$(FUZZ_BUILD)/obj/src/server/db.o: $(wildcard src/server/db-pg.c)
 
 -include $(wildcard $(FUZZ_BUILD)/obj/*/*/*.d $(FUZZ_BUILD)/obj/tests/fuzz/*.d)
 # ---- end of fuzzing ------------------------------------------------------------------------
