@@ -65,12 +65,6 @@ SAY =
 endif
 
 PKGS := libcurl yajl yaml-0.1 libarchive libmicrohttpd sqlite3 libcrypto nettle gnutls
-# The server's PostgreSQL backend (src/server/db-pg.c, libpq) is built in when its source is there;
-# src/server/db.c then opens postgresql:// urls with it (docs/design.md, Database backends).
-ifneq ($(wildcard src/server/db-pg.c),)
-PKGS += libpq
-DB_PG_CFLAGS := -DM87_WITH_PG
-endif
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # libarchive is dlopen()ed on first use (src/common/archive-lib.c), not linked: it costs every
 # process ~3 MB at start. Only tests that build archives themselves link it.
@@ -99,6 +93,9 @@ CLI_LIBS := $(foreach m,cli spec common,$(call mod_lib,$(m)))
 SERVER_LIBS := $(foreach m,server spec common,$(call mod_lib,$(m)))
 AGENT_LIBS := $(foreach m,agent runner compose engine spec common,$(call mod_lib,$(m)))
 ALL_LIBS := $(foreach m,agent runner compose engine server cli spec common,$(call mod_lib,$(m)))
+# The server's database backends, linked by name: db-dispatch.c refers to each weakly, and a weak
+# reference does not pull an object out of an archive (docs/design.md, Database backends).
+DB_OBJS := $(BUILD)/src/server/db-sqlite.o
 
 BINS := $(BUILD)/bin/m87 $(BUILD)/bin/m87-agent $(BUILD)/bin/m87-server
 
@@ -138,9 +135,6 @@ $(BUILD)/gen/server/ui-assets.inc: scripts/gen-ui-assets.sh $(UI_FILES)
 	$(call SAY,GEN,$@)sh scripts/gen-ui-assets.sh $@ $(UI_FILES)
 $(BUILD)/src/server/api-ui.o: $(BUILD)/gen/server/ui-assets.inc
 $(BUILD)/src/server/api-ui.o: M87_CFLAGS += -I$(BUILD)/gen
-$(BUILD)/src/server/db.o: M87_CFLAGS += $(DB_PG_CFLAGS)
-# db.o is built again when db-pg.c comes (or goes: then the wildcard is empty and make clean helps)
-$(BUILD)/src/server/db.o: $(wildcard src/server/db-pg.c)
 
 $(BUILD)/bin/m87: $(BUILD)/src/cli/main.o $(CLI_LIBS)
 	@mkdir -p $(dir $@)
@@ -150,15 +144,15 @@ $(BUILD)/bin/m87-agent: $(BUILD)/src/agent/main.o $(AGENT_LIBS)
 	@mkdir -p $(dir $@)
 	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(AGENT_LDLIBS)
 
-$(BUILD)/bin/m87-server: $(BUILD)/src/server/main.o $(SERVER_LIBS)
+$(BUILD)/bin/m87-server: $(BUILD)/src/server/main.o $(DB_OBJS) $(SERVER_LIBS)
 	@mkdir -p $(dir $@)
 	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/unit-util.o $(ALL_LIBS)
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/unit-util.o $(DB_OBJS) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(ARCHIVE_LIBS) -lcmocka
 
-$(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/c/%.o $(BUILD)/tests/e2e/c/e2e-util.o $(ALL_LIBS)
+$(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/c/%.o $(BUILD)/tests/e2e/c/e2e-util.o $(DB_OBJS) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -169,9 +163,9 @@ $(BUILD)/tests/tools/m87-faultproxy: tests/tools/faultproxy.c
 BENCH_BINS := $(BUILD)/bench/server_load $(BUILD)/bench/fleet_sim
 
 # the load tools share their connections and loop (bench/loadgen.c)
-$(BUILD)/bench/%: bench/%.c bench/loadgen.c bench/loadgen.h $(ALL_LIBS)
+$(BUILD)/bench/%: bench/%.c bench/loadgen.c bench/loadgen.h $(DB_OBJS) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(call SAY,LINK,$@)$(CC) $(M87_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< bench/loadgen.c $(ALL_LIBS) $(LDLIBS)
+	$(call SAY,LINK,$@)$(CC) $(M87_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< bench/loadgen.c $(DB_OBJS) $(ALL_LIBS) $(LDLIBS)
 
 bench: $(BENCH_BINS)
 
@@ -254,7 +248,7 @@ FUZZ_CC ?= clang
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS ?=
-FUZZ_TARGETS := compose runspec interp dotenv yaml json bundle pull demux server creds selector
+FUZZ_TARGETS := compose runspec interp dotenv yaml json bundle pull demux server creds selector cp
 FUZZ_SAN := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_SRCS := $(filter src/common/% src/spec/% src/engine/% src/server/%,$(LIB_SRCS))
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
@@ -271,7 +265,7 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 	@rm -f $@
 	$(call SAY,AR,$@)ar rcs $@ $^
 
-$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(DB_OBJS:$(BUILD)/%=$(FUZZ_BUILD)/obj/%) $(FUZZ_LIB)
 	$(call SAY,LINK,$@)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) $(ARCHIVE_LIBS)
 
 fuzz-build: $(FUZZ_BINS)
@@ -297,8 +291,6 @@ fuzz-regress: fuzz-build
 # the dashboard's files, as for the programs (above)
 $(FUZZ_BUILD)/obj/src/server/api-ui.o: $(BUILD)/gen/server/ui-assets.inc
 $(FUZZ_BUILD)/obj/src/server/api-ui.o: M87_CFLAGS += -I$(BUILD)/gen
-$(FUZZ_BUILD)/obj/src/server/db.o: M87_CFLAGS += $(DB_PG_CFLAGS)
-$(FUZZ_BUILD)/obj/src/server/db.o: $(wildcard src/server/db-pg.c)
 
 -include $(wildcard $(FUZZ_BUILD)/obj/*/*/*.d $(FUZZ_BUILD)/obj/tests/fuzz/*.d)
 # ---- end of fuzzing ------------------------------------------------------------------------

@@ -8,7 +8,10 @@
  *
  * Checkpoints run on a second connection and thread that srv_db_open starts and srv_db_close
  * stops: the automatic checkpoint would fsync inside a commit, under the store's lock, and stall
- * every request behind it. Nothing outside this file knows of them. */
+ * every request behind it. Nothing outside this file knows of them.
+ *
+ * srv_db_exec (BEGIN, COMMIT, ROLLBACK) first resets every statement of the cache: one left on
+ * a row would keep its read open past the transaction, and WAL checkpoints wait for it. */
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -20,7 +23,7 @@
 #include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/log.h"
-#include "server/db-internal.h"
+#include "server/db-backend.h"
 #include "server/db.h"
 #include "server/util.h"
 
@@ -73,6 +76,7 @@ static int db_error(struct srv_db *db, const char *what, struct m87_error **err)
     return m87_error_set(err, c, 0, "%s: %s", what, sqlite3_errmsg(db_of(db)->h));
 }
 
+/* every statement of the cache back to before its first step */
 static void reset_all(struct srv_db *db)
 {
     struct sq_db *d = db_of(db);
@@ -83,6 +87,7 @@ static void reset_all(struct srv_db *db)
 static int exec(struct srv_db *db, const char *sql, const char *what, struct m87_error **err)
 {
     char *msg = NULL;
+    reset_all(db);
     if (sqlite3_exec(db_of(db)->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
         m87_error_set(err, M87_E_IO, 0, "%s: %s", what, msg ? msg : sqlite3_errmsg(db_of(db)->h));
         sqlite3_free(msg);
@@ -258,7 +263,25 @@ static int configure(struct srv_db *db, struct m87_error **err)
     return 0;
 }
 
-static const struct srv_db_ops sqlite_ops = {
+/* SQLite never loses its file: nothing to reconnect */
+static bool unavailable(struct srv_db *db)
+{
+    (void)db;
+    return false;
+}
+
+static int reconnect(struct srv_db *db, struct m87_error **err)
+{
+    (void)db;
+    (void)err;
+    return 0;
+}
+
+static int db_open(const char *path, bool create, struct srv_db **out, struct m87_error **err);
+
+const struct srv_db_ops srv_db_sqlite_ops = {
+    .kind = SRV_DB_SQLITE,
+    .open = db_open,
     .close = db_close,
     .exec = exec,
     .q_get = q_get,
@@ -275,16 +298,17 @@ static const struct srv_db_ops sqlite_ops = {
     .q_col_blob = q_col_blob,
     .changes = changes,
     .constraint_error = constraint_error,
-    .reset_all = reset_all,
+    .unavailable = unavailable,
+    .reconnect = reconnect,
 };
 
-int srv_db_sqlite_open(const char *path, bool create, struct srv_db **out, struct m87_error **err)
+static int db_open(const char *path, bool create, struct srv_db **out, struct m87_error **err)
 {
     struct stat sb;
     if (create && stat(path, &sb) == 0)
         return m87_error_set(err, M87_E_CONFLICT, 0, "database '%s' already exists", path);
     struct sq_db *d = m87_xcalloc(1, sizeof(*d));
-    d->base = (struct srv_db){.ops = &sqlite_ops, .kind = SRV_DB_SQLITE};
+    d->base = (struct srv_db){.ops = &srv_db_sqlite_ops};
     pthread_mutex_init(&d->ckpt_mu, NULL);
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
     if (sqlite3_open_v2(path, &d->h, flags, NULL) != SQLITE_OK) {

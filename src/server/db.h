@@ -65,12 +65,13 @@ int64_t srv_db_changes(struct srv_db *db);
 /* True when the last error was a constraint violation (UNIQUE, CHECK, FOREIGN KEY). */
 bool srv_db_constraint_error(struct srv_db *db);
 
-/* ---- added after the first version of this header (issue 18, db-sqlite.c) ---- */
-
-/* End the run of every prepared statement of the connection: rows not read are dropped. The
- * store calls it before COMMIT and when it releases its lock, so that no read stays open past
- * them (SQLite: a statement left on a row holds its read transaction, and WAL checkpoints wait
- * for it). A backend that reads whole results at the first step has nothing to do. */
-void srv_db_reset_all(struct srv_db *db);
+/* Connection loss (PostgreSQL; SQLite never loses its file): true after a statement failed
+ * because the connection to the database is gone (the server stopped, the network broke). The
+ * caller answers 503 with Retry-After and calls srv_db_reconnect before using db again. */
+bool srv_db_unavailable(struct srv_db *db);
+/* Connect again with the same connection string: 0, and statements are prepared again on their
+ * next use (a struct srv_q from before stays valid, reset); -1 with *err (M87_E_CONNECT) while
+ * the database is still unreachable, and db stays unavailable. */
+int srv_db_reconnect(struct srv_db *db, struct m87_error **err);
 
 #endif

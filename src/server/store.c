@@ -381,10 +381,8 @@ static int migrate(struct srv_store *st, struct m87_error **err)
             srv_db_exec(st->db, bump, what, err) < 0)
             goto fail;
     }
-    srv_db_reset_all(st->db);
     return srv_db_exec(st->db, "COMMIT", "commit migration", err);
 fail:
-    srv_db_reset_all(st->db);
     srv_db_exec(st->db, "ROLLBACK", "rollback", NULL);
     return -1;
 }
@@ -441,13 +439,11 @@ void srv_store_lock(struct srv_store *st)
 
 void srv_store_unlock(struct srv_store *st)
 {
-    srv_db_reset_all(st->db);
     pthread_mutex_unlock(&st->mu);
 }
 
 int srv_store_commit(struct srv_store *st, struct m87_error **err)
 {
-    srv_db_reset_all(st->db);
     int rc = srv_db_exec(st->db, "COMMIT", "commit transaction", err);
     if (rc < 0)
         srv_db_exec(st->db, "ROLLBACK", "rollback transaction", NULL);
@@ -457,7 +453,6 @@ int srv_store_commit(struct srv_store *st, struct m87_error **err)
 
 void srv_store_rollback(struct srv_store *st)
 {
-    srv_db_reset_all(st->db);
     srv_db_exec(st->db, "ROLLBACK", "rollback transaction", NULL);
     pthread_mutex_unlock(&st->mu);
 }

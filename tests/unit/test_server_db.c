@@ -150,7 +150,6 @@ static void exercise(struct srv_db *db)
     srv_q_reset(q);
     assert_int_equal(srv_q_step(q, "read", &err), 1);
     assert_int_equal(srv_q_col_int(q, 0), id1);
-    srv_db_reset_all(db);
 
     /* the NULL row, read through a query without bindings */
     static const char SQL_NULLS[] = "SELECT name, n FROM unit_db_t WHERE n IS NULL";
@@ -199,7 +198,6 @@ static void exercise(struct srv_db *db)
     assert_non_null(q);
     assert_int_equal(srv_q_step(q, "count", &err), 1);
     assert_int_equal(srv_q_col_int(q, 0), 3);
-    srv_db_reset_all(db);
 }
 
 static void test_sqlite(void **state)

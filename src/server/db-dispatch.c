@@ -1,36 +1,28 @@
-/* The functions of db.h, once for every backend: each calls the backend of its connection
- * through the connection's table (db-internal.h). */
-#include <ctype.h>
-#include <string.h>
-
+/* db.h over its backends (db-backend.h): the url picks one at open, the connection's table
+ * serves every call after. */
 #include "m87/error.h"
-#include "server/db-internal.h"
+#include "server/db-backend.h"
 #include "server/db.h"
 
-bool srv_db_url_is_pg(const char *url)
-{
-    if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
-        return true;
-    /* libpq's "key=value ...": a keyword of letters and underscores, then '=' (a file path
-     * has a '/' or a '.' before any '=') */
-    size_t n = 0;
-    while (isalpha((unsigned char)url[n]) || url[n] == '_')
-        n++;
-    return n > 0 && url[n] == '=';
-}
+/* Weak: a program linked without the SQLite backend (tests/db/db_conformance) refuses a SQLite
+ * path with a clear error instead of failing to link, and m87-server, until db-pg.o and libpq
+ * are linked into it, a PostgreSQL url. A weak reference does not pull an object out of an
+ * archive: the program that has a backend links its object by name. */
+extern const struct srv_db_ops srv_db_sqlite_ops __attribute__((weak));
+extern const struct srv_db_ops srv_db_pg_ops __attribute__((weak));
 
 int srv_db_open(const char *url, bool create, struct srv_db **out, struct m87_error **err)
 {
-    if (!srv_db_url_is_pg(url))
-        return srv_db_sqlite_open(url, create, out, err);
-#ifdef M87_WITH_PG
-    return srv_db_pg_open(url, create, out, err);
-#else
-    /* the url is not repeated: it may hold a password */
-    return m87_error_set(err, M87_E_INVAL, 0,
-                         "a PostgreSQL database: this m87-server is built without PostgreSQL "
-                         "(libpq); give a data directory for SQLite");
-#endif
+    bool pg = srv_db_url_is_pg(url);
+    const struct srv_db_ops *ops = pg ? &srv_db_pg_ops : &srv_db_sqlite_ops;
+    if (!ops && pg) /* the url is not repeated: it may hold a password */
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "a PostgreSQL database: this program is built without PostgreSQL "
+                             "(libpq)");
+    if (!ops)
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "database '%s': this program has no SQLite backend", url);
+    return ops->open(url, create, out, err);
 }
 
 void srv_db_close(struct srv_db *db)
@@ -41,7 +33,7 @@ void srv_db_close(struct srv_db *db)
 
 enum srv_db_kind srv_db_kind(const struct srv_db *db)
 {
-    return db->kind;
+    return db->ops->kind;
 }
 
 int srv_db_exec(struct srv_db *db, const char *sql, const char *what, struct m87_error **err)
@@ -61,10 +53,7 @@ void srv_q_int(struct srv_q *q, int idx, int64_t v)
 
 void srv_q_text(struct srv_q *q, int idx, const char *text)
 {
-    if (text)
-        q->db->ops->q_text(q, idx, text);
-    else
-        q->db->ops->q_null(q, idx);
+    q->db->ops->q_text(q, idx, text);
 }
 
 void srv_q_blob(struct srv_q *q, int idx, const void *data, size_t len)
@@ -127,7 +116,12 @@ bool srv_db_constraint_error(struct srv_db *db)
     return db->ops->constraint_error(db);
 }
 
-void srv_db_reset_all(struct srv_db *db)
+bool srv_db_unavailable(struct srv_db *db)
 {
-    db->ops->reset_all(db);
+    return db->ops->unavailable(db);
+}
+
+int srv_db_reconnect(struct srv_db *db, struct m87_error **err)
+{
+    return db->ops->reconnect(db, err);
 }
