@@ -3,12 +3,14 @@
 
     scripts/checkarch.py BUILD_DIR
 
-Three checks, each error naming the file:
+Four checks, each error naming the file:
   - includes: a file of module M includes only headers of M or of a module M may use; a private
     header (src/M/*.h) only from src/M/ itself;
   - calls: a global symbol an object of M needs (nm -u) is defined by M or by a module M may use;
   - circles: the files of one module do not call each other in a circle (a strongly connected
-    component of the file call graph), so that each module splits into layers of files.
+    component of the file call graph), so that each module splits into layers of files;
+  - database backends: sqlite3 is named and called only in src/server/db-sqlite*.c, libpq only in
+    src/server/db-pg*.c, and server/db.h is included only by the store and the db layer.
 Exit status 1 on any error. Reads the objects the build made under BUILD_DIR/src/.
 """
 import os
@@ -42,6 +44,18 @@ HEADER_PREFIX = {
 ACCEPTED_CIRCLES = {}
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+
+# The server's database backends (docs/design.md, Database backends): each library's API is
+# spoken in its backend's file alone, and only the store and the db layer see the database.
+BACKENDS = {
+    "src/server/db-sqlite": (re.compile(r"\bsqlite3"), re.compile(r"^sqlite3_")),
+    "src/server/db-pg": (re.compile(r"\b(PQ[a-z]\w*|PG(conn|result)|libpq-fe\.h)"),
+                         re.compile(r"^(PQ|lo_)")),
+}
+DB_HEADERS = {
+    "server/db.h": re.compile(r"^src/server/(db[-.]|store[-.]|schema-)"),
+    "server/db-backend.h": re.compile(r"^src/server/db[-.]"),
+}
 
 
 def header_module(path):
@@ -206,6 +220,35 @@ def check_circles(objs, owner):
     return errors
 
 
+def check_backends(root, objs):
+    """A backend's library named (source) or called (object) only in its own file; db.h only in
+    the store and the db layer."""
+    errors = []
+    for mod, rel in source_files(root):
+        with open(os.path.join(root, rel), encoding="utf-8") as f:
+            text = f.read()
+        for own, (word, _) in BACKENDS.items():
+            m = word.search(text)
+            if not rel.startswith(own) and m:
+                line = text.count("\n", 0, m.start()) + 1
+                errors.append("%s:%d: '%s': a database library is spoken only in %s*.c (db.h)"
+                              % (rel, line, m.group(0), own))
+        for m in INCLUDE_RE.finditer(text):
+            who = DB_HEADERS.get(m.group(1))
+            if who and not who.match(rel):
+                line = text.count("\n", 0, m.start()) + 1
+                errors.append("%s:%d: include \"%s\": only the store and the db layer see the "
+                              "database" % (rel, line, m.group(1)))
+    for mod, files in objs.items():
+        for src, (_, undefined) in sorted(files.items()):
+            for own, (_, sym_re) in BACKENDS.items():
+                calls = sorted(s for s in undefined if sym_re.match(s))
+                if not src.startswith(own) and calls:
+                    errors.append("%s: calls %s: a database library is called only from %s*.c"
+                                  % (src, ", ".join(calls[:3]), own))
+    return errors
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: checkarch.py BUILD_DIR")
@@ -215,6 +258,7 @@ def main():
     call_errors, owner = check_calls(objs)
     errors += call_errors
     errors += check_circles(objs, owner)
+    errors += check_backends(root, objs)
     for e in errors:
         print("checkarch: " + e)
     if errors:

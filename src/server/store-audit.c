@@ -1,5 +1,4 @@
 /* The audit trail of a device in the store (store-audit.h). */
-#include <sqlite3.h>
 #include <string.h>
 
 #include "m87/alloc.h"
@@ -24,7 +23,7 @@ static const char SQL_AUDIT_LIST[] =
     "SELECT channel, token, what, command, created, ended, exit_code, message, duration_ms, "
     "bytes_in, bytes_out, bytes_err, kind, detail FROM (SELECT * FROM remote_audit "
     "WHERE device_id = ?1 AND created >= ?2 AND (?4 IS NULL OR kind = ?4) "
-    "ORDER BY id DESC LIMIT ?3) ORDER BY id";
+    "ORDER BY id DESC LIMIT ?3) AS newest ORDER BY id";
 static const char SQL_RELEASE_TOKEN_SET[] = "UPDATE fleet_releases SET token = ?2 WHERE id = ?1";
 static const char SQL_RELEASE_TOKEN[] = "SELECT token FROM fleet_releases WHERE id = ?1";
 
@@ -52,16 +51,16 @@ static const struct srv_row_type audit_row = {sizeof(struct srv_audit), audit_co
 int srv_audit_record(struct srv_store *st, int64_t device_id, const struct srv_audit_new *a,
                      struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_AUDIT_ADD, device_id, a->ref, err);
+    struct srv_q *s = srv_stmt_id_text(st, SQL_AUDIT_ADD, device_id, a->ref, err);
     if (!s)
         return -1;
-    srv_bind_text(s, 3, a->token);
-    srv_bind_text(s, 4, a->what);
-    srv_bind_text(s, 5, a->command);
-    sqlite3_bind_int64(s, 6, srv_now());
-    srv_bind_text(s, 7, a->kind);
-    srv_bind_text(s, 8, a->detail);
-    return srv_step_done(st, s, "store the audit trail", err);
+    srv_q_text(s, 3, a->token);
+    srv_q_text(s, 4, a->what);
+    srv_q_text(s, 5, a->command);
+    srv_q_int(s, 6, srv_now());
+    srv_q_text(s, 7, a->kind);
+    srv_q_text(s, 8, a->detail);
+    return srv_q_done(s, "store the audit trail", err);
 }
 
 /* The row's detail with "end": end added (replaced); NULL when there is nothing to keep. */
@@ -92,50 +91,52 @@ static char *detail_with_end(const char *detail, const char *end)
 int srv_audit_finish(struct srv_store *st, int64_t device_id, const char *kind, const char *ref,
                      const struct srv_audit_end *e, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_AUDIT_OPEN, device_id, ref, err);
+    struct srv_q *s = srv_stmt_id_text(st, SQL_AUDIT_OPEN, device_id, ref, err);
     if (!s)
         return -1;
-    srv_bind_text(s, 3, kind);
-    int rc = srv_step_row(st, s, "read the audit trail", err);
+    srv_q_text(s, 3, kind);
+    int rc = srv_q_step(s, "read the audit trail", err);
     if (rc <= 0)
         return rc;
-    int64_t id = sqlite3_column_int64(s, 0);
+    int64_t id = srv_q_col_int(s, 0);
     _cleanup_free_ char *old = srv_col_text(s, 1);
+    srv_q_reset(s);
     _cleanup_free_ char *detail = detail_with_end(old, e->detail);
     if ((s = srv_stmt_id(st, SQL_AUDIT_END, id, err)) == NULL)
         return -1;
-    sqlite3_bind_int64(s, 2, srv_now());
+    srv_q_int(s, 2, srv_now());
     if (e->exit_code >= 0)
-        sqlite3_bind_int64(s, 3, e->exit_code);
-    srv_bind_text(s, 4, e->message);
+        srv_q_int(s, 3, e->exit_code);
+    srv_q_text(s, 4, e->message);
     if (e->duration_ms >= 0)
-        sqlite3_bind_int64(s, 5, e->duration_ms);
+        srv_q_int(s, 5, e->duration_ms);
     for (int i = 0; i < 3; i++)
-        sqlite3_bind_int64(s, 6 + i, e->bytes[i]);
-    srv_bind_text(s, 9, detail);
-    return srv_step_done(st, s, "store the audit trail", err);
+        srv_q_int(s, 6 + i, e->bytes[i]);
+    srv_q_text(s, 9, detail);
+    return srv_q_done(s, "store the audit trail", err);
 }
 
 int srv_audit_release_token_set(struct srv_store *st, int64_t release_id, const char *token,
                                 struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_RELEASE_TOKEN_SET, release_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_RELEASE_TOKEN_SET, release_id, err);
     if (!s)
         return -1;
-    srv_bind_text(s, 2, token);
-    return srv_step_done(st, s, "store who made the release", err);
+    srv_q_text(s, 2, token);
+    return srv_q_done(s, "store who made the release", err);
 }
 
 int srv_audit_release_token(struct srv_store *st, int64_t release_id, char **token,
                             struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_RELEASE_TOKEN, release_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_RELEASE_TOKEN, release_id, err);
     if (!s)
         return -1;
-    int rc = srv_step_row(st, s, "read who made the release", err);
+    int rc = srv_q_step(s, "read who made the release", err);
     if (rc < 0)
         return -1;
     char *t = rc ? srv_col_text(s, 0) : NULL;
+    srv_q_reset(s);
     *token = t ? t : m87_xstrdup(SRV_AUDIT_SERVER);
     return 0;
 }
@@ -143,14 +144,14 @@ int srv_audit_release_token(struct srv_store *st, int64_t release_id, char **tok
 int srv_audit_list(struct srv_store *st, int64_t device_id, int64_t since, const char *kind,
                    struct srv_audit **out, size_t *n, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_AUDIT_LIST, device_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_AUDIT_LIST, device_id, err);
     void *v = NULL;
     if (!s)
         return -1;
-    sqlite3_bind_int64(s, 2, since);
-    sqlite3_bind_int64(s, 3, SRV_AUDIT_MAX_LIST);
-    srv_bind_text(s, 4, kind);
-    if (srv_rows_collect(st, s, &audit_row, &v, n, err) < 0)
+    srv_q_int(s, 2, since);
+    srv_q_int(s, 3, SRV_AUDIT_MAX_LIST);
+    srv_q_text(s, 4, kind);
+    if (srv_rows_collect(s, &audit_row, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;

@@ -17,7 +17,8 @@ static const char SQL_DEP_FIND[] = DEP_COLS " WHERE d.device_id = ?1 AND d.publi
 static const char SQL_DEP_ACTIVE[] = DEP_COLS " WHERE d.device_id = ?1 AND d.active = 1";
 static const char SQL_DEP_LIST[] = DEP_COLS " WHERE d.device_id = ?1 ORDER BY d.id";
 static const char SQL_DEP_ADD[] = "INSERT INTO deployments (public_id, device_id, active, head,"
-                                  " created) VALUES (?1, ?2, 0, 0, ?3)";
+                                  " created) VALUES (?1, ?2, 0, 0, ?3)"
+                                  " ON CONFLICT DO NOTHING RETURNING id";
 static const char SQL_DEP_DEACTIVATE[] =
     "UPDATE deployments SET active = 0 WHERE device_id = ?1 AND active = 1";
 static const char SQL_DEP_ACTIVATE[] = "UPDATE deployments SET active = 1 WHERE id = ?1";
@@ -25,9 +26,9 @@ static const char SQL_DEP_DELETE[] = "DELETE FROM deployments WHERE id = ?1";
 static const char SQL_DEP_HEAD[] = "UPDATE deployments SET head = ?2 WHERE id = ?1";
 static const char SQL_REV_ADD[] = "INSERT INTO revisions (deployment_id, number, hash, created,"
                                   " jobs, spec, sig_key, sig, sig_time, sig_now) VALUES (?1, ?2,"
-                                  " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+                                  " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id";
 static const char SQL_REV_BUNDLE[] =
-    "INSERT OR IGNORE INTO revision_bundles (revision_id, digest) VALUES (?1, ?2)";
+    "INSERT INTO revision_bundles (revision_id, digest) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
 static const char SQL_REV_GET[] = "SELECT number, hash, created, jobs, spec, sig_key, sig,"
                                   " sig_time, sig_now"
                                   " FROM revisions WHERE deployment_id = ?1 AND number = ?2";
@@ -77,20 +78,20 @@ void srv_revision_release(struct srv_revision *r)
 int srv_deployment_find(struct srv_store *st, int64_t device_id, const char *public_id,
                         struct srv_deployment *out, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_DEP_FIND, device_id, public_id, err);
+    struct srv_q *s = srv_stmt_id_text(st, SQL_DEP_FIND, device_id, public_id, err);
     if (s == NULL)
         return -1;
-    return srv_row_get(st, s, &srv_deployment_row, out, "read deployment", err,
+    return srv_row_get(s, &srv_deployment_row, out, "read deployment", err,
                        "deployment '%s' not found", public_id);
 }
 
 int srv_deployment_active(struct srv_store *st, int64_t device_id, struct srv_deployment *out,
                           struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_DEP_ACTIVE, device_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_DEP_ACTIVE, device_id, err);
     if (s == NULL)
         return -1;
-    return srv_row_one(st, s, &srv_deployment_row, out, "read deployment", err);
+    return srv_row_one(s, &srv_deployment_row, out, "read deployment", err);
 }
 
 int srv_deployment_list(struct srv_store *st, int64_t device_id, struct srv_deployment **out,
@@ -106,38 +107,38 @@ int srv_deployment_list(struct srv_store *st, int64_t device_id, struct srv_depl
 static int insert_revision(struct srv_store *st, int64_t dep_id, int64_t number,
                            const struct srv_rev_content *c, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_REV_ADD, dep_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_REV_ADD, dep_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 2, number);
-    srv_bind_text(s, 3, c->hash);
-    sqlite3_bind_int64(s, 4, srv_now());
-    srv_bind_text(s, 5, c->jobs);
-    srv_bind_text(s, 6, c->spec);
-    srv_bind_text(s, 7, c->sig_key);
-    srv_bind_text(s, 8, c->sig_key ? c->sig : NULL);
+    srv_q_int(s, 2, number);
+    srv_q_text(s, 3, c->hash);
+    srv_q_int(s, 4, srv_now());
+    srv_q_text(s, 5, c->jobs);
+    srv_q_text(s, 6, c->spec);
+    srv_q_text(s, 7, c->sig_key);
+    srv_q_text(s, 8, c->sig_key ? c->sig : NULL);
     if (c->sig_key)
-        sqlite3_bind_int64(s, 9, c->sig_time);
-    sqlite3_bind_int(s, 10, c->sig_key && c->sig_now);
-    if (srv_step_done(st, s, "store revision", err) < 0)
+        srv_q_int(s, 9, c->sig_time);
+    srv_q_int(s, 10, c->sig_key && c->sig_now);
+    int64_t rev_id = 0;
+    if (srv_insert_id(s, &rev_id, "store revision", err) < 0)
         return -1;
-    int64_t rev_id = sqlite3_last_insert_rowid(srv_store_db(st));
     for (size_t i = 0; i < c->bundles.len; i++) {
         if ((s = srv_stmt_id_text(st, SQL_REV_BUNDLE, rev_id, c->bundles.items[i], err)) == NULL)
             return -1;
-        if (srv_step_done(st, s, "store bundle reference", err) < 0)
+        if (srv_q_done(s, "store bundle reference", err) < 0)
             return -1;
     }
     if ((s = srv_stmt_id(st, SQL_DEP_HEAD, dep_id, err)) == NULL)
         return -1;
-    sqlite3_bind_int64(s, 2, number);
-    return srv_step_done(st, s, "update deployment", err);
+    srv_q_int(s, 2, number);
+    return srv_q_done(s, "update deployment", err);
 }
 
-static void bind_deployment(sqlite3_stmt *s, const void *arg)
+static void bind_deployment(struct srv_q *s, const void *arg)
 {
-    sqlite3_bind_int64(s, 2, *(const int64_t *)arg);
-    sqlite3_bind_int64(s, 3, srv_now());
+    srv_q_int(s, 2, *(const int64_t *)arg);
+    srv_q_int(s, 3, srv_now());
 }
 
 int srv_deployment_create(struct srv_store *st, int64_t device_id, const char *given, bool active,
@@ -182,26 +183,26 @@ int srv_revision_add(struct srv_store *st, const struct srv_deployment *d,
 int srv_revision_get(struct srv_store *st, const struct srv_deployment *d, int64_t number,
                      struct srv_revision *out, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_REV_GET, d->id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_REV_GET, d->id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 2, number);
-    return srv_row_get(st, s, &srv_revision_row, out, "read revision", err,
+    srv_q_int(s, 2, number);
+    return srv_row_get(s, &srv_revision_row, out, "read revision", err,
                        "deployment '%s' has no revision %lld", d->public_id, (long long)number);
 }
 
 int srv_revision_sign(struct srv_store *st, const struct srv_deployment *d, int64_t number,
                       const struct srv_rev_content *c, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_REV_SIGN, d->id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_REV_SIGN, d->id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 2, number);
-    srv_bind_text(s, 3, c->sig_key);
-    srv_bind_text(s, 4, c->sig_key ? c->sig : NULL);
-    sqlite3_bind_int64(s, 5, c->sig_time);
-    sqlite3_bind_int(s, 6, c->sig_now);
-    return srv_step_done(st, s, "store signature", err);
+    srv_q_int(s, 2, number);
+    srv_q_text(s, 3, c->sig_key);
+    srv_q_text(s, 4, c->sig_key ? c->sig : NULL);
+    srv_q_int(s, 5, c->sig_time);
+    srv_q_int(s, 6, c->sig_now);
+    return srv_q_done(s, "store signature", err);
 }
 
 int srv_revision_list(struct srv_store *st, const struct srv_deployment *d,

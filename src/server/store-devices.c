@@ -21,7 +21,8 @@ static const char SQL_TOKEN_LOOKUP[] =
     "SELECT id, name, created, last_seen, agent_version, applied_revision, prefetch, policy,"      \
     " now_revision, offline FROM devices"
 
-static const char SQL_DEVICE_ADD[] = "INSERT INTO devices (name, created) VALUES (?1, ?2)";
+static const char SQL_DEVICE_ADD[] =
+    "INSERT INTO devices (name, created) VALUES (?1, ?2) RETURNING id";
 static const char SQL_DEVICE_BY_NAME[] = DEVICE_COLS " WHERE name = ?1";
 static const char SQL_DEVICE_BY_ID[] = DEVICE_COLS " WHERE id = ?1";
 static const char SQL_DEVICE_LIST[] = DEVICE_COLS " ORDER BY name";
@@ -32,14 +33,15 @@ static const char SQL_DEVICE_DELETE[] = "DELETE FROM devices WHERE id = ?1";
 static const char SQL_DEVICE_SEEN[] =
     "UPDATE devices SET last_seen = ?2, agent_version = COALESCE(?3, agent_version),"
     " applied_revision = ?4, offline = ?5 WHERE id = ?1 AND (last_seen IS NULL OR last_seen <= ?2 "
-    "- " SEEN_RESOLUTION " OR (?3 IS NOT NULL AND agent_version IS NOT ?3)"
-    " OR applied_revision IS NOT ?4 OR offline IS NOT ?5)";
+    "- " SEEN_RESOLUTION " OR (?3 IS NOT NULL AND agent_version IS DISTINCT FROM ?3)"
+    " OR applied_revision IS DISTINCT FROM ?4 OR offline IS DISTINCT FROM ?5)";
 static const char SQL_DEVICE_ONLINE[] =
     "SELECT COUNT(*) FROM devices WHERE last_seen >= ?1 AND offline = 0";
 static const char SQL_DEVICE_PREFETCH[] =
-    "UPDATE devices SET prefetch = ?2, policy = policy + 1 WHERE id = ?1 AND prefetch IS NOT ?2";
+    "UPDATE devices SET prefetch = ?2, policy = policy + 1 WHERE id = ?1"
+    " AND prefetch IS DISTINCT FROM ?2";
 static const char SQL_DEVICE_NOW[] = "UPDATE devices SET now_revision = ?2, policy = policy + 1"
-                                     " WHERE id = ?1 AND now_revision IS NOT ?2";
+                                     " WHERE id = ?1 AND now_revision IS DISTINCT FROM ?2";
 static const char SQL_DEVICE_POLICY[] = "UPDATE devices SET policy = policy + 1 WHERE id = ?1";
 
 /* The columns of DEVICE_COLS (written as JSON by srv_jw_device). */
@@ -63,15 +65,15 @@ void srv_device_release(struct srv_device *d)
 int srv_token_add(struct srv_store *st, const char *hash, enum srv_role role, int64_t device_id,
                   struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_TOKEN_ADD, err);
+    struct srv_q *s = srv_stmt(st, SQL_TOKEN_ADD, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 1, hash);
-    srv_bind_text(s, 2, role == SRV_ROLE_ADMIN ? "admin" : "device");
+    srv_q_text(s, 1, hash);
+    srv_q_text(s, 2, role == SRV_ROLE_ADMIN ? "admin" : "device");
     if (role == SRV_ROLE_DEVICE)
-        sqlite3_bind_int64(s, 3, device_id);
-    sqlite3_bind_int64(s, 4, srv_now());
-    return srv_step_done(st, s, "store token", err);
+        srv_q_int(s, 3, device_id);
+    srv_q_int(s, 4, srv_now());
+    return srv_q_done(s, "store token", err);
 }
 
 int srv_token_revoke_device(struct srv_store *st, int64_t device_id, struct m87_error **err)
@@ -82,25 +84,25 @@ int srv_token_revoke_device(struct srv_store *st, int64_t device_id, struct m87_
 int srv_token_lookup(struct srv_store *st, const char *hash, enum srv_role *role,
                      int64_t *device_id, char **device_name, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_text(st, SQL_TOKEN_LOOKUP, hash, err);
+    struct srv_q *s = srv_stmt_text(st, SQL_TOKEN_LOOKUP, hash, err);
     if (s == NULL)
         return -1;
-    int rc = srv_step_row(st, s, "look up token", err);
+    int rc = srv_q_step(s, "look up token", err);
     if (rc != 1)
         return rc;
     /* the index lookup by hash decides; its timing can depend on the hash, which tells nothing
      * of the token (SHA-256 is preimage resistant). This check only refuses a damaged row. */
-    const unsigned char *stored = sqlite3_column_text(s, 0);
-    if (stored == NULL || strlen((const char *)stored) != M87_SHA256_HEX_LEN ||
+    const char *stored = srv_q_col_text(s, 0);
+    if (stored == NULL || strlen(stored) != M87_SHA256_HEX_LEN ||
         m87_memeq_ct(stored, hash, M87_SHA256_HEX_LEN) != 0) {
-        sqlite3_reset(s);
+        srv_q_reset(s);
         return 0;
     }
-    const char *r = (const char *)sqlite3_column_text(s, 1);
+    const char *r = srv_q_col_text(s, 1);
     *role = r && strcmp(r, "admin") == 0 ? SRV_ROLE_ADMIN : SRV_ROLE_DEVICE;
-    *device_id = sqlite3_column_int64(s, 2);
+    *device_id = srv_q_col_int(s, 2);
     *device_name = srv_col_text(s, 3);
-    sqlite3_reset(s);
+    srv_q_reset(s);
     return 1;
 }
 
@@ -118,14 +120,14 @@ int srv_device_create(struct srv_store *st, const char *name, const char *token_
         return -1;
     }
     m87_error_free(e);
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_ADD, err);
+    struct srv_q *s = srv_stmt(st, SQL_DEVICE_ADD, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 1, name);
-    sqlite3_bind_int64(s, 2, srv_now());
-    if (srv_step_done(st, s, "store device", err) < 0)
+    srv_q_text(s, 1, name);
+    srv_q_int(s, 2, srv_now());
+    int64_t id = 0;
+    if (srv_insert_id(s, &id, "store device", err) < 0)
         return -1;
-    int64_t id = sqlite3_last_insert_rowid(srv_store_db(st));
     if (srv_token_add(st, token_hash, SRV_ROLE_DEVICE, id, err) < 0)
         return -1;
     return srv_device_by_id(st, id, out, err);
@@ -134,29 +136,29 @@ int srv_device_create(struct srv_store *st, const char *name, const char *token_
 int srv_device_find(struct srv_store *st, const char *name, struct srv_device *out,
                     struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_text(st, SQL_DEVICE_BY_NAME, name, err);
+    struct srv_q *s = srv_stmt_text(st, SQL_DEVICE_BY_NAME, name, err);
     if (s == NULL)
         return -1;
-    return srv_row_get(st, s, &device_type, out, "read device", err, "device '%s' not found", name);
+    return srv_row_get(s, &device_type, out, "read device", err, "device '%s' not found", name);
 }
 
 int srv_device_by_id(struct srv_store *st, int64_t id, struct srv_device *out,
                      struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_DEVICE_BY_ID, id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_DEVICE_BY_ID, id, err);
     if (s == NULL)
         return -1;
-    return srv_row_get(st, s, &device_type, out, "read device", err, "device #%lld not found",
+    return srv_row_get(s, &device_type, out, "read device", err, "device #%lld not found",
                        (long long)id);
 }
 
 int srv_device_list(struct srv_store *st, struct srv_device **out, size_t *n,
                     struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_DEVICE_LIST, err);
+    struct srv_q *s = srv_stmt(st, SQL_DEVICE_LIST, err);
     void *v = NULL;
 
-    if (s == NULL || srv_rows_collect(st, s, &device_type, &v, n, err) < 0)
+    if (s == NULL || srv_rows_collect(s, &device_type, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
@@ -170,14 +172,14 @@ int srv_device_delete(struct srv_store *st, int64_t id, struct m87_error **err)
 int srv_device_seen(struct srv_store *st, int64_t id, const char *agent_version,
                     const char *applied, bool offline, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_DEVICE_SEEN, id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_DEVICE_SEEN, id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 2, srv_now());
-    srv_bind_text(s, 3, agent_version);
-    srv_bind_text(s, 4, applied);
-    sqlite3_bind_int(s, 5, offline);
-    return srv_step_done(st, s, "update device", err);
+    srv_q_int(s, 2, srv_now());
+    srv_q_text(s, 3, agent_version);
+    srv_q_text(s, 4, applied);
+    srv_q_int(s, 5, offline);
+    return srv_q_done(s, "update device", err);
 }
 
 int srv_device_count_online(struct srv_store *st, int64_t since, int64_t *n, struct m87_error **err)
@@ -189,12 +191,12 @@ int srv_device_count_online(struct srv_store *st, int64_t since, int64_t *n, str
 static int update_device(struct srv_store *st, const char *sql, int64_t id, const char *text,
                          const char *what, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, sql, id, err);
+    struct srv_q *s = srv_stmt_id(st, sql, id, err);
     if (s == NULL)
         return -1;
     if (sql != SQL_DEVICE_POLICY)
-        srv_bind_text(s, 2, text);
-    return srv_step_done(st, s, what, err);
+        srv_q_text(s, 2, text);
+    return srv_q_done(s, what, err);
 }
 
 int srv_device_set_prefetch(struct srv_store *st, int64_t id, const char *prefetch,

@@ -26,25 +26,25 @@ static const char SQL_LABEL_DELETE[] =
     "DELETE FROM device_labels WHERE device_id = ?1 AND key = ?2";
 static const char SQL_LABEL_COUNT[] = "SELECT COUNT(*) FROM device_labels WHERE device_id = ?1";
 
-static void add_row(sqlite3_stmt *s, int col, struct m87_kvlist *out)
+static void add_row(struct srv_q *s, int col, struct m87_kvlist *out)
 {
-    const char *key = (const char *)sqlite3_column_text(s, col);
-    const char *value = (const char *)sqlite3_column_text(s, col + 1);
+    const char *key = srv_q_col_text(s, col);
+    const char *value = srv_q_col_text(s, col + 1);
     m87_kvlist_add(out, key ? key : "", value ? value : "");
 }
 
 int srv_labels_get(struct srv_store *st, int64_t device_id, struct m87_kvlist *out,
                    struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_LABELS_OF, device_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_LABELS_OF, device_id, err);
     if (s == NULL)
         return -1;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    while ((rc = srv_q_step(s, "read labels", err)) == 1)
         add_row(s, 0, out);
-    if (rc != SQLITE_DONE) {
+    if (rc < 0) {
         m87_kvlist_release(out);
-        return srv_store_error(st, "read labels", err);
+        return -1;
     }
     return 0;
 }
@@ -53,13 +53,13 @@ int srv_labels_get(struct srv_store *st, int64_t device_id, struct m87_kvlist *o
  * list is two statements whatever the number of devices. */
 int srv_labels_fill(struct srv_store *st, struct srv_device *v, size_t n, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_LABELS_ALL, err);
+    struct srv_q *s = srv_stmt(st, SQL_LABELS_ALL, err);
     if (s == NULL)
         return -1;
     size_t j = 0;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(s, 0);
+    while ((rc = srv_q_step(s, "read labels", err)) == 1) {
+        int64_t id = srv_q_col_int(s, 0);
         while (j < n && v[j].id != id)
             j++;
         if (j == n)
@@ -67,9 +67,7 @@ int srv_labels_fill(struct srv_store *st, struct srv_device *v, size_t n, struct
                                  (long long)id);
         add_row(s, 1, &v[j].labels);
     }
-    if (rc != SQLITE_DONE)
-        return srv_store_error(st, "read labels", err);
-    return 0;
+    return rc < 0 ? -1 : 0;
 }
 
 int srv_labels_change(struct srv_store *st, const struct srv_device *d,
@@ -77,13 +75,13 @@ int srv_labels_change(struct srv_store *st, const struct srv_device *d,
 {
     for (size_t i = 0; i < changes->len; i++) {
         const struct m87_kv *kv = &changes->items[i];
-        sqlite3_stmt *s =
+        struct srv_q *s =
             srv_stmt_id_text(st, kv->value ? SQL_LABEL_SET : SQL_LABEL_DELETE, d->id, kv->key, err);
         if (s == NULL)
             return -1;
         if (kv->value)
-            srv_bind_text(s, 3, kv->value);
-        if (srv_step_done(st, s, "store label", err) < 0)
+            srv_q_text(s, 3, kv->value);
+        if (srv_q_done(s, "store label", err) < 0)
             return -1;
     }
     int64_t count = 0;

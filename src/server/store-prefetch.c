@@ -14,8 +14,8 @@ static const char SQL_PREFETCH_LIST[] =
     "SELECT image, requested, report FROM device_prefetch WHERE device_id = ?1 ORDER BY id";
 static const char SQL_PREFETCH_COUNT[] =
     "SELECT COUNT(*) FROM device_prefetch WHERE device_id = ?1";
-static const char SQL_PREFETCH_ADD[] = "INSERT OR IGNORE INTO device_prefetch (device_id, image, "
-                                       "requested) VALUES (?1, ?2, ?3)";
+static const char SQL_PREFETCH_ADD[] = "INSERT INTO device_prefetch (device_id, image, requested)"
+                                       " VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
 static const char SQL_PREFETCH_CLEAR[] = "DELETE FROM device_prefetch WHERE device_id = ?1";
 static const char SQL_PREFETCH_NOTE[] =
     "UPDATE device_prefetch SET report = ?3 WHERE device_id = ?1 AND image = ?2";
@@ -52,13 +52,13 @@ int srv_prefetch_add(struct srv_store *st, int64_t device_id, const struct m87_s
     int64_t added = 0, have = 0;
 
     for (size_t i = 0; i < images->len; i++) {
-        sqlite3_stmt *s = srv_stmt_id_text(st, SQL_PREFETCH_ADD, device_id, images->items[i], err);
+        struct srv_q *s = srv_stmt_id_text(st, SQL_PREFETCH_ADD, device_id, images->items[i], err);
         if (s == NULL)
             return -1;
-        sqlite3_bind_int64(s, 3, srv_now());
-        if (srv_step_done(st, s, "store prefetch image", err) < 0)
+        srv_q_int(s, 3, srv_now());
+        if (srv_q_done(s, "store prefetch image", err) < 0)
             return -1;
-        added += sqlite3_changes(srv_store_db(st));
+        added += srv_store_changes(st);
     }
     if (srv_query_int(st, SQL_PREFETCH_COUNT, device_id, &have, "count prefetch images", err) < 0)
         return -1;
@@ -72,15 +72,15 @@ int srv_prefetch_clear(struct srv_store *st, int64_t device_id, struct m87_error
 {
     if (srv_exec_id(st, SQL_PREFETCH_CLEAR, device_id, "clear prefetch images", err) < 0)
         return -1;
-    return sqlite3_changes(srv_store_db(st)) ? srv_device_bump_policy(st, device_id, err) : 0;
+    return srv_store_changes(st) ? srv_device_bump_policy(st, device_id, err) : 0;
 }
 
 int srv_prefetch_note(struct srv_store *st, int64_t device_id, const char *image,
                       const char *report, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_PREFETCH_NOTE, device_id, image, err);
+    struct srv_q *s = srv_stmt_id_text(st, SQL_PREFETCH_NOTE, device_id, image, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 3, report);
-    return srv_step_done(st, s, "store prefetch report", err);
+    srv_q_text(s, 3, report);
+    return srv_q_done(s, "store prefetch report", err);
 }

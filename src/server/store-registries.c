@@ -12,7 +12,7 @@
 
 static const char SQL_REG_UPDATE[] =
     "UPDATE registries SET username = ?3, secret = ?4, updated = ?5"
-    " WHERE host = ?2 AND IFNULL(device_id, 0) = ?1 AND IFNULL(selector, '') = ?6";
+    " WHERE host = ?2 AND COALESCE(device_id, 0) = ?1 AND COALESCE(selector, '') = ?6";
 static const char SQL_REG_INSERT[] =
     "INSERT INTO registries (device_id, host, username, secret, created, updated, selector)"
     " VALUES (NULLIF(?1, 0), ?2, ?3, ?4, ?5, ?5, NULLIF(?6, ''))";
@@ -53,14 +53,14 @@ static int put_stmt(struct srv_store *st, const char *sql, const char *host,
                     const struct srv_reg_scope *scope, const char *username, const char *secret,
                     struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id_text(st, sql, scope->device_id, host, err);
+    struct srv_q *s = srv_stmt_id_text(st, sql, scope->device_id, host, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 3, username);
-    srv_bind_text(s, 4, secret);
-    sqlite3_bind_int64(s, 5, srv_now());
-    srv_bind_text(s, 6, scope->selector ? scope->selector : "");
-    return srv_step_done(st, s, "store registry credentials", err);
+    srv_q_text(s, 3, username);
+    srv_q_text(s, 4, secret);
+    srv_q_int(s, 5, srv_now());
+    srv_q_text(s, 6, scope->selector ? scope->selector : "");
+    return srv_q_done(s, "store registry credentials", err);
 }
 
 int srv_registry_put(struct srv_store *st, const char *host, const struct srv_reg_scope *scope,
@@ -69,10 +69,10 @@ int srv_registry_put(struct srv_store *st, const char *host, const struct srv_re
     int64_t have = 0;
     if (put_stmt(st, SQL_REG_UPDATE, host, scope, username, secret, err) < 0)
         return -1;
-    if (sqlite3_changes(srv_store_db(st)) > 0)
+    if (srv_store_changes(st) > 0)
         return 0;
     if (put_stmt(st, SQL_REG_INSERT, host, scope, username, secret, err) < 0 ||
-        srv_query_int(st, SQL_REG_COUNT, 0, &have, "count registries", err) < 0)
+        srv_query_scalar(st, SQL_REG_COUNT, &have, "count registries", err) < 0)
         return -1;
     if (have > SRV_MAX_REGISTRIES)
         return m87_error_set(err, M87_E_TOOBIG, 0, "the server keeps at most %d registry entries",
@@ -83,13 +83,13 @@ int srv_registry_put(struct srv_store *st, const char *host, const struct srv_re
 int srv_registry_remove(struct srv_store *st, const char *host, const struct srv_reg_scope *scope,
                         struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_REG_REMOVE, scope->device_id, host, err);
+    struct srv_q *s = srv_stmt_id_text(st, SQL_REG_REMOVE, scope->device_id, host, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 3, scope->selector ? scope->selector : "");
-    if (srv_step_done(st, s, "remove registry credentials", err) < 0)
+    srv_q_text(s, 3, scope->selector ? scope->selector : "");
+    if (srv_q_done(s, "remove registry credentials", err) < 0)
         return -1;
-    if (sqlite3_changes(srv_store_db(st)) == 0)
+    if (srv_store_changes(st) == 0)
         return m87_error_set(err, M87_E_NOTFOUND, 0, "no credentials for registry '%s'%s", host,
                              scope->device_id  ? " on that device"
                              : scope->selector ? " for that selector"
@@ -101,8 +101,8 @@ int srv_registry_list(struct srv_store *st, struct srv_registry **out, size_t *n
                       struct m87_error **err)
 {
     void *v = NULL;
-    sqlite3_stmt *s = srv_stmt(st, SQL_REG_LIST, err);
-    if (s == NULL || srv_rows_collect(st, s, &srv_registry_row, &v, n, err) < 0)
+    struct srv_q *s = srv_stmt(st, SQL_REG_LIST, err);
+    if (s == NULL || srv_rows_collect(s, &srv_registry_row, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;

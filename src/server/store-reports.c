@@ -12,8 +12,8 @@ static const char SQL_REPORT_DEP[] =
     "SELECT d.id FROM deployments d JOIN revisions r ON r.deployment_id = d.id"
     " WHERE d.device_id = ?1 AND r.hash = ?2 ORDER BY d.active DESC, d.id DESC LIMIT 1";
 static const char SQL_REPORT_ADD[] =
-    "INSERT OR IGNORE INTO reports (device_id, seq, kind, revision, deployment_id, job, phase,"
-    " step, state, raw, received) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    "INSERT INTO reports (device_id, seq, kind, revision, deployment_id, job, phase, step, state,"
+    " raw, received) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING";
 /* kept by a trigger: the highest seq stays when its report is pruned */
 static const char SQL_REPORT_MAX[] =
     "SELECT COALESCE((SELECT report_seq FROM devices WHERE id = ?1), 0)";
@@ -21,13 +21,15 @@ static const char SQL_PRUNE_OLD[] =
     "DELETE FROM reports WHERE id IN (SELECT id FROM reports WHERE received < ?1 LIMIT ?2)";
 static const char SQL_PRUNE_BIG[] =
     "SELECT id, report_bytes - ?1 FROM devices WHERE report_bytes > ?1 LIMIT 1";
-/* the oldest reports of device ?1 (among its ?2 oldest) until ?3 bytes are gone */
+/* the oldest reports of device ?1 (among its ?2 oldest) until ?3 bytes are gone. SQLite-only:
+ * LENGTH(CAST(raw AS BLOB)) counts bytes (PostgreSQL: OCTET_LENGTH(raw), which SQLite lacks
+ * before 3.43) */
 static const char SQL_PRUNE_OLDEST[] =
     "DELETE FROM reports WHERE id IN (SELECT id FROM"
-    " (SELECT id, SUM(size) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) - size AS before FROM"
+    " (SELECT id, SUM(size) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) - size AS earlier FROM"
     "  (SELECT id, seq, LENGTH(CAST(raw AS BLOB)) AS size FROM reports WHERE device_id = ?1"
-    "   ORDER BY seq LIMIT ?2))"
-    " WHERE before < ?3)";
+    "   ORDER BY seq LIMIT ?2) AS oldest) AS running"
+    " WHERE earlier < ?3)";
 static const char SQL_REPORT_COUNT[] = "SELECT COUNT(*) FROM reports";
 static const char SQL_REPORT_ANY[] =
     "SELECT 1 FROM reports WHERE device_id = ?1 AND revision = ?2 LIMIT 1";
@@ -46,15 +48,15 @@ static int report_deployment(struct srv_store *st, int64_t device_id, const char
     *dep = 0;
     if (revision == NULL)
         return 0;
-    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_REPORT_DEP, device_id, revision, err);
+    struct srv_q *s = srv_stmt_id_text(st, SQL_REPORT_DEP, device_id, revision, err);
     if (s == NULL)
         return -1;
-    int rc = srv_step_row(st, s, "look up report deployment", err);
+    int rc = srv_q_step(s, "look up report deployment", err);
     if (rc < 0)
         return -1;
     if (rc == 1)
-        *dep = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
+        *dep = srv_q_col_int(s, 0);
+    srv_q_reset(s);
     return 0;
 }
 
@@ -64,23 +66,23 @@ int srv_report_add(struct srv_store *st, int64_t device_id, const struct srv_rep
     int64_t dep = 0;
     if (report_deployment(st, device_id, rep->revision, &dep, err) < 0)
         return -1;
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_REPORT_ADD, device_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_REPORT_ADD, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 2, rep->seq);
-    srv_bind_text(s, 3, rep->kind);
-    srv_bind_text(s, 4, rep->revision);
+    srv_q_int(s, 2, rep->seq);
+    srv_q_text(s, 3, rep->kind);
+    srv_q_text(s, 4, rep->revision);
     if (dep)
-        sqlite3_bind_int64(s, 5, dep);
-    srv_bind_text(s, 6, rep->job);
-    srv_bind_text(s, 7, rep->phase);
-    srv_bind_text(s, 8, rep->step);
-    srv_bind_text(s, 9, rep->state);
-    srv_bind_text(s, 10, rep->raw);
-    sqlite3_bind_int64(s, 11, srv_now());
-    if (srv_step_done(st, s, "store report", err) < 0)
+        srv_q_int(s, 5, dep);
+    srv_q_text(s, 6, rep->job);
+    srv_q_text(s, 7, rep->phase);
+    srv_q_text(s, 8, rep->step);
+    srv_q_text(s, 9, rep->state);
+    srv_q_text(s, 10, rep->raw);
+    srv_q_int(s, 11, srv_now());
+    if (srv_q_done(s, "store report", err) < 0)
         return -1;
-    return sqlite3_changes(srv_store_db(st)) > 0 ? 1 : 0;
+    return srv_store_changes(st) > 0 ? 1 : 0;
 }
 
 int srv_report_max_seq(struct srv_store *st, int64_t device_id, int64_t *seq,
@@ -91,7 +93,7 @@ int srv_report_max_seq(struct srv_store *st, int64_t device_id, int64_t *seq,
 
 int srv_report_count(struct srv_store *st, int64_t *n, struct m87_error **err)
 {
-    return srv_query_int(st, SQL_REPORT_COUNT, 0, n, "count reports", err);
+    return srv_query_scalar(st, SQL_REPORT_COUNT, n, "count reports", err);
 }
 
 int srv_report_any_for(struct srv_store *st, int64_t device_id, const char *revision, bool *yes,
@@ -124,18 +126,18 @@ void srv_report_rows_free(struct srv_report_row *rows, size_t n)
 int srv_report_query(struct srv_store *st, int64_t device_id, const struct srv_report_filter *f,
                      struct srv_report_row **out, size_t *n, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_REPORT_QUERY, device_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_REPORT_QUERY, device_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 2, f->deployment_id);
-    srv_bind_text(s, 3, f->revision);
-    srv_bind_text(s, 4, f->job);
-    srv_bind_text(s, 5, f->step);
-    srv_bind_text(s, 6, f->kind);
-    sqlite3_bind_int64(s, 7, f->after);
-    sqlite3_bind_int64(s, 8, f->limit + 1);
+    srv_q_int(s, 2, f->deployment_id);
+    srv_q_text(s, 3, f->revision);
+    srv_q_text(s, 4, f->job);
+    srv_q_text(s, 5, f->step);
+    srv_q_text(s, 6, f->kind);
+    srv_q_int(s, 7, f->after);
+    srv_q_int(s, 8, f->limit + 1);
     void *v = NULL;
-    if (srv_rows_collect(st, s, &row_type, &v, n, err) < 0)
+    if (srv_rows_collect(s, &row_type, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
@@ -153,16 +155,16 @@ static int first_raw(struct srv_store *st, const char *sql, int64_t device_id, c
                      const char *arg, char **raw, const char *what, struct m87_error **err)
 {
     *raw = NULL;
-    sqlite3_stmt *s = srv_stmt_id_text(st, sql, device_id, revision, err);
+    struct srv_q *s = srv_stmt_id_text(st, sql, device_id, revision, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 3, arg);
-    int rc = srv_step_row(st, s, what, err);
+    srv_q_text(s, 3, arg);
+    int rc = srv_q_step(s, what, err);
     if (rc < 0)
         return -1;
     if (rc == 1)
         *raw = srv_col_text(s, 0);
-    sqlite3_reset(s);
+    srv_q_reset(s);
     return 0;
 }
 
@@ -176,16 +178,14 @@ int srv_report_latest_job(struct srv_store *st, int64_t device_id, const char *r
 int srv_report_steps(struct srv_store *st, int64_t device_id, const char *revision, const char *job,
                      struct m87_strv *raws, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_REPORT_STEPS, device_id, revision, err);
+    struct srv_q *s = srv_stmt_id_text(st, SQL_REPORT_STEPS, device_id, revision, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 3, job);
+    srv_q_text(s, 3, job);
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        m87_strv_add(raws, (const char *)sqlite3_column_text(s, 0));
-    if (rc != SQLITE_DONE)
-        return srv_store_error(st, "read step reports", err);
-    return 0;
+    while ((rc = srv_q_step(s, "read step reports", err)) == 1)
+        m87_strv_add(raws, srv_q_col_text(s, 0));
+    return rc < 0 ? -1 : 0;
 }
 
 static const char SQL_REPORT_LATEST_KIND[] =
@@ -202,36 +202,35 @@ int srv_report_latest_kind(struct srv_store *st, int64_t device_id, const char *
 int srv_report_prune(struct srv_store *st, int64_t before, int64_t max_bytes, int batch,
                      int64_t *pruned, struct m87_error **err)
 {
-    sqlite3 *db = srv_store_db(st);
     *pruned = 0;
     if (before > 0) {
-        sqlite3_stmt *s = srv_stmt_id(st, SQL_PRUNE_OLD, before, err);
+        struct srv_q *s = srv_stmt_id(st, SQL_PRUNE_OLD, before, err);
         if (s == NULL)
             return -1;
-        sqlite3_bind_int(s, 2, batch);
-        if (srv_step_done(st, s, "prune old reports", err) < 0)
+        srv_q_int(s, 2, batch);
+        if (srv_q_done(s, "prune old reports", err) < 0)
             return -1;
-        *pruned += sqlite3_changes(db);
+        *pruned += srv_store_changes(st);
     }
     if (max_bytes <= 0 || *pruned >= batch)
         return 0;
-    sqlite3_stmt *big = srv_stmt_id(st, SQL_PRUNE_BIG, max_bytes, err);
+    struct srv_q *big = srv_stmt_id(st, SQL_PRUNE_BIG, max_bytes, err);
     if (big == NULL)
         return -1;
-    int rc = srv_step_row(st, big, "read report sizes", err);
+    int rc = srv_q_step(big, "read report sizes", err);
     if (rc <= 0)
         return rc;
-    int64_t device = sqlite3_column_int64(big, 0);
-    int64_t excess = sqlite3_column_int64(big, 1);
-    sqlite3_reset(big);
+    int64_t device = srv_q_col_int(big, 0);
+    int64_t excess = srv_q_col_int(big, 1);
+    srv_q_reset(big);
     /* the oldest first, a batch at a time: a device far over its size takes a few rounds */
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_PRUNE_OLDEST, device, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_PRUNE_OLDEST, device, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int(s, 2, batch);
-    sqlite3_bind_int64(s, 3, excess);
-    if (srv_step_done(st, s, "prune the oldest reports", err) < 0)
+    srv_q_int(s, 2, batch);
+    srv_q_int(s, 3, excess);
+    if (srv_q_done(s, "prune the oldest reports", err) < 0)
         return -1;
-    *pruned += sqlite3_changes(db);
+    *pruned += srv_store_changes(st);
     return 0;
 }

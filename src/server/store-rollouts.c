@@ -18,14 +18,15 @@ static const char SQL_REL_NEXT[] =
     "SELECT COALESCE(MAX(number), 0) + 1 FROM fleet_releases WHERE fleet_id = ?1";
 static const char SQL_REL_ADD[] =
     "INSERT INTO fleet_releases (fleet_id, number, hash, jobs, spec, sig_key, sig, sig_time,"
-    " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id";
 static const char SQL_REL_CURRENT[] =
     REL_COLS " WHERE r.id = (SELECT release_id FROM rollouts WHERE fleet_id = ?1 AND state IN"
              " ('running', 'paused', 'done') ORDER BY id DESC LIMIT 1)";
 static const char SQL_REV_ID[] =
     "SELECT id FROM revisions WHERE deployment_id = ?1 AND number = ?2";
 static const char SQL_REVREL_ADD[] =
-    "INSERT OR IGNORE INTO revision_releases (revision_id, release_id) VALUES (?1, ?2)";
+    "INSERT INTO revision_releases (revision_id, release_id) VALUES (?1, ?2)"
+    " ON CONFLICT DO NOTHING";
 static const char SQL_REVREL_DROP[] =
     "DELETE FROM revision_releases WHERE revision_id = ?1 AND release_id IN"
     " (SELECT id FROM fleet_releases WHERE fleet_id = ?2)";
@@ -48,7 +49,7 @@ static const char SQL_RO_LIVE[] =
 static const char SQL_RO_ADD[] =
     "INSERT INTO rollouts (public_id, fleet_id, release_id, state, waves, health_window,"
     " max_failed, offline, wave_timeout, rollback, now, created, updated) VALUES (?1, ?2, ?3,"
-    " 'running', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)";
+    " 'running', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) ON CONFLICT DO NOTHING RETURNING id";
 static const char SQL_RO_UPDATE[] =
     "UPDATE rollouts SET state = ?2, wave = ?3, wave_started = ?4, rollback_pending = ?5,"
     " message = ?6, updated = ?7 WHERE id = ?1";
@@ -170,12 +171,12 @@ void srv_rollout_devices_free(struct srv_rollout_device *v, size_t n)
     srv_rows_free(v, n, &srv_rollout_device_row);
 }
 
-static void bind_int_or_null(sqlite3_stmt *s, int idx, int64_t v)
+static void bind_int_or_null(struct srv_q *s, int idx, int64_t v)
 {
     if (v)
-        sqlite3_bind_int64(s, idx, v);
+        srv_q_int(s, idx, v);
     else
-        sqlite3_bind_null(s, idx);
+        srv_q_null(s, idx);
 }
 
 int srv_release_next(struct srv_store *st, int64_t fleet_id, int64_t *number,
@@ -188,79 +189,76 @@ int srv_release_create(struct srv_store *st, struct srv_release *in, struct m87_
 {
     if (srv_release_next(st, in->fleet_id, &in->number, err) < 0)
         return -1;
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_REL_ADD, in->fleet_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_REL_ADD, in->fleet_id, err);
     if (s == NULL)
         return -1;
     in->created = srv_now();
-    sqlite3_bind_int64(s, 2, in->number);
-    srv_bind_text(s, 3, in->hash);
-    srv_bind_text(s, 4, in->jobs);
-    srv_bind_text(s, 5, in->spec);
-    srv_bind_text(s, 6, in->sig_key);
-    srv_bind_text(s, 7, in->sig_key ? in->sig : NULL);
+    srv_q_int(s, 2, in->number);
+    srv_q_text(s, 3, in->hash);
+    srv_q_text(s, 4, in->jobs);
+    srv_q_text(s, 5, in->spec);
+    srv_q_text(s, 6, in->sig_key);
+    srv_q_text(s, 7, in->sig_key ? in->sig : NULL);
     bind_int_or_null(s, 8, in->sig_key ? in->sig_time : 0);
-    sqlite3_bind_int64(s, 9, in->created);
-    if (srv_step_done(st, s, "store release", err) < 0)
-        return -1;
-    in->id = sqlite3_last_insert_rowid(srv_store_db(st));
-    return 0;
+    srv_q_int(s, 9, in->created);
+    return srv_insert_id(s, &in->id, "store release", err);
 }
 
 int srv_release_get(struct srv_store *st, int64_t id, struct srv_release *out,
                     struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_REL_GET, id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_REL_GET, id, err);
     if (s == NULL)
         return -1;
-    return srv_row_get(st, s, &srv_release_row, out, "read release", err, "release %lld not found",
+    return srv_row_get(s, &srv_release_row, out, "read release", err, "release %lld not found",
                        (long long)id);
 }
 
 int srv_release_current(struct srv_store *st, int64_t fleet_id, struct srv_release *out,
                         struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_REL_CURRENT, fleet_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_REL_CURRENT, fleet_id, err);
     if (s == NULL)
         return -1;
-    return srv_row_one(st, s, &srv_release_row, out, "read release", err);
+    return srv_row_one(s, &srv_release_row, out, "read release", err);
 }
 
 int srv_revision_id(struct srv_store *st, int64_t dep_id, int64_t number, int64_t *id,
                     struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_REV_ID, dep_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_REV_ID, dep_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 2, number);
-    int rc = srv_step_row(st, s, "read revision", err);
+    srv_q_int(s, 2, number);
+    int rc = srv_q_step(s, "read revision", err);
     if (rc == 0)
         return m87_error_set(err, M87_E_INTERNAL, 0, "revision %lld of deployment %lld is gone",
                              (long long)number, (long long)dep_id);
     if (rc < 0)
         return -1;
-    *id = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
+    *id = srv_q_col_int(s, 0);
+    srv_q_reset(s);
     return 0;
 }
 
 int srv_revision_release_add(struct srv_store *st, int64_t rev_id, int64_t release_id,
                              struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_REVREL_ADD, rev_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_REVREL_ADD, rev_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 2, release_id);
-    return srv_step_done(st, s, "note the release of a revision", err);
+    srv_q_int(s, 2, release_id);
+    return srv_q_done(s, "note the release of a revision", err);
 }
 
 int srv_revision_release_drop(struct srv_store *st, int64_t rev_id, int64_t fleet_id,
                               struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_REVREL_DROP, rev_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_REVREL_DROP, rev_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 2, fleet_id);
-    return srv_step_done(st, s, "forget the releases of a revision", err);
+    srv_q_int(s, 2, fleet_id);
+    return srv_q_done(s, "forget the releases of a revision", err);
 }
 
 int srv_revision_releases(struct srv_store *st, int64_t rev_id, struct srv_release **out, size_t *n,
@@ -273,19 +271,19 @@ int srv_revision_releases(struct srv_store *st, int64_t rev_id, struct srv_relea
     return 0;
 }
 
-static void bind_rollout(sqlite3_stmt *s, const void *arg)
+static void bind_rollout(struct srv_q *s, const void *arg)
 {
     const struct srv_rollout *r = arg;
-    sqlite3_bind_int64(s, 2, r->fleet_id);
-    sqlite3_bind_int64(s, 3, r->release_id);
-    srv_bind_text(s, 4, r->waves);
-    sqlite3_bind_int64(s, 5, r->health_window);
-    srv_bind_text(s, 6, r->max_failed);
-    srv_bind_text(s, 7, r->offline);
-    sqlite3_bind_int64(s, 8, r->wave_timeout);
-    srv_bind_text(s, 9, r->rollback);
-    sqlite3_bind_int(s, 10, r->now);
-    sqlite3_bind_int64(s, 11, srv_now());
+    srv_q_int(s, 2, r->fleet_id);
+    srv_q_int(s, 3, r->release_id);
+    srv_q_text(s, 4, r->waves);
+    srv_q_int(s, 5, r->health_window);
+    srv_q_text(s, 6, r->max_failed);
+    srv_q_text(s, 7, r->offline);
+    srv_q_int(s, 8, r->wave_timeout);
+    srv_q_text(s, 9, r->rollback);
+    srv_q_int(s, 10, r->now);
+    srv_q_int(s, 11, srv_now());
 }
 
 int srv_rollout_create(struct srv_store *st, struct srv_rollout *in, struct m87_error **err)
@@ -299,20 +297,20 @@ int srv_rollout_create(struct srv_store *st, struct srv_rollout *in, struct m87_
 int srv_rollout_find(struct srv_store *st, int64_t fleet_id, const char *fleet,
                      const char *public_id, struct srv_rollout *out, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_RO_FIND, fleet_id, public_id, err);
+    struct srv_q *s = srv_stmt_id_text(st, SQL_RO_FIND, fleet_id, public_id, err);
     if (s == NULL)
         return -1;
-    return srv_row_get(st, s, &srv_rollout_row, out, "read rollout", err,
+    return srv_row_get(s, &srv_rollout_row, out, "read rollout", err,
                        "fleet '%s' has no rollout '%s'", fleet, public_id);
 }
 
 int srv_rollout_by_id(struct srv_store *st, int64_t id, struct srv_rollout *out,
                       struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_RO_BY_ID, id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_RO_BY_ID, id, err);
     if (s == NULL)
         return -1;
-    return srv_row_get(st, s, &srv_rollout_row, out, "read rollout", err, "rollout %lld not found",
+    return srv_row_get(s, &srv_rollout_row, out, "read rollout", err, "rollout %lld not found",
                        (long long)id);
 }
 
@@ -329,18 +327,18 @@ int srv_rollout_list(struct srv_store *st, int64_t fleet_id, struct srv_rollout 
 int srv_rollout_active(struct srv_store *st, int64_t fleet_id, struct srv_rollout *out,
                        struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_RO_ACTIVE, fleet_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_RO_ACTIVE, fleet_id, err);
     if (s == NULL)
         return -1;
-    return srv_row_one(st, s, &srv_rollout_row, out, "read rollout", err);
+    return srv_row_one(s, &srv_rollout_row, out, "read rollout", err);
 }
 
 int srv_rollout_live(struct srv_store *st, struct srv_rollout **out, size_t *n,
                      struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, SQL_RO_LIVE, err);
+    struct srv_q *s = srv_stmt(st, SQL_RO_LIVE, err);
     void *v = NULL;
-    if (s == NULL || srv_rows_collect(st, s, &srv_rollout_row, &v, n, err) < 0)
+    if (s == NULL || srv_rows_collect(s, &srv_rollout_row, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
@@ -348,43 +346,43 @@ int srv_rollout_live(struct srv_store *st, struct srv_rollout **out, size_t *n,
 
 int srv_rollout_update(struct srv_store *st, const struct srv_rollout *r, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_RO_UPDATE, r->id, r->state, err);
+    struct srv_q *s = srv_stmt_id_text(st, SQL_RO_UPDATE, r->id, r->state, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 3, r->wave);
+    srv_q_int(s, 3, r->wave);
     bind_int_or_null(s, 4, r->wave_started);
-    sqlite3_bind_int(s, 5, r->rollback_pending);
-    srv_bind_text(s, 6, r->message);
-    sqlite3_bind_int64(s, 7, srv_now());
-    return srv_step_done(st, s, "update rollout", err);
+    srv_q_int(s, 5, r->rollback_pending);
+    srv_q_text(s, 6, r->message);
+    srv_q_int(s, 7, srv_now());
+    return srv_q_done(s, "update rollout", err);
 }
 
 int srv_rollout_next_timeout(struct srv_store *st, int64_t *t, struct m87_error **err)
 {
-    return srv_query_int(st, SQL_RO_TIMEOUT, 0, t, "read the rollouts' timeouts", err);
+    return srv_query_scalar(st, SQL_RO_TIMEOUT, t, "read the rollouts' timeouts", err);
 }
 
 int srv_rdev_add(struct srv_store *st, int64_t rollout_id, int64_t device_id, int64_t wave,
                  struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_RD_ADD, rollout_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_RD_ADD, rollout_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 2, device_id);
-    sqlite3_bind_int64(s, 3, wave);
-    sqlite3_bind_int64(s, 4, srv_now());
-    return srv_step_done(st, s, "store rollout member", err);
+    srv_q_int(s, 2, device_id);
+    srv_q_int(s, 3, wave);
+    srv_q_int(s, 4, srv_now());
+    return srv_q_done(s, "store rollout member", err);
 }
 
 int srv_rdev_list(struct srv_store *st, int64_t rollout_id, int64_t wave,
                   struct srv_rollout_device **out, size_t *n, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_RD_WAVE, rollout_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_RD_WAVE, rollout_id, err);
     void *v = NULL;
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 2, wave);
-    if (srv_rows_collect(st, s, &srv_rollout_device_row, &v, n, err) < 0)
+    srv_q_int(s, 2, wave);
+    if (srv_rows_collect(s, &srv_rollout_device_row, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
@@ -393,13 +391,13 @@ int srv_rdev_list(struct srv_store *st, int64_t rollout_id, int64_t wave,
 int srv_rdev_pending(struct srv_store *st, int64_t rollout_id, int64_t wave, int64_t limit,
                      struct srv_rollout_device **out, size_t *n, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_RD_PENDING, rollout_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_RD_PENDING, rollout_id, err);
     void *v = NULL;
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 2, wave);
-    sqlite3_bind_int64(s, 3, limit);
-    if (srv_rows_collect(st, s, &srv_rollout_device_row, &v, n, err) < 0)
+    srv_q_int(s, 2, wave);
+    srv_q_int(s, 3, limit);
+    if (srv_rows_collect(s, &srv_rollout_device_row, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
@@ -408,21 +406,21 @@ int srv_rdev_pending(struct srv_store *st, int64_t rollout_id, int64_t wave, int
 int srv_rdev_update(struct srv_store *st, const struct srv_rollout_device *d,
                     struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_RD_UPDATE, d->rollout_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_RD_UPDATE, d->rollout_id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 2, d->device_id);
-    srv_bind_text(s, 3, d->state);
+    srv_q_int(s, 2, d->device_id);
+    srv_q_text(s, 3, d->state);
     bind_int_or_null(s, 4, d->deployment_id);
-    srv_bind_text(s, 5, d->revision);
-    srv_bind_text(s, 6, d->previous);
+    srv_q_text(s, 5, d->revision);
+    srv_q_text(s, 6, d->previous);
     bind_int_or_null(s, 7, d->previous_number);
     bind_int_or_null(s, 8, d->placed);
     bind_int_or_null(s, 9, d->applied);
     bind_int_or_null(s, 10, d->deadline);
-    srv_bind_text(s, 11, d->message);
-    sqlite3_bind_int64(s, 12, srv_now());
-    return srv_step_done(st, s, "update rollout member", err);
+    srv_q_text(s, 11, d->message);
+    srv_q_int(s, 12, srv_now());
+    return srv_q_done(s, "update rollout member", err);
 }
 
 int srv_rdev_watching(struct srv_store *st, int64_t device_id, struct srv_rollout_device **out,
@@ -447,22 +445,23 @@ int srv_rdev_due(struct srv_store *st, int64_t now, struct srv_rollout_device **
 
 int srv_rdev_next_deadline(struct srv_store *st, int64_t *t, struct m87_error **err)
 {
-    return srv_query_int(st, SQL_RD_NEXT, 0, t, "read the health windows", err);
+    return srv_query_scalar(st, SQL_RD_NEXT, t, "read the health windows", err);
 }
 
 int srv_rdev_counts(struct srv_store *st, int64_t rollout_id, int64_t wave,
                     const char *const *states, int64_t *counts, struct m87_error **err)
 {
     for (size_t i = 0; states[i]; i++) {
-        sqlite3_stmt *s = srv_stmt_id(st, SQL_RD_COUNT, rollout_id, err);
+        struct srv_q *s = srv_stmt_id(st, SQL_RD_COUNT, rollout_id, err);
         if (s == NULL)
             return -1;
-        sqlite3_bind_int64(s, 2, wave);
-        srv_bind_text(s, 3, states[i]);
-        if (sqlite3_step(s) != SQLITE_ROW)
-            return srv_store_error(st, "count rollout members", err);
-        counts[i] = sqlite3_column_int64(s, 0);
-        sqlite3_reset(s);
+        srv_q_int(s, 2, wave);
+        srv_q_text(s, 3, states[i]);
+        int rc = srv_q_step(s, "count rollout members", err);
+        if (rc < 0)
+            return -1;
+        counts[i] = rc == 1 ? srv_q_col_int(s, 0) : 0;
+        srv_q_reset(s);
     }
     return 0;
 }

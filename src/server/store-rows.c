@@ -7,26 +7,25 @@
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/hash.h"
+#include "server/db.h"
 #include "server/store-internal.h"
 
-void srv_row_fill(const struct srv_row_type *type, sqlite3_stmt *s, void *elem)
+void srv_row_fill(const struct srv_row_type *type, struct srv_q *s, void *elem)
 {
-    size_t n = (size_t)sqlite3_column_count(s);
+    size_t n = (size_t)srv_q_ncols(s);
     for (size_t i = 0; i < type->ncols && i < n; i++) {
         const struct srv_col *c = &type->cols[i];
         void *m = (char *)elem + c->offset;
         int col = (int)i;
         switch (c->kind) {
         case SRV_COL_INT:
-            *(int64_t *)m = sqlite3_column_type(s, col) == SQLITE_NULL
-                                ? c->null_value
-                                : sqlite3_column_int64(s, col);
+            *(int64_t *)m = srv_q_is_null(s, col) ? c->null_value : srv_q_col_int(s, col);
             break;
         case SRV_COL_BOOL:
-            *(bool *)m = sqlite3_column_int64(s, col) != 0;
+            *(bool *)m = srv_q_col_int(s, col) != 0;
             break;
         case SRV_COL_TIME:
-            *(int64_t *)m = sqlite3_column_int64(s, col);
+            *(int64_t *)m = srv_q_col_int(s, col);
             break;
         case SRV_COL_TEXT:
         case SRV_COL_JSON:
@@ -36,14 +35,14 @@ void srv_row_fill(const struct srv_row_type *type, sqlite3_stmt *s, void *elem)
     }
 }
 
-int srv_rows_collect(struct srv_store *st, sqlite3_stmt *s, const struct srv_row_type *type,
-                     void **out, size_t *n, struct m87_error **err)
+int srv_rows_collect(struct srv_q *s, const struct srv_row_type *type, void **out, size_t *n,
+                     struct m87_error **err)
 {
     char *v = NULL;
     size_t len = 0, cap = 0;
     int rc;
 
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = srv_q_step(s, type->what, err)) == 1) {
         if (len == cap) {
             cap = cap ? cap * 2 : 8;
             v = m87_xrealloc(v, cap * type->size);
@@ -53,9 +52,9 @@ int srv_rows_collect(struct srv_store *st, sqlite3_stmt *s, const struct srv_row
         srv_row_fill(type, s, elem);
         len++;
     }
-    if (rc != SQLITE_DONE) {
+    if (rc < 0) {
         srv_rows_free(v, len, type);
-        return srv_store_error(st, type->what, err);
+        return -1;
     }
     *out = v;
     *n = len;
@@ -65,65 +64,69 @@ int srv_rows_collect(struct srv_store *st, sqlite3_stmt *s, const struct srv_row
 int srv_rows_by_id(struct srv_store *st, const char *sql, int64_t id,
                    const struct srv_row_type *type, void **out, size_t *n, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, sql, id, err);
+    struct srv_q *s = srv_stmt_id(st, sql, id, err);
     if (s == NULL)
         return -1;
-    return srv_rows_collect(st, s, type, out, n, err);
+    return srv_rows_collect(s, type, out, n, err);
+}
+
+/* The integer in the first column of the one row s gives. */
+static int query_int(struct srv_q *s, int64_t *out, const char *what, struct m87_error **err)
+{
+    int rc = srv_q_step(s, what, err);
+    if (rc < 0)
+        return -1;
+    if (rc == 0)
+        return m87_error_set(err, M87_E_INTERNAL, 0, "%s: no row", what);
+    *out = srv_q_col_int(s, 0);
+    srv_q_reset(s);
+    return 0;
 }
 
 int srv_query_int(struct srv_store *st, const char *sql, int64_t id, int64_t *out, const char *what,
                   struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, sql, id, err);
-    if (s == NULL)
-        return -1;
-    if (sqlite3_step(s) != SQLITE_ROW)
-        return srv_store_error(st, what, err);
-    *out = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return 0;
+    struct srv_q *s = srv_stmt_id(st, sql, id, err);
+    return s ? query_int(s, out, what, err) : -1;
+}
+
+int srv_query_scalar(struct srv_store *st, const char *sql, int64_t *out, const char *what,
+                     struct m87_error **err)
+{
+    struct srv_q *s = srv_stmt(st, sql, err);
+    return s ? query_int(s, out, what, err) : -1;
 }
 
 int srv_row_exists(struct srv_store *st, const char *sql, int64_t id, const char *text,
                    int64_t *col0, const char *what, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id_text(st, sql, id, text, err);
+    struct srv_q *s = srv_stmt_id_text(st, sql, id, text, err);
     if (s == NULL)
         return -1;
-    int rc = srv_step_row(st, s, what, err);
+    int rc = srv_q_step(s, what, err);
     if (col0)
-        *col0 = rc == 1 ? sqlite3_column_int64(s, 0) : 0;
+        *col0 = rc == 1 ? srv_q_col_int(s, 0) : 0;
     if (rc < 0)
         return -1;
-    sqlite3_reset(s);
+    srv_q_reset(s);
     return rc;
 }
 
-int srv_step_row(struct srv_store *st, sqlite3_stmt *s, const char *what, struct m87_error **err)
+int srv_row_one(struct srv_q *s, const struct srv_row_type *type, void *out, const char *what,
+                struct m87_error **err)
 {
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        return 1;
-    if (rc == SQLITE_DONE)
-        return 0;
-    return srv_store_error(st, what, err);
-}
-
-int srv_row_one(struct srv_store *st, sqlite3_stmt *s, const struct srv_row_type *type, void *out,
-                const char *what, struct m87_error **err)
-{
-    int rc = srv_step_row(st, s, what, err);
+    int rc = srv_q_step(s, what, err);
     if (rc != 1)
         return rc;
     srv_row_fill(type, s, out);
-    sqlite3_reset(s);
+    srv_q_reset(s);
     return 1;
 }
 
-int srv_row_get(struct srv_store *st, sqlite3_stmt *s, const struct srv_row_type *type, void *out,
-                const char *what, struct m87_error **err, const char *notfound, ...)
+int srv_row_get(struct srv_q *s, const struct srv_row_type *type, void *out, const char *what,
+                struct m87_error **err, const char *notfound, ...)
 {
-    int rc = srv_row_one(st, s, type, out, what, err);
+    int rc = srv_row_one(s, type, out, what, err);
     if (rc != 0)
         return rc < 0 ? -1 : 0;
     va_list ap;
@@ -133,8 +136,20 @@ int srv_row_get(struct srv_store *st, sqlite3_stmt *s, const struct srv_row_type
     return m87_error_set(err, M87_E_NOTFOUND, 0, "%s", msg);
 }
 
+int srv_insert_id(struct srv_q *s, int64_t *id, const char *what, struct m87_error **err)
+{
+    int rc = srv_q_step(s, what, err);
+    if (rc < 0)
+        return -1;
+    if (rc == 0)
+        return m87_error_set(err, M87_E_INTERNAL, 0, "%s: no id returned", what);
+    *id = srv_q_col_int(s, 0);
+    srv_q_reset(s);
+    return 0;
+}
+
 int srv_insert_public(struct srv_store *st, const char *sql, const char *prefix,
-                      void (*bind)(sqlite3_stmt *s, const void *arg), const void *arg, int64_t *id,
+                      void (*bind)(struct srv_q *s, const void *arg), const void *arg, int64_t *id,
                       char **public_id, const char *what, struct m87_error **err)
 {
     const char *given = *public_id;
@@ -145,19 +160,20 @@ int srv_insert_public(struct srv_store *st, const char *sql, const char *prefix,
         _cleanup_free_ char *pid =
             given ? m87_xstrdup(given)
                   : m87_xasprintf("%s%02x%02x%02x%02x", prefix, rnd[0], rnd[1], rnd[2], rnd[3]);
-        sqlite3_stmt *s = srv_stmt(st, sql, err);
+        struct srv_q *s = srv_stmt_text(st, sql, pid, err);
         if (s == NULL)
             return -1;
-        srv_bind_text(s, 1, pid);
         bind(s, arg);
-        if (sqlite3_step(s) == SQLITE_DONE) {
-            *id = sqlite3_last_insert_rowid(srv_store_db(st));
+        int rc = srv_q_step(s, what, err);
+        if (rc < 0)
+            return -1;
+        if (rc == 1) {
+            *id = srv_q_col_int(s, 0);
+            srv_q_reset(s);
             free(*public_id);
             *public_id = M87_STEAL(pid);
             return 0;
         }
-        if ((sqlite3_extended_errcode(srv_store_db(st)) & 0xff) != SQLITE_CONSTRAINT)
-            return srv_store_error(st, what, err);
         if (given)
             return m87_error_set(err, M87_E_CONFLICT, 0, "%s: the id '%s' is taken", what, given);
     }

@@ -17,7 +17,7 @@
 
 static const char SQL_SESSION_ADD[] =
     "INSERT INTO sessions (public_id, device_id, request, bundle, state, created, read_at) "
-    "VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)";
+    "VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5) ON CONFLICT DO NOTHING RETURNING id";
 static const char SQL_SESSION_FIND[] = "SELECT " SESSION_COLS " FROM sessions WHERE public_id = ?1";
 static const char SQL_SESSION_LIST[] =
     "SELECT " SESSION_COLS " FROM sessions WHERE device_id = ?1 ORDER BY id";
@@ -74,24 +74,23 @@ void srv_sessions_free(struct srv_session *v, size_t n)
 }
 
 /* Every row of a prepared query. */
-static int read_rows(struct srv_store *st, sqlite3_stmt *s, struct srv_session **out, size_t *n,
-                     struct m87_error **err)
+static int read_rows(struct srv_q *s, struct srv_session **out, size_t *n, struct m87_error **err)
 {
     void *v = NULL;
 
-    if (srv_rows_collect(st, s, &srv_session_row, &v, n, err) < 0)
+    if (srv_rows_collect(s, &srv_session_row, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
 }
 
-static void bind_session(sqlite3_stmt *q, const void *arg)
+static void bind_session(struct srv_q *q, const void *arg)
 {
     const struct srv_session *s = arg;
-    sqlite3_bind_int64(q, 2, s->device_id);
-    srv_bind_text(q, 3, s->request);
-    srv_bind_text(q, 4, s->bundle);
-    sqlite3_bind_int64(q, 5, s->created);
+    srv_q_int(q, 2, s->device_id);
+    srv_q_text(q, 3, s->request);
+    srv_q_text(q, 4, s->bundle);
+    srv_q_int(q, 5, s->created);
 }
 
 int srv_session_create(struct srv_store *st, struct srv_session *s, struct m87_error **err)
@@ -110,83 +109,83 @@ int srv_session_create(struct srv_store *st, struct srv_session *s, struct m87_e
 int srv_session_find(struct srv_store *st, const char *public_id, struct srv_session *out,
                      struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_text(st, SQL_SESSION_FIND, public_id, err);
+    struct srv_q *s = srv_stmt_text(st, SQL_SESSION_FIND, public_id, err);
     if (s == NULL)
         return -1;
-    return srv_row_get(st, s, &srv_session_row, out, "read session", err, "session '%s' not found",
+    return srv_row_get(s, &srv_session_row, out, "read session", err, "session '%s' not found",
                        public_id);
 }
 
 int srv_session_list(struct srv_store *st, int64_t device_id, struct srv_session **out, size_t *n,
                      struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_SESSION_LIST, device_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_SESSION_LIST, device_id, err);
     if (s == NULL)
         return -1;
-    return read_rows(st, s, out, n, err);
+    return read_rows(s, out, n, err);
 }
 
 int srv_session_deliver(struct srv_store *st, int64_t device_id, struct srv_session **out,
                         size_t *n, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_SESSION_DUE, device_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_SESSION_DUE, device_id, err);
     int64_t now = srv_now();
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 2, now - SRV_SESSION_REDELIVER);
-    if (read_rows(st, s, out, n, err) < 0)
+    srv_q_int(s, 2, now - SRV_SESSION_REDELIVER);
+    if (read_rows(s, out, n, err) < 0)
         return -1;
     for (size_t i = 0; i < *n; i++) {
-        sqlite3_stmt *u = srv_stmt_id(st, SQL_SESSION_DELIVERED, (*out)[i].id, err);
+        struct srv_q *u = srv_stmt_id(st, SQL_SESSION_DELIVERED, (*out)[i].id, err);
         if (u == NULL)
             return -1;
-        sqlite3_bind_int64(u, 2, now);
-        if (srv_step_done(st, u, "mark session delivered", err) < 0)
+        srv_q_int(u, 2, now);
+        if (srv_q_done(u, "mark session delivered", err) < 0)
             return -1;
         (*out)[i].delivered = now;
     }
     return 0;
 }
 
-static void bind_time(sqlite3_stmt *s, int idx, int64_t t)
+static void bind_time(struct srv_q *s, int idx, int64_t t)
 {
     if (t)
-        sqlite3_bind_int64(s, idx, t);
+        srv_q_int(s, idx, t);
     else
-        sqlite3_bind_null(s, idx);
+        srv_q_null(s, idx);
 }
 
 int srv_session_update(struct srv_store *st, const struct srv_session *x, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_SESSION_UPDATE, x->id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_SESSION_UPDATE, x->id, err);
     if (s == NULL)
         return -1;
-    srv_bind_text(s, 2, x->state);
+    srv_q_text(s, 2, x->state);
     if (x->exit_code >= 0)
-        sqlite3_bind_int64(s, 3, x->exit_code);
+        srv_q_int(s, 3, x->exit_code);
     else
-        sqlite3_bind_null(s, 3);
-    srv_bind_text(s, 4, x->message);
-    sqlite3_bind_int64(s, 5, x->cancel ? 1 : 0);
+        srv_q_null(s, 3);
+    srv_q_text(s, 4, x->message);
+    srv_q_int(s, 5, x->cancel ? 1 : 0);
     bind_time(s, 6, x->started);
     bind_time(s, 7, x->ended);
     bind_time(s, 8, x->seen);
-    sqlite3_bind_int64(s, 9, x->next_seq);
+    srv_q_int(s, 9, x->next_seq);
     bind_time(s, 10, x->read_at);
-    return srv_step_done(st, s, "update session", err);
+    return srv_q_done(s, "update session", err);
 }
 
 int srv_session_output_add(struct srv_store *st, struct srv_session *x, const char *stream,
                            const char *text, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_OUTPUT_ADD, x->id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_OUTPUT_ADD, x->id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 2, x->next_seq);
-    srv_bind_text(s, 3, stream);
-    srv_bind_text(s, 4, text);
-    sqlite3_bind_int64(s, 5, srv_now());
-    if (srv_step_done(st, s, "store session output", err) < 0)
+    srv_q_int(s, 2, x->next_seq);
+    srv_q_text(s, 3, stream);
+    srv_q_text(s, 4, text);
+    srv_q_int(s, 5, srv_now());
+    if (srv_q_done(s, "store session output", err) < 0)
         return -1;
     x->next_seq++;
     x->output_bytes += (int64_t)strlen(text);
@@ -213,14 +212,14 @@ void srv_session_chunks_free(struct srv_session_chunk *v, size_t n)
 int srv_session_output_read(struct srv_store *st, int64_t session_id, int64_t after, int64_t limit,
                             struct srv_session_chunk **out, size_t *n, struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_OUTPUT_READ, session_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_OUTPUT_READ, session_id, err);
     void *v = NULL;
 
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 2, after);
-    sqlite3_bind_int64(s, 3, limit);
-    if (srv_rows_collect(st, s, &srv_session_chunk_row, &v, n, err) < 0)
+    srv_q_int(s, 2, after);
+    srv_q_int(s, 3, limit);
+    if (srv_rows_collect(s, &srv_session_chunk_row, &v, n, err) < 0)
         return -1;
     *out = v;
     return 0;
@@ -253,37 +252,35 @@ int srv_interactive_set(struct srv_store *st, int64_t device_id, const char *pro
                         const char *containers, struct m87_error **err)
 {
     bool none = strcmp(containers, "[]") == 0;
-    sqlite3_stmt *s = srv_stmt_id_text(st, none ? SQL_INTERACTIVE_DROP : SQL_INTERACTIVE_SET,
+    struct srv_q *s = srv_stmt_id_text(st, none ? SQL_INTERACTIVE_DROP : SQL_INTERACTIVE_SET,
                                        device_id, project, err);
     if (s == NULL)
         return -1;
     if (!none) {
-        srv_bind_text(s, 3, containers);
-        sqlite3_bind_int64(s, 4, srv_now());
+        srv_q_text(s, 3, containers);
+        srv_q_int(s, 4, srv_now());
     }
-    return srv_step_done(st, s, "store interactive project", err);
+    return srv_q_done(s, "store interactive project", err);
 }
 
 int srv_jw_interactive(struct srv_store *st, struct m87_jw *w, int64_t device_id,
                        struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_INTERACTIVE_LIST, device_id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_INTERACTIVE_LIST, device_id, err);
     int rc;
 
     if (s == NULL)
         return -1;
     m87_jw_key(w, "interactive");
     m87_jw_arr_open(w);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = srv_q_step(s, "read interactive projects", err)) == 1) {
         m87_jw_obj_open(w);
-        m87_jw_kstr(w, "project", (const char *)sqlite3_column_text(s, 0));
+        m87_jw_kstr(w, "project", srv_q_col_text(s, 0));
         m87_jw_key(w, "containers");
-        srv_jw_raw(w, (const char *)sqlite3_column_text(s, 1));
-        srv_jw_time(w, "updated", sqlite3_column_int64(s, 2));
+        srv_jw_raw(w, srv_q_col_text(s, 1));
+        srv_jw_time(w, "updated", srv_q_col_int(s, 2));
         m87_jw_obj_close(w);
     }
     m87_jw_arr_close(w);
-    if (rc != SQLITE_DONE)
-        return srv_store_error(st, "read interactive projects", err);
-    return 0;
+    return rc < 0 ? -1 : 0;
 }

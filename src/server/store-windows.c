@@ -15,7 +15,7 @@ static const char SQL_WINDOW_COUNT[] = "SELECT COUNT(*) FROM device_windows WHER
 static const char SQL_WINDOW_FIND[] =
     "SELECT id FROM device_windows WHERE device_id = ?1 AND rule = ?2";
 static const char SQL_WINDOW_ADD[] =
-    "INSERT INTO device_windows (device_id, rule, created) VALUES (?1, ?2, ?3)";
+    "INSERT INTO device_windows (device_id, rule, created) VALUES (?1, ?2, ?3) RETURNING id";
 static const char SQL_WINDOW_DELETE[] =
     "DELETE FROM device_windows WHERE device_id = ?1 AND id = ?2";
 
@@ -59,14 +59,13 @@ int srv_window_add(struct srv_store *st, int64_t device_id, const char *rule,
     if (count >= SRV_MAX_WINDOWS)
         return m87_error_set(err, M87_E_TOOBIG, 0, "a device has at most %d windows",
                              SRV_MAX_WINDOWS);
-    sqlite3_stmt *s = srv_stmt_id_text(st, SQL_WINDOW_ADD, device_id, rule, err);
+    struct srv_q *s = srv_stmt_id_text(st, SQL_WINDOW_ADD, device_id, rule, err);
     if (s == NULL)
         return -1;
     int64_t now = srv_now();
-    sqlite3_bind_int64(s, 3, now);
-    if (srv_step_done(st, s, "store window", err) < 0)
+    srv_q_int(s, 3, now);
+    if (srv_insert_id(s, &out->id, "store window", err) < 0)
         return -1;
-    out->id = sqlite3_last_insert_rowid(srv_store_db(st));
     out->rule = m87_xstrdup(rule);
     out->created = now;
     return srv_device_bump_policy(st, device_id, err);
@@ -75,13 +74,13 @@ int srv_window_add(struct srv_store *st, int64_t device_id, const char *rule,
 int srv_window_delete(struct srv_store *st, const struct srv_device *d, int64_t id,
                       struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, SQL_WINDOW_DELETE, d->id, err);
+    struct srv_q *s = srv_stmt_id(st, SQL_WINDOW_DELETE, d->id, err);
     if (s == NULL)
         return -1;
-    sqlite3_bind_int64(s, 2, id);
-    if (srv_step_done(st, s, "delete window", err) < 0)
+    srv_q_int(s, 2, id);
+    if (srv_q_done(s, "delete window", err) < 0)
         return -1;
-    if (sqlite3_changes(srv_store_db(st)) == 0)
+    if (srv_store_changes(st) == 0)
         return m87_error_set(err, M87_E_NOTFOUND, 0, "device '%s' has no window %lld", d->name,
                              (long long)id);
     return srv_device_bump_policy(st, d->id, err);

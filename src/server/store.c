@@ -1,9 +1,8 @@
-/* The SQLite store: open, migrations, statement cache, transactions.
+/* The store: open, migrations, transactions and the lock, over one connection of db.h (SQLite or
+ * PostgreSQL, docs/design.md, Database backends).
  *
- * One connection guarded by one mutex serves every thread. SQLite serialises writers anyway;
- * with WAL and transactions of well under a millisecond a single connection costs little
- * concurrency, never sees SQLITE_BUSY from its own process, and keeps every prepared
- * statement in one cache. busy_timeout still covers a second process (a backup tool). */
+ * One connection guarded by one mutex serves every thread: see db-sqlite.c for why that suits
+ * SQLite. */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -12,35 +11,15 @@
 #include "m87/alloc.h"
 #include "m87/compiler.h"
 #include "m87/error.h"
-#include "m87/log.h"
+#include "server/db.h"
 #include "server/limits.h"
 #include "server/store-internal.h"
 #include "server/store.h"
 #include "server/util.h"
 
-#define STMT_CACHE 128
-
-struct stmt_slot {
-    const char *sql;
-    sqlite3_stmt *stmt;
-};
-
-/* Seconds between WAL checkpoints. */
-#define CHECKPOINT_PERIOD 5
-
 struct srv_store {
-    sqlite3 *db;
+    struct srv_db *db;
     pthread_mutex_t mu;
-    struct stmt_slot cache[STMT_CACHE];
-    size_t n_cache;
-    /* checkpoints run on their own connection and thread: the automatic checkpoint would
-     * fsync inside a commit, under the store's lock, and stall every request behind it */
-    sqlite3 *ckpt_db;
-    pthread_t ckpt_thread;
-    bool ckpt_running;
-    bool ckpt_quit;
-    pthread_mutex_t ckpt_mu;
-    pthread_cond_t ckpt_cond;
 };
 
 /* Applied in order; the schema_version table records how many ran. Append only. */
@@ -302,127 +281,88 @@ static const char *const migrations[] = {
     "ALTER TABLE fleet_releases ADD COLUMN token TEXT;",
 };
 
-sqlite3 *srv_store_db(struct srv_store *st)
+struct srv_db *srv_store_db(struct srv_store *st)
 {
     return st->db;
 }
 
-int srv_store_error(struct srv_store *st, const char *what, struct m87_error **err)
+struct srv_q *srv_stmt(struct srv_store *st, const char *sql, struct m87_error **err)
 {
-    int code = sqlite3_extended_errcode(st->db);
-    enum m87_errcode c = (code & 0xff) == SQLITE_CONSTRAINT ? M87_E_CONFLICT : M87_E_IO;
-    return m87_error_set(err, c, 0, "%s: %s", what, sqlite3_errmsg(st->db));
+    return srv_q_get(st->db, sql, err);
 }
 
-sqlite3_stmt *srv_stmt(struct srv_store *st, const char *sql, struct m87_error **err)
+struct srv_q *srv_stmt_id(struct srv_store *st, const char *sql, int64_t id, struct m87_error **err)
 {
-    for (size_t i = 0; i < st->n_cache; i++) {
-        if (st->cache[i].sql == sql) {
-            sqlite3_reset(st->cache[i].stmt);
-            sqlite3_clear_bindings(st->cache[i].stmt);
-            return st->cache[i].stmt;
-        }
-    }
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
-        srv_store_error(st, "prepare statement", err);
-        return NULL;
-    }
-    if (st->n_cache == STMT_CACHE) {
-        m87_error_set(err, M87_E_INTERNAL, 0, "prepare statement: cache full");
-        sqlite3_finalize(s);
-        return NULL;
-    }
-    st->cache[st->n_cache].sql = sql;
-    st->cache[st->n_cache++].stmt = s;
-    return s;
-}
-
-sqlite3_stmt *srv_stmt_id(struct srv_store *st, const char *sql, int64_t id, struct m87_error **err)
-{
-    sqlite3_stmt *s = srv_stmt(st, sql, err);
+    struct srv_q *s = srv_q_get(st->db, sql, err);
     if (s)
-        sqlite3_bind_int64(s, 1, id);
+        srv_q_int(s, 1, id);
     return s;
 }
 
-sqlite3_stmt *srv_stmt_text(struct srv_store *st, const char *sql, const char *text,
+struct srv_q *srv_stmt_text(struct srv_store *st, const char *sql, const char *text,
                             struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt(st, sql, err);
+    struct srv_q *s = srv_q_get(st->db, sql, err);
     if (s)
-        srv_bind_text(s, 1, text);
+        srv_q_text(s, 1, text);
     return s;
 }
 
-sqlite3_stmt *srv_stmt_id_text(struct srv_store *st, const char *sql, int64_t id, const char *text,
+struct srv_q *srv_stmt_id_text(struct srv_store *st, const char *sql, int64_t id, const char *text,
                                struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, sql, id, err);
+    struct srv_q *s = srv_stmt_id(st, sql, id, err);
     if (s)
-        srv_bind_text(s, 2, text);
+        srv_q_text(s, 2, text);
     return s;
 }
 
 int srv_exec_id(struct srv_store *st, const char *sql, int64_t id, const char *what,
                 struct m87_error **err)
 {
-    sqlite3_stmt *s = srv_stmt_id(st, sql, id, err);
-    return s ? srv_step_done(st, s, what, err) : -1;
+    struct srv_q *s = srv_stmt_id(st, sql, id, err);
+    return s ? srv_q_done(s, what, err) : -1;
 }
 
-int srv_step_done(struct srv_store *st, sqlite3_stmt *s, const char *what, struct m87_error **err)
+char *srv_col_text(struct srv_q *s, int col)
 {
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return srv_store_error(st, what, err);
-    return 0;
+    const char *t = srv_q_col_text(s, col);
+    return t ? m87_xstrdup(t) : NULL;
 }
 
-char *srv_col_text(sqlite3_stmt *s, int col)
+int64_t srv_store_changes(struct srv_store *st)
 {
-    const unsigned char *t = sqlite3_column_text(s, col);
-    return t ? m87_xstrdup((const char *)t) : NULL;
+    return srv_db_changes(st->db);
 }
 
-void srv_bind_text(sqlite3_stmt *s, int idx, const char *text)
+/* SQLite takes the write lock at BEGIN IMMEDIATE rather than at the first write, so that two
+ * writers never deadlock on an upgrade; PostgreSQL locks rows as they are written. */
+static const char *begin_sql(struct srv_store *st)
 {
-    if (text)
-        sqlite3_bind_text(s, idx, text, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(s, idx);
+    return srv_db_kind(st->db) == SRV_DB_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN";
 }
 
-static int exec(struct srv_store *st, const char *sql, const char *what, struct m87_error **err)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        m87_error_set(err, M87_E_IO, 0, "%s: %s", what, msg ? msg : sqlite3_errmsg(st->db));
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
-}
+static const char SQL_SCHEMA_VERSION[] = "SELECT MAX(version) FROM schema_version";
 
 static int64_t schema_version(struct srv_store *st, struct m87_error **err)
 {
-    if (exec(st, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
-             "create schema_version", err) < 0)
+    if (srv_db_exec(st->db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+                    "create schema_version", err) < 0)
         return -1;
-    sqlite3_stmt *s = NULL;
-    int64_t v = 0;
-    if (sqlite3_prepare_v2(st->db, "SELECT MAX(version) FROM schema_version", -1, &s, NULL) !=
-        SQLITE_OK)
-        return srv_store_error(st, "read schema version", err);
-    if (sqlite3_step(s) == SQLITE_ROW)
-        v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    struct srv_q *s = srv_q_get(st->db, SQL_SCHEMA_VERSION, err);
+    if (s == NULL)
+        return -1;
+    int rc = srv_q_step(s, "read schema version", err);
+    if (rc < 0)
+        return -1;
+    int64_t v = rc == 1 ? srv_q_col_int(s, 0) : 0;
+    srv_q_reset(s);
     return v;
 }
 
 static int migrate(struct srv_store *st, struct m87_error **err)
 {
-    if (exec(st, "BEGIN IMMEDIATE", "begin migration", err) < 0)
+    if (srv_db_exec(st->db, begin_sql(st), "begin migration", err) < 0)
         return -1;
     int64_t v = schema_version(st, err);
     if (v < 0)
@@ -437,85 +377,14 @@ static int migrate(struct srv_store *st, struct m87_error **err)
         _cleanup_free_ char *what = m87_xasprintf("apply migration %zu", i + 1);
         _cleanup_free_ char *bump = m87_xasprintf(
             "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%zu)", i + 1);
-        if (exec(st, migrations[i], what, err) < 0 || exec(st, bump, what, err) < 0)
+        if (srv_db_exec(st->db, migrations[i], what, err) < 0 ||
+            srv_db_exec(st->db, bump, what, err) < 0)
             goto fail;
     }
-    return exec(st, "COMMIT", "commit migration", err);
+    return srv_db_exec(st->db, "COMMIT", "commit migration", err);
 fail:
-    exec(st, "ROLLBACK", "rollback", NULL);
+    srv_db_exec(st->db, "ROLLBACK", "rollback", NULL);
     return -1;
-}
-
-static void *checkpointer(void *arg)
-{
-    struct srv_store *st = arg;
-    pthread_mutex_lock(&st->ckpt_mu);
-    while (!st->ckpt_quit) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += CHECKPOINT_PERIOD;
-        pthread_cond_timedwait(&st->ckpt_cond, &st->ckpt_mu, &until);
-        if (st->ckpt_quit)
-            break;
-        pthread_mutex_unlock(&st->ckpt_mu);
-        int nlog = -1, nck = -1;
-        int rc =
-            sqlite3_wal_checkpoint_v2(st->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nck);
-        m87_log(M87_LOG_DEBUG, "database checkpoint: %d of %d WAL frames", nck, nlog);
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-            m87_log(M87_LOG_WARN, "database checkpoint: %s", sqlite3_errmsg(st->ckpt_db));
-        pthread_mutex_lock(&st->ckpt_mu);
-    }
-    pthread_mutex_unlock(&st->ckpt_mu);
-    return NULL;
-}
-
-static int start_checkpointer(struct srv_store *st, const char *path, struct m87_error **err)
-{
-    if (sqlite3_open_v2(path, &st->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
-        SQLITE_OK)
-        return m87_error_set(err, M87_E_IO, 0, "open database '%s': %s", path,
-                             st->ckpt_db ? sqlite3_errmsg(st->ckpt_db) : "out of memory");
-    sqlite3_busy_timeout(st->ckpt_db, 5000);
-    /* A connection knows that the database is in WAL mode only once it has read it: until then
-     * a checkpoint on it does nothing and says so only by a frame count of -1, and the WAL grew
-     * without bound while the server ran (found by bench/fleet_sim: 22 MB of WAL beside a
-     * 0.7 MB database). Reading the journal mode opens it. */
-    if (sqlite3_exec(st->ckpt_db, "PRAGMA journal_mode", NULL, NULL, NULL) != SQLITE_OK)
-        return m87_error_set(err, M87_E_IO, 0, "open database '%s' for checkpoints: %s", path,
-                             sqlite3_errmsg(st->ckpt_db));
-    srv_cond_init_monotonic(&st->ckpt_cond);
-    if (pthread_create(&st->ckpt_thread, NULL, checkpointer, st) != 0)
-        return m87_error_set(err, M87_E_IO, 0, "start the checkpoint thread");
-    st->ckpt_running = true;
-    return 0;
-}
-
-static void stop_checkpointer(struct srv_store *st)
-{
-    if (st->ckpt_running) {
-        srv_thread_stop(st->ckpt_thread, &st->ckpt_mu, &st->ckpt_cond, &st->ckpt_quit);
-        st->ckpt_running = false;
-    }
-    sqlite3_close(st->ckpt_db);
-    st->ckpt_db = NULL;
-}
-
-/* journal_size_limit: the WAL file is cut back to 16 MiB when a write starts it over after a
- * checkpoint, instead of keeping the size of its busiest moment.
- * synchronous=FULL: each commit syncs the WAL before it returns, so that what the server
- * acknowledged survives a power loss (NORMAL, the WAL default, may lose the last commits; the
- * cost is in docs/api.md, Capacity). */
-static int configure(struct srv_store *st, struct m87_error **err)
-{
-    sqlite3_busy_timeout(st->db, 5000);
-    if (exec(st, "PRAGMA journal_mode=WAL", "set journal mode", err) < 0 ||
-        exec(st, "PRAGMA wal_autocheckpoint=0", "disable automatic checkpoints", err) < 0 ||
-        exec(st, "PRAGMA journal_size_limit=16777216", "limit the WAL file", err) < 0 ||
-        exec(st, "PRAGMA foreign_keys=ON", "enable foreign keys", err) < 0 ||
-        exec(st, "PRAGMA synchronous=FULL", "set synchronous", err) < 0)
-        return -1;
-    return 0;
 }
 
 int srv_store_open(const char *dir, bool create, struct srv_store **out, struct m87_error **err)
@@ -531,15 +400,11 @@ int srv_store_open(const char *dir, bool create, struct srv_store **out, struct 
 
     struct srv_store *st = m87_xcalloc(1, sizeof(*st));
     pthread_mutex_init(&st->mu, NULL);
-    pthread_mutex_init(&st->ckpt_mu, NULL);
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-    if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
-        m87_error_set(err, M87_E_IO, 0, "open database '%s': %s", path,
-                      st->db ? sqlite3_errmsg(st->db) : "out of memory");
+    if (srv_db_open(path, create, &st->db, err) < 0) {
         srv_store_free(st);
         return -1;
     }
-    if (configure(st, err) < 0 || migrate(st, err) < 0 || start_checkpointer(st, path, err) < 0) {
+    if (migrate(st, err) < 0) {
         m87_error_wrap(err, "database '%s'", path);
         srv_store_free(st);
         return -1;
@@ -552,11 +417,7 @@ void srv_store_free(struct srv_store *st)
 {
     if (st == NULL)
         return;
-    stop_checkpointer(st);
-    for (size_t i = 0; i < st->n_cache; i++)
-        sqlite3_finalize(st->cache[i].stmt);
-    sqlite3_close(st->db);
-    pthread_mutex_destroy(&st->ckpt_mu);
+    srv_db_close(st->db);
     pthread_mutex_destroy(&st->mu);
     free(st);
 }
@@ -564,18 +425,11 @@ void srv_store_free(struct srv_store *st)
 int srv_store_begin(struct srv_store *st, struct m87_error **err)
 {
     pthread_mutex_lock(&st->mu);
-    if (exec(st, "BEGIN IMMEDIATE", "begin transaction", err) < 0) {
+    if (srv_db_exec(st->db, begin_sql(st), "begin transaction", err) < 0) {
         pthread_mutex_unlock(&st->mu);
         return -1;
     }
     return 0;
-}
-
-/* A statement left on a row would keep its read open past the transaction. */
-static void reset_all(struct srv_store *st)
-{
-    for (size_t i = 0; i < st->n_cache; i++)
-        sqlite3_reset(st->cache[i].stmt);
 }
 
 void srv_store_lock(struct srv_store *st)
@@ -585,23 +439,20 @@ void srv_store_lock(struct srv_store *st)
 
 void srv_store_unlock(struct srv_store *st)
 {
-    reset_all(st);
     pthread_mutex_unlock(&st->mu);
 }
 
 int srv_store_commit(struct srv_store *st, struct m87_error **err)
 {
-    reset_all(st);
-    int rc = exec(st, "COMMIT", "commit transaction", err);
+    int rc = srv_db_exec(st->db, "COMMIT", "commit transaction", err);
     if (rc < 0)
-        exec(st, "ROLLBACK", "rollback transaction", NULL);
+        srv_db_exec(st->db, "ROLLBACK", "rollback transaction", NULL);
     pthread_mutex_unlock(&st->mu);
     return rc;
 }
 
 void srv_store_rollback(struct srv_store *st)
 {
-    reset_all(st);
-    exec(st, "ROLLBACK", "rollback transaction", NULL);
+    srv_db_exec(st->db, "ROLLBACK", "rollback transaction", NULL);
     pthread_mutex_unlock(&st->mu);
 }
