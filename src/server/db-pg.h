@@ -1,0 +1,18 @@
+/* m87-server private: what db-pg.c (the PostgreSQL backend of db.h) shares with its tests. */
+#ifndef M87_SERVER_DB_PG_H
+#define M87_SERVER_DB_PG_H
+
+#include "m87/error.h"
+
+/* Largest parameter number a statement may use (?1 .. ?SRV_PG_MAX_PARAMS); PostgreSQL allows
+ * 65535, our statements use a handful. */
+#define SRV_PG_MAX_PARAMS 999
+
+/* The statement sql of the common dialect with its parameters ?N written $N, as PostgreSQL
+ * takes them; text inside string literals ('...', E'...'), quoted identifiers ("..."), and
+ * comments (-- and nested block comments) is copied as it is. *nparams gets the highest N
+ * used (0 for none). NULL with *err (M87_E_INVAL) for a bare '?' or a number out of
+ * 1..SRV_PG_MAX_PARAMS, which the common dialect does not allow. Caller frees. */
+char *srv_pg_rewrite(const char *sql, int *nparams, struct m87_error **err);
+
+#endif
