@@ -2,6 +2,8 @@
 #ifndef M87_SERVER_DB_PG_H
 #define M87_SERVER_DB_PG_H
 
+#include <stddef.h>
+
 #include "m87/error.h"
 
 /* Largest parameter number a statement may use (?1 .. ?SRV_PG_MAX_PARAMS); PostgreSQL allows
@@ -14,5 +16,10 @@
  * used (0 for none). NULL with *err (M87_E_INVAL) for a bare '?' or a number out of
  * 1..SRV_PG_MAX_PARAMS, which the common dialect does not allow. Caller frees. */
 char *srv_pg_rewrite(const char *sql, int *nparams, struct m87_error **err);
+
+/* The schema for PostgreSQL (schema-pg.c): one entry per migration of store.c's migrations[],
+ * same count and order, each run in a transaction of its own. */
+extern const char *const srv_pg_migrations[];
+extern const size_t srv_pg_n_migrations;
 
 #endif
