@@ -1,11 +1,13 @@
 /* Unit tests of the ?N to $N rewrite of the PostgreSQL backend (db-pg.h): parameters become $N
  * and the highest number is counted; string literals (standard and E'...'), quoted
- * identifiers and comments keep their text; a bare '?' or a number out of range is refused. */
+ * identifiers and comments keep their text; a bare '?' or a number out of range is refused.
+ * And which --db values name PostgreSQL (srv_db_url_is_pg, db-url.c). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "m87/error.h"
 #include "server/db-pg.h"
+#include "server/db.h"
 #include "unit-util.h"
 
 static void expect(const char *sql, const char *want, int want_n)
@@ -81,13 +83,28 @@ static void test_refused(void **state)
     refuse("SELECT ?1, ?", "parameter at offset 11: write ?1 to ?999, not '?'");
 }
 
+static void test_url_kind(void **state)
+{
+    (void)state;
+    assert_true(srv_db_url_is_pg("postgresql://m87@db.example/m87"));
+    assert_true(srv_db_url_is_pg("postgres://m87:pw@127.0.0.1:5432/m87?sslmode=verify-full"));
+    assert_true(srv_db_url_is_pg("host=db.example dbname=m87"));
+    assert_true(srv_db_url_is_pg("  dbname = m87"));
+    assert_false(srv_db_url_is_pg("/var/lib/m87-server/m87.db"));
+    assert_false(srv_db_url_is_pg("data/m87.db"));
+    assert_false(srv_db_url_is_pg("m87.db"));
+    assert_false(srv_db_url_is_pg("postgresql:/x"));
+    assert_false(srv_db_url_is_pg("=x"));
+    assert_false(srv_db_url_is_pg(""));
+    assert_false(srv_db_url_is_pg(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parameters),
-        cmocka_unit_test(test_literals_and_identifiers_kept),
-        cmocka_unit_test(test_comments_kept),
-        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_parameters),    cmocka_unit_test(test_literals_and_identifiers_kept),
+        cmocka_unit_test(test_comments_kept), cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_url_kind),
     };
     return cmocka_run_group_tests_name("db-pg rewrite", tests, NULL, NULL);
 }
