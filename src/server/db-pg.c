@@ -1,4 +1,5 @@
-/* The PostgreSQL backend of db.h, on libpq.
+/* The PostgreSQL backend of db.h, on libpq: srv_db_pg_ops (db-backend.h), which db-dispatch.c
+ * calls through for a connection opened on a PostgreSQL url.
  *
  * Statements: the common dialect's ?N become $N (srv_pg_rewrite), and each statement is
  * prepared once per connection under a generated name, found again by the address of its text.
@@ -7,7 +8,7 @@
  * booleans read 't' as 1, and a bytea column (sent as \x... hex) is decoded by libpq's
  * PQunescapeBytea when a column of it is read, kept with the row until the next step.
  *
- * One connection per struct srv_db, used by one thread at a time, as libpq wants. A failure
+ * One connection per struct pg_db, used by one thread at a time, as libpq wants. A failure
  * that leaves the connection bad (the server went away) marks it unavailable: the caller
  * answers 503 and calls srv_db_reconnect, which resets the connection and prepares the
  * statements again on their next use. TLS is whatever the connection string (sslmode=...) or
@@ -21,6 +22,7 @@
 #include "m87/alloc.h"
 #include "m87/error.h"
 #include "m87/log.h"
+#include "server/db-backend.h"
 #include "server/db-pg.h"
 #include "server/db.h"
 
@@ -31,8 +33,9 @@
 #define PG_OID_BOOL 16
 #define PG_OID_BYTEA 17
 
-struct srv_q {
-    struct srv_db *db;
+struct pg_q {
+    struct srv_q base; /* first: db.h hands out &base */
+    struct pg_db *db;
     const char *sql; /* the caller's constant: the cache key */
     char name[24];
     char *text; /* sql rewritten with $N */
@@ -51,9 +54,10 @@ struct srv_q {
     int ndecoded;
 };
 
-struct srv_db {
+struct pg_db {
+    struct srv_db base; /* first: db.h hands out &base */
     PGconn *conn;
-    struct srv_q *cache[PG_STMT_CACHE];
+    struct pg_q *cache[PG_STMT_CACHE];
     size_t n_cache;
     int64_t changes;
     bool constraint;
@@ -70,7 +74,7 @@ static void pg_notice(void *arg, const char *message)
 
 /* Fill *err from a failed result (or the connection when res is NULL) and note what kind of
  * failure it was: a constraint (SQLSTATE class 23) or a lost connection. */
-static int pg_fail(struct srv_db *db, const PGresult *res, const char *what, struct m87_error **err)
+static int pg_fail(struct pg_db *db, const PGresult *res, const char *what, struct m87_error **err)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
@@ -93,7 +97,7 @@ static int pg_fail(struct srv_db *db, const PGresult *res, const char *what, str
 
 /* ---- connections ---- */
 
-int srv_db_open(const char *url, bool create, struct srv_db **out, struct m87_error **err)
+static int pg_open(const char *url, bool create, struct srv_db **out, struct m87_error **err)
 {
     (void)create;
     if (!srv_db_url_is_pg(url))
@@ -113,13 +117,14 @@ int srv_db_open(const char *url, bool create, struct srv_db **out, struct m87_er
         PQfinish(conn);
         return -1;
     }
-    struct srv_db *db = m87_xcalloc(1, sizeof(*db));
+    struct pg_db *db = m87_xcalloc(1, sizeof(*db));
+    db->base.ops = &srv_db_pg_ops;
     db->conn = conn;
-    *out = db;
+    *out = &db->base;
     return 0;
 }
 
-static void q_clear_row(struct srv_q *q)
+static void q_clear_row(struct pg_q *q)
 {
     for (int c = 0; c < q->ndecoded; c++) {
         free(q->decoded[c]);
@@ -127,7 +132,7 @@ static void q_clear_row(struct srv_q *q)
     }
 }
 
-static void q_clear_params(struct srv_q *q)
+static void q_clear_params(struct pg_q *q)
 {
     for (int i = 0; i < q->nparams; i++) {
         free(q->values[i]);
@@ -138,9 +143,19 @@ static void q_clear_params(struct srv_q *q)
     q->bad_param = 0;
 }
 
-static void q_free(struct srv_q *q)
+static void q_reset(struct pg_q *q)
 {
-    srv_q_reset(q);
+    q_clear_row(q);
+    PQclear(q->res);
+    q->res = NULL;
+    q->ran = false;
+    q->row = -1;
+    q->nrows = 0;
+}
+
+static void q_free(struct pg_q *q)
+{
+    q_reset(q);
     q_clear_params(q);
     free(q->decoded);
     free(q->decoded_len);
@@ -151,8 +166,9 @@ static void q_free(struct srv_q *q)
     free(q);
 }
 
-void srv_db_close(struct srv_db *db)
+static void pg_close(struct srv_db *b)
 {
+    struct pg_db *db = (struct pg_db *)b;
     if (!db)
         return;
     for (size_t i = 0; i < db->n_cache; i++)
@@ -161,15 +177,9 @@ void srv_db_close(struct srv_db *db)
     free(db);
 }
 
-enum srv_db_kind srv_db_kind(const struct srv_db *db)
-{
-    (void)db;
-    return SRV_DB_PG;
-}
-
 /* The rows a finished command changed, as sqlite3_changes counts them: only an INSERT, UPDATE
  * or DELETE sets it (PQcmdTuples also counts a SELECT's rows). */
-static void note_changes(struct srv_db *db, PGresult *res)
+static void note_changes(struct pg_db *db, PGresult *res)
 {
     const char *status = PQcmdStatus(res);
     if (strncmp(status, "INSERT ", 7) && strncmp(status, "UPDATE ", 7) &&
@@ -178,8 +188,9 @@ static void note_changes(struct srv_db *db, PGresult *res)
     db->changes = strtoll(PQcmdTuples(res), NULL, 10);
 }
 
-int srv_db_exec(struct srv_db *db, const char *sql, const char *what, struct m87_error **err)
+static int pg_exec(struct srv_db *b, const char *sql, const char *what, struct m87_error **err)
 {
+    struct pg_db *db = (struct pg_db *)b;
     db->constraint = false;
     PGresult *res = PQexec(db->conn, sql);
     ExecStatusType st = PQresultStatus(res);
@@ -192,23 +203,27 @@ int srv_db_exec(struct srv_db *db, const char *sql, const char *what, struct m87
     return rc;
 }
 
-int64_t srv_db_changes(struct srv_db *db)
+static int64_t pg_changes(struct srv_db *b)
 {
+    struct pg_db *db = (struct pg_db *)b;
     return db->changes;
 }
 
-bool srv_db_constraint_error(struct srv_db *db)
+static bool pg_constraint_error(struct srv_db *b)
 {
+    struct pg_db *db = (struct pg_db *)b;
     return db->constraint;
 }
 
-bool srv_db_unavailable(struct srv_db *db)
+static bool pg_unavailable(struct srv_db *b)
 {
+    struct pg_db *db = (struct pg_db *)b;
     return db->unavailable;
 }
 
-int srv_db_reconnect(struct srv_db *db, struct m87_error **err)
+static int pg_reconnect(struct srv_db *b, struct m87_error **err)
 {
+    struct pg_db *db = (struct pg_db *)b;
     PQreset(db->conn);
     if (PQstatus(db->conn) != CONNECTION_OK) {
         const char *msg = PQerrorMessage(db->conn);
@@ -219,7 +234,7 @@ int srv_db_reconnect(struct srv_db *db, struct m87_error **err)
     PQsetClientEncoding(db->conn, "UTF8");
     /* a new session has none of the old one's prepared statements */
     for (size_t i = 0; i < db->n_cache; i++) {
-        srv_q_reset(db->cache[i]);
+        q_reset(db->cache[i]);
         db->cache[i]->prepared = false;
     }
     db->unavailable = false;
@@ -228,9 +243,9 @@ int srv_db_reconnect(struct srv_db *db, struct m87_error **err)
 
 /* ---- statements ---- */
 
-static int q_prepare(struct srv_q *q, struct m87_error **err)
+static int q_prepare(struct pg_q *q, struct m87_error **err)
 {
-    struct srv_db *db = q->db;
+    struct pg_db *db = q->db;
     PGresult *res = PQprepare(db->conn, q->name, q->text, q->nparams, NULL);
     int rc = 0;
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -241,9 +256,10 @@ static int q_prepare(struct srv_q *q, struct m87_error **err)
     return rc;
 }
 
-struct srv_q *srv_q_get(struct srv_db *db, const char *sql, struct m87_error **err)
+static struct srv_q *pg_q_get(struct srv_db *b, const char *sql, struct m87_error **err)
 {
-    struct srv_q *q = NULL;
+    struct pg_db *db = (struct pg_db *)b;
+    struct pg_q *q = NULL;
     for (size_t i = 0; i < db->n_cache && !q; i++)
         if (db->cache[i]->sql == sql)
             q = db->cache[i];
@@ -256,6 +272,7 @@ struct srv_q *srv_q_get(struct srv_db *db, const char *sql, struct m87_error **e
             return m87_error_wrap(err, "prepare statement"), NULL;
         q = m87_xcalloc(1, sizeof(*q));
         q->db = db;
+        q->base.db = &db->base;
         q->sql = sql;
         q->text = text;
         snprintf(q->name, sizeof(q->name), "m87_%zu", db->n_cache);
@@ -266,15 +283,15 @@ struct srv_q *srv_q_get(struct srv_db *db, const char *sql, struct m87_error **e
         q->row = -1;
         db->cache[db->n_cache++] = q;
     }
-    srv_q_reset(q);
+    q_reset(q);
     q_clear_params(q);
     if (!q->prepared && q_prepare(q, err) < 0)
         return NULL;
-    return q;
+    return &q->base;
 }
 
 /* The slot of parameter idx (from 1), emptied; NULL (noted for the step) when out of range. */
-static int q_slot(struct srv_q *q, int idx)
+static int q_slot(struct pg_q *q, int idx)
 {
     if (idx < 1 || idx > q->nparams) {
         q->bad_param = idx ? idx : -1;
@@ -287,22 +304,25 @@ static int q_slot(struct srv_q *q, int idx)
     return idx - 1;
 }
 
-void srv_q_int(struct srv_q *q, int idx, int64_t v)
+static void pg_q_int(struct srv_q *b, int idx, int64_t v)
 {
+    struct pg_q *q = (struct pg_q *)b;
     int i = q_slot(q, idx);
     if (i >= 0)
         q->values[i] = m87_xasprintf("%" PRId64, v);
 }
 
-void srv_q_text(struct srv_q *q, int idx, const char *text)
+static void pg_q_text(struct srv_q *b, int idx, const char *text)
 {
+    struct pg_q *q = (struct pg_q *)b;
     int i = q_slot(q, idx);
     if (i >= 0 && text)
         q->values[i] = m87_xstrdup(text);
 }
 
-void srv_q_blob(struct srv_q *q, int idx, const void *data, size_t len)
+static void pg_q_blob(struct srv_q *b, int idx, const void *data, size_t len)
 {
+    struct pg_q *q = (struct pg_q *)b;
     int i = q_slot(q, idx);
     if (i < 0)
         return;
@@ -317,14 +337,15 @@ void srv_q_blob(struct srv_q *q, int idx, const void *data, size_t len)
     q->formats[i] = 1;
 }
 
-void srv_q_null(struct srv_q *q, int idx)
+static void pg_q_null(struct srv_q *b, int idx)
 {
+    struct pg_q *q = (struct pg_q *)b;
     q_slot(q, idx);
 }
 
-static int q_run(struct srv_q *q, const char *what, struct m87_error **err)
+static int q_run(struct pg_q *q, const char *what, struct m87_error **err)
 {
-    struct srv_db *db = q->db;
+    struct pg_db *db = q->db;
     db->constraint = false;
     if (q->bad_param)
         return m87_error_set(err, M87_E_INTERNAL, 0,
@@ -356,8 +377,9 @@ static int q_run(struct srv_q *q, const char *what, struct m87_error **err)
     return 0;
 }
 
-int srv_q_step(struct srv_q *q, const char *what, struct m87_error **err)
+static int pg_q_step(struct srv_q *b, const char *what, struct m87_error **err)
 {
+    struct pg_q *q = (struct pg_q *)b;
     if (!q->ran && q_run(q, what, err) < 0)
         return -1;
     q_clear_row(q);
@@ -366,41 +388,28 @@ int srv_q_step(struct srv_q *q, const char *what, struct m87_error **err)
     return q->row < q->nrows ? 1 : 0;
 }
 
-int srv_q_done(struct srv_q *q, const char *what, struct m87_error **err)
-{
-    return srv_q_step(q, what, err) < 0 ? -1 : 0;
-}
-
-void srv_q_reset(struct srv_q *q)
-{
-    q_clear_row(q);
-    PQclear(q->res);
-    q->res = NULL;
-    q->ran = false;
-    q->row = -1;
-    q->nrows = 0;
-}
-
 /* ---- columns ---- */
 
-static bool q_has(struct srv_q *q, int col)
+static bool q_has(struct pg_q *q, int col)
 {
     return q->res && q->row >= 0 && q->row < q->nrows && col >= 0 && col < PQnfields(q->res);
 }
 
-int srv_q_ncols(struct srv_q *q)
+static int pg_q_ncols(struct srv_q *b)
 {
+    struct pg_q *q = (struct pg_q *)b;
     return q->res ? PQnfields(q->res) : 0;
 }
 
-bool srv_q_is_null(struct srv_q *q, int col)
+static bool q_is_null(struct pg_q *q, int col)
 {
     return !q_has(q, col) || PQgetisnull(q->res, q->row, col);
 }
 
-int64_t srv_q_col_int(struct srv_q *q, int col)
+static int64_t pg_q_col_int(struct srv_q *b, int col)
 {
-    if (srv_q_is_null(q, col))
+    struct pg_q *q = (struct pg_q *)b;
+    if (q_is_null(q, col))
         return 0;
     const char *v = PQgetvalue(q->res, q->row, col);
     if (PQftype(q->res, col) == PG_OID_BOOL)
@@ -409,7 +418,7 @@ int64_t srv_q_col_int(struct srv_q *q, int col)
 }
 
 /* The bytes of a bytea column, decoded once per row and kept NUL-terminated. */
-static const char *q_bytea(struct srv_q *q, int col, size_t *len)
+static const char *q_bytea(struct pg_q *q, int col, size_t *len)
 {
     if (!q->decoded[col]) {
         size_t n = 0;
@@ -427,9 +436,10 @@ static const char *q_bytea(struct srv_q *q, int col, size_t *len)
     return q->decoded[col];
 }
 
-const char *srv_q_col_text(struct srv_q *q, int col)
+static const char *pg_q_col_text(struct srv_q *b, int col)
 {
-    if (srv_q_is_null(q, col))
+    struct pg_q *q = (struct pg_q *)b;
+    if (q_is_null(q, col))
         return NULL;
     size_t len = 0;
     if (PQftype(q->res, col) == PG_OID_BYTEA)
@@ -437,13 +447,47 @@ const char *srv_q_col_text(struct srv_q *q, int col)
     return PQgetvalue(q->res, q->row, col);
 }
 
-const void *srv_q_col_blob(struct srv_q *q, int col, size_t *len)
+static const void *pg_q_col_blob(struct srv_q *b, int col, size_t *len)
 {
+    struct pg_q *q = (struct pg_q *)b;
     *len = 0;
-    if (srv_q_is_null(q, col))
+    if (q_is_null(q, col))
         return NULL;
     if (PQftype(q->res, col) == PG_OID_BYTEA)
         return q_bytea(q, col, len);
     *len = (size_t)PQgetlength(q->res, q->row, col);
     return PQgetvalue(q->res, q->row, col);
 }
+
+static void pg_q_reset(struct srv_q *b)
+{
+    q_reset((struct pg_q *)b);
+}
+
+static bool pg_q_is_null(struct srv_q *b, int col)
+{
+    return q_is_null((struct pg_q *)b, col);
+}
+
+const struct srv_db_ops srv_db_pg_ops = {
+    .kind = SRV_DB_PG,
+    .open = pg_open,
+    .close = pg_close,
+    .exec = pg_exec,
+    .q_get = pg_q_get,
+    .q_int = pg_q_int,
+    .q_text = pg_q_text,
+    .q_blob = pg_q_blob,
+    .q_null = pg_q_null,
+    .q_step = pg_q_step,
+    .q_reset = pg_q_reset,
+    .q_ncols = pg_q_ncols,
+    .q_is_null = pg_q_is_null,
+    .q_col_int = pg_q_col_int,
+    .q_col_text = pg_q_col_text,
+    .q_col_blob = pg_q_col_blob,
+    .changes = pg_changes,
+    .constraint_error = pg_constraint_error,
+    .unavailable = pg_unavailable,
+    .reconnect = pg_reconnect,
+};

@@ -140,3 +140,12 @@ def test_a_wrong_password_fails_to_open_with_libpqs_reason(pg):
     assert lines[0].startswith("not ok 1 - open: connect to database: "), lines
     assert "password authentication failed" in lines[0]
     assert pg.password not in r.stdout and "wrong" not in r.stdout
+
+
+def test_a_sqlite_path_is_refused_by_a_program_without_the_sqlite_backend(tmp_path):
+    # db_conformance links only db-pg.o until db-sqlite.c exists: the dispatcher says so
+    path = str(tmp_path / "m87.db")
+    r, lines = run(path)
+    assert r.returncode == 1
+    assert lines == ["not ok 1 - open: database '%s': this program has no SQLite backend" % path]
+    assert not os.path.exists(path)
