@@ -1,12 +1,15 @@
 """The PostgreSQL backend of the server's database API (src/server/db-pg.c) against the harness's
 real PostgreSQL 15: tests/db/db_conformance runs its sequence of db.h calls (statements,
 bindings, blobs, conflicts, transactions, errors, the schema of schema-pg.c), the schema it
-applies has the tables and columns of the SQLite schema `m87-server init` makes, and a
-connection that loses its database says so and reconnects once the database is back.
+applies has the tables and columns of the SQLite schema `m87-server init` makes, a connection
+that loses its database says so and reconnects once the database is back, and TLS to the
+database is what the connection string asks for.
 
 Run under M87_BUILD=build-asan (make asan-tests), the same program runs with AddressSanitizer."""
 
 import os
+import pwd
+import shutil
 import sqlite3
 import subprocess
 
@@ -149,3 +152,47 @@ def test_a_sqlite_path_is_refused_by_a_program_without_the_sqlite_backend(tmp_pa
     assert r.returncode == 1
     assert lines == ["not ok 1 - open: database '%s': this program has no SQLite backend" % path]
     assert not os.path.exists(path)
+
+
+def enable_tls(pg, tmp_path):
+    """A self-signed certificate for 127.0.0.1 in the cluster's data directory, ssl on, restart;
+    the certificate's path for sslrootcert."""
+    cert = str(tmp_path / "server.crt")
+    key = os.path.join(pg.data, "server.key")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    shutil.copy(cert, os.path.join(pg.data, "server.crt"))
+    pw = pwd.getpwnam("postgres")
+    for f in ("server.key", "server.crt"):
+        os.chown(os.path.join(pg.data, f), pw.pw_uid, pw.pw_gid)
+    os.chmod(key, 0o600)
+    pg.psql("ALTER SYSTEM SET ssl = on")
+    pg.restart()
+    return cert
+
+
+def test_tls_to_the_database_is_what_the_connection_string_asks(tmp_path):
+    p = Postgres().start()
+    try:
+        # without TLS on the server, a string that requires it is refused, not downgraded
+        r, lines = run(p.url() + "?sslmode=require")
+        assert r.returncode == 1
+        assert lines[0].startswith("not ok 1 - open: connect to database: "), lines
+        assert "SSL" in lines[0]
+
+        cert = enable_tls(p, tmp_path)
+        r, lines = run(p.url() + "?sslmode=verify-full&sslrootcert=" + cert)
+        tap_ok(r, lines)
+        # a certificate that is not the server's fails verification
+        other = str(tmp_path / "other.crt")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=other", "-keyout", str(tmp_path / "other.key"), "-out",
+                        other], capture_output=True, check=True, timeout=60)
+        r, lines = run(p.url() + "?sslmode=verify-full&sslrootcert=" + other)
+        assert r.returncode == 1
+        assert lines[0].startswith("not ok 1 - open: connect to database: "), lines
+        assert "certificate verify failed" in lines[0]
+    finally:
+        p.close()
