@@ -29,6 +29,9 @@
 /* Distinct statements one connection prepares; the store has fewer than 200. */
 #define PG_STMT_CACHE 512
 
+/* PostgreSQL stores no field over 1 GiB */
+#define PG_MAX_BLOB ((size_t)1 << 30)
+
 /* PostgreSQL's type oids (catalog/pg_type_d.h, stable across versions) */
 #define PG_OID_BOOL 16
 #define PG_OID_BYTEA 17
@@ -45,6 +48,7 @@ struct pg_q {
     int *lengths;
     int *formats;
     int bad_param; /* a parameter number out of range, reported at the step */
+    int big_param; /* a blob over PG_MAX_BLOB, reported at the step */
     PGresult *res;
     bool ran;
     int row;
@@ -141,6 +145,7 @@ static void q_clear_params(struct pg_q *q)
         q->formats[i] = 0;
     }
     q->bad_param = 0;
+    q->big_param = 0;
 }
 
 static void q_reset(struct pg_q *q)
@@ -326,8 +331,8 @@ static void pg_q_blob(struct srv_q *b, int idx, const void *data, size_t len)
     int i = q_slot(q, idx);
     if (i < 0)
         return;
-    if (len > INT32_MAX) {
-        q->bad_param = idx;
+    if (len >= PG_MAX_BLOB) {
+        q->big_param = idx;
         return;
     }
     q->values[i] = m87_xmalloc(len ? len : 1);
@@ -351,6 +356,9 @@ static int q_run(struct pg_q *q, const char *what, struct m87_error **err)
         return m87_error_set(err, M87_E_INTERNAL, 0,
                              "%s: parameter %d out of range (the statement has %d)", what,
                              q->bad_param, q->nparams);
+    if (q->big_param)
+        return m87_error_set(err, M87_E_TOOBIG, 0, "%s: parameter %d: a blob of 1 GiB or more",
+                             what, q->big_param);
     if (!q->prepared && q_prepare(q, err) < 0)
         return m87_error_wrap(err, "%s", what);
     PGresult *res = PQexecPrepared(db->conn, q->name, q->nparams, (const char *const *)q->values,

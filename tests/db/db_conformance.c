@@ -298,6 +298,16 @@ static void test_statements(struct srv_db *db)
           "binding a parameter the statement lacks fails at the step: %s",
           err ? err->msg : "no error");
     m87_error_clear(&err);
+
+    if (srv_db_kind(db) != SRV_DB_PG)
+        return;
+    /* PostgreSQL's cap on a field: the length alone is over it, the bytes are never read */
+    q = srv_q_get(db, SQL_BOOL, &err);
+    srv_q_blob(q, 1, "x", (size_t)1 << 30);
+    rc = q ? srv_q_step(q, "bind a huge blob", &err) : 0;
+    check(rc == -1 && m87_error_code(err) == M87_E_TOOBIG, "a blob of 1 GiB is refused: %s",
+          err ? err->msg : "no error");
+    m87_error_clear(&err);
 }
 
 static void test_transactions(struct srv_db *db)
