@@ -14,7 +14,9 @@
  * takes them; text inside string literals ('...', E'...'), quoted identifiers ("..."), and
  * comments (-- and nested block comments) is copied as it is. *nparams gets the highest N
  * used (0 for none). NULL with *err (M87_E_INVAL) for a bare '?' or a number out of
- * 1..SRV_PG_MAX_PARAMS, which the common dialect does not allow. Caller frees. */
+ * 1..SRV_PG_MAX_PARAMS, which the common dialect does not allow. Dollar-quoted strings
+ * ($$...$$) are PostgreSQL's own, not the common dialect's, and are not recognised. Caller
+ * frees. */
 char *srv_pg_rewrite(const char *sql, int *nparams, struct m87_error **err);
 
 /* The schema for PostgreSQL (schema-pg.c): one entry per migration of store.c's migrations[],
