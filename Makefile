@@ -84,7 +84,9 @@ AGENT_LDLIBS := $(patsubst -lcurl,-l:libcurl-gnutls.so.4,$(LDLIBS))
 # order (docs/design.md); `make checkarch` checks every include and every call against the arrows.
 MODULES := common spec engine compose runner agent server cli
 MAINS := src/cli/main.c src/agent/main.c src/server/main.c
-mod_srcs = $(filter-out $(MAINS),$(wildcard src/$(1)/*.c))
+# the PostgreSQL backend links libpq: built for tests/db/ only until the store speaks db.h
+NOT_IN_LIBS := src/server/db-pg.c
+mod_srcs = $(filter-out $(MAINS) $(NOT_IN_LIBS),$(wildcard src/$(1)/*.c))
 mod_lib = $(BUILD)/lib/libm87-$(1).a
 LIB_SRCS := $(foreach m,$(MODULES),$(call mod_srcs,$(m)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -297,6 +299,20 @@ $(FUZZ_BUILD)/obj/src/server/api-ui.o: M87_CFLAGS += -I$(BUILD)/gen
 
 -include $(LIB_OBJS:.o=.d) $(BUILD)/src/cli/main.d $(BUILD)/src/agent/main.d $(BUILD)/src/server/main.d
 -include $(wildcard $(BUILD)/tests/*/*.d $(BUILD)/tests/e2e/c/*.d $(BUILD)/bench/*.d)
+
+# ---- the database backends (src/server/db.h, issue 18) ------------------------------------
+# tests/db/db_conformance runs one sequence of db.h calls against the database its url names
+# (tests/e2e/test_db_postgres.py starts a PostgreSQL for it); it links the PostgreSQL backend,
+# db-pg.o, with libpq.
+PQ_CFLAGS := $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null)
+PQ_LIBS := $(shell $(PKG_CONFIG) --libs libpq 2>/dev/null)
+DB_TEST_BINS := $(BUILD)/tests/db/db_conformance
+$(BUILD)/src/server/db-pg.o: M87_CFLAGS += $(PQ_CFLAGS)
+$(BUILD)/tests/db/%: $(BUILD)/tests/db/%.o $(BUILD)/src/server/db-pg.o $(SERVER_LIBS)
+	@mkdir -p $(dir $@)
+	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PQ_LIBS) $(LDLIBS)
+tests: $(DB_TEST_BINS)
+-include $(wildcard $(BUILD)/tests/db/*.d $(BUILD)/src/server/db-pg.d)
 
 # ---- Debian packages (scripts/build-deb.sh, packaging/debian) --------------------------------
 DEB_ARCHES ?= amd64 arm64 armhf
