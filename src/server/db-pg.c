@@ -182,7 +182,7 @@ static void pg_close(struct srv_db *b)
     free(db);
 }
 
-/* The rows a finished command changed, as sqlite3_changes counts them: only an INSERT, UPDATE
+/* The rows a finished command changed, as the SQLite backend counts them: only an INSERT, UPDATE
  * or DELETE sets it (PQcmdTuples also counts a SELECT's rows). */
 static void note_changes(struct pg_db *db, PGresult *res)
 {
