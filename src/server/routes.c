@@ -144,6 +144,9 @@ const struct srv_route srv_routes[] = {
      TX(srv_api_remote_audit, 200, SINCE)},
     {"PUT", "/v1/agent/remote/{}/{}", SRV_AUTH_DEVICE, SRV_BODY_PIPE, UINT64_MAX,
      srv_api_remote_write_end, NULL, .pipe = srv_api_remote_pipe},
+    /* metrics samples kept while offline (api-metrics.c) */
+    {"GET", DEV "/metrics", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     TX(srv_api_device_metrics, 200, SINCE)},
 };
 
 const size_t srv_n_routes = M87_ARRAY_LEN(srv_routes);

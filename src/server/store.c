@@ -291,6 +291,14 @@ static const char *const migrations[] = {
     "  bytes_err INTEGER NOT NULL DEFAULT 0);"
     "CREATE UNIQUE INDEX remote_audit_channel ON remote_audit(device_id, channel);"
     "CREATE INDEX remote_audit_created ON remote_audit(device_id, created);",
+    /* 14: the metrics samples devices send with their sync, kept a day (store-metrics.h) */
+    "CREATE TABLE device_metrics ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  created INTEGER NOT NULL,"
+    "  sample TEXT NOT NULL);"
+    "CREATE INDEX device_metrics_device ON device_metrics(device_id);"
+    "CREATE INDEX device_metrics_created ON device_metrics(created);",
 };
 
 sqlite3 *srv_store_db(struct srv_store *st)
