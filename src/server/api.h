@@ -193,7 +193,8 @@ size_t srv_jw_remote_sync(struct srv *s, struct m87_jw *w, int64_t device_id);
 
 /* ---- metrics kept while offline (api-metrics.c, docs/remote.md) ----------------------------- */
 
-/* GET /v1/devices/NAME/metrics[?since=DURATION]: the samples its agent sent with its sync. */
+/* GET /v1/devices/NAME/metrics[?since=DURATION&limit=N]: the samples its agent sent with its
+ * sync. */
 int srv_api_device_metrics(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
 
 #endif

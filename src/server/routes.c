@@ -20,6 +20,7 @@ static const char *const REGISTRY[] = {"host", "device", "select", NULL};
 static const char *const DEPLOYMENT[] = {"deployment", NULL};
 static const char *const DEVICES[] = {"select", "state", "sort", "limit", "offset", NULL};
 static const char *const SINCE[] = {"since", NULL};
+static const char *const METRICS[] = {"since", "limit", NULL};
 static const char *const REPORTS[] = {"deployment", "revision", "job",   "step",
                                       "kind",       "after",    "limit", NULL};
 
@@ -146,7 +147,7 @@ const struct srv_route srv_routes[] = {
      srv_api_remote_write_end, NULL, .pipe = srv_api_remote_pipe},
     /* metrics samples kept while offline (api-metrics.c) */
     {"GET", DEV "/metrics", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
-     TX(srv_api_device_metrics, 200, SINCE)},
+     TX(srv_api_device_metrics, 200, METRICS)},
 };
 
 const size_t srv_n_routes = M87_ARRAY_LEN(srv_routes);

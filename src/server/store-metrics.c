@@ -46,7 +46,7 @@ int srv_metrics_add(struct srv_store *st, int64_t device_id, const char *sample,
     return srv_step_done(st, s, "drop the oldest metrics samples", err);
 }
 
-int srv_metrics_list(struct srv_store *st, int64_t device_id, int64_t since,
+int srv_metrics_list(struct srv_store *st, int64_t device_id, int64_t since, int64_t limit,
                      struct srv_metrics_sample **out, size_t *n, struct m87_error **err)
 {
     sqlite3_stmt *s = srv_stmt_id(st, SQL_METRICS_LIST, device_id, err);
@@ -54,7 +54,7 @@ int srv_metrics_list(struct srv_store *st, int64_t device_id, int64_t since,
     if (!s)
         return -1;
     sqlite3_bind_int64(s, 2, since);
-    sqlite3_bind_int64(s, 3, SRV_METRICS_MAX_PER_DEVICE);
+    sqlite3_bind_int64(s, 3, limit);
     if (srv_rows_collect(st, s, &metrics_row, &v, n, err) < 0)
         return -1;
     *out = v;

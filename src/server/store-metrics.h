@@ -25,9 +25,8 @@ struct srv_metrics_sample {
  * received at now (unix seconds), and drop its oldest beyond the keep newest. */
 int srv_metrics_add(struct srv_store *st, int64_t device_id, const char *sample, int64_t now,
                     int64_t keep, struct m87_error **err);
-/* The device's samples received at or after since, oldest first (at most
- * SRV_METRICS_MAX_PER_DEVICE, the newest). */
-int srv_metrics_list(struct srv_store *st, int64_t device_id, int64_t since,
+/* The device's samples received at or after since, oldest first: the newest limit of them. */
+int srv_metrics_list(struct srv_store *st, int64_t device_id, int64_t since, int64_t limit,
                      struct srv_metrics_sample **out, size_t *n, struct m87_error **err);
 /* Delete up to batch samples received before before (unix seconds); *pruned: how many. */
 int srv_metrics_prune(struct srv_store *st, int64_t before, int batch, int64_t *pruned,

@@ -14,6 +14,7 @@ import pytest
 
 from agent_util import device, wait_for  # noqa: F401  (fixtures)
 from cli_util import Server
+from dashboard_util import browser  # noqa: F401  (fixture)
 
 INTERVAL = "2s"
 
@@ -108,6 +109,11 @@ def test_bad_since_and_options(device):  # noqa: F811
     assert b"since: expected a duration like 30m or 6h, not 'soon'" in body, body
     status, _, body = dev.server.request("GET", "/v1/devices/%s/metrics?until=1h" % dev.name)
     assert status == 400, body
+    for bad in ("0", "1441", "x"):
+        status, _, body = dev.server.request("GET", "/v1/devices/%s/metrics?limit=%s" % (
+            dev.name, bad))
+        assert status == 400, body
+        assert ("limit: expected an integer from 1 to 1440, not '%s'" % bad).encode() in body
     # nothing stored yet: an empty list, and a note for people
     assert stored(dev, "24h") == []
     r = dev.cli.run(dev.name, "metrics", "--since", "24h")
@@ -152,3 +158,24 @@ def test_interval_setting(device):  # noqa: F811
         return len(seen - {None}) >= 4
     wait_for(syncs, 120, "four syncs\n" + dev.agent.log()[-3000:])
     assert stored(dev, "24h") == []
+
+
+def test_dashboard_shows_the_newest_sample(device, browser):  # noqa: F811
+    """The device page shows the newest stored sample, also once the device is offline."""
+    dev, b = device, browser
+    dev.agent.config["metrics_interval"] = INTERVAL
+    dev.agent.start()
+    wait_for(lambda: len(stored(dev)) >= 2, 120, "two samples stored\n" + dev.agent.log()[-3000:])
+    assert dev.agent.stop() == 0
+    newest = dev.server.api("GET", "/v1/devices/%s/metrics?limit=1" % dev.name)["samples"]
+    assert len(newest) == 1 and newest[0] == stored(dev)[-1], newest
+    m = newest[0]["metrics"]
+    b.signin(dev.server.url, dev.server.token)
+    b.get(dev.server.url + "/#/devices/" + dev.name)
+    b.wait_text("#summary-body", "offline")
+    running = "%d running of %d" % (m["containers"]["running"], m["containers"]["total"])
+    b.wait_text("#metrics-body", running)
+    text = b.find("#metrics-body").text
+    assert "available of" in text and "free of" in text, text
+    assert "%d %%" % m["cpu_percent"] in text, text
+    b.shot("device-metrics")

@@ -134,13 +134,13 @@ static void test_interval_setting(void **state)
     unlink(path);
 }
 
-static char *list_text(struct srv_store *st, int64_t device, int64_t since)
+static char *list_text(struct srv_store *st, int64_t device, int64_t since, int64_t limit)
 {
     struct srv_metrics_sample *v = NULL;
     size_t n = 0;
     struct m87_error *err = NULL;
     assert_int_equal(srv_store_begin(st, &err), 0);
-    assert_int_equal(srv_metrics_list(st, device, since, &v, &n, &err), 0);
+    assert_int_equal(srv_metrics_list(st, device, since, limit, &v, &n, &err), 0);
     srv_store_rollback(st);
     struct m87_jw *w = m87_jw_new();
     m87_jw_obj_open(w);
@@ -172,13 +172,18 @@ static void test_store(void **state)
     assert_int_equal(srv_metrics_add(st, b.id, "{\"uptime_s\":9}", t0, 3, &err), 0);
     assert_int_equal(srv_store_commit(st, &err), 0);
 
-    char *text = list_text(st, a.id, 0);
+    char *text = list_text(st, a.id, 0, 100);
     assert_string_equal(text, "{\"samples\":["
                               "{\"time\":\"2027-01-15T08:02:00Z\",\"metrics\":{\"uptime_s\":2}},"
                               "{\"time\":\"2027-01-15T08:03:00Z\",\"metrics\":{\"uptime_s\":3}},"
                               "{\"time\":\"2027-01-15T08:04:00Z\",\"metrics\":{\"uptime_s\":4}}]}");
     free(text);
-    text = list_text(st, a.id, t0 + 4 * 60);
+    text = list_text(st, a.id, 0, 2); /* the newest 2, oldest first */
+    assert_string_equal(text, "{\"samples\":["
+                              "{\"time\":\"2027-01-15T08:03:00Z\",\"metrics\":{\"uptime_s\":3}},"
+                              "{\"time\":\"2027-01-15T08:04:00Z\",\"metrics\":{\"uptime_s\":4}}]}");
+    free(text);
+    text = list_text(st, a.id, t0 + 4 * 60, 100);
     assert_string_equal(text, "{\"samples\":["
                               "{\"time\":\"2027-01-15T08:04:00Z\",\"metrics\":{\"uptime_s\":4}}]}");
     free(text);
@@ -193,12 +198,12 @@ static void test_store(void **state)
     assert_int_equal(srv_metrics_prune(st, t0 + 3 * 60, 100, &pruned, &err), 0);
     assert_int_equal(pruned, 0);
     assert_int_equal(srv_store_commit(st, &err), 0);
-    text = list_text(st, a.id, 0);
+    text = list_text(st, a.id, 0, 100);
     assert_string_equal(text, "{\"samples\":["
                               "{\"time\":\"2027-01-15T08:03:00Z\",\"metrics\":{\"uptime_s\":3}},"
                               "{\"time\":\"2027-01-15T08:04:00Z\",\"metrics\":{\"uptime_s\":4}}]}");
     free(text);
-    text = list_text(st, b.id, 0);
+    text = list_text(st, b.id, 0, 100);
     assert_string_equal(text, "{\"samples\":[]}");
     free(text);
 
