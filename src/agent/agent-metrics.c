@@ -207,18 +207,16 @@ bool agent_metrics_sync_field(struct agent_daemon *d, struct m87_jw *w)
 {
     int64_t now = m87_mono_ms();
     struct agent_cpu_times cpu = {0};
-    bool have_cpu = agent_metrics_cpu_now(&cpu);
 
-    if (d->cfg->metrics_interval_ms <= 0)
+    if (d->cfg->metrics_interval_ms <= 0 || (d->metrics_due_at != 0 && now < d->metrics_due_at))
         return false;
+    bool have_cpu = agent_metrics_cpu_now(&cpu);
     if (d->metrics_due_at == 0) { /* the first sync: the reading the first sample starts from */
         d->metrics_cpu_busy = cpu.busy;
         d->metrics_cpu_total = cpu.total;
         d->metrics_due_at = now + d->cfg->metrics_interval_ms;
         return false;
     }
-    if (now < d->metrics_due_at)
-        return false;
     struct agent_cpu_times before = {d->metrics_cpu_busy, d->metrics_cpu_total};
     int percent = have_cpu ? agent_metrics_cpu_percent(&before, &cpu) : -1;
     d->metrics_cpu_busy = cpu.busy;
