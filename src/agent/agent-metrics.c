@@ -19,6 +19,9 @@
 #include "m87/time.h"
 
 #define METRICS_MAX_PROC_FILE (256u * 1024) /* /proc/net/dev of a host with many interfaces */
+/* of dockerd's data root in a sample: escaped, at most 6 bytes a byte, so that a sample stays
+ * under the server's 4 KiB (SRV_METRICS_MAX_SAMPLE) whatever dockerd says; the rest is numbers */
+#define METRICS_MAX_PATH 512u
 
 static char *proc_text(const char *path)
 {
@@ -122,7 +125,7 @@ static void disk(struct m87_jw *w, const char *key, const char *path)
 {
     struct statvfs sv;
     m87_jw_key(w, key);
-    if (!path || statvfs(path, &sv) < 0) {
+    if (!path || strlen(path) > METRICS_MAX_PATH || statvfs(path, &sv) < 0) {
         m87_jw_null(w);
         return;
     }

@@ -6,8 +6,10 @@
  * The object: cpu_percent, load_x100 ([1, 5, 15 min] in hundredths), memory {total, available},
  * disk_root and disk_docker {path, total, free}, network {rx_bytes, tx_bytes} (every interface
  * but lo, since boot), temperature_mc (the hottest thermal zone, millidegrees), uptime_s,
- * containers {total, running}. A part that cannot be read is null. Reading it loads nothing new
- * into the agent: /proc, /sys, statvfs, and dockerd's GET /info over the client it has. */
+ * containers {total, running}. A part that cannot be read is null (disk_docker also when dockerd
+ * names a data root longer than 512 bytes: a sample stays under the server's 4 KiB). Reading it
+ * loads nothing new into the agent: /proc, /sys, statvfs, and dockerd's GET /info over the client
+ * it has. */
 #ifndef M87_AGENT_METRICS_H
 #define M87_AGENT_METRICS_H
 
