@@ -38,12 +38,21 @@ export async function api(method, path, body, opts = {}) {
     init.body = JSON.stringify(body);
   }
   let resp;
-  try {
-    resp = await fetch(path, init);
-  } catch (e) {
-    if (e.name === 'AbortError') throw e;
-    setState('down');
-    throw new ApiError(0, 'unreachable', 'the server does not answer');
+  // a GET is tried once more when the fetch itself failed: the browser drops requests in flight
+  // when the host's network changes (a VPN or a Wi-Fi coming up), which is no outage
+  for (let attempt = 0; ; attempt++) {
+    try {
+      resp = await fetch(path, init);
+      break;
+    } catch (e) {
+      if (e.name === 'AbortError') throw e;
+      if (method === 'GET' && attempt === 0) {
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
+      setState('down');
+      throw new ApiError(0, 'unreachable', 'the server does not answer');
+    }
   }
   if (resp.status === 502 || resp.status === 503 || resp.status === 504) {
     setState('down');
