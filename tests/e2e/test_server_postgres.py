@@ -107,6 +107,8 @@ def test_database_outage_answers_503_and_the_server_recovers_by_itself(env, pg, 
         status, headers, _ = server.request("POST", "/v1/agent/sync", token=dev.token,
                                             body={"applied": None, "reports": [], "wait": 0})
         assert status == 503 and headers.get("Retry-After") == "5"
+        # the process is alive: /healthz needs no database
+        assert server.request("GET", "/healthz")[0] == 200
 
         # the apply goes on; its reports wait in the journal, the agent backs off as told
         wait_for(lambda: dev.agent.applied() == want, 60, "the apply to end\n" + dev.agent.log())
