@@ -282,6 +282,14 @@ static const char *const migrations[] = {
     "CREATE UNIQUE INDEX remote_audit_ref ON remote_audit(device_id, kind, channel)"
     "  WHERE kind IN ('remote', 'session');"
     "ALTER TABLE fleet_releases ADD COLUMN token TEXT;",
+    /* 15: the metrics samples devices send with their sync, kept a day (store-metrics.h) */
+    "CREATE TABLE device_metrics ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  created INTEGER NOT NULL,"
+    "  sample TEXT NOT NULL);"
+    "CREATE INDEX device_metrics_device ON device_metrics(device_id);"
+    "CREATE INDEX device_metrics_created ON device_metrics(created);",
 };
 
 struct srv_db *srv_store_db(struct srv_store *st)
