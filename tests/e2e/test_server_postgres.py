@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from agent_util import Device, assert_reports_complete, wait_for
-from cli_util import BUILD, SERVER, Server
+from cli_util import BUILD, SERVER, Server, check_sanitizers
 from compose_util import unique_name
 from harness.postgres import Postgres
 
@@ -158,3 +158,4 @@ def test_database_outage_answers_503_and_the_server_recovers_by_itself(env, pg, 
     finally:
         dev.cleanup()
         server.stop()
+    check_sanitizers(server.log_path.read_text())  # an ASan build's findings on the way
