@@ -36,6 +36,17 @@ def test_agent_and_cli_do_not_link_libpq():
         assert ("libpq.so" in out) == want, (prog, out)
 
 
+def test_unit_tests_of_db_h_run_on_postgresql(pg):
+    """tests/unit/test_server_db.c runs its PostgreSQL half when M87_TEST_DB_URL names one (the
+    unit tests link db-pg.o since m87-server does)."""
+    out = subprocess.run([str(BUILD / "tests" / "unit" / "test_server_db")], capture_output=True,
+                         text=True, timeout=120,
+                         env={"M87_TEST_DB_URL": pg.create_database("unit"),
+                              "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "[       OK ] test_pg" in out.stdout and "SKIPPED" not in out.stdout, out.stdout
+
+
 def test_init_and_serve_refuse_without_printing_the_url(pg, tmp_path):
     url = pg.create_database("refusals")
     # not a connection string: a usage error that does not repeat the value
