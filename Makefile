@@ -146,9 +146,10 @@ $(BUILD)/bin/m87-agent: $(BUILD)/src/agent/main.o $(AGENT_LIBS)
 	@mkdir -p $(dir $@)
 	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(AGENT_LDLIBS)
 
-$(BUILD)/bin/m87-server: $(BUILD)/src/server/main.o $(DB_OBJS) $(SERVER_LIBS)
+$(BUILD)/bin/m87-server: $(BUILD)/src/server/main.o $(DB_OBJS) $(BUILD)/src/server/db-pg.o \
+		$(SERVER_LIBS)
 	@mkdir -p $(dir $@)
-	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PQ_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/unit-util.o $(DB_OBJS) $(ALL_LIBS)
 	@mkdir -p $(dir $@)

@@ -12,6 +12,9 @@
 #define SRV_MAX_SPEC_BODY SPEC_RUNSPEC_MAX_FILE
 #define SRV_MAX_SYNC_BODY (4u * 1024 * 1024)
 #define SRV_MAX_BUNDLE ((uint64_t)256 * 1024 * 1024)
+/* bytes of a bundle per row of bundle_chunks: what a GET holds in memory, and one database read
+ * per this much served (docs/design.md, Bundles) */
+#define SRV_BUNDLE_CHUNK (256u * 1024)
 #define SRV_MAX_REPORTS 500u
 #define SRV_MAX_REPORT (64u * 1024)
 #define SRV_MAX_WAIT 300

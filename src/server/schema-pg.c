@@ -7,7 +7,7 @@
  * alias did not); every other INTEGER becomes BIGINT (SQLite's are 64-bit); LENGTH(CAST(x AS
  * BLOB)) is octet_length(x); the scalar MAX(a, b) is GREATEST(a, b); IFNULL is COALESCE;
  * WITHOUT ROWID is dropped (every PostgreSQL table is a heap); a trigger body is a plpgsql
- * function. Nothing here is BYTEA: the store keeps no blob in a table today. */
+ * function; BLOB is BYTEA. */
 #include "server/db-pg.h"
 
 const char *const srv_pg_migrations[] = {
@@ -254,6 +254,19 @@ const char *const srv_pg_migrations[] = {
     "  bytes_err BIGINT NOT NULL DEFAULT 0);"
     "CREATE UNIQUE INDEX remote_audit_channel ON remote_audit(device_id, channel);"
     "CREATE INDEX remote_audit_created ON remote_audit(device_id, created);",
+    /* 14 */
+    "ALTER TABLE remote_audit ADD COLUMN kind TEXT NOT NULL DEFAULT 'remote';"
+    "ALTER TABLE remote_audit ADD COLUMN detail TEXT;"
+    "DROP INDEX remote_audit_channel;"
+    "CREATE UNIQUE INDEX remote_audit_ref ON remote_audit(device_id, kind, channel)"
+    "  WHERE kind IN ('remote', 'session');"
+    "ALTER TABLE fleet_releases ADD COLUMN token TEXT;",
+    /* 15 */
+    "CREATE TABLE bundle_chunks ("
+    "  digest TEXT NOT NULL REFERENCES bundles(digest) ON DELETE CASCADE,"
+    "  seq BIGINT NOT NULL,"
+    "  data BYTEA NOT NULL,"
+    "  PRIMARY KEY (digest, seq));",
 };
 
 const size_t srv_pg_n_migrations = sizeof(srv_pg_migrations) / sizeof(srv_pg_migrations[0]);

@@ -16,6 +16,7 @@
 #include "server/retention.h"
 #include "server/rollout.h"
 #include "server/serve.h"
+#include "server/store-deployments.h"
 #include "server/store-reports.h"
 #include "server/store-sessions.h"
 #include "server/store.h"
@@ -46,6 +47,7 @@ static int open_server(struct srv *s, const struct srv_serve_opts *o, struct m87
     s->session_retention = o->session_retention ? o->session_retention : SRV_SESSION_RETENTION;
     if (srv_store_open(o->data_dir, false, &s->store, err) < 0 ||
         m87_mkdir_p(s->bundle_dir, 0700, err) < 0 ||
+        srv_bundles_import(s->store, s->bundle_dir, err) < 0 ||
         srv_secret_key_load(o->data_dir, true, &s->registry_key, err) < 0)
         return -1;
     int64_t reports = 0;

@@ -11,6 +11,7 @@
 #include "m87/alloc.h"
 #include "m87/compiler.h"
 #include "m87/error.h"
+#include "server/db-pg.h"
 #include "server/db.h"
 #include "server/limits.h"
 #include "server/store-internal.h"
@@ -279,6 +280,13 @@ static const char *const migrations[] = {
     "CREATE UNIQUE INDEX remote_audit_ref ON remote_audit(device_id, kind, channel)"
     "  WHERE kind IN ('remote', 'session');"
     "ALTER TABLE fleet_releases ADD COLUMN token TEXT;",
+    /* bundle bytes in the database, so that every replica reads them (docs/design.md, Bundles):
+     * SRV_BUNDLE_CHUNK bytes a row, numbered from 0, written with their bundles row */
+    "CREATE TABLE bundle_chunks ("
+    "  digest TEXT NOT NULL REFERENCES bundles(digest) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL,"
+    "  data BLOB NOT NULL,"
+    "  PRIMARY KEY (digest, seq));",
 };
 
 struct srv_db *srv_store_db(struct srv_store *st)
@@ -360,25 +368,32 @@ static int64_t schema_version(struct srv_store *st, struct m87_error **err)
     return v;
 }
 
+size_t srv_store_schema_version(void)
+{
+    return M87_ARRAY_LEN(migrations);
+}
+
 static int migrate(struct srv_store *st, struct m87_error **err)
 {
+    /* the same steps written for each engine (schema-pg.c) */
+    const char *const *list = srv_db_kind(st->db) == SRV_DB_PG ? srv_pg_migrations : migrations;
+    size_t n = srv_db_kind(st->db) == SRV_DB_PG ? srv_pg_n_migrations : M87_ARRAY_LEN(migrations);
     if (srv_db_exec(st->db, begin_sql(st), "begin migration", err) < 0)
         return -1;
     int64_t v = schema_version(st, err);
     if (v < 0)
         goto fail;
-    if (v > (int64_t)M87_ARRAY_LEN(migrations)) {
+    if (v > (int64_t)n) {
         m87_error_set(err, M87_E_VERSION, 0,
                       "database schema version %lld is newer than this server's (%zu)",
-                      (long long)v, M87_ARRAY_LEN(migrations));
+                      (long long)v, n);
         goto fail;
     }
-    for (size_t i = (size_t)v; i < M87_ARRAY_LEN(migrations); i++) {
+    for (size_t i = (size_t)v; i < n; i++) {
         _cleanup_free_ char *what = m87_xasprintf("apply migration %zu", i + 1);
         _cleanup_free_ char *bump = m87_xasprintf(
             "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%zu)", i + 1);
-        if (srv_db_exec(st->db, migrations[i], what, err) < 0 ||
-            srv_db_exec(st->db, bump, what, err) < 0)
+        if (srv_db_exec(st->db, list[i], what, err) < 0 || srv_db_exec(st->db, bump, what, err) < 0)
             goto fail;
     }
     return srv_db_exec(st->db, "COMMIT", "commit migration", err);
@@ -406,6 +421,18 @@ int srv_store_open(const char *dir, bool create, struct srv_store **out, struct 
     }
     if (migrate(st, err) < 0) {
         m87_error_wrap(err, "database '%s'", path);
+        srv_store_free(st);
+        return -1;
+    }
+    *out = st;
+    return 0;
+}
+
+int srv_store_open_url(const char *url, struct srv_store **out, struct m87_error **err)
+{
+    struct srv_store *st = m87_xcalloc(1, sizeof(*st));
+    pthread_mutex_init(&st->mu, NULL);
+    if (srv_db_open(url, false, &st->db, err) < 0 || migrate(st, err) < 0) {
         srv_store_free(st);
         return -1;
     }

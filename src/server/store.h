@@ -5,6 +5,7 @@
 #define M87_SERVER_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "m87/error.h"
@@ -15,6 +16,10 @@ struct srv_store;
 /* Open DIR/m87.db. create: make it (it must not exist); else it must exist. Migrations are
  * applied in order in both cases. */
 int srv_store_open(const char *dir, bool create, struct srv_store **out, struct m87_error **err);
+/* Open the PostgreSQL database url names (db.h) and apply the migrations it lacks. */
+int srv_store_open_url(const char *url, struct srv_store **out, struct m87_error **err);
+/* The schema version this server's migrations reach. */
+size_t srv_store_schema_version(void);
 void srv_store_free(struct srv_store *st);
 
 /* Every other store call runs between begin and commit/rollback, which hold the store's lock
