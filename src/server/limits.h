@@ -40,5 +40,6 @@
 #define SRV_FD_RESERVE 64 /* descriptors kept from connections: the database, bundles, epoll */
 #define SRV_DB_FILE "m87.db"
 #define SRV_BUNDLE_DIR "bundles"
+#define SRV_LOCK_FILE "m87.lock" /* held by serve and migrate (datalock.c) */
 
 #endif
