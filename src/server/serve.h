@@ -43,7 +43,7 @@ struct srv_migrate_opts {
 /* Copy every table of the installation in from into the empty database to, at the same schema
  * version, in one transaction; reset to's identity sequences; print each table's row count on
  * both sides. Refuses (M87_E_CONFLICT) a from a running server holds and a to that holds rows;
- * M87_E_INTERNAL when a count differs after the copy. migrate.c. */
+ * M87_E_INTERNAL when a count differs after the copy. store-migrate.c. */
 int srv_migrate(const struct srv_migrate_opts *o, struct m87_error **err);
 
 /* Serve until SIGTERM or SIGINT. */

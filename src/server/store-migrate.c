@@ -1,6 +1,7 @@
-/* `m87-server migrate`: copy a SQLite installation into an empty database (PostgreSQL, or
- * another SQLite data directory) at the same schema version, in one transaction, and check that
- * every table's row count matches (docs/operations.md, Moving to PostgreSQL).
+/* `m87-server migrate` (main.c parses the options): copy a SQLite installation into an empty
+ * database (PostgreSQL, or another SQLite data directory) at the same schema version, in one
+ * transaction, and check that every table's row count matches (docs/operations.md, Moving to
+ * PostgreSQL).
  *
  * The tables come from the source's own schema (sqlite_master), ordered so that a table comes
  * after every table its foreign keys name, and their columns from pragma_table_info: a table a
