@@ -41,5 +41,8 @@
 #define SRV_DB_FILE "m87.db"
 #define SRV_BUNDLE_DIR "bundles"
 #define SRV_LOCK_FILE "m87.lock" /* held by serve and migrate (datalock.c) */
+/* Retry-After of a 503 while the database (PostgreSQL) is away: the store connects again on the
+ * first request after it returns */
+#define SRV_DB_RETRY_AFTER "5"
 
 #endif

@@ -392,8 +392,8 @@ static int open_target(struct mig *m, struct m87_error **err)
 {
     const char *to = m->o->to;
     if (srv_db_url_is_pg(to))
-        return srv_store_open_url(to, &m->dst, err) < 0 ? m87_error_wrap(err, "target database")
-                                                        : 0;
+        return srv_store_open_db(NULL, to, true, &m->dst, err) < 0 ? m87_error_wrap(err, "target")
+                                                                   : 0;
     _cleanup_free_ char *db = m87_xasprintf("%s/%s", to, SRV_DB_FILE);
     struct stat sb;
     if (stat(db, &sb) == 0)
