@@ -3,11 +3,13 @@ end: a SQLite installation in use (devices, a deployment with a bundle applied b
 the harness's dockerd, its reports, a session with its output, a fleet with a rollout) is copied
 into the harness's real PostgreSQL and into a new data directory; every table's count matches,
 checked again by reading each database directly; a running server's directory and a target that
-holds rows are refused, changing nothing; a server started on the migrated directory keeps the
-agent syncing with its token and answers as before."""
+holds a schema are refused, changing nothing; a server on the migrated directory answers as
+before, and so does a server on the PostgreSQL copy (serve --db), where the agent keeps syncing
+with its token and applies a new revision."""
 
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 
@@ -95,7 +97,8 @@ def answers(dev):
     }
 
 
-def test_migrate_to_postgresql_and_to_a_new_directory(env, pg, tmp_path):
+def test_migrate_to_postgresql_and_to_a_new_directory(env, pg, tmp_path, monkeypatch):
+    monkeypatch.setenv("M87_TEST_DB", "sqlite")  # the source is a SQLite installation
     server = Server(tmp_path / "server").start()
     dev = None
     try:
@@ -159,14 +162,29 @@ def test_migrate_to_postgresql_and_to_a_new_directory(env, pg, tmp_path):
         server.data = moved
         server.start()
         assert answers(dev) == before
-        # the agent goes on with its token: a new revision is applied and reported
+        server.stop()
+
+        # a replica on the PostgreSQL copy (its own data directory, the registry key copied as
+        # docs/operations.md says) at the same address: the same answers, and the agent goes on
+        # with its token: a new revision is applied and reported
+        replica = tmp_path / "replica"
+        replica.mkdir(mode=0o700)
+        shutil.copy2(os.path.join(data, "registry.key"), replica / "registry.key")
+        server.data = replica
+        server.db_args = ["--db", pg.url()]
+        server.start()
+        assert answers(dev) == before
         dev.m87("window", "rm", str(window))
         dev.agent.start()
         (src / "blob.bin").write_bytes(os.urandom(1000))
         dev.m87("deploy", "docker-compose.yml", cwd=src)
-        dev.wait_applied(300)
-        assert dev.server.api("GET", "/v1/devices/%s" % dev.name)["applied_revision"] != \
-            before["show"]["hash"]
+        applied = dev.wait_applied(300)
+        assert applied != before["show"]["hash"]
+        wait_for(lambda: dev.agent.journal() == [], 60, "the agent's reports to reach the server")
+        seqs = [r["seq"] for r in dev.reports()]
+        assert seqs == list(range(1, dev.agent.acked() + 1))
+        assert len(seqs) > len(before["reports"])
+        assert pg_count(pg, pg.database, "revisions") > source["revisions"]
     finally:
         if dev:
             dev.cleanup()
@@ -178,7 +196,8 @@ def pg_count_tables(pg):
                        " WHERE table_schema = 'public'", database=pg.database).strip())
 
 
-def test_migrate_refuses_bad_arguments(tmp_path):
+def test_migrate_refuses_bad_arguments(tmp_path, monkeypatch):
+    monkeypatch.setenv("M87_TEST_DB", "sqlite")
     r = migrate("--from", tmp_path / "nothing", "--to", tmp_path / "t")
     assert r.returncode == 1
     assert r.stderr == "m87-server: migrate: no database '%s/m87.db': No such file or directory\n" \
