@@ -7,20 +7,32 @@ import hashlib
 import os
 import sqlite3
 
+from harness.postgres import shared
 from server_util import Server, server  # noqa: F401 (fixture)
 
 GZ = {"Content-Type": "application/gzip"}
 CHUNK = 256 * 1024
 
 
-def chunks(server, d):
-    """The (seq, length) of each stored chunk of digest d, read from the server's database."""
-    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(server.data, "m87.db"), uri=True)
+def query(server, sql):
+    """Rows of sql (no parameters) on the server's database: its m87.db, or its PostgreSQL
+    database under M87_TEST_DB=postgres."""
+    if server.db_args:
+        out = shared().psql(sql, database=server.db_args[1].rsplit("/", 1)[1])
+        return [tuple(int(v) for v in line.split("|")) for line in out.splitlines() if line]
+    db = sqlite3.connect(os.path.join(server.data, "m87.db"))
     try:
-        return db.execute("SELECT seq, LENGTH(data) FROM bundle_chunks WHERE digest = ?"
-                          " ORDER BY seq", (d,)).fetchall()
+        rows = db.execute(sql).fetchall()
+        db.commit()
+        return rows
     finally:
         db.close()
+
+
+def chunks(server, d):
+    """The (seq, length) of each stored chunk of digest d, read from the server's database."""
+    return query(server, "SELECT seq, LENGTH(data) FROM bundle_chunks WHERE digest = '%s'"
+                 " ORDER BY seq" % d)
 
 
 def digest(data):
@@ -183,10 +195,7 @@ def test_bundle_files_of_an_older_server_move_into_the_database(tmp_path):
         f.write(b"no row names me")
     with open(os.path.join(bundles, ".upload-abc123"), "wb") as f:
         f.write(b"half an upload")
-    db = sqlite3.connect(os.path.join(s.data, "m87.db"))
-    db.execute("DELETE FROM bundle_chunks")
-    db.commit()
-    db.close()
+    query(s, "DELETE FROM bundle_chunks")
     assert chunks(s, d) == []
 
     s.start()
