@@ -27,10 +27,13 @@ int srv_data_lock(const char *dir, const char *who, int *fd_out, struct m87_erro
         if (e != EWOULDBLOCK)
             return m87_error_set(err, M87_E_IO, e, "lock '%s'", path);
         pid[n > 0 ? n : 0] = '\0';
-        pid[strcspn(pid, "\n")] = '\0';
+        pid[strspn(pid, "0123456789")] = '\0';
+        if (*pid == '\0')
+            return m87_error_set(err, M87_E_CONFLICT, 0,
+                                 "'%s' is in use by a running m87-server: stop it first", dir);
         return m87_error_set(err, M87_E_CONFLICT, 0,
-                             "'%s' is in use by a running m87-server (%s pid %s): stop it first",
-                             dir, *pid ? "its lock file names" : "no", *pid ? pid : "written yet");
+                             "'%s' is in use by a running m87-server (pid %s): stop it first", dir,
+                             pid);
     }
     char line[64];
     int len = snprintf(line, sizeof(line), "%ld %s\n", (long)getpid(), who);
