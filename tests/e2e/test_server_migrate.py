@@ -8,6 +8,7 @@ before, and so does a server on the PostgreSQL copy (serve --db), where the agen
 with its token and applies a new revision."""
 
 import os
+import pty
 import shutil
 import sqlite3
 import subprocess
@@ -212,3 +213,36 @@ def test_migrate_refuses_bad_arguments(tmp_path, monkeypatch):
     r = migrate("--from", s.data, "--to", t.data)
     assert r.returncode == 1
     assert "the target is not empty: '%s/m87.db' exists" % t.data in r.stderr, r.stderr
+
+
+def test_migrate_shows_progress_on_a_terminal_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("M87_TEST_DB", "sqlite")
+    s = Server(tmp_path / "a")
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run([str(SERVER), "migrate", "--from", str(s.data), "--to",
+                               str(tmp_path / "b")], stdout=subprocess.PIPE, stderr=slave,
+                              text=True, timeout=120)
+        os.close(slave)
+        slave = None
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the other side is closed
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+        if slave is not None:
+            os.close(slave)
+    assert proc.returncode == 0, seen
+    text = seen.decode()
+    assert "\r\x1b[Kcopying tokens: 0 of 1 rows" in text, text
+    assert text.endswith("\r\x1b[Km87-server: migrate: done; every table has its rows\r\n"), text
+    assert counts_of(proc.stdout)["tokens"] == (1, 1)
+    # not on a pipe: stderr holds the last line alone
+    r = migrate("--from", s.data, "--to", tmp_path / "c")
+    assert r.returncode == 0 and r.stderr == "m87-server: migrate: done; every table has its rows\n"
