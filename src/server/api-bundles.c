@@ -135,6 +135,13 @@ void srv_api_bundles_put(struct srv_req *r)
     if (srv_store_begin(st, &err) < 0)
         goto fail;
     int rc = srv_bundle_find(st, r->params.v[0], &size, &err);
+    int64_t chunks = 0;
+    /* a row without its bytes (an older server's file that was lost before the move into the
+     * database): this upload brings them */
+    if (rc == 1 && size > 0 && srv_bundle_chunk_count(st, r->params.v[0], &chunks, &err) < 0)
+        rc = -1;
+    if (rc == 1 && size > 0 && chunks == 0)
+        rc = 0;
     if (rc == 0 && srv_bundle_store_fd(st, r->params.v[0], u->fd, u->size, u->tmp, &err) < 0)
         rc = -1;
     if (rc < 0) {

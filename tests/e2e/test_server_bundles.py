@@ -212,5 +212,11 @@ def test_bundle_files_of_an_older_server_move_into_the_database(tmp_path):
     try:
         assert [n for _, n in chunks(s, d)] == [CHUNK] * 3 + [5]
         assert s.admin_req("GET", f"/v1/bundles/{d}").body == data
+        # a row whose file was lost before the move: the next upload brings the bytes
+        query(s, "DELETE FROM bundle_chunks")
+        r = upload(s, data)
+        assert r.status == 201 and r.json == {"digest": d, "size": len(data)}
+        assert [n for _, n in chunks(s, d)] == [CHUNK] * 3 + [5]
+        assert s.admin_req("GET", f"/v1/bundles/{d}").body == data
     finally:
         s.stop()
