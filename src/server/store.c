@@ -282,8 +282,17 @@ static const char *const migrations[] = {
     "CREATE UNIQUE INDEX remote_audit_ref ON remote_audit(device_id, kind, channel)"
     "  WHERE kind IN ('remote', 'session');"
     "ALTER TABLE fleet_releases ADD COLUMN token TEXT;",
-    /* bundle bytes in the database, so that every replica reads them (docs/design.md, Bundles):
-     * SRV_BUNDLE_CHUNK bytes a row, numbered from 0, written with their bundles row */
+    /* 15: the metrics samples devices send with their sync, kept a day (store-metrics.h) */
+    "CREATE TABLE device_metrics ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  created INTEGER NOT NULL,"
+    "  sample TEXT NOT NULL);"
+    "CREATE INDEX device_metrics_device ON device_metrics(device_id);"
+    "CREATE INDEX device_metrics_created ON device_metrics(created);",
+    /* 16: bundle bytes in the database, so that every replica reads them (docs/design.md,
+     * Bundles in the database): SRV_BUNDLE_CHUNK bytes a row, numbered from 0, written with
+     * their bundles row */
     "CREATE TABLE bundle_chunks ("
     "  digest TEXT NOT NULL REFERENCES bundles(digest) ON DELETE CASCADE,"
     "  seq INTEGER NOT NULL,"
