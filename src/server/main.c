@@ -276,7 +276,7 @@ static void migrate_usage(FILE *out)
             "revisions, bundles, reports, sessions, windows, fleets, rollouts, audit, every\n"
             "table) into an empty database, in one transaction, and print each table's row\n"
             "count in both; it fails when one differs. Stop the server that serves DIR first:\n"
-            "a DIR a running server holds is refused. DIR is not changed.\n"
+            "a DIR a running server holds is refused. DIR's records are not changed.\n"
             "\n"
             "options:\n"
             "  --from DIR  the data directory of the installation to copy\n"
@@ -333,7 +333,7 @@ static const struct m87_program program = {
     .summary = "Store devices, deployments and reports; serve the agents and the CLI.",
     .cmds = commands,
     .n = M87_ARRAY_LEN(commands),
-    .column = 9,
+    .column = 11,
     .help = "Run 'm87-server COMMAND --help' for a command's options.",
 };
 
