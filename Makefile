@@ -154,7 +154,8 @@ $(BUILD)/bin/m87-agent: $(BUILD)/src/agent/main.o $(AGENT_LIBS)
 	@mkdir -p $(dir $@)
 	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(AGENT_LDLIBS)
 
-$(BUILD)/bin/m87-server: $(BUILD)/src/server/main.o $(DB_OBJS) $(SERVER_LIBS)
+$(BUILD)/bin/m87-server: $(BUILD)/src/server/main.o $(DB_OBJS) $(BUILD)/src/server/db-pg.o \
+		$(SERVER_LIBS)
 	@mkdir -p $(dir $@)
 	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PQ_LIBS) $(LDLIBS)
 

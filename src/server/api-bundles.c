@@ -1,5 +1,6 @@
-/* /v1/bundles/sha256:HEX: upload (hashed while it streams into a temporary file, kept only when
- * the digest matches) and download with Range. */
+/* /v1/bundles/sha256:HEX: upload (hashed while it streams into a temporary file, stored in the
+ * database in chunks only when the digest matches) and download with Range, a chunk at a time
+ * (docs/design.md, Bundles). */
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -12,9 +13,11 @@
 #include "m87/hash.h"
 #include "m87/io.h"
 #include "m87/json-write.h"
+#include "m87/log.h"
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/http.h"
+#include "server/limits.h"
 #include "server/request.h"
 #include "server/store-deployments.h"
 #include "server/store-sessions.h"
@@ -62,11 +65,6 @@ static const char *digest_hex(const char *param)
     return param + n;
 }
 
-static char *bundle_path(struct srv *s, const char *hex)
-{
-    return m87_xasprintf("%s/sha256-%s.tar.gz", s->bundle_dir, hex);
-}
-
 static struct upload *upload_start(struct srv_req *r)
 {
     if (r->state)
@@ -95,22 +93,6 @@ int srv_api_bundles_chunk(struct srv_req *r, const char *data, size_t len)
     u->size += len;
     if (m87_write_all(u->fd, data, len) < 0)
         return m87_error_set(&u->err, M87_E_IO, errno, "write '%s'", u->tmp);
-    return 0;
-}
-
-/* fsync, rename into place, fsync the directory. */
-static int keep(struct srv_req *r, struct upload *u, const char *hex, struct m87_error **err)
-{
-    _cleanup_free_ char *path = bundle_path(r->srv, hex);
-    if (fsync(u->fd) < 0)
-        return m87_error_set(err, M87_E_IO, errno, "fsync '%s'", u->tmp);
-    if (rename(u->tmp, path) < 0)
-        return m87_error_set(err, M87_E_IO, errno, "rename '%s'", path);
-    free(u->tmp);
-    u->tmp = NULL;
-    _cleanup_close_ int dfd = open(r->srv->bundle_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) < 0)
-        return m87_error_set(err, M87_E_IO, errno, "fsync '%s'", r->srv->bundle_dir);
     return 0;
 }
 
@@ -153,8 +135,14 @@ void srv_api_bundles_put(struct srv_req *r)
     if (srv_store_begin(st, &err) < 0)
         goto fail;
     int rc = srv_bundle_find(st, r->params.v[0], &size, &err);
-    if (rc == 0 &&
-        (keep(r, u, hex, &err) < 0 || srv_bundle_add(st, r->params.v[0], u->size, &err) < 0))
+    int64_t chunks = 0;
+    /* a row without its bytes (an older server's file that was lost before the move into the
+     * database): this upload brings them */
+    if (rc == 1 && size > 0 && srv_bundle_chunk_count(st, r->params.v[0], &chunks, &err) < 0)
+        rc = -1;
+    if (rc == 1 && size > 0 && chunks == 0)
+        rc = 0;
+    if (rc == 0 && srv_bundle_store_fd(st, r->params.v[0], u->fd, u->size, u->tmp, &err) < 0)
         rc = -1;
     if (rc < 0) {
         srv_store_rollback(st);
@@ -170,12 +158,12 @@ fail:
     srv_reply_fail(r, err);
 }
 
-/* 0 when the requester may read the bundle and it is stored; else a reply is queued. */
-static int may_read(struct srv_req *r)
+/* 0 with its *size when the requester may read the bundle and it is stored; else a reply is
+ * queued. */
+static int may_read(struct srv_req *r, uint64_t *size)
 {
     struct srv_store *st = r->srv->store;
     _cleanup_error_ struct m87_error *err = NULL;
-    uint64_t size = 0;
     if (srv_store_begin(st, &err) < 0) {
         srv_reply_fail(r, err);
         return -1;
@@ -185,7 +173,7 @@ static int may_read(struct srv_req *r)
                   : srv_bundle_referenced(st, r->device_id, r->params.v[0], &err);
     if (ref == 0) /* a session of the device may bring its compose project as a bundle */
         ref = srv_session_bundle_referenced(st, r->device_id, r->params.v[0], &err);
-    int found = ref == 1 ? srv_bundle_find(st, r->params.v[0], &size, &err) : 0;
+    int found = ref == 1 ? srv_bundle_find(st, r->params.v[0], size, &err) : 0;
     srv_store_rollback(st);
     if (ref < 0 || found < 0)
         srv_reply_fail(r, err);
@@ -204,6 +192,87 @@ static void add_common_headers(struct MHD_Response *resp, const char *param)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
 }
 
+/* What a GET's content reader keeps: the range it serves and the one chunk it holds. */
+struct reader {
+    struct srv_store *st;
+    char *digest;
+    uint64_t first; /* offset in the bundle of the response's first byte */
+    int64_t seq;    /* the chunk in buf, -1 for none */
+    void *buf;
+    size_t len;
+};
+
+static void reader_free(void *cls)
+{
+    struct reader *rd = cls;
+    free(rd->digest);
+    free(rd->buf);
+    free(rd);
+}
+
+/* MHD's content reader: the bytes at pos of the response, from the chunk that holds them, read
+ * from the database when it is not the one in hand. */
+static ssize_t reader_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    struct reader *rd = cls;
+    uint64_t at = rd->first + pos;
+    int64_t seq = (int64_t)(at / SRV_BUNDLE_CHUNK);
+    if (seq != rd->seq) {
+        free(rd->buf);
+        rd->buf = NULL;
+        rd->seq = -1;
+        _cleanup_error_ struct m87_error *err = NULL;
+        srv_store_lock(rd->st);
+        int rc = srv_bundle_chunk_read(rd->st, rd->digest, seq, &rd->buf, &rd->len, &err);
+        srv_store_unlock(rd->st);
+        if (rc != 1) {
+            m87_log(M87_LOG_ERR, "serve bundle '%s': %s", rd->digest,
+                    err ? err->msg : "a chunk is missing");
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        rd->seq = seq;
+    }
+    size_t off = (size_t)(at % SRV_BUNDLE_CHUNK);
+    if (off >= rd->len) {
+        m87_log(M87_LOG_ERR, "serve bundle '%s': chunk %lld is short", rd->digest, (long long)seq);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    size_t n = rd->len - off < max ? rd->len - off : max;
+    memcpy(out, (char *)rd->buf + off, n);
+    return (ssize_t)n;
+}
+
+/* The response for the bundle of size bytes and the request's Range: 1 with the range in
+ * *first..*last, 0 for the whole; -1 when an answer was queued. */
+static int chunk_response(struct srv_req *r, uint64_t size, struct MHD_Response **resp,
+                          uint64_t *first, uint64_t *last)
+{
+    int range = srv_parse_range(srv_req_header(r, MHD_HTTP_HEADER_RANGE), size, first, last);
+    if (range < 0) {
+        _cleanup_free_ char *msg = m87_xasprintf("range starts at or after the end (%llu bytes)",
+                                                 (unsigned long long)size);
+        struct MHD_Response *e = srv_error_response("range_not_satisfiable", msg);
+        _cleanup_free_ char *cr = m87_xasprintf("bytes */%llu", (unsigned long long)size);
+        MHD_add_response_header(e, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+        add_common_headers(e, r->params.v[0]);
+        srv_reply_response(r, 416, e);
+        return -1;
+    }
+    struct reader *rd = m87_xcalloc(1, sizeof(*rd));
+    rd->st = r->srv->store;
+    rd->digest = m87_xstrdup(r->params.v[0]);
+    rd->first = range == 1 ? *first : 0;
+    rd->seq = -1;
+    uint64_t len = range == 1 ? *last - *first + 1 : size;
+    *resp = MHD_create_response_from_callback(len, SRV_BUNDLE_CHUNK, reader_read, rd, reader_free);
+    if (*resp == NULL) {
+        reader_free(rd);
+        srv_reply_error(r, 500, "internal", "cannot serve '%s'", r->params.v[0]);
+        return -1;
+    }
+    return range;
+}
+
 void srv_api_bundles_get(struct srv_req *r)
 {
     const char *hex = digest_hex(r->params.v[0]);
@@ -218,38 +287,13 @@ void srv_api_bundles_get(struct srv_req *r)
         srv_reply_error(r, 400, "bad_request", "digest: expected sha256: and 64 lower-case hex");
         return;
     }
-    if (may_read(r) < 0)
+    uint64_t size = 0, first = 0, last = 0;
+    struct MHD_Response *resp = NULL;
+    if (may_read(r, &size) < 0)
         return;
-    _cleanup_free_ char *path = bundle_path(r->srv, hex);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) < 0) {
-        if (fd >= 0)
-            close(fd);
-        srv_reply_error(r, 500, "internal", "open '%s': %s", path, strerror(errno));
+    int range = chunk_response(r, size, &resp, &first, &last);
+    if (range < 0)
         return;
-    }
-    uint64_t size = (uint64_t)sb.st_size, first = 0, last = 0;
-    int range = srv_parse_range(srv_req_header(r, MHD_HTTP_HEADER_RANGE), size, &first, &last);
-    if (range < 0) {
-        close(fd);
-        _cleanup_free_ char *msg = m87_xasprintf("range starts at or after the end (%llu bytes)",
-                                                 (unsigned long long)size);
-        struct MHD_Response *resp = srv_error_response("range_not_satisfiable", msg);
-        _cleanup_free_ char *cr = m87_xasprintf("bytes */%llu", (unsigned long long)size);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-        add_common_headers(resp, r->params.v[0]);
-        srv_reply_response(r, 416, resp);
-        return;
-    }
-    struct MHD_Response *resp =
-        range == 1 ? MHD_create_response_from_fd_at_offset64(last - first + 1, fd, first)
-                   : MHD_create_response_from_fd64(size, fd);
-    if (resp == NULL) {
-        close(fd);
-        srv_reply_error(r, 500, "internal", "cannot serve '%s'", path);
-        return;
-    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/gzip");
     add_common_headers(resp, r->params.v[0]);
     if (range == 1) {

@@ -41,6 +41,7 @@ struct srv {
     struct srv_metrics metrics;
     char *data_dir;
     char *bundle_dir;
+    int data_lock; /* the lock of data_dir (srv_data_lock) when it holds the database; 0: none */
     int longpoll_max;
     int64_t session_retention; /* seconds a session's output is kept */
     unsigned max_conn_per_address; /* 0: no limit */

@@ -12,6 +12,9 @@
 #define SRV_MAX_SPEC_BODY SPEC_RUNSPEC_MAX_FILE
 #define SRV_MAX_SYNC_BODY (4u * 1024 * 1024)
 #define SRV_MAX_BUNDLE ((uint64_t)256 * 1024 * 1024)
+/* bytes of a bundle per row of bundle_chunks: what a GET holds in memory, and one database read
+ * per this much served (docs/design.md, Bundles) */
+#define SRV_BUNDLE_CHUNK (256u * 1024)
 #define SRV_MAX_REPORTS 500u
 #define SRV_MAX_REPORT (64u * 1024)
 #define SRV_MAX_WAIT 300
@@ -37,6 +40,7 @@
 #define SRV_FD_RESERVE 64 /* descriptors kept from connections: the database, bundles, epoll */
 #define SRV_DB_FILE "m87.db"
 #define SRV_BUNDLE_DIR "bundles"
+#define SRV_LOCK_FILE "m87.lock" /* held by serve and migrate (datalock.c) */
 /* Retry-After of a 503 while the database (PostgreSQL) is away: the store connects again on the
  * first request after it returns */
 #define SRV_DB_RETRY_AFTER "5"

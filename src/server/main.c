@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "m87/alloc.h"
 #include "m87/command.h"
@@ -266,9 +267,65 @@ static int cmd_serve(int argc, char **argv)
     return 0;
 }
 
+static void migrate_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: m87-server migrate --from DIR --to URL|DIR\n"
+            "\n"
+            "Copy the installation in DIR (its SQLite database: devices, tokens, deployments,\n"
+            "revisions, bundles, reports, sessions, windows, fleets, rollouts, audit, every\n"
+            "table) into an empty database, in one transaction, and print each table's row\n"
+            "count in both; it fails when one differs. Stop the server that serves DIR first:\n"
+            "a DIR a running server holds is refused. DIR's records are not changed.\n"
+            "\n"
+            "options:\n"
+            "  --from DIR  the data directory of the installation to copy\n"
+            "  --to URL    a PostgreSQL database (postgresql://USER@HOST/DB or key=value\n"
+            "              pairs; the PG* environment variables fill in the rest), made\n"
+            "              with CREATE DATABASE and not initialised by m87-server; or a\n"
+            "              directory without a database, which becomes a data directory\n"
+            "  -h, --help  show this help\n"
+            "\n"
+            "See docs/operations.md, Moving to PostgreSQL.\n");
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct srv_migrate_opts o = {.out = stdout, .progress = isatty(STDERR_FILENO) == 1};
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'f')
+            o.from = optarg;
+        else if (c == 't')
+            o.to = optarg;
+        else if (c == 'h')
+            return migrate_usage(stdout), 0;
+        else
+            return m87_bad_option("m87-server", "migrate", argv, c);
+    }
+    if (optind < argc)
+        return usage_error("migrate", "unexpected argument");
+    if (o.from == NULL || *o.from == '\0' || o.to == NULL || *o.to == '\0')
+        return usage_error("migrate", "--from DIR and --to URL are required");
+    _cleanup_error_ struct m87_error *err = NULL;
+    if (srv_migrate(&o, &err) < 0) {
+        fprintf(stderr, "m87-server: migrate: %s\n", err->msg);
+        return EXIT_FAILED;
+    }
+    fprintf(stderr, "m87-server: migrate: done; every table has its rows\n");
+    return 0;
+}
+
 static const struct m87_command commands[] = {
     {"init", cmd_init, "create the data directory, the database and the admin token"},
     {"serve", cmd_serve, "serve the API"},
+    {"migrate", cmd_migrate, "copy an installation into a new database (PostgreSQL)"},
 };
 
 static const struct m87_program program = {
@@ -276,7 +333,7 @@ static const struct m87_program program = {
     .summary = "Store devices, deployments and reports; serve the agents and the CLI.",
     .cmds = commands,
     .n = M87_ARRAY_LEN(commands),
-    .column = 9,
+    .column = 11,
     .help = "Run 'm87-server COMMAND --help' for a command's options.",
 };
 

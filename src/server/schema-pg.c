@@ -7,7 +7,7 @@
  * alias did not); every other INTEGER becomes BIGINT (SQLite's are 64-bit); LENGTH(CAST(x AS
  * BLOB)) is octet_length(x); the scalar MAX(a, b) is GREATEST(a, b); IFNULL is COALESCE;
  * WITHOUT ROWID is dropped (every PostgreSQL table is a heap); a trigger body is a plpgsql
- * function. Nothing here is BYTEA: the store keeps no blob in a table today. */
+ * function; BLOB is BYTEA. */
 #include "server/db-pg.h"
 
 const char *const srv_pg_migrations[] = {
@@ -269,6 +269,12 @@ const char *const srv_pg_migrations[] = {
     "  sample TEXT NOT NULL);"
     "CREATE INDEX device_metrics_device ON device_metrics(device_id);"
     "CREATE INDEX device_metrics_created ON device_metrics(created);",
+    /* 16 */
+    "CREATE TABLE bundle_chunks ("
+    "  digest TEXT NOT NULL REFERENCES bundles(digest) ON DELETE CASCADE,"
+    "  seq BIGINT NOT NULL,"
+    "  data BYTEA NOT NULL,"
+    "  PRIMARY KEY (digest, seq));",
 };
 
 const size_t srv_pg_n_migrations = sizeof(srv_pg_migrations) / sizeof(srv_pg_migrations[0]);

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "m87/alloc.h"
 #include "m87/error.h"
@@ -16,6 +17,7 @@
 #include "server/retention.h"
 #include "server/rollout.h"
 #include "server/serve.h"
+#include "server/store-deployments.h"
 #include "server/store-reports.h"
 #include "server/store-sessions.h"
 #include "server/store.h"
@@ -45,7 +47,9 @@ static int open_server(struct srv *s, const struct srv_serve_opts *o, struct m87
     s->auth_limit = srv_ratelimit_new((unsigned)o->auth_fail_limit);
     s->session_retention = o->session_retention ? o->session_retention : SRV_SESSION_RETENTION;
     if (srv_store_open_db(o->data_dir, o->db_url, false, &s->store, err) < 0 ||
+        (o->db_url == NULL && srv_data_lock(o->data_dir, "serve", &s->data_lock, err) < 0) ||
         m87_mkdir_p(s->bundle_dir, 0700, err) < 0 ||
+        srv_bundles_import(s->store, s->bundle_dir, err) < 0 ||
         srv_secret_key_load(o->data_dir, true, &s->registry_key, err) < 0)
         return -1;
     int64_t reports = 0;
@@ -75,6 +79,8 @@ static void close_server(struct srv *s)
     srv_secret_key_release(&s->registry_key);
     free(s->data_dir);
     free(s->bundle_dir);
+    if (s->data_lock > 0)
+        close(s->data_lock);
 }
 
 int srv_serve(const struct srv_serve_opts *o, struct m87_error **err)

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "m87/error.h"
 
@@ -27,6 +28,24 @@ struct srv_serve_opts {
     bool no_ui;                    /* do not serve the dashboard */
     const char *db_url;            /* a PostgreSQL connection string; NULL: DATA/m87.db */
 };
+
+/* Take the lock of the data directory dir for a process that uses it (who: "serve",
+ * "migrate"), non-blocking, and write its pid into it: *fd holds it until closed or the process
+ * ends. M87_E_CONFLICT naming the holder's pid when another process holds it. datalock.c. */
+int srv_data_lock(const char *dir, const char *who, int *fd, struct m87_error **err);
+
+struct srv_migrate_opts {
+    const char *from; /* the data directory of the SQLite installation */
+    const char *to;   /* a PostgreSQL url, or a data directory without a database */
+    bool progress;    /* a progress line on stderr (a terminal) */
+    FILE *out;        /* the table of row counts */
+};
+
+/* Copy every table of the installation in from into the empty database to, at the same schema
+ * version, in one transaction; reset to's identity sequences; print each table's row count on
+ * both sides. Refuses (M87_E_CONFLICT) a from a running server holds and a to that holds rows;
+ * M87_E_INTERNAL when a count differs after the copy. store-migrate.c. */
+int srv_migrate(const struct srv_migrate_opts *o, struct m87_error **err);
 
 /* Serve until SIGTERM or SIGINT. */
 int srv_serve(const struct srv_serve_opts *o, struct m87_error **err);

@@ -93,6 +93,25 @@ int srv_revision_sign(struct srv_store *st, const struct srv_deployment *d, int6
 int srv_bundle_find(struct srv_store *st, const char *digest, uint64_t *size,
                     struct m87_error **err);
 int srv_bundle_add(struct srv_store *st, const char *digest, uint64_t size, struct m87_error **err);
+/* Store chunk seq (from 0) of the bundle digest, whose row srv_bundle_add made in the same
+ * transaction; data is copied. */
+int srv_bundle_chunk_add(struct srv_store *st, const char *digest, int64_t seq, const void *data,
+                         size_t len, struct m87_error **err);
+/* 1 with chunk seq of digest in *data (the caller's, *len bytes), 0 when there is none. Needs
+ * only the store's lock (srv_store_lock), not a transaction. */
+int srv_bundle_chunk_read(struct srv_store *st, const char *digest, int64_t seq, void **data,
+                          size_t *len, struct m87_error **err);
+/* Store the bundle digest of size bytes, read from fd (named name in errors) from its start:
+ * its row and its chunks, in the caller's transaction. */
+int srv_bundle_store_fd(struct srv_store *st, const char *digest, int fd, uint64_t size,
+                        const char *name, struct m87_error **err);
+/* Move the bundle files an older server kept in dir (sha256-HEX.tar.gz) into the database, each
+ * in a transaction, and remove each once its transaction committed; a file no bundles row names
+ * is left (logged). Leftover temporary uploads are removed. bundle-import.c. */
+int srv_bundles_import(struct srv_store *st, const char *dir, struct m87_error **err);
+/* The number of chunks of digest stored, in *n. */
+int srv_bundle_chunk_count(struct srv_store *st, const char *digest, int64_t *n,
+                           struct m87_error **err);
 /* 1 when a revision of a deployment of the device references digest. */
 int srv_bundle_referenced(struct srv_store *st, int64_t device_id, const char *digest,
                           struct m87_error **err);

@@ -290,6 +290,14 @@ static const char *const migrations[] = {
     "  sample TEXT NOT NULL);"
     "CREATE INDEX device_metrics_device ON device_metrics(device_id);"
     "CREATE INDEX device_metrics_created ON device_metrics(created);",
+    /* 16: bundle bytes in the database, so that every replica reads them (docs/design.md,
+     * Bundles in the database): SRV_BUNDLE_CHUNK bytes a row, numbered from 0, written with
+     * their bundles row */
+    "CREATE TABLE bundle_chunks ("
+    "  digest TEXT NOT NULL REFERENCES bundles(digest) ON DELETE CASCADE,"
+    "  seq INTEGER NOT NULL,"
+    "  data BLOB NOT NULL,"
+    "  PRIMARY KEY (digest, seq));",
 };
 
 struct srv_db *srv_store_db(struct srv_store *st)

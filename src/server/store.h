@@ -5,6 +5,7 @@
 #define M87_SERVER_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "m87/error.h"

@@ -70,11 +70,31 @@ def test_serve_on_a_taken_port_fails(tmp_path):
     s = Server(tmp_path)
     s.init()
     s.start()
+    other = Server(tmp_path / "other")
+    other.init()
     try:
-        r = run("serve", "--data", s.data, "--listen", f"127.0.0.1:{s.port}", *s.db_args)
+        r = run("serve", "--data", other.data, "--listen", f"127.0.0.1:{s.port}", *other.db_args)
         assert r.returncode == 1 and "listen on" in r.stderr
     finally:
         assert s.stop() == 0
+
+
+def test_serve_refuses_a_data_directory_in_use(tmp_path, monkeypatch):
+    """A second server on the SQLite database of a running one is refused (DATA/m87.lock)."""
+    monkeypatch.setenv("M87_TEST_DB", "sqlite")
+    s = Server(tmp_path)
+    s.init()
+    s.start()
+    try:
+        r = run("serve", "--data", s.data, "--listen", "127.0.0.1:0")
+        assert r.returncode == 1
+        assert r.stderr == ("m87-server: serve: '%s' is in use by a running m87-server (pid %d):"
+                            " stop it first\n" % (s.data, s.proc.pid))
+    finally:
+        assert s.stop() == 0
+    # the lock goes with the process: a new server starts
+    s.start()
+    assert s.stop() == 0
 
 
 def test_data_kept_across_restart_and_access_log(tmp_path):
