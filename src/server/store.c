@@ -4,9 +4,14 @@
  * One connection guarded by one mutex serves every thread: see db-sqlite.c for why that suits
  * SQLite. */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "m87/alloc.h"
 #include "m87/compiler.h"
@@ -20,6 +25,8 @@
 struct srv_store {
     struct srv_db *db;
     pthread_mutex_t mu;
+    char *url;       /* what db was opened on: the listener and leader open their own */
+    char origin[17]; /* this process among the replicas: its own notifications are skipped */
 };
 
 /* Applied in order; the schema_version table records how many ran. Append only. */
@@ -387,6 +394,24 @@ fail:
     return -1;
 }
 
+static void set_origin(struct srv_store *st)
+{
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) /* unique enough: time and pid */
+        r = ((uint64_t)time(NULL) << 22) ^ (uint64_t)getpid();
+    snprintf(st->origin, sizeof(st->origin), "%016" PRIx64, r);
+}
+
+const char *srv_store_url(struct srv_store *st)
+{
+    return st->url;
+}
+
+const char *srv_store_origin(struct srv_store *st)
+{
+    return st->origin;
+}
+
 int srv_store_open(const char *dir, bool create, struct srv_store **out, struct m87_error **err)
 {
     _cleanup_free_ char *path = m87_xasprintf("%s/%s", dir, SRV_DB_FILE);
@@ -400,6 +425,8 @@ int srv_store_open(const char *dir, bool create, struct srv_store **out, struct 
 
     struct srv_store *st = m87_xcalloc(1, sizeof(*st));
     pthread_mutex_init(&st->mu, NULL);
+    st->url = m87_xstrdup(path);
+    set_origin(st);
     if (srv_db_open(path, create, &st->db, err) < 0) {
         srv_store_free(st);
         return -1;
@@ -419,6 +446,7 @@ void srv_store_free(struct srv_store *st)
         return;
     srv_db_close(st->db);
     pthread_mutex_destroy(&st->mu);
+    free(st->url);
     free(st);
 }
 
