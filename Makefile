@@ -84,7 +84,7 @@ AGENT_LDLIBS := $(patsubst -lcurl,-l:libcurl-gnutls.so.4,$(LDLIBS))
 # order (docs/design.md); `make checkarch` checks every include and every call against the arrows.
 MODULES := common spec engine compose runner agent server cli
 MAINS := src/cli/main.c src/agent/main.c src/server/main.c
-# the PostgreSQL backend links libpq: built for tests/db/ only until the store speaks db.h
+# the PostgreSQL backend links libpq: linked by name (DB_OBJS), not from the server's archive
 NOT_IN_LIBS := src/server/db-pg.c
 mod_srcs = $(filter-out $(MAINS) $(NOT_IN_LIBS),$(wildcard src/$(1)/*.c))
 mod_lib = $(BUILD)/lib/libm87-$(1).a
@@ -98,6 +98,13 @@ ALL_LIBS := $(foreach m,agent runner compose engine server cli spec common,$(cal
 # The server's database backends, linked by name: db-dispatch.c refers to each weakly, and a weak
 # reference does not pull an object out of an archive (docs/design.md, Database backends).
 DB_OBJS := $(BUILD)/src/server/db-sqlite.o
+# and db-pg.o with libpq where pkg-config finds libpq for the target (not in the cross builds
+# today: such an m87-server refuses a PostgreSQL url); the agent and the CLI never link it
+PQ_CFLAGS := $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null)
+PQ_LIBS := $(shell $(PKG_CONFIG) --libs libpq 2>/dev/null)
+ifneq ($(PQ_LIBS),)
+DB_OBJS += $(BUILD)/src/server/db-pg.o
+endif
 
 BINS := $(BUILD)/bin/m87 $(BUILD)/bin/m87-agent $(BUILD)/bin/m87-server
 
@@ -148,15 +155,15 @@ $(BUILD)/bin/m87-agent: $(BUILD)/src/agent/main.o $(AGENT_LIBS)
 
 $(BUILD)/bin/m87-server: $(BUILD)/src/server/main.o $(DB_OBJS) $(SERVER_LIBS)
 	@mkdir -p $(dir $@)
-	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PQ_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/unit-util.o $(DB_OBJS) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(ARCHIVE_LIBS) -lcmocka
+	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PQ_LIBS) $(LDLIBS) $(ARCHIVE_LIBS) -lcmocka
 
 $(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/c/%.o $(BUILD)/tests/e2e/c/e2e-util.o $(DB_OBJS) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PQ_LIBS) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/tools/m87-faultproxy: tests/tools/faultproxy.c
 	@mkdir -p $(dir $@)
@@ -167,7 +174,7 @@ BENCH_BINS := $(BUILD)/bench/server_load $(BUILD)/bench/fleet_sim
 # the load tools share their connections and loop (bench/loadgen.c)
 $(BUILD)/bench/%: bench/%.c bench/loadgen.c bench/loadgen.h $(DB_OBJS) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(call SAY,LINK,$@)$(CC) $(M87_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< bench/loadgen.c $(DB_OBJS) $(ALL_LIBS) $(LDLIBS)
+	$(call SAY,LINK,$@)$(CC) $(M87_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< bench/loadgen.c $(DB_OBJS) $(ALL_LIBS) $(PQ_LIBS) $(LDLIBS)
 
 bench: $(BENCH_BINS)
 
@@ -268,7 +275,7 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 	$(call SAY,AR,$@)ar rcs $@ $^
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(DB_OBJS:$(BUILD)/%=$(FUZZ_BUILD)/obj/%) $(FUZZ_LIB)
-	$(call SAY,LINK,$@)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) $(ARCHIVE_LIBS)
+	$(call SAY,LINK,$@)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PQ_LIBS) $(LDLIBS) $(ARCHIVE_LIBS)
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -304,10 +311,9 @@ $(FUZZ_BUILD)/obj/src/server/api-ui.o: M87_CFLAGS += -I$(BUILD)/gen
 # tests/db/db_conformance runs one sequence of db.h calls against the database its url names
 # (tests/e2e/test_db_postgres.py starts a PostgreSQL for it); it links the PostgreSQL backend,
 # db-pg.o, with libpq.
-PQ_CFLAGS := $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null)
-PQ_LIBS := $(shell $(PKG_CONFIG) --libs libpq 2>/dev/null)
 DB_TEST_BINS := $(BUILD)/tests/db/db_conformance
 $(BUILD)/src/server/db-pg.o: M87_CFLAGS += $(PQ_CFLAGS)
+$(FUZZ_BUILD)/obj/src/server/db-pg.o: M87_CFLAGS += $(PQ_CFLAGS)
 $(BUILD)/tests/db/%: $(BUILD)/tests/db/%.o $(BUILD)/src/server/db-pg.o $(SERVER_LIBS)
 	@mkdir -p $(dir $@)
 	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PQ_LIBS) $(LDLIBS)

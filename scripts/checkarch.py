@@ -10,7 +10,8 @@ Four checks, each error naming the file:
   - circles: the files of one module do not call each other in a circle (a strongly connected
     component of the file call graph), so that each module splits into layers of files;
   - database backends: sqlite3 is named and called only in src/server/db-sqlite*.c, libpq only in
-    src/server/db-pg*.c, and server/db.h is included only by the store and the db layer.
+    src/server/db-pg*.c, and server/db.h is included only by the store and the db layer;
+    the programs m87 and m87-agent link neither library (readelf's NEEDED).
 Exit status 1 on any error. Reads the objects the build made under BUILD_DIR/src/.
 """
 import os
@@ -249,6 +250,27 @@ def check_backends(root, objs):
     return errors
 
 
+# the programs that must not carry a database library (docs/design.md, Database backends)
+NO_DB_PROGRAMS = ("m87", "m87-agent")
+DB_LIBRARIES = re.compile(r"\[(lib(pq|sqlite3)\.so[^\]]*)\]")
+
+
+def check_programs(build):
+    errors = []
+    for prog in NO_DB_PROGRAMS:
+        path = os.path.join(build, "bin", prog)
+        if not os.path.exists(path):
+            continue
+        out = subprocess.run(["readelf", "-d", path], check=True, capture_output=True,
+                             text=True).stdout
+        for line in out.splitlines():
+            m = DB_LIBRARIES.search(line) if "(NEEDED)" in line else None
+            if m:
+                errors.append("%s: links %s: a database library belongs to m87-server only"
+                              % (path, m.group(1)))
+    return errors
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: checkarch.py BUILD_DIR")
@@ -259,6 +281,7 @@ def main():
     errors += call_errors
     errors += check_circles(objs, owner)
     errors += check_backends(root, objs)
+    errors += check_programs(sys.argv[1])
     for e in errors:
         print("checkarch: " + e)
     if errors:

@@ -13,7 +13,7 @@
 #include "server/serve.h"
 #include "server/store.h"
 
-int srv_init(const char *dir, char **token, struct m87_error **err)
+int srv_init(const char *dir, const char *db_url, char **token, struct m87_error **err)
 {
     if (m87_mkdir_p(dir, 0700, err) < 0)
         return -1;
@@ -21,7 +21,7 @@ int srv_init(const char *dir, char **token, struct m87_error **err)
         return m87_error_set(err, M87_E_IO, errno, "chmod '%s'", dir);
     _cleanup_free_ char *bundles = m87_xasprintf("%s/%s", dir, SRV_BUNDLE_DIR);
     struct srv_store *st = NULL;
-    if (srv_store_open(dir, true, &st, err) < 0)
+    if (srv_store_open_db(dir, db_url, true, &st, err) < 0)
         return -1;
     char hash[M87_SHA256_HEX_LEN + 1];
     _cleanup_free_ char *t = NULL;

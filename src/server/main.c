@@ -1,6 +1,7 @@
 /* m87-server: the control plane. `init` makes the data directory, `serve` serves it. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "m87/alloc.h"
 #include "m87/command.h"
@@ -12,6 +13,7 @@
 #include "server/ratelimit.h"
 #include "server/retention.h"
 #include "server/serve.h"
+#include "server/store.h"
 #include "server/util.h"
 
 #define EXIT_FAILED 1
@@ -19,13 +21,18 @@
 
 static void init_usage(FILE *out)
 {
-    fprintf(out, "usage: m87-server init --data DIR\n"
+    fprintf(out, "usage: m87-server init --data DIR [--db URL]\n"
                  "\n"
                  "Create DIR (mode 0700) with an empty database and print the admin token,\n"
                  "alone on stdout. It is stored hashed and cannot be shown again.\n"
                  "\n"
                  "options:\n"
                  "  --data DIR  the data directory (must not hold a database yet)\n"
+                 "  --db URL    keep the records in this PostgreSQL database instead of\n"
+                 "              DIR/m87.db (postgresql://USER:PASSWORD@HOST:PORT/DB or libpq's\n"
+                 "              'host=... dbname=...'; default: the environment's M87_DB).\n"
+                 "              The database must exist and be empty of m87's tables; DIR\n"
+                 "              still holds the bundles and the key sealing registry passwords\n"
                  "  -h, --help  show this help\n");
 }
 
@@ -33,7 +40,7 @@ static void serve_usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: m87-server serve --data DIR --listen HOST:PORT [--tls-cert FILE\n"
+        "usage: m87-server serve --data DIR [--db URL] --listen HOST:PORT [--tls-cert FILE\n"
         "                        --tls-key FILE] [--longpoll-max SECONDS]\n"
         "                        [--session-retention DURATION] [--auth-fail-limit N]\n"
         "                        [--max-connections-per-address N]\n"
@@ -44,7 +51,13 @@ static void serve_usage(FILE *out)
         "SIGTERM or SIGINT.\n"
         "\n"
         "options:\n"
-        "  --data DIR              the data directory made by 'm87-server init'\n"
+        "  --data DIR              the data directory made by 'm87-server init': the\n"
+        "                          database m87.db (without --db), the bundles, the key\n"
+        "                          sealing registry passwords\n"
+        "  --db URL                the PostgreSQL database 'm87-server init --db' set up\n"
+        "                          (default: the environment's M87_DB; see docs/operations.md);\n"
+        "                          one connection, opened again by itself after an outage,\n"
+        "                          during which requests get 503 with Retry-After\n"
         "  --listen HOST:PORT      address to listen on ([::1]:8443 for IPv6)\n"
         "  --tls-cert FILE         PEM certificate (chain): serve HTTPS\n"
         "  --tls-key FILE          PEM private key of the certificate\n"
@@ -79,18 +92,40 @@ static int usage_error(const char *cmd, const char *msg)
     return EXIT_USAGE;
 }
 
+#define DB_USAGE                                                                                   \
+    "--db (or M87_DB): expected a PostgreSQL connection string (postgresql://... or "              \
+    "'host=... dbname=...')"
+
+/* M87_DB, when set and not empty: the default of --db. */
+static const char *db_from_env(void)
+{
+    const char *v = getenv("M87_DB");
+    return v && *v ? v : NULL;
+}
+
+/* NULL (SQLite in the data directory) or a PostgreSQL connection string; the value itself is
+ * never printed (it may hold a password). */
+static int check_db(const char *db)
+{
+    return db == NULL || srv_store_is_db_url(db) ? 0 : -1;
+}
+
 static int cmd_init(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"data", required_argument, NULL, 'd'},
+        {"db", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *data = NULL;
+    const char *db = db_from_env();
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (c == 'd')
             data = optarg;
+        else if (c == 'B')
+            db = optarg;
         else if (c == 'h')
             return init_usage(stdout), 0;
         else
@@ -100,9 +135,11 @@ static int cmd_init(int argc, char **argv)
         return usage_error("init", "unexpected argument");
     if (data == NULL || *data == '\0')
         return usage_error("init", "--data DIR is required");
+    if (check_db(db) < 0)
+        return usage_error("init", DB_USAGE);
     _cleanup_error_ struct m87_error *err = NULL;
     _cleanup_free_ char *token = NULL;
-    if (srv_init(data, &token, &err) < 0) {
+    if (srv_init(data, db, &token, &err) < 0) {
         fprintf(stderr, "m87-server: init: %s\n", err->msg);
         return EXIT_FAILED;
     }
@@ -114,6 +151,7 @@ static int cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"data", required_argument, NULL, 'd'},
+        {"db", required_argument, NULL, 'B'},
         {"listen", required_argument, NULL, 'l'},
         {"tls-cert", required_argument, NULL, 'c'},
         {"tls-key", required_argument, NULL, 'k'},
@@ -135,13 +173,17 @@ static int cmd_serve(int argc, char **argv)
                                .report_retention = SRV_REPORT_RETENTION,
                                .report_max_per_device = SRV_REPORT_MAX_PER_DEVICE,
                                .report_ingest_limit = SRV_REPORT_INGEST_LIMIT,
-                               .disk_reserve = SRV_DISK_RESERVE};
+                               .disk_reserve = SRV_DISK_RESERVE,
+                               .db_url = db_from_env()};
     int64_t lp = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
             o.data_dir = optarg;
+            break;
+        case 'B':
+            o.db_url = optarg;
             break;
         case 'l':
             o.listen = optarg;
@@ -212,6 +254,8 @@ static int cmd_serve(int argc, char **argv)
         return usage_error("serve", "unexpected argument");
     if (o.data_dir == NULL || o.listen == NULL)
         return usage_error("serve", "--data DIR and --listen HOST:PORT are required");
+    if (check_db(o.db_url) < 0)
+        return usage_error("serve", DB_USAGE);
     if ((o.tls_cert == NULL) != (o.tls_key == NULL))
         return usage_error("serve", "--tls-cert and --tls-key go together");
     _cleanup_error_ struct m87_error *err = NULL;

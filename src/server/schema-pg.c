@@ -254,6 +254,13 @@ const char *const srv_pg_migrations[] = {
     "  bytes_err BIGINT NOT NULL DEFAULT 0);"
     "CREATE UNIQUE INDEX remote_audit_channel ON remote_audit(device_id, channel);"
     "CREATE INDEX remote_audit_created ON remote_audit(device_id, created);",
+    /* 14 */
+    "ALTER TABLE remote_audit ADD COLUMN kind TEXT NOT NULL DEFAULT 'remote';"
+    "ALTER TABLE remote_audit ADD COLUMN detail TEXT;"
+    "DROP INDEX remote_audit_channel;"
+    "CREATE UNIQUE INDEX remote_audit_ref ON remote_audit(device_id, kind, channel)"
+    "  WHERE kind IN ('remote', 'session');"
+    "ALTER TABLE fleet_releases ADD COLUMN token TEXT;",
 };
 
 const size_t srv_pg_n_migrations = sizeof(srv_pg_migrations) / sizeof(srv_pg_migrations[0]);

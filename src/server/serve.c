@@ -45,7 +45,7 @@ static int open_server(struct srv *s, const struct srv_serve_opts *o, struct m87
     s->ui = !o->no_ui;
     s->auth_limit = srv_ratelimit_new((unsigned)o->auth_fail_limit);
     s->session_retention = o->session_retention ? o->session_retention : SRV_SESSION_RETENTION;
-    if (srv_store_open(o->data_dir, false, &s->store, err) < 0 ||
+    if (srv_store_open_db(o->data_dir, o->db_url, false, &s->store, err) < 0 ||
         m87_mkdir_p(s->bundle_dir, 0700, err) < 0 ||
         srv_secret_key_load(o->data_dir, true, &s->registry_key, err) < 0)
         return -1;

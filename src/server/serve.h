@@ -7,9 +7,9 @@
 
 #include "m87/error.h"
 
-
-/* Create the data directory and database; the admin token into *token. */
-int srv_init(const char *dir, char **token, struct m87_error **err);
+/* Create the data directory and the database (DIR/m87.db, or the schema in the PostgreSQL database
+ * db_url names when not NULL: srv_store_open_db); the admin token into *token. */
+int srv_init(const char *dir, const char *db_url, char **token, struct m87_error **err);
 
 struct srv_serve_opts {
     const char *data_dir;
@@ -25,6 +25,7 @@ struct srv_serve_opts {
     int64_t report_ingest_limit;   /* bytes of reports a device may send a minute; 0: none */
     int64_t disk_reserve;          /* free bytes below which reports are refused; 0: none */
     bool no_ui;                    /* do not serve the dashboard */
+    const char *db_url;            /* a PostgreSQL connection string; NULL: DATA/m87.db */
 };
 
 /* Serve until SIGTERM or SIGINT. */

@@ -2,7 +2,8 @@
  * PostgreSQL, docs/design.md, Database backends).
  *
  * One connection guarded by one mutex serves every thread: see db-sqlite.c for why that suits
- * SQLite. */
+ * SQLite; on PostgreSQL it bounds a replica to one connection (docs/operations.md). A connection
+ * PostgreSQL lost is opened again by the next begin or lock (srv_db_reconnect). */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -16,6 +17,8 @@
 #include "m87/alloc.h"
 #include "m87/compiler.h"
 #include "m87/error.h"
+#include "m87/log.h"
+#include "server/db-pg.h"
 #include "server/db.h"
 #include "server/limits.h"
 #include "server/store-internal.h"
@@ -367,13 +370,36 @@ static int64_t schema_version(struct srv_store *st, struct m87_error **err)
     return v;
 }
 
-static int migrate(struct srv_store *st, struct m87_error **err)
+/* The DDL of migration i for the store's backend: the same numbers on both (db-pg.h). */
+static const char *migration_sql(struct srv_store *st, size_t i)
 {
+    return srv_db_kind(st->db) == SRV_DB_PG ? srv_pg_migrations[i] : migrations[i];
+}
+
+/* create: the database must hold no schema yet (PostgreSQL: a database the admin made; SQLite
+ * checks that its file is new before); else it must hold one. */
+static int migrate(struct srv_store *st, bool create, struct m87_error **err)
+{
+    bool pg = srv_db_kind(st->db) == SRV_DB_PG;
+    if (pg && srv_pg_n_migrations != M87_ARRAY_LEN(migrations))
+        return m87_error_set(err, M87_E_INTERNAL, 0,
+                             "%zu PostgreSQL migrations for %zu SQLite ones (schema-pg.c)",
+                             srv_pg_n_migrations, M87_ARRAY_LEN(migrations));
     if (srv_db_exec(st->db, begin_sql(st), "begin migration", err) < 0)
         return -1;
     int64_t v = schema_version(st, err);
     if (v < 0)
         goto fail;
+    if (pg && create && v > 0) {
+        m87_error_set(err, M87_E_CONFLICT, 0,
+                      "the database already holds an m87 schema (version %lld)", (long long)v);
+        goto fail;
+    }
+    if (pg && !create && v == 0) {
+        m87_error_set(err, M87_E_NOTFOUND, 0,
+                      "the database holds no m87 schema: run 'm87-server init --db' first");
+        goto fail;
+    }
     if (v > (int64_t)M87_ARRAY_LEN(migrations)) {
         m87_error_set(err, M87_E_VERSION, 0,
                       "database schema version %lld is newer than this server's (%zu)",
@@ -384,7 +410,7 @@ static int migrate(struct srv_store *st, struct m87_error **err)
         _cleanup_free_ char *what = m87_xasprintf("apply migration %zu", i + 1);
         _cleanup_free_ char *bump = m87_xasprintf(
             "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%zu)", i + 1);
-        if (srv_db_exec(st->db, migrations[i], what, err) < 0 ||
+        if (srv_db_exec(st->db, migration_sql(st, i), what, err) < 0 ||
             srv_db_exec(st->db, bump, what, err) < 0)
             goto fail;
     }
@@ -414,6 +440,36 @@ const char *srv_store_origin(struct srv_store *st)
 
 int srv_store_open(const char *dir, bool create, struct srv_store **out, struct m87_error **err)
 {
+    return srv_store_open_db(dir, NULL, create, out, err);
+}
+
+/* PostgreSQL: the url is never put in an error (it may hold a password). */
+static int open_pg(const char *url, bool create, struct srv_store **out, struct m87_error **err)
+{
+    struct srv_store *st = m87_xcalloc(1, sizeof(*st));
+    pthread_mutex_init(&st->mu, NULL);
+    if (srv_db_open(url, create, &st->db, err) < 0 ||
+        (migrate(st, create, err) < 0 && m87_error_wrap(err, "database") < 0)) {
+        srv_store_free(st);
+        return -1;
+    }
+    *out = st;
+    return 0;
+}
+
+bool srv_store_is_db_url(const char *url)
+{
+    return srv_db_url_is_pg(url);
+}
+
+int srv_store_open_db(const char *dir, const char *db_url, bool create, struct srv_store **out,
+                      struct m87_error **err)
+{
+    if (db_url && srv_db_url_is_pg(db_url))
+        return open_pg(db_url, create, out, err);
+    if (db_url)
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "--db: expected a PostgreSQL connection string (postgresql://...)");
     _cleanup_free_ char *path = m87_xasprintf("%s/%s", dir, SRV_DB_FILE);
     struct stat sb;
     bool exists = stat(path, &sb) == 0;
@@ -431,7 +487,7 @@ int srv_store_open(const char *dir, bool create, struct srv_store **out, struct 
         srv_store_free(st);
         return -1;
     }
-    if (migrate(st, err) < 0) {
+    if (migrate(st, create, err) < 0) {
         m87_error_wrap(err, "database '%s'", path);
         srv_store_free(st);
         return -1;
@@ -450,9 +506,21 @@ void srv_store_free(struct srv_store *st)
     free(st);
 }
 
+/* A connection PostgreSQL lost is opened again before its next use; while the database is still
+ * away the statement fails with M87_E_CONNECT, which a request answers with 503. */
+static void reconnect_if_lost(struct srv_store *st)
+{
+    if (!srv_db_unavailable(st->db))
+        return;
+    _cleanup_error_ struct m87_error *err = NULL;
+    if (srv_db_reconnect(st->db, &err) == 0)
+        m87_log(M87_LOG_INFO, "database: connected again");
+}
+
 int srv_store_begin(struct srv_store *st, struct m87_error **err)
 {
     pthread_mutex_lock(&st->mu);
+    reconnect_if_lost(st);
     if (srv_db_exec(st->db, begin_sql(st), "begin transaction", err) < 0) {
         pthread_mutex_unlock(&st->mu);
         return -1;
@@ -463,6 +531,7 @@ int srv_store_begin(struct srv_store *st, struct m87_error **err)
 void srv_store_lock(struct srv_store *st)
 {
     pthread_mutex_lock(&st->mu);
+    reconnect_if_lost(st);
 }
 
 void srv_store_unlock(struct srv_store *st)

@@ -15,6 +15,14 @@ struct srv_store;
 /* Open DIR/m87.db. create: make it (it must not exist); else it must exist. Migrations are
  * applied in order in both cases. */
 int srv_store_open(const char *dir, bool create, struct srv_store **out, struct m87_error **err);
+/* srv_store_open on the database db_url names: NULL for DIR/m87.db, else a PostgreSQL connection
+ * string (srv_db_url_is_pg; M87_E_INVAL for anything else), which is never repeated in *err (it
+ * may hold a password). PostgreSQL: the database must exist; create: it must hold no m87 schema
+ * yet (M87_E_CONFLICT), else it must hold one (M87_E_NOTFOUND). dir is not used then. */
+int srv_store_open_db(const char *dir, const char *db_url, bool create, struct srv_store **out,
+                      struct m87_error **err);
+/* True for a url srv_store_open_db takes: a PostgreSQL connection string. */
+bool srv_store_is_db_url(const char *url);
 void srv_store_free(struct srv_store *st);
 
 /* Every other store call runs between begin and commit/rollback, which hold the store's lock

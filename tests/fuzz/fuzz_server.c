@@ -113,7 +113,7 @@ static void start_server(void)
     const char *dir = fuzz_scratch_dir("server");
 
     m87_log_setup(M87_LOG_ERR, false); /* one line per request would drown the fuzzer's output */
-    if (srv_init(dir, &admin_token, &err) < 0)
+    if (srv_init(dir, NULL, &admin_token, &err) < 0)
         goto fail;
     server.data_dir = m87_xstrdup(dir);
     server.bundle_dir = m87_xasprintf("%s/%s", dir, SRV_BUNDLE_DIR);
