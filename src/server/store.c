@@ -444,10 +444,18 @@ int srv_store_open(const char *dir, bool create, struct srv_store **out, struct 
 }
 
 /* PostgreSQL: the url is never put in an error (it may hold a password). */
-static int open_pg(const char *url, bool create, struct srv_store **out, struct m87_error **err)
+static struct srv_store *store_new(const char *url)
 {
     struct srv_store *st = m87_xcalloc(1, sizeof(*st));
     pthread_mutex_init(&st->mu, NULL);
+    st->url = m87_xstrdup(url);
+    set_origin(st);
+    return st;
+}
+
+static int open_pg(const char *url, bool create, struct srv_store **out, struct m87_error **err)
+{
+    struct srv_store *st = store_new(url);
     if (srv_db_open(url, create, &st->db, err) < 0 ||
         (migrate(st, create, err) < 0 && m87_error_wrap(err, "database") < 0)) {
         srv_store_free(st);
@@ -479,10 +487,7 @@ int srv_store_open_db(const char *dir, const char *db_url, bool create, struct s
         return m87_error_set(err, M87_E_NOTFOUND, 0,
                              "no database '%s': run 'm87-server init --data %s' first", path, dir);
 
-    struct srv_store *st = m87_xcalloc(1, sizeof(*st));
-    pthread_mutex_init(&st->mu, NULL);
-    st->url = m87_xstrdup(path);
-    set_origin(st);
+    struct srv_store *st = store_new(path);
     if (srv_db_open(path, create, &st->db, err) < 0) {
         srv_store_free(st);
         return -1;
