@@ -1,0 +1,192 @@
+"""Several m87-server replicas on one PostgreSQL act as one server (docs/operations.md, Replicas).
+
+Real parts: the harness's PostgreSQL 15, two or three `m87-server serve --db URL` on it (one data
+directory for the bundles and the sealing key, different ports), and haproxy in front where a
+client needs one URL. What one replica learns the others act on: a change made on B wakes a sync
+held on A (NOTIFY inside the change's transaction, each replica's listener thread), and a fleet
+rollout goes on from another replica when the one that drives it (the holder of the advisory
+lock) is killed with SIGKILL."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from agent_util import wait_for
+from harness.haproxy import Haproxy
+from harness.postgres import Postgres
+from server_util import SERVER_BIN, SPEC_APP, HeldSync, Server, metric
+
+DRIVES = "rollouts: this replica"
+
+
+class Cluster:
+    """One PostgreSQL database, n replicas of m87-server on it sharing one data directory."""
+
+    def __init__(self, tmp_path, n):
+        self.pg = Postgres().start()
+        self.url = self.pg.url()
+        data = str(tmp_path / "data")
+        r = subprocess.run([SERVER_BIN, "init", "--data", data, "--db", self.url],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        self.admin = r.stdout.strip()
+        self.replicas = []
+        for i in range(n):
+            d = tmp_path / ("replica-%d" % i)
+            d.mkdir()
+            s = Server(d, extra_args=["--db", self.url])
+            s.data = data
+            s.admin = self.admin
+            s.start()
+            self.replicas.append(s)
+        self.lb = None
+
+    def start_lb(self):
+        self.lb = Haproxy([("127.0.0.1", s.port) for s in self.replicas]).start()
+        return self.lb
+
+    def driver(self, timeout=30, not_=None):
+        """The live replica whose log says it drives the rollouts (exactly one)."""
+        def drivers():
+            return [s for s in self.replicas
+                    if s.proc is not None and s is not not_ and DRIVES in s.read_log()]
+        wait_for(lambda: len(drivers()) >= 1, timeout, "a replica to drive the rollouts")
+        found = drivers()
+        assert len(found) == 1, [s.log_path for s in found]
+        return found[0]
+
+    def close(self):
+        if self.lb:
+            self.lb.stop()
+        for s in self.replicas:
+            if s.proc is not None:
+                s.stop()
+        self.pg.close()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    if not os.access(SERVER_BIN, os.X_OK):
+        pytest.fail(f"{SERVER_BIN} is not built")
+    c = Cluster(tmp_path, 3)
+    yield c
+    c.close()
+
+
+def test_a_change_on_one_replica_wakes_a_sync_held_on_another(cluster):
+    a, b, _ = cluster.replicas
+    token = b.add_device("gw")
+    held = HeldSync(a, token, {"applied": None, "wait": 300})
+    held.wait_held()
+    dep = b.new_deployment("gw")
+    assert metric(a, "m87_longpolls_held") == 1  # an inactive deployment changes nothing
+    started = time.monotonic()
+    b.admin_req("POST", f"/v1/devices/gw/deployments/{dep['id']}/activate")
+    # woken by B's change, not by the end of its 300 s wait
+    wait_for(lambda: held.finished is not None, 60, "the held sync on A to be answered")
+    print("A answered %.3f s after the activate on B" % (held.finished - started))
+    r = held.join()
+    assert r.status == 200 and r.json["target"]["deployment"] == dep["id"]
+
+    # and the other way round, with jobs deployed on A to a sync held on B
+    first = r.json["target"]["hash"]
+    held = HeldSync(b, token, {"applied": first, "wait": 300})
+    held.wait_held()
+    d = a.put_jobs("gw", dep["id"], SPEC_APP)
+    wait_for(lambda: held.finished is not None, 60, "the held sync on B to be answered")
+    r = held.join()
+    assert r.json["target"]["hash"] == d["hash"] and r.json["target"]["revision"] == 2
+    # every replica listens, and none holds a sync that is gone
+    for s in cluster.replicas:
+        assert "notify: listening for the other replicas' changes" in s.read_log()
+        assert metric(s, "m87_longpolls_held") == 0
+
+
+def test_a_change_through_the_load_balancer_wakes_the_replica_holding_the_sync(cluster):
+    lb = cluster.start_lb()
+    a = cluster.replicas[0]
+    token = a.add_device("gw")
+    held = HeldSync(a, token, {"applied": None, "wait": 300})
+    held.wait_held()
+    req = urllib.request.Request(lb.url + "/v1/devices/gw/deployments",
+                                 data=json.dumps({"active": True}).encode(), method="POST",
+                                 headers={"Authorization": "Bearer " + cluster.admin,
+                                          "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert resp.status == 201
+        dep = json.loads(resp.read())
+    wait_for(lambda: held.finished is not None, 60, "the held sync on A to be answered")
+    assert held.join().json["target"]["deployment"] == dep["id"]
+
+
+def fleet_of(server, n):
+    """n devices labelled t=r and a fleet of them; [(name, token)] by name."""
+    devs = []
+    for i in range(n):
+        name = "gw-%d" % i
+        r = server.admin_req("POST", "/v1/devices", {"name": name, "labels": {"t": "r"}})
+        assert r.status == 201, r
+        devs.append((name, r.json["token"]))
+    r = server.admin_req("POST", "/v1/fleets", {"name": "f", "selector": "t=r"})
+    assert r.status == 201, r
+    return sorted(devs)
+
+
+def states(server, rid):
+    r = server.admin_req("GET", "/v1/fleets/f/rollouts/" + rid)
+    assert r.status == 200, r
+    return {d["device"]: d["state"] for d in r.json["devices"]}
+
+
+def report_ok(server, token, target):
+    recs = [{"seq": 1, "kind": "job", "revision": target["hash"], "job": "app",
+             "state": "succeeded"}]
+    r = server.sync(token, {"applied": target["hash"], "reports": recs, "wait": 0})
+    assert r.status == 200, r
+
+
+def test_a_rollout_goes_on_from_another_replica_when_its_driver_is_killed(cluster):
+    driver = cluster.driver()
+    others = [s for s in cluster.replicas if s is not driver]
+    for s in others:  # every other replica knows it does not drive
+        wait_for(lambda: "another replica drives them" in s.read_log(), 30, "the others to wait")
+    devs = fleet_of(driver, 3)
+    for _, tok in devs:
+        r = driver.sync(tok, {"applied": None, "wait": 0})
+        assert r.status == 200
+    spec = {"jobs": [{"id": "app", "steps": [{"name": "hello", "run": ["true"]}]}]}
+    r = others[0].admin_req("POST", "/v1/fleets/f/releases",
+                            {"spec": spec, "waves": "1,2,100%", "health_window": 1})
+    assert r.status in (200, 201), r
+    rid = r.json["rollout"]["id"]
+    names = [n for n, _ in devs]
+    # asked on another replica, placed by the driver
+    wait_for(lambda: states(others[0], rid)[names[0]] == "applying", 30, "wave 1 to start")
+    t0 = others[0].sync(devs[0][1], {"applied": None, "wait": 0}).json["target"]
+    report_ok(others[0], devs[0][1], t0)
+    wait_for(lambda: states(others[0], rid)[names[1]] == "applying", 30, "wave 2 to start")
+
+    # the driver dies in the middle of the rollout: its session ends, the lock frees
+    driver.proc.send_signal(signal.SIGKILL)
+    driver.proc.wait()
+    driver.proc = None
+    driver.log.close()
+    new = cluster.driver(timeout=60, not_=driver)
+    assert new in others
+    t1 = others[0].sync(devs[1][1], {"applied": None, "wait": 0}).json["target"]
+    report_ok(others[1], devs[1][1], t1)
+    wait_for(lambda: states(others[1], rid)[names[2]] == "applying", 60, "wave 3 from the new driver")
+    t2 = others[1].sync(devs[2][1], {"applied": None, "wait": 0}).json["target"]
+    report_ok(others[0], devs[2][1], t2)
+    wait_for(lambda: others[0].admin_req("GET", "/v1/fleets/f/rollouts/" + rid).json["state"]
+             == "done", 60, "the rollout to end")
+    assert set(states(others[1], rid).values()) == {"healthy"}
+    # placed once each: the new driver gave no device another revision
+    for (_, tok), t in zip(devs, (t0, t1, t2)):
+        r = others[1].sync(tok, {"applied": t["hash"], "wait": 0})
+        assert "target" not in r.json, r.json
