@@ -37,5 +37,8 @@
 #define SRV_FD_RESERVE 64 /* descriptors kept from connections: the database, bundles, epoll */
 #define SRV_DB_FILE "m87.db"
 #define SRV_BUNDLE_DIR "bundles"
+/* Retry-After of a 503 while the database (PostgreSQL) is away: the store connects again on the
+ * first request after it returns */
+#define SRV_DB_RETRY_AFTER "5"
 
 #endif

@@ -22,7 +22,7 @@ static const char SQL_AUDIT_END[] =
 static const char SQL_AUDIT_LIST[] =
     "SELECT channel, token, what, command, created, ended, exit_code, message, duration_ms, "
     "bytes_in, bytes_out, bytes_err, kind, detail FROM (SELECT * FROM remote_audit "
-    "WHERE device_id = ?1 AND created >= ?2 AND (?4 IS NULL OR kind = ?4) "
+    "WHERE device_id = ?1 AND created >= ?2 AND (CAST(?4 AS TEXT) IS NULL OR kind = ?4) "
     "ORDER BY id DESC LIMIT ?3) AS newest ORDER BY id";
 static const char SQL_RELEASE_TOKEN_SET[] = "UPDATE fleet_releases SET token = ?2 WHERE id = ?1";
 static const char SQL_RELEASE_TOKEN[] = "SELECT token FROM fleet_releases WHERE id = ?1";

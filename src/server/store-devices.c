@@ -31,9 +31,9 @@ static const char SQL_DEVICE_DELETE[] = "DELETE FROM devices WHERE id = ?1";
  * every few seconds from thousands of devices would otherwise be a write each. */
 #define SEEN_RESOLUTION "10"
 static const char SQL_DEVICE_SEEN[] =
-    "UPDATE devices SET last_seen = ?2, agent_version = COALESCE(?3, agent_version),"
+    "UPDATE devices SET last_seen = ?2, agent_version = COALESCE(CAST(?3 AS TEXT), agent_version),"
     " applied_revision = ?4, offline = ?5 WHERE id = ?1 AND (last_seen IS NULL OR last_seen <= ?2 "
-    "- " SEEN_RESOLUTION " OR (?3 IS NOT NULL AND agent_version IS DISTINCT FROM ?3)"
+    "- " SEEN_RESOLUTION " OR (CAST(?3 AS TEXT) IS NOT NULL AND agent_version IS DISTINCT FROM ?3)"
     " OR applied_revision IS DISTINCT FROM ?4 OR offline IS DISTINCT FROM ?5)";
 static const char SQL_DEVICE_ONLINE[] =
     "SELECT COUNT(*) FROM devices WHERE last_seen >= ?1 AND offline = 0";

@@ -24,12 +24,15 @@ static const char SQL_PRUNE_BIG[] =
 /* the oldest reports of device ?1 (among its ?2 oldest) until ?3 bytes are gone. SQLite-only:
  * LENGTH(CAST(raw AS BLOB)) counts bytes (PostgreSQL: OCTET_LENGTH(raw), which SQLite lacks
  * before 3.43) */
-static const char SQL_PRUNE_OLDEST[] =
-    "DELETE FROM reports WHERE id IN (SELECT id FROM"
-    " (SELECT id, SUM(size) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) - size AS earlier FROM"
-    "  (SELECT id, seq, LENGTH(CAST(raw AS BLOB)) AS size FROM reports WHERE device_id = ?1"
-    "   ORDER BY seq LIMIT ?2) AS oldest) AS running"
-    " WHERE earlier < ?3)";
+/* the bytes of raw: SQLite's octet_length comes only with 3.43 (Debian 12 has 3.40) */
+#define SQL_PRUNE_OLDEST_OF(bytes)                                                                 \
+    "DELETE FROM reports WHERE id IN (SELECT id FROM"                                              \
+    " (SELECT id, SUM(size) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) - size AS earlier FROM"   \
+    "  (SELECT id, seq, " bytes " AS size FROM reports WHERE device_id = ?1"                       \
+    "   ORDER BY seq LIMIT ?2) AS oldest) AS running"                                              \
+    " WHERE earlier < ?3)"
+static const char SQL_PRUNE_OLDEST[] = SQL_PRUNE_OLDEST_OF("LENGTH(CAST(raw AS BLOB))");
+static const char SQL_PRUNE_OLDEST_PG[] = SQL_PRUNE_OLDEST_OF("octet_length(raw)");
 static const char SQL_REPORT_COUNT[] = "SELECT COUNT(*) FROM reports";
 static const char SQL_REPORT_ANY[] =
     "SELECT 1 FROM reports WHERE device_id = ?1 AND revision = ?2 LIMIT 1";
@@ -37,8 +40,10 @@ static const char SQL_REPORT_QUERY[] =
     "SELECT r.seq, r.received, d.public_id, r.raw FROM reports r"
     " LEFT JOIN deployments d ON d.id = r.deployment_id"
     " WHERE r.device_id = ?1 AND (?2 = 0 OR r.deployment_id = ?2)"
-    " AND (?3 IS NULL OR r.revision = ?3) AND (?4 IS NULL OR r.job = ?4)"
-    " AND (?5 IS NULL OR r.step = ?5) AND (?6 IS NULL OR r.kind = ?6) AND r.seq > ?7"
+    " AND (CAST(?3 AS TEXT) IS NULL OR r.revision = ?3)"
+    " AND (CAST(?4 AS TEXT) IS NULL OR r.job = ?4)"
+    " AND (CAST(?5 AS TEXT) IS NULL OR r.step = ?5)"
+    " AND (CAST(?6 AS TEXT) IS NULL OR r.kind = ?6) AND r.seq > ?7"
     " ORDER BY r.seq LIMIT ?8";
 
 /* The deployment a report belongs to, 0 for none (see docs/api.md). */
@@ -224,7 +229,8 @@ int srv_report_prune(struct srv_store *st, int64_t before, int64_t max_bytes, in
     int64_t excess = srv_q_col_int(big, 1);
     srv_q_reset(big);
     /* the oldest first, a batch at a time: a device far over its size takes a few rounds */
-    struct srv_q *s = srv_stmt_id(st, SQL_PRUNE_OLDEST, device, err);
+    bool pg = srv_db_kind(srv_store_db(st)) == SRV_DB_PG;
+    struct srv_q *s = srv_stmt_id(st, pg ? SQL_PRUNE_OLDEST_PG : SQL_PRUNE_OLDEST, device, err);
     if (s == NULL)
         return -1;
     srv_q_int(s, 2, batch);

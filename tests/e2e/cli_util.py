@@ -21,6 +21,8 @@ import urllib.error
 import urllib.request
 import uuid
 
+from harness.postgres import server_db_args
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BUILD = pathlib.Path(os.environ.get("M87_BUILD", REPO / "build"))
 M87 = BUILD / "bin" / "m87"
@@ -55,7 +57,8 @@ class Server:
         self.proc = None
         self.extra_env = {}  # more environment for `serve` (the test-only knobs)
         self.extra_args = []  # more `serve` options
-        out = subprocess.run([str(SERVER), "init", "--data", str(self.data)],
+        self.db_args = server_db_args()  # ["--db", URL] on PostgreSQL (M87_TEST_DB=postgres)
+        out = subprocess.run([str(SERVER), "init", "--data", str(self.data)] + self.db_args,
                              capture_output=True, text=True, timeout=30)
         if out.returncode != 0:
             raise RuntimeError("m87-server init failed (%d): %s" % (out.returncode, out.stderr))
@@ -66,7 +69,7 @@ class Server:
 
     def start(self):
         args = [str(SERVER), "serve", "--data", str(self.data),
-                "--listen", "127.0.0.1:%d" % self.port]
+                "--listen", "127.0.0.1:%d" % self.port] + self.db_args
         if self.tls:
             args += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         args += self.extra_args

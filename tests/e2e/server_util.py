@@ -16,6 +16,8 @@ import time
 
 import pytest
 
+from harness.postgres import server_db_args
+
 BUILD = os.environ.get("M87_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 SERVER_BIN = os.path.join(BUILD, "bin", "m87-server")
 
@@ -65,10 +67,12 @@ class Server:
         self.port = None
         self.log_path = str(tmp_path / "server.log")
         self.admin = None
+        self.db_args = []  # ["--db", URL] on PostgreSQL (M87_TEST_DB=postgres)
 
     def init(self):
-        r = subprocess.run([SERVER_BIN, "init", "--data", self.data], capture_output=True,
-                           text=True, timeout=30)
+        self.db_args = server_db_args()
+        r = subprocess.run([SERVER_BIN, "init", "--data", self.data] + self.db_args,
+                           capture_output=True, text=True, timeout=30)
         assert r.returncode == 0, r.stderr
         self.admin = r.stdout.strip()
         assert r.stdout == self.admin + "\n"
@@ -77,6 +81,7 @@ class Server:
     def start(self):
         self.port = free_port()
         args = [SERVER_BIN, "serve", "--data", self.data, "--listen", f"127.0.0.1:{self.port}"]
+        args += self.db_args
         if self.tls:
             args += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
         if self.longpoll_max is not None:

@@ -115,3 +115,38 @@ class Postgres:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# ---- the server suites on PostgreSQL (M87_TEST_DB=postgres) ----------------------------------
+# One PostgreSQL per test process (a pytest-xdist worker), started on first use and stopped when
+# the process exits; every m87-server the helpers init gets a fresh database of its own on it.
+
+_shared = None
+
+
+def test_db():
+    """The backend the server suites run on: "postgres" or "sqlite" (M87_TEST_DB)."""
+    v = os.environ.get("M87_TEST_DB", "sqlite").strip().lower() or "sqlite"
+    if v not in ("sqlite", "postgres"):
+        raise ValueError("M87_TEST_DB=%r: expected sqlite or postgres" % v)
+    return v
+
+
+def shared():
+    """This process's PostgreSQL, started on first use."""
+    global _shared
+    if _shared is None:
+        import atexit
+        _shared = Postgres().start()
+        atexit.register(_shared.close)
+    return _shared
+
+
+def server_db_args():
+    """The `m87-server init|serve` options that put a new server on the backend of M87_TEST_DB:
+    none for SQLite (the data directory's m87.db), ["--db", URL] of a new database on the shared
+    PostgreSQL otherwise."""
+    if test_db() != "postgres":
+        return []
+    import uuid
+    return ["--db", shared().create_database("m87_" + uuid.uuid4().hex[:12])]
