@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 
@@ -190,3 +191,39 @@ def test_a_rollout_goes_on_from_another_replica_when_its_driver_is_killed(cluste
     for (_, tok), t in zip(devs, (t0, t1, t2)):
         r = others[1].sync(tok, {"applied": t["hash"], "wait": 0})
         assert "target" not in r.json, r.json
+
+
+def test_a_session_made_on_b_reaches_the_device_on_a_and_its_output_is_read_live_on_b(cluster):
+    a, b, _ = cluster.replicas
+    token = b.add_device("gw")
+    a.sync(token, {"applied": None, "wait": 0})
+    held = HeldSync(a, token, {"applied": None, "wait": 300})
+    held.wait_held()
+    r = b.admin_req("POST", "/v1/devices/gw/sessions", {"command": "ps", "args": ["-a"]})
+    assert r.status == 201, r
+    sid = r.json["id"]
+    # the new session wakes the device's sync held on A
+    wait_for(lambda: held.finished is not None, 60, "the held sync on A to be answered")
+    assert [x["id"] for x in held.join().json["sessions"]] == [sid]
+    r = a.request("POST", "/v1/agent/sessions/" + sid, token=token, body={})
+    assert r.status == 200 and r.json["state"] == "running", r
+
+    # a reader on B waits for output; the device writes it on A
+    base = "/v1/devices/gw/sessions/%s/output" % sid
+    got = {}
+
+    def read():
+        got["answer"] = b.admin_req("GET", base + "?after=0&wait=60", timeout=90)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    wait_for(lambda: metric(b, "m87_longpolls_held") >= 1, 30, "the read on B to be held")
+    assert "answer" not in got
+    r = a.request("POST", "/v1/agent/sessions/" + sid, token=token,
+                  body={"output": [{"stream": "stdout", "text": "one\n"}]})
+    assert r.status == 200, r
+    reader.join(30)  # less than its 60 s wait: woken, not timed out
+    assert not reader.is_alive(), "the read on B was not woken by the output written on A"
+    out = got["answer"].json
+    assert [(c["seq"], c["text"]) for c in out["output"]] == [(1, "one\n")]
+    assert out["state"] == "running"
