@@ -17,7 +17,8 @@ import urllib.request
 
 import pytest
 
-from agent_util import wait_for
+from agent_util import Device, assert_reports_complete, wait_for
+from cli_util import write
 from harness.haproxy import Haproxy
 from harness.postgres import Postgres
 from server_util import SERVER_BIN, SPEC_APP, HeldSync, Server, metric
@@ -227,3 +228,62 @@ def test_a_session_made_on_b_reaches_the_device_on_a_and_its_output_is_read_live
     out = got["answer"].json
     assert [(c["seq"], c["text"]) for c in out["output"]] == [(1, "one\n")]
     assert out["state"] == "running"
+
+
+class Via:
+    """What Device and Cli use of a server (cli_util.Server's shape), for one replica."""
+
+    def __init__(self, replica, admin):
+        self.url = "http://127.0.0.1:%d" % replica.port
+        self.token = admin
+        self.tls = None
+
+    def api(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Authorization": "Bearer " + self.token,
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw = r.read()
+        return json.loads(raw) if raw else None
+
+
+SLOW = """\
+jobs:
+  - id: slow
+    type: job
+    steps:
+      - name: wait
+        run: [/bin/sleep, "6"]
+      - name: mark
+        run: [/bin/true]
+"""
+
+
+def test_the_agent_moves_to_b_when_a_is_killed_mid_apply(env, cluster, tmp_path):
+    a, b, _ = cluster.replicas
+    via_b = Via(b, cluster.admin)
+    urls = "http://127.0.0.1:%d, http://127.0.0.1:%d" % (a.port, b.port)
+    dev = Device(env, via_b, tmp_path, server_url=urls)  # the CLI on B, the agent on A then B
+    try:
+        dev.agent.start()
+        dev.m87("deployment", "new", "--active")
+        wait_for(lambda: "POST /v1/agent/sync" in a.read_log(), 60, "the agent to sync with A")
+        h = dev.m87("deploy", write(tmp_path / "slow.yml", SLOW), "--json").json()["hash"]
+        # A's held sync is woken by the deploy on B; the apply starts; A dies in its middle
+        wait_for(dev.agent.runner_locked, 60, "the apply to start\n" + dev.agent.log()[-2000:])
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait()
+        a.proc = None
+        a.log.close()
+        assert dev.wait_applied(180) == h
+        assert "trying http://127.0.0.1:%d" % b.port in dev.agent.log()
+        wait_for(lambda: dev.agent.journal() == [], 60, "the agent's queue to drain on B")
+        assert_reports_complete(dev)
+        jobs = [r for r in dev.reports(kind="job", job="slow")
+                if r["revision"] == h and r["state"] == "succeeded"]
+        waits = [r for r in dev.reports(kind="step", job="slow")
+                 if r["revision"] == h and r.get("step") == "wait" and r["state"] == "succeeded"]
+        assert len(jobs) == 1 and len(waits) == 1, (jobs, waits)  # applied once
+    finally:
+        dev.agent.stop()
