@@ -4,6 +4,7 @@
 #   make asan       the whole suite built with AddressSanitizer and UndefinedBehaviorSanitizer
 #   make valgrind   the agent under memcheck through its end-to-end tests (VALGRIND_TESTS)
 #   make checkarch  every include and call against the layers of docs/design.md
+#   make check-pg   the server-facing end-to-end tests with every m87-server on PostgreSQL
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deps       install the Debian packages the build and the tests need (as root)
 #   make deb        the Debian packages m87, m87-agent, m87-server for amd64, arm64 and armhf
@@ -319,6 +320,16 @@ $(BUILD)/tests/db/%: $(BUILD)/tests/db/%.o $(BUILD)/src/server/db-pg.o $(SERVER_
 	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PQ_LIBS) $(LDLIBS)
 tests: $(DB_TEST_BINS)
 -include $(wildcard $(BUILD)/tests/db/*.d $(BUILD)/src/server/db-pg.d)
+
+# The server-facing end-to-end tests again with every m87-server on a fresh database of one
+# PostgreSQL per pytest process (M87_TEST_DB=postgres, tests/e2e/harness/postgres.py).
+PG_E2E_TESTS ?= $(wildcard tests/e2e/test_server_*.py tests/e2e/test_cli_*.py) \
+	tests/e2e/test_sessions.py tests/e2e/test_fleet_rollouts.py tests/e2e/test_audit.py \
+	tests/e2e/test_remote_exec.py
+.PHONY: check-pg
+check-pg: tests
+	M87_TEST_DB=postgres M87_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -n $(E2E_JOBS) \
+		--dist loadfile $(PG_E2E_TESTS) $(PYTEST_ARGS)
 
 # ---- Debian packages (scripts/build-deb.sh, packaging/debian) --------------------------------
 DEB_ARCHES ?= amd64 arm64 armhf

@@ -8,7 +8,8 @@
 # (make valgrind); each writes its log under build-logs/, whose tail is printed at the end.
 # Beside them, the arm64 and armhf builds: their unit tests and the agent's compose and runner
 # end-to-end tests under qemu-user against a dockerd of their own (make e2e-arm64, e2e-armhf).
-# The fuzz harnesses replay their corpora and every crash input found so far first.
+# The fuzz harnesses replay their corpora and every crash input found so far first. And the
+# server-facing end-to-end tests once more with every m87-server on PostgreSQL (make check-pg).
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -34,6 +35,8 @@ vg=$!
 arm64=$!
 { make ARCH=armhf unit && make e2e-armhf; } >build-logs/armhf.log 2>&1 &
 armhf=$!
+make check-pg >build-logs/check-pg.log 2>&1 &
+pg=$!
 rc=0
 wait "$check" || rc=1
 echo "==== make check ($([ $rc = 0 ] && echo passed || echo FAILED))"
@@ -54,4 +57,8 @@ a32=0
 wait "$armhf" || a32=1
 echo "==== armhf under qemu ($([ $a32 = 0 ] && echo passed || echo FAILED))"
 tail -n 20 build-logs/armhf.log
-[ $rc = 0 ] && [ $arc = 0 ] && [ $vrc = 0 ] && [ $a64 = 0 ] && [ $a32 = 0 ]
+pgrc=0
+wait "$pg" || pgrc=1
+echo "==== make check-pg ($([ $pgrc = 0 ] && echo passed || echo FAILED))"
+tail -n 20 build-logs/check-pg.log
+[ $rc = 0 ] && [ $arc = 0 ] && [ $vrc = 0 ] && [ $a64 = 0 ] && [ $a32 = 0 ] && [ $pgrc = 0 ]

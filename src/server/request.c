@@ -136,6 +136,14 @@ void srv_reply_fail(struct srv_req *r, const struct m87_error *err)
 {
     const char *msg = err && err->msg ? err->msg : "unknown error";
     enum m87_errcode code = m87_error_code(err);
+    if (code == M87_E_CONNECT) { /* the server's only peer is its database (PostgreSQL) */
+        m87_log(M87_LOG_WARN, "%s %s: %s", r->method, r->path, msg);
+        struct MHD_Response *resp =
+            srv_error_response("unavailable", "the database is unavailable: try again later");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, SRV_DB_RETRY_AFTER);
+        srv_reply_response(r, 503, resp);
+        return;
+    }
     for (size_t i = 0; i < M87_ARRAY_LEN(client_errors); i++) {
         if (client_errors[i].code == code) {
             srv_reply_error(r, client_errors[i].status, client_errors[i].name, "%s", msg);

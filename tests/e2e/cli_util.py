@@ -50,14 +50,16 @@ class ApiError(Exception):
 class Server:
     """One m87-server process with its data directory."""
 
-    def __init__(self, tmp, tls=None):
+    def __init__(self, tmp, tls=None, db_url=None):
+        """db_url: a PostgreSQL database for --db; None: the backend of M87_TEST_DB."""
         self.data = pathlib.Path(tmp) / "data"
         self.log_path = pathlib.Path(tmp) / "server.log"
         self.tls = tls  # (cert, key, ca) paths or None
         self.proc = None
         self.extra_env = {}  # more environment for `serve` (the test-only knobs)
         self.extra_args = []  # more `serve` options
-        self.db_args = server_db_args()  # ["--db", URL] on PostgreSQL (M87_TEST_DB=postgres)
+        # ["--db", URL] on PostgreSQL
+        self.db_args = ["--db", db_url] if db_url else server_db_args()
         out = subprocess.run([str(SERVER), "init", "--data", str(self.data)] + self.db_args,
                              capture_output=True, text=True, timeout=30)
         if out.returncode != 0:

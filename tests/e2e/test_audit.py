@@ -54,12 +54,18 @@ def second_admin(dev, tmp_path):
     """A CLI with a second admin token. The server makes one admin token at `init` and has no
     command for more, so the test adds one to its tokens table as `init` does (the hash only)."""
     token = "m87a_" + secrets.token_urlsafe(32)
-    db = sqlite3.connect(str(dev.server.data / "m87.db"), timeout=30)
-    with db:
-        db.execute("INSERT INTO tokens (hash, role, device_id, created) "
-                   "VALUES (?, 'admin', NULL, ?)",
-                   (hashlib.sha256(token.encode()).hexdigest(), int(time.time())))
-    db.close()
+    row = (hashlib.sha256(token.encode()).hexdigest(), int(time.time()))
+    if dev.server.db_args:  # on PostgreSQL (M87_TEST_DB=postgres)
+        sql = ("INSERT INTO tokens (hash, role, device_id, created) "
+               "VALUES ('%s', 'admin', NULL, %d)" % row)
+        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", dev.server.db_args[1],
+                        "-c", sql], check=True, capture_output=True, timeout=60)
+    else:
+        db = sqlite3.connect(str(dev.server.data / "m87.db"), timeout=30)
+        with db:
+            db.execute("INSERT INTO tokens (hash, role, device_id, created) "
+                       "VALUES (?, 'admin', NULL, ?)", row)
+        db.close()
     cli = Cli(tmp_path / "second", dev.server)
     cli.extra_env["M87_TOKEN"] = token
     return cli, fingerprint(token)

@@ -6,8 +6,14 @@ database file kept its size of the first start (bench/fleet_sim found it: 22 MB 
 
 import os
 
+import pytest
+
 from cli_util import Server, add_device, check_sanitizers, cli, server  # noqa: F401
+from harness.postgres import server_backend
 from harness.procs import wait_for
+
+pytestmark = pytest.mark.skipif(server_backend() == "postgres",
+                                reason="SQLite's WAL checkpoints (M87_TEST_DB=postgres)")
 
 
 def test_running_server_checkpoints_its_wal(cli, server):

@@ -71,7 +71,7 @@ def test_serve_on_a_taken_port_fails(tmp_path):
     s.init()
     s.start()
     try:
-        r = run("serve", "--data", s.data, "--listen", f"127.0.0.1:{s.port}")
+        r = run("serve", "--data", s.data, "--listen", f"127.0.0.1:{s.port}", *s.db_args)
         assert r.returncode == 1 and "listen on" in r.stderr
     finally:
         assert s.stop() == 0
@@ -171,5 +171,5 @@ def test_tls_with_a_missing_key_file_fails(tmp_path):
     s = Server(tmp_path)
     s.init()
     r = run("serve", "--data", s.data, "--listen", "127.0.0.1:0", "--tls-cert", cert,
-            "--tls-key", str(tmp_path / "nope.key"))
+            "--tls-key", str(tmp_path / "nope.key"), *s.db_args)
     assert r.returncode == 1 and "nope.key" in r.stderr

@@ -253,7 +253,7 @@ def test_deleting_the_device_removes_its_sessions(server):
 def serve(srv, *extra):
     """m87-server serve on srv's data directory with extra options."""
     return subprocess.Popen([str(SERVER), "serve", "--data", str(srv.data), "--listen",
-                             "127.0.0.1:%d" % srv.port] + list(extra),
+                             "127.0.0.1:%d" % srv.port] + srv.db_args + list(extra),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 

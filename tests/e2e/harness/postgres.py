@@ -99,6 +99,10 @@ class Postgres:
                                   "immediate", "-w", "stop")
             self.started = False
 
+    def start_again(self):
+        """Start the cluster stop() stopped (the end of an outage)."""
+        self._pg_ctl_start()
+
     def restart(self):
         """Stop and start the same cluster (a database outage the tests can cause)."""
         self.stop()
@@ -124,7 +128,7 @@ class Postgres:
 _shared = None
 
 
-def test_db():
+def server_backend():
     """The backend the server suites run on: "postgres" or "sqlite" (M87_TEST_DB)."""
     v = os.environ.get("M87_TEST_DB", "sqlite").strip().lower() or "sqlite"
     if v not in ("sqlite", "postgres"):
@@ -146,7 +150,7 @@ def server_db_args():
     """The `m87-server init|serve` options that put a new server on the backend of M87_TEST_DB:
     none for SQLite (the data directory's m87.db), ["--db", URL] of a new database on the shared
     PostgreSQL otherwise."""
-    if test_db() != "postgres":
+    if server_backend() != "postgres":
         return []
     import uuid
     return ["--db", shared().create_database("m87_" + uuid.uuid4().hex[:12])]
