@@ -398,7 +398,8 @@ static int64_t drive_once(struct srv *s)
     bool more = false;
     if (srv_store_begin(s->store, &err) < 0)
         goto fail;
-    if (drive(s, &touched, &next, &more, &err) < 0 || touched_send(s, &touched, &err) < 0) {
+    if (srv_store_lock_round(s->store, SRV_LOCK_ROLLOUT_ROUND, &err) < 0 ||
+        drive(s, &touched, &next, &more, &err) < 0 || touched_send(s, &touched, &err) < 0) {
         srv_store_rollback(s->store);
         goto fail;
     }

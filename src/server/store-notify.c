@@ -43,6 +43,16 @@ int srv_store_notify(struct srv_store *st, enum srv_wake kind, int64_t id, struc
     return srv_db_notify(db, CHANNEL, payload, err);
 }
 
+static const char SQL_LOCK_ROUND[] = "SELECT pg_advisory_xact_lock(CAST(?1 AS BIGINT))";
+
+int srv_store_lock_round(struct srv_store *st, int64_t key, struct m87_error **err)
+{
+    if (srv_db_kind(srv_store_db(st)) == SRV_DB_SQLITE)
+        return 0;
+    struct srv_q *q = srv_stmt_id(st, SQL_LOCK_ROUND, key, err);
+    return q ? srv_q_done(q, "lock the rollouts' round", err) : -1;
+}
+
 /* Sleep up to ms, or less when *quit is set (under mu, signalled on cond). */
 static bool nap(pthread_mutex_t *mu, pthread_cond_t *cond, const bool *quit, int ms)
 {

@@ -48,8 +48,15 @@ struct srv_leader *srv_leader_start(struct srv_store *st, int64_t key, const cha
                                     srv_lead_fn fn, void *ctx);
 void srv_leader_stop(struct srv_leader *l);
 
+/* Inside a transaction of st: wait for the transaction-level advisory lock key, held until the
+ * commit or rollback, so that two replicas never run such a transaction at once (a driver that
+ * lost its lock but has not noticed yet, and its successor). SQLite: 0 at once. -1 with *err. */
+int srv_store_lock_round(struct srv_store *st, int64_t key, struct m87_error **err);
+
 #define SRV_LEADER_PERIOD_MS 1000
-/* The advisory lock of the rollout driver ("m87roll" in ASCII) */
+/* The advisory lock of the rollout driver ("m87roll" in ASCII), and the one each of its rounds
+ * takes for its transaction (another key: the driver's own lock would block it) */
 #define SRV_LOCK_ROLLOUTS INT64_C(0x6d3837726f6c6c)
+#define SRV_LOCK_ROLLOUT_ROUND INT64_C(0x6d387772726e64)
 
 #endif
