@@ -53,10 +53,15 @@ class Cluster:
         return self.lb
 
     def driver(self, timeout=30, not_=None):
-        """The live replica whose log says it drives the rollouts (exactly one)."""
+        """The live replica whose log says last that it drives the rollouts (exactly one)."""
+        def drives(s):  # its last word on the rollouts
+            said = [ln for ln in s.read_log().splitlines()
+                    if DRIVES in ln or "drives them;" in ln or "does not drive them" in ln]
+            return bool(said) and DRIVES in said[-1]
+
         def drivers():
             return [s for s in self.replicas
-                    if s.proc is not None and s is not not_ and DRIVES in s.read_log()]
+                    if s.proc is not None and s is not not_ and drives(s)]
         wait_for(lambda: len(drivers()) >= 1, timeout, "a replica to drive the rollouts")
         found = drivers()
         assert len(found) == 1, [s.log_path for s in found]
@@ -287,3 +292,34 @@ def test_the_agent_moves_to_b_when_a_is_killed_mid_apply(env, cluster, tmp_path)
         assert len(jobs) == 1 and len(waits) == 1, (jobs, waits)  # applied once
     finally:
         dev.agent.stop()
+
+
+def test_after_a_database_outage_the_listeners_and_the_driver_come_back(cluster):
+    a, b, _ = cluster.replicas
+    driver = cluster.driver()
+    token = b.add_device("gw")
+    dep = b.new_deployment("gw")
+    cluster.pg.stop()
+    for s in (a, b):
+        wait_for(lambda: "notify: " in s.read_log() and "reconnecting" in s.read_log(), 30,
+                 "the listener to lose the database")
+    wait_for(lambda: "drive them until it can take the lock again" in driver.read_log(), 30,
+             "the driver to lose its lock")
+    cluster.pg.start_again()
+    for s in (a, b):
+        wait_for(lambda: s.read_log().count("notify: listening for the other replicas'") >= 2,
+                 60, "the listener to listen again")
+    cluster.driver(timeout=60)  # one replica drives again (the lock was free while no one held it)
+
+    # the store's own connection comes back with the first requests (503 until then)
+    def synced():
+        r = a.sync(token, {"applied": None, "wait": 0})
+        return r.status == 200
+    wait_for(synced, 60, "A to answer again")
+    wait_for(lambda: b.admin_req("GET", "/v1/devices/gw").status == 200, 60, "B to answer again")
+    held = HeldSync(a, token, {"applied": None, "wait": 300})
+    held.wait_held()
+    r = b.admin_req("POST", f"/v1/devices/gw/deployments/{dep['id']}/activate")
+    assert r.status == 200, r
+    wait_for(lambda: held.finished is not None, 60, "the held sync on A to be woken from B")
+    assert held.join().json["target"]["deployment"] == dep["id"]
