@@ -18,9 +18,9 @@ import urllib.request
 import pytest
 
 from agent_util import Device, assert_reports_complete, wait_for
-from cli_util import write
+from cli_util import Cli, add_device, write
 from harness.haproxy import Haproxy
-from harness.postgres import Postgres
+from harness.postgres import Postgres, server_backend
 from server_util import SERVER_BIN, SPEC_APP, HeldSync, Server, metric
 
 DRIVES = "rollouts: this replica"
@@ -80,6 +80,8 @@ class Cluster:
 def cluster(tmp_path):
     if not os.access(SERVER_BIN, os.X_OK):
         pytest.fail(f"{SERVER_BIN} is not built")
+    if server_backend() == "postgres":  # `make check-pg`: these start their own PostgreSQL
+        pytest.skip("runs on a PostgreSQL of its own in the default pass")
     c = Cluster(tmp_path, 3)
     yield c
     c.close()
@@ -114,21 +116,21 @@ def test_a_change_on_one_replica_wakes_a_sync_held_on_another(cluster):
         assert metric(s, "m87_longpolls_held") == 0
 
 
-def test_a_change_through_the_load_balancer_wakes_the_replica_holding_the_sync(cluster):
+def test_the_cli_through_the_load_balancer_wakes_the_replica_holding_the_sync(cluster, tmp_path):
     lb = cluster.start_lb()
     a = cluster.replicas[0]
-    token = a.add_device("gw")
+    cli = Cli(tmp_path, Via(lb.url, cluster.admin))
+    name, token = add_device(cli)
     held = HeldSync(a, token, {"applied": None, "wait": 300})
     held.wait_held()
-    req = urllib.request.Request(lb.url + "/v1/devices/gw/deployments",
-                                 data=json.dumps({"active": True}).encode(), method="POST",
-                                 headers={"Authorization": "Bearer " + cluster.admin,
-                                          "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        assert resp.status == 201
-        dep = json.loads(resp.read())
+    dep = cli.ok(name, "deployment", "new", "--active", "--json").json()["id"]
     wait_for(lambda: held.finished is not None, 60, "the held sync on A to be answered")
-    assert held.join().json["target"]["deployment"] == dep["id"]
+    assert held.join().json["target"]["deployment"] == dep
+    shown = cli.ok("devices", "show", name, "--json").json()
+    assert shown["active_deployment"]["id"] == dep
+    # the CLI's requests went through haproxy to more than one replica (round robin)
+    served = [s for s in cluster.replicas if " /v1/devices" in s.read_log()]
+    assert len(served) >= 2, [s.log_path for s in served]
 
 
 def fleet_of(server, n):
@@ -236,10 +238,11 @@ def test_a_session_made_on_b_reaches_the_device_on_a_and_its_output_is_read_live
 
 
 class Via:
-    """What Device and Cli use of a server (cli_util.Server's shape), for one replica."""
+    """What Device and Cli use of a server (cli_util.Server's shape): a replica's URL or the
+    load balancer's."""
 
-    def __init__(self, replica, admin):
-        self.url = "http://127.0.0.1:%d" % replica.port
+    def __init__(self, url, admin):
+        self.url = url
         self.token = admin
         self.tls = None
 
@@ -267,7 +270,7 @@ jobs:
 
 def test_the_agent_moves_to_b_when_a_is_killed_mid_apply(env, cluster, tmp_path):
     a, b, _ = cluster.replicas
-    via_b = Via(b, cluster.admin)
+    via_b = Via("http://127.0.0.1:%d" % b.port, cluster.admin)
     urls = "http://127.0.0.1:%d, http://127.0.0.1:%d" % (a.port, b.port)
     dev = Device(env, via_b, tmp_path, server_url=urls)  # the CLI on B, the agent on A then B
     try:
