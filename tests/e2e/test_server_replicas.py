@@ -1,11 +1,14 @@
 """Several m87-server replicas on one PostgreSQL act as one server (docs/operations.md, Replicas).
 
-Real parts: the harness's PostgreSQL 15, two or three `m87-server serve --db URL` on it (one data
-directory for the bundles and the sealing key, different ports), and haproxy in front where a
-client needs one URL. What one replica learns the others act on: a change made on B wakes a sync
-held on A (NOTIFY inside the change's transaction, each replica's listener thread), and a fleet
-rollout goes on from another replica when the one that drives it (the holder of the advisory
-lock) is killed with SIGKILL."""
+Real parts: the harness's PostgreSQL 15, three `m87-server serve --db URL` on it (one data
+directory for the bundles and the sealing key, different ports), haproxy in front for the CLI,
+and a real agent on the harness's dockerd. What one replica learns the others act on: a change
+made on B (or through haproxy) wakes a sync held on A, a session made on B reaches the device on
+A and its output is read live on B (NOTIFY inside the change's transaction, each replica's
+listener thread); an agent on `server = A, B` moves to B when A is killed with SIGKILL in the
+middle of an apply, with every report once and the revision applied once; a fleet rollout goes
+on from another replica when the one that drives it (the holder of the advisory lock) is killed;
+after a database outage the listeners and the driver come back."""
 
 import json
 import os
