@@ -325,7 +325,8 @@ tests: $(DB_TEST_BINS)
 # PostgreSQL per pytest process (M87_TEST_DB=postgres, tests/e2e/harness/postgres.py).
 PG_E2E_TESTS ?= $(wildcard tests/e2e/test_server_*.py tests/e2e/test_cli_*.py) \
 	tests/e2e/test_sessions.py tests/e2e/test_fleet_rollouts.py tests/e2e/test_audit.py \
-	tests/e2e/test_remote_exec.py
+	tests/e2e/test_remote_exec.py tests/e2e/test_security_hostile_client.py \
+	tests/e2e/test_remote_metrics_offline.py
 .PHONY: check-pg
 check-pg: tests
 	M87_TEST_DB=postgres M87_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -n $(E2E_JOBS) \

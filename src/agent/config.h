@@ -17,6 +17,7 @@
 #define AGENT_MIN_FREE_BYTES (512 * 1024 * 1024LL)   /* free space kept beside the images */
 #define AGENT_MAX_SERVERS 16
 #define AGENT_KEEP_PREVIOUS 1                        /* revisions whose images pruning keeps */
+#define AGENT_METRICS_INTERVAL_MS (5 * 60 * 1000LL)  /* metrics samples sent with the sync */
 
 struct agent_config {
     char *server;            /* the first of servers */
@@ -43,6 +44,8 @@ struct agent_config {
     struct m87_strv warnings; /* agent_config_finish's, for the log once it is set up */
     unsigned remote;          /* AGENT_REMOTE_* bits: the remote access the device allows */
     bool remote_set;
+    int64_t metrics_interval_ms; /* a metrics sample with the sync this often; 0: none */
+    bool metrics_interval_set;
 };
 
 /* Remote access (docs/remote.md) a device allows: `remote = exec, shell, forward, cp, metrics`
@@ -61,6 +64,10 @@ char *agent_remote_names(unsigned mask);
  * the first unknown name. */
 int agent_remote_parse(const char *text, unsigned *mask, struct m87_error **err);
 
+/* `metrics-interval`: a duration (5m, 30s, 1h) of at least 1 s, at most 24 h, or 0 (no samples)
+ * into *ms. -1 with M87_E_INVAL otherwise. */
+int agent_metrics_interval_parse(const char *text, int64_t *ms, struct m87_error **err);
+
 void agent_config_release(struct agent_config *c);
 
 /* The field of a string setting (server, token, token-file, state-dir, docker-host, ca-file), NULL
@@ -72,7 +79,8 @@ char **agent_config_string(struct agent_config *c, const char *key);
  * still unset (flags win). Keys: server, token, token-file, state-dir, docker-host, ca-file,
  * insecure-http (true/false), journal-max-bytes, min-free-bytes (sizes: 16MiB), keep-previous
  * (a count), trust (a public key file; repeatable, ignored when --trust was given), remote (what
- * remote access the device allows: agent_remote_parse); '_' may
+ * remote access the device allows: agent_remote_parse), metrics-interval (a duration: 5m, 0 for
+ * none; agent_metrics_interval_parse); '_' may
  * stand for '-' in a key. must_exist false: a missing file is no error. M87_E_INVAL "PATH:LINE:
  * ..." for an unknown key or a line without '='; M87_E_IO when it cannot be read. */
 int agent_config_load(const char *path, bool must_exist, struct agent_config *c,

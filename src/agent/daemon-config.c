@@ -162,6 +162,19 @@ int agent_remote_parse(const char *text, unsigned *mask, struct m87_error **err)
     return 0;
 }
 
+int agent_metrics_interval_parse(const char *text, int64_t *ms, struct m87_error **err)
+{
+    int64_t ns = 0;
+    if (m87_parse_duration(text, &ns, NULL) < 0 || ns < 0 || (ns > 0 && ns < 1000000000LL) ||
+        ns > 86400 * 1000000000LL)
+        return m87_error_set(err, M87_E_INVAL, 0,
+                             "expected a duration from 1s to 24h such as 5m, or 0 for none, not "
+                             "'%s'",
+                             text);
+    *ms = ns / 1000000;
+    return 0;
+}
+
 static int config_line(struct agent_config *c, const char *path, size_t no, char *line,
                        struct m87_error **err)
 {
@@ -197,6 +210,13 @@ static int config_line(struct agent_config *c, const char *path, size_t no, char
         if (!c->remote_set)
             c->remote = mask;
         c->remote_set = true;
+    } else if (strcmp(key, "metrics-interval") == 0) {
+        int64_t ms = 0;
+        if (agent_metrics_interval_parse(value, &ms, err) < 0)
+            return m87_error_wrap(err, "%s:%zu: metrics-interval", path, no);
+        if (!c->metrics_interval_set)
+            c->metrics_interval_ms = ms;
+        c->metrics_interval_set = true;
     } else if (number_key(c, key) != NULL) {
         return set_number(c, key, value, path, no, err);
     } else {
@@ -360,6 +380,8 @@ int agent_config_finish(struct agent_config *c, const char *env_token, struct m8
         c->min_free_bytes = AGENT_MIN_FREE_BYTES;
     if (!c->keep_previous_set)
         c->keep_previous = AGENT_KEEP_PREVIOUS;
+    if (!c->metrics_interval_set)
+        c->metrics_interval_ms = AGENT_METRICS_INTERVAL_MS;
     if (load_trust(c, err) < 0)
         return -1;
     set_once(&c->state_dir, RUNNER_DEFAULT_STATE_DIR);

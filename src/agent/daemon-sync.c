@@ -4,6 +4,7 @@
 
 #include "agent/backoff.h"
 #include "agent/daemon.h"
+#include "agent/metrics.h"
 #include "agent/prefetch.h"
 #include "agent/registries.h"
 #include "agent/remote.h"
@@ -24,10 +25,10 @@
 #include "m87/time.h"
 #include "m87/version.h"
 
-/* The body: {"applied","agent_version","reports":[...],"wait"} (and "offline" at a clean stop);
- * *last gets the last seq sent. */
+/* The body: {"applied","agent_version","reports":[...],"wait"} (and "offline" at a clean stop,
+ * "metrics" when a sample is due: *sampled); *last gets the last seq sent. */
 static char *sync_body(struct agent_daemon *d, long wait, bool offline, int64_t *last,
-                       size_t *n_sent, struct m87_error **err)
+                       size_t *n_sent, bool *sampled, struct m87_error **err)
 {
     struct m87_strv recs;
 
@@ -56,6 +57,7 @@ static char *sync_body(struct agent_daemon *d, long wait, bool offline, int64_t 
     if (offline)
         m87_jw_kbool(w, "offline", true);
     agent_window_sync_fields(d, w, agent_rollout_bad(d));
+    *sampled = !offline && agent_metrics_sync_field(d, w);
     m87_jw_obj_close(w);
     *n_sent = recs.len;
     m87_strv_release(&recs);
@@ -292,11 +294,12 @@ void agent_daemon_sync(struct agent_daemon *d)
     _cleanup_free_ char *answer = NULL;
     int64_t last = 0;
     size_t sent = 0;
+    bool sampled = false;
     d->pace = false;
     d->news = false;
     int64_t started = m87_mono_ms();
     long wait = agent_window_sync_wait(d, sync_wait(d));
-    _cleanup_free_ char *body = sync_body(d, wait, false, &last, &sent, &err);
+    _cleanup_free_ char *body = sync_body(d, wait, false, &last, &sent, &sampled, &err);
 
     if (!body || agent_http_sync(d->http, body, sent ? 0 : wait, &answer, &err) < 0 ||
         handle_answer(d, answer, last, &err) < 0) {
@@ -304,11 +307,15 @@ void agent_daemon_sync(struct agent_daemon *d)
             sync_failed(d, err);
         else if (!*d->stop)
             m87_log(M87_LOG_DEBUG, "long-poll ended early: records to send");
+        if (sampled && m87_error_code(err) == M87_E_CANCELLED)
+            agent_metrics_sent(d); /* a held request: the server stored it when it came */
         update_queue(d);
         agent_daemon_save_state(d);
         return;
     }
     explicit_bzero(answer, strlen(answer)); /* it may hold registry passwords */
+    if (sampled)
+        agent_metrics_sent(d);
     if (!d->connected)
         m87_log(M87_LOG_INFO, "connected to %s", agent_http_server(d->cfg));
     if (sent)
@@ -330,11 +337,12 @@ void agent_daemon_goodbye(struct agent_daemon *d)
     _cleanup_(m87_json_freep) struct m87_json *doc = NULL;
     int64_t last = 0;
     size_t sent = 0;
+    bool sampled = false;
 
     if (!d->connected)
         return;                         /* no server to tell: the stop must not wait for one */
     agent_http_set_stop(d->http, NULL); /* the stop signal has come: this request is part of it */
-    _cleanup_free_ char *body = sync_body(d, 0, true, &last, &sent, &err);
+    _cleanup_free_ char *body = sync_body(d, 0, true, &last, &sent, &sampled, &err);
     if (!body || agent_http_post(d->http, "/v1/agent/sync", body, AGENT_GOODBYE_TIMEOUT_S, &answer,
                                  &err) < 0) {
         m87_log(M87_LOG_WARN, "could not tell the server that the device goes offline: %s",

@@ -127,6 +127,10 @@ struct agent_daemon {
     /* the watch of a revision a rollout placed, and the target kept to go back to
      * (agent-rollout.c) */
     struct agent_rollout *rollout;
+    /* the metrics sample sent with the sync (agent-metrics.c): when the next is due (monotonic
+     * ms; 0 before the first sync) and the CPU reading the previous one ended at */
+    int64_t metrics_due_at;
+    uint64_t metrics_cpu_busy, metrics_cpu_total;
 };
 
 /* Run until SIGTERM or SIGINT; 0, or -1 with *err when it cannot start. */

@@ -21,6 +21,7 @@
 #include "server/revision.h"
 #include "server/store-deployments.h"
 #include "server/store-devices.h"
+#include "server/store-metrics.h"
 #include "server/store-notify.h"
 #include "server/store-reports.h"
 #include "server/store.h"
@@ -36,6 +37,7 @@ struct sync {
     bool offline;   /* the agent's last sync before it stops: answered at once */
     struct srv_report *reports;
     size_t n_reports;
+    char *metrics; /* the sample the agent sent (JSON text), NULL: none */
     bool owned; /* the reports' string fields are copies */
 };
 
@@ -58,6 +60,7 @@ static void sync_free(void *p)
     free(s->waiting);
     free(s->agent_version);
     free(s->registries);
+    free(s->metrics);
     free(s);
 }
 
@@ -192,6 +195,27 @@ static int read_reports(const struct m87_json *arr, struct sync *s, struct m87_e
     return 0;
 }
 
+/* "metrics": a sample of the device's state (docs/remote.md), kept as it came: an object whose
+ * numbers fit int64, at most SRV_METRICS_MAX_SAMPLE bytes. */
+static int read_metrics(const struct m87_json *body, struct sync *s, struct m87_error **err)
+{
+    const struct m87_json *v = m87_json_get(body, "metrics");
+    if (v == NULL || m87_json_type(v) == M87_JSON_NULL)
+        return 0;
+    if (m87_json_type(v) != M87_JSON_OBJECT)
+        return m87_error_set(err, M87_E_INVAL, 0, "metrics: expected an object or null");
+    if (!numbers_in_range(v))
+        return m87_error_set(err, M87_E_INVAL, 0, "metrics: a number is out of range");
+    struct m87_jw *w = m87_jw_new();
+    m87_jw_node(w, v);
+    s->metrics = m87_jw_finish(w);
+    if (strlen(s->metrics) > SRV_METRICS_MAX_SAMPLE)
+        return m87_error_set(err, M87_E_TOOBIG, 0,
+                             "metrics: sample of %zu bytes exceeds the limit of %u",
+                             strlen(s->metrics), SRV_METRICS_MAX_SAMPLE);
+    return 0;
+}
+
 /* "waiting": the revision hash the device stores and waits to apply; what it has in place of
  * "applied" when the target is decided. */
 static int read_waiting(const struct m87_json *body, struct sync *s, struct m87_error **err)
@@ -209,9 +233,10 @@ static int read_waiting(const struct m87_json *body, struct sync *s, struct m87_
 static int read_top(const struct m87_json *body, struct sync *s, int longpoll_max,
                     struct m87_error **err)
 {
-    static const char *const fields[] = {"applied", "agent_version", "reports", "wait", "policy",
-                                         "waiting", "registries",    "offline", NULL};
-    if (srv_json_only(body, NULL, fields, err) < 0 || read_waiting(body, s, err) < 0)
+    static const char *const fields[] = {"applied", "agent_version", "reports", "wait",    "policy",
+                                         "waiting", "registries",    "offline", "metrics", NULL};
+    if (srv_json_only(body, NULL, fields, err) < 0 || read_waiting(body, s, err) < 0 ||
+        read_metrics(body, s, err) < 0)
         return -1;
     const struct m87_json *reg = m87_json_get(body, "registries");
     if (reg && m87_json_type(reg) != M87_JSON_NULL) {
@@ -349,6 +374,12 @@ static int run(struct srv_req *r, struct sync *s, bool store_reports, struct m87
     bool wake = false; /* a member of a rollout changed: the driver looks again */
     if (srv_store_begin(st, err) < 0)
         return -1;
+    if (store_reports && s->metrics &&
+        srv_metrics_add(st, r->device_id, s->metrics, srv_now(), SRV_METRICS_MAX_PER_DEVICE, err) <
+            0) {
+        srv_store_rollback(st);
+        return -1;
+    }
     for (size_t i = 0; store_reports && i < s->n_reports; i++) {
         int rc = srv_report_add(st, r->device_id, &s->reports[i], err);
         if (rc < 0) {

@@ -191,4 +191,10 @@ int srv_api_remote_audit(struct srv_req *r, struct m87_jw *w, struct m87_error *
 /* "remote": the channels the device's agent is to join now; how many. */
 size_t srv_jw_remote_sync(struct srv *s, struct m87_jw *w, int64_t device_id);
 
+/* ---- metrics kept while offline (api-metrics.c, docs/remote.md) ----------------------------- */
+
+/* GET /v1/devices/NAME/metrics[?since=DURATION&limit=N]: the samples its agent sent with its
+ * sync. */
+int srv_api_device_metrics(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+
 #endif

@@ -1,5 +1,6 @@
 /* Reports bounded: pruned by age and by size per device on a thread of their own, a per-device
- * limit of the bytes sent per minute, and the free space of the data directory's disk. */
+ * limit of the bytes sent per minute, and the free space of the data directory's disk. The same
+ * thread prunes the metrics samples older than a day (store-metrics.h). */
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "m87/error.h"
 #include "m87/log.h"
 #include "server/retention.h"
+#include "server/store-metrics.h"
 #include "server/store-reports.h"
 #include "server/store.h"
 #include "server/util.h"
@@ -31,22 +33,24 @@ struct srv_pruner {
     bool quit;
 };
 
-/* One batch; the number of reports pruned, -1 on an error (logged). */
+/* One batch; the number of reports and metrics samples pruned, -1 on an error (logged). */
 static int64_t prune_batch(struct srv_pruner *p)
 {
     _cleanup_error_ struct m87_error *err = NULL;
-    int64_t n = 0;
-    int64_t before = p->retention > 0 ? srv_now() - p->retention : 0;
+    int64_t n = 0, samples = 0;
+    int64_t now = srv_now();
+    int64_t before = p->retention > 0 ? now - p->retention : 0;
     if (srv_store_begin(p->st, &err) < 0)
         goto fail;
-    if (srv_report_prune(p->st, before, p->max_bytes, PRUNE_BATCH, &n, &err) < 0) {
+    if (srv_report_prune(p->st, before, p->max_bytes, PRUNE_BATCH, &n, &err) < 0 ||
+        srv_metrics_prune(p->st, now - SRV_METRICS_RETENTION, PRUNE_BATCH, &samples, &err) < 0) {
         srv_store_rollback(p->st);
         goto fail;
     }
     if (srv_store_commit(p->st, &err) < 0)
         goto fail;
     atomic_fetch_add(p->pruned, (uint64_t)n);
-    return n;
+    return n + samples;
 fail:
     m87_log(M87_LOG_ERR, "prune reports: %s", err->msg);
     return -1;

@@ -20,7 +20,8 @@ struct srv_pruner;
 
 /* Prune every period_ms, in batches that each hold the store's lock briefly: reports received
  * more than retention seconds ago (0: kept by age), and the oldest of a device whose reports take
- * more than max_bytes (0: no size limit). Each pruned report is counted in *pruned. */
+ * more than max_bytes (0: no size limit), and metrics samples older than SRV_METRICS_RETENTION
+ * (whatever retention says). Each pruned report is counted in *pruned. */
 struct srv_pruner *srv_pruner_start(struct srv_store *st, int64_t retention, int64_t max_bytes,
                                     int64_t period_ms, atomic_uint_fast64_t *pruned);
 /* Stop and free (NULL: nothing). */

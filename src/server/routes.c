@@ -20,6 +20,7 @@ static const char *const REGISTRY[] = {"host", "device", "select", NULL};
 static const char *const DEPLOYMENT[] = {"deployment", NULL};
 static const char *const DEVICES[] = {"select", "state", "sort", "limit", "offset", NULL};
 static const char *const AUDIT[] = {"since", "kind", NULL};
+static const char *const METRICS[] = {"since", "limit", NULL};
 static const char *const REPORTS[] = {"deployment", "revision", "job",   "step",
                                       "kind",       "after",    "limit", NULL};
 
@@ -144,6 +145,9 @@ const struct srv_route srv_routes[] = {
      TX(srv_api_remote_audit, 200, AUDIT)},
     {"PUT", "/v1/agent/remote/{}/{}", SRV_AUTH_DEVICE, SRV_BODY_PIPE, UINT64_MAX,
      srv_api_remote_write_end, NULL, .pipe = srv_api_remote_pipe},
+    /* metrics samples kept while offline (api-metrics.c) */
+    {"GET", DEV "/metrics", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
+     TX(srv_api_device_metrics, 200, METRICS)},
 };
 
 const size_t srv_n_routes = M87_ARRAY_LEN(srv_routes);

@@ -289,6 +289,14 @@ static const char *const migrations[] = {
     "CREATE UNIQUE INDEX remote_audit_ref ON remote_audit(device_id, kind, channel)"
     "  WHERE kind IN ('remote', 'session');"
     "ALTER TABLE fleet_releases ADD COLUMN token TEXT;",
+    /* 15: the metrics samples devices send with their sync, kept a day (store-metrics.h) */
+    "CREATE TABLE device_metrics ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  created INTEGER NOT NULL,"
+    "  sample TEXT NOT NULL);"
+    "CREATE INDEX device_metrics_device ON device_metrics(device_id);"
+    "CREATE INDEX device_metrics_created ON device_metrics(created);",
 };
 
 struct srv_db *srv_store_db(struct srv_store *st)
@@ -353,6 +361,9 @@ static const char *begin_sql(struct srv_store *st)
 }
 
 static const char SQL_SCHEMA_VERSION[] = "SELECT MAX(version) FROM schema_version";
+/* a transaction's advisory lock (released at COMMIT or ROLLBACK); the key is "m87 mig" in ASCII,
+ * so that it is unlikely to be another application's on the same database */
+static const char SQL_PG_MIGRATION_LOCK[] = "SELECT pg_advisory_xact_lock(30742581879859559)";
 
 static int64_t schema_version(struct srv_store *st, struct m87_error **err)
 {
@@ -387,6 +398,10 @@ static int migrate(struct srv_store *st, bool create, struct m87_error **err)
                              srv_pg_n_migrations, M87_ARRAY_LEN(migrations));
     if (srv_db_exec(st->db, begin_sql(st), "begin migration", err) < 0)
         return -1;
+    /* servers starting together on one PostgreSQL migrate one after the other (SQLite's BEGIN
+     * IMMEDIATE already does) */
+    if (pg && srv_db_exec(st->db, SQL_PG_MIGRATION_LOCK, "lock migrations", err) < 0)
+        goto fail;
     int64_t v = schema_version(st, err);
     if (v < 0)
         goto fail;

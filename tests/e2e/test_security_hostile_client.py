@@ -251,8 +251,10 @@ def test_report_flood_is_bounded_per_device(tmp_path, servers):
     assert server.sync(token, {"wait": 0}).json == {"ack": seq - 1}
     assert stored(server, "quiet") == [1, 2, 3]
     assert metric(server, "m87_reports_pruned_total") == seq - 1 - len(kept)
-    # the database reuses the pages freed: it stays near the limit, not the 28 MB sent
-    assert os.path.getsize(os.path.join(server.data, "m87.db")) < 12 * 1024 * 1024
+    # the database reuses the pages freed: it stays near the limit, not the 28 MB sent (SQLite;
+    # PostgreSQL frees a deleted row's space at its autovacuum's pace)
+    if not server.db_args:
+        assert os.path.getsize(os.path.join(server.data, "m87.db")) < 12 * 1024 * 1024
 
 
 def test_reports_older_than_the_retention_are_pruned(tmp_path, servers):

@@ -70,6 +70,19 @@ def test_init_and_serve_refuse_without_printing_the_url(pg, tmp_path):
     assert env_run.returncode == 1 and "already holds an m87 schema" in env_run.stderr
 
 
+def test_inits_at_once_on_one_database_make_one_schema(pg, tmp_path):
+    url = pg.create_database("together")
+    procs = [subprocess.Popen([str(SERVER), "init", "--data", str(tmp_path / str(i)), "--db",
+                               url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(4)]
+    results = [(p.wait(60), p.stdout.read(), p.stderr.read()) for p in procs]
+    assert sorted(rc for rc, _, _ in results) == [0, 1, 1, 1], results
+    for rc, out, err in results:
+        assert rc == 0 or "already holds an m87 schema" in err, err
+    # one admin token, the winner's
+    assert pg.psql("SELECT COUNT(*) FROM tokens", database="together").strip() == "1"
+
+
 SLOW_JOB = """\
 jobs:
   - id: %s

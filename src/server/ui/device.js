@@ -1,6 +1,6 @@
 // One device: its state, the live status of its active deployment, its deployments and
 // revisions with the actions (activate, roll back by clone, undeploy a job), its logs followed
-// live, its sessions and their output, its windows and prefetch.
+// live, its sessions and their output, its windows and prefetch, its newest metrics sample.
 import { api, poll, devicePath, enc, ApiError } from './api.js';
 import { h, replace, time, duration, badge, labels, short, confirmDialog } from './dom.js';
 import { followLogs, sessionsSection } from './sessions.js';
@@ -16,6 +16,7 @@ export function render(view, name) {
   view.append(h('p', {}, h('a', { href: '#/devices' }, '‹ All devices')),
     h('h1', {}, 'Device ', h('span', { class: 'mono' }, name)), flash);
   const summary = sec('summary', 'State');
+  const metrics = sec('metrics', 'Metrics');
   const status = sec('status', 'Active deployment');
   const deps = sec('deployments', 'Deployments');
   const logs = sec('logs', 'Logs');
@@ -52,8 +53,8 @@ export function render(view, name) {
     });
     const dev = await get('');
     const active = dev.active_deployment;
-    const [st, list, win, pre] = await Promise.all([active ? orNull('/status') : null,
-      get('/deployments'), get('/windows'), get('/prefetch')]);
+    const [st, list, win, pre, met] = await Promise.all([active ? orNull('/status') : null,
+      get('/deployments'), get('/windows'), get('/prefetch'), get('/metrics?limit=1')]);
     const activeDoc = active ? await get('/deployments/' + enc(active.id)) : null;
     const revs = {};
     for (const id of open) {
@@ -66,6 +67,7 @@ export function render(view, name) {
     // signed deployments, or a device that refused a target: it checks signatures
     ctx.signed = !!(activeDoc && activeDoc.signature) || refusals.last !== null;
     if (changed('dev', dev)) drawSummary(summary, dev);
+    if (changed('metrics', met)) drawMetrics(metrics, met.samples[met.samples.length - 1]);
     ctx.containers = st && st.picked_up ? Object.values(health.byName) : null;
     if (changed('st', [st, ctx.signed, refusals.last, ctx.containers])) {
       drawStatus(status, st, ctx, refusals.last);
@@ -141,6 +143,39 @@ function drawSummary(el, d) {
       h('span', { class: 'job-health' }, j + ': ' + s)).flatMap((x, i) => (i ? [', ', x] : [x]))]],
     ['Created', time(d.created)],
   ]));
+}
+
+function size(n) {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  for (; v >= 1024 && u < units.length - 1; u++) v /= 1024;
+  return u ? v.toFixed(1) + ' ' + units[u] : n + ' B';
+}
+
+// The newest sample the agent sent with its sync (docs/remote.md, "Metrics while offline"):
+// shown whether or not the device is online, with when it came.
+function drawMetrics(el, s) {
+  if (!s) {
+    replace(el, h('p', { class: 'muted' }, 'No metrics sample in the last day: the agent sends ' +
+      'one with its sync every metrics-interval (5 minutes by default).'));
+    return;
+  }
+  const m = s.metrics || {};
+  const none = h('span', { class: 'muted' }, 'not exposed');
+  const of = (o, part) => (o ? size(o[part]) + ' ' + part + ' of ' + size(o.total) : none);
+  const up = m.uptime_s;
+  replace(el, dl([
+    ['Sampled', time(s.time)],
+    ['CPU', m.cpu_percent ?? none, m.cpu_percent == null ? '' : ' % (since the sample before)'],
+    ['Memory', of(m.memory, 'available')],
+    ['Disk /', of(m.disk_root, 'free')],
+    ['Disk of Docker', of(m.disk_docker, 'free')],
+    ['Temperature', m.temperature_mc == null ? none : (m.temperature_mc / 1000).toFixed(1) + ' °C'],
+    ['Uptime', up == null ? none : (up >= 86400 ? Math.floor(up / 86400) + ' d ' : '') +
+      Math.floor((up % 86400) / 3600) + ' h ' + Math.floor((up % 3600) / 60) + ' min'],
+    ['Containers', m.containers ? m.containers.running + ' running of ' + m.containers.total : none],
+  ].map(([k, ...v]) => [k, v])));
 }
 
 function drawStatus(el, st, ctx, refused) {
