@@ -86,6 +86,7 @@ struct srv_listener {
     struct srv_store *st;
     srv_wake_fn fn;
     void *ctx;
+    struct srv_db *first; /* the connection made by srv_listener_start, handed to the thread */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cond;
@@ -113,7 +114,8 @@ static void on_payload(void *ctx, const char *channel, const char *payload)
         m87_log(M87_LOG_WARN, "notify: ignoring an unknown payload '%.40s'", payload);
 }
 
-static struct srv_db *listen_open(struct srv_listener *l, bool *said)
+/* first: the server does not serve yet, nothing is held and nothing missed: no wake */
+static struct srv_db *listen_open(struct srv_listener *l, bool *said, bool first)
 {
     _cleanup_error_ struct m87_error *err = NULL;
     struct srv_db *db = NULL;
@@ -127,19 +129,21 @@ static struct srv_db *listen_open(struct srv_listener *l, bool *said)
     }
     m87_log(M87_LOG_INFO, "notify: listening for the other replicas' changes");
     *said = false;
-    /* what came while no one listened is lost: wake every held request once */
-    l->fn(l->ctx, SRV_WAKE_SYNCS, 0);
-    l->fn(l->ctx, SRV_WAKE_ROLLOUTS, 0);
+    if (!first) { /* what came while no one listened is lost: wake every held request once */
+        l->fn(l->ctx, SRV_WAKE_SYNCS, 0);
+        l->fn(l->ctx, SRV_WAKE_ROLLOUTS, 0);
+    }
     return db;
 }
 
 static void *listener_main(void *arg)
 {
     struct srv_listener *l = arg;
-    struct srv_db *db = NULL;
-    bool said = false;
+    struct srv_db *db = l->first;
+    bool said = db == NULL;
+    l->first = NULL;
     while (!quitting(&l->mu, &l->quit)) {
-        if (db == NULL && (db = listen_open(l, &said)) == NULL) {
+        if (db == NULL && (db = listen_open(l, &said, false)) == NULL) {
             nap(&l->mu, &l->cond, &l->quit, RETRY_MS);
             continue;
         }
@@ -163,6 +167,10 @@ struct srv_listener *srv_listener_start(struct srv_store *st, srv_wake_fn fn, vo
     *l = (struct srv_listener){.st = st, .fn = fn, .ctx = ctx};
     pthread_mutex_init(&l->mu, NULL);
     srv_cond_init_monotonic(&l->cond);
+    /* listening before the server serves: a wake from then on is heard, and the first connect
+     * needs no wake of everything (which would answer syncs held in the meantime for nothing) */
+    bool said = false;
+    l->first = listen_open(l, &said, true);
     if (pthread_create(&l->thread, NULL, listener_main, l) != 0)
         m87_oom();
     return l;

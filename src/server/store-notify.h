@@ -25,13 +25,14 @@ enum srv_wake {
 int srv_store_notify(struct srv_store *st, enum srv_wake kind, int64_t id, struct m87_error **err);
 
 /* Called on the listener's thread for each wake from another replica, and with (SYNCS, 0) and
- * (ROLLOUTS, 0) each time the listener (re)connects: a wake sent while it was not listening is
+ * (ROLLOUTS, 0) each time the listener reconnects: a wake sent while it was not listening is
  * lost, so everything is woken once. */
 typedef void (*srv_wake_fn)(void *ctx, enum srv_wake kind, int64_t id);
 
 struct srv_listener;
-/* Start the listener thread on a connection of its own to st's database: it reconnects every
- * second while the database is unreachable. NULL on SQLite (nothing to listen to). */
+/* Connect to st's database and LISTEN (before the server serves: nothing is held yet), then
+ * start the listener thread on that connection: it reconnects every second while the database
+ * is unreachable. NULL on SQLite (nothing to listen to). */
 struct srv_listener *srv_listener_start(struct srv_store *st, srv_wake_fn fn, void *ctx);
 /* Stop and free it (NULL: nothing). */
 void srv_listener_stop(struct srv_listener *l);
