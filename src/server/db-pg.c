@@ -226,9 +226,16 @@ static bool pg_constraint_error(struct srv_db *b)
     return db->constraint;
 }
 
+/* Also reads what the server sent while the connection was idle (libpq's socket never blocks
+ * here): a PostgreSQL that shut down or restarted has closed it, and the next statement would
+ * fail on it. Twice: the first read takes the server's last message (a FATAL that libpq takes as
+ * a notice when idle), the second finds the end of the stream. */
 static bool pg_unavailable(struct srv_db *b)
 {
     struct pg_db *db = (struct pg_db *)b;
+    for (int i = 0; i < 2 && !db->unavailable; i++)
+        if (!PQconsumeInput(db->conn) || PQstatus(db->conn) == CONNECTION_BAD)
+            db->unavailable = true;
     return db->unavailable;
 }
 

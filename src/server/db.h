@@ -66,8 +66,10 @@ int64_t srv_db_changes(struct srv_db *db);
 bool srv_db_constraint_error(struct srv_db *db);
 
 /* Connection loss (PostgreSQL; SQLite never loses its file): true after a statement failed
- * because the connection to the database is gone (the server stopped, the network broke). The
- * caller answers 503 with Retry-After and calls srv_db_reconnect before using db again. */
+ * because the connection to the database is gone (the server stopped, the network broke), or
+ * when the idle connection was closed by the server (it shut down or restarted), which this reads
+ * without waiting. The caller answers 503 with Retry-After and calls srv_db_reconnect before
+ * using db again. */
 bool srv_db_unavailable(struct srv_db *db);
 /* Connect again with the same connection string: 0, and statements are prepared again on their
  * next use (a struct srv_q from before stays valid, reset); -1 with *err (M87_E_CONNECT) while

@@ -541,11 +541,20 @@ int srv_store_begin(struct srv_store *st, struct m87_error **err)
 {
     pthread_mutex_lock(&st->mu);
     reconnect_if_lost(st);
-    if (srv_db_exec(st->db, begin_sql(st), "begin transaction", err) < 0) {
-        pthread_mutex_unlock(&st->mu);
-        return -1;
+    _cleanup_error_ struct m87_error *first = NULL;
+    if (srv_db_exec(st->db, begin_sql(st), "begin transaction", &first) == 0)
+        return 0;
+    /* a connection that broke while idle (PostgreSQL restarted) is found out here, before the
+     * transaction did anything: connect again and begin once more */
+    if (srv_db_unavailable(st->db)) {
+        reconnect_if_lost(st);
+        if (srv_db_exec(st->db, begin_sql(st), "begin transaction", err) == 0)
+            return 0;
+    } else if (err) {
+        *err = M87_STEAL(first);
     }
-    return 0;
+    pthread_mutex_unlock(&st->mu);
+    return -1;
 }
 
 void srv_store_lock(struct srv_store *st)

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from agent_util import Device, assert_reports_complete, wait_for
-from cli_util import BUILD, SERVER, Server
+from cli_util import BUILD, SERVER, Server, check_sanitizers
 from compose_util import unique_name
 from harness.postgres import Postgres
 
@@ -146,9 +146,16 @@ def test_database_outage_answers_503_and_the_server_recovers_by_itself(env, pg, 
         assert steps.count(("third", "succeeded")) == 1, steps
         assert len(seqs) >= len(queued)
         assert dev.server.api("GET", "/v1/devices/%s" % dev.name)["applied_revision"] == want
+        # a restart between two requests (the agent stopped: nothing else uses the database):
+        # the next request finds the connection closed, connects again and succeeds
+        assert dev.agent.stop() == 0
+        pg.restart()
+        status, _, body = server.request("GET", "/v1/devices")
+        assert status == 200, body
         log = server.log_path.read_text()
         assert "database: connected again" in log, log
         assert pg.password not in log
     finally:
         dev.cleanup()
         server.stop()
+    check_sanitizers(server.log_path.read_text())  # an ASan build's findings on the way
