@@ -22,6 +22,7 @@
 #include "server/store-deployments.h"
 #include "server/store-devices.h"
 #include "server/store-metrics.h"
+#include "server/store-notify.h"
 #include "server/store-reports.h"
 #include "server/store.h"
 #include "server/util.h"
@@ -392,7 +393,10 @@ static int run(struct srv_req *r, struct sync *s, bool store_reports, struct m87
             return -1;
         }
     }
-    if (answer(r, s, store_reports, w, has_target, err) < 0) {
+    bool offline = store_reports && s->offline;
+    if (answer(r, s, store_reports, w, has_target, err) < 0 ||
+        (wake && srv_store_notify(st, SRV_WAKE_ROLLOUTS, 0, err) < 0) ||
+        (offline && srv_store_notify(st, SRV_WAKE_SYNCS, r->device_id, err) < 0)) {
         srv_store_rollback(st);
         return -1;
     }
@@ -401,7 +405,7 @@ static int run(struct srv_req *r, struct sync *s, bool store_reports, struct m87
     atomic_fetch_add(&r->srv->metrics.reports_stored, stored);
     if (wake)
         srv_rollouts_wake(r->srv->rollouts);
-    if (store_reports && s->offline) /* its held request, if any, is gone with it */
+    if (offline) /* its held request, if any, is gone with it */
         srv_longpoll_notify(r->srv->lp, r->device_id);
     return 0;
 }

@@ -20,6 +20,7 @@
 #include "server/store-deployments.h"
 #include "server/store-devices.h"
 #include "server/store-fleets.h"
+#include "server/store-notify.h"
 #include "server/store-reports.h"
 #include "server/store-rollouts.h"
 #include "server/util.h"
@@ -237,6 +238,8 @@ int srv_api_fleet_release(struct srv_req *r, struct m87_jw *w, struct m87_error 
     srv_audit_who(r, who);
     if (srv_audit_release_token_set(r->srv->store, rel.id, who, err) < 0)
         return -1;
+    if (srv_store_notify(r->srv->store, SRV_WAKE_ROLLOUTS, 0, err) < 0) /* the driving replica */
+        return -1;
     srv_rollouts_wake(r->srv->rollouts);
     _cleanup_(srv_rollout_release) struct srv_rollout out = {0};
     if (srv_rollout_by_id(r->srv->store, ro.id, &out, err) < 0)
@@ -342,6 +345,8 @@ static int change(struct srv_req *r, struct m87_jw *w, const char *action, bool 
     if (strcmp(action, "resume") == 0)
         ro.wave_started = srv_now(); /* the wave's timeout counts from the resume */
     if (srv_rollout_update(r->srv->store, &ro, err) < 0)
+        return -1;
+    if (srv_store_notify(r->srv->store, SRV_WAKE_ROLLOUTS, 0, err) < 0) /* the driving replica */
         return -1;
     srv_rollouts_wake(r->srv->rollouts);
     return write_rollout(r->srv->store, w, &ro, err);

@@ -42,6 +42,12 @@ struct srv_db_ops {
     bool (*constraint_error)(struct srv_db *db);
     bool (*unavailable)(struct srv_db *db);
     int (*reconnect)(struct srv_db *db, struct m87_error **err);
+    int (*notify)(struct srv_db *db, const char *channel, const char *payload,
+                  struct m87_error **err);
+    int (*listen)(struct srv_db *db, const char *channel, struct m87_error **err);
+    int (*wait_notify)(struct srv_db *db, int timeout_ms, srv_db_notify_fn fn, void *ctx,
+                       struct m87_error **err);
+    int (*try_lock)(struct srv_db *db, int64_t key, struct m87_error **err);
 };
 
 extern const struct srv_db_ops srv_db_pg_ops;     /* db-pg.c, libpq */

@@ -125,3 +125,25 @@ int srv_db_reconnect(struct srv_db *db, struct m87_error **err)
 {
     return db->ops->reconnect(db, err);
 }
+
+int srv_db_notify(struct srv_db *db, const char *channel, const char *payload,
+                  struct m87_error **err)
+{
+    return db->ops->notify(db, channel, payload, err);
+}
+
+int srv_db_listen(struct srv_db *db, const char *channel, struct m87_error **err)
+{
+    return db->ops->listen(db, channel, err);
+}
+
+int srv_db_wait_notify(struct srv_db *db, int timeout_ms, srv_db_notify_fn fn, void *ctx,
+                       struct m87_error **err)
+{
+    return db->ops->wait_notify(db, timeout_ms, fn, ctx, err);
+}
+
+int srv_db_try_lock(struct srv_db *db, int64_t key, struct m87_error **err)
+{
+    return db->ops->try_lock(db, key, err);
+}

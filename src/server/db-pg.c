@@ -12,14 +12,20 @@
  * that leaves the connection bad (the server went away) marks it unavailable: the caller
  * answers 503 and calls srv_db_reconnect, which resets the connection and prepares the
  * statements again on their next use. TLS is whatever the connection string (sslmode=...) or
- * the PG* environment asks for: nothing here sets it. */
+ * the PG* environment asks for: nothing here sets it.
+ *
+ * Longer than 600 lines: the replicas' notifications and advisory lock (the end of the file) need
+ * the connection's private state, and libpq may be named only in db-pg*.c. */
+#include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "m87/alloc.h"
+#include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/log.h"
 #include "server/db-backend.h"
@@ -484,6 +490,99 @@ static bool pg_q_is_null(struct srv_q *b, int col)
     return q_is_null((struct pg_q *)b, col);
 }
 
+/* ---- between replicas: LISTEN/NOTIFY and advisory locks ---- */
+
+/* One statement with text parameters and at most one row of one column, outside the cache
+ * (these run rarely, or on a connection of their own). *out gets that value's first character,
+ * or 0. */
+static int pg_run(struct pg_db *db, const char *sql, int n, const char *const *values, char *out,
+                  const char *what, struct m87_error **err)
+{
+    db->constraint = false;
+    PGresult *res = PQexecParams(db->conn, sql, n, NULL, values, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    int rc = 0;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        rc = pg_fail(db, res, what, err);
+    else if (out)
+        *out = PQntuples(res) > 0 && PQnfields(res) > 0 ? PQgetvalue(res, 0, 0)[0] : '\0';
+    PQclear(res);
+    return rc;
+}
+
+static int pg_notify(struct srv_db *b, const char *channel, const char *payload,
+                     struct m87_error **err)
+{
+    const char *values[] = {channel, payload};
+    return pg_run((struct pg_db *)b, "SELECT pg_notify($1, $2)", 2, values, NULL, "notify", err);
+}
+
+static int pg_listen(struct srv_db *b, const char *channel, struct m87_error **err)
+{
+    struct pg_db *db = (struct pg_db *)b;
+    char *id = PQescapeIdentifier(db->conn, channel, strlen(channel));
+    if (id == NULL)
+        return pg_fail(db, NULL, "listen", err);
+    _cleanup_free_ char *sql = m87_xasprintf("LISTEN %s", id);
+    PQfreemem(id);
+    return pg_run(db, sql, 0, NULL, NULL, "listen", err);
+}
+
+static int pg_deliver(struct pg_db *db, srv_db_notify_fn fn, void *ctx)
+{
+    int n = 0;
+    PGnotify *nf;
+    while ((nf = PQnotifies(db->conn)) != NULL) {
+        fn(ctx, nf->relname, nf->extra);
+        PQfreemem(nf);
+        n++;
+    }
+    return n;
+}
+
+static int pg_lost(struct pg_db *db, const char *what, struct m87_error **err)
+{
+    const char *msg = PQerrorMessage(db->conn);
+    if (msg == NULL || *msg == '\0')
+        msg = "connection lost";
+    db->unavailable = true;
+    return m87_error_set(err, M87_E_CONNECT, 0, "%s: database unavailable: %.*s", what,
+                         (int)strcspn(msg, "\n"), msg);
+}
+
+static int pg_wait_notify(struct srv_db *b, int timeout_ms, srv_db_notify_fn fn, void *ctx,
+                          struct m87_error **err)
+{
+    struct pg_db *db = (struct pg_db *)b;
+    int n = pg_deliver(db, fn, ctx); /* those a statement's answer brought along */
+    if (n > 0)
+        return n;
+    struct pollfd pfd = {.fd = PQsocket(db->conn), .events = POLLIN};
+    if (pfd.fd < 0 || PQstatus(db->conn) != CONNECTION_OK)
+        return pg_lost(db, "wait for notifications", err);
+    int r = poll(&pfd, 1, timeout_ms);
+    if (r < 0 && errno != EINTR)
+        return m87_error_set(err, M87_E_IO, errno, "wait for notifications: poll");
+    if (r <= 0)
+        return 0;
+    /* a closed socket reads as input, which PQconsumeInput then fails on */
+    if (!PQconsumeInput(db->conn) || PQstatus(db->conn) != CONNECTION_OK)
+        return pg_lost(db, "wait for notifications", err);
+    return pg_deliver(db, fn, ctx);
+}
+
+static int pg_try_lock(struct srv_db *b, int64_t key, struct m87_error **err)
+{
+    char num[24];
+    snprintf(num, sizeof(num), "%" PRId64, key);
+    const char *values[] = {num};
+    char got = 0;
+    if (pg_run((struct pg_db *)b, "SELECT pg_try_advisory_lock($1::bigint)", 1, values, &got,
+               "take advisory lock", err) < 0)
+        return -1;
+    return got == 't' ? 1 : 0;
+}
+
 const struct srv_db_ops srv_db_pg_ops = {
     .kind = SRV_DB_PG,
     .open = pg_open,
@@ -505,4 +604,8 @@ const struct srv_db_ops srv_db_pg_ops = {
     .constraint_error = pg_constraint_error,
     .unavailable = pg_unavailable,
     .reconnect = pg_reconnect,
+    .notify = pg_notify,
+    .listen = pg_listen,
+    .wait_notify = pg_wait_notify,
+    .try_lock = pg_try_lock,
 };

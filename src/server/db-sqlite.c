@@ -277,6 +277,41 @@ static int reconnect(struct srv_db *db, struct m87_error **err)
     return 0;
 }
 
+/* One server on a file: its wakeups stay in its memory and it always drives the rollouts. */
+static int notify(struct srv_db *db, const char *channel, const char *payload,
+                  struct m87_error **err)
+{
+    (void)db;
+    (void)channel;
+    (void)payload;
+    (void)err;
+    return 0;
+}
+
+static int listen_channel(struct srv_db *db, const char *channel, struct m87_error **err)
+{
+    (void)db;
+    return m87_error_set(err, M87_E_INVAL, 0, "listen on '%s': not supported by SQLite", channel);
+}
+
+static int wait_notify(struct srv_db *db, int timeout_ms, srv_db_notify_fn fn, void *ctx,
+                       struct m87_error **err)
+{
+    (void)db;
+    (void)timeout_ms;
+    (void)fn;
+    (void)ctx;
+    return m87_error_set(err, M87_E_INVAL, 0, "wait for notifications: not supported by SQLite");
+}
+
+static int try_lock(struct srv_db *db, int64_t key, struct m87_error **err)
+{
+    (void)db;
+    (void)key;
+    (void)err;
+    return 1;
+}
+
 static int db_open(const char *path, bool create, struct srv_db **out, struct m87_error **err);
 
 const struct srv_db_ops srv_db_sqlite_ops = {
@@ -300,6 +335,10 @@ const struct srv_db_ops srv_db_sqlite_ops = {
     .constraint_error = constraint_error,
     .unavailable = unavailable,
     .reconnect = reconnect,
+    .notify = notify,
+    .listen = listen_channel,
+    .wait_notify = wait_notify,
+    .try_lock = try_lock,
 };
 
 static int db_open(const char *path, bool create, struct srv_db **out, struct m87_error **err)

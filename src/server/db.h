@@ -76,4 +76,27 @@ bool srv_db_unavailable(struct srv_db *db);
  * the database is still unreachable, and db stays unavailable. */
 int srv_db_reconnect(struct srv_db *db, struct m87_error **err);
 
+/* ---- between replicas (docs/operations.md, Replicas): notifications and advisory locks ---- */
+
+/* Called by srv_db_wait_notify for each notification: its channel and payload (borrowed). */
+typedef void (*srv_db_notify_fn)(void *ctx, const char *channel, const char *payload);
+
+/* Send payload to the listeners of channel: PostgreSQL delivers it when the current transaction
+ * commits (nothing when it rolls back), at once outside one. SQLite: 0, nothing sent (one server
+ * process, whose wakeups stay in its memory). -1 with *err. */
+int srv_db_notify(struct srv_db *db, const char *channel, const char *payload,
+                  struct m87_error **err);
+/* Listen on channel with this connection, which is then kept for srv_db_wait_notify. SQLite:
+ * -1 with *err (M87_E_INVAL, "not supported"). */
+int srv_db_listen(struct srv_db *db, const char *channel, struct m87_error **err);
+/* Wait up to timeout_ms for the notifications of the channels listened to and call fn for each:
+ * the count delivered (0 when none came in time), or -1 with *err (srv_db_unavailable true when
+ * the connection is lost: reconnect, or open anew, and listen again). SQLite: -1 (M87_E_INVAL). */
+int srv_db_wait_notify(struct srv_db *db, int timeout_ms, srv_db_notify_fn fn, void *ctx,
+                       struct m87_error **err);
+/* Take the session-level advisory lock key if free (PostgreSQL pg_try_advisory_lock; held until
+ * the connection ends): 1 when this connection holds it now, 0 when another does, -1 with *err.
+ * SQLite: 1 (one server is always the holder). */
+int srv_db_try_lock(struct srv_db *db, int64_t key, struct m87_error **err);
+
 #endif

@@ -58,6 +58,8 @@ struct srv {
     bool ui;                            /* serve the dashboard (api-ui.c) */
     atomic_bool stopping;
     atomic_int in_flight;
+    struct srv_listener *listener; /* the other replicas' wakes (store-notify.h); NULL: SQLite */
+    struct srv_leader *leader;     /* holds the rollouts' lock for this replica; NULL: SQLite */
 };
 
 enum srv_auth_rule {

@@ -14,6 +14,7 @@
 #include "server/limits.h"
 #include "server/longpoll.h"
 #include "server/request.h"
+#include "server/store-notify.h"
 #include "server/store.h"
 
 /* What the dashboard's page may load and call: its own files and API, nothing inline, in no
@@ -167,7 +168,10 @@ void srv_run_tx(struct srv_req *r, unsigned status, srv_tx_fn fn)
     struct m87_jw *w = m87_jw_new();
     if (srv_store_begin(st, &err) < 0)
         goto fail;
-    if (fn(r, w, &err) < 0) {
+    /* the other replicas wake the same at the commit */
+    if (fn(r, w, &err) < 0 ||
+        ((r->notify_all || r->notify_device) &&
+         srv_store_notify(st, SRV_WAKE_SYNCS, r->notify_all ? 0 : r->notify_device, &err) < 0)) {
         srv_store_rollback(st);
         goto fail;
     }

@@ -23,6 +23,7 @@
 #include "server/store-deployments.h"
 #include "server/store-devices.h"
 #include "server/store-fleets.h"
+#include "server/store-notify.h"
 #include "server/store-reports.h"
 #include "server/store-rollouts.h"
 #include "server/store.h"
@@ -41,6 +42,7 @@ struct srv_rollouts {
     pthread_cond_t cond;
     bool quit;
     bool woken;
+    bool leading; /* this replica holds the rollouts' lock (srv_rollouts_lead) */
 };
 
 /* ---- options ---- */
@@ -379,6 +381,15 @@ static int drive(struct srv *s, struct srv_touched *touched, int64_t *next, bool
     return rc;
 }
 
+/* The other replicas wake the held syncs of the devices it placed on at the commit. */
+static int touched_send(struct srv *s, const struct srv_touched *t, struct m87_error **err)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (srv_store_notify(s->store, SRV_WAKE_SYNCS, t->v[i], err) < 0)
+            return -1;
+    return 0;
+}
+
 static int64_t drive_once(struct srv *s)
 {
     _cleanup_error_ struct m87_error *err = NULL;
@@ -387,7 +398,8 @@ static int64_t drive_once(struct srv *s)
     bool more = false;
     if (srv_store_begin(s->store, &err) < 0)
         goto fail;
-    if (drive(s, &touched, &next, &more, &err) < 0) {
+    if (srv_store_lock_round(s->store, SRV_LOCK_ROLLOUT_ROUND, &err) < 0 ||
+        drive(s, &touched, &next, &more, &err) < 0 || touched_send(s, &touched, &err) < 0) {
         srv_store_rollback(s->store);
         goto fail;
     }
@@ -406,6 +418,10 @@ static void *driver_main(void *arg)
     struct srv_rollouts *d = arg;
     pthread_mutex_lock(&d->mu);
     while (!d->quit) {
+        if (!d->leading) { /* another replica drives; a wake here is for when this one leads */
+            pthread_cond_wait(&d->cond, &d->mu);
+            continue;
+        }
         d->woken = false;
         pthread_mutex_unlock(&d->mu);
         int64_t next = drive_once(d->s);
@@ -464,6 +480,17 @@ void srv_rollouts_wake(struct srv_rollouts *d)
     if (d == NULL)
         return;
     pthread_mutex_lock(&d->mu);
+    d->woken = true;
+    pthread_cond_signal(&d->cond);
+    pthread_mutex_unlock(&d->mu);
+}
+
+void srv_rollouts_lead(struct srv_rollouts *d, bool leading)
+{
+    if (d == NULL)
+        return;
+    pthread_mutex_lock(&d->mu);
+    d->leading = leading;
     d->woken = true;
     pthread_cond_signal(&d->cond);
     pthread_mutex_unlock(&d->mu);

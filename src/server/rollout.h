@@ -74,8 +74,12 @@ int srv_revision_restore(struct srv *s, int64_t device_id, int64_t deployment_id
 /* ---- the rollouts (rollout.c) ---- */
 
 struct srv_rollouts;
-/* Start the driver thread; it resumes the rollouts of the database at once. */
+/* Start the driver thread; it resumes the rollouts of the database once this replica leads
+ * (srv_rollouts_lead), and drives nothing before. */
 struct srv_rollouts *srv_rollouts_start(struct srv *s);
+/* Drive (true) or stop driving after the current round (false): one replica at a time holds the
+ * rollouts' advisory lock (store-notify.h, srv_leader_start). Thread-safe; NULL: nothing. */
+void srv_rollouts_lead(struct srv_rollouts *d, bool leading);
 /* Stop and free (NULL: nothing). */
 void srv_rollouts_stop(struct srv_rollouts *d);
 /* Have the driver look at the rollouts again (thread-safe; from within a transaction it runs

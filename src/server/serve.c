@@ -18,6 +18,7 @@
 #include "server/rollout.h"
 #include "server/serve.h"
 #include "server/store-deployments.h"
+#include "server/store-notify.h"
 #include "server/store-reports.h"
 #include "server/store-sessions.h"
 #include "server/store.h"
@@ -64,9 +65,27 @@ static int open_server(struct srv *s, const struct srv_serve_opts *o, struct m87
     return rc;
 }
 
+/* A wake from another replica (its listener thread). */
+static void on_wake(void *ctx, enum srv_wake kind, int64_t id)
+{
+    struct srv *s = ctx;
+    if (kind == SRV_WAKE_ROLLOUTS)
+        srv_rollouts_wake(s->rollouts);
+    else
+        srv_longpoll_notify(s->lp, id);
+}
+
+static void on_lead(void *ctx, bool leading)
+{
+    struct srv *s = ctx;
+    srv_rollouts_lead(s->rollouts, leading);
+}
+
 static void close_server(struct srv *s)
 {
     srv_http_stop(s);
+    srv_leader_stop(s->leader);
+    srv_listener_stop(s->listener);
     srv_rollouts_stop(s->rollouts);
     srv_pruner_stop(s->pruner);
     srv_longpoll_free(s->lp);
@@ -100,7 +119,11 @@ int srv_serve(const struct srv_serve_opts *o, struct m87_error **err)
     int rc = open_server(s, o, err);
     if (rc == 0) {
         s->lp = srv_longpoll_new(SRV_MAX_HELD_PER_DEVICE);
-        s->rollouts = srv_rollouts_start(s); /* resumes the rollouts of the database */
+        s->rollouts = srv_rollouts_start(s);
+        /* on SQLite: leads at once and resumes the rollouts of the database; on PostgreSQL once
+         * this replica holds the lock */
+        s->leader = srv_leader_start(s->store, SRV_LOCK_ROLLOUTS, "rollouts", on_lead, s);
+        s->listener = srv_listener_start(s->store, on_wake, s);
         s->remote = srv_remote_new();
         rc = srv_http_start(s, o->listen, o->tls_cert, o->tls_key, err);
     }

@@ -30,6 +30,10 @@
 
 /* The store's connection. */
 struct srv_db *srv_store_db(struct srv_store *st);
+/* The url (or SQLite path) the store opened, for a connection of one's own. */
+const char *srv_store_url(struct srv_store *st);
+/* 16 hex digits naming this process among the replicas of the database. */
+const char *srv_store_origin(struct srv_store *st);
 /* Rows the last statement inserted, changed or deleted (srv_db_changes). */
 int64_t srv_store_changes(struct srv_store *st);
 

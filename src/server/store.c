@@ -5,9 +5,14 @@
  * SQLite; on PostgreSQL it bounds a replica to one connection (docs/operations.md). A connection
  * PostgreSQL lost is opened again by the next begin or lock (srv_db_reconnect). */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "m87/alloc.h"
 #include "m87/compiler.h"
@@ -23,6 +28,8 @@
 struct srv_store {
     struct srv_db *db;
     pthread_mutex_t mu;
+    char *url;       /* what db was opened on: the listener and leader open their own */
+    char origin[17]; /* this process among the replicas: its own notifications are skipped */
 };
 
 /* Applied in order; the schema_version table records how many ran. Append only. */
@@ -436,16 +443,42 @@ fail:
     return -1;
 }
 
+static void set_origin(struct srv_store *st)
+{
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) /* unique enough: time and pid */
+        r = ((uint64_t)time(NULL) << 22) ^ (uint64_t)getpid();
+    snprintf(st->origin, sizeof(st->origin), "%016" PRIx64, r);
+}
+
+const char *srv_store_url(struct srv_store *st)
+{
+    return st->url;
+}
+
+const char *srv_store_origin(struct srv_store *st)
+{
+    return st->origin;
+}
+
 int srv_store_open(const char *dir, bool create, struct srv_store **out, struct m87_error **err)
 {
     return srv_store_open_db(dir, NULL, create, out, err);
 }
 
 /* PostgreSQL: the url is never put in an error (it may hold a password). */
-static int open_pg(const char *url, bool create, struct srv_store **out, struct m87_error **err)
+static struct srv_store *store_new(const char *url)
 {
     struct srv_store *st = m87_xcalloc(1, sizeof(*st));
     pthread_mutex_init(&st->mu, NULL);
+    st->url = m87_xstrdup(url);
+    set_origin(st);
+    return st;
+}
+
+static int open_pg(const char *url, bool create, struct srv_store **out, struct m87_error **err)
+{
+    struct srv_store *st = store_new(url);
     if (srv_db_open(url, create, &st->db, err) < 0 ||
         (migrate(st, create, err) < 0 && m87_error_wrap(err, "database") < 0)) {
         srv_store_free(st);
@@ -477,8 +510,7 @@ int srv_store_open_db(const char *dir, const char *db_url, bool create, struct s
         return m87_error_set(err, M87_E_NOTFOUND, 0,
                              "no database '%s': run 'm87-server init --data %s' first", path, dir);
 
-    struct srv_store *st = m87_xcalloc(1, sizeof(*st));
-    pthread_mutex_init(&st->mu, NULL);
+    struct srv_store *st = store_new(path);
     if (srv_db_open(path, create, &st->db, err) < 0) {
         srv_store_free(st);
         return -1;
@@ -498,6 +530,7 @@ void srv_store_free(struct srv_store *st)
         return;
     srv_db_close(st->db);
     pthread_mutex_destroy(&st->mu);
+    free(st->url);
     free(st);
 }
 

@@ -5,7 +5,8 @@
  *
  *   db_conformance URL            the statements, bindings, results, errors, transactions,
  *                                 and (PostgreSQL) the schema of schema-pg.c in a schema of
- *                                 its own
+ *                                 its own, and the notifications and advisory lock of
+ *                                 two connections (replicas)
  *   db_conformance URL outage     a connection that loses its database: waits for a line on
  *                                 stdin after "# stop the database now", for another after
  *                                 "# start the database now", checking srv_db_unavailable and
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "m87/error.h"
 #include "server/db-pg.h"
@@ -545,6 +547,68 @@ static void conf_outage(struct srv_db *db)
     check_ok(ping(db, &err) ? 0 : -1, &err, "the cached statement is prepared again and runs");
 }
 
+struct heard {
+    char payloads[4][32];
+    int n;
+};
+
+static void on_notify(void *ctx, const char *channel, const char *payload)
+{
+    struct heard *h = ctx;
+    if (strcmp(channel, "m87_conf") == 0 && h->n < 4)
+        snprintf(h->payloads[h->n++], sizeof(h->payloads[0]), "%s", payload);
+}
+
+/* Notifications and advisory locks between two connections (replicas): a notify inside a
+ * transaction reaches the listener at the commit only, a rolled back one never; a lock held by
+ * one connection is refused to the other until the holder's connection ends. */
+static void test_replicas(const char *url)
+{
+    struct m87_error *err = NULL;
+    struct srv_db *db = NULL, *other = NULL;
+    if (!check_ok(srv_db_open(url, false, &db, &err), &err, "replicas: a first connection") ||
+        !check_ok(srv_db_open(url, false, &other, &err), &err, "replicas: a second connection")) {
+        srv_db_close(db);
+        return;
+    }
+    check_ok(srv_db_listen(other, "m87_conf", &err), &err, "replicas: listen");
+    struct heard h = {0};
+    check(srv_db_wait_notify(other, 50, on_notify, &h, &err) == 0 && h.n == 0,
+          "replicas: nothing heard before a notify");
+    check_ok(srv_db_exec(db, "BEGIN", "begin", &err), &err, "replicas: begin");
+    check_ok(srv_db_notify(db, "m87_conf", "rolled-back", &err), &err, "replicas: notify");
+    check_ok(srv_db_exec(db, "ROLLBACK", "rollback", &err), &err, "replicas: rollback");
+    check_ok(srv_db_exec(db, "BEGIN", "begin", &err), &err, "replicas: begin");
+    check_ok(srv_db_notify(db, "m87_conf", "x 42", &err), &err, "replicas: notify");
+    check(srv_db_wait_notify(other, 200, on_notify, &h, &err) == 0 && h.n == 0,
+          "replicas: a notify is not heard before its commit");
+    check_ok(srv_db_exec(db, "COMMIT", "commit", &err), &err, "replicas: commit");
+    int n = 0;
+    for (int i = 0; i < 50 && h.n == 0 && n >= 0; i++)
+        n = srv_db_wait_notify(other, 100, on_notify, &h, &err);
+    check(n >= 0 && h.n == 1 && strcmp(h.payloads[0], "x 42") == 0,
+          "replicas: the committed notify is heard, the rolled back one not (%d heard, first "
+          "'%s')",
+          h.n, h.n ? h.payloads[0] : "");
+    m87_error_clear(&err);
+
+    const int64_t key = 0x6d38375f636f6e66; /* "m87_conf" */
+    check(srv_db_try_lock(db, key, &err) == 1, "replicas: the first connection takes the lock");
+    check(srv_db_try_lock(other, key, &err) == 0, "replicas: the second is refused it");
+    m87_error_clear(&err);
+    srv_db_close(db);
+    /* the server frees it when the holder's backend exits, a moment after the close */
+    int got = 0;
+    for (int i = 0; i < 100 && got == 0; i++) {
+        got = srv_db_try_lock(other, key, &err);
+        if (got == 0)
+            usleep(50 * 1000);
+    }
+    check(got == 1, "replicas: the second takes the lock once the holder's connection ended");
+    m87_error_clear(&err);
+    srv_db_close(other);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "outage") != 0)) {
@@ -568,8 +632,10 @@ int main(int argc, char **argv)
         test_conflicts(db);
         test_statements(db);
         test_transactions(db);
-        if (srv_db_kind(db) == SRV_DB_PG)
+        if (srv_db_kind(db) == SRV_DB_PG) {
             conf_schema(argv[1]);
+            test_replicas(argv[1]);
+        }
     }
     srv_db_close(db);
     printf("1..%d\n# %d failed\n", n_checks, n_failed);
