@@ -154,8 +154,7 @@ $(BUILD)/bin/m87-agent: $(BUILD)/src/agent/main.o $(AGENT_LIBS)
 	@mkdir -p $(dir $@)
 	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(AGENT_LDLIBS)
 
-$(BUILD)/bin/m87-server: $(BUILD)/src/server/main.o $(DB_OBJS) $(BUILD)/src/server/db-pg.o \
-		$(SERVER_LIBS)
+$(BUILD)/bin/m87-server: $(BUILD)/src/server/main.o $(DB_OBJS) $(SERVER_LIBS)
 	@mkdir -p $(dir $@)
 	$(call SAY,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PQ_LIBS) $(LDLIBS)
 
@@ -313,7 +312,7 @@ $(FUZZ_BUILD)/obj/src/server/api-ui.o: M87_CFLAGS += -I$(BUILD)/gen
 # tests/db/db_conformance runs one sequence of db.h calls against the database its url names
 # (tests/e2e/test_db_postgres.py starts a PostgreSQL for it); it links the PostgreSQL backend,
 # db-pg.o, with libpq.
-DB_TEST_BINS := $(BUILD)/tests/db/db_conformance
+DB_TEST_BINS := $(if $(PQ_LIBS),$(BUILD)/tests/db/db_conformance)
 $(BUILD)/src/server/db-pg.o: M87_CFLAGS += $(PQ_CFLAGS)
 $(FUZZ_BUILD)/obj/src/server/db-pg.o: M87_CFLAGS += $(PQ_CFLAGS)
 $(BUILD)/tests/db/%: $(BUILD)/tests/db/%.o $(BUILD)/src/server/db-pg.o $(SERVER_LIBS)
