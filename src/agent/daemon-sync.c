@@ -214,7 +214,8 @@ static int handle_answer(struct agent_daemon *d, const char *text, int64_t last_
     return 0;
 }
 
-static void sync_failed(struct agent_daemon *d, const struct m87_error *e)
+/* sent: the reports the failed request carried (kept in the journal for a later sync). */
+static void sync_failed(struct agent_daemon *d, const struct m87_error *e, size_t sent)
 {
     /* 429: the server limits failed authentications from this address (a NAT shared with
      * devices whose tokens are wrong), or the reports of this device: no use asking again soon.
@@ -232,7 +233,8 @@ static void sync_failed(struct agent_daemon *d, const struct m87_error *e)
             wait = cap;
     }
     if (e->http_status == 429)
-        m87_log(M87_LOG_ERR, "sync: %s; trying again in %lld s", e->msg, (long long)(wait / 1000));
+        m87_log(M87_LOG_ERR, "sync: %s; %zu reports kept for a later sync; trying again in %lld s",
+                e->msg, sent, (long long)(wait / 1000));
     else if (auth)
         m87_log(M87_LOG_ERR,
                 "sync: the server refused the device token (HTTP %ld): %s; check "
@@ -304,7 +306,7 @@ void agent_daemon_sync(struct agent_daemon *d)
     if (!body || agent_http_sync(d->http, body, sent ? 0 : wait, &answer, &err) < 0 ||
         handle_answer(d, answer, last, &err) < 0) {
         if (m87_error_code(err) != M87_E_CANCELLED)
-            sync_failed(d, err);
+            sync_failed(d, err, sent);
         else if (!*d->stop)
             m87_log(M87_LOG_DEBUG, "long-poll ended early: records to send");
         if (sampled && m87_error_code(err) == M87_E_CANCELLED)
