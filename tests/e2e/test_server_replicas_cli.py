@@ -75,6 +75,11 @@ def test_agent_on_a_cli_on_b_deploy_follow_sessions_logs(env, cluster, tmp_path)
             assert re.search(r"^%s +succeeded" % job, final, re.M), final
         assert dev.wait_applied(60) == dev.active_hash()
 
+        # the container's output shipped as reports by the agent on A, read on B
+        wait_for(lambda: len(log_texts(dev, project)) >= 5, 60,
+                 lambda: "shipped lines\n" + dev.agent.log()[-2000:])
+        assert all(re.fullmatch(r"line \d+", t) for t in log_texts(dev, project))
+
         # sessions made on B, run by the agent that talks to A, their output read on B
         r = dev.cli.run(dev.name, "docker", "ps", timeout=120)
         rows = [ln for ln in r.out.splitlines() if ln.endswith("%s-web-1" % project)]
@@ -99,11 +104,6 @@ def test_agent_on_a_cli_on_b_deploy_follow_sessions_logs(env, cluster, tmp_path)
         assert all(s["id"] in out for s in listed), out
         out = dev.m87("sessions", "show", listed[0]["id"]).out
         assert "state     exited, exit code 0" in out and "%s-web-1" % project in out, out
-
-        # the container's output shipped as reports by the agent on A, read on B
-        wait_for(lambda: len(log_texts(dev, project)) >= 5, 60,
-                 lambda: "shipped lines\n" + dev.agent.log()[-2000:])
-        assert all(re.fullmatch(r"line \d+", t) for t in log_texts(dev, project))
 
         # the agent spoke to A only, the CLI to B only
         assert any(" /v1/agent/sync " in ln for ln in agent_lines(a))
