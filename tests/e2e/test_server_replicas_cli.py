@@ -7,9 +7,10 @@ dockerd. With the agent on replica A only and the CLI on replica B only: `m87 DE
 sessions (`docker ps`, `docker logs` and `docker logs -f`, `sessions`, `sessions show`) and the
 container logs the agent ships all work through B. Then a fleet rollout to three real agents,
 each on `server = A, B, C` in its own order, whose driving replica is killed with SIGKILL
-between two waves: another replica takes the rollout over and ends it, the agents on the dead
-one move on, every agent's reports reach the server once each, and each device applies the
-release's revision once."""
+between two waves: another replica takes the rollout over and ends it (`m87 fleet F rollout show
+ID --follow` on a replica that stays follows it to the end), the agents on the dead one move
+on, every agent's reports reach the server once each, and each device applies the release's
+revision once."""
 
 import re
 import signal
@@ -140,6 +141,7 @@ def test_a_rollout_to_real_agents_survives_its_driver_killed_between_waves(env, 
     order = [driver] + others
     t = unique_name("t")
     devs = []
+    follow = None
     try:
         for i in range(3):
             # the CLI on a replica that stays; the agents on all three, each from its own first,
@@ -160,6 +162,8 @@ def test_a_rollout_to_real_agents_survives_its_driver_killed_between_waves(env, 
                      "--waves", "1,2,100%", "--health-window", "5s", "--json").json()
         rid = doc["rollout"]["id"]
         assert doc["rollout"]["waves"] == [1, 2, 3]
+        # followed on a replica that stays, across the driver's death
+        follow = cli.popen("fleet", fleet, "rollout", "show", rid, "--follow")
 
         def rows():
             return {d["wave"]: d for d in rollout(devs[0], fleet, rid)["devices"]}
@@ -184,6 +188,12 @@ def test_a_rollout_to_real_agents_survives_its_driver_killed_between_waves(env, 
                      "\n".join(d.agent.log()[-1500:] for d in devs)))
         final = {d["device"]: d for d in rollout(devs[0], fleet, rid)["devices"]}
         assert {d["state"] for d in final.values()} == {"healthy"}, final
+        rc, out, err = finish(follow)
+        assert rc == 0, (out, err)
+        assert re.search(r"^rollout %s of fleet %s: release 1, running" % (rid, fleet), out,
+                         re.M), out
+        last = out[out.rindex("rollout %s of fleet" % rid):]
+        assert last.startswith("rollout %s of fleet %s: release 1, done" % (rid, fleet)), out
         # the first agent spoke to the dead driver and moved on
         assert "trying %s" % url_of(order[1]) in devs[0].agent.log(), devs[0].agent.log()
         for dev in devs:
@@ -200,5 +210,8 @@ def test_a_rollout_to_real_agents_survives_its_driver_killed_between_waves(env, 
                      if r.get("step") == "wait" and r["state"] == "succeeded"]
             assert len(waits) == 1, waits
     finally:
+        if follow is not None and follow.poll() is None:
+            follow.kill()
+            follow.communicate()
         for dev in devs:
             dev.agent.stop()
