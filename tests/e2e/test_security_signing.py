@@ -190,13 +190,25 @@ def test_tampered_bundle_not_applied(env, device):  # noqa: F811
     assert "blob.bin" in r.err, r  # it went into a bundle
     dep = dev.server.api("GET", "/v1/devices/%s/deployments/%s" % (dev.name, active(dev)["id"]))
     digest = dep["spec"]["jobs"][0]["bundle"]
-    stored = dev.server.data / "bundles" / ("sha256-%s.tar.gz" % digest[7:])
     evil = src / "evil"
     evil.mkdir()
     (evil / "blob.bin").write_bytes(b"not what was signed")
+    import io
     import tarfile
-    with tarfile.open(stored, "w:gz") as tar:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         tar.add(str(evil / "blob.bin"), arcname="blob.bin")
+    # the server's stored bytes replaced (its database: bundle_chunks), as a compromised
+    # server or database would
+    db = sqlite3.connect(str(dev.server.data / "m87.db"), timeout=30)
+    try:
+        with db:
+            db.execute("DELETE FROM bundle_chunks WHERE digest = ?", (digest,))
+            db.execute("INSERT INTO bundle_chunks (digest, seq, data) VALUES (?, 0, ?)",
+                       (digest, buf.getvalue()))
+            db.execute("UPDATE bundles SET size = ? WHERE digest = ?", (len(buf.getvalue()), digest))
+    finally:
+        db.close()
 
     dev.agent.start("--trust", str(pub))
     # the signature and the spec are good: the agent takes the target, then its download of the
@@ -219,7 +231,7 @@ def test_tampered_bundle_not_applied(env, device):  # noqa: F811
     assert refusals(dev) == []
     assert dev.agent.applied() == applied
     assert running_ids(dev.agent, project) == ids
-    assert not (dev.agent.state / "bundles" / stored.name).exists()
+    assert not (dev.agent.state / "bundles" / ("sha256-%s.tar.gz" % digest[7:])).exists()
     assert not (dev.agent.state / "workdirs" / project / "blob.bin").exists()
 
 
