@@ -289,7 +289,7 @@ def table(results):
         ("RSS per server, at the end (MB)", lambda r: fmt(r["rss_end_mb"])),
         ("VmHWM per server (MB)", lambda r: fmt(r["hwm_mb"])),
         ("PostgreSQL backends in the database (held / end)",
-         lambda r: "%s / %s" % (r["pg_backends_held"], r["pg_backends_end"])
+         lambda r: "%s / %s" % (r.get("pg_backends_held", "-"), r["pg_backends_end"])
          if "pg_backends_end" in r else "-"),
         ("syncs answered per second", lambda r: fmt(r["syncs_per_s"])),
         ("activate -> target samples", lambda r: str(r["samples"])),
@@ -342,7 +342,10 @@ def main():
             log("== %d replicas on one PostgreSQL, %d devices" % (args.replicas, args.pg_devices))
             results.append(postgres_setup(args, tmp))
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if any("failed" in r for r in results) or sys.exc_info()[0]:
+            log("replicas_load: the servers' logs are kept in %s" % tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
