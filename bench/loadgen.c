@@ -24,6 +24,7 @@
 
 static struct {
     struct sockaddr_in addr;
+    struct sockaddr_in other; /* lg_other_server()'s */
     const char *host;
     const char *admin;
     int epfd;
@@ -48,18 +49,25 @@ void lg_die(const char *fmt, ...)
     exit(1);
 }
 
-void lg_init(const char *server, const char *admin_token)
+static void parse_addr(const char *what, const char *server, struct sockaddr_in *a)
 {
     const char *colon = server ? strrchr(server, ':') : NULL;
     if (colon == NULL)
-        lg_die("--server: expected IPv4:PORT");
+        lg_die("%s: expected IPv4:PORT", what);
     _cleanup_free_ char *ip = m87_xstrndup(server, (size_t)(colon - server));
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, ip, &a->sin_addr) != 1 || *end || port <= 0 || port > 65535)
+        lg_die("%s: expected IPv4:PORT, not %s", what, server);
+}
+
+void lg_init(const char *server, const char *admin_token)
+{
+    parse_addr("--server", server, &G.addr);
     G.host = server;
     G.admin = admin_token;
-    G.addr.sin_family = AF_INET;
-    G.addr.sin_port = htons((uint16_t)strtol(colon + 1, NULL, 10));
-    if (inet_pton(AF_INET, ip, &G.addr.sin_addr) != 1)
-        lg_die("--server: expected IPv4:PORT");
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = rl.rlim_max;
@@ -68,14 +76,19 @@ void lg_init(const char *server, const char *admin_token)
     G.epfd = epoll_create1(EPOLL_CLOEXEC);
 }
 
-static int connect_to(bool blocking)
+void lg_other_server(const char *option, const char *server)
+{
+    parse_addr(option, server, &G.other);
+}
+
+static int connect_to(bool blocking, const struct sockaddr_in *to)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (blocking ? 0 : SOCK_NONBLOCK), 0);
     if (fd < 0)
         lg_die("socket: %s", strerror(errno));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, (struct sockaddr *)&G.addr, sizeof(G.addr)) < 0 && errno != EINPROGRESS)
+    if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0 && errno != EINPROGRESS)
         lg_die("connect: %s", strerror(errno));
     return fd;
 }
@@ -118,7 +131,7 @@ int lg_admin_call(const char *method, const char *path, const char *body, char *
     build_request(&out, method, path, G.admin, body);
     for (int attempt = 0; attempt < 2; attempt++) {
         if (G.admin_fd < 0)
-            G.admin_fd = connect_to(true);
+            G.admin_fd = connect_to(true, &G.addr);
         if (write(G.admin_fd, out.data, out.len) != (ssize_t)out.len) {
             close(G.admin_fd);
             G.admin_fd = -1;
@@ -162,6 +175,7 @@ void lg_conn_init(struct lg_conn *c, void *owner,
 {
     c->fd = -1;
     c->owner = owner;
+    c->to_other = false;
     c->done = done;
     m87_buf_init(&c->in, MAX_RESPONSE);
     m87_buf_init(&c->out, 0);
@@ -179,7 +193,7 @@ void lg_send(struct lg_conn *c, const char *method, const char *path, const char
 {
     bool fresh = c->fd < 0;
     if (fresh)
-        c->fd = connect_to(false);
+        c->fd = connect_to(false, c->to_other ? &G.other : &G.addr);
     m87_buf_reset(&c->out);
     c->out_off = 0;
     build_request(&c->out, method, path, token, body);

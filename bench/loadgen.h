@@ -23,11 +23,15 @@ struct lg_conn {
     bool busy;
     double sent;
     void *owner;
+    bool to_other; /* connect to lg_other_server()'s address instead of --server's */
     void (*done)(struct lg_conn *c, int status, const char *body, size_t len);
 };
 
 /* Parse "IPv4:PORT", raise the open-file limit, ignore SIGPIPE, make the epoll set. */
 void lg_init(const char *server, const char *admin_token);
+/* A second server (IPv4:PORT, e.g. another replica on the same database) that connections
+ * with to_other set go to; dies on a malformed address. */
+void lg_other_server(const char *option, const char *server);
 /* Monotonic seconds. */
 double lg_now(void);
 M87_NORETURN void lg_die(const char *fmt, ...) M87_PRINTF(1, 2);

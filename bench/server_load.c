@@ -2,6 +2,7 @@
  *
  *   server_load --server 127.0.0.1:PORT --admin TOKEN --devices N [--wait 30]
  *               [--steady SECONDS] [--sample M] [--server-pid PID] [--prefix NAME]
+ *               [--activate-via HOST:PORT] [--hold-until FILE] [--latencies FILE]
  *
  * against `m87-server serve --max-connections-per-address 0`: every simulated device connects
  * from 127.0.0.1, which the default limit per client address would cut at 256.
@@ -16,13 +17,22 @@
  *     starting half a wait after all devices are held;
  *   - for M sampled devices, one after the other: the time from sending `activate` for the
  *     device's deployment to the device receiving its target (p50, p99, max).
+ *
+ * For replicas on one database (bench/replicas_load.py runs one server_load per replica):
+ * --activate-via sends the activations to another replica than the one the devices hold their
+ * syncs on (what is measured is then the wakeup across replicas), --hold-until keeps the devices
+ * syncing after they are all held until FILE exists (so that several clients start their
+ * measurements together), --latencies writes every activate -> target sample (ms, one a line).
+ *
  * A measurement, not a test: it prints what it saw and fails only when the server does.
  *
  * The connections and the loop are bench/loadgen.c's. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "loadgen.h"
 #include "m87/alloc.h"
@@ -167,11 +177,31 @@ static double pct(double p)
     return lg_quantile(L.lat, L.n_lat, p) * 1000;
 }
 
-static void usage(void)
+M87_NORETURN static void usage(int code)
 {
-    fprintf(stderr, "usage: server_load --server HOST:PORT --admin TOKEN --devices N [--wait S]"
-                    " [--steady S] [--sample M] [--server-pid PID] [--prefix NAME]\n");
-    exit(2);
+    fprintf(code ? stderr : stdout,
+            "usage: server_load --server HOST:PORT --admin TOKEN --devices N [--wait S]"
+            " [--steady S] [--sample M] [--server-pid PID] [--prefix NAME]"
+            " [--activate-via HOST:PORT] [--hold-until FILE] [--latencies FILE]\n");
+    exit(code);
+}
+
+static void hold_until(const char *file)
+{
+    printf("holding until %s exists\n", file);
+    while (access(file, F_OK) != 0)
+        lg_run(0.1, NULL);
+}
+
+static void write_latencies(const char *file)
+{
+    FILE *f = fopen(file, "w");
+    if (f == NULL)
+        lg_die("--latencies %s: %s", file, strerror(errno));
+    for (size_t i = 0; i < L.n_lat; i++)
+        fprintf(f, "%.3f\n", L.lat[i] * 1000);
+    if (fclose(f) != 0)
+        lg_die("--latencies %s: %s", file, strerror(errno));
 }
 
 int main(int argc, char **argv)
@@ -185,9 +215,13 @@ int main(int argc, char **argv)
         {"sample", required_argument, NULL, 'm'},
         {"server-pid", required_argument, NULL, 'p'},
         {"prefix", required_argument, NULL, 'x'},
+        {"activate-via", required_argument, NULL, 'v'},
+        {"hold-until", required_argument, NULL, 'u'},
+        {"latencies", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *server = NULL, *prefix = "load";
+    const char *server = NULL, *prefix = "load", *via = NULL, *hold = NULL, *lat_file = NULL;
     long n = 0, steady = 60, sample = 500, pid = 0;
     L.wait = 30;
     int c;
@@ -217,13 +251,26 @@ int main(int argc, char **argv)
         case 'x':
             prefix = optarg;
             break;
+        case 'v':
+            via = optarg;
+            break;
+        case 'u':
+            hold = optarg;
+            break;
+        case 'o':
+            lat_file = optarg;
+            break;
+        case 'h':
+            usage(0);
         default:
-            usage();
+            usage(2);
         }
     }
     if (server == NULL || L.admin == NULL || n <= 0)
-        usage();
+        usage(2);
     lg_init(server, L.admin);
+    if (via)
+        lg_other_server("--activate-via", via);
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     L.n = (size_t)n;
@@ -231,6 +278,7 @@ int main(int argc, char **argv)
     sample_n = (size_t)(sample < n ? sample : n);
     L.lat = m87_xcalloc(sample_n + 1, sizeof(*L.lat));
     lg_conn_init(&L.admin_conn, NULL, admin_done);
+    L.admin_conn.to_other = via != NULL;
 
     setup_devices(prefix);
     long rss0 = lg_rss_kb((int)pid);
@@ -238,6 +286,8 @@ int main(int argc, char **argv)
     long rss1 = lg_rss_kb((int)pid);
     printf("rss: %.1f MB before, %.1f MB with %zu held: %.2f KB per held connection\n",
            rss0 / 1024.0, rss1 / 1024.0, L.n, (double)(rss1 - rss0) / (double)L.n);
+    if (hold)
+        hold_until(hold);
 
     /* start half a wait in, between two rounds, so that the window holds whole rounds */
     lg_run((double)L.wait / 2, NULL);
@@ -258,6 +308,8 @@ int main(int argc, char **argv)
     qsort(L.lat, L.n_lat, sizeof(double), lg_cmp_double);
     printf("activate -> target: %zu samples, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", L.n_lat,
            pct(0.5), pct(0.99), L.n_lat ? L.lat[L.n_lat - 1] * 1000 : 0);
+    if (lat_file)
+        write_latencies(lat_file);
     printf("rss at the end: %.1f MB\n", lg_rss_kb((int)pid) / 1024.0);
     return 0;
 }
