@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 import shutil
+import time
 
 import pytest
 
@@ -60,7 +61,15 @@ class Browser:
         return path
 
     def get(self, url):
-        self.driver.get(url)
+        """Load url; chromium's own error page (a navigation the host's changing network broke:
+        the other suites' dockerd and Podman add and remove bridges) is loaded again, 3 times at
+        most, so that only the page's own failures fail a test."""
+        for _ in range(4):
+            self.driver.get(url)
+            if not self.driver.execute_script(
+                    "return document.body !== null && document.body.classList.contains('neterror')"):
+                return
+            time.sleep(0.5)
 
     def find(self, css):
         return self.driver.find_element(By.CSS_SELECTOR, css)
