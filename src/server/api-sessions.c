@@ -77,13 +77,31 @@ static int64_t seconds_or_env(const char *name, int64_t dflt)
     return v && srv_parse_int(v, 1, dflt, &n) == 0 ? n : dflt;
 }
 
-/* A running session the device stopped reporting on is lost (checked when it is read). */
-static int check_lost(struct srv_store *st, struct srv_session *s, struct m87_error **err)
+static bool looks_lost(const struct srv_session *s, int64_t lost)
 {
     int64_t last = s->seen ? s->seen : s->started;
+    return strcmp(s->state, "running") == 0 && last < srv_now() - lost;
+}
+
+/* A running session the device stopped reporting on is lost (checked when it is read). locked:
+ * s was read with srv_session_lock; else it is read again so before it is marked, since its
+ * agent may have reported through another replica after it was read (it is not lost then). */
+static int check_lost(struct srv_store *st, struct srv_session *s, bool locked,
+                      struct m87_error **err)
+{
     int64_t lost = seconds_or_env("M87_SERVER_SESSION_LOST_S", SRV_SESSION_LOST);
-    if (strcmp(s->state, "running") != 0 || last >= srv_now() - lost)
+    if (!looks_lost(s, lost))
         return 0;
+    if (!locked) {
+        struct srv_session now = {0};
+        if (srv_session_lock(st, s->public_id, &now, err) < 0)
+            return -1;
+        srv_session_release(s);
+        *s = now;
+        if (!looks_lost(s, lost))
+            return 0;
+    }
+    int64_t last = s->seen ? s->seen : s->started;
     char when[32];
     srv_time_format(last, when);
     free(s->state);
@@ -98,17 +116,18 @@ static int check_lost(struct srv_store *st, struct srv_session *s, struct m87_er
     return srv_audit_session_end(st, s, err);
 }
 
-/* The device of the path and its session ID (of that device: 404 otherwise). */
+/* The device of the path and its session ID (of that device: 404 otherwise), the session's row
+ * locked until the transaction ends (each caller may change it). */
 static int find_session(struct srv_req *r, struct srv_device *dev, struct srv_session *s,
                         struct m87_error **err)
 {
     struct srv_store *st = r->srv->store;
     if (srv_device_find(st, r->params.v[0], dev, err) < 0 ||
-        srv_session_find(st, r->params.v[1], s, err) < 0)
+        srv_session_lock(st, r->params.v[1], s, err) < 0)
         return -1;
     if (s->device_id != dev->id)
         return m87_error_set(err, M87_E_NOTFOUND, 0, "session '%s' not found", r->params.v[1]);
-    return check_lost(st, s, err);
+    return check_lost(st, s, true, err);
 }
 
 /* ---- admin: create, list, show, cancel ------------------------------------------------------- */
@@ -156,7 +175,7 @@ int srv_api_sessions_list(struct srv_req *r, struct m87_jw *w, struct m87_error 
     m87_jw_key(w, "sessions");
     m87_jw_arr_open(w);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = check_lost(st, &v[i], err);
+        rc = check_lost(st, &v[i], false, err);
         m87_jw_obj_open(w);
         write_session(w, &v[i]);
         write_device(r->srv, w, &dev);
@@ -342,7 +361,7 @@ static int agent_post(struct srv_req *r, struct m87_jw *w, struct m87_error **er
     _cleanup_(srv_session_release) struct srv_session s = {0};
     struct srv_store *st = r->srv->store;
 
-    if (srv_session_find(st, r->params.v[0], &s, err) < 0)
+    if (srv_session_lock(st, r->params.v[0], &s, err) < 0)
         return -1;
     const struct m87_json *inter = m87_json_get(p->body, "interactive");
     if (inter) {

@@ -19,6 +19,9 @@ static const char SQL_SESSION_ADD[] =
     "INSERT INTO sessions (public_id, device_id, request, bundle, state, created, read_at) "
     "VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5) ON CONFLICT DO NOTHING RETURNING id";
 static const char SQL_SESSION_FIND[] = "SELECT " SESSION_COLS " FROM sessions WHERE public_id = ?1";
+/* PostgreSQL: the row locked until the transaction ends (SQLite's BEGIN IMMEDIATE holds the whole
+ * database already); the next statement's snapshot then holds what the holder before committed */
+static const char SQL_SESSION_LOCK_PG[] = "SELECT id FROM sessions WHERE public_id = ?1 FOR UPDATE";
 static const char SQL_SESSION_LIST[] =
     "SELECT " SESSION_COLS " FROM sessions WHERE device_id = ?1 ORDER BY id";
 static const char SQL_SESSION_DUE[] =
@@ -114,6 +117,21 @@ int srv_session_find(struct srv_store *st, const char *public_id, struct srv_ses
         return -1;
     return srv_row_get(s, &srv_session_row, out, "read session", err, "session '%s' not found",
                        public_id);
+}
+
+int srv_session_lock(struct srv_store *st, const char *public_id, struct srv_session *out,
+                     struct m87_error **err)
+{
+    if (srv_db_kind(srv_store_db(st)) == SRV_DB_PG) {
+        struct srv_q *s = srv_stmt_text(st, SQL_SESSION_LOCK_PG, public_id, err);
+        if (s == NULL)
+            return -1;
+        int rc = srv_q_step(s, "lock session", err);
+        srv_q_reset(s);
+        if (rc < 0)
+            return -1;
+    }
+    return srv_session_find(st, public_id, out, err);
 }
 
 int srv_session_list(struct srv_store *st, int64_t device_id, struct srv_session **out, size_t *n,

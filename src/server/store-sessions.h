@@ -49,6 +49,13 @@ int srv_session_create(struct srv_store *st, struct srv_session *s, struct m87_e
 /* M87_E_NOTFOUND "session 'ID' not found" (of any device: the caller checks the owner). */
 int srv_session_find(struct srv_store *st, const char *public_id, struct srv_session *out,
                      struct m87_error **err);
+/* srv_session_find for a change of the session (inside a transaction): on PostgreSQL its row
+ * stays locked until the transaction ends, so that the replicas' changes of one session (the
+ * agent's reports on one, the admin's cancel and reads on another) follow one another, each
+ * reading what the one before wrote, instead of one writing back what it read before the other
+ * committed. */
+int srv_session_lock(struct srv_store *st, const char *public_id, struct srv_session *out,
+                     struct m87_error **err);
 /* The device's sessions, oldest first. */
 int srv_session_list(struct srv_store *st, int64_t device_id, struct srv_session **out, size_t *n,
                      struct m87_error **err);
