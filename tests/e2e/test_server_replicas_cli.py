@@ -249,9 +249,11 @@ class RowLock:
 
 
 def lock_waiters(pg):
-    """How many of the cluster's connections wait for a lock now."""
+    """How many of the cluster's connections wait for a row now (for the transaction holding it,
+    or behind the first waiter)."""
     return int(pg.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' "
-                       "AND wait_event_type = 'Lock'" % pg.database).strip())
+                       "AND wait_event_type = 'Lock' AND wait_event IN ('transactionid', 'tuple')"
+                       % pg.database).strip())
 
 
 def session_child(agent):
