@@ -20,6 +20,7 @@
 #include "server/request.h"
 #include "server/store-audit.h"
 #include "server/store-devices.h"
+#include "server/store-remote.h"
 #include "server/store-sessions.h"
 #include "server/util.h"
 
@@ -175,15 +176,21 @@ int srv_api_remote_open(struct srv_req *r, struct m87_jw *w, struct m87_error **
     if (body == NULL || check_request(body, err) < 0 ||
         srv_device_find(r->srv->store, r->params.v[0], &dev, err) < 0)
         return -1;
-    bool connected =
-        !dev.offline && (srv_longpoll_device_held(r->srv->lp, dev.id) ||
-                         (dev.last_seen && dev.last_seen >= srv_now() - SRV_SESSION_CONNECTED));
+    /* with replicas, the device's held sync may be on another one: it began at most as long ago
+     * as a hold may last */
+    int64_t recent = SRV_SESSION_CONNECTED;
+    if (srv_store_remote_shared(r->srv->store))
+        recent += r->srv->longpoll_max;
+    bool connected = !dev.offline && (srv_longpoll_device_held(r->srv->lp, dev.id) ||
+                                      (dev.last_seen && dev.last_seen >= srv_now() - recent));
     if (!connected)
         return m87_error_set(err, M87_E_CONFLICT, 0, "device '%s' is offline", dev.name);
     struct m87_jw *req = m87_jw_new();
     m87_jw_node(req, body);
     _cleanup_free_ char *text = m87_jw_finish(req);
-    if (srv_remote_open(r->srv->remote, dev.id, dev.name, text, id, err) < 0)
+    if (srv_remote_open(r->srv->remote, dev.id, dev.name, text, id, err) < 0 ||
+        srv_remote_channel_add(r->srv->store, id, dev.id, dev.name, text, r->srv->advertise, err) <
+            0)
         return -1;
     char who[SRV_AUDIT_TOKEN_ID_LEN + 1];
     srv_audit_who(r, who);
@@ -346,9 +353,13 @@ int srv_api_remote_finish(struct srv_req *r, struct m87_jw *w, struct m87_error 
     return 0;
 }
 
-size_t srv_jw_remote_sync(struct srv *s, struct m87_jw *w, int64_t device_id)
+int srv_jw_remote_sync(struct srv *s, struct m87_jw *w, int64_t device_id, size_t *n,
+                       struct m87_error **err)
 {
-    return srv_remote_jw_pending(s->remote, w, device_id);
+    if (srv_store_remote_shared(s->store))
+        return srv_remote_channels_deliver(s->store, device_id, SRV_REMOTE_PICKUP_S, w, n, err);
+    *n = srv_remote_jw_pending(s->remote, w, device_id);
+    return 0;
 }
 
 int srv_api_remote_audit(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
