@@ -1,4 +1,5 @@
 /* `m87-server serve`: open the store, serve until SIGTERM or SIGINT, stop cleanly. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -135,6 +136,7 @@ int srv_serve(const struct srv_serve_opts *o, struct m87_error **err)
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
 
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: the replicas' relays */
     struct srv *s = m87_xcalloc(1, sizeof(*s));
     atomic_init(&s->stopping, false);
     atomic_init(&s->in_flight, 0);

@@ -3,17 +3,22 @@
 Real parts: the harness's PostgreSQL 15 and two `m87-server serve --db URL` replicas on it
 (replica_util.Cluster), a real `m87-agent run` daemon talking to replica A only and the real
 `m87` CLI talking to replica B only. A channel opened on B reaches the agent's sync held on A
-through the database."""
+through the database; the agent's streams, which reach A, are relayed to B, which holds the
+channel."""
 
 import os
 import re
+import signal
+import subprocess
 
 import pytest
 
 from agent_util import Device, wait_for
+from cli_util import M87, read_until
 from harness.postgres import server_backend
 from replica_util import Cluster, Via
-from server_util import SERVER_BIN
+from server_util import SERVER_BIN, free_port
+from test_remote_forward import EchoServer, talk
 
 
 def url_of(replica):
@@ -55,3 +60,85 @@ def test_channel_opened_on_b_reaches_the_sync_held_on_a(dev, pair):
     dev.agent.wait_log("remote %s: exec" % ch["id"], 30)
     assert not any(" /v1/agent/sync" in ln for ln in b.read_log().splitlines()), b.log_path
 
+
+def relayed(replica):
+    """The replica's access log lines of the agent's remote streams (the ones it relays)."""
+    return [ln for ln in replica.read_log().splitlines() if " /v1/agent/remote/" in ln]
+
+
+def test_exec_stdout_exit_code_and_stdin(dev, pair):
+    a, b = pair.replicas
+    r = dev.cli.run(dev.name, "exec", "--", "sh", "-c", "echo hi; echo err >&2; exit 3")
+    assert r.rc == 3, r
+    assert r.out == "hi\n" and r.err == "err\n", r
+    data = "".join("line %d\n" % i for i in range(40000))  # more than two 256 KiB buffers
+    r = dev.cli.run(dev.name, "exec", "-i", "cat", input=data, timeout=120)
+    assert r.rc == 0 and r.out == data, (r.rc, r.err, len(r.out))
+    r = dev.cli.run(dev.name, "exec", "-i", "-e", "PATH=/usr/bin:/bin", "--", "wc", "-l",
+                    input=data)
+    assert r.rc == 0 and r.out.strip() == "40000", r
+    # the agent's streams went to A, which relayed them to B; the agent synced with A only
+    assert any("/stdin " in ln for ln in relayed(a)), a.log_path
+    assert any("/stdin " in ln for ln in relayed(b)), b.log_path
+    assert not any(" /v1/agent/sync" in ln for ln in b.read_log().splitlines()), b.log_path
+    audit = dev.server.api("GET", "/v1/devices/%s/audit?kind=remote" % dev.name)["audit"]
+    assert audit[-1]["exit_code"] == 0 and audit[-1]["bytes"]["stdin"] == len(data), audit[-1]
+
+
+def test_forward_tcp_both_ways(dev, pair):
+    echo = EchoServer()
+    local = free_port()
+    p = subprocess.Popen([str(M87), dev.name, "forward", "%d:%d" % (local, echo.port)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dev.cli.env())
+    try:
+        read_until(p, r"^forwarding ", stream="stderr")
+        assert talk(local, b"hello") == b"HELLO"
+        big = bytes(range(256)) * 4096  # 1 MiB each way
+        assert talk(local, big) == big.upper()
+    finally:
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        echo.close()
+    assert p.returncode == 0, err
+
+
+def test_cp_a_file_both_ways(dev, tmp_path):
+    src = tmp_path / "payload.bin"
+    src.write_bytes(os.urandom(700000))
+    dst = tmp_path / "on-device" / "payload.bin"
+    dst.parent.mkdir()
+    r = dev.cli.run("cp", src, "%s:%s" % (dev.name, dst), timeout=120)
+    assert r.rc == 0, r
+    assert dst.read_bytes() == src.read_bytes()
+    back = tmp_path / "back.bin"
+    r = dev.cli.run("cp", "%s:%s" % (dev.name, dst), back, timeout=120)
+    assert r.rc == 0, r
+    assert back.read_bytes() == src.read_bytes()
+
+
+def test_owner_killed_mid_stream_ends_both_sides(dev, pair):
+    a, b = pair.replicas
+    marker = "sleep 86%d" % os.getpid()  # a command line of its own, to find on the device
+    p = dev.cli.popen(dev.name, "exec", "--", "sh", "-c", "echo started; exec " + marker)
+    try:
+        read_until(p, "^started$", timeout=60)
+        wait_for(lambda: pgrep(marker), 30, "the command to run")
+        b.proc.send_signal(signal.SIGKILL)  # B holds the channel: the CLI's side
+        b.proc.wait(timeout=30)
+        b.proc = None
+        out, err = p.communicate(timeout=60)  # an error, not a hang
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode != 0, (out, err)
+    assert err.strip(), (out, err)
+    # the agent's relayed streams through A broke too: its command is stopped
+    wait_for(lambda: not pgrep(marker), 60,
+             lambda: "the command to stop\n" + dev.agent.log()[-3000:])
+    assert "remote" in a.read_log()
+
+
+def pgrep(pattern):
+    r = subprocess.run(["pgrep", "-f", "^" + pattern + "$"], capture_output=True, text=True)
+    return r.stdout.split()
