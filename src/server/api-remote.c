@@ -268,7 +268,7 @@ static struct srv_remote_port *join(struct srv_req *r)
     }
     struct srv_remote_port *p =
         srv_remote_attach(r->srv->remote, agent ? r->device_id : 0, agent ? NULL : r->params.v[0],
-                          id, (enum srv_remote_stream)stream, agent, false, r->conn, &err);
+                          id, (enum srv_remote_stream)stream, agent, r->conn, &err);
     if (!p && m87_error_code(err) == M87_E_NOTFOUND) { /* another replica may hold it */
         struct m87_error *e = NULL;
         p = srv_remote_relay_join(r, id, (enum srv_remote_stream)stream, agent, &e);

@@ -73,11 +73,15 @@ void srv_remote_port_resume(struct srv_remote_port *p);
 void srv_remote_port_suspend(struct srv_remote_port *p);
 /* The channel ends as broken with why, unless it ended already; every side is woken. */
 void srv_remote_channel_break(struct srv_channel *ch, const char *why);
-/* Channel id of the device (by id when device_id > 0, else by name), a shadow or one held here;
- * NULL with *err (when err is not NULL) M87_E_NOTFOUND. */
+/* Channel id of the device (by id when device_id > 0, else by name) held here, never a shadow;
+ * NULL with *err M87_E_NOTFOUND. */
 struct srv_channel *srv_remote_find(struct srv_remote *rm, int64_t device_id,
-                                    const char *device_name, const char *id, bool shadow,
+                                    const char *device_name, const char *id,
                                     struct m87_error **err);
+/* A new port of stream of ch for the agent's side or the admin's (srv_remote_attach). */
+struct srv_remote_port *srv_remote_port_new(struct srv_channel *ch, enum srv_remote_stream stream,
+                                            bool agent, struct MHD_Connection *conn,
+                                            struct m87_error **err);
 /* As much of data as the stream's buffer takes; its reader is woken. */
 size_t srv_remote_ring_put(struct srv_stream *s, const char *data, size_t n);
 /* A reader's step: bytes (> 0), 0 at the end of the stream, -1 when the channel broke, -2 when

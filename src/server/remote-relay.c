@@ -11,7 +11,6 @@
 #include "m87/compiler.h"
 #include "m87/error.h"
 #include "m87/json.h"
-#include "m87/log.h"
 #include "server/http.h"
 #include "server/remote-relay.h"
 #include "server/remote.h"
@@ -228,26 +227,13 @@ struct srv_remote_port *srv_remote_relay_join(struct srv_req *r, const char *id,
     _cleanup_free_ char *owner = owner_of(r, id, agent, &dev, &name, err);
     if (!owner)
         return NULL;
-    struct srv_remote_port *local = NULL;
-    /* twice: a shadow whose last stream detached just now is gone, and made again */
-    for (int i = 0; i < 2 && !local; i++) {
-        m87_error_clear(err);
-        if (srv_remote_shadow(rm, dev, name, id, err) < 0)
-            return NULL;
-        local = srv_remote_attach(rm, agent ? dev : 0, name, id, stream, agent, true, r->conn, err);
-        if (!local && m87_error_code(*err) != M87_E_NOTFOUND)
-            return NULL;
-    }
-    if (!local)
+    struct srv_remote_port *local = NULL, *far = NULL;
+    if (srv_remote_shadow(rm, dev, name, id, stream, agent, r->conn, &local, &far, err) < 0)
         return NULL;
-    /* the other side of the stream, as the owner's client of the same endpoint */
-    struct srv_remote_port *far =
-        srv_remote_attach(rm, agent ? 0 : dev, name, id, stream, !agent, true, NULL, err);
     bool admin_writes = stream == SRV_REMOTE_STDIN || stream == SRV_REMOTE_RESIZE;
     bool upload = agent ? !admin_writes : admin_writes;
-    if (!far || start_relay(r, far, upload, owner, err) < 0) {
-        if (far)
-            srv_remote_detach(far);
+    if (start_relay(r, far, upload, owner, err) < 0) {
+        srv_remote_detach(far);
         srv_remote_detach(local);
         return NULL;
     }

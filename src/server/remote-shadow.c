@@ -8,33 +8,33 @@
 #include "server/remote.h"
 
 int srv_remote_shadow(struct srv_remote *rm, int64_t device_id, const char *device_name,
-                      const char *id, struct m87_error **err)
+                      const char *id, enum srv_remote_stream stream, bool agent,
+                      struct MHD_Connection *conn, struct srv_remote_port **local,
+                      struct srv_remote_port **far, struct m87_error **err)
 {
     pthread_mutex_lock(&rm->mu);
-    int rc = 0;
-    struct srv_channel *ch = srv_remote_find(rm, 0, device_name, id, true, NULL);
-    if (!ch && rm->closed) {
-        rc = m87_error_set(err, M87_E_CONFLICT, 0, "the server is stopping");
-    } else if (!ch && rm->n >= SRV_REMOTE_MAX) {
-        rc = m87_error_set(err, M87_E_CONFLICT, 0, "%d remote channels are open already",
-                           SRV_REMOTE_MAX);
-    } else if (!ch) {
-        ch = m87_xcalloc(1, sizeof(*ch));
-        *ch = (struct srv_channel){.rm = rm,
-                                   .device_id = device_id,
-                                   .state = CH_RUNNING,
-                                   .shadow = true,
-                                   .exit_code = -1,
-                                   .next = rm->channels};
-        snprintf(ch->id, sizeof(ch->id), "%s", id);
-        ch->device_name = m87_xstrdup(device_name);
-        ch->request = m87_xstrdup("{}");
-        clock_gettime(CLOCK_MONOTONIC, &ch->created);
-        rm->channels = ch;
-        rm->n++;
+    if (rm->closed) {
+        pthread_mutex_unlock(&rm->mu);
+        return m87_error_set(err, M87_E_CONFLICT, 0, "the server is stopping");
     }
+    struct srv_channel *ch = m87_xcalloc(1, sizeof(*ch));
+    *ch = (struct srv_channel){.rm = rm,
+                               .device_id = device_id,
+                               .state = CH_RUNNING,
+                               .shadow = true,
+                               .exit_code = -1,
+                               .next = rm->channels};
+    snprintf(ch->id, sizeof(ch->id), "%s", id);
+    ch->device_name = m87_xstrdup(device_name);
+    ch->request = m87_xstrdup("{}");
+    clock_gettime(CLOCK_MONOTONIC, &ch->created);
+    rm->channels = ch;
+    rm->n++;
+    /* a new channel's stream is free on both sides: neither fails */
+    *local = srv_remote_port_new(ch, stream, agent, conn, NULL);
+    *far = srv_remote_port_new(ch, stream, !agent, NULL, NULL);
     pthread_mutex_unlock(&rm->mu);
-    return rc;
+    return 0;
 }
 
 int srv_remote_push(struct srv_remote_port *p, const char *data, size_t n)

@@ -252,11 +252,10 @@ size_t srv_remote_jw_pending(struct srv_remote *rm, struct m87_jw *w, int64_t de
 }
 
 struct srv_channel *srv_remote_find(struct srv_remote *rm, int64_t device_id,
-                                    const char *device_name, const char *id, bool shadow,
-                                    struct m87_error **err)
+                                    const char *device_name, const char *id, struct m87_error **err)
 {
     for (struct srv_channel *ch = rm->channels; ch; ch = ch->next)
-        if (strcmp(ch->id, id) == 0 && ch->shadow == shadow &&
+        if (strcmp(ch->id, id) == 0 && !ch->shadow &&
             (device_id > 0 ? ch->device_id == device_id
                            : strcmp(ch->device_name, device_name) == 0))
             return ch;
@@ -268,7 +267,7 @@ int srv_remote_finish(struct srv_remote *rm, int64_t device_id, const char *id, 
                       const char *message, struct m87_error **err)
 {
     pthread_mutex_lock(&rm->mu);
-    struct srv_channel *ch = srv_remote_find(rm, device_id, NULL, id, false, err);
+    struct srv_channel *ch = srv_remote_find(rm, device_id, NULL, id, err);
     if (ch && ch->state != CH_ENDED) {
         ch->state = CH_ENDED;
         ch->exit_code = exit_code;
@@ -290,7 +289,7 @@ int srv_remote_stats(struct srv_remote *rm, int64_t device_id, const char *id, i
                      int64_t bytes[3], struct m87_error **err)
 {
     pthread_mutex_lock(&rm->mu);
-    struct srv_channel *ch = srv_remote_find(rm, device_id, NULL, id, false, err);
+    struct srv_channel *ch = srv_remote_find(rm, device_id, NULL, id, err);
     if (ch) {
         *duration = duration_ms(ch);
         for (int i = 0; i <= SRV_REMOTE_STDERR; i++)
@@ -304,7 +303,7 @@ int srv_remote_jw_state(struct srv_remote *rm, const char *device_name, const ch
                         struct m87_jw *w, bool *ended, struct m87_error **err)
 {
     pthread_mutex_lock(&rm->mu);
-    struct srv_channel *ch = srv_remote_find(rm, 0, device_name, id, false, err);
+    struct srv_channel *ch = srv_remote_find(rm, 0, device_name, id, err);
     if (ch) {
         *ended = ch->state == CH_ENDED;
         m87_jw_obj_open(w);
@@ -334,22 +333,16 @@ int srv_remote_jw_state(struct srv_remote *rm, const char *device_name, const ch
     return ch ? 0 : -1;
 }
 
-struct srv_remote_port *srv_remote_attach(struct srv_remote *rm, int64_t device_id,
-                                          const char *device_name, const char *id,
-                                          enum srv_remote_stream stream, bool agent, bool shadow,
-                                          struct MHD_Connection *conn, struct m87_error **err)
+struct srv_remote_port *srv_remote_port_new(struct srv_channel *ch, enum srv_remote_stream stream,
+                                            bool agent, struct MHD_Connection *conn,
+                                            struct m87_error **err)
 {
     bool admin_writes = stream == SRV_REMOTE_STDIN || stream == SRV_REMOTE_RESIZE;
     bool writer = agent ? !admin_writes : admin_writes;
     struct srv_remote_port *p = NULL;
-
-    pthread_mutex_lock(&rm->mu);
-    struct srv_channel *ch =
-        srv_remote_find(rm, agent ? device_id : 0, device_name, id, shadow, err);
-    struct srv_stream *s = ch ? &ch->streams[stream] : NULL;
-    if (!ch) {
-        /* err is set */
-    } else if (ch->state == CH_ENDED && (writer || agent || ch->broken)) {
+    struct srv_stream *s = &ch->streams[stream];
+    const char *id = ch->id;
+    if (ch->state == CH_ENDED && (writer || agent || ch->broken)) {
         /* the admin's reader of a channel that ended well still gets what the device wrote: a
          * quick command (a cp of a missing file) may end before the CLI joined its stderr */
         m87_error_set(err, M87_E_CONFLICT, 0, "remote channel '%s' has ended", id);
@@ -361,7 +354,7 @@ struct srv_remote_port *srv_remote_attach(struct srv_remote *rm, int64_t device_
         *p = (struct srv_remote_port){.ch = ch, .stream = stream, .writer = writer, .conn = conn};
         if (!conn) {
             pthread_cond_init(&p->cond, NULL);
-            rm->threads++;
+            ch->rm->threads++;
         }
         if (!s->buf)
             s->buf = m87_xmalloc(SRV_REMOTE_STREAM_BUF);
@@ -375,6 +368,17 @@ struct srv_remote_port *srv_remote_attach(struct srv_remote *rm, int64_t device_
         if (agent)
             ch->state = CH_RUNNING;
     }
+    return p;
+}
+
+struct srv_remote_port *srv_remote_attach(struct srv_remote *rm, int64_t device_id,
+                                          const char *device_name, const char *id,
+                                          enum srv_remote_stream stream, bool agent,
+                                          struct MHD_Connection *conn, struct m87_error **err)
+{
+    pthread_mutex_lock(&rm->mu);
+    struct srv_channel *ch = srv_remote_find(rm, agent ? device_id : 0, device_name, id, err);
+    struct srv_remote_port *p = ch ? srv_remote_port_new(ch, stream, agent, conn, err) : NULL;
     pthread_mutex_unlock(&rm->mu);
     return p;
 }
@@ -420,9 +424,7 @@ void srv_remote_detach(struct srv_remote_port *p)
         if (--rm->threads == 0)
             pthread_cond_broadcast(&rm->cond);
     }
-    /* a shadow that ended well is forgotten with its last stream: another request makes it
-     * again; a broken one stays, so that later requests hear it broke */
-    if (ch->shadow && ch->ports == 0 && !ch->broken)
+    if (ch->shadow && ch->ports == 0) /* one request's: no other finds it */
         unlink_channel(rm, ch);
     pthread_mutex_unlock(mu);
     free(p);

@@ -79,13 +79,12 @@ int srv_remote_jw_state(struct srv_remote *rm, const char *device_name, const ch
 
 /* Attach conn as the writer (upload) or reader (download) of a stream of channel id, checked
  * against the device: by id for the agent (device_id > 0), by name for the admin. The agent
- * writes stdout and stderr and reads stdin, the admin the other way round. shadow: of the
- * shadow of a channel another replica holds (below), else of one held here; conn NULL: a relay
- * thread's port (it waits where a connection is suspended). NULL with M87_E_NOTFOUND (unknown,
+ * writes stdout and stderr and reads stdin, the admin the other way round. Never a shadow's
+ * (below). NULL with M87_E_NOTFOUND (unknown,
  * another device's), M87_E_CONFLICT (that side of the stream is taken, or the channel ended). */
 struct srv_remote_port *srv_remote_attach(struct srv_remote *rm, int64_t device_id,
                                           const char *device_name, const char *id,
-                                          enum srv_remote_stream stream, bool agent, bool shadow,
+                                          enum srv_remote_stream stream, bool agent,
                                           struct MHD_Connection *conn, struct m87_error **err);
 /* The connection ended: a writer that did not finish its body, or a reader that did not get
  * the end of its stream, ends the channel as broken. Frees port. */
@@ -106,15 +105,21 @@ int srv_remote_write_done(struct srv_remote_port *port, char **why);
 ssize_t srv_remote_read(void *port, uint64_t pos, char *buf, size_t max);
 
 /* ---- a channel another replica holds (remote-shadow.c; remote-relay.c drives it) ----
- * A shadow is the local copy of such a channel: the local client's connection attaches to its
- * streams as to any channel's, and a relay thread attaches as the other side with conn NULL and
- * carries the bytes to and from the replica that holds the channel. Its buffers, suspend and
- * resume are those above: the relay's transfer holds the local client back and the other way
- * round. A shadow is forgotten when its last stream detached, unless it broke. */
+ * A shadow is one relayed request's copy of such a channel, with one stream: the local
+ * client's connection is one side of its buffer, a relay thread's port (conn NULL: it waits
+ * where a connection is suspended) the other, carrying the bytes to and from the replica that
+ * holds the channel. Its buffer, suspend and resume are those above: the relay's transfer holds
+ * the local client back and the other way round. No request finds another's shadow (a channel's
+ * agent and admin may both come through this replica for the same stream); it is forgotten when
+ * both of its ports detached. */
 
-/* Make a shadow for channel id of the device unless one is there. M87_E_CONFLICT as open. */
+/* A shadow of channel id of the device for stream: the port of the local client's connection
+ * conn (the agent's side or the admin's) into *local, the relay thread's port of the other side
+ * into *far. M87_E_CONFLICT when the server is stopping. */
 int srv_remote_shadow(struct srv_remote *rm, int64_t device_id, const char *device_name,
-                      const char *id, struct m87_error **err);
+                      const char *id, enum srv_remote_stream stream, bool agent,
+                      struct MHD_Connection *conn, struct srv_remote_port **local,
+                      struct srv_remote_port **far, struct m87_error **err);
 /* A relay thread's writer port: put all of data into its stream, waiting while the buffer is
  * full. -1 when the channel ended. */
 int srv_remote_push(struct srv_remote_port *port, const char *data, size_t n);

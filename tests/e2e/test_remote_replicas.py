@@ -142,3 +142,24 @@ def test_owner_killed_mid_stream_ends_both_sides(dev, pair):
 def pgrep(pattern):
     r = subprocess.run(["pgrep", "-f", "^" + pattern + "$"], capture_output=True, text=True)
     return r.stdout.split()
+
+
+def test_cli_and_agent_through_a_round_robin_balancer(env, pair, tmp_path):
+    """haproxy in front, round robin: each of the CLI's and the agent's requests may reach
+    either replica, so both sides' streams are relayed in turn."""
+    lb = pair.start_lb()
+    d = Device(env, Via(lb.url, pair.admin), tmp_path, server_url=lb.url)
+    d.agent.config["remote"] = "exec"
+    d.agent.start()
+    try:
+        wait_for(lambda: (d.agent.daemon_state() or {}).get("connected"), 60,
+                 lambda: "the agent to connect\n" + d.agent.log()[-2000:])
+        data = "".join("row %d\n" % i for i in range(30000))
+        for i in range(4):  # the POST and each stream land on one replica or the other
+            r = d.cli.run(d.name, "exec", "-i", "--", "sh", "-c", "cat; exit %d" % (i + 1),
+                          input=data, timeout=120)
+            assert r.rc == i + 1 and r.out == data, (r.rc, r.err, len(r.out))
+        a, b = pair.replicas
+        assert relayed(a) and relayed(b), (a.log_path, b.log_path)
+    finally:
+        d.agent.stop()
