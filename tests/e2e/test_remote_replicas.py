@@ -163,3 +163,15 @@ def test_cli_and_agent_through_a_round_robin_balancer(env, pair, tmp_path):
         assert relayed(a) and relayed(b), (a.log_path, b.log_path)
     finally:
         d.agent.stop()
+
+
+def test_bad_advertise_address_is_refused(tmp_path):
+    for bad in ["ftp://10.0.0.1:8443", "http://10.0.0.1", "http://10.0.0.1:8443/x", "10.0.0.1:1"]:
+        r = subprocess.run([SERVER_BIN, "serve", "--data", str(tmp_path), "--listen",
+                            "127.0.0.1:0", "--advertise", bad], capture_output=True, text=True,
+                           timeout=30)
+        assert r.returncode == 2, (bad, r)
+        assert "--advertise: expected http://HOST:PORT or https://HOST:PORT" in r.stderr, r
+    r = subprocess.run([SERVER_BIN, "serve", "--help"], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0 and "--advertise URL" in r.stdout, r
