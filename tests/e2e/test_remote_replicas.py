@@ -6,6 +6,7 @@ Real parts: the harness's PostgreSQL 15 and two `m87-server serve --db URL` repl
 through the database; the agent's streams, which reach A, are relayed to B, which holds the
 channel."""
 
+import http.client
 import os
 import re
 import signal
@@ -175,3 +176,31 @@ def test_bad_advertise_address_is_refused(tmp_path):
     r = subprocess.run([SERVER_BIN, "serve", "--help"], capture_output=True, text=True,
                        timeout=30)
     assert r.returncode == 0 and "--advertise URL" in r.stdout, r
+
+
+def test_owner_killed_under_a_relayed_download(dev, pair):
+    """The admin's download relayed by A from B, which holds the channel: B dies, the download
+    on A ends with an error (an unterminated chunked body), not a clean end and not a hang."""
+    a, b = pair.replicas
+    marker = "sleep 87%d" % os.getpid()
+    ch = dev.server.api("POST", "/v1/devices/%s/remote" % dev.name,
+                        {"what": "exec", "command": ["sh", "-c", "echo started; exec " + marker]})
+    conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=60)
+    conn.request("GET", "/v1/devices/%s/remote/%s/stdout" % (dev.name, ch["id"]),
+                 headers={"Authorization": "Bearer " + pair.admin})
+    resp = conn.getresponse()
+    assert resp.status == 200, resp.read()
+    got = b""
+    while b"started\n" not in got:
+        piece = resp.read1(4096)
+        assert piece, got
+        got += piece
+    b.proc.send_signal(signal.SIGKILL)
+    b.proc.wait(timeout=30)
+    b.proc = None
+    with pytest.raises((http.client.IncompleteRead, ConnectionError)):
+        while resp.read1(4096):
+            pass
+    conn.close()
+    wait_for(lambda: not pgrep(marker), 60,
+             lambda: "the command to stop\n" + dev.agent.log()[-3000:])
