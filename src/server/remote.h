@@ -43,7 +43,8 @@ struct srv_remote;
 struct srv_remote_port;
 
 struct srv_remote *srv_remote_new(void);
-/* Stops the watcher; every connection of a channel must have ended before. NULL: no-op. */
+/* Waits for the relay threads (srv_remote_stop broke their channels) and stops the watcher;
+ * every connection of a channel must have ended before. NULL: no-op. */
 void srv_remote_free(struct srv_remote *rm);
 
 /* At shutdown, before libmicrohttpd stops: every channel breaks ("the server is stopping"), which
