@@ -4,6 +4,7 @@
 
     /usr/bin/python3 bench/remote_bench.py [--keys 300] [--megabytes 200] [--conns 100]
                                            [--only forward] [--json FILE]
+                                           [--replicas local|relayed]
 
 Starts its own test environment (tests/e2e/harness) unless M87_TEST_DOCKER_HOST and friends point
 at a running one, a real m87-server on loopback, and `m87-agent run` for one registered device
@@ -30,6 +31,12 @@ Measured:
 
 `--only forward` measures 4 alone, with the loopback TCP of 2 as its reference.
 
+`--replicas relayed` runs the same on two m87-server replicas on one PostgreSQL (the harness's,
+tests/e2e/replica_util.py): the agent talks to replica A, the CLI to replica B, so that every
+stream of the agent's is relayed by A to B, which holds the channel (docs/remote.md, Channels
+across replicas); `--replicas local` the same two replicas with the agent and the CLI both on
+A (no relay), the reference for it. The memory figures are then A's (relayed: B's).
+
 This is a measurement, not a test: nothing is asserted.
 """
 
@@ -53,6 +60,8 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from agent_util import Device, wait_for  # noqa: E402
 from cli_util import BUILD, M87, Server  # noqa: E402
 from harness import TestEnv  # noqa: E402
+import replica_util  # noqa: E402
+from replica_util import Via  # noqa: E402
 
 PATH_ENV = "PATH=/usr/bin:/bin"  # the harness gives the agent a PATH of its own
 
@@ -317,6 +326,26 @@ def forward_runs(dev, server, mib, conns):
     return out
 
 
+def url_of(replica):
+    return "http://127.0.0.1:%d" % replica.port
+
+
+def replicas(tmp, n):
+    """replica_util.Cluster's n replicas on the harness's PostgreSQL, without the cap of
+    connections per address (as the single server above)."""
+    orig = replica_util.Server
+
+    class Uncapped(orig):
+        def __init__(self, d, extra_args=()):
+            super().__init__(d, extra_args=list(extra_args) +
+                             ["--max-connections-per-address", "0"])
+    replica_util.Server = Uncapped
+    try:
+        return replica_util.Cluster(tmp, n)
+    finally:
+        replica_util.Server = orig
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--keys", type=int, default=300)
@@ -325,6 +354,8 @@ def main():
     ap.add_argument("--only", choices=["forward"],
                     help="measure only this (and direct loopback TCP, its reference)")
     ap.add_argument("--json", help="also write the results to this file")
+    ap.add_argument("--replicas", choices=["local", "relayed"],
+                    help="two replicas on PostgreSQL; the CLI on the agent's (local) or the other")
     args = ap.parse_args()
     for path in (BUILD / "bin" / "m87", BUILD / "bin" / "m87-server",
                  BUILD / "bin" / "m87-agent"):
@@ -333,15 +364,21 @@ def main():
     env = TestEnv.from_environ()
     env.start()
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="m87-remote-bench-"))
-    server = dev = None
+    server = dev = cluster = None
     res = {}
     try:
-        # every connection comes from 127.0.0.1 here: the CLI's and the agent's 2 or 3 per
-        # forwarded connection would pass the default 256 per address
-        server = Server(tmp)
-        server.extra_args = ["--max-connections-per-address", "0"]
-        server.start()
-        dev = Device(env, server, tmp)
+        if args.replicas:
+            cluster = replicas(tmp, 2)
+            a, b = cluster.replicas
+            server = b if args.replicas == "relayed" else a
+            dev = Device(env, Via(url_of(server), cluster.admin), tmp, server_url=url_of(a))
+        else:
+            # every connection comes from 127.0.0.1 here: the CLI's and the agent's 2 or 3 per
+            # forwarded connection would pass the default 256 per address
+            server = Server(tmp)
+            server.extra_args = ["--max-connections-per-address", "0"]
+            server.start()
+            dev = Device(env, server, tmp)
         dev.agent.config["remote"] = "exec, shell, forward"
         dev.agent.start()
         wait_for(lambda: (dev.agent.daemon_state() or {}).get("connected"), 60,
@@ -358,7 +395,9 @@ def main():
     finally:
         if dev:
             dev.cleanup()
-        if server:
+        if cluster:
+            cluster.close()
+        elif server:
             server.stop()
         env.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -354,7 +354,9 @@ static int answer(struct srv_req *r, const struct sync *s, bool first, struct m8
         if (rc >= 0 && srv_jw_agent_sessions(st, w, r->device_id, &n_sessions, err) < 0)
             rc = -1;
         /* remote access: channels its agent is to join (api-remote.c) */
-        size_t n_remote = rc >= 0 ? srv_jw_remote_sync(r->srv, w, r->device_id) : 0;
+        size_t n_remote = 0;
+        if (rc >= 0 && srv_jw_remote_sync(r->srv, w, r->device_id, &n_remote, err) < 0)
+            rc = -1;
         n_sessions += n_remote;
         /* with what is signed: the name signatures give the device (docs/security.md) */
         if (dev.name && (rc == 2 || n_sessions > 0))

@@ -16,10 +16,12 @@
 #include "server/http.h"
 #include "server/json.h"
 #include "server/longpoll.h"
+#include "server/remote-relay.h"
 #include "server/remote.h"
 #include "server/request.h"
 #include "server/store-audit.h"
 #include "server/store-devices.h"
+#include "server/store-remote.h"
 #include "server/store-sessions.h"
 #include "server/util.h"
 
@@ -175,15 +177,21 @@ int srv_api_remote_open(struct srv_req *r, struct m87_jw *w, struct m87_error **
     if (body == NULL || check_request(body, err) < 0 ||
         srv_device_find(r->srv->store, r->params.v[0], &dev, err) < 0)
         return -1;
-    bool connected =
-        !dev.offline && (srv_longpoll_device_held(r->srv->lp, dev.id) ||
-                         (dev.last_seen && dev.last_seen >= srv_now() - SRV_SESSION_CONNECTED));
+    /* with replicas, the device's held sync may be on another one: it began at most as long ago
+     * as a hold may last */
+    int64_t recent = SRV_SESSION_CONNECTED;
+    if (srv_store_remote_shared(r->srv->store))
+        recent += r->srv->longpoll_max;
+    bool connected = !dev.offline && (srv_longpoll_device_held(r->srv->lp, dev.id) ||
+                                      (dev.last_seen && dev.last_seen >= srv_now() - recent));
     if (!connected)
         return m87_error_set(err, M87_E_CONFLICT, 0, "device '%s' is offline", dev.name);
     struct m87_jw *req = m87_jw_new();
     m87_jw_node(req, body);
     _cleanup_free_ char *text = m87_jw_finish(req);
-    if (srv_remote_open(r->srv->remote, dev.id, dev.name, text, id, err) < 0)
+    if (srv_remote_open(r->srv->remote, dev.id, dev.name, text, id, err) < 0 ||
+        srv_remote_channel_add(r->srv->store, id, dev.id, dev.name, text, r->srv->advertise, err) <
+            0)
         return -1;
     char who[SRV_AUDIT_TOKEN_ID_LEN + 1];
     srv_audit_who(r, who);
@@ -214,6 +222,11 @@ void srv_api_remote_state(struct srv_req *r)
     bool ended = false;
     if (srv_remote_jw_state(r->srv->remote, r->params.v[0], r->params.v[1], w, &ended, &err) < 0) {
         m87_jw_free(w);
+        if (m87_error_code(err) == M87_E_NOTFOUND &&
+            srv_remote_relay_json(r, r->params.v[1], false)) {
+            m87_error_free(err);
+            return;
+        }
         srv_reply_fail(r, err);
         m87_error_free(err);
         return;
@@ -256,6 +269,16 @@ static struct srv_remote_port *join(struct srv_req *r)
     struct srv_remote_port *p =
         srv_remote_attach(r->srv->remote, agent ? r->device_id : 0, agent ? NULL : r->params.v[0],
                           id, (enum srv_remote_stream)stream, agent, r->conn, &err);
+    if (!p && m87_error_code(err) == M87_E_NOTFOUND) { /* another replica may hold it */
+        struct m87_error *e = NULL;
+        p = srv_remote_relay_join(r, id, (enum srv_remote_stream)stream, agent, &e);
+        if (!p && m87_error_code(e) == M87_E_NOTFOUND) {
+            m87_error_free(e);
+        } else {
+            m87_error_free(err);
+            err = e;
+        }
+    }
     if (!p) {
         srv_reply_fail(r, err);
         m87_error_free(err);
@@ -280,6 +303,18 @@ void srv_api_remote_read(struct srv_req *r)
     srv_reply_response(r, 200, resp);
 }
 
+void srv_api_remote_end(struct srv_req *r)
+{
+    int64_t duration = 0, bytes[3];
+    struct m87_error *err = NULL;
+    /* held here, or by no replica (forgotten at a restart): the end is recorded here */
+    if (srv_remote_stats(r->srv->remote, r->device_id, r->params.v[0], &duration, bytes, &err) ==
+            0 ||
+        !srv_remote_relay_json(r, r->params.v[0], true))
+        srv_run_tx(r, 200, srv_api_remote_finish);
+    m87_error_free(err);
+}
+
 size_t srv_api_remote_pipe(struct srv_req *r, const char *data, size_t len)
 {
     struct srv_remote_port *p = r->state ? r->state : join(r);
@@ -298,8 +333,13 @@ void srv_api_remote_write_end(struct srv_req *r)
     struct srv_remote_port *p = r->state ? r->state : join(r);
     if (!p)
         return;
-    srv_remote_write_end(p);
-    srv_reply_empty(r, 204);
+    _cleanup_free_ char *why = NULL;
+    int rc = srv_remote_write_done(p, &why);
+    r->held = rc == 0; /* relayed: answered once the owner has the bytes */
+    if (rc < 0)
+        srv_reply_error(r, 502, "bad_gateway", "%s", why);
+    else if (rc > 0)
+        srv_reply_empty(r, 204);
 }
 
 int srv_api_remote_finish(struct srv_req *r, struct m87_jw *w, struct m87_error **err)
@@ -346,9 +386,13 @@ int srv_api_remote_finish(struct srv_req *r, struct m87_jw *w, struct m87_error 
     return 0;
 }
 
-size_t srv_jw_remote_sync(struct srv *s, struct m87_jw *w, int64_t device_id)
+int srv_jw_remote_sync(struct srv *s, struct m87_jw *w, int64_t device_id, size_t *n,
+                       struct m87_error **err)
 {
-    return srv_remote_jw_pending(s->remote, w, device_id);
+    if (srv_store_remote_shared(s->store))
+        return srv_remote_channels_deliver(s->store, device_id, SRV_REMOTE_PICKUP_S, w, n, err);
+    *n = srv_remote_jw_pending(s->remote, w, device_id);
+    return 0;
 }
 
 int srv_api_remote_audit(struct srv_req *r, struct m87_jw *w, struct m87_error **err)

@@ -186,10 +186,14 @@ void srv_api_remote_read(struct srv_req *r);
 size_t srv_api_remote_pipe(struct srv_req *r, const char *data, size_t len);
 void srv_api_remote_write_end(struct srv_req *r);
 int srv_api_remote_finish(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
+/* The agent's end: srv_api_remote_finish here, or relayed to the replica holding the channel. */
+void srv_api_remote_end(struct srv_req *r);
 /* GET /v1/devices/NAME/audit[?since=UNIX&kind=K]: the device's audit trail. */
 int srv_api_remote_audit(struct srv_req *r, struct m87_jw *w, struct m87_error **err);
-/* "remote": the channels the device's agent is to join now; how many. */
-size_t srv_jw_remote_sync(struct srv *s, struct m87_jw *w, int64_t device_id);
+/* In the sync's transaction: "remote": the channels the device's agent is to join now (from the
+ * database when replicas share it, store-remote.h), their count into *n. */
+int srv_jw_remote_sync(struct srv *s, struct m87_jw *w, int64_t device_id, size_t *n,
+                       struct m87_error **err);
 
 /* ---- metrics kept while offline (api-metrics.c, docs/remote.md) ----------------------------- */
 

@@ -51,6 +51,7 @@ struct srv {
     int64_t disk_reserve; /* free bytes below which reports are refused; 0: none */
     struct srv_ratelimit *auth_limit;
     struct srv_remote *remote; /* remote access channels (remote.h) */
+    char *advertise;           /* where the other replicas reach this one (a URL); NULL: nowhere */
     struct MHD_Daemon *daemon;
     char *tls_cert_pem;
     char *tls_key_pem;

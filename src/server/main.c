@@ -1,6 +1,7 @@
 /* m87-server: the control plane. `init` makes the data directory, `serve` serves it. */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -47,6 +48,7 @@ static void serve_usage(FILE *out)
         "                        [--max-connections-per-address N]\n"
         "                        [--report-retention DURATION] [--report-max-per-device SIZE]\n"
         "                        [--report-ingest-limit SIZE] [--disk-reserve SIZE] [--no-ui]\n"
+        "                        [--advertise URL]\n"
         "\n"
         "Serve the API of docs/api.md, and the dashboard of docs/dashboard.md at /, until\n"
         "SIGTERM or SIGINT.\n"
@@ -84,6 +86,9 @@ static void serve_usage(FILE *out)
         "  --disk-reserve SIZE     free space on the data directory's disk below which reports\n"
         "                          are refused with 507 (default 256MB, 0: none)\n"
         "  --no-ui                 do not serve the dashboard (/ and /ui/ answer 404)\n"
+        "  --advertise URL         where the other replicas of the --db reach this one, to\n"
+        "                          relay remote channels (http://HOST:PORT; default: the\n"
+        "                          --listen address unless it is a wildcard)\n"
         "  -h, --help              show this help\n");
 }
 
@@ -148,6 +153,17 @@ static int cmd_init(int argc, char **argv)
     return fflush(stdout) == 0 ? 0 : EXIT_FAILED;
 }
 
+/* http[s]://HOST:PORT, nothing after */
+static bool advertise_ok(const char *url)
+{
+    const char *rest = strncmp(url, "http://", 7) == 0    ? url + 7
+                       : strncmp(url, "https://", 8) == 0 ? url + 8
+                                                          : NULL;
+    const char *colon = rest ? strrchr(rest, ':') : NULL;
+    return colon && colon > rest && colon[1] && strchr(rest, '/') == NULL &&
+           strspn(colon + 1, "0123456789") == strlen(colon + 1);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -165,6 +181,7 @@ static int cmd_serve(int argc, char **argv)
         {"report-ingest-limit", required_argument, NULL, 'I'},
         {"disk-reserve", required_argument, NULL, 'D'},
         {"no-ui", no_argument, NULL, 'U'},
+        {"advertise", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -243,6 +260,12 @@ static int cmd_serve(int argc, char **argv)
         }
         case 'U':
             o.no_ui = true;
+            break;
+        case 'A':
+            if (!advertise_ok(optarg))
+                return usage_error("serve", "--advertise: expected http://HOST:PORT or "
+                                            "https://HOST:PORT");
+            o.advertise = optarg;
             break;
         case 'h':
             serve_usage(stdout);

@@ -4,9 +4,11 @@
  * here through a bounded buffer. A full buffer suspends the uploading connection, an empty one
  * the downloading connection: the slower side holds the faster one back through TCP.
  *
- * Channels live in memory only: a server restart ends them (their clients see the connections
- * close). A thread looks every SRV_REMOTE_WATCH_MS at the sockets of suspended connections and
- * at channels the device did not take in time, and forgets ended channels.
+ * Channels live in the memory of the server that opened them: a restart ends them (their
+ * clients see the connections close). With replicas on one PostgreSQL, another replica reaches
+ * one through its row (store-remote.h) and relays its streams through a shadow (below,
+ * remote-relay.h). A thread looks every SRV_REMOTE_WATCH_MS at the sockets of suspended connections
+ * and at channels the device did not take in time, and forgets ended channels.
  *
  * Lock order: the registry's mutex, then libmicrohttpd's own (taken inside suspend and resume). */
 #ifndef M87_SERVER_REMOTE_H
@@ -41,7 +43,8 @@ struct srv_remote;
 struct srv_remote_port;
 
 struct srv_remote *srv_remote_new(void);
-/* Stops the watcher; every connection of a channel must have ended before. NULL: no-op. */
+/* Waits for the relay threads (srv_remote_stop broke their channels) and stops the watcher;
+ * every connection of a channel must have ended before. NULL: no-op. */
 void srv_remote_free(struct srv_remote *rm);
 
 /* At shutdown, before libmicrohttpd stops: every channel breaks ("the server is stopping"), which
@@ -77,9 +80,9 @@ int srv_remote_jw_state(struct srv_remote *rm, const char *device_name, const ch
 
 /* Attach conn as the writer (upload) or reader (download) of a stream of channel id, checked
  * against the device: by id for the agent (device_id > 0), by name for the admin. The agent
- * writes stdout and stderr and reads stdin, the admin the other way round. NULL with
- * The admin writes stdin and resize. M87_E_NOTFOUND (unknown, another device's), M87_E_CONFLICT
- * (that side of the stream is taken, or the channel ended). */
+ * writes stdout and stderr and reads stdin, the admin the other way round. Never a shadow's
+ * (below). NULL with M87_E_NOTFOUND (unknown,
+ * another device's), M87_E_CONFLICT (that side of the stream is taken, or the channel ended). */
 struct srv_remote_port *srv_remote_attach(struct srv_remote *rm, int64_t device_id,
                                           const char *device_name, const char *id,
                                           enum srv_remote_stream stream, bool agent,
@@ -93,8 +96,44 @@ void srv_remote_detach(struct srv_remote_port *port);
 size_t srv_remote_write(struct srv_remote_port *port, const char *data, size_t n);
 /* The writer's body ended. */
 void srv_remote_write_end(struct srv_remote_port *port);
+/* A connection's body ended (srv_remote_write_end): 1 when it may be answered; on a shadow 0
+ * after suspending the connection until the owner has the bytes (call again once resumed), or
+ * -1 with why (the caller's) when the relay broke: the client must not take its upload as
+ * delivered. */
+int srv_remote_write_done(struct srv_remote_port *port, char **why);
 /* libmicrohttpd's content reader for a reader port: bytes, or 0 after suspending the
  * connection (nothing buffered yet), or the end of the stream (or an error end when broken). */
 ssize_t srv_remote_read(void *port, uint64_t pos, char *buf, size_t max);
+
+/* ---- a channel another replica holds (remote-shadow.c; remote-relay.c drives it) ----
+ * A shadow is one relayed request's copy of such a channel, with one stream: the local
+ * client's connection is one side of its buffer, a relay thread's port (conn NULL: it waits
+ * where a connection is suspended) the other, carrying the bytes to and from the replica that
+ * holds the channel. Its buffer, suspend and resume are those above: the relay's transfer holds
+ * the local client back and the other way round. No request finds another's shadow (a channel's
+ * agent and admin may both come through this replica for the same stream); it is forgotten when
+ * both of its ports detached. */
+
+/* A shadow of channel id of the device for stream: the port of the local client's connection
+ * conn (the agent's side or the admin's) into *local, the relay thread's port of the other side
+ * into *far. M87_E_CONFLICT when the server is stopping. */
+int srv_remote_shadow(struct srv_remote *rm, int64_t device_id, const char *device_name,
+                      const char *id, enum srv_remote_stream stream, bool agent,
+                      struct MHD_Connection *conn, struct srv_remote_port **local,
+                      struct srv_remote_port **far, struct m87_error **err);
+/* A relay thread's writer port: put all of data into its stream, waiting while the buffer is
+ * full. -1 when the channel ended. */
+int srv_remote_push(struct srv_remote_port *port, const char *data, size_t n);
+/* A relay thread's reader port: bytes (> 0), waiting while none are buffered; 0 at the stream's
+ * end, -1 when the channel broke. */
+ssize_t srv_remote_pull(struct srv_remote_port *port, char *buf, size_t max);
+/* End port's channel as broken with why (the local client's stream fails, readers with an error
+ * end, writers with 409). */
+void srv_remote_break(struct srv_remote_port *port, const char *why);
+/* A relay thread's reader port: the owner answered the upload of its stream; the local writer
+ * waiting in srv_remote_write_done is resumed. */
+void srv_remote_delivered(struct srv_remote_port *port);
+/* Whether port's channel ended (a relay's transfer stops). */
+bool srv_remote_ended(struct srv_remote_port *port);
 
 #endif

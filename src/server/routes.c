@@ -138,7 +138,7 @@ const struct srv_route srv_routes[] = {
     {"PUT", DEV "/remote/{}/{}", SRV_AUTH_ADMIN, SRV_BODY_PIPE, UINT64_MAX,
      srv_api_remote_write_end, NULL, .pipe = srv_api_remote_pipe},
     {"POST", "/v1/agent/remote/{}", SRV_AUTH_DEVICE, SRV_BODY_JSON, SRV_MAX_JSON_BODY,
-     TX(srv_api_remote_finish, 200, NONE)},
+     srv_api_remote_end, NULL},
     {"GET", "/v1/agent/remote/{}/{}", SRV_AUTH_DEVICE, SRV_BODY_NONE, SRV_MAX_JSON_BODY,
      srv_api_remote_read, NULL},
     {"GET", DEV "/audit", SRV_AUTH_ADMIN, SRV_BODY_NONE, SRV_MAX_JSON_BODY,

@@ -275,6 +275,17 @@ const char *const srv_pg_migrations[] = {
     "  seq BIGINT NOT NULL,"
     "  data BYTEA NOT NULL,"
     "  PRIMARY KEY (digest, seq));",
+    /* 17 */
+    "CREATE TABLE remote_channels ("
+    "  id TEXT PRIMARY KEY,"
+    "  device_id BIGINT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  device_name TEXT NOT NULL,"
+    "  request TEXT NOT NULL,"
+    "  owner TEXT,"
+    "  created BIGINT NOT NULL,"
+    "  delivered BIGINT);"
+    "CREATE INDEX remote_channels_device ON remote_channels(device_id, delivered);"
+    "CREATE INDEX remote_channels_created ON remote_channels(created);",
 };
 
 const size_t srv_pg_n_migrations = sizeof(srv_pg_migrations) / sizeof(srv_pg_migrations[0]);

@@ -1,4 +1,5 @@
 /* `m87-server serve`: open the store, serve until SIGTERM or SIGINT, stop cleanly. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -81,6 +82,27 @@ static void on_lead(void *ctx, bool leading)
     srv_rollouts_lead(s->rollouts, leading);
 }
 
+/* The --advertise URL, or one made of the --listen address when it names a host (not a
+ * wildcard, not port 0); NULL, with a note on PostgreSQL, when neither. */
+static char *advertise_url(const struct srv_serve_opts *o)
+{
+    if (o->advertise)
+        return m87_xstrdup(o->advertise);
+    const char *colon = strrchr(o->listen, ':');
+    _cleanup_free_ char *host =
+        colon ? m87_xstrndup(o->listen, (size_t)(colon - o->listen)) : m87_xstrdup("");
+    static const char *const wild[] = {"", "0.0.0.0", "[::]", "::", "*", NULL};
+    bool wildcard = colon == NULL || strcmp(colon + 1, "0") == 0;
+    for (size_t i = 0; !wildcard && wild[i]; i++)
+        wildcard = strcmp(host, wild[i]) == 0;
+    if (!wildcard)
+        return m87_xasprintf("%s://%s", o->tls_cert ? "https" : "http", o->listen);
+    if (o->db_url)
+        m87_log(M87_LOG_WARN, "no --advertise address (--listen is a wildcard): the other "
+                              "replicas cannot relay the remote channels opened here");
+    return NULL;
+}
+
 static void close_server(struct srv *s)
 {
     srv_http_stop(s);
@@ -96,6 +118,7 @@ static void close_server(struct srv *s)
     free(s->tls_cert_pem);
     free(s->tls_key_pem);
     srv_secret_key_release(&s->registry_key);
+    free(s->advertise);
     free(s->data_dir);
     free(s->bundle_dir);
     if (s->data_lock > 0)
@@ -113,6 +136,7 @@ int srv_serve(const struct srv_serve_opts *o, struct m87_error **err)
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
 
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: the replicas' relays */
     struct srv *s = m87_xcalloc(1, sizeof(*s));
     atomic_init(&s->stopping, false);
     atomic_init(&s->in_flight, 0);
@@ -125,6 +149,7 @@ int srv_serve(const struct srv_serve_opts *o, struct m87_error **err)
         s->leader = srv_leader_start(s->store, SRV_LOCK_ROLLOUTS, "rollouts", on_lead, s);
         s->listener = srv_listener_start(s->store, on_wake, s);
         s->remote = srv_remote_new();
+        s->advertise = advertise_url(o);
         rc = srv_http_start(s, o->listen, o->tls_cert, o->tls_key, err);
     }
     if (rc == 0) {

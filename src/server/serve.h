@@ -27,6 +27,7 @@ struct srv_serve_opts {
     int64_t disk_reserve;          /* free bytes below which reports are refused; 0: none */
     bool no_ui;                    /* do not serve the dashboard */
     const char *db_url;            /* a PostgreSQL connection string; NULL: DATA/m87.db */
+    const char *advertise;         /* where other replicas reach this one; NULL: from listen */
 };
 
 /* Take the lock of the data directory dir for a process that uses it (who: "serve",

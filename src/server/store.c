@@ -305,6 +305,19 @@ static const char *const migrations[] = {
     "  seq INTEGER NOT NULL,"
     "  data BLOB NOT NULL,"
     "  PRIMARY KEY (digest, seq));",
+    /* 17: remote channels announced to every replica (store-remote.h; written on PostgreSQL
+     * only): the device's held sync on any replica delivers them, a stream request on any
+     * replica finds the owner's address to relay to */
+    "CREATE TABLE remote_channels ("
+    "  id TEXT PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  device_name TEXT NOT NULL,"
+    "  request TEXT NOT NULL,"
+    "  owner TEXT,"
+    "  created INTEGER NOT NULL,"
+    "  delivered INTEGER);"
+    "CREATE INDEX remote_channels_device ON remote_channels(device_id, delivered);"
+    "CREATE INDEX remote_channels_created ON remote_channels(created);",
 };
 
 struct srv_db *srv_store_db(struct srv_store *st)
