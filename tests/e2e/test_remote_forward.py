@@ -263,9 +263,15 @@ def test_forward_udp_sizes_peers_and_second_address(forwarding):
     out, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
     check_sanitizers(err.decode())
-    audit = dev.server.api("GET", "/v1/devices/%s/audit" % dev.name)["audit"]
-    fw = [x for x in audit if x["what"] == "forward"]
-    assert len(fw) == 3, audit
+
+    def forwards():
+        audit = dev.server.api("GET", "/v1/devices/%s/audit" % dev.name)["audit"]
+        return [x for x in audit if x["what"] == "forward"]
+    # the bytes are the device's count, written when its end arrives, after the CLI exited
+    wait_for(lambda: all(x["ended"] is not None for x in forwards()), 60,
+             "every peer's channel to end")
+    fw = forwards()
+    assert len(fw) == 3, fw
     assert fw[0]["command"] == ["127.0.0.1", str(echo.port), "udp"], fw
     assert fw[2]["command"] == ["127.0.0.2", str(other.port), "udp"], fw
     # peer a's bytes: every datagram and its 2-byte length, at least once (UDP may resend)
