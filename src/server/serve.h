@@ -27,6 +27,7 @@ struct srv_serve_opts {
     int64_t disk_reserve;          /* free bytes below which reports are refused; 0: none */
     bool no_ui;                    /* do not serve the dashboard */
     const char *db_url;            /* a PostgreSQL connection string; NULL: DATA/m87.db */
+    int db_pool;                   /* PostgreSQL connections of the store; 0: SRV_DB_POOL */
 };
 
 /* Take the lock of the data directory dir for a process that uses it (who: "serve",
