@@ -54,6 +54,9 @@ static int open_server(struct srv *s, const struct srv_serve_opts *o, struct m87
         srv_bundles_import(s->store, s->bundle_dir, err) < 0 ||
         srv_secret_key_load(o->data_dir, true, &s->registry_key, err) < 0)
         return -1;
+    if (o->db_url)
+        m87_log(M87_LOG_INFO, "database: %zu connections for requests and background work",
+                srv_store_pool_size(s->store));
     int64_t reports = 0;
     if (srv_store_begin(s->store, err) < 0)
         return -1;
