@@ -28,6 +28,7 @@ struct srv_serve_opts {
     bool no_ui;                    /* do not serve the dashboard */
     const char *db_url;            /* a PostgreSQL connection string; NULL: DATA/m87.db */
     const char *advertise;         /* where other replicas reach this one; NULL: from listen */
+    int db_pool;                   /* PostgreSQL connections of the store; 0: SRV_DB_POOL */
 };
 
 /* Take the lock of the data directory dir for a process that uses it (who: "serve",
