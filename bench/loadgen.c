@@ -279,6 +279,7 @@ static void on_readable(struct lg_conn *c)
         _cleanup_free_ char *body = m87_xstrndup(c->in.data + off, len);
         m87_buf_consume(&c->in, off + len);
         c->busy = false;
+        c->failures = 0; /* as the agent: the backoff starts over after an answer */
         c->done(c, status, body, len);
     }
 }
