@@ -21,6 +21,9 @@
 #include "m87/json.h"
 
 #define MAX_RESPONSE (8u * 1024 * 1024)
+/* the agent's reconnect backoff (src/agent/backoff.h) */
+#define BACKOFF_BASE_S 1.0
+#define BACKOFF_CAP_S 60.0
 
 static struct {
     struct sockaddr_in addr;
@@ -29,6 +32,9 @@ static struct {
     const char *admin;
     int epfd;
     int admin_fd;
+    struct lg_conn **retry; /* connections waiting to send their request again */
+    size_t n_retry, cap_retry;
+    unsigned long failures;
 } G = {.admin_fd = -1};
 
 double lg_now(void)
@@ -74,6 +80,7 @@ void lg_init(const char *server, const char *admin_token)
     setrlimit(RLIMIT_NOFILE, &rl);
     signal(SIGPIPE, SIG_IGN);
     G.epfd = epoll_create1(EPOLL_CLOEXEC);
+    srand48((long)getpid() ^ (long)(lg_now() * 1e6));
 }
 
 void lg_other_server(const char *option, const char *server)
@@ -176,6 +183,8 @@ void lg_conn_init(struct lg_conn *c, void *owner,
     c->fd = -1;
     c->owner = owner;
     c->to_other = false;
+    c->failures = 0;
+    c->retry_at = 0;
     c->done = done;
     m87_buf_init(&c->in, MAX_RESPONSE);
     m87_buf_init(&c->out, 0);
@@ -202,6 +211,51 @@ void lg_send(struct lg_conn *c, const char *method, const char *path, const char
     watch(c, fresh);
 }
 
+static void conn_close(struct lg_conn *c)
+{
+    epoll_ctl(G.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = -1;
+}
+
+/* c's connection failed with its request in flight: send it again later on a new one */
+static void conn_failed(struct lg_conn *c)
+{
+    conn_close(c);
+    m87_buf_reset(&c->in);
+    c->out_off = 0;
+    c->failures++;
+    G.failures++;
+    double cap = BACKOFF_BASE_S * (double)(1u << (c->failures < 7 ? c->failures - 1 : 6));
+    c->retry_at = lg_now() + drand48() * (cap < BACKOFF_CAP_S ? cap : BACKOFF_CAP_S);
+    if (G.n_retry == G.cap_retry) {
+        G.cap_retry = G.cap_retry ? 2 * G.cap_retry : 256;
+        G.retry = m87_xrealloc(G.retry, G.cap_retry * sizeof(*G.retry));
+    }
+    G.retry[G.n_retry++] = c;
+}
+
+static void retry_due(void)
+{
+    double now = lg_now();
+    for (size_t i = 0; i < G.n_retry;) {
+        struct lg_conn *c = G.retry[i];
+        if (c->retry_at > now) {
+            i++;
+            continue;
+        }
+        G.retry[i] = G.retry[--G.n_retry];
+        c->retry_at = 0;
+        c->fd = connect_to(false, c->to_other ? &G.other : &G.addr);
+        watch(c, true);
+    }
+}
+
+unsigned long lg_failures(void)
+{
+    return G.failures;
+}
+
 static void on_readable(struct lg_conn *c)
 {
     char chunk[16384];
@@ -209,12 +263,11 @@ static void on_readable(struct lg_conn *c)
         ssize_t n = read(c->fd, chunk, sizeof(chunk));
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             break;
-        if (n <= 0) { /* closed: reconnect with the next request */
-            epoll_ctl(G.epfd, EPOLL_CTL_DEL, c->fd, NULL);
-            close(c->fd);
-            c->fd = -1;
+        if (n <= 0) { /* closed: reconnect with the next request, or now for the one in flight */
             if (c->busy)
-                lg_die("connection closed with a request in flight");
+                conn_failed(c);
+            else
+                conn_close(c);
             return;
         }
         if (m87_buf_append(&c->in, chunk, (size_t)n, NULL) < 0)
@@ -226,6 +279,7 @@ static void on_readable(struct lg_conn *c)
         _cleanup_free_ char *body = m87_xstrndup(c->in.data + off, len);
         m87_buf_consume(&c->in, off + len);
         c->busy = false;
+        c->failures = 0; /* as the agent: the backoff starts over after an answer */
         c->done(c, status, body, len);
     }
 }
@@ -236,8 +290,10 @@ static void on_writable(struct lg_conn *c)
         ssize_t n = write(c->fd, c->out.data + c->out_off, c->out.len - c->out_off);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             break;
-        if (n < 0)
-            lg_die("write: %s", strerror(errno));
+        if (n < 0) {
+            conn_failed(c);
+            return;
+        }
         c->out_off += (size_t)n;
     }
     watch(c, false);
@@ -249,6 +305,7 @@ void lg_run(double seconds, void (*tick)(void))
     double end = lg_now() + seconds;
     while (lg_now() < end) {
         int n = epoll_wait(G.epfd, evs, 512, 5);
+        retry_due();
         for (int i = 0; i < n; i++) {
             struct lg_conn *c = evs[i].data.ptr;
             if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))

@@ -24,6 +24,8 @@ struct lg_conn {
     double sent;
     void *owner;
     bool to_other; /* connect to lg_other_server()'s address instead of --server's */
+    unsigned failures; /* connection failures in a row of the request in flight */
+    double retry_at;   /* when it is sent again on a new connection; 0 when not waiting */
     void (*done)(struct lg_conn *c, int status, const char *body, size_t len);
 };
 
@@ -45,8 +47,16 @@ char *lg_json_field(const char *body, const char *key);
 /* Send a request on c (connecting it first when needed); its answer goes to c->done. */
 void lg_send(struct lg_conn *c, const char *method, const char *path, const char *token,
              const char *body);
-/* Run the loop for seconds, calling tick (may be NULL) after each turn (at most 5 ms apart). */
+/* Run the loop for seconds, calling tick (may be NULL) after each turn (at most 5 ms apart).
+ *
+ * A connection that fails with a request in flight (refused, reset, closed before the answer)
+ * is retried as the agent retries a failed sync (docs/agent.md, "Back-off"): on a new
+ * connection, after a wait drawn at random in [0, min(60 s, 1 s x 2^(failures - 1))]. Under a
+ * connect storm larger than a server's listen backlog the kernel resets connections the server
+ * never accepted: a real fleet comes back like this, not all at once. */
 void lg_run(double seconds, void (*tick)(void));
+/* Connection failures retried so far. */
+unsigned long lg_failures(void);
 /* VmRSS of pid in KiB; -1 when unknown. */
 long lg_rss_kb(int pid);
 /* The p-quantile (0..1) of n sorted values. */

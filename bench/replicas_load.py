@@ -2,8 +2,8 @@
 """One SQLite m87-server against several replicas on one PostgreSQL, under long-polling devices.
 
     /usr/bin/python3 bench/replicas_load.py [--sqlite-devices 10000] [--pg-devices 30000]
-        [--replicas 3] [--wait 30] [--steady 60] [--sample 500] [--only sqlite|postgres] [--json]
-        [--db-pool N]
+        [--replicas 3] [--wait 120] [--steady WAIT] [--sample 500] [--only sqlite|postgres] [--json]
+        [--db-pool N] [--keep]
 
 In one run, one setup after the other (never both at once: they share the machine's cores):
 
@@ -16,14 +16,19 @@ In one run, one setup after the other (never both at once: they share the machin
    replica; it sends its activations to the NEXT replica (--activate-via), so that every
    activate -> target sample is a wakeup across replicas (a NOTIFY through PostgreSQL).
 
-The clients of a setup make their devices and connect them at the same time; when all devices
-are held, this script reads each server's memory and the database's backends, then lets the
-clients go on together (--hold-until): --steady seconds of syncs counted, then --sample
-activations per client, one after the other, 50 ms apart. Reported per setup: devices, setup
-time (the slowest client's devices and deployments made through the API), connect time, each
-server's VmRSS with every device held and at the end and its VmHWM, PostgreSQL's backends in the
-database (pg_stat_activity), activate -> target p50/p99/max over all clients' samples, syncs
-answered per second (sum over the clients) and errors.
+The devices sync with the agent's wait (120 s, AGENT_SYNC_WAIT_S; --wait 30 asks four times the
+syncs of a real fleet of that size). The clients of a setup make their devices and connect them
+at the same time, each 10,000 a second, as a fleet comes back after an outage: a connection the
+kernel resets (a server's listen backlog is full) is tried again with the agent's backoff and
+counted. When every client's devices are held (or after 600 s), this script reads each server's
+memory and the database's backends, then lets the clients go on together (--hold-until):
+--steady seconds of syncs counted, then --sample activations per client, one after the other,
+50 ms apart. Reported per setup, in one table (or --json): devices, devices held (the servers'
+count), setup time (the slowest client's devices and deployments made through the API), time
+until all were held, connection failures retried, each server's VmRSS with every device held
+and at the end and its VmHWM, PostgreSQL's backends in the database (pg_stat_activity),
+activate -> target p50/p99/max over all clients' samples, syncs answered per second (sum over
+the clients) and errors.
 
 Servers run with --max-connections-per-address 0 (every simulated device connects from
 127.0.0.1) and --longpoll-max 300; a server raises its open-file limit to the hard limit by
@@ -219,6 +224,10 @@ def run_setup(kind, servers, admin, devices, args, tmp, pg=None):
 
     result["setup_s"] = max(each("setup:", "in"), default=None)
     result["connect_s"] = max(each("connect:", "after"), default=None)
+    held = [c.number("connect:", "connect:") for c in clients]
+    result["held"] = int(sum(held)) if None not in held else None
+    result["failures_connect"] = int(sum(each("connect:", "s;")))
+    result["failures"] = int(sum(each("failures:", "failures:")))
     result["syncs_per_s"] = round(sum(each("steady:", "=")), 1)
     result["errors"] = int(sum(each("steady:", "s;")))
     lat = sorted(v for c in clients for v in c.latencies())
@@ -287,7 +296,12 @@ def table(results):
         ("devices", lambda r: "{:,}".format(r["devices"])),
         ("servers", lambda r: str(r["servers"])),
         ("setup: devices and deployments made (slowest client)", lambda r: fmt(r["setup_s"], " s")),
-        ("all devices held after (from the start)", lambda r: fmt(r.get("held_after_s"), " s")),
+        ("devices held (the servers' count)",
+         lambda r: "-" if r["held"] is None else "{:,}".format(r["held"])),
+        ("all devices held after (from the start)",
+         lambda r: fmt(r.get("held_after_s"), " s") if r["held"] == r["devices"] else "-"),
+        ("connection failures retried (while connecting / in all)",
+         lambda r: "%d / %d" % (r["failures_connect"], r["failures"])),
         ("RSS per server, all held (MB)", lambda r: fmt(r.get("rss_held_mb"))),
         ("RSS per server, at the end (MB)", lambda r: fmt(r["rss_end_mb"])),
         ("VmHWM per server (MB)", lambda r: fmt(r["hwm_mb"])),
@@ -319,14 +333,21 @@ def main():
     ap.add_argument("--sqlite-devices", type=int, default=10000)
     ap.add_argument("--pg-devices", type=int, default=30000)
     ap.add_argument("--replicas", type=int, default=3)
-    ap.add_argument("--wait", type=int, default=30, help="the devices' sync wait (s)")
-    ap.add_argument("--steady", type=int, default=60, help="seconds of syncs counted")
+    ap.add_argument("--wait", type=int, default=120,
+                    help="the devices' sync wait (s); the agent's is 120 (AGENT_SYNC_WAIT_S)")
+    ap.add_argument("--steady", type=int,
+                    help="seconds of syncs counted (default: the wait, one whole round)")
     ap.add_argument("--sample", type=int, default=500, help="activations per client")
     ap.add_argument("--only", choices=("sqlite", "postgres"))
     ap.add_argument("--db-pool", type=int, help="each replica's `serve --db-pool` (default: "
                     "the server's)")
-    ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the servers' logs (and data) even when nothing failed")
+    ap.add_argument("--json", action="store_true",
+                    help="print the results as JSON (and the table to stderr)")
     args = ap.parse_args()
+    if args.steady is None:
+        args.steady = args.wait
     for name in ("sqlite_devices", "pg_devices", "replicas", "wait", "steady", "sample"):
         if getattr(args, name) <= 0:
             ap.error("--%s: expected a positive number" % name.replace("_", "-"))
@@ -347,11 +368,12 @@ def main():
             log("== %d replicas on one PostgreSQL, %d devices" % (args.replicas, args.pg_devices))
             results.append(postgres_setup(args, tmp))
     finally:
-        if any("failed" in r for r in results) or sys.exc_info()[0]:
+        if args.keep or any("failed" in r for r in results) or sys.exc_info()[0]:
             log("replicas_load: the servers' logs are kept in %s" % tmp)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     if args.json:
+        log(table(results))
         print(json.dumps(results, indent=2))
     else:
         print(table(results))

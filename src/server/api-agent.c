@@ -448,6 +448,7 @@ static void hold_or_answer(struct srv_req *r, struct sync *s, uint64_t gen)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     r->waiter.device_id = r->device_id;
+    r->waiter.gen_of = r->device_id;
     r->waiter.conn = r->conn;
     r->waiter.deadline = now;
     r->waiter.deadline.tv_sec += s->wait;
@@ -517,7 +518,7 @@ void srv_api_sync(struct srv_req *r)
             return;
     }
     r->held = false;
-    uint64_t gen = srv_longpoll_gen(r->srv->lp);
+    uint64_t gen = srv_longpoll_gen(r->srv->lp, r->device_id);
     struct m87_jw *w = m87_jw_new();
     bool has_target = false;
     if (run(r, s, first, w, &has_target, &err) < 0) {

@@ -303,7 +303,7 @@ void srv_api_sessions_output(struct srv_req *r)
             return;
     }
     r->held = false;
-    uint64_t gen = srv_longpoll_gen(r->srv->lp);
+    uint64_t gen = srv_longpoll_gen(r->srv->lp, 0); /* the hold's id is known only after */
     struct m87_jw *w = m87_jw_new();
     struct srv_store *st = r->srv->store;
     int rc = srv_store_begin(st, &err);
@@ -324,6 +324,7 @@ void srv_api_sessions_output(struct srv_req *r)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     r->waiter.device_id = hold;
+    r->waiter.gen_of = 0;
     r->waiter.conn = r->conn;
     r->waiter.deadline = now;
     r->waiter.deadline.tv_sec += q->wait;

@@ -9,8 +9,9 @@
  *
  * Lock order: the registry's mutex, then libmicrohttpd's own (taken inside suspend and resume).
  * The handler suspends while holding the mutex, so that a notify can never fall between "the
- * target is unchanged" and "the connection is suspended": a notify bumps gen, and a hold with
- * a stale gen is refused. */
+ * target is unchanged" and "the connection is suspended": a notify bumps the gen of its device
+ * (its bucket; of all, for a notify of every device), and a hold with a stale gen is refused. A
+ * notify of another device leaves the hold alone: it would not have resumed it either. */
 #include <microhttpd.h>
 #include <pthread.h>
 #include <string.h>
@@ -49,7 +50,9 @@ struct srv_longpoll {
     struct timespec epoch;
     uint64_t done_tick;
     size_t held;
-    uint64_t gen;
+    uint64_t gen;                  /* every notify */
+    uint64_t all_gen;              /* the notifies of every device (device_id 0) */
+    uint64_t dgen[DEVICE_BUCKETS]; /* the notifies of one device, by bucket */
     unsigned max_per_device;
     bool stopping;
     bool quit;
@@ -173,10 +176,16 @@ void srv_longpoll_free(struct srv_longpoll *lp)
     free(lp);
 }
 
-uint64_t srv_longpoll_gen(struct srv_longpoll *lp)
+/* Under the mutex: what srv_longpoll_gen answers for device_id. */
+static uint64_t gen_of(const struct srv_longpoll *lp, int64_t device_id)
+{
+    return device_id == 0 ? lp->gen : lp->all_gen + lp->dgen[bucket_of(device_id)];
+}
+
+uint64_t srv_longpoll_gen(struct srv_longpoll *lp, int64_t device_id)
 {
     pthread_mutex_lock(&lp->mu);
-    uint64_t g = lp->gen;
+    uint64_t g = gen_of(lp, device_id);
     pthread_mutex_unlock(&lp->mu);
     return g;
 }
@@ -223,7 +232,7 @@ static void watch_close(struct srv_longpoll *lp, struct srv_waiter *w)
 bool srv_longpoll_hold(struct srv_longpoll *lp, struct srv_waiter *w, uint64_t gen)
 {
     pthread_mutex_lock(&lp->mu);
-    bool ok = !lp->stopping && lp->gen == gen;
+    bool ok = !lp->stopping && gen_of(lp, w->gen_of) == gen;
     if (ok) {
         make_room(lp, w->device_id);
         w->prev = NULL;
@@ -259,6 +268,10 @@ void srv_longpoll_notify(struct srv_longpoll *lp, int64_t device_id)
 {
     pthread_mutex_lock(&lp->mu);
     lp->gen++;
+    if (device_id == 0)
+        lp->all_gen++;
+    else
+        lp->dgen[bucket_of(device_id)]++;
     struct srv_waiter *next = NULL;
     if (device_id == 0) {
         while (lp->head)
