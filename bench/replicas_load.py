@@ -3,6 +3,7 @@
 
     /usr/bin/python3 bench/replicas_load.py [--sqlite-devices 10000] [--pg-devices 30000]
         [--replicas 3] [--wait 30] [--steady 60] [--sample 500] [--only sqlite|postgres] [--json]
+        [--db-pool N]
 
 In one run, one setup after the other (never both at once: they share the machine's cores):
 
@@ -93,8 +94,8 @@ def raise_nofile(per_process):
 
 
 class Server:
-    def __init__(self, tmp, name, data, db=None):
-        self.name, self.data, self.db = name, data, db
+    def __init__(self, tmp, name, data, db=None, db_pool=None):
+        self.name, self.data, self.db, self.db_pool = name, data, db, db_pool
         self.port = free_port()
         self.addr = "127.0.0.1:%d" % self.port
         self.log_path = tmp / ("%s.log" % name)
@@ -105,6 +106,8 @@ class Server:
                 "--max-connections-per-address", "0", "--longpoll-max", "300"]
         if self.db:
             argv += ["--db", self.db]
+        if self.db and self.db_pool:
+            argv += ["--db-pool", str(self.db_pool)]
         self.logf = open(self.log_path, "w")
         self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT)
         for _ in range(300):
@@ -259,7 +262,7 @@ def postgres_setup(args, tmp):
         data = tmp / "pg-data"
         admin = init(data, url)
         for i in range(args.replicas):
-            replicas.append(Server(tmp, "replica%d" % i, data, url).start())
+            replicas.append(Server(tmp, "replica%d" % i, data, url, args.db_pool).start())
         r = run_setup("postgres", replicas, admin, args.pg_devices, args, tmp, pg)
         r["pg_max_connections"] = int(pg.psql("SHOW max_connections").strip())
         return r
@@ -320,6 +323,8 @@ def main():
     ap.add_argument("--steady", type=int, default=60, help="seconds of syncs counted")
     ap.add_argument("--sample", type=int, default=500, help="activations per client")
     ap.add_argument("--only", choices=("sqlite", "postgres"))
+    ap.add_argument("--db-pool", type=int, help="each replica's `serve --db-pool` (default: "
+                    "the server's)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     args = ap.parse_args()
     for name in ("sqlite_devices", "pg_devices", "replicas", "wait", "steady", "sample"):

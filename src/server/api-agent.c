@@ -376,6 +376,14 @@ static int run(struct srv_req *r, struct sync *s, bool store_reports, struct m87
     bool wake = false; /* a member of a rollout changed: the driver looks again */
     if (srv_store_begin(st, err) < 0)
         return -1;
+    /* the device's syncs, its admin's changes and the rollout rounds that place on it run one
+     * after the other (request.c, serialise); the round's lock first, as everywhere */
+    if ((store_reports &&
+         srv_rollout_lock_reports(r->srv, r->device_id, s->reports, s->n_reports, err) < 0) ||
+        srv_device_lock(st, r->device_id, err) < 0) {
+        srv_store_rollback(st);
+        return -1;
+    }
     if (store_reports && s->metrics &&
         srv_metrics_add(st, r->device_id, s->metrics, srv_now(), SRV_METRICS_MAX_PER_DEVICE, err) <
             0) {

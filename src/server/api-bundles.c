@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -20,6 +21,7 @@
 #include "server/limits.h"
 #include "server/request.h"
 #include "server/store-deployments.h"
+#include "server/store-notify.h"
 #include "server/store-sessions.h"
 #include "server/store.h"
 #include "server/util.h"
@@ -134,6 +136,14 @@ void srv_api_bundles_put(struct srv_req *r)
     uint64_t size = 0;
     if (srv_store_begin(st, &err) < 0)
         goto fail;
+    /* two uploads of one digest at once (PostgreSQL, on two connections) write its chunks one
+     * after the other: the second finds the first's. The key is the digest's first 60 bits. */
+    char key[16];
+    snprintf(key, sizeof(key), "%.15s", hex);
+    if (srv_store_lock_round(st, (int64_t)strtoll(key, NULL, 16), &err) < 0) {
+        srv_store_rollback(st);
+        goto fail;
+    }
     int rc = srv_bundle_find(st, r->params.v[0], &size, &err);
     int64_t chunks = 0;
     /* a row without its bytes (an older server's file that was lost before the move into the

@@ -44,5 +44,8 @@
 /* Retry-After of a 503 while the database (PostgreSQL) is away: the store connects again on the
  * first request after it returns */
 #define SRV_DB_RETRY_AFTER "5"
+/* PostgreSQL connections of a server's store (serve --db-pool): the default, and at most */
+#define SRV_DB_POOL 4
+#define SRV_DB_POOL_MAX 64
 
 #endif

@@ -48,7 +48,8 @@ static void serve_usage(FILE *out)
         "                        [--max-connections-per-address N]\n"
         "                        [--report-retention DURATION] [--report-max-per-device SIZE]\n"
         "                        [--report-ingest-limit SIZE] [--disk-reserve SIZE] [--no-ui]\n"
-        "                        [--advertise URL] [--audit-retention DURATION]\n"
+        "                        [--advertise URL]\n"
+        "                        [--db-pool N] [--audit-retention DURATION]\n"
         "\n"
         "Serve the API of docs/api.md, and the dashboard of docs/dashboard.md at /, until\n"
         "SIGTERM or SIGINT.\n"
@@ -59,8 +60,10 @@ static void serve_usage(FILE *out)
         "                          sealing registry passwords\n"
         "  --db URL                the PostgreSQL database 'm87-server init --db' set up\n"
         "                          (default: the environment's M87_DB; see docs/operations.md);\n"
-        "                          one connection, opened again by itself after an outage,\n"
-        "                          during which requests get 503 with Retry-After\n"
+        "                          its connections are opened again by themselves after an\n"
+        "                          outage, during which requests get 503 with Retry-After\n"
+        "  --db-pool N             connections to --db's database that requests and the\n"
+        "                          background work share, 1 to 64 (default 4); SQLite has one\n"
         "  --listen HOST:PORT      address to listen on ([::1]:8443 for IPv6)\n"
         "  --tls-cert FILE         PEM certificate (chain): serve HTTPS\n"
         "  --tls-key FILE          PEM private key of the certificate\n"
@@ -184,6 +187,7 @@ static int cmd_serve(int argc, char **argv)
         {"disk-reserve", required_argument, NULL, 'D'},
         {"no-ui", no_argument, NULL, 'U'},
         {"advertise", required_argument, NULL, 'A'},
+        {"db-pool", required_argument, NULL, 'P'},
         {"audit-retention", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -274,6 +278,11 @@ static int cmd_serve(int argc, char **argv)
                 return usage_error("serve", "--advertise: expected http://HOST:PORT or "
                                             "https://HOST:PORT");
             o.advertise = optarg;
+            break;
+        case 'P':
+            if (srv_parse_int(optarg, 1, SRV_DB_POOL_MAX, &lp) < 0)
+                return usage_error("serve", "--db-pool: expected 1 to 64 connections");
+            o.db_pool = (int)lp;
             break;
         case 'h':
             serve_usage(stdout);

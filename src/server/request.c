@@ -14,6 +14,7 @@
 #include "server/limits.h"
 #include "server/longpoll.h"
 #include "server/request.h"
+#include "server/store-devices.h"
 #include "server/store-notify.h"
 #include "server/store.h"
 
@@ -161,6 +162,33 @@ void srv_reply_empty(struct srv_req *r, unsigned status)
     srv_reply_response(r, status, resp);
 }
 
+/* On PostgreSQL a replica's transactions run side by side on its connections, and beside those
+ * of the other replicas (docs/design.md, PostgreSQL backend, Connections). What one reads and
+ * then writes must not change in between: a device's transactions lock its row first, and an
+ * admin's other changes (fleets, releases and their numbers, rollouts, registries, labels and
+ * windows that move rollout members, the limits counted across devices) take the rollout rounds'
+ * transaction lock, so that they run one at a time and never within a round. The order is always
+ * that lock first, then devices' rows, as in a round. */
+static int serialise(struct srv_req *r, struct m87_error **err)
+{
+    static const char *const device_only[] = {"deployments", "sessions", "prefetch", "token",
+                                              "remote"};
+    struct srv_store *st = r->srv->store;
+    if (r->role == SRV_ROLE_DEVICE)
+        return srv_device_lock(st, r->device_id, err);
+    if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)
+        return 0;
+    /* what changes one device's own records only: its row, which srv_device_find locks, is
+     * enough, and activations on many devices run side by side */
+    const char *rest = strncmp(r->path, "/v1/devices/", 12) == 0 ? strchr(r->path + 12, '/') : NULL;
+    for (size_t i = 0; rest && i < M87_ARRAY_LEN(device_only); i++) {
+        size_t n = strlen(device_only[i]);
+        if (strncmp(rest + 1, device_only[i], n) == 0 && (rest[n + 1] == '/' || !rest[n + 1]))
+            return 0;
+    }
+    return srv_store_lock_round(st, SRV_LOCK_ROLLOUT_ROUND, err);
+}
+
 void srv_run_tx(struct srv_req *r, unsigned status, srv_tx_fn fn)
 {
     struct srv_store *st = r->srv->store;
@@ -169,7 +197,7 @@ void srv_run_tx(struct srv_req *r, unsigned status, srv_tx_fn fn)
     if (srv_store_begin(st, &err) < 0)
         goto fail;
     /* the other replicas wake the same at the commit */
-    if (fn(r, w, &err) < 0 ||
+    if (serialise(r, &err) < 0 || fn(r, w, &err) < 0 ||
         ((r->notify_all || r->notify_device) &&
          srv_store_notify(st, SRV_WAKE_SYNCS, r->notify_all ? 0 : r->notify_device, &err) < 0)) {
         srv_store_rollback(st);

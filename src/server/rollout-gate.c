@@ -14,6 +14,7 @@
 #include "server/rollout.h"
 #include "server/store-deployments.h"
 #include "server/store-devices.h"
+#include "server/store-notify.h"
 #include "server/store-fleets.h"
 #include "server/store-reports.h"
 #include "server/store-rollouts.h"
@@ -91,11 +92,33 @@ static int judge(struct srv_store *st, const struct srv_rollout_device *d,
     return 0;
 }
 
+/* A report srv_rollout_report judges, when the device is a member. */
+static bool gated(const struct srv_report *rep)
+{
+    return rep->revision && (strcmp(rep->kind, "job") == 0 || strcmp(rep->kind, "health") == 0 ||
+                             strcmp(rep->kind, "rollout") == 0);
+}
+
+int srv_rollout_lock_reports(struct srv *s, int64_t device_id, const struct srv_report *reps,
+                             size_t n, struct m87_error **err)
+{
+    bool any = false;
+    for (size_t i = 0; i < n && !any; i++)
+        any = gated(&reps[i]);
+    if (!any)
+        return 0;
+    struct srv_rollout_device *v = NULL;
+    size_t nv = 0;
+    if (srv_rdev_watching(s->store, device_id, &v, &nv, err) < 0)
+        return -1;
+    srv_rollout_devices_free(v, nv);
+    return nv ? srv_store_lock_round(s->store, SRV_LOCK_ROLLOUT_ROUND, err) : 0;
+}
+
 int srv_rollout_report(struct srv *s, int64_t device_id, const struct srv_report *rep, bool *wake,
                        struct m87_error **err)
 {
-    if (!rep->revision || (strcmp(rep->kind, "job") != 0 && strcmp(rep->kind, "health") != 0 &&
-                           strcmp(rep->kind, "rollout") != 0))
+    if (!gated(rep))
         return 0;
     struct srv_rollout_device *v = NULL;
     size_t n = 0;

@@ -135,7 +135,10 @@ static int64_t wave_end(const char *waves, int64_t wave, int64_t *n_waves)
 static bool device_online(struct srv *s, int64_t device_id, struct m87_error **err, int *rc)
 {
     _cleanup_(srv_device_release) struct srv_device d = {0};
-    *rc = srv_device_by_id(s->store, device_id, &d, err);
+    /* locked before anything of the device is written, in the order of its own requests */
+    *rc = srv_device_lock(s->store, device_id, err);
+    if (*rc == 0)
+        *rc = srv_device_by_id(s->store, device_id, &d, err);
     return *rc == 0 && !d.offline && d.last_seen > 0 &&
            d.last_seen >= srv_now() - s->longpoll_max - SRV_ONLINE_GRACE;
 }

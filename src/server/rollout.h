@@ -101,6 +101,12 @@ void srv_rdev_set_state(struct srv_rollout_device *d, const char *state, const c
  * report for it. */
 int srv_rdev_all_succeeded(struct srv_store *st, const struct srv_rollout_device *d, bool *yes,
                            struct m87_error **err);
+/* Before anything else in a sync's transaction that stores reps: when one of them is a report
+ * srv_rollout_report judges and the device is a member of a rollout it watches, take the rollout
+ * round's transaction lock (PostgreSQL; request.c says why), so that the member's state is not
+ * judged by the sync and by a round at once. */
+int srv_rollout_lock_reports(struct srv *s, int64_t device_id, const struct srv_report *reps,
+                             size_t n, struct m87_error **err);
 /* A report the device sent, just stored: the health gate of the device's rows in rollouts
  * (docs/fleets.md). *wake is set when the driver is to look again. */
 int srv_rollout_report(struct srv *s, int64_t device_id, const struct srv_report *rep, bool *wake,

@@ -49,11 +49,15 @@ static int open_server(struct srv *s, const struct srv_serve_opts *o, struct m87
     s->auth_limit = srv_ratelimit_new((unsigned)o->auth_fail_limit);
     s->session_retention = o->session_retention ? o->session_retention : SRV_SESSION_RETENTION;
     if (srv_store_open_db(o->data_dir, o->db_url, false, &s->store, err) < 0 ||
+        srv_store_pool_grow(s->store, o->db_pool ? o->db_pool : SRV_DB_POOL, err) < 0 ||
         (o->db_url == NULL && srv_data_lock(o->data_dir, "serve", &s->data_lock, err) < 0) ||
         m87_mkdir_p(s->bundle_dir, 0700, err) < 0 ||
         srv_bundles_import(s->store, s->bundle_dir, err) < 0 ||
         srv_secret_key_load(o->data_dir, true, &s->registry_key, err) < 0)
         return -1;
+    if (o->db_url)
+        m87_log(M87_LOG_INFO, "database: %zu connections for requests and background work",
+                srv_store_pool_size(s->store));
     int64_t reports = 0;
     if (srv_store_begin(s->store, err) < 0)
         return -1;

@@ -32,6 +32,7 @@ struct srv_serve_opts {
     bool no_ui;                    /* do not serve the dashboard */
     const char *db_url;            /* a PostgreSQL connection string; NULL: DATA/m87.db */
     const char *advertise;         /* where other replicas reach this one; NULL: from listen */
+    int db_pool;                   /* PostgreSQL connections of the store; 0: SRV_DB_POOL */
     int64_t audit_retention;       /* seconds an audit row is kept; 0: forever */
 };
 

@@ -24,6 +24,12 @@ static const char SQL_TOKEN_LOOKUP[] =
 static const char SQL_DEVICE_ADD[] =
     "INSERT INTO devices (name, created) VALUES (?1, ?2) RETURNING id";
 static const char SQL_DEVICE_BY_NAME[] = DEVICE_COLS " WHERE name = ?1";
+/* PostgreSQL: the row stays locked until the transaction ends (docs/design.md, PostgreSQL backend,
+ * Connections); NO KEY leaves the inserts of rows that reference it free. SQLite has no FOR and
+ * needs none: BEGIN IMMEDIATE serialises its writers. */
+#define DEVICE_LOCK " FOR NO KEY UPDATE"
+static const char SQL_DEVICE_BY_NAME_PG[] = DEVICE_COLS " WHERE name = ?1" DEVICE_LOCK;
+static const char SQL_DEVICE_LOCK[] = "SELECT id FROM devices WHERE id = ?1" DEVICE_LOCK;
 static const char SQL_DEVICE_BY_ID[] = DEVICE_COLS " WHERE id = ?1";
 static const char SQL_DEVICE_LIST[] = DEVICE_COLS " ORDER BY name";
 static const char SQL_DEVICE_DELETE[] = "DELETE FROM devices WHERE id = ?1";
@@ -136,10 +142,23 @@ int srv_device_create(struct srv_store *st, const char *name, const char *token_
 int srv_device_find(struct srv_store *st, const char *name, struct srv_device *out,
                     struct m87_error **err)
 {
-    struct srv_q *s = srv_stmt_text(st, SQL_DEVICE_BY_NAME, name, err);
+    bool pg = srv_db_kind(srv_store_db(st)) == SRV_DB_PG;
+    struct srv_q *s = srv_stmt_text(st, pg ? SQL_DEVICE_BY_NAME_PG : SQL_DEVICE_BY_NAME, name, err);
     if (s == NULL)
         return -1;
     return srv_row_get(s, &device_type, out, "read device", err, "device '%s' not found", name);
+}
+
+int srv_device_lock(struct srv_store *st, int64_t id, struct m87_error **err)
+{
+    if (srv_db_kind(srv_store_db(st)) != SRV_DB_PG)
+        return 0;
+    struct srv_q *s = srv_stmt_id(st, SQL_DEVICE_LOCK, id, err);
+    if (s == NULL)
+        return -1;
+    int rc = srv_q_step(s, "lock device", err);
+    srv_q_reset(s);
+    return rc < 0 ? -1 : 0;
 }
 
 int srv_device_by_id(struct srv_store *st, int64_t id, struct srv_device *out,

@@ -32,9 +32,14 @@ void srv_device_release(struct srv_device *d);
 /* M87_E_CONFLICT when the name exists. */
 int srv_device_create(struct srv_store *st, const char *name, const char *token_hash,
                       struct srv_device *out, struct m87_error **err);
-/* M87_E_NOTFOUND "device 'NAME' not found". */
+/* M87_E_NOTFOUND "device 'NAME' not found". On PostgreSQL the device's row stays locked until the
+ * transaction ends: the transactions of one device run one after the other (docs/design.md,
+ * PostgreSQL backend, Connections). */
 int srv_device_find(struct srv_store *st, const char *name, struct srv_device *out,
                     struct m87_error **err);
+/* Lock the device's row until the transaction ends (PostgreSQL; SQLite: 0 at once, its BEGIN
+ * IMMEDIATE serialises writers), as srv_device_find does; 0 also when there is no such device. */
+int srv_device_lock(struct srv_store *st, int64_t id, struct m87_error **err);
 int srv_device_by_id(struct srv_store *st, int64_t id, struct srv_device *out,
                      struct m87_error **err);
 int srv_device_list(struct srv_store *st, struct srv_device **out, size_t *n,

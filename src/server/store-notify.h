@@ -50,8 +50,10 @@ struct srv_leader *srv_leader_start(struct srv_store *st, int64_t key, const cha
 void srv_leader_stop(struct srv_leader *l);
 
 /* Inside a transaction of st: wait for the transaction-level advisory lock key, held until the
- * commit or rollback, so that two replicas never run such a transaction at once (a driver that
- * lost its lock but has not noticed yet, and its successor). SQLite: 0 at once. -1 with *err. */
+ * commit or rollback, so that no two transactions holding it run at once, on any connection of
+ * any replica (two rounds of a driver that lost its lock but has not noticed yet and of its
+ * successor; an admin's change and a round, request.c). SQLite: 0 at once (its writers run one at
+ * a time anyway). -1 with *err. */
 int srv_store_lock_round(struct srv_store *st, int64_t key, struct m87_error **err);
 
 #define SRV_LEADER_PERIOD_MS 1000

@@ -1,12 +1,7 @@
-/* The store: open, migrations, transactions and the lock, over one connection of db.h (SQLite or
- * PostgreSQL, docs/design.md, Database backends).
- *
- * One connection guarded by one mutex serves every thread: see db-sqlite.c for why that suits
- * SQLite; on PostgreSQL it bounds a replica to one connection (docs/operations.md). A connection
- * PostgreSQL lost is opened again by the next begin or lock (srv_db_reconnect). */
+/* The store: open and migrations over the connections of db.h (SQLite or PostgreSQL,
+ * docs/design.md, Database backends), which store-pool.c lends to transactions and the lock. */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -22,13 +17,13 @@
 #include "server/db.h"
 #include "server/limits.h"
 #include "server/store-internal.h"
+#include "server/store-pool.h"
 #include "server/store.h"
 #include "server/util.h"
 
 struct srv_store {
-    struct srv_db *db;
-    pthread_mutex_t mu;
-    char *url;       /* what db was opened on: the listener and leader open their own */
+    struct srv_pool *pool; /* its connections: SQLite's one, PostgreSQL's --db-pool */
+    char *url;             /* what they were opened on: the listener and leader open their own */
     char origin[17]; /* this process among the replicas: its own notifications are skipped */
 };
 
@@ -325,17 +320,17 @@ static const char *const migrations[] = {
 
 struct srv_db *srv_store_db(struct srv_store *st)
 {
-    return st->db;
+    return srv_pool_current(st->pool);
 }
 
 struct srv_q *srv_stmt(struct srv_store *st, const char *sql, struct m87_error **err)
 {
-    return srv_q_get(st->db, sql, err);
+    return srv_q_get(srv_store_db(st), sql, err);
 }
 
 struct srv_q *srv_stmt_id(struct srv_store *st, const char *sql, int64_t id, struct m87_error **err)
 {
-    struct srv_q *s = srv_q_get(st->db, sql, err);
+    struct srv_q *s = srv_q_get(srv_store_db(st), sql, err);
     if (s)
         srv_q_int(s, 1, id);
     return s;
@@ -344,7 +339,7 @@ struct srv_q *srv_stmt_id(struct srv_store *st, const char *sql, int64_t id, str
 struct srv_q *srv_stmt_text(struct srv_store *st, const char *sql, const char *text,
                             struct m87_error **err)
 {
-    struct srv_q *s = srv_q_get(st->db, sql, err);
+    struct srv_q *s = srv_q_get(srv_store_db(st), sql, err);
     if (s)
         srv_q_text(s, 1, text);
     return s;
@@ -374,14 +369,7 @@ char *srv_col_text(struct srv_q *s, int col)
 
 int64_t srv_store_changes(struct srv_store *st)
 {
-    return srv_db_changes(st->db);
-}
-
-/* SQLite takes the write lock at BEGIN IMMEDIATE rather than at the first write, so that two
- * writers never deadlock on an upgrade; PostgreSQL locks rows as they are written. */
-static const char *begin_sql(struct srv_store *st)
-{
-    return srv_db_kind(st->db) == SRV_DB_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN";
+    return srv_db_changes(srv_store_db(st));
 }
 
 static const char SQL_SCHEMA_VERSION[] = "SELECT MAX(version) FROM schema_version";
@@ -389,12 +377,12 @@ static const char SQL_SCHEMA_VERSION[] = "SELECT MAX(version) FROM schema_versio
  * so that it is unlikely to be another application's on the same database */
 static const char SQL_PG_MIGRATION_LOCK[] = "SELECT pg_advisory_xact_lock(30742581879859559)";
 
-static int64_t schema_version(struct srv_store *st, struct m87_error **err)
+static int64_t schema_version(struct srv_db *db, struct m87_error **err)
 {
-    if (srv_db_exec(st->db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+    if (srv_db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
                     "create schema_version", err) < 0)
         return -1;
-    struct srv_q *s = srv_q_get(st->db, SQL_SCHEMA_VERSION, err);
+    struct srv_q *s = srv_q_get(db, SQL_SCHEMA_VERSION, err);
     if (s == NULL)
         return -1;
     int rc = srv_q_step(s, "read schema version", err);
@@ -406,27 +394,27 @@ static int64_t schema_version(struct srv_store *st, struct m87_error **err)
 }
 
 /* The DDL of migration i for the store's backend: the same numbers on both (db-pg.h). */
-static const char *migration_sql(struct srv_store *st, size_t i)
+static const char *migration_sql(struct srv_db *db, size_t i)
 {
-    return srv_db_kind(st->db) == SRV_DB_PG ? srv_pg_migrations[i] : migrations[i];
+    return srv_db_kind(db) == SRV_DB_PG ? srv_pg_migrations[i] : migrations[i];
 }
 
 /* create: the database must hold no schema yet (PostgreSQL: a database the admin made; SQLite
  * checks that its file is new before); else it must hold one. */
-static int migrate(struct srv_store *st, bool create, struct m87_error **err)
+static int migrate(struct srv_db *db, bool create, struct m87_error **err)
 {
-    bool pg = srv_db_kind(st->db) == SRV_DB_PG;
+    bool pg = srv_db_kind(db) == SRV_DB_PG;
     if (pg && srv_pg_n_migrations != M87_ARRAY_LEN(migrations))
         return m87_error_set(err, M87_E_INTERNAL, 0,
                              "%zu PostgreSQL migrations for %zu SQLite ones (schema-pg.c)",
                              srv_pg_n_migrations, M87_ARRAY_LEN(migrations));
-    if (srv_db_exec(st->db, begin_sql(st), "begin migration", err) < 0)
+    if (srv_db_exec(db, pg ? "BEGIN" : "BEGIN IMMEDIATE", "begin migration", err) < 0)
         return -1;
     /* servers starting together on one PostgreSQL migrate one after the other (SQLite's BEGIN
      * IMMEDIATE already does) */
-    if (pg && srv_db_exec(st->db, SQL_PG_MIGRATION_LOCK, "lock migrations", err) < 0)
+    if (pg && srv_db_exec(db, SQL_PG_MIGRATION_LOCK, "lock migrations", err) < 0)
         goto fail;
-    int64_t v = schema_version(st, err);
+    int64_t v = schema_version(db, err);
     if (v < 0)
         goto fail;
     if (pg && create && v > 0) {
@@ -449,13 +437,13 @@ static int migrate(struct srv_store *st, bool create, struct m87_error **err)
         _cleanup_free_ char *what = m87_xasprintf("apply migration %zu", i + 1);
         _cleanup_free_ char *bump = m87_xasprintf(
             "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%zu)", i + 1);
-        if (srv_db_exec(st->db, migration_sql(st, i), what, err) < 0 ||
-            srv_db_exec(st->db, bump, what, err) < 0)
+        if (srv_db_exec(db, migration_sql(db, i), what, err) < 0 ||
+            srv_db_exec(db, bump, what, err) < 0)
             goto fail;
     }
-    return srv_db_exec(st->db, "COMMIT", "commit migration", err);
+    return srv_db_exec(db, "COMMIT", "commit migration", err);
 fail:
-    srv_db_exec(st->db, "ROLLBACK", "rollback", NULL);
+    srv_db_exec(db, "ROLLBACK", "rollback", NULL);
     return -1;
 }
 
@@ -486,7 +474,6 @@ int srv_store_open(const char *dir, bool create, struct srv_store **out, struct 
 static struct srv_store *store_new(const char *url)
 {
     struct srv_store *st = m87_xcalloc(1, sizeof(*st));
-    pthread_mutex_init(&st->mu, NULL);
     st->url = m87_xstrdup(url);
     set_origin(st);
     return st;
@@ -494,9 +481,13 @@ static struct srv_store *store_new(const char *url)
 
 static int open_pg(const char *url, bool create, struct srv_store **out, struct m87_error **err)
 {
+    struct srv_db *db = NULL;
+    if (srv_db_open(url, create, &db, err) < 0)
+        return -1;
     struct srv_store *st = store_new(url);
-    if (srv_db_open(url, create, &st->db, err) < 0 ||
-        (migrate(st, create, err) < 0 && m87_error_wrap(err, "database") < 0)) {
+    st->pool = srv_pool_new(db);
+    if (migrate(db, create, err) < 0) {
+        m87_error_wrap(err, "database");
         srv_store_free(st);
         return -1;
     }
@@ -526,12 +517,12 @@ int srv_store_open_db(const char *dir, const char *db_url, bool create, struct s
         return m87_error_set(err, M87_E_NOTFOUND, 0,
                              "no database '%s': run 'm87-server init --data %s' first", path, dir);
 
-    struct srv_store *st = store_new(path);
-    if (srv_db_open(path, create, &st->db, err) < 0) {
-        srv_store_free(st);
+    struct srv_db *db = NULL;
+    if (srv_db_open(path, create, &db, err) < 0)
         return -1;
-    }
-    if (migrate(st, create, err) < 0) {
+    struct srv_store *st = store_new(path);
+    st->pool = srv_pool_new(db);
+    if (migrate(db, create, err) < 0) {
         m87_error_wrap(err, "database '%s'", path);
         srv_store_free(st);
         return -1;
@@ -544,65 +535,42 @@ void srv_store_free(struct srv_store *st)
 {
     if (st == NULL)
         return;
-    srv_db_close(st->db);
-    pthread_mutex_destroy(&st->mu);
+    srv_pool_free(st->pool);
     free(st->url);
     free(st);
 }
 
-/* A connection PostgreSQL lost is opened again before its next use; while the database is still
- * away the statement fails with M87_E_CONNECT, which a request answers with 503. */
-static void reconnect_if_lost(struct srv_store *st)
+int srv_store_pool_grow(struct srv_store *st, int n, struct m87_error **err)
 {
-    if (!srv_db_unavailable(st->db))
-        return;
-    _cleanup_error_ struct m87_error *err = NULL;
-    if (srv_db_reconnect(st->db, &err) == 0)
-        m87_log(M87_LOG_INFO, "database: connected again");
+    return srv_pool_grow(st->pool, st->url, n, err);
+}
+
+size_t srv_store_pool_size(struct srv_store *st)
+{
+    return srv_pool_size(st->pool);
 }
 
 int srv_store_begin(struct srv_store *st, struct m87_error **err)
 {
-    pthread_mutex_lock(&st->mu);
-    reconnect_if_lost(st);
-    _cleanup_error_ struct m87_error *first = NULL;
-    if (srv_db_exec(st->db, begin_sql(st), "begin transaction", &first) == 0)
-        return 0;
-    /* a connection that broke while idle (PostgreSQL restarted) is found out here, before the
-     * transaction did anything: connect again and begin once more */
-    if (srv_db_unavailable(st->db)) {
-        reconnect_if_lost(st);
-        if (srv_db_exec(st->db, begin_sql(st), "begin transaction", err) == 0)
-            return 0;
-    } else if (err) {
-        *err = M87_STEAL(first);
-    }
-    pthread_mutex_unlock(&st->mu);
-    return -1;
-}
-
-void srv_store_lock(struct srv_store *st)
-{
-    pthread_mutex_lock(&st->mu);
-    reconnect_if_lost(st);
-}
-
-void srv_store_unlock(struct srv_store *st)
-{
-    pthread_mutex_unlock(&st->mu);
+    return srv_pool_begin(st->pool, err);
 }
 
 int srv_store_commit(struct srv_store *st, struct m87_error **err)
 {
-    int rc = srv_db_exec(st->db, "COMMIT", "commit transaction", err);
-    if (rc < 0)
-        srv_db_exec(st->db, "ROLLBACK", "rollback transaction", NULL);
-    pthread_mutex_unlock(&st->mu);
-    return rc;
+    return srv_pool_commit(st->pool, err);
 }
 
 void srv_store_rollback(struct srv_store *st)
 {
-    srv_db_exec(st->db, "ROLLBACK", "rollback transaction", NULL);
-    pthread_mutex_unlock(&st->mu);
+    srv_pool_rollback(st->pool);
+}
+
+void srv_store_lock(struct srv_store *st)
+{
+    srv_pool_lock(st->pool);
+}
+
+void srv_store_unlock(struct srv_store *st)
+{
+    srv_pool_unlock(st->pool);
 }

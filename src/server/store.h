@@ -26,12 +26,22 @@ int srv_store_open_db(const char *dir, const char *db_url, bool create, struct s
 bool srv_store_is_db_url(const char *url);
 void srv_store_free(struct srv_store *st);
 
-/* Every other store call runs between begin and commit/rollback, which hold the store's lock
- * and a transaction. commit failing rolls back; both release the lock. */
+/* Open connections until the store has n (1 to SRV_DB_POOL_MAX, else M87_E_INVAL) on PostgreSQL
+ * (`serve --db-pool`); SQLite keeps its one. -1 with *err when one does not open (those opened
+ * stay). */
+int srv_store_pool_grow(struct srv_store *st, int n, struct m87_error **err);
+/* The connections the store holds. */
+size_t srv_store_pool_size(struct srv_store *st);
+
+/* Every other store call runs between begin and commit/rollback, which take one of the store's
+ * connections (waiting while every one is taken) and hold a transaction on it: the calling
+ * thread's until commit or rollback give it back (commit failing rolls back). A thread holds at
+ * most one connection of a store at a time. With one connection (SQLite) they are the store's
+ * lock. */
 int srv_store_begin(struct srv_store *st, struct m87_error **err);
 int srv_store_commit(struct srv_store *st, struct m87_error **err);
 void srv_store_rollback(struct srv_store *st);
-/* The lock without a transaction, for a single read statement (auto-committed). */
+/* A connection without a transaction, for a single read statement (auto-committed). */
 void srv_store_lock(struct srv_store *st);
 void srv_store_unlock(struct srv_store *st);
 
