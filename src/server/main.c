@@ -49,7 +49,7 @@ static void serve_usage(FILE *out)
         "                        [--report-retention DURATION] [--report-max-per-device SIZE]\n"
         "                        [--report-ingest-limit SIZE] [--disk-reserve SIZE] [--no-ui]\n"
         "                        [--advertise URL]\n"
-        "                        [--db-pool N]\n"
+        "                        [--db-pool N] [--audit-retention DURATION]\n"
         "\n"
         "Serve the API of docs/api.md, and the dashboard of docs/dashboard.md at /, until\n"
         "SIGTERM or SIGINT.\n"
@@ -92,6 +92,8 @@ static void serve_usage(FILE *out)
         "  --advertise URL         where the other replicas of the --db reach this one, to\n"
         "                          relay remote channels (http://HOST:PORT; default: the\n"
         "                          --listen address unless it is a wildcard)\n"
+        "  --audit-retention DURATION  how long an audit row is kept after its last event\n"
+        "                          (default 365d, 0: forever)\n"
         "  -h, --help              show this help\n");
 }
 
@@ -186,6 +188,7 @@ static int cmd_serve(int argc, char **argv)
         {"no-ui", no_argument, NULL, 'U'},
         {"advertise", required_argument, NULL, 'A'},
         {"db-pool", required_argument, NULL, 'P'},
+        {"audit-retention", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -196,6 +199,7 @@ static int cmd_serve(int argc, char **argv)
                                .report_max_per_device = SRV_REPORT_MAX_PER_DEVICE,
                                .report_ingest_limit = SRV_REPORT_INGEST_LIMIT,
                                .disk_reserve = SRV_DISK_RESERVE,
+                               .audit_retention = SRV_AUDIT_RETENTION,
                                .db_url = db_from_env()};
     int64_t lp = 0;
     int c;
@@ -238,13 +242,17 @@ static int cmd_serve(int argc, char **argv)
             o.session_retention = ns / 1000000000LL;
             break;
         }
-        case 'R': {
+        case 'R':
+        case 'T': {
             int64_t ns = 0;
             if (m87_parse_duration(optarg, &ns, NULL) < 0 || ns < 0 ||
                 (ns > 0 && ns < 1000000000LL))
-                return usage_error("serve", "--report-retention: expected a duration like 30d "
-                                            "(at least 1s; 0: kept whatever their age)");
-            o.report_retention = ns / 1000000000LL;
+                return usage_error("serve", c == 'R' ? "--report-retention: expected a duration "
+                                                       "like 30d (at least 1s; 0: kept whatever "
+                                                       "their age)"
+                                                     : "--audit-retention: expected a duration "
+                                                       "like 365d (at least 1s; 0: kept forever)");
+            *(c == 'R' ? &o.report_retention : &o.audit_retention) = ns / 1000000000LL;
             break;
         }
         case 'M':
@@ -358,6 +366,7 @@ static const struct m87_command commands[] = {
     {"init", cmd_init, "create the data directory, the database and the admin token"},
     {"serve", cmd_serve, "serve the API"},
     {"migrate", cmd_migrate, "copy an installation into a new database (PostgreSQL)"},
+    {"token", srv_cmd_token, "create, list or revoke admin tokens", "create|list|revoke"},
 };
 
 static const struct m87_program program = {

@@ -1,6 +1,7 @@
 /* Reports bounded: pruned by age and by size per device on a thread of their own, a per-device
  * limit of the bytes sent per minute, and the free space of the data directory's disk. The same
- * thread prunes the metrics samples older than a day (store-metrics.h). */
+ * thread prunes the metrics samples older than a day (store-metrics.h) and the audit rows older
+ * than their retention (store-audit.h). */
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "m87/error.h"
 #include "m87/log.h"
 #include "server/retention.h"
+#include "server/store-audit.h"
 #include "server/store-metrics.h"
 #include "server/store-reports.h"
 #include "server/store.h"
@@ -25,6 +27,7 @@ struct srv_pruner {
     struct srv_store *st;
     int64_t retention;
     int64_t max_bytes;
+    int64_t audit_retention;
     int64_t period_ms;
     atomic_uint_fast64_t *pruned;
     pthread_t thread;
@@ -33,26 +36,29 @@ struct srv_pruner {
     bool quit;
 };
 
-/* One batch; the number of reports and metrics samples pruned, -1 on an error (logged). */
+/* One batch; the number of reports, metrics samples and audit rows pruned, -1 on an error
+ * (logged). */
 static int64_t prune_batch(struct srv_pruner *p)
 {
     _cleanup_error_ struct m87_error *err = NULL;
-    int64_t n = 0, samples = 0;
+    int64_t n = 0, samples = 0, audit = 0;
     int64_t now = srv_now();
     int64_t before = p->retention > 0 ? now - p->retention : 0;
     if (srv_store_begin(p->st, &err) < 0)
         goto fail;
     if (srv_report_prune(p->st, before, p->max_bytes, PRUNE_BATCH, &n, &err) < 0 ||
-        srv_metrics_prune(p->st, now - SRV_METRICS_RETENTION, PRUNE_BATCH, &samples, &err) < 0) {
+        srv_metrics_prune(p->st, now - SRV_METRICS_RETENTION, PRUNE_BATCH, &samples, &err) < 0 ||
+        (p->audit_retention > 0 &&
+         srv_audit_prune(p->st, now - p->audit_retention, PRUNE_BATCH, &audit, &err) < 0)) {
         srv_store_rollback(p->st);
         goto fail;
     }
     if (srv_store_commit(p->st, &err) < 0)
         goto fail;
     atomic_fetch_add(p->pruned, (uint64_t)n);
-    return n + samples;
+    return n + samples + audit;
 fail:
-    m87_log(M87_LOG_ERR, "prune reports: %s", err->msg);
+    m87_log(M87_LOG_ERR, "prune reports, metrics and audit: %s", err->msg);
     return -1;
 }
 
@@ -83,12 +89,14 @@ static void *pruner_main(void *arg)
 }
 
 struct srv_pruner *srv_pruner_start(struct srv_store *st, int64_t retention, int64_t max_bytes,
-                                    int64_t period_ms, atomic_uint_fast64_t *pruned)
+                                    int64_t audit_retention, int64_t period_ms,
+                                    atomic_uint_fast64_t *pruned)
 {
     struct srv_pruner *p = m87_xcalloc(1, sizeof(*p));
     p->st = st;
     p->retention = retention;
     p->max_bytes = max_bytes;
+    p->audit_retention = audit_retention;
     p->period_ms = period_ms;
     p->pruned = pruned;
     pthread_mutex_init(&p->mu, NULL);

@@ -11,6 +11,9 @@
 #define SRV_REPORT_MAX_PER_DEVICE ((int64_t)64 << 20) /* bytes of reports kept per device */
 #define SRV_REPORT_INGEST_LIMIT ((int64_t)4 << 20)    /* bytes a device may send a minute */
 #define SRV_DISK_RESERVE ((int64_t)256 << 20)         /* free bytes below which reports wait */
+/* seconds an audit row is kept after its last event: a year, the span audit logs are commonly
+ * asked to cover (an incident found months later can still be traced to a token) */
+#define SRV_AUDIT_RETENTION (365 * 86400)
 #define SRV_DISK_RETRY_AFTER 60 /* seconds a device is told to wait when the disk is nearly full   \
                                  */
 
@@ -20,10 +23,12 @@ struct srv_pruner;
 
 /* Prune every period_ms, in batches that each hold the store's lock briefly: reports received
  * more than retention seconds ago (0: kept by age), and the oldest of a device whose reports take
- * more than max_bytes (0: no size limit), and metrics samples older than SRV_METRICS_RETENTION
- * (whatever retention says). Each pruned report is counted in *pruned. */
+ * more than max_bytes (0: no size limit), metrics samples older than SRV_METRICS_RETENTION
+ * (whatever retention says), and audit rows whose last event is more than audit_retention
+ * seconds ago (0: kept forever). Each pruned report is counted in *pruned. */
 struct srv_pruner *srv_pruner_start(struct srv_store *st, int64_t retention, int64_t max_bytes,
-                                    int64_t period_ms, atomic_uint_fast64_t *pruned);
+                                    int64_t audit_retention, int64_t period_ms,
+                                    atomic_uint_fast64_t *pruned);
 /* Stop and free (NULL: nothing). */
 void srv_pruner_stop(struct srv_pruner *p);
 

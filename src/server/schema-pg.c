@@ -286,6 +286,9 @@ const char *const srv_pg_migrations[] = {
     "  delivered BIGINT);"
     "CREATE INDEX remote_channels_device ON remote_channels(device_id, delivered);"
     "CREATE INDEX remote_channels_created ON remote_channels(created);",
+    /* 18 */
+    "ALTER TABLE tokens ADD COLUMN name TEXT;"
+    "CREATE INDEX remote_audit_time ON remote_audit(created);",
 };
 
 const size_t srv_pg_n_migrations = sizeof(srv_pg_migrations) / sizeof(srv_pg_migrations[0]);

@@ -65,8 +65,9 @@ static int open_server(struct srv *s, const struct srv_serve_opts *o, struct m87
     srv_store_rollback(s->store);
     atomic_store(&s->metrics.reports_stored, (uint64_t)reports);
     if (rc == 0) /* also with no limit on reports: it prunes the metrics samples */
-        s->pruner = srv_pruner_start(s->store, o->report_retention, o->report_max_per_device,
-                                     PRUNE_PERIOD_MS, &s->metrics.reports_pruned);
+        s->pruner =
+            srv_pruner_start(s->store, o->report_retention, o->report_max_per_device,
+                             o->audit_retention, PRUNE_PERIOD_MS, &s->metrics.reports_pruned);
     return rc;
 }
 

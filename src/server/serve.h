@@ -12,6 +12,10 @@
  * db_url names when not NULL: srv_store_open_db); the admin token into *token. */
 int srv_init(const char *dir, const char *db_url, char **token, struct m87_error **err);
 
+/* `m87-server token create|list|revoke` with its argv (argv[0] "token"): its exit status
+ * (cmd-token.c). */
+int srv_cmd_token(int argc, char **argv);
+
 struct srv_serve_opts {
     const char *data_dir;
     const char *listen;
@@ -29,6 +33,7 @@ struct srv_serve_opts {
     const char *db_url;            /* a PostgreSQL connection string; NULL: DATA/m87.db */
     const char *advertise;         /* where other replicas reach this one; NULL: from listen */
     int db_pool;                   /* PostgreSQL connections of the store; 0: SRV_DB_POOL */
+    int64_t audit_retention;       /* seconds an audit row is kept; 0: forever */
 };
 
 /* Take the lock of the data directory dir for a process that uses it (who: "serve",

@@ -26,6 +26,10 @@ static const char SQL_AUDIT_LIST[] =
     "ORDER BY id DESC LIMIT ?3) AS newest ORDER BY id";
 static const char SQL_RELEASE_TOKEN_SET[] = "UPDATE fleet_releases SET token = ?2 WHERE id = ?1";
 static const char SQL_RELEASE_TOKEN[] = "SELECT token FROM fleet_releases WHERE id = ?1";
+/* ended is never before created: created < ?1 narrows by the index, the last event decides */
+static const char SQL_AUDIT_PRUNE[] =
+    "DELETE FROM remote_audit WHERE id IN (SELECT id FROM remote_audit WHERE created < ?1 "
+    "AND COALESCE(ended, created) < ?1 ORDER BY created LIMIT ?2)";
 
 #define COL(member, kind) SRV_COL(struct srv_audit, member, kind, NULL)
 static const struct srv_col audit_cols[] = {
@@ -203,4 +207,18 @@ void srv_jw_audit(struct m87_jw *w, const struct srv_audit *a)
     m87_jw_obj_close(w);
     jw_raw_or_null(w, "detail", a->detail);
     m87_jw_obj_close(w);
+}
+
+int srv_audit_prune(struct srv_store *st, int64_t before, int batch, int64_t *pruned,
+                    struct m87_error **err)
+{
+    struct srv_q *s = srv_stmt_id(st, SQL_AUDIT_PRUNE, before, err);
+    *pruned = 0;
+    if (!s)
+        return -1;
+    srv_q_int(s, 2, batch);
+    if (srv_q_done(s, "prune old audit rows", err) < 0)
+        return -1;
+    *pruned = srv_store_changes(st);
+    return 0;
 }

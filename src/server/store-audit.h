@@ -85,4 +85,9 @@ void srv_audits_free(struct srv_audit *v, size_t n);
  *  "ended","exit_code","message","duration_ms","bytes":{"stdin","stdout","stderr"},"detail"} */
 void srv_jw_audit(struct m87_jw *w, const struct srv_audit *a);
 
+/* Delete up to batch rows whose last event (their end, else their creation) is before before
+ * (unix seconds), open ones too (an end that comes later finds no row); *pruned: how many. */
+int srv_audit_prune(struct srv_store *st, int64_t before, int batch, int64_t *pruned,
+                    struct m87_error **err);
+
 #endif

@@ -313,6 +313,9 @@ static const char *const migrations[] = {
     "  delivered INTEGER);"
     "CREATE INDEX remote_channels_device ON remote_channels(device_id, delivered);"
     "CREATE INDEX remote_channels_created ON remote_channels(created);",
+    /* 18: a name for an admin token (store-tokens.h); audit rows pruned by age (retention.c) */
+    "ALTER TABLE tokens ADD COLUMN name TEXT;"
+    "CREATE INDEX remote_audit_time ON remote_audit(created);",
 };
 
 struct srv_db *srv_store_db(struct srv_store *st)

@@ -8,10 +8,8 @@ session."""
 
 import hashlib
 import json
-import secrets
 import signal
 import socket
-import sqlite3
 import subprocess
 import threading
 import time
@@ -19,7 +17,7 @@ import time
 import pytest
 
 from agent_util import device, wait_for  # noqa: F401  (fixtures)
-from cli_util import M87, Cli, Server, read_until
+from cli_util import M87, SERVER, Cli, Server, read_until
 from server_util import free_port
 
 SPEC = """\
@@ -51,21 +49,13 @@ def fingerprint(token):
 
 
 def second_admin(dev, tmp_path):
-    """A CLI with a second admin token. The server makes one admin token at `init` and has no
-    command for more, so the test adds one to its tokens table as `init` does (the hash only)."""
-    token = "m87a_" + secrets.token_urlsafe(32)
-    row = (hashlib.sha256(token.encode()).hexdigest(), int(time.time()))
-    if dev.server.db_args:  # on PostgreSQL (M87_TEST_DB=postgres)
-        sql = ("INSERT INTO tokens (hash, role, device_id, created) "
-               "VALUES ('%s', 'admin', NULL, %d)" % row)
-        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", dev.server.db_args[1],
-                        "-c", sql], check=True, capture_output=True, timeout=60)
-    else:
-        db = sqlite3.connect(str(dev.server.data / "m87.db"), timeout=30)
-        with db:
-            db.execute("INSERT INTO tokens (hash, role, device_id, created) "
-                       "VALUES (?, 'admin', NULL, ?)", row)
-        db.close()
+    """A CLI with a second admin token, made by `m87-server token create` beside the running
+    server (docs/operations.md, "Admin tokens")."""
+    where = dev.server.db_args or ["--data", str(dev.server.data)]
+    r = subprocess.run([str(SERVER), "token", "create", "--name", "second"] + where,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    token = r.stdout.strip()
     cli = Cli(tmp_path / "second", dev.server)
     cli.extra_env["M87_TOKEN"] = token
     return cli, fingerprint(token)
