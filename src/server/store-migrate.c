@@ -105,7 +105,8 @@ static int read_columns(struct mig *m, struct mtable *t, struct m87_error **err)
         t->blob = m87_xrealloc(t->blob, (t->ncols + 1) * sizeof(*t->blob));
         t->cols[t->ncols] = m87_xstrdup(name);
         t->blob[t->ncols] = type && strcasecmp(type, "BLOB") == 0;
-        t->has_id |= strcmp(name, "id") == 0;
+        /* an integer id has a sequence to move on PostgreSQL; a text one (remote_channels) not */
+        t->has_id |= strcmp(name, "id") == 0 && type && strcasestr(type, "INT") != NULL;
         t->ncols++;
     }
     if (rc < 0)
