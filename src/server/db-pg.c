@@ -101,8 +101,13 @@ static int pg_fail(struct pg_db *db, const PGresult *res, const char *what, stru
     if (db->unavailable)
         return m87_error_set(err, M87_E_CONNECT, 0, "%s: database unavailable: %.*s", what,
                              (int)strcspn(msg, "\n"), msg);
-    return m87_error_set(err, db->constraint ? M87_E_CONFLICT : M87_E_IO, 0, "%s: %.*s%s%.*s%s",
-                         what, (int)strcspn(msg, "\n"), msg, sep, dlen, detail ? detail : "", tail);
+    /* class 40 (a deadlock PostgreSQL broke, a serialization failure): nothing was wrong with
+     * the request, and the same again is expected to work: M87_E_TIMEOUT, a 503 to try again */
+    enum m87_errcode code = db->constraint                          ? M87_E_CONFLICT
+                            : state && strncmp(state, "40", 2) == 0 ? M87_E_TIMEOUT
+                                                                    : M87_E_IO;
+    return m87_error_set(err, code, 0, "%s: %.*s%s%.*s%s", what, (int)strcspn(msg, "\n"), msg, sep,
+                         dlen, detail ? detail : "", tail);
 }
 
 /* ---- connections ---- */

@@ -145,6 +145,14 @@ void srv_reply_fail(struct srv_req *r, const struct m87_error *err)
         srv_reply_response(r, 503, resp);
         return;
     }
+    if (code == M87_E_TIMEOUT) { /* PostgreSQL ended the transaction (a deadlock): once more */
+        m87_log(M87_LOG_WARN, "%s %s: %s", r->method, r->path, msg);
+        _cleanup_free_ char *text = m87_xasprintf("the database asked to try again: %s", msg);
+        struct MHD_Response *resp = srv_error_response("unavailable", text);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+        srv_reply_response(r, 503, resp);
+        return;
+    }
     for (size_t i = 0; i < M87_ARRAY_LEN(client_errors); i++) {
         if (client_errors[i].code == code) {
             srv_reply_error(r, client_errors[i].status, client_errors[i].name, "%s", msg);

@@ -44,7 +44,8 @@ def test_unit_tests_of_db_h_run_on_postgresql(pg):
                          env={"M87_TEST_DB_URL": pg.create_database("unit"),
                               "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "[       OK ] test_pg" in out.stdout and "SKIPPED" not in out.stdout, out.stdout
+    assert "[       OK ] test_pg\n" in out.stdout and "SKIPPED" not in out.stdout, out.stdout
+    assert "[       OK ] test_pg_deadlock" in out.stdout, out.stdout
 
 
 def test_init_and_serve_refuse_without_printing_the_url(pg, tmp_path):

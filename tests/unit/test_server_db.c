@@ -1,6 +1,7 @@
 /* Unit tests of the server's database layer (src/server/db.h) on a real SQLite file under a
  * temporary directory; with M87_TEST_DB_URL set to a PostgreSQL connection string, the same
  * tests run against that database too (its table unit_db_t is dropped and made again). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -278,12 +279,67 @@ static void test_pg(void **state)
     srv_db_close(db);
 }
 
+struct locker {
+    struct srv_db *db;
+    int rc;
+    enum m87_errcode code;
+};
+
+static void *lock_row_2(void *arg)
+{
+    struct locker *l = arg;
+    struct m87_error *err = NULL;
+    l->rc = srv_db_exec(l->db, "UPDATE unit_db_dl SET n = n + 1 WHERE id = 2", "lock 2", &err);
+    l->code = m87_error_code(err);
+    m87_error_clear(&err);
+    return NULL;
+}
+
+/* Two connections lock two rows in opposite orders: PostgreSQL ends the deadlock by failing one
+ * of them, and that error is M87_E_TIMEOUT (the server answers 503, try again), not a failure of
+ * the request's own. */
+static void test_pg_deadlock(void **state)
+{
+    (void)state;
+    const char *url = getenv("M87_TEST_DB_URL");
+    if (url == NULL || !srv_db_url_is_pg(url))
+        skip();
+    struct m87_error *err = NULL;
+    struct srv_db *a = NULL, *b = NULL;
+    assert_ok(srv_db_open(url, false, &a, &err), &err);
+    assert_ok(srv_db_open(url, false, &b, &err), &err);
+    assert_ok(srv_db_exec(a, "DROP TABLE IF EXISTS unit_db_dl", "drop", &err), &err);
+    assert_ok(srv_db_exec(a, "CREATE TABLE unit_db_dl (id INTEGER PRIMARY KEY, n INTEGER)",
+                          "create", &err),
+              &err);
+    assert_ok(srv_db_exec(a, "INSERT INTO unit_db_dl VALUES (1, 0), (2, 0)", "rows", &err), &err);
+    assert_ok(srv_db_exec(a, "BEGIN", "begin", &err), &err);
+    assert_ok(srv_db_exec(a, "UPDATE unit_db_dl SET n = n + 1 WHERE id = 1", "lock 1", &err), &err);
+    assert_ok(srv_db_exec(b, "BEGIN", "begin", &err), &err);
+    assert_ok(srv_db_exec(b, "UPDATE unit_db_dl SET n = n + 1 WHERE id = 2", "lock 2", &err), &err);
+    /* a waits for b's row and b for a's, whichever comes first */
+    struct locker l = {.db = a};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, lock_row_2, &l), 0);
+    int rc = srv_db_exec(b, "UPDATE unit_db_dl SET n = n + 1 WHERE id = 1", "lock 1", &err);
+    enum m87_errcode code = m87_error_code(err);
+    m87_error_clear(&err);
+    srv_db_exec(b, "ROLLBACK", "rollback", NULL); /* lets a go on when b was the one ended */
+    assert_int_equal(pthread_join(t, NULL), 0);
+    srv_db_exec(a, "ROLLBACK", "rollback", NULL);
+    assert_int_equal((rc < 0) + (l.rc < 0), 1); /* exactly one was ended */
+    assert_int_equal(rc < 0 ? code : l.code, M87_E_TIMEOUT);
+    srv_db_exec(a, "DROP TABLE unit_db_dl", "drop", NULL);
+    srv_db_close(a);
+    srv_db_close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sqlite),    cmocka_unit_test(test_sqlite_open),
         cmocka_unit_test(test_url_is_pg), cmocka_unit_test(test_pg_refused),
-        cmocka_unit_test(test_pg),
+        cmocka_unit_test(test_pg),        cmocka_unit_test(test_pg_deadlock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
