@@ -32,7 +32,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import urllib.parse
 
 from . import procs
@@ -225,6 +224,15 @@ class DockerClient:
     def prune_networks_and_volumes(self, timeout=60):
         self.request("POST", "/networks/prune", timeout=timeout)
         self.request("POST", "/volumes/prune", timeout=timeout)
+
+
+def ping_ok(client):
+    """True when the Engine API of client answers /_ping with OK, else what it answered (for
+    procs.wait_ready; dockerd's and the podman service's)."""
+    status, _, body = client.ping()
+    if status == 200 and body.strip() == b"OK":
+        return True
+    return "status %d body %r" % (status, body[:200])
 
 
 def _looks_multiplexed(data):
@@ -459,14 +467,7 @@ class Dockerd:
             return
         if self.slot is None:
             raise RuntimeError("start_daemon() before start() / after stop()")
-        log = open(self.log_path, "ab")
-        try:
-            self.proc = subprocess.Popen(
-                self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, close_fds=True,
-                preexec_fn=procs.pdeathsig_preexec(signal.SIGTERM))
-        finally:
-            log.close()
+        self.proc = procs.spawn(self.argv(), self.log_path, signal.SIGTERM)
         self._tree.update(procs.snapshot([self.proc.pid]))
         self.wait_ready(timeout)
 
@@ -483,22 +484,8 @@ class Dockerd:
         self.start_daemon(timeout)
 
     def wait_ready(self, timeout):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("dockerd exited with status %s during start; log tail:\n%s"
-                                   % (self.proc.returncode, procs.log_tail(self.log_path)))
-            try:
-                status, _, body = self.client.ping()
-                if status == 200 and body.strip() == b"OK":
-                    return
-                last = "status %d body %r" % (status, body[:200])
-            except OSError as exc:
-                last = repr(exc)
-            time.sleep(0.05)
-        raise RuntimeError("dockerd did not answer /_ping within %ds (last: %s); log tail:\n%s"
-                           % (timeout, last, procs.log_tail(self.log_path)))
+        procs.wait_ready(self.proc, lambda: ping_ok(self.client), timeout, self.log_path,
+                         ("dockerd", "answer /_ping"))
 
     def related_processes(self):
         """Snapshot of dockerd and everything it spawned or that runs on its root:

@@ -36,11 +36,10 @@ import resource
 import shutil
 import signal
 import subprocess
-import time
 
 from . import procs
 from .dockerd import (DockerClient, _host_ipv4_interfaces, allocate_slot,
-                      delete_slot_interfaces)
+                      delete_slot_interfaces, ping_ok)
 
 PODMAN = os.environ.get("M87_TEST_PODMAN", shutil.which("podman") or "/usr/bin/podman")
 
@@ -188,35 +187,15 @@ class PodmanService:
 
     def _start_service(self, timeout):
         self._write_configs()
-        log = open(self.log_path, "ab")
         who = {}
         if self.user:
             who = dict(user=self.user.pw_uid, group=self.user.pw_gid, extra_groups=[],
                        cwd=self.root)
-        try:
-            self.proc = subprocess.Popen(
-                self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=self.environ(), start_new_session=True, close_fds=True,
-                preexec_fn=procs.pdeathsig_preexec(signal.SIGTERM), **who)
-        finally:
-            log.close()
+        self.proc = procs.spawn(self.argv(), self.log_path, signal.SIGTERM, env=self.environ(),
+                                **who)
         self._tree.update(procs.snapshot([self.proc.pid]))
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("podman service exited with status %s; log tail:\n%s"
-                                   % (self.proc.returncode, procs.log_tail(self.log_path)))
-            try:
-                status, _, body = self.client.ping()
-                if status == 200 and body.strip() == b"OK":
-                    return
-                last = "status %d body %r" % (status, body[:200])
-            except OSError as exc:
-                last = repr(exc)
-            time.sleep(0.05)
-        raise RuntimeError("podman service did not answer /_ping within %ds (last: %s); log:\n%s"
-                           % (timeout, last, procs.log_tail(self.log_path)))
+        procs.wait_ready(self.proc, lambda: ping_ok(self.client), timeout, self.log_path,
+                         ("podman service", "answer /_ping"))
 
     def _stop_service(self):
         if self.proc is not None and self.proc.poll() is None:
