@@ -263,6 +263,36 @@ def assert_reports_complete(device):
     return seqs
 
 
+SLOW_JOB = """\
+jobs:
+  - id: %s
+    type: job
+    steps:
+      - name: first
+        run: echo first starts; sleep 2; echo first ends
+      - name: second
+        run: [sh, -c, "sleep 2; echo second done"]
+      - name: third
+        run: echo third
+"""
+
+
+def start_slow_apply(device, tmp_path, prefix):
+    """Start the device's agent, deploy SLOW_JOB (three steps, some 4 s in all) as a new active
+    revision and wait until the agent applies it, so that the test can take the server or its
+    database away mid-apply: (the job's id, the revision's hash)."""
+    device.agent.start()
+    device.m87("deployment", "new", "--active")
+    job = unique_name(prefix)
+    spec = tmp_path / "slow.yml"
+    spec.write_text(SLOW_JOB % job)
+    device.m87("deploy", str(spec))
+    want = device.active_hash()
+    device.agent.wait_log("applying revision %s"
+                          % device.server_status()["deployment"]["revision"])
+    return job, want
+
+
 def log_records(device, job):
     """The "log" records the server has for job, in seq order."""
     return [r for r in device.reports(kind="log", job=job) if "lines" in r]
@@ -288,7 +318,7 @@ def running_ids(agent, project):
 
 
 __all__ = ["Agent", "Device", "wait_for", "assert_reports_complete", "running_ids",
-           "unique_name", "log_records", "log_texts"]
+           "unique_name", "log_records", "log_texts", "start_slow_apply"]
 
 
 # ---- fixtures shared by the test_agent_*.py files (imported by name there) ----------------
