@@ -319,13 +319,19 @@ def copy_under_way(dev, watch, *args):
             proc.kill()
 
 
-def test_interrupted_download_leaves_nothing(allowed, tmp_path):
-    dev = allowed
+def big_download(tmp_path):
+    """A 48 MiB file on the device's side and an empty directory here: (the file, here)."""
     src = tmp_path / "device" / "big.bin"
     src.parent.mkdir()
     src.write_bytes(os.urandom(48 * 1024 * 1024))
     here = tmp_path / "here"
     here.mkdir()
+    return src, here
+
+
+def test_interrupted_download_leaves_nothing(allowed, tmp_path):
+    dev = allowed
+    src, here = big_download(tmp_path)
     with copy_under_way(dev, here, "%s:%s" % (dev.name, src), here / "big.bin") as (proc, child):
         os.kill(child, signal.SIGSTOP)  # a reader that stopped reading, mid-copy
         os.kill(proc.pid, signal.SIGINT)  # Ctrl-C
@@ -441,11 +447,7 @@ def test_killed_device_side_leaves_nothing(allowed, tmp_path):
     """The device's side of a download killed outright mid-copy: the channel breaks, the CLI
     says so and exits 1, and its copy is removed."""
     dev = allowed
-    src = tmp_path / "device" / "big.bin"
-    src.parent.mkdir()
-    src.write_bytes(os.urandom(48 * 1024 * 1024))
-    here = tmp_path / "here"
-    here.mkdir()
+    src, here = big_download(tmp_path)
     with copy_under_way(dev, here, "%s:%s" % (dev.name, src), here) as (proc, child):
         os.kill(child, signal.SIGSTOP)  # hold the copy mid-way
         helpers = agent_helpers(dev)

@@ -232,16 +232,22 @@ def test_audit_trail(device):  # noqa: F811
     assert by_id[sh["channel"]]["state"] == "refused", recs
 
 
-def test_vanished_cli_stops_the_command(allowed, tmp_path):
-    """A CLI killed mid-command: the server notices its connection close, the channel breaks,
-    the agent hangs the command up; the audit trail says the channel broke."""
-    dev = allowed
+def long_exec(dev, tmp_path):
+    """`m87 DEVICE exec` of a command that runs for long, once it runs: (the CLI's process, the
+    command's pid on the device)."""
     pidfile = tmp_path / "pid"
     proc = subprocess.Popen([str(M87), dev.name, "exec", "--", "sh", "-c",
                              "echo $$ > %s; echo started; exec sleep 1000" % pidfile],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dev.cli.env())
     assert proc.stdout.readline() == b"started\n"
-    pid = int(pidfile.read_text())
+    return proc, int(pidfile.read_text())
+
+
+def test_vanished_cli_stops_the_command(allowed, tmp_path):
+    """A CLI killed mid-command: the server notices its connection close, the channel breaks,
+    the agent hangs the command up; the audit trail says the channel broke."""
+    dev = allowed
+    proc, pid = long_exec(dev, tmp_path)
     os.kill(pid, 0)  # it runs
     proc.kill()
     proc.wait()
@@ -256,12 +262,7 @@ def test_server_stop_ends_channels(allowed, tmp_path):
     """A server stopping with a channel open breaks it: the server stops, the CLI ends with an
     error, the command on the device is hung up."""
     dev = allowed
-    pidfile = tmp_path / "pid"
-    proc = subprocess.Popen([str(M87), dev.name, "exec", "--", "sh", "-c",
-                             "echo $$ > %s; echo started; exec sleep 1000" % pidfile],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dev.cli.env())
-    assert proc.stdout.readline() == b"started\n"
-    pid = int(pidfile.read_text())
+    proc, pid = long_exec(dev, tmp_path)
     dev.server.stop()  # fails when the server does not stop on SIGTERM
     out, err = proc.communicate(timeout=60)
     assert proc.returncode in (1, 2), (proc.returncode, err)

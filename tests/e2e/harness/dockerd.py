@@ -397,7 +397,42 @@ def allocate_slot():
 # ---------------------------------------------------------------- daemon
 
 
-class Dockerd:
+class EngineService:
+    """What the private dockerd and the podman service (harness/podman.py) share: a `client` of
+    their Engine API, their process `proc`, the network `slot` they took and `_tree`, {pid:
+    starttime} of every process they were seen with."""
+
+    def _clean_through_api(self, timeout):
+        """Remove containers, networks and volumes while the daemon runs (best effort before the
+        signals); returns the problem, if any, in a list."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.client.remove_all_containers(timeout=timeout)
+                self.client.prune_networks_and_volumes(timeout=timeout)
+            except Exception as exc:  # noqa: BLE001 - best effort before the signals
+                return ["cleanup through the API: %r" % (exc,)]
+        return []
+
+    def _free_slot(self, delete_interfaces):
+        """delete_interfaces(), then release the slot (if it has one); the problem in a list."""
+        problems = []
+        if self.slot is not None:
+            try:
+                delete_interfaces()
+            except Exception as exc:  # noqa: BLE001
+                problems.append("deleting interfaces: %r" % (exc,))
+            self.slot.release()
+            self.slot = None
+        return problems
+
+    def all_pids(self):
+        """Every pid this daemon has been seen with (for leak checks in tests)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self._tree.update(self.related_processes())
+        return dict(self._tree)
+
+
+class Dockerd(EngineService):
     """One private dockerd rooted at `root`. start() / stop(); `client` for API calls."""
 
     def __init__(self, root, storage_driver=None, extra_args=(), log_level="warn"):
@@ -501,13 +536,7 @@ class Dockerd:
         """Remove containers, stop the daemon (SIGTERM, then SIGKILL), kill whatever it
         left (containerd, shims, container processes), delete the slot's interfaces.
         Safe to call more than once and after a failed start."""
-        errors = []
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                self.client.remove_all_containers(timeout=30)
-                self.client.prune_networks_and_volumes(timeout=30)
-            except Exception as exc:  # noqa: BLE001 - best effort before the signals
-                errors.append("cleanup through the API: %r" % (exc,))
+        errors = self._clean_through_api(30)
         snap = self.related_processes()
         self._tree.update(snap)
         graceful = self.proc is not None and self.proc.poll() is None
@@ -519,27 +548,6 @@ class Dockerd:
                                what="dockerd children to exit")
             except TimeoutError:
                 pass
-        for _ in range(3):
-            leftovers = self.related_processes()
-            self._tree.update(leftovers)
-            if not procs.kill_snapshot(self._tree):
-                break
-            try:
-                procs.wait_for(lambda: not procs.alive_in_snapshot(self._tree), 5,
-                               what="killed processes to exit")
-            except TimeoutError as exc:
-                errors.append(str(exc))
-        if self.slot is not None:
-            try:
-                delete_slot_interfaces(self.slot)
-            except Exception as exc:  # noqa: BLE001
-                errors.append("deleting interfaces: %r" % (exc,))
-            self.slot.release()
-            self.slot = None
+        errors += procs.kill_remaining(self._tree, self.related_processes, "killed processes")
+        errors += self._free_slot(lambda: delete_slot_interfaces(self.slot))
         return errors
-
-    def all_pids(self):
-        """Every pid this daemon has been seen with (for leak checks in tests)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self._tree.update(self.related_processes())
-        return dict(self._tree)

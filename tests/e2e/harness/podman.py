@@ -38,7 +38,7 @@ import signal
 import subprocess
 
 from . import procs
-from .dockerd import (DockerClient, _host_ipv4_interfaces, allocate_slot,
+from .dockerd import (DockerClient, EngineService, _host_ipv4_interfaces, allocate_slot,
                       delete_slot_interfaces, ping_ok)
 
 PODMAN = os.environ.get("M87_TEST_PODMAN", shutil.which("podman") or "/usr/bin/podman")
@@ -71,7 +71,7 @@ def _toml_str(s):
     return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
 
 
-class PodmanService:
+class PodmanService(EngineService):
     """One private rootful Podman service rooted at `root`. start() / stop(); `client` for
     Engine API calls; `host` is the unix:// URL for DOCKER_HOST."""
 
@@ -250,40 +250,19 @@ class PodmanService:
     def stop(self):
         """Remove containers, networks and volumes, stop the service, kill what it left,
         unmount under root, free the slot. Returns a list of problems."""
-        problems = []
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                self.client.remove_all_containers(timeout=60)
-                self.client.prune_networks_and_volumes(timeout=60)
-            except Exception as exc:  # noqa: BLE001 - best effort before the signals
-                problems.append("cleanup through the API: %r" % (exc,))
+        problems = self._clean_through_api(60)
         self._stop_service()
-        for _ in range(3):
-            self._tree.update(self.related_processes())
-            if not procs.kill_snapshot(self._tree):
-                break
-            try:
-                procs.wait_for(lambda: not procs.alive_in_snapshot(self._tree), 5,
-                               what="podman's processes to exit")
-            except TimeoutError as exc:
-                problems.append(str(exc))
+        problems += procs.kill_remaining(self._tree, self.related_processes,
+                                         "podman's processes")
         left = procs.unmount_all_under(self.root)
         if left:
             problems.append("still mounted under %s: %r" % (self.root, left))
-        if self.slot is not None:
-            try:
-                self._delete_bridges()
-                delete_slot_interfaces(self.slot)
-            except Exception as exc:  # noqa: BLE001
-                problems.append("deleting interfaces: %r" % (exc,))
-            self.slot.release()
-            self.slot = None
+        problems += self._free_slot(self._delete_interfaces)
         return problems
 
-    def all_pids(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self._tree.update(self.related_processes())
-        return dict(self._tree)
+    def _delete_interfaces(self):
+        self._delete_bridges()
+        delete_slot_interfaces(self.slot)
 
 
 

@@ -172,6 +172,23 @@ def alive_in_snapshot(snap):
     return [pid for pid, start in snap.items() if pid_alive(pid, start)]
 
 
+def kill_remaining(tree, related, what, rounds=3):
+    """What a daemon left after its stop: up to `rounds` times, add related() (a snapshot) to
+    `tree` ({pid: starttime}, updated in place), SIGKILL whatever of it still lives and wait up
+    to 5 s for that to exit ("`what` to exit" in the problem), until nothing is left to kill.
+    Returns the problems."""
+    problems = []
+    for _ in range(rounds):
+        tree.update(related())
+        if not kill_snapshot(tree):
+            break
+        try:
+            wait_for(lambda: not alive_in_snapshot(tree), 5, what=what + " to exit")
+        except TimeoutError as exc:
+            problems.append(str(exc))
+    return problems
+
+
 def stop_popen(proc, term_timeout, sig=signal.SIGTERM):
     """Stop a subprocess.Popen: `sig`, wait up to term_timeout, then SIGKILL; reaps it."""
     if proc is None:
