@@ -13,30 +13,16 @@ import pathlib
 import shutil
 import signal
 import subprocess
-import time
 
 import pytest
 import yaml
 
 from cli_util import BUILD, Cli, Server, add_device, check_sanitizers
-from compose_util import AGENT, API, PROJECT_LABEL, filters, unique_name
+from compose_util import (AGENT, API, project_containers, remove_project, unique_name,
+                          wait_for)
 from faultproxy import FaultProxy
 
 TOOLS = ("cat", "sleep", "touch", "sh", "echo", "true", "false", "head", "dd")
-
-
-def wait_for(predicate, timeout=120, what="condition", interval=0.1):
-    """predicate() until it is true (returned) or timeout; what (a string, or a function giving
-    one when it fails, e.g. with the agent's log of that moment) names it in the error."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s" % (
-                timeout, what() if callable(what) else what))
-        time.sleep(interval)
 
 
 class Agent:
@@ -182,18 +168,10 @@ class Agent:
     # ---------------------------------------------------------------- dockerd
 
     def containers(self, project):
-        status, data = self.env.docker_api("GET", API + "/containers/json?all=1&filters=%s" % (
-            filters(label=["%s=%s" % (PROJECT_LABEL, project)])))
-        assert status == 200, data
-        return data
+        return project_containers(self.env, project)
 
     def remove_project(self, project):
-        for c in self.containers(project):
-            self.env.docker_api("DELETE", API + "/containers/%s?force=1&v=1" % c["Id"])
-        status, nets = self.env.docker_api("GET", API + "/networks?filters=%s" % filters(
-            label=["%s=%s" % (PROJECT_LABEL, project)]))
-        for n in (nets if status == 200 else []):
-            self.env.docker_api("DELETE", API + "/networks/%s" % n["Id"])
+        remove_project(self.env, project)
 
 
 class Device:

@@ -37,19 +37,6 @@ def audit_entries(dev, *extra):
     return json.loads(r.out)["audit"]
 
 
-def gone(pid):
-    """Whether process pid ended (a zombie still to be reaped by its parent counts)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-
-
 def set_size(fd, rows, cols):
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 

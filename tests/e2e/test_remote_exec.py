@@ -15,7 +15,8 @@ import pytest
 
 from agent_util import own_server, device, wait_for  # noqa: F401  (fixtures)
 from cli_util import M87
-from remote_util import audit_entries, connect, gone, m87_on_a_terminal, set_size
+from remote_util import audit_entries, connect, m87_on_a_terminal, set_size
+from runner_util import pid_gone
 
 
 @pytest.fixture
@@ -252,7 +253,7 @@ def test_vanished_cli_stops_the_command(allowed, tmp_path):
     proc.kill()
     proc.wait()
 
-    wait_for(lambda: gone(pid), 60, "the command to stop after its CLI vanished")
+    wait_for(lambda: pid_gone(pid), 60, "the command to stop after its CLI vanished")
     wait_for(lambda: audit_entries(dev)[-1]["ended"] is not None, 60, "the end in the audit")
     last = audit_entries(dev)[-1]
     assert last["exit_code"] is None and last["message"], last
@@ -267,4 +268,4 @@ def test_server_stop_ends_channels(allowed, tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode in (1, 2), (proc.returncode, err)
 
-    wait_for(lambda: gone(pid), 60, "the command to stop after the server stopped")
+    wait_for(lambda: pid_gone(pid), 60, "the command to stop after the server stopped")
