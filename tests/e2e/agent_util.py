@@ -271,6 +271,17 @@ def start_slow_apply(device, tmp_path, prefix):
     return job, want
 
 
+def session_child(agent):
+    """The pid of the agent daemon's one session child."""
+    pid = agent.proc.pid
+    kids = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+            kids += [int(x) for x in f.read().split()]
+    assert len(kids) == 1, kids
+    return kids[0]
+
+
 def log_records(device, job):
     """The "log" records the server has for job, in seq order."""
     return [r for r in device.reports(kind="log", job=job) if "lines" in r]

@@ -59,6 +59,20 @@ def seed_job(job_id, image, env=None, extra_service=None):
     return job
 
 
+def failing_service_job(job_id, image):
+    """seed_job whose service says goodbye and exits 3 soon after it started (restart: no)."""
+    return seed_job(job_id, image, extra_service={
+        "restart": "no", "command": ["sh", "-c", "echo bye from the service; sleep 0.3; exit 3"]})
+
+
+def with_compose_options(job, options):
+    """Every `docker compose` command line of a seed_job (steps, undo, stop) with options."""
+    for s in job["steps"] + job["stop"]["steps"]:
+        s["run"] = s["run"].replace("docker compose ", "docker compose %s " % options)
+    job["steps"][1]["undo"]["run"] = "docker compose %s down" % options
+    return job
+
+
 def shell_job(job_id, *steps, **fields):
     """A `type: job` whose steps are (name, run) pairs or dicts."""
     job = {"id": job_id, "type": "job", "steps": []}
