@@ -38,6 +38,7 @@ import signal
 import subprocess
 
 from . import procs
+from .env import TestEnv
 from .dockerd import (DockerClient, EngineService, _host_ipv4_interfaces, allocate_slot,
                       delete_slot_interfaces, ping_ok)
 
@@ -302,11 +303,7 @@ class PodmanEnv:
         env["M87_TEST_DOCKER_HOST"] = env["DOCKER_HOST"] = self.docker_host
         return env
 
-    def subprocess_env(self, **extra):
-        env = dict(os.environ)
-        env.update(self.as_environ())
-        env.update({k: str(v) for k, v in extra.items()})
-        return env
+    subprocess_env = TestEnv.subprocess_env  # on this as_environ()
 
     def process_ids(self):
         return self.service.all_pids()
