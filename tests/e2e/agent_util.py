@@ -13,30 +13,16 @@ import pathlib
 import shutil
 import signal
 import subprocess
-import time
 
 import pytest
 import yaml
 
 from cli_util import BUILD, Cli, Server, add_device, check_sanitizers
-from compose_util import AGENT, API, PROJECT_LABEL, filters, unique_name
+from compose_util import (AGENT, API, project_containers, remove_project, unique_name,
+                          wait_for)
 from faultproxy import FaultProxy
 
 TOOLS = ("cat", "sleep", "touch", "sh", "echo", "true", "false", "head", "dd")
-
-
-def wait_for(predicate, timeout=120, what="condition", interval=0.1):
-    """predicate() until it is true (returned) or timeout; what (a string, or a function giving
-    one when it fails, e.g. with the agent's log of that moment) names it in the error."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s" % (
-                timeout, what() if callable(what) else what))
-        time.sleep(interval)
 
 
 class Agent:
@@ -182,18 +168,10 @@ class Agent:
     # ---------------------------------------------------------------- dockerd
 
     def containers(self, project):
-        status, data = self.env.docker_api("GET", API + "/containers/json?all=1&filters=%s" % (
-            filters(label=["%s=%s" % (PROJECT_LABEL, project)])))
-        assert status == 200, data
-        return data
+        return project_containers(self.env, project)
 
     def remove_project(self, project):
-        for c in self.containers(project):
-            self.env.docker_api("DELETE", API + "/containers/%s?force=1&v=1" % c["Id"])
-        status, nets = self.env.docker_api("GET", API + "/networks?filters=%s" % filters(
-            label=["%s=%s" % (PROJECT_LABEL, project)]))
-        for n in (nets if status == 200 else []):
-            self.env.docker_api("DELETE", API + "/networks/%s" % n["Id"])
+        remove_project(self.env, project)
 
 
 class Device:
@@ -263,6 +241,47 @@ def assert_reports_complete(device):
     return seqs
 
 
+SLOW_JOB = """\
+jobs:
+  - id: %s
+    type: job
+    steps:
+      - name: first
+        run: echo first starts; sleep 2; echo first ends
+      - name: second
+        run: [sh, -c, "sleep 2; echo second done"]
+      - name: third
+        run: echo third
+"""
+
+
+def start_slow_apply(device, tmp_path, prefix):
+    """Start the device's agent, deploy SLOW_JOB (three steps, some 4 s in all) as a new active
+    revision and wait until the agent applies it, so that the test can take the server or its
+    database away mid-apply: (the job's id, the revision's hash)."""
+    device.agent.start()
+    device.m87("deployment", "new", "--active")
+    job = unique_name(prefix)
+    spec = tmp_path / "slow.yml"
+    spec.write_text(SLOW_JOB % job)
+    device.m87("deploy", str(spec))
+    want = device.active_hash()
+    device.agent.wait_log("applying revision %s"
+                          % device.server_status()["deployment"]["revision"])
+    return job, want
+
+
+def session_child(agent):
+    """The pid of the agent daemon's one session child."""
+    pid = agent.proc.pid
+    kids = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+            kids += [int(x) for x in f.read().split()]
+    assert len(kids) == 1, kids
+    return kids[0]
+
+
 def log_records(device, job):
     """The "log" records the server has for job, in seq order."""
     return [r for r in device.reports(kind="log", job=job) if "lines" in r]
@@ -288,7 +307,7 @@ def running_ids(agent, project):
 
 
 __all__ = ["Agent", "Device", "wait_for", "assert_reports_complete", "running_ids",
-           "unique_name", "log_records", "log_texts"]
+           "unique_name", "log_records", "log_texts", "start_slow_apply"]
 
 
 # ---- fixtures shared by the test_agent_*.py files (imported by name there) ----------------

@@ -37,6 +37,39 @@ def unique_name(prefix):
     return "%s%s" % (prefix, uuid.uuid4().hex[:8])
 
 
+def wait_for(predicate, timeout=120, what="condition", interval=0.1):
+    """predicate() until it is true (returned) or timeout; what (a string, or a function giving
+    one when it fails, e.g. with the agent's log of that moment) names it in the error."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %ss waiting for %s" % (
+                timeout, what() if callable(what) else what))
+        time.sleep(interval)
+
+
+def project_containers(env, project):
+    """Every container (running or not) of the compose project on env's dockerd."""
+    status, data = env.docker_api("GET", API + "/containers/json?all=1&filters=%s" % (
+        filters(label=["%s=%s" % (PROJECT_LABEL, project)])))
+    assert status == 200, data
+    return data
+
+
+def remove_project(env, project):
+    """Remove what a project left on env's dockerd: its containers (with their anonymous
+    volumes) and networks."""
+    for c in project_containers(env, project):
+        env.docker_api("DELETE", API + "/containers/%s?force=1&v=1" % c["Id"])
+    status, nets = env.docker_api("GET", API + "/networks?filters=%s" % filters(
+        label=["%s=%s" % (PROJECT_LABEL, project)]))
+    for n in (nets if status == 200 else []):
+        env.docker_api("DELETE", API + "/networks/%s" % n["Id"])
+
+
 def free_port():
     """A TCP port nothing listens on right now (for published ports)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -207,14 +240,7 @@ class Project:
         return (out + err).decode(errors="replace")
 
     def wait_for(self, predicate, timeout=30, what="condition"):
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError("timed out waiting for %s" % what)
-            time.sleep(0.2)
+        return wait_for(predicate, timeout, what, interval=0.2)
 
     def wait_log(self, name_or_id, needle, timeout=30):
         return self.wait_for(lambda: needle in self.logs(name_or_id), timeout,

@@ -62,22 +62,28 @@ class Cluster:
 
     def close(self):
         if self.lb:
-            self.lb.stop()
+            self.lb.close()
         for s in self.replicas:
             if s.proc is not None:
                 s.stop()
         self.pg.close()
 
 
-@pytest.fixture
-def cluster(tmp_path):
+def cluster_of(tmp_path, n):
+    """A fixture's body: a Cluster of n replicas, yielded, then closed. Fails when m87-server is
+    not built; skipped under M87_TEST_DB=postgres."""
     if not os.access(SERVER_BIN, os.X_OK):
         pytest.fail(f"{SERVER_BIN} is not built")
     if server_backend() == "postgres":  # `make check-pg`: these start their own PostgreSQL
         pytest.skip("runs on a PostgreSQL of its own in the default pass")
-    c = Cluster(tmp_path, 3)
+    c = Cluster(tmp_path, n)
     yield c
     c.close()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    yield from cluster_of(tmp_path, 3)
 
 
 

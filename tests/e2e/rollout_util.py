@@ -1,4 +1,5 @@
-"""Helpers of the agent's rollout tests (test_agent_rollback.py, test_security_fleet_releases.py).
+"""Helpers of the agent's rollout tests (test_agent_rollback.py, test_security_fleet_releases.py;
+test_security_hostile_server.py's proxy is a RewriteProxy too).
 
 The server side that places rollouts and fleet releases is not needed to drive the agent: a
 rewriting HTTP proxy between the agent and a real m87-server adds the sync target's `rollout`

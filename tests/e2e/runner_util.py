@@ -12,13 +12,12 @@ import pathlib
 import shutil
 import signal
 import subprocess
-import time
 import uuid
 
 import pytest
 import yaml
 
-from compose_util import AGENT, API, PROJECT_LABEL, filters
+from compose_util import AGENT, API, project_containers, remove_project, wait_for
 
 # what shell steps of the tests use; PATH holds only these (never docker or docker-compose)
 TOOLS = ("cat", "sleep", "touch", "sh", "echo", "pwd", "kill", "ls", "rm", "mkdir", "true",
@@ -57,6 +56,20 @@ def seed_job(job_id, image, env=None, extra_service=None):
     }
     if env:
         job["env"] = env
+    return job
+
+
+def failing_service_job(job_id, image):
+    """seed_job whose service says goodbye and exits 3 soon after it started (restart: no)."""
+    return seed_job(job_id, image, extra_service={
+        "restart": "no", "command": ["sh", "-c", "echo bye from the service; sleep 0.3; exit 3"]})
+
+
+def with_compose_options(job, options):
+    """Every `docker compose` command line of a seed_job (steps, undo, stop) with options."""
+    for s in job["steps"] + job["stop"]["steps"]:
+        s["run"] = s["run"].replace("docker compose ", "docker compose %s " % options)
+    job["steps"][1]["undo"]["run"] = "docker compose %s down" % options
     return job
 
 
@@ -175,22 +188,12 @@ class Runner:
         return records[-1]["seq"] if records else 0
 
     def wait_for(self, predicate, timeout=60, what="condition"):
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError("timed out waiting for %s" % what)
-            time.sleep(0.05)
+        return wait_for(predicate, timeout, what, interval=0.05)
 
     # ------------------------------------------------------------ dockerd views
 
     def containers(self, project):
-        status, data = self.env.docker_api("GET", API + "/containers/json?all=1&filters=%s" % (
-            filters(label=["%s=%s" % (PROJECT_LABEL, project)])))
-        assert status == 200, data
-        return data
+        return project_containers(self.env, project)
 
     def inspect(self, cid):
         status, data = self.env.docker_api("GET", API + "/containers/%s/json" % cid)
@@ -201,12 +204,7 @@ class Runner:
         if self.env is None:
             return
         for project in self.projects:
-            for c in self.containers(project):
-                self.env.docker_api("DELETE", API + "/containers/%s?force=1&v=1" % c["Id"])
-            status, nets = self.env.docker_api("GET", API + "/networks?filters=%s" % filters(
-                label=["%s=%s" % (PROJECT_LABEL, project)]))
-            for n in (nets if status == 200 else []):
-                self.env.docker_api("DELETE", API + "/networks/%s" % n["Id"])
+            remove_project(self.env, project)
 
 
 def pid_gone(pid):

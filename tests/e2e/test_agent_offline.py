@@ -4,7 +4,8 @@ it starts; a server that goes away while the agent applies gets every report onc
 (seqs 1..N, none missing, none twice)."""
 
 
-from agent_util import assert_reports_complete, device, own_server, wait_for  # noqa: F401 (fixtures)
+from agent_util import (assert_reports_complete, device, own_server,  # noqa: F401 (fixtures)
+                        start_slow_apply, wait_for)
 from compose_util import unique_name
 
 
@@ -34,31 +35,10 @@ def test_deployment_made_while_the_agent_is_stopped(env, device):
     assert_reports_complete(dev)
 
 
-SLOW_JOB = """\
-jobs:
-  - id: %s
-    type: job
-    steps:
-      - name: first
-        run: echo first starts; sleep 2; echo first ends
-      - name: second
-        run: [sh, -c, "sleep 2; echo second done"]
-      - name: third
-        run: echo third
-"""
-
-
 def test_server_down_while_applying_gets_every_report(env, device, tmp_path):
     dev = device
     server = dev.server
-    dev.agent.start()
-    dev.m87("deployment", "new", "--active")
-    job = unique_name("slow")
-    spec = tmp_path / "slow.yml"
-    spec.write_text(SLOW_JOB % job)
-    dev.m87("deploy", str(spec))
-    want = dev.active_hash()
-    dev.agent.wait_log("applying revision %s" % dev.server_status()["deployment"]["revision"])
+    job, want = start_slow_apply(dev, tmp_path, "slow")
     server.stop()
 
     # the apply goes on without the server; its reports wait in the journal

@@ -8,17 +8,14 @@ session."""
 
 import hashlib
 import json
-import signal
-import socket
 import subprocess
-import threading
 import time
 
 import pytest
 
 from agent_util import device, wait_for  # noqa: F401  (fixtures)
-from cli_util import M87, SERVER, Cli, Server, read_until
-from server_util import free_port
+from cli_util import SERVER, Cli, Server
+from remote_util import forward_once
 
 SPEC = """\
 jobs:
@@ -72,57 +69,6 @@ def audit(cli, dev, *extra):
     r = cli.run(dev.name, "audit", "--json", *extra)
     assert r.rc == 0, r
     return json.loads(r.out)["audit"]
-
-
-class Echo:
-    """A TCP server that answers each connection with what it read, upper-cased."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.loop, daemon=True).start()
-
-    def loop(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            with c:
-                data = b""
-                while True:
-                    b = c.recv(65536)
-                    if not b:
-                        break
-                    data += b
-                c.sendall(data.upper())
-
-
-def forward_once(dev, cli, data):
-    """`m87 DEVICE forward` of one connection to an echo server on the device's side."""
-    echo = Echo()
-    local = free_port()
-    p = subprocess.Popen([str(M87), dev.name, "forward", "%d:%d" % (local, echo.port)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli.env())
-    try:
-        read_until(p, r"^forwarding ", stream="stderr")
-        with socket.create_connection(("127.0.0.1", local), timeout=60) as s:
-            s.sendall(data)
-            s.shutdown(socket.SHUT_WR)
-            got = b""
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                got += b
-        assert got == data.upper()
-    finally:
-        p.send_signal(signal.SIGINT)
-        p.communicate(timeout=60)
-        echo.sock.close()
-    return echo.port
 
 
 def test_audit_of_every_kind(device, tmp_path):  # noqa: F811

@@ -5,11 +5,10 @@ into an existing directory or to a new name, a large file's checksum, the refusa
 a directory without -r, unsafe entries, an offline device), an interrupted copy that leaves
 nothing at the destination in either direction, and the audit trail."""
 
+import contextlib
 import hashlib
 import io
-import json
 import os
-import pty
 import re
 import select
 import signal
@@ -22,21 +21,14 @@ import pytest
 
 from agent_util import own_server, device, wait_for  # noqa: F401  (fixtures)
 from cli_util import M87
+from remote_util import audit_entries, connect, m87_on_a_terminal
 
 END_MARK = b"\n\0m87 cp: the end of the copy, v1\0\n"  # tar-copy.h
 
 
-def connect(dev):
-    dev.agent.start()
-    wait_for(lambda: dev.agent.daemon_state() and dev.agent.daemon_state()["connected"],
-             60, "the agent to connect")
-    return dev
-
-
 @pytest.fixture
 def allowed(device):  # noqa: F811
-    device.agent.config["remote"] = "cp"
-    return connect(device)
+    return connect(device, "cp")
 
 
 def make_tree(root):
@@ -77,12 +69,6 @@ def snapshot(root):
 
 def leftovers(directory):
     return [n for n in os.listdir(directory) if n.startswith(".m87-cp-")]
-
-
-def audit_entries(dev):
-    r = dev.cli.run(dev.name, "audit", "--json")
-    assert r.rc == 0, r
-    return json.loads(r.out)["audit"]
 
 
 def test_tree_both_ways(allowed, tmp_path):
@@ -316,27 +302,42 @@ def partial(directory):
     return False
 
 
-def test_interrupted_download_leaves_nothing(allowed, tmp_path):
-    dev = allowed
+@contextlib.contextmanager
+def copy_under_way(dev, watch, *args):
+    """`m87 cp args` by dev's CLI, once a temporary directory of the copy in watch holds some
+    bytes: yields (the CLI's process, its child, the copy's local end); kills the CLI at the end
+    should it still run."""
+    proc = subprocess.Popen([str(M87), "cp", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=dev.cli.env())
+    try:
+        wait_for(lambda: partial(watch) or proc.poll() is not None, 60, "the copy to start")
+        assert proc.poll() is None, proc.communicate()
+        (child,) = children(proc.pid)
+        yield proc, child
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def big_download(tmp_path):
+    """A 48 MiB file on the device's side and an empty directory here: (the file, here)."""
     src = tmp_path / "device" / "big.bin"
     src.parent.mkdir()
     src.write_bytes(os.urandom(48 * 1024 * 1024))
     here = tmp_path / "here"
     here.mkdir()
-    proc = subprocess.Popen([str(M87), "cp", "%s:%s" % (dev.name, src), here / "big.bin"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dev.cli.env())
-    try:
-        wait_for(lambda: partial(here) or proc.poll() is not None, 60, "the copy to start")
-        assert proc.poll() is None, proc.communicate()
-        (child,) = children(proc.pid)
+    return src, here
+
+
+def test_interrupted_download_leaves_nothing(allowed, tmp_path):
+    dev = allowed
+    src, here = big_download(tmp_path)
+    with copy_under_way(dev, here, "%s:%s" % (dev.name, src), here / "big.bin") as (proc, child):
         os.kill(child, signal.SIGSTOP)  # a reader that stopped reading, mid-copy
         os.kill(proc.pid, signal.SIGINT)  # Ctrl-C
         os.kill(child, signal.SIGINT)  # as the terminal sends it to the whole group
         os.kill(child, signal.SIGCONT)
         out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 130, err
     assert b"interrupted" in err, err
     assert os.listdir(here) == []  # no big.bin, no temporary directory
@@ -348,19 +349,11 @@ def test_interrupted_upload_leaves_nothing(allowed, tmp_path):
     big.write_bytes(os.urandom(48 * 1024 * 1024))
     dst = tmp_path / "device"
     dst.mkdir()
-    proc = subprocess.Popen([str(M87), "cp", big, "%s:%s" % (dev.name, dst)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dev.cli.env())
-    try:
-        wait_for(lambda: partial(dst) or proc.poll() is not None, 60, "the copy to start")
-        assert proc.poll() is None, proc.communicate()
-        (child,) = children(proc.pid)
+    with copy_under_way(dev, dst, big, "%s:%s" % (dev.name, dst)) as (proc, child):
         os.kill(child, signal.SIGSTOP)  # the sender stalls mid-copy
         os.kill(proc.pid, signal.SIGKILL)  # the CLI vanishes without a word
         os.kill(child, signal.SIGKILL)
         proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     # the server sees the upload's connection close and breaks the channel; the agent stops
     # the copy, which removes its temporary directory
     wait_for(lambda: os.listdir(dst) == [], 60, "the device's side to clean up")
@@ -413,12 +406,8 @@ def test_progress_on_a_terminal(allowed, tmp_path):
     big.write_bytes(os.urandom(3 * 1024 * 1024))
     dst = tmp_path / "device"
     dst.mkdir()
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execve(str(M87), [str(M87), "cp", str(big), "%s:%s" % (dev.name, dst)],
-                  dev.cli.env())
     got = b""
-    try:
+    with m87_on_a_terminal(dev.cli.env(), "cp", big, "%s:%s" % (dev.name, dst)) as (pid, fd):
         while True:
             ready, _, _ = select.select([fd], [], [], 60)
             assert ready, got
@@ -430,13 +419,6 @@ def test_progress_on_a_terminal(allowed, tmp_path):
                 break
             got += chunk
         _, status = os.waitpid(pid, 0)
-    finally:
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-        os.close(fd)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, got)
     last = got.decode().replace("\r\n", "\n").split("\r")[-1]
     assert re.search(r"big\.bin  3\.0 MiB  [0-9.]+ [KMG]?i?B/s\n", last), got
@@ -465,17 +447,8 @@ def test_killed_device_side_leaves_nothing(allowed, tmp_path):
     """The device's side of a download killed outright mid-copy: the channel breaks, the CLI
     says so and exits 1, and its copy is removed."""
     dev = allowed
-    src = tmp_path / "device" / "big.bin"
-    src.parent.mkdir()
-    src.write_bytes(os.urandom(48 * 1024 * 1024))
-    here = tmp_path / "here"
-    here.mkdir()
-    proc = subprocess.Popen([str(M87), "cp", "%s:%s" % (dev.name, src), here],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dev.cli.env())
-    try:
-        wait_for(lambda: partial(here) or proc.poll() is not None, 60, "the copy to start")
-        assert proc.poll() is None, proc.communicate()
-        (child,) = children(proc.pid)
+    src, here = big_download(tmp_path)
+    with copy_under_way(dev, here, "%s:%s" % (dev.name, src), here) as (proc, child):
         os.kill(child, signal.SIGSTOP)  # hold the copy mid-way
         helpers = agent_helpers(dev)
         assert helpers, "no process of the channel on the device's side"
@@ -483,9 +456,6 @@ def test_killed_device_side_leaves_nothing(allowed, tmp_path):
             os.kill(pid, signal.SIGKILL)
         os.kill(child, signal.SIGCONT)
         out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 1, err
     assert b"m87: cp: " in err, err
     assert os.listdir(here) == []

@@ -4,35 +4,24 @@ remote exit status as the CLI's, a pseudo-terminal driven through python's pty m
 typing, resize, Ctrl-C), and the refusals (not allowed by the device, trusted keys without a
 grant, an offline device)."""
 
-import json
 import os
 import re
-import pty
 import select
 import signal
-import struct
 import subprocess
-import fcntl
-import termios
 import time
 
 import pytest
 
 from agent_util import own_server, device, wait_for  # noqa: F401  (fixtures)
 from cli_util import M87
-
-
-def connect(dev):
-    dev.agent.start()
-    wait_for(lambda: dev.agent.daemon_state() and dev.agent.daemon_state()["connected"],
-             60, "the agent to connect")
-    return dev
+from remote_util import audit_entries, connect, m87_on_a_terminal, set_size
+from runner_util import pid_gone
 
 
 @pytest.fixture
 def allowed(device):  # noqa: F811
-    device.agent.config["remote"] = "exec, shell"
-    return connect(device)
+    return connect(device, "exec, shell")
 
 
 def test_exec_stdout_stderr_exit(allowed):
@@ -136,19 +125,6 @@ def test_offline_device(device):  # noqa: F811
     assert "offline" in r.err, r
 
 
-def gone(pid):
-    """Whether process pid ended (a zombie still to be reaped by its parent counts)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-
-
 def read_for(fd, pattern, timeout=30):
     """Bytes from fd until pattern is among them."""
     got = b""
@@ -167,20 +143,11 @@ def read_for(fd, pattern, timeout=30):
     return got
 
 
-def set_size(fd, rows, cols):
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-
-
 def test_exec_tty_prompt_type_resize_ctrl_c(allowed):
     dev = allowed
-    pid, fd = pty.fork()
-    if pid == 0:
-        set_size(0, 33, 101)
-        env = dev.cli.env()
-        os.execve(str(M87), [str(M87), dev.name, "exec", "-it", "-e", "PS1=m87-prompt$ ",
-                             "-e", "PATH=/usr/bin:/bin", "--",
-                             "sh", "-i"], env)
-    try:
+    with m87_on_a_terminal(dev.cli.env(), dev.name, "exec", "-it", "-e", "PS1=m87-prompt$ ",
+                           "-e", "PATH=/usr/bin:/bin", "--", "sh", "-i",
+                           size=(33, 101)) as (pid, fd):
         read_for(fd, b"m87-prompt$ ")
         os.write(fd, b"stty size\r")
         assert b"33 101" in read_for(fd, b"33 101")
@@ -205,21 +172,11 @@ def test_exec_tty_prompt_type_resize_ctrl_c(allowed):
         os.write(fd, b"exit 5\r")
         _, status = os.waitpid(pid, 0)
         assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 5, status
-    finally:
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-        os.close(fd)
 
 
 def test_shell_is_a_login_shell_behind_a_terminal(allowed):
     dev = allowed
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execve(str(M87), [str(M87), dev.name, "shell"], dev.cli.env())
-    try:
+    with m87_on_a_terminal(dev.cli.env(), dev.name, "shell") as (pid, fd):
         os.write(fd, b"echo shell-$((40+2)) $0; tty\r")
         got = read_for(fd, b"shell-42")
         if b"/dev/pts/" not in got:  # the two lines may come in one read or in two
@@ -228,19 +185,6 @@ def test_shell_is_a_login_shell_behind_a_terminal(allowed):
         os.write(fd, b"exit 3\r")
         _, status = os.waitpid(pid, 0)
         assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 3, status
-    finally:
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-        os.close(fd)
-
-
-def audit_entries(dev, *extra):
-    r = dev.cli.run(dev.name, "audit", "--json", *extra)
-    assert r.rc == 0, r
-    return json.loads(r.out)["audit"]
 
 
 def test_audit_trail(device):  # noqa: F811
@@ -289,21 +233,27 @@ def test_audit_trail(device):  # noqa: F811
     assert by_id[sh["channel"]]["state"] == "refused", recs
 
 
-def test_vanished_cli_stops_the_command(allowed, tmp_path):
-    """A CLI killed mid-command: the server notices its connection close, the channel breaks,
-    the agent hangs the command up; the audit trail says the channel broke."""
-    dev = allowed
+def long_exec(dev, tmp_path):
+    """`m87 DEVICE exec` of a command that runs for long, once it runs: (the CLI's process, the
+    command's pid on the device)."""
     pidfile = tmp_path / "pid"
     proc = subprocess.Popen([str(M87), dev.name, "exec", "--", "sh", "-c",
                              "echo $$ > %s; echo started; exec sleep 1000" % pidfile],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dev.cli.env())
     assert proc.stdout.readline() == b"started\n"
-    pid = int(pidfile.read_text())
+    return proc, int(pidfile.read_text())
+
+
+def test_vanished_cli_stops_the_command(allowed, tmp_path):
+    """A CLI killed mid-command: the server notices its connection close, the channel breaks,
+    the agent hangs the command up; the audit trail says the channel broke."""
+    dev = allowed
+    proc, pid = long_exec(dev, tmp_path)
     os.kill(pid, 0)  # it runs
     proc.kill()
     proc.wait()
 
-    wait_for(lambda: gone(pid), 60, "the command to stop after its CLI vanished")
+    wait_for(lambda: pid_gone(pid), 60, "the command to stop after its CLI vanished")
     wait_for(lambda: audit_entries(dev)[-1]["ended"] is not None, 60, "the end in the audit")
     last = audit_entries(dev)[-1]
     assert last["exit_code"] is None and last["message"], last
@@ -313,14 +263,9 @@ def test_server_stop_ends_channels(allowed, tmp_path):
     """A server stopping with a channel open breaks it: the server stops, the CLI ends with an
     error, the command on the device is hung up."""
     dev = allowed
-    pidfile = tmp_path / "pid"
-    proc = subprocess.Popen([str(M87), dev.name, "exec", "--", "sh", "-c",
-                             "echo $$ > %s; echo started; exec sleep 1000" % pidfile],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dev.cli.env())
-    assert proc.stdout.readline() == b"started\n"
-    pid = int(pidfile.read_text())
+    proc, pid = long_exec(dev, tmp_path)
     dev.server.stop()  # fails when the server does not stop on SIGTERM
     out, err = proc.communicate(timeout=60)
     assert proc.returncode in (1, 2), (proc.returncode, err)
 
-    wait_for(lambda: gone(pid), 60, "the command to stop after the server stopped")
+    wait_for(lambda: pid_gone(pid), 60, "the command to stop after the server stopped")

@@ -14,6 +14,7 @@ import pytest
 
 from agent_util import device, wait_for  # noqa: F401  (fixtures)
 from cli_util import M87, Server, check_sanitizers, read_until
+from remote_util import EchoServer, connect, talk
 from server_util import free_port
 
 
@@ -29,60 +30,9 @@ def own_server(tmp_path):
     s.stop()
 
 
-class EchoServer:
-    """A TCP server on addr that answers each connection with what it reads, upper-cased, and
-    closes after the client's half-close."""
-
-    def __init__(self, addr="127.0.0.1"):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((addr, 0))
-        self.sock.listen(256)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        threading.Thread(target=self.loop, daemon=True).start()
-
-    def loop(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
-
-    @staticmethod
-    def serve(c):
-        with c:
-            while True:
-                b = c.recv(65536)
-                if not b:
-                    break
-                c.sendall(b.upper())
-
-    def close(self):
-        self.sock.close()
-
-
-def talk(port, data, timeout=60):
-    """Send data to 127.0.0.1:port, half-close, read until the other side closes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(data)
-        s.shutdown(socket.SHUT_WR)
-        got = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                return got
-            got += b
-
-
 @pytest.fixture
 def forwarding(device):  # noqa: F811
-    device.agent.config["remote"] = "forward"
-    device.agent.start()
-    wait_for(lambda: (device.agent.daemon_state() or {}).get("connected"), 60,
-             "the agent to connect")
+    connect(device, "forward")
     procs = []
 
     def start(*specs):
@@ -169,10 +119,7 @@ def test_forward_bad_specs(forwarding):
 
 def test_forward_not_allowed(device):  # noqa: F811
     dev = device
-    dev.agent.config["remote"] = "exec"
-    dev.agent.start()
-    wait_for(lambda: (dev.agent.daemon_state() or {}).get("connected"), 60,
-             "the agent to connect")
+    connect(dev, "exec")
     echo = EchoServer()
     local = free_port()
     p = subprocess.Popen([str(M87), dev.name, "forward", "%d:%d" % (local, echo.port)],
@@ -325,11 +272,8 @@ def test_forward_udp_and_tcp_signed_under_trust(device):  # noqa: F811
     (a UDP one covers its protocol), and the device runs it."""
     dev = device
     dev.cli.ok("keys", "generate")
-    dev.agent.config["remote"] = "forward"
     dev.agent.config["trust"] = str(dev.cli.xdg / "m87" / "signing.pub")
-    dev.agent.start()
-    wait_for(lambda: (dev.agent.daemon_state() or {}).get("connected"), 60,
-             "the agent to connect")
+    connect(dev, "forward")
     udp, tcp = UdpEcho(), EchoServer()
     lu, lt = free_port(), free_port()
     p = subprocess.Popen([str(M87), dev.name, "forward", "%d:%d/udp" % (lu, udp.port),

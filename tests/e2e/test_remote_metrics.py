@@ -9,16 +9,9 @@ import subprocess
 
 import pytest
 
-from agent_util import own_server, device, wait_for  # noqa: F401  (fixtures)
+from agent_util import own_server, device  # noqa: F401  (fixtures)
 from cli_util import M87, read_until
-
-
-def connect(dev, remote):
-    dev.agent.config["remote"] = remote
-    dev.agent.start()
-    wait_for(lambda: (dev.agent.daemon_state() or {}).get("connected"), 60,
-             "the agent to connect")
-    return dev
+from remote_util import connect
 
 
 def test_metrics_json_and_table(device, env):  # noqa: F811

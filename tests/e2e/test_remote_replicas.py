@@ -16,10 +16,9 @@ import pytest
 
 from agent_util import Device, wait_for
 from cli_util import M87, read_until
-from harness.postgres import server_backend
-from replica_util import Cluster, Via
+from remote_util import EchoServer, talk
+from replica_util import Via, cluster_of
 from server_util import SERVER_BIN, free_port
-from test_remote_forward import EchoServer, talk
 
 
 def url_of(replica):
@@ -28,13 +27,7 @@ def url_of(replica):
 
 @pytest.fixture
 def pair(tmp_path):
-    if not os.access(SERVER_BIN, os.X_OK):
-        pytest.fail(f"{SERVER_BIN} is not built")
-    if server_backend() == "postgres":  # `make check-pg`: these start their own PostgreSQL
-        pytest.skip("runs on a PostgreSQL of its own in the default pass")
-    c = Cluster(tmp_path, 2)
-    yield c
-    c.close()
+    yield from cluster_of(tmp_path, 2)
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import yaml
 
 from agent_util import exec_in
 from compose_util import AGENT
-from runner_util import runner, seed_job, shell_job, unique_id  # noqa: F401
+from runner_util import (failing_service_job, runner, seed_job, shell_job,  # noqa: F401
+                         unique_id, with_compose_options)
 
 pytestmark = pytest.mark.skipif(not AGENT.exists(), reason="build/bin/m87-agent not built")
 
@@ -89,15 +90,12 @@ def test_seed_job_apply_reapply_change_remove(env, runner, tmp_path):
 def test_service_whose_container_exits_is_failed(env, runner, naming):
     app = unique_id("ex")
     project = app if naming == "workdir" else unique_id("named")
-    job = seed_job(app, env.small_image, extra_service={
-        "restart": "no", "command": ["sh", "-c", "echo bye from the service; sleep 0.3; exit 3"]})
+    job = failing_service_job(app, env.small_image)
     if naming == "name-field":  # the project is named in the compose file
         compose = yaml.safe_load(job["files"]["docker-compose.yml"])
         job["files"]["docker-compose.yml"] = yaml.safe_dump(dict(name=project, **compose))
     elif naming == "dash-p":  # the project is named on the command lines
-        for s in job["steps"] + job["stop"]["steps"]:
-            s["run"] = s["run"].replace("docker compose ", "docker compose -p %s " % project)
-        job["steps"][1]["undo"]["run"] = "docker compose -p %s down" % project
+        with_compose_options(job, "-p %s" % project)
     runner.projects.add(project)
     proc = runner.apply([job], check=1)
     assert len(runner.containers(project)) == 1

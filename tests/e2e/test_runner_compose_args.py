@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from compose_util import AGENT
-from runner_util import runner, seed_job, unique_id  # noqa: F401
+from runner_util import failing_service_job, runner, unique_id, with_compose_options  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not AGENT.exists(), reason="build/bin/m87-agent not built")
 
@@ -26,8 +26,7 @@ SPELLINGS = {
 def test_watched_project_follows_the_options(env, runner, spelling):
     app = unique_id("sp")
     project = unique_id("named")
-    job = seed_job(app, env.small_image, extra_service={
-        "restart": "no", "command": ["sh", "-c", "echo bye from the service; sleep 0.3; exit 3"]})
+    job = failing_service_job(app, env.small_image)
     spell, named_in_file = SPELLINGS[spelling]
     # a file of another name: no default file in the workdir
     compose = yaml.safe_load(job["files"].pop("docker-compose.yml"))
@@ -35,9 +34,7 @@ def test_watched_project_follows_the_options(env, runner, spelling):
         compose = dict(name=project, **compose)
     job["files"]["stack.yml"] = yaml.safe_dump(compose)
     options = spell(project, "stack.yml")
-    for s in job["steps"] + job["stop"]["steps"]:
-        s["run"] = s["run"].replace("docker compose ", "docker compose %s " % options)
-    job["steps"][1]["undo"]["run"] = "docker compose %s down" % options
+    with_compose_options(job, options)
     runner.projects.add(project)
     proc = runner.apply([job], check=1)
     assert len(runner.containers(project)) == 1

@@ -5,84 +5,39 @@ the old format, unsigned policy, images to pull), and the admin API asks for uns
 tampered, expired and other-device sessions. Every one is refused or ignored, the applied
 workload keeps running, and the server's /healthz answers throughout."""
 
-import http.client
-import http.server
 import json
 import subprocess
-import threading
 import time
-import urllib.parse
 
 from agent_util import Device, running_ids, wait_for
 from agent_util import own_server  # noqa: F401
 from cli_util import Cli, add_device
 from compose_util import API, unique_name
+from rollout_util import RewriteProxy
 
 SESSION_PREFIX = "m87-session-signature-v1\n"
 
 
-class HostileProxy:
-    """Forwards every request to the real server; a sync answer passes through rewrite(answer)
-    when one is set. Each target that passes is kept in targets."""
+class HostileProxy(RewriteProxy):
+    """Forwards every request to the real server (rollout_util.RewriteProxy); a sync answer
+    passes through rewrite(answer) when one is set (set(rewrite)). Each target that passes is
+    kept in targets."""
 
     def __init__(self, upstream):
-        self.upstream = urllib.parse.urlparse(upstream)
-        self.rewrite = None
         self.targets = []
-        self.lock = threading.Lock()
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def forward(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port,
-                                                  timeout=400)
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in ("host", "connection", "content-length")}
-                conn.request(self.command, self.path, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                if self.path.startswith("/v1/agent/sync") and resp.status == 200:
-                    data = proxy.answer(data)
-                self.send_response(resp.status)
-                for k, v in resp.getheaders():
-                    if k.lower() not in ("content-length", "connection", "transfer-encoding"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-                conn.close()
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = forward
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        super().__init__(upstream)
 
     def answer(self, data):
         doc = json.loads(data)
         with self.lock:
             if doc.get("target"):
                 self.targets.append(doc["target"])
-            if self.rewrite:
-                doc = self.rewrite(doc)
+            if self.answer_rewrite:
+                doc = self.answer_rewrite(doc)
         return json.dumps(doc).encode()
 
     def set(self, rewrite):
-        with self.lock:
-            self.rewrite = rewrite
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().set(answer=rewrite)
 
 
 def keygen(cli):

@@ -11,9 +11,8 @@ import subprocess
 
 import pytest
 
-from agent_util import Device, assert_reports_complete, wait_for
+from agent_util import Device, assert_reports_complete, start_slow_apply, wait_for
 from cli_util import BUILD, SERVER, Server, check_sanitizers
-from compose_util import unique_name
 from harness.postgres import Postgres
 
 
@@ -95,33 +94,12 @@ def test_inits_at_once_on_one_database_make_one_schema(pg, tmp_path):
     assert pg.psql("SELECT COUNT(*) FROM tokens", database="together").strip() == "1"
 
 
-SLOW_JOB = """\
-jobs:
-  - id: %s
-    type: job
-    steps:
-      - name: first
-        run: echo first starts; sleep 2; echo first ends
-      - name: second
-        run: [sh, -c, "sleep 2; echo second done"]
-      - name: third
-        run: echo third
-"""
-
-
 def test_database_outage_answers_503_and_the_server_recovers_by_itself(env, pg, tmp_path):
     server = Server(tmp_path / "server", db_url=pg.create_database("outage")).start()
     # a backoff cap above the Retry-After, so that the agent's wait shows it was followed
     dev = Device(env, server, tmp_path, backoff_max_ms=10000)
     try:
-        dev.agent.start()
-        dev.m87("deployment", "new", "--active")
-        job = unique_name("pgout")
-        spec = tmp_path / "slow.yml"
-        spec.write_text(SLOW_JOB % job)
-        dev.m87("deploy", str(spec))
-        want = dev.active_hash()
-        dev.agent.wait_log("applying revision %s" % dev.server_status()["deployment"]["revision"])
+        _, want = start_slow_apply(dev, tmp_path, "pgout")
         pg.stop()
 
         # the API: 503 with Retry-After, for the admin and for the agent's sync

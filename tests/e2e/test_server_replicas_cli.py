@@ -19,7 +19,7 @@ import subprocess
 import threading
 import time
 
-from agent_util import Device, assert_reports_complete, log_texts, wait_for
+from agent_util import Device, assert_reports_complete, log_texts, session_child, wait_for
 from cli_util import read_rest, read_until, write
 from compose_util import API, unique_name
 from harness.postgres import PG_BIN, PG_USER
@@ -254,17 +254,6 @@ def lock_waiters(pg):
     return int(pg.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' "
                        "AND wait_event_type = 'Lock' AND wait_event IN ('transactionid', 'tuple')"
                        % pg.database).strip())
-
-
-def session_child(agent):
-    """The pid of the daemon's one session child."""
-    pid = agent.proc.pid
-    kids = []
-    for tid in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
-            kids += [int(x) for x in f.read().split()]
-    assert len(kids) == 1, kids
-    return kids[0]
 
 
 def test_a_session_cancelled_on_b_ends_cancelled_while_a_is_slow_and_is_lost_when_the_agent_dies(

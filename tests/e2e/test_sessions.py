@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from agent_util import own_server, device, running_ids, wait_for  # noqa: F401  (fixtures)
+from agent_util import own_server, device, running_ids, session_child, wait_for  # noqa: F401
 from compose_util import API
 from cli_util import M87, Result, read_rest, read_until
 
@@ -196,24 +196,13 @@ def counter_container(env, containers):
     return data["Id"]
 
 
-def session_child(dev):
-    """The pid of the daemon's one session child."""
-    pid = dev.agent.proc.pid
-    kids = []
-    for tid in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
-            kids += [int(x) for x in f.read().split()]
-    assert len(kids) == 1, kids
-    return kids[0]
-
-
 def test_device_gone_mid_command(env, online, containers):
     dev = online
     cid = counter_container(env, containers)
     proc = popen(dev, "docker", "logs", "-f", cid[:12])
     read_until(proc, r"line \d+$")
     # the device stops talking: daemon and session child frozen, as behind a cut link
-    child = session_child(dev)
+    child = session_child(dev.agent)
     os.kill(dev.agent.proc.pid, signal.SIGSTOP)
     os.kill(child, signal.SIGSTOP)
     try:

@@ -10,9 +10,7 @@
  * left the destination empty (M87_E_IO aside, which the first pass cannot foresee). */
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -23,28 +21,14 @@
 #include "m87/file.h"
 #include "m87/spec-bundle.h"
 
-static const char *scratch;
-static char *archive_path;
-static char *dest;
+static struct fuzz_fs fs;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    umask(022);
-    scratch = fuzz_scratch_dir("bundle");
-    archive_path = m87_xasprintf("%s/bundle.tar.gz", scratch);
-    dest = m87_xasprintf("%s/dest", scratch);
+    fuzz_fs_init(&fs, "bundle", "bundle.tar.gz");
     return 0;
-}
-
-static void write_all(const void *data, size_t size)
-{
-    int fd = open(archive_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, data, size) != (ssize_t)size || close(fd) < 0) {
-        perror(archive_path);
-        abort();
-    }
 }
 
 static void write_gzipped(const uint8_t *data, size_t size)
@@ -56,7 +40,7 @@ static void write_gzipped(const uint8_t *data, size_t size)
     archive_entry_set_size(e, (la_int64_t)size);
     if (archive_write_set_format_raw(a) != ARCHIVE_OK ||
         archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
-        archive_write_open_filename(a, archive_path) != ARCHIVE_OK ||
+        archive_write_open_filename(a, fs.input) != ARCHIVE_OK ||
         archive_write_header(a, e) != ARCHIVE_OK ||
         (size && archive_write_data(a, data, size) != (la_ssize_t)size) ||
         archive_write_close(a) != ARCHIVE_OK) {
@@ -67,52 +51,43 @@ static void write_gzipped(const uint8_t *data, size_t size)
     archive_write_free(a);
 }
 
+/* Aborts on a symlink or a special file at or below path. */
+static void check_entry(const char *path, const struct stat *st, void *ctx)
+{
+    if (!(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode))) {
+        fprintf(stderr, "extraction left '%s', neither a file nor a directory\n", path);
+        abort();
+    }
+    if (S_ISDIR(st->st_mode))
+        fuzz_each_entry(path, NULL, NULL, check_entry, ctx);
+}
+
 /* Entries of dir other than those named; aborts on a symlink or a special file below dir. */
 static size_t count_entries(const char *dir, const char *skip1, const char *skip2)
 {
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        abort();
-    size_t n = 0;
-    for (struct dirent *de; (de = readdir(d)) != NULL;) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-            (skip1 && !strcmp(de->d_name, skip1)) || (skip2 && !strcmp(de->d_name, skip2)))
-            continue;
-        n++;
-        char *path = m87_xasprintf("%s/%s", dir, de->d_name);
-        struct stat st;
-        if (lstat(path, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
-            fprintf(stderr, "extraction left '%s', neither a file nor a directory\n", path);
-            abort();
-        }
-        if (S_ISDIR(st.st_mode))
-            count_entries(path, NULL, NULL);
-        free(path);
-    }
-    closedir(d);
-    return n;
+    return fuzz_each_entry(dir, skip1, skip2, check_entry, NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size >= 2 && data[0] == 0x1f && data[1] == 0x8b)
-        write_all(data, size);
+        fuzz_fs_write_input(&fs, data, size, NULL, 0);
     else
         write_gzipped(data, size);
-    if (mkdir(dest, 0755) < 0)
+    if (mkdir(fs.dest, 0755) < 0)
         abort();
     char before[PATH_MAX], after[PATH_MAX];
     if (getcwd(before, sizeof(before)) == NULL)
         abort();
     struct m87_error *err = NULL;
-    int r = spec_bundle_extract(archive_path, dest, &err);
+    int r = spec_bundle_extract(fs.input, fs.dest, &err);
     if (getcwd(after, sizeof(after)) == NULL || strcmp(before, after) != 0)
         abort();
-    if (count_entries(scratch, "bundle.tar.gz", "dest") != 0) {
+    if (count_entries(fs.scratch, "bundle.tar.gz", "dest") != 0) {
         fprintf(stderr, "extraction wrote outside its destination\n");
         abort();
     }
-    size_t n = count_entries(dest, NULL, NULL);
+    size_t n = count_entries(fs.dest, NULL, NULL);
     if (r < 0) {
         if (err == NULL || (err->code != M87_E_IO && strncmp(err->msg, "bundle '", 8) != 0))
             abort();
@@ -122,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         m87_error_clear(&err);
     }
-    if (m87_remove_tree(dest, NULL) < 0)
+    if (m87_remove_tree(fs.dest, NULL) < 0)
         abort();
     return 0;
 }

@@ -32,7 +32,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import urllib.parse
 
 from . import procs
@@ -227,6 +226,15 @@ class DockerClient:
         self.request("POST", "/volumes/prune", timeout=timeout)
 
 
+def ping_ok(client):
+    """True when the Engine API of client answers /_ping with OK, else what it answered (for
+    procs.wait_ready; dockerd's and the podman service's)."""
+    status, _, body = client.ping()
+    if status == 200 and body.strip() == b"OK":
+        return True
+    return "status %d body %r" % (status, body[:200])
+
+
 def _looks_multiplexed(data):
     return len(data) >= 8 and data[0] in (0, 1, 2) and data[1:4] == b"\0\0\0"
 
@@ -389,7 +397,42 @@ def allocate_slot():
 # ---------------------------------------------------------------- daemon
 
 
-class Dockerd:
+class EngineService:
+    """What the private dockerd and the podman service (harness/podman.py) share: a `client` of
+    their Engine API, their process `proc`, the network `slot` they took and `_tree`, {pid:
+    starttime} of every process they were seen with."""
+
+    def _clean_through_api(self, timeout):
+        """Remove containers, networks and volumes while the daemon runs (best effort before the
+        signals); returns the problem, if any, in a list."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.client.remove_all_containers(timeout=timeout)
+                self.client.prune_networks_and_volumes(timeout=timeout)
+            except Exception as exc:  # noqa: BLE001 - best effort before the signals
+                return ["cleanup through the API: %r" % (exc,)]
+        return []
+
+    def _free_slot(self, delete_interfaces):
+        """delete_interfaces(), then release the slot (if it has one); the problem in a list."""
+        problems = []
+        if self.slot is not None:
+            try:
+                delete_interfaces()
+            except Exception as exc:  # noqa: BLE001
+                problems.append("deleting interfaces: %r" % (exc,))
+            self.slot.release()
+            self.slot = None
+        return problems
+
+    def all_pids(self):
+        """Every pid this daemon has been seen with (for leak checks in tests)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self._tree.update(self.related_processes())
+        return dict(self._tree)
+
+
+class Dockerd(EngineService):
     """One private dockerd rooted at `root`. start() / stop(); `client` for API calls."""
 
     def __init__(self, root, storage_driver=None, extra_args=(), log_level="warn"):
@@ -459,14 +502,7 @@ class Dockerd:
             return
         if self.slot is None:
             raise RuntimeError("start_daemon() before start() / after stop()")
-        log = open(self.log_path, "ab")
-        try:
-            self.proc = subprocess.Popen(
-                self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, close_fds=True,
-                preexec_fn=procs.pdeathsig_preexec(signal.SIGTERM))
-        finally:
-            log.close()
+        self.proc = procs.spawn(self.argv(), self.log_path, signal.SIGTERM)
         self._tree.update(procs.snapshot([self.proc.pid]))
         self.wait_ready(timeout)
 
@@ -483,22 +519,8 @@ class Dockerd:
         self.start_daemon(timeout)
 
     def wait_ready(self, timeout):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("dockerd exited with status %s during start; log tail:\n%s"
-                                   % (self.proc.returncode, procs.log_tail(self.log_path)))
-            try:
-                status, _, body = self.client.ping()
-                if status == 200 and body.strip() == b"OK":
-                    return
-                last = "status %d body %r" % (status, body[:200])
-            except OSError as exc:
-                last = repr(exc)
-            time.sleep(0.05)
-        raise RuntimeError("dockerd did not answer /_ping within %ds (last: %s); log tail:\n%s"
-                           % (timeout, last, procs.log_tail(self.log_path)))
+        procs.wait_ready(self.proc, lambda: ping_ok(self.client), timeout, self.log_path,
+                         ("dockerd", "answer /_ping"))
 
     def related_processes(self):
         """Snapshot of dockerd and everything it spawned or that runs on its root:
@@ -514,13 +536,7 @@ class Dockerd:
         """Remove containers, stop the daemon (SIGTERM, then SIGKILL), kill whatever it
         left (containerd, shims, container processes), delete the slot's interfaces.
         Safe to call more than once and after a failed start."""
-        errors = []
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                self.client.remove_all_containers(timeout=30)
-                self.client.prune_networks_and_volumes(timeout=30)
-            except Exception as exc:  # noqa: BLE001 - best effort before the signals
-                errors.append("cleanup through the API: %r" % (exc,))
+        errors = self._clean_through_api(30)
         snap = self.related_processes()
         self._tree.update(snap)
         graceful = self.proc is not None and self.proc.poll() is None
@@ -532,27 +548,6 @@ class Dockerd:
                                what="dockerd children to exit")
             except TimeoutError:
                 pass
-        for _ in range(3):
-            leftovers = self.related_processes()
-            self._tree.update(leftovers)
-            if not procs.kill_snapshot(self._tree):
-                break
-            try:
-                procs.wait_for(lambda: not procs.alive_in_snapshot(self._tree), 5,
-                               what="killed processes to exit")
-            except TimeoutError as exc:
-                errors.append(str(exc))
-        if self.slot is not None:
-            try:
-                delete_slot_interfaces(self.slot)
-            except Exception as exc:  # noqa: BLE001
-                errors.append("deleting interfaces: %r" % (exc,))
-            self.slot.release()
-            self.slot = None
+        errors += procs.kill_remaining(self._tree, self.related_processes, "killed processes")
+        errors += self._free_slot(lambda: delete_slot_interfaces(self.slot))
         return errors
-
-    def all_pids(self):
-        """Every pid this daemon has been seen with (for leak checks in tests)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self._tree.update(self.related_processes())
-        return dict(self._tree)

@@ -7,11 +7,7 @@ open for as long as a session lasts.
 """
 
 import os
-import shutil
-import signal
 import subprocess
-import tempfile
-import time
 import urllib.error
 import urllib.request
 
@@ -51,15 +47,16 @@ class HaproxyError(RuntimeError):
     pass
 
 
-class Haproxy:
+class Haproxy(procs.Daemon):
     """haproxy in front of backends, a list of (host, port)."""
 
+    dir_prefix = "m87haproxy-"
+
     def __init__(self, backends, port=None, maxconn=4000):
+        super().__init__()
         self.backends = list(backends)
         self.port = port or procs.free_port()
         self.maxconn = maxconn
-        self.dir = None
-        self.proc = None
 
     @property
     def url(self):
@@ -77,7 +74,7 @@ class Haproxy:
     def start(self, timeout=30):
         if not self.backends:
             raise HaproxyError("haproxy needs at least one backend")
-        self.dir = tempfile.mkdtemp(prefix="m87haproxy-")
+        self.make_dir()
         path = os.path.join(self.dir, "haproxy.cfg")
         with open(path, "w") as f:
             f.write(self._config())
@@ -85,42 +82,14 @@ class Haproxy:
                                text=True, timeout=30)
         if check.returncode != 0:
             raise HaproxyError("haproxy refused its config: %s" % (check.stderr or check.stdout))
-        log = open(self.log, "ab")
+        # -db: stay in the foreground, so that the test owns the process
+        self.start_process([HAPROXY_BIN, "-db", "-f", path], self.log, timeout,
+                           ("haproxy", "listen on %d" % self.port), HaproxyError)
+        return self
+
+    def _ready(self):
         try:
-            # -db: stay in the foreground, so that the test owns the process
-            self.proc = subprocess.Popen([HAPROXY_BIN, "-db", "-f", path],
-                                         stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True,
-                                         preexec_fn=procs.pdeathsig_preexec(signal.SIGKILL))
-        finally:
-            log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise HaproxyError("haproxy exited with status %s:\n%s"
-                                   % (self.proc.returncode, procs.log_tail(self.log)))
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2):
-                    return self
-            except urllib.error.HTTPError:
-                return self  # it answers (503 while no backend is up yet)
-            except OSError:
-                time.sleep(0.05)
-        raise HaproxyError("haproxy did not listen on %d within %ds:\n%s"
-                           % (self.port, timeout, procs.log_tail(self.log)))
-
-    def stop(self):
-        procs.stop_popen(self.proc, 10)
-        self.proc = None
-
-    def close(self):
-        self.stop()
-        if self.dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()
+            with urllib.request.urlopen(self.url + "/healthz", timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answers (503 while no backend is up yet)

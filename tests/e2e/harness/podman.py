@@ -36,11 +36,11 @@ import resource
 import shutil
 import signal
 import subprocess
-import time
 
 from . import procs
-from .dockerd import (DockerClient, _host_ipv4_interfaces, allocate_slot,
-                      delete_slot_interfaces)
+from .env import TestEnv
+from .dockerd import (DockerClient, EngineService, _host_ipv4_interfaces, allocate_slot,
+                      delete_slot_interfaces, ping_ok)
 
 PODMAN = os.environ.get("M87_TEST_PODMAN", shutil.which("podman") or "/usr/bin/podman")
 
@@ -72,7 +72,7 @@ def _toml_str(s):
     return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
 
 
-class PodmanService:
+class PodmanService(EngineService):
     """One private rootful Podman service rooted at `root`. start() / stop(); `client` for
     Engine API calls; `host` is the unix:// URL for DOCKER_HOST."""
 
@@ -188,35 +188,15 @@ class PodmanService:
 
     def _start_service(self, timeout):
         self._write_configs()
-        log = open(self.log_path, "ab")
         who = {}
         if self.user:
             who = dict(user=self.user.pw_uid, group=self.user.pw_gid, extra_groups=[],
                        cwd=self.root)
-        try:
-            self.proc = subprocess.Popen(
-                self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=self.environ(), start_new_session=True, close_fds=True,
-                preexec_fn=procs.pdeathsig_preexec(signal.SIGTERM), **who)
-        finally:
-            log.close()
+        self.proc = procs.spawn(self.argv(), self.log_path, signal.SIGTERM, env=self.environ(),
+                                **who)
         self._tree.update(procs.snapshot([self.proc.pid]))
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("podman service exited with status %s; log tail:\n%s"
-                                   % (self.proc.returncode, procs.log_tail(self.log_path)))
-            try:
-                status, _, body = self.client.ping()
-                if status == 200 and body.strip() == b"OK":
-                    return
-                last = "status %d body %r" % (status, body[:200])
-            except OSError as exc:
-                last = repr(exc)
-            time.sleep(0.05)
-        raise RuntimeError("podman service did not answer /_ping within %ds (last: %s); log:\n%s"
-                           % (timeout, last, procs.log_tail(self.log_path)))
+        procs.wait_ready(self.proc, lambda: ping_ok(self.client), timeout, self.log_path,
+                         ("podman service", "answer /_ping"))
 
     def _stop_service(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -271,40 +251,19 @@ class PodmanService:
     def stop(self):
         """Remove containers, networks and volumes, stop the service, kill what it left,
         unmount under root, free the slot. Returns a list of problems."""
-        problems = []
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                self.client.remove_all_containers(timeout=60)
-                self.client.prune_networks_and_volumes(timeout=60)
-            except Exception as exc:  # noqa: BLE001 - best effort before the signals
-                problems.append("cleanup through the API: %r" % (exc,))
+        problems = self._clean_through_api(60)
         self._stop_service()
-        for _ in range(3):
-            self._tree.update(self.related_processes())
-            if not procs.kill_snapshot(self._tree):
-                break
-            try:
-                procs.wait_for(lambda: not procs.alive_in_snapshot(self._tree), 5,
-                               what="podman's processes to exit")
-            except TimeoutError as exc:
-                problems.append(str(exc))
+        problems += procs.kill_remaining(self._tree, self.related_processes,
+                                         "podman's processes")
         left = procs.unmount_all_under(self.root)
         if left:
             problems.append("still mounted under %s: %r" % (self.root, left))
-        if self.slot is not None:
-            try:
-                self._delete_bridges()
-                delete_slot_interfaces(self.slot)
-            except Exception as exc:  # noqa: BLE001
-                problems.append("deleting interfaces: %r" % (exc,))
-            self.slot.release()
-            self.slot = None
+        problems += self._free_slot(self._delete_interfaces)
         return problems
 
-    def all_pids(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self._tree.update(self.related_processes())
-        return dict(self._tree)
+    def _delete_interfaces(self):
+        self._delete_bridges()
+        delete_slot_interfaces(self.slot)
 
 
 
@@ -344,11 +303,7 @@ class PodmanEnv:
         env["M87_TEST_DOCKER_HOST"] = env["DOCKER_HOST"] = self.docker_host
         return env
 
-    def subprocess_env(self, **extra):
-        env = dict(os.environ)
-        env.update(self.as_environ())
-        env.update({k: str(v) for k, v in extra.items()})
-        return env
+    subprocess_env = TestEnv.subprocess_env  # on this as_environ()
 
     def process_ids(self):
         return self.service.all_pids()

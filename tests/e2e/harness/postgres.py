@@ -11,9 +11,7 @@ over TCP; the Unix socket stays inside the directory.
 
 import os
 import pwd
-import shutil
 import subprocess
-import tempfile
 
 from . import procs
 
@@ -25,11 +23,16 @@ class PostgresError(RuntimeError):
     pass
 
 
-class Postgres:
+class Postgres(procs.Daemon):
+    """pg_ctl runs the server (as PG_USER), so stop() is pg_ctl's; the rest is procs.Daemon's."""
+
+    dir_prefix = "m87pg-"
+    dir_parent = "/tmp"
+
     def __init__(self, port=None, role="m87", password="m87-test-password", database="m87"):
+        super().__init__()
         self.port = port or procs.free_port()
         self.role, self.password, self.database = role, password, database
-        self.dir = None
         self.started = False
 
     @property
@@ -66,7 +69,7 @@ class Postgres:
 
     def start(self, timeout=60):
         pw = pwd.getpwnam(PG_USER)
-        self.dir = tempfile.mkdtemp(prefix="m87pg-", dir="/tmp")
+        self.make_dir()
         os.chown(self.dir, pw.pw_uid, pw.pw_gid)
         os.makedirs(self.socket_dir)
         os.chown(self.socket_dir, pw.pw_uid, pw.pw_gid)
@@ -107,18 +110,6 @@ class Postgres:
         """Stop and start the same cluster (a database outage the tests can cause)."""
         self.stop()
         self._pg_ctl_start()
-
-    def close(self):
-        self.stop()
-        if self.dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 # ---- the server suites on PostgreSQL (M87_TEST_DB=postgres) ----------------------------------

@@ -8,9 +8,11 @@ mounts from /proc/self/mounts, unmounting goes through umount2(2) via ctypes (wi
 import ctypes
 import ctypes.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 _PR_SET_PDEATHSIG = 1
@@ -170,6 +172,23 @@ def alive_in_snapshot(snap):
     return [pid for pid, start in snap.items() if pid_alive(pid, start)]
 
 
+def kill_remaining(tree, related, what, rounds=3):
+    """What a daemon left after its stop: up to `rounds` times, add related() (a snapshot) to
+    `tree` ({pid: starttime}, updated in place), SIGKILL whatever of it still lives and wait up
+    to 5 s for that to exit ("`what` to exit" in the problem), until nothing is left to kill.
+    Returns the problems."""
+    problems = []
+    for _ in range(rounds):
+        tree.update(related())
+        if not kill_snapshot(tree):
+            break
+        try:
+            wait_for(lambda: not alive_in_snapshot(tree), 5, what=what + " to exit")
+        except TimeoutError as exc:
+            problems.append(str(exc))
+    return problems
+
+
 def stop_popen(proc, term_timeout, sig=signal.SIGTERM):
     """Stop a subprocess.Popen: `sig`, wait up to term_timeout, then SIGKILL; reaps it."""
     if proc is None:
@@ -188,6 +207,98 @@ def stop_popen(proc, term_timeout, sig=signal.SIGTERM):
             except subprocess.TimeoutExpired:
                 pass
     return proc.returncode
+
+
+def spawn(argv, log_path, pdeathsig=signal.SIGKILL, **popen_kw):
+    """Start a daemon of the harness: argv in a session of its own, stdin empty, stdout and
+    stderr appended to log_path, `pdeathsig` sent to it should the test runner die. Extra
+    keywords go to subprocess.Popen (env, user, cwd...)."""
+    log = open(log_path, "ab")
+    try:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+                                preexec_fn=pdeathsig_preexec(pdeathsig), **popen_kw)
+    finally:
+        log.close()
+
+
+def wait_ready(proc, ready, timeout, log_path, what, error=RuntimeError):
+    """Wait for a daemon spawn() started: ready() returns True once it serves, or else a note of
+    what it saw (an OSError counts as one). Raises `error` with the log's tail when the process
+    exits first, or after timeout seconds with the last note; `what` names the daemon and what
+    it should do, e.g. ("dockerd", "answer /_ping")."""
+    name, should = what
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise error("%s exited with status %s; log tail:\n%s"
+                        % (name, proc.returncode, log_tail(log_path)))
+        try:
+            last = ready()
+            if last is True:
+                return
+        except OSError as exc:
+            last = repr(exc)
+        time.sleep(0.05)
+    raise error("%s did not %s within %ds (last: %s); log tail:\n%s"
+                % (name, should, timeout, last, log_tail(log_path)))
+
+
+class Daemon:
+    """The part the harness's daemons (haproxy, PostgreSQL, the registry) share: a directory,
+    `dir`, either given (kept) or made by make_dir() under dir_parent (removed by close()), the
+    process (`proc`, when the harness runs it itself: start_process(), stop()), and use as a
+    context manager (start() ... close()). A subclass has start() and, unless its process is a
+    spawn()ed one, stop()."""
+
+    dir_prefix = "m87daemon-"
+    dir_parent = None  # tempfile's default
+    stop_timeout = 10  # seconds between SIGTERM and SIGKILL
+
+    def __init__(self, dir=None):
+        self.dir = dir
+        self._own_dir = False
+        self.proc = None
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def make_dir(self):
+        """A new temporary directory of this daemon's own (close() removes it)."""
+        self.dir = tempfile.mkdtemp(prefix=self.dir_prefix, dir=self.dir_parent)
+        self._own_dir = True
+        return self.dir
+
+    def start_process(self, argv, log_path, timeout, what, error=RuntimeError):
+        """spawn() argv and wait_ready() with self._ready; stopped again if it does not come up."""
+        self.proc = spawn(argv, log_path)
+        try:
+            wait_ready(self.proc, self._ready, timeout, log_path, what, error)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _ready(self):
+        raise NotImplementedError
+
+    def stop(self, timeout=None):
+        """SIGTERM, then SIGKILL after stop_timeout (or timeout) seconds. Safe to call again."""
+        stop_popen(self.proc, self.stop_timeout if timeout is None else timeout)
+
+    def close(self):
+        self.stop()
+        if self._own_dir and self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+            self._own_dir = False
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 # ---------------------------------------------------------------- mounts

@@ -11,9 +11,6 @@ import hashlib
 import http.client
 import json
 import os
-import signal
-import subprocess
-import time
 import urllib.parse
 
 from . import procs
@@ -177,26 +174,22 @@ class RegistryClient:
         return status == 202
 
 
-class Registry:
-    """One `docker-registry serve` process rooted at `root` (TMP)."""
+class Registry(procs.Daemon):
+    """One `docker-registry serve` process rooted at `root` (TMP, the caller's: kept)."""
 
     def __init__(self, root, port=None, log_level="warn"):
+        super().__init__(root)
         self.root = root
         self.storage = os.path.join(root, "registry")
         self.config_path = os.path.join(root, "registry.yml")
         self.log_path = os.path.join(root, "registry.log")
         self.log_level = log_level
         self.port = port
-        self.proc = None
         self.client = None
 
     @property
     def addr(self):
         return "127.0.0.1:%d" % self.port
-
-    @property
-    def pid(self):
-        return self.proc.pid if self.proc else None
 
     def _write_config(self):
         os.makedirs(self.storage, exist_ok=True)
@@ -212,17 +205,10 @@ class Registry:
                 self.port = procs.free_port()
             self._write_config()
             self.client = RegistryClient(self.addr)
-            log = open(self.log_path, "ab")
-            try:
-                self.proc = subprocess.Popen(
-                    [REGISTRY_BIN, "serve", self.config_path], stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                    close_fds=True, preexec_fn=procs.pdeathsig_preexec(signal.SIGKILL))
-            finally:
-                log.close()
+            self.proc = procs.spawn([REGISTRY_BIN, "serve", self.config_path], self.log_path)
             try:
                 self._wait_ready(timeout)
-                return
+                return self
             except RuntimeError as exc:
                 last_error = exc
                 self.stop()
@@ -231,26 +217,12 @@ class Registry:
         raise last_error
 
     def _wait_ready(self, timeout):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("docker-registry exited with status %s; log tail:\n%s"
-                                   % (self.proc.returncode, procs.log_tail(self.log_path)))
-            try:
-                status = self.client.ping()
-                if status == 200:
-                    return
-                last = "status %d" % status
-            except OSError as exc:
-                last = repr(exc)
-            time.sleep(0.05)
-        raise RuntimeError("registry did not answer GET /v2/ within %ds (last: %s); log:\n%s"
-                           % (timeout, last, procs.log_tail(self.log_path)))
+        procs.wait_ready(self.proc, self._ready, timeout, self.log_path,
+                         ("docker-registry", "answer GET /v2/"))
 
-    def stop(self, timeout=10):
-        """SIGTERM, wait, SIGKILL. Safe to call more than once."""
-        procs.stop_popen(self.proc, timeout)
+    def _ready(self):
+        status = self.client.ping()
+        return True if status == 200 else "status %d" % status
 
     def kill(self):
         """Stop abruptly (SIGKILL), e.g. to simulate a registry that went away."""
