@@ -348,6 +348,14 @@ def delete_slot_interfaces(slot):
     remove_forward_rules(slot)
 
 
+def slot_leftovers(slot):
+    """The slot's bridge and any br-* inside its subnets that still exist."""
+    nets = slot.networks()
+    left = [ifname for ifname, iface in _host_ipv4_interfaces()
+            if ifname.startswith("br-") and any(iface.ip in n for n in nets)]
+    return left + ([slot.bridge] if _link_exists(slot.bridge) else [])
+
+
 def allocate_slot():
     """Take the first free slot, clean what a dead run left in it, create its bridge."""
     os.makedirs(SLOT_DIR, mode=0o700, exist_ok=True)
@@ -421,6 +429,11 @@ class EngineService:
                 delete_interfaces()
             except Exception as exc:  # noqa: BLE001
                 problems.append("deleting interfaces: %r" % (exc,))
+            # checked while the slot is still ours: once released, another environment (suites
+            # run side by side) may take it and make its bridge again at once
+            left = slot_leftovers(self.slot)
+            if left:
+                problems.append("interfaces left behind: %s" % ", ".join(sorted(set(left))))
             self.slot.release()
             self.slot = None
         return problems
