@@ -39,9 +39,11 @@ static inline void m87_pump_freep(struct m87_pump **p)
 /* Add a stream. h is configured by the caller (URL, headers with "Expect:", TLS); the pump sets
  * its body callbacks (and CURLOPT_UPLOAD for an upload) and takes it and fd (made non-blocking;
  * its flags are restored and it is closed when the stream ends; a socket that a download wrote is
- * half-closed (shutdown SHUT_WR) when its body ended well). The run ends once every
- * required stream ended; the others are then stopped. At most M87_PUMP_MAX_STREAMS. Returns the
- * stream's index (for m87_pump_bytes). */
+ * half-closed (shutdown SHUT_WR) when its body ended well). A download ends once the last of
+ * its bytes are in its descriptor, written as the descriptor takes them: never blocking, as its
+ * reader may wait for an upload of the same run (a command's stdin and stdout). The run ends
+ * once every required stream ended; the others are then stopped. At most M87_PUMP_MAX_STREAMS.
+ * Returns the stream's index (for m87_pump_bytes). */
 size_t m87_pump_add(struct m87_pump *p, CURL *h, int fd, enum m87_pump_dir dir, bool required);
 
 /* The bytes stream i (as m87_pump_add returned it) carried so far: read from its descriptor and

@@ -23,7 +23,8 @@ struct pump_stream {
     int fd_flags; /* as given: restored before the descriptor is closed */
     enum m87_pump_dir dir;
     bool required;
-    bool running; /* added to the multi handle and not done */
+    bool running;  /* added to the multi handle and not done */
+    bool draining; /* a download whose transfer is done, its last bytes not all in its fd yet */
     bool paused;  /* an upload waits for its descriptor, a download for room in it */
     bool fd_gone; /* the descriptor's reader went away (EPIPE) */
     CURLcode result;
@@ -310,7 +311,7 @@ static void flush_pending(struct pump_stream *s)
         s->pending_off += (size_t)w;
     }
     s->pending_off = s->pending_len = 0;
-    if (s->paused) {
+    if (s->paused && s->running) {
         s->paused = false;
         curl_easy_pause(s->h, CURLPAUSE_CONT);
     }
@@ -322,7 +323,7 @@ static unsigned wait_fds(struct m87_pump *p, struct curl_waitfd *fds, size_t *wh
     unsigned n = 0;
     for (size_t i = 0; i < p->n; i++) {
         struct pump_stream *s = &p->streams[i];
-        if (!s->running || s->fd < 0)
+        if ((!s->running && !s->draining) || s->fd < 0)
             continue;
         if (s->dir == M87_PUMP_UPLOAD && s->paused)
             fds[n].events = CURL_WAIT_POLLIN;
@@ -335,6 +336,20 @@ static unsigned wait_fds(struct m87_pump *p, struct curl_waitfd *fds, size_t *wh
         which[n++] = i;
     }
     return n;
+}
+
+/* A download's end: the other side's is a socket's half-close here (a dup's close would not be). */
+static void end_download(struct m87_pump *p, struct pump_stream *s)
+{
+    s->draining = false;
+    if (!s->dgram && s->result == CURLE_OK && status_of(s) < 300)
+        (void)shutdown(s->fd, SHUT_WR); /* ENOTSOCK for a pipe: nothing to do */
+    stream_close(p, s);
+}
+
+static bool download_waits(const struct pump_stream *s)
+{
+    return s->dgram ? s->blocked : s->pending_off < s->pending_len;
 }
 
 static void after_poll(struct m87_pump *p, struct curl_waitfd *fds, const size_t *which, unsigned n)
@@ -357,6 +372,8 @@ static void after_poll(struct m87_pump *p, struct curl_waitfd *fds, const size_t
         } else {
             flush_pending(s);
         }
+        if (s->draining && !download_waits(s))
+            end_download(p, s);
     }
 }
 
@@ -371,17 +388,22 @@ static void take_done(struct m87_pump *p)
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
         s->result = msg->data.result;
         status_of(s);
-        if (s->dir == M87_PUMP_DOWNLOAD && s->dgram)
-            (void)dgram_deliver(s, 0); /* the records left, blocking: the end is near */
-        else if (s->dir == M87_PUMP_DOWNLOAD && s->pending_off < s->pending_len) {
-            /* what is left is written with the descriptor blocking: the end is near */
-            (void)fcntl(s->fd, F_SETFL, s->fd_flags & ~O_NONBLOCK);
-            flush_pending(s);
+        if (s->dir != M87_PUMP_DOWNLOAD) {
+            stream_close(p, s);
+            continue;
         }
-        /* the other side's end is a socket's half-close here (a dup's close would not be) */
-        if (s->dir == M87_PUMP_DOWNLOAD && !s->dgram && s->result == CURLE_OK && status_of(s) < 300)
-            (void)shutdown(s->fd, SHUT_WR); /* ENOTSOCK for a pipe: nothing to do */
-        stream_close(p, s);
+        /* what is left goes out as the descriptor takes it, never blocking: the descriptor's
+         * reader may be a command that is itself waiting for an upload of this pump to read its
+         * output (`exec -i cat` with more input than the pipes hold: both would wait forever) */
+        if (s->dgram)
+            (void)dgram_deliver(s, MSG_DONTWAIT);
+        else
+            flush_pending(s);
+        curl_multi_remove_handle(p->multi, s->h);
+        s->running = false;
+        s->draining = download_waits(s);
+        if (!s->draining)
+            end_download(p, s);
     }
 }
 
@@ -393,9 +415,9 @@ static int go_on(struct m87_pump *p, struct m87_error **err)
     int running = 0;
     for (size_t i = 0; i < p->n; i++) {
         struct pump_stream *s = &p->streams[i];
-        if (!s->running && stream_error(s, err) < 0)
+        if (!s->running && !s->draining && stream_error(s, err) < 0)
             return -1;
-        if (s->required && s->running)
+        if (s->required && (s->running || s->draining))
             running = 1;
     }
     return running;

@@ -48,6 +48,21 @@ def test_exec_stdin_env_workdir(allowed, tmp_path):
     assert r.out == "hello there\n%s\n" % tmp_path, r
 
 
+def test_exec_input_with_more_output(allowed):
+    """A command that writes far more than it reads (sed making each line long): its stdout pipe
+    is full most of the time, so when the agent has the last of stdin, its pipe to the command is
+    full too. The agent must write that rest as the pipe takes it while still reading the output:
+    written blocking, the agent and sed waited on each other's pipe for ever."""
+    dev = allowed
+    data = "".join("line %d\n" % i for i in range(30000))  # 339 KB: more than the pipes hold
+    tail = "x" * 200
+    r = dev.cli.run(dev.name, "exec", "-i", "-e", "PATH=/usr/bin:/bin", "--", "sed",
+                    "s/$/%s/" % tail, input=data, timeout=120)
+    assert r.rc == 0, r.err
+    want = "".join("line %d%s\n" % (i, tail) for i in range(30000))
+    assert r.out == want, "%d bytes back, %d expected" % (len(r.out), len(want))
+
+
 def test_exec_missing_command_and_bad_input(allowed):
     dev = allowed
     r = dev.cli.run(dev.name, "exec", "--", "no-such-command-m87")
