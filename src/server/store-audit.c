@@ -212,13 +212,5 @@ void srv_jw_audit(struct m87_jw *w, const struct srv_audit *a)
 int srv_audit_prune(struct srv_store *st, int64_t before, int batch, int64_t *pruned,
                     struct m87_error **err)
 {
-    struct srv_q *s = srv_stmt_id(st, SQL_AUDIT_PRUNE, before, err);
-    *pruned = 0;
-    if (!s)
-        return -1;
-    srv_q_int(s, 2, batch);
-    if (srv_q_done(s, "prune old audit rows", err) < 0)
-        return -1;
-    *pruned = srv_store_changes(st);
-    return 0;
+    return srv_prune_batch(st, SQL_AUDIT_PRUNE, before, batch, pruned, "prune old audit rows", err);
 }

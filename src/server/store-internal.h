@@ -98,4 +98,9 @@ int srv_query_scalar(struct srv_store *st, const char *sql, int64_t *out, const 
 int srv_row_exists(struct srv_store *st, const char *sql, int64_t id, const char *text,
                    int64_t *col0, const char *what, struct m87_error **err);
 
+/* Delete at most batch rows with sql, whose ?1 is a time (rows older than before) and ?2 the
+ * batch; *pruned the rows it deleted. *err names what. */
+int srv_prune_batch(struct srv_store *st, const char *sql, int64_t before, int batch,
+                    int64_t *pruned, const char *what, struct m87_error **err);
+
 #endif

@@ -62,15 +62,8 @@ int srv_metrics_list(struct srv_store *st, int64_t device_id, int64_t since, int
 int srv_metrics_prune(struct srv_store *st, int64_t before, int batch, int64_t *pruned,
                       struct m87_error **err)
 {
-    struct srv_q *s = srv_stmt_id(st, SQL_METRICS_PRUNE, before, err);
-    *pruned = 0;
-    if (!s)
-        return -1;
-    srv_q_int(s, 2, batch);
-    if (srv_q_done(s, "prune old metrics samples", err) < 0)
-        return -1;
-    *pruned = srv_store_changes(st);
-    return 0;
+    return srv_prune_batch(st, SQL_METRICS_PRUNE, before, batch, pruned,
+                           "prune old metrics samples", err);
 }
 
 void srv_metrics_free(struct srv_metrics_sample *v, size_t n)

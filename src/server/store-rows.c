@@ -112,6 +112,20 @@ int srv_row_exists(struct srv_store *st, const char *sql, int64_t id, const char
     return rc;
 }
 
+int srv_prune_batch(struct srv_store *st, const char *sql, int64_t before, int batch,
+                    int64_t *pruned, const char *what, struct m87_error **err)
+{
+    struct srv_q *s = srv_stmt_id(st, sql, before, err);
+    *pruned = 0;
+    if (!s)
+        return -1;
+    srv_q_int(s, 2, batch);
+    if (srv_q_done(s, what, err) < 0)
+        return -1;
+    *pruned = srv_store_changes(st);
+    return 0;
+}
+
 int srv_row_one(struct srv_q *s, const struct srv_row_type *type, void *out, const char *what,
                 struct m87_error **err)
 {
