@@ -292,6 +292,19 @@ def log_texts(device, job):
     return [line["text"] for r in log_records(device, job) for line in r["lines"]]
 
 
+def counter_container(env, containers):
+    """A container outside any compose project that prints a numbered line every 0.3 s; its id,
+    also appended to containers (removed by the caller)."""
+    env.pull(env.small_image)
+    status, data = env.docker_api("POST", API + "/containers/create", {
+        "Image": env.small_image,
+        "Cmd": ["sh", "-c", "i=0; while true; do i=$((i+1)); echo line $i; sleep 0.3; done"]})
+    assert status == 201, data
+    containers.append(data["Id"])
+    assert env.docker_api("POST", API + "/containers/%s/start" % data["Id"])[0] == 204
+    return data["Id"]
+
+
 def exec_in(env, cid, argv):
     """Run argv in container cid, detached."""
     status, data = env.docker_api("POST", API + "/containers/%s/exec" % cid,

@@ -110,18 +110,36 @@ def talk(port, data, timeout=60):
             got += b
 
 
-def forward_once(dev, cli, data):
-    """`m87 DEVICE forward` by cli of one connection to an echo server on the device's side, which
-    must answer data upper-cased; returns the echo server's port."""
+class EchoForward:
+    """What echo_forward yields: the local port, the echo server, the CLI's process and, once the
+    forward ended, its stderr."""
+
+    def __init__(self, local, echo, proc):
+        self.local, self.echo, self.proc, self.err = local, echo, proc, None
+
+
+@contextlib.contextmanager
+def echo_forward(dev, cli):
+    """`m87 DEVICE forward` by cli from a free local port to a new echo server on the device's
+    side, entered once the CLI says it forwards; on leaving, the CLI is interrupted (SIGINT) and
+    waited for, and the echo server closed."""
     echo = EchoServer()
     local = free_port()
     p = subprocess.Popen([str(M87), dev.name, "forward", "%d:%d" % (local, echo.port)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli.env())
+    fw = EchoForward(local, echo, p)
     try:
         read_until(p, r"^forwarding ", stream="stderr")
-        assert talk(local, data) == data.upper()
+        yield fw
     finally:
         p.send_signal(signal.SIGINT)
-        p.communicate(timeout=60)
+        fw.err = p.communicate(timeout=60)[1]
         echo.close()
-    return echo.port
+
+
+def forward_once(dev, cli, data):
+    """`m87 DEVICE forward` by cli of one connection to an echo server on the device's side, which
+    must answer data upper-cased; returns the echo server's port."""
+    with echo_forward(dev, cli) as fw:
+        assert talk(fw.local, data) == data.upper()
+    return fw.echo.port

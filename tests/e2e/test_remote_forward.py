@@ -14,7 +14,7 @@ import pytest
 
 from agent_util import device, wait_for  # noqa: F401  (fixtures)
 from cli_util import M87, Server, check_sanitizers, read_until
-from remote_util import EchoServer, connect, talk
+from remote_util import EchoServer, connect, echo_forward, talk
 from server_util import free_port
 
 
@@ -120,21 +120,12 @@ def test_forward_bad_specs(forwarding):
 def test_forward_not_allowed(device):  # noqa: F811
     dev = device
     connect(dev, "exec")
-    echo = EchoServer()
-    local = free_port()
-    p = subprocess.Popen([str(M87), dev.name, "forward", "%d:%d" % (local, echo.port)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dev.cli.env())
-    try:
-        read_until(p, r"^forwarding ", stream="stderr")
-        with socket.create_connection(("127.0.0.1", local), timeout=60) as s:
+    with echo_forward(dev, dev.cli) as fw:
+        with socket.create_connection(("127.0.0.1", fw.local), timeout=60) as s:
             assert s.recv(100) == b""
-        read_until(p, r"forward is not allowed on this device \(it allows: exec",
+        read_until(fw.proc, r"forward is not allowed on this device \(it allows: exec",
                    stream="stderr")
-        assert echo.accepted == 0
-    finally:
-        p.send_signal(signal.SIGINT)
-        p.communicate(timeout=60)
-    echo.close()
+        assert fw.echo.accepted == 0
 
 
 class UdpEcho:

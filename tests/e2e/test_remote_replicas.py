@@ -15,10 +15,10 @@ import subprocess
 import pytest
 
 from agent_util import Device, wait_for
-from cli_util import M87, read_until
-from remote_util import EchoServer, talk
+from cli_util import read_until
+from remote_util import echo_forward, talk
 from replica_util import Via, cluster_of
-from server_util import SERVER_BIN, free_port
+from server_util import SERVER_BIN
 
 
 def url_of(replica):
@@ -80,20 +80,11 @@ def test_exec_stdout_exit_code_and_stdin(dev, pair):
 
 
 def test_forward_tcp_both_ways(dev, pair):
-    echo = EchoServer()
-    local = free_port()
-    p = subprocess.Popen([str(M87), dev.name, "forward", "%d:%d" % (local, echo.port)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dev.cli.env())
-    try:
-        read_until(p, r"^forwarding ", stream="stderr")
-        assert talk(local, b"hello") == b"HELLO"
+    with echo_forward(dev, dev.cli) as fw:
+        assert talk(fw.local, b"hello") == b"HELLO"
         big = bytes(range(256)) * 4096  # 1 MiB each way
-        assert talk(local, big) == big.upper()
-    finally:
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=60)
-        echo.close()
-    assert p.returncode == 0, err
+        assert talk(fw.local, big) == big.upper()
+    assert fw.proc.returncode == 0, fw.err
 
 
 def test_cp_a_file_both_ways(dev, tmp_path):

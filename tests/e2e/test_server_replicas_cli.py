@@ -19,9 +19,10 @@ import subprocess
 import threading
 import time
 
-from agent_util import Device, assert_reports_complete, log_texts, session_child, wait_for
+from agent_util import (Device, assert_reports_complete, counter_container, log_texts,
+                        session_child, wait_for)
 from cli_util import read_rest, read_until, write
-from compose_util import API, unique_name
+from compose_util import unique_name
 from harness.postgres import PG_BIN, PG_USER
 from replica_util import Via, cluster  # noqa: F401  (fixture)
 
@@ -266,19 +267,14 @@ def test_a_session_cancelled_on_b_ends_cancelled_while_a_is_slow_and_is_lost_whe
     a, b, _ = cluster.replicas
     dev = Device(env, Via(url_of(b), cluster.admin), tmp_path, server_url=url_of(a))
     base = "/v1/devices/%s/sessions" % dev.name
-    env.pull(env.small_image)
-    status, data = env.docker_api("POST", API + "/containers/create", {
-        "Image": env.small_image, "Cmd": ["sh", "-c", COUNTER.replace("$$", "$")]})
-    assert status == 201, data
-    containers.append(data["Id"])
-    assert env.docker_api("POST", API + "/containers/%s/start" % data["Id"])[0] == 204
+    cid = counter_container(env, containers)
 
     def get(sid):
         return dev.server.api("GET", "%s/%s" % (base, sid))
 
     def follow():
         """A new `docker logs -f` session on B, once the agent on A reports its output."""
-        sid = dev.server.api("POST", base, {"command": "logs", "args": ["-f", data["Id"]]})["id"]
+        sid = dev.server.api("POST", base, {"command": "logs", "args": ["-f", cid]})["id"]
         wait_for(lambda: get(sid)["state"] == "running" and get(sid)["output_bytes"] > 0, 60,
                  lambda: "session %s to run: %s\n%s" % (sid, get(sid), dev.agent.log()[-2000:]))
         return sid

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from agent_util import own_server, device, running_ids, session_child, wait_for  # noqa: F401
+from agent_util import (own_server, counter_container, device, running_ids,  # noqa: F401
+                        session_child, wait_for)
 from compose_util import API
 from cli_util import M87, Result, read_rest, read_until
 
@@ -183,17 +184,6 @@ def test_ctrl_c_cancels_the_command_on_the_device(env, online, containers):
     assert "".join(c["text"] for c in kept["output"] if c["stream"] == "stdout") == printed
     out = dev.m87("sessions", "show", s["id"]).out
     assert "line 1\n" in out and "state     cancelled" in out and printed in out, out
-
-
-def counter_container(env, containers):
-    """A container outside any compose project that prints a numbered line every 0.3 s."""
-    env.pull(env.small_image)
-    status, data = env.docker_api("POST", API + "/containers/create", {
-        "Image": env.small_image, "Cmd": ["sh", "-c", COUNTER.replace("$$", "$")]})
-    assert status == 201, data
-    containers.append(data["Id"])
-    assert env.docker_api("POST", API + "/containers/%s/start" % data["Id"])[0] == 204
-    return data["Id"]
 
 
 def test_device_gone_mid_command(env, online, containers):
